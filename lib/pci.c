@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pci.h"
+#include "sysfs.h"
+
+struct vc_pci_dev {
+        struct vc_pci_addr addr;
+        char name[VC_PCI_ADDR_STRLEN];
+        char *syspath;
+        uint16_t vendor, device, subsystem_vendor, subsystem_device;
+        uint32_t class_code;
+        bool is_bridge;
+        char *driver;
+        char *driver_module;
+        char *driver_override;
+        int iommu_group;
+        int boot_vga;
+        char *reset_method;
+        int numa_node;
+        char *modalias;
+        bool has_physfn;
+        struct vc_pci_addr physfn;
+        unsigned num_vfs, total_vfs;
+        bool vfio_dev_dir;
+        bool has_parent;
+        struct vc_pci_addr parent;
+};
+
+/* Parse exactly @n hex digits. */
+static int parse_hex(const char *s, size_t n, unsigned *ret) {
+        unsigned v = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (!isxdigit((unsigned char) s[i]))
+                        return -EINVAL;
+                v = v * 16 + (unsigned) (isdigit((unsigned char) s[i]) ? s[i] - '0'
+                                                                     : (tolower((unsigned char) s[i]) - 'a' + 10));
+        }
+        *ret = v;
+        return 0;
+}
+
+int vc_pci_addr_parse(const char *s, struct vc_pci_addr *ret) {
+        unsigned domain = 0, bus, slot, func;
+
+        if (!s)
+                return -EINVAL;
+        size_t len = strlen(s);
+        if (len == 12) { /* dddd:bb:ss.f */
+                if (parse_hex(s, 4, &domain) < 0 || s[4] != ':')
+                        return -EINVAL;
+                s += 5;
+        } else if (len != 7) /* bb:ss.f */
+                return -EINVAL;
+        if (parse_hex(s, 2, &bus) < 0 || s[2] != ':' || parse_hex(s + 3, 2, &slot) < 0 ||
+            s[5] != '.' || parse_hex(s + 6, 1, &func) < 0)
+                return -EINVAL;
+        if (slot > 0x1f || func > 7)
+                return -EINVAL;
+        *ret = (struct vc_pci_addr){ .domain = (uint16_t) domain, .bus = (uint8_t) bus,
+                                     .slot = (uint8_t) slot, .func = (uint8_t) func };
+        return 0;
+}
+
+const char *vc_pci_addr_format(const struct vc_pci_addr *a, char buf[static VC_PCI_ADDR_STRLEN]) {
+        snprintf(buf, VC_PCI_ADDR_STRLEN, "%04x:%02x:%02x.%x", a->domain, a->bus, (unsigned) (a->slot & 0x1f),
+                 (unsigned) (a->func & 7));
+        return buf;
+}
+
+int vc_pci_addr_compare(const struct vc_pci_addr *a, const struct vc_pci_addr *b) {
+#define CMP(f) if (a->f != b->f) return a->f < b->f ? -1 : 1
+        CMP(domain);
+        CMP(bus);
+        CMP(slot);
+        CMP(func);
+#undef CMP
+        return 0;
+}
+
+bool vc_pci_addr_equal(const struct vc_pci_addr *a, const struct vc_pci_addr *b) {
+        return vc_pci_addr_compare(a, b) == 0;
+}
+
+int vc_pci_id_parse(const char *s, struct vc_pci_id *ret) {
+        unsigned v[4];
+        size_t len = s ? strlen(s) : 0;
+
+        if (len != 9 && len != 19)
+                return -EINVAL;
+        for (size_t i = 0; i < len / 5 + 1; i++) {
+                if (parse_hex(s + i * 5, 4, &v[i]) < 0)
+                        return -EINVAL;
+                if (i * 5 + 4 < len && s[i * 5 + 4] != ':')
+                        return -EINVAL;
+        }
+        *ret = (struct vc_pci_id){ .vendor = (uint16_t) v[0], .device = (uint16_t) v[1] };
+        if (len == 19) {
+                ret->has_subsystem = true;
+                ret->subsystem_vendor = (uint16_t) v[2];
+                ret->subsystem_device = (uint16_t) v[3];
+        }
+        return 0;
+}
+
+struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d) {
+        if (!d)
+                return NULL;
+        free(d->syspath);
+        free(d->driver);
+        free(d->driver_module);
+        free(d->driver_override);
+        free(d->reset_method);
+        free(d->modalias);
+        free(d);
+        return NULL;
+}
+
+static int read_attr_u16(const char *dir, const char *attr, uint16_t *ret) {
+        _cleanup_free_ char *p = NULL;
+        uint64_t v;
+        if (asprintf(&p, "%s/%s", dir, attr) < 0)
+                return -ENOMEM;
+        int r = vc_sysfs_read_u64(p, &v);
+        if (r < 0)
+                return r;
+        if (v > 0xffff)
+                return -EINVAL;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+static int read_attr_string(const char *dir, const char *attr, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, "%s/%s", dir, attr) < 0)
+                return -ENOMEM;
+        return vc_sysfs_read(p, ret);
+}
+
+static int read_attr_link_name(const char *dir, const char *attr, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, "%s/%s", dir, attr) < 0)
+                return -ENOMEM;
+        return vc_sysfs_read_link_name(p, ret);
+}
+
+static bool attr_exists(const char *dir, const char *attr) {
+        _cleanup_free_ char *p = NULL;
+        if (asprintf(&p, "%s/%s", dir, attr) < 0)
+                return false;
+        return vc_path_exists(p);
+}
+
+/* Optional attributes: absent is fine, anything else malformed is not silently ignored by
+ * callers that care; here "absent" and "unreadable" both leave the default. */
+static void read_optional_string(const char *dir, const char *attr, char **ret) {
+        char *s = NULL;
+        if (read_attr_string(dir, attr, &s) >= 0)
+                *ret = s;
+}
+
+int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret) {
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+        _cleanup_free_ char *link = NULL, *s = NULL;
+        char name[VC_PCI_ADDR_STRLEN];
+        int r;
+
+        vc_pci_addr_format(addr, name);
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &link, "%s", name);
+        if (r < 0)
+                return r;
+
+        d = calloc(1, sizeof *d);
+        if (!d)
+                return -ENOMEM;
+        d->addr = *addr;
+        memcpy(d->name, name, sizeof name);
+        d->iommu_group = -1;
+        d->boot_vga = -1;
+        d->numa_node = -1;
+
+        r = vc_sysfs_read_link_target(link, &d->syspath);
+        if (r == -EINVAL) /* not a link: a plain directory (some test trees, copies of sysfs) */
+                d->syspath = strdup(link);
+        else if (r == -ENOENT)
+                return -ENODEV;
+        else if (r < 0)
+                return r;
+        if (!d->syspath)
+                return -ENOMEM;
+        if (!vc_dir_exists(d->syspath))
+                return -ENODEV;
+
+        if (read_attr_u16(d->syspath, "vendor", &d->vendor) < 0 ||
+            read_attr_u16(d->syspath, "device", &d->device) < 0)
+                return -EBADMSG;
+        /* Subsystem ids are absent on some bridges. */
+        (void) read_attr_u16(d->syspath, "subsystem_vendor", &d->subsystem_vendor);
+        (void) read_attr_u16(d->syspath, "subsystem_device", &d->subsystem_device);
+
+        {
+                _cleanup_free_ char *p = NULL;
+                uint64_t v;
+                if (asprintf(&p, "%s/class", d->syspath) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read_u64(p, &v) < 0 || v > 0xffffff)
+                        return -EBADMSG;
+                d->class_code = (uint32_t) v;
+        }
+
+        /* Header type from config space (byte 0x0e, low 7 bits: 1 = PCI-PCI bridge, 2 = CardBus);
+         * without a readable config space, the class says it. */
+        {
+                _cleanup_free_ char *p = NULL;
+                unsigned char cfg[64];
+                if (asprintf(&p, "%s/config", d->syspath) < 0)
+                        return -ENOMEM;
+                ssize_t n = vc_sysfs_read_bytes(p, cfg, sizeof cfg);
+                if (n > 0x0e)
+                        d->is_bridge = (cfg[0x0e] & 0x7f) == 1 || (cfg[0x0e] & 0x7f) == 2;
+                else
+                        d->is_bridge = (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0607;
+        }
+
+        r = read_attr_link_name(d->syspath, "driver", &d->driver);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (d->driver) {
+                _cleanup_free_ char *mod = NULL;
+                if (read_attr_link_name(d->syspath, "driver/module", &mod) >= 0)
+                        d->driver_module = TAKE_PTR(mod);
+        }
+
+        if (read_attr_string(d->syspath, "driver_override", &s) >= 0) {
+                if (!streq(s, "(null)") && !isempty(s))
+                        d->driver_override = TAKE_PTR(s);
+        }
+
+        {
+                _cleanup_free_ char *g = NULL;
+                if (read_attr_link_name(d->syspath, "iommu_group", &g) >= 0) {
+                        char *end;
+                        long v = strtol(g, &end, 10);
+                        if (*end || end == g || v < 0 || v > INT32_MAX)
+                                return -EBADMSG;
+                        d->iommu_group = (int) v;
+                }
+        }
+
+        {
+                _cleanup_free_ char *p = NULL;
+                int v;
+                if (asprintf(&p, "%s/boot_vga", d->syspath) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read_int(p, &v) >= 0)
+                        d->boot_vga = v != 0;
+                free(p);
+                if (asprintf(&p, "%s/numa_node", d->syspath) < 0) {
+                        p = NULL;
+                        return -ENOMEM;
+                }
+                if (vc_sysfs_read_int(p, &v) >= 0)
+                        d->numa_node = v;
+        }
+
+        read_optional_string(d->syspath, "reset_method", &d->reset_method);
+        if (!d->reset_method && attr_exists(d->syspath, "reset_method"))
+                d->reset_method = strdup(""); /* present but unreadable: no method */
+        read_optional_string(d->syspath, "modalias", &d->modalias);
+
+        {
+                _cleanup_free_ char *pf = NULL;
+                if (read_attr_link_name(d->syspath, "physfn", &pf) >= 0 &&
+                    vc_pci_addr_parse(pf, &d->physfn) >= 0)
+                        d->has_physfn = true;
+        }
+        {
+                _cleanup_free_ char *p = NULL;
+                uint64_t v;
+                if (asprintf(&p, "%s/sriov_numvfs", d->syspath) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read_u64(p, &v) >= 0 && v < 65536)
+                        d->num_vfs = (unsigned) v;
+                free(p);
+                if (asprintf(&p, "%s/sriov_totalvfs", d->syspath) < 0) {
+                        p = NULL;
+                        return -ENOMEM;
+                }
+                if (vc_sysfs_read_u64(p, &v) >= 0 && v < 65536)
+                        d->total_vfs = (unsigned) v;
+        }
+
+        d->vfio_dev_dir = attr_exists(d->syspath, "vfio-dev");
+
+        /* The parent directory of the canonical path is the upstream bridge when it is named
+         * like a PCI device. */
+        {
+                const char *slash = strrchr(d->syspath, '/');
+                if (slash && slash > d->syspath) {
+                        const char *prev = slash - 1;
+                        while (prev > d->syspath && *prev != '/')
+                                prev--;
+                        char comp[32];
+                        size_t l = (size_t) (slash - prev - 1);
+                        if (l < sizeof comp) {
+                                memcpy(comp, prev + 1, l);
+                                comp[l] = '\0';
+                                if (vc_pci_addr_parse(comp, &d->parent) >= 0 && l == 12)
+                                        d->has_parent = true;
+                        }
+                }
+        }
+
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
+void vc_pci_dev_array_free(struct vc_pci_dev **v, size_t n) {
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                vc_pci_dev_free(v[i]);
+        free(v);
+}
+
+int vc_pci_dev_enumerate(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r == -ENOENT) { /* no PCI bus at all */
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
+        size_t n = 0, count = 0;
+        for (char **i = names; *i; i++)
+                count++;
+        struct vc_pci_dev **v = calloc(count + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (char **i = names; *i; i++) {
+                struct vc_pci_addr a;
+                if (vc_pci_addr_parse(*i, &a) < 0)
+                        continue; /* not a PCI device name: ignore, never build a path from it */
+                r = vc_pci_dev_read(ctx, &a, &v[n]);
+                if (r == -ENODEV)
+                        continue; /* removed while we looked */
+                if (r < 0) {
+                        vc_pci_dev_array_free(v, n);
+                        return r;
+                }
+                n++;
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+const struct vc_pci_addr *vc_pci_dev_addr(const struct vc_pci_dev *d) { return &d->addr; }
+const char *vc_pci_dev_name(const struct vc_pci_dev *d) { return d->name; }
+uint16_t vc_pci_dev_vendor(const struct vc_pci_dev *d) { return d->vendor; }
+uint16_t vc_pci_dev_device(const struct vc_pci_dev *d) { return d->device; }
+uint16_t vc_pci_dev_subsystem_vendor(const struct vc_pci_dev *d) { return d->subsystem_vendor; }
+uint16_t vc_pci_dev_subsystem_device(const struct vc_pci_dev *d) { return d->subsystem_device; }
+uint32_t vc_pci_dev_class(const struct vc_pci_dev *d) { return d->class_code; }
+bool vc_pci_dev_is_bridge(const struct vc_pci_dev *d) { return d->is_bridge; }
+const char *vc_pci_dev_driver(const struct vc_pci_dev *d) { return d->driver; }
+const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d) { return d->driver_module; }
+const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->driver_override; }
+int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
+int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }
+const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d) { return d->reset_method; }
+int vc_pci_dev_numa_node(const struct vc_pci_dev *d) { return d->numa_node; }
+const char *vc_pci_dev_modalias(const struct vc_pci_dev *d) { return d->modalias; }
+unsigned vc_pci_dev_num_vfs(const struct vc_pci_dev *d) { return d->num_vfs; }
+unsigned vc_pci_dev_total_vfs(const struct vc_pci_dev *d) { return d->total_vfs; }
+const char *vc_pci_dev_syspath(const struct vc_pci_dev *d) { return d->syspath; }
+
+bool vc_pci_dev_physfn(const struct vc_pci_dev *d, struct vc_pci_addr *ret) {
+        if (d->has_physfn && ret)
+                *ret = d->physfn;
+        return d->has_physfn;
+}
+
+bool vc_pci_dev_parent(const struct vc_pci_dev *d, struct vc_pci_addr *ret) {
+        if (d->has_parent && ret)
+                *ret = d->parent;
+        return d->has_parent;
+}
+
+bool vc_pci_dev_is_on_vfio(const struct vc_pci_dev *d) {
+        return d->driver && (streq(d->driver, "vfio-pci") || d->vfio_dev_dir);
+}
+
+static const struct {
+        uint32_t class_prefix; /* class >> 8 */
+        const char *name;
+} class_names[] = {
+        { 0x0100, "scsi" },     { 0x0101, "ide" },         { 0x0104, "raid" },
+        { 0x0106, "sata" },     { 0x0107, "sas" },         { 0x0108, "nvme" },
+        { 0x0180, "storage" },  { 0x0200, "ethernet" },    { 0x0207, "infiniband" },
+        { 0x0280, "network" },  { 0x0300, "vga" },         { 0x0302, "3d" },
+        { 0x0380, "display" },  { 0x0401, "audio" },       { 0x0403, "audio" },
+        { 0x0480, "multimedia" },{ 0x0500, "memory" },     { 0x0600, "host-bridge" },
+        { 0x0601, "isa-bridge" },{ 0x0604, "pci-bridge" }, { 0x0680, "bridge" },
+        { 0x0700, "serial" },   { 0x0780, "communication" },{ 0x0805, "sd-host" },
+        { 0x0880, "system" },   { 0x0c03, "usb" },         { 0x0c05, "smbus" },
+        { 0x1200, "accelerator" },
+};
+
+const char *vc_pci_class_to_string(uint32_t class_code) {
+        uint32_t sub = class_code >> 8;
+        for (size_t i = 0; i < ELEMENTSOF(class_names); i++)
+                if (class_names[i].class_prefix == sub)
+                        return class_names[i].name;
+        switch (class_code >> 16) {
+        case 0x01: return "storage";
+        case 0x02: return "network";
+        case 0x03: return "display";
+        case 0x04: return "multimedia";
+        case 0x06: return "bridge";
+        case 0x0c: return "serial-bus";
+        default: return "other";
+        }
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* PCI addresses (a value type) and PCI devices as sysfs describes them (an entity). */
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "root.h"
+
+struct vc_pci_addr {
+        uint16_t domain;
+        uint8_t bus;
+        uint8_t slot; /* 0..31 */
+        uint8_t func; /* 0..7 */
+};
+
+#define VC_PCI_ADDR_STRLEN sizeof("dddd:bb:ss.f")
+
+/* Strict: "DDDD:BB:SS.F" or "BB:SS.F", hexadecimal digits only, exact widths, slot <= 0x1f,
+ * function <= 7. Anything else is -EINVAL. */
+int vc_pci_addr_parse(const char *s, struct vc_pci_addr *ret);
+/* Always "dddd:bb:ss.f", lower case, as the kernel names devices. */
+const char *vc_pci_addr_format(const struct vc_pci_addr *a, char buf[static VC_PCI_ADDR_STRLEN]);
+int vc_pci_addr_compare(const struct vc_pci_addr *a, const struct vc_pci_addr *b);
+bool vc_pci_addr_equal(const struct vc_pci_addr *a, const struct vc_pci_addr *b);
+#define VC_PCI_ADDR_TO_STRING(a) vc_pci_addr_format((a), (char[VC_PCI_ADDR_STRLEN]){})
+
+/* "vvvv:dddd" or "vvvv:dddd:ssvv:ssdd", four hex digits each: -EINVAL otherwise. */
+struct vc_pci_id {
+        uint16_t vendor, device;
+        bool has_subsystem;
+        uint16_t subsystem_vendor, subsystem_device;
+};
+int vc_pci_id_parse(const char *s, struct vc_pci_id *ret);
+
+struct vc_pci_dev;
+
+/* Read what sysfs says about the device at @addr. -ENODEV when there is none. Malformed
+ * mandatory attributes (vendor, device, class) are -EBADMSG. */
+int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret);
+struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_pci_dev *, vc_pci_dev_free);
+
+/* Every PCI device present, in address order. */
+int vc_pci_dev_enumerate(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n);
+void vc_pci_dev_array_free(struct vc_pci_dev **v, size_t n);
+
+const struct vc_pci_addr *vc_pci_dev_addr(const struct vc_pci_dev *d);
+const char *vc_pci_dev_name(const struct vc_pci_dev *d); /* "0000:01:00.0" */
+uint16_t vc_pci_dev_vendor(const struct vc_pci_dev *d);
+uint16_t vc_pci_dev_device(const struct vc_pci_dev *d);
+uint16_t vc_pci_dev_subsystem_vendor(const struct vc_pci_dev *d);
+uint16_t vc_pci_dev_subsystem_device(const struct vc_pci_dev *d);
+uint32_t vc_pci_dev_class(const struct vc_pci_dev *d); /* 0xCCSSPP */
+bool vc_pci_dev_is_bridge(const struct vc_pci_dev *d);
+/* Current driver, NULL when unbound. */
+const char *vc_pci_dev_driver(const struct vc_pci_dev *d);
+/* Kernel module behind the driver (from drivers/X/module), NULL when built in or unbound. */
+const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d);
+/* driver_override, NULL when not set ("(null)" in sysfs). */
+const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d);
+/* IOMMU group number, -1 when the device has none. */
+int vc_pci_dev_iommu_group(const struct vc_pci_dev *d);
+/* 1 or 0, -1 when the attribute is absent (not a VGA device). */
+int vc_pci_dev_boot_vga(const struct vc_pci_dev *d);
+/* Space-separated reset methods, "" when the kernel offers none, NULL when it has no attribute. */
+const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d);
+int vc_pci_dev_numa_node(const struct vc_pci_dev *d);
+const char *vc_pci_dev_modalias(const struct vc_pci_dev *d);
+/* SR-IOV: the physical function of a VF (false when this is no VF), number of VFs enabled. */
+bool vc_pci_dev_physfn(const struct vc_pci_dev *d, struct vc_pci_addr *ret);
+unsigned vc_pci_dev_num_vfs(const struct vc_pci_dev *d);
+unsigned vc_pci_dev_total_vfs(const struct vc_pci_dev *d);
+/* Bound to vfio-pci, or to a vfio variant driver (a vfio-dev/ directory exists). */
+bool vc_pci_dev_is_on_vfio(const struct vc_pci_dev *d);
+/* The canonical sysfs directory of the device (resolved, under the root). */
+const char *vc_pci_dev_syspath(const struct vc_pci_dev *d);
+/* The upstream device (bridge or root port), false for devices on a root bus. */
+bool vc_pci_dev_parent(const struct vc_pci_dev *d, struct vc_pci_addr *ret);
+
+/* Device class as a short word: "vga", "display", "audio", "ethernet", "nvme", "usb", ... */
+const char *vc_pci_class_to_string(uint32_t class_code);

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "macro.h"
+#include "sysfs.h"
+
+#define READ_MAX (1024 * 1024)
+
+int vc_sysfs_read(const char *path, char **ret) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+
+        size_t size = 0, alloc = 4096;
+        _cleanup_free_ char *buf = malloc(alloc + 1);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (size == alloc) {
+                        if (alloc >= READ_MAX)
+                                return -EFBIG;
+                        alloc *= 2;
+                        char *n = realloc(buf, alloc + 1);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                }
+                ssize_t k = read(fd, buf + size, alloc - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        if (memchr(buf, '\0', size))
+                return -EBADMSG; /* text attributes hold no NUL bytes */
+        if (size > 0 && buf[size - 1] == '\n')
+                size--;
+        buf[size] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max) {
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        size_t size = 0;
+        while (size < max) {
+                ssize_t k = read(fd, (char *) buf + size, max - size);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
+                }
+                if (k == 0)
+                        break;
+                size += (size_t) k;
+        }
+        return (ssize_t) size;
+}
+
+int vc_sysfs_read_u64(const char *path, uint64_t *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = vc_sysfs_read(path, &s);
+        if (r < 0)
+                return r;
+        if (!s[0] || s[0] == '-' || s[0] == '+' || s[0] == ' ')
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 0);
+        if (errno != 0 || *end != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int vc_sysfs_read_int(const char *path, int *ret) {
+        _cleanup_free_ char *s = NULL;
+        int r = vc_sysfs_read(path, &s);
+        if (r < 0)
+                return r;
+        char *end;
+        errno = 0;
+        long v = strtol(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0' || v < INT32_MIN || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+int vc_sysfs_write(const char *path, const char *value) {
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        size_t len = strlen(value);
+        ssize_t k;
+        do
+                k = write(fd, value, len);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        if ((size_t) k != len)
+                return -EIO;
+        return 0;
+}
+
+int vc_sysfs_read_link_target(const char *path, char **ret) {
+        char target[4096];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+                return negative_errno();
+        target[n] = '\0';
+
+        char *out;
+        if (target[0] == '/')
+                out = strdup(target);
+        else {
+                _cleanup_free_ char *dir = strdup(path);
+                if (!dir)
+                        return -ENOMEM;
+                char *slash = strrchr(dir, '/');
+                if (slash)
+                        *slash = '\0';
+                /* Collapse "dir/../../x" lexically: sysfs links are relative and well formed. */
+                _cleanup_free_ char *joined = NULL;
+                if (asprintf(&joined, "%s/%s", slash ? dir : ".", target) < 0)
+                        return -ENOMEM;
+                out = malloc(strlen(joined) + 2);
+                if (!out)
+                        return -ENOMEM;
+                size_t len = 0;
+                bool absolute = joined[0] == '/';
+                for (char *save = NULL, *c = strtok_r(joined, "/", &save); c;
+                     c = strtok_r(NULL, "/", &save)) {
+                        if (streq(c, "."))
+                                continue;
+                        if (streq(c, "..")) {
+                                while (len > 0 && out[len - 1] != '/')
+                                        len--;
+                                if (len > 0)
+                                        len--;
+                                continue;
+                        }
+                        if (len > 0 || absolute)
+                                out[len++] = '/';
+                        size_t cl = strlen(c);
+                        memcpy(out + len, c, cl);
+                        len += cl;
+                }
+                out[len] = '\0';
+        }
+        if (!out)
+                return -ENOMEM;
+        *ret = out;
+        return 0;
+}
+
+int vc_sysfs_read_link_name(const char *path, char **ret) {
+        char target[4096];
+        ssize_t n = readlink(path, target, sizeof target - 1);
+        if (n < 0)
+                return negative_errno();
+        target[n] = '\0';
+        while (n > 1 && target[n - 1] == '/')
+                target[--n] = '\0';
+        const char *slash = strrchr(target, '/');
+        char *name = strdup(slash ? slash + 1 : target);
+        if (!name)
+                return -ENOMEM;
+        *ret = name;
+        return 0;
+}
+
+bool vc_path_exists(const char *path) { return access(path, F_OK) == 0; }
+
+bool vc_dir_exists(const char *path) {
+        struct stat st;
+        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static int cmp_str(const void *a, const void *b) {
+        return strcmp(*(char *const *) a, *(char *const *) b);
+}
+
+int vc_dir_list(const char *path, char ***ret) {
+        DIR *d = opendir(path);
+        if (!d)
+                return negative_errno();
+        size_t n = 0, alloc = 16;
+        char **v = calloc(alloc + 1, sizeof *v);
+        if (!v) {
+                closedir(d);
+                return -ENOMEM;
+        }
+        struct dirent *de;
+        while ((de = readdir(d))) {
+                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                        continue;
+                if (n == alloc) {
+                        char **nv = realloc(v, (alloc * 2 + 1) * sizeof *v);
+                        if (!nv)
+                                goto oom;
+                        v = nv;
+                        alloc *= 2;
+                }
+                if (!(v[n] = strdup(de->d_name)))
+                        goto oom;
+                v[++n] = NULL;
+        }
+        closedir(d);
+        qsort(v, n, sizeof *v, cmp_str);
+        *ret = v;
+        return 0;
+oom:
+        closedir(d);
+        strv_free(v);
+        return -ENOMEM;
+}

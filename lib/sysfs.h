@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* One attribute at a time: read it whole, write it with exactly one write(2), read a link. */
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Read a file (at most 1 MiB) and strip one trailing newline. -ENOENT when absent. */
+int vc_sysfs_read(const char *path, char **ret);
+/* Read raw bytes (binary attributes such as "config"): up to @max bytes. */
+ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max);
+/* Parse an unsigned integer attribute ("0x10de", "16", "-1" rejected): -EINVAL when malformed. */
+int vc_sysfs_read_u64(const char *path, uint64_t *ret);
+int vc_sysfs_read_int(const char *path, int *ret);
+/* One open(O_WRONLY) and one write(2) of @value; a short write is -EIO. */
+int vc_sysfs_write(const char *path, const char *value);
+/* The last path component of the link's target: -ENOENT when there is no link. */
+int vc_sysfs_read_link_name(const char *path, char **ret);
+/* The link target resolved against the link's directory (without touching the file system). */
+int vc_sysfs_read_link_target(const char *path, char **ret);
+bool vc_path_exists(const char *path);
+bool vc_dir_exists(const char *path);
+/* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
+int vc_dir_list(const char *path, char ***ret);
