@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The declarative configuration: DIR/vfio-claim.conf, then DIR/conf.d/ *.conf in name order,
+ * INI as parsed by inih. See vfio-claim.conf(5). */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+#include "pci.h"
+
+enum vc_release {
+        VC_RELEASE_HOST, /* give the group back to the original host drivers */
+        VC_RELEASE_KEEP, /* leave it on vfio-pci */
+        _VC_RELEASE_MAX,
+};
+
+enum vc_reset {
+        VC_RESET_AUTO,
+        VC_RESET_FLR,
+        VC_RESET_BUS,
+        VC_RESET_NONE,
+        VC_RESET_DEVICE_SPECIFIC,
+        _VC_RESET_MAX,
+};
+
+const char *vc_release_to_string(enum vc_release r);
+int vc_release_from_string(const char *s); /* -EINVAL when unknown */
+const char *vc_reset_to_string(enum vc_reset r);
+int vc_reset_from_string(const char *s);
+
+enum vc_match_kind {
+        VC_MATCH_ADDRESS,
+        VC_MATCH_ID,
+};
+
+struct vc_match {
+        enum vc_match_kind kind;
+        struct vc_pci_addr addr; /* VC_MATCH_ADDRESS */
+        struct vc_pci_id id;     /* VC_MATCH_ID */
+        unsigned line;
+};
+
+struct vc_config_device {
+        char *name;   /* the admin's handle: [A-Za-z0-9_.-]+ */
+        char *file;   /* path relative to the config directory: "conf.d/gpu.conf" */
+        unsigned line; /* line of the [device NAME] header */
+        struct vc_match *matches;
+        size_t n_matches;
+        bool has_id; /* "id =" guard */
+        struct vc_pci_id id;
+        bool boot;
+        bool has_release; /* per-device override of [global] release */
+        enum vc_release release;
+        char *vm; /* NULL: any domain may use it */
+        enum vc_reset reset;
+};
+
+struct vc_config {
+        char *dir;
+        enum vc_release release; /* [global] release, default host */
+        bool protect;            /* [global] protect, default yes */
+        int log_level;           /* [global] log-level as a syslog level, default LOG_INFO */
+        struct vc_config_device *devices;
+        size_t n_devices;
+        /* Every problem found, each "FILE:LINE: message" (FILE relative to dir). */
+        char **errors;
+        size_t n_errors;
+};
+
+/* Load and validate. A missing directory or file is an empty configuration, not an error.
+ * On invalid input returns -EINVAL and still stores the config (with ->errors) in *ret so the
+ * caller can print every error; on success ->n_errors is 0. Nothing is written anywhere. */
+int vc_config_load(const char *dir, struct vc_config **ret);
+struct vc_config *vc_config_free(struct vc_config *c);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_config *, vc_config_free);
+
+const struct vc_config_device *vc_config_find_device(const struct vc_config *c, const char *name);
+/* The configured entry whose match lines select @d (address or ids), NULL when none does. */
+const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
+                                                      const struct vc_pci_dev *d);
+/* Does @d carry the ids the entry's "id =" guard demands? true when there is no guard. */
+bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_pci_dev *d);
+enum vc_release vc_config_device_release(const struct vc_config *c,
+                                         const struct vc_config_device *cd);
+bool vc_config_has_boot_devices(const struct vc_config *c);

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* IOMMU groups: the unit that moves between host drivers and vfio-pci. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+#include "pci.h"
+#include "root.h"
+
+struct vc_group;
+
+/* Read group @number and its members (sorted by address). -ENOENT when there is no such group. */
+int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret);
+struct vc_group *vc_group_free(struct vc_group *g);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_group *, vc_group_free);
+
+/* Group numbers present, ascending. An empty list when the host has no IOMMU groups. */
+int vc_group_enumerate(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n);
+
+unsigned vc_group_number(const struct vc_group *g);
+size_t vc_group_n_devices(const struct vc_group *g);
+/* Members in address order: endpoints and bridges alike. */
+struct vc_pci_dev *vc_group_device(const struct vc_group *g, size_t i);
+size_t vc_group_n_endpoints(const struct vc_group *g);
+/* True when every endpoint is on vfio-pci (or a vfio variant driver) and /dev/vfio/N exists. */
+bool vc_group_is_claimed(struct vc_ctx *ctx, const struct vc_group *g);
+bool vc_group_vfio_node_exists(struct vc_ctx *ctx, unsigned number);
+
+/* Is there an IOMMU at all: /sys/class/iommu has entries, or groups exist. */
+bool vc_iommu_present(struct vc_ctx *ctx);
