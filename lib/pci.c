@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "config.h"
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libudev.h>
 
 #include "pci.h"
 #include "sysfs.h"
@@ -435,4 +436,105 @@ const char *vc_pci_class_to_string(uint32_t class_code) {
         case 0x0c: return "serial-bus";
         default: return "other";
         }
+}
+
+static double parse_gts(const char *s) {
+        /* "8.0 GT/s PCIe", "2.5 GT/s", "Unknown" */
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s || v <= 0)
+                return 0;
+        return v;
+}
+
+int vc_pci_dev_read_link(const struct vc_pci_dev *d, struct vc_pci_link *ret) {
+        struct vc_pci_link l = {};
+        char *s = NULL;
+
+        read_optional_string(d->syspath, "current_link_speed", &l.current_speed);
+        read_optional_string(d->syspath, "max_link_speed", &l.max_speed);
+        if (read_attr_string(d->syspath, "current_link_width", &s) >= 0) {
+                l.current_width = (unsigned) strtoul(s, NULL, 10);
+                free(s);
+        }
+        if (read_attr_string(d->syspath, "max_link_width", &s) >= 0) {
+                l.max_width = (unsigned) strtoul(s, NULL, 10);
+                free(s);
+        }
+        l.current_gts = l.current_speed ? parse_gts(l.current_speed) : 0;
+        l.max_gts = l.max_speed ? parse_gts(l.max_speed) : 0;
+        *ret = l;
+        return l.current_speed || l.max_speed ? 0 : -ENOENT;
+}
+
+void vc_pci_link_done(struct vc_pci_link *l) {
+        free(l->current_speed);
+        free(l->max_speed);
+        *l = (struct vc_pci_link){};
+}
+
+bool vc_pci_link_degraded(const struct vc_pci_link *l) {
+        if (l->current_gts > 0 && l->max_gts > 0 && l->current_gts + 0.01 < l->max_gts)
+                return true;
+        return l->current_width > 0 && l->max_width > 0 && l->current_width < l->max_width;
+}
+
+#define IORESOURCE_IO 0x00000100
+#define IORESOURCE_MEM 0x00000200
+#define IORESOURCE_PREFETCH 0x00002000
+#define IORESOURCE_MEM_64 0x00100000
+
+int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, size_t *ret_n) {
+        _cleanup_free_ char *text = NULL;
+        int r = read_attr_string(d->syspath, "resource", &text);
+        if (r < 0)
+                return r;
+
+        _cleanup_free_ struct vc_pci_bar *bars = calloc(7, sizeof *bars);
+        if (!bars)
+                return -ENOMEM;
+        size_t n = 0;
+        unsigned index = 0;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line && index <= 6;
+             line = strtok_r(NULL, "\n", &save), index++) {
+                unsigned long long start, end, flags;
+                if (sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
+                        return -EBADMSG;
+                if (end <= start || (!start && !end))
+                        continue;
+                bars[n++] = (struct vc_pci_bar){
+                        .index = index,
+                        .start = start,
+                        .size = end - start + 1,
+                        .io = flags & IORESOURCE_IO,
+                        .mem64 = flags & IORESOURCE_MEM_64,
+                        .prefetchable = flags & IORESOURCE_PREFETCH,
+                };
+        }
+        *ret = TAKE_PTR(bars);
+        *ret_n = n;
+        return 0;
+}
+
+int vc_pci_dev_hwdb_names(struct vc_ctx *ctx, const struct vc_pci_dev *d, char **ret_vendor,
+                          char **ret_model) {
+        struct udev_hwdb *hwdb = vc_ctx_get_hwdb(ctx);
+        char key[64];
+
+        *ret_vendor = *ret_model = NULL;
+        if (!hwdb)
+                return -ENOENT;
+        /* The database is keyed by modalias prefixes: vendor alone, then vendor and device. */
+        snprintf(key, sizeof key, "pci:v%08Xd%08X", d->vendor, d->device);
+        struct udev_list_entry *e;
+        udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, key, 0)) {
+                const char *name = udev_list_entry_get_name(e);
+                const char *value = udev_list_entry_get_value(e);
+                char **target = streq(name, "ID_VENDOR_FROM_DATABASE") ? ret_vendor
+                              : streq(name, "ID_MODEL_FROM_DATABASE")  ? ret_model
+                                                                       : NULL;
+                if (target && !*target && value && !(*target = strdup(value)))
+                        return -ENOMEM;
+        }
+        return *ret_vendor || *ret_model ? 0 : -ENOENT;
 }

@@ -82,3 +82,27 @@ bool vc_pci_dev_parent(const struct vc_pci_dev *d, struct vc_pci_addr *ret);
 
 /* Device class as a short word: "vga", "display", "audio", "ethernet", "nvme", "usb", ... */
 const char *vc_pci_class_to_string(uint32_t class_code);
+
+/* PCIe link as sysfs reports it; speeds in GT/s as text ("8.0 GT/s PCIe"), 0/NULL when absent. */
+struct vc_pci_link {
+        char *current_speed, *max_speed;
+        unsigned current_width, max_width;
+        double current_gts, max_gts; /* parsed speed in GT/s, 0 when unknown */
+};
+int vc_pci_dev_read_link(const struct vc_pci_dev *d, struct vc_pci_link *ret);
+void vc_pci_link_done(struct vc_pci_link *l);
+/* The link runs below what both ends can do (speed or width). */
+bool vc_pci_link_degraded(const struct vc_pci_link *l);
+
+/* Memory and I/O regions from the "resource" file: BAR0..5 and the expansion ROM. */
+struct vc_pci_bar {
+        unsigned index; /* 0..5, 6 = ROM */
+        uint64_t start, size;
+        bool io, mem64, prefetchable;
+};
+/* The used BARs (size > 0), in index order; *ret_n may be 0. */
+int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, size_t *ret_n);
+
+/* Vendor and model names from the udev hardware database; NULL when unknown. */
+int vc_pci_dev_hwdb_names(struct vc_ctx *ctx, const struct vc_pci_dev *d, char **ret_vendor,
+                          char **ret_model);
