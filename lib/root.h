@@ -3,7 +3,7 @@
 
 /* The context: which root directory the system lives under ("/" on a real host, a fake tree in
  * tests, a mounted image with --sysroot) and the handles every operation shares. Every path the
- * project touches is built by vc_ctx_path(); no other file spells out "/sys" or "/dev/vfio". */
+ * project touches is built by vc_ctx_path(); no other file spells out a sysfs, devfs or procfs path. */
 
 #include <stdarg.h>
 #include <stdbool.h>

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+
+int cli_load_config(struct vc_cli *cli) {
+        if (cli->config)
+                return EXIT_DONE;
+        int r = vc_config_load(cli->config_dir, &cli->config);
+        if (r == -EINVAL && cli->config) {
+                for (size_t i = 0; i < cli->config->n_errors; i++)
+                        fprintf(stderr, "%s\n", cli->config->errors[i]);
+                log_error("%s: configuration invalid (%zu error%s); nothing was changed",
+                          cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
+                return EXIT_CONFIG;
+        }
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
+                return EXIT_CONFIG;
+        }
+        return EXIT_DONE;
+}
+
+void device_arg_done(struct device_arg *a) {
+        free(a->text);
+        free(a->groups);
+        *a = (struct device_arg){};
+}
+
+static int add_group(struct device_arg *a, unsigned g) {
+        for (size_t i = 0; i < a->n_groups; i++)
+                if (a->groups[i] == g)
+                        return 0;
+        unsigned *n = realloc(a->groups, (a->n_groups + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        a->groups = n;
+        a->groups[a->n_groups++] = g;
+        return 0;
+}
+
+static bool valid_device_name(const char *s) {
+        return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(s);
+}
+
+int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const char *text,
+                       struct device_arg *ret) {
+        struct device_arg a = {};
+        const char *num;
+        int r;
+
+        a.text = strdup(text);
+        if (!a.text)
+                return log_error("out of memory"), EXIT_FAILED;
+
+        if ((num = startswith(text, "group:"))) {
+                char *end;
+                errno = 0;
+                unsigned long g = strtoul(num, &end, 10);
+                if (errno || end == num || *end || num[0] == '-' || num[0] == '+' || g > 0x7fffffff) {
+                        log_error("%s: not a group number", text);
+                        device_arg_done(&a);
+                        return EXIT_USAGE;
+                }
+                bool found = false;
+                for (size_t i = 0; i < t->n_groups; i++)
+                        found |= vc_group_number(t->groups[i]) == g;
+                if (!found) {
+                        log_error("%s: no IOMMU group %lu on this host", text, g);
+                        device_arg_done(&a);
+                        return EXIT_FAILED;
+                }
+                r = add_group(&a, (unsigned) g);
+        } else if (vc_pci_addr_parse(text, &a.addr) >= 0) {
+                a.has_addr = true;
+                const struct vc_group *g = vc_topology_find_group(t, &a.addr);
+                if (!g) {
+                        bool exists = false;
+                        for (size_t i = 0; i < t->n_ungrouped; i++)
+                                exists |= vc_pci_addr_equal(vc_pci_dev_addr(t->ungrouped[i]), &a.addr);
+                        if (exists)
+                                log_error("%s: the device has no IOMMU group (is the IOMMU enabled? see 'vfio-claim doctor')",
+                                          VC_PCI_ADDR_TO_STRING(&a.addr));
+                        else
+                                log_error("%s: no such PCI device", VC_PCI_ADDR_TO_STRING(&a.addr));
+                        device_arg_done(&a);
+                        return EXIT_FAILED;
+                }
+                r = add_group(&a, vc_group_number(g));
+                for (size_t i = 0; cli->config && i < vc_group_n_devices(g); i++)
+                        if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), &a.addr))
+                                a.config_device = vc_config_match_device(cli->config, vc_group_device(g, i));
+        } else if (valid_device_name(text)) {
+                r = cli_load_config(cli);
+                if (r != EXIT_DONE) {
+                        device_arg_done(&a);
+                        return r;
+                }
+                a.config_device = vc_config_find_device(cli->config, text);
+                if (!a.config_device) {
+                        log_error("%s: not a PCI address, group:N, or a device name in %s", text, cli->config_dir);
+                        device_arg_done(&a);
+                        return EXIT_USAGE;
+                }
+                r = 0;
+                for (size_t i = 0; i < t->n_groups && r >= 0; i++)
+                        for (size_t k = 0; k < vc_group_n_devices(t->groups[i]) && r >= 0; k++)
+                                if (vc_config_match_device(cli->config, vc_group_device(t->groups[i], k)) ==
+                                    a.config_device)
+                                        r = add_group(&a, vc_group_number(t->groups[i]));
+                if (r >= 0 && a.n_groups == 0) {
+                        log_error("%s: configured in %s:%u, but no device present matches it", text,
+                                  a.config_device->file, a.config_device->line);
+                        device_arg_done(&a);
+                        return EXIT_FAILED;
+                }
+        } else {
+                log_error("\"%s\" is not a PCI address (DDDD:BB:DD.F), group:N, or a device name", text);
+                device_arg_done(&a);
+                return EXIT_USAGE;
+        }
+        if (r < 0) {
+                log_error("out of memory");
+                device_arg_done(&a);
+                return EXIT_FAILED;
+        }
+        *ret = a;
+        return EXIT_DONE;
+}

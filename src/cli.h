@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What every verb of the CLI shares: parsed global options, the context, the configuration. */
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "iommu.h"
+#include "root.h"
+
+/* Exit codes, fixed by the interface contract. */
+enum {
+        EXIT_DONE = 0,
+        EXIT_FAILED = 1,   /* system unchanged or rolled back */
+        EXIT_USAGE = 2,
+        EXIT_CONFIG = 3,   /* configuration invalid */
+        EXIT_REFUSED = 4,  /* refused for safety: protected, in use, hardware changed */
+};
+
+struct vc_cli {
+        struct vc_ctx *ctx;
+        char *config_dir;
+        struct vc_config *config; /* loaded by cli_load_config() */
+        bool json;
+        bool dry_run;
+        bool force;
+        bool boot;
+        int verbose;
+        const char *connect_uri;
+};
+
+/* Load the configuration once. Invalid: every error is printed and EXIT_CONFIG returned. */
+int cli_load_config(struct vc_cli *cli);
+
+/* DEVICE arguments: a PCI address, a configured device name, or "group:N". Resolves to the IOMMU
+ * groups it names (a configured name matching identical cards names several). Prints the reason
+ * and returns an exit code on failure (EXIT_USAGE for malformed input). */
+struct device_arg {
+        char *text;
+        unsigned *groups;
+        size_t n_groups;
+        const struct vc_config_device *config_device; /* when named by, or matching, the config */
+        bool has_addr;
+        struct vc_pci_addr addr; /* when given as an address */
+};
+int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const char *text,
+                       struct device_arg *ret);
+void device_arg_done(struct device_arg *a);
+
+/* One verb: its function gets the arguments after the verb name. */
+typedef int (*verb_fn)(struct vc_cli *cli, int argc, char **argv);
+
+int verb_list(struct vc_cli *cli, int argc, char **argv);
+int verb_show(struct vc_cli *cli, int argc, char **argv);
+int verb_check_config(struct vc_cli *cli, int argc, char **argv);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "cli.h"
+#include "json.h"
+#include "log.h"
+
+int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
+        int r = vc_config_load(cli->config_dir, &cli->config);
+        if (r < 0 && r != -EINVAL)
+                return log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir), EXIT_CONFIG;
+
+        const struct vc_config *c = cli->config;
+        if (cli->json) {
+                struct vc_json *j = vc_json_new(stdout);
+                if (!j)
+                        return log_error("out of memory"), EXIT_FAILED;
+                vc_json_object_begin(j);
+                vc_json_kv_string(j, "directory", cli->config_dir);
+                vc_json_kv_bool(j, "valid", c->n_errors == 0);
+                vc_json_key(j, "errors");
+                vc_json_array_begin(j);
+                for (size_t i = 0; i < c->n_errors; i++)
+                        vc_json_string(j, c->errors[i]);
+                vc_json_array_end(j);
+                vc_json_key(j, "devices");
+                vc_json_array_begin(j);
+                for (size_t i = 0; c->n_errors == 0 && i < c->n_devices; i++) {
+                        const struct vc_config_device *d = &c->devices[i];
+                        vc_json_object_begin(j);
+                        vc_json_kv_string(j, "name", d->name);
+                        vc_json_kv_string(j, "file", d->file);
+                        vc_json_kv_uint(j, "line", d->line);
+                        vc_json_kv_bool(j, "boot", d->boot);
+                        vc_json_kv_string(j, "release", vc_release_to_string(vc_config_device_release(c, d)));
+                        vc_json_kv_string(j, "vm", d->vm);
+                        vc_json_kv_string(j, "reset", vc_reset_to_string(d->reset));
+                        vc_json_object_end(j);
+                }
+                vc_json_array_end(j);
+                vc_json_object_end(j);
+                r = vc_json_finish(j);
+                vc_json_free(j);
+                if (r < 0)
+                        return log_error_errno(r, "cannot write the JSON document: %m"), EXIT_FAILED;
+                return c->n_errors ? EXIT_CONFIG : EXIT_DONE;
+        }
+
+        for (size_t i = 0; i < c->n_errors; i++)
+                fprintf(stderr, "%s\n", c->errors[i]);
+        if (c->n_errors) {
+                log_error("%s: %zu error%s", cli->config_dir, c->n_errors, c->n_errors == 1 ? "" : "s");
+                return EXIT_CONFIG;
+        }
+        printf("%s: valid, %zu device%s configured (%zu claimed at boot)\n", cli->config_dir, c->n_devices,
+               c->n_devices == 1 ? "" : "s",
+               (size_t) ({ size_t b = 0; for (size_t i = 0; i < c->n_devices; i++) b += c->devices[i].boot; b; }));
+        return EXIT_DONE;
+}
