@@ -1,0 +1,496 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "boot.h"
+#include "iommu.h"
+#include "log.h"
+#include "modules.h"
+#include "state.h"
+#include "sysfs.h"
+
+/* ------------------------------------------------------------ kernel command line */
+
+/* dracut's getargbool: "0", "no", "off", "false" switch off; a bare key or any other value is on. */
+static bool cmdline_value_is_on(const char *v, size_t n) {
+        static const char *const off[] = { "0", "no", "off", "false" };
+        if (!v)
+                return true;
+        for (size_t i = 0; i < ELEMENTSOF(off); i++)
+                if (strlen(off[i]) == n && strncasecmp(v, off[i], n) == 0)
+                        return false;
+        return true;
+}
+
+/* Compare a command line key with @want, '-' and '_' being the same (as the kernel treats them in
+ * parameter names). */
+static bool cmdline_key_is(const char *key, size_t n, const char *want) {
+        if (strlen(want) != n)
+                return false;
+        for (size_t i = 0; i < n; i++) {
+                char a = key[i] == '-' ? '_' : key[i], b = want[i] == '-' ? '_' : want[i];
+                if (a != b)
+                        return false;
+        }
+        return true;
+}
+
+int vc_boot_cmdline_disabled(struct vc_ctx *ctx, const char **ret_switch) {
+        _cleanup_free_ char *path = NULL, *line = NULL;
+        int r, rd = 1, plain = 1;
+
+        r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "cmdline");
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read(path, &line);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+
+        /* Words are separated by white space; double quotes protect white space, as the kernel's
+         * own parser does ("foo=\"a b\""). */
+        for (char *p = line; *p;) {
+                p += strspn(p, " \t\n");
+                if (!*p)
+                        break;
+                char *w = p, *o = p;
+                bool quoted = false;
+                for (; *p && (quoted || !strchr(" \t\n", *p)); p++) {
+                        if (*p == '"')
+                                quoted = !quoted;
+                        else
+                                *o++ = *p;
+                }
+                if (*p)
+                        p++;
+                *o = '\0';
+
+                const char *eq = strchr(w, '=');
+                size_t klen = eq ? (size_t) (eq - w) : strlen(w);
+                const char *v = eq ? eq + 1 : NULL;
+                size_t vlen = v ? strlen(v) : 0;
+                if (cmdline_key_is(w, klen, "rd.vfio_claim"))
+                        rd = cmdline_value_is_on(v, vlen);
+                else if (cmdline_key_is(w, klen, "vfio_claim"))
+                        plain = cmdline_value_is_on(v, vlen);
+        }
+        if (!rd) {
+                if (ret_switch)
+                        *ret_switch = "rd.vfio_claim=0";
+                return 1;
+        }
+        if (!plain) {
+                if (ret_switch)
+                        *ret_switch = "vfio_claim=0";
+                return 1;
+        }
+        return 0;
+}
+
+bool vc_boot_in_initrd(struct vc_ctx *ctx) {
+        static const char *const markers[] = { "etc/initrd-release", "conf/initramfs.conf" };
+        for (size_t i = 0; i < ELEMENTSOF(markers); i++) {
+                _cleanup_free_ char *p = NULL;
+                if (vc_ctx_path(ctx, VC_PLACE_ROOT, &p, "%s", markers[i]) == 0 && vc_path_exists(p))
+                        return true;
+        }
+        return false;
+}
+
+/* ------------------------------------------------------------ finding the targets */
+
+/* What we know about a device without reading all of it. */
+struct lite {
+        struct vc_pci_addr addr;
+        char name[VC_PCI_ADDR_STRLEN];
+        int ids_state; /* 0 not read, 1 read, negative errno */
+        uint16_t vendor, device;
+        int sub_state;
+        uint16_t subsystem_vendor, subsystem_device;
+};
+
+static int read_u16(struct vc_ctx *ctx, const char *dev, const char *attr, uint16_t *ret) {
+        _cleanup_free_ char *p = NULL;
+        uint64_t v;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/%s", dev, attr);
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read_u64(p, &v);
+        if (r < 0)
+                return r;
+        if (v > UINT16_MAX)
+                return -EBADMSG;
+        *ret = (uint16_t) v;
+        return 0;
+}
+
+static int lite_ids(struct vc_ctx *ctx, struct lite *l, bool subsystem) {
+        if (l->ids_state == 0) {
+                int r = read_u16(ctx, l->name, "vendor", &l->vendor);
+                if (r >= 0)
+                        r = read_u16(ctx, l->name, "device", &l->device);
+                l->ids_state = r < 0 ? r : 1;
+        }
+        if (l->ids_state < 0)
+                return l->ids_state;
+        if (subsystem && l->sub_state == 0) {
+                int r = read_u16(ctx, l->name, "subsystem_vendor", &l->subsystem_vendor);
+                if (r >= 0)
+                        r = read_u16(ctx, l->name, "subsystem_device", &l->subsystem_device);
+                l->sub_state = r < 0 ? r : 1;
+        }
+        return subsystem && l->sub_state < 0 ? l->sub_state : 0;
+}
+
+static bool lite_has_id(struct vc_ctx *ctx, struct lite *l, const struct vc_pci_id *id) {
+        if (lite_ids(ctx, l, id->has_subsystem) < 0)
+                return false;
+        if (l->vendor != id->vendor || l->device != id->device)
+                return false;
+        return !id->has_subsystem || (l->subsystem_vendor == id->subsystem_vendor &&
+                                      l->subsystem_device == id->subsystem_device);
+}
+
+/* The first entry in file order that selects the device: the rule of vc_config_match_device(). */
+static const struct vc_config_device *lite_match(struct vc_ctx *ctx, const struct vc_config *cfg,
+                                                 struct lite *l) {
+        for (size_t i = 0; i < cfg->n_devices; i++)
+                for (size_t j = 0; j < cfg->devices[i].n_matches; j++) {
+                        const struct vc_match *m = &cfg->devices[i].matches[j];
+                        if (m->kind == VC_MATCH_ADDRESS ? vc_pci_addr_equal(&m->addr, &l->addr)
+                                                        : lite_has_id(ctx, l, &m->id))
+                                return &cfg->devices[i];
+                }
+        return NULL;
+}
+
+static int read_group(struct vc_ctx *ctx, const char *dev) {
+        _cleanup_free_ char *p = NULL, *name = NULL;
+        char *end;
+        if (vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/iommu_group", dev) < 0 ||
+            vc_sysfs_read_link_name(p, &name) < 0)
+                return -1;
+        errno = 0;
+        unsigned long n = strtoul(name, &end, 10);
+        if (errno || end == name || *end || n > INT32_MAX)
+                return -1;
+        return (int) n;
+}
+
+static int addr_cmp(const void *a, const void *b) {
+        return vc_pci_addr_compare(a, b);
+}
+
+/* Candidate addresses: every device when an entry that could make a boot target matches by id,
+ * otherwise only the configured addresses of boot entries (which may not exist). */
+static int candidates(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_pci_addr **ret,
+                      size_t *ret_n) {
+        _cleanup_free_ struct vc_pci_addr *v = NULL;
+        size_t n = 0, alloc = 0;
+        bool by_id = false;
+        int r;
+
+        for (size_t i = 0; i < cfg->n_devices && !by_id; i++)
+                for (size_t j = 0; cfg->devices[i].boot && j < cfg->devices[i].n_matches; j++)
+                        if (cfg->devices[i].matches[j].kind == VC_MATCH_ID)
+                                by_id = true;
+
+        if (by_id) {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_strv_free_ char **names = NULL;
+                r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
+                if (r < 0)
+                        return r;
+                r = vc_dir_list(dir, &names);
+                if (r == -ENOENT) {
+                        *ret = NULL;
+                        *ret_n = 0;
+                        return 0;
+                }
+                if (r < 0)
+                        return r;
+                for (char **s = names; *s; s++) {
+                        struct vc_pci_addr a;
+                        if (vc_pci_addr_parse(*s, &a) < 0)
+                                continue;
+                        if (n == alloc) {
+                                alloc = alloc ? alloc * 2 : 32;
+                                struct vc_pci_addr *nv = reallocarray(v, alloc, sizeof *v);
+                                if (!nv)
+                                        return -ENOMEM;
+                                v = nv;
+                        }
+                        v[n++] = a;
+                }
+        } else {
+                for (size_t i = 0; i < cfg->n_devices; i++)
+                        for (size_t j = 0; cfg->devices[i].boot && j < cfg->devices[i].n_matches; j++) {
+                                const struct vc_pci_addr *a = &cfg->devices[i].matches[j].addr;
+                                bool dup = false;
+                                for (size_t k = 0; k < n && !dup; k++)
+                                        dup = vc_pci_addr_equal(&v[k], a);
+                                if (dup)
+                                        continue;
+                                if (n == alloc) {
+                                        alloc = alloc ? alloc * 2 : 8;
+                                        struct vc_pci_addr *nv = reallocarray(v, alloc, sizeof *v);
+                                        if (!nv)
+                                                return -ENOMEM;
+                                        v = nv;
+                                }
+                                v[n++] = *a;
+                        }
+        }
+        if (n > 1)
+                qsort(v, n, sizeof *v, addr_cmp);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
+int vc_boot_targets_find(struct vc_ctx *ctx, const struct vc_config *cfg,
+                         struct vc_boot_target **ret, size_t *ret_n) {
+        _cleanup_free_ struct vc_pci_addr *cand = NULL;
+        _cleanup_free_ struct vc_boot_target *t = NULL;
+        size_t n_cand = 0, n = 0;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if (!vc_config_has_boot_devices(cfg))
+                return 0;
+        r = candidates(ctx, cfg, &cand, &n_cand);
+        if (r < 0)
+                return r;
+        if (n_cand == 0)
+                return 0;
+        t = calloc(n_cand, sizeof *t);
+        if (!t)
+                return -ENOMEM;
+
+        for (size_t i = 0; i < n_cand; i++) {
+                struct lite l = { .addr = cand[i] };
+                vc_pci_addr_format(&l.addr, l.name);
+
+                _cleanup_free_ char *dir = NULL;
+                r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, "%s", l.name);
+                if (r < 0)
+                        return r;
+                if (!vc_dir_exists(dir))
+                        continue; /* configured, not present */
+
+                const struct vc_config_device *cd = lite_match(ctx, cfg, &l);
+                if (!cd || !cd->boot)
+                        continue;
+
+                struct vc_boot_target *bt = &t[n++];
+                bt->addr = l.addr;
+                bt->cd = cd;
+                bt->state = VC_BOOT_TARGET_OK;
+                bt->group = -1;
+                if (cd->has_id && !lite_has_id(ctx, &l, &cd->id))
+                        bt->state = VC_BOOT_TARGET_ID_MISMATCH;
+                if (l.ids_state > 0)
+                        bt->found = (struct vc_pci_id){ .vendor = l.vendor, .device = l.device };
+                if (bt->state == VC_BOOT_TARGET_OK) {
+                        bt->group = read_group(ctx, l.name);
+                        if (bt->group < 0)
+                                bt->state = VC_BOOT_TARGET_NO_GROUP;
+                }
+        }
+        if (n > 0) {
+                *ret = TAKE_PTR(t);
+                *ret_n = n;
+        }
+        return 0;
+}
+
+const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t, size_t n,
+                                                 const struct vc_pci_addr *addr) {
+        for (size_t i = 0; i < n; i++)
+                if (vc_pci_addr_equal(&t[i].addr, addr))
+                        return &t[i];
+        return NULL;
+}
+
+/* ------------------------------------------------------------ the override pass */
+
+static int override_is_set(struct vc_ctx *ctx, const struct vc_pci_addr *a, bool *ret) {
+        _cleanup_free_ char *p = NULL, *v = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
+                            VC_PCI_ADDR_TO_STRING(a));
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read(p, &v);
+        if (r < 0)
+                return r;
+        *ret = !isempty(v) && !streq(v, "(null)");
+        return 0;
+}
+
+static int report_add(struct vc_boot_write **v, size_t *n, const struct vc_pci_addr *a,
+                      unsigned group, const struct vc_config_device *cd, int error) {
+        struct vc_boot_write *nv = reallocarray(*v, *n + 1, sizeof **v);
+        if (!nv)
+                return -ENOMEM;
+        nv[*n] = (struct vc_boot_write){ .addr = *a, .group = group, .cd = cd, .error = error };
+        *v = nv;
+        (*n)++;
+        return 0;
+}
+
+int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n,
+                          int lock_timeout_ms, int *lock_fd, struct vc_boot_write **ret,
+                          size_t *ret_n) {
+        _cleanup_free_ struct vc_boot_write *rep = NULL;
+        _cleanup_free_ unsigned *done = NULL;
+        size_t n_rep = 0, n_done = 0;
+        int r, written = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                const struct vc_boot_target *t = &targets[i];
+                bool set;
+
+                if (t->state != VC_BOOT_TARGET_OK)
+                        continue;
+                bool seen = false;
+                for (size_t k = 0; k < n_done && !seen; k++)
+                        seen = done[k] == (unsigned) t->group;
+                if (seen)
+                        continue;
+                /* The cheap check, and the steady state: the target's own override is written last
+                 * of its group, so once it is set the whole group has been through here. */
+                if (override_is_set(ctx, &t->addr, &set) < 0 || set)
+                        continue;
+
+                if (*lock_fd < 0) {
+                        r = vc_state_lock(ctx, lock_timeout_ms, lock_fd);
+                        if (r < 0)
+                                return r;
+                }
+                unsigned *nd = reallocarray(done, n_done + 1, sizeof *done);
+                if (!nd)
+                        return -ENOMEM;
+                done = nd;
+                done[n_done++] = (unsigned) t->group;
+
+                _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+                r = vc_group_read(ctx, (unsigned) t->group, &g);
+                if (r < 0) {
+                        if (report_add(&rep, &n_rep, &t->addr, (unsigned) t->group, t->cd, r) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                /* Two rounds: the other endpoints first, then the boot targets themselves. */
+                for (int round = 0; round < 2; round++)
+                        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                                const struct vc_pci_dev *d = vc_group_device(g, k);
+                                const struct vc_pci_addr *a = vc_pci_dev_addr(d);
+                                bool is_target = vc_boot_target_find(targets, n, a) != NULL;
+                                if ((round == 0) == is_target)
+                                        continue;
+                                if (vc_pci_dev_is_bridge(d) || vc_pci_dev_driver(d) ||
+                                    vc_pci_dev_driver_override(d))
+                                        continue;
+                                _cleanup_free_ char *p = NULL;
+                                r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
+                                                vc_pci_dev_name(d));
+                                if (r >= 0)
+                                        r = vc_sysfs_write(p, "vfio-pci");
+                                if (r >= 0)
+                                        written++;
+                                if (report_add(&rep, &n_rep, a, (unsigned) t->group, t->cd,
+                                               r < 0 ? r : 0) < 0)
+                                        return -ENOMEM;
+                        }
+        }
+        if (ret) {
+                *ret = TAKE_PTR(rep);
+                *ret_n = n_rep;
+        }
+        return written;
+}
+
+/* ------------------------------------------------------------ claiming */
+
+/* A claimed boot group has a record; "vfio-pci" is never recorded as an original override. */
+static int record_boot_group(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        bool changed = false;
+        int r;
+
+        r = vc_group_read(ctx, group, &g);
+        if (r < 0)
+                return r;
+        if (!vc_group_is_claimed(ctx, g))
+                return 0;
+        r = vc_record_read(ctx, group, &rec);
+        if (r == -ENOENT) {
+                r = vc_record_new(group, &rec);
+                if (r < 0)
+                        return r;
+                for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, k);
+                        if (vc_pci_dev_is_bridge(d))
+                                continue;
+                        /* vfio-pci took it when it loaded: no host driver ever had it. */
+                        r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
+                        if (r < 0)
+                                return r;
+                }
+                rec->state = VC_RECORD_CLAIMED;
+                changed = true;
+        } else if (r < 0)
+                return r;
+        for (size_t k = 0; k < rec->n_devices; k++)
+                if (streq_ptr(rec->devices[k].override, "vfio-pci")) {
+                        free(rec->devices[k].override);
+                        rec->devices[k].override = NULL;
+                        changed = true;
+                }
+        return changed ? vc_record_write(ctx, rec) : 0;
+}
+
+int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
+                  const struct vc_boot_target *target, struct vc_op_result *result) {
+        struct vc_claim_guard guard;
+        int r;
+
+        if (target->state != VC_BOOT_TARGET_OK || target->group < 0)
+                return -EINVAL;
+        result->group = (unsigned) target->group;
+
+        r = vc_module_ensure_driver(ctx, "vfio-pci", NULL);
+        if (r < 0) {
+                result->error = r;
+                result->has_failed_device = true;
+                result->failed_device = target->addr;
+                result->failed_step = VC_STEP_LOAD_MODULE;
+                free(result->failed_arg);
+                result->failed_arg = strdup("vfio-pci");
+                return r;
+        }
+
+        struct vc_claim_opts opts = {
+                .lock_held = true,
+                .protect = cfg->protect,
+        };
+        if (target->cd->has_id) {
+                guard = (struct vc_claim_guard){ .addr = target->addr, .id = target->cd->id };
+                opts.guards = &guard;
+                opts.n_guards = 1;
+        }
+        r = vc_group_claim(ctx, (unsigned) target->group, &opts, result);
+        if (r < 0)
+                return r;
+        r = record_boot_group(ctx, (unsigned) target->group);
+        if (r < 0)
+                log_debug_errno(r, "Cannot write the record of group %d: %m", target->group);
+        return 0;
+}

@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Claiming at boot (SPEC 5, "udev rule + helper"): the part of vfio-claim-udev that is logic.
+ *
+ * A boot target is a PCI device present now whose first matching configuration entry (file
+ * order, as vc_config_match_device() decides) says "boot = yes". Finding the targets reads as
+ * little as possible: the directory of each configured address, and the vendor/device files of
+ * every device only when an entry matches by id. This runs for every PCI "add" event, so the
+ * common case (nothing to do) must stay a handful of small reads.
+ *
+ * The override pass closes the coldplug race: a host module loaded for one device probes every
+ * matching device at once, so every boot target's group must carry driver_override=vfio-pci
+ * before any host module loads. The pass writes "vfio-pci" to the driver_override of each
+ * endpoint of a target's group that has neither a driver nor an override; it never touches a
+ * bound device (taking a device from a driver is the engine's job, under its checks) and never a
+ * device without an IOMMU group (vfio-pci would refuse it and the host would lose it). */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "bind.h"
+#include "config.h"
+#include "pci.h"
+#include "root.h"
+
+/* Is boot-time claiming switched off on the kernel command line (ROOT/proc/cmdline)?
+ * "vfio_claim=0" and "rd.vfio_claim=0" both switch it off, in the initramfs and after it; the
+ * value is read the way dracut's getargbool does (0, no, off, false: off; anything else: on) and
+ * the last occurrence of a key wins; '-' and '_' are the same in the key. Returns 1 (off; the
+ * switch that did it in *ret_switch, static storage), 0 (on; also when there is no cmdline
+ * file), or a negative errno when the file cannot be read. */
+int vc_boot_cmdline_disabled(struct vc_ctx *ctx, const char **ret_switch);
+
+/* Runs inside an initramfs: ROOT/etc/initrd-release (dracut, systemd) or ROOT/conf/initramfs.conf
+ * (initramfs-tools). */
+bool vc_boot_in_initrd(struct vc_ctx *ctx);
+
+enum vc_boot_target_state {
+        VC_BOOT_TARGET_OK,
+        VC_BOOT_TARGET_ID_MISMATCH, /* the "id =" guard does not hold: hardware changed */
+        VC_BOOT_TARGET_NO_GROUP,    /* no IOMMU group: vfio-pci cannot take it */
+        _VC_BOOT_TARGET_STATE_MAX,
+};
+
+struct vc_boot_target {
+        struct vc_pci_addr addr;
+        const struct vc_config_device *cd; /* points into the config */
+        enum vc_boot_target_state state;
+        struct vc_pci_id found; /* the ids read, for the guard's message (vendor/device only) */
+        int group;              /* IOMMU group, -1 when none */
+};
+
+/* The boot targets present, in address order. An empty list (NULL, 0) is not an error. */
+int vc_boot_targets_find(struct vc_ctx *ctx, const struct vc_config *cfg,
+                         struct vc_boot_target **ret, size_t *ret_n);
+/* The target at @addr, NULL when the device is none. */
+const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t, size_t n,
+                                                 const struct vc_pci_addr *addr);
+
+/* One driver_override the pass wrote (or failed to write). */
+struct vc_boot_write {
+        struct vc_pci_addr addr;
+        unsigned group;
+        const struct vc_config_device *cd; /* the target that brought its group in */
+        int error;                         /* 0, or the negative errno of the write */
+};
+
+/* The override pass over @targets (states other than OK are skipped). A target whose own
+ * driver_override is already set costs one read. The writers' lock is taken before the first
+ * group is examined and handed to the caller in *lock_fd (left alone when it is already >= 0;
+ * -1 stays -1 when nothing needed examining). Every write is reported in *ret (may be NULL,
+ * 0). Returns the number of successful writes or a negative errno (lock, memory). */
+int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n,
+                          int lock_timeout_ms, int *lock_fd, struct vc_boot_write **ret,
+                          size_t *ret_n);
+
+/* Claim the group of @target through the engine, with the caller holding the lock: make sure
+ * vfio-pci is registered (libkmod), then vc_group_claim() with the target's "id =" guard and
+ * [global] protect; finally make sure a claimed group has a state record, so that `vfio-claim
+ * status` shows boot claims too: a group that vfio-pci took by itself when it loaded gets one
+ * (original driver none), and an override of "vfio-pci" is never recorded as the original
+ * (only the boot path sets it, and restoring it on release would be wrong). */
+int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
+                  const struct vc_boot_target *target, struct vc_op_result *result);

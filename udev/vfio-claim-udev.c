@@ -1,0 +1,324 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* vfio-claim-udev: claim boot = yes devices before host drivers bind them.
+ *
+ *   vfio-claim-udev                     from the udev rule, for one PCI "add" event (environment:
+ *                                       ACTION, SUBSYSTEM, DEVPATH, PCI_SLOT_NAME)
+ *   vfio-claim-udev --all [--kmsg]      the boot pass: the early systemd unit, dracut's hook and
+ *                                       initramfs-tools' init-top script
+ *   vfio-claim-udev --has-boot-devices  exit 0 when the configuration has boot = yes entries
+ *                                       (dracut's check(), the initramfs-tools hook)
+ *
+ * One program for all three, because the initramfs generators then install one file, and the
+ * three share the configuration, the targets and the override pass (lib/boot.c).
+ *
+ * The event and --all modes never fail the boot: a bad configuration, a bad event or a failed
+ * claim is logged and the exit status is 0. Options are few on purpose; the root comes from
+ * VFIO_CLAIM_SYSROOT and, for tests, VFIO_CLAIM_LOG=stderr sends messages to stderr. */
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include "bind.h"
+#include "boot.h"
+#include "config.h"
+#include "log.h"
+#include "pci.h"
+#include "root.h"
+#include "state.h"
+
+#define LOCK_TIMEOUT_MS 30000 /* udev kills a RUN program after 180 s (event_timeout) */
+
+enum mode {
+        MODE_EVENT,
+        MODE_ALL,
+        MODE_HAS_BOOT,
+};
+
+static enum mode arg_mode = MODE_EVENT;
+static bool arg_kmsg;
+static const char *arg_config_dir;
+
+static void help(void) {
+        printf("Usage: vfio-claim-udev [--config DIR]            (from udev: one PCI add event)\n"
+               "       vfio-claim-udev --all [--kmsg] [--config DIR]\n"
+               "       vfio-claim-udev --has-boot-devices [--config DIR]\n"
+               "\n"
+               "Claims the devices vfio-claim.conf(5) marks \"boot = yes\" for vfio-pci before host\n"
+               "drivers bind them. See vfio-claim(8), section BOOT.\n"
+               "\n"
+               "      --all               set driver_override of every boot device present, load\n"
+               "                          vfio-pci and claim their groups\n"
+               "      --kmsg              log to the kernel log (in the initramfs)\n"
+               "      --has-boot-devices  exit 0 when the configuration has boot = yes entries,\n"
+               "                          1 when it has none, 3 when it is invalid\n"
+               "      --config DIR        configuration directory (default %s/vfio-claim)\n"
+               "  -h, --help              this text\n"
+               "      --version           version\n",
+               SYSCONFDIR);
+}
+
+static int parse_argv(int argc, char **argv) {
+        enum { ARG_ALL = 0x100, ARG_KMSG, ARG_HAS_BOOT, ARG_CONFIG, ARG_VERSION };
+        static const struct option options[] = {
+                { "all", no_argument, NULL, ARG_ALL },
+                { "kmsg", no_argument, NULL, ARG_KMSG },
+                { "has-boot-devices", no_argument, NULL, ARG_HAS_BOOT },
+                { "config", required_argument, NULL, ARG_CONFIG },
+                { "help", no_argument, NULL, 'h' },
+                { "version", no_argument, NULL, ARG_VERSION },
+                {},
+        };
+        int c;
+
+        opterr = 0;
+        while ((c = getopt_long(argc, argv, ":h", options, NULL)) >= 0)
+                switch (c) {
+                case ARG_ALL: arg_mode = MODE_ALL; break;
+                case ARG_KMSG: arg_kmsg = true; break;
+                case ARG_HAS_BOOT: arg_mode = MODE_HAS_BOOT; break;
+                case ARG_CONFIG: arg_config_dir = optarg; break;
+                case 'h': help(); return 1;
+                case ARG_VERSION: puts(PACKAGE_STRING); return 1;
+                case ':':
+                        return log_error_errno(EINVAL, "option %s needs an argument", argv[optind - 1]);
+                default:
+                        return log_error_errno(EINVAL, "unknown option %s (see --help)", argv[optind - 1]);
+                }
+        if (optind < argc)
+                return log_error_errno(EINVAL, "unexpected argument \"%s\" (see --help)", argv[optind]);
+        return 0;
+}
+
+static void log_setup(struct vc_ctx *ctx) {
+        const char *e = secure_getenv("VFIO_CLAIM_LOG");
+        if (arg_mode == MODE_HAS_BOOT || streq_ptr(e, "stderr"))
+                vc_log_open(VC_LOG_STDERR, "vfio-claim-udev");
+        else if (arg_kmsg || streq_ptr(e, "kmsg") || vc_boot_in_initrd(ctx))
+                vc_log_open(VC_LOG_KMSG, "vfio-claim"); /* no syslog daemon in an initramfs */
+        else
+                vc_log_open(VC_LOG_SYSLOG, "vfio-claim-udev");
+}
+
+/* Load the configuration; an invalid one is reported and claims nothing. */
+static int load_config(struct vc_ctx *ctx, struct vc_config **ret) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (arg_config_dir) {
+                dir = strdup(arg_config_dir);
+                if (!dir)
+                        return log_error_errno(ENOMEM, "out of memory");
+        } else if ((r = vc_ctx_path(ctx, VC_PLACE_SYSCONF, &dir, NULL)) < 0)
+                return log_error_errno(r, "cannot build the configuration path: %m");
+
+        r = vc_config_load(dir, &cfg);
+        if (r == -EINVAL && cfg) {
+                for (size_t i = 0; i < cfg->n_errors; i++)
+                        log_error("%s/%s", dir, cfg->errors[i]);
+                return log_error_errno(EINVAL, "%s: configuration invalid (%zu error%s): claiming nothing",
+                                       dir, cfg->n_errors, cfg->n_errors == 1 ? "" : "s");
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the configuration, claiming nothing: %m", dir);
+        if (cfg->log_level >= 0)
+                vc_log_set_max_level(cfg->log_level);
+        *ret = TAKE_PTR(cfg);
+        return 0;
+}
+
+static void log_target_problem(const struct vc_boot_target *t, int level) {
+        const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
+        switch (t->state) {
+        case VC_BOOT_TARGET_ID_MISMATCH:
+                log_full_errno(level, 0,
+                               "%s: [device %s] hardware changed (expected %04x:%04x, found %04x:%04x): not claiming it",
+                               addr, t->cd->name, t->cd->id.vendor, t->cd->id.device, t->found.vendor,
+                               t->found.device);
+                break;
+        case VC_BOOT_TARGET_NO_GROUP:
+                log_full_errno(level, 0,
+                               "%s: [device %s] has no IOMMU group (is the IOMMU enabled?): leaving it to the host",
+                               addr, t->cd->name);
+                break;
+        default:
+                break;
+        }
+}
+
+static void log_writes(const struct vc_boot_write *w, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                const char *addr = VC_PCI_ADDR_TO_STRING(&w[i].addr);
+                if (w[i].error < 0)
+                        log_error_errno(w[i].error, "%s: failed to set driver_override (group %u, [device %s]): %m",
+                                        addr, w[i].group, w[i].cd->name);
+                else
+                        log_info("%s: driver_override set to vfio-pci (group %u, [device %s])", addr,
+                                 w[i].group, w[i].cd->name);
+        }
+}
+
+/* The override pass, under the lock it takes when there is anything to look at. */
+static int overrides(struct vc_ctx *ctx, const struct vc_boot_target *t, size_t n, int *lock_fd) {
+        _cleanup_free_ struct vc_boot_write *w = NULL;
+        size_t n_w = 0;
+        int r = vc_boot_set_overrides(ctx, t, n, LOCK_TIMEOUT_MS, lock_fd, &w, &n_w);
+        log_writes(w, n_w);
+        if (r < 0)
+                return log_error_errno(r, "cannot set the boot overrides: %s",
+                                       r == -ETIMEDOUT ? "another vfio-claim holds the lock" : strerror(-r));
+        return r;
+}
+
+static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
+                  int *lock_fd) {
+        struct vc_op_result res = {};
+        const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
+        int r;
+
+        if (*lock_fd < 0) {
+                r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd);
+                if (r < 0) {
+                        log_error_errno(r, "%s: [device %s] cannot take the lock, not claiming it: %m",
+                                        addr, t->cd->name);
+                        return;
+                }
+        }
+        r = vc_boot_claim(ctx, cfg, t, &res);
+        if (r < 0) {
+                _cleanup_free_ char *m = vc_op_result_message(&res);
+                if (m)
+                        log_error("%s ([device %s], group %d)", m, t->cd->name, t->group);
+                else
+                        log_error_errno(r, "%s: [device %s] claiming group %d failed: %m", addr,
+                                        t->cd->name, t->group);
+        } else if (res.changed)
+                log_notice("%s: [device %s] group %d claimed for vfio-pci", addr, t->cd->name, t->group);
+        else
+                log_debug("%s: [device %s] group %d already on vfio-pci", addr, t->cd->name, t->group);
+        vc_op_result_done(&res);
+}
+
+static int run_event(struct vc_ctx *ctx) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        _cleanup_free_ struct vc_boot_target *t = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        const char *action = getenv("ACTION"), *subsystem = getenv("SUBSYSTEM"),
+                   *slot = getenv("PCI_SLOT_NAME"), *sw = NULL;
+        struct vc_pci_addr addr;
+        size_t n = 0;
+        int r;
+
+        if (!streq_ptr(action, "add") || !streq_ptr(subsystem, "pci")) {
+                log_debug("ignoring event ACTION=%s SUBSYSTEM=%s", strna(action), strna(subsystem));
+                return 0;
+        }
+        if (!slot || vc_pci_addr_parse(slot, &addr) < 0) {
+                log_warning("PCI_SLOT_NAME=\"%s\" (DEVPATH=%s) is not a PCI address: ignoring the event",
+                            strna(slot), strna(getenv("DEVPATH")));
+                return 0;
+        }
+        r = vc_boot_cmdline_disabled(ctx, &sw);
+        if (r > 0) {
+                log_debug("%s on the kernel command line: claiming nothing", sw);
+                return 0;
+        }
+        if (load_config(ctx, &cfg) < 0)
+                return 0;
+        if (!vc_config_has_boot_devices(cfg))
+                return 0;
+
+        r = vc_boot_targets_find(ctx, cfg, &t, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot look for the boot devices: %m"), 0;
+
+        const struct vc_boot_target *me = vc_boot_target_find(t, n, &addr);
+        if (me)
+                log_target_problem(me, LOG_WARNING);
+
+        /* Every run: a sibling's override before this event's own module load (SPEC 5). */
+        (void) overrides(ctx, t, n, &lock_fd);
+
+        if (me && me->state == VC_BOOT_TARGET_OK)
+                claim(ctx, cfg, me, &lock_fd);
+        return 0;
+}
+
+static int run_all(struct vc_ctx *ctx) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        _cleanup_free_ struct vc_boot_target *t = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        const char *sw = NULL;
+        size_t n = 0;
+        int r;
+
+        r = vc_boot_cmdline_disabled(ctx, &sw);
+        if (r > 0) {
+                log_notice("%s on the kernel command line: no device is claimed at boot", sw);
+                return 0;
+        }
+        if (load_config(ctx, &cfg) < 0)
+                return 0;
+        r = vc_boot_targets_find(ctx, cfg, &t, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot look for the boot devices: %m"), 0;
+        for (size_t i = 0; i < n; i++)
+                log_target_problem(&t[i], LOG_WARNING);
+
+        /* First every override, then the claims: nothing may load a host module in between. */
+        (void) overrides(ctx, t, n, &lock_fd);
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+                if (t[i].state != VC_BOOT_TARGET_OK)
+                        continue;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = t[k].state == VC_BOOT_TARGET_OK && t[k].group == t[i].group;
+                if (!seen)
+                        claim(ctx, cfg, &t[i], &lock_fd);
+        }
+        return 0;
+}
+
+static int run_has_boot(struct vc_ctx *ctx) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        if (load_config(ctx, &cfg) < 0)
+                return 3;
+        return vc_config_has_boot_devices(cfg) ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        const char *root = vc_sysroot_from_environment();
+        int r;
+
+        /* The engine waits for its children: SIGCHLD must not be ignored. */
+        (void) signal(SIGCHLD, SIG_DFL);
+        vc_log_open(VC_LOG_STDERR, "vfio-claim-udev");
+        vc_log_set_max_level(LOG_INFO);
+        r = parse_argv(argc, argv);
+        if (r != 0)
+                return r > 0 ? 0 : 2;
+
+        r = vc_ctx_new(root, &ctx);
+        if (r < 0) {
+                log_error_errno(r, "VFIO_CLAIM_SYSROOT=%s: %m", strna(root));
+                return arg_mode == MODE_HAS_BOOT ? 2 : 0;
+        }
+        log_setup(ctx);
+
+        switch (arg_mode) {
+        case MODE_HAS_BOOT:
+                r = run_has_boot(ctx);
+                break;
+        case MODE_ALL:
+                r = run_all(ctx);
+                break;
+        case MODE_EVENT:
+        default:
+                r = run_event(ctx);
+                break;
+        }
+        vc_log_close();
+        return r;
+}
