@@ -1,0 +1,341 @@
+#!/usr/bin/env bats
+# vfio-claim-udev on the fake kernel, with the environment udev gives a RUN program
+# (ACTION, DEVPATH, SUBSYSTEM, PCI_SLOT_NAME, PCI_ID), and the boot pass (--all).
+# What this does not show: udev's own ordering of RUN entries and a real kernel's probing;
+# the lab (tests/vm) boots a real one.
+
+load helpers
+
+UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
+
+# conf 'INI TEXT': the configuration of the fake root
+conf() {
+        mkdir -p "$ROOT/etc/vfio-claim"
+        printf '%s\n' "$1" > "$ROOT/etc/vfio-claim/vfio-claim.conf"
+}
+
+# event ADDR [VAR=VALUE...]: one PCI "add" event for ADDR, as udev runs the rule's RUN program
+event() {
+        local addr=$1
+        shift
+        # shellcheck disable=SC2086
+        fk env ACTION=add SUBSYSTEM=pci \
+                DEVPATH="/devices/pci0000:00/$addr" PCI_SLOT_NAME="$addr" \
+                PCI_ID="$(pci_id "$addr")" \
+                VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr "$@" \
+                $VC_WRAPPER "$UDEV_HELPER"
+}
+
+# pass [ARGS...]: the boot pass
+pass() {
+        # shellcheck disable=SC2086
+        fk env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all "$@"
+}
+
+pci_id() {
+        local d="$ROOT/sys/bus/pci/devices/$1" v dv
+        [ -d "$d" ] || return 0
+        v=$(cat "$d/vendor") dv=$(cat "$d/device")
+        printf '%s:%s' "${v#0x}" "${dv#0x}" | tr a-f A-F
+}
+
+# kmod_load MODULE: what 80-drivers.rules' RUN{builtin}+="kmod load" does for an event
+kmod_load() {
+        fk "$FK_OP" modprobe "$1"
+}
+
+probe() {
+        fk "$FK_OP" write "$ROOT/sys/bus/pci/drivers_probe" "$1"
+}
+
+cmdline_add() {
+        local c
+        c=$(cat "$ROOT/proc/cmdline")
+        printf '%s %s\n' "$c" "$1" > "$ROOT/proc/cmdline"
+}
+
+@test "matched by address: override set, vfio-pci loaded, claimed, no host driver after a probe" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run event 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_override 0000:02:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        run grep -c '^modprobe:vfio_pci' "$ROOT/.fakekernel/writes.log"
+        assert_output 1
+        # the host NIC is not touched
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+        # udev's own module load for this event, and a later reprobe, change nothing
+        kmod_load e1000e
+        probe 0000:02:00.0
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.0)" e1000e
+        [ -e "$ROOT/run/vfio-claim/group-5" ]
+}
+
+@test "matched by vendor:device with the id guard holding: the whole group is claimed" {
+        fake_root twin-nics
+        conf '[device display]
+match = 1234:1111
+id = 1234:1111
+boot = yes'
+        run event 0000:00:05.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:05.0)" vfio-pci
+        # the audio function shares the group: it goes too, and no host driver gets it first
+        assert_equal "$(fk_override 0000:00:05.1)" vfio-pci
+        assert_equal "$(fk_driver 0000:00:05.1)" vfio-pci
+        kmod_load snd_hda_intel
+        assert_equal "$(fk_driver 0000:00:05.1)" vfio-pci
+        run cat "$ROOT/run/vfio-claim/group-1"
+        assert_line 'group 1'
+        assert_line 'state claimed'
+        assert_line --partial 'device 0000:00:05.1 driver=none'
+}
+
+@test "id guard mismatch: hardware changed, nothing written" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+id = 10de:2204
+boot = yes'
+        run event 0000:02:00.0
+        assert_success
+        assert_output --partial '0000:02:00.0: [device guest-nic] hardware changed (expected 10de:2204, found 8086:10d3): not claiming it'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+}
+
+@test "already bound (driver loaded earlier): claimed through the engine, with a record" {
+        fake_root lone-nic
+        conf '[device nic]
+match = 03:00.0
+boot = yes'
+        assert_equal "$(fk_driver 0000:03:00.0)" e1000e
+        run event 0000:03:00.0
+        assert_success
+        assert_output --partial '0000:03:00.0: [device nic] group 7 claimed for vfio-pci'
+        assert_equal "$(fk_driver 0000:03:00.0)" vfio-pci
+        run cat "$ROOT/run/vfio-claim/group-7"
+        assert_line 'state claimed'
+        assert_line --partial 'device 0000:03:00.0 driver=e1000e'
+        run grep -c 'unbind' "$ROOT/.fakekernel/writes.log"
+        assert_output 1
+}
+
+@test "unmatched device: no write, no module load" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run event 0000:02:00.0
+        assert_success
+        : > "$ROOT/.fakekernel/writes.log"
+        run event 0000:01:00.0
+        assert_success
+        assert_output ''
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+}
+
+@test "unmatched device, configured device absent: no write" {
+        fake_root twin-nics
+        conf '[device gone]
+match = 0000:09:00.0
+boot = yes
+
+[device later]
+match = 0000:01:00.0
+boot = no'
+        run event 0000:01:00.0
+        assert_success
+        assert_output ''
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "malformed configuration: exit 0, nothing written, the error logged" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = perhaps'
+        run event 0000:02:00.0
+        assert_success
+        assert_line --partial 'vfio-claim.conf:3:'
+        assert_line "vfio-claim-udev: $ROOT/etc/vfio-claim: configuration invalid (1 error): claiming nothing"
+        assert_equal "$(fk_writes)" 0
+        run pass
+        assert_success
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "malformed PCI_SLOT_NAME: exit 0, nothing written" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run event '../../../../etc'
+        assert_success
+        assert_output --partial 'PCI_SLOT_NAME="../../../../etc"'
+        assert_output --partial 'is not a PCI address: ignoring the event'
+        assert_equal "$(fk_writes)" 0
+        run event '0000:02:00.0 '
+        assert_success
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "other actions and subsystems are ignored" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run event 0000:02:00.0 ACTION=remove
+        assert_success
+        run event 0000:02:00.0 ACTION=bind
+        assert_success
+        run event 0000:02:00.0 SUBSYSTEM=usb
+        assert_success
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "two identical NICs: the host twin's event protects the guest twin from its module load" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        # udev handles the host NIC's event first; its RUN list ends with "kmod load e1000e"
+        run event 0000:01:00.0
+        assert_success
+        assert_equal "$(fk_override 0000:02:00.0)" vfio-pci
+        kmod_load e1000e
+        assert_equal "$(fk_driver 0000:01:00.0)" e1000e
+        assert_equal "$(fk_driver 0000:02:00.0)" ""
+        # then the guest NIC's own event
+        run event 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.0)" e1000e
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+        run grep -c 'unbind' "$ROOT/.fakekernel/writes.log"
+        assert_output 0
+}
+
+@test "--all: sets every configured override before any module loads, claims, then has nothing to do" {
+        fake_root twin-nics
+        conf '[device host-nic]
+match = 0000:01:00.0
+boot = no
+
+[device display]
+match = 0000:00:05.0
+boot = yes
+
+[device guest-nic]
+match = 8086:10d3
+boot = yes'
+        run pass
+        assert_success
+        # the first writes of the run are the overrides, before vfio-pci loads
+        run head -n 3 "$ROOT/.fakekernel/writes.log"
+        assert_line --index 0 --partial '0000:00:05.1/driver_override'
+        assert_line --index 1 --partial '0000:00:05.0/driver_override'
+        assert_line --index 2 --partial '0000:02:00.0/driver_override'
+        assert_equal "$(fk_driver 0000:00:05.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:00:05.1)" vfio-pci
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        # the first entry that matches wins: 01:00.0 is "boot = no", though 8086:10d3
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+        assert_equal "$(fk_driver 0000:01:00.0)" ""
+        [ -e "$ROOT/run/vfio-claim/group-1" ]
+        [ -e "$ROOT/run/vfio-claim/group-5" ]
+        n=$(fk_writes)
+        run pass
+        assert_success
+        assert_equal "$(fk_writes)" "$n"
+        run event 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_writes)" "$n"
+}
+
+@test "--all: the pass never writes an override the admin set (the engine's claim does)" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes
+
+[device other]
+match = 0000:01:00.0
+boot = yes'
+        fk "$FK_OP" write "$ROOT/sys/bus/pci/devices/0000:01:00.0/driver_override" e1000e
+        : > "$ROOT/.fakekernel/writes.log"
+        run pass
+        assert_success
+        run grep -c '0000:01:00.0/driver_override' "$ROOT/.fakekernel/writes.log"
+        assert_output 1 # the engine's claim, after the pass; never the pass itself
+        run head -n 1 "$ROOT/.fakekernel/writes.log"
+        assert_output --regexp '/0000:02:00.0/driver_override.vfio-pci.ok$'
+}
+
+@test "vfio_claim=0 and rd.vfio_claim=0 on the kernel command line: nothing is claimed" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        for sw in vfio_claim=0 rd.vfio_claim=0 vfio-claim=off rd.vfio_claim=no; do
+                fake_root twin-nics
+                conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+                cmdline_add "$sw"
+                run event 0000:02:00.0
+                assert_success
+                run pass
+                assert_success
+                assert_output --partial 'on the kernel command line: no device is claimed at boot'
+                assert_equal "$(fk_writes)" 0
+        done
+        # the last occurrence wins
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        cmdline_add 'vfio_claim=0 vfio_claim=1'
+        run pass
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
+@test "no IOMMU: a boot device is left to the host, with a warning" {
+        fake_root no-iommu
+        conf '[device gpu]
+match = 0000:03:00.0
+boot = yes'
+        run pass
+        assert_success
+        assert_output --partial '0000:03:00.0: [device gpu] has no IOMMU group (is the IOMMU enabled?): leaving it to the host'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:03:00.0)" amdgpu
+}
+
+@test "--has-boot-devices: 0 with boot entries, 1 without, 3 for an invalid configuration" {
+        fake_root twin-nics
+        run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
+        assert_failure 1
+        conf '; [device x]
+; match = 0000:02:00.0
+; boot = yes
+[device x]
+match = 0000:02:00.0'
+        run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
+        assert_failure 1
+        mkdir -p "$ROOT/etc/vfio-claim/conf.d"
+        printf '[device y]\nmatch = 0000:01:00.0\nboot = yes\n' > "$ROOT/etc/vfio-claim/conf.d/y.conf"
+        run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
+        assert_success
+        printf 'bogus\n' >> "$ROOT/etc/vfio-claim/conf.d/y.conf"
+        run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
+        assert_failure 3
+        run "$UDEV_HELPER" --bogus
+        assert_failure 2
+}
