@@ -199,6 +199,7 @@ struct parser {
         /* The device section being read; appended to config->devices when it ends. */
         struct vc_config_device dev;
         bool dev_redefined;        /* already defined: check its keys, then drop it */
+        bool dev_syntax_error;     /* a line of the section was unreadable: it may be the match */
         size_t dev_error_index;    /* where the "no match" error belongs among the errors */
         unsigned dev_key_line[_DKEY_MAX];
 
@@ -284,7 +285,7 @@ static void section_end(struct parser *p) {
                 struct vc_config *c = p->config;
 
                 /* A wrong match line was reported already: not also "no match line". */
-                if (p->dev_key_line[DKEY_MATCH] == 0) {
+                if (p->dev_key_line[DKEY_MATCH] == 0 && !p->dev_syntax_error) {
                         char *msg;
                         if (asprintf(&msg, "%s:%u: %s has no \"match\" line", p->dev.file, p->dev.line,
                                      p->label) < 0)
@@ -329,6 +330,7 @@ static void section_begin_device(struct parser *p, const char *name) {
         }
         memset(p->dev_key_line, 0, sizeof p->dev_key_line);
         p->dev_redefined = false;
+        p->dev_syntax_error = false;
         p->section = SECTION_DEVICE;
 
         if (old) {
@@ -602,6 +604,8 @@ static int handler(void *userdata, const char *section, const char *name, const 
                                                 p->section == SECTION_GLOBAL ? _GKEY_MAX : _DKEY_MAX, name) >= 0) {
                 error_here(p, "%s %s: \"%s\" has a \"#\" comment after the value; only \";\" comments may follow a value",
                            p->label, name, q);
+                if (p->section == SECTION_DEVICE && streq(name, "match"))
+                        p->dev_key_line[DKEY_MATCH] = p->line;
                 return 1;
         }
 
@@ -658,6 +662,8 @@ static char *reader(char *str, int num, void *stream) {
         size_t max = num > 3 ? (size_t) num - 3 : 0;
         strcpy(str, "\n");
 
+        if (strlen(s) != (size_t) n || (size_t) n > max)
+                p->dev_syntax_error = true; /* whatever the line said is lost */
         if (strlen(s) != (size_t) n) {
                 error_here(p, "line contains a NUL byte");
                 if (*(s + strspn(s, " \t")) == '[')
@@ -686,6 +692,8 @@ static char *reader(char *str, int num, void *stream) {
         }
 
         const char *sep = find_separator(start);
+        if (!sep || *sep != '=' || sep == start)
+                p->dev_syntax_error = true;
         if (!sep || *sep != '=') {
                 _cleanup_free_ char *q = escape(start);
                 if (!q)
