@@ -891,6 +891,66 @@ TEST(id_guard) {
         ASSERT_STREQ(matched_name(c, t.devs[1]), "changed");
 }
 
+/* ------------------------------------------------------------------ the shipped example */
+
+static char *read_example(void) {
+        const char *srcdir = getenv("abs_top_srcdir") ?: ".";
+        _cleanup_free_ char *path = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        char *text = NULL;
+        size_t size = 0;
+
+        if (asprintf(&path, "%s/etc/vfio-claim.conf", srcdir) < 0)
+                abort();
+        f = fopen(path, "re");
+        if (!f) {
+                perror(path);
+                return NULL;
+        }
+        text = malloc(1 << 16);
+        if (!text)
+                abort();
+        size = fread(text, 1, (1 << 16) - 1, f);
+        text[size] = '\0';
+        return text;
+}
+
+TEST(example_is_all_comments) {
+        _cleanup_tree_ char *dir = tree_new();
+        _cleanup_free_ char *text = read_example();
+        _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        ASSERT_NOT_NULL(text);
+        write_file(dir, "vfio-claim.conf", text);
+        ASSERT_NOT_NULL(c = load_ok(dir));
+        ASSERT_EQ(c->n_devices, 0);
+        ASSERT_EQ(c->release, VC_RELEASE_HOST);
+}
+
+/* Uncommenting every setting of the example (";key = value", ";[section]") gives a valid file. */
+TEST(example_uncommented_is_valid) {
+        _cleanup_tree_ char *dir = tree_new();
+        _cleanup_free_ char *text = read_example();
+        _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        ASSERT_NOT_NULL(text);
+        for (char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                size_t k = strspn(l + 1, "abcdefghijklmnopqrstuvwxyz-");
+                if (l[0] == ';' && (l[1] == '[' || (k > 0 && startswith(l + 1 + k, " = "))))
+                        l[0] = ' ';
+        }
+        write_file(dir, "vfio-claim.conf", text);
+        ASSERT_NOT_NULL(c = load_ok(dir));
+        ASSERT_EQ(c->n_devices, 1);
+        const struct vc_config_device *d = vc_config_find_device(c, "gpu");
+        ASSERT_NOT_NULL(d);
+        ASSERT_EQ(d->n_matches, 2);
+        ASSERT_TRUE(d->has_id);
+        ASSERT_TRUE(d->boot);
+        ASSERT_EQ(vc_config_device_release(c, d), VC_RELEASE_KEEP);
+        ASSERT_STREQ(d->vm, "win11");
+        ASSERT_TRUE(c->protect);
+        ASSERT_EQ(c->log_level, LOG_INFO);
+}
+
 int main(int argc, char **argv) {
         return tests_run();
 }
