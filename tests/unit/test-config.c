@@ -288,6 +288,20 @@ TEST(long_header_skips_its_keys) {
         check_errors_in(dir, (const char *const[]){ msg, NULL });
 }
 
+/* inih keeps section names in a 50-byte buffer: a long device name must not come out cut. */
+TEST(long_device_name_is_kept_whole) {
+        _cleanup_tree_ char *dir = tree_new();
+        _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        _cleanup_free_ char *text = NULL, *name = line_of(120, "gpu-");
+        ASSERT_TRUE(asprintf(&text, "[device %s]\nmatch = 01:00.0\n[device %.40s]\nmatch = 02:00.0\n",
+                             name, name) > 0);
+        write_file(dir, "vfio-claim.conf", text);
+        ASSERT_NOT_NULL(c = load_ok(dir));
+        ASSERT_EQ(c->n_devices, 2);
+        ASSERT_STREQ(c->devices[0].name, name);
+        ASSERT_EQ(strlen(c->devices[1].name), 40);
+}
+
 TEST(nul_byte) {
         _cleanup_tree_ char *dir = tree_new();
         static const char text[] = "[device gpu]\nmatch = 01:00.0\nvm = a\0b\nboot = maybe\n";
