@@ -773,9 +773,10 @@ static void parse_file(struct parser *p, int fd, const char *file) {
 
 /* ------------------------------------------------------------------ files */
 
-/* Open a configuration file below @dfd. Returns the fd, 0 when it is to be skipped (absent, or
- * in conf.d not a regular file), or a negative errno already reported as an error. */
-static int open_config_file(struct parser *p, int dfd, const char *name, const char *file, bool dropin) {
+/* Open a configuration file below @dfd into *ret_fd. Returns 1 when opened, 0 when it is to be
+ * skipped (absent, or in conf.d not a regular file), or a negative errno already reported. */
+static int open_config_file(struct parser *p, int dfd, const char *name, const char *file, bool dropin,
+                            int *ret_fd) {
         struct stat st;
         /* O_NONBLOCK: a FIFO named *.conf must not hang the loader before fstat() sees it. */
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -800,7 +801,8 @@ static int open_config_file(struct parser *p, int dfd, const char *name, const c
         int flags = fcntl(fd, F_GETFL);
         if (flags >= 0)
                 (void) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-        return TAKE_FD(fd);
+        *ret_fd = TAKE_FD(fd);
+        return 1;
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -898,9 +900,9 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
                         error_file(&p, dir, "cannot open directory: %s", strerror(-r));
                 }
         } else {
-                r = open_config_file(&p, dfd, CONFIG_FILE, CONFIG_FILE, false);
-                if (r > 0)
-                        parse_file(&p, r, CONFIG_FILE);
+                int fd;
+                if (open_config_file(&p, dfd, CONFIG_FILE, CONFIG_FILE, false, &fd) > 0)
+                        parse_file(&p, fd, CONFIG_FILE);
 
                 if (list_dropins(&p, dfd, &dropins) >= 0 && dropins) {
                         dropfd = openat(dfd, DROPIN_DIR, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH);
@@ -910,9 +912,8 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
                                         p.oom = -ENOMEM;
                                         break;
                                 }
-                                r = open_config_file(&p, dropfd, *n, file, true);
-                                if (r > 0)
-                                        parse_file(&p, r, file);
+                                if (open_config_file(&p, dropfd, *n, file, true, &fd) > 0)
+                                        parse_file(&p, fd, file);
                         }
                 }
         }
