@@ -11,7 +11,7 @@
 #include <syslog.h>
 
 /* "config.h" alone would find the autoconf header first (-I. comes before -Ilib). */
-#include "../../lib/config.h"
+#include "config.h"
 #include "pci.h"
 #include "root.h"
 #include "tests.h"
