@@ -482,3 +482,57 @@ TOPO
         assert_success
         assert_equal "$(fk_override 0000:03:00.0)" vfio-pci
 }
+
+# ---------------------------------------------------------------- capture-topology.sh
+
+@test "capture-topology: a captured fake tree expands to a tree that captures the same" {
+        fake_root gpu-audio
+        cap=$abs_top_srcdir/tests/fakekernel/capture-topology.sh
+        run sh "$cap" "$ROOT/sys"
+        assert_success
+        printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/c1.topo"
+        assert_line "iommu intel"
+        assert_line --partial "cmdline BOOT_IMAGE=/boot/vmlinuz-6.1.0-13-amd64 "
+        assert_line "driver pcieport builtin ids=8086:460d,8086:7ab8"
+        assert_line "driver nouveau ids=10de:2204"
+        assert_line "dev 0000:00:01.0 class=0x060400 id=8086:460d subsys=1458:5001 rev=0x02 group=1 driver=pcieport link=16.0:16/16.0:16"
+        assert_line "dev 0000:01:00.0 class=0x030000 id=10de:2204 subsys=1458:403b rev=0xa1 group=1 parent=0000:00:01.0 driver=nouveau boot_vga=0 reset_method=bus link=8.0:16/16.0:16 bar0=0xa2000000:0x1000000 bar1=0x4000000000:0x800000000 bar3=0x4800000000:0x2000000 rom=0xa3000000:0x80000"
+        assert_line "dev 0000:00:17.0 class=0x010601 id=8086:7ae2 subsys=1458:b005 rev=0x11 group=2 driver=ahci reset_method= bar0=0xa4400000:0x2000 bar5=0xa4402000:0x800"
+        assert_line "dev 0000:02:00.0 class=0x010802 id=144d:a80a subsys=144d:a801 rev=0x00 group=4 parent=0000:00:1c.0 driver=nvme reset_method=flr,bus numa=0 link=8.0:4/16.0:4 bar0=0xa4200000:0x4000"
+        "$FK_MKTREE" "$BATS_TEST_TMPDIR/c1.topo" "$BATS_TEST_TMPDIR/r2"
+        run sh "$cap" "$BATS_TEST_TMPDIR/r2/sys"
+        assert_success
+        assert_equal "$(printf '%s\n' "$output" | sed 1d)" "$(sed 1d "$BATS_TEST_TMPDIR/c1.topo")"
+}
+
+@test "capture-topology: sriov, overrides, no-iommu; same output under busybox sh" {
+        fake_root sriov-64vf
+        fk_sh "echo vfio-pci > '$(fk_dev 0000:02:02.0)/driver_override'"
+        cap=$abs_top_srcdir/tests/fakekernel/capture-topology.sh
+        run sh "$cap" "$ROOT/sys"
+        assert_success
+        assert_line --partial " driver=i40e reset_method=flr,bus link=8.0:8/8.0:8 bar0=0x383ffe000000:0x1000000 bar3=0x383fff808000:0x8000 totalvfs=64 numvfs=64"
+        assert_line --regexp "^dev 0000:02:02.0 .* driver=iavf override=vfio-pci reset_method=flr bar0=0x383fff000000:0x10000 physfn=0000:02:00.0$"
+        if command -v busybox >/dev/null; then
+                sh_out=$output
+                run busybox sh "$cap" "$ROOT/sys"
+                assert_success
+                assert_equal "$output" "$sh_out"
+        fi
+        rm -rf "$ROOT"
+        fake_root no-iommu
+        run sh "$cap" "$ROOT/sys"
+        assert_line "iommu none"
+        refute_line --partial "group="
+        assert_line "driver xhci_hcd module=xhci_pci ids=1022:149c"
+}
+
+@test "capture-topology: this host's /sys gives a fixture that expands" {
+        [ -d /sys/bus/pci/devices ] || skip "no PCI sysfs here"
+        run sh "$abs_top_srcdir/tests/fakekernel/capture-topology.sh"
+        assert_success
+        printf '%s\n' "$output" > "$BATS_TEST_TMPDIR/host.topo"
+        run "$FK_MKTREE" "$BATS_TEST_TMPDIR/host.topo" "$BATS_TEST_TMPDIR/host"
+        assert_success
+        assert_equal "$(ls "$BATS_TEST_TMPDIR/host/sys/bus/pci/devices" | wc -l)" "$(ls /sys/bus/pci/devices | wc -l)"
+}
