@@ -483,6 +483,22 @@ TOPO
         assert_equal "$(fk_override 0000:03:00.0)" vfio-pci
 }
 
+@test "ASan: the shim works inside an ASan-instrumented binary" {
+        cc=${CC:-cc}
+        "$cc" -fsanitize=address -D_GNU_SOURCE -o "$BATS_TEST_TMPDIR/op-asan" \
+                "$abs_top_srcdir/tests/fakekernel/op.c" -lkmod 2>/dev/null || skip "no ASan toolchain"
+        fake_root lone-nic
+        nic=0000:03:00.0
+        run fk "$BATS_TEST_TMPDIR/op-asan" write "$(fk_dev $nic)/driver_override" vfio-pci
+        assert_success
+        run fk "$BATS_TEST_TMPDIR/op-asan" write "$ROOT/sys/bus/pci/drivers/e1000e/unbind" "$nic"
+        assert_success
+        run fk "$BATS_TEST_TMPDIR/op-asan" modprobe vfio_pci
+        assert_success
+        assert_equal "$(fk_driver $nic)" vfio-pci
+        assert_equal "$(fk_writes)" 3
+}
+
 # ---------------------------------------------------------------- capture-topology.sh
 
 @test "capture-topology: a captured fake tree expands to a tree that captures the same" {
