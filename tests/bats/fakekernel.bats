@@ -552,3 +552,34 @@ TOPO
         assert_success
         assert_equal "$(ls "$BATS_TEST_TMPDIR/host/sys/bus/pci/devices" | wc -l)" "$(ls /sys/bus/pci/devices | wc -l)"
 }
+
+# ---------------------------------------------------------------- remove / rescan
+
+@test "remove takes the device and its subtree away; rescan brings them back, override reset, autoprobed" {
+        fake_root nics-bridge
+        br=0000:01:00.0
+        fk_sh "echo vfio-pci > '$(fk_dev 0000:02:00.0)/driver_override'"
+        fk_sh "echo 1 > '$ROOT/sys/devices/pci0000:00/0000:00:1c.0/$br/remove'"
+        [ ! -e "$ROOT/sys/bus/pci/devices/$br" ]
+        [ ! -e "$ROOT/sys/bus/pci/devices/0000:02:00.0" ]
+        [ ! -e "$ROOT/sys/kernel/iommu_groups/5/devices/0000:02:01.0" ]
+        [ ! -e "$ROOT/sys/bus/pci/drivers/e1000/0000:02:00.0" ]
+        [ ! -e "$ROOT/sys/devices/pci0000:00/0000:00:1c.0/$br" ]
+        run fk_sh "echo 0000:02:01.0 > '$ROOT/sys/bus/pci/drivers_probe'"
+        assert_failure
+        run fk_sh "echo 0 > '$ROOT/sys/bus/pci/rescan'"
+        assert_success
+        [ ! -e "$ROOT/sys/bus/pci/devices/$br" ]
+        run fk_sh "echo x > '$ROOT/sys/bus/pci/rescan'"
+        assert_failure
+        assert_output --partial "Invalid argument"
+        fk_sh "echo 1 > '$ROOT/sys/bus/pci/rescan'"
+        [ -d "$ROOT/sys/bus/pci/devices/$br/" ]
+        [ -e "$ROOT/sys/kernel/iommu_groups/5/devices/0000:02:01.0/vendor" ]
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+        assert_equal "$(fk_driver 0000:02:00.0)" e1000
+        assert_equal "$(fk_driver 0000:02:01.0)" e1000
+        assert_equal "$(fk_driver 0000:02:02.0)" 8139cp
+        assert_equal "$(fk_driver $br)" ""
+        assert_equal "$(fk_driver 0000:00:1c.0)" pcieport
+}

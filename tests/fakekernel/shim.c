@@ -4,7 +4,8 @@
  * Writes to files under ROOT/sys are serialized with flock on
  * ROOT/.fakekernel/lock, counted, logged to ROOT/.fakekernel/writes.log,
  * checked against ROOT/.fakekernel/faults and then modelled: driver_override,
- * bind, unbind, drivers_probe, new_id, remove_id, drivers_autoprobe.  Other
+ * bind, unbind, drivers_probe, new_id, remove_id, drivers_autoprobe,
+ * remove and rescan.  Other
  * attributes keep the bytes written, as a show() returning the last store()
  * would.  libkmod's module insertion is interposed too: loading a module that
  * backs declared drivers registers them and probes matching devices.
@@ -435,6 +436,113 @@ static int do_id(struct fk_driver *d, const char *v, bool add) {
         return 0;
 }
 
+/* kstrtoul() of remove/rescan: -EINVAL, 0 (nothing to do) or 1 */
+static int flag(const char *v) {
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(v, &end, 0);
+        if (errno || end == v || *end)
+                return -EINVAL;
+        return x != 0;
+}
+
+static void root_path(char *ret, size_t n, const char *rel) {
+        snprintf(ret, n, "%s/%s", root, rel);
+}
+
+static void link_rel(const char *rel_link, const char *rel_target) {
+        char dir[PATH_MAX], t[PATH_MAX], p[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", rel_link);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *slash = 0;
+        fk_relpath(dir, rel_target, t, sizeof t);
+        root_path(p, sizeof p, rel_link);
+        unlink(p);
+        (void) symlink(t, p);
+}
+
+static void dev_links(const struct fk_dev *dev, bool create) {
+        char rel[PATH_MAX], p[PATH_MAX];
+        snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", dev->addr);
+        if (create)
+                link_rel(rel, dev->path);
+        else {
+                root_path(p, sizeof p, rel);
+                unlink(p);
+        }
+        if (dev->group < 0)
+                return;
+        snprintf(rel, sizeof rel, "sys/kernel/iommu_groups/%d/devices/%s", dev->group, dev->addr);
+        if (create)
+                link_rel(rel, dev->path);
+        else {
+                root_path(p, sizeof p, rel);
+                unlink(p);
+        }
+}
+
+/* devices/X/remove: pci_stop_and_remove_bus_device() - the device and every
+ * device below it are unbound and disappear; the directory is parked in
+ * ROOT/.fakekernel/removed/ until a rescan. */
+static int do_remove(struct fk_dev *top) {
+        char from[PATH_MAX], to[PATH_MAX], pre[PATH_MAX];
+        if (top->removed)
+                return -ENODEV;
+        snprintf(pre, sizeof pre, "%s/", top->path);
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (dev != top && (dev->removed || strncmp(dev->path, pre, strlen(pre)) != 0))
+                        continue;
+                if (bound(dev))
+                        (void) fk_unbind(&model, dev);
+                dev_links(dev, false);
+                dev->removed = true;
+                (void) fk_vfio_group_update(&model, dev->group);
+        }
+        snprintf(to, sizeof to, "%s/.fakekernel/removed", root);
+        int r = fk_mkdir_p(to);
+        if (r < 0)
+                return r;
+        root_path(from, sizeof from, top->path);
+        snprintf(to, sizeof to, "%s/.fakekernel/removed/%s", root, top->addr);
+        if (rename(from, to) < 0)
+                return -errno;
+        return fk_model_save(&model);
+}
+
+/* bus/pci/rescan: removed devices come back with their override reset and,
+ * with drivers_autoprobe on, are probed. */
+static int do_rescan(void) {
+        char from[PATH_MAX], to[PATH_MAX];
+        bool back[FK_MAX_DEVS] = { false };
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (!dev->removed)
+                        continue;
+                snprintf(from, sizeof from, "%s/.fakekernel/removed/%s", root, dev->addr);
+                root_path(to, sizeof to, dev->path);
+                if (access(from, F_OK) == 0 && rename(from, to) < 0)
+                        return -errno;
+        }
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (!dev->removed)
+                        continue;
+                dev->removed = false;
+                dev_links(dev, true);
+                (void) fk_dev_set_override(&model, dev, NULL);
+                back[i] = true;
+        }
+        int r = fk_model_save(&model);
+        if (r < 0 || !autoprobe())
+                return r;
+        for (int i = 0; i < model.n_devs; i++)
+                if (back[i])
+                        (void) do_probe(model.devs[i].addr);
+        return 0;
+}
+
 static int generic_store(int fd, const void *data, size_t n) {
         if (ftruncate(fd, 0) < 0 || pwrite(fd, data, n, 0) < 0)
                 return -errno;
@@ -464,6 +572,10 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
         }
         if (strcmp(rel, "sys/bus/pci/drivers_probe") == 0)
                 return do_probe(v);
+        if (strcmp(rel, "sys/bus/pci/rescan") == 0) {
+                int k = flag(v);
+                return k <= 0 ? k : do_rescan();
+        }
 
         snprintf(dir, sizeof dir, "%s", rel);
         char *slash = strrchr(dir, '/');
@@ -472,6 +584,11 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
                 struct fk_dev *dev = fk_dev_find_path(&model, dir);
                 if (dev && strcmp(slash + 1, "driver_override") == 0)
                         return do_override(dev, data, n);
+                if (dev && strcmp(slash + 1, "remove") == 0)
+                {
+                        int k = flag(v);
+                        return k <= 0 ? k : do_remove(dev);
+                }
         }
         return generic_store(fd, data, n);
 }
