@@ -25,13 +25,18 @@ fake_root() {
         export ROOT FAKEKERNEL_ROOT
 }
 
-# On failure, say where the tree and the write log are.
-teardown() {
+# On failure, say where the tree and the write log are.  A bats file with
+# its own teardown() should call fk_teardown from it.
+fk_teardown() {
         if [ -n "${ROOT:-}" ] && [ -z "${BATS_TEST_COMPLETED:-}" ]; then
                 echo "# fake kernel tree: $ROOT" >&3
                 echo "# write log: $ROOT/.fakekernel/writes.log" >&3
                 sed 's/^/#   /' "$ROOT/.fakekernel/writes.log" >&3 2>/dev/null || true
         fi
+}
+
+teardown() {
+        fk_teardown
 }
 
 # fk ARGS...: run a command under the shim (ASan-instrumented binaries need
