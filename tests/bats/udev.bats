@@ -339,3 +339,29 @@ match = 0000:02:00.0'
         run "$UDEV_HELPER" --bogus
         assert_failure 2
 }
+
+@test "after a boot claim: vfio-claim apply has nothing to do, status lists the boot groups" {
+        fake_root twin-nics
+        conf '[device display]
+match = 0000:00:05.0
+boot = yes
+
+[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        # coldplug order: the audio function, the host NIC, then the two configured devices
+        for a in 0000:00:05.1 0000:01:00.0 0000:00:05.0 0000:02:00.0; do
+                run event "$a"
+                assert_success
+        done
+        vc --help 2>&1 | grep -q '^  apply' || skip "vfio-claim has no apply verb in this build"
+        n=$(fk_writes)
+        run vc apply
+        assert_success
+        assert_output 'nothing to do: every group with a boot = yes device is claimed'
+        assert_equal "$(fk_writes)" "$n"
+        run vc status
+        assert_success
+        assert_line --regexp '^IOMMU group 1: claimed, no VM, since '
+        assert_line --regexp '^IOMMU group 5: claimed, no VM, since '
+}
