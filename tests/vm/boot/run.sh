@@ -1,0 +1,261 @@
+#!/bin/bash
+# The boot scenarios of issue 5 on a Debian guest (systemd, udev, dracut, initramfs-tools):
+#
+#   tests/vm/boot/run.sh [--src DIR] [--only dracut|rescue|initramfs-tools]
+#
+# Two identical e1000e NICs on their own root ports; the configuration claims the first by
+# address and the display + audio group by the VGA's address only. The initramfs carries
+# e1000e and bochs (dracut --force-drivers; initramfs-tools: /etc/initramfs-tools/modules),
+# so host drivers load before the root is mounted. After each boot the guest reports driver
+# links, overrides, /dev/vfio, state records and the kernel log (with the driver core's probe
+# messages switched on by dyndbg, so "no probe" can be checked, not only "not bound").
+# Prints TAP; exit 0 all passed, 1 a failure, 77 cannot run here.
+#
+# First cut of the lab's Debian route for the boot scenarios: the root (debootstrap minbase +
+# systemd, udev, dracut) and the kernel are cached under $VC_LAB_CACHE/debian-boot; the project
+# is built from --src and installed with its own make install DESTDIR=.
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/../../.." && pwd)
+ONLY=
+while [ $# -gt 0 ]; do
+        case $1 in
+        --src) SRC=$(cd "$2" && pwd); shift 2 ;;
+        --only) ONLY=$2; shift 2 ;;
+        *) echo "usage: $0 [--src DIR] [--only dracut|rescue|initramfs-tools]" >&2; exit 2 ;;
+        esac
+done
+if [ "$(id -u)" != 0 ]; then
+        echo "1..0 # SKIP needs root (debootstrap, chroot)"; exit 77
+fi
+for t in debootstrap qemu-system-x86_64 mke2fs apt-get; do
+        command -v "$t" > /dev/null || { echo "1..0 # SKIP $t not installed"; exit 77; }
+done
+
+CACHE=${VC_LAB_CACHE:-/var/cache/vfio-claim-lab}/debian-boot
+MIRROR=${VC_LAB_MIRROR:-http://deb.debian.org/debian}
+LOG=$CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
+mkdir -p "$CACHE" "$LOG"
+exec 3>&1
+say() { echo "# $*" >&3; }
+
+# ---------------------------------------------------------------- the kernel
+KPKG=$(apt-cache depends linux-image-amd64 2> /dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1)
+[ -n "$KPKG" ] || { echo "1..0 # SKIP apt cannot resolve linux-image-amd64"; exit 77; }
+KVER=${KPKG#linux-image-}
+PKGS=systemd,systemd-sysv,udev,kmod,dracut,dracut-core,libinih1,libkmod2,libxml2,libudev1,busybox
+KEY=$(printf '%s\n' "$KPKG" "$PKGS" "$(apt-cache policy "$KPKG" | sed -n 's/ *Candidate: //p')" | sha256sum | cut -c1-16)
+BASE=$CACHE/root-$KEY
+if [ ! -e "$BASE/.done" ]; then
+        say "building the Debian root $BASE (debootstrap + $KPKG)"
+        rm -rf "$BASE" "$BASE.k"
+        debootstrap --variant=minbase --include="$PKGS" bookworm "$BASE" "$MIRROR" > "$LOG/debootstrap.log" 2>&1 ||
+                { echo "1..0 # SKIP debootstrap failed: $LOG/debootstrap.log"; exit 77; }
+        mkdir -p "$BASE.k"
+        (cd "$BASE.k" && apt-get download "$KPKG" > "$LOG/kernel.log" 2>&1) ||
+                { echo "1..0 # SKIP cannot download $KPKG"; exit 77; }
+        dpkg -x "$BASE.k"/*.deb "$BASE.k/x"
+        mkdir -p "$BASE/usr/lib/modules"
+        cp -a "$BASE.k/x/lib/modules/$KVER" "$BASE/usr/lib/modules/"
+        cp -a "$BASE.k/x/boot/." "$BASE/boot/"
+        chroot "$BASE" depmod "$KVER"
+        rm -rf "$BASE.k"
+        touch "$BASE/.done"
+fi
+
+# ---------------------------------------------------------------- the project
+BUILD=$CACHE/build
+STAGE=$LOG/stage
+say "building $SRC"
+mkdir -p "$BUILD"
+(cd "$SRC" && { git ls-files; git ls-files -o --exclude-standard; } | sort -u |
+        while read -r f; do [ -f "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents -p -t "$BUILD")
+(cd "$BUILD" && { [ -x configure ] || autoreconf -fi; } &&
+        { [ -f Makefile ] || ./configure --prefix=/usr --sysconfdir=/etc --enable-werror; } &&
+        make -j"$(nproc)" && make install DESTDIR="$STAGE") > "$LOG/build.log" 2>&1 ||
+        { echo "Bail out! project build failed: $LOG/build.log"; exit 1; }
+
+# ---------------------------------------------------------------- a guest root
+# work_root DIR: base + project + configuration + report unit
+work_root() {
+        local w=$1
+        rm -rf "$w"
+        cp -a "$BASE" "$w"
+        # the root is merged-/usr (/lib -> usr/lib); the project installs into /lib/udev
+        tar -C "$STAGE" -cf - . | tar -C "$w" -xf - --keep-directory-symlink
+        mkdir -p "$w/etc/vfio-claim"
+        cat > "$w/etc/vfio-claim/vfio-claim.conf" <<'CONF'
+[device guest-nic]
+match = 0000:01:00.0
+id = 8086:10d3
+boot = yes
+
+[device display]
+match = 0000:00:05.0
+boot = yes
+CONF
+        install -D -m 0755 "$HERE/report.sh" "$w/usr/local/sbin/vc-boot-report"
+        install -D -m 0644 "$HERE/vc-boot-report.service" "$w/etc/systemd/system/vc-boot-report.service"
+        chroot "$w" systemctl enable vc-boot-report.service vfio-claim-early.service > /dev/null 2>&1
+        echo vfio-lab > "$w/etc/hostname"
+        # no getty on the serial console: the report owns it
+        chroot "$w" systemctl mask serial-getty@ttyS0.service getty@tty1.service > /dev/null 2>&1 || true
+}
+
+in_chroot() { # DIR CMD...: with /proc, /sys, /dev
+        local w=$1
+        shift
+        mount -t proc proc "$w/proc"
+        mount --rbind /sys "$w/sys" && mount --make-rslave "$w/sys"
+        mount --rbind /dev "$w/dev" && mount --make-rslave "$w/dev"
+        local rc=0
+        chroot "$w" "$@" || rc=$?
+        umount -R "$w/dev" "$w/sys" "$w/proc" 2> /dev/null || umount -l "$w/dev" "$w/sys" "$w/proc"
+        return $rc
+}
+
+# boot NAME ROOT INITRD CMDLINE-EXTRA: boot the guest, leave the report in $LOG/NAME.report
+boot() {
+        local name=$1 root=$2 initrd=$3 extra=$4 img=$LOG/$1.img
+        mke2fs -q -t ext4 -d "$root" -L root "$img" 4G > /dev/null 2>&1
+        say "booting $name (serial: $LOG/$name.serial)"
+        timeout "${VC_LAB_TIMEOUT:-900}" qemu-system-x86_64 \
+                -accel "${VC_LAB_ACCEL:-tcg,thread=multi}" -cpu max -smp 2 -m 1536 \
+                -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on \
+                -nographic -no-reboot -serial "file:$LOG/$name.serial" -monitor none \
+                -kernel "$root/boot/vmlinuz-$KVER" -initrd "$initrd" \
+                -append "console=ttyS0 root=/dev/vda rw intel_iommu=on iommu=pt panic=-1 loglevel=4 log_buf_len=8M dyndbg=\"file drivers/base/dd.c +p\" systemd.show_status=0 $extra" \
+                -device VGA,bus=pcie.0,addr=05.0,multifunction=on \
+                -device ich9-intel-hda,id=hda,bus=pcie.0,addr=05.1 \
+                -audiodev none,id=snd0 -device hda-output,bus=hda.0,audiodev=snd0 \
+                -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=06.0 \
+                -netdev user,id=n1,net=10.0.11.0/24 -device e1000e,bus=rp1,netdev=n1 \
+                -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,addr=07.0 \
+                -device pcie-pci-bridge,id=br1,bus=rp2 \
+                -netdev user,id=n2,net=10.0.12.0/24 -device e1000,bus=br1,addr=01.0,netdev=n2 \
+                -netdev user,id=n3,net=10.0.13.0/24 -device rtl8139,bus=br1,addr=02.0,netdev=n3 \
+                -device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=08.0 \
+                -netdev user,id=n0,net=10.0.2.0/24 -device virtio-net-pci,bus=rp3,netdev=n0 \
+                -device pcie-root-port,id=rp4,bus=pcie.0,chassis=4,addr=0b.0 \
+                -netdev user,id=n4,net=10.0.14.0/24 -device e1000e,bus=rp4,netdev=n4 \
+                -drive file="$img",format=raw,if=none,id=d0 \
+                -device virtio-blk-pci,bus=pcie.0,addr=09.0,drive=d0 \
+                -device qemu-xhci,bus=pcie.0,addr=0a.0 > "$LOG/$name.qemu" 2>&1 || true
+        rm -f "$img"
+        tr -d '\r' < "$LOG/$name.serial" | sed -n 's/^.*@@BOOT //p' > "$LOG/$name.report"
+}
+
+# ---------------------------------------------------------------- assertions (TAP)
+N=0 FAILED=0
+ok() { N=$((N + 1)); echo "ok $N - $*"; }
+not_ok() { N=$((N + 1)); FAILED=1; echo "not ok $N - $*"; }
+check() { # DESC CMD...
+        local d=$1
+        shift
+        if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+drv() { sed -n "s/^dev $2 [^ ]* driver=\([^ ]*\) .*/\1/p" "$LOG/$1.report"; }
+ovr() { sed -n "s/^dev $2 [^ ]* driver=[^ ]* override=\([^ ]*\) .*/\1/p" "$LOG/$1.report"; }
+grp() { sed -n "s/^dev $2 .* group=\([^ ]*\)$/\1/p" "$LOG/$1.report"; }
+is() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'"; return 1; }; }
+probed() { grep -q "^dmesg .*probing driver $2 with device $3" "$LOG/$1.report"; }
+not_probed() { ! probed "$@" || { grep "^dmesg .*probing driver $2 with device $3" "$LOG/$1.report" | sed 's/^/#   /' | head -3; return 1; }; }
+has_files() { # LIST PATTERN...: every pattern matches a line of LIST
+        local l=$1 p
+        shift
+        for p; do grep -q -- "$p" "$l" || { echo "#   missing: $p"; return 1; }; done
+}
+vfio_node() { grep -q "^vfio .*\b$2\b" "$LOG/$1.report"; }
+
+claimed_boot() { # NAME: the claim scenario's end state
+        local n=$1
+        check "$n: the guest reported" grep -q '^end' "$LOG/$n.report" || return 0
+        check "$n: claimed e1000e 0000:01:00.0 is on vfio-pci" is "$(drv "$n" 0000:01:00.0)" vfio-pci
+        check "$n: its twin 0000:05:00.0 is on e1000e" is "$(drv "$n" 0000:05:00.0)" e1000e
+        check "$n: display 0000:00:05.0 is on vfio-pci" is "$(drv "$n" 0000:00:05.0)" vfio-pci
+        check "$n: audio 0000:00:05.1 (same group, not configured) is on vfio-pci" is "$(drv "$n" 0000:00:05.1)" vfio-pci
+        check "$n: /dev/vfio/N of the NIC's group exists" vfio_node "$n" "$(grp "$n" 0000:01:00.0)"
+        check "$n: /dev/vfio/N of the display group exists" vfio_node "$n" "$(grp "$n" 0000:00:05.0)"
+        check "$n: the driver core did probe e1000e with the twin (dyndbg works)" probed "$n" e1000e 0000:05:00.0
+        check "$n: e1000e never probed 0000:01:00.0" not_probed "$n" e1000e 0000:01:00.0
+        check "$n: bochs-drm never probed 0000:00:05.0" not_probed "$n" bochs-drm 0000:00:05.0
+        check "$n: snd_hda_intel never probed 0000:00:05.1" not_probed "$n" snd_hda_intel 0000:00:05.1
+        check "$n: e1000 keeps its NIC" is "$(drv "$n" 0000:03:01.0)" e1000
+        check "$n: 8139cp keeps its NIC" is "$(drv "$n" 0000:03:02.0)" 8139cp
+        check "$n: virtio-net keeps its driver" is "$(drv "$n" 0000:04:00.0)" virtio-pci
+        check "$n: xhci keeps its driver" is "$(drv "$n" 0000:00:0a.0)" xhci_hcd
+        check "$n: a state record for the NIC's group" grep -q "^record group-$(grp "$n" 0000:01:00.0) state claimed" "$LOG/$n.report"
+        check "$n: a state record for the display group" grep -q "^record group-$(grp "$n" 0000:00:05.0) state claimed" "$LOG/$n.report"
+}
+
+host_boot() { # NAME: nothing claimed
+        local n=$1
+        check "$n: the guest reported" grep -q '^end' "$LOG/$n.report" || return 0
+        check "$n: e1000e 0000:01:00.0 is on e1000e" is "$(drv "$n" 0000:01:00.0)" e1000e
+        check "$n: e1000e 0000:05:00.0 is on e1000e" is "$(drv "$n" 0000:05:00.0)" e1000e
+        check "$n: display 0000:00:05.0 is on bochs-drm" is "$(drv "$n" 0000:00:05.0)" bochs-drm
+        check "$n: audio 0000:00:05.1 is on snd_hda_intel" is "$(drv "$n" 0000:00:05.1)" snd_hda_intel
+        check "$n: no override was set" is "$(grep -c '^dev .* override=vfio-pci' "$LOG/$n.report")" 0
+        check "$n: no state record" is "$(grep -c '^record ' "$LOG/$n.report")" 0
+}
+
+say "log directory: $LOG"
+# ---------------------------------------------------------------- dracut
+if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
+        W=$LOG/root-dracut
+        work_root "$W"
+        say "dracut --force-drivers 'e1000e bochs' (no-hostonly)"
+        if in_chroot "$W" dracut --force --no-hostonly --force-drivers "e1000e bochs" \
+                --kver "$KVER" "/boot/initrd-dracut-$KVER" > "$LOG/dracut.log" 2>&1; then
+                ok "dracut built the initramfs"
+                in_chroot "$W" lsinitrd "/boot/initrd-dracut-$KVER" > "$LOG/dracut.lsinitrd" 2>&1 || true
+                check "dracut: the initramfs has vfio-claim-udev, the rule, the config, the hook and vfio-pci" \
+                        has_files "$LOG/dracut.lsinitrd" 'udev/vfio-claim-udev$' 'rules.d/70-vfio-claim.rules$' \
+                        'etc/vfio-claim/vfio-claim.conf$' 'hooks/cmdline/00-vfio-claim-pass.sh$' 'vfio-pci.ko' \
+                        'vfio-claim-early.service$'
+                cp "$W/boot/initrd-dracut-$KVER" "$LOG/initrd-dracut"
+                if [ -z "$ONLY" ] || [ "$ONLY" = dracut ]; then
+                        boot dracut "$W" "$LOG/initrd-dracut" ""
+                        claimed_boot dracut
+                fi
+                if [ -z "$ONLY" ] || [ "$ONLY" = rescue ]; then
+                        boot rescue "$W" "$LOG/initrd-dracut" "rd.vfio_claim=0"
+                        host_boot rescue
+                fi
+        else
+                not_ok "dracut built the initramfs ($LOG/dracut.log)"
+        fi
+        rm -rf "$W"
+fi
+
+# ---------------------------------------------------------------- initramfs-tools
+if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
+        W=$LOG/root-itools
+        work_root "$W"
+        cp /etc/resolv.conf "$W/etc/resolv.conf"
+        # dracut's force_drivers, the initramfs-tools way: loaded by /init after init-top
+        mkdir -p "$W/etc/initramfs-tools"
+        printf 'e1000e\nbochs\n' >> "$W/etc/initramfs-tools/modules"
+        say "initramfs-tools (replaces dracut in the guest root), e1000e and bochs in its modules list"
+        if in_chroot "$W" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o Dpkg::Options::=--force-confold initramfs-tools &&
+                        update-initramfs -c -k '"$KVER" > "$LOG/initramfs-tools.log" 2>&1; then
+                ok "update-initramfs built the initramfs"
+                in_chroot "$W" lsinitramfs "/boot/initrd.img-$KVER" > "$LOG/itools.lsinitramfs" 2>&1 || true
+                check "initramfs-tools: the image has vfio-claim-udev, the rule, the config, init-top and vfio-pci" \
+                        has_files "$LOG/itools.lsinitramfs" 'udev/vfio-claim-udev$' 'rules.d/70-vfio-claim.rules$' \
+                        'etc/vfio-claim/vfio-claim.conf$' 'scripts/init-top/00-vfio-claim$' 'vfio-pci.ko'
+                cp "$W/boot/initrd.img-$KVER" "$LOG/initrd-itools"
+                boot itools "$W" "$LOG/initrd-itools" ""
+                claimed_boot itools
+                boot itools-rescue "$W" "$LOG/initrd-itools" "vfio_claim=0"
+                host_boot itools-rescue
+        else
+                not_ok "update-initramfs built the initramfs ($LOG/initramfs-tools.log)"
+        fi
+        rm -rf "$W"
+fi
+
+echo "1..$N"
+[ $FAILED = 0 ] || { echo "# logs: $LOG"; exit 1; }
+rm -rf "$STAGE" "$LOG"/initrd-*
