@@ -85,6 +85,8 @@ printf '%-62s %11s %11s\n' "case" "median" "p90"
 
 timeit /bin/true | stats "floor: fork+exec of /bin/true"
 
+timeit "$HELPER" --version | stats "helper --version: process start, libraries, no work"
+
 tree none twin-nics '[device guest-nic]
 match = 0000:02:00.0
 boot = no'
