@@ -11,6 +11,8 @@ for d in /sys/bus/pci/devices/*; do
         g=$(readlink "$d/iommu_group" 2> /dev/null) || g=none
         echo "@@BOOT dev $a ${v#0x}:${dv#0x} driver=${drv##*/} override=$(cat "$d/driver_override") group=${g##*/}"
 done
+# The order udev runs an add event's RUN list in (udevadm test runs none of it)
+udevadm test --action=add /sys/bus/pci/devices/0000:05:00.0 2>&1 | sed -n "s/^run: /@@BOOT udevrun /p"
 echo "@@BOOT vfio $(ls /dev/vfio 2> /dev/null | tr '\n' ' ')"
 echo "@@BOOT cmdline $(cat /proc/cmdline)"
 echo "@@BOOT early $(systemctl is-active vfio-claim-early.service)"

@@ -171,6 +171,9 @@ vfio_node() { grep -q "^vfio .*\b$2\b" "$LOG/$1.report"; }
 claimed_boot() { # NAME: the claim scenario's end state
         local n=$1
         check "$n: the guest reported" grep -q '^end' "$LOG/$n.report" || return 0
+        check "$n: udev runs vfio-claim-udev before 80-drivers' kmod load" \
+                is "$(sed -n 's/^udevrun //p' "$LOG/$n.report" | grep -E "vfio-claim-udev|kmod load" | tr '\n' ' ')" \
+                "'vfio-claim-udev' 'kmod load' "
         check "$n: claimed e1000e 0000:01:00.0 is on vfio-pci" is "$(drv "$n" 0000:01:00.0)" vfio-pci
         check "$n: its twin 0000:05:00.0 is on e1000e" is "$(drv "$n" 0000:05:00.0)" e1000e
         check "$n: display 0000:00:05.0 is on vfio-pci" is "$(drv "$n" 0000:00:05.0)" vfio-pci
