@@ -365,3 +365,24 @@ boot = yes'
         assert_line --regexp '^IOMMU group 1: claimed, no VM, since '
         assert_line --regexp '^IOMMU group 5: claimed, no VM, since '
 }
+
+@test "an SR-IOV VF that appears bound to its VF driver: claimed, its 63 siblings untouched" {
+        fake_root sriov-64vf
+        conf '[device vf3]
+match = 0000:02:02.3
+id = 8086:154c
+boot = yes'
+        run event 0000:02:02.3
+        assert_success
+        assert_equal "$(fk_driver 0000:02:02.3)" vfio-pci
+        assert_equal "$(fk_driver 0000:02:02.2)" iavf
+        assert_equal "$(fk_driver 0000:02:02.4)" iavf
+        assert_equal "$(fk_driver 0000:02:00.0)" i40e
+        run grep -c 'driver_override' "$ROOT/.fakekernel/writes.log"
+        assert_output 1
+        : > "$ROOT/.fakekernel/writes.log"
+        # the next VF's event: nothing to do
+        run event 0000:02:02.4
+        assert_success
+        assert_equal "$(fk_writes)" 0
+}
