@@ -11,6 +11,9 @@
 load helpers
 
 UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
+# The configuration directory the programs were built with (SYSCONFDIR/vfio-claim; below
+# $prefix in make distcheck): the fake root keeps its configuration there.
+VC_CONFDIR=$("$UDEV_HELPER" --help | sed -n 's/.*(default \(.*\))$/\1/p')
 MODULE_SETUP="$abs_top_builddir/dracut/90vfio-claim/module-setup.sh"
 PASS_HOOK="$abs_top_builddir/dracut/90vfio-claim/vfio-claim-pass.sh"
 IT_HOOK="$abs_top_builddir/initramfs-tools/hooks/vfio-claim"
@@ -18,13 +21,13 @@ IT_TOP="$abs_top_builddir/initramfs-tools/scripts/init-top/00-vfio-claim"
 
 setup() {
         ROOT="$BATS_TEST_TMPDIR/root"
-        mkdir -p "$ROOT/etc/vfio-claim"
+        mkdir -p "$ROOT$VC_CONFDIR"
         CALLS="$BATS_TEST_TMPDIR/calls"
         : > "$CALLS"
 }
 
 conf() {
-        printf '%s\n' "$1" > "$ROOT/etc/vfio-claim/vfio-claim.conf"
+        printf '%s\n' "$1" > "$ROOT$VC_CONFDIR/vfio-claim.conf"
 }
 
 # The installed helper path the scripts were generated with.
@@ -81,20 +84,20 @@ boot = si'
 
 @test "dracut install(): helper, rule, configuration with conf.d, cmdline hook 00; vfio modules even when hostonly" {
         export CALLS UDEV_HELPER MODULE_SETUP dracutsysrootdir="$ROOT" UNITDIR=/nonexistent
-        mkdir -p "$ROOT/etc/vfio-claim/conf.d"
+        mkdir -p "$ROOT$VC_CONFDIR/conf.d"
         conf '[device nic]
 match = 0000:02:00.0
 boot = yes'
-        touch "$ROOT/etc/vfio-claim/conf.d/a.conf" "$ROOT/etc/vfio-claim/conf.d/b.conf" \
-                "$ROOT/etc/vfio-claim/conf.d/c.conf.rpmsave"
+        touch "$ROOT$VC_CONFDIR/conf.d/a.conf" "$ROOT$VC_CONFDIR/conf.d/b.conf" \
+                "$ROOT$VC_CONFDIR/conf.d/c.conf.rpmsave"
         run dracut_module install
         assert_success
         run cat "$CALLS"
         assert_line "inst_binary $UDEV_HELPER"
         assert_line 'inst_rules 70-vfio-claim.rules'
-        assert_line --regexp '^inst_multiple -o /.*/vfio-claim/vfio-claim.conf$'
-        assert_line --regexp '^inst_simple /.*/vfio-claim/conf.d/a.conf$'
-        assert_line --regexp '^inst_simple /.*/vfio-claim/conf.d/b.conf$'
+        assert_line "inst_multiple -o $VC_CONFDIR/vfio-claim.conf"
+        assert_line "inst_simple $VC_CONFDIR/conf.d/a.conf"
+        assert_line "inst_simple $VC_CONFDIR/conf.d/b.conf"
         refute_line --partial 'rpmsave'
         assert_line 'inst_hook cmdline 00 /usr/lib/dracut/modules.d/90vfio-claim/vfio-claim-pass.sh'
         refute_line --partial 'systemctl'
@@ -186,21 +189,21 @@ EOF
         run it_hook
         assert_success
         assert_equal "$(cat "$CALLS")" ""
-        mkdir -p "$ROOT/etc/vfio-claim/conf.d"
+        mkdir -p "$ROOT$VC_CONFDIR/conf.d"
         conf '[device nic]
 match = 0000:02:00.0
 boot = yes'
-        touch "$ROOT/etc/vfio-claim/conf.d/z.conf"
+        touch "$ROOT$VC_CONFDIR/conf.d/z.conf"
         run it_hook
         assert_success
         run cat "$CALLS"
         assert_line --regexp "^copy_exec $UDEV_HELPER /.*/$"
-        assert_line --regexp '^copy_file config /.*/etc/vfio-claim/vfio-claim.conf$'
-        assert_line --regexp '^copy_file config /.*/etc/vfio-claim/conf.d/z.conf$'
+        assert_line "copy_file config $ROOT$VC_CONFDIR/vfio-claim.conf"
+        assert_line "copy_file config $ROOT$VC_CONFDIR/conf.d/z.conf"
         assert_line 'manual_add_modules vfio vfio_iommu_type1 vfio_pci_core vfio_pci'
         [ -f "$BATS_TEST_TMPDIR/destdir/lib/udev/rules.d/70-vfio-claim.rules" ]
         : > "$CALLS"
-        printf 'oops\n' >> "$ROOT/etc/vfio-claim/conf.d/z.conf"
+        printf 'oops\n' >> "$ROOT$VC_CONFDIR/conf.d/z.conf"
         run it_hook
         assert_success
         assert_output --partial 'W: vfio-claim: '
