@@ -161,6 +161,12 @@ grp() { sed -n "s/^dev $2 .* group=\([^ ]*\)$/\1/p" "$LOG/$1.report"; }
 is() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'"; return 1; }; }
 probed() { grep -q "^dmesg .*probing driver $2 with device $3" "$LOG/$1.report"; }
 not_probed() { ! probed "$@" || { grep "^dmesg .*probing driver $2 with device $3" "$LOG/$1.report" | sed 's/^/#   /' | head -3; return 1; }; }
+in_initramfs() { # NAME: the first override line of the kernel log comes before the root mount
+        local a b
+        a=$(grep -n '^dmesg .*vfio-claim.*driver_override set to vfio-pci' "$LOG/$1.report" | head -n1 | cut -d: -f1)
+        b=$(grep -n '^dmesg .*EXT4-fs (vda): mounted' "$LOG/$1.report" | head -n1 | cut -d: -f1)
+        [ -n "$a" ] && [ -n "$b" ] && [ "$a" -lt "$b" ] || { echo "#   override line $a, root mount line $b"; return 1; }
+}
 has_files() { # LIST PATTERN...: every pattern matches a line of LIST
         local l=$1 p
         shift
@@ -174,6 +180,8 @@ claimed_boot() { # NAME: the claim scenario's end state
         check "$n: udev runs vfio-claim-udev before 80-drivers' kmod load" \
                 is "$(sed -n 's/^udevrun //p' "$LOG/$n.report" | grep -E "vfio-claim-udev|kmod load" | tr '\n' ' ')" \
                 "'vfio-claim-udev' 'kmod load' "
+        check "$n: the overrides were set inside the initramfs (before the root was mounted)" \
+                in_initramfs "$n"
         check "$n: claimed e1000e 0000:01:00.0 is on vfio-pci" is "$(drv "$n" 0000:01:00.0)" vfio-pci
         check "$n: its twin 0000:05:00.0 is on e1000e" is "$(drv "$n" 0000:05:00.0)" e1000e
         check "$n: display 0000:00:05.0 is on vfio-pci" is "$(drv "$n" 0000:00:05.0)" vfio-pci
@@ -225,6 +233,24 @@ if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
                 if [ -z "$ONLY" ] || [ "$ONLY" = rescue ]; then
                         boot rescue "$W" "$LOG/initrd-dracut" "rd.vfio_claim=0"
                         host_boot rescue
+                fi
+                # dracut's own shell init (no systemd in the initramfs): the cmdline hook 00
+                # and the udev rule do the work there, not the early unit
+                if [ -z "$ONLY" ] || [ "$ONLY" = dracut ]; then
+                        say "dracut without systemd in the initramfs"
+                        if in_chroot "$W" dracut --force --no-hostonly --force-drivers "e1000e bochs" \
+                                --omit "systemd systemd-initrd systemd-networkd dracut-systemd" \
+                                --kver "$KVER" "/boot/initrd-dracut-sh-$KVER" > "$LOG/dracut-sh.log" 2>&1; then
+                                in_chroot "$W" lsinitrd "/boot/initrd-dracut-sh-$KVER" > "$LOG/dracut-sh.lsinitrd" 2>&1 || true
+                                check "dracut-sh: no systemd in the initramfs, the cmdline hook is there" \
+                                        has_files "$LOG/dracut-sh.lsinitrd" 'hooks/cmdline/00-vfio-claim-pass.sh$' 'udev/vfio-claim-udev$'
+                                check "dracut-sh: really without systemd" sh -c '! grep -q "usr/lib/systemd/systemd$" "$1"' _ "$LOG/dracut-sh.lsinitrd"
+                                cp "$W/boot/initrd-dracut-sh-$KVER" "$LOG/initrd-dracut-sh"
+                                boot dracut-sh "$W" "$LOG/initrd-dracut-sh" ""
+                                claimed_boot dracut-sh
+                        else
+                                not_ok "dracut without systemd built the initramfs ($LOG/dracut-sh.log)"
+                        fi
                 fi
         else
                 not_ok "dracut built the initramfs ($LOG/dracut.log)"
