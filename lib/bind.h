@@ -54,7 +54,7 @@ enum vc_step {
         VC_STEP_UNBIND,         /* "unbind from" + ->failed_arg */
         VC_STEP_PROBE,          /* "probe" */
         VC_STEP_VERIFY,         /* "verify the binding to" + ->failed_arg */
-        VC_STEP_RESTORE_OVERRIDE, /* "restore driver_override" */
+        VC_STEP_CLEAR_OVERRIDE, /* "clear driver_override" */
         VC_STEP_VFIO_NODE,      /* "find the vfio group node" */
         _VC_STEP_MAX,
 };
@@ -114,8 +114,10 @@ struct vc_claim_opts {
         size_t n_guards;
 };
 
+/* Zero it before the first use; release its contents with vc_op_result_done(). */
 struct vc_op_result {
         int error;               /* the return value */
+        unsigned group;
         bool has_failed_device;
         struct vc_pci_addr failed_device;
         enum vc_step failed_step;
