@@ -614,6 +614,11 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 return r < 0 ? txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r) : 0;
         }
 
+        /* vfio-pci first: a module that cannot load leaves everything untouched. */
+        r = ensure_driver(&t, VFIO_DRIVER, NULL);
+        if (r < 0)
+                return txn_fail(&t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
+
         rec->state = VC_RECORD_CLAIMING;
         if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
