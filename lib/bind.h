@@ -79,7 +79,7 @@ struct vc_plan_device {
 };
 
 struct vc_plan_write {
-        char *path;  /* as seen inside the root: "/sys/bus/pci/devices/0000:01:00.0/driver_override" */
+        char *path;  /* as seen inside the root, with a leading slash: sys/bus/pci/devices/ADDR/driver_override */
         char *value; /* written as is: "vfio-pci", "0000:01:00.0", "\n" */
 };
 

@@ -373,6 +373,59 @@ CELL(bridge_group_nics, "nics-bridge") {
         vc_op_result_done(&res);
 }
 
+/* Writers serialize on the lock: 8 processes claiming and releasing the same group leave it
+ * consistent (record and tree agree), and a last release restores the host drivers. */
+#define WRITERS 8
+#define CYCLES 25
+CELL(concurrent_writers, "gpu-audio") {
+        pid_t pids[WRITERS];
+
+        for (int w = 0; w < WRITERS; w++) {
+                pids[w] = fork();
+                ASSERT_TRUE(pids[w] >= 0);
+                if (pids[w] > 0)
+                        continue;
+                _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+                struct vc_op_result res = { 0 };
+                for (int i = 0; i < CYCLES; i++) {
+                        int r = (i + w) % 2 == 0 ? vc_group_claim(ctx, 1, NULL, &res)
+                                                 : vc_group_release(ctx, 1, NULL, &res);
+                        if (r < 0) {
+                                _cleanup_free_ char *msg = vc_op_result_message(&res);
+                                fprintf(stderr, "  writer %d cycle %d: %s\n", w, i, strna(msg));
+                                _exit(1);
+                        }
+                }
+                vc_op_result_done(&res);
+                _exit(0);
+        }
+        for (int w = 0; w < WRITERS; w++)
+                ASSERT_EQ(fake_wait(pids[w]), 0);
+
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        struct vc_op_result res = { 0 };
+        int r = vc_record_read(ctx, 1, &rec);
+        if (r >= 0) {
+                ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+                ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+                ASSERT_STREQ(rec->devices[1].driver, "snd_hda_intel");
+                ASSERT_DRIVER(root, "0000:01:00.0", "vfio-pci");
+                ASSERT_DRIVER(root, "0000:01:00.1", "vfio-pci");
+        } else {
+                ASSERT_ERRNO(r, ENOENT);
+                ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+                ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        }
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "(null)");
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "(null)");
+        ASSERT_FALSE(vfio_node(root, 1));
+        vc_op_result_done(&res);
+}
+
 int main(int argc, char **argv) {
         if (argc == 4 && streq(argv[1], "--cell")) {
                 for (size_t i = 0; i < n_cells; i++)
