@@ -627,7 +627,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 const struct vc_pci_dev *d = vc_group_device(g, i);
                 if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d))
                         continue;
-                /* Read again: the group was read before the lock may have been contended. */
+                /* Read again: the previous endpoint's probe may have changed this one (a driver
+                 * that binds several functions). */
                 _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
                 r = vc_pci_dev_read(ctx, vc_pci_dev_addr(d), &now);
                 if (r < 0) {

@@ -3,6 +3,8 @@
 
 #include <ctype.h>
 #include <libkmod.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "log.h"
@@ -27,6 +29,20 @@ bool vc_module_driver_present(struct vc_ctx *ctx, const char *driver) {
         if (!word_is_valid(driver) || vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &path, "%s", driver) < 0)
                 return false;
         return vc_dir_exists(path);
+}
+
+/* libkmod logs errors to stderr by default; the library prints nothing above debug. */
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
+                     const char *format, va_list args) _printf_(6, 0);
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
+                     const char *format, va_list args) {
+        _cleanup_free_ char *msg = NULL;
+        if (vasprintf(&msg, format, args) < 0)
+                return;
+        size_t l = strlen(msg);
+        if (l > 0 && msg[l - 1] == '\n')
+                msg[l - 1] = '\0';
+        log_debug("libkmod: %s", msg);
 }
 
 static int insert(struct kmod_module *mod) {
@@ -61,6 +77,7 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
         kctx = kmod_new(NULL, NULL);
         if (!kctx)
                 return -ENOMEM;
+        kmod_set_log_fn(kctx, kmod_log, NULL);
         (void) kmod_load_resources(kctx); /* speeds up lookups; failures show up below */
 
         r = kmod_module_new_from_name(kctx, name, &mod);

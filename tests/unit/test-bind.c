@@ -373,6 +373,31 @@ CELL(bridge_group_nics, "nics-bridge") {
         vc_op_result_done(&res);
 }
 
+CELL(module_ensure_driver, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_free_ char *log = NULL;
+
+        ASSERT_OK(vc_module_ensure_driver(ctx, "i915", NULL)); /* registered: nothing to load */
+        log = tree_read(root, ".fakekernel/writes.log");
+        ASSERT_TRUE(!log || !*log);
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "../x", NULL), EINVAL);
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "vfio-pci", "a b"), EINVAL);
+
+        fake_inject(root, "modprobe:vfio_pci EIO\n");
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "vfio-pci", NULL), EIO);
+        ASSERT_FALSE(vc_module_driver_present(ctx, "vfio-pci"));
+        fake_inject(root, "");
+        ASSERT_OK(vc_module_ensure_driver(ctx, "vfio-pci", NULL));
+        ASSERT_TRUE(vc_module_driver_present(ctx, "vfio-pci"));
+        free(log);
+        log = tree_read(root, ".fakekernel/writes.log");
+        ASSERT_TRUE(strstr(log, "modprobe:vfio_pci\t\tok\n") != NULL);
+
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "no-such-driver", NULL), ENOENT);
+        /* A module that loads but registers no such driver. */
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "no-such-driver", "nouveau"), ENXIO);
+}
+
 /* Writers serialize on the lock: 8 processes claiming and releasing the same group leave it
  * consistent (record and tree agree), and a last release restores the host drivers. */
 #define WRITERS 8
