@@ -80,25 +80,29 @@ static bool name_is_safe(const char *s) {
         return true;
 }
 
-/* The path a link points to (lexically resolved), or the path itself when it is no link. */
+/* The canonical path: every link followed, as the kernel's path walk does. Class entries are
+ * links themselves (class/net/eth0 -> ../../devices/.../net/eth0), so their relative links
+ * ("device" -> ../../../virtio1) only make sense from the real directory. */
 static int resolve(const char *path, char **ret) {
-        int r = vc_sysfs_read_link_target(path, ret);
-        if (r == -EINVAL) {
-                *ret = strdup(path);
-                return *ret ? 0 : -ENOMEM;
-        }
-        return r;
+        char *p = realpath(path, NULL);
+        if (!p)
+                return negative_errno();
+        *ret = p;
+        return 0;
 }
 
-/* The deepest component of @syspath that is a PCI address: the device the path hangs under. */
+/* The deepest component of @syspath that is a PCI address: the device the path hangs under.
+ * A path that left the root (a link pointing outside) counts for nothing. */
 static bool pci_ancestor(struct vc_ctx *ctx, const char *syspath, struct vc_pci_addr *ret) {
         const char *p = syspath;
         bool found = false;
 
         if (!vc_ctx_is_host(ctx)) {
-                size_t l = strlen(vc_ctx_root(ctx));
-                if (strncmp(p, vc_ctx_root(ctx), l) == 0)
-                        p += l;
+                _cleanup_free_ char *root = realpath(vc_ctx_root(ctx), NULL);
+                size_t l = root ? strlen(root) : 0;
+                if (!root || strncmp(p, root, l) != 0 || p[l] != '/')
+                        return false;
+                p += l;
         }
         while (*p) {
                 p += strspn(p, "/");

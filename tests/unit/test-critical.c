@@ -38,6 +38,22 @@ static void pci_dev(const char *root, const char *devpath, const char *cls, int 
         tree_link(root, rel, link);
 }
 
+/* As sysfs has it: the class entry is a link to the device's directory under sys/devices, and
+ * that directory's "device" link is relative to the real directory. */
+static void class_entry(const char *root, const char *cls, const char *name, const char *devdir,
+                        const char *device_link) {
+        char rel[512], target[512];
+        snprintf(rel, sizeof rel, "sys/devices/%s", devdir);
+        tree_dir(root, rel);
+        if (device_link) {
+                snprintf(rel, sizeof rel, "sys/devices/%s/device", devdir);
+                tree_link(root, rel, device_link);
+        }
+        snprintf(rel, sizeof rel, "sys/class/%s/%s", cls, name);
+        snprintf(target, sizeof target, "../../devices/%s", devdir);
+        tree_link(root, rel, target);
+}
+
 /* Root on LVM over a virtio-blk partition, /boot on NVMe, swap on dm over MD RAID1 on AHCI. */
 static char *storage_tree(void) {
         char *root = tree_new();
@@ -130,12 +146,11 @@ TEST(default_route_ipv4_through_bridge_and_ipv6) {
         pci_dev(root, "pci0000:00/0000:00:1c.0", "0x060400\n", -1);
         pci_dev(root, "pci0000:00/0000:00:1c.0/0000:02:00.0", "0x020000\n", -1); /* IPv6 default */
         pci_dev(root, "pci0000:00/0000:00:1c.0/0000:02:00.1", "0x020000\n", -1); /* other route */
-        tree_link(root, "sys/class/net/eth0/device", "../../../devices/pci0000:00/0000:00:03.0/virtio0");
-        tree_dir(root, "sys/devices/pci0000:00/0000:00:03.0/virtio0");
-        tree_dir(root, "sys/class/net/br0");
-        tree_link(root, "sys/class/net/br0/lower_eth0", "../eth0");
-        tree_link(root, "sys/class/net/eth1/device", "../../../devices/pci0000:00/0000:00:1c.0/0000:02:00.0");
-        tree_link(root, "sys/class/net/eth2/device", "../../../devices/pci0000:00/0000:00:1c.0/0000:02:00.1");
+        class_entry(root, "net", "eth0", "pci0000:00/0000:00:03.0/virtio0/net/eth0", "../../../virtio0");
+        class_entry(root, "net", "br0", "virtual/net/br0", NULL);
+        tree_link(root, "sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
+        class_entry(root, "net", "eth1", "pci0000:00/0000:00:1c.0/0000:02:00.0/net/eth1", "../../../0000:02:00.0");
+        class_entry(root, "net", "eth2", "pci0000:00/0000:00:1c.0/0000:02:00.1/net/eth2", "../../../0000:02:00.1");
         tree_file(root, "proc/net/route",
                   "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
                   "br0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
@@ -166,10 +181,12 @@ TEST(boot_vga_with_console) {
         ASSERT_OK(vc_ctx_new(root, &ctx));
 
         /* No console on a framebuffer: a VGA device is just a device. */
-        tree_file(root, "sys/class/vtconsole/vtcon0/bind", "1\n");
-        tree_file(root, "sys/class/vtconsole/vtcon0/name", "(S) dummy device\n");
-        tree_file(root, "sys/class/vtconsole/vtcon1/bind", "0\n");
-        tree_file(root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+        class_entry(root, "vtconsole", "vtcon0", "virtual/vtconsole/vtcon0", NULL);
+        class_entry(root, "vtconsole", "vtcon1", "virtual/vtconsole/vtcon1", NULL);
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon0/bind", "1\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon0/name", "(S) dummy device\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/bind", "0\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/name", "(M) frame buffer device\n");
         {
                 _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
                 ASSERT_OK(vc_critical_scan(ctx, &s));
@@ -177,7 +194,7 @@ TEST(boot_vga_with_console) {
         }
 
         /* A framebuffer on the boot VGA device. */
-        tree_link(root, "sys/class/graphics/fb0/device", "../../../devices/pci0000:00/0000:00:02.0");
+        class_entry(root, "graphics", "fb0", "pci0000:00/0000:00:02.0/graphics/fb0", "../../../0000:00:02.0");
         {
                 _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
                 ASSERT_OK(vc_critical_scan(ctx, &s));
@@ -186,8 +203,9 @@ TEST(boot_vga_with_console) {
         }
 
         /* fbcon bound (efifb, simpledrm: the framebuffer is no PCI device). */
-        tree_link(root, "sys/class/graphics/fb0/device", "../../../devices/platform/simple-framebuffer.0");
-        tree_file(root, "sys/class/vtconsole/vtcon1/bind", "1\n");
+        class_entry(root, "graphics", "fb0", "platform/simple-framebuffer.0/graphics/fb0",
+                    "../../../simple-framebuffer.0");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/bind", "1\n");
         {
                 _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
                 struct vc_pci_addr a;
