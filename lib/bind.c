@@ -21,6 +21,8 @@
 #define LOCK_TIMEOUT_DEFAULT_MS 60000
 /* After SIGKILL, how long to wait for the child to go away before abandoning it. */
 #define REAP_GRACE_MS 1000
+/* How long a verification waits for a binding, or /dev/vfio/N, to show. */
+#define VERIFY_WAIT_MS 1000
 
 static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_NONE] = "do nothing",
@@ -410,13 +412,20 @@ static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *d
                 if (r < 0)
                         return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
                 if (!t->dry_run) {
-                        /* drivers_probe succeeds even when nothing bound: look. */
-                        _cleanup_free_ char *now = NULL;
-                        r = read_driver(t, a, &now);
-                        if (r < 0)
-                                return txn_fail(t, a, VC_STEP_VERIFY, target, r);
-                        if (!streq_ptr(now, target))
-                                return txn_fail(t, a, VC_STEP_VERIFY, target, -ENXIO);
+                        /* drivers_probe succeeds even when nothing bound: look. A probe that
+                         * deferred itself may still complete in a moment. */
+                        uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
+                        for (;;) {
+                                _cleanup_free_ char *now = NULL;
+                                r = read_driver(t, a, &now);
+                                if (r < 0)
+                                        return txn_fail(t, a, VC_STEP_VERIFY, target, r);
+                                if (streq_ptr(now, target))
+                                        break;
+                                if (now || now_ms() >= deadline) /* another driver took it, or none */
+                                        return txn_fail(t, a, VC_STEP_VERIFY, target, -ENXIO);
+                                sleep_us(20000);
+                        }
                 }
         } else if (!target && driver) {
                 r = write_unbind(t, a, driver);
@@ -647,6 +656,9 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         if (t.dry_run)
                 return 0;
 
+        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
+             !vc_group_vfio_node_exists(ctx, group) && now_ms() < deadline;)
+                sleep_us(20000); /* devtmpfs makes it at once; a udev-managed /dev a bit later */
         if (!vc_group_vfio_node_exists(ctx, group)) {
                 r = txn_fail(&t, NULL, VC_STEP_VFIO_NODE, NULL, -ENODEV);
                 goto fail;

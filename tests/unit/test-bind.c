@@ -398,6 +398,33 @@ CELL(module_ensure_driver, "gpu-audio") {
         ASSERT_ERRNO(vc_module_ensure_driver(ctx, "no-such-driver", "nouveau"), ENXIO);
 }
 
+/* drivers_probe reports success even when nothing binds: the verify step catches it, and the
+ * release is rolled back (the group stays claimed, the record says so). */
+CELL(verify_catches_silent_probe, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        free(rec->devices[1].driver);
+        rec->devices[1].driver = strdup("ghost"); /* a driver directory that binds nothing */
+        ASSERT_OK(vc_record_write(ctx, rec));
+        tree_dir(root, "sys/bus/pci/drivers/ghost");
+        _cleanup_free_ char *before = fake_snapshot(root);
+
+        ASSERT_ERRNO(vc_group_release(ctx, 1, NULL, &res), ENXIO);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.1: failed to verify the binding to ghost: No such device or address");
+        ASSERT_EQ(res.rollback_error, 0);
+        _cleanup_free_ char *after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+        vc_op_result_done(&res);
+}
+
 /* Writers serialize on the lock: 8 processes claiming and releasing the same group leave it
  * consistent (record and tree agree), and a last release restores the host drivers. */
 #define WRITERS 8
