@@ -1,6 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Minimal implementation for the engine branch's tests; the full one lives on main. */
-#include "config.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,14 +12,6 @@ struct vc_group {
         size_t n_devices;
 };
 
-struct vc_group *vc_group_free(struct vc_group *g) {
-        if (!g)
-                return NULL;
-        vc_pci_dev_array_free(g->devices, g->n_devices);
-        free(g);
-        return NULL;
-}
-
 static int cmp_dev(const void *a, const void *b) {
         return vc_pci_addr_compare(vc_pci_dev_addr(*(struct vc_pci_dev *const *) a),
                                    vc_pci_dev_addr(*(struct vc_pci_dev *const *) b));
@@ -30,8 +20,6 @@ static int cmp_dev(const void *a, const void *b) {
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        size_t count = 0;
         int r;
 
         r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, "%u/devices", number);
@@ -39,20 +27,22 @@ int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
                 return r;
         r = vc_dir_list(dir, &names);
         if (r < 0)
-                return r == -ENOTDIR ? -ENOENT : r;
-        for (char **i = names; *i; i++)
-                count++;
-        g = calloc(1, sizeof *g);
+                return r;
+
+        _cleanup_(vc_group_freep) struct vc_group *g = calloc(1, sizeof *g);
         if (!g)
                 return -ENOMEM;
         g->number = number;
+        size_t count = 0;
+        for (char **i = names; *i; i++)
+                count++;
         g->devices = calloc(count + 1, sizeof *g->devices);
         if (!g->devices)
                 return -ENOMEM;
         for (char **i = names; *i; i++) {
                 struct vc_pci_addr a;
-                if (strlen(*i) != 12 || vc_pci_addr_parse(*i, &a) < 0)
-                        continue;
+                if (vc_pci_addr_parse(*i, &a) < 0)
+                        continue; /* not a PCI device: other buses can share groups; never ours */
                 r = vc_pci_dev_read(ctx, &a, &g->devices[g->n_devices]);
                 if (r == -ENODEV)
                         continue;
@@ -62,6 +52,56 @@ int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
         }
         qsort(g->devices, g->n_devices, sizeof *g->devices, cmp_dev);
         *ret = TAKE_PTR(g);
+        return 0;
+}
+
+struct vc_group *vc_group_free(struct vc_group *g) {
+        if (!g)
+                return NULL;
+        vc_pci_dev_array_free(g->devices, g->n_devices);
+        free(g);
+        return NULL;
+}
+
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return x < y ? -1 : x > y;
+}
+
+int vc_group_enumerate(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
+        size_t count = 0, n = 0;
+        for (char **i = names; *i; i++)
+                count++;
+        _cleanup_free_ unsigned *v = calloc(count + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (char **i = names; *i; i++) {
+                char *end;
+                errno = 0;
+                unsigned long x = strtoul(*i, &end, 10);
+                if (errno || end == *i || *end || (*i)[0] == '-' || x > 0x7fffffff)
+                        continue;
+                v[n++] = (unsigned) x;
+        }
+        qsort(v, n, sizeof *v, cmp_unsigned);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
         return 0;
 }
 
@@ -80,7 +120,9 @@ size_t vc_group_n_endpoints(const struct vc_group *g) {
 
 bool vc_group_vfio_node_exists(struct vc_ctx *ctx, unsigned number) {
         _cleanup_free_ char *p = NULL;
-        return vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &p, "%u", number) >= 0 && vc_path_exists(p);
+        if (vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &p, "%u", number) < 0)
+                return false;
+        return vc_path_exists(p);
 }
 
 bool vc_group_is_claimed(struct vc_ctx *ctx, const struct vc_group *g) {
@@ -95,14 +137,95 @@ bool vc_group_is_claimed(struct vc_ctx *ctx, const struct vc_group *g) {
         return endpoints > 0 && vc_group_vfio_node_exists(ctx, g->number);
 }
 
-int vc_group_enumerate(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n) {
-        (void) ctx;
-        *ret = NULL;
-        *ret_n = 0;
-        return -EOPNOTSUPP; /* not needed by the engine; main has the real one */
+bool vc_iommu_present(struct vc_ctx *ctx) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_CLASS, &p, "iommu") >= 0 && vc_dir_list(p, &names) >= 0 &&
+            names[0])
+                return true;
+        free(p);
+        p = NULL;
+        strv_free(names);
+        names = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &p, NULL) >= 0 && vc_dir_list(p, &names) >= 0 &&
+            names[0])
+                return true;
+        return false;
 }
 
-bool vc_iommu_present(struct vc_ctx *ctx) {
-        (void) ctx;
-        return true;
+struct vc_topology *vc_topology_free(struct vc_topology *t) {
+        if (!t)
+                return NULL;
+        for (size_t i = 0; i < t->n_groups; i++)
+                vc_group_free(t->groups[i]);
+        free(t->groups);
+        vc_pci_dev_array_free(t->ungrouped, t->n_ungrouped);
+        free(t);
+        return NULL;
+}
+
+int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
+        _cleanup_free_ unsigned *numbers = NULL;
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        size_t n_numbers;
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        r = vc_group_enumerate(ctx, &numbers, &n_numbers);
+        if (r < 0)
+                return r;
+        t->groups = calloc(n_numbers + 1, sizeof *t->groups);
+        if (!t->groups)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_numbers; i++) {
+                r = vc_group_read(ctx, numbers[i], &t->groups[t->n_groups]);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0)
+                        return r;
+                t->n_groups++;
+        }
+
+        /* Devices no group claimed: read only those, never a device twice. */
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r == -ENOENT) {
+                *ret = TAKE_PTR(t);
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        size_t count = 0;
+        for (char **i = names; *i; i++)
+                count++;
+        t->ungrouped = calloc(count + 1, sizeof *t->ungrouped);
+        if (!t->ungrouped)
+                return -ENOMEM;
+        for (char **i = names; *i; i++) {
+                struct vc_pci_addr a;
+                if (vc_pci_addr_parse(*i, &a) < 0 || vc_topology_find_group(t, &a))
+                        continue;
+                r = vc_pci_dev_read(ctx, &a, &t->ungrouped[t->n_ungrouped]);
+                if (r == -ENODEV)
+                        continue;
+                if (r < 0)
+                        return r;
+                t->n_ungrouped++;
+        }
+        *ret = TAKE_PTR(t);
+        return 0;
+}
+
+const struct vc_group *vc_topology_find_group(const struct vc_topology *t,
+                                              const struct vc_pci_addr *addr) {
+        for (size_t i = 0; i < t->n_groups; i++)
+                for (size_t k = 0; k < t->groups[i]->n_devices; k++)
+                        if (vc_pci_addr_equal(vc_pci_dev_addr(t->groups[i]->devices[k]), addr))
+                                return t->groups[i];
+        return NULL;
 }

@@ -31,3 +31,18 @@ bool vc_group_vfio_node_exists(struct vc_ctx *ctx, unsigned number);
 
 /* Is there an IOMMU at all: /sys/class/iommu has entries, or groups exist. */
 bool vc_iommu_present(struct vc_ctx *ctx);
+
+/* Everything at once, read in one pass: every group with its members, and the devices that
+ * belong to no group (all of them on a host without an IOMMU). */
+struct vc_topology {
+        struct vc_group **groups;
+        size_t n_groups;
+        struct vc_pci_dev **ungrouped;
+        size_t n_ungrouped;
+};
+int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret);
+struct vc_topology *vc_topology_free(struct vc_topology *t);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_topology *, vc_topology_free);
+/* The group holding @addr, NULL when none does. */
+const struct vc_group *vc_topology_find_group(const struct vc_topology *t,
+                                              const struct vc_pci_addr *addr);
