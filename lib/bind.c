@@ -321,7 +321,7 @@ static const char *path_in_root(struct vc_ctx *ctx, const char *path) {
         return strncmp(path, vc_ctx_root(ctx), l) == 0 ? path + l : path;
 }
 
-static int txn_write(struct txn *t, const char *path, const char *value) {
+static int plan_add_write(struct txn *t, const char *path, const char *value) {
         struct vc_plan *p = t->plan;
         struct vc_plan_write *v = realloc(p->writes, (p->n_writes + 1) * sizeof *v);
         if (!v)
@@ -335,10 +335,19 @@ static int txn_write(struct txn *t, const char *path, const char *value) {
                 return -ENOMEM;
         }
         p->n_writes++;
+        return 0;
+}
 
+/* One sysfs write of the operation: listed in the plan (rollback writes are not), made unless
+ * this is a dry run. */
+static int txn_write(struct txn *t, const char *path, const char *value) {
+        int r;
+
+        if (!t->rolling_back && (r = plan_add_write(t, path, value)) < 0)
+                return r;
         if (t->dry_run)
                 return 0;
-        int r = timed_write(path, value, t->timeout_ms);
+        r = timed_write(path, value, t->timeout_ms);
         log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
                         r < 0 ? strerror(-r) : "ok");
         return r;

@@ -90,7 +90,9 @@ struct vc_plan {
         size_t n_devices;
         char **modules; /* modules that would be loaded, NULL-terminated (may be NULL) */
         size_t n_modules;
-        struct vc_plan_write *writes; /* in order: the forward writes of the operation */
+        struct vc_plan_write *writes; /* in order: the writes the operation made (or, in a dry run,
+                                       * would make), up to and including a failed one; writes of
+                                       * a rollback are not listed */
         size_t n_writes;
 };
 struct vc_plan *vc_plan_free(struct vc_plan *p);
