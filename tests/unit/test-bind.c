@@ -425,6 +425,61 @@ CELL(verify_catches_silent_probe, "gpu-audio") {
         vc_op_result_done(&res);
 }
 
+/* A claim interrupted by a crash and run again keeps the originals the record holds (the GPU
+ * is unbound by then; its original driver is still nouveau). */
+CELL(claim_after_crash_keeps_originals, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        struct vc_pci_addr gpu = A("0000:01:00.0"), audio = A("0000:01:00.1");
+        char p[PATH_MAX];
+
+        ASSERT_OK(vc_record_new(1, &rec));
+        ASSERT_OK(vc_record_add_device(rec, &gpu, "nouveau", "nouveau", NULL));
+        ASSERT_OK(vc_record_add_device(rec, &audio, "snd_hda_intel", "snd_hda_intel", NULL));
+        ASSERT_OK(vc_record_write(ctx, rec));
+        snprintf(p, sizeof p, "%s/sys/bus/pci/drivers/nouveau/unbind", root);
+        ASSERT_OK(vc_sysfs_write(p, "0000:01:00.0"));
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        ASSERT_STREQ(res.plan->devices[1].description, "bind to vfio-pci");
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+        ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        vc_op_result_done(&res);
+}
+
+/* When the rollback itself fails, the record stays ("claiming", with the originals), and a
+ * later release finishes the job. */
+CELL(failed_rollback_keeps_record, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        fake_inject(root, "glob:sys/bus/pci/drivers_probe EIO\n");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, NULL, &res), EIO);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.0: failed to probe: Input/output error");
+        ASSERT_EQ(res.rollback_error, -EIO);
+        ASSERT_DRIVER(root, "0000:01:00.0", "none"); /* stranded: unbound */
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMING);
+        ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+
+        fake_inject(root, "");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "(null)");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+        vc_op_result_done(&res);
+}
+
 /* Writers serialize on the lock: 8 processes claiming and releasing the same group leave it
  * consistent (record and tree agree), and a last release restores the host drivers. */
 #define WRITERS 8
