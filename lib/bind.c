@@ -538,7 +538,9 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
         for (size_t j = 0; j < vc_group_n_devices(g); j++) {
                 const struct vc_pci_dev *d = vc_group_device(g, j);
                 const char *why;
-                if (vc_pci_dev_is_bridge(d) || !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
+                /* A device already on vfio serves the host no more; only moves are refused. */
+                if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d) ||
+                    !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
                         continue;
                 txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
                 free(t->result->reason);

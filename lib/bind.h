@@ -111,7 +111,8 @@ struct vc_claim_opts {
         unsigned timeout_ms;   /* per sysfs write; 0: vc_ctx_get_unbind_timeout_ms() */
         bool lock_held;        /* the caller holds vc_state_lock() */
         int lock_timeout_ms;   /* 0: 60 s; negative: wait forever */
-        bool protect;          /* claim: refuse (-EPERM) when an endpoint is host-critical */
+        bool protect;          /* claim: refuse (-EPERM) when an endpoint it would move is
+                                * host-critical (endpoints already on vfio are not checked) */
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */
         size_t n_guards;
 };

@@ -270,6 +270,11 @@ CELL(protect_refuses_critical, "gpu-audio") {
         ASSERT_STREQ(msg, "0000:01:00.1: refused: NIC of the default route (eth0)");
         ASSERT_EQ(fake_counter(root), 0);
         ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res)); /* --force */
+        /* Claimed, the group is no host device any more: asking again with protect is a no-op. */
+        long writes = fake_counter(root);
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true }, &res));
+        ASSERT_FALSE(res.changed);
+        ASSERT_EQ(fake_counter(root), writes);
         vc_op_result_done(&res);
 }
 
