@@ -278,8 +278,14 @@ static int timed_write(const char *path, const char *value, unsigned timeout_ms)
         if (pid < 0)
                 return negative_errno();
         if (pid == 0) {
-                /* Only async-signal-safe calls from here on: open, write, close, _exit. */
+                /* Only async-signal-safe calls from here on: close, open, write, _exit.
+                 * A writer stuck in the kernel outlives us: it must hold nothing of ours, not
+                 * the lock and above all not stdout/stderr, which for the libvirt hook are
+                 * pipes libvirt reads until every writer has closed them. */
                 vc_state_lock_drop_in_child();
+                if (close_range(0, ~0U, 0) < 0)
+                        for (int fd = 0; fd < 1024; fd++)
+                                (void) close(fd);
                 int r = vc_sysfs_write(path, value);
                 _exit(r < 0 ? (-r < 256 ? -r : EIO) : 0);
         }
