@@ -126,6 +126,42 @@ static int path_join(const char *a, const char *b, char **ret) {
         return asprintf(ret, "%s/%s", a, b) < 0 ? -ENOMEM : 0;
 }
 
+/* NVMe with native multipath: the namespace's block device sits under
+ * devices/virtual/nvme-subsystem/nvme-subsysN/, next to links to its controllers
+ * (nvme0 -> ../../../pci0000:00/.../nvme/nvme0). Every controller is critical. */
+static int nvme_multipath_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *disk,
+                               const char *reason) {
+        _cleanup_free_ char *dir = strdup(disk);
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                return 0;
+        *slash = '\0';
+        slash = strrchr(dir, '/');
+        if (!slash || !startswith(slash + 1, "nvme-subsys"))
+                return 0;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0;
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *link = NULL, *target = NULL;
+                struct vc_pci_addr a;
+                const char *num = startswith(*i, "nvme");
+                if (!num || !*num || strspn(num, "0123456789") != strlen(num))
+                        continue; /* controllers only: nvme0, not nvme0n1 or nvme-subsys0 */
+                if ((r = path_join(dir, *i, &link)) < 0)
+                        return r;
+                if (resolve(link, &target) < 0 || !pci_ancestor(ctx, target, &a))
+                        continue;
+                if ((r = set_add(s, &a, reason)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* A block device's sysfs directory: partitions lead to their disk, stacked devices (dm, md,
  * LVM) to their slaves, and a disk to the PCI device above it. */
 static int block_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *syspath,
@@ -166,7 +202,7 @@ static int block_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char 
 
         if (pci_ancestor(ctx, disk, &a))
                 return set_add(s, &a, reason);
-        return 0;
+        return nvme_multipath_walk(ctx, s, disk, reason);
 }
 
 static int block_by_devnum(struct vc_ctx *ctx, struct vc_critical_set *s, unsigned maj, unsigned min,

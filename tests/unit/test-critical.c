@@ -124,6 +124,34 @@ TEST(storage_anonymous_device_number) {
         ASSERT_EQ(vc_critical_count(s), 1);
 }
 
+TEST(storage_nvme_native_multipath) {
+        /* The namespace head lives under nvme-subsystem, beside links to its controllers. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:1d.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3d:00.0", "0x010802\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3e:00.0", "0x010802\n", -1); /* another disk */
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0c0n1");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1d.0/0000:3e:00.0/nvme/nvme1");
+        tree_file(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2/partition", "2\n");
+        tree_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0",
+                  "../../../pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0");
+        tree_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/subsystem",
+                  "../../../../class/nvme-subsystem");
+        tree_dir(root, "sys/class/nvme-subsystem");
+        tree_link(root, "sys/dev/block/259:2",
+                  "../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2");
+        tree_file(root, "proc/self/mountinfo", "22 1 259:2 / / rw - xfs /dev/nvme0n1p2 rw\n");
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:3d:00.0"), "controller of the root filesystem /dev/nvme0n1p2");
+        ASSERT_NULL(reason(s, "0000:3e:00.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
 TEST(nothing_to_find) {
         _cleanup_tree_ char *root = tree_new();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
