@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Hand-made file trees for unit tests: a temporary root, files, directories and links in it,
- * removed at the end unless the test failed (then its path is printed). */
+/* Hand-made file trees for unit tests: a temporary root ($TMPDIR/vc-unit-XXXXXX), files,
+ * directories and links in it, removed when the _cleanup_tree_ variable goes out of scope.
+ * (The fake-kernel tests keep a failed cell's tree and print its path: tests/unit/fake.h.) */
 
 #define _GNU_SOURCE 1
 #include <ftw.h>
