@@ -1,5 +1,4 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#include "config.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 #include "state.h"
 #include "sysfs.h"
@@ -357,15 +357,8 @@ static int record_path(struct vc_ctx *ctx, unsigned group, char **ret) {
         return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "group-%u", group);
 }
 
-static int fsync_dir(const char *dir) {
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) < 0)
-                return negative_errno();
-        return 0;
-}
-
 int vc_record_write(struct vc_ctx *ctx, const struct vc_record *rec) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL, *tmp = NULL;
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
         int r;
 
         r = make_state_dir(ctx, &dir);
@@ -377,40 +370,11 @@ int vc_record_write(struct vc_ctx *ctx, const struct vc_record *rec) {
         r = vc_record_format(rec, &text);
         if (r < 0)
                 return r;
-        if (asprintf(&tmp, "%s/.group-%u.XXXXXX", dir, rec->group) < 0)
-                return -ENOMEM;
-
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return log_debug_errno(negative_errno(), "Cannot create %s: %m", tmp);
-
-        size_t len = strlen(text), done = 0;
-        while (done < len) {
-                ssize_t k = write(fd, text + done, len - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        r = k < 0 ? negative_errno() : -EIO;
-                        goto fail;
-                }
-                done += (size_t) k;
-        }
-        if (fchmod(fd, 0644) < 0 || fsync(fd) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        if (rename(tmp, path) < 0) {
-                r = negative_errno();
-                goto fail;
-        }
-        r = fsync_dir(dir);
+        r = vc_write_file_atomic(path, text, 0644);
         if (r < 0)
-                return log_debug_errno(r, "Cannot sync %s: %m", dir);
+                return log_debug_errno(r, "Cannot write %s: %m", path);
         log_debug("Wrote %s (state %s)", path, vc_record_state_to_string(rec->state));
         return 0;
-fail:
-        (void) unlink(tmp);
-        return log_debug_errno(r, "Cannot write %s: %m", path);
 }
 
 int vc_record_read(struct vc_ctx *ctx, unsigned group, struct vc_record **ret) {
@@ -434,19 +398,11 @@ int vc_record_read(struct vc_ctx *ctx, unsigned group, struct vc_record **ret) {
 }
 
 int vc_record_remove(struct vc_ctx *ctx, unsigned group) {
-        _cleanup_free_ char *path = NULL, *dir = NULL;
-        int r;
-
-        r = record_path(ctx, group, &path);
+        _cleanup_free_ char *path = NULL;
+        int r = record_path(ctx, group, &path);
         if (r < 0)
                 return r;
-        if (unlink(path) < 0)
-                return errno == ENOENT ? 0 : negative_errno();
-        r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL);
-        if (r < 0)
-                return r;
-        (void) fsync_dir(dir);
-        return 0;
+        return vc_unlink_durable(path);
 }
 
 static int cmp_unsigned(const void *a, const void *b) {

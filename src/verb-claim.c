@@ -10,8 +10,10 @@
 #include "bind.h"
 #include "cli.h"
 #include "fileio.h"
+#include "json.h"
 #include "log.h"
 #include "state.h"
+#include "sysfs.h"
 
 static int exit_code_for(int r) {
         switch (r) {
@@ -273,11 +275,7 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
 
         if (asprintf(&confd, "%s/conf.d", cli->config_dir) < 0)
                 r = -ENOMEM;
-        else if (mkdir(cli->config_dir, 0755) < 0 && errno != EEXIST)
-                r = negative_errno();
-        else if (mkdir(confd, 0755) < 0 && errno != EEXIST)
-                r = negative_errno();
-        else
+        else if ((r = vc_mkdir_p(confd, 0755)) >= 0)
                 r = vc_write_file_atomic(path, text, 0644);
         if (r >= 0) {
                 /* The new file must leave the configuration valid; otherwise take it back. */

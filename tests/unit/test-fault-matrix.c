@@ -11,7 +11,6 @@
  * FAULT_CLAIM_WRITES and FAULT_RELEASE_WRITES (from Makefile.am, which lists the cells) are the
  * writes of a clean claim and release; "clean" fails when the engine's writes change, so that
  * the cell list is updated with them. */
-#include "config.h"
 
 #include "bind.h"
 #include "pci.h"
