@@ -15,6 +15,7 @@ static const struct verb {
 } verbs[] = {
         { "list", 0, 0, verb_list, "list                  every IOMMU group and its devices" },
         { "show", 1, 1, verb_show, "show DEVICE           one group in detail" },
+        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]    what stands between this host and working passthrough" },
         { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
 };
 
