@@ -2,7 +2,12 @@
 /* The parsing behind vfio-claim doctor: kernel command line words, module option values, the
  * vendor-reset id table, the 64-bit MMIO window size and the VT-d IR bit. */
 
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "doctor.h"
+#include "reset.h"
+#include "sysfs.h"
 #include "tests.h"
 
 TEST(cmdline_split_quotes_and_spaces) {
@@ -133,6 +138,72 @@ TEST(report_counts_and_copies) {
         ASSERT_EQ(r->count[VC_DOCTOR_WARN], 1);
         ASSERT_EQ(r->count[VC_DOCTOR_FAIL], 0);
         ASSERT_STREQ(vc_doctor_level_to_string(VC_DOCTOR_FAIL), "fail");
+}
+
+TEST(reset_method_values) {
+        ASSERT_STREQ(vc_reset_method_value(VC_RESET_AUTO), "default");
+        ASSERT_STREQ(vc_reset_method_value(VC_RESET_FLR), "flr");
+        ASSERT_STREQ(vc_reset_method_value(VC_RESET_BUS), "bus");
+        ASSERT_STREQ(vc_reset_method_value(VC_RESET_DEVICE_SPECIFIC), "device_specific");
+        ASSERT_STREQ(vc_reset_method_value(VC_RESET_NONE), "\n");
+        ASSERT_NULL(vc_reset_method_value(_VC_RESET_MAX));
+        ASSERT_FALSE(vc_reset_before_release(VC_RESET_AUTO));
+        ASSERT_FALSE(vc_reset_before_release(VC_RESET_NONE));
+        ASSERT_TRUE(vc_reset_before_release(VC_RESET_FLR));
+        ASSERT_TRUE(vc_reset_before_release(VC_RESET_DEVICE_SPECIFIC));
+}
+
+static void write_file(const char *path, const char *s) {
+        FILE *f = fopen(path, "we");
+        if (f) {
+                fputs(s, f);
+                fclose(f);
+        }
+}
+
+TEST(reset_apply_writes_under_the_root) {
+        char root[] = "/tmp/test-reset.XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(root));
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        _cleanup_free_ char *dir = NULL, *rm = NULL, *rs = NULL, *v = NULL;
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, "0000:01:00.0"));
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "%s", dir);
+        for (char *p = cmd + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+                *p = '\0';
+                mkdir(cmd, 0755);
+                *p = '/';
+        }
+        ASSERT_OK(mkdir(dir, 0755));
+        struct vc_pci_addr a;
+        ASSERT_OK(vc_pci_addr_parse("0000:01:00.0", &a));
+
+        /* no attributes: an old kernel, or a device without any reset */
+        ASSERT_ERRNO(vc_reset_method_apply(ctx, &a, VC_RESET_FLR), EOPNOTSUPP);
+        ASSERT_ERRNO(vc_device_reset(ctx, &a), EOPNOTSUPP);
+
+        ASSERT_TRUE(asprintf(&rm, "%s/reset_method", dir) > 0);
+        ASSERT_TRUE(asprintf(&rs, "%s/reset", dir) > 0);
+        write_file(rm, "flr bus\n");
+        write_file(rs, "");
+        ASSERT_OK(vc_reset_method_apply(ctx, &a, VC_RESET_DEVICE_SPECIFIC));
+        ASSERT_OK(vc_sysfs_read(rm, &v));
+        ASSERT_STREQ(v, "device_specific");
+        free(v);
+        v = NULL;
+        write_file(rm, ""); /* sysfs attributes need no truncation; a plain file does */
+        ASSERT_OK(vc_reset_method_apply(ctx, &a, VC_RESET_NONE));
+        ASSERT_OK(vc_sysfs_read(rm, &v));
+        ASSERT_STREQ(v, "");
+        free(v);
+        v = NULL;
+        ASSERT_OK(vc_device_reset(ctx, &a));
+        ASSERT_OK(vc_sysfs_read(rs, &v));
+        ASSERT_STREQ(v, "1");
+        unlink(rm);
+        unlink(rs);
+        rmdir(dir);
 }
 
 int main(int argc, char **argv) { return tests_run(); }
