@@ -1286,6 +1286,10 @@ static int check_bars(struct doctor *d, const struct vc_pci_dev *dev) {
                            fmt("enlarge the VM firmware's window: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=%" PRIu64 "'/></qemu:commandline> (with xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>)",
                                mib));
         }
+        if (total64 == 0)
+                return add(d, "bars", VC_DOCTOR_OK, dev,
+                           fmt("%s: largest BAR is %s, no 64-bit BAR: fits the VM firmware's default MMIO windows", vc_pci_dev_name(dev), big),
+                           NULL);
         return add(d, "bars", VC_DOCTOR_OK, dev,
                    fmt("%s: largest BAR is %s, 64-bit BARs %s in all: fits the VM firmware's default 64-bit MMIO window", vc_pci_dev_name(dev), big, sum),
                    NULL);
