@@ -599,6 +599,19 @@ static int collect(struct doctor *d) {
                 if (want && !vc_pci_dev_is_bridge(dev))
                         d->targets[d->n_targets++] = dev;
         }
+        /* Guessing the candidates: the boot VGA drives the host's console; when there is another
+         * display controller, that one is the card meant for a VM. */
+        if (o->n_targets == 0 && !o->explicit_targets && !configured) {
+                size_t k = 0, boot = 0;
+                for (size_t i = 0; i < d->n_targets; i++)
+                        boot += vc_pci_dev_boot_vga(d->targets[i]) > 0;
+                if (boot > 0 && boot < d->n_targets) {
+                        for (size_t i = 0; i < d->n_targets; i++)
+                                if (vc_pci_dev_boot_vga(d->targets[i]) <= 0)
+                                        d->targets[k++] = d->targets[i];
+                        d->n_targets = k;
+                }
+        }
         return 0;
 }
 
@@ -1268,7 +1281,9 @@ static int check_bars(struct doctor *d, const struct vc_pci_dev *dev) {
         for (size_t i = 0; i < n; i++) {
                 if (bars[i].io || bars[i].index == 6)
                         continue;
-                if (bars[i].mem64)
+                /* 64-bit non-prefetchable BARs cannot sit behind a bridge's 64-bit window: the
+                 * firmware places them below 4 GiB. */
+                if (bars[i].mem64 && bars[i].prefetchable)
                         total64 += bars[i].size;
                 if (bars[i].size > largest) {
                         largest = bars[i].size;
@@ -1278,20 +1293,20 @@ static int check_bars(struct doctor *d, const struct vc_pci_dev *dev) {
         _cleanup_free_ char *big = human_size(largest), *sum = human_size(total64);
         if (!big || !sum)
                 return -ENOMEM;
-        if (largest >= VC_OVMF_DEFAULT_MMIO64 || total64 > VC_OVMF_DEFAULT_MMIO64) {
+        if (largest > VC_OVMF_DEFAULT_MMIO64 || total64 > VC_OVMF_DEFAULT_MMIO64) {
                 uint64_t mib = vc_mmio64_window_mib(total64 > largest ? total64 : largest);
                 return add(d, "bars", VC_DOCTOR_WARN, dev,
-                           fmt("%s: BAR%u is %s (64-bit BARs %s in all), more than the 32 GiB 64-bit MMIO window OVMF gives a VM by default: the guest sees the device but its driver fails to initialise it",
+                           fmt("%s: BAR%u is %s (64-bit prefetchable BARs %s in all), more than the 32 GiB 64-bit MMIO window OVMF gives a VM by default: the guest sees the device but its driver fails to initialise it",
                                vc_pci_dev_name(dev), largest_index, big, sum),
                            fmt("enlarge the VM firmware's window: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=%" PRIu64 "'/></qemu:commandline> (with xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>)",
                                mib));
         }
         if (total64 == 0)
                 return add(d, "bars", VC_DOCTOR_OK, dev,
-                           fmt("%s: largest BAR is %s, no 64-bit BAR: fits the VM firmware's default MMIO windows", vc_pci_dev_name(dev), big),
+                           fmt("%s: largest BAR is %s, no 64-bit prefetchable BAR: fits the VM firmware's default MMIO windows", vc_pci_dev_name(dev), big),
                            NULL);
         return add(d, "bars", VC_DOCTOR_OK, dev,
-                   fmt("%s: largest BAR is %s, 64-bit BARs %s in all: fits the VM firmware's default 64-bit MMIO window", vc_pci_dev_name(dev), big, sum),
+                   fmt("%s: largest BAR is %s, 64-bit prefetchable BARs %s in all: fits the VM firmware's default 64-bit MMIO window", vc_pci_dev_name(dev), big, sum),
                    NULL);
 }
 

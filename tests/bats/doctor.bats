@@ -66,6 +66,9 @@ summary() {
                 assert_equal "$(field "$c" level)" ok
         done
         assert_equal "$(field link 0000:01:00.0 finding)" "0000:01:00.0: PCIe link at 16.0 GT/s PCIe x16, the best both ends support"
+        # the boot VGA (the iGPU driving the console) is not the card meant for a VM
+        assert_equal "$(field reset 0000:00:02.0 level)" null
+        assert_equal "$(field reset 0000:01:00.0 level)" ok
         assert_equal "$(fk_writes)" 0
 }
 
@@ -201,7 +204,7 @@ summary() {
         fk_ir_on
         run --separate-stderr vc doctor 01:00.0
         assert_success
-        assert_line "warn  0000:01:00.0: BAR1 is 48 GiB (64-bit BARs 49184 MiB in all), more than the 32 GiB 64-bit MMIO window OVMF gives a VM by default: the guest sees the device but its driver fails to initialise it"
+        assert_line "warn  0000:01:00.0: BAR1 is 48 GiB (64-bit prefetchable BARs 49184 MiB in all), more than the 32 GiB 64-bit MMIO window OVMF gives a VM by default: the guest sees the device but its driver fails to initialise it"
         assert_line "      fix: enlarge the VM firmware's window: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=131072'/></qemu:commandline> (with xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>)"
         doctor_json 0000:01:00.0
         assert_equal "$(field bars 0000:01:00.0 level)" warn
