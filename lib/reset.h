@@ -15,17 +15,17 @@
  * "\n" for none (the kernel compares with sysfs_streq(), so a lone newline is the empty string). */
 const char *vc_reset_method_value(enum vc_reset r);
 
-/* Write the configured reset to the device's reset_method. 0 when written, -EOPNOTSUPP when the
- * kernel has no reset_method attribute for the device (before 5.15, or a device without any reset
- * method: the kernel hides the attribute then), otherwise the write's error (-EINVAL: the device
- * does not support that method). */
-int vc_reset_method_apply(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r);
-
 /* Does @r ask for a reset before the device goes back to its host driver? Only an explicitly
  * chosen method does (flr, bus, device_specific): with auto, vfio-pci has already reset the device
  * when the VM closed it; none means never. */
 bool vc_reset_before_release(enum vc_reset r);
 
-/* Reset the function now: one write of "1" to its reset attribute. -EOPNOTSUPP when the device has
- * no reset attribute (no reset method at all), otherwise the write's error. */
-int vc_device_reset(struct vc_ctx *ctx, const struct vc_pci_addr *addr);
+/* What the "reset =" of the device at @addr asks for now, for the claim engine to write in its
+ * transaction: at claim (@release false) the configured method for reset_method; before a release
+ * (@release true) "1" for the reset attribute. On 0, *ret_path is the attribute (NULL: nothing to
+ * do) and *ret_value the value. -EOPNOTSUPP when the reset asked for needs an attribute the kernel
+ * does not offer for the device: reset_method (Linux 5.15+; the kernel also hides it for a device
+ * without any method) for flr, bus and device_specific, reset for a reset before release. auto and
+ * none need nothing where there is no attribute. */
+int vc_reset_step(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r, bool release,
+                  char **ret_path, const char **ret_value);

@@ -161,46 +161,54 @@ static void write_file(const char *path, const char *s) {
         }
 }
 
-TEST(reset_apply_writes_under_the_root) {
+TEST(reset_steps_under_a_root) {
         char root[] = "/tmp/test-reset.XXXXXX";
         ASSERT_NOT_NULL(mkdtemp(root));
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        _cleanup_free_ char *dir = NULL, *rm = NULL, *rs = NULL, *v = NULL;
+        _cleanup_free_ char *dir = NULL, *rm = NULL, *rs = NULL;
         ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, "0000:01:00.0"));
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "%s", dir);
-        for (char *p = cmd + strlen(root) + 1; (p = strchr(p, '/')); p++) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", dir);
+        for (char *p = buf + strlen(root) + 1; (p = strchr(p, '/')); p++) {
                 *p = '\0';
-                mkdir(cmd, 0755);
+                mkdir(buf, 0755);
                 *p = '/';
         }
         ASSERT_OK(mkdir(dir, 0755));
         struct vc_pci_addr a;
         ASSERT_OK(vc_pci_addr_parse("0000:01:00.0", &a));
+        char *path = NULL;
+        const char *value = NULL;
 
-        /* no attributes: an old kernel, or a device without any reset */
-        ASSERT_ERRNO(vc_reset_method_apply(ctx, &a, VC_RESET_FLR), EOPNOTSUPP);
-        ASSERT_ERRNO(vc_device_reset(ctx, &a), EOPNOTSUPP);
+        /* no attributes: a kernel before 5.15, or a device without any reset */
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_AUTO, false, &path, &value));
+        ASSERT_NULL(path);
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_NONE, false, &path, &value));
+        ASSERT_NULL(path);
+        ASSERT_ERRNO(vc_reset_step(ctx, &a, VC_RESET_FLR, false, &path, &value), EOPNOTSUPP);
+        ASSERT_ERRNO(vc_reset_step(ctx, &a, VC_RESET_FLR, true, &path, &value), EOPNOTSUPP);
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_AUTO, true, &path, &value)); /* auto: no reset */
+        ASSERT_NULL(path);
+        ASSERT_ERRNO(vc_reset_step(ctx, &a, _VC_RESET_MAX, false, &path, &value), EINVAL);
 
         ASSERT_TRUE(asprintf(&rm, "%s/reset_method", dir) > 0);
         ASSERT_TRUE(asprintf(&rs, "%s/reset", dir) > 0);
         write_file(rm, "flr bus\n");
         write_file(rs, "");
-        ASSERT_OK(vc_reset_method_apply(ctx, &a, VC_RESET_DEVICE_SPECIFIC));
-        ASSERT_OK(vc_sysfs_read(rm, &v));
-        ASSERT_STREQ(v, "device_specific");
-        free(v);
-        v = NULL;
-        write_file(rm, ""); /* sysfs attributes need no truncation; a plain file does */
-        ASSERT_OK(vc_reset_method_apply(ctx, &a, VC_RESET_NONE));
-        ASSERT_OK(vc_sysfs_read(rm, &v));
-        ASSERT_STREQ(v, "");
-        free(v);
-        v = NULL;
-        ASSERT_OK(vc_device_reset(ctx, &a));
-        ASSERT_OK(vc_sysfs_read(rs, &v));
-        ASSERT_STREQ(v, "1");
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_DEVICE_SPECIFIC, false, &path, &value));
+        ASSERT_STREQ(path, rm);
+        ASSERT_STREQ(value, "device_specific");
+        free(path);
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_NONE, false, &path, &value));
+        ASSERT_STREQ(value, "\n");
+        free(path);
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_BUS, true, &path, &value));
+        ASSERT_STREQ(path, rs);
+        ASSERT_STREQ(value, "1");
+        free(path);
+        ASSERT_OK(vc_reset_step(ctx, &a, VC_RESET_NONE, true, &path, &value));
+        ASSERT_NULL(path);
         unlink(rm);
         unlink(rs);
         rmdir(dir);
