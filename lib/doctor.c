@@ -745,16 +745,18 @@ static int check_interrupt_remapping(struct doctor *d) {
         const char *intremap = cmd(d, "intremap");
         bool cmd_off = intremap && vc_option_list_has(intremap, "off");
         _cleanup_free_ char *interrupts = NULL;
+        if (cmd_off)
+                return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
+                           fmt("interrupt remapping is disabled on the kernel command line (intremap=%s): vfio refuses to attach devices unless allow_unsafe_interrupts is set", intremap),
+                           fmt("remove intremap=%s from %s", intremap, grub_hint));
         /* The kernel's own view: interrupt chips are called IR-PCI-MSI, IR-IO-APIC... when remapped. */
         if (read_root_file(d, VC_PLACE_PROC, "interrupts", &interrupts) >= 0 && strstr(interrupts, "PCI-MSI")) {
                 if (strstr(interrupts, "IR-"))
                         return add(d, "interrupt-remapping", VC_DOCTOR_OK, NULL,
                                    strdup("interrupt remapping is active (IR- interrupt domains in /proc/interrupts)"), NULL);
                 return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
-                           fmt("interrupt remapping is off%s: vfio refuses to attach devices unless allow_unsafe_interrupts is set, which lets a VM inject interrupts into the host",
-                               cmd_off ? " (intremap=off on the kernel command line)" : " (no IR- interrupt domain in /proc/interrupts)"),
-                           cmd_off ? fmt("remove intremap=off from %s", grub_hint)
-                                   : strdup("enable interrupt remapping in the firmware setup (on Intel it comes with VT-d and x2APIC); a BIOS update may be needed"));
+                           strdup("interrupt remapping is off (no IR- interrupt domain in /proc/interrupts): vfio refuses to attach devices unless allow_unsafe_interrupts is set, which lets a VM inject interrupts into the host"),
+                           strdup("enable interrupt remapping in the firmware setup (on Intel it comes with VT-d and x2APIC); a BIOS update may be needed"));
         }
 
         /* Without /proc/interrupts (a copied tree): the hardware capability of the Intel units. */
@@ -777,10 +779,6 @@ static int check_interrupt_remapping(struct doctor *d) {
                                    fmt("%s does not support interrupt remapping (ecap %s, IR bit 3 clear): vfio refuses to attach devices unless allow_unsafe_interrupts is set", *u, text),
                                    strdup("update the firmware (BIOS) and enable VT-d with interrupt remapping; only as a last resort set allow_unsafe_interrupts=1 (a VM can then inject interrupts into the host)"));
         }
-        if (seen && cmd_off)
-                return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
-                           strdup("interrupt remapping is disabled on the kernel command line (intremap=off)"),
-                           fmt("remove intremap=off from %s", grub_hint));
         if (seen)
                 return add(d, "interrupt-remapping", VC_DOCTOR_OK, NULL,
                            strdup("the IOMMU supports interrupt remapping (ecap IR bit set)"), NULL);
