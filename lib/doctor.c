@@ -493,7 +493,12 @@ static int load_modprobe_config(struct doctor *d) {
                         goto out;
         }
 
-        d->kmod = kmod_new(d->moddir ? d->moddir : paths[0], (const char *const *) paths);
+        /* Without a module directory under the root, point kmod at one that does not exist
+         * rather than at the host's: lookups then find nothing, as they should. */
+        _cleanup_free_ char *nodir = NULL;
+        if (!d->moddir && (r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &nodir, "%s", d->kver && d->kver[0] && !strchr(d->kver, '/') ? d->kver : "none")) < 0)
+                goto out;
+        d->kmod = kmod_new(d->moddir ? d->moddir : nodir, (const char *const *) paths);
         if (!d->kmod) {
                 r = -ENOMEM;
                 goto out;
