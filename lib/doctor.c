@@ -405,6 +405,11 @@ static char *describe(const struct vc_pci_dev *dev) {
 
 /* ------------------------------------------------------------------ setup */
 
+/* A kernel release usable as one path component. */
+static bool kver_ok(const char *k) {
+        return k && k[0] && !strchr(k, '/') && !streq(k, ".") && !streq(k, "..");
+}
+
 static int load_kernel_facts(struct doctor *d) {
         _cleanup_free_ char *text = NULL;
         int r;
@@ -430,7 +435,7 @@ static int load_kernel_facts(struct doctor *d) {
                 if (!d->kver)
                         return -ENOMEM;
         }
-        if (strchr(d->kver, '/') || streq(d->kver, "..") || streq(d->kver, ".") || !d->kver[0])
+        if (!kver_ok(d->kver))
                 return 0;
         r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &d->moddir, "%s", d->kver);
         if (r < 0)
@@ -496,7 +501,7 @@ static int load_modprobe_config(struct doctor *d) {
         /* Without a module directory under the root, point kmod at one that does not exist
          * rather than at the host's: lookups then find nothing, as they should. */
         _cleanup_free_ char *nodir = NULL;
-        if (!d->moddir && (r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &nodir, "%s", d->kver && d->kver[0] && !strchr(d->kver, '/') ? d->kver : "none")) < 0)
+        if (!d->moddir && (r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &nodir, "%s", kver_ok(d->kver) ? d->kver : "none")) < 0)
                 goto out;
         d->kmod = kmod_new(d->moddir ? d->moddir : nodir, (const char *const *) paths);
         if (!d->kmod) {
