@@ -391,3 +391,21 @@ hostdev() {
         run --separate-stderr vc --config "$BATS_TEST_TMPDIR/conf" --connect "$uri" --json doctor win10
         assert_equal "$(field vm-groups level)" ok
 }
+
+@test "show: reset methods, link, BAR sizes, NUMA node and the vendor-reset quirk of each device" {
+        fake_root doctor-amd-navi10
+        run --separate-stderr vc show 0000:0b:00.0
+        assert_success
+        assert_line '      reset methods: bus'
+        assert_line '      reset quirk:   AMD Navi 10: needs the vendor-reset module (reset = device_specific)'
+        assert_line '      link:          16.0 GT/s PCIe x16 (max 16.0 GT/s PCIe x16)'
+        assert_line '      BAR0:          256 MiB 64-bit, prefetchable'
+        run --separate-stderr vc --json show 0000:0b:00.0
+        assert_equal "$(echo "$output" | jq -r '.groups[0].devices[] | select(.address == "0000:0b:00.0") | .vendor_reset_family')" "Navi 10"
+        assert_equal "$(echo "$output" | jq -r '.groups[0].devices[] | select(.address == "0000:0b:00.1") | .vendor_reset_family')" null
+        assert_equal "$(echo "$output" | jq -r '.groups[0].devices[] | select(.address == "0000:0b:00.0") | [.reset_methods[], .link.max_width, (.bars[0].size)] | join(" ")')" "bus 16 268435456"
+        fake_root doctor-healthy
+        run --separate-stderr vc show 0000:02:00.0
+        assert_line '      NUMA node:     0'
+        refute_line --partial 'reset quirk'
+}
