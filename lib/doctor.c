@@ -1125,32 +1125,37 @@ static int check_critical(struct doctor *d, const struct vc_pci_dev *dev) {
                    strdup("pass through another device; vfio-claim refuses this one unless --force is given"));
 }
 
+/* "0000:00:17.0 (sata, ahci)", with ", host-critical: WHY" inside the parentheses when it is. */
+static char *describe_critical(struct doctor *d, const struct vc_pci_dev *o, bool *ret_critical) {
+        const char *why = critical(d, o), *drv = vc_pci_dev_driver(o);
+        *ret_critical = why != NULL;
+        return fmt("%s (%s, %s%s%s)", vc_pci_dev_name(o), vc_pci_class_to_string(vc_pci_dev_class(o)),
+                   drv ? drv : "no driver", why ? ", host-critical: " : "", strempty(why));
+}
+
 static int check_group(struct doctor *d, const struct vc_pci_dev *dev) {
         const struct vc_group *g = vc_topology_find_group(d->topo, vc_pci_dev_addr(dev));
         if (!g)
                 return add(d, "group", VC_DOCTOR_FAIL, dev,
                            fmt("%s belongs to no IOMMU group: it cannot be passed through", vc_pci_dev_name(dev)),
                            strdup("enable the IOMMU (see the iommu finding)"));
-        _cleanup_free_ char *companions = NULL, *others = NULL, *crit = NULL;
+        _cleanup_free_ char *companions = NULL, *others = NULL, *all = NULL;
+        bool any_critical = false;
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *o = vc_group_device(g, i);
+                bool crit;
                 if (o == dev || vc_pci_dev_is_bridge(o))
                         continue;
-                _cleanup_free_ char *desc = describe(o);
-                if (!desc)
+                _cleanup_free_ char *desc = describe_critical(d, o, &crit);
+                if (!desc || append(&all, ", ", desc) < 0 || append(same_slot(o, dev) ? &companions : &others, ", ", desc) < 0)
                         return -ENOMEM;
-                const char *why = critical(d, o);
-                if (why) {
-                        _cleanup_free_ char *c = fmt("%s, host-critical: %s", desc, why);
-                        if (!c || append(&crit, "; ", c) < 0)
-                                return -ENOMEM;
-                } else if (append(same_slot(o, dev) ? &companions : &others, ", ", desc) < 0)
-                        return -ENOMEM;
+                any_critical |= crit;
         }
         unsigned num = vc_group_number(g);
-        if (crit)
+        if (any_critical)
                 return add(d, "group", VC_DOCTOR_FAIL, dev,
-                           fmt("IOMMU group %u of %s also holds %s; the whole group goes to the VM together", num, vc_pci_dev_name(dev), crit),
+                           fmt("IOMMU group %u of %s also holds %s: the whole group goes to the VM together, and the host cannot lose a host-critical device",
+                               num, vc_pci_dev_name(dev), all),
                            strdup("move the card to another slot (one wired to the CPU usually has its own group); vfio-claim refuses this group unless --force is given"));
         if (others)
                 return add(d, "group", VC_DOCTOR_WARN, dev,

@@ -317,6 +317,10 @@ static bool looks_like_device(struct vc_cli *cli, const char *arg) {
                (cli->config && vc_config_find_device(cli->config, arg));
 }
 
+static const char *critical_reason(void *userdata, const struct vc_pci_addr *addr) {
+        return cli_critical_reason(userdata, addr);
+}
+
 int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_(vc_doctor_report_freep) struct vc_doctor_report *rep = vc_doctor_report_new();
@@ -390,6 +394,8 @@ int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
                 .targets = targets,
                 .n_targets = n_targets,
                 .explicit_targets = argc > 0,
+                .critical = critical_reason,
+                .critical_userdata = cli,
         };
         r = vc_doctor_run(cli->ctx, &opts, rep);
         if (r >= 0 && is_vm)

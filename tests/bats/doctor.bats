@@ -409,3 +409,30 @@ hostdev() {
         assert_line '      NUMA node:     0'
         refute_line --partial 'reset quirk'
 }
+
+# Make the device at $1 the NIC of the IPv4 default route, as /proc and sysfs show it.
+default_route_nic() {
+        mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
+        printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
+                > "$ROOT/proc/net/route"
+        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+}
+
+@test "doctor: a group holding the host's default-route NIC fails, and so does the NIC itself" {
+        fake_root doctor-shared-group
+        fk_ir_on
+        default_route_nic 0000:00:1f.6
+        run --separate-stderr vc doctor 0000:03:00.0
+        assert_failure 1
+        assert_line "fail  IOMMU group 7 of 0000:03:00.0 also holds 0000:00:14.0 (usb, xhci_hcd), 0000:00:1f.6 (ethernet, e1000e, host-critical: NIC of the default route (eth0)): the whole group goes to the VM together, and the host cannot lose a host-critical device"
+        assert_line "      fix: move the card to another slot (one wired to the CPU usually has its own group); vfio-claim refuses this group unless --force is given"
+        doctor_json 0000:00:1f.6
+        assert_failure 1
+        assert_equal "$(field critical 0000:00:1f.6 level)" fail
+        assert_equal "$(field critical 0000:00:1f.6 finding)" "0000:00:1f.6 is host-critical: NIC of the default route (eth0); giving it to a VM takes it from the host"
+        # without the route, the same group is only a warning
+        rm "$ROOT/proc/net/route"
+        doctor_json 0000:03:00.0
+        assert_success
+        assert_equal "$(field group 0000:03:00.0 level)" warn
+}
