@@ -7,9 +7,22 @@
  * the kernel's own order, and an empty write disables every method. A name the device does not
  * support is refused with EINVAL. */
 
+#include <stddef.h>
+
 #include "config.h"
+#include "iommu.h"
 #include "pci.h"
 #include "root.h"
+
+/* The "reset =" of one endpoint, as the claim engine takes it (struct vc_claim_opts). */
+struct vc_reset_choice {
+        struct vc_pci_addr addr;
+        enum vc_reset reset;
+};
+
+/* The choices for the endpoints of @g that @c configures (none: *ret_n 0). */
+int vc_reset_choices_for_group(const struct vc_config *c, const struct vc_group *g,
+                               struct vc_reset_choice **ret, size_t *ret_n);
 
 /* What to write to reset_method for @r: "default" for auto, "flr", "bus", "device_specific", and
  * "\n" for none (the kernel compares with sysfs_streq(), so a lone newline is the empty string). */
