@@ -436,3 +436,109 @@ default_route_nic() {
         assert_success
         assert_equal "$(field group 0000:03:00.0 level)" warn
 }
+
+# ---- reset = (claim writes reset_method, release resets first)
+
+# conf DEVICE-SECTION-BODY: the configuration under the fake root
+conf() {
+        mkdir -p "$ROOT/etc/vfio-claim"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n%s\n' "$1" > "$ROOT/etc/vfio-claim/vfio-claim.conf"
+}
+
+# writes_to ATTR: the logged writes to ATTR, "DEVICE VALUE RESULT" per line
+writes_to() {
+        awk -F'\t' -v a="/$1" 'substr($1, length($1) - length(a) + 1) == a {
+                n = split($1, p, "/"); print p[n - 1], $2, $3 }' "$ROOT/.fakekernel/writes.log"
+}
+
+@test "reset: claim writes the configured method to reset_method before any driver moves" {
+        healthy
+        conf "reset = flr"
+        run vc apply
+        assert_success
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" flr
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(writes_to reset_method)" "0000:01:00.0 flr ok"
+        # first write of the whole operation
+        assert_equal "$(head -n1 "$ROOT/.fakekernel/writes.log" | cut -f1,2)" \
+                "$(printf 'sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/reset_method\tflr')"
+        # the function that is not configured keeps its methods
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" "flr bus"
+        # claimed again: the method is already right, nothing is written
+        n=$(fk_writes)
+        run vc apply
+        assert_success
+        assert_equal "$(fk_writes)" "$n"
+}
+
+@test "reset: auto writes default, none writes an empty line, a dry run shows the write" {
+        healthy
+        conf "reset = none"
+        run vc --dry-run apply
+        assert_success
+        assert_line '  write /sys/bus/pci/devices/0000:01:00.0/reset_method <- "\n"'
+        assert_equal "$(fk_writes)" 0
+        run vc apply
+        assert_success
+        assert_equal "$(writes_to reset_method)" '0000:01:00.0 \n ok'
+        run vc release gpu
+        assert_success
+        conf "reset = auto"
+        run vc apply
+        assert_success
+        assert_equal "$(writes_to reset_method | tail -n1)" "0000:01:00.0 default ok"
+}
+
+@test "reset: a method the kernel refuses fails the claim and moves nothing" {
+        healthy
+        conf "reset = bus"
+        fk_fail 'glob:*/0000:01:00.0/reset_method EINVAL'
+        run vc apply
+        assert_failure 1
+        assert_output --partial '0000:01:00.0: failed to set reset_method to bus: Invalid argument'
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        [ ! -e "$ROOT/dev/vfio/1" ]
+        # a kernel without reset_method (before 5.15) cannot honour an explicit method either
+        fake_root doctor-healthy
+        conf "reset = flr"
+        rm "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method"
+        run vc apply
+        assert_failure 1
+        assert_output --partial '0000:01:00.0: failed to set reset_method to flr: Operation not supported'
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        # ... while auto has nothing to do there
+        conf "reset = auto"
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+}
+
+@test "reset: release resets an explicitly configured device before it goes back, and a failed reset keeps it on vfio-pci" {
+        healthy
+        conf "reset = flr"
+        : > "$ROOT/sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/reset"
+        run vc apply
+        assert_success
+        fk_fail 'glob:*/0000:01:00.0/reset EIO'
+        run vc release gpu
+        assert_failure 1
+        assert_output --partial '0000:01:00.0: failed to reset the device before giving it back: Input/output error'
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        : > "$ROOT/.fakekernel/faults"
+        run vc release gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(writes_to reset | tail -n1)" "0000:01:00.0 1 ok"
+        # the reset came while vfio-pci still had the device: before its unbind
+        r=$(grep -n '/0000:01:00.0/reset	1	ok' "$ROOT/.fakekernel/writes.log" | tail -n1 | cut -d: -f1)
+        u=$(grep -n 'drivers/vfio-pci/unbind	0000:01:00.0	ok' "$ROOT/.fakekernel/writes.log" | tail -n1 | cut -d: -f1)
+        [ -n "$r" ] && [ -n "$u" ] && [ "$r" -lt "$u" ]
+        # auto: no reset on release
+        conf "reset = auto"
+        run vc apply
+        n=$(writes_to reset | wc -l)
+        run vc release gpu
+        assert_success
+        assert_equal "$(writes_to reset | wc -l)" "$n"
+}
