@@ -1214,6 +1214,20 @@ static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
                         return r;
         }
 
+        /* An explicit "reset =" the kernel cannot honour makes every claim fail. */
+        const struct vc_config_device *cd = d->opts->config ? vc_config_match_device(d->opts->config, dev) : NULL;
+        if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
+            !has_method(methods, vc_reset_to_string(cd->reset))) {
+                r = add(d, "reset", VC_DOCTOR_FAIL, dev,
+                        fmt("%s: configured with reset = %s, but the kernel %s%s%s: every claim of it will fail", name,
+                            vc_reset_to_string(cd->reset), !methods ? "has no reset_method for it" : "offers only: ",
+                            methods && methods[0] ? methods : "", methods && !methods[0] ? "none" : ""),
+                        fmt("set reset = auto for [device %s] (%s:%u)%s", cd->name, cd->file, cd->line,
+                            cd->reset == VC_RESET_DEVICE_SPECIFIC ? ", or load the module that provides the device-specific reset (vendor-reset)" : ""));
+                if (r < 0)
+                        return r;
+        }
+
         if (!methods) {
                 if (dev_attr_exists(dev, "reset"))
                         return add(d, "reset", VC_DOCTOR_OK, dev,

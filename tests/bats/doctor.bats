@@ -542,3 +542,18 @@ writes_to() {
         assert_success
         assert_equal "$(writes_to reset | wc -l)" "$n"
 }
+
+@test "doctor: a configured reset method the device does not offer fails (the claim would)" {
+        healthy
+        conf "reset = device_specific"
+        doctor_json
+        assert_failure 1
+        assert_equal "$(echo "$output" | jq -r '[.findings[] | select(.check == "reset" and .level == "fail")][0].finding')" \
+                "0000:01:00.0: configured with reset = device_specific, but the kernel offers only: flr bus: every claim of it will fail"
+        assert_equal "$(echo "$output" | jq -r '[.findings[] | select(.check == "reset" and .level == "fail")][0].fix')" \
+                "set reset = auto for [device gpu] (vfio-claim.conf:1), or load the module that provides the device-specific reset (vendor-reset)"
+        conf "reset = flr"
+        doctor_json
+        assert_success
+        assert_equal "$(field reset 0000:01:00.0 level)" ok
+}
