@@ -41,7 +41,7 @@ static void help(FILE *f) {
                 "      --dry-run        print the plan, change nothing\n"
                 "      --force          override host-critical device protection\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
-                "      --connect URI    libvirt connection for add/remove (default qemu:///system)\n"
+                "      --connect URI    libvirt connection for add/remove and doctor VM (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help\n"
