@@ -441,8 +441,8 @@ default_route_nic() {
 
 # conf DEVICE-SECTION-BODY: the configuration under the fake root
 conf() {
-        mkdir -p "$ROOT/etc/vfio-claim"
-        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n%s\n' "$1" > "$ROOT/etc/vfio-claim/vfio-claim.conf"
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n%s\n' "$1" > "$CONF/vfio-claim.conf"
 }
 
 # writes_to ATTR: the logged writes to ATTR, "DEVICE VALUE RESULT" per line
