@@ -83,6 +83,12 @@ for s in "${scenarios[@]}"; do
         fi
         names+=("$n")
 done
+# A static VFIO API probe for the guest (scenarios skip its checks without it).
+if command -v cc >/dev/null 2>&1; then
+        cc -static -O2 -o "$root/usr/lib/vc-lab/vfio-group-status" \
+                "$VC_LAB_DIR/guest/vfio-group-status.c" 2>"$logdir/cc.log" ||
+                msg "cannot build guest/vfio-group-status.c statically (see $logdir/cc.log); VFIO API checks will skip"
+fi
 guest_capture=
 if [[ -n $capture ]]; then
         [[ -f $capture ]] || die "no capture script $capture"

@@ -35,9 +35,10 @@ vc_send() {
 }
 
 # vc_write FILE VALUE: one write(2) of VALUE, with the step timeout. The shell
-# prints the kernel's error (e.g. "No such device") on stderr.
+# prints the kernel's error ("sh: write error: No such device") on stderr.
+# (busybox's echo reports write errors; its printf stays silent.)
 vc_write() {
-        timeout -s KILL "$VC_STEP_TIMEOUT" sh -c 'printf "%s" "$2" >"$1"' sh "$1" "$2"
+        timeout -s KILL "$VC_STEP_TIMEOUT" sh -c 'echo -n "$2" >"$1"' sh "$1" "$2"
 }
 
 # --- PCI facts from sysfs ------------------------------------------------
