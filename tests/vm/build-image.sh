@@ -89,6 +89,13 @@ for d in usr/bin/jq usr/lib/x86_64-linux-gnu lib/x86_64-linux-gnu lib64; do
         mkdir -p "$base/$(dirname "$d")"
         cp -a "$work/extra/$d" "$base/$d"
 done
+# Every symlink in the tree becomes relative. An absolute link (busybox's
+# applets, libc6's /lib64/ld-linux-x86-64.so.2) would point at the HOST's file
+# while the tree sits on the host, and a later copy over it would write there.
+while IFS= read -r -d '' l; do
+        t=$(readlink "$l")
+        ln -sfn "$(realpath -m --relative-to="$(dirname "$l")" "$base$t")" "$l"
+done < <(find "$base" -type l -lname '/*' -print0)
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$base/etc/passwd"
 printf 'root:x:0:\n' >"$base/etc/group"
 printf '%s\n' "$kver" >"$base/etc/vc-lab-kernel"

@@ -49,6 +49,6 @@ while IFS= read -r -d '' f; do
 done < <(find "$dest" -type f -print0)
 for lib in "${!libs[@]}"; do
         mkdir -p "$dest$(dirname "$lib")"
-        cp -L "$lib" "$dest$lib"
+        cp -L --remove-destination "$lib" "$dest$lib"
 done
 msg "installed $(git -C "$src" describe --always --dirty 2>/dev/null || echo "$src") into $dest (${#libs[@]} shared libraries)"

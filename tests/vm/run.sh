@@ -65,7 +65,13 @@ root=$run/root
 cp -a "$img/base" "$root"
 if ((project)); then
         "$VC_LAB_DIR/install-project.sh" "$src" "$run/dest"
-        cp -a "$run/dest/." "$root/"
+        # Never write through a symlink of the tree: the image has only
+        # relative links (build-image.sh), and --remove-destination replaces a
+        # link instead of following it.
+        if find "$root" -type l -lname '/*' | grep -q .; then
+                die "guest tree $root has absolute symlinks; refusing to copy into it"
+        fi
+        cp -a --remove-destination "$run/dest/." "$root/"
 fi
 install -D -m 0755 "$VC_LAB_DIR/guest/vc-guest" "$root/sbin/vc-guest"
 install -D -m 0644 "$VC_LAB_DIR/guest/lib.sh" "$root/usr/lib/vc-lab/lib.sh"
