@@ -20,7 +20,12 @@ if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
         git -C "$src" ls-files -z -co --exclude-standard |
                 (cd "$src" && tar --null -T - -cf - 2>/dev/null) | tar -xf - -C "$bdir/src"
 else
-        (cd "$src" && tar --exclude=.git -cf - .) | tar -xf - -C "$bdir/src"
+        # A release tarball, perhaps configured and built in place: leave the
+        # products of that build behind.
+        (cd "$src" && tar --exclude=.git --exclude=config.status --exclude=config.log \
+                --exclude=config.h --exclude=stamp-h1 --exclude=libtool --exclude=Makefile \
+                --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
+                -cf - .) | tar -xf - -C "$bdir/src"
 fi
 cd "$bdir/src"
 log=$bdir/build.log

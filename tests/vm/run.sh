@@ -17,6 +17,7 @@
 #   --claim-with sysfs|cli    how vc_claim/vc_release work (default sysfs)
 #   --no-project       do not build/install the project (guest + scenarios only)
 # Environment: VC_LAB_CACHE (cache dir), VC_LAB_ACCEL (default tcg,thread=multi),
+#   VC_LAB_QEMU (default qemu-system-x86_64),
 #   VC_LAB_KERNEL_PKG (kernel package, default: behind linux-image-amd64).
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
 set -euo pipefail
@@ -50,7 +51,10 @@ if ((${#scenarios[@]} == 0)); then
         mapfile -t scenarios < <(grep -v '^\s*\(#\|$\)' "$VC_LAB_DIR/scenarios/DEFAULT")
 fi
 
-need_tools qemu-system-x86_64 mke2fs timeout
+qemu_bin=${VC_LAB_QEMU:-qemu-system-x86_64}
+command -v "$qemu_bin" >/dev/null 2>&1 ||
+        skip "$qemu_bin not found: install qemu-system-x86 to run the lab (or set VC_LAB_QEMU)"
+need_tools mke2fs timeout
 logdir=${logdir:-$VC_LAB_CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)-$$}
 mkdir -p "$logdir"
 logdir=$(cd "$logdir" && pwd)
@@ -113,7 +117,7 @@ t_disk=$(date +%s.%N)
 
 # The topology (issue 4). Bus numbers shift with it: scenarios find devices
 # by vendor:device. intel-iommu needs kernel-irqchip=split for intremap.
-qemu=(qemu-system-x86_64
+qemu=("$qemu_bin"
         -accel "${VC_LAB_ACCEL:-tcg,thread=multi}" -cpu max -smp 2 -m 1024
         -machine q35,kernel-irqchip=split
         -device intel-iommu,intremap=on
