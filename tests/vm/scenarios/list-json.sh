@@ -33,3 +33,18 @@ else
         cat /tmp/list.diff
         vc_not_ok "list --json disagrees with /sys/kernel/iommu_groups (diff above: - sysfs, + list)"
 fi
+
+# The host-critical marks (SPEC section 6): the root disk's controller and
+# the default-route NIC. Checked when the document carries "critical" keys.
+if jq -e '[.. | objects | select(has("critical"))] | length > 0' /tmp/list.json >/dev/null; then
+        for id in 1af4:1001 1af4:1041; do
+                a=$(vc_find1 $id)
+                c=$(jq -r --arg a "$a" '[.. | objects | select(.address? == $a)][0] | "\(.critical) \(.critical_reason // "")"' /tmp/list.json)
+                case $c in
+                true*) vc_ok "list --json marks $a ($id) critical: ${c#true }" ;;
+                *) vc_not_ok "list --json does not mark $a ($id) critical (got: $c)" ;;
+                esac
+        done
+else
+        vc_skip "list --json has no critical marks yet"
+fi
