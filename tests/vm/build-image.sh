@@ -14,24 +14,34 @@ need_tools apt-get apt-cache dpkg cpio gzip sha256sum
 
 kpkg=$(kernel_pkg)
 [[ -n $kpkg ]] || skip "apt knows no kernel package behind linux-image-amd64 (run apt-get update?)"
-kver_pkg=$(pkg_version "$kpkg")
-bb_ver=$(pkg_version busybox-static)
-[[ -n $kver_pkg && -n $bb_ver ]] || skip "apt cannot resolve $kpkg or busybox-static"
 # jq (with the C library it links against) lets scenarios read --json output.
 extra_pkgs=(jq libjq1 libonig5 libc6)
-extra_vers=()
-for p in "${extra_pkgs[@]}"; do
-        v=$(pkg_version "$p")
-        [[ -n $v ]] || skip "apt cannot resolve $p"
-        extra_vers+=("$p=$v")
+# Candidate versions, as apt would install them (one apt-cache call: this runs
+# on every warm start).
+declare -A ver=()
+while read -r p v; do
+        ver[$p]=$v
+done < <(apt-cache policy "$kpkg" busybox-static "${extra_pkgs[@]}" 2>/dev/null |
+        awk '/^[^ ]/ { p = $1; sub(":$", "", p) } /Candidate:/ { print p, $2 }')
+for p in "$kpkg" busybox-static "${extra_pkgs[@]}"; do
+        [[ -n ${ver[$p]:-} && ${ver[$p]} != "(none)" ]] || skip "apt cannot resolve Debian package $p (run apt-get update?)"
 done
+kver_pkg=${ver[$kpkg]}
+bb_ver=${ver[busybox-static]}
+extra_vers=()
+for p in "${extra_pkgs[@]}"; do extra_vers+=("$p=${ver[$p]}"); done
 
 scripts_hash=$(cat "$VC_LAB_DIR/build-image.sh" "$VC_LAB_DIR/lib.sh" "$VC_LAB_DIR/guest/init" |
         sha256sum | cut -c1-16)
 key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "${extra_vers[@]}" "$scripts_hash" | sha256sum | cut -c1-16)
 img=$VC_LAB_CACHE/images/$key
 
+# Images not used for two weeks go (other branches may share the cache).
+find "$VC_LAB_CACHE/images" -mindepth 2 -maxdepth 2 -name done -mtime +14 -printf '%h\0' 2>/dev/null |
+        xargs -0r rm -rf
+
 if [[ -f $img/done ]]; then
+        touch "$img/done"
         msg "reusing guest image $img ($kpkg $kver_pkg, busybox $bb_ver)"
         echo "$img"
         exit 0

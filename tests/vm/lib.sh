@@ -37,11 +37,6 @@ need_tools() {
         ((${#missing[@]} == 0)) || skip "missing host tools: ${missing[*]}"
 }
 
-# Candidate version of a Debian package, as apt would install it.
-pkg_version() {
-        apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n 's/^Version: //p' | head -n1
-}
-
 # The versioned kernel image package behind the linux-image-amd64 metapackage.
 kernel_pkg() {
         if [[ -n ${VC_LAB_KERNEL_PKG:-} ]]; then

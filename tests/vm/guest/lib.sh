@@ -29,6 +29,16 @@ vc_check() {
         return 1
 }
 
+# vc_wait SECS COMMAND...: poll COMMAND every 0.1 s until it succeeds or SECS
+# pass (drivers finish some work asynchronously, e.g. snd_hda_intel's card).
+vc_wait() {
+        _w=$(($1 * 10)); shift
+        while ! "$@" >/dev/null 2>&1; do
+                _w=$((_w - 1)); [ $_w -gt 0 ] || return 1
+                sleep 0.1
+        done
+}
+
 # vc_send NAME FILE: send a file to the host (stored in the run's log dir).
 vc_send() {
         gzip -c "$2" | base64 | sed "s/^/@@VC data $1 /"

@@ -59,9 +59,10 @@ expect_override_clear "$hda" "display+audio released"
 [ ! -e "/dev/vfio/$(vc_group "$vga")" ] && vc_ok "display+audio released: /dev/vfio/$(vc_group "$vga") gone" ||
         vc_not_ok "display+audio released: /dev/vfio/$(vc_group "$vga") still there"
 # The drivers did their work again: a DRM card and a sound card on these devices.
-ls -d "$SYS_PCI/devices/$vga"/drm/card* >/dev/null 2>&1 && vc_ok "display+audio released: bochs-drm registered a DRM card" ||
+has_card() { ls -d "$SYS_PCI/devices/$1/$2"/card* >/dev/null 2>&1; }
+vc_wait 10 has_card "$vga" drm && vc_ok "display+audio released: bochs-drm registered a DRM card" ||
         vc_not_ok "display+audio released: no DRM card on $vga"
-ls -d "$SYS_PCI/devices/$hda"/sound/card* >/dev/null 2>&1 && vc_ok "display+audio released: snd_hda_intel registered a sound card" ||
+vc_wait 10 has_card "$hda" sound && vc_ok "display+audio released: snd_hda_intel registered a sound card" ||
         vc_not_ok "display+audio released: no sound card on $hda"
 
 # --- bridge group ------------------------------------------------------------------
