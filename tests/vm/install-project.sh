@@ -1,12 +1,15 @@
 #!/bin/bash
-# install-project.sh SRC DESTDIR
+# install-project.sh [--no-libs] SRC DESTDIR
 # Build the project from the source tree SRC (a clean copy is built in the
 # cache, so SRC is never modified and an in-tree build there does not matter)
 # and install it with its own `make install DESTDIR=...`, plus every shared
-# library its ELF files need (what ldd lists, and the dynamic loader).
+# library its ELF files need (what ldd lists, and the dynamic loader), unless
+# --no-libs (the Debian-route guest has its own, from the same release).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+libs_too=1
+if [[ ${1:-} == --no-libs ]]; then libs_too=0; shift; fi
 src=$(cd "${1:?usage: install-project.sh SRC DESTDIR}" && pwd)
 dest=${2:?usage: install-project.sh SRC DESTDIR}
 [[ -f $src/configure.ac ]] || die "$src: not a vfio-claim source tree (no configure.ac)"
@@ -46,6 +49,7 @@ make install DESTDIR="$dest" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; die "make
 
 # Shared libraries of every installed ELF file, copied to the same paths.
 declare -A libs=()
+if ((libs_too)); then
 while IFS= read -r -d '' f; do
         [[ $(head -c4 "$f" | od -An -c | tr -d ' ') == 177ELF ]] || continue
         while read -r lib; do
@@ -56,4 +60,5 @@ for lib in "${!libs[@]}"; do
         mkdir -p "$dest$(dirname "$lib")"
         cp -L --remove-destination "$lib" "$dest$lib"
 done
+fi
 msg "installed $(git -C "$src" describe --always --dirty 2>/dev/null || echo "$src") into $dest (${#libs[@]} shared libraries)"

@@ -115,8 +115,8 @@ mke2fs -q -F -t ext4 -L vcroot -E root_owner=0:0 -d "$root" "$run/root.img" 512M
 cp "$run/run.conf" "$logdir/run.conf"
 t_disk=$(date +%s.%N)
 
-# The topology (issue 4). Bus numbers shift with it: scenarios find devices
-# by vendor:device. intel-iommu needs kernel-irqchip=split for intremap.
+# intel-iommu needs kernel-irqchip=split for intremap; the devices are
+# VC_TOPOLOGY (lib.sh), the root disk is virtio-blk at 09.0.
 qemu=("$qemu_bin"
         -accel "${VC_LAB_ACCEL:-tcg,thread=multi}" -cpu max -smp 2 -m 1024
         -machine q35,kernel-irqchip=split
@@ -126,25 +126,9 @@ qemu=("$qemu_bin"
         -kernel "$img/vmlinuz" -initrd "$img/initrd.img"
         -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4"
         -fw_cfg "name=opt/vc/run.conf,file=$run/run.conf"
-        # display + audio: one multifunction slot, one IOMMU group
-        -device VGA,bus=pcie.0,addr=05.0,multifunction=on
-        -device ich9-intel-hda,id=hda,bus=pcie.0,addr=05.1
-        -audiodev none,id=snd0 -device hda-output,bus=hda.0,audiodev=snd0
-        # e1000e alone behind a root port
-        -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=06.0
-        -netdev user,id=n1,net=10.0.11.0/24 -device e1000e,bus=rp1,netdev=n1
-        # a PCIe-to-PCI bridge with two conventional NICs: one group with the bridge
-        -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,addr=07.0
-        -device pcie-pci-bridge,id=br1,bus=rp2
-        -netdev user,id=n2,net=10.0.12.0/24 -device e1000,bus=br1,addr=01.0,netdev=n2
-        -netdev user,id=n3,net=10.0.13.0/24 -device rtl8139,bus=br1,addr=02.0,netdev=n3
-        # virtio-net: the default route
-        -device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=08.0
-        -netdev user,id=n0,net=10.0.2.0/24 -device virtio-net-pci,bus=rp3,netdev=n0
-        # virtio-blk on the root bus: the root disk
+        "${VC_TOPOLOGY[@]}"
         -drive "file=$run/root.img,if=none,id=d0,format=raw"
         -device virtio-blk-pci,bus=pcie.0,addr=09.0,drive=d0
-        -device qemu-xhci,bus=pcie.0,addr=0a.0
 )
 printf '%q ' "${qemu[@]}" >"$logdir/qemu.cmdline"
 echo >>"$logdir/qemu.cmdline"
@@ -153,47 +137,13 @@ qrc=0
 timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
 t_end=$(date +%s.%N)
 
-# Files the guest sent back (@@VC data NAME base64...).
-tr -d '\r' <"$logdir/serial.log" >"$run/serial"
-for f in $(sed -n 's/^@@VC data \([^ ]*\) .*/\1/p' "$run/serial" | sort -u); do
-        sed -n "s/^@@VC data $f //p" "$run/serial" | base64 -d | gunzip >"$logdir/$f" ||
-                msg "could not decode $f from the serial log"
-done
-
-# TAP from the result frames.
 rc=0
-awk -v qrc="$qrc" -v logdir="$logdir" '
-        /^@@VC (ok|not-ok|skip) / {
-                n++; type = $2; name = $3
-                desc = $0; sub(/^@@VC [a-z-]+ [^ ]+ ?/, "", desc)
-                if (type == "ok")        printf "ok %d - %s: %s\n", n, name, desc
-                else if (type == "skip") printf "ok %d - %s # SKIP %s\n", n, name, desc
-                else { printf "not ok %d - %s: %s\n", n, name, desc; fail++ }
-                next
-        }
-        /^@@VC bail / { bail = $0; sub(/^@@VC bail /, "", bail) }
-        /^@@VC begin/ { begun = 1 }
-        /^@@VC end/ { ended = 1 }
-        /^@@VC / { next }
-        END {
-                if (bail != "") { n++; printf "not ok %d - guest: %s\n", n, bail; fail++ }
-                if (!ended) {
-                        n++
-                        if (qrc == 124 || qrc == 137) printf "not ok %d - guest: timed out before @@VC end\n", n
-                        else printf "not ok %d - guest: no @@VC end (qemu exit %s)\n", n, qrc
-                        fail++
-                }
-                printf "1..%d\n", n
-                exit (fail ? 1 : (begun ? 0 : 2))
-        }' "$run/serial" >"$logdir/tap" || rc=$?
-cat "$logdir/tap"
-# TAP comments: what the scenarios printed (lines the scenario runner prefixed).
-grep '^# ' "$run/serial" >"$logdir/scenario-output.txt" || true
+lab_collect "$logdir" "$qrc" || rc=$?
 
 awk -v a="$t0" -v b="$t_img" -v c="$t_disk" -v d="$t_end" 'BEGIN {
         printf "image %.1fs, project+disk %.1fs, guest %.1fs, total %.1fs\n", b - a, c - b, d - c, d - a }' >"$logdir/times"
 msg "times: $(cat "$logdir/times")"
-if ! grep -q '^@@VC begin' "$run/serial"; then
+if ! grep -q '^@@VC begin' "$logdir/serial.txt"; then
         msg "the guest did not come up (qemu exit $qrc); serial log: $logdir/serial.log"
         exit 77
 fi

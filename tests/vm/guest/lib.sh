@@ -48,7 +48,7 @@ vc_send() {
 # prints the kernel's error ("sh: write error: No such device") on stderr.
 # (busybox's echo reports write errors; its printf stays silent.)
 vc_write() {
-        timeout -s KILL "$VC_STEP_TIMEOUT" sh -c 'echo -n "$2" >"$1"' sh "$1" "$2"
+        timeout -s KILL "$VC_STEP_TIMEOUT" ${VC_SH:-sh} -c 'echo -n "$2" >"$1"' sh "$1" "$2"
 }
 
 # --- PCI facts from sysfs ------------------------------------------------
@@ -174,7 +174,7 @@ vc_run_scenario() {
         vc_frame scenario "$_s"
         _t0=$(date +%s)
         { timeout -s KILL "$VC_SCENARIO_TIMEOUT" \
-                sh -c '. /usr/lib/vc-lab/lib.sh; VC_SCENARIO=$1; . "$2"' sh "$_s" "$_f" 2>&1
+                ${VC_SH:-sh} -c '. /usr/lib/vc-lab/lib.sh; VC_SCENARIO=$1; . "$2"' sh "$_s" "$_f" 2>&1
           echo $? >"/run/vc/rc.$_s"; } | sed -e '/^@@VC /!s/^/# /'
         _rc=$(cat "/run/vc/rc.$_s")
         _el=$(($(date +%s) - _t0))
