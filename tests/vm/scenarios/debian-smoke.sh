@@ -1,9 +1,13 @@
 # Debian route only: the guest is a real installation. systemd reached
 # multi-user, udev and libvirtd run, the project's files are installed where
 # `make install` put them, the kernel has its IOMMU.
+# The scenario runner is itself part of multi-user.target, so the system is
+# "starting" until it ends: up means no job left but the runner's.
 st=$(systemctl is-system-running 2>&1)
-case $st in running|degraded) vc_ok "systemd is up ($st)" ;; *) vc_not_ok "systemd state: $st" ;; esac
-[ "$st" = degraded ] && systemctl --failed --no-legend --no-pager
+jobs=$(systemctl list-jobs --no-legend --no-pager 2>/dev/null | grep -v 'vc-lab-run.service' | grep .)
+failed=$(systemctl --failed --no-legend --no-pager --plain | grep .)
+if [ -z "$jobs" ] && [ -z "$failed" ]; then vc_ok "systemd is up ($st, no failed unit)"
+else echo "jobs: $jobs"; echo "failed: $failed"; vc_not_ok "systemd is not up cleanly ($st)"; fi
 for u in systemd-udevd libvirtd; do
         systemctl is-active -q "$u" && vc_ok "$u is active" || vc_not_ok "$u is not active: $(systemctl is-active "$u")"
 done
