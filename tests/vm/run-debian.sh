@@ -42,7 +42,7 @@ while (($#)); do
         *) scenarios+=("$1"); shift ;;
         esac
 done
-((${#scenarios[@]})) || scenarios=(iommu-groups)
+((${#scenarios[@]})) || scenarios=(debian-smoke iommu-groups)
 
 qemu_bin=${VC_LAB_QEMU:-qemu-system-x86_64}
 command -v "$qemu_bin" >/dev/null 2>&1 || skip "$qemu_bin not found: install qemu-system-x86 to run the lab"
