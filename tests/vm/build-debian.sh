@@ -47,7 +47,7 @@ kpkg=$(kernel_pkg)
 [[ -n $kpkg ]] || skip "apt knows no kernel package behind linux-image-amd64"
 vers=$(apt-cache policy "$kpkg" dracut systemd libvirt-daemon-system qemu-system-x86 2>/dev/null |
         awk '/^[^ ]/ { p = $1 } /Candidate:/ { print p, $2 }')
-scripts_hash=$(cat "$VC_LAB_DIR/build-debian.sh" "$VC_LAB_DIR/lib.sh" "$VC_LAB_DIR"/guest/debian/* | sha256sum | cut -c1-16)
+scripts_hash=$(cat "$VC_LAB_DIR/build-debian.sh" "$VC_LAB_DIR"/guest/debian/* | sha256sum | cut -c1-16)
 key=debian-$(printf '%s\n' "$codename" "${pkgs[*]}" "$vers" "$scripts_hash" | sha256sum | cut -c1-16)
 img=$VC_LAB_CACHE/images/$key
 if [[ -f $img/done ]]; then

@@ -31,7 +31,9 @@ bb_ver=${ver[busybox-static]}
 extra_vers=()
 for p in "${extra_pkgs[@]}"; do extra_vers+=("$p=${ver[$p]}"); done
 
-scripts_hash=$(cat "$VC_LAB_DIR/build-image.sh" "$VC_LAB_DIR/lib.sh" "$VC_LAB_DIR/guest/init" |
+# What shapes the image: this script, guest/init and the module list (not the
+# rest of lib.sh, so editing a helper there rebuilds nothing).
+scripts_hash=$({ cat "$VC_LAB_DIR/build-image.sh" "$VC_LAB_DIR/guest/init"; printf '%s\n' "${VC_LAB_MODULES[@]}"; } |
         sha256sum | cut -c1-16)
 key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "${extra_vers[@]}" "$scripts_hash" | sha256sum | cut -c1-16)
 img=$VC_LAB_CACHE/images/$key

@@ -27,7 +27,12 @@ VC_LAB_MODULES=(
 msg()  { printf 'vm-lab: %s\n' "$*" >&2; }
 die()  { printf 'vm-lab: error: %s\n' "$*" >&2; exit 1; }
 # Exit status 77 is automake's "skipped".
-skip() { printf 'vm-lab: SKIP: %s\n' "$*" >&2; exit 77; }
+# VC_LAB_REQUIRE=1 (CI, where the lab must run) turns every skip into a failure.
+skip() {
+        printf 'vm-lab: SKIP: %s\n' "$*" >&2
+        [[ ${VC_LAB_REQUIRE:-0} == 1 ]] && exit 1
+        exit 77
+}
 
 need_tools() {
         local t missing=()

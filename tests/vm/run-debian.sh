@@ -116,6 +116,9 @@ awk -v a="$t0" -v b="$t_img" -v c="$t_disk" -v d="$t_end" 'BEGIN {
 msg "times: $(cat "$logdir/times")"
 if ! grep -q '^@@VC begin' "$logdir/serial.txt"; then
         msg "the Debian guest did not reach its scenarios (qemu exit $qrc); serial log: $logdir/serial.log"
+        [[ -s $logdir/qemu.stderr ]] && msg "qemu said: $(tail -n 3 "$logdir/qemu.stderr")"
+        # CI, where the lab must run, sets VC_LAB_REQUIRE=1: no silent skip.
+        [[ ${VC_LAB_REQUIRE:-0} == 1 ]] && exit 1
         exit 77
 fi
 if ((rc != 0)); then

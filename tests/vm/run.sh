@@ -17,7 +17,8 @@
 #   --claim-with sysfs|cli    how vc_claim/vc_release work (default sysfs)
 #   --no-project       do not build/install the project (guest + scenarios only)
 # Environment: VC_LAB_CACHE (cache dir), VC_LAB_ACCEL (default tcg,thread=multi),
-#   VC_LAB_QEMU (default qemu-system-x86_64),
+#   VC_LAB_QEMU (default qemu-system-x86_64), VC_LAB_REQUIRE=1 (fail instead
+#   of skipping: for CI),
 #   VC_LAB_KERNEL_PKG (kernel package, default: behind linux-image-amd64).
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
 set -euo pipefail
@@ -58,6 +59,7 @@ need_tools mke2fs timeout
 logdir=${logdir:-$VC_LAB_CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)-$$}
 mkdir -p "$logdir"
 logdir=$(cd "$logdir" && pwd)
+ln -sfn "$logdir" "$VC_LAB_CACHE/logs/latest" 2>/dev/null || true
 t0=$(date +%s.%N)
 
 img=$("$VC_LAB_DIR/build-image.sh")
@@ -145,6 +147,9 @@ awk -v a="$t0" -v b="$t_img" -v c="$t_disk" -v d="$t_end" 'BEGIN {
 msg "times: $(cat "$logdir/times")"
 if ! grep -q '^@@VC begin' "$logdir/serial.txt"; then
         msg "the guest did not come up (qemu exit $qrc); serial log: $logdir/serial.log"
+        [[ -s $logdir/qemu.stderr ]] && msg "qemu said: $(tail -n 3 "$logdir/qemu.stderr")"
+        # CI, where the lab must run, sets VC_LAB_REQUIRE=1: no silent skip.
+        [[ ${VC_LAB_REQUIRE:-0} == 1 ]] && exit 1
         exit 77
 fi
 if ((rc != 0)); then
