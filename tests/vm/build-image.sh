@@ -39,7 +39,8 @@ key=$(printf '%s\n' "$kpkg=$kver_pkg" "busybox-static=$bb_ver" "${extra_vers[@]}
 img=$VC_LAB_CACHE/images/$key
 
 # Images not used for two weeks go (other branches may share the cache).
-find "$VC_LAB_CACHE/images" -mindepth 2 -maxdepth 2 -name 'done' -mtime +14 -printf '%h\0' 2>/dev/null |
+mkdir -p "$VC_LAB_CACHE/images"
+find "$VC_LAB_CACHE/images" -mindepth 2 -maxdepth 2 -name 'done' -mtime +14 -printf '%h\0' |
         xargs -0r rm -rf
 
 if [[ -f $img/done ]]; then

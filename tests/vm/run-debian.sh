@@ -51,7 +51,11 @@ logdir=${logdir:-$VC_LAB_CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)-debian-$$}
 mkdir -p "$logdir"
 logdir=$(cd "$logdir" && pwd)
 t0=$(date +%s.%N)
-img=$("$VC_LAB_DIR/build-debian.sh")
+img=$("$VC_LAB_DIR/build-debian.sh") || {
+        rc=$?
+        ((rc == 77)) && exit 77
+        die "building the guest image failed (exit $rc)"
+}
 t_img=$(date +%s.%N)
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/vc-lab.XXXXXX")

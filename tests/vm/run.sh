@@ -62,7 +62,11 @@ logdir=$(cd "$logdir" && pwd)
 ln -sfn "$logdir" "$VC_LAB_CACHE/logs/latest" 2>/dev/null || true
 t0=$(date +%s.%N)
 
-img=$("$VC_LAB_DIR/build-image.sh")
+img=$("$VC_LAB_DIR/build-image.sh") || {
+        rc=$?
+        ((rc == 77)) && exit 77
+        die "building the guest image failed (exit $rc)"
+}
 t_img=$(date +%s.%N)
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/vc-lab.XXXXXX")
@@ -70,7 +74,11 @@ trap 'rm -rf "$run"' EXIT
 root=$run/root
 cp -a "$img/base" "$root"
 if ((project)); then
-        "$VC_LAB_DIR/install-project.sh" "$src" "$run/dest"
+        "$VC_LAB_DIR/install-project.sh" "$src" "$run/dest" || {
+                rc=$?
+                ((rc == 77)) && exit 77
+                die "building or installing the project from $src failed (exit $rc)"
+        }
         # Never write through a symlink of the tree: the image has only
         # relative links (build-image.sh), and --remove-destination replaces a
         # link instead of following it.
