@@ -16,6 +16,8 @@
 #                      is stored as capture.out in the log dir
 #   --claim-with sysfs|cli    how vc_claim/vc_release work (default sysfs)
 #   --no-project       do not build/install the project (guest + scenarios only)
+#   --shell            interactive: after the scenarios, a root shell on this
+#                      terminal (leave it with poweroff -f, or Ctrl-A X)
 # Environment: VC_LAB_CACHE (cache dir), VC_LAB_ACCEL (default tcg,thread=multi),
 #   VC_LAB_QEMU (default qemu-system-x86_64), VC_LAB_REQUIRE=1 (fail instead
 #   of skipping: for CI),
@@ -32,6 +34,7 @@ step_timeout=10
 capture=${VC_LAB_CAPTURE:-}
 claim_with=sysfs
 project=1
+shell=0
 scenarios=()
 while (($#)); do
         case $1 in
@@ -43,12 +46,13 @@ while (($#)); do
         --capture) capture=$2; shift 2 ;;
         --claim-with) claim_with=$2; shift 2 ;;
         --no-project) project=0; shift ;;
+        --shell) shell=1; shift ;;
         -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) scenarios+=("$1"); shift ;;
         esac
 done
-if ((${#scenarios[@]} == 0)); then
+if ((${#scenarios[@]} == 0 && !shell)); then
         mapfile -t scenarios < <(grep -v '^\s*\(#\|$\)' "$VC_LAB_DIR/scenarios/DEFAULT")
 fi
 
@@ -121,6 +125,7 @@ mke2fs -q -F -t ext4 -L vcroot -E root_owner=0:0 -d "$root" "$run/root.img" 512M
         printf 'VC_SCENARIOS=%q\n' "${names[*]}"
         printf 'VC_SCENARIO_TIMEOUT=%q\nVC_STEP_TIMEOUT=%q\n' "$scen_timeout" "$step_timeout"
         printf 'VC_CAPTURE=%q\nVC_CLAIM_WITH=%q\n' "$guest_capture" "$claim_with"
+        printf 'VC_SHELL=%q\n' "$shell"
 } >"$run/run.conf"
 cp "$run/run.conf" "$logdir/run.conf"
 t_disk=$(date +%s.%N)
@@ -144,7 +149,16 @@ printf '%q ' "${qemu[@]}" >"$logdir/qemu.cmdline"
 echo >>"$logdir/qemu.cmdline"
 msg "booting guest (log dir $logdir)"
 qrc=0
-timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
+if ((shell)); then
+        # The console on this terminal, and a copy in the log.
+        for i in "${!qemu[@]}"; do
+                [[ ${qemu[i]} == file:$logdir/serial.log ]] && qemu[i]="chardev:con"
+        done
+        qemu+=(-chardev "stdio,id=con,mux=on,signal=off,logfile=$logdir/serial.log" -mon chardev=con,mode=readline)
+        "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
+else
+        timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
+fi
 t_end=$(date +%s.%N)
 
 rc=0
