@@ -36,7 +36,7 @@ while (($#)); do
         --scenario-timeout) scen_timeout=$2; shift 2 ;;
         --prepare) prepare=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
-        --claim-with) claim_with=$2; shift 2 ;;
+        --claim-with) claim_with=$2; [[ $2 == sysfs || $2 == cli ]] || die "--claim-with sysfs|cli"; shift 2 ;;
         -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
         *) scenarios+=("$1"); shift ;;

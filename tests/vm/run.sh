@@ -44,7 +44,7 @@ while (($#)); do
         --scenario-timeout) scen_timeout=$2; shift 2 ;;
         --step-timeout) step_timeout=$2; shift 2 ;;
         --capture) capture=$2; shift 2 ;;
-        --claim-with) claim_with=$2; shift 2 ;;
+        --claim-with) claim_with=$2; [[ $2 == sysfs || $2 == cli ]] || die "--claim-with sysfs|cli"; shift 2 ;;
         --no-project) project=0; shift ;;
         --shell) shell=1; shift ;;
         -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
