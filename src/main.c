@@ -15,6 +15,12 @@ static const struct verb {
 } verbs[] = {
         { "list", 0, 0, verb_list, "list                  every IOMMU group and its devices" },
         { "show", 1, 1, verb_show, "show DEVICE           one group in detail" },
+        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] claim the group now and add it to the configuration" },
+        { "disable", 1, 1, verb_disable, "disable DEVICE        give the group back and drop it from the configuration" },
+        { "apply", 0, 0, verb_apply, "apply                 claim every group with a boot = yes device (idempotent)" },
+        { "release", 1, 1, verb_release, "release DEVICE        give a claimed group back to its host drivers now" },
+        { "status", 0, 0, verb_status, "status                claimed groups, owner VM, original drivers, since when" },
+        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]    what stands between this host and working passthrough" },
         { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
 };
 
@@ -35,7 +41,7 @@ static void help(FILE *f) {
                 "      --dry-run        print the plan, change nothing\n"
                 "      --force          override host-critical device protection\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
-                "      --connect URI    libvirt connection for add/remove (default qemu:///system)\n"
+                "      --connect URI    libvirt connection for add/remove and doctor VM (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help\n"
@@ -175,9 +181,6 @@ int main(int argc, char **argv) {
         }
 
         r = verb->fn(&cli, n_args, argv + optind + 1);
-
-        vc_config_free(cli.config);
-        free(cli.config_dir);
-        vc_ctx_unref(cli.ctx);
+        cli_done(&cli);
         return r;
 }

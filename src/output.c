@@ -3,11 +3,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doctor.h"
 #include "output.h"
 
 void device_facts_for(struct vc_cli *cli, const struct vc_pci_dev *d, struct device_facts *ret) {
         const struct vc_config_device *cd = cli->config ? vc_config_match_device(cli->config, d) : NULL;
-        *ret = (struct device_facts){ .config_name = cd ? cd->name : NULL };
+        *ret = (struct device_facts){
+                .config_name = cd ? cd->name : NULL,
+                .critical = cli_critical_reason(cli, vc_pci_dev_addr(d)),
+                .vm = vc_pci_dev_iommu_group(d) >= 0 ? cli_group_owner(cli, (unsigned) vc_pci_dev_iommu_group(d)) : NULL,
+        };
 }
 
 char *device_description(struct vc_cli *cli, const struct vc_pci_dev *d) {
@@ -86,6 +91,8 @@ void json_device(struct vc_cli *cli, struct vc_json *j, const struct vc_pci_dev 
                         vc_json_array_end(j);
                 } else
                         vc_json_null(j);
+                vc_json_kv_string(j, "vendor_reset_family",
+                                  vc_vendor_reset_family(vc_pci_dev_vendor(d), vc_pci_dev_device(d)));
                 vc_json_kv_int(j, "numa_node", vc_pci_dev_numa_node(d));
 
                 struct vc_pci_link link;
