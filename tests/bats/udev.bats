@@ -7,14 +7,11 @@
 load helpers
 
 UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
-# The configuration directory the programs were built with (SYSCONFDIR/vfio-claim; below
-# $prefix in make distcheck): the fake root keeps its configuration there.
-VC_CONFDIR=$("$UDEV_HELPER" --help | sed -n 's/.*(default \(.*\))$/\1/p')
 
 # conf 'INI TEXT': the configuration of the fake root
 conf() {
-        mkdir -p "$ROOT$VC_CONFDIR"
-        printf '%s\n' "$1" > "$ROOT$VC_CONFDIR/vfio-claim.conf"
+        mkdir -p "$CONF"
+        printf '%s\n' "$1" > "$CONF/vfio-claim.conf"
 }
 
 # event ADDR [VAR=VALUE...]: one PCI "add" event for ADDR, as udev runs the rule's RUN program
@@ -42,10 +39,9 @@ pci_id() {
         printf '%s:%s' "${v#0x}" "${dv#0x}" | tr a-f A-F
 }
 
-# record N: the state record of group N (below RUNSTATEDIR, which is under the prefix in
-# make distcheck), empty when there is none
+# record N: the state record of group N, empty when there is none
 record() {
-        find "$ROOT" -path "$ROOT/sys" -prune -o -path "*/vfio-claim/group-$1" -print | head -n 1
+        if [ -e "$STATE/group-$1" ]; then echo "$STATE/group-$1"; fi
 }
 
 # kmod_load MODULE: what 80-drivers.rules' RUN{builtin}+="kmod load" does for an event
@@ -172,7 +168,7 @@ boot = perhaps'
         run event 0000:02:00.0
         assert_success
         assert_line --partial 'vfio-claim.conf:3:'
-        assert_line "vfio-claim-udev: $ROOT$VC_CONFDIR: configuration invalid (1 error): claiming nothing"
+        assert_line "vfio-claim-udev: $CONF: configuration invalid (1 error): claiming nothing"
         assert_equal "$(fk_writes)" 0
         run pass
         assert_success
@@ -338,11 +334,11 @@ boot = yes'
 match = 0000:02:00.0'
         run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
         assert_failure 1
-        mkdir -p "$ROOT$VC_CONFDIR/conf.d"
-        printf '[device y]\nmatch = 0000:01:00.0\nboot = yes\n' > "$ROOT$VC_CONFDIR/conf.d/y.conf"
+        mkdir -p "$CONF/conf.d"
+        printf '[device y]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/conf.d/y.conf"
         run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
         assert_success
-        printf 'bogus\n' >> "$ROOT$VC_CONFDIR/conf.d/y.conf"
+        printf 'bogus\n' >> "$CONF/conf.d/y.conf"
         run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
         assert_failure 3
         run "$UDEV_HELPER" --bogus
