@@ -181,6 +181,5 @@ int main(int argc, char **argv) {
         }
 
         r = verb->fn(&cli, n_args, argv + optind + 1);
-        cli_done(&cli);
-        return r;
+        return cli_done(&cli, r);
 }
