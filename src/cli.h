@@ -54,3 +54,5 @@ typedef int (*verb_fn)(struct vc_cli *cli, int argc, char **argv);
 int verb_list(struct vc_cli *cli, int argc, char **argv);
 int verb_show(struct vc_cli *cli, int argc, char **argv);
 int verb_check_config(struct vc_cli *cli, int argc, char **argv);
+int verb_add(struct vc_cli *cli, int argc, char **argv);
+int verb_remove(struct vc_cli *cli, int argc, char **argv);

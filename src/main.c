@@ -15,6 +15,8 @@ static const struct verb {
 } verbs[] = {
         { "list", 0, 0, verb_list, "list                  every IOMMU group and its devices" },
         { "show", 1, 1, verb_show, "show DEVICE           one group in detail" },
+        { "add", 2, 2, verb_add, "add VM DEVICE         put DEVICE's whole group into a stopped VM's definition" },
+        { "remove", 2, 2, verb_remove, "remove VM DEVICE      take DEVICE's whole group out of a stopped VM" },
         { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
 };
 
