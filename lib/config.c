@@ -199,6 +199,7 @@ struct parser {
         /* The device section being read; appended to config->devices when it ends. */
         struct vc_config_device dev;
         bool dev_redefined;        /* already defined: check its keys, then drop it */
+        bool dev_syntax_error;     /* a line of the section was unreadable: it may be the match */
         size_t dev_error_index;    /* where the "no match" error belongs among the errors */
         unsigned dev_key_line[_DKEY_MAX];
 
@@ -284,7 +285,7 @@ static void section_end(struct parser *p) {
                 struct vc_config *c = p->config;
 
                 /* A wrong match line was reported already: not also "no match line". */
-                if (p->dev_key_line[DKEY_MATCH] == 0) {
+                if (p->dev_key_line[DKEY_MATCH] == 0 && !p->dev_syntax_error) {
                         char *msg;
                         if (asprintf(&msg, "%s:%u: %s has no \"match\" line", p->dev.file, p->dev.line,
                                      p->label) < 0)
@@ -329,6 +330,7 @@ static void section_begin_device(struct parser *p, const char *name) {
         }
         memset(p->dev_key_line, 0, sizeof p->dev_key_line);
         p->dev_redefined = false;
+        p->dev_syntax_error = false;
         p->section = SECTION_DEVICE;
 
         if (old) {
@@ -602,6 +604,8 @@ static int handler(void *userdata, const char *section, const char *name, const 
                                                 p->section == SECTION_GLOBAL ? _GKEY_MAX : _DKEY_MAX, name) >= 0) {
                 error_here(p, "%s %s: \"%s\" has a \"#\" comment after the value; only \";\" comments may follow a value",
                            p->label, name, q);
+                if (p->section == SECTION_DEVICE && streq(name, "match"))
+                        p->dev_key_line[DKEY_MATCH] = p->line;
                 return 1;
         }
 
@@ -658,6 +662,8 @@ static char *reader(char *str, int num, void *stream) {
         size_t max = num > 3 ? (size_t) num - 3 : 0;
         strcpy(str, "\n");
 
+        if (strlen(s) != (size_t) n || (size_t) n > max)
+                p->dev_syntax_error = true; /* whatever the line said is lost */
         if (strlen(s) != (size_t) n) {
                 error_here(p, "line contains a NUL byte");
                 if (*(s + strspn(s, " \t")) == '[')
@@ -686,6 +692,8 @@ static char *reader(char *str, int num, void *stream) {
         }
 
         const char *sep = find_separator(start);
+        if (!sep || *sep != '=' || sep == start)
+                p->dev_syntax_error = true;
         if (!sep || *sep != '=') {
                 _cleanup_free_ char *q = escape(start);
                 if (!q)
@@ -765,9 +773,10 @@ static void parse_file(struct parser *p, int fd, const char *file) {
 
 /* ------------------------------------------------------------------ files */
 
-/* Open a configuration file below @dfd. Returns the fd, 0 when it is to be skipped (absent, or
- * in conf.d not a regular file), or a negative errno already reported as an error. */
-static int open_config_file(struct parser *p, int dfd, const char *name, const char *file, bool dropin) {
+/* Open a configuration file below @dfd into *ret_fd. Returns 1 when opened, 0 when it is to be
+ * skipped (absent, or in conf.d not a regular file), or a negative errno already reported. */
+static int open_config_file(struct parser *p, int dfd, const char *name, const char *file, bool dropin,
+                            int *ret_fd) {
         struct stat st;
         /* O_NONBLOCK: a FIFO named *.conf must not hang the loader before fstat() sees it. */
         _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -792,7 +801,8 @@ static int open_config_file(struct parser *p, int dfd, const char *name, const c
         int flags = fcntl(fd, F_GETFL);
         if (flags >= 0)
                 (void) fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
-        return TAKE_FD(fd);
+        *ret_fd = TAKE_FD(fd);
+        return 1;
 }
 
 static int compare_names(const void *a, const void *b) {
@@ -890,9 +900,9 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
                         error_file(&p, dir, "cannot open directory: %s", strerror(-r));
                 }
         } else {
-                r = open_config_file(&p, dfd, CONFIG_FILE, CONFIG_FILE, false);
-                if (r > 0)
-                        parse_file(&p, r, CONFIG_FILE);
+                int fd;
+                if (open_config_file(&p, dfd, CONFIG_FILE, CONFIG_FILE, false, &fd) > 0)
+                        parse_file(&p, fd, CONFIG_FILE);
 
                 if (list_dropins(&p, dfd, &dropins) >= 0 && dropins) {
                         dropfd = openat(dfd, DROPIN_DIR, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH);
@@ -902,9 +912,8 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
                                         p.oom = -ENOMEM;
                                         break;
                                 }
-                                r = open_config_file(&p, dropfd, *n, file, true);
-                                if (r > 0)
-                                        parse_file(&p, r, file);
+                                if (open_config_file(&p, dropfd, *n, file, true, &fd) > 0)
+                                        parse_file(&p, fd, file);
                         }
                 }
         }

@@ -64,7 +64,8 @@ struct vc_config {
         int log_level;           /* [global] log-level as a syslog level, default LOG_INFO */
         struct vc_config_device *devices;
         size_t n_devices;
-        /* Every problem found, each "FILE:LINE: message" (FILE relative to dir). */
+        /* Every problem found, each "FILE:LINE: message" (FILE relative to dir), in reading
+         * order; "FILE: message" for a file or directory that cannot be read at all. */
         char **errors;
         size_t n_errors;
 };
@@ -77,7 +78,8 @@ struct vc_config *vc_config_free(struct vc_config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_config *, vc_config_free);
 
 const struct vc_config_device *vc_config_find_device(const struct vc_config *c, const char *name);
-/* The configured entry whose match lines select @d (address or ids), NULL when none does. */
+/* The configured entry whose match lines select @d (address or ids), NULL when none does. When
+ * several entries select it, the first in reading order (files, then sections) wins. */
 const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
                                                       const struct vc_pci_dev *d);
 /* Does @d carry the ids the entry's "id =" guard demands? true when there is no guard. */

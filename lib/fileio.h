@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <sys/types.h>
+
+/* Replace @path with @content so that readers see the old file or the new one, never a mix, even
+ * after a crash: a temporary file in the same directory, fsync, rename, fsync of the directory. */
+int vc_write_file_atomic(const char *path, const char *content, mode_t mode);
+/* Remove @path and make the removal durable (fsync of the directory). 0 also when absent. */
+int vc_unlink_durable(const char *path);

@@ -1,0 +1,170 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The context's path builder, the JSON writer, and sysfs link resolution. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "root.h"
+#include "sysfs.h"
+#include "tests.h"
+
+TEST(path_host_root) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *p = NULL;
+        ASSERT_OK(vc_ctx_new(NULL, &ctx));
+        ASSERT_TRUE(vc_ctx_is_host(ctx));
+        ASSERT_STREQ(vc_ctx_root(ctx), "/");
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override", "0000:01:00.0"));
+        ASSERT_STREQ(p, "/sys/bus/pci/devices/0000:01:00.0/driver_override");
+}
+
+TEST(path_test_root_strips_trailing_slashes) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *p = NULL, *q = NULL;
+        ASSERT_OK(vc_ctx_new("/tmp/tree//", &ctx));
+        ASSERT_FALSE(vc_ctx_is_host(ctx));
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &p, "%u", 12u));
+        ASSERT_STREQ(p, "/tmp/tree/dev/vfio/12");
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &q, NULL));
+        ASSERT_STREQ(q, "/tmp/tree/sys/kernel/iommu_groups");
+}
+
+TEST(path_root_slash_is_host) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *p = NULL;
+        ASSERT_OK(vc_ctx_new("/", &ctx));
+        ASSERT_TRUE(vc_ctx_is_host(ctx));
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_ROOT, &p, NULL));
+        ASSERT_STREQ(p, "/");
+}
+
+TEST(path_rejects_relative_root) {
+        struct vc_ctx *ctx = NULL;
+        ASSERT_ERRNO(vc_ctx_new("tree", &ctx), EINVAL);
+        ASSERT_NULL(ctx);
+}
+
+TEST(path_rejects_climbing_out) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        char *p = NULL;
+        ASSERT_OK(vc_ctx_new("/tmp/tree", &ctx));
+        ASSERT_ERRNO(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s", "../../../etc/passwd"), EINVAL);
+        ASSERT_ERRNO(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/..", "0000:01:00.0"), EINVAL);
+        ASSERT_ERRNO(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s", "/etc"), EINVAL);
+        ASSERT_ERRNO(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "a/./b"), EINVAL);
+        ASSERT_ERRNO(vc_ctx_path(ctx, _VC_PLACE_MAX, &p, NULL), EINVAL);
+        ASSERT_NULL(p);
+}
+
+TEST(path_allows_dots_inside_names) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *p = NULL;
+        ASSERT_OK(vc_ctx_new("/r", &ctx));
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "0000:01:00.0/..x"));
+        ASSERT_STREQ(p, "/r/sys/bus/pci/devices/0000:01:00.0/..x");
+}
+
+static char *json_of(void (*fn)(struct vc_json *), int *ret) {
+        char *buf = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&buf, &size);
+        struct vc_json *j = vc_json_new(f);
+        fn(j);
+        *ret = vc_json_finish(j);
+        vc_json_free(j);
+        fclose(f);
+        return buf;
+}
+
+static void emit_nested(struct vc_json *j) {
+        vc_json_object_begin(j);
+        vc_json_kv_string(j, "s", "a\"b\\c\n\x01");
+        vc_json_kv_int(j, "i", -5);
+        vc_json_key(j, "a");
+        vc_json_array_begin(j);
+        vc_json_bool(j, true);
+        vc_json_null(j);
+        vc_json_string(j, NULL);
+        vc_json_array_end(j);
+        vc_json_key(j, "e");
+        vc_json_object_begin(j);
+        vc_json_object_end(j);
+        vc_json_object_end(j);
+}
+
+TEST(json_escapes_and_nests) {
+        int r;
+        _cleanup_free_ char *s = json_of(emit_nested, &r);
+        ASSERT_OK(r);
+        ASSERT_STREQ(s, "{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"i\": -5,\n  \"a\": [\n    true,\n    null,\n    null\n  ],\n  \"e\": {}\n}\n");
+}
+
+static void emit_unbalanced(struct vc_json *j) {
+        vc_json_object_begin(j);
+        vc_json_key(j, "x");
+}
+
+static void emit_value_without_key(struct vc_json *j) {
+        vc_json_object_begin(j);
+        vc_json_int(j, 1);
+        vc_json_object_end(j);
+}
+
+TEST(json_reports_misuse) {
+        int r;
+        _cleanup_free_ char *a = json_of(emit_unbalanced, &r);
+        ASSERT_ERRNO(r, EINVAL);
+        _cleanup_free_ char *b = json_of(emit_value_without_key, &r);
+        ASSERT_ERRNO(r, EINVAL);
+}
+
+TEST(sysfs_links_and_reads) {
+        char dir[] = "/tmp/vc-test-root-XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        char path[512], link[512];
+        snprintf(path, sizeof path, "%s/devices", dir);
+        mkdir(path, 0755);
+        snprintf(path, sizeof path, "%s/devices/pci0000:00", dir);
+        mkdir(path, 0755);
+        snprintf(path, sizeof path, "%s/devices/pci0000:00/0000:00:01.0", dir);
+        ASSERT_EQ(mkdir(path, 0755), 0);
+        snprintf(path, sizeof path, "%s/bus", dir);
+        mkdir(path, 0755);
+        snprintf(link, sizeof link, "%s/bus/dev", dir);
+        ASSERT_EQ(symlink("../devices/pci0000:00/0000:00:01.0", link), 0);
+
+        _cleanup_free_ char *target = NULL, *name = NULL, *s = NULL;
+        ASSERT_OK(vc_sysfs_read_link_target(link, &target));
+        snprintf(path, sizeof path, "%s/devices/pci0000:00/0000:00:01.0", dir);
+        ASSERT_STREQ(target, path);
+        ASSERT_OK(vc_sysfs_read_link_name(link, &name));
+        ASSERT_STREQ(name, "0000:00:01.0");
+
+        snprintf(path, sizeof path, "%s/devices/pci0000:00/0000:00:01.0/vendor", dir);
+        FILE *f = fopen(path, "we");
+        ASSERT_NOT_NULL(f);
+        fputs("0x10de\n", f);
+        fclose(f);
+        uint64_t v;
+        ASSERT_OK(vc_sysfs_read_u64(path, &v));
+        ASSERT_EQ(v, 0x10de);
+        ASSERT_OK(vc_sysfs_read(path, &s));
+        ASSERT_STREQ(s, "0x10de");
+        f = fopen(path, "we");
+        fputs("-1\n", f);
+        fclose(f);
+        ASSERT_ERRNO(vc_sysfs_read_u64(path, &v), EINVAL);
+        f = fopen(path, "we");
+        fputs("0x10de junk\n", f);
+        fclose(f);
+        ASSERT_ERRNO(vc_sysfs_read_u64(path, &v), EINVAL);
+        ASSERT_ERRNO(vc_sysfs_read_link_name(path, &s), EINVAL);
+        snprintf(path, sizeof path, "%s/nope", dir);
+        ASSERT_ERRNO(vc_sysfs_read(path, &s), ENOENT);
+}
+
+int main(int argc, char **argv) { return tests_run(); }
