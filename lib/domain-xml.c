@@ -32,6 +32,12 @@ static void xml_freep(xmlChar **p) {
 }
 #define _cleanup_xml_free_ _cleanup_(xml_freep)
 
+static void xml_discard(void *ctx, const char *fmt, ...) {}
+
+void vc_xml_quiet(void) {
+        xmlSetGenericErrorFunc(NULL, xml_discard);
+}
+
 static const char *const hostdev_kind_table[_VC_HOSTDEV_KIND_MAX] = {
         [VC_HOSTDEV_PCI] = "hostdev",
         [VC_HOSTDEV_INTERFACE] = "interface",

@@ -68,3 +68,7 @@ int vc_domain_hostdev_xml(const struct vc_pci_addr *addr, char **ret);
 int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
                             size_t n_addrs, bool add, char **ret_xml, char ***ret_changed,
                             char **ret_error);
+
+/* Stop libxml2's generic error handler from printing to stderr in this process (other users of
+ * libxml2 in the process, such as libvirt, report their errors their own way). */
+void vc_xml_quiet(void);

@@ -92,6 +92,7 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                        EXIT_FAILED;
 
         virSetErrorFunc(NULL, quiet_errors);
+        vc_xml_quiet(); /* libvirt's libxml2 I/O warnings would be a second, raw stderr line */
         conn = virConnectOpen(cli->connect_uri);
         if (!conn)
                 return log_error("cannot connect to libvirt at %s: %s", cli->connect_uri, vir_error()), EXIT_FAILED;
