@@ -230,13 +230,22 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 r = vc_group_claim(ctx, w->group, &opts, &res);
                 if (r < 0) {
                         _cleanup_free_ char *m = vc_op_result_message(&res);
-                        const char *hint = r == -EPERM ? "the host needs this device; see 'vfio-claim doctor'"
-                                : r == -ESTALE ? "check the id = line in the configuration"
-                                : r == -EBUSY ? "stop the VM that holds it first"
-                                : "see 'vfio-claim show group:N' and the system log";
+                        char hint[96];
+                        if (r == -EPERM)
+                                snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
+                        else if (r == -ESTALE)
+                                snprintf(hint, sizeof hint, "check the id = line in the configuration");
+                        else if (r == -EBUSY)
+                                snprintf(hint, sizeof hint, "stop the VM that holds it first");
+                        else
+                                snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
+                                         w->group);
                         vc_op_result_done(&res);
-                        r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
-                                 m ? m : strerror(-r), vm, hint);
+                        if (m)
+                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started (%s)", w->group, m, vm, hint);
+                        else
+                                r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
+                                         strerror(-r), vm, hint);
                         goto fail;
                 }
                 w->claimed = true;
