@@ -20,6 +20,7 @@
 
 #include "cli.h"
 #include "domain-xml.h"
+#include "json.h"
 #include "log.h"
 
 static void vir_connect_closep(virConnectPtr *c) {
@@ -37,6 +38,41 @@ static void quiet_errors(void *user_data, virErrorPtr e) {}
 static const char *vir_error(void) {
         const char *m = virGetLastErrorMessage();
         return m ? m : "unknown libvirt error";
+}
+
+/* --json: one document whatever the outcome ("changed" empty: nothing to do). */
+static int report_json(const char *vm, unsigned group, bool add, bool dry_run, const struct vc_domain *before,
+                       const struct vc_pci_addr *addrs, size_t n_addrs, char **elements, bool configured) {
+        struct vc_json *j = vc_json_new(stdout);
+        if (!j)
+                return log_error("out of memory"), EXIT_FAILED;
+        vc_json_object_begin(j);
+        vc_json_kv_string(j, "vm", vm);
+        vc_json_kv_uint(j, "group", group);
+        vc_json_kv_string(j, "action", add ? "add" : "remove");
+        vc_json_kv_bool(j, "dry_run", dry_run);
+        vc_json_key(j, "changed");
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < n_addrs; i++)
+                if (vc_domain_has_hostdev(before, &addrs[i]) != add)
+                        vc_json_string(j, VC_PCI_ADDR_TO_STRING(&addrs[i]));
+        vc_json_array_end(j);
+        vc_json_key(j, "unchanged");
+        vc_json_array_begin(j);
+        for (size_t i = 0; add && i < n_addrs; i++)
+                if (vc_domain_has_hostdev(before, &addrs[i]))
+                        vc_json_string(j, VC_PCI_ADDR_TO_STRING(&addrs[i]));
+        vc_json_array_end(j);
+        vc_json_key(j, "elements");
+        vc_json_array_begin(j);
+        for (char **e = elements; *e; e++)
+                vc_json_string(j, *e);
+        vc_json_array_end(j);
+        vc_json_kv_bool(j, "configured", configured);
+        vc_json_object_end(j);
+        int r = vc_json_finish(j);
+        vc_json_free(j);
+        return r < 0 ? (log_error_errno(r, "cannot write the JSON output: %m"), EXIT_FAILED) : EXIT_DONE;
 }
 
 static const struct vc_group *find_group(const struct vc_topology *t, unsigned number) {
@@ -120,6 +156,9 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 return log_error("VM %s: cannot edit its definition: %s", vm, err ? err : strerror(-r)),
                        EXIT_FAILED;
 
+        if (cli->json && (!changed[0] || cli->dry_run))
+                return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
+                                   configured);
         if (!changed[0]) {
                 if (add)
                         printf("VM %s already has every endpoint of IOMMU group %u.\n", vm, vc_group_number(g));
@@ -156,6 +195,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                                          add ? "lacks" : "still has", VC_PCI_ADDR_TO_STRING(&addrs[i])),
                                EXIT_FAILED;
 
+        if (cli->json)
+                return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured);
         printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
         for (size_t i = 0; i < n_addrs; i++)
                 if (vc_domain_has_hostdev(before, &addrs[i]) != add)

@@ -148,3 +148,19 @@ vm() {
         assert_success
         assert_equal "$output" "VM router already has every endpoint of IOMMU group 4."
 }
+
+@test "add/remove --json: one document saying what changed" {
+        node "$(stopped gaming "$(hostdev 0x01 0x0)")"
+        run --separate-stderr vm --json add gaming 01:00.0
+        assert_success
+        echo "$output" | jq -e . >/dev/null
+        assert_equal "$(echo "$output" | jq -c '[.vm, .group, .action, .dry_run, .changed, .unchanged, (.elements | length), .configured]')" \
+                '["gaming",1,"add",false,["0000:01:00.1"],["0000:01:00.0"],1,true]'
+        run --separate-stderr vm --json --dry-run remove gaming 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.action, .dry_run, .changed, .unchanged]')" '["remove",true,["0000:01:00.0"],[]]'
+        node "$(stopped empty)"
+        run --separate-stderr vm --json remove empty 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.changed, .elements]')" '[[],[]]'
+}
