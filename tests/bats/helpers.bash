@@ -1,0 +1,87 @@
+# Shared bats helpers: load with `load helpers`.
+#
+# abs_top_srcdir / abs_top_builddir come from make check's
+# AM_TESTS_ENVIRONMENT; by hand they default to the repository.
+
+: "${abs_top_srcdir:=$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}"
+: "${abs_top_builddir:=$abs_top_srcdir}"
+export abs_top_srcdir abs_top_builddir
+
+BATS_LIB_PATH=${BATS_LIB_PATH:-/usr/lib/bats}
+bats_load_library bats-support
+bats_load_library bats-assert
+
+FK_SHIM="$abs_top_builddir/.libs/libfakekernel.so"
+FK_MKTREE="$abs_top_builddir/tests/fakekernel/fakesys-mktree"
+FK_OP="$abs_top_builddir/tests/fakekernel/fakesys-op"
+
+# fake_root FIXTURE: a fresh tree in $BATS_TEST_TMPDIR/root from
+# tests/fixtures/FIXTURE.topo; exports ROOT and FAKEKERNEL_ROOT.
+fake_root() {
+        ROOT="$BATS_TEST_TMPDIR/root"
+        rm -rf "$ROOT"
+        "$FK_MKTREE" "$abs_top_srcdir/tests/fixtures/$1.topo" "$ROOT" || return 1
+        FAKEKERNEL_ROOT=$ROOT
+        export ROOT FAKEKERNEL_ROOT
+}
+
+# On failure, say where the tree and the write log are.  A bats file with
+# its own teardown() should call fk_teardown from it.
+fk_teardown() {
+        if [ -n "${ROOT:-}" ] && [ -z "${BATS_TEST_COMPLETED:-}" ]; then
+                echo "# fake kernel tree: $ROOT" >&3
+                echo "# write log: $ROOT/.fakekernel/writes.log" >&3
+                sed 's/^/#   /' "$ROOT/.fakekernel/writes.log" >&3 2>/dev/null || true
+        fi
+}
+
+teardown() {
+        fk_teardown
+}
+
+# fk ARGS...: run a command under the shim (ASan-instrumented binaries need
+# verify_asan_link_order=0 because the shim comes first).
+fk() {
+        ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+                LD_PRELOAD="$FK_SHIM${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
+}
+
+# vc ARGS...: vfio-claim against the fake tree ($VC_WRAPPER, e.g.
+# "valgrind --error-exitcode=99 -q", goes in front).
+vc() {
+        # shellcheck disable=SC2086
+        fk $VC_WRAPPER "$abs_top_builddir/vfio-claim" --sysroot "$ROOT" "$@"
+}
+
+# fk_sh 'SHELL CODE': bash under the shim, e.g. fk_sh 'echo x > "$ROOT/sys/..."'
+fk_sh() {
+        fk bash -c "$1"
+}
+
+fk_dev() {
+        echo "$ROOT/sys/bus/pci/devices/$1"
+}
+
+# fk_driver ADDR: the bound driver, empty when none
+fk_driver() {
+        local l
+        l=$(readlink "$ROOT/sys/bus/pci/devices/$1/driver" 2>/dev/null) || return 0
+        echo "${l##*/}"
+}
+
+# fk_override ADDR: the driver_override, empty when unset
+fk_override() {
+        local v
+        v=$(cat "$ROOT/sys/bus/pci/devices/$1/driver_override")
+        [ "$v" = "(null)" ] || echo "$v"
+}
+
+# fk_writes: how many writes (and module loads) were logged
+fk_writes() {
+        wc -l < "$ROOT/.fakekernel/writes.log" | tr -d ' '
+}
+
+# fk_fail SPEC: add a fault, e.g. fk_fail '3 EIO', fk_fail 'glob:*/unbind HANG'
+fk_fail() {
+        echo "$*" >> "$ROOT/.fakekernel/faults"
+}

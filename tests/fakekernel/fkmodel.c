@@ -1,0 +1,363 @@
+/* Shared by fakesys-mktree and the LD_PRELOAD shim.  Files here are written
+ * with stdio, whose internal writes do not go through the shim's write(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fkmodel.h"
+
+static void pathf(char *ret, size_t n, const struct fk_model *m, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
+static void pathf(char *ret, size_t n, const struct fk_model *m, const char *fmt, ...) {
+        va_list ap;
+        int k = snprintf(ret, n, "%s/", m->root);
+        va_start(ap, fmt);
+        vsnprintf(ret + k, n - (size_t) k, fmt, ap);
+        va_end(ap);
+}
+
+int fk_write_file(const char *path, const void *data, size_t n) {
+        FILE *f = fopen(path, "we");
+        if (!f)
+                return -errno;
+        size_t w = fwrite(data, 1, n, f);
+        int r = fclose(f);
+        if (w != n || r != 0)
+                return -EIO;
+        return 0;
+}
+
+int fk_writef(const char *path, const char *fmt, ...) {
+        char buf[4096];
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        if (k < 0 || (size_t) k >= sizeof buf)
+                return -ENAMETOOLONG;
+        return fk_write_file(path, buf, (size_t) k);
+}
+
+int fk_mkdir_p(const char *path) {
+        char buf[PATH_MAX];
+        if (snprintf(buf, sizeof buf, "%s", path) >= (int) sizeof buf)
+                return -ENAMETOOLONG;
+        for (char *p = buf + 1; *p; p++) {
+                if (*p != '/')
+                        continue;
+                *p = 0;
+                if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                        return -errno;
+                *p = '/';
+        }
+        if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+int fk_id_parse(const char *s, struct fk_id *ret) {
+        char *end;
+        unsigned long v = strtoul(s, &end, 16);
+        if (end != s + 4 || *end != ':' || v > 0xffff)
+                return -EINVAL;
+        s = end + 1;
+        if (strcmp(s, "*") == 0) {
+                ret->vendor = (unsigned) v;
+                ret->device = FK_ANY;
+                return 0;
+        }
+        unsigned long d = strtoul(s, &end, 16);
+        if (end != s + 4 || *end || d > 0xffff)
+                return -EINVAL;
+        ret->vendor = (unsigned) v;
+        ret->device = (unsigned) d;
+        return 0;
+}
+
+static void ids_format(const struct fk_driver *d, char *ret, size_t n) {
+        size_t k = 0;
+        ret[0] = 0;
+        for (int i = 0; i < d->n_ids && k + 12 < n; i++) {
+                if (d->ids[i].device == FK_ANY)
+                        k += (size_t) snprintf(ret + k, n - k, "%s%04x:*", i ? "," : "", d->ids[i].vendor);
+                else
+                        k += (size_t) snprintf(ret + k, n - k, "%s%04x:%04x", i ? "," : "",
+                                               d->ids[i].vendor, d->ids[i].device);
+        }
+        if (k == 0)
+                snprintf(ret, n, "-");
+}
+
+int fk_model_save(const struct fk_model *m) {
+        char path[PATH_MAX], tmp[PATH_MAX];
+        snprintf(path, sizeof path, "%s/.fakekernel/model", m->root);
+        snprintf(tmp, sizeof tmp, "%s/.fakekernel/model.%d", m->root, (int) getpid());
+        FILE *f = fopen(tmp, "we");
+        if (!f)
+                return -errno;
+        fprintf(f, "# fake kernel model: driver NAME MODULE|- loaded|unloaded IDS|-\n"
+                   "#                    dev ADDR PATH VENDOR DEVICE CLASS HDR GROUP VFIODEV REMOVED\n");
+        for (int i = 0; i < m->n_drivers; i++) {
+                const struct fk_driver *d = &m->drivers[i];
+                char ids[FK_MAX_IDS * 12];
+                ids_format(d, ids, sizeof ids);
+                fprintf(f, "driver %s %s %s %s\n", d->name, d->module[0] ? d->module : "-",
+                        d->loaded ? "loaded" : "unloaded", ids);
+        }
+        for (int i = 0; i < m->n_devs; i++) {
+                const struct fk_dev *v = &m->devs[i];
+                fprintf(f, "dev %s %s %04x %04x %06x %d %d %d %d\n", v->addr, v->path, v->vendor,
+                        v->device, v->class, v->hdr, v->group, v->vfio_dev, v->removed);
+        }
+        if (fclose(f) != 0 || rename(tmp, path) < 0) {
+                unlink(tmp);
+                return -EIO;
+        }
+        return 0;
+}
+
+int fk_model_load(const char *root, struct fk_model *m) {
+        char path[PATH_MAX], line[PATH_MAX + 256];
+        memset(m, 0, sizeof *m);
+        snprintf(m->root, sizeof m->root, "%s", root);
+        snprintf(path, sizeof path, "%s/.fakekernel/model", root);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        while (fgets(line, sizeof line, f)) {
+                char a[PATH_MAX], b[PATH_MAX], c[64], ids[FK_MAX_IDS * 12];
+                int vd, rm;
+                if (line[0] == '#')
+                        continue;
+                if (strncmp(line, "driver ", 7) == 0 && m->n_drivers < FK_MAX_DRIVERS) {
+                        struct fk_driver *d = &m->drivers[m->n_drivers];
+                        if (sscanf(line, "driver %63s %63s %63s %767s", a, b, c, ids) != 4)
+                                goto bad;
+                        snprintf(d->name, sizeof d->name, "%s", a);
+                        snprintf(d->module, sizeof d->module, "%s", strcmp(b, "-") ? b : "");
+                        d->loaded = strcmp(c, "loaded") == 0;
+                        if (strcmp(ids, "-") != 0)
+                                for (char *s, *t = strtok_r(ids, ",", &s); t && d->n_ids < FK_MAX_IDS;
+                                     t = strtok_r(NULL, ",", &s))
+                                        if (fk_id_parse(t, &d->ids[d->n_ids]) == 0)
+                                                d->n_ids++;
+                        m->n_drivers++;
+                } else if (strncmp(line, "dev ", 4) == 0 && m->n_devs < FK_MAX_DEVS) {
+                        struct fk_dev *v = &m->devs[m->n_devs];
+                        if (sscanf(line, "dev %15s %1023s %x %x %x %d %d %d %d", v->addr, v->path,
+                                   &v->vendor, &v->device, &v->class, &v->hdr, &v->group, &vd, &rm) != 9)
+                                goto bad;
+                        v->vfio_dev = vd;
+                        v->removed = rm;
+                        m->n_devs++;
+                }
+        }
+        fclose(f);
+        return 0;
+bad:
+        fclose(f);
+        return -EBADMSG;
+}
+
+struct fk_driver *fk_driver_find(struct fk_model *m, const char *name) {
+        for (int i = 0; i < m->n_drivers; i++)
+                if (strcmp(m->drivers[i].name, name) == 0)
+                        return &m->drivers[i];
+        return NULL;
+}
+
+struct fk_dev *fk_dev_find(struct fk_model *m, const char *addr) {
+        for (int i = 0; i < m->n_devs; i++)
+                if (strcmp(m->devs[i].addr, addr) == 0)
+                        return &m->devs[i];
+        return NULL;
+}
+
+struct fk_dev *fk_dev_find_path(struct fk_model *m, const char *relpath) {
+        for (int i = 0; i < m->n_devs; i++)
+                if (strcmp(m->devs[i].path, relpath) == 0)
+                        return &m->devs[i];
+        return NULL;
+}
+
+bool fk_driver_matches(const struct fk_driver *d, const struct fk_dev *dev) {
+        for (int i = 0; i < d->n_ids; i++)
+                if (d->ids[i].vendor == dev->vendor &&
+                    (d->ids[i].device == FK_ANY || d->ids[i].device == dev->device))
+                        return true;
+        return false;
+}
+
+void fk_relpath(const char *from_dir, const char *to, char *ret, size_t n) {
+        /* strip the common leading components, then climb out of the rest */
+        size_t common = 0;
+        for (size_t i = 0;; i++) {
+                if (from_dir[i] == 0 && (to[i] == '/' || to[i] == 0)) {
+                        common = i;
+                        break;
+                }
+                if (from_dir[i] != to[i])
+                        break;
+                if (from_dir[i] == '/')
+                        common = i;
+        }
+        size_t k = 0;
+        ret[0] = 0;
+        const char *rest = from_dir + common;
+        for (const char *p = rest; *p; p++)
+                if (*p == '/' && k + 4 < n) {
+                        memcpy(ret + k, "../", 3);
+                        k += 3;
+                        ret[k] = 0;
+                }
+        const char *tail = to + common;
+        if (*tail == '/')
+                tail++;
+        snprintf(ret + k, n - k, "%s", tail);
+}
+
+static int symlink_replace(const char *target, const char *link) {
+        if (unlink(link) < 0 && errno != ENOENT)
+                return -errno;
+        if (symlink(target, link) < 0)
+                return -errno;
+        return 0;
+}
+
+int fk_driver_materialize(struct fk_model *m, struct fk_driver *d) {
+        char p[PATH_MAX];
+        int r;
+        pathf(p, sizeof p, m, "sys/bus/pci/drivers/%s", d->name);
+        if ((r = fk_mkdir_p(p)) < 0)
+                return r;
+        static const char *const files[] = { "bind", "unbind", "new_id", "remove_id", "uevent" };
+        for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+                pathf(p, sizeof p, m, "sys/bus/pci/drivers/%s/%s", d->name, files[i]);
+                if ((r = fk_write_file(p, "", 0)) < 0)
+                        return r;
+        }
+        if (d->module[0]) {
+                pathf(p, sizeof p, m, "sys/module/%s", d->module);
+                if ((r = fk_mkdir_p(p)) < 0)
+                        return r;
+                pathf(p, sizeof p, m, "sys/module/%s/initstate", d->module);
+                if ((r = fk_writef(p, "live\n")) < 0)
+                        return r;
+                char target[PATH_MAX];
+                snprintf(target, sizeof target, "../../../../module/%s", d->module);
+                pathf(p, sizeof p, m, "sys/bus/pci/drivers/%s/module", d->name);
+                if ((r = symlink_replace(target, p)) < 0)
+                        return r;
+                if (strcmp(d->module, "vfio_pci") == 0) {
+                        pathf(p, sizeof p, m, "dev/vfio");
+                        if ((r = fk_mkdir_p(p)) < 0)
+                                return r;
+                        pathf(p, sizeof p, m, "dev/vfio/vfio");
+                        if ((r = fk_write_file(p, "", 0)) < 0)
+                                return r;
+                }
+        }
+        d->loaded = true;
+        return 0;
+}
+
+void fk_dev_driver(const struct fk_model *m, const struct fk_dev *dev, char *ret, size_t n) {
+        char p[PATH_MAX], t[PATH_MAX];
+        pathf(p, sizeof p, m, "%s/driver", dev->path);
+        ssize_t k = readlink(p, t, sizeof t - 1);
+        ret[0] = 0;
+        if (k <= 0)
+                return;
+        t[k] = 0;
+        const char *s = strrchr(t, '/');
+        snprintf(ret, n, "%s", s ? s + 1 : t);
+}
+
+void fk_dev_override(const struct fk_model *m, const struct fk_dev *dev, char *ret, size_t n) {
+        char p[PATH_MAX];
+        pathf(p, sizeof p, m, "%s/driver_override", dev->path);
+        ret[0] = 0;
+        FILE *f = fopen(p, "re");
+        if (!f)
+                return;
+        if (!fgets(ret, (int) n, f))
+                ret[0] = 0;
+        fclose(f);
+        ret[strcspn(ret, "\n")] = 0;
+        if (strcmp(ret, "(null)") == 0)
+                ret[0] = 0;
+}
+
+int fk_dev_set_override(const struct fk_model *m, const struct fk_dev *dev, const char *name) {
+        char p[PATH_MAX];
+        pathf(p, sizeof p, m, "%s/driver_override", dev->path);
+        return fk_writef(p, "%s\n", name && name[0] ? name : "(null)");
+}
+
+static bool is_vfio_bound(const struct fk_model *m, const struct fk_dev *dev) {
+        char drv[64];
+        if (dev->removed)
+                return false;
+        fk_dev_driver(m, dev, drv, sizeof drv);
+        return drv[0] && (strcmp(drv, "vfio-pci") == 0 || dev->vfio_dev);
+}
+
+/* Linux: the first device of an IOMMU group to register with vfio (vfio-pci
+ * probe -> vfio_register_group_dev) creates the group and its cdev, so
+ * /dev/vfio/N appears; vfio_device_remove_group() deletes the cdev when the
+ * last vfio-bound device of the group goes (drivers/vfio/group.c).  */
+int fk_vfio_group_update(struct fk_model *m, int group) {
+        char p[PATH_MAX];
+        bool any = false;
+        if (group < 0)
+                return 0;
+        for (int i = 0; i < m->n_devs; i++)
+                if (m->devs[i].group == group && is_vfio_bound(m, &m->devs[i]))
+                        any = true;
+        pathf(p, sizeof p, m, "dev/vfio/%d", group);
+        if (any) {
+                char d[PATH_MAX];
+                pathf(d, sizeof d, m, "dev/vfio");
+                int r = fk_mkdir_p(d);
+                if (r < 0)
+                        return r;
+                if (access(p, F_OK) < 0)
+                        return fk_write_file(p, "", 0);
+                return 0;
+        }
+        if (unlink(p) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+int fk_bind(struct fk_model *m, struct fk_dev *dev, struct fk_driver *d) {
+        char p[PATH_MAX], drvdir[PATH_MAX], target[PATH_MAX];
+        int r;
+        snprintf(drvdir, sizeof drvdir, "sys/bus/pci/drivers/%s", d->name);
+        fk_relpath(dev->path, drvdir, target, sizeof target);
+        pathf(p, sizeof p, m, "%s/driver", dev->path);
+        if ((r = symlink_replace(target, p)) < 0)
+                return r;
+        fk_relpath(drvdir, dev->path, target, sizeof target);
+        pathf(p, sizeof p, m, "%s/%s", drvdir, dev->addr);
+        if ((r = symlink_replace(target, p)) < 0)
+                return r;
+        return fk_vfio_group_update(m, dev->group);
+}
+
+int fk_unbind(struct fk_model *m, struct fk_dev *dev) {
+        char p[PATH_MAX], drv[64];
+        fk_dev_driver(m, dev, drv, sizeof drv);
+        if (!drv[0])
+                return -ENODEV;
+        pathf(p, sizeof p, m, "%s/driver", dev->path);
+        unlink(p);
+        pathf(p, sizeof p, m, "sys/bus/pci/drivers/%s/%s", drv, dev->addr);
+        unlink(p);
+        return fk_vfio_group_update(m, dev->group);
+}

@@ -1,0 +1,782 @@
+/* libfakekernel.so: an LD_PRELOAD shim that plays the kernel's part for a
+ * fake sysfs tree made by fakesys-mktree (FAKEKERNEL_ROOT=ROOT).
+ *
+ * Writes to files under ROOT/sys are serialized with flock on
+ * ROOT/.fakekernel/lock, counted, logged to ROOT/.fakekernel/writes.log,
+ * checked against ROOT/.fakekernel/faults and then modelled: driver_override,
+ * bind, unbind, drivers_probe, new_id, remove_id, drivers_autoprobe,
+ * remove and rescan.  Other
+ * attributes keep the bytes written, as a show() returning the last store()
+ * would.  libkmod's module insertion is interposed too: loading a module that
+ * backs declared drivers registers them and probes matching devices.
+ * Rules and deliberate differences from Linux: tests/fakekernel/README.md. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <libkmod.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fkmodel.h"
+
+#define EXPORT __attribute__((visibility("default")))
+#define HANG (-1000)
+
+static char root[PATH_MAX];      /* realpath of FAKEKERNEL_ROOT */
+static char root_raw[PATH_MAX];  /* as given */
+static bool active;
+static __thread int in_shim;
+static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+static struct fk_model model;    /* guarded by mutex + flock */
+
+static ssize_t (*real_write)(int, const void *, size_t);
+static int (*real_fflush)(FILE *);
+
+static void *next(const char *name) {
+        return dlsym(RTLD_NEXT, name);
+}
+
+__attribute__((constructor)) static void init(void) {
+        const char *r = getenv("FAKEKERNEL_ROOT");
+        real_write = next("write");
+        real_fflush = next("fflush");
+        if (!r || !*r)
+                return;
+        snprintf(root_raw, sizeof root_raw, "%s", r);
+        if (!realpath(r, root))
+                snprintf(root, sizeof root, "%s", r);
+        active = true;
+}
+
+/* ---------------------------------------------------------------- paths */
+
+static bool has_sys_prefix(const char *abs, const char *base) {
+        size_t n = strlen(base);
+        return n && strncmp(abs, base, n) == 0 && strncmp(abs + n, "/sys/", 5) == 0;
+}
+
+/* Is PATH (relative to DIRFD) under ROOT/sys?  Lexical check only; good
+ * enough for the paths a program builds from its --sysroot. */
+static bool path_under_sys(int dirfd, const char *path) {
+        char abs[PATH_MAX];
+        if (!active || !path)
+                return false;
+        if (path[0] == '/')
+                snprintf(abs, sizeof abs, "%s", path);
+        else {
+                char base[PATH_MAX];
+                if (dirfd == AT_FDCWD) {
+                        if (!getcwd(base, sizeof base))
+                                return false;
+                } else {
+                        char l[64];
+                        snprintf(l, sizeof l, "/proc/self/fd/%d", dirfd);
+                        ssize_t k = readlink(l, base, sizeof base - 1);
+                        if (k <= 0)
+                                return false;
+                        base[k] = 0;
+                }
+                snprintf(abs, sizeof abs, "%s/%s", base, path);
+        }
+        return has_sys_prefix(abs, root) || has_sys_prefix(abs, root_raw);
+}
+
+/* RELPATH of an fd's file when it lies under ROOT/sys. */
+static bool fd_relpath(int fd, char *ret, size_t n) {
+        char l[64], t[PATH_MAX];
+        if (!active || fd < 0)
+                return false;
+        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(l, t, sizeof t - 1);
+        if (k <= 0)
+                return false;
+        t[k] = 0;
+        if (!has_sys_prefix(t, root))
+                return false;
+        snprintf(ret, n, "%s", t + strlen(root) + 1);
+        return true;
+}
+
+/* ---------------------------------------------------------------- open */
+
+static int fix_flags(int dirfd, const char *path, int flags) {
+        /* sysfs ignores O_TRUNC and cannot create files */
+        if (path_under_sys(dirfd, path))
+                flags &= ~(O_TRUNC | O_CREAT);
+        return flags;
+}
+
+#define OPEN_MODE(flags, mode)                                   \
+        do {                                                     \
+                if ((flags) & (O_CREAT | O_TMPFILE)) {           \
+                        va_list ap;                              \
+                        va_start(ap, flags);                     \
+                        mode = va_arg(ap, mode_t);               \
+                        va_end(ap);                              \
+                }                                                \
+        } while (0)
+
+EXPORT int open(const char *path, int flags, ...) {
+        static int (*real)(const char *, int, ...);
+        mode_t mode = 0;
+        OPEN_MODE(flags, mode);
+        if (!real)
+                real = next("open");
+        return real(path, fix_flags(AT_FDCWD, path, flags), mode);
+}
+
+EXPORT int open64(const char *path, int flags, ...) {
+        static int (*real)(const char *, int, ...);
+        mode_t mode = 0;
+        OPEN_MODE(flags, mode);
+        if (!real)
+                real = next("open64");
+        return real(path, fix_flags(AT_FDCWD, path, flags), mode);
+}
+
+EXPORT int openat(int dirfd, const char *path, int flags, ...) {
+        static int (*real)(int, const char *, int, ...);
+        mode_t mode = 0;
+        OPEN_MODE(flags, mode);
+        if (!real)
+                real = next("openat");
+        return real(dirfd, path, fix_flags(dirfd, path, flags), mode);
+}
+
+EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
+        static int (*real)(int, const char *, int, ...);
+        mode_t mode = 0;
+        OPEN_MODE(flags, mode);
+        if (!real)
+                real = next("openat64");
+        return real(dirfd, path, fix_flags(dirfd, path, flags), mode);
+}
+
+/* _FORTIFY_SOURCE variants */
+int __open_2(const char *path, int flags);
+int __open64_2(const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags);
+
+EXPORT int __open_2(const char *path, int flags) {
+        static int (*real)(const char *, int);
+        if (!real)
+                real = next("__open_2");
+        return real(path, fix_flags(AT_FDCWD, path, flags));
+}
+
+EXPORT int __open64_2(const char *path, int flags) {
+        static int (*real)(const char *, int);
+        if (!real)
+                real = next("__open64_2");
+        return real(path, fix_flags(AT_FDCWD, path, flags));
+}
+
+EXPORT int __openat_2(int dirfd, const char *path, int flags) {
+        static int (*real)(int, const char *, int);
+        if (!real)
+                real = next("__openat_2");
+        return real(dirfd, path, fix_flags(dirfd, path, flags));
+}
+
+/* ---------------------------------------------------------------- lock, counter, faults, log */
+
+static int lock_fd = -1;
+
+static void lock(void) {
+        char p[PATH_MAX];
+        pthread_mutex_lock(&mutex);
+        snprintf(p, sizeof p, "%s/.fakekernel/lock", root);
+        lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (lock_fd >= 0)
+                while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
+                        ;
+}
+
+static void unlock(void) {
+        if (lock_fd >= 0)
+                close(lock_fd);
+        lock_fd = -1;
+        pthread_mutex_unlock(&mutex);
+}
+
+static long next_write_number(void) {
+        char p[PATH_MAX];
+        long n = 0;
+        snprintf(p, sizeof p, "%s/.fakekernel/counter", root);
+        FILE *f = fopen(p, "re");
+        if (f) {
+                if (fscanf(f, "%ld", &n) != 1)
+                        n = 0;
+                fclose(f);
+        }
+        n++;
+        fk_writef(p, "%ld\n", n);
+        return n;
+}
+
+static int errno_from_name(const char *s) {
+        if (strcmp(s, "HANG") == 0)
+                return HANG;
+        for (int e = 1; e < 200; e++) {
+                const char *n = strerrorname_np(e);
+                if (n && strcmp(n, s) == 0)
+                        return e;
+        }
+        return EIO;
+}
+
+static const char *errno_name(int e) {
+        const char *n = e == HANG ? "HANG" : strerrorname_np(e);
+        return n ? n : "EUNKNOWN";
+}
+
+/* The fault for this operation: 0, an errno, or HANG.  KEY is "modprobe:MOD"
+ * for module loads (NUMBER 0), else the RELPATH of a write. */
+static int fault_for(long number, const char *key, bool is_modprobe) {
+        char p[PATH_MAX], line[1024];
+        int found = 0;
+        snprintf(p, sizeof p, "%s/.fakekernel/faults", root);
+        FILE *f = fopen(p, "re");
+        if (!f)
+                return 0;
+        while (!found && fgets(line, sizeof line, f)) {
+                char what[900], err[64];
+                if (line[0] == '#' || sscanf(line, "%899s %63s", what, err) != 2)
+                        continue;
+                if (is_modprobe) {
+                        if (strncmp(what, "modprobe:", 9) == 0 && strcmp(what, key) == 0)
+                                found = errno_from_name(err);
+                } else if (strncmp(what, "glob:", 5) == 0) {
+                        if (fnmatch(what + 5, key, 0) == 0)
+                                found = errno_from_name(err);
+                } else if (strncmp(what, "modprobe:", 9) != 0) {
+                        char *end;
+                        long n = strtol(what, &end, 10);
+                        if (!*end && n == number)
+                                found = errno_from_name(err);
+                }
+        }
+        fclose(f);
+        return found;
+}
+
+static void log_op(const char *key, const void *data, size_t n, int result) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/.fakekernel/writes.log", root);
+        FILE *f = fopen(p, "ae");
+        if (!f)
+                return;
+        fprintf(f, "%s\t", key);
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = ((const unsigned char *) data)[i];
+                if (c == '\n')
+                        fputs("\\n", f);
+                else if (c == '\t')
+                        fputs("\\t", f);
+                else if (c == '\\')
+                        fputs("\\\\", f);
+                else if (c < 0x20 || c == 0x7f)
+                        fprintf(f, "\\x%02x", c);
+                else
+                        fputc(c, f);
+        }
+        fprintf(f, "\t%s\n", result == 0 ? "ok" : errno_name(result));
+        fclose(f);
+}
+
+static void hang(void) {
+        for (;;)
+                pause();
+}
+
+/* ---------------------------------------------------------------- the model */
+
+/* The value of a store(), with one trailing newline dropped (sysfs_streq). */
+static void value(const void *data, size_t n, char *ret, size_t size) {
+        if (n >= size)
+                n = size - 1;
+        memcpy(ret, data, n);
+        ret[n] = 0;
+        if (n && ret[n - 1] == '\n')
+                ret[n - 1] = 0;
+}
+
+static bool autoprobe(void) {
+        char p[PATH_MAX], buf[16] = "";
+        snprintf(p, sizeof p, "%s/sys/bus/pci/drivers_autoprobe", root);
+        FILE *f = fopen(p, "re");
+        if (f) {
+                if (!fgets(buf, sizeof buf, f))
+                        buf[0] = 0;
+                fclose(f);
+        }
+        return buf[0] != '0';
+}
+
+/* pci_match_device(): an override names the only driver that may bind;
+ * without one, the driver's (static + dynamic) id table decides. */
+static bool matches(const struct fk_driver *d, const struct fk_dev *dev) {
+        char ov[64];
+        fk_dev_override(&model, dev, ov, sizeof ov);
+        if (ov[0])
+                return strcmp(ov, d->name) == 0;
+        return fk_driver_matches(d, dev);
+}
+
+/* really_probe(): the driver's probe; vfio_pci_probe() refuses bridges. */
+static int probe(struct fk_dev *dev, struct fk_driver *d) {
+        if (strcmp(d->name, "vfio-pci") == 0 && dev->hdr != 0)
+                return -EINVAL;
+        return fk_bind(&model, dev, d);
+}
+
+static bool bound(const struct fk_dev *dev) {
+        char drv[64];
+        fk_dev_driver(&model, dev, drv, sizeof drv);
+        return drv[0] != 0;
+}
+
+/* driver_attach(): what a registering driver (or new_id) does. */
+static void attach_all(struct fk_driver *d) {
+        if (!d->loaded)
+                return;
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (!dev->removed && !bound(dev) && matches(d, dev))
+                        (void) probe(dev, d);
+        }
+}
+
+static int do_override(struct fk_dev *dev, const void *data, size_t n) {
+        char v[4096];
+        if (n == 0)
+                return 0;
+        value(data, n, v, sizeof v);
+        if (strlen(v) >= 64)
+                return -EINVAL;
+        return fk_dev_set_override(&model, dev, v);
+}
+
+static int do_bind(struct fk_driver *d, const char *addr) {
+        struct fk_dev *dev = fk_dev_find(&model, addr);
+        if (!dev || dev->removed)
+                return -ENODEV;
+        if (!matches(d, dev))
+                return -ENODEV;
+        if (bound(dev))
+                return -EBUSY;
+        return probe(dev, d);
+}
+
+static int do_unbind(struct fk_driver *d, const char *addr) {
+        char drv[64];
+        struct fk_dev *dev = fk_dev_find(&model, addr);
+        if (!dev || dev->removed)
+                return -ENODEV;
+        fk_dev_driver(&model, dev, drv, sizeof drv);
+        if (strcmp(drv, d->name) != 0)
+                return -ENODEV;
+        return fk_unbind(&model, dev);
+}
+
+static int do_probe(const char *addr) {
+        char ov[64];
+        struct fk_dev *dev = fk_dev_find(&model, addr);
+        if (!dev || dev->removed)
+                return -ENODEV;
+        if (bound(dev))
+                return 0;
+        fk_dev_override(&model, dev, ov, sizeof ov);
+        if (ov[0]) {
+                struct fk_driver *d = fk_driver_find(&model, ov);
+                if (d && d->loaded)
+                        (void) probe(dev, d); /* a failing probe still reports success */
+                return 0;
+        }
+        for (int i = 0; i < model.n_drivers; i++) {
+                struct fk_driver *d = &model.drivers[i];
+                if (d->loaded && fk_driver_matches(d, dev) && probe(dev, d) == 0)
+                        break;
+        }
+        return 0;
+}
+
+/* new_id / remove_id: "VVVV DDDD [SVVV SDDD CLASS MASK DATA]"; only vendor and
+ * device are modelled. */
+static int do_id(struct fk_driver *d, const char *v, bool add) {
+        unsigned vendor, device;
+        if (sscanf(v, "%x %x", &vendor, &device) != 2 || vendor > 0xffff || device > 0xffff)
+                return -EINVAL;
+        for (int i = 0; i < d->n_ids; i++)
+                if (d->ids[i].vendor == vendor && d->ids[i].device == device) {
+                        if (add)
+                                return -EEXIST;
+                        memmove(&d->ids[i], &d->ids[i + 1], sizeof d->ids[0] * (size_t) (d->n_ids - i - 1));
+                        d->n_ids--;
+                        return fk_model_save(&model);
+                }
+        if (!add)
+                return -ENODEV;
+        if (d->n_ids >= FK_MAX_IDS)
+                return -ENOSPC;
+        d->ids[d->n_ids++] = (struct fk_id) { vendor, device };
+        int r = fk_model_save(&model);
+        if (r < 0)
+                return r;
+        attach_all(d);
+        return 0;
+}
+
+/* kstrtoul() of remove/rescan: -EINVAL, 0 (nothing to do) or 1 */
+static int flag(const char *v) {
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(v, &end, 0);
+        if (errno || end == v || *end)
+                return -EINVAL;
+        return x != 0;
+}
+
+static void root_path(char *ret, size_t n, const char *rel) {
+        snprintf(ret, n, "%s/%s", root, rel);
+}
+
+static void link_rel(const char *rel_link, const char *rel_target) {
+        char dir[PATH_MAX], t[PATH_MAX], p[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s", rel_link);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+                *slash = 0;
+        fk_relpath(dir, rel_target, t, sizeof t);
+        root_path(p, sizeof p, rel_link);
+        unlink(p);
+        (void) symlink(t, p);
+}
+
+static void dev_links(const struct fk_dev *dev, bool create) {
+        char rel[PATH_MAX], p[PATH_MAX];
+        snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", dev->addr);
+        if (create)
+                link_rel(rel, dev->path);
+        else {
+                root_path(p, sizeof p, rel);
+                unlink(p);
+        }
+        if (dev->group < 0)
+                return;
+        snprintf(rel, sizeof rel, "sys/kernel/iommu_groups/%d/devices/%s", dev->group, dev->addr);
+        if (create)
+                link_rel(rel, dev->path);
+        else {
+                root_path(p, sizeof p, rel);
+                unlink(p);
+        }
+}
+
+/* devices/X/remove: pci_stop_and_remove_bus_device() - the device and every
+ * device below it are unbound and disappear; the directory is parked in
+ * ROOT/.fakekernel/removed/ until a rescan. */
+static int do_remove(struct fk_dev *top) {
+        char from[PATH_MAX], to[PATH_MAX], pre[PATH_MAX];
+        if (top->removed)
+                return -ENODEV;
+        snprintf(pre, sizeof pre, "%s/", top->path);
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (dev != top && (dev->removed || strncmp(dev->path, pre, strlen(pre)) != 0))
+                        continue;
+                if (bound(dev))
+                        (void) fk_unbind(&model, dev);
+                dev_links(dev, false);
+                dev->removed = true;
+                (void) fk_vfio_group_update(&model, dev->group);
+        }
+        snprintf(to, sizeof to, "%s/.fakekernel/removed", root);
+        int r = fk_mkdir_p(to);
+        if (r < 0)
+                return r;
+        root_path(from, sizeof from, top->path);
+        snprintf(to, sizeof to, "%s/.fakekernel/removed/%s", root, top->addr);
+        if (rename(from, to) < 0)
+                return -errno;
+        return fk_model_save(&model);
+}
+
+/* bus/pci/rescan: removed devices come back with their override reset and,
+ * with drivers_autoprobe on, are probed. */
+static int do_rescan(void) {
+        char from[PATH_MAX], to[PATH_MAX];
+        bool back[FK_MAX_DEVS] = { false };
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (!dev->removed)
+                        continue;
+                snprintf(from, sizeof from, "%s/.fakekernel/removed/%s", root, dev->addr);
+                root_path(to, sizeof to, dev->path);
+                if (access(from, F_OK) == 0 && rename(from, to) < 0)
+                        return -errno;
+        }
+        for (int i = 0; i < model.n_devs; i++) {
+                struct fk_dev *dev = &model.devs[i];
+                if (!dev->removed)
+                        continue;
+                dev->removed = false;
+                dev_links(dev, true);
+                (void) fk_dev_set_override(&model, dev, NULL);
+                back[i] = true;
+        }
+        int r = fk_model_save(&model);
+        if (r < 0 || !autoprobe())
+                return r;
+        for (int i = 0; i < model.n_devs; i++)
+                if (back[i])
+                        (void) do_probe(model.devs[i].addr);
+        return 0;
+}
+
+static int generic_store(int fd, const void *data, size_t n) {
+        if (ftruncate(fd, 0) < 0 || pwrite(fd, data, n, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+/* Apply one write of DATA to the attribute REL (relative to ROOT). */
+static int model_write(const char *rel, int fd, const void *data, size_t n) {
+        char v[4096], drv[128], file[32], dir[PATH_MAX];
+        int r = fk_model_load(root, &model);
+        if (r < 0)
+                return r;
+        value(data, n, v, sizeof v);
+
+        if (sscanf(rel, "sys/bus/pci/drivers/%127[^/]/%31s", drv, file) == 2) {
+                struct fk_driver *d = fk_driver_find(&model, drv);
+                if (d && d->loaded) {
+                        if (strcmp(file, "bind") == 0)
+                                return do_bind(d, v);
+                        if (strcmp(file, "unbind") == 0)
+                                return do_unbind(d, v);
+                        if (strcmp(file, "new_id") == 0)
+                                return do_id(d, v, true);
+                        if (strcmp(file, "remove_id") == 0)
+                                return do_id(d, v, false);
+                }
+        }
+        if (strcmp(rel, "sys/bus/pci/drivers_probe") == 0)
+                return do_probe(v);
+        if (strcmp(rel, "sys/bus/pci/rescan") == 0) {
+                int k = flag(v);
+                return k <= 0 ? k : do_rescan();
+        }
+
+        snprintf(dir, sizeof dir, "%s", rel);
+        char *slash = strrchr(dir, '/');
+        if (slash) {
+                *slash = 0;
+                struct fk_dev *dev = fk_dev_find_path(&model, dir);
+                if (dev && strcmp(slash + 1, "driver_override") == 0)
+                        return do_override(dev, data, n);
+                if (dev && strcmp(slash + 1, "remove") == 0)
+                {
+                        int k = flag(v);
+                        return k <= 0 ? k : do_remove(dev);
+                }
+        }
+        return generic_store(fd, data, n);
+}
+
+/* One write(2) of N bytes to the ROOT/sys file REL open on FD. */
+static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
+        int fault, r;
+        in_shim++;
+        lock();
+        long number = next_write_number();
+        fault = fault_for(number, rel, false);
+        if (fault == HANG) {
+                log_op(rel, data, n, HANG);
+                unlock();
+                in_shim--;
+                hang();
+        }
+        r = fault ? -fault : model_write(rel, fd, data, n);
+        log_op(rel, data, n, -r);
+        unlock();
+        in_shim--;
+        if (r < 0) {
+                errno = -r;
+                return -1;
+        }
+        return (ssize_t) n;
+}
+
+static bool writable(int fd) {
+        int fl = fcntl(fd, F_GETFL);
+        return fl >= 0 && (fl & O_ACCMODE) != O_RDONLY;
+}
+
+EXPORT ssize_t write(int fd, const void *buf, size_t n) {
+        char rel[PATH_MAX];
+        if (!real_write)
+                real_write = next("write");
+        if (!active || in_shim || !fd_relpath(fd, rel, sizeof rel) || !writable(fd))
+                return real_write(fd, buf, n);
+        return sys_write(rel, fd, buf, n);
+}
+
+/* Shells write builtins' output through stdio, whose internal write is not
+ * interposable.  Keep stdout fully buffered (bash asks for line buffering)
+ * and model the pending bytes when the builtin flushes. */
+EXPORT int setvbuf(FILE *f, char *buf, int mode, size_t size) {
+        static int (*real)(FILE *, char *, int, size_t);
+        if (!real)
+                real = next("setvbuf");
+        if (active && f == stdout && mode == _IOLBF)
+                return 0;
+        return real(f, buf, mode, size);
+}
+
+EXPORT void setlinebuf(FILE *f) {
+        static void (*real)(FILE *);
+        if (!real)
+                real = next("setlinebuf");
+        if (active && f == stdout)
+                return;
+        real(f);
+}
+
+#ifndef _IO_ERR_SEEN
+#define _IO_ERR_SEEN 0x20
+#endif
+
+EXPORT int fflush(FILE *f) {
+        char rel[PATH_MAX];
+        if (!real_fflush)
+                real_fflush = next("fflush");
+        if (!active || in_shim || !f)
+                return real_fflush(f);
+        size_t pending = (size_t) (f->_IO_write_ptr - f->_IO_write_base);
+        if (pending == 0 || !fd_relpath(fileno(f), rel, sizeof rel) || !writable(fileno(f)))
+                return real_fflush(f);
+        char *data = malloc(pending);
+        if (!data)
+                return real_fflush(f);
+        memcpy(data, f->_IO_write_base, pending);
+        f->_IO_write_ptr = f->_IO_write_base;
+        ssize_t r = sys_write(rel, fileno(f), data, pending);
+        free(data);
+        if (r < 0) {
+                f->_flags |= _IO_ERR_SEEN;
+                return EOF;
+        }
+        return real_fflush(f);
+}
+
+/* ---------------------------------------------------------------- libkmod */
+
+static void normalize(char *s) {
+        for (; *s; s++)
+                if (*s == '-')
+                        *s = '_';
+}
+
+/* A module load: register every declared driver the module backs, then let
+ * each attach to the unbound devices it matches, like module_init ->
+ * pci_register_driver -> driver_attach. */
+static int module_load(const char *name, bool fail_on_loaded) {
+        char mod[64], key[128], m2[64];
+        int r = 0;
+        snprintf(mod, sizeof mod, "%s", name);
+        normalize(mod);
+        snprintf(key, sizeof key, "modprobe:%s", mod);
+        in_shim++;
+        lock();
+        int fault = fault_for(0, key, true);
+        if (fault == HANG) {
+                log_op(key, "", 0, HANG);
+                unlock();
+                in_shim--;
+                hang();
+        }
+        if (fault) {
+                r = -fault;
+                goto out;
+        }
+        if ((r = fk_model_load(root, &model)) < 0)
+                goto out;
+        int backed = 0, fresh = 0;
+        for (int i = 0; i < model.n_drivers; i++) {
+                struct fk_driver *d = &model.drivers[i];
+                snprintf(m2, sizeof m2, "%s", d->module);
+                normalize(m2);
+                if (!d->module[0] || strcmp(m2, mod) != 0)
+                        continue;
+                backed++;
+                if (d->loaded)
+                        continue;
+                if ((r = fk_driver_materialize(&model, d)) < 0)
+                        goto out;
+                fresh++;
+        }
+        if (!backed) {
+                r = -ENOENT;
+                goto out;
+        }
+        if (!fresh) {
+                r = fail_on_loaded ? -EEXIST : 0;
+                goto out;
+        }
+        if ((r = fk_model_save(&model)) < 0)
+                goto out;
+        if (autoprobe())
+                for (int i = 0; i < model.n_drivers; i++) {
+                        snprintf(m2, sizeof m2, "%s", model.drivers[i].module);
+                        normalize(m2);
+                        if (strcmp(m2, mod) == 0)
+                                attach_all(&model.drivers[i]);
+                }
+out:
+        log_op(key, "", 0, -r);
+        unlock();
+        in_shim--;
+        return r;
+}
+
+EXPORT int kmod_module_probe_insert_module(struct kmod_module *mod, unsigned int flags,
+                                           const char *extra_options,
+                                           int (*run_install)(struct kmod_module *m, const char *cmdline,
+                                                              void *data),
+                                           const void *data,
+                                           void (*print_action)(struct kmod_module *m, bool install,
+                                                                const char *options)) {
+        if (!active) {
+                int (*real)(struct kmod_module *, unsigned, const char *,
+                            int (*)(struct kmod_module *, const char *, void *), const void *,
+                            void (*)(struct kmod_module *, bool, const char *)) =
+                        next("kmod_module_probe_insert_module");
+                return real ? real(mod, flags, extra_options, run_install, data, print_action) : -ENOSYS;
+        }
+        const char *name = kmod_module_get_name(mod);
+        if (!name)
+                return -EINVAL;
+        return module_load(name, flags & KMOD_PROBE_FAIL_ON_LOADED);
+}
+
+EXPORT int kmod_module_insert_module(struct kmod_module *mod, unsigned int flags, const char *options) {
+        if (!active) {
+                int (*real)(struct kmod_module *, unsigned, const char *) = next("kmod_module_insert_module");
+                return real ? real(mod, flags, options) : -ENOSYS;
+        }
+        const char *name = kmod_module_get_name(mod);
+        if (!name)
+                return -EINVAL;
+        /* init_module(2) on a loaded module: EEXIST */
+        return module_load(name, true);
+}
