@@ -126,6 +126,13 @@ int main(int argc, char **argv) {
                         return fail("cannot hand the domain XML on", -r);
         }
 
+        /* stdout belongs to libvirt (for migrate and restore it is the new domain XML): whatever
+         * a library in the worker might print there goes nowhere. */
+        int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
+                return fail("cannot open /dev/null", errno);
+        close(null_fd);
+
         worker_path(argv[0], worker, sizeof worker);
         argv[0] = (char *) WORKER;
         execv(worker, argv);

@@ -391,3 +391,32 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         run record 1
         refute_line --partial "owner"
 }
+
+@test "the front answers alone for domains without host devices, and says so when the worker is missing" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        mkdir -p "$BATS_TEST_TMPDIR/front"
+        cp "$abs_top_builddir/vfio-claim-hook" "$BATS_TEST_TMPDIR/front/"
+        front="$BATS_TEST_TMPDIR/front/vfio-claim-hook"
+        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                "$front" plain prepare begin - < "$DOMAINS/no-hostdev.xml"
+        assert_success
+        assert_equal "$output$stderr" ""
+        run --separate-stderr "$front" plain reconnect begin - < /dev/null
+        assert_success
+        assert_equal "$output$stderr" ""
+        # Without a worker next to it, the front falls back to LIBEXECDIR/vfio-claim.
+        mk="$abs_top_builddir/Makefile"
+        prefix=$(sed -n 's/^prefix = //p' "$mk")
+        exec_prefix=$(sed -n 's/^exec_prefix = //p' "$mk" | sed "s|\${prefix}|$prefix|")
+        libexecdir=$(sed -n 's/^libexecdir = //p' "$mk" | sed "s|\${exec_prefix}|$exec_prefix|")
+        if [ -e "$libexecdir/vfio-claim/vfio-claim-hook-worker" ]; then
+                skip "a vfio-claim-hook-worker is installed on this machine"
+        fi
+        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                "$front" gaming prepare begin - < "$DOMAINS/gpu-only.xml"
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: $libexecdir/vfio-claim/vfio-claim-hook-worker: No such file or directory; the hook could not run (reinstall vfio-claim, then restart libvirtd)"
+        assert_equal "$(fk_writes)" 0
+}
