@@ -28,10 +28,14 @@ static int fsync_parent(const char *path) {
 
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s.tmp.%d", path, (int) getpid()) < 0)
+        const char *slash = strrchr(path, '/');
+        /* A hidden name in the same directory: readers of the directory (conf.d, the state
+         * records) skip names that start with a dot. */
+        if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int) (slash - path + 1) : 0, path,
+                     slash ? slash + 1 : path) < 0)
                 return -ENOMEM;
 
-        _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
         if (fd < 0)
                 return negative_errno();
         size_t len = strlen(content), done = 0;
@@ -58,4 +62,21 @@ int vc_unlink_durable(const char *path) {
         if (unlink(path) < 0)
                 return errno == ENOENT ? 0 : negative_errno();
         return fsync_parent(path);
+}
+
+int vc_mkdir_p(const char *path, mode_t mode) {
+        _cleanup_free_ char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        for (char *s = p + 1; *s; s++) {
+                if (*s != '/')
+                        continue;
+                *s = '\0';
+                if (mkdir(p, mode) < 0 && errno != EEXIST)
+                        return negative_errno();
+                *s = '/';
+        }
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+                return negative_errno();
+        return 0;
 }

@@ -8,3 +8,5 @@
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode);
 /* Remove @path and make the removal durable (fsync of the directory). 0 also when absent. */
 int vc_unlink_durable(const char *path);
+/* Create @path and its missing parents with @mode. 0 when it exists already. */
+int vc_mkdir_p(const char *path, mode_t mode);

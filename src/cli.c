@@ -130,3 +130,43 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
         *ret = a;
         return EXIT_DONE;
 }
+
+const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr) {
+        if (!cli->critical_scanned) {
+                cli->critical_scanned = true;
+                int r = vc_critical_scan(cli->ctx, &cli->critical);
+                if (r < 0)
+                        log_warning_errno(r, "cannot tell which devices the host needs: %m");
+        }
+        return cli->critical ? vc_critical_reason(cli->critical, addr) : NULL;
+}
+
+const char *cli_group_owner(struct vc_cli *cli, unsigned group) {
+        if (!cli->records_read) {
+                _cleanup_free_ unsigned *groups = NULL;
+                size_t n = 0;
+                cli->records_read = true;
+                if (vc_record_list(cli->ctx, &groups, &n) < 0 || n == 0)
+                        return NULL;
+                cli->records = calloc(n, sizeof *cli->records);
+                if (!cli->records)
+                        return NULL;
+                for (size_t i = 0; i < n; i++)
+                        if (vc_record_read(cli->ctx, groups[i], &cli->records[cli->n_records]) >= 0)
+                                cli->n_records++;
+        }
+        for (size_t i = 0; i < cli->n_records; i++)
+                if (cli->records[i]->group == group)
+                        return cli->records[i]->owner;
+        return NULL;
+}
+
+void cli_done(struct vc_cli *cli) {
+        for (size_t i = 0; i < cli->n_records; i++)
+                vc_record_free(cli->records[i]);
+        free(cli->records);
+        vc_critical_set_free(cli->critical);
+        vc_config_free(cli->config);
+        free(cli->config_dir);
+        vc_ctx_unref(cli->ctx);
+}

@@ -6,8 +6,10 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "critical.h"
 #include "iommu.h"
 #include "root.h"
+#include "state.h"
 
 /* Exit codes, fixed by the interface contract. */
 enum {
@@ -28,7 +30,19 @@ struct vc_cli {
         bool boot;
         int verbose;
         const char *connect_uri;
+        /* Read on first use, once per run. */
+        struct vc_critical_set *critical;
+        bool critical_scanned;
+        struct vc_record **records;
+        size_t n_records;
+        bool records_read;
 };
+
+/* Why the host cannot lose @addr (NULL when it can), from one scan per run. */
+const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr);
+/* The VM a group is claimed for, from the state records (NULL: none). */
+const char *cli_group_owner(struct vc_cli *cli, unsigned group);
+void cli_done(struct vc_cli *cli);
 
 /* Load the configuration once. Invalid: every error is printed and EXIT_CONFIG returned. */
 int cli_load_config(struct vc_cli *cli);
@@ -54,5 +68,10 @@ typedef int (*verb_fn)(struct vc_cli *cli, int argc, char **argv);
 int verb_list(struct vc_cli *cli, int argc, char **argv);
 int verb_show(struct vc_cli *cli, int argc, char **argv);
 int verb_check_config(struct vc_cli *cli, int argc, char **argv);
+int verb_enable(struct vc_cli *cli, int argc, char **argv);
+int verb_disable(struct vc_cli *cli, int argc, char **argv);
+int verb_apply(struct vc_cli *cli, int argc, char **argv);
+int verb_release(struct vc_cli *cli, int argc, char **argv);
+int verb_status(struct vc_cli *cli, int argc, char **argv);
 int verb_add(struct vc_cli *cli, int argc, char **argv);
 int verb_remove(struct vc_cli *cli, int argc, char **argv);

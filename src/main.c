@@ -15,6 +15,11 @@ static const struct verb {
 } verbs[] = {
         { "list", 0, 0, verb_list, "list                  every IOMMU group and its devices" },
         { "show", 1, 1, verb_show, "show DEVICE           one group in detail" },
+        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] claim the group now and add it to the configuration" },
+        { "disable", 1, 1, verb_disable, "disable DEVICE        give the group back and drop it from the configuration" },
+        { "apply", 0, 0, verb_apply, "apply                 claim every group with a boot = yes device (idempotent)" },
+        { "release", 1, 1, verb_release, "release DEVICE        give a claimed group back to its host drivers now" },
+        { "status", 0, 0, verb_status, "status                claimed groups, owner VM, original drivers, since when" },
         { "add", 2, 2, verb_add, "add VM DEVICE         put DEVICE's whole group into a stopped VM's definition" },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE      take DEVICE's whole group out of a stopped VM" },
         { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
@@ -177,9 +182,6 @@ int main(int argc, char **argv) {
         }
 
         r = verb->fn(&cli, n_args, argv + optind + 1);
-
-        vc_config_free(cli.config);
-        free(cli.config_dir);
-        vc_ctx_unref(cli.ctx);
+        cli_done(&cli);
         return r;
 }

@@ -7,7 +7,11 @@
 
 void device_facts_for(struct vc_cli *cli, const struct vc_pci_dev *d, struct device_facts *ret) {
         const struct vc_config_device *cd = cli->config ? vc_config_match_device(cli->config, d) : NULL;
-        *ret = (struct device_facts){ .config_name = cd ? cd->name : NULL };
+        *ret = (struct device_facts){
+                .config_name = cd ? cd->name : NULL,
+                .critical = cli_critical_reason(cli, vc_pci_dev_addr(d)),
+                .vm = vc_pci_dev_iommu_group(d) >= 0 ? cli_group_owner(cli, (unsigned) vc_pci_dev_iommu_group(d)) : NULL,
+        };
 }
 
 char *device_description(struct vc_cli *cli, const struct vc_pci_dev *d) {

@@ -10,14 +10,18 @@
 #include "bind.h"
 #include "cli.h"
 #include "fileio.h"
+#include "json.h"
 #include "log.h"
 #include "state.h"
+#include "sysfs.h"
 
-static int exit_code_for(int r) {
-        switch (r) {
-        case -EPERM:  /* host-critical */
-        case -ESTALE: /* hardware changed */
-        case -EBUSY:  /* held by a VM */
+/* Refusals for safety are decided by the step that said no, not by the errno: a sysfs write can
+ * fail with EBUSY or EPERM too, and that is a failure, not a refusal. */
+static int exit_code_for(const struct vc_op_result *res) {
+        switch (res->failed_step) {
+        case VC_STEP_PROTECT:  /* host-critical */
+        case VC_STEP_IDENTITY: /* hardware changed */
+        case VC_STEP_OWNER:    /* held by another VM */
                 return EXIT_REFUSED;
         default:
                 return EXIT_FAILED;
@@ -116,8 +120,9 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 if (res.plan)
                         print_plan(cli, res.plan, what);
                 if (r < 0) {
+                        int code = exit_code_for(&res);
                         report_failure(&res, r);
-                        if (r == -EPERM)
+                        if (res.failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
                         vc_op_result_done(&res);
                         /* Undo what this command changed before the failure. */
@@ -134,7 +139,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                                         log_notice("IOMMU group %u: put back as it was", groups[k]);
                                 vc_op_result_done(&ures);
                         }
-                        return exit_code_for(r);
+                        return code;
                 }
                 changed[i] = res.changed;
                 any |= res.changed;
@@ -273,11 +278,7 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
 
         if (asprintf(&confd, "%s/conf.d", cli->config_dir) < 0)
                 r = -ENOMEM;
-        else if (mkdir(cli->config_dir, 0755) < 0 && errno != EEXIST)
-                r = negative_errno();
-        else if (mkdir(confd, 0755) < 0 && errno != EEXIST)
-                r = negative_errno();
-        else
+        else if ((r = vc_mkdir_p(confd, 0755)) >= 0)
                 r = vc_write_file_atomic(path, text, 0644);
         if (r >= 0) {
                 /* The new file must leave the configuration valid; otherwise take it back. */

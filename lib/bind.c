@@ -1,0 +1,825 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "critical.h"
+#include "iommu.h"
+#include "log.h"
+#include "modules.h"
+#include "state.h"
+#include "sysfs.h"
+
+#define VFIO_DRIVER "vfio-pci"
+#define LOCK_TIMEOUT_DEFAULT_MS 60000
+/* After SIGKILL, how long to wait for the child to go away before abandoning it. */
+#define REAP_GRACE_MS 1000
+/* How long a verification waits for a binding, or /dev/vfio/N, to show. */
+#define VERIFY_WAIT_MS 1000
+
+static const char *const step_table[_VC_STEP_MAX] = {
+        [VC_STEP_NONE] = "do nothing",
+        [VC_STEP_LOCK] = "take the lock",
+        [VC_STEP_READ] = "read the group",
+        [VC_STEP_READ_RECORD] = "read the state record",
+        [VC_STEP_PROTECT] = "pass the host-critical check",
+        [VC_STEP_IDENTITY] = "check the device identity",
+        [VC_STEP_OWNER] = "check the owner",
+        [VC_STEP_LOAD_MODULE] = "load module",
+        [VC_STEP_WRITE_RECORD] = "write the state record",
+        [VC_STEP_SET_OVERRIDE] = "set driver_override",
+        [VC_STEP_UNBIND] = "unbind from",
+        [VC_STEP_PROBE] = "probe",
+        [VC_STEP_VERIFY] = "verify the binding to",
+        [VC_STEP_CLEAR_OVERRIDE] = "clear driver_override",
+        [VC_STEP_VFIO_NODE] = "find the vfio group node",
+};
+
+const char *vc_step_to_string(enum vc_step s) {
+        return (unsigned) s < _VC_STEP_MAX ? step_table[s] : NULL;
+}
+
+/* ------------------------------------------------------------------ plan and result */
+
+struct vc_plan *vc_plan_free(struct vc_plan *p) {
+        if (!p)
+                return NULL;
+        for (size_t i = 0; i < p->n_devices; i++) {
+                free(p->devices[i].driver);
+                free(p->devices[i].target);
+                free(p->devices[i].description);
+        }
+        free(p->devices);
+        strv_free(p->modules);
+        for (size_t i = 0; i < p->n_writes; i++) {
+                free(p->writes[i].path);
+                free(p->writes[i].value);
+        }
+        free(p->writes);
+        free(p);
+        return NULL;
+}
+
+void vc_op_result_done(struct vc_op_result *r) {
+        if (!r)
+                return;
+        free(r->failed_arg);
+        free(r->reason);
+        vc_plan_free(r->plan);
+        *r = (struct vc_op_result){ .group = r->group };
+}
+
+char *vc_op_result_message(const struct vc_op_result *r) {
+        char who[32], *m = NULL;
+        int k;
+
+        if (!r || r->error >= 0)
+                return NULL;
+        if (r->has_failed_device)
+                vc_pci_addr_format(&r->failed_device, who);
+        else
+                snprintf(who, sizeof who, "group %u", r->group);
+
+        switch (r->failed_step) {
+        case VC_STEP_PROTECT:
+                k = asprintf(&m, "%s: refused: %s", who, strna(r->reason));
+                break;
+        case VC_STEP_IDENTITY:
+                k = asprintf(&m, "%s: hardware changed (expected %s)", who, strna(r->failed_arg));
+                break;
+        case VC_STEP_OWNER:
+                k = asprintf(&m, "%s: held by %s", who, strna(r->failed_arg));
+                break;
+        default:
+                k = asprintf(&m, "%s: failed to %s%s%s: %s", who, strna(vc_step_to_string(r->failed_step)),
+                             r->failed_arg ? " " : "", strempty(r->failed_arg), strerror(-r->error));
+                break;
+        }
+        return k < 0 ? NULL : m;
+}
+
+int vc_device_check_identity(const struct vc_pci_dev *d, const struct vc_pci_id *expected) {
+        if (vc_pci_dev_vendor(d) != expected->vendor || vc_pci_dev_device(d) != expected->device)
+                return -ESTALE;
+        if (expected->has_subsystem &&
+            (vc_pci_dev_subsystem_vendor(d) != expected->subsystem_vendor ||
+             vc_pci_dev_subsystem_device(d) != expected->subsystem_device))
+                return -ESTALE;
+        return 0;
+}
+
+static int strv_push_unique(char ***v, size_t *n, const char *s) {
+        for (size_t i = 0; i < *n; i++)
+                if (streq((*v)[i], s))
+                        return 0;
+        char **nv = realloc(*v, (*n + 2) * sizeof *nv);
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        if (!(nv[*n] = strdup(s)))
+                return -ENOMEM;
+        nv[++*n] = NULL;
+        return 0;
+}
+
+static int dup_or_null(const char *s, char **ret) {
+        *ret = s ? strdup(s) : NULL;
+        return s && !*ret ? -ENOMEM : 0;
+}
+
+static int plan_add_device(struct vc_plan *p, const struct vc_pci_addr *a, const char *driver,
+                           const char *target, enum vc_plan_action action, const char *description) {
+        struct vc_plan_device *v = realloc(p->devices, (p->n_devices + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        p->devices = v;
+        struct vc_plan_device *d = &v[p->n_devices];
+        *d = (struct vc_plan_device){ .addr = *a, .action = action };
+        if (dup_or_null(driver, &d->driver) < 0 || dup_or_null(target, &d->target) < 0 ||
+            !(d->description = strdup(description))) {
+                free(d->driver);
+                free(d->target);
+                return -ENOMEM;
+        }
+        p->n_devices++;
+        return 0;
+}
+
+/* Describe what moving a device from (driver, override) to (target, target override) does. */
+static int plan_describe(struct vc_plan *p, const struct vc_pci_addr *a, const char *driver,
+                         const char *override, const char *target, const char *target_override) {
+        _cleanup_free_ char *desc = NULL;
+        enum vc_plan_action action;
+        int k;
+
+        if (streq_ptr(driver, target)) {
+                action = VC_PLAN_LEAVE;
+                if (!streq_ptr(override, target_override))
+                        k = target_override ? asprintf(&desc, "stays on %s, set driver_override to %s",
+                                                       target ?: "no driver", target_override)
+                                            : asprintf(&desc, "stays on %s, clear driver_override",
+                                                       target ?: "no driver");
+                else if (target)
+                        k = asprintf(&desc, "already on %s", target);
+                else
+                        k = asprintf(&desc, "already unbound");
+        } else if (target && driver) {
+                action = VC_PLAN_REBIND;
+                k = asprintf(&desc, "unbind from %s, bind to %s", driver, target);
+        } else if (target) {
+                action = VC_PLAN_BIND;
+                k = asprintf(&desc, "bind to %s", target);
+        } else {
+                action = VC_PLAN_UNBIND;
+                k = asprintf(&desc, "unbind from %s, leave unbound", driver);
+        }
+        if (k < 0)
+                return -ENOMEM;
+        return plan_add_device(p, a, driver, target, action, desc);
+}
+
+/* ------------------------------------------------------------------ the transaction */
+
+struct snapshot {
+        struct vc_pci_addr addr;
+        char *driver, *module, *override;
+};
+
+struct txn {
+        struct vc_ctx *ctx;
+        bool dry_run;
+        unsigned timeout_ms;
+        struct vc_op_result *result;
+        struct vc_plan *plan;
+        struct snapshot *touched;
+        size_t n_touched;
+        bool rolling_back;
+};
+
+static void txn_done(struct txn *t) {
+        for (size_t i = 0; i < t->n_touched; i++) {
+                free(t->touched[i].driver);
+                free(t->touched[i].module);
+                free(t->touched[i].override);
+        }
+        free(t->touched);
+        t->touched = NULL;
+        t->n_touched = 0;
+}
+
+/* Remember the state the operation found a device in, before its first write. */
+static int txn_touch(struct txn *t, const struct vc_pci_dev *d) {
+        struct snapshot s = { .addr = *vc_pci_dev_addr(d) };
+        struct snapshot *v = realloc(t->touched, (t->n_touched + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        t->touched = v;
+        if (dup_or_null(vc_pci_dev_driver(d), &s.driver) < 0 ||
+            dup_or_null(vc_pci_dev_driver_module(d), &s.module) < 0 ||
+            dup_or_null(vc_pci_dev_driver_override(d), &s.override) < 0) {
+                free(s.driver);
+                free(s.module);
+                free(s.override);
+                return -ENOMEM;
+        }
+        t->touched[t->n_touched++] = s;
+        return 0;
+}
+
+/* Note the first failure in the result; failures during a rollback only count as rollback
+ * errors. Returns @error. */
+static int txn_fail(struct txn *t, const struct vc_pci_addr *a, enum vc_step step, const char *arg,
+                    int error) {
+        struct vc_op_result *res = t->result;
+
+        if (a)
+                log_debug_errno(error, "%s: failed to %s%s%s%s: %m", VC_PCI_ADDR_TO_STRING(a),
+                                vc_step_to_string(step), arg ? " " : "", strempty(arg),
+                                t->rolling_back ? " (rollback)" : "");
+        if (t->rolling_back) {
+                if (res->rollback_error == 0)
+                        res->rollback_error = error;
+                return error;
+        }
+        if (res->error < 0)
+                return error;
+        res->error = error;
+        res->failed_step = step;
+        res->has_failed_device = a != NULL;
+        if (a)
+                res->failed_device = *a;
+        free(res->failed_arg);
+        res->failed_arg = arg ? strdup(arg) : NULL;
+        return error;
+}
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+static void sleep_us(long us) {
+        nanosleep(&(struct timespec){ .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 }, NULL);
+}
+
+/* Write @value to @path in a child, and wait at most @timeout_ms for it. A sysfs write can block
+ * in the kernel for as long as a driver pleases (an unbind waits until the GPU is idle); the
+ * parent must stay in control. */
+static int timed_write(const char *path, const char *value, unsigned timeout_ms) {
+        pid_t pid = fork();
+        if (pid < 0)
+                return negative_errno();
+        if (pid == 0) {
+                /* Only async-signal-safe calls from here on: close, open, write, _exit.
+                 * A writer stuck in the kernel outlives us: it must hold nothing of ours, not
+                 * the lock and above all not stdout/stderr, which for the libvirt hook are
+                 * pipes libvirt reads until every writer has closed them. */
+                vc_state_lock_drop_in_child();
+                if (close_range(0, ~0U, 0) < 0)
+                        for (int fd = 0; fd < 1024; fd++)
+                                (void) close(fd);
+                int r = vc_sysfs_write(path, value);
+                _exit(r < 0 ? (-r < 256 ? -r : EIO) : 0);
+        }
+
+        uint64_t deadline = now_ms() + timeout_ms;
+        long delay = 50;
+        for (;;) {
+                int status;
+                pid_t k = waitpid(pid, &status, WNOHANG);
+                if (k == pid) {
+                        if (WIFEXITED(status))
+                                return -WEXITSTATUS(status);
+                        return -EIO; /* killed by something else */
+                }
+                if (k < 0 && errno != EINTR)
+                        return negative_errno(); /* ECHILD: the caller ignores SIGCHLD */
+                if (now_ms() >= deadline)
+                        break;
+                sleep_us(delay);
+                if (delay < 10000)
+                        delay *= 2;
+        }
+
+        log_debug("Writing \"%s\" to %s did not finish in %u ms, killing writer %d", value, path,
+                  timeout_ms, (int) pid);
+        (void) kill(pid, SIGKILL);
+        /* A child blocked in the kernel (D state) dies only when the kernel lets go; give it a
+         * moment, then leave it: it is reparented to init when we exit. */
+        uint64_t grace = now_ms() + REAP_GRACE_MS;
+        while (waitpid(pid, NULL, WNOHANG) == 0 && now_ms() < grace)
+                sleep_us(1000);
+        return -ETIMEDOUT;
+}
+
+static const char *path_in_root(struct vc_ctx *ctx, const char *path) {
+        if (vc_ctx_is_host(ctx))
+                return path;
+        size_t l = strlen(vc_ctx_root(ctx));
+        return strncmp(path, vc_ctx_root(ctx), l) == 0 ? path + l : path;
+}
+
+static int plan_add_write(struct txn *t, const char *path, const char *value) {
+        struct vc_plan *p = t->plan;
+        struct vc_plan_write *v = realloc(p->writes, (p->n_writes + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        p->writes = v;
+        v[p->n_writes] = (struct vc_plan_write){ .path = strdup(path_in_root(t->ctx, path)),
+                                                 .value = strdup(value) };
+        if (!v[p->n_writes].path || !v[p->n_writes].value) {
+                free(v[p->n_writes].path);
+                free(v[p->n_writes].value);
+                return -ENOMEM;
+        }
+        p->n_writes++;
+        return 0;
+}
+
+/* One sysfs write of the operation: listed in the plan (rollback writes are not), made unless
+ * this is a dry run. */
+static int txn_write(struct txn *t, const char *path, const char *value) {
+        int r;
+
+        if (!t->rolling_back && (r = plan_add_write(t, path, value)) < 0)
+                return r;
+        if (t->dry_run)
+                return 0;
+        r = timed_write(path, value, t->timeout_ms);
+        log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
+                        r < 0 ? strerror(-r) : "ok");
+        return r;
+}
+
+static int write_override(struct txn *t, const struct vc_pci_addr *a, const char *value) {
+        _cleanup_free_ char *path = NULL;
+        int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/driver_override",
+                            VC_PCI_ADDR_TO_STRING(a));
+        return r < 0 ? r : txn_write(t, path, value);
+}
+
+static int write_unbind(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
+        _cleanup_free_ char *path = NULL;
+        int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DRIVERS, &path, "%s/unbind", driver);
+        return r < 0 ? r : txn_write(t, path, VC_PCI_ADDR_TO_STRING(a));
+}
+
+static int write_probe(struct txn *t, const struct vc_pci_addr *a) {
+        _cleanup_free_ char *path = NULL;
+        int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_BUS, &path, "drivers_probe");
+        return r < 0 ? r : txn_write(t, path, VC_PCI_ADDR_TO_STRING(a));
+}
+
+static int ensure_driver(struct txn *t, const char *driver, const char *module) {
+        if (vc_module_driver_present(t->ctx, driver))
+                return 0;
+        if (t->dry_run) {
+                _cleanup_free_ char *name = strdup(module ?: driver);
+                if (!name)
+                        return -ENOMEM;
+                for (char *c = name; *c; c++)
+                        if (*c == '-')
+                                *c = '_';
+                return strv_push_unique(&t->plan->modules, &t->plan->n_modules, name);
+        }
+        return vc_module_ensure_driver(t->ctx, driver, module);
+}
+
+static int read_driver(struct txn *t, const struct vc_pci_addr *a, char **ret) {
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+        int r = vc_pci_dev_read(t->ctx, a, &d);
+        if (r < 0)
+                return r;
+        return dup_or_null(vc_pci_dev_driver(d), ret);
+}
+
+/* The one primitive: move the device at @a from (driver, override) to (target, target_override).
+ * @target NULL: no driver (unbind, nothing probes). @module: the module behind @target. */
+static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *driver,
+                       const char *override, const char *target, const char *module,
+                       const char *target_override) {
+        int r;
+
+        if (target && !streq_ptr(driver, target)) {
+                if (!streq_ptr(override, target)) {
+                        r = write_override(t, a, target);
+                        if (r < 0)
+                                return txn_fail(t, a, VC_STEP_SET_OVERRIDE, NULL, r);
+                        override = target;
+                }
+                r = ensure_driver(t, target, module);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, module ?: target, r);
+                if (driver) {
+                        r = write_unbind(t, a, driver);
+                        if (r < 0)
+                                return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
+                }
+                r = write_probe(t, a);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+                if (!t->dry_run) {
+                        /* drivers_probe succeeds even when nothing bound: look. A probe that
+                         * deferred itself may still complete in a moment. */
+                        uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
+                        for (;;) {
+                                _cleanup_free_ char *now = NULL;
+                                r = read_driver(t, a, &now);
+                                if (r < 0)
+                                        return txn_fail(t, a, VC_STEP_VERIFY, target, r);
+                                if (streq_ptr(now, target))
+                                        break;
+                                if (now || now_ms() >= deadline) /* another driver took it, or none */
+                                        return txn_fail(t, a, VC_STEP_VERIFY, target, -ENXIO);
+                                sleep_us(20000);
+                        }
+                }
+        } else if (!target && driver) {
+                r = write_unbind(t, a, driver);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
+        }
+
+        if (!streq_ptr(override, target_override)) {
+                r = write_override(t, a, target_override ?: "\n");
+                if (r < 0)
+                        return txn_fail(t, a, target_override ? VC_STEP_SET_OVERRIDE : VC_STEP_CLEAR_OVERRIDE,
+                                        NULL, r);
+        }
+        return 0;
+}
+
+/* Put every device the operation touched back where the operation found it, newest first. */
+static void txn_rollback(struct txn *t) {
+        if (t->dry_run)
+                return;
+        t->rolling_back = true;
+        for (size_t i = t->n_touched; i > 0; i--) {
+                const struct snapshot *s = &t->touched[i - 1];
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                int r = vc_pci_dev_read(t->ctx, &s->addr, &d);
+                if (r < 0) {
+                        txn_fail(t, &s->addr, VC_STEP_READ, NULL, r);
+                        continue;
+                }
+                log_debug("%s: rolling back to %s", VC_PCI_ADDR_TO_STRING(&s->addr), s->driver ?: "no driver");
+                (void) move_device(t, &s->addr, vc_pci_dev_driver(d), vc_pci_dev_driver_override(d),
+                                   s->driver, s->module, s->override);
+        }
+        t->rolling_back = false;
+}
+
+static int txn_begin(struct txn *t, struct vc_ctx *ctx, unsigned group, bool release,
+                     const struct vc_claim_opts *o, struct vc_op_result *result) {
+        vc_op_result_done(result);
+        *result = (struct vc_op_result){ .group = group };
+        *t = (struct txn){
+                .ctx = ctx,
+                .dry_run = o->dry_run,
+                .timeout_ms = o->timeout_ms ?: vc_ctx_get_unbind_timeout_ms(ctx),
+                .result = result,
+        };
+        t->plan = calloc(1, sizeof *t->plan);
+        if (!t->plan)
+                return -ENOMEM;
+        t->plan->group = group;
+        t->plan->release = release;
+        result->plan = t->plan;
+        return 0;
+}
+
+static int take_lock(struct txn *t, const struct vc_claim_opts *o, int *ret_fd) {
+        if (o->lock_held || o->dry_run)
+                return 0; /* a dry run reads only, and need not be root */
+        int r = vc_state_lock(t->ctx, o->lock_timeout_ms ?: LOCK_TIMEOUT_DEFAULT_MS, ret_fd);
+        return r < 0 ? txn_fail(t, NULL, VC_STEP_LOCK, NULL, r) : 0;
+}
+
+static int check_owner(struct txn *t, const struct vc_record *rec, const char *owner) {
+        if (owner && rec && rec->owner && !streq(owner, rec->owner))
+                return txn_fail(t, NULL, VC_STEP_OWNER, rec->owner, -EBUSY);
+        return 0;
+}
+
+static int record_copy(const struct vc_record *src, struct vc_record **ret) {
+        _cleanup_free_ char *text = NULL;
+        int r = vc_record_format(src, &text);
+        return r < 0 ? r : vc_record_parse(text, (int) src->group, ret);
+}
+
+static int check_safety(struct txn *t, const struct vc_group *g, const struct vc_claim_opts *o) {
+        int r;
+
+        for (size_t i = 0; i < o->n_guards; i++)
+                for (size_t j = 0; j < vc_group_n_devices(g); j++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, j);
+                        if (!vc_pci_addr_equal(vc_pci_dev_addr(d), &o->guards[i].addr))
+                                continue;
+                        if (vc_device_check_identity(d, &o->guards[i].id) < 0) {
+                                char id[32];
+                                const struct vc_pci_id *e = &o->guards[i].id;
+                                if (e->has_subsystem)
+                                        snprintf(id, sizeof id, "%04x:%04x:%04x:%04x", e->vendor, e->device,
+                                                 e->subsystem_vendor, e->subsystem_device);
+                                else
+                                        snprintf(id, sizeof id, "%04x:%04x", e->vendor, e->device);
+                                return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_IDENTITY, id, -ESTALE);
+                        }
+                }
+
+        if (!o->protect)
+                return 0;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *crit = NULL;
+        r = vc_critical_scan(t->ctx, &crit);
+        if (r < 0)
+                return txn_fail(t, NULL, VC_STEP_PROTECT, NULL, r);
+        for (size_t j = 0; j < vc_group_n_devices(g); j++) {
+                const struct vc_pci_dev *d = vc_group_device(g, j);
+                const char *why;
+                /* A device already on vfio serves the host no more; only moves are refused. */
+                if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d) ||
+                    !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
+                        continue;
+                txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
+                free(t->result->reason);
+                t->result->reason = strdup(why);
+                return -EPERM;
+        }
+        return 0;
+}
+
+int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
+                   struct vc_op_result *result) {
+        const struct vc_claim_opts o = opts ? *opts : (struct vc_claim_opts){ 0 };
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *old = NULL, *rec = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        _cleanup_(txn_done) struct txn t = { 0 };
+        size_t n_endpoints = 0, n_todo = 0;
+        int r;
+
+        r = txn_begin(&t, ctx, group, false, &o, result);
+        if (r < 0)
+                return result->error = r;
+        if ((r = take_lock(&t, &o, &lock_fd)) < 0)
+                return r;
+
+        r = vc_group_read(ctx, group, &g);
+        if (r < 0)
+                return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+        r = vc_record_read(ctx, group, &old);
+        if (r < 0 && r != -ENOENT)
+                return txn_fail(&t, NULL, VC_STEP_READ_RECORD, NULL, r);
+        if ((r = check_owner(&t, old, o.owner)) < 0)
+                return r;
+
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const char *drv = vc_pci_dev_driver(d);
+                if (vc_pci_dev_is_bridge(d))
+                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE_BRIDGE,
+                                            "bridge: left alone");
+                else if (vc_pci_dev_is_on_vfio(d)) {
+                        _cleanup_free_ char *desc = NULL;
+                        n_endpoints++;
+                        r = asprintf(&desc, "already on %s", drv) < 0 ? -ENOMEM
+                                : plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE, desc);
+                } else {
+                        n_endpoints++;
+                        n_todo++;
+                        r = plan_describe(t.plan, vc_pci_dev_addr(d), drv, vc_pci_dev_driver_override(d),
+                                          VFIO_DRIVER, VFIO_DRIVER);
+                }
+                if (r < 0)
+                        return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+        }
+        if (n_endpoints == 0)
+                return txn_fail(&t, NULL, VC_STEP_READ, NULL, -ENODEV);
+
+        if ((r = check_safety(&t, g, &o)) < 0)
+                return r;
+
+        /* The record: the originals of a pre-existing record win (they describe the host before
+         * the first claim); endpoints it does not list are added as they are now. */
+        if (old)
+                r = record_copy(old, &rec);
+        else
+                r = vc_record_new(group, &rec);
+        if (r < 0)
+                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                if (vc_pci_dev_is_bridge(d) || vc_record_find_device(rec, vc_pci_dev_addr(d)))
+                        continue;
+                r = vc_record_add_device(rec, vc_pci_dev_addr(d), vc_pci_dev_driver(d),
+                                         vc_pci_dev_driver_module(d), vc_pci_dev_driver_override(d));
+                if (r < 0)
+                        return txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_WRITE_RECORD, NULL, r);
+        }
+        if (o.owner && (r = vc_record_set_owner(rec, o.owner)) < 0)
+                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+
+        if (n_todo == 0) {
+                /* Already claimed: no sysfs write. Keep an existing record current; a group
+                 * claimed by someone else gets a record only when a VM takes ownership. */
+                if (t.dry_run || (!old && !o.owner))
+                        return 0;
+                rec->state = VC_RECORD_CLAIMED;
+                if (old && old->state == VC_RECORD_CLAIMED && streq_ptr(old->owner, rec->owner) &&
+                    old->n_devices == rec->n_devices)
+                        return 0;
+                r = vc_record_write(ctx, rec);
+                return r < 0 ? txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r) : 0;
+        }
+
+        /* vfio-pci first: a module that cannot load leaves everything untouched. */
+        r = ensure_driver(&t, VFIO_DRIVER, NULL);
+        if (r < 0)
+                return txn_fail(&t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
+
+        rec->state = VC_RECORD_CLAIMING;
+        if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
+                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d))
+                        continue;
+                /* Read again: the previous endpoint's probe may have changed this one (a driver
+                 * that binds several functions). */
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
+                r = vc_pci_dev_read(ctx, vc_pci_dev_addr(d), &now);
+                if (r < 0) {
+                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
+                        goto fail;
+                }
+                if ((r = txn_touch(&t, now)) < 0) {
+                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
+                        goto fail;
+                }
+                r = move_device(&t, vc_pci_dev_addr(now), vc_pci_dev_driver(now),
+                                vc_pci_dev_driver_override(now), VFIO_DRIVER, NULL, VFIO_DRIVER);
+                if (r < 0)
+                        goto fail;
+        }
+        if (t.dry_run)
+                return 0;
+
+        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
+             !vc_group_vfio_node_exists(ctx, group) && now_ms() < deadline;)
+                sleep_us(20000); /* devtmpfs makes it at once; a udev-managed /dev a bit later */
+        if (!vc_group_vfio_node_exists(ctx, group)) {
+                r = txn_fail(&t, NULL, VC_STEP_VFIO_NODE, NULL, -ENODEV);
+                goto fail;
+        }
+        rec->state = VC_RECORD_CLAIMED;
+        if ((r = vc_record_write(ctx, rec)) < 0) {
+                txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                goto fail;
+        }
+        result->changed = true;
+        return 0;
+
+fail:
+        txn_rollback(&t);
+        if (!t.dry_run) {
+                int k;
+                if (result->rollback_error < 0)
+                        k = 0; /* keep the "claiming" record: release restores from it later */
+                else if (old)
+                        k = vc_record_write(ctx, old);
+                else
+                        k = vc_record_remove(ctx, group);
+                if (k < 0)
+                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
+        }
+        return result->error;
+}
+
+int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
+                     struct vc_op_result *result) {
+        const struct vc_claim_opts o = opts ? *opts : (struct vc_claim_opts){ 0 };
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        _cleanup_(txn_done) struct txn t = { 0 };
+        enum vc_record_state old_state;
+        size_t n_todo = 0;
+        int r;
+
+        r = txn_begin(&t, ctx, group, true, &o, result);
+        if (r < 0)
+                return result->error = r;
+        if ((r = take_lock(&t, &o, &lock_fd)) < 0)
+                return r;
+
+        r = vc_record_read(ctx, group, &rec);
+        if (r < 0 && r != -ENOENT)
+                return txn_fail(&t, NULL, VC_STEP_READ_RECORD, NULL, r);
+        if ((r = check_owner(&t, rec, o.owner)) < 0)
+                return r;
+
+        r = vc_group_read(ctx, group, &g);
+        if (r == -ENOENT && rec) {
+                /* Every device of the group is gone: nothing to give back. */
+                if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
+                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                return 0;
+        }
+        if (r < 0)
+                return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_record_device *rd = rec ? vc_record_find_device(rec, vc_pci_dev_addr(d)) : NULL;
+                const char *drv = vc_pci_dev_driver(d);
+                if (vc_pci_dev_is_bridge(d))
+                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE_BRIDGE,
+                                            "bridge: left alone");
+                else if (!rd)
+                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE,
+                                            "not claimed: left alone");
+                else {
+                        r = plan_describe(t.plan, vc_pci_dev_addr(d), drv, vc_pci_dev_driver_override(d),
+                                          rd->driver, rd->override);
+                        if (!streq_ptr(drv, rd->driver) ||
+                            !streq_ptr(vc_pci_dev_driver_override(d), rd->override))
+                                n_todo++;
+                }
+                if (r < 0)
+                        return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+        }
+        if (!rec)
+                return 0; /* not ours: nothing to give back */
+
+        if (n_todo == 0) {
+                if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
+                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                return 0;
+        }
+
+        old_state = rec->state;
+        rec->state = VC_RECORD_RELEASING;
+        if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
+                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_record_device *rd = vc_record_find_device(rec, vc_pci_dev_addr(d));
+                if (vc_pci_dev_is_bridge(d) || !rd)
+                        continue;
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
+                r = vc_pci_dev_read(ctx, vc_pci_dev_addr(d), &now);
+                if (r < 0) {
+                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
+                        goto fail;
+                }
+                if (streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
+                    streq_ptr(vc_pci_dev_driver_override(now), rd->override))
+                        continue;
+                if ((r = txn_touch(&t, now)) < 0) {
+                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
+                        goto fail;
+                }
+                r = move_device(&t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now),
+                                rd->driver, rd->module, rd->override);
+                if (r < 0)
+                        goto fail;
+        }
+        if (t.dry_run)
+                return 0;
+
+        if ((r = vc_record_remove(ctx, group)) < 0)
+                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
+        result->changed = true;
+        return 0;
+
+fail:
+        txn_rollback(&t);
+        if (!t.dry_run) {
+                /* Whatever happened, the record keeps the originals; it says "releasing" only
+                 * when the rollback could not restore the claimed state. */
+                if (result->rollback_error == 0)
+                        rec->state = old_state;
+                int k = vc_record_write(ctx, rec);
+                if (k < 0)
+                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
+        }
+        return result->error;
+}
+
+int vc_claim_plan_new(struct vc_ctx *ctx, unsigned group, struct vc_plan **ret) {
+        struct vc_op_result res = { 0 };
+        int r = vc_group_claim(ctx, group, &(struct vc_claim_opts){ .dry_run = true }, &res);
+        if (r >= 0)
+                *ret = TAKE_PTR(res.plan);
+        vc_op_result_done(&res);
+        return r;
+}

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The claim engine: move every endpoint of an IOMMU group to vfio-pci and back, as one
+ * transaction (SPEC 3).
+ *
+ * One primitive moves one device to a target (driver, override):
+ *   set driver_override to the target driver, load its module when the driver is missing,
+ *   unbind the current driver, write the address to drivers_probe, re-read the driver link and
+ *   verify, then set driver_override to the target's value ("\n" clears it).
+ * A device whose target is "no driver" is unbound and its override restored; nothing probes it.
+ * Every sysfs write runs in a forked child that the parent waits for with a deadline (the
+ * unbind timeout of the context, or opts->timeout_ms): a write that blocks (an unbind waiting
+ * for a GPU in use, a probe waiting on a device lock) is killed with SIGKILL and reported as
+ * -ETIMEDOUT; a child stuck in the kernel (D state) is abandoned, never waited for forever.
+ * The caller must not ignore SIGCHLD (SIG_IGN makes children unwaitable).
+ *
+ * Claim moves every endpoint that is not already on vfio-pci (or a vfio variant driver) to
+ * (vfio-pci, override "vfio-pci"); bridges are never touched. Release moves every device of the
+ * record back to (original driver, original override). When any step fails, every device the
+ * operation touched is moved back to where the operation found it, in reverse order, best
+ * effort, and the result names the device, the step and the errno.
+ *
+ * Locking: claim and release take the state lock themselves (vc_state_lock()) unless
+ * opts->lock_held says the caller already holds it; a caller that must check and act
+ * atomically (the hook: "is this group held by a running VM?", enable: write config then
+ * claim) takes the lock first and sets lock_held. Never take it twice in one process: flock
+ * locks of two open files conflict even within one process.
+ *
+ * Records: a claim writes the group's record (state "claiming", original driver of every
+ * endpoint) before its first sysfs write, and "claimed" at the end; a failed fresh claim
+ * removes it again. A release marks it "releasing", and removes it at the end; a failed release
+ * puts the record back as it was. A record left "claiming" or "releasing" by a crash is valid
+ * input to release: it restores the originals it lists. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+#include "pci.h"
+#include "root.h"
+
+enum vc_step {
+        VC_STEP_NONE,
+        VC_STEP_LOCK,           /* "take the lock" */
+        VC_STEP_READ,           /* "read the group" */
+        VC_STEP_READ_RECORD,    /* "read the state record" */
+        VC_STEP_PROTECT,        /* "pass the host-critical check" (see ->reason) */
+        VC_STEP_IDENTITY,       /* "check the device identity" */
+        VC_STEP_OWNER,          /* "check the owner" (held by another VM) */
+        VC_STEP_LOAD_MODULE,    /* "load module" + ->failed_arg */
+        VC_STEP_WRITE_RECORD,   /* "write the state record" */
+        VC_STEP_SET_OVERRIDE,   /* "set driver_override" */
+        VC_STEP_UNBIND,         /* "unbind from" + ->failed_arg */
+        VC_STEP_PROBE,          /* "probe" */
+        VC_STEP_VERIFY,         /* "verify the binding to" + ->failed_arg */
+        VC_STEP_CLEAR_OVERRIDE, /* "clear driver_override" */
+        VC_STEP_VFIO_NODE,      /* "find the vfio group node" */
+        _VC_STEP_MAX,
+};
+const char *vc_step_to_string(enum vc_step s);
+
+/* What the operation does to one member of the group. */
+enum vc_plan_action {
+        VC_PLAN_LEAVE_BRIDGE, /* "bridge: left alone" */
+        VC_PLAN_LEAVE,        /* "already on X" / "already unbound" / "not claimed: left alone" */
+        VC_PLAN_BIND,         /* "bind to X" (currently unbound) */
+        VC_PLAN_REBIND,       /* "unbind from Y, bind to X" */
+        VC_PLAN_UNBIND,       /* "unbind from Y, leave unbound" */
+        _VC_PLAN_ACTION_MAX,
+};
+
+struct vc_plan_device {
+        struct vc_pci_addr addr;
+        char *driver; /* current driver, NULL: unbound */
+        char *target; /* driver it will have, NULL: none */
+        enum vc_plan_action action;
+        char *description; /* "unbind from nouveau, bind to vfio-pci" */
+};
+
+struct vc_plan_write {
+        char *path;  /* as seen inside the root, with a leading slash: sys/bus/pci/devices/ADDR/driver_override */
+        char *value; /* written as is: "vfio-pci", "0000:01:00.0", "\n" */
+};
+
+struct vc_plan {
+        unsigned group;
+        bool release;
+        struct vc_plan_device *devices; /* every member of the group, address order */
+        size_t n_devices;
+        char **modules; /* modules that would be loaded, NULL-terminated (may be NULL) */
+        size_t n_modules;
+        struct vc_plan_write *writes; /* in order: the writes the operation made (or, in a dry run,
+                                       * would make), up to and including a failed one; writes of
+                                       * a rollback are not listed */
+        size_t n_writes;
+};
+struct vc_plan *vc_plan_free(struct vc_plan *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_plan *, vc_plan_free);
+
+/* Guard for "id =" (SPEC 2): refuse the claim when the device at @addr does not carry @id. */
+struct vc_claim_guard {
+        struct vc_pci_addr addr;
+        struct vc_pci_id id;
+};
+
+struct vc_claim_opts {
+        const char *owner;     /* claim: the VM it is claimed for (recorded); release: only
+                                * release when the record has no owner or this one. NULL: any */
+        bool dry_run;          /* plan only: no sysfs write, no module load, no record */
+        unsigned timeout_ms;   /* per sysfs write; 0: vc_ctx_get_unbind_timeout_ms() */
+        bool lock_held;        /* the caller holds vc_state_lock() */
+        int lock_timeout_ms;   /* 0: 60 s; negative: wait forever */
+        bool protect;          /* claim: refuse (-EPERM) when an endpoint it would move is
+                                * host-critical (endpoints already on vfio are not checked) */
+        const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */
+        size_t n_guards;
+};
+
+/* Zero it before the first use; release its contents with vc_op_result_done(). */
+struct vc_op_result {
+        int error;               /* the return value */
+        unsigned group;
+        bool has_failed_device;
+        struct vc_pci_addr failed_device;
+        enum vc_step failed_step;
+        char *failed_arg;        /* driver or module the failed step concerned */
+        char *reason;            /* VC_STEP_PROTECT: why the device is critical */
+        bool changed;            /* the system was changed, and the change was kept */
+        int rollback_error;      /* 0, or the first error of a rollback that could not restore */
+        struct vc_plan *plan;    /* always filled when the group could be read: members, actions,
+                                  * and the writes made (or, with dry_run, that would be made) */
+};
+void vc_op_result_done(struct vc_op_result *r);
+/* One line for a person: "0000:01:00.0: failed to unbind from nouveau: Device or resource busy",
+ * "0000:00:1f.2: refused: controller of the root filesystem /dev/sda2",
+ * "0000:01:00.0: hardware changed (expected 10de:2204)". NULL when there is no error. */
+char *vc_op_result_message(const struct vc_op_result *r);
+
+/* Claim group @group for vfio. Returns 0 when the group is claimed (result->changed tells
+ * whether anything was done: an already claimed group is a no-op). Errors:
+ *   -ENOENT  no such group          -EPERM   host-critical (opts->protect)
+ *   -ESTALE  identity guard failed  -EBUSY   recorded owner is another VM
+ *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time
+ *   -ENXIO   verify: the device is not bound to the expected driver after the probe
+ *   -ENODEV  /dev/vfio/N did not appear
+ *   any errno of a failed sysfs write or module load. */
+int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
+                   struct vc_op_result *result);
+
+/* Give group @group back to the drivers its record lists. No record: 0, nothing changed.
+ * Errors as for claim; -EBUSY when opts->owner is set and the record names another owner. */
+int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
+                     struct vc_op_result *result);
+
+/* Convenience: the plan of a claim without doing it (a dry run). */
+int vc_claim_plan_new(struct vc_ctx *ctx, unsigned group, struct vc_plan **ret);
+
+/* The identity guard: 0 when @d carries @expected (subsystem ids too when given), -ESTALE
+ * ("hardware changed") otherwise. */
+int vc_device_check_identity(const struct vc_pci_dev *d, const struct vc_pci_id *expected);

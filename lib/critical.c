@@ -1,0 +1,534 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
+#include "critical.h"
+#include "log.h"
+#include "sysfs.h"
+
+#define WALK_DEPTH_MAX 16
+#define RTF_UP_FLAG 0x0001
+#define RTF_REJECT_FLAG 0x0200
+
+struct critical {
+        struct vc_pci_addr addr;
+        char *reason;
+};
+
+struct vc_critical_set {
+        struct critical *items;
+        size_t n;
+};
+
+struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s) {
+        if (!s)
+                return NULL;
+        for (size_t i = 0; i < s->n; i++)
+                free(s->items[i].reason);
+        free(s->items);
+        free(s);
+        return NULL;
+}
+
+const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_pci_addr *addr) {
+        for (size_t i = 0; s && i < s->n; i++)
+                if (vc_pci_addr_equal(&s->items[i].addr, addr))
+                        return s->items[i].reason;
+        return NULL;
+}
+
+size_t vc_critical_count(const struct vc_critical_set *s) { return s ? s->n : 0; }
+
+const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc_pci_addr *ret_addr) {
+        if (!s || i >= s->n)
+                return NULL;
+        if (ret_addr)
+                *ret_addr = s->items[i].addr;
+        return s->items[i].reason;
+}
+
+/* The first reason found for a device is kept. */
+static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason) {
+        if (vc_critical_reason(s, a))
+                return 0;
+        struct critical *v = realloc(s->items, (s->n + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        s->items = v;
+        char *r = strdup(reason);
+        if (!r)
+                return -ENOMEM;
+        v[s->n++] = (struct critical){ .addr = *a, .reason = r };
+        log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), reason);
+        return 0;
+}
+
+/* A sysfs name taken from a file: one path component, never "." or "..". */
+static bool name_is_safe(const char *s) {
+        if (isempty(s) || strlen(s) > 255 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+/* The canonical path: every link followed, as the kernel's path walk does. Class entries are
+ * links themselves (class/net/eth0 -> ../../devices/.../net/eth0), so their relative links
+ * ("device" -> ../../../virtio1) only make sense from the real directory. */
+static int resolve(const char *path, char **ret) {
+        char *p = realpath(path, NULL);
+        if (!p)
+                return negative_errno();
+        *ret = p;
+        return 0;
+}
+
+/* The deepest component of @syspath that is a PCI address: the device the path hangs under.
+ * A path that left the root (a link pointing outside) counts for nothing. */
+static bool pci_ancestor(struct vc_ctx *ctx, const char *syspath, struct vc_pci_addr *ret) {
+        const char *p = syspath;
+        bool found = false;
+
+        if (!vc_ctx_is_host(ctx)) {
+                _cleanup_free_ char *root = realpath(vc_ctx_root(ctx), NULL);
+                size_t l = root ? strlen(root) : 0;
+                if (!root || strncmp(p, root, l) != 0 || p[l] != '/')
+                        return false;
+                p += l;
+        }
+        while (*p) {
+                p += strspn(p, "/");
+                size_t n = strcspn(p, "/");
+                char comp[16];
+                struct vc_pci_addr a;
+                if (n == 12) {
+                        memcpy(comp, p, n);
+                        comp[n] = '\0';
+                        if (vc_pci_addr_parse(comp, &a) >= 0) {
+                                *ret = a;
+                                found = true;
+                        }
+                }
+                p += n;
+        }
+        return found;
+}
+
+static int path_join(const char *a, const char *b, char **ret) {
+        return asprintf(ret, "%s/%s", a, b) < 0 ? -ENOMEM : 0;
+}
+
+/* NVMe with native multipath: the namespace's block device sits under
+ * devices/virtual/nvme-subsystem/nvme-subsysN/, next to links to its controllers
+ * (nvme0 -> ../../../pci0000:00/.../nvme/nvme0). Every controller is critical. */
+static int nvme_multipath_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *disk,
+                               const char *reason) {
+        _cleanup_free_ char *dir = strdup(disk);
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (!dir)
+                return -ENOMEM;
+        char *slash = strrchr(dir, '/');
+        if (!slash)
+                return 0;
+        *slash = '\0';
+        slash = strrchr(dir, '/');
+        if (!slash || !startswith(slash + 1, "nvme-subsys"))
+                return 0;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0;
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *link = NULL, *target = NULL;
+                struct vc_pci_addr a;
+                const char *num = startswith(*i, "nvme");
+                if (!num || !*num || strspn(num, "0123456789") != strlen(num))
+                        continue; /* controllers only: nvme0, not nvme0n1 or nvme-subsys0 */
+                if ((r = path_join(dir, *i, &link)) < 0)
+                        return r;
+                if (resolve(link, &target) < 0 || !pci_ancestor(ctx, target, &a))
+                        continue;
+                if ((r = set_add(s, &a, reason)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A block device's sysfs directory: partitions lead to their disk, stacked devices (dm, md,
+ * LVM) to their slaves, and a disk to the PCI device above it. */
+static int block_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *syspath,
+                      const char *reason, unsigned depth) {
+        _cleanup_free_ char *disk = NULL, *part = NULL, *slaves = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_pci_addr a;
+        int r;
+
+        if (depth > WALK_DEPTH_MAX)
+                return 0;
+        disk = strdup(syspath);
+        if (!disk)
+                return -ENOMEM;
+        if ((r = path_join(disk, "partition", &part)) < 0)
+                return r;
+        if (vc_path_exists(part)) {
+                char *slash = strrchr(disk, '/');
+                if (slash && slash != disk)
+                        *slash = '\0';
+        }
+
+        if ((r = path_join(disk, "slaves", &slaves)) < 0)
+                return r;
+        if (vc_dir_list(slaves, &names) >= 0)
+                for (char **i = names; *i; i++) {
+                        _cleanup_free_ char *link = NULL, *target = NULL;
+                        if (!name_is_safe(*i))
+                                continue;
+                        if ((r = path_join(slaves, *i, &link)) < 0)
+                                return r;
+                        if (resolve(link, &target) < 0)
+                                continue;
+                        r = block_walk(ctx, s, target, reason, depth + 1);
+                        if (r < 0)
+                                return r;
+                }
+
+        if (pci_ancestor(ctx, disk, &a))
+                return set_add(s, &a, reason);
+        return nvme_multipath_walk(ctx, s, disk, reason);
+}
+
+static int block_by_devnum(struct vc_ctx *ctx, struct vc_critical_set *s, unsigned maj, unsigned min,
+                           const char *reason) {
+        _cleanup_free_ char *link = NULL, *target = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_SYS_DEV_BLOCK, &link, "%u:%u", maj, min);
+        if (r < 0)
+                return r;
+        r = resolve(link, &target);
+        if (r == -ENOENT || r == -ENOTDIR)
+                return 0;
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        return block_walk(ctx, s, target, reason, 0);
+}
+
+/* "/dev/vda1", "/dev/mapper/vg-root", "/dev/md0": find the block device by name. */
+static int block_by_devname(struct vc_ctx *ctx, struct vc_critical_set *s, const char *dev,
+                            const char *reason) {
+        _cleanup_free_ char *link = NULL, *target = NULL;
+        const char *name = startswith(dev, "/dev/");
+        int r;
+
+        if (!name)
+                return 0;
+        const char *mapper = startswith(name, "mapper/");
+        if (mapper) {
+                _cleanup_free_ char *dir = NULL;
+                _cleanup_strv_free_ char **names = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
+                        return r;
+                if (vc_dir_list(dir, &names) < 0)
+                        return 0;
+                for (char **i = names; *i; i++) {
+                        _cleanup_free_ char *p = NULL, *dmname = NULL;
+                        if (!startswith(*i, "dm-") || !name_is_safe(*i))
+                                continue;
+                        if (asprintf(&p, "%s/%s/dm/name", dir, *i) < 0)
+                                return -ENOMEM;
+                        if (vc_sysfs_read(p, &dmname) >= 0 && streq(dmname, mapper)) {
+                                _cleanup_free_ char *d = NULL;
+                                if (asprintf(&d, "/dev/%s", *i) < 0)
+                                        return -ENOMEM;
+                                return block_by_devname(ctx, s, d, reason);
+                        }
+                }
+                return 0;
+        }
+        if (!name_is_safe(name))
+                return 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &link, "block/%s", name)) < 0)
+                return r;
+        r = resolve(link, &target);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        return block_walk(ctx, s, target, reason, 0);
+}
+
+/* Split a line into at most @max blank-separated fields (in place). */
+static size_t split(char *line, char **fields, size_t max) {
+        size_t n = 0;
+        char *save = NULL;
+        for (char *w = strtok_r(line, " \t\n", &save); w && n < max; w = strtok_r(NULL, " \t\n", &save))
+                fields[n++] = w;
+        return n;
+}
+
+static int open_proc(struct vc_ctx *ctx, const char *rel, FILE **ret) {
+        _cleanup_free_ char *path = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "%s", rel);
+        if (r < 0)
+                return r;
+        *ret = fopen(path, "re");
+        if (!*ret)
+                return errno == ENOMEM ? -ENOMEM : 0; /* absent: nothing to learn from it */
+        return 0;
+}
+
+static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        int r;
+
+        if ((r = open_proc(ctx, "self/mountinfo", &f)) < 0 || !f)
+                return r;
+        while (getline(&line, &size, f) > 0) {
+                char *fields[64];
+                size_t n = split(line, fields, ELEMENTSOF(fields)), sep;
+                unsigned maj, min;
+                char reason[512];
+                const char *what;
+
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
+                if (n < 7 || sscanf(fields[2], "%u:%u", &maj, &min) != 2)
+                        continue;
+                for (sep = 6; sep < n && !streq(fields[sep], "-"); sep++)
+                        ;
+                if (sep + 2 >= n)
+                        continue;
+                const char *mnt = fields[4], *source = fields[sep + 2];
+                if (streq(mnt, "/"))
+                        what = "the root filesystem";
+                else if (streq(mnt, "/boot"))
+                        what = "the /boot filesystem";
+                else if (streq(mnt, "/boot/efi"))
+                        what = "the /boot/efi filesystem";
+                else
+                        continue;
+                snprintf(reason, sizeof reason, "controller of %s %s", what, source);
+                if (maj != 0)
+                        r = block_by_devnum(ctx, s, maj, min, reason);
+                else /* btrfs and friends: an anonymous device number; the source names the disk */
+                        r = block_by_devname(ctx, s, source, reason);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int scan_swaps(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        bool header = true;
+        int r;
+
+        if ((r = open_proc(ctx, "swaps", &f)) < 0 || !f)
+                return r;
+        while (getline(&line, &size, f) > 0) {
+                char *fields[5];
+                char reason[512];
+                if (header) { /* Filename Type Size Used Priority */
+                        header = false;
+                        continue;
+                }
+                if (split(line, fields, ELEMENTSOF(fields)) < 2 || fields[0][0] != '/')
+                        continue;
+                snprintf(reason, sizeof reason, "controller of swap %s", fields[0]);
+                if (streq(fields[1], "partition"))
+                        r = block_by_devname(ctx, s, fields[0], reason);
+                else {
+                        /* A swap file: the device of the file system holding it. */
+                        _cleanup_free_ char *path = NULL;
+                        struct stat st;
+                        if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", fields[0] + 1)) < 0)
+                                return r == -EINVAL ? 0 : r;
+                        if (stat(path, &st) < 0)
+                                continue;
+                        r = block_by_devnum(ctx, s, major(st.st_dev), minor(st.st_dev), reason);
+                }
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* An interface: its device's PCI ancestor, or, for bridges, bonds and VLANs, its lower
+ * interfaces'. */
+static int netdev_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *iface,
+                       const char *reason, unsigned depth) {
+        _cleanup_free_ char *dev = NULL, *target = NULL, *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_pci_addr a;
+        int r;
+
+        if (depth > WALK_DEPTH_MAX || !name_is_safe(iface))
+                return 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dev, "net/%s/device", iface)) < 0)
+                return r;
+        if (resolve(dev, &target) >= 0 && pci_ancestor(ctx, target, &a))
+                return set_add(s, &a, reason);
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "net/%s", iface)) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0;
+        for (char **i = names; *i; i++) {
+                const char *lower = startswith(*i, "lower_");
+                if (lower && (r = netdev_walk(ctx, s, lower, reason, depth + 1)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int default_route_nic(struct vc_ctx *ctx, struct vc_critical_set *s, const char *iface) {
+        char reason[128];
+        if (!name_is_safe(iface) || streq(iface, "lo"))
+                return 0;
+        snprintf(reason, sizeof reason, "NIC of the default route (%s)", iface);
+        return netdev_walk(ctx, s, iface, reason, 0);
+}
+
+static int scan_routes(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_fclose_ FILE *f4 = NULL, *f6 = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        bool header = true;
+        int r;
+
+        /* Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT */
+        if ((r = open_proc(ctx, "net/route", &f4)) < 0)
+                return r;
+        while (f4 && getline(&line, &size, f4) > 0) {
+                char *fields[11];
+                unsigned flags;
+                if (header) {
+                        header = false;
+                        continue;
+                }
+                if (split(line, fields, ELEMENTSOF(fields)) < 8 || sscanf(fields[3], "%x", &flags) != 1)
+                        continue;
+                if (!streq(fields[1], "00000000") || !streq(fields[7], "00000000") ||
+                    !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+                        continue;
+                if ((r = default_route_nic(ctx, s, fields[0])) < 0)
+                        return r;
+        }
+
+        /* DEST PLEN SRC SPLEN NEXTHOP METRIC REFCNT USE FLAGS IFACE */
+        if ((r = open_proc(ctx, "net/ipv6_route", &f6)) < 0)
+                return r;
+        while (f6 && getline(&line, &size, f6) > 0) {
+                char *fields[10];
+                unsigned flags;
+                if (split(line, fields, ELEMENTSOF(fields)) < 10 || sscanf(fields[8], "%x", &flags) != 1)
+                        continue;
+                if (strspn(fields[0], "0") != 32 || fields[0][32] || !streq(fields[1], "00") ||
+                    !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+                        continue;
+                if ((r = default_route_nic(ctx, s, fields[9])) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Is a framebuffer console bound (fbcon), and which PCI devices do framebuffers sit on? */
+static int console_state(struct vc_ctx *ctx, bool *ret_fbcon, struct vc_pci_addr **ret_fbs, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ struct vc_pci_addr *fbs = NULL;
+        size_t n = 0;
+        int r;
+
+        *ret_fbcon = false;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) >= 0)
+                for (char **i = names; *i && !*ret_fbcon; i++) {
+                        _cleanup_free_ char *p = NULL, *bind = NULL, *name = NULL;
+                        if (!startswith(*i, "vtcon") || !name_is_safe(*i))
+                                continue;
+                        if (asprintf(&p, "%s/%s/bind", dir, *i) < 0)
+                                return -ENOMEM;
+                        if (vc_sysfs_read(p, &bind) < 0 || !streq(bind, "1"))
+                                continue;
+                        free(p);
+                        if (asprintf(&p, "%s/%s/name", dir, *i) < 0) {
+                                p = NULL;
+                                return -ENOMEM;
+                        }
+                        if (vc_sysfs_read(p, &name) >= 0 && strstr(name, "frame buffer"))
+                                *ret_fbcon = true;
+                }
+
+        strv_free(names);
+        names = NULL;
+        free(dir);
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "graphics")) < 0) {
+                dir = NULL;
+                return r;
+        }
+        if (vc_dir_list(dir, &names) >= 0)
+                for (char **i = names; *i; i++) {
+                        _cleanup_free_ char *p = NULL, *target = NULL;
+                        struct vc_pci_addr a;
+                        if (!startswith(*i, "fb") || !name_is_safe(*i))
+                                continue;
+                        if (asprintf(&p, "%s/%s/device", dir, *i) < 0)
+                                return -ENOMEM;
+                        if (resolve(p, &target) < 0 || !pci_ancestor(ctx, target, &a))
+                                continue;
+                        struct vc_pci_addr *v = realloc(fbs, (n + 1) * sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        fbs = v;
+                        fbs[n++] = a;
+                }
+        *ret_fbs = TAKE_PTR(fbs);
+        *ret_n = n;
+        return 0;
+}
+
+static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_free_ struct vc_pci_addr *fbs = NULL;
+        struct vc_pci_dev **devs = NULL;
+        size_t n_fbs = 0, n_devs = 0;
+        bool fbcon;
+        int r;
+
+        if ((r = console_state(ctx, &fbcon, &fbs, &n_fbs)) < 0)
+                return r;
+        r = vc_pci_dev_enumerate(ctx, &devs, &n_devs);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        for (size_t i = 0; i < n_devs && r >= 0; i++) {
+                if (vc_pci_dev_boot_vga(devs[i]) != 1)
+                        continue;
+                bool active = fbcon;
+                for (size_t j = 0; j < n_fbs; j++)
+                        active = active || vc_pci_addr_equal(&fbs[j], vc_pci_dev_addr(devs[i]));
+                if (active)
+                        r = set_add(s, vc_pci_dev_addr(devs[i]), "boot VGA driving the active console");
+        }
+        vc_pci_dev_array_free(devs, n_devs);
+        return r < 0 ? r : 0;
+}
+
+int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = calloc(1, sizeof *s);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        if ((r = scan_mounts(ctx, s)) < 0 || (r = scan_swaps(ctx, s)) < 0 ||
+            (r = scan_routes(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0)
+                return r;
+        *ret = TAKE_PTR(s);
+        return 0;
+}

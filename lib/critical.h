@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Devices the host cannot lose (SPEC 6): the storage controllers behind "/", "/boot",
+ * "/boot/efi" and active swap, through device-mapper, MD and LVM (all controllers of a
+ * multipath NVMe namespace); the NIC of every default route
+ * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
+ * console is active. Everything is read under the context's root:
+ *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,
+ *   sys/dev/block, sys/class/block, sys/class/net, sys/class/graphics, sys/class/vtconsole. */
+
+#include <stddef.h>
+
+#include "macro.h"
+#include "pci.h"
+#include "root.h"
+
+struct vc_critical_set;
+
+/* Scan once. Missing sources (no /proc/swaps, no route table) are not errors; the set simply
+ * holds what could be found. Only allocation failures are fatal. */
+int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret);
+struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_critical_set *, vc_critical_set_free);
+
+/* NULL when @addr is not critical; otherwise why, e.g. "controller of the root filesystem
+ * /dev/vda1", "NIC of the default route (eth0)", "boot VGA driving the active console".
+ * Valid as long as the set. */
+const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
+
+size_t vc_critical_count(const struct vc_critical_set *s);
+/* The i-th critical device (address order of discovery) and its reason. */
+const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc_pci_addr *ret_addr);

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <libkmod.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "modules.h"
+#include "sysfs.h"
+
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_ctx *, kmod_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_module *, kmod_module_unref);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_unref_list);
+
+static bool word_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 255 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+bool vc_module_driver_present(struct vc_ctx *ctx, const char *driver) {
+        _cleanup_free_ char *path = NULL;
+        if (!word_is_valid(driver) || vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &path, "%s", driver) < 0)
+                return false;
+        return vc_dir_exists(path);
+}
+
+/* libkmod logs errors to stderr by default; the library prints nothing above debug. */
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
+                     const char *format, va_list args) _printf_(6, 0);
+static void kmod_log(void *data, int priority, const char *file, int line, const char *fn,
+                     const char *format, va_list args) {
+        _cleanup_free_ char *msg = NULL;
+        if (vasprintf(&msg, format, args) < 0)
+                return;
+        size_t l = strlen(msg);
+        if (l > 0 && msg[l - 1] == '\n')
+                msg[l - 1] = '\0';
+        log_debug("libkmod: %s", msg);
+}
+
+static int insert(struct kmod_module *mod) {
+        /* No KMOD_PROBE_APPLY_BLACKLIST: like "modprobe NAME", an explicit request. */
+        int r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
+        if (r > 0) /* a blacklist or a "fail on loaded" flag: none of ours, but be strict */
+                r = -EPERM;
+        if (r < 0)
+                return log_debug_errno(r, "Inserting module %s failed: %m", kmod_module_get_name(mod));
+        log_debug("Inserted module %s", kmod_module_get_name(mod));
+        return 0;
+}
+
+int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *module_hint) {
+        _cleanup_(kmod_unrefp) struct kmod_ctx *kctx = NULL;
+        _cleanup_(kmod_module_unrefp) struct kmod_module *mod = NULL;
+        _cleanup_free_ char *name = NULL;
+        int r;
+
+        if (!word_is_valid(driver) || (module_hint && !word_is_valid(module_hint)))
+                return -EINVAL;
+        if (vc_module_driver_present(ctx, driver))
+                return 0;
+
+        name = strdup(module_hint ?: driver);
+        if (!name)
+                return -ENOMEM;
+        for (char *p = name; *p; p++)
+                if (*p == '-')
+                        *p = '_';
+
+        kctx = kmod_new(NULL, NULL);
+        if (!kctx)
+                return -ENOMEM;
+        kmod_set_log_fn(kctx, kmod_log, NULL);
+        (void) kmod_load_resources(kctx); /* speeds up lookups; failures show up below */
+
+        r = kmod_module_new_from_name(kctx, name, &mod);
+        if (r < 0)
+                return log_debug_errno(r, "Cannot create a module object for %s: %m", name);
+        r = insert(mod);
+        if (r == -ENOENT) {
+                /* Not a module name libkmod knows: try it as an alias ("vfio-pci" is one). */
+                _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
+                struct kmod_list *l;
+
+                r = kmod_module_new_from_lookup(kctx, module_hint ?: driver, &list);
+                if (r < 0)
+                        return log_debug_errno(r, "Looking up %s failed: %m", module_hint ?: driver);
+                if (!list)
+                        return log_debug_errno(-ENOENT, "No module provides %s", driver);
+                r = -ENOENT;
+                kmod_list_foreach(l, list) {
+                        _cleanup_(kmod_module_unrefp) struct kmod_module *m = kmod_module_get_module(l);
+                        r = insert(m);
+                        if (r >= 0)
+                                break;
+                }
+        }
+        if (r < 0)
+                return r;
+
+        if (!vc_module_driver_present(ctx, driver))
+                return log_debug_errno(-ENXIO, "Module %s loaded, but no PCI driver %s appeared", name,
+                                       driver);
+        return 0;
+}

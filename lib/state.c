@@ -1,0 +1,447 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "state.h"
+#include "sysfs.h"
+
+#define RECORD_MAX (64 * 1024)
+#define NAME_MAX_LEN 255
+
+static const char *const record_state_table[_VC_RECORD_STATE_MAX] = {
+        [VC_RECORD_CLAIMING] = "claiming",
+        [VC_RECORD_CLAIMED] = "claimed",
+        [VC_RECORD_RELEASING] = "releasing",
+};
+
+const char *vc_record_state_to_string(enum vc_record_state s) {
+        return (unsigned) s < _VC_RECORD_STATE_MAX ? record_state_table[s] : NULL;
+}
+
+int vc_record_state_from_string(const char *s) {
+        for (size_t i = 0; i < _VC_RECORD_STATE_MAX; i++)
+                if (streq_ptr(s, record_state_table[i]))
+                        return (int) i;
+        return -EINVAL;
+}
+
+/* mkdir -p for the state directory only: its parents (ROOT/run) are expected to exist on a
+ * host, but a fresh test root or an image may lack them. */
+static int make_state_dir(struct vc_ctx *ctx, char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL);
+        if (r < 0)
+                return r;
+        for (char *p = dir + 1;; p++) {
+                if (*p != '/' && *p != '\0')
+                        continue;
+                char c = *p;
+                *p = '\0';
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return log_debug_errno(negative_errno(), "Cannot create %s: %m", dir);
+                *p = c;
+                if (c == '\0')
+                        break;
+        }
+        if (ret)
+                *ret = TAKE_PTR(dir);
+        return 0;
+}
+
+/* The fd of the last lock taken, so that forked children can drop their copy. */
+static int last_lock_fd = -1;
+
+static uint64_t now_ms(void) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
+}
+
+int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
+        _cleanup_free_ char *dir = NULL, *path = NULL;
+        int r;
+
+        r = make_state_dir(ctx, &dir);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/lock", dir) < 0)
+                return -ENOMEM;
+
+        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+        if (fd < 0)
+                return log_debug_errno(negative_errno(), "Cannot open %s: %m", path);
+
+        if (timeout_ms < 0) {
+                while (flock(fd, LOCK_EX) < 0)
+                        if (errno != EINTR)
+                                return negative_errno();
+        } else {
+                uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
+                for (;;) {
+                        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                                break;
+                        if (errno != EWOULDBLOCK && errno != EINTR)
+                                return negative_errno();
+                        if (timeout_ms == 0)
+                                return -EWOULDBLOCK;
+                        if (now_ms() >= deadline)
+                                return log_debug_errno(-ETIMEDOUT, "Lock %s is held by another writer", path);
+                        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                }
+        }
+        last_lock_fd = fd;
+        *ret_fd = TAKE_FD(fd);
+        return 0;
+}
+
+void vc_state_lock_drop_in_child(void) {
+        if (last_lock_fd >= 0)
+                (void) close(last_lock_fd);
+        last_lock_fd = -1;
+}
+
+/* ------------------------------------------------------------------ records */
+
+static void record_device_done(struct vc_record_device *d) {
+        free(d->driver);
+        free(d->module);
+        free(d->override);
+}
+
+struct vc_record *vc_record_free(struct vc_record *r) {
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < r->n_devices; i++)
+                record_device_done(&r->devices[i]);
+        free(r->devices);
+        free(r->owner);
+        free(r);
+        return NULL;
+}
+
+int vc_record_new(unsigned group, struct vc_record **ret) {
+        struct vc_record *r = calloc(1, sizeof *r);
+        if (!r)
+                return -ENOMEM;
+        r->group = group;
+        r->since = (uint64_t) time(NULL);
+        r->state = VC_RECORD_CLAIMING;
+        *ret = r;
+        return 0;
+}
+
+/* Driver and module names: what the kernel would print as a directory name. */
+static bool name_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > NAME_MAX_LEN || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || *p == '=' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+/* A libvirt domain name: anything printable on one line, without '/'. */
+static bool owner_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > NAME_MAX_LEN || isspace((unsigned char) s[0]))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || iscntrl((unsigned char) *p))
+                        return false;
+        return !isspace((unsigned char) s[strlen(s) - 1]);
+}
+
+static int dup_optional(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!name_is_valid(s) || streq(s, "none"))
+                return -EINVAL;
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int vc_record_add_device(struct vc_record *r, const struct vc_pci_addr *addr, const char *driver,
+                         const char *module, const char *override) {
+        struct vc_record_device d = { .addr = *addr };
+        int k;
+
+        if (vc_record_find_device(r, addr))
+                return -EEXIST;
+        if ((k = dup_optional(driver, &d.driver)) < 0 || (k = dup_optional(module, &d.module)) < 0 ||
+            (k = dup_optional(override, &d.override)) < 0) {
+                record_device_done(&d);
+                return k;
+        }
+        struct vc_record_device *v = realloc(r->devices, (r->n_devices + 1) * sizeof *v);
+        if (!v) {
+                record_device_done(&d);
+                return -ENOMEM;
+        }
+        r->devices = v;
+        r->devices[r->n_devices++] = d;
+        return 0;
+}
+
+int vc_record_set_owner(struct vc_record *r, const char *owner) {
+        char *o = NULL;
+        if (owner) {
+                if (!owner_is_valid(owner))
+                        return -EINVAL;
+                o = strdup(owner);
+                if (!o)
+                        return -ENOMEM;
+        }
+        free(r->owner);
+        r->owner = o;
+        return 0;
+}
+
+const struct vc_record_device *vc_record_find_device(const struct vc_record *r,
+                                                     const struct vc_pci_addr *addr) {
+        for (size_t i = 0; i < r->n_devices; i++)
+                if (vc_pci_addr_equal(&r->devices[i].addr, addr))
+                        return &r->devices[i];
+        return NULL;
+}
+
+int vc_record_format(const struct vc_record *r, char **ret) {
+        _cleanup_free_ char *buf = NULL;
+        size_t size = 0;
+        _cleanup_fclose_ FILE *f = open_memstream(&buf, &size);
+        if (!f)
+                return -ENOMEM;
+
+        fprintf(f, "group %u\n", r->group);
+        if (r->owner)
+                fprintf(f, "owner %s\n", r->owner);
+        fprintf(f, "since %" PRIu64 "\n", r->since);
+        fprintf(f, "state %s\n", vc_record_state_to_string(r->state));
+        for (size_t i = 0; i < r->n_devices; i++) {
+                const struct vc_record_device *d = &r->devices[i];
+                fprintf(f, "device %s driver=%s module=%s override=%s\n",
+                        VC_PCI_ADDR_TO_STRING(&d->addr), d->driver ?: "none", d->module ?: "none",
+                        d->override ?: "none");
+        }
+        if (fflush(f) != 0 || ferror(f))
+                return -ENOMEM;
+        fclose(TAKE_PTR(f));
+        *ret = TAKE_PTR(buf);
+        return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *ret) {
+        if (!isdigit((unsigned char) s[0]) || (s[0] == '0' && s[1]))
+                return -EBADMSG;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(s, &end, 10);
+        if (errno || *end)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+/* "key=value" where value is a name or "none". */
+static int parse_kv(const char *word, const char *key, char **ret) {
+        const char *v = startswith(word, key);
+        if (!v || *v != '=')
+                return -EBADMSG;
+        v++;
+        if (streq(v, "none")) {
+                *ret = NULL;
+                return 0;
+        }
+        if (!name_is_valid(v))
+                return -EBADMSG;
+        *ret = strdup(v);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int parse_device_line(struct vc_record *rec, char *args) {
+        char *words[5], *save = NULL;
+        size_t n = 0;
+        struct vc_pci_addr addr;
+        _cleanup_free_ char *driver = NULL, *module = NULL, *override = NULL;
+        int r;
+
+        for (char *w = strtok_r(args, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                if (n == ELEMENTSOF(words))
+                        return -EBADMSG;
+                words[n++] = w;
+        }
+        if (n != 4 || strlen(words[0]) != 12 || vc_pci_addr_parse(words[0], &addr) < 0)
+                return -EBADMSG;
+        if ((r = parse_kv(words[1], "driver", &driver)) < 0 ||
+            (r = parse_kv(words[2], "module", &module)) < 0 ||
+            (r = parse_kv(words[3], "override", &override)) < 0)
+                return r;
+        r = vc_record_add_device(rec, &addr, driver, module, override);
+        return r == -EEXIST || r == -EINVAL ? -EBADMSG : r;
+}
+
+int vc_record_parse(const char *text, int expected_group, struct vc_record **ret) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_free_ char *copy = NULL;
+        bool have_group = false, have_since = false, have_state = false;
+        int r;
+
+        if (strlen(text) > RECORD_MAX)
+                return -EBADMSG;
+        copy = strdup(text);
+        if (!copy)
+                return -ENOMEM;
+        r = vc_record_new(0, &rec);
+        if (r < 0)
+                return r;
+
+        for (char *line = copy, *next; line && *line; line = next) {
+                next = strchr(line, '\n');
+                if (next)
+                        *next++ = '\0';
+                char *sp = strchr(line, ' ');
+                if (!sp || sp[1] == '\0')
+                        return -EBADMSG;
+                *sp = '\0';
+                char *arg = sp + 1;
+                uint64_t v;
+
+                if (streq(line, "group")) {
+                        if (have_group || parse_u64(arg, &v) < 0 || v > INT32_MAX)
+                                return -EBADMSG;
+                        rec->group = (unsigned) v;
+                        have_group = true;
+                } else if (streq(line, "owner")) {
+                        if (rec->owner || !owner_is_valid(arg))
+                                return -EBADMSG;
+                        r = vc_record_set_owner(rec, arg);
+                        if (r < 0)
+                                return r;
+                } else if (streq(line, "since")) {
+                        if (have_since || parse_u64(arg, &rec->since) < 0)
+                                return -EBADMSG;
+                        have_since = true;
+                } else if (streq(line, "state")) {
+                        int s = vc_record_state_from_string(arg);
+                        if (have_state || s < 0)
+                                return -EBADMSG;
+                        rec->state = (enum vc_record_state) s;
+                        have_state = true;
+                } else if (streq(line, "device")) {
+                        r = parse_device_line(rec, arg);
+                        if (r < 0)
+                                return r;
+                } else
+                        return -EBADMSG;
+        }
+        if (!have_group || !have_since || !have_state)
+                return -EBADMSG;
+        if (expected_group >= 0 && rec->group != (unsigned) expected_group)
+                return -EBADMSG;
+        *ret = TAKE_PTR(rec);
+        return 0;
+}
+
+static int record_path(struct vc_ctx *ctx, unsigned group, char **ret) {
+        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "group-%u", group);
+}
+
+int vc_record_write(struct vc_ctx *ctx, const struct vc_record *rec) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
+        int r;
+
+        r = make_state_dir(ctx, &dir);
+        if (r < 0)
+                return r;
+        r = record_path(ctx, rec->group, &path);
+        if (r < 0)
+                return r;
+        r = vc_record_format(rec, &text);
+        if (r < 0)
+                return r;
+        r = vc_write_file_atomic(path, text, 0644);
+        if (r < 0)
+                return log_debug_errno(r, "Cannot write %s: %m", path);
+        log_debug("Wrote %s (state %s)", path, vc_record_state_to_string(rec->state));
+        return 0;
+}
+
+int vc_record_read(struct vc_ctx *ctx, unsigned group, struct vc_record **ret) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        if (group > INT32_MAX)
+                return -EINVAL;
+        r = record_path(ctx, group, &path);
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read(path, &text);
+        if (r == -EFBIG)
+                return -EBADMSG;
+        if (r < 0)
+                return r;
+        r = vc_record_parse(text, (int) group, ret);
+        if (r == -EBADMSG)
+                log_debug("Record %s is malformed", path);
+        return r;
+}
+
+int vc_record_remove(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *path = NULL;
+        int r = record_path(ctx, group, &path);
+        if (r < 0)
+                return r;
+        return vc_unlink_durable(path);
+}
+
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return x < y ? -1 : x > y;
+}
+
+int vc_record_list(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ unsigned *v = NULL;
+        size_t n = 0, count = 0;
+        int r;
+
+        r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        for (char **i = names; *i; i++)
+                count++;
+        v = calloc(count + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (char **i = names; *i; i++) {
+                const char *num = startswith(*i, "group-");
+                uint64_t g;
+                if (!num || parse_u64(num, &g) < 0 || g > INT32_MAX)
+                        continue;
+                v[n++] = (unsigned) g;
+        }
+        qsort(v, n, sizeof *v, cmp_unsigned);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* What vfio-claim remembers between runs, under RUNSTATEDIR/vfio-claim inside the root:
+ *
+ *   lock      flock(LOCK_EX) serializes every writer: the CLI, the libvirt hook, the udev helper.
+ *   group-N   one record per group the engine changed, written atomically (temporary file in the
+ *             same directory, fsync, rename, fsync of the directory) before the first sysfs write.
+ *
+ * A record is plain text, one item per line:
+ *
+ *   group 12
+ *   owner win11                       (absent when no VM owns the group)
+ *   since 1763771234                  (seconds since the epoch)
+ *   state claiming|claimed|releasing
+ *   device 0000:01:00.0 driver=nouveau module=nouveau override=none
+ *   device 0000:01:00.1 driver=none module=none override=none
+ *
+ * Records are input like any other: reading one validates every field and returns -EBADMSG for
+ * anything unexpected; addresses are parsed before they are used to build a path. */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "macro.h"
+#include "pci.h"
+#include "root.h"
+
+/* Take the lock. @timeout_ms: 0 tries once, a negative value waits forever, otherwise polls
+ * until the deadline. Returns the locked fd in *ret_fd (close it to unlock: _cleanup_close_).
+ * -ETIMEDOUT (or -EWOULDBLOCK for a single try) when another writer holds it. The state
+ * directory is created (0755) when missing. */
+int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd);
+/* For a forked child that may outlive its parent (a write stuck in the kernel): close this
+ * process's copy of the most recently taken lock, so that the lock dies with the parent. */
+void vc_state_lock_drop_in_child(void);
+
+enum vc_record_state {
+        VC_RECORD_CLAIMING,  /* writes under way, or interrupted by a crash */
+        VC_RECORD_CLAIMED,
+        VC_RECORD_RELEASING, /* writes under way, or interrupted by a crash */
+        _VC_RECORD_STATE_MAX,
+};
+const char *vc_record_state_to_string(enum vc_record_state s);
+int vc_record_state_from_string(const char *s); /* -EINVAL when unknown */
+
+struct vc_record_device {
+        struct vc_pci_addr addr;
+        char *driver;   /* the driver it had before the claim, NULL: none */
+        char *module;   /* the module behind that driver, NULL: none or built in */
+        char *override; /* driver_override before the claim, NULL: none */
+};
+
+struct vc_record {
+        unsigned group;
+        char *owner; /* the VM the group was claimed for, NULL: none */
+        uint64_t since;
+        enum vc_record_state state;
+        struct vc_record_device *devices;
+        size_t n_devices;
+};
+
+int vc_record_new(unsigned group, struct vc_record **ret);
+struct vc_record *vc_record_free(struct vc_record *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_record *, vc_record_free);
+/* Append a device. Names are validated: -EINVAL for an empty name, one with a '/', whitespace
+ * or control characters. */
+int vc_record_add_device(struct vc_record *r, const struct vc_pci_addr *addr, const char *driver,
+                         const char *module, const char *override);
+int vc_record_set_owner(struct vc_record *r, const char *owner);
+const struct vc_record_device *vc_record_find_device(const struct vc_record *r,
+                                                     const struct vc_pci_addr *addr);
+
+/* Serialize and parse (exposed for tests and for "status --json"). Parsing returns -EBADMSG for
+ * malformed content, a record too large (64 KiB) or a group number that differs from
+ * @expected_group (pass -1 to accept any). */
+int vc_record_format(const struct vc_record *r, char **ret);
+int vc_record_parse(const char *text, int expected_group, struct vc_record **ret);
+
+/* Write atomically; the caller should hold the lock. */
+int vc_record_write(struct vc_ctx *ctx, const struct vc_record *r);
+/* -ENOENT when there is no record for @group, -EBADMSG when it is malformed. */
+int vc_record_read(struct vc_ctx *ctx, unsigned group, struct vc_record **ret);
+/* 0 also when there was none. */
+int vc_record_remove(struct vc_ctx *ctx, unsigned group);
+/* Groups that have a record, ascending. Names other than "group-N" are ignored. An empty list
+ * when the state directory does not exist. */
+int vc_record_list(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n);

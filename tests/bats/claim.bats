@@ -1,0 +1,274 @@
+#!/usr/bin/env bats
+# The writing verbs on the fake kernel: enable, disable, apply, release, status. Every test
+# asserts what an admin would check afterwards: drivers, overrides, /dev/vfio/N, the state
+# records, the configuration, the exit code and the message, and the write log.
+
+load helpers
+
+setup() {
+        CONF="$BATS_TEST_TMPDIR/root/etc/vfio-claim"
+}
+
+snapshot() { # drivers and overrides of every device, one line each
+        local d
+        for d in "$ROOT"/sys/bus/pci/devices/*; do
+                echo "${d##*/} $(fk_driver "${d##*/}") $(fk_override "${d##*/}")"
+        done
+}
+
+# Make the device at $1 the NIC of the IPv4 default route, as /proc and sysfs show it.
+default_route_nic() {
+        mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
+        printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
+                > "$ROOT/proc/net/route"
+        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+}
+
+@test "enable: the GPU's whole group moves to vfio-pci, the plan is printed first, the config is written" {
+        fake_root gpu-audio
+        run vc enable 0000:01:00.0
+        assert_success
+        assert_line --index 0 'claim IOMMU group 1:'
+        assert_line '  0000:00:01.0  bridge: left alone'
+        assert_line '  0000:01:00.0  unbind from nouveau, bind to vfio-pci'
+        assert_line '  0000:01:00.1  unbind from snd_hda_intel, bind to vfio-pci'
+        assert_line 'IOMMU group 1: claimed for vfio'
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.1)" vfio-pci
+        assert_equal "$(fk_driver 0000:00:01.0)" pcieport
+        [ -e "$ROOT/dev/vfio/1" ]
+        grep -qx 'match = 0000:01:00.0' "$CONF/conf.d/0000-01-00.0.conf"
+        grep -qx 'match = 0000:01:00.1' "$CONF/conf.d/0000-01-00.0.conf"
+        grep -qx 'id = 10de:2204' "$CONF/conf.d/0000-01-00.0.conf"
+        grep -qx 'boot = no' "$CONF/conf.d/0000-01-00.0.conf"
+        run vc check-config
+        assert_success
+        run vc --json status
+        assert_success
+        assert_equal "$(echo "$output" | jq -r '.groups[0] | "\(.group) \(.state) \(.claimed) \(.owner)"')" "1 claimed true null"
+        assert_equal "$(echo "$output" | jq -r '[.groups[0].devices[] | "\(.address)=\(.original_driver)"] | join(" ")')" \
+                "0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
+}
+
+@test "enable --boot writes boot = yes; apply afterwards has nothing to do" {
+        fake_root gpu-audio
+        run vc enable 01:00.1 --boot
+        assert_success
+        grep -qx 'boot = yes' "$CONF/conf.d/0000-01-00.1.conf"
+        before=$(fk_writes)
+        run vc apply
+        assert_success
+        assert_output 'nothing to do: every group with a boot = yes device is claimed'
+        assert_equal "$(fk_writes)" "$before"
+}
+
+@test "round trip: release gives GPU and audio back to nouveau and snd_hda_intel, overrides cleared" {
+        fake_root gpu-audio
+        before=$(snapshot)
+        run vc enable 01:00.0
+        assert_success
+        run vc release 01:00.0
+        assert_success
+        assert_line 'IOMMU group 1: given back to the host drivers'
+        assert_equal "$(snapshot)" "$before"
+        [ ! -e "$ROOT/dev/vfio/1" ]
+        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        run vc status
+        assert_output 'no group is claimed by vfio-claim'
+}
+
+@test "a group behind a PCIe-to-PCI bridge: three NICs move, the bridge is never touched" {
+        fake_root nics-bridge
+        before=$(snapshot)
+        run vc enable 02:01.0
+        assert_success
+        assert_line '  0000:01:00.0  bridge: left alone'
+        for a in 0000:02:00.0 0000:02:01.0 0000:02:02.0; do
+                assert_equal "$(fk_driver $a)" vfio-pci
+        done
+        assert_equal "$(fk_driver 0000:01:00.0)" ""
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+        ! grep -q 'devices/0000:01:00.0/' "$ROOT/.fakekernel/writes.log"
+        run vc disable 02:01.0
+        assert_success
+        assert_equal "$(snapshot)" "$before"
+        [ ! -e "$CONF/conf.d/0000-02-01.0.conf" ]
+}
+
+@test "already claimed: enable again changes nothing and says so" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        before=$(fk_writes)
+        run vc enable 01:00.0
+        assert_success
+        assert_line '  0000:01:00.0  already on vfio-pci'
+        assert_line 'IOMMU group 1: already claimed'
+        assert_equal "$(fk_writes)" "$before"
+}
+
+@test "--dry-run prints exactly the writes and makes none" {
+        fake_root gpu-audio
+        run vc --dry-run enable 01:00.0
+        assert_success
+        assert_line '  write /sys/bus/pci/devices/0000:01:00.0/driver_override <- "vfio-pci"'
+        assert_line '  write /sys/bus/pci/drivers/nouveau/unbind <- "0000:01:00.0"'
+        assert_line '  write /sys/bus/pci/drivers_probe <- "0000:01:00.0"'
+        assert_line '  write /sys/bus/pci/drivers/snd_hda_intel/unbind <- "0000:01:00.1"'
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        # The printed writes are the ones the real run makes, in order.
+        planned=$(echo "$output" | sed -n 's|^  write /\(.*\) <- "\(.*\)"$|\1\t\2|p')
+        vc enable 01:00.0
+        # The log names the canonical path; the plan the one under /sys/bus/pci/devices.
+        made=$(cut -f1,2 "$ROOT/.fakekernel/writes.log" | grep -v '^modprobe:' |
+                sed 's|^sys/devices/.*/\(0000:[^/]*\)/driver_override|sys/bus/pci/devices/\1/driver_override|')
+        assert_equal "$made" "$planned"
+        for verb in "release 01:00.0" "disable 01:00.0"; do
+                n=$(fk_writes)
+                run vc --dry-run $verb
+                assert_success
+                assert_equal "$(fk_writes)" "$n"
+        done
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+}
+
+@test "protect: the default-route NIC's group is refused with exit 4 and nothing written; --force overrides" {
+        fake_root lone-nic
+        nic=$(basename "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device)")")
+        default_route_nic "$nic"
+        run vc list
+        assert_line --regexp "^[0-9]+ +$nic .* critical "
+        run vc enable "$nic"
+        assert_failure 4
+        assert_output --partial "$nic: refused: NIC of the default route (eth0)"
+        assert_output --partial 'use --force'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver "$nic")" e1000e
+        [ ! -e "$CONF/conf.d" ] || [ -z "$(ls "$CONF/conf.d")" ]
+        run vc --force enable "$nic"
+        assert_success
+        assert_equal "$(fk_driver "$nic")" vfio-pci
+}
+
+@test "hardware changed: an id guard that no longer matches refuses with exit 4 and writes nothing" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nid = 10de:2206\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_failure 4
+        assert_output --partial '0000:01:00.0: hardware changed (expected 10de:2206)'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
+@test "held by a running VM: disable and release refuse with exit 4" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        sed -i '/^group /a owner win11' "$ROOT/run/vfio-claim/group-1"
+        n=$(fk_writes)
+        run vc disable 01:00.0
+        assert_failure 4
+        assert_output --partial 'IOMMU group 1 is held by the running VM "win11"; stop the VM first'
+        run vc release group:1
+        assert_failure 4
+        assert_equal "$(fk_writes)" "$n"
+        [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
+        run vc list
+        assert_line --regexp '^1 +0000:01:00\.0 .* win11 '
+}
+
+@test "an invalid configuration stops every writing verb with exit 3 and no write" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 01:00\n' > "$CONF/vfio-claim.conf"
+        for verb in "enable 01:00.0" "apply" "release 01:00.0" "disable 01:00.0"; do
+                run vc $verb
+                assert_failure 3
+                assert_output --partial 'vfio-claim.conf:2: [device gpu] match: "01:00" is not a PCI address or vendor:device id'
+        done
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "a failing unbind rolls the whole group back and names device, step and errno (exit 1)" {
+        fake_root gpu-audio
+        before=$(snapshot)
+        fk_fail 'glob:sys/bus/pci/drivers/snd_hda_intel/unbind EBUSY'
+        run vc enable 01:00.0
+        assert_failure 1
+        assert_output --partial '0000:01:00.1: failed to unbind from snd_hda_intel: Device or resource busy'
+        assert_equal "$(snapshot)" "$before"
+        [ ! -e "$ROOT/dev/vfio/1" ]
+        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+}
+
+@test "a configured name resolves to its group; unknown names are usage errors" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 10de:2204\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc show gpu
+        assert_success
+        assert_line --regexp 'configured as: gpu'
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.1)" vfio-pci
+        run vc release gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        run vc release nosuchname
+        assert_failure 2
+}
+
+@test "after a crash between steps, release restores the original drivers from the record" {
+        fake_root gpu-audio
+        # The claim dies after its first device moved: the record says "claiming".
+        fk_fail 'glob:sys/bus/pci/drivers/snd_hda_intel/unbind HANG'
+        vc --timeout 60 enable 01:00.0 & pid=$!
+        for _ in $(seq 100); do grep -q 'snd_hda_intel/unbind' "$ROOT/.fakekernel/writes.log" 2>/dev/null && break; sleep 0.05; done
+        kill -9 "$pid"; wait "$pid" || true
+        pkill -9 -f "$ROOT" || true
+        grep -qx 'state claiming' "$ROOT/run/vfio-claim/group-1"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        : > "$ROOT/.fakekernel/faults"
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+}
+
+@test "8 writers, 50 apply/release cycles each: every device ends on an expected driver, records agree" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        cycles=${VC_STRESS_CYCLES:-50}
+        [ -z "${VC_WRAPPER:-}" ] || cycles=${VC_STRESS_CYCLES:-3}
+        for w in $(seq 8); do
+                (
+                        for _ in $(seq "$cycles"); do
+                                vc apply >/dev/null 2>&1 || echo "writer $w: apply failed" >> "$BATS_TEST_TMPDIR/errors"
+                                vc release gpu >/dev/null 2>&1 || echo "writer $w: release failed" >> "$BATS_TEST_TMPDIR/errors"
+                        done
+                ) &
+        done
+        wait
+        [ ! -s "$BATS_TEST_TMPDIR/errors" ] || { cat "$BATS_TEST_TMPDIR/errors"; false; }
+        # The last operation of each writer was a release, but another writer may have applied
+        # after it: the group is either fully claimed with a record, or fully back without one.
+        d0=$(fk_driver 0000:01:00.0) d1=$(fk_driver 0000:01:00.1)
+        if [ -e "$ROOT/run/vfio-claim/group-1" ]; then
+                assert_equal "$d0 $d1" "vfio-pci vfio-pci"
+                grep -qx 'state claimed' "$ROOT/run/vfio-claim/group-1"
+                [ -e "$ROOT/dev/vfio/1" ]
+        else
+                assert_equal "$d0 $d1" "nouveau snd_hda_intel"
+                [ ! -e "$ROOT/dev/vfio/1" ]
+        fi
+        assert_equal "$(fk_driver 0000:00:01.0)" pcieport
+        run vc release gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+        assert_equal "$(fk_override 0000:01:00.0)$(fk_override 0000:01:00.1)" ""
+}

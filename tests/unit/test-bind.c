@@ -1,0 +1,554 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "bind.h"
+#include "iommu.h"
+#include "modules.h"
+#include "pci.h"
+#include "root.h"
+#include "state.h"
+#include "sysfs.h"
+#include "tests.h"
+#include "fake.h"
+
+/* Each case runs in a child of this program on a fresh fake-kernel tree: the parent makes the
+ * tree and spawns "--cell NAME ROOT" with the shim preloaded; the cell asserts in the child. */
+
+typedef void (*cell_fn)(const char *root);
+struct cell {
+        const char *name, *fixture;
+        cell_fn fn;
+};
+static struct cell cells[64];
+static size_t n_cells;
+
+static void run_cell(const char *name, const char *fixture) {
+        _cleanup_tree_ char *root = fake_tree(fixture);
+        char *args[] = { (char *) "test-bind", (char *) "--cell", (char *) name, root, NULL };
+        if (!root)
+                FAIL_AT("cannot make the tree");
+        int r = fake_spawn(root, args);
+        if (r != 0) {
+                fprintf(stderr, "  cell %s failed (exit %d); tree kept in %s\n", name, r, root);
+                free(TAKE_PTR(root));
+                FAIL_AT("cell failed");
+        }
+}
+
+#define CELL(name, fixture)                                                            \
+        static void cell_##name(const char *root);                                     \
+        TEST(name) { run_cell(#name, fixture); }                                       \
+        __attribute__((constructor)) static void register_cell_##name(void) {          \
+                cells[n_cells++] = (struct cell){ #name, fixture, cell_##name };       \
+        }                                                                              \
+        static void cell_##name(const char *root)
+
+static struct vc_pci_addr A(const char *s) {
+        struct vc_pci_addr a = { 0 };
+        if (vc_pci_addr_parse(s, &a) < 0)
+                abort();
+        return a;
+}
+
+static char *dev_driver(const char *root, const char *addr) {
+        char p[PATH_MAX];
+        char *name = NULL;
+        snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/driver", root, addr);
+        if (vc_sysfs_read_link_name(p, &name) < 0)
+                return strdup("none");
+        return name;
+}
+
+static char *dev_override(const char *root, const char *addr) {
+        char p[PATH_MAX];
+        char *s = NULL;
+        snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/driver_override", root, addr);
+        if (vc_sysfs_read(p, &s) < 0)
+                return strdup("?");
+        return s;
+}
+
+#define ASSERT_DRIVER(root, addr, want)                                                \
+        do {                                                                           \
+                _cleanup_free_ char *_d = dev_driver(root, addr);                      \
+                ASSERT_STREQ(_d, want);                                                \
+        } while (0)
+#define ASSERT_OVERRIDE(root, addr, want)                                              \
+        do {                                                                           \
+                _cleanup_free_ char *_o = dev_override(root, addr);                    \
+                ASSERT_STREQ(_o, want);                                                \
+        } while (0)
+
+static struct vc_ctx *new_ctx(const char *root) {
+        struct vc_ctx *ctx = NULL;
+        if (vc_ctx_new(root, &ctx) < 0)
+                abort();
+        vc_ctx_set_unbind_timeout_ms(ctx, 10000); /* loaded builders are slow; hangs set their own */
+        return ctx;
+}
+
+static bool vfio_node(const char *root, unsigned group) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/dev/vfio/%u", root, group);
+        return access(p, F_OK) == 0;
+}
+
+/* GPU + audio behind a root port, group 1; vfio-pci not loaded yet. */
+CELL(round_trip_gpu_audio, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .owner = "win11" }, &res));
+        ASSERT_TRUE(res.changed);
+        ASSERT_DRIVER(root, "0000:01:00.0", "vfio-pci");
+        ASSERT_DRIVER(root, "0000:01:00.1", "vfio-pci");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "vfio-pci");
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "vfio-pci");
+        ASSERT_DRIVER(root, "0000:00:01.0", "pcieport"); /* the bridge is left alone */
+        ASSERT_OVERRIDE(root, "0000:00:01.0", "(null)");
+        ASSERT_TRUE(vfio_node(root, 1));
+        ASSERT_EQ(fake_counter(root), 6);
+
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+        ASSERT_STREQ(rec->owner, "win11");
+        ASSERT_EQ(rec->n_devices, 2);
+        ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+        ASSERT_STREQ(rec->devices[1].driver, "snd_hda_intel");
+
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_TRUE(res.changed);
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "(null)");
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "(null)");
+        ASSERT_FALSE(vfio_node(root, 1));
+        ASSERT_EQ(fake_counter(root), 6 + 8);
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+
+        /* Nothing left to release. */
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_FALSE(res.changed);
+        ASSERT_EQ(fake_counter(root), 14);
+        vc_op_result_done(&res);
+}
+
+CELL(already_claimed_is_a_noop, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        long writes = fake_counter(root);
+        _cleanup_free_ char *before = fake_snapshot(root);
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        ASSERT_FALSE(res.changed);
+        ASSERT_EQ(res.plan->n_writes, 0);
+        ASSERT_EQ(fake_counter(root), writes);
+        _cleanup_free_ char *after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        ASSERT_EQ(res.plan->n_devices, 3);
+        ASSERT_STREQ(res.plan->devices[0].description, "bridge: left alone");
+        ASSERT_STREQ(res.plan->devices[1].description, "already on vfio-pci");
+        vc_op_result_done(&res);
+}
+
+CELL(dry_run_makes_no_write, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_free_ char *before = fake_snapshot(root);
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .dry_run = true }, &res));
+        ASSERT_FALSE(res.changed);
+        _cleanup_free_ char *after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        ASSERT_EQ(fake_counter(root), 0);
+        _cleanup_free_ char *log = tree_read(root, ".fakekernel/writes.log");
+        ASSERT_TRUE(!log || !*log); /* not even a module load */
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+
+        struct vc_plan *p = res.plan;
+        ASSERT_EQ(p->n_devices, 3);
+        ASSERT_STREQ(p->devices[0].description, "bridge: left alone");
+        ASSERT_STREQ(p->devices[1].description, "unbind from nouveau, bind to vfio-pci");
+        ASSERT_STREQ(p->devices[2].description, "unbind from snd_hda_intel, bind to vfio-pci");
+        ASSERT_EQ(p->n_modules, 1);
+        ASSERT_STREQ(p->modules[0], "vfio_pci");
+        static const char *const want[][2] = {
+                { "/sys/bus/pci/devices/0000:01:00.0/driver_override", "vfio-pci" },
+                { "/sys/bus/pci/drivers/nouveau/unbind", "0000:01:00.0" },
+                { "/sys/bus/pci/drivers_probe", "0000:01:00.0" },
+                { "/sys/bus/pci/devices/0000:01:00.1/driver_override", "vfio-pci" },
+                { "/sys/bus/pci/drivers/snd_hda_intel/unbind", "0000:01:00.1" },
+                { "/sys/bus/pci/drivers_probe", "0000:01:00.1" },
+        };
+        ASSERT_EQ(p->n_writes, ELEMENTSOF(want));
+        for (size_t i = 0; i < ELEMENTSOF(want); i++) {
+                ASSERT_STREQ(p->writes[i].path, want[i][0]);
+                ASSERT_STREQ(p->writes[i].value, want[i][1]);
+        }
+
+        /* The real claim makes exactly the writes the plan listed. */
+        struct vc_op_result real = { 0 };
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &real));
+        ASSERT_EQ(real.plan->n_writes, ELEMENTSOF(want));
+        ASSERT_EQ(fake_counter(root), (long) ELEMENTSOF(want));
+
+        /* Dry-run release lists the way back. */
+        ASSERT_OK(vc_group_release(ctx, 1, &(struct vc_claim_opts){ .dry_run = true }, &res));
+        ASSERT_EQ(fake_counter(root), (long) ELEMENTSOF(want));
+        ASSERT_STREQ(res.plan->devices[1].description, "unbind from vfio-pci, bind to nouveau");
+        ASSERT_EQ(res.plan->n_writes, 8);
+        ASSERT_STREQ(res.plan->writes[0].value, "nouveau");
+        ASSERT_STREQ(res.plan->writes[3].path, "/sys/bus/pci/devices/0000:01:00.0/driver_override");
+        ASSERT_STREQ(res.plan->writes[3].value, "\n");
+        vc_op_result_done(&res);
+        vc_op_result_done(&real);
+}
+
+CELL(failure_names_device_step_errno, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_free_ char *before = fake_snapshot(root);
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        fake_inject(root, "glob:sys/bus/pci/drivers/snd_hda_intel/unbind EBUSY\n");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, NULL, &res), EBUSY);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.1: failed to unbind from snd_hda_intel: Device or resource busy");
+        ASSERT_EQ(res.rollback_error, 0);
+        ASSERT_FALSE(res.changed);
+        _cleanup_free_ char *after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+        vc_op_result_done(&res);
+}
+
+CELL(module_load_failure_writes_nothing, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+
+        fake_inject(root, "modprobe:vfio_pci ENOENT\n");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, NULL, &res), ENOENT);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "group 1: failed to load module vfio-pci: No such file or directory");
+        ASSERT_EQ(fake_counter(root), 0);
+        vc_op_result_done(&res);
+}
+
+CELL(identity_guard, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        struct vc_claim_guard g = { .addr = A("0000:01:00.0") };
+
+        ASSERT_OK(vc_pci_id_parse("10de:2206", &g.id));
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .guards = &g, .n_guards = 1 }, &res),
+                     ESTALE);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.0: hardware changed (expected 10de:2206)");
+        ASSERT_EQ(fake_counter(root), 0);
+
+        ASSERT_OK(vc_pci_id_parse("10de:2204:1458:403b", &g.id));
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .guards = &g, .n_guards = 1 }, &res));
+        vc_op_result_done(&res);
+}
+
+CELL(protect_refuses_critical, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+
+        /* Pretend the default route goes through the GPU's function 0. */
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+                  "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+        tree_link(root, "sys/class/net/eth0/device", "../../../bus/pci/devices/0000:01:00.1");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true }, &res), EPERM);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.1: refused: NIC of the default route (eth0)");
+        ASSERT_EQ(fake_counter(root), 0);
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res)); /* --force */
+        /* Claimed, the group is no host device any more: asking again with protect is a no-op. */
+        long writes = fake_counter(root);
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true }, &res));
+        ASSERT_FALSE(res.changed);
+        ASSERT_EQ(fake_counter(root), writes);
+        vc_op_result_done(&res);
+}
+
+CELL(owner_conflict, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .owner = "vm-a" }, &res));
+        long writes = fake_counter(root);
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .owner = "vm-b" }, &res), EBUSY);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "group 1: held by vm-a");
+        ASSERT_ERRNO(vc_group_release(ctx, 1, &(struct vc_claim_opts){ .owner = "vm-b" }, &res), EBUSY);
+        ASSERT_EQ(fake_counter(root), writes);
+        ASSERT_OK(vc_group_release(ctx, 1, &(struct vc_claim_opts){ .owner = "vm-a" }, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        vc_op_result_done(&res);
+}
+
+/* A crash after the first endpoint was claimed: the record says "claiming"; release puts
+ * everything back from it. */
+CELL(release_after_crash_mid_claim, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        struct vc_pci_addr gpu = A("0000:01:00.0"), audio = A("0000:01:00.1");
+        char p[PATH_MAX];
+
+        ASSERT_OK(vc_module_ensure_driver(ctx, "vfio-pci", NULL));
+        ASSERT_OK(vc_record_new(1, &rec));
+        ASSERT_OK(vc_record_add_device(rec, &gpu, "nouveau", NULL, NULL));
+        ASSERT_OK(vc_record_add_device(rec, &audio, "snd_hda_intel", NULL, NULL));
+        ASSERT_OK(vc_record_write(ctx, rec));
+        snprintf(p, sizeof p, "%s/sys/bus/pci/devices/0000:01:00.0/driver_override", root);
+        ASSERT_OK(vc_sysfs_write(p, "vfio-pci"));
+        snprintf(p, sizeof p, "%s/sys/bus/pci/drivers/nouveau/unbind", root);
+        ASSERT_OK(vc_sysfs_write(p, "0000:01:00.0"));
+        /* ... and the process died before the probe: unbound, override set. */
+        ASSERT_DRIVER(root, "0000:01:00.0", "none");
+
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "(null)");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "(null)");
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+        vc_op_result_done(&res);
+}
+
+/* A device that had no driver stays unbound after release, its override cleared. */
+CELL(unbound_device_stays_unbound, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        char p[PATH_MAX];
+
+        snprintf(p, sizeof p, "%s/sys/bus/pci/drivers/snd_hda_intel/unbind", root);
+        ASSERT_OK(vc_sysfs_write(p, "0000:01:00.1"));
+        long base = fake_counter(root);
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        ASSERT_STREQ(res.plan->devices[2].description, "bind to vfio-pci");
+        ASSERT_EQ(fake_counter(root), base + 3 + 2);
+        ASSERT_DRIVER(root, "0000:01:00.1", "vfio-pci");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.1", "none");
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "(null)");
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_EQ(fake_counter(root), base + 5 + 4 + 2);
+        vc_op_result_done(&res);
+}
+
+/* The hang of an unbind: killed after the timeout, rolled back, -ETIMEDOUT. */
+CELL(hanging_unbind_times_out, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_free_ char *before = fake_snapshot(root);
+
+        fake_inject(root, "glob:sys/bus/pci/drivers/nouveau/unbind HANG\n");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .timeout_ms = 1000 }, &res), ETIMEDOUT);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.0: failed to unbind from nouveau: Connection timed out");
+        _cleanup_free_ char *after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        vc_op_result_done(&res);
+}
+
+CELL(bridge_group_nics, "nics-bridge") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_group_claim(ctx, 5, NULL, &res));
+        ASSERT_EQ(fake_counter(root), 9);
+        for (size_t i = 0; i < res.plan->n_writes; i++)
+                ASSERT_TRUE(!strstr(res.plan->writes[i].path, "0000:01:00.0"));
+        ASSERT_DRIVER(root, "0000:02:02.0", "vfio-pci");
+        ASSERT_OK(vc_group_release(ctx, 5, NULL, &res));
+        ASSERT_DRIVER(root, "0000:02:00.0", "e1000");
+        ASSERT_DRIVER(root, "0000:02:01.0", "e1000");
+        ASSERT_DRIVER(root, "0000:02:02.0", "8139cp");
+        ASSERT_DRIVER(root, "0000:01:00.0", "none");
+        vc_op_result_done(&res);
+}
+
+CELL(module_ensure_driver, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_free_ char *log = NULL;
+
+        ASSERT_OK(vc_module_ensure_driver(ctx, "i915", NULL)); /* registered: nothing to load */
+        log = tree_read(root, ".fakekernel/writes.log");
+        ASSERT_TRUE(!log || !*log);
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "../x", NULL), EINVAL);
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "vfio-pci", "a b"), EINVAL);
+
+        fake_inject(root, "modprobe:vfio_pci EIO\n");
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "vfio-pci", NULL), EIO);
+        ASSERT_FALSE(vc_module_driver_present(ctx, "vfio-pci"));
+        fake_inject(root, "");
+        ASSERT_OK(vc_module_ensure_driver(ctx, "vfio-pci", NULL));
+        ASSERT_TRUE(vc_module_driver_present(ctx, "vfio-pci"));
+        free(log);
+        log = tree_read(root, ".fakekernel/writes.log");
+        ASSERT_TRUE(strstr(log, "modprobe:vfio_pci\t\tok\n") != NULL);
+
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "no-such-driver", NULL), ENOENT);
+        /* A module that loads but registers no such driver. */
+        ASSERT_ERRNO(vc_module_ensure_driver(ctx, "no-such-driver", "nouveau"), ENXIO);
+}
+
+/* drivers_probe reports success even when nothing binds: the verify step catches it, and the
+ * release is rolled back (the group stays claimed, the record says so). */
+CELL(verify_catches_silent_probe, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        free(rec->devices[1].driver);
+        rec->devices[1].driver = strdup("ghost"); /* a driver directory that binds nothing */
+        ASSERT_OK(vc_record_write(ctx, rec));
+        tree_dir(root, "sys/bus/pci/drivers/ghost");
+        _cleanup_free_ char *before = fake_snapshot(root);
+
+        ASSERT_ERRNO(vc_group_release(ctx, 1, NULL, &res), ENXIO);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.1: failed to verify the binding to ghost: No such device or address");
+        ASSERT_EQ(res.rollback_error, 0);
+        _cleanup_free_ char *after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+        vc_op_result_done(&res);
+}
+
+/* A claim interrupted by a crash and run again keeps the originals the record holds (the GPU
+ * is unbound by then; its original driver is still nouveau). */
+CELL(claim_after_crash_keeps_originals, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        struct vc_pci_addr gpu = A("0000:01:00.0"), audio = A("0000:01:00.1");
+        char p[PATH_MAX];
+
+        ASSERT_OK(vc_record_new(1, &rec));
+        ASSERT_OK(vc_record_add_device(rec, &gpu, "nouveau", "nouveau", NULL));
+        ASSERT_OK(vc_record_add_device(rec, &audio, "snd_hda_intel", "snd_hda_intel", NULL));
+        ASSERT_OK(vc_record_write(ctx, rec));
+        snprintf(p, sizeof p, "%s/sys/bus/pci/drivers/nouveau/unbind", root);
+        ASSERT_OK(vc_sysfs_write(p, "0000:01:00.0"));
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        ASSERT_STREQ(res.plan->devices[1].description, "bind to vfio-pci");
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+        ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        vc_op_result_done(&res);
+}
+
+/* When the rollback itself fails, the record stays ("claiming", with the originals), and a
+ * later release finishes the job. */
+CELL(failed_rollback_keeps_record, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
+        fake_inject(root, "glob:sys/bus/pci/drivers_probe EIO\n");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, NULL, &res), EIO);
+        _cleanup_free_ char *msg = vc_op_result_message(&res);
+        ASSERT_STREQ(msg, "0000:01:00.0: failed to probe: Input/output error");
+        ASSERT_EQ(res.rollback_error, -EIO);
+        ASSERT_DRIVER(root, "0000:01:00.0", "none"); /* stranded: unbound */
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMING);
+        ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+
+        fake_inject(root, "");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "(null)");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+        vc_op_result_done(&res);
+}
+
+/* Writers serialize on the lock: 8 processes claiming and releasing the same group leave it
+ * consistent (record and tree agree), and a last release restores the host drivers. */
+#define WRITERS 8
+#define CYCLES 25
+CELL(concurrent_writers, "gpu-audio") {
+        pid_t pids[WRITERS];
+
+        for (int w = 0; w < WRITERS; w++) {
+                pids[w] = fork();
+                ASSERT_TRUE(pids[w] >= 0);
+                if (pids[w] > 0)
+                        continue;
+                _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+                struct vc_op_result res = { 0 };
+                for (int i = 0; i < CYCLES; i++) {
+                        int r = (i + w) % 2 == 0 ? vc_group_claim(ctx, 1, NULL, &res)
+                                                 : vc_group_release(ctx, 1, NULL, &res);
+                        if (r < 0) {
+                                _cleanup_free_ char *msg = vc_op_result_message(&res);
+                                fprintf(stderr, "  writer %d cycle %d: %s\n", w, i, strna(msg));
+                                _exit(1);
+                        }
+                }
+                vc_op_result_done(&res);
+                _exit(0);
+        }
+        for (int w = 0; w < WRITERS; w++)
+                ASSERT_EQ(fake_wait(pids[w]), 0);
+
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        struct vc_op_result res = { 0 };
+        int r = vc_record_read(ctx, 1, &rec);
+        if (r >= 0) {
+                ASSERT_EQ(rec->state, VC_RECORD_CLAIMED);
+                ASSERT_STREQ(rec->devices[0].driver, "nouveau");
+                ASSERT_STREQ(rec->devices[1].driver, "snd_hda_intel");
+                ASSERT_DRIVER(root, "0000:01:00.0", "vfio-pci");
+                ASSERT_DRIVER(root, "0000:01:00.1", "vfio-pci");
+        } else {
+                ASSERT_ERRNO(r, ENOENT);
+                ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+                ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        }
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_OVERRIDE(root, "0000:01:00.0", "(null)");
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "(null)");
+        ASSERT_FALSE(vfio_node(root, 1));
+        vc_op_result_done(&res);
+}
+
+int main(int argc, char **argv) {
+        if (argc == 4 && streq(argv[1], "--cell")) {
+                for (size_t i = 0; i < n_cells; i++)
+                        if (streq(cells[i].name, argv[2])) {
+                                cells[i].fn(argv[3]);
+                                return test_failed ? EXIT_FAILURE : EXIT_SUCCESS;
+                        }
+                return 127;
+        }
+        if (!fake_available()) {
+                printf("SKIP: the fake kernel (tests/fakekernel) is not built\n");
+                return 77;
+        }
+        return tests_run();
+}

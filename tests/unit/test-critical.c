@@ -1,0 +1,246 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include "critical.h"
+#include "pci.h"
+#include "root.h"
+#include "tests.h"
+#include "tree.h"
+
+static struct vc_pci_addr addr(const char *s) {
+        struct vc_pci_addr a = { 0 };
+        if (vc_pci_addr_parse(s, &a) < 0)
+                abort();
+        return a;
+}
+
+static const char *reason(struct vc_critical_set *s, const char *a) {
+        struct vc_pci_addr x = addr(a);
+        return vc_critical_reason(s, &x);
+}
+
+/* A PCI device: its directory under sys/devices and its link in sys/bus/pci/devices. */
+static void pci_dev(const char *root, const char *devpath, const char *cls, int boot_vga) {
+        char rel[512], link[512];
+        const char *name = strrchr(devpath, '/') + 1;
+        snprintf(rel, sizeof rel, "sys/devices/%s/vendor", devpath);
+        tree_file(root, rel, "0x1af4\n");
+        snprintf(rel, sizeof rel, "sys/devices/%s/device", devpath);
+        tree_file(root, rel, "0x1000\n");
+        snprintf(rel, sizeof rel, "sys/devices/%s/class", devpath);
+        tree_file(root, rel, cls);
+        if (boot_vga >= 0) {
+                snprintf(rel, sizeof rel, "sys/devices/%s/boot_vga", devpath);
+                tree_file(root, rel, boot_vga ? "1\n" : "0\n");
+        }
+        snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", name);
+        snprintf(link, sizeof link, "../../../devices/%s", devpath);
+        tree_link(root, rel, link);
+}
+
+/* As sysfs has it: the class entry is a link to the device's directory under sys/devices, and
+ * that directory's "device" link is relative to the real directory. */
+static void class_entry(const char *root, const char *cls, const char *name, const char *devdir,
+                        const char *device_link) {
+        char rel[512], target[512];
+        snprintf(rel, sizeof rel, "sys/devices/%s", devdir);
+        tree_dir(root, rel);
+        if (device_link) {
+                snprintf(rel, sizeof rel, "sys/devices/%s/device", devdir);
+                tree_link(root, rel, device_link);
+        }
+        snprintf(rel, sizeof rel, "sys/class/%s/%s", cls, name);
+        snprintf(target, sizeof target, "../../devices/%s", devdir);
+        tree_link(root, rel, target);
+}
+
+/* Root on LVM over a virtio-blk partition, /boot on NVMe, swap on dm over MD RAID1 on AHCI. */
+static char *storage_tree(void) {
+        char *root = tree_new();
+        pci_dev(root, "pci0000:00/0000:00:04.0", "0x010000\n", -1);          /* virtio-blk */
+        pci_dev(root, "pci0000:00/0000:00:01.0", "0x060400\n", -1);          /* root port */
+        pci_dev(root, "pci0000:00/0000:00:01.0/0000:01:00.0", "0x010802\n", -1); /* NVMe */
+        pci_dev(root, "pci0000:00/0000:00:1f.2", "0x010601\n", -1);          /* AHCI */
+        pci_dev(root, "pci0000:00/0000:00:05.0", "0x020000\n", -1);          /* bystander */
+
+        tree_file(root, "sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda2/partition", "2\n");
+        tree_link(root, "sys/dev/block/252:2", "../../devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda2");
+        tree_link(root, "sys/devices/virtual/block/dm-0/slaves/vda2",
+                  "../../../../pci0000:00/0000:00:04.0/virtio1/block/vda/vda2");
+        tree_file(root, "sys/devices/virtual/block/dm-0/dm/name", "vg-root\n");
+        tree_link(root, "sys/dev/block/253:0", "../../devices/virtual/block/dm-0");
+        tree_link(root, "sys/class/block/dm-0", "../../devices/virtual/block/dm-0");
+
+        tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1/partition", "1\n");
+        tree_link(root, "sys/dev/block/259:1",
+                  "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1");
+
+        const char *sda = "sys/devices/pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda";
+        char rel[512];
+        snprintf(rel, sizeof rel, "%s/sda1/partition", sda);
+        tree_file(root, rel, "1\n");
+        tree_link(root, "sys/devices/virtual/block/md0/slaves/sda1",
+                  "../../../../pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda/sda1");
+        tree_link(root, "sys/devices/virtual/block/dm-1/slaves/md0", "../../md0");
+        tree_link(root, "sys/class/block/dm-1", "../../devices/virtual/block/dm-1");
+
+        tree_file(root, "proc/self/mountinfo",
+                  "21 1 0:20 / /proc rw,nosuid shared:12 - proc proc rw\n"
+                  "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw\n"
+                  "23 22 259:1 / /boot rw,relatime shared:2 - ext4 /dev/nvme0n1p1 rw\n"
+                  "24 22 0:5 / /dev rw shared:3 - devtmpfs udev rw\n");
+        tree_file(root, "proc/swaps",
+                  "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+                  "/dev/dm-1                               partition\t1048572\t\t0\t\t-2\n");
+        return root;
+}
+
+TEST(storage_root_boot_swap) {
+        _cleanup_tree_ char *root = storage_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:04.0"), "controller of the root filesystem /dev/mapper/vg-root");
+        ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of the /boot filesystem /dev/nvme0n1p1");
+        ASSERT_STREQ(reason(s, "0000:00:1f.2"), "controller of swap /dev/dm-1");
+        ASSERT_NULL(reason(s, "0000:00:05.0"));
+        ASSERT_NULL(reason(s, "0000:00:01.0")); /* the root port above the NVMe is not the controller */
+        ASSERT_EQ(vc_critical_count(s), 3);
+}
+
+TEST(storage_anonymous_device_number) {
+        /* btrfs: 0:NN in mountinfo; the source names a device-mapper device. */
+        _cleanup_tree_ char *root = storage_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        tree_file(root, "proc/self/mountinfo", "22 1 0:31 /@ / rw shared:1 - btrfs /dev/mapper/vg-root rw\n");
+        tree_file(root, "proc/swaps", "Filename Type Size Used Priority\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:04.0"), "controller of the root filesystem /dev/mapper/vg-root");
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+TEST(storage_nvme_native_multipath) {
+        /* The namespace head lives under nvme-subsystem, beside links to its controllers. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:1d.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3d:00.0", "0x010802\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3e:00.0", "0x010802\n", -1); /* another disk */
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0c0n1");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1d.0/0000:3e:00.0/nvme/nvme1");
+        tree_file(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2/partition", "2\n");
+        tree_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0",
+                  "../../../pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0");
+        tree_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/subsystem",
+                  "../../../../class/nvme-subsystem");
+        tree_dir(root, "sys/class/nvme-subsystem");
+        tree_link(root, "sys/dev/block/259:2",
+                  "../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2");
+        tree_file(root, "proc/self/mountinfo", "22 1 259:2 / / rw - xfs /dev/nvme0n1p2 rw\n");
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:3d:00.0"), "controller of the root filesystem /dev/nvme0n1p2");
+        ASSERT_NULL(reason(s, "0000:3e:00.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+TEST(nothing_to_find) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:05.0", "0x020000\n", -1);
+        tree_file(root, "proc/self/mountinfo", "22 1 0:2 / / rw - overlay overlay rw\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_EQ(vc_critical_count(s), 0);
+        ASSERT_NULL(reason(s, "0000:00:05.0"));
+}
+
+TEST(default_route_ipv4_through_bridge_and_ipv6) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:03.0", "0x020000\n", -1); /* virtio-net behind br0 */
+        pci_dev(root, "pci0000:00/0000:00:1c.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1c.0/0000:02:00.0", "0x020000\n", -1); /* IPv6 default */
+        pci_dev(root, "pci0000:00/0000:00:1c.0/0000:02:00.1", "0x020000\n", -1); /* other route */
+        class_entry(root, "net", "eth0", "pci0000:00/0000:00:03.0/virtio0/net/eth0", "../../../virtio0");
+        class_entry(root, "net", "br0", "virtual/net/br0", NULL);
+        tree_link(root, "sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
+        class_entry(root, "net", "eth1", "pci0000:00/0000:00:1c.0/0000:02:00.0/net/eth1", "../../../0000:02:00.0");
+        class_entry(root, "net", "eth2", "pci0000:00/0000:00:1c.0/0000:02:00.1/net/eth2", "../../../0000:02:00.1");
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                  "br0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                  "eth2\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n");
+        tree_file(root, "proc/net/ipv6_route",
+                  "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 "
+                  "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth2\n"
+                  "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                  "fe800000000000000000000000000001 00000400 00000001 00000000 00000003     eth1\n"
+                  "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                  "00000000000000000000000000000000 ffffffff 00000001 00000000 00200200       lo\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:03.0"), "NIC of the default route (br0)");
+        ASSERT_STREQ(reason(s, "0000:02:00.0"), "NIC of the default route (eth1)");
+        ASSERT_NULL(reason(s, "0000:02:00.1"));
+        ASSERT_NULL(reason(s, "0000:00:1c.0"));
+        ASSERT_EQ(vc_critical_count(s), 2);
+}
+
+TEST(boot_vga_with_console) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:02.0", "0x030000\n", 1);
+        pci_dev(root, "pci0000:00/0000:00:01.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:01.0/0000:01:00.0", "0x030000\n", 0);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+
+        /* No console on a framebuffer: a VGA device is just a device. */
+        class_entry(root, "vtconsole", "vtcon0", "virtual/vtconsole/vtcon0", NULL);
+        class_entry(root, "vtconsole", "vtcon1", "virtual/vtconsole/vtcon1", NULL);
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon0/bind", "1\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon0/name", "(S) dummy device\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/bind", "0\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_EQ(vc_critical_count(s), 0);
+        }
+
+        /* A framebuffer on the boot VGA device. */
+        class_entry(root, "graphics", "fb0", "pci0000:00/0000:00:02.0/graphics/fb0", "../../../0000:00:02.0");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_STREQ(reason(s, "0000:00:02.0"), "boot VGA driving the active console");
+                ASSERT_NULL(reason(s, "0000:01:00.0"));
+        }
+
+        /* fbcon bound (efifb, simpledrm: the framebuffer is no PCI device). */
+        class_entry(root, "graphics", "fb0", "platform/simple-framebuffer.0/graphics/fb0",
+                    "../../../simple-framebuffer.0");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/bind", "1\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                struct vc_pci_addr a;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_EQ(vc_critical_count(s), 1);
+                ASSERT_STREQ(vc_critical_get(s, 0, &a), "boot VGA driving the active console");
+                ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&a), "0000:00:02.0");
+        }
+}
+
+int main(int argc, char **argv) { return tests_run(); }

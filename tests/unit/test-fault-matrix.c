@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The fault matrix (issue 3, item 2): on the nics-bridge fixture (group 5: a PCIe-to-PCI bridge
+ * and three NICs on e1000, e1000 and 8139cp), make write N of a claim, or of a release, fail
+ * with EIO or EBUSY, or hang past the timeout (1 s); the operation must fail with that error, name the
+ * device that write concerned, and leave every driver link, every driver_override, /dev/vfio and the state record
+ * exactly as it found them. Then the same operation, without the fault, must succeed.
+ *
+ *   test-fault-matrix claim|release N EIO|EBUSY|HANG   one cell (make check runs each alone)
+ *   test-fault-matrix clean                            the write counts the cells are made for
+ *
+ * FAULT_CLAIM_WRITES and FAULT_RELEASE_WRITES (from Makefile.am, which lists the cells) are the
+ * writes of a clean claim and release; "clean" fails when the engine's writes change, so that
+ * the cell list is updated with them. */
+
+#include "bind.h"
+#include "pci.h"
+#include "root.h"
+#include "state.h"
+#include "sysfs.h"
+#include "tests.h"
+#include "fake.h"
+
+#define FIXTURE "nics-bridge"
+#define GROUP 5
+/* A hang is detected by the timeout; every other write must finish within it even on a loaded
+ * two-CPU builder running the cells in parallel (a write killed midway through the shim would
+ * corrupt the fake kernel's own files). So: a short timeout only for the hang cells. */
+#define HANG_TIMEOUT_MS 1000
+#define TIMEOUT_MS 10000
+
+static int fail(const char *fmt, ...) _printf_(1, 2);
+static int fail(const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("  FAIL: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        return EXIT_FAILURE;
+}
+
+static char *record_text(struct vc_ctx *ctx) {
+        _cleanup_free_ char *path = NULL;
+        char *text = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &path, "group-%d", GROUP) < 0)
+                abort();
+        if (vc_sysfs_read(path, &text) < 0)
+                return NULL;
+        return text;
+}
+
+static int op(struct vc_ctx *ctx, bool release, struct vc_op_result *res, unsigned timeout_ms) {
+        const struct vc_claim_opts o = { .timeout_ms = timeout_ms };
+        return release ? vc_group_release(ctx, GROUP, &o, res) : vc_group_claim(ctx, GROUP, &o, res);
+}
+
+static int child_clean(const char *root) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_op_result res = { 0 };
+        int r;
+
+        if (vc_ctx_new(root, &ctx) < 0)
+                abort();
+        _cleanup_free_ char *before = fake_snapshot(root);
+        if ((r = op(ctx, false, &res, TIMEOUT_MS)) < 0)
+                return fail("clean claim: %s", strerror(-r));
+        if (fake_counter(root) != FAULT_CLAIM_WRITES)
+                return fail("a clean claim makes %ld writes, the matrix is made for %d: update Makefile.am",
+                            fake_counter(root), FAULT_CLAIM_WRITES);
+        if ((r = op(ctx, true, &res, TIMEOUT_MS)) < 0)
+                return fail("clean release: %s", strerror(-r));
+        if (fake_counter(root) != FAULT_CLAIM_WRITES + FAULT_RELEASE_WRITES)
+                return fail("a clean release makes %ld writes, the matrix is made for %d: update Makefile.am",
+                            fake_counter(root) - FAULT_CLAIM_WRITES, FAULT_RELEASE_WRITES);
+        _cleanup_free_ char *after = fake_snapshot(root);
+        if (!streq(before, after))
+                return fail("the round trip changed the tree:\n%s\nbecame\n%s", before, after);
+        vc_op_result_done(&res);
+        return EXIT_SUCCESS;
+}
+
+static int child_cell(const char *root, bool release, long n, const char *err) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_op_result res = { 0 };
+        _cleanup_free_ char *msg = NULL;
+        char fault[64];
+        int r, want;
+
+        if (vc_ctx_new(root, &ctx) < 0)
+                abort();
+        if (release && (r = op(ctx, false, &res, TIMEOUT_MS)) < 0)
+                return fail("setup claim: %s", strerror(-r));
+
+        long base = fake_counter(root);
+        _cleanup_free_ char *before = fake_snapshot(root);
+        _cleanup_free_ char *rec_before = record_text(ctx);
+
+        snprintf(fault, sizeof fault, "%ld %s\n", base + n, err);
+        fake_inject(root, fault);
+        want = streq(err, "HANG") ? -ETIMEDOUT : streq(err, "EBUSY") ? -EBUSY : -EIO;
+
+        r = op(ctx, release, &res, streq(err, "HANG") ? HANG_TIMEOUT_MS : TIMEOUT_MS);
+        msg = vc_op_result_message(&res);
+        fprintf(stderr, "  %s with write %ld failing (%s): %s\n", release ? "release" : "claim", n, err,
+                msg ? msg : "succeeded");
+        if (fake_counter(root) < base + n)
+                return fail("the operation made only %ld writes; the fault at %ld never fired",
+                            fake_counter(root) - base, n);
+        if (r != want)
+                return fail("returned %d (%s), expected %d", r, strerror(-r), want);
+        if (!res.has_failed_device)
+                return fail("the error names no device");
+        /* The plan lists the writes made, the failed one last; it concerns the named device. */
+        if (!res.plan || res.plan->n_writes != (size_t) n)
+                return fail("the plan lists %zu writes, expected %ld", res.plan ? res.plan->n_writes : 0, n);
+        const struct vc_plan_write *w = &res.plan->writes[n - 1];
+        const char *dev = VC_PCI_ADDR_TO_STRING(&res.failed_device);
+        if (!strstr(w->path, dev) && !streq(w->value, dev))
+                return fail("write %ld (%s <- %s) does not concern %s, the device named", n, w->path,
+                            w->value, dev);
+        if (res.rollback_error != 0)
+                return fail("rollback failed: %s", strerror(-res.rollback_error));
+
+        _cleanup_free_ char *after = fake_snapshot(root);
+        if (!streq(before, after))
+                return fail("the tree changed:\n--- before\n%s--- after\n%s", before, after);
+        _cleanup_free_ char *rec_after = record_text(ctx);
+        if (!streq_ptr(rec_before, rec_after))
+                return fail("the record changed:\n--- before\n%s\n--- after\n%s", strna(rec_before),
+                            strna(rec_after));
+
+        /* No fault any more: the same operation goes through from the restored state. */
+        fake_inject(root, "");
+        if ((r = op(ctx, release, &res, TIMEOUT_MS)) < 0)
+                return fail("retry without the fault: %s", strerror(-r));
+        vc_op_result_done(&res);
+        return EXIT_SUCCESS;
+}
+
+int main(int argc, char **argv) {
+        if (argc >= 3 && streq(argv[1], "--in")) {
+                if (argc == 3)
+                        return child_clean(argv[2]);
+                if (argc == 6)
+                        return child_cell(argv[2], streq(argv[3], "release"), strtol(argv[4], NULL, 10), argv[5]);
+                return 2;
+        }
+
+        bool clean = argc == 2 && streq(argv[1], "clean");
+        if (!clean && !(argc == 4 && (streq(argv[1], "claim") || streq(argv[1], "release")) &&
+                        strtol(argv[2], NULL, 10) > 0 &&
+                        (streq(argv[3], "EIO") || streq(argv[3], "EBUSY") || streq(argv[3], "HANG")))) {
+                fprintf(stderr, "usage: %s claim|release N EIO|EBUSY|HANG | clean\n", argv[0]);
+                return 2;
+        }
+        if (!fake_available()) {
+                printf("SKIP: the fake kernel (tests/fakekernel) is not built\n");
+                return 77;
+        }
+
+        char *root = fake_tree(FIXTURE);
+        if (!root)
+                return EXIT_FAILURE;
+        char *args[] = { argv[0], (char *) "--in", root, NULL, NULL, NULL, NULL };
+        if (!clean) {
+                args[3] = argv[1];
+                args[4] = argv[2];
+                args[5] = argv[3];
+        }
+        int r = fake_spawn(root, args);
+        if (r != 0) {
+                fprintf(stderr, "  tree and logs kept in %s (.fakekernel/writes.log)\n", root);
+                free(root);
+                return r == 77 ? EXIT_FAILURE : r;
+        }
+        tree_remove(root);
+        printf("ok\n");
+        return EXIT_SUCCESS;
+}

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include "pci.h"
+#include "root.h"
+#include "state.h"
+#include "sysfs.h"
+#include "tests.h"
+#include "tree.h"
+
+static struct vc_pci_addr addr(const char *s) {
+        struct vc_pci_addr a = { 0 };
+        if (vc_pci_addr_parse(s, &a) < 0)
+                abort();
+        return a;
+}
+
+static const char *record_rel(void) {
+        /* The state directory inside a root, as configured (RUNSTATEDIR/vfio-claim). */
+        return RUNSTATEDIR "/vfio-claim" + 1;
+}
+
+TEST(record_roundtrip) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL, *back = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct vc_pci_addr a0 = addr("0000:01:00.0"), a1 = addr("0000:01:00.1");
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_record_new(12, &rec));
+        rec->since = 1763771234;
+        ASSERT_OK(vc_record_set_owner(rec, "win11 gaming"));
+        ASSERT_OK(vc_record_add_device(rec, &a0, "nouveau", "nouveau", NULL));
+        ASSERT_OK(vc_record_add_device(rec, &a1, NULL, NULL, "vfio-pci"));
+        ASSERT_ERRNO(vc_record_add_device(rec, &a1, NULL, NULL, NULL), EEXIST);
+        ASSERT_ERRNO(vc_record_add_device(rec, &(struct vc_pci_addr){ .bus = 2 }, "a/b", NULL, NULL), EINVAL);
+        ASSERT_OK(vc_record_format(rec, &text));
+        ASSERT_STREQ(text, "group 12\nowner win11 gaming\nsince 1763771234\nstate claiming\n"
+                           "device 0000:01:00.0 driver=nouveau module=nouveau override=none\n"
+                           "device 0000:01:00.1 driver=none module=none override=vfio-pci\n");
+
+        ASSERT_OK(vc_record_write(ctx, rec));
+        ASSERT_OK(vc_record_read(ctx, 12, &back));
+        ASSERT_EQ(back->group, 12);
+        ASSERT_STREQ(back->owner, "win11 gaming");
+        ASSERT_EQ(back->since, 1763771234);
+        ASSERT_EQ(back->state, VC_RECORD_CLAIMING);
+        ASSERT_EQ(back->n_devices, 2);
+        ASSERT_STREQ(back->devices[0].driver, "nouveau");
+        ASSERT_STREQ(back->devices[0].module, "nouveau");
+        ASSERT_NULL(back->devices[0].override);
+        ASSERT_NULL(back->devices[1].driver);
+        ASSERT_STREQ(back->devices[1].override, "vfio-pci");
+        ASSERT_NOT_NULL(vc_record_find_device(back, &a1));
+
+        /* No temporary file is left next to it. */
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL));
+        ASSERT_OK(vc_dir_list(dir, &names));
+        ASSERT_STREQ(names[0], "group-12");
+        ASSERT_NULL(names[1]);
+}
+
+TEST(record_list_and_remove) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ unsigned *groups = NULL;
+        size_t n = 99;
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_record_list(ctx, &groups, &n)); /* no state directory yet */
+        ASSERT_EQ(n, 0);
+        free(groups);
+        groups = NULL;
+
+        unsigned nums[] = { 7, 13, 2 };
+        for (size_t i = 0; i < ELEMENTSOF(nums); i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                ASSERT_OK(vc_record_new(nums[i], &rec));
+                rec->state = VC_RECORD_CLAIMED;
+                ASSERT_OK(vc_record_write(ctx, rec));
+        }
+        char rel[256];
+        snprintf(rel, sizeof rel, "%s/group-x", record_rel());
+        tree_file(root, rel, "junk\n"); /* ignored by list */
+        snprintf(rel, sizeof rel, "%s/lock", record_rel());
+        tree_file(root, rel, "");
+
+        ASSERT_OK(vc_record_list(ctx, &groups, &n));
+        ASSERT_EQ(n, 3);
+        ASSERT_EQ(groups[0], 2);
+        ASSERT_EQ(groups[1], 7);
+        ASSERT_EQ(groups[2], 13);
+
+        ASSERT_OK(vc_record_remove(ctx, 7));
+        ASSERT_OK(vc_record_remove(ctx, 7)); /* again: nothing to do */
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        ASSERT_ERRNO(vc_record_read(ctx, 7, &rec), ENOENT);
+}
+
+TEST(record_rejects_bad_content) {
+        static const char *const bad[] = {
+                "",
+                "group 1\nsince 5\n",                                   /* no state */
+                "group 1\nsince 5\nstate claimed\nstate claimed\n",    /* twice */
+                "group 1\nsince 5\nstate done\n",                      /* unknown state */
+                "group -1\nsince 5\nstate claimed\n",
+                "group 01\nsince 5\nstate claimed\n",
+                "group 1\nsince 5\nstate claimed\nbogus x\n",
+                "group 1\nsince 5\nstate claimed\ndevice 01:00.0 driver=a module=none override=none\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=../x module=none override=none\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a/b module=none override=none\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 module=a driver=none override=none\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none override=none x\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none override=none\n"
+                "device 0000:01:00.0 driver=a module=none override=none\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:20.0 driver=a module=none override=none\n",
+                "group 1\nowner a/b\nsince 5\nstate claimed\n",
+                "group 1\nowner \nsince 5\nstate claimed\n",
+                "group 1\nsince 5\nstate claimed\n\n",
+                "group 2\nsince 5\nstate claimed\n", /* not the group asked for */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                long r = vc_record_parse(bad[i], 1, &rec);
+                if (r != -EBADMSG)
+                        FAIL_AT("case %zu accepted (%ld): \"%s\"", i, r, bad[i]);
+        }
+        _cleanup_(vc_record_freep) struct vc_record *ok = NULL;
+        ASSERT_OK(vc_record_parse("group 1\nsince 5\nstate releasing\n", 1, &ok));
+        ASSERT_EQ(ok->state, VC_RECORD_RELEASING);
+}
+
+TEST(record_read_bad_file) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        char rel[256];
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        snprintf(rel, sizeof rel, "%s/group-4", record_rel());
+        tree_file(root, rel, "group 4\nsince 1\nstate claimed\ndevice 0000:01:00.0 driver=x module=none\n");
+        ASSERT_ERRNO(vc_record_read(ctx, 4, &rec), EBADMSG);
+        tree_file(root, rel, "group 5\nsince 1\nstate claimed\n");
+        ASSERT_ERRNO(vc_record_read(ctx, 4, &rec), EBADMSG);
+}
+
+TEST(lock_excludes_other_processes) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_close_ int fd = -1;
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_state_lock(ctx, 0, &fd));
+        ASSERT_TRUE(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+
+        /* A second open file description conflicts, even in this process. */
+        int fd2 = -1;
+        ASSERT_ERRNO(vc_state_lock(ctx, 0, &fd2), EWOULDBLOCK);
+        ASSERT_ERRNO(vc_state_lock(ctx, 50, &fd2), ETIMEDOUT);
+
+        /* Another process waits until we let go. */
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int cfd = -1;
+                close(fd); /* the inherited copy shares the parent's lock */
+                _exit(vc_state_lock(ctx, 5000, &cfd) == 0 ? 0 : 1);
+        }
+        nanosleep(&(struct timespec){ .tv_nsec = 100 * 1000 * 1000 }, NULL);
+        close(TAKE_FD(fd));
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+        ASSERT_OK(vc_state_lock(ctx, 0, &fd));
+}
+
+int main(int argc, char **argv) { return tests_run(); }
