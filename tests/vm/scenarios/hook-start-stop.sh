@@ -73,6 +73,18 @@ out=$(timeout -s KILL 60 vfio-claim add vc-a "$vga" 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$(virsh dumpxml --inactive vc-a | grep -c '<hostdev ')" -eq 2 ] &&
         vc_ok "add again: nothing duplicated ($out)" || vc_not_ok "add again: exit $rc, $out"
 
+# --- protect = yes (the default): this VGA is the boot VGA behind the console, refused
+out=$(timeout -s KILL 240 virsh start vc-a 2>&1); rc=$?
+echo "virsh start vc-a (protect = yes) -> exit $rc: $out"
+[ $rc -ne 0 ] && vc_ok "protect: virsh start vc-a refused" || vc_not_ok "protect: vc-a started with the console's VGA"
+echo "$out" | grep -qF "vfio-claim: IOMMU group $g: $vga: refused: boot VGA" &&
+        vc_ok "protect: virsh shows the hook's reason" || vc_not_ok "protect: virsh's error lacks the hook's reason"
+expect_driver "$vga" bochs-drm "protect: nothing moved"
+expect_driver "$hda" snd_hda_intel "protect: nothing moved"
+[ ! -e "/run/vfio-claim/group-$g" ] && vc_ok "protect: no record left" || vc_not_ok "protect: a record was left"
+# The lab's "GPU" is the boot VGA: pass it through as a single-GPU host would.
+printf '[global]\nprotect = no\n' >/etc/vfio-claim/conf.d/00-global.conf
+
 # --- stock virsh start: the hook claims the group, QEMU holds it
 out=$(timeout -s KILL 240 virsh start vc-a 2>&1); rc=$?
 echo "virsh start vc-a -> exit $rc: $out"
@@ -128,4 +140,4 @@ out=$(timeout -s KILL 60 vfio-claim remove vc-a "$hda" 2>&1); rc=$?
         vc_ok "vfio-claim remove vc-a $hda: no hostdev left" || vc_not_ok "remove: exit $rc, $out"
 
 virsh -q undefine vc-a >/dev/null 2>&1; virsh -q undefine vc-b >/dev/null 2>&1
-rm -f /etc/vfio-claim/conf.d/display.conf
+rm -f /etc/vfio-claim/conf.d/display.conf /etc/vfio-claim/conf.d/00-global.conf
