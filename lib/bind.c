@@ -39,6 +39,8 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_VERIFY] = "verify the binding to",
         [VC_STEP_CLEAR_OVERRIDE] = "clear driver_override",
         [VC_STEP_VFIO_NODE] = "find the vfio group node",
+        [VC_STEP_RESET_METHOD] = "set reset_method to",
+        [VC_STEP_RESET] = "reset the device before giving it back",
 };
 
 const char *vc_step_to_string(enum vc_step s) {
@@ -476,6 +478,56 @@ static void txn_rollback(struct txn *t) {
         t->rolling_back = false;
 }
 
+/* "reset =": the configured reset_method of every listed endpoint of the group (at claim), or a
+ * reset of one endpoint before it goes back to its host driver (at release). @only_changes: write
+ * an explicit method or none only when reset_method says something else, and never "default"
+ * (a group that is already claimed, where nothing else is written). */
+static int apply_reset(struct txn *t, const struct vc_claim_opts *o, const struct vc_pci_addr *a, bool release,
+                       bool only_changes) {
+        for (size_t i = 0; i < o->n_resets; i++) {
+                const struct vc_reset_choice *c = &o->resets[i];
+                _cleanup_free_ char *path = NULL, *now = NULL;
+                const char *value;
+                if (!vc_pci_addr_equal(&c->addr, a))
+                        continue;
+                enum vc_step step = release ? VC_STEP_RESET : VC_STEP_RESET_METHOD;
+                const char *arg = release ? NULL : vc_reset_to_string(c->reset);
+                int r = vc_reset_step(t->ctx, a, c->reset, release, &path, &value);
+                if (r < 0)
+                        return txn_fail(t, a, step, arg, r);
+                if (!path)
+                        return 0;
+                if (only_changes && (c->reset == VC_RESET_AUTO ||
+                                     (vc_sysfs_read(path, &now) >= 0 && streq(now, c->reset == VC_RESET_NONE ? "" : value))))
+                        return 0;
+                r = txn_write(t, path, value);
+                return r < 0 ? txn_fail(t, a, step, arg, r) : 0;
+        }
+        return 0;
+}
+
+static int apply_reset_methods(struct txn *t, const struct vc_claim_opts *o, const struct vc_group *g,
+                               bool only_changes) {
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                int r = vc_pci_dev_is_bridge(d) ? 0 : apply_reset(t, o, vc_pci_dev_addr(d), false, only_changes);
+                if (r < 0) {
+                        /* Put back the kernel's order on the ones already written, best effort. */
+                        for (size_t k = 0; k < i && !t->dry_run; k++) {
+                                _cleanup_free_ char *p = NULL;
+                                const struct vc_pci_addr *a = vc_pci_dev_addr(vc_group_device(g, k));
+                                for (size_t j = 0; j < o->n_resets; j++)
+                                        if (vc_pci_addr_equal(&o->resets[j].addr, a) &&
+                                            vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &p, "%s/reset_method",
+                                                        VC_PCI_ADDR_TO_STRING(a)) >= 0 && vc_path_exists(p))
+                                                (void) timed_write(p, "default", t->timeout_ms);
+                        }
+                        return r;
+                }
+        }
+        return 0;
+}
+
 static int txn_begin(struct txn *t, struct vc_ctx *ctx, unsigned group, bool release,
                      const struct vc_claim_opts *o, struct vc_op_result *result) {
         vc_op_result_done(result);
@@ -627,8 +679,11 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
 
         if (n_todo == 0) {
-                /* Already claimed: no sysfs write. Keep an existing record current; a group
-                 * claimed by someone else gets a record only when a VM takes ownership. */
+                /* Already claimed: no sysfs write, but for a reset_method that differs from the
+                 * configuration (a group claimed at boot). Keep an existing record current; a
+                 * group claimed by someone else gets a record only when a VM takes ownership. */
+                if ((r = apply_reset_methods(&t, &o, g, true)) < 0)
+                        return r;
                 if (t.dry_run || (!old && !o.owner))
                         return 0;
                 rec->state = VC_RECORD_CLAIMED;
@@ -647,6 +702,11 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         rec->state = VC_RECORD_CLAIMING;
         if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+
+        /* Before any driver moves: vfio-pci sees the configured methods from its probe on, and a
+         * method the device lacks fails the claim with nothing moved. */
+        if ((r = apply_reset_methods(&t, &o, g, false)) < 0)
+                goto fail;
 
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *d = vc_group_device(g, i);
@@ -788,6 +848,10 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                         txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
                         goto fail;
                 }
+                /* Still on vfio-pci: reset it, when configured, so the host driver gets a clean
+                 * device. A failed reset fails the release; the device stays with vfio-pci. */
+                if (vc_pci_dev_is_on_vfio(now) && (r = apply_reset(&t, &o, &rd->addr, true, false)) < 0)
+                        goto fail;
                 r = move_device(&t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now),
                                 rd->driver, rd->module, rd->override);
                 if (r < 0)

@@ -38,6 +38,7 @@
 
 #include "macro.h"
 #include "pci.h"
+#include "reset.h"
 #include "root.h"
 
 enum vc_step {
@@ -56,6 +57,8 @@ enum vc_step {
         VC_STEP_VERIFY,         /* "verify the binding to" + ->failed_arg */
         VC_STEP_CLEAR_OVERRIDE, /* "clear driver_override" */
         VC_STEP_VFIO_NODE,      /* "find the vfio group node" */
+        VC_STEP_RESET_METHOD,   /* "set reset_method to" + ->failed_arg */
+        VC_STEP_RESET,          /* "reset the device before giving it back" */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -115,6 +118,12 @@ struct vc_claim_opts {
                                 * host-critical (endpoints already on vfio are not checked) */
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */
         size_t n_guards;
+        /* "reset =" of the endpoints (reset.h): claim writes each to reset_method before moving
+         * the group (an already claimed group only when it differs); release resets an endpoint
+         * configured with flr, bus or device_specific before giving it back. A failure fails
+         * the operation like any other step. Endpoints not listed are left alone. */
+        const struct vc_reset_choice *resets;
+        size_t n_resets;
 };
 
 /* Zero it before the first use; release its contents with vc_op_result_done(). */

@@ -31,6 +31,10 @@ static const char *const place_paths[_VC_PLACE_MAX] = {
         [VC_PLACE_RUN_STATE] = RUNSTATEDIR "/vfio-claim",
         [VC_PLACE_SYSCONF] = SYSCONFDIR "/vfio-claim",
         [VC_PLACE_MODPROBE_D] = "/etc/modprobe.d",
+        [VC_PLACE_MODPROBE_D_RUN] = "/run/modprobe.d",
+        [VC_PLACE_MODPROBE_D_LIB] = "/lib/modprobe.d",
+        [VC_PLACE_MODPROBE_D_USR] = "/usr/lib/modprobe.d",
+        [VC_PLACE_LIB_MODULES] = "/lib/modules",
 };
 
 int vc_ctx_new(const char *root, struct vc_ctx **ret) {

@@ -27,6 +27,10 @@ enum vc_place {
         VC_PLACE_RUN_STATE,      /* /run/vfio-claim: lock and group records */
         VC_PLACE_SYSCONF,        /* /etc/vfio-claim: default configuration directory */
         VC_PLACE_MODPROBE_D,     /* /etc/modprobe.d */
+        VC_PLACE_MODPROBE_D_RUN, /* /run/modprobe.d */
+        VC_PLACE_MODPROBE_D_LIB, /* /lib/modprobe.d */
+        VC_PLACE_MODPROBE_D_USR, /* /usr/lib/modprobe.d */
+        VC_PLACE_LIB_MODULES,    /* /lib/modules: KVER/modules.dep, modules.builtin */
         _VC_PLACE_MAX,
 };
 

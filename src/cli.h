@@ -67,6 +67,7 @@ typedef int (*verb_fn)(struct vc_cli *cli, int argc, char **argv);
 
 int verb_list(struct vc_cli *cli, int argc, char **argv);
 int verb_show(struct vc_cli *cli, int argc, char **argv);
+int verb_doctor(struct vc_cli *cli, int argc, char **argv);
 int verb_check_config(struct vc_cli *cli, int argc, char **argv);
 int verb_enable(struct vc_cli *cli, int argc, char **argv);
 int verb_disable(struct vc_cli *cli, int argc, char **argv);

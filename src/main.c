@@ -22,6 +22,7 @@ static const struct verb {
         { "status", 0, 0, verb_status, "status                claimed groups, owner VM, original drivers, since when" },
         { "add", 2, 2, verb_add, "add VM DEVICE         put DEVICE's whole group into a stopped VM's definition" },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE      take DEVICE's whole group out of a stopped VM" },
+        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]    what stands between this host and working passthrough" },
         { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
 };
 
@@ -42,7 +43,7 @@ static void help(FILE *f) {
                 "      --dry-run        print the plan, change nothing\n"
                 "      --force          override host-critical device protection\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
-                "      --connect URI    libvirt connection for add/remove (default qemu:///system)\n"
+                "      --connect URI    libvirt connection for add/remove and doctor VM (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help\n"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "doctor.h"
 #include "output.h"
 
 void device_facts_for(struct vc_cli *cli, const struct vc_pci_dev *d, struct device_facts *ret) {
@@ -90,6 +91,8 @@ void json_device(struct vc_cli *cli, struct vc_json *j, const struct vc_pci_dev 
                         vc_json_array_end(j);
                 } else
                         vc_json_null(j);
+                vc_json_kv_string(j, "vendor_reset_family",
+                                  vc_vendor_reset_family(vc_pci_dev_vendor(d), vc_pci_dev_device(d)));
                 vc_json_kv_int(j, "numa_node", vc_pci_dev_numa_node(d));
 
                 struct vc_pci_link link;

@@ -103,8 +103,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
                 _cleanup_free_ struct vc_claim_guard *guards = NULL;
-                size_t n_guards = 0;
-                if (g && collect_guards(cli, g, &guards, &n_guards) < 0)
+                _cleanup_free_ struct vc_reset_choice *resets = NULL;
+                size_t n_guards = 0, n_resets = 0;
+                if (g && (collect_guards(cli, g, &guards, &n_guards) < 0 ||
+                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0))
                         return log_error("out of memory"), EXIT_FAILED;
 
                 struct vc_claim_opts opts = {
@@ -113,6 +115,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
                         .guards = guards,
                         .n_guards = n_guards,
+                        .resets = resets,
+                        .n_resets = n_resets,
                 };
                 struct vc_op_result res = {};
                 r = release ? vc_group_release(cli->ctx, groups[i], &opts, &res)

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "doctor.h"
 #include "log.h"
 #include "output.h"
 #include "table.h"
@@ -137,6 +138,9 @@ static void print_device_detail(struct vc_cli *cli, const struct vc_pci_dev *d) 
                 printf("      used by VM:    %s\n", facts.vm);
         const char *rm = vc_pci_dev_reset_method(d);
         printf("      reset methods: %s\n", !rm ? "(unknown: kernel has no reset_method)" : isempty(rm) ? "none" : rm);
+        const char *family = vc_vendor_reset_family(vc_pci_dev_vendor(d), vc_pci_dev_device(d));
+        if (family)
+                printf("      reset quirk:   AMD %s: needs the vendor-reset module (reset = device_specific)\n", family);
         if (vc_pci_dev_boot_vga(d) > 0)
                 printf("      boot VGA:      yes\n");
         if (vc_pci_dev_numa_node(d) >= 0)

@@ -5,10 +5,6 @@
 
 load helpers
 
-setup() {
-        CONF="$BATS_TEST_TMPDIR/root/etc/vfio-claim"
-}
-
 snapshot() { # drivers and overrides of every device, one line each
         local d
         for d in "$ROOT"/sys/bus/pci/devices/*; do
@@ -72,7 +68,7 @@ default_route_nic() {
         assert_line 'IOMMU group 1: given back to the host drivers'
         assert_equal "$(snapshot)" "$before"
         [ ! -e "$ROOT/dev/vfio/1" ]
-        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        [ ! -e "$STATE/group-1" ]
         run vc status
         assert_output 'no group is claimed by vfio-claim'
 }
@@ -116,7 +112,7 @@ default_route_nic() {
         assert_line '  write /sys/bus/pci/drivers/snd_hda_intel/unbind <- "0000:01:00.1"'
         assert_equal "$(fk_writes)" 0
         [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
-        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        [ ! -e "$STATE/group-1" ]
         # The printed writes are the ones the real run makes, in order.
         planned=$(echo "$output" | sed -n 's|^  write /\(.*\) <- "\(.*\)"$|\1\t\2|p')
         vc enable 01:00.0
@@ -165,7 +161,7 @@ default_route_nic() {
 @test "held by a running VM: disable and release refuse with exit 4" {
         fake_root gpu-audio
         vc enable 01:00.0
-        sed -i '/^group /a owner win11' "$ROOT/run/vfio-claim/group-1"
+        sed -i '/^group /a owner win11' "$STATE/group-1"
         n=$(fk_writes)
         run vc disable 01:00.0
         assert_failure 4
@@ -199,7 +195,7 @@ default_route_nic() {
         assert_output --partial '0000:01:00.1: failed to unbind from snd_hda_intel: Device or resource busy'
         assert_equal "$(snapshot)" "$before"
         [ ! -e "$ROOT/dev/vfio/1" ]
-        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        [ ! -e "$STATE/group-1" ]
         [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
 }
 
@@ -228,7 +224,7 @@ default_route_nic() {
         for _ in $(seq 100); do grep -q 'snd_hda_intel/unbind' "$ROOT/.fakekernel/writes.log" 2>/dev/null && break; sleep 0.05; done
         kill -9 "$pid"; wait "$pid" || true
         pkill -9 -f "$ROOT" || true
-        grep -qx 'state claiming' "$ROOT/run/vfio-claim/group-1"
+        grep -qx 'state claiming' "$STATE/group-1"
         assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
         : > "$ROOT/.fakekernel/faults"
         run vc release 01:00.0
@@ -236,7 +232,7 @@ default_route_nic() {
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
         assert_equal "$(fk_override 0000:01:00.0)" ""
-        [ ! -e "$ROOT/run/vfio-claim/group-1" ]
+        [ ! -e "$STATE/group-1" ]
 }
 
 @test "8 writers, 50 apply/release cycles each: every device ends on an expected driver, records agree" {
@@ -258,9 +254,9 @@ default_route_nic() {
         # The last operation of each writer was a release, but another writer may have applied
         # after it: the group is either fully claimed with a record, or fully back without one.
         d0=$(fk_driver 0000:01:00.0) d1=$(fk_driver 0000:01:00.1)
-        if [ -e "$ROOT/run/vfio-claim/group-1" ]; then
+        if [ -e "$STATE/group-1" ]; then
                 assert_equal "$d0 $d1" "vfio-pci vfio-pci"
-                grep -qx 'state claimed' "$ROOT/run/vfio-claim/group-1"
+                grep -qx 'state claimed' "$STATE/group-1"
                 [ -e "$ROOT/dev/vfio/1" ]
         else
                 assert_equal "$d0 $d1" "nouveau snd_hda_intel"

@@ -22,7 +22,11 @@ fake_root() {
         rm -rf "$ROOT"
         "$FK_MKTREE" "$abs_top_srcdir/tests/fixtures/$1.topo" "$ROOT" || return 1
         FAKEKERNEL_ROOT=$ROOT
-        export ROOT FAKEKERNEL_ROOT
+        # Where the programs look inside the root: the configured sysconfdir and runstatedir
+        # (make check exports them; by hand, the defaults of ./configure).
+        CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim"
+        STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
+        export ROOT FAKEKERNEL_ROOT CONF STATE
 }
 
 # On failure, say where the tree and the write log are.  A bats file with

@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+#include <stdlib.h>
+
+#include "reset.h"
+#include "sysfs.h"
+
+const char *vc_reset_method_value(enum vc_reset r) {
+        switch (r) {
+        case VC_RESET_AUTO: return "default";
+        case VC_RESET_FLR: return "flr";
+        case VC_RESET_BUS: return "bus";
+        case VC_RESET_DEVICE_SPECIFIC: return "device_specific";
+        case VC_RESET_NONE: return "\n";
+        default: return NULL;
+        }
+}
+
+bool vc_reset_before_release(enum vc_reset r) {
+        return r == VC_RESET_FLR || r == VC_RESET_BUS || r == VC_RESET_DEVICE_SPECIFIC;
+}
+
+int vc_reset_step(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r, bool release,
+                  char **ret_path, const char **ret_value) {
+        _cleanup_free_ char *p = NULL;
+        const char *value = release ? "1" : vc_reset_method_value(r);
+        int k;
+
+        *ret_path = NULL;
+        *ret_value = NULL;
+        if (!vc_reset_method_value(r))
+                return -EINVAL;
+        if (release && !vc_reset_before_release(r))
+                return 0;
+        k = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/%s", VC_PCI_ADDR_TO_STRING(addr),
+                        release ? "reset" : "reset_method");
+        if (k < 0)
+                return k;
+        if (!vc_path_exists(p)) {
+                if (!release && (r == VC_RESET_AUTO || r == VC_RESET_NONE))
+                        return 0; /* nothing to restore or to disable */
+                return -EOPNOTSUPP;
+        }
+        *ret_path = TAKE_PTR(p);
+        *ret_value = value;
+        return 0;
+}
+
+int vc_reset_choices_for_group(const struct vc_config *c, const struct vc_group *g,
+                               struct vc_reset_choice **ret, size_t *ret_n) {
+        struct vc_reset_choice *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_pci_dev_is_bridge(d) ? NULL : vc_config_match_device(c, d);
+                if (cd)
+                        v[n++] = (struct vc_reset_choice){ .addr = *vc_pci_dev_addr(d), .reset = cd->reset };
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}

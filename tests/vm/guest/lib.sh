@@ -1,0 +1,189 @@
+# Helpers for scenarios running inside the busybox-route guest (busybox ash).
+# A scenario is sourced with VC_SCENARIO set; it reports with vc_ok,
+# vc_not_ok and vc_skip, and may print anything else (shown as TAP comments).
+# shellcheck shell=sh
+
+VC_LIB=/usr/lib/vc-lab
+VC_STEP_TIMEOUT=${VC_STEP_TIMEOUT:-10}
+SYS_PCI=/sys/bus/pci
+
+vc_frame() { echo "@@VC $*"; }
+vc_diag() { echo "$*"; }
+
+vc_result() { # TYPE DESCRIPTION...
+        _t=$1; shift
+        mkdir -p /run/vc
+        echo "$_t" >>"/run/vc/res.${VC_SCENARIO:-none}"
+        vc_frame "$_t" "${VC_SCENARIO:-none}" "$*"
+}
+vc_ok()     { vc_result ok "$@"; }
+vc_not_ok() { vc_result not-ok "$@"; }
+vc_skip()   { vc_result skip "$@"; }
+
+# vc_check DESCRIPTION COMMAND...: one step with a timeout, reported ok/not-ok.
+vc_check() {
+        _d=$1; shift
+        if timeout -s KILL "$VC_STEP_TIMEOUT" "$@"; then vc_ok "$_d"; return 0; fi
+        _rc=$?
+        vc_not_ok "$_d (exit $_rc)"
+        return 1
+}
+
+# vc_wait SECS COMMAND...: poll COMMAND every 0.1 s until it succeeds or SECS
+# pass (drivers finish some work asynchronously, e.g. snd_hda_intel's card).
+vc_wait() {
+        _w=$(($1 * 10)); shift
+        while ! "$@" >/dev/null 2>&1; do
+                _w=$((_w - 1)); [ $_w -gt 0 ] || return 1
+                sleep 0.1
+        done
+}
+
+# vc_send NAME FILE: send a file to the host (stored in the run's log dir).
+vc_send() {
+        gzip -c "$2" | base64 | sed "s/^/@@VC data $1 /"
+}
+
+# vc_write FILE VALUE: one write(2) of VALUE, with the step timeout. The shell
+# prints the kernel's error ("sh: write error: No such device") on stderr.
+# (busybox's echo reports write errors; its printf stays silent.)
+vc_write() {
+        timeout -s KILL "$VC_STEP_TIMEOUT" ${VC_SH:-sh} -c 'echo -n "$2" >"$1"' sh "$1" "$2"
+}
+
+# --- PCI facts from sysfs ------------------------------------------------
+vc_find() { # VENDOR:DEVICE -> addresses, one a line
+        _v=0x${1%%:*}; _p=0x${1#*:}
+        for _d in "$SYS_PCI"/devices/*; do
+                [ "$(cat "$_d/vendor")" = "$_v" ] && [ "$(cat "$_d/device")" = "$_p" ] &&
+                        basename "$_d"
+        done
+        return 0
+}
+vc_find1() { vc_find "$1" | head -n1; }
+vc_driver() { # ADDR -> driver name or nothing
+        _l=$(readlink "$SYS_PCI/devices/$1/driver" 2>/dev/null) && basename "$_l"
+        return 0
+}
+vc_override() { cat "$SYS_PCI/devices/$1/driver_override"; }
+vc_group() { basename "$(readlink "$SYS_PCI/devices/$1/iommu_group")"; }
+vc_group_members() { ls "/sys/kernel/iommu_groups/$(vc_group "$1")/devices"; }
+vc_is_bridge() { # PCI-to-PCI bridges (0x0604) and other bridges stay on their drivers
+        case $(cat "$SYS_PCI/devices/$1/class") in 0x06*) return 0 ;; esac
+        return 1
+}
+vc_group_endpoints() {
+        for _m in $(vc_group_members "$1"); do
+                vc_is_bridge "$_m" || echo "$_m"
+        done
+}
+
+vc_load_vfio() {
+        # busybox modprobe ignores softdeps: vfio_iommu_type1 is explicit.
+        modprobe vfio-pci && modprobe vfio_iommu_type1
+}
+
+# --- claim and release by hand, through sysfs (SPEC section 3) -------------
+# Scenarios call vc_claim/vc_release; pointing them at the CLI is one line:
+#   VC_CLAIM_WITH=cli   (or set it in run.conf with --claim-with cli)
+VC_CLAIM_WITH=${VC_CLAIM_WITH:-sysfs}
+vc_claim()   { "vc_claim_$VC_CLAIM_WITH" "$@"; }
+vc_release() { "vc_release_$VC_CLAIM_WITH" "$@"; }
+
+vc_claim_cli()   { vfio-claim enable "$1"; }
+vc_release_cli() { vfio-claim release "$1"; }
+
+vc_claim_sysfs() { # ADDR: every endpoint of ADDR's group to vfio-pci
+        vc_load_vfio || { echo "cannot load vfio-pci"; return 1; }
+        mkdir -p /run/vc
+        for _a in $(vc_group_endpoints "$1"); do
+                _o=$(vc_driver "$_a")
+                [ "$_o" = vfio-pci ] && continue
+                echo "$_o" >"/run/vc/orig.$_a"
+                vc_write "$SYS_PCI/devices/$_a/driver_override" vfio-pci ||
+                        { echo "$_a: driver_override failed"; return 1; }
+                if [ -n "$_o" ]; then
+                        vc_write "$SYS_PCI/devices/$_a/driver/unbind" "$_a" ||
+                                { echo "$_a: unbind from $_o failed"; return 1; }
+                fi
+                vc_write "$SYS_PCI/drivers_probe" "$_a" ||
+                        { echo "$_a: drivers_probe failed"; return 1; }
+                [ "$(vc_driver "$_a")" = vfio-pci ] ||
+                        { echo "$_a: not on vfio-pci after probe (driver: $(vc_driver "$_a"))"; return 1; }
+                echo "$_a: $_o -> vfio-pci"
+        done
+        [ -c "/dev/vfio/$(vc_group "$1")" ] || { echo "no /dev/vfio/$(vc_group "$1")"; return 1; }
+}
+
+vc_release_sysfs() { # ADDR: every endpoint of ADDR's group back to its recorded driver
+        for _a in $(vc_group_endpoints "$1"); do
+                [ -r "/run/vc/orig.$_a" ] || continue
+                _o=$(cat "/run/vc/orig.$_a")
+                if [ -n "$_o" ]; then
+                        modprobe "$_o" 2>/dev/null
+                        vc_write "$SYS_PCI/devices/$_a/driver_override" "$_o" ||
+                                { echo "$_a: driver_override failed"; return 1; }
+                fi
+                if [ -n "$(vc_driver "$_a")" ]; then
+                        vc_write "$SYS_PCI/devices/$_a/driver/unbind" "$_a" ||
+                                { echo "$_a: unbind from vfio-pci failed"; return 1; }
+                fi
+                if [ -n "$_o" ]; then
+                        vc_write "$SYS_PCI/drivers_probe" "$_a" ||
+                                { echo "$_a: drivers_probe failed"; return 1; }
+                fi
+                vc_write "$SYS_PCI/devices/$_a/driver_override" "
+" || { echo "$_a: clearing driver_override failed"; return 1; }
+                [ "$(vc_driver "$_a")" = "$_o" ] ||
+                        { echo "$_a: expected driver '$_o', found '$(vc_driver "$_a")'"; return 1; }
+                rm -f "/run/vc/orig.$_a"
+                echo "$_a: vfio-pci -> ${_o:-(none)}"
+        done
+}
+
+# --- network ---------------------------------------------------------------
+vc_netdev() { # ADDR -> interface name(s) of a PCI NIC
+        ls "$SYS_PCI/devices/$1/net" 2>/dev/null
+}
+
+# vc_ping_via ADDR SUBNET_PREFIX: give the NIC at ADDR the address
+# PREFIX.15/24 and ping QEMU's user-mode gateway PREFIX.2 through it.
+vc_ping_via() {
+        _i=$(vc_netdev "$1" | head -n1)
+        [ -n "$_i" ] || { echo "$1: no network interface"; return 1; }
+        ip addr flush dev "$_i"
+        ip link set "$_i" up
+        ip addr add "$2.15/24" dev "$_i"
+        _n=0
+        while [ "$(cat "/sys/class/net/$_i/carrier" 2>/dev/null)" != 1 ]; do
+                _n=$((_n + 1)); [ $_n -gt 50 ] && { echo "$_i: no carrier"; return 1; }
+                sleep 0.1
+        done
+        ping -c 2 -W 3 -I "$_i" "$2.2"
+}
+
+# --- running scenarios (used by vc-guest) ----------------------------------
+vc_run_scenario() {
+        _s=$1; _f=$VC_LIB/scenarios/$_s.sh
+        mkdir -p /run/vc
+        : >"/run/vc/res.$_s"
+        if [ ! -r "$_f" ]; then
+                VC_SCENARIO=$_s vc_not_ok "no such scenario in the guest ($_f)"
+                return
+        fi
+        vc_frame scenario "$_s"
+        _t0=$(date +%s)
+        { timeout -s KILL "$VC_SCENARIO_TIMEOUT" \
+                ${VC_SH:-sh} -c '. /usr/lib/vc-lab/lib.sh; VC_SCENARIO=$1; . "$2"' sh "$_s" "$_f" 2>&1
+          echo $? >"/run/vc/rc.$_s"; } | sed -e '/^@@VC /!s/^/# /'
+        _rc=$(cat "/run/vc/rc.$_s")
+        _el=$(($(date +%s) - _t0))
+        if [ "$_el" -ge "$VC_SCENARIO_TIMEOUT" ]; then
+                VC_SCENARIO=$_s vc_not_ok "timed out after ${_el} s"
+        elif [ "$_rc" != 0 ] && ! grep -q not-ok "/run/vc/res.$_s"; then
+                VC_SCENARIO=$_s vc_not_ok "exited with status $_rc"
+        elif [ ! -s "/run/vc/res.$_s" ]; then
+                VC_SCENARIO=$_s vc_not_ok "reported no result"
+        fi
+        vc_frame done "$_s" "${_el}s"
+}

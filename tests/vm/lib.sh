@@ -1,0 +1,127 @@
+# Common helpers of the real-kernel lab (sourced by the host-side scripts; bash).
+# shellcheck shell=bash
+
+VC_LAB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+if [[ -z ${VC_LAB_CACHE:-} ]]; then
+        if [[ -n ${XDG_CACHE_HOME:-} ]]; then
+                VC_LAB_CACHE=$XDG_CACHE_HOME/vfio-claim-lab
+        elif [[ $(id -u) -eq 0 ]]; then
+                VC_LAB_CACHE=/var/cache/vfio-claim-lab
+        else
+                VC_LAB_CACHE=$HOME/.cache/vfio-claim-lab
+        fi
+fi
+
+# Kernel modules the busybox guest carries. Dependencies are resolved from
+# modules.dep at build time; this list names only what the scenarios load.
+VC_LAB_MODULES=(
+        virtio_pci virtio_blk virtio_net ext4 crc32c_generic
+        qemu_fw_cfg
+        vfio vfio_pci vfio_pci_core vfio_iommu_type1
+        e1000 e1000e 8139cp 8139too
+        bochs snd_hda_intel snd_hda_codec_generic
+        xhci_pci ahci lpc_ich i2c_i801
+)
+
+msg()  { printf 'vm-lab: %s\n' "$*" >&2; }
+die()  { printf 'vm-lab: error: %s\n' "$*" >&2; exit 1; }
+# Exit status 77 is automake's "skipped".
+# VC_LAB_REQUIRE=1 (CI, where the lab must run) turns every skip into a failure.
+skip() {
+        printf 'vm-lab: SKIP: %s\n' "$*" >&2
+        [[ ${VC_LAB_REQUIRE:-0} == 1 ]] && exit 1
+        exit 77
+}
+
+need_tools() {
+        local t missing=()
+        for t in "$@"; do
+                command -v "$t" >/dev/null 2>&1 || missing+=("$t")
+        done
+        ((${#missing[@]} == 0)) || skip "missing host tools: ${missing[*]}"
+}
+
+# The versioned kernel image package behind the linux-image-amd64 metapackage.
+kernel_pkg() {
+        if [[ -n ${VC_LAB_KERNEL_PKG:-} ]]; then
+                echo "$VC_LAB_KERNEL_PKG"
+                return
+        fi
+        apt-cache depends linux-image-amd64 2>/dev/null |
+                sed -n 's/^ *Depends: \(linux-image-[0-9].*\)$/\1/p' | head -n1
+}
+
+# Fetch one package with apt-get download (no install) and unpack it into $2.
+fetch_unpack() {
+        local pkg=$1 dest=$2 dl
+        dl=$(mktemp -d)
+        # apt drops privileges to _apt; let it write the download directory.
+        chmod 0777 "$dl"
+        (cd "$dl" && apt-get download -q "$pkg" >/dev/null 2>"$dl/apt.err") ||
+                { cat "$dl/apt.err" >&2; rm -rf "$dl"; skip "cannot download Debian package $pkg (apt-get download failed)"; }
+        mkdir -p "$dest"
+        dpkg -x "$dl"/*.deb "$dest"
+        rm -rf "$dl"
+}
+
+# The lab's PCI topology (issue 4), without the root disk (virtio-blk at
+# 00:09.0, added by each runner). Bus numbers shift with it: scenarios find
+# devices by vendor:device.
+VC_TOPOLOGY=(
+        # display + audio: one multifunction slot, one IOMMU group
+        -device VGA,bus=pcie.0,addr=05.0,multifunction=on
+        -device ich9-intel-hda,id=hda,bus=pcie.0,addr=05.1
+        -audiodev none,id=snd0 -device hda-output,bus=hda.0,audiodev=snd0
+        # e1000e alone behind a root port
+        -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=06.0
+        -netdev user,id=n1,net=10.0.11.0/24 -device e1000e,bus=rp1,netdev=n1
+        # a PCIe-to-PCI bridge with two conventional NICs: one group with the bridge
+        -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,addr=07.0
+        -device pcie-pci-bridge,id=br1,bus=rp2
+        -netdev user,id=n2,net=10.0.12.0/24 -device e1000,bus=br1,addr=01.0,netdev=n2
+        -netdev user,id=n3,net=10.0.13.0/24 -device rtl8139,bus=br1,addr=02.0,netdev=n3
+        # virtio-net: the default route
+        -device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=08.0
+        -netdev user,id=n0,net=10.0.2.0/24 -device virtio-net-pci,bus=rp3,netdev=n0
+        -device qemu-xhci,bus=pcie.0,addr=0a.0
+)
+
+# lab_collect LOGDIR QEMU-STATUS: decode the files the guest sent
+# (@@VC data NAME base64...), write LOGDIR/serial.txt (without \r),
+# LOGDIR/tap and LOGDIR/scenario-output.txt, print the TAP. Returns 1 on any
+# not-ok, a bail-out, a missing "@@VC end"; 2 when the guest never began.
+lab_collect() {
+        local logdir=$1 qrc=$2 f rc=0
+        tr -d '\r' <"$logdir/serial.log" >"$logdir/serial.txt"
+        for f in $(sed -n 's/^@@VC data \([^ ]*\) .*/\1/p' "$logdir/serial.txt" | sort -u); do
+                sed -n "s/^@@VC data $f //p" "$logdir/serial.txt" | base64 -d | gunzip >"$logdir/$f" ||
+                        msg "could not decode $f from the serial log"
+        done
+        awk -v qrc="$qrc" '
+        /^@@VC (ok|not-ok|skip) / {
+                n++; type = $2; name = $3
+                desc = $0; sub(/^@@VC [a-z-]+ [^ ]+ ?/, "", desc)
+                if (type == "ok")        printf "ok %d - %s: %s\n", n, name, desc
+                else if (type == "skip") printf "ok %d - %s # SKIP %s\n", n, name, desc
+                else { printf "not ok %d - %s: %s\n", n, name, desc; fail++ }
+                next
+        }
+        /^@@VC bail / { bail = $0; sub(/^@@VC bail /, "", bail) }
+        /^@@VC begin/ { begun = 1 }
+        /^@@VC end/ { ended = 1 }
+        END {
+                if (bail != "") { n++; printf "not ok %d - guest: %s\n", n, bail; fail++ }
+                if (!ended) {
+                        n++
+                        if (qrc == 124 || qrc == 137) printf "not ok %d - guest: timed out before @@VC end\n", n
+                        else printf "not ok %d - guest: no @@VC end (qemu exit %s)\n", n, qrc
+                        fail++
+                }
+                printf "1..%d\n", n
+                exit (fail ? 1 : (begun ? 0 : 2))
+        }' "$logdir/serial.txt" >"$logdir/tap" || rc=$?
+        cat "$logdir/tap"
+        grep '^# ' "$logdir/serial.txt" >"$logdir/scenario-output.txt" || true
+        return "$rc"
+}

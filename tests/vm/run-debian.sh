@@ -1,0 +1,132 @@
+#!/bin/bash
+# run-debian.sh [OPTIONS] [SCENARIO...]
+# Boot the Debian-route guest (systemd, udev, libvirtd, dracut; built by
+# build-debian.sh) through a throw-away qcow2 overlay, install the project
+# at boot (fw_cfg), run the scenarios, print TAP. Same scenario helpers,
+# framing and log layout as run.sh; boot it as rarely as possible (slow).
+#
+# Options:
+#   --src DIR          project source tree (default: this repo)
+#   --logdir DIR       log directory (default: under the cache)
+#   --timeout SECS     whole-guest timeout (default 1200)
+#   --scenario-timeout SECS   per scenario (default 600)
+#   --prepare SCRIPT   run SCRIPT in the guest after installing the project
+#                      (first boot); if it creates /run/vc-lab/reboot the
+#                      guest reboots once before the scenarios (e.g. after
+#                      writing a boot = yes config and running dracut -f)
+#   --append ARGS      extra kernel command line (e.g. rd.vfio_claim=0)
+#   --claim-with sysfs|cli
+# Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+src=$(cd "$VC_LAB_DIR/../.." && pwd)
+logdir=
+timeout_s=1200
+scen_timeout=600
+prepare=
+append=
+claim_with=sysfs
+scenarios=()
+while (($#)); do
+        case $1 in
+        --src) src=$(cd "$2" && pwd); shift 2 ;;
+        --logdir) logdir=$2; shift 2 ;;
+        --timeout) timeout_s=$2; shift 2 ;;
+        --scenario-timeout) scen_timeout=$2; shift 2 ;;
+        --prepare) prepare=$2; shift 2 ;;
+        --append) append=$2; shift 2 ;;
+        --claim-with) claim_with=$2; [[ $2 == sysfs || $2 == cli ]] || die "--claim-with sysfs|cli"; shift 2 ;;
+        -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
+        -*) die "unknown option $1 (see --help)" ;;
+        *) scenarios+=("$1"); shift ;;
+        esac
+done
+((${#scenarios[@]})) || scenarios=(debian-smoke iommu-groups)
+
+qemu_bin=${VC_LAB_QEMU:-qemu-system-x86_64}
+command -v "$qemu_bin" >/dev/null 2>&1 || skip "$qemu_bin not found: install qemu-system-x86 to run the lab"
+need_tools qemu-img tar timeout
+logdir=${logdir:-$VC_LAB_CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)-debian-$$}
+mkdir -p "$logdir"
+logdir=$(cd "$logdir" && pwd)
+t0=$(date +%s.%N)
+img=$("$VC_LAB_DIR/build-debian.sh") || {
+        rc=$?
+        ((rc == 77)) && exit 77
+        die "building the guest image failed (exit $rc)"
+}
+t_img=$(date +%s.%N)
+
+run=$(mktemp -d "${TMPDIR:-/tmp}/vc-lab.XXXXXX")
+trap 'rm -rf "$run"' EXIT
+"$VC_LAB_DIR/install-project.sh" --no-libs "$src" "$run/dest"
+tar -C "$run/dest" -cf "$run/project.tar" .
+
+# Scenarios, helpers and the prepare script, unpacked to /usr/lib/vc-lab.
+mkdir -p "$run/lib/scenarios"
+cp "$VC_LAB_DIR/guest/lib.sh" "$run/lib/"
+names=()
+for s in "${scenarios[@]}"; do
+        if [[ $s == */* || $s == *.sh ]]; then
+                [[ -f $s ]] || die "no scenario file $s"
+                n=$(basename "$s" .sh); cp "$s" "$run/lib/scenarios/$n.sh"
+        else
+                n=$s
+                [[ -f $VC_LAB_DIR/scenarios/$n.sh ]] || die "no scenario $n in $VC_LAB_DIR/scenarios"
+                cp "$VC_LAB_DIR/scenarios/$n.sh" "$run/lib/scenarios/"
+        fi
+        names+=("$n")
+done
+if [[ -n $prepare ]]; then install -m 0755 "$prepare" "$run/lib/prepare.sh"; fi
+if command -v cc >/dev/null 2>&1; then
+        cc -static -O2 -o "$run/lib/vfio-group-status" "$VC_LAB_DIR/guest/vfio-group-status.c" 2>"$logdir/cc.log" || true
+fi
+tar -C "$run/lib" -cf "$run/scenarios.tar" .
+{
+        printf 'VC_SCENARIOS=%q\n' "${names[*]}"
+        printf 'VC_SCENARIO_TIMEOUT=%q\nVC_STEP_TIMEOUT=10\n' "$scen_timeout"
+        printf 'VC_CLAIM_WITH=%q\n' "$claim_with"
+} >"$run/run.conf"
+cp "$run/run.conf" "$logdir/run.conf"
+qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$run/overlay.qcow2"
+t_disk=$(date +%s.%N)
+
+qemu=("$qemu_bin"
+        -accel "${VC_LAB_ACCEL:-tcg,thread=multi}" -cpu max -smp 2 -m 3072
+        -machine q35,kernel-irqchip=split
+        -device intel-iommu,intremap=on
+        -nodefaults -display none -monitor none
+        -serial "file:$logdir/serial.log"
+        -kernel "$img/vmlinuz" -initrd "$img/initrd.img"
+        -append "root=/dev/vda rw console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4 systemd.show_status=0 $append"
+        -fw_cfg "name=opt/vc/run.conf,file=$run/run.conf"
+        -fw_cfg "name=opt/vc/project.tar,file=$run/project.tar"
+        -fw_cfg "name=opt/vc/scenarios.tar,file=$run/scenarios.tar"
+        "${VC_TOPOLOGY[@]}"
+        -drive "file=$run/overlay.qcow2,if=none,id=d0,format=qcow2"
+        -device virtio-blk-pci,bus=pcie.0,addr=09.0,drive=d0
+)
+printf '%q ' "${qemu[@]}" >"$logdir/qemu.cmdline"
+echo >>"$logdir/qemu.cmdline"
+msg "booting the Debian guest (log dir $logdir)"
+qrc=0
+timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
+t_end=$(date +%s.%N)
+rc=0
+lab_collect "$logdir" "$qrc" || rc=$?
+awk -v a="$t0" -v b="$t_img" -v c="$t_disk" -v d="$t_end" 'BEGIN {
+        printf "image %.1fs, project+disk %.1fs, guest %.1fs, total %.1fs\n", b - a, c - b, d - c, d - a }' >"$logdir/times"
+msg "times: $(cat "$logdir/times")"
+if ! grep -q '^@@VC begin' "$logdir/serial.txt"; then
+        msg "the Debian guest did not reach its scenarios (qemu exit $qrc); serial log: $logdir/serial.log"
+        [[ -s $logdir/qemu.stderr ]] && msg "qemu said: $(tail -n 3 "$logdir/qemu.stderr")"
+        # CI, where the lab must run, sets VC_LAB_REQUIRE=1: no silent skip.
+        [[ ${VC_LAB_REQUIRE:-0} == 1 ]] && exit 1
+        exit 77
+fi
+if ((rc != 0)); then
+        msg "FAILED; serial log, dmesg, journal and scenario output in $logdir"
+        exit 1
+fi
+msg "all passed; logs in $logdir"
