@@ -30,6 +30,7 @@
 #include "log.h"
 #include "pci.h"
 #include "root.h"
+#include "reset.h"
 #include "state.h"
 
 #define LOCK_TIMEOUT_MS 60000
@@ -126,6 +127,16 @@ static int plan_add_group(struct plan *p, unsigned group, const struct vc_pci_ad
         return 0;
 }
 
+/* The "reset =" choices of the group's configured endpoints, for the engine to apply. */
+static int reset_choices(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
+                         struct vc_reset_choice **ret, size_t *ret_n) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        int r = vc_group_read(ctx, group, &g);
+        if (r < 0)
+                return r;
+        return vc_reset_choices_for_group(config, g, ret, ret_n);
+}
+
 static int plan_add_guard(struct plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
         struct vc_claim_guard *n = realloc(p->guards, (p->n_guards + 1) * sizeof *n);
         if (!n)
@@ -219,6 +230,13 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         goto fail;
                 }
 
+                _cleanup_free_ struct vc_reset_choice *resets = NULL;
+                size_t n_resets = 0;
+                r = reset_choices(ctx, config, w->group, &resets, &n_resets);
+                if (r < 0) {
+                        r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
+                        goto fail;
+                }
                 struct vc_op_result res = {};
                 struct vc_claim_opts opts = {
                         .owner = vm,
@@ -226,6 +244,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .protect = config->protect,
                         .guards = p->guards,
                         .n_guards = p->n_guards,
+                        .resets = resets,
+                        .n_resets = n_resets,
                 };
                 r = vc_group_claim(ctx, w->group, &opts, &res);
                 if (r < 0) {
@@ -409,8 +429,14 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                         continue;
                 }
 
+                _cleanup_free_ struct vc_reset_choice *resets = NULL;
+                size_t n_resets = 0;
+                if (reset_choices(ctx, config, groups[i], &resets, &n_resets) < 0)
+                        n_resets = 0; /* the group is gone or unreadable: release does what it can */
                 struct vc_op_result res = {};
-                r = vc_group_release(ctx, groups[i], &(struct vc_claim_opts){ .owner = vm, .lock_held = true },
+                r = vc_group_release(ctx, groups[i],
+                                     &(struct vc_claim_opts){ .owner = vm, .lock_held = true,
+                                                              .resets = resets, .n_resets = n_resets },
                                      &res);
                 if (r < 0) {
                         _cleanup_free_ char *m = vc_op_result_message(&res);

@@ -424,3 +424,21 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         assert_equal "$stderr" "vfio-claim: $libexecdir/vfio-claim/vfio-claim-hook-worker: No such file or directory; the hook could not run (reinstall vfio-claim, then restart libvirtd)"
         assert_equal "$(fk_writes)" 0
 }
+
+@test "reset =: the hook applies the configured method at prepare and resets before giving back" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\n[device audio]\nmatch = 01:00.1\nreset = flr'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" flr
+        # the function without a reset = line (auto) gets the kernel's own order back: "default"
+        # (the fake kernel stores that word; Linux would show its list again)
+        grep -q $'0000:01:00.0/reset_method\tdefault\tok' "$ROOT/.fakekernel/writes.log"
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        assert_host $GPU_HOST
+        # an explicit method resets the function before its host driver gets it back
+        grep -q $'0000:01:00.1/reset\t1\tok' "$ROOT/.fakekernel/writes.log"
+        ! grep -q $'0000:01:00.0/reset\t' "$ROOT/.fakekernel/writes.log"
+}
