@@ -26,6 +26,7 @@
 #include "bind.h"
 #include "config.h"
 #include "domain-xml.h"
+#include "fileio.h"
 #include "iommu.h"
 #include "log.h"
 #include "pci.h"
@@ -50,36 +51,6 @@ _printf_(1, 2) static int fail(const char *fmt, ...) {
         log_error("%s", buf);
         fprintf(stderr, "vfio-claim: %s\n", buf);
         return HOOK_FAILED;
-}
-
-static int read_stdin(char **ret, size_t *ret_len) {
-        size_t cap = 64 * 1024, len = 0;
-        _cleanup_free_ char *buf = malloc(cap);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (len == cap) {
-                        if (cap > VC_DOMAIN_XML_MAX)
-                                return -EFBIG;
-                        cap *= 2;
-                        char *n = realloc(buf, cap);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                }
-                ssize_t k = read(STDIN_FILENO, buf + len, cap - len);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                len += (size_t) k;
-        }
-        *ret = TAKE_PTR(buf);
-        *ret_len = len;
-        return 0;
 }
 
 static int config_dir(struct vc_ctx *ctx, char **ret) {
@@ -289,7 +260,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         size_t len = 0;
         int r;
 
-        r = read_stdin(&xml, &len);
+        r = vc_read_fd(STDIN_FILENO, VC_DOMAIN_XML_MAX, &xml, &len);
         if (r < 0)
                 return fail("cannot read the domain XML of VM \"%s\" on stdin: %s", vm, strerror(-r));
         r = vc_domain_parse(xml, len, &dom, &err);

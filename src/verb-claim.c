@@ -406,7 +406,9 @@ static int drop_from_config(struct vc_cli *cli, const struct vc_topology *t, con
         return ret;
 }
 
-int verb_disable(struct vc_cli *cli, int argc, char **argv) {
+/* disable and release: refuse a group a VM holds, give it back, and for disable drop it from the
+ * configuration. */
+static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         struct device_arg arg = {};
         int r;
@@ -414,35 +416,20 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv) {
         r = load_all(cli, &t);
         if (r != EXIT_DONE)
                 return r;
-        r = cli_resolve_device(cli, t, argv[0], &arg);
+        r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
         r = refuse_if_held(cli, arg.groups, arg.n_groups);
         if (r == EXIT_DONE)
                 r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
-        if (r == EXIT_DONE)
+        if (r == EXIT_DONE && drop_config)
                 r = drop_from_config(cli, t, arg.groups, arg.n_groups);
         device_arg_done(&arg);
         return r;
 }
 
-int verb_release(struct vc_cli *cli, int argc, char **argv) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
-        struct device_arg arg = {};
-        int r;
-
-        r = load_all(cli, &t);
-        if (r != EXIT_DONE)
-                return r;
-        r = cli_resolve_device(cli, t, argv[0], &arg);
-        if (r != EXIT_DONE)
-                return r;
-        r = refuse_if_held(cli, arg.groups, arg.n_groups);
-        if (r == EXIT_DONE)
-                r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
-        device_arg_done(&arg);
-        return r;
-}
+int verb_disable(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], true); }
+int verb_release(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], false); }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
