@@ -463,7 +463,8 @@ static int console_state(struct vc_ctx *ctx, bool *ret_fbcon, struct vc_pci_addr
                                 p = NULL;
                                 return -ENOMEM;
                         }
-                        if (vc_sysfs_read(p, &name) >= 0 && strstr(name, "frame buffer"))
+                        /* fbcon ("frame buffer device") or the VGA text console ("VGA+") */
+                        if (vc_sysfs_read(p, &name) >= 0 && (strstr(name, "frame buffer") || strstr(name, "VGA+")))
                                 *ret_fbcon = true;
                 }
 
@@ -495,6 +496,21 @@ static int console_state(struct vc_ctx *ctx, bool *ret_fbcon, struct vc_pci_addr
         return 0;
 }
 
+/* Is a virtual terminal among the consoles the kernel writes to? /sys/class/tty/console/active
+ * lists them ("tty0 ttyS0"); with console=ttyS0 alone the admin is on the serial line and the
+ * VGA drives no console anyone uses. Without the file, assume it does. */
+static bool virtual_terminal_active(struct vc_ctx *ctx) {
+        _cleanup_free_ char *p = NULL, *active = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_CLASS, &p, "tty/console/active") < 0 || vc_sysfs_read(p, &active) < 0)
+                return true;
+        for (char *save = NULL, *t = strtok_r(active, " \t", &save); t; t = strtok_r(NULL, " \t", &save)) {
+                const char *n = startswith(t, "tty");
+                if (n && *n && strspn(n, "0123456789") == strlen(n))
+                        return true;
+        }
+        return false;
+}
+
 static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
         _cleanup_free_ struct vc_pci_addr *fbs = NULL;
         struct vc_pci_dev **devs = NULL;
@@ -502,6 +518,8 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
         bool fbcon;
         int r;
 
+        if (!virtual_terminal_active(ctx))
+                return 0;
         if ((r = console_state(ctx, &fbcon, &fbs, &n_fbs)) < 0)
                 return r;
         r = vc_pci_dev_enumerate(ctx, &devs, &n_devs);

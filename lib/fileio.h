@@ -10,3 +10,5 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode);
 int vc_unlink_durable(const char *path);
 /* Create @path and its missing parents with @mode. 0 when it exists already. */
 int vc_mkdir_p(const char *path, mode_t mode);
+/* Read @fd to its end into a NUL-terminated buffer of at most @max bytes (-EFBIG beyond). */
+int vc_read_fd(int fd, size_t max, char **ret, size_t *ret_len);

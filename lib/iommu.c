@@ -63,46 +63,12 @@ struct vc_group *vc_group_free(struct vc_group *g) {
         return NULL;
 }
 
-static int cmp_unsigned(const void *a, const void *b) {
-        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
-        return x < y ? -1 : x > y;
-}
-
 int vc_group_enumerate(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL;
-        int r;
-
-        r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, NULL);
+        int r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, NULL);
         if (r < 0)
                 return r;
-        r = vc_dir_list(dir, &names);
-        if (r == -ENOENT) {
-                *ret = NULL;
-                *ret_n = 0;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-
-        size_t count = 0, n = 0;
-        for (char **i = names; *i; i++)
-                count++;
-        _cleanup_free_ unsigned *v = calloc(count + 1, sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        for (char **i = names; *i; i++) {
-                char *end;
-                errno = 0;
-                unsigned long x = strtoul(*i, &end, 10);
-                if (errno || end == *i || *end || (*i)[0] == '-' || x > 0x7fffffff)
-                        continue;
-                v[n++] = (unsigned) x;
-        }
-        qsort(v, n, sizeof *v, cmp_unsigned);
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
+        return vc_dir_list_numbers(dir, "", ret, ret_n);
 }
 
 unsigned vc_group_number(const struct vc_group *g) { return g->number; }

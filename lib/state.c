@@ -405,43 +405,10 @@ int vc_record_remove(struct vc_ctx *ctx, unsigned group) {
         return vc_unlink_durable(path);
 }
 
-static int cmp_unsigned(const void *a, const void *b) {
-        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
-        return x < y ? -1 : x > y;
-}
-
 int vc_record_list(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL;
-        _cleanup_free_ unsigned *v = NULL;
-        size_t n = 0, count = 0;
-        int r;
-
-        r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL);
+        int r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL);
         if (r < 0)
                 return r;
-        r = vc_dir_list(dir, &names);
-        if (r == -ENOENT) {
-                *ret = NULL;
-                *ret_n = 0;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        for (char **i = names; *i; i++)
-                count++;
-        v = calloc(count + 1, sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        for (char **i = names; *i; i++) {
-                const char *num = startswith(*i, "group-");
-                uint64_t g;
-                if (!num || parse_u64(num, &g) < 0 || g > INT32_MAX)
-                        continue;
-                v[n++] = (unsigned) g;
-        }
-        qsort(v, n, sizeof *v, cmp_unsigned);
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
+        return vc_dir_list_numbers(dir, "group-", ret, ret_n);
 }

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "macro.h"
 #include "sysfs.h"
 
@@ -16,38 +17,19 @@
 
 int vc_sysfs_read(const char *path, char **ret) {
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
         if (fd < 0)
                 return negative_errno();
-
-        size_t size = 0, alloc = 4096;
-        _cleanup_free_ char *buf = malloc(alloc + 1);
-        if (!buf)
-                return -ENOMEM;
-        for (;;) {
-                if (size == alloc) {
-                        if (alloc >= READ_MAX)
-                                return -EFBIG;
-                        alloc *= 2;
-                        char *n = realloc(buf, alloc + 1);
-                        if (!n)
-                                return -ENOMEM;
-                        buf = n;
-                }
-                ssize_t k = read(fd, buf + size, alloc - size);
-                if (k < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return negative_errno();
-                }
-                if (k == 0)
-                        break;
-                size += (size_t) k;
-        }
+        r = vc_read_fd(fd, READ_MAX, &buf, &size);
+        if (r < 0)
+                return r;
         if (memchr(buf, '\0', size))
                 return -EBADMSG; /* text attributes hold no NUL bytes */
         if (size > 0 && buf[size - 1] == '\n')
-                size--;
-        buf[size] = '\0';
+                buf[size - 1] = '\0';
         *ret = TAKE_PTR(buf);
         return 0;
 }
@@ -228,4 +210,41 @@ oom:
         closedir(d);
         strv_free(v);
         return -ENOMEM;
+}
+
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return x < y ? -1 : x > y;
+}
+
+int vc_dir_list_numbers(const char *path, const char *prefix, unsigned **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        int r = vc_dir_list(path, &names);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+
+        size_t count = 0, n = 0;
+        for (char **i = names; *i; i++)
+                count++;
+        _cleanup_free_ unsigned *v = calloc(count + 1, sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        for (char **i = names; *i; i++) {
+                const char *num = startswith(*i, prefix);
+                if (!num || !*num || strspn(num, "0123456789") != strlen(num) || strlen(num) > 10)
+                        continue;
+                unsigned long long x = strtoull(num, NULL, 10);
+                if (x > INT32_MAX)
+                        continue;
+                v[n++] = (unsigned) x;
+        }
+        qsort(v, n, sizeof *v, cmp_unsigned);
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
 }

@@ -24,3 +24,6 @@ bool vc_path_exists(const char *path);
 bool vc_dir_exists(const char *path);
 /* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
 int vc_dir_list(const char *path, char ***ret);
+/* The numbers N of the entries named PREFIX + N (decimal digits only, at most INT32_MAX),
+ * ascending; other names are ignored. A missing directory is an empty list. */
+int vc_dir_list_numbers(const char *path, const char *prefix, unsigned **ret, size_t *ret_n);

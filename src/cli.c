@@ -161,7 +161,30 @@ const char *cli_group_owner(struct vc_cli *cli, unsigned group) {
         return NULL;
 }
 
-void cli_done(struct vc_cli *cli) {
+struct vc_json *cli_json_operations(struct vc_cli *cli) {
+        if (!cli->json_ops) {
+                cli->json_ops = vc_json_new(stdout);
+                if (!cli->json_ops)
+                        return NULL;
+                vc_json_object_begin(cli->json_ops);
+                vc_json_kv_bool(cli->json_ops, "dry_run", cli->dry_run);
+                vc_json_key(cli->json_ops, "operations");
+                vc_json_array_begin(cli->json_ops);
+        }
+        return cli->json_ops;
+}
+
+int cli_done(struct vc_cli *cli, int code) {
+        if (cli->json_ops) {
+                vc_json_array_end(cli->json_ops);
+                vc_json_object_end(cli->json_ops);
+                int r = vc_json_finish(cli->json_ops);
+                vc_json_free(cli->json_ops);
+                if (r < 0) {
+                        log_error_errno(r, "cannot write the JSON document: %m");
+                        code = code ?: EXIT_FAILED;
+                }
+        }
         for (size_t i = 0; i < cli->n_records; i++)
                 vc_record_free(cli->records[i]);
         free(cli->records);
@@ -169,4 +192,5 @@ void cli_done(struct vc_cli *cli) {
         vc_config_free(cli->config);
         free(cli->config_dir);
         vc_ctx_unref(cli->ctx);
+        return code;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "json.h"
 #include "critical.h"
 #include "iommu.h"
 #include "root.h"
@@ -36,13 +37,19 @@ struct vc_cli {
         struct vc_record **records;
         size_t n_records;
         bool records_read;
+        /* --json with a writing verb: {"operations": [...]}, finished by cli_done(). */
+        struct vc_json *json_ops;
 };
 
 /* Why the host cannot lose @addr (NULL when it can), from one scan per run. */
 const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr);
 /* The VM a group is claimed for, from the state records (NULL: none). */
 const char *cli_group_owner(struct vc_cli *cli, unsigned group);
-void cli_done(struct vc_cli *cli);
+/* Finish the output and release everything; returns @code, or EXIT_FAILED when the JSON
+ * document could not be written. */
+int cli_done(struct vc_cli *cli, int code);
+/* Begin the "operations" document (--json, writing verbs) if it is not begun. NULL on OOM. */
+struct vc_json *cli_json_operations(struct vc_cli *cli);
 
 /* Load the configuration once. Invalid: every error is printed and EXIT_CONFIG returned. */
 int cli_load_config(struct vc_cli *cli);
@@ -74,3 +81,5 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv);
 int verb_apply(struct vc_cli *cli, int argc, char **argv);
 int verb_release(struct vc_cli *cli, int argc, char **argv);
 int verb_status(struct vc_cli *cli, int argc, char **argv);
+int verb_add(struct vc_cli *cli, int argc, char **argv);
+int verb_remove(struct vc_cli *cli, int argc, char **argv);

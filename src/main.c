@@ -20,6 +20,8 @@ static const struct verb {
         { "apply", 0, 0, verb_apply, "apply                 claim every group with a boot = yes device (idempotent)" },
         { "release", 1, 1, verb_release, "release DEVICE        give a claimed group back to its host drivers now" },
         { "status", 0, 0, verb_status, "status                claimed groups, owner VM, original drivers, since when" },
+        { "add", 2, 2, verb_add, "add VM DEVICE         put DEVICE's whole group into a stopped VM's definition" },
+        { "remove", 2, 2, verb_remove, "remove VM DEVICE      take DEVICE's whole group out of a stopped VM" },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]    what stands between this host and working passthrough" },
         { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
 };
@@ -181,6 +183,5 @@ int main(int argc, char **argv) {
         }
 
         r = verb->fn(&cli, n_args, argv + optind + 1);
-        cli_done(&cli);
-        return r;
+        return cli_done(&cli, r);
 }

@@ -35,6 +35,39 @@ static const struct vc_group *find_group(const struct vc_topology *t, unsigned n
         return NULL;
 }
 
+static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const char *what, bool changed,
+                           const char *error) {
+        struct vc_json *j = cli_json_operations(cli);
+        if (!j)
+                return;
+        vc_json_object_begin(j);
+        vc_json_kv_uint(j, "group", p->group);
+        vc_json_kv_string(j, "operation", what);
+        vc_json_kv_bool(j, "changed", changed);
+        vc_json_kv_string(j, "error", error);
+        vc_json_key(j, "devices");
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < p->n_devices; i++) {
+                vc_json_object_begin(j);
+                vc_json_kv_string(j, "address", VC_PCI_ADDR_TO_STRING(&p->devices[i].addr));
+                vc_json_kv_string(j, "driver", p->devices[i].driver);
+                vc_json_kv_string(j, "target", p->devices[i].target);
+                vc_json_kv_string(j, "plan", p->devices[i].description);
+                vc_json_object_end(j);
+        }
+        vc_json_array_end(j);
+        vc_json_key(j, "writes");
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < p->n_writes; i++) {
+                vc_json_object_begin(j);
+                vc_json_kv_string(j, "path", p->writes[i].path);
+                vc_json_kv_string(j, "value", p->writes[i].value);
+                vc_json_object_end(j);
+        }
+        vc_json_array_end(j);
+        vc_json_object_end(j);
+}
+
 static void print_plan(struct vc_cli *cli, const struct vc_plan *p, const char *what) {
         if (cli->json)
                 return;
@@ -123,6 +156,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                             : vc_group_claim(cli->ctx, groups[i], &opts, &res);
                 if (res.plan)
                         print_plan(cli, res.plan, what);
+                if (res.plan && cli->json) {
+                        _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(&res) : NULL;
+                        json_operation(cli, res.plan, what, r >= 0 && res.changed, msg);
+                }
                 if (r < 0) {
                         int code = exit_code_for(&res);
                         report_failure(&res, r);
@@ -275,7 +312,8 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
                 return r;
         }
         if (cli->dry_run) {
-                printf("write %s:\n%s", path, text);
+                if (!cli->json)
+                        printf("write %s:\n%s", path, text);
                 device_arg_done(&arg);
                 return EXIT_DONE;
         }
@@ -354,7 +392,8 @@ static int drop_from_config(struct vc_cli *cli, const struct vc_topology *t, con
                 if (asprintf(&path, "%s/%s", cli->config_dir, cd->file) < 0)
                         return log_error("out of memory"), EXIT_FAILED;
                 if (cli->dry_run) {
-                        printf("remove %s\n", path);
+                        if (!cli->json)
+                                printf("remove %s\n", path);
                         continue;
                 }
                 int r = vc_unlink_durable(path);
@@ -367,7 +406,9 @@ static int drop_from_config(struct vc_cli *cli, const struct vc_topology *t, con
         return ret;
 }
 
-int verb_disable(struct vc_cli *cli, int argc, char **argv) {
+/* disable and release: refuse a group a VM holds, give it back, and for disable drop it from the
+ * configuration. */
+static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         struct device_arg arg = {};
         int r;
@@ -375,35 +416,20 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv) {
         r = load_all(cli, &t);
         if (r != EXIT_DONE)
                 return r;
-        r = cli_resolve_device(cli, t, argv[0], &arg);
+        r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
         r = refuse_if_held(cli, arg.groups, arg.n_groups);
         if (r == EXIT_DONE)
                 r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
-        if (r == EXIT_DONE)
+        if (r == EXIT_DONE && drop_config)
                 r = drop_from_config(cli, t, arg.groups, arg.n_groups);
         device_arg_done(&arg);
         return r;
 }
 
-int verb_release(struct vc_cli *cli, int argc, char **argv) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
-        struct device_arg arg = {};
-        int r;
-
-        r = load_all(cli, &t);
-        if (r != EXIT_DONE)
-                return r;
-        r = cli_resolve_device(cli, t, argv[0], &arg);
-        if (r != EXIT_DONE)
-                return r;
-        r = refuse_if_held(cli, arg.groups, arg.n_groups);
-        if (r == EXIT_DONE)
-                r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
-        device_arg_done(&arg);
-        return r;
-}
+int verb_disable(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], true); }
+int verb_release(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], false); }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
@@ -429,7 +455,9 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
                         groups[n++] = vc_group_number(g);
         }
         if (n == 0) {
-                if (!cli->json)
+                if (cli->json)
+                        (void) cli_json_operations(cli);
+                else
                         printf("nothing to do: every group with a boot = yes device is claimed\n");
                 return EXIT_DONE;
         }

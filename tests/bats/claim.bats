@@ -268,3 +268,27 @@ default_route_nic() {
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
         assert_equal "$(fk_override 0000:01:00.0)$(fk_override 0000:01:00.1)" ""
 }
+
+@test "--json: the writing verbs print one JSON document with each group's plan and writes" {
+        fake_root gpu-audio
+        run --separate-stderr vc --json --dry-run enable 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -r '.dry_run')" true
+        assert_equal "$(echo "$output" | jq -r '.operations[0] | "\(.group) \(.operation) \(.changed) \(.error)"')" "1 claim false null"
+        assert_equal "$(echo "$output" | jq -r '.operations[0].devices[] | select(.address == "0000:01:00.0") | "\(.driver)>\(.target)"')" "nouveau>vfio-pci"
+        assert_equal "$(echo "$output" | jq -r '.operations[0].writes | length')" 6
+        assert_equal "$(fk_writes)" 0
+        run --separate-stderr vc --json enable 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -r '.operations[0].changed')" true
+        run --separate-stderr vc --json release 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -r '.operations[0] | "\(.operation) \(.changed)"')" "give back true"
+        run --separate-stderr vc --json apply
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '.operations')" "[]"
+        fk_fail 'glob:sys/bus/pci/drivers/nouveau/unbind EIO'
+        run --separate-stderr vc --json enable 01:00.0
+        assert_failure 1
+        assert_equal "$(echo "$output" | jq -r '.operations[0].error')" "0000:01:00.0: failed to unbind from nouveau: Input/output error"
+}

@@ -7,6 +7,8 @@
 : "${abs_top_builddir:=$abs_top_srcdir}"
 export abs_top_srcdir abs_top_builddir
 
+bats_require_minimum_version 1.5.0 # run --separate-stderr, run -N
+
 BATS_LIB_PATH=${BATS_LIB_PATH:-/usr/lib/bats}
 bats_load_library bats-support
 bats_load_library bats-assert

@@ -452,6 +452,9 @@ static void build_dev(struct devx *x) {
                 snprintf(buf, sizeof buf, "%s\n", x->reset);
                 W(x->reset[0] ? buf : "\n", "%s/reset_method", dp);
         }
+        /* Linux shows the write-only "reset" attribute when the function has a reset method. */
+        if (x->has_reset && x->reset[0])
+                W("", "%s/reset", dp);
         if (x->has_link) {
                 snprintf(buf, sizeof buf, "%s GT/s PCIe\n", x->cur_speed);
                 W(buf, "%s/current_link_speed", dp);

@@ -241,6 +241,34 @@ TEST(boot_vga_with_console) {
                 ASSERT_STREQ(vc_critical_get(s, 0, &a), "boot VGA driving the active console");
                 ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&a), "0000:00:02.0");
         }
+
+        /* The same, but the kernel's consoles are a serial line only (console=ttyS0): nobody
+         * uses the virtual terminal the framebuffer shows. */
+        tree_file(root, "sys/class/tty/console/active", "ttyS0\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_EQ(vc_critical_count(s), 0);
+        }
+
+        /* A virtual terminal among them again (the default when no console= is given). */
+        tree_file(root, "sys/class/tty/console/active", "tty0 ttyS0\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_STREQ(reason(s, "0000:00:02.0"), "boot VGA driving the active console");
+        }
+
+        /* The VGA text console (vgacon) counts like fbcon. */
+        class_entry(root, "graphics", "fb0", "platform/simple-framebuffer.0/graphics/fb0",
+                    "../../../simple-framebuffer.0");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon1/bind", "0\n");
+        tree_file(root, "sys/devices/virtual/vtconsole/vtcon0/name", "(S) VGA+\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_STREQ(reason(s, "0000:00:02.0"), "boot VGA driving the active console");
+        }
 }
 
 int main(int argc, char **argv) { return tests_run(); }

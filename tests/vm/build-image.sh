@@ -95,7 +95,14 @@ for p in "${!want[@]}"; do
         install -D -m 0644 "$mdir/$p" "$base/lib/modules/$kver/$p"
 done
 cp "$mdir"/modules.builtin "$mdir"/modules.order "$base/lib/modules/$kver/"
-"$bb" depmod -b "$base" "$kver"
+cp "$mdir"/modules.builtin.modinfo "$base/lib/modules/$kver/" 2>/dev/null || true
+# The guest's module index as a real system has it: kmod's depmod writes the binary indexes
+# (modules.dep.bin, modules.alias.bin, ...) that libkmod, and so vfio-claim, reads. busybox's
+# depmod writes only the text files that busybox's own modprobe uses.
+kmod_depmod=$(PATH=/usr/sbin:/sbin:$PATH command -v depmod || true)
+[[ -n $kmod_depmod ]] && "$kmod_depmod" --version 2>/dev/null | grep -q kmod ||
+        die "kmod's depmod is needed to index the guest's modules (apt-get install kmod)"
+"$kmod_depmod" -b "$base" "$kver"
 # jq and its libraries; the C library's files go to the same paths.
 for d in usr/bin/jq usr/lib/x86_64-linux-gnu lib/x86_64-linux-gnu lib64; do
         [[ -e $work/extra/$d ]] || continue

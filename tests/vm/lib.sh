@@ -73,14 +73,16 @@ VC_TOPOLOGY=(
         -device VGA,bus=pcie.0,addr=05.0,multifunction=on
         -device ich9-intel-hda,id=hda,bus=pcie.0,addr=05.1
         -audiodev none,id=snd0 -device hda-output,bus=hda.0,audiodev=snd0
-        # e1000e alone behind a root port
+        # e1000e alone behind a root port. The NICs meant for passthrough get no IPv6: QEMU's
+        # user network sends router advertisements, which would give each of them an IPv6
+        # default route and make it host-critical, as it should on a real host.
         -device pcie-root-port,id=rp1,bus=pcie.0,chassis=1,addr=06.0
-        -netdev user,id=n1,net=10.0.11.0/24 -device e1000e,bus=rp1,netdev=n1
+        -netdev user,id=n1,net=10.0.11.0/24,ipv6=off -device e1000e,bus=rp1,netdev=n1
         # a PCIe-to-PCI bridge with two conventional NICs: one group with the bridge
         -device pcie-root-port,id=rp2,bus=pcie.0,chassis=2,addr=07.0
         -device pcie-pci-bridge,id=br1,bus=rp2
-        -netdev user,id=n2,net=10.0.12.0/24 -device e1000,bus=br1,addr=01.0,netdev=n2
-        -netdev user,id=n3,net=10.0.13.0/24 -device rtl8139,bus=br1,addr=02.0,netdev=n3
+        -netdev user,id=n2,net=10.0.12.0/24,ipv6=off -device e1000,bus=br1,addr=01.0,netdev=n2
+        -netdev user,id=n3,net=10.0.13.0/24,ipv6=off -device rtl8139,bus=br1,addr=02.0,netdev=n3
         # virtio-net: the default route
         -device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=08.0
         -netdev user,id=n0,net=10.0.2.0/24 -device virtio-net-pci,bus=rp3,netdev=n0

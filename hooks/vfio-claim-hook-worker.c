@@ -1,0 +1,453 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The work of the libvirt qemu hook, started by vfio-claim-hook (hooks/vfio-claim-hook.c) for
+ * the two operations that may change something; same arguments, the domain XML on stdin.
+ *
+ *   vfio-claim-hook-worker DOMAIN OPERATION SUB-OPERATION EXTRA
+ *
+ * prepare begin: claim the IOMMU group of every configured PCI device the domain names, all
+ *                groups or none, for this domain. Devices not in the configuration are left
+ *                to libvirt.
+ * release end:   give back the groups this domain owns, per "release" (host or keep).
+ * anything else: exit 0.
+ *
+ * libvirt shows our stderr to the user when we exit non-zero, so a failure is one line that
+ * says what to do; everything else goes to syslog. stdout stays empty. This program never
+ * talks to libvirt. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bind.h"
+#include "config.h"
+#include "domain-xml.h"
+#include "fileio.h"
+#include "iommu.h"
+#include "log.h"
+#include "pci.h"
+#include "root.h"
+#include "reset.h"
+#include "state.h"
+
+#define LOCK_TIMEOUT_MS 60000
+
+enum {
+        HOOK_OK = 0,
+        HOOK_FAILED = 1, /* libvirt aborts the start and shows our stderr */
+};
+
+/* The one line libvirt shows: logged to syslog as well. Call once, then exit. */
+_printf_(1, 2) static int fail(const char *fmt, ...) {
+        char buf[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(buf, sizeof buf, fmt, ap);
+        va_end(ap);
+        log_error("%s", buf);
+        fprintf(stderr, "vfio-claim: %s\n", buf);
+        return HOOK_FAILED;
+}
+
+static int config_dir(struct vc_ctx *ctx, char **ret) {
+        const char *e = secure_getenv("VFIO_CLAIM_CONFIG");
+        if (!isempty(e)) {
+                *ret = strdup(e);
+                return *ret ? 0 : -ENOMEM;
+        }
+        return vc_ctx_path(ctx, VC_PLACE_SYSCONF, ret, NULL);
+}
+
+/* One group the domain needs, with what it takes to undo our part of the claim. */
+struct wanted {
+        unsigned group;
+        struct vc_pci_addr first; /* the first device of the XML in it, for messages */
+        bool claimed;             /* claimed by this transaction */
+        bool changed;             /* ... and moved devices (else: only the owner was recorded) */
+        struct vc_record *before; /* the record as it was, NULL: none */
+};
+
+struct plan {
+        struct wanted *groups;
+        size_t n_groups;
+        struct vc_claim_guard *guards;
+        size_t n_guards;
+};
+
+static void plan_done(struct plan *p) {
+        for (size_t i = 0; i < p->n_groups; i++)
+                vc_record_free(p->groups[i].before);
+        free(p->groups);
+        free(p->guards);
+        *p = (struct plan){};
+}
+
+static int plan_add_group(struct plan *p, unsigned group, const struct vc_pci_addr *addr) {
+        for (size_t i = 0; i < p->n_groups; i++)
+                if (p->groups[i].group == group)
+                        return 0;
+        struct wanted *n = realloc(p->groups, (p->n_groups + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        p->groups = n;
+        p->groups[p->n_groups++] = (struct wanted){ .group = group, .first = *addr };
+        return 0;
+}
+
+/* The "reset =" choices of the group's configured endpoints, for the engine to apply. */
+static int reset_choices(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
+                         struct vc_reset_choice **ret, size_t *ret_n) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        int r = vc_group_read(ctx, group, &g);
+        if (r < 0)
+                return r;
+        return vc_reset_choices_for_group(config, g, ret, ret_n);
+}
+
+static int plan_add_guard(struct plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
+        struct vc_claim_guard *n = realloc(p->guards, (p->n_guards + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        p->guards = n;
+        p->guards[p->n_guards++] = (struct vc_claim_guard){ .addr = *addr, .id = *id };
+        return 0;
+}
+
+static const char *where(const struct vc_config_device *cd) {
+        static char buf[512];
+        snprintf(buf, sizeof buf, "%s:%u", cd->file, cd->line);
+        return buf;
+}
+
+/* Every endpoint of the group that the configuration reserves for another VM refuses the whole
+ * group: the GPU's audio function is handed over with it. */
+static int check_group_reservations(struct vc_ctx *ctx, const struct vc_config *config,
+                                    const char *vm, unsigned group) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        int r = vc_group_read(ctx, group, &g);
+        if (r < 0)
+                return fail("cannot read IOMMU group %u: %s; the VM was not started", group, strerror(-r));
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_config_match_device(config, d);
+                if (vc_pci_dev_is_bridge(d) || !cd || !cd->vm || streq(cd->vm, vm))
+                        continue;
+                return fail("%s (device %s, IOMMU group %u) is reserved for VM \"%s\" by %s; "
+                            "remove the group from VM \"%s\" or change vm = in the configuration",
+                            vc_pci_dev_name(d), cd->name, group, cd->vm, where(cd), vm);
+        }
+        return HOOK_OK;
+}
+
+/* Undo this transaction's claims, newest first; the lock is held. Best effort: a group that
+ * cannot be given back keeps its record, and "vfio-claim release" can finish the job. */
+static void rollback(struct vc_ctx *ctx, struct plan *p, const char *vm) {
+        for (size_t i = p->n_groups; i-- > 0;) {
+                struct wanted *w = &p->groups[i];
+                int r;
+                if (!w->claimed)
+                        continue;
+                if (w->changed) {
+                        struct vc_op_result res = {};
+                        r = vc_group_release(ctx, w->group,
+                                             &(struct vc_claim_opts){ .owner = vm, .lock_held = true }, &res);
+                        if (r < 0) {
+                                _cleanup_free_ char *m = vc_op_result_message(&res);
+                                log_error("rollback: cannot give group %u back: %s", w->group,
+                                          m ? m : strerror(-r));
+                        } else
+                                log_info("rollback: gave group %u back to its host drivers", w->group);
+                        vc_op_result_done(&res);
+                } else {
+                        r = w->before ? vc_record_write(ctx, w->before) : vc_record_remove(ctx, w->group);
+                        if (r < 0)
+                                log_error_errno(r, "rollback: cannot restore the record of group %u: %m", w->group);
+                }
+                w->claimed = false;
+        }
+}
+
+static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct plan *p,
+                     const char *vm) {
+        _cleanup_close_ int lock_fd = -1;
+        int r;
+
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0)
+                return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command "
+                            "stuck? The VM was not started", strerror(-r));
+
+        for (size_t i = 0; i < p->n_groups; i++) {
+                struct wanted *w = &p->groups[i];
+                const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
+
+                if ((r = check_group_reservations(ctx, config, vm, w->group)) != HOOK_OK)
+                        goto fail;
+
+                r = vc_record_read(ctx, w->group, &w->before);
+                if (r < 0 && r != -ENOENT) {
+                        r = fail("%s: the state record of IOMMU group %u is unreadable (%s); "
+                                 "check it with 'vfio-claim status'", dev, w->group, strerror(-r));
+                        goto fail;
+                }
+                if (w->before && w->before->owner && !streq(w->before->owner, vm)) {
+                        r = fail("%s (IOMMU group %u) is in use by VM \"%s\"; stop that VM first "
+                                 "(if it is not running: vfio-claim release group:%u)",
+                                 dev, w->group, w->before->owner, w->group);
+                        goto fail;
+                }
+
+                _cleanup_free_ struct vc_reset_choice *resets = NULL;
+                size_t n_resets = 0;
+                r = reset_choices(ctx, config, w->group, &resets, &n_resets);
+                if (r < 0) {
+                        r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
+                        goto fail;
+                }
+                struct vc_op_result res = {};
+                struct vc_claim_opts opts = {
+                        .owner = vm,
+                        .lock_held = true,
+                        .protect = config->protect,
+                        .guards = p->guards,
+                        .n_guards = p->n_guards,
+                        .resets = resets,
+                        .n_resets = n_resets,
+                };
+                r = vc_group_claim(ctx, w->group, &opts, &res);
+                if (r < 0) {
+                        _cleanup_free_ char *m = vc_op_result_message(&res);
+                        char hint[96];
+                        if (r == -EPERM)
+                                snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
+                        else if (r == -ESTALE)
+                                snprintf(hint, sizeof hint, "check the id = line in the configuration");
+                        else if (r == -EBUSY)
+                                snprintf(hint, sizeof hint, "stop the VM that holds it first");
+                        else
+                                snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
+                                         w->group);
+                        vc_op_result_done(&res);
+                        if (m)
+                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started (%s)", w->group, m, vm, hint);
+                        else
+                                r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
+                                         strerror(-r), vm, hint);
+                        goto fail;
+                }
+                w->claimed = true;
+                w->changed = res.changed;
+                log_info("VM %s: IOMMU group %u (%s) %s", vm, w->group, dev,
+                         res.changed ? "claimed for vfio-pci" : "already on vfio-pci; now owned by this VM");
+                vc_op_result_done(&res);
+        }
+        return HOOK_OK;
+
+fail:
+        rollback(ctx, p, vm);
+        return r;
+}
+
+static int do_prepare(struct vc_ctx *ctx, const char *vm) {
+        _cleanup_free_ char *xml = NULL, *err = NULL, *dir = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
+        _cleanup_(vc_config_freep) struct vc_config *config = NULL;
+        _cleanup_(plan_done) struct plan p = {};
+        size_t len = 0;
+        int r;
+
+        r = vc_read_fd(STDIN_FILENO, VC_DOMAIN_XML_MAX, &xml, &len);
+        if (r < 0)
+                return fail("cannot read the domain XML of VM \"%s\" on stdin: %s", vm, strerror(-r));
+        r = vc_domain_parse(xml, len, &dom, &err);
+        if (r < 0)
+                return fail("the domain XML of VM \"%s\" is unusable: %s", vm, err ? err : strerror(-r));
+        if (dom->n_hostdevs == 0)
+                return HOOK_OK; /* nothing of ours: the common case, kept cheap */
+
+        if ((r = config_dir(ctx, &dir)) < 0)
+                return fail("out of memory");
+        r = vc_config_load(dir, &config);
+        if (r < 0) {
+                if (config && config->n_errors > 0)
+                        return fail("%s: %s; run 'vfio-claim check-config'. VM \"%s\" was not started",
+                                    dir, config->errors[0], vm);
+                return fail("%s: cannot read the configuration: %s", dir, strerror(-r));
+        }
+        vc_log_set_max_level(config->log_level);
+        if (config->n_devices == 0)
+                return HOOK_OK;
+
+        /* Only the devices the XML names are read: never a scan of the whole bus. */
+        for (size_t i = 0; i < dom->n_hostdevs; i++) {
+                const struct vc_domain_hostdev *h = &dom->hostdevs[i];
+                const char *addr = VC_PCI_ADDR_TO_STRING(&h->addr);
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+
+                r = vc_pci_dev_read(ctx, &h->addr, &d);
+                if (r == -ENODEV) {
+                        log_debug("VM %s: %s is not present; left to libvirt", vm, addr);
+                        continue;
+                }
+                if (r < 0)
+                        return fail("%s: cannot read the device: %s; VM \"%s\" was not started", addr,
+                                    strerror(-r), vm);
+                const struct vc_config_device *cd = vc_config_match_device(config, d);
+                if (!cd) {
+                        log_debug("VM %s: %s is not configured; left to libvirt (managed='%s')", vm, addr,
+                                  h->managed ? "yes" : "no");
+                        continue;
+                }
+                if (cd->vm && !streq(cd->vm, vm))
+                        return fail("%s (device %s) is reserved for VM \"%s\" by %s; remove it from VM \"%s\" "
+                                    "or change vm = in the configuration",
+                                    addr, cd->name, cd->vm, where(cd), vm);
+                int group = vc_pci_dev_iommu_group(d);
+                if (group < 0)
+                        return fail("%s (device %s) has no IOMMU group; enable the IOMMU "
+                                    "(see 'vfio-claim doctor'). VM \"%s\" was not started", addr, cd->name, vm);
+                if (cd->has_id && (r = plan_add_guard(&p, &h->addr, &cd->id)) < 0)
+                        return fail("out of memory");
+                if ((r = plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
+                        return fail("out of memory");
+        }
+        if (p.n_groups == 0)
+                return HOOK_OK;
+
+        return claim_all(ctx, config, &p, vm);
+}
+
+/* host or keep for a group: keep when any configured device in it says keep (or boot = yes,
+ * which keeps its device on vfio-pci for good); [global] release when none is configured. */
+static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_config *config,
+                                            const struct vc_record *rec) {
+        bool any = false, keep = false;
+        if (!config)
+                return VC_RELEASE_KEEP; /* unreadable configuration: move nothing */
+        for (size_t i = 0; i < rec->n_devices; i++) {
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                if (vc_pci_dev_read(ctx, &rec->devices[i].addr, &d) < 0)
+                        continue;
+                const struct vc_config_device *cd = vc_config_match_device(config, d);
+                if (!cd)
+                        continue;
+                any = true;
+                keep |= cd->boot || vc_config_device_release(config, cd) == VC_RELEASE_KEEP;
+        }
+        if (!any)
+                return config->release;
+        return keep ? VC_RELEASE_KEEP : VC_RELEASE_HOST;
+}
+
+static int do_release(struct vc_ctx *ctx, const char *vm) {
+        _cleanup_free_ unsigned *groups = NULL;
+        _cleanup_free_ char *dir = NULL, *first_error = NULL;
+        _cleanup_(vc_config_freep) struct vc_config *config = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        size_t n_groups = 0;
+        int r;
+
+        /* The XML is not needed: the records say what this VM owns. */
+        r = vc_record_list(ctx, &groups, &n_groups);
+        if (r < 0)
+                return fail("cannot list the state records: %s; run 'vfio-claim status'", strerror(-r));
+        if (n_groups == 0)
+                return HOOK_OK;
+
+        if ((r = config_dir(ctx, &dir)) < 0)
+                return fail("out of memory");
+        r = vc_config_load(dir, &config);
+        if (r < 0) {
+                log_warning("%s: configuration unusable (%s); VM %s: its groups stay on vfio-pci",
+                            dir, config && config->n_errors ? config->errors[0] : strerror(-r), vm);
+                config = vc_config_free(config);
+        } else
+                vc_log_set_max_level(config->log_level);
+
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0)
+                return fail("VM \"%s\" stopped, but its devices were not given back: cannot take the lock "
+                            "(%s); run 'vfio-claim status'", vm, strerror(-r));
+
+        for (size_t i = 0; i < n_groups; i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                r = vc_record_read(ctx, groups[i], &rec);
+                if (r == -ENOENT)
+                        continue;
+                if (r < 0) {
+                        log_warning_errno(r, "group %u: state record unreadable, skipped: %m", groups[i]);
+                        continue;
+                }
+                if (!streq_ptr(rec->owner, vm))
+                        continue;
+
+                if (group_release_policy(ctx, config, rec) == VC_RELEASE_KEEP) {
+                        r = vc_record_set_owner(rec, NULL);
+                        if (r >= 0)
+                                r = vc_record_write(ctx, rec);
+                        if (r < 0) {
+                                log_error_errno(r, "VM %s: group %u: cannot clear the owner: %m", vm, groups[i]);
+                                if (!first_error && asprintf(&first_error, "group %u: cannot clear the owner: %s",
+                                                             groups[i], strerror(-r)) < 0)
+                                        first_error = NULL;
+                        } else
+                                log_info("VM %s stopped: IOMMU group %u stays on vfio-pci (release = keep)",
+                                         vm, groups[i]);
+                        continue;
+                }
+
+                _cleanup_free_ struct vc_reset_choice *resets = NULL;
+                size_t n_resets = 0;
+                if (reset_choices(ctx, config, groups[i], &resets, &n_resets) < 0)
+                        n_resets = 0; /* the group is gone or unreadable: release does what it can */
+                struct vc_op_result res = {};
+                r = vc_group_release(ctx, groups[i],
+                                     &(struct vc_claim_opts){ .owner = vm, .lock_held = true,
+                                                              .resets = resets, .n_resets = n_resets },
+                                     &res);
+                if (r < 0) {
+                        _cleanup_free_ char *m = vc_op_result_message(&res);
+                        log_error("VM %s stopped: IOMMU group %u not given back: %s", vm, groups[i],
+                                  m ? m : strerror(-r));
+                        if (!first_error && asprintf(&first_error, "IOMMU group %u: %s", groups[i],
+                                                     m ? m : strerror(-r)) < 0)
+                                first_error = NULL;
+                } else
+                        log_info("VM %s stopped: IOMMU group %u %s", vm, groups[i],
+                                 res.changed ? "given back to its host drivers" : "was already back");
+                vc_op_result_done(&res);
+        }
+        if (first_error)
+                return fail("VM \"%s\" stopped, but %s; retry with 'vfio-claim release group:N'", vm,
+                            first_error);
+        return HOOK_OK;
+}
+
+int main(int argc, char **argv) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        int r;
+
+        if (argc < 3) {
+                fprintf(stderr, "vfio-claim: usage: vfio-claim-hook-worker DOMAIN OPERATION SUB-OPERATION EXTRA "
+                                "(run by libvirtd from qemu.d; see vfio-claim-hook(8))\n");
+                return HOOK_FAILED;
+        }
+        const char *vm = argv[1], *op = argv[2], *sub = argc > 3 ? argv[3] : "-";
+        bool prepare = streq(op, "prepare") && streq(sub, "begin");
+        bool release = streq(op, "release") && streq(sub, "end");
+        if (!prepare && !release)
+                return HOOK_OK; /* reconnect, start, started, stopped, migrate, restore, attach, ... */
+
+        vc_log_open(VC_LOG_SYSLOG, "vfio-claim-hook");
+        vc_log_set_max_level(LOG_INFO);
+
+        r = vc_ctx_new(vc_sysroot_from_environment(), &ctx);
+        if (r < 0)
+                return fail("VFIO_CLAIM_SYSROOT: %s", strerror(-r));
+
+        return prepare ? do_prepare(ctx, vm) : do_release(ctx, vm);
+}

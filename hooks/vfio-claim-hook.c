@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* The libvirt qemu hook, installed as SYSCONFDIR/libvirt/hooks/qemu.d/vfio-claim:
+ *
+ *   vfio-claim-hook DOMAIN OPERATION SUB-OPERATION EXTRA   (the domain XML on stdin)
+ *
+ * libvirtd runs it for every operation of every domain, so this front does the least it can
+ * and links nothing but the C library (statically where the build allows): loading libxml2,
+ * libkmod and libudev alone costs several times what a whole run of this program does.
+ *
+ *   prepare begin: read the XML; a domain whose XML does not contain "hostdev" cannot name a
+ *                  PCI host device (<hostdev> and <interface type='hostdev'> are the only
+ *                  ways, and libvirt writes the XML it hands us itself): exit 0. Otherwise the
+ *                  XML goes on, in a memfd on stdin, to vfio-claim-hook-worker.
+ *   release end:   vfio-claim-hook-worker (it needs the state records, not the XML).
+ *   anything else: exit 0 at once. "reconnect" must never fail: a failing reconnect hook kills
+ *                  a running VM. Not reading stdin is fine: libvirt ignores EPIPE on it.
+ *
+ * The worker is found next to this program (the link in qemu.d resolved), else in
+ * LIBEXECDIR/vfio-claim. stdout is never written. */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "domain-xml.h" /* VC_DOMAIN_XML_MAX only: nothing of the library is linked */
+#include "macro.h"
+
+#define WORKER "vfio-claim-hook-worker"
+
+static int fail(const char *what, int error) {
+        fprintf(stderr, "vfio-claim: %s: %s; the hook could not run (reinstall vfio-claim, then restart libvirtd)\n",
+                what, strerror(error));
+        return 1;
+}
+
+static int read_all(int fd, char **ret, size_t *ret_len) {
+        size_t cap = 16 * 1024, len = 0;
+        _cleanup_free_ char *buf = malloc(cap);
+        if (!buf)
+                return -ENOMEM;
+        for (;;) {
+                if (len == cap) {
+                        if (cap > VC_DOMAIN_XML_MAX)
+                                break; /* the worker refuses it with its own message */
+                        char *n = realloc(buf, cap * 2);
+                        if (!n)
+                                return -ENOMEM;
+                        buf = n;
+                        cap *= 2;
+                }
+                ssize_t k = read(fd, buf + len, cap - len);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (k == 0)
+                        break;
+                len += (size_t) k;
+        }
+        *ret = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+/* Put @buf on stdin as a sealed-size memfd the worker reads like a pipe. */
+static int buffer_to_stdin(const char *buf, size_t len) {
+        _cleanup_close_ int fd = memfd_create("domain-xml", MFD_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        for (size_t done = 0; done < len;) {
+                ssize_t k = write(fd, buf + done, len - done);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                done += (size_t) k;
+        }
+        if (lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, STDIN_FILENO) < 0) /* dup2: no CLOEXEC */
+                return -errno;
+        return 0;
+}
+
+static void worker_path(const char *argv0, char *ret, size_t size) {
+        char self[PATH_MAX];
+        if (strchr(argv0, '/') && realpath(argv0, self)) {
+                char *slash = strrchr(self, '/');
+                *slash = 0;
+                if ((size_t) snprintf(ret, size, "%s/" WORKER, self) < size && access(ret, X_OK) == 0)
+                        return;
+        }
+        snprintf(ret, size, "%s/vfio-claim/" WORKER, LIBEXECDIR);
+}
+
+int main(int argc, char **argv) {
+        char worker[PATH_MAX];
+
+        if (argc < 3) {
+                fprintf(stderr, "vfio-claim: usage: vfio-claim-hook DOMAIN OPERATION SUB-OPERATION EXTRA "
+                                "(run by libvirtd from qemu.d; see vfio-claim-hook(8))\n");
+                return 1;
+        }
+        const char *op = argv[2], *sub = argc > 3 ? argv[3] : "-";
+        bool prepare = streq(op, "prepare") && streq(sub, "begin");
+        bool release = streq(op, "release") && streq(sub, "end");
+        if (!prepare && !release)
+                return 0;
+
+        if (prepare) {
+                _cleanup_free_ char *xml = NULL;
+                size_t len = 0;
+                int r = read_all(STDIN_FILENO, &xml, &len);
+                if (r < 0)
+                        return fail("cannot read the domain XML on stdin", -r);
+                if (len > 0 && !memmem(xml, len, "hostdev", strlen("hostdev")))
+                        return 0; /* no PCI host device: nothing of ours */
+                r = buffer_to_stdin(xml, len);
+                if (r < 0)
+                        return fail("cannot hand the domain XML on", -r);
+        }
+
+        /* stdout belongs to libvirt (for migrate and restore it is the new domain XML): whatever
+         * a library in the worker might print there goes nowhere. */
+        int null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (null_fd < 0 || dup2(null_fd, STDOUT_FILENO) < 0)
+                return fail("cannot open /dev/null", errno);
+        close(null_fd);
+
+        worker_path(argv[0], worker, sizeof worker);
+        argv[0] = (char *) WORKER;
+        execv(worker, argv);
+        return fail(worker, errno);
+}

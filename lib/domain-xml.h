@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The PCI host devices of a libvirt domain, read from its XML with libxml2 (no network, no
+ * entity expansion, no DTD, at most VC_DOMAIN_XML_MAX bytes), and the edit that adds or removes
+ * them for "vfio-claim add/remove".
+ *
+ * Two elements name a PCI device of the host:
+ *   <hostdev mode='subsystem' type='pci' managed='yes|no'>
+ *     <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>
+ *   </hostdev>
+ *   <interface type='hostdev' managed='yes|no'>
+ *     <source><address type='pci' domain=... bus=... slot=... function=.../></source>
+ *   </interface>
+ * Other host devices (USB, SCSI, mdev) are not PCI functions of the host and are ignored.
+ * Address values are read as libvirt reads them: "0x" hexadecimal, a leading "0" octal,
+ * otherwise decimal; a missing attribute is 0; domain <= 0xffff, bus <= 0xff, slot <= 0x1f,
+ * function <= 7. Anything malformed is -EBADMSG with a message naming the element. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "macro.h"
+#include "pci.h"
+
+#define VC_DOMAIN_XML_MAX (4u * 1024 * 1024)
+
+enum vc_hostdev_kind {
+        VC_HOSTDEV_PCI,       /* <hostdev type='pci'> */
+        VC_HOSTDEV_INTERFACE, /* <interface type='hostdev'> */
+        _VC_HOSTDEV_KIND_MAX,
+};
+const char *vc_hostdev_kind_to_string(enum vc_hostdev_kind k);
+
+struct vc_domain_hostdev {
+        enum vc_hostdev_kind kind;
+        struct vc_pci_addr addr;
+        bool managed; /* managed='yes' (libvirt's default for <interface>: no) */
+};
+
+struct vc_domain {
+        char *name;
+        struct vc_domain_hostdev *hostdevs; /* document order */
+        size_t n_hostdevs;
+};
+
+/* Parse @len bytes of @buf. Returns 0, -EBADMSG for malformed input (with *ret_error, when
+ * non-NULL, set to one line such as "<hostdev> #2: <address> bus='0x100': out of range
+ * (0..0xff)"), -EFBIG beyond VC_DOMAIN_XML_MAX, -ENOMEM. */
+int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **ret_error);
+struct vc_domain *vc_domain_free(struct vc_domain *d);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_domain *, vc_domain_free);
+
+/* Does the domain pass @addr through (either element)? */
+bool vc_domain_has_hostdev(const struct vc_domain *d, const struct vc_pci_addr *addr);
+
+/* The element "vfio-claim add" adds for one PCI function, without a trailing newline:
+ * <hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01'
+ * slot='0x00' function='0x0'/></source></hostdev> (on separate, indented lines). */
+int vc_domain_hostdev_xml(const struct vc_pci_addr *addr, char **ret);
+
+/* Edit a domain XML document: with @add, append one <hostdev> (as vc_domain_hostdev_xml()) for
+ * every address in @addrs that the domain does not pass through yet; otherwise remove every
+ * <hostdev type='pci'> and <interface type='hostdev'> whose source is one of @addrs. The new
+ * document goes to *ret_xml; *ret_changed (may be NULL) receives a NULL-terminated list of the
+ * elements added or removed, each serialized as XML (empty list: nothing to do). Errors as for
+ * vc_domain_parse(), and -EBADMSG when the document has no <devices> to add to. */
+int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
+                            size_t n_addrs, bool add, char **ret_xml, char ***ret_changed,
+                            char **ret_error);
+
+/* Stop libxml2's generic error handler from printing to stderr in this process (other users of
+ * libxml2 in the process, such as libvirt, report their errors their own way). */
+void vc_xml_quiet(void);

@@ -1,0 +1,230 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* add VM DEVICE / remove VM DEVICE: put every endpoint of the device's IOMMU group into a stopped
+ * domain's persistent definition, or take the whole group out, through the libvirt API.
+ *
+ * The definition is edited as a whole (virDomainGetXMLDesc(INACTIVE|SECURE), edit, one
+ * virDomainDefineXML) rather than with one virDomainAttachDeviceFlags(AFFECT_CONFIG) per
+ * function: the group appears in (or leaves) the definition in one step, so a failure never
+ * leaves a GPU without its audio function; "already there" is decided on the full document (a
+ * managed='yes' hostdev or an <interface type='hostdev'> counts); and removal works by address
+ * without reproducing the exact device XML that virDomainDetachDeviceFlags would need. SECURE
+ * keeps passwords (VNC, SPICE) that a plain dump would drop on the way back in. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libvirt/libvirt.h>
+#include <libvirt/virterror.h>
+
+#include "cli.h"
+#include "domain-xml.h"
+#include "json.h"
+#include "log.h"
+
+static void vir_connect_closep(virConnectPtr *c) {
+        if (*c)
+                virConnectClose(*c);
+}
+static void vir_domain_freep(virDomainPtr *d) {
+        if (*d)
+                virDomainFree(*d);
+}
+
+/* libvirt prints every error to stderr by default; we say it once, in our words. */
+static void quiet_errors(void *user_data, virErrorPtr e) {}
+
+static const char *vir_error(void) {
+        const char *m = virGetLastErrorMessage();
+        return m ? m : "unknown libvirt error";
+}
+
+/* --json: one document whatever the outcome ("changed" empty: nothing to do). */
+static int report_json(const char *vm, unsigned group, bool add, bool dry_run, const struct vc_domain *before,
+                       const struct vc_pci_addr *addrs, size_t n_addrs, char **elements, bool configured) {
+        struct vc_json *j = vc_json_new(stdout);
+        if (!j)
+                return log_error("out of memory"), EXIT_FAILED;
+        vc_json_object_begin(j);
+        vc_json_kv_string(j, "vm", vm);
+        vc_json_kv_uint(j, "group", group);
+        vc_json_kv_string(j, "action", add ? "add" : "remove");
+        vc_json_kv_bool(j, "dry_run", dry_run);
+        vc_json_key(j, "changed");
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < n_addrs; i++)
+                if (vc_domain_has_hostdev(before, &addrs[i]) != add)
+                        vc_json_string(j, VC_PCI_ADDR_TO_STRING(&addrs[i]));
+        vc_json_array_end(j);
+        vc_json_key(j, "unchanged");
+        vc_json_array_begin(j);
+        for (size_t i = 0; add && i < n_addrs; i++)
+                if (vc_domain_has_hostdev(before, &addrs[i]))
+                        vc_json_string(j, VC_PCI_ADDR_TO_STRING(&addrs[i]));
+        vc_json_array_end(j);
+        vc_json_key(j, "elements");
+        vc_json_array_begin(j);
+        for (char **e = elements; *e; e++)
+                vc_json_string(j, *e);
+        vc_json_array_end(j);
+        vc_json_kv_bool(j, "configured", configured);
+        vc_json_object_end(j);
+        int r = vc_json_finish(j);
+        vc_json_free(j);
+        return r < 0 ? (log_error_errno(r, "cannot write the JSON output: %m"), EXIT_FAILED) : EXIT_DONE;
+}
+
+static const struct vc_group *find_group(const struct vc_topology *t, unsigned number) {
+        for (size_t i = 0; i < t->n_groups; i++)
+                if (vc_group_number(t->groups[i]) == number)
+                        return t->groups[i];
+        return NULL;
+}
+
+static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool add) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        _cleanup_(vir_connect_closep) virConnectPtr conn = NULL;
+        _cleanup_(vir_domain_freep) virDomainPtr dom = NULL;
+        _cleanup_free_ struct vc_pci_addr *addrs = NULL;
+        _cleanup_free_ char *xml = NULL, *new_xml = NULL, *err = NULL, *after = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *before = NULL, *check = NULL;
+        struct device_arg arg = {};
+        size_t n_addrs = 0;
+        bool configured = false;
+        int r, ret;
+
+        r = vc_topology_read(cli->ctx, &t);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the PCI devices: %m"), EXIT_FAILED;
+        ret = cli_resolve_device(cli, t, device, &arg);
+        if (ret != EXIT_DONE)
+                return ret;
+        if (arg.n_groups != 1) {
+                log_error("%s names %zu IOMMU groups; give a PCI address or group:N", device, arg.n_groups);
+                device_arg_done(&arg);
+                return EXIT_USAGE;
+        }
+        const struct vc_group *g = find_group(t, arg.groups[0]);
+        device_arg_done(&arg);
+        if (!g)
+                return log_error("%s: IOMMU group vanished", device), EXIT_FAILED;
+
+        /* add: the endpoints (bridges never); remove: whatever of the group the domain has. */
+        addrs = calloc(vc_group_n_devices(g) ?: 1, sizeof *addrs);
+        if (!addrs)
+                return log_error("out of memory"), EXIT_FAILED;
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                if (add && vc_pci_dev_is_bridge(d))
+                        continue;
+                addrs[n_addrs++] = *vc_pci_dev_addr(d);
+                if (!vc_pci_dev_is_bridge(d) && cli->config && vc_config_match_device(cli->config, d))
+                        configured = true;
+        }
+        if (n_addrs == 0)
+                return log_error("IOMMU group %u has no endpoint to pass through", vc_group_number(g)),
+                       EXIT_FAILED;
+
+        virSetErrorFunc(NULL, quiet_errors);
+        vc_xml_quiet(); /* libvirt's libxml2 I/O warnings would be a second, raw stderr line */
+        conn = virConnectOpen(cli->connect_uri);
+        if (!conn)
+                return log_error("cannot connect to libvirt at %s: %s", cli->connect_uri, vir_error()), EXIT_FAILED;
+        dom = virDomainLookupByName(conn, vm);
+        if (!dom)
+                return log_error("%s: no such VM at %s: %s", vm, cli->connect_uri, vir_error()), EXIT_FAILED;
+        r = virDomainIsPersistent(dom);
+        if (r == 0)
+                return log_error("VM %s is transient: it has no definition to edit", vm), EXIT_FAILED;
+        r = virDomainIsActive(dom);
+        if (r < 0)
+                return log_error("VM %s: cannot tell whether it runs: %s", vm, vir_error()), EXIT_FAILED;
+        if (r > 0)
+                return log_error("VM %s is running; shut it down first (virsh shutdown %s), "
+                                 "%s edits only a stopped VM", vm, vm, add ? "add" : "remove"),
+                       EXIT_REFUSED;
+
+        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        if (!xml)
+                return log_error("VM %s: cannot read its definition: %s", vm, vir_error()), EXIT_FAILED;
+        r = vc_domain_parse(xml, strlen(xml), &before, &err);
+        if (r >= 0)
+                r = vc_domain_edit_hostdevs(xml, strlen(xml), addrs, n_addrs, add, &new_xml, &changed, &err);
+        if (r < 0)
+                return log_error("VM %s: cannot edit its definition: %s", vm, err ? err : strerror(-r)),
+                       EXIT_FAILED;
+
+        if (cli->json && (!changed[0] || cli->dry_run))
+                return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
+                                   configured);
+        if (!changed[0]) {
+                if (add)
+                        printf("VM %s already has every endpoint of IOMMU group %u.\n", vm, vc_group_number(g));
+                else
+                        printf("VM %s has no device of IOMMU group %u.\n", vm, vc_group_number(g));
+                return EXIT_DONE;
+        }
+
+        if (cli->dry_run) {
+                printf("Would %s VM %s's definition (IOMMU group %u):\n", add ? "add to" : "remove from", vm,
+                       vc_group_number(g));
+                for (char **c = changed; *c; c++)
+                        printf("%s\n", *c);
+                return EXIT_DONE;
+        }
+
+        /* The VM may have been started meanwhile: the check is repeated right before the write. */
+        if (virDomainIsActive(dom) > 0)
+                return log_error("VM %s was started meanwhile; nothing was changed", vm), EXIT_REFUSED;
+        virDomainPtr defined = virDomainDefineXML(conn, new_xml);
+        if (!defined)
+                return log_error("VM %s: libvirt refused the new definition: %s; nothing was changed", vm,
+                                 vir_error()),
+                       EXIT_FAILED;
+        virDomainFree(defined);
+
+        /* What libvirt stored, not what we sent. */
+        after = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        if (!after || vc_domain_parse(after, strlen(after), &check, NULL) < 0)
+                return log_error("VM %s: cannot read back its definition: %s", vm, vir_error()), EXIT_FAILED;
+        for (size_t i = 0; i < n_addrs; i++)
+                if (vc_domain_has_hostdev(check, &addrs[i]) != add)
+                        return log_error("VM %s: libvirt's stored definition %s %s", vm,
+                                         add ? "lacks" : "still has", VC_PCI_ADDR_TO_STRING(&addrs[i])),
+                               EXIT_FAILED;
+
+        if (cli->json)
+                return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured);
+        printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
+        for (size_t i = 0; i < n_addrs; i++)
+                if (vc_domain_has_hostdev(before, &addrs[i]) != add)
+                        printf(" %s", VC_PCI_ADDR_TO_STRING(&addrs[i]));
+        if (add) {
+                bool any = false;
+                for (size_t i = 0; i < n_addrs; i++)
+                        if (vc_domain_has_hostdev(before, &addrs[i])) {
+                                printf("%s %s", any ? "" : "; already there:", VC_PCI_ADDR_TO_STRING(&addrs[i]));
+                                any = true;
+                        }
+        }
+        printf("\n");
+        for (char **c = changed; cli->verbose && *c; c++)
+                printf("%s\n", *c);
+        if (add && !configured)
+                printf("The group is not in the configuration: run 'vfio-claim enable %s' so that it is\n"
+                       "claimed when the VM starts (libvirt does not move managed='no' devices itself).\n",
+                       device);
+        return EXIT_DONE;
+}
+
+int verb_add(struct vc_cli *cli, int argc, char **argv) {
+        int r = cli_load_config(cli);
+        return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], true);
+}
+
+int verb_remove(struct vc_cli *cli, int argc, char **argv) {
+        int r = cli_load_config(cli);
+        return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], false);
+}

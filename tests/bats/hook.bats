@@ -1,0 +1,444 @@
+#!/usr/bin/env bats
+# The libvirt qemu hook against the fake kernel: what libvirt gives it (argv, the domain XML on
+# stdin), what it must leave behind (drivers, overrides, state records, the write log), and what
+# libvirt shows the user (exit status, one line on stderr, nothing on stdout).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+DOMAINS="$abs_top_srcdir/tests/fixtures/domains"
+
+# conf 'INI TEXT': the configuration directory for this test.
+conf() {
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '%s\n' "$1" > "$CONF/vfio-claim.conf"
+        export CONF
+}
+
+# hook XML VM OPERATION SUB-OPERATION: run the hook as libvirtd does, XML on stdin.
+# Under $VC_WRAPPER (check-valgrind) the worker runs directly: memcheck reports the start-up of a
+# statically linked C library as errors, and the worker does everything the front hands on to
+# it (and exits 0 for what the front answers alone).
+hook() {
+        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
+        shift
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # shellcheck disable=SC2086
+        VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                fk $VC_WRAPPER "$prog" "$@" - < "$xml"
+}
+
+# record N: the state record of group N (empty when there is none).
+record() {
+        local f
+        f=$(find "$ROOT" -path "*/vfio-claim/group-$1" 2>/dev/null | head -n1)
+        [ -z "$f" ] || cat "$f"
+}
+
+assert_claimed() { # assert_claimed ADDR...
+        for a in "$@"; do
+                assert_equal "$a $(fk_driver "$a")" "$a vfio-pci"
+                assert_equal "$a $(fk_override "$a")" "$a vfio-pci"
+        done
+}
+
+assert_host() { # assert_host ADDR=DRIVER...
+        for p in "$@"; do
+                assert_equal "${p%%=*} $(fk_driver "${p%%=*}")" "${p%%=*} ${p#*=}"
+                assert_equal "${p%%=*} override '$(fk_override "${p%%=*}")'" "${p%%=*} override ''"
+        done
+}
+
+GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
+
+@test "prepare: virt-manager style (managed='yes') claims the GPU's whole group for the VM" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_equal "$stderr" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        assert_equal "$(fk_driver 0000:00:01.0)" pcieport
+        [ -e "$ROOT/dev/vfio/1" ]
+        run record 1
+        assert_line "owner win11"
+        assert_line "state claimed"
+        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none"
+        assert_line "device 0000:01:00.1 driver=snd_hda_intel module=snd_hda_intel override=none"
+}
+
+@test "prepare: virsh style (managed='no', decimal address, matched by id) claims the NIC" {
+        fake_root lone-nic
+        conf $'[device nic]\nmatch = 8086:10d3'
+        run --separate-stderr hook "$DOMAINS/virsh.xml" builder prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_equal "$stderr" ""
+        assert_claimed 0000:03:00.0
+        assert_equal "$(fk_driver 0000:00:1c.4)" pcieport
+        run record 7
+        assert_line "owner builder"
+}
+
+@test "prepare: GPU and audio both listed: the group is claimed once" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 10de:2204\n[device gpu-audio]\nmatch = 10de:1aef'
+        run --separate-stderr hook "$DOMAINS/gpu-audio.xml" gaming prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        assert_equal "$(grep -c '/unbind' "$ROOT/.fakekernel/writes.log")" 2
+        assert_equal "$(grep -c 'drivers_probe' "$ROOT/.fakekernel/writes.log")" 2
+        run record 1
+        assert_line "owner gaming"
+}
+
+@test "prepare: only the VGA function listed: the audio function is claimed with it" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 0000:01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+}
+
+@test "prepare: <interface type='hostdev'> is claimed like a hostdev" {
+        fake_root lone-nic
+        conf $'[device nic]\nmatch = 03:00.0'
+        run --separate-stderr hook "$DOMAINS/interface-hostdev.xml" router prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_claimed 0000:03:00.0
+        run record 7
+        assert_line "owner router"
+}
+
+@test "prepare: a domain without host devices costs nothing: exit 0, no write, no record" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/no-hostdev.xml" plain prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
+@test "prepare: a host device that is not configured is left to libvirt" {
+        fake_root gpu-audio
+        conf $'[device disk]\nmatch = 02:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+}
+
+@test "prepare: USB and mdev host devices are ignored" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        for x in usb mdev; do
+                run --separate-stderr hook "$DOMAINS/$x.xml" "$x" prepare begin
+                assert_success
+                assert_equal "$output$stderr" ""
+        done
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "prepare: a device reserved for another VM is refused with one line, nothing written" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\nvm = win11'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" 'vfio-claim: 0000:01:00.0 (device gpu) is reserved for VM "win11" by vfio-claim.conf:1; remove it from VM "gaming" or change vm = in the configuration'
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+
+        # The VM it is reserved for gets it.
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" win11 prepare begin
+        assert_success
+        assert_claimed 0000:01:00.0 0000:01:00.1
+}
+
+@test "prepare: a reservation of another function of the group refuses the whole group" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\n\n[device hdmi]\nmatch = 01:00.1\nvm = win11'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" 'vfio-claim: 0000:01:00.1 (device hdmi, IOMMU group 1) is reserved for VM "win11" by vfio-claim.conf:4; remove the group from VM "gaming" or change vm = in the configuration'
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+}
+
+@test "prepare: a group held by a running VM is refused; the holder keeps it" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        writes=$(fk_writes)
+        run --separate-stderr hook "$DOMAINS/gpu-audio.xml" gaming prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" 'vfio-claim: 0000:01:00.0 (IOMMU group 1) is in use by VM "win11"; stop that VM first (if it is not running: vfio-claim release group:1)'
+        assert_equal "$(fk_writes)" "$writes"
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        assert_line "owner win11"
+}
+
+@test "prepare: malformed XML fails with one line naming the place, nothing written" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/malformed.xml" broken prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" 'vfio-claim: the domain XML of VM "broken" is unusable: line 7: malformed XML: Opening and ending tag mismatch: source line 5 and hostdev'
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "prepare: an address out of range fails with one line, nothing written" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/bad-address.xml" badaddr prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: the domain XML of VM \"badaddr\" is unusable: line 6: <hostdev> source <address bus='0x100'>: out of range (at most 0xff)"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "prepare: hardware changed behind a configured address is refused" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\nid = 10de:1111'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" 'vfio-claim: IOMMU group 1: 0000:01:00.0: hardware changed (expected 10de:1111); VM "gaming" was not started (check the id = line in the configuration)'
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+}
+
+@test "prepare: a broken configuration refuses a VM with host devices, not one without" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00\n'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_regex "$stderr" "^vfio-claim: .*vfio-claim.conf:2: .*run 'vfio-claim check-config'\. VM \"gaming\" was not started$"
+        assert_equal "$(echo "$stderr" | wc -l)" 1
+        run --separate-stderr hook "$DOMAINS/no-hostdev.xml" plain prepare begin
+        assert_success
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "prepare: when a later group fails, the groups claimed before it are given back" {
+        fake_root gpu-audio
+        conf $'[global]\nprotect = no\n[device gpu]\nmatch = 01:00.0\n[device disk]\nmatch = 02:00.0'
+        fk_fail 'glob:sys/bus/pci/drivers/nvme/unbind EIO'
+        run --separate-stderr hook "$DOMAINS/two-groups.xml" workstation prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: IOMMU group 4: 0000:02:00.0: failed to unbind from nvme: Input/output error; VM \"workstation\" was not started (see 'vfio-claim show group:4' and the system log)"
+        assert_equal "$(echo "$stderr" | wc -l)" 1
+        # Group 1 was claimed first, then given back; group 4 never moved.
+        grep -q 'nouveau/unbind' "$ROOT/.fakekernel/writes.log"
+        assert_host $GPU_HOST 0000:02:00.0=nvme
+        assert_equal "$(record 1)" ""
+        assert_equal "$(record 4)" ""
+
+        # libvirt runs "release end" after a failed start: nothing left to do, no error.
+        writes=$(fk_writes)
+        run --separate-stderr hook "$DOMAINS/two-groups.xml" workstation release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_equal "$(fk_writes)" "$writes"
+}
+
+@test "release end: the VM's group goes back to its host drivers" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
+@test "release end: idempotent; a second run writes nothing" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        writes=$(fk_writes)
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_equal "$(fk_writes)" "$writes"
+        assert_host $GPU_HOST
+}
+
+@test "release end: devices already given back by hand are not an error" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        # As an admin would: override, unbind, probe, clear the override.
+        for p in $GPU_HOST; do
+                f=${p%%=*}
+                fk_sh "echo ${p#*=} > '$(fk_dev $f)/driver_override'; echo $f > '$ROOT/sys/bus/pci/drivers/vfio-pci/unbind'; echo $f > '$ROOT/sys/bus/pci/drivers_probe'; printf '\n' > '$(fk_dev $f)/driver_override'"
+        done
+        assert_host $GPU_HOST
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
+@test "release end: only this VM's groups are given back" {
+        fake_root gpu-audio
+        conf $'[global]\nprotect = no\n[device gpu]\nmatch = 01:00.0\n[device disk]\nmatch = 02:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        sed 's/bus=.0x01./bus="0x02"/' "$DOMAINS/gpu-only.xml" > "$BATS_TEST_TMPDIR/disk.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/disk.xml" storage prepare begin
+        assert_success
+        assert_claimed 0000:01:00.0 0000:02:00.0
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_success
+        assert_host $GPU_HOST
+        assert_claimed 0000:02:00.0
+        run record 4
+        assert_line "owner storage"
+}
+
+@test "release end: release = keep leaves the group on vfio-pci and frees it for the next VM" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\nrelease = keep'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        refute_line --partial "owner"
+        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none"
+        # Another VM may take it now; nothing moves.
+        writes=$(fk_writes)
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_equal "$(fk_writes)" "$writes"
+        run record 1
+        assert_line "owner win11"
+}
+
+@test "release end: a failed give-back says what to do; the next run finishes" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        fk_fail 'glob:sys/bus/pci/drivers/vfio-pci/unbind EIO'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_regex "$stderr" '^vfio-claim: VM "gaming" stopped, but IOMMU group 1: 0000:01:00.0: failed to unbind from vfio-pci: Input/output error; retry with .vfio-claim release group:N.$'
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        assert_line "owner gaming"
+        : > "$ROOT/.fakekernel/faults"
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_success
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
+@test "reconnect and the other operations exit 0 at once, even with a broken configuration" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        conf $'[device gpu\nthis is not a configuration'
+        writes=$(fk_writes)
+        for op in "reconnect begin" "start begin" "started begin" "stopped end" "migrate begin" \
+                  "restore begin" "attach begin" "prepare end" "release begin"; do
+                # shellcheck disable=SC2086
+                run --separate-stderr hook "$DOMAINS/malformed.xml" gaming $op
+                assert_success
+                assert_equal "$op: $output$stderr" "$op: "
+        done
+        run --separate-stderr hook /dev/null gaming reconnect begin
+        assert_success
+        assert_equal "$(fk_writes)" "$writes"
+        assert_claimed 0000:01:00.0 0000:01:00.1
+}
+
+@test "release end with a broken configuration keeps the group on vfio-pci, owner cleared" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_success
+        conf $'[device gpu]\nmatch = nonsense'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        refute_line --partial "owner"
+}
+
+@test "the front answers alone for domains without host devices, and says so when the worker is missing" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        mkdir -p "$BATS_TEST_TMPDIR/front"
+        cp "$abs_top_builddir/vfio-claim-hook" "$BATS_TEST_TMPDIR/front/"
+        front="$BATS_TEST_TMPDIR/front/vfio-claim-hook"
+        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                "$front" plain prepare begin - < "$DOMAINS/no-hostdev.xml"
+        assert_success
+        assert_equal "$output$stderr" ""
+        run --separate-stderr "$front" plain reconnect begin - < /dev/null
+        assert_success
+        assert_equal "$output$stderr" ""
+        # Without a worker next to it, the front falls back to LIBEXECDIR/vfio-claim.
+        mk="$abs_top_builddir/Makefile"
+        prefix=$(sed -n 's/^prefix = //p' "$mk")
+        exec_prefix=$(sed -n 's/^exec_prefix = //p' "$mk" | sed "s|\${prefix}|$prefix|")
+        libexecdir=$(sed -n 's/^libexecdir = //p' "$mk" | sed "s|\${exec_prefix}|$exec_prefix|")
+        if [ -e "$libexecdir/vfio-claim/vfio-claim-hook-worker" ]; then
+                skip "a vfio-claim-hook-worker is installed on this machine"
+        fi
+        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                "$front" gaming prepare begin - < "$DOMAINS/gpu-only.xml"
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: $libexecdir/vfio-claim/vfio-claim-hook-worker: No such file or directory; the hook could not run (reinstall vfio-claim, then restart libvirtd)"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "reset =: the hook applies the configured method at prepare and resets before giving back" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\n[device audio]\nmatch = 01:00.1\nreset = flr'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" flr
+        # the function without a reset = line (auto) gets the kernel's own order back: "default"
+        # (the fake kernel stores that word; Linux would show its list again)
+        grep -q $'0000:01:00.0/reset_method\tdefault\tok' "$ROOT/.fakekernel/writes.log"
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        assert_host $GPU_HOST
+        # an explicit method resets the function before its host driver gets it back
+        grep -q $'0000:01:00.1/reset\t1\tok' "$ROOT/.fakekernel/writes.log"
+        ! grep -q $'0000:01:00.0/reset\t' "$ROOT/.fakekernel/writes.log"
+}

@@ -1,0 +1,166 @@
+#!/usr/bin/env bats
+# vfio-claim add/remove VM DEVICE through the real libvirt API, against libvirt's test driver
+# (test:///FILE: a node described by a file, held in the memory of the connection) and the fake
+# kernel for the IOMMU groups. The verb reads the stored definition back after defining it and
+# fails when libvirt did not store what it sent, so its report is what libvirt holds.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+# node 'DOMAIN XML...': a test-driver node with these domains; sets URI.
+node() {
+        NODE="$BATS_TEST_TMPDIR/node.xml"
+        {
+                echo "<node>"
+                printf '%s\n' "$@"
+                echo "</node>"
+        } > "$NODE"
+        URI="test://$NODE"
+}
+
+# stopped NAME [DEVICES XML]: a defined, shut off domain; running NAME: a running one.
+stopped() {
+        cat <<EOF
+<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'>
+  <name>$1</name>
+  <memory>1048576</memory>
+  <os><type>hvm</type></os>
+  <devices>${2:-}</devices>
+  <test:runstate>5</test:runstate>
+</domain>
+EOF
+}
+running() {
+        echo "<domain type='test'><name>$1</name><memory>1048576</memory><os><type>hvm</type></os></domain>"
+}
+hostdev() { # hostdev BUS FUNCTION [managed]
+        echo "<hostdev mode='subsystem' type='pci' managed='${3:-yes}'><source><address domain='0x0000' bus='$1' slot='0x00' function='$2'/></source></hostdev>"
+}
+
+setup() {
+        fake_root gpu-audio
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 10de:2204\n' > "$CONF/vfio-claim.conf"
+}
+
+vm() {
+        vc --config "$CONF" --connect "$URI" "$@"
+}
+
+@test "add: every endpoint of the GPU's group goes into a stopped VM, the bridge never" {
+        node "$(stopped gaming)"
+        run --separate-stderr vm -v add gaming 0000:01:00.0
+        assert_success
+        assert_equal "$stderr" ""
+        assert_line --index 0 "VM gaming, IOMMU group 1: added 0000:01:00.0 0000:01:00.1"
+        assert_line "    <address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/>"
+        assert_line "    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>"
+        assert_equal "$(echo "$output" | grep -c "<hostdev mode='subsystem' type='pci' managed='no'>")" 2
+        refute_output --partial "0000:00:01.0"
+        refute_output --partial "not in the configuration"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "add: functions already there (managed='yes', from virt-manager) are not added twice" {
+        node "$(stopped gaming "$(hostdev 0x01 0x0)")"
+        run --separate-stderr vm add gaming gpu
+        assert_success
+        assert_equal "$output" "VM gaming, IOMMU group 1: added 0000:01:00.1; already there: 0000:01:00.0"
+
+        node "$(stopped gaming "$(hostdev 0x01 0x0)$(hostdev 0x01 0x1 no)")"
+        run --separate-stderr vm add gaming 01:00.1
+        assert_success
+        assert_equal "$output" "VM gaming already has every endpoint of IOMMU group 1."
+}
+
+@test "add: --dry-run prints the elements it would add and changes nothing" {
+        node "$(stopped gaming "$(hostdev 0x01 0x0)")"
+        run --separate-stderr vm --dry-run add gaming group:1
+        assert_success
+        assert_equal "$output" "Would add to VM gaming's definition (IOMMU group 1):
+<hostdev mode='subsystem' type='pci' managed='no'>
+  <source>
+    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>
+  </source>
+</hostdev>"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "add and remove: refused with exit 4 while the VM runs" {
+        node "$(running win11)"
+        run --separate-stderr vm add win11 01:00.0
+        assert_failure 4
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: VM win11 is running; shut it down first (virsh shutdown win11), add edits only a stopped VM"
+        run --separate-stderr vm remove win11 01:00.0
+        assert_failure 4
+}
+
+@test "remove: the whole group leaves the definition, whoever added it" {
+        node "$(stopped gaming "$(hostdev 0x01 0x0)$(hostdev 0x01 0x1 no)$(hostdev 0x02 0x0)")"
+        run --separate-stderr vm -v remove gaming 01:00.1
+        assert_success
+        assert_line --index 0 "VM gaming, IOMMU group 1: removed 0000:01:00.0 0000:01:00.1"
+        # The NVMe drive in another group stays.
+        refute_output --partial "bus=\"0x02\""
+        run --separate-stderr vm remove gaming 01:00.0
+        assert_success
+        assert_equal "$output" "VM gaming, IOMMU group 1: removed 0000:01:00.0 0000:01:00.1"
+}
+
+@test "remove: nothing of the group in the VM is not an error" {
+        node "$(stopped gaming "$(hostdev 0x02 0x0)")"
+        run --separate-stderr vm remove gaming 01:00.0
+        assert_success
+        assert_equal "$output" "VM gaming has no device of IOMMU group 1."
+}
+
+@test "add: a group that is not configured works, with a hint to enable it" {
+        node "$(stopped storage)"
+        run --separate-stderr vm add storage 02:00.0
+        assert_success
+        assert_line --index 0 "VM storage, IOMMU group 4: added 0000:02:00.0"
+        assert_line --index 1 "The group is not in the configuration: run 'vfio-claim enable 02:00.0' so that it is"
+}
+
+@test "add: unknown VM, unknown device, unreachable libvirt" {
+        node "$(stopped gaming)"
+        run --separate-stderr vm add nosuch 01:00.0
+        assert_failure 1
+        assert_regex "$stderr" '^vfio-claim: nosuch: no such VM at test://.*: '
+        run --separate-stderr vm add gaming 07:00.0
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: 0000:07:00.0: no such PCI device"
+        run --separate-stderr vm add gaming not-a-device
+        assert_failure 2
+        run --separate-stderr vc --config "$CONF" --connect "test://$BATS_TEST_TMPDIR/missing.xml" add gaming 01:00.0
+        assert_failure 1
+        assert_regex "$stderr" "^vfio-claim: cannot connect to libvirt at test://"
+        assert_equal "$(echo "$stderr" | wc -l)" 1
+        run --separate-stderr vm add gaming
+        assert_failure 2
+}
+
+@test "add: an <interface type='hostdev'> of the device counts as present" {
+        node "$(stopped router "<interface type='hostdev' managed='yes'><mac address='52:54:00:00:00:01'/><source><address type='pci' domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></interface>")"
+        run --separate-stderr vm add router 02:00.0
+        assert_success
+        assert_equal "$output" "VM router already has every endpoint of IOMMU group 4."
+}
+
+@test "add/remove --json: one document saying what changed" {
+        node "$(stopped gaming "$(hostdev 0x01 0x0)")"
+        run --separate-stderr vm --json add gaming 01:00.0
+        assert_success
+        echo "$output" | jq -e . >/dev/null
+        assert_equal "$(echo "$output" | jq -c '[.vm, .group, .action, .dry_run, .changed, .unchanged, (.elements | length), .configured]')" \
+                '["gaming",1,"add",false,["0000:01:00.1"],["0000:01:00.0"],1,true]'
+        run --separate-stderr vm --json --dry-run remove gaming 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.action, .dry_run, .changed, .unchanged]')" '["remove",true,["0000:01:00.0"],[]]'
+        node "$(stopped empty)"
+        run --separate-stderr vm --json remove empty 01:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.changed, .elements]')" '[[],[]]'
+}

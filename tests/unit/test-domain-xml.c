@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+
+/* Domain XML: which PCI functions of the host a domain asks for, and the edit of add/remove. */
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include "domain-xml.h"
+#include "tests.h"
+
+#ifndef DOMAIN_FIXTURES
+#error "DOMAIN_FIXTURES must name tests/fixtures/domains"
+#endif
+
+static char *slurp(const char *name, size_t *ret_len) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s", DOMAIN_FIXTURES, name);
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return NULL;
+        char *buf = malloc(VC_DOMAIN_XML_MAX + 1);
+        size_t n = buf ? fread(buf, 1, VC_DOMAIN_XML_MAX, f) : 0;
+        fclose(f);
+        if (buf)
+                buf[n] = 0;
+        *ret_len = n;
+        return buf;
+}
+
+/* Parse fixture @name: returns the parser's result, the domain in *ret and the message in *err. */
+static int parse_fixture(const char *name, struct vc_domain **ret, char **err) {
+        size_t len = 0;
+        _cleanup_free_ char *buf = slurp(name, &len);
+        if (!buf)
+                return -ENOENT;
+        return vc_domain_parse(buf, len, ret, err);
+}
+
+static int parse_str(const char *s, struct vc_domain **ret, char **err) {
+        return vc_domain_parse(s, strlen(s), ret, err);
+}
+
+#define ADDR(d, b, s, f) ((struct vc_pci_addr){ .domain = (d), .bus = (b), .slot = (s), .func = (f) })
+
+TEST(virt_manager_managed_yes) {
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_OK(parse_fixture("virt-manager.xml", &d, &err));
+        ASSERT_STREQ(d->name, "win11");
+        ASSERT_EQ(d->n_hostdevs, 1);
+        ASSERT_EQ(d->hostdevs[0].kind, VC_HOSTDEV_PCI);
+        ASSERT_TRUE(d->hostdevs[0].managed);
+        /* The host address under <source>, not the guest address next to it (bus 0x05). */
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[0].addr), "0000:01:00.0");
+        ASSERT_TRUE(vc_domain_has_hostdev(d, &ADDR(0, 1, 0, 0)));
+        ASSERT_FALSE(vc_domain_has_hostdev(d, &ADDR(0, 5, 0, 0)));
+}
+
+TEST(virsh_managed_no_decimal) {
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        ASSERT_OK(parse_fixture("virsh.xml", &d, NULL));
+        ASSERT_STREQ(d->name, "builder");
+        ASSERT_EQ(d->n_hostdevs, 1);
+        ASSERT_FALSE(d->hostdevs[0].managed);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[0].addr), "0000:03:00.0");
+}
+
+TEST(multifunction_gpu_audio) {
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        ASSERT_OK(parse_fixture("gpu-audio.xml", &d, NULL));
+        ASSERT_STREQ(d->name, "gaming");
+        ASSERT_EQ(d->n_hostdevs, 2);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[0].addr), "0000:01:00.0");
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[1].addr), "0000:01:00.1");
+}
+
+TEST(interface_hostdev) {
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        ASSERT_OK(parse_fixture("interface-hostdev.xml", &d, NULL));
+        ASSERT_EQ(d->n_hostdevs, 1);
+        ASSERT_EQ(d->hostdevs[0].kind, VC_HOSTDEV_INTERFACE);
+        ASSERT_TRUE(d->hostdevs[0].managed);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[0].addr), "0000:03:00.0");
+        ASSERT_STREQ(vc_hostdev_kind_to_string(d->hostdevs[0].kind), "interface");
+}
+
+TEST(no_hostdevs) {
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        ASSERT_OK(parse_fixture("no-hostdev.xml", &d, NULL));
+        ASSERT_STREQ(d->name, "plain");
+        ASSERT_EQ(d->n_hostdevs, 0);
+}
+
+TEST(usb_and_mdev_ignored) {
+        _cleanup_(vc_domain_freep) struct vc_domain *u = NULL, *m = NULL;
+        ASSERT_OK(parse_fixture("usb.xml", &u, NULL));
+        ASSERT_EQ(u->n_hostdevs, 0);
+        ASSERT_OK(parse_fixture("mdev.xml", &m, NULL));
+        ASSERT_EQ(m->n_hostdevs, 0);
+}
+
+TEST(malformed_xml) {
+        struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_ERRNO(parse_fixture("malformed.xml", &d, &err), EBADMSG);
+        ASSERT_NULL(d);
+        ASSERT_NOT_NULL(err);
+        /* The first error, where the mistake is, not the consequences at the end. */
+        ASSERT_STREQ(err, "line 7: malformed XML: Opening and ending tag mismatch: source line 5 and hostdev");
+}
+
+TEST(bad_address_fixture) {
+        struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_ERRNO(parse_fixture("bad-address.xml", &d, &err), EBADMSG);
+        ASSERT_STREQ(err, "line 6: <hostdev> source <address bus='0x100'>: out of range (at most 0xff)");
+}
+
+#define HOSTDEV(attrs)                                                                          \
+        "<domain><name>t</name><devices><hostdev mode='subsystem' type='pci'><source><address " \
+        attrs "/></source></hostdev></devices></domain>"
+
+TEST(address_values) {
+        static const struct {
+                const char *xml;
+                int error;
+                const char *expect; /* address or message */
+        } cases[] = {
+                { HOSTDEV("domain='0x0000' bus='0x01' slot='0x1f' function='0x7'"), 0, "0000:01:1f.7" },
+                { HOSTDEV("domain='0' bus='255' slot='31' function='7'"), 0, "0000:ff:1f.7" },
+                { HOSTDEV("bus='0X0a' slot='0x1F'"), 0, "0000:0a:1f.0" },
+                { HOSTDEV("domain='0xffff' bus='0x0' slot='0' function='0'"), 0, "ffff:00:00.0" },
+                /* strtoul with base 0, as libvirt reads it: a leading 0 is octal. */
+                { HOSTDEV("bus='010' slot='0'"), 0, "0000:08:00.0" },
+                { HOSTDEV("bus='0x01' slot='0x20'"), EBADMSG,
+                  "line 1: <hostdev> source <address slot='0x20'>: out of range (at most 0x1f)" },
+                { HOSTDEV("bus='0x01' slot='0' function='8'"), EBADMSG,
+                  "line 1: <hostdev> source <address function='8'>: out of range (at most 0x7)" },
+                { HOSTDEV("domain='0x10000' bus='1'"), EBADMSG,
+                  "line 1: <hostdev> source <address domain='0x10000'>: out of range (at most 0xffff)" },
+                { HOSTDEV("bus='-1'"), EBADMSG, "line 1: <hostdev> source <address bus='-1'>: not a number" },
+                { HOSTDEV("bus='1x'"), EBADMSG, "line 1: <hostdev> source <address bus='1x'>: not a number" },
+                { HOSTDEV("bus=' 1'"), EBADMSG, "line 1: <hostdev> source <address bus=' 1'>: not a number" },
+                { HOSTDEV("bus='0x'"), EBADMSG, "line 1: <hostdev> source <address bus='0x'>: not a number" },
+                { HOSTDEV("bus='09'"), EBADMSG, "line 1: <hostdev> source <address bus='09'>: not a number" },
+                { HOSTDEV("bus=''"), EBADMSG, "line 1: <hostdev> source <address bus=''>: not a number" },
+                { HOSTDEV("bus='99999999999999999999'"), EBADMSG,
+                  "line 1: <hostdev> source <address bus='99999999999999999999'>: out of range (at most 0xff)" },
+                { HOSTDEV("type='usb' bus='1'"), EBADMSG,
+                  "line 1: <hostdev> source <address type='usb'>: not a PCI address" },
+                { HOSTDEV("type='pci' bus='1'"), 0, "0000:01:00.0" },
+                { HOSTDEV(""), EBADMSG, "line 1: <hostdev> source <address>: no domain, bus, slot or function" },
+                { "<domain><name>t</name><devices><hostdev mode='subsystem' type='pci'></hostdev></devices></domain>",
+                  EBADMSG, "line 1: <hostdev> has no <source>" },
+                { "<domain><name>t</name><devices><hostdev mode='subsystem' type='pci'><source/></hostdev></devices></domain>",
+                  EBADMSG, "line 1: <hostdev> <source> has no <address>" },
+                { "<domain><name>t</name><devices><hostdev mode='subsystem' type='pci' managed='maybe'><source><address bus='1'/></source></hostdev></devices></domain>",
+                  EBADMSG, "line 1: <hostdev managed='maybe'>: expected yes or no" },
+                { "<domain><name>t</name><devices><interface type='hostdev'><source><address type='pci' bus='0x300'/></source></interface></devices></domain>",
+                  EBADMSG, "line 1: <interface> source <address bus='0x300'>: out of range (at most 0xff)" },
+                { "<domain><devices/></domain>", EBADMSG, "<domain> has no <name>" },
+                { "<network><name>default</name></network>", EBADMSG, "the root element is <network>, not <domain>" },
+                { "", EBADMSG, "the domain XML is empty" },
+                { "<?xml version='1.0'?><!DOCTYPE domain [<!ENTITY x 'y'>]><domain><name>&x;</name></domain>",
+                  EBADMSG, "a domain XML must not have a DOCTYPE" },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+                _cleanup_free_ char *err = NULL;
+                int r = parse_str(cases[i].xml, &d, &err);
+                if (r != -cases[i].error)
+                        FAIL_AT("case %zu: returned %d (%s), expected %d", i, r, strna(err), -cases[i].error);
+                if (r == 0) {
+                        if (d->n_hostdevs != 1)
+                                FAIL_AT("case %zu: %zu hostdevs", i, d->n_hostdevs);
+                        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[0].addr), cases[i].expect);
+                        ASSERT_FALSE(d->hostdevs[0].managed);
+                } else
+                        ASSERT_STREQ(err, cases[i].expect);
+        }
+}
+
+TEST(external_entities_never_loaded) {
+        /* An external entity or DTD would need the network or the file system: never fetched,
+         * the document is refused for its DOCTYPE. */
+        static const char xml[] =
+                "<?xml version='1.0'?>\n"
+                "<!DOCTYPE domain SYSTEM 'http://127.0.0.1:9/evil.dtd'>\n"
+                "<domain><name>t</name></domain>\n";
+        struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_ERRNO(parse_str(xml, &d, &err), EBADMSG);
+        ASSERT_STREQ(err, "a domain XML must not have a DOCTYPE");
+}
+
+TEST(size_limit) {
+        size_t len = VC_DOMAIN_XML_MAX + 1;
+        _cleanup_free_ char *big = malloc(len);
+        struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_NOT_NULL(big);
+        memset(big, ' ', len);
+        ASSERT_ERRNO(vc_domain_parse(big, len, &d, &err), EFBIG);
+        ASSERT_NOT_NULL(err);
+}
+
+TEST(hostdev_xml) {
+        _cleanup_free_ char *s = NULL;
+        ASSERT_OK(vc_domain_hostdev_xml(&ADDR(0, 1, 0, 1), &s));
+        ASSERT_STREQ(s, "<hostdev mode='subsystem' type='pci' managed='no'>\n"
+                        "  <source>\n"
+                        "    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
+                        "  </source>\n"
+                        "</hostdev>");
+}
+
+TEST(edit_add_idempotent) {
+        size_t len = 0;
+        _cleanup_free_ char *in = slurp("gpu-only.xml", &len);
+        _cleanup_free_ char *out = NULL, *out2 = NULL;
+        _cleanup_strv_free_ char **changed = NULL, **changed2 = NULL;
+        const struct vc_pci_addr addrs[] = { ADDR(0, 1, 0, 0), ADDR(0, 1, 0, 1) };
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+
+        ASSERT_NOT_NULL(in);
+        ASSERT_OK(vc_domain_edit_hostdevs(in, len, addrs, 2, true, &out, &changed, NULL));
+        /* 01:00.0 is there already (managed='yes'): only the audio function is added. */
+        ASSERT_NOT_NULL(changed);
+        ASSERT_NOT_NULL(changed[0]);
+        ASSERT_NULL(changed[1]);
+        ASSERT_NOT_NULL(strstr(changed[0], "function='0x1'"));
+        ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
+        ASSERT_EQ(d->n_hostdevs, 2);
+        ASSERT_TRUE(d->hostdevs[0].managed);
+        ASSERT_FALSE(d->hostdevs[1].managed);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&d->hostdevs[1].addr), "0000:01:00.1");
+        /* Everything else survives. */
+        ASSERT_NOT_NULL(strstr(out, "<emulator>/usr/bin/qemu-system-x86_64</emulator>"));
+
+        ASSERT_OK(vc_domain_edit_hostdevs(out, strlen(out), addrs, 2, true, &out2, &changed2, NULL));
+        ASSERT_NOT_NULL(changed2);
+        ASSERT_NULL(changed2[0]);
+}
+
+TEST(edit_add_interface_counts_as_present) {
+        size_t len = 0;
+        _cleanup_free_ char *in = slurp("interface-hostdev.xml", &len);
+        _cleanup_free_ char *out = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        ASSERT_NOT_NULL(in);
+        ASSERT_OK(vc_domain_edit_hostdevs(in, len, &ADDR(0, 3, 0, 0), 1, true, &out, &changed, NULL));
+        ASSERT_NULL(changed[0]);
+}
+
+TEST(edit_remove) {
+        size_t len = 0;
+        _cleanup_free_ char *in = slurp("gpu-audio.xml", &len);
+        _cleanup_free_ char *out = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        const struct vc_pci_addr addrs[] = { ADDR(0, 1, 0, 0), ADDR(0, 1, 0, 1) };
+
+        ASSERT_NOT_NULL(in);
+        ASSERT_OK(vc_domain_edit_hostdevs(in, len, addrs, 2, false, &out, &changed, NULL));
+        ASSERT_NOT_NULL(changed[0]);
+        ASSERT_NOT_NULL(changed[1]);
+        ASSERT_NULL(changed[2]);
+        ASSERT_TRUE(strncmp(changed[0], "<hostdev mode=\"subsystem\" type=\"pci\" managed=\"yes\">", 50) == 0 ||
+                    strncmp(changed[0], "<hostdev mode='subsystem'", 25) == 0);
+        ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
+        ASSERT_EQ(d->n_hostdevs, 0);
+        ASSERT_NOT_NULL(strstr(out, "<emulator>"));
+}
+
+TEST(edit_rejects_malformed) {
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        static const char xml[] = "<domain><name>x</name><devices>";
+        ASSERT_ERRNO(vc_domain_edit_hostdevs(xml, strlen(xml), &ADDR(0, 1, 0, 0), 1, true, &out, NULL, &err),
+                     EBADMSG);
+        ASSERT_NULL(out);
+        ASSERT_NOT_NULL(err);
+}
+
+int main(int argc, char **argv) { return tests_run_argv(argc, argv); }

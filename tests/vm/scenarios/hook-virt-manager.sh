@@ -1,0 +1,71 @@
+# A virt-manager style domain with the libvirt hook (Debian route): managed='yes', only the VGA
+# function of the display+audio slot listed, no `vfio-claim add`. libvirt alone fails here
+# ("group is not viable": it binds only the function it is given); with the device configured,
+# the hook claims the whole group at prepare and the domain starts. `virsh destroy` gives it
+# back. A device reserved for another domain (`vm =`) is refused without starting anything.
+
+for _c in virsh vfio-claim systemctl; do
+        command -v "$_c" >/dev/null || { vc_skip "no $_c in this guest (needs the Debian route)"; exit 0; }
+done
+[ -x /etc/libvirt/hooks/qemu.d/vfio-claim ] ||
+        { vc_skip "the hook /etc/libvirt/hooks/qemu.d/vfio-claim is not installed"; exit 0; }
+daemon=libvirtd
+systemctl is-active -q virtqemud 2>/dev/null && daemon=virtqemud
+
+vga=$(vc_find1 1234:1111); hda=$(vc_find1 8086:293e)
+[ -n "$vga" ] && [ -n "$hda" ] || { vc_not_ok "topology incomplete: vga=$vga hda=$hda"; exit 1; }
+g=$(vc_group "$vga")
+bus=$(echo "$vga" | cut -d: -f2); slot=$(echo "$vga" | cut -d: -f3 | cut -d. -f1)
+
+expect_driver() { # ADDR DRIVER WHAT
+        _got=$(vc_driver "$1")
+        [ "$_got" = "$2" ] && vc_ok "$3: $1 on ${2:-no driver}" ||
+                vc_not_ok "$3: $1 expected on '${2:-no driver}', found '${_got:-no driver}'"
+}
+cat >/tmp/vc-vm.xml <<EOX
+<domain type='qemu'>
+  <name>vc-vm</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x$bus' slot='0x$slot' function='0x0'/></source>
+    </hostdev>
+  </devices>
+</domain>
+EOX
+vc_check "define vc-vm (virt-manager style)" virsh -q define /tmp/vc-vm.xml
+
+mkdir -p /etc/vfio-claim/conf.d
+# Reserved for another domain: refused at prepare, nothing moves.
+printf '[device display]\nmatch = 1234:1111\nvm = someone-else\n' >/etc/vfio-claim/conf.d/display.conf
+vc_check "restart $daemon" systemctl restart "$daemon"
+vc_wait 30 virsh -q list
+out=$(timeout -s KILL 240 virsh start vc-vm 2>&1); rc=$?
+echo "virsh start vc-vm (reserved) -> exit $rc: $out"
+[ $rc -ne 0 ] && vc_ok "reserved device: virsh start refused" || vc_not_ok "reserved device: vc-vm started"
+echo "$out" | grep -qF "is reserved for VM \"someone-else\"" && vc_ok "virsh shows the reservation" ||
+        vc_not_ok "virsh's error lacks the reservation"
+expect_driver "$vga" bochs-drm "after the refusal"
+expect_driver "$hda" snd_hda_intel "after the refusal"
+
+# Configured for any domain: the whole group is claimed although only the VGA is listed.
+# (The lab's "GPU" is the boot VGA behind the console: protect = no, as on a single-GPU host.)
+printf '[global]\nprotect = no\n[device display]\nmatch = 1234:1111\n' >/etc/vfio-claim/conf.d/display.conf
+out=$(timeout -s KILL 240 virsh start vc-vm 2>&1); rc=$?
+echo "virsh start vc-vm -> exit $rc: $out"
+[ $rc -eq 0 ] && vc_ok "virsh start vc-vm (managed='yes', VGA only)" || vc_not_ok "virsh start vc-vm: $out"
+expect_driver "$vga" vfio-pci "vc-vm running"
+expect_driver "$hda" vfio-pci "vc-vm running (audio, not in the XML)"
+out=$(timeout -s KILL 120 virsh destroy vc-vm 2>&1) && vc_ok "virsh destroy vc-vm" || vc_not_ok "virsh destroy: $out"
+vc_wait 10 test "$(vc_driver "$hda")" = snd_hda_intel
+expect_driver "$vga" bochs-drm "vc-vm stopped"
+expect_driver "$hda" snd_hda_intel "vc-vm stopped"
+[ ! -e "/run/vfio-claim/group-$g" ] && vc_ok "record of group $g removed" || vc_not_ok "record of group $g left"
+
+virsh -q undefine vc-vm >/dev/null 2>&1
+rm -f /etc/vfio-claim/conf.d/display.conf
