@@ -13,17 +13,17 @@ static const struct verb {
         verb_fn fn;
         const char *synopsis;
 } verbs[] = {
-        { "list", 0, 0, verb_list, "list                  every IOMMU group and its devices" },
-        { "show", 1, 1, verb_show, "show DEVICE           one group in detail" },
-        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] claim the group now and add it to the configuration" },
-        { "disable", 1, 1, verb_disable, "disable DEVICE        give the group back and drop it from the configuration" },
-        { "apply", 0, 0, verb_apply, "apply                 claim every group with a boot = yes device (idempotent)" },
-        { "release", 1, 1, verb_release, "release DEVICE        give a claimed group back to its host drivers now" },
-        { "status", 0, 0, verb_status, "status                claimed groups, owner VM, original drivers, since when" },
-        { "add", 2, 2, verb_add, "add VM DEVICE         put DEVICE's whole group into a stopped VM's definition" },
-        { "remove", 2, 2, verb_remove, "remove VM DEVICE      take DEVICE's whole group out of a stopped VM" },
-        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]    what stands between this host and working passthrough" },
-        { "check-config", 0, 0, verb_check_config, "check-config          validate the configuration, print every error" },
+        { "list", 0, 0, verb_list, "list                    every IOMMU group and its devices" },
+        { "show", 1, 1, verb_show, "show DEVICE             one group in detail" },
+        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot]  claim the group now and add it to the configuration" },
+        { "disable", 1, 1, verb_disable, "disable DEVICE          give the group back and drop it from the configuration" },
+        { "apply", 0, 0, verb_apply, "apply                   claim every group with a boot = yes device (idempotent)" },
+        { "release", 1, 1, verb_release, "release DEVICE          give a claimed group back to its host drivers now" },
+        { "status", 0, 0, verb_status, "status                  claimed groups, owner VM, original drivers, since when" },
+        { "add", 2, 2, verb_add, "add VM DEVICE           put DEVICE's whole group into a stopped VM's definition" },
+        { "remove", 2, 2, verb_remove, "remove VM DEVICE        take DEVICE's whole group out of a stopped VM" },
+        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]      what stands between this host and working passthrough" },
+        { "check-config", 0, 0, verb_check_config, "check-config            validate the configuration, print every error" },
 };
 
 static void help(FILE *f) {
