@@ -2,7 +2,8 @@
 # group into a defined nested domain, stock `virsh start` claims the group and the nested QEMU
 # holds /dev/vfio/N, a second domain asking for the same device is refused with the hook's
 # message in virsh's error, the running domain survives `systemctl restart libvirtd`
-# (reconnect), and `virsh destroy` gives the group back to bochs-drm and snd_hda_intel.
+# (reconnect), and `virsh destroy` gives the group back to bochs-drm and snd_hda_intel. A domain
+# asking for the default-route NIC is refused (protect) and nothing moves.
 # Needs libvirtd, virsh and the hook in the guest; skips (and says why) without them.
 # Nested TCG: a `virsh start` takes 80-110 s.
 
@@ -73,17 +74,21 @@ out=$(timeout -s KILL 60 vfio-claim add vc-a "$vga" 2>&1); rc=$?
 [ $rc -eq 0 ] && [ "$(virsh dumpxml --inactive vc-a | grep -c '<hostdev ')" -eq 2 ] &&
         vc_ok "add again: nothing duplicated ($out)" || vc_not_ok "add again: exit $rc, $out"
 
-# --- protect = yes (the default): this VGA is the boot VGA behind the console, refused
-out=$(timeout -s KILL 240 virsh start vc-a 2>&1); rc=$?
-echo "virsh start vc-a (protect = yes) -> exit $rc: $out"
-[ $rc -ne 0 ] && vc_ok "protect: virsh start vc-a refused" || vc_not_ok "protect: vc-a started with the console's VGA"
-echo "$out" | grep -qF "vfio-claim: IOMMU group $g: $vga: refused: boot VGA" &&
+# --- protect = yes (the default): the NIC of the default route is refused to a VM. (The VGA is
+# not host-critical here: the guest's kernel console is ttyS0 only, no virtual terminal.)
+net=$(vc_find1 1af4:1041); ng=$(vc_group "$net")
+printf '[device uplink]\nmatch = 1af4:1041\n' >/etc/vfio-claim/conf.d/uplink.conf
+nb=$(echo "$net" | cut -d: -f2); ns=$(echo "$net" | cut -d: -f3 | cut -d. -f1)
+define vc-net "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x$nb' slot='0x$ns' function='0x0'/></source></hostdev>"
+out=$(timeout -s KILL 240 virsh start vc-net 2>&1); rc=$?
+echo "virsh start vc-net (protect = yes) -> exit $rc: $out"
+[ $rc -ne 0 ] && vc_ok "protect: virsh start vc-net refused" || vc_not_ok "protect: vc-net started with the host's uplink"
+echo "$out" | grep -qF "$net: refused: NIC of the default route" &&
         vc_ok "protect: virsh shows the hook's reason" || vc_not_ok "protect: virsh's error lacks the hook's reason"
-expect_driver "$vga" bochs-drm "protect: nothing moved"
-expect_driver "$hda" snd_hda_intel "protect: nothing moved"
-[ ! -e "/run/vfio-claim/group-$g" ] && vc_ok "protect: no record left" || vc_not_ok "protect: a record was left"
-# The lab's "GPU" is the boot VGA: pass it through as a single-GPU host would.
-printf '[global]\nprotect = no\n' >/etc/vfio-claim/conf.d/00-global.conf
+expect_driver "$net" virtio-pci "protect: nothing moved"
+[ ! -e "/run/vfio-claim/group-$ng" ] && vc_ok "protect: no record left" || vc_not_ok "protect: a record was left"
+virsh -q undefine vc-net >/dev/null 2>&1
+rm -f /etc/vfio-claim/conf.d/uplink.conf
 
 # --- stock virsh start: the hook claims the group, QEMU holds it
 out=$(timeout -s KILL 240 virsh start vc-a 2>&1); rc=$?
@@ -140,4 +145,4 @@ out=$(timeout -s KILL 60 vfio-claim remove vc-a "$hda" 2>&1); rc=$?
         vc_ok "vfio-claim remove vc-a $hda: no hostdev left" || vc_not_ok "remove: exit $rc, $out"
 
 virsh -q undefine vc-a >/dev/null 2>&1; virsh -q undefine vc-b >/dev/null 2>&1
-rm -f /etc/vfio-claim/conf.d/display.conf /etc/vfio-claim/conf.d/00-global.conf
+rm -f /etc/vfio-claim/conf.d/display.conf
