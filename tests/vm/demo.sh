@@ -82,7 +82,12 @@ fi
 echo
 t=$(($(date +%s) - t0))
 case $rc in
-0) echo "Done in $((t / 60)) min $((t % 60)) s, every step checked. The guest's whole console: $logdir/serial.txt" ;;
+0) n_ok=$(grep -c '^ok ' "$logdir/tap" || true)
+   n_skip=$(grep -c '# SKIP' "$logdir/tap" || true)
+   summary="$((n_ok - n_skip)) checks passed"
+   ((n_skip == 0)) || summary+=", $n_skip skipped (see [skipped] above)"
+   echo "Done in $((t / 60)) min $((t % 60)) s: $summary."
+   echo "The guest's whole console: $logdir/serial.txt (all its logs: $logdir)" ;;
 77) echo "No guest can run on this machine:"; grep -h 'vm-lab' "$logdir/run.out" | tail -n 3 ;;
 *) echo "The demo FAILED (see FAILED above). Logs (console, dmesg, journal, libvirt): $logdir"
    grep -h '^not ok\|vm-lab: ' "$logdir/run.out" | tail -n 8 ;;

@@ -100,8 +100,10 @@ run "ls -l /sys/bus/pci/devices/$nic/driver /dev/vfio/$g"
 ok_if "$nic is on vfio-pci after boot" test "$(vc_driver "$nic")" = vfio-pci
 ok_if "/dev/vfio/$g exists" test -c "/dev/vfio/$g"
 
-say "udev's helper set driver_override to vfio-pci when the device appeared (the journal):"
-run "journalctl -b -o short-monotonic --no-pager -t vfio-claim-udev | grep -v '^--'"
+say "Who did it: the journal of this boot, with the systemd unit that logged each line"
+more "(vfio-claim-early.service runs the helper for every configured device before udev's"
+more "coldplug; the udev rule runs it again when the device appears, before 80-drivers.rules):"
+run "journalctl -b -o with-unit --no-pager -t vfio-claim-udev | grep -v '^--'"
 ok_if "the journal has vfio-claim-udev's override for $nic" \
         grep -q "$nic: driver_override set to vfio-pci" /tmp/demo-out
 
@@ -147,7 +149,6 @@ more "group is ours and claimed. (A VM inside an emulated VM: from seconds up to
 t0=$(date +%s)
 run 'timeout -s KILL 480 virsh start demo-vm' && vc_ok "virsh start demo-vm ($(($(date +%s) - t0)) s)" ||
         vc_not_ok "virsh start demo-vm failed"
-more "(started in $(($(date +%s) - t0)) s)"
 
 pid=$(cat /run/libvirt/qemu/demo-vm.pid 2>/dev/null)
 say "The VM's QEMU (pid ${pid:-?}) holds the group's device node open:"
@@ -163,15 +164,19 @@ say "Stop the VM ('virsh destroy' pulls the plug). libvirt runs the hook's relea
 run 'virsh destroy demo-vm' && vc_ok "virsh destroy demo-vm" || vc_not_ok "virsh destroy demo-vm"
 vc_wait 20 sh -c "test \"\$(sed -n 's/^owner //p' /run/vfio-claim/group-$g 2>/dev/null)\" != demo-vm"
 drv=$(vc_driver "$nic")
+back= back2=
 if [ "$drv" = e1000e ]; then
         more "The hook gave the group back to the host (release = host): e1000e runs it again."
         vc_ok "the hook gave $nic back to e1000e"
+        back="when demo-vm stopped, the hook gave it back to e1000e (release = host);"
 elif [ "$drv" = vfio-pci ] && [ -z "$(owner_of "$g")" ]; then
         more "The hook kept the group on vfio-pci and only cleared its owner: boot = yes means"
         more "'keep it claimed for good' and wins over release = host (vfio-claim-hook(8)), so"
         more "the next VM can take it at once. To give it to the host now, release it by hand:"
         run 'vfio-claim status'
         vc_ok "the hook released demo-vm's claim (owner cleared; boot = yes keeps $nic on vfio-pci)"
+        back="when demo-vm stopped, the hook cleared its owner and kept it on vfio-pci (boot = yes);"
+        back2="'vfio-claim release guest-nic' gave it back"
         run 'vfio-claim release guest-nic' && vc_ok "vfio-claim release guest-nic" ||
                 vc_not_ok "vfio-claim release guest-nic"
 else
@@ -184,6 +189,7 @@ if [ -z "$(vc_driver "$nic")" ] && [ "$(vc_override "$nic")" = "(null)" ]; then
         more "to probe it, as an admin would:"
         vc_skip "vfio-claim release left the boot-claimed $nic unbound (no original driver recorded); reprobed by hand"
         run "echo $nic > /sys/bus/pci/drivers_probe"
+        back2="${back2:-the release}, but left it unbound; a drivers_probe by hand bound e1000e"
 fi
 vc_wait 10 test -n "$(vc_netdev "$nic")"
 say "The e1000e is back on its host driver, with a network interface that passes traffic:"
@@ -198,7 +204,13 @@ run 'vfio-claim status'
 ok_if "no VM owns group $g any more" test -z "$(owner_of "$g")"
 more "(And now dmesg does show e1000e probing it, so the boot-time check above could see it:)"
 run "dmesg | grep 'probing driver e1000e with device $nic' | sed 's/.*really_probe: //'"
+ok_if "dmesg now logs e1000e probing $nic (the boot-time check could see a probe)" grep -q e1000e /tmp/demo-out
 virsh -q undefine demo-vm >/dev/null 2>&1
 
-say "That was the whole cycle: claimed at boot before any host driver saw it, handed to a VM"
-more "by stock virsh through the qemu hook, and given back when the VM stopped."
+say "Summary: $nic (e1000e, alone in IOMMU group $g)"
+more "- was claimed at boot by vfio-claim's udev helper, before e1000e could probe it;"
+more "- went to demo-vm through stock 'virsh define' + 'vfio-claim add' + 'virsh start', the"
+more "  qemu hook recording demo-vm as its owner; demo-vm's QEMU held /dev/vfio/$g;"
+more "- $back"
+[ -z "$back2" ] || more "  $back2;"
+more "- and passed traffic on the host again. Nothing outside this throw-away guest changed."
