@@ -2,7 +2,7 @@
 # demo.sh [--src DIR] [--busybox]: build or reuse the lab guest and show a newcomer, step by
 # step, what vfio-claim does, without touching this host.
 #
-# Debian route (needs root, QEMU and apt; about 6 minutes warm): a device claimed at boot,
+# Debian route (needs root, QEMU and apt; 3 to 6 minutes warm): a device claimed at boot,
 # handed to a nested VM with stock `virsh start` and given back when the VM stops
 # (demo/boot-vm-release.sh). Otherwise, or with --busybox, the busybox route (about 30 s):
 # one group claimed, checked with the VFIO API and given back (demo/claim-show-release.sh).
@@ -49,7 +49,7 @@ if [[ $route == debian ]]; then
         mkdir -p "$logdir"
         : >"$logdir/serial.log"
         echo "vfio-claim demo: a throw-away Debian guest under QEMU (software emulation)."
-        echo "It boots twice and starts a VM inside itself: about 6 minutes (more on a cold"
+        echo "It boots twice and starts a VM inside itself: 3 to 6 minutes (more on a cold"
         echo "cache, which first builds the guest image, about 3 minutes more)."
         "$VC_LAB_DIR/run-debian.sh" --src "$src" --logdir "$logdir" \
                 --timeout 2400 --scenario-timeout 1200 \
