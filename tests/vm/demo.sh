@@ -35,6 +35,7 @@ fi
 follow() {
         tail -n +1 -F --pid="$2" "$1/serial.log" 2>/dev/null | tr -d '\r' | sed -un \
                 -e 's/^# //p' \
+                -e 's/^@@VC boot install .*/(the guest has booted; installing vfio-claim into it)/p' \
                 -e 's/^@@VC ok [^ ]* /    [ok] /p' \
                 -e 's/^@@VC skip [^ ]* /    [skipped] /p' \
                 -e 's/^@@VC not-ok [^ ]* /    FAILED: /p' \
@@ -51,6 +52,7 @@ if [[ $route == debian ]]; then
         echo "vfio-claim demo: a throw-away Debian guest under QEMU (software emulation)."
         echo "It boots twice and starts a VM inside itself: 3 to 6 minutes (more on a cold"
         echo "cache, which first builds the guest image, about 3 minutes more)."
+        echo "(building vfio-claim and booting the guest: the first lines come after a minute or two)"
         "$VC_LAB_DIR/run-debian.sh" --src "$src" --logdir "$logdir" \
                 --timeout 2400 --scenario-timeout 1200 \
                 --append 'dyndbg="file drivers/base/dd.c +p"' \
