@@ -26,7 +26,7 @@ else
         # A release tarball, perhaps configured and built in place: leave the
         # products of that build behind.
         (cd "$src" && tar --exclude=.git --exclude=config.status --exclude=config.log \
-                --exclude=config.h --exclude=stamp-h1 --exclude=libtool --exclude=Makefile \
+                --exclude=autoconfig.h --exclude=stamp-h1 --exclude=libtool --exclude=Makefile \
                 --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
                 -cf - .) | tar -xf - -C "$bdir/src"
 fi
