@@ -210,6 +210,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 }
                 struct vc_op_result res = {};
                 struct vc_claim_opts opts = {
+                        .by = "libvirt hook",
                         .owner = vm,
                         .lock_held = true,
                         .protect = config->protect,

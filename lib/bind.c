@@ -677,6 +677,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         }
         if (o.owner && (r = vc_record_set_owner(rec, o.owner)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        if (!old && o.by && (r = vc_record_set_by(rec, o.by)) < 0)
+                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
 
         if (n_todo == 0) {
                 /* Already claimed: no sysfs write, but for a reset_method that differs from the

@@ -108,6 +108,7 @@ struct vc_claim_guard {
 };
 
 struct vc_claim_opts {
+        const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */
         const char *owner;     /* claim: the VM it is claimed for (recorded); release: only
                                 * release when the record has no owner or this one. NULL: any */
         bool dry_run;          /* plan only: no sysfs write, no module load, no record */

@@ -419,7 +419,7 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targe
 /* ------------------------------------------------------------ claiming */
 
 /* A claimed boot group has a record; "vfio-pci" is never recorded as an original override. */
-static int record_boot_group(struct vc_ctx *ctx, unsigned group) {
+static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
         _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
         bool changed = false;
@@ -433,6 +433,8 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group) {
         r = vc_record_read(ctx, group, &rec);
         if (r == -ENOENT) {
                 r = vc_record_new(group, &rec);
+                if (r >= 0)
+                        r = vc_record_set_by(rec, by);
                 if (r < 0)
                         return r;
                 for (size_t k = 0; k < vc_group_n_devices(g); k++) {
@@ -458,7 +460,7 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group) {
 }
 
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
-                  const struct vc_boot_target *target, struct vc_op_result *result) {
+                  const struct vc_boot_target *target, const char *by, struct vc_op_result *result) {
         struct vc_claim_guard guard;
         int r;
 
@@ -480,6 +482,7 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
         struct vc_claim_opts opts = {
                 .lock_held = true,
                 .protect = cfg->protect,
+                .by = by,
         };
         if (target->cd->has_id) {
                 guard = (struct vc_claim_guard){ .addr = target->addr, .id = target->cd->id };
@@ -489,7 +492,7 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
         r = vc_group_claim(ctx, (unsigned) target->group, &opts, result);
         if (r < 0)
                 return r;
-        r = record_boot_group(ctx, (unsigned) target->group);
+        r = record_boot_group(ctx, (unsigned) target->group, by);
         if (r < 0)
                 log_debug_errno(r, "Cannot write the record of group %d: %m", target->group);
         return 0;

@@ -80,6 +80,7 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targe
  * [global] protect; finally make sure a claimed group has a state record, so that `vfio-claim
  * status` shows boot claims too: a group that vfio-pci took by itself when it loaded gets one
  * (original driver none), and an override of "vfio-pci" is never recorded as the original
- * (only the boot path sets it, and restoring it on release would be wrong). */
+ * (only the boot path sets it, and restoring it on release would be wrong). @by names the program
+ * in the record ("udev (PCI add event)", "vfio-claim-udev --all (initramfs)"). */
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
-                  const struct vc_boot_target *target, struct vc_op_result *result);
+                  const struct vc_boot_target *target, const char *by, struct vc_op_result *result);

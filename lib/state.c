@@ -126,6 +126,7 @@ struct vc_record *vc_record_free(struct vc_record *r) {
                 record_device_done(&r->devices[i]);
         free(r->devices);
         free(r->owner);
+        free(r->by);
         free(r);
         return NULL;
 }
@@ -208,6 +209,31 @@ int vc_record_set_owner(struct vc_record *r, const char *owner) {
         return 0;
 }
 
+/* One printable line: no control characters, no leading or trailing space. */
+static bool by_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 64 || isspace((unsigned char) s[0]) ||
+            isspace((unsigned char) s[strlen(s) - 1]))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (iscntrl((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+int vc_record_set_by(struct vc_record *r, const char *by) {
+        char *b = NULL;
+        if (by) {
+                if (!by_is_valid(by))
+                        return -EINVAL;
+                b = strdup(by);
+                if (!b)
+                        return -ENOMEM;
+        }
+        free(r->by);
+        r->by = b;
+        return 0;
+}
+
 const struct vc_record_device *vc_record_find_device(const struct vc_record *r,
                                                      const struct vc_pci_addr *addr) {
         for (size_t i = 0; i < r->n_devices; i++)
@@ -226,6 +252,8 @@ int vc_record_format(const struct vc_record *r, char **ret) {
         fprintf(f, "group %u\n", r->group);
         if (r->owner)
                 fprintf(f, "owner %s\n", r->owner);
+        if (r->by)
+                fprintf(f, "by %s\n", r->by);
         fprintf(f, "since %" PRIu64 "\n", r->since);
         fprintf(f, "state %s\n", vc_record_state_to_string(r->state));
         for (size_t i = 0; i < r->n_devices; i++) {
@@ -326,6 +354,12 @@ int vc_record_parse(const char *text, int expected_group, struct vc_record **ret
                         if (rec->owner || !owner_is_valid(arg))
                                 return -EBADMSG;
                         r = vc_record_set_owner(rec, arg);
+                        if (r < 0)
+                                return r;
+                } else if (streq(line, "by")) {
+                        if (rec->by || !by_is_valid(arg))
+                                return -EBADMSG;
+                        r = vc_record_set_by(rec, arg);
                         if (r < 0)
                                 return r;
                 } else if (streq(line, "since")) {

@@ -11,6 +11,7 @@
  *
  *   group 12
  *   owner win11                       (absent when no VM owns the group)
+ *   by vfio-claim enable              (who claimed it; absent when unknown)
  *   since 1763771234                  (seconds since the epoch)
  *   state claiming|claimed|releasing
  *   device 0000:01:00.0 driver=nouveau module=nouveau override=none
@@ -55,6 +56,7 @@ struct vc_record_device {
 struct vc_record {
         unsigned group;
         char *owner; /* the VM the group was claimed for, NULL: none */
+        char *by;    /* who claimed it ("udev (PCI add event)", "vfio-claim enable", ...), NULL */
         uint64_t since;
         enum vc_record_state state;
         struct vc_record_device *devices;
@@ -69,6 +71,8 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_record *, vc_record_free);
 int vc_record_add_device(struct vc_record *r, const struct vc_pci_addr *addr, const char *driver,
                          const char *module, const char *override);
 int vc_record_set_owner(struct vc_record *r, const char *owner);
+/* Who claimed the group, for status: one printable line of at most 64 characters. */
+int vc_record_set_by(struct vc_record *r, const char *by);
 const struct vc_record_device *vc_record_find_device(const struct vc_record *r,
                                                      const struct vc_pci_addr *addr);
 

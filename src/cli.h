@@ -31,6 +31,7 @@ struct vc_cli {
         bool boot;
         int verbose;
         const char *connect_uri;
+        const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;
         bool critical_scanned;

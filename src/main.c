@@ -182,6 +182,7 @@ int main(int argc, char **argv) {
                 return EXIT_FAILED;
         }
 
+        cli.verb = verb->name;
         r = verb->fn(&cli, n_args, argv + optind + 1);
         return cli_done(&cli, r);
 }

@@ -142,7 +142,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                           vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0))
                         return log_error("out of memory"), EXIT_FAILED;
 
+                char by[64];
+                snprintf(by, sizeof by, "vfio-claim %s", cli->verb);
                 struct vc_claim_opts opts = {
+                        .by = by,
                         .dry_run = cli->dry_run,
                         .lock_held = !cli->dry_run,
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
@@ -510,12 +513,15 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         vc_json_kv_bool(j, "claimed", claimed);
                         vc_json_kv_string(j, "owner", rec->owner);
                         vc_json_kv_uint(j, "since", rec->since);
+                        vc_json_kv_string(j, "by", rec->by);
                         vc_json_key(j, "devices");
                         vc_json_array_begin(j);
                 } else
-                        printf("IOMMU group %u: %s%s, %s%s, since %s\n", rec->group, vc_record_state_to_string(rec->state),
+                        printf("IOMMU group %u: %s%s, %s%s, since %s%s%s\n", rec->group,
+                               vc_record_state_to_string(rec->state),
                                claimed ? "" : " (not all endpoints on vfio now)",
-                               rec->owner ? "used by VM " : "no VM", strempty(rec->owner), when);
+                               rec->owner ? "used by VM " : "no VM", strempty(rec->owner), when,
+                               rec->by ? ", by " : "", strempty(rec->by));
                 for (size_t k = 0; k < rec->n_devices; k++) {
                         const struct vc_record_device *d = &rec->devices[k];
                         const char *now = NULL;

@@ -172,7 +172,7 @@ static int overrides(struct vc_ctx *ctx, const struct vc_boot_target *t, size_t 
 }
 
 static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
-                  int *lock_fd) {
+                  const char *by, int *lock_fd) {
         struct vc_op_result res = {};
         const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
         int r;
@@ -185,7 +185,7 @@ static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct 
                         return;
                 }
         }
-        r = vc_boot_claim(ctx, cfg, t, &res);
+        r = vc_boot_claim(ctx, cfg, t, by, &res);
         if (r < 0) {
                 _cleanup_free_ char *m = vc_op_result_message(&res);
                 if (m)
@@ -241,7 +241,7 @@ static int run_event(struct vc_ctx *ctx) {
         (void) overrides(ctx, t, n, &lock_fd);
 
         if (me && me->state == VC_BOOT_TARGET_OK)
-                claim(ctx, cfg, me, &lock_fd);
+                claim(ctx, cfg, me, "udev (PCI add event)", &lock_fd);
         return 0;
 }
 
@@ -275,7 +275,9 @@ static int run_all(struct vc_ctx *ctx) {
                 for (size_t k = 0; k < i && !seen; k++)
                         seen = t[k].state == VC_BOOT_TARGET_OK && t[k].group == t[i].group;
                 if (!seen)
-                        claim(ctx, cfg, &t[i], &lock_fd);
+                        claim(ctx, cfg, &t[i],
+                              vc_boot_in_initrd(ctx) ? "boot pass in the initramfs" : "boot pass (vfio-claim-early)",
+                              &lock_fd);
         }
         return 0;
 }

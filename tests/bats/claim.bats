@@ -41,7 +41,8 @@ default_route_nic() {
         assert_success
         run vc --json status
         assert_success
-        assert_equal "$(echo "$output" | jq -r '.groups[0] | "\(.group) \(.state) \(.claimed) \(.owner)"')" "1 claimed true null"
+        assert_equal "$(echo "$output" | jq -r '.groups[0] | "\(.group) \(.state) \(.claimed) \(.owner) \(.by)"')" \
+                "1 claimed true null vfio-claim enable"
         assert_equal "$(echo "$output" | jq -r '[.groups[0].devices[] | "\(.address)=\(.original_driver)"] | join(" ")')" \
                 "0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
 }

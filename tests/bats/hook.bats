@@ -442,3 +442,13 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         grep -q $'0000:01:00.1/reset\t1\tok' "$ROOT/.fakekernel/writes.log"
         ! grep -q $'0000:01:00.0/reset\t' "$ROOT/.fakekernel/writes.log"
 }
+
+@test "status names the hook as the claimer and the VM as the owner" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        run vc status
+        assert_success
+        assert_line --regexp '^IOMMU group 1: claimed, used by VM win11, since .*, by libvirt hook$'
+}

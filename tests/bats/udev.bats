@@ -367,8 +367,8 @@ boot = yes'
         assert_equal "$(fk_writes)" "$n"
         run vc status
         assert_success
-        assert_line --regexp '^IOMMU group 1: claimed, no VM, since '
-        assert_line --regexp '^IOMMU group 5: claimed, no VM, since '
+        assert_line --regexp '^IOMMU group 1: claimed, no VM, since .*, by udev \(PCI add event\)$'
+        assert_line --regexp '^IOMMU group 5: claimed, no VM, since .*, by udev \(PCI add event\)$'
 }
 
 @test "an SR-IOV VF that appears bound to its VF driver: claimed, its 63 siblings untouched" {

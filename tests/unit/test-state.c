@@ -35,12 +35,15 @@ TEST(record_roundtrip) {
         ASSERT_OK(vc_record_new(12, &rec));
         rec->since = 1763771234;
         ASSERT_OK(vc_record_set_owner(rec, "win11 gaming"));
+        ASSERT_OK(vc_record_set_by(rec, "udev (PCI add event)"));
+        ASSERT_ERRNO(vc_record_set_by(rec, "two\nlines"), EINVAL);
+        ASSERT_ERRNO(vc_record_set_by(rec, " padded"), EINVAL);
         ASSERT_OK(vc_record_add_device(rec, &a0, "nouveau", "nouveau", NULL));
         ASSERT_OK(vc_record_add_device(rec, &a1, NULL, NULL, "vfio-pci"));
         ASSERT_ERRNO(vc_record_add_device(rec, &a1, NULL, NULL, NULL), EEXIST);
         ASSERT_ERRNO(vc_record_add_device(rec, &(struct vc_pci_addr){ .bus = 2 }, "a/b", NULL, NULL), EINVAL);
         ASSERT_OK(vc_record_format(rec, &text));
-        ASSERT_STREQ(text, "group 12\nowner win11 gaming\nsince 1763771234\nstate claiming\n"
+        ASSERT_STREQ(text, "group 12\nowner win11 gaming\nby udev (PCI add event)\nsince 1763771234\nstate claiming\n"
                            "device 0000:01:00.0 driver=nouveau module=nouveau override=none\n"
                            "device 0000:01:00.1 driver=none module=none override=vfio-pci\n");
 
@@ -48,6 +51,7 @@ TEST(record_roundtrip) {
         ASSERT_OK(vc_record_read(ctx, 12, &back));
         ASSERT_EQ(back->group, 12);
         ASSERT_STREQ(back->owner, "win11 gaming");
+        ASSERT_STREQ(back->by, "udev (PCI add event)");
         ASSERT_EQ(back->since, 1763771234);
         ASSERT_EQ(back->state, VC_RECORD_CLAIMING);
         ASSERT_EQ(back->n_devices, 2);
@@ -124,6 +128,8 @@ TEST(record_rejects_bad_content) {
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:20.0 driver=a module=none override=none\n",
                 "group 1\nowner a/b\nsince 5\nstate claimed\n",
                 "group 1\nowner \nsince 5\nstate claimed\n",
+                "group 1\nby a\nby b\nsince 5\nstate claimed\n",
+                "group 1\nby \x01\nsince 5\nstate claimed\n",
                 "group 1\nsince 5\nstate claimed\n\n",
                 "group 2\nsince 5\nstate claimed\n", /* not the group asked for */
         };
