@@ -262,6 +262,20 @@ _printf_(2, 3) static int error_here(struct parser *p, const char *fmt, ...) {
         return r;
 }
 
+/* A key whose value is one word of @table: its index, or an error naming the words (-EINVAL). */
+static int parse_word(struct parser *p, const char *key, const char *value, const char *q,
+                      const char *const *table, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (streq(value, table[i]))
+                        return (int) i;
+        _cleanup_free_ char *words = table_join(table, n);
+        if (words)
+                error_here(p, "%s %s: \"%s\" is not one of %s", p->label, key, q, words);
+        else
+                p->oom = -ENOMEM;
+        return -EINVAL;
+}
+
 _printf_(3, 4) static int error_file(struct parser *p, const char *file, const char *fmt, ...) {
         va_list ap;
         va_start(ap, fmt);
@@ -440,14 +454,8 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
 
         switch (k) {
         case GKEY_RELEASE:
-                r = vc_release_from_string(value);
-                if (r < 0) {
-                        _cleanup_free_ char *words = table_join(release_table, _VC_RELEASE_MAX);
-                        if (words)
-                                error_here(p, "%s %s: \"%s\" is not one of %s", p->label, key, q, words);
-                        else
-                                p->oom = -ENOMEM;
-                } else
+                r = parse_word(p, key, value, q, release_table, _VC_RELEASE_MAX);
+                if (r >= 0)
                         c->release = (enum vc_release) r;
                 break;
         case GKEY_PROTECT:
@@ -521,14 +529,8 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                         d->boot = r;
                 break;
         case DKEY_RELEASE:
-                r = vc_release_from_string(value);
-                if (r < 0) {
-                        _cleanup_free_ char *words = table_join(release_table, _VC_RELEASE_MAX);
-                        if (words)
-                                error_here(p, "%s %s: \"%s\" is not one of %s", p->label, key, q, words);
-                        else
-                                p->oom = -ENOMEM;
-                } else {
+                r = parse_word(p, key, value, q, release_table, _VC_RELEASE_MAX);
+                if (r >= 0) {
                         d->has_release = true;
                         d->release = (enum vc_release) r;
                 }
@@ -541,14 +543,8 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                         p->oom = -ENOMEM;
                 break;
         case DKEY_RESET:
-                r = vc_reset_from_string(value);
-                if (r < 0) {
-                        _cleanup_free_ char *words = table_join(reset_table, _VC_RESET_MAX);
-                        if (words)
-                                error_here(p, "%s %s: \"%s\" is not one of %s", p->label, key, q, words);
-                        else
-                                p->oom = -ENOMEM;
-                } else
+                r = parse_word(p, key, value, q, reset_table, _VC_RESET_MAX);
+                if (r >= 0)
                         d->reset = (enum vc_reset) r;
                 break;
         }
