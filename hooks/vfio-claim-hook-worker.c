@@ -322,8 +322,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         return claim_all(ctx, config, &p, vm);
 }
 
-/* host or keep for a group: keep when any configured device in it says keep (or boot = yes,
- * which keeps its device on vfio-pci for good); [global] release when none is configured. */
+/* host or keep for a group: keep when any configured device in it says keep (a "boot = yes"
+ * device without its own "release =" does); [global] release when none is configured. */
 static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_config *config,
                                             const struct vc_record *rec) {
         bool any = false, keep = false;
@@ -337,7 +337,7 @@ static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_
                 if (!cd)
                         continue;
                 any = true;
-                keep |= cd->boot || vc_config_device_release(config, cd) == VC_RELEASE_KEEP;
+                keep |= vc_config_device_release(config, cd) == VC_RELEASE_KEEP;
         }
         if (!any)
                 return config->release;

@@ -458,6 +458,65 @@ static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *d
         return 0;
 }
 
+/* A device claimed at boot had no host driver yet: on vfio-pci or unbound, or with an override? */
+static bool host_driver_has_it(const struct vc_pci_dev *d) {
+        return vc_pci_dev_driver(d) && !vc_pci_dev_is_on_vfio(d) && !vc_pci_dev_driver_override(d);
+}
+
+/* Give a device claimed at boot to the driver the host would have given it without vfio-claim:
+ * clear driver_override, unbind, probe; when no loaded driver takes it, load what its modalias
+ * names (blacklists apply, as for udev's autoload) and look again. No module for it: it stays
+ * unbound, as it would have at boot. A module that loads but does not take it fails the step. */
+static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
+        const struct vc_pci_addr *a = vc_pci_dev_addr(now);
+        const char *driver = vc_pci_dev_driver(now), *modalias = vc_pci_dev_modalias(now);
+        int r;
+
+        if (vc_pci_dev_driver_override(now)) {
+                r = write_override(t, a, "\n");
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
+        }
+        if (driver) {
+                r = write_unbind(t, a, driver);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
+        }
+        r = write_probe(t, a);
+        if (r < 0)
+                return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+        if (t->dry_run)
+                return 0; /* which module the modalias names is known only by looking it up */
+
+        _cleanup_free_ char *bound = NULL;
+        if ((r = read_driver(t, a, &bound)) < 0)
+                return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
+        if (bound)
+                return 0;
+        if (!modalias)
+                return 0; /* the kernel gave it no modalias: nothing to load */
+        r = vc_module_load_for_modalias(t->ctx, modalias);
+        if (r < 0)
+                return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+        if (r == 0)
+                return 0; /* no module for it, or blacklisted: unbound, as at boot */
+        /* A module that just loaded probed its devices; one that was loaded already needs this. */
+        r = write_probe(t, a);
+        if (r < 0)
+                return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;;) {
+                free(bound);
+                bound = NULL;
+                if ((r = read_driver(t, a, &bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
+                if (bound)
+                        return 0;
+                if (now_ms() >= deadline)
+                        return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", -ENXIO);
+                sleep_us(20000);
+        }
+}
+
 /* Put every device the operation touched back where the operation found it, newest first. */
 static void txn_rollback(struct txn *t) {
         if (t->dry_run)
@@ -808,7 +867,15 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 else if (!rd)
                         r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE,
                                             "not claimed: left alone");
-                else {
+                else if (rd->host_probe) {
+                        bool todo = !host_driver_has_it(d);
+                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, NULL,
+                                            !todo ? VC_PLAN_LEAVE : drv ? VC_PLAN_UNBIND : VC_PLAN_BIND,
+                                            !todo ? "claimed at boot, already on a host driver"
+                                            : drv ? "claimed at boot: unbind, let the kernel pick its host driver"
+                                                  : "claimed at boot: let the kernel pick its host driver");
+                        n_todo += todo;
+                } else {
                         r = plan_describe(t.plan, vc_pci_dev_addr(d), drv, vc_pci_dev_driver_override(d),
                                           rd->driver, rd->override);
                         if (!streq_ptr(drv, rd->driver) ||
@@ -843,8 +910,9 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                         txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
                         goto fail;
                 }
-                if (streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
-                    streq_ptr(vc_pci_dev_driver_override(now), rd->override))
+                if (rd->host_probe ? host_driver_has_it(now)
+                                   : streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
+                                             streq_ptr(vc_pci_dev_driver_override(now), rd->override))
                         continue;
                 if ((r = txn_touch(&t, now)) < 0) {
                         txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
@@ -854,8 +922,11 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                  * device. A failed reset fails the release; the device stays with vfio-pci. */
                 if (vc_pci_dev_is_on_vfio(now) && (r = apply_reset(&t, &o, &rd->addr, true, false)) < 0)
                         goto fail;
-                r = move_device(&t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now),
-                                rd->driver, rd->module, rd->override);
+                if (rd->host_probe)
+                        r = give_to_kernel_choice(&t, now);
+                else
+                        r = move_device(&t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now),
+                                        rd->driver, rd->module, rd->override);
                 if (r < 0)
                         goto fail;
         }

@@ -418,7 +418,8 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targe
 
 /* ------------------------------------------------------------ claiming */
 
-/* A claimed boot group has a record; "vfio-pci" is never recorded as an original override. */
+/* A claimed boot group has a record; "vfio-pci" is never recorded as an original override.
+ * Devices claimed before any host driver bound them are marked host=probe (state.h). */
 static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
         _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
@@ -441,19 +442,25 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
                         const struct vc_pci_dev *d = vc_group_device(g, k);
                         if (vc_pci_dev_is_bridge(d))
                                 continue;
-                        /* vfio-pci took it when it loaded: no host driver ever had it. */
+                        /* vfio-pci took it when it loaded: no host driver ever had it, but the
+                         * host would have given it one. Release lets the kernel pick it. */
                         r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
                         if (r < 0)
                                 return r;
+                        rec->devices[rec->n_devices - 1].host_probe = true;
                 }
                 rec->state = VC_RECORD_CLAIMED;
                 changed = true;
         } else if (r < 0)
                 return r;
+        /* The boot pass wrote "vfio-pci" to the overrides of unbound endpoints before the claim:
+         * those had no driver because no host driver had loaded yet. */
         for (size_t k = 0; k < rec->n_devices; k++)
                 if (streq_ptr(rec->devices[k].override, "vfio-pci")) {
                         free(rec->devices[k].override);
                         rec->devices[k].override = NULL;
+                        if (!rec->devices[k].driver)
+                                rec->devices[k].host_probe = true;
                         changed = true;
                 }
         return changed ? vc_record_write(ctx, rec) : 0;

@@ -988,6 +988,8 @@ bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_p
 enum vc_release vc_config_device_release(const struct vc_config *c, const struct vc_config_device *cd) {
         if (cd && cd->has_release)
                 return cd->release;
+        if (cd && cd->boot)
+                return VC_RELEASE_KEEP;
         return c ? c->release : VC_RELEASE_HOST;
 }
 

@@ -84,6 +84,8 @@ const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
                                                       const struct vc_pci_dev *d);
 /* Does @d carry the ids the entry's "id =" guard demands? true when there is no guard. */
 bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_pci_dev *d);
+/* What happens to the device when its VM stops: its own "release =" when it has one; else keep
+ * for a "boot = yes" device (claimed at boot and kept); else [global] release. */
 enum vc_release vc_config_device_release(const struct vc_config *c,
                                          const struct vc_config_device *cd);
 bool vc_config_has_boot_devices(const struct vc_config *c);

@@ -12,6 +12,7 @@
 #include "doctor.h"
 #include "iommu.h"
 #include "log.h"
+#include "modules.h"
 #include "sysfs.h"
 
 /* ------------------------------------------------------------------ report */
@@ -149,12 +150,6 @@ bool vc_option_list_has(const char *value, const char *item) {
                 p += *p == ',';
         }
         return false;
-}
-
-bool vc_module_name_equal(const char *a, const char *b) {
-        if (!a || !b)
-                return false;
-        return param_name_equal(a, strlen(a), b);
 }
 
 bool vc_vfio_ids_match(const char *ids, uint16_t vendor, uint16_t device) {

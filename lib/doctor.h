@@ -74,8 +74,6 @@ const char *vc_cmdline_get(char *const *words, const char *key);
 /* Does a comma-separated option value ("on,igfx_off") contain @item? */
 bool vc_option_list_has(const char *value, const char *item);
 
-/* Module names compare with '-' and '_' alike, as the kernel and kmod do. */
-bool vc_module_name_equal(const char *a, const char *b);
 /* vfio-pci "ids=" value: "vvvv:dddd[:svvv[:sddd[:class[:mask]]]],..." — does it select the device? */
 bool vc_vfio_ids_match(const char *ids, uint16_t vendor, uint16_t device);
 /* The "ids=" value inside a module options string ("ids=10de:2204 disable_vga=1"), or NULL. */

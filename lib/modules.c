@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "log.h"
 #include "modules.h"
@@ -21,6 +22,15 @@ static bool word_is_valid(const char *s) {
                 if (*p == '/' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
                         return false;
         return true;
+}
+
+bool vc_module_name_equal(const char *a, const char *b) {
+        if (!a || !b)
+                return false;
+        for (; *a && *b; a++, b++)
+                if (*a != *b && !((*a == '-' || *a == '_') && (*b == '-' || *b == '_')))
+                        return false;
+        return *a == *b;
 }
 
 bool vc_module_driver_present(struct vc_ctx *ctx, const char *driver) {
@@ -108,4 +118,83 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
                 return log_debug_errno(-ENXIO, "Module %s loaded, but no PCI driver %s appeared", name,
                                        driver);
         return 0;
+}
+
+/* A PCI modalias as the kernel writes it: "pci:v00008086d000010D3sv...". Nothing else goes to
+ * libkmod. */
+static bool modalias_is_valid(const char *s) {
+        if (!s || !startswith(s, "pci:") || strlen(s) > 128)
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!isalnum((unsigned char) *p) && *p != ':' && *p != '*')
+                        return false;
+        return true;
+}
+
+/* The running kernel's module directory and modprobe.d on the host; the root's otherwise (a
+ * root without them: lookups find nothing). */
+static int kmod_for_root(struct vc_ctx *ctx, struct kmod_ctx **ret) {
+        static const enum vc_place places[] = {
+                VC_PLACE_MODPROBE_D, VC_PLACE_MODPROBE_D_RUN, VC_PLACE_MODPROBE_D_USR, VC_PLACE_MODPROBE_D_LIB,
+        };
+        _cleanup_free_ char *dir = NULL;
+        char *paths[ELEMENTSOF(places) + 1] = {};
+        struct kmod_ctx *k = NULL;
+        struct utsname u;
+        int r = 0;
+
+        if (vc_ctx_is_host(ctx))
+                k = kmod_new(NULL, NULL);
+        else {
+                if (uname(&u) < 0)
+                        return -errno;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_LIB_MODULES, &dir, "%s", u.release)) < 0)
+                        return r;
+                for (size_t i = 0; i < ELEMENTSOF(places) && r >= 0; i++)
+                        r = vc_ctx_path(ctx, places[i], &paths[i], NULL);
+                if (r >= 0)
+                        k = kmod_new(dir, (const char *const *) paths);
+                for (size_t i = 0; i < ELEMENTSOF(places); i++)
+                        free(paths[i]);
+                if (r < 0)
+                        return r;
+        }
+        if (!k)
+                return -ENOMEM;
+        kmod_set_log_fn(k, kmod_log, NULL);
+        *ret = k;
+        return 0;
+}
+
+int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
+        _cleanup_(kmod_unrefp) struct kmod_ctx *kctx = NULL;
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL, *allowed = NULL;
+        struct kmod_list *l;
+        int r, first_error = 0, n = 0;
+
+        if (!modalias_is_valid(modalias))
+                return -EINVAL;
+        if ((r = kmod_for_root(ctx, &kctx)) < 0)
+                return r;
+        r = kmod_module_new_from_lookup(kctx, modalias, &list);
+        if (r < 0)
+                return log_debug_errno(r, "Looking up %s failed: %m", modalias);
+        /* Like udev's autoload: a blacklist applies to a lookup by alias. */
+        r = kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
+        if (r < 0)
+                return log_debug_errno(r, "Applying the blacklist to the modules of %s failed: %m", modalias);
+
+        kmod_list_foreach(l, allowed) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *m = kmod_module_get_module(l);
+                if (vc_module_name_equal(kmod_module_get_name(m), "vfio_pci"))
+                        continue; /* never the host's driver */
+                r = insert(m);
+                if (r < 0) {
+                        if (first_error == 0)
+                                first_error = r;
+                        continue;
+                }
+                n++;
+        }
+        return n > 0 ? n : first_error;
 }

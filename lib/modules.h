@@ -15,3 +15,13 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
 
 /* Is the PCI driver registered now? */
 bool vc_module_driver_present(struct vc_ctx *ctx, const char *driver);
+
+/* Module names compare with '-' and '_' alike, as the kernel and kmod do. */
+bool vc_module_name_equal(const char *a, const char *b);
+
+/* Load what the host would load for a device with this modalias ("pci:v...": what udev's
+ * 80-drivers.rules does at boot): every module libkmod's lookup names, except vfio_pci, with
+ * blacklists applied. Returns how many of them are loaded now (already or by this call), 0 when
+ * none is known or all are blacklisted, the first loading error when none could load, -EINVAL
+ * for a string that is not a PCI modalias. */
+int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias);

@@ -258,9 +258,9 @@ int vc_record_format(const struct vc_record *r, char **ret) {
         fprintf(f, "state %s\n", vc_record_state_to_string(r->state));
         for (size_t i = 0; i < r->n_devices; i++) {
                 const struct vc_record_device *d = &r->devices[i];
-                fprintf(f, "device %s driver=%s module=%s override=%s\n",
+                fprintf(f, "device %s driver=%s module=%s override=%s%s\n",
                         VC_PCI_ADDR_TO_STRING(&d->addr), d->driver ?: "none", d->module ?: "none",
-                        d->override ?: "none");
+                        d->override ?: "none", d->host_probe ? " host=probe" : "");
         }
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
@@ -309,14 +309,21 @@ static int parse_device_line(struct vc_record *rec, char *args) {
                         return -EBADMSG;
                 words[n++] = w;
         }
-        if (n != 4 || strlen(words[0]) != 12 || vc_pci_addr_parse(words[0], &addr) < 0)
+        if ((n != 4 && n != 5) || strlen(words[0]) != 12 || vc_pci_addr_parse(words[0], &addr) < 0)
                 return -EBADMSG;
         if ((r = parse_kv(words[1], "driver", &driver)) < 0 ||
             (r = parse_kv(words[2], "module", &module)) < 0 ||
             (r = parse_kv(words[3], "override", &override)) < 0)
                 return r;
+        /* host=probe only makes sense for a device that had no driver. */
+        if (n == 5 && (!streq(words[4], "host=probe") || driver))
+                return -EBADMSG;
         r = vc_record_add_device(rec, &addr, driver, module, override);
-        return r == -EEXIST || r == -EINVAL ? -EBADMSG : r;
+        if (r == -EEXIST || r == -EINVAL)
+                return -EBADMSG;
+        if (r >= 0 && n == 5)
+                rec->devices[rec->n_devices - 1].host_probe = true;
+        return r;
 }
 
 int vc_record_parse(const char *text, int expected_group, struct vc_record **ret) {

@@ -16,6 +16,12 @@
  *   state claiming|claimed|releasing
  *   device 0000:01:00.0 driver=nouveau module=nouveau override=none
  *   device 0000:01:00.1 driver=none module=none override=none
+ *   device 0000:02:00.0 driver=none module=none override=none host=probe
+ *
+ * "host=probe" marks a device claimed at boot, before any host driver could bind it: it had no
+ * driver, but the host would have given it one. Its release lets the kernel choose, as at boot
+ * without vfio-claim (clear driver_override, probe, load what the modalias names), where a plain
+ * "driver=none" device stays unbound.
  *
  * Records are input like any other: reading one validates every field and returns -EBADMSG for
  * anything unexpected; addresses are parsed before they are used to build a path. */
@@ -51,6 +57,7 @@ struct vc_record_device {
         char *driver;   /* the driver it had before the claim, NULL: none */
         char *module;   /* the module behind that driver, NULL: none or built in */
         char *override; /* driver_override before the claim, NULL: none */
+        bool host_probe; /* claimed at boot: on release, the kernel picks the host driver */
 };
 
 struct vc_record {

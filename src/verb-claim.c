@@ -117,6 +117,20 @@ static void report_failure(const struct vc_op_result *res, int r) {
 
 /* Claim (or, with @release, give back) each group; a failure undoes the groups this call already
  * changed. Holds the lock across all groups. */
+/* After a give-back, where each endpoint it moved is now: the host driver is the kernel's pick
+ * for a device claimed at boot. */
+static void print_drivers_now(struct vc_cli *cli, const struct vc_plan *plan) {
+        for (size_t k = 0; k < plan->n_devices; k++) {
+                const struct vc_plan_device *pd = &plan->devices[k];
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                if (pd->action == VC_PLAN_LEAVE || pd->action == VC_PLAN_LEAVE_BRIDGE ||
+                    vc_pci_dev_read(cli->ctx, &pd->addr, &d) < 0)
+                        continue;
+                printf("  %s  now %s\n", VC_PCI_ADDR_TO_STRING(&pd->addr),
+                       vc_pci_dev_driver(d) ? vc_pci_dev_driver(d) : "unbound");
+        }
+}
+
 static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
                        size_t n_groups, bool release, const char *what, bool *ret_changed) {
         _cleanup_close_ int lock = -1;
@@ -187,10 +201,13 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 }
                 changed[i] = res.changed;
                 any |= res.changed;
-                if (!cli->dry_run && !cli->json)
+                if (!cli->dry_run && !cli->json) {
                         printf("IOMMU group %u: %s\n", groups[i],
                                res.changed ? (release ? "given back to the host drivers" : "claimed for vfio")
                                            : (release ? "nothing to give back" : "already claimed"));
+                        if (release && res.changed && res.plan)
+                                print_drivers_now(cli, res.plan);
+                }
                 vc_op_result_done(&res);
         }
         if (ret_changed)
@@ -534,11 +551,15 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                                 vc_json_kv_string(j, "original_driver", d->driver);
                                 vc_json_kv_string(j, "original_module", d->module);
                                 vc_json_kv_string(j, "original_override", d->override);
+                                vc_json_kv_bool(j, "claimed_at_boot", d->host_probe);
                                 vc_json_kv_string(j, "driver", now);
                                 vc_json_object_end(j);
                         } else
                                 printf("  %s  now %s, originally %s\n", VC_PCI_ADDR_TO_STRING(&d->addr),
-                                       now ? now : "unbound", d->driver ? d->driver : "unbound");
+                                       now ? now : "unbound",
+                                       d->driver ? d->driver
+                                       : d->host_probe ? "claimed at boot (given back: the kernel picks its driver)"
+                                                       : "unbound");
                 }
                 if (j) {
                         vc_json_array_end(j);

@@ -91,3 +91,22 @@ fk_writes() {
 fk_fail() {
         echo "$*" >> "$ROOT/.fakekernel/faults"
 }
+
+# fk_modalias_index 'MODULE PCI-ALIAS'...: a module index under the root that maps each alias to
+# its module, made by the real depmod from modules.builtin.modinfo, so that libkmod's lookup by
+# modalias answers inside the fake root (loading the module is the shim's part). Skips the test
+# when depmod is missing.
+fk_modalias_index() {
+        local depmod dir
+        depmod=$(PATH=/usr/sbin:/sbin:$PATH command -v depmod) || skip "depmod (kmod) is not installed"
+        dir="$ROOT/lib/modules/$(uname -r)"
+        mkdir -p "$dir"
+        : > "$dir/modules.builtin"
+        : > "$dir/modules.builtin.modinfo"
+        for p in "$@"; do
+                echo "kernel/${p%% *}.ko" >> "$dir/modules.builtin"
+                printf '%s.alias=%s\0' "${p%% *}" "${p#* }" >> "$dir/modules.builtin.modinfo"
+        done
+        : > "$dir/modules.order"
+        "$depmod" -b "$ROOT" "$(uname -r)"
+}

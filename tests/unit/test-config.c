@@ -624,6 +624,23 @@ TEST(per_device_release_override) {
         ASSERT_EQ(vc_config_device_release(c, vc_config_find_device(c, "c")), VC_RELEASE_KEEP);
 }
 
+TEST(boot_keeps_unless_the_device_says_otherwise) {
+        _cleanup_tree_ char *dir = tree_new();
+        _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        write_file(dir, "vfio-claim.conf",
+                   "[global]\nrelease = host\n"
+                   "[device plain]\nmatch = 01:00.0\n"
+                   "[device boot]\nmatch = 02:00.0\nboot = yes\n"
+                   "[device boot-host]\nmatch = 03:00.0\nboot = yes\nrelease = host\n"
+                   "[device boot-keep]\nmatch = 04:00.0\nboot = yes\nrelease = keep\n");
+        ASSERT_NOT_NULL(c = load_ok(dir));
+        ASSERT_EQ(vc_config_device_release(c, vc_config_find_device(c, "plain")), VC_RELEASE_HOST);
+        /* [global] release = host does not override boot's keep; the device's own key does. */
+        ASSERT_EQ(vc_config_device_release(c, vc_config_find_device(c, "boot")), VC_RELEASE_KEEP);
+        ASSERT_EQ(vc_config_device_release(c, vc_config_find_device(c, "boot-host")), VC_RELEASE_HOST);
+        ASSERT_EQ(vc_config_device_release(c, vc_config_find_device(c, "boot-keep")), VC_RELEASE_KEEP);
+}
+
 TEST(multiple_match_lines) {
         _cleanup_tree_ char *dir = tree_new();
         _cleanup_(vc_config_freep) struct vc_config *c = NULL;

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "doctor.h"
+#include "modules.h"
 #include "reset.h"
 #include "sysfs.h"
 #include "tests.h"

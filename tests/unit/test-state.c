@@ -123,6 +123,11 @@ TEST(record_rejects_bad_content) {
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none\n",
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 module=a driver=none override=none\n",
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none override=none x\n",
+                /* host=probe: only for a device that had no driver, only as the fifth word */
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none override=none host=probe\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=none module=none override=none host=keep\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=none module=none override=none host=probe x\n",
+                "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 host=probe driver=none module=none override=none\n",
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none override=none\n"
                 "device 0000:01:00.0 driver=a module=none override=none\n",
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:20.0 driver=a module=none override=none\n",
@@ -142,6 +147,19 @@ TEST(record_rejects_bad_content) {
         _cleanup_(vc_record_freep) struct vc_record *ok = NULL;
         ASSERT_OK(vc_record_parse("group 1\nsince 5\nstate releasing\n", 1, &ok));
         ASSERT_EQ(ok->state, VC_RECORD_RELEASING);
+}
+
+TEST(record_host_probe_round_trip) {
+        static const char text[] = "group 3\nsince 5\nstate claimed\n"
+                                   "device 0000:02:00.0 driver=none module=none override=none host=probe\n"
+                                   "device 0000:02:00.1 driver=none module=none override=none\n";
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_free_ char *back = NULL;
+        ASSERT_OK(vc_record_parse(text, 3, &rec));
+        ASSERT_TRUE(rec->devices[0].host_probe);
+        ASSERT_FALSE(rec->devices[1].host_probe);
+        ASSERT_OK(vc_record_format(rec, &back));
+        ASSERT_STREQ(back, text);
 }
 
 TEST(record_read_bad_file) {
