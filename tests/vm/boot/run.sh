@@ -156,6 +156,7 @@ check() { # DESC CMD...
         if "$@"; then ok "$d"; else not_ok "$d"; fi
 }
 drv() { sed -n "s/^dev $2 [^ ]* driver=\([^ ]*\) .*/\1/p" "$LOG/$1.report"; }
+after() { sed -n "s/^after $2 \(driver=[^ ]* override=[^ ]*\) .*/\1/p" "$LOG/$1.report"; }
 ovr() { sed -n "s/^dev $2 [^ ]* driver=[^ ]* override=\([^ ]*\) .*/\1/p" "$LOG/$1.report"; }
 grp() { sed -n "s/^dev $2 .* group=\([^ ]*\)$/\1/p" "$LOG/$1.report"; }
 is() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'"; return 1; }; }
@@ -198,6 +199,19 @@ claimed_boot() { # NAME: the claim scenario's end state
         check "$n: xhci keeps its driver" is "$(drv "$n" 0000:00:0a.0)" xhci_hcd
         check "$n: a state record for the NIC's group" grep -q "^record group-$(grp "$n" 0000:01:00.0) state claimed" "$LOG/$n.report"
         check "$n: a state record for the display group" grep -q "^record group-$(grp "$n" 0000:00:05.0) state claimed" "$LOG/$n.report"
+        check "$n: the record marks the boot-claimed NIC host=probe" \
+                grep -q "^record group-$(grp "$n" 0000:01:00.0) device 0000:01:00.0 driver=none module=none override=none host=probe" "$LOG/$n.report"
+        # vfio-claim release after the boot claim: the kernel picks each host driver
+        check "$n: snd_hda_intel was unloaded before the release (its module must come by modalias)" \
+                grep -q "^before-release snd_hda_intel unloaded" "$LOG/$n.report"
+        check "$n: released, 0000:01:00.0 is on e1000e (the kernel's pick)" is "$(after "$n" 0000:01:00.0)" "driver=e1000e override=(null)"
+        check "$n: released, 0000:01:00.0 has a network interface again" grep -q "^after 0000:01:00.0 .* net=[a-z]" "$LOG/$n.report"
+        check "$n: released, display 0000:00:05.0 is on bochs-drm (module bochs)" is "$(after "$n" 0000:00:05.0)" "driver=bochs-drm override=(null)"
+        check "$n: released, audio 0000:00:05.1 is on snd_hda_intel, loaded again through libkmod" \
+                is "$(after "$n" 0000:00:05.1)" "driver=snd_hda_intel override=(null)"
+        check "$n: vfio-claim release listed the drivers" \
+                grep -q "^release 0000:00:05.0 .*0000:00:05.1  now snd_hda_intel" "$LOG/$n.report"
+        check "$n: no state record is left" is "$(grep -c '^after-record ' "$LOG/$n.report")" 0
 }
 
 host_boot() { # NAME: nothing claimed
