@@ -402,6 +402,23 @@ CELL(module_ensure_driver, "gpu-audio") {
         ASSERT_ERRNO(vc_module_ensure_driver(ctx, "no-such-driver", "nouveau"), ENXIO);
 }
 
+/* Only a PCI modalias reaches libkmod; a root without a module index knows no module. (Lookups
+ * through a real index: tests/bats/boot-release.bats.) */
+CELL(module_load_for_modalias, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_free_ char *log = NULL;
+
+        ASSERT_ERRNO(vc_module_load_for_modalias(ctx, NULL), EINVAL);
+        ASSERT_ERRNO(vc_module_load_for_modalias(ctx, ""), EINVAL);
+        ASSERT_ERRNO(vc_module_load_for_modalias(ctx, "e1000e"), EINVAL);
+        ASSERT_ERRNO(vc_module_load_for_modalias(ctx, "usb:v1D6Bp0002d0601dc09dsc00dp01ic09isc00ip00in00"), EINVAL);
+        ASSERT_ERRNO(vc_module_load_for_modalias(ctx, "pci:v000010DEd00002204 nouveau"), EINVAL);
+        ASSERT_ERRNO(vc_module_load_for_modalias(ctx, "pci:../../etc"), EINVAL);
+        ASSERT_EQ(vc_module_load_for_modalias(ctx, "pci:v000010DEd00002204sv00001458sd00004043bc03sc00i00"), 0);
+        log = tree_read(root, ".fakekernel/writes.log");
+        ASSERT_TRUE(!log || !*log);
+}
+
 /* drivers_probe reports success even when nothing binds: the verify step catches it, and the
  * release is rolled back (the group stays claimed, the record says so). */
 CELL(verify_catches_silent_probe, "gpu-audio") {

@@ -44,7 +44,7 @@ say() { echo "# $*" >&3; }
 KPKG=$(apt-cache depends linux-image-amd64 2> /dev/null | sed -n 's/^ *Depends: \(linux-image-[0-9].*\)/\1/p' | head -n1)
 [ -n "$KPKG" ] || { echo "1..0 # SKIP apt cannot resolve linux-image-amd64"; exit 77; }
 KVER=${KPKG#linux-image-}
-PKGS=systemd,systemd-sysv,udev,kmod,dracut,dracut-core,libinih1,libkmod2,libxml2,libudev1,busybox
+PKGS=systemd,systemd-sysv,udev,kmod,dracut,dracut-core,libinih1,libkmod2,libxml2,libudev1,libvirt0,busybox
 KEY=$(printf '%s\n' "$KPKG" "$PKGS" "$(apt-cache policy "$KPKG" | sed -n 's/ *Candidate: //p')" | sha256sum | cut -c1-16)
 BASE=$CACHE/root-$KEY
 if [ ! -e "$BASE/.done" ]; then
@@ -199,6 +199,8 @@ claimed_boot() { # NAME: the claim scenario's end state
         check "$n: xhci keeps its driver" is "$(drv "$n" 0000:00:0a.0)" xhci_hcd
         check "$n: a state record for the NIC's group" grep -q "^record group-$(grp "$n" 0000:01:00.0) state claimed" "$LOG/$n.report"
         check "$n: a state record for the display group" grep -q "^record group-$(grp "$n" 0000:00:05.0) state claimed" "$LOG/$n.report"
+        check "$n: vfio-claim status lists the NIC's group as claimed at boot" \
+                grep -q "^status IOMMU group $(grp "$n" 0000:01:00.0): claimed, no VM, .* by boot pass" "$LOG/$n.report"
         check "$n: the record marks the boot-claimed NIC host=probe" \
                 grep -q "^record group-$(grp "$n" 0000:01:00.0) device 0000:01:00.0 driver=none module=none override=none host=probe" "$LOG/$n.report"
         # vfio-claim release after the boot claim: the kernel picks each host driver
