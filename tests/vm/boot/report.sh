@@ -23,14 +23,41 @@ done
 vfio-claim status 2>&1 | sed 's/^/@@BOOT status /'
 journalctl -b --no-pager -o short-monotonic -t vfio-claim -t vfio-claim-udev 2>&1 | sed 's/^/@@BOOT journal /'
 dmesg | sed 's/^/@@BOOT dmesg /'
-# Then give the boot groups back: no host driver ever had them, so the kernel picks one. e1000e
-# and bochs are loaded (the twin NIC, the initramfs); snd_hda_intel, which udev loaded for the
-# audio function, is unloaded first, so that its module must come from the modalias lookup.
+# Then give the boot groups back; no host driver ever had them, so the kernel picks one. First
+# the libvirt hook, as libvirtd runs it, for a VM with both groups: the display has
+# "release = host", the NIC only "boot = yes" (kept). Then "vfio-claim release" for the NIC.
+# e1000e and bochs are loaded (the twin NIC, the initramfs); snd_hda_intel, which udev loaded
+# for the audio function, is unloaded first, so its module must come from the modalias lookup.
 modprobe -r snd_hda_intel 2>&1 | sed 's/^/@@BOOT note modprobe -r: /'
 echo "@@BOOT before-release snd_hda_intel $(test -d /sys/module/snd_hda_intel && echo loaded || echo unloaded)"
-for a in 0000:01:00.0 0000:00:05.0; do
-        vfio-claim release "$a" 2>&1 | sed "s/^/@@BOOT release $a /"
+cat > /tmp/lab-vm.xml <<'EOF'
+<domain type='kvm'>
+  <name>lab-vm</name>
+  <devices>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source>
+    </hostdev>
+    <hostdev mode='subsystem' type='pci' managed='no'>
+      <source><address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></source>
+    </hostdev>
+  </devices>
+</domain>
+EOF
+hook=/etc/libvirt/hooks/qemu.d/vfio-claim
+"$hook" lab-vm prepare begin - < /tmp/lab-vm.xml > /tmp/hook.out 2>&1
+echo "@@BOOT hook prepare rc=$?"
+sed 's/^/@@BOOT hook-out /' /tmp/hook.out
+grep -H '^owner' /run/vfio-claim/group-* 2> /dev/null | sed 's/^/@@BOOT hook-owner /'
+"$hook" lab-vm release end - < /tmp/lab-vm.xml > /tmp/hook.out 2>&1
+echo "@@BOOT hook release rc=$?"
+sed 's/^/@@BOOT hook-out /' /tmp/hook.out
+for a in 0000:01:00.0 0000:00:05.0 0000:00:05.1; do
+        d=/sys/bus/pci/devices/$a
+        drv=$(readlink "$d/driver" 2> /dev/null) || drv=none
+        echo "@@BOOT after-hook $a driver=${drv##*/} override=$(cat "$d/driver_override")"
 done
+journalctl -b --no-pager -o cat -t vfio-claim-hook 2>&1 | sed 's/^/@@BOOT hook-journal /'
+vfio-claim release 0000:01:00.0 2>&1 | sed "s/^/@@BOOT release 0000:01:00.0 /"
 udevadm settle -t 60 || true
 for d in /sys/bus/pci/devices/*; do
         drv=$(readlink "$d/driver" 2> /dev/null) || drv=none

@@ -94,6 +94,7 @@ boot = yes
 [device display]
 match = 0000:00:05.0
 boot = yes
+release = host
 CONF
         install -D -m 0755 "$HERE/report.sh" "$w/usr/local/sbin/vc-boot-report"
         install -D -m 0644 "$HERE/vc-boot-report.service" "$w/etc/systemd/system/vc-boot-report.service"
@@ -157,6 +158,7 @@ check() { # DESC CMD...
 }
 drv() { sed -n "s/^dev $2 [^ ]* driver=\([^ ]*\) .*/\1/p" "$LOG/$1.report"; }
 after() { sed -n "s/^after $2 \(driver=[^ ]* override=[^ ]*\) .*/\1/p" "$LOG/$1.report"; }
+after_hook() { sed -n "s/^after-hook $2 \(driver=[^ ]* override=[^ ]*\)$/\1/p" "$LOG/$1.report"; }
 ovr() { sed -n "s/^dev $2 [^ ]* driver=[^ ]* override=\([^ ]*\) .*/\1/p" "$LOG/$1.report"; }
 grp() { sed -n "s/^dev $2 .* group=\([^ ]*\)$/\1/p" "$LOG/$1.report"; }
 is() { [ "$1" = "$2" ] || { echo "#   got '$1', expected '$2'"; return 1; }; }
@@ -203,16 +205,23 @@ claimed_boot() { # NAME: the claim scenario's end state
                 grep -q "^status IOMMU group $(grp "$n" 0000:01:00.0): claimed, no VM, .* by boot pass" "$LOG/$n.report"
         check "$n: the record marks the boot-claimed NIC host=probe" \
                 grep -q "^record group-$(grp "$n" 0000:01:00.0) device 0000:01:00.0 driver=none module=none override=none host=probe" "$LOG/$n.report"
-        # vfio-claim release after the boot claim: the kernel picks each host driver
-        check "$n: snd_hda_intel was unloaded before the release (its module must come by modalias)" \
+        # The libvirt hook for a VM with both groups, run as libvirtd runs it, then the CLI
+        check "$n: hook prepare begin for lab-vm succeeded" grep -q "^hook prepare rc=0" "$LOG/$n.report"
+        check "$n: hook prepare recorded lab-vm as the owner of both groups" \
+                is "$(grep -c '^hook-owner .*:owner lab-vm$' "$LOG/$n.report")" 2
+        check "$n: hook release end for lab-vm succeeded" grep -q "^hook release rc=0" "$LOG/$n.report"
+        check "$n: snd_hda_intel was unloaded before (its module must come from the modalias)" \
                 grep -q "^before-release snd_hda_intel unloaded" "$LOG/$n.report"
-        check "$n: released, 0000:01:00.0 is on e1000e (the kernel's pick)" is "$(after "$n" 0000:01:00.0)" "driver=e1000e override=(null)"
-        check "$n: released, 0000:01:00.0 has a network interface again" grep -q "^after 0000:01:00.0 .* net=[a-z]" "$LOG/$n.report"
-        check "$n: released, display 0000:00:05.0 is on bochs-drm (module bochs)" is "$(after "$n" 0000:00:05.0)" "driver=bochs-drm override=(null)"
-        check "$n: released, audio 0000:00:05.1 is on snd_hda_intel, loaded again through libkmod" \
-                is "$(after "$n" 0000:00:05.1)" "driver=snd_hda_intel override=(null)"
-        check "$n: vfio-claim release listed the drivers" \
-                grep -q "^release 0000:00:05.0 .*0000:00:05.1  now snd_hda_intel" "$LOG/$n.report"
+        check "$n: at VM stop the boot = yes NIC stays on vfio-pci (boot keeps)" \
+                is "$(after_hook "$n" 0000:01:00.0)" "driver=vfio-pci override=vfio-pci"
+        check "$n: at VM stop display 0000:00:05.0 (release = host) went to bochs-drm (module bochs)" \
+                is "$(after_hook "$n" 0000:00:05.0)" "driver=bochs-drm override=(null)"
+        check "$n: at VM stop audio 0000:00:05.1 went to snd_hda_intel, loaded through libkmod" \
+                is "$(after_hook "$n" 0000:00:05.1)" "driver=snd_hda_intel override=(null)"
+        check "$n: vfio-claim release then gives the NIC to e1000e (the kernel's pick)" \
+                is "$(after "$n" 0000:01:00.0)" "driver=e1000e override=(null)"
+        check "$n: the NIC has a network interface again" grep -q "^after 0000:01:00.0 .* net=[a-z]" "$LOG/$n.report"
+        check "$n: vfio-claim release listed the driver" grep -q "^release 0000:01:00.0 .*0000:01:00.0  now e1000e" "$LOG/$n.report"
         check "$n: no state record is left" is "$(grep -c '^after-record ' "$LOG/$n.report")" 0
 }
 
