@@ -396,7 +396,7 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                                                              groups[i], strerror(-r)) < 0)
                                         first_error = NULL;
                         } else
-                                log_info("VM %s stopped: IOMMU group %u stays on vfio-pci (release = keep)",
+                                log_info("VM %s stopped: IOMMU group %u stays on vfio-pci (release = keep, or boot = yes)",
                                          vm, groups[i]);
                         continue;
                 }
