@@ -5,12 +5,16 @@
  * device that write concerned, and leave every driver link, every driver_override, /dev/vfio and the state record
  * exactly as it found them. Then the same operation, without the fault, must succeed.
  *
- *   test-fault-matrix claim|release N EIO|EBUSY|HANG   one cell (make check runs each alone)
- *   test-fault-matrix clean                            the write counts the cells are made for
+ *   test-fault-matrix claim|release|reprobe N EIO|EBUSY|HANG   one cell (make check runs each alone)
+ *   test-fault-matrix clean                                    the write counts the cells are made for
  *
- * FAULT_CLAIM_WRITES and FAULT_RELEASE_WRITES (from Makefile.am, which lists the cells) are the
- * writes of a clean claim and release; "clean" fails when the engine's writes change, so that
- * the cell list is updated with them. */
+ * "reprobe" is the release of a group claimed at boot: its record marks every endpoint host=probe
+ * (no host driver had it), so the release clears driver_override, unbinds and lets the kernel
+ * probe; the loaded e1000 and 8139cp take the NICs back.
+ *
+ * FAULT_CLAIM_WRITES, FAULT_RELEASE_WRITES and FAULT_REPROBE_WRITES (from Makefile.am, which
+ * lists the cells) are the writes of a clean claim, release and reprobe; "clean" fails when the
+ * engine's writes change, so that the cell list is updated with them. */
 
 #include "bind.h"
 #include "pci.h"
@@ -49,9 +53,48 @@ static char *record_text(struct vc_ctx *ctx) {
         return text;
 }
 
-static int op(struct vc_ctx *ctx, bool release, struct vc_op_result *res, unsigned timeout_ms) {
+enum op { OP_CLAIM, OP_RELEASE, OP_REPROBE, _OP_MAX };
+static const char *const op_names[_OP_MAX] = { "claim", "release", "reprobe" };
+
+static int op_from_name(const char *s) {
+        for (int i = 0; i < _OP_MAX; i++)
+                if (streq(s, op_names[i]))
+                        return i;
+        return -1;
+}
+
+static int op(struct vc_ctx *ctx, enum op kind, struct vc_op_result *res, unsigned timeout_ms) {
         const struct vc_claim_opts o = { .timeout_ms = timeout_ms };
-        return release ? vc_group_release(ctx, GROUP, &o, res) : vc_group_claim(ctx, GROUP, &o, res);
+        return kind == OP_CLAIM ? vc_group_claim(ctx, GROUP, &o, res) : vc_group_release(ctx, GROUP, &o, res);
+}
+
+/* Make the group's record say what a boot claim records: no endpoint ever had a host driver. */
+static int mark_claimed_at_boot(struct vc_ctx *ctx) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        int r = vc_record_read(ctx, GROUP, &rec);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < rec->n_devices; i++) {
+                struct vc_record_device *d = &rec->devices[i];
+                free(d->driver);
+                free(d->module);
+                free(d->override);
+                d->driver = d->module = d->override = NULL;
+                d->host_probe = true;
+        }
+        return vc_record_write(ctx, rec);
+}
+
+/* The claim a release or reprobe cell starts from. */
+static int setup(struct vc_ctx *ctx, enum op kind) {
+        struct vc_op_result res = { 0 };
+        int r = 0;
+        if (kind != OP_CLAIM)
+                r = op(ctx, OP_CLAIM, &res, TIMEOUT_MS);
+        if (r >= 0 && kind == OP_REPROBE)
+                r = mark_claimed_at_boot(ctx);
+        vc_op_result_done(&res);
+        return r;
 }
 
 static int child_clean(const char *root) {
@@ -62,12 +105,12 @@ static int child_clean(const char *root) {
         if (vc_ctx_new(root, &ctx) < 0)
                 abort();
         _cleanup_free_ char *before = fake_snapshot(root);
-        if ((r = op(ctx, false, &res, TIMEOUT_MS)) < 0)
+        if ((r = op(ctx, OP_CLAIM, &res, TIMEOUT_MS)) < 0)
                 return fail("clean claim: %s", strerror(-r));
         if (fake_counter(root) != FAULT_CLAIM_WRITES)
                 return fail("a clean claim makes %ld writes, the matrix is made for %d: update Makefile.am",
                             fake_counter(root), FAULT_CLAIM_WRITES);
-        if ((r = op(ctx, true, &res, TIMEOUT_MS)) < 0)
+        if ((r = op(ctx, OP_RELEASE, &res, TIMEOUT_MS)) < 0)
                 return fail("clean release: %s", strerror(-r));
         if (fake_counter(root) != FAULT_CLAIM_WRITES + FAULT_RELEASE_WRITES)
                 return fail("a clean release makes %ld writes, the matrix is made for %d: update Makefile.am",
@@ -75,11 +118,23 @@ static int child_clean(const char *root) {
         _cleanup_free_ char *after = fake_snapshot(root);
         if (!streq(before, after))
                 return fail("the round trip changed the tree:\n%s\nbecame\n%s", before, after);
+
+        if ((r = setup(ctx, OP_REPROBE)) < 0)
+                return fail("claim for the reprobe: %s", strerror(-r));
+        long base = fake_counter(root);
+        if ((r = op(ctx, OP_REPROBE, &res, TIMEOUT_MS)) < 0)
+                return fail("clean reprobe: %s", strerror(-r));
+        if (fake_counter(root) - base != FAULT_REPROBE_WRITES)
+                return fail("a clean reprobe makes %ld writes, the matrix is made for %d: update Makefile.am",
+                            fake_counter(root) - base, FAULT_REPROBE_WRITES);
+        _cleanup_free_ char *again = fake_snapshot(root);
+        if (!streq(before, again))
+                return fail("the kernel's picks differ from the original drivers:\n%s\nbecame\n%s", before, again);
         vc_op_result_done(&res);
         return EXIT_SUCCESS;
 }
 
-static int child_cell(const char *root, bool release, long n, const char *err) {
+static int child_cell(const char *root, enum op kind, long n, const char *err) {
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
         struct vc_op_result res = { 0 };
         _cleanup_free_ char *msg = NULL;
@@ -88,7 +143,7 @@ static int child_cell(const char *root, bool release, long n, const char *err) {
 
         if (vc_ctx_new(root, &ctx) < 0)
                 abort();
-        if (release && (r = op(ctx, false, &res, TIMEOUT_MS)) < 0)
+        if ((r = setup(ctx, kind)) < 0)
                 return fail("setup claim: %s", strerror(-r));
 
         long base = fake_counter(root);
@@ -99,10 +154,9 @@ static int child_cell(const char *root, bool release, long n, const char *err) {
         fake_inject(root, fault);
         want = streq(err, "HANG") ? -ETIMEDOUT : streq(err, "EBUSY") ? -EBUSY : -EIO;
 
-        r = op(ctx, release, &res, streq(err, "HANG") ? HANG_TIMEOUT_MS : TIMEOUT_MS);
+        r = op(ctx, kind, &res, streq(err, "HANG") ? HANG_TIMEOUT_MS : TIMEOUT_MS);
         msg = vc_op_result_message(&res);
-        fprintf(stderr, "  %s with write %ld failing (%s): %s\n", release ? "release" : "claim", n, err,
-                msg ? msg : "succeeded");
+        fprintf(stderr, "  %s with write %ld failing (%s): %s\n", op_names[kind], n, err, msg ? msg : "succeeded");
         if (fake_counter(root) < base + n)
                 return fail("the operation made only %ld writes; the fault at %ld never fired",
                             fake_counter(root) - base, n);
@@ -131,7 +185,7 @@ static int child_cell(const char *root, bool release, long n, const char *err) {
 
         /* No fault any more: the same operation goes through from the restored state. */
         fake_inject(root, "");
-        if ((r = op(ctx, release, &res, TIMEOUT_MS)) < 0)
+        if ((r = op(ctx, kind, &res, TIMEOUT_MS)) < 0)
                 return fail("retry without the fault: %s", strerror(-r));
         vc_op_result_done(&res);
         return EXIT_SUCCESS;
@@ -141,16 +195,16 @@ int main(int argc, char **argv) {
         if (argc >= 3 && streq(argv[1], "--in")) {
                 if (argc == 3)
                         return child_clean(argv[2]);
-                if (argc == 6)
-                        return child_cell(argv[2], streq(argv[3], "release"), strtol(argv[4], NULL, 10), argv[5]);
+                if (argc == 6 && op_from_name(argv[3]) >= 0)
+                        return child_cell(argv[2], (enum op) op_from_name(argv[3]), strtol(argv[4], NULL, 10), argv[5]);
                 return 2;
         }
 
         bool clean = argc == 2 && streq(argv[1], "clean");
-        if (!clean && !(argc == 4 && (streq(argv[1], "claim") || streq(argv[1], "release")) &&
+        if (!clean && !(argc == 4 && op_from_name(argv[1]) >= 0 &&
                         strtol(argv[2], NULL, 10) > 0 &&
                         (streq(argv[3], "EIO") || streq(argv[3], "EBUSY") || streq(argv[3], "HANG")))) {
-                fprintf(stderr, "usage: %s claim|release N EIO|EBUSY|HANG | clean\n", argv[0]);
+                fprintf(stderr, "usage: %s claim|release|reprobe N EIO|EBUSY|HANG | clean\n", argv[0]);
                 return 2;
         }
         if (!fake_available()) {
