@@ -481,12 +481,15 @@ writes_to() {
         run vc apply
         assert_success
         assert_equal "$(writes_to reset_method)" '0000:01:00.0 \n ok'
+        # no method enabled: the kernel shows nothing at all
+        [ ! -s "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method" ]
         run vc release gpu
         assert_success
         conf "reset = auto"
         run vc apply
         assert_success
         assert_equal "$(writes_to reset_method | tail -n1)" "0000:01:00.0 default ok"
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" "flr bus"
 }
 
 @test "reset: a method the kernel refuses fails the claim and moves nothing" {
@@ -499,6 +502,15 @@ writes_to() {
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
         [ ! -e "$ROOT/dev/vfio/1" ]
+        # without a fault: the kernel refuses a method the device does not support, and keeps its own
+        healthy
+        conf "reset = device_specific"
+        run vc apply
+        assert_failure 1
+        assert_output --partial '0000:01:00.0: failed to set reset_method to device_specific: Invalid argument'
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" "flr bus"
+        assert_equal "$(writes_to reset_method)" "0000:01:00.0 device_specific EINVAL"
         # a kernel without reset_method (before 5.15) cannot honour an explicit method either
         fake_root doctor-healthy
         conf "reset = flr"

@@ -119,6 +119,10 @@ log_line() {
         assert_output "$BATS_TEST_TMPDIR/bad.topo:1: dev 0000:03:00.0: class= is required"
         mktree_err $'driver vfio-pci ids=10de:2204'
         assert_output "$BATS_TEST_TMPDIR/bad.topo:1: driver vfio-pci: matches by driver_override only, ids= not allowed"
+        mktree_err $'dev 0000:01:00.0 class=0x030000 id=10de:2204 reset_method=flr,cxl_bus'
+        assert_output "$BATS_TEST_TMPDIR/bad.topo:1: dev 0000:01:00.0: reset_method: \"cxl_bus\" is not a reset method of Linux 6.1 (device_specific, acpi, flr, af_flr, pm, bus)"
+        mktree_err $'dev 0000:01:00.0 class=0x030000 id=10de:2204 reset_method=bus,flr,bus'
+        assert_output "$BATS_TEST_TMPDIR/bad.topo:1: dev 0000:01:00.0: reset_method: bus listed twice"
 }
 
 # ---------------------------------------------------------------- driver_override
@@ -163,11 +167,118 @@ log_line() {
 
 @test "unmodelled attribute keeps exactly the bytes of the last write" {
         fake_root gpu-audio
+        f=$(fk_dev $AUDIO)/enable
+        assert_equal "$(cat "$f")" "1"
+        fk_sh "printf '0 x\\n\\n' > '$f'"
+        assert_equal "$(od -An -c "$f" | tr -s ' ')" " 0 x \\n \\n"
+        assert_equal "$(log_line 1)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/enable	0 x\\n\\n	ok"
+}
+
+# ---------------------------------------------------------------- reset_method
+
+@test "reset_method: names kept in the order written; default brings back the fixture's list" {
+        fake_root gpu-audio
         f=$(fk_dev $AUDIO)/reset_method
         assert_equal "$(cat "$f")" "flr bus"
+        fk_sh "echo bus flr > '$f'"
+        assert_equal "$(cat "$f")" "bus flr"
+        # one write(2) without a newline; runs of spaces separate too; shown with single spaces
+        run fk "$FK_OP" write "$f" "  bus   flr "
+        assert_success
+        assert_equal "$(od -An -c "$f" | tr -s ' ')" " b u s f l r \\n"
         fk_sh "echo bus > '$f'"
         assert_equal "$(cat "$f")" "bus"
-        assert_equal "$(log_line 1)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/reset_method	bus\\n	ok"
+        fk_sh "echo default > '$f'"
+        assert_equal "$(cat "$f")" "flr bus"
+        run fk "$FK_OP" write "$(fk_dev $GPU)/reset_method" default
+        assert_success
+        assert_equal "$(cat "$(fk_dev $GPU)/reset_method")" "bus"
+        assert_equal "$(log_line 1)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/reset_method	bus flr\\n	ok"
+        assert_equal "$(log_line 4)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/reset_method	default\\n	ok"
+}
+
+@test "reset_method: unknown and unsupported names fail with EINVAL and leave the value" {
+        fake_root gpu-audio
+        f=$(fk_dev $GPU)/reset_method     # the fixture: bus only
+        fk_sh "echo bus > '$f'"
+        # supported by Linux, not by this device; a list with one such name fails as a whole
+        for v in flr "bus flr" pm device_specific; do
+                run fk "$FK_OP" write "$f" "$v"
+                assert_failure
+                assert_output --partial EINVAL
+                assert_equal "$(cat "$f")" "bus"
+        done
+        # not a method at all (cxl_bus came with Linux 6.10), "default" inside a list, a tab
+        for v in frob cxl_bus "default bus" $'bus\tbus' BUS; do
+                run fk "$FK_OP" write "$f" "$v"
+                assert_failure
+                assert_output --partial EINVAL
+                assert_equal "$(cat "$f")" "bus"
+        done
+        run fk_sh "echo flr > '$(fk_dev $AUDIO)/reset_method'; echo pm > '$(fk_dev $AUDIO)/reset_method'"
+        assert_failure
+        assert_output --partial "Invalid argument"
+        assert_equal "$(cat "$(fk_dev $AUDIO)/reset_method")" "flr"
+        assert_equal "$(log_line 2)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/reset_method	flr	EINVAL"
+        assert_equal "$(cut -f3 "$ROOT/.fakekernel/writes.log" | sort | uniq -c | tr -s ' \n' ' ')" " 10 EINVAL 2 ok "
+}
+
+@test "reset_method: a name may repeat (Linux does not check), up to 6 entries" {
+        fake_root gpu-audio
+        f=$(fk_dev $AUDIO)/reset_method
+        fk_sh "echo flr flr > '$f'"
+        assert_equal "$(cat "$f")" "flr flr"
+        fk_sh "echo bus flr bus flr bus flr > '$f'"
+        assert_equal "$(cat "$f")" "bus flr bus flr bus flr"
+        run fk_sh "echo bus flr bus flr bus flr bus > '$f'"
+        assert_failure
+        assert_output --partial "Invalid argument"
+        assert_equal "$(cat "$f")" "bus flr bus flr bus flr"
+}
+
+@test "reset_method: empty disables every method, a 0-byte write changes nothing" {
+        fake_root gpu-audio
+        f=$(fk_dev $AUDIO)/reset_method
+        fk_sh "echo > '$f'"
+        # reset_method_show() prints nothing, not even a newline, when no method is enabled
+        [ -e "$f" ] && [ ! -s "$f" ]
+        fk_sh "echo default > '$f'"
+        assert_equal "$(cat "$f")" "flr bus"
+        run fk "$FK_OP" write "$f" ""
+        assert_success
+        assert_equal "$(cat "$f")" "flr bus"
+        run fk "$FK_OP" write "$f" "   "
+        assert_success
+        [ ! -s "$f" ]
+        # a device that supports nothing (reset_method=): default finds nothing, a name fails
+        g=$ROOT/sys/bus/pci/devices/0000:00:17.0/reset_method
+        [ -e "$g" ] && [ ! -s "$g" ]
+        [ ! -e "$ROOT/sys/bus/pci/devices/0000:00:17.0/reset" ]
+        fk_sh "echo default > '$g'"
+        [ ! -s "$g" ]
+        run fk_sh "echo flr > '$g'"
+        assert_failure
+        # no reset_method key: no attribute, and a write cannot make one
+        run fk_sh "echo flr > '$ROOT/sys/bus/pci/devices/$RP/reset_method'"
+        assert_failure
+        [ ! -e "$ROOT/sys/bus/pci/devices/$RP/reset_method" ]
+}
+
+@test "reset_method: faults come first; rescan brings back the fixture's list" {
+        fake_root gpu-audio
+        f=$(fk_dev $AUDIO)/reset_method
+        fk_fail 'glob:*/reset_method EIO'
+        run fk_sh "echo bus > '$f'"
+        assert_failure
+        assert_output --partial "Input/output error"
+        assert_equal "$(cat "$f")" "flr bus"
+        assert_equal "$(log_line 1)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1/reset_method	bus\\n	EIO"
+        : > "$ROOT/.fakekernel/faults"
+        fk_sh "echo bus > '$f'"
+        fk_sh "echo 1 > '$(fk_dev $AUDIO)/remove'"
+        [ ! -e "$f" ]
+        fk_sh "echo 1 > '$ROOT/sys/bus/pci/rescan'"
+        assert_equal "$(cat "$f")" "flr bus"
 }
 
 # ---------------------------------------------------------------- bind / unbind

@@ -428,13 +428,16 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
 @test "reset =: the hook applies the configured method at prepare and resets before giving back" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00.0\n[device audio]\nmatch = 01:00.1\nreset = flr'
+        # every method of the GPU disabled by hand before
+        fk_sh "echo > '$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method'"
         run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
         assert_success
         assert_claimed 0000:01:00.0 0000:01:00.1
         assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" flr
-        # the function without a reset = line (auto) gets the kernel's own order back: "default"
-        # (the fake kernel stores that word; Linux would show its list again)
+        # the function without a reset = line (auto) gets the kernel's own order back: "default",
+        # after which the kernel lists what the device supports again
         grep -q $'0000:01:00.0/reset_method\tdefault\tok' "$ROOT/.fakekernel/writes.log"
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" bus
         run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
         assert_success
         assert_host $GPU_HOST

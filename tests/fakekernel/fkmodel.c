@@ -79,6 +79,45 @@ int fk_id_parse(const char *s, struct fk_id *ret) {
         return 0;
 }
 
+const char *const fk_reset_names[FK_RESET_METHODS] = {
+        "device_specific", "acpi", "flr", "af_flr", "pm", "bus",
+};
+
+int fk_reset_lookup(const char *name) {
+        for (int i = 0; i < FK_RESET_METHODS; i++)
+                if (strcmp(fk_reset_names[i], name) == 0)
+                        return i;
+        return -1;
+}
+
+int fk_reset_parse(char *s, unsigned char *ret, int *ret_n, const char **ret_bad) {
+        int n = 0;
+        for (char *save, *t = strtok_r(s, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+                int m = fk_reset_lookup(t);
+                if (ret_bad)
+                        *ret_bad = t;
+                if (m < 0)
+                        return -EINVAL;
+                for (int i = 0; i < n; i++)
+                        if (ret[i] == m)
+                                return -EEXIST;
+                ret[n++] = (unsigned char) m; /* distinct known names: n stays <= FK_RESET_LIST_MAX */
+        }
+        *ret_n = n;
+        return 0;
+}
+
+/* The model file's RESETS field: "-" without the attribute, "none" for an empty list. */
+static void resets_format(const struct fk_dev *v, char *ret, size_t n) {
+        size_t k = 0;
+        if (v->n_resets <= 0) {
+                snprintf(ret, n, "%s", v->n_resets < 0 ? "-" : "none");
+                return;
+        }
+        for (int i = 0; i < v->n_resets && k < n; i++)
+                k += (size_t) snprintf(ret + k, n - k, "%s%s", i ? "," : "", fk_reset_names[v->resets[i]]);
+}
+
 static void ids_format(const struct fk_driver *d, char *ret, size_t n) {
         size_t k = 0;
         ret[0] = 0;
@@ -101,7 +140,8 @@ int fk_model_save(const struct fk_model *m) {
         if (!f)
                 return -errno;
         fprintf(f, "# fake kernel model: driver NAME MODULE|- loaded|unloaded IDS|-\n"
-                   "#                    dev ADDR PATH VENDOR DEVICE CLASS HDR GROUP VFIODEV REMOVED\n");
+                   "#                    dev ADDR PATH VENDOR DEVICE CLASS HDR GROUP VFIODEV REMOVED RESETS\n"
+                   "# RESETS: the supported reset methods (a,b), none, or - without reset_method\n");
         for (int i = 0; i < m->n_drivers; i++) {
                 const struct fk_driver *d = &m->drivers[i];
                 char ids[FK_MAX_IDS * 12];
@@ -111,8 +151,10 @@ int fk_model_save(const struct fk_model *m) {
         }
         for (int i = 0; i < m->n_devs; i++) {
                 const struct fk_dev *v = &m->devs[i];
-                fprintf(f, "dev %s %s %04x %04x %06x %d %d %d %d\n", v->addr, v->path, v->vendor,
-                        v->device, v->class, v->hdr, v->group, v->vfio_dev, v->removed);
+                char resets[128];
+                resets_format(v, resets, sizeof resets);
+                fprintf(f, "dev %s %s %04x %04x %06x %d %d %d %d %s\n", v->addr, v->path, v->vendor,
+                        v->device, v->class, v->hdr, v->group, v->vfio_dev, v->removed, resets);
         }
         if (fclose(f) != 0 || rename(tmp, path) < 0) {
                 unlink(tmp);
@@ -149,11 +191,15 @@ int fk_model_load(const char *root, struct fk_model *m) {
                         m->n_drivers++;
                 } else if (strncmp(line, "dev ", 4) == 0 && m->n_devs < FK_MAX_DEVS) {
                         struct fk_dev *v = &m->devs[m->n_devs];
-                        if (sscanf(line, "dev %15s %1023s %x %x %x %d %d %d %d", v->addr, v->path,
-                                   &v->vendor, &v->device, &v->class, &v->hdr, &v->group, &vd, &rm) != 9)
+                        if (sscanf(line, "dev %15s %1023s %x %x %x %d %d %d %d %63s", v->addr, v->path,
+                                   &v->vendor, &v->device, &v->class, &v->hdr, &v->group, &vd, &rm, c) != 10)
                                 goto bad;
                         v->vfio_dev = vd;
                         v->removed = rm;
+                        if (strcmp(c, "-") == 0)
+                                v->n_resets = -1;
+                        else if (strcmp(c, "none") != 0 && fk_reset_parse(c, v->resets, &v->n_resets, NULL) < 0)
+                                goto bad;
                         m->n_devs++;
                 }
         }
@@ -297,6 +343,18 @@ int fk_dev_set_override(const struct fk_model *m, const struct fk_dev *dev, cons
         char p[PATH_MAX];
         pathf(p, sizeof p, m, "%s/driver_override", dev->path);
         return fk_writef(p, "%s\n", name && name[0] ? name : "(null)");
+}
+
+int fk_dev_set_reset_method(const struct fk_model *m, const struct fk_dev *dev, const unsigned char *list, int n) {
+        char p[PATH_MAX], buf[128]; /* 6 x "device_specific " and a newline fit */
+        size_t k = 0;
+        buf[0] = 0;
+        for (int i = 0; i < n && k < sizeof buf; i++)
+                k += (size_t) snprintf(buf + k, sizeof buf - k, "%s%s", i ? " " : "", fk_reset_names[list[i]]);
+        if (n > 0 && k + 1 < sizeof buf)
+                buf[k++] = '\n';
+        pathf(p, sizeof p, m, "%s/reset_method", dev->path);
+        return fk_write_file(p, buf, k);
 }
 
 static bool is_vfio_bound(const struct fk_model *m, const struct fk_dev *dev) {

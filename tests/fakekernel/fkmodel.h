@@ -12,6 +12,13 @@
 #define FK_MAX_DEVS 512
 #define FK_ANY 0xffffffffu
 
+/* The reset methods of Linux 6.1 (pci_reset_fn_methods[] in drivers/pci/pci.c, slot 0 left
+ * out), in the kernel's default order.  A device's reset_method holds at most
+ * PCI_NUM_RESET_METHODS - 1 = FK_RESET_LIST_MAX entries. */
+#define FK_RESET_METHODS 6
+#define FK_RESET_LIST_MAX 6
+extern const char *const fk_reset_names[FK_RESET_METHODS];
+
 struct fk_id {
         unsigned vendor, device; /* device FK_ANY: VVVV:* */
 };
@@ -32,6 +39,8 @@ struct fk_dev {
         int group;               /* -1: none */
         bool vfio_dev;           /* has vfio-dev/: bound to a vfio variant driver */
         bool removed;
+        int n_resets;            /* supported reset methods; -1: no reset_method attribute */
+        unsigned char resets[FK_RESET_LIST_MAX]; /* indices into fk_reset_names, fixture order */
 };
 
 struct fk_model {
@@ -49,6 +58,11 @@ struct fk_dev *fk_dev_find(struct fk_model *m, const char *addr);
 struct fk_dev *fk_dev_find_path(struct fk_model *m, const char *relpath);
 bool fk_driver_matches(const struct fk_driver *d, const struct fk_dev *dev);
 int fk_id_parse(const char *s, struct fk_id *ret);
+/* Index of a reset method name in fk_reset_names, or -1. */
+int fk_reset_lookup(const char *name);
+/* A comma-separated list of distinct method names ("" for none) into @ret (FK_RESET_LIST_MAX
+ * entries); -EINVAL for an unknown name (*ret_bad points to it), -EEXIST for a repeated one. */
+int fk_reset_parse(char *s, unsigned char *ret, int *ret_n, const char **ret_bad);
 
 /* Tree operations; all return 0 or a negative errno. */
 int fk_write_file(const char *path, const void *data, size_t n);
@@ -62,6 +76,9 @@ void fk_dev_driver(const struct fk_model *m, const struct fk_dev *dev, char *ret
 /* Current override ("" when unset). */
 void fk_dev_override(const struct fk_model *m, const struct fk_dev *dev, char *ret, size_t n);
 int fk_dev_set_override(const struct fk_model *m, const struct fk_dev *dev, const char *name);
+/* Make reset_method show @list (reset_method_show(): the names joined by spaces and a newline;
+ * nothing at all for an empty list). */
+int fk_dev_set_reset_method(const struct fk_model *m, const struct fk_dev *dev, const unsigned char *list, int n);
 /* Make ROOT/dev/vfio/N follow the group's bindings. */
 int fk_vfio_group_update(struct fk_model *m, int group);
 /* Relative symlink target from directory `from_dir` to `to`, both relative to ROOT. */

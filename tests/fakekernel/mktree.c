@@ -26,8 +26,6 @@ struct devx {
         int numa;
         char parent[16], driver[64], override[64], physfn[16];
         int boot_vga;               /* -1 unset */
-        bool has_reset;
-        char reset[128];
         bool has_link;
         char cur_speed[16], max_speed[16];
         unsigned cur_width, max_width;
@@ -183,6 +181,7 @@ static void parse_dev(int line, char *rest) {
         x->totalvfs = x->numvfs = -1;
         snprintf(dev->addr, sizeof dev->addr, "%s", tok);
         dev->group = -1;
+        dev->n_resets = -1;
         while ((tok = strtok_r(NULL, " \t", &save))) {
                 char *v = strchr(tok, '=');
                 if (!v) {
@@ -223,11 +222,13 @@ static void parse_dev(int line, char *rest) {
                 } else if (strcmp(tok, "boot_vga") == 0)
                         x->boot_vga = (int) parse_num(line, tok, v, 1);
                 else if (strcmp(tok, "reset_method") == 0) {
-                        x->has_reset = true;
-                        snprintf(x->reset, sizeof x->reset, "%s", v);
-                        for (char *p = x->reset; *p; p++)
-                                if (*p == ',')
-                                        *p = ' ';
+                        const char *bad = NULL;
+                        int r = fk_reset_parse(v, dev->resets, &dev->n_resets, &bad);
+                        if (r == -EEXIST)
+                                fail(line, "dev %s: reset_method: %s listed twice", dev->addr, bad);
+                        if (r < 0)
+                                fail(line, "dev %s: reset_method: \"%s\" is not a reset method of Linux 6.1 "
+                                     "(device_specific, acpi, flr, af_flr, pm, bus)", dev->addr, bad);
                 } else if (strcmp(tok, "numa") == 0)
                         x->numa = (int) parse_num(line, tok, v, 1024);
                 else if (strcmp(tok, "link") == 0) {
@@ -448,12 +449,10 @@ static void build_dev(struct devx *x) {
         L(strcat(strcpy(rel, dp), "/subsystem"), "sys/bus/pci");
         if (x->boot_vga >= 0)
                 W(x->boot_vga ? "1\n" : "0\n", "%s/boot_vga", dp);
-        if (x->has_reset) {
-                snprintf(buf, sizeof buf, "%s\n", x->reset);
-                W(x->reset[0] ? buf : "\n", "%s/reset_method", dp);
-        }
+        if (d->n_resets >= 0)
+                check(fk_dev_set_reset_method(&model, d, d->resets, d->n_resets), "reset_method");
         /* Linux shows the write-only "reset" attribute when the function has a reset method. */
-        if (x->has_reset && x->reset[0])
+        if (d->n_resets > 0)
                 W("", "%s/reset", dp);
         if (x->has_link) {
                 snprintf(buf, sizeof buf, "%s GT/s PCIe\n", x->cur_speed);

@@ -4,12 +4,13 @@
  * Writes to files under ROOT/sys are serialized with flock on
  * ROOT/.fakekernel/lock, counted, logged to ROOT/.fakekernel/writes.log,
  * checked against ROOT/.fakekernel/faults and then modelled: driver_override,
- * bind, unbind, drivers_probe, new_id, remove_id, drivers_autoprobe,
- * remove and rescan.  Other
+ * reset_method, bind, unbind, drivers_probe, new_id, remove_id,
+ * drivers_autoprobe, remove and rescan.  Other
  * attributes keep the bytes written, as a show() returning the last store()
  * would.  libkmod's module insertion is interposed too: loading a module that
  * backs declared drivers registers them and probes matching devices.
  * Rules and deliberate differences from Linux: tests/fakekernel/README.md. */
+#include <ctype.h>
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -366,6 +367,47 @@ static int do_override(struct fk_dev *dev, const void *data, size_t n) {
         return fk_dev_set_override(&model, dev, v);
 }
 
+/* reset_method_store() of Linux 6.1: an empty value (sysfs_streq) disables every method,
+ * "default" brings back what the device supports (pci_init_reset_methods(); here the fixture's
+ * list), anything else is a list of names separated by spaces, in the order they are to be
+ * tried.  Each name must be a known method the device supports, and at most FK_RESET_LIST_MAX
+ * fit (a name may repeat: Linux does not check); else EINVAL and the methods stay as they were.
+ * A 0-byte write never reaches store() (sysfs_kf_write()). */
+static int do_reset_method(struct fk_dev *dev, const void *data, size_t n) {
+        char v[4096], raw[4096];
+        unsigned char list[FK_RESET_LIST_MAX];
+        int k = 0;
+        if (n == 0)
+                return 0;
+        value(data, n, v, sizeof v);
+        if (strcmp(v, "default") == 0)
+                return fk_dev_set_reset_method(&model, dev, dev->resets, dev->n_resets);
+        if (!v[0])
+                return fk_dev_set_reset_method(&model, dev, list, 0);
+        /* the names come from the bytes as written: split at each space, skip empty pieces and
+         * lone newlines, strip white space around the rest */
+        if (n >= sizeof raw)
+                n = sizeof raw - 1;
+        memcpy(raw, data, n);
+        raw[n] = 0;
+        for (char *save = raw, *t; (t = strsep(&save, " "));) {
+                if (!t[0] || strcmp(t, "\n") == 0)
+                        continue;
+                while (isspace((unsigned char) *t))
+                        t++;
+                for (size_t l = strlen(t); l && isspace((unsigned char) t[l - 1]); l--)
+                        t[l - 1] = 0;
+                int m = fk_reset_lookup(t);
+                bool supported = false;
+                for (int i = 0; m >= 0 && i < dev->n_resets; i++)
+                        supported = supported || dev->resets[i] == m;
+                if (!supported || k == FK_RESET_LIST_MAX)
+                        return -EINVAL;
+                list[k++] = (unsigned char) m;
+        }
+        return fk_dev_set_reset_method(&model, dev, list, k);
+}
+
 static int do_bind(struct fk_driver *d, const char *addr) {
         struct fk_dev *dev = fk_dev_find(&model, addr);
         if (!dev || dev->removed)
@@ -532,6 +574,9 @@ static int do_rescan(void) {
                 dev->removed = false;
                 dev_links(dev, true);
                 (void) fk_dev_set_override(&model, dev, NULL);
+                /* a new pci_dev: pci_init_reset_methods() finds the supported methods again */
+                if (dev->n_resets >= 0)
+                        (void) fk_dev_set_reset_method(&model, dev, dev->resets, dev->n_resets);
                 back[i] = true;
         }
         int r = fk_model_save(&model);
@@ -584,6 +629,10 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
                 struct fk_dev *dev = fk_dev_find_path(&model, dir);
                 if (dev && strcmp(slash + 1, "driver_override") == 0)
                         return do_override(dev, data, n);
+                /* a device without the attribute has no file to write; one a test made by hand
+                 * keeps what is written */
+                if (dev && dev->n_resets >= 0 && strcmp(slash + 1, "reset_method") == 0)
+                        return do_reset_method(dev, data, n);
                 if (dev && strcmp(slash + 1, "remove") == 0)
                 {
                         int k = flag(v);
