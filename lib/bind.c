@@ -201,7 +201,13 @@ struct txn {
         struct vc_plan *plan;
         struct snapshot *touched;
         size_t n_touched;
+        struct attr_undo *undo; /* reset_method values before the operation wrote them */
+        size_t n_undo;
         bool rolling_back;
+};
+
+struct attr_undo {
+        char *path, *before;
 };
 
 static void txn_done(struct txn *t) {
@@ -213,6 +219,13 @@ static void txn_done(struct txn *t) {
         free(t->touched);
         t->touched = NULL;
         t->n_touched = 0;
+        for (size_t i = 0; i < t->n_undo; i++) {
+                free(t->undo[i].path);
+                free(t->undo[i].before);
+        }
+        free(t->undo);
+        t->undo = NULL;
+        t->n_undo = 0;
 }
 
 /* Remember the state the operation found a device in, before its first write. */
@@ -357,6 +370,31 @@ static int txn_write(struct txn *t, const char *path, const char *value) {
         r = timed_write(path, value, t->timeout_ms);
         log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
                         r < 0 ? strerror(-r) : "ok");
+        return r;
+}
+
+/* Write @value to the attribute at @path; a rollback puts back what it said before the first
+ * such write (also after a write that timed out: its effect is unknown). */
+static int txn_write_undoable(struct txn *t, const char *path, const char *value) {
+        _cleanup_free_ char *before = NULL;
+        bool known = t->dry_run;
+        int r;
+
+        for (size_t i = 0; i < t->n_undo && !known; i++)
+                known = streq(t->undo[i].path, path);
+        if (!known && (r = vc_sysfs_read(path, &before)) < 0)
+                return r;
+        r = txn_write(t, path, value);
+        if (known || (r < 0 && r != -ETIMEDOUT))
+                return r;
+        struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        t->undo = v;
+        char *p = strdup(path);
+        if (!p)
+                return -ENOMEM;
+        t->undo[t->n_undo++] = (struct attr_undo){ .path = p, .before = TAKE_PTR(before) };
         return r;
 }
 
@@ -534,6 +572,14 @@ static void txn_rollback(struct txn *t) {
                 (void) move_device(t, &s->addr, vc_pci_dev_driver(d), vc_pci_dev_driver_override(d),
                                    s->driver, s->module, s->override);
         }
+        /* The reset methods were written before any driver moved: they go back last. An empty
+         * list ("all methods disabled") is restored by writing a newline. */
+        for (size_t i = t->n_undo; i > 0; i--) {
+                const struct attr_undo *u = &t->undo[i - 1];
+                int r = txn_write(t, u->path, isempty(u->before) ? "\n" : u->before);
+                if (r < 0)
+                        txn_fail(t, NULL, VC_STEP_RESET_METHOD, u->before, r);
+        }
         t->rolling_back = false;
 }
 
@@ -559,7 +605,7 @@ static int apply_reset(struct txn *t, const struct vc_claim_opts *o, const struc
                 if (only_changes && (c->reset == VC_RESET_AUTO ||
                                      (vc_sysfs_read(path, &now) >= 0 && streq(now, c->reset == VC_RESET_NONE ? "" : value))))
                         return 0;
-                r = txn_write(t, path, value);
+                r = release ? txn_write(t, path, value) : txn_write_undoable(t, path, value);
                 return r < 0 ? txn_fail(t, a, step, arg, r) : 0;
         }
         return 0;
@@ -570,19 +616,8 @@ static int apply_reset_methods(struct txn *t, const struct vc_claim_opts *o, con
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *d = vc_group_device(g, i);
                 int r = vc_pci_dev_is_bridge(d) ? 0 : apply_reset(t, o, vc_pci_dev_addr(d), false, only_changes);
-                if (r < 0) {
-                        /* Put back the kernel's order on the ones already written, best effort. */
-                        for (size_t k = 0; k < i && !t->dry_run; k++) {
-                                _cleanup_free_ char *p = NULL;
-                                const struct vc_pci_addr *a = vc_pci_dev_addr(vc_group_device(g, k));
-                                for (size_t j = 0; j < o->n_resets; j++)
-                                        if (vc_pci_addr_equal(&o->resets[j].addr, a) &&
-                                            vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &p, "%s/reset_method",
-                                                        VC_PCI_ADDR_TO_STRING(a)) >= 0 && vc_path_exists(p))
-                                                (void) timed_write(p, "default", t->timeout_ms);
-                        }
-                        return r;
-                }
+                if (r < 0)
+                        return r; /* the caller's rollback puts back the ones already written */
         }
         return 0;
 }
@@ -743,8 +778,10 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 /* Already claimed: no sysfs write, but for a reset_method that differs from the
                  * configuration (a group claimed at boot). Keep an existing record current; a
                  * group claimed by someone else gets a record only when a VM takes ownership. */
-                if ((r = apply_reset_methods(&t, &o, g, true)) < 0)
+                if ((r = apply_reset_methods(&t, &o, g, true)) < 0) {
+                        txn_rollback(&t);
                         return r;
+                }
                 if (t.dry_run || (!old && !o.owner))
                         return 0;
                 rec->state = VC_RECORD_CLAIMED;

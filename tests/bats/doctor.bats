@@ -526,6 +526,21 @@ writes_to() {
         assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
 }
 
+@test "reset: a claim that fails after writing reset_method puts the kernel's list back" {
+        healthy
+        conf "reset = flr"
+        # the method is written first (write 1), then the GPU's driver_override, unbind and
+        # drivers_probe (write 4), which fails
+        fk_fail "$(($(cat "$ROOT/.fakekernel/counter" 2>/dev/null || echo 0) + 4)) EIO"
+        run vc apply
+        assert_failure 1
+        assert_output --partial 'failed to probe: Input/output error'
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" "flr bus"
+        assert_equal "$(writes_to reset_method)" "0000:01:00.0 flr ok
+0000:01:00.0 flr bus ok"
+}
+
 @test "reset: release resets an explicitly configured device before it goes back, and a failed reset keeps it on vfio-pci" {
         healthy
         conf "reset = flr"
