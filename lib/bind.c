@@ -591,7 +591,7 @@ static int apply_reset(struct txn *t, const struct vc_claim_opts *o, const struc
                        bool only_changes) {
         for (size_t i = 0; i < o->n_resets; i++) {
                 const struct vc_reset_choice *c = &o->resets[i];
-                _cleanup_free_ char *path = NULL, *now = NULL;
+                _cleanup_free_ char *path = NULL;
                 const char *value;
                 if (!vc_pci_addr_equal(&c->addr, a))
                         continue;
@@ -602,8 +602,7 @@ static int apply_reset(struct txn *t, const struct vc_claim_opts *o, const struc
                         return txn_fail(t, a, step, arg, r);
                 if (!path)
                         return 0;
-                if (only_changes && (c->reset == VC_RESET_AUTO ||
-                                     (vc_sysfs_read(path, &now) >= 0 && streq(now, c->reset == VC_RESET_NONE ? "" : value))))
+                if (only_changes && vc_reset_method_is(t->ctx, a, c->reset))
                         return 0;
                 r = release ? txn_write(t, path, value) : txn_write_undoable(t, path, value);
                 return r < 0 ? txn_fail(t, a, step, arg, r) : 0;
@@ -782,6 +781,7 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                         txn_rollback(&t);
                         return r;
                 }
+                result->changed = !t.dry_run && t.n_undo > 0; /* a reset_method written */
                 if (t.dry_run || (!old && !o.owner))
                         return 0;
                 rec->state = VC_RECORD_CLAIMED;

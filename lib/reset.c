@@ -62,3 +62,13 @@ int vc_reset_choices_for_group(const struct vc_config *c, const struct vc_group 
         *ret_n = n;
         return 0;
 }
+
+bool vc_reset_method_is(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r) {
+        _cleanup_free_ char *p = NULL, *now = NULL;
+        if (r == VC_RESET_AUTO)
+                return true;
+        if (vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/reset_method", VC_PCI_ADDR_TO_STRING(addr)) < 0 ||
+            vc_sysfs_read(p, &now) < 0)
+                return true; /* nothing to compare with: the claim reports what it cannot write */
+        return streq(now, r == VC_RESET_NONE ? "" : vc_reset_method_value(r));
+}

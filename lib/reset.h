@@ -42,3 +42,8 @@ bool vc_reset_before_release(enum vc_reset r);
  * none need nothing where there is no attribute. */
 int vc_reset_step(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r, bool release,
                   char **ret_path, const char **ret_value);
+
+/* Does reset_method of the device at @addr already say what @r asks for? Always for auto (an
+ * already claimed group keeps whatever the kernel or the admin set) and where the device has no
+ * reset_method; none matches an empty list. */
+bool vc_reset_method_is(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r);

@@ -12,6 +12,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "reset.h"
 #include "state.h"
 #include "sysfs.h"
 
@@ -117,6 +118,14 @@ static void report_failure(const struct vc_op_result *res, int r) {
 
 /* Claim (or, with @release, give back) each group; a failure undoes the groups this call already
  * changed. Holds the lock across all groups. */
+/* Every member stays where it is: what changed was a reset_method. */
+static bool plan_moves_nothing(const struct vc_plan *plan) {
+        for (size_t k = 0; plan && k < plan->n_devices; k++)
+                if (plan->devices[k].action != VC_PLAN_LEAVE && plan->devices[k].action != VC_PLAN_LEAVE_BRIDGE)
+                        return false;
+        return true;
+}
+
 /* After a give-back, where each endpoint it moved is now: the host driver is the kernel's pick
  * for a device claimed at boot. */
 static void print_drivers_now(struct vc_cli *cli, const struct vc_plan *plan) {
@@ -203,8 +212,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 any |= res.changed;
                 if (!cli->dry_run && !cli->json) {
                         printf("IOMMU group %u: %s\n", groups[i],
-                               res.changed ? (release ? "given back to the host drivers" : "claimed for vfio")
-                                           : (release ? "nothing to give back" : "already claimed"));
+                               release ? (res.changed ? "given back to the host drivers" : "nothing to give back")
+                               : !res.changed ? "already claimed"
+                               : plan_moves_nothing(res.plan) ? "already claimed; reset_method set as configured"
+                                                              : "claimed for vfio");
                         if (release && res.changed && res.plan)
                                 print_drivers_now(cli, res.plan);
                 }
@@ -463,15 +474,19 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         groups = calloc(t->n_groups + 1, sizeof *groups);
         if (!groups)
                 return log_error("out of memory"), EXIT_FAILED;
-        /* Every group holding a present device of a boot = yes entry and not claimed yet. */
+        /* Every group holding a present device of a boot = yes entry, not claimed yet or with a
+         * reset_method that differs from its "reset =". */
         for (size_t i = 0; i < t->n_groups; i++) {
                 const struct vc_group *g = t->groups[i];
-                bool wanted = false;
+                bool wanted = false, resets_differ = false;
                 for (size_t k = 0; k < vc_group_n_devices(g); k++) {
-                        const struct vc_config_device *cd = vc_config_match_device(cli->config, vc_group_device(g, k));
+                        const struct vc_pci_dev *d = vc_group_device(g, k);
+                        const struct vc_config_device *cd = vc_config_match_device(cli->config, d);
                         wanted |= cd && cd->boot;
+                        resets_differ |= cd && !vc_pci_dev_is_bridge(d) &&
+                                         !vc_reset_method_is(cli->ctx, vc_pci_dev_addr(d), cd->reset);
                 }
-                if (wanted && !vc_group_is_claimed(cli->ctx, g))
+                if (wanted && (!vc_group_is_claimed(cli->ctx, g) || resets_differ))
                         groups[n++] = vc_group_number(g);
         }
         if (n == 0) {

@@ -541,6 +541,25 @@ writes_to() {
 0000:01:00.0 flr bus ok"
 }
 
+@test "reset: apply on a claimed group writes a changed reset = and nothing else; a second apply has nothing to do" {
+        healthy
+        conf "reset = flr"
+        run vc apply
+        assert_success
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" flr
+        conf "reset = bus"
+        n=$(fk_writes)
+        run vc apply
+        assert_success
+        assert_output --partial "IOMMU group 1: already claimed; reset_method set as configured"
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" bus
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(($(fk_writes) - n))" 1
+        run vc apply
+        assert_success
+        assert_output "nothing to do: every group with a boot = yes device is claimed"
+}
+
 @test "reset: release resets an explicitly configured device before it goes back, and a failed reset keeps it on vfio-pci" {
         healthy
         conf "reset = flr"
