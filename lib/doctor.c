@@ -13,6 +13,7 @@
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
+#include "state.h"
 #include "sysfs.h"
 
 /* ------------------------------------------------------------------ report */
@@ -1180,6 +1181,14 @@ static bool dev_attr_exists(const struct vc_pci_dev *dev, const char *attr) {
         return p && vc_path_exists(p);
 }
 
+/* Does a vfio-claim state record hold the device's group? */
+static bool claimed_by_us(struct doctor *d, const struct vc_pci_dev *dev) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        int g = vc_pci_dev_iommu_group(dev);
+        return g >= 0 && vc_record_read(d->ctx, (unsigned) g, &rec) >= 0 &&
+               vc_record_find_device(rec, vc_pci_dev_addr(dev));
+}
+
 static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
         const char *methods = vc_pci_dev_reset_method(dev);
         const char *family = vc_vendor_reset_family(vc_pci_dev_vendor(dev), vc_pci_dev_device(dev));
@@ -1212,6 +1221,16 @@ static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
         /* An explicit "reset =" the kernel cannot honour makes every claim fail. */
         const struct vc_config_device *cd = d->opts->config ? vc_config_match_device(d->opts->config, dev) : NULL;
         if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
+            !has_method(methods, vc_reset_to_string(cd->reset)) && methods && methods[0] && claimed_by_us(d, dev)) {
+                /* reset_method shows the methods enabled now, and a claim under an earlier
+                 * "reset =" narrowed them: what else the device supports is not visible. */
+                r = add(d, "reset", VC_DOCTOR_WARN, dev,
+                        fmt("%s: configured with reset = %s, but reset_method says \"%s\", which vfio-claim may have narrowed at an earlier claim; whether the device supports %s shows only after the kernel's list is back",
+                            name, vc_reset_to_string(cd->reset), methods, vc_reset_to_string(cd->reset)),
+                        fmt("run vfio-claim apply (it writes the configured method, and fails if the device lacks it), or echo default > /sys/bus/pci/devices/%s/reset_method and run doctor again", name));
+                if (r < 0)
+                        return r;
+        } else if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
             !has_method(methods, vc_reset_to_string(cd->reset))) {
                 r = add(d, "reset", VC_DOCTOR_FAIL, dev,
                         fmt("%s: configured with reset = %s, but the kernel %s%s%s: every claim of it will fail", name,

@@ -560,6 +560,23 @@ writes_to() {
         assert_output "nothing to do: every group with a boot = yes device is claimed"
 }
 
+@test "doctor: a reset_method narrowed by an earlier claim is a warning, not a failure" {
+        healthy
+        conf "reset = flr"
+        run vc apply
+        assert_success
+        conf "reset = bus"
+        doctor_json 0000:01:00.0
+        assert_equal "$(field reset 0000:01:00.0 level)" warn
+        assert_equal "$(field reset 0000:01:00.0 finding)" "0000:01:00.0: configured with reset = bus, but reset_method says \"flr\", which vfio-claim may have narrowed at an earlier claim; whether the device supports bus shows only after the kernel's list is back"
+        # not claimed by vfio-claim: the list is the kernel's, and the claim would fail
+        run vc release 0000:01:00.0
+        assert_success
+        echo flr > "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method"
+        doctor_json 0000:01:00.0
+        assert_equal "$(field reset 0000:01:00.0 level)" fail
+}
+
 @test "reset: release resets an explicitly configured device before it goes back, and a failed reset keeps it on vfio-pci" {
         healthy
         conf "reset = flr"
