@@ -30,9 +30,9 @@ else
 fi
 first=$(grep -n 'vfio-claim.*driver_override set to vfio-pci' /tmp/dmesg.txt | head -n1 | cut -d: -f1)
 root=$(grep -n 'EXT4-fs (vda): mounted' /tmp/dmesg.txt | head -n1 | cut -d: -f1)
-# Needs a boot through the initramfs that dracut -f rebuilt in boot-prepare: a runner that boots
-# with a fixed -initrd (run-debian.sh today) fails this check, and rightly: the claim then
-# happened after the root was mounted (the early unit), not in the initramfs.
+# Needs a boot through the initramfs that dracut -f rebuilt in boot-prepare (run-debian.sh boots
+# it after the prepare's power-off); with the image's own initramfs this check fails, and rightly:
+# the claim then happens after the root is mounted (the early unit), not in the initramfs.
 vc_check "the overrides were set in the initramfs (kernel log line ${first:-none}, root mounted at line $root)" \
         test -n "$first" -a -n "$root" -a "${first:-0}" -lt "${root:-0}"
 for a in $(ls /sys/bus/pci/devices); do
@@ -53,3 +53,12 @@ case $order in
 *"'vfio-claim-udev'"*"'kmod load'"*) vc_ok "udev runs vfio-claim-udev before 80-drivers' kmod load" ;;
 *) vc_not_ok "udev RUN order: $order" ;;
 esac
+# Giving it back: no host driver ever had it, so the kernel picks one (e1000e, loaded by udev's
+# autoload for the claimed NIC at boot), and its network interface comes back.
+vc_check "the record marks $nic host=probe (claimed before any host driver)" \
+        grep -q "^device $nic driver=none module=none override=none host=probe$" "/run/vfio-claim/group-$(vc_group $nic)"
+vfio-claim release "$nic"
+vc_check "vfio-claim release gives $nic to e1000e, the kernel's pick" test "$(vc_driver $nic)" = e1000e
+vc_check "driver_override of $nic is cleared" test "$(vc_override $nic)" = "(null)"
+vc_wait 10 test -n "$(vc_netdev $nic)"
+vc_check "$nic has a network interface again" test -n "$(vc_netdev $nic)"
