@@ -440,6 +440,33 @@ static int read_driver(struct txn *t, const struct vc_pci_addr *a, char **ret) {
         return dup_or_null(vc_pci_dev_driver(d), ret);
 }
 
+/* Unbind the device at @a from @driver (none: skip), then ask the kernel to probe it. */
+static int unbind_and_probe(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
+        int r;
+        if (driver && (r = write_unbind(t, a, driver)) < 0)
+                return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
+        if ((r = write_probe(t, a)) < 0)
+                return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+        return 0;
+}
+
+/* drivers_probe succeeds even when nothing bound: look, for up to VERIFY_WAIT_MS (a probe that
+ * deferred itself may still complete). @want: the driver expected, NULL: any driver. */
+static int verify_bound(struct txn *t, const struct vc_pci_addr *a, const char *want) {
+        const char *what = want ?: "a host driver";
+        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;;) {
+                _cleanup_free_ char *now = NULL;
+                int r = read_driver(t, a, &now);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_VERIFY, what, r);
+                if (now && (!want || streq(now, want)))
+                        return 0;
+                if (now || now_ms() >= deadline) /* another driver took it, or none */
+                        return txn_fail(t, a, VC_STEP_VERIFY, what, -ENXIO);
+                sleep_us(20000);
+        }
+}
+
 /* The one primitive: move the device at @a from (driver, override) to (target, target_override).
  * @target NULL: no driver (unbind, nothing probes). @module: the module behind @target. */
 static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *driver,
@@ -457,30 +484,10 @@ static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *d
                 r = ensure_driver(t, target, module);
                 if (r < 0)
                         return txn_fail(t, a, VC_STEP_LOAD_MODULE, module ?: target, r);
-                if (driver) {
-                        r = write_unbind(t, a, driver);
-                        if (r < 0)
-                                return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
-                }
-                r = write_probe(t, a);
-                if (r < 0)
-                        return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
-                if (!t->dry_run) {
-                        /* drivers_probe succeeds even when nothing bound: look. A probe that
-                         * deferred itself may still complete in a moment. */
-                        uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
-                        for (;;) {
-                                _cleanup_free_ char *now = NULL;
-                                r = read_driver(t, a, &now);
-                                if (r < 0)
-                                        return txn_fail(t, a, VC_STEP_VERIFY, target, r);
-                                if (streq_ptr(now, target))
-                                        break;
-                                if (now || now_ms() >= deadline) /* another driver took it, or none */
-                                        return txn_fail(t, a, VC_STEP_VERIFY, target, -ENXIO);
-                                sleep_us(20000);
-                        }
-                }
+                if ((r = unbind_and_probe(t, a, driver)) < 0)
+                        return r;
+                if (!t->dry_run && (r = verify_bound(t, a, target)) < 0)
+                        return r;
         } else if (!target && driver) {
                 r = write_unbind(t, a, driver);
                 if (r < 0)
@@ -515,44 +522,25 @@ static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
                 if (r < 0)
                         return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
         }
-        if (driver) {
-                r = write_unbind(t, a, driver);
-                if (r < 0)
-                        return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
-        }
-        r = write_probe(t, a);
-        if (r < 0)
-                return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+        if ((r = unbind_and_probe(t, a, driver)) < 0)
+                return r;
         if (t->dry_run)
                 return 0; /* which module the modalias names is known only by looking it up */
 
         _cleanup_free_ char *bound = NULL;
         if ((r = read_driver(t, a, &bound)) < 0)
                 return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
-        if (bound)
-                return 0;
-        if (!modalias)
-                return 0; /* the kernel gave it no modalias: nothing to load */
+        if (bound || !modalias)
+                return 0; /* bound; or the kernel gave it no modalias: nothing to load */
         r = vc_module_load_for_modalias(t->ctx, modalias);
         if (r < 0)
                 return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
         if (r == 0)
                 return 0; /* no module for it, or blacklisted: unbound, as at boot */
         /* A module that just loaded probed its devices; one that was loaded already needs this. */
-        r = write_probe(t, a);
-        if (r < 0)
-                return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
-        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;;) {
-                free(bound);
-                bound = NULL;
-                if ((r = read_driver(t, a, &bound)) < 0)
-                        return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
-                if (bound)
-                        return 0;
-                if (now_ms() >= deadline)
-                        return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", -ENXIO);
-                sleep_us(20000);
-        }
+        if ((r = unbind_and_probe(t, a, NULL)) < 0)
+                return r;
+        return verify_bound(t, a, NULL);
 }
 
 /* Put every device the operation touched back where the operation found it, newest first. */
