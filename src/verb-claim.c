@@ -15,6 +15,7 @@
 #include "reset.h"
 #include "state.h"
 #include "sysfs.h"
+#include "virt.h"
 
 /* Refusals for safety are decided by the step that said no, not by the errno: a sysfs write can
  * fail with EBUSY or EPERM too, and that is a failure, not a refusal. */
@@ -226,7 +227,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
         return EXIT_DONE;
 }
 
-/* Held by a VM: the record names an owner (the hook clears it when the VM stops). */
+/* Held by a VM: the record names an owner (the hook clears it when the VM stops) and libvirt says
+ * that VM runs. An owner libvirt knows as stopped or not at all is stale (libvirtd died before
+ * it ran the release hook): the group is taken back. Without an answer from libvirt: refused,
+ * unless --force. */
 static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
@@ -236,9 +240,28 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) 
                 if (r < 0)
                         return log_error_errno(r, "IOMMU group %u: cannot read its state record: %m", groups[i]),
                                EXIT_FAILED;
-                if (rec->owner) {
+                if (!rec->owner)
+                        continue;
+                /* The record says who took it; libvirt says whether that VM still runs. */
+                _cleanup_free_ char *err = NULL;
+                r = vc_virt_domain_is_running(cli->connect_uri, rec->owner, &err);
+                if (r > 0) {
                         log_error("IOMMU group %u is held by the running VM \"%s\"; stop the VM first", groups[i],
                                   rec->owner);
+                        return EXIT_REFUSED;
+                }
+                if (r == 0)
+                        log_notice("IOMMU group %u: its record names VM \"%s\" as the holder, but libvirt (%s) says "
+                                   "it is not running: a stale hold, taken back", groups[i], rec->owner,
+                                   cli->connect_uri);
+                else if (cli->force)
+                        log_warning("IOMMU group %u: held by VM \"%s\" per its record; libvirt (%s) cannot tell "
+                                    "whether it runs (%s); going on (--force)", groups[i], rec->owner,
+                                    cli->connect_uri, strna(err));
+                else {
+                        log_error("IOMMU group %u is held by VM \"%s\" per its record, and libvirt (%s) cannot tell "
+                                  "whether it runs (%s); stop the VM first, or if it is gone, run again with --force",
+                                  groups[i], rec->owner, cli->connect_uri, strna(err));
                         return EXIT_REFUSED;
                 }
         }

@@ -15,15 +15,8 @@
 #include "doctor.h"
 #include "log.h"
 #include "output.h"
+#include "virt.h"
 
-static void virConnectClosep(virConnectPtr *c) {
-        if (*c)
-                virConnectClose(*c);
-}
-static void virDomainFreep(virDomainPtr *d) {
-        if (*d)
-                virDomainFree(*d);
-}
 static void xmlFreeDocp(xmlDocPtr *d) {
         if (*d)
                 xmlFreeDoc(*d);
@@ -40,8 +33,6 @@ static void xmlFreep(xmlChar **p) {
         if (*p)
                 xmlFree(*p);
 }
-
-static void quiet_libvirt(void *data, virErrorPtr err) {}
 
 static int add_finding(struct vc_doctor_report *r, const char *check, enum vc_doctor_level level,
                        const char *device, char *finding, char *fix) {
@@ -100,13 +91,13 @@ static void vm_done(struct vm *v) {
 /* Read the domain's definition through libvirt: 0, -ENOENT when there is no such domain (or no
  * connection: then *ret_error says why). */
 static int vm_read(const char *uri, const char *name, struct vm *ret, char **ret_error) {
-        virSetErrorFunc(NULL, quiet_libvirt);
-        _cleanup_(virConnectClosep) virConnectPtr conn = virConnectOpenReadOnly(uri);
+        vc_virt_quiet();
+        _cleanup_(vc_virt_connect_closep) virConnectPtr conn = virConnectOpenReadOnly(uri);
         if (!conn) {
                 *ret_error = fmt("cannot connect to %s: %s", uri, virGetLastErrorMessage());
                 return -ECONNREFUSED;
         }
-        _cleanup_(virDomainFreep) virDomainPtr dom = virDomainLookupByName(conn, name);
+        _cleanup_(vc_virt_domain_freep) virDomainPtr dom = virDomainLookupByName(conn, name);
         if (!dom)
                 return -ENOENT;
         _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0);

@@ -15,30 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libvirt/libvirt.h>
-#include <libvirt/virterror.h>
-
 #include "cli.h"
 #include "domain-xml.h"
 #include "json.h"
 #include "log.h"
+#include "virt.h"
 
-static void vir_connect_closep(virConnectPtr *c) {
-        if (*c)
-                virConnectClose(*c);
-}
-static void vir_domain_freep(virDomainPtr *d) {
-        if (*d)
-                virDomainFree(*d);
-}
-
-/* libvirt prints every error to stderr by default; we say it once, in our words. */
-static void quiet_errors(void *user_data, virErrorPtr e) {}
-
-static const char *vir_error(void) {
-        const char *m = virGetLastErrorMessage();
-        return m ? m : "unknown libvirt error";
-}
 
 /* --json: one document whatever the outcome ("changed" empty: nothing to do). */
 static int report_json(const char *vm, unsigned group, bool add, bool dry_run, const struct vc_domain *before,
@@ -84,8 +66,8 @@ static const struct vc_group *find_group(const struct vc_topology *t, unsigned n
 
 static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool add) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
-        _cleanup_(vir_connect_closep) virConnectPtr conn = NULL;
-        _cleanup_(vir_domain_freep) virDomainPtr dom = NULL;
+        _cleanup_(vc_virt_connect_closep) virConnectPtr conn = NULL;
+        _cleanup_(vc_virt_domain_freep) virDomainPtr dom = NULL;
         _cleanup_free_ struct vc_pci_addr *addrs = NULL;
         _cleanup_free_ char *xml = NULL, *new_xml = NULL, *err = NULL, *after = NULL;
         _cleanup_strv_free_ char **changed = NULL;
@@ -127,20 +109,20 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 return log_error("IOMMU group %u has no endpoint to pass through", vc_group_number(g)),
                        EXIT_FAILED;
 
-        virSetErrorFunc(NULL, quiet_errors);
+        vc_virt_quiet();
         vc_xml_quiet(); /* libvirt's libxml2 I/O warnings would be a second, raw stderr line */
         conn = virConnectOpen(cli->connect_uri);
         if (!conn)
-                return log_error("cannot connect to libvirt at %s: %s", cli->connect_uri, vir_error()), EXIT_FAILED;
+                return log_error("cannot connect to libvirt at %s: %s", cli->connect_uri, vc_virt_error()), EXIT_FAILED;
         dom = virDomainLookupByName(conn, vm);
         if (!dom)
-                return log_error("%s: no such VM at %s: %s", vm, cli->connect_uri, vir_error()), EXIT_FAILED;
+                return log_error("%s: no such VM at %s: %s", vm, cli->connect_uri, vc_virt_error()), EXIT_FAILED;
         r = virDomainIsPersistent(dom);
         if (r == 0)
                 return log_error("VM %s is transient: it has no definition to edit", vm), EXIT_FAILED;
         r = virDomainIsActive(dom);
         if (r < 0)
-                return log_error("VM %s: cannot tell whether it runs: %s", vm, vir_error()), EXIT_FAILED;
+                return log_error("VM %s: cannot tell whether it runs: %s", vm, vc_virt_error()), EXIT_FAILED;
         if (r > 0)
                 return log_error("VM %s is running; shut it down first (virsh shutdown %s), "
                                  "%s edits only a stopped VM", vm, vm, add ? "add" : "remove"),
@@ -148,7 +130,7 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
 
         xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         if (!xml)
-                return log_error("VM %s: cannot read its definition: %s", vm, vir_error()), EXIT_FAILED;
+                return log_error("VM %s: cannot read its definition: %s", vm, vc_virt_error()), EXIT_FAILED;
         r = vc_domain_parse(xml, strlen(xml), &before, &err);
         if (r >= 0)
                 r = vc_domain_edit_hostdevs(xml, strlen(xml), addrs, n_addrs, add, &new_xml, &changed, &err);
@@ -181,14 +163,14 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         virDomainPtr defined = virDomainDefineXML(conn, new_xml);
         if (!defined)
                 return log_error("VM %s: libvirt refused the new definition: %s; nothing was changed", vm,
-                                 vir_error()),
+                                 vc_virt_error()),
                        EXIT_FAILED;
         virDomainFree(defined);
 
         /* What libvirt stored, not what we sent. */
         after = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
         if (!after || vc_domain_parse(after, strlen(after), &check, NULL) < 0)
-                return log_error("VM %s: cannot read back its definition: %s", vm, vir_error()), EXIT_FAILED;
+                return log_error("VM %s: cannot read back its definition: %s", vm, vc_virt_error()), EXIT_FAILED;
         for (size_t i = 0; i < n_addrs; i++)
                 if (vc_domain_has_hostdev(check, &addrs[i]) != add)
                         return log_error("VM %s: libvirt's stored definition %s %s", vm,

@@ -159,20 +159,66 @@ default_route_nic() {
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
 }
 
+# node_with 'DOMAIN XML': a libvirt test-driver node holding this domain; prints its URI
+node_with() {
+        printf '<node>%s</node>\n' "$1" > "$BATS_TEST_TMPDIR/node.xml"
+        echo "test://$BATS_TEST_TMPDIR/node.xml"
+}
+WIN11_RUNNING="<domain type='test'><name>win11</name><memory>1048576</memory><os><type>hvm</type></os></domain>"
+WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><name>win11</name><memory>1048576</memory><os><type>hvm</type></os><test:runstate>5</test:runstate></domain>"
+
 @test "held by a running VM: disable and release refuse with exit 4" {
         fake_root gpu-audio
         vc enable 01:00.0
         sed -i '/^group /a owner win11' "$STATE/group-1"
+        uri=$(node_with "$WIN11_RUNNING")
         n=$(fk_writes)
-        run vc disable 01:00.0
+        run vc --connect "$uri" disable 01:00.0
         assert_failure 4
         assert_output --partial 'IOMMU group 1 is held by the running VM "win11"; stop the VM first'
-        run vc release group:1
+        run vc --connect "$uri" release group:1
+        assert_failure 4
+        # --force does not take a group from a VM that runs
+        run vc --connect "$uri" --force release group:1
         assert_failure 4
         assert_equal "$(fk_writes)" "$n"
         [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
         run vc list
         assert_line --regexp '^1 +0000:01:00\.0 .* win11 '
+}
+
+@test "a stale hold (the VM is shut off or gone, libvirtd missed the release) is taken back" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        sed -i '/^group /a owner win11' "$STATE/group-1"
+        run vc --connect "$(node_with "$WIN11_STOPPED")" release group:1
+        assert_success
+        assert_output --partial 'IOMMU group 1: its record names VM "win11" as the holder, but libvirt'
+        assert_output --partial 'says it is not running: a stale hold, taken back'
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        [ ! -e "$STATE/group-1" ]
+        # a VM libvirt does not know at all
+        vc enable 01:00.0
+        sed -i '/^group /a owner ghost' "$STATE/group-1"
+        run vc --connect "$(node_with "$WIN11_RUNNING")" disable 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+}
+
+@test "a hold libvirt cannot confirm is refused, and --force goes on" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        sed -i '/^group /a owner win11' "$STATE/group-1"
+        n=$(fk_writes)
+        run vc --connect "test://$BATS_TEST_TMPDIR/no-such-node.xml" release 01:00.0
+        assert_failure 4
+        assert_output --partial 'IOMMU group 1 is held by VM "win11" per its record, and libvirt (test://'
+        assert_output --partial 'stop the VM first, or if it is gone, run again with --force'
+        assert_equal "$(fk_writes)" "$n"
+        run vc --connect "test://$BATS_TEST_TMPDIR/no-such-node.xml" --force release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
 }
 
 @test "an invalid configuration stops every writing verb with exit 3 and no write" {
