@@ -382,19 +382,21 @@ static int txn_write_undoable(struct txn *t, const char *path, const char *value
 
         for (size_t i = 0; i < t->n_undo && !known; i++)
                 known = streq(t->undo[i].path, path);
-        if (!known && (r = vc_sysfs_read(path, &before)) < 0)
+        if (known)
+                return txn_write(t, path, value);
+
+        /* Everything the undo needs is in hand before the write. */
+        _cleanup_free_ char *p = strdup(path);
+        struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
+        if (v)
+                t->undo = v;
+        if (!p || !v)
+                return -ENOMEM;
+        if ((r = vc_sysfs_read(path, &before)) < 0)
                 return r;
         r = txn_write(t, path, value);
-        if (known || (r < 0 && r != -ETIMEDOUT))
-                return r;
-        struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        t->undo = v;
-        char *p = strdup(path);
-        if (!p)
-                return -ENOMEM;
-        t->undo[t->n_undo++] = (struct attr_undo){ .path = p, .before = TAKE_PTR(before) };
+        if (r >= 0 || r == -ETIMEDOUT)
+                t->undo[t->n_undo++] = (struct attr_undo){ .path = TAKE_PTR(p), .before = TAKE_PTR(before) };
         return r;
 }
 
@@ -503,7 +505,7 @@ static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *d
         return 0;
 }
 
-/* A device claimed at boot had no host driver yet: on vfio-pci or unbound, or with an override? */
+/* Has a device claimed at boot got its host driver now: bound, not to vfio, no override left? */
 static bool host_driver_has_it(const struct vc_pci_dev *d) {
         return vc_pci_dev_driver(d) && !vc_pci_dev_is_on_vfio(d) && !vc_pci_dev_driver_override(d);
 }
