@@ -12,14 +12,6 @@ snapshot() { # drivers and overrides of every device, one line each
         done
 }
 
-# Make the device at $1 the NIC of the IPv4 default route, as /proc and sysfs show it.
-default_route_nic() {
-        mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
-        printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
-                > "$ROOT/proc/net/route"
-        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
-}
-
 @test "enable: the GPU's whole group moves to vfio-pci, the plan is printed first, the config is written" {
         fake_root gpu-audio
         run vc enable 0000:01:00.0

@@ -64,6 +64,14 @@ fk_sh() {
         fk bash -c "$1"
 }
 
+# Make the device at $1 the NIC of the IPv4 default route, as /proc and sysfs show it.
+default_route_nic() {
+        mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
+        printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
+                > "$ROOT/proc/net/route"
+        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+}
+
 fk_dev() {
         echo "$ROOT/sys/bus/pci/devices/$1"
 }
