@@ -51,3 +51,92 @@ longest_line() {
         assert_line --regexp "^[0-9]+ +$nic .* critical "
         assert_line "$nic is critical: NIC of the default route (eth0)"
 }
+
+@test "--help and help VERB fit 80 columns; help VERB lists that verb's options only" {
+        run "$abs_top_builddir/vfio-claim" --help
+        assert_success
+        [ "$(longest_line "$output")" -le 80 ]
+        assert_line --regexp '^  enable DEVICE \[--boot\] +claim the group now'
+        assert_line --regexp '^  help \[VERB\] '
+        for verb in list show enable disable apply release status add remove doctor check-config help; do
+                run "$abs_top_builddir/vfio-claim" help "$verb"
+                assert_success
+                [ "$(longest_line "$output")" -le 80 ]
+        done
+        run "$abs_top_builddir/vfio-claim" help enable
+        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot]'
+        assert_line --regexp '^  --boot +also claim the group at every boot'
+        refute_line --partial -- '--connect'
+        run "$abs_top_builddir/vfio-claim" help list
+        refute_line --partial -- '--dry-run'
+        run "$abs_top_builddir/vfio-claim" help frobnicate
+        assert_failure 2
+        assert_output 'vfio-claim: help: unknown verb "frobnicate" (see --help)'
+}
+
+@test "a usage error prints the verb's synopsis, not the help table's padding" {
+        fake_root gpu-audio
+        run vc enable
+        assert_failure 2
+        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot]'
+}
+
+@test "an option the verb does not take is an error, and nothing is written" {
+        fake_root gpu-audio
+        run vc --boot list
+        assert_failure 2
+        assert_output 'vfio-claim: list: --boot is not an option of list; usage: vfio-claim list'
+        run vc --connect test:///default enable 0000:01:00.0
+        assert_failure 2
+        assert_output --partial 'enable: --connect is not an option of enable'
+        run vc --dry-run status
+        assert_failure 2
+        run vc --timeout 5 doctor
+        assert_failure 2
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
+@test "a writing verb run by a user who is not root says it needs root, before touching anything" {
+        command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+        [ "$(id -u)" -eq 0 ] || skip "needs root to switch to another user"
+        for verb in "enable 0000:01:00.0" "disable 0000:01:00.0" "release 0000:01:00.0" apply; do
+                # no --sysroot: the real root, where the check applies
+                run setpriv --reuid=65534 --regid=65534 --clear-groups $VC_WRAPPER "$abs_top_builddir/vfio-claim" $verb
+                assert_failure 1
+                assert_output --regexp "^vfio-claim: (enable|disable|release|apply) changes the system and needs root: run it with sudo"
+        done
+        # --dry-run only reads: allowed (it may fail later for other reasons, never for root)
+        run setpriv --reuid=65534 --regid=65534 --clear-groups $VC_WRAPPER "$abs_top_builddir/vfio-claim" --dry-run apply
+        refute_output --partial 'needs root'
+}
+
+# complete WORDS...: what bash completion offers for the last word, in a plain bash without the
+# bash-completion package (no _init_completion, no _filedir).
+complete_words() {
+        bash --norc --noprofile -c '
+                source "$1"; shift
+                COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+                _vfio_claim
+                printf "%s\n" "${COMPREPLY[@]}" | sort' \
+                complete "$abs_top_srcdir/shell-completion/vfio-claim.bash" "$@"
+}
+
+@test "bash completion works without the bash-completion package; release offers claimed groups only" {
+        fake_root gpu-audio
+        run complete_words vfio-claim --sysroot "$ROOT" en
+        assert_success
+        assert_output enable
+        refute_output --partial _init_completion
+        run complete_words vfio-claim --sysroot "$ROOT" show 0000:01
+        assert_output $'0000:01:00.0\n0000:01:00.1'
+        run complete_words vfio-claim --sysroot "$ROOT" release ''
+        assert_success
+        assert_output ''
+        run vc enable 0000:01:00.0
+        assert_success
+        run complete_words vfio-claim --sysroot "$ROOT" release ''
+        assert_output $'0000:01:00.0\n0000:01:00.1\ngroup:1'
+        run complete_words vfio-claim help di
+        assert_output disable
+}
