@@ -22,6 +22,7 @@ static const char *const level_names[_VC_DOCTOR_LEVEL_MAX] = {
         [VC_DOCTOR_OK] = "ok",
         [VC_DOCTOR_WARN] = "warn",
         [VC_DOCTOR_FAIL] = "fail",
+        [VC_DOCTOR_SKIP] = "skip",
 };
 
 const char *vc_doctor_level_to_string(enum vc_doctor_level l) {
@@ -634,6 +635,48 @@ static const char *cpu_vendor(struct doctor *d) {
         return NULL;
 }
 
+/* Is this system a virtual machine? The "hypervisor" CPU flag (set by every x86 hypervisor) or
+ * the DMI system vendor of a known one. Returns a short description ("QEMU", "a hypervisor"),
+ * NULL on bare metal. */
+static const char *virtual_machine(struct doctor *d) {
+        static const struct {
+                const char *dmi;
+                const char *name;
+        } vendors[] = {
+                { "QEMU", "QEMU" },
+                { "VMware, Inc.", "VMware" },
+                { "innotek GmbH", "VirtualBox" },
+                { "Xen", "Xen" },
+                { "Microsoft Corporation", NULL }, /* also real Surface machines: needs the flag too */
+                { "Amazon EC2", "Amazon EC2" },
+                { "Google", "Google Compute Engine" },
+        };
+        _cleanup_free_ char *info = NULL, *vendor = NULL;
+        bool flag = false;
+
+        if (read_root_file(d, VC_PLACE_PROC, "cpuinfo", &info) >= 0)
+                for (const char *l = info; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                        if (startswith(l, "flags")) {
+                                const char *end = strchrnul(l, '\n');
+                                for (const char *w = strstr(l, " hypervisor"); w && w < end; w = strstr(w + 1, " hypervisor"))
+                                        if (w + 11 == end || w[11] == ' ' || w[11] == '\n')
+                                                flag = true;
+                                break;
+                        }
+        if (read_root_file(d, VC_PLACE_CLASS, "dmi/id/sys_vendor", &vendor) >= 0) {
+                vendor[strcspn(vendor, "\n")] = '\0';
+                for (size_t i = 0; i < ELEMENTSOF(vendors); i++)
+                        if (streq(vendor, vendors[i].dmi) && (vendors[i].name || flag))
+                                return vendors[i].name ?: "Hyper-V";
+        }
+        return flag ? "a hypervisor" : NULL;
+}
+
+static const char guest_iommu_fix[] =
+        "give this VM a virtual IOMMU (firmware settings do not apply inside a VM): with libvirt, a q35 machine with "
+        "<iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu> and <ioapic driver='qemu'/> in <features> "
+        "(QEMU: -device intel-iommu,intremap=on,caching-mode=on); then boot this guest with intel_iommu=on";
+
 /* IOMMU units the kernel registered (ROOT/sys/class/iommu): names and kind. */
 static int iommu_units(struct doctor *d, char ***ret_names, const char **ret_kind) {
         _cleanup_free_ char *p = NULL;
@@ -719,6 +762,13 @@ static int check_iommu(struct doctor *d) {
                            fmt("IOMMU disabled on the kernel command line (iommu=%s): no IOMMU groups, no device can be passed through", iommu),
                            fmt("remove iommu=%s (iommu=pt is fine) from %s", iommu, grub_hint));
 
+        /* Inside a VM the IOMMU is the hypervisor's to give: no firmware setting helps. */
+        const char *vm = virtual_machine(d);
+        if (vm && !units[0])
+                return add(d, "iommu", VC_DOCTOR_FAIL, NULL,
+                           fmt("no IOMMU: this system is a virtual machine (%s) that was given no virtual IOMMU, so there are no IOMMU groups",
+                               vm),
+                           strdup(guest_iommu_fix));
         const char *cpu = kind && !streq(kind, "other") ? kind : cpu_vendor(d);
         if (units[0]) {
                 if (streq_ptr(cpu, "intel"))
@@ -762,7 +812,9 @@ static int check_interrupt_remapping(struct doctor *d) {
                                    strdup("interrupt remapping is active (IR- interrupt domains in /proc/interrupts)"), NULL);
                 return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
                            strdup("interrupt remapping is off (no IR- interrupt domain in /proc/interrupts): vfio refuses to attach devices unless allow_unsafe_interrupts is set, which lets a VM inject interrupts into the host"),
-                           strdup("enable interrupt remapping in the firmware setup (on Intel it comes with VT-d and x2APIC); a BIOS update may be needed"));
+                           virtual_machine(d)
+                                   ? strdup("this is a virtual machine: give its virtual IOMMU interrupt remapping (libvirt: <iommu model='intel'><driver intremap='on'/></iommu> with <ioapic driver='qemu'/>; QEMU: intel-iommu,intremap=on)")
+                                   : strdup("enable interrupt remapping in the firmware setup (on Intel it comes with VT-d and x2APIC); a BIOS update may be needed"));
         }
 
         /* Without /proc/interrupts (a copied tree): the hardware capability of the Intel units. */
@@ -783,12 +835,14 @@ static int check_interrupt_remapping(struct doctor *d) {
                 if (!vc_intel_ecap_has_ir(ecap))
                         return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
                                    fmt("%s does not support interrupt remapping (ecap %s, IR bit 3 clear): vfio refuses to attach devices unless allow_unsafe_interrupts is set", *u, text),
-                                   strdup("update the firmware (BIOS) and enable VT-d with interrupt remapping; only as a last resort set allow_unsafe_interrupts=1 (a VM can then inject interrupts into the host)"));
+                                   virtual_machine(d)
+                                           ? strdup("this is a virtual machine: give its virtual IOMMU interrupt remapping (libvirt: <driver intremap='on'/> in <iommu>; QEMU: intel-iommu,intremap=on)")
+                                           : strdup("update the firmware (BIOS) and enable VT-d with interrupt remapping; only as a last resort set allow_unsafe_interrupts=1 (a VM can then inject interrupts into the host)"));
         }
         if (seen)
                 return add(d, "interrupt-remapping", VC_DOCTOR_OK, NULL,
                            strdup("the IOMMU supports interrupt remapping (ecap IR bit set)"), NULL);
-        return add(d, "interrupt-remapping", VC_DOCTOR_OK, NULL,
+        return add(d, "interrupt-remapping", VC_DOCTOR_SKIP, NULL,
                    strdup("interrupt remapping not checked: neither /proc/interrupts nor the IOMMU's capability registers are readable"),
                    NULL);
 }
@@ -924,7 +978,7 @@ static int check_vfio_modules(struct doctor *d) {
                         fmt("vfio modules of kernel %s: %s, %s", strna(d->kver), parts[0], parts[1]),
                         strdup("install a kernel built with CONFIG_VFIO_PCI and CONFIG_VFIO_IOMMU_TYPE1 (Debian and Fedora kernels have them), then run depmod"));
         else if (unknown)
-                r = add(d, "vfio-modules", VC_DOCTOR_OK, NULL,
+                r = add(d, "vfio-modules", VC_DOCTOR_SKIP, NULL,
                         fmt("vfio modules: %s, %s; no module index for kernel %s under the root, so availability was not checked (vfio-claim loads them when it claims)",
                             parts[0], parts[1], strna(d->kver)),
                         NULL);
@@ -1449,7 +1503,7 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
                         return r;
         }
         if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets) {
-                r = add(&d, "devices", VC_DOCTOR_OK, NULL,
+                r = add(&d, "devices", VC_DOCTOR_SKIP, NULL,
                         strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
                         NULL);
                 if (r < 0)

@@ -284,6 +284,7 @@ static int print_report(struct vc_cli *cli, const struct vc_doctor_report *rep) 
                 vc_json_kv_uint(j, "ok", rep->count[VC_DOCTOR_OK]);
                 vc_json_kv_uint(j, "warn", rep->count[VC_DOCTOR_WARN]);
                 vc_json_kv_uint(j, "fail", rep->count[VC_DOCTOR_FAIL]);
+                vc_json_kv_uint(j, "skip", rep->count[VC_DOCTOR_SKIP]);
                 vc_json_object_end(j);
                 vc_json_object_end(j);
                 int r = vc_json_finish(j);
@@ -298,7 +299,10 @@ static int print_report(struct vc_cli *cli, const struct vc_doctor_report *rep) 
                 if (f->fix)
                         printf("      fix: %s\n", f->fix);
         }
-        printf("\n%u ok, %u warn, %u fail\n", rep->count[VC_DOCTOR_OK], rep->count[VC_DOCTOR_WARN], rep->count[VC_DOCTOR_FAIL]);
+        printf("\n%u ok, %u warn, %u fail", rep->count[VC_DOCTOR_OK], rep->count[VC_DOCTOR_WARN], rep->count[VC_DOCTOR_FAIL]);
+        if (rep->count[VC_DOCTOR_SKIP])
+                printf(", %u skipped", rep->count[VC_DOCTOR_SKIP]);
+        printf("\n");
         return 0;
 }
 

@@ -620,3 +620,36 @@ writes_to() {
         assert_success
         assert_equal "$(field reset 0000:01:00.0 level)" ok
 }
+
+@test "doctor: inside a VM without a virtual IOMMU: the fix is a virtual IOMMU, not the firmware" {
+        fake_root doctor-no-iommu
+        fk_file proc/cpuinfo "vendor_id	: GenuineIntel
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep hypervisor lahf_lm"
+        run --separate-stderr vc doctor
+        assert_failure 1
+        assert_line 'fail  no IOMMU: this system is a virtual machine (a hypervisor) that was given no virtual IOMMU, so there are no IOMMU groups'
+        assert_line --regexp "^      fix: give this VM a virtual IOMMU \(firmware settings do not apply inside a VM\): with libvirt, a q35 machine with <iommu model='intel'>"
+        refute_output --partial 'firmware setup'
+        # DMI names the hypervisor
+        fk_file sys/class/dmi/id/sys_vendor "QEMU"
+        doctor_json
+        assert_equal "$(field iommu finding)" "no IOMMU: this system is a virtual machine (QEMU) that was given no virtual IOMMU, so there are no IOMMU groups"
+        # bare metal keeps the firmware advice
+        fk_file proc/cpuinfo "vendor_id	: GenuineIntel
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep lahf_lm"
+        rm "$ROOT/sys/class/dmi/id/sys_vendor"
+        doctor_json
+        assert_equal "$(field iommu fix)" 'enable VT-d ("Intel Virtualization Technology for Directed I/O") in the firmware setup and add intel_iommu=on to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub (grub2-mkconfig on Fedora) and reboot'
+}
+
+@test "doctor: a check that could not run is 'skip', not 'ok', and counted apart" {
+        fake_root doctor-healthy
+        rm -f "$ROOT/proc/interrupts"
+        for f in "$ROOT"/sys/class/iommu/*/intel-iommu/ecap; do rm -f "$f"; done
+        run --separate-stderr vc doctor
+        assert_line 'skip  interrupt remapping not checked: neither /proc/interrupts nor the IOMMU'"'"'s capability registers are readable'
+        assert_line --regexp '^[0-9]+ ok, [0-9]+ warn, [0-9]+ fail, [0-9]+ skipped$'
+        doctor_json
+        assert_equal "$(field interrupt-remapping level)" skip
+        [ "$(echo "$output" | jq -r '.summary.skip')" -ge 1 ]
+}
