@@ -24,6 +24,31 @@ int cli_load_config(struct vc_cli *cli) {
         return EXIT_DONE;
 }
 
+int cli_load_config_to_read(struct vc_cli *cli) {
+        if (cli->config || cli->config_invalid)
+                return EXIT_DONE;
+        int r = vc_config_load(cli->config_dir, &cli->config);
+        if (r == -EINVAL && cli->config) {
+                for (size_t i = 0; i < cli->config->n_errors; i++)
+                        fprintf(stderr, "%s\n", cli->config->errors[i]);
+                log_warning("%s: configuration invalid (%zu error%s): shown without it; "
+                            "'vfio-claim check-config' lists the errors",
+                            cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
+                /* Keep the errors (doctor reports them); use none of the entries. */
+                cli->config_errors = TAKE_PTR(cli->config->errors);
+                cli->n_config_errors = cli->config->n_errors;
+                cli->config->n_errors = 0;
+                cli->config = vc_config_free(cli->config);
+                cli->config_invalid = true;
+                return EXIT_DONE;
+        }
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
+                return EXIT_CONFIG;
+        }
+        return EXIT_DONE;
+}
+
 void device_arg_done(struct device_arg *a) {
         free(a->text);
         free(a->groups);
@@ -190,6 +215,9 @@ int cli_done(struct vc_cli *cli, int code) {
         free(cli->records);
         vc_critical_set_free(cli->critical);
         vc_config_free(cli->config);
+        for (size_t i = 0; i < cli->n_config_errors; i++)
+                free(cli->config_errors[i]);
+        free(cli->config_errors);
         free(cli->config_dir);
         vc_ctx_unref(cli->ctx);
         return code;

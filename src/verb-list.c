@@ -66,7 +66,7 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         int r;
 
-        r = cli_load_config(cli);
+        r = cli_load_config_to_read(cli);
         if (r != EXIT_DONE)
                 return r;
         r = vc_topology_read(cli->ctx, &t);
@@ -201,7 +201,7 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
         struct device_arg arg;
         int r;
 
-        r = cli_load_config(cli);
+        r = cli_load_config_to_read(cli);
         if (r != EXIT_DONE)
                 return r;
         r = vc_topology_read(cli->ctx, &t);

@@ -140,3 +140,33 @@ complete_words() {
         run complete_words vfio-claim help di
         assert_output disable
 }
+
+@test "check-config on a directory that does not exist says so (exit 3)" {
+        fake_root gpu-audio
+        run vc --config "$ROOT/etc/vfio-claim-typo" check-config
+        assert_failure 3
+        assert_output "vfio-claim: $ROOT/etc/vfio-claim-typo: no such directory: nothing is configured there (is --config right?)"
+}
+
+@test "with a typo in the configuration, list, show and doctor still work and report the errors" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/conf.d/gpu.conf"
+        printf '[device nic]\nmatch = 02:00\n' > "$CONF/conf.d/nic.conf"
+        run --separate-stderr vc list
+        assert_success
+        assert_line --regexp '^1 +0000:01:00\.0 '
+        [[ $stderr == *'nic.conf:2: [device nic] match: "02:00" is not a PCI address or vendor:device id'* ]]
+        [[ $stderr == *"configuration invalid (1 error): shown without it; 'vfio-claim check-config' lists the errors"* ]]
+        run --separate-stderr vc show 0000:01:00.0
+        assert_success
+        run --separate-stderr vc --json doctor 0000:01:00.0
+        assert_failure 1
+        assert_equal "$(jq -r '[.findings[] | select(.check == "config")][0].level' <<<"$output")" fail
+        assert_equal "$(jq -r '[.findings[] | select(.check == "config")][0].finding' <<<"$output")" \
+                'conf.d/nic.conf:2: [device nic] match: "02:00" is not a PCI address or vendor:device id'
+        # a writing verb that needs the configuration still refuses, changing nothing
+        run vc enable 0000:01:00.0
+        assert_failure 3
+        assert_equal "$(fk_writes)" 0
+}
