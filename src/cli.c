@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,7 +127,21 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                 }
                 a.config_device = vc_config_find_device(cli->config, text);
                 if (!a.config_device) {
-                        log_error("%s: not a PCI address, group:N, or a device name in %s", text, cli->config_dir);
+                        _cleanup_free_ char *names = NULL;
+                        size_t size = 0;
+                        FILE *f = open_memstream(&names, &size);
+                        for (size_t i = 0; f && i < cli->config->n_devices; i++)
+                                fprintf(f, "%s%s", i ? ", " : "", cli->config->devices[i].name);
+                        if (!f || fclose(f) != 0) {
+                                device_arg_done(&a);
+                                return log_error("out of memory"), EXIT_FAILED;
+                        }
+                        if (cli->config->n_devices > 0)
+                                log_error("%s: not a PCI address, group:N, or a device name in %s; configured names: %s",
+                                          text, cli->config_dir, names);
+                        else
+                                log_error("%s: not a PCI address, group:N, or a device name: %s configures no device",
+                                          text, cli->config_dir);
                         device_arg_done(&a);
                         return EXIT_USAGE;
                 }

@@ -170,3 +170,16 @@ complete_words() {
         assert_failure 3
         assert_equal "$(fk_writes)" 0
 }
+
+@test "a DEVICE that is no configured name lists the names that are" {
+        fake_root gpu-audio
+        run vc show gpu
+        assert_failure 2
+        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name: $CONF configures no device"
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu0]\nmatch = 0000:01:00.0\n\n[device gpu0-audio]\nmatch = 0000:01:00.1\n' > "$CONF/conf.d/gpu.conf"
+        run vc release gpu
+        assert_failure 2
+        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name in $CONF; configured names: gpu0, gpu0-audio"
+        assert_equal "$(fk_writes)" 0
+}
