@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "doctor.h"
@@ -1479,6 +1480,107 @@ static int check_config_devices(struct doctor *d) {
         return 0;
 }
 
+/* ------------------------------------------------------------------ boot setup */
+
+/* The newest modification time of the configuration: vfio-claim.conf, conf.d itself (a file
+ * removed) and every conf.d/ *.conf. 0 when none can be read. */
+static time_t config_mtime(const char *dir) {
+        _cleanup_free_ char *main_conf = NULL, *confd = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct stat st;
+        time_t newest = 0;
+
+        if (asprintf(&main_conf, "%s/vfio-claim.conf", dir) < 0 || asprintf(&confd, "%s/conf.d", dir) < 0)
+                return 0;
+        if (stat(main_conf, &st) >= 0 && st.st_mtime > newest)
+                newest = st.st_mtime;
+        if (stat(confd, &st) >= 0 && st.st_mtime > newest)
+                newest = st.st_mtime;
+        if (vc_dir_list(confd, &names) < 0)
+                return newest;
+        for (char **n = names; *n; n++) {
+                _cleanup_free_ char *p = NULL;
+                size_t l = strlen(*n);
+                if (l < 5 || !streq(*n + l - 5, ".conf") || asprintf(&p, "%s/%s", confd, *n) < 0)
+                        continue;
+                if (stat(p, &st) >= 0 && st.st_mtime > newest)
+                        newest = st.st_mtime;
+        }
+        return newest;
+}
+
+/* @rel exists under the root, itself: an enablement link counts even when its absolute target
+ * is only valid inside the root. */
+static bool root_link_exists(struct doctor *d, const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+        return vc_ctx_path(d->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 && lstat(p, &st) >= 0;
+}
+
+/* boot = yes needs the initramfs to carry the current configuration and, on systemd, the early
+ * unit to be enabled; neither is visible anywhere else. */
+static int check_boot_setup(struct doctor *d) {
+        static const struct {
+                const char *prefix, *suffix; /* around the kernel release, under the root */
+                const char *rebuild;         /* followed by the kernel release */
+        } images[] = {
+                { "boot/initrd.img-", "", "update-initramfs -u -k " }, /* Debian, Ubuntu */
+                { "boot/initramfs-", ".img", "dracut -f --kver " },    /* Fedora, RHEL */
+        };
+        const struct vc_config *c = d->opts->config;
+        int r;
+
+        if (!c || !vc_config_has_boot_devices(c))
+                return 0;
+
+        if (kver_ok(d->kver)) {
+                time_t conf = c->dir ? config_mtime(c->dir) : 0;
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(images) && !found; i++) {
+                        _cleanup_free_ char *path = NULL, *shown = NULL;
+                        struct stat st;
+                        if ((r = vc_ctx_path(d->ctx, VC_PLACE_ROOT, &path, "%s%s%s", images[i].prefix, d->kver,
+                                             images[i].suffix)) < 0)
+                                return r;
+                        if (stat(path, &st) < 0)
+                                continue;
+                        found = true;
+                        shown = fmt("%s%s%s", images[i].prefix, d->kver, images[i].suffix);
+                        if (!shown)
+                                return -ENOMEM;
+                        if (conf > st.st_mtime)
+                                r = add(d, "initramfs", VC_DOCTOR_FAIL, NULL,
+                                        fmt("/%s is older than the configuration in %s: at boot it claims what the old configuration said",
+                                            shown, c->dir),
+                                        fmt("%s%s", images[i].rebuild, d->kver));
+                        else
+                                r = add(d, "initramfs", VC_DOCTOR_OK, NULL,
+                                        fmt("/%s is newer than the configuration (it carries the boot = yes devices; its contents are not read)",
+                                            shown),
+                                        NULL);
+                        if (r < 0)
+                                return r;
+                }
+                if (!found && (r = add(d, "initramfs", VC_DOCTOR_SKIP, NULL,
+                                       fmt("no initramfs for kernel %s under /boot (initrd.img-%s or initramfs-%s.img): its age was not checked",
+                                           d->kver, d->kver, d->kver),
+                                       NULL)) < 0)
+                        return r;
+        }
+
+        /* The early unit: only where systemd manages the root (it has /etc/systemd/system). */
+        if (!root_exists(d, VC_PLACE_ROOT, "etc/systemd/system"))
+                return 0;
+        if (root_link_exists(d, "etc/systemd/system/sysinit.target.wants/vfio-claim-early.service") ||
+            root_link_exists(d, "usr/lib/systemd/system/sysinit.target.wants/vfio-claim-early.service") ||
+            root_link_exists(d, "lib/systemd/system/sysinit.target.wants/vfio-claim-early.service"))
+                return add(d, "early-unit", VC_DOCTOR_OK, NULL,
+                           strdup("vfio-claim-early.service is enabled: boot = yes devices are claimed before udev's coldplug"), NULL);
+        return add(d, "early-unit", VC_DOCTOR_FAIL, NULL,
+                   strdup("boot = yes devices are configured but vfio-claim-early.service is not enabled: a host driver that another device's coldplug loads can take them first"),
+                   strdup("systemctl enable vfio-claim-early.service"));
+}
+
 int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct vc_doctor_report *report) {
         _cleanup_(doctor_done) struct doctor d = { .ctx = ctx, .opts = opts, .report = report };
         int r;
@@ -1492,7 +1594,7 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
         if ((r = check_iommu(&d)) < 0 || (r = check_interrupt_remapping(&d)) < 0 ||
             (r = check_unsafe_interrupts(&d)) < 0 || (r = check_acs_override(&d)) < 0 ||
             (r = check_vfio_modules(&d)) < 0 || (r = check_vfio_ids(&d)) < 0 ||
-            (r = check_config_devices(&d)) < 0)
+            (r = check_config_devices(&d)) < 0 || (r = check_boot_setup(&d)) < 0)
                 return r;
 
         for (size_t i = 0; i < d.n_targets; i++) {

@@ -653,3 +653,38 @@ flags		: fpu vme de pse tsc msr pae mce cx8 apic sep lahf_lm"
         assert_equal "$(field interrupt-remapping level)" skip
         [ "$(echo "$output" | jq -r '.summary.skip')" -ge 1 ]
 }
+
+@test "doctor: boot = yes with an initramfs older than the configuration, and the early unit not enabled" {
+        fake_root doctor-healthy
+        kver=$(cat "$ROOT/proc/sys/kernel/osrelease" 2>/dev/null || uname -r)
+        mkdir -p "$ROOT/boot" "$ROOT/etc/systemd/system" "$CONF/conf.d"
+        touch -d '2026-01-01 00:00' "$ROOT/boot/initrd.img-$kver"
+        dev=$(basename "$(ls -d "$ROOT"/sys/bus/pci/devices/0000:0[1-9]:00.0 | head -1)")
+        printf '[device gpu]\nmatch = %s\nboot = yes\n' "$dev" > "$CONF/conf.d/gpu.conf"
+        doctor_json
+        assert_equal "$(field initramfs level)" fail
+        assert_equal "$(field initramfs finding)" "/boot/initrd.img-$kver is older than the configuration in $CONF: at boot it claims what the old configuration said"
+        assert_equal "$(field initramfs fix)" "update-initramfs -u -k $kver"
+        assert_equal "$(field early-unit level)" fail
+        assert_equal "$(field early-unit fix)" "systemctl enable vfio-claim-early.service"
+
+        # rebuilt and enabled: both ok
+        touch "$ROOT/boot/initrd.img-$kver"
+        mkdir -p "$ROOT/etc/systemd/system/sysinit.target.wants"
+        ln -s /lib/systemd/system/vfio-claim-early.service "$ROOT/etc/systemd/system/sysinit.target.wants/"
+        doctor_json
+        assert_equal "$(field initramfs level)" ok
+        assert_equal "$(field early-unit level)" ok
+
+        # dracut's name, and the configuration changed again
+        mv "$ROOT/boot/initrd.img-$kver" "$ROOT/boot/initramfs-$kver.img"
+        touch -d '2026-01-01 00:00' "$ROOT/boot/initramfs-$kver.img"
+        doctor_json
+        assert_equal "$(field initramfs fix)" "dracut -f --kver $kver"
+
+        # without boot = yes entries neither check speaks
+        printf '[device gpu]\nmatch = %s\n' "$dev" > "$CONF/conf.d/gpu.conf"
+        doctor_json
+        assert_equal "$(field initramfs level)" null
+        assert_equal "$(field early-unit level)" null
+}
