@@ -117,9 +117,7 @@ static void report_failure(const struct vc_op_result *res, int r) {
                                 "rolling back did not fully succeed (%m); run 'vfio-claim status' and 'vfio-claim release' for the group");
 }
 
-/* Claim (or, with @release, give back) each group; a failure undoes the groups this call already
- * changed. Holds the lock across all groups. */
-/* Every member stays where it is: what changed was a reset_method. */
+/* Every member stays where it is: what changed was a reset_method or the record. */
 static bool plan_moves_nothing(const struct vc_plan *plan) {
         for (size_t k = 0; plan && k < plan->n_devices; k++)
                 if (plan->devices[k].action != VC_PLAN_LEAVE && plan->devices[k].action != VC_PLAN_LEAVE_BRIDGE)
@@ -141,20 +139,69 @@ static void print_drivers_now(struct vc_cli *cli, const struct vc_plan *plan) {
         }
 }
 
+static void results_free(struct vc_op_result *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                vc_op_result_done(&v[i]);
+        free(v);
+}
+
+/* Take back what the successful operations in @v changed, newest first: the engine knows what
+ * each one moved and wrote (vc_op_result_undo()); a group that was claimed before stays so. */
+static void undo_results(struct vc_cli *cli, struct vc_op_result *v, size_t n, bool lock_held) {
+        for (size_t k = n; k-- > 0;) {
+                if (!v[k].undo)
+                        continue;
+                int q = vc_op_result_undo(cli->ctx, &v[k], lock_held);
+                if (q < 0)
+                        log_error_errno(q, "IOMMU group %u: could not be put back as it was (%m); run "
+                                        "'vfio-claim status' and 'vfio-claim release group:%u'", v[k].group, v[k].group);
+                else
+                        log_notice("IOMMU group %u: put back as it was", v[k].group);
+        }
+}
+
+/* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
+ * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
+ * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
+ * record read under the lock must still name it, or nothing is done and EXIT_RETRY tells the
+ * caller to ask libvirt again. On success, *ret_results (when not NULL) gets the results, for
+ * an undo by the caller. */
+#define EXIT_RETRY (-1)
 static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                       size_t n_groups, bool release, const char *what, bool *ret_changed) {
+                       size_t n_groups, bool release, const char *what, char *const *expected_owners,
+                       struct vc_op_result **ret_results) {
         _cleanup_close_ int lock = -1;
-        _cleanup_free_ bool *changed = calloc(n_groups + 1, sizeof *changed);
-        bool any = false;
+        struct vc_op_result *results = calloc(n_groups + 1, sizeof *results);
         int r;
 
-        if (!changed)
+        if (!results)
                 return log_error("out of memory"), EXIT_FAILED;
         if (!cli->dry_run) {
                 r = vc_state_lock(cli->ctx, 60000, &lock);
-                if (r < 0)
+                if (r < 0) {
+                        free(results);
                         return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR),
                                EXIT_FAILED;
+                }
+        }
+
+        /* Whose group it is was asked of libvirt before the lock (libvirtd may be waiting for
+         * this lock in the hook of a VM it starts): the records read now, under the lock, must
+         * still name the same owners; a hook that took a group meanwhile wins. */
+        for (size_t i = 0; expected_owners && i < n_groups; i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                r = vc_record_read(cli->ctx, groups[i], &rec);
+                if (r < 0 && r != -ENOENT) {
+                        free(results);
+                        return log_error_errno(r, "IOMMU group %u: cannot read its state record: %m", groups[i]),
+                               EXIT_FAILED;
+                }
+                if (!streq_ptr(rec ? rec->owner : NULL, expected_owners[i])) {
+                        log_debug("IOMMU group %u: owner changed from \"%s\" to \"%s\" while waiting for the lock",
+                                  groups[i], strna(expected_owners[i]), strna(rec ? rec->owner : NULL));
+                        free(results);
+                        return EXIT_RETRY;
+                }
         }
 
         for (size_t i = 0; i < n_groups; i++) {
@@ -163,8 +210,12 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
                 size_t n_guards = 0, n_resets = 0;
                 if (g && (collect_guards(cli, g, &guards, &n_guards) < 0 ||
-                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0))
-                        return log_error("out of memory"), EXIT_FAILED;
+                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0)) {
+                        log_error("out of memory");
+                        undo_results(cli, results, i, !cli->dry_run);
+                        results_free(results, n_groups);
+                        return EXIT_FAILED;
+                }
 
                 char by[64];
                 snprintf(by, sizeof by, "vfio-claim %s", cli->verb);
@@ -178,52 +229,39 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .resets = resets,
                         .n_resets = n_resets,
                 };
-                struct vc_op_result res = {};
-                r = release ? vc_group_release(cli->ctx, groups[i], &opts, &res)
-                            : vc_group_claim(cli->ctx, groups[i], &opts, &res);
-                if (res.plan)
-                        print_plan(cli, res.plan, what);
-                if (res.plan && cli->json) {
-                        _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(&res) : NULL;
-                        json_operation(cli, res.plan, what, r >= 0 && res.changed, msg);
+                struct vc_op_result *res = &results[i];
+                r = release ? vc_group_release(cli->ctx, groups[i], &opts, res)
+                            : vc_group_claim(cli->ctx, groups[i], &opts, res);
+                if (res->plan)
+                        print_plan(cli, res->plan, what);
+                if (res->plan && cli->json) {
+                        _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(res) : NULL;
+                        json_operation(cli, res->plan, what, r >= 0 && res->changed, msg);
                 }
                 if (r < 0) {
-                        int code = exit_code_for(&res);
-                        report_failure(&res, r);
-                        if (res.failed_step == VC_STEP_PROTECT)
+                        int code = exit_code_for(res);
+                        report_failure(res, r);
+                        if (res->failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
-                        vc_op_result_done(&res);
-                        /* Undo what this command changed before the failure. */
-                        for (size_t k = i; k-- > 0;) {
-                                if (!changed[k])
-                                        continue;
-                                struct vc_claim_opts undo = { .lock_held = true };
-                                struct vc_op_result ures = {};
-                                int q = release ? vc_group_claim(cli->ctx, groups[k], &undo, &ures)
-                                                : vc_group_release(cli->ctx, groups[k], &undo, &ures);
-                                if (q < 0)
-                                        report_failure(&ures, q);
-                                else
-                                        log_notice("IOMMU group %u: put back as it was", groups[k]);
-                                vc_op_result_done(&ures);
-                        }
+                        /* Undo what this command changed before the failure, and only that. */
+                        undo_results(cli, results, i, true);
+                        results_free(results, n_groups);
                         return code;
                 }
-                changed[i] = res.changed;
-                any |= res.changed;
                 if (!cli->dry_run && !cli->json) {
                         printf("IOMMU group %u: %s\n", groups[i],
-                               release ? (res.changed ? "given back to the host drivers" : "nothing to give back")
-                               : !res.changed ? "already claimed"
-                               : plan_moves_nothing(res.plan) ? "already claimed; reset_method set as configured"
-                                                              : "claimed for vfio");
-                        if (release && res.changed && res.plan)
-                                print_drivers_now(cli, res.plan);
+                               release ? (res->changed ? "given back to the host drivers" : "nothing to give back")
+                               : !res->changed ? "already claimed"
+                               : plan_moves_nothing(res->plan) ? "already claimed; reset_method set as configured"
+                                                               : "claimed for vfio");
+                        if (release && res->changed && res->plan)
+                                print_drivers_now(cli, res->plan);
                 }
-                vc_op_result_done(&res);
         }
-        if (ret_changed)
-                *ret_changed = any;
+        if (ret_results)
+                *ret_results = results;
+        else
+                results_free(results, n_groups);
         return EXIT_DONE;
 }
 
@@ -359,15 +397,17 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
                 return EXIT_FAILED;
         }
 
-        bool changed = false;
-        r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", &changed);
+        struct vc_op_result *results = NULL;
+        r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results);
         if (r != EXIT_DONE || !write_config) {
+                results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return r;
         }
         if (cli->dry_run) {
                 if (!cli->json)
                         printf("write %s:\n%s", path, text);
+                results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return EXIT_DONE;
         }
@@ -388,14 +428,12 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         }
         if (r < 0) {
                 log_error_errno(r, "%s: cannot write the configuration: %m", path);
-                if (changed) {
-                        int q = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
-                        if (q == EXIT_DONE)
-                                log_notice("the claim was undone");
-                }
+                undo_results(cli, results, arg.n_groups, false);
+                results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return EXIT_FAILED;
         }
+        results_free(results, arg.n_groups);
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
         device_arg_done(&arg);
@@ -475,7 +513,7 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
                 return r;
         r = refuse_if_held(cli, arg.groups, arg.n_groups);
         if (r == EXIT_DONE)
-                r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
+                r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL, NULL);
         if (r == EXIT_DONE && drop_config)
                 r = drop_from_config(cli, t, arg.groups, arg.n_groups);
         device_arg_done(&arg);
@@ -519,7 +557,7 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
                         printf("nothing to do: every group with a boot = yes device is claimed\n");
                 return EXIT_DONE;
         }
-        return move_groups(cli, t, groups, n, false, "claim", NULL);
+        return move_groups(cli, t, groups, n, false, "claim", NULL, NULL);
 }
 
 static void format_time(uint64_t since, char buf[static 32]) {
