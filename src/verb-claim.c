@@ -167,6 +167,7 @@ static void undo_results(struct vc_cli *cli, struct vc_op_result *v, size_t n, b
  * caller to ask libvirt again. On success, *ret_results (when not NULL) gets the results, for
  * an undo by the caller. */
 #define EXIT_RETRY (-1)
+#define OWNER_CHECK_ATTEMPTS 3
 static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
                        size_t n_groups, bool release, const char *what, char *const *expected_owners,
                        struct vc_op_result **ret_results) {
@@ -197,8 +198,11 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                                EXIT_FAILED;
                 }
                 if (!streq_ptr(rec ? rec->owner : NULL, expected_owners[i])) {
-                        log_debug("IOMMU group %u: owner changed from \"%s\" to \"%s\" while waiting for the lock",
-                                  groups[i], strna(expected_owners[i]), strna(rec ? rec->owner : NULL));
+                        log_notice("IOMMU group %u: its holder changed from %s%s%s to %s%s%s while this command waited for "
+                                   "the lock; asking libvirt again", groups[i],
+                                   expected_owners[i] ? "VM \"" : "", expected_owners[i] ?: "none",
+                                   expected_owners[i] ? "\"" : "", rec && rec->owner ? "VM \"" : "",
+                                   rec && rec->owner ? rec->owner : "none", rec && rec->owner ? "\"" : "");
                         free(results);
                         return EXIT_RETRY;
                 }
@@ -268,8 +272,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
 /* Held by a VM: the record names an owner (the hook clears it when the VM stops) and libvirt says
  * that VM runs. An owner libvirt knows as stopped or not at all is stale (libvirtd died before
  * it ran the release hook): the group is taken back. Without an answer from libvirt: refused,
- * unless --force. */
-static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) {
+ * unless --force. libvirt is asked without our lock (libvirtd may be starting a VM whose hook
+ * waits for it); each owner found is kept in @ret_owners[i] (NULL: none), and move_groups()
+ * checks under the lock that the records still name exactly these owners. */
+static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, char **ret_owners) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
                 int r = vc_record_read(cli->ctx, groups[i], &rec);
@@ -292,6 +298,11 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) 
                         log_notice("IOMMU group %u: its record names VM \"%s\" as the holder, but libvirt (%s) says "
                                    "it is not running: a stale hold, taken back", groups[i], rec->owner,
                                    cli->connect_uri);
+                else if (r == -ENOENT)
+                        log_warning("IOMMU group %u: its record names VM \"%s\" as the holder, but libvirt at %s knows "
+                                    "no VM of that name: a stale hold, taken back (if the VM is defined under another "
+                                    "libvirt connection, that was the wrong --connect URI)",
+                                    groups[i], rec->owner, cli->connect_uri);
                 else if (cli->force)
                         log_warning("IOMMU group %u: held by VM \"%s\" per its record; libvirt (%s) cannot tell "
                                     "whether it runs (%s); going on (--force)", groups[i], rec->owner,
@@ -302,6 +313,8 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) 
                                   groups[i], rec->owner, cli->connect_uri, strna(err));
                         return EXIT_REFUSED;
                 }
+                if (!(ret_owners[i] = strdup(rec->owner)))
+                        return log_error("out of memory"), EXIT_FAILED;
         }
         return EXIT_DONE;
 }
@@ -511,9 +524,32 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
-        r = refuse_if_held(cli, arg.groups, arg.n_groups);
-        if (r == EXIT_DONE)
-                r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL, NULL);
+        /* Ask libvirt about the owners the records name, then act under the lock only when the
+         * records still name them: a hook "prepare" may have taken a group meanwhile. Then
+         * libvirt is asked again, a few times at most. */
+        for (unsigned attempt = 1;; attempt++) {
+                char **owners = calloc(arg.n_groups + 1, sizeof *owners);
+                if (!owners) {
+                        r = EXIT_FAILED;
+                        log_error("out of memory");
+                        break;
+                }
+                r = refuse_if_held(cli, arg.groups, arg.n_groups, owners);
+                if (r == EXIT_DONE)
+                        r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back",
+                                        cli->dry_run ? NULL : owners, NULL);
+                for (size_t i = 0; i < arg.n_groups; i++)
+                        free(owners[i]);
+                free(owners);
+                if (r != EXIT_RETRY)
+                        break;
+                if (attempt == OWNER_CHECK_ATTEMPTS) {
+                        log_error("the holder of the group changed %u times while this command waited for the lock; "
+                                  "nothing was given back, run it again", attempt);
+                        r = EXIT_REFUSED;
+                        break;
+                }
+        }
         if (r == EXIT_DONE && drop_config)
                 r = drop_from_config(cli, t, arg.groups, arg.n_groups);
         device_arg_done(&arg);
