@@ -2,6 +2,7 @@
 /* The verbs that change the system: enable, disable, apply, release, and status, which reports
  * what they did. All moves go through the engine (lib/bind.c) under the one lock. */
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -344,6 +345,18 @@ static int config_file_for(struct vc_cli *cli, const char *name, char **ret) {
         return 0;
 }
 
+/* What enable writes, byte for byte: disable removes a file whole only when it still says
+ * exactly this (enable_wrote()), so that an edit by the admin makes the file the admin's. */
+#define ENABLE_HEADER                                                                                 \
+        "# Written by \"vfio-claim enable\"; \"vfio-claim disable\" removes this file.\n"                \
+        "# The whole IOMMU group moves, so every endpoint of it is listed.\n"
+
+static void enable_section(FILE *f, const char *name, const struct vc_pci_addr *a, const struct vc_pci_id *id,
+                           bool boot) {
+        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n", name, VC_PCI_ADDR_TO_STRING(a),
+                id->vendor, id->device, boot ? "yes" : "no");
+}
+
 /* conf.d/NAME.conf with one [device] section per endpoint of the groups, each guarded by its id. */
 static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
                                   size_t n_groups, char **ret) {
@@ -352,8 +365,7 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
         FILE *f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "# Written by \"vfio-claim enable\"; \"vfio-claim disable\" removes this file.\n"
-                   "# The whole IOMMU group moves, so every endpoint of it is listed.\n");
+        fputs(ENABLE_HEADER, f);
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
                 for (size_t k = 0; g && k < vc_group_n_devices(g); k++) {
@@ -362,9 +374,9 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
                         if (vc_pci_dev_is_bridge(d) || vc_config_match_device(cli->config, d))
                                 continue;
                         name_from_addr(vc_pci_dev_addr(d), name);
-                        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n", name,
-                                vc_pci_dev_name(d), vc_pci_dev_vendor(d), vc_pci_dev_device(d),
-                                cli->boot ? "yes" : "no");
+                        enable_section(f, name, vc_pci_dev_addr(d),
+                                       &(struct vc_pci_id){ .vendor = vc_pci_dev_vendor(d), .device = vc_pci_dev_device(d) },
+                                       cli->boot);
                 }
         }
         if (fclose(f) != 0)
@@ -453,60 +465,288 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         return EXIT_DONE;
 }
 
-/* Configuration files written by enable for these groups: every section in them configures an
- * endpoint of the groups. Entries elsewhere are the admin's to edit. */
-static int drop_from_config(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                            size_t n_groups) {
-        int ret = EXIT_DONE;
+/* ------------------------------------------------------------------ disable: the configuration */
+
+/* Does entry @cd select device @d (any of its match lines)? vc_config_match_device() gives only
+ * the first entry; disable must find every one. */
+static bool entry_selects(const struct vc_config_device *cd, const struct vc_pci_dev *d) {
+        for (size_t m = 0; m < cd->n_matches; m++) {
+                const struct vc_match *x = &cd->matches[m];
+                if (x->kind == VC_MATCH_ADDRESS ? vc_pci_addr_equal(&x->addr, vc_pci_dev_addr(d))
+                                                : x->id.vendor == vc_pci_dev_vendor(d) && x->id.device == vc_pci_dev_device(d) &&
+                                                          (!x->id.has_subsystem ||
+                                                           (x->id.subsystem_vendor == vc_pci_dev_subsystem_vendor(d) &&
+                                                            x->id.subsystem_device == vc_pci_dev_subsystem_device(d))))
+                        return true;
+        }
+        return false;
+}
+
+static bool in_groups(const unsigned *groups, size_t n, int group) {
+        for (size_t i = 0; i < n; i++)
+                if ((int) groups[i] == group)
+                        return true;
+        return false;
+}
+
+/* One file disable changes: removed whole, or rewritten without some [device] sections. */
+struct config_edit {
+        const char *file; /* as in the configuration: "conf.d/gpu.conf" */
+        char *path;
+        bool remove;
+        char *text;          /* the new content (!remove) */
+        mode_t mode;
+        char **what;         /* "[device gpu] (lines 4-7)" for each section dropped */
+        size_t n_what;
+};
+
+static int what_push(struct config_edit *e, char *w) {
+        char **v = realloc(e->what, (e->n_what + 2) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        e->what = v;
+        v[e->n_what++] = w;
+        v[e->n_what] = NULL;
+        return 0;
+}
+
+static void config_edits_free(struct config_edit *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].path);
+                free(v[i].text);
+                strv_free(v[i].what);
+        }
+        free(v);
+}
+
+static int read_config_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EMEDIUMTYPE; /* a link or anything else: rewriting it would change more */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        *ret_mode = st.st_mode & 07777;
+        return vc_read_fd(fd, 1024 * 1024, ret, ret_len);
+}
+
+/* Did enable write this file, and nobody changed it since? Its text is exactly what enable
+ * would write for the entries the configuration read from it (one address match, an id, boot). */
+static bool enable_wrote(const struct vc_config *c, const char *file, const char *text, size_t len) {
+        _cleanup_free_ char *want = NULL;
+        size_t size = 0;
+        if (!startswith(file, "conf.d/"))
+                return false;
+        FILE *f = open_memstream(&want, &size);
+        if (!f)
+                return false;
+        fputs(ENABLE_HEADER, f);
+        bool shape = true;
+        for (size_t i = 0; i < c->n_devices && shape; i++) {
+                const struct vc_config_device *cd = &c->devices[i];
+                if (!streq(cd->file, file))
+                        continue;
+                shape = cd->n_matches == 1 && cd->matches[0].kind == VC_MATCH_ADDRESS && cd->has_id &&
+                        !cd->id.has_subsystem && !cd->has_release && !cd->vm && cd->reset == VC_RESET_AUTO;
+                if (shape)
+                        enable_section(f, cd->name, &cd->matches[0].addr, &cd->id, cd->boot);
+        }
+        if (fclose(f) != 0)
+                return false;
+        return shape && size == len && memcmp(want, text, len) == 0;
+}
+
+/* Where line @n (1-based) of @text starts; @len when there is no such line. */
+static size_t line_start(const char *text, size_t len, unsigned n) {
+        size_t o = 0;
+        for (unsigned k = 1; k < n && o < len; k++) {
+                const char *nl = memchr(text + o, '\n', len - o);
+                o = nl ? (size_t) (nl - text) + 1 : len;
+        }
+        return o;
+}
+
+/* What kind of line starts at @o: a section header, a comment or blank line, or content. */
+enum line_kind { LINE_HEADER, LINE_QUIET, LINE_CONTENT };
+static enum line_kind line_kind(const char *text, size_t len, size_t o) {
+        if (o == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+                o = 3;
+        while (o < len && (text[o] == ' ' || text[o] == '\t' || text[o] == '\v' || text[o] == '\f'))
+                o++;
+        if (o >= len || text[o] == '\n' || text[o] == '\r' || text[o] == ';' || text[o] == '#')
+                return LINE_QUIET;
+        return text[o] == '[' ? LINE_HEADER : LINE_CONTENT;
+}
+
+/* The lines of the section whose header is line @header: up to its last key line before the next
+ * header (comments and blank lines after it stay: they may well be about what follows). */
+static unsigned section_last_line(const char *text, size_t len, unsigned header) {
+        unsigned last = header;
+        for (unsigned n = header + 1;; n++) {
+                size_t o = line_start(text, len, n);
+                if (o >= len)
+                        break;
+                enum line_kind k = line_kind(text, len, o);
+                if (k == LINE_HEADER)
+                        break;
+                if (k == LINE_CONTENT)
+                        last = n;
+        }
+        return last;
+}
+
+/* Every [device] entry that selects an endpoint of the groups goes. A file enable wrote, that
+ * holds nothing else, is removed whole; from any other file only those sections go, and every
+ * other byte stays. An entry that also selects a device outside the groups, or a file that is not
+ * a plain file, cannot be edited safely: the admin is told what to edit, and nothing changes.
+ * Returns EXIT_DONE with the edits to make, or EXIT_FAILED. */
+static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
+                             size_t n_groups, struct config_edit **ret, size_t *ret_n) {
         const struct vc_config *c = cli->config;
+        _cleanup_free_ bool *drop = calloc(c->n_devices + 1, sizeof *drop);
+        struct config_edit *edits = NULL;
+        size_t n_edits = 0;
+        int ret_code = EXIT_DONE;
+
+        if (!drop)
+                return log_error("out of memory"), EXIT_FAILED;
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct vc_config_device *cd = &c->devices[i];
+                const struct vc_pci_dev *outside = NULL;
+                for (size_t g = 0; g < t->n_groups; g++)
+                        for (size_t k = 0; k < vc_group_n_devices(t->groups[g]); k++) {
+                                const struct vc_pci_dev *d = vc_group_device(t->groups[g], k);
+                                if (!entry_selects(cd, d))
+                                        continue;
+                                if (in_groups(groups, n_groups, (int) vc_group_number(t->groups[g])))
+                                        drop[i] = true;
+                                else if (!outside)
+                                        outside = d;
+                        }
+                if (drop[i] && outside) {
+                        log_error("%s/%s:%u: [device %s] also selects %s, which is in IOMMU group %d; "
+                                  "change its match lines by hand so that they select only what to keep "
+                                  "configured, then run this again; nothing was changed",
+                                  c->dir, cd->file, cd->line, cd->name, VC_PCI_ADDR_TO_STRING(vc_pci_dev_addr(outside)),
+                                  vc_pci_dev_iommu_group(outside));
+                        ret_code = EXIT_FAILED;
+                }
+        }
+        if (ret_code != EXIT_DONE)
+                return ret_code;
 
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
-                bool ours = false, done_before = false;
-                for (size_t g = 0; g < n_groups && !ours; g++) {
-                        const struct vc_group *grp = find_group(t, groups[g]);
-                        for (size_t k = 0; grp && k < vc_group_n_devices(grp); k++)
-                                ours |= vc_config_match_device(c, vc_group_device(grp, k)) == cd;
-                }
-                if (!ours)
+                bool seen = false;
+                if (!drop[i])
                         continue;
-                for (size_t k = 0; k < i; k++)
-                        done_before |= streq(c->devices[k].file, cd->file);
-                if (done_before)
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = drop[k] && streq(c->devices[k].file, cd->file);
+                if (seen)
                         continue;
-                /* Every section of the file must belong to the groups. */
-                bool whole_file = startswith(cd->file, "conf.d/") != NULL;
-                for (size_t k = 0; k < c->n_devices && whole_file; k++) {
-                        if (!streq(c->devices[k].file, cd->file))
-                                continue;
-                        bool in = false;
-                        for (size_t g = 0; g < n_groups && !in; g++) {
-                                const struct vc_group *grp = find_group(t, groups[g]);
-                                for (size_t m = 0; grp && m < vc_group_n_devices(grp); m++)
-                                        in |= vc_config_match_device(c, vc_group_device(grp, m)) == &c->devices[k];
-                        }
-                        whole_file = in;
-                }
-                if (!whole_file) {
-                        log_warning("[device %s] in %s:%u also configures devices outside this group; edit it by hand",
-                                    cd->name, cd->file, cd->line);
-                        ret = EXIT_FAILED;
-                        continue;
-                }
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", cli->config_dir, cd->file) < 0)
+
+                struct config_edit *v = realloc(edits, (n_edits + 1) * sizeof *v);
+                if (!v) {
+                        config_edits_free(edits, n_edits);
                         return log_error("out of memory"), EXIT_FAILED;
-                if (cli->dry_run) {
-                        if (!cli->json)
-                                printf("remove %s\n", path);
+                }
+                edits = v;
+                struct config_edit *e = &edits[n_edits++];
+                *e = (struct config_edit){ .file = cd->file };
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                int r = asprintf(&e->path, "%s/%s", c->dir, cd->file) < 0 ? -ENOMEM : 0;
+                if (r >= 0)
+                        r = read_config_file(e->path, &text, &len, &e->mode);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot edit it safely (%m); remove [device %s] (line %u) and every "
+                                           "other section for IOMMU group %u by hand; nothing was changed",
+                                        e->path ?: cd->file, cd->name, cd->line, groups[0]);
+                        ret_code = EXIT_FAILED;
                         continue;
                 }
-                int r = vc_unlink_durable(path);
+
+                /* Which sections of this file go, and does anything else live in it? */
+                bool all_ours = true;
+                for (size_t k = 0; k < c->n_devices; k++)
+                        if (streq(c->devices[k].file, cd->file) && !drop[k])
+                                all_ours = false;
+                if (all_ours && enable_wrote(c, cd->file, text, len)) {
+                        e->remove = true;
+                        continue;
+                }
+
+                /* Drop the sections, last first, so that earlier offsets stay right. */
+                _cleanup_free_ char *out = malloc(len + 1);
+                if (!out) {
+                        config_edits_free(edits, n_edits);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
+                memcpy(out, text, len);
+                size_t out_len = len;
+                for (size_t k = c->n_devices; k-- > 0;) {
+                        const struct vc_config_device *x = &c->devices[k];
+                        if (!drop[k] || !streq(x->file, cd->file))
+                                continue;
+                        size_t from = line_start(text, len, x->line);
+                        if (from >= len || line_kind(text, len, from) != LINE_HEADER || (x->line == 1 && from == 0 &&
+                                                                                        len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)) {
+                                log_error("%s:%u: [device %s] is not where the configuration was read from; remove it "
+                                          "by hand; nothing was changed", e->path, x->line, x->name);
+                                ret_code = EXIT_FAILED;
+                                break;
+                        }
+                        unsigned last = section_last_line(text, len, x->line);
+                        size_t to = line_start(text, len, last + 1);
+                        memmove(out + from, out + to, out_len - to);
+                        out_len -= to - from;
+                        char *w = NULL;
+                        if (asprintf(&w, "[device %s] (line%s %u%s%.0u)", x->name, last > x->line ? "s" : "", x->line,
+                                     last > x->line ? "-" : "", last > x->line ? last : 0) < 0 ||
+                            what_push(e, w) < 0) {
+                                free(w);
+                                config_edits_free(edits, n_edits);
+                                return log_error("out of memory"), EXIT_FAILED;
+                        }
+                }
+                out[out_len] = '\0';
+                e->text = TAKE_PTR(out);
+        }
+        if (ret_code != EXIT_DONE) {
+                config_edits_free(edits, n_edits);
+                return ret_code;
+        }
+        *ret = edits;
+        *ret_n = n_edits;
+        return EXIT_DONE;
+}
+
+/* Make the edits planned: each file removed or replaced atomically, with its mode. */
+static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edits, size_t n) {
+        int ret = EXIT_DONE;
+        for (size_t i = 0; i < n; i++) {
+                const struct config_edit *e = &edits[i];
+                if (cli->dry_run) {
+                        if (cli->json)
+                                continue;
+                        if (e->remove)
+                                printf("remove %s\n", e->path);
+                        for (size_t k = e->n_what; k-- > 0;)
+                                printf("edit %s: remove %s\n", e->path, e->what[k]);
+                        continue;
+                }
+                int r = e->remove ? vc_unlink_durable(e->path) : vc_write_file_atomic(e->path, e->text, e->mode);
                 if (r < 0) {
-                        log_error_errno(r, "%s: cannot remove: %m", path);
+                        log_error_errno(r, "%s: cannot %s: %m", e->path, e->remove ? "remove it" : "write it");
                         ret = EXIT_FAILED;
-                } else if (!cli->json)
-                        printf("configuration: removed %s\n", path);
+                } else if (!cli->json) {
+                        if (e->remove)
+                                printf("configuration: removed %s\n", e->path);
+                        for (size_t k = e->n_what; k-- > 0;)
+                                printf("configuration: %s: removed %s\n", e->path, e->what[k]);
+                }
         }
         return ret;
 }
@@ -524,6 +764,14 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
+        /* disable: what goes from the configuration is known first; when it cannot be done
+         * safely, nothing is given back either. */
+        struct config_edit *edits = NULL;
+        size_t n_edits = 0;
+        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits)) != EXIT_DONE) {
+                device_arg_done(&arg);
+                return r;
+        }
         /* Ask libvirt about the owners the records name, then act under the lock only when the
          * records still name them: a hook "prepare" may have taken a group meanwhile. Then
          * libvirt is asked again, a few times at most. */
@@ -551,7 +799,8 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
                 }
         }
         if (r == EXIT_DONE && drop_config)
-                r = drop_from_config(cli, t, arg.groups, arg.n_groups);
+                r = apply_config_edits(cli, edits, n_edits);
+        config_edits_free(edits, n_edits);
         device_arg_done(&arg);
         return r;
 }
