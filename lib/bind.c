@@ -49,6 +49,53 @@ const char *vc_step_to_string(enum vc_step s) {
 
 /* ------------------------------------------------------------------ plan and result */
 
+struct snapshot {
+        struct vc_pci_addr addr;
+        char *driver, *module, *override;
+};
+
+struct attr_undo {
+        char *path, *before;
+};
+
+/* What a successful operation changed, for vc_op_result_undo(): the devices it moved, as it found
+ * them, the attributes it wrote, with what they said before, and the record as it was. */
+struct vc_op_undo {
+        struct snapshot *touched;
+        size_t n_touched;
+        struct attr_undo *attrs;
+        size_t n_attrs;
+        bool record_changed;           /* the operation wrote or removed the record */
+        struct vc_record *record_before; /* ... which was this, NULL: there was none */
+};
+
+static void snapshots_free(struct snapshot *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].driver);
+                free(v[i].module);
+                free(v[i].override);
+        }
+        free(v);
+}
+
+static void attr_undos_free(struct attr_undo *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].path);
+                free(v[i].before);
+        }
+        free(v);
+}
+
+static struct vc_op_undo *op_undo_free(struct vc_op_undo *u) {
+        if (!u)
+                return NULL;
+        snapshots_free(u->touched, u->n_touched);
+        attr_undos_free(u->attrs, u->n_attrs);
+        vc_record_free(u->record_before);
+        free(u);
+        return NULL;
+}
+
 struct vc_plan *vc_plan_free(struct vc_plan *p) {
         if (!p)
                 return NULL;
@@ -74,6 +121,7 @@ void vc_op_result_done(struct vc_op_result *r) {
         free(r->failed_arg);
         free(r->reason);
         vc_plan_free(r->plan);
+        op_undo_free(r->undo);
         *r = (struct vc_op_result){ .group = r->group };
 }
 
@@ -188,11 +236,6 @@ static int plan_describe(struct vc_plan *p, const struct vc_pci_addr *a, const c
 
 /* ------------------------------------------------------------------ the transaction */
 
-struct snapshot {
-        struct vc_pci_addr addr;
-        char *driver, *module, *override;
-};
-
 struct txn {
         struct vc_ctx *ctx;
         bool dry_run;
@@ -206,26 +249,43 @@ struct txn {
         bool rolling_back;
 };
 
-struct attr_undo {
-        char *path, *before;
-};
-
 static void txn_done(struct txn *t) {
-        for (size_t i = 0; i < t->n_touched; i++) {
-                free(t->touched[i].driver);
-                free(t->touched[i].module);
-                free(t->touched[i].override);
-        }
-        free(t->touched);
+        snapshots_free(t->touched, t->n_touched);
         t->touched = NULL;
         t->n_touched = 0;
-        for (size_t i = 0; i < t->n_undo; i++) {
-                free(t->undo[i].path);
-                free(t->undo[i].before);
-        }
-        free(t->undo);
+        attr_undos_free(t->undo, t->n_undo);
         t->undo = NULL;
         t->n_undo = 0;
+}
+
+/* The operation succeeded: hand what it changed to the result, for vc_op_result_undo().
+ * @record_changed: the record was written or removed; @before: what it was (NULL: none). */
+static int txn_keep(struct txn *t, bool record_changed, const struct vc_record *before) {
+        if (t->dry_run || (t->n_touched == 0 && t->n_undo == 0 && !record_changed))
+                return 0;
+        struct vc_op_undo *u = calloc(1, sizeof *u);
+        if (!u)
+                return -ENOMEM;
+        if (record_changed && before) {
+                _cleanup_free_ char *text = NULL;
+                int r = vc_record_format(before, &text);
+                if (r >= 0)
+                        r = vc_record_parse(text, (int) before->group, &u->record_before);
+                if (r < 0) {
+                        free(u);
+                        return r;
+                }
+        }
+        u->record_changed = record_changed;
+        u->touched = TAKE_PTR(t->touched);
+        u->n_touched = t->n_touched;
+        t->n_touched = 0;
+        u->attrs = TAKE_PTR(t->undo);
+        u->n_attrs = t->n_undo;
+        t->n_undo = 0;
+        op_undo_free(t->result->undo);
+        t->result->undo = u;
+        return 0;
 }
 
 /* Remember the state the operation found a device in, before its first write. */
@@ -611,6 +671,69 @@ static int apply_reset_methods(struct txn *t, const struct vc_claim_opts *o, con
         return 0;
 }
 
+/* Before a claim writes reset_method ("reset ="): note in @rec what each endpoint's reset_method
+ * says now, for release to put back, unless @rec has it from an earlier claim (that is the
+ * host's). @only_changes as for apply_reset(). Sets *ret_added when @rec gained an entry. */
+static int record_reset_originals(struct txn *t, const struct vc_claim_opts *o, struct vc_record *rec,
+                                  bool only_changes, bool *ret_added) {
+        for (size_t i = 0; i < o->n_resets; i++) {
+                const struct vc_reset_choice *c = &o->resets[i];
+                const struct vc_record_device *rd = vc_record_find_device(rec, &c->addr);
+                _cleanup_free_ char *path = NULL, *now = NULL;
+                const char *value;
+                if (!rd || rd->reset_method)
+                        continue;
+                if (vc_reset_step(t->ctx, &c->addr, c->reset, false, &path, &value) < 0 || !path)
+                        continue; /* apply_reset() reports it */
+                if (only_changes && vc_reset_method_is(t->ctx, &c->addr, c->reset))
+                        continue;
+                int r = vc_sysfs_read(path, &now);
+                if (r < 0)
+                        return txn_fail(t, &c->addr, VC_STEP_READ, NULL, r);
+                r = vc_record_set_reset_method(rec, &c->addr, now);
+                if (r == -EINVAL) {
+                        log_debug("%s: reset_method \"%s\" cannot be recorded; it will not be restored",
+                                  VC_PCI_ADDR_TO_STRING(&c->addr), now);
+                        continue;
+                }
+                if (r < 0)
+                        return txn_fail(t, &c->addr, VC_STEP_WRITE_RECORD, NULL, r);
+                *ret_added = true;
+        }
+        return 0;
+}
+
+/* Release: put back the reset_method the record lists for @rd, when it says something else now. */
+static int restore_reset_method(struct txn *t, const struct vc_record_device *rd) {
+        _cleanup_free_ char *path = NULL, *now = NULL;
+        int r;
+
+        if (!rd->reset_method)
+                return 0;
+        r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/reset_method", VC_PCI_ADDR_TO_STRING(&rd->addr));
+        if (r < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_RESET_METHOD, rd->reset_method, r);
+        r = vc_sysfs_read(path, &now);
+        if (r == -ENOENT)
+                return 0; /* the kernel no longer shows it: nothing to restore */
+        if (r < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_RESET_METHOD, rd->reset_method, r);
+        if (streq(now, rd->reset_method))
+                return 0;
+        r = txn_write_undoable(t, path, isempty(rd->reset_method) ? "\n" : rd->reset_method);
+        return r < 0 ? txn_fail(t, &rd->addr, VC_STEP_RESET_METHOD, isempty(rd->reset_method) ? "none" : rd->reset_method, r)
+                     : 0;
+}
+
+static bool reset_method_differs(struct vc_ctx *ctx, const struct vc_record_device *rd) {
+        _cleanup_free_ char *path = NULL, *now = NULL;
+        if (!rd->reset_method ||
+            vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &path, "%s/reset_method", VC_PCI_ADDR_TO_STRING(&rd->addr)) < 0 ||
+            vc_sysfs_read(path, &now) < 0)
+                return false;
+        return !streq(now, rd->reset_method);
+}
+
 static int txn_begin(struct txn *t, struct vc_ctx *ctx, unsigned group, bool release,
                      const struct vc_claim_opts *o, struct vc_op_result *result) {
         vc_op_result_done(result);
@@ -766,20 +889,30 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         if (n_todo == 0) {
                 /* Already claimed: no sysfs write, but for a reset_method that differs from the
                  * configuration (a group claimed at boot). Keep an existing record current; a
-                 * group claimed by someone else gets a record only when a VM takes ownership. */
+                 * group claimed by someone else gets a record only when a VM takes ownership.
+                 * The record is written before the reset_method, so that it holds the original. */
+                bool keep_record = !t.dry_run && (old || o.owner), added = false;
+                if (keep_record && (r = record_reset_originals(&t, &o, rec, true, &added)) < 0)
+                        return r;
+                rec->state = VC_RECORD_CLAIMED;
+                bool write_record = keep_record &&
+                        (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, rec->owner) ||
+                         old->n_devices != rec->n_devices);
+                if (write_record && (r = vc_record_write(ctx, rec)) < 0)
+                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
                 if ((r = apply_reset_methods(&t, &o, g, true)) < 0) {
                         txn_rollback(&t);
+                        if (write_record) {
+                                int k = old ? vc_record_write(ctx, old) : vc_record_remove(ctx, group);
+                                if (k < 0)
+                                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
+                        }
                         return r;
                 }
                 result->changed = !t.dry_run && t.n_undo > 0; /* a reset_method written */
-                if (t.dry_run || (!old && !o.owner))
-                        return 0;
-                rec->state = VC_RECORD_CLAIMED;
-                if (old && old->state == VC_RECORD_CLAIMED && streq_ptr(old->owner, rec->owner) &&
-                    old->n_devices == rec->n_devices)
-                        return 0;
-                r = vc_record_write(ctx, rec);
-                return r < 0 ? txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r) : 0;
+                if ((r = txn_keep(&t, write_record, old)) < 0)
+                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
+                return 0;
         }
 
         /* vfio-pci first: a module that cannot load leaves everything untouched. */
@@ -787,6 +920,9 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         if (r < 0)
                 return txn_fail(&t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
 
+        bool added = false;
+        if (!t.dry_run && (r = record_reset_originals(&t, &o, rec, false, &added)) < 0)
+                return r;
         rec->state = VC_RECORD_CLAIMING;
         if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
@@ -833,6 +969,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 goto fail;
         }
         result->changed = true;
+        if ((r = txn_keep(&t, true, old)) < 0)
+                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
         return 0;
 
 fail:
@@ -879,6 +1017,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 /* Every device of the group is gone: nothing to give back. */
                 if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
                         return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                if ((r = txn_keep(&t, true, rec)) < 0)
+                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
                 return 0;
         }
         if (r < 0)
@@ -909,6 +1049,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                             !streq_ptr(vc_pci_dev_driver_override(d), rd->override))
                                 n_todo++;
                 }
+                if (rd && !vc_pci_dev_is_bridge(d) && reset_method_differs(ctx, rd))
+                        n_todo++;
                 if (r < 0)
                         return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
         }
@@ -918,6 +1060,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
         if (n_todo == 0) {
                 if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
                         return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                if ((r = txn_keep(&t, true, rec)) < 0)
+                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
                 return 0;
         }
 
@@ -939,8 +1083,12 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 }
                 if (rd->host_probe ? host_driver_has_it(now)
                                    : streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
-                                             streq_ptr(vc_pci_dev_driver_override(now), rd->override))
+                                             streq_ptr(vc_pci_dev_driver_override(now), rd->override)) {
+                        /* On its host driver already; the reset_method may still be ours. */
+                        if ((r = restore_reset_method(&t, rd)) < 0)
+                                goto fail;
                         continue;
+                }
                 if ((r = txn_touch(&t, now)) < 0) {
                         txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
                         goto fail;
@@ -956,6 +1104,10 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                                         rd->driver, rd->module, rd->override);
                 if (r < 0)
                         goto fail;
+                /* The host's reset_method, once the device is the host's again (the claim wrote
+                 * its own before the device moved to vfio-pci). */
+                if ((r = restore_reset_method(&t, rd)) < 0)
+                        goto fail;
         }
         if (t.dry_run)
                 return 0;
@@ -963,6 +1115,9 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
         if ((r = vc_record_remove(ctx, group)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
         result->changed = true;
+        rec->state = old_state;
+        if ((r = txn_keep(&t, true, rec)) < 0)
+                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
         return 0;
 
 fail:
@@ -977,6 +1132,53 @@ fail:
                         log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
         }
         return result->error;
+}
+
+int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held) {
+        _cleanup_close_ int lock_fd = -1;
+        struct vc_op_undo *u;
+        int r;
+
+        if (!result || result->error < 0 || !result->undo)
+                return 0; /* a failed operation has rolled back already; nothing else to undo */
+        if (!lock_held && (r = vc_state_lock(ctx, LOCK_TIMEOUT_DEFAULT_MS, &lock_fd)) < 0)
+                return r;
+
+        /* The operation's own rollback, replayed: the devices it moved go back where it found
+         * them, newest first, then the attributes it wrote get their old values. */
+        u = TAKE_PTR(result->undo);
+        _cleanup_(txn_done) struct txn t = {
+                .ctx = ctx,
+                .timeout_ms = vc_ctx_get_unbind_timeout_ms(ctx),
+                .result = result,
+                .plan = result->plan,
+                .touched = TAKE_PTR(u->touched),
+                .n_touched = u->n_touched,
+                .undo = TAKE_PTR(u->attrs),
+                .n_undo = u->n_attrs,
+        };
+        u->n_touched = u->n_attrs = 0;
+        result->rollback_error = 0;
+        txn_rollback(&t);
+        r = result->rollback_error;
+
+        /* The record, as it was; when a device could not be put back, the record of a claim
+         * stays, so that "release" can finish (it lists the originals). */
+        if (u->record_changed && (r == 0 || u->record_before)) {
+                int k = u->record_before ? vc_record_write(ctx, u->record_before)
+                                         : vc_record_remove(ctx, result->group);
+                if (k < 0) {
+                        log_debug_errno(k, "Cannot restore the record of group %u: %m", result->group);
+                        if (r == 0)
+                                r = k;
+                }
+        }
+        op_undo_free(u);
+        if (r < 0 && result->rollback_error == 0)
+                result->rollback_error = r;
+        if (r == 0)
+                result->changed = false;
+        return r;
 }
 
 int vc_claim_plan_new(struct vc_ctx *ctx, unsigned group, struct vc_plan **ret) {

@@ -160,7 +160,7 @@ hook() {
         assert_success
         assert_equal "$(fk_driver $NIC)" vfio-pci
         run cat "$STATE/group-5"
-        assert_line "device $NIC driver=e1000e module=e1000e override=none"
+        assert_line "device $NIC driver=e1000e module=e1000e override=none reset_method=flr,bus"
 }
 
 @test "disable after a boot claim gives the device to its host driver and drops the entry" {

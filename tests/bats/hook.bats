@@ -65,7 +65,8 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         run record 1
         assert_line "owner win11"
         assert_line "state claimed"
-        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none"
+        # reset = auto wrote "default" to the GPU's reset_method: the record keeps the host's
+        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none reset_method=bus"
         assert_line "device 0000:01:00.1 driver=snd_hda_intel module=snd_hda_intel override=none"
 }
 
@@ -332,7 +333,7 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         assert_claimed 0000:01:00.0 0000:01:00.1
         run record 1
         refute_line --partial "owner"
-        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none"
+        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none reset_method=bus"
         # Another VM may take it now; nothing moves.
         writes=$(fk_writes)
         run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
@@ -444,6 +445,10 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         # an explicit method resets the function before its host driver gets it back
         grep -q $'0000:01:00.1/reset\t1\tok' "$ROOT/.fakekernel/writes.log"
         ! grep -q $'0000:01:00.0/reset\t' "$ROOT/.fakekernel/writes.log"
+        # ... and both get back the reset_method the host had: none enabled on the GPU (an
+        # empty file), the kernel's list on the audio function
+        [ ! -s "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method" ]
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" "flr bus"
 }
 
 @test "status names the hook as the claimer and the VM as the owner" {
