@@ -547,6 +547,35 @@ TOPO
         wait "$hung" || true
 }
 
+@test "fault STUCK: the write holds the device lock past SIGKILL, takes effect when released" {
+        fake_root gpu-audio
+        fk_fail "glob:*/nouveau/unbind STUCK"
+        run timeout -s KILL 2 env ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD="$FK_SHIM" \
+                bash -c "echo $GPU > '$ROOT/sys/bus/pci/drivers/nouveau/unbind'"
+        assert_equal "$status" 137
+        assert_equal "$(log_line 1)" "sys/bus/pci/drivers/nouveau/unbind	$GPU\\n	STUCK"
+        assert_equal "$(fk_driver $GPU)" nouveau          # the driver link: no device lock
+        [ -n "$(ls -A "$ROOT/.fakekernel/stuck")" ]       # the writer's task lives on
+        # reading driver_override takes the device lock: it waits (the shell is killed, as a
+        # task in D state would not be; the test only needs to see that it did not return)
+        run timeout -s KILL 2 env LD_PRELOAD="$FK_SHIM" cat "$(fk_dev $GPU)/driver_override"
+        assert_equal "$status" 137
+        run timeout -s KILL 2 env LD_PRELOAD="$FK_SHIM" bash -c "echo vfio-pci > '$(fk_dev $GPU)/driver_override'"
+        assert_equal "$status" 137
+        # ...but not the other function, nor reset_method, nor the device's other attributes
+        run timeout 60 env LD_PRELOAD="$FK_SHIM" cat "$(fk_dev $AUDIO)/driver_override"
+        assert_success
+        run timeout 60 env LD_PRELOAD="$FK_SHIM" cat "$(fk_dev $GPU)/vendor" "$(fk_dev $GPU)/reset_method"
+        assert_success
+        fk_unstick
+        assert_equal "$(fk_driver $GPU)" ""
+        assert_equal "$(fk_override $GPU)" ""
+        assert_equal "$(log_line 2)" "sys/bus/pci/drivers/nouveau/unbind	$GPU\\n	ok"
+        # released: STUCK faults no longer apply
+        fk_sh "echo nouveau > '$(fk_dev $GPU)/driver_override'; echo $GPU > '$ROOT/sys/bus/pci/drivers_probe'"
+        assert_equal "$(fk_driver $GPU)" nouveau
+}
+
 # ---------------------------------------------------------------- log and concurrency
 
 @test "write log: RELPATH TAB VALUE TAB RESULT, newlines shown as \\n" {
