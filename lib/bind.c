@@ -14,12 +14,11 @@
 #include "log.h"
 #include "modules.h"
 #include "state.h"
+#include "stuck.h"
 #include "sysfs.h"
 
 #define VFIO_DRIVER "vfio-pci"
 #define LOCK_TIMEOUT_DEFAULT_MS 60000
-/* After SIGKILL, how long to wait for the child to go away before abandoning it. */
-#define REAP_GRACE_MS 1000
 /* How long a verification waits for a binding, or /dev/vfio/N, to show. */
 #define VERIFY_WAIT_MS 1000
 
@@ -41,6 +40,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_VFIO_NODE] = "find the vfio group node",
         [VC_STEP_RESET_METHOD] = "set reset_method to",
         [VC_STEP_RESET] = "reset the device before giving it back",
+        [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
 };
 
 const char *vc_step_to_string(enum vc_step s) {
@@ -193,6 +193,11 @@ struct snapshot {
         char *driver, *module, *override;
 };
 
+/* Devices with a write that did not finish in time: the writer may be stuck in the kernel
+ * holding the device lock, which reading driver_override (and every write but reset_method)
+ * would wait for with no deadline. The operation leaves them alone from then on. */
+#define STUCK_MAX 16
+
 struct txn {
         struct vc_ctx *ctx;
         bool dry_run;
@@ -204,11 +209,32 @@ struct txn {
         struct attr_undo *undo; /* reset_method values before the operation wrote them */
         size_t n_undo;
         bool rolling_back;
+        struct vc_pci_addr stuck[STUCK_MAX];
+        size_t n_stuck;
+        bool stuck_overflow; /* more than STUCK_MAX: every device counts as stuck */
 };
 
 struct attr_undo {
         char *path, *before;
 };
+
+static bool txn_is_stuck(const struct txn *t, const struct vc_pci_addr *a) {
+        if (t->stuck_overflow)
+                return true;
+        for (size_t i = 0; i < t->n_stuck; i++)
+                if (vc_pci_addr_equal(&t->stuck[i], a))
+                        return true;
+        return false;
+}
+
+static void txn_mark_stuck(struct txn *t, const struct vc_pci_addr *a) {
+        if (txn_is_stuck(t, a))
+                return;
+        if (t->n_stuck == STUCK_MAX)
+                t->stuck_overflow = true;
+        else
+                t->stuck[t->n_stuck++] = *a;
+}
 
 static void txn_done(struct txn *t) {
         for (size_t i = 0; i < t->n_touched; i++) {
@@ -284,54 +310,15 @@ static void sleep_us(long us) {
         nanosleep(&(struct timespec){ .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 }, NULL);
 }
 
-/* Write @value to @path in a child, and wait at most @timeout_ms for it. A sysfs write can block
- * in the kernel for as long as a driver pleases (an unbind waits until the GPU is idle); the
- * parent must stay in control. */
+/* Write @value to @path in a child, and wait at most @timeout_ms for it (lib/stuck.h). A sysfs
+ * write can block in the kernel for as long as a driver pleases (an unbind waits until the GPU
+ * is idle); the parent must stay in control. */
 static int timed_write(const char *path, const char *value, unsigned timeout_ms) {
-        pid_t pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0) {
-                /* Only async-signal-safe calls from here on: close, open, write, _exit.
-                 * A writer stuck in the kernel outlives us: it must hold nothing of ours, not
-                 * the lock and above all not stdout/stderr, which for the libvirt hook are
-                 * pipes libvirt reads until every writer has closed them. */
-                vc_state_lock_drop_in_child();
-                if (close_range(0, ~0U, 0) < 0)
-                        for (int fd = 0; fd < 1024; fd++)
-                                (void) close(fd);
-                int r = vc_sysfs_write(path, value);
-                _exit(r < 0 ? (-r < 256 ? -r : EIO) : 0);
-        }
-
-        uint64_t deadline = now_ms() + timeout_ms;
-        long delay = 50;
-        for (;;) {
-                int status;
-                pid_t k = waitpid(pid, &status, WNOHANG);
-                if (k == pid) {
-                        if (WIFEXITED(status))
-                                return -WEXITSTATUS(status);
-                        return -EIO; /* killed by something else */
-                }
-                if (k < 0 && errno != EINTR)
-                        return negative_errno(); /* ECHILD: the caller ignores SIGCHLD */
-                if (now_ms() >= deadline)
-                        break;
-                sleep_us(delay);
-                if (delay < 10000)
-                        delay *= 2;
-        }
-
-        log_debug("Writing \"%s\" to %s did not finish in %u ms, killing writer %d", value, path,
-                  timeout_ms, (int) pid);
-        (void) kill(pid, SIGKILL);
-        /* A child blocked in the kernel (D state) dies only when the kernel lets go; give it a
-         * moment, then leave it: it is reparented to init when we exit. */
-        uint64_t grace = now_ms() + REAP_GRACE_MS;
-        while (waitpid(pid, NULL, WNOHANG) == 0 && now_ms() < grace)
-                sleep_us(1000);
-        return -ETIMEDOUT;
+        int r = vc_timed_access(path, value, timeout_ms);
+        if (r == -ETIMEDOUT)
+                log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind",
+                          value, path, timeout_ms);
+        return r;
 }
 
 static const char *path_in_root(struct vc_ctx *ctx, const char *path) {
@@ -359,23 +346,32 @@ static int plan_add_write(struct txn *t, const char *path, const char *value) {
 }
 
 /* One sysfs write of the operation: listed in the plan (rollback writes are not), made unless
- * this is a dry run. */
-static int txn_write(struct txn *t, const char *path, const char *value) {
+ * this is a dry run. @a: the device whose lock the write takes (NULL: reset_method, which takes
+ * none). A write that times out leaves @a stuck; later writes to it are not made. */
+static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
         int r;
 
         if (!t->rolling_back && (r = plan_add_write(t, path, value)) < 0)
                 return r;
         if (t->dry_run)
                 return 0;
+        if (a && txn_is_stuck(t, a))
+                return -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
         r = timed_write(path, value, t->timeout_ms);
         log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
                         r < 0 ? strerror(-r) : "ok");
+        if (r == -ETIMEDOUT && a) {
+                txn_mark_stuck(t, a);
+                int k = vc_stuck_mark(t->ctx, a); /* for the commands after this one */
+                if (k < 0)
+                        log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));
+        }
         return r;
 }
 
 /* Write @value to the attribute at @path; a rollback puts back what it said before the first
  * such write (also after a write that timed out: its effect is unknown). */
-static int txn_write_undoable(struct txn *t, const char *path, const char *value) {
+static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
         _cleanup_free_ char *before = NULL;
         bool known = t->dry_run;
         int r;
@@ -383,7 +379,7 @@ static int txn_write_undoable(struct txn *t, const char *path, const char *value
         for (size_t i = 0; i < t->n_undo && !known; i++)
                 known = streq(t->undo[i].path, path);
         if (known)
-                return txn_write(t, path, value);
+                return txn_write(t, a, path, value);
 
         /* Everything the undo needs is in hand before the write. */
         _cleanup_free_ char *p = strdup(path);
@@ -394,7 +390,7 @@ static int txn_write_undoable(struct txn *t, const char *path, const char *value
                 return -ENOMEM;
         if ((r = vc_sysfs_read(path, &before)) < 0)
                 return r;
-        r = txn_write(t, path, value);
+        r = txn_write(t, a, path, value);
         if (r >= 0 || r == -ETIMEDOUT)
                 t->undo[t->n_undo++] = (struct attr_undo){ .path = TAKE_PTR(p), .before = TAKE_PTR(before) };
         return r;
@@ -404,19 +400,19 @@ static int write_override(struct txn *t, const struct vc_pci_addr *a, const char
         _cleanup_free_ char *path = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/driver_override",
                             VC_PCI_ADDR_TO_STRING(a));
-        return r < 0 ? r : txn_write(t, path, value);
+        return r < 0 ? r : txn_write(t, a, path, value);
 }
 
 static int write_unbind(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
         _cleanup_free_ char *path = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DRIVERS, &path, "%s/unbind", driver);
-        return r < 0 ? r : txn_write(t, path, VC_PCI_ADDR_TO_STRING(a));
+        return r < 0 ? r : txn_write(t, a, path, VC_PCI_ADDR_TO_STRING(a));
 }
 
 static int write_probe(struct txn *t, const struct vc_pci_addr *a) {
         _cleanup_free_ char *path = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_BUS, &path, "drivers_probe");
-        return r < 0 ? r : txn_write(t, path, VC_PCI_ADDR_TO_STRING(a));
+        return r < 0 ? r : txn_write(t, a, path, VC_PCI_ADDR_TO_STRING(a));
 }
 
 static int ensure_driver(struct txn *t, const char *driver, const char *module) {
@@ -434,12 +430,23 @@ static int ensure_driver(struct txn *t, const char *driver, const char *module) 
         return vc_module_ensure_driver(t->ctx, driver, module);
 }
 
+/* The driver the device at @a is bound to (NULL: none), from its driver link alone: reading a
+ * link takes no device lock, where vc_pci_dev_read() reads driver_override, which does. */
 static int read_driver(struct txn *t, const struct vc_pci_addr *a, char **ret) {
-        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
-        int r = vc_pci_dev_read(t->ctx, a, &d);
+        _cleanup_free_ char *dir = NULL, *link = NULL;
+        int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &dir, "%s", VC_PCI_ADDR_TO_STRING(a));
         if (r < 0)
                 return r;
-        return dup_or_null(vc_pci_dev_driver(d), ret);
+        if (!vc_dir_exists(dir))
+                return -ENODEV;
+        if (asprintf(&link, "%s/driver", dir) < 0)
+                return -ENOMEM;
+        r = vc_sysfs_read_link_name(link, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
 }
 
 /* Unbind the device at @a from @driver (none: skip), then ask the kernel to probe it. */
@@ -553,6 +560,14 @@ static void txn_rollback(struct txn *t) {
         for (size_t i = t->n_touched; i > 0; i--) {
                 const struct snapshot *s = &t->touched[i - 1];
                 _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                if (txn_is_stuck(t, &s->addr)) {
+                        /* Reading it would wait for the stuck writer, and the write may still
+                         * take effect: left as it is, and the record says the operation did not
+                         * finish (a rollback error keeps it), for release to finish later. */
+                        log_debug("%s: a write did not finish; left as it is", VC_PCI_ADDR_TO_STRING(&s->addr));
+                        txn_fail(t, &s->addr, VC_STEP_WAIT_DEVICE, NULL, -ETIMEDOUT);
+                        continue;
+                }
                 int r = vc_pci_dev_read(t->ctx, &s->addr, &d);
                 if (r < 0) {
                         txn_fail(t, &s->addr, VC_STEP_READ, NULL, r);
@@ -566,7 +581,7 @@ static void txn_rollback(struct txn *t) {
          * list ("all methods disabled") is restored by writing a newline. */
         for (size_t i = t->n_undo; i > 0; i--) {
                 const struct attr_undo *u = &t->undo[i - 1];
-                int r = txn_write(t, u->path, isempty(u->before) ? "\n" : u->before);
+                int r = txn_write(t, NULL, u->path, isempty(u->before) ? "\n" : u->before);
                 if (r < 0)
                         txn_fail(t, NULL, VC_STEP_RESET_METHOD, u->before, r);
         }
@@ -594,7 +609,8 @@ static int apply_reset(struct txn *t, const struct vc_claim_opts *o, const struc
                         return 0;
                 if (only_changes && vc_reset_method_is(t->ctx, a, c->reset))
                         return 0;
-                r = release ? txn_write(t, path, value) : txn_write_undoable(t, path, value);
+                /* "reset" takes the device lock (pci_reset_function()); reset_method does not */
+                r = release ? txn_write(t, a, path, value) : txn_write_undoable(t, NULL, path, value);
                 return r < 0 ? txn_fail(t, a, step, arg, r) : 0;
         }
         return 0;
@@ -640,6 +656,19 @@ static int take_lock(struct txn *t, const struct vc_claim_opts *o, int *ret_fd) 
 static int check_owner(struct txn *t, const struct vc_record *rec, const char *owner) {
         if (owner && rec && rec->owner && !streq(owner, rec->owner))
                 return txn_fail(t, NULL, VC_STEP_OWNER, rec->owner, -EBUSY);
+        return 0;
+}
+
+/* A member with a write an earlier operation gave up on, still holding its device lock: nothing
+ * is written (each write would wait for it), the operation fails and can be run again. */
+static int check_pending(struct txn *t, const struct vc_group *g) {
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                if (vc_pci_dev_write_pending(d)) {
+                        txn_mark_stuck(t, vc_pci_dev_addr(d));
+                        return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_WAIT_DEVICE, NULL, -ETIMEDOUT);
+                }
+        }
         return 0;
 }
 
@@ -713,6 +742,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         if (r < 0 && r != -ENOENT)
                 return txn_fail(&t, NULL, VC_STEP_READ_RECORD, NULL, r);
         if ((r = check_owner(&t, old, o.owner)) < 0)
+                return r;
+        if ((r = check_pending(&t, g)) < 0)
                 return r;
 
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
@@ -883,6 +914,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
         }
         if (r < 0)
                 return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+        if (rec && (r = check_pending(&t, g)) < 0)
+                return r;
 
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *d = vc_group_device(g, i);
