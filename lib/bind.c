@@ -517,10 +517,82 @@ static bool host_driver_has_it(const struct vc_pci_dev *d) {
         return vc_pci_dev_driver(d) && !vc_pci_dev_is_on_vfio(d) && !vc_pci_dev_driver_override(d);
 }
 
+/* Is @driver, bound to the device at @a, vfio-pci or a vfio variant driver (vfio-dev/)? Neither
+ * test takes the device lock. */
+static bool driver_is_vfio(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
+        _cleanup_free_ char *p = NULL;
+        if (streq_ptr(driver, VFIO_DRIVER))
+                return true;
+        return driver && vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &p, "%s/vfio-dev", VC_PCI_ADDR_TO_STRING(a)) >= 0 &&
+               vc_dir_exists(p);
+}
+
+/* Say in the plan what became of a device given back: the CLI prints it, JSON carries it. */
+static void plan_note(struct txn *t, const struct vc_pci_addr *a, const char *description) {
+        for (size_t i = 0; i < t->plan->n_devices; i++) {
+                struct vc_plan_device *d = &t->plan->devices[i];
+                char *s;
+                if (!vc_pci_addr_equal(&d->addr, a) || !(s = strdup(description)))
+                        continue;
+                free(d->description);
+                d->description = s;
+                free(d->target);
+                d->target = NULL;
+        }
+}
+
+/* The kernel's probe gave a device claimed at boot to a vfio driver again: vfio-pci matches it
+ * by an id (vfio-pci.ids= on the command line, "options vfio-pci ids=" in modprobe.d), and
+ * comes first. That is no give-back: take it from @vfio_driver and bind the first host driver
+ * its modalias names (loaded as at boot), through driver_override, since a plain probe would
+ * pick vfio-pci again. No such driver: it stays unbound, and the plan says why. */
+static int take_from_vfio(struct txn *t, const struct vc_pci_addr *a, const char *vfio_driver,
+                          const char *modalias) {
+        _cleanup_strv_free_ char **drivers = NULL;
+        int r;
+
+        log_debug("%s: the kernel gave it to %s again (a vfio-pci id matches it)", VC_PCI_ADDR_TO_STRING(a),
+                  vfio_driver);
+        if ((r = write_unbind(t, a, vfio_driver)) < 0)
+                return txn_fail(t, a, VC_STEP_UNBIND, vfio_driver, r);
+        if (modalias) {
+                r = vc_module_load_for_modalias(t->ctx, modalias);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+                r = r > 0 ? vc_module_drivers_for_modalias(t->ctx, modalias, &drivers) : 0;
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+        }
+        for (char **d = drivers; d && *d; d++) {
+                _cleanup_free_ char *bound = NULL;
+                if ((r = write_override(t, a, *d)) < 0)
+                        return txn_fail(t, a, VC_STEP_SET_OVERRIDE, NULL, r);
+                if ((r = write_probe(t, a)) < 0)
+                        return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+                if ((r = read_driver(t, a, &bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_VERIFY, *d, r);
+                if (streq_ptr(bound, *d)) {
+                        if ((r = write_override(t, a, "\n")) < 0)
+                                return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
+                        return 0;
+                }
+                if (bound && (r = write_unbind(t, a, bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_UNBIND, bound, r);
+        }
+        if (drivers && drivers[0] && (r = write_override(t, a, "\n")) < 0)
+                return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
+        plan_note(t, a, drivers && drivers[0]
+                  ? "claimed at boot: left unbound: vfio-pci takes it by its id (vfio-pci ids=), and no host driver bound it"
+                  : "claimed at boot: left unbound: vfio-pci takes it by its id (vfio-pci ids=), and no host driver is known for it");
+        return 0;
+}
+
 /* Give a device claimed at boot to the driver the host would have given it without vfio-claim:
  * clear driver_override, unbind, probe; when no loaded driver takes it, load what its modalias
  * names (blacklists apply, as for udev's autoload) and look again. No module for it: it stays
- * unbound, as it would have at boot. A module that loads but does not take it fails the step. */
+ * unbound, as it would have at boot. A module that loads but does not take it fails the step.
+ * It never ends on a vfio driver: when an id of vfio-pci's makes the kernel pick vfio-pci,
+ * take_from_vfio() binds the host driver by name, or leaves it unbound and says why. */
 static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
         const struct vc_pci_addr *a = vc_pci_dev_addr(now);
         const char *driver = vc_pci_dev_driver(now), *modalias = vc_pci_dev_modalias(now);
@@ -539,17 +611,25 @@ static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
         _cleanup_free_ char *bound = NULL;
         if ((r = read_driver(t, a, &bound)) < 0)
                 return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
-        if (bound || !modalias)
-                return 0; /* bound; or the kernel gave it no modalias: nothing to load */
-        r = vc_module_load_for_modalias(t->ctx, modalias);
-        if (r < 0)
-                return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
-        if (r == 0)
-                return 0; /* no module for it, or blacklisted: unbound, as at boot */
-        /* A module that just loaded probed its devices; one that was loaded already needs this. */
-        if ((r = unbind_and_probe(t, a, NULL)) < 0)
-                return r;
-        return verify_bound(t, a, NULL);
+        if (!bound) {
+                if (!modalias)
+                        return 0; /* the kernel gave it no modalias: nothing to load */
+                r = vc_module_load_for_modalias(t->ctx, modalias);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+                if (r == 0)
+                        return 0; /* no module for it, or blacklisted: unbound, as at boot */
+                /* A module that just loaded probed its devices; one that was loaded already needs this. */
+                if ((r = unbind_and_probe(t, a, NULL)) < 0)
+                        return r;
+                if ((r = verify_bound(t, a, NULL)) < 0)
+                        return r;
+                if ((r = read_driver(t, a, &bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
+        }
+        if (!driver_is_vfio(t, a, bound))
+                return 0;
+        return take_from_vfio(t, a, bound, modalias);
 }
 
 /* Put every device the operation touched back where the operation found it, newest first. */

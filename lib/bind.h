@@ -29,7 +29,10 @@
  *
  * Claim moves every endpoint that is not already on vfio-pci (or a vfio variant driver) to
  * (vfio-pci, override "vfio-pci"); bridges are never touched. Release moves every device of the
- * record back to (original driver, original override). When any step fails, every device the
+ * record back to (original driver, original override). A device claimed at boot (host=probe)
+ * goes to the kernel's pick, never to a vfio driver: when an id of vfio-pci's makes the probe
+ * pick vfio-pci, it is bound by name to a driver its modalias names, or left unbound with the
+ * reason in its plan entry's description. When any step fails, every device the
  * operation touched is moved back to where the operation found it, in reverse order, best
  * effort, and the result names the device, the step and the errno.
  *

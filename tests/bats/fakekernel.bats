@@ -117,8 +117,6 @@ log_line() {
         assert_output "$BATS_TEST_TMPDIR/bad.topo:3: dev 0000:03:00.0 declared twice"
         mktree_err $'dev 0000:03:00.0 id=8086:10d3'
         assert_output "$BATS_TEST_TMPDIR/bad.topo:1: dev 0000:03:00.0: class= is required"
-        mktree_err $'driver vfio-pci ids=10de:2204'
-        assert_output "$BATS_TEST_TMPDIR/bad.topo:1: driver vfio-pci: matches by driver_override only, ids= not allowed"
         mktree_err $'dev 0000:01:00.0 class=0x030000 id=10de:2204 reset_method=flr,cxl_bus'
         assert_output "$BATS_TEST_TMPDIR/bad.topo:1: dev 0000:01:00.0: reset_method: \"cxl_bus\" is not a reset method of Linux 6.1 (device_specific, acpi, flr, af_flr, pm, bus)"
         mktree_err $'dev 0000:01:00.0 class=0x030000 id=10de:2204 reset_method=bus,flr,bus'
