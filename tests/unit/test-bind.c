@@ -86,11 +86,17 @@ static char *dev_override(const char *root, const char *addr) {
                 ASSERT_STREQ(_o, want);                                                \
         } while (0)
 
+/* The timeout of an operation with a write that will hang: the writes before it must finish
+ * within it, which a fork and one write do many times over even on a loaded builder. */
+#define STUCK_TIMEOUT_MS 5000
+
 static struct vc_ctx *new_ctx(const char *root) {
         struct vc_ctx *ctx = NULL;
         if (vc_ctx_new(root, &ctx) < 0)
                 abort();
-        vc_ctx_set_unbind_timeout_ms(ctx, 10000); /* loaded builders are slow; hangs set their own */
+        /* Generous: a write killed because a loaded builder was slow would fail the cell (and could
+         * tear the fake kernel's files); the cells that make a write hang set their own. */
+        vc_ctx_set_unbind_timeout_ms(ctx, 120000);
         return ctx;
 }
 
@@ -363,7 +369,8 @@ CELL(hanging_unbind_times_out, "gpu-audio") {
         _cleanup_free_ char *before = fake_snapshot(root);
 
         fake_inject(root, "glob:sys/bus/pci/drivers/nouveau/unbind HANG\n");
-        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .timeout_ms = 1000 }, &res), ETIMEDOUT);
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .timeout_ms = STUCK_TIMEOUT_MS }, &res),
+                     ETIMEDOUT);
         _cleanup_free_ char *msg = vc_op_result_message(&res);
         ASSERT_STREQ(msg, "0000:01:00.0: failed to unbind from nouveau: Connection timed out");
         ASSERT_EQ(res.rollback_error, -ETIMEDOUT);
@@ -407,7 +414,6 @@ static int run_bounded(int (*fn)(const char *), const char *root, int seconds) {
 #ifndef HANG_BOUND_S
 #define HANG_BOUND_S 300
 #endif
-#define STUCK_TIMEOUT_MS 3000 /* the timeout of a write that will hang; others finish in time */
 
 static int claim_stuck(const char *root) {
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
@@ -683,9 +689,12 @@ CELL(concurrent_writers, "gpu-audio") {
                         continue;
                 _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
                 struct vc_op_result res = { 0 };
+                /* Waiting for the lock behind 7 others takes what the machine's load makes it:
+                 * a bound only a deadlock reaches. */
+                const struct vc_claim_opts o = { .lock_timeout_ms = 1800000 };
                 for (int i = 0; i < CYCLES; i++) {
-                        int r = (i + w) % 2 == 0 ? vc_group_claim(ctx, 1, NULL, &res)
-                                                 : vc_group_release(ctx, 1, NULL, &res);
+                        int r = (i + w) % 2 == 0 ? vc_group_claim(ctx, 1, &o, &res)
+                                                 : vc_group_release(ctx, 1, &o, &res);
                         if (r < 0) {
                                 _cleanup_free_ char *msg = vc_op_result_message(&res);
                                 fprintf(stderr, "  writer %d cycle %d: %s\n", w, i, strna(msg));
