@@ -15,9 +15,24 @@
  * -ETIMEDOUT; a child stuck in the kernel (D state) is abandoned, never waited for forever.
  * The caller must not ignore SIGCHLD (SIG_IGN makes children unwaitable).
  *
+ * After a timeout: the abandoned write may still take effect, and until it ends it holds the
+ * device lock, which reading driver_override takes (lib/stuck.h). So the operation touches that
+ * device no more: no read of driver_override (the driver is read from the driver link), no
+ * write, no rollback of it; the other devices are rolled back; result->rollback_error is
+ * -ETIMEDOUT, and the record stays "claiming" or "releasing" with the originals, because the
+ * device is in neither state for sure. The device is marked stuck (RUNSTATEDIR/vfio-claim/
+ * stuck-ADDR): a later operation on its group first waits for its device lock, at most the
+ * unbind timeout, in a child; while it is still held it fails at once (VC_STEP_WAIT_DEVICE,
+ * -ETIMEDOUT) without writing, and once the write is over, release gives the group back to the
+ * drivers the record lists (or claim finishes the claim), whatever the write did. The lock is
+ * never held while waiting without a deadline, so no other command hangs behind it.
+ *
  * Claim moves every endpoint that is not already on vfio-pci (or a vfio variant driver) to
  * (vfio-pci, override "vfio-pci"); bridges are never touched. Release moves every device of the
- * record back to (original driver, original override). When any step fails, every device the
+ * record back to (original driver, original override). A device claimed at boot (host=probe)
+ * goes to the kernel's pick, never to a vfio driver: when an id of vfio-pci's makes the probe
+ * pick vfio-pci, it is bound by name to a driver its modalias names, or left unbound with the
+ * reason in its plan entry's description. When any step fails, every device the
  * operation touched is moved back to where the operation found it, in reverse order, best
  * effort, and the result names the device, the step and the errno.
  *
@@ -30,8 +45,9 @@
  * Records: a claim writes the group's record (state "claiming", original driver of every
  * endpoint) before its first sysfs write, and "claimed" at the end; a failed fresh claim
  * removes it again. A release marks it "releasing", and removes it at the end; a failed release
- * puts the record back as it was. A record left "claiming" or "releasing" by a crash is valid
- * input to release: it restores the originals it lists. Before a claim first writes an
+ * puts the record back as it was. A record left "claiming" or "releasing" by a crash, a failed
+ * rollback or a write that timed out is valid input to release: it restores the originals it
+ * lists. Before a claim first writes an
  * endpoint's reset_method ("reset ="), the record notes what it said (state.h: reset_method=);
  * release writes that back once the device is the host's again.
  *
@@ -66,6 +82,7 @@ enum vc_step {
         VC_STEP_VFIO_NODE,      /* "find the vfio group node" */
         VC_STEP_RESET_METHOD,   /* "set reset_method to" + ->failed_arg */
         VC_STEP_RESET,          /* "reset the device before giving it back" */
+        VC_STEP_WAIT_DEVICE,    /* "wait for an unfinished write to the device" */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -187,7 +204,9 @@ char *vc_op_result_message(const struct vc_op_result *r);
  * release writes back. Errors:
  *   -ENOENT  no such group          -EPERM   host-critical (opts->protect)
  *   -ESTALE  identity guard failed  -EBUSY   recorded owner is another VM
- *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time
+ *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time, or one an
+ *                                             earlier operation gave up on still holds a
+ *                                             device (VC_STEP_WAIT_DEVICE)
  *   -ENXIO   verify: the device is not bound to the expected driver after the probe
  *   -ENODEV  /dev/vfio/N did not appear
  *   any errno of a failed sysfs write or module load. */

@@ -25,3 +25,8 @@ bool vc_module_name_equal(const char *a, const char *b);
  * none is known or all are blacklisted, the first loading error when none could load, -EINVAL
  * for a string that is not a PCI modalias. */
 int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias);
+
+/* The registered PCI drivers (sys/bus/pci/drivers/D with a module link) of the modules libkmod's
+ * lookup names for @modalias, blacklists applied, vfio modules left out: the drivers the host
+ * means for such a device. NULL-terminated, possibly empty; returns how many. */
+int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, char ***ret);

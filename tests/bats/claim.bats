@@ -255,12 +255,53 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         assert_failure 2
 }
 
+# bounded ARGS...: vc ARGS... killed after 600 s (only a hang gets there)
+bounded() {
+        FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" timeout 600 "$BASH" -c "$(declare -f fk vc); vc $*"
+}
+
+# Issue 11, defect 5: an unbind stuck in the kernel holds the GPU's device lock, which reading
+# its driver_override waits for (the fake kernel's STUCK fault). The command that timed out must
+# end and free the lock; later commands must not hang on the device; release finishes the group
+# once the write is over.
+@test "a write stuck in the kernel: the command ends, later ones do not hang, release finishes" {
+        fake_root gpu-audio
+        fk_fail 'glob:sys/bus/pci/drivers/nouveau/unbind STUCK'
+        run bounded --timeout 5 enable 01:00.0
+        assert_failure 1
+        assert_output --partial "0000:01:00.0: failed to unbind from nouveau: Connection timed out"
+        grep -qx 'state claiming' "$STATE/group-1"
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        # while the write is stuck: other commands run (with the device waited for, at most the
+        # timeout), and a release of the group fails without writing
+        run bounded --timeout 5 list
+        assert_success
+        writes=$(fk_writes)
+        run bounded --timeout 5 release 01:00.0
+        assert_failure 1
+        assert_output --partial "0000:01:00.0: failed to wait for an unfinished write to the device"
+        assert_equal "$(fk_writes)" "$writes"
+        grep -qx 'state claiming' "$STATE/group-1"
+        # the kernel lets go: the unbind took effect after all; release gives the group back
+        fk_unstick
+        assert_equal "$(fk_driver 0000:01:00.0)" ""
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        assert_equal "$(fk_override 0000:01:00.0)$(fk_override 0000:01:00.1)" ""
+        [ ! -e "$STATE/group-1" ]
+        [ -z "$(ls "$STATE" | grep '^stuck-')" ]
+}
+
 @test "after a crash between steps, release restores the original drivers from the record" {
         fake_root gpu-audio
         # The claim dies after its first device moved: the record says "claiming".
         fk_fail 'glob:sys/bus/pci/drivers/snd_hda_intel/unbind HANG'
         vc --timeout 60 enable 01:00.0 & pid=$!
-        for _ in $(seq 100); do grep -q 'snd_hda_intel/unbind' "$ROOT/.fakekernel/writes.log" 2>/dev/null && break; sleep 0.05; done
+        # wait for the event (the bound only catches a bug, whatever the machine's load)
+        for _ in $(seq 6000); do grep -q 'snd_hda_intel/unbind' "$ROOT/.fakekernel/writes.log" 2>/dev/null && break; sleep 0.05; done
+        grep -q 'snd_hda_intel/unbind' "$ROOT/.fakekernel/writes.log"
         kill -9 "$pid"; wait "$pid" || true
         pkill -9 -f "$ROOT" || true
         grep -qx 'state claiming' "$STATE/group-1"

@@ -100,6 +100,19 @@ fk_fail() {
         echo "$*" >> "$ROOT/.fakekernel/faults"
 }
 
+# fk_unstick: let every STUCK write take effect and end (ROOT/.fakekernel/unstick; STUCK faults
+# no longer apply), and wait until each has (an event, not a delay: the marker files go).
+fk_unstick() {
+        touch "$ROOT/.fakekernel/unstick"
+        local i
+        for i in $(seq 6000); do
+                [ -z "$(ls -A "$ROOT/.fakekernel/stuck" 2>/dev/null)" ] && return 0
+                sleep 0.1
+        done
+        echo "stuck writes did not end" >&2
+        return 1
+}
+
 # fk_modalias_index 'MODULE PCI-ALIAS'...: a module index under the root that maps each alias to
 # its module, made by the real depmod from modules.builtin.modinfo, so that libkmod's lookup by
 # modalias answers inside the fake root (loading the module is the shim's part). Skips the test
