@@ -30,7 +30,8 @@ static const struct option_help {
                                 "also a group whose VM hold libvirt cannot confirm" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
-        { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind after SEC seconds (default 10)" },
+        { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
+                                                     "left stuck, after SEC seconds (default 10)" },
 };
 
 static const struct verb {
@@ -42,8 +43,8 @@ static const struct verb {
         unsigned options;    /* OPT_* it accepts */
         bool writes;         /* changes the system: needs root on the real root */
 } verbs[] = {
-        { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", 0, false },
-        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", 0, false },
+        { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
+        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_TIMEOUT, false },
         { "enable", 1, 1, verb_enable, "enable DEVICE [--boot]", "claim the group now, add it to the configuration",
           OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT, true },
         { "disable", 1, 1, verb_disable, "disable DEVICE", "give the group back, drop it from the configuration",
@@ -52,13 +53,14 @@ static const struct verb {
           OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT, true },
         { "release", 1, 1, verb_release, "release DEVICE", "give a claimed group back to the host now",
           OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT, true },
-        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", 0, false },
+        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", OPT_TIMEOUT,
+          false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
-          OPT_CONNECT, false },
+          OPT_CONNECT | OPT_TIMEOUT, false },
         { "check-config", 0, 0, verb_check_config, "check-config", "validate the configuration, print every error",
           0, false },
         { "help", 0, 1, NULL, "help [VERB]", "this help, or one verb's", 0, false },

@@ -91,7 +91,7 @@ longest_line() {
         assert_output --partial 'enable: --connect is not an option of enable'
         run vc --dry-run status
         assert_failure 2
-        run vc --timeout 5 doctor
+        run vc --boot doctor
         assert_failure 2
         assert_equal "$(fk_writes)" 0
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
