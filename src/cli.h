@@ -32,6 +32,8 @@ struct vc_cli {
         bool dry_run;
         bool force;
         bool boot;
+        bool all;         /* release --all, disable --all */
+        const char *name; /* enable --name */
         int verbose;
         const char *connect_uri;
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */

@@ -4,9 +4,11 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "log.h"
 
 /* The options that belong to some verbs only; the others (--config, --sysroot, --json,
@@ -17,6 +19,8 @@ enum {
         OPT_BOOT = 1 << 2,
         OPT_CONNECT = 1 << 3,
         OPT_TIMEOUT = 1 << 4,
+        OPT_NAME = 1 << 5,
+        OPT_ALL = 1 << 6,
 };
 
 static const struct option_help {
@@ -29,6 +33,8 @@ static const struct option_help {
         { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
                                 "also a group whose VM hold libvirt cannot confirm" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
+        { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
+        { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
@@ -45,14 +51,15 @@ static const struct verb {
 } verbs[] = {
         { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
         { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_TIMEOUT, false },
-        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot]", "claim the group now, add it to the configuration",
-          OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT, true },
-        { "disable", 1, 1, verb_disable, "disable DEVICE", "give the group back, drop it from the configuration",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT, true },
+        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME]",
+          "claim the group now, add it to the configuration",
+          OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME, true },
+        { "disable", 0, 1, verb_disable, "disable DEVICE|--all", "give the group back, drop it from the configuration",
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
         { "apply", 0, 0, verb_apply, "apply", "claim every group with a boot = yes device",
           OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT, true },
-        { "release", 1, 1, verb_release, "release DEVICE", "give a claimed group back to the host now",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT, true },
+        { "release", 0, 1, verb_release, "release DEVICE|--all", "give a claimed group back to the host now",
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
         { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", OPT_TIMEOUT,
           false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
@@ -79,7 +86,10 @@ static void help(FILE *f) {
                 "Hand whole IOMMU groups of PCI devices to virtual machines through vfio-pci.\n\n"
                 "Verbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %-22s %s\n", verbs[i].usage, verbs[i].summary);
+                if (strlen(verbs[i].usage) <= 22)
+                        fprintf(f, "  %-22s %s\n", verbs[i].usage, verbs[i].summary);
+                else /* a long synopsis gets a line of its own */
+                        fprintf(f, "  %s\n  %-22s %s\n", verbs[i].usage, "", verbs[i].summary);
         fprintf(f,
                 "\nDEVICE is a PCI address (0000:01:00.0 or 01:00.0), a configured device name,\n"
                 "or group:N.\n\n"
@@ -133,6 +143,8 @@ enum {
         ARG_CONNECT,
         ARG_TIMEOUT,
         ARG_VERSION,
+        ARG_NAME,
+        ARG_ALL,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -149,6 +161,8 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "name", required_argument, NULL, ARG_NAME },
+                { "all", no_argument, NULL, ARG_ALL },
                 {}
         };
         int c;
@@ -169,6 +183,13 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_DRY_RUN: cli->dry_run = true; *ret_given |= OPT_DRY_RUN; break;
                 case ARG_FORCE: cli->force = true; *ret_given |= OPT_FORCE; break;
                 case ARG_BOOT: cli->boot = true; *ret_given |= OPT_BOOT; break;
+                case ARG_NAME:
+                        if (!vc_config_name_is_valid(optarg) || strlen(optarg) > 64)
+                                return log_error_errno(EINVAL, "--name: \"%s\" is not a name (up to 64 letters, digits, '_', '.', '-')", optarg);
+                        cli->name = optarg;
+                        *ret_given |= OPT_NAME;
+                        break;
+                case ARG_ALL: cli->all = true; *ret_given |= OPT_ALL; break;
                 case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
@@ -234,7 +255,9 @@ int main(int argc, char **argv) {
                 free(cli.config_dir);
                 return EXIT_USAGE;
         }
-        if (n_args < verb->min_args || n_args > verb->max_args) {
+        /* release and disable take DEVICE or --all, never both */
+        bool all_ok = (verb->options & OPT_ALL) && ((given & OPT_ALL) ? n_args == 0 : n_args == 1);
+        if ((verb->options & OPT_ALL) ? !all_ok : n_args < verb->min_args || n_args > verb->max_args) {
                 log_error("%s: wrong number of arguments; usage: vfio-claim %s", name, verb->usage);
                 free(cli.config_dir);
                 return EXIT_USAGE;

@@ -321,7 +321,12 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, 
 }
 
 static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
-        int r = cli_load_config(cli);
+        /* release decides from the state records alone: an invalid configuration must not stop
+         * a group from going back to the host. Every other writing verb acts on the
+         * configuration and refuses. */
+        int r = streq_ptr(cli->verb, "release") ? cli_load_config_to_read(cli) : cli_load_config(cli);
+        if (r == EXIT_CONFIG && streq_ptr(cli->verb, "disable"))
+                log_notice("'vfio-claim release' gives a group back without reading the configuration");
         if (r != EXIT_DONE)
                 return r;
         r = vc_topology_read(cli->ctx, ret);
@@ -358,8 +363,22 @@ static void enable_section(FILE *f, const char *name, const struct vc_pci_addr *
 }
 
 /* conf.d/NAME.conf with one [device] section per endpoint of the groups, each guarded by its id. */
+/* The entry name of endpoint @d: its address with '-' for ':', or with --name, that name for the
+ * device the command named (@named) and NAME-ADDRESS for the other endpoints of its group. */
+static int entry_name_for(struct vc_cli *cli, const struct vc_pci_dev *d, const struct vc_pci_addr *named, char **ret) {
+        char addr[VC_PCI_ADDR_STRLEN];
+        name_from_addr(vc_pci_dev_addr(d), addr);
+        if (!cli->name)
+                *ret = strdup(addr);
+        else if (vc_pci_addr_equal(vc_pci_dev_addr(d), named))
+                *ret = strdup(cli->name);
+        else if (asprintf(ret, "%s-%s", cli->name, addr) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                                  size_t n_groups, char **ret) {
+                                  size_t n_groups, const struct vc_pci_addr *named, char **ret) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
@@ -370,10 +389,13 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
                 const struct vc_group *g = find_group(t, groups[i]);
                 for (size_t k = 0; g && k < vc_group_n_devices(g); k++) {
                         const struct vc_pci_dev *d = vc_group_device(g, k);
-                        char name[VC_PCI_ADDR_STRLEN];
+                        _cleanup_free_ char *name = NULL;
                         if (vc_pci_dev_is_bridge(d) || vc_config_match_device(cli->config, d))
                                 continue;
-                        name_from_addr(vc_pci_dev_addr(d), name);
+                        if (entry_name_for(cli, d, named, &name) < 0) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
                         enable_section(f, name, vc_pci_dev_addr(d),
                                        &(struct vc_pci_id){ .vendor = vc_pci_dev_vendor(d), .device = vc_pci_dev_device(d) },
                                        cli->boot);
@@ -404,13 +426,38 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
                 log_warning("%s is configured in %s:%u with boot = no; --boot does not change that entry",
                             argv[0], arg.config_device->file, arg.config_device->line);
 
-        /* The configuration for the endpoints not configured yet. */
+        /* The configuration for the endpoints not configured yet, in conf.d/NAME.conf: the name
+         * --name gives, or the named device's address. */
         const struct vc_group *g0 = find_group(t, arg.groups[0]);
+        const struct vc_pci_dev *named = NULL;
+        for (size_t k = 0; g0 && k < vc_group_n_devices(g0) && !named; k++) {
+                const struct vc_pci_dev *d = vc_group_device(g0, k);
+                if (arg.has_addr ? vc_pci_addr_equal(vc_pci_dev_addr(d), &arg.addr) : !vc_pci_dev_is_bridge(d))
+                        named = d;
+        }
+        if (!named) {
+                device_arg_done(&arg);
+                return log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]), EXIT_FAILED;
+        }
+        if (cli->name) {
+                const struct vc_config_device *other = vc_config_find_device(cli->config, cli->name);
+                if (other) {
+                        log_error("--name %s: already configured in %s:%u", cli->name, other->file, other->line);
+                        device_arg_done(&arg);
+                        return EXIT_USAGE;
+                }
+                if (vc_config_match_device(cli->config, named)) {
+                        log_error("%s is configured already (as %s); --name does not rename an entry",
+                                  vc_pci_dev_name(named), vc_config_match_device(cli->config, named)->name);
+                        device_arg_done(&arg);
+                        return EXIT_USAGE;
+                }
+        }
         char name[VC_PCI_ADDR_STRLEN];
-        name_from_addr(arg.has_addr ? &arg.addr : vc_pci_dev_addr(vc_group_device(g0, 0)), name);
-        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, &text);
+        name_from_addr(vc_pci_dev_addr(named), name);
+        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), &text);
         if (r >= 0)
-                r = config_file_for(cli, name, &path);
+                r = config_file_for(cli, cli->name ?: name, &path);
         if (r < 0) {
                 device_arg_done(&arg);
                 return log_error("out of memory"), EXIT_FAILED;
@@ -805,8 +852,66 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         return r;
 }
 
-int verb_disable(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], true); }
-int verb_release(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], false); }
+/* release --all, disable --all: every group with a record (disable: also every group a
+ * configured entry selects), each as a transaction of its own, then one summary line. */
+static int give_back_all(struct vc_cli *cli, bool drop_config) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        _cleanup_free_ unsigned *recorded = NULL, *groups = NULL;
+        size_t n_recorded = 0, n = 0, n_failed = 0;
+        int r, ret = EXIT_DONE;
+
+        r = load_all(cli, &t);
+        if (r != EXIT_DONE)
+                return r;
+        r = vc_record_list(cli->ctx, &recorded, &n_recorded);
+        if (r < 0)
+                return log_error_errno(r, "cannot list the state records: %m"), EXIT_FAILED;
+        groups = calloc(n_recorded + t->n_groups + 1, sizeof *groups);
+        if (!groups)
+                return log_error("out of memory"), EXIT_FAILED;
+        for (size_t i = 0; i < n_recorded; i++)
+                groups[n++] = recorded[i];
+        for (size_t i = 0; drop_config && i < t->n_groups; i++) {
+                const struct vc_group *g = t->groups[i];
+                bool configured = false, listed = false;
+                for (size_t k = 0; k < vc_group_n_devices(g); k++)
+                        configured |= vc_config_match_device(cli->config, vc_group_device(g, k)) != NULL;
+                for (size_t k = 0; k < n; k++)
+                        listed |= groups[k] == vc_group_number(g);
+                if (configured && !listed)
+                        groups[n++] = vc_group_number(g);
+        }
+        if (n == 0) {
+                if (cli->json)
+                        (void) cli_json_operations(cli);
+                else
+                        printf("nothing to do: no group is claimed%s\n", drop_config ? " or configured" : "");
+                return EXIT_DONE;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char arg[32];
+                snprintf(arg, sizeof arg, "group:%u", groups[i]);
+                /* Each group reads the configuration as the previous one left it. */
+                cli->config = vc_config_free(cli->config);
+                r = give_back(cli, arg, drop_config);
+                if (r != EXIT_DONE) {
+                        n_failed++;
+                        if (ret == EXIT_DONE)
+                                ret = r;
+                }
+        }
+        if (!cli->json)
+                printf("%s --all: %zu group%s, %zu done, %zu failed\n", drop_config ? "disable" : "release", n,
+                       n == 1 ? "" : "s", n - n_failed, n_failed);
+        return ret;
+}
+
+int verb_disable(struct vc_cli *cli, int argc, char **argv) {
+        return cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true);
+}
+int verb_release(struct vc_cli *cli, int argc, char **argv) {
+        return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false);
+}
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
@@ -838,6 +943,8 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         if (n == 0) {
                 if (cli->json)
                         (void) cli_json_operations(cli);
+                else if (!vc_config_has_boot_devices(cli->config))
+                        printf("nothing to do: no entry of %s says boot = yes\n", cli->config_dir);
                 else
                         printf("nothing to do: every group with a boot = yes device is claimed\n");
                 return EXIT_DONE;

@@ -56,7 +56,8 @@ longest_line() {
         run "$abs_top_builddir/vfio-claim" --help
         assert_success
         [ "$(longest_line "$output")" -le 80 ]
-        assert_line --regexp '^  enable DEVICE \[--boot\] +claim the group now'
+        assert_line '  enable DEVICE [--boot] [--name NAME]'
+        assert_line --regexp '^ {25}claim the group now'
         assert_line --regexp '^  help \[VERB\] '
         for verb in list show enable disable apply release status add remove doctor check-config help; do
                 run "$abs_top_builddir/vfio-claim" help "$verb"
@@ -64,7 +65,7 @@ longest_line() {
                 [ "$(longest_line "$output")" -le 80 ]
         done
         run "$abs_top_builddir/vfio-claim" help enable
-        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot]'
+        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot] [--name NAME]'
         assert_line --regexp '^  --boot +also claim the group at every boot'
         refute_line --partial -- '--connect'
         run "$abs_top_builddir/vfio-claim" help list
@@ -78,7 +79,7 @@ longest_line() {
         fake_root gpu-audio
         run vc enable
         assert_failure 2
-        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot]'
+        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot] [--name NAME]'
 }
 
 @test "an option the verb does not take is an error, and nothing is written" {
@@ -182,4 +183,102 @@ complete_words() {
         assert_failure 2
         assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name in $CONF; configured names: gpu0, gpu0-audio"
         assert_equal "$(fk_writes)" 0
+}
+
+@test "enable --name gpu names the entries; release gpu and disable gpu then work as the README shows" {
+        fake_root gpu-audio
+        run vc enable 01:00.0 --boot --name gpu
+        assert_success
+        assert_line "configuration: $CONF/conf.d/gpu.conf (boot = yes)"
+        grep -qx '\[device gpu\]' "$CONF/conf.d/gpu.conf"
+        grep -qx '\[device gpu-0000-01-00.1\]' "$CONF/conf.d/gpu.conf"
+        grep -qx 'match = 0000:01:00.0' "$CONF/conf.d/gpu.conf"
+        run vc check-config
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        run vc release gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        run vc disable gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        [ ! -e "$CONF/conf.d/gpu.conf" ]
+}
+
+@test "enable --name: a name already configured, or a bad name, is refused before any write" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu]\nmatch = 0000:00:02.0\n' > "$CONF/conf.d/igpu.conf"
+        run vc enable 01:00.0 --name gpu
+        assert_failure 2
+        assert_output "vfio-claim: --name gpu: already configured in conf.d/igpu.conf:1"
+        run vc enable 01:00.0 --name 'my gpu'
+        assert_failure 2
+        assert_output --partial '--name: "my gpu" is not a name'
+        run vc --name x list
+        assert_failure 2
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "apply with no boot = yes entry says there is none" {
+        fake_root gpu-audio
+        run vc apply
+        assert_success
+        assert_output "nothing to do: no entry of $CONF says boot = yes"
+}
+
+@test "release --all and disable --all: each group on its own, a summary at the end" {
+        fake_root twin-nics
+        nics=($(basename -a "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device | head -1)")" \
+                "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device | tail -1)")"))
+        [ "${nics[0]}" != "${nics[1]}" ]
+        before0=$(fk_driver "${nics[0]}") before1=$(fk_driver "${nics[1]}")
+        run vc enable "${nics[0]}"
+        assert_success
+        run vc enable "${nics[1]}"
+        assert_success
+        run vc release
+        assert_failure 2
+        run vc release --all "${nics[0]}"
+        assert_failure 2
+        # the second group's unbind fails: the first still goes back
+        fk_fail "glob:*/drivers/vfio-pci/unbind EIO"
+        run vc release --all
+        assert_failure 1
+        assert_line --regexp '^release --all: 2 groups, 0 done, 2 failed$'
+        rm -f "$ROOT/.fakekernel/faults"
+        run vc release --all
+        assert_success
+        assert_line 'release --all: 2 groups, 2 done, 0 failed'
+        assert_equal "$(fk_driver "${nics[0]}")" "$before0"
+        assert_equal "$(fk_driver "${nics[1]}")" "$before1"
+        [ -z "$(ls "$STATE" | grep '^group-')" ]
+        ls "$CONF/conf.d/"*.conf >/dev/null
+        run vc release --all
+        assert_success
+        assert_output 'nothing to do: no group is claimed'
+        # disable --all also takes configured groups that are not claimed, and their entries
+        run vc disable --all
+        assert_success
+        assert_line 'disable --all: 2 groups, 2 done, 0 failed'
+        [ -z "$(ls "$CONF/conf.d/")" ]
+}
+
+@test "release works from the state record when the configuration is invalid; disable refuses" {
+        fake_root gpu-audio
+        run vc enable 01:00.0
+        assert_success
+        printf '[device typo]\nmatch = 01:00\n' > "$CONF/conf.d/zz-typo.conf"
+        run vc disable 01:00.0
+        assert_failure 3
+        assert_output --partial "'vfio-claim release' gives a group back without reading the configuration"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
 }
