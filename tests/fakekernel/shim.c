@@ -18,6 +18,7 @@
 #include <libkmod.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 
 #define EXPORT __attribute__((visibility("default")))
 #define HANG (-1000)
+#define KILL (-1001) /* the writer's process group gets SIGKILL before the write */
 
 static char root[PATH_MAX];      /* realpath of FAKEKERNEL_ROOT */
 static char root_raw[PATH_MAX];  /* as given */
@@ -227,6 +229,8 @@ static long next_write_number(void) {
 static int errno_from_name(const char *s) {
         if (strcmp(s, "HANG") == 0)
                 return HANG;
+        if (strcmp(s, "KILL") == 0)
+                return KILL;
         for (int e = 1; e < 200; e++) {
                 const char *n = strerrorname_np(e);
                 if (n && strcmp(n, s) == 0)
@@ -236,7 +240,7 @@ static int errno_from_name(const char *s) {
 }
 
 static const char *errno_name(int e) {
-        const char *n = e == HANG ? "HANG" : strerrorname_np(e);
+        const char *n = e == HANG ? "HANG" : e == KILL ? "KILL" : strerrorname_np(e);
         return n ? n : "EUNKNOWN";
 }
 
@@ -297,6 +301,15 @@ static void log_op(const char *key, const void *data, size_t n, int result) {
 static void hang(void) {
         for (;;)
                 pause();
+}
+
+/* A KILL fault: logged, then the whole process group of the writer dies (SIGKILL), as when an
+ * admin or the OOM killer ends a program in the middle of a transaction. */
+static void die(const char *key, const void *data, size_t n) {
+        log_op(key, data, n, KILL);
+        unlock();
+        (void) kill(0, SIGKILL);
+        hang();
 }
 
 /* ---------------------------------------------------------------- the model */
@@ -649,6 +662,8 @@ static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
         lock();
         long number = next_write_number();
         fault = fault_for(number, rel, false);
+        if (fault == KILL)
+                die(rel, data, n);
         if (fault == HANG) {
                 log_op(rel, data, n, HANG);
                 unlock();
@@ -748,6 +763,8 @@ static int module_load(const char *name, bool fail_on_loaded) {
         in_shim++;
         lock();
         int fault = fault_for(0, key, true);
+        if (fault == KILL)
+                die(key, "", 0);
         if (fault == HANG) {
                 log_op(key, "", 0, HANG);
                 unlock();
