@@ -1302,6 +1302,12 @@ static void usage(void) {
         exit(2);
 }
 
+/* A work directory vc-stress made itself goes when nothing is left to look at. */
+static void remove_own_workdir(void) {
+        if (getenv("VC_STRESS_OWN_WORKDIR") && nftw(arg_workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+                fprintf(stderr, "vc-stress: cannot remove %s: %s\n", arg_workdir, strerror(errno));
+}
+
 static void print_sequence(FILE *f, char (*seq)[512], int n, const char *indent) {
         for (int i = 0; i < n; i++)
                 fprintf(f, "%s%s\n", indent, seq[i]);
@@ -1370,6 +1376,7 @@ int main(int argc, char **argv) {
                         pathf(arg_workdir, "%s/vc-stress.XXXXXX", tmp);
                         if (!mkdtemp(arg_workdir))
                                 die("mkdtemp: %s", strerror(errno));
+                        setenv("VC_STRESS_OWN_WORKDIR", "1", 1); /* removed after a clean run */
                 } else
                         (void) mkdir(arg_workdir, 0755);
                 char w[PATH_MAX];
@@ -1440,6 +1447,7 @@ int main(int argc, char **argv) {
                 if (at < 0) {
                         printf("vc-stress: replayed %d steps of %s%s: no violation\n", n, arg_replay,
                                arg_repeat > 1 ? " (every repetition)" : "");
+                        remove_own_workdir();
                         return 0;
                 }
                 printf("vc-stress: VIOLATION [%s] after step %d (%s): %s\n", viol.name, at + 1, seq[at], viol.detail);
@@ -1471,6 +1479,7 @@ int main(int argc, char **argv) {
                         if (tolerated_count[i])
                                 printf("vc-stress: tolerated %ld violations of [%s]\n", tolerated_count[i],
                                        invariant_names[i]);
+                remove_own_workdir();
                 return 0;
         }
 
@@ -1496,6 +1505,7 @@ int main(int argc, char **argv) {
         printf("vc-stress: on the shrunk sequence: [%s] %s\n", viol.name, viol.detail);
         printf("vc-stress: replay: abs_top_builddir=%s abs_top_srcdir=%s %s/tests/stress/vc-stress --replay %s\n",
                arg_builddir, arg_srcdir, arg_builddir, out);
+        printf("vc-stress: the tree of the last replay is in %s\n", root);
         printf("vc-stress: or the whole run: make stress STRESS_SEED=%" PRIu64 " STRESS_STEPS=%ld STRESS_ACTORS=%d\n",
                arg_seed, steps, arg_actors);
         return 1;
