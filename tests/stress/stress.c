@@ -1006,7 +1006,8 @@ static void run_step(struct step *st, const char *text) {
                         int g = group_of_arg(o->a[1]);
                         bool give = strcmp(o->a[0], "release") == 0 || strcmp(o->a[0], "disable") == 0;
                         bool claim = strcmp(o->a[0], "enable") == 0;
-                        if (g >= 0 && before[g].cls != CLS_BROKEN && ((give && after[g].cls != CLS_HOST) || (claim && after[g].cls != CLS_CLAIMED)))
+                        /* (a broken group was reported as such already) */
+                        if (g >= 0 && before[g].cls != CLS_BROKEN && after[g].cls != CLS_BROKEN && ((give && after[g].cls != CLS_HOST) || (claim && after[g].cls != CLS_CLAIMED)))
                                 report("verb-result", "\"%s\" exited 0, but group %u is %s", text, groups[g].number,
                                        cls_name(after[g].cls));
                 }
