@@ -645,7 +645,7 @@ static struct vm *find_vm(const char *name) {
 
 /* ------------------------------------------------------------------ running an operation */
 
-static long n_execs;
+static long n_execs, n_killed, n_faulted, n_pending, n_concurrent;
 
 static void child_env(const char *k, const char *v) {
         if (setenv(k, v, 1) < 0)
@@ -781,6 +781,7 @@ static void run_ops(struct step *st) {
                 for (int i = 0; i < st->n_ops; i++)
                         if (pid[i] == p) {
                                 st->ops[i].status = status;
+                                n_killed += WIFSIGNALED(status);
                                 left--;
                         }
         }
@@ -895,6 +896,7 @@ static void finish_pending(struct gview *v) {
                 if (v[i].cls != CLS_PENDING)
                         continue;
                 struct step rec = { .n_ops = 1 };
+                n_pending++;
                 char arg[32];
                 snprintf(arg, sizeof arg, "group:%u", groups[i].number);
                 rec.ops[0] = (struct op){ .kind = OP_CLI, .n = 2 };
@@ -957,6 +959,8 @@ static void run_step(struct step *st, const char *text) {
         if (changed_vms)
                 write_node_xml();
         set_fault(st->fault);
+        n_faulted += st->fault[0] != 0;
+        n_concurrent += st->n_ops > 1;
         run_ops(st);
         set_fault(NULL);
 
@@ -1079,14 +1083,16 @@ static void gen_step(struct step *st) {
         static const char *const errs[] = { "EIO", "EBUSY", "ENODEV" };
         static const char *const attrs[] = { "driver_override", "unbind", "bind", "reset_method", "drivers_probe" };
         unsigned k = rnd(100);
+        /* Most operations make a few writes: an early write is hit more often. */
+        unsigned nth = chance(700) ? 1 + rnd(4) : 1 + rnd(12);
         if (may_hang && chance((unsigned) arg_hang_permille * 1000 / 350))
-                snprintf(st->fault, sizeof st->fault, "+%u HANG", 1 + rnd(10));
-        else if (k < 55)
-                snprintf(st->fault, sizeof st->fault, "+%u %s", 1 + rnd(12), errs[rnd(3)]);
-        else if (k < 80)
+                snprintf(st->fault, sizeof st->fault, "+%u HANG", nth);
+        else if (k < 50)
+                snprintf(st->fault, sizeof st->fault, "+%u %s", nth, errs[rnd(3)]);
+        else if (k < 72)
                 snprintf(st->fault, sizeof st->fault, "glob:*%s %s", attrs[rnd(ELEMS(attrs))], errs[rnd(3)]);
         else
-                snprintf(st->fault, sizeof st->fault, "+%u KILL", 1 + rnd(12));
+                snprintf(st->fault, sizeof st->fault, "+%u KILL", nth);
 }
 
 /* ------------------------------------------------------------------ episodes */
@@ -1476,6 +1482,9 @@ int main(int argc, char **argv) {
                 printf("vc-stress: %ld steps (%ld program runs) in %" PRIu64 " episodes without a violation: "
                        "%.0f s wall, %.0f s CPU, %.0f steps/s wall, %.0f steps per CPU second\n",
                        steps, n_execs, episode, wall, cpu, steps / (wall > 0 ? wall : 1), steps / (cpu > 0 ? cpu : 1));
+                printf("vc-stress: %ld steps with a fault, %ld with concurrent operations, %ld operations killed, "
+                       "%ld pending records finished by the next command\n",
+                       n_faulted, n_concurrent, n_killed, n_pending);
                 for (int i = 0; invariant_names[i]; i++)
                         if (tolerated_count[i])
                                 printf("vc-stress: tolerated %ld violations of [%s]\n", tolerated_count[i],
