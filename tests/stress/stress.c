@@ -1412,10 +1412,9 @@ int main(int argc, char **argv) {
                         die("%s: %s", arg_workdir, strerror(errno));
                 pathf(shim, "%s/.libs/libfakekernel.so", b);
                 pathf(root, "%s/root", w);
-                if (readlink("/proc/self/exe", self, sizeof self - 1) < 0)
-                        die("/proc/self/exe: %s", strerror(errno));
-                self[sizeof self - 1] = 0;
                 ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+                if (n < 0)
+                        die("/proc/self/exe: %s", strerror(errno));
                 self[n] = 0;
                 setenv("LD_PRELOAD", shim, 1);
                 setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
