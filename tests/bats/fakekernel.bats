@@ -593,6 +593,19 @@ wait_for() {
         assert_equal "$(fk_driver $GPU)" nouveau
 }
 
+@test "fault KILL: the writer's whole process group dies, the write has no effect" {
+        fake_root gpu-audio
+        fk_fail "glob:*/driver_override KILL"
+        # its own process group (setsid), or the SIGKILL would take bats with it; the shell
+        # that started the writer is in the group too and dies with it
+        run setsid -w env ASAN_OPTIONS=verify_asan_link_order=0 LD_PRELOAD="$FK_SHIM" \
+                bash -c "echo vfio-pci > '$(fk_dev $GPU)/driver_override'; echo survived"
+        refute_output --partial survived
+        assert_equal "$status" 137
+        assert_equal "$(fk_override $GPU)" ""
+        assert_equal "$(log_line 1)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver_override	vfio-pci\\n	KILL"
+}
+
 # ---------------------------------------------------------------- log and concurrency
 
 @test "write log: RELPATH TAB VALUE TAB RESULT, newlines shown as \\n" {

@@ -21,6 +21,7 @@
 #include <libkmod.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -40,6 +41,7 @@
 /* How long a stuck write waits for ROOT/.fakekernel/unstick at most (a test that never
  * releases it: the tree's removal ends it as well). */
 #define STUCK_MAX_S 900
+#define KILL (-1002) /* the writer's process group gets SIGKILL before the write */
 
 static char root[PATH_MAX];      /* realpath of FAKEKERNEL_ROOT */
 static char root_raw[PATH_MAX];  /* as given */
@@ -242,6 +244,8 @@ static int errno_from_name(const char *s) {
                 return HANG;
         if (strcmp(s, "STUCK") == 0)
                 return STUCK;
+        if (strcmp(s, "KILL") == 0)
+                return KILL;
         for (int e = 1; e < 200; e++) {
                 const char *n = strerrorname_np(e);
                 if (n && strcmp(n, s) == 0)
@@ -251,7 +255,7 @@ static int errno_from_name(const char *s) {
 }
 
 static const char *errno_name(int e) {
-        const char *n = e == HANG ? "HANG" : e == STUCK ? "STUCK" : strerrorname_np(e);
+        const char *n = e == HANG ? "HANG" : e == STUCK ? "STUCK" : e == KILL ? "KILL" : strerrorname_np(e);
         return n ? n : "EUNKNOWN";
 }
 
@@ -404,6 +408,15 @@ static void read_waits_for_device(int dirfd, const char *path, int flags) {
         if (fd >= 0)
                 close(fd);
         errno = saved;
+}
+
+/* A KILL fault: logged, then the whole process group of the writer dies (SIGKILL), as when an
+ * admin or the OOM killer ends a program in the middle of a transaction. */
+static void die(const char *key, const void *data, size_t n) {
+        log_op(key, data, n, KILL);
+        unlock();
+        (void) kill(0, SIGKILL);
+        hang();
 }
 
 /* ---------------------------------------------------------------- the model */
@@ -814,6 +827,8 @@ static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
         fault = fault_for(number, rel, false);
         if (fault == STUCK && fk_exists(".fakekernel/unstick"))
                 fault = 0; /* released: STUCK faults are over */
+        if (fault == KILL)
+                die(rel, data, n);
         if (fault == HANG) {
                 log_op(rel, data, n, HANG);
                 unlock();
@@ -928,6 +943,8 @@ static int module_load(const char *name, bool fail_on_loaded) {
         in_shim++;
         lock();
         int fault = fault_for(0, key, true);
+        if (fault == KILL)
+                die(key, "", 0);
         if (fault == HANG) {
                 log_op(key, "", 0, HANG);
                 unlock();
