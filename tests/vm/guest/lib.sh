@@ -193,9 +193,9 @@ vc_run_scenario() {
 }
 
 # --- whole groups, checked without forking (loops of hundreds of cycles) -----
-# Driver links are read as the driver's entry for the device
-# (/sys/bus/pci/drivers/DRV/ADDR), attributes with the shell's read: under TCG
-# every fork counts.
+# The device's driver link is compared with the driver's directory by the
+# shell's test -ef, attributes are read with the shell's read: under TCG every
+# fork counts.
 
 # vc_now: seconds since boot with centiseconds, in $VC_NOW.
 vc_now() { read VC_NOW _x </proc/uptime; }
@@ -232,7 +232,7 @@ vc_host_whole() {
                 done <"/run/vc/host/$_a"
                 _p=$SYS_PCI/devices/$_a
                 if [ -n "$_drv" ]; then
-                        [ -e "$SYS_PCI/drivers/$_drv/$_a" ] ||
+                        [ "$_p/driver" -ef "$SYS_PCI/drivers/$_drv" ] ||
                                 VC_WHY="$VC_WHY $_a not on $_drv ($(vc_driver "$_a"));"
                 else
                         [ ! -e "$_p/driver" ] || VC_WHY="$VC_WHY $_a bound to $(vc_driver "$_a");"
@@ -259,7 +259,7 @@ vc_host_whole() {
 vc_vfio_whole() {
         _g=$1; shift; VC_WHY=
         for _a; do
-                [ -e "$SYS_PCI/drivers/vfio-pci/$_a" ] ||
+                [ "$SYS_PCI/devices/$_a/driver" -ef "$SYS_PCI/drivers/vfio-pci" ] ||
                         VC_WHY="$VC_WHY $_a not on vfio-pci ($(vc_driver "$_a"));"
         done
         [ -c "/dev/vfio/$_g" ] || VC_WHY="$VC_WHY no /dev/vfio/$_g;"
@@ -308,3 +308,12 @@ vc_lab_groups() {
 }
 # vc_conf_of ADDR: the conf.d file `vfio-claim enable ADDR` writes.
 vc_conf_of() { echo "/etc/vfio-claim/conf.d/$(echo "$1" | tr : -).conf"; }
+
+# vc_clean_slate: no configuration file and no state record, as a cycle
+# scenario expects at its start (reported as not-ok otherwise).
+vc_clean_slate() {
+        _left=$(ls -A /etc/vfio-claim/conf.d 2>/dev/null; ls /run/vfio-claim 2>/dev/null | grep -v '^lock$')
+        [ -z "$_left" ] && return 0
+        vc_not_ok "does not start clean: left by an earlier scenario: $(echo $_left)"
+        return 1
+}

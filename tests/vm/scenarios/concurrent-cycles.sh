@@ -10,7 +10,7 @@
 # VC_CONCURRENT_CYCLES (run.sh --env) sets the cycles per loop (default 10).
 command -v vfio-claim >/dev/null || { vc_skip "vfio-claim is not installed in the guest"; exit 0; }
 command -v jq >/dev/null || { vc_skip "no jq in the guest"; exit 0; }
-vc_lab_groups || exit 1
+vc_lab_groups && vc_clean_slate || exit 1
 M=${VC_CONCURRENT_CYCLES:-10}
 for a in $EP_DISP $EP_NIC $EP_BR; do vc_host_snapshot "$a"; done
 for g in "$G_DISP:$EP_DISP" "$G_NIC:$EP_NIC" "$G_BR:$EP_BR"; do

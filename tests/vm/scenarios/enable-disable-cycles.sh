@@ -9,9 +9,14 @@
 # sound cards are registered and the e1000e passes traffic.
 # VC_CYCLES (run.sh --env VC_CYCLES=N) changes the count.
 command -v vfio-claim >/dev/null || { vc_skip "vfio-claim is not installed in the guest"; exit 0; }
-vc_lab_groups || exit 1
+vc_lab_groups && vc_clean_slate || exit 1
 N=${VC_CYCLES:-100}
 for a in $EP_DISP $EP_NIC; do vc_host_snapshot "$a"; done
+# What one program start costs here (loader and libraries, no sysfs work): most of a
+# cycle under TCG is the two starts of vfio-claim.
+vc_now; t=$VC_NOW
+for i in 1 2 3 4 5; do vfio-claim --version >/dev/null; done
+vc_cs_since "$t"; echo "program start: $((VC_CS / 5)) cs per run of vfio-claim --version"
 
 # cycles WHAT DEVICE GROUP ENDPOINTS...
 cycles() {
