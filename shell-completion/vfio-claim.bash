@@ -17,15 +17,15 @@ _vfio_claim() {
         local cur prev words cword
         _init_completion -n : || return
 
-        local verbs="list show enable disable apply release status doctor check-config add remove"
-        local opts="--config --sysroot --json --dry-run --force --boot --connect --timeout --verbose --help --version"
+        local verbs="list show enable disable apply release status doctor check-config add remove export"
+        local opts="--config --sysroot --json --dry-run --force --boot --connect --timeout --format --verbose --help --version"
         local sysroot="" config="" verb="" i n_args=0
 
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
                 --sysroot) sysroot=${words[i + 1]}; ((i++)) ;;
                 --config) config=${words[i + 1]}; ((i++)) ;;
-                --connect | --timeout) ((i++)) ;;
+                --connect | --timeout | --format) ((i++)) ;;
                 -*) ;;
                 *) if [ -z "$verb" ]; then verb=${words[i]}; else ((n_args++)); fi ;;
                 esac
@@ -37,6 +37,9 @@ _vfio_claim() {
                 _filedir -d
                 return ;;
         --connect | --timeout)
+                return ;;
+        --format)
+                COMPREPLY=($(compgen -W "nova kubevirt proxmox" -- "$cur"))
                 return ;;
         esac
 

@@ -24,6 +24,7 @@ static const struct verb {
         { "remove", 2, 2, verb_remove, "remove VM DEVICE        take DEVICE's whole group out of a stopped VM" },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]      what stands between this host and working passthrough" },
         { "check-config", 0, 0, verb_check_config, "check-config            validate the configuration, print every error" },
+        { "export", 0, 0, verb_export, "export --format F       configured devices for a scheduler: nova, kubevirt, proxmox" },
 };
 
 static void help(FILE *f) {
@@ -47,6 +48,7 @@ static void help(FILE *f) {
                 "      --connect URI    libvirt connection for add/remove, doctor VM, and the VM-hold check of\n"
                 "                       release and disable (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
+                "      --format F       with export: nova, kubevirt or proxmox\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help\n"
                 "      --version        version\n\n"
@@ -66,6 +68,7 @@ enum {
         ARG_CONNECT,
         ARG_TIMEOUT,
         ARG_VERSION,
+        ARG_FORMAT,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -82,6 +85,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "format", required_argument, NULL, ARG_FORMAT },
                 {}
         };
         int c;
@@ -103,6 +107,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_FORCE: cli->force = true; break;
                 case ARG_BOOT: cli->boot = true; break;
                 case ARG_CONNECT: cli->connect_uri = optarg; break;
+                case ARG_FORMAT: cli->format = optarg; break;
                 case ARG_TIMEOUT: {
                         char *end;
                         errno = 0;
