@@ -17,23 +17,26 @@
 #   tests/deb/check.sh [--src DIR] [--cache DIR] [--check]
 #     --check   run the package's build-time test suite too (default: DEB_BUILD_OPTIONS=nocheck;
 #               CI runs `make check` in its own stage)
+#     --debs DIR  skip the builds and lintian (1-3): check the .debs in DIR in the chroot
 set -euo pipefail
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${VC_DEB_CACHE:-/var/cache/vfio-claim-deb}
 nocheck=nocheck
+debs=
 while [[ $# -gt 0 ]]; do
         case $1 in
         --src) src=$(cd "$2" && pwd); shift 2 ;;
         --cache) cache=$2; shift 2 ;;
         --check) nocheck=; shift ;;
-        *) echo "usage: $0 [--src DIR] [--cache DIR] [--check]" >&2; exit 2 ;;
+        --debs) debs=$(cd "$2" && pwd); shift 2 ;;
+        *) echo "usage: $0 [--src DIR] [--cache DIR] [--check] [--debs DIR]" >&2; exit 2 ;;
         esac
 done
 
 msg() { printf 'deb-check: %s\n' "$*" >&2; }
 skip() { msg "skipped: $*"; exit 77; }
-for t in dpkg-buildpackage dpkg-source lintian debootstrap chroot fakeroot; do
+for t in dpkg-buildpackage dpkg-source lintian debootstrap chroot; do
         command -v "$t" >/dev/null || skip "$t is not installed (tools/quickstart installs it)"
 done
 [[ $(id -u) -eq 0 ]] || skip "needs root (chroot)"
@@ -56,69 +59,76 @@ cleanup() {
 }
 trap cleanup EXIT
 export DEB_BUILD_OPTIONS="$nocheck parallel=$(nproc)"
+[[ -z $nocheck ]] || export DEB_BUILD_PROFILES=nocheck
 export LC_ALL=C.UTF-8
 
 version=$(cd "$src" && dpkg-parsechangelog -S Version)
 upstream=${version%-*}
 
-# ---- 1. the clean tree
-mkdir -p "$work/clean" "$work/tree"
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-        git -C "$src" ls-files -z | (cd "$src" && tar --null -T - -cf -) | tar -xf - -C "$work/clean"
+if [[ -n $debs ]]; then
+        deb=$(ls "$debs"/vfio-claim_"$version"_*.deb)
+        deb_dracut=$debs/vfio-claim-dracut_${version}_all.deb
 else
-        (cd "$src" && tar -cf - .) | tar -xf - -C "$work/clean"
-fi
-cp -a "$work/clean" "$work/tree/vfio-claim"
-msg "dpkg-buildpackage -us -uc -b in a clean copy ($work/tree, log build.log)"
-if (cd "$work/tree/vfio-claim" && dpkg-buildpackage -us -uc -b) >"$work/tree/build.log" 2>&1; then
-        ok "dpkg-buildpackage -us -uc -b from a clean tree"
-else
-        tail -n 30 "$work/tree/build.log" >&2
-        notok "dpkg-buildpackage -us -uc -b from a clean tree (log: $work/tree/build.log)"
-        exit 1
-fi
-deb=$(ls "$work"/tree/vfio-claim_"$version"_*.deb)
-deb_dracut=$work/tree/vfio-claim-dracut_${version}_all.deb
-lap build
+        # ---- 1. the clean tree
+        mkdir -p "$work/clean" "$work/tree"
+        if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
+                git -C "$src" ls-files -z | (cd "$src" && tar --null -T - -cf -) | tar -xf - -C "$work/clean"
+        else
+                (cd "$src" && tar -cf - .) | tar -xf - -C "$work/clean"
+        fi
+        cp -a "$work/clean" "$work/tree/vfio-claim"
+        msg "dpkg-buildpackage -us -uc -b in a clean copy ($work/tree, log build.log)"
+        if (cd "$work/tree/vfio-claim" && dpkg-buildpackage -us -uc -b) >"$work/tree/build.log" 2>&1; then
+                ok "dpkg-buildpackage -us -uc -b from a clean tree"
+        else
+                tail -n 30 "$work/tree/build.log" >&2
+                notok "dpkg-buildpackage -us -uc -b from a clean tree (log: $work/tree/build.log)"
+                exit 1
+        fi
+        deb=$(ls "$work"/tree/vfio-claim_"$version"_*.deb)
+        deb_dracut=$work/tree/vfio-claim-dracut_${version}_all.deb
+        lap build
 
-# ---- 2. lintian
-changes=$(ls "$work"/tree/vfio-claim_"$version"_*.changes)
-if lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/lintian.log" 2>&1; then
-        ok "lintian: no error, no warning"
-else
-        cat "$work/lintian.log" >&2
-        notok "lintian: no error, no warning"
-fi
-lap lintian
+        # ---- 2. lintian
+        changes=$(ls "$work"/tree/vfio-claim_"$version"_*.changes)
+        if lintian --fail-on error,warning --tag-display-limit 0 "$changes" >"$work/lintian.log" 2>&1; then
+                ok "lintian: no error, no warning"
+        else
+                cat "$work/lintian.log" >&2
+                notok "lintian: no error, no warning"
+        fi
+        lap lintian
 
-# ---- 3. make dist -> dpkg-source 3.0 (quilt) -> build
-msg "make dist, dpkg-source -b, dpkg-source -x, dpkg-buildpackage -b (log: $work/dist/build.log)"
-mkdir -p "$work/dist"
-dist_ok=1
-(
-        set -e
-        # The upstream tree without debian/, as a release is made from it.
-        cp -a "$work/clean" "$work/dist/up" && cd "$work/dist/up" && rm -rf debian
-        autoreconf -fi && ./configure -q && make dist
-        cp "vfio-claim-$upstream.tar.xz" "../vfio-claim_$upstream.orig.tar.xz"
-        cd .. && tar -xf "vfio-claim_$upstream.orig.tar.xz"
-        cp -a "$src/debian" "vfio-claim-$upstream/"
-        dpkg-source -b "vfio-claim-$upstream"
-        rm -rf "vfio-claim-$upstream" && dpkg-source -x "vfio-claim_$version.dsc" x
-        cd x && dpkg-buildpackage -us -uc -b
-) >"$work/dist/build.log" 2>&1 || dist_ok=0
-if [[ $dist_ok -eq 1 ]] && grep -qx 'Format: 3.0 (quilt)' "$work/dist/vfio-claim_$version.dsc"; then
-        ok "make dist tarball -> dpkg-source 3.0 (quilt) -> dpkg-buildpackage -b"
-else
-        tail -n 30 "$work/dist/build.log" >&2
-        notok "make dist tarball -> dpkg-source 3.0 (quilt) -> dpkg-buildpackage -b"
+        # ---- 3. make dist -> dpkg-source 3.0 (quilt) -> build
+        msg "make dist, dpkg-source -b, dpkg-source -x, dpkg-buildpackage -b (log: $work/dist/build.log)"
+        mkdir -p "$work/dist"
+        dist_ok=1
+        (
+                set -e
+                # The upstream tree without debian/, as a release is made from it.
+                cp -a "$work/clean" "$work/dist/up" && cd "$work/dist/up" && rm -rf debian
+                autoreconf -fi && ./configure -q && make dist
+                cp "vfio-claim-$upstream.tar.xz" "../vfio-claim_$upstream.orig.tar.xz"
+                cd .. && tar -xf "vfio-claim_$upstream.orig.tar.xz"
+                cp -a "$src/debian" "vfio-claim-$upstream/"
+                dpkg-source -b "vfio-claim-$upstream"
+                rm -rf "vfio-claim-$upstream" && dpkg-source -x "vfio-claim_$version.dsc" x
+                cd x && dpkg-buildpackage -us -uc -b
+        ) >"$work/dist/build.log" 2>&1 || dist_ok=0
+        if [[ $dist_ok -eq 1 ]] && grep -qx 'Format: 3.0 (quilt)' "$work/dist/vfio-claim_$version.dsc"; then
+                ok "make dist tarball -> dpkg-source 3.0 (quilt) -> dpkg-buildpackage -b"
+        else
+                tail -n 30 "$work/dist/build.log" >&2
+                notok "make dist tarball -> dpkg-source 3.0 (quilt) -> dpkg-buildpackage -b"
+        fi
+        if [[ $dist_ok -eq 1 ]] && lintian --fail-on error,warning "$work/dist/vfio-claim_$version.dsc" >&2; then
+                ok "lintian on the source package: no error, no warning"
+        else
+                notok "lintian on the source package: no error, no warning"
+        fi
+        lap dist
+
 fi
-if [[ $dist_ok -eq 1 ]] && lintian --fail-on error,warning "$work/dist/vfio-claim_$version.dsc" >&2; then
-        ok "lintian on the source package: no error, no warning"
-else
-        notok "lintian on the source package: no error, no warning"
-fi
-lap dist
 
 # ---- 4. the chroot
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
@@ -187,8 +197,10 @@ check "install: the man pages and the bash completion are in place" test -f "$ro
 check "remove: dpkg -r succeeds" dpkg_do -r vfio-claim
 snap >"$work/after-remove"
 comm -13 "$work/before" "$work/after-remove" >"$work/left-remove"
-check "remove: only /etc/vfio-claim and the unit's mask stay" \
-        same <(printf '%s\n' /etc/systemd/system/vfio-claim-early.service /etc/vfio-claim /etc/vfio-claim/vfio-claim.conf | sort) \
+# The conffile, and deb-systemd-helper's record of the unit's links (purge removes both).
+check "remove: only the conffile and the unit's deb-systemd-helper state stay" \
+        same <(printf '%s\n' /etc/vfio-claim /etc/vfio-claim/vfio-claim.conf \
+                /var/lib/systemd/deb-systemd-helper-enabled/vfio-claim-early.service.dsh-also | sort) \
         "$work/left-remove"
 check "purge: dpkg -P succeeds" dpkg_do -P vfio-claim
 snap >"$work/after-purge"
