@@ -195,8 +195,13 @@ claim_gpu() {
         assert_success
         assert_equal "$(jq -c '[.schema_version, .host.hostname, .host.machine_id]' <<<"$output")" \
                 '[1,"pve1.example.org","0123456789abcdef0123456789abcdef"]'
+        # The kernel's name (what the host calls itself now) comes before /etc/hostname.
+        mkdir -p "$ROOT/proc/sys/kernel"
+        echo 'node7' >"$ROOT/proc/sys/kernel/hostname"
+        run vc list --json
+        assert_equal "$(jq -r '.host.hostname' <<<"$output")" node7
         # Unknown or malformed identity is null, never a guess from the running host.
-        rm "$ROOT/etc/hostname"
+        rm "$ROOT/etc/hostname" "$ROOT/proc/sys/kernel/hostname"
         echo 'uninitialized' >"$ROOT/etc/machine-id"
         run vc list --json
         assert_equal "$(jq -c '[.host.hostname, .host.machine_id]' <<<"$output")" '[null,null]'
