@@ -469,7 +469,7 @@ int verb_export(struct vc_cli *cli, int argc, char **argv) {
                 if (r < 0)
                         log_error("cannot write the JSON document");
         }
-        int code = r == -EINVAL ? EXIT_FAILED : r < 0 ? EXIT_FAILED : EXIT_DONE;
+        int code = r < 0 ? EXIT_FAILED : EXIT_DONE;
         free(inv.entries);
         vc_host_identity_done(&inv.host);
         if (code == EXIT_DONE && inv.n == 0)
