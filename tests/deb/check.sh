@@ -19,6 +19,9 @@
 #               CI runs `make check` in its own stage)
 #     --debs DIR  skip the builds and lintian (1-3): check the .debs in DIR in the chroot
 set -euo pipefail
+# One compound command: bash reads it whole before it runs it, so editing this file during a run
+# does not change the run.
+{
 
 src=$(cd "$(dirname "$0")/../.." && pwd)
 cache=${VC_DEB_CACHE:-/var/cache/vfio-claim-deb}
@@ -254,3 +257,5 @@ lap chroot
 echo "1..$n"
 msg "time: ${times[*]}"
 [[ $failed -eq 0 ]]
+exit
+}
