@@ -36,15 +36,15 @@ _vfio_claim() {
                 prev=${COMP_WORDS[COMP_CWORD - 1]}
         fi
 
-        local verbs="list show enable disable apply release status doctor check-config add remove help"
-        local opts="--config --sysroot --json --dry-run --force --boot --connect --timeout --verbose --help --version"
+        local verbs="list show enable disable apply release status doctor check-config add remove export help"
+        local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --verbose --help --version"
         local sysroot="" config="" verb="" i n_args=0
 
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
                 --sysroot) sysroot=${words[i + 1]}; ((i++)) ;;
                 --config) config=${words[i + 1]}; ((i++)) ;;
-                --connect | --timeout) ((i++)) ;;
+                --connect | --timeout | --format) ((i++)) ;;
                 -*) ;;
                 *) if [ -z "$verb" ]; then verb=${words[i]}; else ((n_args++)); fi ;;
                 esac
@@ -60,6 +60,9 @@ _vfio_claim() {
                 fi
                 return ;;
         --connect | --timeout)
+                return ;;
+        --format)
+                COMPREPLY=($(compgen -W "nova kubevirt proxmox" -- "$cur"))
                 return ;;
         esac
 

@@ -36,6 +36,7 @@ struct vc_cli {
         const char *name; /* enable --name */
         int verbose;
         const char *connect_uri;
+        const char *format; /* export --format */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;
@@ -93,3 +94,4 @@ int verb_release(struct vc_cli *cli, int argc, char **argv);
 int verb_status(struct vc_cli *cli, int argc, char **argv);
 int verb_add(struct vc_cli *cli, int argc, char **argv);
 int verb_remove(struct vc_cli *cli, int argc, char **argv);
+int verb_export(struct vc_cli *cli, int argc, char **argv);

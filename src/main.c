@@ -21,6 +21,7 @@ enum {
         OPT_TIMEOUT = 1 << 4,
         OPT_NAME = 1 << 5,
         OPT_ALL = 1 << 6,
+        OPT_FORMAT = 1 << 7,
 };
 
 static const struct option_help {
@@ -34,6 +35,7 @@ static const struct option_help {
                                 "also a group whose VM hold libvirt cannot confirm" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
+        { OPT_FORMAT, "--format", "--format F", "nova, kubevirt or proxmox" },
         { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
@@ -70,6 +72,8 @@ static const struct verb {
           OPT_CONNECT | OPT_TIMEOUT, false },
         { "check-config", 0, 0, verb_check_config, "check-config", "validate the configuration, print every error",
           0, false },
+        { "export", 0, 0, verb_export, "export --format F", "configured devices for a scheduler",
+          OPT_FORMAT, false },
         { "help", 0, 1, NULL, "help [VERB]", "this help, or one verb's", 0, false },
 };
 
@@ -103,6 +107,7 @@ static void help(FILE *f) {
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
                 "      --connect URI    libvirt connection (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
+                "      --format F       with export: nova, kubevirt or proxmox\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -145,6 +150,7 @@ enum {
         ARG_VERSION,
         ARG_NAME,
         ARG_ALL,
+        ARG_FORMAT,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -163,6 +169,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "version", no_argument, NULL, ARG_VERSION },
                 { "name", required_argument, NULL, ARG_NAME },
                 { "all", no_argument, NULL, ARG_ALL },
+                { "format", required_argument, NULL, ARG_FORMAT },
                 {}
         };
         int c;
@@ -191,6 +198,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                         break;
                 case ARG_ALL: cli->all = true; *ret_given |= OPT_ALL; break;
                 case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
+                case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
                         char *end;

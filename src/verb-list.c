@@ -79,6 +79,7 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
                 if (!j)
                         return log_error("out of memory"), EXIT_FAILED;
                 vc_json_object_begin(j);
+                json_host_identity(cli, j);
                 vc_json_kv_bool(j, "iommu", iommu && t->n_groups > 0);
                 vc_json_key(j, "groups");
                 vc_json_array_begin(j);
