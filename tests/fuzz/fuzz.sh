@@ -22,6 +22,10 @@ if [ "${1:-}" = "--build-only" ]; then
         shift
 fi
 targets=${*:-$FUZZ_TARGETS}
+# config and udev write a file or two per execution: keep them off the disk when we can.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then
+        export TMPDIR=/dev/shm
+fi
 src=$abs_top_srcdir
 out=$FUZZ_BUILDDIR
 sanitize="-fsanitize=address,undefined -fno-sanitize-recover=all"
