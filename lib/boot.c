@@ -504,3 +504,14 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
                 log_debug_errno(r, "Cannot write the record of group %d: %m", target->group);
         return 0;
 }
+
+/* ------------------------------------------------------------ the udev event */
+
+int vc_boot_event_parse(const char *action, const char *subsystem, const char *slot,
+                        struct vc_pci_addr *ret) {
+        if (!streq_ptr(action, "add") || !streq_ptr(subsystem, "pci"))
+                return 0;
+        if (!slot || vc_pci_addr_parse(slot, ret) < 0)
+                return -EINVAL;
+        return 1;
+}

@@ -84,3 +84,10 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targe
  * in the record ("udev (PCI add event)", "vfio-claim-udev --all (initramfs)"). */
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
                   const struct vc_boot_target *target, const char *by, struct vc_op_result *result);
+
+/* The event udev hands vfio-claim-udev, from its environment (ACTION, SUBSYSTEM, PCI_SLOT_NAME;
+ * each NULL when unset). Returns 1 for a PCI "add" event, with the device's address in *ret; 0
+ * for any other event (nothing to do); -EINVAL for a PCI "add" event whose PCI_SLOT_NAME is
+ * missing or not a PCI address. */
+int vc_boot_event_parse(const char *action, const char *subsystem, const char *slot,
+                        struct vc_pci_addr *ret);

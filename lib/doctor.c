@@ -480,6 +480,7 @@ static int load_modprobe_config(struct doctor *d) {
         };
         char *paths[ELEMENTSOF(places) + 1] = {};
         _cleanup_strv_free_ char **running = NULL;
+        _cleanup_free_ char *nodir = NULL; /* here: the gotos below must not skip its initialization */
         int r = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(places); i++)
@@ -498,7 +499,6 @@ static int load_modprobe_config(struct doctor *d) {
 
         /* Without a module directory under the root, point kmod at one that does not exist
          * rather than at the host's: lookups then find nothing, as they should. */
-        _cleanup_free_ char *nodir = NULL;
         if (!d->moddir && (r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &nodir, "%s", kver_ok(d->kver) ? d->kver : "none")) < 0)
                 goto out;
         d->kmod = kmod_new(d->moddir ? d->moddir : nodir, (const char *const *) paths);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "device-arg.h"
 #include "log.h"
 
 int cli_load_config(struct vc_cli *cli) {
@@ -68,39 +69,35 @@ static int add_group(struct device_arg *a, unsigned g) {
         return 0;
 }
 
-static bool valid_device_name(const char *s) {
-        return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(s);
-}
-
 int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const char *text,
                        struct device_arg *ret) {
         struct device_arg a = {};
-        const char *num;
+        struct vc_device_spec spec;
         int r;
 
         a.text = strdup(text);
         if (!a.text)
                 return log_error("out of memory"), EXIT_FAILED;
 
-        if ((num = startswith(text, "group:"))) {
-                char *end;
-                errno = 0;
-                unsigned long g = strtoul(num, &end, 10);
-                if (errno || end == num || *end || num[0] == '-' || num[0] == '+' || g > 0x7fffffff) {
-                        log_error("%s: not a group number", text);
-                        device_arg_done(&a);
-                        return EXIT_USAGE;
-                }
+        r = vc_device_arg_parse(text, &spec);
+        if (r == -EDOM) {
+                log_error("%s: not a group number", text);
+                device_arg_done(&a);
+                return EXIT_USAGE;
+        }
+        if (r >= 0 && spec.kind == VC_DEVICE_ARG_GROUP) {
+                unsigned g = spec.group;
                 bool found = false;
                 for (size_t i = 0; i < t->n_groups; i++)
                         found |= vc_group_number(t->groups[i]) == g;
                 if (!found) {
-                        log_error("%s: no IOMMU group %lu on this host", text, g);
+                        log_error("%s: no IOMMU group %u on this host", text, g);
                         device_arg_done(&a);
                         return EXIT_FAILED;
                 }
-                r = add_group(&a, (unsigned) g);
-        } else if (vc_pci_addr_parse(text, &a.addr) >= 0) {
+                r = add_group(&a, g);
+        } else if (r >= 0 && spec.kind == VC_DEVICE_ARG_ADDRESS) {
+                a.addr = spec.addr;
                 a.has_addr = true;
                 const struct vc_group *g = vc_topology_find_group(t, &a.addr);
                 if (!g) {
@@ -119,7 +116,7 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                 for (size_t i = 0; cli->config && i < vc_group_n_devices(g); i++)
                         if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), &a.addr))
                                 a.config_device = vc_config_match_device(cli->config, vc_group_device(g, i));
-        } else if (valid_device_name(text)) {
+        } else if (r >= 0 && spec.kind == VC_DEVICE_ARG_NAME) {
                 r = cli_load_config(cli);
                 if (r != EXIT_DONE) {
                         device_arg_done(&a);

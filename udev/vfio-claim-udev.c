@@ -210,11 +210,12 @@ static int run_event(struct vc_ctx *ctx) {
         size_t n = 0;
         int r;
 
-        if (!streq_ptr(action, "add") || !streq_ptr(subsystem, "pci")) {
+        r = vc_boot_event_parse(action, subsystem, slot, &addr);
+        if (r == 0) {
                 log_debug("ignoring event ACTION=%s SUBSYSTEM=%s", strna(action), strna(subsystem));
                 return 0;
         }
-        if (!slot || vc_pci_addr_parse(slot, &addr) < 0) {
+        if (r < 0) {
                 log_warning("PCI_SLOT_NAME=\"%s\" (DEVPATH=%s) is not a PCI address: ignoring the event",
                             strna(slot), strna(getenv("DEVPATH")));
                 return 0;
