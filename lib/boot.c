@@ -10,6 +10,7 @@
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
+#include "reset.h"
 #include "state.h"
 #include "sysfs.h"
 
@@ -486,10 +487,25 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
                 return r;
         }
 
+        /* "reset =" of every configured endpoint of the group, as enable and apply write them. */
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        _cleanup_free_ struct vc_reset_choice *resets = NULL;
+        size_t n_resets = 0;
+        r = vc_group_read(ctx, (unsigned) target->group, &g);
+        if (r >= 0)
+                r = vc_reset_choices_for_group(cfg, g, &resets, &n_resets);
+        if (r < 0) {
+                result->error = r;
+                result->failed_step = VC_STEP_READ;
+                return r;
+        }
+
         struct vc_claim_opts opts = {
                 .lock_held = true,
                 .protect = cfg->protect,
                 .by = by,
+                .resets = resets,
+                .n_resets = n_resets,
         };
         if (target->cd->has_id) {
                 guard = (struct vc_claim_guard){ .addr = target->addr, .id = target->cd->id };
