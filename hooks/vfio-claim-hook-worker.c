@@ -248,6 +248,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         int r;
 
         r = vc_read_fd(STDIN_FILENO, VC_DOMAIN_XML_MAX, &xml, &len);
+        if (r == -EFBIG)
+                return fail(VC_DOMAIN_XML_TOO_LARGE, vm, VC_DOMAIN_XML_MAX, vm);
         if (r < 0)
                 return fail("cannot read the domain XML of VM \"%s\" on stdin: %s", vm, strerror(-r));
         r = vc_domain_parse(xml, len, &dom, &err);

@@ -459,3 +459,54 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         assert_success
         assert_line --regexp '^IOMMU group 1: claimed, used by VM win11, since .*, by libvirt hook$'
 }
+
+# big_xml SIZE FILE: the virt-manager domain grown to exactly SIZE bytes by a comment before its
+# <hostdev>, which thus comes last
+big_xml() {
+        local size=$1 out=$2 src="$DOMAINS/virt-manager.xml" head tail pad
+        head=$(sed '/<hostdev /,$d' "$src")$'\n'
+        tail=$(sed -n '/<hostdev /,$p' "$src")$'\n'
+        pad=$((size - ${#head} - ${#tail} - 8))
+        {
+                printf '%s<!--' "$head"
+                head -c "$pad" /dev/zero | tr '\0' x
+                printf -- '-->\n%s' "$tail"
+        } > "$out"
+        assert_equal "$(stat -c %s "$out")" "$size"
+}
+
+@test "prepare: the domain XML limit is one for front and worker; over it, one line and exit 1" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        max=$((4 * 1024 * 1024))
+        msg='vfio-claim: the domain XML of VM "win11" is larger than 4194304 bytes, the most vfio-claim reads; VM "win11" was not started'
+        # at the limit, its <hostdev> at the very end: claimed, through the front and the worker
+        big_xml $max "$BATS_TEST_TMPDIR/at.xml"
+        for prog in vfio-claim-hook vfio-claim-hook-worker; do
+                fake_root gpu-audio
+                conf $'[device gpu]\nmatch = 01:00.0'
+                run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                        LD_PRELOAD="$FK_SHIM" "$abs_top_builddir/$prog" win11 prepare begin - < "$BATS_TEST_TMPDIR/at.xml"
+                assert_success
+                assert_equal "$prog: $output$stderr" "$prog: "
+                assert_claimed 0000:01:00.0 0000:01:00.1
+        done
+        # one byte more, and far more (past twice the limit): refused by both, nothing written
+        big_xml $((max + 1)) "$BATS_TEST_TMPDIR/over.xml"
+        big_xml $((2 * max + 4096)) "$BATS_TEST_TMPDIR/far.xml"
+        for xml in over far; do
+                for prog in vfio-claim-hook vfio-claim-hook-worker; do
+                        fake_root gpu-audio
+                        conf $'[device gpu]\nmatch = 01:00.0'
+                        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                                LD_PRELOAD="$FK_SHIM" "$abs_top_builddir/$prog" win11 prepare begin - \
+                                < "$BATS_TEST_TMPDIR/$xml.xml"
+                        assert_failure 1
+                        assert_equal "$output" ""
+                        assert_equal "$xml, $prog: $stderr" "$xml, $prog: $msg"
+                        assert_equal "$(fk_writes)" 0
+                        assert_host $GPU_HOST
+                        [ -z "$(record 1)" ]
+                done
+        done
+}
