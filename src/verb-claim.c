@@ -13,6 +13,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "output.h"
 #include "reset.h"
 #include "state.h"
 #include "sysfs.h"
@@ -972,6 +973,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                 if (!j)
                         return log_error("out of memory"), EXIT_FAILED;
                 vc_json_object_begin(j);
+                json_host_identity(cli, j); /* schema_version, host: inventories from many hosts merge */
                 vc_json_key(j, "groups");
                 vc_json_array_begin(j);
         } else if (n == 0)

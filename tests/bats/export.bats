@@ -206,3 +206,12 @@ claim_gpu() {
         run vc list --json
         assert_equal "$(jq -c '[.host.hostname, .host.machine_id]' <<<"$output")" '[null,null]'
 }
+
+@test "status --json: the same schema_version and host identity as list --json" {
+        setup_gpu_host
+        run vc --json status
+        assert_success
+        assert_equal "$(jq -c '[.schema_version, .host.hostname, .host.machine_id]' <<<"$output")" \
+                '[1,"pve1.example.org","0123456789abcdef0123456789abcdef"]'
+        jq -e '.groups | type == "array"' <<<"$output" >/dev/null
+}
