@@ -333,7 +333,7 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         assert_claimed 0000:01:00.0 0000:01:00.1
         run record 1
         refute_line --partial "owner"
-        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none reset_method=bus"
+        assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none"
         # Another VM may take it now; nothing moves.
         writes=$(fk_writes)
         run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin

@@ -314,6 +314,7 @@ static void write_vm_xml(const struct vm *v) {
 struct conf_file {
         char name[128];
         uint64_t hash;
+        char text[4096]; /* the start of the file: what disable's section removal is checked on */
 };
 struct conf_snap {
         int n;
@@ -343,6 +344,7 @@ static void snap_dir(struct conf_snap *s, const char *sub) {
                 struct conf_file *cf = &s->f[s->n++];
                 snprintf(cf->name, sizeof cf->name, "%s%s%s", sub, *sub ? "/" : "", e->d_name);
                 cf->hash = n < 0 ? 0 : fnv(buf, (size_t) n);
+                snprintf(cf->text, sizeof cf->text, "%s", n < 0 ? "" : buf);
         }
         closedir(d);
 }
@@ -876,6 +878,26 @@ static void vm_groups(const struct vm *v, bool *ret) {
         }
 }
 
+/* Is @after what disable may make of @before: whole [device] sections taken out (a header and
+ * the lines up to the next header, or fewer), every other line kept, in order? */
+static bool sections_removed(const char *before, const char *after) {
+        const char *b = before, *a = after;
+        bool in_removed = false;
+        while (*b) {
+                const char *be = strchrnul(b, '\n'), *ae = strchrnul(a, '\n');
+                size_t bl = (size_t) (be - b), al = (size_t) (ae - a);
+                if (*a && bl == al && memcmp(a, b, bl) == 0 && !(in_removed && bl > 0 && b[0] != '[' && b[0] != '#' && b[0] != ';')) {
+                        in_removed = false;
+                        a = *ae ? ae + 1 : ae;
+                } else if (strncmp(b, "[device ", 8) == 0)
+                        in_removed = true; /* a section that goes */
+                else if (!in_removed || b[0] == '[')
+                        return false; /* a line outside a removed section went, or changed */
+                b = *be ? be + 1 : be;
+        }
+        return *a == '\0';
+}
+
 static void check_config(const struct conf_snap *before, const struct step *st, const char *what) {
         struct conf_snap after;
         bool enable = false, disable = false;
@@ -893,6 +915,9 @@ static void check_config(const struct conf_snap *before, const struct step *st, 
                                 enable_written.f[enable_written.n++] = after.f[i];
                         continue;
                 }
+                /* disable takes its group's sections out of a file enable did not write */
+                if (b && disable && sections_removed(b->text, after.f[i].text))
+                        continue;
                 report("config-touched", "\"%s\" %s %s", what, b ? "changed" : "created", after.f[i].name);
         }
         for (int i = 0; i < before->n; i++) {
