@@ -16,7 +16,7 @@ _vfio_claim_devices() {
 # PCI addresses and group:N of the groups vfio-claim holds now (its state records).
 _vfio_claim_claimed() {
         local sysroot=$1 f
-        for f in "$sysroot"/run/vfio-claim/group-*; do
+        for f in "$sysroot"%runstatedir%/vfio-claim/group-*; do
                 [ -f "$f" ] || continue
                 printf 'group:%s\n' "${f##*-}"
                 sed -n 's/^device \([0-9a-fA-F:.]\+\) .*/\1/p' "$f" 2>/dev/null

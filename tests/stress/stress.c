@@ -1164,11 +1164,13 @@ static void fresh_tree(void) {
         if (pid < 0 || waitpid(pid, &status, 0) < 0 || exit_code(status) != 0)
                 die("%s %s %s failed", mktree, fixture, root);
 
+        /* ROOT/SYSCONFDIR/vfio-claim/conf.d, every level (a distcheck prefix is deep) */
         pathf(p, "%s/conf.d", confdir);
-        char dir[PATH_MAX];
-        pathf(dir, "%s%s", root, SYSCONFDIR);
-        (void) mkdir(dir, 0755);
-        (void) mkdir(confdir, 0755);
+        for (char *slash = p + strlen(root) + 1; (slash = strchr(slash, '/')); slash++) {
+                *slash = '\0';
+                (void) mkdir(p, 0755);
+                *slash = '/';
+        }
         (void) mkdir(p, 0755);
         reset_configured = false;
         write_main_conf();
