@@ -922,6 +922,31 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
         return 0;
 }
 
+/* A device on a vfio driver whose driver_override names another driver would go to that driver
+ * at its next probe: a give-back that died between its override write and its unbind leaves
+ * that (tests/stress/seqs/claim-after-killed-release-keeps-host-override.seq). Set the override
+ * back to the driver the device is on; the transaction's undo restores it on failure. */
+static bool override_strays(const struct vc_pci_dev *d) {
+        const char *ov = vc_pci_dev_driver_override(d);
+        return !vc_pci_dev_is_bridge(d) && vc_pci_dev_is_on_vfio(d) && ov && !streq(ov, vc_pci_dev_driver(d));
+}
+
+static int keep_vfio_overrides(struct txn *t, const struct vc_group *g) {
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                if (!override_strays(d))
+                        continue;
+                _cleanup_free_ char *path = NULL;
+                int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/driver_override",
+                                    VC_PCI_ADDR_TO_STRING(vc_pci_dev_addr(d)));
+                if (r >= 0)
+                        r = txn_write_undoable(t, vc_pci_dev_addr(d), path, vc_pci_dev_driver(d));
+                if (r < 0)
+                        return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_SET_OVERRIDE, NULL, r);
+        }
+        return 0;
+}
+
 int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
                    struct vc_op_result *result) {
         const struct vc_claim_opts o = opts ? *opts : (struct vc_claim_opts){ 0 };
@@ -958,7 +983,10 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 else if (vc_pci_dev_is_on_vfio(d)) {
                         _cleanup_free_ char *desc = NULL;
                         n_endpoints++;
-                        r = asprintf(&desc, "already on %s", drv) < 0 ? -ENOMEM
+                        r = (override_strays(d) ? asprintf(&desc, "on %s, its driver_override %s set back to %s", drv,
+                                                           vc_pci_dev_driver_override(d), drv)
+                                                  : asprintf(&desc, "already on %s", drv)) < 0
+                                ? -ENOMEM
                                 : plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE, desc);
                 } else {
                         n_endpoints++;
@@ -1011,7 +1039,7 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                          old->n_devices != rec->n_devices);
                 if (write_record && (r = vc_record_write(ctx, rec)) < 0)
                         return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-                if ((r = apply_reset_methods(&t, &o, g, true)) < 0) {
+                if ((r = keep_vfio_overrides(&t, g)) < 0 || (r = apply_reset_methods(&t, &o, g, true)) < 0) {
                         txn_rollback(&t);
                         if (write_record) {
                                 int k = old ? vc_record_write(ctx, old) : vc_record_remove(ctx, group);
@@ -1064,6 +1092,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 if (r < 0)
                         goto fail;
         }
+        if ((r = keep_vfio_overrides(&t, g)) < 0)
+                goto fail;
         if (t.dry_run)
                 return 0;
 

@@ -95,6 +95,28 @@ snapshot() { # drivers and overrides of every device, one line each
         assert_equal "$(fk_writes)" "$before"
 }
 
+# A give-back killed after it wrote the host driver's name into driver_override and before the
+# unbind leaves the device on vfio-pci with an override that sends it to the host at its next
+# probe (tests/stress/seqs/claim-after-killed-release-keeps-host-override.seq). A claim that finds
+# the group on vfio-pci puts the override back; nothing else is written.
+@test "already on vfio-pci with a host driver's override (a killed release): enable puts vfio-pci back" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        fk_sh "echo nouveau > '$(fk_dev 0000:01:00.0)/driver_override'"
+        before=$(fk_writes)
+        run vc enable 01:00.0
+        assert_success
+        assert_output --partial '0000:01:00.0'
+        assert_equal "$(fk_override 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_override 0000:01:00.1)" vfio-pci
+        assert_equal "$(fk_writes)" "$((before + 1))"
+        grep -qx 'state claimed' "$STATE/group-1"
+        # and the next probe keeps it on vfio-pci
+        fk_sh "echo 0000:01:00.0 > '$ROOT/sys/bus/pci/drivers/vfio-pci/unbind'; echo 0000:01:00.0 > '$ROOT/sys/bus/pci/drivers_probe'"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+}
+
 @test "--dry-run prints exactly the writes and makes none" {
         fake_root gpu-audio
         run vc --dry-run enable 01:00.0
