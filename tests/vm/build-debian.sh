@@ -18,24 +18,7 @@ need_tools debootstrap chroot mke2fs apt-cache sha256sum
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 [[ -n $codename ]] || skip "cannot tell this host's Debian release from /etc/os-release"
 
-# The first URI that serves "$codename" in this host's apt sources, deb822
-# (*.sources) or one-line (*.list) format.
-mirror_of_host() {
-        local f
-        for f in /etc/apt/sources.list.d/*.sources; do
-                [[ -r $f ]] || continue
-                awk -v c="$codename" '
-                        function flush() { if (deb && suite && uri != "") { print uri; exit } deb = suite = 0; uri = "" }
-                        /^[[:space:]]*$/ { flush(); next }
-                        /^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
-                        /^URIs:/ { uri = $2 }
-                        /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == c) suite = 1 }
-                        END { flush() }' "$f"
-        done
-        cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
-                sed -e 's/\[[^]]*\]//' | awk -v c="$codename" '$1 == "deb" && $3 == c { print $2 }' || true
-}
-mirror=$(mirror_of_host | head -n1) || true
+mirror=$(mirror_of_host "$codename" | head -n1) || true
 [[ -n $mirror ]] || skip "no '$codename' deb source in /etc/apt/sources.list*"
 
 # Packages of the root, minus what minbase has. Versions of the big ones go

@@ -17,19 +17,7 @@ need_tools make autoreconf tar ldd
 
 bdir=$VC_LAB_CACHE/build/$(printf '%s' "$src" | sha256sum | cut -c1-12)
 mkdir -p "$bdir/src"
-# Copy tracked and untracked-but-not-ignored files; tar keeps mtimes, so make
-# rebuilds only what changed since the last run.
-if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-        git -C "$src" ls-files -z -co --exclude-standard |
-                (cd "$src" && tar --null -T - -cf - 2>/dev/null) | tar -xf - -C "$bdir/src"
-else
-        # A release tarball, perhaps configured and built in place: leave the
-        # products of that build behind.
-        (cd "$src" && tar --exclude=.git --exclude=config.status --exclude=config.log \
-                --exclude=autoconfig.h --exclude=stamp-h1 --exclude=libtool --exclude=Makefile \
-                --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
-                -cf - .) | tar -xf - -C "$bdir/src"
-fi
+copy_sources "$src" "$bdir/src"
 cd "$bdir/src"
 log=$bdir/build.log
 : >"$log"

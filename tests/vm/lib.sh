@@ -128,3 +128,42 @@ lab_collect() {
         grep '^# ' "$logdir/serial.txt" >"$logdir/scenario-output.txt" || true
         return "$rc"
 }
+
+# mirror_of_host CODENAME: the first URI that serves CODENAME in this host's apt sources,
+# deb822 (*.sources) or one-line (*.list) format. No mirror name lives in the repository.
+mirror_of_host() {
+        local c=$1 f
+        for f in /etc/apt/sources.list.d/*.sources; do
+                [[ -r $f ]] || continue
+                awk -v c="$c" '
+                        function flush() { if (deb && suite && uri != "") { print uri; exit } deb = suite = 0; uri = "" }
+                        /^[[:space:]]*$/ { flush(); next }
+                        /^Types:/ { for (i = 2; i <= NF; i++) if ($i == "deb") deb = 1 }
+                        /^URIs:/ { uri = $2 }
+                        /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == c) suite = 1 }
+                        END { flush() }' "$f"
+        done
+        cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+                sed -e 's/\[[^]]*\]//' | awk -v c="$c" '$1 == "deb" && $3 == c { print $2 }' || true
+}
+
+# copy_sources SRC DEST: the source tree SRC into DEST, mtimes kept (make then rebuilds only what
+# changed). SRC the top level of a git work tree: its tracked files and the untracked ones that
+# are not ignored. Anything else (a release tarball, perhaps configured and built in place, or
+# the snapshot tools/quickstart takes in the repository's ignored _build/): every file but the
+# products of a build.
+copy_sources() {
+        local src dst=$2
+        src=$(cd "$1" && pwd -P)
+        mkdir -p "$dst"
+        if [[ $(git -C "$src" rev-parse --show-toplevel 2>/dev/null) == "$src" ]]; then
+                (cd "$src" && git ls-files -z -co --exclude-standard |
+                        while IFS= read -r -d '' f; do [[ -f $f ]] && printf '%s\0' "$f"; done |
+                        tar --null -T - -cf -) | tar -xf - -C "$dst"
+        else
+                (cd "$src" && tar --exclude=.git --exclude=config.status --exclude=config.log \
+                        --exclude=autoconfig.h --exclude=stamp-h1 --exclude=libtool --exclude=./Makefile \
+                        --exclude='*.o' --exclude='*.lo' --exclude='*.la' --exclude=.libs --exclude=.deps \
+                        --exclude=./_build -cf - .) | tar -xf - -C "$dst"
+        fi
+}

@@ -17,6 +17,7 @@
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../lib.sh" # copy_sources, mirror_of_host
 SRC=$(cd "$HERE/../../.." && pwd)
 ONLY=
 while [ $# -gt 0 ]; do
@@ -34,7 +35,8 @@ for t in debootstrap qemu-system-x86_64 mke2fs apt-get; do
 done
 
 CACHE=${VC_LAB_CACHE:-/var/cache/vfio-claim-lab}/debian-boot
-MIRROR=${VC_LAB_MIRROR:-http://deb.debian.org/debian}
+MIRROR=${VC_LAB_MIRROR:-$(mirror_of_host bookworm | head -n1)}
+[ -n "$MIRROR" ] || { echo "1..0 # SKIP no bookworm deb source in /etc/apt/sources.list* (or set VC_LAB_MIRROR)"; exit 77; }
 LOG=$CACHE/logs/$(date +%Y%m%d-%H%M%S)-$$
 mkdir -p "$CACHE" "$LOG"
 exec 3>&1
@@ -69,8 +71,7 @@ BUILD=$CACHE/build
 STAGE=$LOG/stage
 say "building $SRC"
 mkdir -p "$BUILD"
-(cd "$SRC" && { git ls-files; git ls-files -o --exclude-standard; } | sort -u |
-        while read -r f; do [ -f "$f" ] && printf '%s\0' "$f"; done | xargs -0 cp --parents -p -t "$BUILD")
+copy_sources "$SRC" "$BUILD"
 (cd "$BUILD" && { [ -x configure ] || autoreconf -fi; } &&
         { [ -f Makefile ] || ./configure --prefix=/usr --sysconfdir=/etc --enable-werror; } &&
         make -j"$(nproc)" && make install DESTDIR="$STAGE") > "$LOG/build.log" 2>&1 ||
