@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* vfio-claim doctor: what stands between this host and working passthrough (SPEC 6).
+/* vfio-claim doctor: what stands between this host and working passthrough (vfio-claim(8),
+ * DIAGNOSIS).
  *
  * A run goes through a fixed list of checks; each check adds one or more findings: a check id,
  * a level (ok, warn, fail, skip: the check could not run), the device it concerns (NULL for the host), one line saying what was
