@@ -125,7 +125,7 @@ struct vc_plan {
 struct vc_plan *vc_plan_free(struct vc_plan *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_plan *, vc_plan_free);
 
-/* Guard for "id =" (SPEC 2): refuse the claim when the device at @addr does not carry @id. */
+/* Guard for "id =" (vfio-claim.conf(5)): refuse the claim when the device at @addr does not carry @id. */
 struct vc_claim_guard {
         struct vc_pci_addr addr;
         struct vc_pci_id id;

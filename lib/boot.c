@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 
 #include "boot.h"
+#include "cmdline.h"
 #include "fileio.h"
 #include "iommu.h"
 #include "log.h"
@@ -17,76 +16,21 @@
 
 /* ------------------------------------------------------------ kernel command line */
 
-/* dracut's getargbool: "0", "no", "off", "false" switch off; a bare key or any other value is on. */
-static bool cmdline_value_is_on(const char *v, size_t n) {
-        static const char *const off[] = { "0", "no", "off", "false" };
-        if (!v)
-                return true;
-        for (size_t i = 0; i < ELEMENTSOF(off); i++)
-                if (strlen(off[i]) == n && strncasecmp(v, off[i], n) == 0)
-                        return false;
-        return true;
-}
-
-/* Compare a command line key with @want, '-' and '_' being the same (as the kernel treats them in
- * parameter names). */
-static bool cmdline_key_is(const char *key, size_t n, const char *want) {
-        if (strlen(want) != n)
-                return false;
-        for (size_t i = 0; i < n; i++) {
-                char a = key[i] == '-' ? '_' : key[i], b = want[i] == '-' ? '_' : want[i];
-                if (a != b)
-                        return false;
-        }
-        return true;
-}
-
 int vc_boot_cmdline_disabled(struct vc_ctx *ctx, const char **ret_switch) {
-        _cleanup_free_ char *path = NULL, *line = NULL;
-        int r, rd = 1, plain = 1;
+        _cleanup_strv_free_ char **params = NULL;
+        int r;
 
-        r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "cmdline");
-        if (r < 0)
-                return r;
-        r = vc_sysfs_read(path, &line);
+        r = vc_cmdline_read(ctx, &params);
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
                 return r;
-
-        /* Words are separated by white space; double quotes protect white space, as the kernel's
-         * own parser does ("foo=\"a b\""). */
-        for (char *p = line; *p;) {
-                p += strspn(p, " \t\n");
-                if (!*p)
-                        break;
-                char *w = p, *o = p;
-                bool quoted = false;
-                for (; *p && (quoted || !strchr(" \t\n", *p)); p++) {
-                        if (*p == '"')
-                                quoted = !quoted;
-                        else
-                                *o++ = *p;
-                }
-                if (*p)
-                        p++;
-                *o = '\0';
-
-                const char *eq = strchr(w, '=');
-                size_t klen = eq ? (size_t) (eq - w) : strlen(w);
-                const char *v = eq ? eq + 1 : NULL;
-                size_t vlen = v ? strlen(v) : 0;
-                if (cmdline_key_is(w, klen, "rd.vfio_claim"))
-                        rd = cmdline_value_is_on(v, vlen);
-                else if (cmdline_key_is(w, klen, "vfio_claim"))
-                        plain = cmdline_value_is_on(v, vlen);
-        }
-        if (!rd) {
+        if (!vc_cmdline_get_bool(params, "rd.vfio_claim", true)) {
                 if (ret_switch)
                         *ret_switch = "rd.vfio_claim=0";
                 return 1;
         }
-        if (!plain) {
+        if (!vc_cmdline_get_bool(params, "vfio_claim", true)) {
                 if (ret_switch)
                         *ret_switch = "vfio_claim=0";
                 return 1;

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Claiming at boot (SPEC 5, "udev rule + helper"): the part of vfio-claim-udev that is logic.
+/* Claiming at boot (docs/DESIGN.md, "The data's way through the system", step 2): the part of
+ * vfio-claim-udev that is logic.
  *
  * A boot target is a PCI device present now whose first matching configuration entry (file
  * order, as vc_config_match_device() decides) says "boot = yes". Finding the targets reads as

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* Devices the host cannot lose (SPEC 6): the storage controllers behind "/", "/boot",
- * "/boot/efi" and active swap, through device-mapper, MD and LVM (all controllers of a
- * multipath NVMe namespace); the NIC of every default route
+/* Devices the host cannot lose (docs/DESIGN.md, "The transaction", step 2): the storage
+ * controllers behind "/", "/boot", "/boot/efi" and active swap, through device-mapper, MD and
+ * LVM (all controllers of a multipath NVMe namespace); the NIC of every default route
  * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
  * console is active. Everything is read under the context's root:
  *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,

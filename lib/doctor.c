@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <ctype.h>
 #include <inttypes.h>
 #include <libkmod.h>
 #include <stdarg.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 #include <sys/utsname.h>
 
+#include "cmdline.h"
 #include "doctor.h"
 #include "iommu.h"
 #include "log.h"
@@ -76,72 +76,6 @@ int vc_doctor_report_add(struct vc_doctor_report *r, const char *check, enum vc_
 }
 
 /* ------------------------------------------------------------------ parsing helpers */
-
-int vc_cmdline_split(const char *text, char ***ret) {
-        size_t n = 0, alloc = 8;
-        char **v = calloc(alloc + 1, sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        const char *p = text ? text : "";
-        for (;;) {
-                while (*p && isspace((unsigned char) *p))
-                        p++;
-                if (!*p)
-                        break;
-                size_t cap = strlen(p) + 1, len = 0;
-                char *w = malloc(cap);
-                if (!w)
-                        goto oom;
-                bool quoted = false;
-                for (; *p && (quoted || !isspace((unsigned char) *p)); p++) {
-                        if (*p == '"') {
-                                quoted = !quoted;
-                                continue;
-                        }
-                        w[len++] = *p;
-                }
-                w[len] = '\0';
-                if (n == alloc) {
-                        char **nv = realloc(v, (alloc * 2 + 1) * sizeof *v);
-                        if (!nv) {
-                                free(w);
-                                goto oom;
-                        }
-                        v = nv;
-                        alloc *= 2;
-                }
-                v[n++] = w;
-                v[n] = NULL;
-        }
-        *ret = v;
-        return 0;
-oom:
-        strv_free(v);
-        return -ENOMEM;
-}
-
-/* Kernel parameter names: '-' and '_' are the same character. */
-static bool param_name_equal(const char *a, size_t la, const char *b) {
-        if (la != strlen(b))
-                return false;
-        for (size_t i = 0; i < la; i++) {
-                char x = a[i] == '-' ? '_' : a[i], y = b[i] == '-' ? '_' : b[i];
-                if (x != y)
-                        return false;
-        }
-        return true;
-}
-
-const char *vc_cmdline_get(char *const *words, const char *key) {
-        const char *found = NULL;
-        for (char *const *w = words; w && *w; w++) {
-                const char *eq = strchr(*w, '=');
-                size_t l = eq ? (size_t) (eq - *w) : strlen(*w);
-                if (param_name_equal(*w, l, key))
-                        found = eq ? eq + 1 : "";
-        }
-        return found;
-}
 
 bool vc_option_list_has(const char *value, const char *item) {
         size_t il = strlen(item);
@@ -409,15 +343,18 @@ static bool kver_ok(const char *k) {
 }
 
 static int load_kernel_facts(struct doctor *d) {
-        _cleanup_free_ char *text = NULL;
         int r;
 
-        r = read_root_file(d, VC_PLACE_PROC, "cmdline", &text);
-        if (r < 0 && r != -ENOENT && r != -EACCES)
-                log_debug_errno(r, "cannot read the kernel command line: %m");
-        r = vc_cmdline_split(text, &d->cmdline);
-        if (r < 0)
+        r = vc_cmdline_read(d->ctx, &d->cmdline);
+        if (r == -ENOMEM)
                 return r;
+        if (r < 0) {
+                if (r != -ENOENT && r != -EACCES)
+                        log_debug_errno(r, "cannot read the kernel command line: %m");
+                r = vc_cmdline_parse(NULL, &d->cmdline);
+                if (r < 0)
+                        return r;
+        }
 
         /* Which kernel's modules: the root's own kernel when it tells, the running one on the host,
          * the only one installed under a root otherwise. */
@@ -465,10 +402,10 @@ static bool from_running_cmdline(char *const *running, const char *kind, const c
                         continue;
                 size_t ml = (size_t) (dot - *w);
                 if (streq(kind, "blacklist")) {
-                        if (param_name_equal(*w, ml, "modprobe") && param_name_equal(dot + 1, (size_t) (eq - dot - 1), "blacklist") &&
+                        if (vc_cmdline_name_equal(*w, ml, "modprobe") && vc_cmdline_name_equal(dot + 1, (size_t) (eq - dot - 1), "blacklist") &&
                             vc_option_list_has(eq + 1, module))
                                 return true;
-                } else if (streq(kind, "options") && param_name_equal(*w, ml, module) && streq(dot + 1, value))
+                } else if (streq(kind, "options") && vc_cmdline_name_equal(*w, ml, module) && streq(dot + 1, value))
                         return true;
         }
         return false;
@@ -549,7 +486,7 @@ static int load_modprobe_config(struct doctor *d) {
                         goto out;
                 }
                 if (vc_module_name_equal(mod, "modprobe")) {
-                        if (!param_name_equal(dot + 1, (size_t) (eq - dot - 1), "blacklist"))
+                        if (!vc_cmdline_name_equal(dot + 1, (size_t) (eq - dot - 1), "blacklist"))
                                 continue;
                         for (const char *p = eq + 1; *p;) {
                                 size_t l = strcspn(p, ",");
@@ -902,7 +839,7 @@ static bool module_basename_is(const char *path, size_t len, const char *name) {
                         ko = p;
         if (!ko)
                 return false;
-        return param_name_equal(slash, (size_t) (ko - slash), name);
+        return vc_cmdline_name_equal(slash, (size_t) (ko - slash), name);
 }
 
 static bool text_index_has(const char *text, const char *name) {

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* vfio-claim doctor: what stands between this host and working passthrough (SPEC 6).
+/* vfio-claim doctor: what stands between this host and working passthrough (vfio-claim(8),
+ * DIAGNOSIS).
  *
  * A run goes through a fixed list of checks; each check adds one or more findings: a check id,
  * a level (ok, warn, fail, skip: the check could not run), the device it concerns (NULL for the host), one line saying what was
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cmdline.h"
 #include "config.h"
 #include "macro.h"
 #include "pci.h"
@@ -67,11 +69,6 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
 
 /* ---- pieces exposed for the unit tests and the CLI */
 
-/* Split a kernel command line into words; double quotes group (param="a b") and are removed. */
-int vc_cmdline_split(const char *text, char ***ret);
-/* The value of the last "key=value" word (kernel parameter names treat '-' and '_' alike): "" for a
- * bare "key", NULL when absent. */
-const char *vc_cmdline_get(char *const *words, const char *key);
 /* Does a comma-separated option value ("on,igfx_off") contain @item? */
 bool vc_option_list_has(const char *value, const char *item);
 

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "state.h"
 #include "stuck.h"
 #include "sysfs.h"

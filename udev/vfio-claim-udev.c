@@ -247,7 +247,7 @@ static int run_event(struct vc_ctx *ctx) {
         if (me)
                 log_target_problem(me, LOG_WARNING);
 
-        /* Every run: a sibling's override before this event's own module load (SPEC 5). */
+        /* Every run: a sibling's override before this event's own module load (lib/boot.h). */
         (void) overrides(ctx, cfg, t, n, BY_EVENT, &lock_fd);
 
         if (me && me->state == VC_BOOT_TARGET_OK)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "compat.h"
+
 static int fail(const char *what, int e) {
         fprintf(stderr, "%s: %s\n", what, strerrorname_np(e) ? strerrorname_np(e) : strerror(e));
         return 1;

@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "fkmodel.h"
 
 #define EXPORT __attribute__((visibility("default")))

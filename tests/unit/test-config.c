@@ -484,7 +484,7 @@ TEST(empty_files) {
 TEST(full_example) {
         _cleanup_tree_ char *dir = tree_new();
         _cleanup_(vc_config_freep) struct vc_config *c = NULL;
-        /* The example of SPEC section 2, comments and all. */
+        /* A whole configuration, comments and all. */
         write_file(dir, "vfio-claim.conf",
                    "[global]\n"
                    "release = host        ; default when a VM stops: host | keep\n"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The parsing behind vfio-claim doctor: kernel command line words, module option values, the
- * vendor-reset id table, the 64-bit MMIO window size and the VT-d IR bit. */
+/* The parsing behind vfio-claim doctor: module option values (the kernel command line:
+ * test-cmdline.c), the vendor-reset id table, the 64-bit MMIO window size and the VT-d IR bit. */
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -10,38 +10,6 @@
 #include "reset.h"
 #include "sysfs.h"
 #include "tests.h"
-
-TEST(cmdline_split_quotes_and_spaces) {
-        _cleanup_strv_free_ char **w = NULL;
-        ASSERT_OK(vc_cmdline_split("  BOOT_IMAGE=/vmlinuz  root=/dev/sda1 ro dyndbg=\"file a.c +p\" quiet\n", &w));
-        ASSERT_STREQ(w[0], "BOOT_IMAGE=/vmlinuz");
-        ASSERT_STREQ(w[1], "root=/dev/sda1");
-        ASSERT_STREQ(w[2], "ro");
-        ASSERT_STREQ(w[3], "dyndbg=file a.c +p");
-        ASSERT_STREQ(w[4], "quiet");
-        ASSERT_NULL(w[5]);
-}
-
-TEST(cmdline_split_empty) {
-        _cleanup_strv_free_ char **w = NULL, **v = NULL;
-        ASSERT_OK(vc_cmdline_split("", &w));
-        ASSERT_NULL(w[0]);
-        ASSERT_OK(vc_cmdline_split(NULL, &v));
-        ASSERT_NULL(v[0]);
-}
-
-TEST(cmdline_get_last_wins_and_dash_is_underscore) {
-        _cleanup_strv_free_ char **w = NULL;
-        ASSERT_OK(vc_cmdline_split("intel_iommu=off quiet intel-iommu=on,igfx_off iommu=pt vfio_pci.ids=10de:2204 pcie_acs_override", &w));
-        ASSERT_STREQ(vc_cmdline_get(w, "intel_iommu"), "on,igfx_off");
-        ASSERT_STREQ(vc_cmdline_get(w, "iommu"), "pt");
-        ASSERT_STREQ(vc_cmdline_get(w, "vfio-pci.ids"), "10de:2204");
-        ASSERT_STREQ(vc_cmdline_get(w, "pcie_acs_override"), "");
-        ASSERT_STREQ(vc_cmdline_get(w, "quiet"), "");
-        ASSERT_NULL(vc_cmdline_get(w, "amd_iommu"));
-        ASSERT_NULL(vc_cmdline_get(w, "iommu.strict"));
-        ASSERT_NULL(vc_cmdline_get(w, "intel"));
-}
 
 TEST(option_lists) {
         ASSERT_TRUE(vc_option_list_has("on,igfx_off", "on"));

@@ -14,8 +14,8 @@
  * (no host driver had it), so the release clears driver_override, unbinds and lets the kernel
  * probe; the loaded e1000 and 8139cp take the NICs back.
  *
- * FAULT_CLAIM_WRITES, FAULT_RELEASE_WRITES and FAULT_REPROBE_WRITES (from Makefile.am, which
- * lists the cells) are the writes of a clean claim, release and reprobe; "clean" fails when the
+ * FAULT_CLAIM_WRITES, FAULT_RELEASE_WRITES and FAULT_REPROBE_WRITES (from configure.ac, which
+ * also makes the list of cells from them) are the writes of a clean claim, release and reprobe; "clean" fails when the
  * engine's writes change, so that the cell list is updated with them. */
 
 #include "bind.h"

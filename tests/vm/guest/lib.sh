@@ -83,7 +83,7 @@ vc_load_vfio() {
         modprobe vfio-pci && modprobe vfio_iommu_type1
 }
 
-# --- claim and release by hand, through sysfs (SPEC section 3) -------------
+# --- claim and release by hand, through sysfs (docs/DESIGN.md, "The transaction") -------------
 # Scenarios call vc_claim/vc_release; pointing them at the CLI is one line:
 #   VC_CLAIM_WITH=cli   (or set it in run.conf with --claim-with cli)
 VC_CLAIM_WITH=${VC_CLAIM_WITH:-sysfs}

@@ -34,7 +34,7 @@ else
         vc_not_ok "list --json disagrees with /sys/kernel/iommu_groups (diff above: - sysfs, + list)"
 fi
 
-# The host-critical marks (SPEC section 6): the root disk's controller and
+# The host-critical marks (lib/critical.h): the root disk's controller and
 # the default-route NIC. Checked when the document carries "critical" keys.
 if jq -e '[.. | objects | select(has("critical"))] | length > 0' /tmp/list.json >/dev/null; then
         for id in 1af4:1001 1af4:1041; do

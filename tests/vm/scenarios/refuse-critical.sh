@@ -1,6 +1,6 @@
 # The engine refuses host-critical groups with exit 4 and writes nothing:
 # the virtio-blk controller behind / and the virtio NIC of the default route
-# (SPEC section 6). Runs once `vfio-claim enable` exists; skips until then.
+# (lib/critical.h). Runs once `vfio-claim enable` exists; skips until then.
 command -v vfio-claim >/dev/null || { vc_skip "vfio-claim is not installed in the guest"; exit 0; }
 # The verb exists when --help lists it and the binary does not reject it.
 vfio-claim --help 2>&1 | grep -qE '^[[:space:]]+enable([[:space:]]|$)' ||
