@@ -511,10 +511,44 @@ static bool virtual_terminal_active(struct vc_ctx *ctx) {
         return false;
 }
 
+/* The devices whose boot_vga reads 1: only that attribute of each device is read (the kernel shows
+ * it on VGA controllers alone), not the whole device, so a host with thousands of functions
+ * pays one failed open per function here (docs/PERFORMANCE.md, "Scale"). */
+static int boot_vga_devices(struct vc_ctx *ctx, struct vc_pci_addr **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ struct vc_pci_addr *v = NULL;
+        size_t n = 0;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r < 0)
+                return r;
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *p = NULL;
+                struct vc_pci_addr a;
+                int on;
+                if (vc_pci_addr_parse(*i, &a) < 0)
+                        continue; /* not a PCI device name: never build a path from it */
+                if (asprintf(&p, "%s/%s/boot_vga", dir, VC_PCI_ADDR_TO_STRING(&a)) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read_int(p, &on) < 0 || on == 0)
+                        continue;
+                struct vc_pci_addr *nv = realloc(v, (n + 1) * sizeof *v);
+                if (!nv)
+                        return -ENOMEM;
+                v = nv;
+                v[n++] = a;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
+        return 0;
+}
+
 static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
-        _cleanup_free_ struct vc_pci_addr *fbs = NULL;
-        struct vc_pci_dev **devs = NULL;
-        size_t n_fbs = 0, n_devs = 0;
+        _cleanup_free_ struct vc_pci_addr *fbs = NULL, *vgas = NULL;
+        size_t n_fbs = 0, n_vgas = 0;
         bool fbcon;
         int r;
 
@@ -522,19 +556,16 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 return 0;
         if ((r = console_state(ctx, &fbcon, &fbs, &n_fbs)) < 0)
                 return r;
-        r = vc_pci_dev_enumerate(ctx, &devs, &n_devs);
+        r = boot_vga_devices(ctx, &vgas, &n_vgas);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
-        for (size_t i = 0; i < n_devs && r >= 0; i++) {
-                if (vc_pci_dev_boot_vga(devs[i]) != 1)
-                        continue;
+        for (size_t i = 0; i < n_vgas && r >= 0; i++) {
                 bool active = fbcon;
                 for (size_t j = 0; j < n_fbs; j++)
-                        active = active || vc_pci_addr_equal(&fbs[j], vc_pci_dev_addr(devs[i]));
+                        active = active || vc_pci_addr_equal(&fbs[j], &vgas[i]);
                 if (active)
-                        r = set_add(s, vc_pci_dev_addr(devs[i]), "boot VGA driving the active console");
+                        r = set_add(s, &vgas[i], "boot VGA driving the active console");
         }
-        vc_pci_dev_array_free(devs, n_devs);
         return r < 0 ? r : 0;
 }
 

@@ -225,7 +225,8 @@ struct doctor {
         struct vc_ctx *ctx;
         const struct vc_doctor_opts *opts;
         struct vc_doctor_report *report;
-        struct vc_topology *topo;
+        const struct vc_topology *topo; /* opts->topology, or own_topo */
+        struct vc_topology *own_topo;
         struct vc_pci_dev **all; /* every device, borrowed from topo */
         size_t n_all;
         char **cmdline;
@@ -278,7 +279,7 @@ static void modconf_done(struct modconf *c) {
 }
 
 static void doctor_done(struct doctor *d) {
-        vc_topology_free(d->topo);
+        vc_topology_free(d->own_topo);
         free(d->all);
         strv_free(d->cmdline);
         free(d->kver);
@@ -1522,9 +1523,14 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
         _cleanup_(doctor_done) struct doctor d = { .ctx = ctx, .opts = opts, .report = report };
         int r;
 
-        r = vc_topology_read(ctx, &d.topo);
-        if (r < 0)
-                return r;
+        if (opts->topology)
+                d.topo = opts->topology;
+        else {
+                r = vc_topology_read(ctx, &d.own_topo);
+                if (r < 0)
+                        return r;
+                d.topo = d.own_topo;
+        }
         if ((r = collect(&d)) < 0 || (r = load_kernel_facts(&d)) < 0 || (r = load_modprobe_config(&d)) < 0)
                 return r;
 

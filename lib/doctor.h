@@ -62,6 +62,9 @@ struct vc_doctor_opts {
         bool explicit_targets; /* examine exactly @targets, even when there are none */
         vc_critical_fn critical;
         void *critical_userdata;
+        /* The devices as the caller read them with vc_topology_read() (borrowed), so that a host
+         * with thousands of functions is not read twice; NULL: doctor reads them. */
+        const struct vc_topology *topology;
 };
 
 /* Run every check, adding findings to @report. Only allocation failures are errors. */

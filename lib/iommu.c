@@ -17,6 +17,12 @@ static int cmp_dev(const void *a, const void *b) {
                                    vc_pci_dev_addr(*(struct vc_pci_dev *const *) b));
 }
 
+/* struct vc_topology_entry starts with its address: one comparison serves key and element. */
+static int cmp_entry(const void *a, const void *b) {
+        return vc_pci_addr_compare(&((const struct vc_topology_entry *) a)->addr,
+                                   &((const struct vc_topology_entry *) b)->addr);
+}
+
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
@@ -126,6 +132,7 @@ struct vc_topology *vc_topology_free(struct vc_topology *t) {
                 vc_group_free(t->groups[i]);
         free(t->groups);
         vc_pci_dev_array_free(t->ungrouped, t->n_ungrouped);
+        free(t->index);
         free(t);
         return NULL;
 }
@@ -154,6 +161,18 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
                         return r;
                 t->n_groups++;
         }
+
+        size_t n_grouped = 0;
+        for (size_t i = 0; i < t->n_groups; i++)
+                n_grouped += t->groups[i]->n_devices;
+        t->index = calloc(n_grouped + 1, sizeof *t->index);
+        if (!t->index)
+                return -ENOMEM;
+        for (size_t i = 0; i < t->n_groups; i++)
+                for (size_t k = 0; k < t->groups[i]->n_devices; k++)
+                        t->index[t->n_index++] = (struct vc_topology_entry){
+                                .addr = *vc_pci_dev_addr(t->groups[i]->devices[k]), .group = t->groups[i] };
+        qsort(t->index, t->n_index, sizeof *t->index, cmp_entry);
 
         /* Devices no group claimed: read only those, never a device twice. */
         r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
@@ -189,6 +208,11 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
 
 const struct vc_group *vc_topology_find_group(const struct vc_topology *t,
                                               const struct vc_pci_addr *addr) {
+        if (t->index) {
+                const struct vc_topology_entry key = { .addr = *addr },
+                        *e = bsearch(&key, t->index, t->n_index, sizeof *t->index, cmp_entry);
+                return e ? e->group : NULL;
+        }
         for (size_t i = 0; i < t->n_groups; i++)
                 for (size_t k = 0; k < t->groups[i]->n_devices; k++)
                         if (vc_pci_addr_equal(vc_pci_dev_addr(t->groups[i]->devices[k]), addr))

@@ -39,6 +39,13 @@ struct vc_topology {
         size_t n_groups;
         struct vc_pci_dev **ungrouped;
         size_t n_ungrouped;
+        /* Every grouped device's address and group, sorted by address: the group of a device is
+         * a binary search, not a walk over all groups (thousands on SR-IOV hosts). */
+        struct vc_topology_entry {
+                struct vc_pci_addr addr;
+                const struct vc_group *group;
+        } *index;
+        size_t n_index;
 };
 int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret);
 struct vc_topology *vc_topology_free(struct vc_topology *t);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libudev.h>
 
@@ -124,12 +126,82 @@ struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d) {
         return NULL;
 }
 
-static int read_attr_u16(const char *dir, const char *attr, uint16_t *ret) {
-        _cleanup_free_ char *p = NULL;
-        uint64_t v;
-        if (asprintf(&p, "%s/%s", dir, attr) < 0)
+/* The attributes of one device are read relative to its directory (openat()/readlinkat() on one
+ * O_PATH descriptor): `list` and `doctor` read some twenty attributes of every device, and
+ * walking the full path for each was most of their system time on a host with thousands of
+ * devices (docs/PERFORMANCE.md, "Scale"). */
+
+/* One attribute into @buf (NUL-terminated, the trailing newline dropped); its length, or -errno.
+ * A text attribute is one page at most and sysfs returns it whole in one read(2), as a regular
+ * file does: a read that does not fill the buffer is the end, so no second read for EOF. */
+static ssize_t at_read(int dfd, const char *attr, char *buf, size_t size) {
+        _cleanup_close_ int fd = openat(dfd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        ssize_t k;
+        do
+                k = read(fd, buf, size - 1);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+                return negative_errno();
+        size_t n = (size_t) k;
+        if (n == size - 1)
+                return -E2BIG;
+        if (memchr(buf, '\0', n))
+                return -EBADMSG; /* text attributes hold no NUL bytes */
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        buf[n] = '\0';
+        return (ssize_t) n;
+}
+
+static int at_read_string(int dfd, const char *attr, char **ret) {
+        char buf[4097];
+        ssize_t n = at_read(dfd, attr, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
+        char *s = strdup(buf);
+        if (!s)
                 return -ENOMEM;
-        int r = vc_sysfs_read_u64(p, &v);
+        *ret = s;
+        return 0;
+}
+
+/* As vc_sysfs_read_u64(): decimal, or hex with 0x; no sign, no space. */
+static int at_read_u64(int dfd, const char *attr, uint64_t *ret) {
+        char buf[64];
+        ssize_t n = at_read(dfd, attr, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
+        if (!buf[0] || buf[0] == '-' || buf[0] == '+' || buf[0] == ' ')
+                return -EINVAL;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(buf, &end, 0);
+        if (errno != 0 || *end != '\0')
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* As vc_sysfs_read_int(). */
+static int at_read_int(int dfd, const char *attr, int *ret) {
+        char buf[64];
+        ssize_t n = at_read(dfd, attr, buf, sizeof buf);
+        if (n < 0)
+                return (int) n;
+        char *end;
+        errno = 0;
+        long v = strtol(buf, &end, 10);
+        if (errno != 0 || end == buf || *end != '\0' || v < INT32_MIN || v > INT32_MAX)
+                return -EINVAL;
+        *ret = (int) v;
+        return 0;
+}
+
+static int read_attr_u16(int dfd, const char *attr, uint16_t *ret) {
+        uint64_t v;
+        int r = at_read_u64(dfd, attr, &v);
         if (r < 0)
                 return r;
         if (v > 0xffff)
@@ -138,33 +210,77 @@ static int read_attr_u16(const char *dir, const char *attr, uint16_t *ret) {
         return 0;
 }
 
-static int read_attr_string(const char *dir, const char *attr, char **ret) {
+/* The last component of a link's target, as vc_sysfs_read_link_name(). */
+static int read_attr_link_name(int dfd, const char *attr, char **ret) {
+        char target[4096];
+        ssize_t n = readlinkat(dfd, attr, target, sizeof target - 1);
+        if (n < 0)
+                return negative_errno();
+        target[n] = '\0';
+        while (n > 1 && target[n - 1] == '/')
+                target[--n] = '\0';
+        const char *slash = strrchr(target, '/');
+        char *name = strdup(slash ? slash + 1 : target);
+        if (!name)
+                return -ENOMEM;
+        *ret = name;
+        return 0;
+}
+
+/* Attributes read after vc_pci_dev_read(), by path. */
+static int read_path_string(const char *dir, const char *attr, char **ret) {
         _cleanup_free_ char *p = NULL;
         if (asprintf(&p, "%s/%s", dir, attr) < 0)
                 return -ENOMEM;
         return vc_sysfs_read(p, ret);
 }
 
-static int read_attr_link_name(const char *dir, const char *attr, char **ret) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s/%s", dir, attr) < 0)
-                return -ENOMEM;
-        return vc_sysfs_read_link_name(p, ret);
-}
-
-static bool attr_exists(const char *dir, const char *attr) {
-        _cleanup_free_ char *p = NULL;
-        if (asprintf(&p, "%s/%s", dir, attr) < 0)
-                return false;
-        return vc_path_exists(p);
+static bool attr_exists(int dfd, const char *attr) {
+        return faccessat(dfd, attr, F_OK, 0) == 0;
 }
 
 /* Optional attributes: absent is fine, anything else malformed is not silently ignored by
  * callers that care; here "absent" and "unreadable" both leave the default. */
-static void read_optional_string(const char *dir, const char *attr, char **ret) {
+static void read_optional_string(int dfd, const char *attr, char **ret) {
         char *s = NULL;
-        if (read_attr_string(dir, attr, &s) >= 0)
+        if (at_read_string(dfd, attr, &s) >= 0)
                 *ret = s;
+}
+
+/* PCI_ID=VVVV:DDDD, PCI_SUBSYS_ID=VVVV:DDDD, PCI_CLASS=CCCCCC and MODALIAS= from uevent, as
+ * pci_uevent() writes them: -ENODATA unless the first three are all there (a tree that is not
+ * sysfs, or a uevent overwritten in a test tree). */
+static int read_uevent(int dfd, struct vc_pci_dev *d) {
+        char buf[4097];
+        unsigned v = 0, dv = 0, sv = 0, sd = 0, cls = 0;
+        bool id = false, subsys = false, class = false;
+        _cleanup_free_ char *modalias = NULL;
+        if (at_read(dfd, "uevent", buf, sizeof buf) < 0)
+                return -ENODATA;
+        for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                const char *x;
+                if ((x = startswith(l, "PCI_ID=")))
+                        id = strlen(x) == 9 && x[4] == ':' && parse_hex(x, 4, &v) >= 0 && parse_hex(x + 5, 4, &dv) >= 0;
+                else if ((x = startswith(l, "PCI_SUBSYS_ID=")))
+                        subsys = strlen(x) == 9 && x[4] == ':' && parse_hex(x, 4, &sv) >= 0 &&
+                                 parse_hex(x + 5, 4, &sd) >= 0;
+                else if ((x = startswith(l, "PCI_CLASS=")))
+                        class = strlen(x) >= 1 && strlen(x) <= 6 && parse_hex(x, strlen(x), &cls) >= 0;
+                else if ((x = startswith(l, "MODALIAS="))) {
+                        free(modalias);
+                        if (!(modalias = strdup(x)))
+                                return -ENOMEM;
+                }
+        }
+        if (!id || !subsys || !class)
+                return -ENODATA;
+        d->vendor = (uint16_t) v;
+        d->device = (uint16_t) dv;
+        d->subsystem_vendor = (uint16_t) sv;
+        d->subsystem_device = (uint16_t) sd;
+        d->class_code = cls;
+        d->modalias = TAKE_PTR(modalias);
+        return 0;
 }
 
 int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret) {
@@ -196,60 +312,62 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
                 return r;
         if (!d->syspath)
                 return -ENOMEM;
-        if (!vc_dir_exists(d->syspath))
+        _cleanup_close_ int dfd = open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
                 return -ENODEV;
 
-        if (read_attr_u16(d->syspath, "vendor", &d->vendor) < 0 ||
-            read_attr_u16(d->syspath, "device", &d->device) < 0)
-                return -EBADMSG;
-        /* Subsystem ids are absent on some bridges. */
-        (void) read_attr_u16(d->syspath, "subsystem_vendor", &d->subsystem_vendor);
-        (void) read_attr_u16(d->syspath, "subsystem_device", &d->subsystem_device);
+        /* driver_override and sriov_numvfs take the device lock, and so may uevent: not read
+         * while a write an earlier operation gave up on may still hold it (lib/stuck.h) */
+        d->write_pending = vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
 
-        {
-                _cleanup_free_ char *p = NULL;
+        /* The ids, the class and the modalias in one read of uevent where it has them, else one
+         * attribute each. */
+        if (d->write_pending || read_uevent(dfd, d) < 0) {
+                if (read_attr_u16(dfd, "vendor", &d->vendor) < 0 || read_attr_u16(dfd, "device", &d->device) < 0)
+                        return -EBADMSG;
+                /* Subsystem ids are absent on some bridges. */
+                (void) read_attr_u16(dfd, "subsystem_vendor", &d->subsystem_vendor);
+                (void) read_attr_u16(dfd, "subsystem_device", &d->subsystem_device);
                 uint64_t v;
-                if (asprintf(&p, "%s/class", d->syspath) < 0)
-                        return -ENOMEM;
-                if (vc_sysfs_read_u64(p, &v) < 0 || v > 0xffffff)
+                if (at_read_u64(dfd, "class", &v) < 0 || v > 0xffffff)
                         return -EBADMSG;
                 d->class_code = (uint32_t) v;
+                read_optional_string(dfd, "modalias", &d->modalias);
         }
 
         /* Header type from config space (byte 0x0e, low 7 bits: 1 = PCI-PCI bridge, 2 = CardBus);
          * without a readable config space, the class says it. */
         {
-                _cleanup_free_ char *p = NULL;
                 unsigned char cfg[64];
-                if (asprintf(&p, "%s/config", d->syspath) < 0)
-                        return -ENOMEM;
-                ssize_t n = vc_sysfs_read_bytes(p, cfg, sizeof cfg);
+                ssize_t n = -1;
+                _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+                if (fd >= 0)
+                        do
+                                n = pread(fd, cfg, sizeof cfg, 0);
+                        while (n < 0 && errno == EINTR);
                 if (n > 0x0e)
                         d->is_bridge = (cfg[0x0e] & 0x7f) == 1 || (cfg[0x0e] & 0x7f) == 2;
                 else
                         d->is_bridge = (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0607;
         }
 
-        r = read_attr_link_name(d->syspath, "driver", &d->driver);
+        r = read_attr_link_name(dfd, "driver", &d->driver);
         if (r < 0 && r != -ENOENT)
                 return r;
         if (d->driver) {
                 _cleanup_free_ char *mod = NULL;
-                if (read_attr_link_name(d->syspath, "driver/module", &mod) >= 0)
+                if (read_attr_link_name(dfd, "driver/module", &mod) >= 0)
                         d->driver_module = TAKE_PTR(mod);
         }
 
-        /* driver_override and sriov_numvfs take the device lock: not read while a write an
-         * earlier operation gave up on may still hold it (lib/stuck.h) */
-        d->write_pending = vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
-        if (!d->write_pending && read_attr_string(d->syspath, "driver_override", &s) >= 0) {
+        if (!d->write_pending && at_read_string(dfd, "driver_override", &s) >= 0) {
                 if (!streq(s, "(null)") && !isempty(s))
                         d->driver_override = TAKE_PTR(s);
         }
 
         {
                 _cleanup_free_ char *g = NULL;
-                if (read_attr_link_name(d->syspath, "iommu_group", &g) >= 0) {
+                if (read_attr_link_name(dfd, "iommu_group", &g) >= 0) {
                         char *end;
                         long v = strtol(g, &end, 10);
                         if (*end || end == g || v < 0 || v > INT32_MAX)
@@ -259,49 +377,35 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
         }
 
         {
-                _cleanup_free_ char *p = NULL;
                 int v;
-                if (asprintf(&p, "%s/boot_vga", d->syspath) < 0)
-                        return -ENOMEM;
-                if (vc_sysfs_read_int(p, &v) >= 0)
+                if (at_read_int(dfd, "boot_vga", &v) >= 0)
                         d->boot_vga = v != 0;
-                free(p);
-                if (asprintf(&p, "%s/numa_node", d->syspath) < 0) {
-                        p = NULL;
-                        return -ENOMEM;
-                }
-                if (vc_sysfs_read_int(p, &v) >= 0)
+                if (at_read_int(dfd, "numa_node", &v) >= 0)
                         d->numa_node = v;
         }
 
-        read_optional_string(d->syspath, "reset_method", &d->reset_method);
-        if (!d->reset_method && attr_exists(d->syspath, "reset_method"))
+        read_optional_string(dfd, "reset_method", &d->reset_method);
+        if (!d->reset_method && attr_exists(dfd, "reset_method"))
                 d->reset_method = strdup(""); /* present but unreadable: no method */
-        read_optional_string(d->syspath, "modalias", &d->modalias);
 
         {
                 _cleanup_free_ char *pf = NULL;
-                if (read_attr_link_name(d->syspath, "physfn", &pf) >= 0 &&
-                    vc_pci_addr_parse(pf, &d->physfn) >= 0)
+                if (read_attr_link_name(dfd, "physfn", &pf) >= 0 && vc_pci_addr_parse(pf, &d->physfn) >= 0)
                         d->has_physfn = true;
         }
         {
-                _cleanup_free_ char *p = NULL;
+                /* sriov_numvfs and sriov_totalvfs come together (the SR-IOV capability's
+                 * attribute group): without the one, the other is not looked for. */
                 uint64_t v;
-                if (asprintf(&p, "%s/sriov_numvfs", d->syspath) < 0)
-                        return -ENOMEM;
-                if (!d->write_pending && vc_sysfs_read_u64(p, &v) >= 0 && v < 65536)
-                        d->num_vfs = (unsigned) v;
-                free(p);
-                if (asprintf(&p, "%s/sriov_totalvfs", d->syspath) < 0) {
-                        p = NULL;
-                        return -ENOMEM;
+                if (at_read_u64(dfd, "sriov_totalvfs", &v) >= 0) {
+                        if (v < 65536)
+                                d->total_vfs = (unsigned) v;
+                        if (!d->write_pending && at_read_u64(dfd, "sriov_numvfs", &v) >= 0 && v < 65536)
+                                d->num_vfs = (unsigned) v;
                 }
-                if (vc_sysfs_read_u64(p, &v) >= 0 && v < 65536)
-                        d->total_vfs = (unsigned) v;
         }
 
-        d->vfio_dev_dir = attr_exists(d->syspath, "vfio-dev");
+        d->vfio_dev_dir = attr_exists(dfd, "vfio-dev");
 
         /* The parent directory of the canonical path is the upstream bridge when it is named
          * like a PCI device. */
@@ -457,13 +561,13 @@ int vc_pci_dev_read_link(const struct vc_pci_dev *d, struct vc_pci_link *ret) {
         struct vc_pci_link l = {};
         char *s = NULL;
 
-        read_optional_string(d->syspath, "current_link_speed", &l.current_speed);
-        read_optional_string(d->syspath, "max_link_speed", &l.max_speed);
-        if (read_attr_string(d->syspath, "current_link_width", &s) >= 0) {
+        (void) read_path_string(d->syspath, "current_link_speed", &l.current_speed);
+        (void) read_path_string(d->syspath, "max_link_speed", &l.max_speed);
+        if (read_path_string(d->syspath, "current_link_width", &s) >= 0) {
                 l.current_width = (unsigned) strtoul(s, NULL, 10);
                 free(s);
         }
-        if (read_attr_string(d->syspath, "max_link_width", &s) >= 0) {
+        if (read_path_string(d->syspath, "max_link_width", &s) >= 0) {
                 l.max_width = (unsigned) strtoul(s, NULL, 10);
                 free(s);
         }
@@ -492,7 +596,7 @@ bool vc_pci_link_degraded(const struct vc_pci_link *l) {
 
 int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, size_t *ret_n) {
         _cleanup_free_ char *text = NULL;
-        int r = read_attr_string(d->syspath, "resource", &text);
+        int r = read_path_string(d->syspath, "resource", &text);
         if (r < 0)
                 return r;
 

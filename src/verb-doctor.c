@@ -397,6 +397,7 @@ int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
                 .explicit_targets = argc > 0,
                 .critical = critical_reason,
                 .critical_userdata = cli,
+                .topology = t,
         };
         r = vc_doctor_run(cli->ctx, &opts, rep);
         if (r >= 0 && is_vm)

@@ -165,8 +165,9 @@ int fk_model_save(const struct fk_model *m) {
 
 int fk_model_load(const char *root, struct fk_model *m) {
         char path[PATH_MAX], line[PATH_MAX + 256];
-        /* Only what is filled in is cleared: the whole table is 600 KiB, and every write of every
-         * process under the shim loads it (tests/stress runs millions of writes). */
+        /* Only what is filled in is cleared, and the device table is kept between loads: every
+         * write of every process under the shim loads the model (tests/stress runs millions of
+         * writes). */
         m->n_drivers = m->n_devs = 0;
         snprintf(m->root, sizeof m->root, "%s", root);
         snprintf(path, sizeof path, "%s/.fakekernel/model", root);
@@ -192,9 +193,12 @@ int fk_model_load(const char *root, struct fk_model *m) {
                                         if (fk_id_parse(t, &d->ids[d->n_ids]) == 0)
                                                 d->n_ids++;
                         m->n_drivers++;
-                } else if (strncmp(line, "dev ", 4) == 0 && m->n_devs < FK_MAX_DEVS) {
-                        struct fk_dev *v = &m->devs[m->n_devs];
-                        memset(v, 0, sizeof *v);
+                } else if (strncmp(line, "dev ", 4) == 0) {
+                        struct fk_dev *v = fk_model_dev_slot(m);
+                        if (!v) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
                         if (sscanf(line, "dev %15s %1023s %x %x %x %d %d %d %d %63s", v->addr, v->path,
                                    &v->vendor, &v->device, &v->class, &v->hdr, &v->group, &vd, &rm, c) != 10)
                                 goto bad;
@@ -212,6 +216,20 @@ int fk_model_load(const char *root, struct fk_model *m) {
 bad:
         fclose(f);
         return -EBADMSG;
+}
+
+struct fk_dev *fk_model_dev_slot(struct fk_model *m) {
+        if (m->n_devs == m->cap_devs) {
+                int cap = m->cap_devs ? 2 * m->cap_devs : 64;
+                struct fk_dev *d = realloc(m->devs, (size_t) cap * sizeof *d);
+                if (!d)
+                        return NULL;
+                m->devs = d;
+                m->cap_devs = cap;
+        }
+        struct fk_dev *v = &m->devs[m->n_devs];
+        memset(v, 0, sizeof *v);
+        return v;
 }
 
 struct fk_driver *fk_driver_find(struct fk_model *m, const char *name) {

@@ -9,7 +9,6 @@
 
 #define FK_MAX_DRIVERS 64
 #define FK_MAX_IDS 64
-#define FK_MAX_DEVS 512
 #define FK_ANY 0xffffffffu
 
 /* The reset methods of Linux 6.1 (pci_reset_fn_methods[] in drivers/pci/pci.c, slot 0 left
@@ -45,11 +44,14 @@ struct fk_dev {
 
 struct fk_model {
         char root[PATH_MAX];
-        int n_drivers, n_devs;
+        int n_drivers, n_devs, cap_devs;
         struct fk_driver drivers[FK_MAX_DRIVERS];
-        struct fk_dev devs[FK_MAX_DEVS];
+        struct fk_dev *devs;     /* n_devs of cap_devs, on the heap: a tree has no size cap */
 };
 
+/* A new, zeroed device at the end of the table (n_devs not yet counted); NULL when out of
+ * memory.  Growing the table moves it: pointers into devs taken before are stale. */
+struct fk_dev *fk_model_dev_slot(struct fk_model *m);
 int fk_model_load(const char *root, struct fk_model *m);
 int fk_model_save(const struct fk_model *m);
 

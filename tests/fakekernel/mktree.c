@@ -36,7 +36,7 @@ struct devx {
 
 static const char *fixture;
 static struct fk_model model;
-static struct devx devx[FK_MAX_DEVS];
+static struct devx *devx; /* parallel to model.devs */
 static char iommu[8] = "intel";
 static char cmdline[4096];
 static bool have_cmdline;
@@ -159,9 +159,13 @@ static void parse_bar(int line, const char *key, const char *v, struct bar *b) {
 }
 
 static void parse_dev(int line, char *rest) {
-        if (model.n_devs >= FK_MAX_DEVS)
-                fail(line, "too many devices");
-        struct fk_dev *dev = &model.devs[model.n_devs];
+        struct fk_dev *dev = fk_model_dev_slot(&model);
+        if (!dev)
+                fail(line, "out of memory");
+        struct devx *nx = realloc(devx, (size_t) model.cap_devs * sizeof *devx);
+        if (!nx)
+                fail(line, "out of memory");
+        devx = nx;
         struct devx *x = &devx[model.n_devs];
         char *save, *tok = strtok_r(rest, " \t", &save);
         bool have_class = false, have_id = false;
@@ -315,6 +319,7 @@ static void parse(FILE *f) {
         /* cross-checks that need the whole file */
         for (int i = 0; i < model.n_devs; i++) {
                 struct devx *x = &devx[i];
+                x->dev = &model.devs[i]; /* the table may have moved since parse_dev() */
                 /* an override may name a driver the kernel does not know: allowed */
                 if (x->driver[0] && strcmp(x->driver, "vfio-pci") == 0 && x->dev->hdr != 0)
                         fail(x->line, "dev %s: vfio-pci cannot be bound to a bridge", x->dev->addr);
@@ -441,7 +446,14 @@ static void build_dev(struct devx *x) {
         snprintf(buf, sizeof buf, "%d\n", x->driver[0] ? 16 + (int) (x - devx) : 0);
         W(buf, "%s/irq", dp);
         W("", "%s/remove", dp);
-        W("", "%s/uevent", dp);
+        /* pci_uevent() (drivers/pci/pci-driver.c) shows these; DRIVER= is left out, since the
+         * shim does not keep it current across binds. */
+        snprintf(buf, sizeof buf,
+                 "PCI_CLASS=%04X\nPCI_ID=%04X:%04X\nPCI_SUBSYS_ID=%04X:%04X\nPCI_SLOT_NAME=%s\n"
+                 "MODALIAS=pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n",
+                 d->class, d->vendor, d->device, x->subvendor, x->subdevice, d->addr, d->vendor, d->device,
+                 x->subvendor, x->subdevice, d->class >> 16, (d->class >> 8) & 0xff, d->class & 0xff);
+        W(buf, "%s/uevent", dp);
         write_config(x);
         write_resource(x);
         L(strcat(strcpy(rel, dp), "/subsystem"), "sys/bus/pci");

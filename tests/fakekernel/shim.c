@@ -676,9 +676,8 @@ static int do_remove(struct fk_dev *top) {
 
 /* bus/pci/rescan: removed devices come back with their override reset and,
  * with drivers_autoprobe on, are probed. */
-static int do_rescan(void) {
+static int rescan(bool *back) {
         char from[PATH_MAX], to[PATH_MAX];
-        bool back[FK_MAX_DEVS] = { false };
         for (int i = 0; i < model.n_devs; i++) {
                 struct fk_dev *dev = &model.devs[i];
                 if (!dev->removed)
@@ -707,6 +706,15 @@ static int do_rescan(void) {
                 if (back[i])
                         (void) do_probe(model.devs[i].addr);
         return 0;
+}
+
+static int do_rescan(void) {
+        bool *back = calloc((size_t) model.n_devs + 1, sizeof *back); /* which came back */
+        if (!back)
+                return -ENOMEM;
+        int r = rescan(back);
+        free(back);
+        return r;
 }
 
 static int generic_store(int fd, const void *data, size_t n) {

@@ -1,0 +1,24 @@
+#!/bin/sh
+# vfio-claim must start without libvirt: every command would otherwise pay for loading it and
+# its fifty libraries, list and status included (docs/PERFORMANCE.md, "Start of the CLI").
+# src/virt-load.c loads it when a command first talks to libvirt (vm-edit.bats checks those).
+set -u
+if ! command -v readelf >/dev/null 2>&1; then
+        echo "# readelf missing: skipping"
+        exit 77
+fi
+bin="${abs_top_builddir:-.}/vfio-claim"
+if [ ! -x "$bin" ] || ! readelf -h "$bin" >/dev/null 2>&1; then
+        echo "not ok - $bin is missing or not an ELF program"
+        exit 1
+fi
+needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+case "$needed" in
+*libvirt*) echo "not ok - vfio-claim needs libvirt at start: $needed"; exit 1 ;;
+esac
+echo "ok - vfio-claim needs: $needed"
+if ldd "$bin" 2>/dev/null | grep -q libvirt; then
+        echo "not ok - vfio-claim loads libvirt at start: $(ldd "$bin" | grep libvirt | tr -s ' \t' ' ')"
+        exit 1
+fi
+echo "ok - ldd shows no libvirt"
