@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -659,4 +662,182 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
         if (!slot || vc_pci_addr_parse(slot, ret) < 0)
                 return -EINVAL;
         return 1;
+}
+
+/* ------------------------------------------------------------ the generated udev rule */
+
+/* One line of the generated rule: a device address or a vendor:device pair, with the reason. */
+struct rule_line {
+        bool is_addr;
+        struct vc_pci_addr addr;
+        uint16_t vendor, device;
+        char why[160];
+};
+
+struct rule_set {
+        struct rule_line *v;
+        size_t n, alloc;
+};
+
+static int rule_add(struct rule_set *s, const struct rule_line *l) {
+        for (size_t i = 0; i < s->n; i++)
+                if (s->v[i].is_addr == l->is_addr &&
+                    (l->is_addr ? vc_pci_addr_equal(&s->v[i].addr, &l->addr)
+                                : s->v[i].vendor == l->vendor && s->v[i].device == l->device))
+                        return 0; /* the first reason stays */
+        if (s->n == s->alloc) {
+                size_t a = s->alloc ? s->alloc * 2 : 16;
+                struct rule_line *nv = reallocarray(s->v, a, sizeof *nv);
+                if (!nv)
+                        return -ENOMEM;
+                s->v = nv;
+                s->alloc = a;
+        }
+        s->v[s->n++] = *l;
+        return 0;
+}
+
+static int rule_add_addr(struct rule_set *s, const struct vc_pci_addr *a, const char *fmt, ...)
+        _printf_(3, 4);
+static int rule_add_addr(struct rule_set *s, const struct vc_pci_addr *a, const char *fmt, ...) {
+        struct rule_line l = { .is_addr = true, .addr = *a };
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(l.why, sizeof l.why, fmt, ap);
+        va_end(ap);
+        return rule_add(s, &l);
+}
+
+static int rule_add_id(struct rule_set *s, uint16_t vendor, uint16_t device, const char *fmt, ...)
+        _printf_(4, 5);
+static int rule_add_id(struct rule_set *s, uint16_t vendor, uint16_t device, const char *fmt, ...) {
+        struct rule_line l = { .vendor = vendor, .device = device };
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(l.why, sizeof l.why, fmt, ap);
+        va_end(ap);
+        return rule_add(s, &l);
+}
+
+/* What the rule must match: see vc_boot_rules_format() in boot.h. */
+static int rule_collect(struct vc_ctx *ctx, const struct vc_config *cfg, struct rule_set *s) {
+        _cleanup_free_ struct vc_boot_target *t = NULL;
+        size_t n = 0;
+        int r;
+
+        for (size_t i = 0; i < cfg->n_devices; i++) {
+                const struct vc_config_device *cd = &cfg->devices[i];
+                if (!cd->boot)
+                        continue;
+                for (size_t j = 0; j < cd->n_matches; j++) {
+                        const struct vc_match *m = &cd->matches[j];
+                        r = m->kind == VC_MATCH_ADDRESS
+                                    ? rule_add_addr(s, &m->addr, "[device %s] matches this address", cd->name)
+                                    : rule_add_id(s, m->id.vendor, m->id.device, "[device %s] matches this id",
+                                                  cd->name);
+                        if (r < 0)
+                                return r;
+                }
+                if (cd->has_id &&
+                    (r = rule_add_id(s, cd->id.vendor, cd->id.device, "the \"id =\" of [device %s]: a twin card",
+                                     cd->name)) < 0)
+                        return r;
+        }
+
+        r = vc_boot_targets_find(ctx, cfg, &t, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+                if (t[i].group < 0 || vc_group_read(ctx, (unsigned) t[i].group, &g) < 0)
+                        continue; /* the helper warns at the device's own event */
+                for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, k);
+                        if (vc_pci_dev_is_bridge(d))
+                                continue;
+                        r = rule_add_addr(s, vc_pci_dev_addr(d), "in IOMMU group %d with [device %s]",
+                                          t[i].group, t[i].cd->name);
+                        if (r >= 0)
+                                r = rule_add_id(s, vc_pci_dev_vendor(d), vc_pci_dev_device(d),
+                                                "same model as %s (group %d, [device %s]): a twin card",
+                                                vc_pci_dev_name(d), t[i].group, t[i].cd->name);
+                        if (r < 0)
+                                return r;
+                }
+        }
+        return 0;
+}
+
+int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        struct rule_set s = {};
+        size_t size = 0;
+        int r = 0;
+
+        if (cfg && vc_config_has_boot_devices(cfg))
+                r = rule_collect(ctx, cfg, &s);
+        if (r < 0) {
+                free(s.v);
+                return r;
+        }
+
+        FILE *f = open_memstream(&text, &size);
+        if (!f) {
+                free(s.v);
+                return -ENOMEM;
+        }
+        fputs("# Generated by vfio-claim from its configuration; do not edit. \"vfio-claim apply\",\n"
+              "# \"enable\", \"disable\" and the boot pass (vfio-claim-udev --all) rewrite it. It takes\n"
+              "# the place of the rule of the same name in udev's directory, which runs nothing.\n"
+              "# udev runs the helper only for the PCI add events below; the helper reads the\n"
+              "# configuration again on every run and claims only what it says then.\n",
+              f);
+        if (s.n == 0)
+                fputs(cfg ? "# No \"boot = yes\" entry: no PCI event runs anything.\n"
+                          : "# The configuration cannot be used: no PCI event runs anything.\n",
+                      f);
+        else {
+                fputs("ACTION!=\"add\", GOTO=\"vfio_claim_end\"\n"
+                      "SUBSYSTEM!=\"pci\", GOTO=\"vfio_claim_end\"\n",
+                      f);
+                for (int pass = 0; pass < 2; pass++)
+                        for (size_t i = 0; i < s.n; i++) {
+                                const struct rule_line *l = &s.v[i];
+                                if (l->is_addr != (pass == 0))
+                                        continue;
+                                fprintf(f, "# %s\n", l->why);
+                                if (l->is_addr)
+                                        fprintf(f, "KERNEL==\"%s\", ", VC_PCI_ADDR_TO_STRING(&l->addr));
+                                else /* the kernel's uevent: PCI_ID=%04X:%04X */
+                                        fprintf(f, "ENV{PCI_ID}==\"%04X:%04X\", ", l->vendor, l->device);
+                                fputs("RUN+=\"vfio-claim-udev\", GOTO=\"vfio_claim_end\"\n", f);
+                        }
+                fputs("LABEL=\"vfio_claim_end\"\n", f);
+        }
+        free(s.v);
+        if (fclose(f) != 0 || !text)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int vc_boot_rules_write(struct vc_ctx *ctx, const struct vc_config *cfg) {
+        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL, *old = NULL;
+        int r;
+
+        r = vc_boot_rules_format(ctx, cfg, &text);
+        if (r < 0)
+                return r;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_UDEV_RULES_RUN, &dir, NULL)) < 0 ||
+            (r = vc_ctx_path(ctx, VC_PLACE_UDEV_RULES_RUN, &path, "%s", VC_BOOT_RULES_NAME)) < 0)
+                return r;
+        /* The same text is not written again: udevd reloads every rule when a file changes. */
+        if (vc_sysfs_read(path, &old) >= 0 && strlen(old) + 1 == strlen(text) &&
+            strncmp(old, text, strlen(old)) == 0) /* the read strips the last newline */
+                return 0;
+        r = vc_mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        r = vc_write_file_atomic(path, text, 0644);
+        return r < 0 ? r : 1;
 }

@@ -120,3 +120,24 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
  * missing or not a PCI address. */
 int vc_boot_event_parse(const char *action, const char *subsystem, const char *slot,
                         struct vc_pci_addr *ret);
+
+/* ------------------------------------------------------------ the generated udev rule
+ *
+ * The rule udev uses: RUNDIR/udev/rules.d/VC_BOOT_RULES_NAME, which takes the place of the file
+ * of the same name in udev's directory (udev/70-vfio-claim.rules, which runs nothing). It makes
+ * udev run vfio-claim-udev for a PCI add event only when the event can matter for a boot = yes
+ * device, so every other event starts no process:
+ *   - KERNEL=="ADDR": every address a boot = yes entry matches, and every endpoint present now
+ *     in the IOMMU group of a boot target (a sibling's event must set the group's overrides
+ *     before its own module load: see udev/70-vfio-claim.rules);
+ *   - ENV{PCI_ID}=="VVVV:DDDD": every id a boot = yes entry matches, its "id =" guard, and the
+ *     ids of every endpoint above: a twin card with the same ids loads the same host module,
+ *     which would probe the configured device before that device's own event ran the helper.
+ * The helper reads the configuration again on every run, so a rule older than the configuration
+ * costs a process start and never claims a device the configuration no longer names. */
+#define VC_BOOT_RULES_NAME "70-vfio-claim.rules"
+
+/* The rule's text for @cfg (NULL: a configuration that cannot be used; no rule then). */
+int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char **ret);
+/* Write it (atomically, creating the directory): 1 written, 0 the file says that already. */
+int vc_boot_rules_write(struct vc_ctx *ctx, const struct vc_config *cfg);

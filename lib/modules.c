@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <ctype.h>
+#include <dlfcn.h>
 #include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,9 +12,63 @@
 #include "modules.h"
 #include "sysfs.h"
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_ctx *, kmod_unref);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_module *, kmod_module_unref);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct kmod_list *, kmod_module_unref_list);
+/* libkmod is opened on first use, not linked: a program that never loads a module (the udev
+ * helper for an event whose group is claimed already, the hook's fast path) does not pay for
+ * mapping it and the compression and crypto libraries it pulls in. The symbols are resolved the
+ * way the linker would resolve them (RTLD_DEFAULT after an RTLD_GLOBAL open), so an
+ * LD_PRELOADed interposer, such as the fake kernel's shim (tests/fakekernel/shim.c), still
+ * takes the calls. */
+#define KMOD_SYMBOLS(X)                                                                            \
+        X(kmod_new) \
+        X(kmod_unref) \
+        X(kmod_set_log_fn) \
+        X(kmod_load_resources) \
+        X(kmod_module_new_from_name) \
+        X(kmod_module_new_from_lookup) \
+        X(kmod_module_unref) \
+        X(kmod_module_unref_list) \
+        X(kmod_module_get_module) \
+        X(kmod_module_get_name) \
+        X(kmod_module_probe_insert_module) \
+        X(kmod_module_apply_filter) \
+        X(kmod_list_next)
+
+#define X(name) static __typeof__(name) *sym_##name;
+KMOD_SYMBOLS(X)
+#undef X
+
+static int kmod_dl_state; /* 0 not tried yet, 1 usable, a negative errno */
+
+/* Open libkmod: 0, or -ELIBACC when libkmod.so.2 or one of its symbols is missing. */
+static int kmod_dl(void) {
+        if (kmod_dl_state == 0) {
+                if (!dlopen("libkmod.so.2", RTLD_NOW | RTLD_GLOBAL)) {
+                        log_debug("Cannot load libkmod.so.2: %s", dlerror());
+                        return kmod_dl_state = -ELIBACC;
+                }
+#define X(name)                                                                                    \
+                if (!(sym_##name = (__typeof__(name) *) dlsym(RTLD_DEFAULT, #name))) {             \
+                        log_debug("libkmod.so.2 has no %s", #name);                               \
+                        return kmod_dl_state = -ELIBACC;                                           \
+                }
+                KMOD_SYMBOLS(X)
+#undef X
+                kmod_dl_state = 1;
+        }
+        return kmod_dl_state < 0 ? kmod_dl_state : 0;
+}
+
+#define kmod_list_each(entry, first)                                                               \
+        for ((entry) = (first); (entry); (entry) = sym_kmod_list_next((first), (entry)))
+
+#define DEFINE_KMOD_CLEANUP(type, name)                                                            \
+        static void name##p(type *p) {                                                             \
+                if (*p)                                                                            \
+                        sym_##name(*p);                                                            \
+        }
+DEFINE_KMOD_CLEANUP(struct kmod_ctx *, kmod_unref)
+DEFINE_KMOD_CLEANUP(struct kmod_module *, kmod_module_unref)
+DEFINE_KMOD_CLEANUP(struct kmod_list *, kmod_module_unref_list)
 
 static bool word_is_valid(const char *s) {
         if (isempty(s) || strlen(s) > 255 || streq(s, ".") || streq(s, ".."))
@@ -56,12 +111,12 @@ static void kmod_log(void *data, int priority, const char *file, int line, const
 
 static int insert(struct kmod_module *mod) {
         /* No KMOD_PROBE_APPLY_BLACKLIST: like "modprobe NAME", an explicit request. */
-        int r = kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
+        int r = sym_kmod_module_probe_insert_module(mod, 0, NULL, NULL, NULL, NULL);
         if (r > 0) /* a blacklist or a "fail on loaded" flag: none of ours, but be strict */
                 r = -EPERM;
         if (r < 0)
-                return log_debug_errno(r, "Inserting module %s failed: %m", kmod_module_get_name(mod));
-        log_debug("Inserted module %s", kmod_module_get_name(mod));
+                return log_debug_errno(r, "Inserting module %s failed: %m", sym_kmod_module_get_name(mod));
+        log_debug("Inserted module %s", sym_kmod_module_get_name(mod));
         return 0;
 }
 
@@ -76,6 +131,8 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
         if (vc_module_driver_present(ctx, driver))
                 return 0;
 
+        if ((r = kmod_dl()) < 0)
+                return r;
         name = strdup(module_hint ?: driver);
         if (!name)
                 return -ENOMEM;
@@ -83,13 +140,13 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
                 if (*p == '-')
                         *p = '_';
 
-        kctx = kmod_new(NULL, NULL);
+        kctx = sym_kmod_new(NULL, NULL);
         if (!kctx)
                 return -ENOMEM;
-        kmod_set_log_fn(kctx, kmod_log, NULL);
-        (void) kmod_load_resources(kctx); /* speeds up lookups; failures show up below */
+        sym_kmod_set_log_fn(kctx, kmod_log, NULL);
+        (void) sym_kmod_load_resources(kctx); /* speeds up lookups; failures show up below */
 
-        r = kmod_module_new_from_name(kctx, name, &mod);
+        r = sym_kmod_module_new_from_name(kctx, name, &mod);
         if (r < 0)
                 return log_debug_errno(r, "Cannot create a module object for %s: %m", name);
         r = insert(mod);
@@ -98,14 +155,14 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
                 _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
                 struct kmod_list *l;
 
-                r = kmod_module_new_from_lookup(kctx, module_hint ?: driver, &list);
+                r = sym_kmod_module_new_from_lookup(kctx, module_hint ?: driver, &list);
                 if (r < 0)
                         return log_debug_errno(r, "Looking up %s failed: %m", module_hint ?: driver);
                 if (!list)
                         return log_debug_errno(-ENOENT, "No module provides %s", driver);
                 r = -ENOENT;
-                kmod_list_foreach(l, list) {
-                        _cleanup_(kmod_module_unrefp) struct kmod_module *m = kmod_module_get_module(l);
+                kmod_list_each(l, list) {
+                        _cleanup_(kmod_module_unrefp) struct kmod_module *m = sym_kmod_module_get_module(l);
                         r = insert(m);
                         if (r >= 0)
                                 break;
@@ -143,8 +200,11 @@ static int kmod_for_root(struct vc_ctx *ctx, struct kmod_ctx **ret) {
         struct utsname u;
         int r = 0;
 
+        if ((r = kmod_dl()) < 0)
+                return r;
+
         if (vc_ctx_is_host(ctx))
-                k = kmod_new(NULL, NULL);
+                k = sym_kmod_new(NULL, NULL);
         else {
                 if (uname(&u) < 0)
                         return -errno;
@@ -153,7 +213,7 @@ static int kmod_for_root(struct vc_ctx *ctx, struct kmod_ctx **ret) {
                 for (size_t i = 0; i < ELEMENTSOF(places) && r >= 0; i++)
                         r = vc_ctx_path(ctx, places[i], &paths[i], NULL);
                 if (r >= 0)
-                        k = kmod_new(dir, (const char *const *) paths);
+                        k = sym_kmod_new(dir, (const char *const *) paths);
                 for (size_t i = 0; i < ELEMENTSOF(places); i++)
                         free(paths[i]);
                 if (r < 0)
@@ -161,7 +221,7 @@ static int kmod_for_root(struct vc_ctx *ctx, struct kmod_ctx **ret) {
         }
         if (!k)
                 return -ENOMEM;
-        kmod_set_log_fn(k, kmod_log, NULL);
+        sym_kmod_set_log_fn(k, kmod_log, NULL);
         *ret = k;
         return 0;
 }
@@ -176,17 +236,17 @@ int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
                 return -EINVAL;
         if ((r = kmod_for_root(ctx, &kctx)) < 0)
                 return r;
-        r = kmod_module_new_from_lookup(kctx, modalias, &list);
+        r = sym_kmod_module_new_from_lookup(kctx, modalias, &list);
         if (r < 0)
                 return log_debug_errno(r, "Looking up %s failed: %m", modalias);
         /* Like udev's autoload: a blacklist applies to a lookup by alias. */
-        r = kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
+        r = sym_kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
         if (r < 0)
                 return log_debug_errno(r, "Applying the blacklist to the modules of %s failed: %m", modalias);
 
-        kmod_list_foreach(l, allowed) {
-                _cleanup_(kmod_module_unrefp) struct kmod_module *m = kmod_module_get_module(l);
-                if (vc_module_name_equal(kmod_module_get_name(m), "vfio_pci"))
+        kmod_list_each(l, allowed) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *m = sym_kmod_module_get_module(l);
+                if (vc_module_name_equal(sym_kmod_module_get_name(m), "vfio_pci"))
                         continue; /* never the host's driver */
                 r = insert(m);
                 if (r < 0) {
@@ -217,10 +277,10 @@ int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, cha
                 return -EINVAL;
         if ((r = kmod_for_root(ctx, &kctx)) < 0)
                 return r;
-        r = kmod_module_new_from_lookup(kctx, modalias, &list);
+        r = sym_kmod_module_new_from_lookup(kctx, modalias, &list);
         if (r < 0)
                 return log_debug_errno(r, "Looking up %s failed: %m", modalias);
-        r = kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
+        r = sym_kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
         if (r < 0)
                 return log_debug_errno(r, "Applying the blacklist to the modules of %s failed: %m", modalias);
         if ((r = vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &dir, NULL)) < 0)
@@ -234,9 +294,9 @@ int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, cha
         found = calloc(1, sizeof *found);
         if (!found)
                 return -ENOMEM;
-        kmod_list_foreach(l, allowed) {
-                _cleanup_(kmod_module_unrefp) struct kmod_module *m = kmod_module_get_module(l);
-                const char *name = kmod_module_get_name(m);
+        kmod_list_each(l, allowed) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *m = sym_kmod_module_get_module(l);
+                const char *name = sym_kmod_module_get_name(m);
                 if (!name || module_is_vfio(name))
                         continue;
                 for (char **d = drivers; d && *d; d++) {

@@ -31,6 +31,7 @@ enum vc_place {
         VC_PLACE_MODPROBE_D_LIB, /* /lib/modprobe.d */
         VC_PLACE_MODPROBE_D_USR, /* /usr/lib/modprobe.d */
         VC_PLACE_LIB_MODULES,    /* /lib/modules: KVER/modules.dep, modules.builtin */
+        VC_PLACE_UDEV_RULES_RUN, /* /run/udev/rules.d: the generated boot rule */
         _VC_PLACE_MAX,
 };
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "bind.h"
+#include "boot.h"
 #include "cli.h"
 #include "fileio.h"
 #include "json.h"
@@ -410,7 +411,7 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
 
 static bool text_has_sections(const char *text) { return strstr(text, "\n[device ") != NULL; }
 
-int verb_enable(struct vc_cli *cli, int argc, char **argv) {
+static int enable(struct vc_cli *cli, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_free_ char *text = NULL, *path = NULL, *confd = NULL;
         struct device_arg arg = {};
@@ -907,14 +908,41 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
         return ret;
 }
 
+/* ------------------------------------------------------------------ the udev rule */
+
+/* enable, disable and apply leave the generated udev rule (lib/boot.h) saying what the
+ * configuration says now, so that udev runs the helper for the devices it names from the next
+ * PCI add event on. Only for the configuration the helper reads (not for --config DIR); a rule
+ * that cannot be written is a warning: the boot pass writes it again at the next boot. */
+static int update_udev_rule(struct vc_cli *cli, int ret) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (cli->dry_run || vc_ctx_path(cli->ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 ||
+            !streq(dir, cli->config_dir))
+                return ret;
+        if (vc_config_load(cli->config_dir, &cfg) < 0)
+                return ret; /* the helper claims nothing from an invalid configuration */
+        r = vc_boot_rules_write(cli->ctx, cfg);
+        if (r < 0)
+                log_warning("cannot update the udev rule %s: %s; udev follows the configuration "
+                            "again from the next boot", VC_BOOT_RULES_NAME, strerror(-r));
+        return ret;
+}
+
+int verb_enable(struct vc_cli *cli, int argc, char **argv) {
+        return update_udev_rule(cli, enable(cli, argv));
+}
+
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
-        return cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true);
+        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true));
 }
 int verb_release(struct vc_cli *cli, int argc, char **argv) {
         return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false);
 }
 
-int verb_apply(struct vc_cli *cli, int argc, char **argv) {
+static int apply(struct vc_cli *cli) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_free_ unsigned *groups = NULL;
         size_t n = 0;
@@ -951,6 +979,10 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
                 return EXIT_DONE;
         }
         return move_groups(cli, t, groups, n, false, "claim", NULL, NULL);
+}
+
+int verb_apply(struct vc_cli *cli, int argc, char **argv) {
+        return update_udev_rule(cli, apply(cli));
 }
 
 static void format_time(uint64_t since, char buf[static 32]) {

@@ -255,6 +255,17 @@ static int run_event(struct vc_ctx *ctx) {
         return 0;
 }
 
+/* The boot pass writes the udev rule before udev's coldplug (lib/boot.h): in the initramfs
+ * before udevd starts, which then reads it, and after the switch to the real root, from the
+ * configuration there. */
+static void update_rules(struct vc_ctx *ctx, const struct vc_config *cfg) {
+        int r = vc_boot_rules_write(ctx, cfg);
+        if (r < 0)
+                log_error_errno(r, "cannot write the udev rule %s: %m", VC_BOOT_RULES_NAME);
+        else if (r > 0)
+                log_debug("udev rule %s written", VC_BOOT_RULES_NAME);
+}
+
 static int run_all(struct vc_ctx *ctx) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_free_ struct vc_boot_target *t = NULL;
@@ -268,8 +279,11 @@ static int run_all(struct vc_ctx *ctx) {
                 log_notice("%s on the kernel command line: no device is claimed at boot", sw);
                 return 0;
         }
-        if (load_config(ctx, &cfg) < 0)
+        if (load_config(ctx, &cfg) < 0) {
+                update_rules(ctx, NULL);
                 return 0;
+        }
+        update_rules(ctx, cfg);
         r = vc_boot_targets_find(ctx, cfg, &t, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot look for the boot devices: %m"), 0;

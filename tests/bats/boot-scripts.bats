@@ -41,7 +41,7 @@ dracut_module() {
         bash -c '
                 set -u
                 dwarn() { echo "dwarn $*" >> "$CALLS"; }
-                for f in inst_binary inst_rules inst_dir inst_multiple inst_simple inst_hook; do
+                for f in inst_binary inst_libdir_file inst_rules inst_dir inst_multiple inst_simple inst_hook; do
                         eval "$f() { echo \"$f \$*\" >> \"\$CALLS\"; }"
                 done
                 instmods() { echo "instmods hostonly=[${hostonly-unset}] $*" >> "$CALLS"; }
@@ -94,6 +94,7 @@ boot = yes'
         assert_success
         run cat "$CALLS"
         assert_line "inst_binary $UDEV_HELPER"
+        assert_line "inst_libdir_file libkmod.so.2*"
         assert_line 'inst_rules 70-vfio-claim.rules'
         assert_line "inst_multiple -o $VC_CONFDIR/vfio-claim.conf"
         assert_line "inst_simple $VC_CONFDIR/conf.d/a.conf"
@@ -198,6 +199,7 @@ boot = yes'
         assert_success
         run cat "$CALLS"
         assert_line --regexp "^copy_exec $UDEV_HELPER /.*/$"
+        assert_line --regexp "^copy_exec /.*/libkmod\.so\.2$"
         assert_line "copy_file config $ROOT$VC_CONFDIR/vfio-claim.conf"
         assert_line "copy_file config $ROOT$VC_CONFDIR/conf.d/z.conf"
         assert_line 'manual_add_modules vfio vfio_iommu_type1 vfio_pci_core vfio_pci'

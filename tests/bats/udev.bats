@@ -428,3 +428,186 @@ reset = flr'
         run pass
         assert_equal "$(reset_method 0000:02:00.0)" flr
 }
+
+# ---- the generated rule: udev runs the helper only for the events that can matter
+
+RULE_FILE=run/udev/rules.d/70-vfio-claim.rules
+
+# rule_runs ADDR: does the generated rule make udev run the helper for ADDR's add event? The
+# rule is read the way udev would for the only forms the generator writes (checked here: any
+# other line fails the test), with the environment the kernel gives: the device's name and
+# PCI_ID=%04X:%04X.
+rule_runs() {
+        local f="$ROOT/$RULE_FILE" id line
+        id=$(pci_id "$1")
+        [ -f "$f" ] || { echo "no $f" >&2; return 2; }
+        while IFS= read -r line; do
+                case $line in
+                '#'* | '' | 'ACTION!="add", GOTO="vfio_claim_end"' | 'SUBSYSTEM!="pci", GOTO="vfio_claim_end"' | 'LABEL="vfio_claim_end"') ;;
+                'KERNEL=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                        line=${line#KERNEL==\"}
+                        [ "${line%%\"*}" = "$1" ] && return 0 ;;
+                'ENV{PCI_ID}=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                        line=${line#ENV\{PCI_ID\}==\"}
+                        [[ ${line%%\"*} =~ ^[0-9A-F]{4}:[0-9A-F]{4}$ ]] || { echo "bad id: $line" >&2; return 2; }
+                        [ "${line%%\"*}" = "$id" ] && return 0 ;;
+                *) echo "unexpected rule line: $line" >&2; return 2 ;;
+                esac
+        done < "$f"
+        return 1
+}
+
+# rule_runs_for: the PCI devices of the tree whose add event runs the helper, one line
+rule_runs_for() {
+        local d out=""
+        for d in "$ROOT"/sys/bus/pci/devices/*; do
+                rule_runs "${d##*/}" && out="$out ${d##*/}"
+                [ $? -le 1 ] || return 2
+        done
+        echo "${out# }"
+}
+
+@test "udev rule in udev's directory runs nothing: no process for any PCI event until vfio-claim writes its rule" {
+        run grep -v -e '^#' -e '^$' "$abs_top_srcdir/udev/70-vfio-claim.rules"
+        assert_failure 1
+        assert_output ""
+}
+
+@test "generated rule: the configured address, its group, twins of its model; no other PCI event runs the helper" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes
+
+[device display]
+match = 0000:00:05.0
+boot = no'
+        run pass
+        assert_success
+        run rule_runs_for
+        assert_success
+        # the guest NIC, and the host NIC: same model, its event loads e1000e, which would
+        # probe the guest NIC; never the display pair or the root ports
+        assert_output "0000:01:00.0 0000:02:00.0"
+        run cat "$ROOT/$RULE_FILE"
+        assert_line '# [device guest-nic] matches this address'
+        assert_line 'KERNEL=="0000:02:00.0", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"'
+        assert_line '# same model as 0000:02:00.0 (group 5, [device guest-nic]): a twin card'
+        assert_line 'ENV{PCI_ID}=="8086:10D3", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"'
+        # the claim went on as before
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
+@test "generated rule: every endpoint of a boot device's group, and entries by id" {
+        fake_root twin-nics
+        conf '[device display]
+match = 0000:00:05.0
+boot = yes'
+        run pass
+        assert_success
+        # the audio function shares the group: its event must set the group's overrides
+        # before snd_hda_intel loads
+        assert_equal "$(rule_runs_for)" "0000:00:05.0 0000:00:05.1"
+        run grep -c RUN "$ROOT/$RULE_FILE"
+        assert_output 4
+        fake_root twin-nics
+        conf '[device nics]
+match = 8086:10d3
+boot = yes'
+        run pass
+        assert_success
+        assert_equal "$(rule_runs_for)" "0000:01:00.0 0000:02:00.0"
+        run grep -c RUN "$ROOT/$RULE_FILE"
+        assert_output 3
+}
+
+@test "generated rule: an absent device is matched by address and by its id = guard" {
+        fake_root twin-nics
+        conf '[device later]
+match = 0000:07:00.0
+id = 10de:2204
+boot = yes'
+        run pass
+        assert_success
+        run cat "$ROOT/$RULE_FILE"
+        assert_line 'KERNEL=="0000:07:00.0", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"'
+        assert_line 'ENV{PCI_ID}=="10DE:2204", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"'
+        assert_equal "$(rule_runs_for)" ""
+}
+
+@test "generated rule: no boot = yes entry, or an invalid configuration, runs nothing" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0'
+        run pass
+        assert_success
+        run grep -c RUN "$ROOT/$RULE_FILE"
+        assert_output 0
+        grep -q '^# No "boot = yes" entry: no PCI event runs anything.$' "$ROOT/$RULE_FILE"
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = perhaps'
+        run pass
+        assert_success
+        grep -q '^# The configuration cannot be used: no PCI event runs anything.$' "$ROOT/$RULE_FILE"
+        run grep -c RUN "$ROOT/$RULE_FILE"
+        assert_output 0
+}
+
+@test "generated rule: enable --boot, disable and apply keep it current; a stale rule claims nothing" {
+        fake_root twin-nics
+        fk "$FK_OP" modprobe e1000e
+        run vc enable --boot 0000:02:00.0
+        assert_success
+        assert_equal "$(rule_runs_for)" "0000:01:00.0 0000:02:00.0"
+        run vc disable 0000:02:00.0
+        assert_success
+        assert_equal "$(rule_runs_for)" ""
+        # apply writes it from the configuration as it is now
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run vc apply
+        assert_success
+        assert_equal "$(rule_runs_for)" "0000:01:00.0 0000:02:00.0"
+        # --dry-run writes nothing: the entry removed by hand, not applied yet
+        conf ''
+        run vc --dry-run apply
+        assert_success
+        assert_equal "$(rule_runs_for)" "0000:01:00.0 0000:02:00.0"
+        # the stale rule still runs the helper, which reads the configuration again and claims
+        # nothing (release the group first, as disable would)
+        run vc release 0000:02:00.0
+        assert_success
+        [ -z "$(fk_override 0000:02:00.0)" ]
+        fk "$FK_OP" write "$ROOT/sys/bus/pci/devices/0000:02:00.0/driver/unbind" 0000:02:00.0
+        run event 0000:02:00.0
+        assert_success
+        [ -z "$(fk_override 0000:02:00.0)" ]
+        [ "$(fk_driver 0000:02:00.0)" != vfio-pci ]
+}
+
+@test "libkmod is opened only to load a module: not linked, not mapped for a group claimed already" {
+        local bin=$UDEV_HELPER
+        [ -x "$abs_top_builddir/.libs/vfio-claim-udev" ] && bin=$abs_top_builddir/.libs/vfio-claim-udev
+        run readelf -d "$bin"
+        assert_success
+        assert_output --partial '(NEEDED)'
+        refute_output --partial libkmod
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run pass
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        # the event of the claimed device, outside the shim (which links libkmod itself): the
+        # loader never opens libkmod
+        run --separate-stderr env LD_DEBUG=files ACTION=add SUBSYSTEM=pci \
+                DEVPATH=/devices/pci0000:00/0000:02:00.0 PCI_SLOT_NAME=0000:02:00.0 PCI_ID=8086:10D3 \
+                VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr "$UDEV_HELPER"
+        assert_success
+        [[ $stderr == *"file=libinih"* ]] # LD_DEBUG works
+        [[ $stderr != *libkmod* ]]
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}

@@ -14,6 +14,9 @@ for d in /sys/bus/pci/devices/*; do
 done
 # The order udev runs an add event's RUN list in (udevadm test runs none of it)
 udevadm test --action=add /sys/bus/pci/devices/0000:05:00.0 2>&1 | sed -n "s/^run: /@@BOOT udevrun /p"
+# A device of another model, in no configured group: the generated rule runs nothing for it
+udevadm test --action=add /sys/bus/pci/devices/0000:03:01.0 2>&1 | sed -n "s/^run: /@@BOOT udevrun-other /p"
+[ -f /run/udev/rules.d/70-vfio-claim.rules ] && sed 's/^/@@BOOT rule /' /run/udev/rules.d/70-vfio-claim.rules
 echo "@@BOOT vfio $(ls /dev/vfio 2> /dev/null | tr '\n' ' ')"
 echo "@@BOOT cmdline $(cat /proc/cmdline)"
 echo "@@BOOT early $(systemctl is-active vfio-claim-early.service)"

@@ -184,6 +184,13 @@ claimed_boot() { # NAME: the claim scenario's end state
         check "$n: udev runs vfio-claim-udev before 80-drivers' kmod load" \
                 is "$(sed -n 's/^udevrun //p' "$LOG/$n.report" | grep -E "vfio-claim-udev|kmod load" | tr '\n' ' ')" \
                 "'vfio-claim-udev' 'kmod load' "
+        check "$n: udev runs nothing of vfio-claim for the e1000 NIC 0000:03:01.0 (another model)" \
+                is "$(sed -n 's/^udevrun-other //p' "$LOG/$n.report" | grep -c vfio-claim)" 0
+        check "$n: udev ran the e1000 NIC's add event all the same (udevadm test worked)" \
+                grep -q "^udevrun-other 'kmod load'" "$LOG/$n.report"
+        check "$n: the generated rule names the NIC, the display pair and the NIC model" \
+                is "$(grep -c -e '^rule KERNEL=="0000:01:00.0"' -e '^rule KERNEL=="0000:00:05.0"' \
+                        -e '^rule KERNEL=="0000:00:05.1"' -e '^rule ENV{PCI_ID}=="8086:10D3"' "$LOG/$n.report")" 4
         check "$n: the overrides were set inside the initramfs (before the root was mounted)" \
                 in_initramfs "$n"
         check "$n: claimed e1000e 0000:01:00.0 is on vfio-pci" is "$(drv "$n" 0000:01:00.0)" vfio-pci
