@@ -87,6 +87,7 @@ enum global_key {
         GKEY_RELEASE,
         GKEY_PROTECT,
         GKEY_LOG_LEVEL,
+        GKEY_HOOK_CLAIM_UNCONFIGURED,
         _GKEY_MAX,
 };
 
@@ -94,6 +95,7 @@ static const char *const global_key_table[_GKEY_MAX] = {
         [GKEY_RELEASE] = "release",
         [GKEY_PROTECT] = "protect",
         [GKEY_LOG_LEVEL] = "log-level",
+        [GKEY_HOOK_CLAIM_UNCONFIGURED] = "hook-claim-unconfigured",
 };
 
 #define BOOLEAN_WORDS "yes, no, true, false, on, off, 1, 0"
@@ -440,7 +442,7 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
                 if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: release, protect, log-level)", p->label, qk);
+                        error_here(p, "%s unknown key \"%s\" (known: release, protect, log-level, hook-claim-unconfigured)", p->label, qk);
                 else
                         p->oom = -ENOMEM;
                 return;
@@ -471,6 +473,13 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
                         error_here(p, "%s %s: \"%s\" is not one of " LOG_LEVEL_WORDS, p->label, key, q);
                 else
                         c->log_level = r;
+                break;
+        case GKEY_HOOK_CLAIM_UNCONFIGURED:
+                r = parse_boolean(value);
+                if (r < 0)
+                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
+                else
+                        c->hook_claim_unconfigured = r;
                 break;
         }
 }

@@ -62,6 +62,8 @@ struct vc_config {
         enum vc_release release; /* [global] release, default host */
         bool protect;            /* [global] protect, default yes */
         int log_level;           /* [global] log-level as a syslog level, default LOG_INFO */
+        bool hook_claim_unconfigured; /* [global] hook-claim-unconfigured, default no: the hook
+                                       * claims the group of any managed='yes' PCI host device */
         struct vc_config_device *devices;
         size_t n_devices;
         /* Every problem found, each "FILE:LINE: message" (FILE relative to dir), in reading

@@ -183,9 +183,9 @@ BAD(vm_tab, "[device gpu]\nmatch = 01:00.0\nvm = win\t\"11\"\x1b[2J\n",
 BAD(unknown_device_key, "[device gpu]\nmatch = 01:00.0\nmach = 02:00.0\n",
     "vfio-claim.conf:3: [device gpu] unknown key \"mach\" (known: match, id, boot, release, vm, reset)")
 BAD(unknown_global_key, "[global]\nrelase = keep\n",
-    "vfio-claim.conf:2: [global] unknown key \"relase\" (known: release, protect, log-level)")
+    "vfio-claim.conf:2: [global] unknown key \"relase\" (known: release, protect, log-level, hook-claim-unconfigured)")
 BAD(device_key_in_global, "[global]\nboot = yes\n",
-    "vfio-claim.conf:2: [global] unknown key \"boot\" (known: release, protect, log-level)")
+    "vfio-claim.conf:2: [global] unknown key \"boot\" (known: release, protect, log-level, hook-claim-unconfigured)")
 BAD(unknown_section, "[devices gpu]\nmatch = 01:00.0\n",
     "vfio-claim.conf:1: unknown section [devices gpu] (known: [global], [device NAME])")
 BAD(section_case, "[Global]\nrelease = keep\n",
