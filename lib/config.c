@@ -75,12 +75,14 @@ enum device_key {
         DKEY_RELEASE,
         DKEY_VM,
         DKEY_RESET,
+        DKEY_CONSENT,
         _DKEY_MAX,
 };
 
 static const char *const device_key_table[_DKEY_MAX] = {
         [DKEY_MATCH] = "match", [DKEY_ID] = "id",  [DKEY_BOOT] = "boot",
         [DKEY_RELEASE] = "release", [DKEY_VM] = "vm", [DKEY_RESET] = "reset",
+        [DKEY_CONSENT] = "consent",
 };
 
 enum global_key {
@@ -491,7 +493,7 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
                 if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset)",
+                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset, consent)",
                                    p->label, qk);
                 else
                         p->oom = -ENOMEM;
@@ -555,6 +557,13 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                 r = parse_word(p, key, value, q, reset_table, _VC_RESET_MAX);
                 if (r >= 0)
                         d->reset = (enum vc_reset) r;
+                break;
+        case DKEY_CONSENT:
+                r = parse_boolean(value);
+                if (r < 0)
+                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
+                else
+                        d->consent = r;
                 break;
         }
 }

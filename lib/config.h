@@ -51,6 +51,8 @@ struct vc_config_device {
         bool has_id; /* "id =" guard */
         struct vc_pci_id id;
         bool boot;
+        bool consent; /* "consent = yes": the admin agreed that the other devices of its IOMMU
+                       * group (other slots) move with it; enable, apply and boot then ask nobody */
         bool has_release; /* per-device override of [global] release */
         enum vc_release release;
         char *vm; /* NULL: any domain may use it */

@@ -3,10 +3,12 @@
  * what they did. All moves go through the engine (lib/bind.c) under the one lock. */
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bind.h"
 #include "cli.h"
@@ -337,6 +339,131 @@ static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
         return EXIT_DONE;
 }
 
+/* ------------------------------------------------------------------ consent for shared groups */
+
+static bool same_slot(const struct vc_pci_addr *x, const struct vc_pci_addr *y) {
+        return x->domain == y->domain && x->bus == y->bus && x->slot == y->slot;
+}
+
+/* What uses @d on the host, as sysfs shows it: its network interfaces, the USB devices on a
+ * controller's root hubs ("usbN/N-P/product"). NULL when nothing is known. */
+static char *describe_use(const struct vc_pci_dev *d) {
+        _cleanup_free_ char *out = NULL, *net = NULL;
+        _cleanup_strv_free_ char **ifaces = NULL, **entries = NULL;
+        const char *sys = vc_pci_dev_syspath(d);
+        if (!sys || asprintf(&net, "%s/net", sys) < 0)
+                return NULL;
+        if (vc_dir_list(net, &ifaces) >= 0)
+                for (size_t i = 0; ifaces[i]; i++) {
+                        char *n = NULL;
+                        if (asprintf(&n, "%s%s%s", out ? out : "interface ", out ? ", " : "", ifaces[i]) < 0)
+                                return NULL;
+                        free(out);
+                        out = n;
+                }
+        if (vc_dir_list(sys, &entries) < 0)
+                return TAKE_PTR(out);
+        for (size_t i = 0; entries[i]; i++) {
+                _cleanup_free_ char *hub = NULL;
+                _cleanup_strv_free_ char **ports = NULL;
+                if (!startswith(entries[i], "usb") || asprintf(&hub, "%s/%s", sys, entries[i]) < 0 ||
+                    vc_dir_list(hub, &ports) < 0)
+                        continue;
+                for (size_t k = 0; ports[k]; k++) {
+                        _cleanup_free_ char *product_path = NULL, *product = NULL;
+                        if (!strchr(ports[k], '-') || strchr(ports[k], ':') ||
+                            asprintf(&product_path, "%s/%s/product", hub, ports[k]) < 0 ||
+                            vc_sysfs_read(product_path, &product) < 0 || isempty(product))
+                                continue;
+                        char *n = NULL;
+                        if (asprintf(&n, "%s%s%s", out ? out : "USB: ", out ? ", " : "", product) < 0)
+                                return NULL;
+                        free(out);
+                        out = n;
+                }
+        }
+        return TAKE_PTR(out);
+}
+
+/* Has the admin agreed, in the configuration, that this group moves whole? */
+static bool group_has_consent(struct vc_cli *cli, const struct vc_group *g) {
+        for (size_t k = 0; cli->config && k < vc_group_n_devices(g); k++) {
+                const struct vc_config_device *cd = vc_config_match_device(cli->config, vc_group_device(g, k));
+                if (cd && cd->consent)
+                        return true;
+        }
+        return false;
+}
+
+/* The groups about to be claimed may hold devices that are not functions of the device the
+ * admin named (@named; for apply, or a group argument, the first endpoint of each group): another
+ * slot, often another kind of device the host uses (a USB controller, a NIC). They move only
+ * with the admin's consent: "consent = yes" on an entry of the group, --yes, or "y" on a
+ * terminal. Without a terminal the command is refused (exit 4). *ret_asked: some group needed
+ * consent and got it now (enable writes it into the entries). */
+static int consent_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups, size_t n,
+                              const struct vc_pci_addr *named, bool *ret_asked) {
+        size_t n_groups_needing = 0;
+        *ret_asked = false;
+        for (size_t i = 0; i < n; i++) {
+                const struct vc_group *g = find_group(t, groups[i]);
+                const struct vc_pci_dev *anchor = NULL;
+                if (!g || group_has_consent(cli, g))
+                        continue;
+                for (size_t k = 0; k < vc_group_n_devices(g) && !anchor; k++)
+                        if (named && vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, k)), named))
+                                anchor = vc_group_device(g, k);
+                for (size_t k = 0; k < vc_group_n_devices(g) && !anchor; k++)
+                        if (!vc_pci_dev_is_bridge(vc_group_device(g, k)))
+                                anchor = vc_group_device(g, k);
+                if (!anchor)
+                        continue;
+                bool header = false;
+                for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, k);
+                        if (vc_pci_dev_is_bridge(d) || same_slot(vc_pci_dev_addr(d), vc_pci_dev_addr(anchor)))
+                                continue;
+                        if (!header) {
+                                fprintf(stderr, "IOMMU group %u holds devices that are not functions of %s; they move with it, away from the host:\n",
+                                        groups[i], vc_pci_dev_name(anchor));
+                                header = true;
+                                n_groups_needing++;
+                        }
+                        _cleanup_free_ char *use = describe_use(d);
+                        const char *drv = vc_pci_dev_driver(d), *why = cli_critical_reason(cli, vc_pci_dev_addr(d));
+                        fprintf(stderr, "  %s  %s, %s%s%s%s%s\n", vc_pci_dev_name(d),
+                                vc_pci_class_to_string(vc_pci_dev_class(d)), drv ? drv : "no driver",
+                                use ? "; " : "", strempty(use), why ? "; host-critical: " : "", strempty(why));
+                }
+        }
+        if (n_groups_needing == 0)
+                return EXIT_DONE;
+        if (cli->yes) {
+                fprintf(stderr, "moving them too (--yes)\n");
+                *ret_asked = true;
+                return EXIT_DONE;
+        }
+        if (cli->dry_run) {
+                fprintf(stderr, "(--dry-run: not asked; the command needs --yes, or an answer on a terminal)\n");
+                return EXIT_DONE;
+        }
+        if (isatty(STDIN_FILENO) && !cli->json) {
+                char answer[16] = "";
+                fprintf(stderr, "Move them to vfio-pci too? [y/N] ");
+                fflush(stderr);
+                if (fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y')) {
+                        *ret_asked = true;
+                        return EXIT_DONE;
+                }
+                log_error("refused: not agreed; nothing was changed");
+                return EXIT_REFUSED;
+        }
+        log_error("refused: no terminal to ask on; nothing was changed. Run again with --yes to move them too%s",
+                  streq_ptr(cli->verb, "enable") ? " (enable records it as consent = yes)"
+                                                  : ", or put consent = yes in the entry");
+        return EXIT_REFUSED;
+}
+
 /* "0000:01:00.0" -> "0000-01-00.0": a device name the configuration accepts. */
 static void name_from_addr(const struct vc_pci_addr *a, char buf[static VC_PCI_ADDR_STRLEN]) {
         vc_pci_addr_format(a, buf);
@@ -358,9 +485,9 @@ static int config_file_for(struct vc_cli *cli, const char *name, char **ret) {
         "# The whole IOMMU group moves, so every endpoint of it is listed.\n"
 
 static void enable_section(FILE *f, const char *name, const struct vc_pci_addr *a, const struct vc_pci_id *id,
-                           bool boot) {
-        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n", name, VC_PCI_ADDR_TO_STRING(a),
-                id->vendor, id->device, boot ? "yes" : "no");
+                           bool boot, bool consent) {
+        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n%s", name, VC_PCI_ADDR_TO_STRING(a),
+                id->vendor, id->device, boot ? "yes" : "no", consent ? "consent = yes\n" : "");
 }
 
 /* conf.d/NAME.conf with one [device] section per endpoint of the groups, each guarded by its id. */
@@ -379,7 +506,7 @@ static int entry_name_for(struct vc_cli *cli, const struct vc_pci_dev *d, const 
 }
 
 static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                                  size_t n_groups, const struct vc_pci_addr *named, char **ret) {
+                                  size_t n_groups, const struct vc_pci_addr *named, bool consent, char **ret) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
@@ -399,7 +526,7 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
                         }
                         enable_section(f, name, vc_pci_dev_addr(d),
                                        &(struct vc_pci_id){ .vendor = vc_pci_dev_vendor(d), .device = vc_pci_dev_device(d) },
-                                       cli->boot);
+                                       cli->boot, consent);
                 }
         }
         if (fclose(f) != 0)
@@ -456,7 +583,7 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         }
         char name[VC_PCI_ADDR_STRLEN];
         name_from_addr(vc_pci_dev_addr(named), name);
-        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), &text);
+        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), false, &text);
         if (r >= 0)
                 r = config_file_for(cli, cli->name ?: name, &path);
         if (r < 0) {
@@ -468,6 +595,23 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
                 log_error("%s exists but does not configure this group; remove it or run 'vfio-claim disable' first", path);
                 device_arg_done(&arg);
                 return EXIT_FAILED;
+        }
+
+        bool consented = false;
+        r = consent_for_groups(cli, t, arg.groups, arg.n_groups, arg.has_addr ? &arg.addr : vc_pci_dev_addr(named),
+                               &consented);
+        if (r != EXIT_DONE) {
+                device_arg_done(&arg);
+                return r;
+        }
+        if (consented) {
+                /* The entries enable writes record the consent, for apply, boot and the next enable. */
+                free(text);
+                text = NULL;
+                if (config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), true, &text) < 0) {
+                        device_arg_done(&arg);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
         }
 
         struct vc_op_result *results = NULL;
@@ -599,7 +743,7 @@ static bool enable_wrote(const struct vc_config *c, const char *file, const char
                 shape = cd->n_matches == 1 && cd->matches[0].kind == VC_MATCH_ADDRESS && cd->has_id &&
                         !cd->id.has_subsystem && !cd->has_release && !cd->vm && cd->reset == VC_RESET_AUTO;
                 if (shape)
-                        enable_section(f, cd->name, &cd->matches[0].addr, &cd->id, cd->boot);
+                        enable_section(f, cd->name, &cd->matches[0].addr, &cd->id, cd->boot, cd->consent);
         }
         if (fclose(f) != 0)
                 return false;
@@ -950,6 +1094,10 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
                         printf("nothing to do: every group with a boot = yes device is claimed\n");
                 return EXIT_DONE;
         }
+        bool consented;
+        r = consent_for_groups(cli, t, groups, n, NULL, &consented);
+        if (r != EXIT_DONE)
+                return r;
         return move_groups(cli, t, groups, n, false, "claim", NULL, NULL);
 }
 

@@ -58,7 +58,7 @@ longest_line() {
         run "$abs_top_builddir/vfio-claim" --help
         assert_success
         [ "$(longest_line "$output")" -le 80 ]
-        assert_line '  enable DEVICE [--boot] [--name NAME]'
+        assert_line '  enable DEVICE [--boot] [--name NAME] [--yes]'
         assert_line --regexp '^ {25}claim the group now'
         assert_line --regexp '^  help \[VERB\] '
         for verb in list show enable disable apply release status add remove doctor check-config help; do
@@ -67,7 +67,7 @@ longest_line() {
                 [ "$(longest_line "$output")" -le 80 ]
         done
         run "$abs_top_builddir/vfio-claim" help enable
-        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot] [--name NAME]'
+        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot] [--name NAME] [--yes]'
         assert_line --regexp '^  --boot +also claim the group at every boot'
         refute_line --partial -- '--connect'
         run "$abs_top_builddir/vfio-claim" help list
@@ -81,7 +81,7 @@ longest_line() {
         fake_root gpu-audio
         run vc enable
         assert_failure 2
-        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot] [--name NAME]'
+        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot] [--name NAME] [--yes]'
 }
 
 @test "an option the verb does not take is an error, and nothing is written" {
