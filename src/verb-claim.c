@@ -110,12 +110,25 @@ static int collect_guards(struct vc_cli *cli, const struct vc_group *g, struct v
         return 0;
 }
 
-static void report_failure(const struct vc_op_result *res, int r) {
+static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, int r) {
         _cleanup_free_ char *msg = vc_op_result_message(res);
         if (msg)
                 log_error("%s", msg);
         else
                 log_error_errno(r, "failed: %m");
+        /* A write the engine gave up on (lib/bind.h): say what timed out and what to do. */
+        if (r == -ETIMEDOUT && res->failed_step != VC_STEP_WAIT_DEVICE) {
+                char who[32];
+                if (res->has_failed_device)
+                        vc_pci_addr_format(&res->failed_device, who);
+                else
+                        snprintf(who, sizeof who, "group %u", res->group);
+                log_error("%s: %s%s%s did not finish within %u s (device in use? stop what uses it, then run the "
+                          "command again); IOMMU group %u rolled back, except that write, which may still take "
+                          "effect: 'vfio-claim status' shows the group",
+                          who, strna(vc_step_to_string(res->failed_step)), res->failed_arg ? " " : "",
+                          strempty(res->failed_arg), vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000, res->group);
+        }
         if (res->rollback_error)
                 log_error_errno(res->rollback_error,
                                 "rolling back did not fully succeed (%m); run 'vfio-claim status' and 'vfio-claim release' for the group");
@@ -248,7 +261,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 }
                 if (r < 0) {
                         int code = exit_code_for(res);
-                        report_failure(res, r);
+                        report_failure(cli, res, r);
                         if (res->failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
                         /* Undo what this command changed before the failure, and only that. */
@@ -337,6 +350,32 @@ static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
                 return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)),
                        EXIT_FAILED;
         return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ after the boot set changed */
+
+static bool root_has(struct vc_cli *cli, const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+        return vc_ctx_path(cli->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 && lstat(p, &st) >= 0;
+}
+
+/* The initramfs carries a copy of the configuration (the BOOT section of vfio-claim(8)): after
+ * the "boot = yes" entries changed, say how to rebuild it on this system, and, when entries were
+ * added, that the early unit must be enabled where systemd runs (the doctor checks both). */
+static void hint_boot_set_changed(struct vc_cli *cli, bool added) {
+        if (cli->json || cli->dry_run)
+                return;
+        const char *cmd = "dracut -f, or update-initramfs -u on Debian and Ubuntu";
+        if (root_has(cli, "etc/initramfs-tools"))
+                cmd = "update-initramfs -u";
+        else if (root_has(cli, "etc/dracut.conf") || root_has(cli, "etc/dracut.conf.d") || root_has(cli, "usr/lib/dracut"))
+                cmd = "dracut -f";
+        printf("the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: %s\n",
+               cmd);
+        if (added && root_has(cli, "etc/systemd/system") &&
+            !root_has(cli, "etc/systemd/system/sysinit.target.wants/vfio-claim-early.service"))
+                printf("vfio-claim-early.service is not enabled: systemctl enable vfio-claim-early.service\n");
 }
 
 /* ------------------------------------------------------------------ consent for shared groups */
@@ -653,6 +692,8 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         results_free(results, arg.n_groups);
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
+        if (cli->boot)
+                hint_boot_set_changed(cli, true);
         device_arg_done(&arg);
         return EXIT_DONE;
 }
@@ -795,7 +836,7 @@ static unsigned section_last_line(const char *text, size_t len, unsigned header)
  * a plain file, cannot be edited safely: the admin is told what to edit, and nothing changes.
  * Returns EXIT_DONE with the edits to make, or EXIT_FAILED. */
 static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                             size_t n_groups, struct config_edit **ret, size_t *ret_n) {
+                             size_t n_groups, struct config_edit **ret, size_t *ret_n, bool *ret_boot) {
         const struct vc_config *c = cli->config;
         _cleanup_free_ bool *drop = calloc(c->n_devices + 1, sizeof *drop);
         struct config_edit *edits = NULL;
@@ -828,6 +869,9 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
         }
         if (ret_code != EXIT_DONE)
                 return ret_code;
+        *ret_boot = false;
+        for (size_t i = 0; i < c->n_devices; i++)
+                *ret_boot |= drop[i] && c->devices[i].boot;
 
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
@@ -960,7 +1004,8 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
          * safely, nothing is given back either. */
         struct config_edit *edits = NULL;
         size_t n_edits = 0;
-        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits)) != EXIT_DONE) {
+        bool boot_dropped = false;
+        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits, &boot_dropped)) != EXIT_DONE) {
                 device_arg_done(&arg);
                 return r;
         }
@@ -990,8 +1035,11 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
                         break;
                 }
         }
-        if (r == EXIT_DONE && drop_config)
+        if (r == EXIT_DONE && drop_config) {
                 r = apply_config_edits(cli, edits, n_edits);
+                if (r == EXIT_DONE && boot_dropped)
+                        hint_boot_set_changed(cli, false);
+        }
         config_edits_free(edits, n_edits);
         device_arg_done(&arg);
         return r;

@@ -280,6 +280,7 @@ bounded() {
         run bounded --timeout 5 enable 01:00.0
         assert_failure 1
         assert_output --partial "0000:01:00.0: failed to unbind from nouveau: Connection timed out"
+        assert_output --partial "0000:01:00.0: unbind from nouveau did not finish within 5 s (device in use? stop what uses it, then run the command again); IOMMU group 1 rolled back, except that write, which may still take effect: 'vfio-claim status' shows the group"
         grep -qx 'state claiming' "$STATE/group-1"
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         # while the write is stuck: other commands run (with the device waited for, at most the

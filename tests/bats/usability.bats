@@ -284,3 +284,34 @@ complete_words() {
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
 }
+
+@test "enable --boot and disable of a boot entry name this system's initramfs rebuild; enable alone does not" {
+        fake_root gpu-audio
+        mkdir -p "$ROOT/etc/initramfs-tools" "$ROOT/etc/systemd/system"
+        run vc enable 01:00.0 --boot
+        assert_success
+        assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
+        assert_line "vfio-claim-early.service is not enabled: systemctl enable vfio-claim-early.service"
+        run vc disable 01:00.0
+        assert_success
+        assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
+        refute_line --partial "vfio-claim-early.service"
+        run vc enable 01:00.0
+        assert_success
+        refute_line --partial "initramfs"
+        run vc disable 01:00.0
+        assert_success
+        refute_line --partial "initramfs"
+
+        # A dracut system with the early unit enabled: dracut -f, and nothing about the unit.
+        fake_root gpu-audio
+        mkdir -p "$ROOT/usr/lib/dracut" "$ROOT/etc/systemd/system/sysinit.target.wants"
+        ln -s /lib/systemd/system/vfio-claim-early.service "$ROOT/etc/systemd/system/sysinit.target.wants/"
+        run vc enable 01:00.0 --boot --dry-run
+        assert_success
+        refute_line --partial "initramfs"
+        run vc enable 01:00.0 --boot
+        assert_success
+        assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: dracut -f"
+        refute_line --partial "vfio-claim-early.service"
+}
