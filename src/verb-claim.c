@@ -576,6 +576,58 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
 
 static bool text_has_sections(const char *text) { return strstr(text, "\n[device ") != NULL; }
 
+static int read_config_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode);
+static bool enable_wrote(const struct vc_config *c, const char *file, const char *text, size_t len);
+
+/* enable --boot of a device whose entry says boot = no: a file enable wrote, unchanged since,
+ * gets boot = yes in every section (its other bytes are enable's own); a file the admin wrote
+ * or edited is left alone, and the line to change is named. The claim is made either way. */
+static void boot_update_entry(struct vc_cli *cli, const struct vc_config_device *cd) {
+        const struct vc_config *c = cli->config;
+        _cleanup_free_ char *path = NULL, *text = NULL, *want = NULL;
+        size_t len = 0, size = 0;
+        mode_t mode = 0644;
+        int r;
+
+        if (asprintf(&path, "%s/%s", c->dir, cd->file) < 0) {
+                log_error("out of memory");
+                return;
+        }
+        if (read_config_file(path, &text, &len, &mode) < 0 || !enable_wrote(c, cd->file, text, len)) {
+                log_warning("%s:%u: [device %s] says boot = no, and vfio-claim enable did not write this file as "
+                            "it is: set boot = yes in that section yourself, then rebuild the initramfs",
+                            path, cd->line, cd->name);
+                return;
+        }
+        FILE *f = open_memstream(&want, &size);
+        if (!f) {
+                log_error("out of memory");
+                return;
+        }
+        fputs(ENABLE_HEADER, f);
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct vc_config_device *x = &c->devices[i];
+                if (streq(x->file, cd->file))
+                        enable_section(f, x->name, &x->matches[0].addr, &x->id, true, x->consent);
+        }
+        if (fclose(f) != 0) {
+                log_error("out of memory");
+                return;
+        }
+        if (cli->dry_run) {
+                if (!cli->json)
+                        printf("edit %s: boot = yes in every section\n", path);
+                return;
+        }
+        if ((r = vc_write_file_atomic(path, want, mode)) < 0) {
+                log_error_errno(r, "%s: cannot write it: %m; the group is claimed, boot = no is unchanged", path);
+                return;
+        }
+        if (!cli->json)
+                printf("configuration: %s: boot = yes\n", path);
+        hint_boot_set_changed(cli, true);
+}
+
 int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_free_ char *text = NULL, *path = NULL, *confd = NULL;
@@ -589,9 +641,7 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         if (r != EXIT_DONE)
                 return r;
 
-        if (arg.config_device && cli->boot && !arg.config_device->boot)
-                log_warning("%s is configured in %s:%u with boot = no; --boot does not change that entry",
-                            argv[0], arg.config_device->file, arg.config_device->line);
+        bool boot_update = arg.config_device && cli->boot && !arg.config_device->boot;
 
         /* The configuration for the endpoints not configured yet, in conf.d/NAME.conf: the name
          * --name gives, or the named device's address. */
@@ -656,6 +706,8 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         struct vc_op_result *results = NULL;
         r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results);
         if (r != EXIT_DONE || !write_config) {
+                if (r == EXIT_DONE && boot_update)
+                        boot_update_entry(cli, arg.config_device);
                 results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return r;
@@ -692,7 +744,9 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         results_free(results, arg.n_groups);
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
-        if (cli->boot)
+        if (boot_update)
+                boot_update_entry(cli, arg.config_device);
+        else if (cli->boot)
                 hint_boot_set_changed(cli, true);
         device_arg_done(&arg);
         return EXIT_DONE;

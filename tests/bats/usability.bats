@@ -315,3 +315,28 @@ complete_words() {
         assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: dracut -f"
         refute_line --partial "vfio-claim-early.service"
 }
+
+@test "enable --boot on an entry enable wrote with boot = no sets boot = yes; in a hand-written file the line is named" {
+        fake_root gpu-audio
+        mkdir -p "$ROOT/etc/initramfs-tools"
+        run vc enable 01:00.0
+        assert_success
+        f="$CONF/conf.d/0000-01-00.0.conf"
+        run vc enable 01:00.0 --boot
+        assert_success
+        assert_line "configuration: $f: boot = yes"
+        assert_line --partial "rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
+        assert_equal "$(grep -c '^boot = yes$' "$f")" 2
+        assert_equal "$(grep -c '^boot = no$' "$f")" 0
+        run vc check-config
+        assert_success
+        run vc disable 01:00.0 # still the file enable wrote: removed whole
+        assert_success
+        [ ! -e "$f" ]
+
+        printf '[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+        run vc enable gpu --boot
+        assert_success
+        assert_output --partial "vfio-claim.conf:1: [device gpu] says boot = no, and vfio-claim enable did not write this file as it is: set boot = yes in that section yourself, then rebuild the initramfs"
+        ! grep -q boot "$CONF/vfio-claim.conf"
+}
