@@ -6,8 +6,10 @@
  *   vfio-claim-hook-worker DOMAIN OPERATION SUB-OPERATION EXTRA
  *
  * prepare begin: claim the IOMMU group of every configured PCI device the domain names, all
- *                groups or none, for this domain. Devices not in the configuration are left
- *                to libvirt.
+ *                groups or none, for this domain. A device not in the configuration is left
+ *                to libvirt, except a managed='yes' one whose group has other endpoints on
+ *                host drivers: refused, or with [global] hook-claim-unconfigured = yes,
+ *                claimed (unconfigured_managed()).
  * release end:   give back the groups this domain owns, per "release" (host or keep).
  * anything else: exit 0.
  *
@@ -239,6 +241,69 @@ fail:
         return r;
 }
 
+/* Does the kernel let a VM use the group with @d on its driver? vfio-pci and pci-stub hold no
+ * DMA of their own, and an unbound device none at all. */
+static bool driver_keeps_group_viable(const struct vc_pci_dev *d) {
+        const char *drv = vc_pci_dev_driver(d);
+        return !drv || streq(drv, "vfio-pci") || streq(drv, "pci-stub");
+}
+
+static bool domain_lists(const struct vc_domain *dom, const struct vc_pci_addr *a) {
+        for (size_t i = 0; i < dom->n_hostdevs; i++)
+                if (vc_pci_addr_equal(&dom->hostdevs[i].addr, a))
+                        return true;
+        return false;
+}
+
+/* A managed='yes' PCI host device that no entry configures (what virt-manager's "Add PCI Host
+ * Device" writes). libvirt detaches only the devices the domain lists; any other endpoint of the
+ * group left on a host driver makes the group not viable, and the start fails later and less
+ * readably. By default: such a group fails here, naming those endpoints and the command that
+ * configures the group; a group with nothing else on a host driver is left to libvirt. With
+ * [global] hook-claim-unconfigured = yes the whole group is claimed like a configured one (every
+ * safety refusal of the engine applies) and given back at release. */
+static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
+                                const struct vc_pci_dev *d, const char *vm, struct plan *p) {
+        const char *addr = vc_pci_dev_name(d);
+        int group = vc_pci_dev_iommu_group(d);
+        if (group < 0) {
+                log_debug("VM %s: %s is not configured and has no IOMMU group; left to libvirt", vm, addr);
+                return HOOK_OK;
+        }
+        if (config->hook_claim_unconfigured) {
+                log_info("VM %s: %s is not configured; its IOMMU group %d is claimed "
+                         "(hook-claim-unconfigured = yes)", vm, addr, group);
+                return plan_add_group(p, (unsigned) group, vc_pci_dev_addr(d)) < 0 ? fail("out of memory") : HOOK_OK;
+        }
+
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        int r = vc_group_read(ctx, (unsigned) group, &g);
+        if (r < 0)
+                return fail("%s: cannot read IOMMU group %d: %s; VM \"%s\" was not started", addr, group,
+                            strerror(-r), vm);
+        char missing[512] = "";
+        size_t n_missing = 0, used = 0;
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *m = vc_group_device(g, i);
+                if (vc_pci_dev_is_bridge(m) || driver_keeps_group_viable(m) || domain_lists(dom, vc_pci_dev_addr(m)))
+                        continue;
+                int k = snprintf(missing + used, sizeof missing - used, "%s%s (%s)", n_missing ? ", " : "",
+                                 vc_pci_dev_name(m), vc_pci_dev_driver(m));
+                if (k > 0 && (size_t) k < sizeof missing - used)
+                        used += (size_t) k;
+                n_missing++;
+        }
+        if (n_missing == 0) {
+                log_debug("VM %s: %s is not configured; left to libvirt (nothing else of group %d is on a host driver)",
+                          vm, addr, group);
+                return HOOK_OK;
+        }
+        return fail("%s is not configured for vfio-claim, and its IOMMU group %d also holds %s, which libvirt "
+                    "does not detach; run 'vfio-claim enable %s' to claim the whole group for VMs; VM \"%s\" "
+                    "was not started",
+                    addr, group, missing, addr, vm);
+}
+
 static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ char *xml = NULL, *err = NULL, *dir = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
@@ -268,8 +333,6 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 return fail("%s: cannot read the configuration: %s", dir, strerror(-r));
         }
         vc_log_set_max_level(config->log_level);
-        if (config->n_devices == 0)
-                return HOOK_OK;
 
         /* Only the devices the XML names are read: never a scan of the whole bus. */
         for (size_t i = 0; i < dom->n_hostdevs; i++) {
@@ -287,8 +350,13 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                                     strerror(-r), vm);
                 const struct vc_config_device *cd = vc_config_match_device(config, d);
                 if (!cd) {
-                        log_debug("VM %s: %s is not configured; left to libvirt (managed='%s')", vm, addr,
-                                  h->managed ? "yes" : "no");
+                        if (!h->managed) {
+                                log_debug("VM %s: %s is not configured; left to libvirt (managed='no')", vm, addr);
+                                continue;
+                        }
+                        r = unconfigured_managed(ctx, config, dom, d, vm, &p);
+                        if (r != HOOK_OK)
+                                return r;
                         continue;
                 }
                 if (cd->vm && !streq(cd->vm, vm))

@@ -75,18 +75,21 @@ enum device_key {
         DKEY_RELEASE,
         DKEY_VM,
         DKEY_RESET,
+        DKEY_CONSENT,
         _DKEY_MAX,
 };
 
 static const char *const device_key_table[_DKEY_MAX] = {
         [DKEY_MATCH] = "match", [DKEY_ID] = "id",  [DKEY_BOOT] = "boot",
         [DKEY_RELEASE] = "release", [DKEY_VM] = "vm", [DKEY_RESET] = "reset",
+        [DKEY_CONSENT] = "consent",
 };
 
 enum global_key {
         GKEY_RELEASE,
         GKEY_PROTECT,
         GKEY_LOG_LEVEL,
+        GKEY_HOOK_CLAIM_UNCONFIGURED,
         _GKEY_MAX,
 };
 
@@ -94,6 +97,7 @@ static const char *const global_key_table[_GKEY_MAX] = {
         [GKEY_RELEASE] = "release",
         [GKEY_PROTECT] = "protect",
         [GKEY_LOG_LEVEL] = "log-level",
+        [GKEY_HOOK_CLAIM_UNCONFIGURED] = "hook-claim-unconfigured",
 };
 
 #define BOOLEAN_WORDS "yes, no, true, false, on, off, 1, 0"
@@ -440,7 +444,7 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
                 if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: release, protect, log-level)", p->label, qk);
+                        error_here(p, "%s unknown key \"%s\" (known: release, protect, log-level, hook-claim-unconfigured)", p->label, qk);
                 else
                         p->oom = -ENOMEM;
                 return;
@@ -472,6 +476,13 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
                 else
                         c->log_level = r;
                 break;
+        case GKEY_HOOK_CLAIM_UNCONFIGURED:
+                r = parse_boolean(value);
+                if (r < 0)
+                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
+                else
+                        c->hook_claim_unconfigured = r;
+                break;
         }
 }
 
@@ -482,7 +493,7 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
                 if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset)",
+                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset, consent)",
                                    p->label, qk);
                 else
                         p->oom = -ENOMEM;
@@ -546,6 +557,13 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                 r = parse_word(p, key, value, q, reset_table, _VC_RESET_MAX);
                 if (r >= 0)
                         d->reset = (enum vc_reset) r;
+                break;
+        case DKEY_CONSENT:
+                r = parse_boolean(value);
+                if (r < 0)
+                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
+                else
+                        d->consent = r;
                 break;
         }
 }

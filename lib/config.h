@@ -51,6 +51,8 @@ struct vc_config_device {
         bool has_id; /* "id =" guard */
         struct vc_pci_id id;
         bool boot;
+        bool consent; /* "consent = yes": the admin agreed that the other devices of its IOMMU
+                       * group (other slots) move with it; enable, apply and boot then ask nobody */
         bool has_release; /* per-device override of [global] release */
         enum vc_release release;
         char *vm; /* NULL: any domain may use it */
@@ -62,6 +64,8 @@ struct vc_config {
         enum vc_release release; /* [global] release, default host */
         bool protect;            /* [global] protect, default yes */
         int log_level;           /* [global] log-level as a syslog level, default LOG_INFO */
+        bool hook_claim_unconfigured; /* [global] hook-claim-unconfigured, default no: the hook
+                                       * claims the group of any managed='yes' PCI host device */
         struct vc_config_device *devices;
         size_t n_devices;
         /* Every problem found, each "FILE:LINE: message" (FILE relative to dir), in reading

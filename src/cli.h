@@ -33,6 +33,7 @@ struct vc_cli {
         bool force;
         bool boot;
         bool all;         /* release --all, disable --all */
+        bool yes;         /* enable --yes, apply --yes: other slots' devices may move too */
         const char *name; /* enable --name */
         int verbose;
         const char *connect_uri;

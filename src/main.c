@@ -22,6 +22,7 @@ enum {
         OPT_NAME = 1 << 5,
         OPT_ALL = 1 << 6,
         OPT_FORMAT = 1 << 7,
+        OPT_YES = 1 << 8,
 };
 
 static const struct option_help {
@@ -35,6 +36,8 @@ static const struct option_help {
                                 "also a group whose VM hold libvirt cannot confirm" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
+        { OPT_YES, "--yes", "--yes", "agree that other slots' devices in the group move too\n"
+                                     "(enable writes consent = yes); needed without a terminal" },
         { OPT_FORMAT, "--format", "--format F", "nova, kubevirt or proxmox" },
         { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
@@ -53,13 +56,13 @@ static const struct verb {
 } verbs[] = {
         { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
         { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_TIMEOUT, false },
-        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME]",
+        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME] [--yes]",
           "claim the group now, add it to the configuration",
-          OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME, true },
+          OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME | OPT_YES, true },
         { "disable", 0, 1, verb_disable, "disable DEVICE|--all", "give the group back, drop it from the configuration",
           OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
-        { "apply", 0, 0, verb_apply, "apply", "claim every group with a boot = yes device",
-          OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT, true },
+        { "apply", 0, 0, verb_apply, "apply [--yes]", "claim every group with a boot = yes device",
+          OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_YES, true },
         { "release", 0, 1, verb_release, "release DEVICE|--all", "give a claimed group back to the host now",
           OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
         { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", OPT_TIMEOUT,
@@ -105,6 +108,8 @@ static void help(FILE *f) {
                 "      --force          claim host-critical devices; with release and disable,\n"
                 "                       also a group whose VM hold libvirt cannot confirm\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
+                "      --yes            with enable/apply: other slots' devices in the group move\n"
+                "                       too (asked on a terminal; refused without one)\n"
                 "      --connect URI    libvirt connection (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "      --format F       with export: nova, kubevirt or proxmox\n"
@@ -151,6 +156,7 @@ enum {
         ARG_NAME,
         ARG_ALL,
         ARG_FORMAT,
+        ARG_YES,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -170,6 +176,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "name", required_argument, NULL, ARG_NAME },
                 { "all", no_argument, NULL, ARG_ALL },
                 { "format", required_argument, NULL, ARG_FORMAT },
+                { "yes", no_argument, NULL, ARG_YES },
                 {}
         };
         int c;
@@ -197,6 +204,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                         *ret_given |= OPT_NAME;
                         break;
                 case ARG_ALL: cli->all = true; *ret_given |= OPT_ALL; break;
+                case ARG_YES: cli->yes = true; *ret_given |= OPT_YES; break;
                 case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
                 case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
                 case ARG_TIMEOUT: {

@@ -3,10 +3,12 @@
  * what they did. All moves go through the engine (lib/bind.c) under the one lock. */
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bind.h"
 #include "boot.h"
@@ -109,12 +111,25 @@ static int collect_guards(struct vc_cli *cli, const struct vc_group *g, struct v
         return 0;
 }
 
-static void report_failure(const struct vc_op_result *res, int r) {
+static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, int r) {
         _cleanup_free_ char *msg = vc_op_result_message(res);
         if (msg)
                 log_error("%s", msg);
         else
                 log_error_errno(r, "failed: %m");
+        /* A write the engine gave up on (lib/bind.h): say what timed out and what to do. */
+        if (r == -ETIMEDOUT && res->failed_step != VC_STEP_WAIT_DEVICE) {
+                char who[32];
+                if (res->has_failed_device)
+                        vc_pci_addr_format(&res->failed_device, who);
+                else
+                        snprintf(who, sizeof who, "group %u", res->group);
+                log_error("%s: %s%s%s did not finish within %u s (device in use? stop what uses it, then run the "
+                          "command again); IOMMU group %u rolled back, except that write, which may still take "
+                          "effect: 'vfio-claim status' shows the group",
+                          who, strna(vc_step_to_string(res->failed_step)), res->failed_arg ? " " : "",
+                          strempty(res->failed_arg), vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000, res->group);
+        }
         if (res->rollback_error)
                 log_error_errno(res->rollback_error,
                                 "rolling back did not fully succeed (%m); run 'vfio-claim status' and 'vfio-claim release' for the group");
@@ -247,7 +262,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 }
                 if (r < 0) {
                         int code = exit_code_for(res);
-                        report_failure(res, r);
+                        report_failure(cli, res, r);
                         if (res->failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
                         /* Undo what this command changed before the failure, and only that. */
@@ -338,6 +353,157 @@ static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
         return EXIT_DONE;
 }
 
+/* ------------------------------------------------------------------ after the boot set changed */
+
+static bool root_has(struct vc_cli *cli, const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+        return vc_ctx_path(cli->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 && lstat(p, &st) >= 0;
+}
+
+/* The initramfs carries a copy of the configuration (the BOOT section of vfio-claim(8)): after
+ * the "boot = yes" entries changed, say how to rebuild it on this system, and, when entries were
+ * added, that the early unit must be enabled where systemd runs (the doctor checks both). */
+static void hint_boot_set_changed(struct vc_cli *cli, bool added) {
+        if (cli->json || cli->dry_run)
+                return;
+        const char *cmd = "dracut -f, or update-initramfs -u on Debian and Ubuntu";
+        if (root_has(cli, "etc/initramfs-tools"))
+                cmd = "update-initramfs -u";
+        else if (root_has(cli, "etc/dracut.conf") || root_has(cli, "etc/dracut.conf.d") || root_has(cli, "usr/lib/dracut"))
+                cmd = "dracut -f";
+        printf("the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: %s\n",
+               cmd);
+        if (added && root_has(cli, "etc/systemd/system") &&
+            !root_has(cli, "etc/systemd/system/sysinit.target.wants/vfio-claim-early.service"))
+                printf("vfio-claim-early.service is not enabled: systemctl enable vfio-claim-early.service\n");
+}
+
+/* ------------------------------------------------------------------ consent for shared groups */
+
+static bool same_slot(const struct vc_pci_addr *x, const struct vc_pci_addr *y) {
+        return x->domain == y->domain && x->bus == y->bus && x->slot == y->slot;
+}
+
+/* What uses @d on the host, as sysfs shows it: its network interfaces, the USB devices on a
+ * controller's root hubs ("usbN/N-P/product"). NULL when nothing is known. */
+static char *describe_use(const struct vc_pci_dev *d) {
+        _cleanup_free_ char *out = NULL, *net = NULL;
+        _cleanup_strv_free_ char **ifaces = NULL, **entries = NULL;
+        const char *sys = vc_pci_dev_syspath(d);
+        if (!sys || asprintf(&net, "%s/net", sys) < 0)
+                return NULL;
+        if (vc_dir_list(net, &ifaces) >= 0)
+                for (size_t i = 0; ifaces[i]; i++) {
+                        char *n = NULL;
+                        if (asprintf(&n, "%s%s%s", out ? out : "interface ", out ? ", " : "", ifaces[i]) < 0)
+                                return NULL;
+                        free(out);
+                        out = n;
+                }
+        if (vc_dir_list(sys, &entries) < 0)
+                return TAKE_PTR(out);
+        for (size_t i = 0; entries[i]; i++) {
+                _cleanup_free_ char *hub = NULL;
+                _cleanup_strv_free_ char **ports = NULL;
+                if (!startswith(entries[i], "usb") || asprintf(&hub, "%s/%s", sys, entries[i]) < 0 ||
+                    vc_dir_list(hub, &ports) < 0)
+                        continue;
+                for (size_t k = 0; ports[k]; k++) {
+                        _cleanup_free_ char *product_path = NULL, *product = NULL;
+                        if (!strchr(ports[k], '-') || strchr(ports[k], ':') ||
+                            asprintf(&product_path, "%s/%s/product", hub, ports[k]) < 0 ||
+                            vc_sysfs_read(product_path, &product) < 0 || isempty(product))
+                                continue;
+                        char *n = NULL;
+                        if (asprintf(&n, "%s%s%s", out ? out : "USB: ", out ? ", " : "", product) < 0)
+                                return NULL;
+                        free(out);
+                        out = n;
+                }
+        }
+        return TAKE_PTR(out);
+}
+
+/* Has the admin agreed, in the configuration, that this group moves whole? */
+static bool group_has_consent(struct vc_cli *cli, const struct vc_group *g) {
+        for (size_t k = 0; cli->config && k < vc_group_n_devices(g); k++) {
+                const struct vc_config_device *cd = vc_config_match_device(cli->config, vc_group_device(g, k));
+                if (cd && cd->consent)
+                        return true;
+        }
+        return false;
+}
+
+/* The groups about to be claimed may hold devices that are not functions of the device the
+ * admin named (@named; for apply, or a group argument, the first endpoint of each group): another
+ * slot, often another kind of device the host uses (a USB controller, a NIC). They move only
+ * with the admin's consent: "consent = yes" on an entry of the group, --yes, or "y" on a
+ * terminal. Without a terminal the command is refused (exit 4). *ret_asked: some group needed
+ * consent and got it now (enable writes it into the entries). */
+static int consent_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups, size_t n,
+                              const struct vc_pci_addr *named, bool *ret_asked) {
+        size_t n_groups_needing = 0;
+        *ret_asked = false;
+        for (size_t i = 0; i < n; i++) {
+                const struct vc_group *g = find_group(t, groups[i]);
+                const struct vc_pci_dev *anchor = NULL;
+                if (!g || group_has_consent(cli, g))
+                        continue;
+                for (size_t k = 0; k < vc_group_n_devices(g) && !anchor; k++)
+                        if (named && vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, k)), named))
+                                anchor = vc_group_device(g, k);
+                for (size_t k = 0; k < vc_group_n_devices(g) && !anchor; k++)
+                        if (!vc_pci_dev_is_bridge(vc_group_device(g, k)))
+                                anchor = vc_group_device(g, k);
+                if (!anchor)
+                        continue;
+                bool header = false;
+                for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, k);
+                        if (vc_pci_dev_is_bridge(d) || same_slot(vc_pci_dev_addr(d), vc_pci_dev_addr(anchor)))
+                                continue;
+                        if (!header) {
+                                fprintf(stderr, "IOMMU group %u holds devices that are not functions of %s; they move with it, away from the host:\n",
+                                        groups[i], vc_pci_dev_name(anchor));
+                                header = true;
+                                n_groups_needing++;
+                        }
+                        _cleanup_free_ char *use = describe_use(d);
+                        const char *drv = vc_pci_dev_driver(d), *why = cli_critical_reason(cli, vc_pci_dev_addr(d));
+                        fprintf(stderr, "  %s  %s, %s%s%s%s%s\n", vc_pci_dev_name(d),
+                                vc_pci_class_to_string(vc_pci_dev_class(d)), drv ? drv : "no driver",
+                                use ? "; " : "", strempty(use), why ? "; host-critical: " : "", strempty(why));
+                }
+        }
+        if (n_groups_needing == 0)
+                return EXIT_DONE;
+        if (cli->yes) {
+                fprintf(stderr, "moving them too (--yes)\n");
+                *ret_asked = true;
+                return EXIT_DONE;
+        }
+        if (cli->dry_run) {
+                fprintf(stderr, "(--dry-run: not asked; the command needs --yes, or an answer on a terminal)\n");
+                return EXIT_DONE;
+        }
+        if (isatty(STDIN_FILENO) && !cli->json) {
+                char answer[16] = "";
+                fprintf(stderr, "Move them to vfio-pci too? [y/N] ");
+                fflush(stderr);
+                if (fgets(answer, sizeof answer, stdin) && (answer[0] == 'y' || answer[0] == 'Y')) {
+                        *ret_asked = true;
+                        return EXIT_DONE;
+                }
+                log_error("refused: not agreed; nothing was changed");
+                return EXIT_REFUSED;
+        }
+        log_error("refused: no terminal to ask on; nothing was changed. Run again with --yes to move them too%s",
+                  streq_ptr(cli->verb, "enable") ? " (enable records it as consent = yes)"
+                                                  : ", or put consent = yes in the entry");
+        return EXIT_REFUSED;
+}
+
 /* "0000:01:00.0" -> "0000-01-00.0": a device name the configuration accepts. */
 static void name_from_addr(const struct vc_pci_addr *a, char buf[static VC_PCI_ADDR_STRLEN]) {
         vc_pci_addr_format(a, buf);
@@ -359,9 +525,9 @@ static int config_file_for(struct vc_cli *cli, const char *name, char **ret) {
         "# The whole IOMMU group moves, so every endpoint of it is listed.\n"
 
 static void enable_section(FILE *f, const char *name, const struct vc_pci_addr *a, const struct vc_pci_id *id,
-                           bool boot) {
-        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n", name, VC_PCI_ADDR_TO_STRING(a),
-                id->vendor, id->device, boot ? "yes" : "no");
+                           bool boot, bool consent) {
+        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n%s", name, VC_PCI_ADDR_TO_STRING(a),
+                id->vendor, id->device, boot ? "yes" : "no", consent ? "consent = yes\n" : "");
 }
 
 /* conf.d/NAME.conf with one [device] section per endpoint of the groups, each guarded by its id. */
@@ -380,7 +546,7 @@ static int entry_name_for(struct vc_cli *cli, const struct vc_pci_dev *d, const 
 }
 
 static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                                  size_t n_groups, const struct vc_pci_addr *named, char **ret) {
+                                  size_t n_groups, const struct vc_pci_addr *named, bool consent, char **ret) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
@@ -400,7 +566,7 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
                         }
                         enable_section(f, name, vc_pci_dev_addr(d),
                                        &(struct vc_pci_id){ .vendor = vc_pci_dev_vendor(d), .device = vc_pci_dev_device(d) },
-                                       cli->boot);
+                                       cli->boot, consent);
                 }
         }
         if (fclose(f) != 0)
@@ -410,6 +576,58 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
 }
 
 static bool text_has_sections(const char *text) { return strstr(text, "\n[device ") != NULL; }
+
+static int read_config_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode);
+static bool enable_wrote(const struct vc_config *c, const char *file, const char *text, size_t len);
+
+/* enable --boot of a device whose entry says boot = no: a file enable wrote, unchanged since,
+ * gets boot = yes in every section (its other bytes are enable's own); a file the admin wrote
+ * or edited is left alone, and the line to change is named. The claim is made either way. */
+static void boot_update_entry(struct vc_cli *cli, const struct vc_config_device *cd) {
+        const struct vc_config *c = cli->config;
+        _cleanup_free_ char *path = NULL, *text = NULL, *want = NULL;
+        size_t len = 0, size = 0;
+        mode_t mode = 0644;
+        int r;
+
+        if (asprintf(&path, "%s/%s", c->dir, cd->file) < 0) {
+                log_error("out of memory");
+                return;
+        }
+        if (read_config_file(path, &text, &len, &mode) < 0 || !enable_wrote(c, cd->file, text, len)) {
+                log_warning("%s:%u: [device %s] says boot = no, and vfio-claim enable did not write this file as "
+                            "it is: set boot = yes in that section yourself, then rebuild the initramfs",
+                            path, cd->line, cd->name);
+                return;
+        }
+        FILE *f = open_memstream(&want, &size);
+        if (!f) {
+                log_error("out of memory");
+                return;
+        }
+        fputs(ENABLE_HEADER, f);
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct vc_config_device *x = &c->devices[i];
+                if (streq(x->file, cd->file))
+                        enable_section(f, x->name, &x->matches[0].addr, &x->id, true, x->consent);
+        }
+        if (fclose(f) != 0) {
+                log_error("out of memory");
+                return;
+        }
+        if (cli->dry_run) {
+                if (!cli->json)
+                        printf("edit %s: boot = yes in every section\n", path);
+                return;
+        }
+        if ((r = vc_write_file_atomic(path, want, mode)) < 0) {
+                log_error_errno(r, "%s: cannot write it: %m; the group is claimed, boot = no is unchanged", path);
+                return;
+        }
+        if (!cli->json)
+                printf("configuration: %s: boot = yes\n", path);
+        hint_boot_set_changed(cli, true);
+}
 
 static int enable(struct vc_cli *cli, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
@@ -424,9 +642,7 @@ static int enable(struct vc_cli *cli, char **argv) {
         if (r != EXIT_DONE)
                 return r;
 
-        if (arg.config_device && cli->boot && !arg.config_device->boot)
-                log_warning("%s is configured in %s:%u with boot = no; --boot does not change that entry",
-                            argv[0], arg.config_device->file, arg.config_device->line);
+        bool boot_update = arg.config_device && cli->boot && !arg.config_device->boot;
 
         /* The configuration for the endpoints not configured yet, in conf.d/NAME.conf: the name
          * --name gives, or the named device's address. */
@@ -457,7 +673,7 @@ static int enable(struct vc_cli *cli, char **argv) {
         }
         char name[VC_PCI_ADDR_STRLEN];
         name_from_addr(vc_pci_dev_addr(named), name);
-        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), &text);
+        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), false, &text);
         if (r >= 0)
                 r = config_file_for(cli, cli->name ?: name, &path);
         if (r < 0) {
@@ -471,9 +687,28 @@ static int enable(struct vc_cli *cli, char **argv) {
                 return EXIT_FAILED;
         }
 
+        bool consented = false;
+        r = consent_for_groups(cli, t, arg.groups, arg.n_groups, arg.has_addr ? &arg.addr : vc_pci_dev_addr(named),
+                               &consented);
+        if (r != EXIT_DONE) {
+                device_arg_done(&arg);
+                return r;
+        }
+        if (consented) {
+                /* The entries enable writes record the consent, for apply, boot and the next enable. */
+                free(text);
+                text = NULL;
+                if (config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), true, &text) < 0) {
+                        device_arg_done(&arg);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
+        }
+
         struct vc_op_result *results = NULL;
         r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results);
         if (r != EXIT_DONE || !write_config) {
+                if (r == EXIT_DONE && boot_update)
+                        boot_update_entry(cli, arg.config_device);
                 results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return r;
@@ -510,6 +745,10 @@ static int enable(struct vc_cli *cli, char **argv) {
         results_free(results, arg.n_groups);
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
+        if (boot_update)
+                boot_update_entry(cli, arg.config_device);
+        else if (cli->boot)
+                hint_boot_set_changed(cli, true);
         device_arg_done(&arg);
         return EXIT_DONE;
 }
@@ -600,7 +839,7 @@ static bool enable_wrote(const struct vc_config *c, const char *file, const char
                 shape = cd->n_matches == 1 && cd->matches[0].kind == VC_MATCH_ADDRESS && cd->has_id &&
                         !cd->id.has_subsystem && !cd->has_release && !cd->vm && cd->reset == VC_RESET_AUTO;
                 if (shape)
-                        enable_section(f, cd->name, &cd->matches[0].addr, &cd->id, cd->boot);
+                        enable_section(f, cd->name, &cd->matches[0].addr, &cd->id, cd->boot, cd->consent);
         }
         if (fclose(f) != 0)
                 return false;
@@ -652,7 +891,7 @@ static unsigned section_last_line(const char *text, size_t len, unsigned header)
  * a plain file, cannot be edited safely: the admin is told what to edit, and nothing changes.
  * Returns EXIT_DONE with the edits to make, or EXIT_FAILED. */
 static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                             size_t n_groups, struct config_edit **ret, size_t *ret_n) {
+                             size_t n_groups, struct config_edit **ret, size_t *ret_n, bool *ret_boot) {
         const struct vc_config *c = cli->config;
         _cleanup_free_ bool *drop = calloc(c->n_devices + 1, sizeof *drop);
         struct config_edit *edits = NULL;
@@ -685,6 +924,9 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
         }
         if (ret_code != EXIT_DONE)
                 return ret_code;
+        *ret_boot = false;
+        for (size_t i = 0; i < c->n_devices; i++)
+                *ret_boot |= drop[i] && c->devices[i].boot;
 
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
@@ -817,7 +1059,8 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
          * safely, nothing is given back either. */
         struct config_edit *edits = NULL;
         size_t n_edits = 0;
-        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits)) != EXIT_DONE) {
+        bool boot_dropped = false;
+        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits, &boot_dropped)) != EXIT_DONE) {
                 device_arg_done(&arg);
                 return r;
         }
@@ -847,8 +1090,11 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
                         break;
                 }
         }
-        if (r == EXIT_DONE && drop_config)
+        if (r == EXIT_DONE && drop_config) {
                 r = apply_config_edits(cli, edits, n_edits);
+                if (r == EXIT_DONE && boot_dropped)
+                        hint_boot_set_changed(cli, false);
+        }
         config_edits_free(edits, n_edits);
         device_arg_done(&arg);
         return r;
@@ -978,6 +1224,10 @@ static int apply(struct vc_cli *cli) {
                         printf("nothing to do: every group with a boot = yes device is claimed\n");
                 return EXIT_DONE;
         }
+        bool consented;
+        r = consent_for_groups(cli, t, groups, n, NULL, &consented);
+        if (r != EXIT_DONE)
+                return r;
         return move_groups(cli, t, groups, n, false, "claim", NULL, NULL);
 }
 

@@ -156,6 +156,9 @@ static void print_device_detail(struct vc_cli *cli, const struct vc_pci_dev *d) 
         printf("      override:      %s\n", vc_pci_dev_driver_override(d) ? vc_pci_dev_driver_override(d) : "(none)");
         if (facts.config_name)
                 printf("      configured as: %s\n", facts.config_name);
+        const struct vc_config_device *cd = cli->config ? vc_config_match_device(cli->config, d) : NULL;
+        if (cd && cd->consent)
+                printf("      consent:       consent = yes (the devices of other slots in its group move with it)\n");
         if (facts.critical)
                 printf("      host-critical: %s\n", facts.critical);
         if (facts.vm)

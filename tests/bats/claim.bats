@@ -69,7 +69,7 @@ snapshot() { # drivers and overrides of every device, one line each
 @test "a group behind a PCIe-to-PCI bridge: three NICs move, the bridge is never touched" {
         fake_root nics-bridge
         before=$(snapshot)
-        run vc enable 02:01.0
+        run vc enable 02:01.0 --yes  # other slots of the group: consent (consent.bats)
         assert_success
         assert_line '  0000:01:00.0  bridge: left alone'
         for a in 0000:02:00.0 0000:02:01.0 0000:02:02.0; do
@@ -309,6 +309,7 @@ run_via_file() {
         run_via_file bounded --timeout 5 enable 01:00.0
         assert_failure 1
         assert_output --partial "0000:01:00.0: failed to unbind from nouveau: Connection timed out"
+        assert_output --partial "0000:01:00.0: unbind from nouveau did not finish within 5 s (device in use? stop what uses it, then run the command again); IOMMU group 1 rolled back, except that write, which may still take effect: 'vfio-claim status' shows the group"
         grep -qx 'state claiming' "$STATE/group-1"
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         # while the write is stuck: other commands run (with the device waited for, at most the

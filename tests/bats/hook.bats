@@ -128,15 +128,115 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         assert_equal "$(record 1)" ""
 }
 
-@test "prepare: a host device that is not configured is left to libvirt" {
-        fake_root gpu-audio
+# virt_manager_xml BUS: virt-manager's domain with its one managed='yes' hostdev at BUS:00.0.
+virt_manager_xml() {
+        sed "s/<address domain='0x0000' bus='0x01'/<address domain='0x0000' bus='0x$1'/" \
+                "$DOMAINS/virt-manager.xml" > "$BATS_TEST_TMPDIR/vm.xml"
+        echo "$BATS_TEST_TMPDIR/vm.xml"
+}
+
+@test "prepare: an unconfigured managed='yes' device alone in its group is left to libvirt" {
+        fake_root lone-nic
         conf $'[device disk]\nmatch = 02:00.0'
-        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        xml=$(virt_manager_xml 03)
+        grep -q "managed='yes'" "$xml"
+        run --separate-stderr hook "$xml" win11 prepare begin
         assert_success
         assert_equal "$output" ""
         assert_equal "$stderr" ""
         assert_equal "$(fk_writes)" 0
+        assert_host 0000:03:00.0=e1000e
+        assert_equal "$(record 7)" ""
+}
+
+@test "prepare: an unconfigured managed='yes' GPU whose audio function is on its host driver: one line, no start" {
+        fake_root gpu-audio
+        conf $'[device disk]\nmatch = 02:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: 0000:01:00.0 is not configured for vfio-claim, and its IOMMU group 1 also holds 0000:01:00.1 (snd_hda_intel), which libvirt does not detach; run 'vfio-claim enable 0000:01:00.0' to claim the whole group for VMs; VM \"win11\" was not started"
+        assert_equal "$(fk_writes)" 0
         assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+        # The command the line names is the fix: afterwards the same domain starts.
+        run vc enable 0000:01:00.0
+        assert_success
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_claimed 0000:01:00.0 0000:01:00.1
+}
+
+@test "prepare: with no configuration at all, a shared group names every member on a host driver" {
+        fake_root doctor-shared-group
+        CONF="$BATS_TEST_TMPDIR/none"
+        export CONF
+        run --separate-stderr hook "$(virt_manager_xml 03)" win11 prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: 0000:03:00.0 is not configured for vfio-claim, and its IOMMU group 7 also holds 0000:00:14.0 (xhci_hcd), 0000:00:1f.6 (e1000e), which libvirt does not detach; run 'vfio-claim enable 0000:03:00.0' to claim the whole group for VMs; VM \"win11\" was not started"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:1f.6) $(fk_driver 0000:03:00.0)" "xhci_hcd e1000e nouveau"
+}
+
+@test "prepare: unconfigured managed='yes' GPU and audio both listed: left to libvirt, which detaches both" {
+        fake_root gpu-audio
+        conf $'[device disk]\nmatch = 02:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-audio.xml" gaming prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+}
+
+@test "prepare: an unconfigured managed='no' device is left to libvirt, whatever its group holds" {
+        fake_root gpu-audio
+        sed "s/managed='yes'/managed='no'/" "$DOMAINS/virt-manager.xml" > "$BATS_TEST_TMPDIR/vm.xml"
+        conf $'[device disk]\nmatch = 02:00.0'
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/vm.xml" win11 prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "hook-claim-unconfigured = yes: virt-manager's device gets its whole group, and it goes back at release" {
+        fake_root gpu-audio
+        conf $'[global]\nhook-claim-unconfigured = yes'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_equal "$stderr" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        assert_line "owner win11"
+        assert_line "device 0000:01:00.1 driver=snd_hda_intel module=snd_hda_intel override=none"
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        assert_equal "$stderr" ""
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
+@test "hook-claim-unconfigured = yes: the safety refusals still apply (the default-route NIC in the group)" {
+        fake_root doctor-shared-group
+        default_route_nic 0000:00:1f.6
+        conf $'[global]\nhook-claim-unconfigured = yes'
+        run --separate-stderr hook "$(virt_manager_xml 03)" win11 prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_regex "$stderr" "^vfio-claim: IOMMU group 7: .*0000:00:1f.6.*default route.*VM \"win11\" was not started"
+        assert_equal "$(wc -l <<< "$stderr")" 1
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:1f.6) $(fk_driver 0000:03:00.0)" "xhci_hcd e1000e nouveau"
+        assert_equal "$(record 7)" ""
+}
+
+@test "hook-claim-unconfigured: not a boolean is a configuration error the start names" {
+        fake_root gpu-audio
+        conf $'[global]\nhook-claim-unconfigured = maybe'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_failure 1
+        assert_regex "$stderr" 'hook-claim-unconfigured: "maybe" is not a boolean'
+        assert_equal "$(fk_writes)" 0
 }
 
 @test "prepare: USB and mdev host devices are ignored" {

@@ -58,7 +58,7 @@ longest_line() {
         run "$abs_top_builddir/vfio-claim" --help
         assert_success
         [ "$(longest_line "$output")" -le 80 ]
-        assert_line '  enable DEVICE [--boot] [--name NAME]'
+        assert_line '  enable DEVICE [--boot] [--name NAME] [--yes]'
         assert_line --regexp '^ {25}claim the group now'
         assert_line --regexp '^  help \[VERB\] '
         for verb in list show enable disable apply release status add remove doctor check-config help; do
@@ -67,7 +67,7 @@ longest_line() {
                 [ "$(longest_line "$output")" -le 80 ]
         done
         run "$abs_top_builddir/vfio-claim" help enable
-        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot] [--name NAME]'
+        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot] [--name NAME] [--yes]'
         assert_line --regexp '^  --boot +also claim the group at every boot'
         refute_line --partial -- '--connect'
         run "$abs_top_builddir/vfio-claim" help list
@@ -81,7 +81,7 @@ longest_line() {
         fake_root gpu-audio
         run vc enable
         assert_failure 2
-        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot] [--name NAME]'
+        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot] [--name NAME] [--yes]'
 }
 
 @test "an option the verb does not take is an error, and nothing is written" {
@@ -283,4 +283,60 @@ complete_words() {
         assert_success
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+}
+
+@test "enable --boot and disable of a boot entry name this system's initramfs rebuild; enable alone does not" {
+        fake_root gpu-audio
+        mkdir -p "$ROOT/etc/initramfs-tools" "$ROOT/etc/systemd/system"
+        run vc enable 01:00.0 --boot
+        assert_success
+        assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
+        assert_line "vfio-claim-early.service is not enabled: systemctl enable vfio-claim-early.service"
+        run vc disable 01:00.0
+        assert_success
+        assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
+        refute_line --partial "vfio-claim-early.service"
+        run vc enable 01:00.0
+        assert_success
+        refute_line --partial "initramfs"
+        run vc disable 01:00.0
+        assert_success
+        refute_line --partial "initramfs"
+
+        # A dracut system with the early unit enabled: dracut -f, and nothing about the unit.
+        fake_root gpu-audio
+        mkdir -p "$ROOT/usr/lib/dracut" "$ROOT/etc/systemd/system/sysinit.target.wants"
+        ln -s /lib/systemd/system/vfio-claim-early.service "$ROOT/etc/systemd/system/sysinit.target.wants/"
+        run vc enable 01:00.0 --boot --dry-run
+        assert_success
+        refute_line --partial "initramfs"
+        run vc enable 01:00.0 --boot
+        assert_success
+        assert_line "the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: dracut -f"
+        refute_line --partial "vfio-claim-early.service"
+}
+
+@test "enable --boot on an entry enable wrote with boot = no sets boot = yes; in a hand-written file the line is named" {
+        fake_root gpu-audio
+        mkdir -p "$ROOT/etc/initramfs-tools"
+        run vc enable 01:00.0
+        assert_success
+        f="$CONF/conf.d/0000-01-00.0.conf"
+        run vc enable 01:00.0 --boot
+        assert_success
+        assert_line "configuration: $f: boot = yes"
+        assert_line --partial "rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
+        assert_equal "$(grep -c '^boot = yes$' "$f")" 2
+        assert_equal "$(grep -c '^boot = no$' "$f")" 0
+        run vc check-config
+        assert_success
+        run vc disable 01:00.0 # still the file enable wrote: removed whole
+        assert_success
+        [ ! -e "$f" ]
+
+        printf '[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+        run vc enable gpu --boot
+        assert_success
+        assert_output --partial "vfio-claim.conf:1: [device gpu] says boot = no, and vfio-claim enable did not write this file as it is: set boot = yes in that section yourself, then rebuild the initramfs"
+        ! grep -q boot "$CONF/vfio-claim.conf"
 }

@@ -2,7 +2,8 @@
 # function of the display+audio slot listed, no `vfio-claim add`. libvirt alone fails here
 # ("group is not viable": it binds only the function it is given); with the device configured,
 # the hook claims the whole group at prepare and the domain starts. `virsh destroy` gives it
-# back. A device reserved for another domain (`vm =`) is refused without starting anything.
+# back. A device reserved for another domain (`vm =`) is refused without starting anything, and
+# so is the device when nothing configures it (the hook names the audio function left behind).
 
 for _c in virsh vfio-claim systemctl; do
         command -v "$_c" >/dev/null || { vc_skip "no $_c in this guest (needs the Debian route)"; exit 0; }
@@ -45,6 +46,18 @@ mkdir -p /etc/vfio-claim/conf.d
 printf '[device display]\nmatch = 1234:1111\nvm = someone-else\n' >/etc/vfio-claim/conf.d/display.conf
 vc_check "restart $daemon" systemctl restart "$daemon"
 vc_wait 30 virsh -q list
+
+# Not configured at all: the hook refuses at prepare, naming the audio function libvirt would
+# leave on its host driver and the command that configures the group; nothing moves.
+mv /etc/vfio-claim/conf.d/display.conf /etc/vfio-claim/conf.d/display.conf.off
+out=$(timeout -s KILL 240 virsh start vc-vm 2>&1); rc=$?
+echo "virsh start vc-vm (not configured) -> exit $rc: $out"
+[ $rc -ne 0 ] && vc_ok "unconfigured device: virsh start refused" || vc_not_ok "unconfigured device: vc-vm started"
+echo "$out" | grep -qF "also holds $hda (snd_hda_intel), which libvirt does not detach; run 'vfio-claim enable $vga'" &&
+        vc_ok "virsh shows the members and the command" || vc_not_ok "virsh's error lacks the members or the command"
+expect_driver "$hda" snd_hda_intel "after the unconfigured refusal"
+mv /etc/vfio-claim/conf.d/display.conf.off /etc/vfio-claim/conf.d/display.conf
+
 out=$(timeout -s KILL 240 virsh start vc-vm 2>&1); rc=$?
 echo "virsh start vc-vm (reserved) -> exit $rc: $out"
 [ $rc -ne 0 ] && vc_ok "reserved device: virsh start refused" || vc_not_ok "reserved device: vc-vm started"
