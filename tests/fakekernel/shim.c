@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "fkmodel.h"
+#include "fkusb.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define HANG (-1000)
@@ -722,6 +723,8 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
                 return r;
         value(data, n, v, sizeof v);
 
+        if (strncmp(rel, "sys/bus/usb/", 12) == 0 && (r = fk_usb_write(root, rel, v)) <= 0)
+                return r;
         if (sscanf(rel, "sys/bus/pci/drivers/%127[^/]/%31s", drv, file) == 2) {
                 struct fk_driver *d = fk_driver_find(&model, drv);
                 if (d && d->loaded) {

@@ -1,0 +1,94 @@
+#!/usr/bin/env bats
+# USB devices: the fake kernel's model of them (tests/fakekernel/fkusb.c), the [usb NAME]
+# configuration, and the verbs that show and move them.
+
+load helpers
+
+usb_dev() {
+        echo "$ROOT/sys/bus/usb/devices/$1"
+}
+
+# usb_driver IFACE: the bound interface driver, empty when none
+usb_driver() {
+        local l
+        l=$(readlink "$ROOT/sys/bus/usb/devices/$1/driver" 2>/dev/null) || return 0
+        echo "${l##*/}"
+}
+
+mktree_err() {
+        printf '%s\n' "$1" > "$BATS_TEST_TMPDIR/bad.topo"
+        run "$FK_MKTREE" "$BATS_TEST_TMPDIR/bad.topo" "$BATS_TEST_TMPDIR/badroot"
+        assert_failure
+}
+
+# ---------------------------------------------------------------- the fake kernel
+
+@test "fakekernel usb: devices and interfaces under the xHCI controller, as Linux 6.1 names and shows them" {
+        fake_root usb-desk
+        assert_equal "$(readlink "$(usb_dev 3-1.2)")" "../../../devices/pci0000:00/0000:00:14.0/usb3/3-1/3-1.2"
+        assert_equal "$(readlink "$(usb_dev 3-1.2:1.0)")" "../../../devices/pci0000:00/0000:00:14.0/usb3/3-1/3-1.2/3-1.2:1.0"
+        assert_equal "$(readlink "$(usb_dev usb3)")" "../../../devices/pci0000:00/0000:00:14.0/usb3"
+        d=$(usb_dev 3-1.2)
+        assert_equal "$(cat "$d/idVendor") $(cat "$d/idProduct")" "0403 6001"
+        assert_equal "$(cat "$d/serial")" "A10K1234"
+        assert_equal "$(cat "$d/product")" "FT232R USB UART"
+        assert_equal "$(cat "$d/busnum") $(cat "$d/devnum") $(cat "$d/devpath")" "3 5 1.2"
+        assert_equal "$(cat "$d/bNumInterfaces")" " 1"
+        assert_equal "$(cat "$d/version")" " 2.00"
+        assert_equal "$(cat "$(usb_dev 3-1.2:1.0)/bInterfaceClass")" "ff"
+        assert_equal "$(cat "$(usb_dev 3-2:1.0)/modalias")" "usb:v046DpC31Cd6400dc00dsc00dp00ic03isc01ip01in00"
+        assert_equal "$(cat "$(usb_dev 3-1.2:1.0)/authorized")" "1"
+        # a device without a serial string has no serial attribute
+        [ ! -e "$(usb_dev 3-2)/serial" ]
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(usb_driver 3-2:1.0)" usbhid
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        assert_equal "$(usb_driver 3-0:1.0)" hub
+        assert_equal "$(usb_driver 3-1.2)" usb
+        assert_equal "$(readlink "$ROOT/sys/bus/usb/drivers/ftdi_sio/3-1.2:1.0")" \
+                "../../../../devices/pci0000:00/0000:00:14.0/usb3/3-1/3-1.2/3-1.2:1.0"
+}
+
+@test "fakekernel usb: unbind, bind and drivers_probe of an interface follow bind_store()/unbind_store()" {
+        fake_root usb-desk
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        [ ! -e "$ROOT/sys/bus/usb/drivers/ftdi_sio/3-1.2:1.0" ]
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        # not bound to it: ENODEV
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        assert_failure
+        # a driver that does not match: ENODEV
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/usbhid/bind'"
+        assert_failure
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers_probe'"
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        # already bound: EBUSY
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/bind'"
+        assert_failure
+        run cut -f1,3 "$ROOT/.fakekernel/writes.log"
+        assert_output "sys/bus/usb/drivers/ftdi_sio/unbind	ok
+sys/bus/usb/drivers/ftdi_sio/unbind	ENODEV
+sys/bus/usb/drivers/usbhid/bind	ENODEV
+sys/bus/usb/drivers_probe	ok
+sys/bus/usb/drivers/ftdi_sio/bind	EBUSY"
+}
+
+@test "fakekernel usb: fixture errors name the line" {
+        mktree_err 'usbdev 3-1 id=0403:6001'
+        assert_output --partial "bad.topo:1: usbdev 3-1: bus 3 is not declared before it"
+        mktree_err 'usbbus 3 pci=0000:00:14.0'
+        assert_output --partial "bad.topo:1: usbbus 3: controller 0000:00:14.0 is not declared before it"
+        mktree_err 'dev 0000:00:14.0 class=0x0c0330 id=8086:7ae0
+usbbus 3 pci=0000:00:14.0
+usbdev 3-1.2 id=0403:6001'
+        assert_output --partial "bad.topo:3: usbdev 3-1.2: the hub 3-1 is not declared before it"
+        mktree_err 'dev 0000:00:14.0 class=0x0c0330 id=8086:7ae0
+usbbus 3 pci=0000:00:14.0
+usbdev 3-1 id=0403:6001
+usbif 3-1:1.0 class=ff driver=ftdi_sio'
+        assert_output --partial "bad.topo:4: usbif 3-1:1.0: driver ftdi_sio is not declared (usbdriver NAME)"
+}
