@@ -92,3 +92,29 @@ usbdev 3-1 id=0403:6001
 usbif 3-1:1.0 class=ff driver=ftdi_sio'
         assert_output --partial "bad.topo:4: usbif 3-1:1.0: driver ftdi_sio is not declared (usbdriver NAME)"
 }
+
+# ---------------------------------------------------------------- [usb NAME]
+
+@test "check-config: [usb NAME] sections are validated with file and line, exit 3" {
+        fake_root usb-desk
+        mkdir -p "$CONF/conf.d"
+        printf '[usb keyboard]\nmatch = 046d:c31c\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nport = 3-1.2\n' \
+                > "$CONF/vfio-claim.conf"
+        printf '[usb stick]\nmatch = 0781:558\nport = 3-1:1.0\nvm = a/b\n' > "$CONF/conf.d/stick.conf"
+        run --separate-stderr vc check-config
+        assert_equal "$status" 3
+        assert_equal "$(printf '%s\n' "$stderr" | grep -v '^vfio-claim:')" \
+'vfio-claim.conf:7: [usb serial-a] port: set together with serial (line 6); use one of them
+conf.d/stick.conf:2: [usb stick] match: "0781:558" is not a USB vendor:product id (VVVV:PPPP, hex)
+conf.d/stick.conf:3: [usb stick] port: "3-1:1.0" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)
+conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not empty, no "/", no control characters)'
+        printf '[usb keyboard]\nmatch = 046d:c31c\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\nboot = yes\n' \
+                > "$CONF/vfio-claim.conf"
+        rm "$CONF/conf.d/stick.conf"
+        run --separate-stderr vc check-config
+        assert_success
+        assert_output "$CONF: valid, 0 devices configured (0 claimed at boot), 2 USB devices"
+        run --separate-stderr vc --json check-config
+        assert_success
+        echo "$output" | jq -e '.usb[1] == {"name":"serial-a","file":"vfio-claim.conf","line":4,"match":"0403:6001","serial":"A10K1234","port":null,"boot":true,"vm":"lab"}'
+}
