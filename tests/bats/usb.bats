@@ -118,3 +118,75 @@ conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not emp
         assert_success
         echo "$output" | jq -e '.usb[1] == {"name":"serial-a","file":"vfio-claim.conf","line":4,"match":"0403:6001","serial":"A10K1234","port":null,"boot":true,"vm":"lab"}'
 }
+
+# ---------------------------------------------------------------- list, show
+
+usb_conf() {
+        mkdir -p "$CONF"
+        printf '[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\n\n[usb stick]\nmatch = 0781:5583\nport = 3-3\n' \
+                > "$CONF/vfio-claim.conf"
+}
+
+@test "list: USB devices with port, ids, serial, interface drivers, controller, its group and the config entry" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc list
+        assert_success
+        assert_equal "$(printf '%s\n' "$output" | sed -n '/^USB devices/,$p')" \
+'USB devices (pass one alone, or its controller'"'"'s whole IOMMU group):
+PORT   ID         SERIAL                DRIVERS      CONTROLLER    GROUP  CONFIG    PRODUCT
+3-1.2  0403:6001  A10K1234              ftdi_sio     0000:00:14.0  5      serial-a  FTDI FT232R USB UART
+3-1.3  0403:6001  A10K5678              ftdi_sio     0000:00:14.0  5      -         FTDI FT232R USB UART
+3-2    046d:c31c  -                     usbhid       0000:00:14.0  5      -         Logitech USB Keyboard
+3-3    0781:5583  4C530001230526115313  usb-storage  0000:00:14.0  5      stick     SanDisk Ultra Fit'
+        # an interface without a driver drops out of DRIVERS
+        fk_sh "echo 3-1.3:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        run --separate-stderr vc list
+        assert_line --regexp '^3-1\.3  0403:6001  A10K5678  +-  +0000:00:14\.0  5  '
+}
+
+@test "list --json: a usb array; a host without USB has an empty one" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc --json list
+        assert_success
+        echo "$output" | jq -e '.usb | length == 4'
+        echo "$output" | jq -e '.usb[0] == {"port":"3-1.2","id":"0403:6001","serial":"A10K1234","manufacturer":"FTDI",
+                "product":"FT232R USB UART","bus":3,"device":5,
+                "interfaces":[{"name":"3-1.2:1.0","class":"ff","driver":"ftdi_sio"}],
+                "controller":"0000:00:14.0","group":5,"config":"serial-a"}'
+        echo "$output" | jq -e '.usb[2].serial == null and .usb[2].config == null and
+                (.usb[2].interfaces | map(.driver)) == ["usbhid","usbhid"]'
+        fake_root gpu-audio
+        run --separate-stderr vc --json list
+        assert_success
+        echo "$output" | jq -e '.usb == []'
+        run --separate-stderr vc list
+        refute_output --partial "USB"
+}
+
+@test "show: a USB device by port path or by its [usb NAME]" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc show serial-a
+        assert_success
+        assert_output 'USB device 3-1.2  0403:6001  FTDI FT232R USB UART
+      serial:        A10K1234
+      address:       bus 3 device 5
+      interface:     3-1.2:1.0 class ff, driver ftdi_sio
+      controller:    0000:00:14.0, IOMMU group 5 (passing the whole group takes every device on it)
+      configured as: serial-a (vfio-claim.conf:1)'
+        run --separate-stderr vc show 3-2
+        assert_success
+        assert_line '      interface:     3-2:1.1 class 03, driver usbhid'
+        run --separate-stderr vc --json show 3-3
+        assert_success
+        echo "$output" | jq -e '.usb[0].port == "3-3" and .usb[0].config == "stick"'
+        run --separate-stderr vc show 3-9
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: 3-9: no USB device is plugged into this port (see 'vfio-claim list')"
+        printf '[usb gone]\nmatch = 0403:6001\nserial = NOPE\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc show gone
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: gone: no USB device 0403:6001 with serial NOPE is plugged in (vfio-claim.conf:1)"
+}

@@ -1,0 +1,251 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* USB devices read from sysfs. Attribute names and formats: Linux drivers/usb/core/sysfs.c, as
+ * tests/fakekernel/README.md ("USB") lists them. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sysfs.h"
+#include "usb.h"
+
+static int read_hex(struct vc_ctx *ctx, const char *name, const char *attr, unsigned max, unsigned *ret) {
+        _cleanup_free_ char *p = NULL, *v = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", name, attr);
+        if (r < 0)
+                return r;
+        if ((r = vc_sysfs_read(p, &v)) < 0)
+                return r;
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(v, &end, 16);
+        if (errno || end == v || *end || x > max)
+                return -EINVAL;
+        *ret = (unsigned) x;
+        return 0;
+}
+
+static int read_dec(struct vc_ctx *ctx, const char *name, const char *attr, unsigned *ret) {
+        _cleanup_free_ char *p = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", name, attr), v;
+        if (r < 0)
+                return r;
+        if ((r = vc_sysfs_read_int(p, &v)) < 0)
+                return r;
+        if (v < 0)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* A string attribute, NULL when the device has none (Linux hides it). */
+static int read_string(struct vc_ctx *ctx, const char *name, const char *attr, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", name, attr);
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read(p, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+/* The host controller: the last PCI address among the components of the device's real path
+ * (…/0000:00:14.0/usb3/3-1/3-1.2). */
+static void read_controller(struct vc_ctx *ctx, struct vc_usb_dev *d) {
+        _cleanup_free_ char *p = NULL, *target = NULL, *gl = NULL, *group = NULL;
+        d->has_controller = false;
+        d->group = -1;
+        if (vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s", d->port) < 0 ||
+            vc_sysfs_read_link_target(p, &target) < 0)
+                return;
+        for (char *save, *s = strtok_r(target, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+                struct vc_pci_addr a;
+                if (strlen(s) == 12 && vc_pci_addr_parse(s, &a) >= 0) {
+                        d->controller = a;
+                        d->has_controller = true;
+                }
+        }
+        if (!d->has_controller ||
+            vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &gl, "%s/iommu_group", VC_PCI_ADDR_TO_STRING(&d->controller)) < 0 ||
+            vc_sysfs_read_link_name(gl, &group) < 0)
+                return;
+        char *end;
+        long g = strtol(group, &end, 10);
+        if (!*end && g >= 0 && g < 1 << 30)
+                d->group = (int) g;
+}
+
+static int read_ifaces(struct vc_ctx *ctx, struct vc_usb_dev *d, char **names) {
+        size_t l = strlen(d->port);
+        for (char **n = names; *n; n++) {
+                unsigned c, i;
+                char end;
+                if (strncmp(*n, d->port, l) != 0 || sscanf(*n + l, ":%u.%u%c", &c, &i, &end) != 2)
+                        continue;
+                struct vc_usb_iface *v = reallocarray(d->ifaces, d->n_ifaces + 1, sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                d->ifaces = v;
+                struct vc_usb_iface *f = &v[d->n_ifaces];
+                *f = (struct vc_usb_iface){ .name = strdup(*n) };
+                if (!f->name)
+                        return -ENOMEM;
+                d->n_ifaces++;
+                (void) read_hex(ctx, *n, "bInterfaceClass", 0xff, &f->cls);
+                _cleanup_free_ char *p = NULL;
+                int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/driver", *n);
+                if (r < 0)
+                        return r;
+                r = vc_sysfs_read_link_name(p, &f->driver);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        return 0;
+}
+
+static int dev_read(struct vc_ctx *ctx, const char *port, char **names, struct vc_usb_dev *ret) {
+        struct vc_usb_dev d = { .group = -1 };
+        int r;
+        if (!vc_usb_port_is_valid(port))
+                return -EINVAL;
+        if (!(d.port = strdup(port)))
+                return -ENOMEM;
+        if ((r = read_hex(ctx, port, "idVendor", 0xffff, &d.vendor)) < 0 ||
+            (r = read_hex(ctx, port, "idProduct", 0xffff, &d.product)) < 0 ||
+            (r = read_hex(ctx, port, "bDeviceClass", 0xff, &d.cls)) < 0 ||
+            (r = read_dec(ctx, port, "busnum", &d.busnum)) < 0 || (r = read_dec(ctx, port, "devnum", &d.devnum)) < 0 ||
+            (r = read_string(ctx, port, "serial", &d.serial)) < 0 ||
+            (r = read_string(ctx, port, "manufacturer", &d.manufacturer)) < 0 ||
+            (r = read_string(ctx, port, "product", &d.product_name)) < 0 || (r = read_ifaces(ctx, &d, names)) < 0) {
+                vc_usb_dev_done(&d);
+                return r;
+        }
+        if (d.cls == 0x09) { /* a hub */
+                vc_usb_dev_done(&d);
+                return -EINVAL;
+        }
+        read_controller(ctx, &d);
+        *ret = d;
+        return 0;
+}
+
+static int list_names(struct vc_ctx *ctx, char ***ret) {
+        _cleanup_free_ char *dir = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, ret);
+        if (r == -ENOENT) {
+                *ret = calloc(1, sizeof(char *));
+                return *ret ? 0 : -ENOMEM;
+        }
+        return r;
+}
+
+int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, struct vc_usb_dev *ret) {
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *p = NULL;
+        int r;
+        if (!ctx || !port || !ret)
+                return -EINVAL;
+        if (!vc_usb_port_is_valid(port))
+                return -EINVAL;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s", port)) < 0)
+                return r;
+        if (!vc_path_exists(p))
+                return -ENOENT;
+        if ((r = list_names(ctx, &names)) < 0)
+                return r;
+        return dev_read(ctx, port, names, ret);
+}
+
+void vc_usb_dev_done(struct vc_usb_dev *d) {
+        if (!d)
+                return;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                free(d->ifaces[i].name);
+                free(d->ifaces[i].driver);
+        }
+        free(d->ifaces);
+        free(d->port);
+        free(d->serial);
+        free(d->manufacturer);
+        free(d->product_name);
+        *d = (struct vc_usb_dev){ .group = -1 };
+}
+
+void vc_usb_devs_free(struct vc_usb_dev *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                vc_usb_dev_done(&v[i]);
+        free(v);
+}
+
+/* Port paths in bus order, then port by port numerically ("3-2" before "3-10"). */
+static int compare_ports(const void *a, const void *b) {
+        const char *x = ((const struct vc_usb_dev *) a)->port, *y = ((const struct vc_usb_dev *) b)->port;
+        while (*x && *y) {
+                char *ex, *ey;
+                unsigned long nx = strtoul(x, &ex, 10), ny = strtoul(y, &ey, 10);
+                if (nx != ny)
+                        return nx < ny ? -1 : 1;
+                x = *ex ? ex + 1 : ex;
+                y = *ey ? ey + 1 : ey;
+        }
+        return *x ? 1 : *y ? -1 : 0;
+}
+
+int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r;
+        if (!ctx || !ret || !ret_n)
+                return -EINVAL;
+        if ((r = list_names(ctx, &names)) < 0)
+                return r;
+        for (char **s = names; *s; s++) {
+                if (!vc_usb_port_is_valid(*s))
+                        continue; /* root hubs (usbN) and interfaces (B-P:C.I) */
+                struct vc_usb_dev d;
+                r = dev_read(ctx, *s, names, &d);
+                if (r == -EINVAL || r == -ENOENT)
+                        continue; /* a hub, or unplugged while we read */
+                if (r < 0) {
+                        vc_usb_devs_free(v, n);
+                        return r;
+                }
+                struct vc_usb_dev *nv = reallocarray(v, n + 1, sizeof *nv);
+                if (!nv) {
+                        vc_usb_dev_done(&d);
+                        vc_usb_devs_free(v, n);
+                        return -ENOMEM;
+                }
+                v = nv;
+                v[n++] = d;
+        }
+        if (n > 1)
+                qsort(v, n, sizeof *v, compare_ports);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d) {
+        if (!u || !d || u->vendor != d->vendor || u->product != d->product)
+                return false;
+        if (u->serial && (!d->serial || !streq(u->serial, d->serial)))
+                return false;
+        if (u->port && !streq(u->port, d->port))
+                return false;
+        return true;
+}
+
+const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const struct vc_usb_dev *d) {
+        for (size_t i = 0; c && i < c->n_usbs; i++)
+                if (vc_config_usb_selects(&c->usbs[i], d))
+                        return &c->usbs[i];
+        return NULL;
+}
