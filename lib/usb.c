@@ -3,9 +3,11 @@
  * tests/fakekernel/README.md ("USB") lists them. */
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "sysfs.h"
 #include "usb.h"
 
@@ -95,6 +97,8 @@ static int read_ifaces(struct vc_ctx *ctx, struct vc_usb_dev *d, char **names) {
                         return -ENOMEM;
                 d->n_ifaces++;
                 (void) read_hex(ctx, *n, "bInterfaceClass", 0xff, &f->cls);
+                (void) read_hex(ctx, *n, "bInterfaceSubClass", 0xff, &f->subclass);
+                (void) read_hex(ctx, *n, "bInterfaceProtocol", 0xff, &f->protocol);
                 _cleanup_free_ char *p = NULL;
                 int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/driver", *n);
                 if (r < 0)
@@ -248,4 +252,170 @@ const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const
                 if (vc_config_usb_selects(&c->usbs[i], d))
                         return &c->usbs[i];
         return NULL;
+}
+
+/* ------------------------------------------------------------------ protection */
+
+/* Is @port a component of the real path @path ("…/usb3/3-3/3-3:1.0/host0/…")? */
+static bool path_has_component(const char *path, const char *port) {
+        size_t l = strlen(port);
+        for (const char *p = path; (p = strstr(p, port)); p += l)
+                if (p > path && p[-1] == '/' && (p[l] == '/' || p[l] == '\0'))
+                        return true;
+        return false;
+}
+
+static int boot_storage(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason) {
+        _cleanup_free_ char *mi = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int r = vc_ctx_path(ctx, VC_PLACE_PROC, &mi, "self/mountinfo");
+        if (r < 0)
+                return r;
+        f = fopen(mi, "re");
+        if (!f)
+                return 0;
+        while (getline(&line, &size, f) > 0) {
+                unsigned maj, min;
+                char mnt[256];
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+                if (sscanf(line, "%*s %*s %u:%u %*s %255s", &maj, &min, mnt) != 3 || maj == 0)
+                        continue;
+                if (!streq(mnt, "/") && !streq(mnt, "/boot") && !streq(mnt, "/boot/efi"))
+                        continue;
+                _cleanup_free_ char *link = NULL, *target = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_SYS_DEV_BLOCK, &link, "%u:%u", maj, min)) < 0)
+                        return r;
+                target = realpath(link, NULL);
+                if (!target || !path_has_component(target, d->port))
+                        continue;
+                return asprintf(ret_reason, "it holds %s", streq(mnt, "/") ? "the root filesystem" : mnt) < 0
+                               ? -ENOMEM
+                               : 1;
+        }
+        return 0;
+}
+
+int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason) {
+        if (!ctx || !d || !ret_reason)
+                return -EINVAL;
+        *ret_reason = NULL;
+        for (size_t i = 0; i < d->n_ifaces; i++)
+                if (d->ifaces[i].cls == 0x03 && d->ifaces[i].subclass == 0x01 && d->ifaces[i].protocol == 0x01)
+                        return asprintf(ret_reason, "it is a keyboard (interface %s)", d->ifaces[i].name) < 0 ? -ENOMEM
+                                                                                                               : 0;
+        int r = boot_storage(ctx, d, ret_reason);
+        return r < 0 ? r : 0;
+}
+
+/* ------------------------------------------------------------------ enable, disable */
+
+static int record_path(struct vc_ctx *ctx, const char *port, char **ret) {
+        if (!vc_usb_port_is_valid(port))
+                return -EINVAL;
+        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "usb-%s", port);
+}
+
+bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port) {
+        _cleanup_free_ char *p = NULL;
+        return record_path(ctx, port, &p) >= 0 && vc_path_exists(p);
+}
+
+/* A driver name as a link gives it, safe to put in a path. */
+static bool driver_name_ok(const char *s) {
+        return !isempty(s) && !strchr(s, '/') && !streq(s, ".") && !streq(s, "..") && strlen(s) < 256;
+}
+
+static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file, const char *iface) {
+        _cleanup_free_ char *p = NULL;
+        if (!driver_name_ok(driver))
+                return -EINVAL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DRIVERS, &p, "%s/%s", driver, file);
+        if (r < 0)
+                return r;
+        return vc_sysfs_write(p, iface);
+}
+
+int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *dir = NULL;
+        size_t len = 0;
+        int r;
+        if (!ctx || !d)
+                return -EINVAL;
+        if ((r = record_path(ctx, d->port, &path)) < 0)
+                return r;
+        if (vc_path_exists(path))
+                return -EEXIST;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "id %04x:%04x\n", d->vendor, d->product);
+        if (d->serial && vc_usb_serial_is_valid(d->serial))
+                fprintf(f, "serial %s\n", d->serial);
+        for (size_t i = 0; i < d->n_ifaces; i++)
+                if (d->ifaces[i].driver) {
+                        if (!driver_name_ok(d->ifaces[i].driver))
+                                return fclose(f), -EINVAL;
+                        fprintf(f, "interface %s %s\n", d->ifaces[i].name, d->ifaces[i].driver);
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0 || (r = vc_mkdir_p(dir, 0755)) < 0 ||
+            (r = vc_write_file_atomic(path, text, 0644)) < 0)
+                return r;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                if (!d->ifaces[i].driver)
+                        continue;
+                r = iface_write(ctx, d->ifaces[i].driver, "unbind", d->ifaces[i].name);
+                if (r < 0) {
+                        if (ret_failed)
+                                *ret_failed = d->ifaces[i].name;
+                        for (size_t k = 0; k < i; k++)
+                                if (d->ifaces[k].driver)
+                                        (void) iface_write(ctx, d->ifaces[k].driver, "bind", d->ifaces[k].name);
+                        (void) vc_unlink_durable(path);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+        if (!ctx || !port)
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0)
+                return r;
+        if ((r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        int first = 0;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char iface[64], driver[256];
+                if (sscanf(l, "interface %63s %255s", iface, driver) != 2)
+                        continue;
+                size_t pl = strlen(port);
+                unsigned c, n;
+                char end;
+                if (strncmp(iface, port, pl) != 0 || sscanf(iface + pl, ":%u.%u%c", &c, &n, &end) != 2)
+                        continue; /* not an interface of this device: a damaged record */
+                _cleanup_free_ char *link = NULL, *cur = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &link, "%s", iface)) < 0)
+                        return r;
+                if (!vc_path_exists(link))
+                        continue; /* unplugged */
+                free(link);
+                link = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &link, "%s/driver", iface)) < 0)
+                        return r;
+                if (vc_sysfs_read_link_name(link, &cur) >= 0)
+                        continue; /* bound already (a replug probed it) */
+                r = iface_write(ctx, driver, "bind", iface);
+                if (r < 0 && first == 0)
+                        first = r;
+        }
+        if (first < 0)
+                return first;
+        return vc_unlink_durable(path);
 }

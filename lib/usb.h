@@ -15,7 +15,7 @@
 
 struct vc_usb_iface {
         char *name;   /* "3-1.2:1.0" */
-        unsigned cls; /* bInterfaceClass */
+        unsigned cls, subclass, protocol; /* bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol */
         char *driver; /* NULL: no driver */
 };
 
@@ -38,6 +38,26 @@ void vc_usb_dev_done(struct vc_usb_dev *d);
  * without USB is an empty list. */
 int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n);
 void vc_usb_devs_free(struct vc_usb_dev *v, size_t n);
+
+/* Why the host cannot lose @d, NULL in *ret_reason when it can: a keyboard (an interface of the
+ * HID boot keyboard class 03/01/01), or the storage device holding /, /boot or /boot/efi (the
+ * block device of the mount sits below the device in sysfs; device-mapper stacks are not
+ * followed). 0 or a negative errno. */
+int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason);
+
+/* The record of an enabled device: RUNSTATEDIR/vfio-claim/usb-PORT, lines "id VVVV:PPPP",
+ * "serial S" (when it has one) and "interface NAME DRIVER" for each interface it took from a
+ * driver. Written before the first unbind. */
+bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port);
+/* Take every interface of @d from its host driver (bus/usb/drivers/D/unbind), recorded. On a
+ * failed unbind the interfaces already taken are bound again and the record removed; the error
+ * is returned, the failing interface in *ret_failed (static storage of @d). -EEXIST when the
+ * device is enabled already. */
+int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed);
+/* Bind every recorded interface of the device at @port to its driver again and remove the
+ * record. -ENOENT without a record. An interface that is gone (unplugged) or bound already is
+ * skipped. */
+int vc_usb_disable(struct vc_ctx *ctx, const char *port);
 
 /* Does the entry select @d: ids, and serial or port when it names one. */
 bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d);

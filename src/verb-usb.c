@@ -3,11 +3,13 @@
  * group), what it is, which host drivers hold its interfaces, and the [usb NAME] entry that
  * names it. */
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
 #include "log.h"
+#include "sysfs.h"
 #include "table.h"
 #include "usb.h"
 #include "verb-usb.h"
@@ -231,4 +233,121 @@ int usb_show(struct vc_cli *cli, const char *text) {
         }
         vc_usb_devs_free(v, n);
         return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ enable, disable */
+
+static int take_lock(struct vc_cli *cli, int *ret_fd) {
+        int r = vc_state_lock(cli->ctx, 60000, ret_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR), EXIT_FAILED;
+        return EXIT_DONE;
+}
+
+int usb_enable(struct vc_cli *cli, const char *text) {
+        _cleanup_close_ int lock = -1;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = cli_load_config(cli);
+        if (r != EXIT_DONE)
+                return r;
+        if ((r = usb_resolve(cli, text, &v, &n)) != EXIT_DONE)
+                return r;
+        /* Every device is vetted before any is touched: a refusal changes nothing. */
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *reason = NULL;
+                if ((r = vc_usb_dev_protected(cli->ctx, &v[i], &reason)) < 0) {
+                        vc_usb_devs_free(v, n);
+                        return log_error_errno(r, "%s: cannot tell whether the host needs it: %m", v[i].port),
+                               EXIT_FAILED;
+                }
+                if (reason && !cli->force) {
+                        log_error("%s: refused: the host needs this USB device: %s (--force takes it anyway)",
+                                  v[i].port, reason);
+                        vc_usb_devs_free(v, n);
+                        return EXIT_REFUSED;
+                }
+                if (reason)
+                        log_warning("%s: %s; taken anyway (--force)", v[i].port, reason);
+        }
+        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE) {
+                vc_usb_devs_free(v, n);
+                return r;
+        }
+        r = EXIT_DONE;
+        for (size_t i = 0; i < n && r == EXIT_DONE; i++) {
+                const struct vc_usb_dev *d = &v[i];
+                const char *failed = NULL;
+                for (size_t k = 0; k < d->n_ifaces; k++)
+                        printf("%s: %s\n", d->ifaces[k].name,
+                               d->ifaces[k].driver ? (cli->dry_run ? "would be unbound from its driver" : "unbind")
+                                                   : "no driver: left alone");
+                if (cli->dry_run)
+                        continue;
+                int k = vc_usb_enable(cli->ctx, d, &failed);
+                if (k == -EEXIST)
+                        log_info("%s: enabled already", d->port);
+                else if (k < 0) {
+                        log_error_errno(k, "%s: failed to unbind %s from its driver: %m (nothing changed)", d->port,
+                                        strna(failed));
+                        /* the devices enabled before this one go back too */
+                        for (size_t j = 0; j < i; j++)
+                                (void) vc_usb_disable(cli->ctx, v[j].port);
+                        r = EXIT_FAILED;
+                } else
+                        log_info("%s: enabled: its interfaces have no host driver now", d->port);
+        }
+        vc_usb_devs_free(v, n);
+        return r;
+}
+
+int usb_disable(struct vc_cli *cli, const char *text) {
+        _cleanup_close_ int lock = -1;
+        const struct vc_config_usb *u;
+        int r = cli_load_config(cli);
+        if (r != EXIT_DONE)
+                return r;
+        u = vc_config_find_usb(cli->config, text);
+        /* The records say what is enabled; a device unplugged meanwhile still has one. */
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        if ((r = vc_ctx_path(cli->ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
+                return log_error_errno(r, "%m"), EXIT_FAILED;
+        r = vc_dir_list(dir, &names);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "cannot read %s: %m", dir), EXIT_FAILED;
+        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE)
+                return r;
+        size_t done = 0;
+        int code = EXIT_DONE;
+        for (char **s = names; s && *s; s++) {
+                const char *port = startswith(*s, "usb-");
+                if (!port || !vc_usb_port_is_valid(port))
+                        continue;
+                bool wanted = !u && streq(port, text);
+                if (u) {
+                        struct vc_usb_dev d;
+                        if (vc_usb_dev_read(cli->ctx, port, &d) >= 0) {
+                                wanted = vc_config_usb_selects(u, &d);
+                                vc_usb_dev_done(&d);
+                        } else
+                                wanted = u->port && streq(u->port, port);
+                }
+                if (!wanted)
+                        continue;
+                done++;
+                if (cli->dry_run) {
+                        printf("%s: its interfaces would go back to their drivers\n", port);
+                        continue;
+                }
+                r = vc_usb_disable(cli->ctx, port);
+                if (r < 0) {
+                        log_error_errno(r, "%s: failed to give the interfaces back to their drivers: %m", port);
+                        code = EXIT_FAILED;
+                } else
+                        log_info("%s: disabled: its interfaces are back on their host drivers", port);
+        }
+        if (done == 0)
+                log_info("%s: no enabled USB device: nothing to do", text);
+        return code;
 }

@@ -14,3 +14,8 @@ int usb_list_json(struct vc_cli *cli, struct vc_json *j);
 bool usb_arg_is_usb(struct vc_cli *cli, const char *text);
 /* `show PORT|NAME` for USB devices: an exit code. */
 int usb_show(struct vc_cli *cli, const char *text);
+/* `enable` of USB devices: their interfaces lose their host drivers, recorded in the state
+ * directory; the keyboard and the boot storage device are refused (EXIT_REFUSED) without --force. */
+int usb_enable(struct vc_cli *cli, const char *text);
+/* `disable`: the recorded interfaces go back to their drivers. */
+int usb_disable(struct vc_cli *cli, const char *text);

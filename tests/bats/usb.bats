@@ -190,3 +190,91 @@ PORT   ID         SERIAL                DRIVERS      CONTROLLER    GROUP  CONFIG
         assert_failure 1
         assert_equal "$stderr" "vfio-claim: gone: no USB device 0403:6001 with serial NOPE is plugged in (vfio-claim.conf:1)"
 }
+
+# ---------------------------------------------------------------- enable, disable
+
+@test "enable/disable a [usb NAME]: its interfaces leave their host driver, recorded; disable gives them back" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_output "3-1.2:1.0: unbind"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        # the identical adapter with the other serial stays with the host
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio"
+        # enabling again changes nothing
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_equal "$(fk_writes)" 1
+        run --separate-stderr vc disable serial-a
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+        run cut -f1,2,3 "$ROOT/.fakekernel/writes.log"
+        assert_output "sys/bus/usb/drivers/ftdi_sio/unbind	3-1.2:1.0	ok
+sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
+}
+
+@test "enable by port path; --dry-run changes nothing" {
+        fake_root usb-desk
+        run --separate-stderr vc --dry-run enable 3-1.3
+        assert_success
+        assert_output "3-1.3:1.0: would be unbound from its driver"
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$STATE/usb-3-1.3" ]
+        run --separate-stderr vc enable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ""
+        run --separate-stderr vc disable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+}
+
+@test "enable refuses the keyboard (exit 4, nothing changed); --force takes it" {
+        fake_root usb-desk
+        run --separate-stderr vc enable 3-2
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-2: refused: the host needs this USB device: it is a keyboard (interface 3-2:1.0) (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(usb_driver 3-2:1.0)" usbhid
+        [ ! -e "$STATE/usb-3-2" ]
+        run --separate-stderr vc --force enable 3-2
+        assert_success
+        assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+}
+
+@test "enable refuses the storage device the host boots from (exit 4, nothing changed)" {
+        fake_root usb-desk
+        # sda1 on the stick at 3-3 holds /, as Linux 6.1 shows a usb-storage disk
+        blk=$(readlink -f "$(usb_dev 3-3:1.0)")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self"
+        echo 1 > "$blk/sda1/partition"
+        ln -s "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr vc enable 3-3
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds the root filesystem (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        # another device on the same controller is not the boot disk
+        run --separate-stderr vc enable 3-1.2
+        assert_success
+}
+
+@test "enable: a failed unbind puts back the interfaces already taken, removes the record, exit 1" {
+        fake_root usb-desk
+        fk_fail '2 EIO' # the second interface's unbind
+        run --separate-stderr vc --force enable 3-2
+        assert_failure 1
+        assert_equal "$(printf '%s\n' "$stderr" | grep -v 'taken anyway')" \
+                "vfio-claim: 3-2: failed to unbind 3-2:1.1 from its driver: Input/output error (nothing changed)"
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+        [ ! -e "$STATE/usb-3-2" ]
+        run cut -f1,2,3 "$ROOT/.fakekernel/writes.log"
+        assert_output "sys/bus/usb/drivers/usbhid/unbind	3-2:1.0	ok
+sys/bus/usb/drivers/usbhid/unbind	3-2:1.1	EIO
+sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
+}
