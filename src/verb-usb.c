@@ -151,6 +151,9 @@ int usb_list_json(struct vc_cli *cli, struct vc_json *j) {
 }
 
 bool usb_arg_is_usb(struct vc_cli *cli, const char *text) {
+        /* a [device NAME] that happens to look like a port path stays a PCI device */
+        if (vc_config_find_device(cli->config, text))
+                return false;
         return vc_usb_port_is_valid(text) || vc_config_find_usb(cli->config, text);
 }
 

@@ -278,3 +278,13 @@ sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
 sys/bus/usb/drivers/usbhid/unbind	3-2:1.1	EIO
 sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
 }
+
+@test "a [device NAME] that looks like a port path stays a PCI device" {
+        fake_root usb-desk
+        mkdir -p "$CONF"
+        printf '[device 3-2]\nmatch = 0000:00:17.0\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc show 3-2
+        assert_success
+        assert_line --partial "IOMMU group 2"
+        refute_output --partial "USB device"
+}
