@@ -85,6 +85,20 @@ static const char *const device_key_table[_DKEY_MAX] = {
         [DKEY_CONSENT] = "consent",
 };
 
+enum usb_key {
+        UKEY_MATCH,
+        UKEY_SERIAL,
+        UKEY_PORT,
+        UKEY_VM,
+        UKEY_BOOT,
+        _UKEY_MAX,
+};
+
+static const char *const usb_key_table[_UKEY_MAX] = {
+        [UKEY_MATCH] = "match", [UKEY_SERIAL] = "serial", [UKEY_PORT] = "port",
+        [UKEY_VM] = "vm",       [UKEY_BOOT] = "boot",
+};
+
 enum global_key {
         GKEY_RELEASE,
         GKEY_PROTECT,
@@ -176,6 +190,7 @@ enum section {
         SECTION_NONE,    /* before the first header of a file */
         SECTION_GLOBAL,
         SECTION_DEVICE,
+        SECTION_USB,
         SECTION_IGNORED, /* a header that was already reported as wrong: skip its keys */
 };
 
@@ -207,6 +222,11 @@ struct parser {
         size_t dev_error_index;    /* where the "no match" error belongs among the errors */
         unsigned dev_key_line[_DKEY_MAX];
 
+        /* The [usb NAME] section being read. */
+        struct vc_config_usb usb;
+        bool usb_redefined;
+        unsigned usb_key_line[_UKEY_MAX];
+
         struct where global_key_set[_GKEY_MAX];
 
         char **files; /* every file name read, for struct where */
@@ -219,6 +239,15 @@ static void device_done(struct vc_config_device *d) {
         free(d->matches);
         free(d->vm);
         *d = (struct vc_config_device){};
+}
+
+static void usb_done(struct vc_config_usb *u) {
+        free(u->name);
+        free(u->file);
+        free(u->serial);
+        free(u->port);
+        free(u->vm);
+        *u = (struct vc_config_usb){};
 }
 
 static int insert_error(struct parser *p, size_t index, char *msg) {
@@ -297,6 +326,21 @@ static const struct vc_config_device *find_device(const struct vc_config *c, con
         return NULL;
 }
 
+static const struct vc_config_usb *find_usb(const struct vc_config *c, const char *name) {
+        for (size_t i = 0; i < c->n_usbs; i++)
+                if (streq(c->usbs[i].name, name))
+                        return &c->usbs[i];
+        return NULL;
+}
+
+/* Where a device or USB entry called @name was defined: 0 when none is. */
+static unsigned name_defined(const struct vc_config *c, const char *name, const char **ret_file) {
+        const struct vc_config_device *d = find_device(c, name);
+        const struct vc_config_usb *u = find_usb(c, name);
+        *ret_file = d ? d->file : u ? u->file : NULL;
+        return d ? d->line : u ? u->line : 0;
+}
+
 /* The end of a section: a device is checked for completeness and kept. */
 static void section_end(struct parser *p) {
         if (p->section == SECTION_DEVICE) {
@@ -324,14 +368,53 @@ static void section_end(struct parser *p) {
                         }
                 }
                 device_done(&p->dev);
+        } else if (p->section == SECTION_USB) {
+                struct vc_config *c = p->config;
+                if (p->usb_key_line[UKEY_MATCH] == 0)
+                        insert_error_fmt(p, p->usb.file, p->usb.line, "%s has no \"match\" line", p->label);
+                else if (p->usb_key_line[UKEY_SERIAL] > 0 && p->usb_key_line[UKEY_PORT] > 0)
+                        insert_error_fmt(p, p->usb.file, p->usb_key_line[UKEY_PORT],
+                                         "%s port: set together with serial (line %u); use one of them", p->label,
+                                         p->usb_key_line[UKEY_SERIAL]);
+                if (!p->usb_redefined) {
+                        struct vc_config_usb *u = reallocarray(c->usbs, c->n_usbs + 1, sizeof *u);
+                        if (!u)
+                                p->oom = -ENOMEM;
+                        else {
+                                c->usbs = u;
+                                u[c->n_usbs++] = p->usb;
+                                p->usb = (struct vc_config_usb){};
+                        }
+                }
+                usb_done(&p->usb);
         }
         p->section = SECTION_NONE;
         free(p->label);
         p->label = NULL;
 }
 
+static void section_begin_usb(struct parser *p, const char *name) {
+        const char *old_file;
+        unsigned old_line = name_defined(p->config, name, &old_file);
+
+        p->usb = (struct vc_config_usb){ .name = strdup(name), .file = strdup(p->file), .line = p->line };
+        if (!p->usb.name || !p->usb.file || asprintf(&p->label, "[usb %s]", name) < 0) {
+                p->label = NULL;
+                usb_done(&p->usb);
+                p->oom = -ENOMEM;
+                p->section = SECTION_IGNORED;
+                return;
+        }
+        memset(p->usb_key_line, 0, sizeof p->usb_key_line);
+        p->usb_redefined = old_line > 0;
+        p->section = SECTION_USB;
+        if (old_line > 0)
+                error_here(p, "%s: the name is already defined at %s:%u", p->label, old_file, old_line);
+}
+
 static void section_begin_device(struct parser *p, const char *name) {
         const struct vc_config_device *old = find_device(p->config, name);
+        const struct vc_config_usb *old_usb = find_usb(p->config, name);
 
         p->dev = (struct vc_config_device){
                 .name = strdup(name),
@@ -354,6 +437,9 @@ static void section_begin_device(struct parser *p, const char *name) {
         if (old) {
                 p->dev_redefined = true;
                 error_here(p, "%s is already defined at %s:%u", p->label, old->file, old->line);
+        } else if (old_usb) {
+                p->dev_redefined = true;
+                error_here(p, "%s: the name is already defined at %s:%u", p->label, old_usb->file, old_usb->line);
         }
         p->dev_error_index = p->config->n_errors;
 }
@@ -401,7 +487,26 @@ static void section_header(struct parser *p, const char *s) {
         }
 
         const char *name = startswith(inner, "device");
-        if (streq(inner, "global")) {
+        const char *usb = startswith(inner, "usb");
+        if (usb && (!*usb || isspace((unsigned char) *usb))) {
+                usb += strspn(usb, " \t");
+                q = escape(inner);
+                if (!q) {
+                        p->oom = -ENOMEM;
+                        return;
+                }
+                if (!*usb)
+                        error_here(p, "[%s] has no name: write [usb NAME]", q);
+                else if (!vc_config_name_is_valid(usb)) {
+                        _cleanup_free_ char *qn = escape(usb);
+                        if (qn)
+                                error_here(p, "[%s]: \"%s\" is not a valid device name "
+                                           "(letters, digits, \"_\", \".\", \"-\")", q, qn);
+                        else
+                                p->oom = -ENOMEM;
+                } else
+                        section_begin_usb(p, usb);
+        } else if (streq(inner, "global")) {
                 p->label = strdup("[global]");
                 if (!p->label) {
                         p->oom = -ENOMEM;
@@ -429,7 +534,7 @@ static void section_header(struct parser *p, const char *s) {
         } else {
                 q = escape(inner);
                 if (q)
-                        error_here(p, "unknown section [%s] (known: [global], [device NAME])", q);
+                        error_here(p, "unknown section [%s] (known: [global], [device NAME], [usb NAME])", q);
                 else
                         p->oom = -ENOMEM;
         }
@@ -568,6 +673,104 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
         }
 }
 
+bool vc_usb_port_is_valid(const char *s) {
+        char *end;
+        errno = 0;
+        long bus = strtol(s, &end, 10);
+        if (errno || end == s || !isdigit((unsigned char) *s) || bus < 1 || bus > 255 || *end != '-')
+                return false;
+        s = end + 1;
+        for (int tier = 0;; tier++) {
+                if (tier >= 6 || !isdigit((unsigned char) *s) || *s == '0')
+                        return false;
+                long port = strtol(s, &end, 10);
+                if (port < 1 || port > 31)
+                        return false;
+                if (!*end)
+                        return true;
+                if (*end != '.')
+                        return false;
+                s = end + 1;
+        }
+}
+
+bool vc_usb_serial_is_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 126)
+                return false;
+        for (; *s; s++)
+                if ((unsigned char) *s < 0x20 || (unsigned char) *s >= 0x7f)
+                        return false;
+        return true;
+}
+
+/* "VVVV:PPPP", four hex digits each. */
+static int parse_usb_id(const char *s, unsigned *ret_vendor, unsigned *ret_product) {
+        if (strlen(s) != 9 || s[4] != ':')
+                return -EINVAL;
+        for (int i = 0; i < 9; i++)
+                if (i != 4 && !isxdigit((unsigned char) s[i]))
+                        return -EINVAL;
+        *ret_vendor = (unsigned) strtoul(s, NULL, 16);
+        *ret_product = (unsigned) strtoul(s + 5, NULL, 16);
+        return 0;
+}
+
+static void set_key_usb(struct parser *p, const char *key, const char *value, const char *q) {
+        struct vc_config_usb *u = &p->usb;
+        int k = table_lookup(usb_key_table, _UKEY_MAX, key), r;
+
+        if (k < 0) {
+                _cleanup_free_ char *qk = escape(key);
+                if (qk)
+                        error_here(p, "%s unknown key \"%s\" (known: match, serial, port, vm, boot)", p->label, qk);
+                else
+                        p->oom = -ENOMEM;
+                return;
+        }
+        if (p->usb_key_line[k] > 0) {
+                error_here(p, "%s %s: already set at %s:%u", p->label, key, p->file, p->usb_key_line[k]);
+                return;
+        }
+        p->usb_key_line[k] = p->line;
+
+        switch (k) {
+        case UKEY_MATCH:
+                if (parse_usb_id(value, &u->vendor, &u->product) < 0)
+                        error_here(p, "%s %s: \"%s\" is not a USB vendor:product id (VVVV:PPPP, hex)", p->label,
+                                   key, q);
+                break;
+        case UKEY_SERIAL:
+                if (!vc_usb_serial_is_valid(value))
+                        error_here(p, "%s %s: \"%s\" is not a serial number (1-126 printable ASCII characters)",
+                                   p->label, key, q);
+                else if (!(u->serial = strdup(value)))
+                        p->oom = -ENOMEM;
+                break;
+        case UKEY_PORT:
+                if (!vc_usb_port_is_valid(value))
+                        error_here(p, "%s %s: \"%s\" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)",
+                                   p->label, key, q);
+                else if (!(u->port = strdup(value)))
+                        p->oom = -ENOMEM;
+                break;
+        case UKEY_VM:
+                if (!vm_name_valid(value))
+                        error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
+                                   "(not empty, no \"/\", no control characters)", p->label, key, q);
+                else if (!(u->vm = strdup(value)))
+                        p->oom = -ENOMEM;
+                break;
+        case UKEY_BOOT:
+                r = parse_boolean(value);
+                if (r < 0)
+                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
+                else
+                        u->boot = r;
+                break;
+        }
+}
+
 /* Does the value carry a "#" comment? Only ";" comments may follow a value (inih's rule); a
  * "#" after whitespace would otherwise silently become part of it. */
 static bool has_hash_comment(const char *v) {
@@ -614,17 +817,23 @@ static int handler(void *userdata, const char *section, const char *name, const 
                         p->oom = -ENOMEM;
                 return 1;
         }
-        if (has_hash_comment(v) && table_lookup(p->section == SECTION_GLOBAL ? global_key_table : device_key_table,
-                                                p->section == SECTION_GLOBAL ? _GKEY_MAX : _DKEY_MAX, name) >= 0) {
+        if (has_hash_comment(v) &&
+            (p->section == SECTION_USB ? table_lookup(usb_key_table, _UKEY_MAX, name)
+                                       : table_lookup(p->section == SECTION_GLOBAL ? global_key_table : device_key_table,
+                                                      p->section == SECTION_GLOBAL ? _GKEY_MAX : _DKEY_MAX, name)) >= 0) {
                 error_here(p, "%s %s: \"%s\" has a \"#\" comment after the value; only \";\" comments may follow a value",
                            p->label, name, q);
                 if (p->section == SECTION_DEVICE && streq(name, "match"))
                         p->dev_key_line[DKEY_MATCH] = p->line;
+                if (p->section == SECTION_USB && streq(name, "match"))
+                        p->usb_key_line[UKEY_MATCH] = p->line;
                 return 1;
         }
 
         if (p->section == SECTION_GLOBAL)
                 set_key_global(p, name, v, q);
+        else if (p->section == SECTION_USB)
+                set_key_usb(p, name, v, q);
         else
                 set_key_device(p, name, v, q);
         return 1;
@@ -935,6 +1144,7 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
         free(p.buf);
         free(p.label);
         device_done(&p.dev);
+        usb_done(&p.usb);
         for (size_t i = 0; i < p.n_files; i++)
                 free(p.files[i]);
         free(p.files);
@@ -952,6 +1162,9 @@ struct vc_config *vc_config_free(struct vc_config *c) {
         for (size_t i = 0; i < c->n_devices; i++)
                 device_done(&c->devices[i]);
         free(c->devices);
+        for (size_t i = 0; i < c->n_usbs; i++)
+                usb_done(&c->usbs[i]);
+        free(c->usbs);
         for (size_t i = 0; i < c->n_errors; i++)
                 free(c->errors[i]);
         free(c->errors);
@@ -966,6 +1179,12 @@ const struct vc_config_device *vc_config_find_device(const struct vc_config *c, 
         if (!c || !name)
                 return NULL;
         return find_device(c, name);
+}
+
+const struct vc_config_usb *vc_config_find_usb(const struct vc_config *c, const char *name) {
+        if (!c || !name)
+                return NULL;
+        return find_usb(c, name);
 }
 
 static bool id_matches(const struct vc_pci_id *id, const struct vc_pci_dev *d) {

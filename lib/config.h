@@ -59,6 +59,19 @@ struct vc_config_device {
         enum vc_reset reset;
 };
 
+/* A [usb NAME] section: one USB device, selected by its ids and, where identical devices need
+ * telling apart, its serial number or the port it is plugged into. */
+struct vc_config_usb {
+        char *name;    /* shares the namespace of [device NAME] */
+        char *file;
+        unsigned line;
+        unsigned vendor, product; /* match = VVVV:PPPP */
+        char *serial;  /* NULL: any */
+        char *port;    /* "3-1.2"; NULL: any */
+        char *vm;
+        bool boot;
+};
+
 struct vc_config {
         char *dir;
         enum vc_release release; /* [global] release, default host */
@@ -68,6 +81,8 @@ struct vc_config {
                                        * claims the group of any managed='yes' PCI host device */
         struct vc_config_device *devices;
         size_t n_devices;
+        struct vc_config_usb *usbs;
+        size_t n_usbs;
         /* Every problem found, each "FILE:LINE: message" (FILE relative to dir), in reading
          * order; "FILE: message" for a file or directory that cannot be read at all. */
         char **errors;
@@ -95,3 +110,10 @@ bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_p
 enum vc_release vc_config_device_release(const struct vc_config *c,
                                          const struct vc_config_device *cd);
 bool vc_config_has_boot_devices(const struct vc_config *c);
+const struct vc_config_usb *vc_config_find_usb(const struct vc_config *c, const char *name);
+/* A USB port path as Linux names a device: BUS-PORT[.PORT]... (bus 1-255, ports 1-31, at most 6
+ * tiers below the root hub, USB 2.0 section 4.1.1). */
+bool vc_usb_port_is_valid(const char *s);
+/* A serial number as the config and the kernel's "serial" attribute carry it: 1-126 printable
+ * ASCII characters (a USB string descriptor holds at most 126 UTF-16 units). */
+bool vc_usb_serial_is_valid(const char *s);

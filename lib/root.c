@@ -36,6 +36,9 @@ static const char *const place_paths[_VC_PLACE_MAX] = {
         [VC_PLACE_MODPROBE_D_USR] = "/usr/lib/modprobe.d",
         [VC_PLACE_LIB_MODULES] = "/lib/modules",
         [VC_PLACE_UDEV_RULES_RUN] = "/run/udev/rules.d",
+        [VC_PLACE_USB_BUS] = "/sys/bus/usb",
+        [VC_PLACE_USB_DEVICES] = "/sys/bus/usb/devices",
+        [VC_PLACE_USB_DRIVERS] = "/sys/bus/usb/drivers",
 };
 
 int vc_ctx_new(const char *root, struct vc_ctx **ret) {

@@ -32,6 +32,9 @@ enum vc_place {
         VC_PLACE_MODPROBE_D_USR, /* /usr/lib/modprobe.d */
         VC_PLACE_LIB_MODULES,    /* /lib/modules: KVER/modules.dep, modules.builtin */
         VC_PLACE_UDEV_RULES_RUN, /* /run/udev/rules.d: the generated boot rule */
+        VC_PLACE_USB_BUS,        /* /sys/bus/usb: drivers_probe */
+        VC_PLACE_USB_DEVICES,    /* /sys/bus/usb/devices */
+        VC_PLACE_USB_DRIVERS,    /* /sys/bus/usb/drivers */
         _VC_PLACE_MAX,
 };
 

@@ -13,6 +13,7 @@
 #include "bind.h"
 #include "boot.h"
 #include "cli.h"
+#include "verb-usb.h"
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
@@ -635,6 +636,11 @@ static int enable(struct vc_cli *cli, char **argv) {
         struct device_arg arg = {};
         int r;
 
+        r = cli_load_config(cli);
+        if (r != EXIT_DONE)
+                return r;
+        if (usb_arg_is_usb(cli, argv[0]))
+                return usb_enable(cli, argv[0]);
         r = load_all(cli, &t);
         if (r != EXIT_DONE)
                 return r;
@@ -1182,6 +1188,16 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
 }
 
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
+        if (!cli->all) {
+                int r = cli_load_config(cli);
+                if (r != EXIT_DONE) {
+                        if (r == EXIT_CONFIG)
+                                log_notice("'vfio-claim release' gives a group back without reading the configuration");
+                        return r;
+                }
+                if (usb_arg_is_usb(cli, argv[0]))
+                        return usb_disable(cli, argv[0]);
+        }
         return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true));
 }
 int verb_release(struct vc_cli *cli, int argc, char **argv) {

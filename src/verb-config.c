@@ -50,6 +50,24 @@ int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
                         vc_json_object_end(j);
                 }
                 vc_json_array_end(j);
+                vc_json_key(j, "usb");
+                vc_json_array_begin(j);
+                for (size_t i = 0; c->n_errors == 0 && i < c->n_usbs; i++) {
+                        const struct vc_config_usb *u = &c->usbs[i];
+                        char id[16];
+                        snprintf(id, sizeof id, "%04x:%04x", u->vendor, u->product);
+                        vc_json_object_begin(j);
+                        vc_json_kv_string(j, "name", u->name);
+                        vc_json_kv_string(j, "file", u->file);
+                        vc_json_kv_uint(j, "line", u->line);
+                        vc_json_kv_string(j, "match", id);
+                        vc_json_kv_string(j, "serial", u->serial);
+                        vc_json_kv_string(j, "port", u->port);
+                        vc_json_kv_bool(j, "boot", u->boot);
+                        vc_json_kv_string(j, "vm", u->vm);
+                        vc_json_object_end(j);
+                }
+                vc_json_array_end(j);
                 vc_json_object_end(j);
                 r = vc_json_finish(j);
                 vc_json_free(j);
@@ -64,8 +82,11 @@ int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
                 log_error("%s: %zu error%s", cli->config_dir, c->n_errors, c->n_errors == 1 ? "" : "s");
                 return EXIT_CONFIG;
         }
-        printf("%s: valid, %zu device%s configured (%zu claimed at boot)\n", cli->config_dir, c->n_devices,
+        printf("%s: valid, %zu device%s configured (%zu claimed at boot)", cli->config_dir, c->n_devices,
                c->n_devices == 1 ? "" : "s",
                (size_t) ({ size_t b = 0; for (size_t i = 0; i < c->n_devices; i++) b += c->devices[i].boot; b; }));
+        if (c->n_usbs > 0)
+                printf(", %zu USB device%s", c->n_usbs, c->n_usbs == 1 ? "" : "s");
+        printf("\n");
         return EXIT_DONE;
 }

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "output.h"
 #include "table.h"
+#include "verb-usb.h"
 
 static size_t terminal_width(void) {
         struct winsize ws;
@@ -91,6 +92,10 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
                 for (size_t i = 0; i < t->n_ungrouped; i++)
                         json_device(cli, j, t->ungrouped[i], false);
                 vc_json_array_end(j);
+                if (usb_list_json(cli, j) < 0) {
+                        vc_json_free(j);
+                        return EXIT_FAILED;
+                }
                 vc_json_object_end(j);
                 r = vc_json_finish(j);
                 vc_json_free(j);
@@ -136,6 +141,8 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
         } else
                 log_warning("no PCI devices under %s", vc_ctx_root(cli->ctx));
         table_free(tab);
+        if (usb_list_text(cli, t->n_groups + t->n_ungrouped > 0) < 0)
+                return EXIT_FAILED;
         return EXIT_DONE;
 }
 
@@ -208,6 +215,8 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
         r = cli_load_config_to_read(cli);
         if (r != EXIT_DONE)
                 return r;
+        if (usb_arg_is_usb(cli, argv[0]))
+                return usb_show(cli, argv[0]);
         r = vc_topology_read(cli->ctx, &t);
         if (r < 0)
                 return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;

@@ -115,5 +115,5 @@ run_line() {
                 assert_success
                 n=$((n + 1))
         done
-        [ "$n" -eq 2 ]
+        [ "$n" -eq 3 ]
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "fkmodel.h"
+#include "fkusb.h"
 
 struct bar {
         bool set;
@@ -313,10 +314,19 @@ static void parse(FILE *f) {
                         parse_driver(line, s);
                 else if (strcmp(kw, "dev") == 0)
                         parse_dev(line, s);
-                else
-                        fail(line, "unknown directive \"%s\"", kw);
+                else {
+                        char err[512];
+                        int r = fk_usb_parse(&model, kw, s, err, sizeof err);
+                        if (r < 0)
+                                fail(line, "%s", err);
+                        if (r == 0)
+                                fail(line, "unknown directive \"%s\"", kw);
+                }
         }
         /* cross-checks that need the whole file */
+        char err[512];
+        if (fk_usb_check(err, sizeof err) < 0)
+                fail(0, "%s", err);
         for (int i = 0; i < model.n_devs; i++) {
                 struct devx *x = &devx[i];
                 x->dev = &model.devs[i]; /* the table may have moved since parse_dev() */
@@ -572,6 +582,7 @@ int main(int argc, char **argv) {
                 if (devx[i].driver[0])
                         check(fk_bind(&model, &model.devs[i], fk_driver_find(&model, devx[i].driver)),
                               model.devs[i].addr);
+        check(fk_usb_build(&model), "usb");
         check(fk_model_save(&model), "model");
         return 0;
 }

@@ -35,6 +35,7 @@
 
 #include "compat.h"
 #include "fkmodel.h"
+#include "fkusb.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define HANG (-1000)
@@ -731,6 +732,8 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
                 return r;
         value(data, n, v, sizeof v);
 
+        if (strncmp(rel, "sys/bus/usb/", 12) == 0 && (r = fk_usb_write(root, rel, v)) <= 0)
+                return r;
         if (sscanf(rel, "sys/bus/pci/drivers/%127[^/]/%31s", drv, file) == 2) {
                 struct fk_driver *d = fk_driver_find(&model, drv);
                 if (d && d->loaded) {

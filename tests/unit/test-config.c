@@ -187,9 +187,9 @@ BAD(unknown_global_key, "[global]\nrelase = keep\n",
 BAD(device_key_in_global, "[global]\nboot = yes\n",
     "vfio-claim.conf:2: [global] unknown key \"boot\" (known: release, protect, log-level, hook-claim-unconfigured)")
 BAD(unknown_section, "[devices gpu]\nmatch = 01:00.0\n",
-    "vfio-claim.conf:1: unknown section [devices gpu] (known: [global], [device NAME])")
+    "vfio-claim.conf:1: unknown section [devices gpu] (known: [global], [device NAME], [usb NAME])")
 BAD(section_case, "[Global]\nrelease = keep\n",
-    "vfio-claim.conf:1: unknown section [Global] (known: [global], [device NAME])")
+    "vfio-claim.conf:1: unknown section [Global] (known: [global], [device NAME], [usb NAME])")
 BAD(device_without_name, "[device]\nmatch = 01:00.0\n",
     "vfio-claim.conf:1: [device] has no name: write [device NAME]")
 BAD(device_name_slash, "[device gp/u]\nmatch = 01:00.0\n",
@@ -955,6 +955,98 @@ TEST(example_is_all_comments) {
         ASSERT_NOT_NULL(c = load_ok(dir));
         ASSERT_EQ(c->n_devices, 0);
         ASSERT_EQ(c->release, VC_RELEASE_HOST);
+}
+
+/* ------------------------------------------------------------------ [usb NAME] */
+
+BAD(usb_match_pci_address, "[usb kbd]\nmatch = 01:00.0\n",
+    "vfio-claim.conf:2: [usb kbd] match: \"01:00.0\" is not a USB vendor:product id (VVVV:PPPP, hex)")
+BAD(usb_match_short, "[usb kbd]\nmatch = 46d:c31c\n",
+    "vfio-claim.conf:2: [usb kbd] match: \"46d:c31c\" is not a USB vendor:product id (VVVV:PPPP, hex)")
+BAD(usb_without_match, "[usb kbd]\nvm = win11\n",
+    "vfio-claim.conf:1: [usb kbd] has no \"match\" line")
+BAD(usb_without_name, "[usb]\nmatch = 046d:c31c\n", "vfio-claim.conf:1: [usb] has no name: write [usb NAME]")
+BAD(usb_name_slash, "[usb a/b]\nmatch = 046d:c31c\n",
+    "vfio-claim.conf:1: [usb a/b]: \"a/b\" is not a valid device name (letters, digits, \"_\", \".\", \"-\")")
+BAD(usb_port_bad, "[usb serial1]\nmatch = 0403:6001\nport = 3-1:1.0\n",
+    "vfio-claim.conf:3: [usb serial1] port: \"3-1:1.0\" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)")
+BAD(usb_port_zero, "[usb serial1]\nmatch = 0403:6001\nport = 3-0\n",
+    "vfio-claim.conf:3: [usb serial1] port: \"3-0\" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)")
+BAD(usb_port_too_deep, "[usb serial1]\nmatch = 0403:6001\nport = 3-1.1.1.1.1.1.1\n",
+    "vfio-claim.conf:3: [usb serial1] port: \"3-1.1.1.1.1.1.1\" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)")
+BAD(usb_serial_control, "[usb serial1]\nmatch = 0403:6001\nserial = A1\x1b\n",
+    "vfio-claim.conf:3: [usb serial1] serial: \"A1\\x1b\" is not a serial number (1-126 printable ASCII characters)")
+BAD(usb_serial_and_port, "[usb serial1]\nmatch = 0403:6001\nserial = A10K1234\nport = 3-1.2\n",
+    "vfio-claim.conf:4: [usb serial1] port: set together with serial (line 3); use one of them")
+BAD(usb_boot_maybe, "[usb kbd]\nmatch = 046d:c31c\nboot = maybe\n",
+    "vfio-claim.conf:3: [usb kbd] boot: \"maybe\" is not a boolean (yes, no, true, false, on, off, 1, 0)")
+BAD(usb_vm_slash, "[usb kbd]\nmatch = 046d:c31c\nvm = a/b\n",
+    "vfio-claim.conf:3: [usb kbd] vm: \"a/b\" is not a libvirt domain name (not empty, no \"/\", no control characters)")
+BAD(usb_unknown_key, "[usb kbd]\nmatch = 046d:c31c\nrelease = keep\n",
+    "vfio-claim.conf:3: [usb kbd] unknown key \"release\" (known: match, serial, port, vm, boot)")
+BAD(usb_match_twice, "[usb kbd]\nmatch = 046d:c31c\nmatch = 046d:c31d\n",
+    "vfio-claim.conf:3: [usb kbd] match: already set at vfio-claim.conf:2")
+BAD(usb_hash_comment, "[usb kbd]\nmatch = 046d:c31c # keyboard\n",
+    "vfio-claim.conf:2: [usb kbd] match: \"046d:c31c # keyboard\" has a \"#\" comment after the value; "
+    "only \";\" comments may follow a value")
+BAD(usb_name_taken_by_device, "[device gpu]\nmatch = 01:00.0\n[usb gpu]\nmatch = 046d:c31c\n",
+    "vfio-claim.conf:3: [usb gpu]: the name is already defined at vfio-claim.conf:1")
+BAD(device_name_taken_by_usb, "[usb gpu]\nmatch = 046d:c31c\n[device gpu]\nmatch = 01:00.0\n",
+    "vfio-claim.conf:3: [device gpu]: the name is already defined at vfio-claim.conf:1")
+BAD(usb_redefined, "[usb kbd]\nmatch = 046d:c31c\n\n[usb kbd]\nmatch = 046d:c31c\n",
+    "vfio-claim.conf:4: [usb kbd]: the name is already defined at vfio-claim.conf:1")
+
+TEST(usb_entries) {
+        _cleanup_tree_ char *dir = tree_new();
+        _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        write_file(dir, "vfio-claim.conf",
+                   "[usb serial-a]        ; one of two identical adapters\n"
+                   "match = 0403:6001\n"
+                   "serial = A10K1234\n"
+                   "vm = win11\n"
+                   "boot = yes\n"
+                   "\n"
+                   "[usb stick]\n"
+                   "match = 0781:5583\n"
+                   "port = 3-3\n");
+        ASSERT_NOT_NULL(c = load_ok(dir));
+        ASSERT_EQ(c->n_devices, 0);
+        ASSERT_EQ(c->n_usbs, 2);
+        const struct vc_config_usb *u = vc_config_find_usb(c, "serial-a");
+        ASSERT_TRUE(u == &c->usbs[0]);
+        ASSERT_STREQ(u->file, "vfio-claim.conf");
+        ASSERT_EQ(u->line, 1);
+        ASSERT_EQ(u->vendor, 0x0403);
+        ASSERT_EQ(u->product, 0x6001);
+        ASSERT_STREQ(u->serial, "A10K1234");
+        ASSERT_NULL(u->port);
+        ASSERT_STREQ(u->vm, "win11");
+        ASSERT_TRUE(u->boot);
+        u = vc_config_find_usb(c, "stick");
+        ASSERT_NOT_NULL(u);
+        ASSERT_EQ(u->vendor, 0x0781);
+        ASSERT_STREQ(u->port, "3-3");
+        ASSERT_NULL(u->serial);
+        ASSERT_NULL(u->vm);
+        ASSERT_FALSE(u->boot);
+        ASSERT_NULL(vc_config_find_device(c, "stick"));
+        ASSERT_NULL(vc_config_find_usb(c, "gpu"));
+}
+
+TEST(usb_port_paths) {
+        ASSERT_TRUE(vc_usb_port_is_valid("3-1"));
+        ASSERT_TRUE(vc_usb_port_is_valid("3-1.2"));
+        ASSERT_TRUE(vc_usb_port_is_valid("255-31.1.1.1.1.1"));
+        ASSERT_FALSE(vc_usb_port_is_valid("0-1"));
+        ASSERT_FALSE(vc_usb_port_is_valid("256-1"));
+        ASSERT_FALSE(vc_usb_port_is_valid("3-32"));
+        ASSERT_FALSE(vc_usb_port_is_valid("3-01"));
+        ASSERT_FALSE(vc_usb_port_is_valid("3-"));
+        ASSERT_FALSE(vc_usb_port_is_valid("3-1."));
+        ASSERT_FALSE(vc_usb_port_is_valid("usb3"));
+        ASSERT_FALSE(vc_usb_port_is_valid("+3-1"));
+        ASSERT_FALSE(vc_usb_port_is_valid("3-1/../x"));
+        ASSERT_FALSE(vc_usb_port_is_valid(""));
 }
 
 /* Uncommenting every setting of the example (";key = value", ";[section]") gives a valid file. */

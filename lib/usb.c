@@ -1,0 +1,421 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* USB devices read from sysfs. Attribute names and formats: Linux drivers/usb/core/sysfs.c, as
+ * tests/fakekernel/README.md ("USB") lists them. */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fileio.h"
+#include "sysfs.h"
+#include "usb.h"
+
+static int read_hex(struct vc_ctx *ctx, const char *name, const char *attr, unsigned max, unsigned *ret) {
+        _cleanup_free_ char *p = NULL, *v = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", name, attr);
+        if (r < 0)
+                return r;
+        if ((r = vc_sysfs_read(p, &v)) < 0)
+                return r;
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul(v, &end, 16);
+        if (errno || end == v || *end || x > max)
+                return -EINVAL;
+        *ret = (unsigned) x;
+        return 0;
+}
+
+static int read_dec(struct vc_ctx *ctx, const char *name, const char *attr, unsigned *ret) {
+        _cleanup_free_ char *p = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", name, attr), v;
+        if (r < 0)
+                return r;
+        if ((r = vc_sysfs_read_int(p, &v)) < 0)
+                return r;
+        if (v < 0)
+                return -EINVAL;
+        *ret = (unsigned) v;
+        return 0;
+}
+
+/* A string attribute, NULL when the device has none (Linux hides it). */
+static int read_string(struct vc_ctx *ctx, const char *name, const char *attr, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", name, attr);
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read(p, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
+}
+
+/* The host controller: the last PCI address among the components of the device's real path
+ * (…/0000:00:14.0/usb3/3-1/3-1.2). */
+static void read_controller(struct vc_ctx *ctx, struct vc_usb_dev *d) {
+        _cleanup_free_ char *p = NULL, *target = NULL, *gl = NULL, *group = NULL;
+        d->has_controller = false;
+        d->group = -1;
+        if (vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s", d->port) < 0 ||
+            vc_sysfs_read_link_target(p, &target) < 0)
+                return;
+        for (char *save, *s = strtok_r(target, "/", &save); s; s = strtok_r(NULL, "/", &save)) {
+                struct vc_pci_addr a;
+                if (strlen(s) == 12 && vc_pci_addr_parse(s, &a) >= 0) {
+                        d->controller = a;
+                        d->has_controller = true;
+                }
+        }
+        if (!d->has_controller ||
+            vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &gl, "%s/iommu_group", VC_PCI_ADDR_TO_STRING(&d->controller)) < 0 ||
+            vc_sysfs_read_link_name(gl, &group) < 0)
+                return;
+        char *end;
+        long g = strtol(group, &end, 10);
+        if (!*end && g >= 0 && g < 1 << 30)
+                d->group = (int) g;
+}
+
+static int read_ifaces(struct vc_ctx *ctx, struct vc_usb_dev *d, char **names) {
+        size_t l = strlen(d->port);
+        for (char **n = names; *n; n++) {
+                unsigned c, i;
+                char end;
+                if (strncmp(*n, d->port, l) != 0 || sscanf(*n + l, ":%u.%u%c", &c, &i, &end) != 2)
+                        continue;
+                struct vc_usb_iface *v = reallocarray(d->ifaces, d->n_ifaces + 1, sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                d->ifaces = v;
+                struct vc_usb_iface *f = &v[d->n_ifaces];
+                *f = (struct vc_usb_iface){ .name = strdup(*n) };
+                if (!f->name)
+                        return -ENOMEM;
+                d->n_ifaces++;
+                (void) read_hex(ctx, *n, "bInterfaceClass", 0xff, &f->cls);
+                (void) read_hex(ctx, *n, "bInterfaceSubClass", 0xff, &f->subclass);
+                (void) read_hex(ctx, *n, "bInterfaceProtocol", 0xff, &f->protocol);
+                _cleanup_free_ char *p = NULL;
+                int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/driver", *n);
+                if (r < 0)
+                        return r;
+                r = vc_sysfs_read_link_name(p, &f->driver);
+                if (r < 0 && r != -ENOENT)
+                        return r;
+        }
+        return 0;
+}
+
+static int dev_read(struct vc_ctx *ctx, const char *port, char **names, struct vc_usb_dev *ret) {
+        struct vc_usb_dev d = { .group = -1 };
+        int r;
+        if (!vc_usb_port_is_valid(port))
+                return -EINVAL;
+        if (!(d.port = strdup(port)))
+                return -ENOMEM;
+        if ((r = read_hex(ctx, port, "idVendor", 0xffff, &d.vendor)) < 0 ||
+            (r = read_hex(ctx, port, "idProduct", 0xffff, &d.product)) < 0 ||
+            (r = read_hex(ctx, port, "bDeviceClass", 0xff, &d.cls)) < 0 ||
+            (r = read_dec(ctx, port, "busnum", &d.busnum)) < 0 || (r = read_dec(ctx, port, "devnum", &d.devnum)) < 0 ||
+            (r = read_string(ctx, port, "serial", &d.serial)) < 0 ||
+            (r = read_string(ctx, port, "manufacturer", &d.manufacturer)) < 0 ||
+            (r = read_string(ctx, port, "product", &d.product_name)) < 0 || (r = read_ifaces(ctx, &d, names)) < 0) {
+                vc_usb_dev_done(&d);
+                return r;
+        }
+        if (d.cls == 0x09) { /* a hub */
+                vc_usb_dev_done(&d);
+                return -EINVAL;
+        }
+        read_controller(ctx, &d);
+        *ret = d;
+        return 0;
+}
+
+static int list_names(struct vc_ctx *ctx, char ***ret) {
+        _cleanup_free_ char *dir = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, ret);
+        if (r == -ENOENT) {
+                *ret = calloc(1, sizeof(char *));
+                return *ret ? 0 : -ENOMEM;
+        }
+        return r;
+}
+
+int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, struct vc_usb_dev *ret) {
+        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *p = NULL;
+        int r;
+        if (!ctx || !port || !ret)
+                return -EINVAL;
+        if (!vc_usb_port_is_valid(port))
+                return -EINVAL;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s", port)) < 0)
+                return r;
+        if (!vc_path_exists(p))
+                return -ENOENT;
+        if ((r = list_names(ctx, &names)) < 0)
+                return r;
+        return dev_read(ctx, port, names, ret);
+}
+
+void vc_usb_dev_done(struct vc_usb_dev *d) {
+        if (!d)
+                return;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                free(d->ifaces[i].name);
+                free(d->ifaces[i].driver);
+        }
+        free(d->ifaces);
+        free(d->port);
+        free(d->serial);
+        free(d->manufacturer);
+        free(d->product_name);
+        *d = (struct vc_usb_dev){ .group = -1 };
+}
+
+void vc_usb_devs_free(struct vc_usb_dev *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                vc_usb_dev_done(&v[i]);
+        free(v);
+}
+
+/* Port paths in bus order, then port by port numerically ("3-2" before "3-10"). */
+static int compare_ports(const void *a, const void *b) {
+        const char *x = ((const struct vc_usb_dev *) a)->port, *y = ((const struct vc_usb_dev *) b)->port;
+        while (*x && *y) {
+                char *ex, *ey;
+                unsigned long nx = strtoul(x, &ex, 10), ny = strtoul(y, &ey, 10);
+                if (nx != ny)
+                        return nx < ny ? -1 : 1;
+                x = *ex ? ex + 1 : ex;
+                y = *ey ? ey + 1 : ey;
+        }
+        return *x ? 1 : *y ? -1 : 0;
+}
+
+int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r;
+        if (!ctx || !ret || !ret_n)
+                return -EINVAL;
+        if ((r = list_names(ctx, &names)) < 0)
+                return r;
+        for (char **s = names; *s; s++) {
+                if (!vc_usb_port_is_valid(*s))
+                        continue; /* root hubs (usbN) and interfaces (B-P:C.I) */
+                struct vc_usb_dev d;
+                r = dev_read(ctx, *s, names, &d);
+                if (r == -EINVAL || r == -ENOENT)
+                        continue; /* a hub, or unplugged while we read */
+                if (r < 0) {
+                        vc_usb_devs_free(v, n);
+                        return r;
+                }
+                struct vc_usb_dev *nv = reallocarray(v, n + 1, sizeof *nv);
+                if (!nv) {
+                        vc_usb_dev_done(&d);
+                        vc_usb_devs_free(v, n);
+                        return -ENOMEM;
+                }
+                v = nv;
+                v[n++] = d;
+        }
+        if (n > 1)
+                qsort(v, n, sizeof *v, compare_ports);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d) {
+        if (!u || !d || u->vendor != d->vendor || u->product != d->product)
+                return false;
+        if (u->serial && (!d->serial || !streq(u->serial, d->serial)))
+                return false;
+        if (u->port && !streq(u->port, d->port))
+                return false;
+        return true;
+}
+
+const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const struct vc_usb_dev *d) {
+        for (size_t i = 0; c && i < c->n_usbs; i++)
+                if (vc_config_usb_selects(&c->usbs[i], d))
+                        return &c->usbs[i];
+        return NULL;
+}
+
+/* ------------------------------------------------------------------ protection */
+
+/* Is @port a component of the real path @path ("…/usb3/3-3/3-3:1.0/host0/…")? */
+static bool path_has_component(const char *path, const char *port) {
+        size_t l = strlen(port);
+        for (const char *p = path; (p = strstr(p, port)); p += l)
+                if (p > path && p[-1] == '/' && (p[l] == '/' || p[l] == '\0'))
+                        return true;
+        return false;
+}
+
+static int boot_storage(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason) {
+        _cleanup_free_ char *mi = NULL, *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int r = vc_ctx_path(ctx, VC_PLACE_PROC, &mi, "self/mountinfo");
+        if (r < 0)
+                return r;
+        f = fopen(mi, "re");
+        if (!f)
+                return 0;
+        while (getline(&line, &size, f) > 0) {
+                unsigned maj, min;
+                char mnt[256];
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+                if (sscanf(line, "%*s %*s %u:%u %*s %255s", &maj, &min, mnt) != 3 || maj == 0)
+                        continue;
+                if (!streq(mnt, "/") && !streq(mnt, "/boot") && !streq(mnt, "/boot/efi"))
+                        continue;
+                _cleanup_free_ char *link = NULL, *target = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_SYS_DEV_BLOCK, &link, "%u:%u", maj, min)) < 0)
+                        return r;
+                target = realpath(link, NULL);
+                if (!target || !path_has_component(target, d->port))
+                        continue;
+                return asprintf(ret_reason, "it holds %s", streq(mnt, "/") ? "the root filesystem" : mnt) < 0
+                               ? -ENOMEM
+                               : 1;
+        }
+        return 0;
+}
+
+int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason) {
+        if (!ctx || !d || !ret_reason)
+                return -EINVAL;
+        *ret_reason = NULL;
+        for (size_t i = 0; i < d->n_ifaces; i++)
+                if (d->ifaces[i].cls == 0x03 && d->ifaces[i].subclass == 0x01 && d->ifaces[i].protocol == 0x01)
+                        return asprintf(ret_reason, "it is a keyboard (interface %s)", d->ifaces[i].name) < 0 ? -ENOMEM
+                                                                                                               : 0;
+        int r = boot_storage(ctx, d, ret_reason);
+        return r < 0 ? r : 0;
+}
+
+/* ------------------------------------------------------------------ enable, disable */
+
+static int record_path(struct vc_ctx *ctx, const char *port, char **ret) {
+        if (!vc_usb_port_is_valid(port))
+                return -EINVAL;
+        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "usb-%s", port);
+}
+
+bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port) {
+        _cleanup_free_ char *p = NULL;
+        return record_path(ctx, port, &p) >= 0 && vc_path_exists(p);
+}
+
+/* A driver name as a link gives it, safe to put in a path. */
+static bool driver_name_ok(const char *s) {
+        return !isempty(s) && !strchr(s, '/') && !streq(s, ".") && !streq(s, "..") && strlen(s) < 256;
+}
+
+static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file, const char *iface) {
+        _cleanup_free_ char *p = NULL;
+        if (!driver_name_ok(driver))
+                return -EINVAL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DRIVERS, &p, "%s/%s", driver, file);
+        if (r < 0)
+                return r;
+        return vc_sysfs_write(p, iface);
+}
+
+int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *dir = NULL;
+        size_t len = 0;
+        int r;
+        if (!ctx || !d)
+                return -EINVAL;
+        if ((r = record_path(ctx, d->port, &path)) < 0)
+                return r;
+        if (vc_path_exists(path))
+                return -EEXIST;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "id %04x:%04x\n", d->vendor, d->product);
+        if (d->serial && vc_usb_serial_is_valid(d->serial))
+                fprintf(f, "serial %s\n", d->serial);
+        for (size_t i = 0; i < d->n_ifaces; i++)
+                if (d->ifaces[i].driver) {
+                        if (!driver_name_ok(d->ifaces[i].driver))
+                                return fclose(f), -EINVAL;
+                        fprintf(f, "interface %s %s\n", d->ifaces[i].name, d->ifaces[i].driver);
+                }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0 || (r = vc_mkdir_p(dir, 0755)) < 0 ||
+            (r = vc_write_file_atomic(path, text, 0644)) < 0)
+                return r;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                if (!d->ifaces[i].driver)
+                        continue;
+                r = iface_write(ctx, d->ifaces[i].driver, "unbind", d->ifaces[i].name);
+                if (r < 0) {
+                        if (ret_failed)
+                                *ret_failed = d->ifaces[i].name;
+                        for (size_t k = 0; k < i; k++)
+                                if (d->ifaces[k].driver)
+                                        (void) iface_write(ctx, d->ifaces[k].driver, "bind", d->ifaces[k].name);
+                        (void) vc_unlink_durable(path);
+                        return r;
+                }
+        }
+        return 0;
+}
+
+int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+        if (!ctx || !port)
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0)
+                return r;
+        if ((r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        int first = 0;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                char iface[64], driver[256];
+                if (sscanf(l, "interface %63s %255s", iface, driver) != 2)
+                        continue;
+                size_t pl = strlen(port);
+                unsigned c, n;
+                char end;
+                if (strncmp(iface, port, pl) != 0 || sscanf(iface + pl, ":%u.%u%c", &c, &n, &end) != 2)
+                        continue; /* not an interface of this device: a damaged record */
+                _cleanup_free_ char *link = NULL, *cur = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &link, "%s", iface)) < 0)
+                        return r;
+                if (!vc_path_exists(link))
+                        continue; /* unplugged */
+                free(link);
+                link = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &link, "%s/driver", iface)) < 0)
+                        return r;
+                if (vc_sysfs_read_link_name(link, &cur) >= 0)
+                        continue; /* bound already (a replug probed it) */
+                r = iface_write(ctx, driver, "bind", iface);
+                if (r < 0 && first == 0)
+                        first = r;
+        }
+        if (first < 0)
+                return first;
+        return vc_unlink_durable(path);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* USB devices as sysfs shows them (/sys/bus/usb/devices): a device "B-P.P" (its port path),
+ * its interfaces "B-P.P:C.I" and their host drivers, and the PCI host controller it sits
+ * behind. Hubs and root hubs are not listed: they are not passed through on their own. */
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "macro.h"
+#include "pci.h"
+#include "root.h"
+
+struct vc_usb_iface {
+        char *name;   /* "3-1.2:1.0" */
+        unsigned cls, subclass, protocol; /* bInterfaceClass, bInterfaceSubClass, bInterfaceProtocol */
+        char *driver; /* NULL: no driver */
+};
+
+struct vc_usb_dev {
+        char *port; /* "3-1.2" */
+        unsigned vendor, product, busnum, devnum, cls;
+        char *serial, *manufacturer, *product_name; /* NULL when the device has none */
+        struct vc_usb_iface *ifaces;
+        size_t n_ifaces;
+        bool has_controller; /* the PCI function of the host controller */
+        struct vc_pci_addr controller;
+        int group; /* the controller's IOMMU group, -1 when none */
+};
+
+/* One device by its port path: -ENOENT when nothing is plugged there, -EINVAL for a path that is
+ * not a port path or names a hub. */
+int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, struct vc_usb_dev *ret);
+void vc_usb_dev_done(struct vc_usb_dev *d);
+/* Every device that is not a hub, in port path order (bus, then ports numerically). A host
+ * without USB is an empty list. */
+int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n);
+void vc_usb_devs_free(struct vc_usb_dev *v, size_t n);
+
+/* Why the host cannot lose @d, NULL in *ret_reason when it can: a keyboard (an interface of the
+ * HID boot keyboard class 03/01/01), or the storage device holding /, /boot or /boot/efi (the
+ * block device of the mount sits below the device in sysfs; device-mapper stacks are not
+ * followed). 0 or a negative errno. */
+int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason);
+
+/* The record of an enabled device: RUNSTATEDIR/vfio-claim/usb-PORT, lines "id VVVV:PPPP",
+ * "serial S" (when it has one) and "interface NAME DRIVER" for each interface it took from a
+ * driver. Written before the first unbind. */
+bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port);
+/* Take every interface of @d from its host driver (bus/usb/drivers/D/unbind), recorded. On a
+ * failed unbind the interfaces already taken are bound again and the record removed; the error
+ * is returned, the failing interface in *ret_failed (static storage of @d). -EEXIST when the
+ * device is enabled already. */
+int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed);
+/* Bind every recorded interface of the device at @port to its driver again and remove the
+ * record. -ENOENT without a record. An interface that is gone (unplugged) or bound already is
+ * skipped. */
+int vc_usb_disable(struct vc_ctx *ctx, const char *port);
+
+/* Does the entry select @d: ids, and serial or port when it names one. */
+bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d);
+/* The first entry, in reading order, that selects @d; NULL when none does. */
+const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const struct vc_usb_dev *d);

@@ -1,0 +1,356 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* USB devices in `list` and `show`: where each sits (port path, host controller and its IOMMU
+ * group), what it is, which host drivers hold its interfaces, and the [usb NAME] entry that
+ * names it. */
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "sysfs.h"
+#include "table.h"
+#include "usb.h"
+#include "verb-usb.h"
+
+static const char *const usb_columns[] = {
+        "PORT", "ID", "SERIAL", "DRIVERS", "CONTROLLER", "GROUP", "CONFIG", "PRODUCT",
+};
+
+/* The interfaces' drivers, each once, in interface order: "usbhid", "usbhid,btusb"; NULL when no
+ * interface has one. */
+static char *drivers_joined(const struct vc_usb_dev *d) {
+        char *s = NULL;
+        size_t n = 0;
+        FILE *f = open_memstream(&s, &n);
+        if (!f)
+                return NULL;
+        bool any = false;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                const char *drv = d->ifaces[i].driver;
+                bool seen = false;
+                for (size_t k = 0; drv && k < i; k++)
+                        seen = seen || streq_ptr(d->ifaces[k].driver, drv);
+                if (!drv || seen)
+                        continue;
+                fprintf(f, "%s%s", any ? "," : "", drv);
+                any = true;
+        }
+        if (fclose(f) != 0 || !any) {
+                free(s);
+                return NULL;
+        }
+        return s;
+}
+
+static char *product_text(const struct vc_usb_dev *d) {
+        char *s;
+        if (asprintf(&s, "%s%s%s", strempty(d->manufacturer), d->manufacturer && d->product_name ? " " : "",
+                     strempty(d->product_name)) < 0)
+                return NULL;
+        return s;
+}
+
+static const struct vc_config_usb *config_of(struct vc_cli *cli, const struct vc_usb_dev *d) {
+        return vc_config_match_usb(cli->config, d);
+}
+
+int usb_list_text(struct vc_cli *cli, bool heading) {
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = vc_usb_enumerate(cli->ctx, &v, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the USB devices under %s: %m", vc_ctx_root(cli->ctx)), r;
+        if (n == 0) {
+                vc_usb_devs_free(v, n);
+                return 0;
+        }
+        struct table *t = table_new(ELEMENTSOF(usb_columns), usb_columns);
+        if (!t) {
+                vc_usb_devs_free(v, n);
+                return log_error("out of memory"), -ENOMEM;
+        }
+        table_set_drop_rank(t, 2, 3); /* SERIAL */
+        table_set_drop_rank(t, 6, 2); /* CONFIG */
+        table_set_drop_rank(t, 7, 1); /* PRODUCT */
+        r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                const struct vc_usb_dev *d = &v[i];
+                const struct vc_config_usb *u = config_of(cli, d);
+                _cleanup_free_ char *drivers = drivers_joined(d), *product = product_text(d);
+                char group[16] = "";
+                if (d->group >= 0)
+                        snprintf(group, sizeof group, "%d", d->group);
+                if (table_add(t, d->port) < 0 || table_addf(t, "%04x:%04x", d->vendor, d->product) < 0 ||
+                    table_add(t, d->serial) < 0 || table_add(t, drivers) < 0 ||
+                    table_add(t, d->has_controller ? VC_PCI_ADDR_TO_STRING(&d->controller) : NULL) < 0 ||
+                    table_add(t, group[0] ? group : NULL) < 0 || table_add(t, u ? u->name : NULL) < 0 ||
+                    table_add(t, isempty(product) ? NULL : product) < 0)
+                        r = -ENOMEM;
+        }
+        if (r >= 0) {
+                if (heading)
+                        printf("\nUSB devices (pass one alone, or its controller's whole IOMMU group):\n");
+                table_print(t, stdout, 0);
+        } else
+                log_error("out of memory");
+        table_free(t);
+        vc_usb_devs_free(v, n);
+        return r;
+}
+
+static void json_usb(struct vc_cli *cli, struct vc_json *j, const struct vc_usb_dev *d) {
+        const struct vc_config_usb *u = config_of(cli, d);
+        char id[16];
+        snprintf(id, sizeof id, "%04x:%04x", d->vendor, d->product);
+        vc_json_object_begin(j);
+        vc_json_kv_string(j, "port", d->port);
+        vc_json_kv_string(j, "id", id);
+        vc_json_kv_string(j, "serial", d->serial);
+        vc_json_kv_string(j, "manufacturer", d->manufacturer);
+        vc_json_kv_string(j, "product", d->product_name);
+        vc_json_kv_uint(j, "bus", d->busnum);
+        vc_json_kv_uint(j, "device", d->devnum);
+        vc_json_key(j, "interfaces");
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                char cls[8];
+                snprintf(cls, sizeof cls, "%02x", d->ifaces[i].cls);
+                vc_json_object_begin(j);
+                vc_json_kv_string(j, "name", d->ifaces[i].name);
+                vc_json_kv_string(j, "class", cls);
+                vc_json_kv_string(j, "driver", d->ifaces[i].driver);
+                vc_json_object_end(j);
+        }
+        vc_json_array_end(j);
+        vc_json_kv_string(j, "controller", d->has_controller ? VC_PCI_ADDR_TO_STRING(&d->controller) : NULL);
+        if (d->group >= 0)
+                vc_json_kv_int(j, "group", d->group);
+        else {
+                vc_json_key(j, "group");
+                vc_json_null(j);
+        }
+        vc_json_kv_string(j, "config", u ? u->name : NULL);
+        vc_json_object_end(j);
+}
+
+int usb_list_json(struct vc_cli *cli, struct vc_json *j) {
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = vc_usb_enumerate(cli->ctx, &v, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the USB devices under %s: %m", vc_ctx_root(cli->ctx)), r;
+        vc_json_key(j, "usb");
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+                json_usb(cli, j, &v[i]);
+        vc_json_array_end(j);
+        vc_usb_devs_free(v, n);
+        return 0;
+}
+
+bool usb_arg_is_usb(struct vc_cli *cli, const char *text) {
+        /* a [device NAME] that happens to look like a port path stays a PCI device */
+        if (vc_config_find_device(cli->config, text))
+                return false;
+        return vc_usb_port_is_valid(text) || vc_config_find_usb(cli->config, text);
+}
+
+/* The devices @text names: a port path (one device), or a [usb NAME] entry (every device it
+ * selects: identical devices without serial or port give several). */
+static int usb_resolve(struct vc_cli *cli, const char *text, struct vc_usb_dev **ret, size_t *ret_n) {
+        const struct vc_config_usb *u = vc_config_find_usb(cli->config, text);
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0, k = 0;
+        int r = vc_usb_enumerate(cli->ctx, &v, &n);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the USB devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;
+        for (size_t i = 0; i < n; i++) {
+                bool keep = u ? vc_config_usb_selects(u, &v[i]) : streq(v[i].port, text);
+                if (keep)
+                        v[k++] = v[i];
+                else
+                        vc_usb_dev_done(&v[i]);
+        }
+        if (k == 0) {
+                free(v);
+                if (u)
+                        return log_error("%s: no USB device %04x:%04x%s%s%s%s is plugged in (%s:%u)", text, u->vendor,
+                                         u->product, u->serial ? " with serial " : "", strempty(u->serial),
+                                         u->port ? " at port " : "", strempty(u->port), u->file, u->line),
+                               EXIT_FAILED;
+                return log_error("%s: no USB device is plugged into this port (see 'vfio-claim list')", text),
+                       EXIT_FAILED;
+        }
+        *ret = v;
+        *ret_n = k;
+        return EXIT_DONE;
+}
+
+int usb_show(struct vc_cli *cli, const char *text) {
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = usb_resolve(cli, text, &v, &n);
+        if (r != EXIT_DONE)
+                return r;
+        if (cli->json) {
+                struct vc_json *j = vc_json_new(stdout);
+                if (!j) {
+                        vc_usb_devs_free(v, n);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
+                vc_json_object_begin(j);
+                vc_json_key(j, "usb");
+                vc_json_array_begin(j);
+                for (size_t i = 0; i < n; i++)
+                        json_usb(cli, j, &v[i]);
+                vc_json_array_end(j);
+                vc_json_object_end(j);
+                r = vc_json_finish(j);
+                vc_json_free(j);
+                vc_usb_devs_free(v, n);
+                if (r < 0)
+                        return log_error_errno(r, "cannot write the JSON document: %m"), EXIT_FAILED;
+                return EXIT_DONE;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct vc_usb_dev *d = &v[i];
+                const struct vc_config_usb *u = config_of(cli, d);
+                _cleanup_free_ char *product = product_text(d);
+                printf("USB device %s  %04x:%04x%s%s\n", d->port, d->vendor, d->product, isempty(product) ? "" : "  ",
+                       strempty(product));
+                printf("      serial:        %s\n", d->serial ? d->serial : "(none)");
+                printf("      address:       bus %u device %u\n", d->busnum, d->devnum);
+                for (size_t k = 0; k < d->n_ifaces; k++)
+                        printf("      interface:     %s class %02x, driver %s\n", d->ifaces[k].name, d->ifaces[k].cls,
+                               d->ifaces[k].driver ? d->ifaces[k].driver : "(none)");
+                if (d->has_controller) {
+                        printf("      controller:    %s", VC_PCI_ADDR_TO_STRING(&d->controller));
+                        if (d->group >= 0)
+                                printf(", IOMMU group %d (passing the whole group takes every device on it)", d->group);
+                        printf("\n");
+                }
+                if (u)
+                        printf("      configured as: %s (%s:%u)\n", u->name, u->file, u->line);
+        }
+        vc_usb_devs_free(v, n);
+        return EXIT_DONE;
+}
+
+/* ------------------------------------------------------------------ enable, disable */
+
+static int take_lock(struct vc_cli *cli, int *ret_fd) {
+        int r = vc_state_lock(cli->ctx, 60000, ret_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR), EXIT_FAILED;
+        return EXIT_DONE;
+}
+
+int usb_enable(struct vc_cli *cli, const char *text) {
+        _cleanup_close_ int lock = -1;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = cli_load_config(cli);
+        if (r != EXIT_DONE)
+                return r;
+        if ((r = usb_resolve(cli, text, &v, &n)) != EXIT_DONE)
+                return r;
+        /* Every device is vetted before any is touched: a refusal changes nothing. */
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *reason = NULL;
+                if ((r = vc_usb_dev_protected(cli->ctx, &v[i], &reason)) < 0) {
+                        vc_usb_devs_free(v, n);
+                        return log_error_errno(r, "%s: cannot tell whether the host needs it: %m", v[i].port),
+                               EXIT_FAILED;
+                }
+                if (reason && !cli->force) {
+                        log_error("%s: refused: the host needs this USB device: %s (--force takes it anyway)",
+                                  v[i].port, reason);
+                        vc_usb_devs_free(v, n);
+                        return EXIT_REFUSED;
+                }
+                if (reason)
+                        log_warning("%s: %s; taken anyway (--force)", v[i].port, reason);
+        }
+        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE) {
+                vc_usb_devs_free(v, n);
+                return r;
+        }
+        r = EXIT_DONE;
+        for (size_t i = 0; i < n && r == EXIT_DONE; i++) {
+                const struct vc_usb_dev *d = &v[i];
+                const char *failed = NULL;
+                for (size_t k = 0; k < d->n_ifaces; k++)
+                        printf("%s: %s\n", d->ifaces[k].name,
+                               d->ifaces[k].driver ? (cli->dry_run ? "would be unbound from its driver" : "unbind")
+                                                   : "no driver: left alone");
+                if (cli->dry_run)
+                        continue;
+                int k = vc_usb_enable(cli->ctx, d, &failed);
+                if (k == -EEXIST)
+                        log_info("%s: enabled already", d->port);
+                else if (k < 0) {
+                        log_error_errno(k, "%s: failed to unbind %s from its driver: %m (nothing changed)", d->port,
+                                        strna(failed));
+                        /* the devices enabled before this one go back too */
+                        for (size_t j = 0; j < i; j++)
+                                (void) vc_usb_disable(cli->ctx, v[j].port);
+                        r = EXIT_FAILED;
+                } else
+                        log_info("%s: enabled: its interfaces have no host driver now", d->port);
+        }
+        vc_usb_devs_free(v, n);
+        return r;
+}
+
+int usb_disable(struct vc_cli *cli, const char *text) {
+        _cleanup_close_ int lock = -1;
+        const struct vc_config_usb *u;
+        int r = cli_load_config(cli);
+        if (r != EXIT_DONE)
+                return r;
+        u = vc_config_find_usb(cli->config, text);
+        /* The records say what is enabled; a device unplugged meanwhile still has one. */
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        if ((r = vc_ctx_path(cli->ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
+                return log_error_errno(r, "%m"), EXIT_FAILED;
+        r = vc_dir_list(dir, &names);
+        if (r < 0 && r != -ENOENT)
+                return log_error_errno(r, "cannot read %s: %m", dir), EXIT_FAILED;
+        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE)
+                return r;
+        size_t done = 0;
+        int code = EXIT_DONE;
+        for (char **s = names; s && *s; s++) {
+                const char *port = startswith(*s, "usb-");
+                if (!port || !vc_usb_port_is_valid(port))
+                        continue;
+                bool wanted = !u && streq(port, text);
+                if (u) {
+                        struct vc_usb_dev d;
+                        if (vc_usb_dev_read(cli->ctx, port, &d) >= 0) {
+                                wanted = vc_config_usb_selects(u, &d);
+                                vc_usb_dev_done(&d);
+                        } else
+                                wanted = u->port && streq(u->port, port);
+                }
+                if (!wanted)
+                        continue;
+                done++;
+                if (cli->dry_run) {
+                        printf("%s: its interfaces would go back to their drivers\n", port);
+                        continue;
+                }
+                r = vc_usb_disable(cli->ctx, port);
+                if (r < 0) {
+                        log_error_errno(r, "%s: failed to give the interfaces back to their drivers: %m", port);
+                        code = EXIT_FAILED;
+                } else
+                        log_info("%s: disabled: its interfaces are back on their host drivers", port);
+        }
+        if (done == 0)
+                log_info("%s: no enabled USB device: nothing to do", text);
+        return code;
+}

@@ -1,0 +1,290 @@
+#!/usr/bin/env bats
+# USB devices: the fake kernel's model of them (tests/fakekernel/fkusb.c), the [usb NAME]
+# configuration, and the verbs that show and move them.
+
+load helpers
+
+usb_dev() {
+        echo "$ROOT/sys/bus/usb/devices/$1"
+}
+
+# usb_driver IFACE: the bound interface driver, empty when none
+usb_driver() {
+        local l
+        l=$(readlink "$ROOT/sys/bus/usb/devices/$1/driver" 2>/dev/null) || return 0
+        echo "${l##*/}"
+}
+
+mktree_err() {
+        printf '%s\n' "$1" > "$BATS_TEST_TMPDIR/bad.topo"
+        run "$FK_MKTREE" "$BATS_TEST_TMPDIR/bad.topo" "$BATS_TEST_TMPDIR/badroot"
+        assert_failure
+}
+
+# ---------------------------------------------------------------- the fake kernel
+
+@test "fakekernel usb: devices and interfaces under the xHCI controller, as Linux 6.1 names and shows them" {
+        fake_root usb-desk
+        assert_equal "$(readlink "$(usb_dev 3-1.2)")" "../../../devices/pci0000:00/0000:00:14.0/usb3/3-1/3-1.2"
+        assert_equal "$(readlink "$(usb_dev 3-1.2:1.0)")" "../../../devices/pci0000:00/0000:00:14.0/usb3/3-1/3-1.2/3-1.2:1.0"
+        assert_equal "$(readlink "$(usb_dev usb3)")" "../../../devices/pci0000:00/0000:00:14.0/usb3"
+        d=$(usb_dev 3-1.2)
+        assert_equal "$(cat "$d/idVendor") $(cat "$d/idProduct")" "0403 6001"
+        assert_equal "$(cat "$d/serial")" "A10K1234"
+        assert_equal "$(cat "$d/product")" "FT232R USB UART"
+        assert_equal "$(cat "$d/busnum") $(cat "$d/devnum") $(cat "$d/devpath")" "3 5 1.2"
+        assert_equal "$(cat "$d/bNumInterfaces")" " 1"
+        assert_equal "$(cat "$d/version")" " 2.00"
+        assert_equal "$(cat "$(usb_dev 3-1.2:1.0)/bInterfaceClass")" "ff"
+        assert_equal "$(cat "$(usb_dev 3-2:1.0)/modalias")" "usb:v046DpC31Cd6400dc00dsc00dp00ic03isc01ip01in00"
+        assert_equal "$(cat "$(usb_dev 3-1.2:1.0)/authorized")" "1"
+        # a device without a serial string has no serial attribute
+        [ ! -e "$(usb_dev 3-2)/serial" ]
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(usb_driver 3-2:1.0)" usbhid
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        assert_equal "$(usb_driver 3-0:1.0)" hub
+        assert_equal "$(usb_driver 3-1.2)" usb
+        assert_equal "$(readlink "$ROOT/sys/bus/usb/drivers/ftdi_sio/3-1.2:1.0")" \
+                "../../../../devices/pci0000:00/0000:00:14.0/usb3/3-1/3-1.2/3-1.2:1.0"
+}
+
+@test "fakekernel usb: unbind, bind and drivers_probe of an interface follow bind_store()/unbind_store()" {
+        fake_root usb-desk
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        [ ! -e "$ROOT/sys/bus/usb/drivers/ftdi_sio/3-1.2:1.0" ]
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        # not bound to it: ENODEV
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        assert_failure
+        # a driver that does not match: ENODEV
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/usbhid/bind'"
+        assert_failure
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers_probe'"
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        # already bound: EBUSY
+        run fk_sh "echo 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/bind'"
+        assert_failure
+        run cut -f1,3 "$ROOT/.fakekernel/writes.log"
+        assert_output "sys/bus/usb/drivers/ftdi_sio/unbind	ok
+sys/bus/usb/drivers/ftdi_sio/unbind	ENODEV
+sys/bus/usb/drivers/usbhid/bind	ENODEV
+sys/bus/usb/drivers_probe	ok
+sys/bus/usb/drivers/ftdi_sio/bind	EBUSY"
+}
+
+@test "fakekernel usb: fixture errors name the line" {
+        mktree_err 'usbdev 3-1 id=0403:6001'
+        assert_output --partial "bad.topo:1: usbdev 3-1: bus 3 is not declared before it"
+        mktree_err 'usbbus 3 pci=0000:00:14.0'
+        assert_output --partial "bad.topo:1: usbbus 3: controller 0000:00:14.0 is not declared before it"
+        mktree_err 'dev 0000:00:14.0 class=0x0c0330 id=8086:7ae0
+usbbus 3 pci=0000:00:14.0
+usbdev 3-1.2 id=0403:6001'
+        assert_output --partial "bad.topo:3: usbdev 3-1.2: the hub 3-1 is not declared before it"
+        mktree_err 'dev 0000:00:14.0 class=0x0c0330 id=8086:7ae0
+usbbus 3 pci=0000:00:14.0
+usbdev 3-1 id=0403:6001
+usbif 3-1:1.0 class=ff driver=ftdi_sio'
+        assert_output --partial "bad.topo:4: usbif 3-1:1.0: driver ftdi_sio is not declared (usbdriver NAME)"
+}
+
+# ---------------------------------------------------------------- [usb NAME]
+
+@test "check-config: [usb NAME] sections are validated with file and line, exit 3" {
+        fake_root usb-desk
+        mkdir -p "$CONF/conf.d"
+        printf '[usb keyboard]\nmatch = 046d:c31c\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nport = 3-1.2\n' \
+                > "$CONF/vfio-claim.conf"
+        printf '[usb stick]\nmatch = 0781:558\nport = 3-1:1.0\nvm = a/b\n' > "$CONF/conf.d/stick.conf"
+        run --separate-stderr vc check-config
+        assert_equal "$status" 3
+        assert_equal "$(printf '%s\n' "$stderr" | grep -v '^vfio-claim:')" \
+'vfio-claim.conf:7: [usb serial-a] port: set together with serial (line 6); use one of them
+conf.d/stick.conf:2: [usb stick] match: "0781:558" is not a USB vendor:product id (VVVV:PPPP, hex)
+conf.d/stick.conf:3: [usb stick] port: "3-1:1.0" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)
+conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not empty, no "/", no control characters)'
+        printf '[usb keyboard]\nmatch = 046d:c31c\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\nboot = yes\n' \
+                > "$CONF/vfio-claim.conf"
+        rm "$CONF/conf.d/stick.conf"
+        run --separate-stderr vc check-config
+        assert_success
+        assert_output "$CONF: valid, 0 devices configured (0 claimed at boot), 2 USB devices"
+        run --separate-stderr vc --json check-config
+        assert_success
+        echo "$output" | jq -e '.usb[1] == {"name":"serial-a","file":"vfio-claim.conf","line":4,"match":"0403:6001","serial":"A10K1234","port":null,"boot":true,"vm":"lab"}'
+}
+
+# ---------------------------------------------------------------- list, show
+
+usb_conf() {
+        mkdir -p "$CONF"
+        printf '[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\n\n[usb stick]\nmatch = 0781:5583\nport = 3-3\n' \
+                > "$CONF/vfio-claim.conf"
+}
+
+@test "list: USB devices with port, ids, serial, interface drivers, controller, its group and the config entry" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc list
+        assert_success
+        assert_equal "$(printf '%s\n' "$output" | sed -n '/^USB devices/,$p')" \
+'USB devices (pass one alone, or its controller'"'"'s whole IOMMU group):
+PORT   ID         SERIAL                DRIVERS      CONTROLLER    GROUP  CONFIG    PRODUCT
+3-1.2  0403:6001  A10K1234              ftdi_sio     0000:00:14.0  5      serial-a  FTDI FT232R USB UART
+3-1.3  0403:6001  A10K5678              ftdi_sio     0000:00:14.0  5      -         FTDI FT232R USB UART
+3-2    046d:c31c  -                     usbhid       0000:00:14.0  5      -         Logitech USB Keyboard
+3-3    0781:5583  4C530001230526115313  usb-storage  0000:00:14.0  5      stick     SanDisk Ultra Fit'
+        # an interface without a driver drops out of DRIVERS
+        fk_sh "echo 3-1.3:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        run --separate-stderr vc list
+        assert_line --regexp '^3-1\.3  0403:6001  A10K5678  +-  +0000:00:14\.0  5  '
+}
+
+@test "list --json: a usb array; a host without USB has an empty one" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc --json list
+        assert_success
+        echo "$output" | jq -e '.usb | length == 4'
+        echo "$output" | jq -e '.usb[0] == {"port":"3-1.2","id":"0403:6001","serial":"A10K1234","manufacturer":"FTDI",
+                "product":"FT232R USB UART","bus":3,"device":5,
+                "interfaces":[{"name":"3-1.2:1.0","class":"ff","driver":"ftdi_sio"}],
+                "controller":"0000:00:14.0","group":5,"config":"serial-a"}'
+        echo "$output" | jq -e '.usb[2].serial == null and .usb[2].config == null and
+                (.usb[2].interfaces | map(.driver)) == ["usbhid","usbhid"]'
+        fake_root gpu-audio
+        run --separate-stderr vc --json list
+        assert_success
+        echo "$output" | jq -e '.usb == []'
+        run --separate-stderr vc list
+        refute_output --partial "USB"
+}
+
+@test "show: a USB device by port path or by its [usb NAME]" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc show serial-a
+        assert_success
+        assert_output 'USB device 3-1.2  0403:6001  FTDI FT232R USB UART
+      serial:        A10K1234
+      address:       bus 3 device 5
+      interface:     3-1.2:1.0 class ff, driver ftdi_sio
+      controller:    0000:00:14.0, IOMMU group 5 (passing the whole group takes every device on it)
+      configured as: serial-a (vfio-claim.conf:1)'
+        run --separate-stderr vc show 3-2
+        assert_success
+        assert_line '      interface:     3-2:1.1 class 03, driver usbhid'
+        run --separate-stderr vc --json show 3-3
+        assert_success
+        echo "$output" | jq -e '.usb[0].port == "3-3" and .usb[0].config == "stick"'
+        run --separate-stderr vc show 3-9
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: 3-9: no USB device is plugged into this port (see 'vfio-claim list')"
+        printf '[usb gone]\nmatch = 0403:6001\nserial = NOPE\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc show gone
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: gone: no USB device 0403:6001 with serial NOPE is plugged in (vfio-claim.conf:1)"
+}
+
+# ---------------------------------------------------------------- enable, disable
+
+@test "enable/disable a [usb NAME]: its interfaces leave their host driver, recorded; disable gives them back" {
+        fake_root usb-desk
+        usb_conf
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_output "3-1.2:1.0: unbind"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        # the identical adapter with the other serial stays with the host
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio"
+        # enabling again changes nothing
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_equal "$(fk_writes)" 1
+        run --separate-stderr vc disable serial-a
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+        run cut -f1,2,3 "$ROOT/.fakekernel/writes.log"
+        assert_output "sys/bus/usb/drivers/ftdi_sio/unbind	3-1.2:1.0	ok
+sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
+}
+
+@test "enable by port path; --dry-run changes nothing" {
+        fake_root usb-desk
+        run --separate-stderr vc --dry-run enable 3-1.3
+        assert_success
+        assert_output "3-1.3:1.0: would be unbound from its driver"
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$STATE/usb-3-1.3" ]
+        run --separate-stderr vc enable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ""
+        run --separate-stderr vc disable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+}
+
+@test "enable refuses the keyboard (exit 4, nothing changed); --force takes it" {
+        fake_root usb-desk
+        run --separate-stderr vc enable 3-2
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-2: refused: the host needs this USB device: it is a keyboard (interface 3-2:1.0) (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(usb_driver 3-2:1.0)" usbhid
+        [ ! -e "$STATE/usb-3-2" ]
+        run --separate-stderr vc --force enable 3-2
+        assert_success
+        assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+}
+
+@test "enable refuses the storage device the host boots from (exit 4, nothing changed)" {
+        fake_root usb-desk
+        # sda1 on the stick at 3-3 holds /, as Linux 6.1 shows a usb-storage disk
+        blk=$(readlink -f "$(usb_dev 3-3:1.0)")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self"
+        echo 1 > "$blk/sda1/partition"
+        ln -s "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr vc enable 3-3
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds the root filesystem (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        # another device on the same controller is not the boot disk
+        run --separate-stderr vc enable 3-1.2
+        assert_success
+}
+
+@test "enable: a failed unbind puts back the interfaces already taken, removes the record, exit 1" {
+        fake_root usb-desk
+        fk_fail '2 EIO' # the second interface's unbind
+        run --separate-stderr vc --force enable 3-2
+        assert_failure 1
+        assert_equal "$(printf '%s\n' "$stderr" | grep -v 'taken anyway')" \
+                "vfio-claim: 3-2: failed to unbind 3-2:1.1 from its driver: Input/output error (nothing changed)"
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+        [ ! -e "$STATE/usb-3-2" ]
+        run cut -f1,2,3 "$ROOT/.fakekernel/writes.log"
+        assert_output "sys/bus/usb/drivers/usbhid/unbind	3-2:1.0	ok
+sys/bus/usb/drivers/usbhid/unbind	3-2:1.1	EIO
+sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
+}
+
+@test "a [device NAME] that looks like a port path stays a PCI device" {
+        fake_root usb-desk
+        mkdir -p "$CONF"
+        printf '[device 3-2]\nmatch = 0000:00:17.0\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc show 3-2
+        assert_success
+        assert_line --partial "IOMMU group 2"
+        refute_output --partial "USB device"
+}

@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* lib/usb.c: reading USB devices from a fake tree (tests/fixtures/usb-desk.topo; reads need no
+ * shim), their order, the controller and group, matching [usb NAME] entries, and protection. */
+
+#include <sys/stat.h>
+
+#include "config.h"
+#include "root.h"
+#include "tests.h"
+#include "tree.h"
+#include "fake.h"
+#include "usb.h"
+
+TEST(enumerate_usb_desk) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("usb-desk");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_usb_enumerate(ctx, &v, &n));
+        /* hubs (3-1, usb3, usb4) are left out; ports sort numerically */
+        ASSERT_EQ(n, 4);
+        ASSERT_STREQ(v[0].port, "3-1.2");
+        ASSERT_STREQ(v[1].port, "3-1.3");
+        ASSERT_STREQ(v[2].port, "3-2");
+        ASSERT_STREQ(v[3].port, "3-3");
+        ASSERT_EQ(v[0].vendor, 0x0403);
+        ASSERT_EQ(v[0].product, 0x6001);
+        ASSERT_EQ(v[0].busnum, 3);
+        ASSERT_EQ(v[0].devnum, 5);
+        ASSERT_STREQ(v[0].serial, "A10K1234");
+        ASSERT_STREQ(v[0].product_name, "FT232R USB UART");
+        ASSERT_TRUE(v[0].has_controller);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&v[0].controller), "0000:00:14.0");
+        ASSERT_EQ(v[0].group, 5);
+        ASSERT_EQ(v[0].n_ifaces, 1);
+        ASSERT_STREQ(v[0].ifaces[0].driver, "ftdi_sio");
+        ASSERT_NULL(v[2].serial);
+        ASSERT_EQ(v[2].n_ifaces, 2);
+        ASSERT_EQ(v[2].ifaces[0].cls, 0x03);
+        ASSERT_EQ(v[2].ifaces[0].subclass, 0x01);
+        ASSERT_EQ(v[2].ifaces[0].protocol, 0x01);
+
+        struct vc_config_usb by_serial = { .name = "a", .vendor = 0x0403, .product = 0x6001, .serial = "A10K5678" };
+        struct vc_config_usb by_port = { .name = "b", .vendor = 0x0403, .product = 0x6001, .port = "3-1.2" };
+        struct vc_config_usb any = { .name = "c", .vendor = 0x0403, .product = 0x6001 };
+        ASSERT_FALSE(vc_config_usb_selects(&by_serial, &v[0]));
+        ASSERT_TRUE(vc_config_usb_selects(&by_serial, &v[1]));
+        ASSERT_TRUE(vc_config_usb_selects(&by_port, &v[0]));
+        ASSERT_FALSE(vc_config_usb_selects(&by_port, &v[1]));
+        ASSERT_TRUE(vc_config_usb_selects(&any, &v[1]));
+        ASSERT_FALSE(vc_config_usb_selects(&any, &v[2]));
+        struct vc_config_usb list[] = { by_serial, any };
+        struct vc_config c = { .usbs = list, .n_usbs = 2 };
+        ASSERT_TRUE(vc_config_match_usb(&c, &v[1]) == &list[0]);
+        ASSERT_TRUE(vc_config_match_usb(&c, &v[0]) == &list[1]);
+        ASSERT_NULL(vc_config_match_usb(&c, &v[3]));
+
+        _cleanup_free_ char *reason = NULL;
+        ASSERT_OK(vc_usb_dev_protected(ctx, &v[2], &reason));
+        ASSERT_STREQ(reason, "it is a keyboard (interface 3-2:1.0)");
+        free(reason);
+        reason = NULL;
+        ASSERT_OK(vc_usb_dev_protected(ctx, &v[3], &reason));
+        ASSERT_NULL(reason);
+        vc_usb_devs_free(v, n);
+}
+
+TEST(read_one) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("usb-desk");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_usb_dev d;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_usb_dev_read(ctx, "3-3", &d));
+        ASSERT_STREQ(d.serial, "4C530001230526115313");
+        ASSERT_STREQ(d.ifaces[0].driver, "usb-storage");
+        vc_usb_dev_done(&d);
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-1", &d), EINVAL);     /* a hub */
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-4", &d), ENOENT);     /* nothing plugged in */
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "../../x", &d), EINVAL); /* never a path */
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-1.2:1.0", &d), EINVAL);
+}
+
+TEST(no_usb_is_empty) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("gpu-audio");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 1;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_usb_enumerate(ctx, &v, &n));
+        ASSERT_EQ(n, 0);
+        vc_usb_devs_free(v, n);
+}
+
+int main(int argc, char **argv) {
+        return tests_run();
+}
