@@ -32,7 +32,9 @@ static const struct option_help {
 } option_help[] = {
         { OPT_DRY_RUN, "--dry-run", "--dry-run", "print the plan and every write, change nothing" },
         { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
-                                "also a group whose VM hold libvirt cannot confirm" },
+                                "also a group whose VM hold libvirt cannot confirm;\n"
+                                "with add and disable, a group another VM's\n"
+                                "definition lists" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
         { OPT_FORMAT, "--format", "--format F", "nova, kubevirt or proxmox" },
@@ -52,7 +54,7 @@ static const struct verb {
         bool writes;         /* changes the system: needs root on the real root */
 } verbs[] = {
         { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
-        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_TIMEOUT, false },
+        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_CONNECT | OPT_TIMEOUT, false },
         { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME]",
           "claim the group now, add it to the configuration",
           OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME, true },
@@ -62,10 +64,11 @@ static const struct verb {
           OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT, true },
         { "release", 0, 1, verb_release, "release DEVICE|--all", "give a claimed group back to the host now",
           OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
-        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", OPT_TIMEOUT,
+        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers",
+          OPT_CONNECT | OPT_TIMEOUT,
           false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          OPT_DRY_RUN | OPT_CONNECT, false },
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT, false },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",

@@ -128,6 +128,32 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                                  "%s edits only a stopped VM", vm, vm, add ? "add" : "remove"),
                        EXIT_REFUSED;
 
+        /* A passed-through device belongs to one VM: another definition listing the group is
+         * refused (--force: only one of them can run at a time, the user knows). */
+        if (add) {
+                _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
+                _cleanup_strv_free_ char **users = NULL;
+                _cleanup_free_ char *names = NULL;
+                r = vc_virt_definitions_read(conn, &defs);
+                if (r < 0)
+                        return log_error("cannot list the VMs at %s to check that no other VM uses IOMMU group %u: %s",
+                                         cli->connect_uri, vc_group_number(g), vc_virt_error()),
+                               EXIT_FAILED;
+                if (vc_virt_definitions_users(&defs, g, vm, &users) < 0)
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (users[0] && !(names = vc_virt_names_join(users)))
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (users[0] && !cli->force)
+                        return log_error("IOMMU group %u is already in the definition of %s: a passed-through device "
+                                         "belongs to one VM; take it out there first (vfio-claim remove %s %s), or run "
+                                         "again with --force",
+                                         vc_group_number(g), names, users[0], device),
+                               EXIT_REFUSED;
+                if (users[0])
+                        log_warning("IOMMU group %u is also in the definition of %s; going on (--force): only one of "
+                                    "them can run at a time", vc_group_number(g), names);
+        }
+
         xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         if (!xml)
                 return log_error("VM %s: cannot read its definition: %s", vm, vc_virt_error()), EXIT_FAILED;

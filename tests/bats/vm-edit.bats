@@ -164,3 +164,71 @@ vm() {
         assert_success
         assert_equal "$(echo "$output" | jq -c '[.changed, .elements]')" '[[],[]]'
 }
+
+@test "add: refused with exit 4 when another VM's definition lists the group, --force goes on" {
+        node "$(stopped gaming)" "$(stopped work "$(hostdev 0x01 0x1 no)")" "$(stopped lab "$(hostdev 0x01 0x0)")" \
+                "$(stopped other "$(hostdev 0x02 0x0)")"
+        run --separate-stderr vm add gaming 01:00.0
+        assert_failure 4
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is already in the definition of VMs lab and work: a passed-through device belongs to one VM; take it out there first (vfio-claim remove lab 01:00.0), or run again with --force"
+        run --separate-stderr vm --json add gaming 01:00.0
+        assert_failure 4
+        # The VM that lists it already is no "other" VM; a VM with another group does not count.
+        run --separate-stderr vm add lab 01:00.0
+        assert_failure 4
+        assert_regex "$stderr" "definition of VM work: "
+        run --separate-stderr vm --force add gaming 01:00.0
+        assert_success
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is also in the definition of VMs lab and work; going on (--force): only one of them can run at a time"
+        assert_line --index 0 "VM gaming, IOMMU group 1: added 0000:01:00.0 0000:01:00.1"
+}
+
+# enabled_node: group 1 claimed (its record exists) and a node where VM work lists the GPU.
+enabled_node() {
+        run --separate-stderr vc --config "$CONF" enable gpu
+        assert_success
+        node "$(stopped work "$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)")" "$(running idle)" "$(stopped spare "$(hostdev 0x01 0x1)")"
+}
+
+@test "disable: refused while a defined VM lists the group, naming them; --force goes on" {
+        enabled_node
+        run --separate-stderr vm disable gpu
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is in the definition of VMs spare and work; take it out first (vfio-claim remove spare group:1), or run again with --force"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        [ -e "$CONF/conf.d/gpu.conf" ] || [ -n "$(grep -rl 10de:2204 "$CONF")" ]
+        run --separate-stderr vm --dry-run disable gpu
+        assert_failure 4
+        # No VM lists it: disable goes through.
+        node "$(stopped work "$(hostdev 0x02 0x0)")"
+        run --separate-stderr vm --dry-run disable gpu
+        assert_success
+        node "$(stopped work "$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)")"
+        run --separate-stderr vm --force disable gpu
+        assert_success
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is in the definition of VM work; going on (--force): that VM fails at its next start until it is taken out"
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        refute [ -n "$(grep -rl 10de:2204 "$CONF")" ]
+}
+
+@test "status and show name every VM whose definition lists the group" {
+        enabled_node
+        run --separate-stderr vm status
+        assert_success
+        assert_line --index 1 "  in the definition of VMs spare and work"
+        run --separate-stderr vm --json status
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.groups[] | {group, vms}]')" '[{"group":1,"vms":["spare","work"]}]'
+        run --separate-stderr vm show gpu
+        assert_success
+        assert_line --index 1 "  in the definition of VMs spare and work"
+        run --separate-stderr vm --json show 02:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.groups[] | {group, vms}]')" '[{"group":4,"vms":[]}]'
+        # Without libvirt: nothing named, null in JSON, no error.
+        run --separate-stderr vc --config "$CONF" --connect "test://$BATS_TEST_TMPDIR/missing.xml" --json status
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(echo "$output" | jq -c '[.groups[] | .vms]')" '[null]'
+}
