@@ -362,14 +362,21 @@ int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **
         return 0;
 }
 
-int vc_domain_hostdev_xml(const struct vc_pci_addr *a, char **ret) {
+int vc_domain_hostdev_xml(const struct vc_pci_addr *a, const struct vc_pci_addr *guest, bool multifunction,
+                          char **ret) {
+        char g[128] = "";
+        if (guest)
+                snprintf(g, sizeof g,
+                         "  <address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'%s/>\n",
+                         guest->domain, guest->bus, guest->slot, guest->func, multifunction ? " multifunction='on'" : "");
         int n = asprintf(ret,
                          "<hostdev mode='subsystem' type='pci' managed='no'>\n"
                          "  <source>\n"
                          "    <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
                          "  </source>\n"
+                         "%s"
                          "</hostdev>",
-                         a->domain, a->bus, a->slot, a->func);
+                         a->domain, a->bus, a->slot, a->func, g);
         return n < 0 ? -ENOMEM : 0;
 }
 
@@ -398,7 +405,8 @@ static char *node_to_string(xmlDocPtr doc, xmlNode *n) {
         return s;
 }
 
-static int add_hostdev_node(xmlNode *devices, const struct vc_pci_addr *a) {
+static int add_hostdev_node(xmlNode *devices, const struct vc_pci_addr *a, const struct vc_pci_addr *guest,
+                            bool multifunction) {
         char v[4][8];
         xmlNode *hostdev = xmlNewNode(NULL, (const xmlChar *) "hostdev");
         if (!hostdev)
@@ -419,7 +427,115 @@ static int add_hostdev_node(xmlNode *devices, const struct vc_pci_addr *a) {
             !xmlNewProp(address, (const xmlChar *) "slot", (const xmlChar *) v[2]) ||
             !xmlNewProp(address, (const xmlChar *) "function", (const xmlChar *) v[3]))
                 return -ENOMEM;
+        if (!guest)
+                return 0;
+        snprintf(v[0], sizeof v[0], "0x%04x", guest->domain);
+        snprintf(v[1], sizeof v[1], "0x%02x", guest->bus);
+        snprintf(v[2], sizeof v[2], "0x%02x", guest->slot);
+        snprintf(v[3], sizeof v[3], "0x%x", guest->func);
+        xmlNode *g = xmlNewChild(hostdev, NULL, (const xmlChar *) "address", NULL);
+        if (!g || !xmlNewProp(g, (const xmlChar *) "type", (const xmlChar *) "pci") ||
+            !xmlNewProp(g, (const xmlChar *) "domain", (const xmlChar *) v[0]) ||
+            !xmlNewProp(g, (const xmlChar *) "bus", (const xmlChar *) v[1]) ||
+            !xmlNewProp(g, (const xmlChar *) "slot", (const xmlChar *) v[2]) ||
+            !xmlNewProp(g, (const xmlChar *) "function", (const xmlChar *) v[3]) ||
+            (multifunction && !xmlNewProp(g, (const xmlChar *) "multifunction", (const xmlChar *) "on")))
+                return -ENOMEM;
         return 0;
+}
+
+/* A number attribute read as libvirt reads it (base 0); -1 when absent or not a number. */
+static long prop_long(xmlNode *n, const char *name) {
+        _cleanup_xml_free_ xmlChar *v = xmlGetProp(n, (const xmlChar *) name);
+        if (!v || !*v)
+                return -1;
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul((const char *) v, &end, 0);
+        return errno || *end || x > 0xffff ? -1 : (long) x;
+}
+
+static bool prop_is(xmlNode *n, const char *name, const char *value) {
+        _cleanup_xml_free_ xmlChar *v = xmlGetProp(n, (const xmlChar *) name);
+        return v && xmlStrEqual(v, (const xmlChar *) value);
+}
+
+/* Guest PCI addresses in the subtree of @n: every <address type='pci'> that is not a <source>'s
+ * (those name the host's device). @f is called with the address element. */
+static void walk_guest_addresses(xmlNode *n, void (*f)(xmlNode *address, void *userdata), void *userdata) {
+        for (xmlNode *c = n->children; c; c = c->next) {
+                if (c->type != XML_ELEMENT_NODE || is_element(c, "source"))
+                        continue;
+                if (is_element(c, "address") && prop_is(c, "type", "pci"))
+                        f(c, userdata);
+                else
+                        walk_guest_addresses(c, f, userdata);
+        }
+}
+
+static void mark_bus0_slot(xmlNode *a, void *userdata) {
+        bool *used = userdata;
+        long slot = prop_long(a, "slot");
+        if (prop_long(a, "domain") <= 0 && prop_long(a, "bus") <= 0 && slot >= 0 && slot < 32)
+                used[slot] = true;
+}
+
+struct bus_use {
+        long bus;
+        bool used;
+};
+static void mark_bus_use(xmlNode *a, void *userdata) {
+        struct bus_use *u = userdata;
+        if (prop_long(a, "bus") == u->bus)
+                u->used = true;
+}
+
+static bool machine_is_q35(xmlNode *root) {
+        xmlNode *type = first_child(first_child(root, "os"), "type");
+        _cleanup_xml_free_ xmlChar *m = type ? xmlGetProp(type, (const xmlChar *) "machine") : NULL;
+        return m && strstr((const char *) m, "q35");
+}
+
+/* The guest slot for one multi-function card: on q35 a new PCIe root port (the next free PCI
+ * controller index; the card sits at its slot 0), otherwise a free slot of the root bus (from 3:
+ * libvirt keeps 1 for the PIIX3 functions and 2 for the primary video on i440fx). The
+ * controller added is appended to *changed. -ENOSPC when no slot is left. */
+static int guest_slot(xmlDocPtr doc, xmlNode *root, xmlNode *devices, bool used0[static 32], char ***changed,
+                      size_t *n_changed, struct vc_pci_addr *ret) {
+        if (machine_is_q35(root)) {
+                long index = 0;
+                for (xmlNode *c = devices->children; c; c = c->next)
+                        if (is_element(c, "controller") && prop_is(c, "type", "pci") && prop_long(c, "index") > index)
+                                index = prop_long(c, "index");
+                if (index >= 0xff)
+                        return -ENOSPC;
+                char v[24];
+                snprintf(v, sizeof v, "%ld", index + 1);
+                xmlNode *ctl = xmlNewNode(NULL, (const xmlChar *) "controller");
+                if (!ctl)
+                        return -ENOMEM;
+                xmlAddChild(devices, ctl);
+                if (!xmlNewProp(ctl, (const xmlChar *) "type", (const xmlChar *) "pci") ||
+                    !xmlNewProp(ctl, (const xmlChar *) "index", (const xmlChar *) v) ||
+                    !xmlNewProp(ctl, (const xmlChar *) "model", (const xmlChar *) "pcie-root-port"))
+                        return -ENOMEM;
+                int r = strv_push(changed, n_changed, node_to_string(doc, ctl));
+                if (r < 0)
+                        return r;
+                *ret = (struct vc_pci_addr){ .bus = (uint8_t) (index + 1) };
+                return 0;
+        }
+        for (unsigned slot = 3; slot < 32; slot++)
+                if (!used0[slot]) {
+                        used0[slot] = true;
+                        *ret = (struct vc_pci_addr){ .slot = (uint8_t) slot };
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+static int cmp_addr(const void *a, const void *b) {
+        return vc_pci_addr_compare(a, b);
 }
 
 int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
@@ -444,28 +560,76 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
         }
 
         if (add) {
-                for (size_t i = 0; i < n_addrs; i++) {
-                        bool present = false;
-                        for (xmlNode *devs = root->children; devs && !present; devs = devs->next) {
-                                if (!is_element(devs, "devices"))
-                                        continue;
-                                for (xmlNode *n = devs->children; n && !present; n = n->next) {
-                                        struct vc_domain_hostdev h;
-                                        r = element_hostdev(n, &h, ret_error);
-                                        if (r < 0)
-                                                return r;
-                                        present = r > 0 && vc_pci_addr_equal(&h.addr, &addrs[i]);
-                                }
-                        }
-                        if (present)
+                _cleanup_free_ struct vc_pci_addr *have = NULL, *todo = calloc(n_addrs + 1, sizeof *todo);
+                size_t n_have = 0, n_todo = 0;
+                bool used0[32] = {};
+                if (!todo)
+                        return -ENOMEM;
+                for (xmlNode *devs = root->children; devs; devs = devs->next) {
+                        if (!is_element(devs, "devices"))
                                 continue;
-                        char *s = NULL;
-                        if ((r = vc_domain_hostdev_xml(&addrs[i], &s)) < 0 ||
-                            (r = strv_push(&changed, &n_changed, s)) < 0 ||
-                            (r = add_hostdev_node(devices, &addrs[i])) < 0)
-                                return r;
+                        walk_guest_addresses(devs, mark_bus0_slot, used0);
+                        for (xmlNode *n = devs->children; n; n = n->next) {
+                                struct vc_domain_hostdev h;
+                                r = element_hostdev(n, &h, ret_error);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
+                                        continue;
+                                struct vc_pci_addr *a = realloc(have, (n_have + 1) * sizeof *a);
+                                if (!a)
+                                        return -ENOMEM;
+                                have = a;
+                                have[n_have++] = h.addr;
+                        }
+                }
+                for (size_t i = 0; i < n_addrs; i++) {
+                        bool skip = false;
+                        for (size_t k = 0; k < n_have && !skip; k++)
+                                skip = vc_pci_addr_equal(&have[k], &addrs[i]);
+                        for (size_t k = 0; k < n_todo && !skip; k++)
+                                skip = vc_pci_addr_equal(&todo[k], &addrs[i]);
+                        if (!skip)
+                                todo[n_todo++] = addrs[i];
+                }
+                qsort(todo, n_todo, sizeof *todo, cmp_addr);
+
+                /* The functions of one card go into one guest slot, as functions 0, 1, ... with
+                 * multifunction='on' on function 0, as the card looks on the host. When the domain
+                 * has a function of the card already, libvirt placed it: the rest is left to
+                 * libvirt as well. */
+                for (size_t i = 0; i < n_todo;) {
+                        size_t k = i + 1;
+                        while (k < n_todo && todo[k].domain == todo[i].domain && todo[k].bus == todo[i].bus &&
+                               todo[k].slot == todo[i].slot)
+                                k++;
+                        bool one_slot = k - i >= 2;
+                        for (size_t m = 0; m < n_have && one_slot; m++)
+                                one_slot = !(have[m].domain == todo[i].domain && have[m].bus == todo[i].bus &&
+                                             have[m].slot == todo[i].slot);
+                        struct vc_pci_addr guest = {};
+                        if (one_slot) {
+                                r = guest_slot(doc, root, devices, used0, &changed, &n_changed, &guest);
+                                if (r == -ENOSPC)
+                                        return bad(ret_error, "no free guest PCI slot for the functions of %s",
+                                                   VC_PCI_ADDR_TO_STRING(&todo[i]));
+                                if (r < 0)
+                                        return r;
+                        }
+                        for (size_t m = i; m < k; m++) {
+                                struct vc_pci_addr g = guest;
+                                g.func = (uint8_t) (m - i);
+                                char *s = NULL;
+                                if ((r = vc_domain_hostdev_xml(&todo[m], one_slot ? &g : NULL, one_slot && m == i, &s)) < 0 ||
+                                    (r = strv_push(&changed, &n_changed, s)) < 0 ||
+                                    (r = add_hostdev_node(devices, &todo[m], one_slot ? &g : NULL, one_slot && m == i)) < 0)
+                                        return r;
+                        }
+                        i = k;
                 }
         } else {
+                long buses[64];
+                size_t n_buses = 0;
                 for (xmlNode *devs = root->children; devs; devs = devs->next) {
                         if (!is_element(devs, "devices"))
                                 continue;
@@ -483,6 +647,10 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
                                         continue;
                                 if ((r = strv_push(&changed, &n_changed, node_to_string(doc, n))) < 0)
                                         return r;
+                                for (xmlNode *c = n->children; c; c = c->next)
+                                        if (is_element(c, "address") && prop_is(c, "type", "pci") &&
+                                            prop_long(c, "bus") > 0 && n_buses < ELEMENTSOF(buses))
+                                                buses[n_buses++] = prop_long(c, "bus");
                                 /* Drop the indentation in front of it as well. */
                                 if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
                                         xmlNode *blank = n->prev;
@@ -491,6 +659,29 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
                                 }
                                 xmlUnlinkNode(n);
                                 xmlFreeNode(n);
+                        }
+                }
+                /* A PCIe root port the removed functions sat on, now empty, goes with them. */
+                for (size_t i = 0; i < n_buses; i++) {
+                        struct bus_use u = { .bus = buses[i] };
+                        walk_guest_addresses(root, mark_bus_use, &u);
+                        if (u.used)
+                                continue;
+                        xmlNode *next;
+                        for (xmlNode *c = devices->children; c; c = next) {
+                                next = c->next;
+                                if (!is_element(c, "controller") || !prop_is(c, "type", "pci") ||
+                                    !prop_is(c, "model", "pcie-root-port") || prop_long(c, "index") != buses[i])
+                                        continue;
+                                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, c))) < 0)
+                                        return r;
+                                if (c->prev && c->prev->type == XML_TEXT_NODE && xmlIsBlankNode(c->prev)) {
+                                        xmlNode *blank = c->prev;
+                                        xmlUnlinkNode(blank);
+                                        xmlFreeNode(blank);
+                                }
+                                xmlUnlinkNode(c);
+                                xmlFreeNode(c);
                         }
                 }
         }

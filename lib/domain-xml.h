@@ -62,14 +62,22 @@ bool vc_domain_has_hostdev(const struct vc_domain *d, const struct vc_pci_addr *
 
 /* The element "vfio-claim add" adds for one PCI function, without a trailing newline:
  * <hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01'
- * slot='0x00' function='0x0'/></source></hostdev> (on separate, indented lines). */
-int vc_domain_hostdev_xml(const struct vc_pci_addr *addr, char **ret);
+ * slot='0x00' function='0x0'/></source></hostdev> (on separate, indented lines); with @guest, also
+ * the guest address <address type='pci' domain=... bus=... slot=... function=.../> after
+ * <source>, with multifunction='on' when @multifunction. */
+int vc_domain_hostdev_xml(const struct vc_pci_addr *addr, const struct vc_pci_addr *guest, bool multifunction,
+                          char **ret);
 
 /* Edit a domain XML document: with @add, append one <hostdev> (as vc_domain_hostdev_xml()) for
- * every address in @addrs that the domain does not pass through yet; otherwise remove every
- * <hostdev type='pci'> and <interface type='hostdev'> whose source is one of @addrs. The new
+ * every address in @addrs that the domain does not pass through yet, in address order. Two or more
+ * functions of one card (one host slot), none of which the domain has yet, go into one guest slot
+ * as functions 0, 1, ... (multifunction='on' on the first): on a q35 machine at slot 0 of a new
+ * <controller type='pci' model='pcie-root-port'> (the next free index), otherwise at a free slot
+ * (3 and up) of the root bus. Otherwise remove every <hostdev type='pci'> and
+ * <interface type='hostdev'> whose source is one of @addrs, and a pcie-root-port controller that
+ * one of them sat on when nothing else sits on it now. The new
  * document goes to *ret_xml; *ret_changed (may be NULL) receives a NULL-terminated list of the
- * elements added or removed, each serialized as XML (empty list: nothing to do). Errors as for
+ * elements added or removed (controllers included), each serialized as XML (empty list: nothing to do). Errors as for
  * vc_domain_parse(), and -EBADMSG when the document has no <devices> to add to. */
 int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
                             size_t n_addrs, bool add, char **ret_xml, char ***ret_changed,

@@ -24,7 +24,8 @@
 
 /* --json: one document whatever the outcome ("changed" empty: nothing to do). */
 static int report_json(const char *vm, unsigned group, bool add, bool dry_run, const struct vc_domain *before,
-                       const struct vc_pci_addr *addrs, size_t n_addrs, char **elements, bool configured) {
+                       const struct vc_pci_addr *addrs, size_t n_addrs, char **elements, bool configured,
+                       const char *definition) {
         struct vc_json *j = vc_json_new(stdout);
         if (!j)
                 return log_error("out of memory"), EXIT_FAILED;
@@ -51,6 +52,7 @@ static int report_json(const char *vm, unsigned group, bool add, bool dry_run, c
                 vc_json_string(j, *e);
         vc_json_array_end(j);
         vc_json_kv_bool(j, "configured", configured);
+        vc_json_kv_string(j, "definition", definition);
         vc_json_object_end(j);
         int r = vc_json_finish(j);
         vc_json_free(j);
@@ -166,7 +168,7 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
 
         if (cli->json && (!changed[0] || cli->dry_run))
                 return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
-                                   configured);
+                                   configured, changed[0] ? new_xml : xml);
         if (!changed[0]) {
                 if (add)
                         printf("VM %s already has every endpoint of IOMMU group %u.\n", vm, vc_group_number(g));
@@ -204,7 +206,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                                EXIT_FAILED;
 
         if (cli->json)
-                return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured);
+                return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured,
+                                   after);
         printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
         for (size_t i = 0; i < n_addrs; i++)
                 if (vc_domain_has_hostdev(before, &addrs[i]) != add)

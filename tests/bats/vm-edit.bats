@@ -232,3 +232,70 @@ enabled_node() {
         assert_equal "$stderr" ""
         assert_equal "$(echo "$output" | jq -c '[.groups[] | .vms]')" '[null]'
 }
+
+# validate FILE: libvirt's schema check of a definition (virt-xml-validate, from libvirt-clients).
+validate() {
+        command -v virt-xml-validate >/dev/null || skip "virt-xml-validate (libvirt-clients) is not installed"
+        run virt-xml-validate "$1" domain
+        assert_success
+}
+
+# q35 NAME [DEVICES XML]: a stopped q35 domain.
+q35() {
+        stopped "$1" "${2:-}" | sed "s|<type>hvm</type>|<type arch='x86_64' machine='pc-q35-7.2'>hvm</type>|"
+}
+
+# guest_addr FILE BUS FUNCTION: the guest <address> of the hostdev of host 0000:BUS:00.FUNCTION.
+guest_addr() {
+        xmllint --xpath "//hostdev[source/address[@bus='$2' and @function='$3']]/address" "$1" 2>/dev/null
+}
+
+@test "add on q35: the GPU and its audio function in one guest slot of a new PCIe root port; remove takes the slot out" {
+        node "$(q35 gaming "<controller type='pci' index='0' model='pcie-root'/><controller type='pci' index='1' model='pcie-root-port'/><disk type='file' device='disk'><source file='/x.img'/><target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></disk>")"
+        run --separate-stderr vm --json add gaming gpu
+        assert_success
+        json=$output
+        echo "$json" | jq -r .definition > "$BATS_TEST_TMPDIR/added.xml"
+        validate "$BATS_TEST_TMPDIR/added.xml"
+        # What libvirt stored: root port index 2, functions 0 and 1 of its slot 0, multifunction on 0.
+        assert_equal "$(xmllint --xpath "count(//controller[@type='pci' and @model='pcie-root-port' and @index='2'])" "$BATS_TEST_TMPDIR/added.xml")" 1
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/added.xml" 0x01 0x0)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" slot=\"0x00\" function=\"0x0\" multifunction=\"on\"/>"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/added.xml" 0x01 0x1)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" slot=\"0x00\" function=\"0x1\"/>"
+        assert_equal "$(echo "$json" | jq -c '.changed')" '["0000:01:00.0","0000:01:00.1"]'
+
+        # The stored definition goes back into a node: remove takes both functions and the root port.
+        node "$(sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|' "$BATS_TEST_TMPDIR/added.xml")"
+        run --separate-stderr vm --json remove gaming 01:00.1
+        assert_success
+        json=$output
+        echo "$json" | jq -r .definition > "$BATS_TEST_TMPDIR/removed.xml"
+        validate "$BATS_TEST_TMPDIR/removed.xml"
+        assert_equal "$(echo "$json" | jq -c '.changed')" '["0000:01:00.0","0000:01:00.1"]'
+        assert_equal "$(xmllint --xpath "count(//hostdev)" "$BATS_TEST_TMPDIR/removed.xml")" 0
+        assert_equal "$(xmllint --xpath "count(//controller[@model='pcie-root-port'])" "$BATS_TEST_TMPDIR/removed.xml")" 1
+        # The disk on root port 1 and everything else stayed.
+        assert_equal "$(xmllint --xpath "count(//disk)" "$BATS_TEST_TMPDIR/removed.xml")" 1
+}
+
+@test "add on i440fx: one free slot of the root bus; a lone function and a partial card are left to libvirt; each definition validates" {
+        node "$(stopped old "<video><model type='vga'/><address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/></video><disk type='file' device='disk'><source file='/x.img'/><target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></disk>" | sed "s|<type>hvm</type>|<type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>|")" \
+                "$(stopped partial "$(hostdev 0x01 0x0)")"
+        # (--force: VM partial lists the group too)
+        run --separate-stderr vm --force --json add old 01:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/old.xml"
+        validate "$BATS_TEST_TMPDIR/old.xml"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/old.xml" 0x01 0x0)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x00\" slot=\"0x04\" function=\"0x0\" multifunction=\"on\"/>"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/old.xml" 0x01 0x1)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x00\" slot=\"0x04\" function=\"0x1\"/>"
+        assert_equal "$(xmllint --xpath "count(//controller[@model='pcie-root-port'])" "$BATS_TEST_TMPDIR/old.xml")" 0
+        run --separate-stderr vm --json add old 02:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/nvme.xml"
+        validate "$BATS_TEST_TMPDIR/nvme.xml"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/nvme.xml" 0x02 0x0)" ""
+        run --separate-stderr vm --force --json add partial 01:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/partial.xml"
+        validate "$BATS_TEST_TMPDIR/partial.xml"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/partial.xml" 0x01 0x1)" ""
+}
