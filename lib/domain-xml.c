@@ -103,6 +103,9 @@ static bool is_element(const xmlNode *n, const char *name) {
         return n && n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, (const xmlChar *) name);
 }
 
+static long prop_long(xmlNode *n, const char *name);
+static bool prop_is(xmlNode *n, const char *name, const char *value);
+
 static xmlNode *first_child(xmlNode *parent, const char *name) {
         for (xmlNode *c = parent ? parent->children : NULL; c; c = c->next)
                 if (is_element(c, name))
@@ -319,6 +322,97 @@ static int read_doc(const char *buf, size_t len, xmlDocPtr *ret, char **ret_erro
         return 0;
 }
 
+#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+#define MMIO64_FW_CFG "opt/ovmf/X-PciMmio64Mb"
+
+static xmlChar *prop(xmlNode *n, const char *name) {
+        return n ? xmlGetProp(n, (const xmlChar *) name) : NULL;
+}
+
+static bool is_qemu_element(const xmlNode *n, const char *name) {
+        return is_element(n, name) && n->ns && xmlStrEqual(n->ns->href, (const xmlChar *) QEMU_NS);
+}
+
+/* "[name=]opt/ovmf/X-PciMmio64Mb,string=N": N, else 0. */
+static uint64_t fw_cfg_mmio64(const char *v) {
+        if (strncmp(v, "name=", 5) == 0)
+                v += 5;
+        if (strncmp(v, MMIO64_FW_CFG ",string=", strlen(MMIO64_FW_CFG ",string=")) != 0)
+                return 0;
+        v += strlen(MMIO64_FW_CFG ",string=");
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        return errno || *end || end == v || *v == '-' ? 0 : x;
+}
+
+static void read_window_facts(xmlNode *root, struct vc_domain *d) {
+        xmlNode *os = first_child(root, "os");
+        _cleanup_xml_free_ xmlChar *fw = prop(os, "firmware");
+        xmlNode *loader = first_child(os, "loader");
+        _cleanup_xml_free_ xmlChar *ltype = prop(loader, "type");
+        _cleanup_xml_free_ xmlChar *lpath = loader ? xmlNodeGetContent(loader) : NULL;
+        d->efi = (fw && xmlStrEqual(fw, (const xmlChar *) "efi")) || (ltype && xmlStrEqual(ltype, (const xmlChar *) "pflash")) ||
+                 (lpath && (strstr((const char *) lpath, "OVMF") || strstr((const char *) lpath, "ovmf") ||
+                            strstr((const char *) lpath, "edk2")));
+
+        xmlNode *mpa = first_child(first_child(root, "cpu"), "maxphysaddr");
+        _cleanup_xml_free_ xmlChar *mode = prop(mpa, "mode");
+        if (mode && xmlStrEqual(mode, (const xmlChar *) "passthrough"))
+                d->maxphysaddr_passthrough = true;
+        else if (mode && xmlStrEqual(mode, (const xmlChar *) "emulate")) {
+                long bits = prop_long(mpa, "bits");
+                d->maxphysaddr_bits = bits > 0 && bits <= 64 ? (unsigned) bits : 0;
+        }
+
+        for (xmlNode *devs = root->children; devs; devs = devs->next)
+                for (xmlNode *c = is_element(devs, "devices") ? devs->children : NULL; c; c = c->next) {
+                        if (!is_element(c, "controller") || !prop_is(c, "type", "pci"))
+                                continue;
+                        xmlNode *hole = first_child(c, "pcihole64");
+                        _cleanup_xml_free_ xmlChar *v = hole ? xmlNodeGetContent(hole) : NULL;
+                        _cleanup_xml_free_ xmlChar *unit = prop(hole, "unit");
+                        if (!v)
+                                continue;
+                        unsigned long long x = strtoull((const char *) v, NULL, 10);
+                        if (unit && (xmlStrEqual(unit, (const xmlChar *) "MiB") || xmlStrEqual(unit, (const xmlChar *) "M")))
+                                x <<= 10;
+                        else if (unit && (xmlStrEqual(unit, (const xmlChar *) "GiB") || xmlStrEqual(unit, (const xmlChar *) "G")))
+                                x <<= 20;
+                        d->pcihole64_kib = x;
+                }
+
+        for (xmlNode *cl = root->children; cl; cl = cl->next) {
+                if (!is_qemu_element(cl, "commandline"))
+                        continue;
+                bool after_fw_cfg = false;
+                for (xmlNode *a = cl->children; a; a = a->next) {
+                        if (!is_qemu_element(a, "arg"))
+                                continue;
+                        _cleanup_xml_free_ xmlChar *v = prop(a, "value");
+                        if (!v)
+                                continue;
+                        if (after_fw_cfg && fw_cfg_mmio64((const char *) v))
+                                d->fw_cfg_mmio64_mib = fw_cfg_mmio64((const char *) v);
+                        after_fw_cfg = xmlStrEqual(v, (const xmlChar *) "-fw_cfg");
+                }
+        }
+}
+
+uint64_t vc_domain_mmio64_window(const struct vc_domain *d) {
+        if (!d->efi)
+                return 0;
+        if (d->fw_cfg_mmio64_mib)
+                return d->fw_cfg_mmio64_mib << 20;
+        uint64_t classic = UINT64_C(32) << 30;
+        if (d->maxphysaddr_bits >= 41) {
+                unsigned bits = d->maxphysaddr_bits > 46 ? 46 : d->maxphysaddr_bits;
+                uint64_t dynamic = UINT64_C(1) << (bits - 3);
+                return dynamic > classic ? dynamic : classic;
+        }
+        return classic;
+}
+
 int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **ret_error) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
@@ -340,6 +434,7 @@ int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **
         }
         if (!d->name)
                 return bad(ret_error, "<domain> has no <name>");
+        read_window_facts(root, d);
 
         for (xmlNode *devices = root->children; devices; devices = devices->next) {
                 if (!is_element(devices, "devices"))
@@ -700,5 +795,59 @@ done:
                 return -ENOMEM;
         if (ret_changed)
                 *ret_changed = TAKE_PTR(changed);
+        return 0;
+}
+
+int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_xml, char **ret_element,
+                          char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        char value[96];
+        int r = read_doc(xml, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        xmlNsPtr ns = xmlSearchNsByHref(doc, root, (const xmlChar *) QEMU_NS);
+        if (!ns && !(ns = xmlNewNs(root, (const xmlChar *) QEMU_NS, (const xmlChar *) "qemu")))
+                return -ENOMEM;
+        snprintf(value, sizeof value, MMIO64_FW_CFG ",string=%llu", (unsigned long long) mib);
+
+        xmlNode *cl = NULL;
+        for (xmlNode *c = root->children; c && !cl; c = c->next)
+                if (is_qemu_element(c, "commandline"))
+                        cl = c;
+        if (!cl && !(cl = xmlNewChild(root, ns, (const xmlChar *) "commandline", NULL)))
+                return -ENOMEM;
+        bool done = false, after_fw_cfg = false;
+        for (xmlNode *a = cl->children; a && !done; a = a->next) {
+                if (!is_qemu_element(a, "arg"))
+                        continue;
+                _cleanup_xml_free_ xmlChar *v = prop(a, "value");
+                if (v && after_fw_cfg && fw_cfg_mmio64((const char *) v)) {
+                        if (!xmlSetProp(a, (const xmlChar *) "value", (const xmlChar *) value))
+                                return -ENOMEM;
+                        done = true;
+                }
+                after_fw_cfg = v && xmlStrEqual(v, (const xmlChar *) "-fw_cfg");
+        }
+        if (!done) {
+                xmlNode *a1 = xmlNewChild(cl, ns, (const xmlChar *) "arg", NULL);
+                xmlNode *a2 = a1 ? xmlNewChild(cl, ns, (const xmlChar *) "arg", NULL) : NULL;
+                if (!a2 || !xmlNewProp(a1, (const xmlChar *) "value", (const xmlChar *) "-fw_cfg") ||
+                    !xmlNewProp(a2, (const xmlChar *) "value", (const xmlChar *) value))
+                        return -ENOMEM;
+        }
+        _cleanup_free_ char *element = node_to_string(doc, cl);
+        if (!element)
+                return -ENOMEM;
+        xmlChar *mem = NULL;
+        int size = 0;
+        xmlDocDumpMemory(doc, &mem, &size);
+        if (!mem)
+                return -ENOMEM;
+        *ret_xml = strndup((const char *) mem, (size_t) size);
+        xmlFree(mem);
+        if (!*ret_xml)
+                return -ENOMEM;
+        *ret_element = TAKE_PTR(element);
         return 0;
 }

@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 #include "pci.h"
@@ -48,7 +49,31 @@ struct vc_domain {
         char *name;
         struct vc_domain_hostdev *hostdevs; /* document order */
         size_t n_hostdevs;
+        /* What decides the guest's 64-bit PCI MMIO window (vc_domain_mmio64_window()). */
+        bool efi;                  /* OVMF: <os firmware='efi'>, a pflash or OVMF/edk2 <loader> */
+        uint64_t fw_cfg_mmio64_mib; /* <qemu:commandline> -fw_cfg opt/ovmf/X-PciMmio64Mb,string=N; 0 none */
+        unsigned maxphysaddr_bits; /* <cpu><maxphysaddr mode='emulate' bits='N'/>; 0 none */
+        bool maxphysaddr_passthrough; /* <maxphysaddr mode='passthrough'/> */
+        uint64_t pcihole64_kib;    /* <controller type='pci'><pcihole64>; 0 none */
 };
+
+/* The 64-bit PCI MMIO window the guest firmware gives the devices, in bytes; 0 when the
+ * firmware has no fixed window (SeaBIOS places 64-bit BARs above the guest's RAM, as far as
+ * its physical address bits reach). For OVMF (tianocore edk2 OvmfPkg, PlatformInitLib):
+ * X-PciMmio64Mb when set; else 1/8 of the guest's address space when <maxphysaddr
+ * mode='emulate'> gives it 41 bits or more (at most 46 bits count), if that is larger than the
+ * classic 32 GiB; else 32 GiB. <maxphysaddr mode='passthrough'/> depends on the host's bits and
+ * <pcihole64> only sizes the window QEMU describes to the guest OS after the firmware ran: neither
+ * is counted. */
+uint64_t vc_domain_mmio64_window(const struct vc_domain *d);
+
+/* Set the OVMF 64-bit MMIO window of a domain XML document to @mib MiB: the
+ * <qemu:commandline> arguments -fw_cfg opt/ovmf/X-PciMmio64Mb,string=@mib (the namespace
+ * declared on <domain> when missing; an existing X-PciMmio64Mb argument is replaced). The new
+ * document to *ret_xml, the <qemu:commandline> element written to *ret_element. Errors as for
+ * vc_domain_edit_hostdevs(). */
+int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_xml, char **ret_element,
+                          char **ret_error);
 
 /* Parse @len bytes of @buf. Returns 0, -EBADMSG for malformed input (with *ret_error, when
  * non-NULL, set to one line such as "<hostdev> #2: <address> bus='0x100': out of range

@@ -22,6 +22,7 @@ enum {
         OPT_NAME = 1 << 5,
         OPT_ALL = 1 << 6,
         OPT_FORMAT = 1 << 7,
+        OPT_NO_MMIO_FIX = 1 << 8,
 };
 
 static const struct option_help {
@@ -40,6 +41,7 @@ static const struct option_help {
         { OPT_FORMAT, "--format", "--format F", "nova, kubevirt or proxmox" },
         { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
+        { OPT_NO_MMIO_FIX, "--no-mmio-fix", "--no-mmio-fix", "leave OVMF's 64-bit MMIO window as it is" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
 };
@@ -68,7 +70,7 @@ static const struct verb {
           OPT_CONNECT | OPT_TIMEOUT,
           false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT, false },
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX, false },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
@@ -111,6 +113,7 @@ static void help(FILE *f) {
                 "      --connect URI    libvirt connection (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "      --format F       with export: nova, kubevirt or proxmox\n"
+                "      --no-mmio-fix    with add: leave OVMF's 64-bit MMIO window as it is\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -154,6 +157,7 @@ enum {
         ARG_NAME,
         ARG_ALL,
         ARG_FORMAT,
+        ARG_NO_MMIO_FIX,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -173,6 +177,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "name", required_argument, NULL, ARG_NAME },
                 { "all", no_argument, NULL, ARG_ALL },
                 { "format", required_argument, NULL, ARG_FORMAT },
+                { "no-mmio-fix", no_argument, NULL, ARG_NO_MMIO_FIX },
                 {}
         };
         int c;
@@ -202,6 +207,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_ALL: cli->all = true; *ret_given |= OPT_ALL; break;
                 case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
                 case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
+                case ARG_NO_MMIO_FIX: cli->no_mmio_fix = true; *ret_given |= OPT_NO_MMIO_FIX; break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
                         char *end;

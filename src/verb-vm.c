@@ -11,11 +11,13 @@
  * without reproducing the exact device XML that virDomainDetachDeviceFlags would need. SECURE
  * keeps passwords (VNC, SPICE) that a plain dump would drop on the way back in. */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "doctor.h"
 #include "domain-xml.h"
 #include "json.h"
 #include "log.h"
@@ -166,6 +168,44 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 return log_error("VM %s: cannot edit its definition: %s", vm, err ? err : strerror(-r)),
                        EXIT_FAILED;
 
+        /* The 64-bit prefetchable BARs of all its host devices must fit OVMF's 64-bit MMIO window,
+         * or the guest sees a device its driver cannot initialise: add enlarges the window (see
+         * vc_domain_mmio64_window() for which window which definition gets). */
+        _cleanup_free_ char *mmio_element = NULL, *mmio_note = NULL;
+        if (add && changed[0]) {
+                _cleanup_(vc_domain_freep) struct vc_domain *next = NULL;
+                if (vc_domain_parse(new_xml, strlen(new_xml), &next, NULL) >= 0) {
+                        uint64_t need = vc_virt_mmio64_need(t, next), window = vc_domain_mmio64_window(next);
+                        if (window > 0 && need > window) {
+                                uint64_t mib = vc_mmio64_window_mib(need);
+                                _cleanup_free_ char *fixed = NULL;
+                                if (cli->no_mmio_fix)
+                                        r = asprintf(&mmio_note,
+                                                     "VM %s: its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, more than "
+                                                     "OVMF's 64-bit MMIO window of %" PRIu64 " MiB; left as it is (--no-mmio-fix): "
+                                                     "'vfio-claim doctor %s' says what to change",
+                                                     vm, need >> 20, window >> 20, vm);
+                                else {
+                                        r = vc_domain_edit_mmio64(new_xml, strlen(new_xml), mib, &fixed, &mmio_element, &err);
+                                        if (r < 0)
+                                                return log_error("VM %s: cannot set its MMIO window: %s", vm,
+                                                                 err ? err : strerror(-r)),
+                                                       EXIT_FAILED;
+                                        free(new_xml);
+                                        new_xml = TAKE_PTR(fixed);
+                                        r = asprintf(&mmio_note,
+                                                     "VM %s: OVMF's 64-bit MMIO window set to %" PRIu64 " MiB "
+                                                     "(<qemu:commandline> -fw_cfg " "opt/ovmf/X-PciMmio64Mb,string=%" PRIu64
+                                                     "): its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, "
+                                                     "more than the %" PRIu64 " MiB window it had",
+                                                     vm, mib, mib, need >> 20, window >> 20);
+                                }
+                                if (r < 0)
+                                        return log_error("out of memory"), EXIT_FAILED;
+                        }
+                }
+        }
+
         if (cli->json && (!changed[0] || cli->dry_run))
                 return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
                                    configured, changed[0] ? new_xml : xml);
@@ -182,6 +222,10 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                        vc_group_number(g));
                 for (char **c = changed; *c; c++)
                         printf("%s\n", *c);
+                if (mmio_element)
+                        printf("%s\n", mmio_element);
+                if (mmio_note)
+                        printf("%s%s\n", cli->no_mmio_fix ? "" : "Would have: ", mmio_note);
                 return EXIT_DONE;
         }
 
@@ -204,6 +248,13 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                         return log_error("VM %s: libvirt's stored definition %s %s", vm,
                                          add ? "lacks" : "still has", VC_PCI_ADDR_TO_STRING(&addrs[i])),
                                EXIT_FAILED;
+        if (mmio_element && vc_domain_mmio64_window(check) < vc_virt_mmio64_need(t, check)) {
+                /* libvirt's test driver, for one, drops the QEMU namespace. */
+                log_warning("VM %s: libvirt at %s did not keep the <qemu:commandline> that sets OVMF's 64-bit MMIO "
+                            "window; add it by hand ('vfio-claim doctor %s' shows it)", vm, cli->connect_uri, vm);
+                free(mmio_note);
+                mmio_note = NULL;
+        }
 
         if (cli->json)
                 return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured,
@@ -223,6 +274,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         printf("\n");
         for (char **c = changed; cli->verbose && *c; c++)
                 printf("%s\n", *c);
+        if (mmio_note)
+                printf("%s\n", mmio_note);
         if (add && !configured)
                 printf("The group is not in the configuration: run 'vfio-claim enable %s' so that it is\n"
                        "claimed when the VM starts (libvirt does not move managed='no' devices itself).\n",

@@ -151,3 +151,26 @@ char *vc_virt_names_join(char *const *names) {
         }
         return s;
 }
+
+uint64_t vc_virt_mmio64_need(const struct vc_topology *t, const struct vc_domain *d) {
+        uint64_t sum = 0;
+        for (size_t i = 0; i < d->n_hostdevs; i++) {
+                /* A function listed twice is placed once. */
+                bool seen = false;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = vc_pci_addr_equal(&d->hostdevs[k].addr, &d->hostdevs[i].addr);
+                const struct vc_group *g = seen ? NULL : vc_topology_find_group(t, &d->hostdevs[i].addr);
+                for (size_t k = 0; g && k < vc_group_n_devices(g); k++) {
+                        const struct vc_pci_dev *dev = vc_group_device(g, k);
+                        _cleanup_free_ struct vc_pci_bar *bars = NULL;
+                        size_t n = 0;
+                        if (!vc_pci_addr_equal(vc_pci_dev_addr(dev), &d->hostdevs[i].addr) ||
+                            vc_pci_dev_read_bars(dev, &bars, &n) < 0)
+                                continue;
+                        for (size_t b = 0; b < n; b++)
+                                if (!bars[b].io && bars[b].index < 6 && bars[b].mem64 && bars[b].prefetchable)
+                                        sum += bars[b].size;
+                }
+        }
+        return sum;
+}

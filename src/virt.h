@@ -45,5 +45,9 @@ int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct 
  * when libvirt cannot be reached. */
 int vc_virt_definitions_read_uri(const char *uri, struct vc_virt_definitions *ret, char **ret_error);
 
+/* The sum of the 64-bit prefetchable BARs of the domain's PCI host devices present in @t (what
+ * the firmware must place in its 64-bit MMIO window). */
+uint64_t vc_virt_mmio64_need(const struct vc_topology *t, const struct vc_domain *d);
+
 /* "VM a", "VMs a and b", "VMs a, b and c" (NULL on OOM). */
 char *vc_virt_names_join(char *const *names);

@@ -299,3 +299,59 @@ guest_addr() {
         validate "$BATS_TEST_TMPDIR/partial.xml"
         assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/partial.xml" 0x01 0x1)" ""
 }
+
+# ovmf NAME [DEVICES XML] [CPU XML]: a stopped q35 domain with OVMF.
+ovmf() {
+        stopped "$1" "${2:-}" | sed "s|<os><type>hvm</type></os>|<os firmware='efi'><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>${3:-}|"
+}
+
+@test "add: the second 16 GiB GPU outgrows OVMF's 32 GiB window: add writes X-PciMmio64Mb, --no-mmio-fix does not" {
+        fake_root two-big-gpus
+        local first="$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)"
+        node "$(ovmf ai "$first")"
+        run --separate-stderr vm --dry-run add ai 02:00.0
+        assert_success
+        assert_line "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=131072\"/></qemu:commandline>"
+        assert_line "Would have: VM ai: OVMF's 64-bit MMIO window set to 131072 MiB (<qemu:commandline> -fw_cfg opt/ovmf/X-PciMmio64Mb,string=131072): its PCI host devices have 32832 MiB of 64-bit prefetchable BARs, more than the 32768 MiB window it had"
+        run --separate-stderr vm --dry-run --json add ai 02:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/fixed.xml"
+        validate "$BATS_TEST_TMPDIR/fixed.xml"
+        assert_equal "$(xmllint --xpath "string(//*[local-name()='commandline']/*[local-name()='arg'][2]/@value)" "$BATS_TEST_TMPDIR/fixed.xml")" "opt/ovmf/X-PciMmio64Mb,string=131072"
+
+        # libvirt's test driver keeps no <qemu:commandline>: add says so instead of claiming the fix.
+        run --separate-stderr vm add ai 02:00.0
+        assert_success
+        assert_line --index 0 "VM ai, IOMMU group 2: added 0000:02:00.0 0000:02:00.1"
+        refute_output --partial "window set to"
+        assert_equal "$stderr" "vfio-claim: VM ai: libvirt at $URI did not keep the <qemu:commandline> that sets OVMF's 64-bit MMIO window; add it by hand ('vfio-claim doctor ai' shows it)"
+
+        run --separate-stderr vm --no-mmio-fix --json --dry-run add ai 02:00.0
+        assert_success
+        refute [ -n "$(echo "$output" | jq -r .definition | grep X-PciMmio64Mb)" ]
+        run --separate-stderr vm --no-mmio-fix --dry-run add ai 02:00.0
+        assert_success
+        refute_output --partial "qemu:commandline"
+        assert_line "VM ai: its PCI host devices have 32832 MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of 32768 MiB; left as it is (--no-mmio-fix): 'vfio-claim doctor ai' says what to change"
+}
+
+@test "add: no MMIO fix when the window is large enough (maxphysaddr) or the firmware is SeaBIOS; doctor agrees" {
+        fake_root two-big-gpus
+        local first="$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)"
+        node "$(ovmf ai "$first" "<cpu mode='custom'><maxphysaddr mode='emulate' bits='46'/></cpu>")"
+        run --separate-stderr vm --json add ai 02:00.0
+        assert_success
+        assert_equal "$stderr" ""
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/stored.xml"
+        validate "$BATS_TEST_TMPDIR/stored.xml"
+        refute grep -q X-PciMmio64Mb "$BATS_TEST_TMPDIR/stored.xml"
+        node "$(sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|' "$BATS_TEST_TMPDIR/stored.xml")"
+        run --separate-stderr vm --json doctor ai
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .finding')" \
+                "VM ai: 32832 MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of 8388608 MiB"
+
+        node "$(stopped old "$first")"
+        run --separate-stderr vm add old 02:00.0
+        assert_success
+        refute_output --partial "MMIO"
+}

@@ -349,6 +349,63 @@ TEST(edit_add_one_slot_pc) {
         ASSERT_NULL(strstr(out, "pcie-root-port"));
 }
 
+/* Which 64-bit MMIO window a definition gives its devices (vc_domain_mmio64_window()). */
+TEST(mmio64_window) {
+        static const struct {
+                const char *os, *extra;
+                uint64_t window;
+        } cases[] = {
+                { "<os><type>hvm</type></os>", "", 0 }, /* SeaBIOS: no fixed window */
+                { "<os firmware='efi'><type>hvm</type></os>", "", UINT64_C(32) << 30 },
+                { "<os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os>", "",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='46'/></cpu>",
+                  UINT64_C(1) << 43 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='52'/></cpu>",
+                  UINT64_C(1) << 43 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='39'/></cpu>",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough'/></cpu>",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-fw_cfg'/>"
+                  "<qemu:arg value='name=opt/ovmf/X-PciMmio64Mb,string=65536'/></qemu:commandline>",
+                  UINT64_C(64) << 30 },
+                /* Not after -fw_cfg, or not in the QEMU namespace: not counted. */
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+                  "<qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=65536'/></qemu:commandline>",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<commandline><arg value='-fw_cfg'/><arg value='opt/ovmf/X-PciMmio64Mb,string=65536'/></commandline>",
+                  UINT64_C(32) << 30 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *xml = NULL;
+                _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+                ASSERT_TRUE(asprintf(&xml, "<domain type='kvm'><name>v</name>%s%s<devices/></domain>", cases[i].os,
+                                     cases[i].extra) > 0);
+                ASSERT_OK(vc_domain_parse(xml, strlen(xml), &d, NULL));
+                ASSERT_EQ(vc_domain_mmio64_window(d), cases[i].window);
+        }
+}
+
+/* The fix: the namespace declared once, the arguments added, or the value replaced. */
+TEST(edit_mmio64) {
+        static const char xml[] = "<domain type='kvm'><name>v</name><os firmware='efi'><type>hvm</type></os><devices/></domain>";
+        _cleanup_free_ char *out = NULL, *out2 = NULL, *el = NULL, *el2 = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL, *d2 = NULL;
+        ASSERT_OK(vc_domain_edit_mmio64(xml, strlen(xml), 131072, &out, &el, NULL));
+        ASSERT_STREQ(el, "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=131072\"/></qemu:commandline>");
+        ASSERT_NOT_NULL(strstr(out, "xmlns:qemu=\"http://libvirt.org/schemas/domain/qemu/1.0\""));
+        ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
+        ASSERT_EQ(vc_domain_mmio64_window(d), UINT64_C(128) << 30);
+        ASSERT_OK(vc_domain_edit_mmio64(out, strlen(out), 262144, &out2, &el2, NULL));
+        ASSERT_STREQ(el2, "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=262144\"/></qemu:commandline>");
+        ASSERT_OK(vc_domain_parse(out2, strlen(out2), &d2, NULL));
+        ASSERT_EQ(vc_domain_mmio64_window(d2), UINT64_C(256) << 30);
+}
+
 TEST(edit_rejects_malformed) {
         _cleanup_free_ char *out = NULL, *err = NULL;
         static const char xml[] = "<domain><name>x</name><devices>";
