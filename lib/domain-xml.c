@@ -382,6 +382,20 @@ static void read_window_facts(xmlNode *root, struct vc_domain *d) {
                         d->pcihole64_kib = x;
                 }
 
+        bool video = false, graphics = false;
+        for (xmlNode *devs = root->children; devs; devs = devs->next)
+                for (xmlNode *c = is_element(devs, "devices") ? devs->children : NULL; c; c = c->next) {
+                        graphics |= is_element(c, "graphics");
+                        if (!is_element(c, "video"))
+                                continue;
+                        video = true;
+                        xmlNode *model = first_child(c, "model");
+                        if (!model || !prop_is(model, "type", "none"))
+                                d->emulated_display = true;
+                }
+        if (!video && graphics)
+                d->emulated_display = true;
+
         for (xmlNode *cl = root->children; cl; cl = cl->next) {
                 if (!is_qemu_element(cl, "commandline"))
                         continue;
@@ -849,5 +863,82 @@ int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_
         if (!*ret_xml)
                 return -ENOMEM;
         *ret_element = TAKE_PTR(element);
+        return 0;
+}
+
+int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr *gpu, char **ret_xml,
+                           char ***ret_changed, char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        size_t n_changed = 0;
+        int r = read_doc(xml, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        xmlNode *devices = first_child(root, "devices");
+        xmlNode *gpu_node = NULL, *first_hostdev = NULL;
+        bool video = false;
+        for (xmlNode *c = devices ? devices->children : NULL; c; c = c->next) {
+                struct vc_domain_hostdev h;
+                r = element_hostdev(c, &h, ret_error);
+                if (r < 0)
+                        return r;
+                if (r > 0 && !first_hostdev)
+                        first_hostdev = c;
+                if (r > 0 && !gpu_node && vc_pci_addr_equal(&h.addr, gpu))
+                        gpu_node = c;
+                if (!is_element(c, "video"))
+                        continue;
+                video = true;
+                xmlNode *model = first_child(c, "model");
+                if (model && prop_is(model, "type", "none") && !model->properties->next && !model->children)
+                        continue;
+                xmlNode *none = xmlNewNode(NULL, (const xmlChar *) "model");
+                if (!none || !xmlNewProp(none, (const xmlChar *) "type", (const xmlChar *) "none"))
+                        return -ENOMEM;
+                if (model) {
+                        xmlReplaceNode(model, none);
+                        xmlFreeNode(model);
+                } else
+                        xmlAddChild(c, none);
+                /* A video device without a display has no guest PCI address of its own. */
+                for (xmlNode *a = c->children, *next; a; a = next) {
+                        next = a->next;
+                        if (is_element(a, "address") || is_element(a, "driver")) {
+                                xmlUnlinkNode(a);
+                                xmlFreeNode(a);
+                        }
+                }
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, c))) < 0)
+                        return r;
+        }
+        if (!gpu_node)
+                return -ENOENT;
+        if (!video) {
+                xmlNode *v = xmlNewChild(devices, NULL, (const xmlChar *) "video", NULL);
+                xmlNode *m = v ? xmlNewChild(v, NULL, (const xmlChar *) "model", NULL) : NULL;
+                if (!m || !xmlNewProp(m, (const xmlChar *) "type", (const xmlChar *) "none"))
+                        return -ENOMEM;
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, v))) < 0)
+                        return r;
+        }
+        if (gpu_node != first_hostdev) {
+                xmlUnlinkNode(gpu_node);
+                xmlAddPrevSibling(first_hostdev, gpu_node);
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, gpu_node))) < 0)
+                        return r;
+        }
+        if (!changed && !(changed = calloc(1, sizeof *changed)))
+                return -ENOMEM;
+        xmlChar *mem = NULL;
+        int size = 0;
+        xmlDocDumpMemory(doc, &mem, &size);
+        if (!mem)
+                return -ENOMEM;
+        *ret_xml = strndup((const char *) mem, (size_t) size);
+        xmlFree(mem);
+        if (!*ret_xml)
+                return -ENOMEM;
+        *ret_changed = TAKE_PTR(changed);
         return 0;
 }

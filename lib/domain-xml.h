@@ -55,6 +55,7 @@ struct vc_domain {
         unsigned maxphysaddr_bits; /* <cpu><maxphysaddr mode='emulate' bits='N'/>; 0 none */
         bool maxphysaddr_passthrough; /* <maxphysaddr mode='passthrough'/> */
         uint64_t pcihole64_kib;    /* <controller type='pci'><pcihole64>; 0 none */
+        bool emulated_display;     /* a <video> whose model is not 'none', or <graphics> without <video> */
 };
 
 /* The 64-bit PCI MMIO window the guest firmware gives the devices, in bytes; 0 when the
@@ -72,6 +73,14 @@ uint64_t vc_domain_mmio64_window(const struct vc_domain *d);
  * declared on <domain> when missing; an existing X-PciMmio64Mb argument is replaced). The new
  * document to *ret_xml, the <qemu:commandline> element written to *ret_element. Errors as for
  * vc_domain_edit_hostdevs(). */
+/* Make the passed-through function @gpu the domain's display: every <video>'s <model> becomes
+ * <model type='none'/> (a <video> with it is added when there is none), and the <hostdev> of
+ * @gpu moves in front of the other host devices. The elements changed go to *ret_changed
+ * (NULL-terminated, empty: nothing to do). -ENOENT when the domain does not pass @gpu through;
+ * other errors as for vc_domain_edit_hostdevs(). */
+int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr *gpu, char **ret_xml,
+                           char ***ret_changed, char **ret_error);
+
 int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_xml, char **ret_element,
                           char **ret_error);
 

@@ -23,6 +23,7 @@ enum {
         OPT_ALL = 1 << 6,
         OPT_FORMAT = 1 << 7,
         OPT_NO_MMIO_FIX = 1 << 8,
+        OPT_PRIMARY = 1 << 9,
 };
 
 static const struct option_help {
@@ -42,6 +43,7 @@ static const struct option_help {
         { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
         { OPT_NO_MMIO_FIX, "--no-mmio-fix", "--no-mmio-fix", "leave OVMF's 64-bit MMIO window as it is" },
+        { OPT_PRIMARY, "--primary", "--primary", "make the group's GPU the VM's display" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
 };
@@ -70,7 +72,7 @@ static const struct verb {
           OPT_CONNECT | OPT_TIMEOUT,
           false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX, false },
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX | OPT_PRIMARY, false },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
@@ -114,6 +116,7 @@ static void help(FILE *f) {
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "      --format F       with export: nova, kubevirt or proxmox\n"
                 "      --no-mmio-fix    with add: leave OVMF's 64-bit MMIO window as it is\n"
+                "      --primary        with add: make the group's GPU the VM's display\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -158,6 +161,7 @@ enum {
         ARG_ALL,
         ARG_FORMAT,
         ARG_NO_MMIO_FIX,
+        ARG_PRIMARY,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -178,6 +182,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "all", no_argument, NULL, ARG_ALL },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "no-mmio-fix", no_argument, NULL, ARG_NO_MMIO_FIX },
+                { "primary", no_argument, NULL, ARG_PRIMARY },
                 {}
         };
         int c;
@@ -208,6 +213,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
                 case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
                 case ARG_NO_MMIO_FIX: cli->no_mmio_fix = true; *ret_given |= OPT_NO_MMIO_FIX; break;
+                case ARG_PRIMARY: cli->primary = true; *ret_given |= OPT_PRIMARY; break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
                         char *end;

@@ -169,6 +169,7 @@ static bool vm_has(const struct vm *v, const struct vc_pci_addr *a) {
 
 static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const struct vm *v, struct vc_doctor_report *rep) {
         bool gpu = false, nvidia_geforce = false;
+        struct vc_pci_addr gpu_addr = {};
         int r;
 
         for (size_t i = 0; i < v->n_hostdevs; i++) {
@@ -176,6 +177,8 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
                 if (!d)
                         continue;
                 if ((vc_pci_dev_class(d) >> 16) == 0x03) {
+                        if (!gpu)
+                                gpu_addr = *vc_pci_dev_addr(d);
                         gpu = true;
                         if (vc_pci_dev_vendor(d) == 0x10de && (vc_pci_dev_class(d) >> 8) == 0x0300) {
                                 _cleanup_free_ char *desc = device_description(cli, d);
@@ -257,6 +260,22 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
                 if (r < 0)
                         return r;
         }
+
+        /* A passed-through GPU next to an emulated display: the guest's firmware and OS show
+         * their output on the emulated one, and the GPU's monitor stays dark. */
+        if (gpu && v->dom && v->dom->emulated_display) {
+                r = add_finding(rep, "vm-display", VC_DOCTOR_WARN, NULL,
+                                fmt("VM %s: a passed-through GPU next to an emulated display: the firmware and the guest show their output on the emulated one",
+                                    v->name),
+                                fmt("vfio-claim add --primary %s %s (sets every <video> model to 'none'), unless the emulated display is wanted",
+                                    v->name, VC_PCI_ADDR_TO_STRING(&gpu_addr)));
+                if (r < 0)
+                        return r;
+        } else if (gpu && v->dom)
+                r = add_finding(rep, "vm-display", VC_DOCTOR_OK, NULL,
+                                fmt("VM %s: no emulated display next to the passed-through GPU", v->name), NULL);
+        if (r < 0)
+                return r;
 
         /* The 64-bit prefetchable BARs of all host devices together against the window. */
         if (v->dom && v->n_hostdevs > 0) {

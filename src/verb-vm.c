@@ -206,6 +206,43 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 }
         }
 
+        /* --primary: the GPU of the group becomes the VM's display. */
+        _cleanup_free_ char *primary_note = NULL;
+        if (add && cli->primary) {
+                const struct vc_pci_dev *gpu = NULL;
+                for (size_t i = 0; i < vc_group_n_devices(g) && !gpu; i++)
+                        if (!vc_pci_dev_is_bridge(vc_group_device(g, i)) &&
+                            (vc_pci_dev_class(vc_group_device(g, i)) >> 16) == 0x03)
+                                gpu = vc_group_device(g, i);
+                if (!gpu)
+                        return log_error("--primary: IOMMU group %u has no display controller", vc_group_number(g)),
+                               EXIT_USAGE;
+                _cleanup_free_ char *with_primary = NULL;
+                _cleanup_strv_free_ char **more = NULL;
+                r = vc_domain_edit_primary(new_xml, strlen(new_xml), vc_pci_dev_addr(gpu), &with_primary, &more, &err);
+                if (r < 0)
+                        return log_error("VM %s: cannot make %s its display: %s", vm, vc_pci_dev_name(gpu),
+                                         err ? err : strerror(-r)),
+                               EXIT_FAILED;
+                size_t n = 0, m = 0;
+                while (changed[n])
+                        n++;
+                while (more[m])
+                        m++;
+                char **all = realloc(changed, (n + m + 1) * sizeof *all);
+                if (!all)
+                        return log_error("out of memory"), EXIT_FAILED;
+                changed = all;
+                for (size_t i = 0; i < m; i++)
+                        changed[n + i] = TAKE_PTR(more[i]);
+                changed[n + m] = NULL;
+                free(new_xml);
+                new_xml = TAKE_PTR(with_primary);
+                if (m > 0 && asprintf(&primary_note, "VM %s: its display is now %s (every <video> model 'none', its <hostdev> first)",
+                                      vm, vc_pci_dev_name(gpu)) < 0)
+                        return log_error("out of memory"), EXIT_FAILED;
+        }
+
         if (cli->json && (!changed[0] || cli->dry_run))
                 return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
                                    configured, changed[0] ? new_xml : xml);
@@ -276,6 +313,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 printf("%s\n", *c);
         if (mmio_note)
                 printf("%s\n", mmio_note);
+        if (primary_note)
+                printf("%s\n", primary_note);
         if (add && !configured)
                 printf("The group is not in the configuration: run 'vfio-claim enable %s' so that it is\n"
                        "claimed when the VM starts (libvirt does not move managed='no' devices itself).\n",

@@ -355,3 +355,28 @@ ovmf() {
         assert_success
         refute_output --partial "MMIO"
 }
+
+@test "add --primary: the GPU becomes the display (every <video> none, its hostdev first); doctor VM warns before, not after" {
+        node "$(q35 gaming "$(hostdev 0x02 0x0 no)<graphics type='spice' autoport='yes'/><video><model type='qxl' ram='65536' vram='65536' heads='1' primary='yes'/><address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/></video><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source></hostdev>" | sed "s|<os>|<os firmware='efi'>|")"
+        run --separate-stderr vm --json doctor gaming
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-display") | .level + ": " + .fix')" \
+                "warn: vfio-claim add --primary gaming 0000:01:00.0 (sets every <video> model to 'none'), unless the emulated display is wanted"
+        run --separate-stderr vm --primary add gaming 01:00.0
+        assert_success
+        assert_line "VM gaming: its display is now 0000:01:00.0 (every <video> model 'none', its <hostdev> first)"
+        run --separate-stderr vm --primary --json add gaming 01:00.0
+        assert_success
+        json=$output
+        echo "$json" | jq -r .definition > "$BATS_TEST_TMPDIR/primary.xml"
+        validate "$BATS_TEST_TMPDIR/primary.xml"
+        assert_equal "$(xmllint --xpath "count(//video/model[@type='none'])" "$BATS_TEST_TMPDIR/primary.xml")" 1
+        assert_equal "$(xmllint --xpath "count(//video/model[@type!='none'])" "$BATS_TEST_TMPDIR/primary.xml")" 0
+        assert_equal "$(xmllint --xpath "string((//hostdev)[1]/source/address/@bus)" "$BATS_TEST_TMPDIR/primary.xml")" 0x01
+        node "$(sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|' "$BATS_TEST_TMPDIR/primary.xml")"
+        run --separate-stderr vm --json doctor gaming
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-display") | .level')" ok
+        # A group without a display controller.
+        run --separate-stderr vm --primary add gaming 02:00.0
+        assert_failure 2
+        assert_equal "$stderr" "vfio-claim: --primary: IOMMU group 4 has no display controller"
+}
