@@ -103,6 +103,9 @@ static bool is_element(const xmlNode *n, const char *name) {
         return n && n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, (const xmlChar *) name);
 }
 
+static long prop_long(xmlNode *n, const char *name);
+static bool prop_is(xmlNode *n, const char *name, const char *value);
+
 static xmlNode *first_child(xmlNode *parent, const char *name) {
         for (xmlNode *c = parent ? parent->children : NULL; c; c = c->next)
                 if (is_element(c, name))
@@ -319,6 +322,111 @@ static int read_doc(const char *buf, size_t len, xmlDocPtr *ret, char **ret_erro
         return 0;
 }
 
+#define QEMU_NS "http://libvirt.org/schemas/domain/qemu/1.0"
+#define MMIO64_FW_CFG "opt/ovmf/X-PciMmio64Mb"
+
+static xmlChar *prop(xmlNode *n, const char *name) {
+        return n ? xmlGetProp(n, (const xmlChar *) name) : NULL;
+}
+
+static bool is_qemu_element(const xmlNode *n, const char *name) {
+        return is_element(n, name) && n->ns && xmlStrEqual(n->ns->href, (const xmlChar *) QEMU_NS);
+}
+
+/* "[name=]opt/ovmf/X-PciMmio64Mb,string=N": N, else 0. */
+static uint64_t fw_cfg_mmio64(const char *v) {
+        if (strncmp(v, "name=", 5) == 0)
+                v += 5;
+        if (strncmp(v, MMIO64_FW_CFG ",string=", strlen(MMIO64_FW_CFG ",string=")) != 0)
+                return 0;
+        v += strlen(MMIO64_FW_CFG ",string=");
+        char *end;
+        errno = 0;
+        unsigned long long x = strtoull(v, &end, 10);
+        return errno || *end || end == v || *v == '-' ? 0 : x;
+}
+
+static void read_window_facts(xmlNode *root, struct vc_domain *d) {
+        xmlNode *os = first_child(root, "os");
+        _cleanup_xml_free_ xmlChar *fw = prop(os, "firmware");
+        xmlNode *loader = first_child(os, "loader");
+        _cleanup_xml_free_ xmlChar *ltype = prop(loader, "type");
+        _cleanup_xml_free_ xmlChar *lpath = loader ? xmlNodeGetContent(loader) : NULL;
+        d->efi = (fw && xmlStrEqual(fw, (const xmlChar *) "efi")) || (ltype && xmlStrEqual(ltype, (const xmlChar *) "pflash")) ||
+                 (lpath && (strstr((const char *) lpath, "OVMF") || strstr((const char *) lpath, "ovmf") ||
+                            strstr((const char *) lpath, "edk2")));
+
+        xmlNode *mpa = first_child(first_child(root, "cpu"), "maxphysaddr");
+        _cleanup_xml_free_ xmlChar *mode = prop(mpa, "mode");
+        if (mode && xmlStrEqual(mode, (const xmlChar *) "passthrough"))
+                d->maxphysaddr_passthrough = true;
+        else if (mode && xmlStrEqual(mode, (const xmlChar *) "emulate")) {
+                long bits = prop_long(mpa, "bits");
+                d->maxphysaddr_bits = bits > 0 && bits <= 64 ? (unsigned) bits : 0;
+        }
+
+        for (xmlNode *devs = root->children; devs; devs = devs->next)
+                for (xmlNode *c = is_element(devs, "devices") ? devs->children : NULL; c; c = c->next) {
+                        if (!is_element(c, "controller") || !prop_is(c, "type", "pci"))
+                                continue;
+                        xmlNode *hole = first_child(c, "pcihole64");
+                        _cleanup_xml_free_ xmlChar *v = hole ? xmlNodeGetContent(hole) : NULL;
+                        _cleanup_xml_free_ xmlChar *unit = prop(hole, "unit");
+                        if (!v)
+                                continue;
+                        unsigned long long x = strtoull((const char *) v, NULL, 10);
+                        if (unit && (xmlStrEqual(unit, (const xmlChar *) "MiB") || xmlStrEqual(unit, (const xmlChar *) "M")))
+                                x <<= 10;
+                        else if (unit && (xmlStrEqual(unit, (const xmlChar *) "GiB") || xmlStrEqual(unit, (const xmlChar *) "G")))
+                                x <<= 20;
+                        d->pcihole64_kib = x;
+                }
+
+        bool video = false, graphics = false;
+        for (xmlNode *devs = root->children; devs; devs = devs->next)
+                for (xmlNode *c = is_element(devs, "devices") ? devs->children : NULL; c; c = c->next) {
+                        graphics |= is_element(c, "graphics");
+                        if (!is_element(c, "video"))
+                                continue;
+                        video = true;
+                        xmlNode *model = first_child(c, "model");
+                        if (!model || !prop_is(model, "type", "none"))
+                                d->emulated_display = true;
+                }
+        if (!video && graphics)
+                d->emulated_display = true;
+
+        for (xmlNode *cl = root->children; cl; cl = cl->next) {
+                if (!is_qemu_element(cl, "commandline"))
+                        continue;
+                bool after_fw_cfg = false;
+                for (xmlNode *a = cl->children; a; a = a->next) {
+                        if (!is_qemu_element(a, "arg"))
+                                continue;
+                        _cleanup_xml_free_ xmlChar *v = prop(a, "value");
+                        if (!v)
+                                continue;
+                        if (after_fw_cfg && fw_cfg_mmio64((const char *) v))
+                                d->fw_cfg_mmio64_mib = fw_cfg_mmio64((const char *) v);
+                        after_fw_cfg = xmlStrEqual(v, (const xmlChar *) "-fw_cfg");
+                }
+        }
+}
+
+uint64_t vc_domain_mmio64_window(const struct vc_domain *d) {
+        if (!d->efi)
+                return 0;
+        if (d->fw_cfg_mmio64_mib)
+                return d->fw_cfg_mmio64_mib << 20;
+        uint64_t classic = UINT64_C(32) << 30;
+        if (d->maxphysaddr_bits >= 41) {
+                unsigned bits = d->maxphysaddr_bits > 46 ? 46 : d->maxphysaddr_bits;
+                uint64_t dynamic = UINT64_C(1) << (bits - 3);
+                return dynamic > classic ? dynamic : classic;
+        }
+        return classic;
+}
+
 int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **ret_error) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
@@ -340,6 +448,7 @@ int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **
         }
         if (!d->name)
                 return bad(ret_error, "<domain> has no <name>");
+        read_window_facts(root, d);
 
         for (xmlNode *devices = root->children; devices; devices = devices->next) {
                 if (!is_element(devices, "devices"))
@@ -362,14 +471,21 @@ int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **
         return 0;
 }
 
-int vc_domain_hostdev_xml(const struct vc_pci_addr *a, char **ret) {
+int vc_domain_hostdev_xml(const struct vc_pci_addr *a, const struct vc_pci_addr *guest, bool multifunction,
+                          char **ret) {
+        char g[128] = "";
+        if (guest)
+                snprintf(g, sizeof g,
+                         "  <address type='pci' domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'%s/>\n",
+                         guest->domain, guest->bus, guest->slot, guest->func, multifunction ? " multifunction='on'" : "");
         int n = asprintf(ret,
                          "<hostdev mode='subsystem' type='pci' managed='no'>\n"
                          "  <source>\n"
                          "    <address domain='0x%04x' bus='0x%02x' slot='0x%02x' function='0x%x'/>\n"
                          "  </source>\n"
+                         "%s"
                          "</hostdev>",
-                         a->domain, a->bus, a->slot, a->func);
+                         a->domain, a->bus, a->slot, a->func, g);
         return n < 0 ? -ENOMEM : 0;
 }
 
@@ -398,7 +514,8 @@ static char *node_to_string(xmlDocPtr doc, xmlNode *n) {
         return s;
 }
 
-static int add_hostdev_node(xmlNode *devices, const struct vc_pci_addr *a) {
+static int add_hostdev_node(xmlNode *devices, const struct vc_pci_addr *a, const struct vc_pci_addr *guest,
+                            bool multifunction) {
         char v[4][8];
         xmlNode *hostdev = xmlNewNode(NULL, (const xmlChar *) "hostdev");
         if (!hostdev)
@@ -419,7 +536,115 @@ static int add_hostdev_node(xmlNode *devices, const struct vc_pci_addr *a) {
             !xmlNewProp(address, (const xmlChar *) "slot", (const xmlChar *) v[2]) ||
             !xmlNewProp(address, (const xmlChar *) "function", (const xmlChar *) v[3]))
                 return -ENOMEM;
+        if (!guest)
+                return 0;
+        snprintf(v[0], sizeof v[0], "0x%04x", guest->domain);
+        snprintf(v[1], sizeof v[1], "0x%02x", guest->bus);
+        snprintf(v[2], sizeof v[2], "0x%02x", guest->slot);
+        snprintf(v[3], sizeof v[3], "0x%x", guest->func);
+        xmlNode *g = xmlNewChild(hostdev, NULL, (const xmlChar *) "address", NULL);
+        if (!g || !xmlNewProp(g, (const xmlChar *) "type", (const xmlChar *) "pci") ||
+            !xmlNewProp(g, (const xmlChar *) "domain", (const xmlChar *) v[0]) ||
+            !xmlNewProp(g, (const xmlChar *) "bus", (const xmlChar *) v[1]) ||
+            !xmlNewProp(g, (const xmlChar *) "slot", (const xmlChar *) v[2]) ||
+            !xmlNewProp(g, (const xmlChar *) "function", (const xmlChar *) v[3]) ||
+            (multifunction && !xmlNewProp(g, (const xmlChar *) "multifunction", (const xmlChar *) "on")))
+                return -ENOMEM;
         return 0;
+}
+
+/* A number attribute read as libvirt reads it (base 0); -1 when absent or not a number. */
+static long prop_long(xmlNode *n, const char *name) {
+        _cleanup_xml_free_ xmlChar *v = xmlGetProp(n, (const xmlChar *) name);
+        if (!v || !*v)
+                return -1;
+        char *end;
+        errno = 0;
+        unsigned long x = strtoul((const char *) v, &end, 0);
+        return errno || *end || x > 0xffff ? -1 : (long) x;
+}
+
+static bool prop_is(xmlNode *n, const char *name, const char *value) {
+        _cleanup_xml_free_ xmlChar *v = xmlGetProp(n, (const xmlChar *) name);
+        return v && xmlStrEqual(v, (const xmlChar *) value);
+}
+
+/* Guest PCI addresses in the subtree of @n: every <address type='pci'> that is not a <source>'s
+ * (those name the host's device). @f is called with the address element. */
+static void walk_guest_addresses(xmlNode *n, void (*f)(xmlNode *address, void *userdata), void *userdata) {
+        for (xmlNode *c = n->children; c; c = c->next) {
+                if (c->type != XML_ELEMENT_NODE || is_element(c, "source"))
+                        continue;
+                if (is_element(c, "address") && prop_is(c, "type", "pci"))
+                        f(c, userdata);
+                else
+                        walk_guest_addresses(c, f, userdata);
+        }
+}
+
+static void mark_bus0_slot(xmlNode *a, void *userdata) {
+        bool *used = userdata;
+        long slot = prop_long(a, "slot");
+        if (prop_long(a, "domain") <= 0 && prop_long(a, "bus") <= 0 && slot >= 0 && slot < 32)
+                used[slot] = true;
+}
+
+struct bus_use {
+        long bus;
+        bool used;
+};
+static void mark_bus_use(xmlNode *a, void *userdata) {
+        struct bus_use *u = userdata;
+        if (prop_long(a, "bus") == u->bus)
+                u->used = true;
+}
+
+static bool machine_is_q35(xmlNode *root) {
+        xmlNode *type = first_child(first_child(root, "os"), "type");
+        _cleanup_xml_free_ xmlChar *m = type ? xmlGetProp(type, (const xmlChar *) "machine") : NULL;
+        return m && strstr((const char *) m, "q35");
+}
+
+/* The guest slot for one multi-function card: on q35 a new PCIe root port (the next free PCI
+ * controller index; the card sits at its slot 0), otherwise a free slot of the root bus (from 3:
+ * libvirt keeps 1 for the PIIX3 functions and 2 for the primary video on i440fx). The
+ * controller added is appended to *changed. -ENOSPC when no slot is left. */
+static int guest_slot(xmlDocPtr doc, xmlNode *root, xmlNode *devices, bool used0[static 32], char ***changed,
+                      size_t *n_changed, struct vc_pci_addr *ret) {
+        if (machine_is_q35(root)) {
+                long index = 0;
+                for (xmlNode *c = devices->children; c; c = c->next)
+                        if (is_element(c, "controller") && prop_is(c, "type", "pci") && prop_long(c, "index") > index)
+                                index = prop_long(c, "index");
+                if (index >= 0xff)
+                        return -ENOSPC;
+                char v[24];
+                snprintf(v, sizeof v, "%ld", index + 1);
+                xmlNode *ctl = xmlNewNode(NULL, (const xmlChar *) "controller");
+                if (!ctl)
+                        return -ENOMEM;
+                xmlAddChild(devices, ctl);
+                if (!xmlNewProp(ctl, (const xmlChar *) "type", (const xmlChar *) "pci") ||
+                    !xmlNewProp(ctl, (const xmlChar *) "index", (const xmlChar *) v) ||
+                    !xmlNewProp(ctl, (const xmlChar *) "model", (const xmlChar *) "pcie-root-port"))
+                        return -ENOMEM;
+                int r = strv_push(changed, n_changed, node_to_string(doc, ctl));
+                if (r < 0)
+                        return r;
+                *ret = (struct vc_pci_addr){ .bus = (uint8_t) (index + 1) };
+                return 0;
+        }
+        for (unsigned slot = 3; slot < 32; slot++)
+                if (!used0[slot]) {
+                        used0[slot] = true;
+                        *ret = (struct vc_pci_addr){ .slot = (uint8_t) slot };
+                        return 0;
+                }
+        return -ENOSPC;
+}
+
+static int cmp_addr(const void *a, const void *b) {
+        return vc_pci_addr_compare(a, b);
 }
 
 int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
@@ -444,28 +669,76 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
         }
 
         if (add) {
-                for (size_t i = 0; i < n_addrs; i++) {
-                        bool present = false;
-                        for (xmlNode *devs = root->children; devs && !present; devs = devs->next) {
-                                if (!is_element(devs, "devices"))
-                                        continue;
-                                for (xmlNode *n = devs->children; n && !present; n = n->next) {
-                                        struct vc_domain_hostdev h;
-                                        r = element_hostdev(n, &h, ret_error);
-                                        if (r < 0)
-                                                return r;
-                                        present = r > 0 && vc_pci_addr_equal(&h.addr, &addrs[i]);
-                                }
-                        }
-                        if (present)
+                _cleanup_free_ struct vc_pci_addr *have = NULL, *todo = calloc(n_addrs + 1, sizeof *todo);
+                size_t n_have = 0, n_todo = 0;
+                bool used0[32] = {};
+                if (!todo)
+                        return -ENOMEM;
+                for (xmlNode *devs = root->children; devs; devs = devs->next) {
+                        if (!is_element(devs, "devices"))
                                 continue;
-                        char *s = NULL;
-                        if ((r = vc_domain_hostdev_xml(&addrs[i], &s)) < 0 ||
-                            (r = strv_push(&changed, &n_changed, s)) < 0 ||
-                            (r = add_hostdev_node(devices, &addrs[i])) < 0)
-                                return r;
+                        walk_guest_addresses(devs, mark_bus0_slot, used0);
+                        for (xmlNode *n = devs->children; n; n = n->next) {
+                                struct vc_domain_hostdev h;
+                                r = element_hostdev(n, &h, ret_error);
+                                if (r < 0)
+                                        return r;
+                                if (r == 0)
+                                        continue;
+                                struct vc_pci_addr *a = realloc(have, (n_have + 1) * sizeof *a);
+                                if (!a)
+                                        return -ENOMEM;
+                                have = a;
+                                have[n_have++] = h.addr;
+                        }
+                }
+                for (size_t i = 0; i < n_addrs; i++) {
+                        bool skip = false;
+                        for (size_t k = 0; k < n_have && !skip; k++)
+                                skip = vc_pci_addr_equal(&have[k], &addrs[i]);
+                        for (size_t k = 0; k < n_todo && !skip; k++)
+                                skip = vc_pci_addr_equal(&todo[k], &addrs[i]);
+                        if (!skip)
+                                todo[n_todo++] = addrs[i];
+                }
+                qsort(todo, n_todo, sizeof *todo, cmp_addr);
+
+                /* The functions of one card go into one guest slot, as functions 0, 1, ... with
+                 * multifunction='on' on function 0, as the card looks on the host. When the domain
+                 * has a function of the card already, libvirt placed it: the rest is left to
+                 * libvirt as well. */
+                for (size_t i = 0; i < n_todo;) {
+                        size_t k = i + 1;
+                        while (k < n_todo && todo[k].domain == todo[i].domain && todo[k].bus == todo[i].bus &&
+                               todo[k].slot == todo[i].slot)
+                                k++;
+                        bool one_slot = k - i >= 2;
+                        for (size_t m = 0; m < n_have && one_slot; m++)
+                                one_slot = !(have[m].domain == todo[i].domain && have[m].bus == todo[i].bus &&
+                                             have[m].slot == todo[i].slot);
+                        struct vc_pci_addr guest = {};
+                        if (one_slot) {
+                                r = guest_slot(doc, root, devices, used0, &changed, &n_changed, &guest);
+                                if (r == -ENOSPC)
+                                        return bad(ret_error, "no free guest PCI slot for the functions of %s",
+                                                   VC_PCI_ADDR_TO_STRING(&todo[i]));
+                                if (r < 0)
+                                        return r;
+                        }
+                        for (size_t m = i; m < k; m++) {
+                                struct vc_pci_addr g = guest;
+                                g.func = (uint8_t) (m - i);
+                                char *s = NULL;
+                                if ((r = vc_domain_hostdev_xml(&todo[m], one_slot ? &g : NULL, one_slot && m == i, &s)) < 0 ||
+                                    (r = strv_push(&changed, &n_changed, s)) < 0 ||
+                                    (r = add_hostdev_node(devices, &todo[m], one_slot ? &g : NULL, one_slot && m == i)) < 0)
+                                        return r;
+                        }
+                        i = k;
                 }
         } else {
+                long buses[64];
+                size_t n_buses = 0;
                 for (xmlNode *devs = root->children; devs; devs = devs->next) {
                         if (!is_element(devs, "devices"))
                                 continue;
@@ -483,6 +756,10 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
                                         continue;
                                 if ((r = strv_push(&changed, &n_changed, node_to_string(doc, n))) < 0)
                                         return r;
+                                for (xmlNode *c = n->children; c; c = c->next)
+                                        if (is_element(c, "address") && prop_is(c, "type", "pci") &&
+                                            prop_long(c, "bus") > 0 && n_buses < ELEMENTSOF(buses))
+                                                buses[n_buses++] = prop_long(c, "bus");
                                 /* Drop the indentation in front of it as well. */
                                 if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
                                         xmlNode *blank = n->prev;
@@ -491,6 +768,29 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
                                 }
                                 xmlUnlinkNode(n);
                                 xmlFreeNode(n);
+                        }
+                }
+                /* A PCIe root port the removed functions sat on, now empty, goes with them. */
+                for (size_t i = 0; i < n_buses; i++) {
+                        struct bus_use u = { .bus = buses[i] };
+                        walk_guest_addresses(root, mark_bus_use, &u);
+                        if (u.used)
+                                continue;
+                        xmlNode *next;
+                        for (xmlNode *c = devices->children; c; c = next) {
+                                next = c->next;
+                                if (!is_element(c, "controller") || !prop_is(c, "type", "pci") ||
+                                    !prop_is(c, "model", "pcie-root-port") || prop_long(c, "index") != buses[i])
+                                        continue;
+                                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, c))) < 0)
+                                        return r;
+                                if (c->prev && c->prev->type == XML_TEXT_NODE && xmlIsBlankNode(c->prev)) {
+                                        xmlNode *blank = c->prev;
+                                        xmlUnlinkNode(blank);
+                                        xmlFreeNode(blank);
+                                }
+                                xmlUnlinkNode(c);
+                                xmlFreeNode(c);
                         }
                 }
         }
@@ -509,5 +809,136 @@ done:
                 return -ENOMEM;
         if (ret_changed)
                 *ret_changed = TAKE_PTR(changed);
+        return 0;
+}
+
+int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_xml, char **ret_element,
+                          char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        char value[96];
+        int r = read_doc(xml, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        xmlNsPtr ns = xmlSearchNsByHref(doc, root, (const xmlChar *) QEMU_NS);
+        if (!ns && !(ns = xmlNewNs(root, (const xmlChar *) QEMU_NS, (const xmlChar *) "qemu")))
+                return -ENOMEM;
+        snprintf(value, sizeof value, MMIO64_FW_CFG ",string=%llu", (unsigned long long) mib);
+
+        xmlNode *cl = NULL;
+        for (xmlNode *c = root->children; c && !cl; c = c->next)
+                if (is_qemu_element(c, "commandline"))
+                        cl = c;
+        if (!cl && !(cl = xmlNewChild(root, ns, (const xmlChar *) "commandline", NULL)))
+                return -ENOMEM;
+        bool done = false, after_fw_cfg = false;
+        for (xmlNode *a = cl->children; a && !done; a = a->next) {
+                if (!is_qemu_element(a, "arg"))
+                        continue;
+                _cleanup_xml_free_ xmlChar *v = prop(a, "value");
+                if (v && after_fw_cfg && fw_cfg_mmio64((const char *) v)) {
+                        if (!xmlSetProp(a, (const xmlChar *) "value", (const xmlChar *) value))
+                                return -ENOMEM;
+                        done = true;
+                }
+                after_fw_cfg = v && xmlStrEqual(v, (const xmlChar *) "-fw_cfg");
+        }
+        if (!done) {
+                xmlNode *a1 = xmlNewChild(cl, ns, (const xmlChar *) "arg", NULL);
+                xmlNode *a2 = a1 ? xmlNewChild(cl, ns, (const xmlChar *) "arg", NULL) : NULL;
+                if (!a2 || !xmlNewProp(a1, (const xmlChar *) "value", (const xmlChar *) "-fw_cfg") ||
+                    !xmlNewProp(a2, (const xmlChar *) "value", (const xmlChar *) value))
+                        return -ENOMEM;
+        }
+        _cleanup_free_ char *element = node_to_string(doc, cl);
+        if (!element)
+                return -ENOMEM;
+        xmlChar *mem = NULL;
+        int size = 0;
+        xmlDocDumpMemory(doc, &mem, &size);
+        if (!mem)
+                return -ENOMEM;
+        *ret_xml = strndup((const char *) mem, (size_t) size);
+        xmlFree(mem);
+        if (!*ret_xml)
+                return -ENOMEM;
+        *ret_element = TAKE_PTR(element);
+        return 0;
+}
+
+int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr *gpu, char **ret_xml,
+                           char ***ret_changed, char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        size_t n_changed = 0;
+        int r = read_doc(xml, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        xmlNode *devices = first_child(root, "devices");
+        xmlNode *gpu_node = NULL, *first_hostdev = NULL;
+        bool video = false;
+        for (xmlNode *c = devices ? devices->children : NULL; c; c = c->next) {
+                struct vc_domain_hostdev h;
+                r = element_hostdev(c, &h, ret_error);
+                if (r < 0)
+                        return r;
+                if (r > 0 && !first_hostdev)
+                        first_hostdev = c;
+                if (r > 0 && !gpu_node && vc_pci_addr_equal(&h.addr, gpu))
+                        gpu_node = c;
+                if (!is_element(c, "video"))
+                        continue;
+                video = true;
+                xmlNode *model = first_child(c, "model");
+                if (model && prop_is(model, "type", "none") && !model->properties->next && !model->children)
+                        continue;
+                xmlNode *none = xmlNewNode(NULL, (const xmlChar *) "model");
+                if (!none || !xmlNewProp(none, (const xmlChar *) "type", (const xmlChar *) "none"))
+                        return -ENOMEM;
+                if (model) {
+                        xmlReplaceNode(model, none);
+                        xmlFreeNode(model);
+                } else
+                        xmlAddChild(c, none);
+                /* A video device without a display has no guest PCI address of its own. */
+                for (xmlNode *a = c->children, *next; a; a = next) {
+                        next = a->next;
+                        if (is_element(a, "address") || is_element(a, "driver")) {
+                                xmlUnlinkNode(a);
+                                xmlFreeNode(a);
+                        }
+                }
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, c))) < 0)
+                        return r;
+        }
+        if (!gpu_node)
+                return -ENOENT;
+        if (!video) {
+                xmlNode *v = xmlNewChild(devices, NULL, (const xmlChar *) "video", NULL);
+                xmlNode *m = v ? xmlNewChild(v, NULL, (const xmlChar *) "model", NULL) : NULL;
+                if (!m || !xmlNewProp(m, (const xmlChar *) "type", (const xmlChar *) "none"))
+                        return -ENOMEM;
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, v))) < 0)
+                        return r;
+        }
+        if (gpu_node != first_hostdev) {
+                xmlUnlinkNode(gpu_node);
+                xmlAddPrevSibling(first_hostdev, gpu_node);
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, gpu_node))) < 0)
+                        return r;
+        }
+        if (!changed && !(changed = calloc(1, sizeof *changed)))
+                return -ENOMEM;
+        xmlChar *mem = NULL;
+        int size = 0;
+        xmlDocDumpMemory(doc, &mem, &size);
+        if (!mem)
+                return -ENOMEM;
+        *ret_xml = strndup((const char *) mem, (size_t) size);
+        xmlFree(mem);
+        if (!*ret_xml)
+                return -ENOMEM;
+        *ret_changed = TAKE_PTR(changed);
         return 0;
 }

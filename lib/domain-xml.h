@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "macro.h"
 #include "pci.h"
@@ -48,7 +49,40 @@ struct vc_domain {
         char *name;
         struct vc_domain_hostdev *hostdevs; /* document order */
         size_t n_hostdevs;
+        /* What decides the guest's 64-bit PCI MMIO window (vc_domain_mmio64_window()). */
+        bool efi;                  /* OVMF: <os firmware='efi'>, a pflash or OVMF/edk2 <loader> */
+        uint64_t fw_cfg_mmio64_mib; /* <qemu:commandline> -fw_cfg opt/ovmf/X-PciMmio64Mb,string=N; 0 none */
+        unsigned maxphysaddr_bits; /* <cpu><maxphysaddr mode='emulate' bits='N'/>; 0 none */
+        bool maxphysaddr_passthrough; /* <maxphysaddr mode='passthrough'/> */
+        uint64_t pcihole64_kib;    /* <controller type='pci'><pcihole64>; 0 none */
+        bool emulated_display;     /* a <video> whose model is not 'none', or <graphics> without <video> */
 };
+
+/* The 64-bit PCI MMIO window the guest firmware gives the devices, in bytes; 0 when the
+ * firmware has no fixed window (SeaBIOS places 64-bit BARs above the guest's RAM, as far as
+ * its physical address bits reach). For OVMF (tianocore edk2 OvmfPkg, PlatformInitLib):
+ * X-PciMmio64Mb when set; else 1/8 of the guest's address space when <maxphysaddr
+ * mode='emulate'> gives it 41 bits or more (at most 46 bits count), if that is larger than the
+ * classic 32 GiB; else 32 GiB. <maxphysaddr mode='passthrough'/> depends on the host's bits and
+ * <pcihole64> only sizes the window QEMU describes to the guest OS after the firmware ran: neither
+ * is counted. */
+uint64_t vc_domain_mmio64_window(const struct vc_domain *d);
+
+/* Set the OVMF 64-bit MMIO window of a domain XML document to @mib MiB: the
+ * <qemu:commandline> arguments -fw_cfg opt/ovmf/X-PciMmio64Mb,string=@mib (the namespace
+ * declared on <domain> when missing; an existing X-PciMmio64Mb argument is replaced). The new
+ * document to *ret_xml, the <qemu:commandline> element written to *ret_element. Errors as for
+ * vc_domain_edit_hostdevs(). */
+/* Make the passed-through function @gpu the domain's display: every <video>'s <model> becomes
+ * <model type='none'/> (a <video> with it is added when there is none), and the <hostdev> of
+ * @gpu moves in front of the other host devices. The elements changed go to *ret_changed
+ * (NULL-terminated, empty: nothing to do). -ENOENT when the domain does not pass @gpu through;
+ * other errors as for vc_domain_edit_hostdevs(). */
+int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr *gpu, char **ret_xml,
+                           char ***ret_changed, char **ret_error);
+
+int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_xml, char **ret_element,
+                          char **ret_error);
 
 /* Parse @len bytes of @buf. Returns 0, -EBADMSG for malformed input (with *ret_error, when
  * non-NULL, set to one line such as "<hostdev> #2: <address> bus='0x100': out of range
@@ -62,14 +96,22 @@ bool vc_domain_has_hostdev(const struct vc_domain *d, const struct vc_pci_addr *
 
 /* The element "vfio-claim add" adds for one PCI function, without a trailing newline:
  * <hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01'
- * slot='0x00' function='0x0'/></source></hostdev> (on separate, indented lines). */
-int vc_domain_hostdev_xml(const struct vc_pci_addr *addr, char **ret);
+ * slot='0x00' function='0x0'/></source></hostdev> (on separate, indented lines); with @guest, also
+ * the guest address <address type='pci' domain=... bus=... slot=... function=.../> after
+ * <source>, with multifunction='on' when @multifunction. */
+int vc_domain_hostdev_xml(const struct vc_pci_addr *addr, const struct vc_pci_addr *guest, bool multifunction,
+                          char **ret);
 
 /* Edit a domain XML document: with @add, append one <hostdev> (as vc_domain_hostdev_xml()) for
- * every address in @addrs that the domain does not pass through yet; otherwise remove every
- * <hostdev type='pci'> and <interface type='hostdev'> whose source is one of @addrs. The new
+ * every address in @addrs that the domain does not pass through yet, in address order. Two or more
+ * functions of one card (one host slot), none of which the domain has yet, go into one guest slot
+ * as functions 0, 1, ... (multifunction='on' on the first): on a q35 machine at slot 0 of a new
+ * <controller type='pci' model='pcie-root-port'> (the next free index), otherwise at a free slot
+ * (3 and up) of the root bus. Otherwise remove every <hostdev type='pci'> and
+ * <interface type='hostdev'> whose source is one of @addrs, and a pcie-root-port controller that
+ * one of them sat on when nothing else sits on it now. The new
  * document goes to *ret_xml; *ret_changed (may be NULL) receives a NULL-terminated list of the
- * elements added or removed, each serialized as XML (empty list: nothing to do). Errors as for
+ * elements added or removed (controllers included), each serialized as XML (empty list: nothing to do). Errors as for
  * vc_domain_parse(), and -EBADMSG when the document has no <devices> to add to. */
 int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
                             size_t n_addrs, bool add, char **ret_xml, char ***ret_changed,

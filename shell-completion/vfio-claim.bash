@@ -37,7 +37,7 @@ _vfio_claim() {
         fi
 
         local verbs="list show enable disable apply release status doctor check-config add remove export help"
-        local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --yes --verbose --help --version"
+        local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --yes --no-mmio-fix --primary --verbose --help --version"
         local sysroot="" config="" verb="" i n_args=0
 
         for ((i = 1; i < cword; i++)); do

@@ -38,6 +38,8 @@ struct vc_cli {
         int verbose;
         const char *connect_uri;
         const char *format; /* export --format */
+        bool no_mmio_fix;   /* add --no-mmio-fix */
+        bool primary;       /* add --primary */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;

@@ -23,6 +23,8 @@ enum {
         OPT_ALL = 1 << 6,
         OPT_FORMAT = 1 << 7,
         OPT_YES = 1 << 8,
+        OPT_NO_MMIO_FIX = 1 << 9,
+        OPT_PRIMARY = 1 << 10,
 };
 
 static const struct option_help {
@@ -33,7 +35,9 @@ static const struct option_help {
 } option_help[] = {
         { OPT_DRY_RUN, "--dry-run", "--dry-run", "print the plan and every write, change nothing" },
         { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
-                                "also a group whose VM hold libvirt cannot confirm" },
+                                "also a group whose VM hold libvirt cannot confirm;\n"
+                                "with add and disable, a group another VM's\n"
+                                "definition lists" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
         { OPT_YES, "--yes", "--yes", "agree that other slots' devices in the group move too\n"
@@ -41,6 +45,8 @@ static const struct option_help {
         { OPT_FORMAT, "--format", "--format F", "nova, kubevirt or proxmox" },
         { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
+        { OPT_NO_MMIO_FIX, "--no-mmio-fix", "--no-mmio-fix", "leave OVMF's 64-bit MMIO window as it is" },
+        { OPT_PRIMARY, "--primary", "--primary", "make the group's GPU the VM's display" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
 };
@@ -55,7 +61,7 @@ static const struct verb {
         bool writes;         /* changes the system: needs root on the real root */
 } verbs[] = {
         { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
-        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_TIMEOUT, false },
+        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_CONNECT | OPT_TIMEOUT, false },
         { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME] [--yes]",
           "claim the group now, add it to the configuration",
           OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME | OPT_YES, true },
@@ -65,10 +71,11 @@ static const struct verb {
           OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_YES, true },
         { "release", 0, 1, verb_release, "release DEVICE|--all", "give a claimed group back to the host now",
           OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
-        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", OPT_TIMEOUT,
+        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers",
+          OPT_CONNECT | OPT_TIMEOUT,
           false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          OPT_DRY_RUN | OPT_CONNECT, false },
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX | OPT_PRIMARY, false },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
@@ -113,6 +120,8 @@ static void help(FILE *f) {
                 "      --connect URI    libvirt connection (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
                 "      --format F       with export: nova, kubevirt or proxmox\n"
+                "      --no-mmio-fix    with add: leave OVMF's 64-bit MMIO window as it is\n"
+                "      --primary        with add: make the group's GPU the VM's display\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -157,6 +166,8 @@ enum {
         ARG_ALL,
         ARG_FORMAT,
         ARG_YES,
+        ARG_NO_MMIO_FIX,
+        ARG_PRIMARY,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -177,6 +188,8 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "all", no_argument, NULL, ARG_ALL },
                 { "format", required_argument, NULL, ARG_FORMAT },
                 { "yes", no_argument, NULL, ARG_YES },
+                { "no-mmio-fix", no_argument, NULL, ARG_NO_MMIO_FIX },
+                { "primary", no_argument, NULL, ARG_PRIMARY },
                 {}
         };
         int c;
@@ -207,6 +220,8 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_YES: cli->yes = true; *ret_given |= OPT_YES; break;
                 case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
                 case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
+                case ARG_NO_MMIO_FIX: cli->no_mmio_fix = true; *ret_given |= OPT_NO_MMIO_FIX; break;
+                case ARG_PRIMARY: cli->primary = true; *ret_given |= OPT_PRIMARY; break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
                         char *end;

@@ -134,7 +134,8 @@ void json_device(struct vc_cli *cli, struct vc_json *j, const struct vc_pci_dev 
         vc_json_object_end(j);
 }
 
-void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g, bool detail) {
+void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g, bool detail, bool vms_key,
+                char *const *vms) {
         vc_json_object_begin(j);
         vc_json_kv_uint(j, "group", vc_group_number(g));
         vc_json_kv_bool(j, "claimed", vc_group_is_claimed(cli->ctx, g));
@@ -145,6 +146,16 @@ void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g,
         for (size_t i = 0; i < vc_group_n_devices(g); i++)
                 json_device(cli, j, vc_group_device(g, i), detail);
         vc_json_array_end(j);
+        if (vms_key) {
+                vc_json_key(j, "vms");
+                if (vms) {
+                        vc_json_array_begin(j);
+                        for (char *const *v = vms; *v; v++)
+                                vc_json_string(j, *v);
+                        vc_json_array_end(j);
+                } else
+                        vc_json_null(j);
+        }
         vc_json_object_end(j);
 }
 

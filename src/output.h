@@ -15,7 +15,10 @@ struct device_facts {
 
 void device_facts_for(struct vc_cli *cli, const struct vc_pci_dev *d, struct device_facts *ret);
 void json_device(struct vc_cli *cli, struct vc_json *j, const struct vc_pci_dev *d, bool detail);
-void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g, bool detail);
+/* With @vms_key, also "vms": the VMs whose definitions list the group (@vms NULL: null, libvirt
+ * could not be asked). */
+void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g, bool detail, bool vms_key,
+                char *const *vms);
 /* "ID 10de:2204" with names when the hardware database knows them. */
 char *device_description(struct vc_cli *cli, const struct vc_pci_dev *d);
 

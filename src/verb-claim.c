@@ -338,6 +338,41 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, 
         return EXIT_DONE;
 }
 
+/* disable: a group stays enabled while a VM's definition, running or not, lists it (the VM would
+ * fail at its next start); --force goes on. Without libvirt there are no definitions to ask. */
+static int refuse_if_defined(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups, size_t n) {
+        _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
+        _cleanup_free_ char *err = NULL;
+        int r = vc_virt_definitions_read_uri(cli->connect_uri, &defs, &err);
+        if (r == -ENOMEM)
+                return log_error("out of memory"), EXIT_FAILED;
+        if (r < 0) {
+                log_debug("cannot list the VMs at %s (%s): no definition checked", cli->connect_uri, strna(err));
+                return EXIT_DONE;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const struct vc_group *g = find_group(t, groups[i]);
+                _cleanup_strv_free_ char **users = NULL;
+                _cleanup_free_ char *names = NULL;
+                if (!g)
+                        continue;
+                if (vc_virt_definitions_users(&defs, g, NULL, &users) < 0 ||
+                    (users[0] && !(names = vc_virt_names_join(users))))
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (!users[0])
+                        continue;
+                if (!cli->force) {
+                        log_error("IOMMU group %u is in the definition of %s; take it out first (vfio-claim remove "
+                                  "%s group:%u), or run again with --force",
+                                  groups[i], names, users[0], groups[i]);
+                        return EXIT_REFUSED;
+                }
+                log_warning("IOMMU group %u is in the definition of %s; going on (--force): that VM fails at its "
+                            "next start until it is taken out", groups[i], names);
+        }
+        return EXIT_DONE;
+}
+
 static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
         /* release decides from the state records alone: an invalid configuration must not stop
          * a group from going back to the host. Every other writing verb acts on the
@@ -1070,6 +1105,11 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
                 device_arg_done(&arg);
                 return r;
         }
+        if (drop_config && (r = refuse_if_defined(cli, t, arg.groups, arg.n_groups)) != EXIT_DONE) {
+                config_edits_free(edits, n_edits);
+                device_arg_done(&arg);
+                return r;
+        }
         /* Ask libvirt about the owners the records name, then act under the lock only when the
          * records still name them: a hook "prepare" may have taken a group meanwhile. Then
          * libvirt is asked again, a few times at most. */
@@ -1265,6 +1305,13 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
         if (r < 0)
                 return log_error_errno(r, "cannot read the state records: %m"), EXIT_FAILED;
 
+        /* The VMs whose definitions list each group (none asked when libvirt cannot be reached). */
+        _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
+        _cleanup_free_ char *virt_err = NULL;
+        bool have_defs = n > 0 && vc_virt_definitions_read_uri(cli->connect_uri, &defs, &virt_err) >= 0;
+        if (n > 0 && !have_defs)
+                log_debug("cannot list the VMs at %s: %s", cli->connect_uri, strna(virt_err));
+
         struct vc_json *j = NULL;
         if (cli->json) {
                 j = vc_json_new(stdout);
@@ -1291,6 +1338,13 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                 (void) vc_group_read(cli->ctx, groups[i], &g);
                 format_time(rec->since, when);
                 bool claimed = g && vc_group_is_claimed(cli->ctx, g);
+                _cleanup_strv_free_ char **vms = NULL;
+                _cleanup_free_ char *names = NULL;
+                if (have_defs && g && (vc_virt_definitions_users(&defs, g, NULL, &vms) < 0 ||
+                                       (vms[0] && !(names = vc_virt_names_join(vms))))) {
+                        vc_json_free(j);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
                 if (j) {
                         vc_json_object_begin(j);
                         vc_json_kv_uint(j, "group", rec->group);
@@ -1299,6 +1353,14 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         vc_json_kv_string(j, "owner", rec->owner);
                         vc_json_kv_uint(j, "since", rec->since);
                         vc_json_kv_string(j, "by", rec->by);
+                        vc_json_key(j, "vms");
+                        if (vms) {
+                                vc_json_array_begin(j);
+                                for (char **v = vms; *v; v++)
+                                        vc_json_string(j, *v);
+                                vc_json_array_end(j);
+                        } else
+                                vc_json_null(j);
                         vc_json_key(j, "devices");
                         vc_json_array_begin(j);
                 } else
@@ -1307,6 +1369,8 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                                claimed ? "" : " (not all endpoints on vfio now)",
                                rec->owner ? "used by VM " : "no VM", strempty(rec->owner), when,
                                rec->by ? ", by " : "", strempty(rec->by));
+                if (!j && names)
+                        printf("  in the definition of %s\n", names);
                 for (size_t k = 0; k < rec->n_devices; k++) {
                         const struct vc_record_device *d = &rec->devices[k];
                         const char *now = NULL;

@@ -7,6 +7,7 @@
 #include <libvirt/virterror.h>
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,12 +81,14 @@ struct vm {
         bool kvm_hidden;
         struct vc_pci_addr *hostdevs;
         size_t n_hostdevs;
+        struct vc_domain *dom; /* the same definition through domain-xml.c: the MMIO window */
 };
 
 static void vm_done(struct vm *v) {
         free(v->name);
         free(v->machine);
         free(v->hostdevs);
+        vc_domain_free(v->dom);
 }
 
 /* Read the domain's definition through libvirt: 0, -ENOENT when there is no such domain (or no
@@ -140,6 +143,8 @@ static int vm_read(const char *uri, const char *name, struct vm *ret, char **ret
                         continue;
                 v.hostdevs[v.n_hostdevs++] = (struct vc_pci_addr){ (uint16_t) dom_, (uint8_t) bus, (uint8_t) slot, (uint8_t) fn };
         }
+        if (vc_domain_parse(xml, strlen(xml), &v.dom, NULL) < 0)
+                v.dom = NULL;
         *ret = v;
         return 0;
 }
@@ -164,6 +169,7 @@ static bool vm_has(const struct vm *v, const struct vc_pci_addr *a) {
 
 static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const struct vm *v, struct vc_doctor_report *rep) {
         bool gpu = false, nvidia_geforce = false;
+        struct vc_pci_addr gpu_addr = {};
         int r;
 
         for (size_t i = 0; i < v->n_hostdevs; i++) {
@@ -171,6 +177,8 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
                 if (!d)
                         continue;
                 if ((vc_pci_dev_class(d) >> 16) == 0x03) {
+                        if (!gpu)
+                                gpu_addr = *vc_pci_dev_addr(d);
                         gpu = true;
                         if (vc_pci_dev_vendor(d) == 0x10de && (vc_pci_dev_class(d) >> 8) == 0x0300) {
                                 _cleanup_free_ char *desc = device_description(cli, d);
@@ -249,6 +257,47 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
                                 fmt("VM %s: %zu PCI host device%s, every IOMMU group complete or claimed by vfio-claim", v->name,
                                     v->n_hostdevs, v->n_hostdevs == 1 ? "" : "s"),
                                 NULL);
+                if (r < 0)
+                        return r;
+        }
+
+        /* A passed-through GPU next to an emulated display: the guest's firmware and OS show
+         * their output on the emulated one, and the GPU's monitor stays dark. */
+        if (gpu && v->dom && v->dom->emulated_display) {
+                r = add_finding(rep, "vm-display", VC_DOCTOR_WARN, NULL,
+                                fmt("VM %s: a passed-through GPU next to an emulated display: the firmware and the guest show their output on the emulated one",
+                                    v->name),
+                                fmt("vfio-claim add --primary %s %s (sets every <video> model to 'none'), unless the emulated display is wanted",
+                                    v->name, VC_PCI_ADDR_TO_STRING(&gpu_addr)));
+                if (r < 0)
+                        return r;
+        } else if (gpu && v->dom)
+                r = add_finding(rep, "vm-display", VC_DOCTOR_OK, NULL,
+                                fmt("VM %s: no emulated display next to the passed-through GPU", v->name), NULL);
+        if (r < 0)
+                return r;
+
+        /* The 64-bit prefetchable BARs of all host devices together against the window. */
+        if (v->dom && v->n_hostdevs > 0) {
+                uint64_t need = vc_virt_mmio64_need(t, v->dom), window = vc_domain_mmio64_window(v->dom);
+                if (window == 0)
+                        r = add_finding(rep, "vm-mmio", VC_DOCTOR_OK, NULL,
+                                        fmt("VM %s: %" PRIu64 " MiB of 64-bit prefetchable BARs; SeaBIOS places them above the guest's RAM, with no fixed window",
+                                            v->name, need >> 20),
+                                        NULL);
+                else if (need <= window)
+                        r = add_finding(rep, "vm-mmio", VC_DOCTOR_OK, NULL,
+                                        fmt("VM %s: %" PRIu64 " MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of %" PRIu64 " MiB",
+                                            v->name, need >> 20, window >> 20),
+                                        NULL);
+                else {
+                        uint64_t mib = vc_mmio64_window_mib(need);
+                        r = add_finding(rep, "vm-mmio", VC_DOCTOR_FAIL, NULL,
+                                        fmt("VM %s: its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of %" PRIu64 " MiB: the guest sees them but their drivers fail to initialise them",
+                                            v->name, need >> 20, window >> 20),
+                                        fmt("a window of %" PRIu64 " MiB: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=%" PRIu64 "'/></qemu:commandline> (xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>); 'vfio-claim add' writes it",
+                                            mib, mib));
+                }
                 if (r < 0)
                         return r;
         }

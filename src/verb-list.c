@@ -11,6 +11,7 @@
 #include "output.h"
 #include "table.h"
 #include "verb-usb.h"
+#include "virt.h"
 
 static size_t terminal_width(void) {
         struct winsize ws;
@@ -85,7 +86,7 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
                 vc_json_key(j, "groups");
                 vc_json_array_begin(j);
                 for (size_t i = 0; i < t->n_groups; i++)
-                        json_group(cli, j, t->groups[i], false);
+                        json_group(cli, j, t->groups[i], false, false, NULL);
                 vc_json_array_end(j);
                 vc_json_key(j, "ungrouped");
                 vc_json_array_begin(j);
@@ -224,6 +225,13 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
         if (r != EXIT_DONE)
                 return r;
 
+        /* The VMs whose definitions list each group (none asked when libvirt cannot be reached). */
+        _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
+        _cleanup_free_ char *virt_err = NULL;
+        bool have_defs = vc_virt_definitions_read_uri(cli->connect_uri, &defs, &virt_err) >= 0;
+        if (!have_defs)
+                log_debug("cannot list the VMs at %s: %s", cli->connect_uri, strna(virt_err));
+
         struct vc_json *j = NULL;
         if (cli->json) {
                 j = vc_json_new(stdout);
@@ -242,8 +250,16 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
                                 g = t->groups[k];
                 if (!g)
                         continue;
+                _cleanup_strv_free_ char **vms = NULL;
+                _cleanup_free_ char *names = NULL;
+                if (have_defs && (vc_virt_definitions_users(&defs, g, NULL, &vms) < 0 ||
+                                  (vms[0] && !(names = vc_virt_names_join(vms))))) {
+                        device_arg_done(&arg);
+                        vc_json_free(j);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
                 if (j) {
-                        json_group(cli, j, g, true);
+                        json_group(cli, j, g, true, true, vms);
                         continue;
                 }
                 printf("IOMMU group %u: %zu device%s, %zu endpoint%s; %s\n", vc_group_number(g),
@@ -251,6 +267,8 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
                        vc_group_n_endpoints(g) == 1 ? "" : "s",
                        vc_group_is_claimed(cli->ctx, g) ? "claimed (all endpoints on vfio, /dev/vfio node present)"
                                                         : "not claimed");
+                if (names)
+                        printf("  in the definition of %s\n", names);
                 for (size_t k = 0; k < vc_group_n_devices(g); k++)
                         print_device_detail(cli, vc_group_device(g, k));
         }

@@ -11,11 +11,13 @@
  * without reproducing the exact device XML that virDomainDetachDeviceFlags would need. SECURE
  * keeps passwords (VNC, SPICE) that a plain dump would drop on the way back in. */
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "doctor.h"
 #include "domain-xml.h"
 #include "json.h"
 #include "log.h"
@@ -24,7 +26,8 @@
 
 /* --json: one document whatever the outcome ("changed" empty: nothing to do). */
 static int report_json(const char *vm, unsigned group, bool add, bool dry_run, const struct vc_domain *before,
-                       const struct vc_pci_addr *addrs, size_t n_addrs, char **elements, bool configured) {
+                       const struct vc_pci_addr *addrs, size_t n_addrs, char **elements, bool configured,
+                       const char *definition) {
         struct vc_json *j = vc_json_new(stdout);
         if (!j)
                 return log_error("out of memory"), EXIT_FAILED;
@@ -51,6 +54,7 @@ static int report_json(const char *vm, unsigned group, bool add, bool dry_run, c
                 vc_json_string(j, *e);
         vc_json_array_end(j);
         vc_json_kv_bool(j, "configured", configured);
+        vc_json_kv_string(j, "definition", definition);
         vc_json_object_end(j);
         int r = vc_json_finish(j);
         vc_json_free(j);
@@ -128,6 +132,32 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                                  "%s edits only a stopped VM", vm, vm, add ? "add" : "remove"),
                        EXIT_REFUSED;
 
+        /* A passed-through device belongs to one VM: another definition listing the group is
+         * refused (--force: only one of them can run at a time, the user knows). */
+        if (add) {
+                _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
+                _cleanup_strv_free_ char **users = NULL;
+                _cleanup_free_ char *names = NULL;
+                r = vc_virt_definitions_read(conn, &defs);
+                if (r < 0)
+                        return log_error("cannot list the VMs at %s to check that no other VM uses IOMMU group %u: %s",
+                                         cli->connect_uri, vc_group_number(g), vc_virt_error()),
+                               EXIT_FAILED;
+                if (vc_virt_definitions_users(&defs, g, vm, &users) < 0)
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (users[0] && !(names = vc_virt_names_join(users)))
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (users[0] && !cli->force)
+                        return log_error("IOMMU group %u is already in the definition of %s: a passed-through device "
+                                         "belongs to one VM; take it out there first (vfio-claim remove %s %s), or run "
+                                         "again with --force",
+                                         vc_group_number(g), names, users[0], device),
+                               EXIT_REFUSED;
+                if (users[0])
+                        log_warning("IOMMU group %u is also in the definition of %s; going on (--force): only one of "
+                                    "them can run at a time", vc_group_number(g), names);
+        }
+
         xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
         if (!xml)
                 return log_error("VM %s: cannot read its definition: %s", vm, vc_virt_error()), EXIT_FAILED;
@@ -138,9 +168,84 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 return log_error("VM %s: cannot edit its definition: %s", vm, err ? err : strerror(-r)),
                        EXIT_FAILED;
 
+        /* The 64-bit prefetchable BARs of all its host devices must fit OVMF's 64-bit MMIO window,
+         * or the guest sees a device its driver cannot initialise: add enlarges the window (see
+         * vc_domain_mmio64_window() for which window which definition gets). */
+        _cleanup_free_ char *mmio_element = NULL, *mmio_note = NULL;
+        if (add && changed[0]) {
+                _cleanup_(vc_domain_freep) struct vc_domain *next = NULL;
+                if (vc_domain_parse(new_xml, strlen(new_xml), &next, NULL) >= 0) {
+                        uint64_t need = vc_virt_mmio64_need(t, next), window = vc_domain_mmio64_window(next);
+                        if (window > 0 && need > window) {
+                                uint64_t mib = vc_mmio64_window_mib(need);
+                                _cleanup_free_ char *fixed = NULL;
+                                if (cli->no_mmio_fix)
+                                        r = asprintf(&mmio_note,
+                                                     "VM %s: its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, more than "
+                                                     "OVMF's 64-bit MMIO window of %" PRIu64 " MiB; left as it is (--no-mmio-fix): "
+                                                     "'vfio-claim doctor %s' says what to change",
+                                                     vm, need >> 20, window >> 20, vm);
+                                else {
+                                        r = vc_domain_edit_mmio64(new_xml, strlen(new_xml), mib, &fixed, &mmio_element, &err);
+                                        if (r < 0)
+                                                return log_error("VM %s: cannot set its MMIO window: %s", vm,
+                                                                 err ? err : strerror(-r)),
+                                                       EXIT_FAILED;
+                                        free(new_xml);
+                                        new_xml = TAKE_PTR(fixed);
+                                        r = asprintf(&mmio_note,
+                                                     "VM %s: OVMF's 64-bit MMIO window set to %" PRIu64 " MiB "
+                                                     "(<qemu:commandline> -fw_cfg " "opt/ovmf/X-PciMmio64Mb,string=%" PRIu64
+                                                     "): its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, "
+                                                     "more than the %" PRIu64 " MiB window it had",
+                                                     vm, mib, mib, need >> 20, window >> 20);
+                                }
+                                if (r < 0)
+                                        return log_error("out of memory"), EXIT_FAILED;
+                        }
+                }
+        }
+
+        /* --primary: the GPU of the group becomes the VM's display. */
+        _cleanup_free_ char *primary_note = NULL;
+        if (add && cli->primary) {
+                const struct vc_pci_dev *gpu = NULL;
+                for (size_t i = 0; i < vc_group_n_devices(g) && !gpu; i++)
+                        if (!vc_pci_dev_is_bridge(vc_group_device(g, i)) &&
+                            (vc_pci_dev_class(vc_group_device(g, i)) >> 16) == 0x03)
+                                gpu = vc_group_device(g, i);
+                if (!gpu)
+                        return log_error("--primary: IOMMU group %u has no display controller", vc_group_number(g)),
+                               EXIT_USAGE;
+                _cleanup_free_ char *with_primary = NULL;
+                _cleanup_strv_free_ char **more = NULL;
+                r = vc_domain_edit_primary(new_xml, strlen(new_xml), vc_pci_dev_addr(gpu), &with_primary, &more, &err);
+                if (r < 0)
+                        return log_error("VM %s: cannot make %s its display: %s", vm, vc_pci_dev_name(gpu),
+                                         err ? err : strerror(-r)),
+                               EXIT_FAILED;
+                size_t n = 0, m = 0;
+                while (changed[n])
+                        n++;
+                while (more[m])
+                        m++;
+                char **all = realloc(changed, (n + m + 1) * sizeof *all);
+                if (!all)
+                        return log_error("out of memory"), EXIT_FAILED;
+                changed = all;
+                for (size_t i = 0; i < m; i++)
+                        changed[n + i] = TAKE_PTR(more[i]);
+                changed[n + m] = NULL;
+                free(new_xml);
+                new_xml = TAKE_PTR(with_primary);
+                if (m > 0 && asprintf(&primary_note, "VM %s: its display is now %s (every <video> model 'none', its <hostdev> first)",
+                                      vm, vc_pci_dev_name(gpu)) < 0)
+                        return log_error("out of memory"), EXIT_FAILED;
+        }
+
         if (cli->json && (!changed[0] || cli->dry_run))
                 return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
-                                   configured);
+                                   configured, changed[0] ? new_xml : xml);
         if (!changed[0]) {
                 if (add)
                         printf("VM %s already has every endpoint of IOMMU group %u.\n", vm, vc_group_number(g));
@@ -154,6 +259,10 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                        vc_group_number(g));
                 for (char **c = changed; *c; c++)
                         printf("%s\n", *c);
+                if (mmio_element)
+                        printf("%s\n", mmio_element);
+                if (mmio_note)
+                        printf("%s%s\n", cli->no_mmio_fix ? "" : "Would have: ", mmio_note);
                 return EXIT_DONE;
         }
 
@@ -176,9 +285,17 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                         return log_error("VM %s: libvirt's stored definition %s %s", vm,
                                          add ? "lacks" : "still has", VC_PCI_ADDR_TO_STRING(&addrs[i])),
                                EXIT_FAILED;
+        if (mmio_element && vc_domain_mmio64_window(check) < vc_virt_mmio64_need(t, check)) {
+                /* libvirt's test driver, for one, drops the QEMU namespace. */
+                log_warning("VM %s: libvirt at %s did not keep the <qemu:commandline> that sets OVMF's 64-bit MMIO "
+                            "window; add it by hand ('vfio-claim doctor %s' shows it)", vm, cli->connect_uri, vm);
+                free(mmio_note);
+                mmio_note = NULL;
+        }
 
         if (cli->json)
-                return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured);
+                return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured,
+                                   after);
         printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
         for (size_t i = 0; i < n_addrs; i++)
                 if (vc_domain_has_hostdev(before, &addrs[i]) != add)
@@ -194,6 +311,10 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         printf("\n");
         for (char **c = changed; cli->verbose && *c; c++)
                 printf("%s\n", *c);
+        if (mmio_note)
+                printf("%s\n", mmio_note);
+        if (primary_note)
+                printf("%s\n", primary_note);
         if (add && !configured)
                 printf("The group is not in the configuration: run 'vfio-claim enable %s' so that it is\n"
                        "claimed when the VM starts (libvirt does not move managed='no' devices itself).\n",

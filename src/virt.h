@@ -22,3 +22,32 @@ const char *vc_virt_error(void);
  * tell; on -ECONNREFUSED and -EIO *ret_error (when not NULL) gets libvirt's message (free() it).
  * A read-only connection. */
 int vc_virt_domain_is_running(const char *uri, const char *name, char **ret_error);
+
+#include "domain-xml.h"
+#include "iommu.h"
+
+/* The PCI host devices every domain at one connection lists, running or not: one
+ * virConnectListAllDomains() and each definition's XML (the persistent one for a defined domain,
+ * VIR_DOMAIN_XML_INACTIVE). A domain whose XML cannot be read or parsed is left out. */
+struct vc_virt_definitions {
+        struct vc_domain **domains;
+        size_t n_domains;
+};
+int vc_virt_definitions_read(virConnectPtr conn, struct vc_virt_definitions *ret);
+void vc_virt_definitions_done(struct vc_virt_definitions *d);
+
+/* The names of the domains (other than @except, may be NULL) whose definitions list a device of
+ * @g (a NULL-terminated list, sorted, in *ret; empty when none). 0 or -ENOMEM. */
+int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct vc_group *g, const char *except,
+                              char ***ret);
+
+/* Both steps through a read-only connection to @uri: -ECONNREFUSED (with *ret_error, free() it)
+ * when libvirt cannot be reached. */
+int vc_virt_definitions_read_uri(const char *uri, struct vc_virt_definitions *ret, char **ret_error);
+
+/* The sum of the 64-bit prefetchable BARs of the domain's PCI host devices present in @t (what
+ * the firmware must place in its 64-bit MMIO window). */
+uint64_t vc_virt_mmio64_need(const struct vc_topology *t, const struct vc_domain *d);
+
+/* "VM a", "VMs a and b", "VMs a, b and c" (NULL on OOM). */
+char *vc_virt_names_join(char *const *names);

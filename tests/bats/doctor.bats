@@ -693,3 +693,30 @@ flags		: fpu vme de pse tsc msr pae mce cx8 apic sep lahf_lm"
         assert_equal "$(field initramfs level)" null
         assert_equal "$(field early-unit level)" null
 }
+
+@test "doctor VM: the 64-bit BARs of all host devices together against OVMF's window" {
+        fake_root two-big-gpus
+        local efi="<loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader>"
+        # One 16 GiB GPU fits the classic 32 GiB window.
+        uri=$(vm_node ai pc-q35-7.2 "$efi" "" "$(hostdev 01 00 0)$(hostdev 01 00 1)")
+        run --separate-stderr vc --connect "$uri" --json doctor ai
+        assert_equal "$(field vm-mmio level)" ok
+        assert_equal "$(field vm-mmio finding)" "VM ai: 16416 MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of 32768 MiB"
+        # Two do not, though each alone would: the sum counts.
+        uri=$(vm_node ai pc-q35-7.2 "$efi" "" "$(hostdev 01 00 0)$(hostdev 01 00 1)$(hostdev 02 00 0)$(hostdev 02 00 1)")
+        run --separate-stderr vc --connect "$uri" --json doctor ai
+        assert_failure 1
+        assert_equal "$(field vm-mmio level)" fail
+        assert_equal "$(field vm-mmio finding)" "VM ai: its PCI host devices have 32832 MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of 32768 MiB: the guest sees them but their drivers fail to initialise them"
+        assert_equal "$(field vm-mmio fix)" "a window of 131072 MiB: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=131072'/></qemu:commandline> (xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>); 'vfio-claim add' writes it"
+        # SeaBIOS has no fixed window.
+        uri=$(vm_node ai pc-q35-7.2 "" "" "$(hostdev 01 00 0)$(hostdev 01 00 1)$(hostdev 02 00 0)$(hostdev 02 00 1)")
+        run --separate-stderr vc --connect "$uri" --json doctor ai
+        assert_equal "$(field vm-mmio level)" ok
+        # A 48 GiB GPU alone is too large as well.
+        fake_root doctor-big-bar
+        uri=$(vm_node big pc-q35-7.2 "$efi" "" "$(hostdev 01 00 0)")
+        run --separate-stderr vc --connect "$uri" --json doctor big
+        assert_equal "$(field vm-mmio level)" fail
+        assert_equal "$(field vm-mmio fix)" "a window of 131072 MiB: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=131072'/></qemu:commandline> (xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>); 'vfio-claim add' writes it"
+}

@@ -164,3 +164,219 @@ vm() {
         assert_success
         assert_equal "$(echo "$output" | jq -c '[.changed, .elements]')" '[[],[]]'
 }
+
+@test "add: refused with exit 4 when another VM's definition lists the group, --force goes on" {
+        node "$(stopped gaming)" "$(stopped work "$(hostdev 0x01 0x1 no)")" "$(stopped lab "$(hostdev 0x01 0x0)")" \
+                "$(stopped other "$(hostdev 0x02 0x0)")"
+        run --separate-stderr vm add gaming 01:00.0
+        assert_failure 4
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is already in the definition of VMs lab and work: a passed-through device belongs to one VM; take it out there first (vfio-claim remove lab 01:00.0), or run again with --force"
+        run --separate-stderr vm --json add gaming 01:00.0
+        assert_failure 4
+        # The VM that lists it already is no "other" VM; a VM with another group does not count.
+        run --separate-stderr vm add lab 01:00.0
+        assert_failure 4
+        assert_regex "$stderr" "definition of VM work: "
+        run --separate-stderr vm --force add gaming 01:00.0
+        assert_success
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is also in the definition of VMs lab and work; going on (--force): only one of them can run at a time"
+        assert_line --index 0 "VM gaming, IOMMU group 1: added 0000:01:00.0 0000:01:00.1"
+}
+
+# enabled_node: group 1 claimed (its record exists) and a node where VM work lists the GPU.
+enabled_node() {
+        run --separate-stderr vc --config "$CONF" enable gpu
+        assert_success
+        node "$(stopped work "$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)")" "$(running idle)" "$(stopped spare "$(hostdev 0x01 0x1)")"
+}
+
+@test "disable: refused while a defined VM lists the group, naming them; --force goes on" {
+        enabled_node
+        run --separate-stderr vm disable gpu
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is in the definition of VMs spare and work; take it out first (vfio-claim remove spare group:1), or run again with --force"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        [ -e "$CONF/conf.d/gpu.conf" ] || [ -n "$(grep -rl 10de:2204 "$CONF")" ]
+        run --separate-stderr vm --dry-run disable gpu
+        assert_failure 4
+        # No VM lists it: disable goes through.
+        node "$(stopped work "$(hostdev 0x02 0x0)")"
+        run --separate-stderr vm --dry-run disable gpu
+        assert_success
+        node "$(stopped work "$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)")"
+        run --separate-stderr vm --force disable gpu
+        assert_success
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is in the definition of VM work; going on (--force): that VM fails at its next start until it is taken out"
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        refute [ -n "$(grep -rl 10de:2204 "$CONF")" ]
+}
+
+@test "status and show name every VM whose definition lists the group" {
+        enabled_node
+        run --separate-stderr vm status
+        assert_success
+        assert_line --index 1 "  in the definition of VMs spare and work"
+        run --separate-stderr vm --json status
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.groups[] | {group, vms}]')" '[{"group":1,"vms":["spare","work"]}]'
+        run --separate-stderr vm show gpu
+        assert_success
+        assert_line --index 1 "  in the definition of VMs spare and work"
+        run --separate-stderr vm --json show 02:00.0
+        assert_success
+        assert_equal "$(echo "$output" | jq -c '[.groups[] | {group, vms}]')" '[{"group":4,"vms":[]}]'
+        # Without libvirt: nothing named, null in JSON, no error.
+        run --separate-stderr vc --config "$CONF" --connect "test://$BATS_TEST_TMPDIR/missing.xml" --json status
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(echo "$output" | jq -c '[.groups[] | .vms]')" '[null]'
+}
+
+# validate FILE: libvirt's schema check of a definition (virt-xml-validate, from libvirt-clients).
+validate() {
+        command -v virt-xml-validate >/dev/null || skip "virt-xml-validate (libvirt-clients) is not installed"
+        run virt-xml-validate "$1" domain
+        assert_success
+}
+
+# q35 NAME [DEVICES XML]: a stopped q35 domain.
+q35() {
+        stopped "$1" "${2:-}" | sed "s|<type>hvm</type>|<type arch='x86_64' machine='pc-q35-7.2'>hvm</type>|"
+}
+
+# guest_addr FILE BUS FUNCTION: the guest <address> of the hostdev of host 0000:BUS:00.FUNCTION.
+guest_addr() {
+        xmllint --xpath "//hostdev[source/address[@bus='$2' and @function='$3']]/address" "$1" 2>/dev/null
+}
+
+@test "add on q35: the GPU and its audio function in one guest slot of a new PCIe root port; remove takes the slot out" {
+        node "$(q35 gaming "<controller type='pci' index='0' model='pcie-root'/><controller type='pci' index='1' model='pcie-root-port'/><disk type='file' device='disk'><source file='/x.img'/><target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></disk>")"
+        run --separate-stderr vm --json add gaming gpu
+        assert_success
+        json=$output
+        echo "$json" | jq -r .definition > "$BATS_TEST_TMPDIR/added.xml"
+        validate "$BATS_TEST_TMPDIR/added.xml"
+        # What libvirt stored: root port index 2, functions 0 and 1 of its slot 0, multifunction on 0.
+        assert_equal "$(xmllint --xpath "count(//controller[@type='pci' and @model='pcie-root-port' and @index='2'])" "$BATS_TEST_TMPDIR/added.xml")" 1
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/added.xml" 0x01 0x0)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" slot=\"0x00\" function=\"0x0\" multifunction=\"on\"/>"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/added.xml" 0x01 0x1)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x02\" slot=\"0x00\" function=\"0x1\"/>"
+        assert_equal "$(echo "$json" | jq -c '.changed')" '["0000:01:00.0","0000:01:00.1"]'
+
+        # The stored definition goes back into a node: remove takes both functions and the root port.
+        node "$(sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|' "$BATS_TEST_TMPDIR/added.xml")"
+        run --separate-stderr vm --json remove gaming 01:00.1
+        assert_success
+        json=$output
+        echo "$json" | jq -r .definition > "$BATS_TEST_TMPDIR/removed.xml"
+        validate "$BATS_TEST_TMPDIR/removed.xml"
+        assert_equal "$(echo "$json" | jq -c '.changed')" '["0000:01:00.0","0000:01:00.1"]'
+        assert_equal "$(xmllint --xpath "count(//hostdev)" "$BATS_TEST_TMPDIR/removed.xml")" 0
+        assert_equal "$(xmllint --xpath "count(//controller[@model='pcie-root-port'])" "$BATS_TEST_TMPDIR/removed.xml")" 1
+        # The disk on root port 1 and everything else stayed.
+        assert_equal "$(xmllint --xpath "count(//disk)" "$BATS_TEST_TMPDIR/removed.xml")" 1
+}
+
+@test "add on i440fx: one free slot of the root bus; a lone function and a partial card are left to libvirt; each definition validates" {
+        node "$(stopped old "<video><model type='vga'/><address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/></video><disk type='file' device='disk'><source file='/x.img'/><target dev='vda' bus='virtio'/><address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></disk>" | sed "s|<type>hvm</type>|<type arch='x86_64' machine='pc-i440fx-7.2'>hvm</type>|")" \
+                "$(stopped partial "$(hostdev 0x01 0x0)")"
+        # (--force: VM partial lists the group too)
+        run --separate-stderr vm --force --json add old 01:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/old.xml"
+        validate "$BATS_TEST_TMPDIR/old.xml"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/old.xml" 0x01 0x0)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x00\" slot=\"0x04\" function=\"0x0\" multifunction=\"on\"/>"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/old.xml" 0x01 0x1)" "<address type=\"pci\" domain=\"0x0000\" bus=\"0x00\" slot=\"0x04\" function=\"0x1\"/>"
+        assert_equal "$(xmllint --xpath "count(//controller[@model='pcie-root-port'])" "$BATS_TEST_TMPDIR/old.xml")" 0
+        run --separate-stderr vm --json add old 02:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/nvme.xml"
+        validate "$BATS_TEST_TMPDIR/nvme.xml"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/nvme.xml" 0x02 0x0)" ""
+        run --separate-stderr vm --force --json add partial 01:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/partial.xml"
+        validate "$BATS_TEST_TMPDIR/partial.xml"
+        assert_equal "$(guest_addr "$BATS_TEST_TMPDIR/partial.xml" 0x01 0x1)" ""
+}
+
+# ovmf NAME [DEVICES XML] [CPU XML]: a stopped q35 domain with OVMF.
+ovmf() {
+        stopped "$1" "${2:-}" | sed "s|<os><type>hvm</type></os>|<os firmware='efi'><type arch='x86_64' machine='pc-q35-7.2'>hvm</type></os>${3:-}|"
+}
+
+@test "add: the second 16 GiB GPU outgrows OVMF's 32 GiB window: add writes X-PciMmio64Mb, --no-mmio-fix does not" {
+        fake_root two-big-gpus
+        local first="$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)"
+        node "$(ovmf ai "$first")"
+        run --separate-stderr vm --dry-run add ai 02:00.0
+        assert_success
+        assert_line "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=131072\"/></qemu:commandline>"
+        assert_line "Would have: VM ai: OVMF's 64-bit MMIO window set to 131072 MiB (<qemu:commandline> -fw_cfg opt/ovmf/X-PciMmio64Mb,string=131072): its PCI host devices have 32832 MiB of 64-bit prefetchable BARs, more than the 32768 MiB window it had"
+        run --separate-stderr vm --dry-run --json add ai 02:00.0
+        assert_success
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/fixed.xml"
+        validate "$BATS_TEST_TMPDIR/fixed.xml"
+        assert_equal "$(xmllint --xpath "string(//*[local-name()='commandline']/*[local-name()='arg'][2]/@value)" "$BATS_TEST_TMPDIR/fixed.xml")" "opt/ovmf/X-PciMmio64Mb,string=131072"
+
+        # libvirt's test driver keeps no <qemu:commandline>: add says so instead of claiming the fix.
+        run --separate-stderr vm add ai 02:00.0
+        assert_success
+        assert_line --index 0 "VM ai, IOMMU group 2: added 0000:02:00.0 0000:02:00.1"
+        refute_output --partial "window set to"
+        assert_equal "$stderr" "vfio-claim: VM ai: libvirt at $URI did not keep the <qemu:commandline> that sets OVMF's 64-bit MMIO window; add it by hand ('vfio-claim doctor ai' shows it)"
+
+        run --separate-stderr vm --no-mmio-fix --json --dry-run add ai 02:00.0
+        assert_success
+        refute [ -n "$(echo "$output" | jq -r .definition | grep X-PciMmio64Mb)" ]
+        run --separate-stderr vm --no-mmio-fix --dry-run add ai 02:00.0
+        assert_success
+        refute_output --partial "qemu:commandline"
+        assert_line "VM ai: its PCI host devices have 32832 MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of 32768 MiB; left as it is (--no-mmio-fix): 'vfio-claim doctor ai' says what to change"
+}
+
+@test "add: no MMIO fix when the window is large enough (maxphysaddr) or the firmware is SeaBIOS; doctor agrees" {
+        fake_root two-big-gpus
+        local first="$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)"
+        node "$(ovmf ai "$first" "<cpu mode='custom'><maxphysaddr mode='emulate' bits='46'/></cpu>")"
+        run --separate-stderr vm --json add ai 02:00.0
+        assert_success
+        assert_equal "$stderr" ""
+        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/stored.xml"
+        validate "$BATS_TEST_TMPDIR/stored.xml"
+        refute grep -q X-PciMmio64Mb "$BATS_TEST_TMPDIR/stored.xml"
+        node "$(sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|' "$BATS_TEST_TMPDIR/stored.xml")"
+        run --separate-stderr vm --json doctor ai
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .finding')" \
+                "VM ai: 32832 MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of 8388608 MiB"
+
+        node "$(stopped old "$first")"
+        run --separate-stderr vm add old 02:00.0
+        assert_success
+        refute_output --partial "MMIO"
+}
+
+@test "add --primary: the GPU becomes the display (every <video> none, its hostdev first); doctor VM warns before, not after" {
+        node "$(q35 gaming "$(hostdev 0x02 0x0 no)<graphics type='spice' autoport='yes'/><video><model type='qxl' ram='65536' vram='65536' heads='1' primary='yes'/><address type='pci' domain='0x0000' bus='0x00' slot='0x01' function='0x0'/></video><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source></hostdev>" | sed "s|<os>|<os firmware='efi'>|")"
+        run --separate-stderr vm --json doctor gaming
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-display") | .level + ": " + .fix')" \
+                "warn: vfio-claim add --primary gaming 0000:01:00.0 (sets every <video> model to 'none'), unless the emulated display is wanted"
+        run --separate-stderr vm --primary add gaming 01:00.0
+        assert_success
+        assert_line "VM gaming: its display is now 0000:01:00.0 (every <video> model 'none', its <hostdev> first)"
+        run --separate-stderr vm --primary --json add gaming 01:00.0
+        assert_success
+        json=$output
+        echo "$json" | jq -r .definition > "$BATS_TEST_TMPDIR/primary.xml"
+        validate "$BATS_TEST_TMPDIR/primary.xml"
+        assert_equal "$(xmllint --xpath "count(//video/model[@type='none'])" "$BATS_TEST_TMPDIR/primary.xml")" 1
+        assert_equal "$(xmllint --xpath "count(//video/model[@type!='none'])" "$BATS_TEST_TMPDIR/primary.xml")" 0
+        assert_equal "$(xmllint --xpath "string((//hostdev)[1]/source/address/@bus)" "$BATS_TEST_TMPDIR/primary.xml")" 0x01
+        node "$(sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|' "$BATS_TEST_TMPDIR/primary.xml")"
+        run --separate-stderr vm --json doctor gaming
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-display") | .level')" ok
+        # A group without a display controller.
+        run --separate-stderr vm --primary add gaming 02:00.0
+        assert_failure 2
+        assert_equal "$stderr" "vfio-claim: --primary: IOMMU group 4 has no display controller"
+}

@@ -230,7 +230,7 @@ TEST(size_limit) {
 
 TEST(hostdev_xml) {
         _cleanup_free_ char *s = NULL;
-        ASSERT_OK(vc_domain_hostdev_xml(&ADDR(0, 1, 0, 1), &s));
+        ASSERT_OK(vc_domain_hostdev_xml(&ADDR(0, 1, 0, 1), NULL, false, &s));
         ASSERT_STREQ(s, "<hostdev mode='subsystem' type='pci' managed='no'>\n"
                         "  <source>\n"
                         "    <address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>\n"
@@ -294,6 +294,116 @@ TEST(edit_remove) {
         ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
         ASSERT_EQ(d->n_hostdevs, 0);
         ASSERT_NOT_NULL(strstr(out, "<emulator>"));
+}
+
+/* A GPU and its audio function on q35: one new PCIe root port, one guest slot, functions 0 and 1,
+ * multifunction='on' on 0; remove takes both out and the emptied root port with them. */
+TEST(edit_add_one_slot_q35) {
+        size_t len = 0;
+        _cleanup_free_ char *in = slurp("no-hostdev.xml", &len);
+        _cleanup_free_ char *out = NULL, *back = NULL;
+        _cleanup_strv_free_ char **changed = NULL, **removed = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        const struct vc_pci_addr addrs[] = { ADDR(0, 1, 0, 1), ADDR(0, 1, 0, 0), ADDR(0, 2, 0, 0) };
+
+        ASSERT_NOT_NULL(in);
+        ASSERT_OK(vc_domain_edit_hostdevs(in, len, addrs, 3, true, &out, &changed, NULL));
+        ASSERT_STREQ(changed[0], "<controller type=\"pci\" index=\"1\" model=\"pcie-root-port\"/>");
+        ASSERT_NOT_NULL(strstr(changed[1], "function='0x0'/>\n  </source>\n"
+                                           "  <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x0' multifunction='on'/>"));
+        ASSERT_NOT_NULL(strstr(changed[2], "function='0x1'/>\n  </source>\n"
+                                           "  <address type='pci' domain='0x0000' bus='0x01' slot='0x00' function='0x1'/>"));
+        /* A single-function device is left to libvirt's placement. */
+        ASSERT_NULL(strstr(changed[3], "<address type='pci'"));
+        ASSERT_NULL(changed[4]);
+        ASSERT_NOT_NULL(strstr(out, "<address type=\"pci\" domain=\"0x0000\" bus=\"0x01\" slot=\"0x00\" function=\"0x0\" multifunction=\"on\"/>"));
+        ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
+        ASSERT_EQ(d->n_hostdevs, 3);
+
+        ASSERT_OK(vc_domain_edit_hostdevs(out, strlen(out), addrs, 2, false, &back, &removed, NULL));
+        ASSERT_NOT_NULL(removed[2]);
+        ASSERT_STREQ(removed[2], "<controller type=\"pci\" index=\"1\" model=\"pcie-root-port\"/>");
+        ASSERT_NULL(removed[3]);
+        ASSERT_NULL(strstr(back, "pcie-root-port"));
+        ASSERT_NULL(strstr(back, "bus=\"0x01\""));
+}
+
+/* Not q35: the first free slot from 3 of the root bus; a root port something else still sits on
+ * stays. */
+TEST(edit_add_one_slot_pc) {
+        static const char xml[] =
+                "<domain type='kvm'><name>old</name><os><type machine='pc-i440fx-7.2'>hvm</type></os><devices>"
+                "<controller type='pci' index='0' model='pci-root'/>"
+                "<video><model type='vga'/><address type='pci' domain='0x0000' bus='0x00' slot='0x02' function='0x0'/></video>"
+                "<disk type='file'><address type='pci' domain='0x0000' bus='0x00' slot='0x03' function='0x0'/></disk>"
+                "<interface type='hostdev'><source><address type='pci' domain='0x0000' bus='0x00' slot='0x04' function='0x0'/></source></interface>"
+                "</devices></domain>";
+        _cleanup_free_ char *out = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        const struct vc_pci_addr addrs[] = { ADDR(0, 1, 0, 0), ADDR(0, 1, 0, 1) };
+        ASSERT_OK(vc_domain_edit_hostdevs(xml, strlen(xml), addrs, 2, true, &out, &changed, NULL));
+        /* Slot 4 is the host address of the interface, not a guest slot. */
+        ASSERT_NOT_NULL(strstr(changed[0], "bus='0x00' slot='0x04' function='0x0' multifunction='on'/>"));
+        ASSERT_NOT_NULL(strstr(changed[1], "bus='0x00' slot='0x04' function='0x1'/>"));
+        ASSERT_NULL(changed[2]);
+        ASSERT_NULL(strstr(out, "pcie-root-port"));
+}
+
+/* Which 64-bit MMIO window a definition gives its devices (vc_domain_mmio64_window()). */
+TEST(mmio64_window) {
+        static const struct {
+                const char *os, *extra;
+                uint64_t window;
+        } cases[] = {
+                { "<os><type>hvm</type></os>", "", 0 }, /* SeaBIOS: no fixed window */
+                { "<os firmware='efi'><type>hvm</type></os>", "", UINT64_C(32) << 30 },
+                { "<os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os>", "",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='46'/></cpu>",
+                  UINT64_C(1) << 43 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='52'/></cpu>",
+                  UINT64_C(1) << 43 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='39'/></cpu>",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>", "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough'/></cpu>",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'><qemu:arg value='-fw_cfg'/>"
+                  "<qemu:arg value='name=opt/ovmf/X-PciMmio64Mb,string=65536'/></qemu:commandline>",
+                  UINT64_C(64) << 30 },
+                /* Not after -fw_cfg, or not in the QEMU namespace: not counted. */
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<qemu:commandline xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0'>"
+                  "<qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=65536'/></qemu:commandline>",
+                  UINT64_C(32) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<commandline><arg value='-fw_cfg'/><arg value='opt/ovmf/X-PciMmio64Mb,string=65536'/></commandline>",
+                  UINT64_C(32) << 30 },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_free_ char *xml = NULL;
+                _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+                ASSERT_TRUE(asprintf(&xml, "<domain type='kvm'><name>v</name>%s%s<devices/></domain>", cases[i].os,
+                                     cases[i].extra) > 0);
+                ASSERT_OK(vc_domain_parse(xml, strlen(xml), &d, NULL));
+                ASSERT_EQ(vc_domain_mmio64_window(d), cases[i].window);
+        }
+}
+
+/* The fix: the namespace declared once, the arguments added, or the value replaced. */
+TEST(edit_mmio64) {
+        static const char xml[] = "<domain type='kvm'><name>v</name><os firmware='efi'><type>hvm</type></os><devices/></domain>";
+        _cleanup_free_ char *out = NULL, *out2 = NULL, *el = NULL, *el2 = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL, *d2 = NULL;
+        ASSERT_OK(vc_domain_edit_mmio64(xml, strlen(xml), 131072, &out, &el, NULL));
+        ASSERT_STREQ(el, "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=131072\"/></qemu:commandline>");
+        ASSERT_NOT_NULL(strstr(out, "xmlns:qemu=\"http://libvirt.org/schemas/domain/qemu/1.0\""));
+        ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
+        ASSERT_EQ(vc_domain_mmio64_window(d), UINT64_C(128) << 30);
+        ASSERT_OK(vc_domain_edit_mmio64(out, strlen(out), 262144, &out2, &el2, NULL));
+        ASSERT_STREQ(el2, "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=262144\"/></qemu:commandline>");
+        ASSERT_OK(vc_domain_parse(out2, strlen(out2), &d2, NULL));
+        ASSERT_EQ(vc_domain_mmio64_window(d2), UINT64_C(256) << 30);
 }
 
 TEST(edit_rejects_malformed) {
