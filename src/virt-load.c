@@ -48,6 +48,11 @@ int virConnectClose(virConnectPtr conn) {
         return fn ? fn(conn) : -1;
 }
 
+int virConnectListAllDomains(virConnectPtr conn, virDomainPtr **domains, unsigned int flags) {
+        RESOLVE(virConnectListAllDomains);
+        return fn ? fn(conn, domains, flags) : -1;
+}
+
 virDomainPtr virDomainLookupByName(virConnectPtr conn, const char *name) {
         RESOLVE(virDomainLookupByName);
         return fn ? fn(conn, name) : NULL;
