@@ -17,7 +17,8 @@ default_route_nic() {
         mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
         printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
                 > "$ROOT/proc/net/route"
-        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+        # relative, as sysfs makes its links: the tree is the root, a link out of it leads nowhere
+        ln -sr "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
 }
 
 @test "enable: the GPU's whole group moves to vfio-pci, the plan is printed first, the config is written" {
