@@ -25,7 +25,7 @@ hook() {
         shift
         [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
         # shellcheck disable=SC2086
-        VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
                 fk $VC_WRAPPER "$prog" "$@" - < "$xml"
 }
 

@@ -79,9 +79,8 @@ static char *dev_override(const char *root, const char *addr) {
         } while (0)
 
 static struct vc_ctx *new_ctx(const char *root) {
-        struct vc_ctx *ctx = NULL;
-        if (vc_ctx_new(root, &ctx) < 0)
-                abort();
+        (void) root; /* the shim opens the tree for "/" (tests/unit/fake.h) */
+        struct vc_ctx *ctx = fake_ctx();
         vc_ctx_set_unbind_timeout_ms(ctx, 10000); /* loaded builders are slow; hangs set their own */
         return ctx;
 }
