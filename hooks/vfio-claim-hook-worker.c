@@ -62,13 +62,12 @@ static int config_dir(struct vc_ctx *ctx, char **ret) {
         return vc_ctx_path(ctx, VC_PLACE_SYSCONF, ret, NULL);
 }
 
-/* One group the domain needs, with what it takes to undo our part of the claim. */
+/* One group the domain needs, with the engine's result of its claim (what undo takes back). */
 struct wanted {
         unsigned group;
         struct vc_pci_addr first; /* the first device of the XML in it, for messages */
-        bool claimed;             /* claimed by this transaction */
-        bool changed;             /* ... and moved devices (else: only the owner was recorded) */
         struct vc_record *before; /* the record as it was, NULL: none */
+        struct vc_op_result res;  /* of the claim; ->undo: what it changed */
 };
 
 struct plan {
@@ -79,8 +78,10 @@ struct plan {
 };
 
 static void plan_done(struct plan *p) {
-        for (size_t i = 0; i < p->n_groups; i++)
+        for (size_t i = 0; i < p->n_groups; i++) {
                 vc_record_free(p->groups[i].before);
+                vc_op_result_done(&p->groups[i].res);
+        }
         free(p->groups);
         free(p->guards);
         *p = (struct plan){};
@@ -143,31 +144,20 @@ static int check_group_reservations(struct vc_ctx *ctx, const struct vc_config *
         return HOOK_OK;
 }
 
-/* Undo this transaction's claims, newest first; the lock is held. Best effort: a group that
- * cannot be given back keeps its record, and "vfio-claim release" can finish the job. */
-static void rollback(struct vc_ctx *ctx, struct plan *p, const char *vm) {
+/* Undo this transaction's claims, newest first; the lock is held. The engine takes back exactly
+ * what each claim changed (vc_op_result_undo()): devices it moved, reset_method it wrote, the
+ * owner it recorded; a group that was on vfio-pci before stays there. Best effort: a group that
+ * cannot be put back keeps its record, and "vfio-claim release" can finish the job. */
+static void rollback(struct vc_ctx *ctx, struct plan *p) {
         for (size_t i = p->n_groups; i-- > 0;) {
                 struct wanted *w = &p->groups[i];
-                int r;
-                if (!w->claimed)
+                if (!w->res.undo)
                         continue;
-                if (w->changed) {
-                        struct vc_op_result res = {};
-                        r = vc_group_release(ctx, w->group,
-                                             &(struct vc_claim_opts){ .owner = vm, .lock_held = true }, &res);
-                        if (r < 0) {
-                                _cleanup_free_ char *m = vc_op_result_message(&res);
-                                log_error("rollback: cannot give group %u back: %s", w->group,
-                                          m ? m : strerror(-r));
-                        } else
-                                log_info("rollback: gave group %u back to its host drivers", w->group);
-                        vc_op_result_done(&res);
-                } else {
-                        r = w->before ? vc_record_write(ctx, w->before) : vc_record_remove(ctx, w->group);
-                        if (r < 0)
-                                log_error_errno(r, "rollback: cannot restore the record of group %u: %m", w->group);
-                }
-                w->claimed = false;
+                int r = vc_op_result_undo(ctx, &w->res, true);
+                if (r < 0)
+                        log_error_errno(r, "rollback: cannot put group %u back as it was: %m", w->group);
+                else
+                        log_info("rollback: put group %u back as it was", w->group);
         }
 }
 
@@ -208,7 +198,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
                         goto fail;
                 }
-                struct vc_op_result res = {};
+                struct vc_op_result *res = &w->res;
                 struct vc_claim_opts opts = {
                         .by = "libvirt hook",
                         .owner = vm,
@@ -219,9 +209,9 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .resets = resets,
                         .n_resets = n_resets,
                 };
-                r = vc_group_claim(ctx, w->group, &opts, &res);
+                r = vc_group_claim(ctx, w->group, &opts, res);
                 if (r < 0) {
-                        _cleanup_free_ char *m = vc_op_result_message(&res);
+                        _cleanup_free_ char *m = vc_op_result_message(res);
                         char hint[96];
                         if (r == -EPERM)
                                 snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
@@ -232,7 +222,6 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         else
                                 snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
                                          w->group);
-                        vc_op_result_done(&res);
                         if (m)
                                 r = fail("IOMMU group %u: %s; VM \"%s\" was not started (%s)", w->group, m, vm, hint);
                         else
@@ -240,16 +229,13 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                                          strerror(-r), vm, hint);
                         goto fail;
                 }
-                w->claimed = true;
-                w->changed = res.changed;
                 log_info("VM %s: IOMMU group %u (%s) %s", vm, w->group, dev,
-                         res.changed ? "claimed for vfio-pci" : "already on vfio-pci; now owned by this VM");
-                vc_op_result_done(&res);
+                         res->changed ? "claimed for vfio-pci" : "already on vfio-pci; now owned by this VM");
         }
         return HOOK_OK;
 
 fail:
-        rollback(ctx, p, vm);
+        rollback(ctx, p);
         return r;
 }
 
@@ -262,6 +248,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         int r;
 
         r = vc_read_fd(STDIN_FILENO, VC_DOMAIN_XML_MAX, &xml, &len);
+        if (r == -EFBIG)
+                return fail(VC_DOMAIN_XML_TOO_LARGE, vm, VC_DOMAIN_XML_MAX, vm);
         if (r < 0)
                 return fail("cannot read the domain XML of VM \"%s\" on stdin: %s", vm, strerror(-r));
         r = vc_domain_parse(xml, len, &dom, &err);

@@ -8,10 +8,11 @@
  * and links nothing but the C library (statically where the build allows): loading libxml2,
  * libkmod and libudev alone costs several times what a whole run of this program does.
  *
- *   prepare begin: read the XML; a domain whose XML does not contain "hostdev" cannot name a
+ *   prepare begin: read the XML (larger than VC_DOMAIN_XML_MAX: refused, exit 1, whatever it
+ *                  holds); a domain whose XML does not contain "hostdev" cannot name a
  *                  PCI host device (<hostdev> and <interface type='hostdev'> are the only
  *                  ways, and libvirt writes the XML it hands us itself): exit 0. Otherwise the
- *                  XML goes on, in a memfd on stdin, to vfio-claim-hook-worker.
+ *                  XML goes on, in a sealed memfd on stdin, to vfio-claim-hook-worker.
  *   release end:   vfio-claim-hook-worker (it needs the state records, not the XML).
  *   anything else: exit 0 at once. "reconnect" must never fail: a failing reconnect hook kills
  *                  a running VM. Not reading stdin is fine: libvirt ignores EPIPE on it.
@@ -28,7 +29,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "domain-xml.h" /* VC_DOMAIN_XML_MAX only: nothing of the library is linked */
+#include "domain-xml.h" /* VC_DOMAIN_XML_MAX(_TOO_LARGE) only: nothing of the library is linked */
 #include "macro.h"
 
 #define WORKER "vfio-claim-hook-worker"
@@ -39,20 +40,23 @@ static int fail(const char *what, int error) {
         return 1;
 }
 
-static int read_all(int fd, char **ret, size_t *ret_len) {
+/* Read @fd to its end, at most @max bytes: -EFBIG when there is more. Reading stops there; the
+ * rest stays unread, which libvirt tolerates (it ignores EPIPE on our stdin). */
+static int read_all(int fd, size_t max, char **ret, size_t *ret_len) {
         size_t cap = 16 * 1024, len = 0;
         _cleanup_free_ char *buf = malloc(cap);
         if (!buf)
                 return -ENOMEM;
         for (;;) {
                 if (len == cap) {
-                        if (cap > VC_DOMAIN_XML_MAX)
-                                break; /* the worker refuses it with its own message */
-                        char *n = realloc(buf, cap * 2);
+                        if (cap > max)
+                                return -EFBIG; /* max + 1 bytes read: the input is too large */
+                        size_t ncap = cap * 2 > max ? max + 1 : cap * 2;
+                        char *n = realloc(buf, ncap);
                         if (!n)
                                 return -ENOMEM;
                         buf = n;
-                        cap *= 2;
+                        cap = ncap;
                 }
                 ssize_t k = read(fd, buf + len, cap - len);
                 if (k < 0) {
@@ -69,9 +73,10 @@ static int read_all(int fd, char **ret, size_t *ret_len) {
         return 0;
 }
 
-/* Put @buf on stdin as a sealed-size memfd the worker reads like a pipe. */
+/* Put @buf on stdin as a sealed memfd: the worker reads it like a pipe, and what it reads is
+ * exactly what was checked here (no write, no resize, no further seal once sealed). */
 static int buffer_to_stdin(const char *buf, size_t len) {
-        _cleanup_close_ int fd = memfd_create("domain-xml", MFD_CLOEXEC);
+        _cleanup_close_ int fd = memfd_create("domain-xml", MFD_CLOEXEC | MFD_ALLOW_SEALING);
         if (fd < 0)
                 return -errno;
         for (size_t done = 0; done < len;) {
@@ -83,6 +88,8 @@ static int buffer_to_stdin(const char *buf, size_t len) {
                 }
                 done += (size_t) k;
         }
+        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) < 0)
+                return -errno;
         if (lseek(fd, 0, SEEK_SET) < 0 || dup2(fd, STDIN_FILENO) < 0) /* dup2: no CLOEXEC */
                 return -errno;
         return 0;
@@ -116,7 +123,13 @@ int main(int argc, char **argv) {
         if (prepare) {
                 _cleanup_free_ char *xml = NULL;
                 size_t len = 0;
-                int r = read_all(STDIN_FILENO, &xml, &len);
+                int r = read_all(STDIN_FILENO, VC_DOMAIN_XML_MAX, &xml, &len);
+                if (r == -EFBIG) {
+                        /* Whatever it holds: a <hostdev> past the limit would go unseen. */
+                        fprintf(stderr, "vfio-claim: " VC_DOMAIN_XML_TOO_LARGE "\n", argv[1], VC_DOMAIN_XML_MAX,
+                                argv[1]);
+                        return 1;
+                }
                 if (r < 0)
                         return fail("cannot read the domain XML on stdin", -r);
                 if (len > 0 && !memmem(xml, len, "hostdev", strlen("hostdev")))

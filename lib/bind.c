@@ -14,12 +14,11 @@
 #include "log.h"
 #include "modules.h"
 #include "state.h"
+#include "stuck.h"
 #include "sysfs.h"
 
 #define VFIO_DRIVER "vfio-pci"
 #define LOCK_TIMEOUT_DEFAULT_MS 60000
-/* After SIGKILL, how long to wait for the child to go away before abandoning it. */
-#define REAP_GRACE_MS 1000
 /* How long a verification waits for a binding, or /dev/vfio/N, to show. */
 #define VERIFY_WAIT_MS 1000
 
@@ -41,6 +40,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_VFIO_NODE] = "find the vfio group node",
         [VC_STEP_RESET_METHOD] = "set reset_method to",
         [VC_STEP_RESET] = "reset the device before giving it back",
+        [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
 };
 
 const char *vc_step_to_string(enum vc_step s) {
@@ -48,6 +48,53 @@ const char *vc_step_to_string(enum vc_step s) {
 }
 
 /* ------------------------------------------------------------------ plan and result */
+
+struct snapshot {
+        struct vc_pci_addr addr;
+        char *driver, *module, *override;
+};
+
+struct attr_undo {
+        char *path, *before;
+};
+
+/* What a successful operation changed, for vc_op_result_undo(): the devices it moved, as it found
+ * them, the attributes it wrote, with what they said before, and the record as it was. */
+struct vc_op_undo {
+        struct snapshot *touched;
+        size_t n_touched;
+        struct attr_undo *attrs;
+        size_t n_attrs;
+        bool record_changed;           /* the operation wrote or removed the record */
+        struct vc_record *record_before; /* ... which was this, NULL: there was none */
+};
+
+static void snapshots_free(struct snapshot *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].driver);
+                free(v[i].module);
+                free(v[i].override);
+        }
+        free(v);
+}
+
+static void attr_undos_free(struct attr_undo *v, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                free(v[i].path);
+                free(v[i].before);
+        }
+        free(v);
+}
+
+static struct vc_op_undo *op_undo_free(struct vc_op_undo *u) {
+        if (!u)
+                return NULL;
+        snapshots_free(u->touched, u->n_touched);
+        attr_undos_free(u->attrs, u->n_attrs);
+        vc_record_free(u->record_before);
+        free(u);
+        return NULL;
+}
 
 struct vc_plan *vc_plan_free(struct vc_plan *p) {
         if (!p)
@@ -74,6 +121,7 @@ void vc_op_result_done(struct vc_op_result *r) {
         free(r->failed_arg);
         free(r->reason);
         vc_plan_free(r->plan);
+        op_undo_free(r->undo);
         *r = (struct vc_op_result){ .group = r->group };
 }
 
@@ -188,10 +236,10 @@ static int plan_describe(struct vc_plan *p, const struct vc_pci_addr *a, const c
 
 /* ------------------------------------------------------------------ the transaction */
 
-struct snapshot {
-        struct vc_pci_addr addr;
-        char *driver, *module, *override;
-};
+/* Devices with a write that did not finish in time: the writer may be stuck in the kernel
+ * holding the device lock, which reading driver_override (and every write but reset_method)
+ * would wait for with no deadline. The operation leaves them alone from then on. */
+#define STUCK_MAX 16
 
 struct txn {
         struct vc_ctx *ctx;
@@ -204,28 +252,66 @@ struct txn {
         struct attr_undo *undo; /* reset_method values before the operation wrote them */
         size_t n_undo;
         bool rolling_back;
+        struct vc_pci_addr stuck[STUCK_MAX];
+        size_t n_stuck;
+        bool stuck_overflow; /* more than STUCK_MAX: every device counts as stuck */
 };
 
-struct attr_undo {
-        char *path, *before;
-};
+static bool txn_is_stuck(const struct txn *t, const struct vc_pci_addr *a) {
+        if (t->stuck_overflow)
+                return true;
+        for (size_t i = 0; i < t->n_stuck; i++)
+                if (vc_pci_addr_equal(&t->stuck[i], a))
+                        return true;
+        return false;
+}
+
+static void txn_mark_stuck(struct txn *t, const struct vc_pci_addr *a) {
+        if (txn_is_stuck(t, a))
+                return;
+        if (t->n_stuck == STUCK_MAX)
+                t->stuck_overflow = true;
+        else
+                t->stuck[t->n_stuck++] = *a;
+}
 
 static void txn_done(struct txn *t) {
-        for (size_t i = 0; i < t->n_touched; i++) {
-                free(t->touched[i].driver);
-                free(t->touched[i].module);
-                free(t->touched[i].override);
-        }
-        free(t->touched);
+        snapshots_free(t->touched, t->n_touched);
         t->touched = NULL;
         t->n_touched = 0;
-        for (size_t i = 0; i < t->n_undo; i++) {
-                free(t->undo[i].path);
-                free(t->undo[i].before);
-        }
-        free(t->undo);
+        attr_undos_free(t->undo, t->n_undo);
         t->undo = NULL;
         t->n_undo = 0;
+}
+
+/* The operation succeeded: hand what it changed to the result, for vc_op_result_undo().
+ * @record_changed: the record was written or removed; @before: what it was (NULL: none). */
+static int txn_keep(struct txn *t, bool record_changed, const struct vc_record *before) {
+        if (t->dry_run || (t->n_touched == 0 && t->n_undo == 0 && !record_changed))
+                return 0;
+        struct vc_op_undo *u = calloc(1, sizeof *u);
+        if (!u)
+                return -ENOMEM;
+        if (record_changed && before) {
+                _cleanup_free_ char *text = NULL;
+                int r = vc_record_format(before, &text);
+                if (r >= 0)
+                        r = vc_record_parse(text, (int) before->group, &u->record_before);
+                if (r < 0) {
+                        free(u);
+                        return r;
+                }
+        }
+        u->record_changed = record_changed;
+        u->touched = TAKE_PTR(t->touched);
+        u->n_touched = t->n_touched;
+        t->n_touched = 0;
+        u->attrs = TAKE_PTR(t->undo);
+        u->n_attrs = t->n_undo;
+        t->n_undo = 0;
+        op_undo_free(t->result->undo);
+        t->result->undo = u;
+        return 0;
 }
 
 /* Remember the state the operation found a device in, before its first write. */
@@ -284,54 +370,15 @@ static void sleep_us(long us) {
         nanosleep(&(struct timespec){ .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 }, NULL);
 }
 
-/* Write @value to @path in a child, and wait at most @timeout_ms for it. A sysfs write can block
- * in the kernel for as long as a driver pleases (an unbind waits until the GPU is idle); the
- * parent must stay in control. */
+/* Write @value to @path in a child, and wait at most @timeout_ms for it (lib/stuck.h). A sysfs
+ * write can block in the kernel for as long as a driver pleases (an unbind waits until the GPU
+ * is idle); the parent must stay in control. */
 static int timed_write(const char *path, const char *value, unsigned timeout_ms) {
-        pid_t pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0) {
-                /* Only async-signal-safe calls from here on: close, open, write, _exit.
-                 * A writer stuck in the kernel outlives us: it must hold nothing of ours, not
-                 * the lock and above all not stdout/stderr, which for the libvirt hook are
-                 * pipes libvirt reads until every writer has closed them. */
-                vc_state_lock_drop_in_child();
-                if (close_range(0, ~0U, 0) < 0)
-                        for (int fd = 0; fd < 1024; fd++)
-                                (void) close(fd);
-                int r = vc_sysfs_write(path, value);
-                _exit(r < 0 ? (-r < 256 ? -r : EIO) : 0);
-        }
-
-        uint64_t deadline = now_ms() + timeout_ms;
-        long delay = 50;
-        for (;;) {
-                int status;
-                pid_t k = waitpid(pid, &status, WNOHANG);
-                if (k == pid) {
-                        if (WIFEXITED(status))
-                                return -WEXITSTATUS(status);
-                        return -EIO; /* killed by something else */
-                }
-                if (k < 0 && errno != EINTR)
-                        return negative_errno(); /* ECHILD: the caller ignores SIGCHLD */
-                if (now_ms() >= deadline)
-                        break;
-                sleep_us(delay);
-                if (delay < 10000)
-                        delay *= 2;
-        }
-
-        log_debug("Writing \"%s\" to %s did not finish in %u ms, killing writer %d", value, path,
-                  timeout_ms, (int) pid);
-        (void) kill(pid, SIGKILL);
-        /* A child blocked in the kernel (D state) dies only when the kernel lets go; give it a
-         * moment, then leave it: it is reparented to init when we exit. */
-        uint64_t grace = now_ms() + REAP_GRACE_MS;
-        while (waitpid(pid, NULL, WNOHANG) == 0 && now_ms() < grace)
-                sleep_us(1000);
-        return -ETIMEDOUT;
+        int r = vc_timed_access(path, value, timeout_ms);
+        if (r == -ETIMEDOUT)
+                log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind",
+                          value, path, timeout_ms);
+        return r;
 }
 
 static const char *path_in_root(struct vc_ctx *ctx, const char *path) {
@@ -359,23 +406,32 @@ static int plan_add_write(struct txn *t, const char *path, const char *value) {
 }
 
 /* One sysfs write of the operation: listed in the plan (rollback writes are not), made unless
- * this is a dry run. */
-static int txn_write(struct txn *t, const char *path, const char *value) {
+ * this is a dry run. @a: the device whose lock the write takes (NULL: reset_method, which takes
+ * none). A write that times out leaves @a stuck; later writes to it are not made. */
+static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
         int r;
 
         if (!t->rolling_back && (r = plan_add_write(t, path, value)) < 0)
                 return r;
         if (t->dry_run)
                 return 0;
+        if (a && txn_is_stuck(t, a))
+                return -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
         r = timed_write(path, value, t->timeout_ms);
         log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
                         r < 0 ? strerror(-r) : "ok");
+        if (r == -ETIMEDOUT && a) {
+                txn_mark_stuck(t, a);
+                int k = vc_stuck_mark(t->ctx, a); /* for the commands after this one */
+                if (k < 0)
+                        log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));
+        }
         return r;
 }
 
 /* Write @value to the attribute at @path; a rollback puts back what it said before the first
  * such write (also after a write that timed out: its effect is unknown). */
-static int txn_write_undoable(struct txn *t, const char *path, const char *value) {
+static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
         _cleanup_free_ char *before = NULL;
         bool known = t->dry_run;
         int r;
@@ -383,7 +439,7 @@ static int txn_write_undoable(struct txn *t, const char *path, const char *value
         for (size_t i = 0; i < t->n_undo && !known; i++)
                 known = streq(t->undo[i].path, path);
         if (known)
-                return txn_write(t, path, value);
+                return txn_write(t, a, path, value);
 
         /* Everything the undo needs is in hand before the write. */
         _cleanup_free_ char *p = strdup(path);
@@ -394,7 +450,7 @@ static int txn_write_undoable(struct txn *t, const char *path, const char *value
                 return -ENOMEM;
         if ((r = vc_sysfs_read(path, &before)) < 0)
                 return r;
-        r = txn_write(t, path, value);
+        r = txn_write(t, a, path, value);
         if (r >= 0 || r == -ETIMEDOUT)
                 t->undo[t->n_undo++] = (struct attr_undo){ .path = TAKE_PTR(p), .before = TAKE_PTR(before) };
         return r;
@@ -404,19 +460,19 @@ static int write_override(struct txn *t, const struct vc_pci_addr *a, const char
         _cleanup_free_ char *path = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/driver_override",
                             VC_PCI_ADDR_TO_STRING(a));
-        return r < 0 ? r : txn_write(t, path, value);
+        return r < 0 ? r : txn_write(t, a, path, value);
 }
 
 static int write_unbind(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
         _cleanup_free_ char *path = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DRIVERS, &path, "%s/unbind", driver);
-        return r < 0 ? r : txn_write(t, path, VC_PCI_ADDR_TO_STRING(a));
+        return r < 0 ? r : txn_write(t, a, path, VC_PCI_ADDR_TO_STRING(a));
 }
 
 static int write_probe(struct txn *t, const struct vc_pci_addr *a) {
         _cleanup_free_ char *path = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_BUS, &path, "drivers_probe");
-        return r < 0 ? r : txn_write(t, path, VC_PCI_ADDR_TO_STRING(a));
+        return r < 0 ? r : txn_write(t, a, path, VC_PCI_ADDR_TO_STRING(a));
 }
 
 static int ensure_driver(struct txn *t, const char *driver, const char *module) {
@@ -434,12 +490,23 @@ static int ensure_driver(struct txn *t, const char *driver, const char *module) 
         return vc_module_ensure_driver(t->ctx, driver, module);
 }
 
+/* The driver the device at @a is bound to (NULL: none), from its driver link alone: reading a
+ * link takes no device lock, where vc_pci_dev_read() reads driver_override, which does. */
 static int read_driver(struct txn *t, const struct vc_pci_addr *a, char **ret) {
-        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
-        int r = vc_pci_dev_read(t->ctx, a, &d);
+        _cleanup_free_ char *dir = NULL, *link = NULL;
+        int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &dir, "%s", VC_PCI_ADDR_TO_STRING(a));
         if (r < 0)
                 return r;
-        return dup_or_null(vc_pci_dev_driver(d), ret);
+        if (!vc_dir_exists(dir))
+                return -ENODEV;
+        if (asprintf(&link, "%s/driver", dir) < 0)
+                return -ENOMEM;
+        r = vc_sysfs_read_link_name(link, ret);
+        if (r == -ENOENT) {
+                *ret = NULL;
+                return 0;
+        }
+        return r;
 }
 
 /* Unbind the device at @a from @driver (none: skip), then ask the kernel to probe it. */
@@ -510,10 +577,82 @@ static bool host_driver_has_it(const struct vc_pci_dev *d) {
         return vc_pci_dev_driver(d) && !vc_pci_dev_is_on_vfio(d) && !vc_pci_dev_driver_override(d);
 }
 
+/* Is @driver, bound to the device at @a, vfio-pci or a vfio variant driver (vfio-dev/)? Neither
+ * test takes the device lock. */
+static bool driver_is_vfio(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
+        _cleanup_free_ char *p = NULL;
+        if (streq_ptr(driver, VFIO_DRIVER))
+                return true;
+        return driver && vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &p, "%s/vfio-dev", VC_PCI_ADDR_TO_STRING(a)) >= 0 &&
+               vc_dir_exists(p);
+}
+
+/* Say in the plan what became of a device given back: the CLI prints it, JSON carries it. */
+static void plan_note(struct txn *t, const struct vc_pci_addr *a, const char *description) {
+        for (size_t i = 0; i < t->plan->n_devices; i++) {
+                struct vc_plan_device *d = &t->plan->devices[i];
+                char *s;
+                if (!vc_pci_addr_equal(&d->addr, a) || !(s = strdup(description)))
+                        continue;
+                free(d->description);
+                d->description = s;
+                free(d->target);
+                d->target = NULL;
+        }
+}
+
+/* The kernel's probe gave a device claimed at boot to a vfio driver again: vfio-pci matches it
+ * by an id (vfio-pci.ids= on the command line, "options vfio-pci ids=" in modprobe.d), and
+ * comes first. That is no give-back: take it from @vfio_driver and bind the first host driver
+ * its modalias names (loaded as at boot), through driver_override, since a plain probe would
+ * pick vfio-pci again. No such driver: it stays unbound, and the plan says why. */
+static int take_from_vfio(struct txn *t, const struct vc_pci_addr *a, const char *vfio_driver,
+                          const char *modalias) {
+        _cleanup_strv_free_ char **drivers = NULL;
+        int r;
+
+        log_debug("%s: the kernel gave it to %s again (a vfio-pci id matches it)", VC_PCI_ADDR_TO_STRING(a),
+                  vfio_driver);
+        if ((r = write_unbind(t, a, vfio_driver)) < 0)
+                return txn_fail(t, a, VC_STEP_UNBIND, vfio_driver, r);
+        if (modalias) {
+                r = vc_module_load_for_modalias(t->ctx, modalias);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+                r = r > 0 ? vc_module_drivers_for_modalias(t->ctx, modalias, &drivers) : 0;
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+        }
+        for (char **d = drivers; d && *d; d++) {
+                _cleanup_free_ char *bound = NULL;
+                if ((r = write_override(t, a, *d)) < 0)
+                        return txn_fail(t, a, VC_STEP_SET_OVERRIDE, NULL, r);
+                if ((r = write_probe(t, a)) < 0)
+                        return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
+                if ((r = read_driver(t, a, &bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_VERIFY, *d, r);
+                if (streq_ptr(bound, *d)) {
+                        if ((r = write_override(t, a, "\n")) < 0)
+                                return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
+                        return 0;
+                }
+                if (bound && (r = write_unbind(t, a, bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_UNBIND, bound, r);
+        }
+        if (drivers && drivers[0] && (r = write_override(t, a, "\n")) < 0)
+                return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
+        plan_note(t, a, drivers && drivers[0]
+                  ? "claimed at boot: left unbound: vfio-pci takes it by its id (vfio-pci ids=), and no host driver bound it"
+                  : "claimed at boot: left unbound: vfio-pci takes it by its id (vfio-pci ids=), and no host driver is known for it");
+        return 0;
+}
+
 /* Give a device claimed at boot to the driver the host would have given it without vfio-claim:
  * clear driver_override, unbind, probe; when no loaded driver takes it, load what its modalias
  * names (blacklists apply, as for udev's autoload) and look again. No module for it: it stays
- * unbound, as it would have at boot. A module that loads but does not take it fails the step. */
+ * unbound, as it would have at boot. A module that loads but does not take it fails the step.
+ * It never ends on a vfio driver: when an id of vfio-pci's makes the kernel pick vfio-pci,
+ * take_from_vfio() binds the host driver by name, or leaves it unbound and says why. */
 static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
         const struct vc_pci_addr *a = vc_pci_dev_addr(now);
         const char *driver = vc_pci_dev_driver(now), *modalias = vc_pci_dev_modalias(now);
@@ -532,17 +671,25 @@ static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
         _cleanup_free_ char *bound = NULL;
         if ((r = read_driver(t, a, &bound)) < 0)
                 return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
-        if (bound || !modalias)
-                return 0; /* bound; or the kernel gave it no modalias: nothing to load */
-        r = vc_module_load_for_modalias(t->ctx, modalias);
-        if (r < 0)
-                return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
-        if (r == 0)
-                return 0; /* no module for it, or blacklisted: unbound, as at boot */
-        /* A module that just loaded probed its devices; one that was loaded already needs this. */
-        if ((r = unbind_and_probe(t, a, NULL)) < 0)
-                return r;
-        return verify_bound(t, a, NULL);
+        if (!bound) {
+                if (!modalias)
+                        return 0; /* the kernel gave it no modalias: nothing to load */
+                r = vc_module_load_for_modalias(t->ctx, modalias);
+                if (r < 0)
+                        return txn_fail(t, a, VC_STEP_LOAD_MODULE, modalias, r);
+                if (r == 0)
+                        return 0; /* no module for it, or blacklisted: unbound, as at boot */
+                /* A module that just loaded probed its devices; one that was loaded already needs this. */
+                if ((r = unbind_and_probe(t, a, NULL)) < 0)
+                        return r;
+                if ((r = verify_bound(t, a, NULL)) < 0)
+                        return r;
+                if ((r = read_driver(t, a, &bound)) < 0)
+                        return txn_fail(t, a, VC_STEP_VERIFY, "a host driver", r);
+        }
+        if (!driver_is_vfio(t, a, bound))
+                return 0;
+        return take_from_vfio(t, a, bound, modalias);
 }
 
 /* Put every device the operation touched back where the operation found it, newest first. */
@@ -553,6 +700,14 @@ static void txn_rollback(struct txn *t) {
         for (size_t i = t->n_touched; i > 0; i--) {
                 const struct snapshot *s = &t->touched[i - 1];
                 _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                if (txn_is_stuck(t, &s->addr)) {
+                        /* Reading it would wait for the stuck writer, and the write may still
+                         * take effect: left as it is, and the record says the operation did not
+                         * finish (a rollback error keeps it), for release to finish later. */
+                        log_debug("%s: a write did not finish; left as it is", VC_PCI_ADDR_TO_STRING(&s->addr));
+                        txn_fail(t, &s->addr, VC_STEP_WAIT_DEVICE, NULL, -ETIMEDOUT);
+                        continue;
+                }
                 int r = vc_pci_dev_read(t->ctx, &s->addr, &d);
                 if (r < 0) {
                         txn_fail(t, &s->addr, VC_STEP_READ, NULL, r);
@@ -566,7 +721,7 @@ static void txn_rollback(struct txn *t) {
          * list ("all methods disabled") is restored by writing a newline. */
         for (size_t i = t->n_undo; i > 0; i--) {
                 const struct attr_undo *u = &t->undo[i - 1];
-                int r = txn_write(t, u->path, isempty(u->before) ? "\n" : u->before);
+                int r = txn_write(t, NULL, u->path, isempty(u->before) ? "\n" : u->before);
                 if (r < 0)
                         txn_fail(t, NULL, VC_STEP_RESET_METHOD, u->before, r);
         }
@@ -594,7 +749,8 @@ static int apply_reset(struct txn *t, const struct vc_claim_opts *o, const struc
                         return 0;
                 if (only_changes && vc_reset_method_is(t->ctx, a, c->reset))
                         return 0;
-                r = release ? txn_write(t, path, value) : txn_write_undoable(t, path, value);
+                /* "reset" takes the device lock (pci_reset_function()); reset_method does not */
+                r = release ? txn_write(t, a, path, value) : txn_write_undoable(t, NULL, path, value);
                 return r < 0 ? txn_fail(t, a, step, arg, r) : 0;
         }
         return 0;
@@ -609,6 +765,69 @@ static int apply_reset_methods(struct txn *t, const struct vc_claim_opts *o, con
                         return r; /* the caller's rollback puts back the ones already written */
         }
         return 0;
+}
+
+/* Before a claim writes reset_method ("reset ="): note in @rec what each endpoint's reset_method
+ * says now, for release to put back, unless @rec has it from an earlier claim (that is the
+ * host's). @only_changes as for apply_reset(). Sets *ret_added when @rec gained an entry. */
+static int record_reset_originals(struct txn *t, const struct vc_claim_opts *o, struct vc_record *rec,
+                                  bool only_changes, bool *ret_added) {
+        for (size_t i = 0; i < o->n_resets; i++) {
+                const struct vc_reset_choice *c = &o->resets[i];
+                const struct vc_record_device *rd = vc_record_find_device(rec, &c->addr);
+                _cleanup_free_ char *path = NULL, *now = NULL;
+                const char *value;
+                if (!rd || rd->reset_method)
+                        continue;
+                if (vc_reset_step(t->ctx, &c->addr, c->reset, false, &path, &value) < 0 || !path)
+                        continue; /* apply_reset() reports it */
+                if (only_changes && vc_reset_method_is(t->ctx, &c->addr, c->reset))
+                        continue;
+                int r = vc_sysfs_read(path, &now);
+                if (r < 0)
+                        return txn_fail(t, &c->addr, VC_STEP_READ, NULL, r);
+                r = vc_record_set_reset_method(rec, &c->addr, now);
+                if (r == -EINVAL) {
+                        log_debug("%s: reset_method \"%s\" cannot be recorded; it will not be restored",
+                                  VC_PCI_ADDR_TO_STRING(&c->addr), now);
+                        continue;
+                }
+                if (r < 0)
+                        return txn_fail(t, &c->addr, VC_STEP_WRITE_RECORD, NULL, r);
+                *ret_added = true;
+        }
+        return 0;
+}
+
+/* Release: put back the reset_method the record lists for @rd, when it says something else now. */
+static int restore_reset_method(struct txn *t, const struct vc_record_device *rd) {
+        _cleanup_free_ char *path = NULL, *now = NULL;
+        int r;
+
+        if (!rd->reset_method)
+                return 0;
+        r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/reset_method", VC_PCI_ADDR_TO_STRING(&rd->addr));
+        if (r < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_RESET_METHOD, rd->reset_method, r);
+        r = vc_sysfs_read(path, &now);
+        if (r == -ENOENT)
+                return 0; /* the kernel no longer shows it: nothing to restore */
+        if (r < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_RESET_METHOD, rd->reset_method, r);
+        if (streq(now, rd->reset_method))
+                return 0;
+        r = txn_write_undoable(t, NULL, path, isempty(rd->reset_method) ? "\n" : rd->reset_method);
+        return r < 0 ? txn_fail(t, &rd->addr, VC_STEP_RESET_METHOD, isempty(rd->reset_method) ? "none" : rd->reset_method, r)
+                     : 0;
+}
+
+static bool reset_method_differs(struct vc_ctx *ctx, const struct vc_record_device *rd) {
+        _cleanup_free_ char *path = NULL, *now = NULL;
+        if (!rd->reset_method ||
+            vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &path, "%s/reset_method", VC_PCI_ADDR_TO_STRING(&rd->addr)) < 0 ||
+            vc_sysfs_read(path, &now) < 0)
+                return false;
+        return !streq(now, rd->reset_method);
 }
 
 static int txn_begin(struct txn *t, struct vc_ctx *ctx, unsigned group, bool release,
@@ -640,6 +859,19 @@ static int take_lock(struct txn *t, const struct vc_claim_opts *o, int *ret_fd) 
 static int check_owner(struct txn *t, const struct vc_record *rec, const char *owner) {
         if (owner && rec && rec->owner && !streq(owner, rec->owner))
                 return txn_fail(t, NULL, VC_STEP_OWNER, rec->owner, -EBUSY);
+        return 0;
+}
+
+/* A member with a write an earlier operation gave up on, still holding its device lock: nothing
+ * is written (each write would wait for it), the operation fails and can be run again. */
+static int check_pending(struct txn *t, const struct vc_group *g) {
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                if (vc_pci_dev_write_pending(d)) {
+                        txn_mark_stuck(t, vc_pci_dev_addr(d));
+                        return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_WAIT_DEVICE, NULL, -ETIMEDOUT);
+                }
+        }
         return 0;
 }
 
@@ -714,6 +946,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 return txn_fail(&t, NULL, VC_STEP_READ_RECORD, NULL, r);
         if ((r = check_owner(&t, old, o.owner)) < 0)
                 return r;
+        if ((r = check_pending(&t, g)) < 0)
+                return r;
 
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *d = vc_group_device(g, i);
@@ -766,20 +1000,30 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         if (n_todo == 0) {
                 /* Already claimed: no sysfs write, but for a reset_method that differs from the
                  * configuration (a group claimed at boot). Keep an existing record current; a
-                 * group claimed by someone else gets a record only when a VM takes ownership. */
+                 * group claimed by someone else gets a record only when a VM takes ownership.
+                 * The record is written before the reset_method, so that it holds the original. */
+                bool keep_record = !t.dry_run && (old || o.owner), added = false;
+                if (keep_record && (r = record_reset_originals(&t, &o, rec, true, &added)) < 0)
+                        return r;
+                rec->state = VC_RECORD_CLAIMED;
+                bool write_record = keep_record &&
+                        (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, rec->owner) ||
+                         old->n_devices != rec->n_devices);
+                if (write_record && (r = vc_record_write(ctx, rec)) < 0)
+                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
                 if ((r = apply_reset_methods(&t, &o, g, true)) < 0) {
                         txn_rollback(&t);
+                        if (write_record) {
+                                int k = old ? vc_record_write(ctx, old) : vc_record_remove(ctx, group);
+                                if (k < 0)
+                                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
+                        }
                         return r;
                 }
                 result->changed = !t.dry_run && t.n_undo > 0; /* a reset_method written */
-                if (t.dry_run || (!old && !o.owner))
-                        return 0;
-                rec->state = VC_RECORD_CLAIMED;
-                if (old && old->state == VC_RECORD_CLAIMED && streq_ptr(old->owner, rec->owner) &&
-                    old->n_devices == rec->n_devices)
-                        return 0;
-                r = vc_record_write(ctx, rec);
-                return r < 0 ? txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r) : 0;
+                if ((r = txn_keep(&t, write_record, old)) < 0)
+                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
+                return 0;
         }
 
         /* vfio-pci first: a module that cannot load leaves everything untouched. */
@@ -787,6 +1031,9 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         if (r < 0)
                 return txn_fail(&t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
 
+        bool added = false;
+        if (!t.dry_run && (r = record_reset_originals(&t, &o, rec, false, &added)) < 0)
+                return r;
         rec->state = VC_RECORD_CLAIMING;
         if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
@@ -833,6 +1080,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 goto fail;
         }
         result->changed = true;
+        if ((r = txn_keep(&t, true, old)) < 0)
+                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
         return 0;
 
 fail:
@@ -879,10 +1128,14 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 /* Every device of the group is gone: nothing to give back. */
                 if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
                         return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                if ((r = txn_keep(&t, true, rec)) < 0)
+                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
                 return 0;
         }
         if (r < 0)
                 return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+        if (rec && (r = check_pending(&t, g)) < 0)
+                return r;
 
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *d = vc_group_device(g, i);
@@ -909,6 +1162,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                             !streq_ptr(vc_pci_dev_driver_override(d), rd->override))
                                 n_todo++;
                 }
+                if (rd && !vc_pci_dev_is_bridge(d) && reset_method_differs(ctx, rd))
+                        n_todo++;
                 if (r < 0)
                         return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
         }
@@ -918,6 +1173,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
         if (n_todo == 0) {
                 if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
                         return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                if ((r = txn_keep(&t, true, rec)) < 0)
+                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
                 return 0;
         }
 
@@ -939,8 +1196,12 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 }
                 if (rd->host_probe ? host_driver_has_it(now)
                                    : streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
-                                             streq_ptr(vc_pci_dev_driver_override(now), rd->override))
+                                             streq_ptr(vc_pci_dev_driver_override(now), rd->override)) {
+                        /* On its host driver already; the reset_method may still be ours. */
+                        if ((r = restore_reset_method(&t, rd)) < 0)
+                                goto fail;
                         continue;
+                }
                 if ((r = txn_touch(&t, now)) < 0) {
                         txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
                         goto fail;
@@ -956,6 +1217,10 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                                         rd->driver, rd->module, rd->override);
                 if (r < 0)
                         goto fail;
+                /* The host's reset_method, once the device is the host's again (the claim wrote
+                 * its own before the device moved to vfio-pci). */
+                if ((r = restore_reset_method(&t, rd)) < 0)
+                        goto fail;
         }
         if (t.dry_run)
                 return 0;
@@ -963,6 +1228,9 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
         if ((r = vc_record_remove(ctx, group)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
         result->changed = true;
+        rec->state = old_state;
+        if ((r = txn_keep(&t, true, rec)) < 0)
+                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
         return 0;
 
 fail:
@@ -977,6 +1245,53 @@ fail:
                         log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
         }
         return result->error;
+}
+
+int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held) {
+        _cleanup_close_ int lock_fd = -1;
+        struct vc_op_undo *u;
+        int r;
+
+        if (!result || result->error < 0 || !result->undo)
+                return 0; /* a failed operation has rolled back already; nothing else to undo */
+        if (!lock_held && (r = vc_state_lock(ctx, LOCK_TIMEOUT_DEFAULT_MS, &lock_fd)) < 0)
+                return r;
+
+        /* The operation's own rollback, replayed: the devices it moved go back where it found
+         * them, newest first, then the attributes it wrote get their old values. */
+        u = TAKE_PTR(result->undo);
+        _cleanup_(txn_done) struct txn t = {
+                .ctx = ctx,
+                .timeout_ms = vc_ctx_get_unbind_timeout_ms(ctx),
+                .result = result,
+                .plan = result->plan,
+                .touched = TAKE_PTR(u->touched),
+                .n_touched = u->n_touched,
+                .undo = TAKE_PTR(u->attrs),
+                .n_undo = u->n_attrs,
+        };
+        u->n_touched = u->n_attrs = 0;
+        result->rollback_error = 0;
+        txn_rollback(&t);
+        r = result->rollback_error;
+
+        /* The record, as it was; when a device could not be put back, the record of a claim
+         * stays, so that "release" can finish (it lists the originals). */
+        if (u->record_changed && (r == 0 || u->record_before)) {
+                int k = u->record_before ? vc_record_write(ctx, u->record_before)
+                                         : vc_record_remove(ctx, result->group);
+                if (k < 0) {
+                        log_debug_errno(k, "Cannot restore the record of group %u: %m", result->group);
+                        if (r == 0)
+                                r = k;
+                }
+        }
+        op_undo_free(u);
+        if (r < 0 && result->rollback_error == 0)
+                result->rollback_error = r;
+        if (r == 0)
+                result->changed = false;
+        return r;
 }
 
 int vc_claim_plan_new(struct vc_ctx *ctx, unsigned group, struct vc_plan **ret) {

@@ -2,7 +2,7 @@
 #pragma once
 
 /* The claim engine: move every endpoint of an IOMMU group to vfio-pci and back, as one
- * transaction (SPEC 3).
+ * transaction.
  *
  * One primitive moves one device to a target (driver, override):
  *   set driver_override to the target driver, load its module when the driver is missing,
@@ -15,9 +15,24 @@
  * -ETIMEDOUT; a child stuck in the kernel (D state) is abandoned, never waited for forever.
  * The caller must not ignore SIGCHLD (SIG_IGN makes children unwaitable).
  *
+ * After a timeout: the abandoned write may still take effect, and until it ends it holds the
+ * device lock, which reading driver_override takes (lib/stuck.h). So the operation touches that
+ * device no more: no read of driver_override (the driver is read from the driver link), no
+ * write, no rollback of it; the other devices are rolled back; result->rollback_error is
+ * -ETIMEDOUT, and the record stays "claiming" or "releasing" with the originals, because the
+ * device is in neither state for sure. The device is marked stuck (RUNSTATEDIR/vfio-claim/
+ * stuck-ADDR): a later operation on its group first waits for its device lock, at most the
+ * unbind timeout, in a child; while it is still held it fails at once (VC_STEP_WAIT_DEVICE,
+ * -ETIMEDOUT) without writing, and once the write is over, release gives the group back to the
+ * drivers the record lists (or claim finishes the claim), whatever the write did. The lock is
+ * never held while waiting without a deadline, so no other command hangs behind it.
+ *
  * Claim moves every endpoint that is not already on vfio-pci (or a vfio variant driver) to
  * (vfio-pci, override "vfio-pci"); bridges are never touched. Release moves every device of the
- * record back to (original driver, original override). When any step fails, every device the
+ * record back to (original driver, original override). A device claimed at boot (host=probe)
+ * goes to the kernel's pick, never to a vfio driver: when an id of vfio-pci's makes the probe
+ * pick vfio-pci, it is bound by name to a driver its modalias names, or left unbound with the
+ * reason in its plan entry's description. When any step fails, every device the
  * operation touched is moved back to where the operation found it, in reverse order, best
  * effort, and the result names the device, the step and the errno.
  *
@@ -30,8 +45,16 @@
  * Records: a claim writes the group's record (state "claiming", original driver of every
  * endpoint) before its first sysfs write, and "claimed" at the end; a failed fresh claim
  * removes it again. A release marks it "releasing", and removes it at the end; a failed release
- * puts the record back as it was. A record left "claiming" or "releasing" by a crash is valid
- * input to release: it restores the originals it lists. */
+ * puts the record back as it was. A record left "claiming" or "releasing" by a crash, a failed
+ * rollback or a write that timed out is valid input to release: it restores the originals it
+ * lists. Before a claim first writes an
+ * endpoint's reset_method ("reset ="), the record notes what it said (state.h: reset_method=);
+ * release writes that back once the device is the host's again.
+ *
+ * Undo: a successful operation leaves in its result what it moved and wrote (result->undo);
+ * vc_op_result_undo() takes back exactly that. A command that claims or releases several groups
+ * and fails on a later one undoes the earlier ones with it, so that a group that was claimed
+ * before the command stays claimed. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -59,6 +82,7 @@ enum vc_step {
         VC_STEP_VFIO_NODE,      /* "find the vfio group node" */
         VC_STEP_RESET_METHOD,   /* "set reset_method to" + ->failed_arg */
         VC_STEP_RESET,          /* "reset the device before giving it back" */
+        VC_STEP_WAIT_DEVICE,    /* "wait for an unfinished write to the device" */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -128,6 +152,8 @@ struct vc_claim_opts {
 };
 
 /* Zero it before the first use; release its contents with vc_op_result_done(). */
+struct vc_op_undo;
+
 struct vc_op_result {
         int error;               /* the return value */
         unsigned group;
@@ -136,29 +162,59 @@ struct vc_op_result {
         enum vc_step failed_step;
         char *failed_arg;        /* driver or module the failed step concerned */
         char *reason;            /* VC_STEP_PROTECT: why the device is critical */
-        bool changed;            /* the system was changed, and the change was kept */
+        bool changed;            /* the system was changed, and the change was kept: devices
+                                  * moved or a reset_method written (a record written alone, an
+                                  * owner taken, does not count). Not "this call claimed the
+                                  * group": to take an operation back, use vc_op_result_undo() */
         int rollback_error;      /* 0, or the first error of a rollback that could not restore */
         struct vc_plan *plan;    /* always filled when the group could be read: members, actions,
                                   * and the writes made (or, with dry_run, that would be made) */
+        struct vc_op_undo *undo; /* what a successful operation changed, for vc_op_result_undo():
+                                  * the devices it moved (as it found them), the attributes it
+                                  * wrote (with their old values), the record as it was. NULL:
+                                  * nothing to undo (nothing changed, a dry run, or undone) */
 };
 void vc_op_result_done(struct vc_op_result *r);
+
+/* Take back exactly what the successful operation of @result changed, and nothing else: move
+ * each device it moved back to the driver and driver_override it found, newest first (a device
+ * of a claim goes back to its host driver, one of a release back to vfio-pci), write back the
+ * old value of each attribute it wrote (reset_method), and put the group's record back as it
+ * was (removed when there was none): an owner or reset_method= the operation added goes away,
+ * an already claimed group stays claimed. For a multi-group command whose later group failed:
+ * call it for each earlier group, newest first, under the same lock (@lock_held; otherwise it
+ * takes vc_state_lock() with the engine's default timeout).
+ * Returns 0 when everything is back, also when there was nothing to undo (a failed operation
+ * rolled itself back already; a second call finds nothing). Errors:
+ *   -ETIMEDOUT, -EWOULDBLOCK  the lock could not be taken (nothing was done)
+ *   the first error of a write, module load or verification (-EIO, -EBUSY, -ENXIO, ...) that
+ *   could not restore a device: the rest is still restored, result->rollback_error holds it too,
+ *   and a claim's record stays so that vc_group_release() can finish later
+ *   any errno of writing or removing the record (-EIO, -ENOSPC, ...). */
+int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held);
 /* One line for a person: "0000:01:00.0: failed to unbind from nouveau: Device or resource busy",
  * "0000:00:1f.2: refused: controller of the root filesystem /dev/sda2",
  * "0000:01:00.0: hardware changed (expected 10de:2204)". NULL when there is no error. */
 char *vc_op_result_message(const struct vc_op_result *r);
 
 /* Claim group @group for vfio. Returns 0 when the group is claimed (result->changed tells
- * whether anything was done: an already claimed group is a no-op). Errors:
+ * whether anything was done: an already claimed group is a no-op, but for a reset_method that
+ * differs from opts->resets, and an owner or record to write). Before it first writes an
+ * endpoint's reset_method, the record notes the original (state.h: reset_method=), which
+ * release writes back. Errors:
  *   -ENOENT  no such group          -EPERM   host-critical (opts->protect)
  *   -ESTALE  identity guard failed  -EBUSY   recorded owner is another VM
- *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time
+ *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time, or one an
+ *                                             earlier operation gave up on still holds a
+ *                                             device (VC_STEP_WAIT_DEVICE)
  *   -ENXIO   verify: the device is not bound to the expected driver after the probe
  *   -ENODEV  /dev/vfio/N did not appear
  *   any errno of a failed sysfs write or module load. */
 int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
                    struct vc_op_result *result);
 
-/* Give group @group back to the drivers its record lists. No record: 0, nothing changed.
+/* Give group @group back to the drivers its record lists, and each endpoint the reset_method
+ * the record lists (the host's, before a claim wrote its own). No record: 0, nothing changed.
  * Errors as for claim; -EBUSY when opts->owner is set and the record names another owner. */
 int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
                      struct vc_op_result *result);

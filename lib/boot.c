@@ -7,9 +7,11 @@
 #include <time.h>
 
 #include "boot.h"
+#include "fileio.h"
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
+#include "reset.h"
 #include "state.h"
 #include "sysfs.h"
 
@@ -318,6 +320,86 @@ const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t,
         return NULL;
 }
 
+/* ------------------------------------------------------------ the engine's options */
+
+/* The options of a boot claim of @g: the same checks and resets as enable and apply
+ * (src/verb-claim.c): the "id =" guard of every member a configuration entry with "id =" selects,
+ * [global] protect, and the "reset =" of every configured endpoint. */
+static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, const char *by,
+                      struct vc_claim_guard **ret_guards, struct vc_reset_choice **ret_resets,
+                      struct vc_claim_opts *ret) {
+        _cleanup_free_ struct vc_claim_guard *guards = calloc(vc_group_n_devices(g) + 1, sizeof *guards);
+        struct vc_reset_choice *resets = NULL;
+        size_t n_guards = 0, n_resets = 0;
+        int r;
+
+        if (!guards)
+                return -ENOMEM;
+        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_config_match_device(cfg, d);
+                if (cd && cd->has_id)
+                        guards[n_guards++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
+        }
+        r = vc_reset_choices_for_group(cfg, g, &resets, &n_resets);
+        if (r < 0)
+                return r;
+        *ret = (struct vc_claim_opts){
+                .lock_held = true,
+                .protect = cfg->protect,
+                .by = by,
+                .guards = guards,
+                .n_guards = n_guards,
+                .resets = resets,
+                .n_resets = n_resets,
+        };
+        *ret_guards = TAKE_PTR(guards);
+        *ret_resets = resets;
+        return 0;
+}
+
+/* The engine's checks, without a write: would it claim the group (vc_group_claim(), dry run)?
+ * This is what keeps the boot pass from changing a group the claim would then refuse: protect,
+ * an "id =" guard, a missing reset_method, a group without endpoints. */
+static int preflight(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned group,
+                     const struct vc_group *g, const char *by, struct vc_op_result *result) {
+        _cleanup_free_ struct vc_claim_guard *guards = NULL;
+        _cleanup_free_ struct vc_reset_choice *resets = NULL;
+        struct vc_claim_opts opts;
+        int r = claim_opts(cfg, g, by, &guards, &resets, &opts);
+        if (r < 0)
+                return r;
+        opts.dry_run = true;
+        return vc_group_claim(ctx, group, &opts, result);
+}
+
+/* ------------------------------------------------------------ the boot-failed mark */
+
+/* RUNSTATEDIR/vfio-claim/boot-failed-N: a boot claim of group N failed during this boot (/run is
+ * empty at the next one) and the group was given back. The override pass leaves the group alone
+ * from then on: otherwise the next PCI event would set its overrides again, and with its own
+ * event past, nothing would claim it nor let the host have it. */
+static int failed_mark_path(struct vc_ctx *ctx, unsigned group, char **ret) {
+        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "boot-failed-%u", group);
+}
+
+bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        return failed_mark_path(ctx, group, &p) >= 0 && vc_path_exists(p);
+}
+
+static int failed_mark_set(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        int r = failed_mark_path(ctx, group, &p);
+        return r < 0 ? r : vc_write_file_atomic(p, "", 0644);
+}
+
+static void failed_mark_clear(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        if (failed_mark_path(ctx, group, &p) >= 0)
+                (void) vc_unlink_durable(p);
+}
+
 /* ------------------------------------------------------------ the override pass */
 
 static int override_is_set(struct vc_ctx *ctx, const struct vc_pci_addr *a, bool *ret) {
@@ -344,7 +426,51 @@ static int report_add(struct vc_boot_write **v, size_t *n, const struct vc_pci_a
         return 0;
 }
 
-int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n,
+/* Does the pass write this member's override? Endpoints only, and only those nothing holds. */
+static bool wants_override(const struct vc_pci_dev *d) {
+        return !vc_pci_dev_is_bridge(d) && !vc_pci_dev_driver(d) && !vc_pci_dev_driver_override(d);
+}
+
+/* Before the first override of the group is written, and before a boot claim: a record in state
+ * "claiming" that lists the endpoints nothing holds (the ones the pass gives an override) as
+ * claimed at boot (host=probe, original override none). At boot such an endpoint has no driver
+ * only because its host driver has not loaded yet: given back, it goes to the driver the kernel
+ * picks. A claim that fails, or a crash before it, leaves a record that says what to give back,
+ * and `vfio-claim release` (or the failed boot claim itself, vc_boot_claim()) gives it back. An
+ * existing record keeps its state and its originals; endpoints it does not list are added.
+ * Nothing is written when there is no such endpoint. */
+static int record_before_claim(struct vc_ctx *ctx, const struct vc_group *g, const char *by) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        unsigned group = vc_group_number(g);
+        bool changed = false;
+        int r;
+
+        r = vc_record_read(ctx, group, &rec);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                const struct vc_pci_dev *d = vc_group_device(g, k);
+                if (!wants_override(d) || (rec && vc_record_find_device(rec, vc_pci_dev_addr(d))))
+                        continue;
+                if (!rec) {
+                        r = vc_record_new(group, &rec);
+                        if (r >= 0 && by)
+                                r = vc_record_set_by(rec, by);
+                        if (r < 0)
+                                return r;
+                        rec->state = VC_RECORD_CLAIMING;
+                }
+                r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
+                if (r < 0)
+                        return r;
+                rec->devices[rec->n_devices - 1].host_probe = true;
+                changed = true;
+        }
+        return changed ? vc_record_write(ctx, rec) : 0;
+}
+
+int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
+                          const struct vc_boot_target *targets, size_t n, const char *by,
                           int lock_timeout_ms, int *lock_fd, struct vc_boot_write **ret,
                           size_t *ret_n) {
         _cleanup_free_ struct vc_boot_write *rep = NULL;
@@ -386,16 +512,38 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targe
                                 return -ENOMEM;
                         continue;
                 }
+                bool any = false;
+                for (size_t k = 0; k < vc_group_n_devices(g) && !any; k++)
+                        any = wants_override(vc_group_device(g, k));
+                if (!any)
+                        continue; /* bound, or set by someone else: the claim's business */
+                if (vc_boot_group_failed(ctx, (unsigned) t->group)) {
+                        log_debug("Group %d: its boot claim failed earlier in this boot, no overrides", t->group);
+                        continue;
+                }
+
+                /* Nothing is written for a group the claim would refuse: the host keeps it whole. */
+                struct vc_op_result res = {};
+                r = preflight(ctx, cfg, (unsigned) t->group, g, by, &res);
+                vc_op_result_done(&res);
+                if (r < 0) {
+                        log_debug_errno(r, "Group %d would not be claimed, no overrides: %m", t->group);
+                        continue;
+                }
+                r = record_before_claim(ctx, g, by);
+                if (r < 0) {
+                        if (report_add(&rep, &n_rep, &t->addr, (unsigned) t->group, t->cd, r) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+
                 /* Two rounds: the other endpoints first, then the boot targets themselves. */
                 for (int round = 0; round < 2; round++)
                         for (size_t k = 0; k < vc_group_n_devices(g); k++) {
                                 const struct vc_pci_dev *d = vc_group_device(g, k);
                                 const struct vc_pci_addr *a = vc_pci_dev_addr(d);
                                 bool is_target = vc_boot_target_find(targets, n, a) != NULL;
-                                if ((round == 0) == is_target)
-                                        continue;
-                                if (vc_pci_dev_is_bridge(d) || vc_pci_dev_driver(d) ||
-                                    vc_pci_dev_driver_override(d))
+                                if ((round == 0) == is_target || !wants_override(d))
                                         continue;
                                 _cleanup_free_ char *p = NULL;
                                 r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
@@ -466,41 +614,105 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
         return changed ? vc_record_write(ctx, rec) : 0;
 }
 
+/* After a failed boot claim: give back what a "claiming" record lists (what the override pass
+ * wrote, and what a claim that could not roll back left), and mark the group so that the pass
+ * leaves it alone for the rest of this boot. 0: nothing to give back; 1: given back; or the
+ * negative errno of the give-back (the record stays for `vfio-claim release`). */
+static int give_back_after_failure(struct vc_ctx *ctx, unsigned group, const char *by) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        struct vc_op_result res = {};
+        int r, k;
+
+        k = failed_mark_set(ctx, group);
+        if (k < 0)
+                log_debug_errno(k, "Cannot mark the boot claim of group %u as failed: %m", group);
+
+        r = vc_record_read(ctx, group, &rec);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (rec->state != VC_RECORD_CLAIMING)
+                return 0; /* claimed before this pass (or being released): not ours to undo */
+        r = vc_group_release(ctx, group, &(struct vc_claim_opts){ .lock_held = true, .by = by }, &res);
+        vc_op_result_done(&res);
+        return r < 0 ? r : 1;
+}
+
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
-                  const struct vc_boot_target *target, const char *by, struct vc_op_result *result) {
-        struct vc_claim_guard guard;
+                  const struct vc_boot_target *target, const char *by, struct vc_op_result *result,
+                  int *ret_given_back) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        _cleanup_free_ struct vc_claim_guard *guards = NULL;
+        _cleanup_free_ struct vc_reset_choice *resets = NULL;
+        struct vc_claim_opts opts;
+        unsigned group;
         int r;
 
+        *ret_given_back = 0;
         if (target->state != VC_BOOT_TARGET_OK || target->group < 0)
                 return -EINVAL;
-        result->group = (unsigned) target->group;
+        group = (unsigned) target->group;
+        result->group = group;
+
+        r = vc_group_read(ctx, group, &g);
+        if (r >= 0)
+                r = claim_opts(cfg, g, by, &guards, &resets, &opts);
+        if (r < 0) {
+                result->error = r;
+                result->failed_step = VC_STEP_READ;
+                goto fail;
+        }
+
+        /* The engine's checks first: nothing, not even vfio-pci's load (it would bind the
+         * endpoints the override pass prepared), happens for a group it would refuse. */
+        r = preflight(ctx, cfg, group, g, by, result);
+        if (r < 0)
+                goto fail;
+        /* Endpoints the override pass did not prepare (it left the group alone after a failure,
+         * or they appeared since) are recorded the same way before anything moves. */
+        r = record_before_claim(ctx, g, by);
+        if (r < 0) {
+                vc_op_result_done(result);
+                *result = (struct vc_op_result){ .error = r, .group = group, .failed_step = VC_STEP_WRITE_RECORD };
+                goto fail;
+        }
 
         r = vc_module_ensure_driver(ctx, "vfio-pci", NULL);
         if (r < 0) {
-                result->error = r;
-                result->has_failed_device = true;
-                result->failed_device = target->addr;
-                result->failed_step = VC_STEP_LOAD_MODULE;
-                free(result->failed_arg);
-                result->failed_arg = strdup("vfio-pci");
-                return r;
+                vc_op_result_done(result);
+                *result = (struct vc_op_result){
+                        .error = r,
+                        .group = group,
+                        .has_failed_device = true,
+                        .failed_device = target->addr,
+                        .failed_step = VC_STEP_LOAD_MODULE,
+                        .failed_arg = strdup("vfio-pci"),
+                };
+                goto fail;
         }
 
-        struct vc_claim_opts opts = {
-                .lock_held = true,
-                .protect = cfg->protect,
-                .by = by,
-        };
-        if (target->cd->has_id) {
-                guard = (struct vc_claim_guard){ .addr = target->addr, .id = target->cd->id };
-                opts.guards = &guard;
-                opts.n_guards = 1;
-        }
-        r = vc_group_claim(ctx, (unsigned) target->group, &opts, result);
+        r = vc_group_claim(ctx, group, &opts, result);
         if (r < 0)
-                return r;
-        r = record_boot_group(ctx, (unsigned) target->group, by);
+                goto fail;
+        r = record_boot_group(ctx, group, by);
         if (r < 0)
-                log_debug_errno(r, "Cannot write the record of group %d: %m", target->group);
+                log_debug_errno(r, "Cannot write the record of group %u: %m", group);
+        failed_mark_clear(ctx, group);
         return 0;
+
+fail:
+        *ret_given_back = give_back_after_failure(ctx, group, by);
+        return r;
+}
+
+/* ------------------------------------------------------------ the udev event */
+
+int vc_boot_event_parse(const char *action, const char *subsystem, const char *slot,
+                        struct vc_pci_addr *ret) {
+        if (!streq_ptr(action, "add") || !streq_ptr(subsystem, "pci"))
+                return 0;
+        if (!slot || vc_pci_addr_parse(slot, ret) < 0)
+                return -EINVAL;
+        return 1;
 }

@@ -13,8 +13,13 @@
  * matching device at once, so every boot target's group must carry driver_override=vfio-pci
  * before any host module loads. The pass writes "vfio-pci" to the driver_override of each
  * endpoint of a target's group that has neither a driver nor an override; it never touches a
- * bound device (taking a device from a driver is the engine's job, under its checks) and never a
- * device without an IOMMU group (vfio-pci would refuse it and the host would lose it). */
+ * bound device (taking a device from a driver is the engine's job, under its checks), never a
+ * device without an IOMMU group (vfio-pci would refuse it and the host would lose it), and never
+ * a group the engine would refuse to claim (it asks the engine first, in a dry run).
+ *
+ * A boot claim is all or nothing: the whole group ends up claimed with a record, or nothing the
+ * pass did stays. The pass writes a "claiming" record before its first override, and a claim
+ * that then fails gives the group back from that record (vc_boot_claim()). */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -69,18 +74,48 @@ struct vc_boot_write {
 /* The override pass over @targets (states other than OK are skipped). A target whose own
  * driver_override is already set costs one read. The writers' lock is taken before the first
  * group is examined and handed to the caller in *lock_fd (left alone when it is already >= 0;
- * -1 stays -1 when nothing needed examining). Every write is reported in *ret (may be NULL,
- * 0). Returns the number of successful writes or a negative errno (lock, memory). */
-int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n,
+ * -1 stays -1 when nothing needed examining).
+ *
+ * A group is left alone when none of its endpoints needs an override, when its boot claim failed
+ * earlier in this boot (vc_boot_group_failed()), and when the engine would refuse to claim it
+ * (vc_group_claim() as a dry run, with the options vc_boot_claim() uses: protect, every "id ="
+ * guard of the group, the resets): nothing is changed for a group the claim would refuse.
+ * Otherwise, before its first override, the group's record is written in state "claiming",
+ * listing the endpoints about to get one (host=probe, by @by), so that a claim that fails or
+ * never comes leaves a record that says what to give back. Every write is reported in *ret (may
+ * be NULL, 0). Returns the number of successful writes or a negative errno (lock, memory). */
+int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
+                          const struct vc_boot_target *targets, size_t n, const char *by,
                           int lock_timeout_ms, int *lock_fd, struct vc_boot_write **ret,
                           size_t *ret_n);
 
-/* Claim the group of @target through the engine, with the caller holding the lock: make sure
- * vfio-pci is registered (libkmod), then vc_group_claim() with the target's "id =" guard and
- * [global] protect; finally make sure a claimed group has a state record, so that `vfio-claim
- * status` shows boot claims too: a group that vfio-pci took by itself when it loaded gets one
- * (original driver none), and an override of "vfio-pci" is never recorded as the original
- * (only the boot path sets it, and restoring it on release would be wrong). @by names the program
- * in the record ("udev (PCI add event)", "vfio-claim-udev --all (initramfs)"). */
+/* Has a boot claim of @group failed during this boot (RUNSTATEDIR/vfio-claim/boot-failed-N)?
+ * The override pass then leaves the group to the host for the rest of the boot. */
+bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group);
+
+/* Claim the group of @target through the engine, with the caller holding the lock: the engine's
+ * checks (a dry run, as above) before anything else, then make sure vfio-pci is registered
+ * (libkmod), then vc_group_claim() with every "id =" guard of the group, [global] protect and
+ * the configured resets (the options of enable and apply); finally make sure a claimed group has
+ * a state record, so that `vfio-claim status` shows boot claims too: a group that vfio-pci took
+ * by itself when it loaded gets one (original driver none), and an override of "vfio-pci" is
+ * never recorded as the original (only the boot path sets it, and restoring it on release would
+ * be wrong). @by names the program in the record ("udev (PCI add event)", "boot pass in the
+ * initramfs").
+ *
+ * Either the whole group is claimed with a record, or nothing of the boot pass stays: when any of
+ * this fails and the group's record says "claiming" (the override pass wrote it, or a claim
+ * could not roll back), the group is given back through vc_group_release() (overrides cleared,
+ * no device left on vfio-pci, the host's driver probed) and marked failed for this boot.
+ * *ret_given_back: 0 nothing to give back, 1 given back, or the negative errno of a give-back
+ * that failed (the "claiming" record stays, for `vfio-claim release`). */
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
-                  const struct vc_boot_target *target, const char *by, struct vc_op_result *result);
+                  const struct vc_boot_target *target, const char *by, struct vc_op_result *result,
+                  int *ret_given_back);
+
+/* The event udev hands vfio-claim-udev, from its environment (ACTION, SUBSYSTEM, PCI_SLOT_NAME;
+ * each NULL when unset). Returns 1 for a PCI "add" event, with the device's address in *ret; 0
+ * for any other event (nothing to do); -EINVAL for a PCI "add" event whose PCI_SLOT_NAME is
+ * missing or not a PCI address. */
+int vc_boot_event_parse(const char *action, const char *subsystem, const char *slot,
+                        struct vc_pci_addr *ret);

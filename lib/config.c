@@ -126,7 +126,7 @@ static char *table_join(const char *const *table, size_t n) {
         return s;
 }
 
-static bool device_name_valid(const char *s) {
+bool vc_config_name_is_valid(const char *s) {
         if (isempty(s))
                 return false;
         for (; *s; s++)
@@ -414,7 +414,7 @@ static void section_header(struct parser *p, const char *s) {
                 }
                 if (!*name)
                         error_here(p, "[%s] has no name: write [device NAME]", q);
-                else if (!device_name_valid(name)) {
+                else if (!vc_config_name_is_valid(name)) {
                         _cleanup_free_ char *qn = escape(name);
                         if (qn)
                                 error_here(p, "[%s]: \"%s\" is not a valid device name "

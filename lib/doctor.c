@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 
 #include "doctor.h"
@@ -22,6 +23,7 @@ static const char *const level_names[_VC_DOCTOR_LEVEL_MAX] = {
         [VC_DOCTOR_OK] = "ok",
         [VC_DOCTOR_WARN] = "warn",
         [VC_DOCTOR_FAIL] = "fail",
+        [VC_DOCTOR_SKIP] = "skip",
 };
 
 const char *vc_doctor_level_to_string(enum vc_doctor_level l) {
@@ -478,6 +480,7 @@ static int load_modprobe_config(struct doctor *d) {
         };
         char *paths[ELEMENTSOF(places) + 1] = {};
         _cleanup_strv_free_ char **running = NULL;
+        _cleanup_free_ char *nodir = NULL; /* here: the gotos below must not skip its initialization */
         int r = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(places); i++)
@@ -496,7 +499,6 @@ static int load_modprobe_config(struct doctor *d) {
 
         /* Without a module directory under the root, point kmod at one that does not exist
          * rather than at the host's: lookups then find nothing, as they should. */
-        _cleanup_free_ char *nodir = NULL;
         if (!d->moddir && (r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &nodir, "%s", kver_ok(d->kver) ? d->kver : "none")) < 0)
                 goto out;
         d->kmod = kmod_new(d->moddir ? d->moddir : nodir, (const char *const *) paths);
@@ -634,6 +636,48 @@ static const char *cpu_vendor(struct doctor *d) {
         return NULL;
 }
 
+/* Is this system a virtual machine? The "hypervisor" CPU flag (set by every x86 hypervisor) or
+ * the DMI system vendor of a known one. Returns a short description ("QEMU", "a hypervisor"),
+ * NULL on bare metal. */
+static const char *virtual_machine(struct doctor *d) {
+        static const struct {
+                const char *dmi;
+                const char *name;
+        } vendors[] = {
+                { "QEMU", "QEMU" },
+                { "VMware, Inc.", "VMware" },
+                { "innotek GmbH", "VirtualBox" },
+                { "Xen", "Xen" },
+                { "Microsoft Corporation", NULL }, /* also real Surface machines: needs the flag too */
+                { "Amazon EC2", "Amazon EC2" },
+                { "Google", "Google Compute Engine" },
+        };
+        _cleanup_free_ char *info = NULL, *vendor = NULL;
+        bool flag = false;
+
+        if (read_root_file(d, VC_PLACE_PROC, "cpuinfo", &info) >= 0)
+                for (const char *l = info; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                        if (startswith(l, "flags")) {
+                                const char *end = strchrnul(l, '\n');
+                                for (const char *w = strstr(l, " hypervisor"); w && w < end; w = strstr(w + 1, " hypervisor"))
+                                        if (w + 11 == end || w[11] == ' ' || w[11] == '\n')
+                                                flag = true;
+                                break;
+                        }
+        if (read_root_file(d, VC_PLACE_CLASS, "dmi/id/sys_vendor", &vendor) >= 0) {
+                vendor[strcspn(vendor, "\n")] = '\0';
+                for (size_t i = 0; i < ELEMENTSOF(vendors); i++)
+                        if (streq(vendor, vendors[i].dmi) && (vendors[i].name || flag))
+                                return vendors[i].name ?: "Hyper-V";
+        }
+        return flag ? "a hypervisor" : NULL;
+}
+
+static const char guest_iommu_fix[] =
+        "give this VM a virtual IOMMU (firmware settings do not apply inside a VM): with libvirt, a q35 machine with "
+        "<iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu> and <ioapic driver='qemu'/> in <features> "
+        "(QEMU: -device intel-iommu,intremap=on,caching-mode=on); then boot this guest with intel_iommu=on";
+
 /* IOMMU units the kernel registered (ROOT/sys/class/iommu): names and kind. */
 static int iommu_units(struct doctor *d, char ***ret_names, const char **ret_kind) {
         _cleanup_free_ char *p = NULL;
@@ -719,6 +763,13 @@ static int check_iommu(struct doctor *d) {
                            fmt("IOMMU disabled on the kernel command line (iommu=%s): no IOMMU groups, no device can be passed through", iommu),
                            fmt("remove iommu=%s (iommu=pt is fine) from %s", iommu, grub_hint));
 
+        /* Inside a VM the IOMMU is the hypervisor's to give: no firmware setting helps. */
+        const char *vm = virtual_machine(d);
+        if (vm && !units[0])
+                return add(d, "iommu", VC_DOCTOR_FAIL, NULL,
+                           fmt("no IOMMU: this system is a virtual machine (%s) that was given no virtual IOMMU, so there are no IOMMU groups",
+                               vm),
+                           strdup(guest_iommu_fix));
         const char *cpu = kind && !streq(kind, "other") ? kind : cpu_vendor(d);
         if (units[0]) {
                 if (streq_ptr(cpu, "intel"))
@@ -762,7 +813,9 @@ static int check_interrupt_remapping(struct doctor *d) {
                                    strdup("interrupt remapping is active (IR- interrupt domains in /proc/interrupts)"), NULL);
                 return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
                            strdup("interrupt remapping is off (no IR- interrupt domain in /proc/interrupts): vfio refuses to attach devices unless allow_unsafe_interrupts is set, which lets a VM inject interrupts into the host"),
-                           strdup("enable interrupt remapping in the firmware setup (on Intel it comes with VT-d and x2APIC); a BIOS update may be needed"));
+                           virtual_machine(d)
+                                   ? strdup("this is a virtual machine: give its virtual IOMMU interrupt remapping (libvirt: <iommu model='intel'><driver intremap='on'/></iommu> with <ioapic driver='qemu'/>; QEMU: intel-iommu,intremap=on)")
+                                   : strdup("enable interrupt remapping in the firmware setup (on Intel it comes with VT-d and x2APIC); a BIOS update may be needed"));
         }
 
         /* Without /proc/interrupts (a copied tree): the hardware capability of the Intel units. */
@@ -783,12 +836,14 @@ static int check_interrupt_remapping(struct doctor *d) {
                 if (!vc_intel_ecap_has_ir(ecap))
                         return add(d, "interrupt-remapping", VC_DOCTOR_FAIL, NULL,
                                    fmt("%s does not support interrupt remapping (ecap %s, IR bit 3 clear): vfio refuses to attach devices unless allow_unsafe_interrupts is set", *u, text),
-                                   strdup("update the firmware (BIOS) and enable VT-d with interrupt remapping; only as a last resort set allow_unsafe_interrupts=1 (a VM can then inject interrupts into the host)"));
+                                   virtual_machine(d)
+                                           ? strdup("this is a virtual machine: give its virtual IOMMU interrupt remapping (libvirt: <driver intremap='on'/> in <iommu>; QEMU: intel-iommu,intremap=on)")
+                                           : strdup("update the firmware (BIOS) and enable VT-d with interrupt remapping; only as a last resort set allow_unsafe_interrupts=1 (a VM can then inject interrupts into the host)"));
         }
         if (seen)
                 return add(d, "interrupt-remapping", VC_DOCTOR_OK, NULL,
                            strdup("the IOMMU supports interrupt remapping (ecap IR bit set)"), NULL);
-        return add(d, "interrupt-remapping", VC_DOCTOR_OK, NULL,
+        return add(d, "interrupt-remapping", VC_DOCTOR_SKIP, NULL,
                    strdup("interrupt remapping not checked: neither /proc/interrupts nor the IOMMU's capability registers are readable"),
                    NULL);
 }
@@ -924,7 +979,7 @@ static int check_vfio_modules(struct doctor *d) {
                         fmt("vfio modules of kernel %s: %s, %s", strna(d->kver), parts[0], parts[1]),
                         strdup("install a kernel built with CONFIG_VFIO_PCI and CONFIG_VFIO_IOMMU_TYPE1 (Debian and Fedora kernels have them), then run depmod"));
         else if (unknown)
-                r = add(d, "vfio-modules", VC_DOCTOR_OK, NULL,
+                r = add(d, "vfio-modules", VC_DOCTOR_SKIP, NULL,
                         fmt("vfio modules: %s, %s; no module index for kernel %s under the root, so availability was not checked (vfio-claim loads them when it claims)",
                             parts[0], parts[1], strna(d->kver)),
                         NULL);
@@ -1425,6 +1480,107 @@ static int check_config_devices(struct doctor *d) {
         return 0;
 }
 
+/* ------------------------------------------------------------------ boot setup */
+
+/* The newest modification time of the configuration: vfio-claim.conf, conf.d itself (a file
+ * removed) and every conf.d/ *.conf. 0 when none can be read. */
+static time_t config_mtime(const char *dir) {
+        _cleanup_free_ char *main_conf = NULL, *confd = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct stat st;
+        time_t newest = 0;
+
+        if (asprintf(&main_conf, "%s/vfio-claim.conf", dir) < 0 || asprintf(&confd, "%s/conf.d", dir) < 0)
+                return 0;
+        if (stat(main_conf, &st) >= 0 && st.st_mtime > newest)
+                newest = st.st_mtime;
+        if (stat(confd, &st) >= 0 && st.st_mtime > newest)
+                newest = st.st_mtime;
+        if (vc_dir_list(confd, &names) < 0)
+                return newest;
+        for (char **n = names; *n; n++) {
+                _cleanup_free_ char *p = NULL;
+                size_t l = strlen(*n);
+                if (l < 5 || !streq(*n + l - 5, ".conf") || asprintf(&p, "%s/%s", confd, *n) < 0)
+                        continue;
+                if (stat(p, &st) >= 0 && st.st_mtime > newest)
+                        newest = st.st_mtime;
+        }
+        return newest;
+}
+
+/* @rel exists under the root, itself: an enablement link counts even when its absolute target
+ * is only valid inside the root. */
+static bool root_link_exists(struct doctor *d, const char *rel) {
+        _cleanup_free_ char *p = NULL;
+        struct stat st;
+        return vc_ctx_path(d->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 && lstat(p, &st) >= 0;
+}
+
+/* boot = yes needs the initramfs to carry the current configuration and, on systemd, the early
+ * unit to be enabled; neither is visible anywhere else. */
+static int check_boot_setup(struct doctor *d) {
+        static const struct {
+                const char *prefix, *suffix; /* around the kernel release, under the root */
+                const char *rebuild;         /* followed by the kernel release */
+        } images[] = {
+                { "boot/initrd.img-", "", "update-initramfs -u -k " }, /* Debian, Ubuntu */
+                { "boot/initramfs-", ".img", "dracut -f --kver " },    /* Fedora, RHEL */
+        };
+        const struct vc_config *c = d->opts->config;
+        int r;
+
+        if (!c || !vc_config_has_boot_devices(c))
+                return 0;
+
+        if (kver_ok(d->kver)) {
+                time_t conf = c->dir ? config_mtime(c->dir) : 0;
+                bool found = false;
+                for (size_t i = 0; i < ELEMENTSOF(images) && !found; i++) {
+                        _cleanup_free_ char *path = NULL, *shown = NULL;
+                        struct stat st;
+                        if ((r = vc_ctx_path(d->ctx, VC_PLACE_ROOT, &path, "%s%s%s", images[i].prefix, d->kver,
+                                             images[i].suffix)) < 0)
+                                return r;
+                        if (stat(path, &st) < 0)
+                                continue;
+                        found = true;
+                        shown = fmt("%s%s%s", images[i].prefix, d->kver, images[i].suffix);
+                        if (!shown)
+                                return -ENOMEM;
+                        if (conf > st.st_mtime)
+                                r = add(d, "initramfs", VC_DOCTOR_FAIL, NULL,
+                                        fmt("/%s is older than the configuration in %s: at boot it claims what the old configuration said",
+                                            shown, c->dir),
+                                        fmt("%s%s", images[i].rebuild, d->kver));
+                        else
+                                r = add(d, "initramfs", VC_DOCTOR_OK, NULL,
+                                        fmt("/%s is newer than the configuration (it carries the boot = yes devices; its contents are not read)",
+                                            shown),
+                                        NULL);
+                        if (r < 0)
+                                return r;
+                }
+                if (!found && (r = add(d, "initramfs", VC_DOCTOR_SKIP, NULL,
+                                       fmt("no initramfs for kernel %s under /boot (initrd.img-%s or initramfs-%s.img): its age was not checked",
+                                           d->kver, d->kver, d->kver),
+                                       NULL)) < 0)
+                        return r;
+        }
+
+        /* The early unit: only where systemd manages the root (it has /etc/systemd/system). */
+        if (!root_exists(d, VC_PLACE_ROOT, "etc/systemd/system"))
+                return 0;
+        if (root_link_exists(d, "etc/systemd/system/sysinit.target.wants/vfio-claim-early.service") ||
+            root_link_exists(d, "usr/lib/systemd/system/sysinit.target.wants/vfio-claim-early.service") ||
+            root_link_exists(d, "lib/systemd/system/sysinit.target.wants/vfio-claim-early.service"))
+                return add(d, "early-unit", VC_DOCTOR_OK, NULL,
+                           strdup("vfio-claim-early.service is enabled: boot = yes devices are claimed before udev's coldplug"), NULL);
+        return add(d, "early-unit", VC_DOCTOR_FAIL, NULL,
+                   strdup("boot = yes devices are configured but vfio-claim-early.service is not enabled: a host driver that another device's coldplug loads can take them first"),
+                   strdup("systemctl enable vfio-claim-early.service"));
+}
+
 int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct vc_doctor_report *report) {
         _cleanup_(doctor_done) struct doctor d = { .ctx = ctx, .opts = opts, .report = report };
         int r;
@@ -1438,7 +1594,7 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
         if ((r = check_iommu(&d)) < 0 || (r = check_interrupt_remapping(&d)) < 0 ||
             (r = check_unsafe_interrupts(&d)) < 0 || (r = check_acs_override(&d)) < 0 ||
             (r = check_vfio_modules(&d)) < 0 || (r = check_vfio_ids(&d)) < 0 ||
-            (r = check_config_devices(&d)) < 0)
+            (r = check_config_devices(&d)) < 0 || (r = check_boot_setup(&d)) < 0)
                 return r;
 
         for (size_t i = 0; i < d.n_targets; i++) {
@@ -1449,7 +1605,7 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
                         return r;
         }
         if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets) {
-                r = add(&d, "devices", VC_DOCTOR_OK, NULL,
+                r = add(&d, "devices", VC_DOCTOR_SKIP, NULL,
                         strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
                         NULL);
                 if (r < 0)

@@ -4,7 +4,7 @@
 /* vfio-claim doctor: what stands between this host and working passthrough (SPEC 6).
  *
  * A run goes through a fixed list of checks; each check adds one or more findings: a check id,
- * a level (ok, warn, fail), the device it concerns (NULL for the host), one line saying what was
+ * a level (ok, warn, fail, skip: the check could not run), the device it concerns (NULL for the host), one line saying what was
  * found (naming the device), and one line saying what to do about it (NULL when nothing). The
  * library reads everything under the context's root and prints nothing. The CLI adds the checks
  * that need libvirt (doctor VM) through vc_doctor_report_add(). */
@@ -22,6 +22,7 @@ enum vc_doctor_level {
         VC_DOCTOR_OK,
         VC_DOCTOR_WARN,
         VC_DOCTOR_FAIL,
+        VC_DOCTOR_SKIP, /* the check could not run (what it needs is not readable or not there) */
         _VC_DOCTOR_LEVEL_MAX,
 };
 const char *vc_doctor_level_to_string(enum vc_doctor_level l);

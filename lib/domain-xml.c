@@ -63,7 +63,28 @@ bool vc_domain_has_hostdev(const struct vc_domain *d, const struct vc_pci_addr *
         return false;
 }
 
-/* Set *ret_error (when wanted) and return -EBADMSG. */
+/* @s with control characters written as \xHH: a message quotes attribute values, and a
+ * character reference such as "&#10;" puts any of them there. NULL on OOM (@s is freed). */
+static char *escape_controls(char *s) {
+        size_t n = 0;
+        for (const char *p = s; *p; p++)
+                n += (unsigned char) *p < 0x20 || *p == 0x7f;
+        if (n == 0)
+                return s;
+        char *e = malloc(strlen(s) + 3 * n + 1), *o = e;
+        if (e) {
+                for (const char *p = s; *p; p++)
+                        if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                                o += sprintf(o, "\\x%02x", (unsigned) *p);
+                        else
+                                *o++ = *p;
+                *o = '\0';
+        }
+        free(s);
+        return e;
+}
+
+/* Set *ret_error (when wanted) to one line and return -EBADMSG. */
 _printf_(2, 3) static int bad(char **ret_error, const char *fmt, ...) {
         if (ret_error) {
                 va_list ap;
@@ -73,7 +94,7 @@ _printf_(2, 3) static int bad(char **ret_error, const char *fmt, ...) {
                         s = NULL;
                 va_end(ap);
                 free(*ret_error);
-                *ret_error = s;
+                *ret_error = s ? escape_controls(s) : NULL;
         }
         return -EBADMSG;
 }
@@ -257,6 +278,10 @@ static void keep_first_error(void *user_data, xmlErrorPtr e) {
         f->set = true;
         f->line = e->line;
         snprintf(f->message, sizeof f->message, "%s", e->message ? e->message : "");
+        /* Some messages take two lines ("... indicate encoding !\nBytes: 0xBE ..."): one. */
+        for (char *p = f->message; *p; p++)
+                if (*p == '\n' || *p == '\r' || *p == '\t')
+                        *p = ' ';
         size_t l = strlen(f->message);
         while (l > 0 && (f->message[l - 1] == '\n' || f->message[l - 1] == ' '))
                 f->message[--l] = 0;

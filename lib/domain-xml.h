@@ -23,7 +23,13 @@
 #include "macro.h"
 #include "pci.h"
 
+/* The largest domain XML vfio-claim reads, and the one limit of the libvirt hook's input: its
+ * front (hooks/vfio-claim-hook.c) and its worker (hooks/vfio-claim-hook-worker.c) both refuse a
+ * larger one with VC_DOMAIN_XML_TOO_LARGE (arguments: the domain, the limit, the domain), so that
+ * a VM never starts with a <hostdev> nobody read. */
 #define VC_DOMAIN_XML_MAX (4u * 1024 * 1024)
+#define VC_DOMAIN_XML_TOO_LARGE \
+        "the domain XML of VM \"%s\" is larger than %u bytes, the most vfio-claim reads; VM \"%s\" was not started"
 
 enum vc_hostdev_kind {
         VC_HOSTDEV_PCI,       /* <hostdev type='pci'> */

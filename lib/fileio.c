@@ -116,9 +116,9 @@ int vc_read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
                 return -ENOMEM;
         for (;;) {
                 if (len == cap) {
-                        if (cap >= max)
-                                return -EFBIG;
-                        cap = cap * 2 > max ? max : cap * 2;
+                        if (cap > max)
+                                return -EFBIG; /* max + 1 bytes read: more than max */
+                        cap = cap * 2 > max ? max + 1 : cap * 2;
                         char *n = realloc(buf, cap + 1);
                         if (!n)
                                 return -ENOMEM;
@@ -134,6 +134,8 @@ int vc_read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
                         break;
                 len += (size_t) k;
         }
+        if (len > max)
+                return -EFBIG; /* @max below the first buffer */
         buf[len] = '\0';
         *ret = TAKE_PTR(buf);
         if (ret_len)

@@ -212,3 +212,62 @@ int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
         }
         return n > 0 ? n : first_error;
 }
+
+/* Is @name a vfio driver's module (vfio_pci, or a variant such as mlx5_vfio_pci)? */
+static bool module_is_vfio(const char *name) {
+        return vc_module_name_equal(name, "vfio_pci") || strstr(name, "vfio");
+}
+
+int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, char ***ret) {
+        _cleanup_(kmod_unrefp) struct kmod_ctx *kctx = NULL;
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL, *allowed = NULL;
+        _cleanup_strv_free_ char **drivers = NULL, **found = NULL;
+        _cleanup_free_ char *dir = NULL;
+        struct kmod_list *l;
+        size_t n = 0;
+        int r;
+
+        if (!modalias_is_valid(modalias))
+                return -EINVAL;
+        if ((r = kmod_for_root(ctx, &kctx)) < 0)
+                return r;
+        r = kmod_module_new_from_lookup(kctx, modalias, &list);
+        if (r < 0)
+                return log_debug_errno(r, "Looking up %s failed: %m", modalias);
+        r = kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
+        if (r < 0)
+                return log_debug_errno(r, "Applying the blacklist to the modules of %s failed: %m", modalias);
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &dir, NULL)) < 0)
+                return r;
+        r = vc_dir_list(dir, &drivers);
+        if (r == -ENOENT)
+                r = 0, drivers = NULL;
+        if (r < 0)
+                return r;
+
+        found = calloc(1, sizeof *found);
+        if (!found)
+                return -ENOMEM;
+        kmod_list_foreach(l, allowed) {
+                _cleanup_(kmod_module_unrefp) struct kmod_module *m = kmod_module_get_module(l);
+                const char *name = kmod_module_get_name(m);
+                if (!name || module_is_vfio(name))
+                        continue;
+                for (char **d = drivers; d && *d; d++) {
+                        _cleanup_free_ char *link = NULL, *mod = NULL;
+                        if (!word_is_valid(*d) || asprintf(&link, "%s/%s/module", dir, *d) < 0)
+                                continue;
+                        if (vc_sysfs_read_link_name(link, &mod) < 0 || !vc_module_name_equal(mod, name))
+                                continue;
+                        char **v = realloc(found, (n + 2) * sizeof *v);
+                        if (!v)
+                                return -ENOMEM;
+                        found = v;
+                        if (!(found[n] = strdup(*d)))
+                                return -ENOMEM;
+                        found[++n] = NULL;
+                }
+        }
+        *ret = TAKE_PTR(found);
+        return (int) n;
+}

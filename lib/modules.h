@@ -33,3 +33,8 @@ bool vc_module_name_equal(const char *a, const char *b);
  * for a string that is not a PCI modalias, -EOPNOTSUPP for a root other than "/" when the
  * lookup names a module (looked up in that root's index, noted, not loaded). */
 int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias);
+
+/* The registered PCI drivers (sys/bus/pci/drivers/D with a module link) of the modules libkmod's
+ * lookup names for @modalias, blacklists applied, vfio modules left out: the drivers the host
+ * means for such a device. NULL-terminated, possibly empty; returns how many. */
+int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, char ***ret);

@@ -8,6 +8,7 @@
 #include <libudev.h>
 
 #include "pci.h"
+#include "stuck.h"
 #include "sysfs.h"
 
 struct vc_pci_dev {
@@ -31,6 +32,7 @@ struct vc_pci_dev {
         bool vfio_dev_dir;
         bool has_parent;
         struct vc_pci_addr parent;
+        bool write_pending;
 };
 
 /* Parse exactly @n hex digits. */
@@ -237,7 +239,10 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
                         d->driver_module = TAKE_PTR(mod);
         }
 
-        if (read_attr_string(d->syspath, "driver_override", &s) >= 0) {
+        /* driver_override and sriov_numvfs take the device lock: not read while a write an
+         * earlier operation gave up on may still hold it (lib/stuck.h) */
+        d->write_pending = vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
+        if (!d->write_pending && read_attr_string(d->syspath, "driver_override", &s) >= 0) {
                 if (!streq(s, "(null)") && !isempty(s))
                         d->driver_override = TAKE_PTR(s);
         }
@@ -285,7 +290,7 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
                 uint64_t v;
                 if (asprintf(&p, "%s/sriov_numvfs", d->syspath) < 0)
                         return -ENOMEM;
-                if (vc_sysfs_read_u64(p, &v) >= 0 && v < 65536)
+                if (!d->write_pending && vc_sysfs_read_u64(p, &v) >= 0 && v < 65536)
                         d->num_vfs = (unsigned) v;
                 free(p);
                 if (asprintf(&p, "%s/sriov_totalvfs", d->syspath) < 0) {
@@ -382,6 +387,7 @@ const char *vc_pci_dev_driver(const struct vc_pci_dev *d) { return d->driver; }
 const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d) { return d->driver_module; }
 const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->driver_override; }
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
+bool vc_pci_dev_write_pending(const struct vc_pci_dev *d) { return d->write_pending; }
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }
 const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d) { return d->reset_method; }
 int vc_pci_dev_numa_node(const struct vc_pci_dev *d) { return d->numa_node; }

@@ -73,6 +73,9 @@ const char *vc_pci_dev_modalias(const struct vc_pci_dev *d);
 bool vc_pci_dev_physfn(const struct vc_pci_dev *d, struct vc_pci_addr *ret);
 unsigned vc_pci_dev_num_vfs(const struct vc_pci_dev *d);
 unsigned vc_pci_dev_total_vfs(const struct vc_pci_dev *d);
+/* A write an earlier operation gave up on may still hold the device lock (lib/stuck.h):
+ * driver_override and the number of VFs were not read (they read as unset and 0). */
+bool vc_pci_dev_write_pending(const struct vc_pci_dev *d);
 /* Bound to vfio-pci, or to a vfio variant driver (a vfio-dev/ directory exists). */
 bool vc_pci_dev_is_on_vfio(const struct vc_pci_dev *d);
 /* The canonical sysfs directory of the device (resolved, under the root). */

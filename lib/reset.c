@@ -32,6 +32,11 @@ int vc_reset_step(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_re
                 return -EINVAL;
         if (release && !vc_reset_before_release(r))
                 return 0;
+        /* auto leaves reset_method as it is. Writing "default" makes Linux probe the methods
+         * again, and a bus reset it listed at boot can vanish for good once another device shares
+         * the bus (seen on 6.1 in the lab: "bus" became empty and could not be written back). */
+        if (!release && r == VC_RESET_AUTO)
+                return 0;
         k = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/%s", VC_PCI_ADDR_TO_STRING(addr),
                         release ? "reset" : "reset_method");
         if (k < 0)

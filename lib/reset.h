@@ -35,8 +35,9 @@ bool vc_reset_before_release(enum vc_reset r);
 
 /* What the "reset =" of the device at @addr asks for now, for the claim engine to write in its
  * transaction: at claim (@release false) the configured method for reset_method; before a release
- * (@release true) "1" for the reset attribute. On 0, *ret_path is the attribute (NULL: nothing to
- * do) and *ret_value the value. -EOPNOTSUPP when the reset asked for needs an attribute the kernel
+ * (@release true) "1" for the reset attribute. auto writes nothing: the methods stay as the
+ * kernel (or the admin) set them. On 0, *ret_path is the attribute (NULL: nothing to do) and
+ * *ret_value the value. -EOPNOTSUPP when the reset asked for needs an attribute the kernel
  * does not offer for the device: reset_method (Linux 5.15+; the kernel also hides it for a device
  * without any method) for flr, bus and device_specific, reset for a reset before release. auto and
  * none need nothing where there is no attribute. */

@@ -109,6 +109,7 @@ static void record_device_done(struct vc_record_device *d) {
         free(d->driver);
         free(d->module);
         free(d->override);
+        free(d->reset_method);
 }
 
 struct vc_record *vc_record_free(struct vc_record *r) {
@@ -187,6 +188,42 @@ int vc_record_add_device(struct vc_record *r, const struct vc_pci_addr *addr, co
         return 0;
 }
 
+/* The kernel's reset_method list: at most 6 names of [a-z_], single spaces between ("" for none). */
+static bool reset_methods_are_valid(const char *s) {
+        size_t n = 0, len = 0;
+        for (const char *p = s;; p++) {
+                if (*p == ' ' || *p == '\0') {
+                        if (len == 0 || len > 32 || ++n > 6)
+                                return false;
+                        len = 0;
+                        if (*p == '\0')
+                                return true;
+                } else if ((*p >= 'a' && *p <= 'z') || *p == '_')
+                        len++;
+                else
+                        return false;
+        }
+}
+
+int vc_record_set_reset_method(struct vc_record *r, const struct vc_pci_addr *addr, const char *value) {
+        struct vc_record_device *d = (struct vc_record_device *) vc_record_find_device(r, addr);
+        _cleanup_free_ char *v = strdup(value);
+        size_t l;
+
+        if (!d)
+                return -ENOENT;
+        if (!v)
+                return -ENOMEM;
+        l = strlen(v);
+        if (l > 0 && v[l - 1] == '\n')
+                v[--l] = '\0';
+        if (l > 0 && !reset_methods_are_valid(v))
+                return -EINVAL;
+        free(d->reset_method);
+        d->reset_method = TAKE_PTR(v);
+        return 0;
+}
+
 int vc_record_set_owner(struct vc_record *r, const char *owner) {
         char *o = NULL;
         if (owner) {
@@ -250,9 +287,17 @@ int vc_record_format(const struct vc_record *r, char **ret) {
         fprintf(f, "state %s\n", vc_record_state_to_string(r->state));
         for (size_t i = 0; i < r->n_devices; i++) {
                 const struct vc_record_device *d = &r->devices[i];
-                fprintf(f, "device %s driver=%s module=%s override=%s%s\n",
-                        VC_PCI_ADDR_TO_STRING(&d->addr), d->driver ?: "none", d->module ?: "none",
-                        d->override ?: "none", d->host_probe ? " host=probe" : "");
+                fprintf(f, "device %s driver=%s module=%s override=%s%s", VC_PCI_ADDR_TO_STRING(&d->addr),
+                        d->driver ?: "none", d->module ?: "none", d->override ?: "none",
+                        d->host_probe ? " host=probe" : "");
+                if (d->reset_method) {
+                        fputs(" reset_method=", f);
+                        if (isempty(d->reset_method))
+                                fputs("none", f);
+                        for (const char *p = d->reset_method; *p; p++)
+                                fputc(*p == ' ' ? ',' : *p, f);
+                }
+                fputc('\n', f);
         }
         if (fflush(f) != 0 || ferror(f))
                 return -ENOMEM;
@@ -290,10 +335,11 @@ static int parse_kv(const char *word, const char *key, char **ret) {
 }
 
 static int parse_device_line(struct vc_record *rec, char *args) {
-        char *words[5], *save = NULL;
+        char *words[6], *save = NULL;
         size_t n = 0;
         struct vc_pci_addr addr;
-        _cleanup_free_ char *driver = NULL, *module = NULL, *override = NULL;
+        _cleanup_free_ char *driver = NULL, *module = NULL, *override = NULL, *reset_method = NULL;
+        bool host_probe = false;
         int r;
 
         for (char *w = strtok_r(args, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
@@ -301,21 +347,47 @@ static int parse_device_line(struct vc_record *rec, char *args) {
                         return -EBADMSG;
                 words[n++] = w;
         }
-        if ((n != 4 && n != 5) || strlen(words[0]) != 12 || vc_pci_addr_parse(words[0], &addr) < 0)
+        if (n < 4 || strlen(words[0]) != 12 || vc_pci_addr_parse(words[0], &addr) < 0)
                 return -EBADMSG;
         if ((r = parse_kv(words[1], "driver", &driver)) < 0 ||
             (r = parse_kv(words[2], "module", &module)) < 0 ||
             (r = parse_kv(words[3], "override", &override)) < 0)
                 return r;
-        /* host=probe only makes sense for a device that had no driver. */
-        if (n == 5 && (!streq(words[4], "host=probe") || driver))
+        /* Optional, in this order: host=probe (only for a device that had no driver), then
+         * reset_method= (added later: records without it still parse). */
+        size_t i = 4;
+        if (i < n && streq(words[i], "host=probe")) {
+                if (driver)
+                        return -EBADMSG;
+                host_probe = true;
+                i++;
+        }
+        if (i < n) {
+                const char *v = startswith(words[i], "reset_method=");
+                if (!v || isempty(v))
+                        return -EBADMSG;
+                reset_method = streq(v, "none") ? strdup("") : strdup(v);
+                if (!reset_method)
+                        return -ENOMEM;
+                for (char *p = reset_method; *p; p++)
+                        if (*p == ',')
+                                *p = ' ';
+                i++;
+        }
+        if (i != n)
                 return -EBADMSG;
         r = vc_record_add_device(rec, &addr, driver, module, override);
         if (r == -EEXIST || r == -EINVAL)
                 return -EBADMSG;
-        if (r >= 0 && n == 5)
-                rec->devices[rec->n_devices - 1].host_probe = true;
-        return r;
+        if (r < 0)
+                return r;
+        rec->devices[rec->n_devices - 1].host_probe = host_probe;
+        if (reset_method) {
+                r = vc_record_set_reset_method(rec, &addr, reset_method);
+                if (r < 0)
+                        return r == -EINVAL ? -EBADMSG : r;
+        }
+        return 0;
 }
 
 int vc_record_parse(const char *text, int expected_group, struct vc_record **ret) {

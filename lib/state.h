@@ -17,11 +17,18 @@
  *   device 0000:01:00.0 driver=nouveau module=nouveau override=none
  *   device 0000:01:00.1 driver=none module=none override=none
  *   device 0000:02:00.0 driver=none module=none override=none host=probe
+ *   device 0000:03:00.0 driver=e1000e module=e1000e override=none reset_method=flr,bus
  *
  * "host=probe" marks a device claimed at boot, before any host driver could bind it: it had no
  * driver, but the host would have given it one. Its release lets the kernel choose, as at boot
  * without vfio-claim (clear driver_override, probe, load what the modalias names), where a plain
  * "driver=none" device stays unbound.
+ *
+ * "reset_method=" (optional, after host=probe when both are present) is the device's reset_method
+ * before vfio-claim first wrote it ("reset =" of vfio-claim.conf(5)): the kernel's list with
+ * commas for spaces, or "none" for an empty list (every method disabled). Release writes it back.
+ * A device line without it (every record of a version before this field, and every device whose
+ * reset_method vfio-claim never wrote) leaves reset_method alone at release.
  *
  * Records are input like any other: reading one validates every field and returns -EBADMSG for
  * anything unexpected; addresses are parsed before they are used to build a path. */
@@ -58,6 +65,8 @@ struct vc_record_device {
         char *module;   /* the module behind that driver, NULL: none or built in */
         char *override; /* driver_override before the claim, NULL: none */
         bool host_probe; /* claimed at boot: on release, the kernel picks the host driver */
+        char *reset_method; /* reset_method before vfio-claim wrote it, as the kernel shows it
+                             * ("flr bus", "" for none); NULL: not written, not to restore */
 };
 
 struct vc_record {
@@ -77,6 +86,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_record *, vc_record_free);
  * or control characters. */
 int vc_record_add_device(struct vc_record *r, const struct vc_pci_addr *addr, const char *driver,
                          const char *module, const char *override);
+/* Remember the original reset_method of the listed device @addr, as read from sysfs ("flr bus",
+ * "" or "\n" for none; a trailing newline is dropped). -ENOENT when the record does not list
+ * @addr, -EINVAL for anything but at most 6 method names of [a-z_] separated by single spaces. */
+int vc_record_set_reset_method(struct vc_record *r, const struct vc_pci_addr *addr, const char *value);
 int vc_record_set_owner(struct vc_record *r, const char *owner);
 /* Who claimed the group, for status: one printable line of at most 64 characters. */
 int vc_record_set_by(struct vc_record *r, const char *by);

@@ -13,19 +13,38 @@ _vfio_claim_devices() {
                 "$config"/vfio-claim.conf "$config"/conf.d/*.conf 2>/dev/null
 }
 
+# PCI addresses and group:N of the groups vfio-claim holds now (its state records).
+_vfio_claim_claimed() {
+        local sysroot=$1 f
+        for f in "$sysroot"%runstatedir%/vfio-claim/group-*; do
+                [ -f "$f" ] || continue
+                printf 'group:%s\n' "${f##*-}"
+                sed -n 's/^device \([0-9a-fA-F:.]\+\) .*/\1/p' "$f" 2>/dev/null
+        done
+}
+
 _vfio_claim() {
         local cur prev words cword
-        _init_completion -n : || return
+        if declare -F _init_completion >/dev/null; then
+                _init_completion -n : || return
+        else
+                # Without the bash-completion package: bash's own word split (a PCI address is
+                # one word as long as ':' is not in COMP_WORDBREAKS).
+                words=("${COMP_WORDS[@]}")
+                cword=$COMP_CWORD
+                cur=${COMP_WORDS[COMP_CWORD]}
+                prev=${COMP_WORDS[COMP_CWORD - 1]}
+        fi
 
-        local verbs="list show enable disable apply release status doctor check-config add remove"
-        local opts="--config --sysroot --json --dry-run --force --boot --connect --timeout --verbose --help --version"
+        local verbs="list show enable disable apply release status doctor check-config add remove export help"
+        local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --verbose --help --version"
         local sysroot="" config="" verb="" i n_args=0
 
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
                 --sysroot) sysroot=${words[i + 1]}; ((i++)) ;;
                 --config) config=${words[i + 1]}; ((i++)) ;;
-                --connect | --timeout) ((i++)) ;;
+                --connect | --timeout | --format) ((i++)) ;;
                 -*) ;;
                 *) if [ -z "$verb" ]; then verb=${words[i]}; else ((n_args++)); fi ;;
                 esac
@@ -34,9 +53,16 @@ _vfio_claim() {
 
         case $prev in
         --config | --sysroot)
-                _filedir -d
+                if declare -F _filedir >/dev/null; then
+                        _filedir -d
+                else
+                        COMPREPLY=($(compgen -d -- "$cur"))
+                fi
                 return ;;
         --connect | --timeout)
+                return ;;
+        --format)
+                COMPREPLY=($(compgen -W "nova kubevirt proxmox" -- "$cur"))
                 return ;;
         esac
 
@@ -49,7 +75,13 @@ _vfio_claim() {
                 return
         fi
         case $verb in
-        show | enable | disable | release | doctor)
+        release)
+                [ "$n_args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_vfio_claim_claimed "$sysroot")" -- "$cur"))
+                ;;
+        help)
+                [ "$n_args" -eq 0 ] && COMPREPLY=($(compgen -W "$verbs" -- "$cur"))
+                ;;
+        show | enable | disable | doctor)
                 [ "$n_args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_vfio_claim_devices "$sysroot" "$config")" -- "$cur"))
                 ;;
         add | remove)
@@ -60,6 +92,8 @@ _vfio_claim() {
                 fi
                 ;;
         esac
-        __ltrim_colon_completions "$cur"
+        if declare -F __ltrim_colon_completions >/dev/null; then
+                __ltrim_colon_completions "$cur"
+        fi
 }
 complete -F _vfio_claim vfio-claim

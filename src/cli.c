@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "device-arg.h"
 #include "log.h"
 
 int cli_load_config(struct vc_cli *cli) {
@@ -16,6 +18,31 @@ int cli_load_config(struct vc_cli *cli) {
                 log_error("%s: configuration invalid (%zu error%s); nothing was changed",
                           cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
                 return EXIT_CONFIG;
+        }
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
+                return EXIT_CONFIG;
+        }
+        return EXIT_DONE;
+}
+
+int cli_load_config_to_read(struct vc_cli *cli) {
+        if (cli->config || cli->config_invalid)
+                return EXIT_DONE;
+        int r = vc_config_load(cli->config_dir, &cli->config);
+        if (r == -EINVAL && cli->config) {
+                for (size_t i = 0; i < cli->config->n_errors; i++)
+                        fprintf(stderr, "%s\n", cli->config->errors[i]);
+                log_warning("%s: configuration invalid (%zu error%s): shown without it; "
+                            "'vfio-claim check-config' lists the errors",
+                            cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
+                /* Keep the errors (doctor reports them); use none of the entries. */
+                cli->config_errors = TAKE_PTR(cli->config->errors);
+                cli->n_config_errors = cli->config->n_errors;
+                cli->config->n_errors = 0;
+                cli->config = vc_config_free(cli->config);
+                cli->config_invalid = true;
+                return EXIT_DONE;
         }
         if (r < 0) {
                 log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
@@ -42,39 +69,35 @@ static int add_group(struct device_arg *a, unsigned g) {
         return 0;
 }
 
-static bool valid_device_name(const char *s) {
-        return *s && strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") == strlen(s);
-}
-
 int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const char *text,
                        struct device_arg *ret) {
         struct device_arg a = {};
-        const char *num;
+        struct vc_device_spec spec;
         int r;
 
         a.text = strdup(text);
         if (!a.text)
                 return log_error("out of memory"), EXIT_FAILED;
 
-        if ((num = startswith(text, "group:"))) {
-                char *end;
-                errno = 0;
-                unsigned long g = strtoul(num, &end, 10);
-                if (errno || end == num || *end || num[0] == '-' || num[0] == '+' || g > 0x7fffffff) {
-                        log_error("%s: not a group number", text);
-                        device_arg_done(&a);
-                        return EXIT_USAGE;
-                }
+        r = vc_device_arg_parse(text, &spec);
+        if (r == -EDOM) {
+                log_error("%s: not a group number", text);
+                device_arg_done(&a);
+                return EXIT_USAGE;
+        }
+        if (r >= 0 && spec.kind == VC_DEVICE_ARG_GROUP) {
+                unsigned g = spec.group;
                 bool found = false;
                 for (size_t i = 0; i < t->n_groups; i++)
                         found |= vc_group_number(t->groups[i]) == g;
                 if (!found) {
-                        log_error("%s: no IOMMU group %lu on this host", text, g);
+                        log_error("%s: no IOMMU group %u on this host", text, g);
                         device_arg_done(&a);
                         return EXIT_FAILED;
                 }
-                r = add_group(&a, (unsigned) g);
-        } else if (vc_pci_addr_parse(text, &a.addr) >= 0) {
+                r = add_group(&a, g);
+        } else if (r >= 0 && spec.kind == VC_DEVICE_ARG_ADDRESS) {
+                a.addr = spec.addr;
                 a.has_addr = true;
                 const struct vc_group *g = vc_topology_find_group(t, &a.addr);
                 if (!g) {
@@ -93,7 +116,7 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                 for (size_t i = 0; cli->config && i < vc_group_n_devices(g); i++)
                         if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), &a.addr))
                                 a.config_device = vc_config_match_device(cli->config, vc_group_device(g, i));
-        } else if (valid_device_name(text)) {
+        } else if (r >= 0 && spec.kind == VC_DEVICE_ARG_NAME) {
                 r = cli_load_config(cli);
                 if (r != EXIT_DONE) {
                         device_arg_done(&a);
@@ -101,7 +124,21 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                 }
                 a.config_device = vc_config_find_device(cli->config, text);
                 if (!a.config_device) {
-                        log_error("%s: not a PCI address, group:N, or a device name in %s", text, cli->config_dir);
+                        _cleanup_free_ char *names = NULL;
+                        size_t size = 0;
+                        FILE *f = open_memstream(&names, &size);
+                        for (size_t i = 0; f && i < cli->config->n_devices; i++)
+                                fprintf(f, "%s%s", i ? ", " : "", cli->config->devices[i].name);
+                        if (!f || fclose(f) != 0) {
+                                device_arg_done(&a);
+                                return log_error("out of memory"), EXIT_FAILED;
+                        }
+                        if (cli->config->n_devices > 0)
+                                log_error("%s: not a PCI address, group:N, or a device name in %s; configured names: %s",
+                                          text, cli->config_dir, names);
+                        else
+                                log_error("%s: not a PCI address, group:N, or a device name: %s configures no device",
+                                          text, cli->config_dir);
                         device_arg_done(&a);
                         return EXIT_USAGE;
                 }
@@ -204,6 +241,9 @@ int cli_done(struct vc_cli *cli, int code) {
         free(cli->records);
         vc_critical_set_free(cli->critical);
         vc_config_free(cli->config);
+        for (size_t i = 0; i < cli->n_config_errors; i++)
+                free(cli->config_errors[i]);
+        free(cli->config_errors);
         free(cli->config_dir);
         vc_ctx_unref(cli->ctx);
         return code;

@@ -25,12 +25,18 @@ struct vc_cli {
         struct vc_ctx *ctx;
         char *config_dir;
         struct vc_config *config; /* loaded by cli_load_config() */
+        bool config_invalid;      /* cli_load_config_to_read() found errors: config stays NULL */
+        char **config_errors;     /* ... these ("FILE:LINE: message") */
+        size_t n_config_errors;
         bool json;
         bool dry_run;
         bool force;
         bool boot;
+        bool all;         /* release --all, disable --all */
+        const char *name; /* enable --name */
         int verbose;
         const char *connect_uri;
+        const char *format; /* export --format */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;
@@ -54,6 +60,10 @@ struct vc_json *cli_json_operations(struct vc_cli *cli);
 
 /* Load the configuration once. Invalid: every error is printed and EXIT_CONFIG returned. */
 int cli_load_config(struct vc_cli *cli);
+/* For verbs that only read (list, show, status, doctor): an invalid configuration is reported
+ * (every error on stderr, kept in cli->config_errors) and the verb goes on without it
+ * (cli->config NULL). EXIT_CONFIG only when the directory cannot be read at all. */
+int cli_load_config_to_read(struct vc_cli *cli);
 
 /* DEVICE arguments: a PCI address, a configured device name, or "group:N". Resolves to the IOMMU
  * groups it names (a configured name matching identical cards names several). Prints the reason
@@ -84,3 +94,4 @@ int verb_release(struct vc_cli *cli, int argc, char **argv);
 int verb_status(struct vc_cli *cli, int argc, char **argv);
 int verb_add(struct vc_cli *cli, int argc, char **argv);
 int verb_remove(struct vc_cli *cli, int argc, char **argv);
+int verb_export(struct vc_cli *cli, int argc, char **argv);

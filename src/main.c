@@ -1,30 +1,88 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
+#include "config.h"
 #include "log.h"
+
+/* The options that belong to some verbs only; the others (--config, --sysroot, --json,
+ * --verbose) apply to every verb. */
+enum {
+        OPT_DRY_RUN = 1 << 0,
+        OPT_FORCE = 1 << 1,
+        OPT_BOOT = 1 << 2,
+        OPT_CONNECT = 1 << 3,
+        OPT_TIMEOUT = 1 << 4,
+        OPT_NAME = 1 << 5,
+        OPT_ALL = 1 << 6,
+        OPT_FORMAT = 1 << 7,
+};
+
+static const struct option_help {
+        unsigned flag;
+        const char *name;  /* as typed */
+        const char *label; /* in help, with its argument */
+        const char *help; /* lines of at most 80 columns after the 23-column indent */
+} option_help[] = {
+        { OPT_DRY_RUN, "--dry-run", "--dry-run", "print the plan and every write, change nothing" },
+        { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
+                                "also a group whose VM hold libvirt cannot confirm" },
+        { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
+        { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
+        { OPT_FORMAT, "--format", "--format F", "nova, kubevirt or proxmox" },
+        { OPT_ALL, "--all", "--all", "every claimed group, one at a time; a summary at the end" },
+        { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
+        { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
+                                                     "left stuck, after SEC seconds (default 10)" },
+};
 
 static const struct verb {
         const char *name;
         int min_args, max_args; /* arguments after the verb */
         verb_fn fn;
-        const char *synopsis;
+        const char *usage;   /* "enable DEVICE [--boot]" */
+        const char *summary; /* one line */
+        unsigned options;    /* OPT_* it accepts */
+        bool writes;         /* changes the system: needs root on the real root */
 } verbs[] = {
-        { "list", 0, 0, verb_list, "list                    every IOMMU group and its devices" },
-        { "show", 1, 1, verb_show, "show DEVICE             one group in detail" },
-        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot]  claim the group now and add it to the configuration" },
-        { "disable", 1, 1, verb_disable, "disable DEVICE          give the group back and drop it from the configuration" },
-        { "apply", 0, 0, verb_apply, "apply                   claim every group with a boot = yes device (idempotent)" },
-        { "release", 1, 1, verb_release, "release DEVICE          give a claimed group back to its host drivers now" },
-        { "status", 0, 0, verb_status, "status                  claimed groups, owner VM, original drivers, since when" },
-        { "add", 2, 2, verb_add, "add VM DEVICE           put DEVICE's whole group into a stopped VM's definition" },
-        { "remove", 2, 2, verb_remove, "remove VM DEVICE        take DEVICE's whole group out of a stopped VM" },
-        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]      what stands between this host and working passthrough" },
-        { "check-config", 0, 0, verb_check_config, "check-config            validate the configuration, print every error" },
+        { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
+        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_TIMEOUT, false },
+        { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME]",
+          "claim the group now, add it to the configuration",
+          OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME, true },
+        { "disable", 0, 1, verb_disable, "disable DEVICE|--all", "give the group back, drop it from the configuration",
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
+        { "apply", 0, 0, verb_apply, "apply", "claim every group with a boot = yes device",
+          OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT, true },
+        { "release", 0, 1, verb_release, "release DEVICE|--all", "give a claimed group back to the host now",
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
+        { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers", OPT_TIMEOUT,
+          false },
+        { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
+          OPT_DRY_RUN | OPT_CONNECT, false },
+        { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
+          OPT_DRY_RUN | OPT_CONNECT, false },
+        { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
+          OPT_CONNECT | OPT_TIMEOUT, false },
+        { "check-config", 0, 0, verb_check_config, "check-config", "validate the configuration, print every error",
+          0, false },
+        { "export", 0, 0, verb_export, "export --format F", "configured devices for a scheduler",
+          OPT_FORMAT, false },
+        { "help", 0, 1, NULL, "help [VERB]", "this help, or one verb's", 0, false },
 };
+
+static const struct verb *find_verb(const char *name) {
+        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
+                if (streq(verbs[i].name, name))
+                        return &verbs[i];
+        return NULL;
+}
 
 static void help(FILE *f) {
         fprintf(f,
@@ -32,7 +90,10 @@ static void help(FILE *f) {
                 "Hand whole IOMMU groups of PCI devices to virtual machines through vfio-pci.\n\n"
                 "Verbs:\n");
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                fprintf(f, "  %s\n", verbs[i].synopsis);
+                if (strlen(verbs[i].usage) <= 22)
+                        fprintf(f, "  %-22s %s\n", verbs[i].usage, verbs[i].summary);
+                else /* a long synopsis gets a line of its own */
+                        fprintf(f, "  %s\n  %-22s %s\n", verbs[i].usage, "", verbs[i].summary);
         fprintf(f,
                 "\nDEVICE is a PCI address (0000:01:00.0 or 01:00.0), a configured device name,\n"
                 "or group:N.\n\n"
@@ -41,19 +102,40 @@ static void help(FILE *f) {
                 "      --sysroot DIR    operate on the system below DIR instead of /\n"
                 "      --json           machine-readable output: one JSON document on stdout\n"
                 "      --dry-run        print the plan, change nothing\n"
-                "      --force          override host-critical device protection (and, for release and disable,\n"
-                "                       a VM hold libvirt cannot confirm)\n"
+                "      --force          claim host-critical devices; with release and disable,\n"
+                "                       also a group whose VM hold libvirt cannot confirm\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
-                "      --connect URI    libvirt connection for add/remove, doctor VM, and the VM-hold check of\n"
-                "                       release and disable (default qemu:///system)\n"
+                "      --connect URI    libvirt connection (default qemu:///system)\n"
                 "      --timeout SEC    give up on one unbind after SEC seconds (default 10)\n"
+                "      --format F       with export: nova, kubevirt or proxmox\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
-                "  -h, --help           this help\n"
+                "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
                 "Exit status: 0 done, 1 failed (nothing changed or rolled back), 2 usage error,\n"
                 "3 configuration invalid, 4 refused for safety.\n"
                 "See vfio-claim(8) and vfio-claim.conf(5).\n",
                 SYSCONFDIR);
+}
+
+static void help_verb(FILE *f, const struct verb *v) {
+        fprintf(f, "Usage: vfio-claim [OPTIONS] %s\n%c%s.\n", v->usage, toupper((unsigned char) v->summary[0]),
+                v->summary + 1);
+        if (v->options) {
+                fprintf(f, "\nOptions of %s:\n", v->name);
+                for (size_t i = 0; i < ELEMENTSOF(option_help); i++) {
+                        if (!(v->options & option_help[i].flag))
+                                continue;
+                        fprintf(f, "  %-20s ", option_help[i].label);
+                        for (const char *p = option_help[i].help; *p; p++) {
+                                fputc(*p, f);
+                                if (*p == '\n')
+                                        fprintf(f, "  %-20s ", "");
+                        }
+                        fputc('\n', f);
+                }
+        }
+        fprintf(f, "\nEvery verb also takes --config DIR, --sysroot DIR, --json and --verbose.\n"
+                   "See vfio-claim(8).\n");
 }
 
 enum {
@@ -66,10 +148,13 @@ enum {
         ARG_CONNECT,
         ARG_TIMEOUT,
         ARG_VERSION,
+        ARG_NAME,
+        ARG_ALL,
+        ARG_FORMAT,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
-                      unsigned *ret_timeout_ms) {
+                      unsigned *ret_timeout_ms, unsigned *ret_given) {
         static const struct option options[] = {
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "sysroot", required_argument, NULL, ARG_SYSROOT },
@@ -82,6 +167,9 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "verbose", no_argument, NULL, 'v' },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
+                { "name", required_argument, NULL, ARG_NAME },
+                { "all", no_argument, NULL, ARG_ALL },
+                { "format", required_argument, NULL, ARG_FORMAT },
                 {}
         };
         int c;
@@ -99,11 +187,20 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                         *ret_sysroot = optarg;
                         break;
                 case ARG_JSON: cli->json = true; break;
-                case ARG_DRY_RUN: cli->dry_run = true; break;
-                case ARG_FORCE: cli->force = true; break;
-                case ARG_BOOT: cli->boot = true; break;
-                case ARG_CONNECT: cli->connect_uri = optarg; break;
+                case ARG_DRY_RUN: cli->dry_run = true; *ret_given |= OPT_DRY_RUN; break;
+                case ARG_FORCE: cli->force = true; *ret_given |= OPT_FORCE; break;
+                case ARG_BOOT: cli->boot = true; *ret_given |= OPT_BOOT; break;
+                case ARG_NAME:
+                        if (!vc_config_name_is_valid(optarg) || strlen(optarg) > 64)
+                                return log_error_errno(EINVAL, "--name: \"%s\" is not a name (up to 64 letters, digits, '_', '.', '-')", optarg);
+                        cli->name = optarg;
+                        *ret_given |= OPT_NAME;
+                        break;
+                case ARG_ALL: cli->all = true; *ret_given |= OPT_ALL; break;
+                case ARG_CONNECT: cli->connect_uri = optarg; *ret_given |= OPT_CONNECT; break;
+                case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
                 case ARG_TIMEOUT: {
+                        *ret_given |= OPT_TIMEOUT;
                         char *end;
                         errno = 0;
                         unsigned long s = strtoul(optarg, &end, 10);
@@ -128,14 +225,22 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
         return 0;
 }
 
+/* "--boot" for the first option in @given that @v does not take. */
+static const char *first_foreign_option(const struct verb *v, unsigned given) {
+        for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
+                if ((given & option_help[i].flag) && !(v->options & option_help[i].flag))
+                        return option_help[i].name;
+        return NULL;
+}
+
 int main(int argc, char **argv) {
         struct vc_cli cli = { .connect_uri = "qemu:///system" };
         const char *sysroot = NULL;
-        unsigned timeout_ms = 0;
+        unsigned timeout_ms = 0, given = 0;
         int r;
 
         vc_log_open(VC_LOG_STDERR, "vfio-claim");
-        r = parse_argv(&cli, argc, argv, &sysroot, &timeout_ms);
+        r = parse_argv(&cli, argc, argv, &sysroot, &timeout_ms, &given);
         if (r != 0) {
                 free(cli.config_dir);
                 return r > 0 ? EXIT_DONE : EXIT_USAGE;
@@ -151,20 +256,46 @@ int main(int argc, char **argv) {
                 return EXIT_USAGE;
         }
         const char *name = argv[optind];
-        const struct verb *verb = NULL;
-        for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
-                if (streq(verbs[i].name, name))
-                        verb = &verbs[i];
+        const struct verb *verb = find_verb(name);
         int n_args = argc - optind - 1;
         if (!verb) {
                 log_error("unknown verb \"%s\" (see --help)", name);
                 free(cli.config_dir);
                 return EXIT_USAGE;
         }
-        if (n_args < verb->min_args || n_args > verb->max_args) {
-                log_error("%s: wrong number of arguments; usage: vfio-claim %s", name, verb->synopsis);
+        /* release and disable take DEVICE or --all, never both */
+        bool all_ok = (verb->options & OPT_ALL) && ((given & OPT_ALL) ? n_args == 0 : n_args == 1);
+        if ((verb->options & OPT_ALL) ? !all_ok : n_args < verb->min_args || n_args > verb->max_args) {
+                log_error("%s: wrong number of arguments; usage: vfio-claim %s", name, verb->usage);
                 free(cli.config_dir);
                 return EXIT_USAGE;
+        }
+        const char *foreign = first_foreign_option(verb, given);
+        if (foreign) {
+                log_error("%s: %s is not an option of %s; usage: vfio-claim %s", name, foreign, name, verb->usage);
+                free(cli.config_dir);
+                return EXIT_USAGE;
+        }
+        if (!verb->fn) { /* help [VERB] */
+                free(cli.config_dir);
+                if (n_args == 0) {
+                        help(stdout);
+                        return EXIT_DONE;
+                }
+                const struct verb *v = find_verb(argv[optind + 1]);
+                if (!v) {
+                        log_error("help: unknown verb \"%s\" (see --help)", argv[optind + 1]);
+                        return EXIT_USAGE;
+                }
+                help_verb(stdout, v);
+                return EXIT_DONE;
+        }
+        /* Writing to the real /sys needs root: say so before anything is read or locked. */
+        if (verb->writes && !sysroot && !cli.dry_run && geteuid() != 0) {
+                log_error("%s changes the system and needs root: run it with sudo (--dry-run shows "
+                          "the plan without root)", name);
+                free(cli.config_dir);
+                return EXIT_FAILED;
         }
 
         r = vc_ctx_new(sysroot, &cli.ctx);

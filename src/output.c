@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "doctor.h"
+#include "host.h"
+#include "log.h"
 #include "output.h"
 
 void device_facts_for(struct vc_cli *cli, const struct vc_pci_dev *d, struct device_facts *ret) {
@@ -144,4 +146,17 @@ void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g,
                 json_device(cli, j, vc_group_device(g, i), detail);
         vc_json_array_end(j);
         vc_json_object_end(j);
+}
+
+void json_host_identity(struct vc_cli *cli, struct vc_json *j) {
+        struct vc_host_identity h = {};
+        if (vc_host_identity_read(cli->ctx, &h) < 0)
+                log_warning("out of memory reading the host identity");
+        vc_json_kv_uint(j, "schema_version", VC_JSON_SCHEMA_VERSION);
+        vc_json_key(j, "host");
+        vc_json_object_begin(j);
+        vc_json_kv_string(j, "hostname", h.hostname);
+        vc_json_kv_string(j, "machine_id", h.machine_id);
+        vc_json_object_end(j);
+        vc_host_identity_done(&h);
 }

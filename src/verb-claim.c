@@ -2,6 +2,7 @@
 /* The verbs that change the system: enable, disable, apply, release, and status, which reports
  * what they did. All moves go through the engine (lib/bind.c) under the one lock. */
 
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 #include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "output.h"
 #include "reset.h"
 #include "state.h"
 #include "sysfs.h"
@@ -117,9 +119,7 @@ static void report_failure(const struct vc_op_result *res, int r) {
                                 "rolling back did not fully succeed (%m); run 'vfio-claim status' and 'vfio-claim release' for the group");
 }
 
-/* Claim (or, with @release, give back) each group; a failure undoes the groups this call already
- * changed. Holds the lock across all groups. */
-/* Every member stays where it is: what changed was a reset_method. */
+/* Every member stays where it is: what changed was a reset_method or the record. */
 static bool plan_moves_nothing(const struct vc_plan *plan) {
         for (size_t k = 0; plan && k < plan->n_devices; k++)
                 if (plan->devices[k].action != VC_PLAN_LEAVE && plan->devices[k].action != VC_PLAN_LEAVE_BRIDGE)
@@ -141,20 +141,73 @@ static void print_drivers_now(struct vc_cli *cli, const struct vc_plan *plan) {
         }
 }
 
+static void results_free(struct vc_op_result *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++)
+                vc_op_result_done(&v[i]);
+        free(v);
+}
+
+/* Take back what the successful operations in @v changed, newest first: the engine knows what
+ * each one moved and wrote (vc_op_result_undo()); a group that was claimed before stays so. */
+static void undo_results(struct vc_cli *cli, struct vc_op_result *v, size_t n, bool lock_held) {
+        for (size_t k = n; k-- > 0;) {
+                if (!v[k].undo)
+                        continue;
+                int q = vc_op_result_undo(cli->ctx, &v[k], lock_held);
+                if (q < 0)
+                        log_error_errno(q, "IOMMU group %u: could not be put back as it was (%m); run "
+                                        "'vfio-claim status' and 'vfio-claim release group:%u'", v[k].group, v[k].group);
+                else
+                        log_notice("IOMMU group %u: put back as it was", v[k].group);
+        }
+}
+
+/* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
+ * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
+ * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
+ * record read under the lock must still name it, or nothing is done and EXIT_RETRY tells the
+ * caller to ask libvirt again. On success, *ret_results (when not NULL) gets the results, for
+ * an undo by the caller. */
+#define EXIT_RETRY (-1)
+#define OWNER_CHECK_ATTEMPTS 3
 static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                       size_t n_groups, bool release, const char *what, bool *ret_changed) {
+                       size_t n_groups, bool release, const char *what, char *const *expected_owners,
+                       struct vc_op_result **ret_results) {
         _cleanup_close_ int lock = -1;
-        _cleanup_free_ bool *changed = calloc(n_groups + 1, sizeof *changed);
-        bool any = false;
+        struct vc_op_result *results = calloc(n_groups + 1, sizeof *results);
         int r;
 
-        if (!changed)
+        if (!results)
                 return log_error("out of memory"), EXIT_FAILED;
         if (!cli->dry_run) {
                 r = vc_state_lock(cli->ctx, 60000, &lock);
-                if (r < 0)
+                if (r < 0) {
+                        free(results);
                         return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR),
                                EXIT_FAILED;
+                }
+        }
+
+        /* Whose group it is was asked of libvirt before the lock (libvirtd may be waiting for
+         * this lock in the hook of a VM it starts): the records read now, under the lock, must
+         * still name the same owners; a hook that took a group meanwhile wins. */
+        for (size_t i = 0; expected_owners && i < n_groups; i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                r = vc_record_read(cli->ctx, groups[i], &rec);
+                if (r < 0 && r != -ENOENT) {
+                        free(results);
+                        return log_error_errno(r, "IOMMU group %u: cannot read its state record: %m", groups[i]),
+                               EXIT_FAILED;
+                }
+                if (!streq_ptr(rec ? rec->owner : NULL, expected_owners[i])) {
+                        log_notice("IOMMU group %u: its holder changed from %s%s%s to %s%s%s while this command waited for "
+                                   "the lock; asking libvirt again", groups[i],
+                                   expected_owners[i] ? "VM \"" : "", expected_owners[i] ?: "none",
+                                   expected_owners[i] ? "\"" : "", rec && rec->owner ? "VM \"" : "",
+                                   rec && rec->owner ? rec->owner : "none", rec && rec->owner ? "\"" : "");
+                        free(results);
+                        return EXIT_RETRY;
+                }
         }
 
         for (size_t i = 0; i < n_groups; i++) {
@@ -163,8 +216,12 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
                 size_t n_guards = 0, n_resets = 0;
                 if (g && (collect_guards(cli, g, &guards, &n_guards) < 0 ||
-                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0))
-                        return log_error("out of memory"), EXIT_FAILED;
+                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0)) {
+                        log_error("out of memory");
+                        undo_results(cli, results, i, !cli->dry_run);
+                        results_free(results, n_groups);
+                        return EXIT_FAILED;
+                }
 
                 char by[64];
                 snprintf(by, sizeof by, "vfio-claim %s", cli->verb);
@@ -178,60 +235,49 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .resets = resets,
                         .n_resets = n_resets,
                 };
-                struct vc_op_result res = {};
-                r = release ? vc_group_release(cli->ctx, groups[i], &opts, &res)
-                            : vc_group_claim(cli->ctx, groups[i], &opts, &res);
-                if (res.plan)
-                        print_plan(cli, res.plan, what);
-                if (res.plan && cli->json) {
-                        _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(&res) : NULL;
-                        json_operation(cli, res.plan, what, r >= 0 && res.changed, msg);
+                struct vc_op_result *res = &results[i];
+                r = release ? vc_group_release(cli->ctx, groups[i], &opts, res)
+                            : vc_group_claim(cli->ctx, groups[i], &opts, res);
+                if (res->plan)
+                        print_plan(cli, res->plan, what);
+                if (res->plan && cli->json) {
+                        _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(res) : NULL;
+                        json_operation(cli, res->plan, what, r >= 0 && res->changed, msg);
                 }
                 if (r < 0) {
-                        int code = exit_code_for(&res);
-                        report_failure(&res, r);
-                        if (res.failed_step == VC_STEP_PROTECT)
+                        int code = exit_code_for(res);
+                        report_failure(res, r);
+                        if (res->failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
-                        vc_op_result_done(&res);
-                        /* Undo what this command changed before the failure. */
-                        for (size_t k = i; k-- > 0;) {
-                                if (!changed[k])
-                                        continue;
-                                struct vc_claim_opts undo = { .lock_held = true };
-                                struct vc_op_result ures = {};
-                                int q = release ? vc_group_claim(cli->ctx, groups[k], &undo, &ures)
-                                                : vc_group_release(cli->ctx, groups[k], &undo, &ures);
-                                if (q < 0)
-                                        report_failure(&ures, q);
-                                else
-                                        log_notice("IOMMU group %u: put back as it was", groups[k]);
-                                vc_op_result_done(&ures);
-                        }
+                        /* Undo what this command changed before the failure, and only that. */
+                        undo_results(cli, results, i, true);
+                        results_free(results, n_groups);
                         return code;
                 }
-                changed[i] = res.changed;
-                any |= res.changed;
                 if (!cli->dry_run && !cli->json) {
                         printf("IOMMU group %u: %s\n", groups[i],
-                               release ? (res.changed ? "given back to the host drivers" : "nothing to give back")
-                               : !res.changed ? "already claimed"
-                               : plan_moves_nothing(res.plan) ? "already claimed; reset_method set as configured"
-                                                              : "claimed for vfio");
-                        if (release && res.changed && res.plan)
-                                print_drivers_now(cli, res.plan);
+                               release ? (res->changed ? "given back to the host drivers" : "nothing to give back")
+                               : !res->changed ? "already claimed"
+                               : plan_moves_nothing(res->plan) ? "already claimed; reset_method set as configured"
+                                                               : "claimed for vfio");
+                        if (release && res->changed && res->plan)
+                                print_drivers_now(cli, res->plan);
                 }
-                vc_op_result_done(&res);
         }
-        if (ret_changed)
-                *ret_changed = any;
+        if (ret_results)
+                *ret_results = results;
+        else
+                results_free(results, n_groups);
         return EXIT_DONE;
 }
 
 /* Held by a VM: the record names an owner (the hook clears it when the VM stops) and libvirt says
  * that VM runs. An owner libvirt knows as stopped or not at all is stale (libvirtd died before
  * it ran the release hook): the group is taken back. Without an answer from libvirt: refused,
- * unless --force. */
-static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) {
+ * unless --force. libvirt is asked without our lock (libvirtd may be starting a VM whose hook
+ * waits for it); each owner found is kept in @ret_owners[i] (NULL: none), and move_groups()
+ * checks under the lock that the records still name exactly these owners. */
+static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, char **ret_owners) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
                 int r = vc_record_read(cli->ctx, groups[i], &rec);
@@ -254,6 +300,11 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) 
                         log_notice("IOMMU group %u: its record names VM \"%s\" as the holder, but libvirt (%s) says "
                                    "it is not running: a stale hold, taken back", groups[i], rec->owner,
                                    cli->connect_uri);
+                else if (r == -ENOENT)
+                        log_warning("IOMMU group %u: its record names VM \"%s\" as the holder, but libvirt at %s knows "
+                                    "no VM of that name: a stale hold, taken back (if the VM is defined under another "
+                                    "libvirt connection, that was the wrong --connect URI)",
+                                    groups[i], rec->owner, cli->connect_uri);
                 else if (cli->force)
                         log_warning("IOMMU group %u: held by VM \"%s\" per its record; libvirt (%s) cannot tell "
                                     "whether it runs (%s); going on (--force)", groups[i], rec->owner,
@@ -264,12 +315,19 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n) 
                                   groups[i], rec->owner, cli->connect_uri, strna(err));
                         return EXIT_REFUSED;
                 }
+                if (!(ret_owners[i] = strdup(rec->owner)))
+                        return log_error("out of memory"), EXIT_FAILED;
         }
         return EXIT_DONE;
 }
 
 static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
-        int r = cli_load_config(cli);
+        /* release decides from the state records alone: an invalid configuration must not stop
+         * a group from going back to the host. Every other writing verb acts on the
+         * configuration and refuses. */
+        int r = streq_ptr(cli->verb, "release") ? cli_load_config_to_read(cli) : cli_load_config(cli);
+        if (r == EXIT_CONFIG && streq_ptr(cli->verb, "disable"))
+                log_notice("'vfio-claim release' gives a group back without reading the configuration");
         if (r != EXIT_DONE)
                 return r;
         r = vc_topology_read(cli->ctx, ret);
@@ -293,27 +351,55 @@ static int config_file_for(struct vc_cli *cli, const char *name, char **ret) {
         return 0;
 }
 
+/* What enable writes, byte for byte: disable removes a file whole only when it still says
+ * exactly this (enable_wrote()), so that an edit by the admin makes the file the admin's. */
+#define ENABLE_HEADER                                                                                 \
+        "# Written by \"vfio-claim enable\"; \"vfio-claim disable\" removes this file.\n"                \
+        "# The whole IOMMU group moves, so every endpoint of it is listed.\n"
+
+static void enable_section(FILE *f, const char *name, const struct vc_pci_addr *a, const struct vc_pci_id *id,
+                           bool boot) {
+        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n", name, VC_PCI_ADDR_TO_STRING(a),
+                id->vendor, id->device, boot ? "yes" : "no");
+}
+
 /* conf.d/NAME.conf with one [device] section per endpoint of the groups, each guarded by its id. */
+/* The entry name of endpoint @d: its address with '-' for ':', or with --name, that name for the
+ * device the command named (@named) and NAME-ADDRESS for the other endpoints of its group. */
+static int entry_name_for(struct vc_cli *cli, const struct vc_pci_dev *d, const struct vc_pci_addr *named, char **ret) {
+        char addr[VC_PCI_ADDR_STRLEN];
+        name_from_addr(vc_pci_dev_addr(d), addr);
+        if (!cli->name)
+                *ret = strdup(addr);
+        else if (vc_pci_addr_equal(vc_pci_dev_addr(d), named))
+                *ret = strdup(cli->name);
+        else if (asprintf(ret, "%s-%s", cli->name, addr) < 0)
+                *ret = NULL;
+        return *ret ? 0 : -ENOMEM;
+}
+
 static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                                  size_t n_groups, char **ret) {
+                                  size_t n_groups, const struct vc_pci_addr *named, char **ret) {
         _cleanup_free_ char *text = NULL;
         size_t size = 0;
         FILE *f = open_memstream(&text, &size);
         if (!f)
                 return -ENOMEM;
-        fprintf(f, "# Written by \"vfio-claim enable\"; \"vfio-claim disable\" removes this file.\n"
-                   "# The whole IOMMU group moves, so every endpoint of it is listed.\n");
+        fputs(ENABLE_HEADER, f);
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
                 for (size_t k = 0; g && k < vc_group_n_devices(g); k++) {
                         const struct vc_pci_dev *d = vc_group_device(g, k);
-                        char name[VC_PCI_ADDR_STRLEN];
+                        _cleanup_free_ char *name = NULL;
                         if (vc_pci_dev_is_bridge(d) || vc_config_match_device(cli->config, d))
                                 continue;
-                        name_from_addr(vc_pci_dev_addr(d), name);
-                        fprintf(f, "\n[device %s]\nmatch = %s\nid = %04x:%04x\nboot = %s\n", name,
-                                vc_pci_dev_name(d), vc_pci_dev_vendor(d), vc_pci_dev_device(d),
-                                cli->boot ? "yes" : "no");
+                        if (entry_name_for(cli, d, named, &name) < 0) {
+                                fclose(f);
+                                return -ENOMEM;
+                        }
+                        enable_section(f, name, vc_pci_dev_addr(d),
+                                       &(struct vc_pci_id){ .vendor = vc_pci_dev_vendor(d), .device = vc_pci_dev_device(d) },
+                                       cli->boot);
                 }
         }
         if (fclose(f) != 0)
@@ -341,13 +427,38 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
                 log_warning("%s is configured in %s:%u with boot = no; --boot does not change that entry",
                             argv[0], arg.config_device->file, arg.config_device->line);
 
-        /* The configuration for the endpoints not configured yet. */
+        /* The configuration for the endpoints not configured yet, in conf.d/NAME.conf: the name
+         * --name gives, or the named device's address. */
         const struct vc_group *g0 = find_group(t, arg.groups[0]);
+        const struct vc_pci_dev *named = NULL;
+        for (size_t k = 0; g0 && k < vc_group_n_devices(g0) && !named; k++) {
+                const struct vc_pci_dev *d = vc_group_device(g0, k);
+                if (arg.has_addr ? vc_pci_addr_equal(vc_pci_dev_addr(d), &arg.addr) : !vc_pci_dev_is_bridge(d))
+                        named = d;
+        }
+        if (!named) {
+                device_arg_done(&arg);
+                return log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]), EXIT_FAILED;
+        }
+        if (cli->name) {
+                const struct vc_config_device *other = vc_config_find_device(cli->config, cli->name);
+                if (other) {
+                        log_error("--name %s: already configured in %s:%u", cli->name, other->file, other->line);
+                        device_arg_done(&arg);
+                        return EXIT_USAGE;
+                }
+                if (vc_config_match_device(cli->config, named)) {
+                        log_error("%s is configured already (as %s); --name does not rename an entry",
+                                  vc_pci_dev_name(named), vc_config_match_device(cli->config, named)->name);
+                        device_arg_done(&arg);
+                        return EXIT_USAGE;
+                }
+        }
         char name[VC_PCI_ADDR_STRLEN];
-        name_from_addr(arg.has_addr ? &arg.addr : vc_pci_dev_addr(vc_group_device(g0, 0)), name);
-        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, &text);
+        name_from_addr(vc_pci_dev_addr(named), name);
+        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), &text);
         if (r >= 0)
-                r = config_file_for(cli, name, &path);
+                r = config_file_for(cli, cli->name ?: name, &path);
         if (r < 0) {
                 device_arg_done(&arg);
                 return log_error("out of memory"), EXIT_FAILED;
@@ -359,15 +470,17 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
                 return EXIT_FAILED;
         }
 
-        bool changed = false;
-        r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", &changed);
+        struct vc_op_result *results = NULL;
+        r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results);
         if (r != EXIT_DONE || !write_config) {
+                results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return r;
         }
         if (cli->dry_run) {
                 if (!cli->json)
                         printf("write %s:\n%s", path, text);
+                results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return EXIT_DONE;
         }
@@ -388,74 +501,300 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         }
         if (r < 0) {
                 log_error_errno(r, "%s: cannot write the configuration: %m", path);
-                if (changed) {
-                        int q = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
-                        if (q == EXIT_DONE)
-                                log_notice("the claim was undone");
-                }
+                undo_results(cli, results, arg.n_groups, false);
+                results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return EXIT_FAILED;
         }
+        results_free(results, arg.n_groups);
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
         device_arg_done(&arg);
         return EXIT_DONE;
 }
 
-/* Configuration files written by enable for these groups: every section in them configures an
- * endpoint of the groups. Entries elsewhere are the admin's to edit. */
-static int drop_from_config(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
-                            size_t n_groups) {
-        int ret = EXIT_DONE;
+/* ------------------------------------------------------------------ disable: the configuration */
+
+/* Does entry @cd select device @d (any of its match lines)? vc_config_match_device() gives only
+ * the first entry; disable must find every one. */
+static bool entry_selects(const struct vc_config_device *cd, const struct vc_pci_dev *d) {
+        for (size_t m = 0; m < cd->n_matches; m++) {
+                const struct vc_match *x = &cd->matches[m];
+                if (x->kind == VC_MATCH_ADDRESS ? vc_pci_addr_equal(&x->addr, vc_pci_dev_addr(d))
+                                                : x->id.vendor == vc_pci_dev_vendor(d) && x->id.device == vc_pci_dev_device(d) &&
+                                                          (!x->id.has_subsystem ||
+                                                           (x->id.subsystem_vendor == vc_pci_dev_subsystem_vendor(d) &&
+                                                            x->id.subsystem_device == vc_pci_dev_subsystem_device(d))))
+                        return true;
+        }
+        return false;
+}
+
+static bool in_groups(const unsigned *groups, size_t n, int group) {
+        for (size_t i = 0; i < n; i++)
+                if ((int) groups[i] == group)
+                        return true;
+        return false;
+}
+
+/* One file disable changes: removed whole, or rewritten without some [device] sections. */
+struct config_edit {
+        const char *file; /* as in the configuration: "conf.d/gpu.conf" */
+        char *path;
+        bool remove;
+        char *text;          /* the new content (!remove) */
+        mode_t mode;
+        char **what;         /* "[device gpu] (lines 4-7)" for each section dropped */
+        size_t n_what;
+};
+
+static int what_push(struct config_edit *e, char *w) {
+        char **v = realloc(e->what, (e->n_what + 2) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        e->what = v;
+        v[e->n_what++] = w;
+        v[e->n_what] = NULL;
+        return 0;
+}
+
+static void config_edits_free(struct config_edit *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].path);
+                free(v[i].text);
+                strv_free(v[i].what);
+        }
+        free(v);
+}
+
+static int read_config_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode) {
+        struct stat st;
+        if (lstat(path, &st) < 0)
+                return negative_errno();
+        if (!S_ISREG(st.st_mode))
+                return -EMEDIUMTYPE; /* a link or anything else: rewriting it would change more */
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        if (fd < 0)
+                return negative_errno();
+        *ret_mode = st.st_mode & 07777;
+        return vc_read_fd(fd, 1024 * 1024, ret, ret_len);
+}
+
+/* Did enable write this file, and nobody changed it since? Its text is exactly what enable
+ * would write for the entries the configuration read from it (one address match, an id, boot). */
+static bool enable_wrote(const struct vc_config *c, const char *file, const char *text, size_t len) {
+        _cleanup_free_ char *want = NULL;
+        size_t size = 0;
+        if (!startswith(file, "conf.d/"))
+                return false;
+        FILE *f = open_memstream(&want, &size);
+        if (!f)
+                return false;
+        fputs(ENABLE_HEADER, f);
+        bool shape = true;
+        for (size_t i = 0; i < c->n_devices && shape; i++) {
+                const struct vc_config_device *cd = &c->devices[i];
+                if (!streq(cd->file, file))
+                        continue;
+                shape = cd->n_matches == 1 && cd->matches[0].kind == VC_MATCH_ADDRESS && cd->has_id &&
+                        !cd->id.has_subsystem && !cd->has_release && !cd->vm && cd->reset == VC_RESET_AUTO;
+                if (shape)
+                        enable_section(f, cd->name, &cd->matches[0].addr, &cd->id, cd->boot);
+        }
+        if (fclose(f) != 0)
+                return false;
+        return shape && size == len && memcmp(want, text, len) == 0;
+}
+
+/* Where line @n (1-based) of @text starts; @len when there is no such line. */
+static size_t line_start(const char *text, size_t len, unsigned n) {
+        size_t o = 0;
+        for (unsigned k = 1; k < n && o < len; k++) {
+                const char *nl = memchr(text + o, '\n', len - o);
+                o = nl ? (size_t) (nl - text) + 1 : len;
+        }
+        return o;
+}
+
+/* What kind of line starts at @o: a section header, a comment or blank line, or content. */
+enum line_kind { LINE_HEADER, LINE_QUIET, LINE_CONTENT };
+static enum line_kind line_kind(const char *text, size_t len, size_t o) {
+        if (o == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+                o = 3;
+        while (o < len && (text[o] == ' ' || text[o] == '\t' || text[o] == '\v' || text[o] == '\f'))
+                o++;
+        if (o >= len || text[o] == '\n' || text[o] == '\r' || text[o] == ';' || text[o] == '#')
+                return LINE_QUIET;
+        return text[o] == '[' ? LINE_HEADER : LINE_CONTENT;
+}
+
+/* The lines of the section whose header is line @header: up to its last key line before the next
+ * header (comments and blank lines after it stay: they may well be about what follows). */
+static unsigned section_last_line(const char *text, size_t len, unsigned header) {
+        unsigned last = header;
+        for (unsigned n = header + 1;; n++) {
+                size_t o = line_start(text, len, n);
+                if (o >= len)
+                        break;
+                enum line_kind k = line_kind(text, len, o);
+                if (k == LINE_HEADER)
+                        break;
+                if (k == LINE_CONTENT)
+                        last = n;
+        }
+        return last;
+}
+
+/* Every [device] entry that selects an endpoint of the groups goes. A file enable wrote, that
+ * holds nothing else, is removed whole; from any other file only those sections go, and every
+ * other byte stays. An entry that also selects a device outside the groups, or a file that is not
+ * a plain file, cannot be edited safely: the admin is told what to edit, and nothing changes.
+ * Returns EXIT_DONE with the edits to make, or EXIT_FAILED. */
+static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
+                             size_t n_groups, struct config_edit **ret, size_t *ret_n) {
         const struct vc_config *c = cli->config;
+        _cleanup_free_ bool *drop = calloc(c->n_devices + 1, sizeof *drop);
+        struct config_edit *edits = NULL;
+        size_t n_edits = 0;
+        int ret_code = EXIT_DONE;
+
+        if (!drop)
+                return log_error("out of memory"), EXIT_FAILED;
+        for (size_t i = 0; i < c->n_devices; i++) {
+                const struct vc_config_device *cd = &c->devices[i];
+                const struct vc_pci_dev *outside = NULL;
+                for (size_t g = 0; g < t->n_groups; g++)
+                        for (size_t k = 0; k < vc_group_n_devices(t->groups[g]); k++) {
+                                const struct vc_pci_dev *d = vc_group_device(t->groups[g], k);
+                                if (!entry_selects(cd, d))
+                                        continue;
+                                if (in_groups(groups, n_groups, (int) vc_group_number(t->groups[g])))
+                                        drop[i] = true;
+                                else if (!outside)
+                                        outside = d;
+                        }
+                if (drop[i] && outside) {
+                        log_error("%s/%s:%u: [device %s] also selects %s, which is in IOMMU group %d; "
+                                  "change its match lines by hand so that they select only what to keep "
+                                  "configured, then run this again; nothing was changed",
+                                  c->dir, cd->file, cd->line, cd->name, VC_PCI_ADDR_TO_STRING(vc_pci_dev_addr(outside)),
+                                  vc_pci_dev_iommu_group(outside));
+                        ret_code = EXIT_FAILED;
+                }
+        }
+        if (ret_code != EXIT_DONE)
+                return ret_code;
 
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
-                bool ours = false, done_before = false;
-                for (size_t g = 0; g < n_groups && !ours; g++) {
-                        const struct vc_group *grp = find_group(t, groups[g]);
-                        for (size_t k = 0; grp && k < vc_group_n_devices(grp); k++)
-                                ours |= vc_config_match_device(c, vc_group_device(grp, k)) == cd;
-                }
-                if (!ours)
+                bool seen = false;
+                if (!drop[i])
                         continue;
-                for (size_t k = 0; k < i; k++)
-                        done_before |= streq(c->devices[k].file, cd->file);
-                if (done_before)
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = drop[k] && streq(c->devices[k].file, cd->file);
+                if (seen)
                         continue;
-                /* Every section of the file must belong to the groups. */
-                bool whole_file = startswith(cd->file, "conf.d/") != NULL;
-                for (size_t k = 0; k < c->n_devices && whole_file; k++) {
-                        if (!streq(c->devices[k].file, cd->file))
-                                continue;
-                        bool in = false;
-                        for (size_t g = 0; g < n_groups && !in; g++) {
-                                const struct vc_group *grp = find_group(t, groups[g]);
-                                for (size_t m = 0; grp && m < vc_group_n_devices(grp); m++)
-                                        in |= vc_config_match_device(c, vc_group_device(grp, m)) == &c->devices[k];
-                        }
-                        whole_file = in;
-                }
-                if (!whole_file) {
-                        log_warning("[device %s] in %s:%u also configures devices outside this group; edit it by hand",
-                                    cd->name, cd->file, cd->line);
-                        ret = EXIT_FAILED;
-                        continue;
-                }
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s", cli->config_dir, cd->file) < 0)
+
+                struct config_edit *v = realloc(edits, (n_edits + 1) * sizeof *v);
+                if (!v) {
+                        config_edits_free(edits, n_edits);
                         return log_error("out of memory"), EXIT_FAILED;
-                if (cli->dry_run) {
-                        if (!cli->json)
-                                printf("remove %s\n", path);
+                }
+                edits = v;
+                struct config_edit *e = &edits[n_edits++];
+                *e = (struct config_edit){ .file = cd->file };
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                int r = asprintf(&e->path, "%s/%s", c->dir, cd->file) < 0 ? -ENOMEM : 0;
+                if (r >= 0)
+                        r = read_config_file(e->path, &text, &len, &e->mode);
+                if (r < 0) {
+                        log_error_errno(r, "%s: cannot edit it safely (%m); remove [device %s] (line %u) and every "
+                                           "other section for IOMMU group %u by hand; nothing was changed",
+                                        e->path ?: cd->file, cd->name, cd->line, groups[0]);
+                        ret_code = EXIT_FAILED;
                         continue;
                 }
-                int r = vc_unlink_durable(path);
+
+                /* Which sections of this file go, and does anything else live in it? */
+                bool all_ours = true;
+                for (size_t k = 0; k < c->n_devices; k++)
+                        if (streq(c->devices[k].file, cd->file) && !drop[k])
+                                all_ours = false;
+                if (all_ours && enable_wrote(c, cd->file, text, len)) {
+                        e->remove = true;
+                        continue;
+                }
+
+                /* Drop the sections, last first, so that earlier offsets stay right. */
+                _cleanup_free_ char *out = malloc(len + 1);
+                if (!out) {
+                        config_edits_free(edits, n_edits);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
+                memcpy(out, text, len);
+                size_t out_len = len;
+                for (size_t k = c->n_devices; k-- > 0;) {
+                        const struct vc_config_device *x = &c->devices[k];
+                        if (!drop[k] || !streq(x->file, cd->file))
+                                continue;
+                        size_t from = line_start(text, len, x->line);
+                        if (from >= len || line_kind(text, len, from) != LINE_HEADER || (x->line == 1 && from == 0 &&
+                                                                                        len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)) {
+                                log_error("%s:%u: [device %s] is not where the configuration was read from; remove it "
+                                          "by hand; nothing was changed", e->path, x->line, x->name);
+                                ret_code = EXIT_FAILED;
+                                break;
+                        }
+                        unsigned last = section_last_line(text, len, x->line);
+                        size_t to = line_start(text, len, last + 1);
+                        memmove(out + from, out + to, out_len - to);
+                        out_len -= to - from;
+                        char *w = NULL;
+                        if (asprintf(&w, "[device %s] (line%s %u%s%.0u)", x->name, last > x->line ? "s" : "", x->line,
+                                     last > x->line ? "-" : "", last > x->line ? last : 0) < 0 ||
+                            what_push(e, w) < 0) {
+                                free(w);
+                                config_edits_free(edits, n_edits);
+                                return log_error("out of memory"), EXIT_FAILED;
+                        }
+                }
+                out[out_len] = '\0';
+                e->text = TAKE_PTR(out);
+        }
+        if (ret_code != EXIT_DONE) {
+                config_edits_free(edits, n_edits);
+                return ret_code;
+        }
+        *ret = edits;
+        *ret_n = n_edits;
+        return EXIT_DONE;
+}
+
+/* Make the edits planned: each file removed or replaced atomically, with its mode. */
+static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edits, size_t n) {
+        int ret = EXIT_DONE;
+        for (size_t i = 0; i < n; i++) {
+                const struct config_edit *e = &edits[i];
+                if (cli->dry_run) {
+                        if (cli->json)
+                                continue;
+                        if (e->remove)
+                                printf("remove %s\n", e->path);
+                        for (size_t k = e->n_what; k-- > 0;)
+                                printf("edit %s: remove %s\n", e->path, e->what[k]);
+                        continue;
+                }
+                int r = e->remove ? vc_unlink_durable(e->path) : vc_write_file_atomic(e->path, e->text, e->mode);
                 if (r < 0) {
-                        log_error_errno(r, "%s: cannot remove: %m", path);
+                        log_error_errno(r, "%s: cannot %s: %m", e->path, e->remove ? "remove it" : "write it");
                         ret = EXIT_FAILED;
-                } else if (!cli->json)
-                        printf("configuration: removed %s\n", path);
+                } else if (!cli->json) {
+                        if (e->remove)
+                                printf("configuration: removed %s\n", e->path);
+                        for (size_t k = e->n_what; k-- > 0;)
+                                printf("configuration: %s: removed %s\n", e->path, e->what[k]);
+                }
         }
         return ret;
 }
@@ -473,17 +812,107 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
-        r = refuse_if_held(cli, arg.groups, arg.n_groups);
-        if (r == EXIT_DONE)
-                r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back", NULL);
+        /* disable: what goes from the configuration is known first; when it cannot be done
+         * safely, nothing is given back either. */
+        struct config_edit *edits = NULL;
+        size_t n_edits = 0;
+        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits)) != EXIT_DONE) {
+                device_arg_done(&arg);
+                return r;
+        }
+        /* Ask libvirt about the owners the records name, then act under the lock only when the
+         * records still name them: a hook "prepare" may have taken a group meanwhile. Then
+         * libvirt is asked again, a few times at most. */
+        for (unsigned attempt = 1;; attempt++) {
+                char **owners = calloc(arg.n_groups + 1, sizeof *owners);
+                if (!owners) {
+                        r = EXIT_FAILED;
+                        log_error("out of memory");
+                        break;
+                }
+                r = refuse_if_held(cli, arg.groups, arg.n_groups, owners);
+                if (r == EXIT_DONE)
+                        r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back",
+                                        cli->dry_run ? NULL : owners, NULL);
+                for (size_t i = 0; i < arg.n_groups; i++)
+                        free(owners[i]);
+                free(owners);
+                if (r != EXIT_RETRY)
+                        break;
+                if (attempt == OWNER_CHECK_ATTEMPTS) {
+                        log_error("the holder of the group changed %u times while this command waited for the lock; "
+                                  "nothing was given back, run it again", attempt);
+                        r = EXIT_REFUSED;
+                        break;
+                }
+        }
         if (r == EXIT_DONE && drop_config)
-                r = drop_from_config(cli, t, arg.groups, arg.n_groups);
+                r = apply_config_edits(cli, edits, n_edits);
+        config_edits_free(edits, n_edits);
         device_arg_done(&arg);
         return r;
 }
 
-int verb_disable(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], true); }
-int verb_release(struct vc_cli *cli, int argc, char **argv) { return give_back(cli, argv[0], false); }
+/* release --all, disable --all: every group with a record (disable: also every group a
+ * configured entry selects), each as a transaction of its own, then one summary line. */
+static int give_back_all(struct vc_cli *cli, bool drop_config) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        _cleanup_free_ unsigned *recorded = NULL, *groups = NULL;
+        size_t n_recorded = 0, n = 0, n_failed = 0;
+        int r, ret = EXIT_DONE;
+
+        r = load_all(cli, &t);
+        if (r != EXIT_DONE)
+                return r;
+        r = vc_record_list(cli->ctx, &recorded, &n_recorded);
+        if (r < 0)
+                return log_error_errno(r, "cannot list the state records: %m"), EXIT_FAILED;
+        groups = calloc(n_recorded + t->n_groups + 1, sizeof *groups);
+        if (!groups)
+                return log_error("out of memory"), EXIT_FAILED;
+        for (size_t i = 0; i < n_recorded; i++)
+                groups[n++] = recorded[i];
+        for (size_t i = 0; drop_config && i < t->n_groups; i++) {
+                const struct vc_group *g = t->groups[i];
+                bool configured = false, listed = false;
+                for (size_t k = 0; k < vc_group_n_devices(g); k++)
+                        configured |= vc_config_match_device(cli->config, vc_group_device(g, k)) != NULL;
+                for (size_t k = 0; k < n; k++)
+                        listed |= groups[k] == vc_group_number(g);
+                if (configured && !listed)
+                        groups[n++] = vc_group_number(g);
+        }
+        if (n == 0) {
+                if (cli->json)
+                        (void) cli_json_operations(cli);
+                else
+                        printf("nothing to do: no group is claimed%s\n", drop_config ? " or configured" : "");
+                return EXIT_DONE;
+        }
+        for (size_t i = 0; i < n; i++) {
+                char arg[32];
+                snprintf(arg, sizeof arg, "group:%u", groups[i]);
+                /* Each group reads the configuration as the previous one left it. */
+                cli->config = vc_config_free(cli->config);
+                r = give_back(cli, arg, drop_config);
+                if (r != EXIT_DONE) {
+                        n_failed++;
+                        if (ret == EXIT_DONE)
+                                ret = r;
+                }
+        }
+        if (!cli->json)
+                printf("%s --all: %zu group%s, %zu done, %zu failed\n", drop_config ? "disable" : "release", n,
+                       n == 1 ? "" : "s", n - n_failed, n_failed);
+        return ret;
+}
+
+int verb_disable(struct vc_cli *cli, int argc, char **argv) {
+        return cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true);
+}
+int verb_release(struct vc_cli *cli, int argc, char **argv) {
+        return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false);
+}
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
@@ -515,11 +944,13 @@ int verb_apply(struct vc_cli *cli, int argc, char **argv) {
         if (n == 0) {
                 if (cli->json)
                         (void) cli_json_operations(cli);
+                else if (!vc_config_has_boot_devices(cli->config))
+                        printf("nothing to do: no entry of %s says boot = yes\n", cli->config_dir);
                 else
                         printf("nothing to do: every group with a boot = yes device is claimed\n");
                 return EXIT_DONE;
         }
-        return move_groups(cli, t, groups, n, false, "claim", NULL);
+        return move_groups(cli, t, groups, n, false, "claim", NULL, NULL);
 }
 
 static void format_time(uint64_t since, char buf[static 32]) {
@@ -542,6 +973,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                 if (!j)
                         return log_error("out of memory"), EXIT_FAILED;
                 vc_json_object_begin(j);
+                json_host_identity(cli, j); /* schema_version, host: inventories from many hosts merge */
                 vc_json_key(j, "groups");
                 vc_json_array_begin(j);
         } else if (n == 0)

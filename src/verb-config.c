@@ -1,10 +1,23 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
 #include "json.h"
 #include "log.h"
 
 int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
+        struct stat st;
+        if (stat(cli->config_dir, &st) < 0) {
+                if (errno == ENOENT)
+                        return log_error("%s: no such directory: nothing is configured there (is --config right?)",
+                                         cli->config_dir), EXIT_CONFIG;
+                return log_error_errno(errno, "%s: %m", cli->config_dir), EXIT_CONFIG;
+        }
+        if (!S_ISDIR(st.st_mode))
+                return log_error("%s: not a directory", cli->config_dir), EXIT_CONFIG;
         int r = vc_config_load(cli->config_dir, &cli->config);
         if (r < 0 && r != -EINVAL)
                 return log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir), EXIT_CONFIG;

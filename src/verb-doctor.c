@@ -284,6 +284,7 @@ static int print_report(struct vc_cli *cli, const struct vc_doctor_report *rep) 
                 vc_json_kv_uint(j, "ok", rep->count[VC_DOCTOR_OK]);
                 vc_json_kv_uint(j, "warn", rep->count[VC_DOCTOR_WARN]);
                 vc_json_kv_uint(j, "fail", rep->count[VC_DOCTOR_FAIL]);
+                vc_json_kv_uint(j, "skip", rep->count[VC_DOCTOR_SKIP]);
                 vc_json_object_end(j);
                 vc_json_object_end(j);
                 int r = vc_json_finish(j);
@@ -298,7 +299,10 @@ static int print_report(struct vc_cli *cli, const struct vc_doctor_report *rep) 
                 if (f->fix)
                         printf("      fix: %s\n", f->fix);
         }
-        printf("\n%u ok, %u warn, %u fail\n", rep->count[VC_DOCTOR_OK], rep->count[VC_DOCTOR_WARN], rep->count[VC_DOCTOR_FAIL]);
+        printf("\n%u ok, %u warn, %u fail", rep->count[VC_DOCTOR_OK], rep->count[VC_DOCTOR_WARN], rep->count[VC_DOCTOR_FAIL]);
+        if (rep->count[VC_DOCTOR_SKIP])
+                printf(", %u skipped", rep->count[VC_DOCTOR_SKIP]);
+        printf("\n");
         return 0;
 }
 
@@ -323,9 +327,15 @@ int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
 
         if (!rep)
                 return log_error("out of memory"), EXIT_FAILED;
-        r = cli_load_config(cli);
+        r = cli_load_config_to_read(cli);
         if (r != EXIT_DONE)
                 return r;
+        /* An invalid configuration is a finding: doctor goes on without it. */
+        for (size_t i = 0; i < cli->n_config_errors; i++)
+                if (vc_doctor_report_add(rep, "config", VC_DOCTOR_FAIL, NULL, cli->config_errors[i],
+                                         "correct the configuration ('vfio-claim check-config' lists every error); "
+                                         "until then nothing is claimed at boot or by the hook") < 0)
+                        return log_error("out of memory"), EXIT_FAILED;
         r = vc_topology_read(cli->ctx, &t);
         if (r < 0)
                 return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;

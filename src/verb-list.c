@@ -22,15 +22,28 @@ static const char *const list_columns[] = {
         "GROUP", "ADDRESS", "CLASS", "ID", "DRIVER", "OVERRIDE", "CONFIG", "CLAIMED", "NOTE", "DESCRIPTION",
 };
 
+/* Columns left out first when `list` does not fit the terminal (0: always shown). The
+ * description is cut before any column goes, down to a few characters. */
+static const unsigned list_drop_rank[] = {
+        [2] = 6, /* CLASS */
+        [3] = 5, /* ID */
+        [5] = 7, /* OVERRIDE */
+        [6] = 3, /* CONFIG */
+        [9] = 4, /* DESCRIPTION */
+};
+
 static int table_device(struct vc_cli *cli, struct table *t, const struct vc_pci_dev *d,
-                        const char *group, const char *claimed) {
+                        const char *group, const char *claimed, FILE *notes) {
         struct device_facts facts;
         _cleanup_free_ char *desc = device_description(cli, d);
         device_facts_for(cli, d, &facts);
 
         const char *note = vc_pci_dev_is_bridge(d) ? "bridge" : NULL;
-        if (facts.critical)
+        if (facts.critical) {
                 note = "critical";
+                if (notes)
+                        fprintf(notes, "%s is critical: %s\n", vc_pci_dev_name(d), facts.critical);
+        }
         else if (facts.vm)
                 note = facts.vm;
         if (table_add(t, group) < 0 || table_add(t, vc_pci_dev_name(d)) < 0 ||
@@ -53,7 +66,7 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         int r;
 
-        r = cli_load_config(cli);
+        r = cli_load_config_to_read(cli);
         if (r != EXIT_DONE)
                 return r;
         r = vc_topology_read(cli->ctx, &t);
@@ -66,6 +79,7 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
                 if (!j)
                         return log_error("out of memory"), EXIT_FAILED;
                 vc_json_object_begin(j);
+                json_host_identity(cli, j);
                 vc_json_kv_bool(j, "iommu", iommu && t->n_groups > 0);
                 vc_json_key(j, "groups");
                 vc_json_array_begin(j);
@@ -90,6 +104,12 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
         struct table *tab = table_new(ELEMENTSOF(list_columns), list_columns);
         if (!tab)
                 return log_error("out of memory"), EXIT_FAILED;
+        for (size_t c = 0; c < ELEMENTSOF(list_drop_rank); c++)
+                table_set_drop_rank(tab, c, list_drop_rank[c]);
+        /* Why each "critical" device is critical, printed under the table. */
+        _cleanup_free_ char *notes_text = NULL;
+        size_t notes_size = 0;
+        FILE *notes = open_memstream(&notes_text, &notes_size);
         r = 0;
         for (size_t i = 0; i < t->n_groups && r >= 0; i++) {
                 char group[16];
@@ -97,19 +117,23 @@ int verb_list(struct vc_cli *cli, int argc, char **argv) {
                 bool claimed = vc_group_is_claimed(cli->ctx, g);
                 snprintf(group, sizeof group, "%u", vc_group_number(g));
                 for (size_t k = 0; k < vc_group_n_devices(g) && r >= 0; k++)
-                        r = table_device(cli, tab, vc_group_device(g, k), group, claimed ? "yes" : "no");
+                        r = table_device(cli, tab, vc_group_device(g, k), group, claimed ? "yes" : "no", notes);
         }
         for (size_t i = 0; i < t->n_ungrouped && r >= 0; i++)
-                r = table_device(cli, tab, t->ungrouped[i], NULL, NULL);
+                r = table_device(cli, tab, t->ungrouped[i], NULL, NULL, notes);
+        if (!notes || fclose(notes) < 0)
+                r = -ENOMEM;
         if (r < 0) {
                 table_free(tab);
                 return log_error("out of memory"), EXIT_FAILED;
         }
         if (t->n_groups == 0)
                 log_warning("%s", no_iommu_message);
-        if (t->n_groups + t->n_ungrouped > 0)
+        if (t->n_groups + t->n_ungrouped > 0) {
                 table_print(tab, stdout, terminal_width());
-        else
+                if (!isempty(notes_text))
+                        printf("\n%s", notes_text);
+        } else
                 log_warning("no PCI devices under %s", vc_ctx_root(cli->ctx));
         table_free(tab);
         return EXIT_DONE;
@@ -178,7 +202,7 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
         struct device_arg arg;
         int r;
 
-        r = cli_load_config(cli);
+        r = cli_load_config_to_read(cli);
         if (r != EXIT_DONE)
                 return r;
         r = vc_topology_read(cli->ctx, &t);

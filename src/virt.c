@@ -43,7 +43,7 @@ int vc_virt_domain_is_running(const char *uri, const char *name, char **ret_erro
         if (!dom) {
                 virErrorPtr e = virGetLastError();
                 if (e && e->code == VIR_ERR_NO_DOMAIN)
-                        return 0;
+                        return -ENOENT;
                 if (ret_error)
                         *ret_error = strdup(vc_virt_error());
                 return -EIO;

@@ -16,7 +16,9 @@ void vc_virt_quiet(void);
 /* The message of libvirt's last error, never NULL. */
 const char *vc_virt_error(void);
 
-/* Is the domain @name at @uri running? 1 yes, 0 no (shut off, or no such domain), -ECONNREFUSED
- * when libvirt cannot be reached, -EIO when it cannot tell; on an error *ret_error (when not
- * NULL) gets libvirt's message (free() it). A read-only connection. */
+/* Is the domain @name at @uri running? 1 yes, 0 no (defined, shut off), -ENOENT when libvirt at
+ * @uri knows no domain of that name (gone, or defined under another connection URI: the caller
+ * says which URI it asked), -ECONNREFUSED when libvirt cannot be reached, -EIO when it cannot
+ * tell; on -ECONNREFUSED and -EIO *ret_error (when not NULL) gets libvirt's message (free() it).
+ * A read-only connection. */
 int vc_virt_domain_is_running(const char *uri, const char *name, char **ret_error);

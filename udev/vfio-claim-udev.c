@@ -28,6 +28,7 @@
 #include "state.h"
 
 #define LOCK_TIMEOUT_MS 30000 /* udev kills a RUN program after 180 s (event_timeout) */
+#define BY_EVENT "udev (PCI add event)" /* who claimed, in the state record */
 
 enum mode {
         MODE_EVENT,
@@ -160,10 +161,11 @@ static void log_writes(const struct vc_boot_write *w, size_t n) {
 }
 
 /* The override pass, under the lock it takes when there is anything to look at. */
-static int overrides(struct vc_ctx *ctx, const struct vc_boot_target *t, size_t n, int *lock_fd) {
+static int overrides(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
+                     size_t n, const char *by, int *lock_fd) {
         _cleanup_free_ struct vc_boot_write *w = NULL;
         size_t n_w = 0;
-        int r = vc_boot_set_overrides(ctx, t, n, LOCK_TIMEOUT_MS, lock_fd, &w, &n_w);
+        int r = vc_boot_set_overrides(ctx, cfg, t, n, by, LOCK_TIMEOUT_MS, lock_fd, &w, &n_w);
         log_writes(w, n_w);
         if (r < 0)
                 return log_error_errno(r, "cannot set the boot overrides: %s",
@@ -175,7 +177,7 @@ static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct 
                   const char *by, int *lock_fd) {
         struct vc_op_result res = {};
         const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
-        int r;
+        int r, given_back = 0;
 
         if (*lock_fd < 0) {
                 r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd);
@@ -185,7 +187,7 @@ static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct 
                         return;
                 }
         }
-        r = vc_boot_claim(ctx, cfg, t, by, &res);
+        r = vc_boot_claim(ctx, cfg, t, by, &res, &given_back);
         if (r < 0) {
                 _cleanup_free_ char *m = vc_op_result_message(&res);
                 if (m)
@@ -193,6 +195,13 @@ static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct 
                 else
                         log_error_errno(r, "%s: [device %s] claiming group %d failed: %m", addr,
                                         t->cd->name, t->group);
+                if (given_back > 0)
+                        log_notice("group %d left to the host: driver_override cleared, nothing on vfio-pci, no record",
+                                   t->group);
+                else if (given_back < 0)
+                        log_error_errno(given_back,
+                                        "group %d: giving back what the boot pass set up failed (%m); run 'vfio-claim release group:%d'",
+                                        t->group, t->group);
         } else if (res.changed)
                 log_notice("%s: [device %s] group %d claimed for vfio-pci", addr, t->cd->name, t->group);
         else
@@ -210,11 +219,12 @@ static int run_event(struct vc_ctx *ctx) {
         size_t n = 0;
         int r;
 
-        if (!streq_ptr(action, "add") || !streq_ptr(subsystem, "pci")) {
+        r = vc_boot_event_parse(action, subsystem, slot, &addr);
+        if (r == 0) {
                 log_debug("ignoring event ACTION=%s SUBSYSTEM=%s", strna(action), strna(subsystem));
                 return 0;
         }
-        if (!slot || vc_pci_addr_parse(slot, &addr) < 0) {
+        if (r < 0) {
                 log_warning("PCI_SLOT_NAME=\"%s\" (DEVPATH=%s) is not a PCI address: ignoring the event",
                             strna(slot), strna(getenv("DEVPATH")));
                 return 0;
@@ -238,10 +248,10 @@ static int run_event(struct vc_ctx *ctx) {
                 log_target_problem(me, LOG_WARNING);
 
         /* Every run: a sibling's override before this event's own module load (SPEC 5). */
-        (void) overrides(ctx, t, n, &lock_fd);
+        (void) overrides(ctx, cfg, t, n, BY_EVENT, &lock_fd);
 
         if (me && me->state == VC_BOOT_TARGET_OK)
-                claim(ctx, cfg, me, "udev (PCI add event)", &lock_fd);
+                claim(ctx, cfg, me, BY_EVENT, &lock_fd);
         return 0;
 }
 
@@ -267,7 +277,8 @@ static int run_all(struct vc_ctx *ctx) {
                 log_target_problem(&t[i], LOG_WARNING);
 
         /* First every override, then the claims: nothing may load a host module in between. */
-        (void) overrides(ctx, t, n, &lock_fd);
+        const char *by = vc_boot_in_initrd(ctx) ? "boot pass in the initramfs" : "boot pass (vfio-claim-early)";
+        (void) overrides(ctx, cfg, t, n, by, &lock_fd);
         for (size_t i = 0; i < n; i++) {
                 bool seen = false;
                 if (t[i].state != VC_BOOT_TARGET_OK)
@@ -275,9 +286,7 @@ static int run_all(struct vc_ctx *ctx) {
                 for (size_t k = 0; k < i && !seen; k++)
                         seen = t[k].state == VC_BOOT_TARGET_OK && t[k].group == t[i].group;
                 if (!seen)
-                        claim(ctx, cfg, &t[i],
-                              vc_boot_in_initrd(ctx) ? "boot pass in the initramfs" : "boot pass (vfio-claim-early)",
-                              &lock_fd);
+                        claim(ctx, cfg, &t[i], by, &lock_fd);
         }
         return 0;
 }

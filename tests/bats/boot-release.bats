@@ -160,6 +160,7 @@ hook() {
         assert_success
         assert_equal "$(fk_driver $NIC)" vfio-pci
         run cat "$STATE/group-5"
+        # reset = auto leaves reset_method alone: the record has nothing to restore
         assert_line "device $NIC driver=e1000e module=e1000e override=none"
 }
 
@@ -181,4 +182,40 @@ hook() {
         assert_equal "$(fk_driver $NIC)" e1000e
         assert_equal "$(fk_override $NIC)" ""
         [ -z "$(ls -A "$CONF/conf.d" 2>/dev/null)" ]
+}
+
+# vfio-pci.ids= (or "options vfio-pci ids=") names the NIC: the kernel's own pick is vfio-pci.
+# A give-back must still end on the host driver, or unbound with the reason, never on vfio-pci
+# (issue 11, defect 3).
+@test "release after a boot claim with vfio-pci.ids=: the host driver gets it, not vfio-pci" {
+        fake_root twin-nics-vfio-ids
+        conf $'[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        boot_event $NIC
+        kmod_load e1000e
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+        fk_modalias_index 'e1000e pci:v00008086d000010D3sv*sd*bc*sc*i*'
+        run vc release guest-nic
+        assert_success
+        assert_line "  $NIC  now e1000e"
+        assert_equal "$(fk_driver $NIC)" e1000e
+        assert_equal "$(fk_override $NIC)" ""
+        [ ! -e "$STATE/group-5" ]
+        [ ! -e "$ROOT/dev/vfio/5" ]
+        # the other NIC, which vfio-pci took by id at boot and vfio-claim never had, stays
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+}
+
+@test "release after a boot claim with vfio-pci.ids= and no host driver known: unbound, and says why" {
+        fake_root twin-nics-vfio-ids
+        conf $'[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        boot_event $NIC
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+        run vc release guest-nic
+        assert_success
+        assert_line "  $NIC  claimed at boot: left unbound: vfio-pci takes it by its id (vfio-pci ids=), and no host driver is known for it"
+        assert_line "  $NIC  now unbound"
+        assert_equal "$(fk_driver $NIC)" ""
+        assert_equal "$(fk_override $NIC)" ""
+        [ ! -e "$STATE/group-5" ]
+        [ ! -e "$ROOT/dev/vfio/5" ]
 }

@@ -472,7 +472,7 @@ writes_to() {
         assert_equal "$(fk_writes)" "$n"
 }
 
-@test "reset: auto writes default, none writes an empty line, a dry run shows the write" {
+@test "reset: auto writes nothing, none writes an empty line, a dry run shows the write" {
         healthy
         conf "reset = none"
         run vc --dry-run apply
@@ -486,11 +486,16 @@ writes_to() {
         [ ! -s "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method" ]
         run vc release gpu
         assert_success
+        # the release wrote back what the device had before the claim
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" "flr bus"
+        # auto leaves the methods as they are: even a list narrowed by hand stays
+        fk_sh "echo bus > '$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method'"
+        n=$(writes_to reset_method | wc -l)
         conf "reset = auto"
         run vc apply
         assert_success
-        assert_equal "$(writes_to reset_method | tail -n1)" "0000:01:00.0 default ok"
-        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" "flr bus"
+        assert_equal "$(writes_to reset_method | wc -l)" "$n"
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" "bus"
 }
 
 @test "reset: a method the kernel refuses fails the claim and moves nothing" {
@@ -620,4 +625,72 @@ writes_to() {
         doctor_json
         assert_success
         assert_equal "$(field reset 0000:01:00.0 level)" ok
+}
+
+@test "doctor: inside a VM without a virtual IOMMU: the fix is a virtual IOMMU, not the firmware" {
+        fake_root doctor-no-iommu
+        fk_file proc/cpuinfo "vendor_id	: GenuineIntel
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep hypervisor lahf_lm"
+        run --separate-stderr vc doctor
+        assert_failure 1
+        assert_line 'fail  no IOMMU: this system is a virtual machine (a hypervisor) that was given no virtual IOMMU, so there are no IOMMU groups'
+        assert_line --regexp "^      fix: give this VM a virtual IOMMU \(firmware settings do not apply inside a VM\): with libvirt, a q35 machine with <iommu model='intel'>"
+        refute_output --partial 'firmware setup'
+        # DMI names the hypervisor
+        fk_file sys/class/dmi/id/sys_vendor "QEMU"
+        doctor_json
+        assert_equal "$(field iommu finding)" "no IOMMU: this system is a virtual machine (QEMU) that was given no virtual IOMMU, so there are no IOMMU groups"
+        # bare metal keeps the firmware advice
+        fk_file proc/cpuinfo "vendor_id	: GenuineIntel
+flags		: fpu vme de pse tsc msr pae mce cx8 apic sep lahf_lm"
+        rm "$ROOT/sys/class/dmi/id/sys_vendor"
+        doctor_json
+        assert_equal "$(field iommu fix)" 'enable VT-d ("Intel Virtualization Technology for Directed I/O") in the firmware setup and add intel_iommu=on to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub (grub2-mkconfig on Fedora) and reboot'
+}
+
+@test "doctor: a check that could not run is 'skip', not 'ok', and counted apart" {
+        fake_root doctor-healthy
+        rm -f "$ROOT/proc/interrupts"
+        for f in "$ROOT"/sys/class/iommu/*/intel-iommu/ecap; do rm -f "$f"; done
+        run --separate-stderr vc doctor
+        assert_line 'skip  interrupt remapping not checked: neither /proc/interrupts nor the IOMMU'"'"'s capability registers are readable'
+        assert_line --regexp '^[0-9]+ ok, [0-9]+ warn, [0-9]+ fail, [0-9]+ skipped$'
+        doctor_json
+        assert_equal "$(field interrupt-remapping level)" skip
+        [ "$(echo "$output" | jq -r '.summary.skip')" -ge 1 ]
+}
+
+@test "doctor: boot = yes with an initramfs older than the configuration, and the early unit not enabled" {
+        fake_root doctor-healthy
+        kver=$(cat "$ROOT/proc/sys/kernel/osrelease" 2>/dev/null || uname -r)
+        mkdir -p "$ROOT/boot" "$ROOT/etc/systemd/system" "$CONF/conf.d"
+        touch -d '2026-01-01 00:00' "$ROOT/boot/initrd.img-$kver"
+        dev=$(basename "$(ls -d "$ROOT"/sys/bus/pci/devices/0000:0[1-9]:00.0 | head -1)")
+        printf '[device gpu]\nmatch = %s\nboot = yes\n' "$dev" > "$CONF/conf.d/gpu.conf"
+        doctor_json
+        assert_equal "$(field initramfs level)" fail
+        assert_equal "$(field initramfs finding)" "/boot/initrd.img-$kver is older than the configuration in $CONF: at boot it claims what the old configuration said"
+        assert_equal "$(field initramfs fix)" "update-initramfs -u -k $kver"
+        assert_equal "$(field early-unit level)" fail
+        assert_equal "$(field early-unit fix)" "systemctl enable vfio-claim-early.service"
+
+        # rebuilt and enabled: both ok
+        touch "$ROOT/boot/initrd.img-$kver"
+        mkdir -p "$ROOT/etc/systemd/system/sysinit.target.wants"
+        ln -s /lib/systemd/system/vfio-claim-early.service "$ROOT/etc/systemd/system/sysinit.target.wants/"
+        doctor_json
+        assert_equal "$(field initramfs level)" ok
+        assert_equal "$(field early-unit level)" ok
+
+        # dracut's name, and the configuration changed again
+        mv "$ROOT/boot/initrd.img-$kver" "$ROOT/boot/initramfs-$kver.img"
+        touch -d '2026-01-01 00:00' "$ROOT/boot/initramfs-$kver.img"
+        doctor_json
+        assert_equal "$(field initramfs fix)" "dracut -f --kver $kver"
+
+        # without boot = yes entries neither check speaks
+        printf '[device gpu]\nmatch = %s\n' "$dev" > "$CONF/conf.d/gpu.conf"
+        doctor_json
+        assert_equal "$(field initramfs level)" null
+        assert_equal "$(field early-unit level)" null
 }

@@ -78,6 +78,15 @@ fk_sh() {
         fk bash -c "$1"
 }
 
+# Make the device at $1 the NIC of the IPv4 default route, as /proc and sysfs show it.
+default_route_nic() {
+        mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
+        printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
+                > "$ROOT/proc/net/route"
+        # relative, as sysfs makes its links: the tree is the root, a link out of it leads nowhere
+        ln -sr "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+}
+
 fk_dev() {
         echo "$ROOT/sys/bus/pci/devices/$1"
 }
@@ -104,6 +113,19 @@ fk_writes() {
 # fk_fail SPEC: add a fault, e.g. fk_fail '3 EIO', fk_fail 'glob:*/unbind HANG'
 fk_fail() {
         echo "$*" >> "$ROOT/.fakekernel/faults"
+}
+
+# fk_unstick: let every STUCK write take effect and end (ROOT/.fakekernel/unstick; STUCK faults
+# no longer apply), and wait until each has (an event, not a delay: the marker files go).
+fk_unstick() {
+        touch "$ROOT/.fakekernel/unstick"
+        local i
+        for i in $(seq 6000); do
+                [ -z "$(ls -A "$ROOT/.fakekernel/stuck" 2>/dev/null)" ] && return 0
+                sleep 0.1
+        done
+        echo "stuck writes did not end" >&2
+        return 1
 }
 
 # fk_modalias_index 'MODULE PCI-ALIAS'...: a module index under the root that maps each alias to

@@ -65,6 +65,7 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         run record 1
         assert_line "owner win11"
         assert_line "state claimed"
+        # reset = auto leaves reset_method alone: nothing to keep in the record
         assert_line "device 0000:01:00.0 driver=nouveau module=nouveau override=none"
         assert_line "device 0000:01:00.1 driver=snd_hda_intel module=snd_hda_intel override=none"
 }
@@ -434,16 +435,19 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         assert_success
         assert_claimed 0000:01:00.0 0000:01:00.1
         assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" flr
-        # the function without a reset = line (auto) gets the kernel's own order back: "default",
-        # after which the kernel lists what the device supports again
-        grep -q $'0000:01:00.0/reset_method\tdefault\tok' "$ROOT/.fakekernel/writes.log"
-        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method")" bus
+        # the function without a reset = line (auto) keeps what it had: nothing is written
+        ! grep -q '0000:01:00.0/reset_method' "$ROOT/.fakekernel/writes.log"
+        [ ! -s "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method" ]
         run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
         assert_success
         assert_host $GPU_HOST
         # an explicit method resets the function before its host driver gets it back
         grep -q $'0000:01:00.1/reset\t1\tok' "$ROOT/.fakekernel/writes.log"
         ! grep -q $'0000:01:00.0/reset\t' "$ROOT/.fakekernel/writes.log"
+        # ... and both get back the reset_method the host had: none enabled on the GPU (an
+        # empty file), the kernel's list on the audio function
+        [ ! -s "$ROOT/sys/bus/pci/devices/0000:01:00.0/reset_method" ]
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.1/reset_method")" "flr bus"
 }
 
 @test "status names the hook as the claimer and the VM as the owner" {
@@ -454,4 +458,55 @@ GPU_HOST="0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
         run vc status
         assert_success
         assert_line --regexp '^IOMMU group 1: claimed, used by VM win11, since .*, by libvirt hook$'
+}
+
+# big_xml SIZE FILE: the virt-manager domain grown to exactly SIZE bytes by a comment before its
+# <hostdev>, which thus comes last
+big_xml() {
+        local size=$1 out=$2 src="$DOMAINS/virt-manager.xml" head tail pad
+        head=$(sed '/<hostdev /,$d' "$src")$'\n'
+        tail=$(sed -n '/<hostdev /,$p' "$src")$'\n'
+        pad=$((size - ${#head} - ${#tail} - 8))
+        {
+                printf '%s<!--' "$head"
+                head -c "$pad" /dev/zero | tr '\0' x
+                printf -- '-->\n%s' "$tail"
+        } > "$out"
+        assert_equal "$(stat -c %s "$out")" "$size"
+}
+
+@test "prepare: the domain XML limit is one for front and worker; over it, one line and exit 1" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        max=$((4 * 1024 * 1024))
+        msg='vfio-claim: the domain XML of VM "win11" is larger than 4194304 bytes, the most vfio-claim reads; VM "win11" was not started'
+        # at the limit, its <hostdev> at the very end: claimed, through the front and the worker
+        big_xml $max "$BATS_TEST_TMPDIR/at.xml"
+        for prog in vfio-claim-hook vfio-claim-hook-worker; do
+                fake_root gpu-audio
+                conf $'[device gpu]\nmatch = 01:00.0'
+                run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                        LD_PRELOAD="$FK_SHIM" "$abs_top_builddir/$prog" win11 prepare begin - < "$BATS_TEST_TMPDIR/at.xml"
+                assert_success
+                assert_equal "$prog: $output$stderr" "$prog: "
+                assert_claimed 0000:01:00.0 0000:01:00.1
+        done
+        # one byte more, and far more (past twice the limit): refused by both, nothing written
+        big_xml $((max + 1)) "$BATS_TEST_TMPDIR/over.xml"
+        big_xml $((2 * max + 4096)) "$BATS_TEST_TMPDIR/far.xml"
+        for xml in over far; do
+                for prog in vfio-claim-hook vfio-claim-hook-worker; do
+                        fake_root gpu-audio
+                        conf $'[device gpu]\nmatch = 01:00.0'
+                        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                                LD_PRELOAD="$FK_SHIM" "$abs_top_builddir/$prog" win11 prepare begin - \
+                                < "$BATS_TEST_TMPDIR/$xml.xml"
+                        assert_failure 1
+                        assert_equal "$output" ""
+                        assert_equal "$xml, $prog: $stderr" "$xml, $prog: $msg"
+                        assert_equal "$(fk_writes)" 0
+                        assert_host $GPU_HOST
+                        [ -z "$(record 1)" ]
+                done
+        done
 }

@@ -391,3 +391,40 @@ boot = yes'
         assert_success
         assert_equal "$(fk_writes)" 0
 }
+
+# reset_method ADDR: what the device's reset_method shows
+reset_method() {
+        cat "$ROOT/sys/bus/pci/devices/$1/reset_method"
+}
+
+@test "reset =: a boot claim writes the reset_method that vfio-claim apply writes" {
+        for reset in flr bus none auto; do
+                c="[device guest-nic]
+match = 0000:02:00.0
+boot = yes
+reset = $reset"
+                fake_root twin-nics
+                conf "$c"
+                run vc apply
+                assert_success
+                assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+                want=$(reset_method 0000:02:00.0)
+                for how in pass event; do
+                        fake_root twin-nics
+                        conf "$c"
+                        if [ $how = pass ]; then run pass; else run event 0000:02:00.0; fi
+                        assert_success
+                        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+                        assert_equal "reset = $reset, $how: '$(reset_method 0000:02:00.0)'" \
+                                "reset = $reset, $how: '$want'"
+                done
+        done
+        # the values themselves, as vfio-claim.conf(5) says
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes
+reset = flr'
+        run pass
+        assert_equal "$(reset_method 0000:02:00.0)" flr
+}

@@ -140,8 +140,6 @@ static void parse_driver(int line, char *rest) {
                 else
                         fail(line, "driver %s: unknown option \"%s\"", d->name, tok);
         }
-        if (strcmp(d->name, "vfio-pci") == 0 && d->n_ids > 0)
-                fail(line, "driver vfio-pci: matches by driver_override only, ids= not allowed");
         if (!d->loaded && !d->module[0])
                 fail(line, "driver %s: a built-in driver cannot be unloaded", d->name);
         model.n_drivers++;

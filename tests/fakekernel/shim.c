@@ -7,7 +7,9 @@
  * reset_method, bind, unbind, drivers_probe, new_id, remove_id,
  * drivers_autoprobe, remove and rescan.  Other
  * attributes keep the bytes written, as a show() returning the last store()
- * would.
+ * would.  The device lock of Linux (device_lock()) is modelled for the attributes that take it: a
+ * write that is STUCK holds it, and reads of driver_override or sriov_numvfs of that device
+ * (and writes that take the lock) wait until the stuck write ends.
  *
  * With FAKEKERNEL_HOST=1 the tree is the programs' running system: they run without --sysroot
  * and every open() of a path in one of the places lib/root.c knows (/sys, /proc, /dev/vfio, the
@@ -26,6 +28,7 @@
 #include <libkmod.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -35,12 +38,19 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fkmodel.h"
 
 #define EXPORT __attribute__((visibility("default")))
 #define HANG (-1000)
+#define STUCK (-1001)
+/* How long a stuck write waits for ROOT/.fakekernel/unstick at most (a test that never
+ * releases it: the tree's removal ends it as well). */
+#define STUCK_MAX_S 900
+#define KILL (-1002) /* the writer's process group gets SIGKILL before the write */
 
 static char root[PATH_MAX];      /* realpath of FAKEKERNEL_ROOT */
 static char root_raw[PATH_MAX];  /* as given */
@@ -149,10 +159,14 @@ static const char *redirect(const char *path, char *buf, size_t n) {
         return path;
 }
 
+static void read_waits_for_device(int dirfd, const char *path, int flags);
+
 static int fix_flags(int dirfd, const char *path, int flags) {
         /* sysfs ignores O_TRUNC and cannot create files */
-        if (path_under_sys(dirfd, path))
+        if (path_under_sys(dirfd, path)) {
                 flags &= ~(O_TRUNC | O_CREAT);
+                read_waits_for_device(dirfd, path, flags);
+        }
         return flags;
 }
 
@@ -281,6 +295,10 @@ static long next_write_number(void) {
 static int errno_from_name(const char *s) {
         if (strcmp(s, "HANG") == 0)
                 return HANG;
+        if (strcmp(s, "STUCK") == 0)
+                return STUCK;
+        if (strcmp(s, "KILL") == 0)
+                return KILL;
         for (int e = 1; e < 200; e++) {
                 const char *n = strerrorname_np(e);
                 if (n && strcmp(n, s) == 0)
@@ -290,7 +308,7 @@ static int errno_from_name(const char *s) {
 }
 
 static const char *errno_name(int e) {
-        const char *n = e == HANG ? "HANG" : strerrorname_np(e);
+        const char *n = e == HANG ? "HANG" : e == STUCK ? "STUCK" : e == KILL ? "KILL" : strerrorname_np(e);
         return n ? n : "EUNKNOWN";
 }
 
@@ -351,6 +369,107 @@ static void log_op(const char *key, const void *data, size_t n, int result) {
 static void hang(void) {
         for (;;)
                 pause();
+}
+
+/* ---------------------------------------------------------------- the device lock */
+
+static void value(const void *data, size_t n, char *ret, size_t size);
+
+/* Linux 6.1 takes the device lock (device_lock(), a mutex a task waits for in D state) in
+ * driver_override_show()/_store() (driver_set_override(), drivers/base/driver.c),
+ * sriov_numvfs_show()/_store() (drivers/pci/iov.c), reset_store() (pci_reset_function()),
+ * remove_store(), and for bind, unbind and drivers_probe of a device (drivers/base/bus.c,
+ * dd.c); reset_method, config and the other attributes do not take it, nor does reading the
+ * driver link.  Here the lock of device ADDR is flock on ROOT/.fakekernel/devlock/ADDR: a
+ * STUCK write holds it until it ends; everything else that takes the lock waits for it. */
+
+static bool addr_ok(const char *a) {
+        size_t n = strlen(a);
+        if (n == 0 || n >= 16)
+                return false;
+        for (; *a; a++)
+                if (!isxdigit((unsigned char) *a) && *a != ':' && *a != '.')
+                        return false;
+        return true;
+}
+
+/* Does the attribute named by its last two components (DIR/FILE, DIR the device) take the
+ * device lock? */
+static bool attr_locks_device(const char *file, bool write) {
+        if (strcmp(file, "driver_override") == 0 || strcmp(file, "sriov_numvfs") == 0)
+                return true;
+        return write && (strcmp(file, "reset") == 0 || strcmp(file, "remove") == 0);
+}
+
+/* The device whose lock the attribute at PATH (absolute or relative, ending DIR/FILE) takes. */
+static bool attr_device(const char *path, bool write, char *ret, size_t n) {
+        const char *file = strrchr(path, '/');
+        if (!file || !attr_locks_device(file + 1, write))
+                return false;
+        const char *dir = file;
+        while (dir > path && dir[-1] != '/')
+                dir--;
+        size_t l = (size_t) (file - dir);
+        if (l >= n)
+                return false;
+        memcpy(ret, dir, l);
+        ret[l] = 0;
+        return addr_ok(ret);
+}
+
+/* The device a write of DATA to REL locks, if any. */
+static bool write_device(const char *rel, const void *data, size_t n, char *ret, size_t size) {
+        char drv[128], file[32], v[64];
+        bool by_value = strcmp(rel, "sys/bus/pci/drivers_probe") == 0 ||
+                        (sscanf(rel, "sys/bus/pci/drivers/%127[^/]/%31s", drv, file) == 2 &&
+                         (strcmp(file, "bind") == 0 || strcmp(file, "unbind") == 0));
+        if (!by_value)
+                return attr_device(rel, true, ret, size);
+        value(data, n, v, sizeof v);
+        snprintf(ret, size, "%s", v);
+        return addr_ok(ret);
+}
+
+/* Open (creating) the lock file of device ADDR and take it: LOCK_EX or LOCK_SH. -1 on error. */
+static int devlock_take(const char *addr, int how) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/.fakekernel/devlock", root);
+        (void) mkdir(p, 0755);
+        snprintf(p, sizeof p, "%s/.fakekernel/devlock/%s", root, addr);
+        in_shim++;
+        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        in_shim--;
+        if (fd < 0)
+                return -1;
+        while (flock(fd, how) < 0)
+                if (errno != EINTR) {
+                        close(fd);
+                        return -1;
+                }
+        return fd;
+}
+
+/* A read of driver_override or sriov_numvfs waits for the device lock (here at open(), in
+ * Linux at the first read(); the difference does not matter to a program that opens to read). */
+static void read_waits_for_device(int dirfd, const char *path, int flags) {
+        char addr[16];
+        (void) dirfd;
+        if (in_shim || (flags & O_ACCMODE) != O_RDONLY || !attr_device(path, false, addr, sizeof addr))
+                return;
+        int saved = errno;
+        int fd = devlock_take(addr, LOCK_SH);
+        if (fd >= 0)
+                close(fd);
+        errno = saved;
+}
+
+/* A KILL fault: logged, then the whole process group of the writer dies (SIGKILL), as when an
+ * admin or the OOM killer ends a program in the middle of a transaction. */
+static void die(const char *key, const void *data, size_t n) {
+        log_op(key, data, n, KILL);
+        unlock();
+        (void) kill(0, SIGKILL);
+        hang();
 }
 
 /* ---------------------------------------------------------------- the model */
@@ -696,22 +815,97 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
         return generic_store(fd, data, n);
 }
 
+static bool fk_exists(const char *rel) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/%s", root, rel);
+        return access(p, F_OK) == 0;
+}
+
+/* A STUCK write: a task in D state inside a store().  It goes on in a process of its own that
+ * holds the device lock (DEVLOCK) and outlives the writer, as a killed task stuck in the kernel
+ * outlives the signal; when ROOT/.fakekernel/unstick appears it takes effect, is logged with its
+ * result, and lets go of the lock.  While it is pending, ROOT/.fakekernel/stuck/PID exists.  The
+ * writer waits for it and returns its result. */
+static int stuck_write(const char *rel, int fd, const void *data, size_t n, int devlock) {
+        char mark[PATH_MAX];
+        snprintf(mark, sizeof mark, "%s/.fakekernel/stuck", root);
+        (void) mkdir(mark, 0755);
+        pid_t pid = fork();
+        if (pid < 0)
+                return -errno;
+        if (pid == 0) {
+                (void) setsid(); /* out of the writer's process group: kill(0) does not end it */
+                /* keep only the attribute and the lock: not the caller's pipes */
+                for (int k = 0; k < 1024; k++)
+                        if (k != fd && k != devlock)
+                                close(k);
+                snprintf(mark, sizeof mark, "%s/.fakekernel/stuck/%d", root, (int) getpid());
+                (void) fk_write_file(mark, "", 0);
+                int r = -EIO;
+                for (time_t end = time(NULL) + STUCK_MAX_S; time(NULL) < end;) {
+                        if (!fk_exists(".fakekernel"))
+                                _exit(EIO); /* the tree is gone */
+                        if (fk_exists(".fakekernel/unstick")) {
+                                lock();
+                                r = model_write(rel, fd, data, n);
+                                log_op(rel, data, n, -r);
+                                unlock();
+                                break;
+                        }
+                        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                }
+                unlink(mark);
+                _exit(-r);
+        }
+        if (devlock >= 0)
+                close(devlock); /* the helper's copy keeps the lock */
+        int status;
+        while (waitpid(pid, &status, 0) < 0)
+                if (errno != EINTR)
+                        return -errno;
+        return WIFEXITED(status) ? -WEXITSTATUS(status) : -EIO;
+}
+
 /* One write(2) of N bytes to the ROOT/sys file REL open on FD. */
 static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
-        int fault, r;
+        char addr[64];
+        int fault, r, devlock = -1;
         in_shim++;
+        /* the device lock first, as a store() takes it inside the kernel: a write waits for a
+         * stuck one on the same device without holding up writes to other devices */
+        if (write_device(rel, data, n, addr, sizeof addr))
+                devlock = devlock_take(addr, LOCK_EX);
         lock();
         long number = next_write_number();
         fault = fault_for(number, rel, false);
+        if (fault == STUCK && fk_exists(".fakekernel/unstick"))
+                fault = 0; /* released: STUCK faults are over */
+        if (fault == KILL)
+                die(rel, data, n);
         if (fault == HANG) {
                 log_op(rel, data, n, HANG);
                 unlock();
+                if (devlock >= 0)
+                        close(devlock);
                 in_shim--;
                 hang();
+        }
+        if (fault == STUCK) {
+                log_op(rel, data, n, STUCK);
+                unlock();
+                r = stuck_write(rel, fd, data, n, devlock);
+                in_shim--;
+                if (r < 0) {
+                        errno = -r;
+                        return -1;
+                }
+                return (ssize_t) n;
         }
         r = fault ? -fault : model_write(rel, fd, data, n);
         log_op(rel, data, n, -r);
         unlock();
+        if (devlock >= 0)
+                close(devlock);
         in_shim--;
         if (r < 0) {
                 errno = -r;
@@ -802,6 +996,8 @@ static int module_load(const char *name, bool fail_on_loaded) {
         in_shim++;
         lock();
         int fault = fault_for(0, key, true);
+        if (fault == KILL)
+                die(key, "", 0);
         if (fault == HANG) {
                 log_op(key, "", 0, HANG);
                 unlock();

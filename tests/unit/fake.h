@@ -116,6 +116,25 @@ static inline void fake_inject(const char *root, const char *line) {
         tree_file(root, ".fakekernel/faults", line);
 }
 
+/* Let every STUCK write take effect (ROOT/.fakekernel/unstick) and wait until each has ended
+ * (its mark in ROOT/.fakekernel/stuck/ goes): an event, with a bound only a bug reaches. 0, or -1
+ * when they did not end within 600 s. */
+static inline int fake_unstick(const char *root) {
+        tree_file(root, ".fakekernel/unstick", "");
+        char *dir = tree_path(root, ".fakekernel/stuck");
+        int r = -1;
+        for (int i = 0; i < 60000 && r < 0; i++) {
+                char **names = NULL;
+                if (vc_dir_list(dir, &names) < 0 || !names[0])
+                        r = 0;
+                else
+                        usleep(10000);
+                strv_free(names);
+        }
+        free(dir);
+        return r;
+}
+
 /* Driver link and driver_override of every PCI device, and the /dev/vfio/N nodes: what a
  * transaction must leave as it found it. */
 static inline char *fake_snapshot(const char *root) {

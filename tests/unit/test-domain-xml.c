@@ -116,6 +116,29 @@ TEST(bad_address_fixture) {
         ASSERT_STREQ(err, "line 6: <hostdev> source <address bus='0x100'>: out of range (at most 0xff)");
 }
 
+/* The message goes to the hook's stderr, which libvirt shows as one line: libxml2's own
+ * multi-line messages are joined, and control characters from the document (character
+ * references) are escaped rather than sent to a terminal. */
+TEST(error_is_one_line_not_utf8) {
+        struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_ERRNO(parse_str("<domain><name>t\xbe\xd0\x8a\x8c</name></domain>", &d, &err), EBADMSG);
+        ASSERT_NOT_NULL(err);
+        ASSERT_TRUE(strncmp(err, "line 1: malformed XML: Input is not proper UTF-8", 48) == 0);
+        for (const char *p = err; *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        FAIL_AT("control character 0x%02x in \"%s\"", (unsigned) *p, err);
+}
+
+TEST(error_escapes_control_characters) {
+        struct vc_domain *d = NULL;
+        _cleanup_free_ char *err = NULL;
+        ASSERT_ERRNO(parse_str("<domain><name>t</name><devices><hostdev mode='subsystem' type='pci' "
+                               "managed='&#10;x&#9;y&#13;'><source><address bus='1'/></source></hostdev>"
+                               "</devices></domain>", &d, &err), EBADMSG);
+        ASSERT_STREQ(err, "line 1: <hostdev managed='\\x0ax\\x09y\\x0d'>: expected yes or no");
+}
+
 #define HOSTDEV(attrs)                                                                          \
         "<domain><name>t</name><devices><hostdev mode='subsystem' type='pci'><source><address " \
         attrs "/></source></hostdev></devices></domain>"

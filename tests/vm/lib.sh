@@ -109,6 +109,7 @@ lab_collect() {
                 else { printf "not ok %d - %s: %s\n", n, name, desc; fail++ }
                 next
         }
+        /^@@VC done / { printf "# %s took %s\n", $3, $4; next }
         /^@@VC bail / { bail = $0; sub(/^@@VC bail /, "", bail) }
         /^@@VC begin/ { begun = 1 }
         /^@@VC end/ { ended = 1 }

@@ -9,12 +9,16 @@
 # Options:
 #   --src DIR          project source tree to build and install (default: this repo)
 #   --logdir DIR       where to keep serial.log, dmesg.txt, TAP (default: under the cache)
-#   --timeout SECS     whole-guest timeout (default 900)
-#   --scenario-timeout SECS   per scenario (default 300)
+#   --timeout SECS     whole-guest timeout (default 900, plus what scenarios
+#                      declaring a longer timeout need beyond the default)
+#   --scenario-timeout SECS   per scenario (default 300; a scenario may declare
+#                      a longer one in its first lines: "# vc-timeout: SECS")
 #   --step-timeout SECS       per sysfs write in vc_write/vc_check (default 10)
 #   --capture SCRIPT   run SCRIPT in the guest after the scenarios; its stdout
 #                      is stored as capture.out in the log dir
 #   --claim-with sysfs|cli    how vc_claim/vc_release work (default sysfs)
+#   --env NAME=VALUE   set NAME (VC_[A-Z0-9_]*) for the scenarios in the guest,
+#                      e.g. --env VC_SEED=1234 --env VC_CYCLES=10 (repeatable)
 #   --no-project       do not build/install the project (guest + scenarios only)
 #   --shell            interactive: after the scenarios, a root shell on this
 #                      terminal (leave it with poweroff -f, or Ctrl-A X)
@@ -28,7 +32,7 @@ set -euo pipefail
 
 src=$(cd "$VC_LAB_DIR/../.." && pwd)
 logdir=
-timeout_s=900
+timeout_s=
 scen_timeout=300
 step_timeout=10
 capture=${VC_LAB_CAPTURE:-}
@@ -36,6 +40,7 @@ claim_with=sysfs
 project=1
 shell=0
 scenarios=()
+envs=()
 while (($#)); do
         case $1 in
         --src) src=$(cd "$2" && pwd); shift 2 ;;
@@ -45,6 +50,9 @@ while (($#)); do
         --step-timeout) step_timeout=$2; shift 2 ;;
         --capture) capture=$2; shift 2 ;;
         --claim-with) claim_with=$2; [[ $2 == sysfs || $2 == cli ]] || die "--claim-with sysfs|cli"; shift 2 ;;
+        --env)
+                [[ ${2:-} =~ ^VC_[A-Z0-9_]+=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env VC_NAME=VALUE (a plain value), not '${2:-}'"
+                envs+=("$2"); shift 2 ;;
         --no-project) project=0; shift ;;
         --shell) shell=1; shift ;;
         -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
@@ -106,7 +114,11 @@ for s in "${scenarios[@]}"; do
                 cp "$VC_LAB_DIR/scenarios/$n.sh" "$root/usr/lib/vc-lab/scenarios/"
         fi
         names+=("$n")
+        # The whole guest gets what a longer declared scenario timeout adds.
+        to=$(sed -n '1,5s/^# vc-timeout: *\([0-9][0-9]*\).*/\1/p' "$root/usr/lib/vc-lab/scenarios/$n.sh")
+        if [[ -n $to ]] && ((to > scen_timeout)); then extra_timeout=$((${extra_timeout:-0} + to - scen_timeout)); fi
 done
+timeout_s=${timeout_s:-$((900 + ${extra_timeout:-0}))}
 # A static VFIO API probe for the guest (scenarios skip its checks without it).
 if command -v cc >/dev/null 2>&1; then
         cc -static -O2 -o "$root/usr/lib/vc-lab/vfio-group-status" \
@@ -126,12 +138,15 @@ mke2fs -q -F -t ext4 -L vcroot -E root_owner=0:0 -d "$root" "$run/root.img" 512M
         printf 'VC_SCENARIO_TIMEOUT=%q\nVC_STEP_TIMEOUT=%q\n' "$scen_timeout" "$step_timeout"
         printf 'VC_CAPTURE=%q\nVC_CLAIM_WITH=%q\n' "$guest_capture" "$claim_with"
         printf 'VC_SHELL=%q\n' "$shell"
+        for e in "${envs[@]}"; do printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"; done
 } >"$run/run.conf"
 cp "$run/run.conf" "$logdir/run.conf"
 t_disk=$(date +%s.%N)
 
 # intel-iommu needs kernel-irqchip=split for intremap; the devices are
-# VC_TOPOLOGY (lib.sh), the root disk is virtio-blk at 09.0.
+# VC_TOPOLOGY (lib.sh), the root disk is virtio-blk at 09.0. no_timer_check:
+# on a busy host TCG can miss the kernel's early timer check, which then
+# panics ("timer doesn't work through Interrupt-remapped IO-APIC").
 qemu=("$qemu_bin"
         -accel "${VC_LAB_ACCEL:-tcg,thread=multi}" -cpu max -smp 2 -m 1024
         -machine q35,kernel-irqchip=split
@@ -139,7 +154,7 @@ qemu=("$qemu_bin"
         -nodefaults -display none -monitor none -no-reboot
         -serial "file:$logdir/serial.log"
         -kernel "$img/vmlinuz" -initrd "$img/initrd.img"
-        -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4"
+        -append "console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4 no_timer_check"
         -fw_cfg "name=opt/vc/run.conf,file=$run/run.conf"
         "${VC_TOPOLOGY[@]}"
         -drive "file=$run/root.img,if=none,id=d0,format=raw"
@@ -148,6 +163,9 @@ qemu=("$qemu_bin"
 printf '%q ' "${qemu[@]}" >"$logdir/qemu.cmdline"
 echo >>"$logdir/qemu.cmdline"
 msg "booting guest (log dir $logdir)"
+# The CPU time QEMU uses tells a busy machine from a slow guest: on an idle
+# host the guest's wall time is about its CPU time (mostly one busy vCPU).
+times >"$run/cpu.before"
 qrc=0
 if ((shell)); then
         # The console on this terminal, and a copy in the log.
@@ -160,12 +178,17 @@ else
         timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
 fi
 t_end=$(date +%s.%N)
+times >"$run/cpu.after"
 
 rc=0
 lab_collect "$logdir" "$qrc" || rc=$?
 
-awk -v a="$t0" -v b="$t_img" -v c="$t_disk" -v d="$t_end" 'BEGIN {
-        printf "image %.1fs, project+disk %.1fs, guest %.1fs, total %.1fs\n", b - a, c - b, d - c, d - a }' >"$logdir/times"
+# `times` prints the shell's and then its children's user and system time ("1m2.345s").
+cpu_children() { awk 'NR == 2 { t = 0; for (i = 1; i <= 2; i++) { split($i, m, "m"); t += m[1] * 60 + m[2] } print t }' "$1"; }
+awk -v a="$t0" -v b="$t_img" -v c="$t_disk" -v d="$t_end" \
+        -v q="$(cpu_children "$run/cpu.before")" -v r="$(cpu_children "$run/cpu.after")" 'BEGIN {
+        printf "image %.1fs, project+disk %.1fs, guest %.1fs (QEMU used %.1fs of CPU), total %.1fs\n",
+                b - a, c - b, d - c, r - q, d - a }' >"$logdir/times"
 msg "times: $(cat "$logdir/times")"
 if ! grep -q '^@@VC begin' "$logdir/serial.txt"; then
         msg "the guest did not come up (qemu exit $qrc); serial log: $logdir/serial.log"

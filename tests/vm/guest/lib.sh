@@ -172,13 +172,17 @@ vc_run_scenario() {
                 return
         fi
         vc_frame scenario "$_s"
+        # A scenario that needs longer than the default says so in its first
+        # lines: "# vc-timeout: SECS".
+        _to=$(sed -n '1,5s/^# vc-timeout: *\([0-9][0-9]*\).*/\1/p' "$_f")
+        [ -n "$_to" ] && [ "$_to" -gt "$VC_SCENARIO_TIMEOUT" ] || _to=$VC_SCENARIO_TIMEOUT
         _t0=$(date +%s)
-        { timeout -s KILL "$VC_SCENARIO_TIMEOUT" \
+        { timeout -s KILL "$_to" \
                 ${VC_SH:-sh} -c '. /usr/lib/vc-lab/lib.sh; VC_SCENARIO=$1; . "$2"' sh "$_s" "$_f" 2>&1
           echo $? >"/run/vc/rc.$_s"; } | sed -e '/^@@VC /!s/^/# /'
         _rc=$(cat "/run/vc/rc.$_s")
         _el=$(($(date +%s) - _t0))
-        if [ "$_el" -ge "$VC_SCENARIO_TIMEOUT" ]; then
+        if [ "$_el" -ge "$_to" ]; then
                 VC_SCENARIO=$_s vc_not_ok "timed out after ${_el} s"
         elif [ "$_rc" != 0 ] && ! grep -q not-ok "/run/vc/res.$_s"; then
                 VC_SCENARIO=$_s vc_not_ok "exited with status $_rc"
@@ -186,4 +190,130 @@ vc_run_scenario() {
                 VC_SCENARIO=$_s vc_not_ok "reported no result"
         fi
         vc_frame done "$_s" "${_el}s"
+}
+
+# --- whole groups, checked without forking (loops of hundreds of cycles) -----
+# The device's driver link is compared with the driver's directory by the
+# shell's test -ef, attributes are read with the shell's read: under TCG every
+# fork counts.
+
+# vc_now: seconds since boot with centiseconds, in $VC_NOW.
+vc_now() { read VC_NOW _x </proc/uptime; }
+# vc_cs_since T: centiseconds from T (a $VC_NOW value) to now, in $VC_CS.
+vc_cs_since() {
+        vc_now
+        VC_CS=$(( ${VC_NOW%.*}${VC_NOW#*.} - ${1%.*}${1#*.} ))
+}
+
+# vc_host_snapshot ADDR: remember how the host has ADDR now (its driver,
+# driver_override, reset_method, whether it has a network interface), for
+# vc_host_whole. Call it while the device is on its host driver.
+vc_host_snapshot() {
+        mkdir -p /run/vc/host
+        _f=/run/vc/host/$1; _p=$SYS_PCI/devices/$1
+        {
+                echo "driver=$(vc_driver "$1")"
+                echo "override=$(cat "$_p/driver_override")"
+                [ -r "$_p/reset_method" ] && echo "reset=$(cat "$_p/reset_method")"
+                [ -n "$(vc_netdev "$1")" ] && echo "net=1"
+        } >"$_f"
+}
+
+# vc_host_whole GROUP ADDR...: the group is the host's as snapshotted: every
+# endpoint ADDR on its driver, driver_override and reset_method as before, a
+# network interface again where there was one, no /dev/vfio/GROUP and no state
+# record. On failure, the reason is in $VC_WHY.
+vc_host_whole() {
+        _g=$1; shift; VC_WHY=
+        for _a; do
+                _drv= _ovr= _rst= _net=
+                while IFS='=' read -r _k _v; do
+                        case $_k in driver) _drv=$_v ;; override) _ovr=$_v ;; reset) _rst=$_v ;; net) _net=1 ;; esac
+                done <"/run/vc/host/$_a"
+                _p=$SYS_PCI/devices/$_a
+                if [ -n "$_drv" ]; then
+                        [ "$_p/driver" -ef "$SYS_PCI/drivers/$_drv" ] ||
+                                VC_WHY="$VC_WHY $_a not on $_drv ($(vc_driver "$_a"));"
+                else
+                        [ ! -e "$_p/driver" ] || VC_WHY="$VC_WHY $_a bound to $(vc_driver "$_a");"
+                fi
+                read -r _v <"$_p/driver_override"
+                [ "$_v" = "$_ovr" ] || VC_WHY="$VC_WHY $_a driver_override $_v;"
+                if [ -n "$_rst" ]; then
+                        read -r _v <"$_p/reset_method"
+                        [ "$_v" = "$_rst" ] || VC_WHY="$VC_WHY $_a reset_method '$_v', was '$_rst';"
+                fi
+                if [ -n "$_net" ]; then
+                        for _n in "$_p"/net/*; do break; done
+                        [ -e "$_n" ] || VC_WHY="$VC_WHY $_a has no network interface;"
+                fi
+        done
+        [ ! -e "/dev/vfio/$_g" ] || VC_WHY="$VC_WHY /dev/vfio/$_g exists;"
+        [ ! -e "/run/vfio-claim/group-$_g" ] ||
+                VC_WHY="$VC_WHY state record: $(tr '\n' ' ' <"/run/vfio-claim/group-$_g");"
+        [ -z "$VC_WHY" ]
+}
+
+# vc_vfio_whole GROUP ADDR...: the group is claimed whole: every endpoint on
+# vfio-pci, /dev/vfio/GROUP, a state record that says "claimed".
+vc_vfio_whole() {
+        _g=$1; shift; VC_WHY=
+        for _a; do
+                [ "$SYS_PCI/devices/$_a/driver" -ef "$SYS_PCI/drivers/vfio-pci" ] ||
+                        VC_WHY="$VC_WHY $_a not on vfio-pci ($(vc_driver "$_a"));"
+        done
+        [ -c "/dev/vfio/$_g" ] || VC_WHY="$VC_WHY no /dev/vfio/$_g;"
+        _st=
+        if [ -e "/run/vfio-claim/group-$_g" ]; then
+                while read -r _k _v; do [ "$_k" = state ] && _st=$_v; done <"/run/vfio-claim/group-$_g"
+        fi
+        [ "$_st" = claimed ] || VC_WHY="$VC_WHY state record: '${_st:-none}';"
+        [ -z "$VC_WHY" ]
+}
+
+# vc_group_picture GROUP ADDR...: one line describing where the group is (for
+# messages): each endpoint's driver and override, /dev/vfio, the record state.
+vc_group_picture() {
+        _g=$1; shift; _out=
+        for _a; do _out="$_out $_a=$(vc_driver "$_a")/$(vc_override "$_a")"; done
+        [ -e "/dev/vfio/$_g" ] && _out="$_out /dev/vfio/$_g" || _out="$_out no-/dev/vfio/$_g"
+        if [ -e "/run/vfio-claim/group-$_g" ]; then
+                _out="$_out record:$(sed -n 's/^state //p' "/run/vfio-claim/group-$_g")"
+        else
+                _out="$_out no-record"
+        fi
+        echo "$_out"
+}
+
+# A seeded random number generator (a 31-bit LCG in shell arithmetic, so a
+# seed reproduces a run): vc_rng_seed N; vc_rng N sets $VC_R to 0..N-1.
+vc_rng_seed() { VC_RNG=$(( $1 % 2147483648 )); }
+vc_rng() {
+        VC_RNG=$(( (VC_RNG * 1103515245 + 12345) % 2147483648 ))
+        VC_R=$(( (VC_RNG >> 8) % $1 ))
+}
+
+# vc_lab_groups: the three groups the cycle scenarios move, with their
+# endpoints: display+audio ($G_DISP: $EP_DISP), the e1000e alone ($G_NIC:
+# $EP_NIC) and the bridge group with e1000 and rtl8139 ($G_BR: $EP_BR; the
+# bridge itself stays on no driver). Returns 1 (reported) when one is missing.
+vc_lab_groups() {
+        VGA=$(vc_find1 1234:1111); E1E=$(vc_find1 8086:10d3); E1K=$(vc_find1 8086:100e)
+        [ -n "$VGA" ] && [ -n "$E1E" ] && [ -n "$E1K" ] ||
+                { vc_not_ok "topology incomplete: vga=$VGA e1000e=$E1E e1000=$E1K"; return 1; }
+        G_DISP=$(vc_group "$VGA"); EP_DISP=$(vc_group_endpoints "$VGA" | tr '\n' ' ')
+        G_NIC=$(vc_group "$E1E"); EP_NIC=$(vc_group_endpoints "$E1E" | tr '\n' ' ')
+        G_BR=$(vc_group "$E1K"); EP_BR=$(vc_group_endpoints "$E1K" | tr '\n' ' ')
+        echo "groups: display+audio $G_DISP ($EP_DISP), e1000e $G_NIC ($EP_NIC), bridge $G_BR ($EP_BR)"
+}
+# vc_conf_of ADDR: the conf.d file `vfio-claim enable ADDR` writes.
+vc_conf_of() { echo "/etc/vfio-claim/conf.d/$(echo "$1" | tr : -).conf"; }
+
+# vc_clean_slate: no configuration file and no state record, as a cycle
+# scenario expects at its start (reported as not-ok otherwise).
+vc_clean_slate() {
+        _left=$(ls -A /etc/vfio-claim/conf.d 2>/dev/null; ls /run/vfio-claim 2>/dev/null | grep -v '^lock$')
+        [ -z "$_left" ] && return 0
+        vc_not_ok "does not start clean: left by an earlier scenario: $(echo $_left)"
+        return 1
 }

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* Writes that did not finish. A sysfs write the engine gave up on (lib/bind.c: killed after the
+ * timeout) may still be running in the kernel, holding the device lock; in Linux 6.1 reading
+ * driver_override or sriov_numvfs takes that lock (driver_override_show(), sriov_numvfs_show()),
+ * and a process waiting for it sleeps in D state, where no signal and no timeout reach it. So:
+ *
+ *   - the engine marks such a device (RUNSTATEDIR/vfio-claim/stuck-ADDR);
+ *   - vc_pci_dev_read() reads those attributes of a marked device only after a read in a child
+ *     finished within the unbind timeout (the lock is free again: the mark goes); otherwise the
+ *     device reads as vc_pci_dev_write_pending(), without them, and the caller does not wait.
+ *
+ * Nothing that takes a device's lock then runs without a deadline in a process that holds the
+ * state lock, and no later command hangs on a device an earlier one left stuck. */
+
+#include <stdbool.h>
+
+#include "pci.h"
+#include "root.h"
+
+/* Write @value to @path in a forked child (@value NULL: read @path and discard what it says),
+ * and wait at most @timeout_ms: the child's result, or -ETIMEDOUT after killing it (a child
+ * stuck in the kernel is abandoned, not waited for). The caller must not ignore SIGCHLD. */
+int vc_timed_access(const char *path, const char *value, unsigned timeout_ms);
+
+int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a);
+bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a);
+/* 0 when the device is not marked, or its lock was free within @timeout_ms (the mark is
+ * removed); -ETIMEDOUT when a write still holds it. */
+int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned timeout_ms);

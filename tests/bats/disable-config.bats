@@ -1,0 +1,147 @@
+#!/usr/bin/env bats
+# What disable does to the configuration: a file enable wrote, unchanged since, is removed whole;
+# anywhere else only the [device] sections of the group go, and every other byte (comments,
+# [global], other sections) stays; when that cannot be done safely, the admin is told what to
+# edit and nothing changes, not even the claim.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+GPU=0000:01:00.0
+AUDIO=0000:01:00.1
+
+@test "disable removes a file enable wrote, unchanged since" {
+        fake_root gpu-audio
+        run vc enable $GPU
+        assert_success
+        [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
+        run vc --dry-run disable $GPU
+        assert_success
+        assert_line "remove $CONF/conf.d/0000-01-00.0.conf"
+        [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
+        run vc disable $GPU
+        assert_success
+        assert_line "configuration: removed $CONF/conf.d/0000-01-00.0.conf"
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+        assert_equal "$(fk_driver $GPU)" nouveau
+}
+
+@test "disable keeps a hand-written conf.d file with [global] and comments: only the group's sections go" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        cat > "$CONF/conf.d/passthrough.conf" <<'EOF'
+# My passthrough setup; see the wiki page.
+[global]
+release = keep   ; the VMs come and go
+log-level = debug
+
+# The GPU and its audio function
+[device gpu]
+match = 0000:01:00.0
+; keep the id guard
+id = 10de:2204
+
+[device gpu-audio]
+match = 0000:01:00.1
+# trailing notes about the disk below
+EOF
+        chmod 0640 "$CONF/conf.d/passthrough.conf"
+        run vc enable gpu
+        assert_success
+        assert_equal "$(fk_driver $GPU)" vfio-pci
+        run vc disable gpu
+        assert_success
+        assert_line "configuration: $CONF/conf.d/passthrough.conf: removed [device gpu] (lines 7-10)"
+        assert_line "configuration: $CONF/conf.d/passthrough.conf: removed [device gpu-audio] (lines 12-13)"
+        assert_equal "$(fk_driver $GPU) $(fk_driver $AUDIO)" "nouveau snd_hda_intel"
+        assert_equal "$(cat "$CONF/conf.d/passthrough.conf")" "# My passthrough setup; see the wiki page.
+[global]
+release = keep   ; the VMs come and go
+log-level = debug
+
+# The GPU and its audio function
+
+# trailing notes about the disk below"
+        assert_equal "$(stat -c %a "$CONF/conf.d/passthrough.conf")" 640
+        run vc check-config
+        assert_success
+}
+
+@test "disable drops only the group's sections from a file that configures other devices, and from vfio-claim.conf" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[global]\nprotect = no\n\n[device gpu]\nmatch = 01:00.0\nboot = no\n\n[device disk]\nmatch = 02:00.0\nboot = no\n' \
+                > "$CONF/vfio-claim.conf"
+        printf '# audio\n[device audio]\nmatch = 10de:1aef\n' > "$CONF/conf.d/audio.conf"
+        run vc enable gpu
+        assert_success
+        run vc --dry-run disable gpu
+        assert_success
+        assert_line "edit $CONF/vfio-claim.conf: remove [device gpu] (lines 4-6)"
+        assert_line "edit $CONF/conf.d/audio.conf: remove [device audio] (lines 2-3)"
+        assert_equal "$(fk_driver $GPU)" vfio-pci
+        run vc disable gpu
+        assert_success
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" "$(printf '[global]\nprotect = no\n\n\n[device disk]\nmatch = 02:00.0\nboot = no')"
+        assert_equal "$(cat "$CONF/conf.d/audio.conf")" "# audio"
+        assert_equal "$(fk_driver $GPU)" nouveau
+        assert_equal "$(fk_driver 0000:02:00.0)" nvme
+}
+
+@test "a file enable wrote but the admin edited is the admin's: its sections go, the edit stays" {
+        fake_root gpu-audio
+        run vc enable $GPU
+        assert_success
+        f="$CONF/conf.d/0000-01-00.0.conf"
+        sed -i '1a # checked on 2026-12-01' "$f"
+        run vc disable $GPU
+        assert_success
+        [ -e "$f" ]
+        assert_equal "$(cat "$f")" '# Written by "vfio-claim enable"; "vfio-claim disable" removes this file.
+# checked on 2026-12-01
+# The whole IOMMU group moves, so every endpoint of it is listed.'
+        # an added key is an edit too
+        rm "$f"
+        run vc enable $GPU
+        assert_success
+        f="$CONF/conf.d/0000-01-00.0.conf"
+        echo "reset = auto" >> "$f"
+        run vc disable $GPU
+        assert_success
+        [ -e "$f" ]
+        ! grep -q '^\[device' "$f"
+}
+
+@test "an entry that also selects a device outside the group: the admin is told what to edit, nothing changes" {
+        fake_root twin-nics
+        fk "$FK_OP" modprobe e1000e
+        mkdir -p "$CONF"
+        printf '# both NICs by id\n[device nics]\nmatch = 8086:10d3\n' > "$CONF/vfio-claim.conf"
+        run vc enable 0000:01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        n=$(fk_writes)
+        run vc disable 0000:01:00.0
+        assert_failure 1
+        assert_output --partial "$CONF/vfio-claim.conf:2: [device nics] also selects 0000:02:00.0, which is in IOMMU group 5; change its match lines by hand so that they select only what to keep configured, then run this again; nothing was changed"
+        assert_equal "$(fk_writes)" "$n"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        [ -e "$STATE/group-3" ]
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" "$(printf '# both NICs by id\n[device nics]\nmatch = 8086:10d3')"
+}
+
+@test "a configuration file that is a symbolic link is not rewritten: the admin is told, nothing changes" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d" "$BATS_TEST_TMPDIR/elsewhere"
+        printf '[global]\nprotect = yes\n[device gpu]\nmatch = 01:00.0\n[device audio]\nmatch = 01:00.1\n' \
+                > "$BATS_TEST_TMPDIR/elsewhere/gpu.conf"
+        ln -s "$BATS_TEST_TMPDIR/elsewhere/gpu.conf" "$CONF/conf.d/gpu.conf"
+        run vc enable gpu
+        assert_success
+        run vc disable gpu
+        assert_failure 1
+        assert_output --partial "$CONF/conf.d/gpu.conf: cannot edit it safely"
+        assert_output --partial "nothing was changed"
+        [ -L "$CONF/conf.d/gpu.conf" ]
+        assert_equal "$(fk_driver $GPU)" vfio-pci
+}

@@ -1,0 +1,286 @@
+#!/usr/bin/env bats
+# What a new user meets first: output that fits the terminal, help that fits 80 columns,
+# usage errors that show the verb's synopsis, options a verb does not take refused.
+
+load helpers
+
+# on_terminal COLUMNS ARGS...: vfio-claim on a pseudo-terminal COLUMNS wide; its screen output
+# (stdout and stderr) in $output, carriage returns removed.
+on_terminal() {
+        local cols=$1
+        shift
+        local cmd
+        printf -v cmd '%q ' "$abs_top_builddir/vfio-claim" --sysroot "$ROOT" "$@"
+        run fk script -qec "stty cols $cols rows 50; $VC_WRAPPER $cmd" /dev/null
+        output=${output//$'\r'/}
+        mapfile -t lines <<<"$output"
+}
+
+# The longest line, leaving out the one that names the configured directory (its length is the
+# build's: a distcheck prefix is long).
+longest_line() {
+        awk '!/\(default [^ ]*\/vfio-claim\)/ { if (length($0) > n) n = length($0) } END { print n + 0 }' <<<"$1"
+}
+
+@test "list on an 80-column terminal: no line is longer than 80, columns dropped, never wrapped" {
+        fake_root gpu-audio
+        run vc list
+        assert_success
+        wide=$(longest_line "$output")
+        [ "$wide" -gt 80 ] # the full table is wider: the terminal case must really cut
+        assert_line --index 0 --regexp '^GROUP +ADDRESS +CLASS +ID +DRIVER +OVERRIDE +CONFIG +CLAIMED +NOTE +DESCRIPTION$'
+
+        on_terminal 80 list
+        assert_success
+        [ "$(longest_line "$output")" -le 80 ]
+        assert_line --index 0 --regexp '^GROUP +ADDRESS +DRIVER +CONFIG +CLAIMED +NOTE +DESCRIPTION$'
+        assert_line --regexp '^1 +0000:01:00\.0 +nouveau +'
+        # every device is still one line
+        assert_equal "$(grep -c '^[0-9-]' <<<"$output")" "$(grep -c '^[0-9-]' <<<"$(vc list)")"
+
+        on_terminal 40 list
+        assert_success
+        [ "$(longest_line "$output")" -le 40 ]
+        assert_line --regexp '^1 +0000:01:00\.0 +nouveau'
+}
+
+@test "list: a critical device's reason is printed under the table" {
+        fake_root lone-nic
+        nic=$(basename "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device)")")
+        default_route_nic "$nic"
+        run vc list
+        assert_success
+        assert_line --regexp "^[0-9]+ +$nic .* critical "
+        assert_line "$nic is critical: NIC of the default route (eth0)"
+}
+
+@test "--help and help VERB fit 80 columns; help VERB lists that verb's options only" {
+        run "$abs_top_builddir/vfio-claim" --help
+        assert_success
+        [ "$(longest_line "$output")" -le 80 ]
+        assert_line '  enable DEVICE [--boot] [--name NAME]'
+        assert_line --regexp '^ {25}claim the group now'
+        assert_line --regexp '^  help \[VERB\] '
+        for verb in list show enable disable apply release status add remove doctor check-config help; do
+                run "$abs_top_builddir/vfio-claim" help "$verb"
+                assert_success
+                [ "$(longest_line "$output")" -le 80 ]
+        done
+        run "$abs_top_builddir/vfio-claim" help enable
+        assert_line --index 0 'Usage: vfio-claim [OPTIONS] enable DEVICE [--boot] [--name NAME]'
+        assert_line --regexp '^  --boot +also claim the group at every boot'
+        refute_line --partial -- '--connect'
+        run "$abs_top_builddir/vfio-claim" help list
+        refute_line --partial -- '--dry-run'
+        run "$abs_top_builddir/vfio-claim" help frobnicate
+        assert_failure 2
+        assert_output 'vfio-claim: help: unknown verb "frobnicate" (see --help)'
+}
+
+@test "a usage error prints the verb's synopsis, not the help table's padding" {
+        fake_root gpu-audio
+        run vc enable
+        assert_failure 2
+        assert_output 'vfio-claim: enable: wrong number of arguments; usage: vfio-claim enable DEVICE [--boot] [--name NAME]'
+}
+
+@test "an option the verb does not take is an error, and nothing is written" {
+        fake_root gpu-audio
+        run vc --boot list
+        assert_failure 2
+        assert_output 'vfio-claim: list: --boot is not an option of list; usage: vfio-claim list'
+        run vc --connect test:///default enable 0000:01:00.0
+        assert_failure 2
+        assert_output --partial 'enable: --connect is not an option of enable'
+        run vc --dry-run status
+        assert_failure 2
+        run vc --boot doctor
+        assert_failure 2
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
+@test "a writing verb run by a user who is not root says it needs root, before touching anything" {
+        command -v setpriv >/dev/null || skip "setpriv (util-linux) is not installed"
+        [ "$(id -u)" -eq 0 ] || skip "needs root to switch to another user"
+        for verb in "enable 0000:01:00.0" "disable 0000:01:00.0" "release 0000:01:00.0" apply; do
+                # no --sysroot: the real root, where the check applies
+                run setpriv --reuid=65534 --regid=65534 --clear-groups $VC_WRAPPER "$abs_top_builddir/vfio-claim" $verb
+                assert_failure 1
+                assert_output --regexp "^vfio-claim: (enable|disable|release|apply) changes the system and needs root: run it with sudo"
+        done
+        # --dry-run only reads: allowed (it may fail later for other reasons, never for root)
+        run setpriv --reuid=65534 --regid=65534 --clear-groups $VC_WRAPPER "$abs_top_builddir/vfio-claim" --dry-run apply
+        refute_output --partial 'needs root'
+}
+
+# complete WORDS...: what bash completion offers for the last word, in a plain bash without the
+# bash-completion package (no _init_completion, no _filedir).
+complete_words() {
+        bash --norc --noprofile -c '
+                source "$1"; shift
+                COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+                _vfio_claim
+                printf "%s\n" "${COMPREPLY[@]}" | sort' \
+                complete "$abs_top_builddir/shell-completion/vfio-claim" "$@"
+}
+
+@test "bash completion works without the bash-completion package; release offers claimed groups only" {
+        fake_root gpu-audio
+        run complete_words vfio-claim --sysroot "$ROOT" en
+        assert_success
+        assert_output enable
+        refute_output --partial _init_completion
+        run complete_words vfio-claim --sysroot "$ROOT" show 0000:01
+        assert_output $'0000:01:00.0\n0000:01:00.1'
+        run complete_words vfio-claim --sysroot "$ROOT" release ''
+        assert_success
+        assert_output ''
+        run vc enable 0000:01:00.0
+        assert_success
+        run complete_words vfio-claim --sysroot "$ROOT" release ''
+        assert_output $'0000:01:00.0\n0000:01:00.1\ngroup:1'
+        run complete_words vfio-claim help di
+        assert_output disable
+}
+
+@test "check-config on a directory that does not exist says so (exit 3)" {
+        fake_root gpu-audio
+        run vc --config "$ROOT/etc/vfio-claim-typo" check-config
+        assert_failure 3
+        assert_output "vfio-claim: $ROOT/etc/vfio-claim-typo: no such directory: nothing is configured there (is --config right?)"
+}
+
+@test "with a typo in the configuration, list, show and doctor still work and report the errors" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/conf.d/gpu.conf"
+        printf '[device nic]\nmatch = 02:00\n' > "$CONF/conf.d/nic.conf"
+        run --separate-stderr vc list
+        assert_success
+        assert_line --regexp '^1 +0000:01:00\.0 '
+        [[ $stderr == *'nic.conf:2: [device nic] match: "02:00" is not a PCI address or vendor:device id'* ]]
+        [[ $stderr == *"configuration invalid (1 error): shown without it; 'vfio-claim check-config' lists the errors"* ]]
+        run --separate-stderr vc show 0000:01:00.0
+        assert_success
+        run --separate-stderr vc --json doctor 0000:01:00.0
+        assert_failure 1
+        assert_equal "$(jq -r '[.findings[] | select(.check == "config")][0].level' <<<"$output")" fail
+        assert_equal "$(jq -r '[.findings[] | select(.check == "config")][0].finding' <<<"$output")" \
+                'conf.d/nic.conf:2: [device nic] match: "02:00" is not a PCI address or vendor:device id'
+        # a writing verb that needs the configuration still refuses, changing nothing
+        run vc enable 0000:01:00.0
+        assert_failure 3
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "a DEVICE that is no configured name lists the names that are" {
+        fake_root gpu-audio
+        run vc show gpu
+        assert_failure 2
+        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name: $CONF configures no device"
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu0]\nmatch = 0000:01:00.0\n\n[device gpu0-audio]\nmatch = 0000:01:00.1\n' > "$CONF/conf.d/gpu.conf"
+        run vc release gpu
+        assert_failure 2
+        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name in $CONF; configured names: gpu0, gpu0-audio"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "enable --name gpu names the entries; release gpu and disable gpu then work as the README shows" {
+        fake_root gpu-audio
+        run vc enable 01:00.0 --boot --name gpu
+        assert_success
+        assert_line "configuration: $CONF/conf.d/gpu.conf (boot = yes)"
+        grep -qx '\[device gpu\]' "$CONF/conf.d/gpu.conf"
+        grep -qx '\[device gpu-0000-01-00.1\]' "$CONF/conf.d/gpu.conf"
+        grep -qx 'match = 0000:01:00.0' "$CONF/conf.d/gpu.conf"
+        run vc check-config
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        run vc release gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        run vc disable gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        [ ! -e "$CONF/conf.d/gpu.conf" ]
+}
+
+@test "enable --name: a name already configured, or a bad name, is refused before any write" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu]\nmatch = 0000:00:02.0\n' > "$CONF/conf.d/igpu.conf"
+        run vc enable 01:00.0 --name gpu
+        assert_failure 2
+        assert_output "vfio-claim: --name gpu: already configured in conf.d/igpu.conf:1"
+        run vc enable 01:00.0 --name 'my gpu'
+        assert_failure 2
+        assert_output --partial '--name: "my gpu" is not a name'
+        run vc --name x list
+        assert_failure 2
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "apply with no boot = yes entry says there is none" {
+        fake_root gpu-audio
+        run vc apply
+        assert_success
+        assert_output "nothing to do: no entry of $CONF says boot = yes"
+}
+
+@test "release --all and disable --all: each group on its own, a summary at the end" {
+        fake_root twin-nics
+        nics=($(basename -a "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device | head -1)")" \
+                "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device | tail -1)")"))
+        [ "${nics[0]}" != "${nics[1]}" ]
+        before0=$(fk_driver "${nics[0]}") before1=$(fk_driver "${nics[1]}")
+        run vc enable "${nics[0]}"
+        assert_success
+        run vc enable "${nics[1]}"
+        assert_success
+        run vc release
+        assert_failure 2
+        run vc release --all "${nics[0]}"
+        assert_failure 2
+        # the second group's unbind fails: the first still goes back
+        fk_fail "glob:*/drivers/vfio-pci/unbind EIO"
+        run vc release --all
+        assert_failure 1
+        assert_line --regexp '^release --all: 2 groups, 0 done, 2 failed$'
+        rm -f "$ROOT/.fakekernel/faults"
+        run vc release --all
+        assert_success
+        assert_line 'release --all: 2 groups, 2 done, 0 failed'
+        assert_equal "$(fk_driver "${nics[0]}")" "$before0"
+        assert_equal "$(fk_driver "${nics[1]}")" "$before1"
+        [ -z "$(ls "$STATE" | grep '^group-')" ]
+        ls "$CONF/conf.d/"*.conf >/dev/null
+        run vc release --all
+        assert_success
+        assert_output 'nothing to do: no group is claimed'
+        # disable --all also takes configured groups that are not claimed, and their entries
+        run vc disable --all
+        assert_success
+        assert_line 'disable --all: 2 groups, 2 done, 0 failed'
+        [ -z "$(ls "$CONF/conf.d/")" ]
+}
+
+@test "release works from the state record when the configuration is invalid; disable refuses" {
+        fake_root gpu-audio
+        run vc enable 01:00.0
+        assert_success
+        printf '[device typo]\nmatch = 01:00\n' > "$CONF/conf.d/zz-typo.conf"
+        run vc disable 01:00.0
+        assert_failure 3
+        assert_output --partial "'vfio-claim release' gives a group back without reading the configuration"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+}
