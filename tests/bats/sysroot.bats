@@ -60,15 +60,19 @@ outside_file() {
         assert_equal "$(fk_driver $NIC)" e1000e
 }
 
-# A boot claim made on the tree as the running system (twin-nics: e1000e is not loaded at boot,
-# the record says host=probe): giving the NIC back needs the module its modalias names.
+# A boot claim of the tree (twin-nics: e1000e is not loaded at boot, the record says host=probe):
+# giving the NIC back needs the module its modalias names. vfio-pci is there already, so the
+# claim itself needs no module under VFIO_CLAIM_SYSROOT.
 BOOT_NIC=0000:02:00.0
 boot_claimed_nic() {
+        fk_host "$FK_OP" modprobe vfio_pci
         mkdir -p "$CONF"
         printf '[device guest-nic]\nmatch = %s\nboot = yes\n' "$BOOT_NIC" > "$CONF/vfio-claim.conf"
-        fk_host env ACTION=add SUBSYSTEM=pci DEVPATH="/devices/pci0000:00/$BOOT_NIC" \
-                PCI_SLOT_NAME="$BOOT_NIC" PCI_ID=8086:10D3 VFIO_CLAIM_LOG=stderr "$UDEV_HELPER"
+        fk env ACTION=add SUBSYSTEM=pci DEVPATH="/devices/pci0000:00/$BOOT_NIC" \
+                PCI_SLOT_NAME="$BOOT_NIC" PCI_ID=8086:10D3 VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr \
+                "$UDEV_HELPER"
         assert_equal "$(fk_driver $BOOT_NIC)" vfio-pci
+        grep -q 'host=probe' "$STATE"/group-*
 }
 
 # tree_module: the tree's module index names vcfake (a .ko in the tree) for the NIC's modalias
@@ -95,7 +99,7 @@ tree_module() {
         assert_failure
         assert_output --partial "this needed: vcfake"
         [ ! -e "$OUT/marker" ]
-        run grep -c '^init_module:' "$ROOT/.fakekernel/writes.log"
+        run grep -c -e '^init_module:' -e '^modprobe:vcfake' "$ROOT/.fakekernel/writes.log"
         assert_output 0
         assert_equal "$(fk_driver $BOOT_NIC)" vfio-pci # rolled back: still the guest's
 }
@@ -107,7 +111,7 @@ tree_module() {
         run vc_sysroot release guest-nic
         assert_failure
         assert_output --partial "vfio-claim never loads kernel modules for a root other than \"/\"; this needed: vcfake"
-        run grep -c '^init_module:' "$ROOT/.fakekernel/writes.log"
+        run grep -c -e '^init_module:' -e '^modprobe:vcfake' "$ROOT/.fakekernel/writes.log"
         assert_output 0
         assert_equal "$(fk_driver $BOOT_NIC)" vfio-pci
 }
@@ -120,4 +124,19 @@ tree_module() {
         run grep -c -e '^init_module:' -e '^modprobe:' "$ROOT/.fakekernel/writes.log"
         assert_output 0
         assert_equal "$(fk_driver $NIC)" e1000e
+}
+
+@test "sysroot: doctor's initramfs check never reads through a /boot linked out of the tree" {
+        bats_require_minimum_version 1.5.0
+        fake_root doctor-healthy
+        kver=$(cat "$ROOT/proc/sys/kernel/osrelease" 2>/dev/null || uname -r)
+        mkdir -p "$OUT/boot" "$CONF/conf.d"
+        touch -d '2026-01-01 00:00' "$OUT/boot/initrd.img-$kver" # outside, older than the configuration
+        ln -s "$OUT/boot" "$ROOT/boot"
+        dev=$(basename "$(ls -d "$ROOT"/sys/bus/pci/devices/0000:0[1-9]:00.0 | head -1)")
+        printf '[device gpu]\nmatch = %s\nboot = yes\n' "$dev" > "$CONF/conf.d/gpu.conf"
+        run --separate-stderr vc_sysroot --json doctor
+        echo "$output" | jq -e . >/dev/null
+        # /boot in the tree leads to ROOT$OUT/boot, which holds no initramfs
+        assert_equal "$(echo "$output" | jq -r '[.findings[] | select(.check == "initramfs")][0].level')" skip
 }

@@ -132,13 +132,16 @@ static bool fd_relpath(int fd, char *ret, size_t n) {
 
 /* ---------------------------------------------------------------- open */
 
-/* The places of lib/root.c (and the directories libkmod reads by default): in host mode, an
+/* The places of lib/root.c (and the directories libkmod reads by default), and the files the
+ * library reads from the root itself (lib/host.c, lib/boot.c, lib/doctor.c): in host mode, an
  * absolute path in one of them, or a directory above one ("/", "/run", "/usr/lib"), is opened
  * under ROOT. */
 static const char *const places[] = {
         "/sys", "/proc", "/dev/vfio", SYSCONFDIR "/vfio-claim", RUNSTATEDIR "/vfio-claim",
         "/etc/modprobe.d", "/run/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d",
         "/usr/local/lib/modprobe.d", "/lib/modules", "/usr/lib/modules",
+        "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
+        "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
 };
 
 static const char *redirect(const char *path, char *buf, size_t n) {
