@@ -114,7 +114,7 @@ log-level = debug
 
 @test "an entry that also selects a device outside the group: the admin is told what to edit, nothing changes" {
         fake_root twin-nics
-        fk "$FK_OP" modprobe e1000e
+        fk_host "$FK_OP" modprobe e1000e
         mkdir -p "$CONF"
         printf '# both NICs by id\n[device nics]\nmatch = 8086:10d3\n' > "$CONF/vfio-claim.conf"
         run vc enable 0000:01:00.0
