@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "root.h"
 
 #define CONFIG_FILE "vfio-claim.conf"
 #define DROPIN_DIR "conf.d"
@@ -1001,12 +1002,17 @@ static void parse_file(struct parser *p, int fd, const char *file) {
 static int open_config_file(struct parser *p, int dfd, const char *name, const char *file, bool dropin,
                             int *ret_fd) {
         struct stat st;
+        _cleanup_free_ char *full = NULL;
+        (void) dfd; /* by path: under a root other than "/" resolved inside it (lib/root.h) */
+        (void) name;
+        if (asprintf(&full, "%s/%s", p->config->dir, file) < 0)
+                return p->oom = -ENOMEM;
         /* O_NONBLOCK: a FIFO named *.conf must not hang the loader before fstat() sees it. */
-        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        _cleanup_close_ int fd = vc_path_open(full, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
         if (fd < 0) {
-                if (errno == ENOENT)
+                if (fd == -ENOENT)
                         return 0;
-                int r = -errno;
+                int r = fd;
                 error_file(p, file, "cannot open: %s", strerror(-r));
                 return r;
         }
@@ -1041,13 +1047,17 @@ static bool is_dropin_name(const char *name) {
 static int list_dropins(struct parser *p, int dfd, char ***ret) {
         _cleanup_strv_free_ char **names = NULL;
         size_t n = 0;
-        int fd = openat(dfd, DROPIN_DIR, O_RDONLY | O_CLOEXEC | O_DIRECTORY);
+        _cleanup_free_ char *full = NULL;
+        (void) dfd;
+        if (asprintf(&full, "%s/" DROPIN_DIR, p->config->dir) < 0)
+                return p->oom = -ENOMEM;
+        int fd = vc_path_open(full, O_RDONLY | O_DIRECTORY, 0);
         if (fd < 0) {
-                if (errno == ENOENT) {
+                if (fd == -ENOENT) {
                         *ret = NULL;
                         return 0;
                 }
-                int r = -errno;
+                int r = fd;
                 error_file(p, DROPIN_DIR, "cannot open directory: %s", strerror(-r));
                 return r;
         }
@@ -1116,10 +1126,10 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
                 return -ENOMEM;
         p.config = c;
 
-        dfd = open(dir, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH);
+        dfd = vc_path_open(dir, O_RDONLY | O_DIRECTORY | O_PATH, 0);
         if (dfd < 0) {
-                if (errno != ENOENT) {
-                        r = -errno;
+                if (dfd != -ENOENT) {
+                        r = dfd;
                         error_file(&p, dir, "cannot open directory: %s", strerror(-r));
                 }
         } else {
@@ -1127,8 +1137,10 @@ int vc_config_load(const char *dir, struct vc_config **ret) {
                 if (open_config_file(&p, dfd, CONFIG_FILE, CONFIG_FILE, false, &fd) > 0)
                         parse_file(&p, fd, CONFIG_FILE);
 
-                if (list_dropins(&p, dfd, &dropins) >= 0 && dropins) {
-                        dropfd = openat(dfd, DROPIN_DIR, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH);
+                _cleanup_free_ char *dropins_dir = NULL;
+                if (list_dropins(&p, dfd, &dropins) >= 0 && dropins &&
+                    asprintf(&dropins_dir, "%s/" DROPIN_DIR, dir) >= 0) {
+                        dropfd = vc_path_open(dropins_dir, O_RDONLY | O_DIRECTORY | O_PATH, 0);
                         for (char **n = dropins; dropfd >= 0 && *n && !p.oom; n++) {
                                 _cleanup_free_ char *file = NULL;
                                 if (asprintf(&file, DROPIN_DIR "/%s", *n) < 0) {

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "critical.h"
 #include "log.h"
@@ -83,11 +85,7 @@ static bool name_is_safe(const char *s) {
  * links themselves (class/net/eth0 -> ../../devices/.../net/eth0), so their relative links
  * ("device" -> ../../../virtio1) only make sense from the real directory. */
 static int resolve(const char *path, char **ret) {
-        char *p = realpath(path, NULL);
-        if (!p)
-                return negative_errno();
-        *ret = p;
-        return 0;
+        return vc_path_canonical(path, ret); /* inside the root: lib/root.h */
 }
 
 /* The deepest component of @syspath that is a PCI address: the device the path hangs under.
@@ -97,9 +95,10 @@ static bool pci_ancestor(struct vc_ctx *ctx, const char *syspath, struct vc_pci_
         bool found = false;
 
         if (!vc_ctx_is_host(ctx)) {
-                _cleanup_free_ char *root = realpath(vc_ctx_root(ctx), NULL);
-                size_t l = root ? strlen(root) : 0;
-                if (!root || strncmp(p, root, l) != 0 || p[l] != '/')
+                /* vc_path_canonical() keeps the root as the context spells it */
+                const char *root = vc_ctx_root(ctx);
+                size_t l = strlen(root);
+                if (strncmp(p, root, l) != 0 || p[l] != '/')
                         return false;
                 p += l;
         }
@@ -274,9 +273,16 @@ static int open_proc(struct vc_ctx *ctx, const char *rel, FILE **ret) {
         int r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "%s", rel);
         if (r < 0)
                 return r;
-        *ret = fopen(path, "re");
-        if (!*ret)
-                return errno == ENOMEM ? -ENOMEM : 0; /* absent: nothing to learn from it */
+        int fd = vc_path_open(path, O_RDONLY, 0);
+        if (fd < 0) {
+                *ret = NULL;
+                return fd == -ENOMEM ? -ENOMEM : 0; /* absent: nothing to learn from it */
+        }
+        *ret = fdopen(fd, "re");
+        if (!*ret) {
+                close(fd);
+                return -ENOMEM;
+        }
         return 0;
 }
 
@@ -349,7 +355,7 @@ static int scan_swaps(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         struct stat st;
                         if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", fields[0] + 1)) < 0)
                                 return r == -EINVAL ? 0 : r;
-                        if (stat(path, &st) < 0)
+                        if (vc_path_stat(path, &st) < 0)
                                 continue;
                         r = block_by_devnum(ctx, s, major(st.st_dev), minor(st.st_dev), reason);
                 }

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <ctype.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <libkmod.h>
 #include <stdarg.h>
@@ -14,6 +16,7 @@
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
+#include "root.h"
 #include "state.h"
 #include "sysfs.h"
 
@@ -1430,9 +1433,9 @@ static time_t config_mtime(const char *dir) {
 
         if (asprintf(&main_conf, "%s/vfio-claim.conf", dir) < 0 || asprintf(&confd, "%s/conf.d", dir) < 0)
                 return 0;
-        if (stat(main_conf, &st) >= 0 && st.st_mtime > newest)
+        if (vc_path_stat(main_conf, &st) >= 0 && st.st_mtime > newest)
                 newest = st.st_mtime;
-        if (stat(confd, &st) >= 0 && st.st_mtime > newest)
+        if (vc_path_stat(confd, &st) >= 0 && st.st_mtime > newest)
                 newest = st.st_mtime;
         if (vc_dir_list(confd, &names) < 0)
                 return newest;
@@ -1441,7 +1444,7 @@ static time_t config_mtime(const char *dir) {
                 size_t l = strlen(*n);
                 if (l < 5 || !streq(*n + l - 5, ".conf") || asprintf(&p, "%s/%s", confd, *n) < 0)
                         continue;
-                if (stat(p, &st) >= 0 && st.st_mtime > newest)
+                if (vc_path_stat(p, &st) >= 0 && st.st_mtime > newest)
                         newest = st.st_mtime;
         }
         return newest;
@@ -1451,8 +1454,12 @@ static time_t config_mtime(const char *dir) {
  * is only valid inside the root. */
 static bool root_link_exists(struct doctor *d, const char *rel) {
         _cleanup_free_ char *p = NULL;
+        _cleanup_close_ int dfd = -1;
+        const char *name;
         struct stat st;
-        return vc_ctx_path(d->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 && lstat(p, &st) >= 0;
+        if (vc_ctx_path(d->ctx, VC_PLACE_ROOT, &p, "%s", rel) < 0 || (dfd = vc_path_open_parent(p, &name)) < 0)
+                return false;
+        return fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) >= 0;
 }
 
 /* boot = yes needs the initramfs to carry the current configuration and, on systemd, the early
@@ -1480,7 +1487,7 @@ static int check_boot_setup(struct doctor *d) {
                         if ((r = vc_ctx_path(d->ctx, VC_PLACE_ROOT, &path, "%s%s%s", images[i].prefix, d->kver,
                                              images[i].suffix)) < 0)
                                 return r;
-                        if (stat(path, &st) < 0)
+                        if (vc_path_stat(path, &st) < 0)
                                 continue;
                         found = true;
                         shown = fmt("%s%s%s", images[i].prefix, d->kver, images[i].suffix);

@@ -3,41 +3,53 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "macro.h"
+#include "root.h"
 
-static int fsync_parent(const char *path) {
-        _cleanup_free_ char *dir = strdup(path);
-        if (!dir)
-                return -ENOMEM;
-        char *slash = strrchr(dir, '/');
-        if (slash == dir)
-                slash[1] = '\0';
-        else if (slash)
-                *slash = '\0';
-        else
-                strcpy(dir, ".");
-        _cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0 || fsync(fd) < 0)
-                return negative_errno();
-        return 0;
+/* A hidden name in the same directory: readers of the directory (conf.d, the state records)
+ * skip names that start with a dot. */
+static int create_temporary(int dfd, const char *name, char **ret) {
+        static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        for (unsigned tries = 0; tries < 100; tries++) {
+                unsigned char rnd[6];
+                if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t) sizeof rnd)
+                        for (size_t i = 0; i < sizeof rnd; i++)
+                                rnd[i] = (unsigned char) random();
+                char suffix[sizeof rnd + 1];
+                for (size_t i = 0; i < sizeof rnd; i++)
+                        suffix[i] = letters[rnd[i] % (sizeof letters - 1)];
+                suffix[sizeof rnd] = '\0';
+                _cleanup_free_ char *tmp = NULL;
+                if (asprintf(&tmp, ".%s.%s", name, suffix) < 0)
+                        return -ENOMEM;
+                int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                if (fd >= 0) {
+                        *ret = TAKE_PTR(tmp);
+                        return fd;
+                }
+                if (errno != EEXIST)
+                        return negative_errno();
+        }
+        return -EEXIST;
 }
 
+/* Every path goes through vc_path_open_parent(): under a root other than "/" the directory is
+ * found inside it (lib/root.h), and only its last component is touched, with *at() calls. */
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
-        const char *slash = strrchr(path, '/');
-        /* A hidden name in the same directory: readers of the directory (conf.d, the state
-         * records) skip names that start with a dot. */
-        if (asprintf(&tmp, "%.*s.%s.XXXXXX", slash ? (int) (slash - path + 1) : 0, path,
-                     slash ? slash + 1 : path) < 0)
-                return -ENOMEM;
+        const char *name;
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        if (dfd < 0)
+                return dfd;
 
-        _cleanup_close_ int fd = mkostemp(tmp, O_CLOEXEC);
+        _cleanup_close_ int fd = create_temporary(dfd, name, &tmp);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         size_t len = strlen(content), done = 0;
         while (done < len) {
                 ssize_t k = write(fd, content + done, len - done);
@@ -45,39 +57,55 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
                         continue;
                 if (k <= 0) {
                         int r = k < 0 ? negative_errno() : -EIO;
-                        unlink(tmp);
+                        unlinkat(dfd, tmp, 0);
                         return r;
                 }
                 done += (size_t) k;
         }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || rename(tmp, path) < 0) {
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0) {
                 int r = negative_errno();
-                unlink(tmp);
+                unlinkat(dfd, tmp, 0);
                 return r;
         }
-        return fsync_parent(path);
+        return fsync(dfd) < 0 ? negative_errno() : 0;
 }
 
 int vc_unlink_durable(const char *path) {
-        if (unlink(path) < 0)
+        const char *name;
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        if (dfd < 0)
+                return dfd == -ENOENT ? 0 : dfd;
+        if (unlinkat(dfd, name, 0) < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        return fsync_parent(path);
+        return fsync(dfd) < 0 ? negative_errno() : 0;
+}
+
+int vc_mkdir(const char *path, mode_t mode) {
+        const char *name;
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        if (dfd < 0)
+                return dfd;
+        return mkdirat(dfd, name, mode) < 0 ? negative_errno() : 0;
 }
 
 int vc_mkdir_p(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
-        for (char *s = p + 1; *s; s++) {
-                if (*s != '/')
+        /* Under a root other than "/", only what lies below the root is created. */
+        size_t skip = vc_path_root_length(p);
+        for (char *s = p + skip + 1; s < p + strlen(path); s++) {
+                if (*s != '/' || s[-1] == '/')
                         continue;
                 *s = '\0';
-                if (mkdir(p, mode) < 0 && errno != EEXIST)
-                        return negative_errno();
+                int r = vc_mkdir(p, mode);
+                if (r < 0 && r != -EEXIST)
+                        return r;
                 *s = '/';
         }
-        if (mkdir(p, mode) < 0 && errno != EEXIST)
-                return negative_errno();
+        int r = vc_mkdir(p, mode);
+        if (r < 0 && r != -EEXIST)
+                return r;
         return 0;
 }
 

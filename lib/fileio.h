@@ -3,11 +3,15 @@
 
 #include <sys/types.h>
 
+/* Paths go through lib/root.h: under a root other than "/" they are resolved inside it. */
+
 /* Replace @path with @content so that readers see the old file or the new one, never a mix, even
  * after a crash: a temporary file in the same directory, fsync, rename, fsync of the directory. */
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode);
 /* Remove @path and make the removal durable (fsync of the directory). 0 also when absent. */
 int vc_unlink_durable(const char *path);
+/* mkdir(2) of @path alone; -EEXIST when something is there. */
+int vc_mkdir(const char *path, mode_t mode);
 /* Create @path and its missing parents with @mode. 0 when it exists already. */
 int vc_mkdir_p(const char *path, mode_t mode);
 /* Read @fd to its end into a NUL-terminated buffer of at most @max bytes (-EFBIG beyond). */

@@ -140,6 +140,12 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
                 if (*p == '-')
                         *p = '_';
 
+        /* Never for another root: its modules would go into the running kernel. */
+        if (!vc_ctx_is_host(ctx)) {
+                r = vc_ctx_note_module_not_loaded(ctx, name);
+                return r < 0 ? r : -EOPNOTSUPP;
+        }
+
         kctx = sym_kmod_new(NULL, NULL);
         if (!kctx)
                 return -ENOMEM;
@@ -189,7 +195,8 @@ static bool modalias_is_valid(const char *s) {
 }
 
 /* The running kernel's module directory and modprobe.d on the host; the root's otherwise (a
- * root without them: lookups find nothing). */
+ * root without them: lookups find nothing), for lookups only: nothing is inserted from it, so
+ * none of its "install" commands runs. */
 static int kmod_for_root(struct vc_ctx *ctx, struct kmod_ctx **ret) {
         static const enum vc_place places[] = {
                 VC_PLACE_MODPROBE_D, VC_PLACE_MODPROBE_D_RUN, VC_PLACE_MODPROBE_D_USR, VC_PLACE_MODPROBE_D_LIB,
@@ -248,6 +255,13 @@ int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
                 _cleanup_(kmod_module_unrefp) struct kmod_module *m = sym_kmod_module_get_module(l);
                 if (vc_module_name_equal(sym_kmod_module_get_name(m), "vfio_pci"))
                         continue; /* never the host's driver */
+                if (!vc_ctx_is_host(ctx)) {
+                        /* Another root: say what it would take, load nothing. */
+                        if ((r = vc_ctx_note_module_not_loaded(ctx, sym_kmod_module_get_name(m))) < 0)
+                                return r;
+                        first_error = -EOPNOTSUPP;
+                        continue;
+                }
                 r = insert(m);
                 if (r < 0) {
                         if (first_error == 0)

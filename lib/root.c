@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
 #include <libudev.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "root.h"
 
@@ -11,6 +18,8 @@ struct vc_ctx {
         unsigned n_ref;
         char *root; /* no trailing slash; "" means the real "/" */
         unsigned unbind_timeout_ms;
+        char **modules_not_loaded;
+        size_t n_modules_not_loaded;
         struct udev *udev;
         struct udev_hwdb *hwdb;
         bool hwdb_tried;
@@ -41,6 +50,351 @@ static const char *const place_paths[_VC_PLACE_MAX] = {
         [VC_PLACE_USB_DRIVERS] = "/sys/bus/usb/drivers",
 };
 
+/* ---- the roots of live contexts other than "/": the paths under them are confined ---- */
+
+struct confined_root {
+        char *prefix; /* as the context spells it: absolute, no trailing slash */
+        size_t len;
+        int fd;       /* opened at first use; -1 until then */
+        dev_t dev;    /* what fd was opened on: a forked writer closes every fd (lib/bind.c) and */
+        ino_t ino;    /* the number may since name something else */
+        unsigned n_ref;
+};
+
+static pthread_mutex_t confined_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct confined_root *confined;
+static size_t n_confined;
+
+static int confine(const char *prefix) {
+        int r = 0;
+        pthread_mutex_lock(&confined_lock);
+        for (size_t i = 0; i < n_confined; i++)
+                if (streq(confined[i].prefix, prefix)) {
+                        confined[i].n_ref++;
+                        goto out;
+                }
+        struct confined_root *n = realloc(confined, (n_confined + 1) * sizeof *n);
+        if (!n) {
+                r = -ENOMEM;
+                goto out;
+        }
+        confined = n;
+        n[n_confined] = (struct confined_root){ .prefix = strdup(prefix), .len = strlen(prefix), .fd = -1, .n_ref = 1 };
+        if (!n[n_confined].prefix) {
+                r = -ENOMEM;
+                goto out;
+        }
+        n_confined++;
+out:
+        pthread_mutex_unlock(&confined_lock);
+        return r;
+}
+
+static void unconfine(const char *prefix) {
+        pthread_mutex_lock(&confined_lock);
+        for (size_t i = 0; i < n_confined; i++) {
+                if (!streq(confined[i].prefix, prefix) || --confined[i].n_ref > 0)
+                        continue;
+                free(confined[i].prefix);
+                if (confined[i].fd >= 0)
+                        close(confined[i].fd);
+                confined[i] = confined[--n_confined];
+                break;
+        }
+        pthread_mutex_unlock(&confined_lock);
+}
+
+/* The longest live root that @path lies under: its length, and a new fd of it in *ret_fd. 0 when
+ * @path lies under none. */
+static int find_root(const char *path, size_t *ret_len, int *ret_fd) {
+        size_t best = SIZE_MAX;
+        int r = 0;
+        pthread_mutex_lock(&confined_lock);
+        for (size_t i = 0; i < n_confined; i++) {
+                const struct confined_root *c = &confined[i];
+                if (strncmp(path, c->prefix, c->len) == 0 && (path[c->len] == '/' || path[c->len] == '\0') &&
+                    (best == SIZE_MAX || c->len > confined[best].len))
+                        best = i;
+        }
+        if (best == SIZE_MAX)
+                goto out;
+        struct confined_root *c = &confined[best];
+        struct stat st;
+        if (c->fd >= 0 && (fstat(c->fd, &st) < 0 || st.st_dev != c->dev || st.st_ino != c->ino))
+                c->fd = -1; /* not ours any more: not closed either */
+        if (c->fd < 0) {
+                /* The root path itself is trusted: resolved as given. */
+                c->fd = open(c->prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                if (c->fd < 0 || fstat(c->fd, &st) < 0) {
+                        r = negative_errno();
+                        goto out;
+                }
+                c->dev = st.st_dev;
+                c->ino = st.st_ino;
+        }
+        *ret_fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
+        if (*ret_fd < 0) {
+                r = negative_errno();
+                goto out;
+        }
+        *ret_len = c->len;
+        r = 1;
+out:
+        pthread_mutex_unlock(&confined_lock);
+        return r;
+}
+
+size_t vc_path_root_length(const char *path) {
+        size_t best = 0;
+        pthread_mutex_lock(&confined_lock);
+        for (size_t i = 0; i < n_confined; i++) {
+                const struct confined_root *c = &confined[i];
+                if (c->len > best && strncmp(path, c->prefix, c->len) == 0 &&
+                    (path[c->len] == '/' || path[c->len] == '\0'))
+                        best = c->len;
+        }
+        pthread_mutex_unlock(&confined_lock);
+        return best;
+}
+
+/* Component by component, as openat2(RESOLVE_IN_ROOT) does: every intermediate component is
+ * opened O_PATH|O_NOFOLLOW; a link is read and its target put in front of what is left (an
+ * absolute one restarts at the root), ".." never goes above the root, and the last component is
+ * opened with O_NOFOLLOW, so a link swapped in behind our back fails (ELOOP) instead of being
+ * followed out. */
+#define MAX_LINKS 40
+
+int vc_open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode) {
+        _cleanup_free_ char *todo = strdup(rel);
+        _cleanup_free_ int *stack = NULL;
+        size_t depth = 0, alloc = 0;
+        unsigned links = 0;
+        int r;
+
+        if (!todo)
+                return -ENOMEM;
+        flags |= O_CLOEXEC;
+        if (!(flags & (O_CREAT | O_TMPFILE)))
+                mode = 0;
+#define CUR (depth > 0 ? stack[depth - 1] : rootfd)
+        for (const char *p = todo;;) {
+                p += strspn(p, "/");
+                if (!*p) {
+                        r = openat(CUR, ".", flags, mode);
+                        r = r < 0 ? negative_errno() : r;
+                        break;
+                }
+                size_t n = strcspn(p, "/");
+                char name[NAME_MAX + 1];
+                if (n > NAME_MAX) {
+                        r = -ENAMETOOLONG;
+                        break;
+                }
+                memcpy(name, p, n);
+                name[n] = '\0';
+                p += n;
+                bool last = p[strspn(p, "/")] == '\0';
+                bool trailing_slash = *p == '/';
+
+                if (streq(name, "."))
+                        continue;
+                if (streq(name, "..")) {
+                        if (depth > 0)
+                                close(stack[--depth]);
+                        continue;
+                }
+                int fd = openat(CUR, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        r = negative_errno();
+                        if (r == -ENOENT && last && !trailing_slash && (flags & O_CREAT)) {
+                                r = openat(CUR, name, flags | O_NOFOLLOW, mode);
+                                r = r < 0 ? negative_errno() : r;
+                        }
+                        break;
+                }
+                struct stat st;
+                if (fstat(fd, &st) < 0) {
+                        r = negative_errno();
+                        close(fd);
+                        break;
+                }
+                bool follow = !last || trailing_slash || !(flags & (O_NOFOLLOW | O_EXCL));
+                if (S_ISLNK(st.st_mode) && follow) {
+                        char target[PATH_MAX];
+                        ssize_t k = readlinkat(fd, "", target, sizeof target - 1);
+                        r = k < 0 ? negative_errno() : 0;
+                        close(fd);
+                        if (r < 0)
+                                break;
+                        if (++links > MAX_LINKS) {
+                                r = -ELOOP;
+                                break;
+                        }
+                        target[k] = '\0';
+                        if (target[0] == '/')
+                                while (depth > 0)
+                                        close(stack[--depth]);
+                        char *next;
+                        if (asprintf(&next, "%s%s%s", target, *p ? "/" : "", p) < 0) {
+                                r = -ENOMEM;
+                                break;
+                        }
+                        free(todo);
+                        todo = next;
+                        p = todo;
+                        continue;
+                }
+                if (last && !trailing_slash) {
+                        close(fd);
+                        r = openat(CUR, name, flags | O_NOFOLLOW, mode);
+                        r = r < 0 ? negative_errno() : r;
+                        break;
+                }
+                if (!S_ISDIR(st.st_mode)) {
+                        close(fd);
+                        r = -ENOTDIR;
+                        break;
+                }
+                if (depth == alloc) {
+                        int *ns = realloc(stack, (alloc * 2 + 8) * sizeof *ns);
+                        if (!ns) {
+                                close(fd);
+                                r = -ENOMEM;
+                                break;
+                        }
+                        stack = ns;
+                        alloc = alloc * 2 + 8;
+                }
+                stack[depth++] = fd;
+        }
+#undef CUR
+        while (depth > 0)
+                close(stack[--depth]);
+        return r;
+}
+
+int vc_open_in_root(int rootfd, const char *rel, int flags, mode_t mode) {
+        /* 1: the kernel has openat2(), 0: it has not (ENOSYS), -1: not known yet. */
+        static int have_openat2 = -1;
+
+        if (!*rel)
+                rel = ".";
+        if (__atomic_load_n(&have_openat2, __ATOMIC_RELAXED) != 0) {
+                struct open_how how = {
+                        .flags = (unsigned) (flags | O_CLOEXEC),
+                        .mode = (flags & (O_CREAT | O_TMPFILE)) ? mode : 0,
+                        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+                };
+                for (unsigned tries = 0;; tries++) {
+                        long fd = syscall(SYS_openat2, rootfd, rel, &how, sizeof how);
+                        if (fd >= 0) {
+                                __atomic_store_n(&have_openat2, 1, __ATOMIC_RELAXED);
+                                return (int) fd;
+                        }
+                        /* EAGAIN: a rename raced with a ".." walk; the kernel asks to retry. */
+                        if (errno == EAGAIN && tries < 16)
+                                continue;
+                        break;
+                }
+                if (errno == ENOSYS)
+                        __atomic_store_n(&have_openat2, 0, __ATOMIC_RELAXED);
+                /* EPERM before openat2() ever worked: a seccomp filter that does not know it. */
+                else if (!(errno == EPERM && __atomic_load_n(&have_openat2, __ATOMIC_RELAXED) < 0))
+                        return negative_errno();
+        }
+        return vc_open_in_root_walk(rootfd, rel, flags, mode);
+}
+
+int vc_path_open(const char *path, int flags, mode_t mode) {
+        size_t len;
+        int rootfd, r;
+
+        if (isempty(path))
+                return -EINVAL;
+        r = find_root(path, &len, &rootfd);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                int fd = open(path, flags | O_CLOEXEC, mode);
+                return fd < 0 ? negative_errno() : fd;
+        }
+        r = vc_open_in_root(rootfd, path + len + strspn(path + len, "/"), flags, mode);
+        close(rootfd);
+        return r;
+}
+
+int vc_path_open_parent(const char *path, const char **ret_name) {
+        const char *slash = strrchr(path, '/');
+        const char *name = slash ? slash + 1 : path;
+        _cleanup_free_ char *dir = NULL;
+
+        if (isempty(name) || streq(name, ".") || streq(name, ".."))
+                return -EINVAL;
+        if (!slash)
+                dir = strdup(".");
+        else if (slash == path)
+                dir = strdup("/");
+        else
+                dir = strndup(path, (size_t) (slash - path));
+        if (!dir)
+                return -ENOMEM;
+        int fd = vc_path_open(dir, O_RDONLY | O_DIRECTORY, 0);
+        if (fd >= 0)
+                *ret_name = name;
+        return fd;
+}
+
+int vc_path_stat(const char *path, struct stat *ret) {
+        _cleanup_close_ int fd = vc_path_open(path, O_PATH, 0);
+        if (fd < 0)
+                return fd;
+        return fstat(fd, ret) < 0 ? negative_errno() : 0;
+}
+
+static int fd_path(int fd, char **ret) {
+        char l[64], t[PATH_MAX];
+        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(l, t, sizeof t - 1);
+        if (k < 0)
+                return negative_errno();
+        t[k] = '\0';
+        if (t[0] != '/')
+                return -EREMOTE; /* "(deleted)" objects, anonymous inodes: not a path */
+        *ret = strdup(t);
+        return *ret ? 0 : -ENOMEM;
+}
+
+int vc_path_canonical(const char *path, char **ret) {
+        _cleanup_free_ char *real = NULL, *root_real = NULL;
+        size_t len;
+        int rootfd, r;
+
+        r = find_root(path, &len, &rootfd);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                /* Not realpath(3): every lookup goes through open(), the one call a test's fake
+                 * kernel redirects (tests/fakekernel/README.md). */
+                _cleanup_close_ int fd = open(path, O_PATH | O_CLOEXEC);
+                if (fd < 0)
+                        return negative_errno();
+                return fd_path(fd, ret);
+        }
+        _cleanup_close_ int rfd = rootfd;
+        _cleanup_close_ int fd = vc_open_in_root(rfd, path + len + strspn(path + len, "/"), O_PATH, 0);
+        if (fd < 0)
+                return fd;
+        if ((r = fd_path(fd, &real)) < 0 || (r = fd_path(rfd, &root_real)) < 0)
+                return r;
+        /* The object was reached inside the root, so its path starts with the root's own. */
+        size_t rl = streq(root_real, "/") ? 0 : strlen(root_real);
+        if (strncmp(real, root_real, rl) != 0 || (real[rl] != '/' && real[rl] != '\0'))
+                return -EXDEV; /* a bind mount inside the tree showing something else */
+        if (asprintf(ret, "%.*s%s", (int) len, path, real + rl) < 0)
+                return -ENOMEM;
+        return 0;
+}
+
 int vc_ctx_new(const char *root, struct vc_ctx **ret) {
         _cleanup_free_ char *r = NULL;
 
@@ -60,6 +414,14 @@ int vc_ctx_new(const char *root, struct vc_ctx **ret) {
         ctx->n_ref = 1;
         ctx->root = TAKE_PTR(r);
         ctx->unbind_timeout_ms = 10000;
+        if (ctx->root[0]) {
+                int k = confine(ctx->root);
+                if (k < 0) {
+                        free(ctx->root);
+                        free(ctx);
+                        return k;
+                }
+        }
         *ret = ctx;
         return 0;
 }
@@ -75,6 +437,9 @@ struct vc_ctx *vc_ctx_unref(struct vc_ctx *ctx) {
                 return NULL;
         udev_hwdb_unref(ctx->hwdb);
         udev_unref(ctx->udev);
+        if (ctx->root[0])
+                unconfine(ctx->root);
+        strv_free(ctx->modules_not_loaded);
         free(ctx->root);
         free(ctx);
         return NULL;
@@ -131,6 +496,25 @@ int vc_ctx_path(const struct vc_ctx *ctx, enum vc_place place, char **ret, const
         int r = vc_ctx_pathv(ctx, place, ret, fmt, ap);
         va_end(ap);
         return r;
+}
+
+int vc_ctx_note_module_not_loaded(struct vc_ctx *ctx, const char *module) {
+        for (size_t i = 0; i < ctx->n_modules_not_loaded; i++)
+                if (streq(ctx->modules_not_loaded[i], module))
+                        return 0;
+        char **v = realloc(ctx->modules_not_loaded, (ctx->n_modules_not_loaded + 2) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        ctx->modules_not_loaded = v;
+        if (!(v[ctx->n_modules_not_loaded] = strdup(module)))
+                return -ENOMEM;
+        v[++ctx->n_modules_not_loaded] = NULL;
+        return 0;
+}
+
+char *const *vc_ctx_get_modules_not_loaded(const struct vc_ctx *ctx) {
+        static char *const none[] = { NULL };
+        return ctx->modules_not_loaded ? ctx->modules_not_loaded : none;
 }
 
 const char *vc_sysroot_from_environment(void) {

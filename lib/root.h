@@ -1,12 +1,31 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The context: which root directory the system lives under ("/" on a real host, a fake tree in
- * tests, a mounted image with --sysroot) and the handles every operation shares. Every path the
- * project touches is built by vc_ctx_path(); no other file spells out a sysfs, devfs or procfs path. */
+/* The context: which root directory the system lives under ("/" on the running host, or another
+ * directory given with --sysroot or VFIO_CLAIM_SYSROOT) and the handles every operation shares.
+ * Every path the project touches is built by vc_ctx_path(); no other file spells out a sysfs,
+ * devfs or procfs path.
+ *
+ * A root other than "/" is a boundary, not a trusted system:
+ * - Every file the library opens, creates, renames, removes or reads a link of goes through
+ *   vc_path_open() and its siblings below. A path under such a root is resolved inside it:
+ *   ".." stops at the root and every symbolic link, absolute or relative, is followed as if the
+ *   root were "/" (openat2(2) with RESOLVE_IN_ROOT, on kernels before 5.6 a walk one component
+ *   at a time that does the same). Nothing outside the root is opened, written or created through
+ *   a link in it; a link that leads out ends inside the root, usually at a missing file (ENOENT).
+ * - No kernel module is ever loaded for such a root and no modprobe.d "install" command of it is
+ *   ever run (lib/modules.h): its module files and configuration are only read, for lookups.
+ * - What is trusted: the root directory path itself (resolved as given, like any path the
+ *   administrator types), and the content of the files in the tree, which the library parses as
+ *   it would the host's (configuration, records, sysfs attributes: validated, never executed).
+ * - Not confined: libkmod reads the tree's module index and modprobe.d with ordinary path
+ *   lookups (read only; an absolute link there is followed on the host), and the kernel objects
+ *   a write reaches are those of the tree's files, not of the running kernel. */
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <sys/stat.h>
+#include <sys/types.h>
 
 #include "macro.h"
 
@@ -61,6 +80,35 @@ void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
 /* Read the root directory override for programs that cannot take options (the libvirt hook, the
  * udev helper): VFIO_CLAIM_SYSROOT through secure_getenv(). NULL when unset. */
 const char *vc_sysroot_from_environment(void);
+
+/* Modules a root other than "/" would have needed loaded (lib/modules.c notes them instead of
+ * loading them), in the order first noted; NULL-terminated, never NULL. */
+int vc_ctx_note_module_not_loaded(struct vc_ctx *ctx, const char *module);
+char *const *vc_ctx_get_modules_not_loaded(const struct vc_ctx *ctx);
+
+/* ---- opening files, confined to the root ----
+ * @path is a path vc_ctx_path() built (or any other path). When it lies under the root of a live
+ * context other than "/" (that root's string followed by "/" or the end), the rest is resolved
+ * inside that root as described at the top of this file; otherwise it is opened as given. All
+ * return a new fd (O_CLOEXEC always added) or -errno. */
+int vc_path_open(const char *path, int flags, mode_t mode);
+/* The directory that holds @path's last component, opened O_RDONLY|O_DIRECTORY inside the root,
+ * and that component (pointing into @path): for mkdirat(), unlinkat(), renameat(), readlinkat().
+ * -EINVAL for a last component that is empty, "." or "..". */
+int vc_path_open_parent(const char *path, const char **ret_name);
+/* stat(2) of @path (links followed, inside the root). */
+int vc_path_stat(const char *path, struct stat *ret);
+/* The path with every link resolved, as realpath(3) would inside the root: under a root other
+ * than "/" it starts with that root's string. */
+int vc_path_canonical(const char *path, char **ret);
+/* How many leading bytes of @path name a root other than "/" it lies under (0: none). */
+size_t vc_path_root_length(const char *path);
+
+/* The resolution itself, on an open directory @rootfd taken as "/": openat2(2) with
+ * RESOLVE_IN_ROOT when the kernel has it, else vc_open_in_root_walk(). @rel is relative ("" is
+ * the root). Exposed for tests. */
+int vc_open_in_root(int rootfd, const char *rel, int flags, mode_t mode);
+int vc_open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode);
 
 /* Lazily created shared handles (NULL when unavailable). */
 struct udev *vc_ctx_get_udev(struct vc_ctx *ctx);

@@ -43,17 +43,9 @@ static int make_state_dir(struct vc_ctx *ctx, char **ret) {
         int r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL);
         if (r < 0)
                 return r;
-        for (char *p = dir + 1;; p++) {
-                if (*p != '/' && *p != '\0')
-                        continue;
-                char c = *p;
-                *p = '\0';
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return log_debug_errno(negative_errno(), "Cannot create %s: %m", dir);
-                *p = c;
-                if (c == '\0')
-                        break;
-        }
+        /* Below the root only, every component inside it (lib/root.h). */
+        if ((r = vc_mkdir_p(dir, 0755)) < 0)
+                return log_debug_errno(r, "Cannot create %s: %m", dir);
         if (ret)
                 *ret = TAKE_PTR(dir);
         return 0;
@@ -78,9 +70,9 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
         if (asprintf(&path, "%s/lock", dir) < 0)
                 return -ENOMEM;
 
-        _cleanup_close_ int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW, 0600);
+        _cleanup_close_ int fd = vc_path_open(path, O_RDWR | O_CREAT | O_NOCTTY | O_NOFOLLOW, 0600);
         if (fd < 0)
-                return log_debug_errno(negative_errno(), "Cannot open %s: %m", path);
+                return log_debug_errno(fd, "Cannot open %s: %m", path);
 
         if (timeout_ms < 0) {
                 while (flock(fd, LOCK_EX) < 0)

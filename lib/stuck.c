@@ -4,11 +4,14 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "compat.h"
+#include "fileio.h"
+#include "root.h"
 #include "state.h"
 #include "stuck.h"
 #include "sysfs.h"
@@ -44,8 +47,11 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
                         r = vc_sysfs_write(path, value);
                 else {
                         char buf[256];
-                        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                        if (fd < 0 || read(fd, buf, sizeof buf) < 0)
+                        /* inside a --sysroot, as vc_sysfs_write() opens (lib/root.h) */
+                        int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
+                        if (fd < 0)
+                                r = fd;
+                        else if (read(fd, buf, sizeof buf) < 0)
                                 r = -errno;
                 }
                 _exit(r < 0 ? (-r < 256 ? -r : EIO) : 0);
@@ -83,21 +89,29 @@ static int mark_path(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret
         return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "stuck-%s", VC_PCI_ADDR_TO_STRING(a));
 }
 
+/* The mark itself, not what a link in its place leads to; inside a --sysroot (lib/root.h). */
+static bool mark_exists(const char *path) {
+        const char *name;
+        struct stat st;
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        return dfd >= 0 && fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
 int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a) {
         _cleanup_free_ char *p = NULL;
         int r = mark_path(ctx, a, &p);
         if (r < 0)
                 return r;
-        int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        int fd = vc_path_open(p, O_WRONLY | O_CREAT | O_NOFOLLOW, 0644);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         close(fd);
         return 0;
 }
 
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a) {
         _cleanup_free_ char *p = NULL;
-        return mark_path(ctx, a, &p) >= 0 && access(p, F_OK) == 0;
+        return mark_path(ctx, a, &p) >= 0 && mark_exists(p);
 }
 
 int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned timeout_ms) {
@@ -105,7 +119,7 @@ int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned time
         int r = mark_path(ctx, a, &mark);
         if (r < 0)
                 return r;
-        if (access(mark, F_OK) < 0)
+        if (!mark_exists(mark))
                 return 0;
         r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &attr, "%s/driver_override", VC_PCI_ADDR_TO_STRING(a));
         if (r < 0)
@@ -114,6 +128,6 @@ int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned time
          * attribute, has no lock to wait for. */
         if (vc_timed_access(attr, NULL, timeout_ms) == -ETIMEDOUT)
                 return -ETIMEDOUT;
-        (void) unlink(mark);
+        (void) vc_unlink_durable(mark);
         return 0;
 }

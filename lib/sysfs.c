@@ -11,18 +11,19 @@
 
 #include "fileio.h"
 #include "macro.h"
+#include "root.h"
 #include "sysfs.h"
 
 #define READ_MAX (1024 * 1024)
 
 int vc_sysfs_read(const char *path, char **ret) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
         _cleanup_free_ char *buf = NULL;
         size_t size;
         int r;
 
         if (fd < 0)
-                return negative_errno();
+                return fd;
         r = vc_read_fd(fd, READ_MAX, &buf, &size);
         if (r < 0)
                 return r;
@@ -35,9 +36,9 @@ int vc_sysfs_read(const char *path, char **ret) {
 }
 
 ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max) {
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         size_t size = 0;
         while (size < max) {
                 ssize_t k = read(fd, (char *) buf + size, max - size);
@@ -84,9 +85,9 @@ int vc_sysfs_read_int(const char *path, int *ret) {
 }
 
 int vc_sysfs_write(const char *path, const char *value) {
-        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        _cleanup_close_ int fd = vc_path_open(path, O_WRONLY | O_NOCTTY, 0);
         if (fd < 0)
-                return negative_errno();
+                return fd;
         size_t len = strlen(value);
         ssize_t k;
         do
@@ -99,15 +100,29 @@ int vc_sysfs_write(const char *path, const char *value) {
         return 0;
 }
 
-int vc_sysfs_read_link_target(const char *path, char **ret) {
-        char target[4096];
-        ssize_t n = readlink(path, target, sizeof target - 1);
+static ssize_t read_link(const char *path, char *buf, size_t size) {
+        const char *name;
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        if (dfd < 0)
+                return dfd;
+        ssize_t n = readlinkat(dfd, name, buf, size - 1);
         if (n < 0)
                 return negative_errno();
-        target[n] = '\0';
+        buf[n] = '\0';
+        return n;
+}
+
+int vc_sysfs_read_link_target(const char *path, char **ret) {
+        char target[4096];
+        ssize_t n = read_link(path, target, sizeof target);
+        if (n < 0)
+                return (int) n;
+        /* Under a root other than "/", the target is a path in that root: an absolute one starts
+         * at the root, and ".." never climbs above it. */
+        size_t floor = vc_path_root_length(path);
 
         char *out;
-        if (target[0] == '/')
+        if (target[0] == '/' && floor == 0)
                 out = strdup(target);
         else {
                 _cleanup_free_ char *dir = strdup(path);
@@ -118,21 +133,24 @@ int vc_sysfs_read_link_target(const char *path, char **ret) {
                         *slash = '\0';
                 /* Collapse "dir/../../x" lexically: sysfs links are relative and well formed. */
                 _cleanup_free_ char *joined = NULL;
-                if (asprintf(&joined, "%s/%s", slash ? dir : ".", target) < 0)
+                if (target[0] == '/' ? asprintf(&joined, "%.*s%s", (int) floor, path, target) < 0
+                                     : asprintf(&joined, "%s/%s", slash ? dir : ".", target) < 0)
                         return -ENOMEM;
+                /* The root's own bytes are kept as they are; only what follows is collapsed. */
                 out = malloc(strlen(joined) + 2);
                 if (!out)
                         return -ENOMEM;
-                size_t len = 0;
+                memcpy(out, joined, floor);
+                size_t len = floor;
                 bool absolute = joined[0] == '/';
-                for (char *save = NULL, *c = strtok_r(joined, "/", &save); c;
+                for (char *save = NULL, *c = strtok_r(joined + floor, "/", &save); c;
                      c = strtok_r(NULL, "/", &save)) {
                         if (streq(c, "."))
                                 continue;
                         if (streq(c, "..")) {
-                                while (len > 0 && out[len - 1] != '/')
+                                while (len > floor && out[len - 1] != '/')
                                         len--;
-                                if (len > 0)
+                                if (len > floor)
                                         len--;
                                 continue;
                         }
@@ -152,10 +170,9 @@ int vc_sysfs_read_link_target(const char *path, char **ret) {
 
 int vc_sysfs_read_link_name(const char *path, char **ret) {
         char target[4096];
-        ssize_t n = readlink(path, target, sizeof target - 1);
+        ssize_t n = read_link(path, target, sizeof target);
         if (n < 0)
-                return negative_errno();
-        target[n] = '\0';
+                return (int) n;
         while (n > 1 && target[n - 1] == '/')
                 target[--n] = '\0';
         const char *slash = strrchr(target, '/');
@@ -166,11 +183,14 @@ int vc_sysfs_read_link_name(const char *path, char **ret) {
         return 0;
 }
 
-bool vc_path_exists(const char *path) { return access(path, F_OK) == 0; }
+bool vc_path_exists(const char *path) {
+        _cleanup_close_ int fd = vc_path_open(path, O_PATH, 0);
+        return fd >= 0;
+}
 
 bool vc_dir_exists(const char *path) {
-        struct stat st;
-        return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+        _cleanup_close_ int fd = vc_path_open(path, O_PATH | O_DIRECTORY, 0);
+        return fd >= 0;
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -178,9 +198,15 @@ static int cmp_str(const void *a, const void *b) {
 }
 
 int vc_dir_list(const char *path, char ***ret) {
-        DIR *d = opendir(path);
-        if (!d)
-                return negative_errno();
+        int fd = vc_path_open(path, O_RDONLY | O_DIRECTORY, 0);
+        if (fd < 0)
+                return fd;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int r = negative_errno();
+                close(fd);
+                return r;
+        }
         size_t n = 0, alloc = 16;
         char **v = calloc(alloc + 1, sizeof *v);
         if (!v) {

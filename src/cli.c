@@ -212,6 +212,20 @@ struct vc_json *cli_json_operations(struct vc_cli *cli) {
 }
 
 int cli_done(struct vc_cli *cli, int code) {
+        /* lib/modules.h: nothing is loaded for another root; say what the host would load. */
+        char *const *wanted = cli->ctx ? vc_ctx_get_modules_not_loaded(cli->ctx) : NULL;
+        if (wanted && wanted[0]) {
+                _cleanup_free_ char *list = NULL;
+                for (char *const *w = wanted; *w; w++) {
+                        char *n = NULL;
+                        if (asprintf(&n, "%s%s%s", strempty(list), list ? ", " : "", *w) < 0)
+                                break;
+                        free(list);
+                        list = n;
+                }
+                log_error("--sysroot %s: vfio-claim never loads kernel modules for a root other than \"/\"; "
+                          "this needed: %s", vc_ctx_root(cli->ctx), strna(list));
+        }
         if (cli->json_ops) {
                 vc_json_array_end(cli->json_ops);
                 vc_json_object_end(cli->json_ops);

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "output.h"
 #include "reset.h"
+#include "root.h"
 #include "state.h"
 #include "sysfs.h"
 #include "virt.h"
@@ -850,11 +851,16 @@ static void config_edits_free(struct config_edit *v, size_t n) {
 
 static int read_config_file(const char *path, char **ret, size_t *ret_len, mode_t *ret_mode) {
         struct stat st;
-        if (lstat(path, &st) < 0)
+        const char *name;
+        /* the directory inside a --sysroot (lib/root.h), the file itself never through a link */
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        if (dfd < 0)
+                return dfd;
+        if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                 return negative_errno();
         if (!S_ISREG(st.st_mode))
                 return -EMEDIUMTYPE; /* a link or anything else: rewriting it would change more */
-        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+        _cleanup_close_ int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
         *ret_mode = st.st_mode & 07777;

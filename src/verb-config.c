@@ -7,14 +7,16 @@
 #include "cli.h"
 #include "json.h"
 #include "log.h"
+#include "root.h"
 
 int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
         struct stat st;
-        if (stat(cli->config_dir, &st) < 0) {
-                if (errno == ENOENT)
+        int k = vc_path_stat(cli->config_dir, &st); /* inside a --sysroot (lib/root.h) */
+        if (k < 0) {
+                if (k == -ENOENT)
                         return log_error("%s: no such directory: nothing is configured there (is --config right?)",
                                          cli->config_dir), EXIT_CONFIG;
-                return log_error_errno(errno, "%s: %m", cli->config_dir), EXIT_CONFIG;
+                return log_error_errno(k, "%s: %m", cli->config_dir), EXIT_CONFIG;
         }
         if (!S_ISDIR(st.st_mode))
                 return log_error("%s: not a directory", cli->config_dir), EXIT_CONFIG;

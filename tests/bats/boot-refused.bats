@@ -19,14 +19,14 @@ conf() {
 # pass: the boot pass (vfio-claim-early.service, dracut's and initramfs-tools' hooks)
 pass() {
         # shellcheck disable=SC2086
-        fk env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
 }
 
 # event ADDR: udev's "add" event for ADDR runs the helper (70-vfio-claim.rules)
 event() {
         # shellcheck disable=SC2086
         fk env ACTION=add SUBSYSTEM=pci DEVPATH="/devices/pci0000:00/$1" PCI_SLOT_NAME="$1" \
-                VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER"
+                FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER"
 }
 
 # coldplug: udev's add event for every device, in address order
@@ -71,7 +71,7 @@ default_route_nic() {
         mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
         printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
                 > "$ROOT/proc/net/route"
-        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+        ln -sr "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
 }
 
 # fbcon: a framebuffer console is active (efifb on the boot VGA, as at boot)
@@ -92,7 +92,7 @@ boot = yes'
                 assert_output --partial '0000:00:05.0: refused: boot VGA driving the active console ([device display], group 1)'
                 assert_equal "$(fk_writes)" 0
                 # the host driver, loaded by udev later, takes both functions
-                fk "$FK_OP" modprobe snd_hda_intel
+                fk_host "$FK_OP" modprobe snd_hda_intel
                 assert_equal "$(fk_driver 0000:00:05.1)" snd_hda_intel
         done
 }
@@ -250,8 +250,8 @@ boot = yes'
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
         [ -e "$STATE/group-5" ]
         # udev's host module loads then find the devices free
-        fk "$FK_OP" modprobe bochs
-        fk "$FK_OP" modprobe snd_hda_intel
+        fk_host "$FK_OP" modprobe bochs
+        fk_host "$FK_OP" modprobe snd_hda_intel
         assert_equal "$(fk_driver 0000:00:05.0) $(fk_driver 0000:00:05.1)" "bochs-drm snd_hda_intel"
         # the boot pass run later (vfio-claim-early after the initramfs) tries the claim again,
         # which fails the same way and changes nothing
@@ -277,7 +277,7 @@ boot = yes'
                 assert_output --partial 'failed to load module vfio-pci'
         done
         # the host drivers take the devices when udev loads them
-        fk "$FK_OP" modprobe e1000e
+        fk_host "$FK_OP" modprobe e1000e
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:02:00.0)" "e1000e e1000e"
 }
 

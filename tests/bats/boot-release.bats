@@ -28,13 +28,13 @@ boot_event() {
         id=$(printf '%s:%s' "$(sed 's/^0x//' "$d/vendor")" "$(sed 's/^0x//' "$d/device")" | tr a-f A-F)
         # shellcheck disable=SC2086
         fk env ACTION=add SUBSYSTEM=pci DEVPATH="/devices/pci0000:00/$1" PCI_SLOT_NAME="$1" \
-                PCI_ID="$id" VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr \
+                PCI_ID="$id" FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr \
                 $VC_WRAPPER "$UDEV_HELPER"
 }
 
 # kmod_load MODULE: what 80-drivers.rules' "kmod load $MODALIAS" does after our rule
 kmod_load() {
-        fk "$FK_OP" modprobe "$1"
+        fk_host "$FK_OP" modprobe "$1"
 }
 
 hook() {
@@ -42,7 +42,7 @@ hook() {
         shift
         [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
         # shellcheck disable=SC2086
-        VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" fk $VC_WRAPPER "$prog" "$@" - < "$xml"
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" fk $VC_WRAPPER "$prog" "$@" - < "$xml"
 }
 
 @test "the record of a boot claim marks its devices host=probe" {

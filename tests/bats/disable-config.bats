@@ -17,11 +17,11 @@ AUDIO=0000:01:00.1
         [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
         run vc --dry-run disable $GPU
         assert_success
-        assert_line "remove $CONF/conf.d/0000-01-00.0.conf"
+        assert_line "remove ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf"
         [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
         run vc disable $GPU
         assert_success
-        assert_line "configuration: removed $CONF/conf.d/0000-01-00.0.conf"
+        assert_line "configuration: removed ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf"
         [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
         assert_equal "$(fk_driver $GPU)" nouveau
 }
@@ -51,8 +51,8 @@ EOF
         assert_equal "$(fk_driver $GPU)" vfio-pci
         run vc disable gpu
         assert_success
-        assert_line "configuration: $CONF/conf.d/passthrough.conf: removed [device gpu] (lines 7-10)"
-        assert_line "configuration: $CONF/conf.d/passthrough.conf: removed [device gpu-audio] (lines 12-13)"
+        assert_line "configuration: ${CONF#"$ROOT"}/conf.d/passthrough.conf: removed [device gpu] (lines 7-10)"
+        assert_line "configuration: ${CONF#"$ROOT"}/conf.d/passthrough.conf: removed [device gpu-audio] (lines 12-13)"
         assert_equal "$(fk_driver $GPU) $(fk_driver $AUDIO)" "nouveau snd_hda_intel"
         assert_equal "$(cat "$CONF/conf.d/passthrough.conf")" "# My passthrough setup; see the wiki page.
 [global]
@@ -77,8 +77,8 @@ log-level = debug
         assert_success
         run vc --dry-run disable gpu
         assert_success
-        assert_line "edit $CONF/vfio-claim.conf: remove [device gpu] (lines 4-6)"
-        assert_line "edit $CONF/conf.d/audio.conf: remove [device audio] (lines 2-3)"
+        assert_line "edit ${CONF#"$ROOT"}/vfio-claim.conf: remove [device gpu] (lines 4-6)"
+        assert_line "edit ${CONF#"$ROOT"}/conf.d/audio.conf: remove [device audio] (lines 2-3)"
         assert_equal "$(fk_driver $GPU)" vfio-pci
         run vc disable gpu
         assert_success
@@ -114,7 +114,7 @@ log-level = debug
 
 @test "an entry that also selects a device outside the group: the admin is told what to edit, nothing changes" {
         fake_root twin-nics
-        fk "$FK_OP" modprobe e1000e
+        fk_host "$FK_OP" modprobe e1000e
         mkdir -p "$CONF"
         printf '# both NICs by id\n[device nics]\nmatch = 8086:10d3\n' > "$CONF/vfio-claim.conf"
         run vc enable 0000:01:00.0
@@ -123,7 +123,7 @@ log-level = debug
         n=$(fk_writes)
         run vc disable 0000:01:00.0
         assert_failure 1
-        assert_output --partial "$CONF/vfio-claim.conf:2: [device nics] also selects 0000:02:00.0, which is in IOMMU group 5; change its match lines by hand so that they select only what to keep configured, then run this again; nothing was changed"
+        assert_output --partial "${CONF#"$ROOT"}/vfio-claim.conf:2: [device nics] also selects 0000:02:00.0, which is in IOMMU group 5; change its match lines by hand so that they select only what to keep configured, then run this again; nothing was changed"
         assert_equal "$(fk_writes)" "$n"
         assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
         [ -e "$STATE/group-3" ]
@@ -140,7 +140,7 @@ log-level = debug
         assert_success
         run vc disable gpu
         assert_failure 1
-        assert_output --partial "$CONF/conf.d/gpu.conf: cannot edit it safely"
+        assert_output --partial "${CONF#"$ROOT"}/conf.d/gpu.conf: cannot edit it safely"
         assert_output --partial "nothing was changed"
         [ -L "$CONF/conf.d/gpu.conf" ]
         assert_equal "$(fk_driver $GPU)" vfio-pci

@@ -359,7 +359,7 @@ log_line() {
         assert_success
         assert_equal "$(fk_driver $GPU)" ""
         assert_equal "$(log_line 3)" "sys/bus/pci/drivers_probe	$GPU\\n	ok"
-        run fk "$FK_OP" modprobe vfio-pci
+        run fk_host "$FK_OP" modprobe vfio-pci
         assert_success
         # the module load probed it already
         assert_equal "$(fk_driver $GPU)" vfio-pci
@@ -394,7 +394,7 @@ log_line() {
 
 @test "/dev/vfio/N exists while a device of group N is on a vfio driver" {
         fake_root gpu-audio
-        run fk "$FK_OP" modprobe vfio_pci
+        run fk_host "$FK_OP" modprobe vfio_pci
         assert_success
         [ -e "$ROOT/dev/vfio/vfio" ]
         [ ! -e "$ROOT/dev/vfio/1" ]
@@ -439,7 +439,7 @@ TOPO
         # 02:01.0 unbound, no override, ids do not match 8139too: skipped
         fk_sh "echo 0000:02:01.0 > '$b/e1000/unbind'"
         [ ! -e "$b/8139too" ]
-        run fk "$FK_OP" modprobe 8139too
+        run fk_host "$FK_OP" modprobe 8139too
         assert_success
         [ -f "$b/8139too/bind" ] && [ -f "$b/8139too/new_id" ]
         assert_equal "$(readlink "$b/8139too/module")" "../../../../module/8139too"
@@ -453,27 +453,27 @@ TOPO
 @test "module load: matching device without override binds; loaded: 0 or EEXIST; unknown: ENOENT" {
         fake_root lone-nic
         nic=0000:03:00.0
-        run fk "$FK_OP" modprobe vfio_pci
+        run fk_host "$FK_OP" modprobe vfio_pci
         assert_success
         assert_equal "$(fk_driver $nic)" e1000e    # bound devices are left alone
         [ -e "$ROOT/dev/vfio/vfio" ]
-        run fk "$FK_OP" modprobe vfio_pci
+        run fk_host "$FK_OP" modprobe vfio_pci
         assert_success
-        run fk "$FK_OP" modprobe vfio_pci --fail-on-loaded
+        run fk_host "$FK_OP" modprobe vfio_pci --fail-on-loaded
         assert_failure
         assert_output --partial EEXIST
-        run fk "$FK_OP" insmod vfio_pci
+        run fk_host "$FK_OP" insmod vfio_pci
         assert_output --partial EEXIST
-        run fk "$FK_OP" modprobe nvidia
+        run fk_host "$FK_OP" modprobe nvidia
         assert_failure
         assert_output --partial ENOENT
-        run fk "$FK_OP" modprobe e1000e
+        run fk_host "$FK_OP" modprobe e1000e
         assert_success
         fk_sh "echo $nic > '$ROOT/sys/bus/pci/drivers/e1000e/unbind'"
         echo 0 > "$ROOT/sys/bus/pci/drivers_autoprobe"
         rm -rf "$ROOT/sys/bus/pci/drivers/e1000e"
         sed -i 's/^driver e1000e e1000e loaded/driver e1000e e1000e unloaded/' "$ROOT/.fakekernel/model"
-        run fk "$FK_OP" modprobe e1000e
+        run fk_host "$FK_OP" modprobe e1000e
         assert_success
         assert_equal "$(fk_driver $nic)" ""     # drivers_autoprobe 0: no attach
 }
@@ -482,7 +482,7 @@ TOPO
         fake_root lone-nic
         nic=0000:03:00.0
         fk_sh "echo vfio-pci > '$(fk_dev $nic)/driver_override'; echo $nic > '$ROOT/sys/bus/pci/drivers/e1000e/unbind'"
-        run fk "$FK_OP" modprobe vfio-pci
+        run fk_host "$FK_OP" modprobe vfio-pci
         assert_success
         assert_equal "$(fk_driver $nic)" vfio-pci
         [ -e "$ROOT/dev/vfio/7" ]
@@ -516,7 +516,7 @@ TOPO
         assert_equal "$(fk_driver $GPU)" nouveau
         run fk_sh "echo vfio-pci > '$(fk_dev $GPU)/driver_override'"
         assert_success
-        run fk "$FK_OP" modprobe vfio_pci
+        run fk_host "$FK_OP" modprobe vfio_pci
         assert_output --partial ENOMEM
         [ ! -e "$ROOT/sys/bus/pci/drivers/vfio-pci" ]
         assert_equal "$(cut -f3 "$ROOT/.fakekernel/writes.log" | tr '\n' ' ')" "EIO EIO ok ENOMEM "
@@ -616,7 +616,7 @@ wait_for() {
         run fk "$FK_OP" write "$(fk_dev $GPU)/driver_override" $'vfio-pci\n'
         run fk "$FK_OP" write "$(fk_dev $GPU)/driver_override" ""
         run fk "$FK_OP" write "$ROOT/sys/bus/pci/drivers/ahci/bind" "$GPU"
-        run fk "$FK_OP" modprobe vfio_pci
+        run fk_host "$FK_OP" modprobe vfio_pci
         assert_equal "$(fk_writes)" 4
         assert_equal "$(log_line 1)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver_override	vfio-pci\\n	ok"
         assert_equal "$(log_line 2)" "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver_override		ok"
@@ -626,7 +626,7 @@ wait_for() {
 
 @test "concurrency: 64 processes claim 64 VFs at once, nothing lost" {
         fake_root sriov-64vf
-        fk "$FK_OP" modprobe vfio_pci
+        fk_host "$FK_OP" modprobe vfio_pci
         vfs=$(ls "$ROOT/sys/bus/pci/devices/0000:02:00.0" | sed -n 's/^virtfn//p' | while read -r k; do
                 basename "$(readlink "$ROOT/sys/bus/pci/devices/0000:02:00.0/virtfn$k")"; done)
         assert_equal "$(echo "$vfs" | wc -l)" 64
@@ -667,7 +667,7 @@ wait_for() {
         assert_success
         run fk "$BATS_TEST_TMPDIR/op-asan" write "$ROOT/sys/bus/pci/drivers/e1000e/unbind" "$nic"
         assert_success
-        run fk "$BATS_TEST_TMPDIR/op-asan" modprobe vfio_pci
+        run fk_host "$BATS_TEST_TMPDIR/op-asan" modprobe vfio_pci
         assert_success
         assert_equal "$(fk_driver $nic)" vfio-pci
         assert_equal "$(fk_writes)" 3

@@ -52,9 +52,23 @@ fk() {
                 LD_PRELOAD="$FK_SHIM${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
 }
 
-# vc ARGS...: vfio-claim against the fake tree ($VC_WRAPPER, e.g.
+# fk_host ARGS...: a command under the shim with the tree as its running system (FAKEKERNEL_HOST=1:
+# "/sys", "/proc", "/run/vfio-claim"... open in the tree, module loads are modelled)
+fk_host() {
+        FAKEKERNEL_HOST=1 fk "$@"
+}
+
+# vc ARGS...: vfio-claim on the fake tree as the running system: no --sysroot, the shim opens
+# the tree for "/" (FAKEKERNEL_HOST=1) and models module loads ($VC_WRAPPER, e.g.
 # "valgrind --error-exitcode=99 -q", goes in front).
 vc() {
+        # shellcheck disable=SC2086
+        FAKEKERNEL_HOST=1 fk $VC_WRAPPER "$abs_top_builddir/vfio-claim" "$@"
+}
+
+# vc_sysroot ARGS...: vfio-claim --sysroot ROOT, the tree as another system's root (an image):
+# paths confined to it, never a module loaded.
+vc_sysroot() {
         # shellcheck disable=SC2086
         fk $VC_WRAPPER "$abs_top_builddir/vfio-claim" --sysroot "$ROOT" "$@"
 }
@@ -69,7 +83,8 @@ default_route_nic() {
         mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"
         printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neth0\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n' \
                 > "$ROOT/proc/net/route"
-        ln -s "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
+        # relative, as sysfs makes its links: the tree is the root, a link out of it leads nowhere
+        ln -sr "$(readlink -f "$ROOT/sys/bus/pci/devices/$1")" "$ROOT/sys/class/net/eth0/device"
 }
 
 fk_dev() {

@@ -25,7 +25,7 @@ hook() {
         shift
         [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
         # shellcheck disable=SC2086
-        VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
                 fk $VC_WRAPPER "$prog" "$@" - < "$xml"
 }
 
@@ -585,7 +585,7 @@ big_xml() {
         for prog in vfio-claim-hook vfio-claim-hook-worker; do
                 fake_root gpu-audio
                 conf $'[device gpu]\nmatch = 01:00.0'
-                run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                run --separate-stderr env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
                         LD_PRELOAD="$FK_SHIM" "$abs_top_builddir/$prog" win11 prepare begin - < "$BATS_TEST_TMPDIR/at.xml"
                 assert_success
                 assert_equal "$prog: $output$stderr" "$prog: "
@@ -598,7 +598,7 @@ big_xml() {
                 for prog in vfio-claim-hook vfio-claim-hook-worker; do
                         fake_root gpu-audio
                         conf $'[device gpu]\nmatch = 01:00.0'
-                        run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                        run --separate-stderr env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
                                 LD_PRELOAD="$FK_SHIM" "$abs_top_builddir/$prog" win11 prepare begin - \
                                 < "$BATS_TEST_TMPDIR/$xml.xml"
                         assert_failure 1

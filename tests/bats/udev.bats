@@ -22,14 +22,14 @@ event() {
         fk env ACTION=add SUBSYSTEM=pci \
                 DEVPATH="/devices/pci0000:00/$addr" PCI_SLOT_NAME="$addr" \
                 PCI_ID="$(pci_id "$addr")" \
-                VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr "$@" \
+                FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr "$@" \
                 $VC_WRAPPER "$UDEV_HELPER"
 }
 
 # pass [ARGS...]: the boot pass
 pass() {
         # shellcheck disable=SC2086
-        fk env VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all "$@"
+        fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all "$@"
 }
 
 pci_id() {
@@ -46,7 +46,7 @@ record() {
 
 # kmod_load MODULE: what 80-drivers.rules' RUN{builtin}+="kmod load" does for an event
 kmod_load() {
-        fk "$FK_OP" modprobe "$1"
+        fk_host "$FK_OP" modprobe "$1"
 }
 
 probe() {
@@ -168,7 +168,7 @@ boot = perhaps'
         run event 0000:02:00.0
         assert_success
         assert_line --partial 'vfio-claim.conf:3:'
-        assert_line "vfio-claim-udev: $CONF: configuration invalid (1 error): claiming nothing"
+        assert_line "vfio-claim-udev: ${CONF#"$ROOT"}: configuration invalid (1 error): claiming nothing"
         assert_equal "$(fk_writes)" 0
         run pass
         assert_success

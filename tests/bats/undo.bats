@@ -24,7 +24,7 @@ reset_method() {
 # Two boot NICs of the lab, each alone in its group, with e1000e loaded: both on e1000e.
 two_nics() {
         fake_root twin-nics
-        fk "$FK_OP" modprobe e1000e
+        fk_host "$FK_OP" modprobe e1000e
         assert_equal "$(fk_driver $NIC1) $(fk_driver $NIC2)" "e1000e e1000e"
 }
 

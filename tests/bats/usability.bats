@@ -178,12 +178,12 @@ complete_words() {
         fake_root gpu-audio
         run vc show gpu
         assert_failure 2
-        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name: $CONF configures no device"
+        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name: ${CONF#"$ROOT"} configures no device"
         mkdir -p "$CONF/conf.d"
         printf '[device gpu0]\nmatch = 0000:01:00.0\n\n[device gpu0-audio]\nmatch = 0000:01:00.1\n' > "$CONF/conf.d/gpu.conf"
         run vc release gpu
         assert_failure 2
-        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name in $CONF; configured names: gpu0, gpu0-audio"
+        assert_output "vfio-claim: gpu: not a PCI address, group:N, or a device name in ${CONF#"$ROOT"}; configured names: gpu0, gpu0-audio"
         assert_equal "$(fk_writes)" 0
 }
 
@@ -191,7 +191,7 @@ complete_words() {
         fake_root gpu-audio
         run vc enable 01:00.0 --boot --name gpu
         assert_success
-        assert_line "configuration: $CONF/conf.d/gpu.conf (boot = yes)"
+        assert_line "configuration: ${CONF#"$ROOT"}/conf.d/gpu.conf (boot = yes)"
         grep -qx '\[device gpu\]' "$CONF/conf.d/gpu.conf"
         grep -qx '\[device gpu-0000-01-00.1\]' "$CONF/conf.d/gpu.conf"
         grep -qx 'match = 0000:01:00.0' "$CONF/conf.d/gpu.conf"
@@ -230,7 +230,7 @@ complete_words() {
         fake_root gpu-audio
         run vc apply
         assert_success
-        assert_output "nothing to do: no entry of $CONF says boot = yes"
+        assert_output "nothing to do: no entry of ${CONF#"$ROOT"} says boot = yes"
 }
 
 @test "release --all and disable --all: each group on its own, a summary at the end" {

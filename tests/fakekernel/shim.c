@@ -7,11 +7,18 @@
  * reset_method, bind, unbind, drivers_probe, new_id, remove_id,
  * drivers_autoprobe, remove and rescan.  Other
  * attributes keep the bytes written, as a show() returning the last store()
- * would.  libkmod's module insertion is interposed too: loading a module that
- * backs declared drivers registers them and probes matching devices.
- * The device lock of Linux (device_lock()) is modelled for the attributes that take it: a
+ * would.  The device lock of Linux (device_lock()) is modelled for the attributes that take it: a
  * write that is STUCK holds it, and reads of driver_override or sriov_numvfs of that device
  * (and writes that take the lock) wait until the stuck write ends.
+ *
+ * With FAKEKERNEL_HOST=1 the tree is the programs' running system: they run without --sysroot
+ * and every open() of a path in one of the places lib/root.c knows (/sys, /proc, /dev/vfio, the
+ * state and configuration directories, modprobe.d, /lib/modules) opens the same path under ROOT;
+ * kmod_new() is given ROOT's module directory and modprobe.d, and libkmod's module insertion is
+ * modelled: loading a module that backs declared drivers registers them and probes matching
+ * devices.  Without it (programs run with --sysroot ROOT, which never load modules) libkmod is
+ * left alone.  In both, init_module(2) and finit_module(2) never reach the kernel: they fail
+ * with EPERM and are logged, so a test sees any attempt to load a module file.
  * Rules and deliberate differences from Linux: tests/fakekernel/README.md. */
 #include <ctype.h>
 #include <dlfcn.h>
@@ -29,6 +36,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -48,6 +57,7 @@
 static char root[PATH_MAX];      /* realpath of FAKEKERNEL_ROOT */
 static char root_raw[PATH_MAX];  /* as given */
 static bool active;
+static bool host_mode;           /* FAKEKERNEL_HOST=1: ROOT is the programs' "/" */
 static __thread int in_shim;
 static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct fk_model model;    /* guarded by mutex + flock */
@@ -69,6 +79,8 @@ __attribute__((constructor)) static void init(void) {
         if (!realpath(r, root))
                 snprintf(root, sizeof root, "%s", r);
         active = true;
+        const char *h = getenv("FAKEKERNEL_HOST");
+        host_mode = h && strcmp(h, "1") == 0;
 }
 
 /* ---------------------------------------------------------------- paths */
@@ -122,6 +134,36 @@ static bool fd_relpath(int fd, char *ret, size_t n) {
 
 /* ---------------------------------------------------------------- open */
 
+/* The places of lib/root.c (and the directories libkmod reads by default), and the files the
+ * library reads from the root itself (lib/host.c, lib/boot.c, lib/doctor.c): in host mode, an
+ * absolute path in one of them, or a directory above one ("/", "/run", "/usr/lib"), is opened
+ * under ROOT. */
+static const char *const places[] = {
+        "/sys", "/proc", "/dev/vfio", SYSCONFDIR "/vfio-claim", RUNSTATEDIR "/vfio-claim",
+        "/etc/modprobe.d", "/run/modprobe.d", "/lib/modprobe.d", "/usr/lib/modprobe.d",
+        "/usr/local/lib/modprobe.d", "/lib/modules", "/usr/lib/modules",
+        "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
+        "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+};
+
+static const char *redirect(const char *path, char *buf, size_t n) {
+        if (!active || !host_mode || !path || path[0] != '/' || has_sys_prefix(path, root) ||
+            strncmp(path, root, strlen(root)) == 0 || strncmp(path, root_raw, strlen(root_raw)) == 0)
+                return path;
+        size_t pl = strlen(path);
+        for (size_t i = 0; i < sizeof places / sizeof places[0]; i++) {
+                size_t l = strlen(places[i]);
+                bool below = strncmp(path, places[i], l) == 0 && (path[l] == '/' || path[l] == 0);
+                bool above = strcmp(path, "/") == 0 ||
+                             (strncmp(places[i], path, pl) == 0 && places[i][pl] == '/');
+                if (below || above) {
+                        snprintf(buf, n, "%s%s", root, strcmp(path, "/") == 0 ? "" : path);
+                        return buf;
+                }
+        }
+        return path;
+}
+
 static void read_waits_for_device(int dirfd, const char *path, int flags);
 
 static int fix_flags(int dirfd, const char *path, int flags) {
@@ -147,8 +189,10 @@ EXPORT int open(const char *path, int flags, ...) {
         static int (*real)(const char *, int, ...);
         mode_t mode = 0;
         OPEN_MODE(flags, mode);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("open");
+        path = redirect(path, buf, sizeof buf);
         return real(path, fix_flags(AT_FDCWD, path, flags), mode);
 }
 
@@ -156,8 +200,10 @@ EXPORT int open64(const char *path, int flags, ...) {
         static int (*real)(const char *, int, ...);
         mode_t mode = 0;
         OPEN_MODE(flags, mode);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("open64");
+        path = redirect(path, buf, sizeof buf);
         return real(path, fix_flags(AT_FDCWD, path, flags), mode);
 }
 
@@ -165,8 +211,10 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...) {
         static int (*real)(int, const char *, int, ...);
         mode_t mode = 0;
         OPEN_MODE(flags, mode);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("openat");
+        path = redirect(path, buf, sizeof buf);
         return real(dirfd, path, fix_flags(dirfd, path, flags), mode);
 }
 
@@ -174,8 +222,10 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
         static int (*real)(int, const char *, int, ...);
         mode_t mode = 0;
         OPEN_MODE(flags, mode);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("openat64");
+        path = redirect(path, buf, sizeof buf);
         return real(dirfd, path, fix_flags(dirfd, path, flags), mode);
 }
 
@@ -186,22 +236,28 @@ int __openat_2(int dirfd, const char *path, int flags);
 
 EXPORT int __open_2(const char *path, int flags) {
         static int (*real)(const char *, int);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("__open_2");
+        path = redirect(path, buf, sizeof buf);
         return real(path, fix_flags(AT_FDCWD, path, flags));
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
         static int (*real)(const char *, int);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("__open64_2");
+        path = redirect(path, buf, sizeof buf);
         return real(path, fix_flags(AT_FDCWD, path, flags));
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
         static int (*real)(int, const char *, int);
+        char buf[PATH_MAX];
         if (!real)
                 real = next("__openat_2");
+        path = redirect(path, buf, sizeof buf);
         return real(dirfd, path, fix_flags(dirfd, path, flags));
 }
 
@@ -1014,7 +1070,7 @@ EXPORT int kmod_module_probe_insert_module(struct kmod_module *mod, unsigned int
                                            const void *data,
                                            void (*print_action)(struct kmod_module *m, bool install,
                                                                 const char *options)) {
-        if (!active) {
+        if (!active || !host_mode) {
                 int (*real)(struct kmod_module *, unsigned, const char *,
                             int (*)(struct kmod_module *, const char *, void *), const void *,
                             void (*)(struct kmod_module *, bool, const char *)) =
@@ -1028,7 +1084,7 @@ EXPORT int kmod_module_probe_insert_module(struct kmod_module *mod, unsigned int
 }
 
 EXPORT int kmod_module_insert_module(struct kmod_module *mod, unsigned int flags, const char *options) {
-        if (!active) {
+        if (!active || !host_mode) {
                 int (*real)(struct kmod_module *, unsigned, const char *) = next("kmod_module_insert_module");
                 return real ? real(mod, flags, options) : -ENOSYS;
         }
@@ -1037,4 +1093,97 @@ EXPORT int kmod_module_insert_module(struct kmod_module *mod, unsigned int flags
                 return -EINVAL;
         /* init_module(2) on a loaded module: EEXIST */
         return module_load(name, true);
+}
+
+/* In host mode libkmod reads ROOT's module directory and modprobe.d: NULL means the running
+ * kernel's (ROOT/lib/modules/RELEASE) and libkmod's default configuration directories, an
+ * absolute path is taken inside ROOT. */
+EXPORT struct kmod_ctx *kmod_new(const char *dirname, const char *const *config_paths) {
+        static struct kmod_ctx *(*real)(const char *, const char *const *);
+        static const char *const defaults[] = {
+                "/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d",
+                "/usr/lib/modprobe.d", "/lib/modprobe.d", NULL,
+        };
+        char dir[PATH_MAX], paths[8][PATH_MAX];
+        const char *v[9];
+        struct utsname u;
+        if (!real)
+                real = next("kmod_new");
+        if (!active || !host_mode)
+                return real(dirname, config_paths);
+        if (!dirname) {
+                if (uname(&u) < 0)
+                        return NULL;
+                snprintf(dir, sizeof dir, "%s/lib/modules/%s", root, u.release);
+        } else
+                snprintf(dir, sizeof dir, "%s%s", dirname[0] == '/' ? root : "", dirname);
+        const char *const *c = config_paths ? config_paths : defaults;
+        int n = 0;
+        for (; c[n] && n < 8; n++) {
+                snprintf(paths[n], sizeof paths[n], "%s%s", c[n][0] == '/' ? root : "", c[n]);
+                v[n] = paths[n];
+        }
+        v[n] = NULL;
+        return real(dir, v);
+}
+
+/* A module file must never reach the running kernel from a test: EPERM, logged as
+ * "init_module:NAME" (NAME: the file's name, or "(image)" for init_module's memory image). */
+static long refuse_module(const char *what) {
+        char key[PATH_MAX + 16];
+        snprintf(key, sizeof key, "init_module:%s", what);
+        in_shim++;
+        lock();
+        log_op(key, "", 0, EPERM);
+        unlock();
+        in_shim--;
+        errno = EPERM;
+        return -1;
+}
+
+static long refuse_finit(int fd) {
+        char l[64], t[PATH_MAX] = "(unknown)";
+        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(l, t, sizeof t - 1);
+        if (k > 0)
+                t[k] = 0;
+        const char *slash = strrchr(t, '/');
+        return refuse_module(slash ? slash + 1 : t);
+}
+
+int init_module(void *image, unsigned long size, const char *params);
+int finit_module(int fd, const char *params, int flags);
+
+EXPORT int init_module(void *image, unsigned long size, const char *params) {
+        if (!active) {
+                int (*real)(void *, unsigned long, const char *) = next("init_module");
+                return real ? real(image, size, params) : (errno = ENOSYS, -1);
+        }
+        return (int) refuse_module("(image)");
+}
+
+EXPORT int finit_module(int fd, const char *params, int flags) {
+        if (!active) {
+                int (*real)(int, const char *, int) = next("finit_module");
+                return real ? real(fd, params, flags) : (int) syscall(SYS_finit_module, fd, params, flags);
+        }
+        return (int) refuse_finit(fd);
+}
+
+/* libkmod calls finit_module through syscall(2) where libc has no wrapper. */
+EXPORT long syscall(long number, ...) {
+        static long (*real)(long, ...);
+        va_list ap;
+        long a[6];
+        va_start(ap, number);
+        for (int i = 0; i < 6; i++)
+                a[i] = va_arg(ap, long);
+        va_end(ap);
+        if (!real)
+                real = next("syscall");
+        if (active && number == SYS_finit_module)
+                return refuse_finit((int) a[0]);
+        if (active && number == SYS_init_module)
+                return refuse_module("(image)");
+        return real(number, a[0], a[1], a[2], a[3], a[4], a[5]);
 }

@@ -692,8 +692,6 @@ _Noreturn static void run_child(const struct op *o, int actor) {
         case OP_CLI:
                 pathf(prog, "%s/vfio-claim", arg_builddir);
                 argv[argc++] = "vfio-claim";
-                argv[argc++] = "--sysroot";
-                argv[argc++] = root;
                 argv[argc++] = "--connect";
                 argv[argc++] = uri;
                 argv[argc++] = "--timeout";
@@ -703,7 +701,6 @@ _Noreturn static void run_child(const struct op *o, int actor) {
                 argv[argc] = NULL;
                 break;
         case OP_HOOK:
-                child_env("VFIO_CLAIM_SYSROOT", root);
                 pathf(prog, "%s/vfio-claim-hook", arg_builddir);
                 argv[argc++] = prog; /* the front finds the worker next to itself */
                 argv[argc++] = (char *) o->a[0];
@@ -717,7 +714,6 @@ _Noreturn static void run_child(const struct op *o, int actor) {
         case OP_UDEV:
         case OP_BOOT: {
                 char dp[128], id[16] = "", p[PATH_MAX], v[16] = "", d[16] = "";
-                child_env("VFIO_CLAIM_SYSROOT", root);
                 child_env("VFIO_CLAIM_LOG", "stderr");
                 pathf(prog, "%s/vfio-claim-udev", arg_builddir);
                 argv[argc++] = "vfio-claim-udev";
@@ -1446,6 +1442,9 @@ int main(int argc, char **argv) {
                 setenv("LD_PRELOAD", shim, 1);
                 setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
                 setenv("FAKEKERNEL_ROOT", root, 1);
+                /* The tree is the programs' running system (no --sysroot): under a --sysroot they
+                 * never load a module, and every episode needs vfio-pci and igb loaded. */
+                setenv("FAKEKERNEL_HOST", "1", 1);
                 setenv("VC_STRESS_UNDER_SHIM", "1", 1);
                 setenv("abs_top_builddir", b, 1);
                 setenv("abs_top_srcdir", s, 1);

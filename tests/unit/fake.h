@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 
 #include "macro.h"
+#include "root.h"
 #include "sysfs.h"
 #include "tree.h"
 
@@ -89,10 +90,20 @@ static inline int fake_spawn(const char *root, char *const args[]) {
         if (pid == 0) {
                 setenv("LD_PRELOAD", shim, 1);
                 setenv("FAKEKERNEL_ROOT", root, 1);
+                setenv("FAKEKERNEL_HOST", "1", 1); /* the tree is the child's "/": fake_ctx() */
                 execv(self, args);
                 _exit(127);
         }
         return fake_wait(pid);
+}
+
+/* The context of a child fake_spawn() started: the running system, which the shim opens in
+ * ROOT (only there are modules loaded: lib/modules.h). */
+static inline struct vc_ctx *fake_ctx(void) {
+        struct vc_ctx *ctx = NULL;
+        if (vc_ctx_new(NULL, &ctx) < 0)
+                abort();
+        return ctx;
 }
 
 /* The number of sysfs writes the shim has seen in ROOT (its cross-process counter). */

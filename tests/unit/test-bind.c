@@ -91,9 +91,8 @@ static char *dev_override(const char *root, const char *addr) {
 #define STUCK_TIMEOUT_MS 5000
 
 static struct vc_ctx *new_ctx(const char *root) {
-        struct vc_ctx *ctx = NULL;
-        if (vc_ctx_new(root, &ctx) < 0)
-                abort();
+        (void) root; /* the shim opens the tree for "/" (tests/unit/fake.h) */
+        struct vc_ctx *ctx = fake_ctx();
         /* Generous: a write killed because a loaded builder was slow would fail the cell (and could
          * tear the fake kernel's files); the cells that make a write hang set their own. */
         vc_ctx_set_unbind_timeout_ms(ctx, 120000);

@@ -7,10 +7,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include "fileio.h"
 #include "json.h"
 #include "root.h"
 #include "sysfs.h"
 #include "tests.h"
+#include "tree.h"
 
 TEST(path_host_root) {
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
@@ -165,6 +169,92 @@ TEST(sysfs_links_and_reads) {
         ASSERT_ERRNO(vc_sysfs_read_link_name(path, &s), EINVAL);
         snprintf(path, sizeof path, "%s/nope", dir);
         ASSERT_ERRNO(vc_sysfs_read(path, &s), ENOENT);
+}
+
+/* --sysroot is a boundary (lib/root.h): links in the tree, absolute or climbing with "..", are
+ * followed as if the tree were "/", so nothing outside it is read, written or created. */
+static void check_confined(int (*open_in)(int, const char *, int, mode_t)) {
+        _cleanup_tree_ char *outside = tree_new(), *top = tree_new();
+        _cleanup_free_ char *root = tree_path(top, "root"), *victim = tree_path(outside, "victim");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+
+        tree_file(outside, "victim", "original\n");
+        tree_dir(outside, "dir");
+        tree_file(top, "root/sys/bus/pci/devices/0000:01:00.0/vendor", "0x10de\n");
+        tree_link(top, "root/sys/bus/pci/drivers_probe", victim);                     /* absolute, out */
+        tree_link(top, "root/sys/bus/pci/rescan", "../../../../../../../../../../../..");
+        tree_link(top, "root/sys/bus/pci/devices/0000:01:00.0/driver_override",
+                  "../../../../../../../../../../../../../../../../../../..//tmp");
+        tree_link(top, "root/run/vfio-claim", outside);                              /* a directory out */
+        tree_link(top, "root/etc/inside", "/sys/bus/pci/devices/0000:01:00.0/vendor"); /* absolute, in */
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+
+        _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(rootfd >= 0);
+        ASSERT_ERRNO(open_in(rootfd, "sys/bus/pci/drivers_probe", O_WRONLY, 0), ENOENT);
+        ASSERT_ERRNO(open_in(rootfd, "run/vfio-claim/victim", O_RDONLY, 0), ENOENT);
+        ASSERT_ERRNO(open_in(rootfd, "run/vfio-claim/new", O_WRONLY | O_CREAT, 0600), ENOENT);
+        ASSERT_ERRNO(open_in(rootfd, "../../../../../../../../..", O_WRONLY, 0), EISDIR); /* the root */
+        int fd = open_in(rootfd, "etc/inside", O_RDONLY, 0);
+        ASSERT_TRUE(fd >= 0);
+        char buf[16] = "";
+        ASSERT_EQ(read(fd, buf, sizeof buf - 1), 7);
+        ASSERT_STREQ(buf, "0x10de\n");
+        close(fd);
+        fd = open_in(rootfd, "sys/bus/pci/rescan/sys/bus/pci/devices/0000:01:00.0/vendor", O_RDONLY, 0);
+        ASSERT_TRUE(fd >= 0); /* ".." stopped at the root */
+        close(fd);
+        fd = open_in(rootfd, "etc/created", O_WRONLY | O_CREAT | O_EXCL, 0600);
+        ASSERT_TRUE(fd >= 0);
+        close(fd);
+        ASSERT_ERRNO(open_in(rootfd, "etc/created", O_WRONLY | O_CREAT | O_EXCL, 0600), EEXIST);
+
+        /* The same through the library's path functions. */
+        _cleanup_free_ char *probe = NULL, *ovr = NULL, *state = NULL, *rec = NULL, *s = NULL, *t = NULL;
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_PCI_BUS, &probe, "drivers_probe"));
+        ASSERT_ERRNO(vc_sysfs_write(probe, "0000:01:00.0"), ENOENT);
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &ovr, "0000:01:00.0/driver_override"));
+        ASSERT_ERRNO(vc_sysfs_write(ovr, "vfio-pci"), ENOENT);
+        ASSERT_ERRNO(vc_sysfs_read(probe, &s), ENOENT);
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &state, NULL));
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &rec, "group-1"));
+        ASSERT_ERRNO(vc_write_file_atomic(rec, "x\n", 0644), ENOENT);
+        ASSERT_ERRNO(vc_mkdir_p(rec, 0755), ENOENT);
+        ASSERT_FALSE(vc_path_exists(rec));
+        _cleanup_strv_free_ char **names = NULL;
+        ASSERT_ERRNO(vc_dir_list(state, &names), ENOENT);
+        ASSERT_OK(vc_unlink_durable(rec));
+        /* A link target is a path in the root. */
+        ASSERT_OK(vc_sysfs_read_link_target(probe, &t));
+        _cleanup_free_ char *expect = NULL;
+        ASSERT_TRUE(asprintf(&expect, "%s%s", root, victim) > 0);
+        ASSERT_STREQ(t, expect);
+        free(t);
+        ASSERT_OK(vc_sysfs_read_link_target(ovr, &t));
+        _cleanup_free_ char *expect2 = tree_path(root, "tmp");
+        ASSERT_STREQ(t, expect2);
+
+        _cleanup_free_ char *after = tree_read(outside, "victim");
+        ASSERT_STREQ(after, "original\n");
+        _cleanup_strv_free_ char **left = NULL;
+        ASSERT_OK(vc_dir_list(outside, &left));
+        ASSERT_STREQ(left[0], "dir");
+        ASSERT_STREQ(left[1], "victim");
+        ASSERT_NULL(left[2]);
+}
+
+TEST(sysroot_links_stay_inside_openat2) { check_confined(vc_open_in_root); }
+TEST(sysroot_links_stay_inside_walk) { check_confined(vc_open_in_root_walk); }
+
+TEST(sysroot_walk_limits_links) {
+        _cleanup_tree_ char *top = tree_new();
+        tree_link(top, "a", "b");
+        tree_link(top, "b", "a");
+        tree_link(top, "c", "c/x");
+        _cleanup_close_ int rootfd = open(top, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_ERRNO(vc_open_in_root_walk(rootfd, "a", O_RDONLY, 0), ELOOP);
+        ASSERT_ERRNO(vc_open_in_root_walk(rootfd, "c", O_RDONLY, 0), ELOOP);
+        ASSERT_ERRNO(vc_open_in_root_walk(rootfd, "a", O_RDONLY | O_NOFOLLOW, 0), ELOOP);
 }
 
 int main(int argc, char **argv) { return tests_run(); }

@@ -48,9 +48,8 @@ static struct vc_pci_addr A(const char *s) {
 }
 
 static struct vc_ctx *new_ctx(const char *root) {
-        struct vc_ctx *ctx = NULL;
-        if (vc_ctx_new(root, &ctx) < 0)
-                abort();
+        (void) root; /* the shim opens the tree for "/" (tests/unit/fake.h): claims load vfio-pci */
+        struct vc_ctx *ctx = fake_ctx();
         vc_ctx_set_unbind_timeout_ms(ctx, 10000);
         return ctx;
 }
