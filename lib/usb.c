@@ -3,6 +3,7 @@
  * tests/fakekernel/README.md ("USB") lists them. */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -272,9 +273,10 @@ static int boot_storage(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **r
         int r = vc_ctx_path(ctx, VC_PLACE_PROC, &mi, "self/mountinfo");
         if (r < 0)
                 return r;
-        f = fopen(mi, "re");
-        if (!f)
+        _cleanup_close_ int fd = vc_path_open(mi, O_RDONLY, 0);
+        if (fd < 0 || !(f = fdopen(fd, "re")))
                 return 0;
+        TAKE_FD(fd);
         while (getline(&line, &size, f) > 0) {
                 unsigned maj, min;
                 char mnt[256];
@@ -286,8 +288,7 @@ static int boot_storage(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **r
                 _cleanup_free_ char *link = NULL, *target = NULL;
                 if ((r = vc_ctx_path(ctx, VC_PLACE_SYS_DEV_BLOCK, &link, "%u:%u", maj, min)) < 0)
                         return r;
-                target = realpath(link, NULL);
-                if (!target || !path_has_component(target, d->port))
+                if (vc_path_canonical(link, &target) < 0 || !path_has_component(target, d->port))
                         continue;
                 return asprintf(ret_reason, "it holds %s", streq(mnt, "/") ? "the root filesystem" : mnt) < 0
                                ? -ENOMEM

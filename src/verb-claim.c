@@ -392,10 +392,12 @@ static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
 
 /* ------------------------------------------------------------------ after the boot set changed */
 
+/* Does @rel exist under the root (a link counts, dangling or not: an enabled unit is a link)? */
 static bool root_has(struct vc_cli *cli, const char *rel) {
         _cleanup_free_ char *p = NULL;
-        struct stat st;
-        return vc_ctx_path(cli->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 && lstat(p, &st) >= 0;
+        _cleanup_close_ int fd = -EBADF;
+        return vc_ctx_path(cli->ctx, VC_PLACE_ROOT, &p, "%s", rel) >= 0 &&
+               (fd = vc_path_open(p, O_PATH | O_NOFOLLOW, 0)) >= 0;
 }
 
 /* The initramfs carries a copy of the configuration (the BOOT section of vfio-claim(8)): after

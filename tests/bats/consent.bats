@@ -60,7 +60,7 @@ assert_untouched() {
         refute_regex "$stderr" "not functions"
         run vc disable $GPU
         assert_success
-        assert_output --partial "configuration: removed $f"
+        assert_output --partial "configuration: removed ${f#"$ROOT"}"
         [ ! -e "$f" ]
 }
 

@@ -556,7 +556,7 @@ boot = perhaps'
 
 @test "generated rule: enable --boot, disable and apply keep it current; a stale rule claims nothing" {
         fake_root twin-nics
-        fk "$FK_OP" modprobe e1000e
+        fk_host "$FK_OP" modprobe e1000e
         run vc enable --boot 0000:02:00.0
         assert_success
         assert_equal "$(rule_runs_for)" "0000:01:00.0 0000:02:00.0"

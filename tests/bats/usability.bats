@@ -324,7 +324,7 @@ complete_words() {
         f="$CONF/conf.d/0000-01-00.0.conf"
         run vc enable 01:00.0 --boot
         assert_success
-        assert_line "configuration: $f: boot = yes"
+        assert_line "configuration: ${f#"$ROOT"}: boot = yes"
         assert_line --partial "rebuild the initramfs, which carries a copy of the configuration: update-initramfs -u"
         assert_equal "$(grep -c '^boot = yes$' "$f")" 2
         assert_equal "$(grep -c '^boot = no$' "$f")" 0

@@ -113,7 +113,7 @@ conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not emp
         rm "$CONF/conf.d/stick.conf"
         run --separate-stderr vc check-config
         assert_success
-        assert_output "$CONF: valid, 0 devices configured (0 claimed at boot), 2 USB devices"
+        assert_output "${CONF#"$ROOT"}: valid, 0 devices configured (0 claimed at boot), 2 USB devices"
         run --separate-stderr vc --json check-config
         assert_success
         echo "$output" | jq -e '.usb[1] == {"name":"serial-a","file":"vfio-claim.conf","line":4,"match":"0403:6001","serial":"A10K1234","port":null,"boot":true,"vm":"lab"}'
@@ -252,7 +252,7 @@ sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
         blk=$(readlink -f "$(usb_dev 3-3:1.0)")/host0/target0:0:0/0:0:0:0/block/sda
         mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self"
         echo 1 > "$blk/sda1/partition"
-        ln -s "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1" # relative, as sysfs links are
         echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
         run --separate-stderr vc enable 3-3
         assert_failure 4

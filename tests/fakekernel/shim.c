@@ -144,6 +144,7 @@ static const char *const places[] = {
         "/usr/local/lib/modprobe.d", "/lib/modules", "/usr/lib/modules",
         "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
         "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+        "/run/udev/rules.d", "/etc/initramfs-tools", "/etc/dracut.conf", "/etc/dracut.conf.d", "/usr/lib/dracut",
 };
 
 static const char *redirect(const char *path, char *buf, size_t n) {
