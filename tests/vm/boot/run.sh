@@ -70,7 +70,9 @@ fi
 BUILD=$CACHE/build
 STAGE=$LOG/stage
 say "building $SRC"
-mkdir -p "$BUILD"
+# A fresh copy each run: a build left by another tree (configured for its file lists) would link
+# stale objects.
+rm -rf "$BUILD" && mkdir -p "$BUILD"
 copy_sources "$SRC" "$BUILD"
 (cd "$BUILD" && { [ -x configure ] || autoreconf -fi; } &&
         { [ -f Makefile ] || ./configure --prefix=/usr --sysconfdir=/etc --enable-werror; } &&
