@@ -185,15 +185,16 @@ static void check_confined(int (*open_in)(int, const char *, int, mode_t)) {
         tree_link(top, "root/sys/bus/pci/rescan", "../../../../../../../../../../../..");
         tree_link(top, "root/sys/bus/pci/devices/0000:01:00.0/driver_override",
                   "../../../../../../../../../../../../../../../../../../..//tmp");
-        tree_link(top, "root/run/vfio-claim", outside);                              /* a directory out */
+        /* the state directory as configured (RUNSTATEDIR: /run, or below distcheck's prefix) */
+        tree_link(top, "root" RUNSTATEDIR "/vfio-claim", outside);                   /* a directory out */
         tree_link(top, "root/etc/inside", "/sys/bus/pci/devices/0000:01:00.0/vendor"); /* absolute, in */
         ASSERT_OK(vc_ctx_new(root, &ctx));
 
         _cleanup_close_ int rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
         ASSERT_TRUE(rootfd >= 0);
         ASSERT_ERRNO(open_in(rootfd, "sys/bus/pci/drivers_probe", O_WRONLY, 0), ENOENT);
-        ASSERT_ERRNO(open_in(rootfd, "run/vfio-claim/victim", O_RDONLY, 0), ENOENT);
-        ASSERT_ERRNO(open_in(rootfd, "run/vfio-claim/new", O_WRONLY | O_CREAT, 0600), ENOENT);
+        ASSERT_ERRNO(open_in(rootfd, RUNSTATEDIR "/vfio-claim/victim" + 1, O_RDONLY, 0), ENOENT);
+        ASSERT_ERRNO(open_in(rootfd, RUNSTATEDIR "/vfio-claim/new" + 1, O_WRONLY | O_CREAT, 0600), ENOENT);
         ASSERT_ERRNO(open_in(rootfd, "../../../../../../../../..", O_WRONLY, 0), EISDIR); /* the root */
         int fd = open_in(rootfd, "etc/inside", O_RDONLY, 0);
         ASSERT_TRUE(fd >= 0);

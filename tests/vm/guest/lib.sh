@@ -90,7 +90,7 @@ VC_CLAIM_WITH=${VC_CLAIM_WITH:-sysfs}
 vc_claim()   { "vc_claim_$VC_CLAIM_WITH" "$@"; }
 vc_release() { "vc_release_$VC_CLAIM_WITH" "$@"; }
 
-vc_claim_cli()   { vfio-claim enable "$1"; }
+vc_claim_cli()   { vfio-claim enable --yes "$1"; } # --yes: a bridge group moves two slots
 vc_release_cli() { vfio-claim release "$1"; }
 
 vc_claim_sysfs() { # ADDR: every endpoint of ADDR's group to vfio-pci

@@ -27,7 +27,7 @@ writer() {
         _i=0
         while [ $_i -lt "$M" ]; do
                 _i=$((_i + 1))
-                timeout -s KILL 180 vfio-claim enable "$_dev" >"$d/$_tag.out" 2>&1; _rc=$?
+                timeout -s KILL 180 vfio-claim enable --yes "$_dev" >"$d/$_tag.out" 2>&1; _rc=$?
                 [ $_rc -eq 0 ] || { echo "cycle $_i: vfio-claim enable exited $_rc: $(tail -n 3 "$d/$_tag.out" | tr '\n' ' ')" >"$d/$_tag.fail"; break; }
                 vc_vfio_whole "$_g" "$@" || { echo "cycle $_i: after enable:$VC_WHY" >"$d/$_tag.fail"; break; }
                 [ -f "$_conf" ] || { echo "cycle $_i: after enable: no $_conf" >"$d/$_tag.fail"; break; }

@@ -44,7 +44,7 @@ vc_now; t=$VC_NOW; vfio-claim status >/dev/null 2>&1; vc_cs_since "$t"; t_start=
 for j in 0 1 2; do
         eval "g=\$g$j d=\$d$j e=\$e$j"
         vc_now; t=$VC_NOW
-        vfio-claim enable "$d" >/tmp/kill.out 2>&1 || { cat /tmp/kill.out; vc_not_ok "calibration: enable $d failed"; exit 1; }
+        vfio-claim enable --yes "$d" >/tmp/kill.out 2>&1 || { cat /tmp/kill.out; vc_not_ok "calibration: enable $d failed"; exit 1; }
         vc_cs_since "$t"; eval "t_en$j=$VC_CS"
         vc_vfio_whole "$g" $e || { vc_not_ok "calibration: group $g not claimed whole:$VC_WHY"; exit 1; }
         vfio-claim disable "$d" >/tmp/kill.out 2>&1 && vc_host_whole "$g" $e ||
@@ -63,7 +63,7 @@ while [ $k -lt "$K" ]; do
         vc_rng 2; [ $VC_R = 0 ] && next=release || next=enable
         conf=$(vc_conf_of "$d")
 
-        vfio-claim enable "$d" >/tmp/kill.out 2>&1 &
+        vfio-claim enable --yes "$d" >/tmp/kill.out 2>&1 &
         pid=$!
         usleep $((delay * 1000))
         kill -KILL $pid 2>/dev/null
