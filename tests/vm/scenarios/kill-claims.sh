@@ -89,7 +89,8 @@ while [ $k -lt "$K" ]; do
         timeout -s KILL 120 vfio-claim status >/tmp/kill.status 2>&1; rc=$?
         [ $rc -eq 0 ] || fail="vfio-claim status exited $rc: $(tail -n 2 /tmp/kill.status | tr '\n' ' ')"
         if [ -z "$fail" ]; then
-                timeout -s KILL 120 vfio-claim "$next" "$d" >/tmp/kill.next 2>&1; rc=$?
+                yes=; [ $next = enable ] && yes=--yes # a bridge group moves two slots
+                timeout -s KILL 120 vfio-claim "$next" $yes "$d" >/tmp/kill.next 2>&1; rc=$?
                 if [ $rc -ne 0 ]; then
                         fail="vfio-claim $next exited $rc: $(tail -n 3 /tmp/kill.next | tr '\n' ' ')"
                 elif [ $next = release ]; then
