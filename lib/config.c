@@ -446,6 +446,35 @@ static void section_begin_device(struct parser *p, const char *name) {
 }
 
 /* @s: the line, without leading whitespace, starting with '['. */
+
+/* "KEYWORD NAME" or "KEYWORD": what follows the keyword, blanks skipped; NULL for another section. */
+static const char *section_keyword(const char *inner, const char *keyword) {
+        const char *rest = startswith(inner, keyword);
+        if (!rest || (*rest && !isspace((unsigned char) *rest)))
+                return NULL;
+        return rest + strspn(rest, " \t");
+}
+
+/* The NAME of [KEYWORD NAME] is there and valid; otherwise the error is reported at this line. */
+static bool section_name_ok(struct parser *p, const char *inner, const char *keyword, const char *name) {
+        _cleanup_free_ char *q = escape(inner), *qn = NULL;
+        if (!q) {
+                p->oom = -ENOMEM;
+                return false;
+        }
+        if (!*name) {
+                error_here(p, "[%s] has no name: write [%s NAME]", q, keyword);
+                return false;
+        }
+        if (vc_config_name_is_valid(name))
+                return true;
+        if (!(qn = escape(name)))
+                p->oom = -ENOMEM;
+        else
+                error_here(p, "[%s]: \"%s\" is not a valid device name (letters, digits, \"_\", \".\", \"-\")", q, qn);
+        return false;
+}
+
 static void section_header(struct parser *p, const char *s) {
         _cleanup_free_ char *q = NULL;
         const char *close, *rest;
@@ -487,25 +516,9 @@ static void section_header(struct parser *p, const char *s) {
                 return;
         }
 
-        const char *name = startswith(inner, "device");
-        const char *usb = startswith(inner, "usb");
-        if (usb && (!*usb || isspace((unsigned char) *usb))) {
-                usb += strspn(usb, " \t");
-                q = escape(inner);
-                if (!q) {
-                        p->oom = -ENOMEM;
-                        return;
-                }
-                if (!*usb)
-                        error_here(p, "[%s] has no name: write [usb NAME]", q);
-                else if (!vc_config_name_is_valid(usb)) {
-                        _cleanup_free_ char *qn = escape(usb);
-                        if (qn)
-                                error_here(p, "[%s]: \"%s\" is not a valid device name "
-                                           "(letters, digits, \"_\", \".\", \"-\")", q, qn);
-                        else
-                                p->oom = -ENOMEM;
-                } else
+        const char *name = section_keyword(inner, "device"), *usb = section_keyword(inner, "usb");
+        if (usb) {
+                if (section_name_ok(p, inner, "usb", usb))
                         section_begin_usb(p, usb);
         } else if (streq(inner, "global")) {
                 p->label = strdup("[global]");
@@ -514,23 +527,8 @@ static void section_header(struct parser *p, const char *s) {
                         return;
                 }
                 p->section = SECTION_GLOBAL;
-        } else if (name && (!*name || isspace((unsigned char) *name))) {
-                name += strspn(name, " \t");
-                q = escape(inner);
-                if (!q) {
-                        p->oom = -ENOMEM;
-                        return;
-                }
-                if (!*name)
-                        error_here(p, "[%s] has no name: write [device NAME]", q);
-                else if (!vc_config_name_is_valid(name)) {
-                        _cleanup_free_ char *qn = escape(name);
-                        if (qn)
-                                error_here(p, "[%s]: \"%s\" is not a valid device name "
-                                           "(letters, digits, \"_\", \".\", \"-\")", q, qn);
-                        else
-                                p->oom = -ENOMEM;
-                } else
+        } else if (name) {
+                if (section_name_ok(p, inner, "device", name))
                         section_begin_device(p, name);
         } else {
                 q = escape(inner);
