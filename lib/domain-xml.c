@@ -503,6 +503,18 @@ static int strv_push(char ***v, size_t *n, char *s) {
         return 0;
 }
 
+/* The whole document as text, in a string of ours (free()). */
+static int doc_to_string(xmlDocPtr doc, char **ret) {
+        xmlChar *mem = NULL;
+        int size = 0;
+        xmlDocDumpMemory(doc, &mem, &size);
+        if (!mem)
+                return -ENOMEM;
+        *ret = strndup((const char *) mem, (size_t) size);
+        xmlFree(mem);
+        return *ret ? 0 : -ENOMEM;
+}
+
 static char *node_to_string(xmlDocPtr doc, xmlNode *n) {
         xmlBufferPtr b = xmlBufferCreate();
         char *s = NULL;
@@ -798,14 +810,7 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
 done:
         if (!changed && !(changed = calloc(1, sizeof *changed)))
                 return -ENOMEM;
-        xmlChar *mem = NULL;
-        int size = 0;
-        xmlDocDumpMemory(doc, &mem, &size);
-        if (!mem)
-                return -ENOMEM;
-        *ret_xml = strndup((const char *) mem, (size_t) size);
-        xmlFree(mem);
-        if (!*ret_xml)
+        if (doc_to_string(doc, ret_xml) < 0)
                 return -ENOMEM;
         if (ret_changed)
                 *ret_changed = TAKE_PTR(changed);
@@ -853,14 +858,7 @@ int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_
         _cleanup_free_ char *element = node_to_string(doc, cl);
         if (!element)
                 return -ENOMEM;
-        xmlChar *mem = NULL;
-        int size = 0;
-        xmlDocDumpMemory(doc, &mem, &size);
-        if (!mem)
-                return -ENOMEM;
-        *ret_xml = strndup((const char *) mem, (size_t) size);
-        xmlFree(mem);
-        if (!*ret_xml)
+        if (doc_to_string(doc, ret_xml) < 0)
                 return -ENOMEM;
         *ret_element = TAKE_PTR(element);
         return 0;
@@ -930,14 +928,7 @@ int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr
         }
         if (!changed && !(changed = calloc(1, sizeof *changed)))
                 return -ENOMEM;
-        xmlChar *mem = NULL;
-        int size = 0;
-        xmlDocDumpMemory(doc, &mem, &size);
-        if (!mem)
-                return -ENOMEM;
-        *ret_xml = strndup((const char *) mem, (size_t) size);
-        xmlFree(mem);
-        if (!*ret_xml)
+        if (doc_to_string(doc, ret_xml) < 0)
                 return -ENOMEM;
         *ret_changed = TAKE_PTR(changed);
         return 0;
