@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,22 +12,28 @@
 #include "macro.h"
 #include "root.h"
 
-/* A hidden name in the same directory: readers of the directory (conf.d, the state records)
- * skip names that start with a dot. */
-static int create_temporary(int dfd, const char *name, char **ret) {
+/* A hidden name next to @name: readers of the directory (conf.d, the state records) skip names
+ * that start with a dot. */
+static int temporary_name(const char *name, char **ret) {
         static const char letters[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
-        for (unsigned tries = 0; tries < 100; tries++) {
-                unsigned char rnd[6];
-                if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t) sizeof rnd)
-                        for (size_t i = 0; i < sizeof rnd; i++)
-                                rnd[i] = (unsigned char) random();
-                char suffix[sizeof rnd + 1];
+        unsigned char rnd[6];
+        if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t) sizeof rnd)
                 for (size_t i = 0; i < sizeof rnd; i++)
-                        suffix[i] = letters[rnd[i] % (sizeof letters - 1)];
-                suffix[sizeof rnd] = '\0';
+                        rnd[i] = (unsigned char) random();
+        char suffix[sizeof rnd + 1];
+        for (size_t i = 0; i < sizeof rnd; i++)
+                suffix[i] = letters[rnd[i] % (sizeof letters - 1)];
+        suffix[sizeof rnd] = '\0';
+        return asprintf(ret, ".%s.%s", name, suffix) < 0 ? -ENOMEM : 0;
+}
+
+/* A new, named temporary file in @dfd's directory. */
+static int create_temporary(int dfd, const char *name, char **ret) {
+        for (unsigned tries = 0; tries < 100; tries++) {
                 _cleanup_free_ char *tmp = NULL;
-                if (asprintf(&tmp, ".%s.%s", name, suffix) < 0)
-                        return -ENOMEM;
+                int r = temporary_name(name, &tmp);
+                if (r < 0)
+                        return r;
                 int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
                 if (fd >= 0) {
                         *ret = TAKE_PTR(tmp);
@@ -38,8 +45,33 @@ static int create_temporary(int dfd, const char *name, char **ret) {
         return -EEXIST;
 }
 
+/* A file with no name in @dfd's directory (O_TMPFILE): if the writer dies before it is linked,
+ * the kernel frees it and nothing is left in the directory. -EOPNOTSUPP (and the other errors
+ * of a file system or kernel without O_TMPFILE) makes the caller take a named temporary. */
+static int open_anonymous(int dfd, mode_t mode) {
+        int fd = openat(dfd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, mode);
+        return fd < 0 ? negative_errno() : fd;
+}
+
+static int write_all(int fd, const char *content) {
+        size_t len = strlen(content), done = 0;
+        while (done < len) {
+                ssize_t k = write(fd, content + done, len - done);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k <= 0)
+                        return k < 0 ? negative_errno() : -EIO;
+                done += (size_t) k;
+        }
+        return 0;
+}
+
 /* Every path goes through vc_path_open_parent(): under a root other than "/" the directory is
- * found inside it (lib/root.h), and only its last component is touched, with *at() calls. */
+ * found inside it (lib/root.h), and only its last component is touched, with *at() calls.
+ * The content is written and made durable in a file that has no name yet; it gets a hidden
+ * temporary name only for the rename, so a writer killed on the way (the CLI's SIGKILL, a
+ * power cut) leaves no `.NAME.XXXXXX` behind, except in the instant between link and rename.
+ * Where O_TMPFILE is not available the temporary is named from the start. */
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
         _cleanup_free_ char *tmp = NULL;
         const char *name;
@@ -47,27 +79,39 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
         if (dfd < 0)
                 return dfd;
 
-        _cleanup_close_ int fd = create_temporary(dfd, name, &tmp);
-        if (fd < 0)
+        int r;
+        _cleanup_close_ int fd = open_anonymous(dfd, mode);
+        bool anonymous = fd >= 0;
+        if (!anonymous && (fd = create_temporary(dfd, name, &tmp)) < 0)
                 return fd;
-        size_t len = strlen(content), done = 0;
-        while (done < len) {
-                ssize_t k = write(fd, content + done, len - done);
-                if (k < 0 && errno == EINTR)
-                        continue;
-                if (k <= 0) {
-                        int r = k < 0 ? negative_errno() : -EIO;
-                        unlinkat(dfd, tmp, 0);
-                        return r;
+        r = write_all(fd, content);
+        if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+                r = negative_errno();
+        if (r < 0)
+                goto fail;
+        if (anonymous) {
+                r = -EEXIST;
+                for (unsigned tries = 0; r == -EEXIST && tries < 100; tries++) {
+                        free(tmp);
+                        tmp = NULL;
+                        if ((r = temporary_name(name, &tmp)) == 0)
+                                r = vc_link_anonymous(fd, dfd, tmp);
                 }
-                done += (size_t) k;
+                if (r < 0) {
+                        free(tmp);
+                        tmp = NULL; /* nothing of ours carries that name */
+                        goto fail;
+                }
         }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0) {
-                int r = negative_errno();
-                unlinkat(dfd, tmp, 0);
-                return r;
+        if (renameat(dfd, tmp, dfd, name) < 0) {
+                r = negative_errno();
+                goto fail;
         }
         return fsync(dfd) < 0 ? negative_errno() : 0;
+fail:
+        if (tmp)
+                (void) unlinkat(dfd, tmp, 0);
+        return r;
 }
 
 int vc_unlink_durable(const char *path) {

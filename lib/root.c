@@ -360,6 +360,18 @@ int vc_path_stat(const char *path, struct stat *ret) {
         return fstat(fd, ret) < 0 ? negative_errno() : 0;
 }
 
+/* linkat(AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH; without it, the /proc/self/fd link of the
+ * process's own descriptor does the same (this is the process's /proc, not one under a root). */
+int vc_link_anonymous(int fd, int dfd, const char *name) {
+        if (linkat(fd, "", dfd, name, AT_EMPTY_PATH) == 0)
+                return 0;
+        if (errno == EEXIST)
+                return -EEXIST;
+        char l[64];
+        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+        return linkat(AT_FDCWD, l, dfd, name, AT_SYMLINK_FOLLOW) < 0 ? negative_errno() : 0;
+}
+
 static int fd_path(int fd, char **ret) {
         char l[64], t[PATH_MAX];
         snprintf(l, sizeof l, "/proc/self/fd/%d", fd);

@@ -98,6 +98,9 @@ int vc_path_open(const char *path, int flags, mode_t mode);
 int vc_path_open_parent(const char *path, const char **ret_name);
 /* stat(2) of @path (links followed, inside the root). */
 int vc_path_stat(const char *path, struct stat *ret);
+/* Give the unnamed file @fd (opened with O_TMPFILE) the name @name in the directory @dfd.
+ * -EEXIST when the name is taken; other -errno from linkat(2). */
+int vc_link_anonymous(int fd, int dfd, const char *name);
 /* The path with every link resolved, as realpath(3) would inside the root: under a root other
  * than "/" it starts with that root's string. */
 int vc_path_canonical(const char *path, char **ret);

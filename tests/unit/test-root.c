@@ -7,7 +7,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 
 #include "fileio.h"
 #include "json.h"
@@ -256,6 +260,57 @@ TEST(sysroot_walk_limits_links) {
         ASSERT_ERRNO(vc_open_in_root_walk(rootfd, "a", O_RDONLY, 0), ELOOP);
         ASSERT_ERRNO(vc_open_in_root_walk(rootfd, "c", O_RDONLY, 0), ELOOP);
         ASSERT_ERRNO(vc_open_in_root_walk(rootfd, "a", O_RDONLY | O_NOFOLLOW, 0), ELOOP);
+}
+
+/* Count the entries of @dir whose names start with a dot (other than "." and ".."). */
+static unsigned hidden_entries(const char *dir) {
+        DIR *d = opendir(dir);
+        unsigned n = 0;
+        if (!d)
+                return 1000; /* fails the caller's check */
+        for (struct dirent *e; (e = readdir(d));)
+                if (e->d_name[0] == '.' && strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, ".."))
+                        n++;
+        closedir(d);
+        return n;
+}
+
+/* A writer killed while it writes (here by SIGXFSZ from a file size limit, as a SIGKILL of the
+ * CLI would) leaves the old file and nothing else: no hidden temporary in conf.d or the state
+ * directory. */
+TEST(write_atomic_killed_writer_leaves_nothing) {
+        char dir[] = "/tmp/vc-test-atomic.XXXXXX";
+        ASSERT_NOT_NULL(mkdtemp(dir));
+        _cleanup_free_ char *path = NULL;
+        ASSERT_TRUE(asprintf(&path, "%s/dev.conf", dir) > 0);
+        ASSERT_OK(vc_write_file_atomic(path, "[device a]\n", 0644));
+        ASSERT_EQ(hidden_entries(dir), 0u);
+
+        size_t big = 1 << 20;
+        char *content = malloc(big + 1);
+        ASSERT_NOT_NULL(content);
+        memset(content, '#', big);
+        content[big] = '\0';
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                struct rlimit lim = { .rlim_cur = 4096, .rlim_max = 4096 };
+                signal(SIGXFSZ, SIG_DFL);
+                if (setrlimit(RLIMIT_FSIZE, &lim) < 0)
+                        _exit(2);
+                (void) vc_write_file_atomic(path, content, 0644);
+                _exit(3); /* not reached: the write past the limit kills it */
+        }
+        free(content);
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFSIGNALED(status));
+        ASSERT_EQ(WTERMSIG(status), SIGXFSZ);
+        ASSERT_EQ(hidden_entries(dir), 0u);
+        _cleanup_free_ char *still = tree_read(dir, "dev.conf");
+        ASSERT_STREQ(still, "[device a]\n");
+        ASSERT_OK(unlink(path));
+        ASSERT_OK(rmdir(dir));
 }
 
 int main(int argc, char **argv) { return tests_run(); }
