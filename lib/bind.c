@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "clock.h"
 #include "critical.h"
 #include "iommu.h"
 #include "log.h"
@@ -136,13 +137,7 @@ char *vc_op_result_message(const struct vc_op_result *r) {
 }
 
 int vc_device_check_identity(const struct vc_pci_dev *d, const struct vc_pci_id *expected) {
-        if (vc_pci_dev_vendor(d) != expected->vendor || vc_pci_dev_device(d) != expected->device)
-                return -ESTALE;
-        if (expected->has_subsystem &&
-            (vc_pci_dev_subsystem_vendor(d) != expected->subsystem_vendor ||
-             vc_pci_dev_subsystem_device(d) != expected->subsystem_device))
-                return -ESTALE;
-        return 0;
+        return vc_pci_dev_has_id(d, expected) ? 0 : -ESTALE;
 }
 
 static int strv_push_unique(char ***v, size_t *n, const char *s) {
@@ -290,15 +285,9 @@ static int txn_fail(struct txn *t, const struct vc_pci_addr *a, enum vc_step ste
         return error;
 }
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us) {
-        nanosleep(&(struct timespec){ .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 }, NULL);
-}
+/* lib/clock.h, under the short names the wait loops below use. */
+static uint64_t now_ms(void) { return vc_now_ms(); }
+static void sleep_us(long us) { vc_sleep_us(us); }
 
 /* Write @value to @path in a child, and wait at most @timeout_ms for it (lib/stuck.h). A sysfs
  * write can block in the kernel for as long as a driver pleases (an unbind waits until the GPU

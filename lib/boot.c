@@ -99,10 +99,10 @@ static int lite_ids(struct vc_ctx *ctx, struct lite *l, bool subsystem) {
 static bool lite_has_id(struct vc_ctx *ctx, struct lite *l, const struct vc_pci_id *id) {
         if (lite_ids(ctx, l, id->has_subsystem) < 0)
                 return false;
-        if (l->vendor != id->vendor || l->device != id->device)
-                return false;
-        return !id->has_subsystem || (l->subsystem_vendor == id->subsystem_vendor &&
-                                      l->subsystem_device == id->subsystem_device);
+        return vc_pci_id_matches(id, &(const struct vc_pci_id){ .vendor = l->vendor, .device = l->device,
+                                                                .has_subsystem = true,
+                                                                .subsystem_vendor = l->subsystem_vendor,
+                                                                .subsystem_device = l->subsystem_device });
 }
 
 /* The first entry in file order that selects the device: the rule of vc_config_match_device(). */

@@ -1197,19 +1197,12 @@ const struct vc_config_usb *vc_config_find_usb(const struct vc_config *c, const 
         return find_usb(c, name);
 }
 
-static bool id_matches(const struct vc_pci_id *id, const struct vc_pci_dev *d) {
-        if (id->vendor != vc_pci_dev_vendor(d) || id->device != vc_pci_dev_device(d))
-                return false;
-        return !id->has_subsystem || (id->subsystem_vendor == vc_pci_dev_subsystem_vendor(d) &&
-                                      id->subsystem_device == vc_pci_dev_subsystem_device(d));
-}
-
 static bool match_selects(const struct vc_match *m, const struct vc_pci_dev *d) {
         switch (m->kind) {
         case VC_MATCH_ADDRESS:
                 return vc_pci_addr_equal(&m->addr, vc_pci_dev_addr(d));
         case VC_MATCH_ID:
-                return id_matches(&m->id, d);
+                return vc_pci_dev_has_id(d, &m->id);
         }
         return false;
 }
@@ -1229,7 +1222,7 @@ const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
 bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_pci_dev *d) {
         if (!cd || !d)
                 return false;
-        return !cd->has_id || id_matches(&cd->id, d);
+        return !cd->has_id || vc_pci_dev_has_id(d, &cd->id);
 }
 
 enum vc_release vc_config_device_release(const struct vc_config *c, const struct vc_config_device *cd) {

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "state.h"
@@ -54,12 +55,6 @@ static int make_state_dir(struct vc_ctx *ctx, char **ret) {
 /* The fd of the last lock taken, so that forked children can drop their copy. */
 static int last_lock_fd = -1;
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
         _cleanup_free_ char *dir = NULL, *path = NULL;
         int r;
@@ -79,7 +74,7 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                         if (errno != EINTR)
                                 return negative_errno();
         } else {
-                uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
+                uint64_t deadline = vc_now_ms() + (uint64_t) timeout_ms;
                 for (;;) {
                         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                                 break;
@@ -87,9 +82,9 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                                 return negative_errno();
                         if (timeout_ms == 0)
                                 return -EWOULDBLOCK;
-                        if (now_ms() >= deadline)
+                        if (vc_now_ms() >= deadline)
                                 return log_debug_errno(-ETIMEDOUT, "Lock %s is held by another writer", path);
-                        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                        vc_sleep_us(10000);
                 }
         }
         last_lock_fd = fd;

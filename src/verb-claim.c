@@ -805,10 +805,7 @@ static bool entry_selects(const struct vc_config_device *cd, const struct vc_pci
         for (size_t m = 0; m < cd->n_matches; m++) {
                 const struct vc_match *x = &cd->matches[m];
                 if (x->kind == VC_MATCH_ADDRESS ? vc_pci_addr_equal(&x->addr, vc_pci_dev_addr(d))
-                                                : x->id.vendor == vc_pci_dev_vendor(d) && x->id.device == vc_pci_dev_device(d) &&
-                                                          (!x->id.has_subsystem ||
-                                                           (x->id.subsystem_vendor == vc_pci_dev_subsystem_vendor(d) &&
-                                                            x->id.subsystem_device == vc_pci_dev_subsystem_device(d))))
+                                                : vc_pci_dev_has_id(d, &x->id))
                         return true;
         }
         return false;
