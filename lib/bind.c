@@ -44,9 +44,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
 };
 
-const char *vc_step_to_string(enum vc_step s) {
-        return (unsigned) s < _VC_STEP_MAX ? step_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
 
 /* ------------------------------------------------------------------ plan and result */
 

@@ -26,16 +26,7 @@ static const char *const record_state_table[_VC_RECORD_STATE_MAX] = {
         [VC_RECORD_RELEASING] = "releasing",
 };
 
-const char *vc_record_state_to_string(enum vc_record_state s) {
-        return (unsigned) s < _VC_RECORD_STATE_MAX ? record_state_table[s] : NULL;
-}
-
-int vc_record_state_from_string(const char *s) {
-        for (size_t i = 0; i < _VC_RECORD_STATE_MAX; i++)
-                if (streq_ptr(s, record_state_table[i]))
-                        return (int) i;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(vc_record_state, enum vc_record_state, record_state_table, _VC_RECORD_STATE_MAX)
 
 /* mkdir -p for the state directory only: its parents (ROOT/run) are expected to exist on a
  * host, but a fresh test root or an image may lack them. */
