@@ -408,9 +408,10 @@ static int record_before_claim(struct vc_ctx *ctx, const struct vc_group *g, con
                         rec->state = VC_RECORD_CLAIMING;
                 }
                 r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
+                if (r >= 0)
+                        r = vc_record_set_host_probe(rec, vc_pci_dev_addr(d));
                 if (r < 0)
                         return r;
-                rec->devices[rec->n_devices - 1].host_probe = true;
                 changed = true;
         }
         return changed ? vc_record_write(ctx, rec) : 0;
@@ -540,9 +541,10 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
                         /* vfio-pci took it when it loaded: no host driver ever had it, but the
                          * host would have given it one. Release lets the kernel pick it. */
                         r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
+                        if (r >= 0)
+                                r = vc_record_set_host_probe(rec, vc_pci_dev_addr(d));
                         if (r < 0)
                                 return r;
-                        rec->devices[rec->n_devices - 1].host_probe = true;
                 }
                 rec->state = VC_RECORD_CLAIMED;
                 changed = true;
@@ -551,13 +553,8 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
         /* The boot pass wrote "vfio-pci" to the overrides of unbound endpoints before the claim:
          * those had no driver because no host driver had loaded yet. */
         for (size_t k = 0; k < rec->n_devices; k++)
-                if (streq_ptr(rec->devices[k].override, "vfio-pci")) {
-                        free(rec->devices[k].override);
-                        rec->devices[k].override = NULL;
-                        if (!rec->devices[k].driver)
-                                rec->devices[k].host_probe = true;
+                if (vc_record_drop_boot_override(rec, &rec->devices[k].addr) > 0)
                         changed = true;
-                }
         return changed ? vc_record_write(ctx, rec) : 0;
 }
 

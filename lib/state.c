@@ -191,6 +191,27 @@ static bool reset_methods_are_valid(const char *s) {
         }
 }
 
+int vc_record_set_host_probe(struct vc_record *r, const struct vc_pci_addr *addr) {
+        struct vc_record_device *d = (struct vc_record_device *) vc_record_find_device(r, addr);
+        if (!d)
+                return -ENOENT;
+        d->host_probe = true;
+        return 0;
+}
+
+int vc_record_drop_boot_override(struct vc_record *r, const struct vc_pci_addr *addr) {
+        struct vc_record_device *d = (struct vc_record_device *) vc_record_find_device(r, addr);
+        if (!d)
+                return -ENOENT;
+        if (!streq_ptr(d->override, "vfio-pci"))
+                return 0;
+        free(d->override);
+        d->override = NULL;
+        if (!d->driver)
+                d->host_probe = true;
+        return 1;
+}
+
 int vc_record_set_reset_method(struct vc_record *r, const struct vc_pci_addr *addr, const char *value) {
         struct vc_record_device *d = (struct vc_record_device *) vc_record_find_device(r, addr);
         _cleanup_free_ char *v = strdup(value);
