@@ -10,6 +10,7 @@
 
 #include "bind.h"
 #include "clock.h"
+#include "config.h"
 #include "critical.h"
 #include "iommu.h"
 #include "log.h"
@@ -136,6 +137,23 @@ char *vc_op_result_message(const struct vc_op_result *r) {
 
 int vc_device_check_identity(const struct vc_pci_dev *d, const struct vc_pci_id *expected) {
         return vc_pci_dev_has_id(d, expected) ? 0 : -ESTALE;
+}
+
+int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
+                              struct vc_claim_guard **ret, size_t *ret_n) {
+        struct vc_claim_guard *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_config_match_device(c, d);
+                if (cd && cd->has_id)
+                        v[n++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
 }
 
 static int strv_push_unique(char ***v, size_t *n, const char *s) {

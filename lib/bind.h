@@ -93,6 +93,12 @@ struct vc_claim_guard {
         struct vc_pci_addr addr;
         struct vc_pci_id id;
 };
+struct vc_config;
+struct vc_group;
+/* The guards of @g: one per member that the entry of @c selecting it (vc_config_match_device())
+ * configures with "id =". @c NULL: none. *ret (free()) is never NULL on success. -ENOMEM. */
+int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
+                              struct vc_claim_guard **ret, size_t *ret_n);
 
 struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */

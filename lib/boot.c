@@ -275,19 +275,14 @@ const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t,
 static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, const char *by,
                       struct vc_claim_guard **ret_guards, struct vc_reset_choice **ret_resets,
                       struct vc_claim_opts *ret) {
-        _cleanup_free_ struct vc_claim_guard *guards = calloc(vc_group_n_devices(g) + 1, sizeof *guards);
+        _cleanup_free_ struct vc_claim_guard *guards = NULL;
         struct vc_reset_choice *resets = NULL;
         size_t n_guards = 0, n_resets = 0;
         int r;
 
-        if (!guards)
-                return -ENOMEM;
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_config_device *cd = vc_config_match_device(cfg, d);
-                if (cd && cd->has_id)
-                        guards[n_guards++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
-        }
+        r = vc_claim_guards_for_group(cfg, g, &guards, &n_guards);
+        if (r < 0)
+                return r;
         r = vc_reset_choices_for_group(cfg, g, &resets, &n_resets);
         if (r < 0)
                 return r;
