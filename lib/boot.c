@@ -824,7 +824,7 @@ int vc_boot_rules_write(struct vc_ctx *ctx, const struct vc_config *cfg) {
             (r = vc_ctx_path(ctx, VC_PLACE_UDEV_RULES_RUN, &path, "%s", VC_BOOT_RULES_NAME)) < 0)
                 return r;
         /* The same text is not written again: udevd reloads every rule when a file changes. */
-        if (vc_sysfs_read(path, &old) >= 0 && strlen(old) + 1 == strlen(text) &&
+        if (vc_read_file(path, &old) >= 0 && strlen(old) + 1 == strlen(text) &&
             strncmp(old, text, strlen(old)) == 0) /* the read strips the last newline */
                 return 0;
         r = vc_mkdir_p(dir, 0755);

@@ -498,7 +498,7 @@ int vc_record_read(struct vc_ctx *ctx, unsigned group, struct vc_record **ret) {
         r = record_path(ctx, group, &path);
         if (r < 0)
                 return r;
-        r = vc_sysfs_read(path, &text);
+        r = vc_read_file(path, &text);
         if (r == -EFBIG)
                 return -EBADMSG;
         if (r < 0)
