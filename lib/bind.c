@@ -1108,16 +1108,18 @@ static int claim_execute(struct op *op) {
         return keep_vfio_overrides(t, op->g);
 }
 
+/* Wait for /dev/vfio/@group, at most VERIFY_WAIT_MS. -ENODEV when it did not show. */
+static int wait_vfio_node(struct vc_ctx *ctx, unsigned group) {
+        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
+             !vc_group_vfio_node_exists(ctx, group) && now_ms() < deadline;)
+                sleep_us(20000); /* devtmpfs makes it at once; a udev-managed /dev a bit later */
+        return vc_group_vfio_node_exists(ctx, group) ? 0 : -ENODEV;
+}
+
 /* Verify: every endpoint was checked on its way (move_device()); the group's node must show. */
 static int claim_verify(struct op *op) {
-        if (op->t.dry_run)
-                return 0;
-        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
-             !vc_group_vfio_node_exists(op->t.ctx, op->group) && now_ms() < deadline;)
-                sleep_us(20000); /* devtmpfs makes it at once; a udev-managed /dev a bit later */
-        if (!vc_group_vfio_node_exists(op->t.ctx, op->group))
-                return txn_fail(&op->t, NULL, VC_STEP_VFIO_NODE, NULL, -ENODEV);
-        return 0;
+        int r = op->t.dry_run ? 0 : wait_vfio_node(op->t.ctx, op->group);
+        return r < 0 ? txn_fail(&op->t, NULL, VC_STEP_VFIO_NODE, NULL, r) : 0;
 }
 
 static int claim_commit(struct op *op) {
