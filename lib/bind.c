@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "clock.h"
+#include "config.h"
 #include "critical.h"
 #include "iommu.h"
 #include "log.h"
@@ -43,9 +45,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
 };
 
-const char *vc_step_to_string(enum vc_step s) {
-        return (unsigned) s < _VC_STEP_MAX ? step_table[s] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
 
 /* ------------------------------------------------------------------ plan and result */
 
@@ -96,25 +96,6 @@ static struct vc_op_undo *op_undo_free(struct vc_op_undo *u) {
         return NULL;
 }
 
-struct vc_plan *vc_plan_free(struct vc_plan *p) {
-        if (!p)
-                return NULL;
-        for (size_t i = 0; i < p->n_devices; i++) {
-                free(p->devices[i].driver);
-                free(p->devices[i].target);
-                free(p->devices[i].description);
-        }
-        free(p->devices);
-        strv_free(p->modules);
-        for (size_t i = 0; i < p->n_writes; i++) {
-                free(p->writes[i].path);
-                free(p->writes[i].value);
-        }
-        free(p->writes);
-        free(p);
-        return NULL;
-}
-
 void vc_op_result_done(struct vc_op_result *r) {
         if (!r)
                 return;
@@ -155,12 +136,23 @@ char *vc_op_result_message(const struct vc_op_result *r) {
 }
 
 int vc_device_check_identity(const struct vc_pci_dev *d, const struct vc_pci_id *expected) {
-        if (vc_pci_dev_vendor(d) != expected->vendor || vc_pci_dev_device(d) != expected->device)
-                return -ESTALE;
-        if (expected->has_subsystem &&
-            (vc_pci_dev_subsystem_vendor(d) != expected->subsystem_vendor ||
-             vc_pci_dev_subsystem_device(d) != expected->subsystem_device))
-                return -ESTALE;
+        return vc_pci_dev_has_id(d, expected) ? 0 : -ESTALE;
+}
+
+int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
+                              struct vc_claim_guard **ret, size_t *ret_n) {
+        struct vc_claim_guard *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_config_match_device(c, d);
+                if (cd && cd->has_id)
+                        v[n++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
+        }
+        *ret = v;
+        *ret_n = n;
         return 0;
 }
 
@@ -181,57 +173,6 @@ static int strv_push_unique(char ***v, size_t *n, const char *s) {
 static int dup_or_null(const char *s, char **ret) {
         *ret = s ? strdup(s) : NULL;
         return s && !*ret ? -ENOMEM : 0;
-}
-
-static int plan_add_device(struct vc_plan *p, const struct vc_pci_addr *a, const char *driver,
-                           const char *target, enum vc_plan_action action, const char *description) {
-        struct vc_plan_device *v = realloc(p->devices, (p->n_devices + 1) * sizeof *v);
-        if (!v)
-                return -ENOMEM;
-        p->devices = v;
-        struct vc_plan_device *d = &v[p->n_devices];
-        *d = (struct vc_plan_device){ .addr = *a, .action = action };
-        if (dup_or_null(driver, &d->driver) < 0 || dup_or_null(target, &d->target) < 0 ||
-            !(d->description = strdup(description))) {
-                free(d->driver);
-                free(d->target);
-                return -ENOMEM;
-        }
-        p->n_devices++;
-        return 0;
-}
-
-/* Describe what moving a device from (driver, override) to (target, target override) does. */
-static int plan_describe(struct vc_plan *p, const struct vc_pci_addr *a, const char *driver,
-                         const char *override, const char *target, const char *target_override) {
-        _cleanup_free_ char *desc = NULL;
-        enum vc_plan_action action;
-        int k;
-
-        if (streq_ptr(driver, target)) {
-                action = VC_PLAN_LEAVE;
-                if (!streq_ptr(override, target_override))
-                        k = target_override ? asprintf(&desc, "stays on %s, set driver_override to %s",
-                                                       target ?: "no driver", target_override)
-                                            : asprintf(&desc, "stays on %s, clear driver_override",
-                                                       target ?: "no driver");
-                else if (target)
-                        k = asprintf(&desc, "already on %s", target);
-                else
-                        k = asprintf(&desc, "already unbound");
-        } else if (target && driver) {
-                action = VC_PLAN_REBIND;
-                k = asprintf(&desc, "unbind from %s, bind to %s", driver, target);
-        } else if (target) {
-                action = VC_PLAN_BIND;
-                k = asprintf(&desc, "bind to %s", target);
-        } else {
-                action = VC_PLAN_UNBIND;
-                k = asprintf(&desc, "unbind from %s, leave unbound", driver);
-        }
-        if (k < 0)
-                return -ENOMEM;
-        return plan_add_device(p, a, driver, target, action, desc);
 }
 
 /* ------------------------------------------------------------------ the transaction */
@@ -360,15 +301,9 @@ static int txn_fail(struct txn *t, const struct vc_pci_addr *a, enum vc_step ste
         return error;
 }
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us) {
-        nanosleep(&(struct timespec){ .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 }, NULL);
-}
+/* lib/clock.h, under the short names the wait loops below use. */
+static uint64_t now_ms(void) { return vc_now_ms(); }
+static void sleep_us(long us) { vc_sleep_us(us); }
 
 /* Write @value to @path in a child, and wait at most @timeout_ms for it (lib/stuck.h). A sysfs
  * write can block in the kernel for as long as a driver pleases (an unbind waits until the GPU
@@ -821,15 +756,6 @@ static int restore_reset_method(struct txn *t, const struct vc_record_device *rd
                      : 0;
 }
 
-static bool reset_method_differs(struct vc_ctx *ctx, const struct vc_record_device *rd) {
-        _cleanup_free_ char *path = NULL, *now = NULL;
-        if (!rd->reset_method ||
-            vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &path, "%s/reset_method", VC_PCI_ADDR_TO_STRING(&rd->addr)) < 0 ||
-            vc_sysfs_read(path, &now) < 0)
-                return false;
-        return !streq(now, rd->reset_method);
-}
-
 static int txn_begin(struct txn *t, struct vc_ctx *ctx, unsigned group, bool release,
                      const struct vc_claim_opts *o, struct vc_op_result *result) {
         vc_op_result_done(result);
@@ -840,11 +766,9 @@ static int txn_begin(struct txn *t, struct vc_ctx *ctx, unsigned group, bool rel
                 .timeout_ms = o->timeout_ms ?: vc_ctx_get_unbind_timeout_ms(ctx),
                 .result = result,
         };
-        t->plan = calloc(1, sizeof *t->plan);
-        if (!t->plan)
-                return -ENOMEM;
-        t->plan->group = group;
-        t->plan->release = release;
+        int r = vc_plan_new(group, release, &t->plan);
+        if (r < 0)
+                return r;
         result->plan = t->plan;
         return 0;
 }
@@ -947,334 +871,369 @@ static int keep_vfio_overrides(struct txn *t, const struct vc_group *g) {
         return 0;
 }
 
-int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
-                   struct vc_op_result *result) {
-        const struct vc_claim_opts o = opts ? *opts : (struct vc_claim_opts){ 0 };
-        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        _cleanup_(vc_record_freep) struct vc_record *old = NULL, *rec = NULL;
-        _cleanup_close_ int lock_fd = -1;
-        _cleanup_(txn_done) struct txn t = { 0 };
-        size_t n_endpoints = 0, n_todo = 0;
+/* ------------------------------------------------------------------ claim and release, step by step */
+
+/* One claim or release, from its opening to its commit or undo (docs/DESIGN.md, "The transaction
+ * and its invariants"). */
+struct op {
+        struct txn t;
+        struct vc_claim_opts o;
+        unsigned group;
+        int lock_fd;
+        struct vc_group *g;       /* NULL: a release whose group has no device left */
+        struct vc_record *found;  /* the record as the operation found it, NULL: none */
+        struct vc_record *next;   /* the record the operation writes */
+        struct vc_plan_member *members; /* the group as read, for the planner */
+        char **reset_methods;     /* owns the members' reset_method strings */
+        size_t n_members;
+        size_t n_moves;           /* entries of the plan that change something */
+        bool record_written;      /* the operation wrote @next */
+        bool keep_unfinished;     /* on a failed rollback, @next stays for release to finish */
+};
+
+static void op_close(struct op *op) {
+        txn_done(&op->t);
+        if (op->lock_fd >= 0)
+                close(op->lock_fd);
+        vc_group_free(op->g);
+        vc_record_free(op->found);
+        vc_record_free(op->next);
+        free(op->members);
+        for (size_t i = 0; op->reset_methods && i < op->n_members; i++)
+                free(op->reset_methods[i]);
+        free(op->reset_methods);
+}
+
+static int op_read_group(struct op *op) {
+        int r = vc_group_read(op->t.ctx, op->group, &op->g);
+        return r < 0 ? txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r) : 0;
+}
+
+/* The opening both share: begin, lock, read the group and its record, check the owner and the
+ * writes an earlier operation gave up on. A claim needs the group before anything else; a
+ * release looks at its record first, and a release whose group is gone returns with op->g NULL. */
+static int op_open(struct op *op, struct vc_ctx *ctx, unsigned group, bool release,
+                   const struct vc_claim_opts *opts, struct vc_op_result *result) {
         int r;
 
-        r = txn_begin(&t, ctx, group, false, &o, result);
+        op->o = opts ? *opts : (struct vc_claim_opts){ 0 };
+        op->group = group;
+        r = txn_begin(&op->t, ctx, group, release, &op->o, result);
         if (r < 0)
                 return result->error = r;
-        if ((r = take_lock(&t, &o, &lock_fd)) < 0)
+        if ((r = take_lock(&op->t, &op->o, &op->lock_fd)) < 0)
                 return r;
-
-        r = vc_group_read(ctx, group, &g);
-        if (r < 0)
-                return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
-        r = vc_record_read(ctx, group, &old);
+        if (!release && (r = op_read_group(op)) < 0)
+                return r;
+        r = vc_record_read(ctx, group, &op->found);
         if (r < 0 && r != -ENOENT)
-                return txn_fail(&t, NULL, VC_STEP_READ_RECORD, NULL, r);
-        if ((r = check_owner(&t, old, o.owner)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_READ_RECORD, NULL, r);
+        if ((r = check_owner(&op->t, op->found, op->o.owner)) < 0)
                 return r;
-        if ((r = check_pending(&t, g)) < 0)
-                return r;
-
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const char *drv = vc_pci_dev_driver(d);
-                if (vc_pci_dev_is_bridge(d))
-                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE_BRIDGE,
-                                            "bridge: left alone");
-                else if (vc_pci_dev_is_on_vfio(d)) {
-                        _cleanup_free_ char *desc = NULL;
-                        n_endpoints++;
-                        r = (override_strays(d) ? asprintf(&desc, "on %s, its driver_override %s set back to %s", drv,
-                                                           vc_pci_dev_driver_override(d), drv)
-                                                  : asprintf(&desc, "already on %s", drv)) < 0
-                                ? -ENOMEM
-                                : plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE, desc);
-                } else {
-                        n_endpoints++;
-                        n_todo++;
-                        r = plan_describe(t.plan, vc_pci_dev_addr(d), drv, vc_pci_dev_driver_override(d),
-                                          VFIO_DRIVER, VFIO_DRIVER);
-                }
+        if (release) {
+                r = vc_group_read(ctx, group, &op->g);
+                if (r == -ENOENT && op->found)
+                        return 0; /* every device of the group is gone: nothing to give back */
                 if (r < 0)
-                        return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
+                        return txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r);
         }
-        if (n_endpoints == 0)
-                return txn_fail(&t, NULL, VC_STEP_READ, NULL, -ENODEV);
-
-        if ((r = check_safety(&t, g, &o)) < 0)
+        if ((!release || op->found) && (r = check_pending(&op->t, op->g)) < 0)
                 return r;
+        return 0;
+}
 
-        /* The record: the originals of a pre-existing record win (they describe the host before
-         * the first claim); endpoints it does not list are added as they are now. */
-        if (old)
-                r = record_copy(old, &rec);
-        else
-                r = vc_record_new(group, &rec);
-        if (r < 0)
-                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                if (vc_pci_dev_is_bridge(d) || vc_record_find_device(rec, vc_pci_dev_addr(d)))
+/* The members as read, for the pure planner (lib/plan.h); a release also reads the reset_method
+ * of each endpoint whose record lists one. */
+static int op_snapshot(struct op *op) {
+        size_t n = vc_group_n_devices(op->g);
+
+        op->members = calloc(n ?: 1, sizeof *op->members);
+        op->reset_methods = calloc(n ?: 1, sizeof *op->reset_methods);
+        if (!op->members || !op->reset_methods)
+                return -ENOMEM;
+        op->n_members = n;
+        for (size_t i = 0; i < n; i++) {
+                const struct vc_pci_dev *d = vc_group_device(op->g, i);
+                const struct vc_record_device *rd = NULL;
+                _cleanup_free_ char *path = NULL;
+
+                op->members[i] = (struct vc_plan_member){
+                        .addr = *vc_pci_dev_addr(d),
+                        .bridge = vc_pci_dev_is_bridge(d),
+                        .on_vfio = vc_pci_dev_is_on_vfio(d),
+                        .driver = vc_pci_dev_driver(d),
+                        .override = vc_pci_dev_driver_override(d),
+                };
+                if (op->t.plan->release && op->found)
+                        rd = vc_record_find_device(op->found, vc_pci_dev_addr(d));
+                if (!rd || !rd->reset_method || op->members[i].bridge)
                         continue;
-                r = vc_record_add_device(rec, vc_pci_dev_addr(d), vc_pci_dev_driver(d),
+                if (vc_ctx_path(op->t.ctx, VC_PLACE_PCI_DEVICES, &path, "%s/reset_method",
+                                VC_PCI_ADDR_TO_STRING(&rd->addr)) >= 0 &&
+                    vc_sysfs_read(path, &op->reset_methods[i]) >= 0)
+                        op->members[i].reset_method = op->reset_methods[i];
+        }
+        return 0;
+}
+
+/* Plan: what happens to each member, from the group as read and the record alone. */
+static int op_plan(struct op *op) {
+        int r = op_snapshot(op);
+        if (r >= 0)
+                r = op->t.plan->release
+                        ? vc_plan_release(op->t.plan, op->members, vc_group_n_devices(op->g), op->found)
+                        : vc_plan_claim(op->t.plan, op->members, vc_group_n_devices(op->g));
+        if (r < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r);
+        op->n_moves = (size_t) r;
+        return 0;
+}
+
+/* Write @op->next as the operation's record; the failure tail puts the old one back. */
+static int op_write_record(struct op *op) {
+        int r = vc_record_write(op->t.ctx, op->next);
+        if (r < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        op->record_written = true;
+        return 0;
+}
+
+/* The one failure tail: every device and attribute the operation touched goes back, newest
+ * first, then the record as the operation found it (removed when there was none). With
+ * @op->keep_unfinished, a record whose devices could not all be put back stays "claiming" or
+ * "releasing": release restores from it later. Returns the operation's error. */
+static int op_undo(struct op *op) {
+        struct vc_op_result *res = op->t.result;
+
+        txn_rollback(&op->t);
+        if (op->t.dry_run || !op->record_written || (op->keep_unfinished && res->rollback_error < 0))
+                return res->error;
+        int k = op->found ? vc_record_write(op->t.ctx, op->found) : vc_record_remove(op->t.ctx, op->group);
+        if (k < 0)
+                log_debug_errno(k, "Cannot restore the record of group %u: %m", op->group);
+        return res->error;
+}
+
+/* Success: what changed goes to the result, for vc_op_result_undo(). */
+static int op_commit(struct op *op, bool record_changed) {
+        int r = txn_keep(&op->t, record_changed, op->found);
+        if (r < 0)
+                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", op->group);
+        return 0;
+}
+
+/* The claim's record: the originals of a pre-existing record win (they describe the host before
+ * the first claim); endpoints it does not list are added as they are now. */
+static int claim_prepare_record(struct op *op) {
+        int r = op->found ? record_copy(op->found, &op->next) : vc_record_new(op->group, &op->next);
+        if (r < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        for (size_t i = 0; i < vc_group_n_devices(op->g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(op->g, i);
+                if (vc_pci_dev_is_bridge(d) || vc_record_find_device(op->next, vc_pci_dev_addr(d)))
+                        continue;
+                r = vc_record_add_device(op->next, vc_pci_dev_addr(d), vc_pci_dev_driver(d),
                                          vc_pci_dev_driver_module(d), vc_pci_dev_driver_override(d));
                 if (r < 0)
-                        return txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_WRITE_RECORD, NULL, r);
+                        return txn_fail(&op->t, vc_pci_dev_addr(d), VC_STEP_WRITE_RECORD, NULL, r);
         }
-        if (o.owner && (r = vc_record_set_owner(rec, o.owner)) < 0)
-                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-        if (!old && o.by && (r = vc_record_set_by(rec, o.by)) < 0)
-                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        if (op->o.owner && (r = vc_record_set_owner(op->next, op->o.owner)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        if (!op->found && op->o.by && (r = vc_record_set_by(op->next, op->o.by)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        return 0;
+}
 
-        if (n_todo == 0) {
-                /* Already claimed: no sysfs write, but for a reset_method that differs from the
-                 * configuration (a group claimed at boot). Keep an existing record current; a
-                 * group claimed by someone else gets a record only when a VM takes ownership.
-                 * The record is written before the reset_method, so that it holds the original. */
-                bool keep_record = !t.dry_run && (old || o.owner), added = false;
-                if (keep_record && (r = record_reset_originals(&t, &o, rec, true, &added)) < 0)
-                        return r;
-                rec->state = VC_RECORD_CLAIMED;
-                bool write_record = keep_record &&
-                        (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, rec->owner) ||
-                         old->n_devices != rec->n_devices);
-                if (write_record && (r = vc_record_write(ctx, rec)) < 0)
-                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-                if ((r = keep_vfio_overrides(&t, g)) < 0 || (r = apply_reset_methods(&t, &o, g, true)) < 0) {
-                        txn_rollback(&t);
-                        if (write_record) {
-                                int k = old ? vc_record_write(ctx, old) : vc_record_remove(ctx, group);
-                                if (k < 0)
-                                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
-                        }
-                        return r;
-                }
-                result->changed = !t.dry_run && t.n_undo > 0; /* a reset_method written */
-                if ((r = txn_keep(&t, write_record, old)) < 0)
-                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
-                return 0;
-        }
+/* Already claimed: no driver moves, but for a reset_method that differs from the configuration
+ * (a group claimed at boot) and a stray driver_override. An existing record is kept current; a
+ * group claimed by someone else gets a record only when a VM takes ownership. The record is
+ * written before the reset_method, so that it holds the original. */
+static int claim_refresh(struct op *op) {
+        const struct vc_record *old = op->found;
+        bool keep_record = !op->t.dry_run && (old || op->o.owner), added = false;
+        int r;
 
-        /* vfio-pci first: a module that cannot load leaves everything untouched. */
-        r = ensure_driver(&t, VFIO_DRIVER, NULL);
-        if (r < 0)
-                return txn_fail(&t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
-
-        bool added = false;
-        if (!t.dry_run && (r = record_reset_originals(&t, &o, rec, false, &added)) < 0)
+        if (keep_record && (r = record_reset_originals(&op->t, &op->o, op->next, true, &added)) < 0)
                 return r;
-        rec->state = VC_RECORD_CLAIMING;
-        if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
-                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        op->next->state = VC_RECORD_CLAIMED;
+        bool write_record = keep_record &&
+                (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, op->next->owner) ||
+                 old->n_devices != op->next->n_devices);
+        if (write_record && (r = op_write_record(op)) < 0)
+                return r;
+        if ((r = keep_vfio_overrides(&op->t, op->g)) < 0 || (r = apply_reset_methods(&op->t, &op->o, op->g, true)) < 0)
+                return op_undo(op);
+        op->t.result->changed = !op->t.dry_run && op->t.n_undo > 0; /* a reset_method written */
+        return op_commit(op, write_record);
+}
 
-        /* Before any driver moves: vfio-pci sees the configured methods from its probe on, and a
-         * method the device lacks fails the claim with nothing moved. */
-        if ((r = apply_reset_methods(&t, &o, g, false)) < 0)
-                goto fail;
+/* Record first: the "claiming" record with every original is on disk before the first sysfs
+ * write. vfio-pci is loaded before it: a module that cannot load leaves everything untouched. */
+static int claim_write_intent(struct op *op) {
+        bool added = false;
+        int r = ensure_driver(&op->t, VFIO_DRIVER, NULL);
+        if (r < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
+        if (op->t.dry_run)
+                return 0;
+        if ((r = record_reset_originals(&op->t, &op->o, op->next, false, &added)) < 0)
+                return r;
+        op->next->state = VC_RECORD_CLAIMING;
+        op->keep_unfinished = true;
+        return op_write_record(op);
+}
 
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d))
+/* Execute: the configured reset methods first (vfio-pci sees them from its probe on, and a method
+ * the device lacks fails the claim with nothing moved), then every endpoint the plan moves. */
+static int claim_execute(struct op *op) {
+        struct txn *t = &op->t;
+        int r;
+
+        if ((r = apply_reset_methods(t, &op->o, op->g, false)) < 0)
+                return r;
+        for (size_t i = 0; i < t->plan->n_devices; i++) {
+                const struct vc_pci_addr *a = &t->plan->devices[i].addr;
+                if (!t->plan->devices[i].changes)
                         continue;
                 /* Read again: the previous endpoint's probe may have changed this one (a driver
                  * that binds several functions). */
                 _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
-                r = vc_pci_dev_read(ctx, vc_pci_dev_addr(d), &now);
-                if (r < 0) {
-                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
-                        goto fail;
-                }
-                if ((r = txn_touch(&t, now)) < 0) {
-                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
-                        goto fail;
-                }
-                r = move_device(&t, vc_pci_dev_addr(now), vc_pci_dev_driver(now),
-                                vc_pci_dev_driver_override(now), VFIO_DRIVER, NULL, VFIO_DRIVER);
+                if ((r = vc_pci_dev_read(t->ctx, a, &now)) < 0 || (r = txn_touch(t, now)) < 0)
+                        return txn_fail(t, a, VC_STEP_READ, NULL, r);
+                r = move_device(t, a, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now), VFIO_DRIVER,
+                                NULL, VFIO_DRIVER);
                 if (r < 0)
-                        goto fail;
+                        return r;
         }
-        if ((r = keep_vfio_overrides(&t, g)) < 0)
-                goto fail;
-        if (t.dry_run)
-                return 0;
+        return keep_vfio_overrides(t, op->g);
+}
 
+/* Wait for /dev/vfio/@group, at most VERIFY_WAIT_MS. -ENODEV when it did not show. */
+static int wait_vfio_node(struct vc_ctx *ctx, unsigned group) {
         for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
              !vc_group_vfio_node_exists(ctx, group) && now_ms() < deadline;)
                 sleep_us(20000); /* devtmpfs makes it at once; a udev-managed /dev a bit later */
-        if (!vc_group_vfio_node_exists(ctx, group)) {
-                r = txn_fail(&t, NULL, VC_STEP_VFIO_NODE, NULL, -ENODEV);
-                goto fail;
-        }
-        rec->state = VC_RECORD_CLAIMED;
-        if ((r = vc_record_write(ctx, rec)) < 0) {
-                txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-                goto fail;
-        }
-        result->changed = true;
-        if ((r = txn_keep(&t, true, old)) < 0)
-                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
-        return 0;
+        return vc_group_vfio_node_exists(ctx, group) ? 0 : -ENODEV;
+}
 
-fail:
-        txn_rollback(&t);
-        if (!t.dry_run) {
-                int k;
-                if (result->rollback_error < 0)
-                        k = 0; /* keep the "claiming" record: release restores from it later */
-                else if (old)
-                        k = vc_record_write(ctx, old);
-                else
-                        k = vc_record_remove(ctx, group);
-                if (k < 0)
-                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
+/* Verify: every endpoint was checked on its way (move_device()); the group's node must show. */
+static int claim_verify(struct op *op) {
+        int r = op->t.dry_run ? 0 : wait_vfio_node(op->t.ctx, op->group);
+        return r < 0 ? txn_fail(&op->t, NULL, VC_STEP_VFIO_NODE, NULL, r) : 0;
+}
+
+static int claim_commit(struct op *op) {
+        if (op->t.dry_run)
+                return 0;
+        op->next->state = VC_RECORD_CLAIMED;
+        int r = vc_record_write(op->t.ctx, op->next);
+        if (r < 0) {
+                txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                return op_undo(op);
         }
-        return result->error;
+        op->t.result->changed = true;
+        return op_commit(op, true);
+}
+
+int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
+                   struct vc_op_result *result) {
+        _cleanup_(op_close) struct op op = { .lock_fd = -1 };
+        int r;
+
+        if ((r = op_open(&op, ctx, group, false, opts, result)) < 0 || (r = op_plan(&op)) < 0 ||
+            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (r = claim_prepare_record(&op)) < 0)
+                return r;
+        if (op.n_moves == 0)
+                return claim_refresh(&op);
+        if ((r = claim_write_intent(&op)) < 0 || (r = claim_execute(&op)) < 0 || (r = claim_verify(&op)) < 0)
+                return op_undo(&op);
+        return claim_commit(&op);
+}
+
+/* Nothing to give back (no device left, or every one is where the record says): the record goes. */
+static int release_forget(struct op *op) {
+        int r;
+        if (!op->t.dry_run && (r = vc_record_remove(op->t.ctx, op->group)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        return op_commit(op, true);
+}
+
+/* Record first: "releasing", with the originals, before the first write. */
+static int release_write_intent(struct op *op) {
+        int r = record_copy(op->found, &op->next);
+        if (r < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        op->next->state = VC_RECORD_RELEASING;
+        op->keep_unfinished = true;
+        return op->t.dry_run ? 0 : op_write_record(op);
+}
+
+/* Give one device of the record back: reset it when configured and still on vfio, move it to its
+ * original (or the kernel's pick), then put back the host's reset_method (the claim wrote its own
+ * before the device moved to vfio-pci). */
+static int release_device(struct op *op, const struct vc_record_device *rd) {
+        struct txn *t = &op->t;
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
+        int r;
+
+        if ((r = vc_pci_dev_read(t->ctx, &rd->addr, &now)) < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_READ, NULL, r);
+        if (rd->host_probe ? host_driver_has_it(now)
+                           : streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
+                                     streq_ptr(vc_pci_dev_driver_override(now), rd->override))
+                return restore_reset_method(t, rd); /* on its host driver already */
+        if ((r = txn_touch(t, now)) < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_READ, NULL, r);
+        /* A failed reset fails the release; the device stays with vfio-pci. */
+        if (vc_pci_dev_is_on_vfio(now) && (r = apply_reset(t, &op->o, &rd->addr, true, false)) < 0)
+                return r;
+        if (rd->host_probe)
+                r = give_to_kernel_choice(t, now);
+        else
+                r = move_device(t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now), rd->driver,
+                                rd->module, rd->override);
+        return r < 0 ? r : restore_reset_method(t, rd);
+}
+
+static int release_execute(struct op *op) {
+        for (size_t i = 0; i < vc_group_n_devices(op->g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(op->g, i);
+                const struct vc_record_device *rd = vc_record_find_device(op->found, vc_pci_dev_addr(d));
+                int r = vc_pci_dev_is_bridge(d) || !rd ? 0 : release_device(op, rd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int release_commit(struct op *op) {
+        int r;
+        if (op->t.dry_run)
+                return 0;
+        if ((r = vc_record_remove(op->t.ctx, op->group)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
+        op->t.result->changed = true;
+        return op_commit(op, true);
 }
 
 int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,
                      struct vc_op_result *result) {
-        const struct vc_claim_opts o = opts ? *opts : (struct vc_claim_opts){ 0 };
-        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
-        _cleanup_close_ int lock_fd = -1;
-        _cleanup_(txn_done) struct txn t = { 0 };
-        enum vc_record_state old_state;
-        size_t n_todo = 0;
+        _cleanup_(op_close) struct op op = { .lock_fd = -1 };
         int r;
 
-        r = txn_begin(&t, ctx, group, true, &o, result);
-        if (r < 0)
-                return result->error = r;
-        if ((r = take_lock(&t, &o, &lock_fd)) < 0)
+        if ((r = op_open(&op, ctx, group, true, opts, result)) < 0)
                 return r;
-
-        r = vc_record_read(ctx, group, &rec);
-        if (r < 0 && r != -ENOENT)
-                return txn_fail(&t, NULL, VC_STEP_READ_RECORD, NULL, r);
-        if ((r = check_owner(&t, rec, o.owner)) < 0)
+        if (!op.g)
+                return release_forget(&op);
+        if ((r = op_plan(&op)) < 0)
                 return r;
-
-        r = vc_group_read(ctx, group, &g);
-        if (r == -ENOENT && rec) {
-                /* Every device of the group is gone: nothing to give back. */
-                if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
-                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-                if ((r = txn_keep(&t, true, rec)) < 0)
-                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
-                return 0;
-        }
-        if (r < 0)
-                return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
-        if (rec && (r = check_pending(&t, g)) < 0)
-                return r;
-
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_record_device *rd = rec ? vc_record_find_device(rec, vc_pci_dev_addr(d)) : NULL;
-                const char *drv = vc_pci_dev_driver(d);
-                if (vc_pci_dev_is_bridge(d))
-                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE_BRIDGE,
-                                            "bridge: left alone");
-                else if (!rd)
-                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, drv, VC_PLAN_LEAVE,
-                                            "not claimed: left alone");
-                else if (rd->host_probe) {
-                        bool todo = !host_driver_has_it(d);
-                        r = plan_add_device(t.plan, vc_pci_dev_addr(d), drv, NULL,
-                                            !todo ? VC_PLAN_LEAVE : drv ? VC_PLAN_UNBIND : VC_PLAN_BIND,
-                                            !todo ? "claimed at boot, already on a host driver"
-                                            : drv ? "claimed at boot: unbind, let the kernel pick its host driver"
-                                                  : "claimed at boot: let the kernel pick its host driver");
-                        n_todo += todo;
-                } else {
-                        r = plan_describe(t.plan, vc_pci_dev_addr(d), drv, vc_pci_dev_driver_override(d),
-                                          rd->driver, rd->override);
-                        if (!streq_ptr(drv, rd->driver) ||
-                            !streq_ptr(vc_pci_dev_driver_override(d), rd->override))
-                                n_todo++;
-                }
-                if (rd && !vc_pci_dev_is_bridge(d) && reset_method_differs(ctx, rd))
-                        n_todo++;
-                if (r < 0)
-                        return txn_fail(&t, NULL, VC_STEP_READ, NULL, r);
-        }
-        if (!rec)
+        if (!op.found)
                 return 0; /* not ours: nothing to give back */
-
-        if (n_todo == 0) {
-                if (!t.dry_run && (r = vc_record_remove(ctx, group)) < 0)
-                        return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-                if ((r = txn_keep(&t, true, rec)) < 0)
-                        log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
-                return 0;
-        }
-
-        old_state = rec->state;
-        rec->state = VC_RECORD_RELEASING;
-        if (!t.dry_run && (r = vc_record_write(ctx, rec)) < 0)
-                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_record_device *rd = vc_record_find_device(rec, vc_pci_dev_addr(d));
-                if (vc_pci_dev_is_bridge(d) || !rd)
-                        continue;
-                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
-                r = vc_pci_dev_read(ctx, vc_pci_dev_addr(d), &now);
-                if (r < 0) {
-                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
-                        goto fail;
-                }
-                if (rd->host_probe ? host_driver_has_it(now)
-                                   : streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
-                                             streq_ptr(vc_pci_dev_driver_override(now), rd->override)) {
-                        /* On its host driver already; the reset_method may still be ours. */
-                        if ((r = restore_reset_method(&t, rd)) < 0)
-                                goto fail;
-                        continue;
-                }
-                if ((r = txn_touch(&t, now)) < 0) {
-                        txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_READ, NULL, r);
-                        goto fail;
-                }
-                /* Still on vfio-pci: reset it, when configured, so the host driver gets a clean
-                 * device. A failed reset fails the release; the device stays with vfio-pci. */
-                if (vc_pci_dev_is_on_vfio(now) && (r = apply_reset(&t, &o, &rd->addr, true, false)) < 0)
-                        goto fail;
-                if (rd->host_probe)
-                        r = give_to_kernel_choice(&t, now);
-                else
-                        r = move_device(&t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now),
-                                        rd->driver, rd->module, rd->override);
-                if (r < 0)
-                        goto fail;
-                /* The host's reset_method, once the device is the host's again (the claim wrote
-                 * its own before the device moved to vfio-pci). */
-                if ((r = restore_reset_method(&t, rd)) < 0)
-                        goto fail;
-        }
-        if (t.dry_run)
-                return 0;
-
-        if ((r = vc_record_remove(ctx, group)) < 0)
-                return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
-        result->changed = true;
-        rec->state = old_state;
-        if ((r = txn_keep(&t, true, rec)) < 0)
-                log_debug_errno(r, "Group %u: cannot keep what undo needs: %m", group);
-        return 0;
-
-fail:
-        txn_rollback(&t);
-        if (!t.dry_run) {
-                /* Whatever happened, the record keeps the originals; it says "releasing" only
-                 * when the rollback could not restore the claimed state. */
-                if (result->rollback_error == 0)
-                        rec->state = old_state;
-                int k = vc_record_write(ctx, rec);
-                if (k < 0)
-                        log_debug_errno(k, "Cannot restore the record of group %u: %m", group);
-        }
-        return result->error;
+        if (op.n_moves == 0)
+                return release_forget(&op);
+        if ((r = release_write_intent(&op)) < 0 || (r = release_execute(&op)) < 0)
+                return op_undo(&op);
+        return release_commit(&op);
 }
 
 int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held) {

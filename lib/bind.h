@@ -61,6 +61,7 @@
 
 #include "macro.h"
 #include "pci.h"
+#include "plan.h"
 #include "reset.h"
 #include "root.h"
 
@@ -87,49 +88,17 @@ enum vc_step {
 };
 const char *vc_step_to_string(enum vc_step s);
 
-/* What the operation does to one member of the group. */
-enum vc_plan_action {
-        VC_PLAN_LEAVE_BRIDGE, /* "bridge: left alone" */
-        VC_PLAN_LEAVE,        /* "already on X" / "already unbound" / "not claimed: left alone" */
-        VC_PLAN_BIND,         /* "bind to X" (currently unbound) */
-        VC_PLAN_REBIND,       /* "unbind from Y, bind to X" */
-        VC_PLAN_UNBIND,       /* "unbind from Y, leave unbound" */
-        _VC_PLAN_ACTION_MAX,
-};
-
-struct vc_plan_device {
-        struct vc_pci_addr addr;
-        char *driver; /* current driver, NULL: unbound */
-        char *target; /* driver it will have, NULL: none */
-        enum vc_plan_action action;
-        char *description; /* "unbind from nouveau, bind to vfio-pci" */
-};
-
-struct vc_plan_write {
-        char *path;  /* as seen inside the root, with a leading slash: sys/bus/pci/devices/ADDR/driver_override */
-        char *value; /* written as is: "vfio-pci", "0000:01:00.0", "\n" */
-};
-
-struct vc_plan {
-        unsigned group;
-        bool release;
-        struct vc_plan_device *devices; /* every member of the group, address order */
-        size_t n_devices;
-        char **modules; /* modules that would be loaded, NULL-terminated (may be NULL) */
-        size_t n_modules;
-        struct vc_plan_write *writes; /* in order: the writes the operation made (or, in a dry run,
-                                       * would make), up to and including a failed one; writes of
-                                       * a rollback are not listed */
-        size_t n_writes;
-};
-struct vc_plan *vc_plan_free(struct vc_plan *p);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_plan *, vc_plan_free);
-
 /* Guard for "id =" (vfio-claim.conf(5)): refuse the claim when the device at @addr does not carry @id. */
 struct vc_claim_guard {
         struct vc_pci_addr addr;
         struct vc_pci_id id;
 };
+struct vc_config;
+struct vc_group;
+/* The guards of @g: one per member that the entry of @c selecting it (vc_config_match_device())
+ * configures with "id =". @c NULL: none. *ret (free()) is never NULL on success. -ENOMEM. */
+int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
+                              struct vc_claim_guard **ret, size_t *ret_n);
 
 struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */

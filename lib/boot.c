@@ -99,10 +99,10 @@ static int lite_ids(struct vc_ctx *ctx, struct lite *l, bool subsystem) {
 static bool lite_has_id(struct vc_ctx *ctx, struct lite *l, const struct vc_pci_id *id) {
         if (lite_ids(ctx, l, id->has_subsystem) < 0)
                 return false;
-        if (l->vendor != id->vendor || l->device != id->device)
-                return false;
-        return !id->has_subsystem || (l->subsystem_vendor == id->subsystem_vendor &&
-                                      l->subsystem_device == id->subsystem_device);
+        return vc_pci_id_matches(id, &(const struct vc_pci_id){ .vendor = l->vendor, .device = l->device,
+                                                                .has_subsystem = true,
+                                                                .subsystem_vendor = l->subsystem_vendor,
+                                                                .subsystem_device = l->subsystem_device });
 }
 
 /* The first entry in file order that selects the device: the rule of vc_config_match_device(). */
@@ -275,19 +275,14 @@ const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t,
 static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, const char *by,
                       struct vc_claim_guard **ret_guards, struct vc_reset_choice **ret_resets,
                       struct vc_claim_opts *ret) {
-        _cleanup_free_ struct vc_claim_guard *guards = calloc(vc_group_n_devices(g) + 1, sizeof *guards);
+        _cleanup_free_ struct vc_claim_guard *guards = NULL;
         struct vc_reset_choice *resets = NULL;
         size_t n_guards = 0, n_resets = 0;
         int r;
 
-        if (!guards)
-                return -ENOMEM;
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_config_device *cd = vc_config_match_device(cfg, d);
-                if (cd && cd->has_id)
-                        guards[n_guards++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
-        }
+        r = vc_claim_guards_for_group(cfg, g, &guards, &n_guards);
+        if (r < 0)
+                return r;
         r = vc_reset_choices_for_group(cfg, g, &resets, &n_resets);
         if (r < 0)
                 return r;
@@ -408,9 +403,10 @@ static int record_before_claim(struct vc_ctx *ctx, const struct vc_group *g, con
                         rec->state = VC_RECORD_CLAIMING;
                 }
                 r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
+                if (r >= 0)
+                        r = vc_record_set_host_probe(rec, vc_pci_dev_addr(d));
                 if (r < 0)
                         return r;
-                rec->devices[rec->n_devices - 1].host_probe = true;
                 changed = true;
         }
         return changed ? vc_record_write(ctx, rec) : 0;
@@ -540,9 +536,10 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
                         /* vfio-pci took it when it loaded: no host driver ever had it, but the
                          * host would have given it one. Release lets the kernel pick it. */
                         r = vc_record_add_device(rec, vc_pci_dev_addr(d), NULL, NULL, NULL);
+                        if (r >= 0)
+                                r = vc_record_set_host_probe(rec, vc_pci_dev_addr(d));
                         if (r < 0)
                                 return r;
-                        rec->devices[rec->n_devices - 1].host_probe = true;
                 }
                 rec->state = VC_RECORD_CLAIMED;
                 changed = true;
@@ -551,13 +548,8 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
         /* The boot pass wrote "vfio-pci" to the overrides of unbound endpoints before the claim:
          * those had no driver because no host driver had loaded yet. */
         for (size_t k = 0; k < rec->n_devices; k++)
-                if (streq_ptr(rec->devices[k].override, "vfio-pci")) {
-                        free(rec->devices[k].override);
-                        rec->devices[k].override = NULL;
-                        if (!rec->devices[k].driver)
-                                rec->devices[k].host_probe = true;
+                if (vc_record_drop_boot_override(rec, &rec->devices[k].addr) > 0)
                         changed = true;
-                }
         return changed ? vc_record_write(ctx, rec) : 0;
 }
 
@@ -832,7 +824,7 @@ int vc_boot_rules_write(struct vc_ctx *ctx, const struct vc_config *cfg) {
             (r = vc_ctx_path(ctx, VC_PLACE_UDEV_RULES_RUN, &path, "%s", VC_BOOT_RULES_NAME)) < 0)
                 return r;
         /* The same text is not written again: udevd reloads every rule when a file changes. */
-        if (vc_sysfs_read(path, &old) >= 0 && strlen(old) + 1 == strlen(text) &&
+        if (vc_read_file(path, &old) >= 0 && strlen(old) + 1 == strlen(text) &&
             strncmp(old, text, strlen(old)) == 0) /* the read strips the last newline */
                 return 0;
         r = vc_mkdir_p(dir, 0755);

@@ -7,8 +7,8 @@
 #include <strings.h>
 
 #include "cmdline.h"
+#include "fileio.h"
 #include "macro.h"
-#include "sysfs.h"
 
 /* White space as the kernel's ctype table has it: the C locale's, and 0xa0. */
 static bool is_space(char c) {
@@ -100,7 +100,7 @@ int vc_cmdline_read(struct vc_ctx *ctx, char ***ret_params) {
         r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "cmdline");
         if (r < 0)
                 return r;
-        r = vc_sysfs_read(path, &text);
+        r = vc_read_file(path, &text);
         if (r < 0)
                 return r;
         return vc_cmdline_parse(text, ret_params);

@@ -42,30 +42,8 @@ static const char *const reset_table[_VC_RESET_MAX] = {
         [VC_RESET_DEVICE_SPECIFIC] = "device_specific",
 };
 
-static int table_lookup(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
-
-const char *vc_release_to_string(enum vc_release r) {
-        return (unsigned) r < _VC_RELEASE_MAX ? release_table[r] : NULL;
-}
-
-int vc_release_from_string(const char *s) {
-        return table_lookup(release_table, _VC_RELEASE_MAX, s);
-}
-
-const char *vc_reset_to_string(enum vc_reset r) {
-        return (unsigned) r < _VC_RESET_MAX ? reset_table[r] : NULL;
-}
-
-int vc_reset_from_string(const char *s) {
-        return table_lookup(reset_table, _VC_RESET_MAX, s);
-}
+DEFINE_STRING_TABLE_LOOKUP(vc_release, enum vc_release, release_table, _VC_RELEASE_MAX)
+DEFINE_STRING_TABLE_LOOKUP(vc_reset, enum vc_reset, reset_table, _VC_RESET_MAX)
 
 /* ------------------------------------------------------------------ keys */
 
@@ -543,7 +521,7 @@ static void section_header(struct parser *p, const char *s) {
 
 static void set_key_global(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config *c = p->config;
-        int k = table_lookup(global_key_table, _GKEY_MAX, key), r;
+        int k = string_table_lookup(global_key_table, _GKEY_MAX, key), r;
 
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
@@ -592,7 +570,7 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
 
 static void set_key_device(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config_device *d = &p->dev;
-        int k = table_lookup(device_key_table, _DKEY_MAX, key), r;
+        int k = string_table_lookup(device_key_table, _DKEY_MAX, key), r;
 
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
@@ -717,7 +695,7 @@ static int parse_usb_id(const char *s, unsigned *ret_vendor, unsigned *ret_produ
 
 static void set_key_usb(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config_usb *u = &p->usb;
-        int k = table_lookup(usb_key_table, _UKEY_MAX, key), r;
+        int k = string_table_lookup(usb_key_table, _UKEY_MAX, key), r;
 
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
@@ -817,8 +795,8 @@ static int handler(void *userdata, const char *section, const char *name, const 
                 return 1;
         }
         if (has_hash_comment(v) &&
-            (p->section == SECTION_USB ? table_lookup(usb_key_table, _UKEY_MAX, name)
-                                       : table_lookup(p->section == SECTION_GLOBAL ? global_key_table : device_key_table,
+            (p->section == SECTION_USB ? string_table_lookup(usb_key_table, _UKEY_MAX, name)
+                                       : string_table_lookup(p->section == SECTION_GLOBAL ? global_key_table : device_key_table,
                                                       p->section == SECTION_GLOBAL ? _GKEY_MAX : _DKEY_MAX, name)) >= 0) {
                 error_here(p, "%s %s: \"%s\" has a \"#\" comment after the value; only \";\" comments may follow a value",
                            p->label, name, q);
@@ -1197,19 +1175,12 @@ const struct vc_config_usb *vc_config_find_usb(const struct vc_config *c, const 
         return find_usb(c, name);
 }
 
-static bool id_matches(const struct vc_pci_id *id, const struct vc_pci_dev *d) {
-        if (id->vendor != vc_pci_dev_vendor(d) || id->device != vc_pci_dev_device(d))
-                return false;
-        return !id->has_subsystem || (id->subsystem_vendor == vc_pci_dev_subsystem_vendor(d) &&
-                                      id->subsystem_device == vc_pci_dev_subsystem_device(d));
-}
-
 static bool match_selects(const struct vc_match *m, const struct vc_pci_dev *d) {
         switch (m->kind) {
         case VC_MATCH_ADDRESS:
                 return vc_pci_addr_equal(&m->addr, vc_pci_dev_addr(d));
         case VC_MATCH_ID:
-                return id_matches(&m->id, d);
+                return vc_pci_dev_has_id(d, &m->id);
         }
         return false;
 }
@@ -1229,7 +1200,7 @@ const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
 bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_pci_dev *d) {
         if (!cd || !d)
                 return false;
-        return !cd->has_id || id_matches(&cd->id, d);
+        return !cd->has_id || vc_pci_dev_has_id(d, &cd->id);
 }
 
 enum vc_release vc_config_device_release(const struct vc_config *c, const struct vc_config_device *cd) {

@@ -43,9 +43,7 @@ static const char *const hostdev_kind_table[_VC_HOSTDEV_KIND_MAX] = {
         [VC_HOSTDEV_INTERFACE] = "interface",
 };
 
-const char *vc_hostdev_kind_to_string(enum vc_hostdev_kind k) {
-        return k >= 0 && k < _VC_HOSTDEV_KIND_MAX ? hostdev_kind_table[k] : NULL;
-}
+DEFINE_STRING_TABLE_TO_STRING(vc_hostdev_kind, enum vc_hostdev_kind, hostdev_kind_table, _VC_HOSTDEV_KIND_MAX)
 
 struct vc_domain *vc_domain_free(struct vc_domain *d) {
         if (!d)

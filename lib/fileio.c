@@ -186,3 +186,24 @@ int vc_read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
                 *ret_len = len;
         return 0;
 }
+
+#define READ_FILE_MAX (1024 * 1024)
+
+int vc_read_file(const char *path, char **ret) {
+        _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
+        _cleanup_free_ char *buf = NULL;
+        size_t size;
+        int r;
+
+        if (fd < 0)
+                return fd;
+        r = vc_read_fd(fd, READ_FILE_MAX, &buf, &size);
+        if (r < 0)
+                return r;
+        if (memchr(buf, '\0', size))
+                return -EBADMSG; /* a text file holds no NUL byte */
+        if (size > 0 && buf[size - 1] == '\n')
+                buf[size - 1] = '\0';
+        *ret = TAKE_PTR(buf);
+        return 0;
+}

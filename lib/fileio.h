@@ -14,5 +14,9 @@ int vc_unlink_durable(const char *path);
 int vc_mkdir(const char *path, mode_t mode);
 /* Create @path and its missing parents with @mode. 0 when it exists already. */
 int vc_mkdir_p(const char *path, mode_t mode);
+/* Read a text file (at most 1 MiB, -EFBIG beyond) whole, and strip one trailing newline: a sysfs
+ * attribute, a file of /proc or /run, a configuration file. -ENOENT when absent, -EBADMSG when
+ * it holds a NUL byte. */
+int vc_read_file(const char *path, char **ret);
 /* Read @fd to its end into a NUL-terminated buffer of at most @max bytes (-EFBIG beyond). */
 int vc_read_fd(int fd, size_t max, char **ret, size_t *ret_len);

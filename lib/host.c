@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fileio.h"
 #include "host.h"
-#include "sysfs.h"
 
 bool vc_hostname_is_valid(const char *s) {
         size_t n = s ? strlen(s) : 0;
@@ -37,7 +37,7 @@ static int read_value(struct vc_ctx *ctx, enum vc_place place, const char *rel,
         int r = vc_ctx_path(ctx, place, &path, "%s", rel);
         if (r < 0)
                 return r;
-        r = vc_sysfs_read(path, &v);
+        r = vc_read_file(path, &v);
         if (r == -ENOMEM)
                 return r;
         if (r < 0)

@@ -81,5 +81,21 @@ static inline void strv_freep(char ***v) { strv_free(*v); }
                         func(*p);               \
         }
 
+/* Enums map to strings through one table: static const char *const foo_table[_FOO_MAX] = { [FOO_A]
+ * = "a", ... }, then DEFINE_STRING_TABLE_LOOKUP(vc_foo, enum vc_foo, foo_table, _FOO_MAX) defines
+ * vc_foo_to_string() (NULL out of range) and vc_foo_from_string() (the index, -EINVAL when
+ * unknown or NULL). A NULL entry of the table is never matched. */
+static inline int string_table_lookup(const char *const *table, size_t n, const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (table[i] && strcmp(table[i], s) == 0)
+                        return (int) i;
+        return -EINVAL;
+}
+#define DEFINE_STRING_TABLE_TO_STRING(name, type, table, max)                              const char *name##_to_string(type i) {                                                     return (size_t) i < (size_t) (max) ? (table)[(size_t) i] : NULL;           }
+#define DEFINE_STRING_TABLE_FROM_STRING(name, table, max)         int name##_from_string(const char *s) { return string_table_lookup(table, max, s); }
+#define DEFINE_STRING_TABLE_LOOKUP(name, type, table, max)             DEFINE_STRING_TABLE_TO_STRING(name, type, table, max)          DEFINE_STRING_TABLE_FROM_STRING(name, table, max)
+
 /* Make errno values from a failed libc call negative, never zero. */
 static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }

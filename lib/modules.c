@@ -233,11 +233,14 @@ static int kmod_for_root(struct vc_ctx *ctx, struct kmod_ctx **ret) {
         return 0;
 }
 
-int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
+/* The modules @modalias names in the root's module index, the blacklist applied (like udev's
+ * autoload: a blacklist applies to a lookup by alias). *ret_kctx owns what *ret_allowed refers
+ * to: release the list first. -EINVAL for a malformed modalias. */
+static int modules_for_modalias(struct vc_ctx *ctx, const char *modalias, struct kmod_ctx **ret_kctx,
+                                struct kmod_list **ret_allowed) {
         _cleanup_(kmod_unrefp) struct kmod_ctx *kctx = NULL;
-        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL, *allowed = NULL;
-        struct kmod_list *l;
-        int r, first_error = 0, n = 0;
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
+        int r;
 
         if (!modalias_is_valid(modalias))
                 return -EINVAL;
@@ -246,10 +249,21 @@ int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
         r = sym_kmod_module_new_from_lookup(kctx, modalias, &list);
         if (r < 0)
                 return log_debug_errno(r, "Looking up %s failed: %m", modalias);
-        /* Like udev's autoload: a blacklist applies to a lookup by alias. */
-        r = sym_kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
+        r = sym_kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, ret_allowed);
         if (r < 0)
                 return log_debug_errno(r, "Applying the blacklist to the modules of %s failed: %m", modalias);
+        *ret_kctx = TAKE_PTR(kctx);
+        return 0;
+}
+
+int vc_module_load_for_modalias(struct vc_ctx *ctx, const char *modalias) {
+        _cleanup_(kmod_unrefp) struct kmod_ctx *kctx = NULL;
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *allowed = NULL;
+        struct kmod_list *l;
+        int r, first_error = 0, n = 0;
+
+        if ((r = modules_for_modalias(ctx, modalias, &kctx, &allowed)) < 0)
+                return r;
 
         kmod_list_each(l, allowed) {
                 _cleanup_(kmod_module_unrefp) struct kmod_module *m = sym_kmod_module_get_module(l);
@@ -280,23 +294,15 @@ static bool module_is_vfio(const char *name) {
 
 int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, char ***ret) {
         _cleanup_(kmod_unrefp) struct kmod_ctx *kctx = NULL;
-        _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL, *allowed = NULL;
+        _cleanup_(kmod_module_unref_listp) struct kmod_list *allowed = NULL;
         _cleanup_strv_free_ char **drivers = NULL, **found = NULL;
         _cleanup_free_ char *dir = NULL;
         struct kmod_list *l;
         size_t n = 0;
         int r;
 
-        if (!modalias_is_valid(modalias))
-                return -EINVAL;
-        if ((r = kmod_for_root(ctx, &kctx)) < 0)
+        if ((r = modules_for_modalias(ctx, modalias, &kctx, &allowed)) < 0)
                 return r;
-        r = sym_kmod_module_new_from_lookup(kctx, modalias, &list);
-        if (r < 0)
-                return log_debug_errno(r, "Looking up %s failed: %m", modalias);
-        r = sym_kmod_module_apply_filter(kctx, KMOD_FILTER_BLACKLIST, list, &allowed);
-        if (r < 0)
-                return log_debug_errno(r, "Applying the blacklist to the modules of %s failed: %m", modalias);
         if ((r = vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &dir, NULL)) < 0)
                 return r;
         r = vc_dir_list(dir, &drivers);

@@ -512,6 +512,20 @@ bool vc_pci_dev_parent(const struct vc_pci_dev *d, struct vc_pci_addr *ret) {
         return d->has_parent;
 }
 
+bool vc_pci_id_matches(const struct vc_pci_id *want, const struct vc_pci_id *have) {
+        if (want->vendor != have->vendor || want->device != have->device)
+                return false;
+        return !want->has_subsystem || (want->subsystem_vendor == have->subsystem_vendor &&
+                                        want->subsystem_device == have->subsystem_device);
+}
+
+bool vc_pci_dev_has_id(const struct vc_pci_dev *d, const struct vc_pci_id *want) {
+        const struct vc_pci_id have = { .vendor = d->vendor, .device = d->device, .has_subsystem = true,
+                                        .subsystem_vendor = d->subsystem_vendor,
+                                        .subsystem_device = d->subsystem_device };
+        return vc_pci_id_matches(want, &have);
+}
+
 bool vc_pci_dev_is_on_vfio(const struct vc_pci_dev *d) {
         return d->driver && (streq(d->driver, "vfio-pci") || d->vfio_dev_dir);
 }

@@ -34,6 +34,9 @@ struct vc_pci_id {
         uint16_t subsystem_vendor, subsystem_device;
 };
 int vc_pci_id_parse(const char *s, struct vc_pci_id *ret);
+/* The one PCI id matcher: does a device whose ids are @have (has_subsystem set) carry @want?
+ * Vendor and device always count, the subsystem ids only when @want has them. */
+bool vc_pci_id_matches(const struct vc_pci_id *want, const struct vc_pci_id *have);
 
 struct vc_pci_dev;
 
@@ -78,6 +81,8 @@ unsigned vc_pci_dev_total_vfs(const struct vc_pci_dev *d);
 bool vc_pci_dev_write_pending(const struct vc_pci_dev *d);
 /* Bound to vfio-pci, or to a vfio variant driver (a vfio-dev/ directory exists). */
 bool vc_pci_dev_is_on_vfio(const struct vc_pci_dev *d);
+/* vc_pci_id_matches() with the ids of @d. */
+bool vc_pci_dev_has_id(const struct vc_pci_dev *d, const struct vc_pci_id *want);
 /* The canonical sysfs directory of the device (resolved, under the root). */
 const char *vc_pci_dev_syspath(const struct vc_pci_dev *d);
 /* The upstream device (bridge or root port), false for devices on a root bus. */

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fileio.h"
 #include "log.h"
 #include "state.h"
@@ -25,16 +26,7 @@ static const char *const record_state_table[_VC_RECORD_STATE_MAX] = {
         [VC_RECORD_RELEASING] = "releasing",
 };
 
-const char *vc_record_state_to_string(enum vc_record_state s) {
-        return (unsigned) s < _VC_RECORD_STATE_MAX ? record_state_table[s] : NULL;
-}
-
-int vc_record_state_from_string(const char *s) {
-        for (size_t i = 0; i < _VC_RECORD_STATE_MAX; i++)
-                if (streq_ptr(s, record_state_table[i]))
-                        return (int) i;
-        return -EINVAL;
-}
+DEFINE_STRING_TABLE_LOOKUP(vc_record_state, enum vc_record_state, record_state_table, _VC_RECORD_STATE_MAX)
 
 /* mkdir -p for the state directory only: its parents (ROOT/run) are expected to exist on a
  * host, but a fresh test root or an image may lack them. */
@@ -53,12 +45,6 @@ static int make_state_dir(struct vc_ctx *ctx, char **ret) {
 
 /* The fd of the last lock taken, so that forked children can drop their copy. */
 static int last_lock_fd = -1;
-
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
 
 int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
         _cleanup_free_ char *dir = NULL, *path = NULL;
@@ -79,7 +65,7 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                         if (errno != EINTR)
                                 return negative_errno();
         } else {
-                uint64_t deadline = now_ms() + (uint64_t) timeout_ms;
+                uint64_t deadline = vc_now_ms() + (uint64_t) timeout_ms;
                 for (;;) {
                         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
                                 break;
@@ -87,9 +73,9 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                                 return negative_errno();
                         if (timeout_ms == 0)
                                 return -EWOULDBLOCK;
-                        if (now_ms() >= deadline)
+                        if (vc_now_ms() >= deadline)
                                 return log_debug_errno(-ETIMEDOUT, "Lock %s is held by another writer", path);
-                        nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+                        vc_sleep_us(10000);
                 }
         }
         last_lock_fd = fd;
@@ -203,6 +189,27 @@ static bool reset_methods_are_valid(const char *s) {
                 else
                         return false;
         }
+}
+
+int vc_record_set_host_probe(struct vc_record *r, const struct vc_pci_addr *addr) {
+        struct vc_record_device *d = (struct vc_record_device *) vc_record_find_device(r, addr);
+        if (!d)
+                return -ENOENT;
+        d->host_probe = true;
+        return 0;
+}
+
+int vc_record_drop_boot_override(struct vc_record *r, const struct vc_pci_addr *addr) {
+        struct vc_record_device *d = (struct vc_record_device *) vc_record_find_device(r, addr);
+        if (!d)
+                return -ENOENT;
+        if (!streq_ptr(d->override, "vfio-pci"))
+                return 0;
+        free(d->override);
+        d->override = NULL;
+        if (!d->driver)
+                d->host_probe = true;
+        return 1;
 }
 
 int vc_record_set_reset_method(struct vc_record *r, const struct vc_pci_addr *addr, const char *value) {
@@ -491,7 +498,7 @@ int vc_record_read(struct vc_ctx *ctx, unsigned group, struct vc_record **ret) {
         r = record_path(ctx, group, &path);
         if (r < 0)
                 return r;
-        r = vc_sysfs_read(path, &text);
+        r = vc_read_file(path, &text);
         if (r == -EFBIG)
                 return -EBADMSG;
         if (r < 0)

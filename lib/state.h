@@ -90,6 +90,13 @@ int vc_record_add_device(struct vc_record *r, const struct vc_pci_addr *addr, co
  * "" or "\n" for none; a trailing newline is dropped). -ENOENT when the record does not list
  * @addr, -EINVAL for anything but at most 6 method names of [a-z_] separated by single spaces. */
 int vc_record_set_reset_method(struct vc_record *r, const struct vc_pci_addr *addr, const char *value);
+/* Mark the listed device @addr as claimed at boot (host=probe). -ENOENT when not listed. */
+int vc_record_set_host_probe(struct vc_record *r, const struct vc_pci_addr *addr);
+/* The boot pass wrote driver_override=vfio-pci to the listed device @addr before the claim, so an
+ * override "vfio-pci" in its entry is not the host's: forget it, and mark a device that had no
+ * driver host=probe. Returns 1 when the entry changed, 0 when it had no such override, -ENOENT
+ * when not listed. */
+int vc_record_drop_boot_override(struct vc_record *r, const struct vc_pci_addr *addr);
 int vc_record_set_owner(struct vc_record *r, const char *owner);
 /* Who claimed the group, for status: one printable line of at most 64 characters. */
 int vc_record_set_by(struct vc_record *r, const char *by);

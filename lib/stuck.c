@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "compat.h"
 #include "fileio.h"
 #include "root.h"
@@ -19,15 +20,9 @@
 /* After SIGKILL, how long to wait for the child to go away before abandoning it. */
 #define REAP_GRACE_MS 1000
 
-static uint64_t now_ms(void) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
-static void sleep_us(long us) {
-        nanosleep(&(struct timespec){ .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 }, NULL);
-}
+/* lib/clock.h, under the short names the wait loops below use. */
+static uint64_t now_ms(void) { return vc_now_ms(); }
+static void sleep_us(long us) { vc_sleep_us(us); }
 
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         pid_t pid = fork();

@@ -14,25 +14,9 @@
 #include "root.h"
 #include "sysfs.h"
 
-#define READ_MAX (1024 * 1024)
 
 int vc_sysfs_read(const char *path, char **ret) {
-        _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
-        _cleanup_free_ char *buf = NULL;
-        size_t size;
-        int r;
-
-        if (fd < 0)
-                return fd;
-        r = vc_read_fd(fd, READ_MAX, &buf, &size);
-        if (r < 0)
-                return r;
-        if (memchr(buf, '\0', size))
-                return -EBADMSG; /* text attributes hold no NUL bytes */
-        if (size > 0 && buf[size - 1] == '\n')
-                buf[size - 1] = '\0';
-        *ret = TAKE_PTR(buf);
-        return 0;
+        return vc_read_file(path, ret);
 }
 
 ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max) {

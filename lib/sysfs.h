@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Read a file (at most 1 MiB) and strip one trailing newline. -ENOENT when absent. */
+/* Read a sysfs attribute: vc_read_file() (lib/fileio.h), which reads any text file. */
 int vc_sysfs_read(const char *path, char **ret);
 /* Read raw bytes (binary attributes such as "config"): up to @max bytes. */
 ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max);

@@ -95,24 +95,6 @@ static void print_plan(struct vc_cli *cli, const struct vc_plan *p, const char *
         }
 }
 
-/* Identity guards from the configuration: an entry with "id =" must still describe the device. */
-static int collect_guards(struct vc_cli *cli, const struct vc_group *g, struct vc_claim_guard **ret,
-                          size_t *ret_n) {
-        struct vc_claim_guard *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
-        size_t n = 0;
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; cli->config && i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_config_device *cd = vc_config_match_device(cli->config, d);
-                if (cd && cd->has_id)
-                        v[n++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
 static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, int r) {
         _cleanup_free_ char *msg = vc_op_result_message(res);
         if (msg)
@@ -233,7 +215,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 _cleanup_free_ struct vc_claim_guard *guards = NULL;
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
                 size_t n_guards = 0, n_resets = 0;
-                if (g && (collect_guards(cli, g, &guards, &n_guards) < 0 ||
+                if (g && (vc_claim_guards_for_group(cli->config, g, &guards, &n_guards) < 0 ||
                           vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0)) {
                         log_error("out of memory");
                         undo_results(cli, results, i, !cli->dry_run);
@@ -805,10 +787,7 @@ static bool entry_selects(const struct vc_config_device *cd, const struct vc_pci
         for (size_t m = 0; m < cd->n_matches; m++) {
                 const struct vc_match *x = &cd->matches[m];
                 if (x->kind == VC_MATCH_ADDRESS ? vc_pci_addr_equal(&x->addr, vc_pci_dev_addr(d))
-                                                : x->id.vendor == vc_pci_dev_vendor(d) && x->id.device == vc_pci_dev_device(d) &&
-                                                          (!x->id.has_subsystem ||
-                                                           (x->id.subsystem_vendor == vc_pci_dev_subsystem_vendor(d) &&
-                                                            x->id.subsystem_device == vc_pci_dev_subsystem_device(d))))
+                                                : vc_pci_dev_has_id(d, &x->id))
                         return true;
         }
         return false;

@@ -162,6 +162,21 @@ TEST(id_reject_subsystem_separator) { check_bad_id("10de:2204-1458:403b"); }
 TEST(id_reject_non_hex) { check_bad_id("10dg:2204"); }
 TEST(id_reject_pci_address) { check_bad_id("01:00.0"); }
 
+TEST(id_matches) {
+        struct vc_pci_id want, have = { .vendor = 0x10de, .device = 0x2204, .has_subsystem = true,
+                                        .subsystem_vendor = 0x1043, .subsystem_device = 0x87b3 };
+        ASSERT_OK(vc_pci_id_parse("10de:2204", &want));
+        ASSERT_TRUE(vc_pci_id_matches(&want, &have));
+        ASSERT_OK(vc_pci_id_parse("10de:2204:1043:87b3", &want));
+        ASSERT_TRUE(vc_pci_id_matches(&want, &have));
+        ASSERT_OK(vc_pci_id_parse("10de:2204:1043:0000", &want));
+        ASSERT_FALSE(vc_pci_id_matches(&want, &have));
+        ASSERT_OK(vc_pci_id_parse("10de:2206", &want));
+        ASSERT_FALSE(vc_pci_id_matches(&want, &have));
+        ASSERT_OK(vc_pci_id_parse("8086:2204", &want));
+        ASSERT_FALSE(vc_pci_id_matches(&want, &have));
+}
+
 int main(int argc, char **argv) {
         return tests_run();
 }

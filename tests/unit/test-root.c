@@ -175,6 +175,28 @@ TEST(sysfs_links_and_reads) {
         ASSERT_ERRNO(vc_sysfs_read(path, &s), ENOENT);
 }
 
+TEST(read_file_text) {
+        _cleanup_tree_ char *top = tree_new();
+        _cleanup_free_ char *path = tree_path(top, "cmdline"), *s = NULL;
+        FILE *f = fopen(path, "we");
+        ASSERT_NOT_NULL(f);
+        fputs("root=/dev/sda2 quiet\n\n", f); /* only one newline goes */
+        fclose(f);
+        ASSERT_OK(vc_read_file(path, &s));
+        ASSERT_STREQ(s, "root=/dev/sda2 quiet\n");
+        free(s);
+        s = NULL;
+        f = fopen(path, "we");
+        fputs("a", f);
+        fputc('\0', f);
+        fputs("b\n", f);
+        fclose(f);
+        ASSERT_ERRNO(vc_read_file(path, &s), EBADMSG);
+        free(path);
+        path = tree_path(top, "nope");
+        ASSERT_ERRNO(vc_read_file(path, &s), ENOENT);
+}
+
 /* --sysroot is a boundary (lib/root.h): links in the tree, absolute or climbing with "..", are
  * followed as if the tree were "/", so nothing outside it is read, written or created. */
 static void check_confined(int (*open_in)(int, const char *, int, mode_t)) {

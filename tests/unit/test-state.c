@@ -171,6 +171,27 @@ TEST(record_host_probe_round_trip) {
         ASSERT_STREQ(back, text);
 }
 
+TEST(record_setters_for_the_boot_pass) {
+        _cleanup_(vc_record_freep) struct vc_record *r = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct vc_pci_addr a = addr("0000:02:00.0"), b = addr("0000:02:00.1"), c = addr("0000:03:00.0");
+        ASSERT_OK(vc_record_new(2, &r));
+        r->since = 5;
+        ASSERT_OK(vc_record_add_device(r, &a, NULL, NULL, "vfio-pci"));
+        ASSERT_OK(vc_record_add_device(r, &b, "xhci_hcd", "xhci_pci", "vfio-pci"));
+        ASSERT_ERRNO(vc_record_set_host_probe(r, &c), ENOENT);
+        ASSERT_ERRNO(vc_record_drop_boot_override(r, &c), ENOENT);
+        ASSERT_EQ(vc_record_drop_boot_override(r, &a), 1);
+        ASSERT_EQ(vc_record_drop_boot_override(r, &a), 0);
+        ASSERT_EQ(vc_record_drop_boot_override(r, &b), 1);
+        ASSERT_OK(vc_record_format(r, &text));
+        ASSERT_STREQ(text, "group 2\nsince 5\nstate claiming\n"
+                           "device 0000:02:00.0 driver=none module=none override=none host=probe\n"
+                           "device 0000:02:00.1 driver=xhci_hcd module=xhci_pci override=none\n");
+        ASSERT_OK(vc_record_set_host_probe(r, &b));
+        ASSERT_TRUE(vc_record_find_device(r, &b)->host_probe);
+}
+
 TEST(record_reset_method_round_trip) {
         static const char text[] = "group 3\nsince 5\nstate claimed\n"
                                    "device 0000:02:00.0 driver=none module=none override=none host=probe reset_method=flr,bus\n"
