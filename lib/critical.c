@@ -517,35 +517,61 @@ static bool virtual_terminal_active(struct vc_ctx *ctx) {
         return false;
 }
 
-/* The devices whose boot_vga reads 1: only that attribute of each device is read (the kernel shows
- * it on VGA controllers alone), not the whole device, so a host with thousands of functions
- * pays one failed open per function here (docs/PERFORMANCE.md, "Scale"). */
-static int boot_vga_devices(struct vc_ctx *ctx, struct vc_pci_addr **ret, size_t *ret_n) {
-        _cleanup_free_ char *dir = NULL;
+/* The devices whose boot_vga reads 1, among @only (NULL: every PCI device). Only that attribute
+ * of each device is read (the kernel shows it on VGA controllers alone), not the whole device, at
+ * one open(2) each inside the root, so a host with thousands of functions pays one failed open
+ * per function here (docs/PERFORMANCE.md, "Scale"). */
+static int boot_vga_devices(struct vc_ctx *ctx, const struct vc_pci_addr *only, size_t n_only,
+                            struct vc_pci_addr **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL, *p = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        _cleanup_free_ struct vc_pci_addr *v = NULL;
-        size_t n = 0;
+        _cleanup_free_ struct vc_pci_addr *v = NULL, *all = NULL;
+        size_t n = 0, n_all = 0, root_len = 0;
         int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
         if (r < 0)
                 return r;
-        r = vc_dir_list(dir, &names);
-        if (r < 0)
-                return r;
-        for (char **i = names; *i; i++) {
-                _cleanup_free_ char *p = NULL;
-                struct vc_pci_addr a;
-                int on;
-                if (vc_pci_addr_parse(*i, &a) < 0)
-                        continue; /* not a PCI device name: never build a path from it */
-                if (asprintf(&p, "%s/%s/boot_vga", dir, VC_PCI_ADDR_TO_STRING(&a)) < 0)
+        if (!only) {
+                r = vc_dir_list(dir, &names);
+                if (r < 0)
+                        return r;
+                for (char **i = names; *i; i++)
+                        n_all++;
+                all = calloc(n_all + 1, sizeof *all);
+                if (!all)
                         return -ENOMEM;
-                if (vc_sysfs_read_int(p, &on) < 0 || on == 0)
+                n_all = 0;
+                for (char **i = names; *i; i++)
+                        if (vc_pci_addr_parse(*i, &all[n_all]) >= 0) /* never build a path from another name */
+                                n_all++;
+                only = all;
+                n_only = n_all;
+        }
+        _cleanup_close_ int rootfd = vc_path_root_fd(dir, &root_len);
+        if (rootfd < 0 && rootfd != -ENOENT)
+                return rootfd;
+        size_t dl = strlen(dir);
+        p = malloc(dl + sizeof "/0000:00:00.0/boot_vga");
+        if (!p)
+                return -ENOMEM;
+        for (size_t i = 0; i < n_only; i++) {
+                char buf[16];
+                sprintf(p, "%s/%s/boot_vga", dir, VC_PCI_ADDR_TO_STRING(&only[i]));
+                _cleanup_close_ int fd = vc_path_open_under(rootfd, root_len, p, O_RDONLY | O_NOCTTY);
+                if (fd < 0)
+                        continue;
+                ssize_t k = read(fd, buf, sizeof buf - 1);
+                if (k <= 0)
+                        continue;
+                buf[k] = '\0';
+                char *end;
+                long on = strtol(buf, &end, 10); /* as vc_sysfs_read_int(): any other number is on */
+                if (end == buf || (*end && !streq(end, "\n")) || on == 0)
                         continue;
                 struct vc_pci_addr *nv = realloc(v, (n + 1) * sizeof *v);
                 if (!nv)
                         return -ENOMEM;
                 v = nv;
-                v[n++] = a;
+                v[n++] = only[i];
         }
         *ret = TAKE_PTR(v);
         *ret_n = n;
@@ -562,7 +588,11 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 return 0;
         if ((r = console_state(ctx, &fbcon, &fbs, &n_fbs)) < 0)
                 return r;
-        r = boot_vga_devices(ctx, &vgas, &n_vgas);
+        /* Without fbcon, only a boot VGA a framebuffer sits on drives the console: none to look
+         * for when there is no such framebuffer. */
+        if (!fbcon && n_fbs == 0)
+                return 0;
+        r = boot_vga_devices(ctx, fbcon ? NULL : fbs, n_fbs, &vgas, &n_vgas);
         if (r < 0)
                 return r == -ENOMEM ? r : 0;
         for (size_t i = 0; i < n_vgas && r >= 0; i++) {

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "iommu.h"
@@ -8,6 +11,7 @@
 
 struct vc_group {
         unsigned number;
+        int vfio_node; /* /dev/vfio/N when the topology was read: 1, 0; -1: not looked at */
         struct vc_pci_dev **devices;
         size_t n_devices;
 };
@@ -17,21 +21,38 @@ static int cmp_dev(const void *a, const void *b) {
                                    vc_pci_dev_addr(*(struct vc_pci_dev *const *) b));
 }
 
+static int cmp_unsigned(const void *a, const void *b) {
+        unsigned x = *(const unsigned *) a, y = *(const unsigned *) b;
+        return x < y ? -1 : x > y;
+}
+
 /* struct vc_topology_entry starts with its address: one comparison serves key and element. */
 static int cmp_entry(const void *a, const void *b) {
         return vc_pci_addr_compare(&((const struct vc_topology_entry *) a)->addr,
                                    &((const struct vc_topology_entry *) b)->addr);
 }
 
-int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
-        _cleanup_free_ char *dir = NULL;
+/* The group's members, through @rd and the groups directory open on @groups_fd when given. */
+static int group_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, int groups_fd, unsigned number,
+                      struct vc_group **ret) {
         _cleanup_strv_free_ char **names = NULL;
         int r;
 
-        r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, "%u/devices", number);
-        if (r < 0)
-                return r;
-        r = vc_dir_list(dir, &names);
+        if (groups_fd >= 0) {
+                char rel[32];
+                snprintf(rel, sizeof rel, "%u/devices", number);
+                /* inside the groups directory, as vc_path_open() keeps inside the root */
+                int fd = vc_open_in_root(groups_fd, rel, O_RDONLY | O_DIRECTORY, 0);
+                if (fd < 0)
+                        return fd;
+                r = vc_dir_list_fd(fd, &names);
+        } else {
+                _cleanup_free_ char *dir = NULL;
+                r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, "%u/devices", number);
+                if (r < 0)
+                        return r;
+                r = vc_dir_list(dir, &names);
+        }
         if (r < 0)
                 return r;
 
@@ -39,6 +60,7 @@ int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
         if (!g)
                 return -ENOMEM;
         g->number = number;
+        g->vfio_node = -1;
         size_t count = 0;
         for (char **i = names; *i; i++)
                 count++;
@@ -49,7 +71,7 @@ int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
                 struct vc_pci_addr a;
                 if (vc_pci_addr_parse(*i, &a) < 0)
                         continue; /* not a PCI device: other buses can share groups; never ours */
-                r = vc_pci_dev_read(ctx, &a, &g->devices[g->n_devices]);
+                r = vc_pci_dev_read_with(ctx, rd, &a, &g->devices[g->n_devices]);
                 if (r == -ENODEV)
                         continue;
                 if (r < 0)
@@ -59,6 +81,10 @@ int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
         qsort(g->devices, g->n_devices, sizeof *g->devices, cmp_dev);
         *ret = TAKE_PTR(g);
         return 0;
+}
+
+int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
+        return group_read(ctx, NULL, -1, number, ret);
 }
 
 struct vc_group *vc_group_free(struct vc_group *g) {
@@ -97,6 +123,10 @@ bool vc_group_vfio_node_exists(struct vc_ctx *ctx, unsigned number) {
         return vc_path_exists(p);
 }
 
+bool vc_group_has_vfio_node(struct vc_ctx *ctx, const struct vc_group *g) {
+        return g->vfio_node >= 0 ? g->vfio_node > 0 : vc_group_vfio_node_exists(ctx, g->number);
+}
+
 bool vc_group_is_claimed(struct vc_ctx *ctx, const struct vc_group *g) {
         size_t endpoints = 0;
         for (size_t i = 0; i < g->n_devices; i++) {
@@ -106,7 +136,7 @@ bool vc_group_is_claimed(struct vc_ctx *ctx, const struct vc_group *g) {
                 if (!vc_pci_dev_is_on_vfio(g->devices[i]))
                         return false;
         }
-        return endpoints > 0 && vc_group_vfio_node_exists(ctx, g->number);
+        return endpoints > 0 && vc_group_has_vfio_node(ctx, g);
 }
 
 bool vc_iommu_present(struct vc_ctx *ctx) {
@@ -153,12 +183,30 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
         t->groups = calloc(n_numbers + 1, sizeof *t->groups);
         if (!t->groups)
                 return -ENOMEM;
+        /* Every device through one reader, every group through one open directory, /dev/vfio
+         * listed once: a host with thousands of functions pays each path walk once
+         * (docs/PERFORMANCE.md, "Scale"). */
+        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
+        r = vc_pci_reader_new(ctx, &rd);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        _cleanup_free_ char *groups_dir = NULL, *vfio_dir = NULL;
+        _cleanup_free_ unsigned *nodes = NULL;
+        size_t n_nodes = 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &groups_dir, NULL)) < 0 ||
+            (r = vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &vfio_dir, NULL)) < 0)
+                return r;
+        _cleanup_close_ int groups_fd = vc_path_open(groups_dir, O_PATH | O_DIRECTORY, 0);
+        bool nodes_known = vc_dir_list_numbers(vfio_dir, "", &nodes, &n_nodes) >= 0;
         for (size_t i = 0; i < n_numbers; i++) {
-                r = vc_group_read(ctx, numbers[i], &t->groups[t->n_groups]);
+                r = group_read(ctx, rd, groups_fd, numbers[i], &t->groups[t->n_groups]);
                 if (r == -ENOENT)
                         continue;
                 if (r < 0)
                         return r;
+                if (nodes_known)
+                        t->groups[t->n_groups]->vfio_node =
+                                bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
                 t->n_groups++;
         }
 
@@ -195,7 +243,7 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
                 struct vc_pci_addr a;
                 if (vc_pci_addr_parse(*i, &a) < 0 || vc_topology_find_group(t, &a))
                         continue;
-                r = vc_pci_dev_read(ctx, &a, &t->ungrouped[t->n_ungrouped]);
+                r = vc_pci_dev_read_with(ctx, rd, &a, &t->ungrouped[t->n_ungrouped]);
                 if (r == -ENODEV)
                         continue;
                 if (r < 0)

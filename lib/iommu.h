@@ -28,6 +28,8 @@ size_t vc_group_n_endpoints(const struct vc_group *g);
 /* True when every endpoint is on vfio-pci (or a vfio variant driver) and /dev/vfio/N exists. */
 bool vc_group_is_claimed(struct vc_ctx *ctx, const struct vc_group *g);
 bool vc_group_vfio_node_exists(struct vc_ctx *ctx, unsigned number);
+/* Whether /dev/vfio/N existed when vc_topology_read() read @g (else looked at now). */
+bool vc_group_has_vfio_node(struct vc_ctx *ctx, const struct vc_group *g);
 
 /* Is there an IOMMU at all: /sys/class/iommu has entries, or groups exist. */
 bool vc_iommu_present(struct vc_ctx *ctx);

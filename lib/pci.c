@@ -283,7 +283,58 @@ static int read_uevent(int dfd, struct vc_pci_dev *d) {
         return 0;
 }
 
+struct vc_pci_reader {
+        struct vc_ctx *ctx;
+        char *devices;   /* the path of the bus's devices directory */
+        int devices_fd;  /* that directory, opened inside the root */
+        bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
+};
+
+struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
+        if (!rd)
+                return NULL;
+        if (rd->devices_fd >= 0)
+                close(rd->devices_fd);
+        free(rd->devices);
+        free(rd);
+        return NULL;
+}
+
+int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret) {
+        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = calloc(1, sizeof *rd);
+        _cleanup_free_ char *run = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        if (!rd)
+                return -ENOMEM;
+        rd->ctx = ctx;
+        rd->devices_fd = -1;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &rd->devices, NULL);
+        if (r < 0)
+                return r;
+        rd->devices_fd = vc_path_open(rd->devices, O_RDONLY | O_DIRECTORY, 0);
+        if (rd->devices_fd < 0)
+                return rd->devices_fd;
+        /* One look at the state directory instead of one per device. */
+        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &run, NULL)) < 0)
+                return r;
+        r = vc_dir_list(run, &names);
+        rd->no_marks = r == -ENOENT;
+        if (r >= 0) {
+                rd->no_marks = true;
+                for (char **i = names; *i; i++)
+                        if (startswith(*i, "stuck-"))
+                                rd->no_marks = false;
+        }
+        *ret = TAKE_PTR(rd);
+        return 0;
+}
+
 int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret) {
+        return vc_pci_dev_read_with(ctx, NULL, addr, ret);
+}
+
+int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
+                         struct vc_pci_dev **ret) {
         _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
         _cleanup_free_ char *link = NULL, *s = NULL;
         char name[VC_PCI_ADDR_STRLEN];
@@ -303,7 +354,17 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
         d->boot_vga = -1;
         d->numa_node = -1;
 
-        r = vc_sysfs_read_link_target(link, &d->syspath);
+        if (rd) {
+                /* The link read relative to the directory opened once: one system call. */
+                char target[4096];
+                ssize_t k = readlinkat(rd->devices_fd, name, target, sizeof target - 1);
+                if (k >= 0) {
+                        target[k] = '\0';
+                        r = vc_link_target_join(link, target, &d->syspath);
+                } else
+                        r = negative_errno();
+        } else
+                r = vc_sysfs_read_link_target(link, &d->syspath);
         if (r == -EINVAL) /* not a link: a plain directory (some test trees, copies of sysfs) */
                 d->syspath = strdup(link);
         else if (r == -ENOENT)
@@ -318,7 +379,8 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
 
         /* driver_override and sriov_numvfs take the device lock, and so may uevent: not read
          * while a write an earlier operation gave up on may still hold it (lib/stuck.h) */
-        d->write_pending = vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
+        d->write_pending = !(rd && rd->no_marks) &&
+                           vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
 
         /* The ids, the class and the modalias in one read of uevent where it has them, else one
          * attribute each. */

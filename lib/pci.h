@@ -43,6 +43,15 @@ struct vc_pci_dev;
 /* Read what sysfs says about the device at @addr. -ENODEV when there is none. Malformed
  * mandatory attributes (vendor, device, class) are -EBADMSG. */
 int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret);
+/* For reading many devices (vc_topology_read()): the bus's devices directory opened once, and
+ * the state directory looked at once for devices marked stuck. */
+struct vc_pci_reader;
+int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret);
+struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_pci_reader *, vc_pci_reader_free);
+/* vc_pci_dev_read() through @rd (NULL: as vc_pci_dev_read()). */
+int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
+                         struct vc_pci_dev **ret);
 struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_pci_dev *, vc_pci_dev_free);
 

@@ -332,6 +332,22 @@ int vc_path_open(const char *path, int flags, mode_t mode) {
         return r;
 }
 
+int vc_path_root_fd(const char *path, size_t *ret_len) {
+        int fd = -1;
+        int r = find_root(path, ret_len, &fd);
+        if (r < 0)
+                return r;
+        return r == 0 ? -ENOENT : fd;
+}
+
+int vc_path_open_under(int rootfd, size_t root_len, const char *path, int flags) {
+        if (rootfd < 0) {
+                int fd = open(path, flags | O_CLOEXEC);
+                return fd < 0 ? negative_errno() : fd;
+        }
+        return vc_open_in_root(rootfd, path + root_len + strspn(path + root_len, "/"), flags, 0);
+}
+
 int vc_path_open_parent(const char *path, const char **ret_name) {
         const char *slash = strrchr(path, '/');
         const char *name = slash ? slash + 1 : path;

@@ -106,6 +106,12 @@ int vc_link_anonymous(int fd, int dfd, const char *name);
 int vc_path_canonical(const char *path, char **ret);
 /* How many leading bytes of @path name a root other than "/" it lies under (0: none). */
 size_t vc_path_root_length(const char *path);
+/* For many opens under one root at one system call each (the scans of every PCI device): a new
+ * fd of the root @path lies under, its length in *ret_len; -ENOENT when it lies under none
+ * (vc_path_open_under() then opens paths as given). */
+int vc_path_root_fd(const char *path, size_t *ret_len);
+/* vc_path_open() of @path with the root vc_path_root_fd() gave (@rootfd < 0: none). */
+int vc_path_open_under(int rootfd, size_t root_len, const char *path, int flags);
 
 /* The resolution itself, on an open directory @rootfd taken as "/": openat2(2) with
  * RESOLVE_IN_ROOT when the kernel has it, else vc_open_in_root_walk(). @rel is relative ("" is

@@ -2,6 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -20,63 +24,223 @@
 /* After SIGKILL, how long to wait for the child to go away before abandoning it. */
 #define REAP_GRACE_MS 1000
 
-/* lib/clock.h, under the short names the wait loops below use. */
+/* One writer process serves every timed access of this process, each over a socketpair: the
+ * parent opens the attribute (an open takes no device lock) and hands the descriptor over with
+ * the value; the writer makes the one write(2) (or read) and answers with its result. A fork and
+ * its copy-on-write faults per write were most of the engine's own CPU in a claim
+ * (docs/PERFORMANCE.md); the deadline is the same: the parent polls for the answer at most
+ * @timeout_ms, then kills the writer, which is replaced at the next access. The writer holds
+ * nothing of ours: not the state lock, not stdin/stdout/stderr (for the libvirt hook, pipes
+ * libvirt reads until every writer has closed them), only its end of the socket. */
+#define MAX_VALUE 4096
+
+static struct {
+        pid_t pid;   /* the writer; 0: none */
+        pid_t owner; /* the process that started it (a forked child does not inherit it) */
+        int fd;      /* our end of the socket */
+        bool atexit_done;
+} writer = { .fd = -1 };
+
+static void writer_main(int sock) {
+        char buf[MAX_VALUE + 2];
+        union {
+                struct cmsghdr h;
+                char space[CMSG_SPACE(sizeof(int))];
+        } cm;
+        for (;;) {
+                struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+                struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
+                                    .msg_controllen = sizeof cm.space };
+                ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        _exit(0); /* the parent is gone, or done */
+                int fd = -1;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+                                memcpy(&fd, CMSG_DATA(c), sizeof fd);
+                int r = 0;
+                if (buf[0] == 'w' && fd < 0)
+                        r = -EBADF;
+                else if (buf[0] == 'w') {
+                        size_t len = (size_t) n - 1;
+                        ssize_t k;
+                        do
+                                k = write(fd, buf + 1, len);
+                        while (k < 0 && errno == EINTR);
+                        r = k < 0 ? -errno : (size_t) k != len ? -EIO : 0;
+                } else {
+                        /* The open too: reading driver_override may take the device lock at the
+                         * open (tests/fakekernel/shim.c models it there). @fd: the root the
+                         * path is relative to, or none (an absolute path on the host). */
+                        char rb[256];
+                        buf[n] = '\0';
+                        int afd = fd >= 0 ? vc_open_in_root(fd, buf + 1, O_RDONLY | O_NOCTTY, 0)
+                                          : open(buf + 1, O_RDONLY | O_NOCTTY | O_CLOEXEC);
+                        if (afd < 0)
+                                r = fd >= 0 ? afd : -errno;
+                        else if (read(afd, rb, sizeof rb) < 0)
+                                r = -errno;
+                        if (afd >= 0)
+                                close(afd);
+                }
+                if (fd >= 0)
+                        close(fd);
+                while (send(sock, &r, sizeof r, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                        ;
+        }
+}
+
+/* lib/clock.h, under the short name the wait loops below use. */
 static uint64_t now_ms(void) { return vc_now_ms(); }
-static void sleep_us(long us) { vc_sleep_us(us); }
+
+/* Kill the writer (@kill) or let it end on EOF, and reap it within REAP_GRACE_MS: a writer
+ * blocked in the kernel (D state) dies only when the kernel lets go; then it is left, and
+ * reparented to init when we exit. */
+static void writer_stop_within(bool kill_it, unsigned grace_ms) {
+        if (writer.pid <= 0 || writer.owner != getpid()) {
+                writer.pid = 0;
+                writer.fd = -1; /* a forked copy's: not ours to close or to kill */
+                return;
+        }
+        if (kill_it)
+                (void) kill(writer.pid, SIGKILL);
+        close(writer.fd);
+        writer.fd = -1;
+        uint64_t grace = now_ms() + grace_ms;
+        while (waitpid(writer.pid, NULL, WNOHANG) == 0 && now_ms() < grace)
+                nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 }, NULL);
+        writer.pid = 0;
+}
+
+static void writer_stop(bool kill_it) {
+        writer_stop_within(kill_it, REAP_GRACE_MS);
+}
+
+/* At exit the writer gets EOF and ends; reaped here, so its CPU time is counted as ours. It is
+ * idle (every access got its answer, or killed it), so it ends at once; the longer bound is for
+ * an exit that takes its time (valgrind's leak check in the writer, make check-valgrind). */
+#define EXIT_GRACE_MS 30000
+static void writer_atexit(void) {
+        writer_stop_within(false, EXIT_GRACE_MS);
+}
+
+static int writer_start(void) {
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return negative_errno();
+        pid_t pid = fork();
+        if (pid < 0) {
+                int r = negative_errno();
+                close(sv[0]);
+                close(sv[1]);
+                return r;
+        }
+        if (pid == 0) {
+                vc_state_lock_drop_in_child();
+                /* Our end of the socket on fd 0, every other fd closed. */
+                if (dup2(sv[1], 0) < 0)
+                        _exit(EXIT_FAILURE);
+                if (close_range(1, ~0U, 0) < 0)
+                        for (int fd = 1; fd < 1024; fd++)
+                                (void) close(fd);
+                writer_main(0);
+        }
+        close(sv[1]);
+        writer.pid = pid;
+        writer.owner = getpid();
+        writer.fd = sv[0];
+        if (!writer.atexit_done)
+                writer.atexit_done = atexit(writer_atexit) == 0;
+        return 0;
+}
 
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
-        pid_t pid = fork();
-        if (pid < 0)
-                return negative_errno();
-        if (pid == 0) {
-                /* Only async-signal-safe calls from here on: close, open, read, write, _exit.
-                 * A child stuck in the kernel outlives us: it must hold nothing of ours, not
-                 * the lock and above all not stdout/stderr, which for the libvirt hook are
-                 * pipes libvirt reads until every writer has closed them. */
-                vc_state_lock_drop_in_child();
-                if (close_range(0, ~0U, 0) < 0)
-                        for (int fd = 0; fd < 1024; fd++)
-                                (void) close(fd);
-                int r = 0;
-                if (value)
-                        r = vc_sysfs_write(path, value);
-                else {
-                        char buf[256];
-                        /* inside a --sysroot, as vc_sysfs_write() opens (lib/root.h) */
-                        int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
-                        if (fd < 0)
-                                r = fd;
-                        else if (read(fd, buf, sizeof buf) < 0)
-                                r = -errno;
-                }
-                _exit(r < 0 ? (-r < 256 ? -r : EIO) : 0);
+        size_t len = value ? strlen(value) : 0;
+        int r;
+
+        if (len > MAX_VALUE)
+                return -E2BIG; /* sysfs takes one page at most */
+        /* Inside a --sysroot, as vc_sysfs_write() opens (lib/root.h). Opening an attribute for
+         * writing takes no device lock, so we do it and hand the descriptor over; a read is
+         * opened by the writer, in our root (its descriptor handed over) or as given. */
+        const char *data = value;
+        size_t root_len = 0;
+        _cleanup_close_ int fd = -1;
+        if (value) {
+                if ((fd = vc_path_open(path, O_WRONLY | O_NOCTTY, 0)) < 0)
+                        return fd;
+        } else {
+                fd = vc_path_root_fd(path, &root_len);
+                if (fd < 0 && fd != -ENOENT)
+                        return fd;
+                data = fd >= 0 ? path + root_len + strspn(path + root_len, "/") : path;
+                if ((len = strlen(data)) > MAX_VALUE)
+                        return -ENAMETOOLONG;
+        }
+        if (writer.pid > 0 && writer.owner != getpid())
+                writer_stop(false); /* inherited over a fork: the writer is our parent's */
+        if (writer.pid <= 0 && (r = writer_start()) < 0)
+                return r;
+
+        char buf[MAX_VALUE + 1];
+        buf[0] = value ? 'w' : 'r';
+        memcpy(buf + 1, data, len);
+        union {
+                struct cmsghdr h;
+                char space[CMSG_SPACE(sizeof(int))];
+        } cm = {};
+        struct iovec iov = { .iov_base = buf, .iov_len = len + 1 };
+        struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
+                            .msg_controllen = sizeof cm.space };
+        if (fd >= 0) {
+                struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+                c->cmsg_level = SOL_SOCKET;
+                c->cmsg_type = SCM_RIGHTS;
+                c->cmsg_len = CMSG_LEN(sizeof(int));
+                memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        } else {
+                m.msg_control = NULL;
+                m.msg_controllen = 0;
+        }
+        ssize_t k;
+        do
+                k = sendmsg(writer.fd, &m, MSG_NOSIGNAL);
+        while (k < 0 && errno == EINTR);
+        if (k < 0) {
+                r = negative_errno(); /* the writer died (EPIPE): replaced at the next access */
+                writer_stop(true);
+                return r == -EPIPE || r == -ECONNRESET ? -EIO : r;
         }
 
         uint64_t deadline = now_ms() + timeout_ms;
-        long delay = 50;
         for (;;) {
-                int status;
-                pid_t k = waitpid(pid, &status, WNOHANG);
-                if (k == pid) {
-                        if (WIFEXITED(status))
-                                return -WEXITSTATUS(status);
-                        return -EIO; /* killed by something else */
-                }
-                if (k < 0 && errno != EINTR)
-                        return negative_errno(); /* ECHILD: the caller ignores SIGCHLD */
-                if (now_ms() >= deadline)
+                uint64_t now = now_ms();
+                if (now >= deadline)
                         break;
-                sleep_us(delay);
-                if (delay < 10000)
-                        delay *= 2;
+                struct pollfd p = { .fd = writer.fd, .events = POLLIN };
+                int n = poll(&p, 1, deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        r = negative_errno();
+                        writer_stop(true);
+                        return r;
+                }
+                if (n == 0)
+                        continue; /* the deadline is checked above */
+                int result;
+                k = recv(writer.fd, &result, sizeof result, 0);
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k != (ssize_t) sizeof result) {
+                        writer_stop(true); /* EOF: killed by something else */
+                        return -EIO;
+                }
+                return result;
         }
-
-        (void) kill(pid, SIGKILL);
-        /* A child blocked in the kernel (D state) dies only when the kernel lets go; give it a
-         * moment, then leave it: it is reparented to init when we exit. */
-        uint64_t grace = now_ms() + REAP_GRACE_MS;
-        while (waitpid(pid, NULL, WNOHANG) == 0 && now_ms() < grace)
-                sleep_us(1000);
+        writer_stop(true);
         return -ETIMEDOUT;
 }
 

@@ -19,8 +19,8 @@
 #include "pci.h"
 #include "root.h"
 
-/* Write @value to @path in a forked child (@value NULL: read @path and discard what it says),
- * and wait at most @timeout_ms: the child's result, or -ETIMEDOUT after killing it (a child
+/* Write @value to @path in a child process (@value NULL: read @path and discard what it says),
+ * and wait at most @timeout_ms: its result, or -ETIMEDOUT after killing the child (a child
  * stuck in the kernel is abandoned, not waited for). The caller must not ignore SIGCHLD. */
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms);
 

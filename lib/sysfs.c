@@ -101,6 +101,10 @@ int vc_sysfs_read_link_target(const char *path, char **ret) {
         ssize_t n = read_link(path, target, sizeof target);
         if (n < 0)
                 return (int) n;
+        return vc_link_target_join(path, target, ret);
+}
+
+int vc_link_target_join(const char *path, const char *target, char **ret) {
         /* Under a root other than "/", the target is a path in that root: an absolute one starts
          * at the root, and ".." never climbs above it. */
         size_t floor = vc_path_root_length(path);
@@ -185,6 +189,10 @@ int vc_dir_list(const char *path, char ***ret) {
         int fd = vc_path_open(path, O_RDONLY | O_DIRECTORY, 0);
         if (fd < 0)
                 return fd;
+        return vc_dir_list_fd(fd, ret);
+}
+
+int vc_dir_list_fd(int fd, char ***ret) {
         DIR *d = fdopendir(fd);
         if (!d) {
                 int r = negative_errno();

@@ -20,10 +20,15 @@ int vc_sysfs_write(const char *path, const char *value);
 int vc_sysfs_read_link_name(const char *path, char **ret);
 /* The link target resolved against the link's directory (without touching the file system). */
 int vc_sysfs_read_link_target(const char *path, char **ret);
+/* The path a link at @path with contents @target leads to, as vc_sysfs_read_link_target() makes
+ * it (lexically, never above the root @path lies under). */
+int vc_link_target_join(const char *path, const char *target, char **ret);
 bool vc_path_exists(const char *path);
 bool vc_dir_exists(const char *path);
 /* Sorted names of the entries of a directory (no "." or ".."); NULL-terminated. */
 int vc_dir_list(const char *path, char ***ret);
+/* As vc_dir_list(), of the directory open on @fd, which it takes (closed in every case). */
+int vc_dir_list_fd(int fd, char ***ret);
 /* The numbers N of the entries named PREFIX + N (decimal digits only, at most INT32_MAX),
  * ascending; other names are ignored. A missing directory is an empty list. */
 int vc_dir_list_numbers(const char *path, const char *prefix, unsigned **ret, size_t *ret_n);

@@ -139,7 +139,7 @@ void json_group(struct vc_cli *cli, struct vc_json *j, const struct vc_group *g,
         vc_json_object_begin(j);
         vc_json_kv_uint(j, "group", vc_group_number(g));
         vc_json_kv_bool(j, "claimed", vc_group_is_claimed(cli->ctx, g));
-        vc_json_kv_bool(j, "vfio_node", vc_group_vfio_node_exists(cli->ctx, vc_group_number(g)));
+        vc_json_kv_bool(j, "vfio_node", vc_group_has_vfio_node(cli->ctx, g));
         vc_json_kv_uint(j, "endpoints", vc_group_n_endpoints(g));
         vc_json_key(j, "devices");
         vc_json_array_begin(j);
