@@ -1020,7 +1020,7 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 if (r < 0)
                         return txn_fail(&t, vc_pci_dev_addr(d), VC_STEP_WRITE_RECORD, NULL, r);
         }
-        if (o.owner && (r = vc_record_set_owner(rec, o.owner)) < 0)
+        if (o.owner && ((r = vc_record_set_owner(rec, o.owner)) < 0 || (r = vc_record_set_starter(rec, o.starter)) < 0))
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
         if (!old && o.by && (r = vc_record_set_by(rec, o.by)) < 0)
                 return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
@@ -1036,6 +1036,7 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 rec->state = VC_RECORD_CLAIMED;
                 bool write_record = keep_record &&
                         (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, rec->owner) ||
+                         old->starter.pid != rec->starter.pid || old->starter.start_time != rec->starter.start_time ||
                          old->n_devices != rec->n_devices);
                 if (write_record && (r = vc_record_write(ctx, rec)) < 0)
                         return txn_fail(&t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
