@@ -1554,6 +1554,11 @@ int main(int argc, char **argv) {
                         break;
                 steps += n;
                 episode++;
+                /* A long run stopped from outside still tells how far it got. */
+                if (steps / 1000 != (steps - n) / 1000) {
+                        printf("vc-stress: %ld steps without a violation so far\n", steps);
+                        fflush(stdout);
+                }
         }
         double wall = now_seconds() - t0, cpu = cpu_seconds() - c0;
         if (at < 0) {
