@@ -10,6 +10,11 @@
  *                to libvirt, except a managed='yes' one whose group has other endpoints on
  *                host drivers: refused, or with [global] hook-claim-unconfigured = yes,
  *                claimed (unconfigured_managed()).
+ *                The records name the libvirtd that runs the start (our parent) as the
+ *                "starter": libvirt may report a starting domain as shut off, and the CLI must
+ *                not take a starting VM's group for a stale hold (lib/state.h).
+ * started begin: the VM runs: drop the starter from the records this domain owns; from now on
+ *                libvirt's word decides whether the hold is live. Never fails the VM.
  * release end:   give back the groups this domain owns, per "release" (host or keep).
  * anything else: exit 0.
  *
@@ -168,6 +173,16 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
         _cleanup_close_ int lock_fd = -1;
         int r;
 
+        /* Who starts the VM: libvirtd, our parent (the front execs us). Without /proc (never on
+         * a host) no starter is recorded, and the hold is decided by libvirt's word alone. */
+        struct vc_process_id starter = {};
+        r = vc_process_id_read(ctx, (uint32_t) getppid(), &starter);
+        if (r < 0) {
+                log_warning_errno(r, "VM %s: cannot identify the libvirtd starting it (pid %d): %m; "
+                                  "its groups are recorded as held by a running VM", vm, (int) getppid());
+                starter = (struct vc_process_id){};
+        }
+
         r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
         if (r < 0)
                 return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command "
@@ -204,6 +219,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 struct vc_claim_opts opts = {
                         .by = "libvirt hook",
                         .owner = vm,
+                        .starter = starter.pid ? &starter : NULL,
                         .lock_held = true,
                         .protect = config->protect,
                         .guards = p->guards,
@@ -378,6 +394,40 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         return claim_all(ctx, config, &p, vm);
 }
 
+/* started begin: the VM runs. Its records lose the starter: the hold is a running VM's now,
+ * which libvirt reports as such. A failure is logged, never returned: the VM runs, and a hold
+ * left "starting" stays live as long as its libvirtd lives (the conservative side). */
+static int do_started(struct vc_ctx *ctx, const char *vm) {
+        _cleanup_free_ unsigned *groups = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        size_t n_groups = 0;
+        int r = vc_record_list(ctx, &groups, &n_groups);
+        if (r < 0) {
+                log_error_errno(r, "VM %s started: cannot list the state records: %m", vm);
+                return HOOK_OK;
+        }
+        if (n_groups == 0)
+                return HOOK_OK;
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0) {
+                log_error_errno(r, "VM %s started: cannot take the lock: %m; its groups stay recorded as starting", vm);
+                return HOOK_OK;
+        }
+        for (size_t i = 0; i < n_groups; i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                if (vc_record_read(ctx, groups[i], &rec) < 0 || !streq_ptr(rec->owner, vm) || rec->starter.pid == 0)
+                        continue;
+                r = vc_record_set_starter(rec, NULL);
+                if (r >= 0)
+                        r = vc_record_write(ctx, rec);
+                if (r < 0)
+                        log_error_errno(r, "VM %s started: group %u: cannot record it as running: %m", vm, groups[i]);
+                else
+                        log_debug("VM %s started: group %u held by a running VM", vm, groups[i]);
+        }
+        return HOOK_OK;
+}
+
 /* host or keep for a group: keep when any configured device in it says keep (a "boot = yes"
  * device without its own "release =" does); [global] release when none is configured. */
 static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_config *config,
@@ -496,8 +546,9 @@ int main(int argc, char **argv) {
         const char *vm = argv[1], *op = argv[2], *sub = argc > 3 ? argv[3] : "-";
         bool prepare = streq(op, "prepare") && streq(sub, "begin");
         bool release = streq(op, "release") && streq(sub, "end");
-        if (!prepare && !release)
-                return HOOK_OK; /* reconnect, start, started, stopped, migrate, restore, attach, ... */
+        bool started = streq(op, "started") && streq(sub, "begin");
+        if (!prepare && !release && !started)
+                return HOOK_OK; /* reconnect, start, stopped, migrate, restore, attach, ... */
 
         vc_log_open(VC_LOG_SYSLOG, "vfio-claim-hook");
         vc_log_set_max_level(LOG_INFO);
@@ -506,5 +557,5 @@ int main(int argc, char **argv) {
         if (r < 0)
                 return fail("VFIO_CLAIM_SYSROOT: %s", strerror(-r));
 
-        return prepare ? do_prepare(ctx, vm) : do_release(ctx, vm);
+        return prepare ? do_prepare(ctx, vm) : started ? do_started(ctx, vm) : do_release(ctx, vm);
 }

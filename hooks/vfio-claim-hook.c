@@ -14,12 +14,17 @@
  *                  ways, and libvirt writes the XML it hands us itself): exit 0. Otherwise the
  *                  XML goes on, in a sealed memfd on stdin, to vfio-claim-hook-worker.
  *   release end:   vfio-claim-hook-worker (it needs the state records, not the XML).
+ *   started begin: vfio-claim-hook-worker only when a state record names the domain as its owner
+ *                  with a "starter" (a VM our prepare took a group for): for every other domain
+ *                  this costs one directory listing. The records are found in
+ *                  RUNSTATEDIR/vfio-claim, under $VFIO_CLAIM_SYSROOT when it is set.
  *   anything else: exit 0 at once. "reconnect" must never fail: a failing reconnect hook kills
  *                  a running VM. Not reading stdin is fine: libvirt ignores EPIPE on it.
  *
  * The worker is found next to this program (the link in qemu.d resolved), else in
  * LIBEXECDIR/vfio-claim. stdout is never written. */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -95,6 +100,42 @@ static int buffer_to_stdin(const char *buf, size_t len) {
         return 0;
 }
 
+/* Does a record in the state directory name @vm as an owner that is still starting? Records are
+ * small (lib/state.c: at most 64 KiB) and the "starter" line follows the "owner" line. Anything
+ * unreadable counts as yes: the worker then decides, reading the records properly. */
+static bool starting_record_names(const char *vm) {
+        const char *sysroot = secure_getenv("VFIO_CLAIM_SYSROOT");
+        char dir[PATH_MAX], needle[512];
+        if (!sysroot || !*sysroot)
+                sysroot = "";
+        if ((size_t) snprintf(dir, sizeof dir, "%s%s/vfio-claim", sysroot, RUNSTATEDIR) >= sizeof dir ||
+            (size_t) snprintf(needle, sizeof needle, "\nowner %s\nstarter ", vm) >= sizeof needle)
+                return true;
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return errno != ENOENT;
+        DIR *d = fdopendir(dfd);
+        if (!d)
+                return true;
+        dfd = -1; /* the DIR owns it */
+        bool found = false;
+        for (struct dirent *e; !found && (e = readdir(d));) {
+                if (strncmp(e->d_name, "group-", 6) != 0)
+                        continue;
+                _cleanup_close_ int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+                _cleanup_free_ char *text = NULL;
+                size_t len = 0;
+                if (fd < 0)
+                        continue; /* removed meanwhile */
+                if (read_all(fd, 64 * 1024, &text, &len) < 0)
+                        found = true;
+                else
+                        found = memmem(text, len, needle, strlen(needle)) != NULL;
+        }
+        closedir(d);
+        return found;
+}
+
 static void worker_path(const char *argv0, char *ret, size_t size) {
         char self[PATH_MAX];
         if (strchr(argv0, '/') && realpath(argv0, self)) {
@@ -117,7 +158,10 @@ int main(int argc, char **argv) {
         const char *op = argv[2], *sub = argc > 3 ? argv[3] : "-";
         bool prepare = streq(op, "prepare") && streq(sub, "begin");
         bool release = streq(op, "release") && streq(sub, "end");
-        if (!prepare && !release)
+        bool started = streq(op, "started") && streq(sub, "begin");
+        if (!prepare && !release && !started)
+                return 0;
+        if (started && !starting_record_names(argv[1]))
                 return 0;
 
         if (prepare) {

@@ -1037,7 +1037,8 @@ static int claim_prepare_record(struct op *op) {
                 if (r < 0)
                         return txn_fail(&op->t, vc_pci_dev_addr(d), VC_STEP_WRITE_RECORD, NULL, r);
         }
-        if (op->o.owner && (r = vc_record_set_owner(op->next, op->o.owner)) < 0)
+        if (op->o.owner && ((r = vc_record_set_owner(op->next, op->o.owner)) < 0 ||
+                            (r = vc_record_set_starter(op->next, op->o.starter)) < 0))
                 return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
         if (!op->found && op->o.by && (r = vc_record_set_by(op->next, op->o.by)) < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
@@ -1058,6 +1059,8 @@ static int claim_refresh(struct op *op) {
         op->next->state = VC_RECORD_CLAIMED;
         bool write_record = keep_record &&
                 (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, op->next->owner) ||
+                 old->starter.pid != op->next->starter.pid ||
+                 old->starter.start_time != op->next->starter.start_time ||
                  old->n_devices != op->next->n_devices);
         if (write_record && (r = op_write_record(op)) < 0)
                 return r;

@@ -65,6 +65,8 @@
 #include "reset.h"
 #include "root.h"
 
+struct vc_process_id; /* state.h */
+
 enum vc_step {
         VC_STEP_NONE,
         VC_STEP_LOCK,           /* "take the lock" */
@@ -104,6 +106,9 @@ struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */
         const char *owner;     /* claim: the VM it is claimed for (recorded); release: only
                                 * release when the record has no owner or this one. NULL: any */
+        const struct vc_process_id *starter; /* claim with an owner: the libvirtd starting that VM,
+                                               * recorded ("starter", lib/state.h); NULL: the VM
+                                               * runs (no starter recorded) */
         bool dry_run;          /* plan only: no sysfs write, no module load, no record */
         unsigned timeout_ms;   /* per sysfs write; 0: vc_ctx_get_unbind_timeout_ms() */
         bool lock_held;        /* the caller holds vc_state_lock() */

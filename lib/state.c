@@ -91,6 +91,8 @@ void vc_state_lock_drop_in_child(void) {
 
 /* ------------------------------------------------------------------ records */
 
+static int parse_u64(const char *s, uint64_t *ret);
+
 static void record_device_done(struct vc_record_device *d) {
         free(d->driver);
         free(d->module);
@@ -233,6 +235,8 @@ int vc_record_set_reset_method(struct vc_record *r, const struct vc_pci_addr *ad
 
 int vc_record_set_owner(struct vc_record *r, const char *owner) {
         char *o = NULL;
+        if (!streq_ptr(owner, r->owner))
+                r->starter = (struct vc_process_id){};
         if (owner) {
                 if (!owner_is_valid(owner))
                         return -EINVAL;
@@ -243,6 +247,73 @@ int vc_record_set_owner(struct vc_record *r, const char *owner) {
         free(r->owner);
         r->owner = o;
         return 0;
+}
+
+int vc_record_set_starter(struct vc_record *r, const struct vc_process_id *starter) {
+        if (!starter || starter->pid == 0) {
+                if (starter && starter->start_time)
+                        return -EINVAL;
+                r->starter = (struct vc_process_id){};
+                return 0;
+        }
+        if (!r->owner || starter->pid > INT32_MAX)
+                return -EINVAL;
+        r->starter = *starter;
+        return 0;
+}
+
+int vc_process_id_read(struct vc_ctx *ctx, uint32_t pid, struct vc_process_id *ret) {
+        _cleanup_free_ char *proc = NULL, *path = NULL, *text = NULL;
+        if (pid == 0 || pid > INT32_MAX)
+                return -EINVAL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PROC, &proc, NULL);
+        if (r < 0)
+                return r;
+        if (asprintf(&path, "%s/%" PRIu32 "/stat", proc, pid) < 0)
+                return -ENOMEM;
+        r = vc_sysfs_read(path, &text);
+        if (r == -ENOENT || r == -ESRCH)
+                return -ESRCH;
+        if (r < 0)
+                return r;
+        /* "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so the fields are
+         * counted from the last ')'; the start time is field 22, the 20th after it. */
+        const char *p = strrchr(text, ')');
+        if (!p)
+                return -EBADMSG;
+        p++;
+        for (int field = 3; field < 22; field++) {
+                if (*p != ' ')
+                        return -EBADMSG;
+                p++;
+                size_t k = strcspn(p, " \n");
+                if (k == 0)
+                        return -EBADMSG;
+                p += k;
+        }
+        if (*p++ != ' ')
+                return -EBADMSG;
+        char word[32];
+        size_t k = strcspn(p, " \n");
+        if (k == 0 || k >= sizeof word)
+                return -EBADMSG;
+        memcpy(word, p, k);
+        word[k] = 0;
+        uint64_t start;
+        if (parse_u64(word, &start) < 0)
+                return -EBADMSG;
+        *ret = (struct vc_process_id){ .pid = pid, .start_time = start };
+        return 0;
+}
+
+int vc_process_id_alive(struct vc_ctx *ctx, const struct vc_process_id *id) {
+        struct vc_process_id now;
+        int r = vc_process_id_read(ctx, id->pid, &now);
+        if (r == -ESRCH)
+                return 0;
+        if (r < 0)
+                return r;
+        return now.start_time == id->start_time;
 }
 
 /* One printable line: no control characters, no leading or trailing space. */
@@ -288,6 +359,8 @@ int vc_record_format(const struct vc_record *r, char **ret) {
         fprintf(f, "group %u\n", r->group);
         if (r->owner)
                 fprintf(f, "owner %s\n", r->owner);
+        if (r->owner && r->starter.pid)
+                fprintf(f, "starter %" PRIu32 " %" PRIu64 "\n", r->starter.pid, r->starter.start_time);
         if (r->by)
                 fprintf(f, "by %s\n", r->by);
         fprintf(f, "since %" PRIu64 "\n", r->since);
@@ -434,6 +507,17 @@ int vc_record_parse(const char *text, int expected_group, struct vc_record **ret
                         r = vc_record_set_owner(rec, arg);
                         if (r < 0)
                                 return r;
+                } else if (streq(line, "starter")) {
+                        /* after the owner line, once: "starter PID START" */
+                        char *sp2 = strchr(arg, ' ');
+                        uint64_t pid, start;
+                        if (!rec->owner || rec->starter.pid || !sp2)
+                                return -EBADMSG;
+                        *sp2 = '\0';
+                        if (parse_u64(arg, &pid) < 0 || pid == 0 || pid > INT32_MAX ||
+                            parse_u64(sp2 + 1, &start) < 0)
+                                return -EBADMSG;
+                        rec->starter = (struct vc_process_id){ .pid = (uint32_t) pid, .start_time = start };
                 } else if (streq(line, "by")) {
                         if (rec->by || !by_is_valid(arg))
                                 return -EBADMSG;

@@ -11,6 +11,7 @@
  *
  *   group 12
  *   owner win11                       (absent when no VM owns the group)
+ *   starter 1234 5678                 (optional, only with owner: the VM is starting, see below)
  *   by vfio-claim enable              (who claimed it; absent when unknown)
  *   since 1763771234                  (seconds since the epoch)
  *   state claiming|claimed|releasing
@@ -29,6 +30,14 @@
  * commas for spaces, or "none" for an empty list (every method disabled). Release writes it back.
  * A device line without it (every record of a version before this field, and every device whose
  * reset_method vfio-claim never wrote) leaves reset_method alone at release.
+ *
+ * "starter PID START" (optional, added later; only after an owner) says the owner VM is still
+ * starting: the libvirt hook's "prepare" took the group, and its "started" has not yet run. PID
+ * is the libvirtd that runs the start (the hook's parent) and START its start time (field 22 of
+ * /proc/PID/stat, clock ticks since boot), so that a reused PID is not mistaken for it. libvirt
+ * may report a starting domain as shut off: while that libvirtd lives, the hold is live whatever
+ * libvirt says. A record without the line (every record of a version before this field) is a
+ * hold of a VM that runs, decided by asking libvirt, as before.
  *
  * Records are input like any other: reading one validates every field and returns -EBADMSG for
  * anything unexpected; addresses are parsed before they are used to build a path. */
@@ -69,9 +78,17 @@ struct vc_record_device {
                              * ("flr bus", "" for none); NULL: not written, not to restore */
 };
 
+/* A process, identified against PID reuse: its PID and its start time (/proc/PID/stat). */
+struct vc_process_id {
+        uint32_t pid;        /* 0: none */
+        uint64_t start_time; /* clock ticks after boot */
+};
+
 struct vc_record {
         unsigned group;
         char *owner; /* the VM the group was claimed for, NULL: none */
+        struct vc_process_id starter; /* with an owner: the libvirtd starting it; .pid 0: none
+                                       * (the VM runs, or an older record) */
         char *by;    /* who claimed it ("udev (PCI add event)", "vfio-claim enable", ...), NULL */
         uint64_t since;
         enum vc_record_state state;
@@ -97,7 +114,18 @@ int vc_record_set_host_probe(struct vc_record *r, const struct vc_pci_addr *addr
  * driver host=probe. Returns 1 when the entry changed, 0 when it had no such override, -ENOENT
  * when not listed. */
 int vc_record_drop_boot_override(struct vc_record *r, const struct vc_pci_addr *addr);
+/* Also clears the starter when @owner differs from the recorded owner. */
 int vc_record_set_owner(struct vc_record *r, const char *owner);
+/* The libvirtd starting the owner VM (NULL or .pid 0: none, the VM runs). -EINVAL without an
+ * owner, or for PID 0 with a start time. */
+int vc_record_set_starter(struct vc_record *r, const struct vc_process_id *starter);
+
+/* The identity of process @pid from /proc/PID/stat inside @ctx's root: -ESRCH when there is no
+ * such process, -EBADMSG for a stat line it cannot read. */
+int vc_process_id_read(struct vc_ctx *ctx, uint32_t pid, struct vc_process_id *ret);
+/* Does the process @id still run (the same PID with the same start time)? 1: yes, 0: gone or
+ * another process under that PID now, negative errno: cannot tell. */
+int vc_process_id_alive(struct vc_ctx *ctx, const struct vc_process_id *id);
 /* Who claimed the group, for status: one printable line of at most 64 characters. */
 int vc_record_set_by(struct vc_record *r, const char *by);
 const struct vc_record_device *vc_record_find_device(const struct vc_record *r,

@@ -3,6 +3,7 @@
  * what they did. All moves go through the engine (lib/bind.c) under the one lock. */
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -162,6 +163,19 @@ static void undo_results(struct vc_cli *cli, struct vc_op_result *v, size_t n, b
         }
 }
 
+/* Who holds the group per its record, as compared before and under the lock: the owner VM and,
+ * while it starts, the libvirtd starting it (a VM started again in between is another hold).
+ * *ret NULL: no holder. */
+static int holder_describe(const struct vc_record *rec, char **ret) {
+        *ret = NULL;
+        if (!rec || !rec->owner)
+                return 0;
+        if (!rec->starter.pid)
+                return (*ret = strdup(rec->owner)) ? 0 : -ENOMEM;
+        return asprintf(ret, "%s\n%" PRIu32 " %" PRIu64, rec->owner, rec->starter.pid, rec->starter.start_time) < 0
+                       ? -ENOMEM : 0;
+}
+
 /* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
  * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
  * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
@@ -199,12 +213,20 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         return log_error_errno(r, "IOMMU group %u: cannot read its state record: %m", groups[i]),
                                EXIT_FAILED;
                 }
-                if (!streq_ptr(rec ? rec->owner : NULL, expected_owners[i])) {
-                        log_notice("IOMMU group %u: its holder changed from %s%s%s to %s%s%s while this command waited for "
-                                   "the lock; asking libvirt again", groups[i],
-                                   expected_owners[i] ? "VM \"" : "", expected_owners[i] ?: "none",
-                                   expected_owners[i] ? "\"" : "", rec && rec->owner ? "VM \"" : "",
-                                   rec && rec->owner ? rec->owner : "none", rec && rec->owner ? "\"" : "");
+                _cleanup_free_ char *now = NULL;
+                if (holder_describe(rec, &now) < 0) {
+                        free(results);
+                        return log_error("out of memory"), EXIT_FAILED;
+                }
+                if (!streq_ptr(now, expected_owners[i])) {
+                        const char *was = expected_owners[i];
+                        int was_len = was ? (int) strcspn(was, "\n") : 4;
+                        log_notice("IOMMU group %u: its holder changed from %s%.*s%s%s to %s%s%s%s while this command "
+                                   "waited for the lock; asking libvirt again", groups[i],
+                                   was ? "VM \"" : "", was_len, was ?: "none", was ? "\"" : "",
+                                   was && strchr(was, '\n') ? " (starting)" : "", rec && rec->owner ? "VM \"" : "",
+                                   rec && rec->owner ? rec->owner : "none", rec && rec->owner ? "\"" : "",
+                                   rec && rec->owner && rec->starter.pid ? " (starting)" : "");
                         free(results);
                         return EXIT_RETRY;
                 }
@@ -288,6 +310,28 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, 
                                EXIT_FAILED;
                 if (!rec->owner)
                         continue;
+                /* A VM being started: libvirt may call it shut off until its start is over, so
+                 * the libvirtd starting it decides. Alive: the hold is live. Gone (or another
+                 * process under its PID): libvirt's word decides, as for a running VM's hold
+                 * (a libvirtd that came back may have found the VM running). */
+                if (rec->starter.pid) {
+                        r = vc_process_id_alive(cli->ctx, &rec->starter);
+                        if (r > 0) {
+                                log_error("IOMMU group %u is held by VM \"%s\", which libvirtd (pid %" PRIu32 ") is "
+                                          "starting; stop the VM first", groups[i], rec->owner, rec->starter.pid);
+                                return EXIT_REFUSED;
+                        }
+                        if (r < 0 && !cli->force) {
+                                log_error_errno(r, "IOMMU group %u is held by VM \"%s\", which process %" PRIu32 " was "
+                                                "starting, and whether that process still runs is unknown (%m); stop "
+                                                "the VM first, or if it is gone, run again with --force",
+                                                groups[i], rec->owner, rec->starter.pid);
+                                return EXIT_REFUSED;
+                        }
+                        log_notice("IOMMU group %u: VM \"%s\" was being started by libvirtd (pid %" PRIu32 "), "
+                                   "which is gone%s; asking libvirt", groups[i], rec->owner, rec->starter.pid,
+                                   r < 0 ? " or unknown (--force)" : "");
+                }
                 /* The record says who took it; libvirt says whether that VM still runs. */
                 _cleanup_free_ char *err = NULL;
                 r = vc_virt_domain_is_running(cli->connect_uri, rec->owner, &err);
@@ -315,7 +359,7 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, 
                                   groups[i], rec->owner, cli->connect_uri, strna(err));
                         return EXIT_REFUSED;
                 }
-                if (!(ret_owners[i] = strdup(rec->owner)))
+                if (holder_describe(rec, &ret_owners[i]) < 0)
                         return log_error("out of memory"), EXIT_FAILED;
         }
         return EXIT_DONE;

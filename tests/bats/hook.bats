@@ -610,3 +610,43 @@ big_xml() {
                 done
         done
 }
+
+@test "prepare records the libvirtd starting the VM; started drops it; the front starts the worker for started only then" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        # The hook's parent plays libvirtd: a process of the tree's /proc with start time 777.
+        (
+                mkdir -p "$ROOT/proc/$BASHPID"
+                echo "$BASHPID (libvirtd) S 1 $BASHPID $BASHPID 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0" \
+                        > "$ROOT/proc/$BASHPID/stat"
+                echo "$BASHPID" > "$BATS_TEST_TMPDIR/libvirtd"
+                hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+                rc=$?
+                exit $rc
+        )
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        assert_line "owner win11"
+        assert_line "starter $(cat "$BATS_TEST_TMPDIR/libvirtd") 777"
+
+        prog="$abs_top_builddir/vfio-claim-hook"
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # Another domain's start: the front answers alone (no worker next to a copy of it).
+        if [ -z "${VC_WRAPPER:-}" ]; then
+                mkdir -p "$BATS_TEST_TMPDIR/front"
+                cp "$abs_top_builddir/vfio-claim-hook" "$BATS_TEST_TMPDIR/front/"
+                run --separate-stderr env VFIO_CLAIM_SYSROOT="$ROOT" "$BATS_TEST_TMPDIR/front/vfio-claim-hook" \
+                        other started begin - < /dev/null
+                assert_success
+                assert_equal "$output$stderr" ""
+        fi
+        # shellcheck disable=SC2086
+        VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_CONFIG="$CONF" \
+                run --separate-stderr fk $VC_WRAPPER "$prog" win11 started begin - < /dev/null
+        assert_success
+        assert_equal "$output$stderr" ""
+        run record 1
+        assert_line "owner win11"
+        refute_line --partial "starter"
+        assert_claimed 0000:01:00.0 0000:01:00.1
+}

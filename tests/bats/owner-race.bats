@@ -105,3 +105,58 @@ race() {
         assert_output --partial "IOMMU group 1: its record names VM \"ghost\" as the holder, but libvirt at $uri knows no VM of that name: a stale hold, taken back (if the VM is defined under another libvirt connection, that was the wrong --connect URI)"
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
 }
+
+# A VM being started: its hook's prepare recorded the libvirtd that runs the start ("starter PID
+# START", lib/state.h), and libvirt may report such a domain shut off until it runs. The libvirtd
+# is a process of the tree's /proc here: libvirtd_stat PID START writes its stat line.
+libvirtd_stat() {
+        mkdir -p "$ROOT/proc/$1"
+        echo "$1 (libvirtd) S 1 $1 $1 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 $2 0 0" > "$ROOT/proc/$1/stat"
+}
+
+@test "a starting VM's hold is live while the libvirtd starting it runs, whatever libvirt says" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        sed -i '/^group /a owner win11\nstarter 4242 1000' "$STATE/group-1"
+        libvirtd_stat 4242 1000
+        uri=$(node_with "$WIN11_STOPPED")
+        run vc --connect "$uri" release group:1
+        [ "$status" -eq 4 ]
+        assert_output --partial 'IOMMU group 1 is held by VM "win11", which libvirtd (pid 4242) is starting; stop the VM first'
+        run vc --connect "$uri" disable 01:00.0
+        [ "$status" -eq 4 ]
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
+        grep -qx 'starter 4242 1000' "$STATE/group-1"
+        [ -e "$CONF/conf.d/0000-01-00.0.conf" ]
+}
+
+@test "a starting VM's hold whose libvirtd is gone is decided by libvirt: shut off is stale, running is live" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        sed -i '/^group /a owner win11\nstarter 4242 1000' "$STATE/group-1"
+        # Another process under the PID (it was reused): not the libvirtd that started the VM.
+        libvirtd_stat 4242 1001
+        run vc --connect "$(node_with "$WIN11_RUNNING")" release group:1
+        [ "$status" -eq 4 ]
+        assert_output --partial 'IOMMU group 1 is held by the running VM "win11"; stop the VM first'
+        rm -r "$ROOT/proc/4242"
+        run vc --connect "$(node_with "$WIN11_STOPPED")" release group:1
+        assert_success
+        assert_output --partial 'VM "win11" was being started by libvirtd (pid 4242), which is gone; asking libvirt'
+        assert_output --partial 'says it is not running: a stale hold, taken back'
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+        [ ! -e "$STATE/group-1" ]
+}
+
+@test "release: a VM started again while release waited for the lock is checked again" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        sed -i '/^group /a owner win11' "$STATE/group-1"
+        libvirtd_stat 4242 1000
+        # libvirt reports win11 shut off: the hold looks stale; meanwhile a libvirtd starts it again.
+        race '/^owner /a starter 4242 1000' --connect "$(node_with "$WIN11_STOPPED")" release group:1
+        [ "$status" -eq 4 ]
+        assert_line --partial 'its holder changed from VM "win11" to VM "win11" (starting) while this command waited for the lock'
+        assert_line --partial 'IOMMU group 1 is held by VM "win11", which libvirtd (pid 4242) is starting; stop the VM first'
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+}

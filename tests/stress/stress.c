@@ -275,6 +275,25 @@ static void write_main_conf(void) {
         write_text(p, text);
 }
 
+/* libvirtd, as the hook and the CLI see it: vc-stress is the hook's parent, and its
+ * ROOT/proc/PID/stat (the fake tree's /proc) gives it a start time. A libvirtd that restarts
+ * (the "crash" step: the VM died while libvirtd was down) is a new process under the same PID:
+ * another start time. */
+static unsigned long long libvirtd_start;
+
+static void write_libvirtd_stat(void) {
+        char p[PATH_MAX], text[256];
+        pid_t self = getpid();
+        pathf(p, "%s/proc", root);
+        (void) mkdir(p, 0755);
+        pathf(p, "%s/proc/%d", root, (int) self);
+        (void) mkdir(p, 0755);
+        snprintf(text, sizeof text, "%d (libvirtd) S 1 %d %d 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n",
+                 (int) self, (int) self, (int) self, libvirtd_start);
+        pathf(p, "%s/proc/%d/stat", root, (int) self);
+        write_text(p, text);
+}
+
 static void write_node_xml(void) {
         char text[4096];
         size_t n = 0;
@@ -705,7 +724,7 @@ _Noreturn static void run_child(const struct op *o, int actor) {
                 argv[argc++] = prog; /* the front finds the worker next to itself */
                 argv[argc++] = (char *) o->a[0];
                 argv[argc++] = (char *) o->a[1];
-                argv[argc++] = strcmp(o->a[1], "prepare") == 0 ? "begin" : "end";
+                argv[argc++] = strcmp(o->a[1], "release") == 0 ? "end" : "begin"; /* prepare, started */
                 argv[argc++] = "-";
                 argv[argc] = NULL;
                 if (!arg_exec)
@@ -971,6 +990,8 @@ static void run_step(struct step *st, const char *text) {
                                 v->running = false;
                                 write_node_xml();
                         }
+                        libvirtd_start++; /* libvirtd came back: another process */
+                        write_libvirtd_stat();
                 } else {
                         reset_configured = strcmp(st->admin, "reset on") == 0;
                         write_main_conf();
@@ -979,16 +1000,16 @@ static void run_step(struct step *st, const char *text) {
                 return;
         }
 
-        /* libvirt marks a starting domain active before its prepare hook, and a stopping one
-         * inactive before its release hook. */
+        /* libvirt may report a domain whose prepare hook runs as shut off (the hook must not take
+         * libvirt's word for it), and reports a stopping one shut off before its release hook. */
         bool changed_vms = false;
         for (int i = 0; i < st->n_ops; i++)
                 if (st->ops[i].kind == OP_HOOK) {
                         struct vm *v = find_vm(st->ops[i].a[0]);
                         if (v) {
-                                v->running = strcmp(st->ops[i].a[1], "prepare") == 0;
+                                v->running = false;
                                 memset(v->holds, 0, sizeof v->holds);
-                                if (v->running)
+                                if (strcmp(st->ops[i].a[1], "prepare") == 0)
                                         vm_groups(v, v->holds);
                                 changed_vms = true;
                         }
@@ -1001,15 +1022,24 @@ static void run_step(struct step *st, const char *text) {
         run_ops(st);
         set_fault(NULL);
 
-        changed_vms = false;
-        for (int i = 0; i < st->n_ops; i++)
-                if (st->ops[i].kind == OP_HOOK && strcmp(st->ops[i].a[1], "prepare") == 0 &&
-                    exit_code(st->ops[i].status) != 0) {
-                        find_vm(st->ops[i].a[0])->running = false; /* libvirt does not start it */
-                        changed_vms = true;
-                }
-        if (changed_vms)
+        /* Then libvirt goes on as it does after a prepare hook: on success the VM runs (libvirt
+         * reports it running, then runs the "started" hook); on failure libvirt stops the start
+         * and runs the "release" hook. Each runs alone, without a fault. */
+        for (int i = 0; i < st->n_ops; i++) {
+                if (st->ops[i].kind != OP_HOOK || strcmp(st->ops[i].a[1], "prepare") != 0)
+                        continue;
+                struct vm *v = find_vm(st->ops[i].a[0]);
+                bool ok = exit_code(st->ops[i].status) == 0;
+                struct step nxt = { .n_ops = 1 };
+                nxt.ops[0] = (struct op){ .kind = OP_HOOK, .n = 2 };
+                snprintf(nxt.ops[0].a[0], sizeof nxt.ops[0].a[0], "%s", v->name);
+                snprintf(nxt.ops[0].a[1], sizeof nxt.ops[0].a[1], "%s", ok ? "started" : "release");
+                v->running = ok;
+                if (!ok)
+                        memset(v->holds, 0, sizeof v->holds);
                 write_node_xml();
+                run_ops(&nxt);
+        }
 
         view_all(after, true);
         check_config(&conf_before, st, text);
@@ -1184,6 +1214,8 @@ static void fresh_tree(void) {
                 write_vm_xml(&vms[i]);
         }
         write_node_xml();
+        libvirtd_start = 1000;
+        write_libvirtd_stat();
         enable_written.n = 0;
         memset(tainted, 0, sizeof tainted);
         cur_group = -1;
@@ -1522,6 +1554,11 @@ int main(int argc, char **argv) {
                         break;
                 steps += n;
                 episode++;
+                /* A long run stopped from outside still tells how far it got. */
+                if (steps / 1000 != (steps - n) / 1000) {
+                        printf("vc-stress: %ld steps without a violation so far\n", steps);
+                        fflush(stdout);
+                }
         }
         double wall = now_seconds() - t0, cpu = cpu_seconds() - c0;
         if (at < 0) {

@@ -145,6 +145,16 @@ TEST(record_rejects_bad_content) {
                 "reset_method=flr,bus,pm,acpi,af_flr,device_specific,flr\n",
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=a module=none override=none reset_method=flr reset_method=bus\n",
                 "group 1\nsince 5\nstate claimed\ndevice 0000:01:00.0 driver=none module=none override=none reset_method=flr host=probe\n",
+                /* starter PID START: only with an owner, once, PID 1..2^31-1 */
+                "group 1\nstarter 5 7\nsince 5\nstate claimed\n",
+                "group 1\nstarter 5 7\nowner vm\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter 5 7\nstarter 5 7\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter 0 7\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter 5\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter 5 7 9\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter 2147483648 7\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter -5 7\nsince 5\nstate claimed\n",
+                "group 1\nowner vm\nstarter 05 7\nsince 5\nstate claimed\n",
                 "group 2\nsince 5\nstate claimed\n", /* not the group asked for */
         };
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
@@ -238,6 +248,61 @@ TEST(record_old_format_still_reads) {
         ASSERT_NULL(rec->devices[0].reset_method);
         ASSERT_TRUE(rec->devices[1].host_probe);
         ASSERT_NULL(rec->devices[1].reset_method);
+}
+
+/* "starter PID START": the libvirtd starting the owner VM. It round-trips, goes with the owner,
+ * and a record without it (every older record) has none: the VM runs. */
+TEST(record_starter_round_trip) {
+        static const char text[] = "group 5\nowner vm4\nstarter 4242 987654321\nby libvirt hook\nsince 5\n"
+                                   "state claimed\ndevice 0000:03:00.0 driver=e1000e module=e1000e override=none\n";
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL, *old = NULL;
+        _cleanup_free_ char *back = NULL, *again = NULL;
+        ASSERT_OK(vc_record_parse(text, 5, &rec));
+        ASSERT_EQ(rec->starter.pid, 4242u);
+        ASSERT_EQ(rec->starter.start_time, 987654321u);
+        ASSERT_OK(vc_record_format(rec, &back));
+        ASSERT_STREQ(back, text);
+
+        /* started: the starter goes, the owner stays */
+        ASSERT_OK(vc_record_set_starter(rec, NULL));
+        ASSERT_OK(vc_record_format(rec, &again));
+        ASSERT_NULL(strstr(again, "starter"));
+        ASSERT_STREQ(rec->owner, "vm4");
+
+        /* another owner (or none) never inherits the starter */
+        ASSERT_OK(vc_record_set_starter(rec, &(struct vc_process_id){ .pid = 7, .start_time = 9 }));
+        ASSERT_OK(vc_record_set_owner(rec, "vm4"));
+        ASSERT_EQ(rec->starter.pid, 7u);
+        ASSERT_OK(vc_record_set_owner(rec, "vm5"));
+        ASSERT_EQ(rec->starter.pid, 0u);
+        ASSERT_OK(vc_record_set_owner(rec, NULL));
+        ASSERT_ERRNO(vc_record_set_starter(rec, &(struct vc_process_id){ .pid = 7, .start_time = 9 }), EINVAL);
+
+        ASSERT_OK(vc_record_parse("group 5\nowner vm4\nsince 5\nstate claimed\n", 5, &old));
+        ASSERT_EQ(old->starter.pid, 0u);
+}
+
+/* The identity of a process from /proc/PID/stat inside the root: the start time is field 22,
+ * counted after the last ')' (a command name may hold spaces and parentheses). */
+TEST(process_id_read_and_alive) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_process_id id = {};
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        tree_file(root, "proc/4242/stat",
+                  "4242 (lib virtd) (x) S 1 4242 4242 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 987654321 0 0\n");
+        tree_file(root, "proc/17/stat", "17 (short) S 1 17\n");
+        ASSERT_OK(vc_process_id_read(ctx, 4242, &id));
+        ASSERT_EQ(id.pid, 4242u);
+        ASSERT_EQ(id.start_time, 987654321u);
+        ASSERT_EQ(vc_process_id_alive(ctx, &id), 1);
+        ASSERT_EQ(vc_process_id_alive(ctx, &(struct vc_process_id){ .pid = 4242, .start_time = 5 }), 0);
+        ASSERT_EQ(vc_process_id_alive(ctx, &(struct vc_process_id){ .pid = 4243, .start_time = 987654321 }), 0);
+        ASSERT_ERRNO(vc_process_id_read(ctx, 4243, &id), ESRCH);
+        ASSERT_ERRNO(vc_process_id_read(ctx, 17, &id), EBADMSG);
+        ASSERT_ERRNO(vc_process_id_alive(ctx, &(struct vc_process_id){ .pid = 17, .start_time = 1 }), EBADMSG);
+        ASSERT_ERRNO(vc_process_id_read(ctx, 0, &id), EINVAL);
 }
 
 TEST(record_read_bad_file) {
