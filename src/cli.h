@@ -61,7 +61,9 @@ int cli_done(struct vc_cli *cli, int code);
 /* Begin the "operations" document (--json, writing verbs) if it is not begun. NULL on OOM. */
 struct vc_json *cli_json_operations(struct vc_cli *cli);
 
-/* Load the configuration once. Invalid: every error is printed and EXIT_CONFIG returned. */
+/* Load the configuration once; a second call (of either) answers as the first, an invalid
+ * configuration is never kept (cli->config NULL, its errors in cli->config_errors, printed once).
+ * cli_load_config(): EXIT_CONFIG when it is invalid or cannot be read. */
 int cli_load_config(struct vc_cli *cli);
 /* For verbs that only read (list, show, status, doctor): an invalid configuration is reported
  * (every error on stderr, kept in cli->config_errors) and the verb goes on without it
