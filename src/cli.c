@@ -41,6 +41,17 @@ int cli_load_config(struct vc_cli *cli) {
         return EXIT_DONE;
 }
 
+int cli_reload_config(struct vc_cli *cli) {
+        cli->config = vc_config_free(cli->config);
+        for (size_t i = 0; i < cli->n_config_errors; i++)
+                free(cli->config_errors[i]);
+        free(cli->config_errors);
+        cli->config_errors = NULL;
+        cli->n_config_errors = 0;
+        cli->config_invalid = false;
+        return cli_load_config(cli);
+}
+
 int cli_load_config_to_read(struct vc_cli *cli) {
         bool first = !cli->config && !cli->config_invalid;
         if (load_config(cli) < 0)
@@ -232,11 +243,16 @@ int cli_done(struct vc_cli *cli, int code) {
                 vc_json_object_end(cli->json_ops);
                 int r = vc_json_finish(cli->json_ops);
                 vc_json_free(cli->json_ops);
+                cli->json_ops = NULL;
                 if (r < 0) {
                         log_error_errno(r, "cannot write the JSON document: %m");
                         code = code ?: EXIT_FAILED;
                 }
         }
+        return code;
+}
+
+void cli_clear(struct vc_cli *cli) {
         for (size_t i = 0; i < cli->n_records; i++)
                 vc_record_free(cli->records[i]);
         free(cli->records);
@@ -246,6 +262,15 @@ int cli_done(struct vc_cli *cli, int code) {
                 free(cli->config_errors[i]);
         free(cli->config_errors);
         free(cli->config_dir);
+        vc_topology_free(cli->topology);
         vc_ctx_unref(cli->ctx);
-        return code;
+        *cli = (struct vc_cli){};
+}
+
+int cli_exit_status(int r) {
+        if (r == -ENOMEM)
+                log_error("out of memory");
+        if (r < 0)
+                return EXIT_FAILED;
+        return r <= EXIT_REFUSED ? r : EXIT_FAILED;
 }

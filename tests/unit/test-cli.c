@@ -9,8 +9,6 @@
 #include "tests.h"
 #include "tree.h"
 
-static void cli_clear(struct vc_cli *cli) { (void) cli_done(cli, EXIT_DONE); }
-
 /* A second call after an invalid configuration refuses again: a verb that asks twice (once
  * itself, once through a DEVICE name) must never go on with the entries of an invalid file. */
 TEST(load_config_invalid_twice) {
@@ -51,6 +49,18 @@ TEST(load_config_valid_once) {
         ASSERT_EQ(cli_load_config(&cli), EXIT_DONE);
         ASSERT_TRUE(cli.config == first);
         ASSERT_EQ(cli.config->n_devices, 1u);
+}
+
+/* vfio-claim(8), EXIT STATUS: the typed outcomes pass, a failure's -errno is 1. */
+TEST(exit_status_map) {
+        ASSERT_EQ(cli_exit_status(EXIT_DONE), 0);
+        ASSERT_EQ(cli_exit_status(EXIT_FAILED), 1);
+        ASSERT_EQ(cli_exit_status(EXIT_USAGE), 2);
+        ASSERT_EQ(cli_exit_status(EXIT_CONFIG), 3);
+        ASSERT_EQ(cli_exit_status(EXIT_REFUSED), 4);
+        ASSERT_EQ(cli_exit_status(-EIO), 1);
+        ASSERT_EQ(cli_exit_status(-ENOMEM), 1);
+        ASSERT_EQ(cli_exit_status(77), 1);
 }
 
 int main(int argc, char **argv) {
