@@ -77,24 +77,26 @@ struct wanted {
         struct vc_op_result res;  /* of the claim; ->undo: what it changed */
 };
 
-struct plan {
+/* What prepare begin claims for one domain: its groups and the ids the claim must find in them.
+ * Not the engine's per-group vc_plan (lib/bind.h): this one spans the domain's groups. */
+struct hook_plan {
         struct wanted *groups;
         size_t n_groups;
         struct vc_claim_guard *guards;
         size_t n_guards;
 };
 
-static void plan_done(struct plan *p) {
+static void hook_plan_done(struct hook_plan *p) {
         for (size_t i = 0; i < p->n_groups; i++) {
                 vc_record_free(p->groups[i].before);
                 vc_op_result_done(&p->groups[i].res);
         }
         free(p->groups);
         free(p->guards);
-        *p = (struct plan){};
+        *p = (struct hook_plan){};
 }
 
-static int plan_add_group(struct plan *p, unsigned group, const struct vc_pci_addr *addr) {
+static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct vc_pci_addr *addr) {
         for (size_t i = 0; i < p->n_groups; i++)
                 if (p->groups[i].group == group)
                         return 0;
@@ -116,7 +118,7 @@ static int reset_choices(struct vc_ctx *ctx, const struct vc_config *config, uns
         return vc_reset_choices_for_group(config, g, ret, ret_n);
 }
 
-static int plan_add_guard(struct plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
+static int hook_plan_add_guard(struct hook_plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
         struct vc_claim_guard *n = realloc(p->guards, (p->n_guards + 1) * sizeof *n);
         if (!n)
                 return -ENOMEM;
@@ -155,7 +157,7 @@ static int check_group_reservations(struct vc_ctx *ctx, const struct vc_config *
  * what each claim changed (vc_op_result_undo()): devices it moved, reset_method it wrote, the
  * owner it recorded; a group that was on vfio-pci before stays there. Best effort: a group that
  * cannot be put back keeps its record, and "vfio-claim release" can finish the job. */
-static void rollback(struct vc_ctx *ctx, struct plan *p) {
+static void rollback(struct vc_ctx *ctx, struct hook_plan *p) {
         for (size_t i = p->n_groups; i-- > 0;) {
                 struct wanted *w = &p->groups[i];
                 if (!w->res.undo)
@@ -168,7 +170,7 @@ static void rollback(struct vc_ctx *ctx, struct plan *p) {
         }
 }
 
-static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct plan *p,
+static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct hook_plan *p,
                      const char *vm) {
         _cleanup_close_ int lock_fd = -1;
         int r;
@@ -279,7 +281,7 @@ static bool domain_lists(const struct vc_domain *dom, const struct vc_pci_addr *
  * [global] hook-claim-unconfigured = yes the whole group is claimed like a configured one (every
  * safety refusal of the engine applies) and given back at release. */
 static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
-                                const struct vc_pci_dev *d, const char *vm, struct plan *p) {
+                                const struct vc_pci_dev *d, const char *vm, struct hook_plan *p) {
         const char *addr = vc_pci_dev_name(d);
         int group = vc_pci_dev_iommu_group(d);
         if (group < 0) {
@@ -289,7 +291,7 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
         if (config->hook_claim_unconfigured) {
                 log_info("VM %s: %s is not configured; its IOMMU group %d is claimed "
                          "(hook-claim-unconfigured = yes)", vm, addr, group);
-                return plan_add_group(p, (unsigned) group, vc_pci_dev_addr(d)) < 0 ? fail("out of memory") : HOOK_OK;
+                return hook_plan_add_group(p, (unsigned) group, vc_pci_dev_addr(d)) < 0 ? fail("out of memory") : HOOK_OK;
         }
 
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
@@ -324,7 +326,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ char *xml = NULL, *err = NULL, *dir = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
         _cleanup_(vc_config_freep) struct vc_config *config = NULL;
-        _cleanup_(plan_done) struct plan p = {};
+        _cleanup_(hook_plan_done) struct hook_plan p = {};
         size_t len = 0;
         int r;
 
@@ -383,9 +385,9 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 if (group < 0)
                         return fail("%s (device %s) has no IOMMU group; enable the IOMMU "
                                     "(see 'vfio-claim doctor'). VM \"%s\" was not started", addr, cd->name, vm);
-                if (cd->has_id && (r = plan_add_guard(&p, &h->addr, &cd->id)) < 0)
+                if (cd->has_id && (r = hook_plan_add_guard(&p, &h->addr, &cd->id)) < 0)
                         return fail("out of memory");
-                if ((r = plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
+                if ((r = hook_plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
                         return fail("out of memory");
         }
         if (p.n_groups == 0)

@@ -122,27 +122,6 @@ static char *table_join(const char *const *table, size_t n) {
         return s;
 }
 
-bool vc_config_name_is_valid(const char *s) {
-        if (isempty(s))
-                return false;
-        for (; *s; s++)
-                if (!isascii((unsigned char) *s) ||
-                    !(isalnum((unsigned char) *s) || strchr("_.-", *s)))
-                        return false;
-        return true;
-}
-
-/* libvirt domain names: anything printable but "/" (libvirt itself refuses "/" and control
- * characters would end up in file names and logs). */
-static bool vm_name_valid(const char *s) {
-        if (isempty(s))
-                return false;
-        for (; *s; s++)
-                if ((unsigned char) *s < 0x20 || *s == 0x7f || *s == '/')
-                        return false;
-        return true;
-}
-
 /* A value quoted in a message: '"' and '\' escaped, control characters as \xHH, so that an
  * error stays on one line and cannot drive a terminal. */
 static char *escape(const char *s) {
@@ -629,9 +608,9 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                 }
                 break;
         case DKEY_VM:
-                if (!vm_name_valid(value))
+                if (!vc_vm_name_is_valid(value))
                         error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
-                                   "(not empty, no \"/\", no control characters)", p->label, key, q);
+                                   "(not empty, at most 255 bytes, no \"/\", no control characters)", p->label, key, q);
                 else if (!(d->vm = strdup(value)))
                         p->oom = -ENOMEM;
                 break;
@@ -732,9 +711,9 @@ static void set_key_usb(struct parser *p, const char *key, const char *value, co
                         p->oom = -ENOMEM;
                 break;
         case UKEY_VM:
-                if (!vm_name_valid(value))
+                if (!vc_vm_name_is_valid(value))
                         error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
-                                   "(not empty, no \"/\", no control characters)", p->label, key, q);
+                                   "(not empty, at most 255 bytes, no \"/\", no control characters)", p->label, key, q);
                 else if (!(u->vm = strdup(value)))
                         p->oom = -ENOMEM;
                 break;

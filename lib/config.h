@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "macro.h"
+#include "name.h"
 #include "pci.h"
 
 enum vc_release {
@@ -96,8 +97,6 @@ int vc_config_load(const char *dir, struct vc_config **ret);
 struct vc_config *vc_config_free(struct vc_config *c);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_config *, vc_config_free);
 
-/* A device entry's name: letters, digits, '_', '.', '-', not empty. */
-bool vc_config_name_is_valid(const char *s);
 const struct vc_config_device *vc_config_find_device(const struct vc_config *c, const char *name);
 /* The configured entry whose match lines select @d (address or ids), NULL when none does. When
  * several entries select it, the first in reading order (files, then sections) wins. */

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "fileio.h"
 #include "log.h"
+#include "name.h"
 #include "state.h"
 #include "sysfs.h"
 
@@ -133,16 +134,6 @@ static bool name_is_valid(const char *s) {
         return true;
 }
 
-/* A libvirt domain name: anything printable on one line, without '/'. */
-static bool owner_is_valid(const char *s) {
-        if (isempty(s) || strlen(s) > NAME_MAX_LEN || isspace((unsigned char) s[0]))
-                return false;
-        for (const char *p = s; *p; p++)
-                if (*p == '/' || iscntrl((unsigned char) *p))
-                        return false;
-        return !isspace((unsigned char) s[strlen(s) - 1]);
-}
-
 static int dup_optional(const char *s, char **ret) {
         if (!s) {
                 *ret = NULL;
@@ -238,7 +229,7 @@ int vc_record_set_owner(struct vc_record *r, const char *owner) {
         if (!streq_ptr(owner, r->owner))
                 r->starter = (struct vc_process_id){};
         if (owner) {
-                if (!owner_is_valid(owner))
+                if (!vc_vm_name_is_valid(owner))
                         return -EINVAL;
                 o = strdup(owner);
                 if (!o)
@@ -502,7 +493,7 @@ int vc_record_parse(const char *text, int expected_group, struct vc_record **ret
                         rec->group = (unsigned) v;
                         have_group = true;
                 } else if (streq(line, "owner")) {
-                        if (rec->owner || !owner_is_valid(arg))
+                        if (rec->owner || !vc_vm_name_is_valid(arg))
                                 return -EBADMSG;
                         r = vc_record_set_owner(rec, arg);
                         if (r < 0)

@@ -8,46 +8,58 @@
 #include "device-arg.h"
 #include "log.h"
 
-int cli_load_config(struct vc_cli *cli) {
-        if (cli->config)
-                return EXIT_DONE;
-        int r = vc_config_load(cli->config_dir, &cli->config);
-        if (r == -EINVAL && cli->config) {
-                for (size_t i = 0; i < cli->config->n_errors; i++)
-                        fprintf(stderr, "%s\n", cli->config->errors[i]);
-                log_error("%s: configuration invalid (%zu error%s); nothing was changed",
-                          cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
-                return EXIT_CONFIG;
-        }
-        if (r < 0) {
-                log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
-                return EXIT_CONFIG;
-        }
-        return EXIT_DONE;
-}
-
-int cli_load_config_to_read(struct vc_cli *cli) {
+/* Read the configuration at most once. An invalid one is never kept: its errors are (printed
+ * once and) kept in cli->config_errors, cli->config stays NULL and cli->config_invalid says why,
+ * so a second call, strict or not, answers the same as the first. */
+static int load_config(struct vc_cli *cli) {
         if (cli->config || cli->config_invalid)
-                return EXIT_DONE;
+                return 0;
         int r = vc_config_load(cli->config_dir, &cli->config);
         if (r == -EINVAL && cli->config) {
                 for (size_t i = 0; i < cli->config->n_errors; i++)
                         fprintf(stderr, "%s\n", cli->config->errors[i]);
-                log_warning("%s: configuration invalid (%zu error%s): shown without it; "
-                            "'vfio-claim check-config' lists the errors",
-                            cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
-                /* Keep the errors (doctor reports them); use none of the entries. */
                 cli->config_errors = TAKE_PTR(cli->config->errors);
                 cli->n_config_errors = cli->config->n_errors;
                 cli->config->n_errors = 0;
                 cli->config = vc_config_free(cli->config);
                 cli->config_invalid = true;
-                return EXIT_DONE;
+                return 0;
         }
-        if (r < 0) {
-                log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
+        return 0;
+}
+
+int cli_load_config(struct vc_cli *cli) {
+        if (load_config(cli) < 0)
+                return EXIT_CONFIG;
+        if (cli->config_invalid) {
+                log_error("%s: configuration invalid (%zu error%s); nothing was changed", cli->config_dir,
+                          cli->n_config_errors, cli->n_config_errors == 1 ? "" : "s");
                 return EXIT_CONFIG;
         }
+        return EXIT_DONE;
+}
+
+int cli_reload_config(struct vc_cli *cli) {
+        cli->config = vc_config_free(cli->config);
+        for (size_t i = 0; i < cli->n_config_errors; i++)
+                free(cli->config_errors[i]);
+        free(cli->config_errors);
+        cli->config_errors = NULL;
+        cli->n_config_errors = 0;
+        cli->config_invalid = false;
+        return cli_load_config(cli);
+}
+
+int cli_load_config_to_read(struct vc_cli *cli) {
+        bool first = !cli->config && !cli->config_invalid;
+        if (load_config(cli) < 0)
+                return EXIT_CONFIG;
+        if (first && cli->config_invalid)
+                log_warning("%s: configuration invalid (%zu error%s): shown without it; "
+                            "'vfio-claim check-config' lists the errors",
+                            cli->config_dir, cli->n_config_errors, cli->n_config_errors == 1 ? "" : "s");
         return EXIT_DONE;
 }
 
@@ -231,11 +243,16 @@ int cli_done(struct vc_cli *cli, int code) {
                 vc_json_object_end(cli->json_ops);
                 int r = vc_json_finish(cli->json_ops);
                 vc_json_free(cli->json_ops);
+                cli->json_ops = NULL;
                 if (r < 0) {
                         log_error_errno(r, "cannot write the JSON document: %m");
                         code = code ?: EXIT_FAILED;
                 }
         }
+        return code;
+}
+
+void cli_clear(struct vc_cli *cli) {
         for (size_t i = 0; i < cli->n_records; i++)
                 vc_record_free(cli->records[i]);
         free(cli->records);
@@ -245,6 +262,15 @@ int cli_done(struct vc_cli *cli, int code) {
                 free(cli->config_errors[i]);
         free(cli->config_errors);
         free(cli->config_dir);
+        vc_topology_free(cli->topology);
         vc_ctx_unref(cli->ctx);
-        return code;
+        *cli = (struct vc_cli){};
+}
+
+int cli_exit_status(int r) {
+        if (r == -ENOMEM)
+                log_error("out of memory");
+        if (r < 0)
+                return EXIT_FAILED;
+        return r <= EXIT_REFUSED ? r : EXIT_FAILED;
 }

@@ -41,6 +41,7 @@ struct vc_cli {
         bool no_mmio_fix;   /* add --no-mmio-fix */
         bool primary;       /* add --primary */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
+        struct vc_topology *topology; /* read by main() for the verbs that need it (src/main.c) */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;
         bool critical_scanned;
@@ -55,14 +56,25 @@ struct vc_cli {
 const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr);
 /* The VM a group is claimed for, from the state records (NULL: none). */
 const char *cli_group_owner(struct vc_cli *cli, unsigned group);
-/* Finish the output and release everything; returns @code, or EXIT_FAILED when the JSON
- * document could not be written. */
+/* Finish the output (the --json document, what --sysroot did not load); returns @code, or
+ * EXIT_FAILED when the JSON document could not be written. */
 int cli_done(struct vc_cli *cli, int code);
+/* Release everything @cli owns; for _cleanup_(cli_clear) in main(). */
+void cli_clear(struct vc_cli *cli);
+/* The one map from what a verb returns to the exit status of vfio-claim(8), EXIT STATUS: a verb
+ * returns EXIT_DONE or a typed outcome (EXIT_USAGE, EXIT_CONFIG, EXIT_REFUSED: the refusals for
+ * safety, EXIT_FAILED), or a negative errno for a failure it has already logged (-ENOMEM is
+ * logged here). */
+int cli_exit_status(int r);
 /* Begin the "operations" document (--json, writing verbs) if it is not begun. NULL on OOM. */
 struct vc_json *cli_json_operations(struct vc_cli *cli);
 
-/* Load the configuration once. Invalid: every error is printed and EXIT_CONFIG returned. */
+/* Load the configuration once; a second call (of either) answers as the first, an invalid
+ * configuration is never kept (cli->config NULL, its errors in cli->config_errors, printed once).
+ * cli_load_config(): EXIT_CONFIG when it is invalid or cannot be read. */
 int cli_load_config(struct vc_cli *cli);
+/* Forget the configuration and cli_load_config() again: after the verb changed it. */
+int cli_reload_config(struct vc_cli *cli);
 /* For verbs that only read (list, show, status, doctor): an invalid configuration is reported
  * (every error on stderr, kept in cli->config_errors) and the verb goes on without it
  * (cli->config NULL). EXIT_CONFIG only when the directory cannot be read at all. */
@@ -83,7 +95,8 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                        struct device_arg *ret);
 void device_arg_done(struct device_arg *a);
 
-/* One verb: its function gets the arguments after the verb name. */
+/* One verb: its function gets the arguments after the verb name and returns what
+ * cli_exit_status() maps. What it needs (configuration, topology) main() has loaded. */
 typedef int (*verb_fn)(struct vc_cli *cli, int argc, char **argv);
 
 int verb_list(struct vc_cli *cli, int argc, char **argv);

@@ -51,41 +51,63 @@ static const struct option_help {
                                                      "left stuck, after SEC seconds (default 10)" },
 };
 
+/* What a verb needs before it runs; main() loads it once (load_needs()). */
+enum {
+        NEEDS_CONFIG = 1 << 0,   /* a valid configuration: refused with EXIT_CONFIG otherwise */
+        READS_CONFIG = 1 << 1,   /* the configuration when valid; an invalid one is reported and
+                                  * left out (cli->config NULL, cli->config_errors) */
+        NEEDS_TOPOLOGY = 1 << 2, /* the PCI devices and their IOMMU groups (cli->topology) */
+        USES_LIBVIRT = 1 << 3,   /* talks to libvirt (on its own terms): takes --connect */
+};
+
 static const struct verb {
         const char *name;
         int min_args, max_args; /* arguments after the verb */
         verb_fn fn;
         const char *usage;   /* "enable DEVICE [--boot]" */
         const char *summary; /* one line */
-        unsigned options;    /* OPT_* it accepts */
+        unsigned needs;      /* NEEDS_*, READS_CONFIG, USES_LIBVIRT */
+        unsigned options;    /* OPT_* it accepts besides --connect (USES_LIBVIRT) */
         bool writes;         /* changes the system: needs root on the real root */
+        const char *config_hint; /* logged when NEEDS_CONFIG refuses, NULL: none */
 } verbs[] = {
-        { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices", OPT_TIMEOUT, false },
-        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail", OPT_CONNECT | OPT_TIMEOUT, false },
+        { "list", 0, 0, verb_list, "list", "every IOMMU group and its devices",
+          READS_CONFIG | NEEDS_TOPOLOGY, OPT_TIMEOUT, false, NULL },
+        { "show", 1, 1, verb_show, "show DEVICE", "one group in detail",
+          READS_CONFIG | USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
         { "enable", 1, 1, verb_enable, "enable DEVICE [--boot] [--name NAME] [--yes]",
           "claim the group now, add it to the configuration",
-          OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME | OPT_YES, true },
+          NEEDS_CONFIG, OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME | OPT_YES, true, NULL },
         { "disable", 0, 1, verb_disable, "disable DEVICE|--all", "give the group back, drop it from the configuration",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
+          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_ALL, true,
+          "'vfio-claim release' gives a group back without reading the configuration" },
         { "apply", 0, 0, verb_apply, "apply [--yes]", "claim every group with a boot = yes device",
-          OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_YES, true },
+          NEEDS_CONFIG, OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_YES, true, NULL },
+        /* release decides from the state records alone: an invalid configuration must not stop a
+         * group from going back to the host. */
         { "release", 0, 1, verb_release, "release DEVICE|--all", "give a claimed group back to the host now",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_TIMEOUT | OPT_ALL, true },
+          READS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_ALL, true, NULL },
         { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers",
-          OPT_CONNECT | OPT_TIMEOUT,
-          false },
+          USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX | OPT_PRIMARY, false },
+          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_NO_MMIO_FIX | OPT_PRIMARY, false, NULL },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
-          OPT_DRY_RUN | OPT_CONNECT, false },
+          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN, false, NULL },
+        /* doctor reports an invalid configuration as a finding */
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
-          OPT_CONNECT | OPT_TIMEOUT, false },
+          READS_CONFIG | NEEDS_TOPOLOGY | USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
+        /* check-config reads the configuration itself: its errors are its output */
         { "check-config", 0, 0, verb_check_config, "check-config", "validate the configuration, print every error",
-          0, false },
+          0, 0, false, NULL },
         { "export", 0, 0, verb_export, "export --format F", "configured devices for a scheduler",
-          OPT_FORMAT, false },
-        { "help", 0, 1, NULL, "help [VERB]", "this help, or one verb's", 0, false },
+          NEEDS_CONFIG | NEEDS_TOPOLOGY, OPT_FORMAT, false, NULL },
+        { "help", 0, 1, NULL, "help [VERB]", "this help, or one verb's", 0, 0, false, NULL },
 };
+
+/* The OPT_* @v takes. */
+static unsigned verb_options(const struct verb *v) {
+        return v->options | (v->needs & USES_LIBVIRT ? OPT_CONNECT : 0);
+}
 
 static const struct verb *find_verb(const char *name) {
         for (size_t i = 0; i < ELEMENTSOF(verbs); i++)
@@ -134,10 +156,10 @@ static void help(FILE *f) {
 static void help_verb(FILE *f, const struct verb *v) {
         fprintf(f, "Usage: vfio-claim [OPTIONS] %s\n%c%s.\n", v->usage, toupper((unsigned char) v->summary[0]),
                 v->summary + 1);
-        if (v->options) {
+        if (verb_options(v)) {
                 fprintf(f, "\nOptions of %s:\n", v->name);
                 for (size_t i = 0; i < ELEMENTSOF(option_help); i++) {
-                        if (!(v->options & option_help[i].flag))
+                        if (!(verb_options(v) & option_help[i].flag))
                                 continue;
                         fprintf(f, "  %-20s ", option_help[i].label);
                         for (const char *p = option_help[i].help; *p; p++) {
@@ -251,23 +273,61 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
 /* "--boot" for the first option in @given that @v does not take. */
 static const char *first_foreign_option(const struct verb *v, unsigned given) {
         for (size_t i = 0; i < ELEMENTSOF(option_help); i++)
-                if ((given & option_help[i].flag) && !(v->options & option_help[i].flag))
+                if ((given & option_help[i].flag) && !(verb_options(v) & option_help[i].flag))
                         return option_help[i].name;
         return NULL;
 }
 
+/* Load once what the verb's table entry says it needs. An exit code. */
+static int load_needs(struct vc_cli *cli, const struct verb *v) {
+        int r;
+
+        if (v->needs & NEEDS_CONFIG) {
+                r = cli_load_config(cli);
+                if (r != EXIT_DONE) {
+                        if (r == EXIT_CONFIG && v->config_hint)
+                                log_notice("%s", v->config_hint);
+                        return r;
+                }
+        } else if (v->needs & READS_CONFIG) {
+                r = cli_load_config_to_read(cli);
+                if (r != EXIT_DONE)
+                        return r;
+        }
+        if (v->needs & NEEDS_TOPOLOGY) {
+                r = vc_topology_read(cli->ctx, &cli->topology);
+                if (r < 0)
+                        return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)),
+                               EXIT_FAILED;
+        }
+        return EXIT_DONE;
+}
+
+/* help [VERB] */
+static int run_help(int n_args, char **args) {
+        if (n_args == 0) {
+                help(stdout);
+                return EXIT_DONE;
+        }
+        const struct verb *v = find_verb(args[0]);
+        if (!v) {
+                log_error("help: unknown verb \"%s\" (see --help)", args[0]);
+                return EXIT_USAGE;
+        }
+        help_verb(stdout, v);
+        return EXIT_DONE;
+}
+
 int main(int argc, char **argv) {
-        struct vc_cli cli = { .connect_uri = "qemu:///system" };
+        _cleanup_(cli_clear) struct vc_cli cli = { .connect_uri = "qemu:///system" };
         const char *sysroot = NULL;
         unsigned timeout_ms = 0, given = 0;
         int r;
 
         vc_log_open(VC_LOG_STDERR, "vfio-claim");
         r = parse_argv(&cli, argc, argv, &sysroot, &timeout_ms, &given);
-        if (r != 0) {
-                free(cli.config_dir);
+        if (r != 0)
                 return r > 0 ? EXIT_DONE : EXIT_USAGE;
-        }
         if (cli.verbose)
                 vc_log_set_max_level(cli.verbose > 1 ? LOG_DEBUG : LOG_INFO);
         else
@@ -275,70 +335,43 @@ int main(int argc, char **argv) {
 
         if (optind >= argc) {
                 help(stderr);
-                free(cli.config_dir);
                 return EXIT_USAGE;
         }
         const char *name = argv[optind];
         const struct verb *verb = find_verb(name);
         int n_args = argc - optind - 1;
-        if (!verb) {
-                log_error("unknown verb \"%s\" (see --help)", name);
-                free(cli.config_dir);
-                return EXIT_USAGE;
-        }
+        char **args = argv + optind + 1;
+        if (!verb)
+                return log_error("unknown verb \"%s\" (see --help)", name), EXIT_USAGE;
         /* release and disable take DEVICE or --all, never both */
         bool all_ok = (verb->options & OPT_ALL) && ((given & OPT_ALL) ? n_args == 0 : n_args == 1);
-        if ((verb->options & OPT_ALL) ? !all_ok : n_args < verb->min_args || n_args > verb->max_args) {
-                log_error("%s: wrong number of arguments; usage: vfio-claim %s", name, verb->usage);
-                free(cli.config_dir);
-                return EXIT_USAGE;
-        }
+        if ((verb->options & OPT_ALL) ? !all_ok : n_args < verb->min_args || n_args > verb->max_args)
+                return log_error("%s: wrong number of arguments; usage: vfio-claim %s", name, verb->usage), EXIT_USAGE;
         const char *foreign = first_foreign_option(verb, given);
-        if (foreign) {
-                log_error("%s: %s is not an option of %s; usage: vfio-claim %s", name, foreign, name, verb->usage);
-                free(cli.config_dir);
-                return EXIT_USAGE;
-        }
-        if (!verb->fn) { /* help [VERB] */
-                free(cli.config_dir);
-                if (n_args == 0) {
-                        help(stdout);
-                        return EXIT_DONE;
-                }
-                const struct verb *v = find_verb(argv[optind + 1]);
-                if (!v) {
-                        log_error("help: unknown verb \"%s\" (see --help)", argv[optind + 1]);
-                        return EXIT_USAGE;
-                }
-                help_verb(stdout, v);
-                return EXIT_DONE;
-        }
+        if (foreign)
+                return log_error("%s: %s is not an option of %s; usage: vfio-claim %s", name, foreign, name, verb->usage),
+                       EXIT_USAGE;
+        if (!verb->fn)
+                return run_help(n_args, args);
         /* Writing to the real /sys needs root: say so before anything is read or locked. */
-        if (verb->writes && !sysroot && !cli.dry_run && geteuid() != 0) {
-                log_error("%s changes the system and needs root: run it with sudo (--dry-run shows "
-                          "the plan without root)", name);
-                free(cli.config_dir);
-                return EXIT_FAILED;
-        }
+        if (verb->writes && !sysroot && !cli.dry_run && geteuid() != 0)
+                return log_error("%s changes the system and needs root: run it with sudo (--dry-run shows "
+                                 "the plan without root)", name),
+                       EXIT_FAILED;
 
         r = vc_ctx_new(sysroot, &cli.ctx);
-        if (r < 0) {
-                if (r == -EINVAL)
-                        log_error("--sysroot %s: not an absolute path", sysroot);
-                else
-                        log_error_errno(r, "--sysroot %s: %m", sysroot);
-                free(cli.config_dir);
-                return EXIT_USAGE;
-        }
+        if (r == -EINVAL)
+                return log_error("--sysroot %s: not an absolute path", sysroot), EXIT_USAGE;
+        if (r < 0)
+                return log_error_errno(r, "--sysroot %s: %m", sysroot), EXIT_USAGE;
         if (timeout_ms)
                 vc_ctx_set_unbind_timeout_ms(cli.ctx, timeout_ms);
-        if (!cli.config_dir && vc_ctx_path(cli.ctx, VC_PLACE_SYSCONF, &cli.config_dir, NULL) < 0) {
-                log_error("out of memory");
-                vc_ctx_unref(cli.ctx);
-                return EXIT_FAILED;
-        }
+        if (!cli.config_dir && vc_ctx_path(cli.ctx, VC_PLACE_SYSCONF, &cli.config_dir, NULL) < 0)
+                return log_error("out of memory"), EXIT_FAILED;
 
         cli.verb = verb->name;
-        r = verb->fn(&cli, n_args, argv + optind + 1);
+        r = load_needs(&cli, verb);
+        if (r == EXIT_DONE)
+                r = cli_exit_status(verb->fn(&cli, n_args, args));
         return cli_done(&cli, r);
 }

@@ -400,16 +400,9 @@ static int refuse_if_defined(struct vc_cli *cli, const struct vc_topology *t, co
         return EXIT_DONE;
 }
 
+/* The PCI devices as they are now (the configuration main() loaded: src/main.c, verbs[]). */
 static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
-        /* release decides from the state records alone: an invalid configuration must not stop
-         * a group from going back to the host. Every other writing verb acts on the
-         * configuration and refuses. */
-        int r = streq_ptr(cli->verb, "release") ? cli_load_config_to_read(cli) : cli_load_config(cli);
-        if (r == EXIT_CONFIG && streq_ptr(cli->verb, "disable"))
-                log_notice("'vfio-claim release' gives a group back without reading the configuration");
-        if (r != EXIT_DONE)
-                return r;
-        r = vc_topology_read(cli->ctx, ret);
+        int r = vc_topology_read(cli->ctx, ret);
         if (r < 0)
                 return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)),
                        EXIT_FAILED;
@@ -700,9 +693,6 @@ static int enable(struct vc_cli *cli, char **argv) {
         struct device_arg arg = {};
         int r;
 
-        r = cli_load_config(cli);
-        if (r != EXIT_DONE)
-                return r;
         if (usb_arg_is_usb(cli, argv[0]))
                 return usb_enable(cli, argv[0]);
         r = load_all(cli, &t);
@@ -1216,9 +1206,10 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
         for (size_t i = 0; i < n; i++) {
                 char arg[32];
                 snprintf(arg, sizeof arg, "group:%u", groups[i]);
-                /* Each group reads the configuration as the previous one left it. */
-                cli->config = vc_config_free(cli->config);
-                r = give_back(cli, arg, drop_config);
+                /* disable: each group reads the configuration as the previous one left it. */
+                r = drop_config && i > 0 ? cli_reload_config(cli) : EXIT_DONE;
+                if (r == EXIT_DONE)
+                        r = give_back(cli, arg, drop_config);
                 if (r != EXIT_DONE) {
                         n_failed++;
                         if (ret == EXIT_DONE)
@@ -1260,12 +1251,6 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
 
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
         if (!cli->all) {
-                int r = cli_load_config(cli);
-                if (r != EXIT_DONE) {
-                        if (r == EXIT_CONFIG)
-                                log_notice("'vfio-claim release' gives a group back without reading the configuration");
-                        return r;
-                }
                 if (usb_arg_is_usb(cli, argv[0]))
                         return usb_disable(cli, argv[0]);
         }

@@ -366,7 +366,7 @@ static const char *critical_reason(void *userdata, const struct vc_pci_addr *add
 }
 
 int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        const struct vc_topology *t = cli->topology;
         _cleanup_(vc_doctor_report_freep) struct vc_doctor_report *rep = vc_doctor_report_new();
         _cleanup_free_ struct vc_pci_addr *targets = NULL;
         size_t n_targets = 0;
@@ -376,18 +376,12 @@ int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
 
         if (!rep)
                 return log_error("out of memory"), EXIT_FAILED;
-        r = cli_load_config_to_read(cli);
-        if (r != EXIT_DONE)
-                return r;
         /* An invalid configuration is a finding: doctor goes on without it. */
         for (size_t i = 0; i < cli->n_config_errors; i++)
                 if (vc_doctor_report_add(rep, "config", VC_DOCTOR_FAIL, NULL, cli->config_errors[i],
                                          "correct the configuration ('vfio-claim check-config' lists every error); "
                                          "until then nothing is claimed at boot or by the hook") < 0)
                         return log_error("out of memory"), EXIT_FAILED;
-        r = vc_topology_read(cli->ctx, &t);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;
 
         size_t n_all = t->n_ungrouped;
         for (size_t i = 0; i < t->n_groups; i++)

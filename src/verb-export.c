@@ -421,7 +421,7 @@ static int print_json(struct vc_cli *cli, const struct inventory *inv, enum form
 }
 
 int verb_export(struct vc_cli *cli, int argc, char **argv) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        const struct vc_topology *t = cli->topology;
         struct inventory inv = {};
         enum format f = _FORMAT_MAX;
         int r;
@@ -434,12 +434,6 @@ int verb_export(struct vc_cli *cli, int argc, char **argv) {
         if (f == _FORMAT_MAX)
                 return log_error("export: unknown --format \"%s\" (nova, kubevirt or proxmox)", cli->format), EXIT_USAGE;
 
-        r = cli_load_config(cli);
-        if (r != EXIT_DONE)
-                return r;
-        r = vc_topology_read(cli->ctx, &t);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;
 
         r = inventory_collect(cli, t, &inv);
         if (r >= 0)

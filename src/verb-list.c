@@ -65,15 +65,8 @@ static const char no_iommu_message[] =
         "intel_iommu=on (Intel; AMD enables it by default); 'vfio-claim doctor' explains more.";
 
 int verb_list(struct vc_cli *cli, int argc, char **argv) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        const struct vc_topology *t = cli->topology;
         int r;
-
-        r = cli_load_config_to_read(cli);
-        if (r != EXIT_DONE)
-                return r;
-        r = vc_topology_read(cli->ctx, &t);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;
 
         bool iommu = vc_iommu_present(cli->ctx);
         if (cli->json) {
@@ -213,9 +206,6 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
         struct device_arg arg;
         int r;
 
-        r = cli_load_config_to_read(cli);
-        if (r != EXIT_DONE)
-                return r;
         if (usb_arg_is_usb(cli, argv[0]))
                 return usb_show(cli, argv[0]);
         r = vc_topology_read(cli->ctx, &t);

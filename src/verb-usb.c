@@ -251,9 +251,8 @@ int usb_enable(struct vc_cli *cli, const char *text) {
         _cleanup_close_ int lock = -1;
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        int r = cli_load_config(cli);
-        if (r != EXIT_DONE)
-                return r;
+        int r;
+        /* the configuration: loaded by main() (enable NEEDS_CONFIG, src/main.c) */
         if ((r = usb_resolve(cli, text, &v, &n)) != EXIT_DONE)
                 return r;
         /* Every device is vetted before any is touched: a refusal changes nothing. */
@@ -307,9 +306,8 @@ int usb_enable(struct vc_cli *cli, const char *text) {
 int usb_disable(struct vc_cli *cli, const char *text) {
         _cleanup_close_ int lock = -1;
         const struct vc_config_usb *u;
-        int r = cli_load_config(cli);
-        if (r != EXIT_DONE)
-                return r;
+        int r;
+        /* the configuration: loaded by main() (disable NEEDS_CONFIG, src/main.c) */
         u = vc_config_find_usb(cli->config, text);
         /* The records say what is enabled; a device unplugged meanwhile still has one. */
         _cleanup_free_ char *dir = NULL;

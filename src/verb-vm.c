@@ -323,11 +323,9 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
 }
 
 int verb_add(struct vc_cli *cli, int argc, char **argv) {
-        int r = cli_load_config(cli);
-        return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], true);
+        return vm_edit(cli, argv[0], argv[1], true);
 }
 
 int verb_remove(struct vc_cli *cli, int argc, char **argv) {
-        int r = cli_load_config(cli);
-        return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], false);
+        return vm_edit(cli, argv[0], argv[1], false);
 }

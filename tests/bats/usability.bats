@@ -285,6 +285,29 @@ complete_words() {
         assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
 }
 
+@test "an invalid configuration is read once: its errors print once, and every verb that needs it refuses" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[device gpu]\nmatch = 01:00.0\n' > "$CONF/conf.d/gpu.conf"
+        printf '[device typo]\nmatch = 01:00\n' > "$CONF/conf.d/zz-typo.conf"
+        # release reads without it, then the DEVICE name needs it: one listing of the errors
+        run vc release gpu
+        assert_failure 3
+        [ "$(grep -c '^conf.d/zz-typo.conf:2: ' <<<"$output")" = 1 ]
+        assert_line --partial 'configuration invalid (1 error); nothing was changed'
+        run vc disable --all
+        assert_failure 3
+        assert_output --partial "'vfio-claim release' gives a group back without reading the configuration"
+        run vc add win11 01:00.0
+        assert_failure 3
+        run vc export --format nova
+        assert_failure 3
+        run vc list
+        assert_success
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
 @test "enable --boot and disable of a boot entry name this system's initramfs rebuild; enable alone does not" {
         fake_root gpu-audio
         mkdir -p "$ROOT/etc/initramfs-tools" "$ROOT/etc/systemd/system"

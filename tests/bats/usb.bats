@@ -107,7 +107,7 @@ usbif 3-1:1.0 class=ff driver=ftdi_sio'
 'vfio-claim.conf:7: [usb serial-a] port: set together with serial (line 6); use one of them
 conf.d/stick.conf:2: [usb stick] match: "0781:558" is not a USB vendor:product id (VVVV:PPPP, hex)
 conf.d/stick.conf:3: [usb stick] port: "3-1:1.0" is not a USB port path (BUS-PORT[.PORT]..., e.g. 3-1.2)
-conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not empty, no "/", no control characters)'
+conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not empty, at most 255 bytes, no "/", no control characters)'
         printf '[usb keyboard]\nmatch = 046d:c31c\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\nboot = yes\n' \
                 > "$CONF/vfio-claim.conf"
         rm "$CONF/conf.d/stick.conf"

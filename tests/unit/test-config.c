@@ -14,6 +14,7 @@
 #include "config.h"
 #include "pci.h"
 #include "root.h"
+#include "state.h"
 #include "tests.h"
 
 /* ------------------------------------------------------------------ scratch trees */
@@ -172,14 +173,14 @@ BAD(log_level_number, "[global]\nlog-level = 7\n",
     "vfio-claim.conf:2: [global] log-level: \"7\" is not one of debug, info, notice, warning, err")
 BAD(vm_empty, "[device gpu]\nmatch = 01:00.0\nvm =\n",
     "vfio-claim.conf:3: [device gpu] vm: \"\" is not a libvirt domain name "
-    "(not empty, no \"/\", no control characters)")
+    "(not empty, at most 255 bytes, no \"/\", no control characters)")
 BAD(vm_slash, "[device gpu]\nmatch = 01:00.0\nvm = ../etc\n",
     "vfio-claim.conf:3: [device gpu] vm: \"../etc\" is not a libvirt domain name "
-    "(not empty, no \"/\", no control characters)")
+    "(not empty, at most 255 bytes, no \"/\", no control characters)")
 /* Control characters and quotes are escaped in the message. */
 BAD(vm_tab, "[device gpu]\nmatch = 01:00.0\nvm = win\t\"11\"\x1b[2J\n",
     "vfio-claim.conf:3: [device gpu] vm: \"win\\x09\\\"11\\\"\\x1b[2J\" is not a libvirt domain name "
-    "(not empty, no \"/\", no control characters)")
+    "(not empty, at most 255 bytes, no \"/\", no control characters)")
 BAD(unknown_device_key, "[device gpu]\nmatch = 01:00.0\nmach = 02:00.0\n",
     "vfio-claim.conf:3: [device gpu] unknown key \"mach\" (known: match, id, boot, release, vm, reset, consent)")
 BAD(unknown_global_key, "[global]\nrelase = keep\n",
@@ -261,12 +262,47 @@ TEST(long_line_is_an_error_with_its_number) {
 
 TEST(line_at_the_limit_is_fine) {
         _cleanup_tree_ char *dir = tree_new();
+        _cleanup_free_ char *text = NULL, *line = line_of(LINE_LIMIT, "match = 01:00.0");
+        _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        /* "match = 01:00.0" and blanks up to the limit: the value is the address alone. */
+        memset(line + strlen("match = 01:00.0"), ' ', LINE_LIMIT - strlen("match = 01:00.0"));
+        ASSERT_TRUE(asprintf(&text, "[device gpu]\n%s\nvm = win11\n", line) > 0);
+        write_file(dir, "vfio-claim.conf", text);
+        ASSERT_NOT_NULL(c = load_ok(dir));
+        ASSERT_EQ(c->n_devices, 1u);
+        ASSERT_STREQ(c->devices[0].vm, "win11");
+}
+
+/* vm = follows the rule of lib/name.h, the one the state records use for their owner: a name the
+ * configuration takes is never refused when the claim is recorded (the longest the line limit
+ * allows here; the rule's own bound is tested below). */
+TEST(vm_name_from_config_is_a_record_owner) {
+        _cleanup_tree_ char *dir = tree_new();
         _cleanup_free_ char *text = NULL, *vm = line_of(LINE_LIMIT, "vm = ");
         _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+
         ASSERT_TRUE(asprintf(&text, "[device gpu]\nmatch = 01:00.0\n%s\n", vm) > 0);
         write_file(dir, "vfio-claim.conf", text);
         ASSERT_NOT_NULL(c = load_ok(dir));
-        ASSERT_EQ(strlen(c->devices[0].vm), LINE_LIMIT - strlen("vm = "));
+        ASSERT_OK(vc_record_new(3, &rec));
+        ASSERT_OK(vc_record_set_owner(rec, c->devices[0].vm));
+        ASSERT_STREQ(rec->owner, vm + 5);
+}
+
+TEST(vm_name_rule) {
+        ASSERT_TRUE(vc_vm_name_is_valid("win11 gaming"));
+        ASSERT_TRUE(vc_vm_name_is_valid("a"));
+        ASSERT_FALSE(vc_vm_name_is_valid(""));
+        ASSERT_FALSE(vc_vm_name_is_valid(NULL));
+        ASSERT_FALSE(vc_vm_name_is_valid("a/b"));
+        ASSERT_FALSE(vc_vm_name_is_valid(" win"));
+        ASSERT_FALSE(vc_vm_name_is_valid("win "));
+        ASSERT_FALSE(vc_vm_name_is_valid("win\x7f"));
+        ASSERT_FALSE(vc_vm_name_is_valid("win\n11"));
+        _cleanup_free_ char *longest = line_of(VC_VM_NAME_MAX, ""), *over = line_of(VC_VM_NAME_MAX + 1, "");
+        ASSERT_TRUE(vc_vm_name_is_valid(longest));
+        ASSERT_FALSE(vc_vm_name_is_valid(over));
 }
 
 TEST(long_line_one_over_the_limit) {
@@ -384,7 +420,7 @@ TEST(all_errors_in_all_files_in_order) {
                 "vfio-claim.conf:3: [device gpu] has no \"match\" line",
                 "vfio-claim.conf:5: [device gpu] reset: \"never\" is not one of auto, flr, bus, none, device_specific",
                 "conf.d/10-nic.conf:3: [device nic] vm: \"\" is not a libvirt domain name "
-                "(not empty, no \"/\", no control characters)",
+                "(not empty, at most 255 bytes, no \"/\", no control characters)",
                 "conf.d/10-nic.conf:4: [device audio] is already defined at vfio-claim.conf:6",
                 "conf.d/20-global.conf:2: [global] release: already set at vfio-claim.conf:2",
                 "conf.d/20-global.conf:3: [global] log-level: \"loud\" is not one of debug, info, notice, warning, err",
@@ -981,7 +1017,7 @@ BAD(usb_serial_and_port, "[usb serial1]\nmatch = 0403:6001\nserial = A10K1234\np
 BAD(usb_boot_maybe, "[usb kbd]\nmatch = 046d:c31c\nboot = maybe\n",
     "vfio-claim.conf:3: [usb kbd] boot: \"maybe\" is not a boolean (yes, no, true, false, on, off, 1, 0)")
 BAD(usb_vm_slash, "[usb kbd]\nmatch = 046d:c31c\nvm = a/b\n",
-    "vfio-claim.conf:3: [usb kbd] vm: \"a/b\" is not a libvirt domain name (not empty, no \"/\", no control characters)")
+    "vfio-claim.conf:3: [usb kbd] vm: \"a/b\" is not a libvirt domain name (not empty, at most 255 bytes, no \"/\", no control characters)")
 BAD(usb_unknown_key, "[usb kbd]\nmatch = 046d:c31c\nrelease = keep\n",
     "vfio-claim.conf:3: [usb kbd] unknown key \"release\" (known: match, serial, port, vm, boot)")
 BAD(usb_match_twice, "[usb kbd]\nmatch = 046d:c31c\nmatch = 046d:c31d\n",

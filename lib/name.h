@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+/* The names users give: configuration entries and libvirt domains. One rule per kind, used by
+ * every reader and writer (the configuration, the state records, the CLI), so that a name one of
+ * them accepts is never refused by another. */
+
+#include <stdbool.h>
+
+/* Longest VM name: a libvirt domain's definition is a file named after it. */
+#define VC_VM_NAME_MAX 255
+
+/* A device entry's name ([device NAME], [usb NAME], enable --name): letters, digits, '_', '.',
+ * '-', not empty. */
+bool vc_config_name_is_valid(const char *s);
+
+/* A libvirt domain name as vfio-claim stores it (vm = in the configuration, the owner of a state
+ * record): not empty, at most VC_VM_NAME_MAX bytes, no '/', no control characters, no white
+ * space at either end (libvirt refuses '/'; the rest would end up in file names, logs and a
+ * record's line format). */
+bool vc_vm_name_is_valid(const char *s);
