@@ -44,6 +44,18 @@ static const struct vc_group *find_group(const struct vc_topology *t, unsigned n
         return NULL;
 }
 
+/* The file a planned write goes to, as it is opened: the plan names it inside the root
+ * (lib/bind.h), which under --sysroot DIR is DIR/sys/..., like the configuration files the
+ * dry run names. NULL: out of memory. */
+static char *plan_write_file(struct vc_cli *cli, const char *path) {
+        const char *root = vc_ctx_is_host(cli->ctx) ? "" : vc_ctx_root(cli->ctx);
+        size_t l = strlen(root);
+        char *s;
+        while (l > 0 && root[l - 1] == '/')
+                l--;
+        return asprintf(&s, "%.*s%s", (int) l, root, path) < 0 ? NULL : s;
+}
+
 static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const char *what, bool changed,
                            const char *error) {
         struct vc_json *j = cli_json_operations(cli);
@@ -68,8 +80,9 @@ static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const ch
         vc_json_key(j, "writes");
         vc_json_array_begin(j);
         for (size_t i = 0; i < p->n_writes; i++) {
+                _cleanup_free_ char *file = plan_write_file(cli, p->writes[i].path);
                 vc_json_object_begin(j);
-                vc_json_kv_string(j, "path", p->writes[i].path);
+                vc_json_kv_string(j, "path", file ?: p->writes[i].path);
                 vc_json_kv_string(j, "value", p->writes[i].value);
                 vc_json_object_end(j);
         }
@@ -91,7 +104,8 @@ static void print_plan(struct vc_cli *cli, const struct vc_plan *p, const char *
                 printf("  (no writes)\n");
         for (size_t i = 0; i < p->n_writes; i++) {
                 const char *v = p->writes[i].value;
-                printf("  write %s <- \"%s\"\n", p->writes[i].path, streq(v, "\n") ? "\\n" : v);
+                _cleanup_free_ char *file = plan_write_file(cli, p->writes[i].path);
+                printf("  write %s <- \"%s\"\n", file ?: p->writes[i].path, streq(v, "\n") ? "\\n" : v);
         }
 }
 
