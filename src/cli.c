@@ -8,18 +8,37 @@
 #include "device-arg.h"
 #include "log.h"
 
+/* An invalid configuration found: keep its errors (doctor reports them), use none of its entries,
+ * and remember it, so that a later load in the same command fails again (or, to read, goes on
+ * without it) instead of taking the entries of the invalid one. */
+static void config_set_invalid(struct vc_cli *cli) {
+        cli->config_errors = TAKE_PTR(cli->config->errors);
+        cli->n_config_errors = cli->config->n_errors;
+        cli->config->n_errors = 0;
+        cli->config = vc_config_free(cli->config);
+        cli->config_invalid = true;
+}
+
 int cli_load_config(struct vc_cli *cli) {
         if (cli->config)
                 return EXIT_DONE;
+        if (cli->config_invalid) {
+                /* its errors are on stderr already */
+                log_error("%s: configuration invalid (%zu error%s); nothing was changed", cli->config_dir,
+                          cli->n_config_errors, cli->n_config_errors == 1 ? "" : "s");
+                return EXIT_CONFIG;
+        }
         int r = vc_config_load(cli->config_dir, &cli->config);
         if (r == -EINVAL && cli->config) {
                 for (size_t i = 0; i < cli->config->n_errors; i++)
                         fprintf(stderr, "%s\n", cli->config->errors[i]);
                 log_error("%s: configuration invalid (%zu error%s); nothing was changed",
                           cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
+                config_set_invalid(cli);
                 return EXIT_CONFIG;
         }
         if (r < 0) {
+                cli->config = vc_config_free(cli->config);
                 log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
                 return EXIT_CONFIG;
         }
@@ -36,15 +55,11 @@ int cli_load_config_to_read(struct vc_cli *cli) {
                 log_warning("%s: configuration invalid (%zu error%s): shown without it; "
                             "'vfio-claim check-config' lists the errors",
                             cli->config_dir, cli->config->n_errors, cli->config->n_errors == 1 ? "" : "s");
-                /* Keep the errors (doctor reports them); use none of the entries. */
-                cli->config_errors = TAKE_PTR(cli->config->errors);
-                cli->n_config_errors = cli->config->n_errors;
-                cli->config->n_errors = 0;
-                cli->config = vc_config_free(cli->config);
-                cli->config_invalid = true;
+                config_set_invalid(cli);
                 return EXIT_DONE;
         }
         if (r < 0) {
+                cli->config = vc_config_free(cli->config);
                 log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
                 return EXIT_CONFIG;
         }
@@ -117,6 +132,14 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                         if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), &a.addr))
                                 a.config_device = vc_config_match_device(cli->config, vc_group_device(g, i));
         } else if (r >= 0 && spec.kind == VC_DEVICE_ARG_NAME) {
+                if (cli->config_invalid && !cli->config) {
+                        /* a reading verb (or release) that went on without the configuration */
+                        log_error("%s: a device name, but the configuration in %s is invalid (errors above); "
+                                  "name the device by its address or group:N ('vfio-claim status' lists the "
+                                  "claimed groups)", text, cli->config_dir);
+                        device_arg_done(&a);
+                        return EXIT_CONFIG;
+                }
                 r = cli_load_config(cli);
                 if (r != EXIT_DONE) {
                         device_arg_done(&a);

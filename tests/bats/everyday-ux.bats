@@ -34,3 +34,22 @@ load helpers
         assert_line '  write /sys/bus/pci/devices/0000:01:00.0/driver_override <- "vfio-pci"'
         assert_line "write ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf:"
 }
+
+@test "an invalid configuration with a claimed group: each error once, a name refused with the way out, release by address works" {
+        fake_root gpu-audio
+        fk_host "$FK_OP" modprobe vfio_pci
+        run vc enable 01:00.0 --name gpu
+        assert_success
+        echo "typo = 1" >> "$CONF/conf.d/gpu.conf"
+        for verb in show release; do
+                run --separate-stderr vc $verb gpu
+                assert_failure 3
+                assert_equal "$(grep -c 'unknown key "typo"' <<<"$stderr")" 1
+                assert_equal "${stderr_lines[-1]}" "vfio-claim: gpu: a device name, but the configuration in ${CONF#"$ROOT"} is invalid (errors above); name the device by its address or group:N ('vfio-claim status' lists the claimed groups)"
+                assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        done
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+        [ ! -e "$STATE/group-1" ]
+}
