@@ -53,3 +53,54 @@ load helpers
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
         [ ! -e "$STATE/group-1" ]
 }
+
+# roff FILE LINE END: the text of FILE from line LINE to the next line matching END (awk
+# regex), macros' arguments kept, escapes and line breaks gone (one line)
+roff() {
+        awk -v n="$2" -v e="$3" 'NR == n { on = 1; print; next } on && $0 ~ e { exit } on' "$1" |
+                sed -e 's/^\.[A-Z]* //' -e 's/\\-/-/g' -e 's/\\f[BIPR]//g' -e 's/"//g' -e 's/`//g' |
+                tr '\n' ' ' | tr -s ' '
+}
+
+# line FILE AFTER WHAT: the number of the first line of FILE that is exactly WHAT after the
+# first line that is exactly AFTER
+line() {
+        awk -v a="$2" -v w="$3" '$0 == a { on = 1 } on && $0 == w { print NR; exit }' "$1"
+}
+
+# md FILE START: a README section, from its heading to the next one, on one line
+md() {
+        awk -v s="$2" '$0 ~ s { on = 1; print; next } on && /^## / { exit } on' "$1" | tr -d '`' |
+                tr '\n' ' ' | tr -s ' '
+}
+
+@test "README, vfio-claim(8) and vfio-claim.conf(5) give the same safety list (tests/unit/test-critical.c covers each)" {
+        local readme safety protect
+        readme=$(md "$abs_top_srcdir/README.md" '^## Safety')
+        local man8="$abs_top_srcdir/man/vfio-claim.8" man5="$abs_top_srcdir/man/vfio-claim.conf.5"
+        safety=$(roff "$man8" "$(line "$man8" .SH\ SAFETY .SH\ SAFETY)" '^\.SH ')
+        protect=$(roff "$man5" "$(grep -n '^\.BR protect ' "$man5" | cut -d: -f1)" '^\.TP')
+        for text in "$readme" "$safety" "$protect"; do
+                for what in "/ " "/boot " "/boot/efi" "swap" "LVM" "MD" "NVMe multipath" \
+                        "default route" "bridges" "bonds" "VLANs" "console"; do
+                        [[ ${text//,/ } == *"${what}"* ]] || fail "\"$what\" missing from: $text"
+                done
+        done
+}
+
+@test "--help, vfio-claim(8) and README say the same about what --force overrides" {
+        run --separate-stderr "$abs_top_builddir/vfio-claim" --help
+        assert_success
+        local help man readme
+        help=$(sed -n '/^      --force/,/^      --boot/p' <<<"$output" | tr -s ' \n' ' ')
+        local man8="$abs_top_srcdir/man/vfio-claim.8"
+        man=$(roff "$man8" "$(line "$man8" .SH\ OPTIONS '.B \-\-force')" '^\.TP')
+        readme=$(grep -A3 '^`--force` overrides' "$abs_top_srcdir/README.md" | tr -s ' \n' ' ')
+        for text in "$help" "$man" "$readme"; do
+                [[ $text == *host-critical* ]] || fail "host-critical devices missing from: $text"
+                [[ $text == *"libvirt cannot confirm"* ]] || fail "a hold libvirt cannot confirm missing from: $text"
+                [[ $text == *"definition"* ]] || fail "another VM's definition missing from: $text"
+        done
+        [[ $man == *"a group a running VM holds is never taken"* ]]
+        [[ $readme == *"never a group a running VM holds"* ]]
+}
