@@ -104,3 +104,39 @@ md() {
         [[ $man == *"a group a running VM holds is never taken"* ]]
         [[ $readme == *"never a group a running VM holds"* ]]
 }
+
+# complete_line LINE: what bash completion offers at the end of LINE in a plain bash without the
+# bash-completion package, with the words bash itself makes (COMP_WORDBREAKS, ':' included).
+complete_line() {
+        bash --norc --noprofile -c '
+                source "$1"
+                COMP_LINE=$2 COMP_POINT=${#2}
+                # bash splits at blanks and at each character of COMP_WORDBREAKS, keeping those
+                # characters as words of their own
+                COMP_WORDS=($(sed "s/:/ : /g" <<<"$2"))
+                [[ $2 == *" " ]] && COMP_WORDS+=("")
+                COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
+                _vfio_claim
+                printf "%s\n" "${COMPREPLY[@]}" | sort' \
+                complete "$abs_top_builddir/shell-completion/vfio-claim" "$1"
+}
+
+@test "bash completion without the bash-completion package completes a PCI address across bash's ':' word breaks" {
+        fake_root gpu-audio
+        run complete_line "vfio-claim --sysroot $ROOT show 0000:01"
+        assert_success
+        # bash replaces the part after the last ':' with what is offered
+        assert_output $'01:00.0\n01:00.1'
+        run complete_line "vfio-claim --sysroot $ROOT show 0000:01:00."
+        assert_output $'00.0\n00.1'
+        run complete_line "vfio-claim --sysroot $ROOT release "
+        assert_output ''
+        run vc enable 0000:01:00.0
+        assert_success
+        run complete_line "vfio-claim --sysroot $ROOT release gr"
+        assert_output 'group:1'
+        run complete_line "vfio-claim --sysroot $ROOT release group:"
+        assert_output '1'
+        run complete_line "vfio-claim --sysroot $ROOT en"
+        assert_output 'enable'
+}
