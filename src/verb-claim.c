@@ -1326,6 +1326,10 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
         int r = vc_record_list(cli->ctx, &groups, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot read the state records: %m"), EXIT_FAILED;
+        /* For the consent of each group: an invalid configuration is reported, and status goes on
+         * without it. */
+        if (n > 0 && (r = cli_load_config_to_read(cli)) != EXIT_DONE)
+                return r;
 
         /* The VMs whose definitions list each group (none asked when libvirt cannot be reached). */
         _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
@@ -1377,6 +1381,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         vc_json_kv_string(j, "owner", rec->owner);
                         vc_json_kv_uint(j, "since", rec->since);
                         vc_json_kv_string(j, "by", rec->by);
+                        vc_json_kv_bool(j, "consent", g && group_has_consent(cli, g));
                         vc_json_key(j, "vms");
                         if (vms) {
                                 vc_json_array_begin(j);
@@ -1395,6 +1400,8 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                                rec->by ? ", by " : "", strempty(rec->by));
                 if (!j && names)
                         printf("  in the definition of %s\n", names);
+                if (!j && g && group_has_consent(cli, g))
+                        printf("  consent = yes: the devices of other slots in the group move with it\n");
                 for (size_t k = 0; k < rec->n_devices; k++) {
                         const struct vc_record_device *d = &rec->devices[k];
                         const char *now = NULL;

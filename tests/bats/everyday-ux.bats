@@ -140,3 +140,41 @@ complete_line() {
         run complete_line "vfio-claim --sysroot $ROOT en"
         assert_output 'enable'
 }
+
+# boot_pass: the boot pass (vfio-claim-udev --all) on the tree as the running system
+boot_pass() {
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER \
+                "$abs_top_builddir/vfio-claim-udev" --all
+}
+
+@test "boot pass: a boot = yes entry whose group holds other slots' devices moves it only with consent = yes" {
+        local GPU=0000:03:00.0 USB=0000:00:14.0 NIC=0000:00:1f.6
+        fake_root doctor-shared-group
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = %s\nboot = yes\n' $GPU > "$CONF/vfio-claim.conf"
+        boot_pass
+        assert_equal "$(fk_driver $USB) $(fk_driver $NIC) $(fk_driver $GPU)" "xhci_hcd e1000e nouveau"
+        assert_equal "$(fk_override $USB)$(fk_override $NIC)$(fk_override $GPU)" ""
+        [ ! -e "$STATE/group-7" ]
+        assert_regex "$stderr" "$USB: refused: not a function of a configured device \(another slot of IOMMU group 7\); moved only with consent = yes in the entry \(vfio-claim enable --yes writes it\) \(\[device gpu\], group 7\)"
+        run vc status
+        assert_output "no group is claimed by vfio-claim"
+        printf 'consent = yes\n' >> "$CONF/vfio-claim.conf"
+        boot_pass
+        assert_equal "$(fk_driver $USB) $(fk_driver $NIC) $(fk_driver $GPU)" "vfio-pci vfio-pci vfio-pci"
+        grep -qx 'state claimed' "$STATE/group-7"
+        # the consent is visible in status, as in show and the configuration
+        run --separate-stderr vc status
+        assert_success
+        assert_line "  consent = yes: the devices of other slots in the group move with it"
+        run --separate-stderr vc --json status
+        assert_equal "$(jq -r '.groups[0].consent' <<<"$output")" true
+}
+
+@test "boot pass: a group of one card's functions needs no consent" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        boot_pass
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
+}
