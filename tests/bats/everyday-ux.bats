@@ -48,6 +48,10 @@ load helpers
                 assert_equal "${stderr_lines[-1]}" "vfio-claim: gpu: a device name, but the configuration in ${CONF#"$ROOT"} is invalid (errors above); name the device by its address or group:N ('vfio-claim status' lists the claimed groups)"
                 assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
         done
+        # doctor takes an unknown word for a libvirt domain; it says why it cannot be a device
+        run --separate-stderr vc --connect test:///default doctor gpu
+        assert_failure 3
+        assert_equal "${stderr_lines[-1]}" "vfio-claim: gpu: not a libvirt domain at test:///default, and the configuration in ${CONF#"$ROOT"} that could name a device is invalid (errors above); name the device by its address or group:N"
         run vc release 01:00.0
         assert_success
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
