@@ -300,15 +300,56 @@ static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, con
         return 0;
 }
 
+/* A group that holds an endpoint of another slot than every configured endpoint of it (a GPU in a
+ * chipset slot that shares its group with the onboard USB controller and NIC) moves at boot only
+ * with "consent = yes" on an entry of the group, as enable and apply ask for it (README, "Using
+ * it"): nobody is there to ask. -EPERM, the endpoint and the reason in @result, otherwise. */
+static int consent_check(const struct vc_config *cfg, const struct vc_group *g, struct vc_op_result *result) {
+        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                const struct vc_config_device *cd = vc_config_match_device(cfg, vc_group_device(g, k));
+                if (cd && cd->consent)
+                        return 0;
+        }
+        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                const struct vc_pci_dev *d = vc_group_device(g, k);
+                const struct vc_pci_addr *a = vc_pci_dev_addr(d);
+                bool near = vc_pci_dev_is_bridge(d);
+                for (size_t i = 0; i < vc_group_n_devices(g) && !near; i++) {
+                        const struct vc_pci_dev *c = vc_group_device(g, i);
+                        const struct vc_pci_addr *b = vc_pci_dev_addr(c);
+                        near = vc_config_match_device(cfg, c) && a->domain == b->domain && a->bus == b->bus &&
+                               a->slot == b->slot;
+                }
+                if (near)
+                        continue;
+                *result = (struct vc_op_result){
+                        .error = -EPERM,
+                        .group = vc_group_number(g),
+                        .has_failed_device = true,
+                        .failed_device = *a,
+                        .failed_step = VC_STEP_PROTECT,
+                };
+                if (asprintf(&result->reason, "not a function of a configured device (another slot of IOMMU group %u); "
+                             "moved only with consent = yes in the entry (vfio-claim enable --yes writes it)",
+                             vc_group_number(g)) < 0)
+                        result->reason = NULL;
+                return -EPERM;
+        }
+        return 0;
+}
+
 /* The engine's checks, without a write: would it claim the group (vc_group_claim(), dry run)?
- * This is what keeps the boot pass from changing a group the claim would then refuse: protect,
- * an "id =" guard, a missing reset_method, a group without endpoints. */
+ * This is what keeps the boot pass from changing a group the claim would then refuse: consent,
+ * protect, an "id =" guard, a missing reset_method, a group without endpoints. */
 static int preflight(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned group,
                      const struct vc_group *g, const char *by, struct vc_op_result *result) {
         _cleanup_free_ struct vc_claim_guard *guards = NULL;
         _cleanup_free_ struct vc_reset_choice *resets = NULL;
         struct vc_claim_opts opts;
-        int r = claim_opts(cfg, g, by, &guards, &resets, &opts);
+        int r = consent_check(cfg, g, result);
+        if (r < 0)
+                return r;
+        r = claim_opts(cfg, g, by, &guards, &resets, &opts);
         if (r < 0)
                 return r;
         opts.dry_run = true;

@@ -24,12 +24,20 @@ _vfio_claim_claimed() {
 }
 
 _vfio_claim() {
-        local cur prev words cword
+        local cur prev words cword resplit=""
         if declare -F _init_completion >/dev/null; then
                 _init_completion -n : || return
+        elif [ -n "${COMP_LINE+set}" ]; then
+                # Without the bash-completion package: split the line up to the cursor at blanks
+                # only. bash's own words break at ':' too (COMP_WORDBREAKS), which cuts
+                # 0000:01:00.0 in five.
+                resplit=1
+                read -r -a words <<<"${COMP_LINE:0:COMP_POINT}"
+                [[ ${COMP_LINE:0:COMP_POINT} == *[[:blank:]] || ${#words[@]} -eq 0 ]] && words+=("")
+                cword=$((${#words[@]} - 1))
+                cur=${words[cword]}
+                prev=${words[cword - 1]}
         else
-                # Without the bash-completion package: bash's own word split (a PCI address is
-                # one word as long as ':' is not in COMP_WORDBREAKS).
                 words=("${COMP_WORDS[@]}")
                 cword=$COMP_CWORD
                 cur=${COMP_WORDS[COMP_CWORD]}
@@ -94,6 +102,12 @@ _vfio_claim() {
         esac
         if declare -F __ltrim_colon_completions >/dev/null; then
                 __ltrim_colon_completions "$cur"
+        elif [ -n "$resplit" ] && [[ $cur == *:* && $COMP_WORDBREAKS == *:* ]]; then
+                # bash replaces only the part of the word after its last ':'
+                local i prefix=${cur%"${cur##*:}"}
+                for i in "${!COMPREPLY[@]}"; do
+                        COMPREPLY[i]=${COMPREPLY[i]#"$prefix"}
+                done
         fi
 }
 complete -F _vfio_claim vfio-claim

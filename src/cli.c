@@ -129,6 +129,14 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                         if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), &a.addr))
                                 a.config_device = vc_config_match_device(cli->config, vc_group_device(g, i));
         } else if (r >= 0 && spec.kind == VC_DEVICE_ARG_NAME) {
+                if (cli->config_invalid && !cli->config) {
+                        /* a reading verb (or release) that went on without the configuration */
+                        log_error("%s: a device name, but the configuration in %s is invalid (errors above); "
+                                  "name the device by its address or group:N ('vfio-claim status' lists the "
+                                  "claimed groups)", text, cli->config_dir);
+                        device_arg_done(&a);
+                        return EXIT_CONFIG;
+                }
                 r = cli_load_config(cli);
                 if (r != EXIT_DONE) {
                         device_arg_done(&a);

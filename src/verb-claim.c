@@ -45,6 +45,18 @@ static const struct vc_group *find_group(const struct vc_topology *t, unsigned n
         return NULL;
 }
 
+/* The file a planned write goes to, as it is opened: the plan names it inside the root
+ * (lib/bind.h), which under --sysroot DIR is DIR/sys/..., like the configuration files the
+ * dry run names. NULL: out of memory. */
+static char *plan_write_file(struct vc_cli *cli, const char *path) {
+        const char *root = vc_ctx_is_host(cli->ctx) ? "" : vc_ctx_root(cli->ctx);
+        size_t l = strlen(root);
+        char *s;
+        while (l > 0 && root[l - 1] == '/')
+                l--;
+        return asprintf(&s, "%.*s%s", (int) l, root, path) < 0 ? NULL : s;
+}
+
 static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const char *what, bool changed,
                            const char *error) {
         struct vc_json *j = cli_json_operations(cli);
@@ -69,8 +81,9 @@ static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const ch
         vc_json_key(j, "writes");
         vc_json_array_begin(j);
         for (size_t i = 0; i < p->n_writes; i++) {
+                _cleanup_free_ char *file = plan_write_file(cli, p->writes[i].path);
                 vc_json_object_begin(j);
-                vc_json_kv_string(j, "path", p->writes[i].path);
+                vc_json_kv_string(j, "path", file ?: p->writes[i].path);
                 vc_json_kv_string(j, "value", p->writes[i].value);
                 vc_json_object_end(j);
         }
@@ -92,7 +105,8 @@ static void print_plan(struct vc_cli *cli, const struct vc_plan *p, const char *
                 printf("  (no writes)\n");
         for (size_t i = 0; i < p->n_writes; i++) {
                 const char *v = p->writes[i].value;
-                printf("  write %s <- \"%s\"\n", p->writes[i].path, streq(v, "\n") ? "\\n" : v);
+                _cleanup_free_ char *file = plan_write_file(cli, p->writes[i].path);
+                printf("  write %s <- \"%s\"\n", file ?: p->writes[i].path, streq(v, "\n") ? "\\n" : v);
         }
 }
 
@@ -1320,6 +1334,10 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
         int r = vc_record_list(cli->ctx, &groups, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot read the state records: %m"), EXIT_FAILED;
+        /* For the consent of each group: an invalid configuration is reported, and status goes on
+         * without it. */
+        if (n > 0 && (r = cli_load_config_to_read(cli)) != EXIT_DONE)
+                return r;
 
         /* The VMs whose definitions list each group (none asked when libvirt cannot be reached). */
         _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
@@ -1371,6 +1389,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         vc_json_kv_string(j, "owner", rec->owner);
                         vc_json_kv_uint(j, "since", rec->since);
                         vc_json_kv_string(j, "by", rec->by);
+                        vc_json_kv_bool(j, "consent", g && group_has_consent(cli, g));
                         vc_json_key(j, "vms");
                         if (vms) {
                                 vc_json_array_begin(j);
@@ -1389,6 +1408,8 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                                rec->by ? ", by " : "", strempty(rec->by));
                 if (!j && names)
                         printf("  in the definition of %s\n", names);
+                if (!j && g && group_has_consent(cli, g))
+                        printf("  consent = yes: the devices of other slots in the group move with it\n");
                 for (size_t k = 0; k < rec->n_devices; k++) {
                         const struct vc_record_device *d = &rec->devices[k];
                         const char *now = NULL;

@@ -422,6 +422,11 @@ int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
         } else if (argc > 0) {
                 _cleanup_free_ char *err = NULL;
                 r = vm_read(cli->connect_uri, argv[0], &vm, &err);
+                if (r < 0 && cli->config_invalid)
+                        /* it may be a device name of the configuration doctor went on without */
+                        return log_error("%s: not a libvirt domain at %s, and the configuration in %s that could name a "
+                                         "device is invalid (errors above); name the device by its address or group:N",
+                                         argv[0], cli->connect_uri, cli->config_dir), EXIT_CONFIG;
                 if (r == -ENOENT)
                         return log_error("%s: not a PCI address, group:N, configured device or libvirt domain (%s)", argv[0],
                                          cli->connect_uri), EXIT_USAGE;

@@ -198,6 +198,60 @@ TEST(default_route_ipv4_through_bridge_and_ipv6) {
         ASSERT_EQ(vc_critical_count(s), 2);
 }
 
+/* The ESP on its own controller (a USB-attached or second NVMe disk): /boot/efi counts like /boot. */
+TEST(storage_boot_efi) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:06.0", "0x010802\n", -1); /* NVMe with the ESP */
+        pci_dev(root, "pci0000:00/0000:00:05.0", "0x010802\n", -1); /* NVMe, data only */
+        tree_file(root, "sys/devices/pci0000:00/0000:00:06.0/nvme/nvme1/nvme1n1/nvme1n1p1/partition", "1\n");
+        tree_link(root, "sys/dev/block/259:5",
+                  "../../devices/pci0000:00/0000:00:06.0/nvme/nvme1/nvme1n1/nvme1n1p1");
+        tree_file(root, "proc/self/mountinfo",
+                  "30 1 259:5 / /boot/efi rw,relatime shared:4 - vfat /dev/nvme1n1p1 rw\n"
+                  "31 1 259:9 / /srv rw,relatime shared:5 - ext4 /dev/nvme0n1p1 rw\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:06.0"), "controller of the /boot/efi filesystem /dev/nvme1n1p1");
+        ASSERT_NULL(reason(s, "0000:00:05.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* The default route over a VLAN of a bond of two ports: both ports are critical (sysfs links a
+ * VLAN and a bond to their lower interfaces with lower_NAME). */
+TEST(default_route_vlan_over_bond) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:1c.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1c.0/0000:03:00.0", "0x020000\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1c.0/0000:03:00.1", "0x020000\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1f.6", "0x020000\n", -1); /* not in the bond */
+        class_entry(root, "net", "enp3s0f0", "pci0000:00/0000:00:1c.0/0000:03:00.0/net/enp3s0f0", "../../../0000:03:00.0");
+        class_entry(root, "net", "enp3s0f1", "pci0000:00/0000:00:1c.0/0000:03:00.1/net/enp3s0f1", "../../../0000:03:00.1");
+        class_entry(root, "net", "eno1", "pci0000:00/0000:00:1f.6/net/eno1", "../../../0000:00:1f.6");
+        class_entry(root, "net", "bond0", "virtual/net/bond0", NULL);
+        tree_link(root, "sys/devices/virtual/net/bond0/lower_enp3s0f0",
+                  "../../../pci0000:00/0000:00:1c.0/0000:03:00.0/net/enp3s0f0");
+        tree_link(root, "sys/devices/virtual/net/bond0/lower_enp3s0f1",
+                  "../../../pci0000:00/0000:00:1c.0/0000:03:00.1/net/enp3s0f1");
+        class_entry(root, "net", "bond0.100", "virtual/net/bond0.100", NULL);
+        tree_link(root, "sys/devices/virtual/net/bond0.100/lower_bond0", "../bond0");
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                  "bond0.100\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:03:00.0"), "NIC of the default route (bond0.100)");
+        ASSERT_STREQ(reason(s, "0000:03:00.1"), "NIC of the default route (bond0.100)");
+        ASSERT_NULL(reason(s, "0000:00:1f.6"));
+        ASSERT_NULL(reason(s, "0000:00:1c.0"));
+        ASSERT_EQ(vc_critical_count(s), 2);
+}
+
 TEST(boot_vga_with_console) {
         _cleanup_tree_ char *root = tree_new();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
