@@ -41,6 +41,10 @@ static int create_temporary(int dfd, const char *name, char **ret) {
 /* Every path goes through vc_path_open_parent(): under a root other than "/" the directory is
  * found inside it (lib/root.h), and only its last component is touched, with *at() calls. */
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
+        return vc_write_bytes_atomic(path, content, strlen(content), mode, true);
+}
+
+int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace) {
         _cleanup_free_ char *tmp = NULL;
         const char *name;
         _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
@@ -50,9 +54,9 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
         _cleanup_close_ int fd = create_temporary(dfd, name, &tmp);
         if (fd < 0)
                 return fd;
-        size_t len = strlen(content), done = 0;
+        size_t done = 0;
         while (done < len) {
-                ssize_t k = write(fd, content + done, len - done);
+                ssize_t k = write(fd, (const char *) data + done, len - done);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0) {
@@ -62,11 +66,16 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
                 }
                 done += (size_t) k;
         }
-        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 || renameat(dfd, tmp, dfd, name) < 0) {
+        /* Without @replace the name is taken with link(2), which fails when it exists: no window in
+         * which a file made meanwhile is overwritten. */
+        if (fchmod(fd, mode) < 0 || fsync(fd) < 0 ||
+            (replace ? renameat(dfd, tmp, dfd, name) : linkat(dfd, tmp, dfd, name, 0)) < 0) {
                 int r = negative_errno();
                 unlinkat(dfd, tmp, 0);
                 return r;
         }
+        if (!replace)
+                (void) unlinkat(dfd, tmp, 0);
         return fsync(dfd) < 0 ? negative_errno() : 0;
 }
 
