@@ -39,7 +39,7 @@ static const struct option_help {
         { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
                                 "also a group whose VM hold libvirt cannot confirm;\n"
                                 "with add and disable, a group another VM's\n"
-                                "definition lists" },
+                                "definition lists; with rom, replace FILE" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
         { OPT_YES, "--yes", "--yes", "agree that other slots' devices in the group move too\n"
@@ -119,7 +119,8 @@ static void help(FILE *f) {
                 "      --json           machine-readable output: one JSON document on stdout\n"
                 "      --dry-run        print the plan, change nothing\n"
                 "      --force          claim host-critical devices; with release and disable,\n"
-                "                       also a group whose VM hold libvirt cannot confirm\n"
+                "                       also a group whose VM hold libvirt cannot confirm;\n"
+                "                       with rom: replace an existing FILE\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
                 "      --yes            with enable/apply: other slots' devices in the group move\n"
                 "                       too (asked on a terminal; refused without one)\n"

@@ -352,11 +352,17 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         if (cli->json)
                 return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured,
                                    after);
-        printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
+        size_t n_moved = 0;
+        for (size_t i = 0; i < n_addrs; i++)
+                n_moved += vc_domain_has_hostdev(before, &addrs[i]) != add;
+        if (n_moved == 0) /* only --rom/--rombar changed something */
+                printf("VM %s already has every endpoint of IOMMU group %u.", vm, vc_group_number(g));
+        else
+                printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
         for (size_t i = 0; i < n_addrs; i++)
                 if (vc_domain_has_hostdev(before, &addrs[i]) != add)
                         printf(" %s", VC_PCI_ADDR_TO_STRING(&addrs[i]));
-        if (add) {
+        if (add && n_moved > 0) {
                 bool any = false;
                 for (size_t i = 0; i < n_addrs; i++)
                         if (vc_domain_has_hostdev(before, &addrs[i])) {

@@ -135,8 +135,11 @@ setup() {
         assert_equal "$(xmllint --xpath "string(//hostdev[source/address/@function='0x0']/rom/@file)" "$BATS_TEST_TMPDIR/rom.xml")" "$OUT/gpu.rom"
         assert_equal "$(xmllint --xpath "count(//rom)" "$BATS_TEST_TMPDIR/rom.xml")" 1
 
+        # the group already in the VM: only the <rom> changes
+        node "$(q35 gaming "$(gpu_hostdevs "<rom bar='on'/>")")"
         run --separate-stderr vm --rom "$OUT/gpu.rom" --rombar off add gaming 0000:01:00.0
         assert_success
+        assert_line --index 0 "VM gaming already has every endpoint of IOMMU group 1."
         assert_line "VM gaming: 0000:01:00.0 gets <rom bar='off' file='$OUT/gpu.rom'/>"
 
         # by group: the display controller gets it; --rombar alone
