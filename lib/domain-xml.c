@@ -931,3 +931,42 @@ int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr
         *ret_changed = TAKE_PTR(changed);
         return 0;
 }
+
+int vc_domain_edit_rom(const char *xml, size_t len, const struct vc_pci_addr *dev, const char *file, const char *bar,
+                       char **ret_xml, char **ret_element, char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        int r = read_doc(xml, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        xmlNode *devices = first_child(xmlDocGetRootElement(doc), "devices");
+        xmlNode *node = NULL;
+        for (xmlNode *c = devices ? devices->children : NULL; c && !node; c = c->next) {
+                struct vc_domain_hostdev h;
+                r = element_hostdev(c, &h, ret_error);
+                if (r < 0)
+                        return r;
+                if (r > 0 && vc_pci_addr_equal(&h.addr, dev))
+                        node = c;
+        }
+        if (!node)
+                return -ENOENT;
+        /* one <rom> per device: the new one replaces what was there */
+        for (xmlNode *c = node->children, *next; c; c = next) {
+                next = c->next;
+                if (is_element(c, "rom")) {
+                        xmlUnlinkNode(c);
+                        xmlFreeNode(c);
+                }
+        }
+        xmlNode *rom = xmlNewChild(node, NULL, (const xmlChar *) "rom", NULL);
+        if (!rom || (bar && !xmlNewProp(rom, (const xmlChar *) "bar", (const xmlChar *) bar)) ||
+            (file && !xmlNewProp(rom, (const xmlChar *) "file", (const xmlChar *) file)))
+                return -ENOMEM;
+        _cleanup_free_ char *element = node_to_string(doc, node);
+        if (!element)
+                return -ENOMEM;
+        if (doc_to_string(doc, ret_xml) < 0)
+                return -ENOMEM;
+        *ret_element = TAKE_PTR(element);
+        return 0;
+}

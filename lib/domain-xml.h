@@ -84,6 +84,13 @@ int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr
 int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_xml, char **ret_element,
                           char **ret_error);
 
+/* Give the passed-through function @dev a <rom> element (the one it had is replaced):
+ * <rom bar='@bar' file='@file'/>, each attribute only when non-NULL (libvirt's domain schema:
+ * bar 'on' or 'off', file an absolute path). The <hostdev> as changed to *ret_element. -ENOENT when
+ * the domain does not pass @dev through; other errors as for vc_domain_edit_hostdevs(). */
+int vc_domain_edit_rom(const char *xml, size_t len, const struct vc_pci_addr *dev, const char *file, const char *bar,
+                       char **ret_xml, char **ret_element, char **ret_error);
+
 /* Parse @len bytes of @buf. Returns 0, -EBADMSG for malformed input (with *ret_error, when
  * non-NULL, set to one line such as "<hostdev> #2: <address> bus='0x100': out of range
  * (0..0xff)"), -EFBIG beyond VC_DOMAIN_XML_MAX, -ENOMEM. */

@@ -53,10 +53,20 @@ static int open_anonymous(int dfd, mode_t mode) {
         return fd < 0 ? negative_errno() : fd;
 }
 
-static int write_all(int fd, const char *content) {
-        size_t len = strlen(content), done = 0;
+/* Every path goes through vc_path_open_parent(): under a root other than "/" the directory is
+ * found inside it (lib/root.h), and only its last component is touched, with *at() calls.
+ * The content is written and made durable in a file that has no name yet; it gets a hidden
+ * temporary name only for the rename, so a writer killed on the way (the CLI's SIGKILL, a
+ * power cut) leaves no `.NAME.XXXXXX` behind, except in the instant between link and rename.
+ * Where O_TMPFILE is not available the temporary is named from the start. */
+int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
+        return vc_write_bytes_atomic(path, content, strlen(content), mode, true);
+}
+
+static int write_all(int fd, const void *data, size_t len) {
+        size_t done = 0;
         while (done < len) {
-                ssize_t k = write(fd, content + done, len - done);
+                ssize_t k = write(fd, (const char *) data + done, len - done);
                 if (k < 0 && errno == EINTR)
                         continue;
                 if (k <= 0)
@@ -66,13 +76,7 @@ static int write_all(int fd, const char *content) {
         return 0;
 }
 
-/* Every path goes through vc_path_open_parent(): under a root other than "/" the directory is
- * found inside it (lib/root.h), and only its last component is touched, with *at() calls.
- * The content is written and made durable in a file that has no name yet; it gets a hidden
- * temporary name only for the rename, so a writer killed on the way (the CLI's SIGKILL, a
- * power cut) leaves no `.NAME.XXXXXX` behind, except in the instant between link and rename.
- * Where O_TMPFILE is not available the temporary is named from the start. */
-int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
+int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace) {
         _cleanup_free_ char *tmp = NULL;
         const char *name;
         _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
@@ -84,11 +88,19 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
         bool anonymous = fd >= 0;
         if (!anonymous && (fd = create_temporary(dfd, name, &tmp)) < 0)
                 return fd;
-        r = write_all(fd, content);
+        r = write_all(fd, data, len);
         if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
                 r = negative_errno();
         if (r < 0)
                 goto fail;
+        if (anonymous && !replace) {
+                /* linkat() fails when the name exists: no window in which a file made meanwhile
+                 * is overwritten. */
+                r = vc_link_anonymous(fd, dfd, name);
+                if (r < 0)
+                        return r;
+                return fsync(dfd) < 0 ? negative_errno() : 0;
+        }
         if (anonymous) {
                 r = -EEXIST;
                 for (unsigned tries = 0; r == -EEXIST && tries < 100; tries++) {
@@ -103,10 +115,12 @@ int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
                         goto fail;
                 }
         }
-        if (renameat(dfd, tmp, dfd, name) < 0) {
+        if ((replace ? renameat(dfd, tmp, dfd, name) : linkat(dfd, tmp, dfd, name, 0)) < 0) {
                 r = negative_errno();
                 goto fail;
         }
+        if (!replace)
+                (void) unlinkat(dfd, tmp, 0);
         return fsync(dfd) < 0 ? negative_errno() : 0;
 fail:
         if (tmp)

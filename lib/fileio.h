@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* Paths go through lib/root.h: under a root other than "/" they are resolved inside it. */
@@ -8,6 +10,9 @@
 /* Replace @path with @content so that readers see the old file or the new one, never a mix, even
  * after a crash: a temporary file in the same directory, fsync, rename, fsync of the directory. */
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode);
+/* The same for @len bytes of @data; with @replace false, -EEXIST when @path exists (nothing
+ * written then). */
+int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace);
 /* Remove @path and make the removal durable (fsync of the directory). 0 also when absent. */
 int vc_unlink_durable(const char *path);
 /* mkdir(2) of @path alone; -EEXIST when something is there. */

@@ -44,15 +44,15 @@ _vfio_claim() {
                 prev=${COMP_WORDS[COMP_CWORD - 1]}
         fi
 
-        local verbs="list show enable disable apply release status doctor check-config add remove export help"
-        local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --yes --no-mmio-fix --primary --verbose --help --version"
+        local verbs="list show enable disable apply release status doctor check-config add remove rom export help"
+        local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --yes --no-mmio-fix --primary --rom --rombar --verbose --help --version"
         local sysroot="" config="" verb="" i n_args=0
 
         for ((i = 1; i < cword; i++)); do
                 case ${words[i]} in
                 --sysroot) sysroot=${words[i + 1]}; ((i++)) ;;
                 --config) config=${words[i + 1]}; ((i++)) ;;
-                --connect | --timeout | --format) ((i++)) ;;
+                --connect | --timeout | --format | --rom | --rombar) ((i++)) ;;
                 -*) ;;
                 *) if [ -z "$verb" ]; then verb=${words[i]}; else ((n_args++)); fi ;;
                 esac
@@ -71,6 +71,12 @@ _vfio_claim() {
                 return ;;
         --format)
                 COMPREPLY=($(compgen -W "nova kubevirt proxmox" -- "$cur"))
+                return ;;
+        --rombar)
+                COMPREPLY=($(compgen -W "on off" -- "$cur"))
+                return ;;
+        --rom)
+                COMPREPLY=($(compgen -f -- "$cur"))
                 return ;;
         esac
 
@@ -91,6 +97,13 @@ _vfio_claim() {
                 ;;
         show | enable | disable | doctor)
                 [ "$n_args" -eq 0 ] && COMPREPLY=($(compgen -W "$(_vfio_claim_devices "$sysroot" "$config")" -- "$cur"))
+                ;;
+        rom)
+                if [ "$n_args" -eq 0 ]; then
+                        COMPREPLY=($(compgen -W "$(_vfio_claim_devices "$sysroot" "$config")" -- "$cur"))
+                elif [ "$n_args" -eq 1 ]; then
+                        COMPREPLY=($(compgen -f -- "$cur"))
+                fi
                 ;;
         add | remove)
                 if [ "$n_args" -eq 0 ]; then

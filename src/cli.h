@@ -40,6 +40,8 @@ struct vc_cli {
         const char *format; /* export --format */
         bool no_mmio_fix;   /* add --no-mmio-fix */
         bool primary;       /* add --primary */
+        const char *rom;    /* add --rom FILE (absolute) */
+        const char *rombar; /* add --rombar on|off */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         struct vc_topology *topology; /* read by main() for the verbs that need it (src/main.c) */
         /* Read on first use, once per run. */
@@ -110,4 +112,5 @@ int verb_release(struct vc_cli *cli, int argc, char **argv);
 int verb_status(struct vc_cli *cli, int argc, char **argv);
 int verb_add(struct vc_cli *cli, int argc, char **argv);
 int verb_remove(struct vc_cli *cli, int argc, char **argv);
+int verb_rom(struct vc_cli *cli, int argc, char **argv);
 int verb_export(struct vc_cli *cli, int argc, char **argv);

@@ -25,6 +25,8 @@ enum {
         OPT_YES = 1 << 8,
         OPT_NO_MMIO_FIX = 1 << 9,
         OPT_PRIMARY = 1 << 10,
+        OPT_ROM = 1 << 11,
+        OPT_ROMBAR = 1 << 12,
 };
 
 static const struct option_help {
@@ -37,7 +39,7 @@ static const struct option_help {
         { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
                                 "also a group whose VM hold libvirt cannot confirm;\n"
                                 "with add and disable, a group another VM's\n"
-                                "definition lists" },
+                                "definition lists; with rom, replace FILE" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
         { OPT_YES, "--yes", "--yes", "agree that other slots' devices in the group move too\n"
@@ -47,6 +49,8 @@ static const struct option_help {
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
         { OPT_NO_MMIO_FIX, "--no-mmio-fix", "--no-mmio-fix", "leave OVMF's 64-bit MMIO window as it is" },
         { OPT_PRIMARY, "--primary", "--primary", "make the group's GPU the VM's display" },
+        { OPT_ROM, "--rom", "--rom FILE", "the GPU's ROM image for the VM (<rom file=FILE>)" },
+        { OPT_ROMBAR, "--rombar", "--rombar on|off", "show the device's ROM BAR to the VM or not" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
 };
@@ -90,9 +94,11 @@ static const struct verb {
         { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers",
           USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_NO_MMIO_FIX | OPT_PRIMARY, false, NULL },
+          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_NO_MMIO_FIX | OPT_PRIMARY | OPT_ROM | OPT_ROMBAR, false, NULL },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN, false, NULL },
+        { "rom", 2, 2, verb_rom, "rom DEVICE FILE", "save DEVICE's expansion ROM to FILE",
+          0, OPT_FORCE, true, NULL },
         /* doctor reports an invalid configuration as a finding */
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
           READS_CONFIG | NEEDS_TOPOLOGY | USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
@@ -137,7 +143,7 @@ static void help(FILE *f) {
                 "      --force          claim host-critical devices; with release and disable,\n"
                 "                       also a group whose VM hold libvirt cannot confirm;\n"
                 "                       with add and disable, a group another VM's definition\n"
-                "                       lists\n"
+                "                       lists; with rom: replace an existing FILE\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
                 "      --yes            with enable/apply: other slots' devices in the group move\n"
                 "                       too (asked on a terminal; refused without one)\n"
@@ -146,6 +152,8 @@ static void help(FILE *f) {
                 "      --format F       with export: nova, kubevirt or proxmox\n"
                 "      --no-mmio-fix    with add: leave OVMF's 64-bit MMIO window as it is\n"
                 "      --primary        with add: make the group's GPU the VM's display\n"
+                "      --rom FILE       with add: the GPU's ROM image for the VM (absolute path)\n"
+                "      --rombar on|off  with add: show the GPU's ROM BAR to the VM or not\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -192,6 +200,8 @@ enum {
         ARG_YES,
         ARG_NO_MMIO_FIX,
         ARG_PRIMARY,
+        ARG_ROM,
+        ARG_ROMBAR,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -214,6 +224,8 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "yes", no_argument, NULL, ARG_YES },
                 { "no-mmio-fix", no_argument, NULL, ARG_NO_MMIO_FIX },
                 { "primary", no_argument, NULL, ARG_PRIMARY },
+                { "rom", required_argument, NULL, ARG_ROM },
+                { "rombar", required_argument, NULL, ARG_ROMBAR },
                 {}
         };
         int c;
@@ -246,6 +258,19 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
                 case ARG_NO_MMIO_FIX: cli->no_mmio_fix = true; *ret_given |= OPT_NO_MMIO_FIX; break;
                 case ARG_PRIMARY: cli->primary = true; *ret_given |= OPT_PRIMARY; break;
+                case ARG_ROM:
+                        /* libvirt takes an absolute path; it reaches no sysfs path */
+                        if (optarg[0] != '/' || strlen(optarg) >= 4096 || strpbrk(optarg, "\n\r\t"))
+                                return log_error_errno(EINVAL, "--rom: \"%s\" is not an absolute path", optarg);
+                        cli->rom = optarg;
+                        *ret_given |= OPT_ROM;
+                        break;
+                case ARG_ROMBAR:
+                        if (!streq(optarg, "on") && !streq(optarg, "off"))
+                                return log_error_errno(EINVAL, "--rombar: \"%s\" is neither on nor off", optarg);
+                        cli->rombar = optarg;
+                        *ret_given |= OPT_ROMBAR;
+                        break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
                         char *end;

@@ -16,6 +16,8 @@
 #include "doctor.h"
 #include "log.h"
 #include "output.h"
+#include "rom.h"
+#include "sysfs.h"
 #include "virt.h"
 
 static void xmlFreeDocp(xmlDocPtr *d) {
@@ -82,6 +84,8 @@ struct vm {
         struct vc_pci_addr *hostdevs;
         size_t n_hostdevs;
         struct vc_domain *dom; /* the same definition through domain-xml.c: the MMIO window */
+        char **rom_files;      /* every <hostdev type='pci'><rom file=...>, document order */
+        size_t n_rom_files;
 };
 
 static void vm_done(struct vm *v) {
@@ -89,6 +93,9 @@ static void vm_done(struct vm *v) {
         free(v->machine);
         free(v->hostdevs);
         vc_domain_free(v->dom);
+        for (size_t i = 0; i < v->n_rom_files; i++)
+                free(v->rom_files[i]);
+        free(v->rom_files);
 }
 
 /* Read the domain's definition through libvirt: 0, -ENOENT when there is no such domain (or no
@@ -143,6 +150,24 @@ static int vm_read(const char *uri, const char *name, struct vm *ret, char **ret
                         continue;
                 v.hostdevs[v.n_hostdevs++] = (struct vc_pci_addr){ (uint16_t) dom_, (uint8_t) bus, (uint8_t) slot, (uint8_t) fn };
         }
+        _cleanup_(xmlXPathFreeObjectp) xmlXPathObjectPtr roms = xmlXPathEvalExpression(
+                (const xmlChar *) "/domain/devices/hostdev[@mode='subsystem' and @type='pci']/rom/@file", x);
+        size_t nr = roms && roms->nodesetval ? (size_t) roms->nodesetval->nodeNr : 0;
+        v.rom_files = calloc(nr + 1, sizeof *v.rom_files);
+        if (!v.rom_files) {
+                vm_done(&v);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < nr; i++) {
+                _cleanup_(xmlFreep) xmlChar *f = xmlNodeGetContent(roms->nodesetval->nodeTab[i]);
+                if (!f || !f[0])
+                        continue;
+                if (!(v.rom_files[v.n_rom_files] = strdup((const char *) f))) {
+                        vm_done(&v);
+                        return -ENOMEM;
+                }
+                v.n_rom_files++;
+        }
         if (vc_domain_parse(xml, strlen(xml), &v.dom, NULL) < 0)
                 v.dom = NULL;
         *ret = v;
@@ -165,6 +190,84 @@ static bool vm_has(const struct vm *v, const struct vc_pci_addr *a) {
                 if (vc_pci_addr_equal(&v->hostdevs[i], a))
                         return true;
         return false;
+}
+
+/* Each <rom file=...>: QEMU opens it as the user libvirt runs it as, so the file must exist, be
+ * readable by that user (judged from the mode bits of the file and of every directory above it:
+ * this runs as root, for whom access(2) says yes to everything) and hold a ROM image. */
+static int rom_checks(struct vc_cli *cli, const struct vm *v, struct vc_doctor_report *rep) {
+        _cleanup_free_ char *user = NULL, *group = NULL, *who = NULL;
+        struct vc_identity id = {};
+        bool from_config = false;
+        int r, known;
+
+        if (v->n_rom_files == 0)
+                return 0;
+        r = vc_qemu_user(cli->ctx, &user, &group, &from_config);
+        if (r < 0)
+                return r;
+        known = vc_identity_resolve(user, group, &id);
+        if (asprintf(&who, "%s%s%s (%s)", user, group ? ":" : "", group ? group : "",
+                     from_config ? "user = in /etc/libvirt/qemu.conf" : "libvirt's default on Debian; /etc/libvirt/qemu.conf sets no user") < 0) {
+                vc_identity_done(&id);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < v->n_rom_files && r >= 0; i++) {
+                const char *file = v->rom_files[i];
+                _cleanup_free_ char *path = NULL, *blocker = NULL;
+                uint8_t head[2];
+                if (file[0] != '/') {
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_FAIL, NULL,
+                                        fmt("VM %s: ROM file '%s' is not an absolute path", v->name, file),
+                                        strdup("give <rom file=...> an absolute path"));
+                        continue;
+                }
+                r = vc_ctx_path(cli->ctx, VC_PLACE_ROOT, &path, "%s", file + 1);
+                if (r < 0)
+                        break;
+                ssize_t k = vc_sysfs_read_bytes(path, head, sizeof head);
+                if (k == -ENOENT) {
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_FAIL, NULL,
+                                        fmt("VM %s: ROM file %s does not exist: QEMU fails to start the VM", v->name, file),
+                                        strdup("save the device's ROM there with 'vfio-claim rom DEVICE FILE', or correct <rom file=...>"));
+                        continue;
+                }
+                if (k < 0) {
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_FAIL, NULL,
+                                        fmt("VM %s: ROM file %s cannot be read: %s", v->name, file, strerror((int) -k)),
+                                        strdup("make it a readable regular file"));
+                        continue;
+                }
+                if (!vc_rom_has_signature(head, (size_t) k)) {
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_FAIL, NULL,
+                                        fmt("VM %s: ROM file %s does not start with the PCI expansion ROM signature 0x55AA: it is not a ROM image, and the guest's firmware ignores it",
+                                            v->name, file),
+                                        strdup("use an image saved with 'vfio-claim rom DEVICE FILE' (a dump with a header before 0x55AA must be cut to start there)"));
+                        continue;
+                }
+                if (known < 0) {
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_WARN, NULL,
+                                        fmt("VM %s: ROM file %s: cannot tell whether QEMU's user %s can read it: %s", v->name, file, who,
+                                            known == -ESRCH ? "no such user or group on this host" : strerror(-known)),
+                                        NULL);
+                        continue;
+                }
+                int ok = vc_path_readable_by(path, &id, &blocker);
+                if (ok < 0)
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_WARN, NULL,
+                                        fmt("VM %s: ROM file %s: cannot check its permissions: %s", v->name, file, strerror(-ok)), NULL);
+                else if (ok == 0)
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_FAIL, NULL,
+                                        fmt("VM %s: ROM file %s is not readable by %s, the user QEMU runs as: %s%s", v->name, file, who,
+                                            streq(blocker, file) ? "the file's mode does not let it read" : "it cannot enter ",
+                                            streq(blocker, file) ? "" : blocker),
+                                        fmt("chmod o+r %s (and o+x on every directory above it), or keep ROM files in a directory QEMU can read such as /usr/share/vgabios", file));
+                else
+                        r = add_finding(rep, "vm-rom", VC_DOCTOR_OK, NULL,
+                                        fmt("VM %s: ROM file %s starts with 0x55AA and is readable by %s", v->name, file, user), NULL);
+        }
+        vc_identity_done(&id);
+        return r < 0 ? r : 0;
 }
 
 static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const struct vm *v, struct vc_doctor_report *rep) {
@@ -301,6 +404,10 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
                 if (r < 0)
                         return r;
         }
+
+        r = rom_checks(cli, v, rep);
+        if (r < 0)
+                return r;
 
         if (nvidia_geforce && !v->kvm_hidden)
                 r = add_finding(rep, "vm-nvidia", VC_DOCTOR_WARN, NULL,

@@ -19,8 +19,11 @@
 #include "cli.h"
 #include "doctor.h"
 #include "domain-xml.h"
+#include "fileio.h"
 #include "json.h"
 #include "log.h"
+#include "rom.h"
+#include "sysfs.h"
 #include "virt.h"
 
 
@@ -93,6 +96,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 return EXIT_USAGE;
         }
         const struct vc_group *g = find_group(t, arg.groups[0]);
+        bool named = arg.has_addr;
+        struct vc_pci_addr named_addr = arg.addr;
         device_arg_done(&arg);
         if (!g)
                 return log_error("%s: IOMMU group vanished", device), EXIT_FAILED;
@@ -243,6 +248,57 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                         return log_error("out of memory"), EXIT_FAILED;
         }
 
+        /* --rom/--rombar: a <rom> for the device named by address, else the group's display
+         * controller, else its first endpoint. The image is checked first: QEMU would fail the
+         * start on a missing file, and a file without the signature is no ROM. */
+        _cleanup_free_ char *rom_note = NULL;
+        if (add && (cli->rom || cli->rombar)) {
+                const struct vc_pci_addr *target = &addrs[0];
+                bool by_name = false;
+                for (size_t i = 0; named && i < n_addrs; i++)
+                        if (vc_pci_addr_equal(&addrs[i], &named_addr))
+                                target = &addrs[i], by_name = true;
+                for (size_t i = 0; !by_name && i < vc_group_n_devices(g); i++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, i);
+                        if (!vc_pci_dev_is_bridge(d) && (vc_pci_dev_class(d) >> 16) == 0x03) {
+                                target = vc_pci_dev_addr(d);
+                                break;
+                        }
+                }
+                if (cli->rom) {
+                        uint8_t head[2];
+                        ssize_t k = vc_sysfs_read_bytes(cli->rom, head, sizeof head);
+                        if (k < 0)
+                                return log_error_errno((int) k, "--rom %s: cannot read it: %m; nothing was changed", cli->rom),
+                                       EXIT_FAILED;
+                        if (!vc_rom_has_signature(head, (size_t) k))
+                                return log_error("--rom %s: does not start with the PCI expansion ROM signature 0x55AA, "
+                                                 "not a ROM image; nothing was changed", cli->rom),
+                                       EXIT_FAILED;
+                }
+                _cleanup_free_ char *with_rom = NULL, *element = NULL;
+                r = vc_domain_edit_rom(new_xml, strlen(new_xml), target, cli->rom, cli->rombar, &with_rom, &element, &err);
+                if (r < 0)
+                        return log_error("VM %s: cannot give %s a <rom>: %s", vm, VC_PCI_ADDR_TO_STRING(target),
+                                         err ? err : strerror(-r)),
+                               EXIT_FAILED;
+                size_t n = 0;
+                while (changed[n])
+                        n++;
+                char **all = realloc(changed, (n + 2) * sizeof *all);
+                if (!all)
+                        return log_error("out of memory"), EXIT_FAILED;
+                changed = all;
+                changed[n] = TAKE_PTR(element);
+                changed[n + 1] = NULL;
+                free(new_xml);
+                new_xml = TAKE_PTR(with_rom);
+                if (asprintf(&rom_note, "VM %s: %s gets <rom%s%s%s%s%s%s/>", vm, VC_PCI_ADDR_TO_STRING(target),
+                             cli->rombar ? " bar='" : "", cli->rombar ?: "", cli->rombar ? "'" : "",
+                             cli->rom ? " file='" : "", cli->rom ?: "", cli->rom ? "'" : "") < 0)
+                        return log_error("out of memory"), EXIT_FAILED;
+        }
+
         if (cli->json && (!changed[0] || cli->dry_run))
                 return report_json(vm, vc_group_number(g), add, cli->dry_run, before, addrs, n_addrs, changed,
                                    configured, changed[0] ? new_xml : xml);
@@ -296,11 +352,17 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         if (cli->json)
                 return report_json(vm, vc_group_number(g), add, false, before, addrs, n_addrs, changed, configured,
                                    after);
-        printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
+        size_t n_moved = 0;
+        for (size_t i = 0; i < n_addrs; i++)
+                n_moved += vc_domain_has_hostdev(before, &addrs[i]) != add;
+        if (n_moved == 0) /* only --rom/--rombar changed something */
+                printf("VM %s already has every endpoint of IOMMU group %u.", vm, vc_group_number(g));
+        else
+                printf("VM %s, IOMMU group %u: %s", vm, vc_group_number(g), add ? "added" : "removed");
         for (size_t i = 0; i < n_addrs; i++)
                 if (vc_domain_has_hostdev(before, &addrs[i]) != add)
                         printf(" %s", VC_PCI_ADDR_TO_STRING(&addrs[i]));
-        if (add) {
+        if (add && n_moved > 0) {
                 bool any = false;
                 for (size_t i = 0; i < n_addrs; i++)
                         if (vc_domain_has_hostdev(before, &addrs[i])) {
@@ -315,6 +377,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                 printf("%s\n", mmio_note);
         if (primary_note)
                 printf("%s\n", primary_note);
+        if (rom_note)
+                printf("%s\n", rom_note);
         if (add && !configured)
                 printf("The group is not in the configuration: run 'vfio-claim enable %s' so that it is\n"
                        "claimed when the VM starts (libvirt does not move managed='no' devices itself).\n",
@@ -328,4 +392,82 @@ int verb_add(struct vc_cli *cli, int argc, char **argv) {
 
 int verb_remove(struct vc_cli *cli, int argc, char **argv) {
         return vm_edit(cli, argv[0], argv[1], false);
+}
+
+/* rom DEVICE FILE: the expansion ROM of one PCI function, read through sysfs (lib/rom.h), saved
+ * to FILE for <rom file=...> (add --rom). Not while a VM holds the device: the guest's driver owns
+ * it then, and enabling the ROM decoding under it is a change it does not expect. */
+int verb_rom(struct vc_cli *cli, int argc, char **argv) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        _cleanup_free_ uint8_t *image = NULL;
+        struct device_arg arg = {};
+        const char *device = argv[0], *file = argv[1];
+        size_t len = 0;
+        int r, ret;
+
+        if (isempty(file) || strlen(file) >= 4096)
+                return log_error("rom: \"%s\" is not a file name", file), EXIT_USAGE;
+        r = vc_topology_read(cli->ctx, &t);
+        if (r < 0)
+                return log_error_errno(r, "cannot read the PCI devices: %m"), EXIT_FAILED;
+        ret = cli_resolve_device(cli, t, device, &arg);
+        if (ret != EXIT_DONE)
+                return ret;
+        bool has_addr = arg.has_addr;
+        struct vc_pci_addr addr = arg.addr;
+        unsigned group = arg.n_groups == 1 ? arg.groups[0] : 0;
+        size_t n_groups = arg.n_groups;
+        device_arg_done(&arg);
+        if (!has_addr)
+                return log_error("rom: give the PCI address of one function (such as 0000:01:00.0), not %s", device),
+                       EXIT_USAGE;
+        const char *name = VC_PCI_ADDR_TO_STRING(&addr);
+
+        const char *owner = n_groups == 1 ? cli_group_owner(cli, group) : NULL;
+        if (owner)
+                return log_error("%s: IOMMU group %u is held by VM \"%s\"; its ROM is read only while no VM uses "
+                                 "the device: shut the VM down first",
+                                 name, group, owner),
+                       EXIT_REFUSED;
+        if (!cli->force && vc_path_exists(file))
+                return log_error("%s exists; give --force to replace it", file), EXIT_FAILED;
+
+        r = vc_rom_read(cli->ctx, &addr, &image, &len);
+        if (r == -ENOENT)
+                return log_error("%s has no expansion ROM (no \"rom\" attribute: the device has no ROM BAR)", name),
+                       EXIT_FAILED;
+        if (r == -EIO)
+                return log_error("%s: the kernel found no valid ROM image: it reads a ROM only when the image starts "
+                                 "with the signature 0x55AA ('dmesg' says what it found); nothing written to %s",
+                                 name, file),
+                       EXIT_FAILED;
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read its ROM: %m; nothing written to %s", name, file), EXIT_FAILED;
+        if (!vc_rom_has_signature(image, len))
+                return log_error("%s: its ROM does not start with the signature 0x55AA (it starts with 0x%02X%02X): "
+                                 "not a valid expansion ROM image; nothing written to %s",
+                                 name, image[0], len > 1 ? image[1] : 0, file),
+                       EXIT_FAILED;
+
+        r = vc_write_bytes_atomic(file, image, len, 0644, cli->force);
+        if (r == -EEXIST)
+                return log_error("%s exists; give --force to replace it", file), EXIT_FAILED;
+        if (r < 0)
+                return log_error_errno(r, "cannot write %s: %m", file), EXIT_FAILED;
+
+        if (cli->json) {
+                struct vc_json *j = vc_json_new(stdout);
+                if (!j)
+                        return log_error("out of memory"), EXIT_FAILED;
+                vc_json_object_begin(j);
+                vc_json_kv_string(j, "device", name);
+                vc_json_kv_string(j, "file", file);
+                vc_json_kv_uint(j, "size", len);
+                vc_json_object_end(j);
+                r = vc_json_finish(j);
+                vc_json_free(j);
+                return r < 0 ? (log_error_errno(r, "cannot write the JSON output: %m"), EXIT_FAILED) : EXIT_DONE;
+        }
+        printf("%s: ROM of %zu bytes saved to %s\n", name, len, file);
+        return EXIT_DONE;
 }

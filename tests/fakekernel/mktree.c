@@ -31,6 +31,8 @@ struct devx {
         char cur_speed[16], max_speed[16];
         unsigned cur_width, max_width;
         struct bar bars[7];         /* 0..5, 6 = rom */
+        uint8_t *romdata;           /* the expansion ROM's image (romdata=HEX), NULL: none */
+        size_t romdata_len;
         int totalvfs, numvfs;       /* -1 unset */
         int n_virtfn;
 };
@@ -246,6 +248,20 @@ static void parse_dev(int line, char *rest) {
                         parse_bar(line, tok, v, &x->bars[tok[3] - '0']);
                 else if (strcmp(tok, "rom") == 0)
                         parse_bar(line, tok, v, &x->bars[6]);
+                else if (strcmp(tok, "romdata") == 0) {
+                        size_t n = strlen(v);
+                        if (n == 0 || n % 2 || strspn(v, "0123456789abcdefABCDEF") != n)
+                                fail(line, "dev %s: romdata: \"%s\" is not an even number of hex digits", dev->addr, v);
+                        free(x->romdata);
+                        x->romdata = malloc(n / 2);
+                        if (!x->romdata)
+                                fail(line, "out of memory");
+                        for (size_t i = 0; i < n / 2; i++) {
+                                char b[3] = { v[2 * i], v[2 * i + 1], 0 };
+                                x->romdata[i] = (uint8_t) strtoul(b, NULL, 16);
+                        }
+                        x->romdata_len = n / 2;
+                }
                 else if (strcmp(tok, "totalvfs") == 0)
                         x->totalvfs = (int) parse_num(line, tok, v, 65535);
                 else if (strcmp(tok, "numvfs") == 0)
@@ -263,6 +279,8 @@ static void parse_dev(int line, char *rest) {
                 fail(line, "dev %s: class= is required", dev->addr);
         if (dev->group >= 0 && strcmp(iommu, "none") == 0)
                 fail(line, "dev %s: group= with \"iommu none\"", dev->addr);
+        if (x->romdata && !x->bars[6].set)
+                fail(line, "dev %s: romdata= without rom= (Linux shows the rom attribute only for a ROM BAR)", dev->addr);
         if (x->numvfs > x->totalvfs)
                 fail(line, "dev %s: numvfs %d > totalvfs %d", dev->addr, x->numvfs, x->totalvfs);
         dev->hdr = (dev->class >> 8) == 0x0604 || (dev->class >> 8) == 0x0607 ? 1 : 0;
@@ -466,6 +484,14 @@ static void build_dev(struct devx *x) {
         W(buf, "%s/uevent", dp);
         write_config(x);
         write_resource(x);
+        if (x->bars[6].set) {
+                /* the rom attribute (drivers/pci/pci-sysfs.c: mode 0600, visible with a ROM BAR);
+                 * the file holds the image the shim hands out once reading is enabled */
+                char p[PATH_MAX];
+                P(p, "%s/rom", x->dev->path);
+                check(fk_write_file(p, x->romdata ? (const char *) x->romdata : "", x->romdata_len), p);
+                check(chmod(p, 0600) < 0 ? -errno : 0, p);
+        }
         L(strcat(strcpy(rel, dp), "/subsystem"), "sys/bus/pci");
         if (x->boot_vga >= 0)
                 W(x->boot_vga ? "1\n" : "0\n", "%s/boot_vga", dp);

@@ -145,6 +145,7 @@ static const char *const places[] = {
         "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
         "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
         "/run/udev/rules.d", "/etc/initramfs-tools", "/etc/dracut.conf", "/etc/dracut.conf.d", "/usr/lib/dracut",
+        "/etc/libvirt/qemu.conf",
 };
 
 static const char *redirect(const char *path, char *buf, size_t n) {
@@ -176,6 +177,22 @@ static int fix_flags(int dirfd, const char *path, int flags) {
         return flags;
 }
 
+/* The fds open on a device's "rom" attribute: read() checks them (rom_read_check()). A closed and
+ * reused fd is noticed there by its path. */
+#define ROM_FDS 1024
+static bool rom_fds[ROM_FDS];
+
+static bool is_rom_path(const char *path) {
+        const char *slash = path ? strrchr(path, '/') : NULL;
+        return strcmp(slash ? slash + 1 : path ? path : "", "rom") == 0;
+}
+
+static int opened(int fd, int dirfd, const char *path) {
+        if (fd >= 0 && fd < ROM_FDS && active)
+                rom_fds[fd] = is_rom_path(path) && path_under_sys(dirfd, path);
+        return fd;
+}
+
 #define OPEN_MODE(flags, mode)                                   \
         do {                                                     \
                 if ((flags) & (O_CREAT | O_TMPFILE)) {           \
@@ -194,7 +211,7 @@ EXPORT int open(const char *path, int flags, ...) {
         if (!real)
                 real = next("open");
         path = redirect(path, buf, sizeof buf);
-        return real(path, fix_flags(AT_FDCWD, path, flags), mode);
+        return opened(real(path, fix_flags(AT_FDCWD, path, flags), mode), AT_FDCWD, path);
 }
 
 EXPORT int open64(const char *path, int flags, ...) {
@@ -205,7 +222,7 @@ EXPORT int open64(const char *path, int flags, ...) {
         if (!real)
                 real = next("open64");
         path = redirect(path, buf, sizeof buf);
-        return real(path, fix_flags(AT_FDCWD, path, flags), mode);
+        return opened(real(path, fix_flags(AT_FDCWD, path, flags), mode), AT_FDCWD, path);
 }
 
 EXPORT int openat(int dirfd, const char *path, int flags, ...) {
@@ -216,7 +233,7 @@ EXPORT int openat(int dirfd, const char *path, int flags, ...) {
         if (!real)
                 real = next("openat");
         path = redirect(path, buf, sizeof buf);
-        return real(dirfd, path, fix_flags(dirfd, path, flags), mode);
+        return opened(real(dirfd, path, fix_flags(dirfd, path, flags), mode), dirfd, path);
 }
 
 EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
@@ -227,7 +244,7 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
         if (!real)
                 real = next("openat64");
         path = redirect(path, buf, sizeof buf);
-        return real(dirfd, path, fix_flags(dirfd, path, flags), mode);
+        return opened(real(dirfd, path, fix_flags(dirfd, path, flags), mode), dirfd, path);
 }
 
 /* _FORTIFY_SOURCE variants */
@@ -241,7 +258,7 @@ EXPORT int __open_2(const char *path, int flags) {
         if (!real)
                 real = next("__open_2");
         path = redirect(path, buf, sizeof buf);
-        return real(path, fix_flags(AT_FDCWD, path, flags));
+        return opened(real(path, fix_flags(AT_FDCWD, path, flags)), AT_FDCWD, path);
 }
 
 EXPORT int __open64_2(const char *path, int flags) {
@@ -250,7 +267,7 @@ EXPORT int __open64_2(const char *path, int flags) {
         if (!real)
                 real = next("__open64_2");
         path = redirect(path, buf, sizeof buf);
-        return real(path, fix_flags(AT_FDCWD, path, flags));
+        return opened(real(path, fix_flags(AT_FDCWD, path, flags)), AT_FDCWD, path);
 }
 
 EXPORT int __openat_2(int dirfd, const char *path, int flags) {
@@ -259,7 +276,7 @@ EXPORT int __openat_2(int dirfd, const char *path, int flags) {
         if (!real)
                 real = next("__openat_2");
         path = redirect(path, buf, sizeof buf);
-        return real(dirfd, path, fix_flags(dirfd, path, flags));
+        return opened(real(dirfd, path, fix_flags(dirfd, path, flags)), dirfd, path);
 }
 
 /* ---------------------------------------------------------------- lock, counter, faults, log */
@@ -781,6 +798,73 @@ static int do_rescan(void) {
         return r;
 }
 
+/* The rom attribute (Linux drivers/pci/pci-sysfs.c, pci_write_rom()): exactly "0\n" at offset 0
+ * disables reading, any other write enables it; the bytes written go nowhere (the file keeps the
+ * ROM image from the fixture). The enabled state: .fakekernel/romon/ADDR. */
+static int do_rom(const struct fk_dev *dev, const void *data, size_t n) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/.fakekernel/romon", root);
+        int r = fk_mkdir_p(p);
+        if (r < 0)
+                return r;
+        snprintf(p, sizeof p, "%s/.fakekernel/romon/%s", root, dev->addr);
+        if (n == 2 && memcmp(data, "0\n", 2) == 0)
+                return unlink(p) < 0 && errno != ENOENT ? -errno : 0;
+        return fk_write_file(p, "", 0);
+}
+
+/* pci_read_rom(): -EINVAL until reading is enabled; -EIO when the image does not start with the
+ * 0x55 0xAA signature (pci_map_rom() then finds no image: pci_get_rom_size() is 0). */
+static int rom_read_check(int fd, const char *rel) {
+        char addr[64], p[PATH_MAX];
+        const char *end = strrchr(rel, '/'), *start = end;
+        while (start > rel && start[-1] != '/')
+                start--;
+        snprintf(addr, sizeof addr, "%.*s", (int) (end - start), start);
+        snprintf(p, sizeof p, "%s/.fakekernel/romon/%s", root, addr);
+        if (access(p, F_OK) < 0)
+                return -EINVAL;
+        unsigned char sig[2];
+        if (pread(fd, sig, 2, 0) != 2 || sig[0] != 0x55 || sig[1] != 0xaa)
+                return -EIO;
+        return 0;
+}
+
+static ssize_t rom_read(int fd, void *buf, size_t n, ssize_t (*real)(int, void *, size_t)) {
+        char rel[PATH_MAX];
+        if (!fd_relpath(fd, rel, sizeof rel) || !is_rom_path(rel)) {
+                rom_fds[fd] = false; /* closed and reused for another file */
+                return real(fd, buf, n);
+        }
+        int r = rom_read_check(fd, rel);
+        if (r < 0) {
+                errno = -r;
+                return -1;
+        }
+        return real(fd, buf, n);
+}
+
+EXPORT ssize_t read(int fd, void *buf, size_t n) {
+        static ssize_t (*real)(int, void *, size_t);
+        if (!real)
+                real = next("read");
+        if (!active || in_shim || fd < 0 || fd >= ROM_FDS || !rom_fds[fd])
+                return real(fd, buf, n);
+        return rom_read(fd, buf, n, real);
+}
+
+ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen);
+EXPORT ssize_t __read_chk(int fd, void *buf, size_t n, size_t buflen) {
+        static ssize_t (*real)(int, void *, size_t);
+        if (!real)
+                real = next("read");
+        if (n > buflen)
+                abort();
+        if (!active || in_shim || fd < 0 || fd >= ROM_FDS || !rom_fds[fd])
+                return real(fd, buf, n);
+        return rom_read(fd, buf, n, real);
+}
+
 static int generic_store(int fd, const void *data, size_t n) {
         if (ftruncate(fd, 0) < 0 || pwrite(fd, data, n, 0) < 0)
                 return -errno;
@@ -828,6 +912,8 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
                  * keeps what is written */
                 if (dev && dev->n_resets >= 0 && strcmp(slash + 1, "reset_method") == 0)
                         return do_reset_method(dev, data, n);
+                if (dev && strcmp(slash + 1, "rom") == 0)
+                        return do_rom(dev, data, n);
                 if (dev && strcmp(slash + 1, "remove") == 0)
                 {
                         int k = flag(v);

@@ -406,6 +406,25 @@ TEST(edit_mmio64) {
         ASSERT_EQ(vc_domain_mmio64_window(d2), UINT64_C(256) << 30);
 }
 
+/* <rom>: on the named function only, replacing the one it had; attributes only when given. */
+TEST(edit_rom) {
+        static const char xml[] =
+                "<domain type='kvm'><name>v</name><devices>"
+                "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source><rom bar='on'/></hostdev>"
+                "<hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x1'/></source></hostdev>"
+                "</devices></domain>";
+        _cleanup_free_ char *out = NULL, *el = NULL, *out2 = NULL, *el2 = NULL, *out3 = NULL, *el3 = NULL;
+        ASSERT_OK(vc_domain_edit_rom(xml, strlen(xml), &ADDR(0, 1, 0, 0), "/var/lib/libvirt/vbios/gpu.rom", NULL, &out, &el, NULL));
+        ASSERT_STREQ(el, "<hostdev mode=\"subsystem\" type=\"pci\" managed=\"no\"><source><address domain=\"0x0000\" bus=\"0x01\" slot=\"0x00\" function=\"0x0\"/></source><rom file=\"/var/lib/libvirt/vbios/gpu.rom\"/></hostdev>");
+        ASSERT_NULL(strstr(out, "bar="));
+        ASSERT_OK(vc_domain_edit_rom(out, strlen(out), &ADDR(0, 1, 0, 0), "/r.rom", "off", &out2, &el2, NULL));
+        ASSERT_NOT_NULL(strstr(el2, "<rom bar=\"off\" file=\"/r.rom\"/>"));
+        ASSERT_NULL(strstr(out2, "gpu.rom"));
+        /* the audio function keeps no <rom> */
+        ASSERT_NOT_NULL(strstr(out2, "function=\"0x1\"/></source></hostdev>"));
+        ASSERT_ERRNO(vc_domain_edit_rom(xml, strlen(xml), &ADDR(0, 2, 0, 0), "/r.rom", NULL, &out3, &el3, NULL), ENOENT);
+}
+
 TEST(edit_rejects_malformed) {
         _cleanup_free_ char *out = NULL, *err = NULL;
         static const char xml[] = "<domain><name>x</name><devices>";
