@@ -40,6 +40,7 @@ struct vc_cli {
         const char *format; /* export --format */
         bool no_mmio_fix;   /* add --no-mmio-fix */
         bool primary;       /* add --primary */
+        const char *startup_policy; /* add --startup-policy, for a USB device (NULL: optional) */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;

@@ -25,6 +25,7 @@ enum {
         OPT_YES = 1 << 8,
         OPT_NO_MMIO_FIX = 1 << 9,
         OPT_PRIMARY = 1 << 10,
+        OPT_STARTUP_POLICY = 1 << 11,
 };
 
 static const struct option_help {
@@ -47,6 +48,8 @@ static const struct option_help {
         { OPT_CONNECT, "--connect", "--connect URI", "libvirt connection (default qemu:///system)" },
         { OPT_NO_MMIO_FIX, "--no-mmio-fix", "--no-mmio-fix", "leave OVMF's 64-bit MMIO window as it is" },
         { OPT_PRIMARY, "--primary", "--primary", "make the group's GPU the VM's display" },
+        { OPT_STARTUP_POLICY, "--startup-policy", "--startup-policy P", "a USB device's startupPolicy: optional\n"
+                                                                       "(default), requisite or mandatory" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
 };
@@ -75,7 +78,7 @@ static const struct verb {
           OPT_CONNECT | OPT_TIMEOUT,
           false },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX | OPT_PRIMARY, false },
+          OPT_DRY_RUN | OPT_FORCE | OPT_CONNECT | OPT_NO_MMIO_FIX | OPT_PRIMARY | OPT_STARTUP_POLICY, false },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           OPT_DRY_RUN | OPT_CONNECT, false },
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
@@ -122,6 +125,8 @@ static void help(FILE *f) {
                 "      --format F       with export: nova, kubevirt or proxmox\n"
                 "      --no-mmio-fix    with add: leave OVMF's 64-bit MMIO window as it is\n"
                 "      --primary        with add: make the group's GPU the VM's display\n"
+                "      --startup-policy P  with add of a USB device: optional (default),\n"
+                "                       requisite or mandatory\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -168,6 +173,7 @@ enum {
         ARG_YES,
         ARG_NO_MMIO_FIX,
         ARG_PRIMARY,
+        ARG_STARTUP_POLICY,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -190,6 +196,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "yes", no_argument, NULL, ARG_YES },
                 { "no-mmio-fix", no_argument, NULL, ARG_NO_MMIO_FIX },
                 { "primary", no_argument, NULL, ARG_PRIMARY },
+                { "startup-policy", required_argument, NULL, ARG_STARTUP_POLICY },
                 {}
         };
         int c;
@@ -222,6 +229,12 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_FORMAT: cli->format = optarg; *ret_given |= OPT_FORMAT; break;
                 case ARG_NO_MMIO_FIX: cli->no_mmio_fix = true; *ret_given |= OPT_NO_MMIO_FIX; break;
                 case ARG_PRIMARY: cli->primary = true; *ret_given |= OPT_PRIMARY; break;
+                case ARG_STARTUP_POLICY:
+                        if (!streq(optarg, "optional") && !streq(optarg, "requisite") && !streq(optarg, "mandatory"))
+                                return log_error_errno(EINVAL, "--startup-policy: \"%s\" is not optional, requisite or mandatory", optarg);
+                        cli->startup_policy = optarg;
+                        *ret_given |= OPT_STARTUP_POLICY;
+                        break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;
                         char *end;

@@ -21,6 +21,7 @@
 #include "domain-xml.h"
 #include "json.h"
 #include "log.h"
+#include "verb-usb.h"
 #include "virt.h"
 
 
@@ -324,10 +325,16 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
 
 int verb_add(struct vc_cli *cli, int argc, char **argv) {
         int r = cli_load_config(cli);
+        if (r == EXIT_DONE && usb_arg_is_usb(cli, argv[1]))
+                return usb_vm_edit(cli, argv[0], argv[1], true);
+        if (r == EXIT_DONE && cli->startup_policy)
+                return log_error("--startup-policy is for USB devices; %s is not one", argv[1]), EXIT_USAGE;
         return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], true);
 }
 
 int verb_remove(struct vc_cli *cli, int argc, char **argv) {
         int r = cli_load_config(cli);
+        if (r == EXIT_DONE && usb_arg_is_usb(cli, argv[1]))
+                return usb_vm_edit(cli, argv[0], argv[1], false);
         return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], false);
 }
