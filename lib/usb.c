@@ -587,3 +587,43 @@ int vc_usb_event_parse(const char *action, const char *subsystem, const char *de
         *ret_port = TAKE_PTR(port);
         return dev ? 1 : 2;
 }
+
+int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+        if (!ctx || !port || !ret_owner)
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        *ret_owner = NULL;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                const char *o = startswith(l, "owner ");
+                if (o && !(*ret_owner = strdup(o)))
+                        return -ENOMEM;
+                if (o)
+                        break;
+        }
+        return 0;
+}
+
+int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *owner) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *out = NULL;
+        size_t len = 0;
+        int r;
+        if (!ctx || !port || isempty(owner) || strchr(owner, '\n'))
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        FILE *f = open_memstream(&out, &len);
+        if (!f)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (!startswith(l, "owner "))
+                        fprintf(f, "%s\n", l);
+        fprintf(f, "owner %s\n", owner);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return vc_write_file_atomic(path, out, 0644);
+}

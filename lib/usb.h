@@ -96,3 +96,8 @@ bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const s
  * event; -EINVAL when DEVPATH does not end in a port path. */
 int vc_usb_event_parse(const char *action, const char *subsystem, const char *devtype, const char *devpath,
                        char **ret_port);
+
+/* The VM a device was taken for by the libvirt hook (an "owner VM" line of its record): NULL in
+ * *ret_owner when none; -ENOENT without a record. */
+int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner);
+int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *owner);
