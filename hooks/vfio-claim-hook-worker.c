@@ -40,6 +40,8 @@
 #include "root.h"
 #include "reset.h"
 #include "state.h"
+#include "sysfs.h"
+#include "usb.h"
 
 #define LOCK_TIMEOUT_MS 60000
 
@@ -322,6 +324,95 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
                     addr, group, missing, addr, vm);
 }
 
+/* The USB devices of the domain that a [usb NAME] entry configures: each taken from its host
+ * drivers (lib/usb.h), recorded with the VM as owner when the hook took it. A device that is not
+ * plugged in is left to libvirt (its startupPolicy decides). */
+static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
+                       const char *vm) {
+        _cleanup_close_ int lock_fd = -1;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = vc_usb_enumerate(ctx, &v, &n), ret = HOOK_OK;
+        if (r < 0)
+                return fail("cannot read the USB devices: %s; VM \"%s\" was not started", strerror(-r), vm);
+        for (size_t i = 0; i < n && ret == HOOK_OK; i++) {
+                const struct vc_usb_dev *d = &v[i];
+                struct vc_domain_usb sel = { .has_ids = true, .vendor = d->vendor, .product = d->product,
+                                             .has_addr = true, .bus = d->busnum, .device = d->devnum };
+                const struct vc_config_usb *u = vc_config_match_usb(config, d);
+                if (!u || !vc_domain_has_usb(dom, &sel))
+                        continue;
+                if (u->vm && !streq(u->vm, vm)) {
+                        ret = fail("USB device %s ([usb %s]) is reserved for VM \"%s\" by %s:%u; remove it from VM "
+                                   "\"%s\" or change vm = in the configuration",
+                                   d->port, u->name, u->vm, u->file, u->line, vm);
+                        break;
+                }
+                if (lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd)) < 0) {
+                        ret = fail("cannot take the lock (%s); VM \"%s\" was not started", strerror(-r), vm);
+                        break;
+                }
+                bool had = vc_usb_is_enabled(ctx, d->port);
+                const char *failed = NULL;
+                r = vc_usb_hold(ctx, d, NULL, &failed);
+                if (r >= 0 && !had)
+                        r = vc_usb_record_set_owner(ctx, d->port, vm);
+                if (r < 0) {
+                        ret = fail("USB device %s ([usb %s]): cannot take %s from its host driver: %s; VM \"%s\" was "
+                                   "not started",
+                                   d->port, u->name, strna(failed), strerror(-r), vm);
+                        break;
+                }
+                log_info("VM %s: USB device %s ([usb %s]) has no host driver now", vm, d->port, u->name);
+        }
+        vc_usb_devs_free(v, n);
+        return ret;
+}
+
+/* The USB devices the hook took for @vm go back to their host drivers, unless their entry says
+ * boot = yes or [global] release = keep; a device enabled before the VM started stays enabled. */
+static void usb_release(struct vc_ctx *ctx, const struct vc_config *config, const char *vm) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL) < 0 || vc_dir_list(dir, &names) < 0)
+                return;
+        for (char **s = names; *s; s++) {
+                const char *port = startswith(*s, "usb-");
+                _cleanup_free_ char *owner = NULL;
+                if (!port || !vc_usb_port_is_valid(port) || vc_usb_record_owner(ctx, port, &owner) < 0 ||
+                    !streq_ptr(owner, vm))
+                        continue;
+                struct vc_usb_dev d;
+                const struct vc_config_usb *u = NULL;
+                if (vc_usb_dev_read(ctx, port, &d) >= 0) {
+                        u = vc_config_match_usb(config, &d);
+                        vc_usb_dev_done(&d);
+                }
+                if (!config || (u && u->boot) || config->release == VC_RELEASE_KEEP) {
+                        log_info("VM %s stopped: USB device %s stays without host drivers (boot = yes, or release = keep)",
+                                 vm, port);
+                        continue;
+                }
+                int r = vc_usb_disable(ctx, port);
+                if (r < 0)
+                        log_error_errno(r, "VM %s stopped: USB device %s: cannot give its interfaces back: %m; run "
+                                           "'vfio-claim disable %s'", vm, port, port);
+                else
+                        log_info("VM %s stopped: USB device %s is back on its host drivers", vm, port);
+        }
+}
+
+static bool usb_records_exist(struct vc_ctx *ctx) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL) < 0 || vc_dir_list(dir, &names) < 0)
+                return false;
+        for (char **s = names; *s; s++)
+                if (startswith(*s, "usb-"))
+                        return true;
+        return false;
+}
+
 static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ char *xml = NULL, *err = NULL, *dir = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
@@ -338,7 +429,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         r = vc_domain_parse(xml, len, &dom, &err);
         if (r < 0)
                 return fail("the domain XML of VM \"%s\" is unusable: %s", vm, err ? err : strerror(-r));
-        if (dom->n_hostdevs == 0)
+        if (dom->n_hostdevs == 0 && dom->n_usbs == 0)
                 return HOOK_OK; /* nothing of ours: the common case, kept cheap */
 
         if ((r = config_dir(ctx, &dir)) < 0)
@@ -390,6 +481,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 if ((r = hook_plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
                         return fail("out of memory");
         }
+        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm)) != HOOK_OK)
+                return r;
         if (p.n_groups == 0)
                 return HOOK_OK;
 
@@ -464,7 +557,8 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
         r = vc_record_list(ctx, &groups, &n_groups);
         if (r < 0)
                 return fail("cannot list the state records: %s; run 'vfio-claim status'", strerror(-r));
-        if (n_groups == 0)
+        bool usb = usb_records_exist(ctx);
+        if (n_groups == 0 && !usb)
                 return HOOK_OK;
 
         if ((r = config_dir(ctx, &dir)) < 0)
@@ -481,6 +575,8 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
         if (r < 0)
                 return fail("VM \"%s\" stopped, but its devices were not given back: cannot take the lock "
                             "(%s); run 'vfio-claim status'", vm, strerror(-r));
+        if (usb)
+                usb_release(ctx, config, vm);
 
         for (size_t i = 0; i < n_groups; i++) {
                 _cleanup_(vc_record_freep) struct vc_record *rec = NULL;

@@ -16,6 +16,7 @@
 #include "reset.h"
 #include "state.h"
 #include "sysfs.h"
+#include "usb.h"
 
 /* ------------------------------------------------------------ kernel command line */
 
@@ -802,6 +803,8 @@ static int rule_collect(struct vc_ctx *ctx, const struct vc_config *cfg, struct 
 }
 
 int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char **ret) {
+        _cleanup_free_ struct vc_usb_held_id *usb = NULL;
+        size_t n_usb = 0;
         _cleanup_free_ char *text = NULL;
         struct rule_set s = {};
         size_t size = 0;
@@ -809,6 +812,8 @@ int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char *
 
         if (cfg && vc_config_has_boot_devices(cfg))
                 r = rule_collect(ctx, cfg, &s);
+        if (r >= 0 && cfg)
+                r = vc_usb_held_ids(ctx, cfg, &usb, &n_usb);
         if (r < 0) {
                 free(s.v);
                 return r;
@@ -825,11 +830,23 @@ int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char *
               "# udev runs the helper only for the PCI add events below; the helper reads the\n"
               "# configuration again on every run and claims only what it says then.\n",
               f);
-        if (s.n == 0)
+        for (size_t i = 0; i < n_usb; i++)
+                /* the kernel's uevent of USB devices and interfaces: PRODUCT=%x/%x/%x (vendor,
+                 * product, bcdDevice); see lib/usb.h for why the bind event */
+                fprintf(f,
+                        "# %s: its add event, and every host driver bind of its interfaces\n"
+                        "SUBSYSTEM==\"usb\", ENV{PRODUCT}==\"%x/%x/*\", ACTION==\"add\", ENV{DEVTYPE}==\"usb_device\", "
+                        "RUN+=\"vfio-claim-udev\", GOTO=\"vfio_claim_end\"\n"
+                        "SUBSYSTEM==\"usb\", ENV{PRODUCT}==\"%x/%x/*\", ACTION==\"bind\", ENV{DEVTYPE}==\"usb_interface\", "
+                        "ENV{DRIVER}!=\"usbfs\", RUN+=\"vfio-claim-udev\", GOTO=\"vfio_claim_end\"\n",
+                        usb[i].why, usb[i].vendor, usb[i].product, usb[i].vendor, usb[i].product);
+        if (s.n == 0) {
                 fputs(cfg ? "# No \"boot = yes\" entry: no PCI event runs anything.\n"
                           : "# The configuration cannot be used: no PCI event runs anything.\n",
                       f);
-        else {
+                if (n_usb > 0)
+                        fputs("LABEL=\"vfio_claim_end\"\n", f);
+        } else {
                 fputs("ACTION!=\"add\", GOTO=\"vfio_claim_end\"\n"
                       "SUBSYSTEM!=\"pci\", GOTO=\"vfio_claim_end\"\n",
                       f);

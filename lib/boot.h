@@ -133,6 +133,9 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
  *   - ENV{PCI_ID}=="VVVV:DDDD": every id a boot = yes entry matches, its "id =" guard, and the
  *     ids of every endpoint above: a twin card with the same ids loads the same host module,
  *     which would probe the configured device before that device's own event ran the helper.
+ * and, before those, for USB (lib/usb.h): ENV{PRODUCT}=="V/P/..." of every id vc_usb_held_ids()
+ * gives, for the device's add event and for each bind of a driver other than usbfs to one of its
+ * interfaces.
  * The helper reads the configuration again on every run, so a rule older than the configuration
  * costs a process start and never claims a device the configuration no longer names. */
 #define VC_BOOT_RULES_NAME "70-vfio-claim.rules"

@@ -50,6 +50,7 @@ struct vc_domain *vc_domain_free(struct vc_domain *d) {
                 return NULL;
         free(d->name);
         free(d->hostdevs);
+        free(d->usbs);
         free(d);
         return NULL;
 }
@@ -425,6 +426,153 @@ uint64_t vc_domain_mmio64_window(const struct vc_domain *d) {
         return classic;
 }
 
+/* ------------------------------------------------------------ USB host devices */
+
+static int strv_push(char ***v, size_t *n, char *s);
+static int doc_to_string(xmlDocPtr doc, char **ret);
+static char *node_to_string(xmlDocPtr doc, xmlNode *n);
+
+static bool is_usb_hostdev(xmlNode *n) {
+        return is_element(n, "hostdev") && prop_is(n, "type", "usb") &&
+               (!xmlHasProp(n, (const xmlChar *) "mode") || prop_is(n, "mode", "subsystem"));
+}
+
+/* 1 and the device for a <hostdev type='usb'>, 0 for any other element. */
+static int element_usb(xmlNode *n, struct vc_domain_usb *ret, char **ret_error) {
+        struct vc_domain_usb u = {};
+        _cleanup_free_ char *v = NULL;
+        int r;
+        if (!is_usb_hostdev(n))
+                return 0;
+        xmlNode *source = first_child(n, "source"), *vendor = first_child(source, "vendor"),
+                *product = first_child(source, "product"), *address = first_child(source, "address");
+        if (vendor || product) {
+                if ((r = prop_uint(vendor, "id", 0xffff, &u.vendor, &v)) < 0 ||
+                    (free(v), v = NULL, r = prop_uint(product, "id", 0xffff, &u.product, &v)) < 0)
+                        return r == -ENOMEM ? r
+                                            : bad(ret_error, "line %ld: <hostdev type='usb'>: <vendor> and <product> need an id (0..0xffff)",
+                                                  xmlGetLineNo(n));
+                u.has_ids = true;
+        }
+        if (address) {
+                free(v);
+                v = NULL;
+                if ((r = prop_uint(address, "bus", 0xffff, &u.bus, &v)) < 0 ||
+                    (free(v), v = NULL, r = prop_uint(address, "device", 0xffff, &u.device, &v)) < 0)
+                        return r == -ENOMEM ? r
+                                            : bad(ret_error, "line %ld: <hostdev type='usb'>: <address> needs bus and device",
+                                                  xmlGetLineNo(n));
+                u.has_addr = true;
+        }
+        if (!u.has_ids && !u.has_addr)
+                return bad(ret_error, "line %ld: <hostdev type='usb'> has no <vendor>/<product> and no <address>",
+                           xmlGetLineNo(n));
+        *ret = u;
+        return 1;
+}
+
+bool vc_domain_usb_selects(const struct vc_domain_usb *e, const struct vc_domain_usb *d) {
+        if (!e || !d)
+                return false;
+        if (e->has_ids && (!d->has_ids || e->vendor != d->vendor || e->product != d->product))
+                return false;
+        if (e->has_addr && d->has_addr && (e->bus != d->bus || e->device != d->device))
+                return false;
+        return e->has_ids || (e->has_addr && d->has_addr);
+}
+
+bool vc_domain_has_usb(const struct vc_domain *dom, const struct vc_domain_usb *d) {
+        for (size_t i = 0; dom && i < dom->n_usbs; i++)
+                if (vc_domain_usb_selects(&dom->usbs[i], d))
+                        return true;
+        return false;
+}
+
+static int add_usb_node(xmlNode *devices, const struct vc_domain_usb *d, const char *policy) {
+        char v[3][16];
+        xmlNode *hostdev = xmlNewNode(NULL, (const xmlChar *) "hostdev");
+        if (!hostdev)
+                return -ENOMEM;
+        xmlAddChild(devices, hostdev);
+        xmlNode *source = xmlNewChild(hostdev, NULL, (const xmlChar *) "source", NULL);
+        xmlNode *vendor = source ? xmlNewChild(source, NULL, (const xmlChar *) "vendor", NULL) : NULL;
+        xmlNode *product = source ? xmlNewChild(source, NULL, (const xmlChar *) "product", NULL) : NULL;
+        snprintf(v[0], sizeof v[0], "0x%04x", d->vendor);
+        snprintf(v[1], sizeof v[1], "0x%04x", d->product);
+        if (!vendor || !product || !xmlNewProp(hostdev, (const xmlChar *) "mode", (const xmlChar *) "subsystem") ||
+            !xmlNewProp(hostdev, (const xmlChar *) "type", (const xmlChar *) "usb") ||
+            !xmlNewProp(hostdev, (const xmlChar *) "managed", (const xmlChar *) "no") ||
+            (policy && !xmlNewProp(source, (const xmlChar *) "startupPolicy", (const xmlChar *) policy)) ||
+            !xmlNewProp(vendor, (const xmlChar *) "id", (const xmlChar *) v[0]) ||
+            !xmlNewProp(product, (const xmlChar *) "id", (const xmlChar *) v[1]))
+                return -ENOMEM;
+        if (!d->has_addr)
+                return 0;
+        snprintf(v[0], sizeof v[0], "%u", d->bus);
+        snprintf(v[2], sizeof v[2], "%u", d->device);
+        xmlNode *a = xmlNewChild(source, NULL, (const xmlChar *) "address", NULL);
+        if (!a || !xmlNewProp(a, (const xmlChar *) "bus", (const xmlChar *) v[0]) ||
+            !xmlNewProp(a, (const xmlChar *) "device", (const xmlChar *) v[2]))
+                return -ENOMEM;
+        return 0;
+}
+
+int vc_domain_edit_usb(const char *xml, size_t len, const struct vc_domain_usb *d, const char *policy, bool add,
+                       char **ret_xml, char ***ret_changed, char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        size_t n_changed = 0;
+        bool present = false;
+        int r;
+
+        if (!d || !d->has_ids)
+                return -EINVAL;
+        if ((r = read_doc(xml, len, &doc, ret_error)) < 0)
+                return r;
+        xmlNode *root = xmlDocGetRootElement(doc);
+        for (xmlNode *devs = root->children; devs; devs = devs->next) {
+                if (!is_element(devs, "devices"))
+                        continue;
+                xmlNode *next;
+                for (xmlNode *n = devs->children; n; n = next) {
+                        struct vc_domain_usb u;
+                        next = n->next;
+                        if ((r = element_usb(n, &u, ret_error)) < 0)
+                                return r;
+                        if (r == 0 || !vc_domain_usb_selects(&u, d))
+                                continue;
+                        present = true;
+                        if (add)
+                                continue;
+                        if ((r = strv_push(&changed, &n_changed, node_to_string(doc, n))) < 0)
+                                return r;
+                        if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
+                                xmlNode *blank = n->prev;
+                                xmlUnlinkNode(blank);
+                                xmlFreeNode(blank);
+                        }
+                        xmlUnlinkNode(n);
+                        xmlFreeNode(n);
+                }
+        }
+        if (add && !present) {
+                xmlNode *devices = first_child(root, "devices");
+                if (!devices && !(devices = xmlNewChild(root, NULL, (const xmlChar *) "devices", NULL)))
+                        return -ENOMEM;
+                if ((r = add_usb_node(devices, d, policy)) < 0)
+                        return r;
+                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, devices->last))) < 0)
+                        return r;
+        }
+        if (!changed && !(changed = calloc(1, sizeof *changed)))
+                return -ENOMEM;
+        if (doc_to_string(doc, ret_xml) < 0)
+                return -ENOMEM;
+        if (ret_changed)
+                *ret_changed = TAKE_PTR(changed);
+        return 0;
+}
+
 int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **ret_error) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
@@ -453,6 +601,18 @@ int vc_domain_parse(const char *buf, size_t len, struct vc_domain **ret, char **
                         continue;
                 for (xmlNode *n = devices->children; n; n = n->next) {
                         struct vc_domain_hostdev h;
+                        struct vc_domain_usb u;
+                        r = element_usb(n, &u, ret_error);
+                        if (r < 0)
+                                return r;
+                        if (r > 0) {
+                                struct vc_domain_usb *a = realloc(d->usbs, (d->n_usbs + 1) * sizeof *a);
+                                if (!a)
+                                        return -ENOMEM;
+                                d->usbs = a;
+                                d->usbs[d->n_usbs++] = u;
+                                continue;
+                        }
                         r = element_hostdev(n, &h, ret_error);
                         if (r < 0)
                                 return r;

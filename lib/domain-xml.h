@@ -45,6 +45,29 @@ struct vc_domain_hostdev {
         bool managed; /* managed='yes' (libvirt's default for <interface>: no) */
 };
 
+struct vc_domain;
+
+/* A USB device of the host in a domain: <hostdev mode='subsystem' type='usb'><source> with
+ * <vendor id=/>, <product id=/> and/or <address bus= device=/> (libvirt's formatdomain). */
+struct vc_domain_usb {
+        bool has_ids, has_addr;
+        unsigned vendor, product; /* has_ids */
+        unsigned bus, device;     /* has_addr: busnum and devnum, as /sys/bus/usb shows them */
+};
+
+/* Does the element @e select the device @d (its ids, and its bus and device number when @d has
+ * them)? An element without ids selects by address only; one with both needs both. */
+bool vc_domain_usb_selects(const struct vc_domain_usb *e, const struct vc_domain_usb *d);
+/* Does the domain list @d? */
+bool vc_domain_has_usb(const struct vc_domain *dom, const struct vc_domain_usb *d);
+
+/* Add one <hostdev mode='subsystem' type='usb'> for @d (its ids; its address when @d->has_addr),
+ * with <source startupPolicy='@policy'> when @policy is not NULL, unless an element selects it
+ * already; or remove every such element that selects @d. Output and errors as for
+ * vc_domain_edit_hostdevs(). */
+int vc_domain_edit_usb(const char *xml, size_t len, const struct vc_domain_usb *d, const char *policy, bool add,
+                       char **ret_xml, char ***ret_changed, char **ret_error);
+
 struct vc_domain {
         char *name;
         struct vc_domain_hostdev *hostdevs; /* document order */
@@ -56,6 +79,8 @@ struct vc_domain {
         bool maxphysaddr_passthrough; /* <maxphysaddr mode='passthrough'/> */
         uint64_t pcihole64_kib;    /* <controller type='pci'><pcihole64>; 0 none */
         bool emulated_display;     /* a <video> whose model is not 'none', or <graphics> without <video> */
+        struct vc_domain_usb *usbs; /* <hostdev type='usb'>, document order */
+        size_t n_usbs;
 };
 
 /* The 64-bit PCI MMIO window the guest firmware gives the devices, in bytes; 0 when the

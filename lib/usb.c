@@ -322,6 +322,12 @@ bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port) {
         return record_path(ctx, port, &p) >= 0 && vc_path_exists(p);
 }
 
+/* "usbfs" is the driver a program using /dev/bus/usb (QEMU, for a VM) claims an interface with:
+ * not a host driver, never taken away. */
+static bool is_host_driver(const char *driver) {
+        return driver && !streq(driver, "usbfs");
+}
+
 /* A driver name as a link gives it, safe to put in a path. */
 static bool driver_name_ok(const char *s) {
         return !isempty(s) && !strchr(s, '/') && !streq(s, ".") && !streq(s, "..") && strlen(s) < 256;
@@ -354,7 +360,7 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
         if (d->serial && vc_usb_serial_is_valid(d->serial))
                 fprintf(f, "serial %s\n", d->serial);
         for (size_t i = 0; i < d->n_ifaces; i++)
-                if (d->ifaces[i].driver) {
+                if (is_host_driver(d->ifaces[i].driver)) {
                         if (!driver_name_ok(d->ifaces[i].driver))
                                 return fclose(f), -EINVAL;
                         fprintf(f, "interface %s %s\n", d->ifaces[i].name, d->ifaces[i].driver);
@@ -365,14 +371,14 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
             (r = vc_write_file_atomic(path, text, 0644)) < 0)
                 return r;
         for (size_t i = 0; i < d->n_ifaces; i++) {
-                if (!d->ifaces[i].driver)
+                if (!is_host_driver(d->ifaces[i].driver))
                         continue;
                 r = iface_write(ctx, d->ifaces[i].driver, "unbind", d->ifaces[i].name);
                 if (r < 0) {
                         if (ret_failed)
                                 *ret_failed = d->ifaces[i].name;
                         for (size_t k = 0; k < i; k++)
-                                if (d->ifaces[k].driver)
+                                if (is_host_driver(d->ifaces[k].driver))
                                         (void) iface_write(ctx, d->ifaces[k].driver, "bind", d->ifaces[k].name);
                         (void) vc_unlink_durable(path);
                         return r;
@@ -419,4 +425,205 @@ int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
         if (first < 0)
                 return first;
         return vc_unlink_durable(path);
+}
+
+int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor, unsigned *ret_product) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        unsigned v, p;
+        int r;
+        if (!ctx || !port)
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        if (sscanf(text, "id %4x:%4x", &v, &p) != 2)
+                return -EBADMSG;
+        if (ret_vendor)
+                *ret_vendor = v;
+        if (ret_product)
+                *ret_product = p;
+        return 0;
+}
+
+int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, unsigned *ret_taken, const char **ret_failed) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        unsigned taken = 0;
+        int r;
+        if (!ctx || !d)
+                return -EINVAL;
+        if (ret_taken)
+                *ret_taken = 0;
+        if ((r = record_path(ctx, d->port, &path)) < 0)
+                return r;
+        if (!vc_path_exists(path)) {
+                if ((r = vc_usb_enable(ctx, d, ret_failed)) < 0)
+                        return r;
+                for (size_t i = 0; i < d->n_ifaces; i++)
+                        taken += is_host_driver(d->ifaces[i].driver);
+                if (ret_taken)
+                        *ret_taken = taken;
+                return 0;
+        }
+        if ((r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        /* The record gains the interfaces a driver bound since (a replug, a module loaded later)
+         * before they are unbound: disable gives them back to that driver. */
+        _cleanup_free_ char *more = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&more, &len);
+        if (!f)
+                return -ENOMEM;
+        fprintf(f, "%s\n", text);
+        bool changed = false;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                const struct vc_usb_iface *it = &d->ifaces[i];
+                _cleanup_free_ char *line = NULL;
+                if (!is_host_driver(it->driver))
+                        continue;
+                if (!driver_name_ok(it->driver))
+                        return fclose(f), -EINVAL;
+                if (asprintf(&line, "interface %s ", it->name) < 0)
+                        return fclose(f), -ENOMEM;
+                bool listed = false;
+                for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+                        listed = listed || startswith(l, line);
+                if (!listed) {
+                        fprintf(f, "interface %s %s\n", it->name, it->driver);
+                        changed = true;
+                }
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (changed && (r = vc_write_file_atomic(path, more, 0644)) < 0)
+                return r;
+        for (size_t i = 0; i < d->n_ifaces; i++) {
+                if (!is_host_driver(d->ifaces[i].driver))
+                        continue;
+                r = iface_write(ctx, d->ifaces[i].driver, "unbind", d->ifaces[i].name);
+                if (r == -ENODEV)
+                        continue; /* unbound meanwhile */
+                if (r < 0) {
+                        if (ret_failed)
+                                *ret_failed = d->ifaces[i].name;
+                        return r;
+                }
+                taken++;
+        }
+        if (ret_taken)
+                *ret_taken = taken;
+        return 0;
+}
+
+int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_held_id **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_usb_held_id *v = NULL;
+        size_t n = 0;
+        int r;
+        if (!ctx || !ret || !ret_n)
+                return -EINVAL;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        size_t n_usbs = cfg ? cfg->n_usbs : 0, n_names = 0;
+        for (char **s = names; s && *s; s++)
+                n_names++;
+        if (!(v = calloc(n_usbs + n_names + 1, sizeof *v)))
+                return -ENOMEM;
+        for (size_t i = 0; i < n_usbs; i++)
+                if (cfg->usbs[i].boot) {
+                        v[n++] = (struct vc_usb_held_id){ .vendor = cfg->usbs[i].vendor, .product = cfg->usbs[i].product };
+                        snprintf(v[n - 1].why, sizeof v[n - 1].why, "[usb %s] says boot = yes", cfg->usbs[i].name);
+                }
+        for (char **s = names; s && *s; s++) {
+                const char *port = startswith(*s, "usb-");
+                unsigned vendor, product;
+                if (!port || vc_usb_record_id(ctx, port, &vendor, &product) < 0)
+                        continue;
+                v[n++] = (struct vc_usb_held_id){ .vendor = vendor, .product = product };
+                snprintf(v[n - 1].why, sizeof v[n - 1].why, "USB device %s is enabled", port);
+        }
+        /* each id once, the first reason stays */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+                for (size_t j = 0; j < k && !seen; j++)
+                        seen = v[j].vendor == v[i].vendor && v[j].product == v[i].product;
+                if (!seen)
+                        v[k++] = v[i];
+        }
+        *ret = v;
+        *ret_n = k;
+        return 0;
+}
+
+bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot) {
+        unsigned v, p;
+        if (!ctx || !d)
+                return false;
+        if (vc_usb_record_id(ctx, d->port, &v, &p) >= 0)
+                return v == d->vendor && p == d->product;
+        const struct vc_config_usb *u = boot ? vc_config_match_usb(cfg, d) : NULL;
+        return u && u->boot;
+}
+
+int vc_usb_event_parse(const char *action, const char *subsystem, const char *devtype, const char *devpath,
+                       char **ret_port) {
+        if (!streq_ptr(subsystem, "usb") || !devpath)
+                return 0;
+        bool dev = streq_ptr(action, "add") && streq_ptr(devtype, "usb_device"),
+             iface = streq_ptr(action, "bind") && streq_ptr(devtype, "usb_interface");
+        if (!dev && !iface)
+                return 0;
+        const char *name = strrchr(devpath, '/');
+        name = name ? name + 1 : devpath;
+        size_t l = iface ? strcspn(name, ":") : strlen(name);
+        _cleanup_free_ char *port = strndup(name, l);
+        if (!port)
+                return -ENOMEM;
+        if (!vc_usb_port_is_valid(port) || (iface && !name[l]))
+                return -EINVAL;
+        *ret_port = TAKE_PTR(port);
+        return dev ? 1 : 2;
+}
+
+int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+        if (!ctx || !port || !ret_owner)
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        *ret_owner = NULL;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                const char *o = startswith(l, "owner ");
+                if (o && !(*ret_owner = strdup(o)))
+                        return -ENOMEM;
+                if (o)
+                        break;
+        }
+        return 0;
+}
+
+int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *owner) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *out = NULL;
+        size_t len = 0;
+        int r;
+        if (!ctx || !port || isempty(owner) || strchr(owner, '\n'))
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        FILE *f = open_memstream(&out, &len);
+        if (!f)
+                return -ENOMEM;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (!startswith(l, "owner "))
+                        fprintf(f, "%s\n", l);
+        fprintf(f, "owner %s\n", owner);
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        return vc_write_file_atomic(path, out, 0644);
 }

@@ -63,3 +63,41 @@ int vc_usb_disable(struct vc_ctx *ctx, const char *port);
 bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d);
 /* The first entry, in reading order, that selects @d; NULL when none does. */
 const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const struct vc_usb_dev *d);
+
+/* ------------------------------------------------------------------ kept off across replug and boot
+ *
+ * Linux 6.1 has no driver_override for USB interfaces (drivers/usb/core/driver.c matches id
+ * tables and dynamic ids only), and a deauthorized interface cannot be claimed through usbfs
+ * either, which is how QEMU takes it. So a host driver that binds a held device's interface is
+ * unbound again at its "bind" uevent, which udev runs vfio-claim-udev for (lib/boot.h, the
+ * generated rule). "usbfs" (a VM's QEMU) is never taken. */
+
+/* The "id" line of the record of @port: -ENOENT without a record. */
+int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor, unsigned *ret_product);
+/* Keep @d off host drivers: without a record, vc_usb_enable(); with one, every interface bound to
+ * a host driver is added to the record (when it is not listed) and unbound. *ret_taken: how many
+ * interfaces were unbound. */
+int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, unsigned *ret_taken, const char **ret_failed);
+
+/* The ids whose USB events the generated udev rule hands to vfio-claim-udev: those of boot = yes
+ * entries and of every enabled device (its record), each once, with the reason. */
+struct vc_usb_held_id {
+        unsigned vendor, product;
+        char why[160];
+};
+int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_held_id **ret, size_t *ret_n);
+
+/* Is @d to be held: its port has a record of the same ids (enabled, then replugged), or, when
+ * @boot (its add event, the boot pass), a boot = yes entry selects it. A device given back with
+ * `disable` has no record: its drivers' bind events leave it alone. */
+bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot);
+/* The USB event udev hands vfio-claim-udev (ACTION, SUBSYSTEM, DEVTYPE, DEVPATH): 1 the "add" of
+ * a device, 2 the "bind" of an interface, with the device's port path in *ret_port; 0 any other
+ * event; -EINVAL when DEVPATH does not end in a port path. */
+int vc_usb_event_parse(const char *action, const char *subsystem, const char *devtype, const char *devpath,
+                       char **ret_port);
+
+/* The VM a device was taken for by the libvirt hook (an "owner VM" line of its record): NULL in
+ * *ret_owner when none; -ENOENT without a record. */
+int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner);
+int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *owner);

@@ -42,6 +42,7 @@ struct vc_cli {
         bool primary;       /* add --primary */
         const char *rom;    /* add --rom FILE (absolute) */
         const char *rombar; /* add --rombar on|off */
+        const char *startup_policy; /* add --startup-policy, for a USB device (NULL: optional) */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
         struct vc_topology *topology; /* read by main() for the verbs that need it (src/main.c) */
         /* Read on first use, once per run. */

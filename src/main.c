@@ -27,6 +27,7 @@ enum {
         OPT_PRIMARY = 1 << 10,
         OPT_ROM = 1 << 11,
         OPT_ROMBAR = 1 << 12,
+        OPT_STARTUP_POLICY = 1 << 13,
 };
 
 static const struct option_help {
@@ -51,6 +52,8 @@ static const struct option_help {
         { OPT_PRIMARY, "--primary", "--primary", "make the group's GPU the VM's display" },
         { OPT_ROM, "--rom", "--rom FILE", "the GPU's ROM image for the VM (<rom file=FILE>)" },
         { OPT_ROMBAR, "--rombar", "--rombar on|off", "show the device's ROM BAR to the VM or not" },
+        { OPT_STARTUP_POLICY, "--startup-policy", "--startup-policy P", "a USB device's startupPolicy: optional\n"
+                                                                       "(default), requisite or mandatory" },
         { OPT_TIMEOUT, "--timeout", "--timeout SEC", "give up on one unbind, or on a device a write\n"
                                                      "left stuck, after SEC seconds (default 10)" },
 };
@@ -94,7 +97,9 @@ static const struct verb {
         { "status", 0, 0, verb_status, "status", "claimed groups, owner VM, original drivers",
           USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
         { "add", 2, 2, verb_add, "add VM DEVICE", "put DEVICE's group into a stopped VM",
-          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_NO_MMIO_FIX | OPT_PRIMARY | OPT_ROM | OPT_ROMBAR, false, NULL },
+          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_NO_MMIO_FIX | OPT_PRIMARY | OPT_ROM | OPT_ROMBAR |
+                  OPT_STARTUP_POLICY,
+          false, NULL },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN, false, NULL },
         { "rom", 2, 2, verb_rom, "rom DEVICE FILE", "save DEVICE's expansion ROM to FILE",
@@ -154,6 +159,8 @@ static void help(FILE *f) {
                 "      --primary        with add: make the group's GPU the VM's display\n"
                 "      --rom FILE       with add: the GPU's ROM image for the VM (absolute path)\n"
                 "      --rombar on|off  with add: show the GPU's ROM BAR to the VM or not\n"
+                "      --startup-policy P  with add of a USB device: optional (default),\n"
+                "                       requisite or mandatory\n"
                 "  -v, --verbose        more messages (repeat for debug)\n"
                 "  -h, --help           this help ('vfio-claim help VERB': one verb)\n"
                 "      --version        version\n\n"
@@ -202,6 +209,7 @@ enum {
         ARG_PRIMARY,
         ARG_ROM,
         ARG_ROMBAR,
+        ARG_STARTUP_POLICY,
 };
 
 static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **ret_sysroot,
@@ -226,6 +234,7 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 { "primary", no_argument, NULL, ARG_PRIMARY },
                 { "rom", required_argument, NULL, ARG_ROM },
                 { "rombar", required_argument, NULL, ARG_ROMBAR },
+                { "startup-policy", required_argument, NULL, ARG_STARTUP_POLICY },
                 {}
         };
         int c;
@@ -270,6 +279,12 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                                 return log_error_errno(EINVAL, "--rombar: \"%s\" is neither on nor off", optarg);
                         cli->rombar = optarg;
                         *ret_given |= OPT_ROMBAR;
+                        break;
+                case ARG_STARTUP_POLICY:
+                        if (!streq(optarg, "optional") && !streq(optarg, "requisite") && !streq(optarg, "mandatory"))
+                                return log_error_errno(EINVAL, "--startup-policy: \"%s\" is not optional, requisite or mandatory", optarg);
+                        cli->startup_policy = optarg;
+                        *ret_given |= OPT_STARTUP_POLICY;
                         break;
                 case ARG_TIMEOUT: {
                         *ret_given |= OPT_TIMEOUT;

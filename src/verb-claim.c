@@ -1266,7 +1266,7 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
         if (!cli->all) {
                 if (usb_arg_is_usb(cli, argv[0]))
-                        return usb_disable(cli, argv[0]);
+                        return update_udev_rule(cli, usb_disable(cli, argv[0]));
         }
         return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true));
 }

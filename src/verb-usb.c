@@ -13,6 +13,7 @@
 #include "table.h"
 #include "usb.h"
 #include "verb-usb.h"
+#include "virt.h"
 
 static const char *const usb_columns[] = {
         "PORT", "ID", "SERIAL", "DRIVERS", "CONTROLLER", "GROUP", "CONFIG", "PRODUCT",
@@ -351,4 +352,144 @@ int usb_disable(struct vc_cli *cli, const char *text) {
         if (done == 0)
                 log_info("%s: no enabled USB device: nothing to do", text);
         return code;
+}
+
+/* ------------------------------------------------------------------ add, remove */
+
+/* What the <hostdev type='usb'> of @d selects: its ids, and its bus and device number when
+ * another plugged-in device has the same ids (libvirt refuses to start a VM whose element selects
+ * more than one; the number changes when the device is plugged in again). */
+static struct vc_domain_usb usb_selector(const struct vc_usb_dev *d, const struct vc_usb_dev *all, size_t n) {
+        struct vc_domain_usb u = { .has_ids = true, .vendor = d->vendor, .product = d->product };
+        for (size_t i = 0; i < n; i++)
+                if (&all[i] != d && !streq(all[i].port, d->port) && all[i].vendor == d->vendor &&
+                    all[i].product == d->product) {
+                        u.has_addr = true;
+                        u.bus = d->busnum;
+                        u.device = d->devnum;
+                }
+        return u;
+}
+
+static int usb_vm_edit_one(struct vc_cli *cli, virConnectPtr conn, virDomainPtr dom, const char *vm, const char *text,
+                           const struct vc_usb_dev *d, const struct vc_domain_usb *sel, bool add) {
+        _cleanup_free_ char *xml = NULL, *new_xml = NULL, *err = NULL, *after = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *check = NULL;
+        int r;
+
+        if (add) {
+                _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
+                _cleanup_strv_free_ char **users = NULL;
+                _cleanup_free_ char *names = NULL;
+                size_t n = 0;
+                if (vc_virt_definitions_read(conn, &defs) < 0)
+                        return log_error("cannot list the VMs at %s to check that no other VM uses USB device %s: %s",
+                                         cli->connect_uri, d->port, vc_virt_error()),
+                               EXIT_FAILED;
+                if (!(users = calloc(defs.n_domains + 1, sizeof *users)))
+                        return log_error("out of memory"), EXIT_FAILED;
+                for (size_t i = 0; i < defs.n_domains; i++)
+                        if (!streq_ptr(defs.domains[i]->name, vm) && vc_domain_has_usb(defs.domains[i], sel) &&
+                            !(users[n++] = strdup(defs.domains[i]->name)))
+                                return log_error("out of memory"), EXIT_FAILED;
+                if (n > 0 && !(names = vc_virt_names_join(users)))
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (n > 0 && !cli->force)
+                        return log_error("USB device %s (%04x:%04x) is already in the definition of %s: a passed-through "
+                                         "device belongs to one VM; take it out there first (vfio-claim remove %s %s), "
+                                         "or run again with --force",
+                                         d->port, d->vendor, d->product, names, users[0], text),
+                               EXIT_REFUSED;
+                if (n > 0)
+                        log_warning("USB device %s is also in the definition of %s; going on (--force): only one of "
+                                    "them can run at a time", d->port, names);
+        }
+
+        xml = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE | VIR_DOMAIN_XML_SECURE);
+        if (!xml)
+                return log_error("VM %s: cannot read its definition: %s", vm, vc_virt_error()), EXIT_FAILED;
+        r = vc_domain_edit_usb(xml, strlen(xml), sel, cli->startup_policy ?: "optional", add, &new_xml, &changed,
+                               &err);
+        if (r < 0)
+                return log_error("VM %s: cannot edit its definition: %s", vm, err ? err : strerror(-r)), EXIT_FAILED;
+        if (!changed[0]) {
+                printf(add ? "VM %s already has USB device %s (%04x:%04x).\n" : "VM %s has no USB device %s (%04x:%04x).\n",
+                       vm, d->port, d->vendor, d->product);
+                return EXIT_DONE;
+        }
+        if (cli->dry_run) {
+                printf("Would %s VM %s's definition (USB device %s):\n", add ? "add to" : "remove from", vm, d->port);
+                for (char **c = changed; *c; c++)
+                        printf("%s\n", *c);
+                return EXIT_DONE;
+        }
+        if (virDomainIsActive(dom) > 0)
+                return log_error("VM %s was started meanwhile; nothing was changed", vm), EXIT_REFUSED;
+        virDomainPtr defined = virDomainDefineXML(conn, new_xml);
+        if (!defined)
+                return log_error("VM %s: libvirt refused the new definition: %s; nothing was changed", vm,
+                                 vc_virt_error()),
+                       EXIT_FAILED;
+        virDomainFree(defined);
+        after = virDomainGetXMLDesc(dom, VIR_DOMAIN_XML_INACTIVE);
+        if (!after || vc_domain_parse(after, strlen(after), &check, NULL) < 0)
+                return log_error("VM %s: cannot read back its definition: %s", vm, vc_virt_error()), EXIT_FAILED;
+        if (vc_domain_has_usb(check, sel) != add)
+                return log_error("VM %s: libvirt's stored definition %s USB device %s", vm, add ? "lacks" : "still has",
+                                 d->port),
+                       EXIT_FAILED;
+        printf("VM %s: USB device %s (%04x:%04x) %s\n", vm, d->port, d->vendor, d->product, add ? "added" : "removed");
+        for (char **c = changed; cli->verbose && *c; c++)
+                printf("%s\n", *c);
+        if (add && !vc_usb_is_enabled(cli->ctx, d->port))
+                printf("Its interfaces still have host drivers: 'vfio-claim enable %s' takes them off.\n", text);
+        return EXIT_DONE;
+}
+
+int usb_vm_edit(struct vc_cli *cli, const char *vm, const char *text, bool add) {
+        _cleanup_(vc_virt_connect_closep) virConnectPtr conn = NULL;
+        _cleanup_(vc_virt_domain_freep) virDomainPtr dom = NULL;
+        struct vc_usb_dev *all = NULL, *v = NULL;
+        size_t n_all = 0, n = 0;
+        int r = usb_resolve(cli, text, &v, &n);
+        if (r != EXIT_DONE)
+                return r;
+        /* every plugged-in device, for its twins */
+        if ((r = vc_usb_enumerate(cli->ctx, &all, &n_all)) < 0) {
+                vc_usb_devs_free(v, n);
+                return log_error_errno(r, "cannot read the USB devices: %m"), EXIT_FAILED;
+        }
+
+        vc_virt_quiet();
+        vc_xml_quiet();
+        r = EXIT_DONE;
+        conn = virConnectOpen(cli->connect_uri);
+        if (!conn) {
+                log_error("cannot connect to libvirt at %s: %s", cli->connect_uri, vc_virt_error());
+                r = EXIT_FAILED;
+        } else if (!(dom = virDomainLookupByName(conn, vm))) {
+                log_error("%s: no such VM at %s: %s", vm, cli->connect_uri, vc_virt_error());
+                r = EXIT_FAILED;
+        } else if (virDomainIsPersistent(dom) == 0) {
+                log_error("VM %s is transient: it has no definition to edit", vm);
+                r = EXIT_FAILED;
+        } else {
+                int active = virDomainIsActive(dom);
+                if (active < 0) {
+                        log_error("VM %s: cannot tell whether it runs: %s", vm, vc_virt_error());
+                        r = EXIT_FAILED;
+                } else if (active > 0) {
+                        log_error("VM %s is running; shut it down first (virsh shutdown %s), %s edits only a stopped VM",
+                                  vm, vm, add ? "add" : "remove");
+                        r = EXIT_REFUSED;
+                }
+        }
+        for (size_t i = 0; i < n && r == EXIT_DONE; i++) {
+                struct vc_domain_usb sel = usb_selector(&v[i], all, n_all);
+                r = usb_vm_edit_one(cli, conn, dom, vm, text, &v[i], &sel, add);
+        }
+        vc_usb_devs_free(all, n_all);
+        vc_usb_devs_free(v, n);
+        return r;
 }

@@ -19,3 +19,7 @@ int usb_show(struct vc_cli *cli, const char *text);
 int usb_enable(struct vc_cli *cli, const char *text);
 /* `disable`: the recorded interfaces go back to their drivers. */
 int usb_disable(struct vc_cli *cli, const char *text);
+/* `add VM PORT|NAME` / `remove VM PORT|NAME`: a <hostdev type='usb'> into or out of a stopped
+ * VM's definition, refused (EXIT_REFUSED) when another VM's definition lists the device, unless
+ * --force. */
+int usb_vm_edit(struct vc_cli *cli, const char *vm, const char *text, bool add);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "rom.h"
 #include "sysfs.h"
+#include "verb-usb.h"
 #include "virt.h"
 
 
@@ -387,11 +388,19 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
 }
 
 int verb_add(struct vc_cli *cli, int argc, char **argv) {
-        return vm_edit(cli, argv[0], argv[1], true);
+        int r = cli_load_config(cli);
+        if (r == EXIT_DONE && usb_arg_is_usb(cli, argv[1]))
+                return usb_vm_edit(cli, argv[0], argv[1], true);
+        if (r == EXIT_DONE && cli->startup_policy)
+                return log_error("--startup-policy is for USB devices; %s is not one", argv[1]), EXIT_USAGE;
+        return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], true);
 }
 
 int verb_remove(struct vc_cli *cli, int argc, char **argv) {
-        return vm_edit(cli, argv[0], argv[1], false);
+        int r = cli_load_config(cli);
+        if (r == EXIT_DONE && usb_arg_is_usb(cli, argv[1]))
+                return usb_vm_edit(cli, argv[0], argv[1], false);
+        return r != EXIT_DONE ? r : vm_edit(cli, argv[0], argv[1], false);
 }
 
 /* rom DEVICE FILE: the expansion ROM of one PCI function, read through sysfs (lib/rom.h), saved

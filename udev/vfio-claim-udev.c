@@ -26,6 +26,7 @@
 #include "pci.h"
 #include "root.h"
 #include "state.h"
+#include "usb.h"
 
 #define LOCK_TIMEOUT_MS 30000 /* udev kills a RUN program after 180 s (event_timeout) */
 #define BY_EVENT "udev (PCI add event)" /* who claimed, in the state record */
@@ -209,6 +210,66 @@ static void claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct 
         vc_op_result_done(&res);
 }
 
+/* Keep a USB device off host drivers (lib/usb.h), under the lock. */
+static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, int *lock_fd) {
+        const char *failed = NULL;
+        unsigned taken = 0;
+        int r;
+        if (*lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd)) < 0) {
+                log_error_errno(r, "%s: cannot take the lock, leaving the USB device to the host: %m", d->port);
+                return;
+        }
+        r = vc_usb_hold(ctx, d, &taken, &failed);
+        if (r < 0)
+                log_error_errno(r, "%s: failed to take %s from its host driver: %m", d->port, strna(failed));
+        else if (taken > 0)
+                log_notice("%s: USB device %04x:%04x kept off the host: %u interface%s unbound", d->port, d->vendor,
+                           d->product, taken, taken == 1 ? "" : "s");
+        else
+                log_debug("%s: USB device held, no host driver to take", d->port);
+}
+
+/* A USB device's add event or an interface's bind event (the generated rule runs the helper only
+ * for the ids it holds). */
+static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        _cleanup_close_ int lock_fd = -1;
+        struct vc_usb_dev d;
+        const char *sw = NULL;
+        int r;
+
+        if (vc_boot_cmdline_disabled(ctx, &sw) > 0) {
+                log_debug("%s on the kernel command line: holding no USB device", sw);
+                return 0;
+        }
+        if (load_config(ctx, &cfg) < 0)
+                return 0;
+        r = vc_usb_dev_read(ctx, port, &d);
+        if (r < 0) {
+                log_debug("%s: cannot read the USB device (%s): ignoring the event", port, strerror(-r));
+                return 0;
+        }
+        if (vc_usb_should_hold(ctx, cfg, &d, kind == 1))
+                usb_hold(ctx, &d, &lock_fd);
+        vc_usb_dev_done(&d);
+        return 0;
+}
+
+/* The boot pass: every USB device present that a boot = yes entry selects or that has a record. */
+static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_fd) {
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r = vc_usb_enumerate(ctx, &v, &n);
+        if (r < 0) {
+                log_error_errno(r, "cannot read the USB devices: %m");
+                return;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (vc_usb_should_hold(ctx, cfg, &v[i], true))
+                        usb_hold(ctx, &v[i], lock_fd);
+        vc_usb_devs_free(v, n);
+}
+
 static int run_event(struct vc_ctx *ctx) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_free_ struct vc_boot_target *t = NULL;
@@ -218,6 +279,15 @@ static int run_event(struct vc_ctx *ctx) {
         struct vc_pci_addr addr;
         size_t n = 0;
         int r;
+
+        _cleanup_free_ char *port = NULL;
+        r = vc_usb_event_parse(action, subsystem, getenv("DEVTYPE"), getenv("DEVPATH"), &port);
+        if (r > 0)
+                return run_usb_event(ctx, r, port);
+        if (r < 0) {
+                log_warning("DEVPATH=%s is not a USB device or interface: ignoring the event", strna(getenv("DEVPATH")));
+                return 0;
+        }
 
         r = vc_boot_event_parse(action, subsystem, slot, &addr);
         if (r == 0) {
@@ -302,6 +372,7 @@ static int run_all(struct vc_ctx *ctx) {
                 if (!seen)
                         claim(ctx, cfg, &t[i], by, &lock_fd);
         }
+        usb_all(ctx, cfg, &lock_fd);
         return 0;
 }
 

@@ -1,0 +1,96 @@
+#!/usr/bin/env bats
+# The libvirt hook and <hostdev type='usb'>: at prepare, a configured USB device the domain names
+# loses its host drivers (recorded, the VM as owner); at release it goes back, per configuration.
+# Fake kernel: the USB desk (FTDI adapters at 3-1.2 (bus 3 device 5) and 3-1.3, a stick at 3-3).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+conf() {
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '%s\n' "$1" > "$CONF/vfio-claim.conf"
+        export CONF
+}
+
+hook() {
+        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
+        shift
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # shellcheck disable=SC2086
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
+                fk $VC_WRAPPER "$prog" "$@" - < "$xml"
+}
+
+usb_driver() {
+        local l
+        l=$(readlink "$ROOT/sys/bus/usb/devices/$1/driver" 2>/dev/null) || return 0
+        echo "${l##*/}"
+}
+
+# domain NAME SOURCE-XML: a domain XML file with one USB host device
+domain() {
+        DOM="$BATS_TEST_TMPDIR/$1.xml"
+        echo "<domain type='kvm'><name>$1</name><devices><hostdev mode='subsystem' type='usb' managed='no'><source startupPolicy='optional'>$2</source></hostdev></devices></domain>" > "$DOM"
+}
+
+FTDI_A="<vendor id='0x0403'/><product id='0x6001'/><address bus='3' device='5'/>"
+
+@test "prepare takes a configured USB device the domain names off its host driver, for the VM; release gives it back" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
+        domain lab "$FTDI_A"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$output" ""
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio
+owner lab"
+        run --separate-stderr hook "$DOM" lab release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+}
+
+@test "prepare: a USB device reserved for another VM is refused, nothing changed; an unconfigured one is left to libvirt" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
+        domain other "$FTDI_A"
+        run --separate-stderr hook "$DOM" other prepare begin
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: USB device 3-1.2 ([usb serial-a]) is reserved for VM \"lab\" by vfio-claim.conf:1; remove it from VM \"other\" or change vm = in the configuration"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(fk_writes)" 0
+        domain other "<vendor id='0x0781'/><product id='0x5583'/>"
+        run --separate-stderr hook "$DOM" other prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "release: a USB device enabled before the VM started stays enabled; boot = yes keeps it off" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        run --separate-stderr vc --config "$CONF" enable serial-a
+        assert_success
+        domain lab "$FTDI_A"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        run --separate-stderr hook "$DOM" lab release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        [ -e "$STATE/usb-3-1.2" ]
+        run --separate-stderr vc --config "$CONF" disable serial-a
+        assert_success
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nboot = yes'
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run --separate-stderr hook "$DOM" lab release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        grep -q "^owner lab$" "$STATE/usb-3-1.2"
+}

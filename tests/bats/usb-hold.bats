@@ -1,0 +1,206 @@
+#!/usr/bin/env bats
+# USB devices kept off the host across replug and reboot: the generated udev rule hands the add
+# event of a held device and every host driver bind of its interfaces to vfio-claim-udev, which
+# unbinds them again (lib/usb.h says why there is nothing earlier to hook into on Linux 6.1); the
+# boot pass (vfio-claim-udev --all) takes the devices of "boot = yes" entries.
+# Replug in the fake kernel (usb_replug): the kernel probes the new device's interfaces (each is
+# bound to its matching driver, as bus_probe_device() does at add) and gives it a new device
+# number; udev then delivers the device's add event and one bind event per bound interface.
+
+load helpers
+
+UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
+RULE_FILE=run/udev/rules.d/70-vfio-claim.rules
+XHCI=/devices/pci0000:00/0000:00:14.0/usb3
+
+usb_driver() {
+        local l
+        l=$(readlink "$ROOT/sys/bus/usb/devices/$1/driver" 2>/dev/null) || return 0
+        echo "${l##*/}"
+}
+
+conf() {
+        mkdir -p "$CONF"
+        printf '%s\n' "$1" > "$CONF/vfio-claim.conf"
+}
+
+# devpath PORT-OR-INTERFACE: the DEVPATH udev gives (the device's path under /sys)
+devpath() {
+        local p
+        p=$(readlink -f "$ROOT/sys/bus/usb/devices/$1")
+        echo "${p#"$ROOT"/sys}"
+}
+
+# product PORT: PRODUCT= of the kernel's uevent, %x/%x/%x of idVendor, idProduct, bcdDevice
+product() {
+        local d="$ROOT/sys/bus/usb/devices/$1"
+        printf '%x/%x/%x' "0x$(cat "$d/idVendor")" "0x$(cat "$d/idProduct")" "0x$(cat "$d/bcdDevice")"
+}
+
+# uevent ACTION NAME [VAR=VALUE...]: the helper run as udev runs it for a USB event
+uevent() {
+        local action=$1 name=$2 type=usb_device drv
+        shift 2
+        case $name in *:*) type=usb_interface ;; esac
+        drv=$(usb_driver "$name")
+        # shellcheck disable=SC2086
+        fk env ACTION="$action" SUBSYSTEM=usb DEVTYPE=$type DEVPATH="$(devpath "$name")" \
+                PRODUCT="$(product "${name%%:*}")" ${drv:+DRIVER=$drv} \
+                FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr "$@" $VC_WRAPPER "$UDEV_HELPER"
+}
+
+# usb_replug PORT: unplugged and plugged back: the kernel binds each interface's driver, then
+# udev runs the rule for the device's add event and for each interface's bind event.
+usb_replug() {
+        local port=$1 i d
+        d="$ROOT/sys/bus/usb/devices/$port"
+        echo $(($(cat "$d/devnum") + 10)) > "$d/devnum"
+        for i in "$ROOT"/sys/bus/usb/devices/"$port":*; do
+                fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" "${i##*/}" || return 1
+        done
+        rule_runs add "$port" && { uevent add "$port" || return 1; }
+        for i in "$ROOT"/sys/bus/usb/devices/"$port":*; do
+                if rule_runs bind "${i##*/}"; then uevent bind "${i##*/}" || return 1; fi
+        done
+        return 0
+}
+
+# rule_runs ACTION NAME: does the generated rule run the helper for this USB event? Read the way
+# udev reads the forms the generator writes for USB (any other USB line fails the test).
+rule_runs() {
+        local action=$1 name=$2 type=usb_device prod drv line want
+        case $name in *:*) type=usb_interface ;; esac
+        prod=$(product "${name%%:*}")
+        drv=$(usb_driver "$name")
+        while IFS= read -r line; do
+                case $line in
+                'SUBSYSTEM=="usb", '*)
+                        want=${line#*ENV\{PRODUCT\}==\"}
+                        want=${want%%\"*}
+                        case $line in
+                        *', ACTION=="add", ENV{DEVTYPE}=="usb_device", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                                [ "$action/$type" = add/usb_device ] || continue ;;
+                        *', ACTION=="bind", ENV{DEVTYPE}=="usb_interface", ENV{DRIVER}!="usbfs", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                                [ "$action/$type" = bind/usb_interface ] && [ "$drv" != usbfs ] || continue ;;
+                        *) echo "unexpected rule line: $line" >&2; return 2 ;;
+                        esac
+                        # shellcheck disable=SC2053
+                        [[ $prod == $want ]] && return 0 ;;
+                esac
+        done < "$ROOT/$RULE_FILE"
+        return 1
+}
+
+@test "enabled USB device replugged: its interfaces are taken again at its udev events; disable gives them back" {
+        fake_root usb-desk
+        conf '[usb serial-a]
+match = 0403:6001
+serial = A10K1234'
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run cat "$ROOT/$RULE_FILE"
+        assert_line '# USB device 3-1.2 is enabled: its add event, and every host driver bind of its interfaces'
+        assert_line 'SUBSYSTEM=="usb", ENV{PRODUCT}=="403/6001/*", ACTION=="add", ENV{DEVTYPE}=="usb_device", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"'
+        # an unrelated USB device's events run nothing
+        run rule_runs add 3-2
+        assert_failure 1
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers/usbhid/unbind" 3-2:1.0
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" 3-2:1.0
+        run rule_runs bind 3-2:1.0
+        assert_failure 1
+        # replugged: ftdi_sio binds it, the udev path takes it again
+        run usb_replug 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        # the twin adapter (same ids, other serial) runs the helper, which leaves it alone
+        run usb_replug 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio"
+        run --separate-stderr vc disable serial-a
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+        # given back: the rule runs nothing for it any more, and a stale rule's run takes nothing
+        run rule_runs add 3-1.2
+        assert_failure 1
+        run uevent bind 3-1.2:1.0
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+}
+
+@test "a module loaded after enable: the bind event of the interface it probed is undone, the record gains it" {
+        fake_root usb-desk
+        conf ''
+        run --separate-stderr vc --force enable 3-2
+        assert_success
+        assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" 3-2:1.1
+        assert_equal "$(usb_driver 3-2:1.1)" usbhid
+        run rule_runs bind 3-2:1.1
+        assert_success
+        run --separate-stderr uevent bind 3-2:1.1
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-2: USB device 046d:c31c kept off the host: 1 interface unbound"
+        assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+        run --separate-stderr vc disable 3-2
+        assert_success
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+}
+
+@test "boot pass: a boot = yes USB entry is taken and recorded, its twin stays; replug keeps it off" {
+        fake_root usb-desk
+        conf '[usb serial-a]
+match = 0403:6001
+serial = A10K1234
+boot = yes'
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio"
+        run cat "$ROOT/$RULE_FILE"
+        assert_line '# [usb serial-a] says boot = yes: its add event, and every host driver bind of its interfaces'
+        assert_line '# No "boot = yes" entry: no PCI event runs anything.'
+        run usb_replug 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        # plugged in after the boot pass, no record yet: its add event takes it (boot = yes)
+        rm "$STATE/usb-3-1.2"
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" 3-1.2:1.0
+        run usb_replug 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        [ -e "$STATE/usb-3-1.2" ]
+        # vfio_claim=0 on the kernel command line: nothing is held
+        rm "$STATE/usb-3-1.2"
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" 3-1.2:1.0
+        echo "BOOT_IMAGE=/vmlinuz vfio_claim=0" > "$ROOT/proc/cmdline"
+        run usb_replug 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+}
+
+@test "a held interface that a VM's QEMU claimed through usbfs is left to it" {
+        fake_root usb-desk
+        conf ''
+        run --separate-stderr vc enable 3-1.2
+        assert_success
+        # QEMU claims the interface: the usbfs driver (relative links, as sysfs makes them)
+        mkdir -p "$ROOT/sys/bus/usb/drivers/usbfs"
+        i=$(readlink -f "$ROOT/sys/bus/usb/devices/3-1.2:1.0")
+        ln -sr "$ROOT/sys/bus/usb/drivers/usbfs" "$i/driver"
+        run rule_runs bind 3-1.2:1.0
+        assert_failure 1
+        n=$(fk_writes)
+        run uevent bind 3-1.2:1.0
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" usbfs
+        assert_equal "$(fk_writes)" "$n"
+}
