@@ -167,6 +167,8 @@ struct vc_topology *vc_topology_free(struct vc_topology *t) {
         return NULL;
 }
 
+/* Long: one pass over the groups directory with the directory descriptors it opens once for all
+ * groups (docs/PERFORMANCE.md, "Scale"); to be split with the per-group part as its own step. */
 int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
         _cleanup_free_ unsigned *numbers = NULL;

@@ -156,6 +156,8 @@ static int writer_start(void) {
         return 0;
 }
 
+/* Long: one request to the writer and its answer under one deadline (open, send, poll, kill and
+ * replace on timeout); split, the deadline would be spread over several functions. */
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         size_t len = value ? strlen(value) : 0;
         int r;

@@ -294,7 +294,7 @@ complete_words() {
         run vc release gpu
         assert_failure 3
         [ "$(grep -c '^conf.d/zz-typo.conf:2: ' <<<"$output")" = 1 ]
-        assert_line --partial 'configuration invalid (1 error); nothing was changed'
+        assert_output --partial 'name the device by its address or group:N'
         run vc disable --all
         assert_failure 3
         assert_output --partial "'vfio-claim release' gives a group back without reading the configuration"
