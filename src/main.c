@@ -86,8 +86,9 @@ static const struct verb {
           "claim the group now, add it to the configuration",
           NEEDS_CONFIG, OPT_DRY_RUN | OPT_FORCE | OPT_BOOT | OPT_TIMEOUT | OPT_NAME | OPT_YES, true, NULL },
         { "disable", 0, 1, verb_disable, "disable DEVICE|--all", "give the group back, drop it from the configuration",
-          NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_ALL, true,
-          "'vfio-claim release' gives a group back without reading the configuration" },
+          /* a claimed group goes back from its record even when the configuration is invalid;
+           * only --all needs it (src/verb-claim.c verb_disable) */
+          READS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_ALL, true, NULL },
         { "apply", 0, 0, verb_apply, "apply [--yes]", "claim every group with a boot = yes device",
           NEEDS_CONFIG, OPT_DRY_RUN | OPT_FORCE | OPT_TIMEOUT | OPT_YES, true, NULL },
         /* release decides from the state records alone: an invalid configuration must not stop a

@@ -1136,7 +1136,10 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         struct config_edit *edits = NULL;
         size_t n_edits = 0;
         bool boot_dropped = false;
-        if (drop_config && (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits, &boot_dropped)) != EXIT_DONE) {
+        /* An invalid configuration: the group still goes back (from its record); its entries stay. */
+        bool keep_entries = drop_config && !cli->config;
+        if (drop_config && !keep_entries &&
+            (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits, &boot_dropped)) != EXIT_DONE) {
                 device_arg_done(&arg);
                 return r;
         }
@@ -1171,7 +1174,12 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
                         break;
                 }
         }
-        if (r == EXIT_DONE && drop_config) {
+        if (r == EXIT_DONE && keep_entries)
+                log_warning("%s: the configuration is invalid, so it was not changed: fix it ('vfio-claim "
+                            "check-config' lists the errors) and remove the entries of %s, or a later 'apply' "
+                            "or boot claims the group again",
+                            cli->config_dir, device);
+        else if (r == EXIT_DONE && drop_config) {
                 r = apply_config_edits(cli, edits, n_edits);
                 if (r == EXIT_DONE && boot_dropped)
                         hint_boot_set_changed(cli, false);
@@ -1264,6 +1272,13 @@ int verb_enable(struct vc_cli *cli, int argc, char **argv) {
 }
 
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
+        if (cli->all && cli->config_invalid) {
+                /* --all takes every group a configured entry selects: that needs the configuration */
+                log_error("%s: configuration invalid (%zu error%s); disable --all needs it, nothing was changed",
+                          cli->config_dir, cli->n_config_errors, cli->n_config_errors == 1 ? "" : "s");
+                log_notice("'vfio-claim release' gives a group back without reading the configuration");
+                return EXIT_CONFIG;
+        }
         if (!cli->all) {
                 if (usb_arg_is_usb(cli, argv[0]))
                         return update_udev_rule(cli, usb_disable(cli, argv[0]));

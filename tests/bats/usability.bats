@@ -270,14 +270,29 @@ complete_words() {
         [ -z "$(ls "$CONF/conf.d/")" ]
 }
 
-@test "release works from the state record when the configuration is invalid; disable refuses" {
+@test "release and disable work from the state record when the configuration is invalid; disable --all refuses" {
         fake_root gpu-audio
         run vc enable 01:00.0
         assert_success
         printf '[device typo]\nmatch = 01:00\n' > "$CONF/conf.d/zz-typo.conf"
-        run vc disable 01:00.0
+        before=$(cat "$CONF"/conf.d/*.conf | sha256sum)
+        run vc disable --all
         assert_failure 3
         assert_output --partial "'vfio-claim release' gives a group back without reading the configuration"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        # disable DEVICE gives the group back and leaves the invalid configuration as it is
+        run vc disable 01:00.0
+        assert_success
+        assert_output --partial "the configuration is invalid, so it was not changed"
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        assert_equal "$(cat "$CONF"/conf.d/*.conf | sha256sum)" "$before"
+        [ -z "$(ls "$STATE" | grep '^group-')" ]
+        # release too
+        mv "$CONF/conf.d/zz-typo.conf" "$BATS_TEST_TMPDIR/"
+        run vc enable 01:00.0
+        assert_success
+        mv "$BATS_TEST_TMPDIR/zz-typo.conf" "$CONF/conf.d/"
         assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
         run vc release 01:00.0
         assert_success
