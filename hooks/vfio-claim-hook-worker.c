@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "boot.h"
 #include "config.h"
 #include "domain-xml.h"
 #include "fileio.h"
@@ -172,6 +173,27 @@ static void rollback(struct vc_ctx *ctx, struct hook_plan *p) {
         }
 }
 
+/* A configured group that holds devices of other slots (a USB controller, a NIC beside the GPU)
+ * moves only with "consent = yes" on its entry, as at boot (lib/boot.h): nobody is there to ask.
+ * A group that is claimed already moves nothing; a group no entry configures is claimed only under
+ * [global] hook-claim-unconfigured = yes, which is that consent. */
+static int check_consent(struct vc_ctx *ctx, const struct vc_config *config, const char *vm, unsigned group) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        bool configured = false;
+        if (vc_group_read(ctx, group, &g) < 0 || vc_group_is_claimed(ctx, g))
+                return HOOK_OK; /* the claim reads it again and says what is wrong */
+        for (size_t k = 0; k < vc_group_n_devices(g) && !configured; k++)
+                configured = vc_config_match_device(config, vc_group_device(g, k)) != NULL;
+        struct vc_op_result res = {};
+        if (!configured || vc_boot_consent_check(config, g, &res) == 0)
+                return HOOK_OK;
+        _cleanup_free_ char *m = vc_op_result_message(&res);
+        vc_op_result_done(&res);
+        return fail("IOMMU group %u: %s; VM \"%s\" was not started (check what else the group holds with "
+                    "'vfio-claim show group:%u', then add consent = yes to its entry)",
+                    group, m ? m : "holds devices of other slots", vm, group);
+}
+
 static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct hook_plan *p,
                      const char *vm) {
         _cleanup_close_ int lock_fd = -1;
@@ -197,6 +219,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
 
                 if ((r = check_group_reservations(ctx, config, vm, w->group)) != HOOK_OK)
+                        goto fail;
+                if ((r = check_consent(ctx, config, vm, w->group)) != HOOK_OK)
                         goto fail;
 
                 r = vc_record_read(ctx, w->group, &w->before);

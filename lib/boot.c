@@ -304,8 +304,8 @@ static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, con
 /* A group that holds an endpoint of another slot than every configured endpoint of it (a GPU in a
  * chipset slot that shares its group with the onboard USB controller and NIC) moves at boot only
  * with "consent = yes" on an entry of the group, as enable and apply ask for it (README, "Using
- * it"): nobody is there to ask. -EPERM, the endpoint and the reason in @result, otherwise. */
-static int consent_check(const struct vc_config *cfg, const struct vc_group *g, struct vc_op_result *result) {
+ * it"): nobody is there to ask (lib/boot.h). */
+int vc_boot_consent_check(const struct vc_config *cfg, const struct vc_group *g, struct vc_op_result *result) {
         for (size_t k = 0; k < vc_group_n_devices(g); k++) {
                 const struct vc_config_device *cd = vc_config_match_device(cfg, vc_group_device(g, k));
                 if (cd && cd->consent)
@@ -347,7 +347,7 @@ static int preflight(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned g
         _cleanup_free_ struct vc_claim_guard *guards = NULL;
         _cleanup_free_ struct vc_reset_choice *resets = NULL;
         struct vc_claim_opts opts;
-        int r = consent_check(cfg, g, result);
+        int r = vc_boot_consent_check(cfg, g, result);
         if (r < 0)
                 return r;
         r = claim_opts(cfg, g, by, &guards, &resets, &opts);

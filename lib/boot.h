@@ -90,6 +90,13 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                           int lock_timeout_ms, int *lock_fd, struct vc_boot_write **ret,
                           size_t *ret_n);
 
+/* Does the configuration consent to moving @g? A group that holds an endpoint of another slot
+ * than every configured endpoint of it (a GPU sharing its group with the onboard USB controller
+ * and NIC) needs "consent = yes" on an entry of the group; the boot pass and the libvirt hook,
+ * which cannot ask anyone, move it only then. 0: yes (or nothing of another slot); -EPERM, with
+ * the first such endpoint and the reason in @result (release it with vc_op_result_done()). */
+int vc_boot_consent_check(const struct vc_config *cfg, const struct vc_group *g, struct vc_op_result *result);
+
 /* Has a boot claim of @group failed during this boot (RUNSTATEDIR/vfio-claim/boot-failed-N)?
  * The override pass then leaves the group to the host for the rest of the boot. */
 bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group);

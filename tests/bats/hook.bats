@@ -650,3 +650,23 @@ big_xml() {
         refute_line --partial "starter"
         assert_claimed 0000:01:00.0 0000:01:00.1
 }
+
+@test "prepare: a configured group that holds other slots' devices starts the VM only with consent = yes" {
+        local GPU=0000:03:00.0 USB=0000:00:14.0 NIC=0000:00:1f.6
+        fake_root doctor-shared-group
+        sed "s/bus='0x01' slot='0x00' function='0x0'/bus='0x03' slot='0x00' function='0x0'/" \
+                "$DOMAINS/virt-manager.xml" > "$BATS_TEST_TMPDIR/shared.xml"
+        conf "$(printf '[device gpu]\nmatch = %s\nvm = win11' $GPU)"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/shared.xml" win11 prepare begin
+        assert_failure
+        assert_equal "$output" ""
+        assert_regex "$stderr" "IOMMU group 7: .*$USB.*consent = yes.*VM \"win11\" was not started"
+        assert_equal "$(fk_driver $USB) $(fk_driver $NIC) $(fk_driver $GPU)" "xhci_hcd e1000e nouveau"
+        assert_equal "$(fk_override $USB)$(fk_override $NIC)$(fk_override $GPU)" ""
+        [ -z "$(record 7)" ]
+        printf 'consent = yes\n' >> "$CONF/vfio-claim.conf"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/shared.xml" win11 prepare begin
+        assert_success
+        assert_claimed $USB $NIC $GPU
+        grep -qx 'owner win11' <<<"$(record 7)"
+}
