@@ -1138,6 +1138,22 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
         bool boot_dropped = false;
         /* An invalid configuration: the group still goes back (from its record); its entries stay. */
         bool keep_entries = drop_config && !cli->config;
+        if (keep_entries) {
+                /* Without a record there is nothing to give back, only entries to drop: that needs
+                 * the configuration. */
+                bool recorded = false;
+                for (size_t i = 0; i < arg.n_groups && !recorded; i++) {
+                        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                        recorded = vc_record_read(cli->ctx, arg.groups[i], &rec) >= 0;
+                }
+                if (!recorded) {
+                        log_error("%s: configuration invalid (%zu error%s); %s is not claimed, so disable would "
+                                  "only edit the configuration: nothing was changed",
+                                  cli->config_dir, cli->n_config_errors, cli->n_config_errors == 1 ? "" : "s", device);
+                        device_arg_done(&arg);
+                        return EXIT_CONFIG;
+                }
+        }
         if (drop_config && !keep_entries &&
             (r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits, &boot_dropped)) != EXIT_DONE) {
                 device_arg_done(&arg);
