@@ -206,8 +206,9 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
                         continue;
                 if (r < 0)
                         return r;
-                if (nodes_known)
+                if (nodes_known) /* bsearch() must not be given NULL, even for no element */
                         t->groups[t->n_groups]->vfio_node =
+                                n_nodes > 0 &&
                                 bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
                 t->n_groups++;
         }
