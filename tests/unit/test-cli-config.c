@@ -29,6 +29,7 @@ TEST(invalid_refused_by_every_load) {
         ASSERT_EQ(cli.n_config_errors, 1);
         ASSERT_EQ(cli_load_config(&cli), EXIT_CONFIG);
         ASSERT_EQ(cli_done(&cli, EXIT_DONE), EXIT_DONE);
+        cli_clear(&cli);
 }
 
 TEST(read_then_write_refused) {
@@ -43,6 +44,7 @@ TEST(read_then_write_refused) {
         ASSERT_EQ(cli_load_config(&cli), EXIT_CONFIG);
         ASSERT_NULL(cli.config);
         ASSERT_EQ(cli_done(&cli, EXIT_DONE), EXIT_DONE);
+        cli_clear(&cli);
 }
 
 TEST(valid_loaded_once) {
@@ -59,6 +61,7 @@ TEST(valid_loaded_once) {
         ASSERT_TRUE(cli.config == first);
         ASSERT_FALSE(cli.config_invalid);
         ASSERT_EQ(cli_done(&cli, EXIT_DONE), EXIT_DONE);
+        cli_clear(&cli);
 }
 
 int main(int argc, char **argv) { return tests_run(); }
