@@ -364,8 +364,18 @@ run_via_file() {
         for w in $(seq 8); do
                 (
                         for _ in $(seq "$cycles"); do
-                                vc apply >/dev/null 2>&1 || echo "writer $w: apply failed" >> "$BATS_TEST_TMPDIR/errors"
-                                vc release gpu >/dev/null 2>&1 || echo "writer $w: release failed" >> "$BATS_TEST_TMPDIR/errors"
+                                for verb in apply "release gpu"; do
+                                        # shellcheck disable=SC2086 # the verb and its argument
+                                        vc $verb >/dev/null 2>"$BATS_TEST_TMPDIR/err.$w" && continue
+                                        # flock is not fair: on a loaded machine one writer may
+                                        # wait past the 60 s bound while the others take turns; a
+                                        # refusal that changes nothing is a right outcome for it
+                                        if grep -q 'lock.*timed out' "$BATS_TEST_TMPDIR/err.$w"; then
+                                                echo "writer $w: $verb" >> "$BATS_TEST_TMPDIR/lock-waits"
+                                        else
+                                                { echo "writer $w: $verb failed:"; cat "$BATS_TEST_TMPDIR/err.$w"; } >> "$BATS_TEST_TMPDIR/errors"
+                                        fi
+                                done
                         done
                 ) &
         done
