@@ -99,8 +99,11 @@ static void print_plan(struct vc_cli *cli, const struct vc_plan *p, const char *
                 printf("  %s  %s\n", VC_PCI_ADDR_TO_STRING(&p->devices[i].addr), p->devices[i].description);
         if (!cli->dry_run)
                 return;
+        /* lib/modules.h: a real run never loads a module for another root; it stops there */
+        bool host = vc_ctx_is_host(cli->ctx);
         for (size_t i = 0; i < p->n_modules; i++)
-                printf("  load module %s\n", p->modules[i]);
+                printf("  load module %s%s\n", p->modules[i],
+                       host ? "" : " (not for --sysroot: a real run stops here; load it on that system)");
         if (p->n_writes == 0)
                 printf("  (no writes)\n");
         for (size_t i = 0; i < p->n_writes; i++) {

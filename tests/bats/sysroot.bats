@@ -126,6 +126,16 @@ tree_module() {
         assert_equal "$(fk_driver $NIC)" e1000e
 }
 
+@test "sysroot: --dry-run says the module it needs is not loaded for another root" {
+        fake_root lone-nic
+        run vc_sysroot --dry-run enable $NIC
+        assert_success
+        assert_output --partial "load module vfio_pci (not for --sysroot: a real run stops here; load it on that system)"
+        run grep -c -e '^init_module:' -e '^modprobe:' "$ROOT/.fakekernel/writes.log"
+        assert_output 0
+        assert_equal "$(fk_driver $NIC)" e1000e
+}
+
 @test "sysroot: doctor's initramfs check never reads through a /boot linked out of the tree" {
         bats_require_minimum_version 1.5.0
         fake_root doctor-healthy
