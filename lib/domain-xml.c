@@ -345,6 +345,44 @@ static uint64_t fw_cfg_mmio64(const char *v) {
         return errno || *end || end == v || *v == '-' ? 0 : x;
 }
 
+/* QEMU's named x86 CPU models whose definition has pdpe1gb, as QEMU 7.2 (Debian 12) expands
+ * them (QMP query-cpu-model-expansion, type "full"): a model whose name starts with one of these
+ * (its versions and -IBRS/-noTSX variants have it too). Every other model lacks it. */
+static const char *const models_with_1g_pages[] = {
+        "Cascadelake-Server", "Cooperlake", "Denverton", "Dhyana", "EPYC", "Icelake-Server",
+        "KnightsMill", "Opteron_G4", "Opteron_G5", "Skylake-Server", "Snowridge", "phenom",
+};
+
+static enum vc_domain_1g_pages read_cpu_1g_pages(xmlNode *cpu) {
+        _cleanup_xml_free_ xmlChar *mode = prop(cpu, "mode");
+        enum vc_domain_1g_pages pages = VC_DOMAIN_1G_PAGES_NO;
+        if (mode && (xmlStrEqual(mode, (const xmlChar *) "host-passthrough") ||
+                     xmlStrEqual(mode, (const xmlChar *) "host-model") ||
+                     xmlStrEqual(mode, (const xmlChar *) "maximum")))
+                pages = VC_DOMAIN_1G_PAGES_HOST;
+        else {
+                xmlNode *model = first_child(cpu, "model");
+                _cleanup_xml_free_ xmlChar *name = model ? xmlNodeGetContent(model) : NULL;
+                for (size_t i = 0; name && i < ELEMENTSOF(models_with_1g_pages); i++)
+                        if (startswith((const char *) name, models_with_1g_pages[i]))
+                                pages = VC_DOMAIN_1G_PAGES_YES;
+        }
+        for (xmlNode *f = cpu ? cpu->children : NULL; f; f = f->next) {
+                if (!is_element(f, "feature") || !prop_is(f, "name", "pdpe1gb"))
+                        continue;
+                _cleanup_xml_free_ xmlChar *policy = prop(f, "policy"); /* libvirt's default: require */
+                if (!policy || xmlStrEqual(policy, (const xmlChar *) "require") ||
+                    xmlStrEqual(policy, (const xmlChar *) "force"))
+                        pages = VC_DOMAIN_1G_PAGES_YES;
+                else if (xmlStrEqual(policy, (const xmlChar *) "disable") ||
+                         xmlStrEqual(policy, (const xmlChar *) "forbid"))
+                        pages = VC_DOMAIN_1G_PAGES_NO;
+                else if (xmlStrEqual(policy, (const xmlChar *) "optional") && pages == VC_DOMAIN_1G_PAGES_NO)
+                        pages = VC_DOMAIN_1G_PAGES_HOST;
+        }
+        return pages;
+}
+
 static void read_window_facts(xmlNode *root, struct vc_domain *d) {
         xmlNode *os = first_child(root, "os");
         _cleanup_xml_free_ xmlChar *fw = prop(os, "firmware");
@@ -355,6 +393,7 @@ static void read_window_facts(xmlNode *root, struct vc_domain *d) {
                  (lpath && (strstr((const char *) lpath, "OVMF") || strstr((const char *) lpath, "ovmf") ||
                             strstr((const char *) lpath, "edk2")));
 
+        d->cpu_1g_pages = read_cpu_1g_pages(first_child(root, "cpu"));
         xmlNode *mpa = first_child(first_child(root, "cpu"), "maxphysaddr");
         _cleanup_xml_free_ xmlChar *mode = prop(mpa, "mode");
         if (mode && xmlStrEqual(mode, (const xmlChar *) "passthrough"))
@@ -412,14 +451,20 @@ static void read_window_facts(xmlNode *root, struct vc_domain *d) {
         }
 }
 
-uint64_t vc_domain_mmio64_window(const struct vc_domain *d) {
+bool vc_domain_has_1g_pages(const struct vc_domain *d, bool host_1g_pages) {
+        return d->cpu_1g_pages == VC_DOMAIN_1G_PAGES_YES ||
+               (d->cpu_1g_pages == VC_DOMAIN_1G_PAGES_HOST && host_1g_pages);
+}
+
+uint64_t vc_domain_mmio64_window(const struct vc_domain *d, bool host_1g_pages) {
         if (!d->efi)
                 return 0;
         if (d->fw_cfg_mmio64_mib)
                 return d->fw_cfg_mmio64_mib << 20;
         uint64_t classic = UINT64_C(32) << 30;
         if (d->maxphysaddr_bits >= 41) {
-                unsigned bits = d->maxphysaddr_bits > 46 ? 46 : d->maxphysaddr_bits;
+                unsigned cap = vc_domain_has_1g_pages(d, host_1g_pages) ? 46 : 40;
+                unsigned bits = d->maxphysaddr_bits > cap ? cap : d->maxphysaddr_bits;
                 uint64_t dynamic = UINT64_C(1) << (bits - 3);
                 return dynamic > classic ? dynamic : classic;
         }

@@ -68,6 +68,16 @@ bool vc_domain_has_usb(const struct vc_domain *dom, const struct vc_domain_usb *
 int vc_domain_edit_usb(const char *xml, size_t len, const struct vc_domain_usb *d, const char *policy, bool add,
                        char **ret_xml, char ***ret_changed, char **ret_error);
 
+/* Whether the guest CPU a definition describes has 1 GiB pages (CPUID 0x80000001 EDX bit 26,
+ * "pdpe1gb"): OVMF uses at most 40 address bits for its dynamic MMIO window without them. */
+enum vc_domain_1g_pages {
+        VC_DOMAIN_1G_PAGES_NO,   /* a named model without them (QEMU 7.2's definitions), no <cpu>
+                                  * model (QEMU's qemu64), an unknown model, or the feature disabled */
+        VC_DOMAIN_1G_PAGES_YES,  /* a named model with them, or <feature policy='require'|'force'> */
+        VC_DOMAIN_1G_PAGES_HOST, /* as the host's CPU: host-passthrough, host-model, maximum, or
+                                  * <feature policy='optional'> */
+};
+
 struct vc_domain {
         char *name;
         struct vc_domain_hostdev *hostdevs; /* document order */
@@ -77,6 +87,7 @@ struct vc_domain {
         uint64_t fw_cfg_mmio64_mib; /* <qemu:commandline> -fw_cfg opt/ovmf/X-PciMmio64Mb,string=N; 0 none */
         unsigned maxphysaddr_bits; /* <cpu><maxphysaddr mode='emulate' bits='N'/>; 0 none */
         bool maxphysaddr_passthrough; /* <maxphysaddr mode='passthrough'/> */
+        enum vc_domain_1g_pages cpu_1g_pages; /* does the guest CPU have 1 GiB pages (CPUID pdpe1gb)? */
         uint64_t pcihole64_kib;    /* <controller type='pci'><pcihole64>; 0 none */
         bool emulated_display;     /* a <video> whose model is not 'none', or <graphics> without <video> */
         struct vc_domain_usb *usbs; /* <hostdev type='usb'>, document order */
@@ -87,11 +98,16 @@ struct vc_domain {
  * firmware has no fixed window (SeaBIOS places 64-bit BARs above the guest's RAM, as far as
  * its physical address bits reach). For OVMF (tianocore edk2 OvmfPkg, PlatformInitLib):
  * X-PciMmio64Mb when set; else 1/8 of the guest's address space when <maxphysaddr
- * mode='emulate'> gives it 41 bits or more (at most 46 bits count), if that is larger than the
- * classic 32 GiB; else 32 GiB. <maxphysaddr mode='passthrough'/> depends on the host's bits and
- * <pcihole64> only sizes the window QEMU describes to the guest OS after the firmware ran: neither
- * is counted. */
-uint64_t vc_domain_mmio64_window(const struct vc_domain *d);
+ * mode='emulate'> gives it 41 bits or more (at most 46 bits count, 40 when the guest CPU has no
+ * 1 GiB pages: d->cpu_1g_pages, with @host_1g_pages for a CPU that is the host's), if that is
+ * larger than the classic 32 GiB; else 32 GiB. <maxphysaddr mode='passthrough'/> depends on the
+ * host's bits and <pcihole64> only sizes the window QEMU describes to the guest OS after the
+ * firmware ran: neither is counted. Where edk2 releases differ (a 47-bit cap before
+ * edk2-stable202308) the smaller window is returned: a fix written for it works on every release. */
+uint64_t vc_domain_mmio64_window(const struct vc_domain *d, bool host_1g_pages);
+
+/* The guest's CPU has 1 GiB pages: d->cpu_1g_pages, resolved with the host's for HOST. */
+bool vc_domain_has_1g_pages(const struct vc_domain *d, bool host_1g_pages);
 
 /* Set the OVMF 64-bit MMIO window of a domain XML document to @mib MiB: the
  * <qemu:commandline> arguments -fw_cfg opt/ovmf/X-PciMmio64Mb,string=@mib (the namespace

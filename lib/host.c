@@ -75,3 +75,29 @@ void vc_host_identity_done(struct vc_host_identity *h) {
         free(h->machine_id);
         *h = (struct vc_host_identity){};
 }
+
+int vc_host_cpu_has_flag(struct vc_ctx *ctx, const char *flag) {
+        _cleanup_free_ char *path = NULL, *info = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "cpuinfo");
+        if (r < 0)
+                return r;
+        r = vc_read_file(path, &info);
+        if (r < 0)
+                return r;
+        size_t n = strlen(flag);
+        for (char *l = info; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+                if (!startswith(l, "flags"))
+                        continue;
+                l[strcspn(l, "\n")] = '\0';
+                const char *v = strchr(l, ':');
+                for (const char *w = v ? v + 1 : l + strlen(l); *w;) {
+                        w += strspn(w, " \t");
+                        size_t k = strcspn(w, " \t");
+                        if (k == n && strncmp(w, flag, n) == 0)
+                                return 1;
+                        w += k;
+                }
+                return 0;
+        }
+        return 0;
+}

@@ -20,3 +20,8 @@ void vc_host_identity_done(struct vc_host_identity *h);
 /* A host name as the kernel and hostname(7) allow it: 1..64 characters of letters, digits, '-'
  * and '.', not starting with '-' or '.'. */
 bool vc_hostname_is_valid(const char *s);
+
+/* Whether the first "flags" line of /proc/cpuinfo (inside the context's root) lists @flag, a
+ * word such as "pdpe1gb": 1 yes, 0 no (also when there is no such line), -errno when the file
+ * cannot be read. */
+int vc_host_cpu_has_flag(struct vc_ctx *ctx, const char *flag);

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "device-arg.h"
+#include "host.h"
 #include "log.h"
 
 /* Read the configuration at most once. An invalid one is never kept: its errors are (printed
@@ -281,4 +282,8 @@ int cli_exit_status(int r) {
         if (r < 0)
                 return EXIT_FAILED;
         return r <= EXIT_REFUSED ? r : EXIT_FAILED;
+}
+
+bool cli_host_1g_pages(struct vc_cli *cli) {
+        return vc_host_cpu_has_flag(cli->ctx, "pdpe1gb") > 0;
 }

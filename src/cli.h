@@ -69,6 +69,10 @@ void cli_clear(struct vc_cli *cli);
  * safety, EXIT_FAILED), or a negative errno for a failure it has already logged (-ENOMEM is
  * logged here). */
 int cli_exit_status(int r);
+
+/* Does the host's CPU have 1 GiB pages (the "pdpe1gb" flag)? A guest CPU that is the host's has
+ * them then (vc_domain_mmio64_window()). An unreadable /proc/cpuinfo counts as no. */
+bool cli_host_1g_pages(struct vc_cli *cli);
 /* Begin the "operations" document (--json, writing verbs) if it is not begun. NULL on OOM. */
 struct vc_json *cli_json_operations(struct vc_cli *cli);
 

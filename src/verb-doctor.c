@@ -382,7 +382,7 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
 
         /* The 64-bit prefetchable BARs of all host devices together against the window. */
         if (v->dom && v->n_hostdevs > 0) {
-                uint64_t need = vc_virt_mmio64_need(t, v->dom), window = vc_domain_mmio64_window(v->dom);
+                uint64_t need = vc_virt_mmio64_need(t, v->dom), window = vc_domain_mmio64_window(v->dom, cli_host_1g_pages(cli));
                 if (window == 0)
                         r = add_finding(rep, "vm-mmio", VC_DOCTOR_OK, NULL,
                                         fmt("VM %s: %" PRIu64 " MiB of 64-bit prefetchable BARs; SeaBIOS places them above the guest's RAM, with no fixed window",
@@ -395,9 +395,13 @@ static int vm_checks(struct vc_cli *cli, const struct vc_topology *t, const stru
                                         NULL);
                 else {
                         uint64_t mib = vc_mmio64_window_mib(need);
+                        /* lib/domain-xml.h: without 1 GiB pages OVMF counts 40 address bits */
+                        bool no_1g = !v->dom->fw_cfg_mmio64_mib && v->dom->maxphysaddr_bits > 40 &&
+                                     !vc_domain_has_1g_pages(v->dom, cli_host_1g_pages(cli));
                         r = add_finding(rep, "vm-mmio", VC_DOCTOR_FAIL, NULL,
-                                        fmt("VM %s: its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of %" PRIu64 " MiB: the guest sees them but their drivers fail to initialise them",
-                                            v->name, need >> 20, window >> 20),
+                                        fmt("VM %s: its PCI host devices have %" PRIu64 " MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of %" PRIu64 " MiB%s: the guest sees them but their drivers fail to initialise them",
+                                            v->name, need >> 20, window >> 20,
+                                            no_1g ? " (its CPU has no 1 GiB pages, pdpe1gb, so OVMF uses 40 of its address bits)" : ""),
                                         fmt("a window of %" PRIu64 " MiB: in the domain XML add <qemu:commandline><qemu:arg value='-fw_cfg'/><qemu:arg value='opt/ovmf/X-PciMmio64Mb,string=%" PRIu64 "'/></qemu:commandline> (xmlns:qemu='http://libvirt.org/schemas/domain/qemu/1.0' on <domain>); 'vfio-claim add' writes it",
                                             mib, mib));
                 }

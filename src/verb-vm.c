@@ -181,7 +181,7 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         if (add && changed[0]) {
                 _cleanup_(vc_domain_freep) struct vc_domain *next = NULL;
                 if (vc_domain_parse(new_xml, strlen(new_xml), &next, NULL) >= 0) {
-                        uint64_t need = vc_virt_mmio64_need(t, next), window = vc_domain_mmio64_window(next);
+                        uint64_t need = vc_virt_mmio64_need(t, next), window = vc_domain_mmio64_window(next, cli_host_1g_pages(cli));
                         if (window > 0 && need > window) {
                                 uint64_t mib = vc_mmio64_window_mib(need);
                                 _cleanup_free_ char *fixed = NULL;
@@ -342,7 +342,7 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
                         return log_error("VM %s: libvirt's stored definition %s %s", vm,
                                          add ? "lacks" : "still has", VC_PCI_ADDR_TO_STRING(&addrs[i])),
                                EXIT_FAILED;
-        if (mmio_element && vc_domain_mmio64_window(check) < vc_virt_mmio64_need(t, check)) {
+        if (mmio_element && vc_domain_mmio64_window(check, cli_host_1g_pages(cli)) < vc_virt_mmio64_need(t, check)) {
                 /* libvirt's test driver, for one, drops the QEMU namespace. */
                 log_warning("VM %s: libvirt at %s did not keep the <qemu:commandline> that sets OVMF's 64-bit MMIO "
                             "window; add it by hand ('vfio-claim doctor %s' shows it)", vm, cli->connect_uri, vm);

@@ -7,12 +7,6 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
-# fk_file REL CONTENT: write a file below the fake root
-fk_file() {
-        mkdir -p "$(dirname "$ROOT/$1")"
-        printf '%s\n' "$2" > "$ROOT/$1"
-}
-
 # a kernel that remaps interrupts, as /proc/interrupts shows it
 fk_ir_on() {
         fk_file proc/interrupts "            CPU0       CPU1

@@ -146,3 +146,9 @@ fk_modalias_index() {
         : > "$dir/modules.order"
         "$depmod" -b "$ROOT" "$(uname -r)"
 }
+
+# fk_file REL CONTENT: write a file below the fake root
+fk_file() {
+        mkdir -p "$(dirname "$ROOT/$1")"
+        printf '%s\n' "$2" > "$ROOT/$1"
+}

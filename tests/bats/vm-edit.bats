@@ -338,7 +338,7 @@ ovmf() {
 @test "add: no MMIO fix when the window is large enough (maxphysaddr) or the firmware is SeaBIOS; doctor agrees" {
         fake_root two-big-gpus
         local first="$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)"
-        node "$(ovmf ai "$first" "<cpu mode='custom'><maxphysaddr mode='emulate' bits='46'/></cpu>")"
+        node "$(ovmf ai "$first" "<cpu mode='custom'><model>Skylake-Server</model><maxphysaddr mode='emulate' bits='46'/></cpu>")"
         run --separate-stderr vm --json add ai 02:00.0
         assert_success
         assert_equal "$stderr" ""
@@ -350,10 +350,46 @@ ovmf() {
         assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .finding')" \
                 "VM ai: 32832 MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of 8388608 MiB"
 
+        # a guest CPU without 1 GiB pages: OVMF counts 40 of the 46 bits (2^40 / 8 = 131072 MiB);
+        # the host's CPU has them when the host's /proc/cpuinfo says so
+        local cpu="<cpu mode='host-passthrough'><maxphysaddr mode='emulate' bits='46'/></cpu>"
+        fk_file proc/cpuinfo "$(printf 'vendor_id\t: GenuineIntel\nflags\t\t: fpu vme pse pae')"
+        node "$(ovmf ai "$first$(hostdev 0x02 0x0 no)" "$cpu" | sed 's|</domain>|<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate></domain>|')"
+        run --separate-stderr vm --json doctor ai
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .finding')" \
+                "VM ai: 32832 MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of 131072 MiB"
+        fk_file proc/cpuinfo "$(printf 'vendor_id\t: GenuineIntel\nflags\t\t: fpu pdpe1gb rdtscp lm')"
+        run --separate-stderr vm --json doctor ai
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .finding')" \
+                "VM ai: 32832 MiB of 64-bit prefetchable BARs fit OVMF's 64-bit MMIO window of 8388608 MiB"
+
         node "$(stopped old "$first")"
         run --separate-stderr vm add old 02:00.0
         assert_success
         refute_output --partial "MMIO"
+}
+
+@test "a guest CPU without 1 GiB pages: OVMF's window is 128 GiB; doctor says why, add writes the fix" {
+        fake_root two-big-gpus
+        # the second GPU with a 128 GiB BAR1: 144 GiB in all, more than 2^40 / 8
+        sed 's/bar1=0x4800000000:0x400000000/bar1=0x8000000000:0x2000000000/' \
+                "$abs_top_srcdir/tests/fixtures/two-big-gpus.topo" > "$BATS_TEST_TMPDIR/huge.topo"
+        rm -rf "$ROOT" && "$FK_MKTREE" "$BATS_TEST_TMPDIR/huge.topo" "$ROOT"
+        local all="$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)$(hostdev 0x02 0x0 no)"
+        local running='<test:runstate xmlns:test="http://libvirt.org/schemas/domain/test/1.0">5</test:runstate>'
+        node "$(ovmf ai "$all" "<cpu mode='custom'><model>Haswell-noTSX</model><maxphysaddr mode='emulate' bits='46'/></cpu>" | sed "s|</domain>|$running</domain>|")"
+        run --separate-stderr vm --json doctor ai
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .level + ": " + .finding')" \
+                "fail: VM ai: its PCI host devices have 147520 MiB of 64-bit prefetchable BARs, more than OVMF's 64-bit MMIO window of 131072 MiB (its CPU has no 1 GiB pages, pdpe1gb, so OVMF uses 40 of its address bits): the guest sees them but their drivers fail to initialise them"
+        # the same with a model that has them: 2^46 / 8 holds it
+        node "$(ovmf ai "$all" "<cpu mode='custom'><model>Icelake-Server</model><maxphysaddr mode='emulate' bits='46'/></cpu>" | sed "s|</domain>|$running</domain>|")"
+        run --separate-stderr vm --json doctor ai
+        assert_equal "$(echo "$output" | jq -r '.findings[] | select(.check == "vm-mmio") | .level')" ok
+        # add to the stopped one without 1 GiB pages writes X-PciMmio64Mb
+        node "$(ovmf ai "$(hostdev 0x01 0x0 no)$(hostdev 0x01 0x1 no)" "<cpu mode='custom'><model>Haswell-noTSX</model><maxphysaddr mode='emulate' bits='46'/></cpu>")"
+        run --separate-stderr vm --dry-run add ai 02:00.0
+        assert_success
+        assert_output --partial "opt/ovmf/X-PciMmio64Mb,string="
 }
 
 @test "add --primary: the GPU becomes the display (every <video> none, its hostdev first); doctor VM warns before, not after" {

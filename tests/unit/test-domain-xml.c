@@ -359,10 +359,29 @@ TEST(mmio64_window) {
                 { "<os firmware='efi'><type>hvm</type></os>", "", UINT64_C(32) << 30 },
                 { "<os><type>hvm</type><loader readonly='yes' type='pflash'>/usr/share/OVMF/OVMF_CODE_4M.fd</loader></os>", "",
                   UINT64_C(32) << 30 },
+                /* 46 bits count with 1 GiB pages (a model that has them, or the feature required) */
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu mode='custom'><model>Skylake-Server-IBRS</model><maxphysaddr mode='emulate' bits='46'/></cpu>",
+                  UINT64_C(1) << 43 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu><model>EPYC-Rome</model><maxphysaddr mode='emulate' bits='52'/></cpu>", UINT64_C(1) << 43 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu><model>Haswell</model><feature name='pdpe1gb'/><maxphysaddr mode='emulate' bits='46'/></cpu>",
+                  UINT64_C(1) << 43 },
+                /* without them only 40: 2^40 / 8 = 128 GiB */
                 { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='46'/></cpu>",
-                  UINT64_C(1) << 43 },
-                { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='52'/></cpu>",
-                  UINT64_C(1) << 43 },
+                  UINT64_C(128) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu mode='custom'><model>Haswell-noTSX</model><maxphysaddr mode='emulate' bits='46'/></cpu>",
+                  UINT64_C(128) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu><model>EPYC</model><feature policy='disable' name='pdpe1gb'/><maxphysaddr mode='emulate' bits='46'/></cpu>",
+                  UINT64_C(128) << 30 },
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu><model>NoSuchModel</model><maxphysaddr mode='emulate' bits='46'/></cpu>", UINT64_C(128) << 30 },
+                /* the host's CPU: the host has no 1 GiB pages in these cases (see mmio64_window_host) */
+                { "<os firmware='efi'><type>hvm</type></os>",
+                  "<cpu mode='host-passthrough'><maxphysaddr mode='emulate' bits='44'/></cpu>", UINT64_C(128) << 30 },
                 { "<os firmware='efi'><type>hvm</type></os>", "<cpu><maxphysaddr mode='emulate' bits='39'/></cpu>",
                   UINT64_C(32) << 30 },
                 { "<os firmware='efi'><type>hvm</type></os>", "<cpu mode='host-passthrough'><maxphysaddr mode='passthrough'/></cpu>",
@@ -386,8 +405,34 @@ TEST(mmio64_window) {
                 ASSERT_TRUE(asprintf(&xml, "<domain type='kvm'><name>v</name>%s%s<devices/></domain>", cases[i].os,
                                      cases[i].extra) > 0);
                 ASSERT_OK(vc_domain_parse(xml, strlen(xml), &d, NULL));
-                ASSERT_EQ(vc_domain_mmio64_window(d), cases[i].window);
+                ASSERT_EQ(vc_domain_mmio64_window(d, false), cases[i].window);
         }
+}
+
+/* A guest CPU that is the host's has 1 GiB pages when the host's has them. */
+TEST(mmio64_window_host) {
+        static const char *const cpus[] = {
+                "<cpu mode='host-passthrough'><maxphysaddr mode='emulate' bits='44'/></cpu>",
+                "<cpu mode='host-model'><maxphysaddr mode='emulate' bits='44'/></cpu>",
+                "<cpu mode='maximum'><maxphysaddr mode='emulate' bits='44'/></cpu>",
+                "<cpu><model>Haswell</model><feature policy='optional' name='pdpe1gb'/><maxphysaddr mode='emulate' bits='44'/></cpu>",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(cpus); i++) {
+                _cleanup_free_ char *xml = NULL;
+                _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+                ASSERT_TRUE(asprintf(&xml, "<domain type='kvm'><name>v</name><os firmware='efi'><type>hvm</type></os>%s<devices/></domain>",
+                                     cpus[i]) > 0);
+                ASSERT_OK(vc_domain_parse(xml, strlen(xml), &d, NULL));
+                ASSERT_EQ(vc_domain_mmio64_window(d, true), UINT64_C(1) << 41);
+                ASSERT_EQ(vc_domain_mmio64_window(d, false), UINT64_C(128) << 30);
+        }
+        /* host-passthrough with the feature disabled: never */
+        static const char xml[] = "<domain type='kvm'><name>v</name><os firmware='efi'><type>hvm</type></os>"
+                                  "<cpu mode='host-passthrough'><feature policy='disable' name='pdpe1gb'/>"
+                                  "<maxphysaddr mode='emulate' bits='44'/></cpu><devices/></domain>";
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        ASSERT_OK(vc_domain_parse(xml, strlen(xml), &d, NULL));
+        ASSERT_EQ(vc_domain_mmio64_window(d, true), UINT64_C(128) << 30);
 }
 
 /* The fix: the namespace declared once, the arguments added, or the value replaced. */
@@ -399,11 +444,11 @@ TEST(edit_mmio64) {
         ASSERT_STREQ(el, "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=131072\"/></qemu:commandline>");
         ASSERT_NOT_NULL(strstr(out, "xmlns:qemu=\"http://libvirt.org/schemas/domain/qemu/1.0\""));
         ASSERT_OK(vc_domain_parse(out, strlen(out), &d, NULL));
-        ASSERT_EQ(vc_domain_mmio64_window(d), UINT64_C(128) << 30);
+        ASSERT_EQ(vc_domain_mmio64_window(d, false), UINT64_C(128) << 30);
         ASSERT_OK(vc_domain_edit_mmio64(out, strlen(out), 262144, &out2, &el2, NULL));
         ASSERT_STREQ(el2, "<qemu:commandline><qemu:arg value=\"-fw_cfg\"/><qemu:arg value=\"opt/ovmf/X-PciMmio64Mb,string=262144\"/></qemu:commandline>");
         ASSERT_OK(vc_domain_parse(out2, strlen(out2), &d2, NULL));
-        ASSERT_EQ(vc_domain_mmio64_window(d2), UINT64_C(256) << 30);
+        ASSERT_EQ(vc_domain_mmio64_window(d2, false), UINT64_C(256) << 30);
 }
 
 /* <rom>: on the named function only, replacing the one it had; attributes only when given. */
