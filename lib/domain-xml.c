@@ -289,6 +289,26 @@ static void keep_first_error(void *user_data, xmlErrorPtr e) {
                 f->message[--l] = 0;
 }
 
+/* A namespace name with a character no URI has: '<', '&', '"' or a control character, which
+ * a character reference can put there. libxml2 writes namespace names back unescaped, so an
+ * edited document would not parse again (libvirt would refuse it): refuse it when reading. */
+static xmlNode *find_bad_namespace(xmlNode *n, const xmlNs **ret_ns) {
+        for (; n; n = n->next) {
+                if (n->type != XML_ELEMENT_NODE)
+                        continue;
+                for (const xmlNs *ns = n->nsDef; ns; ns = ns->next)
+                        for (const xmlChar *c = ns->href; c && *c; c++)
+                                if (*c < 0x20 || *c == 0x7f || *c == '<' || *c == '&' || *c == '"') {
+                                        *ret_ns = ns;
+                                        return n;
+                                }
+                xmlNode *bad = find_bad_namespace(n->children, ret_ns);
+                if (bad)
+                        return bad;
+        }
+        return NULL;
+}
+
 static int read_doc(const char *buf, size_t len, xmlDocPtr *ret, char **ret_error) {
         struct first_error first = {};
         _cleanup_(xml_free_parser_ctxtp) xmlParserCtxtPtr ctxt = NULL;
@@ -317,6 +337,24 @@ static int read_doc(const char *buf, size_t len, xmlDocPtr *ret, char **ret_erro
         if (!is_element(root, "domain"))
                 return bad(ret_error, "the root element is <%s>, not <domain>",
                            root ? (const char *) root->name : "");
+        *ret = TAKE_PTR(doc);
+        return 0;
+}
+
+/* read_doc() for a document that is edited and written back: also refused when a namespace
+ * name would not survive the writing (find_bad_namespace()). Reading alone (the hook) accepts
+ * it, as libvirt gave it. */
+static int read_doc_to_edit(const char *buf, size_t len, xmlDocPtr *ret, char **ret_error) {
+        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
+        int r = read_doc(buf, len, &doc, ret_error);
+        if (r < 0)
+                return r;
+        const xmlNs *ns = NULL;
+        xmlNode *at = find_bad_namespace(xmlDocGetRootElement(doc), &ns);
+        if (at)
+                return bad(ret_error, "line %ld: xmlns%s%s on <%s> is not a URI (it has '<', '&', '\"' or a control character)",
+                           xmlGetLineNo(at), ns->prefix ? ":" : "", ns->prefix ? (const char *) ns->prefix : "",
+                           (const char *) at->name);
         *ret = TAKE_PTR(doc);
         return 0;
 }
@@ -572,7 +610,7 @@ int vc_domain_edit_usb(const char *xml, size_t len, const struct vc_domain_usb *
 
         if (!d || !d->has_ids)
                 return -EINVAL;
-        if ((r = read_doc(xml, len, &doc, ret_error)) < 0)
+        if ((r = read_doc_to_edit(xml, len, &doc, ret_error)) < 0)
                 return r;
         xmlNode *root = xmlDocGetRootElement(doc);
         for (xmlNode *devs = root->children; devs; devs = devs->next) {
@@ -870,7 +908,7 @@ int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_add
         size_t n_changed = 0;
         int r;
 
-        r = read_doc(xml, len, &doc, ret_error);
+        r = read_doc_to_edit(xml, len, &doc, ret_error);
         if (r < 0)
                 return r;
         xmlNode *root = xmlDocGetRootElement(doc);
@@ -1024,7 +1062,7 @@ int vc_domain_edit_mmio64(const char *xml, size_t len, uint64_t mib, char **ret_
                           char **ret_error) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         char value[96];
-        int r = read_doc(xml, len, &doc, ret_error);
+        int r = read_doc_to_edit(xml, len, &doc, ret_error);
         if (r < 0)
                 return r;
         xmlNode *root = xmlDocGetRootElement(doc);
@@ -1072,7 +1110,7 @@ int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
         _cleanup_strv_free_ char **changed = NULL;
         size_t n_changed = 0;
-        int r = read_doc(xml, len, &doc, ret_error);
+        int r = read_doc_to_edit(xml, len, &doc, ret_error);
         if (r < 0)
                 return r;
         xmlNode *root = xmlDocGetRootElement(doc);
@@ -1140,7 +1178,7 @@ int vc_domain_edit_primary(const char *xml, size_t len, const struct vc_pci_addr
 int vc_domain_edit_rom(const char *xml, size_t len, const struct vc_pci_addr *dev, const char *file, const char *bar,
                        char **ret_xml, char **ret_element, char **ret_error) {
         _cleanup_xml_doc_ xmlDocPtr doc = NULL;
-        int r = read_doc(xml, len, &doc, ret_error);
+        int r = read_doc_to_edit(xml, len, &doc, ret_error);
         if (r < 0)
                 return r;
         xmlNode *devices = first_child(xmlDocGetRootElement(doc), "devices");

@@ -139,6 +139,23 @@ TEST(error_escapes_control_characters) {
         ASSERT_STREQ(err, "line 1: <hostdev managed='\\x0ax\\x09y\\x0d'>: expected yes or no");
 }
 
+/* Found by fuzzing: libxml2 writes a namespace name back unescaped, so a character reference
+ * that puts '<' (or a control character) there made an edited document that does not parse.
+ * An edit refuses such a document; reading it (the hook) goes on. */
+TEST(edit_refuses_namespace_that_is_not_a_uri) {
+        static const char xml[] = "<domain><name>t</name><devices>\n<hostdev mode='subsystem' type='pci' "
+                                  "xmlns:d='&#60;x&#9;y'><source><address bus='1'/></source></hostdev>"
+                                  "</devices></domain>";
+        _cleanup_free_ char *out = NULL, *err = NULL;
+        _cleanup_strv_free_ char **changed = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        ASSERT_ERRNO(vc_domain_edit_hostdevs(xml, strlen(xml), &ADDR(0, 2, 0, 0), 1, true, &out, &changed, &err), EBADMSG);
+        ASSERT_STREQ(err, "line 2: xmlns:d on <hostdev> is not a URI (it has '<', '&', '\"' or a control character)");
+        ASSERT_NULL(out);
+        ASSERT_OK(vc_domain_parse(xml, strlen(xml), &d, NULL));
+        ASSERT_EQ(d->n_hostdevs, 1u);
+}
+
 #define HOSTDEV(attrs)                                                                          \
         "<domain><name>t</name><devices><hostdev mode='subsystem' type='pci'><source><address " \
         attrs "/></source></hostdev></devices></domain>"
