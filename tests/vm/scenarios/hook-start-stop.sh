@@ -52,9 +52,10 @@ mkdir -p /etc/vfio-claim/conf.d
 printf '[device display]\nmatch = 1234:1111\n' >/etc/vfio-claim/conf.d/display.conf
 vc_check "configuration valid" vfio-claim check-config
 # libvirtd notices a new hook only when it starts.
-timeout -s KILL 180 systemctl restart "$daemon" && vc_ok "restart $daemon" ||
-        vc_not_ok "restart $daemon: not done within 180 s"
-vc_wait 30 virsh -q list || vc_not_ok "$daemon does not answer after the restart"
+# A restart under nested TCG on a loaded host took more than the 10 s step bound (killed while
+# the daemon came up): a generous bound of its own.
+vc_check_for 300 "restart $daemon" systemctl restart "$daemon"
+vc_wait 120 virsh -q list || vc_not_ok "$daemon does not answer after the restart"
 
 expect_driver "$vga" bochs-drm "before"
 expect_driver "$hda" snd_hda_intel "before"
@@ -135,10 +136,8 @@ expect_driver "$vga" vfio-pci "after the refused start"
 qemu_holds vc-a "$g" && vc_ok "vc-a still holds /dev/vfio/$g" || vc_not_ok "vc-a lost /dev/vfio/$g"
 
 # --- reconnect: restarting the daemon must not kill the running domain
-# (not vc_check: its 10 s step bound is too short for a daemon restart under nested TCG on a busy host)
-timeout -s KILL 180 systemctl restart "$daemon" && vc_ok "restart $daemon with vc-a running" ||
-        vc_not_ok "restart $daemon with vc-a running: not done within 180 s"
-vc_wait 30 virsh -q list
+vc_check_for 300 "restart $daemon with vc-a running" systemctl restart "$daemon"
+vc_wait 120 virsh -q list
 [ "$(virsh domstate vc-a 2>&1)" = running ] && vc_ok "vc-a survives the restart (reconnect)" ||
         vc_not_ok "vc-a after the restart: $(virsh domstate vc-a 2>&1)"
 qemu_holds vc-a "$g" && vc_ok "vc-a still holds /dev/vfio/$g after reconnect" ||

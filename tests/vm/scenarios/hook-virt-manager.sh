@@ -44,8 +44,8 @@ vc_check "define vc-vm (virt-manager style)" virsh -q define /tmp/vc-vm.xml
 mkdir -p /etc/vfio-claim/conf.d
 # Reserved for another domain: refused at prepare, nothing moves.
 printf '[device display]\nmatch = 1234:1111\nvm = someone-else\n' >/etc/vfio-claim/conf.d/display.conf
-vc_check "restart $daemon" systemctl restart "$daemon"
-vc_wait 30 virsh -q list
+vc_check_for 300 "restart $daemon" systemctl restart "$daemon"
+vc_wait 120 virsh -q list
 
 # Not configured at all: the hook refuses at prepare, naming the audio function libvirt would
 # leave on its host driver and the command that configures the group; nothing moves.
