@@ -9,6 +9,8 @@
 bats_require_minimum_version 1.5.0
 load helpers
 
+RULE_FILE=run/udev/rules.d/70-vfio-claim.rules
+
 node() {
         NODE="$BATS_TEST_TMPDIR/node.xml"
         { echo "<node>"; printf '%s\n' "$@"; echo "</node>"; } > "$NODE"
@@ -107,4 +109,40 @@ reattach() {
         run --separate-stderr reattach 3-1.2
         assert_failure 1
         assert_equal "$stderr" "vfio-claim: [usb serial-a] (vfio-claim.conf:1) names VM lab, which libvirt at $URI does not know"
+}
+
+@test "generated udev rule: a device of an entry with vm = wants vfio-claim-usb-reattach@PORT.service at its add event; one without vm = does not" {
+        printf '[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\n\n[usb stick]\nmatch = 0781:5583\n\n[usb other]\nmatch = 046d:c31c\nport = 3-2\nvm = desk\n' \
+                > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc apply
+        assert_success
+        run grep -c SYSTEMD_WANTS "$ROOT/$RULE_FILE"
+        assert_output 2
+        run cat "$ROOT/$RULE_FILE"
+        assert_line '# [usb serial-a] is for VM lab: when it is plugged in, attach it to the VM again if the VM runs'
+        assert_line 'SUBSYSTEM=="usb", ENV{PRODUCT}=="403/6001/*", ACTION=="add", ENV{DEVTYPE}=="usb_device", TAG+="systemd", ENV{SYSTEMD_WANTS}+="vfio-claim-usb-reattach@%k.service"'
+        assert_line 'SUBSYSTEM=="usb", ENV{PRODUCT}=="46d/c31c/*", ACTION=="add", ENV{DEVTYPE}=="usb_device", KERNEL=="3-2", TAG+="systemd", ENV{SYSTEMD_WANTS}+="vfio-claim-usb-reattach@%k.service"'
+        refute_line --partial '781/5583'
+        # the entry loses vm =: the rule drops it
+        printf '[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc apply
+        assert_success
+        run grep -c SYSTEMD_WANTS "$ROOT/$RULE_FILE"
+        assert_output 0
+}
+
+@test "vfio-claim-usb-reattach@.service: the unit the rule wants, running usb-reattach with the port; systemd-analyze verify" {
+        unit="$abs_top_builddir/systemd/vfio-claim-usb-reattach@.service"
+        run grep '^ExecStart=' "$unit"
+        assert_output --regexp '^ExecStart=/.*/vfio-claim usb-reattach %i$'
+        command -v systemd-analyze >/dev/null || skip "systemd-analyze is not installed"
+        dir="$BATS_TEST_TMPDIR/units"
+        mkdir -p "$dir"
+        # the installed path of the CLI does not exist here: the built one stands in
+        sed "s|^ExecStart=/[^ ]*/vfio-claim |ExecStart=$abs_top_builddir/vfio-claim |" "$unit" \
+                > "$dir/vfio-claim-usb-reattach@.service"
+        ln -s vfio-claim-usb-reattach@.service "$dir/vfio-claim-usb-reattach@3-1.2.service"
+        run systemd-analyze verify --man=no "$dir/vfio-claim-usb-reattach@3-1.2.service"
+        assert_success
+        assert_output ""
 }
