@@ -194,9 +194,50 @@ static int check_consent(struct vc_ctx *ctx, const struct vc_config *config, con
                     group, m ? m : "holds devices of other slots", vm, group);
 }
 
+/* The USB devices this prepare took from their host drivers (port paths): a device that was
+ * enabled before is not among them. A failed prepare gives back exactly these. */
+struct usb_taken {
+        char **ports;
+        size_t n;
+};
+
+static void usb_taken_done(struct usb_taken *t) {
+        for (size_t i = 0; i < t->n; i++)
+                free(t->ports[i]);
+        free(t->ports);
+        *t = (struct usb_taken){};
+}
+
+static int usb_taken_add(struct usb_taken *t, const char *port) {
+        char **n = realloc(t->ports, (t->n + 1) * sizeof *n);
+        if (!n)
+                return -ENOMEM;
+        t->ports = n;
+        if (!(t->ports[t->n] = strdup(port)))
+                return -ENOMEM;
+        t->n++;
+        return 0;
+}
+
+/* A prepare that fails gives the USB devices it took back to their host drivers, newest first;
+ * the lock is held. Best effort: a device that cannot be given back keeps its record, and
+ * "vfio-claim disable PORT" finishes the job. */
+static void usb_rollback(struct vc_ctx *ctx, const char *vm, struct usb_taken *t) {
+        for (size_t i = t->n; i-- > 0;) {
+                int r = vc_usb_disable(ctx, t->ports[i]);
+                if (r < 0)
+                        log_error_errno(r, "rollback: VM %s: USB device %s: cannot give its interfaces back: %m; "
+                                           "run 'vfio-claim disable %s'", vm, t->ports[i], t->ports[i]);
+                else
+                        log_info("rollback: VM %s: USB device %s is back on its host drivers", vm, t->ports[i]);
+        }
+        usb_taken_done(t);
+}
+
+/* *lock_fd: the lock when usb_prepare() took it already (then @usb is what it took, given back
+ * with the groups when a claim fails), -1 when not; the lock is taken into it then. */
 static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct hook_plan *p,
-                     const char *vm) {
-        _cleanup_close_ int lock_fd = -1;
+                     const char *vm, int *lock_fd, struct usb_taken *usb) {
         int r;
 
         /* Who starts the VM: libvirtd, our parent (the front execs us). Without /proc (never on
@@ -209,8 +250,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 starter = (struct vc_process_id){};
         }
 
-        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
-        if (r < 0)
+        if (*lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd)) < 0)
                 return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command "
                             "stuck? The VM was not started", strerror(-r));
 
@@ -282,6 +322,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
 
 fail:
         rollback(ctx, p);
+        usb_rollback(ctx, vm, usb);
         return r;
 }
 
@@ -349,11 +390,12 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
 }
 
 /* The USB devices of the domain that a [usb NAME] entry configures: each taken from its host
- * drivers (lib/usb.h), recorded with the VM as owner when the hook took it. A device that is not
- * plugged in is left to libvirt (its startupPolicy decides). */
+ * drivers (lib/usb.h), recorded with the VM as owner when the hook took it (listed in @taken).
+ * A device that is not plugged in is left to libvirt (its startupPolicy decides). The lock is
+ * taken into *lock_fd at the first configured device, and kept for claim_all(). On failure the
+ * devices taken are given back. */
 static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
-                       const char *vm) {
-        _cleanup_close_ int lock_fd = -1;
+                       const char *vm, int *lock_fd, struct usb_taken *taken) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
         int r = vc_usb_enumerate(ctx, &v, &n), ret = HOOK_OK;
@@ -372,15 +414,21 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                                    d->port, u->name, u->vm, u->file, u->line, vm);
                         break;
                 }
-                if (lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd)) < 0) {
+                if (*lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd)) < 0) {
                         ret = fail("cannot take the lock (%s); VM \"%s\" was not started", strerror(-r), vm);
                         break;
                 }
                 bool had = vc_usb_is_enabled(ctx, d->port);
                 const char *failed = NULL;
                 r = vc_usb_hold(ctx, d, NULL, &failed);
-                if (r >= 0 && !had)
-                        r = vc_usb_record_set_owner(ctx, d->port, vm);
+                if (r >= 0 && !had) {
+                        /* Listed first: a record without its owner goes back too. */
+                        if ((r = usb_taken_add(taken, d->port)) < 0) {
+                                (void) vc_usb_disable(ctx, d->port);
+                                failed = NULL;
+                        } else
+                                r = vc_usb_record_set_owner(ctx, d->port, vm);
+                }
                 if (r < 0) {
                         ret = fail("USB device %s ([usb %s]): cannot take %s from its host driver: %s; VM \"%s\" was "
                                    "not started",
@@ -390,6 +438,8 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                 log_info("VM %s: USB device %s ([usb %s]) has no host driver now", vm, d->port, u->name);
         }
         vc_usb_devs_free(v, n);
+        if (ret != HOOK_OK)
+                usb_rollback(ctx, vm, taken);
         return ret;
 }
 
@@ -442,6 +492,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
         _cleanup_(vc_config_freep) struct vc_config *config = NULL;
         _cleanup_(hook_plan_done) struct hook_plan p = {};
+        _cleanup_(usb_taken_done) struct usb_taken usb = {};
+        _cleanup_close_ int lock_fd = -1;
         size_t len = 0;
         int r;
 
@@ -505,12 +557,14 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 if ((r = hook_plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
                         return fail("out of memory");
         }
-        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm)) != HOOK_OK)
+        /* USB devices first, the groups next, under one lock: a failed group claim gives back
+         * the USB devices this prepare took, as it gives back the groups. */
+        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &lock_fd, &usb)) != HOOK_OK)
                 return r;
         if (p.n_groups == 0)
                 return HOOK_OK;
 
-        return claim_all(ctx, config, &p, vm);
+        return claim_all(ctx, config, &p, vm, &lock_fd, &usb);
 }
 
 /* started begin: the VM runs. Its records lose the starter: the hold is a running VM's now,

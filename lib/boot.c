@@ -802,6 +802,28 @@ static int rule_collect(struct vc_ctx *ctx, const struct vc_config *cfg, struct 
         return 0;
 }
 
+/* A device of a [usb NAME] entry with vm = that is plugged in makes systemd start the unit that
+ * attaches it to the running VM again (src/verb-usb.c, usb-reattach): its ids, and its port when
+ * the entry names one; the serial (any printable character, which a rule would read as a
+ * pattern) is checked by the verb. */
+static void rules_usb_reattach(FILE *f, const struct vc_config *cfg) {
+        for (size_t i = 0; cfg && i < cfg->n_usbs; i++) {
+                const struct vc_config_usb *u = &cfg->usbs[i];
+                bool seen = false;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = cfg->usbs[k].vm && cfg->usbs[k].vendor == u->vendor &&
+                               cfg->usbs[k].product == u->product && streq_ptr(cfg->usbs[k].port, u->port);
+                if (!u->vm || seen || (u->port && !vc_usb_port_is_valid(u->port)))
+                        continue;
+                fprintf(f,
+                        "# [usb %s] is for VM %s: when it is plugged in, attach it to the VM again if the VM runs\n"
+                        "SUBSYSTEM==\"usb\", ENV{PRODUCT}==\"%x/%x/*\", ACTION==\"add\", ENV{DEVTYPE}==\"usb_device\", "
+                        "%s%s%sTAG+=\"systemd\", ENV{SYSTEMD_WANTS}+=\"%s\"\n",
+                        u->name, u->vm, u->vendor, u->product, u->port ? "KERNEL==\"" : "", strempty(u->port),
+                        u->port ? "\", " : "", VC_USB_REATTACH_UNIT);
+        }
+}
+
 int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char **ret) {
         _cleanup_free_ struct vc_usb_held_id *usb = NULL;
         size_t n_usb = 0;
@@ -830,6 +852,7 @@ int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char *
               "# udev runs the helper only for the PCI add events below; the helper reads the\n"
               "# configuration again on every run and claims only what it says then.\n",
               f);
+        rules_usb_reattach(f, cfg); /* first: these lines end in no GOTO */
         for (size_t i = 0; i < n_usb; i++)
                 /* the kernel's uevent of USB devices and interfaces: PRODUCT=%x/%x/%x (vendor,
                  * product, bcdDevice); see lib/usb.h for why the bind event */

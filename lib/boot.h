@@ -142,10 +142,15 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
  *     which would probe the configured device before that device's own event ran the helper.
  * and, before those, for USB (lib/usb.h): ENV{PRODUCT}=="V/P/..." of every id vc_usb_held_ids()
  * gives, for the device's add event and for each bind of a driver other than usbfs to one of its
- * interfaces.
+ * interfaces; and before those, for the add event of a device of each [usb NAME] entry with
+ * vm = (its ids, and KERNEL== its port when the entry names one), TAG+="systemd" and
+ * ENV{SYSTEMD_WANTS}+=VC_USB_REATTACH_UNIT: systemd starts "vfio-claim usb-reattach PORT"
+ * (systemd/vfio-claim-usb-reattach@.service.in), which attaches it to its running VM again.
+ * Neither the udev helper nor the libvirt hook talks to libvirt.
  * The helper reads the configuration again on every run, so a rule older than the configuration
  * costs a process start and never claims a device the configuration no longer names. */
 #define VC_BOOT_RULES_NAME "70-vfio-claim.rules"
+#define VC_USB_REATTACH_UNIT "vfio-claim-usb-reattach@%k.service"
 
 /* The rule's text for @cfg (NULL: a configuration that cannot be used; no rule then). */
 int vc_boot_rules_format(struct vc_ctx *ctx, const struct vc_config *cfg, char **ret);

@@ -115,6 +115,7 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv);
 int verb_apply(struct vc_cli *cli, int argc, char **argv);
 int verb_release(struct vc_cli *cli, int argc, char **argv);
 int verb_status(struct vc_cli *cli, int argc, char **argv);
+int verb_usb_reattach(struct vc_cli *cli, int argc, char **argv);
 int verb_add(struct vc_cli *cli, int argc, char **argv);
 int verb_remove(struct vc_cli *cli, int argc, char **argv);
 int verb_rom(struct vc_cli *cli, int argc, char **argv);

@@ -103,6 +103,10 @@ static const struct verb {
           false, NULL },
         { "remove", 2, 2, verb_remove, "remove VM DEVICE", "take DEVICE's group out of a stopped VM",
           NEEDS_CONFIG | USES_LIBVIRT, OPT_DRY_RUN, false, NULL },
+        /* started by vfio-claim-usb-reattach@PORT.service, which the generated udev rule wants
+         * when a [usb NAME] device with vm = is plugged in (lib/boot.h) */
+        { "usb-reattach", 1, 1, verb_usb_reattach, "usb-reattach PORT",
+          "attach a replugged USB device to its running VM again", NEEDS_CONFIG | USES_LIBVIRT, 0, false, NULL },
         { "rom", 2, 2, verb_rom, "rom DEVICE FILE", "save DEVICE's expansion ROM to FILE",
           0, OPT_FORCE, true, NULL },
         /* doctor reports an invalid configuration as a finding */

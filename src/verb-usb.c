@@ -493,3 +493,125 @@ int usb_vm_edit(struct vc_cli *cli, const char *vm, const char *text, bool add) 
         vc_usb_devs_free(v, n);
         return r;
 }
+
+/* ------------------------------------------------------------------ usb-reattach */
+
+/* The <hostdev> that attaches @d to a running VM: its ids and its bus and device number now (the
+ * number changed at the replug; it tells identical devices apart). */
+static char *reattach_xml(const struct vc_usb_dev *d) {
+        char *s;
+        if (asprintf(&s,
+                     "<hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x%04x'/>"
+                     "<product id='0x%04x'/><address bus='%u' device='%u'/></source></hostdev>",
+                     d->vendor, d->product, d->busnum, d->devnum) < 0)
+                return NULL;
+        return s;
+}
+
+/* Does the domain's XML (@flags: 0 the running VM, VIR_DOMAIN_XML_INACTIVE its definition) list
+ * @sel? 1 yes, 0 no, -EIO (logged) when it cannot be read. */
+static int domain_lists_usb(virDomainPtr dom, const char *vm, unsigned flags, const struct vc_domain_usb *sel) {
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, flags), *err = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        if (!xml)
+                return log_error("VM %s: cannot read its %s: %s", vm, flags ? "definition" : "live XML", vc_virt_error()),
+                       -EIO;
+        int r = vc_domain_parse(xml, strlen(xml), &d, &err);
+        if (r < 0)
+                return log_error("VM %s: cannot read its %s: %s", vm, flags ? "definition" : "live XML",
+                                 err ? err : strerror(-r)),
+                       -EIO;
+        return vc_domain_has_usb(d, sel);
+}
+
+/* usb-reattach PORT: libvirt does not attach a USB device of a running VM again when it was
+ * unplugged and plugged back. The generated udev rule (lib/boot.h) makes systemd start
+ * vfio-claim-usb-reattach@PORT.service when a device a [usb NAME] entry with vm = selects is
+ * plugged in; this attaches it to that VM, live, when the VM runs, its definition lists the
+ * device, and its live XML does not list it at its bus and device number of now. Everything
+ * else is left alone (exit 0, said on stdout). */
+int verb_usb_reattach(struct vc_cli *cli, int argc, char **argv) {
+        _cleanup_(vc_virt_connect_closep) virConnectPtr conn = NULL;
+        _cleanup_(vc_virt_domain_freep) virDomainPtr dom = NULL;
+        _cleanup_free_ char *xml = NULL;
+        const char *port = argv[0];
+        struct vc_usb_dev d;
+        int r;
+        (void) argc;
+
+        if (!vc_usb_port_is_valid(port))
+                return log_error("usb-reattach: \"%s\" is not a USB port path (such as 3-1.2)", port), EXIT_USAGE;
+        r = vc_usb_dev_read(cli->ctx, port, &d);
+        if (r == -ENOENT || r == -EINVAL) {
+                printf("No USB device (other than a hub) is plugged into port %s: nothing to attach.\n", port);
+                return EXIT_DONE;
+        }
+        if (r < 0)
+                return log_error_errno(r, "%s: cannot read the USB device: %m", port), EXIT_FAILED;
+
+        const struct vc_config_usb *u = vc_config_match_usb(cli->config, &d);
+        struct vc_domain_usb ids = { .has_ids = true, .vendor = d.vendor, .product = d.product };
+        struct vc_domain_usb now = ids;
+        now.has_addr = true;
+        now.bus = d.busnum;
+        now.device = d.devnum;
+        char what[64];
+        snprintf(what, sizeof what, "USB device %s (%04x:%04x)", port, d.vendor, d.product);
+        vc_usb_dev_done(&d);
+
+        if (!u || !u->vm) {
+                printf("%s has no [usb NAME] entry with vm =: left alone.\n", what);
+                return EXIT_DONE;
+        }
+
+        vc_virt_quiet();
+        vc_xml_quiet();
+        conn = virConnectOpen(cli->connect_uri);
+        if (!conn)
+                return log_error("cannot connect to libvirt at %s: %s", cli->connect_uri, vc_virt_error()), EXIT_FAILED;
+        dom = virDomainLookupByName(conn, u->vm);
+        if (!dom) {
+                virErrorPtr e = virGetLastError();
+                if (e && e->code == VIR_ERR_NO_DOMAIN)
+                        return log_error("[usb %s] (%s:%u) names VM %s, which libvirt at %s does not know", u->name,
+                                         u->file, u->line, u->vm, cli->connect_uri),
+                               EXIT_FAILED;
+                return log_error("VM %s: %s", u->vm, vc_virt_error()), EXIT_FAILED;
+        }
+        int active = virDomainIsActive(dom);
+        if (active < 0)
+                return log_error("VM %s: cannot tell whether it runs: %s", u->vm, vc_virt_error()), EXIT_FAILED;
+        if (active == 0) {
+                printf("VM %s is not running: %s ([usb %s]) left alone.\n", u->vm, what, u->name);
+                return EXIT_DONE;
+        }
+        r = domain_lists_usb(dom, u->vm, VIR_DOMAIN_XML_INACTIVE, &ids);
+        if (r < 0)
+                return EXIT_FAILED;
+        if (r == 0) {
+                printf("VM %s's definition has no <hostdev> for %s: left alone ('vfio-claim add %s %s' adds it "
+                       "while the VM is stopped).\n",
+                       u->vm, what, u->vm, u->name);
+                return EXIT_DONE;
+        }
+        r = domain_lists_usb(dom, u->vm, 0, &now);
+        if (r < 0)
+                return EXIT_FAILED;
+        if (r > 0) {
+                printf("VM %s has %s attached already: left alone.\n", u->vm, what);
+                return EXIT_DONE;
+        }
+        if (!(xml = reattach_xml(&(struct vc_usb_dev){ .vendor = now.vendor, .product = now.product,
+                                                       .busnum = now.bus, .devnum = now.device })))
+                return log_error("out of memory"), EXIT_FAILED;
+        if (virDomainAttachDeviceFlags(dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                return log_error("VM %s: cannot attach %s again: %s", u->vm, what, vc_virt_error()), EXIT_FAILED;
+        r = domain_lists_usb(dom, u->vm, 0, &now);
+        if (r < 0)
+                return EXIT_FAILED;
+        if (r == 0)
+                return log_error("VM %s: libvirt accepted %s, but the running VM does not list it", u->vm, what),
+                       EXIT_FAILED;
+        printf("VM %s: %s ([usb %s]) attached again.\n", u->vm, what, u->name);
+        return EXIT_DONE;
+}

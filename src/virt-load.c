@@ -73,6 +73,11 @@ virDomainPtr virDomainDefineXML(virConnectPtr conn, const char *xml) {
         return fn ? fn(conn, xml) : NULL;
 }
 
+int virDomainAttachDeviceFlags(virDomainPtr domain, const char *xml, unsigned int flags) {
+        RESOLVE(virDomainAttachDeviceFlags);
+        return fn ? fn(domain, xml, flags) : -1;
+}
+
 int virDomainIsActive(virDomainPtr dom) {
         RESOLVE(virDomainIsActive);
         return fn ? fn(dom) : -1;

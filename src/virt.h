@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The CLI's few uses of the libvirt API: add/remove (verb-vm.c), doctor VM (verb-doctor.c), and
- * whether a group's recorded owner still runs (verb-claim.c). The hook never calls libvirt. */
+/* The CLI's few uses of the libvirt API: add/remove (verb-vm.c), doctor VM (verb-doctor.c),
+ * whether a group's recorded owner still runs (verb-claim.c), and usb-reattach (verb-usb.c). The
+ * hook never calls libvirt. */
 
 #include <libvirt/libvirt.h>
 #include <libvirt/virterror.h>

@@ -94,3 +94,69 @@ owner lab"
         assert_equal "$(usb_driver 3-1.2:1.0)" ""
         grep -q "^owner lab$" "$STATE/usb-3-1.2"
 }
+
+# A VM given the FTDI adapter and the GPU's group (tests/fixtures/usb-desk-gpu.topo).
+domain_gpu() {
+        DOM="$BATS_TEST_TMPDIR/$1.xml"
+        echo "<domain type='kvm'><name>$1</name><devices><hostdev mode='subsystem' type='usb' managed='no'><source startupPolicy='optional'>$2</source></hostdev><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x01' slot='0x00' function='0x0'/></source></hostdev></devices></domain>" > "$DOM"
+}
+
+GPU_FAILS="vfio-claim: IOMMU group 1: 0000:01:00.0: failed to unbind from nouveau: Input/output error; VM \"lab\" was not started (see 'vfio-claim show group:1' and the system log)"
+
+@test "prepare: when the PCI claim fails, the USB device this prepare took goes back to its host driver" {
+        fake_root usb-desk-gpu
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab\n[device gpu]\nmatch = 01:00.0'
+        fk_fail 'glob:sys/bus/pci/drivers/nouveau/unbind EIO'
+        domain_gpu lab "$FTDI_A"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "$GPU_FAILS"
+        # It was taken (the USB part runs first), then given back; the GPU never moved.
+        grep -q 'ftdi_sio/unbind' "$ROOT/.fakekernel/writes.log"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        [ ! -e "$STATE/group-1" ]
+        # libvirt runs "release end" after a failed start: nothing left to give back.
+        writes=$(fk_writes)
+        run --separate-stderr hook "$DOM" lab release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_equal "$(fk_writes)" "$writes"
+}
+
+@test "prepare: when a later USB device fails, the one taken before it goes back to its host driver" {
+        fake_root usb-desk-gpu
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\n[usb serial-b]\nmatch = 0403:6001\nserial = A10K5678'
+        # Write 1 takes 3-1.2 from ftdi_sio, write 2 (3-1.3) fails.
+        fk_fail '2 EIO'
+        DOM="$BATS_TEST_TMPDIR/lab.xml"
+        echo "<domain type='kvm'><name>lab</name><devices><hostdev mode='subsystem' type='usb'><source>$FTDI_A</source></hostdev><hostdev mode='subsystem' type='usb'><source><vendor id='0x0403'/><product id='0x6001'/><address bus='3' device='6'/></source></hostdev></devices></domain>" > "$DOM"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: USB device 3-1.3 ([usb serial-b]): cannot take 3-1.3:1.0 from its host driver: Input/output error; VM \"lab\" was not started"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+        [ ! -e "$STATE/usb-3-1.3" ]
+}
+
+@test "prepare: a USB device enabled before stays enabled when the PCI claim fails" {
+        fake_root usb-desk-gpu
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\n[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr vc --config "$CONF" enable serial-a
+        assert_success
+        record=$(cat "$STATE/usb-3-1.2")
+        fk_fail 'glob:sys/bus/pci/drivers/nouveau/unbind EIO'
+        domain_gpu lab "$FTDI_A"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure 1
+        assert_equal "$stderr" "$GPU_FAILS"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "$record"
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
