@@ -44,7 +44,7 @@ _vfio_claim() {
                 prev=${COMP_WORDS[COMP_CWORD - 1]}
         fi
 
-        local verbs="list show enable disable apply release status doctor check-config add remove rom export help"
+        local verbs="list show enable disable apply release status doctor check-config add remove usb-reattach rom export help"
         local opts="--config --sysroot --json --dry-run --force --boot --name --all --connect --timeout --format --yes --no-mmio-fix --primary --rom --rombar --verbose --help --version"
         local sysroot="" config="" verb="" i n_args=0
 

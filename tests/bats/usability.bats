@@ -144,6 +144,12 @@ complete_words() {
         assert_output disable
 }
 
+@test "bash completion offers every verb --help lists, and no other" {
+        run complete_words vfio-claim ''
+        assert_success
+        assert_output "$(vc --help | sed -n '/^Verbs:/,/^$/p' | sed -n 's/^  \([a-z][a-z-]*\).*/\1/p' | sort)"
+}
+
 @test "check-config on a directory that does not exist says so (exit 3)" {
         fake_root gpu-audio
         run vc --config "$ROOT/etc/vfio-claim-typo" check-config
