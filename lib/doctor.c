@@ -197,7 +197,7 @@ uint64_t vc_mmio64_window_mib(uint64_t bytes) {
         return w >> 20;
 }
 
-/* ------------------------------------------------------------------ the run */
+/* ------------------------------------------------------------------ what a run holds */
 
 struct doctor {
         struct vc_ctx *ctx;
@@ -607,7 +607,7 @@ static int check_acs_override(struct doctor *d) {
                    fmt("accept the security trade-off knowingly, or move the device to a slot with real isolation and remove pcie_acs_override from %s", grub_hint));
 }
 
-/* ------------------------------------------------------------------ modules */
+/* ------------------------------------------------------------------ modules (read through lib/modules.c) */
 
 static int check_vfio_modules(struct doctor *d) {
         static const char *const mods[] = { "vfio_pci", "vfio_iommu_type1" };
@@ -890,59 +890,110 @@ static bool claimed_by_us(struct doctor *d, const struct vc_pci_dev *dev) {
                vc_record_find_device(rec, vc_pci_dev_addr(dev));
 }
 
+/* AMD GPU families that do not come back from a reset without the vendor-reset module. */
+static int check_vendor_reset(struct doctor *d, const struct vc_pci_dev *dev) {
+        const char *methods = vc_pci_dev_reset_method(dev);
+        const char *family = vc_vendor_reset_family(vc_pci_dev_vendor(dev), vc_pci_dev_device(dev));
+        const char *name = vc_pci_dev_name(dev);
+
+        if (!family)
+                return 0;
+        enum vc_module_state s = vc_modinfo_module_state(d->mods, "vendor_reset");
+        bool ds = has_method(methods, "device_specific");
+        if (s == VC_MODULE_LOADED || s == VC_MODULE_BUILTIN) {
+                if (!methods || (ds && strncmp(methods, "device_specific", 15) == 0))
+                        return add(d, "vendor-reset", VC_DOCTOR_OK, dev,
+                                   fmt("%s: AMD %s GPU; vendor-reset is loaded%s", name, family,
+                                       methods ? " and reset_method uses device_specific first" : ""),
+                                   NULL);
+                return add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
+                           fmt("%s: AMD %s GPU; vendor-reset is loaded but reset_method is \"%s\", so the kernel does not use it", name, family, methods),
+                           fmt("set reset = device_specific for %s in vfio-claim.conf (written to reset_method at claim)", name));
+        }
+        return add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
+                   fmt("%s: AMD %s GPU: this family does not come back from a reset (the \"AMD reset bug\"), so a VM reboot or a second VM start finds it dead; the vendor-reset module%s",
+                       name, family, s == VC_MODULE_AVAILABLE ? " is installed but not loaded" : " is not installed"),
+                   s == VC_MODULE_AVAILABLE ? fmt("load vendor-reset at boot (echo vendor-reset > /etc/modules-load.d/vendor-reset.conf) and set reset = device_specific for %s", name)
+                                            : fmt("install vendor-reset (github.com/gnif/vendor-reset, DKMS), load it at boot and set reset = device_specific for %s", name));
+}
+
+/* An explicit "reset =" the kernel cannot honour makes every claim fail. */
+static int check_reset_configured(struct doctor *d, const struct vc_pci_dev *dev) {
+        const char *methods = vc_pci_dev_reset_method(dev);
+        const char *name = vc_pci_dev_name(dev);
+        const struct vc_config_device *cd = d->opts->config ? vc_config_match_device(d->opts->config, dev) : NULL;
+
+        if (!cd || !(cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) ||
+            has_method(methods, vc_reset_to_string(cd->reset)))
+                return 0;
+        if (methods && methods[0] && claimed_by_us(d, dev))
+                /* reset_method shows the methods enabled now, and a claim under an earlier
+                 * "reset =" narrowed them: what else the device supports is not visible. */
+                return add(d, "reset", VC_DOCTOR_WARN, dev,
+                           fmt("%s: configured with reset = %s, but reset_method says \"%s\", which vfio-claim may have narrowed at an earlier claim; whether the device supports %s shows only after the kernel's list is back",
+                               name, vc_reset_to_string(cd->reset), methods, vc_reset_to_string(cd->reset)),
+                           fmt("run vfio-claim apply (it writes the configured method, and fails if the device lacks it), or echo default > /sys/bus/pci/devices/%s/reset_method and run doctor again", name));
+        return add(d, "reset", VC_DOCTOR_FAIL, dev,
+                   fmt("%s: configured with reset = %s, but the kernel %s%s%s: every claim of it will fail", name,
+                       vc_reset_to_string(cd->reset), !methods ? "has no reset_method for it" : "offers only: ",
+                       methods && methods[0] ? methods : "", methods && !methods[0] ? "none" : ""),
+                   fmt("set reset = auto for [device %s] (%s:%u)%s", cd->name, cd->file, cd->line,
+                       cd->reset == VC_RESET_DEVICE_SPECIFIC ? ", or load the module that provides the device-specific reset (vendor-reset)" : ""));
+}
+
+/* Is "bus" the only method reset_method lists (older kernels separated them with commas)?
+ * 1 or 0, -ENOMEM. */
+static int only_bus_reset(const char *methods) {
+        _cleanup_strv_free_ char **w = NULL;
+        if (vc_cmdline_split(methods, &w) < 0)
+                return -ENOMEM;
+        for (char **i = w; *i; i++)
+                for (const char *p = *i; *p;) {
+                        size_t l = strcspn(p, ",");
+                        if (!(l == 3 && strncmp(p, "bus", 3) == 0))
+                                return 0;
+                        p += l;
+                        p += *p == ',';
+                }
+        return 1;
+}
+
+/* Bus reset is the only method: it resets every device on the bus, and the kernel refuses it
+ * while other devices share the bus; QEMU can still reset the bus when the VM owns them all. */
+static int check_bus_reset(struct doctor *d, const struct vc_pci_dev *dev) {
+        const struct vc_group *g = vc_topology_find_group(d->topo, vc_pci_dev_addr(dev));
+        const struct vc_pci_addr *b = vc_pci_dev_addr(dev);
+        _cleanup_free_ char *active = NULL;
+
+        for (size_t i = 0; i < d->n_all; i++) {
+                const struct vc_pci_dev *o = d->all[i];
+                const struct vc_pci_addr *a = vc_pci_dev_addr(o);
+                if (o == dev || a->domain != b->domain || a->bus != b->bus)
+                        continue;
+                bool in_group = g && vc_topology_find_group(d->topo, a) == g;
+                if (in_group || !vc_pci_dev_driver(o) || vc_pci_dev_is_on_vfio(o))
+                        continue;
+                _cleanup_free_ char *desc = describe(o);
+                if (!desc || append(&active, ", ", desc) < 0)
+                        return -ENOMEM;
+        }
+        if (active)
+                return add(d, "reset", VC_DOCTOR_WARN, dev,
+                           fmt("%s: bus reset is its only reset method, but bus %04x:%02x also holds %s in use by the host: the reset cannot happen",
+                               vc_pci_dev_name(dev), b->domain, b->bus, active),
+                           strdup("move the card to a slot of its own, or pass the other devices on that bus to the same VM"));
+        return add(d, "reset", VC_DOCTOR_OK, dev,
+                   fmt("%s: reset by bus reset (no FLR); nothing else on its bus is in use by the host", vc_pci_dev_name(dev)), NULL);
+}
+
 static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
         const char *methods = vc_pci_dev_reset_method(dev);
         const char *family = vc_vendor_reset_family(vc_pci_dev_vendor(dev), vc_pci_dev_device(dev));
         const char *name = vc_pci_dev_name(dev);
         int r;
 
-        if (family) {
-                enum vc_module_state s = vc_modinfo_module_state(d->mods, "vendor_reset");
-                bool ds = has_method(methods, "device_specific");
-                if (s == VC_MODULE_LOADED || s == VC_MODULE_BUILTIN) {
-                        if (!methods || (ds && strncmp(methods, "device_specific", 15) == 0))
-                                r = add(d, "vendor-reset", VC_DOCTOR_OK, dev,
-                                        fmt("%s: AMD %s GPU; vendor-reset is loaded%s", name, family,
-                                            methods ? " and reset_method uses device_specific first" : ""),
-                                        NULL);
-                        else
-                                r = add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
-                                        fmt("%s: AMD %s GPU; vendor-reset is loaded but reset_method is \"%s\", so the kernel does not use it", name, family, methods),
-                                        fmt("set reset = device_specific for %s in vfio-claim.conf (written to reset_method at claim)", name));
-                } else
-                        r = add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
-                                fmt("%s: AMD %s GPU: this family does not come back from a reset (the \"AMD reset bug\"), so a VM reboot or a second VM start finds it dead; the vendor-reset module%s",
-                                    name, family, s == VC_MODULE_AVAILABLE ? " is installed but not loaded" : " is not installed"),
-                                s == VC_MODULE_AVAILABLE ? fmt("load vendor-reset at boot (echo vendor-reset > /etc/modules-load.d/vendor-reset.conf) and set reset = device_specific for %s", name)
-                                                   : fmt("install vendor-reset (github.com/gnif/vendor-reset, DKMS), load it at boot and set reset = device_specific for %s", name));
-                if (r < 0)
-                        return r;
-        }
-
-        /* An explicit "reset =" the kernel cannot honour makes every claim fail. */
-        const struct vc_config_device *cd = d->opts->config ? vc_config_match_device(d->opts->config, dev) : NULL;
-        if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
-            !has_method(methods, vc_reset_to_string(cd->reset)) && methods && methods[0] && claimed_by_us(d, dev)) {
-                /* reset_method shows the methods enabled now, and a claim under an earlier
-                 * "reset =" narrowed them: what else the device supports is not visible. */
-                r = add(d, "reset", VC_DOCTOR_WARN, dev,
-                        fmt("%s: configured with reset = %s, but reset_method says \"%s\", which vfio-claim may have narrowed at an earlier claim; whether the device supports %s shows only after the kernel's list is back",
-                            name, vc_reset_to_string(cd->reset), methods, vc_reset_to_string(cd->reset)),
-                        fmt("run vfio-claim apply (it writes the configured method, and fails if the device lacks it), or echo default > /sys/bus/pci/devices/%s/reset_method and run doctor again", name));
-                if (r < 0)
-                        return r;
-        } else if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
-            !has_method(methods, vc_reset_to_string(cd->reset))) {
-                r = add(d, "reset", VC_DOCTOR_FAIL, dev,
-                        fmt("%s: configured with reset = %s, but the kernel %s%s%s: every claim of it will fail", name,
-                            vc_reset_to_string(cd->reset), !methods ? "has no reset_method for it" : "offers only: ",
-                            methods && methods[0] ? methods : "", methods && !methods[0] ? "none" : ""),
-                        fmt("set reset = auto for [device %s] (%s:%u)%s", cd->name, cd->file, cd->line,
-                            cd->reset == VC_RESET_DEVICE_SPECIFIC ? ", or load the module that provides the device-specific reset (vendor-reset)" : ""));
-                if (r < 0)
-                        return r;
-        }
-
+        if ((r = check_reset_configured(d, dev)) < 0)
+                return r;
         if (!methods) {
                 if (dev_attr_exists(dev, "reset"))
                         return add(d, "reset", VC_DOCTOR_OK, dev,
@@ -956,46 +1007,10 @@ static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
                 return add(d, "reset", VC_DOCTOR_WARN, dev,
                            fmt("%s: reset_method is empty: no reset method is enabled (all were disabled, or the kernel offers none), so the VM inherits the device's state", name),
                            fmt("set reset = auto for %s (vfio-claim writes \"default\" to reset_method at claim); if it stays empty the device cannot be reset", name));
-
-        /* Bus reset is the only method: it resets every device on the bus, and the kernel refuses it
-         * while other devices share the bus; QEMU can still reset the bus when the VM owns them all. */
-        bool only_bus = true;
-        {
-                _cleanup_strv_free_ char **w = NULL;
-                if (vc_cmdline_split(methods, &w) < 0)
-                        return -ENOMEM;
-                for (char **i = w; *i; i++)
-                        for (const char *p = *i; *p;) {
-                                size_t l = strcspn(p, ",");
-                                if (!(l == 3 && strncmp(p, "bus", 3) == 0))
-                                        only_bus = false;
-                                p += l;
-                                p += *p == ',';
-                        }
-        }
-        if (only_bus) {
-                const struct vc_group *g = vc_topology_find_group(d->topo, vc_pci_dev_addr(dev));
-                _cleanup_free_ char *active = NULL;
-                for (size_t i = 0; i < d->n_all; i++) {
-                        const struct vc_pci_dev *o = d->all[i];
-                        const struct vc_pci_addr *a = vc_pci_dev_addr(o), *b = vc_pci_dev_addr(dev);
-                        if (o == dev || a->domain != b->domain || a->bus != b->bus)
-                                continue;
-                        bool in_group = g && vc_topology_find_group(d->topo, a) == g;
-                        if (in_group || !vc_pci_dev_driver(o) || vc_pci_dev_is_on_vfio(o))
-                                continue;
-                        _cleanup_free_ char *desc = describe(o);
-                        if (!desc || append(&active, ", ", desc) < 0)
-                                return -ENOMEM;
-                }
-                if (active)
-                        return add(d, "reset", VC_DOCTOR_WARN, dev,
-                                   fmt("%s: bus reset is its only reset method, but bus %04x:%02x also holds %s in use by the host: the reset cannot happen",
-                                       name, vc_pci_dev_addr(dev)->domain, vc_pci_dev_addr(dev)->bus, active),
-                                   strdup("move the card to a slot of its own, or pass the other devices on that bus to the same VM"));
-                return add(d, "reset", VC_DOCTOR_OK, dev,
-                           fmt("%s: reset by bus reset (no FLR); nothing else on its bus is in use by the host", name), NULL);
-        }
+        if ((r = only_bus_reset(methods)) < 0)
+                return r;
+        if (r > 0)
+                return check_bus_reset(d, dev);
         return add(d, "reset", VC_DOCTOR_OK, dev, fmt("%s: reset methods: %s", name, methods), NULL);
 }
 
@@ -1107,8 +1122,8 @@ static int check_link(struct doctor *d, const struct vc_pci_dev *dev) {
 }
 
 static int check_config_devices(struct doctor *d) {
-        const struct vc_config *c = d->opts->config;
-        if (!c || d->opts->n_targets > 0 || d->opts->explicit_targets)
+        const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
+        if (d->opts->n_targets > 0 || d->opts->explicit_targets)
                 return 0;
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
@@ -1177,10 +1192,10 @@ static int check_boot_setup(struct doctor *d) {
                 { "boot/initrd.img-", "", "update-initramfs -u -k " }, /* Debian, Ubuntu */
                 { "boot/initramfs-", ".img", "dracut -f --kver " },    /* Fedora, RHEL */
         };
-        const struct vc_config *c = d->opts->config;
+        const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
         int r;
 
-        if (!c || !vc_config_has_boot_devices(c))
+        if (!vc_config_has_boot_devices(c))
                 return 0;
 
         if (d->kver) {
@@ -1231,40 +1246,82 @@ static int check_boot_setup(struct doctor *d) {
                    strdup("systemctl enable vfio-claim-early.service"));
 }
 
+/* ------------------------------------------------------------------ the run */
+
+/* What a check needs besides the host's facts (the root's command line, its kernel's modules,
+ * sysfs): a device to examine (it then runs once for each, after the host checks, all of a
+ * device's checks together) or a configuration (without one it does not run). */
+enum {
+        NEEDS_DEVICE = 1 << 0,
+        NEEDS_CONFIG = 1 << 1,
+};
+
+/* Every check, in the order of the report. */
+static const struct check {
+        const char *ids; /* the check ids of its findings */
+        unsigned needs;
+        union {
+                int (*host)(struct doctor *d);
+                int (*device)(struct doctor *d, const struct vc_pci_dev *dev);
+        };
+} checks[] = {
+        { "iommu",                     0,                          .host = check_iommu },
+        { "interrupt-remapping",       0,                          .host = check_interrupt_remapping },
+        { "unsafe-interrupts",         0,                          .host = check_unsafe_interrupts },
+        { "acs-override",              0,                          .host = check_acs_override },
+        { "vfio-modules",              0,                          .host = check_vfio_modules },
+        { "vfio-pci-ids",              0,                          .host = check_vfio_ids },
+        { "config",                    NEEDS_CONFIG,               .host = check_config_devices },
+        { "initramfs early-unit",      NEEDS_CONFIG,               .host = check_boot_setup },
+        { "critical",                  NEEDS_DEVICE,               .device = check_critical },
+        { "group",                     NEEDS_DEVICE,               .device = check_group },
+        { "host-driver",               NEEDS_DEVICE,               .device = check_host_driver },
+        { "vendor-reset",              NEEDS_DEVICE,               .device = check_vendor_reset },
+        { "reset",                     NEEDS_DEVICE,               .device = check_reset },
+        { "bars",                      NEEDS_DEVICE,               .device = check_bars },
+        { "link",                      NEEDS_DEVICE,               .device = check_link },
+};
+
+static int run_checks(struct doctor *d, const struct vc_pci_dev *dev) {
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                const struct check *c = &checks[i];
+                int r;
+                if (!(c->needs & NEEDS_DEVICE) != !dev || ((c->needs & NEEDS_CONFIG) && !d->opts->config))
+                        continue;
+                r = dev ? c->device(d, dev) : c->host(d);
+                if (r < 0)
+                        return log_debug_errno(r, "doctor check %s failed: %m", c->ids);
+        }
+        return 0;
+}
+
+/* Reading the facts the checks share: the devices, the examined ones, the kernel and its modules. */
+static int doctor_load(struct doctor *d) {
+        int r;
+        if (d->opts->topology)
+                d->topo = d->opts->topology;
+        else {
+                if ((r = vc_topology_read(d->ctx, &d->own_topo)) < 0)
+                        return r;
+                d->topo = d->own_topo;
+        }
+        if ((r = collect(d)) < 0)
+                return r;
+        return load_kernel_facts(d);
+}
+
 int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct vc_doctor_report *report) {
         _cleanup_(doctor_done) struct doctor d = { .ctx = ctx, .opts = opts, .report = report };
         int r;
 
-        if (opts->topology)
-                d.topo = opts->topology;
-        else {
-                r = vc_topology_read(ctx, &d.own_topo);
-                if (r < 0)
-                        return r;
-                d.topo = d.own_topo;
-        }
-        if ((r = collect(&d)) < 0 || (r = load_kernel_facts(&d)) < 0)
+        if ((r = doctor_load(&d)) < 0 || (r = run_checks(&d, NULL)) < 0)
                 return r;
-
-        if ((r = check_iommu(&d)) < 0 || (r = check_interrupt_remapping(&d)) < 0 ||
-            (r = check_unsafe_interrupts(&d)) < 0 || (r = check_acs_override(&d)) < 0 ||
-            (r = check_vfio_modules(&d)) < 0 || (r = check_vfio_ids(&d)) < 0 ||
-            (r = check_config_devices(&d)) < 0 || (r = check_boot_setup(&d)) < 0)
-                return r;
-
-        for (size_t i = 0; i < d.n_targets; i++) {
-                const struct vc_pci_dev *dev = d.targets[i];
-                if ((r = check_critical(&d, dev)) < 0 || (r = check_group(&d, dev)) < 0 ||
-                    (r = check_host_driver(&d, dev)) < 0 || (r = check_reset(&d, dev)) < 0 ||
-                    (r = check_bars(&d, dev)) < 0 || (r = check_link(&d, dev)) < 0)
+        for (size_t i = 0; i < d.n_targets; i++)
+                if ((r = run_checks(&d, d.targets[i])) < 0)
                         return r;
-        }
-        if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets) {
-                r = add(&d, "devices", VC_DOCTOR_SKIP, NULL,
-                        strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
-                        NULL);
-                if (r < 0)
-                        return r;
-        }
+        if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets)
+                return add(&d, "devices", VC_DOCTOR_SKIP, NULL,
+                           strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
+                           NULL);
         return 0;
 }
