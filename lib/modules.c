@@ -599,9 +599,15 @@ static bool text_index_has(const char *text, const char *name) {
         return false;
 }
 
+/* DIR/FILE, NULL on ENOMEM (asprintf() leaves its pointer undefined then). */
+static char *dir_file(const char *dir, const char *file) {
+        char *p;
+        return asprintf(&p, "%s/%s", dir, file) < 0 ? NULL : p;
+}
+
 static bool index_has(const struct vc_modinfo *m, const char *file, const char *name, bool *ret_read) {
-        _cleanup_free_ char *p = NULL, *text = NULL;
-        *ret_read = asprintf(&p, "%s/%s", m->dir, file) >= 0 && vc_sysfs_read(p, &text) >= 0;
+        _cleanup_free_ char *p = dir_file(m->dir, file), *text = NULL;
+        *ret_read = p && vc_sysfs_read(p, &text) >= 0;
         return *ret_read && text_index_has(text, name);
 }
 
@@ -609,7 +615,7 @@ enum vc_module_state vc_modinfo_module_state(const struct vc_modinfo *m, const c
         _cleanup_free_ char *n = vc_module_name_normalize(name), *p = NULL, *bin = NULL;
         bool read;
 
-        if (!n || vc_ctx_path(m->ctx, VC_PLACE_SYS_MODULE, &p, "%s/initstate", n) < 0)
+        if (!n || !word_is_valid(n) || vc_ctx_path(m->ctx, VC_PLACE_SYS_MODULE, &p, "%s/initstate", n) < 0)
                 return VC_MODULE_UNKNOWN;
         if (vc_path_exists(p))
                 return VC_MODULE_LOADED;
@@ -620,7 +626,7 @@ enum vc_module_state vc_modinfo_module_state(const struct vc_modinfo *m, const c
                 return VC_MODULE_UNKNOWN;
         if (index_has(m, "modules.builtin", n, &read))
                 return VC_MODULE_BUILTIN;
-        if (asprintf(&bin, "%s/modules.dep.bin", m->dir) >= 0 && vc_path_exists(bin) && m->kmod) {
+        if ((bin = dir_file(m->dir, "modules.dep.bin")) && vc_path_exists(bin) && m->kmod) {
                 _cleanup_(kmod_module_unref_listp) struct kmod_list *list = NULL;
                 struct kmod_list *l;
                 bool found = false;
