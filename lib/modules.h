@@ -99,7 +99,8 @@ const struct vc_modconf *vc_modinfo_config(const struct vc_modinfo *m);
 
 /* Is module @name ('-' or '_') loaded (ROOT/sys/module/NAME/initstate), built in
  * (ROOT/sys/module/NAME without initstate, or modules.builtin), available (modules.dep.bin
- * through libkmod, else the text modules.dep), missing from the index, or unknown (no index)? */
+ * through libkmod, else the text modules.dep), missing from the index, or unknown (no index, or
+ * a name that is not a plain word)? */
 enum vc_module_state vc_modinfo_module_state(const struct vc_modinfo *m, const char *name);
 
 /* The modules (normalized names, in libkmod's order) the root's index resolves @alias to; empty
