@@ -139,3 +139,15 @@ bool vc_cmdline_get_bool(char *const *words, const char *name, bool absent) {
                         return false;
         return true;
 }
+
+bool vc_option_list_has(const char *value, const char *item) {
+        size_t il = strlen(item);
+        for (const char *p = value; p && *p;) {
+                size_t l = strcspn(p, ",");
+                if (l == il && strncmp(p, item, il) == 0)
+                        return true;
+                p += l;
+                p += *p == ',';
+        }
+        return false;
+}

@@ -39,3 +39,7 @@ const char *vc_cmdline_get(char *const *words, const char *name);
 /* @name read as dracut's getargbool does: absent gives @absent; "0", "no", "off" and "false"
  * (any case) give false; a bare name or any other value gives true. The last word wins. */
 bool vc_cmdline_get_bool(char *const *words, const char *name, bool absent);
+
+/* Does a comma-separated option value ("on,igfx_off", "modprobe.blacklist=a,b") contain @item,
+ * byte for byte? */
+bool vc_option_list_has(const char *value, const char *item);

@@ -3,13 +3,11 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <libkmod.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 
 #include "cmdline.h"
 #include "doctor.h"
@@ -79,18 +77,6 @@ int vc_doctor_report_add(struct vc_doctor_report *r, const char *check, enum vc_
 }
 
 /* ------------------------------------------------------------------ parsing helpers */
-
-bool vc_option_list_has(const char *value, const char *item) {
-        size_t il = strlen(item);
-        for (const char *p = value; p && *p;) {
-                size_t l = strcspn(p, ",");
-                if (l == il && strncmp(p, item, il) == 0)
-                        return true;
-                p += l;
-                p += *p == ',';
-        }
-        return false;
-}
 
 bool vc_vfio_ids_match(const char *ids, uint16_t vendor, uint16_t device) {
         for (const char *p = ids; p && *p;) {
@@ -211,18 +197,7 @@ uint64_t vc_mmio64_window_mib(uint64_t bytes) {
         return w >> 20;
 }
 
-/* ------------------------------------------------------------------ the run */
-
-struct entry {
-        char *module; /* normalized with '_' */
-        char *value;
-        bool cmdline; /* from the kernel command line, not from modprobe.d */
-};
-
-struct modconf {
-        struct entry *blacklist, *options, *softdeps, *installs;
-        size_t n_blacklist, n_options, n_softdeps, n_installs;
-};
+/* ------------------------------------------------------------------ what a run holds */
 
 struct doctor {
         struct vc_ctx *ctx;
@@ -233,62 +208,18 @@ struct doctor {
         struct vc_pci_dev **all; /* every device, borrowed from topo */
         size_t n_all;
         char **cmdline;
-        char *kver;
-        char *moddir; /* ROOT/lib/modules/KVER, NULL when unknown */
-        struct kmod_ctx *kmod;
-        struct modconf conf;
+        struct vc_modinfo *mods; /* the modules of the root's kernel */
+        const char *kver;        /* its release (NULL when unknown), owned by mods */
+        const struct vc_modconf *conf; /* owned by mods */
         struct vc_pci_dev **targets; /* borrowed */
         size_t n_targets;
 };
-
-static char *normalize_module(const char *s) {
-        char *n = strdup(s);
-        if (n)
-                for (char *p = n; *p; p++)
-                        if (*p == '-')
-                                *p = '_';
-        return n;
-}
-
-static int entry_add(struct entry **v, size_t *n, const char *module, const char *value, bool cmdline) {
-        struct entry *nv = realloc(*v, (*n + 1) * sizeof **v);
-        if (!nv)
-                return -ENOMEM;
-        *v = nv;
-        struct entry e = { .module = normalize_module(module), .value = strdup(value ? value : ""), .cmdline = cmdline };
-        if (!e.module || !e.value) {
-                free(e.module);
-                free(e.value);
-                return -ENOMEM;
-        }
-        (*v)[(*n)++] = e;
-        return 0;
-}
-
-static void entries_free(struct entry *v, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                free(v[i].module);
-                free(v[i].value);
-        }
-        free(v);
-}
-
-static void modconf_done(struct modconf *c) {
-        entries_free(c->blacklist, c->n_blacklist);
-        entries_free(c->options, c->n_options);
-        entries_free(c->softdeps, c->n_softdeps);
-        entries_free(c->installs, c->n_installs);
-        *c = (struct modconf){};
-}
 
 static void doctor_done(struct doctor *d) {
         vc_topology_free(d->own_topo);
         free(d->all);
         strv_free(d->cmdline);
-        free(d->kver);
-        free(d->moddir);
-        kmod_unref(d->kmod);
-        modconf_done(&d->conf);
+        vc_modinfo_free(d->mods);
         free(d->targets);
 }
 
@@ -341,11 +272,6 @@ static char *describe(const struct vc_pci_dev *dev) {
 
 /* ------------------------------------------------------------------ setup */
 
-/* A kernel release usable as one path component. */
-static bool kver_ok(const char *k) {
-        return k && k[0] && !strchr(k, '/') && !streq(k, ".") && !streq(k, "..");
-}
-
 static int load_kernel_facts(struct doctor *d) {
         int r;
 
@@ -359,157 +285,11 @@ static int load_kernel_facts(struct doctor *d) {
                 if (r < 0)
                         return r;
         }
-
-        /* Which kernel's modules: the root's own kernel when it tells, the running one on the host,
-         * the only one installed under a root otherwise. */
-        if (read_root_file(d, VC_PLACE_PROC, "sys/kernel/osrelease", &d->kver) < 0) {
-                struct utsname u;
-                _cleanup_strv_free_ char **names = NULL;
-                _cleanup_free_ char *dir = NULL;
-                if (!vc_ctx_is_host(d->ctx) && vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &dir, NULL) >= 0 &&
-                    vc_dir_list(dir, &names) >= 0 && names[0] && !names[1])
-                        d->kver = strdup(names[0]);
-                else if (uname(&u) >= 0)
-                        d->kver = strdup(u.release);
-                if (!d->kver)
-                        return -ENOMEM;
-        }
-        if (!kver_ok(d->kver))
-                return 0;
-        r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &d->moddir, "%s", d->kver);
-        if (r < 0)
+        if ((r = vc_modinfo_new(d->ctx, d->cmdline, &d->mods)) < 0)
                 return r;
-        if (!vc_dir_exists(d->moddir)) {
-                free(d->moddir);
-                d->moddir = NULL;
-        }
+        d->kver = vc_modinfo_kernel_release(d->mods);
+        d->conf = vc_modinfo_config(d->mods);
         return 0;
-}
-
-static void kmod_log_debug(void *data, int priority, const char *file, int line, const char *fn,
-                           const char *format, va_list args) {
-        _cleanup_free_ char *s = NULL;
-        if (vasprintf(&s, format, args) >= 0)
-                log_debug("libkmod: %s", s);
-}
-
-/* Entries the kernel command line of the running system puts into kmod's view: kmod always reads
- * the running kernel's command line. We take file entries from kmod and command line entries from
- * the root's own command line, so these are subtracted from kmod's view. */
-static bool from_running_cmdline(char *const *running, const char *kind, const char *module, const char *value) {
-        for (char *const *w = running; w && *w; w++) {
-                const char *eq = strchr(*w, '=');
-                if (!eq)
-                        continue;
-                const char *dot = memchr(*w, '.', (size_t) (eq - *w));
-                if (!dot)
-                        continue;
-                size_t ml = (size_t) (dot - *w);
-                if (streq(kind, "blacklist")) {
-                        if (vc_cmdline_name_equal(*w, ml, "modprobe") && vc_cmdline_name_equal(dot + 1, (size_t) (eq - dot - 1), "blacklist") &&
-                            vc_option_list_has(eq + 1, module))
-                                return true;
-                } else if (streq(kind, "options") && vc_cmdline_name_equal(*w, ml, module) && streq(dot + 1, value))
-                        return true;
-        }
-        return false;
-}
-
-static int load_modprobe_config(struct doctor *d) {
-        static const enum vc_place places[] = {
-                VC_PLACE_MODPROBE_D, VC_PLACE_MODPROBE_D_RUN, VC_PLACE_MODPROBE_D_USR, VC_PLACE_MODPROBE_D_LIB,
-        };
-        char *paths[ELEMENTSOF(places) + 1] = {};
-        _cleanup_strv_free_ char **running = NULL;
-        _cleanup_free_ char *nodir = NULL; /* here: the gotos below must not skip its initialization */
-        int r = 0;
-
-        for (size_t i = 0; i < ELEMENTSOF(places); i++)
-                if ((r = vc_ctx_path(d->ctx, places[i], &paths[i], NULL)) < 0)
-                        goto out;
-
-        /* kmod reads the running kernel's command line by itself. */
-        {
-                _cleanup_(vc_ctx_unrefp) struct vc_ctx *host = NULL;
-                _cleanup_free_ char *p = NULL, *text = NULL;
-                if (vc_ctx_new(NULL, &host) >= 0 && vc_ctx_path(host, VC_PLACE_PROC, &p, "cmdline") >= 0)
-                        (void) vc_sysfs_read(p, &text);
-                if ((r = vc_cmdline_split(text, &running)) < 0)
-                        goto out;
-        }
-
-        /* Without a module directory under the root, point kmod at one that does not exist
-         * rather than at the host's: lookups then find nothing, as they should. */
-        if (!d->moddir && (r = vc_ctx_path(d->ctx, VC_PLACE_LIB_MODULES, &nodir, "%s", kver_ok(d->kver) ? d->kver : "none")) < 0)
-                goto out;
-        d->kmod = kmod_new(d->moddir ? d->moddir : nodir, (const char *const *) paths);
-        if (!d->kmod) {
-                r = -ENOMEM;
-                goto out;
-        }
-        kmod_set_log_fn(d->kmod, kmod_log_debug, NULL);
-
-        struct {
-                struct kmod_config_iter *(*get)(const struct kmod_ctx *);
-                const char *kind;
-                struct entry **v;
-                size_t *n;
-        } lists[] = {
-                { kmod_config_get_blacklists, "blacklist", &d->conf.blacklist, &d->conf.n_blacklist },
-                { kmod_config_get_options, "options", &d->conf.options, &d->conf.n_options },
-                { kmod_config_get_softdeps, "softdep", &d->conf.softdeps, &d->conf.n_softdeps },
-                { kmod_config_get_install_commands, "install", &d->conf.installs, &d->conf.n_installs },
-        };
-        for (size_t i = 0; i < ELEMENTSOF(lists); i++) {
-                struct kmod_config_iter *it = lists[i].get(d->kmod);
-                if (!it)
-                        continue;
-                while (kmod_config_iter_next(it)) {
-                        const char *k = kmod_config_iter_get_key(it), *v = kmod_config_iter_get_value(it);
-                        if (!k || from_running_cmdline(running, lists[i].kind, k, v))
-                                continue;
-                        if ((r = entry_add(lists[i].v, lists[i].n, k, v, false)) < 0) {
-                                kmod_config_iter_free_iter(it);
-                                goto out;
-                        }
-                }
-                kmod_config_iter_free_iter(it);
-        }
-
-        /* The root's own command line: modprobe.blacklist=a,b and MODULE.param=value. */
-        for (char **w = d->cmdline; *w; w++) {
-                const char *eq = strchr(*w, '=');
-                if (!eq)
-                        continue;
-                const char *dot = memchr(*w, '.', (size_t) (eq - *w));
-                if (!dot || dot == *w)
-                        continue;
-                _cleanup_free_ char *mod = strndup(*w, (size_t) (dot - *w));
-                if (!mod) {
-                        r = -ENOMEM;
-                        goto out;
-                }
-                if (vc_module_name_equal(mod, "modprobe")) {
-                        if (!vc_cmdline_name_equal(dot + 1, (size_t) (eq - dot - 1), "blacklist"))
-                                continue;
-                        for (const char *p = eq + 1; *p;) {
-                                size_t l = strcspn(p, ",");
-                                _cleanup_free_ char *m = strndup(p, l);
-                                if (!m || entry_add(&d->conf.blacklist, &d->conf.n_blacklist, m, NULL, true) < 0) {
-                                        r = -ENOMEM;
-                                        goto out;
-                                }
-                                p += l;
-                                p += *p == ',';
-                        }
-                } else if ((r = entry_add(&d->conf.options, &d->conf.n_options, mod, dot + 1, true)) < 0)
-                        goto out;
-        }
-        r = 0;
-out:
-        for (size_t i = 0; i < ELEMENTSOF(places); i++)
-                free(paths[i]);
-        return r;
 }
 
 static bool is_candidate(const struct vc_pci_dev *dev) {
@@ -797,8 +577,8 @@ static int check_unsafe_interrupts(struct doctor *d) {
                 on = streq(v, "Y") || streq(v, "1");
                 where = "vfio_iommu_type1 is loaded with allow_unsafe_interrupts=Y";
         }
-        for (size_t i = 0; !on && i < d->conf.n_options; i++) {
-                const struct entry *e = &d->conf.options[i];
+        for (size_t i = 0; !on && i < d->conf->n_options; i++) {
+                const struct vc_modconf_entry *e = &d->conf->options[i];
                 if (!streq(e->module, "vfio_iommu_type1"))
                         continue;
                 _cleanup_free_ char *x = vc_options_get(e->value, "allow_unsafe_interrupts");
@@ -827,72 +607,7 @@ static int check_acs_override(struct doctor *d) {
                    fmt("accept the security trade-off knowingly, or move the device to a slot with real isolation and remove pcie_acs_override from %s", grub_hint));
 }
 
-/* ------------------------------------------------------------------ modules */
-
-enum modstate { MOD_UNKNOWN, MOD_MISSING, MOD_AVAILABLE, MOD_LOADED, MOD_BUILTIN };
-
-static bool module_basename_is(const char *path, size_t len, const char *name) {
-        /* ".../vfio-pci.ko", ".ko.xz", ".ko.zst", ".ko.gz" */
-        const char *end = path + len, *slash = path;
-        for (const char *p = path; p < end; p++)
-                if (*p == '/')
-                        slash = p + 1;
-        const char *ko = NULL;
-        for (const char *p = slash; p + 3 <= end; p++)
-                if (strncmp(p, ".ko", 3) == 0)
-                        ko = p;
-        if (!ko)
-                return false;
-        return vc_cmdline_name_equal(slash, (size_t) (ko - slash), name);
-}
-
-static bool text_index_has(const char *text, const char *name) {
-        for (const char *l = text; l && *l;) {
-                size_t n = strcspn(l, "\n");
-                size_t path = strcspn(l, ":\n");
-                if (module_basename_is(l, path < n ? path : n, name))
-                        return true;
-                l += n;
-                l += *l == '\n';
-        }
-        return false;
-}
-
-static enum modstate module_state(struct doctor *d, const char *name) {
-        _cleanup_free_ char *n = normalize_module(name), *rel = NULL;
-        if (!n)
-                return MOD_UNKNOWN;
-        if ((rel = fmt("%s/initstate", n)) && root_exists(d, VC_PLACE_SYS_MODULE, rel))
-                return MOD_LOADED;
-        if (root_exists(d, VC_PLACE_SYS_MODULE, n))
-                return MOD_BUILTIN; /* built-in modules with parameters appear without initstate */
-        if (!d->moddir)
-                return MOD_UNKNOWN;
-
-        _cleanup_free_ char *builtin = NULL, *dep = NULL, *p = NULL;
-        if ((p = fmt("%s/modules.builtin", d->moddir)) && vc_sysfs_read(p, &builtin) >= 0 && text_index_has(builtin, n))
-                return MOD_BUILTIN;
-        free(p);
-        bool have_bin = (p = fmt("%s/modules.dep.bin", d->moddir)) && vc_path_exists(p);
-        if (have_bin && d->kmod) {
-                struct kmod_list *list = NULL, *l;
-                bool found = false;
-                if (kmod_module_new_from_lookup(d->kmod, n, &list) >= 0) {
-                        kmod_list_foreach(l, list) {
-                                struct kmod_module *m = kmod_module_get_module(l);
-                                found |= kmod_module_get_path(m) != NULL;
-                                kmod_module_unref(m);
-                        }
-                        kmod_module_unref_list(list);
-                }
-                return found ? MOD_AVAILABLE : MOD_MISSING;
-        }
-        /* No binary index (a copied tree): read the text one. */
-        free(p);
-        if ((p = fmt("%s/modules.dep", d->moddir)) && vc_sysfs_read(p, &dep) >= 0)
-                return text_index_has(dep, n) ? MOD_AVAILABLE : MOD_MISSING;
-        return MOD_UNKNOWN;
-}
+/* ------------------------------------------------------------------ modules (read through lib/modules.c) */
 
 static int check_vfio_modules(struct doctor *d) {
         static const char *const mods[] = { "vfio_pci", "vfio_iommu_type1" };
@@ -903,13 +618,13 @@ static int check_vfio_modules(struct doctor *d) {
         int r = 0;
 
         for (size_t i = 0; i < ELEMENTSOF(mods); i++) {
-                enum modstate s = module_state(d, mods[i]);
-                if (i == 0 && driver_present && s != MOD_BUILTIN)
-                        s = MOD_LOADED;
-                const char *what = s == MOD_LOADED ? "loaded" : s == MOD_BUILTIN ? "built into the kernel"
-                                 : s == MOD_AVAILABLE ? "available as a module" : s == MOD_MISSING ? "MISSING" : "not loaded";
-                missing |= s == MOD_MISSING;
-                unknown |= s == MOD_UNKNOWN;
+                enum vc_module_state s = vc_modinfo_module_state(d->mods, mods[i]);
+                if (i == 0 && driver_present && s != VC_MODULE_BUILTIN)
+                        s = VC_MODULE_LOADED;
+                const char *what = s == VC_MODULE_LOADED ? "loaded" : s == VC_MODULE_BUILTIN ? "built into the kernel"
+                                 : s == VC_MODULE_AVAILABLE ? "available as a module" : s == VC_MODULE_MISSING ? "MISSING" : "not loaded";
+                missing |= s == VC_MODULE_MISSING;
+                unknown |= s == VC_MODULE_UNKNOWN;
                 if (!(parts[i] = fmt("%s %s", mods[i], what))) {
                         r = -ENOMEM;
                         goto out;
@@ -937,8 +652,8 @@ out:
 static int check_vfio_ids(struct doctor *d) {
         bool any = false;
         int r;
-        for (size_t i = 0; i < d->conf.n_options; i++) {
-                const struct entry *e = &d->conf.options[i];
+        for (size_t i = 0; i < d->conf->n_options; i++) {
+                const struct vc_modconf_entry *e = &d->conf->options[i];
                 if (!streq(e->module, "vfio_pci"))
                         continue;
                 _cleanup_free_ char *ids = vc_options_get(e->value, "ids");
@@ -971,8 +686,8 @@ static int check_vfio_ids(struct doctor *d) {
                 if (r < 0)
                         return r;
         }
-        for (size_t i = 0; i < d->conf.n_softdeps; i++) {
-                const struct entry *e = &d->conf.softdeps[i];
+        for (size_t i = 0; i < d->conf->n_softdeps; i++) {
+                const struct vc_modconf_entry *e = &d->conf->softdeps[i];
                 if (!vc_softdep_preloads(e->value, "vfio_pci") || vc_module_name_equal(e->module, "vfio_pci"))
                         continue;
                 any = true;
@@ -1002,36 +717,26 @@ static const char *release_of(struct doctor *d, const struct vc_pci_dev *dev, bo
 /* The module(s) of the device's host driver: the bound driver's module, or, while the device is on
  * vfio-pci or unbound, what its modalias resolves to. */
 static int host_modules(struct doctor *d, const struct vc_pci_dev *dev, char ***ret) {
+        _cleanup_strv_free_ char **v = calloc(9, sizeof *v), **found = NULL;
         size_t n = 0;
-        char **v = calloc(9, sizeof *v);
+        int r;
+
         if (!v)
                 return -ENOMEM;
         const char *drv = vc_pci_dev_driver(dev);
         if (drv && !vc_pci_dev_is_on_vfio(dev)) {
                 const char *m = vc_pci_dev_driver_module(dev);
-                if (!(v[n++] = normalize_module(m ? m : drv)))
-                        goto oom;
-        } else if (d->kmod && d->moddir && vc_pci_dev_modalias(dev)) {
-                struct kmod_list *list = NULL, *l;
-                if (kmod_module_new_from_lookup(d->kmod, vc_pci_dev_modalias(dev), &list) >= 0) {
-                        kmod_list_foreach(l, list) {
-                                struct kmod_module *m = kmod_module_get_module(l);
-                                const char *name = kmod_module_get_name(m);
-                                if (n < 8 && name && !vc_module_name_equal(name, "vfio_pci") && !(v[n++] = normalize_module(name))) {
-                                        kmod_module_unref(m);
-                                        kmod_module_unref_list(list);
-                                        goto oom;
-                                }
-                                kmod_module_unref(m);
-                        }
-                        kmod_module_unref_list(list);
-                }
+                if (!(v[n++] = vc_module_name_normalize(m ? m : drv)))
+                        return -ENOMEM;
+        } else if (vc_pci_dev_modalias(dev)) {
+                if ((r = vc_modinfo_lookup(d->mods, vc_pci_dev_modalias(dev), &found)) < 0)
+                        return r;
+                for (char **f = found; *f && n < 8; f++)
+                        if (!vc_module_name_equal(*f, "vfio_pci") && !(v[n++] = strdup(*f)))
+                                return -ENOMEM;
         }
-        *ret = v;
+        *ret = TAKE_PTR(v);
         return 0;
-oom:
-        strv_free(v);
-        return -ENOMEM;
 }
 
 static int check_host_driver(struct doctor *d, const struct vc_pci_dev *dev) {
@@ -1058,20 +763,20 @@ static int check_host_driver(struct doctor *d, const struct vc_pci_dev *dev) {
                         if (r < 0)
                                 return r;
                 }
-                for (size_t i = 0; i < d->conf.n_installs; i++)
-                        if (streq(d->conf.installs[i].module, *m) && vc_install_disables(d->conf.installs[i].value)) {
+                for (size_t i = 0; i < d->conf->n_installs; i++)
+                        if (streq(d->conf->installs[i].module, *m) && vc_install_disables(d->conf->installs[i].value)) {
                                 found = true;
                                 r = add(d, "host-driver", VC_DOCTOR_FAIL, dev,
                                         fmt("%s: modprobe.d has \"install %s %s\": loading the host driver does nothing, so the device cannot be given back to the host",
-                                            vc_pci_dev_name(dev), *m, d->conf.installs[i].value),
+                                            vc_pci_dev_name(dev), *m, d->conf->installs[i].value),
                                         fmt("delete the \"install %s\" line from /etc/modprobe.d and run update-initramfs -u (dracut -f on Fedora)", *m));
                                 if (r < 0)
                                         return r;
                         }
-                for (size_t i = 0; i < d->conf.n_blacklist; i++)
-                        if (streq(d->conf.blacklist[i].module, *m)) {
+                for (size_t i = 0; i < d->conf->n_blacklist; i++)
+                        if (streq(d->conf->blacklist[i].module, *m)) {
                                 found = true;
-                                bool cl = d->conf.blacklist[i].cmdline;
+                                bool cl = d->conf->blacklist[i].cmdline;
                                 r = add(d, "host-driver", keep ? VC_DOCTOR_WARN : VC_DOCTOR_FAIL, dev,
                                         fmt("%s: its host driver %s is blacklisted (%s): it never binds by itself, so %s",
                                             vc_pci_dev_name(dev), *m, cl ? "modprobe.blacklist= on the kernel command line" : "\"blacklist\" in modprobe.d",
@@ -1185,59 +890,110 @@ static bool claimed_by_us(struct doctor *d, const struct vc_pci_dev *dev) {
                vc_record_find_device(rec, vc_pci_dev_addr(dev));
 }
 
+/* AMD GPU families that do not come back from a reset without the vendor-reset module. */
+static int check_vendor_reset(struct doctor *d, const struct vc_pci_dev *dev) {
+        const char *methods = vc_pci_dev_reset_method(dev);
+        const char *family = vc_vendor_reset_family(vc_pci_dev_vendor(dev), vc_pci_dev_device(dev));
+        const char *name = vc_pci_dev_name(dev);
+
+        if (!family)
+                return 0;
+        enum vc_module_state s = vc_modinfo_module_state(d->mods, "vendor_reset");
+        bool ds = has_method(methods, "device_specific");
+        if (s == VC_MODULE_LOADED || s == VC_MODULE_BUILTIN) {
+                if (!methods || (ds && strncmp(methods, "device_specific", 15) == 0))
+                        return add(d, "vendor-reset", VC_DOCTOR_OK, dev,
+                                   fmt("%s: AMD %s GPU; vendor-reset is loaded%s", name, family,
+                                       methods ? " and reset_method uses device_specific first" : ""),
+                                   NULL);
+                return add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
+                           fmt("%s: AMD %s GPU; vendor-reset is loaded but reset_method is \"%s\", so the kernel does not use it", name, family, methods),
+                           fmt("set reset = device_specific for %s in vfio-claim.conf (written to reset_method at claim)", name));
+        }
+        return add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
+                   fmt("%s: AMD %s GPU: this family does not come back from a reset (the \"AMD reset bug\"), so a VM reboot or a second VM start finds it dead; the vendor-reset module%s",
+                       name, family, s == VC_MODULE_AVAILABLE ? " is installed but not loaded" : " is not installed"),
+                   s == VC_MODULE_AVAILABLE ? fmt("load vendor-reset at boot (echo vendor-reset > /etc/modules-load.d/vendor-reset.conf) and set reset = device_specific for %s", name)
+                                            : fmt("install vendor-reset (github.com/gnif/vendor-reset, DKMS), load it at boot and set reset = device_specific for %s", name));
+}
+
+/* An explicit "reset =" the kernel cannot honour makes every claim fail. */
+static int check_reset_configured(struct doctor *d, const struct vc_pci_dev *dev) {
+        const char *methods = vc_pci_dev_reset_method(dev);
+        const char *name = vc_pci_dev_name(dev);
+        const struct vc_config_device *cd = d->opts->config ? vc_config_match_device(d->opts->config, dev) : NULL;
+
+        if (!cd || !(cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) ||
+            has_method(methods, vc_reset_to_string(cd->reset)))
+                return 0;
+        if (methods && methods[0] && claimed_by_us(d, dev))
+                /* reset_method shows the methods enabled now, and a claim under an earlier
+                 * "reset =" narrowed them: what else the device supports is not visible. */
+                return add(d, "reset", VC_DOCTOR_WARN, dev,
+                           fmt("%s: configured with reset = %s, but reset_method says \"%s\", which vfio-claim may have narrowed at an earlier claim; whether the device supports %s shows only after the kernel's list is back",
+                               name, vc_reset_to_string(cd->reset), methods, vc_reset_to_string(cd->reset)),
+                           fmt("run vfio-claim apply (it writes the configured method, and fails if the device lacks it), or echo default > /sys/bus/pci/devices/%s/reset_method and run doctor again", name));
+        return add(d, "reset", VC_DOCTOR_FAIL, dev,
+                   fmt("%s: configured with reset = %s, but the kernel %s%s%s: every claim of it will fail", name,
+                       vc_reset_to_string(cd->reset), !methods ? "has no reset_method for it" : "offers only: ",
+                       methods && methods[0] ? methods : "", methods && !methods[0] ? "none" : ""),
+                   fmt("set reset = auto for [device %s] (%s:%u)%s", cd->name, cd->file, cd->line,
+                       cd->reset == VC_RESET_DEVICE_SPECIFIC ? ", or load the module that provides the device-specific reset (vendor-reset)" : ""));
+}
+
+/* Is "bus" the only method reset_method lists (older kernels separated them with commas)?
+ * 1 or 0, -ENOMEM. */
+static int only_bus_reset(const char *methods) {
+        _cleanup_strv_free_ char **w = NULL;
+        if (vc_cmdline_split(methods, &w) < 0)
+                return -ENOMEM;
+        for (char **i = w; *i; i++)
+                for (const char *p = *i; *p;) {
+                        size_t l = strcspn(p, ",");
+                        if (!(l == 3 && strncmp(p, "bus", 3) == 0))
+                                return 0;
+                        p += l;
+                        p += *p == ',';
+                }
+        return 1;
+}
+
+/* Bus reset is the only method: it resets every device on the bus, and the kernel refuses it
+ * while other devices share the bus; QEMU can still reset the bus when the VM owns them all. */
+static int check_bus_reset(struct doctor *d, const struct vc_pci_dev *dev) {
+        const struct vc_group *g = vc_topology_find_group(d->topo, vc_pci_dev_addr(dev));
+        const struct vc_pci_addr *b = vc_pci_dev_addr(dev);
+        _cleanup_free_ char *active = NULL;
+
+        for (size_t i = 0; i < d->n_all; i++) {
+                const struct vc_pci_dev *o = d->all[i];
+                const struct vc_pci_addr *a = vc_pci_dev_addr(o);
+                if (o == dev || a->domain != b->domain || a->bus != b->bus)
+                        continue;
+                bool in_group = g && vc_topology_find_group(d->topo, a) == g;
+                if (in_group || !vc_pci_dev_driver(o) || vc_pci_dev_is_on_vfio(o))
+                        continue;
+                _cleanup_free_ char *desc = describe(o);
+                if (!desc || append(&active, ", ", desc) < 0)
+                        return -ENOMEM;
+        }
+        if (active)
+                return add(d, "reset", VC_DOCTOR_WARN, dev,
+                           fmt("%s: bus reset is its only reset method, but bus %04x:%02x also holds %s in use by the host: the reset cannot happen",
+                               vc_pci_dev_name(dev), b->domain, b->bus, active),
+                           strdup("move the card to a slot of its own, or pass the other devices on that bus to the same VM"));
+        return add(d, "reset", VC_DOCTOR_OK, dev,
+                   fmt("%s: reset by bus reset (no FLR); nothing else on its bus is in use by the host", vc_pci_dev_name(dev)), NULL);
+}
+
 static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
         const char *methods = vc_pci_dev_reset_method(dev);
         const char *family = vc_vendor_reset_family(vc_pci_dev_vendor(dev), vc_pci_dev_device(dev));
         const char *name = vc_pci_dev_name(dev);
         int r;
 
-        if (family) {
-                enum modstate s = module_state(d, "vendor_reset");
-                bool ds = has_method(methods, "device_specific");
-                if (s == MOD_LOADED || s == MOD_BUILTIN) {
-                        if (!methods || (ds && strncmp(methods, "device_specific", 15) == 0))
-                                r = add(d, "vendor-reset", VC_DOCTOR_OK, dev,
-                                        fmt("%s: AMD %s GPU; vendor-reset is loaded%s", name, family,
-                                            methods ? " and reset_method uses device_specific first" : ""),
-                                        NULL);
-                        else
-                                r = add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
-                                        fmt("%s: AMD %s GPU; vendor-reset is loaded but reset_method is \"%s\", so the kernel does not use it", name, family, methods),
-                                        fmt("set reset = device_specific for %s in vfio-claim.conf (written to reset_method at claim)", name));
-                } else
-                        r = add(d, "vendor-reset", VC_DOCTOR_WARN, dev,
-                                fmt("%s: AMD %s GPU: this family does not come back from a reset (the \"AMD reset bug\"), so a VM reboot or a second VM start finds it dead; the vendor-reset module%s",
-                                    name, family, s == MOD_AVAILABLE ? " is installed but not loaded" : " is not installed"),
-                                s == MOD_AVAILABLE ? fmt("load vendor-reset at boot (echo vendor-reset > /etc/modules-load.d/vendor-reset.conf) and set reset = device_specific for %s", name)
-                                                   : fmt("install vendor-reset (github.com/gnif/vendor-reset, DKMS), load it at boot and set reset = device_specific for %s", name));
-                if (r < 0)
-                        return r;
-        }
-
-        /* An explicit "reset =" the kernel cannot honour makes every claim fail. */
-        const struct vc_config_device *cd = d->opts->config ? vc_config_match_device(d->opts->config, dev) : NULL;
-        if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
-            !has_method(methods, vc_reset_to_string(cd->reset)) && methods && methods[0] && claimed_by_us(d, dev)) {
-                /* reset_method shows the methods enabled now, and a claim under an earlier
-                 * "reset =" narrowed them: what else the device supports is not visible. */
-                r = add(d, "reset", VC_DOCTOR_WARN, dev,
-                        fmt("%s: configured with reset = %s, but reset_method says \"%s\", which vfio-claim may have narrowed at an earlier claim; whether the device supports %s shows only after the kernel's list is back",
-                            name, vc_reset_to_string(cd->reset), methods, vc_reset_to_string(cd->reset)),
-                        fmt("run vfio-claim apply (it writes the configured method, and fails if the device lacks it), or echo default > /sys/bus/pci/devices/%s/reset_method and run doctor again", name));
-                if (r < 0)
-                        return r;
-        } else if (cd && (cd->reset == VC_RESET_FLR || cd->reset == VC_RESET_BUS || cd->reset == VC_RESET_DEVICE_SPECIFIC) &&
-            !has_method(methods, vc_reset_to_string(cd->reset))) {
-                r = add(d, "reset", VC_DOCTOR_FAIL, dev,
-                        fmt("%s: configured with reset = %s, but the kernel %s%s%s: every claim of it will fail", name,
-                            vc_reset_to_string(cd->reset), !methods ? "has no reset_method for it" : "offers only: ",
-                            methods && methods[0] ? methods : "", methods && !methods[0] ? "none" : ""),
-                        fmt("set reset = auto for [device %s] (%s:%u)%s", cd->name, cd->file, cd->line,
-                            cd->reset == VC_RESET_DEVICE_SPECIFIC ? ", or load the module that provides the device-specific reset (vendor-reset)" : ""));
-                if (r < 0)
-                        return r;
-        }
-
+        if ((r = check_reset_configured(d, dev)) < 0)
+                return r;
         if (!methods) {
                 if (dev_attr_exists(dev, "reset"))
                         return add(d, "reset", VC_DOCTOR_OK, dev,
@@ -1251,46 +1007,10 @@ static int check_reset(struct doctor *d, const struct vc_pci_dev *dev) {
                 return add(d, "reset", VC_DOCTOR_WARN, dev,
                            fmt("%s: reset_method is empty: no reset method is enabled (all were disabled, or the kernel offers none), so the VM inherits the device's state", name),
                            fmt("set reset = auto for %s (vfio-claim writes \"default\" to reset_method at claim); if it stays empty the device cannot be reset", name));
-
-        /* Bus reset is the only method: it resets every device on the bus, and the kernel refuses it
-         * while other devices share the bus; QEMU can still reset the bus when the VM owns them all. */
-        bool only_bus = true;
-        {
-                _cleanup_strv_free_ char **w = NULL;
-                if (vc_cmdline_split(methods, &w) < 0)
-                        return -ENOMEM;
-                for (char **i = w; *i; i++)
-                        for (const char *p = *i; *p;) {
-                                size_t l = strcspn(p, ",");
-                                if (!(l == 3 && strncmp(p, "bus", 3) == 0))
-                                        only_bus = false;
-                                p += l;
-                                p += *p == ',';
-                        }
-        }
-        if (only_bus) {
-                const struct vc_group *g = vc_topology_find_group(d->topo, vc_pci_dev_addr(dev));
-                _cleanup_free_ char *active = NULL;
-                for (size_t i = 0; i < d->n_all; i++) {
-                        const struct vc_pci_dev *o = d->all[i];
-                        const struct vc_pci_addr *a = vc_pci_dev_addr(o), *b = vc_pci_dev_addr(dev);
-                        if (o == dev || a->domain != b->domain || a->bus != b->bus)
-                                continue;
-                        bool in_group = g && vc_topology_find_group(d->topo, a) == g;
-                        if (in_group || !vc_pci_dev_driver(o) || vc_pci_dev_is_on_vfio(o))
-                                continue;
-                        _cleanup_free_ char *desc = describe(o);
-                        if (!desc || append(&active, ", ", desc) < 0)
-                                return -ENOMEM;
-                }
-                if (active)
-                        return add(d, "reset", VC_DOCTOR_WARN, dev,
-                                   fmt("%s: bus reset is its only reset method, but bus %04x:%02x also holds %s in use by the host: the reset cannot happen",
-                                       name, vc_pci_dev_addr(dev)->domain, vc_pci_dev_addr(dev)->bus, active),
-                                   strdup("move the card to a slot of its own, or pass the other devices on that bus to the same VM"));
-                return add(d, "reset", VC_DOCTOR_OK, dev,
-                           fmt("%s: reset by bus reset (no FLR); nothing else on its bus is in use by the host", name), NULL);
-        }
+        if ((r = only_bus_reset(methods)) < 0)
+                return r;
+        if (r > 0)
+                return check_bus_reset(d, dev);
         return add(d, "reset", VC_DOCTOR_OK, dev, fmt("%s: reset methods: %s", name, methods), NULL);
 }
 
@@ -1402,8 +1122,8 @@ static int check_link(struct doctor *d, const struct vc_pci_dev *dev) {
 }
 
 static int check_config_devices(struct doctor *d) {
-        const struct vc_config *c = d->opts->config;
-        if (!c || d->opts->n_targets > 0 || d->opts->explicit_targets)
+        const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
+        if (d->opts->n_targets > 0 || d->opts->explicit_targets)
                 return 0;
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
@@ -1472,13 +1192,13 @@ static int check_boot_setup(struct doctor *d) {
                 { "boot/initrd.img-", "", "update-initramfs -u -k " }, /* Debian, Ubuntu */
                 { "boot/initramfs-", ".img", "dracut -f --kver " },    /* Fedora, RHEL */
         };
-        const struct vc_config *c = d->opts->config;
+        const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
         int r;
 
-        if (!c || !vc_config_has_boot_devices(c))
+        if (!vc_config_has_boot_devices(c))
                 return 0;
 
-        if (kver_ok(d->kver)) {
+        if (d->kver) {
                 time_t conf = c->dir ? config_mtime(c->dir) : 0;
                 bool found = false;
                 for (size_t i = 0; i < ELEMENTSOF(images) && !found; i++) {
@@ -1526,40 +1246,82 @@ static int check_boot_setup(struct doctor *d) {
                    strdup("systemctl enable vfio-claim-early.service"));
 }
 
+/* ------------------------------------------------------------------ the run */
+
+/* What a check needs besides the host's facts (the root's command line, its kernel's modules,
+ * sysfs): a device to examine (it then runs once for each, after the host checks, all of a
+ * device's checks together) or a configuration (without one it does not run). */
+enum {
+        NEEDS_DEVICE = 1 << 0,
+        NEEDS_CONFIG = 1 << 1,
+};
+
+/* Every check, in the order of the report. */
+static const struct check {
+        const char *ids; /* the check ids of its findings */
+        unsigned needs;
+        union {
+                int (*host)(struct doctor *d);
+                int (*device)(struct doctor *d, const struct vc_pci_dev *dev);
+        };
+} checks[] = {
+        { "iommu",                     0,                          .host = check_iommu },
+        { "interrupt-remapping",       0,                          .host = check_interrupt_remapping },
+        { "unsafe-interrupts",         0,                          .host = check_unsafe_interrupts },
+        { "acs-override",              0,                          .host = check_acs_override },
+        { "vfio-modules",              0,                          .host = check_vfio_modules },
+        { "vfio-pci-ids",              0,                          .host = check_vfio_ids },
+        { "config",                    NEEDS_CONFIG,               .host = check_config_devices },
+        { "initramfs early-unit",      NEEDS_CONFIG,               .host = check_boot_setup },
+        { "critical",                  NEEDS_DEVICE,               .device = check_critical },
+        { "group",                     NEEDS_DEVICE,               .device = check_group },
+        { "host-driver",               NEEDS_DEVICE,               .device = check_host_driver },
+        { "vendor-reset",              NEEDS_DEVICE,               .device = check_vendor_reset },
+        { "reset",                     NEEDS_DEVICE,               .device = check_reset },
+        { "bars",                      NEEDS_DEVICE,               .device = check_bars },
+        { "link",                      NEEDS_DEVICE,               .device = check_link },
+};
+
+static int run_checks(struct doctor *d, const struct vc_pci_dev *dev) {
+        for (size_t i = 0; i < ELEMENTSOF(checks); i++) {
+                const struct check *c = &checks[i];
+                int r;
+                if (!(c->needs & NEEDS_DEVICE) != !dev || ((c->needs & NEEDS_CONFIG) && !d->opts->config))
+                        continue;
+                r = dev ? c->device(d, dev) : c->host(d);
+                if (r < 0)
+                        return log_debug_errno(r, "doctor check %s failed: %m", c->ids);
+        }
+        return 0;
+}
+
+/* Reading the facts the checks share: the devices, the examined ones, the kernel and its modules. */
+static int doctor_load(struct doctor *d) {
+        int r;
+        if (d->opts->topology)
+                d->topo = d->opts->topology;
+        else {
+                if ((r = vc_topology_read(d->ctx, &d->own_topo)) < 0)
+                        return r;
+                d->topo = d->own_topo;
+        }
+        if ((r = collect(d)) < 0)
+                return r;
+        return load_kernel_facts(d);
+}
+
 int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct vc_doctor_report *report) {
         _cleanup_(doctor_done) struct doctor d = { .ctx = ctx, .opts = opts, .report = report };
         int r;
 
-        if (opts->topology)
-                d.topo = opts->topology;
-        else {
-                r = vc_topology_read(ctx, &d.own_topo);
-                if (r < 0)
-                        return r;
-                d.topo = d.own_topo;
-        }
-        if ((r = collect(&d)) < 0 || (r = load_kernel_facts(&d)) < 0 || (r = load_modprobe_config(&d)) < 0)
+        if ((r = doctor_load(&d)) < 0 || (r = run_checks(&d, NULL)) < 0)
                 return r;
-
-        if ((r = check_iommu(&d)) < 0 || (r = check_interrupt_remapping(&d)) < 0 ||
-            (r = check_unsafe_interrupts(&d)) < 0 || (r = check_acs_override(&d)) < 0 ||
-            (r = check_vfio_modules(&d)) < 0 || (r = check_vfio_ids(&d)) < 0 ||
-            (r = check_config_devices(&d)) < 0 || (r = check_boot_setup(&d)) < 0)
-                return r;
-
-        for (size_t i = 0; i < d.n_targets; i++) {
-                const struct vc_pci_dev *dev = d.targets[i];
-                if ((r = check_critical(&d, dev)) < 0 || (r = check_group(&d, dev)) < 0 ||
-                    (r = check_host_driver(&d, dev)) < 0 || (r = check_reset(&d, dev)) < 0 ||
-                    (r = check_bars(&d, dev)) < 0 || (r = check_link(&d, dev)) < 0)
+        for (size_t i = 0; i < d.n_targets; i++)
+                if ((r = run_checks(&d, d.targets[i])) < 0)
                         return r;
-        }
-        if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets) {
-                r = add(&d, "devices", VC_DOCTOR_SKIP, NULL,
-                        strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
-                        NULL);
-                if (r < 0)
-                        return r;
-        }
+        if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets)
+                return add(&d, "devices", VC_DOCTOR_SKIP, NULL,
+                           strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
+                           NULL);
         return 0;
 }

@@ -72,9 +72,6 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
 
 /* ---- pieces exposed for the unit tests and the CLI */
 
-/* Does a comma-separated option value ("on,igfx_off") contain @item? */
-bool vc_option_list_has(const char *value, const char *item);
-
 /* vfio-pci "ids=" value: "vvvv:dddd[:svvv[:sddd[:class[:mask]]]],..." — does it select the device? */
 bool vc_vfio_ids_match(const char *ids, uint16_t vendor, uint16_t device);
 /* The "ids=" value inside a module options string ("ids=10de:2204 disable_vga=1"), or NULL. */

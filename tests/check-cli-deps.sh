@@ -16,6 +16,11 @@ needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' 
 case "$needed" in
 *libvirt*) echo "not ok - vfio-claim needs libvirt at start: $needed"; exit 1 ;;
 esac
+# libkmod too: lib/modules.c opens it when a module is first loaded or looked up, doctor's
+# module inspection included.
+case "$needed" in
+*libkmod*) echo "not ok - vfio-claim needs libkmod at start: $needed"; exit 1 ;;
+esac
 echo "ok - vfio-claim needs: $needed"
 if ldd "$bin" 2>/dev/null | grep -q libvirt; then
         echo "not ok - vfio-claim loads libvirt at start: $(ldd "$bin" | grep libvirt | tr -s ' \t' ' ')"

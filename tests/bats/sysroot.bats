@@ -75,17 +75,18 @@ boot_claimed_nic() {
         grep -q 'host=probe' "$STATE"/group-*
 }
 
-# tree_module: the tree's module index names vcfake (a .ko in the tree) for the NIC's modalias
+# tree_module [RELEASE]: the tree's module index (of kernel RELEASE, the running one's by default)
+# names vcfake (a .ko in the tree) for the NIC's modalias
 tree_module() {
-        local depmod dir
+        local depmod dir kver=${1:-$(uname -r)}
         depmod=$(PATH=/usr/sbin:/sbin:$PATH command -v depmod) || skip "depmod (kmod) is not installed"
-        dir="$ROOT/lib/modules/$(uname -r)"
+        dir="$ROOT/lib/modules/$kver"
         mkdir -p "$dir/kernel"
         printf 'const char m[] __attribute__((section(".modinfo"), used)) = "alias=pci:v00008086d000010D3sv*sd*bc*sc*i*";\n' \
                 > "$BATS_TEST_TMPDIR/m.c"
         ${CC:-cc} -c "$BATS_TEST_TMPDIR/m.c" -o "$dir/kernel/vcfake.ko" || skip "no C compiler"
         : > "$dir/modules.order"
-        "$depmod" -b "$ROOT" "$(uname -r)" 2>/dev/null
+        "$depmod" -b "$ROOT" "$kver" 2>/dev/null
         grep -q 'alias pci:v00008086d000010D3.* vcfake' "$dir/modules.alias"
 }
 
@@ -114,6 +115,18 @@ tree_module() {
         run grep -c -e '^init_module:' -e '^modprobe:vcfake' "$ROOT/.fakekernel/writes.log"
         assert_output 0
         assert_equal "$(fk_driver $BOOT_NIC)" vfio-pci
+}
+
+@test "sysroot: the tree's modules are those of the tree's kernel, as doctor reads them" {
+        fake_root twin-nics
+        boot_claimed_nic
+        tree_module 9.9.9-vctree
+        mkdir -p "$ROOT/proc/sys/kernel" && echo 9.9.9-vctree > "$ROOT/proc/sys/kernel/osrelease"
+        run vc_sysroot release guest-nic
+        assert_failure
+        assert_output --partial "this needed: vcfake"
+        run grep -c -e '^init_module:' -e '^modprobe:vcfake' "$ROOT/.fakekernel/writes.log"
+        assert_output 0
 }
 
 @test "sysroot: claiming needs vfio-pci: not loaded, and said so" {
