@@ -704,23 +704,18 @@ int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, si
 
 int vc_pci_dev_hwdb_names(struct vc_ctx *ctx, const struct vc_pci_dev *d, char **ret_vendor,
                           char **ret_model) {
-        struct udev_hwdb *hwdb = vc_ctx_get_hwdb(ctx);
-        char key[64];
+        const char *vendor, *model;
+        int r;
 
         *ret_vendor = *ret_model = NULL;
-        if (!hwdb)
-                return -ENOENT;
-        /* The database is keyed by modalias prefixes: vendor alone, then vendor and device. */
-        snprintf(key, sizeof key, "pci:v%08Xd%08X", d->vendor, d->device);
-        struct udev_list_entry *e;
-        udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, key, 0)) {
-                const char *name = udev_list_entry_get_name(e);
-                const char *value = udev_list_entry_get_value(e);
-                char **target = streq(name, "ID_VENDOR_FROM_DATABASE") ? ret_vendor
-                              : streq(name, "ID_MODEL_FROM_DATABASE")  ? ret_model
-                                                                       : NULL;
-                if (target && !*target && value && !(*target = strdup(value)))
-                        return -ENOMEM;
-        }
-        return *ret_vendor || *ret_model ? 0 : -ENOENT;
+        r = vc_ctx_hwdb_pci_names(ctx, d->vendor, d->device, &vendor, &model);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *v = vendor ? strdup(vendor) : NULL;
+        _cleanup_free_ char *m = model ? strdup(model) : NULL;
+        if ((vendor && !v) || (model && !m))
+                return -ENOMEM;
+        *ret_vendor = TAKE_PTR(v);
+        *ret_model = TAKE_PTR(m);
+        return 0;
 }
