@@ -138,12 +138,8 @@ static const char *where(const struct vc_config_device *cd) {
 
 /* Every endpoint of the group that the configuration reserves for another VM refuses the whole
  * group: the GPU's audio function is handed over with it. */
-static int check_group_reservations(struct vc_ctx *ctx, const struct vc_config *config,
-                                    const char *vm, unsigned group) {
-        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        int r = vc_group_read(ctx, group, &g);
-        if (r < 0)
-                return fail("cannot read IOMMU group %u: %s; the VM was not started", group, strerror(-r));
+static int check_group_reservations(const struct vc_config *config, const char *vm, unsigned group,
+                                    const struct vc_group *g) {
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {
                 const struct vc_pci_dev *d = vc_group_device(g, i);
                 const struct vc_config_device *cd = vc_config_match_device(config, d);
@@ -177,10 +173,10 @@ static void rollback(struct vc_ctx *ctx, struct hook_plan *p) {
  * moves only with "consent = yes" on its entry, as at boot (lib/boot.h): nobody is there to ask.
  * A group that is claimed already moves nothing; a group no entry configures is claimed only under
  * [global] hook-claim-unconfigured = yes, which is that consent. */
-static int check_consent(struct vc_ctx *ctx, const struct vc_config *config, const char *vm, unsigned group) {
-        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+static int check_consent(struct vc_ctx *ctx, const struct vc_config *config, const char *vm, unsigned group,
+                         const struct vc_group *g) {
         bool configured = false;
-        if (vc_group_read(ctx, group, &g) < 0 || vc_group_is_claimed(ctx, g))
+        if (vc_group_is_claimed(ctx, g))
                 return HOOK_OK; /* the claim reads it again and says what is wrong */
         for (size_t k = 0; k < vc_group_n_devices(g) && !configured; k++)
                 configured = vc_config_match_device(config, vc_group_device(g, k)) != NULL;
@@ -258,9 +254,17 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 struct wanted *w = &p->groups[i];
                 const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
 
-                if ((r = check_group_reservations(ctx, config, vm, w->group)) != HOOK_OK)
+                /* One read of the group serves the checks below and the reset choices: the lock is
+                 * held and nothing is written until vc_group_claim(), which reads it again. */
+                _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+                r = vc_group_read(ctx, w->group, &g);
+                if (r < 0) {
+                        r = fail("cannot read IOMMU group %u: %s; the VM was not started", w->group, strerror(-r));
                         goto fail;
-                if ((r = check_consent(ctx, config, vm, w->group)) != HOOK_OK)
+                }
+                if ((r = check_group_reservations(config, vm, w->group, g)) != HOOK_OK)
+                        goto fail;
+                if ((r = check_consent(ctx, config, vm, w->group, g)) != HOOK_OK)
                         goto fail;
 
                 r = vc_record_read(ctx, w->group, &w->before);
@@ -278,7 +282,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
 
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
                 size_t n_resets = 0;
-                r = reset_choices(ctx, config, w->group, &resets, &n_resets);
+                r = vc_reset_choices_for_group(config, g, &resets, &n_resets);
                 if (r < 0) {
                         r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
                         goto fail;

@@ -288,13 +288,51 @@ struct vc_pci_reader {
         char *devices;   /* the path of the bus's devices directory */
         int devices_fd;  /* that directory, opened inside the root */
         bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
+        /* The module of each driver met so far (module NULL: built in): a property of the
+         * driver, read once per reader instead of once per bound device. */
+        struct driver_module {
+                char *driver, *module;
+        } *modules;
+        size_t n_modules;
 };
+
+/* The module name of @driver, bound to the device @dfd: from @rd's table, or read and kept. */
+static int driver_module_get(struct vc_pci_reader *rd, int dfd, const char *driver, char **ret) {
+        _cleanup_free_ char *mod = NULL;
+
+        *ret = NULL;
+        if (rd)
+                for (size_t i = 0; i < rd->n_modules; i++)
+                        if (streq(rd->modules[i].driver, driver)) {
+                                if (rd->modules[i].module && !(*ret = strdup(rd->modules[i].module)))
+                                        return -ENOMEM;
+                                return 0;
+                        }
+        (void) read_attr_link_name(dfd, "driver/module", &mod);
+        if (rd && rd->n_modules < 64) { /* a bound on the table; more drivers are read each time */
+                struct driver_module *nv = reallocarray(rd->modules, rd->n_modules + 1, sizeof *nv);
+                if (!nv)
+                        return -ENOMEM;
+                rd->modules = nv;
+                _cleanup_free_ char *dcopy = strdup(driver), *mcopy = mod ? strdup(mod) : NULL;
+                if (!dcopy || (mod && !mcopy))
+                        return -ENOMEM;
+                nv[rd->n_modules++] = (struct driver_module){ .driver = TAKE_PTR(dcopy), .module = TAKE_PTR(mcopy) };
+        }
+        *ret = TAKE_PTR(mod);
+        return 0;
+}
 
 struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
         if (!rd)
                 return NULL;
         if (rd->devices_fd >= 0)
                 close(rd->devices_fd);
+        for (size_t i = 0; i < rd->n_modules; i++) {
+                free(rd->modules[i].driver);
+                free(rd->modules[i].module);
+        }
+        free(rd->modules);
         free(rd->devices);
         free(rd);
         return NULL;
@@ -417,9 +455,9 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         if (r < 0 && r != -ENOENT)
                 return r;
         if (d->driver) {
-                _cleanup_free_ char *mod = NULL;
-                if (read_attr_link_name(dfd, "driver/module", &mod) >= 0)
-                        d->driver_module = TAKE_PTR(mod);
+                r = driver_module_get(rd, dfd, d->driver, &d->driver_module);
+                if (r < 0)
+                        return r;
         }
 
         if (!d->write_pending && at_read_string(dfd, "driver_override", &s) >= 0) {
@@ -440,7 +478,10 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
 
         {
                 int v;
-                if (at_read_int(dfd, "boot_vga", &v) >= 0)
+                /* The kernel shows boot_vga only on VGA-class devices (base class 03, subclass 00,
+                 * or the pre-2.0 "VGA compatible" 00/01): not looked for on the others. */
+                uint32_t sub = d->class_code >> 8;
+                if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dfd, "boot_vga", &v) >= 0)
                         d->boot_vga = v != 0;
                 if (at_read_int(dfd, "numa_node", &v) >= 0)
                         d->numa_node = v;
@@ -458,8 +499,9 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         {
                 /* sriov_numvfs and sriov_totalvfs come together (the SR-IOV capability's
                  * attribute group): without the one, the other is not looked for. */
+                /* A VF has no SR-IOV capability of its own (PCIe: VFs do not implement it). */
                 uint64_t v;
-                if (at_read_u64(dfd, "sriov_totalvfs", &v) >= 0) {
+                if (!d->has_physfn && at_read_u64(dfd, "sriov_totalvfs", &v) >= 0) {
                         if (v < 65536)
                                 d->total_vfs = (unsigned) v;
                         if (!d->write_pending && at_read_u64(dfd, "sriov_numvfs", &v) >= 0 && v < 65536)
@@ -467,7 +509,8 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
                 }
         }
 
-        d->vfio_dev_dir = attr_exists(dfd, "vfio-dev");
+        /* Only asked of a device bound to a driver other than vfio-pci (vc_pci_dev_is_on_vfio()). */
+        d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && attr_exists(dfd, "vfio-dev");
 
         /* The parent directory of the canonical path is the upstream bridge when it is named
          * like a PCI device. */
@@ -704,23 +747,18 @@ int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, si
 
 int vc_pci_dev_hwdb_names(struct vc_ctx *ctx, const struct vc_pci_dev *d, char **ret_vendor,
                           char **ret_model) {
-        struct udev_hwdb *hwdb = vc_ctx_get_hwdb(ctx);
-        char key[64];
+        const char *vendor, *model;
+        int r;
 
         *ret_vendor = *ret_model = NULL;
-        if (!hwdb)
-                return -ENOENT;
-        /* The database is keyed by modalias prefixes: vendor alone, then vendor and device. */
-        snprintf(key, sizeof key, "pci:v%08Xd%08X", d->vendor, d->device);
-        struct udev_list_entry *e;
-        udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, key, 0)) {
-                const char *name = udev_list_entry_get_name(e);
-                const char *value = udev_list_entry_get_value(e);
-                char **target = streq(name, "ID_VENDOR_FROM_DATABASE") ? ret_vendor
-                              : streq(name, "ID_MODEL_FROM_DATABASE")  ? ret_model
-                                                                       : NULL;
-                if (target && !*target && value && !(*target = strdup(value)))
-                        return -ENOMEM;
-        }
-        return *ret_vendor || *ret_model ? 0 : -ENOENT;
+        r = vc_ctx_hwdb_pci_names(ctx, d->vendor, d->device, &vendor, &model);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *v = vendor ? strdup(vendor) : NULL;
+        _cleanup_free_ char *m = model ? strdup(model) : NULL;
+        if ((vendor && !v) || (model && !m))
+                return -ENOMEM;
+        *ret_vendor = TAKE_PTR(v);
+        *ret_model = TAKE_PTR(m);
+        return 0;
 }

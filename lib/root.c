@@ -26,6 +26,14 @@ struct vc_ctx {
         struct udev *udev;
         struct udev_hwdb *hwdb;
         bool hwdb_tried;
+        struct hwdb_names *names; /* open addressing, n_names_max a power of two */
+        size_t n_names, n_names_max;
+};
+
+/* The hwdb's answer for one PCI vendor:device id (vc_ctx_hwdb_pci_names()). */
+struct hwdb_names {
+        uint64_t key; /* (vendor << 16 | device) + 1; 0 marks a free slot */
+        char *vendor, *model;
 };
 
 static const char *const place_paths[_VC_PLACE_MAX] = {
@@ -472,6 +480,11 @@ struct vc_ctx *vc_ctx_ref(struct vc_ctx *ctx) {
 struct vc_ctx *vc_ctx_unref(struct vc_ctx *ctx) {
         if (!ctx || --ctx->n_ref > 0)
                 return NULL;
+        for (size_t i = 0; i < ctx->n_names_max; i++) {
+                free(ctx->names[i].vendor);
+                free(ctx->names[i].model);
+        }
+        free(ctx->names);
         udev_hwdb_unref(ctx->hwdb);
         udev_unref(ctx->udev);
         if (ctx->root[0])
@@ -573,4 +586,81 @@ struct udev_hwdb *vc_ctx_get_hwdb(struct vc_ctx *ctx) {
                         ctx->hwdb = udev_hwdb_new(u);
         }
         return ctx->hwdb;
+}
+
+static struct hwdb_names *names_slot(struct hwdb_names *t, size_t max, uint64_t key) {
+        size_t i = (size_t) ((key * 2654435761u) >> 8) & (max - 1);
+        while (t[i].key && t[i].key != key)
+                i = (i + 1) & (max - 1);
+        return &t[i];
+}
+
+static int names_grow(struct vc_ctx *ctx) {
+        size_t max = ctx->n_names_max ? ctx->n_names_max * 2 : 64;
+        struct hwdb_names *t = calloc(max, sizeof *t);
+        if (!t)
+                return -ENOMEM;
+        for (size_t i = 0; i < ctx->n_names_max; i++)
+                if (ctx->names[i].key)
+                        *names_slot(t, max, ctx->names[i].key) = ctx->names[i];
+        free(ctx->names);
+        ctx->names = t;
+        ctx->n_names_max = max;
+        return 0;
+}
+
+/* One hwdb query is a match of the modalias against the database's patterns (tens of thousands
+ * of instructions); a host has few distinct ids and many devices of each (SR-IOV VFs), so each
+ * id is asked once per context, its answer (names or none) kept. */
+static int hwdb_query(struct vc_ctx *ctx, uint16_t vendor, uint16_t device, char **ret_vendor, char **ret_model) {
+        struct udev_hwdb *hwdb = vc_ctx_get_hwdb(ctx);
+        _cleanup_free_ char *v = NULL, *m = NULL;
+        char modalias[64];
+
+        if (!hwdb)
+                return -ENOENT;
+        /* The database is keyed by modalias prefixes: vendor alone, then vendor and device. */
+        snprintf(modalias, sizeof modalias, "pci:v%08Xd%08X", vendor, device);
+        struct udev_list_entry *e;
+        udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, modalias, 0)) {
+                const char *name = udev_list_entry_get_name(e);
+                const char *value = udev_list_entry_get_value(e);
+                char **target = streq(name, "ID_VENDOR_FROM_DATABASE") ? &v
+                              : streq(name, "ID_MODEL_FROM_DATABASE")  ? &m
+                                                                       : NULL;
+                if (target && !*target && value && !(*target = strdup(value)))
+                        return -ENOMEM;
+        }
+        *ret_vendor = TAKE_PTR(v);
+        *ret_model = TAKE_PTR(m);
+        return 0;
+}
+
+/* One hwdb query is a match of the modalias against the database's patterns (tens of thousands
+ * of instructions); a host has few distinct ids and many devices of each (SR-IOV VFs), so each
+ * id is asked once per context and its answer (names or none) kept. */
+int vc_ctx_hwdb_pci_names(struct vc_ctx *ctx, uint16_t vendor, uint16_t device, const char **ret_vendor,
+                          const char **ret_model) {
+        uint64_t key = ((uint64_t) vendor << 16 | device) + 1;
+        struct hwdb_names *n = ctx->n_names_max ? names_slot(ctx->names, ctx->n_names_max, key) : NULL;
+        int r;
+
+        *ret_vendor = *ret_model = NULL;
+        if (!n || n->key != key) {
+                char *v = NULL, *m = NULL;
+                r = hwdb_query(ctx, vendor, device, &v, &m);
+                if (r < 0)
+                        return r;
+                if ((ctx->n_names + 1) * 2 > ctx->n_names_max && names_grow(ctx) < 0) {
+                        free(v);
+                        free(m);
+                        return -ENOMEM;
+                }
+                n = names_slot(ctx->names, ctx->n_names_max, key);
+                *n = (struct hwdb_names){ .key = key, .vendor = v, .model = m };
+                ctx->n_names++;
+        }
+        *ret_vendor = n->vendor;
+        *ret_model = n->model;
+        return n->vendor || n->model ? 0 : -ENOENT;
 }

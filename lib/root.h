@@ -24,6 +24,7 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -122,3 +123,7 @@ int vc_open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode);
 /* Lazily created shared handles (NULL when unavailable). */
 struct udev *vc_ctx_get_udev(struct vc_ctx *ctx);
 struct udev_hwdb *vc_ctx_get_hwdb(struct vc_ctx *ctx);
+/* The hwdb's vendor and model names of PCI id @vendor:@device (NULL when it has none), owned by
+ * @ctx and asked of the database once per id and context; -ENOENT when it has neither. */
+int vc_ctx_hwdb_pci_names(struct vc_ctx *ctx, uint16_t vendor, uint16_t device, const char **ret_vendor,
+                          const char **ret_model);

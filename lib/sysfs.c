@@ -192,42 +192,46 @@ int vc_dir_list(const char *path, char ***ret) {
         return vc_dir_list_fd(fd, ret);
 }
 
+/* getdents64(2) on the descriptor itself: fdopendir()'s checks (fstat, two fcntl) would add
+ * three system calls to every listing, and a topology read lists every IOMMU group. */
 int vc_dir_list_fd(int fd, char ***ret) {
-        DIR *d = fdopendir(fd);
-        if (!d) {
-                int r = negative_errno();
-                close(fd);
-                return r;
-        }
-        size_t n = 0, alloc = 16;
-        char **v = calloc(alloc + 1, sizeof *v);
-        if (!v) {
-                closedir(d);
-                return -ENOMEM;
-        }
-        struct dirent *de;
-        while ((de = readdir(d))) {
-                if (streq(de->d_name, ".") || streq(de->d_name, ".."))
-                        continue;
-                if (n == alloc) {
-                        char **nv = realloc(v, (alloc * 2 + 1) * sizeof *v);
-                        if (!nv)
-                                goto oom;
-                        v = nv;
-                        alloc *= 2;
+        _cleanup_close_ int dfd = fd;
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0, alloc = 0;
+        _Alignas(struct dirent64) char buf[8192];
+
+        for (;;) {
+                ssize_t k = getdents64(dfd, buf, sizeof buf);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return negative_errno();
                 }
-                if (!(v[n] = strdup(de->d_name)))
-                        goto oom;
-                v[++n] = NULL;
+                if (k == 0)
+                        break;
+                for (ssize_t off = 0; off < k;) {
+                        const struct dirent64 *de = (const struct dirent64 *) (buf + off);
+                        off += de->d_reclen;
+                        if (streq(de->d_name, ".") || streq(de->d_name, ".."))
+                                continue;
+                        if (n == alloc) {
+                                size_t na = alloc ? alloc * 2 : 16;
+                                char **nv = reallocarray(v, na + 1, sizeof *v);
+                                if (!nv)
+                                        return -ENOMEM;
+                                v = nv;
+                                alloc = na;
+                        }
+                        if (!(v[n] = strdup(de->d_name)))
+                                return -ENOMEM;
+                        v[++n] = NULL;
+                }
         }
-        closedir(d);
+        if (!v && !(v = calloc(1, sizeof *v)))
+                return -ENOMEM;
         qsort(v, n, sizeof *v, cmp_str);
-        *ret = v;
+        *ret = TAKE_PTR(v);
         return 0;
-oom:
-        closedir(d);
-        strv_free(v);
-        return -ENOMEM;
 }
 
 static int cmp_unsigned(const void *a, const void *b) {

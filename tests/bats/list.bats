@@ -122,3 +122,31 @@ load helpers
         assert_failure 2
         assert_output --partial 'not an absolute path'
 }
+
+@test "list --json: the driver's module, boot_vga and SR-IOV fields of every device, as the tree has them" {
+        # lib/pci.c reads a driver's module once per driver, boot_vga only on VGA-class devices
+        # and sriov_totalvfs only on functions that are not VFs (docs/PERFORMANCE.md, "Scale"):
+        # what each device shows must not depend on that.
+        fake_root gpu-audio
+        run vc --json list
+        assert_success
+        fields='.groups[].devices[] | "\(.address) \(.driver) \(.driver_module) \(.boot_vga) \(.sriov_total_vfs)"'
+        assert_equal "$(echo "$output" | jq -r "$fields" | sort)" "$(printf '%s\n' \
+                '0000:00:01.0 pcieport null null null' \
+                '0000:00:02.0 i915 i915 true null' \
+                '0000:00:17.0 ahci ahci null null' \
+                '0000:00:1c.0 pcieport null null null' \
+                '0000:01:00.0 nouveau nouveau false null' \
+                '0000:01:00.1 snd_hda_intel snd_hda_intel null null' \
+                '0000:02:00.0 nvme nvme null null')"
+
+        fake_root sriov-64vf
+        run vc --json list
+        assert_success
+        assert_equal "$(echo "$output" | jq -r "$fields" | sed -n '1,3p;$p')" "$(printf '%s\n' \
+                '0000:00:03.0 pcieport null null null' \
+                '0000:02:00.0 i40e i40e null 64' \
+                '0000:02:02.0 iavf iavf null null' \
+                '0000:02:09.7 iavf iavf null null')"
+        assert_equal "$(echo "$output" | jq -r '[.groups[].devices[] | select(.driver_module == "iavf")] | length')" 64
+}

@@ -111,6 +111,57 @@ TEST(json_escapes_and_nests) {
         ASSERT_STREQ(s, "{\n  \"s\": \"a\\\"b\\\\c\\n\\u0001\",\n  \"i\": -5,\n  \"a\": [\n    true,\n    null,\n    null\n  ],\n  \"e\": {}\n}\n");
 }
 
+static void emit_deep(struct vc_json *j) {
+        for (int i = 0; i < 31; i++)
+                vc_json_array_begin(j);
+        vc_json_string(j, "\x7f\x1f\t\r~");
+        vc_json_string(j, "");
+        for (int i = 0; i < 31; i++)
+                vc_json_array_end(j);
+}
+
+/* The writer puts runs of plain characters and indentation out in one call each
+ * (lib/json.c): the deepest level it allows and every escape still come out right. */
+TEST(json_deepest_level_and_escapes) {
+        int r;
+        _cleanup_free_ char *s = json_of(emit_deep, &r);
+        ASSERT_OK(r);
+        char want[4096], *w = want;
+        for (int i = 0; i < 31; i++)
+                w += sprintf(w, "[\n%*s", 2 * (i + 1), "");
+        w += sprintf(w, "\"\\u007f\\u001f\\t\\r~\",\n%*s\"\"", 62, "");
+        for (int i = 30; i >= 0; i--)
+                w += sprintf(w, "\n%*s]", 2 * i, "");
+        strcpy(w, "\n");
+        ASSERT_STREQ(s, want);
+}
+
+/* The hwdb is asked once per vendor:device id and context (lib/root.c): the second answer is
+ * the first one, and a device's names are those of its id. */
+TEST(hwdb_names_once_per_id) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        const char *v1, *m1, *v2, *m2, *v3, *m3;
+        ASSERT_OK(vc_ctx_new(NULL, &ctx));
+        int r1 = vc_ctx_hwdb_pci_names(ctx, 0x8086, 0x154c, &v1, &m1);
+        int r2 = vc_ctx_hwdb_pci_names(ctx, 0x8086, 0x154c, &v2, &m2);
+        ASSERT_EQ(r1, r2);
+        ASSERT_TRUE(v1 == v2 && m1 == m2);
+        if (r1 < 0) {
+                ASSERT_ERRNO(r1, ENOENT); /* no hwdb on this machine */
+                return;
+        }
+        ASSERT_STREQ(v1, "Intel Corporation");
+        /* many ids, to make the table grow past its first size, keep their answers; the
+         * highest id has a slot of its own */
+        for (unsigned d = 0; d < 200; d++)
+                (void) vc_ctx_hwdb_pci_names(ctx, 0x10de, (uint16_t) d, &v3, &m3);
+        int r = vc_ctx_hwdb_pci_names(ctx, 0xffff, 0xffff, &v2, &m2);
+        ASSERT_EQ(vc_ctx_hwdb_pci_names(ctx, 0xffff, 0xffff, &v3, &m3), r);
+        ASSERT_TRUE(v2 == v3 && m2 == m3);
+        ASSERT_OK(vc_ctx_hwdb_pci_names(ctx, 0x8086, 0x154c, &v3, &m3));
+        ASSERT_TRUE(v3 == v1 && m3 == m1);
+}
+
 static void emit_unbalanced(struct vc_json *j) {
         vc_json_object_begin(j);
         vc_json_key(j, "x");
