@@ -6,6 +6,7 @@
 
 #include "fileio.h"
 #include "host.h"
+#include "sysfs.h"
 
 bool vc_hostname_is_valid(const char *s) {
         size_t n = s ? strlen(s) : 0;
@@ -77,13 +78,16 @@ void vc_host_identity_done(struct vc_host_identity *h) {
 }
 
 int vc_host_cpu_has_flag(struct vc_ctx *ctx, const char *flag) {
-        _cleanup_free_ char *path = NULL, *info = NULL;
+        /* The first CPU's block holds the flags line: a bounded read, however many CPUs there are. */
+        _cleanup_free_ char *path = NULL;
+        char info[16384];
         int r = vc_ctx_path(ctx, VC_PLACE_PROC, &path, "cpuinfo");
         if (r < 0)
                 return r;
-        r = vc_read_file(path, &info);
-        if (r < 0)
-                return r;
+        ssize_t k = vc_sysfs_read_bytes(path, info, sizeof info - 1);
+        if (k < 0)
+                return (int) k;
+        info[k] = '\0';
         size_t n = strlen(flag);
         for (char *l = info; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
                 if (!startswith(l, "flags"))
@@ -92,10 +96,10 @@ int vc_host_cpu_has_flag(struct vc_ctx *ctx, const char *flag) {
                 const char *v = strchr(l, ':');
                 for (const char *w = v ? v + 1 : l + strlen(l); *w;) {
                         w += strspn(w, " \t");
-                        size_t k = strcspn(w, " \t");
-                        if (k == n && strncmp(w, flag, n) == 0)
+                        size_t m = strcspn(w, " \t");
+                        if (m == n && strncmp(w, flag, n) == 0)
                                 return 1;
-                        w += k;
+                        w += m;
                 }
                 return 0;
         }

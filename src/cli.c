@@ -285,5 +285,7 @@ int cli_exit_status(int r) {
 }
 
 bool cli_host_1g_pages(struct vc_cli *cli) {
-        return vc_host_cpu_has_flag(cli->ctx, "pdpe1gb") > 0;
+        if (cli->host_1g_pages == 0) /* read once per command: doctor asks for every VM */
+                cli->host_1g_pages = vc_host_cpu_has_flag(cli->ctx, "pdpe1gb") > 0 ? 2 : 1;
+        return cli->host_1g_pages == 2;
 }

@@ -28,6 +28,7 @@ struct vc_cli {
         bool config_invalid;      /* cli_load_config_to_read() found errors: config stays NULL */
         char **config_errors;     /* ... these ("FILE:LINE: message") */
         size_t n_config_errors;
+        int host_1g_pages;        /* cli_host_1g_pages(): 0 not read yet, 1 without, 2 with */
         bool json;
         bool dry_run;
         bool force;
