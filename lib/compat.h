@@ -2,7 +2,7 @@
 #pragma once
 
 /* Stand-ins for C library functions that configure did not find (configure.ac: AC_CHECK_FUNCS;
- * glibc has both since 2.34). Include this instead of calling them through another header. */
+ * glibc has close_range and strerrorname_np since 2.34, getdents64 since 2.30). Include this instead of calling them through another header. */
 
 #include <errno.h>
 #include <string.h>
@@ -24,6 +24,14 @@ static inline int vc_close_range(unsigned first, unsigned last, int flags) {
 #  endif
 }
 #  define close_range vc_close_range
+#endif
+
+#if !HAVE_GETDENTS64
+/* The system call itself, which every Linux has. */
+static inline ssize_t vc_getdents64(int fd, void *buf, size_t n) {
+        return (ssize_t) syscall(SYS_getdents64, fd, buf, n);
+}
+#  define getdents64 vc_getdents64
 #endif
 
 #if !HAVE_STRERRORNAME_NP

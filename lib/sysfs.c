@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "compat.h"
 #include "fileio.h"
 #include "macro.h"
 #include "root.h"
