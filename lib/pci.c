@@ -371,31 +371,16 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
         return vc_pci_dev_read_with(ctx, NULL, addr, ret);
 }
 
-int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
-                         struct vc_pci_dev **ret) {
-        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
-        _cleanup_free_ char *link = NULL, *s = NULL;
-        char name[VC_PCI_ADDR_STRLEN];
+/* The steps of vc_pci_dev_read_with(), in its order; each fills its part of @d from the device's
+ * directory @dfd. */
+
+/* @d->syspath: the device's canonical directory, from the bus's link @link (one readlinkat()
+ * relative to @rd's directory when there is a reader). -ENODEV when the device is gone. */
+static int pci_dev_resolve(struct vc_pci_reader *rd, const char *link, struct vc_pci_dev *d) {
         int r;
-
-        vc_pci_addr_format(addr, name);
-        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &link, "%s", name);
-        if (r < 0)
-                return r;
-
-        d = calloc(1, sizeof *d);
-        if (!d)
-                return -ENOMEM;
-        d->addr = *addr;
-        memcpy(d->name, name, sizeof name);
-        d->iommu_group = -1;
-        d->boot_vga = -1;
-        d->numa_node = -1;
-
         if (rd) {
-                /* The link read relative to the directory opened once: one system call. */
                 char target[4096];
-                ssize_t k = readlinkat(rd->devices_fd, name, target, sizeof target - 1);
+                ssize_t k = readlinkat(rd->devices_fd, d->name, target, sizeof target - 1);
                 if (k >= 0) {
                         target[k] = '\0';
                         r = vc_link_target_join(link, target, &d->syspath);
@@ -409,8 +394,144 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
                 return -ENODEV;
         else if (r < 0)
                 return r;
-        if (!d->syspath)
+        return d->syspath ? 0 : -ENOMEM;
+}
+
+/* The ids, the class and the modalias in one read of uevent where it has them, else one
+ * attribute each (uevent may take the device lock: not read with a write pending). */
+static int pci_dev_read_ids(int dfd, struct vc_pci_dev *d) {
+        if (!d->write_pending && read_uevent(dfd, d) >= 0)
+                return 0;
+        if (read_attr_u16(dfd, "vendor", &d->vendor) < 0 || read_attr_u16(dfd, "device", &d->device) < 0)
+                return -EBADMSG;
+        /* Subsystem ids are absent on some bridges. */
+        (void) read_attr_u16(dfd, "subsystem_vendor", &d->subsystem_vendor);
+        (void) read_attr_u16(dfd, "subsystem_device", &d->subsystem_device);
+        uint64_t v;
+        if (at_read_u64(dfd, "class", &v) < 0 || v > 0xffffff)
+                return -EBADMSG;
+        d->class_code = (uint32_t) v;
+        read_optional_string(dfd, "modalias", &d->modalias);
+        return 0;
+}
+
+/* Header type from config space (byte 0x0e, low 7 bits: 1 = PCI-PCI bridge, 2 = CardBus);
+ * without a readable config space, the class says it. */
+static void pci_dev_read_header_type(int dfd, struct vc_pci_dev *d) {
+        unsigned char cfg[64];
+        ssize_t n = -1;
+        _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0)
+                do
+                        n = pread(fd, cfg, sizeof cfg, 0);
+                while (n < 0 && errno == EINTR);
+        if (n > 0x0e)
+                d->is_bridge = (cfg[0x0e] & 0x7f) == 1 || (cfg[0x0e] & 0x7f) == 2;
+        else
+                d->is_bridge = (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0607;
+}
+
+/* The bound driver and its module, and driver_override (not read with a write pending: it
+ * takes the device lock). */
+static int pci_dev_read_driver(struct vc_pci_reader *rd, int dfd, struct vc_pci_dev *d) {
+        _cleanup_free_ char *s = NULL;
+        int r = read_attr_link_name(dfd, "driver", &d->driver);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (d->driver) {
+                r = driver_module_get(rd, dfd, d->driver, &d->driver_module);
+                if (r < 0)
+                        return r;
+        }
+        if (!d->write_pending && at_read_string(dfd, "driver_override", &s) >= 0 &&
+            !streq(s, "(null)") && !isempty(s))
+                d->driver_override = TAKE_PTR(s);
+        return 0;
+}
+
+/* The IOMMU group from the iommu_group link (none: -1); -EBADMSG for a name that is not one. */
+static int pci_dev_read_group(int dfd, struct vc_pci_dev *d) {
+        _cleanup_free_ char *g = NULL;
+        if (read_attr_link_name(dfd, "iommu_group", &g) < 0)
+                return 0;
+        char *end;
+        long v = strtol(g, &end, 10);
+        if (*end || end == g || v < 0 || v > INT32_MAX)
+                return -EBADMSG;
+        d->iommu_group = (int) v;
+        return 0;
+}
+
+/* boot_vga, numa_node, reset_method: absent leaves the default. */
+static int pci_dev_read_optional(int dfd, struct vc_pci_dev *d) {
+        int v;
+        /* The kernel shows boot_vga only on VGA-class devices (base class 03, subclass 00, or the
+         * pre-2.0 "VGA compatible" 00/01): not looked for on the others. */
+        uint32_t sub = d->class_code >> 8;
+        if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dfd, "boot_vga", &v) >= 0)
+                d->boot_vga = v != 0;
+        if (at_read_int(dfd, "numa_node", &v) >= 0)
+                d->numa_node = v;
+        read_optional_string(dfd, "reset_method", &d->reset_method);
+        if (!d->reset_method && attr_exists(dfd, "reset_method") && !(d->reset_method = strdup("")))
+                return -ENOMEM; /* present but unreadable: no method */
+        return 0;
+}
+
+/* SR-IOV: the PF of a VF (physfn); a PF's VF counts. sriov_numvfs and sriov_totalvfs come
+ * together (the SR-IOV capability's attribute group): without the one, the other is not looked
+ * for; a VF has no SR-IOV capability of its own (PCIe: VFs do not implement it). */
+static void pci_dev_read_sriov(int dfd, struct vc_pci_dev *d) {
+        _cleanup_free_ char *pf = NULL;
+        if (read_attr_link_name(dfd, "physfn", &pf) >= 0 && vc_pci_addr_parse(pf, &d->physfn) >= 0)
+                d->has_physfn = true;
+        uint64_t v;
+        if (!d->has_physfn && at_read_u64(dfd, "sriov_totalvfs", &v) >= 0) {
+                if (v < 65536)
+                        d->total_vfs = (unsigned) v;
+                if (!d->write_pending && at_read_u64(dfd, "sriov_numvfs", &v) >= 0 && v < 65536)
+                        d->num_vfs = (unsigned) v;
+        }
+}
+
+/* The parent directory of the canonical path is the upstream bridge when it is named like a PCI
+ * device. */
+static void pci_dev_find_parent(struct vc_pci_dev *d) {
+        const char *slash = strrchr(d->syspath, '/');
+        if (!slash || slash == d->syspath)
+                return;
+        const char *prev = slash - 1;
+        while (prev > d->syspath && *prev != '/')
+                prev--;
+        char comp[32];
+        size_t l = (size_t) (slash - prev - 1);
+        if (l >= sizeof comp)
+                return;
+        memcpy(comp, prev + 1, l);
+        comp[l] = '\0';
+        if (vc_pci_addr_parse(comp, &d->parent) >= 0 && l == 12)
+                d->has_parent = true;
+}
+
+int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
+                         struct vc_pci_dev **ret) {
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+        _cleanup_free_ char *link = NULL;
+        int r;
+
+        d = calloc(1, sizeof *d);
+        if (!d)
                 return -ENOMEM;
+        d->addr = *addr;
+        vc_pci_addr_format(addr, d->name);
+        d->iommu_group = -1;
+        d->boot_vga = -1;
+        d->numa_node = -1;
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &link, "%s", d->name);
+        if (r < 0)
+                return r;
+        if ((r = pci_dev_resolve(rd, link, d)) < 0)
+                return r;
         _cleanup_close_ int dfd = open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -ENODEV;
@@ -420,116 +541,16 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         d->write_pending = !(rd && rd->no_marks) &&
                            vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
 
-        /* The ids, the class and the modalias in one read of uevent where it has them, else one
-         * attribute each. */
-        if (d->write_pending || read_uevent(dfd, d) < 0) {
-                if (read_attr_u16(dfd, "vendor", &d->vendor) < 0 || read_attr_u16(dfd, "device", &d->device) < 0)
-                        return -EBADMSG;
-                /* Subsystem ids are absent on some bridges. */
-                (void) read_attr_u16(dfd, "subsystem_vendor", &d->subsystem_vendor);
-                (void) read_attr_u16(dfd, "subsystem_device", &d->subsystem_device);
-                uint64_t v;
-                if (at_read_u64(dfd, "class", &v) < 0 || v > 0xffffff)
-                        return -EBADMSG;
-                d->class_code = (uint32_t) v;
-                read_optional_string(dfd, "modalias", &d->modalias);
-        }
-
-        /* Header type from config space (byte 0x0e, low 7 bits: 1 = PCI-PCI bridge, 2 = CardBus);
-         * without a readable config space, the class says it. */
-        {
-                unsigned char cfg[64];
-                ssize_t n = -1;
-                _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-                if (fd >= 0)
-                        do
-                                n = pread(fd, cfg, sizeof cfg, 0);
-                        while (n < 0 && errno == EINTR);
-                if (n > 0x0e)
-                        d->is_bridge = (cfg[0x0e] & 0x7f) == 1 || (cfg[0x0e] & 0x7f) == 2;
-                else
-                        d->is_bridge = (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0607;
-        }
-
-        r = read_attr_link_name(dfd, "driver", &d->driver);
-        if (r < 0 && r != -ENOENT)
+        if ((r = pci_dev_read_ids(dfd, d)) < 0)
                 return r;
-        if (d->driver) {
-                r = driver_module_get(rd, dfd, d->driver, &d->driver_module);
-                if (r < 0)
-                        return r;
-        }
-
-        if (!d->write_pending && at_read_string(dfd, "driver_override", &s) >= 0) {
-                if (!streq(s, "(null)") && !isempty(s))
-                        d->driver_override = TAKE_PTR(s);
-        }
-
-        {
-                _cleanup_free_ char *g = NULL;
-                if (read_attr_link_name(dfd, "iommu_group", &g) >= 0) {
-                        char *end;
-                        long v = strtol(g, &end, 10);
-                        if (*end || end == g || v < 0 || v > INT32_MAX)
-                                return -EBADMSG;
-                        d->iommu_group = (int) v;
-                }
-        }
-
-        {
-                int v;
-                /* The kernel shows boot_vga only on VGA-class devices (base class 03, subclass 00,
-                 * or the pre-2.0 "VGA compatible" 00/01): not looked for on the others. */
-                uint32_t sub = d->class_code >> 8;
-                if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dfd, "boot_vga", &v) >= 0)
-                        d->boot_vga = v != 0;
-                if (at_read_int(dfd, "numa_node", &v) >= 0)
-                        d->numa_node = v;
-        }
-
-        read_optional_string(dfd, "reset_method", &d->reset_method);
-        if (!d->reset_method && attr_exists(dfd, "reset_method"))
-                d->reset_method = strdup(""); /* present but unreadable: no method */
-
-        {
-                _cleanup_free_ char *pf = NULL;
-                if (read_attr_link_name(dfd, "physfn", &pf) >= 0 && vc_pci_addr_parse(pf, &d->physfn) >= 0)
-                        d->has_physfn = true;
-        }
-        {
-                /* sriov_numvfs and sriov_totalvfs come together (the SR-IOV capability's
-                 * attribute group): without the one, the other is not looked for. */
-                /* A VF has no SR-IOV capability of its own (PCIe: VFs do not implement it). */
-                uint64_t v;
-                if (!d->has_physfn && at_read_u64(dfd, "sriov_totalvfs", &v) >= 0) {
-                        if (v < 65536)
-                                d->total_vfs = (unsigned) v;
-                        if (!d->write_pending && at_read_u64(dfd, "sriov_numvfs", &v) >= 0 && v < 65536)
-                                d->num_vfs = (unsigned) v;
-                }
-        }
-
+        pci_dev_read_header_type(dfd, d);
+        if ((r = pci_dev_read_driver(rd, dfd, d)) < 0 || (r = pci_dev_read_group(dfd, d)) < 0 ||
+            (r = pci_dev_read_optional(dfd, d)) < 0)
+                return r;
+        pci_dev_read_sriov(dfd, d);
         /* Only asked of a device bound to a driver other than vfio-pci (vc_pci_dev_is_on_vfio()). */
         d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && attr_exists(dfd, "vfio-dev");
-
-        /* The parent directory of the canonical path is the upstream bridge when it is named
-         * like a PCI device. */
-        {
-                const char *slash = strrchr(d->syspath, '/');
-                if (slash && slash > d->syspath) {
-                        const char *prev = slash - 1;
-                        while (prev > d->syspath && *prev != '/')
-                                prev--;
-                        char comp[32];
-                        size_t l = (size_t) (slash - prev - 1);
-                        if (l < sizeof comp) {
-                                memcpy(comp, prev + 1, l);
-                                comp[l] = '\0';
-                                if (vc_pci_addr_parse(comp, &d->parent) >= 0 && l == 12)
-                                        d->has_parent = true;
-                        }
-                }
-        }
+        pci_dev_find_parent(d);
 
         *ret = TAKE_PTR(d);
         return 0;
