@@ -498,18 +498,54 @@ static void section_header(struct parser *p, const char *s) {
 
 /* ------------------------------------------------------------------ keys */
 
+/* The key setters' shared steps. Each reports a bad value at the current line and leaves the
+ * setting as it was. */
+
+/* The index of @key in @table, -1 after reporting it unknown (@known lists the keys). */
+static int key_index(struct parser *p, const char *const *table, int n, const char *key, const char *known) {
+        int k = string_table_lookup(table, n, key);
+        if (k >= 0)
+                return k;
+        _cleanup_free_ char *qk = escape(key);
+        if (qk)
+                error_here(p, "%s unknown key \"%s\" (known: %s)", p->label, qk, known);
+        else
+                p->oom = -ENOMEM;
+        return -1;
+}
+
+/* Has this key of the section been set before (reported), else remember its line. */
+static bool key_repeated(struct parser *p, const char *key, unsigned *line) {
+        if (*line > 0) {
+                error_here(p, "%s %s: already set at %s:%u", p->label, key, p->file, *line);
+                return true;
+        }
+        *line = p->line;
+        return false;
+}
+
+static void set_boolean(struct parser *p, const char *key, const char *value, const char *q, bool *ret) {
+        int r = parse_boolean(value);
+        if (r < 0)
+                error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
+        else
+                *ret = r;
+}
+
+static void set_vm_name(struct parser *p, const char *key, const char *value, const char *q, char **ret) {
+        if (!vc_vm_name_is_valid(value))
+                error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
+                           "(not empty, at most 255 bytes, no \"/\", no control characters)", p->label, key, q);
+        else if (!(*ret = strdup(value)))
+                p->oom = -ENOMEM;
+}
+
 static void set_key_global(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config *c = p->config;
-        int k = string_table_lookup(global_key_table, _GKEY_MAX, key), r;
+        int k = key_index(p, global_key_table, _GKEY_MAX, key, "release, protect, log-level, hook-claim-unconfigured"), r;
 
-        if (k < 0) {
-                _cleanup_free_ char *qk = escape(key);
-                if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: release, protect, log-level, hook-claim-unconfigured)", p->label, qk);
-                else
-                        p->oom = -ENOMEM;
+        if (k < 0)
                 return;
-        }
         if (p->global_key_set[k].line > 0) {
                 error_here(p, "%s %s: already set at %s:%u", p->label, key, p->global_key_set[k].file,
                            p->global_key_set[k].line);
@@ -524,11 +560,7 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
                         c->release = (enum vc_release) r;
                 break;
         case GKEY_PROTECT:
-                r = parse_boolean(value);
-                if (r < 0)
-                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
-                else
-                        c->protect = r;
+                set_boolean(p, key, value, q, &c->protect);
                 break;
         case GKEY_LOG_LEVEL:
                 r = vc_log_level_from_string(value);
@@ -538,54 +570,47 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
                         c->log_level = r;
                 break;
         case GKEY_HOOK_CLAIM_UNCONFIGURED:
-                r = parse_boolean(value);
-                if (r < 0)
-                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
-                else
-                        c->hook_claim_unconfigured = r;
+                set_boolean(p, key, value, q, &c->hook_claim_unconfigured);
                 break;
         }
 }
 
+/* match = ADDRESS or ID, one more way the device section matches (the key may repeat). */
+static void device_add_match(struct parser *p, const char *key, const char *value, const char *q) {
+        struct vc_config_device *d = &p->dev;
+        struct vc_match m = { .line = p->line };
+        if (vc_pci_addr_parse(value, &m.addr) >= 0)
+                m.kind = VC_MATCH_ADDRESS;
+        else if (vc_pci_id_parse(value, &m.id) >= 0)
+                m.kind = VC_MATCH_ID;
+        else {
+                error_here(p, "%s %s: \"%s\" is not a PCI address or vendor:device id", p->label, key, q);
+                return;
+        }
+        struct vc_match *v = reallocarray(d->matches, d->n_matches + 1, sizeof *v);
+        if (!v) {
+                p->oom = -ENOMEM;
+                return;
+        }
+        d->matches = v;
+        v[d->n_matches++] = m;
+}
+
 static void set_key_device(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config_device *d = &p->dev;
-        int k = string_table_lookup(device_key_table, _DKEY_MAX, key), r;
+        int k = key_index(p, device_key_table, _DKEY_MAX, key, "match, id, boot, release, vm, reset, consent"), r;
 
-        if (k < 0) {
-                _cleanup_free_ char *qk = escape(key);
-                if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset, consent)",
-                                   p->label, qk);
-                else
-                        p->oom = -ENOMEM;
+        if (k < 0)
+                return;
+        if (k == DKEY_MATCH) {
+                p->dev_key_line[k] = p->line;
+                device_add_match(p, key, value, q);
                 return;
         }
-        if (k != DKEY_MATCH && p->dev_key_line[k] > 0) {
-                error_here(p, "%s %s: already set at %s:%u", p->label, key, p->file, p->dev_key_line[k]);
+        if (key_repeated(p, key, &p->dev_key_line[k]))
                 return;
-        }
-        p->dev_key_line[k] = p->line;
 
         switch (k) {
-        case DKEY_MATCH: {
-                struct vc_match m = { .line = p->line };
-                if (vc_pci_addr_parse(value, &m.addr) >= 0)
-                        m.kind = VC_MATCH_ADDRESS;
-                else if (vc_pci_id_parse(value, &m.id) >= 0)
-                        m.kind = VC_MATCH_ID;
-                else {
-                        error_here(p, "%s %s: \"%s\" is not a PCI address or vendor:device id", p->label, key, q);
-                        return;
-                }
-                struct vc_match *v = reallocarray(d->matches, d->n_matches + 1, sizeof *v);
-                if (!v) {
-                        p->oom = -ENOMEM;
-                        return;
-                }
-                d->matches = v;
-                v[d->n_matches++] = m;
-                break;
-        }
         case DKEY_ID:
                 if (vc_pci_id_parse(value, &d->id) < 0)
                         error_here(p, "%s %s: \"%s\" is not a vendor:device or vendor:device:subvendor:subdevice id",
@@ -594,11 +619,7 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                         d->has_id = true;
                 break;
         case DKEY_BOOT:
-                r = parse_boolean(value);
-                if (r < 0)
-                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
-                else
-                        d->boot = r;
+                set_boolean(p, key, value, q, &d->boot);
                 break;
         case DKEY_RELEASE:
                 r = parse_word(p, key, value, q, release_table, _VC_RELEASE_MAX);
@@ -608,11 +629,7 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                 }
                 break;
         case DKEY_VM:
-                if (!vc_vm_name_is_valid(value))
-                        error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
-                                   "(not empty, at most 255 bytes, no \"/\", no control characters)", p->label, key, q);
-                else if (!(d->vm = strdup(value)))
-                        p->oom = -ENOMEM;
+                set_vm_name(p, key, value, q, &d->vm);
                 break;
         case DKEY_RESET:
                 r = parse_word(p, key, value, q, reset_table, _VC_RESET_MAX);
@@ -620,11 +637,7 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                         d->reset = (enum vc_reset) r;
                 break;
         case DKEY_CONSENT:
-                r = parse_boolean(value);
-                if (r < 0)
-                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
-                else
-                        d->consent = r;
+                set_boolean(p, key, value, q, &d->consent);
                 break;
         }
 }
@@ -674,21 +687,10 @@ static int parse_usb_id(const char *s, unsigned *ret_vendor, unsigned *ret_produ
 
 static void set_key_usb(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config_usb *u = &p->usb;
-        int k = string_table_lookup(usb_key_table, _UKEY_MAX, key), r;
+        int k = key_index(p, usb_key_table, _UKEY_MAX, key, "match, serial, port, vm, boot");
 
-        if (k < 0) {
-                _cleanup_free_ char *qk = escape(key);
-                if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: match, serial, port, vm, boot)", p->label, qk);
-                else
-                        p->oom = -ENOMEM;
+        if (k < 0 || key_repeated(p, key, &p->usb_key_line[k]))
                 return;
-        }
-        if (p->usb_key_line[k] > 0) {
-                error_here(p, "%s %s: already set at %s:%u", p->label, key, p->file, p->usb_key_line[k]);
-                return;
-        }
-        p->usb_key_line[k] = p->line;
 
         switch (k) {
         case UKEY_MATCH:
@@ -711,18 +713,10 @@ static void set_key_usb(struct parser *p, const char *key, const char *value, co
                         p->oom = -ENOMEM;
                 break;
         case UKEY_VM:
-                if (!vc_vm_name_is_valid(value))
-                        error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
-                                   "(not empty, at most 255 bytes, no \"/\", no control characters)", p->label, key, q);
-                else if (!(u->vm = strdup(value)))
-                        p->oom = -ENOMEM;
+                set_vm_name(p, key, value, q, &u->vm);
                 break;
         case UKEY_BOOT:
-                r = parse_boolean(value);
-                if (r < 0)
-                        error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
-                else
-                        u->boot = r;
+                set_boolean(p, key, value, q, &u->boot);
                 break;
         }
 }
@@ -810,51 +804,78 @@ static const char *find_separator(const char *s) {
         return NULL;
 }
 
-/* inih's reader callback, fgets()-like: hands inih one line, or a blank line in place of one we
- * handled (or rejected) ourselves. Never returns a partial line. */
-static char *reader(char *str, int num, void *stream) {
-        struct parser *p = stream;
-        ssize_t n;
-        char *s;
+/* The reader's steps. */
 
-        for (;;) {
+/* The next line of the file without its line end, in p->buf; its length, or -1 at the end of
+ * the file (a read error kept in p->read_error). After an allocation failure the rest is
+ * drained: there is no room to report anything anyway. */
+static ssize_t reader_next_line(struct parser *p) {
+        ssize_t n;
+        do {
                 errno = 0;
                 n = getline(&p->buf, &p->bufsz, p->f);
                 if (n < 0) {
                         if (ferror(p->f))
                                 p->read_error = errno > 0 ? -errno : -EIO;
-                        return NULL;
+                        return -1;
                 }
                 p->line++;
-                if (p->oom)
-                        continue; /* drain: there is no room to report anything anyway */
-                break;
-        }
+        } while (p->oom);
+        if (n > 0 && p->buf[n - 1] == '\n')
+                p->buf[--n] = '\0';
+        if (n > 0 && p->buf[n - 1] == '\r') /* CRLF files */
+                p->buf[--n] = '\0';
+        return n;
+}
 
-        s = p->buf;
-        if (n > 0 && s[n - 1] == '\n')
-                s[--n] = '\0';
-        if (n > 0 && s[n - 1] == '\r') /* CRLF files */
-                s[--n] = '\0';
+/* A line inih cannot take (a NUL byte in it, longer than @max): reported, and a section header
+ * on it lost with the keys below it. False for a line that is fine. */
+static bool reader_line_unusable(struct parser *p, const char *s, size_t n, size_t max) {
+        if (strlen(s) == n && n <= max)
+                return false;
+        p->dev_syntax_error = true; /* whatever the line said is lost */
+        if (strlen(s) != n)
+                error_here(p, "line contains a NUL byte");
+        else
+                error_here(p, "line is longer than %zu characters", max);
+        if (*(s + strspn(s, " \t")) == '[')
+                section_end(p), p->section = SECTION_IGNORED;
+        return true;
+}
+
+/* A line that is not a comment or a section: "key = value", or it is reported. True when it is. */
+static bool reader_key_line_ok(struct parser *p, const char *start) {
+        const char *sep = find_separator(start);
+        if (sep && *sep == '=' && sep != start)
+                return true;
+        p->dev_syntax_error = true;
+        _cleanup_free_ char *q = escape(start);
+        if (!q)
+                p->oom = -ENOMEM;
+        else if (sep && *sep == '=')
+                error_here(p, "syntax error: \"%s\" has no key before \"=\"", q);
+        else if (p->indented)
+                error_here(p, "syntax error: \"%s\" is not \"key = value\" "
+                           "(values cannot continue on an indented line)", q);
+        else
+                error_here(p, "syntax error: \"%s\" is not \"key = value\", a [section] or a comment", q);
+        return false;
+}
+
+/* inih's reader callback, fgets()-like: hands inih one line, or a blank line in place of one we
+ * handled (or rejected) ourselves. Never returns a partial line. */
+static char *reader(char *str, int num, void *stream) {
+        struct parser *p = stream;
+        ssize_t n = reader_next_line(p);
+        if (n < 0)
+                return NULL;
 
         /* inih needs room for the line, "\r\n" and the NUL. */
         size_t max = num > 3 ? (size_t) num - 3 : 0;
+        char *s = p->buf;
         strcpy(str, "\n");
-
-        if (strlen(s) != (size_t) n || (size_t) n > max)
-                p->dev_syntax_error = true; /* whatever the line said is lost */
-        if (strlen(s) != (size_t) n) {
-                error_here(p, "line contains a NUL byte");
-                if (*(s + strspn(s, " \t")) == '[')
-                        section_end(p), p->section = SECTION_IGNORED;
+        if (reader_line_unusable(p, s, (size_t) n, max))
                 return str;
-        }
-        if ((size_t) n > max) {
-                error_here(p, "line is longer than %zu characters", max);
-                if (*(s + strspn(s, " \t")) == '[') /* keys below a lost header: skip them */
-                        section_end(p), p->section = SECTION_IGNORED;
-                return str;
-        }
 
         if (p->line == 1 && startswith(s, "\xef\xbb\xbf")) /* UTF-8 byte order mark */
                 s += 3;
@@ -863,35 +884,13 @@ static char *reader(char *str, int num, void *stream) {
 
         if (*start == '\0' || *start == ';' || *start == '#')
                 return str;
-
         if (*start == '[') {
                 section_header(p, start);
                 strcpy(str, "[-]\n");
                 return str;
         }
-
-        const char *sep = find_separator(start);
-        if (!sep || *sep != '=' || sep == start)
-                p->dev_syntax_error = true;
-        if (!sep || *sep != '=') {
-                _cleanup_free_ char *q = escape(start);
-                if (!q)
-                        p->oom = -ENOMEM;
-                else if (p->indented)
-                        error_here(p, "syntax error: \"%s\" is not \"key = value\" "
-                                   "(values cannot continue on an indented line)", q);
-                else
-                        error_here(p, "syntax error: \"%s\" is not \"key = value\", a [section] or a comment", q);
+        if (!reader_key_line_ok(p, start))
                 return str;
-        }
-        if (sep == start) {
-                _cleanup_free_ char *q = escape(start);
-                if (q)
-                        error_here(p, "syntax error: \"%s\" has no key before \"=\"", q);
-                else
-                        p->oom = -ENOMEM;
-                return str;
-        }
 
         /* Without the indentation inih cannot take the line for a continuation. */
         size_t l = strlen(start);
