@@ -11,6 +11,7 @@
 
 #include "cmdline.h"
 #include "doctor.h"
+#include "host.h"
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
@@ -373,18 +374,9 @@ static const char *virtual_machine(struct doctor *d) {
                 { "Amazon EC2", "Amazon EC2" },
                 { "Google", "Google Compute Engine" },
         };
-        _cleanup_free_ char *info = NULL, *vendor = NULL;
-        bool flag = false;
+        _cleanup_free_ char *vendor = NULL;
+        bool flag = vc_host_cpu_has_flag(d->ctx, "hypervisor") > 0;
 
-        if (read_root_file(d, VC_PLACE_PROC, "cpuinfo", &info) >= 0)
-                for (const char *l = info; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-                        if (startswith(l, "flags")) {
-                                const char *end = strchrnul(l, '\n');
-                                for (const char *w = strstr(l, " hypervisor"); w && w < end; w = strstr(w + 1, " hypervisor"))
-                                        if (w + 11 == end || w[11] == ' ' || w[11] == '\n')
-                                                flag = true;
-                                break;
-                        }
         if (read_root_file(d, VC_PLACE_CLASS, "dmi/id/sys_vendor", &vendor) >= 0) {
                 vendor[strcspn(vendor, "\n")] = '\0';
                 for (size_t i = 0; i < ELEMENTSOF(vendors); i++)
