@@ -454,25 +454,121 @@ static int record_before_claim(struct vc_ctx *ctx, const struct vc_group *g, con
         return changed ? vc_record_write(ctx, rec) : 0;
 }
 
+/* What the override pass carries from group to group: its inputs, the groups it has been through
+ * and the report of its writes. */
+struct override_pass {
+        struct vc_ctx *ctx;
+        const struct vc_config *cfg;
+        const struct vc_boot_target *targets;
+        size_t n_targets;
+        const char *by;
+        unsigned *done; /* the groups examined, each once */
+        size_t n_done;
+        struct vc_boot_write *rep;
+        size_t n_rep;
+        int written;
+};
+
+static void override_pass_done(struct override_pass *pass) {
+        free(pass->done);
+        free(pass->rep);
+}
+
+static bool pass_group_seen(const struct override_pass *pass, unsigned group) {
+        for (size_t k = 0; k < pass->n_done; k++)
+                if (pass->done[k] == group)
+                        return true;
+        return false;
+}
+
+static int pass_group_mark_seen(struct override_pass *pass, unsigned group) {
+        unsigned *nd = reallocarray(pass->done, pass->n_done + 1, sizeof *pass->done);
+        if (!nd)
+                return -ENOMEM;
+        pass->done = nd;
+        pass->done[pass->n_done++] = group;
+        return 0;
+}
+
+static int pass_report(struct override_pass *pass, const struct vc_pci_addr *a, const struct vc_boot_target *t,
+                       int error) {
+        return report_add(&pass->rep, &pass->n_rep, a, (unsigned) t->group, t->cd, error);
+}
+
+static bool group_wants_overrides(const struct vc_group *g) {
+        for (size_t k = 0; k < vc_group_n_devices(g); k++)
+                if (wants_override(vc_group_device(g, k)))
+                        return true;
+        return false;
+}
+
+/* Two rounds: the other endpoints first, then the boot targets themselves. Each write is
+ * reported; only running out of memory for the report ends the pass. */
+static int write_group_overrides(struct override_pass *pass, const struct vc_boot_target *t,
+                                 const struct vc_group *g) {
+        for (int round = 0; round < 2; round++)
+                for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                        const struct vc_pci_dev *d = vc_group_device(g, k);
+                        const struct vc_pci_addr *a = vc_pci_dev_addr(d);
+                        bool is_target = vc_boot_target_find(pass->targets, pass->n_targets, a) != NULL;
+                        if ((round == 0) == is_target || !wants_override(d))
+                                continue;
+                        _cleanup_free_ char *p = NULL;
+                        int r = vc_ctx_path(pass->ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
+                                            vc_pci_dev_name(d));
+                        if (r >= 0)
+                                r = vc_sysfs_write(p, "vfio-pci");
+                        if (r >= 0)
+                                pass->written++;
+                        if (pass_report(pass, a, t, r < 0 ? r : 0) < 0)
+                                return -ENOMEM;
+                }
+        return 0;
+}
+
+/* One group, examined for the first time under the lock: read it, leave it alone when nothing in
+ * it needs an override, when its boot claim failed or when the claim would refuse it (nothing is
+ * written then: the host keeps it whole); else record it, then write. Failures of the group are
+ * reported and the pass goes on; only -ENOMEM is returned. */
+static int override_group(struct override_pass *pass, const struct vc_boot_target *t) {
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        int r = vc_group_read(pass->ctx, (unsigned) t->group, &g);
+        if (r < 0)
+                return pass_report(pass, &t->addr, t, r) < 0 ? -ENOMEM : 0;
+        if (!group_wants_overrides(g))
+                return 0; /* bound, or set by someone else: the claim's business */
+        if (vc_boot_group_failed(pass->ctx, (unsigned) t->group)) {
+                log_debug("Group %d: its boot claim failed earlier in this boot, no overrides", t->group);
+                return 0;
+        }
+
+        struct vc_op_result res = {};
+        r = preflight(pass->ctx, pass->cfg, (unsigned) t->group, g, pass->by, &res);
+        vc_op_result_done(&res);
+        if (r < 0) {
+                log_debug_errno(r, "Group %d would not be claimed, no overrides: %m", t->group);
+                return 0;
+        }
+        r = record_before_claim(pass->ctx, g, pass->by);
+        if (r < 0)
+                return pass_report(pass, &t->addr, t, r) < 0 ? -ENOMEM : 0;
+        return write_group_overrides(pass, t, g);
+}
+
 int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                           const struct vc_boot_target *targets, size_t n, const char *by,
                           int lock_timeout_ms, int *lock_fd, struct vc_boot_write **ret,
                           size_t *ret_n) {
-        _cleanup_free_ struct vc_boot_write *rep = NULL;
-        _cleanup_free_ unsigned *done = NULL;
-        size_t n_rep = 0, n_done = 0;
-        int r, written = 0;
+        _cleanup_(override_pass_done) struct override_pass pass = {
+                .ctx = ctx, .cfg = cfg, .targets = targets, .n_targets = n, .by = by,
+        };
+        int r;
 
         for (size_t i = 0; i < n; i++) {
                 const struct vc_boot_target *t = &targets[i];
                 bool set;
 
-                if (t->state != VC_BOOT_TARGET_OK)
-                        continue;
-                bool seen = false;
-                for (size_t k = 0; k < n_done && !seen; k++)
-                        seen = done[k] == (unsigned) t->group;
-                if (seen)
+                if (t->state != VC_BOOT_TARGET_OK || pass_group_seen(&pass, (unsigned) t->group))
                         continue;
                 /* The cheap check, and the steady state: the target's own override is written last
                  * of its group, so once it is set the whole group has been through here. */
@@ -484,69 +580,17 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                         if (r < 0)
                                 return r;
                 }
-                unsigned *nd = reallocarray(done, n_done + 1, sizeof *done);
-                if (!nd)
-                        return -ENOMEM;
-                done = nd;
-                done[n_done++] = (unsigned) t->group;
-
-                _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-                r = vc_group_read(ctx, (unsigned) t->group, &g);
-                if (r < 0) {
-                        if (report_add(&rep, &n_rep, &t->addr, (unsigned) t->group, t->cd, r) < 0)
-                                return -ENOMEM;
-                        continue;
-                }
-                bool any = false;
-                for (size_t k = 0; k < vc_group_n_devices(g) && !any; k++)
-                        any = wants_override(vc_group_device(g, k));
-                if (!any)
-                        continue; /* bound, or set by someone else: the claim's business */
-                if (vc_boot_group_failed(ctx, (unsigned) t->group)) {
-                        log_debug("Group %d: its boot claim failed earlier in this boot, no overrides", t->group);
-                        continue;
-                }
-
-                /* Nothing is written for a group the claim would refuse: the host keeps it whole. */
-                struct vc_op_result res = {};
-                r = preflight(ctx, cfg, (unsigned) t->group, g, by, &res);
-                vc_op_result_done(&res);
-                if (r < 0) {
-                        log_debug_errno(r, "Group %d would not be claimed, no overrides: %m", t->group);
-                        continue;
-                }
-                r = record_before_claim(ctx, g, by);
-                if (r < 0) {
-                        if (report_add(&rep, &n_rep, &t->addr, (unsigned) t->group, t->cd, r) < 0)
-                                return -ENOMEM;
-                        continue;
-                }
-
-                /* Two rounds: the other endpoints first, then the boot targets themselves. */
-                for (int round = 0; round < 2; round++)
-                        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
-                                const struct vc_pci_dev *d = vc_group_device(g, k);
-                                const struct vc_pci_addr *a = vc_pci_dev_addr(d);
-                                bool is_target = vc_boot_target_find(targets, n, a) != NULL;
-                                if ((round == 0) == is_target || !wants_override(d))
-                                        continue;
-                                _cleanup_free_ char *p = NULL;
-                                r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
-                                                vc_pci_dev_name(d));
-                                if (r >= 0)
-                                        r = vc_sysfs_write(p, "vfio-pci");
-                                if (r >= 0)
-                                        written++;
-                                if (report_add(&rep, &n_rep, a, (unsigned) t->group, t->cd,
-                                               r < 0 ? r : 0) < 0)
-                                        return -ENOMEM;
-                        }
+                r = pass_group_mark_seen(&pass, (unsigned) t->group);
+                if (r >= 0)
+                        r = override_group(&pass, t);
+                if (r < 0)
+                        return r;
         }
         if (ret) {
-                *ret = TAKE_PTR(rep);
-                *ret_n = n_rep;
+                *ret = TAKE_PTR(pass.rep);
+                *ret_n = pass.n_rep;
         }
-        return written;
+        return pass.written;
 }
 
 /* ------------------------------------------------------------ claiming */

@@ -900,161 +900,222 @@ static int cmp_addr(const void *a, const void *b) {
         return vc_pci_addr_compare(a, b);
 }
 
+/* What an edit of the PCI host devices works on: the document, its first <devices>, and the
+ * elements added or removed so far, as text in the order of the edit. */
+struct hostdev_edit {
+        xmlDocPtr doc;
+        xmlNode *root, *devices;
+        char **changed;
+        size_t n_changed;
+};
+
+static void hostdev_edit_done(struct hostdev_edit *e) {
+        xml_free_docp(&e->doc);
+        strv_free(e->changed);
+}
+
+static bool addr_listed(const struct vc_pci_addr *v, size_t n, const struct vc_pci_addr *a) {
+        for (size_t k = 0; k < n; k++)
+                if (vc_pci_addr_equal(&v[k], a))
+                        return true;
+        return false;
+}
+
+/* Functions of one card: the same domain, bus and slot. */
+static bool same_card(const struct vc_pci_addr *a, const struct vc_pci_addr *b) {
+        return a->domain == b->domain && a->bus == b->bus && a->slot == b->slot;
+}
+
+/* The element @n leaves the document, and the indentation in front of it as well. */
+static void remove_node_and_indent(xmlNode *n) {
+        if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
+                xmlNode *blank = n->prev;
+                xmlUnlinkNode(blank);
+                xmlFreeNode(blank);
+        }
+        xmlUnlinkNode(n);
+        xmlFreeNode(n);
+}
+
+/* What the domain has: the host PCI devices of its <hostdev>s appended to *have, and the slots
+ * of the guest's root bus in use marked in @used0. */
+static int read_present_hostdevs(xmlNode *root, bool used0[static 32], struct vc_pci_addr **have,
+                                 size_t *n_have, char **ret_error) {
+        for (xmlNode *devs = root->children; devs; devs = devs->next) {
+                if (!is_element(devs, "devices"))
+                        continue;
+                walk_guest_addresses(devs, mark_bus0_slot, used0);
+                for (xmlNode *n = devs->children; n; n = n->next) {
+                        struct vc_domain_hostdev h;
+                        int r = element_hostdev(n, &h, ret_error);
+                        if (r < 0)
+                                return r;
+                        if (r == 0)
+                                continue;
+                        struct vc_pci_addr *a = realloc(*have, (*n_have + 1) * sizeof *a);
+                        if (!a)
+                                return -ENOMEM;
+                        *have = a;
+                        (*have)[(*n_have)++] = h.addr;
+                }
+        }
+        return 0;
+}
+
+/* @addrs that the domain does not have, each once, sorted (the functions of one card next to
+ * each other) into @todo, which has room for @n_addrs. Returns how many. */
+static size_t hostdevs_to_add(const struct vc_pci_addr *addrs, size_t n_addrs, const struct vc_pci_addr *have,
+                              size_t n_have, struct vc_pci_addr *todo) {
+        size_t n_todo = 0;
+        for (size_t i = 0; i < n_addrs; i++)
+                if (!addr_listed(have, n_have, &addrs[i]) && !addr_listed(todo, n_todo, &addrs[i]))
+                        todo[n_todo++] = addrs[i];
+        qsort(todo, n_todo, sizeof *todo, cmp_addr);
+        return n_todo;
+}
+
+/* The @n functions @card[0..n) of one card go into one guest slot, as functions 0, 1, ... with
+ * multifunction='on' on function 0, as the card looks on the host. When the domain has a
+ * function of the card already (in @have), libvirt placed it: the rest is left to libvirt as
+ * well, as is a card of one function. */
+static int add_card(struct hostdev_edit *e, const struct vc_pci_addr *card, size_t n, const struct vc_pci_addr *have,
+                    size_t n_have, bool used0[static 32], char **ret_error) {
+        struct vc_pci_addr guest = {};
+        bool one_slot = n >= 2;
+        int r;
+
+        for (size_t m = 0; m < n_have && one_slot; m++)
+                one_slot = !same_card(&have[m], &card[0]);
+        if (one_slot) {
+                r = guest_slot(e->doc, e->root, e->devices, used0, &e->changed, &e->n_changed, &guest);
+                if (r == -ENOSPC)
+                        return bad(ret_error, "no free guest PCI slot for the functions of %s",
+                                   VC_PCI_ADDR_TO_STRING(&card[0]));
+                if (r < 0)
+                        return r;
+        }
+        for (size_t m = 0; m < n; m++) {
+                struct vc_pci_addr g = guest;
+                g.func = (uint8_t) m;
+                char *s = NULL;
+                if ((r = vc_domain_hostdev_xml(&card[m], one_slot ? &g : NULL, one_slot && m == 0, &s)) < 0 ||
+                    (r = strv_push(&e->changed, &e->n_changed, s)) < 0 ||
+                    (r = add_hostdev_node(e->devices, &card[m], one_slot ? &g : NULL, one_slot && m == 0)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int add_hostdevs(struct hostdev_edit *e, const struct vc_pci_addr *addrs, size_t n_addrs,
+                        char **ret_error) {
+        _cleanup_free_ struct vc_pci_addr *have = NULL, *todo = calloc(n_addrs + 1, sizeof *todo);
+        size_t n_have = 0, n_todo;
+        bool used0[32] = {};
+        int r;
+
+        if (!todo)
+                return -ENOMEM;
+        r = read_present_hostdevs(e->root, used0, &have, &n_have, ret_error);
+        if (r < 0)
+                return r;
+        n_todo = hostdevs_to_add(addrs, n_addrs, have, n_have, todo);
+        for (size_t i = 0, k; i < n_todo; i = k) {
+                k = i + 1;
+                while (k < n_todo && same_card(&todo[k], &todo[i]))
+                        k++;
+                r = add_card(e, &todo[i], k - i, have, n_have, used0, ret_error);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The guest buses (above 0) of removed <hostdev>s: the PCIe root ports they may have sat on.
+ * Buses past the first 64 are not looked at. */
+struct guest_buses {
+        long bus[64];
+        size_t n;
+};
+
+static void note_guest_buses(xmlNode *hostdev, struct guest_buses *b) {
+        for (xmlNode *c = hostdev->children; c; c = c->next)
+                if (is_element(c, "address") && prop_is(c, "type", "pci") && prop_long(c, "bus") > 0 &&
+                    b->n < ELEMENTSOF(b->bus))
+                        b->bus[b->n++] = prop_long(c, "bus");
+}
+
+/* A PCIe root port the removed functions sat on, now empty, goes with them. */
+static int remove_empty_root_ports(struct hostdev_edit *e, const struct guest_buses *b) {
+        for (size_t i = 0; i < b->n; i++) {
+                struct bus_use u = { .bus = b->bus[i] };
+                walk_guest_addresses(e->root, mark_bus_use, &u);
+                if (u.used)
+                        continue;
+                xmlNode *next;
+                for (xmlNode *c = e->devices->children; c; c = next) {
+                        next = c->next;
+                        if (!is_element(c, "controller") || !prop_is(c, "type", "pci") ||
+                            !prop_is(c, "model", "pcie-root-port") || prop_long(c, "index") != b->bus[i])
+                                continue;
+                        int r = strv_push(&e->changed, &e->n_changed, node_to_string(e->doc, c));
+                        if (r < 0)
+                                return r;
+                        remove_node_and_indent(c);
+                }
+        }
+        return 0;
+}
+
+static int remove_hostdevs(struct hostdev_edit *e, const struct vc_pci_addr *addrs, size_t n_addrs,
+                           char **ret_error) {
+        struct guest_buses buses = {};
+        for (xmlNode *devs = e->root->children; devs; devs = devs->next) {
+                if (!is_element(devs, "devices"))
+                        continue;
+                xmlNode *next;
+                for (xmlNode *n = devs->children; n; n = next) {
+                        struct vc_domain_hostdev h;
+                        next = n->next;
+                        int r = element_hostdev(n, &h, ret_error);
+                        if (r < 0)
+                                return r;
+                        if (r == 0 || !addr_listed(addrs, n_addrs, &h.addr))
+                                continue;
+                        if ((r = strv_push(&e->changed, &e->n_changed, node_to_string(e->doc, n))) < 0)
+                                return r;
+                        note_guest_buses(n, &buses);
+                        remove_node_and_indent(n);
+                }
+        }
+        return remove_empty_root_ports(e, &buses);
+}
+
 int vc_domain_edit_hostdevs(const char *xml, size_t len, const struct vc_pci_addr *addrs,
                             size_t n_addrs, bool add, char **ret_xml, char ***ret_changed,
                             char **ret_error) {
-        _cleanup_xml_doc_ xmlDocPtr doc = NULL;
-        _cleanup_strv_free_ char **changed = NULL;
-        size_t n_changed = 0;
+        _cleanup_(hostdev_edit_done) struct hostdev_edit e = {};
         int r;
 
-        r = read_doc_to_edit(xml, len, &doc, ret_error);
+        r = read_doc_to_edit(xml, len, &e.doc, ret_error);
         if (r < 0)
                 return r;
-        xmlNode *root = xmlDocGetRootElement(doc);
-        xmlNode *devices = first_child(root, "devices");
-        if (!devices) {
-                if (!add)
-                        goto done;
-                devices = xmlNewChild(root, NULL, (const xmlChar *) "devices", NULL);
-                if (!devices)
-                        return -ENOMEM;
-        }
-
-        if (add) {
-                _cleanup_free_ struct vc_pci_addr *have = NULL, *todo = calloc(n_addrs + 1, sizeof *todo);
-                size_t n_have = 0, n_todo = 0;
-                bool used0[32] = {};
-                if (!todo)
-                        return -ENOMEM;
-                for (xmlNode *devs = root->children; devs; devs = devs->next) {
-                        if (!is_element(devs, "devices"))
-                                continue;
-                        walk_guest_addresses(devs, mark_bus0_slot, used0);
-                        for (xmlNode *n = devs->children; n; n = n->next) {
-                                struct vc_domain_hostdev h;
-                                r = element_hostdev(n, &h, ret_error);
-                                if (r < 0)
-                                        return r;
-                                if (r == 0)
-                                        continue;
-                                struct vc_pci_addr *a = realloc(have, (n_have + 1) * sizeof *a);
-                                if (!a)
-                                        return -ENOMEM;
-                                have = a;
-                                have[n_have++] = h.addr;
-                        }
-                }
-                for (size_t i = 0; i < n_addrs; i++) {
-                        bool skip = false;
-                        for (size_t k = 0; k < n_have && !skip; k++)
-                                skip = vc_pci_addr_equal(&have[k], &addrs[i]);
-                        for (size_t k = 0; k < n_todo && !skip; k++)
-                                skip = vc_pci_addr_equal(&todo[k], &addrs[i]);
-                        if (!skip)
-                                todo[n_todo++] = addrs[i];
-                }
-                qsort(todo, n_todo, sizeof *todo, cmp_addr);
-
-                /* The functions of one card go into one guest slot, as functions 0, 1, ... with
-                 * multifunction='on' on function 0, as the card looks on the host. When the domain
-                 * has a function of the card already, libvirt placed it: the rest is left to
-                 * libvirt as well. */
-                for (size_t i = 0; i < n_todo;) {
-                        size_t k = i + 1;
-                        while (k < n_todo && todo[k].domain == todo[i].domain && todo[k].bus == todo[i].bus &&
-                               todo[k].slot == todo[i].slot)
-                                k++;
-                        bool one_slot = k - i >= 2;
-                        for (size_t m = 0; m < n_have && one_slot; m++)
-                                one_slot = !(have[m].domain == todo[i].domain && have[m].bus == todo[i].bus &&
-                                             have[m].slot == todo[i].slot);
-                        struct vc_pci_addr guest = {};
-                        if (one_slot) {
-                                r = guest_slot(doc, root, devices, used0, &changed, &n_changed, &guest);
-                                if (r == -ENOSPC)
-                                        return bad(ret_error, "no free guest PCI slot for the functions of %s",
-                                                   VC_PCI_ADDR_TO_STRING(&todo[i]));
-                                if (r < 0)
-                                        return r;
-                        }
-                        for (size_t m = i; m < k; m++) {
-                                struct vc_pci_addr g = guest;
-                                g.func = (uint8_t) (m - i);
-                                char *s = NULL;
-                                if ((r = vc_domain_hostdev_xml(&todo[m], one_slot ? &g : NULL, one_slot && m == i, &s)) < 0 ||
-                                    (r = strv_push(&changed, &n_changed, s)) < 0 ||
-                                    (r = add_hostdev_node(devices, &todo[m], one_slot ? &g : NULL, one_slot && m == i)) < 0)
-                                        return r;
-                        }
-                        i = k;
-                }
-        } else {
-                long buses[64];
-                size_t n_buses = 0;
-                for (xmlNode *devs = root->children; devs; devs = devs->next) {
-                        if (!is_element(devs, "devices"))
-                                continue;
-                        xmlNode *next;
-                        for (xmlNode *n = devs->children; n; n = next) {
-                                struct vc_domain_hostdev h;
-                                bool match = false;
-                                next = n->next;
-                                r = element_hostdev(n, &h, ret_error);
-                                if (r < 0)
-                                        return r;
-                                for (size_t i = 0; r > 0 && i < n_addrs && !match; i++)
-                                        match = vc_pci_addr_equal(&h.addr, &addrs[i]);
-                                if (!match)
-                                        continue;
-                                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, n))) < 0)
-                                        return r;
-                                for (xmlNode *c = n->children; c; c = c->next)
-                                        if (is_element(c, "address") && prop_is(c, "type", "pci") &&
-                                            prop_long(c, "bus") > 0 && n_buses < ELEMENTSOF(buses))
-                                                buses[n_buses++] = prop_long(c, "bus");
-                                /* Drop the indentation in front of it as well. */
-                                if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
-                                        xmlNode *blank = n->prev;
-                                        xmlUnlinkNode(blank);
-                                        xmlFreeNode(blank);
-                                }
-                                xmlUnlinkNode(n);
-                                xmlFreeNode(n);
-                        }
-                }
-                /* A PCIe root port the removed functions sat on, now empty, goes with them. */
-                for (size_t i = 0; i < n_buses; i++) {
-                        struct bus_use u = { .bus = buses[i] };
-                        walk_guest_addresses(root, mark_bus_use, &u);
-                        if (u.used)
-                                continue;
-                        xmlNode *next;
-                        for (xmlNode *c = devices->children; c; c = next) {
-                                next = c->next;
-                                if (!is_element(c, "controller") || !prop_is(c, "type", "pci") ||
-                                    !prop_is(c, "model", "pcie-root-port") || prop_long(c, "index") != buses[i])
-                                        continue;
-                                if ((r = strv_push(&changed, &n_changed, node_to_string(doc, c))) < 0)
-                                        return r;
-                                if (c->prev && c->prev->type == XML_TEXT_NODE && xmlIsBlankNode(c->prev)) {
-                                        xmlNode *blank = c->prev;
-                                        xmlUnlinkNode(blank);
-                                        xmlFreeNode(blank);
-                                }
-                                xmlUnlinkNode(c);
-                                xmlFreeNode(c);
-                        }
-                }
-        }
-
-done:
-        if (!changed && !(changed = calloc(1, sizeof *changed)))
+        e.root = xmlDocGetRootElement(e.doc);
+        e.devices = first_child(e.root, "devices");
+        if (!e.devices && add && !(e.devices = xmlNewChild(e.root, NULL, (const xmlChar *) "devices", NULL)))
                 return -ENOMEM;
-        if (doc_to_string(doc, ret_xml) < 0)
+        if (add)
+                r = add_hostdevs(&e, addrs, n_addrs, ret_error);
+        else if (e.devices) /* without <devices>, nothing to remove */
+                r = remove_hostdevs(&e, addrs, n_addrs, ret_error);
+        if (r < 0)
+                return r;
+
+        if (!e.changed && !(e.changed = calloc(1, sizeof *e.changed)))
+                return -ENOMEM;
+        if (doc_to_string(e.doc, ret_xml) < 0)
                 return -ENOMEM;
         if (ret_changed)
-                *ret_changed = TAKE_PTR(changed);
+                *ret_changed = TAKE_PTR(e.changed);
         return 0;
 }
 

@@ -175,113 +175,155 @@ size_t vc_path_root_length(const char *path) {
  * followed out. */
 #define MAX_LINKS 40
 
+/* Where the walk stands: the directories opened below the root (innermost last; none means the
+ * root itself), the path still to resolve, and the links followed so far. */
+struct walk {
+        int rootfd;
+        int flags;
+        mode_t mode;
+        char *todo;
+        int *stack;
+        size_t depth, alloc;
+        unsigned links;
+};
+
+static void walk_done(struct walk *w) {
+        while (w->depth > 0)
+                close(w->stack[--w->depth]);
+        free(w->stack);
+        free(w->todo);
+}
+
+/* The directory the next component is looked up in. */
+static int walk_cur(const struct walk *w) {
+        return w->depth > 0 ? w->stack[w->depth - 1] : w->rootfd;
+}
+
+/* The next component of *p, slashes skipped, into @name; *p moves past it. 0 when nothing is
+ * left, 1 with a name. @ret_last: no component follows; @ret_trailing_slash: a slash does. */
+static int walk_next_name(const char **p, char name[static NAME_MAX + 1], bool *ret_last,
+                          bool *ret_trailing_slash) {
+        *p += strspn(*p, "/");
+        if (!**p)
+                return 0;
+        size_t n = strcspn(*p, "/");
+        if (n > NAME_MAX)
+                return -ENAMETOOLONG;
+        memcpy(name, *p, n);
+        name[n] = '\0';
+        *p += n;
+        *ret_last = (*p)[strspn(*p, "/")] == '\0';
+        *ret_trailing_slash = **p == '/';
+        return 1;
+}
+
+/* The final open: @name in the current directory, never following a link. */
+static int walk_open_last(const struct walk *w, const char *name) {
+        int r = openat(walk_cur(w), name, w->flags | O_NOFOLLOW, w->mode);
+        return r < 0 ? negative_errno() : r;
+}
+
+/* The link opened as @fd (closed here) is read and its target put in front of what is left
+ * after *p; an absolute target restarts at the root. More than MAX_LINKS links: -ELOOP. *p
+ * points to the start of the new path. */
+static int walk_follow_link(struct walk *w, int fd, const char **p) {
+        char target[PATH_MAX];
+        ssize_t k = readlinkat(fd, "", target, sizeof target - 1);
+        int r = k < 0 ? negative_errno() : 0;
+        close(fd);
+        if (r < 0)
+                return r;
+        if (++w->links > MAX_LINKS)
+                return -ELOOP;
+        target[k] = '\0';
+        if (target[0] == '/')
+                while (w->depth > 0)
+                        close(w->stack[--w->depth]);
+        char *next;
+        if (asprintf(&next, "%s%s%s", target, **p ? "/" : "", *p) < 0)
+                return -ENOMEM;
+        free(w->todo);
+        w->todo = next;
+        *p = w->todo;
+        return 0;
+}
+
+/* The directory opened as @fd becomes the current one (on failure @fd is closed). */
+static int walk_descend(struct walk *w, int fd) {
+        if (w->depth == w->alloc) {
+                int *ns = realloc(w->stack, (w->alloc * 2 + 8) * sizeof *ns);
+                if (!ns) {
+                        close(fd);
+                        return -ENOMEM;
+                }
+                w->stack = ns;
+                w->alloc = w->alloc * 2 + 8;
+        }
+        w->stack[w->depth++] = fd;
+        return 0;
+}
+
 int vc_open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode) {
-        _cleanup_free_ char *todo = strdup(rel);
-        _cleanup_free_ int *stack = NULL;
-        size_t depth = 0, alloc = 0;
-        unsigned links = 0;
+        _cleanup_(walk_done) struct walk w = {
+                .rootfd = rootfd,
+                .flags = flags | O_CLOEXEC,
+                .mode = flags & (O_CREAT | O_TMPFILE) ? mode : 0,
+                .todo = strdup(rel),
+        };
         int r;
 
-        if (!todo)
+        if (!w.todo)
                 return -ENOMEM;
-        flags |= O_CLOEXEC;
-        if (!(flags & (O_CREAT | O_TMPFILE)))
-                mode = 0;
-#define CUR (depth > 0 ? stack[depth - 1] : rootfd)
-        for (const char *p = todo;;) {
-                p += strspn(p, "/");
-                if (!*p) {
-                        r = openat(CUR, ".", flags, mode);
-                        r = r < 0 ? negative_errno() : r;
-                        break;
-                }
-                size_t n = strcspn(p, "/");
+        for (const char *p = w.todo;;) {
                 char name[NAME_MAX + 1];
-                if (n > NAME_MAX) {
-                        r = -ENAMETOOLONG;
-                        break;
-                }
-                memcpy(name, p, n);
-                name[n] = '\0';
-                p += n;
-                bool last = p[strspn(p, "/")] == '\0';
-                bool trailing_slash = *p == '/';
+                bool last, trailing_slash;
 
+                r = walk_next_name(&p, name, &last, &trailing_slash);
+                if (r == 0) {
+                        r = openat(walk_cur(&w), ".", w.flags, w.mode);
+                        return r < 0 ? negative_errno() : r;
+                }
+                if (r < 0)
+                        return r;
                 if (streq(name, "."))
                         continue;
                 if (streq(name, "..")) {
-                        if (depth > 0)
-                                close(stack[--depth]);
+                        if (w.depth > 0) /* never above the root */
+                                close(w.stack[--w.depth]);
                         continue;
                 }
-                int fd = openat(CUR, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+                int fd = openat(walk_cur(&w), name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
                 if (fd < 0) {
                         r = negative_errno();
-                        if (r == -ENOENT && last && !trailing_slash && (flags & O_CREAT)) {
-                                r = openat(CUR, name, flags | O_NOFOLLOW, mode);
-                                r = r < 0 ? negative_errno() : r;
-                        }
-                        break;
+                        if (r == -ENOENT && last && !trailing_slash && (w.flags & O_CREAT))
+                                r = walk_open_last(&w, name);
+                        return r;
                 }
                 struct stat st;
                 if (fstat(fd, &st) < 0) {
                         r = negative_errno();
                         close(fd);
-                        break;
+                        return r;
                 }
-                bool follow = !last || trailing_slash || !(flags & (O_NOFOLLOW | O_EXCL));
+                bool follow = !last || trailing_slash || !(w.flags & (O_NOFOLLOW | O_EXCL));
                 if (S_ISLNK(st.st_mode) && follow) {
-                        char target[PATH_MAX];
-                        ssize_t k = readlinkat(fd, "", target, sizeof target - 1);
-                        r = k < 0 ? negative_errno() : 0;
-                        close(fd);
+                        r = walk_follow_link(&w, fd, &p);
                         if (r < 0)
-                                break;
-                        if (++links > MAX_LINKS) {
-                                r = -ELOOP;
-                                break;
-                        }
-                        target[k] = '\0';
-                        if (target[0] == '/')
-                                while (depth > 0)
-                                        close(stack[--depth]);
-                        char *next;
-                        if (asprintf(&next, "%s%s%s", target, *p ? "/" : "", p) < 0) {
-                                r = -ENOMEM;
-                                break;
-                        }
-                        free(todo);
-                        todo = next;
-                        p = todo;
+                                return r;
                         continue;
                 }
                 if (last && !trailing_slash) {
                         close(fd);
-                        r = openat(CUR, name, flags | O_NOFOLLOW, mode);
-                        r = r < 0 ? negative_errno() : r;
-                        break;
+                        return walk_open_last(&w, name);
                 }
                 if (!S_ISDIR(st.st_mode)) {
                         close(fd);
-                        r = -ENOTDIR;
-                        break;
+                        return -ENOTDIR;
                 }
-                if (depth == alloc) {
-                        int *ns = realloc(stack, (alloc * 2 + 8) * sizeof *ns);
-                        if (!ns) {
-                                close(fd);
-                                r = -ENOMEM;
-                                break;
-                        }
-                        stack = ns;
-                        alloc = alloc * 2 + 8;
-                }
-                stack[depth++] = fd;
+                r = walk_descend(&w, fd);
+                if (r < 0)
+                        return r;
         }
-#undef CUR
-        while (depth > 0)
-                close(stack[--depth]);
-        return r;
 }
 
 int vc_open_in_root(int rootfd, const char *rel, int flags, mode_t mode) {
