@@ -1010,6 +1010,8 @@ static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
                 return (ssize_t) n;
         }
         r = fault ? -fault : model_write(rel, fd, data, n);
+        if (!fault && r < 0)
+                fk_model_forget(&model); /* a failed store may have changed the tables unsaved */
         log_op(rel, data, n, -r);
         unlock();
         if (devlock >= 0)
@@ -1150,6 +1152,8 @@ static int module_load(const char *name, bool fail_on_loaded) {
                                 attach_all(&model.drivers[i]);
                 }
 out:
+        if (!fault && r < 0)
+                fk_model_forget(&model); /* a failed load may have changed the tables unsaved */
         log_op(key, "", 0, -r);
         unlock();
         in_shim--;
