@@ -26,6 +26,7 @@ int fk_write_file(const char *path, const void *data, size_t n) {
         FILE *f = fopen(path, "we");
         if (!f)
                 return -errno;
+        setvbuf(f, NULL, _IONBF, 0); /* one write(2), no buffer to size with fstat */
         size_t w = fwrite(data, 1, n, f);
         int r = fclose(f);
         if (w != n || r != 0)
@@ -190,6 +191,7 @@ static int read_all(const char *path, char **ret, size_t *ret_n) {
         if (!f)
                 return -errno;
         struct stat st;
+        setvbuf(f, NULL, _IONBF, 0); /* read(2) straight into buf */
         size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t) st.st_size + 1 : 4096, n = 0;
         char *buf = malloc(cap + 1);
         for (size_t k; buf; n += k) {
