@@ -170,8 +170,14 @@ static const char *redirect(const char *path, char *buf, size_t n) {
 
 static void read_waits_for_device(int dirfd, const char *path, int flags);
 
+static bool read_takes_device_lock(const char *path, int flags);
+
 static int fix_flags(int dirfd, const char *path, int flags) {
-        /* sysfs ignores O_TRUNC and cannot create files */
+        /* sysfs ignores O_TRUNC and cannot create files.  Where the path lies is looked up (a
+         * readlink(2) of the directory's fd for a relative path) only when it matters: for a
+         * flag to drop or a read that waits for the device lock, not for every open. */
+        if (!(flags & (O_TRUNC | O_CREAT)) && !read_takes_device_lock(path, flags))
+                return flags;
         if (path_under_sys(dirfd, path)) {
                 flags &= ~(O_TRUNC | O_CREAT);
                 read_waits_for_device(dirfd, path, flags);
@@ -505,6 +511,11 @@ static int devlock_take(const char *addr, int how) {
 
 /* A read of driver_override or sriov_numvfs waits for the device lock (here at open(), in
  * Linux at the first read(); the difference does not matter to a program that opens to read). */
+static bool read_takes_device_lock(const char *path, int flags) {
+        char addr[16];
+        return !in_shim && path && (flags & O_ACCMODE) == O_RDONLY && attr_device(path, false, addr, sizeof addr);
+}
+
 static void read_waits_for_device(int dirfd, const char *path, int flags) {
         char addr[16];
         (void) dirfd;
