@@ -390,6 +390,27 @@ log_line() {
         assert_output --partial "File exists"
 }
 
+@test "a process that writes again sees the model another process changed in between" {
+        # the shim keeps the parsed model between a process's writes (tests/fakekernel/fkmodel.c):
+        # one shell removes the id, another process adds it back, the first shell's probe must
+        # bind with it
+        fake_root lone-nic
+        nic=0000:03:00.0
+        d=$ROOT/sys/bus/pci/drivers/e1000e
+        cat > "$BATS_TEST_TMPDIR/writes" <<EOF
+echo '8086 10d3' > '$d/remove_id'
+bash -c "echo '8086 10d3' > '$d/new_id'"
+echo $nic > '$d/unbind'
+echo $nic > '$ROOT/sys/bus/pci/drivers_probe'
+EOF
+        run fk bash "$BATS_TEST_TMPDIR/writes"
+        assert_success
+        assert_equal "$(fk_driver $nic)" e1000e
+        assert_equal "$(cut -f1,3 "$ROOT/.fakekernel/writes.log" | sed 's,^sys/bus/pci/,,')" \
+                "$(printf '%s\t%s\n' drivers/e1000e/remove_id ok drivers/e1000e/new_id ok \
+                        drivers/e1000e/unbind ok drivers_probe ok)"
+}
+
 # ---------------------------------------------------------------- /dev/vfio
 
 @test "/dev/vfio/N exists while a device of group N is on a vfio driver" {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,7 @@ int fk_write_file(const char *path, const void *data, size_t n) {
         FILE *f = fopen(path, "we");
         if (!f)
                 return -errno;
+        setvbuf(f, NULL, _IONBF, 0); /* one write(2), no buffer to size with fstat */
         size_t w = fwrite(data, 1, n, f);
         int r = fclose(f);
         if (w != n || r != 0)
@@ -132,11 +134,23 @@ static void ids_format(const struct fk_driver *d, char *ret, size_t n) {
                 snprintf(ret, n, "-");
 }
 
-int fk_model_save(const struct fk_model *m) {
+void fk_model_forget(struct fk_model *m) {
+        m->cache_len = 0;
+}
+
+/* Keep BUF (N bytes, taken over) as the bytes the tables hold. */
+static void cache_set(struct fk_model *m, char *buf, size_t n) {
+        free(m->cache);
+        m->cache = buf;
+        m->cache_len = buf ? n : 0;
+}
+
+int fk_model_save(struct fk_model *m) {
         char path[PATH_MAX], tmp[PATH_MAX];
-        snprintf(path, sizeof path, "%s/.fakekernel/model", m->root);
-        snprintf(tmp, sizeof tmp, "%s/.fakekernel/model.%d", m->root, (int) getpid());
-        FILE *f = fopen(tmp, "we");
+        char *buf = NULL;
+        size_t len = 0;
+        fk_model_forget(m);
+        FILE *f = open_memstream(&buf, &len);
         if (!f)
                 return -errno;
         fprintf(f, "# fake kernel model: driver NAME MODULE|- loaded|unloaded IDS|-\n"
@@ -156,25 +170,82 @@ int fk_model_save(const struct fk_model *m) {
                 fprintf(f, "dev %s %s %04x %04x %06x %d %d %d %d %s\n", v->addr, v->path, v->vendor,
                         v->device, v->class, v->hdr, v->group, v->vfio_dev, v->removed, resets);
         }
-        if (fclose(f) != 0 || rename(tmp, path) < 0) {
+        if (fclose(f) != 0) {
+                free(buf);
+                return -ENOMEM;
+        }
+        snprintf(path, sizeof path, "%s/.fakekernel/model", m->root);
+        snprintf(tmp, sizeof tmp, "%s/.fakekernel/model.%d", m->root, (int) getpid());
+        if (fk_write_file(tmp, buf, len) < 0 || rename(tmp, path) < 0) {
                 unlink(tmp);
+                free(buf);
                 return -EIO;
         }
+        cache_set(m, buf, len);
+        return 0;
+}
+
+/* The whole file PATH into a new NUL-terminated buffer. */
+static int read_all(const char *path, char **ret, size_t *ret_n) {
+        FILE *f = fopen(path, "re");
+        if (!f)
+                return -errno;
+        struct stat st;
+        setvbuf(f, NULL, _IONBF, 0); /* read(2) straight into buf */
+        size_t cap = fstat(fileno(f), &st) == 0 && st.st_size > 0 ? (size_t) st.st_size + 1 : 4096, n = 0;
+        char *buf = malloc(cap + 1);
+        for (size_t k; buf; n += k) {
+                if (n == cap) {
+                        char *b = realloc(buf, 2 * cap + 1);
+                        if (!b)
+                                break;
+                        buf = b;
+                        cap *= 2;
+                }
+                if ((k = fread(buf + n, 1, cap - n, f)) == 0)
+                        break;
+        }
+        bool err = ferror(f);
+        fclose(f);
+        if (!buf || err) {
+                free(buf);
+                return buf ? -EIO : -ENOMEM;
+        }
+        buf[n] = 0;
+        *ret = buf;
+        *ret_n = n;
         return 0;
 }
 
 int fk_model_load(const char *root, struct fk_model *m) {
-        char path[PATH_MAX], line[PATH_MAX + 256];
-        /* Only what is filled in is cleared, and the device table is kept between loads: every
-         * write of every process under the shim loads the model (tests/stress runs millions of
-         * writes). */
+        char path[PATH_MAX];
+        char *buf = NULL;
+        size_t len = 0;
+        /* Every write of every process under the shim loads the model (tests/stress runs millions
+         * of writes): the tables stay as they are while the file holds the bytes they were read
+         * from or saved as, and only what is filled in is cleared. */
+        snprintf(path, sizeof path, "%s/.fakekernel/model", root);
+        int r = read_all(path, &buf, &len);
+        if (r < 0) {
+                fk_model_forget(m);
+                return r;
+        }
+        if (m->cache_len && len == m->cache_len && strcmp(m->root, root) == 0 &&
+            memcmp(buf, m->cache, len) == 0) {
+                free(buf);
+                return 0;
+        }
+        fk_model_forget(m);
         m->n_drivers = m->n_devs = 0;
         snprintf(m->root, sizeof m->root, "%s", root);
-        snprintf(path, sizeof path, "%s/.fakekernel/model", root);
-        FILE *f = fopen(path, "re");
-        if (!f)
-                return -errno;
-        while (fgets(line, sizeof line, f)) {
+        /* parse a copy: the original is kept as the cache */
+        char *text = strdup(buf);
+        if (!text) {
+                free(buf);
+                return -ENOMEM;
+        }
+        r = 0;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 char a[PATH_MAX], b[PATH_MAX], c[64], ids[FK_MAX_IDS * 12];
                 int vd, rm;
                 if (line[0] == '#')
@@ -182,8 +253,10 @@ int fk_model_load(const char *root, struct fk_model *m) {
                 if (strncmp(line, "driver ", 7) == 0 && m->n_drivers < FK_MAX_DRIVERS) {
                         struct fk_driver *d = &m->drivers[m->n_drivers];
                         memset(d, 0, sizeof *d);
-                        if (sscanf(line, "driver %63s %63s %63s %767s", a, b, c, ids) != 4)
-                                goto bad;
+                        if (sscanf(line, "driver %63s %63s %63s %767s", a, b, c, ids) != 4) {
+                                r = -EBADMSG;
+                                break;
+                        }
                         snprintf(d->name, sizeof d->name, "%s", a);
                         snprintf(d->module, sizeof d->module, "%s", strcmp(b, "-") ? b : "");
                         d->loaded = strcmp(c, "loaded") == 0;
@@ -196,26 +269,32 @@ int fk_model_load(const char *root, struct fk_model *m) {
                 } else if (strncmp(line, "dev ", 4) == 0) {
                         struct fk_dev *v = fk_model_dev_slot(m);
                         if (!v) {
-                                fclose(f);
-                                return -ENOMEM;
+                                r = -ENOMEM;
+                                break;
                         }
                         if (sscanf(line, "dev %15s %1023s %x %x %x %d %d %d %d %63s", v->addr, v->path,
-                                   &v->vendor, &v->device, &v->class, &v->hdr, &v->group, &vd, &rm, c) != 10)
-                                goto bad;
+                                   &v->vendor, &v->device, &v->class, &v->hdr, &v->group, &vd, &rm, c) != 10) {
+                                r = -EBADMSG;
+                                break;
+                        }
                         v->vfio_dev = vd;
                         v->removed = rm;
                         if (strcmp(c, "-") == 0)
                                 v->n_resets = -1;
-                        else if (strcmp(c, "none") != 0 && fk_reset_parse(c, v->resets, &v->n_resets, NULL) < 0)
-                                goto bad;
+                        else if (strcmp(c, "none") != 0 && fk_reset_parse(c, v->resets, &v->n_resets, NULL) < 0) {
+                                r = -EBADMSG;
+                                break;
+                        }
                         m->n_devs++;
                 }
         }
-        fclose(f);
+        free(text);
+        if (r < 0) {
+                free(buf);
+                return r;
+        }
+        cache_set(m, buf, len);
         return 0;
-bad:
-        fclose(f);
-        return -EBADMSG;
 }
 
 struct fk_dev *fk_model_dev_slot(struct fk_model *m) {

@@ -47,13 +47,20 @@ struct fk_model {
         int n_drivers, n_devs, cap_devs;
         struct fk_driver drivers[FK_MAX_DRIVERS];
         struct fk_dev *devs;     /* n_devs of cap_devs, on the heap: a tree has no size cap */
+        /* The bytes of the model file the tables hold (read by fk_model_load() or written by
+         * fk_model_save()); a load that reads the same bytes again keeps the tables instead of
+         * parsing them.  cache_len 0: none. */
+        char *cache;
+        size_t cache_len;
 };
 
 /* A new, zeroed device at the end of the table (n_devs not yet counted); NULL when out of
  * memory.  Growing the table moves it: pointers into devs taken before are stale. */
 struct fk_dev *fk_model_dev_slot(struct fk_model *m);
 int fk_model_load(const char *root, struct fk_model *m);
-int fk_model_save(const struct fk_model *m);
+int fk_model_save(struct fk_model *m);
+/* The tables were changed and not saved: the next load parses the file again. */
+void fk_model_forget(struct fk_model *m);
 
 struct fk_driver *fk_driver_find(struct fk_model *m, const char *name);
 struct fk_dev *fk_dev_find(struct fk_model *m, const char *addr);

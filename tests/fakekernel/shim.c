@@ -64,6 +64,7 @@ static struct fk_model model;    /* guarded by mutex + flock */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fflush)(FILE *);
+static int (*real_open)(const char *, int, ...);
 
 static void *next(const char *name) {
         return dlsym(RTLD_NEXT, name);
@@ -73,6 +74,7 @@ __attribute__((constructor)) static void init(void) {
         const char *r = getenv("FAKEKERNEL_ROOT");
         real_write = next("write");
         real_fflush = next("fflush");
+        real_open = next("open");
         if (!r || !*r)
                 return;
         snprintf(root_raw, sizeof root_raw, "%s", r);
@@ -168,8 +170,14 @@ static const char *redirect(const char *path, char *buf, size_t n) {
 
 static void read_waits_for_device(int dirfd, const char *path, int flags);
 
+static bool read_takes_device_lock(const char *path, int flags);
+
 static int fix_flags(int dirfd, const char *path, int flags) {
-        /* sysfs ignores O_TRUNC and cannot create files */
+        /* sysfs ignores O_TRUNC and cannot create files.  Where the path lies is looked up (a
+         * readlink(2) of the directory's fd for a relative path) only when it matters: for a
+         * flag to drop or a read that waits for the device lock, not for every open. */
+        if (!(flags & (O_TRUNC | O_CREAT)) && !read_takes_device_lock(path, flags))
+                return flags;
         if (path_under_sys(dirfd, path)) {
                 flags &= ~(O_TRUNC | O_CREAT);
                 read_waits_for_device(dirfd, path, flags);
@@ -281,13 +289,18 @@ EXPORT int __openat_2(int dirfd, const char *path, int flags) {
 
 /* ---------------------------------------------------------------- lock, counter, faults, log */
 
+/* One file of ROOT/.fakekernel, opened past the shim's own open(). */
+static int fk_open(const char *name, int flags) {
+        char p[PATH_MAX];
+        snprintf(p, sizeof p, "%s/.fakekernel/%s", root, name);
+        return real_open(p, flags | O_CLOEXEC, 0644);
+}
+
 static int lock_fd = -1;
 
 static void lock(void) {
-        char p[PATH_MAX];
         pthread_mutex_lock(&mutex);
-        snprintf(p, sizeof p, "%s/.fakekernel/lock", root);
-        lock_fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        lock_fd = fk_open("lock", O_RDWR | O_CREAT);
         if (lock_fd >= 0)
                 while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
                         ;
@@ -300,18 +313,24 @@ static void unlock(void) {
         pthread_mutex_unlock(&mutex);
 }
 
+/* The write counter, "N\n" in ROOT/.fakekernel/counter: read and rewritten through one open. */
 static long next_write_number(void) {
-        char p[PATH_MAX];
+        char buf[32];
         long n = 0;
-        snprintf(p, sizeof p, "%s/.fakekernel/counter", root);
-        FILE *f = fopen(p, "re");
-        if (f) {
-                if (fscanf(f, "%ld", &n) != 1)
+        int fd = fk_open("counter", O_RDWR | O_CREAT);
+        if (fd < 0)
+                return 1;
+        ssize_t k = pread(fd, buf, sizeof buf - 1, 0);
+        if (k > 0) {
+                buf[k] = 0;
+                if (sscanf(buf, "%ld", &n) != 1)
                         n = 0;
-                fclose(f);
         }
         n++;
-        fk_writef(p, "%ld\n", n);
+        int l = snprintf(buf, sizeof buf, "%ld\n", n);
+        if (pwrite(fd, buf, (size_t) l, 0) == l && k > l)
+                (void) ftruncate(fd, l); /* a test wrote a longer number */
+        close(fd);
         return n;
 }
 
@@ -340,7 +359,10 @@ static const char *errno_name(int e) {
 static int fault_for(long number, const char *key, bool is_modprobe) {
         char p[PATH_MAX], line[1024];
         int found = 0;
+        struct stat st;
         snprintf(p, sizeof p, "%s/.fakekernel/faults", root);
+        if (stat(p, &st) < 0 || st.st_size == 0)
+                return 0; /* no faults armed: one system call */
         FILE *f = fopen(p, "re");
         if (!f)
                 return 0;
@@ -365,33 +387,40 @@ static int fault_for(long number, const char *key, bool is_modprobe) {
         return found;
 }
 
-static void log_op(const char *key, const void *data, size_t n, int result) {
-        char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/.fakekernel/writes.log", root);
-        FILE *f = fopen(p, "ae");
-        if (!f)
+/* One line appended with one write(2) (O_APPEND: whole lines, whoever else appends). */
+static void append(const char *name, const char *line, size_t n) {
+        int fd = fk_open(name, O_WRONLY | O_CREAT | O_APPEND);
+        if (fd < 0)
                 return;
-        fprintf(f, "%s\t", key);
+        (void) real_write(fd, line, n);
+        close(fd);
+}
+
+static void log_op(const char *key, const void *data, size_t n, int result) {
+        /* KEY, a tab, VALUE with every byte at most 4 bytes escaped, a tab, the result */
+        size_t cap = strlen(key) + 4 * n + 64, k = 0;
+        char *line = malloc(cap);
+        if (!line)
+                return;
+        k += (size_t) snprintf(line, cap, "%s\t", key);
         for (size_t i = 0; i < n; i++) {
                 unsigned char c = ((const unsigned char *) data)[i];
-                if (c == '\n')
-                        fputs("\\n", f);
-                else if (c == '\t')
-                        fputs("\\t", f);
-                else if (c == '\\')
-                        fputs("\\\\", f);
-                else if (c < 0x20 || c == 0x7f)
-                        fprintf(f, "\\x%02x", c);
+                if (c == '\n' || c == '\t' || c == '\\') {
+                        line[k++] = '\\';
+                        line[k++] = c == '\n' ? 'n' : c == '\t' ? 't' : '\\';
+                } else if (c < 0x20 || c == 0x7f)
+                        k += (size_t) snprintf(line + k, cap - k, "\\x%02x", c);
                 else
-                        fputc(c, f);
+                        line[k++] = (char) c;
         }
-        fprintf(f, "\t%s\n", result == 0 ? "ok" : errno_name(result));
-        fclose(f);
+        k += (size_t) snprintf(line + k, cap - k, "\t%s\n", result == 0 ? "ok" : errno_name(result));
+        append("writes.log", line, k);
+        free(line);
         /* which process wrote under ROOT/sys: a test counts the engine's writer processes */
-        snprintf(p, sizeof p, "%s/.fakekernel/writers.log", root);
-        if (strncmp(key, "sys/", 4) == 0 && (f = fopen(p, "ae"))) {
-                fprintf(f, "%ld\n", (long) getpid());
-                fclose(f);
+        if (strncmp(key, "sys/", 4) == 0) {
+                char pid[32];
+                int l = snprintf(pid, sizeof pid, "%ld\n", (long) getpid());
+                append("writers.log", pid, (size_t) l);
         }
 }
 
@@ -462,12 +491,14 @@ static bool write_device(const char *rel, const void *data, size_t n, char *ret,
 /* Open (creating) the lock file of device ADDR and take it: LOCK_EX or LOCK_SH. -1 on error. */
 static int devlock_take(const char *addr, int how) {
         char p[PATH_MAX];
-        snprintf(p, sizeof p, "%s/.fakekernel/devlock", root);
-        (void) mkdir(p, 0755);
-        snprintf(p, sizeof p, "%s/.fakekernel/devlock/%s", root, addr);
-        in_shim++;
-        int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        in_shim--;
+        snprintf(p, sizeof p, "devlock/%s", addr);
+        int fd = fk_open(p, O_RDWR | O_CREAT);
+        if (fd < 0 && errno == ENOENT) { /* the first device lock of the tree */
+                snprintf(p, sizeof p, "%s/.fakekernel/devlock", root);
+                (void) mkdir(p, 0755);
+                snprintf(p, sizeof p, "devlock/%s", addr);
+                fd = fk_open(p, O_RDWR | O_CREAT);
+        }
         if (fd < 0)
                 return -1;
         while (flock(fd, how) < 0)
@@ -480,6 +511,11 @@ static int devlock_take(const char *addr, int how) {
 
 /* A read of driver_override or sriov_numvfs waits for the device lock (here at open(), in
  * Linux at the first read(); the difference does not matter to a program that opens to read). */
+static bool read_takes_device_lock(const char *path, int flags) {
+        char addr[16];
+        return !in_shim && path && (flags & O_ACCMODE) == O_RDONLY && attr_device(path, false, addr, sizeof addr);
+}
+
 static void read_waits_for_device(int dirfd, const char *path, int flags) {
         char addr[16];
         (void) dirfd;
@@ -1010,6 +1046,8 @@ static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
                 return (ssize_t) n;
         }
         r = fault ? -fault : model_write(rel, fd, data, n);
+        if (!fault && r < 0)
+                fk_model_forget(&model); /* a failed store may have changed the tables unsaved */
         log_op(rel, data, n, -r);
         unlock();
         if (devlock >= 0)
@@ -1150,6 +1188,8 @@ static int module_load(const char *name, bool fail_on_loaded) {
                                 attach_all(&model.drivers[i]);
                 }
 out:
+        if (!fault && r < 0)
+                fk_model_forget(&model); /* a failed load may have changed the tables unsaved */
         log_op(key, "", 0, -r);
         unlock();
         in_shim--;
