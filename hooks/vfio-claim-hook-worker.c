@@ -307,13 +307,16 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                                 snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
                         else if (r == -ESTALE)
                                 snprintf(hint, sizeof hint, "check the id = line in the configuration");
+                        else if (r == -EBUSY && res->failed_step == VC_STEP_HOLDERS)
+                                hint[0] = '\0'; /* the message names them and says "stop them first" */
                         else if (r == -EBUSY)
                                 snprintf(hint, sizeof hint, "stop the VM that holds it first");
                         else
                                 snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
                                          w->group);
                         if (m)
-                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started (%s)", w->group, m, vm, hint);
+                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started%s%s%s", w->group, m, vm,
+                                         hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
                         else
                                 r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
                                          strerror(-r), vm, hint);

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "config.h"
 #include "critical.h"
+#include "display.h"
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
@@ -43,6 +44,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_RESET_METHOD] = "set reset_method to",
         [VC_STEP_RESET] = "reset the device before giving it back",
         [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
+        [VC_STEP_HOLDERS] = "check for processes holding the device",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
@@ -120,6 +122,9 @@ char *vc_op_result_message(const struct vc_op_result *r) {
         switch (r->failed_step) {
         case VC_STEP_PROTECT:
                 k = asprintf(&m, "%s: refused: %s", who, strna(r->reason));
+                break;
+        case VC_STEP_HOLDERS:
+                k = asprintf(&m, "%s: %s; stop them first", who, strna(r->reason));
                 break;
         case VC_STEP_IDENTITY:
                 k = asprintf(&m, "%s: hardware changed (expected %s)", who, strna(r->failed_arg));
@@ -846,6 +851,34 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
         return 0;
 }
 
+/* Before any write: a display device the plan unbinds from its driver must have no device node
+ * a process holds open, or the unbind may wait for that process (lib/display.h). The plan's
+ * snapshot says which devices move off which driver; a device on vfio has no such node. */
+static int check_holders(struct txn *t, const struct vc_group *g, const struct vc_claim_opts *o) {
+        if (o->ignore_holders)
+                return 0;
+        for (size_t i = 0; i < t->plan->n_devices; i++) {
+                const struct vc_plan_device *pd = &t->plan->devices[i];
+                const struct vc_pci_dev *d = NULL;
+                for (size_t j = 0; !d && j < vc_group_n_devices(g); j++)
+                        if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, j)), &pd->addr))
+                                d = vc_group_device(g, j);
+                if (!pd->changes || !pd->driver || !d || vc_pci_dev_is_on_vfio(d))
+                        continue;
+                _cleanup_free_ char *who = NULL;
+                int r = vc_display_check(t->ctx, &pd->addr, vc_pci_dev_class(d), pd->driver, &who);
+                if (r == -EBUSY) {
+                        txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
+                        free(t->result->reason);
+                        t->result->reason = TAKE_PTR(who);
+                        return r;
+                }
+                if (r < 0)
+                        return txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
+        }
+        return 0;
+}
+
 /* A device on a vfio driver whose driver_override names another driver would go to that driver
  * at its next probe: a give-back that died between its override write and its unbind leaves
  * that (tests/stress/seqs/claim-after-killed-release-keeps-host-override.seq). Set the override
@@ -1144,7 +1177,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         int r;
 
         if ((r = op_open(&op, ctx, group, false, opts, result)) < 0 || (r = op_plan(&op)) < 0 ||
-            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (r = claim_prepare_record(&op)) < 0)
+            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (r = check_holders(&op.t, op.g, &op.o)) < 0 ||
+            (r = claim_prepare_record(&op)) < 0)
                 return r;
         if (op.n_moves == 0)
                 return claim_refresh(&op);
@@ -1234,6 +1268,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 return 0; /* not ours: nothing to give back */
         if (op.n_moves == 0)
                 return release_forget(&op);
+        if ((r = check_holders(&op.t, op.g, &op.o)) < 0)
+                return r;
         if ((r = release_write_intent(&op)) < 0 || (r = release_execute(&op)) < 0)
                 return op_undo(&op);
         return release_commit(&op);

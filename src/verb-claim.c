@@ -33,6 +33,8 @@ static int exit_code_for(const struct vc_op_result *res) {
         case VC_STEP_IDENTITY: /* hardware changed */
         case VC_STEP_OWNER:    /* held by another VM */
                 return EXIT_REFUSED;
+        case VC_STEP_HOLDERS:  /* a display device open by a process; only -EBUSY is a refusal */
+                return res->error == -EBUSY ? EXIT_REFUSED : EXIT_FAILED;
         default:
                 return EXIT_FAILED;
         }
@@ -269,6 +271,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .dry_run = cli->dry_run,
                         .lock_held = !cli->dry_run,
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
+                        .ignore_holders = cli->force,
                         .guards = guards,
                         .n_guards = n_guards,
                         .resets = resets,
