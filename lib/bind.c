@@ -45,6 +45,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_RESET] = "reset the device before giving it back",
         [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
         [VC_STEP_HOLDERS] = "check for processes holding the device",
+        [VC_STEP_VTCONSOLE] = "set the binding of",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
@@ -159,6 +160,30 @@ int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
+                                size_t *ret_n) {
+        struct vc_pci_addr *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_config_match_device(c, d);
+                if (cd && cd->console_handoff)
+                        v[n++] = *vc_pci_dev_addr(d);
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static bool is_handoff(const struct vc_claim_opts *o, const struct vc_pci_addr *a) {
+        for (size_t i = 0; i < o->n_handoffs; i++)
+                if (vc_pci_addr_equal(&o->handoffs[i], a))
+                        return true;
+        return false;
 }
 
 static int strv_push_unique(char ***v, size_t *n, const char *s) {
@@ -843,6 +868,9 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                 if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d) ||
                     !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
                         continue;
+                /* "console = handoff": the console goes with it (set_vtconsoles()) */
+                if (is_handoff(o, vc_pci_dev_addr(d)) && vc_critical_is_console(crit, vc_pci_dev_addr(d)))
+                        continue;
                 txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
                 free(t->result->reason);
                 t->result->reason = strdup(why);
@@ -1119,6 +1147,48 @@ static int claim_write_intent(struct op *op) {
         return op_write_record(op);
 }
 
+/* "console = handoff" (lib/bind.h): does the plan move one of the configured endpoints? */
+static bool plan_moves_handoff(const struct txn *t, const struct vc_claim_opts *o) {
+        for (size_t i = 0; i < t->plan->n_devices; i++)
+                if (t->plan->devices[i].changes && is_handoff(o, &t->plan->devices[i].addr))
+                        return true;
+        return false;
+}
+
+/* Unbind (@bind false) every VT console bound to a driver other than the dummy console, or bind
+ * again (@bind true) every such console that is unbound: sys/class/vtconsole/vtconN/bind, each
+ * write undone with the transaction. */
+static int set_vtconsoles(struct txn *t, bool bind) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
+                return txn_fail(t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
+        if (vc_dir_list(dir, &names) < 0)
+                return 0; /* no VT consoles: nothing to hand over */
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *p = NULL, *name = NULL, *now = NULL;
+                const char *num = startswith(*i, "vtcon");
+                if (isempty(num) || strspn(num, "0123456789") != strlen(num) || strlen(num) > 4)
+                        continue;
+                if (asprintf(&p, "%s/%s/name", dir, *i) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read(p, &name) < 0 || strstr(name, "dummy device"))
+                        continue;
+                free(p);
+                if (asprintf(&p, "%s/%s/bind", dir, *i) < 0) {
+                        p = NULL;
+                        return -ENOMEM;
+                }
+                if (vc_sysfs_read(p, &now) < 0 || streq(now, bind ? "1" : "0"))
+                        continue;
+                if ((r = txn_write_undoable(t, NULL, p, bind ? "1" : "0")) < 0)
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, r);
+        }
+        return 0;
+}
+
 /* Execute: the configured reset methods first (vfio-pci sees them from its probe on, and a method
  * the device lacks fails the claim with nothing moved), then every endpoint the plan moves. */
 static int claim_execute(struct op *op) {
@@ -1126,6 +1196,8 @@ static int claim_execute(struct op *op) {
         int r;
 
         if ((r = apply_reset_methods(t, &op->o, op->g, false)) < 0)
+                return r;
+        if (plan_moves_handoff(t, &op->o) && (r = set_vtconsoles(t, false)) < 0)
                 return r;
         for (size_t i = 0; i < t->plan->n_devices; i++) {
                 const struct vc_pci_addr *a = &t->plan->devices[i].addr;
@@ -1240,7 +1312,8 @@ static int release_execute(struct op *op) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        /* The drivers are back: the VT consoles bind to the framebuffer again. */
+        return plan_moves_handoff(&op->t, &op->o) ? set_vtconsoles(&op->t, true) : 0;
 }
 
 static int release_commit(struct op *op) {

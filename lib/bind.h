@@ -87,6 +87,7 @@ enum vc_step {
         VC_STEP_RESET,          /* "reset the device before giving it back" */
         VC_STEP_WAIT_DEVICE,    /* "wait for an unfinished write to the device" */
         VC_STEP_HOLDERS,        /* "check for processes holding the device" (see ->reason) */
+        VC_STEP_VTCONSOLE,      /* "set the binding of" + ->failed_arg (vtconN, console = handoff) */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -102,6 +103,11 @@ struct vc_group;
  * configures with "id =". @c NULL: none. *ret (free()) is never NULL on success. -ENOMEM. */
 int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
                               struct vc_claim_guard **ret, size_t *ret_n);
+
+/* The endpoints of @g that the entry of @c selecting them configures with "console = handoff".
+ * *ret (free()) is never NULL on success. -ENOMEM. */
+int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
+                                size_t *ret_n);
 
 struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */
@@ -120,6 +126,14 @@ struct vc_claim_opts {
                                 * unbind has device nodes a process holds open; without it the
                                 * operation refuses (-EBUSY, VC_STEP_HOLDERS) before any write,
                                 * as the unbind would wait for them (lib/display.h) */
+        /* Endpoints configured with "console = handoff" (vc_claim_handoffs_for_group()). Claim:
+         * the boot VGA driving the console is not refused for them (every other guard stays),
+         * and before the first device moves, every VT console bound to a driver other than the
+         * dummy console is unbound (sys/class/vtconsole/vtconN/bind <- 0), through the
+         * transaction. Release: after the devices are back, every VT console other than the
+         * dummy that is unbound is bound again (<- 1). Only when one of them moves. */
+        const struct vc_pci_addr *handoffs;
+        size_t n_handoffs;
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */
         size_t n_guards;
         /* "reset =" of the endpoints (reset.h): claim writes each to reset_method before moving

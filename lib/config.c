@@ -55,14 +55,18 @@ enum device_key {
         DKEY_VM,
         DKEY_RESET,
         DKEY_CONSENT,
+        DKEY_CONSOLE,
         _DKEY_MAX,
 };
 
 static const char *const device_key_table[_DKEY_MAX] = {
         [DKEY_MATCH] = "match", [DKEY_ID] = "id",  [DKEY_BOOT] = "boot",
         [DKEY_RELEASE] = "release", [DKEY_VM] = "vm", [DKEY_RESET] = "reset",
-        [DKEY_CONSENT] = "consent",
+        [DKEY_CONSENT] = "consent", [DKEY_CONSOLE] = "console",
 };
+
+/* "console =": keep (the default: the boot VGA driving the console is host-critical) or handoff */
+static const char *const console_table[] = { "keep", "handoff" };
 
 enum usb_key {
         UKEY_MATCH,
@@ -554,7 +558,7 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
         if (k < 0) {
                 _cleanup_free_ char *qk = escape(key);
                 if (qk)
-                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset, consent)",
+                        error_here(p, "%s unknown key \"%s\" (known: match, id, boot, release, vm, reset, consent, console)",
                                    p->label, qk);
                 else
                         p->oom = -ENOMEM;
@@ -625,6 +629,11 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                         error_here(p, "%s %s: \"%s\" is not a boolean (" BOOLEAN_WORDS ")", p->label, key, q);
                 else
                         d->consent = r;
+                break;
+        case DKEY_CONSOLE:
+                r = parse_word(p, key, value, q, console_table, ELEMENTSOF(console_table));
+                if (r >= 0)
+                        d->console_handoff = r == 1;
                 break;
         }
 }

@@ -101,3 +101,87 @@ HOLDERS='0000:01:00.0: /dev/dri/card1 is open by Xorg (pid 812), gnome-shell (pi
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
         assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
 }
+
+# fbcon: the framebuffer console is bound (vtcon1), the dummy console (vtcon0) is not
+fbcon() {
+        mkdir -p "$ROOT/sys/class/vtconsole/vtcon0" "$ROOT/sys/class/vtconsole/vtcon1"
+        echo 0 > "$ROOT/sys/class/vtconsole/vtcon0/bind"
+        echo '(S) dummy device' > "$ROOT/sys/class/vtconsole/vtcon0/name"
+        echo 1 > "$ROOT/sys/class/vtconsole/vtcon1/bind"
+        echo '(M) frame buffer device' > "$ROOT/sys/class/vtconsole/vtcon1/name"
+}
+
+vtcon_binds() { echo "$(cat "$ROOT/sys/class/vtconsole/vtcon0/bind") $(cat "$ROOT/sys/class/vtconsole/vtcon1/bind")"; }
+
+@test "console = handoff: the boot VGA driving the console is claimed, fbcon unbound first; release binds it again" {
+        fake_root gpu-drm
+        fbcon
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_failure 4
+        assert_output --partial '0000:00:02.0: refused: boot VGA driving the active console'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(vtcon_binds)" "0 1"
+
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_success
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(vtcon_binds)" "0 0"
+        # the console lets go before the first device write
+        run grep -n . "$ROOT/.fakekernel/writes.log"
+        assert_line --index 0 --regexp '^1:modprobe:vfio_pci'
+        assert_line --index 1 --regexp '^2:sys/class/vtconsole/vtcon1/bind	0	ok$'
+
+        run vc release 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        tail -n 1 "$ROOT/.fakekernel/writes.log" | grep -qx $'sys/class/vtconsole/vtcon1/bind\t1\tok'
+}
+
+@test "console = handoff: a claim that fails binds the console again; other guards stay" {
+        fake_root gpu-drm
+        fbcon
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        fk_fail '4 EIO' # the probe for vfio-pci, after the console's write
+        run vc apply
+        assert_failure 1
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+
+        # a process on the iGPU's card0 still stops it, with console = handoff
+        rm "$ROOT/.fakekernel/faults"
+        holder 77 compositor-igpu /dev/dri/card0
+        run vc apply
+        assert_failure 4
+        assert_line 'vfio-claim: 0000:00:02.0: /dev/dri/card0 is open by compositor-igpu (pid 77); stop them first'
+        assert_equal "$(vtcon_binds)" "0 1"
+
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = maybe\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_failure 3
+        assert_output --partial 'console: "maybe" is not one of keep, handoff'
+}
+
+@test "console = handoff with the hook: prepare unbinds fbcon and claims the boot VGA, release binds fbcon again" {
+        fake_root gpu-drm
+        fbcon
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 00:02.0\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        sed "s/bus='0x01'/bus='0x00'/; s/slot='0x00'/slot='0x02'/" "$DOMAINS/gpu-only.xml" > "$BATS_TEST_TMPDIR/igpu.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(vtcon_binds)" "0 0"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming release end
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+}
