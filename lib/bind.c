@@ -1168,22 +1168,23 @@ static int set_vtconsoles(struct txn *t, bool bind) {
         if (vc_dir_list(dir, &names) < 0)
                 return 0; /* no VT consoles: nothing to hand over */
         for (char **i = names; *i; i++) {
-                _cleanup_free_ char *p = NULL, *name = NULL, *now = NULL;
+                _cleanup_free_ char *name_path = NULL, *bind_path = NULL, *name = NULL, *now = NULL;
                 const char *num = startswith(*i, "vtcon");
                 if (isempty(num) || strspn(num, "0123456789") != strlen(num) || strlen(num) > 4)
                         continue;
-                if (asprintf(&p, "%s/%s/name", dir, *i) < 0)
-                        return -ENOMEM;
-                if (vc_sysfs_read(p, &name) < 0 || strstr(name, "dummy device"))
-                        continue;
-                free(p);
-                if (asprintf(&p, "%s/%s/bind", dir, *i) < 0) {
-                        p = NULL;
-                        return -ENOMEM;
+                if (asprintf(&name_path, "%s/%s/name", dir, *i) < 0) {
+                        name_path = NULL;
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, -ENOMEM);
                 }
-                if (vc_sysfs_read(p, &now) < 0 || streq(now, bind ? "1" : "0"))
+                if (asprintf(&bind_path, "%s/%s/bind", dir, *i) < 0) {
+                        bind_path = NULL;
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, -ENOMEM);
+                }
+                if (vc_sysfs_read(name_path, &name) < 0 || strstr(name, "dummy device"))
                         continue;
-                if ((r = txn_write_undoable(t, NULL, p, bind ? "1" : "0")) < 0)
+                if (vc_sysfs_read(bind_path, &now) < 0 || streq(now, bind ? "1" : "0"))
+                        continue;
+                if ((r = txn_write_undoable(t, NULL, bind_path, bind ? "1" : "0")) < 0)
                         return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, r);
         }
         return 0;

@@ -117,8 +117,10 @@ int vc_display_nodes(struct vc_ctx *ctx, const struct vc_pci_addr *addr, const c
 /* proc/PID/comm, one line, control bytes as '?'; "?" when unreadable (the process is gone). */
 static char *read_comm(const char *procdir, unsigned pid) {
         _cleanup_free_ char *path = NULL, *s = NULL;
-        if (asprintf(&path, "%s/%u/comm", procdir, pid) < 0)
+        if (asprintf(&path, "%s/%u/comm", procdir, pid) < 0) {
+                path = NULL; /* undefined after a failure */
                 return NULL;
+        }
         if (vc_read_file(path, &s) < 0 || isempty(s))
                 return strdup("?");
         s[strcspn(s, "\n")] = '\0';
@@ -155,8 +157,10 @@ static int scan_process(const char *procdir, unsigned pid, char *const *nodes, s
         char target[4096];
         int r;
 
-        if (asprintf(&path, "%s/%u/fd", procdir, pid) < 0)
+        if (asprintf(&path, "%s/%u/fd", procdir, pid) < 0) {
+                path = NULL; /* undefined after a failure */
                 return -ENOMEM;
+        }
         _cleanup_close_ int dfd = vc_path_open(path, O_RDONLY | O_DIRECTORY, 0);
         if (dfd < 0)
                 return 0; /* gone, or a kernel thread's fds we may not read */
