@@ -111,14 +111,17 @@ static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct
         return 0;
 }
 
-/* The "reset =" choices of the group's configured endpoints, for the engine to apply. */
+/* The "reset =" choices and the "console = handoff" endpoints of the group's configured
+ * endpoints, for the engine to apply. */
 static int reset_choices(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
-                         struct vc_reset_choice **ret, size_t *ret_n) {
+                         struct vc_reset_choice **ret, size_t *ret_n, struct vc_pci_addr **ret_handoffs,
+                         size_t *ret_n_handoffs) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
         int r = vc_group_read(ctx, group, &g);
         if (r < 0)
                 return r;
-        return vc_reset_choices_for_group(config, g, ret, ret_n);
+        r = vc_reset_choices_for_group(config, g, ret, ret_n);
+        return r < 0 ? r : vc_claim_handoffs_for_group(config, g, ret_handoffs, ret_n_handoffs);
 }
 
 static int hook_plan_add_guard(struct hook_plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
@@ -281,8 +284,11 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 }
 
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
-                size_t n_resets = 0;
+                _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
+                size_t n_resets = 0, n_handoffs = 0;
                 r = vc_reset_choices_for_group(config, g, &resets, &n_resets);
+                if (r >= 0)
+                        r = vc_claim_handoffs_for_group(config, g, &handoffs, &n_handoffs);
                 if (r < 0) {
                         r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
                         goto fail;
@@ -298,6 +304,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .n_guards = p->n_guards,
                         .resets = resets,
                         .n_resets = n_resets,
+                        .handoffs = handoffs,
+                        .n_handoffs = n_handoffs,
                 };
                 r = vc_group_claim(ctx, w->group, &opts, res);
                 if (r < 0) {
@@ -307,13 +315,16 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                                 snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
                         else if (r == -ESTALE)
                                 snprintf(hint, sizeof hint, "check the id = line in the configuration");
+                        else if (r == -EBUSY && res->failed_step == VC_STEP_HOLDERS)
+                                hint[0] = '\0'; /* the message names them and says "stop them first" */
                         else if (r == -EBUSY)
                                 snprintf(hint, sizeof hint, "stop the VM that holds it first");
                         else
                                 snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
                                          w->group);
                         if (m)
-                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started (%s)", w->group, m, vm, hint);
+                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started%s%s%s", w->group, m, vm,
+                                         hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
                         else
                                 r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
                                          strerror(-r), vm, hint);
@@ -688,13 +699,15 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 }
 
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
-                size_t n_resets = 0;
-                if (reset_choices(ctx, config, groups[i], &resets, &n_resets) < 0)
-                        n_resets = 0; /* the group is gone or unreadable: release does what it can */
+                _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
+                size_t n_resets = 0, n_handoffs = 0;
+                if (reset_choices(ctx, config, groups[i], &resets, &n_resets, &handoffs, &n_handoffs) < 0)
+                        n_resets = n_handoffs = 0; /* the group is gone or unreadable: release does what it can */
                 struct vc_op_result res = {};
                 r = vc_group_release(ctx, groups[i],
                                      &(struct vc_claim_opts){ .owner = vm, .lock_held = true,
-                                                              .resets = resets, .n_resets = n_resets },
+                                                              .resets = resets, .n_resets = n_resets,
+                                                              .handoffs = handoffs, .n_handoffs = n_handoffs },
                                      &res);
                 if (r < 0) {
                         _cleanup_free_ char *m = vc_op_result_message(&res);

@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "config.h"
 #include "critical.h"
+#include "display.h"
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
@@ -43,6 +44,8 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_RESET_METHOD] = "set reset_method to",
         [VC_STEP_RESET] = "reset the device before giving it back",
         [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
+        [VC_STEP_HOLDERS] = "check for processes holding the device",
+        [VC_STEP_VTCONSOLE] = "set the binding of",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
@@ -121,6 +124,9 @@ char *vc_op_result_message(const struct vc_op_result *r) {
         case VC_STEP_PROTECT:
                 k = asprintf(&m, "%s: refused: %s", who, strna(r->reason));
                 break;
+        case VC_STEP_HOLDERS:
+                k = asprintf(&m, "%s: %s; stop them first", who, strna(r->reason));
+                break;
         case VC_STEP_IDENTITY:
                 k = asprintf(&m, "%s: hardware changed (expected %s)", who, strna(r->failed_arg));
                 break;
@@ -154,6 +160,30 @@ int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
+                                size_t *ret_n) {
+        struct vc_pci_addr *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
+        size_t n = 0;
+        if (!v)
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_config_device *cd = vc_config_match_device(c, d);
+                if (cd && cd->console_handoff)
+                        v[n++] = *vc_pci_dev_addr(d);
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+static bool is_handoff(const struct vc_claim_opts *o, const struct vc_pci_addr *a) {
+        for (size_t i = 0; i < o->n_handoffs; i++)
+                if (vc_pci_addr_equal(&o->handoffs[i], a))
+                        return true;
+        return false;
 }
 
 static int strv_push_unique(char ***v, size_t *n, const char *s) {
@@ -838,10 +868,41 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                 if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d) ||
                     !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
                         continue;
+                /* "console = handoff": the console goes with it (set_vtconsoles()) */
+                if (is_handoff(o, vc_pci_dev_addr(d)) && vc_critical_is_console(crit, vc_pci_dev_addr(d)))
+                        continue;
                 txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
                 free(t->result->reason);
                 t->result->reason = strdup(why);
                 return -EPERM;
+        }
+        return 0;
+}
+
+/* Before any write: a display device the plan unbinds from its driver must have no device node
+ * a process holds open, or the unbind may wait for that process (lib/display.h). The plan's
+ * snapshot says which devices move off which driver; a device on vfio has no such node. */
+static int check_holders(struct txn *t, const struct vc_group *g, const struct vc_claim_opts *o) {
+        if (o->ignore_holders)
+                return 0;
+        for (size_t i = 0; i < t->plan->n_devices; i++) {
+                const struct vc_plan_device *pd = &t->plan->devices[i];
+                const struct vc_pci_dev *d = NULL;
+                for (size_t j = 0; !d && j < vc_group_n_devices(g); j++)
+                        if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, j)), &pd->addr))
+                                d = vc_group_device(g, j);
+                if (!pd->changes || !pd->driver || !d || vc_pci_dev_is_on_vfio(d))
+                        continue;
+                _cleanup_free_ char *who = NULL;
+                int r = vc_display_check(t->ctx, &pd->addr, vc_pci_dev_class(d), pd->driver, &who);
+                if (r == -EBUSY) {
+                        txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
+                        free(t->result->reason);
+                        t->result->reason = TAKE_PTR(who);
+                        return r;
+                }
+                if (r < 0)
+                        return txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
         }
         return 0;
 }
@@ -1086,6 +1147,49 @@ static int claim_write_intent(struct op *op) {
         return op_write_record(op);
 }
 
+/* "console = handoff" (lib/bind.h): does the plan move one of the configured endpoints? */
+static bool plan_moves_handoff(const struct txn *t, const struct vc_claim_opts *o) {
+        for (size_t i = 0; i < t->plan->n_devices; i++)
+                if (t->plan->devices[i].changes && is_handoff(o, &t->plan->devices[i].addr))
+                        return true;
+        return false;
+}
+
+/* Unbind (@bind false) every VT console bound to a driver other than the dummy console, or bind
+ * again (@bind true) every such console that is unbound: sys/class/vtconsole/vtconN/bind, each
+ * write undone with the transaction. */
+static int set_vtconsoles(struct txn *t, bool bind) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
+                return txn_fail(t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
+        if (vc_dir_list(dir, &names) < 0)
+                return 0; /* no VT consoles: nothing to hand over */
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *name_path = NULL, *bind_path = NULL, *name = NULL, *now = NULL;
+                const char *num = startswith(*i, "vtcon");
+                if (isempty(num) || strspn(num, "0123456789") != strlen(num) || strlen(num) > 4)
+                        continue;
+                if (asprintf(&name_path, "%s/%s/name", dir, *i) < 0) {
+                        name_path = NULL;
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, -ENOMEM);
+                }
+                if (asprintf(&bind_path, "%s/%s/bind", dir, *i) < 0) {
+                        bind_path = NULL;
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, -ENOMEM);
+                }
+                if (vc_sysfs_read(name_path, &name) < 0 || strstr(name, "dummy device"))
+                        continue;
+                if (vc_sysfs_read(bind_path, &now) < 0 || streq(now, bind ? "1" : "0"))
+                        continue;
+                if ((r = txn_write_undoable(t, NULL, bind_path, bind ? "1" : "0")) < 0)
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, r);
+        }
+        return 0;
+}
+
 /* Execute: the configured reset methods first (vfio-pci sees them from its probe on, and a method
  * the device lacks fails the claim with nothing moved), then every endpoint the plan moves. */
 static int claim_execute(struct op *op) {
@@ -1093,6 +1197,8 @@ static int claim_execute(struct op *op) {
         int r;
 
         if ((r = apply_reset_methods(t, &op->o, op->g, false)) < 0)
+                return r;
+        if (plan_moves_handoff(t, &op->o) && (r = set_vtconsoles(t, false)) < 0)
                 return r;
         for (size_t i = 0; i < t->plan->n_devices; i++) {
                 const struct vc_pci_addr *a = &t->plan->devices[i].addr;
@@ -1144,7 +1250,8 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         int r;
 
         if ((r = op_open(&op, ctx, group, false, opts, result)) < 0 || (r = op_plan(&op)) < 0 ||
-            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (r = claim_prepare_record(&op)) < 0)
+            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (r = check_holders(&op.t, op.g, &op.o)) < 0 ||
+            (r = claim_prepare_record(&op)) < 0)
                 return r;
         if (op.n_moves == 0)
                 return claim_refresh(&op);
@@ -1206,7 +1313,8 @@ static int release_execute(struct op *op) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        /* The drivers are back: the VT consoles bind to the framebuffer again. */
+        return plan_moves_handoff(&op->t, &op->o) ? set_vtconsoles(&op->t, true) : 0;
 }
 
 static int release_commit(struct op *op) {
@@ -1234,6 +1342,8 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
                 return 0; /* not ours: nothing to give back */
         if (op.n_moves == 0)
                 return release_forget(&op);
+        if ((r = check_holders(&op.t, op.g, &op.o)) < 0)
+                return r;
         if ((r = release_write_intent(&op)) < 0 || (r = release_execute(&op)) < 0)
                 return op_undo(&op);
         return release_commit(&op);

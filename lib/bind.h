@@ -86,6 +86,8 @@ enum vc_step {
         VC_STEP_RESET_METHOD,   /* "set reset_method to" + ->failed_arg */
         VC_STEP_RESET,          /* "reset the device before giving it back" */
         VC_STEP_WAIT_DEVICE,    /* "wait for an unfinished write to the device" */
+        VC_STEP_HOLDERS,        /* "check for processes holding the device" (see ->reason) */
+        VC_STEP_VTCONSOLE,      /* "set the binding of" + ->failed_arg (vtconN, console = handoff) */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -102,6 +104,11 @@ struct vc_group;
 int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
                               struct vc_claim_guard **ret, size_t *ret_n);
 
+/* The endpoints of @g that the entry of @c selecting them configures with "console = handoff".
+ * *ret (free()) is never NULL on success. -ENOMEM. */
+int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
+                                size_t *ret_n);
+
 struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */
         const char *owner;     /* claim: the VM it is claimed for (recorded); release: only
@@ -115,6 +122,18 @@ struct vc_claim_opts {
         int lock_timeout_ms;   /* 0: 60 s; negative: wait forever */
         bool protect;          /* claim: refuse (-EPERM) when an endpoint it would move is
                                 * host-critical (endpoints already on vfio are not checked) */
+        bool ignore_holders;   /* go on when a display device (PCI class 0x03) the operation would
+                                * unbind has device nodes a process holds open; without it the
+                                * operation refuses (-EBUSY, VC_STEP_HOLDERS) before any write,
+                                * as the unbind would wait for them (lib/display.h) */
+        /* Endpoints configured with "console = handoff" (vc_claim_handoffs_for_group()). Claim:
+         * the boot VGA driving the console is not refused for them (every other guard stays),
+         * and before the first device moves, every VT console bound to a driver other than the
+         * dummy console is unbound (sys/class/vtconsole/vtconN/bind <- 0), through the
+         * transaction. Release: after the devices are back, every VT console other than the
+         * dummy that is unbound is bound again (<- 1). Only when one of them moves. */
+        const struct vc_pci_addr *handoffs;
+        size_t n_handoffs;
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */
         size_t n_guards;
         /* "reset =" of the endpoints (reset.h): claim writes each to reset_method before moving
@@ -135,7 +154,8 @@ struct vc_op_result {
         struct vc_pci_addr failed_device;
         enum vc_step failed_step;
         char *failed_arg;        /* driver or module the failed step concerned */
-        char *reason;            /* VC_STEP_PROTECT: why the device is critical */
+        char *reason;            /* VC_STEP_PROTECT: why the device is critical; VC_STEP_HOLDERS:
+                                  * who holds it ("/dev/dri/card0 is open by Xorg (pid 812)") */
         bool changed;            /* the system was changed, and the change was kept: devices
                                   * moved or a reset_method written (a record written alone, an
                                   * owner taken, does not count). Not "this call claimed the
@@ -168,7 +188,8 @@ void vc_op_result_done(struct vc_op_result *r);
 int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held);
 /* One line for a person: "0000:01:00.0: failed to unbind from nouveau: Device or resource busy",
  * "0000:00:1f.2: refused: controller of the root filesystem /dev/sda2",
- * "0000:01:00.0: hardware changed (expected 10de:2204)". NULL when there is no error. */
+ * "0000:01:00.0: hardware changed (expected 10de:2204)",
+ * "0000:01:00.0: /dev/dri/card0 is open by Xorg (pid 812); stop them first". NULL when there is no error. */
 char *vc_op_result_message(const struct vc_op_result *r);
 
 /* Claim group @group for vfio. Returns 0 when the group is claimed (result->changed tells
@@ -177,7 +198,8 @@ char *vc_op_result_message(const struct vc_op_result *r);
  * endpoint's reset_method, the record notes the original (state.h: reset_method=), which
  * release writes back. Errors:
  *   -ENOENT  no such group          -EPERM   host-critical (opts->protect)
- *   -ESTALE  identity guard failed  -EBUSY   recorded owner is another VM
+ *   -ESTALE  identity guard failed  -EBUSY   recorded owner is another VM, or a process
+ *                                             holds a display device open (VC_STEP_HOLDERS)
  *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time, or one an
  *                                             earlier operation gave up on still holds a
  *                                             device (VC_STEP_WAIT_DEVICE)

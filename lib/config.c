@@ -55,14 +55,18 @@ enum device_key {
         DKEY_VM,
         DKEY_RESET,
         DKEY_CONSENT,
+        DKEY_CONSOLE,
         _DKEY_MAX,
 };
 
 static const char *const device_key_table[_DKEY_MAX] = {
         [DKEY_MATCH] = "match", [DKEY_ID] = "id",  [DKEY_BOOT] = "boot",
         [DKEY_RELEASE] = "release", [DKEY_VM] = "vm", [DKEY_RESET] = "reset",
-        [DKEY_CONSENT] = "consent",
+        [DKEY_CONSENT] = "consent", [DKEY_CONSOLE] = "console",
 };
+
+/* "console =": keep (the default: the boot VGA driving the console is host-critical) or handoff */
+static const char *const console_table[] = { "keep", "handoff" };
 
 enum usb_key {
         UKEY_MATCH,
@@ -598,7 +602,7 @@ static void device_add_match(struct parser *p, const char *key, const char *valu
 
 static void set_key_device(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config_device *d = &p->dev;
-        int k = key_index(p, device_key_table, _DKEY_MAX, key, "match, id, boot, release, vm, reset, consent"), r;
+        int k = key_index(p, device_key_table, _DKEY_MAX, key, "match, id, boot, release, vm, reset, consent, console"), r;
 
         if (k < 0)
                 return;
@@ -638,6 +642,11 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                 break;
         case DKEY_CONSENT:
                 set_boolean(p, key, value, q, &d->consent);
+                break;
+        case DKEY_CONSOLE:
+                r = parse_word(p, key, value, q, console_table, ELEMENTSOF(console_table));
+                if (r >= 0)
+                        d->console_handoff = r == 1;
                 break;
         }
 }

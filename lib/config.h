@@ -58,6 +58,8 @@ struct vc_config_device {
         enum vc_release release;
         char *vm; /* NULL: any domain may use it */
         enum vc_reset reset;
+        bool console_handoff; /* "console = handoff": the boot VGA driving the console may be
+                               * claimed; the claim unbinds the VT consoles, release binds them */
 };
 
 /* A [usb NAME] section: one USB device, selected by its ids and, where identical devices need

@@ -45,6 +45,14 @@ const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_
         return NULL;
 }
 
+#define CONSOLE_REASON "boot VGA driving the active console"
+
+/* The console is scanned last and the first reason is kept: a device whose reason is the
+ * console's has no other. */
+bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci_addr *addr) {
+        return streq_ptr(vc_critical_reason(s, addr), CONSOLE_REASON);
+}
+
 size_t vc_critical_count(const struct vc_critical_set *s) { return s ? s->n : 0; }
 
 const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc_pci_addr *ret_addr) {
@@ -600,7 +608,7 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 for (size_t j = 0; j < n_fbs; j++)
                         active = active || vc_pci_addr_equal(&fbs[j], &vgas[i]);
                 if (active)
-                        r = set_add(s, &vgas[i], "boot VGA driving the active console");
+                        r = set_add(s, &vgas[i], CONSOLE_REASON);
         }
         return r < 0 ? r : 0;
 }

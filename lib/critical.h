@@ -9,6 +9,7 @@
  *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,
  *   sys/dev/block, sys/class/block, sys/class/net, sys/class/graphics, sys/class/vtconsole. */
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "macro.h"
@@ -27,6 +28,9 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_critical_set *, vc_critical_set_free);
  * /dev/vda1", "NIC of the default route (eth0)", "boot VGA driving the active console".
  * Valid as long as the set. */
 const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
+
+/* Is @addr critical only because it is the boot VGA driving the active console? */
+bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
 
 size_t vc_critical_count(const struct vc_critical_set *s);
 /* The i-th critical device (address order of discovery) and its reason. */

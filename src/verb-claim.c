@@ -33,6 +33,8 @@ static int exit_code_for(const struct vc_op_result *res) {
         case VC_STEP_IDENTITY: /* hardware changed */
         case VC_STEP_OWNER:    /* held by another VM */
                 return EXIT_REFUSED;
+        case VC_STEP_HOLDERS:  /* a display device open by a process; only -EBUSY is a refusal */
+                return res->error == -EBUSY ? EXIT_REFUSED : EXIT_FAILED;
         default:
                 return EXIT_FAILED;
         }
@@ -253,9 +255,11 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 const struct vc_group *g = find_group(t, groups[i]);
                 _cleanup_free_ struct vc_claim_guard *guards = NULL;
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
-                size_t n_guards = 0, n_resets = 0;
+                _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
+                size_t n_guards = 0, n_resets = 0, n_handoffs = 0;
                 if (g && (vc_claim_guards_for_group(cli->config, g, &guards, &n_guards) < 0 ||
-                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0)) {
+                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0 ||
+                          vc_claim_handoffs_for_group(cli->config, g, &handoffs, &n_handoffs) < 0)) {
                         log_error("out of memory");
                         undo_results(cli, results, i, !cli->dry_run);
                         results_free(results, n_groups);
@@ -269,6 +273,9 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .dry_run = cli->dry_run,
                         .lock_held = !cli->dry_run,
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
+                        .ignore_holders = cli->force,
+                        .handoffs = handoffs,
+                        .n_handoffs = n_handoffs,
                         .guards = guards,
                         .n_guards = n_guards,
                         .resets = resets,

@@ -35,6 +35,7 @@ struct devx {
         size_t romdata_len;
         int totalvfs, numvfs;       /* -1 unset */
         int n_virtfn;
+        char drm[128];              /* drm=card1,renderD128: the DRM minors under drm/ */
 };
 
 static const char *fixture;
@@ -226,6 +227,11 @@ static void parse_dev(int line, char *rest) {
                         snprintf(x->override, sizeof x->override, "%s", v);
                 } else if (strcmp(tok, "boot_vga") == 0)
                         x->boot_vga = (int) parse_num(line, tok, v, 1);
+                else if (strcmp(tok, "drm") == 0) {
+                        if (!*v || strlen(v) >= sizeof x->drm || strspn(v, "cardrenD0123456789,") != strlen(v))
+                                fail(line, "dev %s: drm: \"%s\" is not a list of cardN and renderDN", dev->addr, v);
+                        snprintf(x->drm, sizeof x->drm, "%s", v);
+                }
                 else if (strcmp(tok, "reset_method") == 0) {
                         const char *bad = NULL;
                         int r = fk_reset_parse(v, dev->resets, &dev->n_resets, &bad);
@@ -404,6 +410,27 @@ static void L(const char *rel_link, const char *rel_target) {
         }
 }
 
+/* drm=: one directory per DRM minor under the device's drm/, as the DRM core registers them
+ * (drivers/gpu/drm/drm_sysfs.c: "card%d", "renderD%d"), with its "dev" (major 226), and the
+ * class/drm entry. The fake kernel does not remove them at unbind. */
+static void write_drm(const struct devx *x, const char *dp) {
+        char list[sizeof x->drm], *save = NULL, rel[PATH_MAX], buf[32];
+        snprintf(list, sizeof list, "%s", x->drm);
+        for (char *n = strtok_r(list, ",", &save); n; n = strtok_r(NULL, ",", &save)) {
+                const char *num = strncmp(n, "card", 4) == 0 ? n + 4 : strncmp(n, "renderD", 7) == 0 ? n + 7 : NULL;
+                if (!num || !*num || strspn(num, "0123456789") != strlen(num))
+                        fail(x->line, "dev %s: drm: \"%s\" is not cardN or renderDN", x->dev->addr, n);
+                snprintf(buf, sizeof buf, "226:%s\n", num);
+                D("%s/drm/%s", dp, n);
+                D("sys/class/drm");
+                W(buf, "%s/drm/%s/dev", dp, n);
+                snprintf(rel, sizeof rel, "sys/class/drm/%s", n);
+                char target[PATH_MAX];
+                snprintf(target, sizeof target, "%s/drm/%s", dp, n);
+                L(rel, target);
+        }
+}
+
 static void write_resource(const struct devx *x) {
         /* endpoints: 6 BARs, ROM, 6 SR-IOV BARs = 13 lines; bridges add 4 windows */
         char buf[4096];
@@ -518,6 +545,7 @@ static void build_dev(struct devx *x) {
         }
         if (d->vfio_dev)
                 D("%s/vfio-dev", dp);
+        write_drm(x, dp);
         snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", d->addr);
         L(rel, dp);
         if (d->group >= 0) {

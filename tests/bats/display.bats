@@ -1,0 +1,187 @@
+#!/usr/bin/env bats
+# A display device's unbind never waits on an open device node (issue 13 item 8): before any
+# write, the claim looks for processes that hold the GPU's /dev/dri nodes open (the fake
+# /proc/PID/fd links of the tree) and refuses with their names, exit 4, nothing written.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+DOMAINS="$abs_top_srcdir/tests/fixtures/domains"
+
+# holder PID COMM TARGET...: a process in the tree's /proc whose fds 0, 1, ... are links to TARGET...
+# (as the kernel shows them: the path, never followed by vfio-claim).
+holder() {
+        local pid=$1 comm=$2 n=0
+        shift 2
+        mkdir -p "$ROOT/proc/$pid/fd"
+        printf '%s\n' "$comm" > "$ROOT/proc/$pid/comm"
+        for t in "$@"; do
+                ln -s "$t" "$ROOT/proc/$pid/fd/$n"
+                n=$((n + 1))
+        done
+}
+
+# The desktop: Xorg and gnome-shell on the passthrough GPU (card1, renderD129), firefox (pid 1000:
+# sorted by number, not by name) on its render node, and a bystander on the iGPU (card0).
+desktop() {
+        fake_root gpu-drm
+        holder 812 Xorg /dev/null /dev/dri/card1 'socket:[4711]' /dev/dri/card0
+        holder 990 gnome-shell /dev/dri/card1 /dev/dri/renderD129 /dev/dri/card1
+        holder 1000 firefox /dev/dri/renderD129 'anon_inode:[eventfd]'
+        holder 77 compositor-igpu /dev/dri/card0 /dev/dri/renderD128
+}
+
+# hook XML VM OPERATION SUB-OPERATION: the libvirt hook as libvirtd runs it (tests/bats/hook.bats).
+hook() {
+        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
+        shift
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # shellcheck disable=SC2086
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" fk $VC_WRAPPER "$prog" "$@" - < "$xml"
+}
+
+HOLDERS='0000:01:00.0: /dev/dri/card1 is open by Xorg (pid 812), gnome-shell (pid 990); /dev/dri/renderD129 is open by gnome-shell (pid 990), firefox (pid 1000); stop them first'
+
+@test "enable: a GPU whose DRM nodes are open is refused with exit 4, the holders named, nothing written" {
+        desktop
+        run vc enable 0000:01:00.0
+        assert_failure 4
+        assert_line "vfio-claim: $HOLDERS"
+        refute_output --partial compositor-igpu
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+        assert_equal "$(fk_override 0000:01:00.0)" ""
+        [ ! -e "$CONF/conf.d" ] || [ -z "$(ls "$CONF/conf.d")" ]
+        [ -z "$(ls "$STATE" 2>/dev/null | grep group-)" ]
+}
+
+@test "enable: the iGPU's holders do not stop the other GPU; once the holders are gone the claim goes through" {
+        desktop
+        rm -r "$ROOT/proc/812" "$ROOT/proc/990" "$ROOT/proc/1000"
+        run vc enable 0000:01:00.0
+        assert_success
+        assert_line 'IOMMU group 1: claimed for vfio'
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.1)" vfio-pci
+}
+
+@test "enable --force goes on although the nodes are open" {
+        desktop
+        run vc --force enable 0000:01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.1)" vfio-pci
+}
+
+@test "apply: the same refusal for a configured GPU, and the dry run says it too" {
+        desktop
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc apply --dry-run
+        assert_failure 4
+        assert_line "vfio-claim: $HOLDERS"
+        run vc apply
+        assert_failure 4
+        assert_line "vfio-claim: $HOLDERS"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
+@test "prepare: the hook fails the start with one line naming the holders, nothing written" {
+        desktop
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1: $HOLDERS; VM \"win11\" was not started"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+}
+
+# fbcon: the framebuffer console is bound (vtcon1), the dummy console (vtcon0) is not
+fbcon() {
+        mkdir -p "$ROOT/sys/class/vtconsole/vtcon0" "$ROOT/sys/class/vtconsole/vtcon1"
+        echo 0 > "$ROOT/sys/class/vtconsole/vtcon0/bind"
+        echo '(S) dummy device' > "$ROOT/sys/class/vtconsole/vtcon0/name"
+        echo 1 > "$ROOT/sys/class/vtconsole/vtcon1/bind"
+        echo '(M) frame buffer device' > "$ROOT/sys/class/vtconsole/vtcon1/name"
+}
+
+vtcon_binds() { echo "$(cat "$ROOT/sys/class/vtconsole/vtcon0/bind") $(cat "$ROOT/sys/class/vtconsole/vtcon1/bind")"; }
+
+@test "console = handoff: the boot VGA driving the console is claimed, fbcon unbound first; release binds it again" {
+        fake_root gpu-drm
+        fbcon
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_failure 4
+        assert_output --partial '0000:00:02.0: refused: boot VGA driving the active console'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(vtcon_binds)" "0 1"
+
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_success
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(vtcon_binds)" "0 0"
+        # the console lets go before the first device write
+        run grep -n . "$ROOT/.fakekernel/writes.log"
+        assert_line --index 0 --regexp '^1:modprobe:vfio_pci'
+        assert_line --index 1 --regexp '^2:sys/class/vtconsole/vtcon1/bind	0	ok$'
+
+        run vc release 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        tail -n 1 "$ROOT/.fakekernel/writes.log" | grep -qx $'sys/class/vtconsole/vtcon1/bind\t1\tok'
+}
+
+@test "console = handoff: a claim that fails binds the console again; other guards stay" {
+        fake_root gpu-drm
+        fbcon
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        fk_fail '4 EIO' # the probe for vfio-pci, after the console's write
+        run vc apply
+        assert_failure 1
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+
+        # a process on the iGPU's card0 still stops it, with console = handoff
+        rm "$ROOT/.fakekernel/faults"
+        holder 77 compositor-igpu /dev/dri/card0
+        run vc apply
+        assert_failure 4
+        assert_line 'vfio-claim: 0000:00:02.0: /dev/dri/card0 is open by compositor-igpu (pid 77); stop them first'
+        assert_equal "$(vtcon_binds)" "0 1"
+
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = maybe\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_failure 3
+        assert_output --partial 'console: "maybe" is not one of keep, handoff'
+}
+
+@test "console = handoff with the hook: prepare unbinds fbcon and claims the boot VGA, release binds fbcon again" {
+        fake_root gpu-drm
+        fbcon
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 00:02.0\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        sed "s/bus='0x01'/bus='0x00'/; s/slot='0x00'/slot='0x02'/" "$DOMAINS/gpu-only.xml" > "$BATS_TEST_TMPDIR/igpu.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(vtcon_binds)" "0 0"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming release end
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+}
