@@ -206,9 +206,12 @@ int vc_display_holders(struct vc_ctx *ctx, char *const *nodes, struct vc_display
                         return r;
                 }
 
+        if (f.n == 0)
+                return 0; /* nobody holds them */
+
         /* By node in the caller's order, then by pid: a stable sort of each node's share. */
-        _cleanup_free_ struct vc_display_holder *sorted = f.n ? calloc(f.n, sizeof *sorted) : NULL;
-        if (f.n && !sorted) {
+        _cleanup_free_ struct vc_display_holder *sorted = calloc(f.n, sizeof *sorted);
+        if (!sorted) {
                 vc_display_holders_free(f.v, f.n);
                 return -ENOMEM;
         }
@@ -218,7 +221,8 @@ int vc_display_holders(struct vc_ctx *ctx, char *const *nodes, struct vc_display
                 for (size_t i = 0; i < f.n; i++)
                         if (f.v[i].node == *nd)
                                 sorted[k++] = f.v[i];
-                qsort(sorted + first, k - first, sizeof *sorted, holder_cmp);
+                if (k - first > 1)
+                        qsort(sorted + first, k - first, sizeof *sorted, holder_cmp);
         }
         free(f.v);
         *ret = TAKE_PTR(sorted);
