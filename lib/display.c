@@ -35,20 +35,6 @@ static bool drm_node_name(const char *s) {
         return true;
 }
 
-static int strv_push(char ***v, size_t *n, char *s) {
-        if (!s)
-                return -ENOMEM;
-        char **w = realloc(*v, (*n + 2) * sizeof *w);
-        if (!w) {
-                free(s);
-                return -ENOMEM;
-        }
-        w[(*n)++] = s;
-        w[*n] = NULL;
-        *v = w;
-        return 0;
-}
-
 /* The node's path as the kernel shows it in a proc/PID/fd link: the path in the holder's own
  * file system, "/dev/dri/card0" under any root. It is compared, never opened. */
 static char *node_path(const char *dir, const char *name) {

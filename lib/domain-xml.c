@@ -511,9 +511,19 @@ uint64_t vc_domain_mmio64_window(const struct vc_domain *d, bool host_1g_pages) 
 
 /* ------------------------------------------------------------ USB host devices */
 
-static int strv_push(char ***v, size_t *n, char *s);
 static int doc_to_string(xmlDocPtr doc, char **ret);
 static char *node_to_string(xmlDocPtr doc, xmlNode *n);
+
+/* The element @n leaves the document, and the indentation in front of it as well. */
+static void remove_node_and_indent(xmlNode *n) {
+        if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
+                xmlNode *blank = n->prev;
+                xmlUnlinkNode(blank);
+                xmlFreeNode(blank);
+        }
+        xmlUnlinkNode(n);
+        xmlFreeNode(n);
+}
 
 static bool is_usb_hostdev(xmlNode *n) {
         return is_element(n, "hostdev") && prop_is(n, "type", "usb") &&
@@ -629,13 +639,7 @@ int vc_domain_edit_usb(const char *xml, size_t len, const struct vc_domain_usb *
                                 continue;
                         if ((r = strv_push(&changed, &n_changed, node_to_string(doc, n))) < 0)
                                 return r;
-                        if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
-                                xmlNode *blank = n->prev;
-                                xmlUnlinkNode(blank);
-                                xmlFreeNode(blank);
-                        }
-                        xmlUnlinkNode(n);
-                        xmlFreeNode(n);
+                        remove_node_and_indent(n);
                 }
         }
         if (add && !present) {
@@ -728,20 +732,6 @@ int vc_domain_hostdev_xml(const struct vc_pci_addr *a, const struct vc_pci_addr 
                          "</hostdev>",
                          a->domain, a->bus, a->slot, a->func, g);
         return n < 0 ? -ENOMEM : 0;
-}
-
-static int strv_push(char ***v, size_t *n, char *s) {
-        if (!s)
-                return -ENOMEM;
-        char **a = realloc(*v, (*n + 2) * sizeof *a);
-        if (!a) {
-                free(s);
-                return -ENOMEM;
-        }
-        a[(*n)++] = s;
-        a[*n] = NULL;
-        *v = a;
-        return 0;
 }
 
 /* The whole document as text, in a string of ours (free()). */
@@ -924,17 +914,6 @@ static bool addr_listed(const struct vc_pci_addr *v, size_t n, const struct vc_p
 /* Functions of one card: the same domain, bus and slot. */
 static bool same_card(const struct vc_pci_addr *a, const struct vc_pci_addr *b) {
         return a->domain == b->domain && a->bus == b->bus && a->slot == b->slot;
-}
-
-/* The element @n leaves the document, and the indentation in front of it as well. */
-static void remove_node_and_indent(xmlNode *n) {
-        if (n->prev && n->prev->type == XML_TEXT_NODE && xmlIsBlankNode(n->prev)) {
-                xmlNode *blank = n->prev;
-                xmlUnlinkNode(blank);
-                xmlFreeNode(blank);
-        }
-        xmlUnlinkNode(n);
-        xmlFreeNode(n);
 }
 
 /* What the domain has: the host PCI devices of its <hostdev>s appended to *have, and the slots

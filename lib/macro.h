@@ -74,6 +74,22 @@ static inline void strv_free(char **v) {
 static inline void strv_freep(char ***v) { strv_free(*v); }
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
+/* Append @s (taken: freed on failure; NULL counts as an allocation that failed) to the
+ * NULL-terminated vector *@v of *@n strings. 0 or -ENOMEM. */
+static inline int strv_push(char ***v, size_t *n, char *s) {
+        if (!s)
+                return -ENOMEM;
+        char **a = realloc(*v, (*n + 2) * sizeof *a);
+        if (!a) {
+                free(s);
+                return -ENOMEM;
+        }
+        a[(*n)++] = s;
+        a[*n] = NULL;
+        *v = a;
+        return 0;
+}
+
 /* Declare foo_freep() for a type whose destructor is foo_free(foo *) and accepts NULL. */
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func) \
         static inline void func##p(type *p) {   \
