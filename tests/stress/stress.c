@@ -1066,10 +1066,17 @@ static void run_step(struct step *st, const char *text) {
                 /* A group a tolerated violation left broken is not this operation's doing. */
                 if (checked && code != 0) {
                         /* Failed or refused: nothing changed, or rolled back (a timed-out write
-                         * may leave a pending record for the next command). */
+                         * may leave a pending record for the next command). After a failed
+                         * prepare, libvirt's "release" of the VM (run above) gives back what the
+                         * record held for that VM before the start (a run that ended while
+                         * libvirtd was down, "crash VM"): that group may go to the host. */
+                        bool failed_start = o->kind == OP_HOOK;
                         for (int k = 0; k < n_groups; k++)
                                 if (after[k].cls != before[k].cls && after[k].cls != CLS_PENDING &&
-                                    before[k].cls != CLS_BROKEN && (cur_group = k) >= 0)
+                                    before[k].cls != CLS_BROKEN &&
+                                    !(failed_start && before[k].cls == CLS_CLAIMED && after[k].cls == CLS_HOST &&
+                                      strcmp(before[k].owner, o->a[0]) == 0) &&
+                                    (cur_group = k) >= 0)
                                         report("failed-changed", "\"%s\" exited %d, but group %u went from %s to %s",
                                                text, code, groups[k].number, cls_name(before[k].cls),
                                                cls_name(after[k].cls));
