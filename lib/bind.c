@@ -46,6 +46,7 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_WAIT_DEVICE] = "wait for an unfinished write to the device",
         [VC_STEP_HOLDERS] = "check for processes holding the device",
         [VC_STEP_VTCONSOLE] = "set the binding of",
+        [VC_STEP_FIRMWARE_FB] = "release the firmware framebuffer",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
@@ -57,8 +58,14 @@ struct snapshot {
         char *driver, *module, *override;
 };
 
+/* A write the rollback reverses: @before goes to @path, or to @undo_path when the reverse is a
+ * write elsewhere (a platform driver's "bind" after its "unbind"); with @needs, only while that
+ * path exists (the device may have gone). */
 struct attr_undo {
         char *path, *before;
+        char *undo_path, *needs;
+        enum vc_step step; /* what a failed reverse reports, with @arg (NULL: @before) */
+        char *arg;
 };
 
 /* What a successful operation changed, for vc_op_result_undo(): the devices it moved, as it found
@@ -85,6 +92,9 @@ static void attr_undos_free(struct attr_undo *v, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 free(v[i].path);
                 free(v[i].before);
+                free(v[i].undo_path);
+                free(v[i].needs);
+                free(v[i].arg);
         }
         free(v);
 }
@@ -396,7 +406,8 @@ static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *pat
 
 /* Write @value to the attribute at @path; a rollback puts back what it said before the first
  * such write (also after a write that timed out: its effect is unknown). */
-static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
+static int txn_write_undoable_step(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value,
+                                   enum vc_step step, const char *arg) {
         _cleanup_free_ char *before = NULL;
         bool known = t->dry_run;
         int r;
@@ -407,17 +418,46 @@ static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const 
                 return txn_write(t, a, path, value);
 
         /* Everything the undo needs is in hand before the write. */
-        _cleanup_free_ char *p = strdup(path);
+        _cleanup_free_ char *p = strdup(path), *what = arg ? strdup(arg) : NULL;
         struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
         if (v)
                 t->undo = v;
-        if (!p || !v)
+        if (!p || !v || (arg && !what))
                 return -ENOMEM;
         if ((r = vc_sysfs_read(path, &before)) < 0)
                 return r;
         r = txn_write(t, a, path, value);
         if (r >= 0 || r == -ETIMEDOUT)
-                t->undo[t->n_undo++] = (struct attr_undo){ .path = TAKE_PTR(p), .before = TAKE_PTR(before) };
+                t->undo[t->n_undo++] = (struct attr_undo){ .path = TAKE_PTR(p), .before = TAKE_PTR(before),
+                                                           .step = step, .arg = TAKE_PTR(what) };
+        return r;
+}
+
+static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
+        return txn_write_undoable_step(t, a, path, value, VC_STEP_RESET_METHOD, NULL);
+}
+
+/* Unbind the platform device @device from its driver @driver; a rollback binds it again while
+ * the device exists. */
+static int txn_unbind_platform(struct txn *t, const char *device, const char *driver) {
+        _cleanup_free_ char *unbind = NULL, *bind = NULL, *dev = NULL, *name = strdup(device);
+        int r;
+
+        if (!name)
+                return -ENOMEM;
+        if ((r = vc_ctx_path(t->ctx, VC_PLACE_PLATFORM_DRIVERS, &unbind, "%s/unbind", driver)) < 0 ||
+            (r = vc_ctx_path(t->ctx, VC_PLACE_PLATFORM_DRIVERS, &bind, "%s/bind", driver)) < 0 ||
+            (r = vc_ctx_path(t->ctx, VC_PLACE_PLATFORM_DEVICES, &dev, "%s", device)) < 0)
+                return r;
+        struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        t->undo = v;
+        r = txn_write(t, NULL, unbind, device);
+        if (!t->dry_run && (r >= 0 || r == -ETIMEDOUT))
+                t->undo[t->n_undo++] = (struct attr_undo){
+                        .path = TAKE_PTR(unbind), .before = TAKE_PTR(name), .undo_path = TAKE_PTR(bind),
+                        .needs = TAKE_PTR(dev), .step = VC_STEP_FIRMWARE_FB, .arg = NULL };
         return r;
 }
 
@@ -682,13 +722,16 @@ static void txn_rollback(struct txn *t) {
                 (void) move_device(t, &s->addr, vc_pci_dev_driver(d), vc_pci_dev_driver_override(d),
                                    s->driver, s->module, s->override);
         }
-        /* The reset methods were written before any driver moved: they go back last. An empty
-         * list ("all methods disabled") is restored by writing a newline. */
+        /* The attributes were written before any driver moved: they go back last, newest first
+         * (a firmware framebuffer, then the VT consoles, then the reset methods). An empty
+         * reset_method list ("all methods disabled") is restored by writing a newline. */
         for (size_t i = t->n_undo; i > 0; i--) {
                 const struct attr_undo *u = &t->undo[i - 1];
-                int r = txn_write(t, NULL, u->path, isempty(u->before) ? "\n" : u->before);
+                if (u->needs && !vc_path_exists(u->needs))
+                        continue; /* the device went away: nothing to bind again */
+                int r = txn_write(t, NULL, u->undo_path ?: u->path, isempty(u->before) ? "\n" : u->before);
                 if (r < 0)
-                        txn_fail(t, NULL, VC_STEP_RESET_METHOD, u->before, r);
+                        txn_fail(t, NULL, u->step, u->arg ?: u->before, r);
         }
         t->rolling_back = false;
 }
@@ -1131,22 +1174,6 @@ static int claim_refresh(struct op *op) {
         return op_commit(op, write_record);
 }
 
-/* Record first: the "claiming" record with every original is on disk before the first sysfs
- * write. vfio-pci is loaded before it: a module that cannot load leaves everything untouched. */
-static int claim_write_intent(struct op *op) {
-        bool added = false;
-        int r = ensure_driver(&op->t, VFIO_DRIVER, NULL);
-        if (r < 0)
-                return txn_fail(&op->t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
-        if (op->t.dry_run)
-                return 0;
-        if ((r = record_reset_originals(&op->t, &op->o, op->next, false, &added)) < 0)
-                return r;
-        op->next->state = VC_RECORD_CLAIMING;
-        op->keep_unfinished = true;
-        return op_write_record(op);
-}
-
 /* "console = handoff" (lib/bind.h): does the plan move one of the configured endpoints? */
 static bool plan_moves_handoff(const struct txn *t, const struct vc_claim_opts *o) {
         for (size_t i = 0; i < t->plan->n_devices; i++)
@@ -1155,39 +1182,126 @@ static bool plan_moves_handoff(const struct txn *t, const struct vc_claim_opts *
         return false;
 }
 
-/* Unbind (@bind false) every VT console bound to a driver other than the dummy console, or bind
- * again (@bind true) every such console that is unbound: sys/class/vtconsole/vtconN/bind, each
- * write undone with the transaction. */
-static int set_vtconsoles(struct txn *t, bool bind) {
+/* The VT consoles (vtconN) whose driver is not the dummy console and whose binding reads @bound
+ * ("1" or "0"), by name. No vtconsole class: none. */
+static int list_vtconsoles(struct txn *t, const char *bound, char ***ret, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_strv_free_ char **names = NULL, **found = NULL;
+        size_t n = 0;
         int r;
 
+        *ret = NULL;
+        *ret_n = 0;
         if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
-                return txn_fail(t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
+                return r;
         if (vc_dir_list(dir, &names) < 0)
                 return 0; /* no VT consoles: nothing to hand over */
         for (char **i = names; *i; i++) {
-                _cleanup_free_ char *name_path = NULL, *bind_path = NULL, *name = NULL, *now = NULL;
-                const char *num = startswith(*i, "vtcon");
-                if (isempty(num) || strspn(num, "0123456789") != strlen(num) || strlen(num) > 4)
+                _cleanup_free_ char *name = NULL, *now = NULL;
+                if (!vc_vtconsole_name_is_valid(*i))
                         continue;
-                if (asprintf(&name_path, "%s/%s/name", dir, *i) < 0) {
-                        name_path = NULL;
-                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, -ENOMEM);
-                }
-                if (asprintf(&bind_path, "%s/%s/bind", dir, *i) < 0) {
-                        bind_path = NULL;
-                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, -ENOMEM);
-                }
-                if (vc_sysfs_read(name_path, &name) < 0 || strstr(name, "dummy device"))
+                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &name, "vtconsole/%s/name", *i)) < 0)
+                        return r;
+                if (vc_sysfs_read(name, &now) < 0 || strstr(now, "dummy device"))
                         continue;
-                if (vc_sysfs_read(bind_path, &now) < 0 || streq(now, bind ? "1" : "0"))
+                free(TAKE_PTR(now));
+                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &name, "vtconsole/%s/bind", *i)) < 0)
+                        return r;
+                if (vc_sysfs_read(name, &now) < 0 || !streq(now, bound))
                         continue;
-                if ((r = txn_write_undoable(t, NULL, bind_path, bind ? "1" : "0")) < 0)
-                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, *i, r);
+                if ((r = strv_push(&found, &n, strdup(*i))) < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(found);
+        *ret_n = n;
+        return 0;
+}
+
+/* Write @bind ("0": unbind, "1": bind again) to sys/class/vtconsole/NAME/bind of the @n consoles
+ * @names whose binding says otherwise, each write undone with the transaction. */
+static int set_vtconsoles(struct txn *t, char *const *names, size_t n, const char *bind) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL, *now = NULL;
+                int r;
+                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &path, "vtconsole/%s/bind", names[i])) < 0)
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
+                if (vc_sysfs_read(path, &now) < 0 || streq(now, bind))
+                        continue; /* gone, or where it should be */
+                if ((r = txn_write_undoable_step(t, NULL, path, bind, VC_STEP_VTCONSOLE, names[i])) < 0)
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
         }
         return 0;
+}
+
+/* "console = handoff", at claim: the record lists the consoles that are bound now (with those a
+ * claim that did not finish listed before), written with the record of intent. */
+static int record_consoles(struct op *op) {
+        _cleanup_strv_free_ char **bound = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!plan_moves_handoff(&op->t, &op->o))
+                return 0;
+        if ((r = list_vtconsoles(&op->t, "1", &bound, &n)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
+        if ((r = vc_record_add_console(op->next, NULL)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        for (size_t i = 0; i < n; i++)
+                if ((r = vc_record_add_console(op->next, bound[i])) < 0)
+                        return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        return 0;
+}
+
+/* "console = handoff", at claim: the consoles of the record let go of the framebuffer, then the
+ * firmware framebuffers let go of the VGA's memory. */
+static int hand_over_console(struct op *op) {
+        struct vc_firmware_fb *fbs = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!op->next->console_handoff)
+                return 0;
+        if ((r = set_vtconsoles(&op->t, op->next->consoles, op->next->n_consoles, "0")) < 0)
+                return r;
+        if ((r = vc_display_firmware_fbs(op->t.ctx, &fbs, &n)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_FIRMWARE_FB, NULL, r);
+        for (size_t i = 0; i < n && r >= 0; i++)
+                if ((r = txn_unbind_platform(&op->t, fbs[i].device, fbs[i].driver)) < 0)
+                        r = txn_fail(&op->t, NULL, VC_STEP_FIRMWARE_FB, fbs[i].device, r);
+        vc_firmware_fbs_free(fbs, n);
+        return r < 0 ? r : 0;
+}
+
+/* At release, after the drivers: the consoles the claim unbound are bound again (a record from
+ * before "consoles": every unbound one but the dummy, when the configuration hands over). */
+static int take_back_console(struct op *op) {
+        _cleanup_strv_free_ char **unbound = NULL;
+        size_t n = 0;
+        int r;
+
+        if (op->found->console_handoff)
+                return set_vtconsoles(&op->t, op->found->consoles, op->found->n_consoles, "1");
+        if (!plan_moves_handoff(&op->t, &op->o))
+                return 0;
+        if ((r = list_vtconsoles(&op->t, "0", &unbound, &n)) < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
+        return set_vtconsoles(&op->t, unbound, n, "1");
+}
+
+/* Record first: the "claiming" record with every original is on disk before the first sysfs
+ * write. vfio-pci is loaded before it: a module that cannot load leaves everything untouched. */
+static int claim_write_intent(struct op *op) {
+        bool added = false;
+        int r = ensure_driver(&op->t, VFIO_DRIVER, NULL);
+        if (r < 0)
+                return txn_fail(&op->t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
+        if ((r = record_consoles(op)) < 0 || op->t.dry_run)
+                return r;
+        if ((r = record_reset_originals(&op->t, &op->o, op->next, false, &added)) < 0)
+                return r;
+        op->next->state = VC_RECORD_CLAIMING;
+        op->keep_unfinished = true;
+        return op_write_record(op);
 }
 
 /* Execute: the configured reset methods first (vfio-pci sees them from its probe on, and a method
@@ -1198,7 +1312,7 @@ static int claim_execute(struct op *op) {
 
         if ((r = apply_reset_methods(t, &op->o, op->g, false)) < 0)
                 return r;
-        if (plan_moves_handoff(t, &op->o) && (r = set_vtconsoles(t, false)) < 0)
+        if ((r = hand_over_console(op)) < 0)
                 return r;
         for (size_t i = 0; i < t->plan->n_devices; i++) {
                 const struct vc_pci_addr *a = &t->plan->devices[i].addr;
@@ -1314,7 +1428,7 @@ static int release_execute(struct op *op) {
                         return r;
         }
         /* The drivers are back: the VT consoles bind to the framebuffer again. */
-        return plan_moves_handoff(&op->t, &op->o) ? set_vtconsoles(&op->t, true) : 0;
+        return take_back_console(op);
 }
 
 static int release_commit(struct op *op) {

@@ -88,6 +88,7 @@ enum vc_step {
         VC_STEP_WAIT_DEVICE,    /* "wait for an unfinished write to the device" */
         VC_STEP_HOLDERS,        /* "check for processes holding the device" (see ->reason) */
         VC_STEP_VTCONSOLE,      /* "set the binding of" + ->failed_arg (vtconN, console = handoff) */
+        VC_STEP_FIRMWARE_FB,    /* "release the firmware framebuffer" + ->failed_arg (efi-framebuffer.0) */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -127,11 +128,16 @@ struct vc_claim_opts {
                                 * operation refuses (-EBUSY, VC_STEP_HOLDERS) before any write,
                                 * as the unbind would wait for them (lib/display.h) */
         /* Endpoints configured with "console = handoff" (vc_claim_handoffs_for_group()). Claim:
-         * the boot VGA driving the console is not refused for them (every other guard stays),
-         * and before the first device moves, every VT console bound to a driver other than the
-         * dummy console is unbound (sys/class/vtconsole/vtconN/bind <- 0), through the
-         * transaction. Release: after the devices are back, every VT console other than the
-         * dummy that is unbound is bound again (<- 1). Only when one of them moves. */
+         * the boot VGA driving the console is not refused for them (every other guard stays);
+         * the record lists ("consoles", lib/state.h) every VT console bound to a driver other
+         * than the dummy console, and before the first device moves they are unbound
+         * (sys/class/vtconsole/vtconN/bind <- 0), then every bound firmware framebuffer
+         * (lib/display.h) is unbound from its driver, both through the transaction (a failed
+         * claim binds them again). Only when one of these endpoints moves. Release: after the
+         * devices are back, the consoles the record lists are bound again (<- 1), whatever the
+         * configuration says now; the firmware framebuffer is not (the GPU's own driver, back
+         * now, drives the console). A record from before "consoles" existed: with a handoff
+         * endpoint configured, every unbound console but the dummy is bound again. */
         const struct vc_pci_addr *handoffs;
         size_t n_handoffs;
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */

@@ -253,3 +253,83 @@ int vc_display_check(struct vc_ctx *ctx, const struct vc_pci_addr *addr, uint32_
         vc_display_holders_free(v, n);
         return r < 0 ? r : n > 0 ? -EBUSY : 0;
 }
+
+/* ------------------------------------------------------------------ firmware framebuffers */
+
+void vc_firmware_fbs_free(struct vc_firmware_fb *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].device);
+                free(v[i].driver);
+        }
+        free(v);
+}
+
+bool vc_firmware_fb_name_is_valid(const char *name) {
+        static const char *const kinds[] = { "efi-framebuffer.", "simple-framebuffer.", "vesa-framebuffer." };
+        for (size_t i = 0; name && i < ELEMENTSOF(kinds); i++) {
+                const char *num = startswith(name, kinds[i]);
+                size_t l = num ? strlen(num) : 0;
+                if (l > 0 && l <= 4 && strspn(num, "0123456789") == l)
+                        return true;
+        }
+        return false;
+}
+
+/* A driver's name as it may go into a path: letters, digits, '_', '.', '-', at most 64. */
+static bool driver_name_is_safe(const char *s) {
+        size_t l = strlen(s);
+        return l > 0 && l <= 64 && !streq(s, ".") && !streq(s, "..") &&
+               strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") == l;
+}
+
+int vc_display_firmware_fbs(struct vc_ctx *ctx, struct vc_firmware_fb **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_firmware_fb *v = NULL;
+        size_t n = 0;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PLATFORM_DEVICES, &dir, NULL)) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0; /* no platform bus: no firmware framebuffer */
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *link = NULL, *driver = NULL;
+                if (!vc_firmware_fb_name_is_valid(*i))
+                        continue;
+                if (asprintf(&link, "%s/%s/driver", dir, *i) < 0) {
+                        link = NULL;
+                        r = -ENOMEM;
+                        break;
+                }
+                if ((r = vc_sysfs_read_link_name(link, &driver)) == -ENOMEM)
+                        break;
+                r = 0;
+                if (!driver || !driver_name_is_safe(driver)) {
+                        log_debug("%s: %s", *i, driver ? "a driver name that is not safe" : "not bound");
+                        continue;
+                }
+                struct vc_firmware_fb *nv = realloc(v, (n + 1) * sizeof *nv);
+                if (!nv) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v = nv;
+                v[n] = (struct vc_firmware_fb){ .device = strdup(*i), .driver = TAKE_PTR(driver) };
+                if (!v[n++].device) {
+                        r = -ENOMEM;
+                        break;
+                }
+        }
+        if (r < 0) {
+                vc_firmware_fbs_free(v, n);
+                return r;
+        }
+        *ret = n ? v : NULL;
+        if (!n)
+                free(v);
+        *ret_n = n;
+        return 0;
+}

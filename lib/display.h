@@ -54,3 +54,22 @@ int vc_display_holders_format(const struct vc_display_holder *v, size_t n, char 
  * -EBUSY with *ret_message (vc_display_holders_format()) when some do, other -errno. */
 int vc_display_check(struct vc_ctx *ctx, const struct vc_pci_addr *addr, uint32_t class_code, const char *driver,
                      char **ret_message);
+
+/* Firmware framebuffers: the platform devices the kernel makes for the framebuffer the firmware
+ * set up on the boot VGA (efi-framebuffer.N, simple-framebuffer.N, vesa-framebuffer.N under
+ * sys/bus/platform/devices), driven by efifb, simplefb, simpledrm, vesafb and the like. While one
+ * is bound it holds the VGA's memory, and vfio-pci's user cannot map it. */
+struct vc_firmware_fb {
+        char *device; /* "efi-framebuffer.0" */
+        char *driver; /* the name of the driver it is bound to ("efi-framebuffer", "simple-framebuffer") */
+};
+
+void vc_firmware_fbs_free(struct vc_firmware_fb *v, size_t n);
+
+/* Is @name a firmware framebuffer's platform device name, as above (the number at most 4 digits)? */
+bool vc_firmware_fb_name_is_valid(const char *name);
+
+/* The firmware framebuffers that are bound to a driver, by name. *ret (vc_firmware_fbs_free())
+ * is NULL when *ret_n is 0, also when there is no sys/bus/platform. A device whose driver link
+ * does not name a driver in letters, digits, '_', '.' and '-' is skipped. -ENOMEM. */
+int vc_display_firmware_fbs(struct vc_ctx *ctx, struct vc_firmware_fb **ret, size_t *ret_n);

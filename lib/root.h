@@ -55,6 +55,8 @@ enum vc_place {
         VC_PLACE_USB_BUS,        /* /sys/bus/usb: drivers_probe */
         VC_PLACE_USB_DEVICES,    /* /sys/bus/usb/devices */
         VC_PLACE_USB_DRIVERS,    /* /sys/bus/usb/drivers */
+        VC_PLACE_PLATFORM_DEVICES, /* /sys/bus/platform/devices: firmware framebuffers */
+        VC_PLACE_PLATFORM_DRIVERS, /* /sys/bus/platform/drivers */
         _VC_PLACE_MAX,
 };
 

@@ -107,6 +107,7 @@ struct vc_record *vc_record_free(struct vc_record *r) {
         for (size_t i = 0; i < r->n_devices; i++)
                 record_device_done(&r->devices[i]);
         free(r->devices);
+        strv_free(r->consoles);
         free(r->owner);
         free(r->by);
         free(r);
@@ -332,6 +333,28 @@ int vc_record_set_by(struct vc_record *r, const char *by) {
         return 0;
 }
 
+bool vc_vtconsole_name_is_valid(const char *name) {
+        const char *num = name ? startswith(name, "vtcon") : NULL;
+        size_t l = num ? strlen(num) : 0;
+        return l > 0 && l <= 4 && strspn(num, "0123456789") == l;
+}
+
+#define RECORD_CONSOLES_MAX 64
+
+int vc_record_add_console(struct vc_record *r, const char *name) {
+        if (name && !vc_vtconsole_name_is_valid(name))
+                return -EINVAL;
+        r->console_handoff = true;
+        if (!name)
+                return 0;
+        for (size_t i = 0; i < r->n_consoles; i++)
+                if (streq(r->consoles[i], name))
+                        return 0;
+        if (r->n_consoles == RECORD_CONSOLES_MAX)
+                return -E2BIG;
+        return strv_push(&r->consoles, &r->n_consoles, strdup(name));
+}
+
 const struct vc_record_device *vc_record_find_device(const struct vc_record *r,
                                                      const struct vc_pci_addr *addr) {
         for (size_t i = 0; i < r->n_devices; i++)
@@ -356,6 +379,12 @@ int vc_record_format(const struct vc_record *r, char **ret) {
                 fprintf(f, "by %s\n", r->by);
         fprintf(f, "since %" PRIu64 "\n", r->since);
         fprintf(f, "state %s\n", vc_record_state_to_string(r->state));
+        if (r->console_handoff) {
+                fputs("consoles", f);
+                for (size_t i = 0; i < r->n_consoles; i++)
+                        fprintf(f, " %s", r->consoles[i]);
+                fputs(r->n_consoles ? "\n" : " none\n", f);
+        }
         for (size_t i = 0; i < r->n_devices; i++) {
                 const struct vc_record_device *d = &r->devices[i];
                 fprintf(f, "device %s driver=%s module=%s override=%s%s", VC_PCI_ADDR_TO_STRING(&d->addr),
@@ -461,6 +490,38 @@ static int parse_device_line(struct vc_record *rec, char *args) {
         return 0;
 }
 
+/* After the owner line, once: "starter PID START". */
+static int parse_starter_line(struct vc_record *rec, char *args) {
+        char *sp = strchr(args, ' ');
+        uint64_t pid, start;
+        if (!rec->owner || rec->starter.pid || !sp)
+                return -EBADMSG;
+        *sp = '\0';
+        if (parse_u64(args, &pid) < 0 || pid == 0 || pid > INT32_MAX || parse_u64(sp + 1, &start) < 0)
+                return -EBADMSG;
+        rec->starter = (struct vc_process_id){ .pid = (uint32_t) pid, .start_time = start };
+        return 0;
+}
+
+/* "consoles none" or "consoles vtcon1 vtcon7": once, each console once. */
+static int parse_consoles_line(struct vc_record *rec, char *args) {
+        char *save = NULL;
+        int r;
+
+        if (rec->console_handoff)
+                return -EBADMSG;
+        if (streq(args, "none"))
+                return vc_record_add_console(rec, NULL);
+        for (char *w = strtok_r(args, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                size_t n = rec->n_consoles;
+                if ((r = vc_record_add_console(rec, w)) < 0)
+                        return r == -ENOMEM ? r : -EBADMSG;
+                if (rec->n_consoles == n)
+                        return -EBADMSG; /* listed twice */
+        }
+        return rec->n_consoles > 0 ? 0 : -EBADMSG;
+}
+
 int vc_record_parse(const char *text, int expected_group, struct vc_record **ret) {
         _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
         _cleanup_free_ char *copy = NULL;
@@ -499,16 +560,8 @@ int vc_record_parse(const char *text, int expected_group, struct vc_record **ret
                         if (r < 0)
                                 return r;
                 } else if (streq(line, "starter")) {
-                        /* after the owner line, once: "starter PID START" */
-                        char *sp2 = strchr(arg, ' ');
-                        uint64_t pid, start;
-                        if (!rec->owner || rec->starter.pid || !sp2)
-                                return -EBADMSG;
-                        *sp2 = '\0';
-                        if (parse_u64(arg, &pid) < 0 || pid == 0 || pid > INT32_MAX ||
-                            parse_u64(sp2 + 1, &start) < 0)
-                                return -EBADMSG;
-                        rec->starter = (struct vc_process_id){ .pid = (uint32_t) pid, .start_time = start };
+                        if ((r = parse_starter_line(rec, arg)) < 0)
+                                return r;
                 } else if (streq(line, "by")) {
                         if (rec->by || !by_is_valid(arg))
                                 return -EBADMSG;
@@ -525,6 +578,9 @@ int vc_record_parse(const char *text, int expected_group, struct vc_record **ret
                                 return -EBADMSG;
                         rec->state = (enum vc_record_state) s;
                         have_state = true;
+                } else if (streq(line, "consoles")) {
+                        if ((r = parse_consoles_line(rec, arg)) < 0)
+                                return r;
                 } else if (streq(line, "device")) {
                         r = parse_device_line(rec, arg);
                         if (r < 0)

@@ -94,6 +94,11 @@ struct vc_record {
         enum vc_record_state state;
         struct vc_record_device *devices;
         size_t n_devices;
+        /* "console = handoff": the claim handed the console over (a "consoles" line), and the VT
+         * consoles it unbound for that (vtconN), which release binds again. */
+        bool console_handoff;
+        char **consoles;
+        size_t n_consoles;
 };
 
 int vc_record_new(unsigned group, struct vc_record **ret);
@@ -114,6 +119,12 @@ int vc_record_set_host_probe(struct vc_record *r, const struct vc_pci_addr *addr
  * driver host=probe. Returns 1 when the entry changed, 0 when it had no such override, -ENOENT
  * when not listed. */
 int vc_record_drop_boot_override(struct vc_record *r, const struct vc_pci_addr *addr);
+/* The claim hands the console over ("console = handoff"): mark the record, and add the VT console
+ * @name (NULL: none, only the mark) unless it is listed already. -EINVAL when @name is not
+ * "vtconN" (N at most 4 digits), -E2BIG past 64 consoles. */
+int vc_record_add_console(struct vc_record *r, const char *name);
+/* Is "vtconN" (N at most 4 digits) what @name says? */
+bool vc_vtconsole_name_is_valid(const char *name);
 /* Also clears the starter when @owner differs from the recorded owner. */
 int vc_record_set_owner(struct vc_record *r, const char *owner);
 /* The libvirtd starting the owner VM (NULL or .pid 0: none, the VM runs). -EINVAL without an

@@ -185,3 +185,106 @@ vtcon_binds() { echo "$(cat "$ROOT/sys/class/vtconsole/vtcon0/bind") $(cat "$ROO
         assert_equal "$(fk_driver 0000:00:02.0)" i915
         assert_equal "$(vtcon_binds)" "0 1"
 }
+
+# efifb: the firmware's framebuffer on the boot VGA, bound to the efi-framebuffer driver (made by
+# hand: the fake kernel models bind and unbind of the platform bus, tests/fakekernel/README.md)
+efifb() {
+        local dev="$ROOT/sys/devices/platform/efi-framebuffer.0" drv="$ROOT/sys/bus/platform/drivers/efi-framebuffer"
+        mkdir -p "$dev" "$drv" "$ROOT/sys/bus/platform/devices"
+        : > "$drv/bind"
+        : > "$drv/unbind"
+        ln -sr "$dev" "$ROOT/sys/bus/platform/devices/efi-framebuffer.0"
+        ln -sr "$drv" "$dev/driver"
+}
+
+fb_driver() {
+        local l
+        l=$(readlink "$ROOT/sys/devices/platform/efi-framebuffer.0/driver") && basename "$l" || echo none
+}
+
+@test "console = handoff: fbcon, then the firmware framebuffer let go before the first device write; release leaves the framebuffer to the GPU's driver" {
+        fake_root gpu-drm
+        fbcon
+        efifb
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(vtcon_binds)" "0 0"
+        assert_equal "$(fb_driver)" none
+        run grep -n . "$ROOT/.fakekernel/writes.log"
+        assert_line --index 1 --regexp '^2:sys/class/vtconsole/vtcon1/bind	0	ok$'
+        assert_line --index 2 --regexp '^3:sys/bus/platform/drivers/efi-framebuffer/unbind	efi-framebuffer.0	ok$'
+        assert_line --index 3 --regexp '^4:sys/.*/0000:00:02.0/driver_override	vfio-pci	ok$'
+        # the record names the console the claim unbound
+        run grep -h '^consoles' "$STATE"/group-*
+        assert_output 'consoles vtcon1'
+
+        run vc release 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(fb_driver)" none
+        [ -z "$(ls "$STATE" | grep group-)" ]
+}
+
+@test "console = handoff: a claim that fails binds the firmware framebuffer and fbcon again" {
+        fake_root gpu-drm
+        fbcon
+        efifb
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        fk_fail '5 EIO' # the probe for vfio-pci: console, framebuffer, override, unbind, probe
+        run vc apply
+        assert_failure 1
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(fk_override 0000:00:02.0)" ""
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(fb_driver)" efi-framebuffer
+        [ -z "$(ls "$STATE" | grep group-)" ]
+        tail -n 2 "$ROOT/.fakekernel/writes.log" | head -n 1 |
+                grep -qx $'sys/bus/platform/drivers/efi-framebuffer/bind\tefi-framebuffer.0\tok'
+}
+
+@test "console = handoff: release binds again the consoles the claim unbound, not one the admin unbound, whatever the configuration says now" {
+        fake_root gpu-drm
+        fbcon
+        # a second framebuffer console the admin unbound on purpose
+        mkdir -p "$ROOT/sys/class/vtconsole/vtcon2"
+        echo 0 > "$ROOT/sys/class/vtconsole/vtcon2/bind"
+        echo '(M) frame buffer device' > "$ROOT/sys/class/vtconsole/vtcon2/name"
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_success
+        assert_equal "$(vtcon_binds) $(cat "$ROOT/sys/class/vtconsole/vtcon2/bind")" "0 0 0"
+
+        # the admin goes back to console = keep before the release
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc release 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds) $(cat "$ROOT/sys/class/vtconsole/vtcon2/bind")" "0 1 0"
+}
+
+@test "console = handoff: a claim killed after the console let go; release finishes it and binds the console again" {
+        fake_root gpu-drm
+        fbcon
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        fk_fail 'glob:sys/bus/pci/drivers/i915/unbind KILL'
+        run setsid -w env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" CONF="$CONF" \
+                "$BASH" -c "$(declare -f fk vc); vc apply"
+        assert_equal "$status" 137
+        grep -qx 'state claiming' "$STATE"/group-*
+        grep -qx 'consoles vtcon1' "$STATE"/group-*
+        assert_equal "$(vtcon_binds)" "0 0"
+        : > "$ROOT/.fakekernel/faults"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run vc release 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        [ -z "$(ls "$STATE" | grep group-)" ]
+}

@@ -5,7 +5,8 @@
  * ROOT/.fakekernel/lock, counted, logged to ROOT/.fakekernel/writes.log,
  * checked against ROOT/.fakekernel/faults and then modelled: driver_override,
  * reset_method, bind, unbind, drivers_probe, new_id, remove_id,
- * drivers_autoprobe, remove and rescan.  Other
+ * drivers_autoprobe, remove and rescan, and bind/unbind of the platform bus (firmware
+ * framebuffers).  Other
  * attributes keep the bytes written, as a show() returning the last store()
  * would.  The device lock of Linux (device_lock()) is modelled for the attributes that take it: a
  * write that is STUCK holds it, and reads of driver_override or sriov_numvfs of that device
@@ -907,6 +908,43 @@ static int generic_store(int fd, const void *data, size_t n) {
         return 0;
 }
 
+/* The platform bus, for the firmware framebuffers (efi-framebuffer.0, ...): drivers/DRV/unbind
+ * removes the driver link of the device named by the value (-ENODEV when it is not bound to
+ * DRV), drivers/DRV/bind makes it (-ENODEV without such a device, -EBUSY when it is bound), as
+ * unbind_store() and bind_store() of drivers/base/bus.c do. Returns 1 for another path. */
+static int platform_write(const char *rel, const char *v) {
+        char drv[128], file[32], dev[PATH_MAX], link[PATH_MAX], target[PATH_MAX], real[PATH_MAX], rroot[PATH_MAX];
+        if (sscanf(rel, "sys/bus/platform/drivers/%127[^/]/%31s", drv, file) != 2 ||
+            (strcmp(file, "bind") != 0 && strcmp(file, "unbind") != 0))
+                return 1;
+        if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+                return -ENODEV;
+        snprintf(dev, sizeof dev, "%s/sys/bus/platform/devices/%s", root, v);
+        snprintf(link, sizeof link, "%s/driver", dev);
+        ssize_t l = readlink(link, target, sizeof target - 1);
+        if (strcmp(file, "unbind") == 0) {
+                if (l < 0)
+                        return -ENODEV;
+                target[l] = 0;
+                const char *base = strrchr(target, '/');
+                if (strcmp(base ? base + 1 : target, drv) != 0)
+                        return -ENODEV;
+                return unlink(link) < 0 ? -errno : 0;
+        }
+        if (l >= 0)
+                return -EBUSY;
+        if (!realpath(dev, real) || !realpath(root, rroot))
+                return -ENODEV;
+        /* relative, as the kernel's links: up from the device's directory to ROOT, then down */
+        char rel_target[PATH_MAX] = "";
+        for (const char *c = real + strlen(rroot); *c; c++)
+                if (*c == '/')
+                        strncat(rel_target, "../", sizeof rel_target - strlen(rel_target) - 1);
+        strncat(rel_target, "sys/bus/platform/drivers/", sizeof rel_target - strlen(rel_target) - 1);
+        strncat(rel_target, drv, sizeof rel_target - strlen(rel_target) - 1);
+        return symlink(rel_target, link) < 0 ? -errno : 0;
+}
+
 /* Apply one write of DATA to the attribute REL (relative to ROOT). */
 static int model_write(const char *rel, int fd, const void *data, size_t n) {
         char v[4096], drv[128], file[32], dir[PATH_MAX];
@@ -916,6 +954,8 @@ static int model_write(const char *rel, int fd, const void *data, size_t n) {
         value(data, n, v, sizeof v);
 
         if (strncmp(rel, "sys/bus/usb/", 12) == 0 && (r = fk_usb_write(root, rel, v)) <= 0)
+                return r;
+        if (strncmp(rel, "sys/bus/platform/", 17) == 0 && (r = platform_write(rel, v)) <= 0)
                 return r;
         if (sscanf(rel, "sys/bus/pci/drivers/%127[^/]/%31s", drv, file) == 2) {
                 struct fk_driver *d = fk_driver_find(&model, drv);

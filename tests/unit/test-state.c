@@ -282,6 +282,52 @@ TEST(record_starter_round_trip) {
         ASSERT_EQ(old->starter.pid, 0u);
 }
 
+/* "console = handoff": the record lists the VT consoles the claim unbound, or says it unbound
+ * none; release binds exactly those again. */
+TEST(record_consoles_round_trip) {
+        static const char text[] = "group 0\nsince 5\nstate claimed\nconsoles vtcon1 vtcon12\n"
+                                   "device 0000:00:02.0 driver=i915 module=i915 override=none\n";
+        static const char none[] = "group 0\nsince 5\nstate claiming\nconsoles none\n";
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL, *empty = NULL, *old = NULL;
+        _cleanup_free_ char *back = NULL, *back2 = NULL;
+
+        ASSERT_OK(vc_record_parse(text, 0, &rec));
+        ASSERT_TRUE(rec->console_handoff);
+        ASSERT_EQ(rec->n_consoles, 2u);
+        ASSERT_STREQ(rec->consoles[1], "vtcon12");
+        ASSERT_OK(vc_record_format(rec, &back));
+        ASSERT_STREQ(back, text);
+        ASSERT_OK(vc_record_add_console(rec, "vtcon1")); /* listed once */
+        ASSERT_EQ(rec->n_consoles, 2u);
+        ASSERT_ERRNO(vc_record_add_console(rec, "vtcon"), EINVAL);
+        ASSERT_ERRNO(vc_record_add_console(rec, "vtcon12345"), EINVAL);
+        ASSERT_ERRNO(vc_record_add_console(rec, "../vtcon1"), EINVAL);
+
+        ASSERT_OK(vc_record_parse(none, 0, &empty));
+        ASSERT_TRUE(empty->console_handoff);
+        ASSERT_EQ(empty->n_consoles, 0u);
+        ASSERT_OK(vc_record_format(empty, &back2));
+        ASSERT_STREQ(back2, none);
+
+        /* a record from before: no handoff recorded */
+        ASSERT_OK(vc_record_parse("group 0\nsince 5\nstate claimed\n", 0, &old));
+        ASSERT_FALSE(old->console_handoff);
+
+        static const char *const bad[] = {
+                "group 0\nsince 5\nstate claimed\nconsoles vtcon1 vtcon1\n",
+                "group 0\nsince 5\nstate claimed\nconsoles none vtcon1\n",
+                "group 0\nsince 5\nstate claimed\nconsoles vtcon1\nconsoles vtcon2\n",
+                "group 0\nsince 5\nstate claimed\nconsoles fb0\n",
+                "group 0\nsince 5\nstate claimed\nconsoles vtcon/1\n",
+                "group 0\nsince 5\nstate claimed\nconsoles \n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct vc_record *r = NULL;
+                ASSERT_ERRNO(vc_record_parse(bad[i], 0, &r), EBADMSG);
+                ASSERT_NULL(r);
+        }
+}
+
 /* The identity of a process from /proc/PID/stat inside the root: the start time is field 22,
  * counted after the last ')' (a command name may hold spaces and parentheses). */
 TEST(process_id_read_and_alive) {
