@@ -1197,17 +1197,15 @@ static int list_vtconsoles(struct txn *t, const char *bound, char ***ret, size_t
         if (vc_dir_list(dir, &names) < 0)
                 return 0; /* no VT consoles: nothing to hand over */
         for (char **i = names; *i; i++) {
-                _cleanup_free_ char *name = NULL, *now = NULL;
+                _cleanup_free_ char *name_path = NULL, *bind_path = NULL, *name = NULL, *now = NULL;
                 if (!vc_vtconsole_name_is_valid(*i))
                         continue;
-                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &name, "vtconsole/%s/name", *i)) < 0)
+                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &name_path, "vtconsole/%s/name", *i)) < 0 ||
+                    (r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &bind_path, "vtconsole/%s/bind", *i)) < 0)
                         return r;
-                if (vc_sysfs_read(name, &now) < 0 || strstr(now, "dummy device"))
+                if (vc_sysfs_read(name_path, &name) < 0 || strstr(name, "dummy device"))
                         continue;
-                free(TAKE_PTR(now));
-                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &name, "vtconsole/%s/bind", *i)) < 0)
-                        return r;
-                if (vc_sysfs_read(name, &now) < 0 || !streq(now, bound))
+                if (vc_sysfs_read(bind_path, &now) < 0 || !streq(now, bound))
                         continue;
                 if ((r = strv_push(&found, &n, strdup(*i))) < 0)
                         return r;
