@@ -285,10 +285,13 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
 
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
                 _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
-                size_t n_resets = 0, n_handoffs = 0;
+                _cleanup_strv_free_ char **stops = NULL;
+                size_t n_resets = 0, n_handoffs = 0, n_stops = 0;
                 r = vc_reset_choices_for_group(config, g, &resets, &n_resets);
                 if (r >= 0)
                         r = vc_claim_handoffs_for_group(config, g, &handoffs, &n_handoffs);
+                if (r >= 0)
+                        r = vc_claim_stops_for_group(config, g, &stops, &n_stops);
                 if (r < 0) {
                         r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
                         goto fail;
@@ -306,6 +309,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .n_resets = n_resets,
                         .handoffs = handoffs,
                         .n_handoffs = n_handoffs,
+                        .stop_units = stops,
+                        .n_stop_units = n_stops,
                 };
                 r = vc_group_claim(ctx, w->group, &opts, res);
                 if (r < 0) {

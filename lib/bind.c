@@ -19,11 +19,14 @@
 #include "state.h"
 #include "stuck.h"
 #include "sysfs.h"
+#include "units.h"
 
 #define VFIO_DRIVER "vfio-pci"
 #define LOCK_TIMEOUT_DEFAULT_MS 60000
 /* How long a verification waits for a binding, or /dev/vfio/N, to show. */
 #define VERIFY_WAIT_MS 1000
+/* A unit's stop or start job: a display manager may take its TimeoutStopSec (90 s by default). */
+#define UNIT_TIMEOUT_MS 120000
 
 static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_NONE] = "do nothing",
@@ -47,6 +50,8 @@ static const char *const step_table[_VC_STEP_MAX] = {
         [VC_STEP_HOLDERS] = "check for processes holding the device",
         [VC_STEP_VTCONSOLE] = "set the binding of",
         [VC_STEP_FIRMWARE_FB] = "release the firmware framebuffer",
+        [VC_STEP_STOP_UNIT] = "stop",
+        [VC_STEP_START_UNIT] = "start",
 };
 
 DEFINE_STRING_TABLE_TO_STRING(vc_step, enum vc_step, step_table, _VC_STEP_MAX)
@@ -66,6 +71,8 @@ struct attr_undo {
         char *undo_path, *needs;
         enum vc_step step; /* what a failed reverse reports, with @arg (NULL: @before) */
         char *arg;
+        char *unit;        /* a systemd unit instead: started (@start) or stopped again */
+        bool start;
 };
 
 /* What a successful operation changed, for vc_op_result_undo(): the devices it moved, as it found
@@ -95,6 +102,7 @@ static void attr_undos_free(struct attr_undo *v, size_t n) {
                 free(v[i].undo_path);
                 free(v[i].needs);
                 free(v[i].arg);
+                free(v[i].unit);
         }
         free(v);
 }
@@ -143,6 +151,16 @@ char *vc_op_result_message(const struct vc_op_result *r) {
         case VC_STEP_OWNER:
                 k = asprintf(&m, "%s: held by %s", who, strna(r->failed_arg));
                 break;
+        case VC_STEP_STOP_UNIT:
+        case VC_STEP_START_UNIT:
+                if (r->reason) /* the job ended otherwise than "done" */
+                        k = asprintf(&m, "%s: failed to %s %s: systemd's job ended \"%s\"", who,
+                                     vc_step_to_string(r->failed_step), strna(r->failed_arg), r->reason);
+                else
+                        k = asprintf(&m, "%s: failed to %s %s: %s", who, vc_step_to_string(r->failed_step),
+                                     strna(r->failed_arg),
+                                     r->error == -ELIBACC ? "libsystemd.so.0 cannot be loaded" : strerror(-r->error));
+                break;
         default:
                 k = asprintf(&m, "%s: failed to %s%s%s: %s", who, strna(vc_step_to_string(r->failed_step)),
                              r->failed_arg ? " " : "", strempty(r->failed_arg), strerror(-r->error));
@@ -168,6 +186,28 @@ int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *
                         v[n++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
         }
         *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+int vc_claim_stops_for_group(const struct vc_config *c, const struct vc_group *g, char ***ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!(v = calloc(1, sizeof *v)))
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_config_device *cd = vc_config_match_device(c, vc_group_device(g, i));
+                for (size_t k = 0; cd && k < cd->n_stop_units; k++) {
+                        bool seen = false;
+                        for (size_t j = 0; j < n && !seen; j++)
+                                seen = streq(v[j], cd->stop_units[k]);
+                        if (!seen && (r = strv_push(&v, &n, strdup(cd->stop_units[k]))) < 0)
+                                return r;
+                }
+        }
+        *ret = TAKE_PTR(v);
         *ret_n = n;
         return 0;
 }
@@ -413,7 +453,7 @@ static int txn_write_undoable_step(struct txn *t, const struct vc_pci_addr *a, c
         int r;
 
         for (size_t i = 0; i < t->n_undo && !known; i++)
-                known = streq(t->undo[i].path, path);
+                known = streq_ptr(t->undo[i].path, path);
         if (known)
                 return txn_write(t, a, path, value);
 
@@ -435,6 +475,32 @@ static int txn_write_undoable_step(struct txn *t, const struct vc_pci_addr *a, c
 
 static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
         return txn_write_undoable_step(t, a, path, value, VC_STEP_RESET_METHOD, NULL);
+}
+
+/* Stop (@start false) or start the systemd unit @unit; a rollback does the reverse. */
+static int txn_change_unit(struct txn *t, const char *unit, bool start) {
+        _cleanup_free_ char *name = strdup(unit), *result = NULL;
+        int r;
+
+        if (!name)
+                return -ENOMEM;
+        if (t->dry_run)
+                return 0;
+        struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        t->undo = v;
+        r = vc_unit_change(unit, start, UNIT_TIMEOUT_MS, &result);
+        if (r >= 0 || r == -ETIMEDOUT) /* a job past its time may still finish */
+                t->undo[t->n_undo++] = (struct attr_undo){ .unit = TAKE_PTR(name), .start = !start };
+        if (r < 0) {
+                txn_fail(t, NULL, start ? VC_STEP_START_UNIT : VC_STEP_STOP_UNIT, unit, r);
+                if (result) {
+                        free(t->result->reason);
+                        t->result->reason = TAKE_PTR(result);
+                }
+        }
+        return r;
 }
 
 /* Unbind the platform device @device from its driver @driver; a rollback binds it again while
@@ -727,6 +793,12 @@ static void txn_rollback(struct txn *t) {
          * reset_method list ("all methods disabled") is restored by writing a newline. */
         for (size_t i = t->n_undo; i > 0; i--) {
                 const struct attr_undo *u = &t->undo[i - 1];
+                if (u->unit) {
+                        int r = vc_unit_change(u->unit, u->start, UNIT_TIMEOUT_MS, NULL);
+                        if (r < 0)
+                                txn_fail(t, NULL, u->start ? VC_STEP_START_UNIT : VC_STEP_STOP_UNIT, u->unit, r);
+                        continue;
+                }
                 if (u->needs && !vc_path_exists(u->needs))
                         continue; /* the device went away: nothing to bind again */
                 int r = txn_write(t, NULL, u->undo_path ?: u->path, isempty(u->before) ? "\n" : u->before);
@@ -1250,6 +1322,31 @@ static int record_consoles(struct op *op) {
         return 0;
 }
 
+/* "stop =", at claim: the record lists the configured units that are active now (with those a
+ * claim that did not finish listed before), written with the record of intent. */
+static int record_units(struct op *op) {
+        for (size_t i = 0; i < op->o.n_stop_units; i++) {
+                int r = vc_unit_is_active(op->o.stop_units[i]);
+                if (r < 0)
+                        return txn_fail(&op->t, NULL, VC_STEP_STOP_UNIT, op->o.stop_units[i], r);
+                if (r > 0 && (r = vc_record_add_stopped_unit(op->next, op->o.stop_units[i])) < 0)
+                        return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+        }
+        return 0;
+}
+
+/* "stop =": stop (@start false) the units of @rec, or start them again, in the order listed (in
+ * the reverse order to start). */
+static int change_units(struct txn *t, const struct vc_record *rec, bool start) {
+        for (size_t i = 0; i < rec->n_stopped_units; i++) {
+                const char *u = rec->stopped_units[start ? rec->n_stopped_units - 1 - i : i];
+                int r = txn_change_unit(t, u, start);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* "console = handoff", at claim: the consoles of the record let go of the framebuffer, then the
  * firmware framebuffers let go of the VGA's memory. */
 static int hand_over_console(struct op *op) {
@@ -1293,7 +1390,7 @@ static int claim_write_intent(struct op *op) {
         int r = ensure_driver(&op->t, VFIO_DRIVER, NULL);
         if (r < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_LOAD_MODULE, VFIO_DRIVER, r);
-        if ((r = record_consoles(op)) < 0 || op->t.dry_run)
+        if ((r = record_consoles(op)) < 0 || op->t.dry_run || (r = record_units(op)) < 0)
                 return r;
         if ((r = record_reset_originals(&op->t, &op->o, op->next, false, &added)) < 0)
                 return r;
@@ -1361,13 +1458,17 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
         _cleanup_(op_close) struct op op = { .lock_fd = -1 };
         int r;
 
+        /* With units to stop, the holders are looked for once they are stopped (lib/bind.h). */
+        bool stops = opts && opts->n_stop_units > 0;
         if ((r = op_open(&op, ctx, group, false, opts, result)) < 0 || (r = op_plan(&op)) < 0 ||
-            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (r = check_holders(&op.t, op.g, &op.o)) < 0 ||
+            (r = check_safety(&op.t, op.g, &op.o)) < 0 || (!stops && (r = check_holders(&op.t, op.g, &op.o)) < 0) ||
             (r = claim_prepare_record(&op)) < 0)
                 return r;
         if (op.n_moves == 0)
                 return claim_refresh(&op);
-        if ((r = claim_write_intent(&op)) < 0 || (r = claim_execute(&op)) < 0 || (r = claim_verify(&op)) < 0)
+        if ((r = claim_write_intent(&op)) < 0 || (r = change_units(&op.t, op.next, false)) < 0 ||
+            (stops && !op.t.dry_run && (r = check_holders(&op.t, op.g, &op.o)) < 0) || (r = claim_execute(&op)) < 0 ||
+            (r = claim_verify(&op)) < 0)
                 return op_undo(&op);
         return claim_commit(&op);
 }
@@ -1425,8 +1526,10 @@ static int release_execute(struct op *op) {
                 if (r < 0)
                         return r;
         }
-        /* The drivers are back: the VT consoles bind to the framebuffer again. */
-        return take_back_console(op);
+        /* The drivers are back: the VT consoles bind to the framebuffer again, then the units
+         * the claim stopped start again. */
+        int r = take_back_console(op);
+        return r < 0 ? r : change_units(&op->t, op->found, true);
 }
 
 static int release_commit(struct op *op) {

@@ -89,6 +89,8 @@ enum vc_step {
         VC_STEP_HOLDERS,        /* "check for processes holding the device" (see ->reason) */
         VC_STEP_VTCONSOLE,      /* "set the binding of" + ->failed_arg (vtconN, console = handoff) */
         VC_STEP_FIRMWARE_FB,    /* "release the firmware framebuffer" + ->failed_arg (efi-framebuffer.0) */
+        VC_STEP_STOP_UNIT,      /* "stop" + ->failed_arg (the systemd unit; ->reason: the job's result) */
+        VC_STEP_START_UNIT,     /* "start" + ->failed_arg (as above) */
         _VC_STEP_MAX,
 };
 const char *vc_step_to_string(enum vc_step s);
@@ -109,6 +111,10 @@ int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *
  * *ret (free()) is never NULL on success. -ENOMEM. */
 int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
                                 size_t *ret_n);
+
+/* The systemd units the entries of @c selecting members of @g name with "stop =", each once,
+ * in the order of the members. *ret (strv_free()) is never NULL on success. -ENOMEM. */
+int vc_claim_stops_for_group(const struct vc_config *c, const struct vc_group *g, char ***ret, size_t *ret_n);
 
 struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */
@@ -140,6 +146,15 @@ struct vc_claim_opts {
          * endpoint configured, every unbound console but the dummy is bound again. */
         const struct vc_pci_addr *handoffs;
         size_t n_handoffs;
+        /* "stop = UNIT..." of the group's endpoints (vc_claim_stops_for_group()). Claim, when
+         * devices move: the units that are active are listed in the record ("stopped") and
+         * stopped through systemd (lib/units.h) after the record of intent and before anything
+         * else; the check for processes holding a display device's nodes comes after them (not
+         * in a dry run, which asks systemd nothing). A failed claim starts them again. Release:
+         * the units the record lists are started again last, after the drivers and consoles; a
+         * unit that does not start fails the release, which rolls back. */
+        char *const *stop_units;
+        size_t n_stop_units;
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */
         size_t n_guards;
         /* "reset =" of the endpoints (reset.h): claim writes each to reset_method before moving

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "root.h"
+#include "units.h"
 
 #define CONFIG_FILE "vfio-claim.conf"
 #define DROPIN_DIR "conf.d"
@@ -56,13 +57,14 @@ enum device_key {
         DKEY_RESET,
         DKEY_CONSENT,
         DKEY_CONSOLE,
+        DKEY_STOP,
         _DKEY_MAX,
 };
 
 static const char *const device_key_table[_DKEY_MAX] = {
         [DKEY_MATCH] = "match", [DKEY_ID] = "id",  [DKEY_BOOT] = "boot",
         [DKEY_RELEASE] = "release", [DKEY_VM] = "vm", [DKEY_RESET] = "reset",
-        [DKEY_CONSENT] = "consent", [DKEY_CONSOLE] = "console",
+        [DKEY_CONSENT] = "consent", [DKEY_CONSOLE] = "console", [DKEY_STOP] = "stop",
 };
 
 /* "console =": keep (the default: the boot VGA driving the console is host-critical) or handoff */
@@ -200,6 +202,7 @@ static void device_done(struct vc_config_device *d) {
         free(d->file);
         free(d->matches);
         free(d->vm);
+        strv_free(d->stop_units);
         *d = (struct vc_config_device){};
 }
 
@@ -600,9 +603,43 @@ static void device_add_match(struct parser *p, const char *key, const char *valu
         v[d->n_matches++] = m;
 }
 
+/* "stop = UNIT...": systemd units, separated by spaces, each once. */
+#define STOP_UNITS_MAX 8
+static void set_stop_units(struct parser *p, const char *key, const char *value, const char *q,
+                           struct vc_config_device *d) {
+        _cleanup_free_ char *copy = strdup(value);
+        char *save = NULL;
+        if (!copy) {
+                p->oom = -ENOMEM;
+                return;
+        }
+        for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+                if (!vc_unit_name_is_valid(w)) {
+                        error_here(p, "%s %s: \"%s\" is not a systemd unit name (NAME.service, .socket, .target, ...)",
+                                   p->label, key, w);
+                        return;
+                }
+                for (size_t i = 0; i < d->n_stop_units; i++)
+                        if (streq(d->stop_units[i], w)) {
+                                error_here(p, "%s %s: \"%s\" is listed twice", p->label, key, w);
+                                return;
+                        }
+                if (d->n_stop_units == STOP_UNITS_MAX) {
+                        error_here(p, "%s %s: more than %d units", p->label, key, STOP_UNITS_MAX);
+                        return;
+                }
+                if (strv_push(&d->stop_units, &d->n_stop_units, strdup(w)) < 0) {
+                        p->oom = -ENOMEM;
+                        return;
+                }
+        }
+        if (d->n_stop_units == 0)
+                error_here(p, "%s %s: %s names no unit", p->label, key, q);
+}
+
 static void set_key_device(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config_device *d = &p->dev;
-        int k = key_index(p, device_key_table, _DKEY_MAX, key, "match, id, boot, release, vm, reset, consent, console"), r;
+        int k = key_index(p, device_key_table, _DKEY_MAX, key, "match, id, boot, release, vm, reset, consent, console, stop"), r;
 
         if (k < 0)
                 return;
@@ -647,6 +684,9 @@ static void set_key_device(struct parser *p, const char *key, const char *value,
                 r = parse_word(p, key, value, q, console_table, ELEMENTSOF(console_table));
                 if (r >= 0)
                         d->console_handoff = r == 1;
+                break;
+        case DKEY_STOP:
+                set_stop_units(p, key, value, q, d);
                 break;
         }
 }

@@ -60,6 +60,9 @@ struct vc_config_device {
         enum vc_reset reset;
         bool console_handoff; /* "console = handoff": the boot VGA driving the console may be
                                * claimed; the claim unbinds the VT consoles, release binds them */
+        char **stop_units;    /* "stop = UNIT...": systemd units stopped before the claim moves
+                               * the device, started again after its release (lib/units.h) */
+        size_t n_stop_units;
 };
 
 /* A [usb NAME] section: one USB device, selected by its ids and, where identical devices need

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "name.h"
 #include "state.h"
+#include "units.h"
 #include "sysfs.h"
 
 #define RECORD_MAX (64 * 1024)
@@ -108,6 +109,7 @@ struct vc_record *vc_record_free(struct vc_record *r) {
                 record_device_done(&r->devices[i]);
         free(r->devices);
         strv_free(r->consoles);
+        strv_free(r->stopped_units);
         free(r->owner);
         free(r->by);
         free(r);
@@ -355,6 +357,17 @@ int vc_record_add_console(struct vc_record *r, const char *name) {
         return strv_push(&r->consoles, &r->n_consoles, strdup(name));
 }
 
+int vc_record_add_stopped_unit(struct vc_record *r, const char *name) {
+        if (!vc_unit_name_is_valid(name))
+                return -EINVAL;
+        for (size_t i = 0; i < r->n_stopped_units; i++)
+                if (streq(r->stopped_units[i], name))
+                        return 0;
+        if (r->n_stopped_units == RECORD_CONSOLES_MAX)
+                return -E2BIG;
+        return strv_push(&r->stopped_units, &r->n_stopped_units, strdup(name));
+}
+
 const struct vc_record_device *vc_record_find_device(const struct vc_record *r,
                                                      const struct vc_pci_addr *addr) {
         for (size_t i = 0; i < r->n_devices; i++)
@@ -384,6 +397,12 @@ int vc_record_format(const struct vc_record *r, char **ret) {
                 for (size_t i = 0; i < r->n_consoles; i++)
                         fprintf(f, " %s", r->consoles[i]);
                 fputs(r->n_consoles ? "\n" : " none\n", f);
+        }
+        if (r->n_stopped_units) {
+                fputs("stopped", f);
+                for (size_t i = 0; i < r->n_stopped_units; i++)
+                        fprintf(f, " %s", r->stopped_units[i]);
+                fputc('\n', f);
         }
         for (size_t i = 0; i < r->n_devices; i++) {
                 const struct vc_record_device *d = &r->devices[i];
@@ -503,6 +522,23 @@ static int parse_starter_line(struct vc_record *rec, char *args) {
         return 0;
 }
 
+/* "stopped gdm.service ...": once, each unit once. */
+static int parse_stopped_line(struct vc_record *rec, char *args) {
+        char *save = NULL;
+        int r;
+
+        if (rec->n_stopped_units)
+                return -EBADMSG;
+        for (char *w = strtok_r(args, " ", &save); w; w = strtok_r(NULL, " ", &save)) {
+                size_t n = rec->n_stopped_units;
+                if ((r = vc_record_add_stopped_unit(rec, w)) < 0)
+                        return r == -ENOMEM ? r : -EBADMSG;
+                if (rec->n_stopped_units == n)
+                        return -EBADMSG; /* listed twice */
+        }
+        return rec->n_stopped_units > 0 ? 0 : -EBADMSG;
+}
+
 /* "consoles none" or "consoles vtcon1 vtcon7": once, each console once. */
 static int parse_consoles_line(struct vc_record *rec, char *args) {
         char *save = NULL;
@@ -578,6 +614,9 @@ int vc_record_parse(const char *text, int expected_group, struct vc_record **ret
                                 return -EBADMSG;
                         rec->state = (enum vc_record_state) s;
                         have_state = true;
+                } else if (streq(line, "stopped")) {
+                        if ((r = parse_stopped_line(rec, arg)) < 0)
+                                return r;
                 } else if (streq(line, "consoles")) {
                         if ((r = parse_consoles_line(rec, arg)) < 0)
                                 return r;

@@ -99,6 +99,10 @@ struct vc_record {
         bool console_handoff;
         char **consoles;
         size_t n_consoles;
+        /* "stop = UNIT...": the systemd units the claim stopped (a "stopped" line), which
+         * release starts again. */
+        char **stopped_units;
+        size_t n_stopped_units;
 };
 
 int vc_record_new(unsigned group, struct vc_record **ret);
@@ -123,6 +127,9 @@ int vc_record_drop_boot_override(struct vc_record *r, const struct vc_pci_addr *
  * @name (NULL: none, only the mark) unless it is listed already. -EINVAL when @name is not
  * "vtconN" (N at most 4 digits), -E2BIG past 64 consoles. */
 int vc_record_add_console(struct vc_record *r, const char *name);
+/* The claim stopped the systemd unit @name (lib/units.h); listed once. -EINVAL for a name that
+ * is not a unit's, -E2BIG past 64 units. */
+int vc_record_add_stopped_unit(struct vc_record *r, const char *name);
 /* Is "vtconN" (N at most 4 digits) what @name says? */
 bool vc_vtconsole_name_is_valid(const char *name);
 /* Also clears the starter when @owner differs from the recorded owner. */

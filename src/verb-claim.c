@@ -122,7 +122,8 @@ static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, i
         else
                 log_error_errno(r, "failed: %m");
         /* A write the engine gave up on (lib/bind.h): say what timed out and what to do. */
-        if (r == -ETIMEDOUT && res->failed_step != VC_STEP_WAIT_DEVICE) {
+        if (r == -ETIMEDOUT && res->failed_step != VC_STEP_WAIT_DEVICE && res->failed_step != VC_STEP_STOP_UNIT &&
+            res->failed_step != VC_STEP_START_UNIT) {
                 char who[32];
                 if (res->has_failed_device)
                         vc_pci_addr_format(&res->failed_device, who);
@@ -256,10 +257,12 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 _cleanup_free_ struct vc_claim_guard *guards = NULL;
                 _cleanup_free_ struct vc_reset_choice *resets = NULL;
                 _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
-                size_t n_guards = 0, n_resets = 0, n_handoffs = 0;
+                _cleanup_strv_free_ char **stops = NULL;
+                size_t n_guards = 0, n_resets = 0, n_handoffs = 0, n_stops = 0;
                 if (g && (vc_claim_guards_for_group(cli->config, g, &guards, &n_guards) < 0 ||
                           vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0 ||
-                          vc_claim_handoffs_for_group(cli->config, g, &handoffs, &n_handoffs) < 0)) {
+                          vc_claim_handoffs_for_group(cli->config, g, &handoffs, &n_handoffs) < 0 ||
+                          vc_claim_stops_for_group(cli->config, g, &stops, &n_stops) < 0)) {
                         log_error("out of memory");
                         undo_results(cli, results, i, !cli->dry_run);
                         results_free(results, n_groups);
@@ -276,6 +279,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .ignore_holders = cli->force,
                         .handoffs = handoffs,
                         .n_handoffs = n_handoffs,
+                        .stop_units = stops,
+                        .n_stop_units = n_stops,
                         .guards = guards,
                         .n_guards = n_guards,
                         .resets = resets,

@@ -288,3 +288,140 @@ fb_driver() {
         assert_equal "$(vtcon_binds)" "0 1"
         [ -z "$(ls "$STATE" | grep group-)" ]
 }
+
+# fake_systemd UNIT...: systemd's D-Bus API on a private bus (tests/fakesystemd/fake-systemd.c),
+# the UNITs active; its jobs go into the fake kernel's write log.
+fake_systemd() {
+        SD="$BATS_TEST_TMPDIR/systemd"
+        mkdir -p "$SD/units"
+        for u in "$@"; do echo active > "$SD/units/$u"; done
+        dbus-daemon --session --nofork --address="unix:path=$SD/bus" 3>&- 2>/dev/null &
+        DBUS_PID=$!
+        for _ in $(seq 600); do [ -S "$SD/bus" ] && break; sleep 0.1; done
+        export DBUS_SYSTEM_BUS_ADDRESS="unix:path=$SD/bus"
+        "$abs_top_builddir/tests/fakesystemd/fake-systemd" "$SD" "$ROOT/.fakekernel/writes.log" 3>&- &
+        SYSTEMD_PID=$!
+        for _ in $(seq 600); do [ -e "$SD/ready" ] && break; sleep 0.1; done
+        [ -e "$SD/ready" ]
+}
+
+unit_state() { cat "$SD/units/$1"; }
+
+teardown() {
+        [ -z "${SYSTEMD_PID:-}" ] || kill "$SYSTEMD_PID" 2>/dev/null || true
+        [ -z "${DBUS_PID:-}" ] || kill "$DBUS_PID" 2>/dev/null || true
+        fk_teardown
+}
+
+# The single-GPU desktop: fbcon on the iGPU, and a display manager (pid 812) holding its card0.
+dm_desktop() {
+        fake_root gpu-drm
+        fbcon
+        holder 812 Xorg /dev/dri/card0 /dev/dri/renderD128
+        fake_systemd display-manager.service
+        echo "$ROOT/proc/812" > "$SD/units/display-manager.service.holds"
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nconsole = handoff\nstop = display-manager.service\n' \
+                > "$CONF/vfio-claim.conf"
+}
+
+@test "stop = UNIT: the display manager is stopped through systemd before the first write; release binds fbcon, then starts it" {
+        dm_desktop
+        run vc --dry-run enable 0000:00:02.0
+        assert_success
+        assert_equal "$(unit_state display-manager.service)" active
+        assert_equal "$(fk_writes)" 0
+
+        run vc enable 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(unit_state display-manager.service)" inactive
+        [ ! -e "$ROOT/proc/812" ]
+        assert_equal "$(vtcon_binds)" "0 0"
+        run grep -n . "$ROOT/.fakekernel/writes.log"
+        assert_line --index 1 '2:systemd:stop display-manager.service	done'
+        assert_line --index 2 --regexp '^3:sys/class/vtconsole/vtcon1/bind	0	ok$'
+        run grep -h '^stopped' "$STATE"/group-*
+        assert_output 'stopped display-manager.service'
+
+        run vc release 0000:00:02.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(unit_state display-manager.service)" active
+        [ -d "$ROOT/proc/812" ]
+        run tail -n 2 "$ROOT/.fakekernel/writes.log"
+        assert_line --index 0 $'sys/class/vtconsole/vtcon1/bind\t1\tok'
+        assert_line --index 1 $'systemd:start display-manager.service\tdone'
+}
+
+@test "stop = UNIT: a stop job that fails refuses the claim with the job's result; nothing else changes" {
+        dm_desktop
+        touch "$SD/units/display-manager.service.fail-stop"
+        run vc enable 0000:00:02.0
+        assert_failure 1
+        assert_line 'vfio-claim: group 0: failed to stop display-manager.service: systemd'"'"'s job ended "failed"'
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(unit_state display-manager.service)" active
+        [ -z "$(ls "$STATE" | grep group-)" ]
+        [ -z "$(grep -v -e '^modprobe:' -e '^systemd:' "$ROOT/.fakekernel/writes.log")" ]
+}
+
+@test "stop = UNIT: a claim that fails after the stop starts the unit again; a holder it does not own still refuses" {
+        dm_desktop
+        fk_fail '4 EIO' # the probe for vfio-pci: console, override, unbind, probe
+        run vc enable 0000:00:02.0
+        assert_failure 1
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(unit_state display-manager.service)" active
+        [ -d "$ROOT/proc/812" ]
+        tail -n 1 "$ROOT/.fakekernel/writes.log" | grep -qx $'systemd:start display-manager.service\tdone'
+        [ -z "$(ls "$STATE" | grep group-)" ]
+
+        # a compositor outside the unit keeps card0 open: refused after the stop, unit started again
+        rm "$ROOT/.fakekernel/faults"
+        holder 77 compositor /dev/dri/card0
+        run vc enable 0000:00:02.0
+        assert_failure 4
+        assert_line 'vfio-claim: 0000:00:02.0: /dev/dri/card0 is open by compositor (pid 77); stop them first'
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(unit_state display-manager.service)" active
+        [ -z "$(ls "$STATE" | grep group-)" ]
+}
+
+@test "stop = UNIT with the hook: prepare stops the unit and claims the GPU, release gives it back and starts the unit" {
+        dm_desktop
+        cp "$CONF/vfio-claim.conf" "$BATS_TEST_TMPDIR/vc.conf"
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        cp "$BATS_TEST_TMPDIR/vc.conf" "$CONF/vfio-claim.conf"
+        sed "s/bus='0x01'/bus='0x00'/; s/slot='0x00'/slot='0x02'/" "$DOMAINS/gpu-only.xml" > "$BATS_TEST_TMPDIR/igpu.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_driver 0000:00:02.0)" vfio-pci
+        assert_equal "$(unit_state display-manager.service)" inactive
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming release end
+        assert_success
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(unit_state display-manager.service)" active
+}
+
+@test "stop = UNIT: check-config names a bad unit name with file:line, exit 3" {
+        fake_root gpu-drm
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nstop = gdm\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_failure 3
+        assert_output --partial 'vfio-claim.conf:3: [device igpu] stop: "gdm" is not a systemd unit name'
+        printf '[device igpu]\nmatch = 0000:00:02.0\nstop = gdm.service gdm.service\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_failure 3
+        assert_output --partial 'stop: "gdm.service" is listed twice'
+        printf '[device igpu]\nmatch = 0000:00:02.0\nstop = gdm.service display-manager.service\n' > "$CONF/vfio-claim.conf"
+        run vc check-config
+        assert_success
+}

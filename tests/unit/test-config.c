@@ -182,7 +182,7 @@ BAD(vm_tab, "[device gpu]\nmatch = 01:00.0\nvm = win\t\"11\"\x1b[2J\n",
     "vfio-claim.conf:3: [device gpu] vm: \"win\\x09\\\"11\\\"\\x1b[2J\" is not a libvirt domain name "
     "(not empty, at most 255 bytes, no \"/\", no control characters)")
 BAD(unknown_device_key, "[device gpu]\nmatch = 01:00.0\nmach = 02:00.0\n",
-    "vfio-claim.conf:3: [device gpu] unknown key \"mach\" (known: match, id, boot, release, vm, reset, consent, console)")
+    "vfio-claim.conf:3: [device gpu] unknown key \"mach\" (known: match, id, boot, release, vm, reset, consent, console, stop)")
 BAD(unknown_global_key, "[global]\nrelase = keep\n",
     "vfio-claim.conf:2: [global] unknown key \"relase\" (known: release, protect, log-level, hook-claim-unconfigured)")
 BAD(device_key_in_global, "[global]\nboot = yes\n",

@@ -328,6 +328,37 @@ TEST(record_consoles_round_trip) {
         }
 }
 
+/* "stop = UNIT": the record lists the units the claim stopped; release starts them again. */
+TEST(record_stopped_units_round_trip) {
+        static const char text[] = "group 0\nsince 5\nstate claimed\nconsoles none\n"
+                                   "stopped display-manager.service gdm@tty1.service\n";
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_free_ char *back = NULL;
+
+        ASSERT_OK(vc_record_parse(text, 0, &rec));
+        ASSERT_EQ(rec->n_stopped_units, 2u);
+        ASSERT_STREQ(rec->stopped_units[1], "gdm@tty1.service");
+        ASSERT_OK(vc_record_format(rec, &back));
+        ASSERT_STREQ(back, text);
+        ASSERT_OK(vc_record_add_stopped_unit(rec, "gdm@tty1.service"));
+        ASSERT_EQ(rec->n_stopped_units, 2u);
+        ASSERT_ERRNO(vc_record_add_stopped_unit(rec, "gdm"), EINVAL);
+        ASSERT_ERRNO(vc_record_add_stopped_unit(rec, "../x.service"), EINVAL);
+        ASSERT_ERRNO(vc_record_add_stopped_unit(rec, ".service"), EINVAL);
+
+        static const char *const bad[] = {
+                "group 0\nsince 5\nstate claimed\nstopped a.service a.service\n",
+                "group 0\nsince 5\nstate claimed\nstopped a.service\nstopped b.service\n",
+                "group 0\nsince 5\nstate claimed\nstopped a.device\n",
+                "group 0\nsince 5\nstate claimed\nstopped a/b.service\n",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                struct vc_record *r = NULL;
+                ASSERT_ERRNO(vc_record_parse(bad[i], 0, &r), EBADMSG);
+                ASSERT_NULL(r);
+        }
+}
+
 /* The identity of a process from /proc/PID/stat inside the root: the start time is field 22,
  * counted after the last ')' (a command name may hold spaces and parentheses). */
 TEST(process_id_read_and_alive) {
