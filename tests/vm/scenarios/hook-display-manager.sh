@@ -1,0 +1,112 @@
+# A display manager on a single-GPU host, on the real kernel with a real systemd (issue 13
+# items 7 and 8): a systemd unit stands in for the display manager and holds the lab's VGA
+# (bochs-drm) open through its /dev/dri/cardN. Without "stop =" the hook refuses the start before
+# anything moves, naming the holder. With "console = handoff" and "stop = vc-dm.service" the
+# hook stops the unit through systemd's D-Bus API, unbinds the VT consoles from the framebuffer
+# (fbcon on bochs-drm's) and the group goes to the nested VM; `virsh destroy` gives it back:
+# bochs-drm and snd_hda_intel, the consoles bound as before, the unit running again.
+# Not shown here: the refusal of the boot VGA driving the active console (this guest's console
+# is ttyS0 only) and a firmware framebuffer (the guest boots without one).
+# Nested TCG: a `virsh start` takes 80-110 s.
+
+for _c in virsh vfio-claim systemctl; do
+        command -v "$_c" >/dev/null || { vc_skip "no $_c in this guest (needs the Debian route)"; exit 0; }
+done
+[ -x /etc/libvirt/hooks/qemu.d/vfio-claim ] ||
+        { vc_skip "the hook /etc/libvirt/hooks/qemu.d/vfio-claim is not installed"; exit 0; }
+
+vga=$(vc_find1 1234:1111); hda=$(vc_find1 8086:293e)
+[ -n "$vga" ] && [ -n "$hda" ] || { vc_not_ok "topology incomplete: vga=$vga hda=$hda"; exit 1; }
+g=$(vc_group "$vga")
+bus=$(echo "$vga" | cut -d: -f2); slot=$(echo "$vga" | cut -d: -f3 | cut -d. -f1)
+card=$(ls "/sys/bus/pci/devices/$vga/drm" 2>/dev/null | grep '^card' | head -n1)
+[ -n "$card" ] || { vc_not_ok "$vga (bochs-drm) has no DRM card node"; exit 1; }
+
+expect_driver() { # ADDR DRIVER WHAT
+        _got=$(vc_driver "$1")
+        [ "$_got" = "$2" ] && vc_ok "$3: $1 on ${2:-no driver}" ||
+                vc_not_ok "$3: $1 expected on '${2:-no driver}', found '${_got:-no driver}'"
+}
+vt_binds() { for _v in /sys/class/vtconsole/vtcon*; do printf '%s=%s ' "${_v##*/}" "$(cat "$_v/bind")"; done; }
+dm_holds() { # the unit's process has the card open
+        _pid=$(systemctl show -P MainPID vc-dm.service)
+        [ "${_pid:-0}" != 0 ] && ls -l "/proc/$_pid/fd" 2>/dev/null | grep -q " /dev/dri/$card\$"
+}
+
+cat >/run/systemd/system/vc-dm.service <<EOU
+[Unit]
+Description=vfio-claim lab: a stand-in for a display manager, holding /dev/dri/$card open
+[Service]
+ExecStart=/bin/sh -c 'exec 3</dev/dri/$card; exec sleep infinity'
+EOU
+systemctl daemon-reload
+vc_check "start vc-dm.service" systemctl start vc-dm.service
+vc_wait 30 dm_holds && vc_ok "vc-dm.service holds /dev/dri/$card" || vc_not_ok "vc-dm.service does not hold /dev/dri/$card"
+vt_before=$(vt_binds)
+echo "VT consoles before: $vt_before ($(cat /sys/class/vtconsole/vtcon*/name | tr '\n' ' '))"
+
+cat >/tmp/vc-dm.xml <<EOX
+<domain type='qemu'>
+  <name>vc-dm</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+    <hostdev mode='subsystem' type='pci' managed='yes'>
+      <source><address domain='0x0000' bus='0x$bus' slot='0x$slot' function='0x0'/></source>
+    </hostdev>
+  </devices>
+</domain>
+EOX
+vc_check "define vc-dm" virsh -q define /tmp/vc-dm.xml
+mkdir -p /etc/vfio-claim/conf.d
+
+# The holder refuses the start (exit 4 of the hook), before anything moves.
+printf '[device display]\nmatch = 1234:1111\n' >/etc/vfio-claim/conf.d/display.conf
+out=$(timeout -s KILL 240 virsh start vc-dm 2>&1); rc=$?
+echo "virsh start vc-dm (held open) -> exit $rc: $out"
+[ $rc -ne 0 ] && vc_ok "held open: virsh start refused" || vc_not_ok "held open: vc-dm started"
+echo "$out" | grep -qE "/dev/dri/$card is open by sleep \(pid [0-9]+\); stop them first" &&
+        vc_ok "virsh names the holder" || vc_not_ok "virsh's error does not name the holder"
+expect_driver "$vga" bochs-drm "after the refusal"
+expect_driver "$hda" snd_hda_intel "after the refusal"
+systemctl is-active -q vc-dm.service && vc_ok "vc-dm.service still runs" || vc_not_ok "vc-dm.service stopped"
+
+# Handed over: the unit stops, the consoles let go, the group goes to the VM.
+printf '[device display]\nmatch = 1234:1111\nconsole = handoff\nstop = vc-dm.service\n' \
+        >/etc/vfio-claim/conf.d/display.conf
+vc_check "configuration valid" vfio-claim check-config
+out=$(timeout -s KILL 240 virsh start vc-dm 2>&1); rc=$?
+echo "virsh start vc-dm (stop = vc-dm.service) -> exit $rc: $out"
+[ $rc -eq 0 ] && vc_ok "virsh start vc-dm with stop = and console = handoff" || vc_not_ok "virsh start vc-dm: $out"
+expect_driver "$vga" vfio-pci "vc-dm running"
+expect_driver "$hda" vfio-pci "vc-dm running (audio)"
+systemctl is-active -q vc-dm.service && vc_not_ok "vc-dm.service still runs while the VM has the GPU" ||
+        vc_ok "vc-dm.service stopped while the VM has the GPU"
+grep -qx 'stopped vc-dm.service' "/run/vfio-claim/group-$g" && vc_ok "the record lists the stopped unit" ||
+        vc_not_ok "the record does not list vc-dm.service: $(cat "/run/vfio-claim/group-$g" 2>&1)"
+echo "VT consoles with the VM running: $(vt_binds)"
+case $vt_before in
+*=1*) vt_binds | grep -q '=1' && vc_not_ok "a VT console is still bound: $(vt_binds)" ||
+        vc_ok "the VT consoles let go of the framebuffer" ;;
+*) vc_skip "no VT console was bound before ($vt_before)" ;;
+esac
+
+out=$(timeout -s KILL 120 virsh destroy vc-dm 2>&1) && vc_ok "virsh destroy vc-dm" || vc_not_ok "virsh destroy: $out"
+vc_wait 30 systemctl is-active -q vc-dm.service
+expect_driver "$vga" bochs-drm "vc-dm stopped"
+expect_driver "$hda" snd_hda_intel "vc-dm stopped"
+[ "$(vt_binds)" = "$vt_before" ] && vc_ok "the VT consoles are bound as before: $vt_before" ||
+        vc_not_ok "VT consoles after: $(vt_binds), before: $vt_before"
+systemctl is-active -q vc-dm.service && vc_ok "vc-dm.service runs again" || vc_not_ok "vc-dm.service did not start again"
+vc_wait 30 dm_holds && vc_ok "vc-dm.service holds /dev/dri/$card again" ||
+        vc_not_ok "vc-dm.service does not hold /dev/dri/$card"
+[ ! -e "/run/vfio-claim/group-$g" ] && vc_ok "no record left" || vc_not_ok "record left: $(cat "/run/vfio-claim/group-$g")"
+
+virsh -q undefine vc-dm >/dev/null 2>&1
+systemctl stop vc-dm.service
+rm -f /run/systemd/system/vc-dm.service /etc/vfio-claim/conf.d/display.conf
+systemctl daemon-reload
