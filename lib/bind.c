@@ -799,8 +799,10 @@ static void txn_rollback(struct txn *t) {
                                 txn_fail(t, NULL, u->start ? VC_STEP_START_UNIT : VC_STEP_STOP_UNIT, u->unit, r);
                         continue;
                 }
-                if (u->needs && !vc_path_exists(u->needs))
-                        continue; /* the device went away: nothing to bind again */
+                if ((u->needs && !vc_path_exists(u->needs)) ||
+                    (u->step == VC_STEP_VTCONSOLE && !vc_path_exists(u->path)))
+                        continue; /* the device went away (fbcon's console goes with its last
+                                   * framebuffer and comes back bound with the next) */
                 int r = txn_write(t, NULL, u->undo_path ?: u->path, isempty(u->before) ? "\n" : u->before);
                 if (r < 0)
                         txn_fail(t, NULL, u->step, u->arg ?: u->before, r);
