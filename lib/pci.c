@@ -25,6 +25,7 @@ struct vc_pci_dev {
         char *driver_override;
         int iommu_group;
         int boot_vga;
+        bool late_read; /* numa_node and reset_method read (on first use: pci_dev_read_late()) */
         char *reset_method;
         int numa_node;
         char *modalias;
@@ -420,6 +421,15 @@ static int pci_dev_read_ids(int dfd, struct vc_pci_dev *d) {
 static void pci_dev_read_header_type(int dfd, struct vc_pci_dev *d) {
         unsigned char cfg[64];
         ssize_t n = -1;
+        /* The kernel keeps class and header type in agreement (a class that does not fit the
+         * header type is shown as 0x000000): only a bridge's class (base class 06) or an undefined
+         * one (00) can go with a bridge header. The others, most devices (every VF), are
+         * endpoints without a look at their config space (docs/PERFORMANCE.md, "Scale"). */
+        uint32_t base = d->class_code >> 16;
+        if (base != 0x06 && base != 0x00) {
+                d->is_bridge = false;
+                return;
+        }
         _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0)
                 do
@@ -462,20 +472,36 @@ static int pci_dev_read_group(int dfd, struct vc_pci_dev *d) {
         return 0;
 }
 
-/* boot_vga, numa_node, reset_method: absent leaves the default. */
-static int pci_dev_read_optional(int dfd, struct vc_pci_dev *d) {
+/* boot_vga: absent leaves the default. */
+static void pci_dev_read_boot_vga(int dfd, struct vc_pci_dev *d) {
         int v;
         /* The kernel shows boot_vga only on VGA-class devices (base class 03, subclass 00, or the
          * pre-2.0 "VGA compatible" 00/01): not looked for on the others. */
         uint32_t sub = d->class_code >> 8;
         if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dfd, "boot_vga", &v) >= 0)
                 d->boot_vga = v != 0;
+}
+
+/* numa_node and reset_method, read when first asked for (vc_pci_dev_numa_node(),
+ * vc_pci_dev_reset_method()): only `show` and a few of `doctor`'s checks of single devices use
+ * them, and reading them for every device was six of the some twenty system calls a device cost
+ * `list` (docs/PERFORMANCE.md, "Scale"). Absent leaves the default; a device gone since it was
+ * read reads as one without them. */
+static void pci_dev_read_late(const struct vc_pci_dev *cd) {
+        struct vc_pci_dev *d = (struct vc_pci_dev *) cd; /* a cache filled once; never a const object */
+        int v;
+
+        if (d->late_read)
+                return;
+        d->late_read = true;
+        _cleanup_close_ int dfd = open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return;
         if (at_read_int(dfd, "numa_node", &v) >= 0)
                 d->numa_node = v;
         read_optional_string(dfd, "reset_method", &d->reset_method);
-        if (!d->reset_method && attr_exists(dfd, "reset_method") && !(d->reset_method = strdup("")))
-                return -ENOMEM; /* present but unreadable: no method */
-        return 0;
+        if (!d->reset_method && attr_exists(dfd, "reset_method"))
+                d->reset_method = strdup(""); /* present but unreadable: no method (NULL when out of memory) */
 }
 
 /* SR-IOV: the PF of a VF (physfn); a PF's VF counts. sriov_numvfs and sriov_totalvfs come
@@ -544,9 +570,9 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         if ((r = pci_dev_read_ids(dfd, d)) < 0)
                 return r;
         pci_dev_read_header_type(dfd, d);
-        if ((r = pci_dev_read_driver(rd, dfd, d)) < 0 || (r = pci_dev_read_group(dfd, d)) < 0 ||
-            (r = pci_dev_read_optional(dfd, d)) < 0)
+        if ((r = pci_dev_read_driver(rd, dfd, d)) < 0 || (r = pci_dev_read_group(dfd, d)) < 0)
                 return r;
+        pci_dev_read_boot_vga(dfd, d);
         pci_dev_read_sriov(dfd, d);
         /* Only asked of a device bound to a driver other than vfio-pci (vc_pci_dev_is_on_vfio()). */
         d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && attr_exists(dfd, "vfio-dev");
@@ -619,8 +645,14 @@ const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->d
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
 bool vc_pci_dev_write_pending(const struct vc_pci_dev *d) { return d->write_pending; }
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }
-const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d) { return d->reset_method; }
-int vc_pci_dev_numa_node(const struct vc_pci_dev *d) { return d->numa_node; }
+const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d) {
+        pci_dev_read_late(d);
+        return d->reset_method;
+}
+int vc_pci_dev_numa_node(const struct vc_pci_dev *d) {
+        pci_dev_read_late(d);
+        return d->numa_node;
+}
 const char *vc_pci_dev_modalias(const struct vc_pci_dev *d) { return d->modalias; }
 unsigned vc_pci_dev_num_vfs(const struct vc_pci_dev *d) { return d->num_vfs; }
 unsigned vc_pci_dev_total_vfs(const struct vc_pci_dev *d) { return d->total_vfs; }
