@@ -268,6 +268,14 @@ TEST(topology_group_from_device_link) {
         ASSERT_TRUE(vc_topology_find_group(t, &a) == t->groups[2]);
         ASSERT_OK(vc_pci_addr_parse("00:02.0", &a));
         ASSERT_NULL(vc_topology_find_group(t, &a));
+        /* the syspath and the parent, resolved from the bus's link when first asked for */
+        const struct vc_pci_dev *d = vc_group_device(t->groups[2], 1);
+        ASSERT_TRUE(vc_pci_dev_parent(d, &a));
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&a), "0000:00:01.0");
+        char *want = tree_path(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1");
+        ASSERT_STREQ(vc_pci_dev_syspath(d), want);
+        free(want);
+        ASSERT_FALSE(vc_pci_dev_parent(vc_group_device(t->groups[0], 0), NULL));
 }
 
 TEST(bridge_from_class_and_header) {
