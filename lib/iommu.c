@@ -167,57 +167,27 @@ static struct vc_group *group_of(struct vc_topology *t, const unsigned *numbers,
         return p ? t->groups[p - numbers] : NULL;
 }
 
-/* One pass over the bus's devices: each device read once through one reader, its group taken
- * from its own iommu_group link (which the device read has anyway) instead of listing every
- * group's devices directory, four system calls a group on hosts with thousands of groups; the
- * groups directory and /dev/vfio are listed once (docs/PERFORMANCE.md, "Scale"). A group whose
- * members are no PCI devices (other buses can share groups) is kept, with no member. */
-int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
-        _cleanup_free_ unsigned *numbers = NULL, *nodes = NULL;
-        _cleanup_free_ char *dir = NULL, *vfio_dir = NULL;
+/* Every device on the bus, in name order, read through one reader; none when there is no bus. */
+static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        size_t n_numbers, n_nodes = 0;
         int r;
 
-        if (!t)
-                return -ENOMEM;
-        r = vc_group_enumerate(ctx, &numbers, &n_numbers);
-        if (r < 0)
-                return r;
-        t->groups = calloc(n_numbers + 1, sizeof *t->groups);
-        if (!t->groups)
-                return -ENOMEM;
-        if ((r = vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &vfio_dir, NULL)) < 0)
-                return r;
-        bool nodes_known = vc_dir_list_numbers(vfio_dir, "", &nodes, &n_nodes) >= 0;
-        for (size_t i = 0; i < n_numbers; i++) {
-                struct vc_group *g = calloc(1, sizeof *g);
-                if (!g)
-                        return -ENOMEM;
-                g->number = numbers[i];
-                g->vfio_node = -1;
-                if (nodes_known) /* bsearch() must not be given NULL, even for no element */
-                        g->vfio_node = n_nodes > 0 &&
-                                       bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
-                t->groups[t->n_groups++] = g;
-        }
-
+        *ret = NULL;
+        *ret_n = 0;
         r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
         if (r < 0)
                 return r;
         r = vc_dir_list(dir, &names);
-        if (r == -ENOENT) { /* no PCI bus: groups without PCI members */
-                *ret = TAKE_PTR(t);
+        if (r == -ENOENT) /* no PCI bus */
                 return 0;
-        }
         if (r < 0)
                 return r;
         _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
         r = vc_pci_reader_new(ctx, &rd);
         if (r < 0 && r != -ENOENT)
                 return r;
-        size_t count = 0, n_devs = 0;
+        size_t count = 0, n = 0;
         for (char **i = names; *i; i++)
                 count++;
         struct vc_pci_dev **devs = calloc(count + 1, sizeof *devs);
@@ -227,18 +197,27 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
                 struct vc_pci_addr a;
                 if (vc_pci_addr_parse(*i, &a) < 0)
                         continue; /* not a PCI device name: never build a path from it */
-                r = vc_pci_dev_read_with(ctx, rd, &a, &devs[n_devs]);
+                r = vc_pci_dev_read_with(ctx, rd, &a, &devs[n]);
                 if (r == -ENODEV)
                         continue; /* removed while we looked */
                 if (r < 0) {
-                        vc_pci_dev_array_free(devs, n_devs);
+                        vc_pci_dev_array_free(devs, n);
                         return r;
                 }
-                n_devs++;
+                n++;
         }
+        *ret = devs;
+        *ret_n = n;
+        return 0;
+}
 
-        /* Sizes first, then every device moved to its group or to the ungrouped. */
+/* Each of @devs (taken over, in every case) into its group of @t or among the ungrouped; the
+ * groups' members and the index sorted by address. */
+static int topology_place(struct vc_topology *t, const unsigned *numbers, size_t n_numbers,
+                          struct vc_pci_dev **devs, size_t n_devs) {
         size_t n_grouped = 0;
+        int r = 0;
+
         for (size_t i = 0; i < n_devs; i++) {
                 struct vc_group *g = group_of(t, numbers, n_numbers, devs[i]);
                 if (g) {
@@ -246,8 +225,7 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
                         n_grouped++;
                 }
         }
-        r = 0;
-        for (size_t i = 0; i < t->n_groups && r >= 0; i++) {
+        for (size_t i = 0; i < t->n_groups; i++) {
                 t->groups[i]->devices = calloc(t->groups[i]->n_devices + 1, sizeof(struct vc_pci_dev *));
                 if (!t->groups[i]->devices)
                         r = -ENOMEM;
@@ -272,6 +250,47 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
         for (size_t i = 0; i < t->n_groups; i++)
                 qsort(t->groups[i]->devices, t->groups[i]->n_devices, sizeof(struct vc_pci_dev *), cmp_dev);
         qsort(t->index, t->n_index, sizeof *t->index, cmp_entry);
+        return 0;
+}
+
+/* One pass over the bus's devices: each device read once through one reader, its group taken
+ * from its own iommu_group link (which the device read has anyway) instead of listing every
+ * group's devices directory, four system calls a group on hosts with thousands of groups; the
+ * groups directory and /dev/vfio are listed once (docs/PERFORMANCE.md, "Scale"). A group whose
+ * members are no PCI devices (other buses can share groups) is kept, with no member. */
+int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
+        _cleanup_free_ unsigned *numbers = NULL, *nodes = NULL;
+        _cleanup_free_ char *vfio_dir = NULL;
+        size_t n_numbers, n_nodes = 0, n_devs;
+        struct vc_pci_dev **devs;
+        int r;
+
+        if (!t)
+                return -ENOMEM;
+        r = vc_group_enumerate(ctx, &numbers, &n_numbers);
+        if (r < 0)
+                return r;
+        t->groups = calloc(n_numbers + 1, sizeof *t->groups);
+        if (!t->groups)
+                return -ENOMEM;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &vfio_dir, NULL)) < 0)
+                return r;
+        bool nodes_known = vc_dir_list_numbers(vfio_dir, "", &nodes, &n_nodes) >= 0;
+        for (size_t i = 0; i < n_numbers; i++) {
+                struct vc_group *g = calloc(1, sizeof *g);
+                if (!g)
+                        return -ENOMEM;
+                g->number = numbers[i];
+                g->vfio_node = -1;
+                if (nodes_known) /* bsearch() must not be given NULL, even for no element */
+                        g->vfio_node = n_nodes > 0 &&
+                                       bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
+                t->groups[t->n_groups++] = g;
+        }
+        if ((r = read_bus_devices(ctx, &devs, &n_devs)) < 0 ||
+            (r = topology_place(t, numbers, n_numbers, devs, n_devs)) < 0)
+                return r;
         *ret = TAKE_PTR(t);
         return 0;
 }
