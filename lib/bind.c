@@ -190,28 +190,6 @@ int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *
         return 0;
 }
 
-int vc_claim_stops_for_group(const struct vc_config *c, const struct vc_group *g, char ***ret, size_t *ret_n) {
-        _cleanup_strv_free_ char **v = NULL;
-        size_t n = 0;
-        int r;
-
-        if (!(v = calloc(1, sizeof *v)))
-                return -ENOMEM;
-        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
-                const struct vc_config_device *cd = vc_config_match_device(c, vc_group_device(g, i));
-                for (size_t k = 0; cd && k < cd->n_stop_units; k++) {
-                        bool seen = false;
-                        for (size_t j = 0; j < n && !seen; j++)
-                                seen = streq(v[j], cd->stop_units[k]);
-                        if (!seen && (r = strv_push(&v, &n, strdup(cd->stop_units[k]))) < 0)
-                                return r;
-                }
-        }
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
-        return 0;
-}
-
 int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
                                 size_t *ret_n) {
         struct vc_pci_addr *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
@@ -247,6 +225,24 @@ static int strv_push_unique(char ***v, size_t *n, const char *s) {
         if (!(nv[*n] = strdup(s)))
                 return -ENOMEM;
         nv[++*n] = NULL;
+        return 0;
+}
+
+int vc_claim_stops_for_group(const struct vc_config *c, const struct vc_group *g, char ***ret, size_t *ret_n) {
+        _cleanup_strv_free_ char **v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!(v = calloc(1, sizeof *v)))
+                return -ENOMEM;
+        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
+                const struct vc_config_device *cd = vc_config_match_device(c, vc_group_device(g, i));
+                for (size_t k = 0; cd && k < cd->n_stop_units; k++)
+                        if ((r = strv_push_unique(&v, &n, cd->stop_units[k])) < 0)
+                                return r;
+        }
+        *ret = TAKE_PTR(v);
+        *ret_n = n;
         return 0;
 }
 

@@ -93,6 +93,18 @@ static int bus_error(const sd_bus_error *e, int r, const char *what, const char 
         return r < 0 ? r : -EIO;
 }
 
+/* Check @name, load libsystemd, connect to the system bus. */
+static int bus_open(const char *name, sd_bus **ret) {
+        int r;
+        if (!vc_unit_name_is_valid(name))
+                return -EINVAL;
+        if ((r = sd_dl()) < 0)
+                return r;
+        if ((r = sym_sd_bus_open_system(ret)) < 0)
+                return log_debug_errno(r, "Cannot connect to the system bus: %m");
+        return 0;
+}
+
 int vc_unit_is_active(const char *name) {
         _cleanup_(busp) sd_bus *bus = NULL;
         _cleanup_(messagep) sd_bus_message *reply = NULL;
@@ -100,12 +112,8 @@ int vc_unit_is_active(const char *name) {
         const char *active = NULL;
         int r;
 
-        if (!vc_unit_name_is_valid(name))
-                return -EINVAL;
-        if ((r = sd_dl()) < 0)
+        if ((r = bus_open(name, &bus)) < 0)
                 return r;
-        if ((r = sym_sd_bus_open_system(&bus)) < 0)
-                return log_debug_errno(r, "Cannot connect to the system bus: %m");
         r = sym_sd_bus_call_method(bus, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER, "ListUnitsByNames", &error,
                                    &reply, "as", 1, name);
         if (r < 0)
@@ -152,12 +160,8 @@ int vc_unit_change(const char *name, bool start, unsigned timeout_ms, char **ret
 
         if (ret_result)
                 *ret_result = NULL;
-        if (!vc_unit_name_is_valid(name))
-                return -EINVAL;
-        if ((r = sd_dl()) < 0)
+        if ((r = bus_open(name, &bus)) < 0)
                 return r;
-        if ((r = sym_sd_bus_open_system(&bus)) < 0)
-                return log_debug_errno(r, "Cannot connect to the system bus: %m");
         if ((r = sym_sd_bus_match_signal(bus, &slot, SYSTEMD_NAME, SYSTEMD_PATH, SYSTEMD_MANAGER, "JobRemoved",
                                          on_job_removed, &w)) < 0)
                 return log_debug_errno(r, "Cannot watch systemd's jobs: %m");
