@@ -1020,27 +1020,24 @@ static int check_holders(struct txn *t, const struct vc_group *g, const struct v
         return 0;
 }
 
-/* A device on a vfio driver whose driver_override names another driver would go to that driver
- * at its next probe: a give-back that died between its override write and its unbind leaves
- * that (tests/stress/seqs/claim-after-killed-release-keeps-host-override.seq). Set the override
- * back to the driver the device is on; the transaction's undo restores it on failure. */
-static bool override_strays(const struct vc_pci_dev *d) {
-        const char *ov = vc_pci_dev_driver_override(d);
-        return !vc_pci_dev_is_bridge(d) && vc_pci_dev_is_on_vfio(d) && ov && !streq(ov, vc_pci_dev_driver(d));
-}
-
-static int keep_vfio_overrides(struct txn *t, const struct vc_group *g) {
-        for (size_t i = 0; i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                if (!override_strays(d))
+/* An endpoint the plan found on a vfio driver with a driver_override that would take it
+ * elsewhere at its next probe (lib/plan.h, ->fix_override): a give-back that died between its
+ * override write and its unbind leaves one naming the host driver
+ * (tests/stress/seqs/claim-after-killed-release-keeps-host-override.seq), one claimed at boot an
+ * empty one (tests/stress/seqs/prepare-after-killed-give-back-keeps-empty-override.seq). Set it to
+ * the driver the device is on; the transaction's undo restores it on failure. */
+static int keep_vfio_overrides(struct txn *t) {
+        for (size_t i = 0; i < t->plan->n_devices; i++) {
+                const struct vc_plan_device *pd = &t->plan->devices[i];
+                if (!pd->fix_override)
                         continue;
                 _cleanup_free_ char *path = NULL;
                 int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &path, "%s/driver_override",
-                                    VC_PCI_ADDR_TO_STRING(vc_pci_dev_addr(d)));
+                                    VC_PCI_ADDR_TO_STRING(&pd->addr));
                 if (r >= 0)
-                        r = txn_write_undoable(t, vc_pci_dev_addr(d), path, vc_pci_dev_driver(d));
+                        r = txn_write_undoable(t, &pd->addr, path, pd->driver);
                 if (r < 0)
-                        return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_SET_OVERRIDE, NULL, r);
+                        return txn_fail(t, &pd->addr, VC_STEP_SET_OVERRIDE, NULL, r);
         }
         return 0;
 }
@@ -1156,7 +1153,8 @@ static int op_plan(struct op *op) {
         if (r >= 0)
                 r = op->t.plan->release
                         ? vc_plan_release(op->t.plan, op->members, vc_group_n_devices(op->g), op->found)
-                        : vc_plan_claim(op->t.plan, op->members, vc_group_n_devices(op->g));
+                        : vc_plan_claim(op->t.plan, op->members, vc_group_n_devices(op->g),
+                                        op->found || op->o.owner);
         if (r < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r);
         op->n_moves = (size_t) r;
@@ -1219,27 +1217,54 @@ static int claim_prepare_record(struct op *op) {
         return 0;
 }
 
+/* Commit a claim: the record says "claimed". */
+static int claim_commit(struct op *op) {
+        if (op->t.dry_run)
+                return 0;
+        op->next->state = VC_RECORD_CLAIMED;
+        int r = vc_record_write(op->t.ctx, op->next);
+        if (r < 0) {
+                txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
+                return op_undo(op);
+        }
+        op->t.result->changed = true;
+        return op_commit(op, true);
+}
+
+static bool plan_fixes_overrides(const struct vc_plan *p) {
+        for (size_t i = 0; i < p->n_devices; i++)
+                if (p->devices[i].fix_override)
+                        return true;
+        return false;
+}
+
 /* Already claimed: no driver moves, but for a reset_method that differs from the configuration
- * (a group claimed at boot) and a stray driver_override. An existing record is kept current; a
- * group claimed by someone else gets a record only when a VM takes ownership. The record is
- * written before the reset_method, so that it holds the original. */
+ * (a group claimed at boot) and a driver_override that would take a device off vfio. An existing
+ * record is kept current; a group claimed by someone else gets a record only when a VM takes
+ * ownership. The record is written before the reset_method, so that it holds the original. With
+ * overrides to set, it says "claiming" until they are written: a kill in between leaves a pending
+ * record for release to finish, never a "claimed" group that is not whole. */
 static int claim_refresh(struct op *op) {
         const struct vc_record *old = op->found;
         bool keep_record = !op->t.dry_run && (old || op->o.owner), added = false;
+        bool fixes = keep_record && plan_fixes_overrides(op->t.plan);
         int r;
 
         if (keep_record && (r = record_reset_originals(&op->t, &op->o, op->next, true, &added)) < 0)
                 return r;
-        op->next->state = VC_RECORD_CLAIMED;
+        op->next->state = fixes ? VC_RECORD_CLAIMING : VC_RECORD_CLAIMED;
+        op->keep_unfinished = fixes;
         bool write_record = keep_record &&
-                (added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, op->next->owner) ||
+                (fixes || added || !old || old->state != VC_RECORD_CLAIMED || !streq_ptr(old->owner, op->next->owner) ||
                  old->starter.pid != op->next->starter.pid ||
                  old->starter.start_time != op->next->starter.start_time ||
                  old->n_devices != op->next->n_devices);
         if (write_record && (r = op_write_record(op)) < 0)
                 return r;
-        if ((r = keep_vfio_overrides(&op->t, op->g)) < 0 || (r = apply_reset_methods(&op->t, &op->o, op->g, true)) < 0)
+        if ((r = keep_vfio_overrides(&op->t)) < 0 || (r = apply_reset_methods(&op->t, &op->o, op->g, true)) < 0)
                 return op_undo(op);
+        if (fixes)
+                return claim_commit(op);
         op->t.result->changed = !op->t.dry_run && op->t.n_undo > 0; /* a reset_method written */
         return op_commit(op, write_record);
 }
@@ -1421,7 +1446,7 @@ static int claim_execute(struct op *op) {
                 if (r < 0)
                         return r;
         }
-        return keep_vfio_overrides(t, op->g);
+        return keep_vfio_overrides(t);
 }
 
 /* Wait for /dev/vfio/@group, at most VERIFY_WAIT_MS. -ENODEV when it did not show. */
@@ -1436,19 +1461,6 @@ static int wait_vfio_node(struct vc_ctx *ctx, unsigned group) {
 static int claim_verify(struct op *op) {
         int r = op->t.dry_run ? 0 : wait_vfio_node(op->t.ctx, op->group);
         return r < 0 ? txn_fail(&op->t, NULL, VC_STEP_VFIO_NODE, NULL, r) : 0;
-}
-
-static int claim_commit(struct op *op) {
-        if (op->t.dry_run)
-                return 0;
-        op->next->state = VC_RECORD_CLAIMED;
-        int r = vc_record_write(op->t.ctx, op->next);
-        if (r < 0) {
-                txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r);
-                return op_undo(op);
-        }
-        op->t.result->changed = true;
-        return op_commit(op, true);
 }
 
 int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opts *opts,

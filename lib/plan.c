@@ -96,29 +96,38 @@ static int plan_describe(struct vc_plan *p, const struct vc_pci_addr *a, const c
         return plan_add(p, a, driver, target, action, changes, desc);
 }
 
-/* A device on a vfio driver whose driver_override names another driver would go to that driver
- * at its next probe (lib/bind.c sets it back). */
-static bool override_strays(const struct vc_plan_member *m) {
-        return !m->bridge && m->on_vfio && m->override && !streq_ptr(m->override, m->driver);
+/* An endpoint on a vfio driver whose driver_override names another driver goes to that driver at
+ * its next probe; one whose driver_override is empty, to whatever driver the kernel picks then.
+ * The claim sets it to the vfio driver: always in the first case, where it keeps a record
+ * (@sticky) in the second (lib/bind.c). */
+static bool override_needs_fix(const struct vc_plan_member *m, bool sticky) {
+        return !m->bridge && m->on_vfio && !streq_ptr(m->override, m->driver) && (m->override || sticky);
 }
 
-int vc_plan_claim(struct vc_plan *p, const struct vc_plan_member *m, size_t n) {
+int vc_plan_claim(struct vc_plan *p, const struct vc_plan_member *m, size_t n, bool recorded) {
         size_t n_endpoints = 0, n_moves = 0;
+        bool sticky = recorded;
         int r;
 
+        for (size_t i = 0; i < n; i++)
+                sticky = sticky || (!m[i].bridge && !m[i].on_vfio);
         for (size_t i = 0; i < n; i++) {
                 const char *drv = m[i].driver;
                 if (m[i].bridge)
                         r = plan_add(p, &m[i].addr, drv, drv, VC_PLAN_LEAVE_BRIDGE, false, "bridge: left alone");
                 else if (m[i].on_vfio) {
                         _cleanup_free_ char *desc = NULL;
+                        bool fix = override_needs_fix(&m[i], sticky);
                         n_endpoints++;
-                        r = (override_strays(&m[i])
-                                     ? asprintf(&desc, "on %s, its driver_override %s set back to %s", drv,
-                                                m[i].override, drv)
-                                     : asprintf(&desc, "already on %s", drv)) < 0
+                        r = (!fix            ? asprintf(&desc, "already on %s", drv)
+                             : m[i].override ? asprintf(&desc, "on %s, its driver_override %s set back to %s", drv,
+                                                        m[i].override, drv)
+                                             : asprintf(&desc, "on %s, its empty driver_override set to %s", drv,
+                                                        drv)) < 0
                                 ? -ENOMEM
                                 : plan_add(p, &m[i].addr, drv, drv, VC_PLAN_LEAVE, false, desc);
+                        if (r >= 0)
+                                p->devices[p->n_devices - 1].fix_override = fix;
                 } else {
                         n_endpoints++;
                         n_moves++;

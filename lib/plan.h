@@ -33,6 +33,8 @@ struct vc_plan_device {
         bool changes; /* the move writes to it: its driver, its driver_override, or (release) its
                        * reset_method differs from what it should end with. A claim's fix-up of a
                        * stray driver_override on a vfio driver is not a move (lib/bind.c) */
+        bool fix_override; /* claim: on a vfio driver, its driver_override set to that driver
+                            * (it named another driver, or none where the claim keeps a record) */
         char *description; /* "unbind from nouveau, bind to vfio-pci" */
 };
 
@@ -70,10 +72,13 @@ struct vc_plan_member {
 };
 
 /* Append to @p (empty, p->release false) one entry per member of @m: a bridge is left alone, an
- * endpoint on a vfio driver stays (its stray driver_override noted), every other endpoint moves
- * to vfio-pci. Returns the number of moves (entries with ->changes), -ENODEV when the group has
- * no endpoint, -ENOMEM. */
-int vc_plan_claim(struct vc_plan *p, const struct vc_plan_member *m, size_t n);
+ * endpoint on a vfio driver stays, every other endpoint moves to vfio-pci. A stayer's
+ * driver_override is set to its vfio driver (->fix_override) when it names another driver, and
+ * also when it names none and the claim leaves a record: @recorded (the group has a record, or a
+ * VM takes ownership) or some endpoint moves. A claimed group whose endpoint has no override
+ * would leave vfio at the device's next probe. Returns the number of moves (entries with
+ * ->changes), -ENODEV when the group has no endpoint, -ENOMEM. */
+int vc_plan_claim(struct vc_plan *p, const struct vc_plan_member *m, size_t n, bool recorded);
 
 /* Append to @p (empty, p->release true) one entry per member of @m, as the record @rec (NULL:
  * none, then nothing moves) says: a device it lists goes back to its original driver and

@@ -117,6 +117,50 @@ snapshot() { # drivers and overrides of every device, one line each
         assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
 }
 
+# A give-back of a boot claim (host=probe) clears driver_override before its unbind; killed in
+# between, it leaves the device on vfio-pci with no override and a "releasing" record, and the
+# kernel's next probe of it picks a host driver
+# (tests/stress/seqs/prepare-after-killed-give-back-keeps-empty-override.seq). A claim that finds
+# the group so sets the override; a claim of a group with no record and no VM writes nothing.
+@test "already on vfio-pci with no override under a pending record (a killed give-back): enable sets vfio-pci" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        fk_sh "echo > '$(fk_dev 0000:01:00.0)/driver_override'"
+        sed -i 's/^state claimed$/state releasing/' "$STATE/group-1"
+        before=$(fk_writes)
+        run vc enable 01:00.0
+        assert_success
+        assert_line '  0000:01:00.0  on vfio-pci, its empty driver_override set to vfio-pci'
+        assert_line '  0000:01:00.1  already on vfio-pci'
+        assert_equal "$(fk_override 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        assert_equal "$(fk_writes)" "$((before + 1))"
+        grep -qx 'state claimed' "$STATE/group-1"
+        grep -qx 'device 0000:01:00.0 driver=nouveau module=nouveau override=none' "$STATE/group-1"
+        fk_sh "echo 0000:01:00.0 > '$ROOT/sys/bus/pci/drivers/vfio-pci/unbind'; echo 0000:01:00.0 > '$ROOT/sys/bus/pci/drivers_probe'"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        # and the release gives back what the record says
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        assert_equal "$(fk_override 0000:01:00.0)" ''
+}
+
+@test "a group another tool put on vfio-pci, no override: enable writes nothing and keeps no record" {
+        fake_root gpu-audio
+        vc enable 01:00.0
+        rm "$STATE/group-1"
+        fk_sh "echo > '$(fk_dev 0000:01:00.0)/driver_override'; echo > '$(fk_dev 0000:01:00.1)/driver_override'"
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_override 0000:01:00.0)" 'vfio-pci '
+        before=$(fk_writes)
+        run vc enable 01:00.0
+        assert_success
+        assert_line '  0000:01:00.0  already on vfio-pci'
+        assert_equal "$(fk_writes)" "$before"
+        assert_equal "$(fk_override 0000:01:00.0)" ''
+        [ ! -e "$STATE/group-1" ]
+}
+
 @test "--dry-run prints exactly the writes and makes none" {
         fake_root gpu-audio
         run vc --dry-run enable 01:00.0

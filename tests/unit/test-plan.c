@@ -23,6 +23,7 @@ struct plan_case {
         const char *name;
         bool release;
         const char *record; /* NULL: none */
+        bool owner;         /* claim: a VM takes ownership (the claim writes a record) */
         struct member_row members[4];
         size_t n;
         int ret; /* moves, or a negative errno */
@@ -46,6 +47,29 @@ static const struct plan_case cases[] = {
           .want = { { VC_PLAN_LEAVE, false, "vfio-pci", "already on vfio-pci" },
                     { VC_PLAN_LEAVE, false, "vfio-pci",
                       "on vfio-pci, its driver_override snd_hda_intel set back to vfio-pci" } } },
+        { .name = "claim: a record, an endpoint on vfio-pci with no driver_override (a killed give-back of a boot claim)",
+          .record = "group 1\nsince 1\nstate releasing\ndevice 0000:01:00.0 driver=none module=none override=none host=probe\n"
+                    "device 0000:01:00.1 driver=none module=none override=none host=probe\n",
+          .members = { { "0000:01:00.0", .on_vfio = true, .driver = "vfio-pci" },
+                       { "0000:01:00.1", .on_vfio = true, .driver = "vfio-pci", .override = "vfio-pci" } },
+          .n = 2, .ret = 0,
+          .want = { { VC_PLAN_LEAVE, false, "vfio-pci", "on vfio-pci, its empty driver_override set to vfio-pci" },
+                    { VC_PLAN_LEAVE, false, "vfio-pci", "already on vfio-pci" } } },
+        { .name = "claim: another tool's group on vfio-pci, no record, no VM: nothing written",
+          .members = { { "0000:01:00.0", .on_vfio = true, .driver = "vfio-pci" } },
+          .n = 1, .ret = 0,
+          .want = { { VC_PLAN_LEAVE, false, "vfio-pci", "already on vfio-pci" } } },
+        { .name = "claim: another tool's group on vfio-pci, a VM takes it: the override set",
+          .owner = true,
+          .members = { { "0000:01:00.0", .on_vfio = true, .driver = "vfio-pci" } },
+          .n = 1, .ret = 0,
+          .want = { { VC_PLAN_LEAVE, false, "vfio-pci", "on vfio-pci, its empty driver_override set to vfio-pci" } } },
+        { .name = "claim: one endpoint moves, the other on vfio-pci without an override gets one",
+          .members = { { "0000:01:00.0", .driver = "nouveau" },
+                       { "0000:01:00.1", .on_vfio = true, .driver = "vfio-pci" } },
+          .n = 2, .ret = 1,
+          .want = { { VC_PLAN_REBIND, true, "vfio-pci", "unbind from nouveau, bind to vfio-pci" },
+                    { VC_PLAN_LEAVE, false, "vfio-pci", "on vfio-pci, its empty driver_override set to vfio-pci" } } },
         { .name = "claim: partially claimed after a kill (record says claiming)",
           .record = "group 1\nsince 1\nstate claiming\ndevice 0000:01:00.0 driver=nouveau module=nouveau override=none\n"
                     "device 0000:01:00.1 driver=snd_hda_intel module=snd_hda_intel override=none\n",
@@ -119,7 +143,7 @@ static void run_case(const struct plan_case *c) {
         if (c->record)
                 ASSERT_OK(vc_record_parse(c->record, 1, &rec));
         ASSERT_OK(vc_plan_new(1, c->release, &p));
-        int r = c->release ? vc_plan_release(p, m, c->n, rec) : vc_plan_claim(p, m, c->n);
+        int r = c->release ? vc_plan_release(p, m, c->n, rec) : vc_plan_claim(p, m, c->n, c->record || c->owner);
         ASSERT_EQ(r, c->ret);
         if (r < 0)
                 return;
