@@ -111,17 +111,12 @@ static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct
         return 0;
 }
 
-/* The "reset =" choices and the "console = handoff" endpoints of the group's configured
- * endpoints, for the engine to apply. */
-static int reset_choices(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
-                         struct vc_reset_choice **ret, size_t *ret_n, struct vc_pci_addr **ret_handoffs,
-                         size_t *ret_n_handoffs) {
+/* What the configuration says about the group's release (lib/bind.h). */
+static int group_claim_config(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
+                              struct vc_claim_config *ret) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
         int r = vc_group_read(ctx, group, &g);
-        if (r < 0)
-                return r;
-        r = vc_reset_choices_for_group(config, g, ret, ret_n);
-        return r < 0 ? r : vc_claim_handoffs_for_group(config, g, ret_handoffs, ret_n_handoffs);
+        return r < 0 ? r : vc_claim_config_for_group(config, g, ret);
 }
 
 static int hook_plan_add_guard(struct hook_plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
@@ -283,15 +278,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         goto fail;
                 }
 
-                _cleanup_free_ struct vc_reset_choice *resets = NULL;
-                _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
-                _cleanup_strv_free_ char **stops = NULL;
-                size_t n_resets = 0, n_handoffs = 0, n_stops = 0;
-                r = vc_reset_choices_for_group(config, g, &resets, &n_resets);
-                if (r >= 0)
-                        r = vc_claim_handoffs_for_group(config, g, &handoffs, &n_handoffs);
-                if (r >= 0)
-                        r = vc_claim_stops_for_group(config, g, &stops, &n_stops);
+                _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+                r = vc_claim_config_for_group(config, g, &cc);
                 if (r < 0) {
                         r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
                         goto fail;
@@ -303,15 +291,10 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .starter = starter.pid ? &starter : NULL,
                         .lock_held = true,
                         .protect = config->protect,
-                        .guards = p->guards,
-                        .n_guards = p->n_guards,
-                        .resets = resets,
-                        .n_resets = n_resets,
-                        .handoffs = handoffs,
-                        .n_handoffs = n_handoffs,
-                        .stop_units = stops,
-                        .n_stop_units = n_stops,
                 };
+                vc_claim_opts_use_config(&opts, &cc);
+                opts.guards = p->guards; /* the domain's guards, gathered with its host devices */
+                opts.n_guards = p->n_guards;
                 r = vc_group_claim(ctx, w->group, &opts, res);
                 if (r < 0) {
                         _cleanup_free_ char *m = vc_op_result_message(res);
@@ -703,17 +686,15 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                         continue;
                 }
 
-                _cleanup_free_ struct vc_reset_choice *resets = NULL;
-                _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
-                size_t n_resets = 0, n_handoffs = 0;
-                if (reset_choices(ctx, config, groups[i], &resets, &n_resets, &handoffs, &n_handoffs) < 0)
-                        n_resets = n_handoffs = 0; /* the group is gone or unreadable: release does what it can */
+                _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+                /* A group gone or unreadable leaves @cc empty: release does what it can. */
+                (void) group_claim_config(ctx, config, groups[i], &cc);
+                /* The units to start again come from the record, not the configuration. */
+                struct vc_claim_opts opts = { .owner = vm, .lock_held = true, .resets = cc.resets,
+                                              .n_resets = cc.n_resets, .handoffs = cc.handoffs,
+                                              .n_handoffs = cc.n_handoffs };
                 struct vc_op_result res = {};
-                r = vc_group_release(ctx, groups[i],
-                                     &(struct vc_claim_opts){ .owner = vm, .lock_held = true,
-                                                              .resets = resets, .n_resets = n_resets,
-                                                              .handoffs = handoffs, .n_handoffs = n_handoffs },
-                                     &res);
+                r = vc_group_release(ctx, groups[i], &opts, &res);
                 if (r < 0) {
                         _cleanup_free_ char *m = vc_op_result_message(&res);
                         log_error("VM %s stopped: IOMMU group %u not given back: %s", vm, groups[i],

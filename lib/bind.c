@@ -173,40 +173,6 @@ int vc_device_check_identity(const struct vc_pci_dev *d, const struct vc_pci_id 
         return vc_pci_dev_has_id(d, expected) ? 0 : -ESTALE;
 }
 
-int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
-                              struct vc_claim_guard **ret, size_t *ret_n) {
-        struct vc_claim_guard *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
-        size_t n = 0;
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_config_device *cd = vc_config_match_device(c, d);
-                if (cd && cd->has_id)
-                        v[n++] = (struct vc_claim_guard){ .addr = *vc_pci_dev_addr(d), .id = cd->id };
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
-int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
-                                size_t *ret_n) {
-        struct vc_pci_addr *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
-        size_t n = 0;
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_config_device *cd = vc_config_match_device(c, d);
-                if (cd && cd->console_handoff)
-                        v[n++] = *vc_pci_dev_addr(d);
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
 static bool is_handoff(const struct vc_claim_opts *o, const struct vc_pci_addr *a) {
         for (size_t i = 0; i < o->n_handoffs; i++)
                 if (vc_pci_addr_equal(&o->handoffs[i], a))
@@ -228,22 +194,56 @@ static int strv_push_unique(char ***v, size_t *n, const char *s) {
         return 0;
 }
 
-int vc_claim_stops_for_group(const struct vc_config *c, const struct vc_group *g, char ***ret, size_t *ret_n) {
-        _cleanup_strv_free_ char **v = NULL;
-        size_t n = 0;
-        int r;
+void vc_claim_config_done(struct vc_claim_config *cc) {
+        free(cc->guards);
+        free(cc->resets);
+        free(cc->handoffs);
+        strv_free(cc->stop_units);
+        *cc = (struct vc_claim_config){};
+}
 
-        if (!(v = calloc(1, sizeof *v)))
-                return -ENOMEM;
-        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
-                const struct vc_config_device *cd = vc_config_match_device(c, vc_group_device(g, i));
-                for (size_t k = 0; cd && k < cd->n_stop_units; k++)
-                        if ((r = strv_push_unique(&v, &n, cd->stop_units[k])) < 0)
-                                return r;
+int vc_claim_config_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_claim_config *ret) {
+        size_t n = vc_group_n_devices(g);
+        struct vc_claim_config cc = {
+                .guards = calloc(n + 1, sizeof *cc.guards),
+                .resets = calloc(n + 1, sizeof *cc.resets),
+                .handoffs = calloc(n + 1, sizeof *cc.handoffs),
+                .stop_units = calloc(1, sizeof *cc.stop_units),
+        };
+        int r = cc.guards && cc.resets && cc.handoffs && cc.stop_units ? 0 : -ENOMEM;
+
+        for (size_t i = 0; r >= 0 && c && i < n; i++) {
+                const struct vc_pci_dev *d = vc_group_device(g, i);
+                const struct vc_pci_addr *a = vc_pci_dev_addr(d);
+                const struct vc_config_device *cd = vc_config_match_device(c, d);
+                if (!cd)
+                        continue;
+                if (cd->has_id)
+                        cc.guards[cc.n_guards++] = (struct vc_claim_guard){ .addr = *a, .id = cd->id };
+                if (!vc_pci_dev_is_bridge(d))
+                        cc.resets[cc.n_resets++] = (struct vc_reset_choice){ .addr = *a, .reset = cd->reset };
+                if (cd->console_handoff)
+                        cc.handoffs[cc.n_handoffs++] = *a;
+                for (size_t k = 0; r >= 0 && k < cd->n_stop_units; k++)
+                        r = strv_push_unique(&cc.stop_units, &cc.n_stop_units, cd->stop_units[k]);
         }
-        *ret = TAKE_PTR(v);
-        *ret_n = n;
+        if (r < 0) {
+                vc_claim_config_done(&cc);
+                return r;
+        }
+        *ret = cc;
         return 0;
+}
+
+void vc_claim_opts_use_config(struct vc_claim_opts *o, const struct vc_claim_config *cc) {
+        o->guards = cc->guards;
+        o->n_guards = cc->n_guards;
+        o->resets = cc->resets;
+        o->n_resets = cc->n_resets;
+        o->handoffs = cc->handoffs;
+        o->n_handoffs = cc->n_handoffs;
+        o->stop_units = cc->stop_units;
+        o->n_stop_units = cc->n_stop_units;
 }
 
 static int dup_or_null(const char *s, char **ret) {
@@ -1280,31 +1280,21 @@ static bool plan_moves_handoff(const struct txn *t, const struct vc_claim_opts *
 /* The VT consoles (vtconN) whose driver is not the dummy console and whose binding reads @bound
  * ("1" or "0"), by name. No vtconsole class: none. */
 static int list_vtconsoles(struct txn *t, const char *bound, char ***ret, size_t *ret_n) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL, **found = NULL;
-        size_t n = 0;
+        struct vc_vtconsole *v = NULL;
+        _cleanup_strv_free_ char **found = NULL;
+        size_t n_v = 0, n = 0;
         int r;
 
         *ret = NULL;
         *ret_n = 0;
-        if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
+        if ((r = vc_display_vtconsoles(t->ctx, &v, &n_v)) < 0)
                 return r;
-        if (vc_dir_list(dir, &names) < 0)
-                return 0; /* no VT consoles: nothing to hand over */
-        for (char **i = names; *i; i++) {
-                _cleanup_free_ char *name_path = NULL, *bind_path = NULL, *name = NULL, *now = NULL;
-                if (!vc_vtconsole_name_is_valid(*i))
-                        continue;
-                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &name_path, "vtconsole/%s/name", *i)) < 0 ||
-                    (r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &bind_path, "vtconsole/%s/bind", *i)) < 0)
-                        return r;
-                if (vc_sysfs_read(name_path, &name) < 0 || strstr(name, "dummy device"))
-                        continue;
-                if (vc_sysfs_read(bind_path, &now) < 0 || !streq(now, bound))
-                        continue;
-                if ((r = strv_push(&found, &n, strdup(*i))) < 0)
-                        return r;
-        }
+        for (size_t i = 0; i < n_v && r >= 0; i++)
+                if (!vc_vtconsole_is_dummy(&v[i]) && v[i].bound == streq(bound, "1"))
+                        r = strv_push(&found, &n, strdup(v[i].name));
+        vc_vtconsoles_free(v, n_v);
+        if (r < 0)
+                return r;
         *ret = TAKE_PTR(found);
         *ret_n = n;
         return 0;

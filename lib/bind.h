@@ -102,19 +102,22 @@ struct vc_claim_guard {
 };
 struct vc_config;
 struct vc_group;
-/* The guards of @g: one per member that the entry of @c selecting it (vc_config_match_device())
- * configures with "id =". @c NULL: none. *ret (free()) is never NULL on success. -ENOMEM. */
-int vc_claim_guards_for_group(const struct vc_config *c, const struct vc_group *g,
-                              struct vc_claim_guard **ret, size_t *ret_n);
-
-/* The endpoints of @g that the entry of @c selecting them configures with "console = handoff".
- * *ret (free()) is never NULL on success. -ENOMEM. */
-int vc_claim_handoffs_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_pci_addr **ret,
-                                size_t *ret_n);
-
-/* The systemd units the entries of @c selecting members of @g name with "stop =", each once,
- * in the order of the members. *ret (strv_free()) is never NULL on success. -ENOMEM. */
-int vc_claim_stops_for_group(const struct vc_config *c, const struct vc_group *g, char ***ret, size_t *ret_n);
+/* What the configuration says about a claim or release of a group, for struct vc_claim_opts. */
+struct vc_claim_config {
+        struct vc_claim_guard *guards;   /* one per member an entry with "id =" selects */
+        size_t n_guards;
+        struct vc_reset_choice *resets;  /* "reset =" of every configured endpoint (lib/reset.h) */
+        size_t n_resets;
+        struct vc_pci_addr *handoffs;    /* the endpoints configured with "console = handoff" */
+        size_t n_handoffs;
+        char **stop_units;               /* "stop =" units, each once, in the order of the members */
+        size_t n_stop_units;
+};
+/* Fill @ret from the entries of @c that select members of @g (vc_config_match_device()). @c
+ * NULL: nothing. The arrays are never NULL on success; vc_claim_config_done() frees them.
+ * -ENOMEM, @ret untouched. */
+int vc_claim_config_for_group(const struct vc_config *c, const struct vc_group *g, struct vc_claim_config *ret);
+void vc_claim_config_done(struct vc_claim_config *cc);
 
 struct vc_claim_opts {
         const char *by;        /* claim: who claims, recorded for status ("vfio-claim enable") */
@@ -133,7 +136,7 @@ struct vc_claim_opts {
                                 * unbind has device nodes a process holds open; without it the
                                 * operation refuses (-EBUSY, VC_STEP_HOLDERS) before any write,
                                 * as the unbind would wait for them (lib/display.h) */
-        /* Endpoints configured with "console = handoff" (vc_claim_handoffs_for_group()). Claim:
+        /* Endpoints configured with "console = handoff" (struct vc_claim_config). Claim:
          * the boot VGA driving the console is not refused for them (every other guard stays);
          * the record lists ("consoles", lib/state.h) every VT console bound to a driver other
          * than the dummy console, and before the first device moves they are unbound
@@ -146,7 +149,7 @@ struct vc_claim_opts {
          * endpoint configured, every unbound console but the dummy is bound again. */
         const struct vc_pci_addr *handoffs;
         size_t n_handoffs;
-        /* "stop = UNIT..." of the group's endpoints (vc_claim_stops_for_group()). Claim, when
+        /* "stop = UNIT..." of the group's endpoints (struct vc_claim_config). Claim, when
          * devices move: the units that are active are listed in the record ("stopped") and
          * stopped through systemd (lib/units.h) after the record of intent and before anything
          * else; the check for processes holding a display device's nodes comes after them (not
@@ -164,6 +167,9 @@ struct vc_claim_opts {
         const struct vc_reset_choice *resets;
         size_t n_resets;
 };
+
+/* Point the guards, resets, handoffs and stop units of @o at those of @cc (borrowed). */
+void vc_claim_opts_use_config(struct vc_claim_opts *o, const struct vc_claim_config *cc);
 
 /* Zero it before the first use; release its contents with vc_op_result_done(). */
 struct vc_op_undo;

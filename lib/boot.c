@@ -274,30 +274,19 @@ const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t,
  * (src/verb-claim.c): the "id =" guard of every member a configuration entry with "id =" selects,
  * [global] protect, and the "reset =" of every configured endpoint. */
 static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, const char *by,
-                      struct vc_claim_guard **ret_guards, struct vc_reset_choice **ret_resets,
-                      struct vc_claim_opts *ret) {
-        _cleanup_free_ struct vc_claim_guard *guards = NULL;
-        struct vc_reset_choice *resets = NULL;
-        size_t n_guards = 0, n_resets = 0;
-        int r;
-
-        r = vc_claim_guards_for_group(cfg, g, &guards, &n_guards);
-        if (r < 0)
-                return r;
-        r = vc_reset_choices_for_group(cfg, g, &resets, &n_resets);
+                      struct vc_claim_config *ret_cc, struct vc_claim_opts *ret) {
+        int r = vc_claim_config_for_group(cfg, g, ret_cc);
         if (r < 0)
                 return r;
         *ret = (struct vc_claim_opts){
                 .lock_held = true,
                 .protect = cfg->protect,
                 .by = by,
-                .guards = guards,
-                .n_guards = n_guards,
-                .resets = resets,
-                .n_resets = n_resets,
+                .guards = ret_cc->guards,
+                .n_guards = ret_cc->n_guards,
+                .resets = ret_cc->resets,
+                .n_resets = ret_cc->n_resets,
         };
-        *ret_guards = TAKE_PTR(guards);
-        *ret_resets = resets;
         return 0;
 }
 
@@ -344,13 +333,12 @@ int vc_boot_consent_check(const struct vc_config *cfg, const struct vc_group *g,
  * protect, an "id =" guard, a missing reset_method, a group without endpoints. */
 static int preflight(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned group,
                      const struct vc_group *g, const char *by, struct vc_op_result *result) {
-        _cleanup_free_ struct vc_claim_guard *guards = NULL;
-        _cleanup_free_ struct vc_reset_choice *resets = NULL;
+        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
         struct vc_claim_opts opts;
         int r = vc_boot_consent_check(cfg, g, result);
         if (r < 0)
                 return r;
-        r = claim_opts(cfg, g, by, &guards, &resets, &opts);
+        r = claim_opts(cfg, g, by, &cc, &opts);
         if (r < 0)
                 return r;
         opts.dry_run = true;
@@ -668,8 +656,7 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
                   const struct vc_boot_target *target, const char *by, struct vc_op_result *result,
                   int *ret_given_back) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        _cleanup_free_ struct vc_claim_guard *guards = NULL;
-        _cleanup_free_ struct vc_reset_choice *resets = NULL;
+        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
         struct vc_claim_opts opts;
         unsigned group;
         int r;
@@ -682,7 +669,7 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
 
         r = vc_group_read(ctx, group, &g);
         if (r >= 0)
-                r = claim_opts(cfg, g, by, &guards, &resets, &opts);
+                r = claim_opts(cfg, g, by, &cc, &opts);
         if (r < 0) {
                 result->error = r;
                 result->failed_step = VC_STEP_READ;

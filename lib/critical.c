@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "critical.h"
+#include "display.h"
 #include "log.h"
 #include "sysfs.h"
 
@@ -457,38 +458,21 @@ static int console_state(struct vc_ctx *ctx, bool *ret_fbcon, struct vc_pci_addr
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ struct vc_pci_addr *fbs = NULL;
-        size_t n = 0;
+        struct vc_vtconsole *vts = NULL;
+        size_t n = 0, n_vts = 0;
         int r;
 
         *ret_fbcon = false;
-        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
+        if ((r = vc_display_vtconsoles(ctx, &vts, &n_vts)) < 0)
                 return r;
-        if (vc_dir_list(dir, &names) >= 0)
-                for (char **i = names; *i && !*ret_fbcon; i++) {
-                        _cleanup_free_ char *p = NULL, *bind = NULL, *name = NULL;
-                        if (!startswith(*i, "vtcon") || !name_is_safe(*i))
-                                continue;
-                        if (asprintf(&p, "%s/%s/bind", dir, *i) < 0)
-                                return -ENOMEM;
-                        if (vc_sysfs_read(p, &bind) < 0 || !streq(bind, "1"))
-                                continue;
-                        free(p);
-                        if (asprintf(&p, "%s/%s/name", dir, *i) < 0) {
-                                p = NULL;
-                                return -ENOMEM;
-                        }
-                        /* fbcon ("frame buffer device") or the VGA text console ("VGA+") */
-                        if (vc_sysfs_read(p, &name) >= 0 && (strstr(name, "frame buffer") || strstr(name, "VGA+")))
-                                *ret_fbcon = true;
-                }
+        /* fbcon ("frame buffer device") or the VGA text console ("VGA+") */
+        for (size_t i = 0; i < n_vts; i++)
+                *ret_fbcon = *ret_fbcon || (vts[i].bound && (strstr(vts[i].driver, "frame buffer") ||
+                                                             strstr(vts[i].driver, "VGA+")));
+        vc_vtconsoles_free(vts, n_vts);
 
-        strv_free(names);
-        names = NULL;
-        free(dir);
-        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "graphics")) < 0) {
-                dir = NULL;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "graphics")) < 0)
                 return r;
-        }
         if (vc_dir_list(dir, &names) >= 0)
                 for (char **i = names; *i; i++) {
                         _cleanup_free_ char *p = NULL, *target = NULL;

@@ -11,6 +11,7 @@
 #include "display.h"
 #include "fileio.h"
 #include "log.h"
+#include "state.h"
 #include "sysfs.h"
 
 #define NVIDIA_INFO_MAX 4096
@@ -330,6 +331,62 @@ int vc_display_firmware_fbs(struct vc_ctx *ctx, struct vc_firmware_fb **ret, siz
         *ret = n ? v : NULL;
         if (!n)
                 free(v);
+        *ret_n = n;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ VT consoles */
+
+void vc_vtconsoles_free(struct vc_vtconsole *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].name);
+                free(v[i].driver);
+        }
+        free(v);
+}
+
+bool vc_vtconsole_is_dummy(const struct vc_vtconsole *c) {
+        return strstr(c->driver, "dummy device");
+}
+
+int vc_display_vtconsoles(struct vc_ctx *ctx, struct vc_vtconsole **ret, size_t *ret_n) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct vc_vtconsole *v = NULL;
+        size_t n = 0;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "vtconsole")) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0; /* no VT consoles */
+        for (char **i = names; *i && r >= 0; i++) {
+                _cleanup_free_ char *name_path = NULL, *bind_path = NULL, *driver = NULL, *bind = NULL;
+                if (!vc_vtconsole_name_is_valid(*i))
+                        continue;
+                if (asprintf(&name_path, "%s/%s/name", dir, *i) < 0 || asprintf(&bind_path, "%s/%s/bind", dir, *i) < 0) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (vc_sysfs_read(name_path, &driver) < 0 || vc_sysfs_read(bind_path, &bind) < 0)
+                        continue;
+                struct vc_vtconsole *nv = realloc(v, (n + 1) * sizeof *nv);
+                if (!nv) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v = nv;
+                v[n] = (struct vc_vtconsole){ .name = strdup(*i), .driver = TAKE_PTR(driver), .bound = streq(bind, "1") };
+                if (!v[n++].name)
+                        r = -ENOMEM;
+        }
+        if (r < 0) {
+                vc_vtconsoles_free(v, n);
+                return r;
+        }
+        *ret = v;
         *ret_n = n;
         return 0;
 }

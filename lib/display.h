@@ -73,3 +73,21 @@ bool vc_firmware_fb_name_is_valid(const char *name);
  * is NULL when *ret_n is 0, also when there is no sys/bus/platform. A device whose driver link
  * does not name a driver in letters, digits, '_', '.' and '-' is skipped. -ENOMEM. */
 int vc_display_firmware_fbs(struct vc_ctx *ctx, struct vc_firmware_fb **ret, size_t *ret_n);
+
+/* The VT consoles (sys/class/vtconsole/vtconN): the console drivers the virtual terminals can be
+ * bound to (the dummy console, fbcon, the VGA text console). */
+struct vc_vtconsole {
+        char *name;   /* "vtcon1" */
+        char *driver; /* its name file: "(S) dummy device", "(M) frame buffer device", "(S) VGA+" */
+        bool bound;   /* its bind file reads 1 */
+};
+
+void vc_vtconsoles_free(struct vc_vtconsole *v, size_t n);
+
+/* Is @c the dummy console (what the VTs fall back to when nothing else is bound)? */
+bool vc_vtconsole_is_dummy(const struct vc_vtconsole *c);
+
+/* Every vtconN (vc_vtconsole_name_is_valid(), lib/state.h) whose name and bind files read, in
+ * the order of the directory. *ret (vc_vtconsoles_free()) is NULL when *ret_n is 0, also when
+ * there is no vtconsole class. -ENOMEM. */
+int vc_display_vtconsoles(struct vc_ctx *ctx, struct vc_vtconsole **ret, size_t *ret_n);

@@ -51,23 +51,6 @@ int vc_reset_step(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_re
         return 0;
 }
 
-int vc_reset_choices_for_group(const struct vc_config *c, const struct vc_group *g,
-                               struct vc_reset_choice **ret, size_t *ret_n) {
-        struct vc_reset_choice *v = calloc(vc_group_n_devices(g) + 1, sizeof *v);
-        size_t n = 0;
-        if (!v)
-                return -ENOMEM;
-        for (size_t i = 0; c && i < vc_group_n_devices(g); i++) {
-                const struct vc_pci_dev *d = vc_group_device(g, i);
-                const struct vc_config_device *cd = vc_pci_dev_is_bridge(d) ? NULL : vc_config_match_device(c, d);
-                if (cd)
-                        v[n++] = (struct vc_reset_choice){ .addr = *vc_pci_dev_addr(d), .reset = cd->reset };
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
-}
-
 bool vc_reset_method_is(struct vc_ctx *ctx, const struct vc_pci_addr *addr, enum vc_reset r) {
         _cleanup_free_ char *p = NULL, *now = NULL;
         if (r == VC_RESET_AUTO)

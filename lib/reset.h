@@ -20,10 +20,6 @@ struct vc_reset_choice {
         enum vc_reset reset;
 };
 
-/* The choices for the endpoints of @g that @c configures (none: *ret_n 0). */
-int vc_reset_choices_for_group(const struct vc_config *c, const struct vc_group *g,
-                               struct vc_reset_choice **ret, size_t *ret_n);
-
 /* What to write to reset_method for @r: "default" for auto, "flr", "bus", "device_specific", and
  * "\n" for none (the kernel compares with sysfs_streq(), so a lone newline is the empty string). */
 const char *vc_reset_method_value(enum vc_reset r);

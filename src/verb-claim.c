@@ -254,15 +254,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
 
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
-                _cleanup_free_ struct vc_claim_guard *guards = NULL;
-                _cleanup_free_ struct vc_reset_choice *resets = NULL;
-                _cleanup_free_ struct vc_pci_addr *handoffs = NULL;
-                _cleanup_strv_free_ char **stops = NULL;
-                size_t n_guards = 0, n_resets = 0, n_handoffs = 0, n_stops = 0;
-                if (g && (vc_claim_guards_for_group(cli->config, g, &guards, &n_guards) < 0 ||
-                          vc_reset_choices_for_group(cli->config, g, &resets, &n_resets) < 0 ||
-                          vc_claim_handoffs_for_group(cli->config, g, &handoffs, &n_handoffs) < 0 ||
-                          vc_claim_stops_for_group(cli->config, g, &stops, &n_stops) < 0)) {
+                _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+                if (g && vc_claim_config_for_group(cli->config, g, &cc) < 0) {
                         log_error("out of memory");
                         undo_results(cli, results, i, !cli->dry_run);
                         results_free(results, n_groups);
@@ -277,15 +270,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .lock_held = !cli->dry_run,
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
                         .ignore_holders = cli->force,
-                        .handoffs = handoffs,
-                        .n_handoffs = n_handoffs,
-                        .stop_units = stops,
-                        .n_stop_units = n_stops,
-                        .guards = guards,
-                        .n_guards = n_guards,
-                        .resets = resets,
-                        .n_resets = n_resets,
                 };
+                vc_claim_opts_use_config(&opts, &cc);
                 struct vc_op_result *res = &results[i];
                 r = release ? vc_group_release(cli->ctx, groups[i], &opts, res)
                             : vc_group_claim(cli->ctx, groups[i], &opts, res);

@@ -153,4 +153,37 @@ TEST(holders) {
         ASSERT_NULL(v);
 }
 
+TEST(vtconsoles) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_vtconsole *v = NULL;
+        size_t n = 9;
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+
+        /* No vtconsole class: none. */
+        ASSERT_OK(vc_display_vtconsoles(ctx, &v, &n));
+        ASSERT_EQ(n, 0);
+        ASSERT_NULL(v);
+
+        /* As Linux 6.1 shows them with fbcon on a DRM framebuffer; names that are not vtconN and
+         * an entry without its bind file are skipped. */
+        tree_file(root, "sys/class/vtconsole/vtcon0/name", "(S) dummy device\n");
+        tree_file(root, "sys/class/vtconsole/vtcon0/bind", "0\n");
+        tree_file(root, "sys/class/vtconsole/vtcon1/name", "(M) frame buffer device\n");
+        tree_file(root, "sys/class/vtconsole/vtcon1/bind", "1\n");
+        tree_file(root, "sys/class/vtconsole/vtconX/name", "(M) frame buffer device\n");
+        tree_file(root, "sys/class/vtconsole/vtconX/bind", "1\n");
+        tree_file(root, "sys/class/vtconsole/vtcon2/name", "(S) VGA+\n");
+        ASSERT_OK(vc_display_vtconsoles(ctx, &v, &n));
+        ASSERT_EQ(n, 2);
+        for (size_t i = 0; i < n; i++) {
+                bool first = streq(v[i].name, "vtcon0");
+                ASSERT_TRUE(first || streq(v[i].name, "vtcon1"));
+                ASSERT_EQ(vc_vtconsole_is_dummy(&v[i]), first);
+                ASSERT_EQ(v[i].bound, !first);
+                ASSERT_STREQ(v[i].driver, first ? "(S) dummy device" : "(M) frame buffer device");
+        }
+        vc_vtconsoles_free(v, n);
+}
+
 int main(int argc, char **argv) { return tests_run(); }
