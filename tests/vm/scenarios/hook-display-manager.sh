@@ -1,12 +1,15 @@
 # A display manager on a single-GPU host, on the real kernel with a real systemd (issue 13
-# items 7 and 8): a systemd unit stands in for the display manager and holds the lab's VGA
-# (bochs-drm) open through its /dev/dri/cardN. Without "stop =" the hook refuses the start before
-# anything moves, naming the holder. With "console = handoff" and "stop = vc-dm.service" the
+# items 7, 8 and 9): a systemd unit stands in for the display manager and holds the lab's VGA
+# (bochs-drm) open through its /dev/dri/cardN. Booted with console=tty0 (the CI's run of this
+# scenario: `--append "console=tty0 console=ttyS0"`, so tty0 is among the kernel's consoles and
+# fbcon on bochs-drm's framebuffer drives it), the hook refuses the start without
+# "console = handoff", naming the console, before anything moves. With "console = handoff" but no
+# "stop =" it refuses naming the holder. With "console = handoff" and "stop = vc-dm.service" the
 # hook stops the unit through systemd's D-Bus API, unbinds the VT consoles from the framebuffer
-# (fbcon on bochs-drm's) and the group goes to the nested VM; `virsh destroy` gives it back:
-# bochs-drm and snd_hda_intel, the consoles bound as before, the unit running again.
-# Not shown here: the refusal of the boot VGA driving the active console (this guest's console
-# is ttyS0 only) and a firmware framebuffer (the guest boots without one).
+# and the group goes to the nested VM; `virsh destroy` gives it back: bochs-drm and
+# snd_hda_intel, the consoles bound as before, the unit running again.
+# Booted with the console on ttyS0 alone, the console refusal is skipped (nothing drives tty0).
+# Not shown here: a firmware framebuffer (the guest boots without one).
 # Nested TCG: a `virsh start` takes 80-110 s.
 
 for _c in virsh vfio-claim systemctl; do
@@ -74,16 +77,37 @@ vc_wait 120 virsh -q list || vc_not_ok "libvirt does not answer"
 vc_check_for 120 "define vc-dm" virsh -q define /tmp/vc-dm.xml
 mkdir -p /etc/vfio-claim/conf.d
 
-# The holder refuses the start (exit 4 of the hook), before anything moves.
-printf '[device display]\nmatch = 1234:1111\n' >/etc/vfio-claim/conf.d/display.conf
-out=$(timeout -s KILL 240 virsh start vc-dm 2>&1); rc=$?
-echo "virsh start vc-dm (held open) -> exit $rc: $out"
-[ $rc -ne 0 ] && vc_ok "held open: virsh start refused" || vc_not_ok "held open: vc-dm started"
-echo "$out" | grep -qE "/dev/dri/$card is open by sleep \(pid [0-9]+\); stop them first" &&
-        vc_ok "virsh names the holder" || vc_not_ok "virsh's error does not name the holder"
-expect_driver "$vga" bochs-drm "after the refusal"
-expect_driver "$hda" snd_hda_intel "after the refusal"
-systemctl is-active -q vc-dm.service && vc_ok "vc-dm.service still runs" || vc_not_ok "vc-dm.service stopped"
+# refused START_WHAT MESSAGE_REGEX: `virsh start vc-dm` fails naming MESSAGE_REGEX and nothing
+# moved (the drivers, the consoles, the unit, no record).
+refused() {
+        out=$(timeout -s KILL 240 virsh start vc-dm 2>&1); rc=$?
+        echo "virsh start vc-dm ($1) -> exit $rc: $out"
+        [ $rc -ne 0 ] && vc_ok "$1: virsh start refused" || vc_not_ok "$1: vc-dm started"
+        echo "$out" | grep -qE "$2" && vc_ok "$1: virsh's error names the reason" ||
+                vc_not_ok "$1: virsh's error does not match /$2/"
+        expect_driver "$vga" bochs-drm "$1, after the refusal"
+        expect_driver "$hda" snd_hda_intel "$1, after the refusal"
+        systemctl is-active -q vc-dm.service && vc_ok "$1: vc-dm.service still runs" ||
+                vc_not_ok "$1: vc-dm.service stopped"
+        [ "$(vt_binds)" = "$vt_before" ] && vc_ok "$1: the VT consoles as before" ||
+                vc_not_ok "$1: VT consoles now $(vt_binds), before $vt_before"
+        [ ! -e "/run/vfio-claim/group-$g" ] && vc_ok "$1: no record" ||
+                vc_not_ok "$1: record left: $(cat "/run/vfio-claim/group-$g")"
+}
+
+# The boot VGA drives the console the admin may be using: refused unless handed over.
+echo "kernel consoles: $(cat /sys/class/tty/console/active)"
+if grep -qw tty0 /sys/class/tty/console/active && [ -n "$fb_before" ]; then
+        printf '[device display]\nmatch = 1234:1111\n' >/etc/vfio-claim/conf.d/display.conf
+        refused "console on the VGA, no console = handoff" "$vga.*boot VGA driving the active console"
+else
+        vc_skip "tty0 is not among the kernel's consoles or no framebuffer console is bound (boot with console=tty0)"
+fi
+
+# Handed over but held open: the holder refuses the start (exit 4 of the hook), before anything
+# moves.
+printf '[device display]\nmatch = 1234:1111\nconsole = handoff\n' >/etc/vfio-claim/conf.d/display.conf
+refused "held open" "/dev/dri/$card is open by sleep \(pid [0-9]+\); stop them first"
 
 # Handed over: the unit stops, the consoles let go, the group goes to the VM.
 printf '[device display]\nmatch = 1234:1111\nconsole = handoff\nstop = vc-dm.service\n' \
