@@ -299,7 +299,9 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 if (r < 0) {
                         _cleanup_free_ char *m = vc_op_result_message(res);
                         char hint[96];
-                        if (r == -EPERM)
+                        if (r == -EPERM && res->console)
+                                snprintf(hint, sizeof hint, "set console = handoff in its entry to hand the console over");
+                        else if (r == -EPERM)
                                 snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
                         else if (r == -ESTALE)
                                 snprintf(hint, sizeof hint, "check the id = line in the configuration");

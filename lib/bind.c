@@ -987,6 +987,7 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                 txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
                 free(t->result->reason);
                 t->result->reason = strdup(why);
+                t->result->console = vc_critical_is_console(crit, vc_pci_dev_addr(d));
                 return -EPERM;
         }
         return 0;

@@ -183,6 +183,8 @@ struct vc_op_result {
         char *failed_arg;        /* driver or module the failed step concerned */
         char *reason;            /* VC_STEP_PROTECT: why the device is critical; VC_STEP_HOLDERS:
                                   * who holds it ("/dev/dri/card0 is open by Xorg (pid 812)") */
+        bool console;            /* VC_STEP_PROTECT: the reason is the console the boot VGA drives,
+                                  * which "console = handoff" would have let the claim take along */
         bool changed;            /* the system was changed, and the change was kept: devices
                                   * moved or a reset_method written (a record written alone, an
                                   * owner taken, does not count). Not "this call claimed the

@@ -284,7 +284,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 if (r < 0) {
                         int code = exit_code_for(res);
                         report_failure(cli, res, r);
-                        if (res->failed_step == VC_STEP_PROTECT)
+                        if (res->failed_step == VC_STEP_PROTECT && res->console)
+                                log_error("set \"console = handoff\" in its entry to hand the console over "
+                                          "with it (vfio-claim.conf(5)), or use --force");
+                        else if (res->failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
                         /* Undo what this command changed before the failure, and only that. */
                         undo_results(cli, results, i, true);

@@ -121,6 +121,7 @@ vtcon_binds() { echo "$(cat "$ROOT/sys/class/vtconsole/vtcon0/bind") $(cat "$ROO
         run vc apply
         assert_failure 4
         assert_output --partial '0000:00:02.0: refused: boot VGA driving the active console'
+        assert_output --partial 'set "console = handoff" in its entry to hand the console over with it'
         assert_equal "$(fk_writes)" 0
         assert_equal "$(vtcon_binds)" "0 1"
 
@@ -173,8 +174,15 @@ vtcon_binds() { echo "$(cat "$ROOT/sys/class/vtconsole/vtcon0/bind") $(cat "$ROO
         fbcon
         CONF="$BATS_TEST_TMPDIR/conf"
         mkdir -p "$CONF"
-        printf '[device igpu]\nmatch = 00:02.0\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
         sed "s/bus='0x01'/bus='0x00'/; s/slot='0x00'/slot='0x02'/" "$DOMAINS/gpu-only.xml" > "$BATS_TEST_TMPDIR/igpu.xml"
+        # without the handoff: refused for the console, the way out named, nothing written
+        printf '[device igpu]\nmatch = 00:02.0\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming prepare begin
+        assert_failure
+        assert_equal "$stderr" 'vfio-claim: IOMMU group 0: 0000:00:02.0: refused: boot VGA driving the active console; VM "gaming" was not started (set console = handoff in its entry to hand the console over)'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(vtcon_binds)" "0 1"
+        printf '[device igpu]\nmatch = 00:02.0\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
         run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming prepare begin
         assert_success
         assert_equal "$stderr" ""
