@@ -32,27 +32,16 @@ static int cmp_entry(const void *a, const void *b) {
                                    &((const struct vc_topology_entry *) b)->addr);
 }
 
-/* The group's members, through @rd and the groups directory open on @groups_fd when given. */
-static int group_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, int groups_fd, unsigned number,
-                      struct vc_group **ret) {
+/* The group's members, each read by path (vc_topology_read() reads every group at once). */
+static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
         _cleanup_strv_free_ char **names = NULL;
+        _cleanup_free_ char *dir = NULL;
         int r;
 
-        if (groups_fd >= 0) {
-                char rel[32];
-                snprintf(rel, sizeof rel, "%u/devices", number);
-                /* inside the groups directory, as vc_path_open() keeps inside the root */
-                int fd = vc_open_in_root(groups_fd, rel, O_RDONLY | O_DIRECTORY, 0);
-                if (fd < 0)
-                        return fd;
-                r = vc_dir_list_fd(fd, &names);
-        } else {
-                _cleanup_free_ char *dir = NULL;
-                r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, "%u/devices", number);
-                if (r < 0)
-                        return r;
-                r = vc_dir_list(dir, &names);
-        }
+        r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &dir, "%u/devices", number);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
         if (r < 0)
                 return r;
 
@@ -71,7 +60,7 @@ static int group_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, int groups_f
                 struct vc_pci_addr a;
                 if (vc_pci_addr_parse(*i, &a) < 0)
                         continue; /* not a PCI device: other buses can share groups; never ours */
-                r = vc_pci_dev_read_with(ctx, rd, &a, &g->devices[g->n_devices]);
+                r = vc_pci_dev_read(ctx, &a, &g->devices[g->n_devices]);
                 if (r == -ENODEV)
                         continue;
                 if (r < 0)
@@ -84,7 +73,7 @@ static int group_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, int groups_f
 }
 
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
-        return group_read(ctx, NULL, -1, number, ret);
+        return group_read(ctx, number, ret);
 }
 
 struct vc_group *vc_group_free(struct vc_group *g) {
@@ -167,14 +156,114 @@ struct vc_topology *vc_topology_free(struct vc_topology *t) {
         return NULL;
 }
 
-/* Long: one pass over the groups directory with the directory descriptors it opens once for all
- * groups (docs/PERFORMANCE.md, "Scale"); to be split with the per-group part as its own step. */
-int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
-        _cleanup_free_ unsigned *numbers = NULL;
+/* The group @d names by its iommu_group link, NULL when none (or one the groups directory does not
+ * list: then it is read as ungrouped, as the kernel shows it in no group). */
+static struct vc_group *group_of(struct vc_topology *t, const unsigned *numbers, size_t n_numbers,
+                                 const struct vc_pci_dev *d) {
+        int g = vc_pci_dev_iommu_group(d);
+        if (g < 0 || n_numbers == 0)
+                return NULL;
+        const unsigned key = (unsigned) g, *p = bsearch(&key, numbers, n_numbers, sizeof *numbers, cmp_unsigned);
+        return p ? t->groups[p - numbers] : NULL;
+}
+
+/* Every device on the bus, in name order, read through one reader; none when there is no bus. */
+static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        size_t n_numbers;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
+        if (r < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r == -ENOENT) /* no PCI bus */
+                return 0;
+        if (r < 0)
+                return r;
+        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
+        r = vc_pci_reader_new(ctx, &rd);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        size_t count = 0, n = 0;
+        for (char **i = names; *i; i++)
+                count++;
+        struct vc_pci_dev **devs = calloc(count + 1, sizeof *devs);
+        if (!devs)
+                return -ENOMEM;
+        for (char **i = names; *i; i++) {
+                struct vc_pci_addr a;
+                if (vc_pci_addr_parse(*i, &a) < 0)
+                        continue; /* not a PCI device name: never build a path from it */
+                r = vc_pci_dev_read_with(ctx, rd, &a, &devs[n]);
+                if (r == -ENODEV)
+                        continue; /* removed while we looked */
+                if (r < 0) {
+                        vc_pci_dev_array_free(devs, n);
+                        return r;
+                }
+                n++;
+        }
+        *ret = devs;
+        *ret_n = n;
+        return 0;
+}
+
+/* Each of @devs (taken over, in every case) into its group of @t or among the ungrouped; the
+ * groups' members and the index sorted by address. */
+static int topology_place(struct vc_topology *t, const unsigned *numbers, size_t n_numbers,
+                          struct vc_pci_dev **devs, size_t n_devs) {
+        size_t n_grouped = 0;
+        int r = 0;
+
+        for (size_t i = 0; i < n_devs; i++) {
+                struct vc_group *g = group_of(t, numbers, n_numbers, devs[i]);
+                if (g) {
+                        g->n_devices++;
+                        n_grouped++;
+                }
+        }
+        for (size_t i = 0; i < t->n_groups; i++) {
+                t->groups[i]->devices = calloc(t->groups[i]->n_devices + 1, sizeof(struct vc_pci_dev *));
+                if (!t->groups[i]->devices)
+                        r = -ENOMEM;
+                t->groups[i]->n_devices = 0;
+        }
+        t->ungrouped = calloc(n_devs - n_grouped + 1, sizeof *t->ungrouped);
+        t->index = calloc(n_grouped + 1, sizeof *t->index);
+        if (r < 0 || !t->ungrouped || !t->index) {
+                vc_pci_dev_array_free(devs, n_devs);
+                return -ENOMEM;
+        }
+        for (size_t i = 0; i < n_devs; i++) {
+                struct vc_group *g = group_of(t, numbers, n_numbers, devs[i]);
+                if (g) {
+                        g->devices[g->n_devices++] = devs[i];
+                        t->index[t->n_index++] = (struct vc_topology_entry){ .addr = *vc_pci_dev_addr(devs[i]),
+                                                                             .group = g };
+                } else
+                        t->ungrouped[t->n_ungrouped++] = devs[i];
+        }
+        free(devs);
+        for (size_t i = 0; i < t->n_groups; i++)
+                qsort(t->groups[i]->devices, t->groups[i]->n_devices, sizeof(struct vc_pci_dev *), cmp_dev);
+        qsort(t->index, t->n_index, sizeof *t->index, cmp_entry);
+        return 0;
+}
+
+/* One pass over the bus's devices: each device read once through one reader, its group taken
+ * from its own iommu_group link (which the device read has anyway) instead of listing every
+ * group's devices directory, four system calls a group on hosts with thousands of groups; the
+ * groups directory and /dev/vfio are listed once (docs/PERFORMANCE.md, "Scale"). A group whose
+ * members are no PCI devices (other buses can share groups) is kept, with no member. */
+int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
+        _cleanup_free_ unsigned *numbers = NULL, *nodes = NULL;
+        _cleanup_free_ char *vfio_dir = NULL;
+        size_t n_numbers, n_nodes = 0, n_devs;
+        struct vc_pci_dev **devs;
         int r;
 
         if (!t)
@@ -185,74 +274,23 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
         t->groups = calloc(n_numbers + 1, sizeof *t->groups);
         if (!t->groups)
                 return -ENOMEM;
-        /* Every device through one reader, every group through one open directory, /dev/vfio
-         * listed once: a host with thousands of functions pays each path walk once
-         * (docs/PERFORMANCE.md, "Scale"). */
-        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
-        r = vc_pci_reader_new(ctx, &rd);
-        if (r < 0 && r != -ENOENT)
+        if ((r = vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &vfio_dir, NULL)) < 0)
                 return r;
-        _cleanup_free_ char *groups_dir = NULL, *vfio_dir = NULL;
-        _cleanup_free_ unsigned *nodes = NULL;
-        size_t n_nodes = 0;
-        if ((r = vc_ctx_path(ctx, VC_PLACE_IOMMU_GROUPS, &groups_dir, NULL)) < 0 ||
-            (r = vc_ctx_path(ctx, VC_PLACE_DEV_VFIO, &vfio_dir, NULL)) < 0)
-                return r;
-        _cleanup_close_ int groups_fd = vc_path_open(groups_dir, O_PATH | O_DIRECTORY, 0);
         bool nodes_known = vc_dir_list_numbers(vfio_dir, "", &nodes, &n_nodes) >= 0;
         for (size_t i = 0; i < n_numbers; i++) {
-                r = group_read(ctx, rd, groups_fd, numbers[i], &t->groups[t->n_groups]);
-                if (r == -ENOENT)
-                        continue;
-                if (r < 0)
-                        return r;
+                struct vc_group *g = calloc(1, sizeof *g);
+                if (!g)
+                        return -ENOMEM;
+                g->number = numbers[i];
+                g->vfio_node = -1;
                 if (nodes_known) /* bsearch() must not be given NULL, even for no element */
-                        t->groups[t->n_groups]->vfio_node =
-                                n_nodes > 0 &&
-                                bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
-                t->n_groups++;
+                        g->vfio_node = n_nodes > 0 &&
+                                       bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
+                t->groups[t->n_groups++] = g;
         }
-
-        size_t n_grouped = 0;
-        for (size_t i = 0; i < t->n_groups; i++)
-                n_grouped += t->groups[i]->n_devices;
-        t->index = calloc(n_grouped + 1, sizeof *t->index);
-        if (!t->index)
-                return -ENOMEM;
-        for (size_t i = 0; i < t->n_groups; i++)
-                for (size_t k = 0; k < t->groups[i]->n_devices; k++)
-                        t->index[t->n_index++] = (struct vc_topology_entry){
-                                .addr = *vc_pci_dev_addr(t->groups[i]->devices[k]), .group = t->groups[i] };
-        qsort(t->index, t->n_index, sizeof *t->index, cmp_entry);
-
-        /* Devices no group claimed: read only those, never a device twice. */
-        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, NULL);
-        if (r < 0)
+        if ((r = read_bus_devices(ctx, &devs, &n_devs)) < 0 ||
+            (r = topology_place(t, numbers, n_numbers, devs, n_devs)) < 0)
                 return r;
-        r = vc_dir_list(dir, &names);
-        if (r == -ENOENT) {
-                *ret = TAKE_PTR(t);
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        size_t count = 0;
-        for (char **i = names; *i; i++)
-                count++;
-        t->ungrouped = calloc(count + 1, sizeof *t->ungrouped);
-        if (!t->ungrouped)
-                return -ENOMEM;
-        for (char **i = names; *i; i++) {
-                struct vc_pci_addr a;
-                if (vc_pci_addr_parse(*i, &a) < 0 || vc_topology_find_group(t, &a))
-                        continue;
-                r = vc_pci_dev_read_with(ctx, rd, &a, &t->ungrouped[t->n_ungrouped]);
-                if (r == -ENODEV)
-                        continue;
-                if (r < 0)
-                        return r;
-                t->n_ungrouped++;
-        }
         *ret = TAKE_PTR(t);
         return 0;
 }

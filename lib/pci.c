@@ -16,7 +16,8 @@
 struct vc_pci_dev {
         struct vc_pci_addr addr;
         char name[VC_PCI_ADDR_STRLEN];
-        char *syspath;
+        char *link;     /* the bus's link to the device (ROOT/sys/bus/pci/devices/NAME) */
+        char *syspath;  /* where it leads: NULL until resolved (pci_dev_resolved()) */
         uint16_t vendor, device, subsystem_vendor, subsystem_device;
         uint32_t class_code;
         bool is_bridge;
@@ -25,6 +26,7 @@ struct vc_pci_dev {
         char *driver_override;
         int iommu_group;
         int boot_vga;
+        bool late_read; /* numa_node and reset_method read (on first use: pci_dev_read_late()) */
         char *reset_method;
         int numa_node;
         char *modalias;
@@ -116,6 +118,7 @@ int vc_pci_id_parse(const char *s, struct vc_pci_id *ret) {
 struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d) {
         if (!d)
                 return NULL;
+        free(d->link);
         free(d->syspath);
         free(d->driver);
         free(d->driver_module);
@@ -286,7 +289,9 @@ static int read_uevent(int dfd, struct vc_pci_dev *d) {
 struct vc_pci_reader {
         struct vc_ctx *ctx;
         char *devices;   /* the path of the bus's devices directory */
-        int devices_fd;  /* that directory, opened inside the root */
+        int devices_fd;  /* that directory, opened inside the root (absent: no reader, -ENOENT) */
+        int root_fd;     /* the root that path lies under, -1: "/" (vc_path_root_fd()) */
+        size_t root_len;
         bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
         /* The module of each driver met so far (module NULL: built in): a property of the
          * driver, read once per reader instead of once per bound device. */
@@ -328,6 +333,8 @@ struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
                 return NULL;
         if (rd->devices_fd >= 0)
                 close(rd->devices_fd);
+        if (rd->root_fd >= 0)
+                close(rd->root_fd);
         for (size_t i = 0; i < rd->n_modules; i++) {
                 free(rd->modules[i].driver);
                 free(rd->modules[i].module);
@@ -345,10 +352,14 @@ int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret) {
         if (!rd)
                 return -ENOMEM;
         rd->ctx = ctx;
-        rd->devices_fd = -1;
+        rd->devices_fd = rd->root_fd = -1;
         int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &rd->devices, NULL);
         if (r < 0)
                 return r;
+        r = vc_path_root_fd(rd->devices, &rd->root_len);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        rd->root_fd = r;
         rd->devices_fd = vc_path_open(rd->devices, O_RDONLY | O_DIRECTORY, 0);
         if (rd->devices_fd < 0)
                 return rd->devices_fd;
@@ -374,27 +385,35 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
 /* The steps of vc_pci_dev_read_with(), in its order; each fills its part of @d from the device's
  * directory @dfd. */
 
-/* @d->syspath: the device's canonical directory, from the bus's link @link (one readlinkat()
- * relative to @rd's directory when there is a reader). -ENODEV when the device is gone. */
-static int pci_dev_resolve(struct vc_pci_reader *rd, const char *link, struct vc_pci_dev *d) {
-        int r;
-        if (rd) {
-                char target[4096];
-                ssize_t k = readlinkat(rd->devices_fd, d->name, target, sizeof target - 1);
-                if (k >= 0) {
-                        target[k] = '\0';
-                        r = vc_link_target_join(link, target, &d->syspath);
-                } else
-                        r = negative_errno();
-        } else
-                r = vc_sysfs_read_link_target(link, &d->syspath);
-        if (r == -EINVAL) /* not a link: a plain directory (some test trees, copies of sysfs) */
-                d->syspath = strdup(link);
-        else if (r == -ENOENT)
+/* @d->syspath: the device's canonical directory, from the bus's link @d->link; the link itself
+ * when it is a plain directory (some test trees, copies of sysfs) or gone. -ENODEV when the
+ * device is gone. */
+static int pci_dev_resolve(struct vc_pci_dev *d) {
+        int r = vc_sysfs_read_link_target(d->link, &d->syspath);
+        if (r == -ENOENT)
                 return -ENODEV;
+        if (r == -EINVAL)
+                d->syspath = strdup(d->link);
         else if (r < 0)
                 return r;
         return d->syspath ? 0 : -ENOMEM;
+}
+
+static void pci_dev_find_parent(struct vc_pci_dev *d);
+
+/* The syspath and the parent, resolved on first use when the device was read through a reader,
+ * which opens the device's directory through the bus's link without reading the link: one
+ * system call a device less for `list` and `doctor`, which need neither (docs/PERFORMANCE.md,
+ * "Scale"). A device gone since then keeps its link as its syspath, and no parent. */
+static const char *pci_dev_resolved(const struct vc_pci_dev *cd) {
+        struct vc_pci_dev *d = (struct vc_pci_dev *) cd; /* a cache filled once; never a const object */
+        if (!d->syspath) {
+                if (pci_dev_resolve(d) < 0 && !d->syspath)
+                        d->syspath = strdup(d->link);
+                if (d->syspath)
+                        pci_dev_find_parent(d);
+        }
+        return d->syspath;
 }
 
 /* The ids, the class and the modalias in one read of uevent where it has them, else one
@@ -420,6 +439,15 @@ static int pci_dev_read_ids(int dfd, struct vc_pci_dev *d) {
 static void pci_dev_read_header_type(int dfd, struct vc_pci_dev *d) {
         unsigned char cfg[64];
         ssize_t n = -1;
+        /* The kernel keeps class and header type in agreement (a class that does not fit the
+         * header type is shown as 0x000000): only a bridge's class (base class 06) or an undefined
+         * one (00) can go with a bridge header. The others, most devices (every VF), are
+         * endpoints without a look at their config space (docs/PERFORMANCE.md, "Scale"). */
+        uint32_t base = d->class_code >> 16;
+        if (base != 0x06 && base != 0x00) {
+                d->is_bridge = false;
+                return;
+        }
         _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd >= 0)
                 do
@@ -462,20 +490,37 @@ static int pci_dev_read_group(int dfd, struct vc_pci_dev *d) {
         return 0;
 }
 
-/* boot_vga, numa_node, reset_method: absent leaves the default. */
-static int pci_dev_read_optional(int dfd, struct vc_pci_dev *d) {
+/* boot_vga: absent leaves the default. */
+static void pci_dev_read_boot_vga(int dfd, struct vc_pci_dev *d) {
         int v;
         /* The kernel shows boot_vga only on VGA-class devices (base class 03, subclass 00, or the
          * pre-2.0 "VGA compatible" 00/01): not looked for on the others. */
         uint32_t sub = d->class_code >> 8;
         if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dfd, "boot_vga", &v) >= 0)
                 d->boot_vga = v != 0;
+}
+
+/* numa_node and reset_method, read when first asked for (vc_pci_dev_numa_node(),
+ * vc_pci_dev_reset_method()): only `show` and a few of `doctor`'s checks of single devices use
+ * them, and reading them for every device was six of the some twenty system calls a device cost
+ * `list` (docs/PERFORMANCE.md, "Scale"). Absent leaves the default; a device gone since it was
+ * read reads as one without them. */
+static void pci_dev_read_late(const struct vc_pci_dev *cd) {
+        struct vc_pci_dev *d = (struct vc_pci_dev *) cd; /* a cache filled once; never a const object */
+        int v;
+
+        if (d->late_read)
+                return;
+        d->late_read = true;
+        const char *syspath = pci_dev_resolved(d);
+        _cleanup_close_ int dfd = syspath ? open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+        if (dfd < 0)
+                return;
         if (at_read_int(dfd, "numa_node", &v) >= 0)
                 d->numa_node = v;
         read_optional_string(dfd, "reset_method", &d->reset_method);
-        if (!d->reset_method && attr_exists(dfd, "reset_method") && !(d->reset_method = strdup("")))
-                return -ENOMEM; /* present but unreadable: no method */
-        return 0;
+        if (!d->reset_method && attr_exists(dfd, "reset_method"))
+                d->reset_method = strdup(""); /* present but unreadable: no method (NULL when out of memory) */
 }
 
 /* SR-IOV: the PF of a VF (physfn); a PF's VF counts. sriov_numvfs and sriov_totalvfs come
@@ -516,7 +561,6 @@ static void pci_dev_find_parent(struct vc_pci_dev *d) {
 int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
                          struct vc_pci_dev **ret) {
         _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
-        _cleanup_free_ char *link = NULL;
         int r;
 
         d = calloc(1, sizeof *d);
@@ -527,12 +571,15 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         d->iommu_group = -1;
         d->boot_vga = -1;
         d->numa_node = -1;
-        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &link, "%s", d->name);
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &d->link, "%s", d->name);
         if (r < 0)
                 return r;
-        if ((r = pci_dev_resolve(rd, link, d)) < 0)
+        /* Through a reader: the directory opened through the link, inside the root, and the link
+         * read only when asked for (pci_dev_resolved()); else resolved now, as before a claim. */
+        if (!rd && (r = pci_dev_resolve(d)) < 0)
                 return r;
-        _cleanup_close_ int dfd = open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        _cleanup_close_ int dfd = rd ? vc_path_open_under(rd->root_fd, rd->root_len, d->link, O_PATH | O_DIRECTORY)
+                                     : open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0)
                 return -ENODEV;
 
@@ -544,13 +591,14 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         if ((r = pci_dev_read_ids(dfd, d)) < 0)
                 return r;
         pci_dev_read_header_type(dfd, d);
-        if ((r = pci_dev_read_driver(rd, dfd, d)) < 0 || (r = pci_dev_read_group(dfd, d)) < 0 ||
-            (r = pci_dev_read_optional(dfd, d)) < 0)
+        if ((r = pci_dev_read_driver(rd, dfd, d)) < 0 || (r = pci_dev_read_group(dfd, d)) < 0)
                 return r;
+        pci_dev_read_boot_vga(dfd, d);
         pci_dev_read_sriov(dfd, d);
         /* Only asked of a device bound to a driver other than vfio-pci (vc_pci_dev_is_on_vfio()). */
         d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && attr_exists(dfd, "vfio-dev");
-        pci_dev_find_parent(d);
+        if (d->syspath)
+                pci_dev_find_parent(d);
 
         *ret = TAKE_PTR(d);
         return 0;
@@ -619,12 +667,18 @@ const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->d
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
 bool vc_pci_dev_write_pending(const struct vc_pci_dev *d) { return d->write_pending; }
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }
-const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d) { return d->reset_method; }
-int vc_pci_dev_numa_node(const struct vc_pci_dev *d) { return d->numa_node; }
+const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d) {
+        pci_dev_read_late(d);
+        return d->reset_method;
+}
+int vc_pci_dev_numa_node(const struct vc_pci_dev *d) {
+        pci_dev_read_late(d);
+        return d->numa_node;
+}
 const char *vc_pci_dev_modalias(const struct vc_pci_dev *d) { return d->modalias; }
 unsigned vc_pci_dev_num_vfs(const struct vc_pci_dev *d) { return d->num_vfs; }
 unsigned vc_pci_dev_total_vfs(const struct vc_pci_dev *d) { return d->total_vfs; }
-const char *vc_pci_dev_syspath(const struct vc_pci_dev *d) { return d->syspath; }
+const char *vc_pci_dev_syspath(const struct vc_pci_dev *d) { return pci_dev_resolved(d); }
 
 bool vc_pci_dev_physfn(const struct vc_pci_dev *d, struct vc_pci_addr *ret) {
         if (d->has_physfn && ret)
@@ -633,6 +687,7 @@ bool vc_pci_dev_physfn(const struct vc_pci_dev *d, struct vc_pci_addr *ret) {
 }
 
 bool vc_pci_dev_parent(const struct vc_pci_dev *d, struct vc_pci_addr *ret) {
+        (void) pci_dev_resolved(d);
         if (d->has_parent && ret)
                 *ret = d->parent;
         return d->has_parent;
@@ -701,13 +756,13 @@ int vc_pci_dev_read_link(const struct vc_pci_dev *d, struct vc_pci_link *ret) {
         struct vc_pci_link l = {};
         char *s = NULL;
 
-        (void) read_path_string(d->syspath, "current_link_speed", &l.current_speed);
-        (void) read_path_string(d->syspath, "max_link_speed", &l.max_speed);
-        if (read_path_string(d->syspath, "current_link_width", &s) >= 0) {
+        (void) read_path_string(vc_pci_dev_syspath(d), "current_link_speed", &l.current_speed);
+        (void) read_path_string(vc_pci_dev_syspath(d), "max_link_speed", &l.max_speed);
+        if (read_path_string(vc_pci_dev_syspath(d), "current_link_width", &s) >= 0) {
                 l.current_width = (unsigned) strtoul(s, NULL, 10);
                 free(s);
         }
-        if (read_path_string(d->syspath, "max_link_width", &s) >= 0) {
+        if (read_path_string(vc_pci_dev_syspath(d), "max_link_width", &s) >= 0) {
                 l.max_width = (unsigned) strtoul(s, NULL, 10);
                 free(s);
         }
@@ -736,7 +791,7 @@ bool vc_pci_link_degraded(const struct vc_pci_link *l) {
 
 int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, size_t *ret_n) {
         _cleanup_free_ char *text = NULL;
-        int r = read_path_string(d->syspath, "resource", &text);
+        int r = read_path_string(vc_pci_dev_syspath(d), "resource", &text);
         if (r < 0)
                 return r;
 

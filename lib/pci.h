@@ -77,7 +77,9 @@ const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d);
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d);
 /* 1 or 0, -1 when the attribute is absent (not a VGA device). */
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d);
-/* Space-separated reset methods, "" when the kernel offers none, NULL when it has no attribute. */
+/* Space-separated reset methods, "" when the kernel offers none, NULL when it has no attribute.
+ * This and the NUMA node (-1: none) are read from sysfs on the first call for @d, not with the
+ * rest of the device (few callers ask; docs/PERFORMANCE.md, "Scale"). */
 const char *vc_pci_dev_reset_method(const struct vc_pci_dev *d);
 int vc_pci_dev_numa_node(const struct vc_pci_dev *d);
 const char *vc_pci_dev_modalias(const struct vc_pci_dev *d);

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PCI address and id parsing: what an admin may write in the config and on the command line. */
 
+#include "iommu.h"
 #include "pci.h"
+#include "root.h"
 #include "tests.h"
+#include "tree.h"
 
 static void check_addr(const char *s, unsigned domain, unsigned bus, unsigned slot, unsigned func,
                        const char *formatted) {
@@ -175,6 +178,153 @@ TEST(id_matches) {
         ASSERT_FALSE(vc_pci_id_matches(&want, &have));
         ASSERT_OK(vc_pci_id_parse("8086:2204", &want));
         ASSERT_FALSE(vc_pci_id_matches(&want, &have));
+}
+
+/* Reading the topology (docs/PERFORMANCE.md, "Scale"): a device under ROOT/sys/devices/pci0000:00/
+ * @path, with @cls and @config_header (the header type byte, -1: no config file), in IOMMU group
+ * @group (-1: none). */
+static void tree_pci_dev(const char *root, const char *path, const char *cls, int config_header, int group) {
+        char rel[512], link[512];
+        const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/vendor", path);
+        tree_file(root, rel, "0x8086\n");
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/device", path);
+        tree_file(root, rel, "0x1572\n");
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/class", path);
+        tree_file(root, rel, cls);
+        if (config_header >= 0) {
+                char cfg[64] = { 0 };
+                cfg[0x0e] = (char) config_header;
+                snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/config", path);
+                char *p = tree_path(root, rel);
+                FILE *f = fopen(p, "we");
+                if (!f || fwrite(cfg, 1, sizeof cfg, f) != sizeof cfg || fclose(f) != 0)
+                        abort();
+                free(p);
+        }
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/reset_method", path);
+        tree_file(root, rel, "bus\n");
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/numa_node", path);
+        tree_file(root, rel, "0\n");
+        snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", name);
+        snprintf(link, sizeof link, "../../../devices/pci0000:00/%s", path);
+        tree_link(root, rel, link);
+        if (group >= 0) {
+                snprintf(rel, sizeof rel, "sys/kernel/iommu_groups/%d/devices", group);
+                tree_dir(root, rel);
+                int depth = 1;
+                for (const char *c = path; *c; c++)
+                        depth += *c == '/';
+                char up[256] = "";
+                for (int i = 0; i < depth + 2; i++)
+                        strcat(up, "../");
+                snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/iommu_group", path);
+                snprintf(link, sizeof link, "%skernel/iommu_groups/%d", up, group);
+                tree_link(root, rel, link);
+        }
+}
+
+static const struct vc_pci_dev *topology_dev(const struct vc_topology *t, const char *name) {
+        for (size_t i = 0; i < t->n_groups; i++)
+                for (size_t k = 0; k < vc_group_n_devices(t->groups[i]); k++)
+                        if (streq(vc_pci_dev_name(vc_group_device(t->groups[i], k)), name))
+                                return vc_group_device(t->groups[i], k);
+        for (size_t i = 0; i < t->n_ungrouped; i++)
+                if (streq(vc_pci_dev_name(t->ungrouped[i]), name))
+                        return t->ungrouped[i];
+        return NULL;
+}
+
+TEST(topology_group_from_device_link) {
+        /* Each device's group is what its iommu_group link names: the group's own devices
+         * directory is not listed (here it is even empty). A group no PCI device names stays,
+         * with no member; a link to a group the groups directory lacks reads as no group. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+
+        tree_pci_dev(root, "0000:00:01.0", "0x060400\n", 1, 3);
+        tree_pci_dev(root, "0000:00:01.0/0000:01:00.1", "0x040300\n", 0, 7);
+        tree_pci_dev(root, "0000:00:01.0/0000:01:00.0", "0x030000\n", 0, 7);
+        tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, -1);
+        tree_link(root, "sys/devices/pci0000:00/0000:00:02.0/iommu_group", "../../../kernel/iommu_groups/9");
+        tree_dir(root, "sys/kernel/iommu_groups/4/devices");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_EQ(t->n_groups, 3);
+        ASSERT_EQ(vc_group_number(t->groups[0]), 3);
+        ASSERT_EQ(vc_group_n_devices(t->groups[0]), 1);
+        ASSERT_TRUE(vc_pci_dev_is_bridge(vc_group_device(t->groups[0], 0)));
+        ASSERT_EQ(vc_group_number(t->groups[1]), 4);
+        ASSERT_EQ(vc_group_n_devices(t->groups[1]), 0);
+        ASSERT_EQ(vc_group_number(t->groups[2]), 7);
+        ASSERT_EQ(vc_group_n_devices(t->groups[2]), 2); /* in address order */
+        ASSERT_STREQ(vc_pci_dev_name(vc_group_device(t->groups[2], 0)), "0000:01:00.0");
+        ASSERT_STREQ(vc_pci_dev_name(vc_group_device(t->groups[2], 1)), "0000:01:00.1");
+        ASSERT_EQ(t->n_ungrouped, 1);
+        ASSERT_STREQ(vc_pci_dev_name(t->ungrouped[0]), "0000:00:02.0");
+        struct vc_pci_addr a;
+        ASSERT_OK(vc_pci_addr_parse("01:00.1", &a));
+        ASSERT_TRUE(vc_topology_find_group(t, &a) == t->groups[2]);
+        ASSERT_OK(vc_pci_addr_parse("00:02.0", &a));
+        ASSERT_NULL(vc_topology_find_group(t, &a));
+        /* the syspath and the parent, resolved from the bus's link when first asked for */
+        const struct vc_pci_dev *d = vc_group_device(t->groups[2], 1);
+        ASSERT_TRUE(vc_pci_dev_parent(d, &a));
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&a), "0000:00:01.0");
+        char *want = tree_path(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.1");
+        ASSERT_STREQ(vc_pci_dev_syspath(d), want);
+        free(want);
+        ASSERT_FALSE(vc_pci_dev_parent(vc_group_device(t->groups[0], 0), NULL));
+}
+
+TEST(bridge_from_class_and_header) {
+        /* The config space's header type is looked at only where the class is a bridge's or
+         * undefined: the kernel shows any other class only with an endpoint's header. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+
+        tree_pci_dev(root, "0000:00:01.0", "0x060400\n", 1, -1);    /* a bridge */
+        tree_pci_dev(root, "0000:00:02.0", "0x060400\n", 0, -1);    /* config says endpoint */
+        tree_pci_dev(root, "0000:00:03.0", "0x000000\n", 1, -1);    /* undefined class, bridge header */
+        tree_pci_dev(root, "0000:00:04.0", "0x060700\n", -1, -1);   /* no config: the class says CardBus */
+        tree_pci_dev(root, "0000:00:05.0", "0x020000\n", 1, -1);    /* NIC: the header is not looked at */
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_EQ(t->n_ungrouped, 5);
+        ASSERT_TRUE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:01.0")));
+        ASSERT_FALSE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:02.0")));
+        ASSERT_TRUE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:03.0")));
+        ASSERT_TRUE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:04.0")));
+        ASSERT_FALSE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:05.0")));
+}
+
+TEST(reset_method_and_numa_node_read_when_asked) {
+        /* Only `show` and some of doctor's checks use them: read on first use, once. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+
+        tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, 1);
+        tree_pci_dev(root, "0000:00:03.0", "0x020000\n", 0, 2);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_topology_read(ctx, &t));
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/reset_method", "flr bus\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/numa_node", "1\n");
+        const struct vc_pci_dev *d = topology_dev(t, "0000:00:02.0");
+        ASSERT_STREQ(vc_pci_dev_reset_method(d), "flr bus");
+        ASSERT_EQ(vc_pci_dev_numa_node(d), 1);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/numa_node", "0\n");
+        ASSERT_EQ(vc_pci_dev_numa_node(d), 1); /* read once */
+        /* absent: unknown; present but empty: no method */
+        char *p = tree_path(root, "sys/devices/pci0000:00/0000:00:03.0/reset_method");
+        ASSERT_OK(unlink(p) < 0 ? -errno : 0);
+        free(p);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:03.0/numa_node", "-1\n");
+        d = topology_dev(t, "0000:00:03.0");
+        ASSERT_NULL(vc_pci_dev_reset_method(d));
+        ASSERT_EQ(vc_pci_dev_numa_node(d), -1);
 }
 
 int main(int argc, char **argv) {
