@@ -422,11 +422,13 @@ ovmf() {
 # before it. 128 of them put it at each 32-byte place of a 4 KiB page once. In a build with
 # AddressSanitizer (Makefile.am's check-asan) the leak check at exit took the block at 16 bytes past
 # a page for one with a header and its tracer died of SIGSEGV (exit 134); src/virt-load.c says why
-# it no longer does. Without the sanitizer the loop only shows that add does not mind the lines.
+# it no longer does. Without the sanitizer (ASAN_OPTIONS unset: make check, check-valgrind, where
+# 128 starts of libvirt would cost minutes) three counts show that add does not mind the lines.
 @test "add through libvirt after a configuration of 1 to 128 match lines: each exits 0 (under AddressSanitizer: its leak check too)" {
         node "$(stopped gaming)"
-        local n
-        for n in $(seq 1 128); do
+        local n counts="1 62 128"
+        [ -z "${ASAN_OPTIONS:-}" ] || counts=$(seq 1 128)
+        for n in $counts; do
                 {
                         printf '[device gpu]\nmatch = 10de:2204\n[device other]\n'
                         for ((i = 1; i <= n; i++)); do printf 'match = 1234:%04x\n' "$i"; done
