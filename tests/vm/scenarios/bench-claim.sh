@@ -4,6 +4,8 @@
 # e1000e's group (neither the default-route NIC nor the root disk), done three ways:
 #   bare       tests/bench/bare-claim: driver_override, unbind, drivers_probe per device, nothing else
 #   vfio-claim `vfio-claim enable DEV` / `vfio-claim disable DEV` (conf.d file written and removed)
+#   vc-release `vfio-claim enable DEV` / `vfio-claim release DEV`, the conf.d file then removed
+#              untimed (release gives back without disable's look at libvirt's domains)
 #   driverctl  `driverctl set-override DEV vfio-pci` / `unset-override DEV`, each endpoint of the group
 # VC_BENCH_RUNS round trips (claim then release; default 5), the methods taking turns round trip by
 # round trip. Each command is run by tests/bench/cpu-bench (installed by install-project.sh into
@@ -51,6 +53,8 @@ cmds() {
         bare.*) _c="$B/bare-claim $_p '' $*" ;;
         vfio-claim.claim) _c="$VCB enable $_d" ;;
         vfio-claim.release) _c="$VCB disable $_d" ;;
+        vc-release.claim) _c="$VCB enable $_d" ;;
+        vc-release.release) _c="$VCB release $_d" ;;
         driverctl.claim) for _a; do _c="$_c${_c:+ -- }$DC set-override $_a vfio-pci"; done ;;
         driverctl.release) for _a; do _c="$_c${_c:+ -- }$DC unset-override $_a"; done ;;
         esac
@@ -67,6 +71,7 @@ step() {
                 return 1
         fi
         echo "$_r" >>"$D/$_k.$_m.$_p"
+        [ "$_m.$_p" = vc-release.release ] && rm -f "$(vc_conf_of "$_d")"
         udevadm settle -t 60
         if [ "$_p" = claim ]; then
                 vc_wait 30 on_vfio "$_g" $_eps || { on_vfio "$_g" $_eps; VC_WHY=" after $_m claim:$VC_WHY"; return 1; }
@@ -84,7 +89,7 @@ give_back() {
         udevadm settle -t 60
 }
 
-METHODS="bare vfio-claim driverctl"
+METHODS="bare vfio-claim vc-release driverctl"
 for k in DISP NIC; do
         case $k in DISP) dev=$VGA g=$G_DISP what=display+audio ;; NIC) dev=$E1E g=$G_NIC what=e1000e ;; esac
         vc_host_whole "$g" $(eval echo "\$EP_$k") || { vc_not_ok "$what group $g is not the host's before the bench:$VC_WHY"; continue; }
@@ -116,7 +121,7 @@ left=$(ls -A /etc/driverctl.d /etc/vfio-claim/conf.d 2>/dev/null | grep -v ':$' 
 
 # The table: medians over the round trips (ms), and the ratios to the bare writes'.
 echo "bench-claim: $N round trips per method and group, medians; CPU = user+sys of the command and its children; ms"
-echo "| group | method | claim CPU | release CPU | round trip CPU | CPU × bare | claim wall | release wall | round trip wall | wall × bare |"
+echo "| group | method (claim / release) | claim CPU | release CPU | round trip CPU | CPU × bare | claim wall | release wall | round trip wall | wall × bare |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 med() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 for k in DISP NIC; do
@@ -130,7 +135,13 @@ for k in DISP NIC; do
                 tc=$(paste "$c" "$r" | awk '{ print $1 + $3 }' | med)
                 tw=$(paste "$c" "$r" | awk '{ print $2 + $4 }' | med)
                 [ "$m" = bare ] && bc=$tc bw=$tw
-                awk -v w="$what" -v m="$m" -v cc="$cc" -v rc="$rc" -v tc="$tc" -v cw="$cw" -v rw="$rw" -v tw="$tw" \
+                case $m in
+                bare) label="bare writes (bare-claim)" ;;
+                vfio-claim) label="vfio-claim enable / disable" ;;
+                vc-release) label="vfio-claim enable / release" ;;
+                driverctl) label="driverctl set-override / unset-override" ;;
+                esac
+                awk -v w="$what" -v m="$label" -v cc="$cc" -v rc="$rc" -v tc="$tc" -v cw="$cw" -v rw="$rw" -v tw="$tw" \
                         -v bc="$bc" -v bw="$bw" 'BEGIN {
                         printf "| %s | %s | %.1f | %.1f | %.1f | %s | %.1f | %.1f | %.1f | %s |\n", w, m,
                                 cc / 1000, rc / 1000, tc / 1000, (bc > 0 ? sprintf("%.1f×", tc / bc) : ""),
