@@ -23,9 +23,11 @@ mirror=$(mirror_of_host "$codename" | head -n1) || true
 
 # Packages of the root, minus what minbase has. Versions of the big ones go
 # into the cache key.
+# driverctl and strace: `make bench-vm` compares the CLI with driverctl's
+# overrides and counts the CLI's system calls (tests/vm/scenarios/bench-claim.sh).
 pkgs=(systemd-sysv udev kmod dracut iproute2 jq pciutils procps busybox
       libvirt-daemon-system libvirt-clients qemu-system-x86
-      libinih1 libxml2 libkmod2 libudev1 libvirt0)
+      libinih1 libxml2 libkmod2 libudev1 libvirt0 driverctl strace)
 kpkg=$(kernel_pkg)
 [[ -n $kpkg ]] || skip "apt knows no kernel package behind linux-image-amd64"
 vers=$(apt-cache policy "$kpkg" dracut systemd libvirt-daemon-system qemu-system-x86 2>/dev/null |

@@ -4,7 +4,8 @@
 # cache, so SRC is never modified and an in-tree build there does not matter)
 # and install it with its own `make install DESTDIR=...`, plus every shared
 # library its ELF files need (what ldd lists, and the dynamic loader), unless
-# --no-libs (the Debian-route guest has its own, from the same release).
+# --no-libs (the Debian-route guest has its own, from the same release). Also
+# tests/bench/bare-claim and cpu-bench, into /usr/libexec/vc-lab-bench (the lab's bench).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -34,6 +35,12 @@ fi
 make -j"$(nproc)" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; die "make failed (log: $log)"; }
 rm -rf "$dest"
 make install DESTDIR="$dest" >>"$log" 2>&1 || { tail -n 30 "$log" >&2; die "make install failed (log: $log)"; }
+# The lab's bench (scenarios/bench-claim.sh, `make bench-vm`): the bare sysfs writes and the
+# CPU meter of `make bench`, built by the same build and put where no package puts anything.
+make tests/bench/bare-claim tests/bench/cpu-bench >>"$log" 2>&1 ||
+        { tail -n 30 "$log" >&2; die "building the bench programs failed (log: $log)"; }
+install -D -m 0755 tests/bench/bare-claim "$dest/usr/libexec/vc-lab-bench/bare-claim"
+install -D -m 0755 tests/bench/cpu-bench "$dest/usr/libexec/vc-lab-bench/cpu-bench"
 
 # Shared libraries of every installed ELF file, copied to the same paths.
 declare -A libs=()

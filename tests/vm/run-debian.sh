@@ -18,6 +18,8 @@
 #                      (/boot/initrd.img-KVER, taken out of the disk)
 #   --append ARGS      extra kernel command line (e.g. rd.vfio_claim=0)
 #   --claim-with sysfs|cli
+#   --env NAME=VALUE   set NAME (VC_[A-Z0-9_]*) for the scenarios in the guest,
+#                      e.g. --env VC_BENCH_RUNS=10 (repeatable)
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -30,6 +32,7 @@ prepare=
 append=
 claim_with=sysfs
 scenarios=()
+envs=()
 while (($#)); do
         case $1 in
         --src) src=$(cd "$2" && pwd); shift 2 ;;
@@ -38,6 +41,9 @@ while (($#)); do
         --scenario-timeout) scen_timeout=$2; shift 2 ;;
         --prepare) prepare=$2; shift 2 ;;
         --append) append=$2; shift 2 ;;
+        --env)
+                [[ ${2:-} =~ ^VC_[A-Z0-9_]+=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env VC_NAME=VALUE (a plain value), not '${2:-}'"
+                envs+=("$2"); shift 2 ;;
         --claim-with) claim_with=$2; [[ $2 == sysfs || $2 == cli ]] || die "--claim-with sysfs|cli"; shift 2 ;;
         -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -90,6 +96,7 @@ tar -C "$run/lib" -cf "$run/scenarios.tar" .
         printf 'VC_SCENARIO_TIMEOUT=%q\nVC_STEP_TIMEOUT=10\n' "$scen_timeout"
         printf 'VC_CLAIM_WITH=%q\n' "$claim_with"
         echo VC_REBOOT_VIA=host
+        for e in "${envs[@]}"; do printf 'export %s=%q\n' "${e%%=*}" "${e#*=}"; done
 } >"$run/run.conf"
 cp "$run/run.conf" "$logdir/run.conf"
 qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$run/overlay.qcow2"
