@@ -261,7 +261,7 @@ static void check_confined(int (*open_in)(int, const char *, int, mode_t)) {
         tree_link(top, "root/sys/bus/pci/drivers_probe", victim);                     /* absolute, out */
         tree_link(top, "root/sys/bus/pci/rescan", "../../../../../../../../../../../..");
         tree_link(top, "root/sys/bus/pci/devices/0000:01:00.0/driver_override",
-                  "../../../../../../../../../../../../../../../../../../..//tmp");
+                  "../../../../../../../../../../../../../../../../../../..//vc-absent");
         /* the state directory as configured (RUNSTATEDIR: /run, or below distcheck's prefix) */
         tree_link(top, "root" RUNSTATEDIR "/vfio-claim", outside);                   /* a directory out */
         tree_link(top, "root/etc/inside", "/sys/bus/pci/devices/0000:01:00.0/vendor"); /* absolute, in */
@@ -309,7 +309,7 @@ static void check_confined(int (*open_in)(int, const char *, int, mode_t)) {
         ASSERT_STREQ(t, expect);
         free(t);
         ASSERT_OK(vc_sysfs_read_link_target(ovr, &t));
-        _cleanup_free_ char *expect2 = tree_path(root, "tmp");
+        _cleanup_free_ char *expect2 = tree_path(root, "vc-absent");
         ASSERT_STREQ(t, expect2);
 
         _cleanup_free_ char *after = tree_read(outside, "victim");
