@@ -179,13 +179,15 @@ doctor_rom() {
         mkdir -p "$ROOT/etc/libvirt"
         # ROM files where "others" may search every directory above (bats' own temporary
         # directory is private): a directory of our own under /tmp, removed in teardown
-        # (not below a directory the fake root has too, e.g. its state directory when the
-        # build's prefix is under /tmp: the fake kernel would look for the file in the tree)
-        local base
+        # (not below the top directory of the state directory, which the fake kernel serves
+        # from its tree: /tmp itself when the build's prefix is under /tmp, as in a distcheck of
+        # a clone there; nor of one the fake root has)
+        local base d rs=${VC_RUNSTATEDIR:-/run}
+        rs=${rs#/}
         for base in /tmp /var/tmp /dev/shm ''; do
                 [ -n "$base" ] || skip "no world-searchable temporary directory outside the fake root"
                 d=${base#/}
-                [ -e "$ROOT/${d%%/*}" ] || break
+                [ "${d%%/*}" = "${rs%%/*}" ] || [ -e "$ROOT/${d%%/*}" ] || break
         done
         ROMS=$(mktemp -d "$base/vc-rom-test.XXXXXX")
         chmod 755 "$ROMS"
