@@ -10,7 +10,6 @@
 #include <stddef.h>
 
 #include "config.h"
-#include "iommu.h"
 #include "pci.h"
 #include "root.h"
 
