@@ -13,7 +13,7 @@ host="$(nproc) CPUs ($(lscpu 2>/dev/null | sed -n 's/^Model name: *//p' | head -
 host="$host $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r)"
 start="$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
-bash "$VC_LAB_DIR/run-debian.sh" --logdir "$logdir" --env "VC_BENCH_RUNS=$runs" "$@" bench-claim || rc=$?
+bash "$VC_LAB_DIR/run-debian.sh" --logdir "$logdir" --env "VC_BENCH_RUNS=$runs" --install make "$@" bench-claim || rc=$?
 echo "# make bench-vm: $runs round trips; started $start; ended $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# host: $host; guest: QEMU TCG, 2 vCPUs ($(tr ' ' '\n' <"$logdir/qemu.cmdline" 2>/dev/null | grep -m1 -A1 '^-accel$' | tail -n1 | tr -d '\\'))"
 echo "# lab times: $(cat "$logdir/times" 2>/dev/null)"

@@ -1,9 +1,9 @@
 #!/bin/bash
 # run-debian.sh [OPTIONS] [SCENARIO...]
 # Boot the Debian-route guest (systemd, udev, libvirtd, dracut; built by
-# build-debian.sh) through a throw-away qcow2 overlay, install the project
-# at boot (fw_cfg), run the scenarios, print TAP. Same scenario helpers,
-# framing and log layout as run.sh; boot it as rarely as possible (slow).
+# build-debian.sh) through a throw-away qcow2 overlay, install the project,
+# run the scenarios, print TAP. Same scenario helpers, framing and log layout
+# as run.sh; boot it as rarely as possible (slow).
 #
 # Options:
 #   --src DIR          project source tree (default: this repo)
@@ -18,6 +18,16 @@
 #                      (/boot/initrd.img-KVER, taken out of the disk)
 #   --append ARGS      extra kernel command line (e.g. rd.vfio_claim=0)
 #   --claim-with sysfs|cli
+#   --install deb|make  how the project gets into the guest (default deb,
+#                      or make for a tree without debian/, as a tarball is):
+#                      deb: the packages of tests/deb/build.sh, installed by
+#                      the first scenario, package-install, with
+#                      `apt-get install ./vfio-claim_*.deb` while libvirtd
+#                      runs (then libvirtd restarted, as the package says);
+#                      make: `make install` into the image at boot, before
+#                      udev starts (tests/vm/install-project.sh; the default
+#                      with --prepare, and `make bench-vm` asks for it: it
+#                      needs the bench programs)
 #   --env NAME=VALUE   set NAME (VC_[A-Z0-9_]*) for the scenarios in the guest,
 #                      e.g. --env VC_BENCH_RUNS=10 (repeatable)
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
@@ -31,6 +41,7 @@ scen_timeout=600
 prepare=
 append=
 claim_with=sysfs
+install=
 scenarios=()
 envs=()
 while (($#)); do
@@ -44,6 +55,7 @@ while (($#)); do
         --env)
                 [[ ${2:-} =~ ^VC_[A-Z0-9_]+=[A-Za-z0-9_.,:/+-]*$ ]] || die "--env VC_NAME=VALUE (a plain value), not '${2:-}'"
                 envs+=("$2"); shift 2 ;;
+        --install) install=$2; [[ $2 == deb || $2 == make ]] || die "--install deb|make"; shift 2 ;;
         --claim-with) claim_with=$2; [[ $2 == sysfs || $2 == cli ]] || die "--claim-with sysfs|cli"; shift 2 ;;
         -h | --help) sed -n '2,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; exit 0 ;;
         -*) die "unknown option $1 (see --help)" ;;
@@ -51,6 +63,13 @@ while (($#)); do
         esac
 done
 ((${#scenarios[@]})) || scenarios=(debian-smoke iommu-groups)
+if [[ -z $install ]]; then
+        if [[ -n $prepare ]]; then install=make
+        elif [[ -f $src/debian/control ]]; then install=deb
+        else install=make; msg "$src has no debian/ (a release tarball): installing with make install"
+        fi
+fi
+[[ $install == make || -z $prepare ]] || die "--prepare needs --install make (it runs before the scenarios)"
 
 qemu_bin=${VC_LAB_QEMU:-qemu-system-x86_64}
 command -v "$qemu_bin" >/dev/null 2>&1 || skip "$qemu_bin not found: install qemu-system-x86 to run the lab"
@@ -68,13 +87,26 @@ t_img=$(date +%s.%N)
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/vc-lab.XXXXXX")
 trap 'rm -rf "$run"' EXIT
-"$VC_LAB_DIR/install-project.sh" --no-libs "$src" "$run/dest"
-tar -C "$run/dest" -cf "$run/project.tar" .
-
-# Scenarios, helpers and the prepare script, unpacked to /usr/lib/vc-lab.
+# Scenarios, helpers, the prepare script and the packages, unpacked to /usr/lib/vc-lab.
 mkdir -p "$run/lib/scenarios"
 cp "$VC_LAB_DIR/guest/lib.sh" "$run/lib/"
 names=()
+project=()
+if [[ $install == make ]]; then
+        "$VC_LAB_DIR/install-project.sh" --no-libs "$src" "$run/dest"
+        tar -C "$run/dest" -cf "$run/project.tar" .
+        project=(-fw_cfg "name=opt/vc/project.tar,file=$run/project.tar")
+else
+        debs=$(bash "$VC_LAB_DIR/../deb/build.sh" --src "$src") || {
+                rc=$?
+                ((rc == 77)) && exit 77
+                die "building the packages failed (exit $rc)"
+        }
+        mkdir -p "$run/lib/debs"
+        cp "$debs"/vfio-claim_*.deb "$debs"/vfio-claim-dracut_*.deb "$run/lib/debs/"
+        cp "$VC_LAB_DIR/scenarios/package-install.sh" "$run/lib/scenarios/"
+        names+=(package-install)
+fi
 for s in "${scenarios[@]}"; do
         if [[ $s == */* || $s == *.sh ]]; then
                 [[ -f $s ]] || die "no scenario file $s"
@@ -114,7 +146,7 @@ boot_args() {
         -kernel "$img/vmlinuz" -initrd "$1"
         -append "root=/dev/vda rw console=ttyS0 intel_iommu=on iommu=pt panic=-1 loglevel=4 systemd.show_status=0 $append"
         -fw_cfg "name=opt/vc/run.conf,file=$run/run.conf"
-        -fw_cfg "name=opt/vc/project.tar,file=$run/project.tar"
+        "${project[@]}"
         -fw_cfg "name=opt/vc/scenarios.tar,file=$run/scenarios.tar"
         "${VC_TOPOLOGY[@]}"
         -drive "file=$run/overlay.qcow2,if=none,id=d0,format=qcow2"

@@ -9,6 +9,8 @@
 # so host drivers load before the root is mounted. After each boot the guest reports driver
 # links, overrides, /dev/vfio, state records and the kernel log (with the driver core's probe
 # messages switched on by dyndbg, so "no probe" can be checked, not only "not bound").
+# The project comes in as its Debian packages (tests/deb/build.sh), installed with apt-get in
+# each guest root before it is configured.
 # Prints TAP; exit 0 all passed, 1 a failure, 77 cannot run here.
 #
 # First cut of the lab's Debian route for the boot scenarios: the root (debootstrap minbase +
@@ -67,17 +69,11 @@ if [ ! -e "$BASE/.done" ]; then
 fi
 
 # ---------------------------------------------------------------- the project
-BUILD=$CACHE/build
-STAGE=$LOG/stage
-say "building $SRC"
-# A fresh copy each run: a build left by another tree (configured for its file lists) would link
-# stale objects.
-rm -rf "$BUILD" && mkdir -p "$BUILD"
-copy_sources "$SRC" "$BUILD"
-(cd "$BUILD" && { [ -x configure ] || autoreconf -fi; } &&
-        { [ -f Makefile ] || ./configure --prefix=/usr --sysconfdir=/etc --enable-werror; } &&
-        make -j"$(nproc)" && make install DESTDIR="$STAGE") > "$LOG/build.log" 2>&1 ||
-        { echo "Bail out! project build failed: $LOG/build.log"; exit 1; }
+# The Debian packages of the tree (tests/deb/build.sh, cached by content: the hook stage of the
+# same CI run built them already), installed into each guest root with apt-get as an admin does.
+say "building the packages of $SRC"
+DEBS=$(bash "$HERE/../../deb/build.sh" --src "$SRC" 2> "$LOG/build.log") ||
+        { echo "Bail out! building the packages failed: $LOG/build.log"; exit 1; }
 
 # ---------------------------------------------------------------- a guest root
 # work_root DIR: base + project + configuration + report unit
@@ -85,9 +81,15 @@ work_root() {
         local w=$1
         rm -rf "$w"
         cp -a "$BASE" "$w"
-        # the root is merged-/usr (/lib -> usr/lib); the project installs into /lib/udev
-        tar -C "$STAGE" -cf - . | tar -C "$w" -xf - --keep-directory-symlink
-        mkdir -p "$w/etc/vfio-claim"
+        # Installed before the configuration below exists: the postinst sees no boot = yes
+        # device, so it neither enables the early unit nor triggers an initramfs build (the
+        # scenarios build theirs; the package's own boot = yes path is tests/deb/check.sh's).
+        mkdir -p "$w/tmp/debs"
+        cp "$DEBS"/vfio-claim_*.deb "$DEBS"/vfio-claim-dracut_*.deb "$w/tmp/debs/"
+        in_chroot "$w" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download \
+                --no-install-recommends /tmp/debs/*.deb' > "$LOG/apt-install.log" 2>&1 ||
+                { echo "Bail out! apt-get install of the packages failed: $LOG/apt-install.log"; exit 1; }
+        rm -rf "$w/tmp/debs"
         cat > "$w/etc/vfio-claim/vfio-claim.conf" <<'CONF'
 [device guest-nic]
 match = 0000:01:00.0
@@ -322,4 +324,4 @@ fi
 
 echo "1..$N"
 [ $FAILED = 0 ] || { echo "# logs: $LOG"; exit 1; }
-rm -rf "$STAGE" "$LOG"/initrd-*
+rm -rf "$LOG"/initrd-*
