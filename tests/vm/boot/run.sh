@@ -86,7 +86,7 @@ work_root() {
         # scenarios build theirs; the package's own boot = yes path is tests/deb/check.sh's).
         mkdir -p "$w/tmp/debs"
         cp "$DEBS"/vfio-claim_*.deb "$DEBS"/vfio-claim-dracut_*.deb "$w/tmp/debs/"
-        in_chroot "$w" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y --no-download \
+        in_chroot "$w" sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y \
                 --no-install-recommends /tmp/debs/*.deb' > "$LOG/apt-install.log" 2>&1 ||
                 { echo "Bail out! apt-get install of the packages failed: $LOG/apt-install.log"; exit 1; }
         rm -rf "$w/tmp/debs"
