@@ -8,7 +8,8 @@
 #   4. in a Debian chroot (debootstrap --variant=minbase of this host's release plus the
 #      runtime libraries, built once and cached), piuparts-style: install, remove, purge with a
 #      list of every file before and after; boot = yes devices enable the early unit and
-#      trigger the initramfs rebuild; an upgrade keeps a claim record readable; remove leaves a
+#      trigger the initramfs rebuild; an upgrade from the previous package (built from the
+#      commit in tests/deb/previous) keeps a claim record readable; remove leaves a
 #      claimed group's record alone and says how to give it back; purge leaves nothing behind.
 #
 # TAP on stdout, progress on stderr, the time of each part at the end. Needs root (chroot) and,
@@ -133,6 +134,21 @@ else
 
 fi
 
+# ---- the previous package (tests/deb/previous), for the upgrade in 4
+prev_commit=$(sed -n 's/^commit \([0-9a-f]\{40\}\)$/\1/p' "$src/tests/deb/previous" 2>/dev/null || true)
+prev_debs=
+if [[ -n $prev_commit ]] && git -C "$src" cat-file -e "$prev_commit^{commit}" 2>/dev/null; then
+        mkdir -p "$work/prev/vfio-claim"
+        git -C "$src" archive "$prev_commit" | tar -x -C "$work/prev/vfio-claim"
+        if prev_debs=$(bash "$src/tests/deb/build.sh" --src "$work/prev/vfio-claim" --cache "$cache/debs"); then
+                ok "the previous package (${prev_commit:0:12}) builds"
+        else
+                notok "the previous package (${prev_commit:0:12}) builds"
+                prev_debs=
+        fi
+        lap previous
+fi
+
 # ---- 4. the chroot
 codename=$(. /etc/os-release && echo "${VERSION_CODENAME:-}")
 deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/(.*//; s/[[:space:]]//g' | grep -v '^$' | sort -u)
@@ -221,14 +237,28 @@ check "boot: the admin's conf.d file is kept" test -f "$root/etc/vfio-claim/conf
 check "dracut: vfio-claim-dracut installs next to dracut-core" dpkg_do -i "/debs/${deb_dracut##*/}"
 check "dracut: the module is where dracut reads it" test -x "$root/usr/lib/dracut/modules.d/90vfio-claim/module-setup.sh"
 
-# -- a VM holds a group while the package is upgraded: the record stays and is read
+# -- a VM holds a group while the package is upgraded: the record stays and is read.
+# The previous package (tests/deb/previous) replaces this one first (the same version number:
+# dpkg reinstalls), so the upgrade below runs the previous package's prerm and this one's postinst.
+if [[ -n $prev_debs ]]; then
+        cp "$prev_debs"/vfio-claim_*.deb "$root/debs/prev.deb"
+        cp "$prev_debs"/vfio-claim-dracut_*.deb "$root/debs/prev-dracut.deb"
+        check "previous: dpkg -i of the package built from ${prev_commit:0:12} succeeds" \
+                dpkg_do -i /debs/prev.deb /debs/prev-dracut.deb
+else
+        echo "ok $((n + 1)) # SKIP upgrade from the previous package: commit ${prev_commit:-?} of tests/deb/previous is not in this clone's history"
+        n=$((n + 1))
+fi
 mkdir -p "$root/run/vfio-claim"
 printf '%s\n' 'group 12' 'owner win11' 'by libvirt hook' 'since 1763771234' 'state claimed' \
         'device 0000:01:00.0 driver=nouveau module=nouveau override=none' >"$root/run/vfio-claim/group-12"
 : >"$root/run/vfio-claim/lock"
 sum_before=$(sha256sum <"$root/run/vfio-claim/group-12")
-# The next version: the same files under a higher version number (dpkg runs the old prerm
-# upgrade, the new postinst configure OLD-VERSION).
+if [[ -n $prev_debs ]]; then
+        check "previous: the installed version reads the record" has <(in_root vfio-claim status --json) '"owner": "win11"'
+fi
+# The next version: this tree's files under a higher version number (dpkg runs the installed
+# package's prerm upgrade, the new postinst configure OLD-VERSION).
 mkdir -p "$work/next"
 dpkg-deb -R "$deb" "$work/next/pkg"
 sed -i "s/^Version: .*/Version: ${version}+next1/" "$work/next/pkg/DEBIAN/control"
