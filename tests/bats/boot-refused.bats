@@ -207,6 +207,9 @@ boot = yes'
                 assert_output --partial '0000:02:00.1: failed to unbind from igb: Device or resource busy'
                 assert_output --partial 'group 3 left to the host: driver_override cleared, nothing on vfio-pci, no record'
                 [ ! -e "$ROOT/dev/vfio/3" ]
+                if [ "$how" = pass ]; then
+                        assert_line --regexp 'boot pass \(vfio-claim-early\): 1 boot device in 1 group, 0 claimed, 1 failed, in [0-9]+\.[0-9]{3} ms$'
+                fi
         done
         # without the fault: claimed whole, the record names both originals
         fake_root boot-shared

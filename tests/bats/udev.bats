@@ -241,6 +241,8 @@ match = 8086:10d3
 boot = yes'
         run pass
         assert_success
+        # one line says what the pass did and what it cost (in the initramfs: the kernel log)
+        assert_line --regexp 'boot pass \(vfio-claim-early\): 2 boot devices in 2 groups, 2 claimed, 0 failed, in [0-9]+\.[0-9]{3} ms$'
         # the first writes of the run are the overrides, before vfio-pci loads
         run head -n 3 "$ROOT/.fakekernel/writes.log"
         assert_line --index 0 --partial '0000:00:05.1/driver_override'
@@ -258,6 +260,7 @@ boot = yes'
         run pass
         assert_success
         assert_equal "$(fk_writes)" "$n"
+        assert_line --regexp 'boot pass \(vfio-claim-early\): 2 boot devices in 2 groups, 2 claimed, 0 failed, in [0-9]+\.[0-9]{3} ms$'
         run event 0000:02:00.0
         assert_success
         assert_equal "$(fk_writes)" "$n"
