@@ -26,6 +26,8 @@ done
 vfio-claim status 2>&1 | sed 's/^/@@BOOT status /'
 journalctl -b --no-pager -o short-monotonic -t vfio-claim -t vfio-claim-udev 2>&1 | sed 's/^/@@BOOT journal /'
 dmesg | sed 's/^/@@BOOT dmesg /'
+# udevd's start and end of each vfio-claim-udev run (only with udev.log_level=debug: run.sh --measure)
+journalctl -b --no-pager -o short-monotonic 2>/dev/null | grep -E "(Starting|Process) '[^']*vfio-claim-udev" | sed 's/^/@@BOOT udevlog /'
 # Then give the boot groups back; no host driver ever had them, so the kernel picks one. First
 # the libvirt hook, as libvirtd runs it, for a VM with both groups: the display has
 # "release = host", the NIC only "boot = yes" (kept). Then "vfio-claim release" for the NIC.

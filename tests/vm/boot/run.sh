@@ -1,7 +1,15 @@
 #!/bin/bash
 # The boot scenarios of issue 5 on a Debian guest (systemd, udev, dracut, initramfs-tools):
 #
-#   tests/vm/boot/run.sh [--src DIR] [--only dracut|rescue|initramfs-tools]
+#   tests/vm/boot/run.sh [--src DIR] [--only dracut|rescue|initramfs-tools] [--measure]
+#
+# --measure (make bench-boot; not in CI): also what vfio-claim adds to the boot, written to
+# $LOG/measure.txt and printed as TAP comments: the bytes it adds to each initramfs (an image
+# built without it beside the real one: dracut --omit vfio-claim; initramfs-tools with the
+# package's hook and init-top script set aside), with the vfio modules counted apart; the time
+# of its runs in the boots (the early unit's Starting/Finished in the kernel log, the boot pass's
+# own summary line, and, with udev's debug log switched on for those boots, every run of
+# vfio-claim-udev from udevd's start and end lines).
 #
 # Two identical e1000e NICs on their own root ports; the configuration claims the first by
 # address and the display + audio group by the VGA's address only. The initramfs carries
@@ -22,11 +30,13 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/../lib.sh" # copy_sources, mirror_of_host
 SRC=$(cd "$HERE/../../.." && pwd)
 ONLY=
+MEASURE=0
 while [ $# -gt 0 ]; do
         case $1 in
         --src) SRC=$(cd "$2" && pwd); shift 2 ;;
         --only) ONLY=$2; shift 2 ;;
-        *) echo "usage: $0 [--src DIR] [--only dracut|rescue|initramfs-tools]" >&2; exit 2 ;;
+        --measure) MEASURE=1; shift ;;
+        *) echo "usage: $0 [--src DIR] [--only dracut|rescue|initramfs-tools] [--measure]" >&2; exit 2 ;;
         esac
 done
 if [ "$(id -u)" != 0 ]; then
@@ -248,6 +258,51 @@ host_boot() { # NAME: nothing claimed
         check "$n: no state record" is "$(grep -c '^record ' "$LOG/$n.report")" 0
 }
 
+# ---------------------------------------------------------------- --measure
+DEBUG_UDEV=
+if [ "$MEASURE" = 1 ]; then DEBUG_UDEV="udev.log_level=debug rd.udev.log_level=debug printk.devkmsg=on"; fi
+measure() { echo "# measure: $*"; echo "$*" >> "$LOG/measure.txt"; }
+# initramfs_bytes NAME WITH.list WITHOUT.list WITH.img WITHOUT.img: the listings are `ls -l`
+# style (lsinitrd, lsinitramfs -l): size in field 5, path last. Files only in WITH (or larger
+# there) are what vfio-claim added; *.ko* among them are the vfio modules.
+initramfs_bytes() {
+        local name=$1
+        awk '
+        FNR == 1 { f++ }
+        $1 ~ /^-/ { size = $5; path = $NF; if (f == 1) w[path] = size; else wo[path] = size }
+        END {
+                for (p in w) {
+                        d = w[p] - ((p in wo) ? wo[p] : 0)
+                        if (d <= 0) continue
+                        if (p ~ /\.ko(\.xz|\.zst|\.gz)?$/) { mods += d; nm++ } else { other += d; no++; list = list " " p }
+                }
+                printf "%d %d %d %d%s\n", other, no, mods, nm, list
+        }' "$2" "$3" > "$LOG/$name.bytes"
+        local other no mods nm files
+        read -r other no mods nm files < "$LOG/$name.bytes"
+        measure "$name initramfs: +$other bytes in $no files beyond the vfio modules (+$mods bytes in $nm modules); image $(stat -c %s "$4") bytes compressed, $(stat -c %s "$5") without vfio-claim"
+        measure "$name initramfs: the added files:$files"
+}
+# boot_times NAME: the time vfio-claim's runs took in the boot NAME, from its report
+boot_times() {
+        local r=$LOG/$1.report
+        awk -v name="$1" '
+        { match($0, /[0-9]+\.[0-9]+/); t = substr($0, RSTART, RLENGTH) }
+        /^dmesg .*Starting vfio-claim-early.service/ { s = t }
+        /^dmesg .*Finished vfio-claim-early.service/ { if (s != "") printf "%s: vfio-claim-early.service %.0f ms (Starting to Finished, kernel log, at %.1f s)\n", name, (t - s) * 1000, s; s = "" }
+        /^dmesg .*boot pass.*boot device.* ms$/ { sub(/^dmesg \[ *[0-9.]+\] /, ""); printf "%s: %s\n", name, $0 }
+        ' "$r" | while IFS= read -r l; do measure "$l"; done
+        # udevd (debug log): the start and the end of each vfio-claim-udev run, by device
+        sed -n 's/^udevlog //p' "$r" | awk -v name="$1" '
+        { match($0, /[0-9]+\.[0-9]+/); t = substr($0, RSTART, RLENGTH)
+          dev = $0; sub(/^.*systemd-udevd\[[0-9]+\]: /, "", dev); sub(/: .*/, "", dev) }
+        /Starting .*vfio-claim-udev/ { st[dev] = t; next }
+        /Process .*vfio-claim-udev.* (succeeded|failed)/ { if (dev in st) { n++; sum += t - st[dev]; if (t - st[dev] > max) max = t - st[dev]; delete st[dev] } }
+        END { if (n) printf "%s: vfio-claim-udev ran %d times from udev rules, %.1f ms in all, %.1f ms at most (udevd debug log)\n", name, n, sum * 1000, max * 1000
+              else printf "%s: no vfio-claim-udev run found in udevd debug log\n", name }
+        ' | while IFS= read -r l; do measure "$l"; done
+}
+
 say "log directory: $LOG"
 # ---------------------------------------------------------------- dracut
 if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
@@ -263,9 +318,18 @@ if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
                         'etc/vfio-claim/vfio-claim.conf$' 'hooks/cmdline/00-vfio-claim-pass.sh$' 'vfio-pci.ko' \
                         'vfio-claim-early.service$'
                 cp "$W/boot/initrd-dracut-$KVER" "$LOG/initrd-dracut"
+                if [ "$MEASURE" = 1 ]; then
+                        in_chroot "$W" dracut --force --no-hostonly --force-drivers "e1000e bochs" --omit vfio-claim \
+                                --kver "$KVER" "/boot/initrd-dracut-omit-$KVER" > "$LOG/dracut-omit.log" 2>&1 &&
+                        in_chroot "$W" lsinitrd "/boot/initrd-dracut-omit-$KVER" > "$LOG/dracut-omit.lsinitrd" 2>&1 &&
+                        initramfs_bytes dracut "$LOG/dracut.lsinitrd" "$LOG/dracut-omit.lsinitrd" \
+                                "$W/boot/initrd-dracut-$KVER" "$W/boot/initrd-dracut-omit-$KVER" ||
+                                measure "dracut initramfs: the image without vfio-claim failed ($LOG/dracut-omit.log)"
+                fi
                 if [ -z "$ONLY" ] || [ "$ONLY" = dracut ]; then
-                        boot dracut "$W" "$LOG/initrd-dracut" ""
+                        boot dracut "$W" "$LOG/initrd-dracut" "$DEBUG_UDEV"
                         claimed_boot dracut
+                        if [ "$MEASURE" = 1 ]; then boot_times dracut; fi
                 fi
                 if [ -z "$ONLY" ] || [ "$ONLY" = rescue ]; then
                         boot rescue "$W" "$LOG/initrd-dracut" "rd.vfio_claim=0"
@@ -283,8 +347,9 @@ if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
                                         has_files "$LOG/dracut-sh.lsinitrd" 'hooks/cmdline/00-vfio-claim-pass.sh$' 'udev/vfio-claim-udev$'
                                 check "dracut-sh: really without systemd" sh -c '! grep -q "usr/lib/systemd/systemd$" "$1"' _ "$LOG/dracut-sh.lsinitrd"
                                 cp "$W/boot/initrd-dracut-sh-$KVER" "$LOG/initrd-dracut-sh"
-                                boot dracut-sh "$W" "$LOG/initrd-dracut-sh" ""
+                                boot dracut-sh "$W" "$LOG/initrd-dracut-sh" "$DEBUG_UDEV"
                                 claimed_boot dracut-sh
+                                if [ "$MEASURE" = 1 ]; then boot_times dracut-sh; fi
                         else
                                 not_ok "dracut without systemd built the initramfs ($LOG/dracut-sh.log)"
                         fi
@@ -312,8 +377,23 @@ if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
                         has_files "$LOG/itools.lsinitramfs" 'udev/vfio-claim-udev$' 'rules.d/70-vfio-claim.rules$' \
                         'etc/vfio-claim/vfio-claim.conf$' 'scripts/init-top/00-vfio-claim$' 'vfio-pci.ko'
                 cp "$W/boot/initrd.img-$KVER" "$LOG/initrd-itools"
-                boot itools "$W" "$LOG/initrd-itools" ""
+                if [ "$MEASURE" = 1 ]; then
+                        # initramfs-tools has no --omit: the package's hook and init-top script
+                        # are set aside for one mkinitramfs
+                        in_chroot "$W" lsinitramfs -l "/boot/initrd.img-$KVER" > "$LOG/itools.lsinitramfs-l" 2>&1 || true
+                        mkdir -p "$W/tmp/aside"
+                        hookf=$(chroot "$W" dpkg -L vfio-claim | grep -E '^/usr/share/initramfs-tools/(hooks|scripts)/.+' || true)
+                        for f in $hookf; do [ -f "$W$f" ] && mv "$W$f" "$W/tmp/aside/$(echo "$f" | tr / _)"; done
+                        in_chroot "$W" mkinitramfs -o "/boot/initrd-without-$KVER" "$KVER" > "$LOG/itools-without.log" 2>&1 &&
+                        in_chroot "$W" lsinitramfs -l "/boot/initrd-without-$KVER" > "$LOG/itools-without.lsinitramfs-l" 2>&1 &&
+                        initramfs_bytes initramfs-tools "$LOG/itools.lsinitramfs-l" "$LOG/itools-without.lsinitramfs-l" \
+                                "$W/boot/initrd.img-$KVER" "$W/boot/initrd-without-$KVER" ||
+                                measure "initramfs-tools initramfs: the image without vfio-claim failed ($LOG/itools-without.log)"
+                        for f in $hookf; do mv "$W/tmp/aside/$(echo "$f" | tr / _)" "$W$f"; done
+                fi
+                boot itools "$W" "$LOG/initrd-itools" "$DEBUG_UDEV"
                 claimed_boot itools
+                if [ "$MEASURE" = 1 ]; then boot_times itools; fi
                 boot itools-rescue "$W" "$LOG/initrd-itools" "vfio_claim=0"
                 host_boot itools-rescue
         else
