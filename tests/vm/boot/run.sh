@@ -274,13 +274,13 @@ initramfs_bytes() {
                 for (p in w) {
                         d = w[p] - ((p in wo) ? wo[p] : 0)
                         if (d <= 0) continue
-                        if (p ~ /\.ko(\.xz|\.zst|\.gz)?$/) { mods += d; nm++ } else { other += d; no++; list = list " " p }
+                        if (p ~ /\.ko(\.xz|\.zst|\.gz)?$/ || p ~ /\/modules\.[a-z.]+$/) { mods += d; nm++ } else { other += d; no++; list = list " " p }
                 }
                 printf "%d %d %d %d%s\n", other, no, mods, nm, list
         }' "$2" "$3" > "$LOG/$name.bytes"
         local other no mods nm files
         read -r other no mods nm files < "$LOG/$name.bytes"
-        measure "$name initramfs: +$other bytes in $no files beyond the vfio modules (+$mods bytes in $nm modules); image $(stat -c %s "$4") bytes compressed, $(stat -c %s "$5") without vfio-claim"
+        measure "$name initramfs: +$other bytes in $no files beyond the vfio modules (+$mods bytes in $nm modules and module indexes); image $(stat -c %s "$4") bytes compressed, $(stat -c %s "$5") without vfio-claim"
         measure "$name initramfs: the added files:$files"
 }
 # boot_times NAME: the time vfio-claim's runs took in the boot NAME, from its report
@@ -290,12 +290,15 @@ boot_times() {
         { match($0, /[0-9]+\.[0-9]+/); t = substr($0, RSTART, RLENGTH) }
         /^dmesg .*Starting vfio-claim-early.service/ { s = t }
         /^dmesg .*Finished vfio-claim-early.service/ { if (s != "") printf "%s: vfio-claim-early.service %.0f ms (Starting to Finished, kernel log, at %.1f s)\n", name, (t - s) * 1000, s; s = "" }
-        /^dmesg .*boot pass.*boot device.* ms$/ { sub(/^dmesg \[ *[0-9.]+\] /, ""); printf "%s: %s\n", name, $0 }
+        /^(dmesg|journal) .*boot pass.*boot device.* ms$/ {
+                # the same line can be in both (journald reads the kernel log): once, by pid and text
+                m = $0; sub(/^[a-z]+ \[ *[0-9.]+\] /, "", m); if (m !~ /^[^ ]*\[/) sub(/^[^ ]+ /, "", m)
+                if (!(m in seen)) { seen[m] = 1; printf "%s: at %.1f s, %s\n", name, t, m } }
         ' "$r" | while IFS= read -r l; do measure "$l"; done
         # udevd (debug log): the start and the end of each vfio-claim-udev run, by device
         sed -n 's/^udevlog //p' "$r" | awk -v name="$1" '
         { match($0, /[0-9]+\.[0-9]+/); t = substr($0, RSTART, RLENGTH)
-          dev = $0; sub(/^.*systemd-udevd\[[0-9]+\]: /, "", dev); sub(/: .*/, "", dev) }
+          dev = $0; sub(/^.*\]: /, "", dev); sub(/: .*/, "", dev) }
         /Starting .*vfio-claim-udev/ { st[dev] = t; next }
         /Process .*vfio-claim-udev.* (succeeded|failed)/ { if (dev in st) { n++; sum += t - st[dev]; if (t - st[dev] > max) max = t - st[dev]; delete st[dev] } }
         END { if (n) printf "%s: vfio-claim-udev ran %d times from udev rules, %.1f ms in all, %.1f ms at most (udevd debug log)\n", name, n, sum * 1000, max * 1000
