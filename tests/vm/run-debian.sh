@@ -36,9 +36,9 @@
 # QOM id vcusb0) and may ask the host to pull it out and plug it back while the
 # guest runs: it prints "@@VC host usb-unplug vcusb0" or "@@VC host usb-plug
 # vcusb0" (vc_host_usb in guest/lib.sh) and waits for sysfs; a watcher here
-# follows the serial log and types device_del / device_add into an HMP
-# monitor on a pipe (what it did: usb-hotplug.log, the monitor's replies:
-# monitor.log). Without such a scenario the machine is as before.
+# follows the serial log and sends device_del / device_add to a QMP
+# monitor on a pipe (what it sent: usb-hotplug.log, QMP's replies and
+# events: monitor.log). Without such a scenario the machine is as before.
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -158,16 +158,19 @@ t_disk=$(date +%s.%N)
 # outlives the device at device_del (a -drive would be deleted with it), so device_add finds it.
 usb=()
 usb_stick_dev="usb-storage,bus=xhci.0,port=1,drive=vcusbdisk,id=vcusb0,serial=vclab0001,removable=off"
+usb_stick_qmp='"driver":"usb-storage","bus":"xhci.0","port":"1","drive":"vcusbdisk","id":"vcusb0","serial":"vclab0001","removable":false'
 if ((usb_stick)); then
         truncate -s 16M "$run/usb.img"
         mkfifo "$run/mon.in" "$run/mon.out" "$run/serial.fifo"
         usb=(-blockdev "driver=file,node-name=vcusbfile,filename=$run/usb.img"
                 -blockdev "driver=raw,node-name=vcusbdisk,file=vcusbfile"
                 -device "$usb_stick_dev"
-                -chardev "pipe,id=mon0,path=$run/mon" -mon chardev=mon0,mode=readline)
+                -chardev "pipe,id=mon0,path=$run/mon" -mon chardev=mon0,mode=control)
 fi
-# usb_watch: follow the serial log for the guest's requests; each one becomes one HMP command.
-# The guest checks the result in its sysfs; here only what was asked and sent is logged.
+# usb_watch: follow the serial log for the guest's requests; each one becomes one QMP command,
+# sent after qmp_capabilities (QMP takes no command before it; from the second request on, QMP
+# answers it with an error, "negotiation is already complete", which does no harm). The guest
+# checks the result in its sysfs; here only what was asked and sent is logged.
 usb_watch() {
         local line id cmd
         while IFS= read -r line; do
@@ -176,11 +179,11 @@ usb_watch() {
                 id=${BASH_REMATCH[2]}
                 [[ $id == vcusb0 ]] || { echo "$(date -u +%T) unknown device '$id'"; continue; }
                 case ${BASH_REMATCH[1]} in
-                usb-unplug) cmd="device_del $id" ;;
-                usb-plug) cmd="device_add $usb_stick_dev" ;;
+                usb-unplug) cmd="{\"execute\":\"device_del\",\"arguments\":{\"id\":\"$id\"}}" ;;
+                usb-plug) cmd="{\"execute\":\"device_add\",\"arguments\":{$usb_stick_qmp}}" ;;
                 esac
                 echo "$(date -u +%T) $cmd"
-                printf '%s\n' "$cmd" >"$run/mon.in"
+                printf '{"execute":"qmp_capabilities"}\n%s\n' "$cmd" >"$run/mon.in"
         done
 }
 

@@ -1,4 +1,3 @@
-# vc-timeout: 900
 # vc-host: usb-stick
 # A USB device to a nested VM and back (Debian route, issue 13 item 6): the host's QEMU plugs a
 # usb-storage stick (46f4:0001) into the lab guest's xHCI. A [usb stick] entry with vm =,
