@@ -524,12 +524,50 @@ static int domain_lists_usb(virDomainPtr dom, const char *vm, unsigned flags, co
         return vc_domain_has_usb(d, sel);
 }
 
+/* The running VM's <hostdev>s for @ids whose bus and device number is no device on the host any
+ * more: what the VM had before the device was pulled out. libvirt keeps them and the VM's QEMU
+ * keeps showing them to the guest (the lab's usb-passthrough scenario saw "info usb" list the
+ * old device next to the new one), and each would take a port of the VM's controller: detach
+ * them, live. A detach that fails is a warning; the attach goes on. */
+static void detach_gone(struct vc_cli *cli, virDomainPtr dom, const char *vm, const struct vc_domain_usb *ids,
+                        const char *what) {
+        _cleanup_free_ char *xml = virDomainGetXMLDesc(dom, 0), *err = NULL;
+        _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
+        struct vc_usb_dev *all = NULL;
+        size_t n_all = 0;
+        if (!xml || vc_domain_parse(xml, strlen(xml), &d, &err) < 0 || vc_usb_enumerate(cli->ctx, &all, &n_all) < 0)
+                return; /* the attach below reads the live XML again and says what is wrong */
+        for (size_t i = 0; i < d->n_usbs; i++) {
+                const struct vc_domain_usb *u = &d->usbs[i];
+                if (!u->has_ids || !u->has_addr || u->vendor != ids->vendor || u->product != ids->product)
+                        continue;
+                bool present = false;
+                for (size_t k = 0; k < n_all && !present; k++)
+                        present = all[k].busnum == u->bus && all[k].devnum == u->device && all[k].vendor == u->vendor &&
+                                  all[k].product == u->product;
+                if (present)
+                        continue;
+                _cleanup_free_ char *gone = reattach_xml(&(struct vc_usb_dev){
+                        .vendor = u->vendor, .product = u->product, .busnum = u->bus, .devnum = u->device });
+                if (!gone || virDomainDetachDeviceFlags(dom, gone, VIR_DOMAIN_AFFECT_LIVE) < 0)
+                        log_warning("VM %s: cannot detach the %04x:%04x it had at bus %u device %u, which is gone: %s",
+                                    vm, u->vendor, u->product, u->bus, u->device,
+                                    gone ? vc_virt_error() : "out of memory");
+                else
+                        printf("VM %s: the %04x:%04x it had at bus %u device %u, which is gone, detached (%s is "
+                               "attached next).\n",
+                               vm, u->vendor, u->product, u->bus, u->device, what);
+        }
+        vc_usb_devs_free(all, n_all);
+}
+
 /* usb-reattach PORT: libvirt does not attach a USB device of a running VM again when it was
  * unplugged and plugged back. The generated udev rule (lib/boot.h) makes systemd start
  * vfio-claim-usb-reattach@PORT.service when a device a [usb NAME] entry with vm = selects is
  * plugged in; this attaches it to that VM, live, when the VM runs, its definition lists the
- * device, and its live XML does not list it at its bus and device number of now. Everything
- * else is left alone (exit 0, said on stdout). */
+ * device, and its live XML does not list it at its bus and device number of now (what it lists
+ * for a bus and device number that is gone is detached first, detach_gone()). Everything else is
+ * left alone (exit 0, said on stdout). */
 int verb_usb_reattach(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_(vc_virt_connect_closep) virConnectPtr conn = NULL;
         _cleanup_(vc_virt_domain_freep) virDomainPtr dom = NULL;
@@ -601,6 +639,7 @@ int verb_usb_reattach(struct vc_cli *cli, int argc, char **argv) {
                 printf("VM %s has %s attached already: left alone.\n", u->vm, what);
                 return EXIT_DONE;
         }
+        detach_gone(cli, dom, u->vm, &ids, what);
         if (!(xml = reattach_xml(&(struct vc_usb_dev){ .vendor = now.vendor, .product = now.product,
                                                        .busnum = now.bus, .devnum = now.device })))
                 return log_error("out of memory"), EXIT_FAILED;

@@ -98,6 +98,11 @@ int virDomainAttachDeviceFlags(virDomainPtr domain, const char *xml, unsigned in
         return fn ? fn(domain, xml, flags) : -1;
 }
 
+int virDomainDetachDeviceFlags(virDomainPtr domain, const char *xml, unsigned int flags) {
+        RESOLVE(virDomainDetachDeviceFlags);
+        return fn ? fn(domain, xml, flags) : -1;
+}
+
 int virDomainIsActive(virDomainPtr dom) {
         RESOLVE(virDomainIsActive);
         return fn ? fn(dom) : -1;

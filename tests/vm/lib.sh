@@ -86,7 +86,8 @@ VC_TOPOLOGY=(
         # virtio-net: the default route
         -device pcie-root-port,id=rp3,bus=pcie.0,chassis=3,addr=08.0
         -netdev user,id=n0,net=10.0.2.0/24 -device virtio-net-pci,bus=rp3,netdev=n0
-        -device qemu-xhci,bus=pcie.0,addr=0a.0
+        # id=xhci: run-debian.sh plugs a USB stick into its port 1 for the scenarios that ask
+        -device qemu-xhci,id=xhci,bus=pcie.0,addr=0a.0
 )
 
 # lab_collect LOGDIR QEMU-STATUS: decode the files the guest sent

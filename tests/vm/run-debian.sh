@@ -30,6 +30,15 @@
 #                      needs the bench programs)
 #   --env NAME=VALUE   set NAME (VC_[A-Z0-9_]*) for the scenarios in the guest,
 #                      e.g. --env VC_BENCH_RUNS=10 (repeatable)
+#
+# A scenario whose first lines say "# vc-host: usb-stick" gets a USB stick
+# (QEMU's usb-storage, 46f4:0001 "QEMU USB HARDDRIVE", on port 1 of the xHCI,
+# QOM id vcusb0) and may ask the host to pull it out and plug it back while the
+# guest runs: it prints "@@VC host usb-unplug vcusb0" or "@@VC host usb-plug
+# vcusb0" (vc_host_usb in guest/lib.sh) and waits for sysfs; a watcher here
+# follows the serial log and sends device_del / device_add to a QMP
+# monitor on a pipe (what it sent: usb-hotplug.log, QMP's replies and
+# events: monitor.log). Without such a scenario the machine is as before.
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -86,7 +95,14 @@ img=$("$VC_LAB_DIR/build-debian.sh") || {
 t_img=$(date +%s.%N)
 
 run=$(mktemp -d "${TMPDIR:-/tmp}/vc-lab.XXXXXX")
-trap 'rm -rf "$run"' EXIT
+bg_pids=()
+cleanup() {
+        local p
+        for p in "${bg_pids[@]}"; do kill "$p" 2>/dev/null || true; done
+        for p in "${bg_pids[@]}"; do wait "$p" 2>/dev/null || true; done
+        rm -rf "$run"
+}
+trap cleanup EXIT
 # Scenarios, helpers, the prepare script and the packages, unpacked to /usr/lib/vc-lab.
 mkdir -p "$run/lib/scenarios"
 cp "$VC_LAB_DIR/guest/lib.sh" "$run/lib/"
@@ -119,6 +135,10 @@ for s in "${scenarios[@]}"; do
         names+=("$n")
 done
 if [[ -n $prepare ]]; then install -m 0755 "$prepare" "$run/lib/prepare.sh"; fi
+usb_stick=0
+for n in "${names[@]}"; do
+        sed -n '1,10p' "$run/lib/scenarios/$n.sh" | grep -q '^# vc-host: usb-stick' && usb_stick=1
+done
 if command -v cc >/dev/null 2>&1; then
         cc -static -O2 -o "$run/lib/vfio-group-status" "$VC_LAB_DIR/guest/vfio-group-status.c" 2>"$logdir/cc.log" || true
 fi
@@ -133,6 +153,39 @@ tar -C "$run/lib" -cf "$run/scenarios.tar" .
 cp "$run/run.conf" "$logdir/run.conf"
 qemu-img create -q -f qcow2 -F raw -b "$img/root.img" "$run/overlay.qcow2"
 t_disk=$(date +%s.%N)
+
+# The USB stick and its monitor (see the header): 16 MiB of zeros, a -blockdev node, which
+# outlives the device at device_del (a -drive would be deleted with it), so device_add finds it.
+usb=()
+usb_stick_dev="usb-storage,bus=xhci.0,port=1,drive=vcusbdisk,id=vcusb0,serial=vclab0001,removable=off"
+usb_stick_qmp='"driver":"usb-storage","bus":"xhci.0","port":"1","drive":"vcusbdisk","id":"vcusb0","serial":"vclab0001","removable":false'
+if ((usb_stick)); then
+        truncate -s 16M "$run/usb.img"
+        mkfifo "$run/mon.in" "$run/mon.out" "$run/serial.fifo"
+        usb=(-blockdev "driver=file,node-name=vcusbfile,filename=$run/usb.img"
+                -blockdev "driver=raw,node-name=vcusbdisk,file=vcusbfile"
+                -device "$usb_stick_dev"
+                -chardev "pipe,id=mon0,path=$run/mon" -mon chardev=mon0,mode=control)
+fi
+# usb_watch: follow the serial log for the guest's requests; each one becomes one QMP command,
+# sent after qmp_capabilities (QMP takes no command before it; from the second request on, QMP
+# answers it with an error, "negotiation is already complete", which does no harm). The guest
+# checks the result in its sysfs; here only what was asked and sent is logged.
+usb_watch() {
+        local line id cmd
+        while IFS= read -r line; do
+                line=${line%$'\r'}
+                [[ $line =~ ^@@VC\ host\ (usb-unplug|usb-plug)\ ([a-z0-9]+)$ ]] || continue
+                id=${BASH_REMATCH[2]}
+                [[ $id == vcusb0 ]] || { echo "$(date -u +%T) unknown device '$id'"; continue; }
+                case ${BASH_REMATCH[1]} in
+                usb-unplug) cmd="{\"execute\":\"device_del\",\"arguments\":{\"id\":\"$id\"}}" ;;
+                usb-plug) cmd="{\"execute\":\"device_add\",\"arguments\":{$usb_stick_qmp}}" ;;
+                esac
+                echo "$(date -u +%T) $cmd"
+                printf '{"execute":"qmp_capabilities"}\n%s\n' "$cmd" >"$run/mon.in"
+        done
+}
 
 # boot_args INITRD: the machine; both boots of a --prepare run append to one serial log.
 : >"$logdir/serial.log"
@@ -151,12 +204,22 @@ boot_args() {
         "${VC_TOPOLOGY[@]}"
         -drive "file=$run/overlay.qcow2,if=none,id=d0,format=qcow2"
         -device virtio-blk-pci,bus=pcie.0,addr=09.0,drive=d0
+        "${usb[@]}"
         )
         printf '%q ' "${qemu[@]}" >>"$logdir/qemu.cmdline"
         echo >>"$logdir/qemu.cmdline"
 }
 boot_args "$img/initrd.img"
 msg "booting the Debian guest (log dir $logdir)"
+if ((usb_stick)); then
+        # QEMU opens both pipes read-write, so neither open below waits for the other side.
+        cat "$run/mon.out" >"$logdir/monitor.log" &
+        bg_pids+=($!)
+        tail -n +1 -F "$logdir/serial.log" 2>/dev/null >"$run/serial.fifo" &
+        bg_pids+=($!)
+        usb_watch <"$run/serial.fifo" >"$logdir/usb-hotplug.log" 2>&1 &
+        bg_pids+=($!)
+fi
 qrc=0
 timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
 # A --prepare script asked for a reboot and the guest powered off: boot it again through the

@@ -324,3 +324,30 @@ vc_clean_slate() {
         vc_not_ok "does not start clean: left by an earlier scenario: $(echo $_left)"
         return 1
 }
+
+# --- nested domains (Debian route) -----------------------------------------
+# vc_define_vm NAME [DEVICES-XML]: define a diskless nested domain (TCG, 128 MiB, no display)
+# with the devices given; libvirt adds its default controllers (q35: a qemu-xhci for USB).
+vc_define_vm() {
+        cat >"/tmp/$1.xml" <<EOX
+<domain type='qemu'>
+  <name>$1</name>
+  <memory unit='MiB'>128</memory>
+  <vcpu>1</vcpu>
+  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+  <devices>
+    <emulator>/usr/bin/qemu-system-x86_64</emulator>
+    <video><model type='none'/></video>
+    <memballoon model='none'/>
+    ${2:-}
+  </devices>
+</domain>
+EOX
+        virsh -q define "/tmp/$1.xml" >/dev/null
+}
+
+# --- the host's USB stick (a scenario with "# vc-host: usb-stick", run-debian.sh) -------------
+# vc_host_usb unplug|plug: ask the host to pull QEMU's usb-storage "vcusb0" out of the xHCI or
+# plug it back into the same port (HMP device_del / device_add). The host does not answer:
+# wait for the device in sysfs.
+vc_host_usb() { vc_frame host "usb-$1" vcusb0; }

@@ -30,23 +30,7 @@ qemu_holds() { # DOMAIN GROUP: the domain's QEMU has /dev/vfio/GROUP open
         _pid=$(cat "/run/libvirt/qemu/$1.pid" 2>/dev/null) || return 1
         ls -l "/proc/$_pid/fd" 2>/dev/null | grep -q " /dev/vfio/$2\$"
 }
-define() { # NAME [DEVICES-XML]
-        cat >"/tmp/$1.xml" <<EOX
-<domain type='qemu'>
-  <name>$1</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-    ${2:-}
-  </devices>
-</domain>
-EOX
-        virsh -q define "/tmp/$1.xml" >/dev/null
-}
+define() { vc_define_vm "$@"; } # NAME [DEVICES-XML]
 
 mkdir -p /etc/vfio-claim/conf.d
 printf '[device display]\nmatch = 1234:1111\n' >/etc/vfio-claim/conf.d/display.conf
