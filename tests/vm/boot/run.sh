@@ -385,8 +385,11 @@ if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
                         # are set aside for one mkinitramfs
                         in_chroot "$W" lsinitramfs -l "/boot/initrd.img-$KVER" > "$LOG/itools.lsinitramfs-l" 2>&1 || true
                         mkdir -p "$W/tmp/aside"
-                        hookf=$(chroot "$W" dpkg -L vfio-claim | grep -E '^/usr/share/initramfs-tools/(hooks|scripts)/.+' || true)
-                        for f in $hookf; do [ -f "$W$f" ] && mv "$W$f" "$W/tmp/aside/$(echo "$f" | tr / _)"; done
+                        hookf=
+                        for f in $(chroot "$W" dpkg -L vfio-claim | grep -E '^/usr/share/initramfs-tools/(hooks|scripts)/.+'); do
+                                [ -f "$W$f" ] && [ ! -L "$W$f" ] && hookf="$hookf $f"
+                        done
+                        for f in $hookf; do mv "$W$f" "$W/tmp/aside/$(echo "$f" | tr / _)"; done
                         in_chroot "$W" mkinitramfs -o "/boot/initrd-without-$KVER" "$KVER" > "$LOG/itools-without.log" 2>&1 &&
                         in_chroot "$W" lsinitramfs -l "/boot/initrd-without-$KVER" > "$LOG/itools-without.lsinitramfs-l" 2>&1 &&
                         initramfs_bytes initramfs-tools "$LOG/itools.lsinitramfs-l" "$LOG/itools-without.lsinitramfs-l" \
