@@ -326,9 +326,10 @@ vc_clean_slate() {
 }
 
 # --- nested domains (Debian route) -----------------------------------------
-# vc_define_vm NAME [DEVICES-XML]: define a diskless nested domain (TCG, 128 MiB, no display)
-# with the devices given; libvirt adds its default controllers (q35: a qemu-xhci for USB).
-vc_define_vm() {
+# vc_vm_xml NAME [DEVICES-XML]: write /tmp/NAME.xml, a diskless nested domain (TCG, 128 MiB, no
+# display) with the devices given; libvirt adds its default controllers (q35: a qemu-xhci for USB).
+# vc_define_vm NAME [DEVICES-XML]: write it and define it.
+vc_vm_xml() {
         cat >"/tmp/$1.xml" <<EOX
 <domain type='qemu'>
   <name>$1</name>
@@ -343,6 +344,9 @@ vc_define_vm() {
   </devices>
 </domain>
 EOX
+}
+vc_define_vm() {
+        vc_vm_xml "$@"
         virsh -q define "/tmp/$1.xml" >/dev/null
 }
 

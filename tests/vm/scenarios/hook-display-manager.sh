@@ -57,22 +57,9 @@ vt_before=$(vt_binds)
 fb_before=$(fbcon_bound && echo yes)
 echo "VT consoles before: $vt_before ($(cat /sys/class/vtconsole/vtcon*/name | tr '\n' ' '))"
 
-cat >/tmp/vc-dm.xml <<EOX
-<domain type='qemu'>
-  <name>vc-dm</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='yes'>
+vc_vm_xml vc-dm "<hostdev mode='subsystem' type='pci' managed='yes'>
       <source><address domain='0x0000' bus='0x$bus' slot='0x$slot' function='0x0'/></source>
-    </hostdev>
-  </devices>
-</domain>
-EOX
+    </hostdev>"
 vc_wait 120 virsh -q list || vc_not_ok "libvirt does not answer"
 vc_check_for 120 "define vc-dm" virsh -q define /tmp/vc-dm.xml
 mkdir -p /etc/vfio-claim/conf.d

@@ -23,22 +23,9 @@ expect_driver() { # ADDR DRIVER WHAT
         [ "$_got" = "$2" ] && vc_ok "$3: $1 on ${2:-no driver}" ||
                 vc_not_ok "$3: $1 expected on '${2:-no driver}', found '${_got:-no driver}'"
 }
-cat >/tmp/vc-vm.xml <<EOX
-<domain type='qemu'>
-  <name>vc-vm</name>
-  <memory unit='MiB'>128</memory>
-  <vcpu>1</vcpu>
-  <os><type arch='x86_64' machine='q35'>hvm</type></os>
-  <devices>
-    <emulator>/usr/bin/qemu-system-x86_64</emulator>
-    <video><model type='none'/></video>
-    <memballoon model='none'/>
-    <hostdev mode='subsystem' type='pci' managed='yes'>
+vc_vm_xml vc-vm "<hostdev mode='subsystem' type='pci' managed='yes'>
       <source><address domain='0x0000' bus='0x$bus' slot='0x$slot' function='0x0'/></source>
-    </hostdev>
-  </devices>
-</domain>
-EOX
+    </hostdev>"
 vc_check "define vc-vm (virt-manager style)" virsh -q define /tmp/vc-vm.xml
 
 mkdir -p /etc/vfio-claim/conf.d
