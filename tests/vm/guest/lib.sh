@@ -261,15 +261,22 @@ vc_host_whole() {
         [ -z "$VC_WHY" ]
 }
 
-# vc_vfio_whole GROUP ADDR...: the group is claimed whole: every endpoint on
-# vfio-pci, /dev/vfio/GROUP, a state record that says "claimed".
-vc_vfio_whole() {
+# vc_on_vfio GROUP ADDR...: every endpoint on vfio-pci and /dev/vfio/GROUP there (what is not,
+# in $VC_WHY); the kernel's side of a claimed group, whoever claimed it.
+vc_on_vfio() {
         _g=$1; shift; VC_WHY=
         for _a; do
                 [ "$SYS_PCI/devices/$_a/driver" -ef "$SYS_PCI/drivers/vfio-pci" ] ||
                         VC_WHY="$VC_WHY $_a not on vfio-pci ($(vc_driver "$_a"));"
         done
         [ -c "/dev/vfio/$_g" ] || VC_WHY="$VC_WHY no /dev/vfio/$_g;"
+        [ -z "$VC_WHY" ]
+}
+
+# vc_vfio_whole GROUP ADDR...: the group is claimed whole: every endpoint on
+# vfio-pci, /dev/vfio/GROUP, a state record that says "claimed".
+vc_vfio_whole() {
+        vc_on_vfio "$@" || :
         _st=
         if [ -e "/run/vfio-claim/group-$_g" ]; then
                 while read -r _k _v; do [ "$_k" = state ] && _st=$_v; done <"/run/vfio-claim/group-$_g"

@@ -30,16 +30,6 @@ for a in $EP_DISP $EP_NIC; do vc_host_snapshot "$a"; done
 D=/tmp/bench-claim
 rm -rf $D && mkdir -p $D
 
-# on_vfio GROUP ADDR...: every endpoint on vfio-pci and /dev/vfio/GROUP ($VC_WHY otherwise).
-on_vfio() {
-        _g=$1; shift; VC_WHY=
-        for _a; do
-                [ "$SYS_PCI/devices/$_a/driver" -ef "$SYS_PCI/drivers/vfio-pci" ] ||
-                        VC_WHY="$VC_WHY $_a not on vfio-pci ($(vc_driver "$_a"));"
-        done
-        [ -c "/dev/vfio/$_g" ] || VC_WHY="$VC_WHY no /dev/vfio/$_g;"
-        [ -z "$VC_WHY" ]
-}
 # meter CMD [ARGS] [-- CMD [ARGS]]...: run the commands once each (cpu-bench), print the sums
 # "cpu_us wall_us"; non-zero when one failed (its stderr in $D/meter.err).
 meter() {
@@ -74,7 +64,7 @@ step() {
         [ "$_m.$_p" = vc-release.release ] && rm -f "$(vc_conf_of "$_d")"
         udevadm settle -t 60
         if [ "$_p" = claim ]; then
-                vc_wait 30 on_vfio "$_g" $_eps || { on_vfio "$_g" $_eps; VC_WHY=" after $_m claim:$VC_WHY"; return 1; }
+                vc_wait 30 vc_on_vfio "$_g" $_eps || { vc_on_vfio "$_g" $_eps; VC_WHY=" after $_m claim:$VC_WHY"; return 1; }
         else
                 vc_wait 30 vc_host_whole "$_g" $_eps ||
                         { vc_host_whole "$_g" $_eps; VC_WHY=" after $_m release:$VC_WHY"; return 1; }
