@@ -18,6 +18,10 @@ need_tools make autoreconf tar ldd
 
 bdir=$VC_LAB_CACHE/build/$(printf '%s' "$src" | sha256sum | cut -c1-12)
 mkdir -p "$bdir/src"
+# One build of this source path at a time (two lab runs of one tree, e.g. check-vm beside
+# bench-vm, would configure and make in the same directory at once).
+exec 8>"$bdir/.lock"
+flock 8
 copy_sources "$src" "$bdir/src"
 cd "$bdir/src"
 log=$bdir/build.log
