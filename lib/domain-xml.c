@@ -10,6 +10,7 @@
 #include <libxml/tree.h>
 
 #include "domain-xml.h"
+#include "xml-load.h"
 
 /* Reading: never the network, never a DTD, never substitute entities (no XML_PARSE_NOENT,
  * XML_PARSE_DTDLOAD, XML_PARSE_HUGE); libxml2 prints nothing (NOERROR, NOWARNING). */
@@ -27,8 +28,7 @@ static void xml_free_parser_ctxtp(xmlParserCtxtPtr *c) {
 }
 
 static void xml_freep(xmlChar **p) {
-        if (*p)
-                xmlFree(*p);
+        vc_xml_free(*p);
 }
 #define _cleanup_xml_free_ _cleanup_(xml_freep)
 
@@ -320,6 +320,10 @@ static int read_doc(const char *buf, size_t len, xmlDocPtr *ret, char **ret_erro
         }
         if (len == 0)
                 return bad(ret_error, "the domain XML is empty");
+        if (vc_xml_load() < 0) {
+                bad(ret_error, "%s", vc_xml_load_error());
+                return -ELIBACC;
+        }
         ctxt = xmlNewParserCtxt();
         if (!ctxt || !ctxt->sax)
                 return -ENOMEM;
@@ -742,7 +746,7 @@ static int doc_to_string(xmlDocPtr doc, char **ret) {
         if (!mem)
                 return -ENOMEM;
         *ret = strndup((const char *) mem, (size_t) size);
-        xmlFree(mem);
+        vc_xml_free(mem);
         return *ret ? 0 : -ENOMEM;
 }
 

@@ -19,6 +19,7 @@
 #include "rom.h"
 #include "sysfs.h"
 #include "virt.h"
+#include "xml-load.h"
 
 static void xmlFreeDocp(xmlDocPtr *d) {
         if (*d)
@@ -33,8 +34,7 @@ static void xmlXPathFreeObjectp(xmlXPathObjectPtr *o) {
                 xmlXPathFreeObject(*o);
 }
 static void xmlFreep(xmlChar **p) {
-        if (*p)
-                xmlFree(*p);
+        vc_xml_free(*p);
 }
 
 static int add_finding(struct vc_doctor_report *r, const char *check, enum vc_doctor_level level,
@@ -114,6 +114,10 @@ static int vm_read(const char *uri, const char *name, struct vm *ret, char **ret
         if (!xml) {
                 *ret_error = fmt("cannot read the definition of %s: %s", name, virGetLastErrorMessage());
                 return -EIO;
+        }
+        if (vc_xml_load() < 0) {
+                *ret_error = fmt("cannot read the definition of %s: %s", name, vc_xml_load_error());
+                return -ELIBACC;
         }
         _cleanup_(xmlFreeDocp) xmlDocPtr doc = xmlReadMemory(xml, (int) strlen(xml), "domain.xml", NULL,
                                                               XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
