@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -40,6 +41,7 @@ int vc_stress_main_hook(int argc, char **argv);
 int vc_stress_main_udev(int argc, char **argv);
 
 #define MAX_ACTORS 8
+#define MAX_JOBS 64
 #define MAX_GROUPS 8
 #define MAX_DEVS 4
 #define MAX_STEPS 100000
@@ -57,6 +59,8 @@ static bool arg_verbose;
 static int arg_hang_permille = 5;
 static int arg_shrink_seconds = 120;
 static int arg_repeat = 1;
+static int arg_jobs = 1;
+static int arg_job_index = -1; /* a worker of a run with --jobs: which one (internal) */
 static const char *arg_replay;
 static char arg_tolerate[512];
 static char arg_builddir[PATH_MAX], arg_srcdir[PATH_MAX], arg_workdir[PATH_MAX];
@@ -788,6 +792,13 @@ static void on_alarm(int sig) {
         alarmed = 1;
 }
 
+/* SIGINT/SIGTERM: a worker of --jobs ends after the step it runs (tests/stress/README.md). */
+static volatile sig_atomic_t stop_requested;
+static void on_stop(int sig) {
+        (void) sig;
+        stop_requested = 1;
+}
+
 /* Run the operations at once; each in its own process group (a KILL fault takes the group). */
 static void run_ops(struct step *st) {
         pid_t pid[MAX_ACTORS];
@@ -1255,12 +1266,15 @@ static void fresh_tree(void) {
         read_baseline();
 }
 
-/* Run an episode's steps; returns the index of the step after which a violation was found, or
- * -1. With @gen, steps are generated (into @seq) as the run goes. */
+/* Run an episode's steps; returns the index of the step after which a violation was found, -1,
+ * or -2 when a worker of --jobs was asked to stop. With @gen, steps are generated (into @seq)
+ * as the run goes. */
 static int run_episode(char (*seq)[512], int n, bool gen, bool quiet) {
         violated = false;
         fresh_tree();
         for (int i = 0; i < n; i++) {
+                if (stop_requested)
+                        return -2;
                 struct step st;
                 if (gen) {
                         gen_step(&st);
@@ -1411,7 +1425,7 @@ static void usage(void) {
         fprintf(stderr,
                 "usage: vc-stress [--seed N] [--steps N] [--actors N] [--episode-steps N] [--exec]\n"
                 "                 [--tolerate INVARIANT,...] [--hang-permille N] [--shrink-seconds N]\n"
-                "                 [--replay FILE [--repeat N]] [--workdir DIR] [--verbose]\n"
+                "                 [--jobs N] [--replay FILE [--repeat N]] [--workdir DIR] [--verbose]\n"
                 "  invariants: not-whole half-claimed-no-record given-back-to-vfio reset-restored\n"
                 "              held-given-back failed-changed verb-result config-touched pending-unfinished hang\n"
                 "  environment: abs_top_builddir, abs_top_srcdir; STRESS_TOLERATE (as --tolerate)\n");
@@ -1429,6 +1443,193 @@ static void print_sequence(FILE *f, char (*seq)[512], int n, const char *indent)
                 fprintf(f, "%s%s\n", indent, seq[i]);
 }
 
+/* ------------------------------------------------------------------ --jobs: episodes side by side */
+
+/* A worker's counters, sent to the coordinator at its end ("S ..." on the progress pipe). */
+static void send_stats(int fd) {
+        char line[512];
+        int k = snprintf(line, sizeof line, "S %ld %ld %ld %ld %ld %ld", n_execs, n_killed, n_faulted, n_pending,
+                         n_concurrent, cascade_count);
+        for (int i = 0; invariant_names[i]; i++)
+                k += snprintf(line + k, sizeof line - (size_t) k, " %ld", tolerated_count[i]);
+        snprintf(line + k, sizeof line - (size_t) k, "\n");
+        (void) !write(fd, line, strlen(line));
+}
+
+static volatile sig_atomic_t coordinator_stop;
+static void on_coordinator_stop(int sig) {
+        (void) sig;
+        coordinator_stop = 1;
+}
+
+/* Run the episodes of the run in @arg_jobs worker processes, worker J taking episodes J, J+jobs,
+ * ...: each is vc-stress started again with its own work directory (its own tree, fake kernel,
+ * libvirt and lock), so the episodes are the ones a run with one job makes, side by side. A
+ * worker reports each episode it finished; the first violation stops the others after their
+ * current step, and the worker that found it shrinks and prints it. */
+static int run_jobs(int argc, char **argv) {
+        pid_t pid[MAX_JOBS];
+        FILE *in[MAX_JOBS];
+        char self[PATH_MAX], dir[PATH_MAX];
+        bool own = false;
+        int failed = -1, left = arg_jobs;
+        long steps = 0, episodes = 0, execs = 0, killed = 0, faulted = 0, pending = 0, concurrent = 0, cascade = 0;
+        long tol[16] = { 0 };
+        double t0 = now_seconds();
+
+        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+        if (len < 0)
+                die("/proc/self/exe: %s", strerror(errno));
+        self[len] = 0;
+        if (!arg_workdir[0]) {
+                const char *tmp = getenv("TMPDIR");
+                if (!tmp || !*tmp)
+                        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+                pathf(arg_workdir, "%s/vc-stress.XXXXXX", tmp);
+                if (!mkdtemp(arg_workdir))
+                        die("mkdtemp: %s", strerror(errno));
+                own = true;
+        } else
+                (void) mkdir(arg_workdir, 0755);
+
+        printf("vc-stress: seed %" PRIu64 ", %ld steps, up to %d actors, %d steps per episode, %d jobs%s%s\n",
+               arg_seed, arg_steps, arg_actors, arg_episode_steps, arg_jobs, arg_tolerate[0] ? ", tolerating " : "",
+               arg_tolerate);
+        fflush(stdout);
+
+        struct sigaction sa = { .sa_handler = on_coordinator_stop };
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        for (int j = 0; j < arg_jobs; j++) {
+                int fds[2];
+                char index[16];
+                if (pipe2(fds, O_CLOEXEC) < 0)
+                        die("pipe: %s", strerror(errno));
+                pathf(dir, "%s/job%d", arg_workdir, j);
+                (void) mkdir(dir, 0755);
+                snprintf(index, sizeof index, "%d", j);
+                fflush(NULL);
+                pid[j] = fork();
+                if (pid[j] < 0)
+                        die("fork: %s", strerror(errno));
+                if (pid[j] == 0) {
+                        char fd[16];
+                        int w = dup(fds[1]); /* without O_CLOEXEC: it survives the execv */
+                        char **nargv = calloc((size_t) argc + 6, sizeof *nargv);
+                        int k = 0;
+                        if (w < 0 || !nargv)
+                                _exit(125);
+                        snprintf(fd, sizeof fd, "%d", w);
+                        setenv("VC_STRESS_PROGRESS_FD", fd, 1);
+                        unsetenv("VC_STRESS_OWN_WORKDIR");
+                        signal(SIGINT, SIG_DFL);
+                        signal(SIGTERM, SIG_DFL);
+                        nargv[k++] = argv[0];
+                        for (int i = 1; i < argc; i++)
+                                nargv[k++] = argv[i];
+                        nargv[k++] = "--workdir"; /* the last one counts */
+                        nargv[k++] = dir;
+                        nargv[k++] = "--job-index";
+                        nargv[k++] = index;
+                        execv(self, nargv);
+                        _exit(126);
+                }
+                close(fds[1]);
+                in[j] = fdopen(fds[0], "re");
+                if (!in[j])
+                        die("fdopen: %s", strerror(errno));
+        }
+
+        struct pollfd pfd[MAX_JOBS];
+        for (int j = 0; j < arg_jobs; j++)
+                pfd[j] = (struct pollfd){ .fd = fileno(in[j]), .events = POLLIN };
+        bool stopping = false;
+        while (left > 0) {
+                if (coordinator_stop && !stopping) {
+                        stopping = true;
+                        for (int j = 0; j < arg_jobs; j++)
+                                if (pfd[j].fd >= 0 && j != failed) /* that one is shrinking its episode */
+                                        (void) kill(pid[j], SIGTERM);
+                }
+                if (poll(pfd, (nfds_t) arg_jobs, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        die("poll: %s", strerror(errno));
+                }
+                for (int j = 0; j < arg_jobs; j++) {
+                        char line[512];
+                        if (pfd[j].fd < 0 || !pfd[j].revents)
+                                continue;
+                        /* A worker writes whole short lines with one write(2) each. */
+                        if (fgets(line, sizeof line, in[j])) {
+                                long e, n;
+                                if (line[0] == 'E' && sscanf(line, "E %ld %ld", &e, &n) == 2) {
+                                        long before = steps;
+                                        steps += n;
+                                        episodes++;
+                                        if (steps / 1000 != before / 1000 && failed < 0) {
+                                                printf("vc-stress: %ld steps without a violation so far\n", steps);
+                                                fflush(stdout);
+                                        }
+                                } else if (line[0] == 'V') {
+                                        if (failed < 0)
+                                                failed = j;
+                                        coordinator_stop = 1; /* the others end after their step */
+                                } else if (line[0] == 'S') {
+                                        long v[6 + 16] = { 0 };
+                                        char *p = line + 1;
+                                        for (int i = 0; i < 6 + 16 && *p; i++)
+                                                v[i] = strtol(p, &p, 10);
+                                        execs += v[0], killed += v[1], faulted += v[2], pending += v[3];
+                                        concurrent += v[4], cascade += v[5];
+                                        for (int i = 0; i < 16; i++)
+                                                tol[i] += v[6 + i];
+                                }
+                                continue;
+                        }
+                        /* End of the pipe: the worker is done. */
+                        int status;
+                        fclose(in[j]);
+                        pfd[j].fd = -1;
+                        left--;
+                        while (waitpid(pid[j], &status, 0) < 0 && errno == EINTR)
+                                ;
+                        if (exit_code(status) != 0 && !(stopping && failed < 0 && exit_code(status) == 3)) {
+                                if (failed < 0)
+                                        failed = j;
+                                if (!stopping) {
+                                        stopping = true;
+                                        for (int i = 0; i < arg_jobs; i++)
+                                                if (pfd[i].fd >= 0)
+                                                        (void) kill(pid[i], SIGTERM);
+                                }
+                        }
+                }
+        }
+
+        double wall = now_seconds() - t0, cpu = cpu_seconds();
+        if (failed >= 0) {
+                printf("vc-stress: job %d stopped the run (its report is above); the other jobs ran %ld steps "
+                       "without a violation\n", failed, steps);
+                return 1;
+        }
+        printf("vc-stress: %ld steps (%ld program runs) in %ld episodes%s without a violation: "
+               "%.0f s wall, %.0f s CPU, %.0f steps/s wall, %.0f steps per CPU second (%d jobs)\n",
+               steps, execs, episodes, stopping ? " (stopped from outside before the end)" : "", wall, cpu,
+               steps / (wall > 0 ? wall : 1), steps / (cpu > 0 ? cpu : 1), arg_jobs);
+        printf("vc-stress: %ld steps with a fault, %ld with concurrent operations, %ld operations killed, "
+               "%ld pending records finished by the next command\n",
+               faulted, concurrent, killed, pending);
+        if (cascade)
+                printf("vc-stress: tolerated %ld violations on groups a tolerated violation had left wrong\n", cascade);
+        for (int i = 0; invariant_names[i]; i++)
+                if (tol[i])
+                        printf("vc-stress: tolerated %ld violations of [%s]\n", tol[i], invariant_names[i]);
+        if (own && !stopping && nftw(arg_workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
+                fprintf(stderr, "vc-stress: cannot remove %s: %s\n", arg_workdir, strerror(errno));
+        return stopping ? 130 : 0;
+}
+
 int main(int argc, char **argv) {
         static const struct option longopts[] = {
                 { "seed", required_argument, NULL, 's' },       { "steps", required_argument, NULL, 'n' },
@@ -1437,7 +1638,8 @@ int main(int argc, char **argv) {
                 { "hang-permille", required_argument, NULL, 'H' }, { "shrink-seconds", required_argument, NULL, 'S' },
                 { "replay", required_argument, NULL, 'r' },     { "workdir", required_argument, NULL, 'w' },
                 { "verbose", no_argument, NULL, 'v' },          { "help", no_argument, NULL, 'h' },
-                { "repeat", required_argument, NULL, 'R' },
+                { "repeat", required_argument, NULL, 'R' },     { "jobs", required_argument, NULL, 'j' },
+                { "job-index", required_argument, NULL, 'J' },
                 {},
         };
         const char *e;
@@ -1445,7 +1647,7 @@ int main(int argc, char **argv) {
 
         if ((e = getenv("STRESS_TOLERATE")))
                 snprintf(arg_tolerate, sizeof arg_tolerate, "%s", e);
-        while ((c = getopt_long(argc, argv, "s:n:a:e:xt:H:S:r:w:vhR:", longopts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:n:a:e:xt:H:S:r:w:vhR:j:J:", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 's': arg_seed = strtoull(optarg, NULL, 0); break;
                 case 'n': arg_steps = atol(optarg); break;
@@ -1459,11 +1661,13 @@ int main(int argc, char **argv) {
                 case 'w': snprintf(arg_workdir, sizeof arg_workdir, "%s", optarg); break;
                 case 'v': arg_verbose = true; break;
                 case 'R': arg_repeat = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
+                case 'j': arg_jobs = atoi(optarg); break;
+                case 'J': arg_job_index = atoi(optarg); break;
                 default: usage();
                 }
         }
         if (arg_actors < 1 || arg_actors > MAX_ACTORS || arg_episode_steps < 1 || arg_episode_steps > MAX_STEPS ||
-            arg_steps < 0)
+            arg_steps < 0 || arg_jobs < 1 || arg_jobs > MAX_JOBS || arg_job_index >= arg_jobs)
                 usage();
         for (char *t = arg_tolerate; *t; t++)
                 if (*t == ' ')
@@ -1478,6 +1682,9 @@ int main(int argc, char **argv) {
 
         snprintf(arg_builddir, sizeof arg_builddir, "%s", (e = getenv("abs_top_builddir")) ? e : ".");
         snprintf(arg_srcdir, sizeof arg_srcdir, "%s", (e = getenv("abs_top_srcdir")) ? e : arg_builddir);
+
+        if (arg_jobs > 1 && arg_job_index < 0 && !arg_replay)
+                return run_jobs(argc, argv);
 
         /* The shim must be loaded before anything runs: start again under it. */
         if (!getenv("VC_STRESS_UNDER_SHIM")) {
@@ -1574,18 +1781,45 @@ int main(int argc, char **argv) {
                 return 1;
         }
 
-        printf("vc-stress: seed %" PRIu64 ", %ld steps, up to %d actors, %d steps per episode%s%s%s\n", arg_seed,
-               arg_steps, arg_actors, arg_episode_steps, arg_exec ? ", exec" : "",
-               arg_tolerate[0] ? ", tolerating " : "", arg_tolerate);
-        fflush(stdout);
-        while (steps < arg_steps) {
-                n = (int) (arg_steps - steps < arg_episode_steps ? arg_steps - steps : arg_episode_steps);
+        /* A worker of --jobs: episodes job, job + jobs, ...; reports each finished one on the pipe. */
+        int progress_fd = -1;
+        if (arg_job_index >= 0) {
+                if (!(e = getenv("VC_STRESS_PROGRESS_FD")))
+                        die("--job-index is vc-stress's own (--jobs)");
+                progress_fd = atoi(e);
+                (void) fcntl(progress_fd, F_SETFD, FD_CLOEXEC);
+                episode = (uint64_t) arg_job_index;
+                struct sigaction st = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
+                sigaction(SIGINT, &st, NULL);
+                sigaction(SIGTERM, &st, NULL);
+        } else {
+                printf("vc-stress: seed %" PRIu64 ", %ld steps, up to %d actors, %d steps per episode%s%s%s\n",
+                       arg_seed, arg_steps, arg_actors, arg_episode_steps, arg_exec ? ", exec" : "",
+                       arg_tolerate[0] ? ", tolerating " : "", arg_tolerate);
+                fflush(stdout);
+        }
+        for (;;) {
+                long first_step = (long) episode * arg_episode_steps;
+                if (first_step >= arg_steps)
+                        break;
+                n = (int) (arg_steps - first_step < arg_episode_steps ? arg_steps - first_step : arg_episode_steps);
                 uint64_t s = arg_seed ^ (episode * 0x2545f4914f6cdd1dULL);
                 rng = splitmix(&s);
                 at = run_episode(seq, n, true, false);
+                if (at == -2) {
+                        send_stats(progress_fd);
+                        return 3;
+                }
                 if (at >= 0)
                         break;
                 steps += n;
+                if (progress_fd >= 0) {
+                        char line[64];
+                        snprintf(line, sizeof line, "E %" PRIu64 " %d\n", episode, n);
+                        (void) !write(progress_fd, line, strlen(line));
+                        episode += (uint64_t) arg_jobs;
+                        continue;
+                }
                 episode++;
                 /* A long run stopped from outside still tells how far it got. */
                 if (steps / 1000 != (steps - n) / 1000) {
@@ -1594,6 +1828,11 @@ int main(int argc, char **argv) {
                 }
         }
         double wall = now_seconds() - t0, cpu = cpu_seconds() - c0;
+        if (at < 0 && progress_fd >= 0) {
+                send_stats(progress_fd);
+                remove_own_workdir();
+                return 0;
+        }
         if (at < 0) {
                 printf("vc-stress: %ld steps (%ld program runs) in %" PRIu64 " episodes without a violation: "
                        "%.0f s wall, %.0f s CPU, %.0f steps/s wall, %.0f steps per CPU second\n",
@@ -1613,7 +1852,12 @@ int main(int argc, char **argv) {
         }
 
         struct violation first = viol;
+        if (progress_fd >= 0) {
+                (void) !write(progress_fd, "V\n", 2); /* the coordinator stops the other jobs */
+                send_stats(progress_fd);
+        }
         steps += at + 1;
+        long whole_run = (long) episode * arg_episode_steps + at + 1; /* the steps a one-job run takes to get here */
         printf("vc-stress: VIOLATION [%s] at episode %" PRIu64 ", step %d (%ld steps run, %.0f steps per CPU second)\n"
                "  %s\n  after: %s\n",
                first.name, episode, at + 1, steps, steps / (cpu > 0 ? cpu : 1), first.detail, seq[at]);
@@ -1636,6 +1880,6 @@ int main(int argc, char **argv) {
                arg_builddir, arg_srcdir, arg_builddir, out);
         printf("vc-stress: the tree of the last replay is in %s\n", root);
         printf("vc-stress: or the whole run: make stress STRESS_SEED=%" PRIu64 " STRESS_STEPS=%ld STRESS_ACTORS=%d\n",
-               arg_seed, steps, arg_actors);
+               arg_seed, whole_run, arg_actors);
         return 1;
 }
