@@ -1,6 +1,7 @@
 #!/bin/sh
 # vc-stress --jobs (tests/stress/README.md, "Jobs"): a run with two jobs runs the steps a run with
-# one job runs, counts them all, and a run stopped with SIGTERM says what it checked and exits 130.
+# one job runs, counts them all; a run split with --first-episode runs them too; a run stopped
+# with SIGTERM says what it checked and where to go on, and exits 130.
 set -u
 b=${abs_top_builddir:-.}
 stress=$b/tests/stress/vc-stress
@@ -21,6 +22,14 @@ grep '^  [0-9]*: ' "$tmp/two.err" | sort >"$tmp/two.steps"
 [ "$(wc -l <"$tmp/one.steps")" -eq 120 ] || fail "one job printed $(wc -l <"$tmp/one.steps") steps, not 120"
 cmp -s "$tmp/one.steps" "$tmp/two.steps" || fail "two jobs ran other steps than one: $(diff "$tmp/one.steps" "$tmp/two.steps" | head -5)"
 
+# A run that goes on from an episode (--first-episode) runs the rest of the same episodes.
+"$stress" --seed 7 --steps 60 --actors 1 --episode-steps 20 --hang-permille 0 --verbose --jobs 2 \
+        >"$tmp/head.out" 2>"$tmp/head.err" || fail "episodes 0-2: exit $?"
+"$stress" --seed 7 --steps 60 --actors 1 --episode-steps 20 --hang-permille 0 --verbose --jobs 2 --first-episode 3 \
+        >"$tmp/tail.out" 2>"$tmp/tail.err" || fail "episodes 3-5: exit $?"
+cat "$tmp/head.err" "$tmp/tail.err" | grep '^  [0-9]*: ' | sort >"$tmp/split.steps"
+cmp -s "$tmp/one.steps" "$tmp/split.steps" || fail "episodes 0-2 and 3-5 ran other steps than 0-5 at once: $(diff "$tmp/one.steps" "$tmp/split.steps" | head -5)"
+
 # Stopped from outside once both workers run a step: exit 130, a summary, no worker left.
 "$stress" --seed 7 --steps 100000 --actors 2 --jobs 2 --workdir "$tmp/w" >"$tmp/stop.out" 2>&1 &
 pid=$!
@@ -37,7 +46,9 @@ rc=$?
 [ $rc -eq 130 ] || fail "stopped run: exit $rc, not 130: $(cat "$tmp/stop.out")"
 grep -q '^vc-stress: [0-9]* steps .*(stopped from outside before the end) without a violation' "$tmp/stop.out" ||
         fail "stopped run: no summary: $(cat "$tmp/stop.out")"
+grep -q '^vc-stress: to go on: --seed 7 --first-episode [0-9]* --steps [0-9]* ' "$tmp/stop.out" ||
+        fail "stopped run: no line to go on with: $(cat "$tmp/stop.out")"
 if pgrep -f -- "--workdir $tmp/w/job" >/dev/null; then
         fail "a worker still runs after the run ended"
 fi
-echo "jobs.sh: 120 steps the same with one and two jobs; a stopped run exits 130 with its summary"
+echo "jobs.sh: 120 steps the same with one job, two jobs and split in two; a stopped run exits 130 with its summary"

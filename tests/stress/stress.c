@@ -60,6 +60,7 @@ static int arg_hang_permille = 5;
 static int arg_shrink_seconds = 120;
 static int arg_repeat = 1;
 static int arg_jobs = 1;
+static uint64_t arg_first_episode; /* the run's episodes are FIRST, FIRST+1, ... (a run that goes on) */
 static int arg_job_index = -1; /* a worker of a run with --jobs: which one (internal) */
 static const char *arg_replay;
 static char arg_tolerate[512];
@@ -1425,7 +1426,8 @@ static void usage(void) {
         fprintf(stderr,
                 "usage: vc-stress [--seed N] [--steps N] [--actors N] [--episode-steps N] [--exec]\n"
                 "                 [--tolerate INVARIANT,...] [--hang-permille N] [--shrink-seconds N]\n"
-                "                 [--jobs N] [--replay FILE [--repeat N]] [--workdir DIR] [--verbose]\n"
+                "                 [--jobs N] [--first-episode N] [--replay FILE [--repeat N]] [--workdir DIR]\n"
+                "                 [--verbose]\n"
                 "  invariants: not-whole half-claimed-no-record given-back-to-vfio reset-restored\n"
                 "              held-given-back failed-changed verb-result config-touched pending-unfinished hang\n"
                 "  environment: abs_top_builddir, abs_top_srcdir; STRESS_TOLERATE (as --tolerate)\n");
@@ -1476,6 +1478,12 @@ static int run_jobs(int argc, char **argv) {
         long steps = 0, episodes = 0, execs = 0, killed = 0, faulted = 0, pending = 0, concurrent = 0, cascade = 0;
         long tol[16] = { 0 };
         double t0 = now_seconds();
+        /* Which episodes are done, to say up to which one all are: a run stopped from outside
+         * goes on from there with --first-episode (tests/stress/README.md). */
+        size_t n_episodes = (size_t) ((arg_steps + arg_episode_steps - 1) / arg_episode_steps), prefix = 0;
+        bool *done = calloc(n_episodes + 1, sizeof *done);
+        if (!done)
+                die("out of memory");
 
         ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
         if (len < 0)
@@ -1495,6 +1503,8 @@ static int run_jobs(int argc, char **argv) {
         printf("vc-stress: seed %" PRIu64 ", %ld steps, up to %d actors, %d steps per episode, %d jobs%s%s\n",
                arg_seed, arg_steps, arg_actors, arg_episode_steps, arg_jobs, arg_tolerate[0] ? ", tolerating " : "",
                arg_tolerate);
+        if (arg_first_episode)
+                printf("vc-stress: from episode %" PRIu64 " on\n", arg_first_episode);
         fflush(stdout);
 
         struct sigaction sa = { .sa_handler = on_coordinator_stop };
@@ -1567,8 +1577,17 @@ static int run_jobs(int argc, char **argv) {
                                         long before = steps;
                                         steps += n;
                                         episodes++;
+                                        if (e >= (long) arg_first_episode && (size_t) (e - (long) arg_first_episode) < n_episodes)
+                                                done[e - (long) arg_first_episode] = true;
+                                        while (prefix < n_episodes && done[prefix])
+                                                prefix++;
                                         if (steps / 1000 != before / 1000 && failed < 0) {
-                                                printf("vc-stress: %ld steps without a violation so far\n", steps);
+                                                if (prefix > 0)
+                                                        printf("vc-stress: %ld steps without a violation so far (episodes %"
+                                                               PRIu64 " to %" PRIu64 " all done)\n", steps,
+                                                               arg_first_episode, arg_first_episode + prefix - 1);
+                                                else
+                                                        printf("vc-stress: %ld steps without a violation so far\n", steps);
                                                 fflush(stdout);
                                         }
                                 } else if (line[0] == 'V') {
@@ -1625,6 +1644,15 @@ static int run_jobs(int argc, char **argv) {
         for (int i = 0; invariant_names[i]; i++)
                 if (tol[i])
                         printf("vc-stress: tolerated %ld violations of [%s]\n", tol[i], invariant_names[i]);
+        if (stopping && prefix < n_episodes) {
+                if (prefix > 0)
+                        printf("vc-stress: episodes %" PRIu64 " to %" PRIu64 " are all done\n", arg_first_episode,
+                               arg_first_episode + prefix - 1);
+                printf("vc-stress: to go on: --seed %" PRIu64 " --first-episode %" PRIu64
+                       " --steps %ld (the same --actors and --episode-steps)\n",
+                       arg_seed, arg_first_episode + prefix, arg_steps - (long) prefix * arg_episode_steps);
+        }
+        free(done);
         if (own && !stopping && nftw(arg_workdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) < 0)
                 fprintf(stderr, "vc-stress: cannot remove %s: %s\n", arg_workdir, strerror(errno));
         return stopping ? 130 : 0;
@@ -1639,7 +1667,7 @@ int main(int argc, char **argv) {
                 { "replay", required_argument, NULL, 'r' },     { "workdir", required_argument, NULL, 'w' },
                 { "verbose", no_argument, NULL, 'v' },          { "help", no_argument, NULL, 'h' },
                 { "repeat", required_argument, NULL, 'R' },     { "jobs", required_argument, NULL, 'j' },
-                { "job-index", required_argument, NULL, 'J' },
+                { "job-index", required_argument, NULL, 'J' },  { "first-episode", required_argument, NULL, 'F' },
                 {},
         };
         const char *e;
@@ -1647,7 +1675,7 @@ int main(int argc, char **argv) {
 
         if ((e = getenv("STRESS_TOLERATE")))
                 snprintf(arg_tolerate, sizeof arg_tolerate, "%s", e);
-        while ((c = getopt_long(argc, argv, "s:n:a:e:xt:H:S:r:w:vhR:j:J:", longopts, NULL)) >= 0) {
+        while ((c = getopt_long(argc, argv, "s:n:a:e:xt:H:S:r:w:vhR:j:J:F:", longopts, NULL)) >= 0) {
                 switch (c) {
                 case 's': arg_seed = strtoull(optarg, NULL, 0); break;
                 case 'n': arg_steps = atol(optarg); break;
@@ -1663,6 +1691,7 @@ int main(int argc, char **argv) {
                 case 'R': arg_repeat = atoi(optarg) > 0 ? atoi(optarg) : 1; break;
                 case 'j': arg_jobs = atoi(optarg); break;
                 case 'J': arg_job_index = atoi(optarg); break;
+                case 'F': arg_first_episode = strtoull(optarg, NULL, 0); break;
                 default: usage();
                 }
         }
@@ -1788,7 +1817,7 @@ int main(int argc, char **argv) {
                         die("--job-index is vc-stress's own (--jobs)");
                 progress_fd = atoi(e);
                 (void) fcntl(progress_fd, F_SETFD, FD_CLOEXEC);
-                episode = (uint64_t) arg_job_index;
+                episode = arg_first_episode + (uint64_t) arg_job_index;
                 struct sigaction st = { .sa_handler = on_stop, .sa_flags = SA_RESTART };
                 sigaction(SIGINT, &st, NULL);
                 sigaction(SIGTERM, &st, NULL);
@@ -1796,10 +1825,13 @@ int main(int argc, char **argv) {
                 printf("vc-stress: seed %" PRIu64 ", %ld steps, up to %d actors, %d steps per episode%s%s%s\n",
                        arg_seed, arg_steps, arg_actors, arg_episode_steps, arg_exec ? ", exec" : "",
                        arg_tolerate[0] ? ", tolerating " : "", arg_tolerate);
+                if (arg_first_episode)
+                        printf("vc-stress: from episode %" PRIu64 " on\n", arg_first_episode);
                 fflush(stdout);
+                episode = arg_first_episode;
         }
         for (;;) {
-                long first_step = (long) episode * arg_episode_steps;
+                long first_step = (long) (episode - arg_first_episode) * arg_episode_steps;
                 if (first_step >= arg_steps)
                         break;
                 n = (int) (arg_steps - first_step < arg_episode_steps ? arg_steps - first_step : arg_episode_steps);
@@ -1823,7 +1855,8 @@ int main(int argc, char **argv) {
                 episode++;
                 /* A long run stopped from outside still tells how far it got. */
                 if (steps / 1000 != (steps - n) / 1000) {
-                        printf("vc-stress: %ld steps without a violation so far\n", steps);
+                        printf("vc-stress: %ld steps without a violation so far (episodes %" PRIu64 " to %" PRIu64
+                               " done)\n", steps, arg_first_episode, episode - 1);
                         fflush(stdout);
                 }
         }
@@ -1836,7 +1869,8 @@ int main(int argc, char **argv) {
         if (at < 0) {
                 printf("vc-stress: %ld steps (%ld program runs) in %" PRIu64 " episodes without a violation: "
                        "%.0f s wall, %.0f s CPU, %.0f steps/s wall, %.0f steps per CPU second\n",
-                       steps, n_execs, episode, wall, cpu, steps / (wall > 0 ? wall : 1), steps / (cpu > 0 ? cpu : 1));
+                       steps, n_execs, episode - arg_first_episode, wall, cpu, steps / (wall > 0 ? wall : 1),
+                       steps / (cpu > 0 ? cpu : 1));
                 printf("vc-stress: %ld steps with a fault, %ld with concurrent operations, %ld operations killed, "
                        "%ld pending records finished by the next command\n",
                        n_faulted, n_concurrent, n_killed, n_pending);
