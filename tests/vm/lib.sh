@@ -168,3 +168,11 @@ copy_sources() {
                         --exclude=./_build -cf - .) | tar -xf - -C "$dst"
         fi
 }
+
+# debian_image: build-debian.sh under a lock, so that runs side by side (tools/quickstart starts
+# the build ahead, beside the busybox stage) build the image once: the second waits, then reuses
+# it. Prints the image directory.
+debian_image() {
+        mkdir -p "$VC_LAB_CACHE"
+        flock "$VC_LAB_CACHE/.debian-image.lock" "$VC_LAB_DIR/build-debian.sh"
+}

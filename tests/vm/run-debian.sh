@@ -87,7 +87,7 @@ logdir=${logdir:-$VC_LAB_CACHE/logs/$(date -u +%Y%m%dT%H%M%SZ)-debian-$$}
 mkdir -p "$logdir"
 logdir=$(cd "$logdir" && pwd)
 t0=$(date +%s.%N)
-img=$("$VC_LAB_DIR/build-debian.sh") || {
+img=$(debian_image) || {
         rc=$?
         ((rc == 77)) && exit 77
         die "building the guest image failed (exit $rc)"
