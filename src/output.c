@@ -26,10 +26,18 @@ char *device_description(struct vc_cli *cli, const struct vc_pci_dev *d) {
         return s;
 }
 
+/* "%0*x" by hand: a device's ids and class are formatted once per device in list --json. */
+static const char *hex_digits(char *buf, unsigned width, uint32_t v) {
+        static const char hex[] = "0123456789abcdef";
+        for (unsigned i = width; i > 0; i--, v >>= 4)
+                buf[i - 1] = hex[v & 0xf];
+        buf[width] = '\0';
+        return buf;
+}
+
 static void json_hex4(struct vc_json *j, const char *key, uint16_t v) {
-        char buf[8];
-        snprintf(buf, sizeof buf, "%04x", v);
-        vc_json_kv_string(j, key, buf);
+        char buf[5];
+        vc_json_kv_string(j, key, hex_digits(buf, 4, v));
 }
 
 void json_device(struct vc_cli *cli, struct vc_json *j, const struct vc_pci_dev *d, bool detail) {
@@ -49,7 +57,9 @@ void json_device(struct vc_cli *cli, struct vc_json *j, const struct vc_pci_dev 
         json_hex4(j, "subsystem_device_id", vc_pci_dev_subsystem_device(d));
         vc_json_kv_string(j, "vendor_name", vendor);
         vc_json_kv_string(j, "device_name", model);
-        snprintf(buf, sizeof buf, "0x%06x", vc_pci_dev_class(d));
+        buf[0] = '0';
+        buf[1] = 'x';
+        hex_digits(buf + 2, 6, vc_pci_dev_class(d) & 0xffffff);
         vc_json_kv_string(j, "class", buf);
         vc_json_kv_string(j, "class_name", vc_pci_class_to_string(vc_pci_dev_class(d)));
         vc_json_kv_bool(j, "bridge", vc_pci_dev_is_bridge(d));

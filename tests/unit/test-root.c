@@ -136,6 +136,69 @@ TEST(json_deepest_level_and_escapes) {
         ASSERT_STREQ(s, want);
 }
 
+static void emit_numbers(struct vc_json *j) {
+        vc_json_array_begin(j);
+        vc_json_int(j, INT64_MIN);
+        vc_json_int(j, INT64_MAX);
+        vc_json_int(j, 0);
+        vc_json_int(j, -1);
+        vc_json_uint(j, UINT64_MAX);
+        vc_json_uint(j, 10);
+        vc_json_array_end(j);
+}
+
+/* Numbers are written by hand (lib/json.c): the extremes of both types. */
+TEST(json_integer_extremes) {
+        int r;
+        _cleanup_free_ char *s = json_of(emit_numbers, &r);
+        ASSERT_OK(r);
+        ASSERT_STREQ(s, "[\n  -9223372036854775808,\n  9223372036854775807,\n  0,\n  -1,\n  18446744073709551615,\n  10\n]\n");
+}
+
+static char long_string[40000];
+
+static void emit_large(struct vc_json *j) {
+        vc_json_array_begin(j);
+        for (int i = 0; i < 3000; i++)
+                vc_json_int(j, i);
+        vc_json_string(j, long_string);
+        vc_json_string(j, "\x02" "end");
+        vc_json_array_end(j);
+}
+
+/* The writer gathers the document in its own buffer (lib/json.c): a document and a string
+ * larger than the buffer come out whole and in order. */
+TEST(json_larger_than_its_buffer) {
+        int r;
+        memset(long_string, 'x', sizeof long_string - 1);
+        long_string[100] = '"';
+        _cleanup_free_ char *s = json_of(emit_large, &r);
+        ASSERT_OK(r);
+        _cleanup_free_ char *want = malloc(100000);
+        ASSERT_TRUE(want != NULL);
+        char *w = want;
+        w += sprintf(w, "[");
+        for (int i = 0; i < 3000; i++)
+                w += sprintf(w, "%s\n  %d", i ? "," : "", i);
+        w += sprintf(w, ",\n  \"%.100s\\\"%s\",\n  \"\\u0002end\"\n]\n", long_string, long_string + 101);
+        ASSERT_STREQ(s, want);
+}
+
+static void emit_one_string(struct vc_json *j) { vc_json_string(j, "text"); }
+
+/* A stream that cannot be written fails the document (vc_json_finish), however little of it
+ * was written: the writer's own buffer is handed over and checked at the end. */
+TEST(json_write_error_is_reported) {
+        FILE *f = fopen("/dev/full", "we");
+        if (!f)
+                return; /* no /dev/full here */
+        struct vc_json *j = vc_json_new(f);
+        emit_one_string(j);
+        ASSERT_ERRNO(vc_json_finish(j), ENOSPC);
+        vc_json_free(j);
+        fclose(f);
+}
+
 /* The hwdb is asked once per vendor:device id and context (lib/root.c): the second answer is
  * the first one, and a device's names are those of its id. */
 TEST(hwdb_names_once_per_id) {
