@@ -1474,7 +1474,7 @@ static int run_jobs(int argc, char **argv) {
         FILE *in[MAX_JOBS];
         char self[PATH_MAX], dir[PATH_MAX];
         bool own = false;
-        int failed = -1, left = arg_jobs;
+        int failed = -1, failed_status = 0, left = arg_jobs;
         long steps = 0, episodes = 0, execs = 0, killed = 0, faulted = 0, pending = 0, concurrent = 0, cascade = 0;
         long tol[16] = { 0 };
         double t0 = now_seconds();
@@ -1616,6 +1616,8 @@ static int run_jobs(int argc, char **argv) {
                         if (exit_code(status) != 0 && !(stopping && failed < 0 && exit_code(status) == 3)) {
                                 if (failed < 0)
                                         failed = j;
+                                if (failed == j)
+                                        failed_status = status;
                                 if (!stopping) {
                                         stopping = true;
                                         for (int i = 0; i < arg_jobs; i++)
@@ -1628,8 +1630,14 @@ static int run_jobs(int argc, char **argv) {
 
         double wall = now_seconds() - t0, cpu = cpu_seconds();
         if (failed >= 0) {
-                printf("vc-stress: job %d stopped the run (its report is above); the other jobs ran %ld steps "
-                       "without a violation\n", failed, steps);
+                if (WIFSIGNALED(failed_status))
+                        printf("vc-stress: job %d died of signal %d (%s)", failed, WTERMSIG(failed_status),
+                               strsignal(WTERMSIG(failed_status)));
+                else
+                        printf("vc-stress: job %d stopped the run with exit status %d (its report is above)", failed,
+                               exit_code(failed_status));
+                printf("; the jobs finished %ld steps without a violation before\n", steps);
+                free(done);
                 return 1;
         }
         printf("vc-stress: %ld steps (%ld program runs) in %ld episodes%s without a violation: "
