@@ -58,8 +58,11 @@ void vc_xml_free(void *p) {
         if (!p)
                 return;
         /* xmlFree is a variable of libxml2 holding its deallocator (free() unless xmlMemSetup()
-         * changed it): read it at each call, as a program linking libxml2 does. */
-        xmlFreeFunc *f = sym("xmlFree");
+         * changed it): its address is looked up once, its value read at each call, as a program
+         * linking libxml2 does. */
+        static xmlFreeFunc *f;
+        if (!f)
+                f = sym("xmlFree");
         if (f && *f)
                 (*f)(p);
 }
