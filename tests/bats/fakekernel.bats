@@ -554,7 +554,7 @@ wait_for() {
 @test "fault HANG: the write blocks, has no effect, and holds no lock" {
         fake_root gpu-audio
         fk_fail "glob:*/nouveau/unbind HANG"
-        fk bash -c "echo $GPU > '$ROOT/sys/bus/pci/drivers/nouveau/unbind'" >/dev/null 2>&1 3>&- &
+        fk_exec bash -c "echo $GPU > '$ROOT/sys/bus/pci/drivers/nouveau/unbind'" >/dev/null 2>&1 3>&- &
         first=$!
         wait_for '[ "$(fk_writes)" = 1 ]'
         kill -0 "$first"      # hanging
@@ -563,7 +563,7 @@ wait_for() {
         assert_equal "$(fk_driver $GPU)" nouveau
         assert_equal "$(log_line 1)" "sys/bus/pci/drivers/nouveau/unbind	$GPU\\n	HANG"
         # a hung writer in the background does not block others
-        fk bash -c "echo $GPU > '$ROOT/sys/bus/pci/drivers/nouveau/unbind'" >/dev/null 2>&1 3>&- &
+        fk_exec bash -c "echo $GPU > '$ROOT/sys/bus/pci/drivers/nouveau/unbind'" >/dev/null 2>&1 3>&- &
         hung=$!
         wait_for '[ "$(fk_writes)" = 2 ]'
         assert_equal "$(cut -f3 "$ROOT/.fakekernel/writes.log" | tr '\n' ' ')" "HANG HANG "
@@ -574,6 +574,8 @@ wait_for() {
         kill -0 "$hung"       # still hanging
         kill "$hung"
         wait "$hung" || true
+        # neither writer is left blocked (each was the background job itself)
+        assert_equal "$(grep -l -a -e "$ROOT/sys/bus/pci/drivers/nouveau/unbin[d]" /proc/[0-9]*/cmdline 2>/dev/null)" ""
 }
 
 @test "fault STUCK: the write holds the device lock past SIGKILL, takes effect when released" {

@@ -52,6 +52,14 @@ fk() {
                 LD_PRELOAD="$FK_SHIM${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
 }
 
+# fk_exec ARGS...: fk in place of the calling (sub)shell, so that `fk_exec CMD &` makes $! the
+# command's own PID: a test that kills a background writer blocked in the shim (a HANG fault)
+# kills the writer, not a subshell that leaves it blocked for ever.
+fk_exec() {
+        exec env ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+                LD_PRELOAD="$FK_SHIM${LD_PRELOAD:+:$LD_PRELOAD}" "$@"
+}
+
 # fk_host ARGS...: a command under the shim with the tree as its running system (FAKEKERNEL_HOST=1:
 # "/sys", "/proc", "/run/vfio-claim"... open in the tree, module loads are modelled)
 fk_host() {
