@@ -1445,6 +1445,29 @@ static void print_sequence(FILE *f, char (*seq)[512], int n, const char *indent)
                 fprintf(f, "%s%s\n", indent, seq[i]);
 }
 
+/* The work directory: --workdir's (made if missing), or a new one on tmpfs when there is one (the
+ * engine fsyncs every record it writes). True when vc-stress made it, so it may remove it. */
+static bool prepare_workdir(void) {
+        if (arg_workdir[0]) {
+                (void) mkdir(arg_workdir, 0755);
+                return false;
+        }
+        const char *tmp = getenv("TMPDIR");
+        if (!tmp || !*tmp)
+                tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+        pathf(arg_workdir, "%s/vc-stress.XXXXXX", tmp);
+        if (!mkdtemp(arg_workdir))
+                die("mkdtemp: %s", strerror(errno));
+        return true;
+}
+
+static void self_exe(char buf[static PATH_MAX]) {
+        ssize_t n = readlink("/proc/self/exe", buf, PATH_MAX - 1);
+        if (n < 0)
+                die("/proc/self/exe: %s", strerror(errno));
+        buf[n] = 0;
+}
+
 /* ------------------------------------------------------------------ --jobs: episodes side by side */
 
 /* A worker's counters, sent to the coordinator at its end ("S ..." on the progress pipe). */
@@ -1473,7 +1496,6 @@ static int run_jobs(int argc, char **argv) {
         pid_t pid[MAX_JOBS];
         FILE *in[MAX_JOBS];
         char self[PATH_MAX], dir[PATH_MAX];
-        bool own = false;
         int failed = -1, failed_status = 0, left = arg_jobs;
         long steps = 0, episodes = 0, execs = 0, killed = 0, faulted = 0, pending = 0, concurrent = 0, cascade = 0;
         long tol[16] = { 0 };
@@ -1485,20 +1507,8 @@ static int run_jobs(int argc, char **argv) {
         if (!done)
                 die("out of memory");
 
-        ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (len < 0)
-                die("/proc/self/exe: %s", strerror(errno));
-        self[len] = 0;
-        if (!arg_workdir[0]) {
-                const char *tmp = getenv("TMPDIR");
-                if (!tmp || !*tmp)
-                        tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-                pathf(arg_workdir, "%s/vc-stress.XXXXXX", tmp);
-                if (!mkdtemp(arg_workdir))
-                        die("mkdtemp: %s", strerror(errno));
-                own = true;
-        } else
-                (void) mkdir(arg_workdir, 0755);
+        self_exe(self);
+        bool own = prepare_workdir();
 
         printf("vc-stress: seed %" PRIu64 ", %ld steps, up to %d actors, %d steps per episode, %d jobs%s%s\n",
                arg_seed, arg_steps, arg_actors, arg_episode_steps, arg_jobs, arg_tolerate[0] ? ", tolerating " : "",
@@ -1728,26 +1738,14 @@ int main(int argc, char **argv) {
                 char self[PATH_MAX], shim[PATH_MAX], b[PATH_MAX], s[PATH_MAX];
                 if (!realpath(arg_builddir, b) || !realpath(arg_srcdir, s))
                         die("abs_top_builddir/abs_top_srcdir: %s", strerror(errno));
-                if (!arg_workdir[0]) {
-                        /* tmpfs when there is one: the engine fsyncs every record it writes */
-                        const char *tmp = getenv("TMPDIR");
-                        if (!tmp || !*tmp)
-                                tmp = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-                        pathf(arg_workdir, "%s/vc-stress.XXXXXX", tmp);
-                        if (!mkdtemp(arg_workdir))
-                                die("mkdtemp: %s", strerror(errno));
+                if (prepare_workdir())
                         setenv("VC_STRESS_OWN_WORKDIR", "1", 1); /* removed after a clean run */
-                } else
-                        (void) mkdir(arg_workdir, 0755);
                 char w[PATH_MAX];
                 if (!realpath(arg_workdir, w))
                         die("%s: %s", arg_workdir, strerror(errno));
                 pathf(shim, "%s/.libs/libfakekernel.so", b);
                 pathf(root, "%s/root", w);
-                ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-                if (n < 0)
-                        die("/proc/self/exe: %s", strerror(errno));
-                self[n] = 0;
+                self_exe(self);
                 setenv("LD_PRELOAD", shim, 1);
                 setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 0);
                 setenv("FAKEKERNEL_ROOT", root, 1);
