@@ -781,7 +781,7 @@ wait_for() {
         assert_equal "$(fk_driver 0000:00:1c.0)" pcieport
 }
 
-@test "fake kernel: trees have no device cap (576 devices from gen-topo.sh); uevent shows the ids" {
+@test "fake kernel: trees have no device cap (576 devices from gen-topo.sh); uevent shows the ids and the driver" {
         "$abs_top_srcdir/tests/bench/gen-topo.sh" 576 > "$BATS_TEST_TMPDIR/big.topo"
         ROOT="$BATS_TEST_TMPDIR/root" FAKEKERNEL_ROOT="$BATS_TEST_TMPDIR/root"
         CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim" STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
@@ -789,10 +789,10 @@ wait_for() {
         run "$FK_MKTREE" "$BATS_TEST_TMPDIR/big.topo" "$ROOT"
         assert_success
         assert_equal "$(ls "$ROOT/sys/bus/pci/devices" | wc -l)" 576
-        # pci_uevent()'s lines, as vfio-claim reads them in one go
+        # dev_uevent()'s DRIVER= while bound, then pci_uevent()'s lines, as vfio-claim reads them in one go
         assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:09:00.1/uevent")" \
-                "$(printf '%s\n' PCI_CLASS=40300 PCI_ID=10DE:1AEF PCI_SUBSYS_ID=0000:0000 PCI_SLOT_NAME=0000:09:00.1 \
-                        MODALIAS=pci:v000010DEd00001AEFsv00000000sd00000000bc04sc03i00)"
+                "$(printf '%s\n' DRIVER=snd_hda_intel PCI_CLASS=40300 PCI_ID=10DE:1AEF PCI_SUBSYS_ID=0000:0000 \
+                        PCI_SLOT_NAME=0000:09:00.1 MODALIAS=pci:v000010DEd00001AEFsv00000000sd00000000bc04sc03i00)"
         run vc list --json
         assert_success
         assert_equal "$(grep -o '"address"' <<< "$output" | wc -l)" 576
@@ -801,4 +801,12 @@ wait_for() {
         assert_success
         assert_equal "$(basename "$(readlink "$ROOT/sys/bus/pci/devices/0000:09:09.3/driver")")" vfio-pci
         assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:09:09.3/driver_override")" vfio-pci
+        # uevent follows every bind and unbind, as the kernel's does
+        assert_equal "$(head -1 "$ROOT/sys/bus/pci/devices/0000:09:09.3/uevent")" DRIVER=vfio-pci
+        fk_sh "echo 0000:09:09.3 > '$ROOT/sys/bus/pci/drivers/vfio-pci/unbind'"
+        assert_equal "$(head -1 "$ROOT/sys/bus/pci/devices/0000:09:09.3/uevent")" PCI_CLASS=20000
+        run vc list --json
+        assert_success
+        assert_output --partial $'"address": "0000:09:09.3",'
+        [[ "$output" =~ \"address\":\ \"0000:09:09.3\"[^}]*\"driver\":\ null ]]
 }

@@ -494,6 +494,44 @@ int fk_vfio_group_update(struct fk_model *m, int group) {
         return 0;
 }
 
+/* The device's uevent shows DRIVER= while it is bound, first, as the kernel's dev_uevent() does
+ * (before the bus's PCI_* lines): rewritten at every bind and unbind. Through a file of
+ * ROOT/.fakekernel renamed over it, so that a reader sees the old text or the new, never a torn
+ * one. A device without uevent (a hand-made tree) is left so. */
+static int uevent_set_driver(const struct fk_model *m, const struct fk_dev *dev, const char *driver) {
+        char p[PATH_MAX], tmp[PATH_MAX], buf[8192];
+        char *old = NULL;
+        size_t n;
+        pathf(p, sizeof p, m, "%s/uevent", dev->path);
+        int r = read_all(p, &old, &n);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        const char *rest = old;
+        if (strncmp(rest, "DRIVER=", 7) == 0) {
+                rest = strchr(rest, '\n');
+                rest = rest ? rest + 1 : "";
+        }
+        int k = snprintf(buf, sizeof buf, "%s%s%s%s", driver ? "DRIVER=" : "", driver ? driver : "",
+                         driver ? "\n" : "", rest);
+        free(old);
+        if (k < 0 || (size_t) k >= sizeof buf)
+                return -E2BIG;
+        pathf(tmp, sizeof tmp, m, ".fakekernel");
+        if ((r = fk_mkdir_p(tmp)) < 0)
+                return r;
+        pathf(tmp, sizeof tmp, m, ".fakekernel/uevent.%d", (int) getpid());
+        if ((r = fk_write_file(tmp, buf, (size_t) k)) < 0)
+                return r;
+        if (rename(tmp, p) < 0) {
+                r = -errno;
+                unlink(tmp);
+                return r;
+        }
+        return 0;
+}
+
 int fk_bind(struct fk_model *m, struct fk_dev *dev, struct fk_driver *d) {
         char p[PATH_MAX], drvdir[PATH_MAX], target[PATH_MAX];
         int r;
@@ -504,7 +542,7 @@ int fk_bind(struct fk_model *m, struct fk_dev *dev, struct fk_driver *d) {
                 return r;
         fk_relpath(drvdir, dev->path, target, sizeof target);
         pathf(p, sizeof p, m, "%s/%s", drvdir, dev->addr);
-        if ((r = symlink_replace(target, p)) < 0)
+        if ((r = symlink_replace(target, p)) < 0 || (r = uevent_set_driver(m, dev, d->name)) < 0)
                 return r;
         return fk_vfio_group_update(m, dev->group);
 }
@@ -518,5 +556,8 @@ int fk_unbind(struct fk_model *m, struct fk_dev *dev) {
         unlink(p);
         pathf(p, sizeof p, m, "sys/bus/pci/drivers/%s/%s", drv, dev->addr);
         unlink(p);
+        int r = uevent_set_driver(m, dev, NULL);
+        if (r < 0)
+                return r;
         return fk_vfio_group_update(m, dev->group);
 }

@@ -501,8 +501,8 @@ static void build_dev(struct devx *x) {
         snprintf(buf, sizeof buf, "%d\n", x->driver[0] ? 16 + (int) (x - devx) : 0);
         W(buf, "%s/irq", dp);
         W("", "%s/remove", dp);
-        /* pci_uevent() (drivers/pci/pci-driver.c) shows these; DRIVER= is left out, since the
-         * shim does not keep it current across binds. */
+        /* pci_uevent() (drivers/pci/pci-driver.c) shows these; fk_bind() adds DRIVER= in front,
+         * and fk_unbind() takes it away, as the kernel shows it while the device is bound. */
         snprintf(buf, sizeof buf,
                  "PCI_CLASS=%04X\nPCI_ID=%04X:%04X\nPCI_SUBSYS_ID=%04X:%04X\nPCI_SLOT_NAME=%s\n"
                  "MODALIAS=pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X\n",
