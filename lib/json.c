@@ -128,15 +128,36 @@ void vc_json_object_end(struct vc_json *j) { pop(j, true); }
 void vc_json_array_begin(struct vc_json *j) { push(j, false); }
 void vc_json_array_end(struct vc_json *j) { pop(j, false); }
 
+/* 1: the byte goes out as it is; 0: it is escaped (control characters, DEL, '"' and '\\').
+ * A table: one load a byte to find the end of a run (docs/PERFORMANCE.md, "Scale"). */
+static const unsigned char plain_byte[256] = {
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x00 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x10 */
+        1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x20 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x30 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x40 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,  /* 0x50 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x60 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,  /* 0x70 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x80 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x90 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xa0 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xb0 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xc0 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xd0 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xe0 */
+        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xf0 */
+};
+
 static void write_string(struct vc_json *j, const char *s) {
-        const unsigned char *run = (const unsigned char *) s, *p = run;
+        const unsigned char *p = (const unsigned char *) s;
         put_char(j, '"');
-        for (;; p++) {
-                unsigned char c = *p;
-                if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-                        continue;
+        for (;;) {
+                const unsigned char *run = p;
+                while (plain_byte[*p])
+                        p++;
                 put(j, (const char *) run, (size_t) (p - run));
-                run = p + 1;
+                unsigned char c = *p++;
                 switch (c) {
                 case '\0': put_char(j, '"'); return;
                 case '"': put(j, "\\\"", 2); break;

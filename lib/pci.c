@@ -9,6 +9,7 @@
 
 #include <libudev.h>
 
+#include "compat.h"
 #include "pci.h"
 #include "stuck.h"
 #include "sysfs.h"
@@ -147,21 +148,63 @@ struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d) {
 /* The attributes of one device are read relative to its directory (openat()/readlinkat() on one
  * O_PATH descriptor): `list` and `doctor` read some twenty attributes of every device, and
  * walking the full path for each was most of their system time on a host with thousands of
- * devices (docs/PERFORMANCE.md, "Scale"). */
+ * devices (docs/PERFORMANCE.md, "Scale"). The descriptors of the attributes read are closed with
+ * the directory's (dev_dir_close()), those that follow each other in one close_range(2): one
+ * system call a device instead of one an attribute. */
+struct dev_dir {
+        int fd;         /* the device's directory, O_PATH */
+        unsigned n_kept;
+        int kept[6];    /* attributes read, not closed yet */
+};
+
+#define DEV_DIR_NULL ((struct dev_dir){ .fd = -EBADF })
+
+/* Done with the attribute @fd read in @dir: kept, to be closed with it. */
+static void dev_dir_done_with(struct dev_dir *dir, int fd) {
+        if (dir->n_kept < ELEMENTSOF(dir->kept))
+                dir->kept[dir->n_kept++] = fd;
+        else
+                close(fd);
+}
+
+static void dev_dir_close(struct dev_dir *dir) {
+        int fds[1 + ELEMENTSOF(dir->kept)];
+        size_t n = 0;
+        if (dir->fd >= 0)
+                fds[n++] = dir->fd;
+        for (unsigned i = 0; i < dir->n_kept; i++) { /* sorted as they come: a few, mostly in order */
+                size_t k = n++;
+                for (; k > 0 && fds[k - 1] > dir->kept[i]; k--)
+                        fds[k] = fds[k - 1];
+                fds[k] = dir->kept[i];
+        }
+        /* A run of consecutive numbers, every one ours, in one call; one alone, or on a kernel
+         * without close_range() (before 5.9), a close() each. */
+        for (size_t i = 0, j; i < n; i = j) {
+                for (j = i + 1; j < n && fds[j] == fds[j - 1] + 1; j++)
+                        ;
+                if (j - i == 1 || close_range((unsigned) fds[i], (unsigned) fds[j - 1], 0) < 0)
+                        for (size_t k = i; k < j; k++)
+                                close(fds[k]);
+        }
+        *dir = DEV_DIR_NULL;
+}
 
 /* One attribute into @buf (NUL-terminated, the trailing newline dropped); its length, or -errno.
  * A text attribute is one page at most and sysfs returns it whole in one read(2), as a regular
  * file does: a read that does not fill the buffer is the end, so no second read for EOF. */
-static ssize_t at_read(int dfd, const char *attr, char *buf, size_t size) {
-        _cleanup_close_ int fd = openat(dfd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+static ssize_t at_read(struct dev_dir *dir, const char *attr, char *buf, size_t size) {
+        int fd = openat(dir->fd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
                 return negative_errno();
         ssize_t k;
         do
                 k = read(fd, buf, size - 1);
         while (k < 0 && errno == EINTR);
+        int saved_errno = errno;
+        dev_dir_done_with(dir, fd);
         if (k < 0)
-                return negative_errno();
+                return -saved_errno;
         size_t n = (size_t) k;
         if (n == size - 1)
                 return -E2BIG;
@@ -173,9 +216,9 @@ static ssize_t at_read(int dfd, const char *attr, char *buf, size_t size) {
         return (ssize_t) n;
 }
 
-static int at_read_string(int dfd, const char *attr, char **ret) {
+static int at_read_string(struct dev_dir *dir, const char *attr, char **ret) {
         char buf[4097];
-        ssize_t n = at_read(dfd, attr, buf, sizeof buf);
+        ssize_t n = at_read(dir, attr, buf, sizeof buf);
         if (n < 0)
                 return (int) n;
         char *s = strdup(buf);
@@ -186,9 +229,9 @@ static int at_read_string(int dfd, const char *attr, char **ret) {
 }
 
 /* As vc_sysfs_read_u64(): decimal, or hex with 0x; no sign, no space. */
-static int at_read_u64(int dfd, const char *attr, uint64_t *ret) {
+static int at_read_u64(struct dev_dir *dir, const char *attr, uint64_t *ret) {
         char buf[64];
-        ssize_t n = at_read(dfd, attr, buf, sizeof buf);
+        ssize_t n = at_read(dir, attr, buf, sizeof buf);
         if (n < 0)
                 return (int) n;
         if (!buf[0] || buf[0] == '-' || buf[0] == '+' || buf[0] == ' ')
@@ -203,9 +246,9 @@ static int at_read_u64(int dfd, const char *attr, uint64_t *ret) {
 }
 
 /* As vc_sysfs_read_int(). */
-static int at_read_int(int dfd, const char *attr, int *ret) {
+static int at_read_int(struct dev_dir *dir, const char *attr, int *ret) {
         char buf[64];
-        ssize_t n = at_read(dfd, attr, buf, sizeof buf);
+        ssize_t n = at_read(dir, attr, buf, sizeof buf);
         if (n < 0)
                 return (int) n;
         char *end;
@@ -217,9 +260,9 @@ static int at_read_int(int dfd, const char *attr, int *ret) {
         return 0;
 }
 
-static int read_attr_u16(int dfd, const char *attr, uint16_t *ret) {
+static int read_attr_u16(struct dev_dir *dir, const char *attr, uint16_t *ret) {
         uint64_t v;
-        int r = at_read_u64(dfd, attr, &v);
+        int r = at_read_u64(dir, attr, &v);
         if (r < 0)
                 return r;
         if (v > 0xffff)
@@ -228,17 +271,25 @@ static int read_attr_u16(int dfd, const char *attr, uint16_t *ret) {
         return 0;
 }
 
-/* The last component of a link's target, as vc_sysfs_read_link_name(). */
-static int read_attr_link_name(int dfd, const char *attr, char **ret) {
-        char target[4096];
-        ssize_t n = readlinkat(dfd, attr, target, sizeof target - 1);
+/* The last component of a link's target, as vc_sysfs_read_link_name(), in @buf: a pointer into
+ * it, or NULL with errno set. */
+static const char *read_attr_link_last(struct dev_dir *dir, const char *attr, char *buf, size_t size) {
+        ssize_t n = readlinkat(dir->fd, attr, buf, size - 1);
         if (n < 0)
+                return NULL;
+        buf[n] = '\0';
+        while (n > 1 && buf[n - 1] == '/')
+                buf[--n] = '\0';
+        const char *slash = strrchr(buf, '/');
+        return slash ? slash + 1 : buf;
+}
+
+static int read_attr_link_name(struct dev_dir *dir, const char *attr, char **ret) {
+        char target[4096];
+        const char *last = read_attr_link_last(dir, attr, target, sizeof target);
+        if (!last)
                 return negative_errno();
-        target[n] = '\0';
-        while (n > 1 && target[n - 1] == '/')
-                target[--n] = '\0';
-        const char *slash = strrchr(target, '/');
-        char *name = strdup(slash ? slash + 1 : target);
+        char *name = strdup(last);
         if (!name)
                 return -ENOMEM;
         *ret = name;
@@ -253,27 +304,42 @@ static int read_path_string(const char *dir, const char *attr, char **ret) {
         return vc_sysfs_read(p, ret);
 }
 
-static bool attr_exists(int dfd, const char *attr) {
-        return faccessat(dfd, attr, F_OK, 0) == 0;
+static bool attr_exists(struct dev_dir *dir, const char *attr) {
+        return faccessat(dir->fd, attr, F_OK, 0) == 0;
 }
 
 /* Optional attributes: absent is fine, anything else malformed is not silently ignored by
  * callers that care; here "absent" and "unreadable" both leave the default. */
-static void read_optional_string(int dfd, const char *attr, char **ret) {
+static void read_optional_string(struct dev_dir *dir, const char *attr, char **ret) {
         char *s = NULL;
-        if (at_read_string(dfd, attr, &s) >= 0)
+        if (at_read_string(dir, attr, &s) >= 0)
                 *ret = s;
+}
+
+/* A driver's name as uevent's DRIVER= gives it: it goes into paths (the driver's unbind), so one
+ * path component, printable, no space. */
+static bool driver_name_is_valid(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 255 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return false;
+        return true;
 }
 
 /* PCI_ID=VVVV:DDDD, PCI_SUBSYS_ID=VVVV:DDDD, PCI_CLASS=CCCCCC and MODALIAS= from uevent, as
  * pci_uevent() writes them: -ENODATA unless the first three are all there (a tree that is not
- * sysfs, or a uevent overwritten in a test tree). */
-static int read_uevent(int dfd, struct vc_pci_dev *d) {
+ * sysfs, or a uevent overwritten in a test tree). And the bound driver from DRIVER=, which the
+ * kernel shows there while the device is bound (the same driver its driver link names): one
+ * readlinkat() a bound device less (docs/PERFORMANCE.md, "Scale"); without it, or with a name
+ * that is not one, the driver is read from the link (pci_dev_read_driver()). */
+static int read_uevent(struct dev_dir *dir, struct vc_pci_dev *d) {
         char buf[4097];
         unsigned v = 0, dv = 0, sv = 0, sd = 0, cls = 0;
         bool id = false, subsys = false, class = false;
-        _cleanup_free_ char *modalias = NULL;
-        if (at_read(dfd, "uevent", buf, sizeof buf) < 0)
+        _cleanup_free_ char *modalias = NULL, *driver = NULL;
+        if (at_read(dir, "uevent", buf, sizeof buf) < 0)
                 return -ENODATA;
         for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
                 const char *x;
@@ -288,6 +354,10 @@ static int read_uevent(int dfd, struct vc_pci_dev *d) {
                         free(modalias);
                         if (!(modalias = strdup(x)))
                                 return -ENOMEM;
+                } else if ((x = startswith(l, "DRIVER=")) && driver_name_is_valid(x)) {
+                        free(driver);
+                        if (!(driver = strdup(x)))
+                                return -ENOMEM;
                 }
         }
         if (!id || !subsys || !class)
@@ -298,6 +368,7 @@ static int read_uevent(int dfd, struct vc_pci_dev *d) {
         d->subsystem_device = (uint16_t) sd;
         d->class_code = cls;
         d->modalias = TAKE_PTR(modalias);
+        d->driver = TAKE_PTR(driver);
         return 0;
 }
 
@@ -309,15 +380,17 @@ struct vc_pci_reader {
         size_t root_len;
         bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
         /* The module of each driver met so far (module NULL: built in): a property of the
-         * driver, read once per reader instead of once per bound device. */
+         * driver, read once per reader instead of once per bound device. So is whether it is a
+         * vfio driver (driver_is_vfio()). */
         struct driver_module {
                 char *driver, *module;
+                int vfio_dev; /* its first device had vfio-dev/: 1, had not: 0, not looked yet: -1 */
         } *modules;
         size_t n_modules;
 };
 
-/* The module name of @driver, bound to the device @dfd: from @rd's table, or read and kept. */
-static int driver_module_get(struct vc_pci_reader *rd, int dfd, const char *driver, char **ret) {
+/* The module name of @driver, bound to the device @dir: from @rd's table, or read and kept. */
+static int driver_module_get(struct vc_pci_reader *rd, struct dev_dir *dir, const char *driver, char **ret) {
         _cleanup_free_ char *mod = NULL;
 
         *ret = NULL;
@@ -328,7 +401,7 @@ static int driver_module_get(struct vc_pci_reader *rd, int dfd, const char *driv
                                         return -ENOMEM;
                                 return 0;
                         }
-        (void) read_attr_link_name(dfd, "driver/module", &mod);
+        (void) read_attr_link_name(dir, "driver/module", &mod);
         if (rd && rd->n_modules < 64) { /* a bound on the table; more drivers are read each time */
                 struct driver_module *nv = reallocarray(rd->modules, rd->n_modules + 1, sizeof *nv);
                 if (!nv)
@@ -337,10 +410,32 @@ static int driver_module_get(struct vc_pci_reader *rd, int dfd, const char *driv
                 _cleanup_free_ char *dcopy = strdup(driver), *mcopy = mod ? strdup(mod) : NULL;
                 if (!dcopy || (mod && !mcopy))
                         return -ENOMEM;
-                nv[rd->n_modules++] = (struct driver_module){ .driver = TAKE_PTR(dcopy), .module = TAKE_PTR(mcopy) };
+                nv[rd->n_modules++] = (struct driver_module){ .driver = TAKE_PTR(dcopy), .module = TAKE_PTR(mcopy),
+                                                              .vfio_dev = -1 };
         }
         *ret = TAKE_PTR(mod);
         return 0;
+}
+
+/* Is the device @dir, bound to @driver (not vfio-pci), on a vfio variant driver: has it a
+ * vfio-dev/ directory, which the kernel's vfio core adds below every device a vfio driver
+ * registers, during its probe, and below no other? Without a
+ * reader, and for drivers named like the kernel's vfio drivers (vfio-pci, mlx5_vfio_pci,
+ * virtio-vfio-pci, ...), looked for on the device. Through a reader the first device of any
+ * other driver answers for the driver's other devices: one system call a driver instead of one
+ * a device for `list` and `doctor` (docs/PERFORMANCE.md, "Scale"). A vfio driver's device
+ * loses vfio-dev/ in its remove callback, before its driver link goes: a vfio-named driver is
+ * asked per device so that one device being unbound does not hide the others. */
+static bool driver_is_vfio(struct vc_pci_reader *rd, struct dev_dir *dir, const char *driver) {
+        if (!rd || strstr(driver, "vfio"))
+                return attr_exists(dir, "vfio-dev");
+        for (size_t i = 0; i < rd->n_modules; i++)
+                if (streq(rd->modules[i].driver, driver)) {
+                        if (rd->modules[i].vfio_dev < 0)
+                                rd->modules[i].vfio_dev = attr_exists(dir, "vfio-dev");
+                        return rd->modules[i].vfio_dev;
+                }
+        return attr_exists(dir, "vfio-dev"); /* beyond the table's bound */
 }
 
 struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
@@ -375,7 +470,10 @@ int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret) {
         if (r < 0 && r != -ENOENT)
                 return r;
         rd->root_fd = r;
-        rd->devices_fd = vc_path_open(rd->devices, O_RDONLY | O_DIRECTORY, 0);
+        /* Under the root just found: no second look for it, and no descriptor opened and closed
+         * below the reader's, which would leave a hole between a device's directory and its
+         * attributes' descriptors (dev_dir_close()). */
+        rd->devices_fd = vc_path_open_under(rd->root_fd, rd->root_len, rd->devices, O_RDONLY | O_DIRECTORY);
         if (rd->devices_fd < 0)
                 return rd->devices_fd;
         /* One look at the state directory instead of one per device. */
@@ -398,7 +496,7 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
 }
 
 /* The steps of vc_pci_dev_read_with(), in its order; each fills its part of @d from the device's
- * directory @dfd. */
+ * directory @dir. */
 
 /* @d->syspath: the device's canonical directory, from the bus's link @d->link; the link itself
  * when it is a plain directory (some test trees, copies of sysfs) or gone. -ENODEV when the
@@ -433,25 +531,25 @@ static const char *pci_dev_resolved(const struct vc_pci_dev *cd) {
 
 /* The ids, the class and the modalias in one read of uevent where it has them, else one
  * attribute each (uevent may take the device lock: not read with a write pending). */
-static int pci_dev_read_ids(int dfd, struct vc_pci_dev *d) {
-        if (!d->write_pending && read_uevent(dfd, d) >= 0)
+static int pci_dev_read_ids(struct dev_dir *dir, struct vc_pci_dev *d) {
+        if (!d->write_pending && read_uevent(dir, d) >= 0)
                 return 0;
-        if (read_attr_u16(dfd, "vendor", &d->vendor) < 0 || read_attr_u16(dfd, "device", &d->device) < 0)
+        if (read_attr_u16(dir, "vendor", &d->vendor) < 0 || read_attr_u16(dir, "device", &d->device) < 0)
                 return -EBADMSG;
         /* Subsystem ids are absent on some bridges. */
-        (void) read_attr_u16(dfd, "subsystem_vendor", &d->subsystem_vendor);
-        (void) read_attr_u16(dfd, "subsystem_device", &d->subsystem_device);
+        (void) read_attr_u16(dir, "subsystem_vendor", &d->subsystem_vendor);
+        (void) read_attr_u16(dir, "subsystem_device", &d->subsystem_device);
         uint64_t v;
-        if (at_read_u64(dfd, "class", &v) < 0 || v > 0xffffff)
+        if (at_read_u64(dir, "class", &v) < 0 || v > 0xffffff)
                 return -EBADMSG;
         d->class_code = (uint32_t) v;
-        read_optional_string(dfd, "modalias", &d->modalias);
+        read_optional_string(dir, "modalias", &d->modalias);
         return 0;
 }
 
 /* Header type from config space (byte 0x0e, low 7 bits: 1 = PCI-PCI bridge, 2 = CardBus);
  * without a readable config space, the class says it. */
-static void pci_dev_read_header_type(int dfd, struct vc_pci_dev *d) {
+static void pci_dev_read_header_type(struct dev_dir *dir, struct vc_pci_dev *d) {
         unsigned char cfg[64];
         ssize_t n = -1;
         /* The kernel keeps class and header type in agreement (a class that does not fit the
@@ -463,11 +561,13 @@ static void pci_dev_read_header_type(int dfd, struct vc_pci_dev *d) {
                 d->is_bridge = false;
                 return;
         }
-        _cleanup_close_ int fd = openat(dfd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd >= 0)
+        int fd = openat(dir->fd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd >= 0) {
                 do
                         n = pread(fd, cfg, sizeof cfg, 0);
                 while (n < 0 && errno == EINTR);
+                dev_dir_done_with(dir, fd);
+        }
         if (n > 0x0e)
                 d->is_bridge = (cfg[0x0e] & 0x7f) == 1 || (cfg[0x0e] & 0x7f) == 2;
         else
@@ -476,26 +576,27 @@ static void pci_dev_read_header_type(int dfd, struct vc_pci_dev *d) {
 
 /* The bound driver and its module, and driver_override (not read with a write pending: it
  * takes the device lock). */
-static int pci_dev_read_driver(struct vc_pci_reader *rd, int dfd, struct vc_pci_dev *d) {
-        _cleanup_free_ char *s = NULL;
-        int r = read_attr_link_name(dfd, "driver", &d->driver);
+static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, struct vc_pci_dev *d) {
+        char buf[4097];
+        int r = d->driver ? 0 : read_attr_link_name(dir, "driver", &d->driver); /* or from uevent */
         if (r < 0 && r != -ENOENT)
                 return r;
         if (d->driver) {
-                r = driver_module_get(rd, dfd, d->driver, &d->driver_module);
+                r = driver_module_get(rd, dir, d->driver, &d->driver_module);
                 if (r < 0)
                         return r;
         }
-        if (!d->write_pending && at_read_string(dfd, "driver_override", &s) >= 0 &&
-            !streq(s, "(null)") && !isempty(s))
-                d->driver_override = TAKE_PTR(s);
+        if (!d->write_pending && at_read(dir, "driver_override", buf, sizeof buf) > 0 && !streq(buf, "(null)") &&
+            !(d->driver_override = strdup(buf)))
+                return -ENOMEM;
         return 0;
 }
 
 /* The IOMMU group from the iommu_group link (none: -1); -EBADMSG for a name that is not one. */
-static int pci_dev_read_group(int dfd, struct vc_pci_dev *d) {
-        _cleanup_free_ char *g = NULL;
-        if (read_attr_link_name(dfd, "iommu_group", &g) < 0)
+static int pci_dev_read_group(struct dev_dir *dir, struct vc_pci_dev *d) {
+        char buf[4096];
+        const char *g = read_attr_link_last(dir, "iommu_group", buf, sizeof buf);
+        if (!g)
                 return 0;
         char *end;
         long v = strtol(g, &end, 10);
@@ -506,12 +607,12 @@ static int pci_dev_read_group(int dfd, struct vc_pci_dev *d) {
 }
 
 /* boot_vga: absent leaves the default. */
-static void pci_dev_read_boot_vga(int dfd, struct vc_pci_dev *d) {
+static void pci_dev_read_boot_vga(struct dev_dir *dir, struct vc_pci_dev *d) {
         int v;
         /* The kernel shows boot_vga only on VGA-class devices (base class 03, subclass 00, or the
          * pre-2.0 "VGA compatible" 00/01): not looked for on the others. */
         uint32_t sub = d->class_code >> 8;
-        if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dfd, "boot_vga", &v) >= 0)
+        if ((sub == 0x0300 || sub == 0x0001) && at_read_int(dir, "boot_vga", &v) >= 0)
                 d->boot_vga = v != 0;
 }
 
@@ -528,28 +629,30 @@ static void pci_dev_read_late(const struct vc_pci_dev *cd) {
                 return;
         d->late_read = true;
         const char *syspath = pci_dev_resolved(d);
-        _cleanup_close_ int dfd = syspath ? open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
-        if (dfd < 0)
+        _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
+        dir.fd = syspath ? open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+        if (dir.fd < 0)
                 return;
-        if (at_read_int(dfd, "numa_node", &v) >= 0)
+        if (at_read_int(&dir, "numa_node", &v) >= 0)
                 d->numa_node = v;
-        read_optional_string(dfd, "reset_method", &d->reset_method);
-        if (!d->reset_method && attr_exists(dfd, "reset_method"))
+        read_optional_string(&dir, "reset_method", &d->reset_method);
+        if (!d->reset_method && attr_exists(&dir, "reset_method"))
                 d->reset_method = strdup(""); /* present but unreadable: no method (NULL when out of memory) */
 }
 
 /* SR-IOV: the PF of a VF (physfn); a PF's VF counts. sriov_numvfs and sriov_totalvfs come
  * together (the SR-IOV capability's attribute group): without the one, the other is not looked
  * for; a VF has no SR-IOV capability of its own (PCIe: VFs do not implement it). */
-static void pci_dev_read_sriov(int dfd, struct vc_pci_dev *d) {
-        _cleanup_free_ char *pf = NULL;
-        if (read_attr_link_name(dfd, "physfn", &pf) >= 0 && vc_pci_addr_parse(pf, &d->physfn) >= 0)
+static void pci_dev_read_sriov(struct dev_dir *dir, struct vc_pci_dev *d) {
+        char buf[4096];
+        const char *pf = read_attr_link_last(dir, "physfn", buf, sizeof buf);
+        if (pf && vc_pci_addr_parse(pf, &d->physfn) >= 0)
                 d->has_physfn = true;
         uint64_t v;
-        if (!d->has_physfn && at_read_u64(dfd, "sriov_totalvfs", &v) >= 0) {
+        if (!d->has_physfn && at_read_u64(dir, "sriov_totalvfs", &v) >= 0) {
                 if (v < 65536)
                         d->total_vfs = (unsigned) v;
-                if (!d->write_pending && at_read_u64(dfd, "sriov_numvfs", &v) >= 0 && v < 65536)
+                if (!d->write_pending && at_read_u64(dir, "sriov_numvfs", &v) >= 0 && v < 65536)
                         d->num_vfs = (unsigned) v;
         }
 }
@@ -586,16 +689,23 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         d->iommu_group = -1;
         d->boot_vga = -1;
         d->numa_node = -1;
-        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &d->link, "%s", d->name);
-        if (r < 0)
+        if (rd) { /* the reader's path of the bus's devices directory, and the name */
+                size_t n = strlen(rd->devices);
+                if (!(d->link = malloc(n + 1 + sizeof d->name)))
+                        return -ENOMEM;
+                memcpy(d->link, rd->devices, n);
+                d->link[n] = '/';
+                memcpy(d->link + n + 1, d->name, sizeof d->name);
+        } else if ((r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &d->link, "%s", d->name)) < 0)
                 return r;
         /* Through a reader: the directory opened through the link, inside the root, and the link
          * read only when asked for (pci_dev_resolved()); else resolved now, as before a claim. */
         if (!rd && (r = pci_dev_resolve(d)) < 0)
                 return r;
-        _cleanup_close_ int dfd = rd ? vc_path_open_under(rd->root_fd, rd->root_len, d->link, O_PATH | O_DIRECTORY)
-                                     : open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0)
+        _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
+        dir.fd = rd ? vc_path_open_under(rd->root_fd, rd->root_len, d->link, O_PATH | O_DIRECTORY)
+                    : open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dir.fd < 0)
                 return -ENODEV;
 
         /* driver_override and sriov_numvfs take the device lock, and so may uevent: not read
@@ -603,15 +713,15 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         d->write_pending = !(rd && rd->no_marks) &&
                            vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
 
-        if ((r = pci_dev_read_ids(dfd, d)) < 0)
+        if ((r = pci_dev_read_ids(&dir, d)) < 0)
                 return r;
-        pci_dev_read_header_type(dfd, d);
-        if ((r = pci_dev_read_driver(rd, dfd, d)) < 0 || (r = pci_dev_read_group(dfd, d)) < 0)
+        pci_dev_read_header_type(&dir, d);
+        if ((r = pci_dev_read_driver(rd, &dir, d)) < 0 || (r = pci_dev_read_group(&dir, d)) < 0)
                 return r;
-        pci_dev_read_boot_vga(dfd, d);
-        pci_dev_read_sriov(dfd, d);
+        pci_dev_read_boot_vga(&dir, d);
+        pci_dev_read_sriov(&dir, d);
         /* Only asked of a device bound to a driver other than vfio-pci (vc_pci_dev_is_on_vfio()). */
-        d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && attr_exists(dfd, "vfio-dev");
+        d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && driver_is_vfio(rd, &dir, d->driver);
         if (d->syspath)
                 pci_dev_find_parent(d);
 

@@ -300,6 +300,53 @@ TEST(bridge_from_class_and_header) {
         ASSERT_FALSE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:05.0")));
 }
 
+/* Bind the tree device at @path to @driver (the link only). */
+static void tree_bind(const char *root, const char *path, const char *driver) {
+        char rel[512], target[512];
+        snprintf(rel, sizeof rel, "sys/bus/pci/drivers/%s", driver);
+        tree_dir(root, rel);
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/driver", path);
+        snprintf(target, sizeof target, "../../../bus/pci/drivers/%s", driver);
+        tree_link(root, rel, target);
+}
+
+TEST(vfio_variant_driver_from_vfio_dev) {
+        /* A device on a driver other than vfio-pci is on vfio when it has vfio-dev/. Through
+         * the topology reader the first device of a driver answers for its others; a driver
+         * named like a vfio driver is asked device by device (one being unbound has lost
+         * vfio-dev/ before its driver link). A single device read always looks. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+
+        static const char *const devs[] = { "0000:00:02.0", "0000:00:02.1", "0000:00:03.0", "0000:00:03.1",
+                                            "0000:00:04.0", "0000:00:04.1" };
+        for (size_t i = 0; i < ELEMENTSOF(devs); i++)
+                tree_pci_dev(root, devs[i], "0x020000\n", 0, -1);
+        tree_bind(root, "0000:00:02.0", "mlx5_vfio_pci");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:02.0/vfio-dev/vfio0");
+        tree_bind(root, "0000:00:02.1", "mlx5_vfio_pci"); /* being unbound: vfio-dev/ gone */
+        tree_bind(root, "0000:00:03.0", "e1000e");
+        tree_bind(root, "0000:00:03.1", "e1000e");
+        tree_bind(root, "0000:00:04.0", "ourvariant");   /* a variant driver named otherwise */
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:04.0/vfio-dev/vfio1");
+        tree_bind(root, "0000:00:04.1", "ourvariant");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_EQ(t->n_ungrouped, ELEMENTSOF(devs));
+        ASSERT_TRUE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:02.0")));
+        ASSERT_FALSE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:02.1")));
+        ASSERT_FALSE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:03.0")));
+        ASSERT_FALSE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:03.1")));
+        ASSERT_TRUE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:04.0")));
+        ASSERT_TRUE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:04.1"))); /* the driver's answer */
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+        struct vc_pci_addr a;
+        ASSERT_OK(vc_pci_addr_parse("0000:00:04.1", &a));
+        ASSERT_OK(vc_pci_dev_read(ctx, &a, &d));
+        ASSERT_FALSE(vc_pci_dev_is_on_vfio(d)); /* one device: looked at */
+}
+
 TEST(reset_method_and_numa_node_read_when_asked) {
         /* Only `show` and some of doctor's checks use them: read on first use, once. */
         _cleanup_tree_ char *root = tree_new();
