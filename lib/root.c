@@ -68,9 +68,7 @@ static const char *const place_paths[_VC_PLACE_MAX] = {
 struct confined_root {
         char *prefix; /* as the context spells it: absolute, no trailing slash */
         size_t len;
-        int fd;       /* opened at first use; -1 until then */
-        dev_t dev;    /* what fd was opened on: a forked writer closes every fd (lib/bind.c) and */
-        ino_t ino;    /* the number may since name something else */
+        int fd;       /* opened at first use; -1 until then, and in a child after fork() */
         unsigned n_ref;
 };
 
@@ -78,9 +76,27 @@ static pthread_mutex_t confined_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct confined_root *confined;
 static size_t n_confined;
 
+/* In a child after fork(): the roots' descriptors are the parent's, which the child may close
+ * (the writer of lib/stuck.c closes every descriptor), and their numbers may then name something
+ * else. Let go of them: the child opens its own at its first use. Only the forking thread runs in
+ * the child, so no lock. */
+static void confined_forget_in_child(void) {
+        for (size_t i = 0; i < n_confined; i++)
+                if (confined[i].fd >= 0) {
+                        close(confined[i].fd);
+                        confined[i].fd = -1;
+                }
+}
+
 static int confine(const char *prefix) {
+        static bool atfork_done;
         int r = 0;
         pthread_mutex_lock(&confined_lock);
+        if (!atfork_done) {
+                if ((r = -pthread_atfork(NULL, NULL, confined_forget_in_child)) < 0)
+                        goto out;
+                atfork_done = true;
+        }
         for (size_t i = 0; i < n_confined; i++)
                 if (streq(confined[i].prefix, prefix)) {
                         confined[i].n_ref++;
@@ -117,9 +133,11 @@ static void unconfine(const char *prefix) {
         pthread_mutex_unlock(&confined_lock);
 }
 
-/* The longest live root that @path lies under: its length, and a new fd of it in *ret_fd. 0 when
- * @path lies under none. */
-static int find_root(const char *path, size_t *ret_len, int *ret_fd) {
+/* The longest live root that @path lies under: its length, and its descriptor in *ret_fd,
+ * borrowed: the root's own, valid while the context that confines it lives, never closed by the
+ * caller. 0 when @path lies under none. Every open under a root goes through here: no dup() and
+ * close() of the root's descriptor, nor an fstat() to check it, an open (docs/PERFORMANCE.md). */
+static int find_root_borrowed(const char *path, size_t *ret_len, int *ret_fd) {
         size_t best = SIZE_MAX;
         int r = 0;
         pthread_mutex_lock(&confined_lock);
@@ -132,29 +150,29 @@ static int find_root(const char *path, size_t *ret_len, int *ret_fd) {
         if (best == SIZE_MAX)
                 goto out;
         struct confined_root *c = &confined[best];
-        struct stat st;
-        if (c->fd >= 0 && (fstat(c->fd, &st) < 0 || st.st_dev != c->dev || st.st_ino != c->ino))
-                c->fd = -1; /* not ours any more: not closed either */
         if (c->fd < 0) {
                 /* The root path itself is trusted: resolved as given. */
                 c->fd = open(c->prefix, O_PATH | O_DIRECTORY | O_CLOEXEC);
-                if (c->fd < 0 || fstat(c->fd, &st) < 0) {
+                if (c->fd < 0) {
                         r = negative_errno();
                         goto out;
                 }
-                c->dev = st.st_dev;
-                c->ino = st.st_ino;
         }
-        *ret_fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 3);
-        if (*ret_fd < 0) {
-                r = negative_errno();
-                goto out;
-        }
+        *ret_fd = c->fd;
         *ret_len = c->len;
         r = 1;
 out:
         pthread_mutex_unlock(&confined_lock);
         return r;
+}
+
+/* As find_root_borrowed(), with a new descriptor of the root in *ret_fd, the caller's to close. */
+static int find_root(const char *path, size_t *ret_len, int *ret_fd) {
+        int fd, r = find_root_borrowed(path, ret_len, &fd);
+        if (r <= 0)
+                return r;
+        *ret_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+        return *ret_fd < 0 ? negative_errno() : 1;
 }
 
 size_t vc_path_root_length(const char *path) {
@@ -372,16 +390,14 @@ int vc_path_open(const char *path, int flags, mode_t mode) {
 
         if (isempty(path))
                 return -EINVAL;
-        r = find_root(path, &len, &rootfd);
+        r = find_root_borrowed(path, &len, &rootfd);
         if (r < 0)
                 return r;
         if (r == 0) {
                 int fd = open(path, flags | O_CLOEXEC, mode);
                 return fd < 0 ? negative_errno() : fd;
         }
-        r = vc_open_in_root(rootfd, path + len + strspn(path + len, "/"), flags, mode);
-        close(rootfd);
-        return r;
+        return vc_open_in_root(rootfd, path + len + strspn(path + len, "/"), flags, mode);
 }
 
 int vc_path_root_fd(const char *path, size_t *ret_len) {
