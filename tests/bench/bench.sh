@@ -2,8 +2,15 @@
 # make bench: every figure of docs/PERFORMANCE.md that runs on the fake kernel, each beside its
 # anchor, measured in the same run, in one table. Not a test: it prints numbers.
 #
-#   make bench [BENCH_RUNS=N]      (N runs of each small figure, default 200; the scale rows
-#                                   run N/20, at least 3)
+#   make bench [BENCH_TABLE_RUNS=N]  (N runs of each small figure, default 200; the scale rows
+#                                     run N/20, at least 3)
+#   BENCH_TMPDIR=DIR make bench      (where the fake roots go; default /dev/shm when it is a
+#                                     tmpfs, else $TMPDIR or /tmp)
+#
+# The fake roots stand for sysfs and /run, which live in memory on a real host: on a disk
+# filesystem each fsync() of a state record and each rename is a journal commit that no host
+# pays for /run, and the shim's model of a write (files under ROOT/.fakekernel) costs more
+# too. So a tmpfs by default; the footer says which filesystem the run used.
 #
 # CPU is the median of user + system time of each run, children included (wait4's rusage, see
 # tests/bench/cpu-bench.c): it is what the program costs whatever else the machine does, where
@@ -25,7 +32,11 @@ HOOK="$B/vfio-claim-hook"
 for f in "$CPU" "$BARE" "$MKTREE" "$SHIM" "$VC" "$UDEV" "$HOOK" "$B/vfio-claim-hook-worker"; do
         [ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is not built (make all check first)" >&2; exit 1; }
 done
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/vc-bench.XXXXXX")
+if [ -z "${BENCH_TMPDIR:-}" ]; then
+        BENCH_TMPDIR=${TMPDIR:-/tmp}
+        [ -d /dev/shm ] && [ -w /dev/shm ] && [ "$(stat -f -c %T /dev/shm)" = tmpfs ] && BENCH_TMPDIR=/dev/shm
+fi
+WORK=$(mktemp -d "$BENCH_TMPDIR/vc-bench.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 
 # tree NAME TOPOLOGY-FILE CONFIG: a fake root with vfio-pci already loaded and a configuration
@@ -113,6 +124,7 @@ row "\`vfio-claim --version\` (start of the CLI)" "fork+exec /bin/true" "${r[0]}
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
 echo "# $runs runs per figure ($scale_runs for the 16-device hook and the scale rows); CPU = median user+system"
+echo "# fake roots in $BENCH_TMPDIR ($(stat -f -c %T "$WORK"))"
 echo "| figure | CPU | anchor | anchor CPU | ratio | wall (median) |"
 echo "|---|---:|---|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
