@@ -796,11 +796,16 @@ static bool same_slot(const struct vc_pci_dev *a, const struct vc_pci_dev *b) {
         return x->domain == y->domain && x->bus == y->bus && x->slot == y->slot;
 }
 
+/* @item at the end of the list *@s (NULL: empty), after @sep unless it is the first. In place,
+ * not formatted again whole: a bus with a bridge's worth of VFs lists some sixty devices for
+ * each card on it (docs/PERFORMANCE.md, "Scale"). */
 static int append(char **s, const char *sep, const char *item) {
-        char *n = fmt("%s%s%s", *s ? *s : "", *s ? sep : "", item);
+        size_t have = *s ? strlen(*s) : 0, ls = *s ? strlen(sep) : 0, li = strlen(item);
+        char *n = realloc(*s, have + ls + li + 1);
         if (!n)
                 return -ENOMEM;
-        free(*s);
+        memcpy(n + have, sep, ls);
+        memcpy(n + have + ls, item, li + 1);
         *s = n;
         return 0;
 }
