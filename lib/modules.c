@@ -11,6 +11,7 @@
 #include "cmdline.h"
 #include "log.h"
 #include "modules.h"
+#include "name.h"
 #include "sysfs.h"
 
 /* libkmod is opened on first use, not linked: a program that never loads a module (the udev
@@ -81,15 +82,6 @@ DEFINE_KMOD_CLEANUP(struct kmod_module *, kmod_module_unref)
 DEFINE_KMOD_CLEANUP(struct kmod_list *, kmod_module_unref_list)
 DEFINE_KMOD_CLEANUP(struct kmod_config_iter *, kmod_config_iter_free_iter)
 
-static bool word_is_valid(const char *s) {
-        if (isempty(s) || strlen(s) > 255 || streq(s, ".") || streq(s, ".."))
-                return false;
-        for (const char *p = s; *p; p++)
-                if (*p == '/' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
-                        return false;
-        return true;
-}
-
 char *vc_module_name_normalize(const char *name) {
         char *n = strdup(name);
         if (n)
@@ -142,7 +134,7 @@ bool vc_module_name_equal(const char *a, const char *b) {
 
 bool vc_module_driver_present(struct vc_ctx *ctx, const char *driver) {
         _cleanup_free_ char *path = NULL;
-        if (!word_is_valid(driver) || vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &path, "%s", driver) < 0)
+        if (!vc_kernel_name_is_valid(driver) || vc_ctx_path(ctx, VC_PLACE_PCI_DRIVERS, &path, "%s", driver) < 0)
                 return false;
         return vc_dir_exists(path);
 }
@@ -220,7 +212,7 @@ int vc_module_ensure_driver(struct vc_ctx *ctx, const char *driver, const char *
         _cleanup_free_ char *name = NULL;
         int r;
 
-        if (!word_is_valid(driver) || (module_hint && !word_is_valid(module_hint)))
+        if (!vc_kernel_name_is_valid(driver) || (module_hint && !vc_kernel_name_is_valid(module_hint)))
                 return -EINVAL;
         if (vc_module_driver_present(ctx, driver))
                 return 0;
@@ -371,7 +363,7 @@ int vc_module_drivers_for_modalias(struct vc_ctx *ctx, const char *modalias, cha
                         continue;
                 for (char **d = drivers; d && *d; d++) {
                         _cleanup_free_ char *link = NULL, *mod = NULL;
-                        if (!word_is_valid(*d) || asprintf(&link, "%s/%s/module", dir, *d) < 0)
+                        if (!vc_kernel_name_is_valid(*d) || asprintf(&link, "%s/%s/module", dir, *d) < 0)
                                 continue;
                         if (vc_sysfs_read_link_name(link, &mod) < 0 || !vc_module_name_equal(mod, name))
                                 continue;
@@ -615,7 +607,7 @@ enum vc_module_state vc_modinfo_module_state(const struct vc_modinfo *m, const c
         _cleanup_free_ char *n = vc_module_name_normalize(name), *p = NULL, *bin = NULL;
         bool read;
 
-        if (!n || !word_is_valid(n) || vc_ctx_path(m->ctx, VC_PLACE_SYS_MODULE, &p, "%s/initstate", n) < 0)
+        if (!n || !vc_kernel_name_is_valid(n) || vc_ctx_path(m->ctx, VC_PLACE_SYS_MODULE, &p, "%s/initstate", n) < 0)
                 return VC_MODULE_UNKNOWN;
         if (vc_path_exists(p))
                 return VC_MODULE_LOADED;

@@ -15,6 +15,15 @@ bool vc_config_name_is_valid(const char *s) {
         return true;
 }
 
+bool vc_kernel_name_is_valid(const char *s) {
+        if (isempty(s) || strlen(s) > 255 || streq(s, ".") || streq(s, ".."))
+                return false;
+        for (; *s; s++)
+                if (*s == '/' || isspace((unsigned char) *s) || iscntrl((unsigned char) *s))
+                        return false;
+        return true;
+}
+
 bool vc_vm_name_is_valid(const char *s) {
         if (isempty(s))
                 return false;

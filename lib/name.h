@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The names users give: configuration entries and libvirt domains. One rule per kind, used by
- * every reader and writer (the configuration, the state records, the CLI), so that a name one of
- * them accepts is never refused by another. */
+/* The names users give (configuration entries, libvirt domains) and the kernel's names of
+ * drivers and modules. One rule per kind, used by every reader and writer (the configuration,
+ * the state records, the CLI, the sysfs readers), so that a name one of them accepts is never
+ * refused by another. */
 
 #include <stdbool.h>
 
@@ -19,3 +20,8 @@ bool vc_config_name_is_valid(const char *s);
  * space at either end (libvirt refuses '/'; the rest would end up in file names, logs and a
  * record's line format). */
 bool vc_vm_name_is_valid(const char *s);
+
+/* A name the kernel gives a driver or a module, as sysfs shows it (a driver link's last
+ * component, uevent's DRIVER=, a module's directory): it goes into sysfs paths, so one path
+ * component, not "." or "..", at most 255 bytes, no white space, no control characters. */
+bool vc_kernel_name_is_valid(const char *s);

@@ -10,6 +10,7 @@
 #include <libudev.h>
 
 #include "compat.h"
+#include "name.h"
 #include "pci.h"
 #include "stuck.h"
 #include "sysfs.h"
@@ -316,18 +317,6 @@ static void read_optional_string(struct dev_dir *dir, const char *attr, char **r
                 *ret = s;
 }
 
-/* A driver's name as uevent's DRIVER= gives it: it goes into paths (the driver's unbind), so one
- * path component, printable, no space. */
-static bool driver_name_is_valid(const char *s) {
-        size_t n = strlen(s);
-        if (n == 0 || n > 255 || streq(s, ".") || streq(s, ".."))
-                return false;
-        for (const char *p = s; *p; p++)
-                if (*p == '/' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
-                        return false;
-        return true;
-}
-
 /* PCI_ID=VVVV:DDDD, PCI_SUBSYS_ID=VVVV:DDDD, PCI_CLASS=CCCCCC and MODALIAS= from uevent, as
  * pci_uevent() writes them: -ENODATA unless the first three are all there (a tree that is not
  * sysfs, or a uevent overwritten in a test tree). And the bound driver from DRIVER=, which the
@@ -354,7 +343,7 @@ static int read_uevent(struct dev_dir *dir, struct vc_pci_dev *d) {
                         free(modalias);
                         if (!(modalias = strdup(x)))
                                 return -ENOMEM;
-                } else if ((x = startswith(l, "DRIVER=")) && driver_name_is_valid(x)) {
+                } else if ((x = startswith(l, "DRIVER=")) && vc_kernel_name_is_valid(x)) {
                         free(driver);
                         if (!(driver = strdup(x)))
                                 return -ENOMEM;

@@ -2,6 +2,7 @@
 /* PCI address and id parsing: what an admin may write in the config and on the command line. */
 
 #include "iommu.h"
+#include "name.h"
 #include "pci.h"
 #include "root.h"
 #include "tests.h"
@@ -345,6 +346,37 @@ TEST(vfio_variant_driver_from_vfio_dev) {
         ASSERT_OK(vc_pci_addr_parse("0000:00:04.1", &a));
         ASSERT_OK(vc_pci_dev_read(ctx, &a, &d));
         ASSERT_FALSE(vc_pci_dev_is_on_vfio(d)); /* one device: looked at */
+}
+
+TEST(driver_from_uevent_or_link) {
+        /* DRIVER= in uevent names the bound driver (the kernel's first line while bound); a name
+         * that could not be one path component is not used, and the link is read instead. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        static const char ids[] = "PCI_CLASS=20000\nPCI_ID=8086:1572\nPCI_SUBSYS_ID=8086:0000\n"
+                                  "PCI_SLOT_NAME=X\nMODALIAS=pci:v00008086d00001572sv00008086sd00000000bc02sc00i00\n";
+        char buf[512];
+
+        tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, -1);
+        tree_pci_dev(root, "0000:00:03.0", "0x020000\n", 0, -1);
+        tree_pci_dev(root, "0000:00:04.0", "0x020000\n", 0, -1);
+        snprintf(buf, sizeof buf, "DRIVER=i40e\n%s", ids);  /* and no driver link: uevent says it */
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/uevent", buf);
+        snprintf(buf, sizeof buf, "DRIVER=../../x\n%s", ids);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:03.0/uevent", buf);
+        tree_bind(root, "0000:00:03.0", "e1000e");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:04.0/uevent", ids); /* unbound */
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_STREQ(vc_pci_dev_driver(topology_dev(t, "0000:00:02.0")), "i40e");
+        ASSERT_STREQ(vc_pci_dev_driver(topology_dev(t, "0000:00:03.0")), "e1000e");
+        ASSERT_NULL(vc_pci_dev_driver(topology_dev(t, "0000:00:04.0")));
+        ASSERT_TRUE(vc_kernel_name_is_valid("vfio-pci"));
+        ASSERT_FALSE(vc_kernel_name_is_valid(".."));
+        ASSERT_FALSE(vc_kernel_name_is_valid("a/b"));
+        ASSERT_FALSE(vc_kernel_name_is_valid("a b"));
+        ASSERT_FALSE(vc_kernel_name_is_valid(""));
 }
 
 TEST(reset_method_and_numa_node_read_when_asked) {
