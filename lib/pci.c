@@ -378,18 +378,22 @@ struct vc_pci_reader {
         size_t n_modules;
 };
 
+/* @driver's entry in @rd's table; NULL without a reader or when not there (yet). */
+static struct driver_module *reader_driver(struct vc_pci_reader *rd, const char *driver) {
+        for (size_t i = 0; rd && i < rd->n_modules; i++)
+                if (streq(rd->modules[i].driver, driver))
+                        return &rd->modules[i];
+        return NULL;
+}
+
 /* The module name of @driver, bound to the device @dir: from @rd's table, or read and kept. */
 static int driver_module_get(struct vc_pci_reader *rd, struct dev_dir *dir, const char *driver, char **ret) {
         _cleanup_free_ char *mod = NULL;
+        const struct driver_module *known = reader_driver(rd, driver);
 
         *ret = NULL;
-        if (rd)
-                for (size_t i = 0; i < rd->n_modules; i++)
-                        if (streq(rd->modules[i].driver, driver)) {
-                                if (rd->modules[i].module && !(*ret = strdup(rd->modules[i].module)))
-                                        return -ENOMEM;
-                                return 0;
-                        }
+        if (known)
+                return known->module && !(*ret = strdup(known->module)) ? -ENOMEM : 0;
         (void) read_attr_link_name(dir, "driver/module", &mod);
         if (rd && rd->n_modules < 64) { /* a bound on the table; more drivers are read each time */
                 struct driver_module *nv = reallocarray(rd->modules, rd->n_modules + 1, sizeof *nv);
@@ -416,15 +420,12 @@ static int driver_module_get(struct vc_pci_reader *rd, struct dev_dir *dir, cons
  * loses vfio-dev/ in its remove callback, before its driver link goes: a vfio-named driver is
  * asked per device so that one device being unbound does not hide the others. */
 static bool driver_is_vfio(struct vc_pci_reader *rd, struct dev_dir *dir, const char *driver) {
-        if (!rd || strstr(driver, "vfio"))
+        struct driver_module *known = strstr(driver, "vfio") ? NULL : reader_driver(rd, driver);
+        if (!known) /* no reader, a vfio-named driver, or beyond the table's bound */
                 return attr_exists(dir, "vfio-dev");
-        for (size_t i = 0; i < rd->n_modules; i++)
-                if (streq(rd->modules[i].driver, driver)) {
-                        if (rd->modules[i].vfio_dev < 0)
-                                rd->modules[i].vfio_dev = attr_exists(dir, "vfio-dev");
-                        return rd->modules[i].vfio_dev;
-                }
-        return attr_exists(dir, "vfio-dev"); /* beyond the table's bound */
+        if (known->vfio_dev < 0)
+                known->vfio_dev = attr_exists(dir, "vfio-dev");
+        return known->vfio_dev;
 }
 
 struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
