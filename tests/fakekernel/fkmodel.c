@@ -145,8 +145,22 @@ static void cache_set(struct fk_model *m, char *buf, size_t n) {
         m->cache_len = buf ? n : 0;
 }
 
+/* @path replaced whole by @n bytes of @data, through ROOT/.fakekernel/NAME.PID renamed over it:
+ * a reader sees the old bytes or the new, never a torn file. */
+static int replace_file(const struct fk_model *m, const char *path, const char *name, const void *data,
+                        size_t n) {
+        char tmp[PATH_MAX];
+        snprintf(tmp, sizeof tmp, "%s/.fakekernel/%s.%d", m->root, name, (int) getpid());
+        int r = fk_write_file(tmp, data, n);
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                unlink(tmp);
+        return r;
+}
+
 int fk_model_save(struct fk_model *m) {
-        char path[PATH_MAX], tmp[PATH_MAX];
+        char path[PATH_MAX];
         char *buf = NULL;
         size_t len = 0;
         fk_model_forget(m);
@@ -175,9 +189,7 @@ int fk_model_save(struct fk_model *m) {
                 return -ENOMEM;
         }
         snprintf(path, sizeof path, "%s/.fakekernel/model", m->root);
-        snprintf(tmp, sizeof tmp, "%s/.fakekernel/model.%d", m->root, (int) getpid());
-        if (fk_write_file(tmp, buf, len) < 0 || rename(tmp, path) < 0) {
-                unlink(tmp);
+        if (replace_file(m, path, "model", buf, len) < 0) {
                 free(buf);
                 return -EIO;
         }
@@ -495,11 +507,10 @@ int fk_vfio_group_update(struct fk_model *m, int group) {
 }
 
 /* The device's uevent shows DRIVER= while it is bound, first, as the kernel's dev_uevent() does
- * (before the bus's PCI_* lines): rewritten at every bind and unbind. Through a file of
- * ROOT/.fakekernel renamed over it, so that a reader sees the old text or the new, never a torn
- * one. A device without uevent (a hand-made tree) is left so. */
+ * (before the bus's PCI_* lines): rewritten whole at every bind and unbind (replace_file()). A
+ * device without uevent (a hand-made tree) is left so. */
 static int uevent_set_driver(const struct fk_model *m, const struct fk_dev *dev, const char *driver) {
-        char p[PATH_MAX], tmp[PATH_MAX], buf[8192];
+        char p[PATH_MAX], buf[8192];
         char *old = NULL;
         size_t n;
         pathf(p, sizeof p, m, "%s/uevent", dev->path);
@@ -518,18 +529,7 @@ static int uevent_set_driver(const struct fk_model *m, const struct fk_dev *dev,
         free(old);
         if (k < 0 || (size_t) k >= sizeof buf)
                 return -E2BIG;
-        pathf(tmp, sizeof tmp, m, ".fakekernel");
-        if ((r = fk_mkdir_p(tmp)) < 0)
-                return r;
-        pathf(tmp, sizeof tmp, m, ".fakekernel/uevent.%d", (int) getpid());
-        if ((r = fk_write_file(tmp, buf, (size_t) k)) < 0)
-                return r;
-        if (rename(tmp, p) < 0) {
-                r = -errno;
-                unlink(tmp);
-                return r;
-        }
-        return 0;
+        return replace_file(m, p, "uevent", buf, (size_t) k);
 }
 
 int fk_bind(struct fk_model *m, struct fk_dev *dev, struct fk_driver *d) {
