@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -560,15 +561,14 @@ static int ensure_driver(struct txn *t, const char *driver, const char *module) 
 /* The driver the device at @a is bound to (NULL: none), from its driver link alone: reading a
  * link takes no device lock, where vc_pci_dev_read() reads driver_override, which does. */
 static int read_driver(struct txn *t, const struct vc_pci_addr *a, char **ret) {
-        _cleanup_free_ char *dir = NULL, *link = NULL;
+        _cleanup_free_ char *dir = NULL;
         int r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &dir, "%s", VC_PCI_ADDR_TO_STRING(a));
         if (r < 0)
                 return r;
-        if (!vc_dir_exists(dir))
+        _cleanup_close_ int fd = vc_path_open(dir, O_PATH | O_DIRECTORY, 0);
+        if (fd < 0)
                 return -ENODEV;
-        if (asprintf(&link, "%s/driver", dir) < 0)
-                return -ENOMEM;
-        r = vc_sysfs_read_link_name(link, ret);
+        r = vc_sysfs_read_link_name_at(fd, "driver", ret);
         if (r == -ENOENT) {
                 *ret = NULL;
                 return 0;

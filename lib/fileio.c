@@ -150,18 +150,24 @@ int vc_mkdir_p(const char *path, mode_t mode) {
         _cleanup_free_ char *p = strdup(path);
         if (!p)
                 return -ENOMEM;
+        /* Most often the directory is there: one try at the whole path, not one per component. */
+        int r = vc_mkdir(p, mode);
+        if (r == 0 || r == -EEXIST)
+                return 0;
+        if (r != -ENOENT)
+                return r;
         /* Under a root other than "/", only what lies below the root is created. */
         size_t skip = vc_path_root_length(p);
         for (char *s = p + skip + 1; s < p + strlen(path); s++) {
                 if (*s != '/' || s[-1] == '/')
                         continue;
                 *s = '\0';
-                int r = vc_mkdir(p, mode);
+                r = vc_mkdir(p, mode);
                 if (r < 0 && r != -EEXIST)
                         return r;
                 *s = '/';
         }
-        int r = vc_mkdir(p, mode);
+        r = vc_mkdir(p, mode);
         if (r < 0 && r != -EEXIST)
                 return r;
         return 0;

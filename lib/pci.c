@@ -504,10 +504,10 @@ static int pci_dev_resolve(struct vc_pci_dev *d) {
 
 static void pci_dev_find_parent(struct vc_pci_dev *d);
 
-/* The syspath and the parent, resolved on first use when the device was read through a reader,
- * which opens the device's directory through the bus's link without reading the link: one
- * system call a device less for `list` and `doctor`, which need neither (docs/PERFORMANCE.md,
- * "Scale"). A device gone since then keeps its link as its syspath, and no parent. */
+/* The syspath and the parent, resolved on first use: a device's directory is opened through the
+ * bus's link without reading the link, three system calls a device less (docs/PERFORMANCE.md,
+ * "Scale"; the engine reads a group's devices several times per claim and needs neither). A
+ * device gone since then keeps its link as its syspath, and no parent. */
 static const char *pci_dev_resolved(const struct vc_pci_dev *cd) {
         struct vc_pci_dev *d = (struct vc_pci_dev *) cd; /* a cache filled once; never a const object */
         if (!d->syspath) {
@@ -688,13 +688,11 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
                 memcpy(d->link + n + 1, d->name, sizeof d->name);
         } else if ((r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &d->link, "%s", d->name)) < 0)
                 return r;
-        /* Through a reader: the directory opened through the link, inside the root, and the link
-         * read only when asked for (pci_dev_resolved()); else resolved now, as before a claim. */
-        if (!rd && (r = pci_dev_resolve(d)) < 0)
-                return r;
+        /* The directory opened through the link, inside the root, with one system call; the link
+         * itself read only when asked for (pci_dev_resolved()). */
         _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
         dir.fd = rd ? vc_path_open_under(rd->root_fd, rd->root_len, d->link, O_PATH | O_DIRECTORY)
-                    : open(d->syspath, O_PATH | O_DIRECTORY | O_CLOEXEC);
+                    : vc_path_open(d->link, O_PATH | O_DIRECTORY, 0);
         if (dir.fd < 0)
                 return -ENODEV;
 
@@ -712,8 +710,6 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         pci_dev_read_sriov(&dir, d);
         /* Only asked of a device bound to a driver other than vfio-pci (vc_pci_dev_is_on_vfio()). */
         d->vfio_dev_dir = d->driver && !streq(d->driver, "vfio-pci") && driver_is_vfio(rd, &dir, d->driver);
-        if (d->syspath)
-                pci_dev_find_parent(d);
 
         *ret = TAKE_PTR(d);
         return 0;

@@ -157,9 +157,7 @@ int vc_link_target_join(const char *path, const char *target, char **ret) {
         return 0;
 }
 
-int vc_sysfs_read_link_name(const char *path, char **ret) {
-        char target[4096];
-        ssize_t n = read_link(path, target, sizeof target);
+static int link_name(char *target, ssize_t n, char **ret) {
         if (n < 0)
                 return (int) n;
         while (n > 1 && target[n - 1] == '/')
@@ -170,6 +168,19 @@ int vc_sysfs_read_link_name(const char *path, char **ret) {
                 return -ENOMEM;
         *ret = name;
         return 0;
+}
+
+int vc_sysfs_read_link_name(const char *path, char **ret) {
+        char target[4096];
+        return link_name(target, read_link(path, target, sizeof target), ret);
+}
+
+int vc_sysfs_read_link_name_at(int dfd, const char *name, char **ret) {
+        char target[4096];
+        ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+        if (n >= 0)
+                target[n] = '\0';
+        return link_name(target, n < 0 ? negative_errno() : n, ret);
 }
 
 bool vc_path_exists(const char *path) {

@@ -18,6 +18,8 @@ int vc_sysfs_read_int(const char *path, int *ret);
 int vc_sysfs_write(const char *path, const char *value);
 /* The last path component of the link's target: -ENOENT when there is no link. */
 int vc_sysfs_read_link_name(const char *path, char **ret);
+/* The same for the link @name in the directory @dfd. */
+int vc_sysfs_read_link_name_at(int dfd, const char *name, char **ret);
 /* The link target resolved against the link's directory (without touching the file system). */
 int vc_sysfs_read_link_target(const char *path, char **ret);
 /* The path a link at @path with contents @target leads to, as vc_sysfs_read_link_target() makes

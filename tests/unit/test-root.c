@@ -265,6 +265,17 @@ TEST(sysfs_links_and_reads) {
         ASSERT_STREQ(target, path);
         ASSERT_OK(vc_sysfs_read_link_name(link, &name));
         ASSERT_STREQ(name, "0000:00:01.0");
+        /* The same link read in its directory; no link there: -ENOENT, not a link: -EINVAL */
+        snprintf(path, sizeof path, "%s/bus", dir);
+        int bus = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        ASSERT_TRUE(bus >= 0);
+        free(name);
+        name = NULL;
+        ASSERT_OK(vc_sysfs_read_link_name_at(bus, "dev", &name));
+        ASSERT_STREQ(name, "0000:00:01.0");
+        ASSERT_ERRNO(vc_sysfs_read_link_name_at(bus, "driver", &s), ENOENT);
+        ASSERT_ERRNO(vc_sysfs_read_link_name_at(bus, ".", &s), EINVAL);
+        close(bus);
 
         snprintf(path, sizeof path, "%s/devices/pci0000:00/0000:00:01.0/vendor", dir);
         FILE *f = fopen(path, "we");
