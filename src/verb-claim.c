@@ -1363,6 +1363,35 @@ static void format_time(uint64_t since, char buf[static 32]) {
                 snprintf(buf, 32, "%llu", (unsigned long long) since);
 }
 
+/* What the claim took from the host besides the drivers, and gives back with the group: the
+ * VT consoles of "console = handoff" and the units of "stop =" (lib/state.h). */
+static void print_record_host_side(const struct vc_record *rec) {
+        if (rec->console_handoff && rec->n_consoles == 0)
+                printf("  console handed over (no VT console was bound to the framebuffer)\n");
+        else if (rec->console_handoff) {
+                printf("  console handed over:");
+                for (size_t i = 0; i < rec->n_consoles; i++)
+                        printf(" %s%s", rec->consoles[i], i + 1 < rec->n_consoles ? "," : "");
+                printf(" unbound from the framebuffer; bound again when the group is given back\n");
+        }
+        for (size_t i = 0; i < rec->n_stopped_units; i++)
+                printf("  stopped %s; started again when the group is given back\n", rec->stopped_units[i]);
+}
+
+static void json_strings(struct vc_json *j, const char *key, char *const *v, size_t n) {
+        vc_json_key(j, key);
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+                vc_json_string(j, v[i]);
+        vc_json_array_end(j);
+}
+
+static void json_record_host_side(struct vc_json *j, const struct vc_record *rec) {
+        vc_json_kv_bool(j, "console_handoff", rec->console_handoff);
+        json_strings(j, "consoles", rec->consoles, rec->n_consoles);
+        json_strings(j, "stopped_units", rec->stopped_units, rec->n_stopped_units);
+}
+
 int verb_status(struct vc_cli *cli, int argc, char **argv) {
         _cleanup_free_ unsigned *groups = NULL;
         size_t n = 0;
@@ -1425,6 +1454,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         vc_json_kv_uint(j, "since", rec->since);
                         vc_json_kv_string(j, "by", rec->by);
                         vc_json_kv_bool(j, "consent", g && group_has_consent(cli, g));
+                        json_record_host_side(j, rec);
                         vc_json_key(j, "vms");
                         if (vms) {
                                 vc_json_array_begin(j);
@@ -1445,6 +1475,8 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         printf("  in the definition of %s\n", names);
                 if (!j && g && group_has_consent(cli, g))
                         printf("  consent = yes: the devices of other slots in the group move with it\n");
+                if (!j)
+                        print_record_host_side(rec);
                 for (size_t k = 0; k < rec->n_devices; k++) {
                         const struct vc_record_device *d = &rec->devices[k];
                         const char *now = NULL;

@@ -351,6 +351,15 @@ dm_desktop() {
         assert_line --index 2 --regexp '^3:sys/class/vtconsole/vtcon1/bind	0	ok$'
         run grep -h '^stopped' "$STATE"/group-*
         assert_output 'stopped display-manager.service'
+        # status says what the host gets back with the group besides its drivers
+        run vc status
+        assert_success
+        assert_line '  console handed over: vtcon1 unbound from the framebuffer; bound again when the group is given back'
+        assert_line '  stopped display-manager.service; started again when the group is given back'
+        run vc status --json
+        assert_success
+        assert_equal "$(jq -c '.groups[0] | [.console_handoff, .consoles, .stopped_units]' <<< "$output")" \
+                '[true,["vtcon1"],["display-manager.service"]]'
 
         run vc release 0000:00:02.0
         assert_success
