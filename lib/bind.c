@@ -123,6 +123,7 @@ void vc_op_result_done(struct vc_op_result *r) {
                 return;
         free(r->failed_arg);
         free(r->reason);
+        strv_free(r->units_not_started);
         vc_plan_free(r->plan);
         op_undo_free(r->undo);
         *r = (struct vc_op_result){ .group = r->group };
@@ -1349,14 +1350,46 @@ static int record_units(struct op *op) {
         return 0;
 }
 
-/* "stop =": stop (@start false) the units of @rec, or start them again, in the order listed (in
- * the reverse order to start). */
-static int change_units(struct txn *t, const struct vc_record *rec, bool start) {
+/* "stop =", at claim: stop the units of @rec in the order listed; one that does not stop fails
+ * the claim. */
+static int stop_units(struct txn *t, const struct vc_record *rec) {
         for (size_t i = 0; i < rec->n_stopped_units; i++) {
-                const char *u = rec->stopped_units[start ? rec->n_stopped_units - 1 - i : i];
-                int r = txn_change_unit(t, u, start);
+                int r = txn_change_unit(t, rec->stopped_units[i], false);
                 if (r < 0)
                         return r;
+        }
+        return 0;
+}
+
+/* "stop =", at release, after the drivers and the consoles: start the units of @rec again, in
+ * the reverse order. One that does not start fails nothing: the host has its devices and its
+ * console back, and undoing that would leave it without either, and the group impossible to
+ * give back while the unit fails to start. It is listed in result->units_not_started ("UNIT:
+ * why") for the caller to report; the others start all the same. */
+static int start_units(struct txn *t, const struct vc_record *rec) {
+        for (size_t i = rec->n_stopped_units; i-- > 0;) {
+                const char *u = rec->stopped_units[i];
+                _cleanup_free_ char *name = strdup(u), *why = NULL;
+                char *line = NULL;
+                if (!name)
+                        return -ENOMEM;
+                if (t->dry_run)
+                        continue;
+                struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
+                if (!v)
+                        return -ENOMEM;
+                t->undo = v;
+                int r = vc_unit_change(u, true, UNIT_TIMEOUT_MS, &why);
+                if (r >= 0 || r == -ETIMEDOUT) /* a job past its time may still finish */
+                        t->undo[t->n_undo++] = (struct attr_undo){ .unit = TAKE_PTR(name), .start = false };
+                if (r >= 0)
+                        continue;
+                if ((why ? asprintf(&line, "%s: systemd's job ended \"%s\"", u, why)
+                         : asprintf(&line, "%s: %s", u,
+                                    r == -ELIBACC ? "libsystemd.so.0 cannot be loaded" : strerror(-r))) < 0)
+                        return -ENOMEM;
+                if (strv_push(&t->result->units_not_started, &t->result->n_units_not_started, line) < 0)
+                        return -ENOMEM; /* @line freed */
         }
         return 0;
 }
@@ -1467,7 +1500,7 @@ int vc_group_claim(struct vc_ctx *ctx, unsigned group, const struct vc_claim_opt
                 return r;
         if (op.n_moves == 0)
                 return claim_refresh(&op);
-        if ((r = claim_write_intent(&op)) < 0 || (r = change_units(&op.t, op.next, false)) < 0 ||
+        if ((r = claim_write_intent(&op)) < 0 || (r = stop_units(&op.t, op.next)) < 0 ||
             (stops && !op.t.dry_run && (r = check_holders(&op.t, op.g, &op.o)) < 0) || (r = claim_execute(&op)) < 0 ||
             (r = claim_verify(&op)) < 0)
                 return op_undo(&op);
@@ -1530,7 +1563,7 @@ static int release_execute(struct op *op) {
         /* The drivers are back: the VT consoles bind to the framebuffer again, then the units
          * the claim stopped start again. */
         int r = take_back_console(op);
-        return r < 0 ? r : change_units(&op->t, op->found, true);
+        return r < 0 ? r : start_units(&op->t, op->found);
 }
 
 static int release_commit(struct op *op) {

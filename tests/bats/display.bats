@@ -408,6 +408,25 @@ dm_desktop() {
         [ -z "$(ls "$STATE" | grep group-)" ]
 }
 
+@test "stop = UNIT: a unit that does not start again fails no release: the GPU and the console are back, a warning names the unit" {
+        dm_desktop
+        run vc enable 0000:00:02.0
+        assert_success
+        touch "$SD/units/display-manager.service.fail-start"
+        run --separate-stderr vc release 0000:00:02.0
+        assert_success
+        assert_equal "$stderr" 'vfio-claim: IOMMU group 0 was given back, but display-manager.service did not start again (systemd'"'"'s job ended "failed"); start it yourself once fixed: systemctl start display-manager.service'
+        assert_line 'IOMMU group 0: given back to the host drivers'
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(unit_state display-manager.service)" inactive
+        [ -z "$(ls "$STATE" | grep group-)" ]
+        # once the unit is fixed, nothing of vfio-claim is in the way
+        rm "$SD/units/display-manager.service.fail-start"
+        run vc status
+        assert_output 'no group is claimed by vfio-claim'
+}
+
 @test "stop = UNIT with the hook: prepare stops the unit and claims the GPU, release gives it back and starts the unit" {
         dm_desktop
         cp "$CONF/vfio-claim.conf" "$BATS_TEST_TMPDIR/vc.conf"
@@ -425,6 +444,18 @@ dm_desktop() {
         assert_equal "$(fk_driver 0000:00:02.0)" i915
         assert_equal "$(vtcon_binds)" "0 1"
         assert_equal "$(unit_state display-manager.service)" active
+
+        # a display manager that fails to start at the VM's stop: the GPU and console are back all the same
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming prepare begin
+        assert_success
+        touch "$SD/units/display-manager.service.fail-start"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/igpu.xml" gaming release end
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 1"
+        assert_equal "$(unit_state display-manager.service)" inactive
+        [ -z "$(ls "$STATE" | grep group-)" ]
 }
 
 @test "stop = UNIT: check-config names a bad unit name with file:line, exit 3" {
