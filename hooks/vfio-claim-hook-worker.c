@@ -707,9 +707,9 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 } else
                         log_info("VM %s stopped: IOMMU group %u %s", vm, groups[i],
                                  res.changed ? "given back to its host drivers" : "was already back");
-                for (size_t k = 0; r >= 0 && k < res.n_units_not_started; k++)
-                        log_warning("VM %s stopped: IOMMU group %u given back, but a unit of \"stop =\" did "
-                                    "not start again: %s", vm, groups[i], res.units_not_started[k]);
+                for (size_t k = 0; r >= 0 && k < res.n_not_restored; k++)
+                        log_warning("VM %s stopped: IOMMU group %u given back, but %s", vm, groups[i],
+                                    res.not_restored[k]);
                 vc_op_result_done(&res);
         }
         if (first_error)

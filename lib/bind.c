@@ -123,7 +123,7 @@ void vc_op_result_done(struct vc_op_result *r) {
                 return;
         free(r->failed_arg);
         free(r->reason);
-        strv_free(r->units_not_started);
+        strv_free(r->not_restored);
         vc_plan_free(r->plan);
         op_undo_free(r->undo);
         *r = (struct vc_op_result){ .group = r->group };
@@ -982,7 +982,7 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                 if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d) ||
                     !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
                         continue;
-                /* "console = handoff": the console goes with it (set_vtconsoles()) */
+                /* "console = handoff": the console goes with it (unbind_vtconsoles()) */
                 if (is_handoff(o, vc_pci_dev_addr(d)) && vc_critical_is_console(crit, vc_pci_dev_addr(d)))
                         continue;
                 txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
@@ -1302,17 +1302,54 @@ static int list_vtconsoles(struct txn *t, const char *bound, char ***ret, size_t
         return 0;
 }
 
-/* Write @bind ("0": unbind, "1": bind again) to sys/class/vtconsole/NAME/bind of the @n consoles
- * @names whose binding says otherwise, each write undone with the transaction. */
-static int set_vtconsoles(struct txn *t, char *const *names, size_t n, const char *bind) {
+/* At release, after the drivers: something the claim took from the host that could not be
+ * given back with the group. It fails nothing: the host has its devices back, and undoing that
+ * would leave it without them, and the group impossible to give back while, say, a display
+ * manager fails to start. The line ("what (why); the command that does it once fixed") goes
+ * into result->not_restored for the caller to report. */
+static int not_restored(struct txn *t, const char *fmt, ...) _printf_(2, 3);
+static int not_restored(struct txn *t, const char *fmt, ...) {
+        char *line = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vasprintf(&line, fmt, ap);
+        va_end(ap);
+        if (k < 0)
+                return -ENOMEM;
+        return strv_push(&t->result->not_restored, &t->result->n_not_restored, line); /* frees @line on failure */
+}
+
+/* At claim: write "0" to sys/class/vtconsole/NAME/bind of the @n consoles @names that are
+ * bound, each write undone with the transaction. */
+static int unbind_vtconsoles(struct txn *t, char *const *names, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL, *now = NULL;
                 int r;
                 if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &path, "vtconsole/%s/bind", names[i])) < 0)
                         return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
-                if (vc_sysfs_read(path, &now) < 0 || streq(now, bind))
-                        continue; /* gone, or where it should be */
-                if ((r = txn_write_undoable_step(t, NULL, path, bind, VC_STEP_VTCONSOLE, names[i])) < 0)
+                if (vc_sysfs_read(path, &now) < 0 || streq(now, "0"))
+                        continue; /* gone, or unbound */
+                if ((r = txn_write_undoable_step(t, NULL, path, "0", VC_STEP_VTCONSOLE, names[i])) < 0)
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
+        }
+        return 0;
+}
+
+/* At release: bind the consoles @names to the framebuffer again; one that does not bind goes to
+ * not_restored(). */
+static int rebind_vtconsoles(struct txn *t, char *const *names, size_t n) {
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = NULL, *now = NULL;
+                int r;
+                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &path, "vtconsole/%s/bind", names[i])) < 0)
+                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
+                if (vc_sysfs_read(path, &now) < 0 || streq(now, "1"))
+                        continue; /* gone, or bound */
+                r = txn_write_undoable_step(t, NULL, path, "1", VC_STEP_VTCONSOLE, names[i]);
+                if (r < 0 && r != -ENOMEM)
+                        r = not_restored(t, "%s was not bound to the framebuffer again (%s); bind it once fixed: "
+                                            "echo 1 > /sys/class/vtconsole/%s/bind", names[i], strerror(-r), names[i]);
+                if (r < 0)
                         return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
         }
         return 0;
@@ -1362,34 +1399,33 @@ static int stop_units(struct txn *t, const struct vc_record *rec) {
 }
 
 /* "stop =", at release, after the drivers and the consoles: start the units of @rec again, in
- * the reverse order. One that does not start fails nothing: the host has its devices and its
- * console back, and undoing that would leave it without either, and the group impossible to
- * give back while the unit fails to start. It is listed in result->units_not_started ("UNIT:
- * why") for the caller to report; the others start all the same. */
+ * the reverse order; one that does not start goes to not_restored(), the others start all the
+ * same. */
 static int start_units(struct txn *t, const struct vc_record *rec) {
         for (size_t i = rec->n_stopped_units; i-- > 0;) {
                 const char *u = rec->stopped_units[i];
                 _cleanup_free_ char *name = strdup(u), *why = NULL;
-                char *line = NULL;
                 if (!name)
-                        return -ENOMEM;
+                        return txn_fail(t, NULL, VC_STEP_START_UNIT, u, -ENOMEM);
                 if (t->dry_run)
                         continue;
                 struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
                 if (!v)
-                        return -ENOMEM;
+                        return txn_fail(t, NULL, VC_STEP_START_UNIT, u, -ENOMEM);
                 t->undo = v;
                 int r = vc_unit_change(u, true, UNIT_TIMEOUT_MS, &why);
                 if (r >= 0 || r == -ETIMEDOUT) /* a job past its time may still finish */
                         t->undo[t->n_undo++] = (struct attr_undo){ .unit = TAKE_PTR(name), .start = false };
                 if (r >= 0)
                         continue;
-                if ((why ? asprintf(&line, "%s: systemd's job ended \"%s\"", u, why)
-                         : asprintf(&line, "%s: %s", u,
-                                    r == -ELIBACC ? "libsystemd.so.0 cannot be loaded" : strerror(-r))) < 0)
-                        return -ENOMEM;
-                if (strv_push(&t->result->units_not_started, &t->result->n_units_not_started, line) < 0)
-                        return -ENOMEM; /* @line freed */
+                if (why)
+                        r = not_restored(t, "%s did not start again (systemd's job ended \"%s\"); start it once "
+                                            "fixed: systemctl start %s", u, why, u);
+                else
+                        r = not_restored(t, "%s did not start again (%s); start it once fixed: systemctl start %s", u,
+                                         r == -ELIBACC ? "libsystemd.so.0 cannot be loaded" : strerror(-r), u);
+                if (r < 0)
+                        return txn_fail(t, NULL, VC_STEP_START_UNIT, u, r);
         }
         return 0;
 }
@@ -1403,7 +1439,7 @@ static int hand_over_console(struct op *op) {
 
         if (!op->next->console_handoff)
                 return 0;
-        if ((r = set_vtconsoles(&op->t, op->next->consoles, op->next->n_consoles, "0")) < 0)
+        if ((r = unbind_vtconsoles(&op->t, op->next->consoles, op->next->n_consoles)) < 0)
                 return r;
         if ((r = vc_display_firmware_fbs(op->t.ctx, &fbs, &n)) < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_FIRMWARE_FB, NULL, r);
@@ -1422,12 +1458,15 @@ static int take_back_console(struct op *op) {
         int r;
 
         if (op->found->console_handoff)
-                return set_vtconsoles(&op->t, op->found->consoles, op->found->n_consoles, "1");
+                return rebind_vtconsoles(&op->t, op->found->consoles, op->found->n_consoles);
         if (!plan_moves_handoff(&op->t, &op->o))
                 return 0;
-        if ((r = list_vtconsoles(&op->t, "0", &unbound, &n)) < 0)
+        if ((r = list_vtconsoles(&op->t, "0", &unbound, &n)) < 0 && r != -ENOMEM)
+                r = not_restored(&op->t, "the VT consoles were not bound again: they cannot be listed (%s)",
+                                 strerror(-r));
+        if (r < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
-        return set_vtconsoles(&op->t, unbound, n, "1");
+        return rebind_vtconsoles(&op->t, unbound, n);
 }
 
 /* Record first: the "claiming" record with every original is on disk before the first sysfs

@@ -190,10 +190,13 @@ struct vc_op_result {
                                   * owner taken, does not count). Not "this call claimed the
                                   * group": to take an operation back, use vc_op_result_undo() */
         int rollback_error;      /* 0, or the first error of a rollback that could not restore */
-        char **units_not_started; /* a release that succeeded: the units of "stop =" it could not
-                                   * start again, "UNIT: why" ("display-manager.service: systemd's
-                                   * job ended \"failed\""; NULL: none) */
-        size_t n_units_not_started;
+        char **not_restored;     /* a release that succeeded: what the claim took from the host
+                                  * that could not be given back with the group (a unit of
+                                  * "stop =" that did not start, a VT console that did not bind),
+                                  * one line each for a person: "display-manager.service did not
+                                  * start again (systemd's job ended \"failed\"); start it once
+                                  * fixed: systemctl start display-manager.service". NULL: none */
+        size_t n_not_restored;
         struct vc_plan *plan;    /* always filled when the group could be read: members, actions,
                                   * and the writes made (or, with dry_run, that would be made) */
         struct vc_op_undo *undo; /* what a successful operation changed, for vc_op_result_undo():

@@ -196,17 +196,11 @@ static int holder_describe(const struct vc_record *rec, char **ret) {
                        ? -ENOMEM : 0;
 }
 
-/* A release that gave the group back but could not start again a unit "stop =" had stopped
- * (lib/bind.h, units_not_started): the group stays given back, and the admin learns which unit
- * is down and why. */
-static void warn_units_not_started(unsigned group, const struct vc_op_result *res) {
-        for (size_t k = 0; k < res->n_units_not_started; k++) {
-                const char *line = res->units_not_started[k], *sep = strstr(line, ": ");
-                int len = sep ? (int) (sep - line) : (int) strlen(line);
-                log_warning("IOMMU group %u was given back, but %.*s did not start again (%s); start it "
-                            "yourself once fixed: systemctl start %.*s",
-                            group, len, line, sep ? sep + 2 : "unknown", len, line);
-        }
+/* A release that gave the group back but not all the claim took from the host (lib/bind.h,
+ * not_restored): the group stays given back, and the admin learns what is still missing. */
+static void warn_not_restored(unsigned group, const struct vc_op_result *res) {
+        for (size_t k = 0; k < res->n_not_restored; k++)
+                log_warning("IOMMU group %u was given back, but %s", group, res->not_restored[k]);
 }
 
 /* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
@@ -319,7 +313,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
         }
         /* Only now: a later group that failed would have taken the earlier ones back. */
         for (size_t i = 0; i < n_groups; i++)
-                warn_units_not_started(groups[i], &results[i]);
+                warn_not_restored(groups[i], &results[i]);
         if (ret_results)
                 *ret_results = results;
         else

@@ -276,6 +276,23 @@ fb_driver() {
         assert_equal "$(vtcon_binds) $(cat "$ROOT/sys/class/vtconsole/vtcon2/bind")" "0 1 0"
 }
 
+@test "console = handoff: a console that does not bind again fails no release: the GPU is back, a warning says how to bind it" {
+        fake_root gpu-drm
+        fbcon
+        mkdir -p "$CONF"
+        printf '[device igpu]\nmatch = 0000:00:02.0\nconsole = handoff\n' > "$CONF/vfio-claim.conf"
+        run vc enable 0000:00:02.0
+        assert_success
+        assert_equal "$(vtcon_binds)" "0 0"
+        fk_fail 'glob:sys/class/vtconsole/vtcon1/bind EINVAL'
+        run --separate-stderr vc release 0000:00:02.0
+        assert_success
+        assert_equal "$stderr" 'vfio-claim: IOMMU group 0 was given back, but vtcon1 was not bound to the framebuffer again (Invalid argument); bind it once fixed: echo 1 > /sys/class/vtconsole/vtcon1/bind'
+        assert_equal "$(fk_driver 0000:00:02.0)" i915
+        assert_equal "$(vtcon_binds)" "0 0"
+        [ -z "$(ls "$STATE" | grep group-)" ]
+}
+
 @test "console = handoff: a claim killed after the console let go; release finishes it and binds the console again" {
         fake_root gpu-drm
         fbcon
@@ -415,7 +432,7 @@ dm_desktop() {
         touch "$SD/units/display-manager.service.fail-start"
         run --separate-stderr vc release 0000:00:02.0
         assert_success
-        assert_equal "$stderr" 'vfio-claim: IOMMU group 0 was given back, but display-manager.service did not start again (systemd'"'"'s job ended "failed"); start it yourself once fixed: systemctl start display-manager.service'
+        assert_equal "$stderr" 'vfio-claim: IOMMU group 0 was given back, but display-manager.service did not start again (systemd'"'"'s job ended "failed"); start it once fixed: systemctl start display-manager.service'
         assert_line 'IOMMU group 0: given back to the host drivers'
         assert_equal "$(fk_driver 0000:00:02.0)" i915
         assert_equal "$(vtcon_binds)" "0 1"
