@@ -1564,6 +1564,31 @@ static int release_write_intent(struct op *op) {
         return op->t.dry_run ? 0 : op_write_record(op);
 }
 
+/* Release with any_host_driver (--force), when the module of @rd's driver could not be loaded
+ * (@load_error): off vfio-pci without an override, and the loaded drivers probed, as libvirt's
+ * reattach does; no module is loaded for it, the one it needs just failed. Never left on vfio-pci
+ * (an id given to it took it again): unbound instead. */
+static int leave_vfio_for_any_driver(struct txn *t, const struct vc_record_device *rd, const struct vc_pci_dev *now,
+                                     int load_error) {
+        const char *module = rd->module ?: rd->driver;
+        _cleanup_free_ char *bound = NULL;
+        int r;
+
+        if (load_error == -ENOMEM)
+                return txn_fail(t, &rd->addr, VC_STEP_LOAD_MODULE, module, load_error);
+        if (vc_pci_dev_driver_override(now) && (r = write_override(t, &rd->addr, "\n")) < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_CLEAR_OVERRIDE, NULL, r);
+        if ((r = unbind_and_probe(t, &rd->addr, vc_pci_dev_driver(now))) < 0)
+                return r;
+        if (!t->dry_run && read_driver(t, &rd->addr, &bound) >= 0 && streq_ptr(bound, "vfio-pci") &&
+            (r = write_unbind(t, &rd->addr, "vfio-pci")) < 0)
+                return txn_fail(t, &rd->addr, VC_STEP_UNBIND, "vfio-pci", r);
+        r = not_restored(t, "%s is not on its driver %s again: %s cannot be loaded (%s), so it went to whichever "
+                            "loaded driver the kernel picks", VC_PCI_ADDR_TO_STRING(&rd->addr), rd->driver, module,
+                         strerror(-load_error));
+        return r < 0 ? txn_fail(t, &rd->addr, VC_STEP_LOAD_MODULE, module, r) : 0;
+}
+
 /* Give one device of the record back: reset it when configured and still on vfio, move it to its
  * original (or the kernel's pick), then put back the host's reset_method (the claim wrote its own
  * before the device moved to vfio-pci). */
@@ -1583,7 +1608,10 @@ static int release_device(struct op *op, const struct vc_record_device *rd) {
         /* A failed reset fails the release; the device stays with vfio-pci. */
         if (vc_pci_dev_is_on_vfio(now) && (r = apply_reset(t, &op->o, &rd->addr, true, false)) < 0)
                 return r;
-        if (rd->host_probe)
+        if (!rd->host_probe && rd->driver && op->o.any_host_driver &&
+            (r = ensure_driver(t, rd->driver, rd->module)) < 0)
+                r = leave_vfio_for_any_driver(t, rd, now, r);
+        else if (rd->host_probe)
                 r = give_to_kernel_choice(t, now);
         else
                 r = move_device(t, &rd->addr, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now), rd->driver,

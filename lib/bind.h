@@ -132,6 +132,11 @@ struct vc_claim_opts {
         int lock_timeout_ms;   /* 0: 60 s; negative: wait forever */
         bool protect;          /* claim: refuse (-EPERM) when an endpoint it would move is
                                 * host-critical (endpoints already on vfio are not checked) */
+        bool any_host_driver;  /* release: an endpoint whose original driver cannot be loaded
+                                * (its module gone, say) is taken off vfio-pci, its override
+                                * cleared, and the loaded drivers probed (libvirt's reattach),
+                                * and the result's not_restored says so; without it the release
+                                * fails at that module */
         bool ignore_holders;   /* go on when a display device (PCI class 0x03) the operation would
                                 * unbind has device nodes a process holds open; without it the
                                 * operation refuses (-EBUSY, VC_STEP_HOLDERS) before any write,
@@ -144,7 +149,8 @@ struct vc_claim_opts {
          * (lib/display.h) is unbound from its driver, both through the transaction (a failed
          * claim binds them again). Only when one of these endpoints moves. Release: after the
          * devices are back, the consoles the record lists are bound again (<- 1), whatever the
-         * configuration says now; the firmware framebuffer is not (the GPU's own driver, back
+         * configuration says now (one that does not bind goes to result->not_restored, and
+         * fails nothing); the firmware framebuffer is not (the GPU's own driver, back
          * now, drives the console). A record from before "consoles" existed: with a handoff
          * endpoint configured, every unbound console but the dummy is bound again. */
         const struct vc_pci_addr *handoffs;
@@ -155,7 +161,7 @@ struct vc_claim_opts {
          * else; the check for processes holding a display device's nodes comes after them (not
          * in a dry run, which asks systemd nothing). A failed claim starts them again. Release:
          * the units the record lists are started again last, after the drivers and consoles; a
-         * unit that does not start fails the release, which rolls back. */
+         * unit that does not start fails nothing: it goes to result->not_restored. */
         char *const *stop_units;
         size_t n_stop_units;
         const struct vc_claim_guard *guards; /* claim: identity guards, checked before any write */

@@ -277,6 +277,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .lock_held = !cli->dry_run,
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
                         .ignore_holders = cli->force,
+                        .any_host_driver = release && cli->force,
                 };
                 vc_claim_opts_use_config(&opts, &cc);
                 struct vc_op_result *res = &results[i];
@@ -296,6 +297,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                                           "with it (vfio-claim.conf(5)), or use --force");
                         else if (res->failed_step == VC_STEP_PROTECT)
                                 log_error("use --force to override the protection of host-critical devices");
+                        else if (release && res->failed_step == VC_STEP_LOAD_MODULE && !cli->force)
+                                log_error("use --force to give the group back all the same: a device whose "
+                                          "driver cannot be loaded leaves vfio-pci for whichever loaded driver "
+                                          "the kernel picks");
                         /* Undo what this command changed before the failure, and only that. */
                         undo_results(cli, results, i, true);
                         results_free(results, n_groups);

@@ -66,6 +66,34 @@ snapshot() { # drivers and overrides of every device, one line each
         assert_output 'no group is claimed by vfio-claim'
 }
 
+@test "release: a recorded driver whose module is gone fails with a hint; --force takes the device off vfio-pci all the same" {
+        fake_root gpu-audio
+        run vc enable 01:00.0
+        assert_success
+        # nouveau's module is gone since the claim (uninstalled, or a kernel without it), and
+        # vfio-pci.ids= names the GPU: the probe gives it to vfio-pci, which must not keep it
+        sed -i 's/^driver nouveau nouveau loaded/driver nouveau nouveau unloaded/
+                s/^driver vfio-pci vfio_pci loaded -/driver vfio-pci vfio_pci loaded 10de:2204/' "$ROOT/.fakekernel/model"
+        rm -rf "$ROOT/sys/bus/pci/drivers/nouveau" "$ROOT/sys/module/nouveau"
+        fk_fail 'modprobe:nouveau ENOENT'
+        run --separate-stderr vc release 01:00.0
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: 0000:01:00.0: failed to load module nouveau: No such file or directory
+vfio-claim: use --force to give the group back all the same: a device whose driver cannot be loaded leaves vfio-pci for whichever loaded driver the kernel picks"
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
+        [ -e "$STATE/group-1" ]
+
+        run --separate-stderr vc release --force 01:00.0
+        assert_success
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 was given back, but 0000:01:00.0 is not on its driver nouveau again: nouveau cannot be loaded (No such file or directory), so it went to whichever loaded driver the kernel picks"
+        assert_line '  0000:01:00.0  now unbound'
+        assert_line '  0000:01:00.1  now snd_hda_intel'
+        assert_equal "$(fk_driver 0000:01:00.0)" ""
+        assert_equal "$(cat "$ROOT/sys/bus/pci/devices/0000:01:00.0/driver_override")" "(null)"
+        [ ! -e "$ROOT/dev/vfio/1" ]
+        [ ! -e "$STATE/group-1" ]
+}
+
 @test "a group behind a PCIe-to-PCI bridge: three NICs move, the bridge is never touched" {
         fake_root nics-bridge
         before=$(snapshot)
