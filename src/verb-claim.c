@@ -60,7 +60,7 @@ static char *plan_write_file(struct vc_cli *cli, const char *path) {
 }
 
 static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const char *what, bool changed,
-                           const char *error) {
+                           const char *error, char *const *not_restored, size_t n_not_restored) {
         struct vc_json *j = cli_json_operations(cli);
         if (!j)
                 return;
@@ -69,6 +69,11 @@ static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const ch
         vc_json_kv_string(j, "operation", what);
         vc_json_kv_bool(j, "changed", changed);
         vc_json_kv_string(j, "error", error);
+        vc_json_key(j, "not_restored"); /* lib/bind.h: what a release could not give back */
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < n_not_restored; i++)
+                vc_json_string(j, not_restored[i]);
+        vc_json_array_end(j);
         vc_json_key(j, "devices");
         vc_json_array_begin(j);
         for (size_t i = 0; i < p->n_devices; i++) {
@@ -287,7 +292,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         print_plan(cli, res->plan, what);
                 if (res->plan && cli->json) {
                         _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(res) : NULL;
-                        json_operation(cli, res->plan, what, r >= 0 && res->changed, msg);
+                        json_operation(cli, res->plan, what, r >= 0 && res->changed, msg, res->not_restored,
+                                       res->n_not_restored);
                 }
                 if (r < 0) {
                         int code = exit_code_for(res);

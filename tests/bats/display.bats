@@ -438,10 +438,16 @@ dm_desktop() {
         assert_equal "$(vtcon_binds)" "0 1"
         assert_equal "$(unit_state display-manager.service)" inactive
         [ -z "$(ls "$STATE" | grep group-)" ]
-        # once the unit is fixed, nothing of vfio-claim is in the way
-        rm "$SD/units/display-manager.service.fail-start"
         run vc status
         assert_output 'no group is claimed by vfio-claim'
+        # --json: the operation lists it
+        echo active > "$SD/units/display-manager.service"
+        run vc enable 0000:00:02.0
+        assert_success
+        run --separate-stderr vc --json release 0000:00:02.0
+        assert_success
+        assert_equal "$(jq -c '.operations[0] | [.changed, .not_restored]' <<< "$output")" \
+                '[true,["display-manager.service did not start again (systemd'"'"'s job ended \"failed\"); start it once fixed: systemctl start display-manager.service"]]'
 }
 
 @test "stop = UNIT with the hook: prepare stops the unit and claims the GPU, release gives it back and starts the unit" {
