@@ -982,7 +982,7 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                 if (vc_pci_dev_is_bridge(d) || vc_pci_dev_is_on_vfio(d) ||
                     !(why = vc_critical_reason(crit, vc_pci_dev_addr(d))))
                         continue;
-                /* "console = handoff": the console goes with it (unbind_vtconsoles()) */
+                /* "console = handoff": the console goes with it (set_vtconsoles()) */
                 if (is_handoff(o, vc_pci_dev_addr(d)) && vc_critical_is_console(crit, vc_pci_dev_addr(d)))
                         continue;
                 txn_fail(t, vc_pci_dev_addr(d), VC_STEP_PROTECT, NULL, -EPERM);
@@ -1319,34 +1319,20 @@ static int not_restored(struct txn *t, const char *fmt, ...) {
         return strv_push(&t->result->not_restored, &t->result->n_not_restored, line); /* frees @line on failure */
 }
 
-/* At claim: write "0" to sys/class/vtconsole/NAME/bind of the @n consoles @names that are
- * bound, each write undone with the transaction. */
-static int unbind_vtconsoles(struct txn *t, char *const *names, size_t n) {
+/* Write "0" (@bind false: at claim) or "1" (at release) to sys/class/vtconsole/NAME/bind of the
+ * @n consoles @names whose binding says otherwise, each write undone with the transaction. At
+ * release, a console that does not bind goes to not_restored() and fails nothing. */
+static int set_vtconsoles(struct txn *t, char *const *names, size_t n, bool bind) {
+        const char *value = bind ? "1" : "0";
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *path = NULL, *now = NULL;
                 int r;
                 if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &path, "vtconsole/%s/bind", names[i])) < 0)
                         return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
-                if (vc_sysfs_read(path, &now) < 0 || streq(now, "0"))
-                        continue; /* gone, or unbound */
-                if ((r = txn_write_undoable_step(t, NULL, path, "0", VC_STEP_VTCONSOLE, names[i])) < 0)
-                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
-        }
-        return 0;
-}
-
-/* At release: bind the consoles @names to the framebuffer again; one that does not bind goes to
- * not_restored(). */
-static int rebind_vtconsoles(struct txn *t, char *const *names, size_t n) {
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_free_ char *path = NULL, *now = NULL;
-                int r;
-                if ((r = vc_ctx_path(t->ctx, VC_PLACE_CLASS, &path, "vtconsole/%s/bind", names[i])) < 0)
-                        return txn_fail(t, NULL, VC_STEP_VTCONSOLE, names[i], r);
-                if (vc_sysfs_read(path, &now) < 0 || streq(now, "1"))
-                        continue; /* gone, or bound */
-                r = txn_write_undoable_step(t, NULL, path, "1", VC_STEP_VTCONSOLE, names[i]);
-                if (r < 0 && r != -ENOMEM)
+                if (vc_sysfs_read(path, &now) < 0 || streq(now, value))
+                        continue; /* gone, or where it should be */
+                r = txn_write_undoable_step(t, NULL, path, value, VC_STEP_VTCONSOLE, names[i]);
+                if (bind && r < 0 && r != -ENOMEM)
                         r = not_restored(t, "%s was not bound to the framebuffer again (%s); bind it once fixed: "
                                             "echo 1 > /sys/class/vtconsole/%s/bind", names[i], strerror(-r), names[i]);
                 if (r < 0)
@@ -1439,7 +1425,7 @@ static int hand_over_console(struct op *op) {
 
         if (!op->next->console_handoff)
                 return 0;
-        if ((r = unbind_vtconsoles(&op->t, op->next->consoles, op->next->n_consoles)) < 0)
+        if ((r = set_vtconsoles(&op->t, op->next->consoles, op->next->n_consoles, false)) < 0)
                 return r;
         if ((r = vc_display_firmware_fbs(op->t.ctx, &fbs, &n)) < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_FIRMWARE_FB, NULL, r);
@@ -1458,7 +1444,7 @@ static int take_back_console(struct op *op) {
         int r;
 
         if (op->found->console_handoff)
-                return rebind_vtconsoles(&op->t, op->found->consoles, op->found->n_consoles);
+                return set_vtconsoles(&op->t, op->found->consoles, op->found->n_consoles, true);
         if (!plan_moves_handoff(&op->t, &op->o))
                 return 0;
         if ((r = list_vtconsoles(&op->t, "0", &unbound, &n)) < 0 && r != -ENOMEM)
@@ -1466,7 +1452,7 @@ static int take_back_console(struct op *op) {
                                  strerror(-r));
         if (r < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_VTCONSOLE, "vtconsole", r);
-        return rebind_vtconsoles(&op->t, unbound, n);
+        return set_vtconsoles(&op->t, unbound, n, true);
 }
 
 /* Record first: the "claiming" record with every original is on disk before the first sysfs
