@@ -59,6 +59,14 @@ static char *plan_write_file(struct vc_cli *cli, const char *path) {
         return asprintf(&s, "%.*s%s", (int) l, root, path) < 0 ? NULL : s;
 }
 
+static void json_strings(struct vc_json *j, const char *key, char *const *v, size_t n) {
+        vc_json_key(j, key);
+        vc_json_array_begin(j);
+        for (size_t i = 0; i < n; i++)
+                vc_json_string(j, v[i]);
+        vc_json_array_end(j);
+}
+
 static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const char *what, bool changed,
                            const char *error, char *const *not_restored, size_t n_not_restored) {
         struct vc_json *j = cli_json_operations(cli);
@@ -69,11 +77,7 @@ static void json_operation(struct vc_cli *cli, const struct vc_plan *p, const ch
         vc_json_kv_string(j, "operation", what);
         vc_json_kv_bool(j, "changed", changed);
         vc_json_kv_string(j, "error", error);
-        vc_json_key(j, "not_restored"); /* lib/bind.h: what a release could not give back */
-        vc_json_array_begin(j);
-        for (size_t i = 0; i < n_not_restored; i++)
-                vc_json_string(j, not_restored[i]);
-        vc_json_array_end(j);
+        json_strings(j, "not_restored", not_restored, n_not_restored); /* lib/bind.h */
         vc_json_key(j, "devices");
         vc_json_array_begin(j);
         for (size_t i = 0; i < p->n_devices; i++) {
@@ -1397,14 +1401,6 @@ static void print_record_host_side(const struct vc_record *rec) {
         }
         for (size_t i = 0; i < rec->n_stopped_units; i++)
                 printf("  stopped %s; started again when the group is given back\n", rec->stopped_units[i]);
-}
-
-static void json_strings(struct vc_json *j, const char *key, char *const *v, size_t n) {
-        vc_json_key(j, key);
-        vc_json_array_begin(j);
-        for (size_t i = 0; i < n; i++)
-                vc_json_string(j, v[i]);
-        vc_json_array_end(j);
 }
 
 static void json_record_host_side(struct vc_json *j, const struct vc_record *rec) {
