@@ -475,10 +475,11 @@ static int txn_write_undoable(struct txn *t, const struct vc_pci_addr *a, const 
         return txn_write_undoable_step(t, a, path, value, VC_STEP_RESET_METHOD, NULL);
 }
 
-/* Stop (@start false) or start the systemd unit @unit; a rollback does the reverse. */
-static int txn_change_unit(struct txn *t, const char *unit, bool start) {
-        _cleanup_free_ char *name = strdup(unit), *result = NULL;
-        int r;
+/* Stop (@start false) or start the systemd unit @unit; a rollback does the reverse. A job that
+ * ended otherwise than "done" leaves its result in *@ret_result. Fails nothing itself: the caller
+ * decides (a stop at claim fails it, a start at release does not). */
+static int txn_change_unit(struct txn *t, const char *unit, bool start, char **ret_result) {
+        _cleanup_free_ char *name = strdup(unit);
 
         if (!name)
                 return -ENOMEM;
@@ -488,16 +489,9 @@ static int txn_change_unit(struct txn *t, const char *unit, bool start) {
         if (!v)
                 return -ENOMEM;
         t->undo = v;
-        r = vc_unit_change(unit, start, UNIT_TIMEOUT_MS, &result);
+        int r = vc_unit_change(unit, start, UNIT_TIMEOUT_MS, ret_result);
         if (r >= 0 || r == -ETIMEDOUT) /* a job past its time may still finish */
                 t->undo[t->n_undo++] = (struct attr_undo){ .unit = TAKE_PTR(name), .start = !start };
-        if (r < 0) {
-                txn_fail(t, NULL, start ? VC_STEP_START_UNIT : VC_STEP_STOP_UNIT, unit, r);
-                if (result) {
-                        free(t->result->reason);
-                        t->result->reason = TAKE_PTR(result);
-                }
-        }
         return r;
 }
 
@@ -1374,12 +1368,19 @@ static int record_units(struct op *op) {
 }
 
 /* "stop =", at claim: stop the units of @rec in the order listed; one that does not stop fails
- * the claim. */
+ * the claim, its job's result the reason. */
 static int stop_units(struct txn *t, const struct vc_record *rec) {
         for (size_t i = 0; i < rec->n_stopped_units; i++) {
-                int r = txn_change_unit(t, rec->stopped_units[i], false);
-                if (r < 0)
+                _cleanup_free_ char *why = NULL;
+                int r = txn_change_unit(t, rec->stopped_units[i], false, &why);
+                if (r < 0) {
+                        txn_fail(t, NULL, VC_STEP_STOP_UNIT, rec->stopped_units[i], r);
+                        if (why) {
+                                free(t->result->reason);
+                                t->result->reason = TAKE_PTR(why);
+                        }
                         return r;
+                }
         }
         return 0;
 }
@@ -1390,24 +1391,14 @@ static int stop_units(struct txn *t, const struct vc_record *rec) {
 static int start_units(struct txn *t, const struct vc_record *rec) {
         for (size_t i = rec->n_stopped_units; i-- > 0;) {
                 const char *u = rec->stopped_units[i];
-                _cleanup_free_ char *name = strdup(u), *why = NULL;
-                if (!name)
-                        return txn_fail(t, NULL, VC_STEP_START_UNIT, u, -ENOMEM);
-                if (t->dry_run)
-                        continue;
-                struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
-                if (!v)
-                        return txn_fail(t, NULL, VC_STEP_START_UNIT, u, -ENOMEM);
-                t->undo = v;
-                int r = vc_unit_change(u, true, UNIT_TIMEOUT_MS, &why);
-                if (r >= 0 || r == -ETIMEDOUT) /* a job past its time may still finish */
-                        t->undo[t->n_undo++] = (struct attr_undo){ .unit = TAKE_PTR(name), .start = false };
+                _cleanup_free_ char *why = NULL;
+                int r = txn_change_unit(t, u, true, &why);
                 if (r >= 0)
                         continue;
                 if (why)
                         r = not_restored(t, "%s did not start again (systemd's job ended \"%s\"); start it once "
                                             "fixed: systemctl start %s", u, why, u);
-                else
+                else if (r != -ENOMEM)
                         r = not_restored(t, "%s did not start again (%s); start it once fixed: systemctl start %s", u,
                                          r == -ELIBACC ? "libsystemd.so.0 cannot be loaded" : strerror(-r), u);
                 if (r < 0)

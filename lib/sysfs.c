@@ -157,30 +157,28 @@ int vc_link_target_join(const char *path, const char *target, char **ret) {
         return 0;
 }
 
-static int link_name(char *target, ssize_t n, char **ret) {
+int vc_sysfs_read_link_name_at(int dfd, const char *name, char **ret) {
+        char target[4096];
+        ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
         if (n < 0)
-                return (int) n;
+                return negative_errno();
+        target[n] = '\0';
         while (n > 1 && target[n - 1] == '/')
                 target[--n] = '\0';
         const char *slash = strrchr(target, '/');
-        char *name = strdup(slash ? slash + 1 : target);
-        if (!name)
+        char *s = strdup(slash ? slash + 1 : target);
+        if (!s)
                 return -ENOMEM;
-        *ret = name;
+        *ret = s;
         return 0;
 }
 
 int vc_sysfs_read_link_name(const char *path, char **ret) {
-        char target[4096];
-        return link_name(target, read_link(path, target, sizeof target), ret);
-}
-
-int vc_sysfs_read_link_name_at(int dfd, const char *name, char **ret) {
-        char target[4096];
-        ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
-        if (n >= 0)
-                target[n] = '\0';
-        return link_name(target, n < 0 ? negative_errno() : n, ret);
+        const char *name;
+        _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
+        if (dfd < 0)
+                return dfd;
+        return vc_sysfs_read_link_name_at(dfd, name, ret);
 }
 
 bool vc_path_exists(const char *path) {
