@@ -167,6 +167,21 @@ static void rollback(struct vc_ctx *ctx, struct hook_plan *p) {
         }
 }
 
+/* The engine's one line for a failed operation (lib/bind.h), and for a write that did not finish
+ * in time what that means: the kernel may still carry it out, and the bound can be raised. */
+static char *op_failure_text(struct vc_ctx *ctx, const struct vc_op_result *res, int r) {
+        _cleanup_free_ char *m = vc_op_result_message(res);
+        char *t = NULL;
+        if (vc_op_result_write_timed_out(res)) {
+                if (asprintf(&t, "%s (the write did not finish within %u s, [global] timeout; the kernel may "
+                                 "still complete it)",
+                             m ?: strerror(-r), vc_ctx_get_unbind_timeout_ms(ctx) / 1000) < 0)
+                        t = NULL;
+                return t;
+        }
+        return m ? TAKE_PTR(m) : strdup(strerror(-r));
+}
+
 /* A configured group that holds devices of other slots (a USB controller, a NIC beside the GPU)
  * moves only with "consent = yes" on its entry, as at boot (lib/boot.h): nobody is there to ask.
  * A group that is claimed already moves nothing; a group no entry configures is claimed only under
@@ -297,7 +312,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 opts.n_guards = p->n_guards;
                 r = vc_group_claim(ctx, w->group, &opts, res);
                 if (r < 0) {
-                        _cleanup_free_ char *m = vc_op_result_message(res);
+                        _cleanup_free_ char *m = op_failure_text(ctx, res, r);
                         char hint[96];
                         if (r == -EPERM && res->console)
                                 snprintf(hint, sizeof hint, "set console = handoff in its entry to hand the console over");
@@ -309,6 +324,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                                 hint[0] = '\0'; /* the message names them and says "stop them first" */
                         else if (r == -EBUSY)
                                 snprintf(hint, sizeof hint, "stop the VM that holds it first");
+                        else if (vc_op_result_write_timed_out(res))
+                                snprintf(hint, sizeof hint, "'vfio-claim status' shows the group");
                         else
                                 snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
                                          w->group);
@@ -523,6 +540,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 return fail("%s: cannot read the configuration: %s", dir, strerror(-r));
         }
         vc_log_set_max_level(config->log_level);
+        if (config->timeout_ms)
+                vc_ctx_set_unbind_timeout_ms(ctx, config->timeout_ms);
 
         /* Only the devices the XML names are read: never a scan of the whole bus. */
         for (size_t i = 0; i < dom->n_hostdevs; i++) {
@@ -634,6 +653,7 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
         _cleanup_(vc_config_freep) struct vc_config *config = NULL;
         _cleanup_close_ int lock_fd = -1;
         size_t n_groups = 0;
+        unsigned first_error_group = 0;
         int r;
 
         /* The XML is not needed: the records say what this VM owns. */
@@ -651,8 +671,11 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 log_warning("%s: configuration unusable (%s); VM %s: its groups stay on vfio-pci",
                             dir, config && config->n_errors ? config->errors[0] : strerror(-r), vm);
                 config = vc_config_free(config);
-        } else
+        } else {
                 vc_log_set_max_level(config->log_level);
+                if (config->timeout_ms)
+                        vc_ctx_set_unbind_timeout_ms(ctx, config->timeout_ms);
+        }
 
         r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
         if (r < 0)
@@ -679,9 +702,12 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                                 r = vc_record_write(ctx, rec);
                         if (r < 0) {
                                 log_error_errno(r, "VM %s: group %u: cannot clear the owner: %m", vm, groups[i]);
-                                if (!first_error && asprintf(&first_error, "group %u: cannot clear the owner: %s",
-                                                             groups[i], strerror(-r)) < 0)
-                                        first_error = NULL;
+                                if (!first_error) {
+                                        first_error_group = groups[i];
+                                        if (asprintf(&first_error, "group %u: cannot clear the owner: %s", groups[i],
+                                                     strerror(-r)) < 0)
+                                                first_error = NULL;
+                                }
                         } else
                                 log_info("VM %s stopped: IOMMU group %u stays on vfio-pci (release = keep, or boot = yes)",
                                          vm, groups[i]);
@@ -698,12 +724,13 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 struct vc_op_result res = {};
                 r = vc_group_release(ctx, groups[i], &opts, &res);
                 if (r < 0) {
-                        _cleanup_free_ char *m = vc_op_result_message(&res);
-                        log_error("VM %s stopped: IOMMU group %u not given back: %s", vm, groups[i],
-                                  m ? m : strerror(-r));
-                        if (!first_error && asprintf(&first_error, "IOMMU group %u: %s", groups[i],
-                                                     m ? m : strerror(-r)) < 0)
-                                first_error = NULL;
+                        _cleanup_free_ char *m = op_failure_text(ctx, &res, r);
+                        log_error("VM %s stopped: IOMMU group %u not given back: %s", vm, groups[i], strna(m));
+                        if (!first_error) {
+                                first_error_group = groups[i];
+                                if (asprintf(&first_error, "IOMMU group %u: %s", groups[i], strna(m)) < 0)
+                                        first_error = NULL;
+                        }
                 } else
                         log_info("VM %s stopped: IOMMU group %u %s", vm, groups[i],
                                  res.changed ? "given back to its host drivers" : "was already back");
@@ -713,8 +740,8 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 vc_op_result_done(&res);
         }
         if (first_error)
-                return fail("VM \"%s\" stopped, but %s; retry with 'vfio-claim release group:N'", vm,
-                            first_error);
+                return fail("VM \"%s\" stopped, but %s; retry with 'vfio-claim release group:%u'", vm,
+                            first_error, first_error_group);
         return HOOK_OK;
 }
 

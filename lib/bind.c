@@ -129,6 +129,24 @@ void vc_op_result_done(struct vc_op_result *r) {
         *r = (struct vc_op_result){ .group = r->group };
 }
 
+bool vc_op_result_write_timed_out(const struct vc_op_result *r) {
+        if (!r || r->error != -ETIMEDOUT)
+                return false;
+        switch (r->failed_step) {
+        case VC_STEP_SET_OVERRIDE:
+        case VC_STEP_UNBIND:
+        case VC_STEP_PROBE:
+        case VC_STEP_CLEAR_OVERRIDE:
+        case VC_STEP_RESET_METHOD:
+        case VC_STEP_RESET:
+        case VC_STEP_VTCONSOLE:
+        case VC_STEP_FIRMWARE_FB:
+                return true; /* the steps whose writes go through txn_write() */
+        default:
+                return false;
+        }
+}
+
 char *vc_op_result_message(const struct vc_op_result *r) {
         char who[32], *m = NULL;
         int k;

@@ -233,6 +233,11 @@ int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock
  * "0000:01:00.0: hardware changed (expected 10de:2204)",
  * "0000:01:00.0: /dev/dri/card0 is open by Xorg (pid 812); stop them first". NULL when there is no error. */
 char *vc_op_result_message(const struct vc_op_result *r);
+/* Did the operation fail because one sysfs write (an unbind, a probe, driver_override, a reset) did not
+ * finish within the timeout (vc_ctx_get_unbind_timeout_ms())? The kernel may still carry that
+ * write out; the device was left alone and the record kept (see vc_group_claim()). Not the lock,
+ * a unit's job or the wait for a device, which time out with no write of ours under way. */
+bool vc_op_result_write_timed_out(const struct vc_op_result *r);
 
 /* Claim group @group for vfio. Returns 0 when the group is claimed (result->changed tells
  * whether anything was done: an already claimed group is a no-op, but for a reset_method that

@@ -89,6 +89,7 @@ enum global_key {
         GKEY_PROTECT,
         GKEY_LOG_LEVEL,
         GKEY_HOOK_CLAIM_UNCONFIGURED,
+        GKEY_TIMEOUT,
         _GKEY_MAX,
 };
 
@@ -97,6 +98,7 @@ static const char *const global_key_table[_GKEY_MAX] = {
         [GKEY_PROTECT] = "protect",
         [GKEY_LOG_LEVEL] = "log-level",
         [GKEY_HOOK_CLAIM_UNCONFIGURED] = "hook-claim-unconfigured",
+        [GKEY_TIMEOUT] = "timeout",
 };
 
 #define BOOLEAN_WORDS "yes, no, true, false, on, off, 1, 0"
@@ -539,6 +541,19 @@ static void set_boolean(struct parser *p, const char *key, const char *value, co
                 *ret = r;
 }
 
+/* A number of seconds from 1 to VC_CONFIG_TIMEOUT_MAX_S, decimal digits only, stored in ms. */
+static void set_seconds(struct parser *p, const char *key, const char *value, const char *q, unsigned *ret_ms) {
+        unsigned long s = 0;
+        const char *c = value;
+        for (; *c >= '0' && *c <= '9' && s <= VC_CONFIG_TIMEOUT_MAX_S; c++)
+                s = s * 10 + (unsigned long) (*c - '0');
+        if (c == value || *c || s == 0 || s > VC_CONFIG_TIMEOUT_MAX_S)
+                error_here(p, "%s %s: \"%s\" is not a number of seconds from 1 to %u", p->label, key, q,
+                           VC_CONFIG_TIMEOUT_MAX_S);
+        else
+                *ret_ms = (unsigned) s * 1000;
+}
+
 static void set_vm_name(struct parser *p, const char *key, const char *value, const char *q, char **ret) {
         if (!vc_vm_name_is_valid(value))
                 error_here(p, "%s %s: \"%s\" is not a libvirt domain name "
@@ -549,7 +564,7 @@ static void set_vm_name(struct parser *p, const char *key, const char *value, co
 
 static void set_key_global(struct parser *p, const char *key, const char *value, const char *q) {
         struct vc_config *c = p->config;
-        int k = key_index(p, global_key_table, _GKEY_MAX, key, "release, protect, log-level, hook-claim-unconfigured"), r;
+        int k = key_index(p, global_key_table, _GKEY_MAX, key, "release, protect, log-level, hook-claim-unconfigured, timeout"), r;
 
         if (k < 0)
                 return;
@@ -578,6 +593,9 @@ static void set_key_global(struct parser *p, const char *key, const char *value,
                 break;
         case GKEY_HOOK_CLAIM_UNCONFIGURED:
                 set_boolean(p, key, value, q, &c->hook_claim_unconfigured);
+                break;
+        case GKEY_TIMEOUT:
+                set_seconds(p, key, value, q, &c->timeout_ms);
                 break;
         }
 }

@@ -78,6 +78,9 @@ struct vc_config_usb {
         bool boot;
 };
 
+/* [global] timeout and --timeout: at most an hour. */
+#define VC_CONFIG_TIMEOUT_MAX_S 3600u
+
 struct vc_config {
         char *dir;
         enum vc_release release; /* [global] release, default host */
@@ -85,6 +88,8 @@ struct vc_config {
         int log_level;           /* [global] log-level as a syslog level, default LOG_INFO */
         bool hook_claim_unconfigured; /* [global] hook-claim-unconfigured, default no: the hook
                                        * claims the group of any managed='yes' PCI host device */
+        unsigned timeout_ms;     /* [global] timeout in ms, 0 when not set: how long one sysfs write
+                                  * (an unbind, a probe) may take (vc_ctx_set_unbind_timeout_ms()) */
         struct vc_config_device *devices;
         size_t n_devices;
         struct vc_config_usb *usbs;

@@ -28,6 +28,8 @@ static int load_config(struct vc_cli *cli) {
         }
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the configuration: %m", cli->config_dir);
+        if (cli->config->timeout_ms && !cli->timeout_given) /* --timeout wins over [global] timeout */
+                vc_ctx_set_unbind_timeout_ms(cli->ctx, cli->config->timeout_ms);
         return 0;
 }
 

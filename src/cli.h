@@ -37,6 +37,7 @@ struct vc_cli {
         bool yes;         /* enable --yes, apply --yes: other slots' devices may move too */
         const char *name; /* enable --name */
         int verbose;
+        bool timeout_given; /* --timeout, which [global] timeout does not override */
         const char *connect_uri;
         const char *format; /* export --format */
         bool no_mmio_fix;   /* add --no-mmio-fix */

@@ -296,8 +296,9 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                         char *end;
                         errno = 0;
                         unsigned long s = strtoul(optarg, &end, 10);
-                        if (errno || end == optarg || *end || optarg[0] == '-' || s == 0 || s > 3600)
-                                return log_error_errno(EINVAL, "--timeout: \"%s\" is not a number of seconds from 1 to 3600", optarg);
+                        if (errno || end == optarg || *end || optarg[0] == '-' || s == 0 || s > VC_CONFIG_TIMEOUT_MAX_S)
+                                return log_error_errno(EINVAL, "--timeout: \"%s\" is not a number of seconds from 1 to %u", optarg,
+                                                       VC_CONFIG_TIMEOUT_MAX_S);
                         *ret_timeout_ms = (unsigned) s * 1000;
                         break;
                 }
@@ -411,7 +412,7 @@ int main(int argc, char **argv) {
                 return log_error("--sysroot %s: not an absolute path", sysroot), EXIT_USAGE;
         if (r < 0)
                 return log_error_errno(r, "--sysroot %s: %m", sysroot), EXIT_USAGE;
-        if (timeout_ms)
+        if ((cli.timeout_given = timeout_ms != 0))
                 vc_ctx_set_unbind_timeout_ms(cli.ctx, timeout_ms);
         if (!cli.config_dir && vc_ctx_path(cli.ctx, VC_PLACE_SYSCONF, &cli.config_dir, NULL) < 0)
                 return log_error("out of memory"), EXIT_FAILED;

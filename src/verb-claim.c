@@ -131,18 +131,21 @@ static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, i
         else
                 log_error_errno(r, "failed: %m");
         /* A write the engine gave up on (lib/bind.h): say what timed out and what to do. */
-        if (r == -ETIMEDOUT && res->failed_step != VC_STEP_WAIT_DEVICE && res->failed_step != VC_STEP_STOP_UNIT &&
-            res->failed_step != VC_STEP_START_UNIT) {
+        if (vc_op_result_write_timed_out(res)) {
                 char who[32];
                 if (res->has_failed_device)
                         vc_pci_addr_format(&res->failed_device, who);
                 else
                         snprintf(who, sizeof who, "group %u", res->group);
-                log_error("%s: %s%s%s did not finish within %u s (device in use? stop what uses it, then run the "
-                          "command again); IOMMU group %u rolled back, except that write, which may still take "
-                          "effect: 'vfio-claim status' shows the group",
+                /* An unbind waits for the device's users; any other write for a slow driver or device. */
+                log_error("%s: %s%s%s did not finish within %u s (%s); IOMMU group %u rolled back, except that "
+                          "write, which may still take effect: 'vfio-claim status' shows the group",
                           who, strna(vc_step_to_string(res->failed_step)), res->failed_arg ? " " : "",
-                          strempty(res->failed_arg), vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000, res->group);
+                          strempty(res->failed_arg), vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000,
+                          res->failed_step == VC_STEP_UNBIND
+                                  ? "device in use? stop what uses it, then run the command again"
+                                  : "a slow driver or device: --timeout or [global] timeout gives it longer",
+                          res->group);
         }
         if (res->rollback_error)
                 log_error_errno(res->rollback_error,

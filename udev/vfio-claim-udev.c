@@ -129,6 +129,8 @@ static int load_config(struct vc_ctx *ctx, struct vc_config **ret) {
                 return log_error_errno(r, "%s: cannot read the configuration, claiming nothing: %m", dir);
         if (cfg->log_level >= 0)
                 vc_log_set_max_level(cfg->log_level);
+        if (cfg->timeout_ms)
+                vc_ctx_set_unbind_timeout_ms(ctx, cfg->timeout_ms);
         *ret = TAKE_PTR(cfg);
         return 0;
 }

@@ -359,18 +359,6 @@ bounded() {
         FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" timeout 600 "$BASH" -c "$(declare -f fk vc); vc $*"
 }
 
-# `run`, with the output through a file instead of a pipe. The fake kernel's stuck write goes on
-# in a process of its own (standing in for a task in D state) that outlives the command; under
-# valgrind it also keeps valgrind's copy of the command's stderr, which no client close() reaches,
-# and `run` would wait for that pipe's end until the write is released.
-run_via_file() {
-        local f
-        f=$(mktemp "$BATS_TEST_TMPDIR/out.XXXXXX")
-        status=0
-        "$@" >"$f" 2>&1 </dev/null || status=$?
-        output=$(cat "$f")
-}
-
 # Issue 11, defect 5: an unbind stuck in the kernel holds the GPU's device lock, which reading
 # its driver_override waits for (the fake kernel's STUCK fault). The command that timed out must
 # end and free the lock; later commands must not hang on the device; release finishes the group
@@ -404,6 +392,43 @@ run_via_file() {
         assert_equal "$(fk_override 0000:01:00.0)$(fk_override 0000:01:00.1)" ""
         [ ! -e "$STATE/group-1" ]
         [ -z "$(ls "$STATE" | grep '^stuck-')" ]
+}
+
+# The bound of one write comes from [global] timeout when the command has no --timeout: the hook
+# and the udev helper, which take no options, read the same key (hook.bats, udev.bats).
+@test "[global] timeout bounds each write, and --timeout wins over it" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[global]\ntimeout = 5\n' > "$CONF/vfio-claim.conf"
+        fk_fail 'glob:sys/bus/pci/drivers/nouveau/unbind STUCK'
+        run_via_file bounded enable 01:00.0
+        assert_failure 1
+        assert_output --partial "0000:01:00.0: unbind from nouveau did not finish within 5 s (device in use? stop what uses it, then run the command again)"
+        fk_unstick
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[global]\ntimeout = 5\n' > "$CONF/vfio-claim.conf"
+        fk_fail 'glob:sys/bus/pci/drivers_probe STUCK'
+        run_via_file bounded --timeout 6 enable 01:00.0
+        assert_failure 1
+        assert_output --partial "0000:01:00.0: probe did not finish within 6 s (a slow driver or device: --timeout or [global] timeout gives it longer); IOMMU group 1 rolled back, except that write"
+        fk_unstick
+}
+
+@test "[global] timeout: not a number of seconds from 1 to 3600 is a configuration error" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        for v in 0 3601 10s -1 "" 99999999999999999999; do
+                printf '[global]\ntimeout = %s\n' "$v" > "$CONF/vfio-claim.conf"
+                run vc enable 01:00.0
+                assert_failure 3
+                assert_output --partial "vfio-claim.conf:2: [global] timeout: \"$v\" is not a number of seconds from 1 to 3600"
+        done
+        assert_equal "$(fk_writes)" 0
 }
 
 @test "after a crash between steps, release restores the original drivers from the record" {

@@ -136,6 +136,20 @@ fk_unstick() {
         return 1
 }
 
+# `run`, with the output through a file instead of a pipe. The fake kernel's stuck write goes on
+# in a process of its own (standing in for a task in D state) that outlives the command; under
+# valgrind it also keeps valgrind's copy of the command's stderr, which no client close() reaches,
+# and `run` would wait for that pipe's end until the write is released.
+run_via_file() {
+        local f
+        f=$(mktemp "$BATS_TEST_TMPDIR/out.XXXXXX")
+        status=0
+        "$@" >"$f" 2>&1 </dev/null || status=$?
+        output=$(cat "$f")
+        lines=()
+        [ -z "$output" ] || mapfile -t lines <<< "$output"
+}
+
 # fk_modalias_index 'MODULE PCI-ALIAS'...: a module index under the root that maps each alias to
 # its module, made by the real depmod from modules.builtin.modinfo, so that libkmod's lookup by
 # modalias answers inside the fake root (loading the module is the shim's part). Skips the test

@@ -171,6 +171,16 @@ BAD(log_level_verbose, "[global]\nlog-level = verbose\n",
     "vfio-claim.conf:2: [global] log-level: \"verbose\" is not one of debug, info, notice, warning, err")
 BAD(log_level_number, "[global]\nlog-level = 7\n",
     "vfio-claim.conf:2: [global] log-level: \"7\" is not one of debug, info, notice, warning, err")
+BAD(timeout_zero, "[global]\ntimeout = 0\n",
+    "vfio-claim.conf:2: [global] timeout: \"0\" is not a number of seconds from 1 to 3600")
+BAD(timeout_too_long, "[global]\ntimeout = 3601\n",
+    "vfio-claim.conf:2: [global] timeout: \"3601\" is not a number of seconds from 1 to 3600")
+BAD(timeout_unit, "[global]\ntimeout = 10s\n",
+    "vfio-claim.conf:2: [global] timeout: \"10s\" is not a number of seconds from 1 to 3600")
+BAD(timeout_huge, "[global]\ntimeout = 18446744073709551626\n",
+    "vfio-claim.conf:2: [global] timeout: \"18446744073709551626\" is not a number of seconds from 1 to 3600")
+BAD(timeout_twice, "[global]\ntimeout = 5\n[global]\ntimeout = 6\n",
+    "vfio-claim.conf:4: [global] timeout: already set at vfio-claim.conf:2")
 BAD(vm_empty, "[device gpu]\nmatch = 01:00.0\nvm =\n",
     "vfio-claim.conf:3: [device gpu] vm: \"\" is not a libvirt domain name "
     "(not empty, at most 255 bytes, no \"/\", no control characters)")
@@ -184,9 +194,9 @@ BAD(vm_tab, "[device gpu]\nmatch = 01:00.0\nvm = win\t\"11\"\x1b[2J\n",
 BAD(unknown_device_key, "[device gpu]\nmatch = 01:00.0\nmach = 02:00.0\n",
     "vfio-claim.conf:3: [device gpu] unknown key \"mach\" (known: match, id, boot, release, vm, reset, consent, console, stop)")
 BAD(unknown_global_key, "[global]\nrelase = keep\n",
-    "vfio-claim.conf:2: [global] unknown key \"relase\" (known: release, protect, log-level, hook-claim-unconfigured)")
+    "vfio-claim.conf:2: [global] unknown key \"relase\" (known: release, protect, log-level, hook-claim-unconfigured, timeout)")
 BAD(device_key_in_global, "[global]\nboot = yes\n",
-    "vfio-claim.conf:2: [global] unknown key \"boot\" (known: release, protect, log-level, hook-claim-unconfigured)")
+    "vfio-claim.conf:2: [global] unknown key \"boot\" (known: release, protect, log-level, hook-claim-unconfigured, timeout)")
 BAD(unknown_section, "[devices gpu]\nmatch = 01:00.0\n",
     "vfio-claim.conf:1: unknown section [devices gpu] (known: [global], [device NAME], [usb NAME])")
 BAD(section_case, "[Global]\nrelease = keep\n",
@@ -588,6 +598,24 @@ TEST(log_levels) {
                 write_file(dir, "vfio-claim.conf", text);
                 ASSERT_NOT_NULL(c = load_ok(dir));
                 ASSERT_EQ(c->log_level, t[i].level);
+        }
+}
+
+/* [global] timeout: whole seconds, 1 to 3600, kept in ms; unset is 0 (the context's default). */
+TEST(timeout_seconds) {
+        static const struct {
+                const char *text;
+                unsigned ms;
+        } t[] = { { "", 0 }, { "timeout = 1\n", 1000 }, { "timeout = 300\n", 300000 },
+                  { "timeout = 3600\n", 3600000 }, { "timeout = 0030\n", 30000 } };
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                _cleanup_tree_ char *dir = tree_new();
+                _cleanup_(vc_config_freep) struct vc_config *c = NULL;
+                _cleanup_free_ char *text = NULL;
+                ASSERT_TRUE(asprintf(&text, "[global]\n%s", t[i].text) > 0);
+                write_file(dir, "vfio-claim.conf", text);
+                ASSERT_NOT_NULL(c = load_ok(dir));
+                ASSERT_EQ(c->timeout_ms, t[i].ms);
         }
 }
 
