@@ -15,6 +15,7 @@
 #include "modules.h"
 #include "reset.h"
 #include "state.h"
+#include "stuck.h"
 #include "sysfs.h"
 #include "usb.h"
 
@@ -490,6 +491,21 @@ static bool group_wants_overrides(const struct vc_group *g) {
         return false;
 }
 
+/* Writing driver_override takes the device's lock, which the kernel holds while a driver probes
+ * the device: the write goes through the writer process with the engine's deadline (lib/stuck.h),
+ * so that udev's worker and our lock are not held for as long as a probe takes. A device whose
+ * write did not finish is marked, as the engine marks it, for the claim and the commands after. */
+static int write_override_bounded(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *path) {
+        unsigned timeout_ms = vc_ctx_get_unbind_timeout_ms(ctx);
+        int r = vc_stuck_wait(ctx, a, timeout_ms);
+        if (r < 0)
+                return r;
+        r = vc_timed_access(path, "vfio-pci", timeout_ms);
+        if (r == -ETIMEDOUT && vc_stuck_mark(ctx, a) < 0)
+                log_debug("Cannot mark %s as stuck", VC_PCI_ADDR_TO_STRING(a));
+        return r;
+}
+
 /* Two rounds: the other endpoints first, then the boot targets themselves. Each write is
  * reported; only running out of memory for the report ends the pass. */
 static int write_group_overrides(struct override_pass *pass, const struct vc_boot_target *t,
@@ -505,7 +521,7 @@ static int write_group_overrides(struct override_pass *pass, const struct vc_boo
                         int r = vc_ctx_path(pass->ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
                                             vc_pci_dev_name(d));
                         if (r >= 0)
-                                r = vc_sysfs_write(p, "vfio-pci");
+                                r = write_override_bounded(pass->ctx, a, p);
                         if (r >= 0)
                                 pass->written++;
                         if (pass_report(pass, a, t, r < 0 ? r : 0) < 0)

@@ -130,6 +130,36 @@ boot = yes'
         assert_output 1
 }
 
+# driver_override takes the device's lock, which the kernel holds while a driver probes the
+# device: the fake kernel's STUCK write is that. The event must end within its bound ([global]
+# timeout per write: the write, then the claim's and the give-back's waits for the device),
+# name the device, and leave the group for `vfio-claim release` once the kernel lets go.
+@test "an override write that blocks in the kernel: the event ends, the device is named, release finishes" {
+        fake_root twin-nics
+        conf '[global]
+timeout = 5
+[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        fk_fail 'glob:*/0000:02:00.0/driver_override STUCK'
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout 600 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+        assert_success # udev's RUN: the failure is logged, the event goes on
+        assert_line "vfio-claim-udev: 0000:02:00.0: failed to set driver_override (group 5, [device guest-nic]): Connection timed out"
+        assert_line --partial "run 'vfio-claim release group:5'"
+        [ -e "$STATE/stuck-0000:02:00.0" ]
+        grep -qx 'state claiming' "$STATE/group-5"
+        fk_unstick
+        assert_equal "$(fk_override 0000:02:00.0)" vfio-pci
+        kmod_load e1000e # the rest of the boot: the host NIC's module, which the override keeps off
+        assert_equal "$(fk_driver 0000:02:00.0)" ""
+        run vc release group:5
+        assert_success
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+        assert_equal "$(fk_driver 0000:02:00.0)" e1000e
+        [ -z "$(record 5)" ]
+}
+
 @test "unmatched device: no write, no module load" {
         fake_root twin-nics
         conf '[device guest-nic]
