@@ -100,7 +100,13 @@ work_root() {
                 --no-install-recommends /tmp/debs/*.deb' > "$LOG/apt-install.log" 2>&1 ||
                 { echo "Bail out! apt-get install of the packages failed: $LOG/apt-install.log"; exit 1; }
         rm -rf "$w/tmp/debs"
+        # [global] timeout: one sysfs write's bound. 10 s is for real hardware; in this TCG guest
+        # on a loaded CI host bochs-drm's probe at VM stop once stalled a vCPU for 49 s (a soft
+        # lockup in the kernel log), and the hook gave up on the write (the run of 2026-12-05).
         cat > "$w/etc/vfio-claim/vfio-claim.conf" <<'CONF'
+[global]
+timeout = 300
+
 [device guest-nic]
 match = 0000:01:00.0
 id = 8086:10d3
