@@ -170,8 +170,21 @@ vc_ping_via() {
 }
 
 # --- running scenarios (used by vc-guest) ----------------------------------
+# vc_lab_write_bound: [global] timeout = 300 in the installed configuration, once (a second
+# [global] section is allowed). One sysfs write's bound is 10 s by default, for real hardware;
+# in a TCG guest on a loaded CI host a probe has stalled for tens of seconds (bochs-drm's, a
+# 49 s soft lockup, the run of 2026-12-05). Before the package is installed there is no file,
+# and none is made: dpkg would take it for an admin's.
+vc_lab_write_bound() {
+        _c=/etc/vfio-claim/vfio-claim.conf
+        [ -f "$_c" ] && ! grep -q '^timeout *=' "$_c" &&
+                printf '\n[global]\n# the lab: a TCG guest on a loaded host (tests/vm/guest/lib.sh)\ntimeout = 300\n' >>"$_c"
+        return 0
+}
+
 vc_run_scenario() {
         _s=$1; _f=$VC_LIB/scenarios/$_s.sh
+        vc_lab_write_bound
         mkdir -p /run/vc
         : >"/run/vc/res.$_s"
         if [ ! -r "$_f" ]; then
