@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "fileio.h"
+#include "root.h"
+#include "stuck.h"
 #include "sysfs.h"
 #include "usb.h"
 
@@ -333,6 +335,10 @@ static bool driver_name_ok(const char *s) {
         return !isempty(s) && !strchr(s, '/') && !streq(s, ".") && !streq(s, "..") && strlen(s) < 256;
 }
 
+/* An interface's unbind runs its driver's disconnect, which may wait (for I/O in flight, for the
+ * device's lock while something probes it): bounded like the engine's PCI writes, through the
+ * writer process (lib/stuck.h). An interface whose write did not finish is not marked: the next
+ * write to it meets the same lock and the same bound. */
 static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file, const char *iface) {
         _cleanup_free_ char *p = NULL;
         if (!driver_name_ok(driver))
@@ -340,7 +346,7 @@ static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file,
         int r = vc_ctx_path(ctx, VC_PLACE_USB_DRIVERS, &p, "%s/%s", driver, file);
         if (r < 0)
                 return r;
-        return vc_sysfs_write(p, iface);
+        return vc_timed_access(p, iface, vc_ctx_get_unbind_timeout_ms(ctx));
 }
 
 int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {

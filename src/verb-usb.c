@@ -291,8 +291,13 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                 if (k == -EEXIST)
                         log_info("%s: enabled already", d->port);
                 else if (k < 0) {
-                        log_error_errno(k, "%s: failed to unbind %s from its driver: %m (nothing changed)", d->port,
-                                        strna(failed));
+                        if (k == -ETIMEDOUT) /* the kernel may still carry that unbind out */
+                                log_error("%s: unbind of %s from its driver did not finish within %u s; the other "
+                                          "interfaces were put back, that one may still leave its driver",
+                                          d->port, strna(failed), vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000);
+                        else
+                                log_error_errno(k, "%s: failed to unbind %s from its driver: %m (nothing changed)",
+                                                d->port, strna(failed));
                         /* the devices enabled before this one go back too */
                         for (size_t j = 0; j < i; j++)
                                 (void) vc_usb_disable(cli->ctx, v[j].port);

@@ -354,11 +354,6 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         assert_failure 2
 }
 
-# bounded ARGS...: vc ARGS... killed after 600 s (only a hang gets there)
-bounded() {
-        FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" timeout 600 "$BASH" -c "$(declare -f fk vc); vc $*"
-}
-
 # Issue 11, defect 5: an unbind stuck in the kernel holds the GPU's device lock, which reading
 # its driver_override waits for (the fake kernel's STUCK fault). The command that timed out must
 # end and free the lock; later commands must not hang on the device; release finishes the group

@@ -136,6 +136,11 @@ fk_unstick() {
         return 1
 }
 
+# bounded ARGS...: vc ARGS... killed after 600 s (only a hang gets there)
+bounded() {
+        FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" timeout 600 "$BASH" -c "$(declare -f fk vc); vc $*"
+}
+
 # `run`, with the output through a file instead of a pipe. The fake kernel's stuck write goes on
 # in a process of its own (standing in for a task in D state) that outlives the command; under
 # valgrind it also keeps valgrind's copy of the command's stderr, which no client close() reaches,

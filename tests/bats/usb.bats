@@ -279,6 +279,19 @@ sys/bus/usb/drivers/usbhid/unbind	3-2:1.1	EIO
 sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
 }
 
+# An interface's unbind runs the driver's disconnect, which can wait: the fake kernel's HANG is
+# that. The command must end after the write bound, put back what it took, and say that the
+# kernel may still carry the unbind out.
+@test "enable: an unbind that does not finish ends after the bound and says so, exit 1" {
+        fake_root usb-desk
+        fk_fail 'glob:sys/bus/usb/drivers/usbhid/unbind HANG'
+        run_via_file bounded --force --timeout 3 enable 3-2
+        assert_failure 1
+        assert_line "vfio-claim: 3-2: unbind of 3-2:1.0 from its driver did not finish within 3 s; the other interfaces were put back, that one may still leave its driver"
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+        [ ! -e "$STATE/usb-3-2" ]
+}
+
 @test "a [device NAME] that looks like a port path stays a PCI device" {
         fake_root usb-desk
         mkdir -p "$CONF"
