@@ -167,6 +167,13 @@ static void rollback(struct vc_ctx *ctx, struct hook_plan *p) {
         }
 }
 
+/* What of [global] applies to this run: the log level, and the bound of one sysfs write. */
+static void use_config(struct vc_ctx *ctx, const struct vc_config *config) {
+        vc_log_set_max_level(config->log_level);
+        if (config->timeout_ms)
+                vc_ctx_set_unbind_timeout_ms(ctx, config->timeout_ms);
+}
+
 /* The engine's one line for a failed operation (lib/bind.h), and for a write that did not finish
  * in time what that means: the kernel may still carry it out, and the bound can be raised. */
 static char *op_failure_text(struct vc_ctx *ctx, const struct vc_op_result *res, int r) {
@@ -539,9 +546,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                                     dir, config->errors[0], vm);
                 return fail("%s: cannot read the configuration: %s", dir, strerror(-r));
         }
-        vc_log_set_max_level(config->log_level);
-        if (config->timeout_ms)
-                vc_ctx_set_unbind_timeout_ms(ctx, config->timeout_ms);
+        use_config(ctx, config);
 
         /* Only the devices the XML names are read: never a scan of the whole bus. */
         for (size_t i = 0; i < dom->n_hostdevs; i++) {
@@ -671,11 +676,8 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 log_warning("%s: configuration unusable (%s); VM %s: its groups stay on vfio-pci",
                             dir, config && config->n_errors ? config->errors[0] : strerror(-r), vm);
                 config = vc_config_free(config);
-        } else {
-                vc_log_set_max_level(config->log_level);
-                if (config->timeout_ms)
-                        vc_ctx_set_unbind_timeout_ms(ctx, config->timeout_ms);
-        }
+        } else
+                use_config(ctx, config);
 
         r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
         if (r < 0)

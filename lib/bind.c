@@ -401,17 +401,6 @@ static int txn_fail(struct txn *t, const struct vc_pci_addr *a, enum vc_step ste
 static uint64_t now_ms(void) { return vc_now_ms(); }
 static void sleep_us(long us) { vc_sleep_us(us); }
 
-/* Write @value to @path in a child, and wait at most @timeout_ms for it (lib/stuck.h). A sysfs
- * write can block in the kernel for as long as a driver pleases (an unbind waits until the GPU
- * is idle); the parent must stay in control. */
-static int timed_write(const char *path, const char *value, unsigned timeout_ms) {
-        int r = vc_timed_access(path, value, timeout_ms);
-        if (r == -ETIMEDOUT)
-                log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind",
-                          value, path, timeout_ms);
-        return r;
-}
-
 static const char *path_in_root(struct vc_ctx *ctx, const char *path) {
         if (vc_ctx_is_host(ctx))
                 return path;
@@ -448,15 +437,13 @@ static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *pat
                 return 0;
         if (a && txn_is_stuck(t, a))
                 return -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
-        r = timed_write(path, value, t->timeout_ms);
+        /* A sysfs write can block in the kernel for as long as a driver pleases (an unbind waits
+         * until the GPU is idle): in the writer process, with a deadline (lib/stuck.h). */
+        r = vc_stuck_timed_write(t->ctx, a, path, value, t->timeout_ms);
         log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
                         r < 0 ? strerror(-r) : "ok");
-        if (r == -ETIMEDOUT && a) {
+        if (r == -ETIMEDOUT && a)
                 txn_mark_stuck(t, a);
-                int k = vc_stuck_mark(t->ctx, a); /* for the commands after this one */
-                if (k < 0)
-                        log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));
-        }
         return r;
 }
 

@@ -500,10 +500,7 @@ static int write_override_bounded(struct vc_ctx *ctx, const struct vc_pci_addr *
         int r = vc_stuck_wait(ctx, a, timeout_ms);
         if (r < 0)
                 return r;
-        r = vc_timed_access(path, "vfio-pci", timeout_ms);
-        if (r == -ETIMEDOUT && vc_stuck_mark(ctx, a) < 0)
-                log_debug("Cannot mark %s as stuck", VC_PCI_ADDR_TO_STRING(a));
-        return r;
+        return vc_stuck_timed_write(ctx, a, path, "vfio-pci", timeout_ms);
 }
 
 /* Two rounds: the other endpoints first, then the boot targets themselves. Each write is

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "compat.h"
 #include "fileio.h"
+#include "log.h"
 #include "root.h"
 #include "state.h"
 #include "stuck.h"
@@ -256,6 +257,21 @@ static int mark_path(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret
 static bool mark_exists(const char *path) {
         _cleanup_close_ int fd = vc_path_open(path, O_PATH | O_NOFOLLOW, 0);
         return fd >= 0;
+}
+
+int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *path, const char *value,
+                         unsigned timeout_ms) {
+        int r = vc_timed_access(path, value, timeout_ms);
+        if (r != -ETIMEDOUT)
+                return r;
+        log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind", value, path,
+                  timeout_ms);
+        if (a) {
+                int k = vc_stuck_mark(ctx, a);
+                if (k < 0)
+                        log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));
+        }
+        return r;
 }
 
 int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a) {

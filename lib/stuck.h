@@ -24,6 +24,11 @@
  * stuck in the kernel is abandoned, not waited for). The caller must not ignore SIGCHLD. */
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms);
 
+/* vc_timed_access() of a write that takes @a's lock: on -ETIMEDOUT, @a is marked (vc_stuck_mark())
+ * for the commands after this one. @a NULL: a write that takes no device's lock, never marked. */
+int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *path, const char *value,
+                         unsigned timeout_ms);
+
 int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 /* 0 when the device is not marked, or its lock was free within @timeout_ms (the mark is

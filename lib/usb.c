@@ -346,7 +346,7 @@ static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file,
         int r = vc_ctx_path(ctx, VC_PLACE_USB_DRIVERS, &p, "%s/%s", driver, file);
         if (r < 0)
                 return r;
-        return vc_timed_access(p, iface, vc_ctx_get_unbind_timeout_ms(ctx));
+        return vc_stuck_timed_write(ctx, NULL, p, iface, vc_ctx_get_unbind_timeout_ms(ctx));
 }
 
 int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {
