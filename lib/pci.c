@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -151,11 +152,19 @@ struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d) {
  * walking the full path for each was most of their system time on a host with thousands of
  * devices (docs/PERFORMANCE.md, "Scale"). The descriptors of the attributes read are closed with
  * the directory's (dev_dir_close()), those that follow each other in one close_range(2): one
- * system call a device instead of one an attribute. */
+ * system call a device instead of one an attribute. Through a reader (vc_pci_reader_new()) the
+ * closes of many devices wait in its batch and go together: one system call for some thirty
+ * devices. */
+struct fd_batch {
+        unsigned n;
+        int fds[96]; /* ours to close; three or four a device */
+};
+
 struct dev_dir {
         int fd;         /* the device's directory, O_PATH */
         unsigned n_kept;
         int kept[6];    /* attributes read, not closed yet */
+        struct fd_batch *batch; /* where the closes wait; NULL: closed at dev_dir_close() */
 };
 
 #define DEV_DIR_NULL ((struct dev_dir){ .fd = -EBADF })
@@ -168,25 +177,46 @@ static void dev_dir_done_with(struct dev_dir *dir, int fd) {
                 close(fd);
 }
 
-static void dev_dir_close(struct dev_dir *dir) {
-        int fds[1 + ELEMENTSOF(dir->kept)];
-        size_t n = 0;
-        if (dir->fd >= 0)
-                fds[n++] = dir->fd;
-        for (unsigned i = 0; i < dir->n_kept; i++) { /* sorted as they come: a few, mostly in order */
-                size_t k = n++;
-                for (; k > 0 && fds[k - 1] > dir->kept[i]; k--)
+/* Close the descriptors @fds[0..@n): sorted first (they come mostly in order), a run of
+ * consecutive numbers, every one ours, in one call; one alone, or on a kernel without
+ * close_range() (before 5.9), a close() each. A descriptor not in @fds is never closed. */
+static void close_many(int *fds, size_t n) {
+        for (size_t i = 1; i < n; i++) {
+                int v = fds[i];
+                size_t k = i;
+                for (; k > 0 && fds[k - 1] > v; k--)
                         fds[k] = fds[k - 1];
-                fds[k] = dir->kept[i];
+                fds[k] = v;
         }
-        /* A run of consecutive numbers, every one ours, in one call; one alone, or on a kernel
-         * without close_range() (before 5.9), a close() each. */
         for (size_t i = 0, j; i < n; i = j) {
                 for (j = i + 1; j < n && fds[j] == fds[j - 1] + 1; j++)
                         ;
                 if (j - i == 1 || close_range((unsigned) fds[i], (unsigned) fds[j - 1], 0) < 0)
                         for (size_t k = i; k < j; k++)
                                 close(fds[k]);
+        }
+}
+
+static void fd_batch_flush(struct fd_batch *b) {
+        close_many(b->fds, b->n);
+        b->n = 0;
+}
+
+static void dev_dir_close(struct dev_dir *dir) {
+        int fds[1 + ELEMENTSOF(dir->kept)];
+        size_t n = 0;
+        if (dir->fd >= 0)
+                fds[n++] = dir->fd;
+        for (unsigned i = 0; i < dir->n_kept; i++)
+                fds[n++] = dir->kept[i];
+        struct fd_batch *b = dir->batch;
+        if (!b)
+                close_many(fds, n);
+        else {
+                if (b->n + n > ELEMENTSOF(b->fds))
+                        fd_batch_flush(b);
+                memcpy(b->fds + b->n, fds, n * sizeof *fds);
+                b->n += (unsigned) n;
         }
         *dir = DEV_DIR_NULL;
 }
@@ -195,7 +225,7 @@ static void dev_dir_close(struct dev_dir *dir) {
  * A text attribute is one page at most and sysfs returns it whole in one read(2), as a regular
  * file does: a read that does not fill the buffer is the end, so no second read for EOF. */
 static ssize_t at_read(struct dev_dir *dir, const char *attr, char *buf, size_t size) {
-        int fd = openat(dir->fd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = openat(dir->fd, attr, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
         if (fd < 0)
                 return negative_errno();
         ssize_t k;
@@ -368,6 +398,9 @@ struct vc_pci_reader {
         int root_fd;     /* the root that path lies under, -1: "/" (vc_path_root_fd()) */
         size_t root_len;
         bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
+        struct fd_batch closes; /* descriptors of devices read, to be closed (dev_dir_close()) */
+        int bus_fd;      /* the directory holding the devices of bus @bus_key, O_PATH; -1: none yet */
+        uint32_t bus_key; /* domain << 8 | bus */
         /* The module of each driver met so far (module NULL: built in): a property of the
          * driver, read once per reader instead of once per bound device. So is whether it is a
          * vfio driver (driver_is_vfio()). */
@@ -431,6 +464,9 @@ static bool driver_is_vfio(struct vc_pci_reader *rd, struct dev_dir *dir, const 
 struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
         if (!rd)
                 return NULL;
+        fd_batch_flush(&rd->closes);
+        if (rd->bus_fd >= 0)
+                close(rd->bus_fd);
         if (rd->devices_fd >= 0)
                 close(rd->devices_fd);
         if (rd->root_fd >= 0)
@@ -452,7 +488,7 @@ int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret) {
         if (!rd)
                 return -ENOMEM;
         rd->ctx = ctx;
-        rd->devices_fd = rd->root_fd = -1;
+        rd->devices_fd = rd->root_fd = rd->bus_fd = -1;
         int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &rd->devices, NULL);
         if (r < 0)
                 return r;
@@ -479,6 +515,51 @@ int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret) {
         }
         *ret = TAKE_PTR(rd);
         return 0;
+}
+
+/* Learn, from the bus's link of the device @name, the directory that holds the devices of its bus
+ * (@key): the link's target without its last component, opened inside the root. A failure only
+ * leaves the reader without it. */
+static void reader_learn_bus_dir(struct vc_pci_reader *rd, const char *name, uint32_t key) {
+        char target[PATH_MAX];
+        ssize_t n = readlinkat(rd->devices_fd, name, target, sizeof target - 1);
+        if (n <= 0)
+                return;
+        target[n] = '\0';
+        char *slash = strrchr(target, '/');
+        if (target[0] == '/' || !slash || !streq(slash + 1, name))
+                return; /* sysfs's links are relative and end in the device's name */
+        *slash = '\0';
+        _cleanup_free_ char *path = NULL;
+        if (asprintf(&path, "%s/%s", rd->devices, target) < 0)
+                return;
+        int fd = vc_path_open_under(rd->root_fd, rd->root_len, path, O_PATH | O_DIRECTORY);
+        if (fd < 0)
+                return;
+        if (rd->bus_fd >= 0)
+                close(rd->bus_fd);
+        rd->bus_fd = fd;
+        rd->bus_key = key;
+}
+
+/* The directory of the device @addr, named @name, with bus link @link, O_PATH. The devices of one
+ * bus are the children of one directory in sysfs (its bridge's, the host bridge's; a virtual
+ * bus's VFs their PF's siblings): the reader opens them there, one path component each, instead
+ * of walking the link's dozen components for every device (docs/PERFORMANCE.md, "Scale"). The
+ * name must be a directory there, not a link (O_NOFOLLOW); any miss takes the link, inside the
+ * root, and learns the bus's directory from it. */
+static int reader_open_device(struct vc_pci_reader *rd, const struct vc_pci_addr *addr, const char *name,
+                              const char *link) {
+        uint32_t key = (uint32_t) addr->domain << 8 | addr->bus;
+        if (rd->bus_fd >= 0 && rd->bus_key == key) {
+                int fd = openat(rd->bus_fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd >= 0)
+                        return fd;
+        }
+        int fd = vc_path_open_under(rd->root_fd, rd->root_len, link, O_PATH | O_DIRECTORY);
+        if (fd >= 0)
+                reader_learn_bus_dir(rd, name, key);
+        return fd;
 }
 
 int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret) {
@@ -551,7 +632,7 @@ static void pci_dev_read_header_type(struct dev_dir *dir, struct vc_pci_dev *d) 
                 d->is_bridge = false;
                 return;
         }
-        int fd = openat(dir->fd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        int fd = openat(dir->fd, "config", O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
         if (fd >= 0) {
                 do
                         n = pread(fd, cfg, sizeof cfg, 0);
@@ -691,8 +772,8 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
         /* The directory opened through the link, inside the root, with one system call; the link
          * itself read only when asked for (pci_dev_resolved()). */
         _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
-        dir.fd = rd ? vc_path_open_under(rd->root_fd, rd->root_len, d->link, O_PATH | O_DIRECTORY)
-                    : vc_path_open(d->link, O_PATH | O_DIRECTORY, 0);
+        dir.batch = rd ? &rd->closes : NULL;
+        dir.fd = rd ? reader_open_device(rd, addr, d->name, d->link) : vc_path_open(d->link, O_PATH | O_DIRECTORY, 0);
         if (dir.fd < 0)
                 return -ENODEV;
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* PCI address and id parsing: what an admin may write in the config and on the command line. */
 
+#include <dirent.h>
 #include "iommu.h"
 #include "name.h"
 #include "pci.h"
@@ -404,6 +405,63 @@ TEST(reset_method_and_numa_node_read_when_asked) {
         d = topology_dev(t, "0000:00:03.0");
         ASSERT_NULL(vc_pci_dev_reset_method(d));
         ASSERT_EQ(vc_pci_dev_numa_node(d), -1);
+}
+
+static unsigned open_fds(void) {
+        unsigned n = 0;
+        DIR *d = opendir("/proc/self/fd");
+        if (!d)
+                abort();
+        for (struct dirent *e; (e = readdir(d));)
+                n += e->d_name[0] != '.';
+        closedir(d);
+        return n - 1; /* the directory's own */
+}
+
+TEST(topology_reader_opens_devices_in_their_bus_directory) {
+        /* The reader opens a device in its bus's directory, learnt from the first device's link;
+         * a name there that is a link, not a directory, is not followed (it leads outside the
+         * root here): the bus's link, inside the root, is taken instead. More devices than the
+         * batch of closes holds: every one read, no descriptor left open. */
+        _cleanup_tree_ char *root = tree_new(), *outside = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        char path[64], rel[128], target[PATH_MAX];
+
+        tree_pci_dev(root, "0000:00:01.0", "0x060400\n", 1, -1);
+        for (int i = 0; i < 64; i++) {
+                snprintf(path, sizeof path, "0000:00:01.0/0000:01:%02x.%d", i / 8, i % 8);
+                tree_pci_dev(root, path, "0x020000\n", -1, 100 + i);
+        }
+        /* 0000:01:08.0: its link leads to its real directory; in the bus's directory a link of
+         * that name leads out of the root, to a "device" of another class */
+        tree_pci_dev(root, "0000:00:01.0/real/0000:01:08.0", "0x020000\n", -1, 7);
+        tree_file(outside, "0000:01:08.0/class", "0x030000\n");
+        tree_file(outside, "0000:01:08.0/vendor", "0x10de\n");
+        tree_file(outside, "0000:01:08.0/device", "0x2204\n");
+        snprintf(target, sizeof target, "%s/0000:01:08.0", outside);
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/0000:00:01.0/0000:01:08.0");
+        tree_link(root, rel, target);
+
+        unsigned before = open_fds();
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        {
+                _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+                ASSERT_OK(vc_topology_read(ctx, &t));
+                ASSERT_EQ(t->n_groups, 65u);
+                ASSERT_EQ(t->n_ungrouped, 1u);
+                for (int i = 0; i < 64; i++) {
+                        snprintf(path, sizeof path, "0000:01:%02x.%d", i / 8, i % 8);
+                        const struct vc_pci_dev *d = topology_dev(t, path);
+                        ASSERT_NOT_NULL(d);
+                        ASSERT_EQ(vc_pci_dev_iommu_group(d), 100 + i);
+                }
+                const struct vc_pci_dev *d = topology_dev(t, "0000:01:08.0");
+                ASSERT_NOT_NULL(d);
+                ASSERT_EQ(vc_pci_dev_class(d), 0x020000u);
+                ASSERT_EQ(vc_pci_dev_iommu_group(d), 7);
+        }
+        ctx = vc_ctx_unref(ctx);
+        ASSERT_EQ(open_fds(), before);
 }
 
 int main(int argc, char **argv) {
