@@ -33,6 +33,7 @@
 #include "bind.h"
 #include "boot.h"
 #include "config.h"
+#include "critical.h"
 #include "domain-xml.h"
 #include "fileio.h"
 #include "iommu.h"
@@ -270,6 +271,9 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command "
                             "stuck? The VM was not started", strerror(-r));
 
+        /* One host-critical scan for all the domain's groups, made under the lock by the first
+         * claim that needs it (mount table, routes, consoles: read once, not once a group). */
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         for (size_t i = 0; i < p->n_groups; i++) {
                 struct wanted *w = &p->groups[i];
                 const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
@@ -313,6 +317,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .starter = starter.pid ? &starter : NULL,
                         .lock_held = true,
                         .protect = config->protect,
+                        .critical = &critical,
                 };
                 vc_claim_opts_use_config(&opts, &cc);
                 opts.guards = p->guards; /* the domain's guards, gathered with its host devices */

@@ -970,10 +970,11 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
 
         if (!o->protect)
                 return 0;
-        _cleanup_(vc_critical_set_freep) struct vc_critical_set *crit = NULL;
-        r = vc_critical_scan(t->ctx, &crit);
-        if (r < 0)
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *own = NULL;
+        struct vc_critical_set **kept = o->critical ?: &own;
+        if (!*kept && (r = vc_critical_scan(t->ctx, kept)) < 0)
                 return txn_fail(t, NULL, VC_STEP_PROTECT, NULL, r);
+        const struct vc_critical_set *crit = *kept;
         for (size_t j = 0; j < vc_group_n_devices(g); j++) {
                 const struct vc_pci_dev *d = vc_group_device(g, j);
                 const char *why;

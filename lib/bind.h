@@ -65,6 +65,8 @@
 #include "reset.h"
 #include "root.h"
 
+struct vc_critical_set;
+
 struct vc_process_id; /* state.h */
 
 enum vc_step {
@@ -132,6 +134,11 @@ struct vc_claim_opts {
         int lock_timeout_ms;   /* 0: 60 s; negative: wait forever */
         bool protect;          /* claim: refuse (-EPERM) when an endpoint it would move is
                                 * host-critical (endpoints already on vfio are not checked) */
+        struct vc_critical_set **critical; /* claim with protect: where the host-critical scan
+                                            * (lib/critical.h) of an operation of several claims
+                                            * under one hold of the lock is kept: made by the
+                                            * first claim that needs it, used by the next ones;
+                                            * the caller frees it. NULL: each claim scans */
         bool any_host_driver;  /* release: an endpoint whose original driver cannot be loaded
                                 * (its module gone, say) is taken off vfio-pci, its override
                                 * cleared, and the loaded drivers probed (libvirt's reattach),

@@ -208,6 +208,8 @@ struct doctor {
         struct vc_topology *own_topo;
         struct vc_pci_dev **all; /* every device, borrowed from topo */
         size_t n_all;
+        size_t *by_addr;         /* the indices of all[] in address order: a device, and the
+                                  * devices of a bus, found by bisection (find_dev(), bus_range()) */
         char **cmdline;
         struct vc_modinfo *mods; /* the modules of the root's kernel */
         const char *kver;        /* its release (NULL when unknown), owned by mods */
@@ -219,6 +221,7 @@ struct doctor {
 static void doctor_done(struct doctor *d) {
         vc_topology_free(d->own_topo);
         free(d->all);
+        free(d->by_addr);
         strv_free(d->cmdline);
         vc_modinfo_free(d->mods);
         free(d->targets);
@@ -298,6 +301,24 @@ static bool is_candidate(const struct vc_pci_dev *dev) {
         return !vc_pci_dev_is_bridge(dev) && (base == 0x03 || base == 0x12);
 }
 
+static int by_addr_compare(const void *a, const void *b, void *all) {
+        struct vc_pci_dev **v = all;
+        return vc_pci_addr_compare(vc_pci_dev_addr(v[*(const size_t *) a]), vc_pci_dev_addr(v[*(const size_t *) b]));
+}
+
+/* The first position in by_addr[] whose device is not below @a. */
+static size_t lower_bound(const struct doctor *d, const struct vc_pci_addr *a) {
+        size_t lo = 0, hi = d->n_all;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (vc_pci_addr_compare(vc_pci_dev_addr(d->all[d->by_addr[mid]]), a) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        return lo;
+}
+
 static int collect(struct doctor *d) {
         const struct vc_topology *t = d->topo;
         size_t n = t->n_ungrouped;
@@ -312,6 +333,11 @@ static int collect(struct doctor *d) {
                         d->all[d->n_all++] = vc_group_device(t->groups[i], k);
         for (size_t i = 0; i < t->n_ungrouped; i++)
                 d->all[d->n_all++] = t->ungrouped[i];
+        if (!(d->by_addr = calloc(d->n_all + 1, sizeof *d->by_addr)))
+                return -ENOMEM;
+        for (size_t i = 0; i < d->n_all; i++)
+                d->by_addr[i] = i;
+        qsort_r(d->by_addr, d->n_all, sizeof *d->by_addr, by_addr_compare, d->all);
 
         const struct vc_doctor_opts *o = d->opts;
         bool configured = o->config && o->config->n_devices > 0;
@@ -955,17 +981,35 @@ static int only_bus_reset(const char *methods) {
         return 1;
 }
 
+static int index_compare(const void *a, const void *b) {
+        size_t x = *(const size_t *) a, y = *(const size_t *) b;
+        return x < y ? -1 : x > y;
+}
+
 /* Bus reset is the only method: it resets every device on the bus, and the kernel refuses it
  * while other devices share the bus; QEMU can still reset the bus when the VM owns them all. */
 static int check_bus_reset(struct doctor *d, const struct vc_pci_dev *dev) {
         const struct vc_group *g = vc_topology_find_group(d->topo, vc_pci_dev_addr(dev));
         const struct vc_pci_addr *b = vc_pci_dev_addr(dev);
         _cleanup_free_ char *active = NULL;
+        _cleanup_free_ size_t *on_bus = NULL;
+        size_t n_on_bus = 0;
 
-        for (size_t i = 0; i < d->n_all; i++) {
-                const struct vc_pci_dev *o = d->all[i];
+        /* The devices of the bus, found by bisection, named in the order of all[] */
+        size_t first = lower_bound(d, &(struct vc_pci_addr){ .domain = b->domain, .bus = b->bus });
+        size_t end = first;
+        while (end < d->n_all && vc_pci_dev_addr(d->all[d->by_addr[end]])->domain == b->domain &&
+               vc_pci_dev_addr(d->all[d->by_addr[end]])->bus == b->bus)
+                end++;
+        if (!(on_bus = calloc(end - first + 1, sizeof *on_bus)))
+                return -ENOMEM;
+        for (size_t i = first; i < end; i++)
+                on_bus[n_on_bus++] = d->by_addr[i];
+        qsort(on_bus, n_on_bus, sizeof *on_bus, index_compare);
+        for (size_t k = 0; k < n_on_bus; k++) {
+                const struct vc_pci_dev *o = d->all[on_bus[k]];
                 const struct vc_pci_addr *a = vc_pci_dev_addr(o);
-                if (o == dev || a->domain != b->domain || a->bus != b->bus)
+                if (o == dev)
                         continue;
                 bool in_group = g && vc_topology_find_group(d->topo, a) == g;
                 if (in_group || !vc_pci_dev_driver(o) || vc_pci_dev_is_on_vfio(o))
@@ -1065,10 +1109,9 @@ static int check_bars(struct doctor *d, const struct vc_pci_dev *dev) {
 }
 
 static const struct vc_pci_dev *find_dev(struct doctor *d, const struct vc_pci_addr *a) {
-        for (size_t i = 0; i < d->n_all; i++)
-                if (vc_pci_addr_equal(vc_pci_dev_addr(d->all[i]), a))
-                        return d->all[i];
-        return NULL;
+        size_t i = lower_bound(d, a);
+        return i < d->n_all && vc_pci_addr_equal(vc_pci_dev_addr(d->all[d->by_addr[i]]), a) ? d->all[d->by_addr[i]]
+                                                                                            : NULL;
 }
 
 static int check_link(struct doctor *d, const struct vc_pci_dev *dev) {

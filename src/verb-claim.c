@@ -14,6 +14,7 @@
 #include "bind.h"
 #include "boot.h"
 #include "cli.h"
+#include "critical.h"
 #include "verb-usb.h"
 #include "fileio.h"
 #include "json.h"
@@ -271,6 +272,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 }
         }
 
+        /* One host-critical scan for all the groups (lib/bind.h, "critical"), under the lock. */
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
                 _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
@@ -288,6 +291,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         .dry_run = cli->dry_run,
                         .lock_held = !cli->dry_run,
                         .protect = (!cli->config || cli->config->protect) && !cli->force,
+                        .critical = &critical,
                         .ignore_holders = cli->force,
                         .any_host_driver = release && cli->force,
                 };
@@ -657,6 +661,8 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
         if (!f)
                 return -ENOMEM;
         fputs(ENABLE_HEADER, f);
+        /* One host-critical scan for all the groups (lib/bind.h, "critical"), under the lock. */
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
                 for (size_t k = 0; g && k < vc_group_n_devices(g); k++) {

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include "bind.h"
+#include "critical.h"
 #include "iommu.h"
 #include "modules.h"
 #include "pci.h"
@@ -317,6 +318,39 @@ CELL(protect_refuses_critical, "gpu-audio") {
         ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true }, &res));
         ASSERT_FALSE(res.changed);
         ASSERT_EQ(fake_counter(root), writes);
+        vc_op_result_done(&res);
+}
+
+CELL(protect_scan_kept_for_the_operation, "gpu-audio") {
+        /* An operation of several claims under one hold of the lock (the hook's groups of a
+         * domain, enable of several groups) scans the host-critical devices once: the first
+         * claim that needs the scan keeps it where opts.critical points, the next ones use it. */
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *crit = NULL;
+        struct vc_op_result res = { 0 };
+
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+                  "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+        tree_link(root, "sys/class/net/eth0/device", "../../../bus/pci/devices/0000:01:00.1");
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true, .critical = &crit }, &res),
+                     EPERM);
+        ASSERT_NOT_NULL(crit);
+        struct vc_pci_addr nic = A("0000:01:00.1");
+        ASSERT_NOT_NULL(vc_critical_reason(crit, &nic));
+        vc_op_result_done(&res);
+        res = (struct vc_op_result){ 0 };
+        /* The route is gone now: the operation's scan still says what it found, a new one not. */
+        char *route = tree_path(root, "proc/net/route");
+        ASSERT_OK(unlink(route) < 0 ? -errno : 0);
+        free(route);
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true, .critical = &crit }, &res),
+                     EPERM);
+        ASSERT_EQ(fake_counter(root), 0);
+        vc_op_result_done(&res);
+        res = (struct vc_op_result){ 0 };
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .protect = true }, &res));
+        ASSERT_TRUE(res.changed);
         vc_op_result_done(&res);
 }
 
