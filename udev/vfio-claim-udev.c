@@ -166,25 +166,46 @@ static void log_writes(const struct vc_boot_write *w, size_t n) {
         }
 }
 
-/* The override pass, under the lock it takes when there is anything to look at. */
+/* The override pass, under the lock it takes when there is anything to look at. Its writes go
+ * to *ret (the caller frees them). */
 static int overrides(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
-                     size_t n, const char *by, int *lock_fd) {
-        _cleanup_free_ struct vc_boot_write *w = NULL;
-        size_t n_w = 0;
-        int r = vc_boot_set_overrides(ctx, cfg, t, n, by, LOCK_TIMEOUT_MS, lock_fd, &w, &n_w);
-        log_writes(w, n_w);
+                     size_t n, const char *by, int *lock_fd, struct vc_boot_write **ret, size_t *ret_n) {
+        int r = vc_boot_set_overrides(ctx, cfg, t, n, by, LOCK_TIMEOUT_MS, lock_fd, ret, ret_n);
+        log_writes(*ret, *ret_n);
         if (r < 0)
                 return log_error_errno(r, "cannot set the boot overrides: %s",
                                        r == -ETIMEDOUT ? "another vfio-claim holds the lock" : strerror(-r));
         return r;
 }
 
-/* Claim one target's group: 0 claimed (now or before), -1 not. */
+/* The device of @group whose override write did not finish in its bound, NULL: none. */
+static const struct vc_pci_addr *write_timed_out(const struct vc_boot_write *w, size_t n, int group) {
+        for (size_t i = 0; i < n; i++)
+                if ((int) w[i].group == group && w[i].error == -ETIMEDOUT)
+                        return &w[i].addr;
+        return NULL;
+}
+
+/* Claim one target's group: 0 claimed (now or before), -1 not. A group where the override pass
+ * ran out of time is not claimed now: the kernel holds that device (a driver probing it), and
+ * the claim would wait for it again at each read and write, then the give-back, one bound each,
+ * past udev's event timeout with a long [global] timeout. Its record stays "claiming", for
+ * `vfio-claim apply` or `vfio-claim release` once the kernel lets go. */
 static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
-                 const char *by, int *lock_fd) {
+                 const char *by, int *lock_fd, const struct vc_boot_write *w, size_t n_w) {
         struct vc_op_result res = {};
         const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
         int r, given_back = 0;
+
+        const struct vc_pci_addr *held = write_timed_out(w, n_w, t->group);
+        if (held) {
+                log_error("%s: [device %s] group %d not claimed now: setting driver_override of %s did not finish "
+                          "within %u s (the kernel holds the device, a driver probing it?); once it is free, "
+                          "run 'vfio-claim apply' to claim it or 'vfio-claim release group:%d' to give it back",
+                          addr, t->cd->name, t->group, VC_PCI_ADDR_TO_STRING(held),
+                          (vc_ctx_get_unbind_timeout_ms(ctx) + 999) / 1000, t->group);
+                return -1;
+        }
 
         if (*lock_fd < 0) {
                 r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd);
@@ -325,10 +346,12 @@ static int run_event(struct vc_ctx *ctx) {
                 log_target_problem(me, LOG_WARNING);
 
         /* Every run: a sibling's override before this event's own module load (lib/boot.h). */
-        (void) overrides(ctx, cfg, t, n, BY_EVENT, &lock_fd);
+        _cleanup_free_ struct vc_boot_write *w = NULL;
+        size_t n_w = 0;
+        (void) overrides(ctx, cfg, t, n, BY_EVENT, &lock_fd, &w, &n_w);
 
         if (me && me->state == VC_BOOT_TARGET_OK)
-                claim(ctx, cfg, me, BY_EVENT, &lock_fd);
+                claim(ctx, cfg, me, BY_EVENT, &lock_fd, w, n_w);
         return 0;
 }
 
@@ -369,7 +392,9 @@ static int run_all(struct vc_ctx *ctx) {
 
         /* First every override, then the claims: nothing may load a host module in between. */
         const char *by = vc_boot_in_initrd(ctx) ? "boot pass in the initramfs" : "boot pass (vfio-claim-early)";
-        (void) overrides(ctx, cfg, t, n, by, &lock_fd);
+        _cleanup_free_ struct vc_boot_write *w = NULL;
+        size_t n_w = 0;
+        (void) overrides(ctx, cfg, t, n, by, &lock_fd, &w, &n_w);
         size_t n_dev = 0, n_group = 0, n_failed = 0;
         for (size_t i = 0; i < n; i++) {
                 bool seen = false;
@@ -381,7 +406,7 @@ static int run_all(struct vc_ctx *ctx) {
                 if (seen)
                         continue;
                 n_group++;
-                n_failed += claim(ctx, cfg, &t[i], by, &lock_fd) < 0;
+                n_failed += claim(ctx, cfg, &t[i], by, &lock_fd, w, n_w) < 0;
         }
         usb_all(ctx, cfg, &lock_fd);
         /* One line that says what the pass cost, from the program's start: in the initramfs it

@@ -131,9 +131,10 @@ boot = yes'
 }
 
 # driver_override takes the device's lock, which the kernel holds while a driver probes the
-# device: the fake kernel's STUCK write is that. The event must end within its bound ([global]
-# timeout per write: the write, then the claim's and the give-back's waits for the device),
-# name the device, and leave the group for `vfio-claim release` once the kernel lets go.
+# device: the fake kernel's STUCK write is that. The event must end after that one bound
+# ([global] timeout), without a claim that would wait for the device again at each step (past
+# udev's event timeout with a long bound), name the device and what to run, and leave the group
+# for `vfio-claim release` (or apply) once the kernel lets go.
 @test "an override write that blocks in the kernel: the event ends, the device is named, release finishes" {
         fake_root twin-nics
         conf '[global]
@@ -146,7 +147,9 @@ boot = yes'
                 timeout 600 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
         assert_success # udev's RUN: the failure is logged, the event goes on
         assert_line "vfio-claim-udev: 0000:02:00.0: failed to set driver_override (group 5, [device guest-nic]): Connection timed out"
-        assert_line --partial "run 'vfio-claim release group:5'"
+        assert_line "vfio-claim-udev: 0000:02:00.0: [device guest-nic] group 5 not claimed now: setting driver_override of 0000:02:00.0 did not finish within 5 s (the kernel holds the device, a driver probing it?); once it is free, run 'vfio-claim apply' to claim it or 'vfio-claim release group:5' to give it back"
+        # no claim was tried: one write (the pass's), the record as the pass left it
+        assert_equal "$(grep -c 'driver_override' "$ROOT/.fakekernel/writes.log")" 1
         [ -e "$STATE/stuck-0000:02:00.0" ]
         grep -qx 'state claiming' "$STATE/group-5"
         fk_unstick
@@ -158,6 +161,28 @@ boot = yes'
         assert_equal "$(fk_override 0000:02:00.0)" ""
         assert_equal "$(fk_driver 0000:02:00.0)" e1000e
         [ -z "$(record 5)" ]
+}
+
+@test "an override write that blocked at boot: once the kernel lets go, apply claims the group" {
+        fake_root twin-nics
+        conf '[global]
+timeout = 2
+[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        fk_fail 'glob:*/0000:02:00.0/driver_override STUCK'
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout 600 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+        assert_success
+        assert_line --partial "group 5 not claimed now"
+        fk_unstick
+        kmod_load e1000e
+        run vc apply
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        [ -e "$ROOT/dev/vfio/5" ]
+        grep -qx 'state claimed' "$STATE/group-5"
+        [ ! -e "$STATE/stuck-0000:02:00.0" ]
 }
 
 @test "unmatched device: no write, no module load" {
