@@ -135,16 +135,22 @@ boot = yes'
 # ([global] timeout), without a claim that would wait for the device again at each step (past
 # udev's event timeout with a long bound), name the device and what to run, and leave the group
 # for `vfio-claim release` (or apply) once the kernel lets go.
-@test "an override write that blocks in the kernel: the event ends, the device is named, release finishes" {
+# stuck_override_event SECONDS: the guest NIC's add event, its override write STUCK, with
+# [global] timeout = SECONDS; output and status in $output/$status.
+stuck_override_event() {
         fake_root twin-nics
-        conf '[global]
-timeout = 5
+        conf "[global]
+timeout = $1
 [device guest-nic]
 match = 0000:02:00.0
-boot = yes'
+boot = yes"
         fk_fail 'glob:*/0000:02:00.0/driver_override STUCK'
         run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
                 timeout 600 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+}
+
+@test "an override write that blocks in the kernel: the event ends, the device is named, release finishes" {
+        stuck_override_event 5
         assert_success # udev's RUN: the failure is logged, the event goes on
         assert_line "vfio-claim-udev: 0000:02:00.0: failed to set driver_override (group 5, [device guest-nic]): Connection timed out"
         assert_line "vfio-claim-udev: 0000:02:00.0: [device guest-nic] group 5 not claimed now: setting driver_override of 0000:02:00.0 did not finish within 5 s (the kernel holds the device, a driver probing it?); once it is free, run 'vfio-claim apply' to claim it or 'vfio-claim release group:5' to give it back"
@@ -164,15 +170,7 @@ boot = yes'
 }
 
 @test "an override write that blocked at boot: once the kernel lets go, apply claims the group" {
-        fake_root twin-nics
-        conf '[global]
-timeout = 2
-[device guest-nic]
-match = 0000:02:00.0
-boot = yes'
-        fk_fail 'glob:*/0000:02:00.0/driver_override STUCK'
-        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
-                timeout 600 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+        stuck_override_event 2
         assert_success
         assert_line --partial "group 5 not claimed now"
         fk_unstick
