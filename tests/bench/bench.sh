@@ -2,8 +2,8 @@
 # make bench: every figure of docs/PERFORMANCE.md that runs on the fake kernel, each beside its
 # anchor, measured in the same run, in one table. Not a test: it prints numbers.
 #
-#   make bench [BENCH_TABLE_RUNS=N]  (N runs of each small figure, default 200; the scale rows
-#                                     run N/20, at least 3)
+#   make bench [BENCH_TABLE_RUNS=N]  (N runs of each small figure, default 200; the 16-device
+#                                     hook N/10, the scale rows N/20, at least 3)
 #   BENCH_TMPDIR=DIR make bench      (where the fake roots go; default /dev/shm when it is a
 #                                     tmpfs, else $TMPDIR or /tmp)
 #
@@ -25,6 +25,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 : "${VC_SYSCONFDIR:=/etc}"
 runs=${1:-200}
 scale_runs=$((runs / 20 < 3 ? 3 : runs / 20))
+hook_runs=$((runs / 10 < 3 ? 3 : runs / 10))
 B=$abs_top_builddir
 CPU="$B/tests/bench/cpu-bench" BARE="$B/tests/bench/bare-claim" MKTREE="$B/tests/fakekernel/fakesys-mktree"
 SHIM="$B/.libs/libfakekernel.so" VC="$B/vfio-claim" UDEV="$B/vfio-claim-udev"
@@ -72,15 +73,15 @@ mapfile -t r < <(VFIO_CLAIM_CONFIG="$WORK/hookconf" "$CPU" "$runs" -i "$abs_top_
         "$HOOK" win11 prepare begin - -- "$WORK/dispatch" win11 prepare begin -)
 row "hook prepare, no host device" "bash dispatcher \`\$(cat)\`" "${r[0]}" "${r[1]}"
 
-# 3. claim + release round trip of the GPU+audio group (shim), against the bare writes
+# 3. claim + release round trip of the GPU+audio group (shim), against the bare writes: on one
+# tree, the four commands taking turns (each round trip leaves the host's state as it found it),
+# so that a figure and its anchor are measured in the same seconds
 tree rt "$abs_top_srcdir/tests/fixtures/gpu-audio.topo" $'[device gpu]\nmatch = 0000:01:00.0\nboot = yes'
 mapfile -t r < <(LD_PRELOAD="$SHIM" FAKEKERNEL_ROOT="$WORK/rt" "$CPU" "$runs" \
-        "$VC" --sysroot "$WORK/rt" apply -- "$VC" --sysroot "$WORK/rt" release --all)
-tree rtb "$abs_top_srcdir/tests/fixtures/gpu-audio.topo" ''
-mapfile -t a < <(LD_PRELOAD="$SHIM" FAKEKERNEL_ROOT="$WORK/rtb" "$CPU" "$runs" \
-        "$BARE" claim "$WORK/rtb" 0000:01:00.0 0000:01:00.1 -- "$BARE" release "$WORK/rtb" 0000:01:00.0 0000:01:00.1)
-row "\`apply\` (claim GPU+audio), shim" "bare writes, claim" "${r[0]}" "${a[0]}"
-row "\`release --all\` (GPU+audio), shim" "bare writes, release" "${r[1]}" "${a[1]}"
+        "$VC" --sysroot "$WORK/rt" apply -- "$VC" --sysroot "$WORK/rt" release --all \
+        -- "$BARE" claim "$WORK/rt" 0000:01:00.0 0000:01:00.1 -- "$BARE" release "$WORK/rt" 0000:01:00.0 0000:01:00.1)
+row "\`apply\` (claim GPU+audio), shim" "bare writes, claim" "${r[0]}" "${r[2]}"
+row "\`release --all\` (GPU+audio), shim" "bare writes, release" "${r[1]}" "${r[3]}"
 
 # 4. hook prepare and release of a domain with 16 host devices (16 SR-IOV VFs, 16 groups), shim
 "$abs_top_srcdir/tests/bench/gen-topo.sh" 256 > "$WORK/g256.topo"
@@ -95,11 +96,10 @@ done
 printf '%s</devices></domain>\n' "$xml" > "$WORK/vm16.xml"
 tree h16 "$WORK/g256.topo" "$conf"
 mapfile -t r < <(LD_PRELOAD="$SHIM" FAKEKERNEL_ROOT="$WORK/h16" VFIO_CLAIM_SYSROOT="$WORK/h16" \
-        VFIO_CLAIM_CONFIG="$WORK/h16$VC_SYSCONFDIR/vfio-claim" "$CPU" "$scale_runs" -i "$WORK/vm16.xml" \
-        "$HOOK" bench prepare begin - -- "$HOOK" bench release end -)
-tree h16b "$WORK/g256.topo" ''
-mapfile -t a < <(LD_PRELOAD="$SHIM" FAKEKERNEL_ROOT="$WORK/h16b" "$CPU" "$scale_runs" \
-        "$BARE" claim "$WORK/h16b" "${vfs[@]}" -- "$BARE" release "$WORK/h16b" "${vfs[@]}")
+        VFIO_CLAIM_CONFIG="$WORK/h16$VC_SYSCONFDIR/vfio-claim" "$CPU" "$hook_runs" -i "$WORK/vm16.xml" \
+        "$HOOK" bench prepare begin - -- "$HOOK" bench release end - \
+        -- "$BARE" claim "$WORK/h16" "${vfs[@]}" -- "$BARE" release "$WORK/h16" "${vfs[@]}")
+a=("${r[2]}" "${r[3]}")
 row "hook prepare, 16 host devices, shim" "bare writes, claim" "${r[0]}" "${a[0]}"
 row "hook release, 16 host devices, shim" "bare writes, release" "${r[1]}" "${a[1]}"
 # The engine's own CPU: the figure minus its anchor's (the shim's model of the same writes, in
@@ -123,7 +123,7 @@ mapfile -t r < <("$CPU" "$runs" "$VC" --version -- /bin/true)
 row "\`vfio-claim --version\` (start of the CLI)" "fork+exec /bin/true" "${r[0]}" "${r[1]}"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
-echo "# $runs runs per figure ($scale_runs for the 16-device hook and the scale rows); CPU = median user+system"
+echo "# $runs runs per figure ($hook_runs for the 16-device hook, $scale_runs for the scale rows); CPU = median user+system"
 echo "# fake roots in $BENCH_TMPDIR ($(stat -f -c %T "$WORK"))"
 echo "| figure | CPU | anchor | anchor CPU | ratio | wall (median) |"
 echo "|---|---:|---|---:|---:|---:|"
