@@ -209,7 +209,7 @@ struct doctor {
         struct vc_pci_dev **all; /* every device, borrowed from topo */
         size_t n_all;
         size_t *by_addr;         /* the indices of all[] in address order: a device, and the
-                                  * devices of a bus, found by bisection (find_dev(), bus_range()) */
+                                  * devices of a bus, found by bisection (lower_bound()) */
         char **cmdline;
         struct vc_modinfo *mods; /* the modules of the root's kernel */
         const char *kver;        /* its release (NULL when unknown), owned by mods */

@@ -661,8 +661,6 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
         if (!f)
                 return -ENOMEM;
         fputs(ENABLE_HEADER, f);
-        /* One host-critical scan for all the groups (lib/bind.h, "critical"), under the lock. */
-        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         for (size_t i = 0; i < n_groups; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
                 for (size_t k = 0; g && k < vc_group_n_devices(g); k++) {

@@ -162,7 +162,7 @@ boot = yes"
         assert_equal "$(fk_override 0000:02:00.0)" vfio-pci
         kmod_load e1000e # the rest of the boot: the host NIC's module, which the override keeps off
         assert_equal "$(fk_driver 0000:02:00.0)" ""
-        run vc release group:5
+        run vc --timeout 300 release group:5 # the kernel let go: a bound for a loaded machine
         assert_success
         assert_equal "$(fk_override 0000:02:00.0)" ""
         assert_equal "$(fk_driver 0000:02:00.0)" e1000e
@@ -175,7 +175,7 @@ boot = yes"
         assert_line --partial "group 5 not claimed now"
         fk_unstick
         kmod_load e1000e
-        run vc apply
+        run vc --timeout 300 apply # the kernel let go: a bound for a loaded machine
         assert_success
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
         [ -e "$ROOT/dev/vfio/5" ]
