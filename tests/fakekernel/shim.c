@@ -1236,6 +1236,17 @@ out:
         return r;
 }
 
+/* The shim is not linked with libkmod (every program under it would pay for loading libkmod and
+ * libcrypto, tests/bench/bench.sh's anchors included): a program that reaches the functions
+ * below has libkmod loaded, by its link or lib/modules.c's dlopen(), and its names are found
+ * after the shim's. */
+static const char *module_name(struct kmod_module *mod) {
+        static const char *(*get_name)(const struct kmod_module *);
+        if (!get_name)
+                get_name = next("kmod_module_get_name");
+        return get_name ? get_name(mod) : NULL;
+}
+
 EXPORT int kmod_module_probe_insert_module(struct kmod_module *mod, unsigned int flags,
                                            const char *extra_options,
                                            int (*run_install)(struct kmod_module *m, const char *cmdline,
@@ -1250,7 +1261,7 @@ EXPORT int kmod_module_probe_insert_module(struct kmod_module *mod, unsigned int
                         next("kmod_module_probe_insert_module");
                 return real ? real(mod, flags, extra_options, run_install, data, print_action) : -ENOSYS;
         }
-        const char *name = kmod_module_get_name(mod);
+        const char *name = module_name(mod);
         if (!name)
                 return -EINVAL;
         return module_load(name, flags & KMOD_PROBE_FAIL_ON_LOADED);
@@ -1261,7 +1272,7 @@ EXPORT int kmod_module_insert_module(struct kmod_module *mod, unsigned int flags
                 int (*real)(struct kmod_module *, unsigned, const char *) = next("kmod_module_insert_module");
                 return real ? real(mod, flags, options) : -ENOSYS;
         }
-        const char *name = kmod_module_get_name(mod);
+        const char *name = module_name(mod);
         if (!name)
                 return -EINVAL;
         /* init_module(2) on a loaded module: EEXIST */
