@@ -32,3 +32,13 @@ if ldd "$bin" 2>/dev/null | grep -q libvirt; then
         exit 1
 fi
 echo "ok - ldd shows no libvirt"
+# Nor may the fake kernel's shim (tests/fakekernel/shim.c), preloaded into the programs the suite
+# and make bench run: each of them would load libkmod and, through it, libcrypto, and make
+# bench's figures and their anchors alike would carry that cost (docs/PERFORMANCE.md).
+shim="${abs_top_builddir:-.}/.libs/libfakekernel.so"
+if [ -f "$shim" ]; then
+        case "$(readelf -d "$shim" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')" in
+        *libkmod*) echo "not ok - the fake kernel's shim needs libkmod: $shim"; exit 1 ;;
+        esac
+        echo "ok - the fake kernel's shim does not need libkmod"
+fi
