@@ -90,6 +90,67 @@ VC_TOPOLOGY=(
         -device qemu-xhci,id=xhci,bus=pcie.0,addr=0a.0
 )
 
+# lab_qemu_watched SERIAL PATTERN SECS LOG QEMU-ARGS...: run QEMU under `timeout -k 10 SECS`,
+# its stdout and stderr appended to LOG, and return its exit status. While it runs, the serial
+# log SERIAL is watched, from where it ended when QEMU started, for a line of the guest's
+# userspace (grep -E PATTERN). A TCG guest's kernel has been seen to stall before userspace
+# while the host was loaded (RCU: "timer wakeup didn't happen": the timer interrupt not
+# delivered, nothing more on the console), and would sit there until SECS ran out. Without such
+# a line within VC_LAB_USERSPACE_BOUND seconds (default 400; a normal boot takes 5 to 30 s of
+# guest time, a TCG guest on a loaded host several times that), QEMU is stopped, LAB_STALLED
+# is set to 1 and 124 returned: nothing of vfio-claim has run then, and the caller may boot
+# again.
+LAB_STALLED=0
+lab_qemu_watched() {
+        local serial=$1 pattern=$2 secs=$3 log=$4 bound=${VC_LAB_USERSPACE_BOUND:-400} off=0 t=0 pid rc=0
+        shift 4
+        LAB_STALLED=0
+        [[ -f $serial ]] && off=$(stat -c %s "$serial")
+        timeout -k 10 "$secs" "$@" >>"$log" 2>&1 &
+        pid=$!
+        # Process substitution, not a pipe: under pipefail a writer killed by grep's early exit
+        # would turn a match into a failure.
+        while kill -0 "$pid" 2>/dev/null && ! grep -Eq "$pattern" < <(tail -c +"$((off + 1))" "$serial" 2>/dev/null); do
+                if ((t >= bound)); then
+                        LAB_STALLED=1
+                        kill "$pid" 2>/dev/null || true
+                        wait "$pid" 2>/dev/null || true
+                        return 124
+                fi
+                sleep 2
+                t=$((t + 2))
+        done
+        wait "$pid" || rc=$?
+        return "$rc"
+}
+
+# Lines that only the guest's userspace prints on its console (loglevel=4 keeps the kernel's
+# own quiet): the lab's "@@VC" and "@@BOOT" lines, initramfs-tools' "Loading, please wait...",
+# udevd's start in either initramfs.
+LAB_USERSPACE_LINES='@@VC |@@BOOT|Loading, please wait|Starting systemd-udevd'
+
+# lab_qemu_boot SERIAL SECS LOG QEMU-ARGS...: lab_qemu_watched with LAB_USERSPACE_LINES, and a
+# boot whose kernel stalled before userspace made again, once. Its serial log is first moved to
+# SERIAL.stalled (QEMU's "file:" serial truncates it at start; with LAB_SERIAL_APPENDS=1, a
+# chardev with append=on, it stays where it is and the next boot appends), and the function
+# named by LAB_BEFORE_RETRY, if any, is called (a disk image to make again, a pipe reader to
+# restart). Returns QEMU's exit status (124 and LAB_STALLED=1 when the second boot stalled too).
+lab_qemu_boot() {
+        local serial=$1 rc=0 kept=$1
+        lab_qemu_watched "$serial" "$LAB_USERSPACE_LINES" "${@:2}" || rc=$?
+        ((LAB_STALLED)) || return "$rc"
+        if [[ ${LAB_SERIAL_APPENDS:-0} != 1 ]]; then
+                kept=$serial.stalled
+                mv "$serial" "$kept" 2>/dev/null || true
+        fi
+        msg "the guest's kernel reached no userspace in ${VC_LAB_USERSPACE_BOUND:-400} s (its console: $kept); booting it again, once"
+        [[ -z ${LAB_BEFORE_RETRY:-} ]] || "$LAB_BEFORE_RETRY"
+        rc=0
+        lab_qemu_watched "$serial" "$LAB_USERSPACE_LINES" "${@:2}" || rc=$?
+        ((LAB_STALLED)) && msg "again no userspace in ${VC_LAB_USERSPACE_BOUND:-400} s (console: $serial)"
+        return "$rc"
+}
+
 # lab_collect LOGDIR QEMU-STATUS: decode the files the guest sent
 # (@@VC data NAME base64...), write LOGDIR/serial.txt (without \r),
 # LOGDIR/tap and LOGDIR/scenario-output.txt, print the TAP. Returns 1 on any

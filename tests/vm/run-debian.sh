@@ -221,7 +221,19 @@ if ((usb_stick)); then
         bg_pids+=($!)
 fi
 qrc=0
-timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
+# A kernel that stalls before the guest's userspace prints its first line is booted again, once
+# (lab_qemu_boot in lib.sh), from the same overlay, which nothing has written then; both boots
+# stay in the serial log. The monitor's reader ends with the first QEMU: it is started again.
+restart_monitor_reader() {
+        if ((usb_stick)); then
+                cat "$run/mon.out" >>"$logdir/monitor.log" &
+                bg_pids+=($!)
+        fi
+}
+# shellcheck disable=SC2034 # both read by lab_qemu_boot
+LAB_BEFORE_RETRY=restart_monitor_reader LAB_SERIAL_APPENDS=1
+: >"$logdir/qemu.stderr"
+lab_qemu_boot "$logdir/serial.log" "$timeout_s" "$logdir/qemu.stderr" "${qemu[@]}" || qrc=$?
 # A --prepare script asked for a reboot and the guest powered off: boot it again through the
 # initramfs it rebuilt, read from the overlay with debugfs (no loop device, no mount).
 if [[ -n $prepare ]] && ((qrc == 0)) && grep -q '^@@VC diag powering off' "$logdir/serial.log" &&
@@ -235,7 +247,7 @@ if [[ -n $prepare ]] && ((qrc == 0)) && grep -q '^@@VC diag powering off' "$logd
         msg "booting the Debian guest again, through the initramfs it rebuilt"
         boot_args "$run/initrd.next"
         left=$(awk -v a="$t_disk" -v t="$timeout_s" -v n="$(date +%s.%N)" 'BEGIN { l = t - (n - a); print (l < 60 ? 60 : int(l)) }')
-        timeout -k 10 "$left" "${qemu[@]}" 2>>"$logdir/qemu.stderr" || qrc=$?
+        lab_qemu_boot "$logdir/serial.log" "$left" "$logdir/qemu.stderr" "${qemu[@]}" || qrc=$?
 fi
 t_end=$(date +%s.%N)
 rc=0

@@ -175,7 +175,9 @@ if ((shell)); then
         qemu+=(-chardev "stdio,id=con,mux=on,signal=off,logfile=$logdir/serial.log" -mon chardev=con,mode=readline)
         "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
 else
-        timeout -k 10 "$timeout_s" "${qemu[@]}" 2>"$logdir/qemu.stderr" || qrc=$?
+        # A kernel that stalls before the guest's init prints its first line is booted again,
+        # once (lab_qemu_boot in lib.sh).
+        lab_qemu_boot "$logdir/serial.log" "$timeout_s" "$logdir/qemu.stderr" "${qemu[@]}" || qrc=$?
 fi
 t_end=$(date +%s.%N)
 times >"$run/cpu.after"

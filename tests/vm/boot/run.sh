@@ -137,23 +137,13 @@ in_chroot() { # DIR CMD...: with /proc, /sys, /dev
         return $rc
 }
 
-# Lines only the initramfs's /init and what it starts print on the console (loglevel=4 keeps the
-# kernel's own quiet): initramfs-tools' "Loading, please wait...", udevd's start (dracut and
-# initramfs-tools), the report. A serial log without any of them never reached userspace.
-reached_userspace() { tr -d '\r' 2> /dev/null < "$1" | grep -q -e 'Loading, please wait' -e 'Starting systemd-udevd' -e '@@BOOT'; }
-
-# How long a guest may take to reach the initramfs's /init (a normal boot: 5 to 30 s of guest
-# time; a TCG guest on a loaded host several times that). A kernel of this TCG guest has been
-# seen to stall before it (RCU: "timer wakeup didn't happen", the timer interrupt not delivered,
-# no userspace line ever): nothing of vfio-claim has run then, so that boot is made again, once.
-USERSPACE_BOUND=${VC_LAB_USERSPACE_BOUND:-400}
-
-# qemu_boot NAME IMG INITRD CMDLINE-EXTRA ROOT: one boot; 0 done (whatever it did), 1 killed
-# before it reached userspace
+# qemu_boot NAME IMG INITRD CMDLINE-EXTRA ROOT: one boot; a kernel that stalls before the
+# initramfs's first line is booted again, once, on a fresh image (lab_qemu_boot in lib.sh)
 qemu_boot() {
-        local name=$1 img=$2 initrd=$3 extra=$4 root=$5 pid t=0
-        rm -f "$LOG/$name.serial"
-        timeout "${VC_LAB_TIMEOUT:-900}" qemu-system-x86_64 \
+        local name=$1 img=$2 initrd=$3 extra=$4 root=$5
+        rm -f "$LOG/$name.serial" "$LOG/$name.qemu"
+        LAB_BEFORE_RETRY=remake_image lab_qemu_boot "$LOG/$name.serial" "${VC_LAB_TIMEOUT:-900}" "$LOG/$name.qemu" \
+                qemu-system-x86_64 \
                 -accel "${VC_LAB_ACCEL:-tcg,thread=multi}" -cpu max -smp 2 -m 1536 \
                 -machine q35,kernel-irqchip=split -device intel-iommu,intremap=on \
                 -nographic -no-reboot -serial "file:$LOG/$name.serial" -monitor none \
@@ -174,19 +164,13 @@ qemu_boot() {
                 -netdev user,id=n4,net=10.0.14.0/24 -device e1000e,bus=rp4,netdev=n4 \
                 -drive file="$img",format=raw,if=none,id=d0 \
                 -device virtio-blk-pci,bus=pcie.0,addr=09.0,drive=d0 \
-                -device qemu-xhci,bus=pcie.0,addr=0a.0 > "$LOG/$name.qemu" 2>&1 &
-        pid=$!
-        while kill -0 "$pid" 2> /dev/null && ! reached_userspace "$LOG/$name.serial"; do
-                if [ "$t" -ge "$USERSPACE_BOUND" ]; then
-                        kill "$pid" 2> /dev/null
-                        wait "$pid" 2> /dev/null
-                        return 1
-                fi
-                sleep 2
-                t=$((t + 2))
-        done
-        wait "$pid" 2> /dev/null || true
-        return 0
+                -device qemu-xhci,bus=pcie.0,addr=0a.0 || true
+}
+
+# remake_image: lab_qemu_boot's LAB_BEFORE_RETRY in boot(), whose locals it sees
+remake_image() {
+        rm -f "$img"
+        mke2fs -q -t ext4 -d "$root" -L root "$img" 4G > /dev/null 2>&1
 }
 
 # boot NAME ROOT INITRD CMDLINE-EXTRA: boot the guest, leave the report in $LOG/NAME.report
@@ -194,13 +178,7 @@ boot() {
         local name=$1 root=$2 initrd=$3 extra=$4 img=$LOG/$1.img
         mke2fs -q -t ext4 -d "$root" -L root "$img" 4G > /dev/null 2>&1
         say "booting $name (serial: $LOG/$name.serial)"
-        if ! qemu_boot "$name" "$img" "$initrd" "$extra" "$root"; then
-                mv "$LOG/$name.serial" "$LOG/$name.stalled.serial"
-                say "$name: the guest's kernel did not reach the initramfs in ${USERSPACE_BOUND} s (no userspace line on its console: $LOG/$name.stalled.serial); booting it again, once"
-                rm -f "$img"
-                mke2fs -q -t ext4 -d "$root" -L root "$img" 4G > /dev/null 2>&1
-                qemu_boot "$name" "$img" "$initrd" "$extra" "$root" || say "$name: again no userspace in ${USERSPACE_BOUND} s"
-        fi
+        qemu_boot "$name" "$img" "$initrd" "$extra" "$root"
         rm -f "$img"
         tr -d '\r' < "$LOG/$name.serial" | sed -n 's/^.*@@BOOT //p' > "$LOG/$name.report"
 }
