@@ -121,6 +121,10 @@ for n in 256 1024 4096; do
 done
 mapfile -t r < <("$CPU" "$runs" "$VC" --version -- /bin/true)
 row "\`vfio-claim --version\` (start of the CLI)" "fork+exec /bin/true" "${r[0]}" "${r[1]}"
+# What the shim adds to every program started under it (rows 3 to 6, figure and anchor alike):
+# test infrastructure, not vfio-claim's work; shown so that the ratios above can be read.
+mapfile -t r < <("$CPU" "$runs" LD_PRELOAD="$SHIM" FAKEKERNEL_ROOT="$WORK/rt" /bin/true -- /bin/true)
+row "fork+exec /bin/true under the fake kernel's shim (in rows 3 to 6, figure and anchor alike)" "fork+exec /bin/true" "${r[0]}" "${r[1]}"
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
 echo "# $runs runs per figure ($hook_runs for the 16-device hook, $scale_runs for the scale rows); CPU = median user+system"

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-/* cpu-bench RUNS [-k] [-i INPUT] COMMAND [ARGS...] [-- COMMAND [ARGS...]]...
+/* cpu-bench RUNS [-k] [-i INPUT] [NAME=VALUE...] COMMAND [ARGS...] [-- [NAME=VALUE...] COMMAND [ARGS...]]...
  *
  * Start each COMMAND RUNS times (fork, stdin from INPUT or /dev/null, stdout and stderr to
  * /dev/null, wait4) and measure each run's CPU time (user + system, from the rusage wait4()
@@ -8,7 +8,9 @@
  * to the end of wait4(). The commands take turns run by run: a pair such as claim and release
  * makes round trips, and a change of load hits every command alike. Prints one line per
  * command: "cpu_median_us cpu_min_us wall_median_us". A run that exits non-zero is an error
- * unless -k (doctor exits 1 when it has a failing finding). Used by tests/bench/bench.sh. */
+ * unless -k (doctor exits 1 when it has a failing finding). A COMMAND may begin with NAME=VALUE
+ * words, set in that command's environment only (as env(1) would, without starting it). Used by
+ * tests/bench/bench.sh. */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -38,8 +40,17 @@ static double tv_us(struct timeval tv) {
         return (double) tv.tv_sec * 1e6 + (double) tv.tv_usec;
 }
 
+/* The command's leading NAME=VALUE words: how many. */
+static int n_assignments(char **cmd) {
+        int n = 0;
+        while (cmd[n] && cmd[n][0] != '/' && strchr(cmd[n], '='))
+                n++;
+        return n;
+}
+
 static int run_once(char **cmd, const char *input, int devnull, bool keep_going, double *ret_cpu,
                     double *ret_wall) {
+        int n_env = n_assignments(cmd);
         int in = open(input, O_RDONLY | O_CLOEXEC);
         if (in < 0) {
                 fprintf(stderr, "cpu-bench: %s: %s\n", input, strerror(errno));
@@ -56,7 +67,10 @@ static int run_once(char **cmd, const char *input, int devnull, bool keep_going,
                 if (dup2(in, STDIN_FILENO) < 0 || dup2(devnull, STDOUT_FILENO) < 0 ||
                     dup2(devnull, STDERR_FILENO) < 0)
                         _exit(127);
-                execv(cmd[0], cmd);
+                for (int i = 0; i < n_env; i++)
+                        if (putenv(cmd[i]) != 0)
+                                _exit(127);
+                execv(cmd[n_env], cmd + n_env);
                 _exit(127);
         }
         close(in);
@@ -70,7 +84,8 @@ static int run_once(char **cmd, const char *input, int devnull, bool keep_going,
         *ret_wall = now_us() - start;
         *ret_cpu = tv_us(ru.ru_utime) + tv_us(ru.ru_stime);
         if (!WIFEXITED(status) || WEXITSTATUS(status) == 127 || (!keep_going && WEXITSTATUS(status) != 0)) {
-                fprintf(stderr, "cpu-bench: %s: exit status %d\n", cmd[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+                fprintf(stderr, "cpu-bench: %s: exit status %d\n", cmd[n_env],
+                        WIFEXITED(status) ? WEXITSTATUS(status) : -1);
                 return -1;
         }
         return 0;
@@ -83,7 +98,8 @@ int main(int argc, char **argv) {
         const char *input = "/dev/null";
 
         if (argc < 3 || (runs = atoi(argv[1])) < 1) {
-                fprintf(stderr, "usage: cpu-bench RUNS [-k] [-i INPUT] COMMAND [ARGS...] [-- COMMAND [ARGS...]]...\n");
+                fprintf(stderr, "usage: cpu-bench RUNS [-k] [-i INPUT] [NAME=VALUE...] COMMAND [ARGS...] "
+                                "[-- [NAME=VALUE...] COMMAND [ARGS...]]...\n");
                 return 2;
         }
         for (;;) {
