@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <libudev.h>
 #include <limits.h>
@@ -537,6 +538,44 @@ struct vc_ctx *vc_ctx_ref(struct vc_ctx *ctx) {
         return ctx;
 }
 
+/* libudev serves the hwdb's names of PCI ids only (list, show, doctor, the consent prompt): it
+ * is opened on first use, not linked, so that a program that never names a device (the udev
+ * helper, the hook's worker, status, apply) does not map and relocate it at its start
+ * (docs/PERFORMANCE.md, "Start of the CLI"). Without it there are no names, as without a hwdb. */
+#define UDEV_SYMBOLS(X)                                                                            \
+        X(udev_new)                                                                                \
+        X(udev_unref)                                                                              \
+        X(udev_hwdb_new)                                                                           \
+        X(udev_hwdb_unref)                                                                         \
+        X(udev_hwdb_get_properties_list_entry)                                                     \
+        X(udev_list_entry_get_next)                                                                \
+        X(udev_list_entry_get_name)                                                                \
+        X(udev_list_entry_get_value)
+
+#define X(name) static __typeof__(name) *sym_##name;
+UDEV_SYMBOLS(X)
+#undef X
+
+static pthread_once_t udev_dl_once = PTHREAD_ONCE_INIT;
+static bool udev_dl_ok;
+
+static void udev_dl_open(void) {
+        void *h = dlopen("libudev.so.1", RTLD_NOW | RTLD_LOCAL);
+        if (!h)
+                return;
+#define X(name)                                                                                    \
+        if (!(sym_##name = (__typeof__(name) *) dlsym(h, #name)))                                  \
+                return;
+        UDEV_SYMBOLS(X)
+#undef X
+        udev_dl_ok = true;
+}
+
+static bool udev_dl(void) {
+        (void) pthread_once(&udev_dl_once, udev_dl_open);
+        return udev_dl_ok;
+}
+
 struct vc_ctx *vc_ctx_unref(struct vc_ctx *ctx) {
         if (!ctx || --ctx->n_ref > 0)
                 return NULL;
@@ -545,8 +584,10 @@ struct vc_ctx *vc_ctx_unref(struct vc_ctx *ctx) {
                 free(ctx->names[i].model);
         }
         free(ctx->names);
-        udev_hwdb_unref(ctx->hwdb);
-        udev_unref(ctx->udev);
+        if (ctx->hwdb)
+                sym_udev_hwdb_unref(ctx->hwdb);
+        if (ctx->udev)
+                sym_udev_unref(ctx->udev);
         if (ctx->root[0])
                 unconfine(ctx->root);
         strv_free(ctx->modules_not_loaded);
@@ -633,8 +674,8 @@ const char *vc_sysroot_from_environment(void) {
 }
 
 struct udev *vc_ctx_get_udev(struct vc_ctx *ctx) {
-        if (!ctx->udev)
-                ctx->udev = udev_new();
+        if (!ctx->udev && udev_dl())
+                ctx->udev = sym_udev_new();
         return ctx->udev;
 }
 
@@ -643,7 +684,7 @@ struct udev_hwdb *vc_ctx_get_hwdb(struct vc_ctx *ctx) {
                 ctx->hwdb_tried = true;
                 struct udev *u = vc_ctx_get_udev(ctx);
                 if (u)
-                        ctx->hwdb = udev_hwdb_new(u);
+                        ctx->hwdb = sym_udev_hwdb_new(u);
         }
         return ctx->hwdb;
 }
@@ -669,9 +710,7 @@ static int names_grow(struct vc_ctx *ctx) {
         return 0;
 }
 
-/* One hwdb query is a match of the modalias against the database's patterns (tens of thousands
- * of instructions); a host has few distinct ids and many devices of each (SR-IOV VFs), so each
- * id is asked once per context, its answer (names or none) kept. */
+/* The names of @vendor:@device in the hwdb: NULL each that it has not; -ENOENT without a hwdb. */
 static int hwdb_query(struct vc_ctx *ctx, uint16_t vendor, uint16_t device, char **ret_vendor, char **ret_model) {
         struct udev_hwdb *hwdb = vc_ctx_get_hwdb(ctx);
         _cleanup_free_ char *v = NULL, *m = NULL;
@@ -681,10 +720,10 @@ static int hwdb_query(struct vc_ctx *ctx, uint16_t vendor, uint16_t device, char
                 return -ENOENT;
         /* The database is keyed by modalias prefixes: vendor alone, then vendor and device. */
         snprintf(modalias, sizeof modalias, "pci:v%08Xd%08X", vendor, device);
-        struct udev_list_entry *e;
-        udev_list_entry_foreach(e, udev_hwdb_get_properties_list_entry(hwdb, modalias, 0)) {
-                const char *name = udev_list_entry_get_name(e);
-                const char *value = udev_list_entry_get_value(e);
+        for (struct udev_list_entry *e = sym_udev_hwdb_get_properties_list_entry(hwdb, modalias, 0); e;
+             e = sym_udev_list_entry_get_next(e)) {
+                const char *name = sym_udev_list_entry_get_name(e);
+                const char *value = sym_udev_list_entry_get_value(e);
                 char **target = streq(name, "ID_VENDOR_FROM_DATABASE") ? &v
                               : streq(name, "ID_MODEL_FROM_DATABASE")  ? &m
                                                                        : NULL;

@@ -26,6 +26,11 @@ esac
 case "$needed" in
 *libxml2*) echo "not ok - vfio-claim needs libxml2 at start: $needed"; exit 1 ;;
 esac
+# libudev too: lib/root.c opens it for the hwdb's device names (list, show, doctor), which
+# status, apply and the like never ask for.
+case "$needed" in
+*libudev*) echo "not ok - vfio-claim needs libudev at start: $needed"; exit 1 ;;
+esac
 echo "ok - vfio-claim needs: $needed"
 if ldd "$bin" 2>/dev/null | grep -q libvirt; then
         echo "not ok - vfio-claim loads libvirt at start: $(ldd "$bin" | grep libvirt | tr -s ' \t' ' ')"

@@ -643,13 +643,14 @@ boot = yes'
         [ "$(fk_driver 0000:02:00.0)" != vfio-pci ]
 }
 
-@test "libkmod is opened only to load a module: not linked, not mapped for a group claimed already" {
+@test "libkmod is opened only to load a module, libudev only to name a device: neither linked, neither mapped for a group claimed already" {
         local bin=$UDEV_HELPER
         [ -x "$abs_top_builddir/.libs/vfio-claim-udev" ] && bin=$abs_top_builddir/.libs/vfio-claim-udev
         run readelf -d "$bin"
         assert_success
         assert_output --partial '(NEEDED)'
         refute_output --partial libkmod
+        refute_output --partial libudev
         fake_root twin-nics
         conf '[device guest-nic]
 match = 0000:02:00.0
@@ -657,13 +658,14 @@ boot = yes'
         run pass
         assert_success
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
-        # the event of the claimed device, outside the shim (which links libkmod itself): the
-        # loader never opens libkmod
+        # the event of the claimed device, outside the shim: the loader opens neither libkmod nor
+        # libudev (the hwdb's names, lib/root.c)
         run --separate-stderr env LD_DEBUG=files ACTION=add SUBSYSTEM=pci \
                 DEVPATH=/devices/pci0000:00/0000:02:00.0 PCI_SLOT_NAME=0000:02:00.0 PCI_ID=8086:10D3 \
                 VFIO_CLAIM_SYSROOT="$ROOT" VFIO_CLAIM_LOG=stderr "$UDEV_HELPER"
         assert_success
         [[ $stderr == *"file=libinih"* ]] # LD_DEBUG works
         [[ $stderr != *libkmod* ]]
+        [[ $stderr != *libudev* ]]
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
 }
