@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 #include "compat.h"
 #include "name.h"
 #include "pci.h"

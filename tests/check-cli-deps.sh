@@ -13,24 +13,16 @@ if [ ! -x "$bin" ] || ! readelf -h "$bin" >/dev/null 2>&1; then
         exit 1
 fi
 needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
-case "$needed" in
-*libvirt*) echo "not ok - vfio-claim needs libvirt at start: $needed"; exit 1 ;;
-esac
-# libkmod too: lib/modules.c opens it when a module is first loaded or looked up, doctor's
-# module inspection included.
-case "$needed" in
-*libkmod*) echo "not ok - vfio-claim needs libkmod at start: $needed"; exit 1 ;;
-esac
-# libxml2 too (and through it ICU and libstdc++): lib/xml-load.c opens it when a domain XML is
-# first read or written, which list and status never do.
-case "$needed" in
-*libxml2*) echo "not ok - vfio-claim needs libxml2 at start: $needed"; exit 1 ;;
-esac
-# libudev too: lib/root.c opens it for the hwdb's device names (list, show, doctor), which
-# status, apply and the like never ask for.
-case "$needed" in
-*libudev*) echo "not ok - vfio-claim needs libudev at start: $needed"; exit 1 ;;
-esac
+# Nor libkmod (lib/modules.c opens it when a module is first loaded or looked up, doctor's
+# module inspection included), libxml2 (and through it ICU and libstdc++: lib/xml-load.c opens it
+# when a domain XML is first read or written, which list and status never do) or libudev
+# (lib/root.c opens it for the hwdb's device names: list, show, doctor; status and apply never
+# ask for them).
+for lib in libvirt libkmod libxml2 libudev; do
+        case "$needed" in
+        *"$lib"*) echo "not ok - vfio-claim needs $lib at start: $needed"; exit 1 ;;
+        esac
+done
 echo "ok - vfio-claim needs: $needed"
 if ldd "$bin" 2>/dev/null | grep -q libvirt; then
         echo "not ok - vfio-claim loads libvirt at start: $(ldd "$bin" | grep libvirt | tr -s ' \t' ' ')"

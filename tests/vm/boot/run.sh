@@ -167,7 +167,8 @@ qemu_boot() {
                 -device qemu-xhci,bus=pcie.0,addr=0a.0 || true
 }
 
-# remake_image: lab_qemu_boot's LAB_BEFORE_RETRY in boot(), whose locals it sees
+# remake_image: the guest's disk from boot()'s root, whose locals it sees (also lab_qemu_boot's
+# LAB_BEFORE_RETRY)
 remake_image() {
         rm -f "$img"
         mke2fs -q -t ext4 -d "$root" -L root "$img" 4G > /dev/null 2>&1
@@ -176,7 +177,7 @@ remake_image() {
 # boot NAME ROOT INITRD CMDLINE-EXTRA: boot the guest, leave the report in $LOG/NAME.report
 boot() {
         local name=$1 root=$2 initrd=$3 extra=$4 img=$LOG/$1.img
-        mke2fs -q -t ext4 -d "$root" -L root "$img" 4G > /dev/null 2>&1
+        remake_image
         say "booting $name (serial: $LOG/$name.serial)"
         qemu_boot "$name" "$img" "$initrd" "$extra" "$root"
         rm -f "$img"
