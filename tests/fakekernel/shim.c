@@ -28,7 +28,6 @@
 #include <fnmatch.h>
 #include <libkmod.h>
 #include <limits.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -59,9 +58,12 @@ static char root[PATH_MAX];      /* realpath of FAKEKERNEL_ROOT */
 static char root_raw[PATH_MAX];  /* as given */
 static bool active;
 static bool host_mode;           /* FAKEKERNEL_HOST=1: ROOT is the programs' "/" */
+/* This task is inside the shim (its own calls are the real ones). Thread-local; the writer of
+ * lib/stuck.c, a process that shares its parent's memory, shares its parent's copy: it is in the
+ * shim only while its parent waits for it, and is not counted in while it may be killed (a
+ * STUCK write). */
 static __thread int in_shim;
-static pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-static struct fk_model model;    /* guarded by mutex + flock */
+static struct fk_model model;    /* guarded by the flock of lock() */
 
 static ssize_t (*real_write)(int, const void *, size_t);
 static int (*real_fflush)(FILE *);
@@ -171,13 +173,13 @@ static const char *redirect(const char *path, char *buf, size_t n) {
 
 static void read_waits_for_device(int dirfd, const char *path, int flags);
 
-static bool read_takes_device_lock(const char *path, int flags);
+static bool read_takes_device_lock(int dirfd, const char *path, int flags);
 
 static int fix_flags(int dirfd, const char *path, int flags) {
         /* sysfs ignores O_TRUNC and cannot create files.  Where the path lies is looked up (a
          * readlink(2) of the directory's fd for a relative path) only when it matters: for a
          * flag to drop or a read that waits for the device lock, not for every open. */
-        if (!(flags & (O_TRUNC | O_CREAT)) && !read_takes_device_lock(path, flags))
+        if (!(flags & (O_TRUNC | O_CREAT)) && !read_takes_device_lock(dirfd, path, flags))
                 return flags;
         if (path_under_sys(dirfd, path)) {
                 flags &= ~(O_TRUNC | O_CREAT);
@@ -297,21 +299,20 @@ static int fk_open(const char *name, int flags) {
         return real_open(p, flags | O_CLOEXEC, 0644);
 }
 
-static int lock_fd = -1;
-
-static void lock(void) {
-        pthread_mutex_lock(&mutex);
-        lock_fd = fk_open("lock", O_RDWR | O_CREAT);
-        if (lock_fd >= 0)
-                while (flock(lock_fd, LOCK_EX) < 0 && errno == EINTR)
+/* The model's lock: flock on a descriptor of its own (an open file description per taker, so
+ * threads wait for each other as processes do), which the kernel lets go with the task that
+ * holds it, killed or not. Returns the descriptor for unlock(), or -1. */
+static int lock(void) {
+        int fd = fk_open("lock", O_RDWR | O_CREAT);
+        if (fd >= 0)
+                while (flock(fd, LOCK_EX) < 0 && errno == EINTR)
                         ;
+        return fd;
 }
 
-static void unlock(void) {
-        if (lock_fd >= 0)
-                close(lock_fd);
-        lock_fd = -1;
-        pthread_mutex_unlock(&mutex);
+static void unlock(int fd) {
+        if (fd >= 0)
+                close(fd);
 }
 
 /* The write counter, "N\n" in ROOT/.fakekernel/counter: read and rewritten through one open. */
@@ -511,16 +512,34 @@ static int devlock_take(const char *addr, int how) {
 }
 
 /* A read of driver_override or sriov_numvfs waits for the device lock (here at open(), in
- * Linux at the first read(); the difference does not matter to a program that opens to read). */
-static bool read_takes_device_lock(const char *path, int flags) {
+ * Linux at the first read(); the difference does not matter to a program that opens to read).
+ * The device is named by PATH's last two components, or for a PATH of one component (lib/stuck.c's
+ * writer opens the attribute in a directory its parent opened), by DIRFD's path. */
+static bool read_device(int dirfd, const char *path, int flags, char *addr, size_t n) {
+        if (in_shim || !path || (flags & O_ACCMODE) != O_RDONLY || (flags & O_PATH))
+                return false;
+        if (strchr(path, '/') || dirfd == AT_FDCWD)
+                return attr_device(path, false, addr, n);
+        if (!attr_locks_device(path, false))
+                return false;
+        char l[64], dir[PATH_MAX], full[PATH_MAX + NAME_MAX + 2];
+        snprintf(l, sizeof l, "/proc/self/fd/%d", dirfd);
+        ssize_t k = readlink(l, dir, sizeof dir - 1);
+        if (k <= 0)
+                return false;
+        dir[k] = '\0';
+        snprintf(full, sizeof full, "%s/%s", dir, path);
+        return attr_device(full, false, addr, n);
+}
+
+static bool read_takes_device_lock(int dirfd, const char *path, int flags) {
         char addr[16];
-        return !in_shim && path && (flags & O_ACCMODE) == O_RDONLY && attr_device(path, false, addr, sizeof addr);
+        return read_device(dirfd, path, flags, addr, sizeof addr);
 }
 
 static void read_waits_for_device(int dirfd, const char *path, int flags) {
         char addr[16];
-        (void) dirfd;
-        if (in_shim || (flags & O_ACCMODE) != O_RDONLY || !attr_device(path, false, addr, sizeof addr))
+        if (!read_device(dirfd, path, flags, addr, sizeof addr))
                 return;
         int saved = errno;
         int fd = devlock_take(addr, LOCK_SH);
@@ -531,9 +550,9 @@ static void read_waits_for_device(int dirfd, const char *path, int flags) {
 
 /* A KILL fault: logged, then the whole process group of the writer dies (SIGKILL), as when an
  * admin or the OOM killer ends a program in the middle of a transaction. */
-static void die(const char *key, const void *data, size_t n) {
+static void die(const char *key, const void *data, size_t n, int lk) {
         log_op(key, data, n, KILL);
-        unlock();
+        unlock(lk);
         (void) kill(0, SIGKILL);
         hang();
 }
@@ -1018,6 +1037,7 @@ static int stuck_write(const char *rel, int fd, const void *data, size_t n, int 
         if (pid < 0)
                 return -errno;
         if (pid == 0) {
+                in_shim++; /* its own copy: the write goes on in the shim */
                 (void) setsid(); /* out of the writer's process group: kill(0) does not end it */
                 /* keep only the attribute and the lock: not the caller's pipes */
                 for (int k = 0; k < 1024; k++)
@@ -1030,10 +1050,10 @@ static int stuck_write(const char *rel, int fd, const void *data, size_t n, int 
                         if (!fk_exists(".fakekernel"))
                                 _exit(EIO); /* the tree is gone */
                         if (fk_exists(".fakekernel/unstick")) {
-                                lock();
+                                int lk = lock();
                                 r = model_write(rel, fd, data, n);
                                 log_op(rel, data, n, -r);
-                                unlock();
+                                unlock(lk);
                                 break;
                         }
                         nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
@@ -1054,21 +1074,22 @@ static int stuck_write(const char *rel, int fd, const void *data, size_t n, int 
 static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
         char addr[64];
         int fault, r, devlock = -1;
-        in_shim++;
         /* the device lock first, as a store() takes it inside the kernel: a write waits for a
-         * stuck one on the same device without holding up writes to other devices */
+         * stuck one on the same device without holding up writes to other devices (a wait that
+         * a kill may end: not counted in, see in_shim) */
         if (write_device(rel, data, n, addr, sizeof addr))
                 devlock = devlock_take(addr, LOCK_EX);
-        lock();
+        in_shim++;
+        int lk = lock();
         long number = next_write_number();
         fault = fault_for(number, rel, false);
         if (fault == STUCK && fk_exists(".fakekernel/unstick"))
                 fault = 0; /* released: STUCK faults are over */
         if (fault == KILL)
-                die(rel, data, n);
+                die(rel, data, n, lk);
         if (fault == HANG) {
                 log_op(rel, data, n, HANG);
-                unlock();
+                unlock(lk);
                 if (devlock >= 0)
                         close(devlock);
                 in_shim--;
@@ -1076,9 +1097,10 @@ static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
         }
         if (fault == STUCK) {
                 log_op(rel, data, n, STUCK);
-                unlock();
-                r = stuck_write(rel, fd, data, n, devlock);
+                unlock(lk);
+                /* out before a wait that a kill may end: see in_shim */
                 in_shim--;
+                r = stuck_write(rel, fd, data, n, devlock);
                 if (r < 0) {
                         errno = -r;
                         return -1;
@@ -1089,7 +1111,7 @@ static ssize_t sys_write(const char *rel, int fd, const void *data, size_t n) {
         if (!fault && r < 0)
                 fk_model_forget(&model); /* a failed store may have changed the tables unsaved */
         log_op(rel, data, n, -r);
-        unlock();
+        unlock(lk);
         if (devlock >= 0)
                 close(devlock);
         in_shim--;
@@ -1180,13 +1202,13 @@ static int module_load(const char *name, bool fail_on_loaded) {
         normalize(mod);
         snprintf(key, sizeof key, "modprobe:%s", mod);
         in_shim++;
-        lock();
+        int lk = lock();
         int fault = fault_for(0, key, true);
         if (fault == KILL)
-                die(key, "", 0);
+                die(key, "", 0, lk);
         if (fault == HANG) {
                 log_op(key, "", 0, HANG);
-                unlock();
+                unlock(lk);
                 in_shim--;
                 hang();
         }
@@ -1231,7 +1253,7 @@ out:
         if (!fault && r < 0)
                 fk_model_forget(&model); /* a failed load may have changed the tables unsaved */
         log_op(key, "", 0, -r);
-        unlock();
+        unlock(lk);
         in_shim--;
         return r;
 }
@@ -1317,9 +1339,9 @@ static long refuse_module(const char *what) {
         char key[PATH_MAX + 16];
         snprintf(key, sizeof key, "init_module:%s", what);
         in_shim++;
-        lock();
+        int lk = lock();
         log_op(key, "", 0, EPERM);
-        unlock();
+        unlock(lk);
         in_shim--;
         errno = EPERM;
         return -1;
