@@ -45,9 +45,6 @@ static int make_state_dir(struct vc_ctx *ctx, char **ret) {
         return 0;
 }
 
-/* The fd of the last lock taken, so that forked children can drop their copy. */
-static int last_lock_fd = -1;
-
 int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
         _cleanup_free_ char *dir = NULL, *path = NULL;
         int r;
@@ -80,15 +77,8 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                         vc_sleep_us(10000);
                 }
         }
-        last_lock_fd = fd;
         *ret_fd = TAKE_FD(fd);
         return 0;
-}
-
-void vc_state_lock_drop_in_child(void) {
-        if (last_lock_fd >= 0)
-                (void) close(last_lock_fd);
-        last_lock_fd = -1;
 }
 
 /* ------------------------------------------------------------------ records */

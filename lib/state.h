@@ -55,9 +55,6 @@
  * -ETIMEDOUT (or -EWOULDBLOCK for a single try) when another writer holds it. The state
  * directory is created (0755) when missing. */
 int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd);
-/* For a forked child that may outlive its parent (a write stuck in the kernel): close this
- * process's copy of the most recently taken lock, so that the lock dies with the parent. */
-void vc_state_lock_drop_in_child(void);
 
 enum vc_record_state {
         VC_RECORD_CLAIMING,  /* writes under way, or interrupted by a crash */

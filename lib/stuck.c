@@ -4,21 +4,29 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
-#include <string.h>
-#include <sys/socket.h>
+#include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#if HAVE_VALGRIND_VALGRIND_H
+#include <valgrind/valgrind.h>
+#endif
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "clock.h"
 #include "compat.h"
 #include "fileio.h"
 #include "log.h"
 #include "root.h"
-#include "state.h"
 #include "stuck.h"
 #include "sysfs.h"
 
@@ -27,18 +35,33 @@
 
 /* One writer process serves every timed access of this process, each over a socketpair: the
  * parent opens the attribute (an open takes no device lock) and hands the descriptor over with
- * the value; the writer makes the one write(2) (or read) and answers with its result. A fork and
- * its copy-on-write faults per write were most of the engine's own CPU in a claim
- * (docs/PERFORMANCE.md); the deadline is the same: the parent polls for the answer at most
- * @timeout_ms, then kills the writer, which is replaced at the next access. The writer holds
- * nothing of ours: not the state lock, not stdin/stdout/stderr (for the libvirt hook, pipes
- * libvirt reads until every writer has closed them), only its end of the socket. */
+ * the value; the writer makes the one write(2) and answers with its result. For a read, the
+ * parent opens the attribute's directory and the writer the attribute (in Linux the read takes
+ * the lock; tests/fakekernel/shim.c models it at the open). A fork and its copy-on-write faults
+ * per write were most of the engine's own CPU in a claim (docs/PERFORMANCE.md); the deadline is
+ * the same: the parent polls for the answer at most @timeout_ms, then kills the writer, which is
+ * replaced at the next access. The writer holds nothing of ours: not the state lock, not
+ * stdin/stdout/stderr (for the libvirt hook, pipes libvirt reads until every writer has closed
+ * them), only its end of the socket.
+ *
+ * The writer is a process of its own that shares our memory (clone(CLONE_VM), as vfork() does
+ * without stopping us): a separate process because a task blocked in the kernel would keep a
+ * thread group, and so our exit, from ending; sharing memory because copying it was most of
+ * what the writer cost (its page tables at the fork, a fault for every page either side wrote
+ * afterwards, their teardown at its exit; docs/PERFORMANCE.md). It runs on a stack of its own,
+ * with every signal blocked (only SIGKILL ends it), and touches nothing of ours but that stack:
+ * no heap, no globals, only system calls on its own descriptors. errno is the one exception: the
+ * writer's is the thread's that started it, written only while that thread waits in poll() for
+ * the answer, or after the writer was killed (a task killed in the kernel never returns to run
+ * our code). Under valgrind, which does not run such a child, it is a fork() as before. */
 #define MAX_VALUE 4096
+#define WRITER_STACK_SIZE (256 * 1024)
 
 static struct {
         pid_t pid;   /* the writer; 0: none */
         pid_t owner; /* the process that started it (a forked child does not inherit it) */
         int fd;      /* our end of the socket */
+        void *stack; /* the mapping it runs on (a guard page first); NULL for a fork()ed one */
         bool atexit_done;
 } writer = { .fd = -1 };
 
@@ -71,17 +94,15 @@ static void writer_main(int sock) {
                                 k = write(fd, buf + 1, len);
                         while (k < 0 && errno == EINTR);
                         r = k < 0 ? -errno : (size_t) k != len ? -EIO : 0;
-                } else {
-                        /* The open too: reading driver_override may take the device lock at the
-                         * open (tests/fakekernel/shim.c models it there). @fd: the root the
-                         * path is relative to, or none (an absolute path on the host). */
+                } else if (fd < 0)
+                        r = -EBADF;
+                else {
+                        /* @fd: the attribute's directory, resolved by the parent (inside its
+                         * root); the name is one component. */
                         char rb[256];
                         buf[n] = '\0';
-                        int afd = fd >= 0 ? vc_open_in_root(fd, buf + 1, O_RDONLY | O_NOCTTY, 0)
-                                          : open(buf + 1, O_RDONLY | O_NOCTTY | O_CLOEXEC);
-                        if (afd < 0)
-                                r = fd >= 0 ? afd : -errno;
-                        else if (read(afd, rb, sizeof rb) < 0)
+                        int afd = openat(fd, buf + 1, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+                        if (afd < 0 || read(afd, rb, sizeof rb) < 0)
                                 r = -errno;
                         if (afd >= 0)
                                 close(afd);
@@ -96,6 +117,16 @@ static void writer_main(int sock) {
 /* lib/clock.h, under the short name the wait loops below use. */
 static uint64_t now_ms(void) { return vc_now_ms(); }
 
+static void writer_stack_free(void *stack) {
+        if (!stack)
+                return;
+#ifdef __SANITIZE_ADDRESS__
+        /* the frames it never returned from stay poisoned for whatever is mapped here next */
+        ASAN_UNPOISON_MEMORY_REGION(stack, WRITER_STACK_SIZE);
+#endif
+        (void) munmap(stack, WRITER_STACK_SIZE);
+}
+
 /* Kill the writer (@kill) or let it end on EOF, and reap it within REAP_GRACE_MS: a writer
  * blocked in the kernel (D state) dies only when the kernel lets go; then it is left, and
  * reparented to init when we exit. */
@@ -103,6 +134,7 @@ static void writer_stop_within(bool kill_it, unsigned grace_ms) {
         if (writer.pid <= 0 || writer.owner != getpid()) {
                 writer.pid = 0;
                 writer.fd = -1; /* a forked copy's: not ours to close or to kill */
+                writer.stack = NULL;
                 return;
         }
         if (kill_it)
@@ -110,8 +142,13 @@ static void writer_stop_within(bool kill_it, unsigned grace_ms) {
         close(writer.fd);
         writer.fd = -1;
         uint64_t grace = now_ms() + grace_ms;
-        while (waitpid(writer.pid, NULL, WNOHANG) == 0 && now_ms() < grace)
+        pid_t w;
+        while ((w = waitpid(writer.pid, NULL, WNOHANG)) == 0 && now_ms() < grace)
                 nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 }, NULL);
+        /* Its stack is unmapped once it is gone; a writer left in the kernel keeps it. */
+        if (w == writer.pid)
+                writer_stack_free(writer.stack);
+        writer.stack = NULL;
         writer.pid = 0;
 }
 
@@ -127,31 +164,76 @@ static void writer_atexit(void) {
         writer_stop_within(false, EXIT_GRACE_MS);
 }
 
+/* The writer's start: its end of the socket on fd 0, every other fd closed (its own table: the
+ * state lock's descriptor and the caller's pipes go with it). @arg: that socket. */
+static int writer_child(void *arg) {
+        if (dup2((int) (intptr_t) arg, 0) < 0)
+                _exit(EXIT_FAILURE);
+        if (close_range(1, ~0U, 0) < 0)
+                for (int fd = 1; fd < 1024; fd++)
+                        (void) close(fd);
+        writer_main(0);
+        return 0;
+}
+
+static bool under_valgrind(void) {
+#if HAVE_VALGRIND_VALGRIND_H
+        return RUNNING_ON_VALGRIND;
+#else
+        return false;
+#endif
+}
+
+/* Start the writer on socket @sock: clone(CLONE_VM) onto a new stack (*ret_stack), or fork()
+ * under valgrind (*ret_stack NULL). Every signal is blocked while it starts, and stays blocked
+ * in it. */
+static pid_t writer_spawn(int sock, void **ret_stack) {
+        sigset_t all, old;
+        void *stack = NULL;
+        pid_t pid;
+
+        if (!under_valgrind()) {
+                stack = mmap(NULL, WRITER_STACK_SIZE, PROT_READ | PROT_WRITE,
+                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+                if (stack == MAP_FAILED)
+                        return negative_errno();
+                /* a guard page: an overflow faults instead of writing below the stack */
+                if (mprotect(stack, (size_t) sysconf(_SC_PAGESIZE), PROT_NONE) < 0) {
+                        int r = negative_errno();
+                        writer_stack_free(stack);
+                        return r;
+                }
+        }
+        sigfillset(&all);
+        (void) pthread_sigmask(SIG_SETMASK, &all, &old);
+        if (stack)
+                pid = clone(writer_child, (char *) stack + WRITER_STACK_SIZE, CLONE_VM | SIGCHLD,
+                            (void *) (intptr_t) sock);
+        else if ((pid = fork()) == 0)
+                (void) writer_child((void *) (intptr_t) sock);
+        int r = pid < 0 ? negative_errno() : pid;
+        (void) pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (r < 0)
+                writer_stack_free(stack);
+        *ret_stack = r < 0 ? NULL : stack;
+        return r;
+}
+
 static int writer_start(void) {
         int sv[2];
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return negative_errno();
-        pid_t pid = fork();
-        if (pid < 0) {
-                int r = negative_errno();
-                close(sv[0]);
-                close(sv[1]);
-                return r;
-        }
-        if (pid == 0) {
-                vc_state_lock_drop_in_child();
-                /* Our end of the socket on fd 0, every other fd closed. */
-                if (dup2(sv[1], 0) < 0)
-                        _exit(EXIT_FAILURE);
-                if (close_range(1, ~0U, 0) < 0)
-                        for (int fd = 1; fd < 1024; fd++)
-                                (void) close(fd);
-                writer_main(0);
-        }
+        void *stack;
+        pid_t pid = writer_spawn(sv[1], &stack);
         close(sv[1]);
+        if (pid < 0) {
+                close(sv[0]);
+                return pid;
+        }
         writer.pid = pid;
         writer.owner = getpid();
         writer.fd = sv[0];
+        writer.stack = stack;
         if (!writer.atexit_done)
                 writer.atexit_done = atexit(writer_atexit) == 0;
         return 0;
@@ -166,20 +248,17 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         if (len > MAX_VALUE)
                 return -E2BIG; /* sysfs takes one page at most */
         /* Inside a --sysroot, as vc_sysfs_write() opens (lib/root.h). Opening an attribute for
-         * writing takes no device lock, so we do it and hand the descriptor over; a read is
-         * opened by the writer, in our root (its descriptor handed over) or as given. */
+         * writing takes no device lock, so we do it and hand the descriptor over; for a read, its
+         * directory, and the writer opens the attribute in it. */
         const char *data = value;
-        size_t root_len = 0;
         _cleanup_close_ int fd = -1;
         if (value) {
                 if ((fd = vc_path_open(path, O_WRONLY | O_NOCTTY, 0)) < 0)
                         return fd;
         } else {
-                fd = vc_path_root_fd(path, &root_len);
-                if (fd < 0 && fd != -ENOENT)
+                if ((fd = vc_path_open_parent(path, &data)) < 0)
                         return fd;
-                data = fd >= 0 ? path + root_len + strspn(path + root_len, "/") : path;
-                if ((len = strlen(data)) > MAX_VALUE)
+                if ((len = strlen(data)) > NAME_MAX)
                         return -ENAMETOOLONG;
         }
         if (writer.pid > 0 && writer.owner != getpid())
@@ -197,16 +276,11 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         struct iovec iov = { .iov_base = buf, .iov_len = len + 1 };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
                             .msg_controllen = sizeof cm.space };
-        if (fd >= 0) {
-                struct cmsghdr *c = CMSG_FIRSTHDR(&m);
-                c->cmsg_level = SOL_SOCKET;
-                c->cmsg_type = SCM_RIGHTS;
-                c->cmsg_len = CMSG_LEN(sizeof(int));
-                memcpy(CMSG_DATA(c), &fd, sizeof fd);
-        } else {
-                m.msg_control = NULL;
-                m.msg_controllen = 0;
-        }
+        struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(c), &fd, sizeof fd);
         ssize_t k;
         do
                 k = sendmsg(writer.fd, &m, MSG_NOSIGNAL);

@@ -597,6 +597,42 @@ CELL(stuck_release_keeps_releasing_record, "gpu-audio") {
         vc_op_result_done(&res);
 }
 
+/* The mappings of this process (lines of /proc/self/maps). */
+static size_t mappings(void) {
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/maps", "re");
+        size_t n = 0;
+        int c;
+        if (!f)
+                return 0;
+        while ((c = fgetc(f)) != EOF)
+                n += c == '\n';
+        return n;
+}
+
+/* lib/stuck.c's writer shares this process's memory. Killed where the kernel holds it (a write
+ * stuck in a store(); a write waiting for the device lock that write holds), it must leave this
+ * process whole: its stack unmapped once reaped, and the fake kernel still modelling our writes
+ * (the shim's state is in the memory it shared). */
+CELL(killed_writer_leaves_the_process_whole, "gpu-audio") {
+        const char *unbind_audio = "/sys/bus/pci/drivers/snd_hda_intel/unbind";
+        const char *audio_override = "/sys/bus/pci/devices/0000:01:00.1/driver_override";
+
+        fake_inject(root, "glob:sys/bus/pci/drivers/snd_hda_intel/unbind STUCK\n");
+        ASSERT_ERRNO(vc_timed_access(unbind_audio, "0000:01:00.1", 300), ETIMEDOUT);
+        size_t after_one = mappings();
+        ASSERT_TRUE(after_one > 0);
+        /* the device lock is held: this one waits for it, and is killed waiting */
+        ASSERT_ERRNO(vc_timed_access(audio_override, "vfio-pci", 300), ETIMEDOUT);
+        ASSERT_EQ(mappings(), after_one);
+
+        /* A write to the other device goes through the fake kernel's model: the driver lets go. */
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/drivers/nouveau/unbind", GPU, 120000));
+        ASSERT_DRIVER(root, GPU, "none");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_EQ(fake_unstick(root), 0);
+        ASSERT_DRIVER(root, "0000:01:00.1", "none");
+}
+
 CELL(bridge_group_nics, "nics-bridge") {
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
         struct vc_op_result res = { 0 };
