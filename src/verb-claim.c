@@ -1155,15 +1155,20 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
 }
 
 /* disable and release: refuse a group a VM holds, give it back, and for disable drop it from the
- * configuration. */
-static int give_back(struct vc_cli *cli, const char *device, bool drop_config) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+ * configuration. @topology: the PCI devices as the caller read them, or NULL to read them here
+ * (the engine reads the group's devices again under the lock). */
+static int give_back(struct vc_cli *cli, const char *device, bool drop_config, const struct vc_topology *topology) {
+        _cleanup_(vc_topology_freep) struct vc_topology *own = NULL;
+        const struct vc_topology *t = topology;
         struct device_arg arg = {};
         int r;
 
-        r = load_all(cli, &t);
-        if (r != EXIT_DONE)
-                return r;
+        if (!t) {
+                r = load_all(cli, &own);
+                if (r != EXIT_DONE)
+                        return r;
+                t = own;
+        }
         r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
@@ -1282,8 +1287,10 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
                 snprintf(arg, sizeof arg, "group:%u", groups[i]);
                 /* disable: each group reads the configuration as the previous one left it. */
                 r = drop_config && i > 0 ? cli_reload_config(cli) : EXIT_DONE;
+                /* One read of the devices for all: each group is one of its own, which
+                         * the groups before it did not touch. */
                 if (r == EXIT_DONE)
-                        r = give_back(cli, arg, drop_config);
+                        r = give_back(cli, arg, drop_config, t);
                 if (r != EXIT_DONE) {
                         n_failed++;
                         if (ret == EXIT_DONE)
@@ -1335,10 +1342,10 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv) {
                 if (usb_arg_is_usb(cli, argv[0]))
                         return update_udev_rule(cli, usb_disable(cli, argv[0]));
         }
-        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true));
+        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true, NULL));
 }
 int verb_release(struct vc_cli *cli, int argc, char **argv) {
-        return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false);
+        return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false, NULL);
 }
 
 static int apply(struct vc_cli *cli) {
