@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,9 +52,10 @@
  * afterwards, their teardown at its exit; docs/PERFORMANCE.md). It runs on a stack of its own,
  * with every signal blocked (only SIGKILL ends it), and touches nothing of ours but that stack:
  * no heap, no globals, only system calls on its own descriptors. errno is the one exception: the
- * writer's is the thread's that started it, written only while that thread waits in poll() for
- * the answer, or after the writer was killed (a task killed in the kernel never returns to run
- * our code). Under valgrind, which does not run such a child, it is a fork() as before. */
+ * writer's is that of the thread that started it (the one thread that uses it), and is written
+ * only while that thread waits in poll() for the answer; a writer that outlives the wait is
+ * killed and reaped, or killed inside the kernel, from which a killed task never returns to run
+ * our code. Under valgrind, which does not run such a child, it is a fork() as before. */
 #define MAX_VALUE 4096
 #define WRITER_STACK_SIZE (256 * 1024)
 
@@ -127,6 +129,28 @@ static void writer_stack_free(void *stack) {
         (void) munmap(stack, WRITER_STACK_SIZE);
 }
 
+/* Reap the writer @pid within @grace_ms: true once it is. Its exit is waited for with a pidfd
+ * (Linux 5.3) where there is one, so that the wait ends when it does; else in steps of 200 µs. */
+static bool writer_reap(pid_t pid, unsigned grace_ms) {
+        _cleanup_close_ int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        uint64_t deadline = now_ms() + grace_ms;
+        for (;;) {
+                pid_t w = waitpid(pid, NULL, WNOHANG);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w != 0)
+                        return w == pid;
+                uint64_t now = now_ms();
+                if (now >= deadline)
+                        return false;
+                if (pidfd >= 0)
+                        (void) poll(&(struct pollfd){ .fd = pidfd, .events = POLLIN }, 1,
+                                    deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
+                else
+                        nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 }, NULL);
+        }
+}
+
 /* Kill the writer (@kill) or let it end on EOF, and reap it within REAP_GRACE_MS: a writer
  * blocked in the kernel (D state) dies only when the kernel lets go; then it is left, and
  * reparented to init when we exit. */
@@ -141,12 +165,8 @@ static void writer_stop_within(bool kill_it, unsigned grace_ms) {
                 (void) kill(writer.pid, SIGKILL);
         close(writer.fd);
         writer.fd = -1;
-        uint64_t grace = now_ms() + grace_ms;
-        pid_t w;
-        while ((w = waitpid(writer.pid, NULL, WNOHANG)) == 0 && now_ms() < grace)
-                nanosleep(&(struct timespec){ .tv_nsec = 200 * 1000 }, NULL);
         /* Its stack is unmapped once it is gone; a writer left in the kernel keeps it. */
-        if (w == writer.pid)
+        if (writer_reap(writer.pid, grace_ms))
                 writer_stack_free(writer.stack);
         writer.stack = NULL;
         writer.pid = 0;
