@@ -60,8 +60,8 @@ static bool active;
 static bool host_mode;           /* FAKEKERNEL_HOST=1: ROOT is the programs' "/" */
 /* This task is inside the shim (its own calls are the real ones). Thread-local; the writer of
  * lib/stuck.c, a process that shares its parent's memory, shares its parent's copy: it is in the
- * shim only while its parent waits for it, and is not counted in while it may be killed (a
- * STUCK write). */
+ * shim only while its parent waits for it, and is not counted in while it may be killed there
+ * (waiting for a device lock, a STUCK write). */
 static __thread int in_shim;
 static struct fk_model model;    /* guarded by the flock of lock() */
 
