@@ -87,8 +87,8 @@ static void writer_main(int sock) {
                         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
                                 memcpy(&fd, CMSG_DATA(c), sizeof fd);
                 int r = 0;
-                if (buf[0] == 'w' && fd < 0)
-                        r = -EBADF;
+                if (fd < 0)
+                        r = -EBADF; /* every request comes with a descriptor */
                 else if (buf[0] == 'w') {
                         size_t len = (size_t) n - 1;
                         ssize_t k;
@@ -96,9 +96,7 @@ static void writer_main(int sock) {
                                 k = write(fd, buf + 1, len);
                         while (k < 0 && errno == EINTR);
                         r = k < 0 ? -errno : (size_t) k != len ? -EIO : 0;
-                } else if (fd < 0)
-                        r = -EBADF;
-                else {
+                } else {
                         /* @fd: the attribute's directory, resolved by the parent (inside its
                          * root); the name is one component. */
                         char rb[256];

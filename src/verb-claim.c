@@ -1288,7 +1288,7 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
                 /* disable: each group reads the configuration as the previous one left it. */
                 r = drop_config && i > 0 ? cli_reload_config(cli) : EXIT_DONE;
                 /* One read of the devices for all: each group is one of its own, which
-                         * the groups before it did not touch. */
+                 * the groups before it did not touch. */
                 if (r == EXIT_DONE)
                         r = give_back(cli, arg, drop_config, t);
                 if (r != EXIT_DONE) {
