@@ -280,6 +280,57 @@ TEST(topology_group_from_device_link) {
         ASSERT_FALSE(vc_pci_dev_parent(vc_group_device(t->groups[0], 0), NULL));
 }
 
+TEST(topology_of_one_group) {
+        /* What a command about one device reads (enable, release): the device's iommu_group
+         * link, its group's devices directory and those devices; no other group's, nor a device
+         * with no group. Here reading every device fails, on one in another group. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL, *all = NULL;
+        struct vc_pci_addr a;
+        int group = 0;
+
+        tree_pci_dev(root, "0000:00:01.0", "0x060400\n", 1, 3);
+        tree_pci_dev(root, "0000:00:01.0/0000:01:00.1", "0x040300\n", 0, 7);
+        tree_pci_dev(root, "0000:00:01.0/0000:01:00.0", "0x030000\n", 0, 7);
+        tree_link(root, "sys/kernel/iommu_groups/7/devices/0000:01:00.1",
+                  "../../../../devices/pci0000:00/0000:00:01.0/0000:01:00.1");
+        tree_link(root, "sys/kernel/iommu_groups/7/devices/0000:01:00.0",
+                  "../../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+        tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, -1);
+        tree_pci_dev(root, "0000:00:03.0", "0x02zz00\n", 0, 8); /* a class that is not one */
+        tree_link(root, "sys/kernel/iommu_groups/8/devices/0000:00:03.0", "../../../../devices/pci0000:00/0000:00:03.0");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+
+        ASSERT_OK(vc_pci_addr_parse("01:00.1", &a));
+        ASSERT_OK(vc_pci_addr_iommu_group(ctx, &a, &group));
+        ASSERT_EQ(group, 7);
+        ASSERT_OK(vc_pci_addr_parse("00:02.0", &a));
+        ASSERT_OK(vc_pci_addr_iommu_group(ctx, &a, &group));
+        ASSERT_EQ(group, -1);
+        ASSERT_OK(vc_pci_addr_parse("00:09.0", &a));
+        ASSERT_EQ(vc_pci_addr_iommu_group(ctx, &a, &group), -ENODEV);
+        tree_link(root, "sys/devices/pci0000:00/0000:00:02.0/iommu_group", "../../../kernel/iommu_groups/x1");
+        ASSERT_OK(vc_pci_addr_parse("00:02.0", &a));
+        ASSERT_EQ(vc_pci_addr_iommu_group(ctx, &a, &group), -EBADMSG);
+
+        ASSERT_EQ(vc_topology_read(ctx, &all), -EBADMSG);
+        ASSERT_OK(vc_topology_read_group(ctx, 7, &t));
+        ASSERT_EQ(t->n_groups, 1);
+        ASSERT_EQ(vc_group_number(t->groups[0]), 7);
+        ASSERT_EQ(vc_group_n_devices(t->groups[0]), 2); /* in address order */
+        ASSERT_STREQ(vc_pci_dev_name(vc_group_device(t->groups[0], 0)), "0000:01:00.0");
+        ASSERT_STREQ(vc_pci_dev_name(vc_group_device(t->groups[0], 1)), "0000:01:00.1");
+        ASSERT_EQ(t->n_ungrouped, 0);
+        ASSERT_OK(vc_pci_addr_parse("01:00.1", &a));
+        ASSERT_TRUE(vc_topology_find_group(t, &a) == t->groups[0]);
+        ASSERT_OK(vc_pci_addr_parse("00:01.0", &a));
+        ASSERT_NULL(vc_topology_find_group(t, &a));
+        t = vc_topology_free(t);
+        ASSERT_EQ(vc_topology_read_group(ctx, 5, &t), -ENOENT);
+        ASSERT_NULL(t);
+}
+
 TEST(bridge_from_class_and_header) {
         /* The config space's header type is looked at only where the class is a bridge's or
          * undefined: the kernel shows any other class only with an endpoint's header. */
