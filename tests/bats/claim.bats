@@ -39,6 +39,46 @@ snapshot() { # drivers and overrides of every device, one line each
                 "0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel"
 }
 
+@test "enable and release of an address or group:N read only that group: a device elsewhere that cannot be read stops neither" {
+        fake_root gpu-audio
+        before=$(snapshot)
+        # the AHCI controller's group link names no group: reading every device fails on it
+        ln -sfn ../../../kernel/iommu_groups/x "$(readlink -f "$(fk_dev 0000:00:17.0)")/iommu_group"
+        run --separate-stderr vc list
+        assert_failure
+        [[ "$stderr" == *"cannot read the PCI devices"* ]]
+        run vc enable 0000:01:00.0
+        assert_success
+        assert_line 'IOMMU group 1: claimed for vfio'
+        assert_equal "$(fk_driver 0000:01:00.1)" vfio-pci
+        run vc release group:1
+        assert_success
+        assert_line 'IOMMU group 1: given back to the host drivers'
+        run vc enable 01:00.1
+        assert_success
+        run vc release 01:00.0
+        assert_success
+        assert_equal "$(snapshot)" "$before"
+        # a name reads every device (an entry may match ids anywhere): the failure is said
+        run --separate-stderr vc enable 0000-01-00.0
+        assert_failure
+        [[ "$stderr" == *"cannot read the PCI devices"* ]]
+        assert_equal "$(snapshot)" "$before"
+        # no such device, a device with no group, no such group: the messages of a read of all
+        ln -sfn ../../../kernel/iommu_groups/2 "$(readlink -f "$(fk_dev 0000:00:17.0)")/iommu_group"
+        rm "$(readlink -f "$(fk_dev 0000:02:00.0)")/iommu_group"
+        run --separate-stderr vc enable 0000:09:00.0
+        assert_failure
+        assert_equal "$stderr" "vfio-claim: 0000:09:00.0: no such PCI device"
+        run --separate-stderr vc release 0000:02:00.0
+        assert_failure
+        assert_equal "$stderr" "vfio-claim: 0000:02:00.0: the device has no IOMMU group (is the IOMMU enabled? see 'vfio-claim doctor')"
+        run --separate-stderr vc enable group:9
+        assert_failure
+        assert_equal "$stderr" "vfio-claim: group:9: no IOMMU group 9 on this host"
+        assert_equal "$(snapshot)" "$before"
+}
+
 @test "enable --boot writes boot = yes; apply afterwards has nothing to do" {
         fake_root gpu-audio
         run vc enable 01:00.1 --boot
