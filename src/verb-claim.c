@@ -767,8 +767,11 @@ static void boot_update_entry(struct vc_cli *cli, const struct vc_config_device 
         hint_boot_set_changed(cli, true);
 }
 
-static int enable(struct vc_cli *cli, char **argv) {
+/* @ret_config: the configuration as enable left it, read back after its own write (NULL when it
+ * wrote none), for the udev rule. */
+static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        _cleanup_(vc_config_freep) struct vc_config *check = NULL;
         _cleanup_free_ char *text = NULL, *path = NULL, *confd = NULL;
         struct device_arg arg = {};
         int r;
@@ -867,7 +870,6 @@ static int enable(struct vc_cli *cli, char **argv) {
                 r = vc_write_file_atomic(path, text, 0644);
         if (r >= 0) {
                 /* The new file must leave the configuration valid; otherwise take it back. */
-                _cleanup_(vc_config_freep) struct vc_config *check = NULL;
                 if (vc_config_load(cli->config_dir, &check) < 0) {
                         for (size_t i = 0; check && i < check->n_errors; i++)
                                 log_error("%s", check->errors[i]);
@@ -886,9 +888,12 @@ static int enable(struct vc_cli *cli, char **argv) {
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
         if (boot_update)
-                boot_update_entry(cli, arg.config_device);
-        else if (cli->boot)
-                hint_boot_set_changed(cli, true);
+                boot_update_entry(cli, arg.config_device); /* another write: @check is behind it */
+        else {
+                if (cli->boot)
+                        hint_boot_set_changed(cli, true);
+                *ret_config = TAKE_PTR(check);
+        }
         device_arg_done(&arg);
         return EXIT_DONE;
 }
@@ -1340,16 +1345,18 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
 /* enable, disable and apply leave the generated udev rule (lib/boot.h) saying what the
  * configuration says now, so that udev runs the helper for the devices it names from the next
  * PCI add event on. Only for the configuration the helper reads (not for --config DIR); a rule
- * that cannot be written is a warning: the boot pass writes it again at the next boot. */
-static int update_udev_rule(struct vc_cli *cli, int ret) {
-        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+ * that cannot be written is a warning: the boot pass writes it again at the next boot. @now
+ * (taken over, NULL: read it here): the configuration as the command left it, read back after
+ * its own write. */
+static int update_udev_rule_from(struct vc_cli *cli, int ret, struct vc_config *now) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = now;
         _cleanup_free_ char *dir = NULL;
         int r;
 
         if (cli->dry_run || vc_ctx_path(cli->ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 ||
             !streq(dir, cli->config_dir))
                 return ret;
-        if (vc_config_load(cli->config_dir, &cfg) < 0)
+        if (!cfg && vc_config_load(cli->config_dir, &cfg) < 0)
                 return ret; /* the helper claims nothing from an invalid configuration */
         r = vc_boot_rules_write(cli->ctx, cfg);
         if (r < 0)
@@ -1358,8 +1365,12 @@ static int update_udev_rule(struct vc_cli *cli, int ret) {
         return ret;
 }
 
+static int update_udev_rule(struct vc_cli *cli, int ret) { return update_udev_rule_from(cli, ret, NULL); }
+
 int verb_enable(struct vc_cli *cli, int argc, char **argv) {
-        return update_udev_rule(cli, enable(cli, argv));
+        struct vc_config *now = NULL;
+        int r = enable(cli, argv, &now);
+        return update_udev_rule_from(cli, r, now);
 }
 
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
