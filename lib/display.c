@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -137,10 +138,12 @@ static int found_add(struct found *f, const char *node, unsigned pid, const char
         return 0;
 }
 
-/* Which of @nodes the process @pid holds: its fd links read one by one. */
+/* Which of @nodes the process @pid holds: its fd links read one by one, as its fd directory
+ * lists them (getdents64() on the one descriptor: no copy of it for a listing, no list; a
+ * scan looks at every process, on every claim of a display group). */
 static int scan_process(const char *procdir, unsigned pid, char *const *nodes, struct found *f) {
         _cleanup_free_ char *path = NULL;
-        _cleanup_strv_free_ char **fds = NULL;
+        _Alignas(struct dirent64) char buf[8192];
         char target[4096];
         int r;
 
@@ -151,21 +154,26 @@ static int scan_process(const char *procdir, unsigned pid, char *const *nodes, s
         _cleanup_close_ int dfd = vc_path_open(path, O_RDONLY | O_DIRECTORY, 0);
         if (dfd < 0)
                 return 0; /* gone, or a kernel thread's fds we may not read */
-        int lfd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
-        if (lfd < 0)
-                return negative_errno();
-        if ((r = vc_dir_list_fd(lfd, &fds)) < 0)
-                return r == -ENOMEM ? r : 0;
-        for (char **i = fds; *i; i++) {
-                ssize_t k = readlinkat(dfd, *i, target, sizeof target - 1);
-                if (k <= 0)
+        for (;;) {
+                ssize_t n = getdents64(dfd, buf, sizeof buf);
+                if (n < 0 && errno == EINTR)
                         continue;
-                target[k] = '\0';
-                for (char *const *nd = nodes; *nd; nd++)
-                        if (streq(target, *nd) && (r = found_add(f, *nd, pid, procdir)) < 0)
-                                return r;
+                if (n <= 0)
+                        return 0; /* the end, or gone while we looked */
+                for (ssize_t off = 0; off < n;) {
+                        const struct dirent64 *de = (const struct dirent64 *) (buf + off);
+                        off += de->d_reclen;
+                        if (de->d_name[0] == '.')
+                                continue;
+                        ssize_t k = readlinkat(dfd, de->d_name, target, sizeof target - 1);
+                        if (k <= 0)
+                                continue;
+                        target[k] = '\0';
+                        for (char *const *nd = nodes; *nd; nd++)
+                                if (streq(target, *nd) && (r = found_add(f, *nd, pid, procdir)) < 0)
+                                        return r;
+                }
         }
-        return 0;
 }
 
 static int holder_cmp(const void *a, const void *b) {
