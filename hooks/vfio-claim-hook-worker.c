@@ -278,8 +278,8 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 struct wanted *w = &p->groups[i];
                 const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
 
-                /* One read of the group serves the checks below and the reset choices: the lock is
-                 * held and nothing is written until vc_group_claim(), which reads it again. */
+                /* One read of the group, under the lock, serves the checks below, the reset
+                 * choices and vc_group_claim() (opts.group). */
                 _cleanup_(vc_group_freep) struct vc_group *g = NULL;
                 r = vc_group_read(ctx, w->group, &g);
                 if (r < 0) {
@@ -316,6 +316,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .owner = vm,
                         .starter = starter.pid ? &starter : NULL,
                         .lock_held = true,
+                        .group = g,
                         .protect = config->protect,
                         .critical = &critical,
                 };

@@ -1053,7 +1053,8 @@ struct op {
         struct vc_claim_opts o;
         unsigned group;
         int lock_fd;
-        struct vc_group *g;       /* NULL: a release whose group has no device left */
+        const struct vc_group *g; /* NULL: a release whose group has no device left */
+        struct vc_group *g_own;   /* @g when the operation read it (not the caller's opts.group) */
         struct vc_record *found;  /* the record as the operation found it, NULL: none */
         struct vc_record *next;   /* the record the operation writes */
         struct vc_plan_member *members; /* the group as read, for the planner */
@@ -1068,7 +1069,7 @@ static void op_close(struct op *op) {
         txn_done(&op->t);
         if (op->lock_fd >= 0)
                 close(op->lock_fd);
-        vc_group_free(op->g);
+        vc_group_free(op->g_own);
         vc_record_free(op->found);
         vc_record_free(op->next);
         free(op->members);
@@ -1077,8 +1078,16 @@ static void op_close(struct op *op) {
         free(op->reset_methods);
 }
 
+/* A claim under a lock its caller holds may be given the group the caller read after taking it
+ * (opts.group): nothing can have changed it since but the kernel, which could as well change it
+ * right after a read here. */
 static int op_read_group(struct op *op) {
-        int r = vc_group_read(op->t.ctx, op->group, &op->g);
+        if (op->o.group && op->o.lock_held && vc_group_number(op->o.group) == op->group) {
+                op->g = op->o.group;
+                return 0;
+        }
+        int r = vc_group_read(op->t.ctx, op->group, &op->g_own);
+        op->g = op->g_own;
         return r < 0 ? txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r) : 0;
 }
 
@@ -1104,7 +1113,8 @@ static int op_open(struct op *op, struct vc_ctx *ctx, unsigned group, bool relea
         if ((r = check_owner(&op->t, op->found, op->o.owner)) < 0)
                 return r;
         if (release) {
-                r = vc_group_read(ctx, group, &op->g);
+                r = vc_group_read(ctx, group, &op->g_own);
+                op->g = op->g_own;
                 if (r == -ENOENT && op->found)
                         return 0; /* every device of the group is gone: nothing to give back */
                 if (r < 0)

@@ -131,6 +131,10 @@ struct vc_claim_opts {
         bool dry_run;          /* plan only: no sysfs write, no module load, no record */
         unsigned timeout_ms;   /* per sysfs write; 0: vc_ctx_get_unbind_timeout_ms() */
         bool lock_held;        /* the caller holds vc_state_lock() */
+        const struct vc_group *group; /* claim with lock_held: group N as the caller read it
+                                       * (vc_group_read()) after it took the lock, used instead
+                                       * of a read of its own (borrowed; ignored for another
+                                       * group, or without lock_held). NULL: read here */
         int lock_timeout_ms;   /* 0: 60 s; negative: wait forever */
         bool protect;          /* claim: refuse (-EPERM) when an endpoint it would move is
                                 * host-critical (endpoints already on vfio are not checked) */

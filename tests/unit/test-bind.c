@@ -321,6 +321,35 @@ CELL(protect_refuses_critical, "gpu-audio") {
         vc_op_result_done(&res);
 }
 
+CELL(group_read_by_the_caller_under_its_lock, "gpu-audio") {
+        /* A caller that holds the lock and read the group after taking it (the hook's prepare)
+         * hands that read to the claim (opts.group) instead of a second one; a read of another
+         * group is not used for this one. */
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        _cleanup_close_ int fd = -1;
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_state_lock(ctx, 0, &fd));
+        ASSERT_OK(vc_group_read(ctx, 1, &g));
+        ASSERT_OK(vc_group_claim(ctx, 4, &(struct vc_claim_opts){ .lock_held = true, .group = g }, &res));
+        ASSERT_TRUE(res.changed);
+        ASSERT_EQ(res.plan->n_devices, 1);
+        ASSERT_DRIVER(root, "0000:02:00.0", "vfio-pci");
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_EQ(fake_counter(root), 3);
+        vc_op_result_done(&res);
+        res = (struct vc_op_result){ 0 };
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .lock_held = true, .group = g }, &res));
+        ASSERT_EQ(res.plan->n_devices, 3);
+        ASSERT_DRIVER(root, "0000:01:00.0", "vfio-pci");
+        ASSERT_DRIVER(root, "0000:01:00.1", "vfio-pci");
+        ASSERT_DRIVER(root, "0000:00:01.0", "pcieport");
+        ASSERT_TRUE(vfio_node(root, 1));
+        ASSERT_EQ(fake_counter(root), 3 + 6);
+        vc_op_result_done(&res);
+}
+
 CELL(protect_scan_kept_for_the_operation, "gpu-audio") {
         /* An operation of several claims under one hold of the lock (the hook's groups of a
          * domain, enable of several groups) scans the host-critical devices once: the first
