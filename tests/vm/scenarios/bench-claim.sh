@@ -15,7 +15,7 @@
 # /dev/vfio/N, after every release the group is the host's exactly as before (vc_host_whole). The
 # timings are printed, never asserted. Then what one start of vfio-claim costs, one `strace -f -c`
 # each of a claim and a release (VGA group) and a full `strace -f -tt` of `vfio-claim enable` and
-# `disable` of the e1000e (sent back as bench-claim-strace.tar).
+# `disable`, then `release`, of the e1000e (sent back as bench-claim-strace.tar).
 B=/usr/libexec/vc-lab-bench
 N=${VC_BENCH_RUNS:-5}
 for t in vfio-claim driverctl udevadm; do
@@ -155,6 +155,17 @@ echo "  vfio-claim --version: $l3"
 echo "loader statistics of vfio-claim --version (LD_DEBUG=statistics):"
 LD_DEBUG=statistics "$VCB" --version 2>&1 >/dev/null | sed -n 's/^ *[0-9]*: *//p' | sed 's/^/  /'
 echo "shared objects vfio-claim loads: $(ldd "$VCB" | wc -l)"
+# Where the rest of a claim goes: status (the configuration and the records), and enable and
+# release with --dry-run (every read and check of the real command: the group, the consent, the
+# host-critical scan, the plan; no lock, no record, no write), the groups the host's.
+$B/cpu-bench "$N" "$VCB" status -- "$VCB" enable --dry-run "$E1E" -- "$VCB" release --dry-run "$E1E" \
+        -- "$VCB" enable --dry-run "$VGA" >$D/split.out 2>$D/split.err || cat $D/split.err
+echo "vfio-claim without writing, $N runs each (µs): median CPU, min CPU, median wall"
+{ read -r l1; read -r l2; read -r l3; read -r l4; } <$D/split.out
+echo "  status: $l1"
+echo "  enable --dry-run (e1000e): $l2"
+echo "  release --dry-run (e1000e, not claimed): $l3"
+echo "  enable --dry-run (display+audio): $l4"
 
 # System calls of one claim and one release of the display+audio group, each way.
 if command -v strace >/dev/null; then
@@ -185,9 +196,12 @@ if command -v strace >/dev/null; then
         # Full traces (timestamps, every process) of one enable and one disable of the e1000e's group.
         strace -f -tt -s 128 -o $D/trace.vfio-claim.enable "$VCB" enable "$E1E" >/dev/null 2>&1; udevadm settle -t 60
         strace -f -tt -s 128 -o $D/trace.vfio-claim.disable "$VCB" disable "$E1E" >/dev/null 2>&1; udevadm settle -t 60
+        "$VCB" enable "$E1E" >/dev/null 2>&1; udevadm settle -t 60
+        strace -f -tt -s 128 -o $D/trace.vfio-claim.release "$VCB" release "$E1E" >/dev/null 2>&1; udevadm settle -t 60
+        rm -f "$(vc_conf_of "$E1E")"
         vc_wait 30 vc_host_whole "$G_NIC" $EP_NIC &&
-                vc_ok "e1000e group $G_NIC the host's after the traced enable and disable" ||
-                { vc_not_ok "e1000e group $G_NIC after the traced enable and disable:$VC_WHY"; give_back NIC "$E1E"; }
+                vc_ok "e1000e group $G_NIC the host's after the traced enable, disable and release" ||
+                { vc_not_ok "e1000e group $G_NIC after the traced enable, disable and release:$VC_WHY"; give_back NIC "$E1E"; }
         tar -C $D -cf /tmp/bench-claim-strace.tar $(cd $D && ls strace.* trace.*)
         vc_send bench-claim-strace.tar /tmp/bench-claim-strace.tar
 else
