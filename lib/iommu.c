@@ -1,6 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
-#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,30 +313,6 @@ int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topolo
                 t->index[t->n_index++] = (struct vc_topology_entry){ .addr = *vc_pci_dev_addr(g->devices[i]),
                                                                      .group = g };
         *ret = TAKE_PTR(t);
-        return 0;
-}
-
-int vc_pci_addr_iommu_group(struct vc_ctx *ctx, const struct vc_pci_addr *addr, int *ret) {
-        _cleanup_free_ char *dir = NULL, *name = NULL;
-        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &dir, "%s", VC_PCI_ADDR_TO_STRING(addr));
-        if (r < 0)
-                return r;
-        _cleanup_close_ int dfd = vc_path_open(dir, O_PATH | O_DIRECTORY, 0);
-        if (dfd < 0)
-                return dfd == -ENOENT ? -ENODEV : dfd;
-        r = vc_sysfs_read_link_name_at(dfd, "iommu_group", &name);
-        if (r == -ENOENT) {
-                *ret = -1;
-                return 0;
-        }
-        if (r < 0)
-                return r;
-        char *end;
-        errno = 0;
-        long v = strtol(name, &end, 10);
-        if (!(name[0] >= '0' && name[0] <= '9') || errno != 0 || *end || v > INT32_MAX)
-                return -EBADMSG;
-        *ret = (int) v;
         return 0;
 }
 

@@ -56,10 +56,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_topology *, vc_topology_free);
  * group, no ungrouped device; vc_topology_find_group() finds only its members). -ENOENT when
  * there is no such group. */
 int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topology **ret);
-/* The IOMMU group of the device at @addr from its iommu_group link alone, without reading the
- * device: *ret the number, -1 when it has none. -ENODEV when there is no such device, -EBADMSG
- * for a link whose name is no group number. */
-int vc_pci_addr_iommu_group(struct vc_ctx *ctx, const struct vc_pci_addr *addr, int *ret);
 /* The group holding @addr, NULL when none does. */
 const struct vc_group *vc_topology_find_group(const struct vc_topology *t,
                                               const struct vc_pci_addr *addr);

@@ -662,17 +662,36 @@ static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, st
 }
 
 /* The IOMMU group from the iommu_group link (none: -1); -EBADMSG for a name that is not one. */
-static int pci_dev_read_group(struct dev_dir *dir, struct vc_pci_dev *d) {
+static int dir_read_group(struct dev_dir *dir, int *ret) {
         char buf[4096];
         const char *g = read_attr_link_last(dir, "iommu_group", buf, sizeof buf);
-        if (!g)
+        if (!g) {
+                *ret = -1;
                 return 0;
+        }
         char *end;
+        errno = 0;
         long v = strtol(g, &end, 10);
-        if (*end || end == g || v < 0 || v > INT32_MAX)
+        if (!isdigit((unsigned char) g[0]) || errno != 0 || *end || v > INT32_MAX)
                 return -EBADMSG;
-        d->iommu_group = (int) v;
+        *ret = (int) v;
         return 0;
+}
+
+static int pci_dev_read_group(struct dev_dir *dir, struct vc_pci_dev *d) {
+        return dir_read_group(dir, &d->iommu_group);
+}
+
+int vc_pci_addr_iommu_group(struct vc_ctx *ctx, const struct vc_pci_addr *addr, int *ret) {
+        _cleanup_free_ char *path = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &path, "%s", VC_PCI_ADDR_TO_STRING(addr));
+        if (r < 0)
+                return r;
+        _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
+        dir.fd = vc_path_open(path, O_PATH | O_DIRECTORY, 0);
+        if (dir.fd < 0)
+                return dir.fd == -ENOENT ? -ENODEV : dir.fd;
+        return dir_read_group(&dir, ret);
 }
 
 /* boot_vga: absent leaves the default. */

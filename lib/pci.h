@@ -75,6 +75,9 @@ const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d);
 const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d);
 /* IOMMU group number, -1 when the device has none. */
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d);
+/* The same for the device at @addr from its iommu_group link alone, without reading the device:
+ * -ENODEV when there is no such device, -EBADMSG for a link whose name is no group number. */
+int vc_pci_addr_iommu_group(struct vc_ctx *ctx, const struct vc_pci_addr *addr, int *ret);
 /* 1 or 0, -1 when the attribute is absent (not a VGA device). */
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d);
 /* Space-separated reset methods, "" when the kernel offers none, NULL when it has no attribute.
