@@ -1348,7 +1348,7 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
  * that cannot be written is a warning: the boot pass writes it again at the next boot. @now
  * (taken over, NULL: read it here): the configuration as the command left it, read back after
  * its own write. */
-static int update_udev_rule_from(struct vc_cli *cli, int ret, struct vc_config *now) {
+static int update_udev_rule(struct vc_cli *cli, int ret, struct vc_config *now) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = now;
         _cleanup_free_ char *dir = NULL;
         int r;
@@ -1365,12 +1365,10 @@ static int update_udev_rule_from(struct vc_cli *cli, int ret, struct vc_config *
         return ret;
 }
 
-static int update_udev_rule(struct vc_cli *cli, int ret) { return update_udev_rule_from(cli, ret, NULL); }
-
 int verb_enable(struct vc_cli *cli, int argc, char **argv) {
         struct vc_config *now = NULL;
         int r = enable(cli, argv, &now);
-        return update_udev_rule_from(cli, r, now);
+        return update_udev_rule(cli, r, now);
 }
 
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
@@ -1383,9 +1381,10 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv) {
         }
         if (!cli->all) {
                 if (usb_arg_is_usb(cli, argv[0]))
-                        return update_udev_rule(cli, usb_disable(cli, argv[0]));
+                        return update_udev_rule(cli, usb_disable(cli, argv[0]), NULL);
         }
-        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true, NULL));
+        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true, NULL),
+                                NULL);
 }
 int verb_release(struct vc_cli *cli, int argc, char **argv) {
         return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false, NULL);
@@ -1435,7 +1434,7 @@ static int apply(struct vc_cli *cli) {
 }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
-        return update_udev_rule(cli, apply(cli));
+        return update_udev_rule(cli, apply(cli), NULL);
 }
 
 static void format_time(uint64_t since, char buf[static 32]) {
