@@ -60,7 +60,11 @@ static int open_anonymous(int dfd, mode_t mode) {
  * power cut) leaves no `.NAME.XXXXXX` behind, except in the instant between link and rename.
  * Where O_TMPFILE is not available the temporary is named from the start. */
 int vc_write_file_atomic(const char *path, const char *content, mode_t mode) {
-        return vc_write_bytes_atomic(path, content, strlen(content), mode, true);
+        return vc_write_bytes_atomic(path, content, strlen(content), mode, VC_WRITE_REPLACE);
+}
+
+int vc_write_runtime_file(const char *path, const char *content, mode_t mode) {
+        return vc_write_bytes_atomic(path, content, strlen(content), mode, VC_WRITE_REPLACE | VC_WRITE_RUNTIME);
 }
 
 static int write_all(int fd, const void *data, size_t len) {
@@ -76,7 +80,13 @@ static int write_all(int fd, const void *data, size_t len) {
         return 0;
 }
 
-int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode, bool replace) {
+/* fsync() of @fd unless @flags say the file lives in RUNSTATEDIR. */
+static int sync_unless_runtime(int fd, unsigned flags) {
+        return !(flags & VC_WRITE_RUNTIME) && fsync(fd) < 0 ? negative_errno() : 0;
+}
+
+int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags) {
+        bool replace = flags & VC_WRITE_REPLACE;
         _cleanup_free_ char *tmp = NULL;
         const char *name;
         _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
@@ -89,8 +99,10 @@ int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t
         if (!anonymous && (fd = create_temporary(dfd, name, &tmp)) < 0)
                 return fd;
         r = write_all(fd, data, len);
-        if (r == 0 && (fchmod(fd, mode) < 0 || fsync(fd) < 0))
+        if (r == 0 && fchmod(fd, mode) < 0)
                 r = negative_errno();
+        if (r == 0)
+                r = sync_unless_runtime(fd, flags);
         if (r < 0)
                 goto fail;
         if (anonymous && !replace) {
@@ -99,7 +111,7 @@ int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t
                 r = vc_link_anonymous(fd, dfd, name);
                 if (r < 0)
                         return r;
-                return fsync(dfd) < 0 ? negative_errno() : 0;
+                return sync_unless_runtime(dfd, flags);
         }
         if (anonymous) {
                 r = -EEXIST;
@@ -121,21 +133,29 @@ int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t
         }
         if (!replace)
                 (void) unlinkat(dfd, tmp, 0);
-        return fsync(dfd) < 0 ? negative_errno() : 0;
+        return sync_unless_runtime(dfd, flags);
 fail:
         if (tmp)
                 (void) unlinkat(dfd, tmp, 0);
         return r;
 }
 
-int vc_unlink_durable(const char *path) {
+static int unlink_file(const char *path, unsigned flags) {
         const char *name;
         _cleanup_close_ int dfd = vc_path_open_parent(path, &name);
         if (dfd < 0)
                 return dfd == -ENOENT ? 0 : dfd;
         if (unlinkat(dfd, name, 0) < 0)
                 return errno == ENOENT ? 0 : negative_errno();
-        return fsync(dfd) < 0 ? negative_errno() : 0;
+        return sync_unless_runtime(dfd, flags);
+}
+
+int vc_unlink_durable(const char *path) {
+        return unlink_file(path, 0);
+}
+
+int vc_unlink_runtime_file(const char *path) {
+        return unlink_file(path, VC_WRITE_RUNTIME);
 }
 
 int vc_mkdir(const char *path, mode_t mode) {

@@ -630,19 +630,20 @@ static int record_path(struct vc_ctx *ctx, unsigned group, char **ret) {
 }
 
 int vc_record_write(struct vc_ctx *ctx, const struct vc_record *rec) {
-        _cleanup_free_ char *dir = NULL, *path = NULL, *text = NULL;
+        _cleanup_free_ char *path = NULL, *text = NULL;
         int r;
 
-        r = make_state_dir(ctx, &dir);
-        if (r < 0)
-                return r;
         r = record_path(ctx, rec->group, &path);
         if (r < 0)
                 return r;
         r = vc_record_format(rec, &text);
         if (r < 0)
                 return r;
-        r = vc_write_file_atomic(path, text, 0644);
+        /* The directory exists whenever the lock was taken (its file is in it): it is made
+         * here only when a write finds it missing. */
+        r = vc_write_runtime_file(path, text, 0644);
+        if (r == -ENOENT && (r = make_state_dir(ctx, NULL)) == 0)
+                r = vc_write_runtime_file(path, text, 0644);
         if (r < 0)
                 return log_debug_errno(r, "Cannot write %s: %m", path);
         log_debug("Wrote %s (state %s)", path, vc_record_state_to_string(rec->state));
@@ -674,7 +675,7 @@ int vc_record_remove(struct vc_ctx *ctx, unsigned group) {
         int r = record_path(ctx, group, &path);
         if (r < 0)
                 return r;
-        return vc_unlink_durable(path);
+        return vc_unlink_runtime_file(path);
 }
 
 int vc_record_list(struct vc_ctx *ctx, unsigned **ret, size_t *ret_n) {

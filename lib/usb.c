@@ -374,7 +374,7 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
         if (fclose(f) != 0)
                 return -ENOMEM;
         if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0 || (r = vc_mkdir_p(dir, 0755)) < 0 ||
-            (r = vc_write_file_atomic(path, text, 0644)) < 0)
+            (r = vc_write_runtime_file(path, text, 0644)) < 0)
                 return r;
         for (size_t i = 0; i < d->n_ifaces; i++) {
                 if (!is_host_driver(d->ifaces[i].driver))
@@ -386,7 +386,7 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
                         for (size_t k = 0; k < i; k++)
                                 if (is_host_driver(d->ifaces[k].driver))
                                         (void) iface_write(ctx, d->ifaces[k].driver, "bind", d->ifaces[k].name);
-                        (void) vc_unlink_durable(path);
+                        (void) vc_unlink_runtime_file(path);
                         return r;
                 }
         }
@@ -430,7 +430,7 @@ int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
         }
         if (first < 0)
                 return first;
-        return vc_unlink_durable(path);
+        return vc_unlink_runtime_file(path);
 }
 
 int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor, unsigned *ret_product) {
@@ -499,7 +499,7 @@ int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, unsigned *ret_ta
         }
         if (fclose(f) != 0)
                 return -ENOMEM;
-        if (changed && (r = vc_write_file_atomic(path, more, 0644)) < 0)
+        if (changed && (r = vc_write_runtime_file(path, more, 0644)) < 0)
                 return r;
         for (size_t i = 0; i < d->n_ifaces; i++) {
                 if (!is_host_driver(d->ifaces[i].driver))
@@ -631,5 +631,5 @@ int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *ow
         fprintf(f, "owner %s\n", owner);
         if (fclose(f) != 0)
                 return -ENOMEM;
-        return vc_write_file_atomic(path, out, 0644);
+        return vc_write_runtime_file(path, out, 0644);
 }

@@ -458,7 +458,7 @@ int verb_rom(struct vc_cli *cli, int argc, char **argv) {
                                  name, image[0], len > 1 ? image[1] : 0, file),
                        EXIT_FAILED;
 
-        r = vc_write_bytes_atomic(file, image, len, 0644, cli->force);
+        r = vc_write_bytes_atomic(file, image, len, 0644, cli->force ? VC_WRITE_REPLACE : 0);
         if (r == -EEXIST)
                 return log_error("%s exists; give --force to replace it", file), EXIT_FAILED;
         if (r < 0)

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "pci.h"
 #include "root.h"
 #include "state.h"
@@ -106,6 +112,58 @@ TEST(record_list_and_remove) {
         ASSERT_OK(vc_record_remove(ctx, 7)); /* again: nothing to do */
         _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
         ASSERT_ERRNO(vc_record_read(ctx, 7, &rec), ENOENT);
+}
+
+/* fsync() and fdatasync() fail with EROFS in this process from now on (a seccomp filter). */
+static int forbid_fsync(void) {
+        struct sock_filter code[] = {
+                BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fsync, 1, 0),
+                BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_fdatasync, 0, 1),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EROFS & SECCOMP_RET_DATA)),
+                BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+        };
+        struct sock_fprog prog = { .len = ELEMENTSOF(code), .filter = code };
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0)
+                return -errno;
+        return 0;
+}
+
+static void records_without_fsync(const char *root) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL, *back = NULL;
+        _cleanup_free_ char *conf = NULL;
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(forbid_fsync());
+        /* The filter works: a configuration file is made durable, so its write fails. */
+        ASSERT_OK(asprintf(&conf, "%s/x.conf", root));
+        ASSERT_ERRNO(vc_write_file_atomic(conf, "[device a]\n", 0644), EROFS);
+        /* A state record is not fsync()ed (lib/fileio.h, VC_WRITE_RUNTIME): written, replaced,
+         * read back and removed all the same, its directory made on the way. */
+        ASSERT_OK(vc_record_new(3, &rec));
+        ASSERT_OK(vc_record_write(ctx, rec));
+        rec->state = VC_RECORD_CLAIMED;
+        ASSERT_OK(vc_record_write(ctx, rec));
+        ASSERT_OK(vc_record_read(ctx, 3, &back));
+        ASSERT_EQ(back->state, VC_RECORD_CLAIMED);
+        ASSERT_OK(vc_record_remove(ctx, 3));
+        vc_record_free(TAKE_PTR(back));
+        ASSERT_ERRNO(vc_record_read(ctx, 3, &back), ENOENT);
+}
+
+TEST(records_are_not_fsynced) {
+        _cleanup_tree_ char *root = tree_new();
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                records_without_fsync(root);
+                free(TAKE_PTR(root)); /* the parent removes the tree */
+                _exit(test_failed ? 1 : 0);
+        }
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
+        ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 TEST(record_rejects_bad_content) {
