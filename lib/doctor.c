@@ -1341,7 +1341,7 @@ static int doctor_load(struct doctor *d) {
         if (d->opts->topology)
                 d->topo = d->opts->topology;
         else {
-                if ((r = vc_topology_read(d->ctx, &d->own_topo)) < 0)
+                if ((r = vc_topology_read(d->ctx, &d->own_topo, NULL)) < 0)
                         return r;
                 d->topo = d->own_topo;
         }

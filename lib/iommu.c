@@ -33,7 +33,14 @@ static int cmp_entry(const void *a, const void *b) {
 }
 
 /* The group's members, each read by path (vc_topology_read() reads every group at once). */
-static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
+/* A device's read failed: say which (@failure may be NULL). */
+static int device_failed(struct vc_read_failure *failure, const struct vc_pci_addr *a, int r) {
+        if (failure)
+                *failure = (struct vc_read_failure){ .device_known = true, .device = *a };
+        return r;
+}
+
+static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *dir = NULL;
         int r;
@@ -64,7 +71,7 @@ static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret
                 if (r == -ENODEV)
                         continue;
                 if (r < 0)
-                        return r;
+                        return device_failed(failure, &a, r);
                 g->n_devices++;
         }
         qsort(g->devices, g->n_devices, sizeof *g->devices, cmp_dev);
@@ -73,7 +80,7 @@ static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret
 }
 
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
-        return group_read(ctx, number, ret);
+        return group_read(ctx, number, ret, NULL);
 }
 
 struct vc_group *vc_group_free(struct vc_group *g) {
@@ -168,7 +175,8 @@ static struct vc_group *group_of(struct vc_topology *t, const unsigned *numbers,
 }
 
 /* Every device on the bus, in name order, read through one reader; none when there is no bus. */
-static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n) {
+static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n,
+                            struct vc_read_failure *failure) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
         int r;
@@ -202,7 +210,7 @@ static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t
                         continue; /* removed while we looked */
                 if (r < 0) {
                         vc_pci_dev_array_free(devs, n);
-                        return r;
+                        return device_failed(failure, &a, r);
                 }
                 n++;
         }
@@ -258,7 +266,7 @@ static int topology_place(struct vc_topology *t, const unsigned *numbers, size_t
  * group's devices directory, four system calls a group on hosts with thousands of groups; the
  * groups directory and /dev/vfio are listed once (docs/PERFORMANCE.md, "Scale"). A group whose
  * members are no PCI devices (other buses can share groups) is kept, with no member. */
-int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
+int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_read_failure *failure) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
         _cleanup_free_ unsigned *numbers = NULL, *nodes = NULL;
         _cleanup_free_ char *vfio_dir = NULL;
@@ -288,20 +296,25 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret) {
                                        bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
                 t->groups[t->n_groups++] = g;
         }
-        if ((r = read_bus_devices(ctx, &devs, &n_devs)) < 0 ||
+        if (failure)
+                *failure = (struct vc_read_failure){};
+        if ((r = read_bus_devices(ctx, &devs, &n_devs, failure)) < 0 ||
             (r = topology_place(t, numbers, n_numbers, devs, n_devs)) < 0)
                 return r;
         *ret = TAKE_PTR(t);
         return 0;
 }
 
-int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topology **ret) {
+int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topology **ret,
+                           struct vc_read_failure *failure) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
         int r;
 
+        if (failure)
+                *failure = (struct vc_read_failure){};
         if (!t || !(t->groups = calloc(2, sizeof *t->groups)))
                 return -ENOMEM;
-        r = group_read(ctx, number, &t->groups[0]);
+        r = group_read(ctx, number, &t->groups[0], failure);
         if (r < 0)
                 return r;
         t->n_groups = 1;

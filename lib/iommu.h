@@ -49,13 +49,22 @@ struct vc_topology {
         } *index;
         size_t n_index;
 };
-int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret);
+/* Which device a read of several failed on: set when one device's own read failed (its
+ * sysfs entry, e.g. an iommu_group link that names no group), left unset when the failure is
+ * elsewhere (a directory, memory). */
+struct vc_read_failure {
+        bool device_known;
+        struct vc_pci_addr device;
+};
+/* Every IOMMU group and PCI device of the host. @failure (may be NULL): see above. */
+int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_read_failure *failure);
 struct vc_topology *vc_topology_free(struct vc_topology *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_topology *, vc_topology_free);
 /* Only group @number and its members: what a command about one device or group needs (no other
  * group, no ungrouped device; vc_topology_find_group() finds only its members). -ENOENT when
  * there is no such group. */
-int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topology **ret);
+int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topology **ret,
+                           struct vc_read_failure *failure);
 /* The group holding @addr, NULL when none does. */
 const struct vc_group *vc_topology_find_group(const struct vc_topology *t,
                                               const struct vc_pci_addr *addr);

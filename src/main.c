@@ -343,12 +343,8 @@ static int load_needs(struct vc_cli *cli, const struct verb *v) {
                 if (r != EXIT_DONE)
                         return r;
         }
-        if (v->needs & NEEDS_TOPOLOGY) {
-                r = vc_topology_read(cli->ctx, &cli->topology);
-                if (r < 0)
-                        return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)),
-                               EXIT_FAILED;
-        }
+        if (v->needs & NEEDS_TOPOLOGY)
+                return cli_load_devices(cli, &cli->topology);
         return EXIT_DONE;
 }
 

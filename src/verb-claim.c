@@ -451,44 +451,6 @@ static int refuse_if_defined(struct vc_cli *cli, const struct vc_topology *t, co
         return EXIT_DONE;
 }
 
-/* The PCI devices as they are now (the configuration main() loaded: src/main.c, verbs[]). */
-static int load_all(struct vc_cli *cli, struct vc_topology **ret) {
-        int r = vc_topology_read(cli->ctx, ret);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)),
-                       EXIT_FAILED;
-        return EXIT_DONE;
-}
-
-/* The PCI devices a command about one DEVICE argument needs. An address or group:N names one
- * group, and only that group is read (its members: what enable and release look at before the
- * lock; the engine reads them again under it): on a host with many functions, reading them all
- * was most of enable's and release's system calls (docs/PERFORMANCE.md, "The claim on the real
- * kernel"). A name (its entry may match ids anywhere), an address of no device or of one with
- * no group, and a group that does not exist read all of them, so that cli_resolve_device() finds
- * what it finds with every device and says so. */
-static int load_for_arg(struct vc_cli *cli, const char *text, struct vc_topology **ret) {
-        struct vc_device_spec spec;
-        int group = -1;
-
-        if (vc_device_arg_parse(text, &spec) >= 0) {
-                if (spec.kind == VC_DEVICE_ARG_GROUP && spec.group <= INT32_MAX)
-                        group = (int) spec.group;
-                else if (spec.kind == VC_DEVICE_ARG_ADDRESS && vc_pci_addr_iommu_group(cli->ctx, &spec.addr, &group) < 0)
-                        group = -1;
-        }
-        if (group >= 0) {
-                int r = vc_topology_read_group(cli->ctx, (unsigned) group, ret);
-                if (r >= 0)
-                        return EXIT_DONE;
-                if (r != -ENOENT)
-                        return log_error_errno(r, "cannot read IOMMU group %d under %s: %m", group,
-                                               vc_ctx_root(cli->ctx)),
-                               EXIT_FAILED;
-        }
-        return load_all(cli, ret);
-}
-
 /* ------------------------------------------------------------------ after the boot set changed */
 
 /* Does @rel exist under the root (a link counts, dangling or not: an enabled unit is a link)? */
@@ -778,7 +740,7 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
 
         if (usb_arg_is_usb(cli, argv[0]))
                 return usb_enable(cli, argv[0]);
-        r = load_for_arg(cli, argv[0], &t);
+        r = cli_load_devices_for(cli, argv[0], &t);
         if (r != EXIT_DONE)
                 return r;
         r = cli_resolve_device(cli, t, argv[0], &arg);
@@ -1201,7 +1163,7 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
         if (!t) {
                 /* disable: an entry to drop may also select devices of other groups
                  * (plan_config_edits()), which only a read of all of them shows */
-                r = drop_config ? load_all(cli, &own) : load_for_arg(cli, device, &own);
+                r = drop_config ? cli_load_devices(cli, &own) : cli_load_devices_for(cli, device, &own);
                 if (r != EXIT_DONE)
                         return r;
                 t = own;
@@ -1291,7 +1253,7 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
         size_t n_recorded = 0, n = 0, n_failed = 0;
         int r, ret = EXIT_DONE;
 
-        r = load_all(cli, &t);
+        r = cli_load_devices(cli, &t);
         if (r != EXIT_DONE)
                 return r;
         r = vc_record_list(cli->ctx, &recorded, &n_recorded);
@@ -1396,7 +1358,7 @@ static int apply(struct vc_cli *cli) {
         size_t n = 0;
         int r;
 
-        r = load_all(cli, &t);
+        r = cli_load_devices(cli, &t);
         if (r != EXIT_DONE)
                 return r;
         groups = calloc(t->n_groups + 1, sizeof *groups);

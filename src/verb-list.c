@@ -208,9 +208,9 @@ int verb_show(struct vc_cli *cli, int argc, char **argv) {
 
         if (usb_arg_is_usb(cli, argv[0]))
                 return usb_show(cli, argv[0]);
-        r = vc_topology_read(cli->ctx, &t);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;
+        r = cli_load_devices_for(cli, argv[0], &t);
+        if (r != EXIT_DONE)
+                return r;
         r = cli_resolve_device(cli, t, argv[0], &arg);
         if (r != EXIT_DONE)
                 return r;

@@ -85,9 +85,9 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         bool configured = false;
         int r, ret;
 
-        r = vc_topology_read(cli->ctx, &t);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices: %m"), EXIT_FAILED;
+        ret = cli_load_devices_for(cli, device, &t);
+        if (ret != EXIT_DONE)
+                return ret;
         ret = cli_resolve_device(cli, t, device, &arg);
         if (ret != EXIT_DONE)
                 return ret;
@@ -416,9 +416,9 @@ int verb_rom(struct vc_cli *cli, int argc, char **argv) {
 
         if (isempty(file) || strlen(file) >= 4096)
                 return log_error("rom: \"%s\" is not a file name", file), EXIT_USAGE;
-        r = vc_topology_read(cli->ctx, &t);
-        if (r < 0)
-                return log_error_errno(r, "cannot read the PCI devices: %m"), EXIT_FAILED;
+        ret = cli_load_devices_for(cli, device, &t);
+        if (ret != EXIT_DONE)
+                return ret;
         ret = cli_resolve_device(cli, t, device, &arg);
         if (ret != EXIT_DONE)
                 return ret;

@@ -90,6 +90,37 @@ load helpers
         assert_equal "$(fk_writes)" 0
 }
 
+@test "show of an address or group:N reads only that group: a device elsewhere that cannot be read does not stop it" {
+        fake_root gpu-audio
+        # the AHCI controller's group link names no group: reading every device fails on it
+        ln -sfn ../../../kernel/iommu_groups/x "$(readlink -f "$(fk_dev 0000:00:17.0)")/iommu_group"
+        run --separate-stderr vc list
+        assert_failure
+        # the message names the device
+        [[ "$stderr" == "vfio-claim: cannot read the PCI devices under "*": 0000:00:17.0: Bad message" ]]
+        run --separate-stderr vc doctor
+        assert_failure
+        [[ "$stderr" == "vfio-claim: cannot read the PCI devices under "*": 0000:00:17.0: Bad message" ]]
+        run --separate-stderr vc show 0000:01:00.0
+        assert_success
+        assert_equal "$stderr" ""
+        assert_line --regexp '^IOMMU group [0-9]+: 3 devices, 2 endpoints; not claimed'
+        group=$(echo "$output" | sed -n 's/^IOMMU group \([0-9]*\):.*/\1/p')
+        run --separate-stderr vc --json show "group:$group"
+        assert_success
+        assert_equal "$(echo "$output" | jq -r '[.groups[0].devices[].address] | join(" ")')" "0000:00:01.0 0000:01:00.0 0000:01:00.1"
+        # the device that cannot be read, by its address: the whole read, and its failure
+        run --separate-stderr vc show 0000:00:17.0
+        assert_failure 1
+        [[ "$stderr" == "vfio-claim: cannot read the PCI devices under "*": 0000:00:17.0: Bad message" ]]
+        # a group one of whose members cannot be read: the member is named
+        ln -sfn ../../../../devices/pci0000:00/0000:00:17.0 "$ROOT/sys/kernel/iommu_groups/$group/devices/0000:00:17.0"
+        run --separate-stderr vc show "group:$group"
+        assert_failure 1
+        [[ "$stderr" == "vfio-claim: cannot read IOMMU group $group under "*": 0000:00:17.0: Bad message" ]]
+        assert_equal "$(fk_writes)" 0
+}
+
 @test "show: bad device arguments are usage errors (exit 2), unknown devices fail (exit 1)" {
         fake_root gpu-audio
         run vc show 01:00

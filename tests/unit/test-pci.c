@@ -252,7 +252,7 @@ TEST(topology_group_from_device_link) {
         tree_link(root, "sys/devices/pci0000:00/0000:00:02.0/iommu_group", "../../../kernel/iommu_groups/9");
         tree_dir(root, "sys/kernel/iommu_groups/4/devices");
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_OK(vc_topology_read(ctx, &t, NULL));
         ASSERT_EQ(t->n_groups, 3);
         ASSERT_EQ(vc_group_number(t->groups[0]), 3);
         ASSERT_EQ(vc_group_n_devices(t->groups[0]), 1);
@@ -314,8 +314,13 @@ TEST(topology_of_one_group) {
         ASSERT_OK(vc_pci_addr_parse("00:02.0", &a));
         ASSERT_EQ(vc_pci_addr_iommu_group(ctx, &a, &group), -EBADMSG);
 
-        ASSERT_EQ(vc_topology_read(ctx, &all), -EBADMSG);
-        ASSERT_OK(vc_topology_read_group(ctx, 7, &t));
+        /* The whole read fails on 0000:00:02.0, and says so; the read of group 7 does not. */
+        struct vc_read_failure failure = {};
+        ASSERT_EQ(vc_topology_read(ctx, &all, &failure), -EBADMSG);
+        ASSERT_TRUE(failure.device_known);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&failure.device), "0000:00:02.0");
+        ASSERT_OK(vc_topology_read_group(ctx, 7, &t, &failure));
+        ASSERT_FALSE(failure.device_known);
         ASSERT_EQ(t->n_groups, 1);
         ASSERT_EQ(vc_group_number(t->groups[0]), 7);
         ASSERT_EQ(vc_group_n_devices(t->groups[0]), 2); /* in address order */
@@ -327,7 +332,13 @@ TEST(topology_of_one_group) {
         ASSERT_OK(vc_pci_addr_parse("00:01.0", &a));
         ASSERT_NULL(vc_topology_find_group(t, &a));
         t = vc_topology_free(t);
-        ASSERT_EQ(vc_topology_read_group(ctx, 5, &t), -ENOENT);
+        ASSERT_EQ(vc_topology_read_group(ctx, 5, &t, &failure), -ENOENT);
+        ASSERT_FALSE(failure.device_known); /* no such group: no device to name */
+        /* A member that cannot be read is named. */
+        tree_link(root, "sys/kernel/iommu_groups/8/devices/0000:00:02.0", "../../../../devices/pci0000:00/0000:00:02.0");
+        ASSERT_EQ(vc_topology_read_group(ctx, 8, &t, &failure), -EBADMSG);
+        ASSERT_TRUE(failure.device_known);
+        ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&failure.device), "0000:00:02.0");
         ASSERT_NULL(t);
 }
 
@@ -344,7 +355,7 @@ TEST(bridge_from_class_and_header) {
         tree_pci_dev(root, "0000:00:04.0", "0x060700\n", -1, -1);   /* no config: the class says CardBus */
         tree_pci_dev(root, "0000:00:05.0", "0x020000\n", 1, -1);    /* NIC: the header is not looked at */
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_OK(vc_topology_read(ctx, &t, NULL));
         ASSERT_EQ(t->n_ungrouped, 5);
         ASSERT_TRUE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:01.0")));
         ASSERT_FALSE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:02.0")));
@@ -385,7 +396,7 @@ TEST(vfio_variant_driver_from_vfio_dev) {
         tree_dir(root, "sys/devices/pci0000:00/0000:00:04.0/vfio-dev/vfio1");
         tree_bind(root, "0000:00:04.1", "ourvariant");
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_OK(vc_topology_read(ctx, &t, NULL));
         ASSERT_EQ(t->n_ungrouped, ELEMENTSOF(devs));
         ASSERT_TRUE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:02.0")));
         ASSERT_FALSE(vc_pci_dev_is_on_vfio(topology_dev(t, "0000:00:02.1")));
@@ -420,7 +431,7 @@ TEST(driver_from_uevent_or_link) {
         tree_bind(root, "0000:00:03.0", "e1000e");
         tree_file(root, "sys/devices/pci0000:00/0000:00:04.0/uevent", ids); /* unbound */
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_OK(vc_topology_read(ctx, &t, NULL));
         ASSERT_STREQ(vc_pci_dev_driver(topology_dev(t, "0000:00:02.0")), "i40e");
         ASSERT_STREQ(vc_pci_dev_driver(topology_dev(t, "0000:00:03.0")), "e1000e");
         ASSERT_NULL(vc_pci_dev_driver(topology_dev(t, "0000:00:04.0")));
@@ -440,7 +451,7 @@ TEST(reset_method_and_numa_node_read_when_asked) {
         tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, 1);
         tree_pci_dev(root, "0000:00:03.0", "0x020000\n", 0, 2);
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_topology_read(ctx, &t));
+        ASSERT_OK(vc_topology_read(ctx, &t, NULL));
         tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/reset_method", "flr bus\n");
         tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/numa_node", "1\n");
         const struct vc_pci_dev *d = topology_dev(t, "0000:00:02.0");
@@ -497,7 +508,7 @@ TEST(topology_reader_opens_devices_in_their_bus_directory) {
         ASSERT_OK(vc_ctx_new(root, &ctx));
         {
                 _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
-                ASSERT_OK(vc_topology_read(ctx, &t));
+                ASSERT_OK(vc_topology_read(ctx, &t, NULL));
                 ASSERT_EQ(t->n_groups, 65u);
                 ASSERT_EQ(t->n_ungrouped, 1u);
                 for (int i = 0; i < 64; i++) {
