@@ -116,7 +116,7 @@ static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct
 static int group_claim_config(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
                               struct vc_claim_config *ret) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        int r = vc_group_read(ctx, group, &g);
+        int r = vc_group_read(ctx, group, &g, NULL);
         return r < 0 ? r : vc_claim_config_for_group(config, g, ret);
 }
 
@@ -281,9 +281,12 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 /* One read of the group, under the lock, serves the checks below, the reset
                  * choices and vc_group_claim() (opts.group). */
                 _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-                r = vc_group_read(ctx, w->group, &g);
+                struct vc_read_failure f;
+                r = vc_group_read(ctx, w->group, &g, &f);
                 if (r < 0) {
-                        r = fail("cannot read IOMMU group %u: %s; the VM was not started", w->group, strerror(-r));
+                        r = fail("cannot read IOMMU group %u: %s%s%s; the VM was not started", w->group,
+                                 f.device_known ? VC_PCI_ADDR_TO_STRING(&f.device) : "", f.device_known ? ": " : "",
+                                 strerror(-r));
                         goto fail;
                 }
                 if ((r = check_group_reservations(config, vm, w->group, g)) != HOOK_OK)
@@ -397,9 +400,11 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
         }
 
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        int r = vc_group_read(ctx, (unsigned) group, &g);
+        struct vc_read_failure f;
+        int r = vc_group_read(ctx, (unsigned) group, &g, &f);
         if (r < 0)
-                return fail("%s: cannot read IOMMU group %d: %s; VM \"%s\" was not started", addr, group,
+                return fail("%s: cannot read IOMMU group %d: %s%s%s; VM \"%s\" was not started", addr, group,
+                            f.device_known ? VC_PCI_ADDR_TO_STRING(&f.device) : "", f.device_known ? ": " : "",
                             strerror(-r), vm);
         char missing[512] = "";
         size_t n_missing = 0, used = 0;

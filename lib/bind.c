@@ -1086,9 +1086,10 @@ static int op_read_group(struct op *op) {
                 op->g = op->o.group;
                 return 0;
         }
-        int r = vc_group_read(op->t.ctx, op->group, &op->g_own);
+        struct vc_read_failure f;
+        int r = vc_group_read(op->t.ctx, op->group, &op->g_own, &f);
         op->g = op->g_own;
-        return r < 0 ? txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r) : 0;
+        return r < 0 ? txn_fail(&op->t, f.device_known ? &f.device : NULL, VC_STEP_READ, NULL, r) : 0;
 }
 
 /* The opening both share: begin, lock, read the group and its record, check the owner and the
@@ -1113,12 +1114,13 @@ static int op_open(struct op *op, struct vc_ctx *ctx, unsigned group, bool relea
         if ((r = check_owner(&op->t, op->found, op->o.owner)) < 0)
                 return r;
         if (release) {
-                r = vc_group_read(ctx, group, &op->g_own);
+                struct vc_read_failure f;
+                r = vc_group_read(ctx, group, &op->g_own, &f);
                 op->g = op->g_own;
                 if (r == -ENOENT && op->found)
                         return 0; /* every device of the group is gone: nothing to give back */
                 if (r < 0)
-                        return txn_fail(&op->t, NULL, VC_STEP_READ, NULL, r);
+                        return txn_fail(&op->t, f.device_known ? &f.device : NULL, VC_STEP_READ, NULL, r);
         }
         if ((!release || op->found) && (r = check_pending(&op->t, op->g)) < 0)
                 return r;

@@ -533,7 +533,7 @@ static int write_group_overrides(struct override_pass *pass, const struct vc_boo
  * reported and the pass goes on; only -ENOMEM is returned. */
 static int override_group(struct override_pass *pass, const struct vc_boot_target *t) {
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        int r = vc_group_read(pass->ctx, (unsigned) t->group, &g);
+        int r = vc_group_read(pass->ctx, (unsigned) t->group, &g, NULL);
         if (r < 0)
                 return pass_report(pass, &t->addr, t, r) < 0 ? -ENOMEM : 0;
         if (!group_wants_overrides(g))
@@ -604,7 +604,7 @@ static int record_boot_group(struct vc_ctx *ctx, unsigned group, const char *by)
         bool changed = false;
         int r;
 
-        r = vc_group_read(ctx, group, &g);
+        r = vc_group_read(ctx, group, &g, NULL);
         if (r < 0)
                 return r;
         if (!vc_group_is_claimed(ctx, g))
@@ -680,7 +680,7 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
         group = (unsigned) target->group;
         result->group = group;
 
-        r = vc_group_read(ctx, group, &g);
+        r = vc_group_read(ctx, group, &g, NULL);
         if (r >= 0)
                 r = claim_opts(cfg, g, by, &cc, &opts);
         if (r < 0) {
@@ -827,7 +827,7 @@ static int rule_collect(struct vc_ctx *ctx, const struct vc_config *cfg, struct 
                 return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-                if (t[i].group < 0 || vc_group_read(ctx, (unsigned) t[i].group, &g) < 0)
+                if (t[i].group < 0 || vc_group_read(ctx, (unsigned) t[i].group, &g, NULL) < 0)
                         continue; /* the helper warns at the device's own event */
                 for (size_t k = 0; k < vc_group_n_devices(g); k++) {
                         const struct vc_pci_dev *d = vc_group_device(g, k);

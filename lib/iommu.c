@@ -79,8 +79,10 @@ static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret
         return 0;
 }
 
-int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret) {
-        return group_read(ctx, number, ret, NULL);
+int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure) {
+        if (failure)
+                *failure = (struct vc_read_failure){};
+        return group_read(ctx, number, ret, failure);
 }
 
 struct vc_group *vc_group_free(struct vc_group *g) {

@@ -12,8 +12,16 @@
 
 struct vc_group;
 
-/* Read group @number and its members (sorted by address). -ENOENT when there is no such group. */
-int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret);
+/* Which device a read of several failed on: set when one device's own read failed (its
+ * sysfs entry, e.g. an iommu_group link that names no group), left unset when the failure is
+ * elsewhere (a directory, memory). */
+struct vc_read_failure {
+        bool device_known;
+        struct vc_pci_addr device;
+};
+/* Read group @number and its members (sorted by address). -ENOENT when there is no such group.
+ * @failure (may be NULL): above. */
+int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure);
 struct vc_group *vc_group_free(struct vc_group *g);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_group *, vc_group_free);
 
@@ -48,13 +56,6 @@ struct vc_topology {
                 const struct vc_group *group;
         } *index;
         size_t n_index;
-};
-/* Which device a read of several failed on: set when one device's own read failed (its
- * sysfs entry, e.g. an iommu_group link that names no group), left unset when the failure is
- * elsewhere (a directory, memory). */
-struct vc_read_failure {
-        bool device_known;
-        struct vc_pci_addr device;
 };
 /* Every IOMMU group and PCI device of the host. @failure (may be NULL): see above. */
 int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_read_failure *failure);

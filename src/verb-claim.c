@@ -1470,7 +1470,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                         ret = EXIT_FAILED;
                         continue;
                 }
-                (void) vc_group_read(cli->ctx, groups[i], &g);
+                (void) vc_group_read(cli->ctx, groups[i], &g, NULL);
                 format_time(rec->since, when);
                 bool claimed = g && vc_group_is_claimed(cli->ctx, g);
                 _cleanup_strv_free_ char **vms = NULL;

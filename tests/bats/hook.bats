@@ -304,6 +304,21 @@ virt_manager_xml() {
         assert_equal "$(fk_writes)" 0
 }
 
+@test "prepare: a member of the group whose sysfs entry cannot be read is named; nothing written" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        # a device listed in the GPU's group whose own iommu_group link names no group
+        group=$(basename "$(readlink -f "$(fk_dev 0000:01:00.0)/iommu_group")")
+        ln -sfn ../../../kernel/iommu_groups/x "$(readlink -f "$(fk_dev 0000:00:17.0)")/iommu_group"
+        ln -sfn ../../../../devices/pci0000:00/0000:00:17.0 "$ROOT/sys/kernel/iommu_groups/$group/devices/0000:00:17.0"
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: cannot read IOMMU group $group: 0000:00:17.0: Bad message; the VM was not started"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(record "$group")" ""
+}
+
 @test "prepare: an address out of range fails with one line, nothing written" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00.0'

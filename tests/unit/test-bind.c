@@ -331,7 +331,7 @@ CELL(group_read_by_the_caller_under_its_lock, "gpu-audio") {
         struct vc_op_result res = { 0 };
 
         ASSERT_OK(vc_state_lock(ctx, 0, &fd));
-        ASSERT_OK(vc_group_read(ctx, 1, &g));
+        ASSERT_OK(vc_group_read(ctx, 1, &g, NULL));
         ASSERT_OK(vc_group_claim(ctx, 4, &(struct vc_claim_opts){ .lock_held = true, .group = g }, &res));
         ASSERT_TRUE(res.changed);
         ASSERT_EQ(res.plan->n_devices, 1);
