@@ -102,8 +102,8 @@ int cli_load_devices(struct vc_cli *cli, struct vc_topology **ret) {
 }
 
 /* The PCI devices a command about one DEVICE argument needs. An address or group:N names one
- * group, and only that group is read (its members: what enable, release, show, add, remove
- * and rom look at; enable and release read them again under the lock, in the engine): on a host
+ * group, and only that group is read (its members: what enable, release, show and rom look
+ * at; enable and release read them again under the lock, in the engine): on a host
  * with many functions, reading them all was most of enable's and release's system calls
  * (docs/PERFORMANCE.md, "The claim on the real kernel"). A name (its entry may match ids anywhere), an address of no device or of one with
  * no group, and a group that does not exist read all of them, so that cli_resolve_device() finds

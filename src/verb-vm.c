@@ -85,7 +85,8 @@ static int vm_edit(struct vc_cli *cli, const char *vm, const char *device, bool 
         bool configured = false;
         int r, ret;
 
-        ret = cli_load_devices_for(cli, device, &t);
+        /* Every device: the MMIO the domain's host devices need counts those of other groups. */
+        ret = cli_load_devices(cli, &t);
         if (ret != EXIT_DONE)
                 return ret;
         ret = cli_resolve_device(cli, t, device, &arg);

@@ -125,7 +125,7 @@ setup() {
         assert_equal "$(fk_writes)" 0
 }
 
-@test "rom, add and remove of an address read only its group: a device elsewhere that cannot be read stops none of them" {
+@test "rom of an address reads only its group: a device elsewhere that cannot be read does not stop it; add names it" {
         # the AHCI controller's group link names no group: reading every device fails on it
         ln -sfn ../../../kernel/iommu_groups/x "$(readlink -f "$(fk_dev 0000:00:17.0)")/iommu_group"
         run --separate-stderr vc list
@@ -133,16 +133,11 @@ setup() {
         run --separate-stderr vc rom 0000:01:00.0 "$OUT/gpu.rom"
         assert_success
         assert_output "0000:01:00.0: ROM of 13 bytes saved to $OUT/gpu.rom"
+        # add reads every device (the domain's MMIO need counts every group it holds)
         node "$(q35 gaming)"
-        run --separate-stderr vm --json --rom "$OUT/gpu.rom" add gaming 0000:01:00.0
-        assert_success
-        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/rom.xml"
-        assert_equal "$(xmllint --xpath "count(//hostdev)" "$BATS_TEST_TMPDIR/rom.xml")" 2
-        node "$(q35 gaming "$(gpu_hostdevs)")"
-        run --separate-stderr vm --json remove gaming group:1
-        assert_success
-        echo "$output" | jq -r .definition > "$BATS_TEST_TMPDIR/out.xml"
-        assert_equal "$(xmllint --xpath "count(//hostdev)" "$BATS_TEST_TMPDIR/out.xml")" 0
+        run --separate-stderr vm --rom "$OUT/gpu.rom" add gaming 0000:01:00.0
+        assert_failure 1
+        [[ "$stderr" == "vfio-claim: cannot read the PCI devices under "*": 0000:00:17.0: Bad message" ]]
 }
 
 @test "add --rom and --rombar off write <rom> on the GPU; a file that is no ROM is refused; each definition validates" {
