@@ -32,7 +32,6 @@ static int cmp_entry(const void *a, const void *b) {
                                    &((const struct vc_topology_entry *) b)->addr);
 }
 
-/* The group's members, each read by path (vc_topology_read() reads every group at once). */
 /* A device's read failed: say which (@failure may be NULL). */
 static int device_failed(struct vc_read_failure *failure, const struct vc_pci_addr *a, int r) {
         if (failure)
@@ -40,6 +39,7 @@ static int device_failed(struct vc_read_failure *failure, const struct vc_pci_ad
         return r;
 }
 
+/* The group's members, each read by path (vc_topology_read() reads every group at once). */
 static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -276,6 +276,8 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_rea
         struct vc_pci_dev **devs;
         int r;
 
+        if (failure)
+                *failure = (struct vc_read_failure){};
         if (!t)
                 return -ENOMEM;
         r = vc_group_enumerate(ctx, &numbers, &n_numbers);
@@ -298,8 +300,6 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_rea
                                        bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
                 t->groups[t->n_groups++] = g;
         }
-        if (failure)
-                *failure = (struct vc_read_failure){};
         if ((r = read_bus_devices(ctx, &devs, &n_devs, failure)) < 0 ||
             (r = topology_place(t, numbers, n_numbers, devs, n_devs)) < 0)
                 return r;

@@ -342,6 +342,21 @@ TEST(topology_of_one_group) {
         ASSERT_NULL(t);
 }
 
+TEST(topology_read_failure_names_no_device_when_no_device_failed) {
+        /* The groups directory cannot be listed: the read fails before any device, and whatever
+         * the caller's failure held before, it names none. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
+        struct vc_read_failure failure = { .device_known = true };
+
+        tree_file(root, "sys/kernel/iommu_groups", "not a directory\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_TRUE(vc_topology_read(ctx, &t, &failure) < 0);
+        ASSERT_NULL(t);
+        ASSERT_FALSE(failure.device_known);
+}
+
 TEST(bridge_from_class_and_header) {
         /* The config space's header type is looked at only where the class is a bridge's or
          * undefined: the kernel shows any other class only with an endpoint's header. */
