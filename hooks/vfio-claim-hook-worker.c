@@ -282,11 +282,11 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                  * choices and vc_group_claim() (opts.group). */
                 _cleanup_(vc_group_freep) struct vc_group *g = NULL;
                 struct vc_read_failure f;
+                char bad[VC_READ_FAILURE_PREFIX_MAX];
                 r = vc_group_read(ctx, w->group, &g, &f);
                 if (r < 0) {
-                        r = fail("cannot read IOMMU group %u: %s%s%s; the VM was not started", w->group,
-                                 f.device_known ? VC_PCI_ADDR_TO_STRING(&f.device) : "", f.device_known ? ": " : "",
-                                 strerror(-r));
+                        r = fail("cannot read IOMMU group %u: %s%s; the VM was not started", w->group,
+                                 vc_read_failure_prefix(&f, bad), strerror(-r));
                         goto fail;
                 }
                 if ((r = check_group_reservations(config, vm, w->group, g)) != HOOK_OK)
@@ -401,11 +401,11 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
 
         _cleanup_(vc_group_freep) struct vc_group *g = NULL;
         struct vc_read_failure f;
+        char dev[VC_READ_FAILURE_PREFIX_MAX];
         int r = vc_group_read(ctx, (unsigned) group, &g, &f);
         if (r < 0)
-                return fail("%s: cannot read IOMMU group %d: %s%s%s; VM \"%s\" was not started", addr, group,
-                            f.device_known ? VC_PCI_ADDR_TO_STRING(&f.device) : "", f.device_known ? ": " : "",
-                            strerror(-r), vm);
+                return fail("%s: cannot read IOMMU group %d: %s%s; VM \"%s\" was not started", addr, group,
+                            vc_read_failure_prefix(&f, dev), strerror(-r), vm);
         char missing[512] = "";
         size_t n_missing = 0, used = 0;
         for (size_t i = 0; i < vc_group_n_devices(g); i++) {

@@ -39,6 +39,13 @@ static int device_failed(struct vc_read_failure *failure, const struct vc_pci_ad
         return r;
 }
 
+const char *vc_read_failure_prefix(const struct vc_read_failure *f, char buf[static VC_READ_FAILURE_PREFIX_MAX]) {
+        buf[0] = '\0';
+        if (f->device_known)
+                snprintf(buf, VC_READ_FAILURE_PREFIX_MAX, "%s: ", VC_PCI_ADDR_TO_STRING(&f->device));
+        return buf;
+}
+
 /* The group's members, each read by path (vc_topology_read() reads every group at once). */
 static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure) {
         _cleanup_strv_free_ char **names = NULL;

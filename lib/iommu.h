@@ -19,6 +19,9 @@ struct vc_read_failure {
         bool device_known;
         struct vc_pci_addr device;
 };
+#define VC_READ_FAILURE_PREFIX_MAX (VC_PCI_ADDR_STRLEN + 2)
+/* "DDDD:BB:DD.F: " when @f names a device, "" when not: what goes before the error's text. */
+const char *vc_read_failure_prefix(const struct vc_read_failure *f, char buf[static VC_READ_FAILURE_PREFIX_MAX]);
 /* Read group @number and its members (sorted by address). -ENOENT when there is no such group.
  * @failure (may be NULL): above. */
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure);

@@ -84,30 +84,27 @@ static int add_group(struct device_arg *a, unsigned g) {
         return 0;
 }
 
-/* "cannot read WHAT under ROOT: [DEVICE: ]ERROR": the device when one device's read failed. */
-static int log_read_failure(struct vc_cli *cli, int r, const char *what, const struct vc_read_failure *f) {
-        if (f->device_known)
-                return log_error_errno(r, "cannot read %s under %s: %s: %m", what, vc_ctx_root(cli->ctx),
-                                       VC_PCI_ADDR_TO_STRING(&f->device));
-        return log_error_errno(r, "cannot read %s under %s: %m", what, vc_ctx_root(cli->ctx));
-}
-
-/* The PCI devices as they are now (the configuration main() loaded: src/main.c, verbs[]). */
+/* The PCI devices as they are now (the configuration main() loaded: src/main.c, verbs[]). A
+ * device that cannot be read is named. */
 int cli_load_devices(struct vc_cli *cli, struct vc_topology **ret) {
         struct vc_read_failure f;
+        char dev[VC_READ_FAILURE_PREFIX_MAX];
         int r = vc_topology_read(cli->ctx, ret, &f);
         if (r < 0)
-                return log_read_failure(cli, r, "the PCI devices", &f), EXIT_FAILED;
+                return log_error_errno(r, "cannot read the PCI devices under %s: %s%m", vc_ctx_root(cli->ctx),
+                                       vc_read_failure_prefix(&f, dev)),
+                       EXIT_FAILED;
         return EXIT_DONE;
 }
 
 /* The PCI devices a command about one DEVICE argument needs. An address or group:N names one
- * group, and only that group is read (its members: what enable, release, show and rom look
- * at; enable and release read them again under the lock, in the engine): on a host
- * with many functions, reading them all was most of enable's and release's system calls
- * (docs/PERFORMANCE.md, "The claim on the real kernel"). A name (its entry may match ids anywhere), an address of no device or of one with
- * no group, and a group that does not exist read all of them, so that cli_resolve_device() finds
- * what it finds with every device and says so. */
+ * group, and only that group is read (its members: what enable, release, show and rom look at;
+ * enable and release read them again under the lock, in the engine): on a host with many
+ * functions, reading them all was most of enable's and release's system calls
+ * (docs/PERFORMANCE.md, "The claim on the real kernel"). A name (its entry may match ids
+ * anywhere), an address of no device or of one with no group, and a group that does not exist
+ * read all of them, so that cli_resolve_device() finds what it finds with every device and says
+ * so. */
 int cli_load_devices_for(struct vc_cli *cli, const char *text, struct vc_topology **ret) {
         struct vc_device_spec spec;
         int group = -1;
@@ -120,14 +117,14 @@ int cli_load_devices_for(struct vc_cli *cli, const char *text, struct vc_topolog
         }
         if (group >= 0) {
                 struct vc_read_failure f;
+                char dev[VC_READ_FAILURE_PREFIX_MAX];
                 int r = vc_topology_read_group(cli->ctx, (unsigned) group, ret, &f);
                 if (r >= 0)
                         return EXIT_DONE;
-                if (r != -ENOENT) {
-                        char what[64];
-                        snprintf(what, sizeof what, "IOMMU group %d", group);
-                        return log_read_failure(cli, r, what, &f), EXIT_FAILED;
-                }
+                if (r != -ENOENT)
+                        return log_error_errno(r, "cannot read IOMMU group %d under %s: %s%m", group,
+                                               vc_ctx_root(cli->ctx), vc_read_failure_prefix(&f, dev)),
+                               EXIT_FAILED;
         }
         return cli_load_devices(cli, ret);
 }

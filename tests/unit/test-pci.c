@@ -319,8 +319,11 @@ TEST(topology_of_one_group) {
         ASSERT_EQ(vc_topology_read(ctx, &all, &failure), -EBADMSG);
         ASSERT_TRUE(failure.device_known);
         ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(&failure.device), "0000:00:02.0");
+        char prefix[VC_READ_FAILURE_PREFIX_MAX];
+        ASSERT_STREQ(vc_read_failure_prefix(&failure, prefix), "0000:00:02.0: ");
         ASSERT_OK(vc_topology_read_group(ctx, 7, &t, &failure));
         ASSERT_FALSE(failure.device_known);
+        ASSERT_STREQ(vc_read_failure_prefix(&failure, prefix), "");
         ASSERT_EQ(t->n_groups, 1);
         ASSERT_EQ(vc_group_number(t->groups[0]), 7);
         ASSERT_EQ(vc_group_n_devices(t->groups[0]), 2); /* in address order */
