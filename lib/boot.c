@@ -364,13 +364,13 @@ bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group) {
 static int failed_mark_set(struct vc_ctx *ctx, unsigned group) {
         _cleanup_free_ char *p = NULL;
         int r = failed_mark_path(ctx, group, &p);
-        return r < 0 ? r : vc_write_file_atomic(p, "", 0644);
+        return r < 0 ? r : vc_write_runtime_file(p, "", 0644);
 }
 
 static void failed_mark_clear(struct vc_ctx *ctx, unsigned group) {
         _cleanup_free_ char *p = NULL;
         if (failed_mark_path(ctx, group, &p) >= 0)
-                (void) vc_unlink_durable(p);
+                (void) vc_unlink_runtime_file(p);
 }
 
 /* ------------------------------------------------------------ the override pass */
@@ -955,6 +955,6 @@ int vc_boot_rules_write(struct vc_ctx *ctx, const struct vc_config *cfg) {
         r = vc_mkdir_p(dir, 0755);
         if (r < 0)
                 return r;
-        r = vc_write_file_atomic(path, text, 0644);
+        r = vc_write_runtime_file(path, text, 0644);
         return r < 0 ? r : 1;
 }

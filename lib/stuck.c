@@ -399,6 +399,6 @@ int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned time
          * attribute, has no lock to wait for. */
         if (vc_timed_access(attr, NULL, timeout_ms) == -ETIMEDOUT)
                 return -ETIMEDOUT;
-        (void) vc_unlink_durable(mark);
+        (void) vc_unlink_runtime_file(mark);
         return 0;
 }
