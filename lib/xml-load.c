@@ -31,7 +31,10 @@ static char load_error[256];
 
 int vc_xml_load(void) {
         if (!libxml2 && !load_error[0]) {
-                libxml2 = dlopen("libxml2.so.2", RTLD_NOW | RTLD_LOCAL);
+                /* RTLD_LAZY: libstdc++ (built without -z now, about a thousand functions) binds
+                 * each function at its first call, not all here; libxml2 and ICU are bound at
+                 * load either way. */
+                libxml2 = dlopen("libxml2.so.2", RTLD_LAZY | RTLD_LOCAL);
                 if (!libxml2) {
                         const char *e = dlerror();
                         snprintf(load_error, sizeof load_error, "cannot load libxml2: %s", e ? e : "libxml2.so.2");

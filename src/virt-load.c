@@ -38,7 +38,10 @@ static char load_error[256];
 
 static void *sym(const char *name) {
         if (!libvirt && !load_error[0]) {
-                libvirt = dlopen("libvirt.so.0", RTLD_NOW | RTLD_LOCAL);
+                /* RTLD_LAZY: the libraries built without -z now (libstdc++, Kerberos, GMP, ...)
+                 * bind each function at its first call instead of all of them here; the rest
+                 * are bound at load either way. */
+                libvirt = dlopen("libvirt.so.0", RTLD_LAZY | RTLD_LOCAL);
                 if (!libvirt) {
                         const char *e = dlerror();
                         snprintf(load_error, sizeof load_error, "cannot load libvirt: %s", e ? e : "libvirt.so.0");
