@@ -16,6 +16,12 @@
 # timings are printed, never asserted. Then what one start of vfio-claim costs, one `strace -f -c`
 # each of a claim and a release (VGA group) and a full `strace -f -tt` of `vfio-claim enable` and
 # `disable`, then `release`, of the e1000e (sent back as bench-claim-strace.tar).
+# Address space layout randomization: in this TCG guest (QEMU 7.2) a program whose code lands at
+# new addresses has it translated again, at every start; with randomization that is every
+# program's every start, and most of a short command's CPU (docs/PERFORMANCE.md, "Where the CPU
+# goes in the TCG guest"). The round trips run as the guest is (kernel.randomize_va_space 2, as a
+# reviewer's guest), or with VC_BENCH_ASLR=0 (make bench-vm BENCH_VM_ASLR=0) with it off, set
+# back at the end; either way a section after the table runs the same short commands both ways.
 B=/usr/libexec/vc-lab-bench
 N=${VC_BENCH_RUNS:-5}
 for t in vfio-claim driverctl udevadm; do
@@ -27,6 +33,10 @@ vc_lab_groups && vc_clean_slate || exit 1
 # vfio-pci loaded once for all three (bare-claim does not load it; the others would).
 vc_load_vfio || { vc_not_ok "cannot load vfio-pci"; exit 1; }
 for a in $EP_DISP $EP_NIC; do vc_host_snapshot "$a"; done
+ASLR_KNOB=/proc/sys/kernel/randomize_va_space
+aslr_was=$(cat $ASLR_KNOB)
+[ "${VC_BENCH_ASLR:-}" = 0 ] && echo 0 >$ASLR_KNOB
+aslr_rounds=$(cat $ASLR_KNOB)
 D=/tmp/bench-claim
 rm -rf $D && mkdir -p $D
 
@@ -110,7 +120,7 @@ left=$(ls -A /etc/driverctl.d /etc/vfio-claim/conf.d 2>/dev/null | grep -v ':$' 
         vc_not_ok "left behind: $(echo $left)"
 
 # The table: medians over the round trips (ms), and the ratios to the bare writes'.
-echo "bench-claim: $N round trips per method and group, medians; CPU = user+sys of the command and its children; ms"
+echo "bench-claim: $N round trips per method and group, medians; CPU = user+sys of the command and its children; ms; kernel.randomize_va_space=$aslr_rounds"
 echo "| group | method (claim / release) | claim CPU | release CPU | round trip CPU | CPU × bare | claim wall | release wall | round trip wall | wall × bare |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 med() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print 0; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -166,6 +176,21 @@ echo "  status: $l1"
 echo "  enable --dry-run (e1000e): $l2"
 echo "  release --dry-run (e1000e, not claimed): $l3"
 echo "  enable --dry-run (display+audio): $l4"
+# The same short commands with the address space randomized (2) and not (0): what TCG's
+# translation of code at new addresses adds to each start. The knob set back after.
+for v in 2 0; do
+        echo $v >$ASLR_KNOB
+        $B/cpu-bench "$N" /bin/true -- "$VCB" --version -- "$VCB" status -- "$VCB" enable --dry-run "$E1E" \
+                -- "$VCB" enable --dry-run "$VGA" >$D/aslr.$v 2>$D/aslr.err || cat $D/aslr.err
+done
+echo "$aslr_rounds" >$ASLR_KNOB
+echo "kernel.randomize_va_space 2 (randomized) against 0 (not), $N runs each (µs): median CPU 2, median CPU 0, ratio"
+for what in /bin/true "vfio-claim --version" "vfio-claim status" "vfio-claim enable --dry-run (e1000e)" \
+        "vfio-claim enable --dry-run (display+audio)"; do
+        echo "$what"
+done | paste -d'\t' - $D/aslr.2 $D/aslr.0 |
+        awk -F'\t' '{ split($2, a, " "); split($3, b, " ");
+                printf "  %s: %d %d %s\n", $1, a[1], b[1], (b[1] > 0 ? sprintf("%.1f×", a[1] / b[1]) : "") }'
 
 # System calls of one claim and one release of the display+audio group, each way.
 if command -v strace >/dev/null; then
@@ -207,3 +232,4 @@ if command -v strace >/dev/null; then
 else
         echo "no strace in the guest: no system call counts"
 fi
+echo "$aslr_was" >$ASLR_KNOB
