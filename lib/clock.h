@@ -9,7 +9,8 @@
  * HPET or the ACPI PM timer (virtual machines whose TSC the kernel found unstable, as the lab's
  * TCG guest) each reading is a system call and a read of an emulated device, about 0.4 ms in
  * that guest, several per claimed device (docs/PERFORMANCE.md). Every deadline is a second or
- * more (a few hundred milliseconds in the unit tests): a tick (1 to 10 ms) late is no matter. */
+ * more (a few hundred milliseconds in the unit tests): a tick (1 to 10 ms) late makes no
+ * difference. */
 
 #include <stdint.h>
 #include <time.h>
