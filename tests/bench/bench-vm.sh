@@ -16,7 +16,11 @@ host="$host $(. /etc/os-release && echo "$PRETTY_NAME"), Linux $(uname -r)"
 start="$(date -u '+%Y-%m-%d %H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 rc=0
 aslr=()
-[ "${VC_BENCH_ASLR:-}" = 0 ] && aslr=(--env VC_BENCH_ASLR=0)
+case ${VC_BENCH_ASLR:-} in
+'') ;;
+0) aslr=(--env VC_BENCH_ASLR=0) ;;
+*) echo "bench-vm: BENCH_VM_ASLR=$VC_BENCH_ASLR: only 0 (randomization off) or nothing (the guest's own)" >&2; exit 2 ;;
+esac
 bash "$VC_LAB_DIR/run-debian.sh" --logdir "$logdir" --env "VC_BENCH_RUNS=$runs" "${aslr[@]}" --install make "$@" bench-claim || rc=$?
 echo "# make bench-vm: $runs round trips${aslr:+, address space layout randomization off in the guest}; started $start; ended $(date -u '+%H:%M UTC'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# host: $host; guest: QEMU TCG, 2 vCPUs ($(tr ' ' '\n' <"$logdir/qemu.cmdline" 2>/dev/null | grep -m1 -A1 '^-accel$' | tail -n1 | tr -d '\\'))"
