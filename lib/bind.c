@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,12 @@ struct txn {
         struct attr_undo *undo; /* reset_method values before the operation wrote them */
         size_t n_undo;
         bool rolling_back;
+        /* This operation has changed the host since the group was read (a sysfs write, a module
+         * loaded, a unit stopped or started), which may have moved a driver. Until then the group
+         * as read under the lock is what the kernel has; from then on a device is read again
+         * before it moves (op_device_now()). */
+        bool drivers_may_have_moved;
+        char driver_present[NAME_MAX + 1]; /* a driver ensure_driver() found or loaded ("": none) */
         struct vc_pci_addr stuck[STUCK_MAX];
         size_t n_stuck;
         bool stuck_overflow; /* more than STUCK_MAX: every device counts as stuck */
@@ -433,6 +440,7 @@ static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *pat
 
         if (!t->rolling_back && (r = plan_add_write(t, path, value)) < 0)
                 return r;
+        t->drivers_may_have_moved = true;
         if (t->dry_run)
                 return 0;
         if (a && txn_is_stuck(t, a))
@@ -488,6 +496,7 @@ static int txn_change_unit(struct txn *t, const char *unit, bool start, char **r
 
         if (!name)
                 return -ENOMEM;
+        t->drivers_may_have_moved = true;
         if (t->dry_run)
                 return 0;
         struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
@@ -543,9 +552,22 @@ static int write_probe(struct txn *t, const struct vc_pci_addr *a) {
         return r < 0 ? r : txn_write(t, a, path, VC_PCI_ADDR_TO_STRING(a));
 }
 
+static void note_driver_present(struct txn *t, const char *driver) {
+        size_t l = strlen(driver);
+        if (l < sizeof t->driver_present)
+                memcpy(t->driver_present, driver, l + 1);
+}
+
+/* @driver present, its module loaded if need be. The last one found is not looked for again in
+ * the same operation: a claim asks for vfio-pci before its record and for each device it moves. */
 static int ensure_driver(struct txn *t, const char *driver, const char *module) {
-        if (vc_module_driver_present(t->ctx, driver))
+        if (streq(t->driver_present, driver))
                 return 0;
+        if (vc_module_driver_present(t->ctx, driver)) {
+                note_driver_present(t, driver);
+                return 0;
+        }
+        t->drivers_may_have_moved = true; /* a module binds what it matches as it loads */
         if (t->dry_run) {
                 _cleanup_free_ char *name = strdup(module ?: driver);
                 if (!name)
@@ -555,7 +577,10 @@ static int ensure_driver(struct txn *t, const char *driver, const char *module) 
                                 *c = '_';
                 return strv_push_unique(&t->plan->modules, &t->plan->n_modules, name);
         }
-        return vc_module_ensure_driver(t->ctx, driver, module);
+        int r = vc_module_ensure_driver(t->ctx, driver, module);
+        if (r >= 0)
+                note_driver_present(t, driver);
+        return r;
 }
 
 /* The driver the device at @a is bound to (NULL: none), from its driver link alone: reading a
@@ -1464,6 +1489,23 @@ static int take_back_console(struct op *op) {
         return set_vtconsoles(&op->t, unbound, n, true);
 }
 
+/* The device at @a as the kernel has it now, in *ret: the group's reading while this operation
+ * has changed nothing on the host (txn.drivers_may_have_moved), else read again: a probe may have
+ * changed it (a driver that binds several functions), and so may a module's load, a unit's stop
+ * or the console's handover. *ret_read: the device read here, for the caller to free, or NULL. */
+static int op_device_now(struct op *op, const struct vc_pci_addr *a, struct vc_pci_dev **ret_read,
+                         const struct vc_pci_dev **ret) {
+        *ret_read = NULL;
+        for (size_t i = 0; !op->t.drivers_may_have_moved && i < vc_group_n_devices(op->g); i++)
+                if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(op->g, i)), a)) {
+                        *ret = vc_group_device(op->g, i);
+                        return 0;
+                }
+        int r = vc_pci_dev_read(op->t.ctx, a, ret_read);
+        *ret = *ret_read;
+        return r;
+}
+
 /* Record first: the "claiming" record with every original is on disk before the first sysfs
  * write. vfio-pci is loaded before it: a module that cannot load leaves everything untouched. */
 static int claim_write_intent(struct op *op) {
@@ -1494,10 +1536,9 @@ static int claim_execute(struct op *op) {
                 const struct vc_pci_addr *a = &t->plan->devices[i].addr;
                 if (!t->plan->devices[i].changes)
                         continue;
-                /* Read again: the previous endpoint's probe may have changed this one (a driver
-                 * that binds several functions). */
-                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
-                if ((r = vc_pci_dev_read(t->ctx, a, &now)) < 0 || (r = txn_touch(t, now)) < 0)
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *read = NULL;
+                const struct vc_pci_dev *now;
+                if ((r = op_device_now(op, a, &read, &now)) < 0 || (r = txn_touch(t, now)) < 0)
                         return txn_fail(t, a, VC_STEP_READ, NULL, r);
                 r = move_device(t, a, vc_pci_dev_driver(now), vc_pci_dev_driver_override(now), VFIO_DRIVER,
                                 NULL, VFIO_DRIVER);
@@ -1509,10 +1550,14 @@ static int claim_execute(struct op *op) {
 
 /* Wait for /dev/vfio/@group, at most VERIFY_WAIT_MS. -ENODEV when it did not show. */
 static int wait_vfio_node(struct vc_ctx *ctx, unsigned group) {
-        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS;
-             !vc_group_vfio_node_exists(ctx, group) && now_ms() < deadline;)
-                sleep_us(20000); /* devtmpfs makes it at once; a udev-managed /dev a bit later */
-        return vc_group_vfio_node_exists(ctx, group) ? 0 : -ENODEV;
+        if (vc_group_vfio_node_exists(ctx, group))
+                return 0; /* devtmpfs makes it at once; a udev-managed /dev a bit later */
+        for (uint64_t deadline = now_ms() + VERIFY_WAIT_MS; now_ms() < deadline;) {
+                sleep_us(20000);
+                if (vc_group_vfio_node_exists(ctx, group))
+                        return 0;
+        }
+        return -ENODEV;
 }
 
 /* Verify: every endpoint was checked on its way (move_device()); the group's node must show. */
@@ -1589,10 +1634,11 @@ static int leave_vfio_for_any_driver(struct txn *t, const struct vc_record_devic
  * before the device moved to vfio-pci). */
 static int release_device(struct op *op, const struct vc_record_device *rd) {
         struct txn *t = &op->t;
-        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *now = NULL;
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *read = NULL;
+        const struct vc_pci_dev *now;
         int r;
 
-        if ((r = vc_pci_dev_read(t->ctx, &rd->addr, &now)) < 0)
+        if ((r = op_device_now(op, &rd->addr, &read, &now)) < 0)
                 return txn_fail(t, &rd->addr, VC_STEP_READ, NULL, r);
         if (rd->host_probe ? host_driver_has_it(now)
                            : streq_ptr(vc_pci_dev_driver(now), rd->driver) &&
