@@ -559,13 +559,15 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         }
         use_config(ctx, config);
 
-        /* Only the devices the XML names are read: never a scan of the whole bus. */
+        /* Only the devices the XML names are read, and only what matches them against the
+         * configuration and finds their groups: never a scan of the whole bus. The groups are read
+         * whole under the lock (claim_all()). */
         for (size_t i = 0; i < dom->n_hostdevs; i++) {
                 const struct vc_domain_hostdev *h = &dom->hostdevs[i];
                 const char *addr = VC_PCI_ADDR_TO_STRING(&h->addr);
                 _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
 
-                r = vc_pci_dev_read(ctx, &h->addr, &d);
+                r = vc_pci_dev_read_identity(ctx, &h->addr, &d);
                 if (r == -ENODEV) {
                         log_debug("VM %s: %s is not present; left to libvirt", vm, addr);
                         continue;

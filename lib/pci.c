@@ -38,6 +38,7 @@ struct vc_pci_dev {
         bool has_parent;
         struct vc_pci_addr parent;
         bool write_pending;
+        bool identity_only; /* vc_pci_dev_read_identity(): the ids, class, modalias and group only */
 };
 
 /* Parse exactly @n hex digits. */
@@ -764,8 +765,9 @@ static void pci_dev_find_parent(struct vc_pci_dev *d) {
                 d->has_parent = true;
 }
 
-int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
-                         struct vc_pci_dev **ret) {
+/* vc_pci_dev_read_with(), or with @identity_only its first steps: vc_pci_dev_read_identity(). */
+static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
+                        bool identity_only, struct vc_pci_dev **ret) {
         _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
         int r;
 
@@ -801,6 +803,13 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
 
         if ((r = pci_dev_read_ids(&dir, d)) < 0)
                 return r;
+        if (identity_only) {
+                d->identity_only = true;
+                if ((r = pci_dev_read_group(&dir, d)) < 0)
+                        return r;
+                *ret = TAKE_PTR(d);
+                return 0;
+        }
         pci_dev_read_header_type(&dir, d);
         if ((r = pci_dev_read_driver(rd, &dir, d)) < 0 || (r = pci_dev_read_group(&dir, d)) < 0)
                 return r;
@@ -811,6 +820,15 @@ int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const str
 
         *ret = TAKE_PTR(d);
         return 0;
+}
+
+int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
+                         struct vc_pci_dev **ret) {
+        return pci_dev_read(ctx, rd, addr, false, ret);
+}
+
+int vc_pci_dev_read_identity(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret) {
+        return pci_dev_read(ctx, NULL, addr, true, ret);
 }
 
 void vc_pci_dev_array_free(struct vc_pci_dev **v, size_t n) {
@@ -873,6 +891,7 @@ bool vc_pci_dev_is_bridge(const struct vc_pci_dev *d) { return d->is_bridge; }
 const char *vc_pci_dev_driver(const struct vc_pci_dev *d) { return d->driver; }
 const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d) { return d->driver_module; }
 const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->driver_override; }
+bool vc_pci_dev_is_identity_only(const struct vc_pci_dev *d) { return d->identity_only; }
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
 bool vc_pci_dev_write_pending(const struct vc_pci_dev *d) { return d->write_pending; }
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }

@@ -460,6 +460,45 @@ TEST(driver_from_uevent_or_link) {
         ASSERT_FALSE(vc_kernel_name_is_valid(""));
 }
 
+TEST(identity_read_has_ids_and_group_only) {
+        /* What the hook matches a domain's devices with before it takes the lock: the ids, the
+         * class and the group; the driver uevent names. Nothing that the engine's decisions read
+         * (the override, SR-IOV) is there: the full read says what those are. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL, *full = NULL;
+        struct vc_pci_addr a, pf;
+
+        tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, 5);
+        tree_pci_dev(root, "0000:00:02.1", "0x020000\n", 0, 6);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.1/uevent",
+                  "DRIVER=iavf\nPCI_CLASS=20000\nPCI_ID=8086:154C\nPCI_SUBSYS_ID=8086:0001\n"
+                  "PCI_SLOT_NAME=0000:00:02.1\nMODALIAS=pci:v00008086d0000154Csv00008086sd00000001bc02sc00i00\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.1/driver_override", "vfio-pci\n");
+        tree_link(root, "sys/devices/pci0000:00/0000:00:02.1/physfn", "../0000:00:02.0");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_pci_addr_parse("0000:00:02.1", &a));
+        ASSERT_OK(vc_pci_dev_read_identity(ctx, &a, &d));
+        ASSERT_TRUE(vc_pci_dev_is_identity_only(d));
+        ASSERT_EQ(vc_pci_dev_vendor(d), 0x8086);
+        ASSERT_EQ(vc_pci_dev_device(d), 0x154c);
+        ASSERT_EQ(vc_pci_dev_subsystem_device(d), 1);
+        ASSERT_EQ(vc_pci_dev_iommu_group(d), 6);
+        ASSERT_STREQ(vc_pci_dev_driver(d), "iavf");
+        ASSERT_NULL(vc_pci_dev_driver_override(d));
+        ASSERT_FALSE(vc_pci_dev_physfn(d, &pf));
+
+        ASSERT_OK(vc_pci_dev_read(ctx, &a, &full));
+        ASSERT_FALSE(vc_pci_dev_is_identity_only(full));
+        ASSERT_STREQ(vc_pci_dev_driver_override(full), "vfio-pci");
+        ASSERT_TRUE(vc_pci_dev_physfn(full, &pf));
+        ASSERT_EQ(vc_pci_dev_iommu_group(full), 6);
+
+        vc_pci_dev_free(TAKE_PTR(d));
+        ASSERT_OK(vc_pci_addr_parse("0000:00:09.0", &a));
+        ASSERT_ERRNO(vc_pci_dev_read_identity(ctx, &a, &d), ENODEV);
+}
+
 TEST(reset_method_and_numa_node_read_when_asked) {
         /* Only `show` and some of doctor's checks use them: read on first use, once. */
         _cleanup_tree_ char *root = tree_new();
