@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
@@ -65,6 +66,7 @@ static struct {
         int fd;      /* our end of the socket */
         void *stack; /* the mapping it runs on (a guard page first); NULL for a fork()ed one */
         bool atexit_done;
+        bool forked; /* set in a child fork() made (pthread_atfork()): the writer is its parent's */
 } writer = { .fd = -1 };
 
 static void writer_main(int sock) {
@@ -192,6 +194,10 @@ static void writer_atexit(void) {
         writer_stop_within(false, EXIT_GRACE_MS);
 }
 
+static void writer_note_fork(void) {
+        writer.forked = true;
+}
+
 /* The writer's start: its end of the socket on fd 0, every other fd closed (its own table: the
  * state lock's descriptor and the caller's pipes go with it). @arg: that socket. */
 static int writer_child(void *arg) {
@@ -254,8 +260,10 @@ static int writer_start(void) {
         writer.owner = getpid();
         writer.fd = sv[0];
         writer.stack = stack;
+        writer.forked = false;
         if (!writer.atexit_done)
-                writer.atexit_done = atexit(writer_atexit) == 0;
+                writer.atexit_done = atexit(writer_atexit) == 0 &&
+                                     pthread_atfork(NULL, NULL, writer_note_fork) == 0;
         return 0;
 }
 
@@ -281,8 +289,10 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
                 if ((len = strlen(data)) > NAME_MAX)
                         return -ENAMETOOLONG;
         }
-        if (writer.pid > 0 && writer.owner != getpid())
-                writer_stop(false); /* inherited over a fork: the writer is our parent's */
+        /* Inherited over a fork: the writer is our parent's. Told by the fork handler, without
+         * a getpid() per access; a process whose handlers could not be set up asks getpid(). */
+        if (writer.pid > 0 && (writer.forked || (!writer.atexit_done && writer.owner != getpid())))
+                writer_stop(false);
         if (writer.pid <= 0 && (r = writer_start()) < 0)
                 return r;
 

@@ -662,6 +662,25 @@ CELL(killed_writer_leaves_the_process_whole, "gpu-audio") {
         ASSERT_DRIVER(root, "0000:01:00.1", "none");
 }
 
+/* A child fork()ed after the writer started gets a writer of its own: a write that sticks
+ * there leaves the parent's writer free (the fork handler tells, lib/stuck.c). Were the
+ * parent's shared, it would be stuck in the child's write, and this process's next write would
+ * time out. */
+static int write_sticks_in_child(const char *root) {
+        (void) root;
+        return vc_timed_access("/sys/bus/pci/drivers/snd_hda_intel/unbind", "0000:01:00.1", 300) == -ETIMEDOUT ? 0 : 1;
+}
+
+CELL(forked_child_has_its_own_writer, "gpu-audio") {
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/devices/" GPU "/driver_override", NULL, 120000)); /* started */
+        fake_inject(root, "glob:sys/bus/pci/drivers/snd_hda_intel/unbind STUCK\n");
+        ASSERT_EQ(run_bounded(write_sticks_in_child, root, HANG_BOUND_S), 0);
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/drivers/nouveau/unbind", GPU, 120000));
+        ASSERT_DRIVER(root, GPU, "none");
+        ASSERT_EQ(fake_unstick(root), 0);
+        ASSERT_DRIVER(root, "0000:01:00.1", "none");
+}
+
 CELL(bridge_group_nics, "nics-bridge") {
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
         struct vc_op_result res = { 0 };
