@@ -601,14 +601,83 @@ static int read_driver(struct txn *t, const struct vc_pci_addr *a, char **ret) {
         return r;
 }
 
+/* One write of a device's move, and what its failure names. */
+struct txn_step {
+        char *path;
+        const char *value;
+        enum vc_step step;
+        const char *arg;
+};
+
+/* The writes @s[0..@n) to the device at @a, in order, as txn_write() makes one, but in one
+ * request to the writer (lib/stuck.h): the first that fails ends them and fails the operation
+ * with its step. The plan lists the writes made and the one that failed, as one by one. */
+static int txn_write_steps(struct txn *t, const struct vc_pci_addr *a, const struct txn_step *s, size_t n) {
+        const char *paths[VC_TIMED_WRITES_MAX], *values[VC_TIMED_WRITES_MAX];
+        size_t done = 0, listed;
+        int r = 0, k = 0;
+
+        if (n > VC_TIMED_WRITES_MAX)
+                return txn_fail(t, a, s[0].step, s[0].arg, -E2BIG);
+        for (size_t i = 0; i < n; i++) {
+                paths[i] = s[i].path;
+                values[i] = s[i].value;
+        }
+        t->drivers_may_have_moved = true;
+        if (t->dry_run)
+                listed = n;
+        else if (txn_is_stuck(t, a)) {
+                r = -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
+                listed = 1;
+        } else {
+                /* A sysfs write can block in the kernel for as long as a driver pleases (an unbind
+                 * waits until the GPU is idle): in the writer process, with a deadline. */
+                r = vc_stuck_timed_writes(t->ctx, a, paths, values, n, t->timeout_ms, &done);
+                listed = r < 0 && done < n ? done + 1 : done;
+                for (size_t i = 0; i < listed; i++)
+                        log_debug_errno(i < done ? 0 : r, "write %s <- \"%s\": %s", paths[i],
+                                        values[i][0] == '\n' ? "\\n" : values[i], i < done ? "ok" : strerror(-r));
+                if (r == -ETIMEDOUT)
+                        txn_mark_stuck(t, a);
+        }
+        for (size_t i = 0; i < listed && !t->rolling_back && k >= 0; i++)
+                k = plan_add_write(t, paths[i], values[i]);
+        if (r < 0)
+                return txn_fail(t, a, s[done < n ? done : n - 1].step, s[done < n ? done : n - 1].arg, r);
+        return k < 0 ? txn_fail(t, a, s[0].step, s[0].arg, k) : 0;
+}
+
+/* Write @override to the device at @a's driver_override (NULL: not; @override_step names its
+ * failure), unbind it from @driver (NULL: not), and ask the kernel to probe it: one request. */
+static int override_unbind_probe(struct txn *t, const struct vc_pci_addr *a, const char *override,
+                                 enum vc_step override_step, const char *driver) {
+        struct txn_step s[3] = {};
+        char name[VC_PCI_ADDR_STRLEN];
+        size_t n = 0;
+        int r = 0;
+
+        vc_pci_addr_format(a, name);
+        if (override) {
+                s[n] = (struct txn_step){ .value = override, .step = override_step };
+                r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DEVICES, &s[n++].path, "%s/driver_override", name);
+        }
+        if (r >= 0 && driver) {
+                s[n] = (struct txn_step){ .value = name, .step = VC_STEP_UNBIND, .arg = driver };
+                r = vc_ctx_path(t->ctx, VC_PLACE_PCI_DRIVERS, &s[n++].path, "%s/unbind", driver);
+        }
+        if (r >= 0) {
+                s[n] = (struct txn_step){ .value = name, .step = VC_STEP_PROBE };
+                r = vc_ctx_path(t->ctx, VC_PLACE_PCI_BUS, &s[n++].path, "drivers_probe");
+        }
+        r = r < 0 ? txn_fail(t, a, s[n - 1].step, s[n - 1].arg, r) : txn_write_steps(t, a, s, n);
+        for (size_t i = 0; i < n; i++)
+                free(s[i].path);
+        return r;
+}
+
 /* Unbind the device at @a from @driver (none: skip), then ask the kernel to probe it. */
 static int unbind_and_probe(struct txn *t, const struct vc_pci_addr *a, const char *driver) {
-        int r;
-        if (driver && (r = write_unbind(t, a, driver)) < 0)
-                return txn_fail(t, a, VC_STEP_UNBIND, driver, r);
-        if ((r = write_probe(t, a)) < 0)
-                return txn_fail(t, a, VC_STEP_PROBE, NULL, r);
-        return 0;
+        return override_unbind_probe(t, a, NULL, VC_STEP_SET_OVERRIDE, driver);
 }
 
 /* drivers_probe succeeds even when nothing bound: look, for up to VERIFY_WAIT_MS (a probe that
@@ -636,17 +705,15 @@ static int move_device(struct txn *t, const struct vc_pci_addr *a, const char *d
         int r;
 
         if (target && !streq_ptr(driver, target)) {
-                if (!streq_ptr(override, target)) {
-                        r = write_override(t, a, target);
-                        if (r < 0)
-                                return txn_fail(t, a, VC_STEP_SET_OVERRIDE, NULL, r);
-                        override = target;
-                }
+                /* The module first: one that cannot load leaves the device untouched. */
                 r = ensure_driver(t, target, module);
                 if (r < 0)
                         return txn_fail(t, a, VC_STEP_LOAD_MODULE, module ?: target, r);
-                if ((r = unbind_and_probe(t, a, driver)) < 0)
+                r = override_unbind_probe(t, a, streq_ptr(override, target) ? NULL : target, VC_STEP_SET_OVERRIDE,
+                                          driver);
+                if (r < 0)
                         return r;
+                override = target;
                 if (!t->dry_run && (r = verify_bound(t, a, target)) < 0)
                         return r;
         } else if (!target && driver) {
@@ -750,12 +817,9 @@ static int give_to_kernel_choice(struct txn *t, const struct vc_pci_dev *now) {
         const char *driver = vc_pci_dev_driver(now), *modalias = vc_pci_dev_modalias(now);
         int r;
 
-        if (vc_pci_dev_driver_override(now)) {
-                r = write_override(t, a, "\n");
-                if (r < 0)
-                        return txn_fail(t, a, VC_STEP_CLEAR_OVERRIDE, NULL, r);
-        }
-        if ((r = unbind_and_probe(t, a, driver)) < 0)
+        r = override_unbind_probe(t, a, vc_pci_dev_driver_override(now) ? "\n" : NULL, VC_STEP_CLEAR_OVERRIDE,
+                                  driver);
+        if (r < 0)
                 return r;
         if (t->dry_run)
                 return 0; /* which module the modalias names is known only by looking it up */
@@ -1616,9 +1680,9 @@ static int leave_vfio_for_any_driver(struct txn *t, const struct vc_record_devic
 
         if (load_error == -ENOMEM)
                 return txn_fail(t, &rd->addr, VC_STEP_LOAD_MODULE, module, load_error);
-        if (vc_pci_dev_driver_override(now) && (r = write_override(t, &rd->addr, "\n")) < 0)
-                return txn_fail(t, &rd->addr, VC_STEP_CLEAR_OVERRIDE, NULL, r);
-        if ((r = unbind_and_probe(t, &rd->addr, vc_pci_dev_driver(now))) < 0)
+        r = override_unbind_probe(t, &rd->addr, vc_pci_dev_driver_override(now) ? "\n" : NULL,
+                                  VC_STEP_CLEAR_OVERRIDE, vc_pci_dev_driver(now));
+        if (r < 0)
                 return r;
         if (!t->dry_run && read_driver(t, &rd->addr, &bound) >= 0 && streq_ptr(bound, "vfio-pci") &&
             (r = write_unbind(t, &rd->addr, "vfio-pci")) < 0)

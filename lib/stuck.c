@@ -36,13 +36,16 @@
 #define REAP_GRACE_MS 1000
 
 /* One writer process serves every timed access of this process, each over a socketpair: the
- * parent opens the attribute (an open takes no device lock) and hands the descriptor over with
- * the value; the writer makes the one write(2) and answers with its result. For a read, the
+ * parent opens the attributes (an open takes no device lock) and hands the descriptors over with
+ * the values; the writer makes the writes in order, up to the first that fails, and answers
+ * once with how many it made and the result (one request for a device's override, unbind and
+ * probe: a round trip, two context switches, is most of what a write costs us). For a read, the
  * parent opens the attribute's directory and the writer the attribute (in Linux the read takes
  * the lock; tests/fakekernel/shim.c models it at the open). A fork and its copy-on-write faults
  * per write were most of the engine's own CPU in a claim (docs/PERFORMANCE.md); the deadline is
- * the same: the parent polls for the answer at most @timeout_ms, then kills the writer, which is
- * replaced at the next access. The writer holds nothing of ours: not the state lock, not
+ * the same for each write: the parent polls for the answer until @timeout_ms after the write
+ * under way began (the writer says which one and since when in a page we share), then kills the
+ * writer, which is replaced at the next access. The writer holds nothing of ours: not the state lock, not
  * stdin/stdout/stderr (for the libvirt hook, pipes libvirt reads until every writer has closed
  * them), only its end of the socket.
  *
@@ -51,14 +54,27 @@
  * thread group, and so our exit, from ending; sharing memory because copying it was most of
  * what the writer cost (its page tables at the fork, a fault for every page either side wrote
  * afterwards, their teardown at its exit; docs/PERFORMANCE.md). It runs on a stack of its own,
- * with every signal blocked (only SIGKILL ends it), and touches nothing of ours but that stack:
- * no heap, no globals, only system calls on its own descriptors. errno is the one exception: the
+ * with every signal blocked (only SIGKILL ends it), and touches nothing of ours but that stack
+ * and the progress page: no heap, no globals, only system calls on its own descriptors and the
+ * coarse clock (answered in user space, lib/clock.h). errno is the one exception: the
  * writer's is that of the thread that started it (the one thread that uses it), and is written
  * only while that thread waits in poll() for the answer; a writer that outlives the wait is
  * killed and reaped, or killed inside the kernel, from which a killed task never returns to run
  * our code. Under valgrind, which does not run such a child, it is a fork() as before. */
 #define MAX_VALUE 4096
 #define WRITER_STACK_SIZE (256 * 1024)
+/* A request: 'w', then each value as two bytes of length (host order) and the bytes, one
+ * descriptor each; or 'r' and the attribute's name. */
+#define MAX_REQUEST (1 + VC_TIMED_WRITES_MAX * (2 + MAX_VALUE))
+
+/* Which write of the request under way the writer is making (0 first), and since when
+ * (vc_now_ms()): the parent's deadline for it. Shared (MAP_SHARED, so also with a writer that is
+ * a fork() under valgrind); the writer sets @since, then @index. */
+struct writer_progress {
+        uint64_t since;
+        uint32_t index;
+};
+static struct writer_progress *progress;
 
 static struct {
         pid_t pid;   /* the writer; 0: none */
@@ -69,14 +85,44 @@ static struct {
         bool forked; /* set in a child fork() made (pthread_atfork()): the writer is its parent's */
 } writer = { .fd = -1 };
 
+/* The writer's side of a 'w' request of @n writes in @buf (@len bytes, the type byte first):
+ * the values to @fds in order, up to the first that fails; *ret_done: the writes made. */
+static int writer_write_all(const char *buf, size_t len, const int *fds, size_t n, int *ret_done) {
+        size_t at = 1;
+        for (size_t i = 0; i < n; i++) {
+                uint16_t l;
+                if (len - at < sizeof l)
+                        return -EBADMSG;
+                memcpy(&l, buf + at, sizeof l);
+                at += sizeof l;
+                if (len - at < l)
+                        return -EBADMSG;
+                if (i > 0) {
+                        __atomic_store_n(&progress->since, vc_now_ms(), __ATOMIC_RELAXED);
+                        __atomic_store_n(&progress->index, (uint32_t) i, __ATOMIC_RELEASE);
+                }
+                ssize_t k;
+                do
+                        k = write(fds[i], buf + at, l);
+                while (k < 0 && errno == EINTR);
+                if (k < 0)
+                        return -errno;
+                if ((size_t) k != l)
+                        return -EIO;
+                at += l;
+                *ret_done = (int) i + 1;
+        }
+        return 0;
+}
+
 static void writer_main(int sock) {
-        char buf[MAX_VALUE + 2];
+        char buf[MAX_REQUEST + 1];
         union {
                 struct cmsghdr h;
-                char space[CMSG_SPACE(sizeof(int))];
+                char space[CMSG_SPACE(VC_TIMED_WRITES_MAX * sizeof(int))];
         } cm;
         for (;;) {
-                struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf };
+                struct iovec iov = { .iov_base = buf, .iov_len = sizeof buf - 1 };
                 struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
                                     .msg_controllen = sizeof cm.space };
                 ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
@@ -84,34 +130,34 @@ static void writer_main(int sock) {
                         continue;
                 if (n <= 0)
                         _exit(0); /* the parent is gone, or done */
-                int fd = -1;
+                int fds[VC_TIMED_WRITES_MAX];
+                size_t n_fds = 0;
                 for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
-                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-                                memcpy(&fd, CMSG_DATA(c), sizeof fd);
-                int r = 0;
-                if (fd < 0)
-                        r = -EBADF; /* every request comes with a descriptor */
-                else if (buf[0] == 'w') {
-                        size_t len = (size_t) n - 1;
-                        ssize_t k;
-                        do
-                                k = write(fd, buf + 1, len);
-                        while (k < 0 && errno == EINTR);
-                        r = k < 0 ? -errno : (size_t) k != len ? -EIO : 0;
-                } else {
-                        /* @fd: the attribute's directory, resolved by the parent (inside its
+                        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+                                n_fds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+                                if (n_fds > VC_TIMED_WRITES_MAX)
+                                        n_fds = VC_TIMED_WRITES_MAX;
+                                memcpy(fds, CMSG_DATA(c), n_fds * sizeof(int));
+                        }
+                int answer[2] = { 0, 0 }; /* the writes made; the result */
+                if (n_fds == 0)
+                        answer[1] = -EBADF; /* every request comes with descriptors */
+                else if (buf[0] == 'w')
+                        answer[1] = writer_write_all(buf, (size_t) n, fds, n_fds, &answer[0]);
+                else {
+                        /* fds[0]: the attribute's directory, resolved by the parent (inside its
                          * root); the name is one component. */
                         char rb[256];
                         buf[n] = '\0';
-                        int afd = openat(fd, buf + 1, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+                        int afd = openat(fds[0], buf + 1, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
                         if (afd < 0 || read(afd, rb, sizeof rb) < 0)
-                                r = -errno;
+                                answer[1] = -errno;
                         if (afd >= 0)
                                 close(afd);
                 }
-                if (fd >= 0)
-                        close(fd);
-                while (send(sock, &r, sizeof r, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                for (size_t i = 0; i < n_fds; i++)
+                        close(fds[i]);
+                while (send(sock, answer, sizeof answer, MSG_NOSIGNAL) < 0 && errno == EINTR)
                         ;
         }
 }
@@ -247,6 +293,12 @@ static pid_t writer_spawn(int sock, void **ret_stack) {
 
 static int writer_start(void) {
         int sv[2];
+        if (!progress) {
+                void *p = mmap(NULL, sizeof *progress, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+                if (p == MAP_FAILED)
+                        return negative_errno();
+                progress = p; /* kept for the process's life: a writer left in the kernel may hold it */
+        }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return negative_errno();
         void *stack;
@@ -267,28 +319,15 @@ static int writer_start(void) {
         return 0;
 }
 
-/* Long: one request to the writer and its answer under one deadline (open, send, poll, kill and
- * replace on timeout); split, the deadline would be spread over several functions. */
-int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
-        size_t len = value ? strlen(value) : 0;
+/* Send the request @buf (@len bytes) with @fds to the writer, started if need be, and wait for
+ * its answer: each write has @timeout_ms from when it began (the progress page). Returns the
+ * request's result, *ret_done the writes it made; -ETIMEDOUT after killing the writer, with
+ * *ret_done the writes made before the one that did not finish. */
+static int writer_request(const char *buf, size_t len, const int *fds, size_t n_fds, unsigned timeout_ms,
+                          size_t *ret_done) {
         int r;
 
-        if (len > MAX_VALUE)
-                return -E2BIG; /* sysfs takes one page at most */
-        /* Inside a --sysroot, as vc_sysfs_write() opens (lib/root.h). Opening an attribute for
-         * writing takes no device lock, so we do it and hand the descriptor over; for a read, its
-         * directory, and the writer opens the attribute in it. */
-        const char *data = value;
-        _cleanup_close_ int fd = -1;
-        if (value) {
-                if ((fd = vc_path_open(path, O_WRONLY | O_NOCTTY, 0)) < 0)
-                        return fd;
-        } else {
-                if ((fd = vc_path_open_parent(path, &data)) < 0)
-                        return fd;
-                if ((len = strlen(data)) > NAME_MAX)
-                        return -ENAMETOOLONG;
-        }
+        *ret_done = 0;
         /* Inherited over a fork: the writer is our parent's. Told by the fork handler, without
          * a getpid() per access; a process whose handlers could not be set up asks getpid(). */
         if (writer.pid > 0 && (writer.forked || (!writer.atexit_done && writer.owner != getpid())))
@@ -296,21 +335,20 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         if (writer.pid <= 0 && (r = writer_start()) < 0)
                 return r;
 
-        char buf[MAX_VALUE + 1];
-        buf[0] = value ? 'w' : 'r';
-        memcpy(buf + 1, data, len);
         union {
                 struct cmsghdr h;
-                char space[CMSG_SPACE(sizeof(int))];
+                char space[CMSG_SPACE(VC_TIMED_WRITES_MAX * sizeof(int))];
         } cm = {};
-        struct iovec iov = { .iov_base = buf, .iov_len = len + 1 };
+        struct iovec iov = { .iov_base = (void *) buf, .iov_len = len };
         struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.space,
-                            .msg_controllen = sizeof cm.space };
+                            .msg_controllen = CMSG_SPACE(n_fds * sizeof(int)) };
         struct cmsghdr *c = CMSG_FIRSTHDR(&m);
         c->cmsg_level = SOL_SOCKET;
         c->cmsg_type = SCM_RIGHTS;
-        c->cmsg_len = CMSG_LEN(sizeof(int));
-        memcpy(CMSG_DATA(c), &fd, sizeof fd);
+        c->cmsg_len = CMSG_LEN(n_fds * sizeof(int));
+        memcpy(CMSG_DATA(c), fds, n_fds * sizeof(int));
+        __atomic_store_n(&progress->since, now_ms(), __ATOMIC_RELAXED);
+        __atomic_store_n(&progress->index, 0, __ATOMIC_RELEASE);
         ssize_t k;
         do
                 k = sendmsg(writer.fd, &m, MSG_NOSIGNAL);
@@ -321,11 +359,14 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
                 return r == -EPIPE || r == -ECONNRESET ? -EIO : r;
         }
 
-        uint64_t deadline = now_ms() + timeout_ms;
         for (;;) {
+                uint32_t index = __atomic_load_n(&progress->index, __ATOMIC_ACQUIRE);
+                uint64_t deadline = __atomic_load_n(&progress->since, __ATOMIC_RELAXED) + timeout_ms;
                 uint64_t now = now_ms();
-                if (now >= deadline)
+                if (now >= deadline) {
+                        *ret_done = index;
                         break;
+                }
                 struct pollfd p = { .fd = writer.fd, .events = POLLIN };
                 int n = poll(&p, 1, deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
                 if (n < 0 && errno == EINTR)
@@ -336,19 +377,79 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
                         return r;
                 }
                 if (n == 0)
-                        continue; /* the deadline is checked above */
-                int result;
-                k = recv(writer.fd, &result, sizeof result, 0);
+                        continue; /* the deadline is checked above, for the write under way then */
+                int answer[2];
+                k = recv(writer.fd, answer, sizeof answer, 0);
                 if (k < 0 && errno == EINTR)
                         continue;
-                if (k != (ssize_t) sizeof result) {
+                if (k != (ssize_t) sizeof answer || answer[0] < 0 || (size_t) answer[0] > n_fds) {
                         writer_stop(true); /* EOF: killed by something else */
                         return -EIO;
                 }
-                return result;
+                *ret_done = (size_t) answer[0];
+                return answer[1];
         }
         writer_stop(true);
         return -ETIMEDOUT;
+}
+
+int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
+        if (value) {
+                size_t done;
+                return vc_timed_writes(&path, &value, 1, timeout_ms, &done);
+        }
+        /* A read: the attribute's directory, inside a --sysroot (lib/root.h); the writer opens
+         * the attribute in it (in Linux the read, here the open, takes the device lock). */
+        const char *name;
+        _cleanup_close_ int fd = vc_path_open_parent(path, &name);
+        if (fd < 0)
+                return fd;
+        size_t len = strlen(name), done;
+        if (len > NAME_MAX)
+                return -ENAMETOOLONG;
+        char buf[1 + NAME_MAX];
+        buf[0] = 'r';
+        memcpy(buf + 1, name, len);
+        return writer_request(buf, len + 1, &fd, 1, timeout_ms, &done);
+}
+
+int vc_timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,
+                    size_t *ret_done) {
+        char buf[MAX_REQUEST];
+        int fds[VC_TIMED_WRITES_MAX];
+        size_t len = 1, opened = 0;
+        int r = 0;
+
+        *ret_done = 0;
+        if (n == 0 || n > VC_TIMED_WRITES_MAX)
+                return -EINVAL;
+        buf[0] = 'w';
+        /* Opened here, inside a --sysroot as vc_sysfs_write() opens (lib/root.h): an open takes
+         * no device lock. One that fails ends the request there: the writes before it are made,
+         * as they would have been one by one, and its error is the result. */
+        for (; opened < n; opened++) {
+                size_t l = strlen(values[opened]);
+                if (l > MAX_VALUE) {
+                        r = -E2BIG; /* sysfs takes one page at most */
+                        break;
+                }
+                if ((fds[opened] = vc_path_open(paths[opened], O_WRONLY | O_NOCTTY, 0)) < 0) {
+                        r = fds[opened];
+                        break;
+                }
+                uint16_t l16 = (uint16_t) l;
+                memcpy(buf + len, &l16, sizeof l16);
+                memcpy(buf + len + sizeof l16, values[opened], l);
+                len += sizeof l16 + l;
+        }
+        if (opened > 0) {
+                int k = writer_request(buf, len, fds, opened, timeout_ms, ret_done);
+                for (size_t i = 0; i < opened; i++)
+                        close(fds[i]);
+                if (k < 0 || *ret_done < opened)
+                        return k < 0 ? k : -EIO;
+        }
+        return r;
 }
 
 static int mark_path(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret) {
@@ -365,11 +466,17 @@ static bool mark_exists(const char *path) {
 
 int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *path, const char *value,
                          unsigned timeout_ms) {
-        int r = vc_timed_access(path, value, timeout_ms);
+        size_t done;
+        return vc_stuck_timed_writes(ctx, a, &path, &value, 1, timeout_ms, &done);
+}
+
+int vc_stuck_timed_writes(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *const *paths,
+                          const char *const *values, size_t n, unsigned timeout_ms, size_t *ret_done) {
+        int r = vc_timed_writes(paths, values, n, timeout_ms, ret_done);
         if (r != -ETIMEDOUT)
                 return r;
-        log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind", value, path,
-                  timeout_ms);
+        log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind",
+                  values[*ret_done], paths[*ret_done], timeout_ms);
         if (a) {
                 int k = vc_stuck_mark(ctx, a);
                 if (k < 0)

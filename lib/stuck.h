@@ -23,11 +23,21 @@
  * and wait at most @timeout_ms: its result, or -ETIMEDOUT after killing the child (a child
  * stuck in the kernel is abandoned, not waited for). The caller must not ignore SIGCHLD. */
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms);
+/* The writes of @values[i] to @paths[i] (at most VC_TIMED_WRITES_MAX), in order, in one request
+ * to the child: the first that fails ends it. Each write has @timeout_ms from when it began.
+ * Returns 0 or the error of the write that failed (-ETIMEDOUT: it did not finish, and the child
+ * was killed or abandoned); *ret_done: the writes made before it (all of them on success). */
+#define VC_TIMED_WRITES_MAX 4
+int vc_timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,
+                    size_t *ret_done);
 
 /* vc_timed_access() of a write that takes @a's lock: on -ETIMEDOUT, @a is marked (vc_stuck_mark())
  * for the commands after this one. @a NULL: a write that takes no device's lock, never marked. */
 int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *path, const char *value,
                          unsigned timeout_ms);
+/* vc_timed_writes() of writes that take @a's lock, marked as vc_stuck_timed_write() does. */
+int vc_stuck_timed_writes(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *const *paths,
+                          const char *const *values, size_t n, unsigned timeout_ms, size_t *ret_done);
 
 int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a);

@@ -681,6 +681,55 @@ CELL(forked_child_has_its_own_writer, "gpu-audio") {
         ASSERT_DRIVER(root, "0000:01:00.1", "none");
 }
 
+/* Several writes in one request (lib/stuck.h): made in order, the first that fails ends it,
+ * and the result says how many were made; one that cannot be opened ends it there too. */
+CELL(timed_writes_stop_at_the_first_failure, "gpu-audio") {
+        const char *paths[] = { "/sys/bus/pci/devices/" GPU "/driver_override", "/sys/bus/pci/drivers/nouveau/unbind",
+                                "/sys/bus/pci/drivers_probe" };
+        const char *values[] = { "vfio-pci", GPU, GPU };
+        size_t done = 9;
+
+        fake_inject(root, "glob:sys/bus/pci/drivers/nouveau/unbind EBUSY\n");
+        ASSERT_ERRNO(vc_timed_writes(paths, values, 3, 120000, &done), EBUSY);
+        ASSERT_EQ(done, 1);
+        ASSERT_EQ(fake_counter(root), 2); /* the override and the unbind; no probe */
+        ASSERT_OVERRIDE(root, GPU, "vfio-pci");
+        ASSERT_DRIVER(root, GPU, "nouveau");
+
+        fake_inject(root, "");
+        const char *gone[] = { paths[0], "/sys/bus/pci/drivers/nosuchdriver/unbind", paths[2] };
+        const char *clear[] = { "\n", GPU, GPU };
+        ASSERT_ERRNO(vc_timed_writes(gone, clear, 3, 120000, &done), ENOENT);
+        ASSERT_EQ(done, 1);
+        ASSERT_EQ(fake_counter(root), 3);
+        ASSERT_OVERRIDE(root, GPU, "(null)");
+
+        ASSERT_OK(vc_timed_writes(paths, values, 3, 120000, &done));
+        ASSERT_EQ(done, 3);
+        ASSERT_EQ(fake_counter(root), 6);
+        ASSERT_DRIVER(root, GPU, "none"); /* vfio-pci is not loaded in this tree */
+}
+
+/* A write of a request that sticks in the kernel: the ones before it are made, the writer is
+ * given up on and replaced, and what follows it in the request is never made. */
+CELL(timed_writes_stuck_in_the_middle, "gpu-audio") {
+        const char *paths[] = { "/sys/bus/pci/devices/0000:01:00.1/driver_override",
+                                "/sys/bus/pci/drivers/snd_hda_intel/unbind", "/sys/bus/pci/drivers_probe" };
+        const char *values[] = { "vfio-pci", "0000:01:00.1", "0000:01:00.1" };
+        size_t done = 9;
+
+        fake_inject(root, "glob:sys/bus/pci/drivers/snd_hda_intel/unbind STUCK\n");
+        ASSERT_ERRNO(vc_timed_writes(paths, values, 3, 300, &done), ETIMEDOUT);
+        ASSERT_EQ(done, 1);
+        /* (the audio device's override is not read here: the stuck write holds its lock) */
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/drivers/nouveau/unbind", GPU, 120000));
+        ASSERT_DRIVER(root, GPU, "none");
+        ASSERT_EQ(fake_unstick(root), 0);
+        ASSERT_OVERRIDE(root, "0000:01:00.1", "vfio-pci");
+        ASSERT_DRIVER(root, "0000:01:00.1", "none"); /* the unbind took effect, no probe followed */
+        ASSERT_EQ(fake_counter(root), 3);
+}
+
 CELL(bridge_group_nics, "nics-bridge") {
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
         struct vc_op_result res = { 0 };
