@@ -38,14 +38,14 @@
 /* One writer process serves every timed access of this process, each over a socketpair: the
  * parent opens the attributes (an open takes no device lock) and hands the descriptors over with
  * the values; the writer makes the writes in order, up to the first that fails, and answers
- * once with how many it made and the result (one request for a device's override, unbind and
- * probe: a round trip, two context switches, is most of what a write costs us). For a read, the
- * parent opens the attribute's directory and the writer the attribute (in Linux the read takes
- * the lock; tests/fakekernel/shim.c models it at the open). A fork and its copy-on-write faults
- * per write were most of the engine's own CPU in a claim (docs/PERFORMANCE.md); the deadline is
- * the same for each write: the parent polls for the answer until @timeout_ms after the write
- * under way began (the writer says which one and since when in a page we share), then kills the
- * writer, which is replaced at the next access. The writer holds nothing of ours: not the state lock, not
+ * once with how many it made and the result (a device's override, unbind and probe go in one
+ * request: each round trip is two context switches). For a read, the parent opens the
+ * attribute's directory and the writer the attribute (in Linux the read takes the lock;
+ * tests/fakekernel/shim.c models it at the open). A fork and its copy-on-write faults per write
+ * were most of the engine's own CPU in a claim (docs/PERFORMANCE.md). Each write has its own
+ * deadline: the parent polls for the answer until @timeout_ms after the write under way began
+ * (the writer says which one and since when in a page we share), then kills the writer, which
+ * is replaced at the next access. The writer holds nothing of ours: not the state lock, not
  * stdin/stdout/stderr (for the libvirt hook, pipes libvirt reads until every writer has closed
  * them), only its end of the socket.
  *
