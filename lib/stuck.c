@@ -82,7 +82,8 @@ static struct {
         int fd;      /* our end of the socket */
         void *stack; /* the mapping it runs on (a guard page first); NULL for a fork()ed one */
         bool atexit_done;
-        bool forked; /* set in a child fork() made (pthread_atfork()): the writer is its parent's */
+        bool forked; /* set in a child fork() made (pthread_atfork()): the writer and the progress
+                      * page are its parent's; cleared when the child starts its own */
 } writer = { .fd = -1 };
 
 /* The writer's side of a 'w' request of @n writes in @buf (@len bytes, the type byte first):
@@ -293,10 +294,14 @@ static pid_t writer_spawn(int sock, void **ret_stack) {
 
 static int writer_start(void) {
         int sv[2];
-        if (!progress) {
+        if (!progress || writer.forked || !writer.atexit_done) {
+                /* Our own page: one inherited over a fork is shared with the parent's writer (a
+                 * process without the fork handler cannot tell: it maps one per writer). */
                 void *p = mmap(NULL, sizeof *progress, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
                 if (p == MAP_FAILED)
                         return negative_errno();
+                if (progress)
+                        (void) munmap(progress, sizeof *progress); /* the parent's mapping stays */
                 progress = p; /* kept for the process's life: a writer left in the kernel may hold it */
         }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -364,7 +369,7 @@ static int writer_request(const char *buf, size_t len, const int *fds, size_t n_
                 uint64_t deadline = __atomic_load_n(&progress->since, __ATOMIC_RELAXED) + timeout_ms;
                 uint64_t now = now_ms();
                 if (now >= deadline) {
-                        *ret_done = index;
+                        *ret_done = index < n_fds ? index : n_fds - 1; /* the page is ours alone */
                         break;
                 }
                 struct pollfd p = { .fd = writer.fd, .events = POLLIN };

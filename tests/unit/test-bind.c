@@ -681,6 +681,45 @@ CELL(forked_child_has_its_own_writer, "gpu-audio") {
         ASSERT_DRIVER(root, "0000:01:00.1", "none");
 }
 
+/* The child's side below: once the parent's write is stuck (its mark in .fakekernel/stuck, an
+ * event; the bound is for a bug), a request of two writes whose second sticks too. */
+static int child_request_while_parent_waits(const char *root) {
+        _cleanup_free_ char *dir = tree_path(root, ".fakekernel/stuck");
+        bool stuck = false;
+        for (int i = 0; i < 30000 && !stuck; i++) {
+                _cleanup_strv_free_ char **names = NULL;
+                stuck = vc_dir_list(dir, &names) >= 0 && names[0];
+                if (!stuck)
+                        usleep(10000);
+        }
+        const char *paths[] = { "/sys/bus/pci/devices/" GPU "/driver_override", "/sys/bus/pci/drivers/nouveau/unbind" };
+        const char *values[] = { "vfio-pci", GPU };
+        size_t done = 9;
+        return stuck && vc_timed_writes(paths, values, 2, 300, &done) == -ETIMEDOUT && done == 1 ? 0 : 1;
+}
+
+/* The page in which the writer says which write of a request it is making is the process's own
+ * in a forked child: the child's writer, at its second write while the parent waits for its
+ * first, must not make the parent count a second write of its own (it would name a write its
+ * request does not have). The check bites when the child gets there within the parent's 2 s. */
+CELL(forked_child_has_its_own_progress_page, "gpu-audio") {
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/devices/" GPU "/driver_override", NULL, 120000)); /* started */
+        fake_inject(root, "glob:sys/bus/pci/drivers/*/unbind STUCK\n");
+        fflush(NULL);
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0)
+                _exit(child_request_while_parent_waits(root));
+        const char *path = "/sys/bus/pci/drivers/snd_hda_intel/unbind", *value = "0000:01:00.1";
+        size_t done = 9;
+        ASSERT_ERRNO(vc_timed_writes(&path, &value, 1, 2000, &done), ETIMEDOUT);
+        ASSERT_EQ(done, 0);
+        ASSERT_EQ(fake_wait(pid), 0);
+        ASSERT_EQ(fake_unstick(root), 0);
+        ASSERT_DRIVER(root, GPU, "none");
+        ASSERT_DRIVER(root, "0000:01:00.1", "none");
+}
+
 /* Several writes in one request (lib/stuck.h): made in order, the first that fails ends it,
  * and the result says how many were made; one that cannot be opened ends it there too. */
 CELL(timed_writes_stop_at_the_first_failure, "gpu-audio") {
