@@ -432,27 +432,61 @@ static int plan_add_write(struct txn *t, const char *path, const char *value) {
         return 0;
 }
 
-/* One sysfs write of the operation: listed in the plan (rollback writes are not), made unless
- * this is a dry run. @a: the device whose lock the write takes (NULL: reset_method, which takes
- * none). A write that times out leaves @a stuck; later writes to it are not made. */
-static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
-        int r;
+/* The last @n writes listed in the plan go (made in no order: a request ended before them). */
+static void plan_drop_writes(struct txn *t, size_t n) {
+        struct vc_plan *p = t->plan;
+        for (; n > 0 && p->n_writes > 0; n--) {
+                p->n_writes--;
+                free(p->writes[p->n_writes].path);
+                free(p->writes[p->n_writes].value);
+        }
+}
 
-        if (!t->rolling_back && (r = plan_add_write(t, path, value)) < 0)
+/* The sysfs writes @values[i] to @paths[i] of the operation (at most VC_TIMED_WRITES_MAX), in
+ * order, in one request to the writer (lib/stuck.h): listed in the plan (rollback writes are
+ * not), made unless this is a dry run; the first that fails ends them, and only the writes made
+ * and that one stay listed. *ret_done: the writes made. @a: the device whose lock the writes take
+ * (NULL: reset_method and the like, which take none). A write that times out leaves @a stuck;
+ * later writes to it are not made. */
+static int txn_writes(struct txn *t, const struct vc_pci_addr *a, const char *const *paths,
+                      const char *const *values, size_t n, size_t *ret_done) {
+        size_t listed = 0;
+        int r = 0;
+
+        *ret_done = 0;
+        for (; !t->rolling_back && listed < n && r >= 0; listed++)
+                r = plan_add_write(t, paths[listed], values[listed]);
+        if (r < 0) {
+                plan_drop_writes(t, listed - 1);
                 return r;
+        }
         t->drivers_may_have_moved = true;
-        if (t->dry_run)
+        if (t->dry_run) {
+                *ret_done = n;
                 return 0;
+        }
         if (a && txn_is_stuck(t, a))
-                return -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
-        /* A sysfs write can block in the kernel for as long as a driver pleases (an unbind waits
-         * until the GPU is idle): in the writer process, with a deadline (lib/stuck.h). */
-        r = vc_stuck_timed_write(t->ctx, a, path, value, t->timeout_ms);
-        log_debug_errno(r, "write %s <- \"%s\": %s", path, value[0] == '\n' ? "\\n" : value,
-                        r < 0 ? strerror(-r) : "ok");
-        if (r == -ETIMEDOUT && a)
-                txn_mark_stuck(t, a);
+                r = -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
+        else {
+                /* A sysfs write can block in the kernel for as long as a driver pleases (an unbind
+                 * waits until the GPU is idle): in the writer process, with a deadline. */
+                r = vc_stuck_timed_writes(t->ctx, a, paths, values, n, t->timeout_ms, ret_done);
+                for (size_t i = 0; i < n && i <= *ret_done; i++)
+                        log_debug_errno(i < *ret_done ? 0 : r, "write %s <- \"%s\": %s", paths[i],
+                                        values[i][0] == '\n' ? "\\n" : values[i],
+                                        i < *ret_done ? "ok" : strerror(-r));
+                if (r == -ETIMEDOUT && a)
+                        txn_mark_stuck(t, a);
+        }
+        if (r < 0 && listed > *ret_done + 1)
+                plan_drop_writes(t, listed - *ret_done - 1); /* never made */
         return r;
+}
+
+/* One sysfs write of the operation: txn_writes() of one. */
+static int txn_write(struct txn *t, const struct vc_pci_addr *a, const char *path, const char *value) {
+        size_t done;
+        return txn_writes(t, a, &path, &value, 1, &done);
 }
 
 /* Write @value to the attribute at @path; a rollback puts back what it said before the first
@@ -609,42 +643,20 @@ struct txn_step {
         const char *arg;
 };
 
-/* The writes @s[0..@n) to the device at @a, in order, as txn_write() makes one, but in one
- * request to the writer (lib/stuck.h): the first that fails ends them and fails the operation
- * with its step. The plan lists the writes made and the one that failed, as one by one. */
+/* The writes @s[0..@n) to the device at @a in one request (txn_writes()); the first that
+ * fails fails the operation with its step. */
 static int txn_write_steps(struct txn *t, const struct vc_pci_addr *a, const struct txn_step *s, size_t n) {
         const char *paths[VC_TIMED_WRITES_MAX], *values[VC_TIMED_WRITES_MAX];
-        size_t done = 0, listed;
-        int r = 0, k = 0;
+        size_t done;
 
-        if (n > VC_TIMED_WRITES_MAX)
-                return txn_fail(t, a, s[0].step, s[0].arg, -E2BIG);
+        if (n == 0 || n > VC_TIMED_WRITES_MAX)
+                return -EINVAL;
         for (size_t i = 0; i < n; i++) {
                 paths[i] = s[i].path;
                 values[i] = s[i].value;
         }
-        t->drivers_may_have_moved = true;
-        if (t->dry_run)
-                listed = n;
-        else if (txn_is_stuck(t, a)) {
-                r = -ETIMEDOUT; /* it would wait for the stuck write, the whole timeout long */
-                listed = 1;
-        } else {
-                /* A sysfs write can block in the kernel for as long as a driver pleases (an unbind
-                 * waits until the GPU is idle): in the writer process, with a deadline. */
-                r = vc_stuck_timed_writes(t->ctx, a, paths, values, n, t->timeout_ms, &done);
-                listed = r < 0 && done < n ? done + 1 : done;
-                for (size_t i = 0; i < listed; i++)
-                        log_debug_errno(i < done ? 0 : r, "write %s <- \"%s\": %s", paths[i],
-                                        values[i][0] == '\n' ? "\\n" : values[i], i < done ? "ok" : strerror(-r));
-                if (r == -ETIMEDOUT)
-                        txn_mark_stuck(t, a);
-        }
-        for (size_t i = 0; i < listed && !t->rolling_back && k >= 0; i++)
-                k = plan_add_write(t, paths[i], values[i]);
-        if (r < 0)
-                return txn_fail(t, a, s[done < n ? done : n - 1].step, s[done < n ? done : n - 1].arg, r);
-        return k < 0 ? txn_fail(t, a, s[0].step, s[0].arg, k) : 0;
+        int r = txn_writes(t, a, paths, values, n, &done);
+        return r < 0 ? txn_fail(t, a, s[done < n ? done : 0].step, s[done < n ? done : 0].arg, r) : 0;
 }
 
 /* Write @override to the device at @a's driver_override (NULL: not; @override_step names its

@@ -262,6 +262,9 @@ CELL(failure_names_device_step_errno, "gpu-audio") {
         ASSERT_ERRNO(vc_group_claim(ctx, 1, NULL, &res), EBUSY);
         _cleanup_free_ char *msg = vc_op_result_message(&res);
         ASSERT_STREQ(msg, "0000:01:00.1: failed to unbind from snd_hda_intel: Device or resource busy");
+        /* The plan lists the writes made and the one that failed: not the probe after it. */
+        ASSERT_TRUE(res.plan->n_writes > 0);
+        ASSERT_TRUE(strstr(res.plan->writes[res.plan->n_writes - 1].path, "drivers/snd_hda_intel/unbind") != NULL);
         ASSERT_EQ(res.rollback_error, 0);
         ASSERT_FALSE(res.changed);
         _cleanup_free_ char *after = fake_snapshot(root);
