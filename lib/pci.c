@@ -38,7 +38,6 @@ struct vc_pci_dev {
         bool has_parent;
         struct vc_pci_addr parent;
         bool write_pending;
-        bool identity_only; /* vc_pci_dev_read_identity(): the ids, class, modalias and group only */
 };
 
 /* Parse exactly @n hex digits. */
@@ -804,7 +803,6 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
         if ((r = pci_dev_read_ids(&dir, d)) < 0)
                 return r;
         if (identity_only) {
-                d->identity_only = true;
                 if ((r = pci_dev_read_group(&dir, d)) < 0)
                         return r;
                 *ret = TAKE_PTR(d);
@@ -891,7 +889,6 @@ bool vc_pci_dev_is_bridge(const struct vc_pci_dev *d) { return d->is_bridge; }
 const char *vc_pci_dev_driver(const struct vc_pci_dev *d) { return d->driver; }
 const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d) { return d->driver_module; }
 const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->driver_override; }
-bool vc_pci_dev_is_identity_only(const struct vc_pci_dev *d) { return d->identity_only; }
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
 bool vc_pci_dev_write_pending(const struct vc_pci_dev *d) { return d->write_pending; }
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }

@@ -45,10 +45,9 @@ struct vc_pci_dev;
 int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret);
 /* What identifies the device at @addr, for matching it against the configuration: its ids,
  * class and modalias (and the driver, when uevent names it) and its IOMMU group. Nothing else
- * is read: driver_override, the module, SR-IOV, bridge and boot_vga read as absent, and
- * vc_pci_dev_is_identity_only() says so. About half of vc_pci_dev_read()'s system calls. */
+ * is read: driver_override, the module, SR-IOV, bridge and boot_vga read as absent, so such a
+ * device is never one to decide a move on. About half of vc_pci_dev_read()'s system calls. */
 int vc_pci_dev_read_identity(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret);
-bool vc_pci_dev_is_identity_only(const struct vc_pci_dev *d);
 /* For reading many devices (vc_topology_read()): the bus's devices directory opened once, and
  * the state directory looked at once for devices marked stuck. */
 struct vc_pci_reader;
