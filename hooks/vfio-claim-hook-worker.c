@@ -112,14 +112,6 @@ static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct
         return 0;
 }
 
-/* What the configuration says about the group's release (lib/bind.h). */
-static int group_claim_config(struct vc_ctx *ctx, const struct vc_config *config, unsigned group,
-                              struct vc_claim_config *ret) {
-        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-        int r = vc_group_read(ctx, group, &g, NULL);
-        return r < 0 ? r : vc_claim_config_for_group(config, g, ret);
-}
-
 static int hook_plan_add_guard(struct hook_plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
         struct vc_claim_guard *n = realloc(p->guards, (p->n_guards + 1) * sizeof *n);
         if (!n)
@@ -643,16 +635,28 @@ static int do_started(struct vc_ctx *ctx, const char *vm) {
         return HOOK_OK;
 }
 
+static const struct vc_pci_dev *group_find_device(const struct vc_group *g, const struct vc_pci_addr *a) {
+        for (size_t i = 0; i < vc_group_n_devices(g); i++)
+                if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), a))
+                        return vc_group_device(g, i);
+        return NULL;
+}
+
 /* host or keep for a group: keep when any configured device in it says keep (a "boot = yes"
- * device without its own "release =" does); [global] release when none is configured. */
+ * device without its own "release =" does); [global] release when none is configured. The
+ * recorded devices are looked up in @g, the group as read under the lock, or read one by one
+ * when it could not be read (NULL): a device gone is left out either way. */
 static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_config *config,
-                                            const struct vc_record *rec) {
+                                            const struct vc_record *rec, const struct vc_group *g) {
         bool any = false, keep = false;
         if (!config)
                 return VC_RELEASE_KEEP; /* unreadable configuration: move nothing */
         for (size_t i = 0; i < rec->n_devices; i++) {
-                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
-                if (vc_pci_dev_read(ctx, &rec->devices[i].addr, &d) < 0)
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *read = NULL;
+                const struct vc_pci_dev *d = g ? group_find_device(g, &rec->devices[i].addr) : NULL;
+                if (!g && vc_pci_dev_read(ctx, &rec->devices[i].addr, &read) >= 0)
+                        d = read;
+                if (!d)
                         continue;
                 const struct vc_config_device *cd = vc_config_match_device(config, d);
                 if (!cd)
@@ -711,7 +715,14 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 if (!streq_ptr(rec->owner, vm))
                         continue;
 
-                if (group_release_policy(ctx, config, rec) == VC_RELEASE_KEEP) {
+                /* One read of the group, under the lock, serves the release policy, the
+                 * configuration's choices and vc_group_release() (opts.group). A group that
+                 * cannot be read (gone, a device unreadable) is left to the engine, which reads
+                 * it again and says what it finds. */
+                _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+                (void) vc_group_read(ctx, groups[i], &g, NULL); /* sets @g only when it succeeds */
+
+                if (group_release_policy(ctx, config, rec, g) == VC_RELEASE_KEEP) {
                         r = vc_record_set_owner(rec, NULL);
                         if (r >= 0)
                                 r = vc_record_write(ctx, rec);
@@ -731,9 +742,10 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
 
                 _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
                 /* A group gone or unreadable leaves @cc empty: release does what it can. */
-                (void) group_claim_config(ctx, config, groups[i], &cc);
+                if (g)
+                        (void) vc_claim_config_for_group(config, g, &cc);
                 /* The units to start again come from the record, not the configuration. */
-                struct vc_claim_opts opts = { .owner = vm, .lock_held = true, .resets = cc.resets,
+                struct vc_claim_opts opts = { .owner = vm, .lock_held = true, .group = g, .resets = cc.resets,
                                               .n_resets = cc.n_resets, .handoffs = cc.handoffs,
                                               .n_handoffs = cc.n_handoffs };
                 struct vc_op_result res = {};

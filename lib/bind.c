@@ -1179,10 +1179,11 @@ static void op_close(struct op *op) {
         free(op->reset_methods);
 }
 
-/* A claim under a lock its caller holds may be given the group the caller read after taking it
- * (opts.group): nothing can have changed it since but the kernel, which could as well change it
- * right after a read here. */
-static int op_read_group(struct op *op) {
+/* An operation under a lock its caller holds may be given the group the caller read after
+ * taking it (opts.group): nothing can have changed it since but the kernel, which could as well
+ * change it right after a read here. @gone_is_fine: a group with no device left is no failure
+ * (op->g stays NULL). */
+static int op_read_group(struct op *op, bool gone_is_fine) {
         if (op->o.group && op->o.lock_held && vc_group_number(op->o.group) == op->group) {
                 op->g = op->o.group;
                 return 0;
@@ -1190,6 +1191,8 @@ static int op_read_group(struct op *op) {
         struct vc_read_failure f;
         int r = vc_group_read(op->t.ctx, op->group, &op->g_own, &f);
         op->g = op->g_own;
+        if (r == -ENOENT && gone_is_fine)
+                return 0;
         return r < 0 ? txn_fail(&op->t, f.device_known ? &f.device : NULL, VC_STEP_READ, NULL, r) : 0;
 }
 
@@ -1207,22 +1210,16 @@ static int op_open(struct op *op, struct vc_ctx *ctx, unsigned group, bool relea
                 return result->error = r;
         if ((r = take_lock(&op->t, &op->o, &op->lock_fd)) < 0)
                 return r;
-        if (!release && (r = op_read_group(op)) < 0)
+        if (!release && (r = op_read_group(op, false)) < 0)
                 return r;
         r = vc_record_read(ctx, group, &op->found);
         if (r < 0 && r != -ENOENT)
                 return txn_fail(&op->t, NULL, VC_STEP_READ_RECORD, NULL, r);
         if ((r = check_owner(&op->t, op->found, op->o.owner)) < 0)
                 return r;
-        if (release) {
-                struct vc_read_failure f;
-                r = vc_group_read(ctx, group, &op->g_own, &f);
-                op->g = op->g_own;
-                if (r == -ENOENT && op->found)
-                        return 0; /* every device of the group is gone: nothing to give back */
-                if (r < 0)
-                        return txn_fail(&op->t, f.device_known ? &f.device : NULL, VC_STEP_READ, NULL, r);
-        }
+        /* A recorded group whose every device is gone: nothing to give back (op->g NULL). */
+        if (release && ((r = op_read_group(op, op->found != NULL)) < 0 || !op->g))
+                return r;
         if ((!release || op->found) && (r = check_pending(&op->t, op->g)) < 0)
                 return r;
         return 0;

@@ -131,7 +131,7 @@ struct vc_claim_opts {
         bool dry_run;          /* plan only: no sysfs write, no module load, no record */
         unsigned timeout_ms;   /* per sysfs write; 0: vc_ctx_get_unbind_timeout_ms() */
         bool lock_held;        /* the caller holds vc_state_lock() */
-        const struct vc_group *group; /* claim with lock_held: group N as the caller read it
+        const struct vc_group *group; /* with lock_held: group N as the caller read it
                                        * (vc_group_read()) after it took the lock, used instead
                                        * of a read of its own (borrowed; ignored for another
                                        * group, or without lock_held). NULL: read here */

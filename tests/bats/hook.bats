@@ -420,6 +420,20 @@ virt_manager_xml() {
         assert_equal "$(record 1)" ""
 }
 
+@test "release end: a card removed while the VM ran is no error; its record goes" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        # The GPU and its audio function hot-removed (their root port stays in group 1).
+        fk_sh "echo 1 > '$(fk_dev 0000:01:00.1)/remove'; echo 1 > '$(fk_dev 0000:01:00.0)/remove'"
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_equal "$(record 1)" ""
+        assert_equal "$(basename "$(readlink "$(fk_dev 0000:00:01.0)/driver")")" pcieport
+}
+
 @test "release end: only this VM's groups are given back" {
         fake_root gpu-audio
         conf $'[global]\nprotect = no\n[device gpu]\nmatch = 01:00.0\n[device disk]\nmatch = 02:00.0'

@@ -353,6 +353,40 @@ CELL(group_read_by_the_caller_under_its_lock, "gpu-audio") {
         vc_op_result_done(&res);
 }
 
+CELL(group_read_by_the_caller_for_release, "gpu-audio") {
+        /* The hook's release reads each group under the lock for its policy and hands that read
+         * to the release (opts.group): a read of another group is not used for this one, and the
+         * group's own read gives it back as a read of its own would. */
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_group_freep) struct vc_group *other = NULL;
+        _cleanup_close_ int fd = -1;
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_group_claim(ctx, 4, NULL, &res));
+        vc_op_result_done(&res);
+        res = (struct vc_op_result){ 0 };
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        vc_op_result_done(&res);
+        res = (struct vc_op_result){ 0 };
+        ASSERT_OK(vc_state_lock(ctx, 0, &fd));
+        ASSERT_OK(vc_group_read(ctx, 4, &other, NULL));
+        ASSERT_OK(vc_group_release(ctx, 1, &(struct vc_claim_opts){ .lock_held = true, .group = other }, &res));
+        ASSERT_TRUE(res.changed);
+        ASSERT_EQ(res.plan->n_devices, 3);
+        ASSERT_DRIVER(root, "0000:01:00.0", "nouveau");
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_DRIVER(root, "0000:02:00.0", "vfio-pci");
+        ASSERT_FALSE(vfio_node(root, 1));
+        vc_op_result_done(&res);
+        res = (struct vc_op_result){ 0 };
+        ASSERT_OK(vc_group_release(ctx, 4, &(struct vc_claim_opts){ .lock_held = true, .group = other }, &res));
+        ASSERT_TRUE(res.changed);
+        ASSERT_EQ(res.plan->n_devices, 1);
+        ASSERT_DRIVER(root, "0000:02:00.0", "nvme");
+        ASSERT_FALSE(vfio_node(root, 4));
+        vc_op_result_done(&res);
+}
+
 CELL(protect_scan_kept_for_the_operation, "gpu-audio") {
         /* An operation of several claims under one hold of the lock (the hook's groups of a
          * domain, enable of several groups) scans the host-critical devices once: the first
