@@ -171,19 +171,23 @@ static const char *redirect(const char *path, char *buf, size_t n) {
         return path;
 }
 
-static void read_waits_for_device(int dirfd, const char *path, int flags);
+static bool read_device(int dirfd, const char *path, int flags, char *addr, size_t n);
 
-static bool read_takes_device_lock(int dirfd, const char *path, int flags);
+static void wait_for_device_lock(const char *addr);
 
 static int fix_flags(int dirfd, const char *path, int flags) {
         /* sysfs ignores O_TRUNC and cannot create files.  Where the path lies is looked up (a
          * readlink(2) of the directory's fd for a relative path) only when it matters: for a
-         * flag to drop or a read that waits for the device lock, not for every open. */
-        if (!(flags & (O_TRUNC | O_CREAT)) && !read_takes_device_lock(dirfd, path, flags))
+         * flag to drop or a read that waits for the device lock, not for every open. The
+         * device a read waits for is found once. */
+        char addr[16];
+        bool locks = read_device(dirfd, path, flags, addr, sizeof addr);
+        if (!(flags & (O_TRUNC | O_CREAT)) && !locks)
                 return flags;
         if (path_under_sys(dirfd, path)) {
                 flags &= ~(O_TRUNC | O_CREAT);
-                read_waits_for_device(dirfd, path, flags);
+                if (locks)
+                        wait_for_device_lock(addr);
         }
         return flags;
 }
@@ -532,15 +536,7 @@ static bool read_device(int dirfd, const char *path, int flags, char *addr, size
         return attr_device(full, false, addr, n);
 }
 
-static bool read_takes_device_lock(int dirfd, const char *path, int flags) {
-        char addr[16];
-        return read_device(dirfd, path, flags, addr, sizeof addr);
-}
-
-static void read_waits_for_device(int dirfd, const char *path, int flags) {
-        char addr[16];
-        if (!read_device(dirfd, path, flags, addr, sizeof addr))
-                return;
+static void wait_for_device_lock(const char *addr) {
         int saved = errno;
         int fd = devlock_take(addr, LOCK_SH);
         if (fd >= 0)
