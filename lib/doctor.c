@@ -1341,7 +1341,8 @@ static int doctor_load(struct doctor *d) {
         if (d->opts->topology)
                 d->topo = d->opts->topology;
         else {
-                if ((r = vc_topology_read(d->ctx, &d->own_topo, NULL)) < 0)
+                /* No check needs every device's driver_override: one asked for is read then. */
+                if ((r = vc_topology_read_full(d->ctx, VC_PCI_READ_OVERRIDE_ON_DEMAND, &d->own_topo, NULL)) < 0)
                         return r;
                 d->topo = d->own_topo;
         }

@@ -184,7 +184,7 @@ static struct vc_group *group_of(struct vc_topology *t, const unsigned *numbers,
 }
 
 /* Every device on the bus, in name order, read through one reader; none when there is no bus. */
-static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t *ret_n,
+static int read_bus_devices(struct vc_ctx *ctx, unsigned flags, struct vc_pci_dev ***ret, size_t *ret_n,
                             struct vc_read_failure *failure) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
@@ -201,7 +201,7 @@ static int read_bus_devices(struct vc_ctx *ctx, struct vc_pci_dev ***ret, size_t
         if (r < 0)
                 return r;
         _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
-        r = vc_pci_reader_new(ctx, &rd);
+        r = vc_pci_reader_new(ctx, flags, &rd);
         if (r < 0 && r != -ENOENT)
                 return r;
         size_t count = 0, n = 0;
@@ -276,6 +276,11 @@ static int topology_place(struct vc_topology *t, const unsigned *numbers, size_t
  * groups directory and /dev/vfio are listed once (docs/PERFORMANCE.md, "Scale"). A group whose
  * members are no PCI devices (other buses can share groups) is kept, with no member. */
 int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_read_failure *failure) {
+        return vc_topology_read_full(ctx, 0, ret, failure);
+}
+
+int vc_topology_read_full(struct vc_ctx *ctx, unsigned flags, struct vc_topology **ret,
+                          struct vc_read_failure *failure) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = calloc(1, sizeof *t);
         _cleanup_free_ unsigned *numbers = NULL, *nodes = NULL;
         _cleanup_free_ char *vfio_dir = NULL;
@@ -307,7 +312,7 @@ int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_rea
                                        bsearch(&numbers[i], nodes, n_nodes, sizeof *nodes, cmp_unsigned) != NULL;
                 t->groups[t->n_groups++] = g;
         }
-        if ((r = read_bus_devices(ctx, &devs, &n_devs, failure)) < 0 ||
+        if ((r = read_bus_devices(ctx, flags, &devs, &n_devs, failure)) < 0 ||
             (r = topology_place(t, numbers, n_numbers, devs, n_devs)) < 0)
                 return r;
         *ret = TAKE_PTR(t);

@@ -62,6 +62,9 @@ struct vc_topology {
 };
 /* Every IOMMU group and PCI device of the host. @failure (may be NULL): see above. */
 int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_read_failure *failure);
+/* The same, @flags VC_PCI_READ_* (lib/pci.h) for the devices' reads. */
+int vc_topology_read_full(struct vc_ctx *ctx, unsigned flags, struct vc_topology **ret,
+                          struct vc_read_failure *failure);
 struct vc_topology *vc_topology_free(struct vc_topology *t);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_topology *, vc_topology_free);
 /* Only group @number and its members: what a command about one device or group needs (no other

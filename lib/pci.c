@@ -25,6 +25,7 @@ struct vc_pci_dev {
         char *driver;
         char *driver_module;
         char *driver_override;
+        bool override_late; /* driver_override not read yet: on first use (pci_dev_read_override_late()) */
         int iommu_group;
         int boot_vga;
         bool late_read; /* numa_node and reset_method read (on first use: pci_dev_read_late()) */
@@ -396,6 +397,7 @@ struct vc_pci_reader {
         int root_fd;     /* the root that path lies under, -1: "/" (vc_path_root_fd()) */
         size_t root_len;
         bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
+        bool override_on_demand; /* VC_PCI_READ_OVERRIDE_ON_DEMAND */
         struct fd_batch closes; /* descriptors of devices read, to be closed (dev_dir_close()) */
         int bus_fd;      /* the directory holding the devices of bus @bus_key, O_PATH; -1: none yet */
         uint32_t bus_key; /* domain << 8 | bus */
@@ -479,13 +481,14 @@ struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd) {
         return NULL;
 }
 
-int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret) {
+int vc_pci_reader_new(struct vc_ctx *ctx, unsigned flags, struct vc_pci_reader **ret) {
         _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = calloc(1, sizeof *rd);
         _cleanup_free_ char *run = NULL;
         _cleanup_strv_free_ char **names = NULL;
         if (!rd)
                 return -ENOMEM;
         rd->ctx = ctx;
+        rd->override_on_demand = flags & VC_PCI_READ_OVERRIDE_ON_DEMAND;
         rd->devices_fd = rd->root_fd = rd->bus_fd = -1;
         int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &rd->devices, NULL);
         if (r < 0)
@@ -655,10 +658,32 @@ static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, st
                 if (r < 0)
                         return r;
         }
-        if (!d->write_pending && at_read(dir, "driver_override", buf, sizeof buf) > 0 && !streq(buf, "(null)") &&
+        if (d->write_pending)
+                return 0;
+        if (rd && rd->override_on_demand) {
+                d->override_late = true;
+                return 0;
+        }
+        if (at_read(dir, "driver_override", buf, sizeof buf) > 0 && !streq(buf, "(null)") &&
             !(d->driver_override = strdup(buf)))
                 return -ENOMEM;
         return 0;
+}
+
+/* driver_override of a device read through a reader with VC_PCI_READ_OVERRIDE_ON_DEMAND, read
+ * when first asked for (a write pending when the device was read: not read, as then). A device
+ * gone since reads as one without; so does one whose copy cannot be allocated. */
+static void pci_dev_read_override_late(const struct vc_pci_dev *cd) {
+        struct vc_pci_dev *d = (struct vc_pci_dev *) cd; /* a cache filled once; never a const object */
+        char buf[4097];
+
+        if (!d->override_late)
+                return;
+        d->override_late = false;
+        _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
+        dir.fd = vc_path_open(d->link, O_PATH | O_DIRECTORY, 0); /* through the bus's link, inside the root */
+        if (dir.fd >= 0 && at_read(&dir, "driver_override", buf, sizeof buf) > 0 && !streq(buf, "(null)"))
+                d->driver_override = strdup(buf);
 }
 
 /* The IOMMU group from the iommu_group link (none: -1); -EBADMSG for a name that is not one. */
@@ -888,7 +913,10 @@ uint32_t vc_pci_dev_class(const struct vc_pci_dev *d) { return d->class_code; }
 bool vc_pci_dev_is_bridge(const struct vc_pci_dev *d) { return d->is_bridge; }
 const char *vc_pci_dev_driver(const struct vc_pci_dev *d) { return d->driver; }
 const char *vc_pci_dev_driver_module(const struct vc_pci_dev *d) { return d->driver_module; }
-const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) { return d->driver_override; }
+const char *vc_pci_dev_driver_override(const struct vc_pci_dev *d) {
+        pci_dev_read_override_late(d);
+        return d->driver_override;
+}
 int vc_pci_dev_iommu_group(const struct vc_pci_dev *d) { return d->iommu_group; }
 bool vc_pci_dev_write_pending(const struct vc_pci_dev *d) { return d->write_pending; }
 int vc_pci_dev_boot_vga(const struct vc_pci_dev *d) { return d->boot_vga; }

@@ -49,9 +49,15 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
  * device is never one to decide a move on. About half of vc_pci_dev_read()'s system calls. */
 int vc_pci_dev_read_identity(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret);
 /* For reading many devices (vc_topology_read()): the bus's devices directory opened once, and
- * the state directory looked at once for devices marked stuck. */
+ * the state directory looked at once for devices marked stuck. @flags: VC_PCI_READ_*. */
+enum {
+        /* A device's driver_override is read when first asked for (vc_pci_dev_driver_override()),
+         * not with the device: two system calls a device fewer for a caller that looks at few
+         * of them (doctor), two more for each one it does look at. */
+        VC_PCI_READ_OVERRIDE_ON_DEMAND = 1 << 0,
+};
 struct vc_pci_reader;
-int vc_pci_reader_new(struct vc_ctx *ctx, struct vc_pci_reader **ret);
+int vc_pci_reader_new(struct vc_ctx *ctx, unsigned flags, struct vc_pci_reader **ret);
 struct vc_pci_reader *vc_pci_reader_free(struct vc_pci_reader *rd);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_pci_reader *, vc_pci_reader_free);
 /* vc_pci_dev_read() through @rd (NULL: as vc_pci_dev_read()). */

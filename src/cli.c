@@ -87,9 +87,13 @@ static int add_group(struct device_arg *a, unsigned g) {
 /* The PCI devices as they are now (the configuration main() loaded: src/main.c, verbs[]). A
  * device that cannot be read is named. */
 int cli_load_devices(struct vc_cli *cli, struct vc_topology **ret) {
+        return cli_load_devices_full(cli, 0, ret);
+}
+
+int cli_load_devices_full(struct vc_cli *cli, unsigned flags, struct vc_topology **ret) {
         struct vc_read_failure f;
         char dev[VC_READ_FAILURE_PREFIX_MAX];
-        int r = vc_topology_read(cli->ctx, ret, &f);
+        int r = vc_topology_read_full(cli->ctx, flags, ret, &f);
         if (r < 0)
                 return log_error_errno(r, "cannot read the PCI devices under %s: %s%m", vc_ctx_root(cli->ctx),
                                        vc_read_failure_prefix(&f, dev)),

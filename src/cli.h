@@ -104,6 +104,8 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
                        struct device_arg *ret);
 /* Every PCI device of the host into *ret: EXIT_DONE, or EXIT_FAILED with the error logged. */
 int cli_load_devices(struct vc_cli *cli, struct vc_topology **ret);
+/* The same, @flags VC_PCI_READ_* (lib/pci.h) for the devices' reads. */
+int cli_load_devices_full(struct vc_cli *cli, unsigned flags, struct vc_topology **ret);
 /* The PCI devices cli_resolve_device() needs for the DEVICE argument @text: of an address or
  * group:N only that group, else every device (src/cli.c). EXIT_DONE or EXIT_FAILED, logged. */
 int cli_load_devices_for(struct vc_cli *cli, const char *text, struct vc_topology **ret);

@@ -65,6 +65,9 @@ enum {
                                   * left out (cli->config NULL, cli->config_errors) */
         NEEDS_TOPOLOGY = 1 << 2, /* the PCI devices and their IOMMU groups (cli->topology) */
         USES_LIBVIRT = 1 << 3,   /* talks to libvirt (on its own terms): takes --connect */
+        OVERRIDES_LATE = 1 << 4, /* with NEEDS_TOPOLOGY: a device's driver_override is read when
+                                  * the verb asks for it, not with every device (doctor and export
+                                  * ask for none or few; list shows every one) */
 };
 
 static const struct verb {
@@ -111,12 +114,12 @@ static const struct verb {
           0, OPT_FORCE, true, NULL },
         /* doctor reports an invalid configuration as a finding */
         { "doctor", 0, 1, verb_doctor, "doctor [DEVICE|VM]", "what stands between this host and passthrough",
-          READS_CONFIG | NEEDS_TOPOLOGY | USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
+          READS_CONFIG | NEEDS_TOPOLOGY | OVERRIDES_LATE | USES_LIBVIRT, OPT_TIMEOUT, false, NULL },
         /* check-config reads the configuration itself: its errors are its output */
         { "check-config", 0, 0, verb_check_config, "check-config", "validate the configuration, print every error",
           0, 0, false, NULL },
         { "export", 0, 0, verb_export, "export --format F", "configured devices for a scheduler",
-          NEEDS_CONFIG | NEEDS_TOPOLOGY, OPT_FORMAT, false, NULL },
+          NEEDS_CONFIG | NEEDS_TOPOLOGY | OVERRIDES_LATE, OPT_FORMAT, false, NULL },
         { "help", 0, 1, NULL, "help [VERB]", "this help, or one verb's", 0, 0, false, NULL },
 };
 
@@ -344,7 +347,8 @@ static int load_needs(struct vc_cli *cli, const struct verb *v) {
                         return r;
         }
         if (v->needs & NEEDS_TOPOLOGY)
-                return cli_load_devices(cli, &cli->topology);
+                return cli_load_devices_full(cli, v->needs & OVERRIDES_LATE ? VC_PCI_READ_OVERRIDE_ON_DEMAND : 0,
+                                             &cli->topology);
         return EXIT_DONE;
 }
 

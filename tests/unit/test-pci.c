@@ -382,6 +382,36 @@ TEST(bridge_from_class_and_header) {
         ASSERT_FALSE(vc_pci_dev_is_bridge(topology_dev(t, "0000:00:05.0")));
 }
 
+TEST(override_on_demand_read_when_asked) {
+        /* With VC_PCI_READ_OVERRIDE_ON_DEMAND (doctor's read of every device) a device's
+         * driver_override is read when it is first asked for, not with the device: what it
+         * says then, once; without the flag (list) it is read with the device. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *late = NULL, *now = NULL;
+
+        tree_pci_dev(root, "0000:00:02.0", "0x020000\n", 0, -1);
+        tree_pci_dev(root, "0000:00:03.0", "0x020000\n", 0, -1);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/driver_override", "(null)\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:03.0/driver_override", "(null)\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_topology_read_full(ctx, VC_PCI_READ_OVERRIDE_ON_DEMAND, &late, NULL));
+        ASSERT_OK(vc_topology_read(ctx, &now, NULL));
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/driver_override", "vfio-pci\n");
+        ASSERT_STREQ(vc_pci_dev_driver_override(topology_dev(late, "0000:00:02.0")), "vfio-pci");
+        ASSERT_NULL(vc_pci_dev_driver_override(topology_dev(now, "0000:00:02.0")));
+        /* Read once: a later change is not seen. */
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/driver_override", "(null)\n");
+        ASSERT_STREQ(vc_pci_dev_driver_override(topology_dev(late, "0000:00:02.0")), "vfio-pci");
+        /* A device gone before it was asked reads as one without. */
+        tree_file(root, "sys/devices/pci0000:00/0000:00:03.0/driver_override", "pci-stub\n");
+        char *p = tree_path(root, "sys/bus/pci/devices/0000:00:03.0");
+        ASSERT_OK(unlink(p));
+        free(p);
+        ASSERT_NULL(vc_pci_dev_driver_override(topology_dev(late, "0000:00:03.0")));
+        ASSERT_NULL(vc_pci_dev_driver_override(topology_dev(now, "0000:00:03.0")));
+}
+
 /* Bind the tree device at @path to @driver (the link only). */
 static void tree_bind(const char *root, const char *path, const char *driver) {
         char rel[512], target[512];
