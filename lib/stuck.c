@@ -324,10 +324,36 @@ static int writer_start(void) {
         return 0;
 }
 
+/* After the writer was stopped (writer_stop(true)): how many of the request's @n_fds writes it
+ * had begun before the one under way, from the progress page. It runs no code of its own any
+ * more (dead, or in the kernel with SIGKILL pending), so the page says its last word. */
+static size_t writer_writes_made(size_t n_fds) {
+        uint32_t index = __atomic_load_n(&progress->index, __ATOMIC_ACQUIRE);
+        return index < n_fds ? index : n_fds - 1;
+}
+
+/* The writer's answer to a request of @n_fds writes, read from its socket (@flags for recv()):
+ * 1 with *ret_result and *ret_done, 0 when there is none yet (MSG_DONTWAIT), -EINTR, or -EIO
+ * when the writer is gone (EOF) or the answer is not one. */
+static int writer_answer(size_t n_fds, int flags, int *ret_result, size_t *ret_done) {
+        int answer[2];
+        ssize_t k = recv(writer.fd, answer, sizeof answer, flags);
+        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                return 0;
+        if (k < 0 && errno == EINTR)
+                return -EINTR;
+        if (k != (ssize_t) sizeof answer || answer[0] < 0 || (size_t) answer[0] > n_fds)
+                return -EIO;
+        *ret_result = answer[1];
+        *ret_done = (size_t) answer[0];
+        return 1;
+}
+
 /* Send the request @buf (@len bytes) with @fds to the writer, started if need be, and wait for
  * its answer: each write has @timeout_ms from when it began (the progress page). Returns the
  * request's result, *ret_done the writes it made; -ETIMEDOUT after killing the writer, with
- * *ret_done the writes made before the one that did not finish. */
+ * *ret_done the writes made before the one that did not finish; a writer that died or whose
+ * socket failed (-EIO, or poll()'s error): *ret_done the writes made before the one under way. */
 static int writer_request(const char *buf, size_t len, const int *fds, size_t n_fds, unsigned timeout_ms,
                           size_t *ret_done) {
         int r;
@@ -364,13 +390,20 @@ static int writer_request(const char *buf, size_t len, const int *fds, size_t n_
                 return r == -EPIPE || r == -ECONNRESET ? -EIO : r;
         }
 
+        int result;
         for (;;) {
-                uint32_t index = __atomic_load_n(&progress->index, __ATOMIC_ACQUIRE);
                 uint64_t deadline = __atomic_load_n(&progress->since, __ATOMIC_RELAXED) + timeout_ms;
                 uint64_t now = now_ms();
                 if (now >= deadline) {
-                        *ret_done = index < n_fds ? index : n_fds - 1; /* the page is ours alone */
-                        break;
+                        /* An answer that came in since the last look wins over the deadline. */
+                        r = writer_answer(n_fds, MSG_DONTWAIT, &result, ret_done);
+                        if (r == -EINTR)
+                                continue;
+                        if (r > 0)
+                                return result;
+                        writer_stop(true);
+                        *ret_done = writer_writes_made(n_fds);
+                        return r < 0 ? r : -ETIMEDOUT;
                 }
                 struct pollfd p = { .fd = writer.fd, .events = POLLIN };
                 int n = poll(&p, 1, deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
@@ -379,23 +412,21 @@ static int writer_request(const char *buf, size_t len, const int *fds, size_t n_
                 if (n < 0) {
                         r = negative_errno();
                         writer_stop(true);
+                        *ret_done = writer_writes_made(n_fds);
                         return r;
                 }
                 if (n == 0)
                         continue; /* the deadline is checked above, for the write under way then */
-                int answer[2];
-                k = recv(writer.fd, answer, sizeof answer, 0);
-                if (k < 0 && errno == EINTR)
+                r = writer_answer(n_fds, 0, &result, ret_done);
+                if (r == -EINTR || r == 0)
                         continue;
-                if (k != (ssize_t) sizeof answer || answer[0] < 0 || (size_t) answer[0] > n_fds) {
+                if (r < 0) {
                         writer_stop(true); /* EOF: killed by something else */
-                        return -EIO;
+                        *ret_done = writer_writes_made(n_fds);
+                        return r;
                 }
-                *ret_done = (size_t) answer[0];
-                return answer[1];
+                return result;
         }
-        writer_stop(true);
-        return -ETIMEDOUT;
 }
 
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {

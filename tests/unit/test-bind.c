@@ -718,6 +718,69 @@ CELL(forked_child_has_its_own_writer, "gpu-audio") {
         ASSERT_DRIVER(root, "0000:01:00.1", "none");
 }
 
+/* A process that kills the writer in the middle of a request, as the OOM killer or a stray
+ * `kill -9` would: once the fake kernel logged a HANG write (an event; the bound is for a bug),
+ * the pid that made it (writers.log's last line, written after writes.log's; writers.log has
+ * the writes under sys/ only) gets SIGKILL.
+ * Its exit status: 0 when it killed. */
+static pid_t kill_writer_at_hang(const char *root) {
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid != 0)
+                return pid;
+        for (int i = 0; i < 30000; i++) {
+                _cleanup_free_ char *log = tree_read(root, ".fakekernel/writes.log");
+                _cleanup_free_ char *pids = tree_read(root, ".fakekernel/writers.log");
+                size_t writes = 0, writers = 0;
+                for (const char *c = log; c && *c; c = strchrnul(c, '\n'), c += !!*c)
+                        writes += startswith(c, "sys/") != NULL; /* writers.log has these only */
+                for (const char *c = pids; c && *c; c++)
+                        writers += *c == '\n';
+                if (log && strstr(log, "\tHANG\n") && writers == writes && writers > 0) {
+                        const char *last = pids + strlen(pids) - 1;
+                        while (last > pids && last[-1] != '\n')
+                                last--;
+                        long writer = strtol(last, NULL, 10);
+                        _exit(writer > 0 && kill((pid_t) writer, SIGKILL) == 0 ? 0 : 1);
+                }
+                usleep(10000);
+        }
+        _exit(1);
+}
+
+/* A writer that dies in the middle of a request (its socket at EOF) has made the writes before
+ * the one under way: the request says how many (lib/stuck.h), from the writer's progress page. */
+CELL(dead_writer_counts_the_writes_it_made, "gpu-audio") {
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/devices/" GPU "/driver_override", NULL, 120000)); /* started */
+        fake_inject(root, "glob:sys/bus/pci/drivers/nouveau/unbind HANG\n");
+        pid_t killer = kill_writer_at_hang(root);
+        const char *paths[] = { "/sys/bus/pci/devices/" GPU "/driver_override", "/sys/bus/pci/drivers/nouveau/unbind",
+                                "/sys/bus/pci/drivers_probe" };
+        const char *values[] = { "vfio-pci", GPU, GPU };
+        size_t done = 9;
+        ASSERT_ERRNO(vc_timed_writes(paths, values, 3, 120000, &done), EIO);
+        ASSERT_EQ(fake_wait(killer), 0);
+        ASSERT_OVERRIDE(root, GPU, "vfio-pci"); /* the first write was made */
+        ASSERT_EQ(done, 1);
+}
+
+/* The same in a claim: the failure names the unbind, which was under way, not the override
+ * before it; the plan lists both; the rollback puts the device back. */
+CELL(dead_writer_names_the_step_under_way, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        struct vc_op_result res = { 0 };
+        ASSERT_OK(vc_timed_access("/sys/bus/pci/devices/" GPU "/driver_override", NULL, 120000)); /* started */
+        fake_inject(root, "glob:sys/bus/pci/drivers/nouveau/unbind HANG\n");
+        pid_t killer = kill_writer_at_hang(root);
+        ASSERT_ERRNO(vc_group_claim(ctx, 1, NULL, &res), EIO);
+        ASSERT_EQ(fake_wait(killer), 0);
+        ASSERT_EQ((int) res.failed_step, (int) VC_STEP_UNBIND);
+        ASSERT_EQ(res.rollback_error, 0);
+        ASSERT_DRIVER(root, GPU, "nouveau");
+        ASSERT_OVERRIDE(root, GPU, "(null)");
+        vc_op_result_done(&res);
+}
+
 /* The child's side below: once the parent's write is stuck (its mark in .fakekernel/stuck, an
  * event; the bound is for a bug), a request of two writes whose second sticks too. */
 static int child_request_while_parent_waits(const char *root) {
