@@ -86,6 +86,11 @@ struct wanted {
 struct hook_plan {
         struct wanted *groups;
         size_t n_groups;
+        struct hook_member {          /* each of the domain's devices to claim, and the group */
+                struct vc_pci_addr addr; /* its iommu_group link named before the lock */
+                unsigned group;
+        } *members;
+        size_t n_members;
         struct vc_claim_guard *guards;
         size_t n_guards;
 };
@@ -96,11 +101,17 @@ static void hook_plan_done(struct hook_plan *p) {
                 vc_op_result_done(&p->groups[i].res);
         }
         free(p->groups);
+        free(p->members);
         free(p->guards);
         *p = (struct hook_plan){};
 }
 
 static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct vc_pci_addr *addr) {
+        struct hook_member *m = reallocarray(p->members, p->n_members + 1, sizeof *m);
+        if (!m)
+                return -ENOMEM;
+        p->members = m;
+        p->members[p->n_members++] = (struct hook_member){ .addr = *addr, .group = group };
         for (size_t i = 0; i < p->n_groups; i++)
                 if (p->groups[i].group == group)
                         return 0;
@@ -110,6 +121,13 @@ static int hook_plan_add_group(struct hook_plan *p, unsigned group, const struct
         p->groups = n;
         p->groups[p->n_groups++] = (struct wanted){ .group = group, .first = *addr };
         return 0;
+}
+
+static const struct vc_pci_dev *group_find_device(const struct vc_group *g, const struct vc_pci_addr *a) {
+        for (size_t i = 0; i < vc_group_n_devices(g); i++)
+                if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), a))
+                        return vc_group_device(g, i);
+        return NULL;
 }
 
 static int hook_plan_add_guard(struct hook_plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
@@ -280,6 +298,17 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         r = fail("cannot read IOMMU group %u: %s%s; the VM was not started", w->group,
                                  vc_read_failure_prefix(&f, bad), strerror(-r));
                         goto fail;
+                }
+                /* The group was found from the devices' links before the lock; a device removed
+                 * and added meanwhile can come back in a group of another number. */
+                for (size_t k = 0; k < p->n_members; k++) {
+                        const struct hook_member *m = &p->members[k];
+                        if (m->group == w->group && !group_find_device(g, &m->addr)) {
+                                r = fail("%s is no longer in IOMMU group %u (the host's devices changed while the "
+                                         "hook waited for the lock); the VM was not started",
+                                         VC_PCI_ADDR_TO_STRING(&m->addr), w->group);
+                                goto fail;
+                        }
                 }
                 if ((r = check_group_reservations(config, vm, w->group, g)) != HOOK_OK)
                         goto fail;
@@ -633,13 +662,6 @@ static int do_started(struct vc_ctx *ctx, const char *vm) {
                         log_debug("VM %s started: group %u held by a running VM", vm, groups[i]);
         }
         return HOOK_OK;
-}
-
-static const struct vc_pci_dev *group_find_device(const struct vc_group *g, const struct vc_pci_addr *a) {
-        for (size_t i = 0; i < vc_group_n_devices(g); i++)
-                if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), a))
-                        return vc_group_device(g, i);
-        return NULL;
 }
 
 /* host or keep for a group: keep when any configured device in it says keep (a "boot = yes"

@@ -543,14 +543,6 @@ TOPO
         assert_equal "$(cut -f3 "$ROOT/.fakekernel/writes.log" | tr '\n' ' ')" "EIO EIO ok ENOMEM "
 }
 
-# wait_for 'TEST': until the shell test holds (an event; the bound only catches a bug)
-wait_for() {
-        local i
-        for i in $(seq 3000); do eval "$1" && return 0; sleep 0.1; done
-        echo "timed out waiting for: $1" >&2
-        return 1
-}
-
 @test "fault HANG: the write blocks, has no effect, and holds no lock" {
         fake_root gpu-audio
         fk_fail "glob:*/nouveau/unbind HANG"

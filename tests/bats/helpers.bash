@@ -86,6 +86,23 @@ fk_sh() {
         fk bash -c "$1"
 }
 
+# wait_for 'TEST': until the shell test holds (an event; the bound, 300 s, only catches a bug)
+wait_for() {
+        local i
+        for i in $(seq 3000); do eval "$1" && return 0; sleep 0.1; done
+        echo "timed out waiting for: $1" >&2
+        return 1
+}
+
+# lock_open_by PID: the process PID has vfio-claim's lock file open (it polls it until it gets it)
+lock_open_by() {
+        local fd
+        for fd in "/proc/$1"/fd/*; do
+                [ "$(readlink "$fd" 2>/dev/null)" = "$STATE/lock" ] && return 0
+        done
+        return 1
+}
+
 # Make the device at $1 the NIC of the IPv4 default route, as /proc and sysfs show it.
 default_route_nic() {
         mkdir -p "$ROOT/proc/net" "$ROOT/sys/class/net/eth0"

@@ -376,6 +376,38 @@ virt_manager_xml() {
         assert_equal "$(fk_writes)" "$writes"
 }
 
+@test "prepare: a device that left its group while the hook waited for the lock stops the start, untouched" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        local T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        mkdir -p "$STATE"
+        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
+        local holder=$!
+        wait_for "[ -e '$T/held' ]"
+        # shellcheck disable=SC2086
+        (exec env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+                LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$prog" win11 prepare begin - < "$DOMAINS/virt-manager.xml" > "$T/out" 2>&1 3>&-) &
+        local h=$!
+        wait_for "lock_open_by $h"
+        # Meanwhile the GPU was removed and came back in group 4 (a group of another number).
+        local gpu dev
+        gpu=$(fk_dev 0000:01:00.0)
+        mv "$ROOT/sys/kernel/iommu_groups/1/devices/0000:01:00.0" "$ROOT/sys/kernel/iommu_groups/4/devices/"
+        dev=$(readlink "$gpu/iommu_group")
+        ln -sfn "${dev%/1}/4" "$gpu/iommu_group"
+        touch "$T/go"
+        wait "$holder"
+        status=0
+        wait "$h" || status=$?
+        output=$(cat "$T/out")
+        assert_failure
+        assert_output --partial '0000:01:00.0 is no longer in IOMMU group 1 (the host'"'"'s devices changed while the hook waited for the lock); the VM was not started'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(record 1)$(record 4)" ""
+        assert_host $GPU_HOST
+}
+
 @test "release end: the VM's group goes back to its host drivers" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00.0'

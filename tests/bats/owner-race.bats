@@ -16,26 +16,6 @@ node_with() {
 WIN11_RUNNING="<domain type='test'><name>win11</name><memory>1048576</memory><os><type>hvm</type></os></domain>"
 WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><name>win11</name><memory>1048576</memory><os><type>hvm</type></os><test:runstate>5</test:runstate></domain>"
 
-# wait_for TEST-COMMAND: poll up to 60 s (a busy machine), fail after
-wait_for() {
-        local i
-        for ((i = 0; i < 1200; i++)); do
-                eval "$1" && return 0
-                sleep 0.05
-        done
-        echo "gave up waiting for: $1" >&2
-        return 1
-}
-
-# lock_open_by PID: the process PID has the lock file open (vfio-claim polls it until it gets it)
-lock_open_by() {
-        local fd
-        for fd in "/proc/$1"/fd/*; do
-                [ "$(readlink "$fd" 2>/dev/null)" = "$STATE/lock" ] && return 0
-        done
-        return 1
-}
-
 # race SED-SCRIPT VERB...: hold the lock; run "vfio-claim VERB..." in the background; once it
 # waits for the lock, edit the record of group 1 with SED-SCRIPT (as a hook "prepare" taking the
 # group for a VM would) and let go. The CLI's exit status and output land in $status, $output
