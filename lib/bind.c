@@ -531,6 +531,7 @@ static int txn_change_unit(struct txn *t, const char *unit, bool start, char **r
         if (!name)
                 return -ENOMEM;
         t->drivers_may_have_moved = true;
+        t->driver_present[0] = '\0'; /* a unit's stop or start may load or unload a module too */
         if (t->dry_run)
                 return 0;
         struct attr_undo *v = realloc(t->undo, (t->n_undo + 1) * sizeof *v);
