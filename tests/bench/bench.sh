@@ -30,7 +30,7 @@ B=$abs_top_builddir
 CPU="$B/tests/bench/cpu-bench" BARE="$B/tests/bench/bare-claim" MKTREE="$B/tests/fakekernel/fakesys-mktree"
 SHIM="$B/.libs/libfakekernel.so" VC="$B/vfio-claim" UDEV="$B/vfio-claim-udev"
 HOOK="$B/vfio-claim-hook"
-for f in "$CPU" "$BARE" "$MKTREE" "$SHIM" "$VC" "$UDEV" "$HOOK" "$B/vfio-claim-hook-worker"; do
+for f in "$CPU" "$BARE" "$MKTREE" "$SHIM" "$VC" "$UDEV" "$HOOK" "$B/vfio-claim-hook-worker" "$B/tests/bench/machine-cost"; do
         [ -x "$f" ] || [ -f "$f" ] || { echo "bench: $f is not built (make all check first)" >&2; exit 1; }
 done
 if [ -z "${BENCH_TMPDIR:-}" ]; then
@@ -129,6 +129,9 @@ row "fork+exec /bin/true under the fake kernel's shim (in rows 3 to 6, figure an
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg), $(uname -sr)"
 echo "# $runs runs per figure ($hook_runs for the 16-device hook, $scale_runs for the scale rows); CPU = median user+system"
 echo "# fake roots in $BENCH_TMPDIR ($(stat -f -c %T "$WORK"))"
+# What the figures are made of, on this machine (tests/bench/machine-cost.c): a figure's own
+# work is mostly page faults (a start, its libraries, its heap) and system calls (its reads).
+echo "# this machine: $("$B/tests/bench/machine-cost")"
 echo "| figure | CPU | anchor | anchor CPU | ratio | wall (median) |"
 echo "|---|---:|---|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
