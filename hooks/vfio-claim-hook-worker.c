@@ -667,7 +667,8 @@ static int do_started(struct vc_ctx *ctx, const char *vm) {
 /* host or keep for a group: keep when any configured device in it says keep (a "boot = yes"
  * device without its own "release =" does); [global] release when none is configured. The
  * recorded devices are looked up in @g, the group as read under the lock, or read one by one
- * when it could not be read (NULL): a device gone is left out either way. */
+ * when it could not be read (NULL): a device gone (or, in @g, one now in another group) is
+ * left out. */
 static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_config *config,
                                             const struct vc_record *rec, const struct vc_group *g) {
         bool any = false, keep = false;

@@ -741,9 +741,8 @@ static void pci_dev_read_late(const struct vc_pci_dev *cd) {
         if (d->late_read)
                 return;
         d->late_read = true;
-        const char *syspath = pci_dev_resolved(d);
         _cleanup_(dev_dir_close) struct dev_dir dir = DEV_DIR_NULL;
-        dir.fd = syspath ? open(syspath, O_PATH | O_DIRECTORY | O_CLOEXEC) : -EBADF;
+        dir.fd = vc_path_open(d->link, O_PATH | O_DIRECTORY, 0); /* through the bus's link, inside the root */
         if (dir.fd < 0)
                 return;
         if (at_read_int(&dir, "numa_node", &v) >= 0)

@@ -53,7 +53,10 @@ int vc_pci_dev_read_identity(struct vc_ctx *ctx, const struct vc_pci_addr *addr,
 enum {
         /* A device's driver_override is read when first asked for (vc_pci_dev_driver_override()),
          * not with the device: two system calls a device fewer for a caller that looks at few
-         * of them (doctor), two more for each one it does look at. */
+         * of them (doctor), two more for each one it does look at. Not for a caller that must
+         * see it as it was with the driver (the engine), nor one that may ask after a write of
+         * its own got stuck (the read would wait for the device lock; a write already pending
+         * at the device's read is not read, as then). */
         VC_PCI_READ_OVERRIDE_ON_DEMAND = 1 << 0,
 };
 struct vc_pci_reader;

@@ -412,6 +412,45 @@ TEST(override_on_demand_read_when_asked) {
         ASSERT_NULL(vc_pci_dev_driver_override(topology_dev(now, "0000:00:03.0")));
 }
 
+TEST(late_reads_stay_inside_the_root) {
+        /* --sysroot is a boundary (lib/root.h): the attributes a device's read leaves for later
+         * (numa_node and reset_method, and driver_override with VC_PCI_READ_OVERRIDE_ON_DEMAND)
+         * are read inside the root like the rest. Here ROOT/sys/devices/pci0000:00 is an absolute
+         * link, /OUT/pci: inside the root it leads to ROOT/OUT/pci, on the host to OUT/pci, a
+         * directory outside the root holding a "device" of other values. */
+        _cleanup_tree_ char *root = tree_new(), *out = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *late = NULL;
+        char rel[PATH_MAX], target[PATH_MAX];
+        struct vc_pci_addr a;
+
+        static const char *const attrs[][2] = { /* inside the root, where the link leads there */
+                { "vendor", "0x8086\n" },     { "device", "0x1572\n" },   { "class", "0x020000\n" },
+                { "reset_method", "flr\n" }, { "numa_node", "0\n" },     { "driver_override", "vfio-pci\n" },
+        };
+        for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
+                snprintf(rel, sizeof rel, "%s/pci/0000:00:02.0/%s", out + 1, attrs[i][0]);
+                tree_file(root, rel, attrs[i][1]);
+        }
+        /* outside the root, where the link leads on the host */
+        tree_file(out, "pci/0000:00:02.0/reset_method", "bus\n");
+        tree_file(out, "pci/0000:00:02.0/numa_node", "5\n");
+        tree_file(out, "pci/0000:00:02.0/driver_override", "outside\n");
+        snprintf(target, sizeof target, "%s/pci", out);
+        tree_link(root, "sys/devices/pci0000:00", target);
+        tree_link(root, "sys/bus/pci/devices/0000:00:02.0", "../../../devices/pci0000:00/0000:00:02.0");
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_pci_addr_parse("0000:00:02.0", &a));
+        ASSERT_OK(vc_pci_dev_read(ctx, &a, &d));
+        ASSERT_STREQ(vc_pci_dev_driver_override(d), "vfio-pci");
+        ASSERT_OK(vc_topology_read_full(ctx, VC_PCI_READ_OVERRIDE_ON_DEMAND, &late, NULL));
+        ASSERT_STREQ(vc_pci_dev_driver_override(topology_dev(late, "0000:00:02.0")), "vfio-pci");
+        ASSERT_EQ(vc_pci_dev_numa_node(d), 0);
+        ASSERT_STREQ(vc_pci_dev_reset_method(d), "flr");
+}
+
 /* Bind the tree device at @path to @driver (the link only). */
 static void tree_bind(const char *root, const char *path, const char *driver) {
         char rel[512], target[512];
