@@ -572,8 +572,11 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                 if (t->state != VC_BOOT_TARGET_OK || pass_group_seen(&pass, (unsigned) t->group))
                         continue;
                 /* The cheap check, and the steady state: the target's own override is written last
-                 * of its group, so once it is set the whole group has been through here. */
-                if (override_is_set(ctx, &t->addr, &set) < 0 || set)
+                 * of its group, so once it is set the whole group has been through here. Its read
+                 * takes the device's lock: not while a write an earlier run gave up on may still
+                 * hold it (lib/stuck.h), beyond one bound; such a group is left as it is. */
+                if (vc_stuck_wait(ctx, &t->addr, vc_ctx_get_unbind_timeout_ms(ctx)) < 0 ||
+                    override_is_set(ctx, &t->addr, &set) < 0 || set)
                         continue;
 
                 if (*lock_fd < 0) {

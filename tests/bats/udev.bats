@@ -183,6 +183,26 @@ boot = yes"
         [ ! -e "$STATE/stuck-0000:02:00.0" ]
 }
 
+# The kernel still holds the guest NIC's lock (the STUCK write never ends here): a later event
+# the rule matches (the host twin's: udev runs the helper for its PCI_ID) and the boot pass of
+# the real root's early unit (the mark in /run survives the initramfs) must end within a few
+# bounds of 2 s, not wait in the kernel with udev's worker or the boot held. timeout(1)'s 120 s
+# only catches that hang (status 124).
+@test "an override write left stuck: a later event and the boot pass end, the group left alone" {
+        stuck_override_event 2
+        assert_success
+        [ -e "$STATE/stuck-0000:02:00.0" ]
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout 120 "$BASH" -c "$(declare -f fk event pci_id); event 0000:01:00.0"
+        assert_success
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout 120 "$BASH" -c "$(declare -f fk pass); pass"
+        assert_success
+        assert_equal "$(grep -c 'driver_override' "$ROOT/.fakekernel/writes.log")" 1
+        grep -qx 'state claiming' "$STATE/group-5"
+        fk_unstick
+}
+
 @test "unmatched device: no write, no module load" {
         fake_root twin-nics
         conf '[device guest-nic]
