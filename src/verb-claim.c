@@ -222,12 +222,15 @@ static void warn_not_restored(unsigned group, const struct vc_op_result *res) {
  * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
  * record read under the lock must still name it, or nothing is done and EXIT_RETRY tells the
  * caller to ask libvirt again. On success, *ret_results (when not NULL) gets the results, for
- * an undo by the caller. */
+ * an undo by the caller, and *ret_lock (when not NULL) the lock, still held: a caller that edits
+ * the configuration after the move does it under the same hold, so that a udev event, which
+ * reads the configuration under the lock (udev/vfio-claim-udev.c), sees it before the move or
+ * after the edit, never a group given back with its entry still there. */
 #define EXIT_RETRY (-1)
 #define OWNER_CHECK_ATTEMPTS 3
 static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
                        size_t n_groups, bool release, const char *what, char *const *expected_owners,
-                       struct vc_op_result **ret_results) {
+                       struct vc_op_result **ret_results, int *ret_lock) {
         _cleanup_close_ int lock = -1;
         struct vc_op_result *results = calloc(n_groups + 1, sizeof *results);
         int r;
@@ -341,6 +344,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 *ret_results = results;
         else
                 results_free(results, n_groups);
+        if (ret_lock)
+                *ret_lock = TAKE_FD(lock);
         return EXIT_DONE;
 }
 
@@ -810,7 +815,8 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
         }
 
         struct vc_op_result *results = NULL;
-        r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results);
+        _cleanup_close_ int lock = -1; /* held until the configuration is written */
+        r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results, &lock);
         if (r != EXIT_DONE || !write_config) {
                 if (r == EXIT_DONE && boot_update)
                         boot_update_entry(cli, arg.config_device);
@@ -841,7 +847,7 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
         }
         if (r < 0) {
                 log_error_errno(r, "%s: cannot write the configuration: %m", path);
-                undo_results(cli, results, arg.n_groups, false);
+                undo_results(cli, results, arg.n_groups, lock >= 0);
                 results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return EXIT_FAILED;
@@ -1155,6 +1161,7 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
  * configuration. @topology: the PCI devices as the caller read them, or NULL to read them here
  * (the engine reads the group's devices again under the lock). */
 static int give_back(struct vc_cli *cli, const char *device, bool drop_config, const struct vc_topology *topology) {
+        _cleanup_close_ int lock = -1; /* held from the give-back until the configuration is edited */
         _cleanup_(vc_topology_freep) struct vc_topology *own = NULL;
         const struct vc_topology *t = topology;
         struct device_arg arg = {};
@@ -1217,7 +1224,7 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                 r = refuse_if_held(cli, arg.groups, arg.n_groups, owners);
                 if (r == EXIT_DONE)
                         r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back",
-                                        cli->dry_run ? NULL : owners, NULL);
+                                        cli->dry_run ? NULL : owners, NULL, &lock);
                 for (size_t i = 0; i < arg.n_groups; i++)
                         free(owners[i]);
                 free(owners);
@@ -1392,7 +1399,7 @@ static int apply(struct vc_cli *cli) {
         r = consent_for_groups(cli, t, groups, n, NULL, &consented);
         if (r != EXIT_DONE)
                 return r;
-        return move_groups(cli, t, groups, n, false, "claim", NULL, NULL);
+        return move_groups(cli, t, groups, n, false, "claim", NULL, NULL, NULL);
 }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {

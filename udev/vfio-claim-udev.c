@@ -332,6 +332,15 @@ static int run_event(struct vc_ctx *ctx) {
                 log_debug("%s on the kernel command line: claiming nothing", sw);
                 return 0;
         }
+        /* The configuration is read under the lock: a `vfio-claim disable` that holds it gives a
+         * group back and then drops its entry, and an event that read the entry before would
+         * claim the group again once disable lets go (src/verb-claim.c, move_groups()). */
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot take the lock (%s): not claiming it", VC_PCI_ADDR_TO_STRING(&addr),
+                                r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r));
+                return 0;
+        }
         if (load_config(ctx, &cfg) < 0)
                 return 0;
         if (!vc_config_has_boot_devices(cfg))

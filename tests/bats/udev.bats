@@ -203,6 +203,45 @@ boot = yes"
         fk_unstick
 }
 
+# An add event of a boot = yes device (a rescan, `udevadm trigger --action=add`) while `vfio-claim
+# disable` gives its group back: the helper reads the configuration under the lock, which disable
+# holds from its first write until its entry is gone, so it sees the entry gone and claims
+# nothing. (It read the configuration first and claimed the group again, for an entry that no
+# longer existed.) The fake kernel's write lock, held here, keeps disable inside its first write
+# until the event waits for vfio-claim's lock.
+@test "an add event during disable does not claim the group again from the entry disable drops" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run event 0000:02:00.0
+        assert_success
+        kmod_load e1000e
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.0)" e1000e
+        exec 9>>"$ROOT/.fakekernel/lock"
+        flock 9
+        vc disable 0000:02:00.0 > "$BATS_TEST_TMPDIR/disable.out" 2>&1 9>&- &
+        local disable=$!
+        wait_for '! flock -n "$STATE/lock" true' # disable holds vfio-claim's lock
+        (exec env ACTION=add SUBSYSTEM=pci DEVPATH=/devices/pci0000:00/0000:00:1c.1/0000:02:00.0 \
+                PCI_SLOT_NAME=0000:02:00.0 PCI_ID=8086:10D3 FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr \
+                LD_PRELOAD="$FK_SHIM" "$UDEV_HELPER" > "$BATS_TEST_TMPDIR/event.out" 2>&1 9>&-) &
+        local ev=$!
+        wait_for "lock_open_by $ev"
+        flock -u 9
+        exec 9>&-
+        wait "$disable"
+        wait "$ev"
+        cat "$BATS_TEST_TMPDIR/disable.out" "$BATS_TEST_TMPDIR/event.out"
+        grep -qx 'IOMMU group 5: given back to the host drivers' "$BATS_TEST_TMPDIR/disable.out"
+        run grep -c 'guest-nic' "$CONF/vfio-claim.conf"
+        assert_output 0
+        assert_equal "$(fk_driver 0000:02:00.0)" e1000e
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+        [ -z "$(record 5)" ]
+}
+
 @test "unmatched device: no write, no module load" {
         fake_root twin-nics
         conf '[device guest-nic]
