@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "bind.h"
+#include "boot.h"
 #include "clock.h"
 #include "config.h"
 #include "critical.h"
@@ -1755,6 +1756,11 @@ static int release_commit(struct op *op) {
         if ((r = vc_record_remove(op->t.ctx, op->group)) < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
         op->t.result->changed = true;
+        for (size_t i = 0; op->found && i < op->found->n_devices; i++)
+                if (op->found->devices[i].host_probe) {
+                        (void) vc_boot_group_mark_released(op->t.ctx, op->group); /* best effort */
+                        break;
+                }
         return op_commit(op, true);
 }
 

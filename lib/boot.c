@@ -367,9 +367,32 @@ static int failed_mark_set(struct vc_ctx *ctx, unsigned group) {
         return r < 0 ? r : vc_write_runtime_file(p, "", 0644);
 }
 
+/* RUNSTATEDIR/vfio-claim/boot-released-N: a group claimed at boot was given back during this boot
+ * (vfio-claim release, a VM's release = host). The override pass leaves it to the host as after
+ * a failure: a device given back that no host driver took (its module blacklisted) would
+ * otherwise get its override again at the next event of a twin, with nothing to claim it. */
+static int released_mark_path(struct vc_ctx *ctx, unsigned group, char **ret) {
+        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "boot-released-%u", group);
+}
+
+int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        int r = released_mark_path(ctx, group, &p);
+        return r < 0 ? r : vc_write_runtime_file(p, "", 0644);
+}
+
+static bool released_mark_exists(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        return released_mark_path(ctx, group, &p) >= 0 && vc_path_exists(p);
+}
+
 static void failed_mark_clear(struct vc_ctx *ctx, unsigned group) {
         _cleanup_free_ char *p = NULL;
         if (failed_mark_path(ctx, group, &p) >= 0)
+                (void) vc_unlink_runtime_file(p);
+        free(p);
+        p = NULL;
+        if (released_mark_path(ctx, group, &p) >= 0)
                 (void) vc_unlink_runtime_file(p);
 }
 
@@ -540,6 +563,10 @@ static int override_group(struct override_pass *pass, const struct vc_boot_targe
                 return 0; /* bound, or set by someone else: the claim's business */
         if (vc_boot_group_failed(pass->ctx, (unsigned) t->group)) {
                 log_debug("Group %d: its boot claim failed earlier in this boot, no overrides", t->group);
+                return 0;
+        }
+        if (released_mark_exists(pass->ctx, (unsigned) t->group)) {
+                log_debug("Group %d: given back earlier in this boot, no overrides", t->group);
                 return 0;
         }
 

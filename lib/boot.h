@@ -100,6 +100,10 @@ int vc_boot_consent_check(const struct vc_config *cfg, const struct vc_group *g,
 /* Has a boot claim of @group failed during this boot (RUNSTATEDIR/vfio-claim/boot-failed-N)?
  * The override pass then leaves the group to the host for the rest of the boot. */
 bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group);
+/* A group whose record had devices claimed at boot (host=probe) was given back: the override
+ * pass leaves it to the host for the rest of this boot (RUNSTATEDIR/vfio-claim/boot-released-N),
+ * until a boot claim of it succeeds. Called by the engine's release (lib/bind.c). */
+int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group);
 
 /* Claim the group of @target through the engine, with the caller holding the lock: the engine's
  * checks (a dry run, as above) before anything else, then make sure vfio-pci is registered

@@ -23,7 +23,7 @@ enum {
 /* The same for @len bytes of @data, as @flags say. */
 int vc_write_bytes_atomic(const char *path, const void *data, size_t len, mode_t mode, unsigned flags);
 /* vc_write_file_atomic() with VC_WRITE_RUNTIME: every file under /run (the state records, the
- * stuck and boot-failed marks, the generated udev rule). */
+ * stuck, boot-failed and boot-released marks, the generated udev rule). */
 int vc_write_runtime_file(const char *path, const char *content, mode_t mode);
 /* Remove @path and make the removal durable (fsync of the directory). 0 also when absent. */
 int vc_unlink_durable(const char *path);

@@ -242,6 +242,38 @@ boot = yes'
         [ -z "$(record 5)" ]
 }
 
+# A boot device given back with `vfio-claim release` that no host driver took (its module
+# blacklisted) is unbound, with no override, as the release says. The next event the generated
+# rule matches (the host twin's: a hotplug, a rescan, `udevadm trigger`) leaves it so for the
+# rest of the boot: it set its override again and wrote a "claiming" record that nothing
+# claimed, and the module the admin then loaded by hand did not take the device.
+@test "a boot device given back unbound is left to the host by a twin's later event" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run event 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        fk_modalias_index 'e1000e pci:v00008086d000010D3sv*sd*bc*sc*i*'
+        mkdir -p "$ROOT/etc/modprobe.d"
+        echo 'blacklist e1000e' > "$ROOT/etc/modprobe.d/no-e1000e.conf"
+        run vc release guest-nic
+        assert_success
+        assert_line '  0000:02:00.0  now unbound'
+        [ -z "$(record 5)" ]
+        run event 0000:01:00.0
+        assert_success
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+        [ -z "$(record 5)" ]
+        kmod_load e1000e # by hand, past the blacklist: it takes both NICs
+        assert_equal "$(fk_driver 0000:02:00.0)" e1000e
+        # the device's own event (a rescan) claims it again, as its entry says
+        run event 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
 @test "unmatched device: no write, no module load" {
         fake_root twin-nics
         conf '[device guest-nic]
