@@ -346,54 +346,47 @@ static int preflight(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned g
         return vc_group_claim(ctx, group, &opts, result);
 }
 
-/* ------------------------------------------------------------ the boot-failed mark */
+/* ------------------------------------------------------------ the boot marks */
 
-/* RUNSTATEDIR/vfio-claim/boot-failed-N: a boot claim of group N failed during this boot (/run is
- * empty at the next one) and the group was given back. The override pass leaves the group alone
- * from then on: otherwise the next PCI event would set its overrides again, and with its own
- * event past, nothing would claim it nor let the host have it. */
-static int failed_mark_path(struct vc_ctx *ctx, unsigned group, char **ret) {
-        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "boot-failed-%u", group);
+/* RUNSTATEDIR/vfio-claim/boot-KIND-N, for this boot only (/run is empty at the next one): the
+ * override pass leaves group N to the host from then on, until a boot claim of it succeeds.
+ *   failed:   a boot claim of the group failed and the group was given back. Otherwise the next
+ *             PCI event would set its overrides again, and with its own event past, nothing
+ *             would claim it nor let the host have it.
+ *   released: the group, claimed at boot, was given back (vfio-claim release, a VM's release =
+ *             host). A device that no host driver took (its module blacklisted) would otherwise
+ *             get its override again at the next event of a twin, with nothing to claim it. */
+static const char *const mark_kinds[] = { "failed", "released" };
+
+static int mark_path(struct vc_ctx *ctx, const char *kind, unsigned group, char **ret) {
+        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "boot-%s-%u", kind, group);
+}
+
+static bool mark_exists(struct vc_ctx *ctx, const char *kind, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        return mark_path(ctx, kind, group, &p) >= 0 && vc_path_exists(p);
+}
+
+static int mark_set(struct vc_ctx *ctx, const char *kind, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        int r = mark_path(ctx, kind, group, &p);
+        return r < 0 ? r : vc_write_runtime_file(p, "", 0644);
+}
+
+static void marks_clear(struct vc_ctx *ctx, unsigned group) {
+        for (size_t i = 0; i < ELEMENTSOF(mark_kinds); i++) {
+                _cleanup_free_ char *p = NULL;
+                if (mark_path(ctx, mark_kinds[i], group, &p) >= 0)
+                        (void) vc_unlink_runtime_file(p);
+        }
 }
 
 bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group) {
-        _cleanup_free_ char *p = NULL;
-        return failed_mark_path(ctx, group, &p) >= 0 && vc_path_exists(p);
-}
-
-static int failed_mark_set(struct vc_ctx *ctx, unsigned group) {
-        _cleanup_free_ char *p = NULL;
-        int r = failed_mark_path(ctx, group, &p);
-        return r < 0 ? r : vc_write_runtime_file(p, "", 0644);
-}
-
-/* RUNSTATEDIR/vfio-claim/boot-released-N: a group claimed at boot was given back during this boot
- * (vfio-claim release, a VM's release = host). The override pass leaves it to the host as after
- * a failure: a device given back that no host driver took (its module blacklisted) would
- * otherwise get its override again at the next event of a twin, with nothing to claim it. */
-static int released_mark_path(struct vc_ctx *ctx, unsigned group, char **ret) {
-        return vc_ctx_path(ctx, VC_PLACE_RUN_STATE, ret, "boot-released-%u", group);
+        return mark_exists(ctx, "failed", group);
 }
 
 int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group) {
-        _cleanup_free_ char *p = NULL;
-        int r = released_mark_path(ctx, group, &p);
-        return r < 0 ? r : vc_write_runtime_file(p, "", 0644);
-}
-
-static bool released_mark_exists(struct vc_ctx *ctx, unsigned group) {
-        _cleanup_free_ char *p = NULL;
-        return released_mark_path(ctx, group, &p) >= 0 && vc_path_exists(p);
-}
-
-static void failed_mark_clear(struct vc_ctx *ctx, unsigned group) {
-        _cleanup_free_ char *p = NULL;
-        if (failed_mark_path(ctx, group, &p) >= 0)
-                (void) vc_unlink_runtime_file(p);
-        free(p);
-        p = NULL;
-        if (released_mark_path(ctx, group, &p) >= 0)
-                (void) vc_unlink_runtime_file(p);
+        return mark_set(ctx, "released", group);
 }
 
 /* ------------------------------------------------------------ the override pass */
@@ -561,14 +554,11 @@ static int override_group(struct override_pass *pass, const struct vc_boot_targe
                 return pass_report(pass, &t->addr, t, r) < 0 ? -ENOMEM : 0;
         if (!group_wants_overrides(g))
                 return 0; /* bound, or set by someone else: the claim's business */
-        if (vc_boot_group_failed(pass->ctx, (unsigned) t->group)) {
-                log_debug("Group %d: its boot claim failed earlier in this boot, no overrides", t->group);
-                return 0;
-        }
-        if (released_mark_exists(pass->ctx, (unsigned) t->group)) {
-                log_debug("Group %d: given back earlier in this boot, no overrides", t->group);
-                return 0;
-        }
+        for (size_t i = 0; i < ELEMENTSOF(mark_kinds); i++)
+                if (mark_exists(pass->ctx, mark_kinds[i], (unsigned) t->group)) {
+                        log_debug("Group %d: boot-%s mark of this boot, no overrides", t->group, mark_kinds[i]);
+                        return 0;
+                }
 
         struct vc_op_result res = {};
         r = preflight(pass->ctx, pass->cfg, (unsigned) t->group, g, pass->by, &res);
@@ -679,7 +669,7 @@ static int give_back_after_failure(struct vc_ctx *ctx, unsigned group, const cha
         struct vc_op_result res = {};
         int r, k;
 
-        k = failed_mark_set(ctx, group);
+        k = mark_set(ctx, "failed", group);
         if (k < 0)
                 log_debug_errno(k, "Cannot mark the boot claim of group %u as failed: %m", group);
 
@@ -753,7 +743,7 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
         r = record_boot_group(ctx, group, by);
         if (r < 0)
                 log_debug_errno(r, "Cannot write the record of group %u: %m", group);
-        failed_mark_clear(ctx, group);
+        marks_clear(ctx, group);
         return 0;
 
 fail:
