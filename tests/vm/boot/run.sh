@@ -229,6 +229,7 @@ claimed_boot() { # NAME: the claim scenario's end state
                         -e '^rule KERNEL=="0000:00:05.1"' -e '^rule ENV{PCI_ID}=="8086:10D3"' "$LOG/$n.report")" 4
         check "$n: the overrides were set inside the initramfs (before the root was mounted)" \
                 in_initramfs "$n"
+        check "$n: vfio-claim-early.service ran (active)" is "$(sed -n 's/^early //p' "$LOG/$n.report")" active
         check "$n: claimed e1000e 0000:01:00.0 is on vfio-pci" is "$(drv "$n" 0000:01:00.0)" vfio-pci
         check "$n: its twin 0000:05:00.0 is on e1000e" is "$(drv "$n" 0000:05:00.0)" e1000e
         check "$n: display 0000:00:05.0 is on vfio-pci" is "$(drv "$n" 0000:00:05.0)" vfio-pci
@@ -278,6 +279,8 @@ host_boot() { # NAME: nothing claimed
         check "$n: audio 0000:00:05.1 is on snd_hda_intel" is "$(drv "$n" 0000:00:05.1)" snd_hda_intel
         check "$n: no override was set" is "$(grep -c '^dev .* override=vfio-pci' "$LOG/$n.report")" 0
         check "$n: no state record" is "$(grep -c '^record ' "$LOG/$n.report")" 0
+        check "$n: the helper said why it claimed nothing" \
+                grep -Eq '^(dmesg|journal) .*on the kernel command line: no device is claimed at boot' "$LOG/$n.report"
 }
 
 # ---------------------------------------------------------------- --measure
@@ -372,7 +375,9 @@ if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
                                         has_files "$LOG/dracut-sh.lsinitrd" 'hooks/cmdline/00-vfio-claim-pass.sh$' 'udev/vfio-claim-udev$'
                                 check "dracut-sh: really without systemd" sh -c '! grep -q "usr/lib/systemd/systemd$" "$1"' _ "$LOG/dracut-sh.lsinitrd"
                                 cp "$W/boot/initrd-dracut-sh-$KVER" "$LOG/initrd-dracut-sh"
-                                boot dracut-sh "$W" "$LOG/initrd-dracut-sh" "$DEBUG_UDEV"
+                                # the rescue switch given and taken back: the last occurrence
+                                # wins for the cmdline hook, the udev rule and the early unit alike
+                                boot dracut-sh "$W" "$LOG/initrd-dracut-sh" "rd.vfio_claim=0 rd.vfio_claim=1 $DEBUG_UDEV"
                                 claimed_boot dracut-sh
                                 if [ "$MEASURE" = 1 ]; then boot_times dracut-sh; fi
                         else
@@ -419,7 +424,8 @@ if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
                                 measure "initramfs-tools initramfs: the image without vfio-claim failed ($LOG/itools-without.log)"
                         for f in $hookf; do mv "$W/tmp/aside/$(echo "$f" | tr / _)" "$W$f"; done
                 fi
-                boot itools "$W" "$LOG/initrd-itools" "$DEBUG_UDEV"
+                # the rescue switch given and taken back (the last occurrence wins)
+                boot itools "$W" "$LOG/initrd-itools" "vfio_claim=0 vfio_claim=1 $DEBUG_UDEV"
                 claimed_boot itools
                 if [ "$MEASURE" = 1 ]; then boot_times itools; fi
                 boot itools-rescue "$W" "$LOG/initrd-itools" "vfio_claim=0"
