@@ -1059,16 +1059,9 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                         const struct vc_pci_dev *d = vc_group_device(g, j);
                         if (!vc_pci_addr_equal(vc_pci_dev_addr(d), &o->guards[i].addr))
                                 continue;
-                        if (vc_device_check_identity(d, &o->guards[i].id) < 0) {
-                                char id[32];
-                                const struct vc_pci_id *e = &o->guards[i].id;
-                                if (e->has_subsystem)
-                                        snprintf(id, sizeof id, "%04x:%04x:%04x:%04x", e->vendor, e->device,
-                                                 e->subsystem_vendor, e->subsystem_device);
-                                else
-                                        snprintf(id, sizeof id, "%04x:%04x", e->vendor, e->device);
-                                return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_IDENTITY, id, -ESTALE);
-                        }
+                        if (vc_device_check_identity(d, &o->guards[i].id) < 0)
+                                return txn_fail(t, vc_pci_dev_addr(d), VC_STEP_IDENTITY,
+                                                VC_PCI_ID_TO_STRING(&o->guards[i].id), -ESTALE);
                 }
 
         if (!o->protect)

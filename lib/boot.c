@@ -248,6 +248,14 @@ int vc_boot_targets_find(struct vc_ctx *ctx, const struct vc_config *cfg,
                         bt->state = VC_BOOT_TARGET_ID_MISMATCH;
                 if (l.ids_state > 0)
                         bt->found = (struct vc_pci_id){ .vendor = l.vendor, .device = l.device };
+                else
+                        bt->found_error = l.ids_state;
+                if (cd->has_id && cd->id.has_subsystem && l.sub_state > 0) {
+                        bt->found.has_subsystem = true;
+                        bt->found.subsystem_vendor = l.subsystem_vendor;
+                        bt->found.subsystem_device = l.subsystem_device;
+                } else if (cd->has_id && cd->id.has_subsystem && l.sub_state < 0)
+                        bt->found_error = l.sub_state;
                 if (bt->state == VC_BOOT_TARGET_OK) {
                         bt->group = read_group(ctx, l.name);
                         if (bt->group < 0)

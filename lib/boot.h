@@ -53,7 +53,9 @@ struct vc_boot_target {
         struct vc_pci_addr addr;
         const struct vc_config_device *cd; /* points into the config */
         enum vc_boot_target_state state;
-        struct vc_pci_id found; /* the ids read, for the guard's message (vendor/device only) */
+        struct vc_pci_id found; /* the ids read, for the guard's message (the subsystem's when the
+                                 * guard has it) */
+        int found_error;        /* negative errno: the ids could not be read (found is unset) */
         int group;              /* IOMMU group, -1 when none */
 };
 

@@ -132,6 +132,15 @@ int vc_pci_id_parse(const char *s, struct vc_pci_id *ret) {
         return 0;
 }
 
+const char *vc_pci_id_format(const struct vc_pci_id *id, char buf[static VC_PCI_ID_STRLEN]) {
+        if (id->has_subsystem)
+                snprintf(buf, VC_PCI_ID_STRLEN, "%04x:%04x:%04x:%04x", id->vendor, id->device,
+                         id->subsystem_vendor, id->subsystem_device);
+        else
+                snprintf(buf, VC_PCI_ID_STRLEN, "%04x:%04x", id->vendor, id->device);
+        return buf;
+}
+
 struct vc_pci_dev *vc_pci_dev_free(struct vc_pci_dev *d) {
         if (!d)
                 return NULL;

@@ -34,6 +34,10 @@ struct vc_pci_id {
         uint16_t subsystem_vendor, subsystem_device;
 };
 int vc_pci_id_parse(const char *s, struct vc_pci_id *ret);
+/* The form vc_pci_id_parse() reads: "vvvv:dddd", with ":ssvv:ssdd" when @id has the subsystem. */
+#define VC_PCI_ID_STRLEN sizeof("vvvv:dddd:ssvv:ssdd")
+const char *vc_pci_id_format(const struct vc_pci_id *id, char buf[static VC_PCI_ID_STRLEN]);
+#define VC_PCI_ID_TO_STRING(id) vc_pci_id_format((id), (char[VC_PCI_ID_STRLEN]){})
 /* The one PCI id matcher: does a device whose ids are @have (has_subsystem set) carry @want?
  * Vendor and device always count, the subsystem ids only when @want has them. */
 bool vc_pci_id_matches(const struct vc_pci_id *want, const struct vc_pci_id *have);

@@ -139,10 +139,15 @@ static void log_target_problem(const struct vc_boot_target *t, int level) {
         const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
         switch (t->state) {
         case VC_BOOT_TARGET_ID_MISMATCH:
-                log_full_errno(level, 0,
-                               "%s: [device %s] hardware changed (expected %04x:%04x, found %04x:%04x): not claiming it",
-                               addr, t->cd->name, t->cd->id.vendor, t->cd->id.device, t->found.vendor,
-                               t->found.device);
+                if (t->found_error < 0)
+                        log_full_errno(level, t->found_error,
+                                       "%s: [device %s] cannot read its ids to check id = %s (%m): not claiming it",
+                                       addr, t->cd->name, VC_PCI_ID_TO_STRING(&t->cd->id));
+                else
+                        log_full_errno(level, 0,
+                                       "%s: [device %s] hardware changed (expected %s, found %s): not claiming it",
+                                       addr, t->cd->name, VC_PCI_ID_TO_STRING(&t->cd->id),
+                                       VC_PCI_ID_TO_STRING(&t->found));
                 break;
         case VC_BOOT_TARGET_NO_GROUP:
                 log_full_errno(level, 0,

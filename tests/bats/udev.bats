@@ -113,6 +113,31 @@ boot = yes'
         assert_equal "$(fk_override 0000:02:00.0)" ""
 }
 
+@test "id guard: the subsystem ids it names are the ones shown; ids that cannot be read are said so" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+id = 8086:10d3:1af4:1100
+boot = yes'
+        found="8086:10d3:$(sed 's/^0x//' "$ROOT/sys/bus/pci/devices/0000:02:00.0/subsystem_vendor"):$(sed 's/^0x//' "$ROOT/sys/bus/pci/devices/0000:02:00.0/subsystem_device")"
+        run event 0000:02:00.0
+        assert_success
+        assert_output --partial "0000:02:00.0: [device guest-nic] hardware changed (expected 8086:10d3:1af4:1100, found $found): not claiming it"
+        assert_equal "$(fk_writes)" 0
+        # a vendor file that does not hold a number: no made-up "found 0000:0000"
+        conf '[device guest-nic]
+match = 0000:02:00.0
+id = 8086:10d3
+boot = yes'
+        echo garbage > "$ROOT/sys/bus/pci/devices/0000:02:00.0/vendor"
+        run event 0000:02:00.0
+        assert_success
+        assert_output --partial '0000:02:00.0: [device guest-nic] cannot read its ids to check id = 8086:10d3 ('
+        refute_output --partial 'found 0000:0000'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+}
+
 @test "already bound (driver loaded earlier): claimed through the engine, with a record" {
         fake_root lone-nic
         conf '[device nic]
