@@ -87,7 +87,7 @@ struct hook_plan {
         struct wanted *groups;
         size_t n_groups;
         struct hook_member {          /* each of the domain's devices to claim, and the group */
-                struct vc_pci_addr addr; /* its iommu_group link named before the lock */
+                struct vc_pci_addr addr; /* its iommu_group link named the group */
                 unsigned group;
         } *members;
         size_t n_members;
@@ -261,10 +261,10 @@ static void usb_rollback(struct vc_ctx *ctx, const char *vm, struct usb_taken *t
         usb_taken_done(t);
 }
 
-/* *lock_fd: the lock when usb_prepare() took it already (then @usb is what it took, given back
- * with the groups when a claim fails), -1 when not; the lock is taken into it then. */
+/* The lock is held (do_prepare()); @usb is what usb_prepare() took, given back with the groups
+ * when a claim fails. */
 static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct hook_plan *p,
-                     const char *vm, int *lock_fd, struct usb_taken *usb) {
+                     const char *vm, struct usb_taken *usb) {
         int r;
 
         /* Who starts the VM: libvirtd, our parent (the front execs us). Without /proc (never on
@@ -276,10 +276,6 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                                   "its groups are recorded as held by a running VM", vm, (int) getppid());
                 starter = (struct vc_process_id){};
         }
-
-        if (*lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd)) < 0)
-                return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command "
-                            "stuck? The VM was not started", strerror(-r));
 
         /* One host-critical scan for all the domain's groups, made under the lock by the first
          * claim that needs it (mount table, routes, consoles: read once, not once a group). */
@@ -299,13 +295,14 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                                  vc_read_failure_prefix(&f, bad), strerror(-r));
                         goto fail;
                 }
-                /* The group was found from the devices' links before the lock; a device removed
-                 * and added meanwhile can come back in a group of another number. */
+                /* The group was found from the devices' links, under the lock but before this
+                 * read: a device the kernel removed and added in between (hotplug takes no lock
+                 * of ours) can come back in a group of another number. */
                 for (size_t k = 0; k < p->n_members; k++) {
                         const struct hook_member *m = &p->members[k];
                         if (m->group == w->group && !group_find_device(g, &m->addr)) {
                                 r = fail("%s is no longer in IOMMU group %u (the host's devices changed while the "
-                                         "hook waited for the lock); the VM was not started",
+                                         "hook read them); the VM was not started",
                                          VC_PCI_ADDR_TO_STRING(&m->addr), w->group);
                                 goto fail;
                         }
@@ -453,10 +450,9 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
 /* The USB devices of the domain that a [usb NAME] entry configures: each taken from its host
  * drivers (lib/usb.h), recorded with the VM as owner when the hook took it (listed in @taken).
  * A device that is not plugged in is left to libvirt (its startupPolicy decides). The lock is
- * taken into *lock_fd at the first configured device, and kept for claim_all(). On failure the
- * devices taken are given back. */
+ * held (do_prepare()). On failure the devices taken are given back. */
 static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
-                       const char *vm, int *lock_fd, struct usb_taken *taken) {
+                       const char *vm, struct usb_taken *taken) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
         int r = vc_usb_enumerate(ctx, &v, &n), ret = HOOK_OK;
@@ -473,10 +469,6 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                         ret = fail("USB device %s ([usb %s]) is reserved for VM \"%s\" by %s:%u; remove it from VM "
                                    "\"%s\" or change vm = in the configuration",
                                    d->port, u->name, u->vm, u->file, u->line, vm);
-                        break;
-                }
-                if (*lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd)) < 0) {
-                        ret = fail("cannot take the lock (%s); VM \"%s\" was not started", strerror(-r), vm);
                         break;
                 }
                 bool had = vc_usb_is_enabled(ctx, d->port);
@@ -569,6 +561,15 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         if (dom->n_hostdevs == 0 && dom->n_usbs == 0)
                 return HOOK_OK; /* nothing of ours: the common case, kept cheap */
 
+        /* The lock first: the configuration, the devices' groups and what else of each group is
+         * on a host driver are read under it, so a claim, a give-back or an edit of the
+         * configuration (enable, disable) by another vfio-claim run is seen whole or not at all,
+         * never read before it and acted on after it. */
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0)
+                return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command stuck? "
+                            "VM \"%s\" was not started", strerror(-r), vm);
+
         if ((r = config_dir(ctx, &dir)) < 0)
                 return fail("out of memory");
         r = vc_config_load(dir, &config);
@@ -582,7 +583,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
 
         /* Only the devices the XML names are read, and only what matches them against the
          * configuration and finds their groups: never a scan of the whole bus. The groups are read
-         * whole under the lock (claim_all()). */
+         * whole in claim_all(). */
         for (size_t i = 0; i < dom->n_hostdevs; i++) {
                 const struct vc_domain_hostdev *h = &dom->hostdevs[i];
                 const char *addr = VC_PCI_ADDR_TO_STRING(&h->addr);
@@ -622,12 +623,12 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         }
         /* USB devices first, the groups next, under one lock: a failed group claim gives back
          * the USB devices this prepare took, as it gives back the groups. */
-        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &lock_fd, &usb)) != HOOK_OK)
+        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &usb)) != HOOK_OK)
                 return r;
         if (p.n_groups == 0)
                 return HOOK_OK;
 
-        return claim_all(ctx, config, &p, vm, &lock_fd, &usb);
+        return claim_all(ctx, config, &p, vm, &usb);
 }
 
 /* started begin: the VM runs. Its records lose the starter: the hold is a running VM's now,
@@ -709,6 +710,12 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
         if (n_groups == 0 && !usb)
                 return HOOK_OK;
 
+        /* The lock before the configuration: "release =" is read as it stands when the groups
+         * go (see do_prepare()). */
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0)
+                return fail("VM \"%s\" stopped, but its devices were not given back: cannot take the lock "
+                            "(%s); run 'vfio-claim status'", vm, strerror(-r));
         if ((r = config_dir(ctx, &dir)) < 0)
                 return fail("out of memory");
         r = vc_config_load(dir, &config);
@@ -718,11 +725,6 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 config = vc_config_free(config);
         } else
                 use_config(ctx, config);
-
-        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
-        if (r < 0)
-                return fail("VM \"%s\" stopped, but its devices were not given back: cannot take the lock "
-                            "(%s); run 'vfio-claim status'", vm, strerror(-r));
         if (usb)
                 usb_release(ctx, config, vm);
 

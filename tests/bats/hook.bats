@@ -376,36 +376,59 @@ virt_manager_xml() {
         assert_equal "$(fk_writes)" "$writes"
 }
 
-@test "prepare: a device that left its group while the hook waited for the lock stops the start, untouched" {
-        fake_root gpu-audio
-        conf $'[device gpu]\nmatch = 01:00.0'
-        local T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
+# hook_behind_lock XML VM OPERATION SUB-OPERATION: start the hook in the background while
+# another process holds vfio-claim's lock, and return once the hook waits for it. $HOOK_PID is
+# the hook's, its output goes to $BATS_TEST_TMPDIR/out; hook_let_go lets the lock go and waits.
+hook_behind_lock() {
+        local xml=$1 T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
+        shift
         [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
         mkdir -p "$STATE"
         flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
-        local holder=$!
+        HOLDER_PID=$!
         wait_for "[ -e '$T/held' ]"
         # shellcheck disable=SC2086
         (exec env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
-                LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$prog" win11 prepare begin - < "$DOMAINS/virt-manager.xml" > "$T/out" 2>&1 3>&-) &
-        local h=$!
-        wait_for "lock_open_by $h"
-        # Meanwhile the GPU was removed and came back in group 4 (a group of another number).
-        local gpu dev
-        gpu=$(fk_dev 0000:01:00.0)
-        mv "$ROOT/sys/kernel/iommu_groups/1/devices/0000:01:00.0" "$ROOT/sys/kernel/iommu_groups/4/devices/"
-        dev=$(readlink "$gpu/iommu_group")
-        ln -sfn "${dev%/1}/4" "$gpu/iommu_group"
-        touch "$T/go"
-        wait "$holder"
+                LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$prog" "$@" - < "$xml" > "$T/out" 2>&1 3>&-) &
+        HOOK_PID=$!
+        wait_for "lock_open_by $HOOK_PID"
+}
+hook_let_go() {
+        touch "$BATS_TEST_TMPDIR/go"
+        wait "$HOLDER_PID"
         status=0
-        wait "$h" || status=$?
-        output=$(cat "$T/out")
+        wait "$HOOK_PID" || status=$?
+        output=$(cat "$BATS_TEST_TMPDIR/out")
+}
+
+@test "prepare: the configuration is read as it stands when the hook gets the lock" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        hook_behind_lock "$DOMAINS/virt-manager.xml" win11 prepare begin
+        # Meanwhile the admin took the GPU out of the configuration (as "disable --force" does,
+        # under the lock): the VM's managed='yes' GPU is not configured any more, and the audio
+        # function of its group is on a host driver.
+        printf '' > "$CONF/vfio-claim.conf"
+        hook_let_go
         assert_failure
-        assert_output --partial '0000:01:00.0 is no longer in IOMMU group 1 (the host'"'"'s devices changed while the hook waited for the lock); the VM was not started'
+        assert_output --partial '0000:01:00.0 is not configured for vfio-claim, and its IOMMU group 1 also holds 0000:01:00.1 (snd_hda_intel)'
         assert_equal "$(fk_writes)" 0
-        assert_equal "$(record 1)$(record 4)" ""
+        assert_equal "$(record 1)" ""
         assert_host $GPU_HOST
+}
+
+@test "release end: release = is read as it stands when the hook gets the lock" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/virt-manager.xml" win11 prepare begin
+        assert_success
+        hook_behind_lock "$DOMAINS/virt-manager.xml" win11 release end
+        printf '[device gpu]\nmatch = 01:00.0\nrelease = keep\n' > "$CONF/vfio-claim.conf"
+        hook_let_go
+        assert_success
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        refute_line --partial owner
 }
 
 @test "release end: the VM's group goes back to its host drivers" {
