@@ -393,6 +393,12 @@ static int run_all(struct vc_ctx *ctx) {
                 log_notice("%s on the kernel command line: no device is claimed at boot", sw);
                 return 0;
         }
+        /* The configuration is read, and the rule written from it, under the lock, as in an
+         * event's run (run_event()): an enable or disable meanwhile is seen whole or not at all. */
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot take the lock (%s): no device is claimed by this pass",
+                                       r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r)), 0;
         if (load_config(ctx, &cfg) < 0) {
                 update_rules(ctx, NULL);
                 return 0;

@@ -267,6 +267,37 @@ boot = yes'
         [ -z "$(record 5)" ]
 }
 
+# The boot pass (the early unit) while another vfio-claim run holds the lock and edits the
+# configuration: the pass reads it, and writes the rule from it, once it has the lock. (It read
+# the configuration first, then set overrides and claimed for an entry that was gone.)
+@test "the boot pass reads the configuration under the lock" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        mkdir -p "$STATE"
+        local T=$BATS_TEST_TMPDIR
+        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" &
+        local holder=$!
+        wait_for "[ -e '$T/held' ]"
+        (exec env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr LD_PRELOAD="$FK_SHIM" "$UDEV_HELPER" --all \
+                > "$T/pass.out" 2>&1) &
+        local p=$!
+        wait_for "lock_open_by $p"
+        # meanwhile the entry was dropped (vfio-claim disable, under the lock)
+        conf '# nothing at boot'
+        touch "$T/go"
+        wait "$holder"
+        wait "$p"
+        cat "$T/pass.out"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_override 0000:02:00.0)" ""
+        [ -z "$(record 5)" ]
+        # the rule written from the configuration the pass read: it no longer runs the helper
+        # for the device
+        [ ! -e "$ROOT/$RULE_FILE" ] || ! rule_runs 0000:02:00.0
+}
+
 # A boot device given back with `vfio-claim release` that no host driver took (its module
 # blacklisted) is unbound, with no override, as the release says. The next event the generated
 # rule matches (the host twin's: a hotplug, a rescan, `udevadm trigger`) leaves it so for the
