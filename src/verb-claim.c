@@ -217,32 +217,41 @@ static void warn_not_restored(unsigned group, const struct vc_op_result *res) {
                 log_warning("IOMMU group %u was given back, but %s", group, res->not_restored[k]);
 }
 
+/* Take the lock into *ret_fd: EXIT_DONE, or EXIT_FAILED with the error logged. */
+static int take_lock(struct vc_cli *cli, int *ret_fd) {
+        int r = vc_state_lock(cli->ctx, 60000, ret_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR), EXIT_FAILED;
+        return EXIT_DONE;
+}
+
 /* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
  * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
  * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
  * record read under the lock must still name it, or nothing is done and EXIT_RETRY tells the
  * caller to ask libvirt again. On success, *ret_results (when not NULL) gets the results, for
- * an undo by the caller, and *ret_lock (when not NULL) the lock, still held: a caller that edits
+ * an undo by the caller, and *io_lock (when not NULL) the lock, still held: a caller that edits
  * the configuration after the move does it under the same hold, so that a udev event, which
  * reads the configuration under the lock (udev/vfio-claim-udev.c), sees it before the move or
- * after the edit, never a group given back with its entry still there. */
+ * after the edit, never a group given back with its entry still there. A caller that read the
+ * configuration under the lock (take_lock()) passes it in *io_lock: it is not taken again, and
+ * stays the caller's whatever the outcome. */
 #define EXIT_RETRY (-1)
 #define OWNER_CHECK_ATTEMPTS 3
 static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
                        size_t n_groups, bool release, const char *what, char *const *expected_owners,
-                       struct vc_op_result **ret_results, int *ret_lock) {
+                       struct vc_op_result **ret_results, int *io_lock) {
         _cleanup_close_ int lock = -1;
         struct vc_op_result *results = calloc(n_groups + 1, sizeof *results);
         int r;
 
         if (!results)
                 return log_error("out of memory"), EXIT_FAILED;
-        if (!cli->dry_run) {
-                r = vc_state_lock(cli->ctx, 60000, &lock);
-                if (r < 0) {
+        if (!cli->dry_run && !(io_lock && *io_lock >= 0)) {
+                r = take_lock(cli, &lock);
+                if (r != EXIT_DONE) {
                         free(results);
-                        return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR),
-                               EXIT_FAILED;
+                        return r;
                 }
         }
 
@@ -344,8 +353,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 *ret_results = results;
         else
                 results_free(results, n_groups);
-        if (ret_lock)
-                *ret_lock = TAKE_FD(lock);
+        if (io_lock && lock >= 0)
+                *io_lock = TAKE_FD(lock);
         return EXIT_DONE;
 }
 
@@ -1359,20 +1368,11 @@ int verb_release(struct vc_cli *cli, int argc, char **argv) {
         return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false, NULL);
 }
 
-static int apply(struct vc_cli *cli) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
-        _cleanup_free_ unsigned *groups = NULL;
+/* The groups apply claims, into @groups (room for every group of @t): every group holding a
+ * present device of a boot = yes entry, not claimed yet or with a reset_method that differs from
+ * its "reset =". */
+static size_t apply_groups(struct vc_cli *cli, const struct vc_topology *t, unsigned *groups) {
         size_t n = 0;
-        int r;
-
-        r = cli_load_devices(cli, &t);
-        if (r != EXIT_DONE)
-                return r;
-        groups = calloc(t->n_groups + 1, sizeof *groups);
-        if (!groups)
-                return log_error("out of memory"), EXIT_FAILED;
-        /* Every group holding a present device of a boot = yes entry, not claimed yet or with a
-         * reset_method that differs from its "reset =". */
         for (size_t i = 0; i < t->n_groups; i++) {
                 const struct vc_group *g = t->groups[i];
                 bool wanted = false, resets_differ = false;
@@ -1386,20 +1386,64 @@ static int apply(struct vc_cli *cli) {
                 if (wanted && (!vc_group_is_claimed(cli->ctx, g) || resets_differ))
                         groups[n++] = vc_group_number(g);
         }
-        if (n == 0) {
-                if (cli->json)
-                        (void) cli_json_operations(cli);
-                else if (!vc_config_has_boot_devices(cli->config))
-                        printf("nothing to do: no entry of %s says boot = yes\n", cli->config_dir);
-                else
-                        printf("nothing to do: every group with a boot = yes device is claimed\n");
-                return EXIT_DONE;
-        }
-        bool consented;
-        r = consent_for_groups(cli, t, groups, n, NULL, &consented);
+        return n;
+}
+
+static int apply_nothing_to_do(struct vc_cli *cli) {
+        if (cli->json)
+                (void) cli_json_operations(cli);
+        else if (!vc_config_has_boot_devices(cli->config))
+                printf("nothing to do: no entry of %s says boot = yes\n", cli->config_dir);
+        else
+                printf("nothing to do: every group with a boot = yes device is claimed\n");
+        return EXIT_DONE;
+}
+
+static int apply(struct vc_cli *cli) {
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL, *now = NULL;
+        _cleanup_free_ unsigned *groups = NULL, *groups_now = NULL;
+        _cleanup_close_ int lock = -1;
+        size_t n, n_now;
+        int r;
+
+        r = cli_load_devices(cli, &t);
         if (r != EXIT_DONE)
                 return r;
-        return move_groups(cli, t, groups, n, false, "claim", NULL, NULL, NULL);
+        groups = calloc(t->n_groups + 1, sizeof *groups);
+        if (!groups)
+                return log_error("out of memory"), EXIT_FAILED;
+        n = apply_groups(cli, t, groups);
+        if (n == 0)
+                return apply_nothing_to_do(cli);
+        bool consented;
+        r = consent_for_groups(cli, t, groups, n, NULL, &consented);
+        if (r != EXIT_DONE || cli->dry_run)
+                return r == EXIT_DONE ? move_groups(cli, t, groups, n, false, "claim", NULL, NULL, NULL) : r;
+
+        /* What was asked (consent, maybe on a terminal) was asked without the lock; what is
+         * claimed is decided again under it, from the configuration and the devices as they are
+         * now: an entry another vfio-claim run dropped meanwhile (disable, under the lock) is
+         * not claimed. A group that became wanted meanwhile was not asked about: run again. */
+        if ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE ||
+            (r = cli_load_devices(cli, &now)) != EXIT_DONE)
+                return r;
+        groups_now = calloc(now->n_groups + 1, sizeof *groups_now);
+        if (!groups_now)
+                return log_error("out of memory"), EXIT_FAILED;
+        n_now = apply_groups(cli, now, groups_now);
+        for (size_t i = 0; i < n_now; i++) {
+                bool asked = false;
+                for (size_t k = 0; k < n && !asked; k++)
+                        asked = groups[k] == groups_now[i];
+                if (!asked) {
+                        log_error("IOMMU group %u: the configuration or the devices changed while apply waited "
+                                  "for the lock; nothing was changed, run it again", groups_now[i]);
+                        return EXIT_FAILED;
+                }
+        }
+        if (n_now == 0)
+                return apply_nothing_to_do(cli);
+        return move_groups(cli, now, groups_now, n_now, false, "claim", NULL, NULL, &lock);
 }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {

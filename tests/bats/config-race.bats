@@ -1,0 +1,57 @@
+#!/usr/bin/env bats
+# The writing verbs decide from the configuration as it stands once they hold the lock
+# (docs/DESIGN.md, "The lock"): another vfio-claim run (enable, disable, under the same lock)
+# or the admin may change it while they wait. The race is made by holding the lock, starting
+# the CLI in the background, changing the configuration once it waits for the lock, and
+# letting go.
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+conf() {
+        mkdir -p "$CONF"
+        printf '%s\n' "$1" > "$CONF/vfio-claim.conf"
+}
+
+# record N: the state record of group N, empty when there is none
+record() {
+        cat "$STATE/group-$1" 2>/dev/null || true
+}
+
+# cli_behind_lock VERB...: "vfio-claim VERB..." on the fake tree as the running system, started
+# while another process holds the lock; returns once it waits for it. cli_let_go lets the lock
+# go, waits for the CLI and sets $status and $output.
+cli_behind_lock() {
+        local T=$BATS_TEST_TMPDIR
+        mkdir -p "$STATE"
+        rm -f "$T/held" "$T/go"
+        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
+        HOLDER_PID=$!
+        wait_for "[ -e '$T/held' ]"
+        # shellcheck disable=SC2086
+        (exec env FAKEKERNEL_HOST=1 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+                LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$abs_top_builddir/vfio-claim" "$@" > "$T/out" 2>&1 3>&- < /dev/null) &
+        CLI_PID=$!
+        wait_for "lock_open_by $CLI_PID || [ ! -e /proc/$CLI_PID ]"
+        lock_open_by "$CLI_PID"
+}
+cli_let_go() {
+        touch "$BATS_TEST_TMPDIR/go"
+        wait "$HOLDER_PID"
+        status=0
+        wait "$CLI_PID" || status=$?
+        output=$(cat "$BATS_TEST_TMPDIR/out")
+        echo "exit status $status: $output"
+}
+
+@test "apply: an entry dropped while apply waits for the lock is not claimed" {
+        fake_root twin-nics
+        conf $'[device nic]\nmatch = 0000:02:00.0\nboot = yes'
+        cli_behind_lock apply
+        # meanwhile the entry was dropped (vfio-claim disable does it under the lock)
+        conf '# nothing at boot'
+        cli_let_go
+        assert_success
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(record 5)" ""
+}
