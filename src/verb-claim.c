@@ -1231,6 +1231,19 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                         break;
                 }
                 r = refuse_if_held(cli, arg.groups, arg.n_groups, owners);
+                /* disable: the edits planned above were planned from the files as they were
+                 * before the lock; another run (disable, enable) or the admin may have changed
+                 * them since. They are planned again from the configuration read under the
+                 * lock, the hold the give-back and the edit are made under, so that no change
+                 * made meanwhile is written over. */
+                if (r == EXIT_DONE && drop_config && !keep_entries && !cli->dry_run) {
+                        config_edits_free(edits, n_edits);
+                        edits = NULL;
+                        n_edits = 0;
+                        if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE)
+                                r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits,
+                                                      &boot_dropped);
+                }
                 if (r == EXIT_DONE)
                         r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back",
                                         cli->dry_run ? NULL : owners, NULL, &lock);
@@ -1239,6 +1252,8 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                 free(owners);
                 if (r != EXIT_RETRY)
                         break;
+                closep(&lock); /* libvirt is asked again without it */
+                lock = -1;
                 if (attempt == OWNER_CHECK_ATTEMPTS) {
                         log_error("the holder of the group changed %u times while this command waited for the lock; "
                                   "nothing was given back, run it again", attempt);

@@ -55,3 +55,14 @@ cli_let_go() {
         assert_equal "$(fk_writes)" 0
         assert_equal "$(record 5)" ""
 }
+
+@test "disable: the configuration file is edited as it stands when disable gets the lock" {
+        fake_root twin-nics
+        conf $'[device a]\nmatch = 0000:01:00.0\n\n[device b]\nmatch = 0000:02:00.0'
+        cli_behind_lock disable a
+        # meanwhile "vfio-claim disable b" dropped the other entry, under the lock
+        conf $'[device a]\nmatch = 0000:01:00.0\n'
+        cli_let_go
+        assert_success
+        run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
+}
