@@ -743,12 +743,73 @@ static void boot_update_entry(struct vc_cli *cli, const struct vc_config_device 
         hint_boot_set_changed(cli, true);
 }
 
+/* What enable writes into the configuration, decided from cli->config: the entry the DEVICE
+ * argument names or matches, whether its boot = no becomes yes, and the new file with the
+ * endpoints not configured yet (conf.d/NAME.conf: the name --name gives, or the named device's
+ * address). */
+struct enable_plan {
+        const struct vc_config_device *config_device; /* in cli->config, NULL: none */
+        bool boot_update;
+        bool write_config;
+        char *text;
+        char *path;
+};
+
+static void enable_plan_done(struct enable_plan *p) {
+        free(p->text);
+        free(p->path);
+        *p = (struct enable_plan){};
+}
+
+static int enable_plan(struct vc_cli *cli, const struct vc_topology *t, const struct device_arg *arg,
+                       const struct vc_pci_dev *named, bool consent, struct enable_plan *ret) {
+        struct enable_plan p = {};
+
+        if (arg->has_addr)
+                p.config_device = vc_config_match_device(cli->config, named);
+        else if (arg->config_device) {
+                /* named by its entry's name: it must still be there */
+                p.config_device = vc_config_find_device(cli->config, arg->text);
+                if (!p.config_device)
+                        return log_error("%s: no longer configured in %s; nothing was changed", arg->text,
+                                         cli->config_dir), EXIT_FAILED;
+        }
+        p.boot_update = p.config_device && cli->boot && !p.config_device->boot;
+        if (cli->name) {
+                const struct vc_config_device *other = vc_config_find_device(cli->config, cli->name);
+                if (other)
+                        return log_error("--name %s: already configured in %s:%u", cli->name, other->file, other->line),
+                               EXIT_USAGE;
+                if (vc_config_match_device(cli->config, named))
+                        return log_error("%s is configured already (as %s); --name does not rename an entry",
+                                         vc_pci_dev_name(named), vc_config_match_device(cli->config, named)->name),
+                               EXIT_USAGE;
+        }
+        char name[VC_PCI_ADDR_STRLEN];
+        name_from_addr(vc_pci_dev_addr(named), name);
+        if (config_text_for_groups(cli, t, arg->groups, arg->n_groups, vc_pci_dev_addr(named), consent, &p.text) < 0 ||
+            config_file_for(cli, cli->name ?: name, &p.path) < 0) {
+                enable_plan_done(&p);
+                return log_error("out of memory"), EXIT_FAILED;
+        }
+        p.write_config = text_has_sections(p.text);
+        if (p.write_config && vc_path_exists(p.path)) {
+                log_error("%s exists but does not configure this group; remove it or run 'vfio-claim disable' first",
+                          p.path);
+                enable_plan_done(&p);
+                return EXIT_FAILED;
+        }
+        *ret = p;
+        return EXIT_DONE;
+}
+
 /* @ret_config: the configuration as enable left it, read back after its own write (NULL when it
  * wrote none), for the udev rule. */
 static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_(vc_config_freep) struct vc_config *check = NULL;
-        _cleanup_free_ char *text = NULL, *path = NULL, *confd = NULL;
+        _cleanup_free_ char *confd = NULL;
+        _cleanup_(enable_plan_done) struct enable_plan p = {};
         struct device_arg arg = {};
         int r;
 
@@ -761,10 +822,6 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
         if (r != EXIT_DONE)
                 return r;
 
-        bool boot_update = arg.config_device && cli->boot && !arg.config_device->boot;
-
-        /* The configuration for the endpoints not configured yet, in conf.d/NAME.conf: the name
-         * --name gives, or the named device's address. */
         const struct vc_group *g0 = find_group(t, arg.groups[0]);
         const struct vc_pci_dev *named = NULL;
         for (size_t k = 0; g0 && k < vc_group_n_devices(g0) && !named; k++) {
@@ -776,34 +833,10 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
                 device_arg_done(&arg);
                 return log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]), EXIT_FAILED;
         }
-        if (cli->name) {
-                const struct vc_config_device *other = vc_config_find_device(cli->config, cli->name);
-                if (other) {
-                        log_error("--name %s: already configured in %s:%u", cli->name, other->file, other->line);
-                        device_arg_done(&arg);
-                        return EXIT_USAGE;
-                }
-                if (vc_config_match_device(cli->config, named)) {
-                        log_error("%s is configured already (as %s); --name does not rename an entry",
-                                  vc_pci_dev_name(named), vc_config_match_device(cli->config, named)->name);
-                        device_arg_done(&arg);
-                        return EXIT_USAGE;
-                }
-        }
-        char name[VC_PCI_ADDR_STRLEN];
-        name_from_addr(vc_pci_dev_addr(named), name);
-        r = config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), false, &text);
-        if (r >= 0)
-                r = config_file_for(cli, cli->name ?: name, &path);
-        if (r < 0) {
+        r = enable_plan(cli, t, &arg, named, false, &p);
+        if (r != EXIT_DONE) {
                 device_arg_done(&arg);
-                return log_error("out of memory"), EXIT_FAILED;
-        }
-        bool write_config = text_has_sections(text);
-        if (write_config && vc_path_exists(path)) {
-                log_error("%s exists but does not configure this group; remove it or run 'vfio-claim disable' first", path);
-                device_arg_done(&arg);
-                return EXIT_FAILED;
+                return r;
         }
 
         bool consented = false;
@@ -813,29 +846,42 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
                 device_arg_done(&arg);
                 return r;
         }
-        if (consented) {
-                /* The entries enable writes record the consent, for apply, boot and the next enable. */
-                free(text);
-                text = NULL;
-                if (config_text_for_groups(cli, t, arg.groups, arg.n_groups, vc_pci_dev_addr(named), true, &text) < 0) {
+
+        _cleanup_close_ int lock = -1; /* held until the configuration is written */
+        if (!cli->dry_run) {
+                /* The plan above was made from the configuration read before the lock, and the
+                 * consent asked without it: the configuration is read again under the lock, and
+                 * the plan made again from it, so that an entry or a file another run wrote while
+                 * this one waited (enable, disable) is seen, never written over. */
+                if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE) {
+                        enable_plan_done(&p);
+                        r = enable_plan(cli, t, &arg, named, consented, &p);
+                }
+                if (r != EXIT_DONE) {
                         device_arg_done(&arg);
-                        return log_error("out of memory"), EXIT_FAILED;
+                        return r;
+                }
+        } else if (consented) {
+                /* The entries enable writes record the consent, for apply, boot and the next enable. */
+                enable_plan_done(&p);
+                if ((r = enable_plan(cli, t, &arg, named, true, &p)) != EXIT_DONE) {
+                        device_arg_done(&arg);
+                        return r;
                 }
         }
 
         struct vc_op_result *results = NULL;
-        _cleanup_close_ int lock = -1; /* held until the configuration is written */
         r = move_groups(cli, t, arg.groups, arg.n_groups, false, "claim", NULL, &results, &lock);
-        if (r != EXIT_DONE || !write_config) {
-                if (r == EXIT_DONE && boot_update)
-                        boot_update_entry(cli, arg.config_device);
+        if (r != EXIT_DONE || !p.write_config) {
+                if (r == EXIT_DONE && p.boot_update)
+                        boot_update_entry(cli, p.config_device);
                 results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return r;
         }
         if (cli->dry_run) {
                 if (!cli->json)
-                        printf("write %s:\n%s", path, text);
+                        printf("write %s:\n%s", p.path, p.text);
                 results_free(results, arg.n_groups);
                 device_arg_done(&arg);
                 return EXIT_DONE;
@@ -844,18 +890,18 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
         if (asprintf(&confd, "%s/conf.d", cli->config_dir) < 0)
                 r = -ENOMEM;
         else if ((r = vc_mkdir_p(confd, 0755)) >= 0)
-                r = vc_write_file_atomic(path, text, 0644);
+                r = vc_write_file_atomic(p.path, p.text, 0644);
         if (r >= 0) {
                 /* The new file must leave the configuration valid; otherwise take it back. */
                 if (vc_config_load(cli->config_dir, &check) < 0) {
                         for (size_t i = 0; check && i < check->n_errors; i++)
                                 log_error("%s", check->errors[i]);
-                        (void) vc_unlink_durable(path);
+                        (void) vc_unlink_durable(p.path);
                         r = -EINVAL;
                 }
         }
         if (r < 0) {
-                log_error_errno(r, "%s: cannot write the configuration: %m", path);
+                log_error_errno(r, "%s: cannot write the configuration: %m", p.path);
                 undo_results(cli, results, arg.n_groups, lock >= 0);
                 results_free(results, arg.n_groups);
                 device_arg_done(&arg);
@@ -863,9 +909,9 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
         }
         results_free(results, arg.n_groups);
         if (!cli->json)
-                printf("configuration: %s (boot = %s)\n", path, cli->boot ? "yes" : "no");
-        if (boot_update)
-                boot_update_entry(cli, arg.config_device); /* another write: @check is behind it */
+                printf("configuration: %s (boot = %s)\n", p.path, cli->boot ? "yes" : "no");
+        if (p.boot_update)
+                boot_update_entry(cli, p.config_device); /* another write: @check is behind it */
         else {
                 if (cli->boot)
                         hint_boot_set_changed(cli, true);

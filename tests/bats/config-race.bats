@@ -66,3 +66,17 @@ cli_let_go() {
         assert_success
         run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
 }
+
+@test "enable --name: a file another run wrote while enable waited for the lock is not replaced" {
+        fake_root twin-nics
+        conf '# none yet'
+        cli_behind_lock enable --name nic 0000:01:00.0
+        # meanwhile "vfio-claim enable --name nic 0000:02:00.0" wrote conf.d/nic.conf
+        mkdir -p "$CONF/conf.d"
+        printf '[device nic]\nmatch = 0000:02:00.0\n' > "$CONF/conf.d/nic.conf"
+        cli_let_go
+        assert_failure
+        assert_equal "$(cat "$CONF/conf.d/nic.conf")" $'[device nic]\nmatch = 0000:02:00.0'
+        assert_equal "$(record 3)" ""
+        assert_equal "$(fk_writes)" 0
+}
