@@ -803,9 +803,7 @@ static int enable_plan(struct vc_cli *cli, const struct vc_topology *t, const st
         return EXIT_DONE;
 }
 
-/* @ret_config: the configuration as enable left it, read back after its own write (NULL when it
- * wrote none), for the udev rule. */
-static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config) {
+static int enable(struct vc_cli *cli, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_(vc_config_freep) struct vc_config *check = NULL;
         _cleanup_free_ char *confd = NULL;
@@ -911,12 +909,9 @@ static int enable(struct vc_cli *cli, char **argv, struct vc_config **ret_config
         if (!cli->json)
                 printf("configuration: %s (boot = %s)\n", p.path, cli->boot ? "yes" : "no");
         if (p.boot_update)
-                boot_update_entry(cli, p.config_device); /* another write: @check is behind it */
-        else {
-                if (cli->boot)
-                        hint_boot_set_changed(cli, true);
-                *ret_config = TAKE_PTR(check);
-        }
+                boot_update_entry(cli, p.config_device);
+        else if (cli->boot)
+                hint_boot_set_changed(cli, true);
         device_arg_done(&arg);
         return EXIT_DONE;
 }
@@ -1384,18 +1379,31 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
 /* enable, disable and apply leave the generated udev rule (lib/boot.h) saying what the
  * configuration says now, so that udev runs the helper for the devices it names from the next
  * PCI add event on. Only for the configuration the helper reads (not for --config DIR); a rule
- * that cannot be written is a warning: the boot pass writes it again at the next boot. @now
- * (taken over, NULL: read it here): the configuration as the command left it, read back after
- * its own write. */
-static int update_udev_rule(struct vc_cli *cli, int ret, struct vc_config *now) {
-        _cleanup_(vc_config_freep) struct vc_config *cfg = now;
+ * that cannot be written is a warning: the boot pass writes it again at the next boot. The
+ * configuration is read, and the rule written, under the lock (taken again: the verb has let
+ * it go), as the udev helper's boot pass does: every change of the configuration is made under
+ * the lock and followed by such a write, so the last rule written is the last configuration's,
+ * never one read before another run's change and written after its rule. */
+static int update_udev_rule(struct vc_cli *cli, int ret) {
+        _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_free_ char *dir = NULL;
+        _cleanup_close_ int lock = -1;
         int r;
 
         if (cli->dry_run || vc_ctx_path(cli->ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 ||
             !streq(dir, cli->config_dir))
                 return ret;
-        if (!cfg && vc_config_load(cli->config_dir, &cfg) < 0)
+        /* A verb that failed may have failed to take the lock: it is not waited for again, and
+         * a lock busy then is no news (what failed was said). */
+        r = vc_state_lock(cli->ctx, ret == EXIT_DONE ? 60000 : 0, &lock);
+        if (r < 0 && ret != EXIT_DONE)
+                return log_debug_errno(r, "udev rule not updated: %m"), ret;
+        if (r < 0) {
+                log_warning("cannot update the udev rule %s: cannot take the lock (%s); udev follows the "
+                            "configuration again from the next boot", VC_BOOT_RULES_NAME, strerror(-r));
+                return ret;
+        }
+        if (vc_config_load(cli->config_dir, &cfg) < 0)
                 return ret; /* the helper claims nothing from an invalid configuration */
         r = vc_boot_rules_write(cli->ctx, cfg);
         if (r < 0)
@@ -1405,9 +1413,7 @@ static int update_udev_rule(struct vc_cli *cli, int ret, struct vc_config *now) 
 }
 
 int verb_enable(struct vc_cli *cli, int argc, char **argv) {
-        struct vc_config *now = NULL;
-        int r = enable(cli, argv, &now);
-        return update_udev_rule(cli, r, now);
+        return update_udev_rule(cli, enable(cli, argv));
 }
 
 int verb_disable(struct vc_cli *cli, int argc, char **argv) {
@@ -1420,10 +1426,9 @@ int verb_disable(struct vc_cli *cli, int argc, char **argv) {
         }
         if (!cli->all) {
                 if (usb_arg_is_usb(cli, argv[0]))
-                        return update_udev_rule(cli, usb_disable(cli, argv[0]), NULL);
+                        return update_udev_rule(cli, usb_disable(cli, argv[0]));
         }
-        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true, NULL),
-                                NULL);
+        return update_udev_rule(cli, cli->all ? give_back_all(cli, true) : give_back(cli, argv[0], true, NULL));
 }
 int verb_release(struct vc_cli *cli, int argc, char **argv) {
         return cli->all ? give_back_all(cli, false) : give_back(cli, argv[0], false, NULL);
@@ -1508,7 +1513,7 @@ static int apply(struct vc_cli *cli) {
 }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
-        return update_udev_rule(cli, apply(cli), NULL);
+        return update_udev_rule(cli, apply(cli));
 }
 
 static void format_time(uint64_t since, char buf[static 32]) {
