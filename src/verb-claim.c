@@ -1490,8 +1490,12 @@ static int apply(struct vc_cli *cli) {
          * claimed is decided again under it, from the configuration and the devices as they are
          * now: an entry another vfio-claim run dropped meanwhile (disable, under the lock) is
          * not claimed. A group that became wanted meanwhile was not asked about: run again. */
-        if ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE ||
-            (r = cli_load_devices(cli, &now)) != EXIT_DONE)
+        if ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE)
+                return r;
+        /* Every device, but no driver_override: its read waits for the device lock, which a task
+         * stuck in the kernel may hold, and the lock is held now (docs/DESIGN.md, "The lock").
+         * The engine reads the members of each group it moves itself. */
+        if ((r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) != EXIT_DONE)
                 return r;
         groups_now = calloc(now->n_groups + 1, sizeof *groups_now);
         if (!groups_now)

@@ -113,3 +113,38 @@ cli_let_go() {
 rule_runs_any() {
         grep -q 'RUN' "$ROOT/run/udev/rules.d/70-vfio-claim.rules"
 }
+
+# Under the lock apply reads the devices again; a device it does not move whose device lock a
+# task stuck in the kernel holds (a driver's remove() that does not return: modelled by holding
+# the fake kernel's lock of it) must not keep it there, holding the lock, for ever: its
+# driver_override, whose read waits for that lock, is not read.
+@test "apply: a device stuck in the kernel that apply does not move does not hold it under the lock" {
+        fake_root twin-nics
+        conf $'[device nic]\nmatch = 0000:02:00.0\nboot = yes'
+        local T=$BATS_TEST_TMPDIR i ended=0
+        # vfio-pci loaded first: the fake kernel's load of it reads every device's override
+        vc enable 0000:01:00.0
+        vc disable 0000:01:00.0
+        cli_behind_lock apply
+        mkdir -p "$ROOT/.fakekernel/devlock"
+        flock -x "$ROOT/.fakekernel/devlock/0000:01:00.0" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
+        local dev=$!
+        wait_for "[ -e '$T/devheld' ]"
+        touch "$T/go"
+        wait "$HOLDER_PID"
+        for i in $(seq 150); do
+                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
+                        ended=1
+                        break
+                fi
+                sleep 0.1
+        done
+        touch "$T/devgo"
+        wait "$dev"
+        status=0
+        wait "$CLI_PID" || status=$?
+        cat "$T/out"
+        [ "$ended" = 1 ]
+        assert_equal "$status" 0
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
