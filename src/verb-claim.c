@@ -943,6 +943,8 @@ struct config_edit {
         char *path;
         bool remove;
         char *text;          /* the new content (!remove) */
+        char *old;           /* the content read, put back when a later edit fails */
+        size_t old_len;
         mode_t mode;
         char **what;         /* "[device gpu] (lines 4-7)" for each section dropped */
         size_t n_what;
@@ -962,6 +964,7 @@ static void config_edits_free(struct config_edit *v, size_t n) {
         for (size_t i = 0; v && i < n; i++) {
                 free(v[i].path);
                 free(v[i].text);
+                free(v[i].old);
                 strv_free(v[i].what);
         }
         free(v);
@@ -1131,6 +1134,8 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
                                 all_ours = false;
                 if (all_ours && enable_wrote(c, cd->file, text, len)) {
                         e->remove = true;
+                        e->old = TAKE_PTR(text);
+                        e->old_len = len;
                         continue;
                 }
 
@@ -1169,6 +1174,8 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
                 }
                 out[out_len] = '\0';
                 e->text = TAKE_PTR(out);
+                e->old = TAKE_PTR(text);
+                e->old_len = len;
         }
         if (ret_code != EXIT_DONE) {
                 config_edits_free(edits, n_edits);
@@ -1179,9 +1186,10 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
         return EXIT_DONE;
 }
 
-/* Make the edits planned: each file removed or replaced atomically, with its mode. */
+/* Make the edits planned: each file removed or replaced atomically, with its mode. All or none:
+ * when one fails, the files edited before it are put back as they were read, so that the
+ * configuration is never left half edited (the caller takes the give-back back too). */
 static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edits, size_t n) {
-        int ret = EXIT_DONE;
         for (size_t i = 0; i < n; i++) {
                 const struct config_edit *e = &edits[i];
                 if (cli->dry_run) {
@@ -1196,15 +1204,26 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
                 int r = e->remove ? vc_unlink_durable(e->path) : vc_write_file_atomic(e->path, e->text, e->mode);
                 if (r < 0) {
                         log_error_errno(r, "%s: cannot %s: %m", e->path, e->remove ? "remove it" : "write it");
-                        ret = EXIT_FAILED;
-                } else if (!cli->json) {
-                        if (e->remove)
-                                printf("configuration: removed %s\n", e->path);
-                        for (size_t k = e->n_what; k-- > 0;)
-                                printf("configuration: %s: removed %s\n", e->path, e->what[k]);
+                        for (size_t k = i; k-- > 0;) {
+                                const struct config_edit *b = &edits[k];
+                                _cleanup_free_ char *old = strndup(b->old, b->old_len);
+                                int q = old ? vc_write_file_atomic(b->path, old, b->mode) : -ENOMEM;
+                                if (q < 0)
+                                        log_error_errno(q, "%s: cannot put it back as it was: %m", b->path);
+                                else
+                                        log_notice("%s: put back as it was", b->path);
+                        }
+                        return EXIT_FAILED;
                 }
         }
-        return ret;
+        for (size_t i = 0; i < n && !cli->dry_run && !cli->json; i++) {
+                const struct config_edit *e = &edits[i];
+                if (e->remove)
+                        printf("configuration: removed %s\n", e->path);
+                for (size_t k = e->n_what; k-- > 0;)
+                        printf("configuration: %s: removed %s\n", e->path, e->what[k]);
+        }
+        return EXIT_DONE;
 }
 
 /* disable and release: refuse a group a VM holds, give it back, and for disable drop it from the
@@ -1213,6 +1232,7 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
 static int give_back(struct vc_cli *cli, const char *device, bool drop_config, const struct vc_topology *topology) {
         _cleanup_close_ int lock = -1; /* held from the give-back until the configuration is edited */
         _cleanup_(vc_topology_freep) struct vc_topology *own = NULL;
+        struct vc_op_result *results = NULL; /* disable: the give-back, taken back when the edit fails */
         const struct vc_topology *t = topology;
         struct device_arg arg = {};
         int r;
@@ -1287,7 +1307,7 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                 }
                 if (r == EXIT_DONE)
                         r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back",
-                                        cli->dry_run ? NULL : owners, NULL, &lock);
+                                        cli->dry_run ? NULL : owners, drop_config ? &results : NULL, &lock);
                 for (size_t i = 0; i < arg.n_groups; i++)
                         free(owners[i]);
                 free(owners);
@@ -1311,7 +1331,12 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                 r = apply_config_edits(cli, edits, n_edits);
                 if (r == EXIT_DONE && boot_dropped)
                         hint_boot_set_changed(cli, false);
+                /* The entries stay, and so does the claim: a group given back with its entries
+                 * still there would be claimed again at the next boot or add event. */
+                if (r != EXIT_DONE)
+                        undo_results(cli, results, arg.n_groups, lock >= 0);
         }
+        results_free(results, arg.n_groups);
         config_edits_free(edits, n_edits);
         device_arg_done(&arg);
         return r;

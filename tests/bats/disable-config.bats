@@ -145,3 +145,28 @@ log-level = debug
         [ -L "$CONF/conf.d/gpu.conf" ]
         assert_equal "$(fk_driver $GPU)" vfio-pci
 }
+
+# A failure halfway through the edits (the second file cannot be written: immutable here) leaves
+# no file half edited: the ones edited before are put back, and so is the group's claim (a group
+# given back with its entries still there would be claimed again at the next boot).
+@test "a configuration file that cannot be edited: the files edited before it and the claim are put back" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[global]\nprotect = no\n\n[device gpu]\nmatch = 01:00.0\nboot = no\n\n[device disk]\nmatch = 02:00.0\nboot = no\n' \
+                > "$CONF/vfio-claim.conf"
+        printf '# audio\n[device audio]\nmatch = 10de:1aef\n' > "$CONF/conf.d/audio.conf"
+        run vc enable gpu
+        assert_success
+        cp "$CONF/vfio-claim.conf" "$BATS_TEST_TMPDIR/before"
+        chattr +i "$CONF/conf.d/audio.conf" 2>/dev/null || skip "no immutable files here (chattr +i)"
+        run vc disable gpu
+        chattr -i "$CONF/conf.d/audio.conf"
+        assert_failure 1
+        assert_output --partial "conf.d/audio.conf: cannot write it"
+        assert_output --partial "vfio-claim.conf: put back as it was"
+        assert_output --partial "IOMMU group 1: put back as it was"
+        cmp "$CONF/vfio-claim.conf" "$BATS_TEST_TMPDIR/before"
+        assert_equal "$(cat "$CONF/conf.d/audio.conf")" $'# audio\n[device audio]\nmatch = 10de:1aef'
+        assert_equal "$(fk_driver $GPU) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
+        grep -qx 'state claimed' "$STATE/group-1"
+}
