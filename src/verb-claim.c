@@ -556,7 +556,7 @@ static bool group_has_consent(struct vc_cli *cli, const struct vc_group *g) {
  * terminal. Without a terminal the command is refused (exit 4). *ret_asked: some group needed
  * consent and got it now (enable writes it into the entries). */
 static int consent_for_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups, size_t n,
-                              const struct vc_pci_addr *named, bool *ret_asked) {
+                              const struct vc_pci_addr *named, bool locked, bool *ret_asked) {
         size_t n_groups_needing = 0;
         *ret_asked = false;
         for (size_t i = 0; i < n; i++) {
@@ -592,6 +592,13 @@ static int consent_for_groups(struct vc_cli *cli, const struct vc_topology *t, c
         }
         if (n_groups_needing == 0)
                 return EXIT_DONE;
+        if (locked && !cli->yes) {
+                /* asked again under the lock (see apply()): the consent the configuration gave
+                 * before the lock is gone, and nobody is asked while the lock is held */
+                log_error("refused: consent = yes was taken out of the configuration while this command waited for "
+                          "the lock; nothing was changed");
+                return EXIT_REFUSED;
+        }
         if (cli->yes) {
                 fprintf(stderr, "moving them too (--yes)\n");
                 *ret_asked = true;
@@ -839,7 +846,7 @@ static int enable(struct vc_cli *cli, char **argv) {
 
         bool consented = false;
         r = consent_for_groups(cli, t, arg.groups, arg.n_groups, arg.has_addr ? &arg.addr : vc_pci_dev_addr(named),
-                               &consented);
+                               false, &consented);
         if (r != EXIT_DONE) {
                 device_arg_done(&arg);
                 return r;
@@ -851,10 +858,15 @@ static int enable(struct vc_cli *cli, char **argv) {
                  * consent asked without it: the configuration is read again under the lock, and
                  * the plan made again from it, so that an entry or a file another run wrote while
                  * this one waited (enable, disable) is seen, never written over. */
+                bool still;
                 if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE) {
                         enable_plan_done(&p);
                         r = enable_plan(cli, t, &arg, named, consented, &p);
                 }
+                /* as in apply(): a consent = yes gone meanwhile is not taken as given */
+                if (r == EXIT_DONE && !consented)
+                        r = consent_for_groups(cli, t, arg.groups, arg.n_groups,
+                                               arg.has_addr ? &arg.addr : vc_pci_dev_addr(named), true, &still);
                 if (r != EXIT_DONE) {
                         device_arg_done(&arg);
                         return r;
@@ -1507,7 +1519,7 @@ static int apply(struct vc_cli *cli) {
         if (n == 0)
                 return apply_nothing_to_do(cli);
         bool consented;
-        r = consent_for_groups(cli, t, groups, n, NULL, &consented);
+        r = consent_for_groups(cli, t, groups, n, NULL, false, &consented);
         if (r != EXIT_DONE || cli->dry_run)
                 return r == EXIT_DONE ? move_groups(cli, t, groups, n, false, "claim", NULL, NULL, NULL) : r;
 
@@ -1538,6 +1550,11 @@ static int apply(struct vc_cli *cli) {
         }
         if (n_now == 0)
                 return apply_nothing_to_do(cli);
+        /* Consent the configuration gave (consent = yes) is checked again under the lock; one
+         * given on the terminal or with --yes stands. */
+        bool still;
+        if (!consented && (r = consent_for_groups(cli, now, groups_now, n_now, NULL, true, &still)) != EXIT_DONE)
+                return r;
         return move_groups(cli, now, groups_now, n_now, false, "claim", NULL, NULL, &lock);
 }
 

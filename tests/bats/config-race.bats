@@ -148,3 +148,18 @@ rule_runs_any() {
         assert_equal "$status" 0
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
 }
+
+# Consent for a group of several slots (consent.bats) that came from the configuration is checked
+# again under the lock: an admin who took "consent = yes" out meanwhile keeps the USB controller
+# and the NIC of the GPU's group (nobody is asked while the lock is held: refused, exit 4).
+@test "apply: a consent = yes taken out while apply waits for the lock is not taken as given" {
+        fake_root doctor-shared-group
+        conf $'[device gpu]\nmatch = 0000:03:00.0\nboot = yes\nconsent = yes'
+        cli_behind_lock apply
+        conf $'[device gpu]\nmatch = 0000:03:00.0\nboot = yes'
+        cli_let_go
+        assert_equal "$status" 4
+        assert_output --partial "refused: consent = yes was taken out of the configuration while this command waited for the lock; nothing was changed"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:1f.6) $(fk_driver 0000:03:00.0)" "xhci_hcd e1000e nouveau"
+}
