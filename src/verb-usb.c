@@ -315,16 +315,18 @@ int usb_disable(struct vc_cli *cli, const char *text) {
         int r;
         /* the configuration: loaded by main() (disable NEEDS_CONFIG, src/main.c) */
         u = vc_config_find_usb(cli->config, text);
-        /* The records say what is enabled; a device unplugged meanwhile still has one. */
+        /* The records say what is enabled; a device unplugged meanwhile still has one. They are
+         * listed under the lock: a device another run enabled while this one waited for it has
+         * one by then. */
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
+        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE)
+                return r;
         if ((r = vc_ctx_path(cli->ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
                 return log_error_errno(r, "%m"), EXIT_FAILED;
         r = vc_dir_list(dir, &names);
         if (r < 0 && r != -ENOENT)
                 return log_error_errno(r, "cannot read %s: %m", dir), EXIT_FAILED;
-        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE)
-                return r;
         size_t done = 0;
         int code = EXIT_DONE;
         for (char **s = names; s && *s; s++) {

@@ -163,3 +163,19 @@ rule_runs_any() {
         assert_equal "$(fk_writes)" 0
         assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:1f.6) $(fk_driver 0000:03:00.0)" "xhci_hcd e1000e nouveau"
 }
+
+# disable of a [usb NAME] finds the devices enabled from their records read under the lock: one
+# that "vfio-claim enable" took while disable waited for the lock is given back too.
+@test "disable of a USB entry: a device enabled while disable waited for the lock is given back" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        cli_behind_lock disable serial-a
+        # meanwhile "vfio-claim enable serial-a" took it, under the lock
+        printf 'id 0403:6001\nserial A10K1234\ninterface 3-1.2:1.0 ftdi_sio\n' > "$STATE/usb-3-1.2"
+        fk_sh "printf 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/unbind'"
+        [ ! -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
+        cli_let_go
+        assert_success
+        [ ! -e "$STATE/usb-3-1.2" ]
+        [ -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
+}
