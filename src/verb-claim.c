@@ -1503,7 +1503,7 @@ static int apply_nothing_to_do(struct vc_cli *cli) {
 }
 
 static int apply(struct vc_cli *cli) {
-        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL, *now = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_free_ unsigned *groups = NULL, *groups_now = NULL;
         _cleanup_close_ int lock = -1;
         size_t n, n_now;
@@ -1513,7 +1513,8 @@ static int apply(struct vc_cli *cli) {
         if (r != EXIT_DONE)
                 return r;
         groups = calloc(t->n_groups + 1, sizeof *groups);
-        if (!groups)
+        groups_now = calloc(t->n_groups + 1, sizeof *groups_now);
+        if (!groups || !groups_now)
                 return log_error("out of memory"), EXIT_FAILED;
         n = apply_groups(cli, t, groups);
         if (n == 0)
@@ -1524,27 +1525,22 @@ static int apply(struct vc_cli *cli) {
                 return r == EXIT_DONE ? move_groups(cli, t, groups, n, false, "claim", NULL, NULL, NULL) : r;
 
         /* What was asked (consent, maybe on a terminal) was asked without the lock; what is
-         * claimed is decided again under it, from the configuration and the devices as they are
-         * now: an entry another vfio-claim run dropped meanwhile (disable, under the lock) is
-         * not claimed. A group that became wanted meanwhile was not asked about: run again. */
+         * claimed is decided again under it, from the configuration and the records as they are
+         * now: an entry another vfio-claim run dropped meanwhile (disable, under the lock) is not
+         * claimed. A group that became wanted meanwhile was not asked about: run again. The
+         * devices are not read again: the engine reads each group it moves under the lock, and
+         * a read of every device's driver_override could wait there for a device lock that a
+         * task stuck in the kernel holds (docs/DESIGN.md, "The lock"). */
         if ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE)
                 return r;
-        /* Every device, but no driver_override: its read waits for the device lock, which a task
-         * stuck in the kernel may hold, and the lock is held now (docs/DESIGN.md, "The lock").
-         * The engine reads the members of each group it moves itself. */
-        if ((r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) != EXIT_DONE)
-                return r;
-        groups_now = calloc(now->n_groups + 1, sizeof *groups_now);
-        if (!groups_now)
-                return log_error("out of memory"), EXIT_FAILED;
-        n_now = apply_groups(cli, now, groups_now);
+        n_now = apply_groups(cli, t, groups_now);
         for (size_t i = 0; i < n_now; i++) {
                 bool asked = false;
                 for (size_t k = 0; k < n && !asked; k++)
                         asked = groups[k] == groups_now[i];
                 if (!asked) {
-                        log_error("IOMMU group %u: the configuration or the devices changed while apply waited "
-                                  "for the lock; nothing was changed, run it again", groups_now[i]);
+                        log_error("IOMMU group %u: the configuration changed while apply waited for the lock; "
+                                  "nothing was changed, run it again", groups_now[i]);
                         return EXIT_FAILED;
                 }
         }
@@ -1553,9 +1549,9 @@ static int apply(struct vc_cli *cli) {
         /* Consent the configuration gave (consent = yes) is checked again under the lock; one
          * given on the terminal or with --yes stands. */
         bool still;
-        if (!consented && (r = consent_for_groups(cli, now, groups_now, n_now, NULL, true, &still)) != EXIT_DONE)
+        if (!consented && (r = consent_for_groups(cli, t, groups_now, n_now, NULL, true, &still)) != EXIT_DONE)
                 return r;
-        return move_groups(cli, now, groups_now, n_now, false, "claim", NULL, NULL, &lock);
+        return move_groups(cli, t, groups_now, n_now, false, "claim", NULL, NULL, &lock);
 }
 
 int verb_apply(struct vc_cli *cli, int argc, char **argv) {
