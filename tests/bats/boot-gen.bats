@@ -1,0 +1,189 @@
+#!/usr/bin/env bats
+# Generated boot scenarios: tests/boot-gen/gen.sh makes, for each seed of a fixed list, a
+# fake-kernel topology with twin cards, a random configuration (vfio-claim.conf and conf.d/) and
+# a boot (the pass, every device's add event in random order with udev's module load after it,
+# the pass again), and says from the documentation (vfio-claim.conf(5), vfio-claim(8) BOOT) how
+# it must end. The boot runs here the way udev runs it: an add event starts the helper only when
+# the generated rule says so. Then:
+#   - every device is on the driver the oracle names: vfio-pci for exactly the groups a boot = yes
+#     entry selects (first entry wins, every configured member's id = guard holds, consent for
+#     another slot, an IOMMU group at all), its host driver otherwise, twins included;
+#     driver_override is vfio-pci on the claimed endpoints and empty everywhere else;
+#   - a claimed group has a record in state "claimed" and /dev/vfio/N; no other group has either;
+#   - an invalid configuration writes nothing under /sys and loads no vfio-pci;
+#   - the rule runs the helper for the devices the oracle says it must, and for no device
+#     outside the rule's documented reach;
+#   - the pass, and every device's event, run once more change nothing (fk_writes).
+# A failing seed is reproduced with `tests/boot-gen/gen.sh SEED DIR` (DIR/summary says what it
+# is) and BOOT_GEN_SEEDS=SEED.
+
+load helpers
+
+UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
+GEN="$abs_top_srcdir/tests/boot-gen/gen.sh"
+RULE_FILE=run/udev/rules.d/70-vfio-claim.rules
+
+# the seeds: fixed, so that a failure is one a reviewer can run again
+BOOT_GEN_SEEDS=${BOOT_GEN_SEEDS:-$(seq 1 30)}
+
+conf() {
+        mkdir -p "$CONF"
+        printf '%s\n' "$1" > "$CONF/vfio-claim.conf"
+}
+
+# gen_root DIR: the tree of DIR/topo in $BATS_TEST_TMPDIR/root, the configuration of DIR/etc
+gen_root() {
+        ROOT="$BATS_TEST_TMPDIR/root"
+        rm -rf "$ROOT"
+        "$FK_MKTREE" "$1/topo" "$ROOT" || return 1
+        FAKEKERNEL_ROOT=$ROOT
+        CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim"
+        STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
+        export ROOT FAKEKERNEL_ROOT CONF STATE
+        mkdir -p "$CONF"
+        cp -a "$1/etc/." "$CONF/"
+}
+
+pci_id() { # without a process: the check runs it for every device, often
+        local d="$ROOT/sys/bus/pci/devices/$1" v dv
+        [ -d "$d" ] || return 0
+        read -r v < "$d/vendor"
+        read -r dv < "$d/device"
+        v=${v#0x} dv=${dv#0x}
+        printf '%s:%s' "${v^^}" "${dv^^}"
+}
+
+# event ADDR: the helper, as udev's RUN runs it for ADDR's add event
+event() {
+        # shellcheck disable=SC2086
+        fk env ACTION=add SUBSYSTEM=pci DEVPATH="/devices/pci0000:00/$1" PCI_SLOT_NAME="$1" \
+                PCI_ID="$(pci_id "$1")" FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr \
+                $VC_WRAPPER "$UDEV_HELPER"
+}
+
+# pass: the boot pass
+pass() {
+        # shellcheck disable=SC2086
+        fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+}
+
+kmod_load() {
+        fk_host "$FK_OP" modprobe "$1"
+}
+
+# rule_runs ADDR: as in udev.bats, the generated rule read the way udev would
+rule_runs() {
+        local f="$ROOT/$RULE_FILE" id line
+        id=$(pci_id "$1")
+        [ -f "$f" ] || return 1
+        while IFS= read -r line; do
+                case $line in
+                '#'* | '' | 'ACTION!="add", GOTO="vfio_claim_end"' | 'SUBSYSTEM!="pci", GOTO="vfio_claim_end"' | 'LABEL="vfio_claim_end"') ;;
+                'KERNEL=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                        line=${line#KERNEL==\"}
+                        [ "${line%%\"*}" = "$1" ] && return 0 ;;
+                'ENV{PCI_ID}=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                        line=${line#ENV\{PCI_ID\}==\"}
+                        [ "${line%%\"*}" = "$id" ] && return 0 ;;
+                *) echo "unexpected rule line: $line" >&2; return 2 ;;
+                esac
+        done < "$f"
+        return 1
+}
+
+# boot DIR: DIR/steps on the tree; the programs' output goes to $BATS_TEST_TMPDIR/boot.log
+boot() {
+        local step arg log=$BATS_TEST_TMPDIR/boot.log
+        : > "$log"
+        while read -r step arg; do
+                echo "## $step $arg" >> "$log"
+                case $step in
+                pass) pass >> "$log" 2>&1 ;;
+                event) if rule_runs "$arg"; then event "$arg" >> "$log" 2>&1; else echo "(no helper: the rule does not match)" >> "$log"; fi ;;
+                kmod) kmod_load "$arg" >> "$log" 2>&1 ;;
+                esac || echo "FAIL: $step $arg exited $?"
+        done < "$1/steps"
+}
+
+# check DIR: every invariant; prints one line per violation
+check() {
+        local dir=$1 valid=1 k a want got g n d rule
+        local -A DRV=() CLAIMED=() MUST=() MAY=()
+        while read -r k a want; do
+                case $k in
+                valid) valid=$a ;;
+                dev) DRV[$a]=$want ;;
+                claimed) CLAIMED[$a]=1 ;;
+                must) MUST[$a]=1 ;;
+                may) MAY[$a]=1 ;;
+                esac
+        done < "$dir/expect"
+        for a in "${!DRV[@]}"; do
+                want=${DRV[$a]}
+                [ "$want" != - ] || want=""
+                got=$(fk_driver "$a")
+                [ "$got" = "$want" ] || echo "$a: driver '$got', expected '$want'"
+                read -r got < "$ROOT/sys/bus/pci/devices/$a/driver_override"
+                [ "$got" != "(null)" ] || got=""
+                if [ "$want" = vfio-pci ]; then
+                        [ "$got" = vfio-pci ] || echo "$a: claimed, driver_override '$got'"
+                else
+                        [ -z "$got" ] || echo "$a: not claimed, driver_override '$got'"
+                fi
+        done
+        for g in "${!CLAIMED[@]}"; do
+                grep -qx 'state claimed' "$STATE/group-$g" 2>/dev/null || echo "group $g: no record in state claimed"
+                [ -e "$ROOT/dev/vfio/$g" ] || echo "group $g: no /dev/vfio/$g"
+        done
+        for d in "$STATE"/group-*; do
+                [ -e "$d" ] || continue
+                [ -n "${CLAIMED[${d##*-}]:-}" ] || echo "group ${d##*-}: a record, not expected: $(tr '\n' ' ' < "$d")"
+        done
+        for d in "$ROOT"/dev/vfio/[0-9]*; do
+                [ -e "$d" ] || continue
+                [ -n "${CLAIMED[${d##*/}]:-}" ] || echo "/dev/vfio/${d##*/}: not expected"
+        done
+        if [ "$valid" = 0 ]; then
+                n=$(grep -v -E '^modprobe:(e1000e|nouveau|snd_hda_intel|xhci_hcd|igb)	' "$ROOT/.fakekernel/writes.log" | head -n 3)
+                [ -z "$n" ] || echo "invalid configuration, yet written: $n"
+        fi
+        # the rule
+        for a in "${!DRV[@]}"; do
+                rule=0
+                rule_runs "$a" && rule=1
+                [ -z "${MUST[$a]:-}" ] || [ $rule = 1 ] || echo "rule: does not run the helper for $a"
+                [ $rule = 0 ] || [ -n "${MAY[$a]:-}" ] || echo "rule: runs the helper for $a, for no documented reason"
+        done
+        # idempotent: the pass, and every endpoint's event, once more
+        n=$(fk_writes)
+        pass > /dev/null 2>&1
+        [ "$(fk_writes)" = "$n" ] || echo "the pass again wrote: $(tail -n +$((n + 1)) "$ROOT/.fakekernel/writes.log" | head -n 3 | tr '\n' ' ')"
+        n=$(fk_writes)
+        for a in "${!DRV[@]}"; do
+                [ "$(cat "$ROOT/sys/bus/pci/devices/$a/class")" != 0x060400 ] || continue
+                event "$a" > /dev/null 2>&1
+                [ "$(fk_writes)" = "$n" ] || { echo "the event of $a again wrote: $(tail -n +$((n + 1)) "$ROOT/.fakekernel/writes.log" | head -n 3 | tr '\n' ' ')"; n=$(fk_writes); }
+        done
+}
+
+@test "generated boot scenarios with twin cards end as the documentation says" {
+        local seed dir out failed=0
+        for seed in $BOOT_GEN_SEEDS; do
+                dir=$BATS_TEST_TMPDIR/case-$seed
+                "$GEN" "$seed" "$dir"
+                gen_root "$dir"
+                out=$(boot "$dir"; check "$dir")
+                if [ -n "$out" ]; then
+                        failed=$((failed + 1))
+                        {
+                                echo "# ---- seed $seed"
+                                sed 's/^/# /' <<< "$out"
+                                sed 's/^/#   /' "$dir/summary"
+                                echo "#   boot log:"
+                                sed 's/^/#     /' "$BATS_TEST_TMPDIR/boot.log"
+                        } >&3
+                fi
+        done
+        [ "$failed" = 0 ] || { echo "$failed seeds failed" >&3; false; }
+        ROOT= # the last tree says nothing about the failures above
+}
