@@ -2,8 +2,8 @@
 # Generated boot scenarios: tests/boot-gen/gen.sh makes, for each seed of a fixed list, a
 # fake-kernel topology with twin cards, a random configuration (vfio-claim.conf and conf.d/) and
 # a boot (the pass, every device's add event in random order with udev's module load after it,
-# the pass again), and says from the documentation (vfio-claim.conf(5), vfio-claim(8) BOOT) how
-# it must end. The boot runs here the way udev runs it: an add event starts the helper only when
+# the pass again), and says from the documentation
+# (vfio-claim.conf(5), vfio-claim(8) BOOT) how it must end. The boot runs here the way udev runs it: an add event starts the helper only when
 # the generated rule says so. Then:
 #   - every device is on the driver the oracle names: vfio-pci for exactly the groups a boot = yes
 #     entry selects (first entry wins, every configured member's id = guard holds, consent for
@@ -187,3 +187,4 @@ check() {
         [ "$failed" = 0 ] || { echo "$failed seeds failed" >&3; false; }
         ROOT= # the last tree says nothing about the failures above
 }
+

@@ -12,8 +12,9 @@
 #            in random files, match by full address, short address, vendor:device id or with
 #            subsystem ids, id = guards that hold or not, boot, consent; sometimes one invalid
 #            line; files the reader must skip (dot files, other suffixes, a directory)
-#   steps    the boot: "pass", then "event ADDR" for every device in random order, each followed
-#            by "kmod MODULE" of its host driver (udev's 80-drivers.rules), then "pass" again
+#   steps    the boot: "pass" (not always), then "event ADDR" for every device in random order,
+#            each followed by "kmod MODULE" of its host driver (udev's 80-drivers.rules), then
+#            "pass" again
 #   expect   the oracle, derived from vfio-claim.conf(5) (MATCHING, id, boot, consent) and
 #            vfio-claim(8) (BOOT), not from the code:
 #              valid 1|0
@@ -122,7 +123,7 @@ declare -A EMATCH EGUARD EBOOT ECONSENT EFILE
 ENAMES=()
 EPS=() RPS=()
 for a in "${DEVS[@]}"; do
-        case ${DKIND[$a]} in ep) EPS+=("$a") ;; rp) RPS+=("$a") ;; esac
+        case ${DKIND[$a]} in ep) EPS+=("$a") ;; *) RPS+=("$a") ;; esac
 done
 # match_for ADDR: R = a match value that selects ADDR (or, for form 4, its twins but not it)
 match_for() {
@@ -182,7 +183,9 @@ bad=""
 if chance 12; then
         invalid=1
         pick "boot = perhaps" "match = 01:00" "colour = red" "match = 0000:01:00.0 # the NIC" \
-                "no equals sign here" "consent = maybe" "id = 10de" "DUP"
+                "no equals sign here" "consent = maybe" "id = 10de" "DUP" "match = 0000:01:00.0;x" \
+                "match: 0000:01:00.0" "LONG" "boot = yes
+boot = no" "Match = 0000:01:00.0" "GLOBAL2"
         bad=$R
 fi
 
@@ -207,13 +210,20 @@ for n in "${ENAMES[@]}"; do
 done
 if [ $invalid = 1 ]; then
         pick "${ENAMES[@]}"; n=$R
-        if [ "$bad" = DUP ]; then
+        if [ "$bad" = LONG ]; then
+                # 198 characters: one more than a line may have
+                printf '[device bad]\nmatch = 0000:09:00.0   ; %s\n' "$(printf '%*s' 173 '' | tr ' ' x)" >> "$B/conf.d/zz.conf"
+        elif [ "$bad" = GLOBAL2 ]; then
+                printf '[global]\nlog-level = info\n[global]\nlog-level = debug\n' >> "$B/conf.d/zz.conf"
+        elif [ "$bad" = DUP ]; then
                 # the same name defined again in a later file: an error, whichever file
                 printf '[device %s]\nmatch = 0000:09:00.0\n' "$n" >> "$B/conf.d/zz.conf"
         else
                 printf '[device bad]\nmatch = 0000:09:00.0\n%s\n' "$bad" >> "$B/conf.d/zz.conf"
         fi
 fi
+# a line of 197 characters, the most there may be
+if chance 15; then pick "${FILES[@]}"; printf '# %s\n' "$(printf '%*s' 195 '' | tr ' ' y)" >> "$B/$R"; fi
 # a [global] section may be in any file, once per key
 if chance 25; then pick "${FILES[@]}"; printf '[global]\nrelease = keep\n\n' >> "$B/$R"; fi
 # a symbolic link to a regular file is read; its target, outside conf.d, is not read otherwise
@@ -276,12 +286,20 @@ members() { # members GROUP: R = its endpoints
         R=""
         for a in "${EPS[@]}"; do [ "${DGRP[$a]}" != "$1" ] || R="$R $a"; done
 }
+all_members() { # all_members GROUP: R = every device of it, bridges too
+        local a
+        R=""
+        for a in "${DEVS[@]}"; do [ "${DGRP[$a]}" != "$1" ] || R="$R $a"; done
+}
 declare -A CLAIMED WHY
 GROUPS_=$(for a in "${DEVS[@]}"; do echo "${DGRP[$a]}"; done | sort -un)
 for g in $GROUPS_; do
+        all_members "$g"; all=$R
         members "$g"; mem=$R
+        # a group without endpoints (a root port alone) has nothing to claim
+        [ -n "$mem" ] || continue
         boot=0
-        for a in $mem; do
+        for a in $all; do
                 w=${WIN[$a]}
                 [ -n "$w" ] && [ "${EBOOT[$w]}" = yes ] && boot=1
         done
@@ -289,7 +307,7 @@ for g in $GROUPS_; do
         if [ $iommu = 0 ]; then WHY[$g]="no IOMMU: left to the host"; continue; fi
         ok=1 why=""
         slots="" consent=0
-        for a in $mem; do
+        for a in $all; do
                 w=${WIN[$a]}
                 [ -n "$w" ] || continue
                 slot "$a"; slots="$slots $R "
@@ -333,7 +351,7 @@ done
                                 sel "$n" "$a" || continue
                                 MAY[$a]=1
                                 twins_of MAY "$a"
-                                if [ "${DKIND[$a]}" = ep ] && [ $iommu = 1 ]; then
+                                if [ $iommu = 1 ]; then
                                         members "${DGRP[$a]}"
                                         for b in $R; do MAY[$b]=1; twins_of MAY "$b"; done
                                 fi
