@@ -269,6 +269,22 @@ int vc_boot_targets_find(struct vc_ctx *ctx, const struct vc_config *cfg,
         return 0;
 }
 
+const struct vc_boot_target *vc_boot_target_of_group(struct vc_ctx *ctx, const struct vc_boot_target *t,
+                                                     size_t n, const struct vc_pci_addr *addr) {
+        int group;
+        if (vc_pci_addr_iommu_group(ctx, addr, &group) < 0 || group < 0)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                if (t[i].state == VC_BOOT_TARGET_OK && t[i].group == group)
+                        return &t[i];
+        return NULL;
+}
+
+bool vc_boot_group_claimed(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        return vc_record_read(ctx, group, &rec) >= 0 && rec->state == VC_RECORD_CLAIMED;
+}
+
 const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t, size_t n,
                                                  const struct vc_pci_addr *addr) {
         for (size_t i = 0; i < n; i++)

@@ -66,6 +66,12 @@ int vc_boot_targets_find(struct vc_ctx *ctx, const struct vc_config *cfg,
 const struct vc_boot_target *vc_boot_target_find(const struct vc_boot_target *t, size_t n,
                                                  const struct vc_pci_addr *addr);
 
+/* The first target (state OK) of the IOMMU group of the device at @addr, NULL when there is none. */
+const struct vc_boot_target *vc_boot_target_of_group(struct vc_ctx *ctx, const struct vc_boot_target *t,
+                                                     size_t n, const struct vc_pci_addr *addr);
+/* Does the record of @group say "claimed"? Read it under the lock. */
+bool vc_boot_group_claimed(struct vc_ctx *ctx, unsigned group);
+
 /* One driver_override the pass wrote (or failed to write). */
 struct vc_boot_write {
         struct vc_pci_addr addr;

@@ -364,6 +364,17 @@ static int run_event(struct vc_ctx *ctx) {
         size_t n_w = 0;
         (void) overrides(ctx, cfg, t, n, BY_EVENT, &lock_fd, &w, &n_w);
 
+        /* Another endpoint of a boot group claimed already, that appears again (a rescan, a
+         * hotplug): its host driver bound it before this event, and the whole group belongs on
+         * vfio-pci (vfio-claim(8), BOOT). A group not claimed (refused, given back, or waiting for
+         * its configured device's event) is not this event's to claim. */
+        if (!me) {
+                const struct vc_boot_target *g = vc_boot_target_of_group(ctx, t, n, &addr);
+                if (g && (lock_fd >= 0 || vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd) >= 0) &&
+                    vc_boot_group_claimed(ctx, (unsigned) g->group))
+                        me = g;
+        }
+
         if (me && me->state == VC_BOOT_TARGET_OK)
                 claim(ctx, cfg, me, BY_EVENT, &lock_fd, w, n_w);
         return 0;
