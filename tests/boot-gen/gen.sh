@@ -14,12 +14,15 @@
 #            line; files the reader must skip (dot files, other suffixes, a directory)
 #   steps    the boot: "pass" (not always), then "event ADDR" for every device in random order,
 #            each followed by "kmod MODULE" of its host driver (udev's 80-drivers.rules), then
-#            "pass" again
+#            "pass" again; sometimes an endpoint's "remove ADDR" and "rescan" and its event after,
+#            or "release GROUP" and the events of every other device (and maybe its own after)
 #   expect   the oracle, derived from vfio-claim.conf(5) (MATCHING, id, boot, consent) and
 #            vfio-claim(8) (BOOT), not from the code:
 #              valid 1|0
 #              dev ADDR DRIVER|-        the driver each device ends on (vfio-pci for a claimed group)
 #              claimed N                an IOMMU group that ends claimed, with a record
+#              released N ADDR...       a group given back after the boot, not claimed again, and
+#                                       its configured devices, whose own event would claim it
 #              must ADDR                the generated rule runs the helper for ADDR's add event
 #              may ADDR                 ... and it may (the rule's documented reach); no other device
 #   summary  the scenario in words (for a failure report)
@@ -291,7 +294,7 @@ all_members() { # all_members GROUP: R = every device of it, bridges too
         R=""
         for a in "${DEVS[@]}"; do [ "${DGRP[$a]}" != "$1" ] || R="$R $a"; done
 }
-declare -A CLAIMED WHY
+declare -A CLAIMED=() WHY=()
 GROUPS_=$(for a in "${DEVS[@]}"; do echo "${DGRP[$a]}"; done | sort -un)
 for g in $GROUPS_; do
         all_members "$g"; all=$R
@@ -323,6 +326,21 @@ for g in $GROUPS_; do
         if [ $ok = 1 ]; then CLAIMED[$g]=1; else WHY[$g]=$why; fi
 done
 
+# later in the boot: a claimed group given back (vfio-claim release), then the add events of
+# the other devices (a rescan, `udevadm trigger`): the group stays the host's for the rest of the
+# boot; the event of its configured device, sometimes, claims it again (vfio-claim(8), BOOT)
+released="" reclaim=""
+if [ $invalid = 0 ] && [ ${#CLAIMED[@]} -gt 0 ] && chance 35; then
+        pick "${!CLAIMED[@]}"; released=$R
+        for a in "${DEVS[@]}"; do
+                w=${WIN[$a]}
+                [ "${DGRP[$a]}" = "$released" ] && [ -n "$w" ] && [ "${EBOOT[$w]}" = yes ] || continue
+                chance 50 && reclaim=$a
+                break
+        done
+        [ -n "$reclaim" ] || unset "CLAIMED[$released]"
+fi
+
 {
         echo "valid $((1 - invalid))"
         for a in "${DEVS[@]}"; do
@@ -335,6 +353,15 @@ done
         done
         if [ $invalid = 0 ]; then
                 for g in "${!CLAIMED[@]}"; do echo "claimed $g"; done | sort
+                if [ -n "$released" ] && [ -z "$reclaim" ]; then
+                        # with the devices whose own add event would claim it again
+                        printf 'released %s' "$released"
+                        for a in "${DEVS[@]}"; do
+                                w=${WIN[$a]}
+                                [ "${DGRP[$a]}" = "$released" ] && [ -n "$w" ] && [ "${EBOOT[$w]}" = yes ] && printf ' %s' "$a"
+                        done
+                        echo
+                fi
                 # the rule (vfio-claim(8), BOOT): the addresses boot = yes entries name, the other
                 # endpoints of their IOMMU groups, and every device with the vendor:device id of one
                 # of these or of an entry's match or id. That is the most it may match. It must
@@ -390,6 +417,23 @@ done
                 [ -z "$d" ] || [ "$d" = pcieport ] || echo "kmod $d"
         done
         echo pass
+        # later in the boot: an endpoint removed and found again by a rescan (its driver binds it
+        # before udev's add event, vfio-claim(8) BOOT), then its event and module load
+        if [ -n "$released" ]; then
+                echo "release $released"
+                for a in "${DEVS[@]}"; do
+                        w=${WIN[$a]}
+                        [ "${DGRP[$a]}" = "$released" ] && [ -n "$w" ] && [ "${EBOOT[$w]}" = yes ] && continue
+                        echo "event $a"
+                done
+                [ -z "$reclaim" ] || echo "event $reclaim"
+        elif chance 40; then
+                pick "${EPS[@]}"
+                echo "remove $R"
+                echo "rescan"
+                echo "event $R"
+                echo "kmod ${DDRV[$R]}"
+        fi
 } > "$dir/steps"
 
 {
@@ -403,6 +447,7 @@ done
                 echo "  [$n] in ${EFILE[$n]}: match ${EMATCH[$n]} id=${EGUARD[$n]:-} boot=${EBOOT[$n]} consent=${ECONSENT[$n]}"
         done
         [ $invalid = 0 ] || echo "invalid line: $bad"
+        [ -z "$released" ] || echo "group $released released after the boot; claimed again by the event of: ${reclaim:-none}"
         for g in "${!WHY[@]}"; do echo "group $g refused:${WHY[$g]}"; done
         echo "configuration files:"
         (cd "$B" && find . -type f | LC_ALL=C sort | while read -r f; do echo "--- $f"; cat "$f"; done)
