@@ -180,10 +180,10 @@ for i in $(seq 1 $nent); do
         EFILE[$n]=$R
 done
 
-# invalid: 12% of the cases get one invalid line somewhere
+# invalid: a fifth of the cases get one invalid line somewhere
 invalid=0
 bad=""
-if chance 12; then
+if chance 20; then
         invalid=1
         pick "boot = perhaps" "match = 01:00" "colour = red" "match = 0000:01:00.0 # the NIC" \
                 "no equals sign here" "consent = maybe" "id = 10de" "DUP" "match = 0000:01:00.0;x" \
