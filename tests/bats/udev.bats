@@ -330,6 +330,29 @@ boot = yes'
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
 }
 
+@test "a boot group given back is claimed again by the boot pass run by hand" {
+        fake_root twin-nics
+        conf '[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        run pass
+        assert_success
+        kmod_load e1000e
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        run vc release guest-nic
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" e1000e
+        # the twin's event leaves it to the host ...
+        run event 0000:01:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" e1000e
+        # ... the pass (systemctl restart vfio-claim-early.service) claims it, as apply would
+        run pass
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        grep -qx 'state claimed' "$STATE/group-5"
+}
+
 @test "unmatched device: no write, no module load" {
         fake_root twin-nics
         conf '[device guest-nic]
