@@ -24,6 +24,7 @@ load helpers
 UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
 GEN="$abs_top_srcdir/tests/boot-gen/gen.sh"
 RULE_FILE=run/udev/rules.d/70-vfio-claim.rules
+PCI_RULE_MAY_BE_ABSENT=1 # no rule file: udev runs nothing (pci_rule_runs, helpers.bash)
 
 # the seeds: fixed, so that a failure is one a reviewer can run again; 25 take about a minute
 # here (BOOT_GEN_SEEDS="$(seq 1 500)" for a longer search). Under memcheck (make check-valgrind,
@@ -80,25 +81,6 @@ kmod_load() {
         fk_host "$FK_OP" modprobe "$1"
 }
 
-# rule_runs ADDR: as in udev.bats, the generated rule read the way udev would
-rule_runs() {
-        local f="$ROOT/$RULE_FILE" id line
-        id=$(pci_id "$1")
-        [ -f "$f" ] || return 1
-        while IFS= read -r line; do
-                case $line in
-                '#'* | '' | 'ACTION!="add", GOTO="vfio_claim_end"' | 'SUBSYSTEM!="pci", GOTO="vfio_claim_end"' | 'LABEL="vfio_claim_end"') ;;
-                'KERNEL=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
-                        line=${line#KERNEL==\"}
-                        [ "${line%%\"*}" = "$1" ] && return 0 ;;
-                'ENV{PCI_ID}=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
-                        line=${line#ENV\{PCI_ID\}==\"}
-                        [ "${line%%\"*}" = "$id" ] && return 0 ;;
-                *) echo "unexpected rule line: $line" >&2; return 2 ;;
-                esac
-        done < "$f"
-        return 1
-}
 
 # boot DIR: DIR/steps on the tree; the programs' output goes to $BATS_TEST_TMPDIR/boot.log
 boot() {
@@ -108,7 +90,7 @@ boot() {
                 echo "## $step $arg" >> "$log"
                 case $step in
                 pass) pass >> "$log" 2>&1 ;;
-                event) if rule_runs "$arg"; then event "$arg" >> "$log" 2>&1; else echo "(no helper: the rule does not match)" >> "$log"; fi ;;
+                event) if pci_rule_runs "$arg"; then event "$arg" >> "$log" 2>&1; else echo "(no helper: the rule does not match)" >> "$log"; fi ;;
                 kmod) kmod_load "$arg" >> "$log" 2>&1 ;;
                 remove) fk "$FK_OP" write "$ROOT/sys/bus/pci/devices/$arg/remove" 1 >> "$log" 2>&1 ;;
                 rescan) fk "$FK_OP" write "$ROOT/sys/bus/pci/rescan" 1 >> "$log" 2>&1 ;;
@@ -165,7 +147,7 @@ check() {
         # the rule
         for a in "${!DRV[@]}"; do
                 rule=0
-                rule_runs "$a" && rule=1
+                pci_rule_runs "$a" && rule=1
                 [ -z "${MUST[$a]:-}" ] || [ $rule = 1 ] || echo "rule: does not run the helper for $a"
                 [ $rule = 0 ] || [ -n "${MAY[$a]:-}" ] || echo "rule: runs the helper for $a, for no documented reason"
         done
@@ -226,7 +208,7 @@ boot = yes'
         fk "$FK_OP" write "$ROOT/sys/bus/pci/devices/0000:00:05.1/remove" 1
         fk "$FK_OP" write "$ROOT/sys/bus/pci/rescan" 1
         assert_equal "$(fk_driver 0000:00:05.1)" snd_hda_intel
-        rule_runs 0000:00:05.1
+        pci_rule_runs 0000:00:05.1
         run event 0000:00:05.1
         assert_success
         assert_equal "$(fk_driver 0000:00:05.1) $(fk_override 0000:00:05.1)" "vfio-pci vfio-pci"

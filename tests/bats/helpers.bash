@@ -45,6 +45,40 @@ teardown() {
         fk_teardown
 }
 
+# pci_rule_runs ADDR: does the generated udev rule (run/udev/rules.d/70-vfio-claim.rules in the
+# root) make udev run the helper for ADDR's PCI add event? The rule is read the way udev would
+# for the only forms the generator writes (any other line is an error: 2), with the environment
+# the kernel gives: the device's name and PCI_ID=%04X:%04X. No rule file: 2, or 1 (udev runs
+# nothing) with PCI_RULE_MAY_BE_ABSENT=1.
+pci_rule_runs() {
+        local f="$ROOT/run/udev/rules.d/70-vfio-claim.rules" d="$ROOT/sys/bus/pci/devices/$1" id= v dv line
+        if [ ! -f "$f" ]; then
+                [ "${PCI_RULE_MAY_BE_ABSENT:-}" = 1 ] && return 1
+                echo "no $f" >&2
+                return 2
+        fi
+        if [ -d "$d" ]; then
+                read -r v < "$d/vendor"
+                read -r dv < "$d/device"
+                v=${v#0x} dv=${dv#0x}
+                id="${v^^}:${dv^^}"
+        fi
+        while IFS= read -r line; do
+                case $line in
+                '#'* | '' | 'ACTION!="add", GOTO="vfio_claim_end"' | 'SUBSYSTEM!="pci", GOTO="vfio_claim_end"' | 'LABEL="vfio_claim_end"') ;;
+                'KERNEL=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                        line=${line#KERNEL==\"}
+                        [ "${line%%\"*}" = "$1" ] && return 0 ;;
+                'ENV{PCI_ID}=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
+                        line=${line#ENV\{PCI_ID\}==\"}
+                        [[ ${line%%\"*} =~ ^[0-9A-F]{4}:[0-9A-F]{4}$ ]] || { echo "bad id: $line" >&2; return 2; }
+                        [ "${line%%\"*}" = "$id" ] && return 0 ;;
+                *) echo "unexpected rule line: $line" >&2; return 2 ;;
+                esac
+        done < "$f"
+        return 1
+}
+
 # fk ARGS...: run a command under the shim (ASan-instrumented binaries need
 # verify_asan_link_order=0 because the shim comes first).
 fk() {

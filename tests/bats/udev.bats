@@ -295,7 +295,7 @@ boot = yes'
         [ -z "$(record 5)" ]
         # the rule written from the configuration the pass read: it no longer runs the helper
         # for the device
-        [ ! -e "$ROOT/$RULE_FILE" ] || ! rule_runs 0000:02:00.0
+        [ ! -e "$ROOT/$RULE_FILE" ] || ! pci_rule_runs 0000:02:00.0
 }
 
 # A boot device given back with `vfio-claim release` that no host driver took (its module
@@ -659,35 +659,12 @@ reset = flr'
 
 RULE_FILE=run/udev/rules.d/70-vfio-claim.rules
 
-# rule_runs ADDR: does the generated rule make udev run the helper for ADDR's add event? The
-# rule is read the way udev would for the only forms the generator writes (checked here: any
-# other line fails the test), with the environment the kernel gives: the device's name and
-# PCI_ID=%04X:%04X.
-rule_runs() {
-        local f="$ROOT/$RULE_FILE" id line
-        id=$(pci_id "$1")
-        [ -f "$f" ] || { echo "no $f" >&2; return 2; }
-        while IFS= read -r line; do
-                case $line in
-                '#'* | '' | 'ACTION!="add", GOTO="vfio_claim_end"' | 'SUBSYSTEM!="pci", GOTO="vfio_claim_end"' | 'LABEL="vfio_claim_end"') ;;
-                'KERNEL=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
-                        line=${line#KERNEL==\"}
-                        [ "${line%%\"*}" = "$1" ] && return 0 ;;
-                'ENV{PCI_ID}=="'*'", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
-                        line=${line#ENV\{PCI_ID\}==\"}
-                        [[ ${line%%\"*} =~ ^[0-9A-F]{4}:[0-9A-F]{4}$ ]] || { echo "bad id: $line" >&2; return 2; }
-                        [ "${line%%\"*}" = "$id" ] && return 0 ;;
-                *) echo "unexpected rule line: $line" >&2; return 2 ;;
-                esac
-        done < "$f"
-        return 1
-}
 
 # rule_runs_for: the PCI devices of the tree whose add event runs the helper, one line
 rule_runs_for() {
         local d out=""
         for d in "$ROOT"/sys/bus/pci/devices/*; do
-                rule_runs "${d##*/}" && out="$out ${d##*/}"
+                pci_rule_runs "${d##*/}" && out="$out ${d##*/}"
                 [ $? -le 1 ] || return 2
         done
         echo "${out# }"
