@@ -540,6 +540,40 @@ static bool usb_records_exist(struct vc_ctx *ctx) {
         return false;
 }
 
+/* Could vfio-claim have anything to do for this domain: a PCI host device an entry configures, a
+ * managed='yes' one no entry configures (its group is looked at, and claimed under [global]
+ * hook-claim-unconfigured = yes), a USB device a [usb NAME] entry configures? Read without the
+ * lock, and only to decide whether to wait for it: true whenever in doubt (a configuration or a
+ * device that cannot be read). */
+static bool domain_may_be_ours(struct vc_ctx *ctx, const struct vc_domain *dom) {
+        _cleanup_(vc_config_freep) struct vc_config *config = NULL;
+        _cleanup_free_ char *dir = NULL;
+        if (config_dir(ctx, &dir) < 0 || vc_config_load(dir, &config) < 0)
+                return true;
+        for (size_t i = 0; i < dom->n_hostdevs; i++) {
+                const struct vc_domain_hostdev *h = &dom->hostdevs[i];
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                int r = vc_pci_dev_read_identity(ctx, &h->addr, &d);
+                if (r == -ENODEV)
+                        continue;
+                if (r < 0 || h->managed || vc_config_match_device(config, d))
+                        return true;
+        }
+        if (dom->n_usbs == 0 || config->n_usbs == 0)
+                return false;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        bool ours = vc_usb_enumerate(ctx, &v, &n) < 0;
+        for (size_t i = 0; i < n && !ours; i++) {
+                const struct vc_usb_dev *d = &v[i];
+                struct vc_domain_usb sel = { .has_ids = true, .vendor = d->vendor, .product = d->product,
+                                             .has_addr = true, .bus = d->busnum, .device = d->devnum };
+                ours = vc_config_match_usb(config, d) && vc_domain_has_usb(dom, &sel);
+        }
+        vc_usb_devs_free(v, n);
+        return ours;
+}
+
 static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ char *xml = NULL, *err = NULL, *dir = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
@@ -564,8 +598,18 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         /* The lock first: the configuration, the devices' groups and what else of each group is
          * on a host driver are read under it, so a claim, a give-back or an edit of the
          * configuration (enable, disable) by another vfio-claim run is seen whole or not at all,
-         * never read before it and acted on after it. */
-        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+         * never read before it and acted on after it. While another run holds it, a domain
+         * whose devices are none of vfio-claim's (managed='no' ones no entry names, USB
+         * devices no [usb] entry names) starts without waiting: its start must not hang on a
+         * vfio-claim command, nor fail when one is stuck. */
+        r = vc_state_lock(ctx, 0, &lock_fd);
+        if (r == -EWOULDBLOCK) {
+                if (!domain_may_be_ours(ctx, dom)) {
+                        log_debug("VM %s: none of its host devices is vfio-claim's; not waiting for the lock", vm);
+                        return HOOK_OK;
+                }
+                r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        }
         if (r < 0)
                 return fail("cannot take the vfio-claim lock (%s); is another vfio-claim command stuck? "
                             "VM \"%s\" was not started", strerror(-r), vm);

@@ -401,6 +401,37 @@ hook_let_go() {
         output=$(cat "$BATS_TEST_TMPDIR/out")
 }
 
+@test "prepare: a domain with none of vfio-claim's devices starts while another run holds the lock" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        # the NVMe, managed='no', no entry: libvirt's alone
+        printf '%s\n' "<domain type='kvm'><name>builder</name><devices>" \
+                "<hostdev mode='subsystem' type='pci' managed='no'>" \
+                "<source><address domain='0' bus='2' slot='0' function='0'/></source></hostdev>" \
+                "</devices></domain>" > "$BATS_TEST_TMPDIR/nvme.xml"
+        local T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        mkdir -p "$STATE"
+        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
+        local holder=$!
+        wait_for "[ -e '$T/held' ]"
+        # (it waited up to the hook's 60 s for the lock, then refused the start)
+        # shellcheck disable=SC2086
+        run --separate-stderr timeout 120 env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
+                ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" LD_PRELOAD="$FK_SHIM" \
+                $VC_WRAPPER "$prog" builder prepare begin - < "$T/nvme.xml" 3>&-
+        local st=$status held=0
+        kill -0 "$holder" 2>/dev/null && held=1
+        touch "$T/go"
+        wait "$holder"
+        status=$st
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$held" 1
+        assert_equal "$(fk_writes)" 0
+        # a domain with a device of vfio-claim's waits for the lock as before (the tests below)
+}
+
 @test "prepare: the configuration is read as it stands when the hook gets the lock" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00.0'
