@@ -593,10 +593,11 @@ static int consent_for_groups(struct vc_cli *cli, const struct vc_topology *t, c
         if (n_groups_needing == 0)
                 return EXIT_DONE;
         if (locked && !cli->yes) {
-                /* asked again under the lock (see apply()): the consent the configuration gave
-                 * before the lock is gone, and nobody is asked while the lock is held */
-                log_error("refused: consent = yes was taken out of the configuration while this command waited for "
-                          "the lock; nothing was changed");
+                /* asked again under the lock (see apply()): the configuration as read there gives
+                 * no consent (taken out, or a group that became wanted meanwhile), and nobody is
+                 * asked while the lock is held */
+                log_error("refused: the configuration read under the lock gives no consent = yes for it (it changed "
+                          "while this command waited for the lock); nothing was changed, run it again");
                 return EXIT_REFUSED;
         }
         if (cli->yes) {
@@ -862,11 +863,20 @@ static int enable(struct vc_cli *cli, char **argv) {
                 if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE) {
                         enable_plan_done(&p);
                         r = enable_plan(cli, t, &arg, named, consented, &p);
+                        /* the old configuration is gone: the entry the argument named is the new one's */
+                        if (arg.config_device)
+                                arg.config_device = p.config_device;
                 }
-                /* as in apply(): a consent = yes gone meanwhile is not taken as given */
-                if (r == EXIT_DONE && !consented)
+                /* as in apply(): a consent = yes gone meanwhile is not taken as given; given now
+                 * (--yes), it goes into the entries as a consent asked for does */
+                if (r == EXIT_DONE && !consented) {
                         r = consent_for_groups(cli, t, arg.groups, arg.n_groups,
                                                arg.has_addr ? &arg.addr : vc_pci_dev_addr(named), true, &still);
+                        if (r == EXIT_DONE && still) {
+                                enable_plan_done(&p);
+                                r = enable_plan(cli, t, &arg, named, true, &p);
+                        }
+                }
                 if (r != EXIT_DONE) {
                         device_arg_done(&arg);
                         return r;
@@ -1216,7 +1226,10 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
                 int r = e->remove ? vc_unlink_durable(e->path) : vc_write_file_atomic(e->path, e->text, e->mode);
                 if (r < 0) {
                         log_error_errno(r, "%s: cannot %s: %m", e->path, e->remove ? "remove it" : "write it");
-                        for (size_t k = i; k-- > 0;) {
+                        /* from the one that failed: a rename or unlink can have happened before
+                         * the error (the directory's fsync); writing a file back as it was read
+                         * is harmless when it did not */
+                        for (size_t k = i + 1; k-- > 0;) {
                                 const struct config_edit *b = &edits[k];
                                 _cleanup_free_ char *old = strndup(b->old, b->old_len);
                                 int q = old ? vc_write_file_atomic(b->path, old, b->mode) : -ENOMEM;
@@ -1534,22 +1547,25 @@ static int apply(struct vc_cli *cli) {
         if ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE)
                 return r;
         n_now = apply_groups(cli, t, groups_now);
-        for (size_t i = 0; i < n_now; i++) {
-                bool asked = false;
-                for (size_t k = 0; k < n && !asked; k++)
-                        asked = groups[k] == groups_now[i];
-                if (!asked) {
-                        log_error("IOMMU group %u: the configuration changed while apply waited for the lock; "
-                                  "nothing was changed, run it again", groups_now[i]);
-                        return EXIT_FAILED;
-                }
-        }
         if (n_now == 0)
                 return apply_nothing_to_do(cli);
-        /* Consent the configuration gave (consent = yes) is checked again under the lock; one
-         * given on the terminal or with --yes stands. */
+        /* Consent is checked again under the lock, without asking: for every group when the
+         * configuration gave it (consent = yes), else for the groups not shown on the terminal
+         * (wanted since); one given on the terminal or with --yes stands for the groups it was
+         * given for. A group wanted since that needs no consent is claimed as any other. */
+        _cleanup_free_ unsigned *unasked = calloc(n_now + 1, sizeof *unasked);
+        size_t n_unasked = 0;
+        if (!unasked)
+                return log_error("out of memory"), EXIT_FAILED;
+        for (size_t i = 0; i < n_now; i++) {
+                bool asked = false;
+                for (size_t k = 0; consented && k < n && !asked; k++)
+                        asked = groups[k] == groups_now[i];
+                if (!asked)
+                        unasked[n_unasked++] = groups_now[i];
+        }
         bool still;
-        if (!consented && (r = consent_for_groups(cli, t, groups_now, n_now, NULL, true, &still)) != EXIT_DONE)
+        if (n_unasked > 0 && (r = consent_for_groups(cli, t, unasked, n_unasked, NULL, true, &still)) != EXIT_DONE)
                 return r;
         return move_groups(cli, t, groups_now, n_now, false, "claim", NULL, NULL, &lock);
 }

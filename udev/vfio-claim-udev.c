@@ -408,7 +408,7 @@ static int run_all(struct vc_ctx *ctx) {
          * event's run (run_event()): an enable or disable meanwhile is seen whole or not at all. */
         r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
         if (r < 0)
-                return log_error_errno(r, "cannot take the lock (%s): no device is claimed by this pass",
+                return log_error_errno(r, "cannot take the lock (%s): this pass claims no device and writes no udev rule",
                                        r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r)), 0;
         if (load_config(ctx, &cfg) < 0) {
                 update_rules(ctx, NULL);

@@ -56,6 +56,20 @@ cli_let_go() {
         assert_equal "$(record 5)" ""
 }
 
+@test "apply: a group that became wanted while apply waited for the lock is claimed with the others" {
+        fake_root twin-nics
+        conf $'[device nic]\nmatch = 0000:02:00.0\nboot = yes'
+        cli_behind_lock apply
+        # meanwhile the twin got an entry too (enable --boot of another run, or the admin)
+        conf $'[device nic]\nmatch = 0000:02:00.0\nboot = yes\n[device twin]\nmatch = 0000:01:00.0\nboot = yes'
+        cli_let_go
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        grep -qx 'state claimed' "$STATE/group-5"
+        grep -qx 'state claimed' "$STATE/group-3"
+}
+
 @test "disable: the configuration file is edited as it stands when disable gets the lock" {
         fake_root twin-nics
         conf $'[device a]\nmatch = 0000:01:00.0\n\n[device b]\nmatch = 0000:02:00.0'
@@ -159,7 +173,7 @@ rule_runs_any() {
         conf $'[device gpu]\nmatch = 0000:03:00.0\nboot = yes'
         cli_let_go
         assert_equal "$status" 4
-        assert_output --partial "refused: consent = yes was taken out of the configuration while this command waited for the lock; nothing was changed"
+        assert_output --partial "refused: the configuration read under the lock gives no consent = yes for it (it changed while this command waited for the lock); nothing was changed, run it again"
         assert_equal "$(fk_writes)" 0
         assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:1f.6) $(fk_driver 0000:03:00.0)" "xhci_hcd e1000e nouveau"
 }
