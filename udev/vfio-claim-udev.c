@@ -367,11 +367,11 @@ static int run_event(struct vc_ctx *ctx) {
         /* Another endpoint of a boot group claimed already, that appears again (a rescan, a
          * hotplug): its host driver bound it before this event, and the whole group belongs on
          * vfio-pci (vfio-claim(8), BOOT). A group not claimed (refused, given back, or waiting for
-         * its configured device's event) is not this event's to claim. */
+         * its configured device's event) is not this event's to claim. The record is read under
+         * the lock, taken above. */
         if (!me) {
                 const struct vc_boot_target *g = vc_boot_target_of_group(ctx, t, n, &addr);
-                if (g && (lock_fd >= 0 || vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd) >= 0) &&
-                    vc_boot_group_claimed(ctx, (unsigned) g->group))
+                if (g && vc_boot_group_claimed(ctx, (unsigned) g->group))
                         me = g;
         }
 
