@@ -195,9 +195,10 @@ static const struct vc_pci_addr *write_timed_out(const struct vc_boot_write *w, 
  * ran out of time is not claimed now: the kernel holds that device (a driver probing it), and
  * the claim would wait for it again at each read and write, then the give-back, one bound each,
  * past udev's event timeout with a long [global] timeout. Its record stays "claiming", for
- * `vfio-claim apply` or `vfio-claim release` once the kernel lets go. */
+ * `vfio-claim apply` or `vfio-claim release` once the kernel lets go. The lock is held (the
+ * callers take it before they read the configuration). */
 static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
-                 const char *by, int *lock_fd, const struct vc_boot_write *w, size_t n_w) {
+                 const char *by, const struct vc_boot_write *w, size_t n_w) {
         struct vc_op_result res = {};
         const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
         int r, given_back = 0;
@@ -212,14 +213,6 @@ static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct v
                 return -1;
         }
 
-        if (*lock_fd < 0) {
-                r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd);
-                if (r < 0) {
-                        log_error_errno(r, "%s: [device %s] cannot take the lock, not claiming it: %m",
-                                        addr, t->cd->name);
-                        return -1;
-                }
-        }
         r = vc_boot_claim(ctx, cfg, t, by, &res, &given_back);
         if (r < 0) {
                 _cleanup_free_ char *m = vc_op_result_message(&res);
@@ -376,7 +369,7 @@ static int run_event(struct vc_ctx *ctx) {
         }
 
         if (me && me->state == VC_BOOT_TARGET_OK)
-                claim(ctx, cfg, me, BY_EVENT, &lock_fd, w, n_w);
+                claim(ctx, cfg, me, BY_EVENT, w, n_w);
         return 0;
 }
 
@@ -437,7 +430,7 @@ static int run_all(struct vc_ctx *ctx) {
                 if (seen)
                         continue;
                 n_group++;
-                n_failed += claim(ctx, cfg, &t[i], by, &lock_fd, w, n_w) < 0;
+                n_failed += claim(ctx, cfg, &t[i], by, w, n_w) < 0;
         }
         usb_all(ctx, cfg, &lock_fd);
         /* One line that says what the pass cost, from its start: in the initramfs it
