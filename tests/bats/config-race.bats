@@ -23,11 +23,7 @@ record() {
 # go, waits for the CLI and sets $status and $output.
 cli_behind_lock() {
         local T=$BATS_TEST_TMPDIR
-        mkdir -p "$STATE"
-        rm -f "$T/held" "$T/go"
-        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
-        HOLDER_PID=$!
-        wait_for "[ -e '$T/held' ]"
+        lock_hold
         # shellcheck disable=SC2086
         (exec env FAKEKERNEL_HOST=1 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
                 LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$abs_top_builddir/vfio-claim" "$@" > "$T/out" 2>&1 3>&- < /dev/null) &
@@ -36,8 +32,7 @@ cli_behind_lock() {
         lock_open_by "$CLI_PID"
 }
 cli_let_go() {
-        touch "$BATS_TEST_TMPDIR/go"
-        wait "$HOLDER_PID"
+        lock_release
         status=0
         wait "$CLI_PID" || status=$?
         output=$(cat "$BATS_TEST_TMPDIR/out")
@@ -128,8 +123,8 @@ rule_runs_any() {
         grep -q 'RUN' "$ROOT/run/udev/rules.d/70-vfio-claim.rules"
 }
 
-# Under the lock apply reads the devices again; a device it does not move whose device lock a
-# task stuck in the kernel holds (a driver's remove() that does not return: modelled by holding
+# Under the lock apply decides again (from the configuration; it reads no device there); a device
+# it does not move whose device lock a task stuck in the kernel holds (a driver's remove() that does not return: modelled by holding
 # the fake kernel's lock of it) must not keep it there, holding the lock, for ever: its
 # driver_override, whose read waits for that lock, is not read.
 @test "apply: a device stuck in the kernel that apply does not move does not hold it under the lock" {
@@ -144,8 +139,7 @@ rule_runs_any() {
         flock -x "$ROOT/.fakekernel/devlock/0000:01:00.0" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
         local dev=$!
         wait_for "[ -e '$T/devheld' ]"
-        touch "$T/go"
-        wait "$HOLDER_PID"
+        lock_release
         for i in $(seq 150); do
                 if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
                         ended=1

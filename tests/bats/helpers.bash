@@ -128,6 +128,21 @@ wait_for() {
         return 1
 }
 
+# lock_hold: another process takes vfio-claim's lock ($STATE/lock) and keeps it until
+# lock_release; returns once it holds it. $LOCK_HOLDER_PID is that process.
+lock_hold() {
+        local T=$BATS_TEST_TMPDIR
+        mkdir -p "$STATE"
+        rm -f "$T/held" "$T/go"
+        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
+        LOCK_HOLDER_PID=$!
+        wait_for "[ -e '$T/held' ]"
+}
+lock_release() {
+        touch "$BATS_TEST_TMPDIR/go"
+        wait "$LOCK_HOLDER_PID"
+}
+
 # lock_open_by PID: the process PID has vfio-claim's lock file open (it polls it until it gets it)
 lock_open_by() {
         local fd

@@ -383,10 +383,7 @@ hook_behind_lock() {
         local xml=$1 T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
         shift
         [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
-        mkdir -p "$STATE"
-        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
-        HOLDER_PID=$!
-        wait_for "[ -e '$T/held' ]"
+        lock_hold
         # shellcheck disable=SC2086
         (exec env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
                 LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$prog" "$@" - < "$xml" > "$T/out" 2>&1 3>&-) &
@@ -394,8 +391,7 @@ hook_behind_lock() {
         wait_for "lock_open_by $HOOK_PID"
 }
 hook_let_go() {
-        touch "$BATS_TEST_TMPDIR/go"
-        wait "$HOLDER_PID"
+        lock_release
         status=0
         wait "$HOOK_PID" || status=$?
         output=$(cat "$BATS_TEST_TMPDIR/out")
@@ -411,19 +407,15 @@ hook_let_go() {
                 "</devices></domain>" > "$BATS_TEST_TMPDIR/nvme.xml"
         local T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
         [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
-        mkdir -p "$STATE"
-        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" 3>&- &
-        local holder=$!
-        wait_for "[ -e '$T/held' ]"
+        lock_hold
         # (it waited up to the hook's 60 s for the lock, then refused the start)
         # shellcheck disable=SC2086
         run --separate-stderr timeout 120 env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
                 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" LD_PRELOAD="$FK_SHIM" \
                 $VC_WRAPPER "$prog" builder prepare begin - < "$T/nvme.xml" 3>&-
         local st=$status held=0
-        kill -0 "$holder" 2>/dev/null && held=1
-        touch "$T/go"
-        wait "$holder"
+        kill -0 "$LOCK_HOLDER_PID" 2>/dev/null && held=1
+        lock_release
         status=$st
         assert_success
         assert_equal "$stderr" ""

@@ -275,19 +275,15 @@ boot = yes'
         conf '[device guest-nic]
 match = 0000:02:00.0
 boot = yes'
-        mkdir -p "$STATE"
         local T=$BATS_TEST_TMPDIR
-        flock -x "$STATE/lock" -c "touch '$T/held'; while [ ! -e '$T/go' ]; do sleep 0.02; done" &
-        local holder=$!
-        wait_for "[ -e '$T/held' ]"
+        lock_hold
         (exec env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr LD_PRELOAD="$FK_SHIM" "$UDEV_HELPER" --all \
                 > "$T/pass.out" 2>&1) &
         local p=$!
         wait_for "lock_open_by $p"
         # meanwhile the entry was dropped (vfio-claim disable, under the lock)
         conf '# nothing at boot'
-        touch "$T/go"
-        wait "$holder"
+        lock_release
         wait "$p"
         cat "$T/pass.out"
         assert_equal "$(fk_writes)" 0
