@@ -430,8 +430,10 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, 
         return EXIT_DONE;
 }
 
-/* disable: a group stays enabled while a VM's definition, running or not, lists it (the VM would
- * fail at its next start); --force goes on. Without libvirt there are no definitions to ask. */
+/* disable: a group stays enabled while a VM's definition, running or not, lists it in a way that
+ * would fail at the VM's next start once the group is the host's and no entry names it
+ * (vc_virt_definitions_users_split()); --force goes on. A definition whose managed='yes' devices
+ * libvirt detaches itself is only named. Without libvirt there are no definitions to ask. */
 static int refuse_if_defined(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups, size_t n) {
         _cleanup_(vc_virt_definitions_done) struct vc_virt_definitions defs = {};
         _cleanup_free_ char *err = NULL;
@@ -444,13 +446,19 @@ static int refuse_if_defined(struct vc_cli *cli, const struct vc_topology *t, co
         }
         for (size_t i = 0; i < n; i++) {
                 const struct vc_group *g = find_group(t, groups[i]);
-                _cleanup_strv_free_ char **users = NULL;
-                _cleanup_free_ char *names = NULL;
+                _cleanup_strv_free_ char **users = NULL, **managed = NULL;
+                _cleanup_free_ char *names = NULL, *managed_names = NULL;
                 if (!g)
                         continue;
-                if (vc_virt_definitions_users(&defs, g, NULL, &users) < 0 ||
-                    (users[0] && !(names = vc_virt_names_join(users))))
+                if (vc_virt_definitions_users_split(&defs, g, cli->config && cli->config->hook_claim_unconfigured,
+                                                    &users, &managed) < 0 ||
+                    (users[0] && !(names = vc_virt_names_join(users))) ||
+                    (managed[0] && !(managed_names = vc_virt_names_join(managed))))
                         return log_error("out of memory"), EXIT_FAILED;
+                if (managed[0])
+                        log_notice("IOMMU group %u is also in the definition of %s (managed='yes'): libvirt takes it "
+                                   "from the host at %s next start", groups[i], managed_names,
+                                   managed[1] ? "their" : "its");
                 if (!users[0])
                         continue;
                 if (!cli->force) {

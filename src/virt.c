@@ -111,8 +111,34 @@ static int cmp_str(const void *a, const void *b) {
         return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct vc_group *g, const char *except,
-                              char ***ret) {
+/* Would @dom fail at its next start with @g the host's and named by no entry? A managed='no'
+ * device of the group must be on vfio-pci before the start. managed='yes' ones libvirt detaches
+ * itself, and the hook (hooks/vfio-claim-hook-worker.c, unconfigured_managed()) lets the start
+ * go on when the domain lists every endpoint of the group, or claims the group itself with
+ * hook-claim-unconfigured = yes; an endpoint left out would stay on its host driver. */
+static bool domain_needs_group(const struct vc_domain *dom, const struct vc_group *g, bool hook_claims_unconfigured) {
+        bool whole = true;
+        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                const struct vc_pci_dev *m = vc_group_device(g, k);
+                bool listed = false;
+                for (size_t i = 0; i < dom->n_hostdevs; i++) {
+                        const struct vc_domain_hostdev *h = &dom->hostdevs[i];
+                        if (!vc_pci_addr_equal(&h->addr, vc_pci_dev_addr(m)))
+                                continue;
+                        if (!h->managed)
+                                return true;
+                        listed = true;
+                }
+                if (!listed && !vc_pci_dev_is_bridge(m))
+                        whole = false;
+        }
+        return !whole && !hook_claims_unconfigured;
+}
+
+enum users_filter { USERS_ALL, USERS_NEEDING, USERS_MANAGED };
+
+static int users(const struct vc_virt_definitions *d, const struct vc_group *g, const char *except,
+                 enum users_filter filter, bool hook_claims_unconfigured, char ***ret) {
         char **names = calloc(d->n_domains + 1, sizeof *names);
         size_t n = 0;
         if (!names)
@@ -124,7 +150,8 @@ int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct 
                 bool uses = false;
                 for (size_t k = 0; !uses && k < vc_group_n_devices(g); k++)
                         uses = vc_domain_has_hostdev(dom, vc_pci_dev_addr(vc_group_device(g, k)));
-                if (!uses)
+                if (!uses || (filter != USERS_ALL &&
+                              domain_needs_group(dom, g, hook_claims_unconfigured) != (filter == USERS_NEEDING)))
                         continue;
                 if (!(names[n++] = strdup(dom->name))) {
                         strv_free(names);
@@ -133,6 +160,21 @@ int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct 
         }
         qsort(names, n, sizeof *names, cmp_str);
         *ret = names;
+        return 0;
+}
+
+int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct vc_group *g, const char *except,
+                              char ***ret) {
+        return users(d, g, except, USERS_ALL, false, ret);
+}
+
+int vc_virt_definitions_users_split(const struct vc_virt_definitions *d, const struct vc_group *g,
+                                    bool hook_claims_unconfigured, char ***ret_needing, char ***ret_managed) {
+        _cleanup_strv_free_ char **needing = NULL;
+        int r = users(d, g, NULL, USERS_NEEDING, hook_claims_unconfigured, &needing);
+        if (r < 0 || (r = users(d, g, NULL, USERS_MANAGED, hook_claims_unconfigured, ret_managed)) < 0)
+                return r;
+        *ret_needing = TAKE_PTR(needing);
         return 0;
 }
 

@@ -42,6 +42,14 @@ void vc_virt_definitions_done(struct vc_virt_definitions *d);
 int vc_virt_definitions_users(const struct vc_virt_definitions *d, const struct vc_group *g, const char *except,
                               char ***ret);
 
+/* The same domains in two lists (each as above): *ret_needing, those that would fail at their
+ * next start with @g given back to the host and named by no entry (a managed='no' device of @g,
+ * or managed='yes' ones that leave an endpoint of @g out, unless @hook_claims_unconfigured:
+ * [global] hook-claim-unconfigured = yes); *ret_managed, the others, whose devices libvirt
+ * detaches itself at their start. 0 or -ENOMEM. */
+int vc_virt_definitions_users_split(const struct vc_virt_definitions *d, const struct vc_group *g,
+                                    bool hook_claims_unconfigured, char ***ret_needing, char ***ret_managed);
+
 /* Both steps through a read-only connection to @uri: -ECONNREFUSED (with *ret_error, free() it)
  * when libvirt cannot be reached. */
 int vc_virt_definitions_read_uri(const char *uri, struct vc_virt_definitions *ret, char **ret_error);

@@ -212,6 +212,39 @@ enabled_node() {
         refute [ -n "$(grep -rl 10de:2204 "$CONF")" ]
 }
 
+@test "disable: a definition with the whole group managed='yes' is named, not refused; a partial one is refused" {
+        run --separate-stderr vc --config "$CONF" enable gpu
+        assert_success
+        # What virt-manager writes when both functions are added: libvirt detaches them itself.
+        node "$(stopped desk "$(hostdev 0x01 0x0)$(hostdev 0x01 0x1)")" "$(stopped half "$(hostdev 0x01 0x0)")"
+        run --separate-stderr vm disable gpu
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is also in the definition of VM desk (managed='yes'): libvirt takes it from the host at its next start
+vfio-claim: IOMMU group 1 is in the definition of VM half; take it out first (vfio-claim remove half group:1), or run again with --force"
+        assert_equal "$(fk_driver 0000:01:00.0)" vfio-pci
+        node "$(stopped desk "$(hostdev 0x01 0x0)$(hostdev 0x01 0x1)")"
+        run --separate-stderr vm disable gpu
+        assert_success
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is also in the definition of VM desk (managed='yes'): libvirt takes it from the host at its next start"
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+        refute [ -n "$(grep -rl 10de:2204 "$CONF")" ]
+}
+
+@test "disable: with hook-claim-unconfigured = yes, the hook claims the group a managed='yes' definition lists in part" {
+        printf '[global]\nhook-claim-unconfigured = yes\n[device gpu]\nmatch = 10de:2204\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc --config "$CONF" enable gpu
+        assert_success
+        node "$(stopped half "$(hostdev 0x01 0x0)")" "$(stopped fixed "$(hostdev 0x01 0x0 no)")"
+        run --separate-stderr vm disable gpu
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: IOMMU group 1 is also in the definition of VM half (managed='yes'): libvirt takes it from the host at its next start
+vfio-claim: IOMMU group 1 is in the definition of VM fixed; take it out first (vfio-claim remove fixed group:1), or run again with --force"
+        node "$(stopped half "$(hostdev 0x01 0x0)")"
+        run --separate-stderr vm disable gpu
+        assert_success
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
 @test "status and show name every VM whose definition lists the group" {
         enabled_node
         run --separate-stderr vm status
