@@ -775,6 +775,36 @@ fail:
         return r;
 }
 
+int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n, unsigned **ret,
+                         size_t *ret_n) {
+        _cleanup_free_ unsigned *groups = NULL;
+        size_t n_groups = 0, n_stale = 0;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        r = vc_record_list(ctx, &groups, &n_groups);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_groups; i++) {
+                _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+                bool wanted = false;
+                for (size_t k = 0; k < n && !wanted; k++)
+                        wanted = targets[k].group >= 0 && (unsigned) targets[k].group == groups[i];
+                if (wanted || vc_record_read(ctx, groups[i], &rec) < 0)
+                        continue; /* an unreadable record is release's to report */
+                if (rec->state != VC_RECORD_CLAIMED || rec->owner || !rec->by ||
+                    !(streq(rec->by, VC_BOOT_BY_PASS_INITRD) || streq(rec->by, VC_BOOT_BY_EVENT_INITRD)))
+                        continue;
+                groups[n_stale++] = groups[i];
+        }
+        if (n_stale > 0) {
+                *ret = TAKE_PTR(groups);
+                *ret_n = n_stale;
+        }
+        return 0;
+}
+
 /* ------------------------------------------------------------ the udev event */
 
 int vc_boot_event_parse(const char *action, const char *subsystem, const char *slot,

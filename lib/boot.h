@@ -120,8 +120,7 @@ int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group);
  * a state record, so that `vfio-claim status` shows boot claims too: a group that vfio-pci took
  * by itself when it loaded gets one (original driver none), and an override of "vfio-pci" is
  * never recorded as the original (only the boot path sets it, and restoring it on release would
- * be wrong). @by names the program in the record ("udev (PCI add event)", "boot pass in the
- * initramfs").
+ * be wrong). @by names the program in the record (VC_BOOT_BY_*, below).
  *
  * Either the whole group is claimed with a record, or nothing of the boot pass stays: when any of
  * this fails and the group's record says "claiming" (the override pass wrote it, or a claim
@@ -132,6 +131,23 @@ int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group);
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
                   const struct vc_boot_target *target, const char *by, struct vc_op_result *result,
                   int *ret_given_back);
+
+/* Who claimed a boot group, as its record says (struct vc_record's "by"): the boot pass and a
+ * udev event's run, in the initramfs or after the switch to the real root. */
+#define VC_BOOT_BY_PASS_INITRD "boot pass in the initramfs"
+#define VC_BOOT_BY_PASS "boot pass (vfio-claim-early)"
+#define VC_BOOT_BY_EVENT_INITRD "udev (PCI add event in the initramfs)"
+#define VC_BOOT_BY_EVENT "udev (PCI add event)"
+
+/* For the boot pass after the switch to the real root: the groups the initramfs claimed that the
+ * real root's configuration does not claim at boot. The initramfs carries the copy of the
+ * configuration it was built with, so an entry dropped or set to boot = no since its last
+ * rebuild is claimed there. Such a group: its record says the initramfs claimed it
+ * (VC_BOOT_BY_PASS_INITRD or VC_BOOT_BY_EVENT_INITRD), state claimed, for no VM, and no device of
+ * it is one of @targets (vc_boot_targets_find() of the real root's configuration, in any state).
+ * Ascending group numbers in *ret (free() it; NULL, 0 when none), or a negative errno. */
+int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n, unsigned **ret,
+                         size_t *ret_n);
 
 /* The event udev hands vfio-claim-udev, from its environment (ACTION, SUBSYSTEM, PCI_SLOT_NAME;
  * each NULL when unset). Returns 1 for a PCI "add" event, with the device's address in *ret; 0

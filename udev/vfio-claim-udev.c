@@ -31,7 +31,6 @@
 #include "usb.h"
 
 #define LOCK_TIMEOUT_MS 30000 /* udev kills a RUN program after 180 s (event_timeout) */
-#define BY_EVENT "udev (PCI add event)" /* who claimed, in the state record */
 
 enum mode {
         MODE_EVENT,
@@ -351,11 +350,12 @@ static int run_event(struct vc_ctx *ctx) {
         const struct vc_boot_target *me = vc_boot_target_find(t, n, &addr);
         if (me)
                 log_target_problem(me, LOG_WARNING);
+        const char *by = vc_boot_in_initrd(ctx) ? VC_BOOT_BY_EVENT_INITRD : VC_BOOT_BY_EVENT;
 
         /* Every run: a sibling's override before this event's own module load (lib/boot.h). */
         _cleanup_free_ struct vc_boot_write *w = NULL;
         size_t n_w = 0;
-        (void) overrides(ctx, cfg, t, n, BY_EVENT, &lock_fd, &w, &n_w);
+        (void) overrides(ctx, cfg, t, n, by, &lock_fd, &w, &n_w);
 
         /* Another endpoint of a boot group claimed already, that appears again (a rescan, a
          * hotplug): its host driver bound it before this event, and the whole group belongs on
@@ -369,7 +369,7 @@ static int run_event(struct vc_ctx *ctx) {
         }
 
         if (me && me->state == VC_BOOT_TARGET_OK)
-                claim(ctx, cfg, me, BY_EVENT, w, n_w);
+                claim(ctx, cfg, me, by, w, n_w);
         return 0;
 }
 
@@ -382,6 +382,33 @@ static void update_rules(struct vc_ctx *ctx, const struct vc_config *cfg) {
                 log_error_errno(r, "cannot write the udev rule %s: %m", VC_BOOT_RULES_NAME);
         else if (r > 0)
                 log_debug("udev rule %s written", VC_BOOT_RULES_NAME);
+}
+
+/* After the switch to the real root: give back what the initramfs claimed with its older copy
+ * of the configuration and the real root's no longer claims at boot (lib/boot.h,
+ * vc_boot_stale_groups()), as `vfio-claim release` would. */
+static void give_back_stale(struct vc_ctx *ctx, const struct vc_boot_target *t, size_t n, const char *by) {
+        _cleanup_free_ unsigned *groups = NULL;
+        size_t n_groups = 0;
+        int r = vc_boot_stale_groups(ctx, t, n, &groups, &n_groups);
+        if (r < 0) {
+                log_error_errno(r, "cannot read the state records to find groups the initramfs claimed: %m");
+                return;
+        }
+        for (size_t i = 0; i < n_groups; i++) {
+                struct vc_op_result res = {};
+                r = vc_group_release(ctx, groups[i], &(struct vc_claim_opts){ .lock_held = true, .by = by }, &res);
+                if (r < 0)
+                        log_error_errno(r, "IOMMU group %u: the initramfs claimed it, but no boot = yes entry of the "
+                                        "configuration asks for it now; giving it back failed (%m): run 'vfio-claim "
+                                        "release group:%u'", groups[i], groups[i]);
+                else
+                        log_warning("IOMMU group %u: the initramfs claimed it, but no boot = yes entry of the "
+                                    "configuration asks for it now: given back to the host; the initramfs has an older "
+                                    "copy of the configuration, rebuild it (dracut -f, or update-initramfs -u)",
+                                    groups[i]);
+                vc_op_result_done(&res);
+        }
 }
 
 static int run_all(struct vc_ctx *ctx) {
@@ -415,7 +442,7 @@ static int run_all(struct vc_ctx *ctx) {
                 log_target_problem(&t[i], LOG_WARNING);
 
         /* First every override, then the claims: nothing may load a host module in between. */
-        const char *by = vc_boot_in_initrd(ctx) ? "boot pass in the initramfs" : "boot pass (vfio-claim-early)";
+        const char *by = vc_boot_in_initrd(ctx) ? VC_BOOT_BY_PASS_INITRD : VC_BOOT_BY_PASS;
         _cleanup_free_ struct vc_boot_write *w = NULL;
         size_t n_w = 0;
         (void) overrides(ctx, cfg, t, n, by, &lock_fd, &w, &n_w);
@@ -432,6 +459,8 @@ static int run_all(struct vc_ctx *ctx) {
                 n_group++;
                 n_failed += claim(ctx, cfg, &t[i], by, w, n_w) < 0;
         }
+        if (!vc_boot_in_initrd(ctx))
+                give_back_stale(ctx, t, n, by);
         usb_all(ctx, cfg, &lock_fd);
         /* One line that says what the pass cost, from its start: in the initramfs it
          * lands in the kernel log, which is where an admin looks for the time a boot took. */
