@@ -376,6 +376,46 @@ virt_manager_xml() {
         assert_equal "$(fk_writes)" "$writes"
 }
 
+# A hotplug takes no lock of ours: a device of the domain removed and added again while the hook
+# claims an earlier group can come back in a group of another number. The hook reads each group
+# when it comes to it: the GPU, moved from group 1 to group 3 while group 4's unbind from nvme was
+# in the kernel, is not in group 1 then, and the start stops with group 4, claimed by then, given
+# back. Claiming group 1 as found would take the GPU's audio function and leave the GPU to nouveau.
+@test "prepare: a device that left its group while an earlier group was claimed stops the start; nothing stays claimed" {
+        fake_root gpu-audio
+        conf $'[global]\nprotect = no\ntimeout = 120\n[device disk]\nmatch = 02:00.0\n[device gpu]\nmatch = 01:00.0'
+        local T=$BATS_TEST_TMPDIR prog="$abs_top_builddir/vfio-claim-hook"
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # the NVMe first, then the GPU
+        printf '%s\n' "<domain type='kvm'><name>workstation</name><devices>" \
+                "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0' bus='2' slot='0' function='0'/></source></hostdev>" \
+                "<hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0' bus='1' slot='0' function='0'/></source></hostdev>" \
+                "</devices></domain>" > "$T/dom.xml"
+        fk_fail 'glob:sys/bus/pci/drivers/nvme/unbind STUCK'
+        # shellcheck disable=SC2086
+        (exec env FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+                LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$prog" workstation prepare begin - < "$T/dom.xml" \
+                > "$T/out" 2> "$T/err" 3>&-) &
+        local h=$!
+        wait_for "[ -n \"\$(ls -A '$ROOT/.fakekernel/stuck' 2>/dev/null)\" ]"
+        # the GPU goes from group 1 to group 3; its audio function and root port stay in group 1
+        local gpu dev
+        gpu=$(fk_dev 0000:01:00.0)
+        mv "$ROOT/sys/kernel/iommu_groups/1/devices/0000:01:00.0" "$ROOT/sys/kernel/iommu_groups/3/devices/"
+        dev=$(readlink "$gpu/iommu_group")
+        ln -sfn "${dev%/1}/3" "$gpu/iommu_group"
+        fk_unstick
+        status=0
+        wait "$h" || status=$?
+        assert_equal "$status" 1
+        assert_equal "$(cat "$T/out")" ""
+        assert_equal "$(cat "$T/err")" 'vfio-claim: 0000:01:00.0 is no longer in IOMMU group 1 (the host'"'"'s devices changed while the hook read them); the VM was not started'
+        # group 4 was claimed (nvme let go), then given back; group 1 never moved
+        grep -q '^sys/bus/pci/drivers/nvme/unbind	0000:02:00.0	ok$' "$ROOT/.fakekernel/writes.log"
+        assert_host $GPU_HOST 0000:02:00.0=nvme
+        assert_equal "$(record 1)$(record 3)$(record 4)" ""
+}
+
 # hook_behind_lock XML VM OPERATION SUB-OPERATION: start the hook in the background while
 # another process holds vfio-claim's lock, and return once the hook waits for it. $HOOK_PID is
 # the hook's, its output goes to $BATS_TEST_TMPDIR/out; hook_let_go lets the lock go and waits.
