@@ -81,7 +81,7 @@ struct wanted {
         struct vc_op_result res;  /* of the claim; ->undo: what it changed */
 };
 
-/* What prepare begin claims for one domain: its groups and the ids the claim must find in them.
+/* What prepare begin claims for one domain: its groups, and the devices of the domain in each.
  * Not the engine's per-group vc_plan (lib/bind.h): this one spans the domain's groups. */
 struct hook_plan {
         struct wanted *groups;
@@ -91,8 +91,6 @@ struct hook_plan {
                 unsigned group;
         } *members;
         size_t n_members;
-        struct vc_claim_guard *guards;
-        size_t n_guards;
 };
 
 static void hook_plan_done(struct hook_plan *p) {
@@ -102,7 +100,6 @@ static void hook_plan_done(struct hook_plan *p) {
         }
         free(p->groups);
         free(p->members);
-        free(p->guards);
         *p = (struct hook_plan){};
 }
 
@@ -128,15 +125,6 @@ static const struct vc_pci_dev *group_find_device(const struct vc_group *g, cons
                 if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(g, i)), a))
                         return vc_group_device(g, i);
         return NULL;
-}
-
-static int hook_plan_add_guard(struct hook_plan *p, const struct vc_pci_addr *addr, const struct vc_pci_id *id) {
-        struct vc_claim_guard *n = realloc(p->guards, (p->n_guards + 1) * sizeof *n);
-        if (!n)
-                return -ENOMEM;
-        p->guards = n;
-        p->guards[p->n_guards++] = (struct vc_claim_guard){ .addr = *addr, .id = *id };
-        return 0;
 }
 
 static const char *where(const struct vc_config_device *cd) {
@@ -341,9 +329,10 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .protect = config->protect,
                         .critical = &critical,
                 };
+                /* Every configured member's "id =" guard, the domain's devices' and the others'
+                 * (an audio function whose entry expects another card): the group moves whole,
+                 * as at boot and for apply (vfio-claim.conf(5), id). */
                 vc_claim_opts_use_config(&opts, &cc);
-                opts.guards = p->guards; /* the domain's guards, gathered with its host devices */
-                opts.n_guards = p->n_guards;
                 r = vc_group_claim(ctx, w->group, &opts, res);
                 if (r < 0) {
                         _cleanup_free_ char *m = op_failure_text(ctx, res, r);
@@ -660,8 +649,6 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 if (group < 0)
                         return fail("%s (device %s) has no IOMMU group; enable the IOMMU "
                                     "(see 'vfio-claim doctor'). VM \"%s\" was not started", addr, cd->name, vm);
-                if (cd->has_id && (r = hook_plan_add_guard(&p, &h->addr, &cd->id)) < 0)
-                        return fail("out of memory");
                 if ((r = hook_plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
                         return fail("out of memory");
         }

@@ -340,6 +340,20 @@ virt_manager_xml() {
         assert_host $GPU_HOST
 }
 
+# The guard of every configured member of the group counts, as at boot and for apply: the audio
+# function's entry says another card sits in its slot, and the group moves whole or not at all.
+@test "prepare: hardware changed behind another configured function of the group refuses the whole group" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\n[device gpu-audio]\nmatch = 01:00.1\nid = 10de:228b'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming prepare begin
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" 'vfio-claim: IOMMU group 1: 0000:01:00.1: hardware changed (expected 10de:228b); VM "gaming" was not started (check the id = line in the configuration)'
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
 @test "prepare: a broken configuration refuses a VM with host devices, not one without" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00\n'
