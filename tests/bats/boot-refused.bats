@@ -150,6 +150,38 @@ boot = yes'
         assert_equal "$(fk_writes)" 0
 }
 
+# A guard that does not hold refuses its device's whole group, whichever entry configures the
+# other members and whatever they say: the GPU's own entry holds and says boot = yes, yet the
+# group stays the host's, since the audio function cannot stay behind (groups move whole). Other
+# groups are claimed as usual.
+@test "id =: a boot device whose guard fails takes its group's other boot device with it, and nothing else" {
+        for how in pass coldplug; do
+                fake_root boot-shared
+                conf '[device gpu]
+match = 0000:01:00.0
+id = 10de:2204
+boot = yes
+
+[device gpu-audio]
+match = 0000:01:00.1
+id = 10de:228b
+boot = yes
+
+[device old-nic]
+match = 0000:04:00.0
+boot = yes'
+                before=$(snapshot 0000:01:00.0 0000:01:00.1 | grep '^0000:')
+                run "$how"
+                assert_success
+                assert_equal "$(snapshot 0000:01:00.0 0000:01:00.1 | grep '^0000:')" "$before"
+                assert_output --partial '0000:01:00.1: [device gpu-audio] hardware changed (expected 10de:228b, found 10de:1aef): not claiming it'
+                assert_output --partial '0000:01:00.1: hardware changed (expected 10de:228b) ([device gpu], group 1)'
+                [ ! -e "$STATE/group-1" ]
+                assert_equal "$(fk_driver 0000:04:00.0)" vfio-pci
+                grep -qx 'state claimed' "$STATE/group-5"
+        done
+}
+
 @test "no IOMMU, and the rescue switch: nothing is written" {
         fake_root no-iommu
         conf '[device gpu]
