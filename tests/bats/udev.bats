@@ -545,6 +545,40 @@ boot = yes'
         assert_equal "$(fk_driver 0000:03:00.0)" amdgpu
 }
 
+# Whose consent = yes counts for a group of several slots (vfio-claim.conf(5), consent): that of
+# any entry that configures a device of the group, the first in reading order that selects it
+# (MATCHING), with boot = yes or not. An entry that only selects a device an earlier entry
+# configures gives none: its keys do not apply to that device.
+@test "consent: any entry configuring a member of the group gives it, boot = no too; a shadowed entry does not" {
+        fake_root doctor-shared-group
+        conf '[device gpu]
+match = 0000:03:00.0
+boot = yes
+
+[device usb]
+match = 0000:00:14.0
+consent = yes'
+        run pass
+        assert_success
+        for a in 0000:00:14.0 0000:00:1f.6 0000:03:00.0; do assert_equal "$a $(fk_driver $a)" "$a vfio-pci"; done
+        grep -qx 'state claimed' "$STATE/group-7"
+
+        fake_root doctor-shared-group
+        conf '[device gpu]
+match = 0000:03:00.0
+boot = yes
+
+[device nvidia]
+match = 10de:1b80
+consent = yes'
+        run pass
+        assert_success
+        assert_output --partial '0000:00:14.0: refused: not a function of a configured device (another slot of IOMMU group 7); moved only with consent = yes in the entry'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:03:00.0)" nouveau
+        [ ! -e "$STATE/group-7" ]
+}
+
 @test "--has-boot-devices: 0 with boot entries, 1 without, 3 for an invalid configuration" {
         fake_root twin-nics
         run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices

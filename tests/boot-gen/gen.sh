@@ -314,7 +314,9 @@ for g in $GROUPS_; do
                 w=${WIN[$a]}
                 [ -n "$w" ] || continue
                 slot "$a"; slots="$slots $R "
+                # a guard that fails refuses the whole group (vfio-claim.conf(5), id)
                 guard_ok "$w" "$a" || { ok=0; why="$why $a: id = ${EGUARD[$w]} of [device $w] does not hold;"; }
+                # consent: the entry that wins any member, boot = yes or not (vfio-claim.conf(5))
                 [ "${ECONSENT[$w]}" = no ] || consent=1
         done
         for a in $mem; do
