@@ -163,10 +163,12 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
  * udev run vfio-claim-udev for a PCI add event only when the event can matter for a boot = yes
  * device, so every other event starts no process:
  *   - KERNEL=="ADDR": every address a boot = yes entry matches, and every endpoint present now
- *     in the IOMMU group of a boot target (a sibling's event must set the group's overrides
- *     before its own module load: see udev/70-vfio-claim.rules);
+ *     in the IOMMU group of a boot target in state OK (a sibling's event must set the group's
+ *     overrides before its own module load: see udev/70-vfio-claim.rules); not the bridges of
+ *     the group, nor the group of a target whose guard fails (refused whole);
  *   - ENV{PCI_ID}=="VVVV:DDDD": every id a boot = yes entry matches, its "id =" guard, and the
- *     ids of every endpoint above: a twin card with the same ids loads the same host module,
+ *     ids of every group endpoint above (not of a bridge an entry names: a twin root port loads
+ *     no host module): a twin card with the same ids loads the same host module,
  *     which would probe the configured device before that device's own event ran the helper.
  * and, before those, for USB (lib/usb.h): ENV{PRODUCT}=="V/P/..." of every id vc_usb_held_ids()
  * gives, for the device's add event and for each bind of a driver other than usbfs to one of its

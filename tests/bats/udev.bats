@@ -754,6 +754,33 @@ boot = yes'
         assert_output 3
 }
 
+# The rule reaches a group's other endpoints, and their twins, through a boot device the claim
+# can take: not through a bridge (a root port alone in its group: nothing to claim, and a root
+# port's twin loads no host module), nor through a boot device whose id = guard fails (its group
+# is refused whole).
+@test "generated rule: a named root port alone, its twin not; a refused group's other endpoints not" {
+        fake_root twin-nics
+        conf '[device port]
+match = 0000:00:1c.1
+boot = yes'
+        run pass
+        assert_success
+        assert_equal "$(rule_runs_for)" "0000:00:1c.1"
+        run grep -c 'ENV{PCI_ID}' "$ROOT/$RULE_FILE"
+        assert_output 0
+        fake_root twin-nics
+        conf '[device display]
+match = 0000:00:05.0
+id = 1234:1112
+boot = yes'
+        run pass
+        assert_success
+        assert_equal "$(rule_runs_for)" "0000:00:05.0"
+        run cat "$ROOT/$RULE_FILE"
+        assert_line 'ENV{PCI_ID}=="1234:1112", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"'
+        refute_line --partial '0000:00:05.1'
+}
+
 @test "generated rule: an absent device is matched by address and by its id = guard" {
         fake_root twin-nics
         conf '[device later]

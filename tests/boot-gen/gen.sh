@@ -364,11 +364,14 @@ fi
                         done
                         echo
                 fi
-                # the rule (vfio-claim(8), BOOT): the addresses boot = yes entries name, the other
-                # endpoints of their IOMMU groups, and every device with the vendor:device id of one
-                # of these or of an entry's match or id. That is the most it may match. It must
-                # match every endpoint of a group that ends claimed, and its twins (their module
-                # would probe it): without that the claim depends on the order of the events.
+                # the rule (vfio-claim(8), BOOT): the addresses boot = yes entries name, every device
+                # with a vendor:device id their match or id lines name, and for every boot device
+                # (its first matching entry says boot = yes, its id = guard holds, an IOMMU group)
+                # every endpoint of its group and every device with the vendor:device id of one of
+                # those (a twin card: its module would probe it). Bridges only where an entry names
+                # them, never their twins. The rule reaches exactly these: all of them (without
+                # that the claim of a group that ends claimed depends on the order of the events)
+                # and no other device.
                 declare -A MUST MAY
                 twins_of() { # twins_of ARRAY ADDR: every device with ADDR's vendor:device id
                         local b
@@ -376,25 +379,27 @@ fi
                 }
                 for n in "${ORDER[@]}"; do
                         [ "${EBOOT[$n]}" = yes ] || continue
-                        for a in "${DEVS[@]}"; do
-                                sel "$n" "$a" || continue
-                                MAY[$a]=1
-                                twins_of MAY "$a"
-                                if [ $iommu = 1 ]; then
-                                        members "${DGRP[$a]}"
-                                        for b in $R; do MAY[$b]=1; twins_of MAY "$b"; done
-                                fi
-                        done
                         for m in ${EMATCH[$n]} ${EGUARD[$n]}; do
-                                case $m in ????:??:??.? | ??:??.?) continue ;; esac
-                                for a in "${DEVS[@]}"; do [ "${DID[$a]}" != "${m:0:9}" ] || MAY[$a]=1; done
+                                case $m in
+                                ????:??:??.? | ??:??.?)
+                                        [ "${#m}" = 12 ] || m=0000:$m
+                                        [ -z "${DID[$m]:-}" ] || MUST[$m]=1 ;;
+                                *) for a in "${DEVS[@]}"; do [ "${DID[$a]}" != "${m:0:9}" ] || MUST[$a]=1; done ;;
+                                esac
                         done
                 done
-                for a in "${EPS[@]}"; do
-                        [ -n "${CLAIMED[${DGRP[$a]}]:-}" ] || continue
-                        MUST[$a]=1
-                        twins_of MUST "$a"
+                if [ $iommu = 1 ]; then
+                        for a in "${DEVS[@]}"; do
+                                w=${WIN[$a]}
+                                [ -n "$w" ] && [ "${EBOOT[$w]}" = yes ] && guard_ok "$w" "$a" || continue
+                                members "${DGRP[$a]}"
+                                for b in $R; do MUST[$b]=1; twins_of MUST "$b"; done
+                        done
+                fi
+                for a in "${EPS[@]}"; do # implied by the above; said for the reader
+                        [ -z "${CLAIMED[${DGRP[$a]}]:-}" ] || MUST[$a]=1
                 done
+                for a in "${!MUST[@]}"; do MAY[$a]=1; done
                 for a in "${!MUST[@]}"; do echo "must $a"; done | sort
                 for a in "${!MAY[@]}" "${!MUST[@]}"; do echo "may $a"; done | sort -u
         fi
