@@ -725,6 +725,8 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
         result->group = group;
 
         r = vc_group_read(ctx, group, &g, NULL);
+        if (r >= 0 && vc_group_n_endpoints(g) == 0)
+                return 1; /* a bridge alone in its group: nothing to claim, nothing to give back */
         if (r >= 0)
                 r = claim_opts(cfg, g, by, &cc, &opts);
         if (r < 0) {

@@ -127,7 +127,11 @@ int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group);
  * could not roll back), the group is given back through vc_group_release() (overrides cleared,
  * no device left on vfio-pci, the host's driver probed) and marked failed for this boot.
  * *ret_given_back: 0 nothing to give back, 1 given back, or the negative errno of a give-back
- * that failed (the "claiming" record stays, for `vfio-claim release`). */
+ * that failed (the "claiming" record stays, for `vfio-claim release`).
+ *
+ * Returns 0 (claimed, now or before), 1 when the group has no endpoint (@target is a bridge, a
+ * root port an entry names, alone in its group: bridges stay on their drivers, so there is
+ * nothing to claim; nothing is checked, written or marked), or a negative errno. */
 int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
                   const struct vc_boot_target *target, const char *by, struct vc_op_result *result,
                   int *ret_given_back);

@@ -190,7 +190,21 @@ static const struct vc_pci_addr *write_timed_out(const struct vc_boot_write *w, 
         return NULL;
 }
 
-/* Claim one target's group: 0 claimed (now or before), -1 not. A group where the override pass
+/* The line of @t's entry that selects it: its address line, else an id line with its ids, else
+ * the section's header. */
+static unsigned selecting_line(const struct vc_boot_target *t) {
+        for (size_t j = 0; j < t->cd->n_matches; j++) {
+                const struct vc_match *m = &t->cd->matches[j];
+                if (m->kind == VC_MATCH_ADDRESS ? vc_pci_addr_equal(&m->addr, &t->addr)
+                                                : t->found_error == 0 && m->id.vendor == t->found.vendor &&
+                                                          m->id.device == t->found.device)
+                        return m->line;
+        }
+        return t->cd->line;
+}
+
+/* Claim one target's group: 0 claimed (now or before), -1 not, 1 nothing to claim (a bridge alone
+ * in its group: said once, with the line that names it; not a boot device). A group where the override pass
  * ran out of time is not claimed now: the kernel holds that device (a driver probing it), and
  * the claim would wait for it again at each read and write, then the give-back, one bound each,
  * past udev's event timeout with a long [global] timeout. Its record stays "claiming", for
@@ -213,6 +227,13 @@ static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct v
         }
 
         r = vc_boot_claim(ctx, cfg, t, by, &res, &given_back);
+        if (r > 0) {
+                log_warning("%s/%s:%u: [device %s] selects %s, a PCI bridge alone in IOMMU group %d: nothing to "
+                            "claim (bridges stay on their drivers; match the device behind it instead)",
+                            cfg->dir, t->cd->file, selecting_line(t), t->cd->name, addr, t->group);
+                vc_op_result_done(&res);
+                return 1;
+        }
         if (r < 0) {
                 _cleanup_free_ char *m = vc_op_result_message(&res);
                 if (m)
@@ -446,18 +467,26 @@ static int run_all(struct vc_ctx *ctx) {
         _cleanup_free_ struct vc_boot_write *w = NULL;
         size_t n_w = 0;
         (void) overrides(ctx, cfg, t, n, by, &lock_fd, &w, &n_w);
+        /* A bridge alone in its group is no boot device: claim() says so, and the summary does
+         * not count it (as claimed or as failed). */
         size_t n_dev = 0, n_group = 0, n_failed = 0;
         for (size_t i = 0; i < n; i++) {
                 bool seen = false;
+                size_t in_group = 0;
                 if (t[i].state != VC_BOOT_TARGET_OK)
                         continue;
-                n_dev++;
                 for (size_t k = 0; k < i && !seen; k++)
                         seen = t[k].state == VC_BOOT_TARGET_OK && t[k].group == t[i].group;
                 if (seen)
                         continue;
+                for (size_t k = i; k < n; k++)
+                        in_group += t[k].state == VC_BOOT_TARGET_OK && t[k].group == t[i].group;
+                int c = claim(ctx, cfg, &t[i], by, w, n_w);
+                if (c > 0)
+                        continue;
+                n_dev += in_group;
                 n_group++;
-                n_failed += claim(ctx, cfg, &t[i], by, w, n_w) < 0;
+                n_failed += c < 0;
         }
         if (!vc_boot_in_initrd(ctx))
                 give_back_stale(ctx, t, n, by);

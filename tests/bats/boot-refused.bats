@@ -228,6 +228,46 @@ boot = yes'
         refute_line --partial '0000:03:00.0'
 }
 
+# A boot = yes entry that names only a root port: bridges stay on their drivers, and its group
+# has nothing else, so there is nothing to claim. Not a configuration error (the configuration is
+# read without the hardware, and an invalid one would cost every other boot claim): one warning
+# with the line that names it, at the pass and at its own event, and the pass's summary counts it
+# neither as claimed nor as failed.
+@test "bridges: a boot entry naming a root port alone gets one line naming file and line; the summary does not count it" {
+        fake_root boot-shared
+        conf '[device port]
+match = 0000:00:1c.1
+boot = yes
+
+[device old-nic]
+match = 0000:04:00.0
+boot = yes'
+        run pass
+        assert_success
+        assert_line "vfio-claim-udev: ${VC_SYSCONFDIR:-/etc}/vfio-claim/vfio-claim.conf:2: [device port] selects 0000:00:1c.1, a PCI bridge alone in IOMMU group 4: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
+        assert_line --regexp '^vfio-claim-udev: boot pass \(vfio-claim-early\): 1 boot device in 1 group, 1 claimed, 0 failed, in [0-9.]+ ms$'
+        assert_equal "$(echo "$output" | grep -c '0000:00:1c.1')" 1
+        refute_output --partial 'No such device'
+        assert_equal "$(fk_driver 0000:04:00.0)" vfio-pci
+        [ ! -e "$STATE/boot-failed-4" ]
+        n=$(fk_writes)
+        run event 0000:00:1c.1
+        assert_success
+        assert_output "vfio-claim-udev: ${VC_SYSCONFDIR:-/etc}/vfio-claim/vfio-claim.conf:2: [device port] selects 0000:00:1c.1, a PCI bridge alone in IOMMU group 4: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
+        assert_equal "$(fk_writes)" "$n"
+        # matched by id: the id line is named
+        fake_root boot-shared
+        conf '# the chipset port
+[device ports]
+match = 0000:09:00.0
+match = 8086:a111
+boot = yes'
+        run pass
+        assert_success
+        assert_output "vfio-claim-udev: ${VC_SYSCONFDIR:-/etc}/vfio-claim/vfio-claim.conf:4: [device ports] selects 0000:00:1c.1, a PCI bridge alone in IOMMU group 4: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
+        assert_equal "$(fk_writes)" 0
+}
+
 @test "a member's host driver will not let go: the group is given back, nothing left on vfio-pci" {
         for how in pass coldplug; do
                 fake_root boot-shared

@@ -21,6 +21,8 @@
 #              valid 1|0
 #              dev ADDR DRIVER|-        the driver each device ends on (vfio-pci for a claimed group)
 #              claimed N                an IOMMU group that ends claimed, with a record
+#              bridge ADDR              a bridge alone in its group that a boot entry selects: the
+#                                       pass warns (file and line), and counts no failure for it
 #              released N ADDR...       a group given back after the boot, not claimed again, and
 #                                       its configured devices, whose own event would claim it
 #              must ADDR                the generated rule runs the helper for ADDR's add event
@@ -295,12 +297,20 @@ all_members() { # all_members GROUP: R = every device of it, bridges too
         for a in "${DEVS[@]}"; do [ "${DGRP[$a]}" != "$1" ] || R="$R $a"; done
 }
 declare -A CLAIMED=() WHY=()
+BRIDGE_ALONE=()
 GROUPS_=$(for a in "${DEVS[@]}"; do echo "${DGRP[$a]}"; done | sort -un)
 for g in $GROUPS_; do
         all_members "$g"; all=$R
         members "$g"; mem=$R
-        # a group without endpoints (a root port alone) has nothing to claim
-        [ -n "$mem" ] || continue
+        # a group without endpoints (a root port alone) has nothing to claim: a boot entry that
+        # selects its bridge gets a warning, and no pass counts it as failed (vfio-claim(8), BOOT)
+        if [ -z "$mem" ]; then
+                for a in $all; do
+                        w=${WIN[$a]}
+                        [ $iommu = 1 ] && [ -n "$w" ] && [ "${EBOOT[$w]}" = yes ] && guard_ok "$w" "$a" && BRIDGE_ALONE+=("$a")
+                done
+                continue
+        fi
         boot=0
         for a in $all; do
                 w=${WIN[$a]}
@@ -355,6 +365,7 @@ fi
         done
         if [ $invalid = 0 ]; then
                 for g in "${!CLAIMED[@]}"; do echo "claimed $g"; done | sort
+                for a in ${BRIDGE_ALONE[@]+"${BRIDGE_ALONE[@]}"}; do echo "bridge $a"; done
                 if [ -n "$released" ] && [ -z "$reclaim" ]; then
                         # with the devices whose own add event would claim it again
                         printf 'released %s' "$released"
