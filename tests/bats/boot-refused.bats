@@ -266,6 +266,20 @@ boot = yes'
         assert_success
         assert_output "vfio-claim-udev: ${VC_SYSCONFDIR:-/etc}/vfio-claim/vfio-claim.conf:4: [device ports] selects 0000:00:1c.1, a PCI bridge alone in IOMMU group 4: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
         assert_equal "$(fk_writes)" 0
+        # a PCIe-to-PCI bridge with the NIC behind it in its group: the NIC, of another slot,
+        # moves with consent = yes
+        fake_root boot-shared
+        conf '[device old-bridge]
+match = 0000:03:00.0
+boot = yes'
+        run pass
+        assert_success
+        assert_output --partial '0000:04:00.0: refused: not a function of a configured device (another slot of IOMMU group 5)'
+        assert_equal "$(fk_writes)" 0
+        printf 'consent = yes\n' >> "$CONF/vfio-claim.conf"
+        run pass
+        assert_success
+        assert_equal "$(fk_driver 0000:04:00.0) $(fk_driver 0000:03:00.0)" "vfio-pci "
 }
 
 @test "a member's host driver will not let go: the group is given back, nothing left on vfio-pci" {
