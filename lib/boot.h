@@ -169,7 +169,7 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
  *   - KERNEL=="ADDR": every address a boot = yes entry matches, and every endpoint present now
  *     in the IOMMU group of a boot target in state OK (a sibling's event must set the group's
  *     overrides before its own module load: see udev/70-vfio-claim.rules); not the bridges of
- *     the group, nor the group of a target whose guard fails (refused whole);
+ *     the group, and not through a target whose guard fails (its group is refused whole);
  *   - ENV{PCI_ID}=="VVVV:DDDD": every id a boot = yes entry matches, its "id =" guard, and the
  *     ids of every group endpoint above (not of a bridge an entry names: a twin root port loads
  *     no host module): a twin card with the same ids loads the same host module,

@@ -203,11 +203,11 @@ static unsigned selecting_line(const struct vc_boot_target *t) {
         return t->cd->line;
 }
 
-/* Claim one target's group: 0 claimed (now or before), -1 not, 1 nothing to claim (a bridge alone
- * in its group: said once, with the line that names it; not a boot device). A group where the override pass
- * ran out of time is not claimed now: the kernel holds that device (a driver probing it), and
- * the claim would wait for it again at each read and write, then the give-back, one bound each,
- * past udev's event timeout with a long [global] timeout. Its record stays "claiming", for
+/* Claim one target's group: 0 claimed (now or before), -1 not, 1 nothing to claim (a bridge
+ * alone in its group: said once, with the line that names it; not a boot device). A group where
+ * the override pass ran out of time is not claimed now: the kernel holds that device (a driver
+ * probing it), and the claim would wait for it again at each read and write, then the give-back,
+ * one bound each, past udev's event timeout with a long [global] timeout. Its record stays "claiming", for
  * `vfio-claim apply` or `vfio-claim release` once the kernel lets go. The lock is held (the
  * callers take it before they read the configuration). */
 static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
