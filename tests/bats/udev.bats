@@ -574,6 +574,8 @@ consent = yes'
         run pass
         assert_success
         assert_output --partial '0000:00:14.0: refused: not a function of a configured device (another slot of IOMMU group 7); moved only with consent = yes in the entry'
+        # the pass's closing line counts a refused group as failed (not claimed)
+        assert_line --regexp 'boot pass \(vfio-claim-early\): 1 boot device in 1 group, 0 claimed, 1 failed, in [0-9]+\.[0-9]{3} ms$'
         assert_equal "$(fk_writes)" 0
         assert_equal "$(fk_driver 0000:03:00.0)" nouveau
         [ ! -e "$STATE/group-7" ]
