@@ -10,6 +10,10 @@
  *   test-fault-matrix claim|release|reprobe N EIO|EBUSY|HANG   one cell (make check runs each alone)
  *   test-fault-matrix clean                                    the write counts the cells are made for
  *
+ * VC_FAULT_SKIP=EBUSY (make check-valgrind sets it) skips the EBUSY cells: the engine has no path
+ * of its own for a write that fails with EBUSY, so under memcheck they would run the EIO cells'
+ * code again. make check and the ASan build run every cell.
+ *
  * "reprobe" is the release of a group claimed at boot: its record marks every endpoint host=probe
  * (no host driver had it), so the release clears driver_override, unbinds and lets the kernel
  * probe; the loaded e1000 and 8139cp take the NICs back.
@@ -268,6 +272,11 @@ int main(int argc, char **argv) {
                         (streq(argv[3], "EIO") || streq(argv[3], "EBUSY") || streq(argv[3], "HANG")))) {
                 fprintf(stderr, "usage: %s claim|release|reprobe N EIO|EBUSY|HANG | clean\n", argv[0]);
                 return 2;
+        }
+        const char *skip = getenv("VC_FAULT_SKIP");
+        if (!clean && skip && streq(skip, argv[3])) {
+                printf("SKIP: VC_FAULT_SKIP=%s\n", skip);
+                return 77;
         }
         if (!fake_available()) {
                 printf("SKIP: the fake kernel (tests/fakekernel) is not built\n");
