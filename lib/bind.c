@@ -87,6 +87,7 @@ struct vc_op_undo {
         size_t n_attrs;
         bool record_changed;           /* the operation wrote or removed the record */
         struct vc_record *record_before; /* ... which was this, NULL: there was none */
+        bool released_mark;            /* a give-back that wrote the boot-released mark (lib/boot.h) */
 };
 
 static void snapshots_free(struct snapshot *v, size_t n) {
@@ -300,6 +301,7 @@ struct txn {
         struct vc_pci_addr stuck[STUCK_MAX];
         size_t n_stuck;
         bool stuck_overflow; /* more than STUCK_MAX: every device counts as stuck */
+        bool released_mark;  /* this give-back wrote the group's boot-released mark */
 };
 
 static bool txn_is_stuck(const struct txn *t, const struct vc_pci_addr *a) {
@@ -348,6 +350,7 @@ static int txn_keep(struct txn *t, bool record_changed, const struct vc_record *
                 }
         }
         u->record_changed = record_changed;
+        u->released_mark = t->released_mark;
         u->touched = TAKE_PTR(t->touched);
         u->n_touched = t->n_touched;
         t->n_touched = 0;
@@ -1749,9 +1752,10 @@ static int release_commit(struct op *op) {
         if ((r = vc_record_remove(op->t.ctx, op->group)) < 0)
                 return txn_fail(&op->t, NULL, VC_STEP_WRITE_RECORD, NULL, r); /* released all the same */
         op->t.result->changed = true;
+        /* best effort; a mark that was there before is not this give-back's, and its undo leaves it */
         for (size_t i = 0; op->found && i < op->found->n_devices; i++)
                 if (op->found->devices[i].host_probe) {
-                        (void) vc_boot_group_mark_released(op->t.ctx, op->group); /* best effort */
+                        op->t.released_mark = vc_boot_group_mark_released(op->t.ctx, op->group) > 0;
                         break;
                 }
         return op_commit(op, true);
@@ -1814,6 +1818,14 @@ int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock
                                          : vc_record_remove(ctx, result->group);
                 if (k < 0) {
                         log_debug_errno(k, "Cannot restore the record of group %u: %m", result->group);
+                        if (r == 0)
+                                r = k;
+                }
+                /* A give-back taken back: the group is claimed again, with its record, and the
+                 * boot-released mark the give-back wrote (lib/boot.h) goes with it, or the boot
+                 * pass would leave to the host a group whose entries still want it claimed. */
+                if (k >= 0 && u->released_mark && (k = vc_boot_group_unmark_released(ctx, result->group)) < 0) {
+                        log_debug_errno(k, "Cannot remove the boot-released mark of group %u: %m", result->group);
                         if (r == 0)
                                 r = k;
                 }

@@ -52,7 +52,8 @@
  * release writes that back once the device is the host's again.
  *
  * Undo: a successful operation leaves in its result what it moved and wrote (result->undo);
- * vc_op_result_undo() takes back exactly that. A command that claims or releases several groups
+ * vc_op_result_undo() takes back exactly that (with a give-back, the boot-released mark it wrote,
+ * lib/boot.h; one that was there before stays). A command that claims or releases several groups
  * and fails on a later one undoes the earlier ones with it, so that a group that was claimed
  * before the command stays claimed. */
 

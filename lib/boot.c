@@ -410,7 +410,16 @@ bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group) {
 }
 
 int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group) {
-        return mark_set(ctx, "released", group);
+        if (mark_exists(ctx, "released", group))
+                return 0;
+        int r = mark_set(ctx, "released", group);
+        return r < 0 ? r : 1;
+}
+
+int vc_boot_group_unmark_released(struct vc_ctx *ctx, unsigned group) {
+        _cleanup_free_ char *p = NULL;
+        int r = mark_path(ctx, "released", group, &p);
+        return r < 0 ? r : vc_unlink_runtime_file(p);
 }
 
 /* ------------------------------------------------------------ the override pass */

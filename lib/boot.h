@@ -110,8 +110,11 @@ int vc_boot_consent_check(const struct vc_config *cfg, const struct vc_group *g,
 bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group);
 /* A group whose record had devices claimed at boot (host=probe) was given back: the override
  * pass leaves it to the host for the rest of this boot (RUNSTATEDIR/vfio-claim/boot-released-N),
- * until a boot claim of it succeeds. Called by the engine's release (lib/bind.c). */
+ * until a boot claim of it succeeds. Called by the engine's release (lib/bind.c), under the lock.
+ * Returns 1 when it wrote the mark, 0 when the mark was there already, or a negative errno. */
 int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group);
+/* Remove that mark: the engine's undo of a give-back that wrote it (vc_op_result_undo()). */
+int vc_boot_group_unmark_released(struct vc_ctx *ctx, unsigned group);
 
 /* Claim the group of @target through the engine, with the caller holding the lock: the engine's
  * checks (a dry run, as above) before anything else, then make sure vfio-pci is registered

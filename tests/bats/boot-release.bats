@@ -219,3 +219,38 @@ hook() {
         [ ! -e "$STATE/group-5" ]
         [ ! -e "$ROOT/dev/vfio/5" ]
 }
+
+# A give-back of a group claimed at boot marks it released for this boot (lib/boot.h,
+# boot-released-N): the boot pass and the add events leave it to the host from then on. When
+# disable cannot edit the configuration, it claims the group again: the mark it wrote goes too,
+# or a group claimed, with its entry still there, would be left to the host by the next pass.
+@test "disable that cannot edit the configuration: the group is claimed again, without the released mark it wrote" {
+        conf $'[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        boot_event $NIC
+        kmod_load e1000e
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+        chattr +i "$CONF/vfio-claim.conf" 2>/dev/null || skip "no immutable files here (chattr +i)"
+        run vc disable guest-nic
+        chattr -i "$CONF/vfio-claim.conf"
+        assert_failure 1
+        assert_output --partial "vfio-claim.conf: cannot write it"
+        assert_output --partial "IOMMU group 5: put back as it was"
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+        grep -qx 'state claimed' "$STATE/group-5"
+        [ ! -e "$STATE/boot-released-5" ]
+}
+
+@test "disable that cannot edit the configuration: a released mark that was there before stays" {
+        conf $'[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        boot_event $NIC
+        kmod_load e1000e
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+        touch "$STATE/boot-released-5"
+        chattr +i "$CONF/vfio-claim.conf" 2>/dev/null || skip "no immutable files here (chattr +i)"
+        run vc disable guest-nic
+        chattr -i "$CONF/vfio-claim.conf"
+        assert_failure 1
+        assert_output --partial "IOMMU group 5: put back as it was"
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+        [ -e "$STATE/boot-released-5" ]
+}
