@@ -313,15 +313,21 @@ int usb_disable(struct vc_cli *cli, const char *text) {
         _cleanup_close_ int lock = -1;
         const struct vc_config_usb *u;
         int r;
-        /* the configuration: loaded by main() (disable NEEDS_CONFIG, src/main.c) */
-        u = vc_config_find_usb(cli->config, text);
         /* The records say what is enabled; a device unplugged meanwhile still has one. They are
          * listed under the lock: a device another run enabled while this one waited for it has
-         * one by then. */
+         * one by then. The entry they are matched against is the configuration's as read under
+         * the lock too (main() read it before: disable NEEDS_CONFIG, src/main.c): an entry
+         * changed or dropped meanwhile (the admin, another run) is seen as it is now. */
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE)
+        bool was_entry = vc_config_find_usb(cli->config, text) != NULL;
+        if (!cli->dry_run &&
+            ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
                 return r;
+        u = vc_config_find_usb(cli->config, text);
+        if (was_entry && !u && !vc_usb_port_is_valid(text))
+                return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
+                       EXIT_FAILED;
         if ((r = vc_ctx_path(cli->ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
                 return log_error_errno(r, "%m"), EXIT_FAILED;
         r = vc_dir_list(dir, &names);

@@ -187,3 +187,35 @@ rule_runs_any() {
         [ ! -e "$STATE/usb-3-1.2" ]
         [ -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
 }
+
+# ... and matches them against the entry as the configuration read under the lock has it: an
+# entry that now names the other adapter (the admin changed its serial meanwhile) gives that one
+# back, and the one it named before stays enabled.
+@test "disable of a USB entry: the entry as it stands under the lock decides which device goes back" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        vc enable 3-1.2
+        vc enable 3-1.3
+        assert_equal "$(fk_writes)" 2
+        cli_behind_lock disable serial-a
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K5678'
+        cli_let_go
+        assert_success
+        [ -e "$STATE/usb-3-1.2" ]
+        [ ! -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
+        [ ! -e "$STATE/usb-3-1.3" ]
+        [ -e "$ROOT/sys/bus/usb/devices/3-1.3:1.0/driver" ]
+}
+
+@test "disable of a USB entry dropped while disable waited for the lock: nothing is given back" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        vc enable serial-a
+        cli_behind_lock disable serial-a
+        conf '# none'
+        cli_let_go
+        assert_failure 1
+        assert_output "vfio-claim: serial-a: no longer configured in ${CONF#"$ROOT"}; nothing was changed"
+        [ -e "$STATE/usb-3-1.2" ]
+        [ ! -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
+}
