@@ -1264,7 +1264,7 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
  * (the engine reads the group's devices again under the lock). */
 static int give_back(struct vc_cli *cli, const char *device, bool drop_config, const struct vc_topology *topology) {
         _cleanup_close_ int lock = -1; /* held from the give-back until the configuration is edited */
-        _cleanup_(vc_topology_freep) struct vc_topology *own = NULL;
+        _cleanup_(vc_topology_freep) struct vc_topology *own = NULL, *now = NULL; /* now: under the lock */
         struct vc_op_result *results = NULL; /* disable: the give-back, taken back when the edit fails */
         const struct vc_topology *t = topology;
         struct device_arg arg = {};
@@ -1329,17 +1329,24 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                  * before the lock; another run (disable, enable) or the admin may have changed
                  * them since. They are planned again from the configuration read under the
                  * lock, the hold the give-back and the edit are made under, so that no change
-                 * made meanwhile is written over. */
+                 * made meanwhile is written over. Which devices an entry selects (for "also
+                 * selects a device of another group") comes from the devices read under it too:
+                 * a device's address, ids and group do not change while it exists, but a device
+                 * can come or go meanwhile (a rescan, a hot-plug). Their overrides are not read
+                 * (the check does not use them): that read can wait for a device lock that a
+                 * task stuck in the kernel holds (docs/DESIGN.md, "The lock"). */
                 if (r == EXIT_DONE && drop_config && !keep_entries && !cli->dry_run) {
                         config_edits_free(edits, n_edits);
                         edits = NULL;
                         n_edits = 0;
-                        if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE)
-                                r = plan_config_edits(cli, t, arg.groups, arg.n_groups, &edits, &n_edits,
+                        now = vc_topology_free(now);
+                        if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE &&
+                            (r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) == EXIT_DONE)
+                                r = plan_config_edits(cli, now, arg.groups, arg.n_groups, &edits, &n_edits,
                                                       &boot_dropped);
                 }
                 if (r == EXIT_DONE)
-                        r = move_groups(cli, t, arg.groups, arg.n_groups, true, "give back",
+                        r = move_groups(cli, now ?: t, arg.groups, arg.n_groups, true, "give back",
                                         cli->dry_run ? NULL : owners, drop_config ? &results : NULL, &lock);
                 for (size_t i = 0; i < arg.n_groups; i++)
                         free(owners[i]);

@@ -219,3 +219,53 @@ rule_runs_any() {
         [ -e "$STATE/usb-3-1.2" ]
         [ ! -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
 }
+
+# disable refuses to drop an entry that also selects a device outside the groups it gives back
+# (disable-config.bats). Which devices an entry selects is decided under the lock, from the
+# devices as they are then: a twin card that came back (a rescan) while disable waited for the
+# lock is selected by the same id, and the entry stays.
+@test "disable: an entry that selects, by id, a twin that came back while disable waited for the lock stays" {
+        fake_root twin-nics
+        conf $'[device nics]\nmatch = 8086:10d3\nboot = yes'
+        fk "$FK_OP" write "$ROOT/sys/bus/pci/devices/0000:01:00.0/remove" 1
+        [ ! -e "$ROOT/sys/bus/pci/devices/0000:01:00.0" ]
+        cli_behind_lock disable nics
+        fk "$FK_OP" write "$ROOT/sys/bus/pci/rescan" 1
+        [ -e "$ROOT/sys/bus/pci/devices/0000:01:00.0" ]
+        cli_let_go
+        assert_failure 1
+        assert_output --partial "[device nics] also selects 0000:01:00.0, which is in IOMMU group 3"
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" $'[device nics]\nmatch = 8086:10d3\nboot = yes'
+}
+
+# ... without reading their overrides there: as for apply (above), a device it does not give
+# back whose device lock a task stuck in the kernel holds does not keep disable under the lock.
+@test "disable: a device stuck in the kernel that disable does not give back does not hold it under the lock" {
+        fake_root twin-nics
+        conf $'[device nic]\nmatch = 0000:02:00.0'
+        local T=$BATS_TEST_TMPDIR i ended=0
+        vc enable 0000:02:00.0
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        cli_behind_lock disable nic
+        mkdir -p "$ROOT/.fakekernel/devlock"
+        flock -x "$ROOT/.fakekernel/devlock/0000:01:00.0" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
+        local dev=$!
+        wait_for "[ -e '$T/devheld' ]"
+        lock_release
+        for i in $(seq 150); do
+                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
+                        ended=1
+                        break
+                fi
+                sleep 0.1
+        done
+        touch "$T/devgo"
+        wait "$dev"
+        status=0
+        wait "$CLI_PID" || status=$?
+        cat "$T/out"
+        [ "$ended" = 1 ]
+        assert_equal "$status" 0
+        assert_equal "$(fk_driver 0000:02:00.0)" "" # unbound before the claim: e1000e is not loaded
+        run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
+}
