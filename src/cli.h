@@ -46,6 +46,7 @@ struct vc_cli {
         const char *rombar; /* add --rombar on|off */
         const char *startup_policy; /* add --startup-policy, for a USB device (NULL: optional) */
         const char *verb; /* the verb being run, for the state records ("vfio-claim enable") */
+        bool config_changed; /* the verb wrote a configuration file, or began to (update_udev_rule()) */
         struct vc_topology *topology; /* read by main() for the verbs that need it (src/main.c) */
         /* Read on first use, once per run. */
         struct vc_critical_set *critical;

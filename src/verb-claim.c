@@ -750,6 +750,7 @@ static void boot_update_entry(struct vc_cli *cli, const struct vc_config_device 
                         printf("edit %s: boot = yes in every section\n", path);
                 return;
         }
+        cli->config_changed = true;
         if ((r = vc_write_file_atomic(path, want, mode)) < 0) {
                 log_error_errno(r, "%s: cannot write it: %m; the group is claimed, boot = no is unchanged", path);
                 return;
@@ -915,6 +916,7 @@ static int enable(struct vc_cli *cli, char **argv) {
                 return EXIT_DONE;
         }
 
+        cli->config_changed = true;
         if (asprintf(&confd, "%s/conf.d", cli->config_dir) < 0)
                 r = -ENOMEM;
         else if ((r = vc_mkdir_p(confd, 0755)) >= 0)
@@ -1231,6 +1233,7 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
                                 printf("edit %s: remove %s\n", e->path, e->what[k]);
                         continue;
                 }
+                cli->config_changed = true;
                 int r = e->remove ? vc_unlink_durable(e->path) : vc_write_file_atomic(e->path, e->text, e->mode);
                 if (r < 0) {
                         log_error_errno(r, "%s: cannot %s: %m", e->path, e->remove ? "remove it" : "write it");
@@ -1448,7 +1451,9 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
  * configuration is read, and the rule written, under the lock (taken again: the verb has let
  * it go), as the udev helper's boot pass does: every change of the configuration is made under
  * the lock and followed by such a write, so the last rule written is the last configuration's,
- * never one read before another run's change and written after its rule. */
+ * never one read before another run's change and written after its rule. A verb that failed
+ * writes it too when it changed the configuration (disable --all: a group done before one that
+ * failed), waiting for the lock as long; one that changed nothing has nothing to write. */
 static int update_udev_rule(struct vc_cli *cli, int ret) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_free_ char *dir = NULL;
@@ -1458,11 +1463,9 @@ static int update_udev_rule(struct vc_cli *cli, int ret) {
         if (cli->dry_run || vc_ctx_path(cli->ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 ||
             !streq(dir, cli->config_dir))
                 return ret;
-        /* A verb that failed may have failed to take the lock: it is not waited for again, and
-         * a lock busy then is no news (what failed was said). */
-        r = vc_state_lock(cli->ctx, ret == EXIT_DONE ? 60000 : 0, &lock);
-        if (r < 0 && ret != EXIT_DONE)
-                return log_debug_errno(r, "udev rule not updated: %m"), ret;
+        if (ret != EXIT_DONE && !cli->config_changed)
+                return ret;
+        r = vc_state_lock(cli->ctx, 60000, &lock);
         if (r < 0) {
                 log_warning("cannot update the udev rule %s: cannot take the lock (%s); udev follows the "
                             "configuration again from the next boot", VC_BOOT_RULES_NAME, strerror(-r));

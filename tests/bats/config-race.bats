@@ -269,3 +269,51 @@ rule_runs_any() {
         assert_equal "$(fk_driver 0000:02:00.0)" "" # unbound before the claim: e1000e is not loaded
         run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
 }
+
+# A verb that failed but changed the configuration (disable --all: the first group's entries
+# dropped, the second group refused) writes the udev rule as one that succeeded does, waiting
+# for the lock when another run holds it then: the rule must not keep a device whose entry is
+# gone. libvirt's test driver reads its node from a FIFO here, which stops the CLI where each
+# group asks libvirt about the VMs' definitions: the lock is taken before the second answer.
+@test "disable --all that fails for a later group: the udev rule follows the entries it dropped, lock busy or not" {
+        fake_root twin-nics
+        conf '# none yet'
+        vc enable --boot 0000:01:00.0
+        vc enable --boot 0000:02:00.0
+        pci_rule_runs 0000:01:00.0
+        pci_rule_runs 0000:02:00.0
+        local T=$BATS_TEST_TMPDIR node=$BATS_TEST_TMPDIR/node.xml i waited=0
+        local vm="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><name>lab</name><memory>1048576</memory><os><type>hvm</type></os><devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></hostdev></devices><test:runstate>5</test:runstate></domain>"
+        mkfifo "$node"
+        # shellcheck disable=SC2086
+        (exec env FAKEKERNEL_HOST=1 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
+                LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$abs_top_builddir/vfio-claim" --connect "test://$node" disable --all \
+                > "$T/out" 2>&1 3>&- < /dev/null) &
+        CLI_PID=$!
+        # group 3: no VM lists it; given back, its entry dropped
+        wait_for "grep -q wait_for_partner /proc/$CLI_PID/wchan 2>/dev/null"
+        echo "<node>${vm/bus='0x02'/bus='0x07'}</node>" > "$node"
+        wait_for "[ ! -e '$CONF/conf.d/0000-01-00.0.conf' ]"
+        # group 5: another run holds the lock now, and VM lab lists the group: refused
+        wait_for "grep -q wait_for_partner /proc/$CLI_PID/wchan 2>/dev/null"
+        lock_hold
+        echo "<node>$vm</node>" > "$node"
+        for i in $(seq 100); do
+                lock_open_by "$CLI_PID" && { waited=1; break; }
+                [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ] && break
+                sleep 0.1
+        done
+        lock_release
+        status=0
+        wait "$CLI_PID" || status=$?
+        cat "$T/out"
+        assert_equal "$status" 4
+        grep -q "IOMMU group 5 is in the definition of VM lab" "$T/out"
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+        [ -e "$CONF/conf.d/0000-02-00.0.conf" ]
+        # the twin's id stays in the rule (the "id =" of group 5's entry): its address does not
+        local rule=$ROOT/run/udev/rules.d/70-vfio-claim.rules
+        run ! grep -q 'KERNEL=="0000:01:00.0"' "$rule"
+        grep -q 'KERNEL=="0000:02:00.0"' "$rule"
+        assert_equal "$waited" 1
+}
