@@ -312,7 +312,10 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 struct vc_op_result *res = &results[i];
                 r = release ? vc_group_release(cli->ctx, groups[i], &opts, res)
                             : vc_group_claim(cli->ctx, groups[i], &opts, res);
-                if (res->plan)
+                /* A group a check refused (exit 4: host-critical, hardware changed, held, in use)
+                 * is not moved, in a dry run as in a real run: its plan, which says how it would
+                 * be, is not shown as if it were what happens (--json keeps it, with the error). */
+                if (res->plan && !(r < 0 && exit_code_for(res) == EXIT_REFUSED))
                         print_plan(cli, res->plan, what);
                 if (res->plan && cli->json) {
                         _cleanup_free_ char *msg = r < 0 ? vc_op_result_message(res) : NULL;

@@ -553,3 +553,25 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         assert_failure 1
         assert_equal "$(echo "$output" | jq -r '.operations[0].error')" "0000:01:00.0: failed to unbind from nouveau: Input/output error"
 }
+
+# A dry run says what the real run does: an "id =" guard that refuses the group refuses the dry
+# run too, with the same message and exit status, and neither shows a plan for a group it does
+# not claim (the plan would say "bind to vfio-pci").
+@test "hardware changed: apply --dry-run refuses as apply does, and changes nothing" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 0000:01:00.0\nid = 10de:2206\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc --dry-run apply
+        assert_failure 4
+        local dry_stderr=$stderr
+        assert_equal "$stderr" "vfio-claim: 0000:01:00.0: hardware changed (expected 10de:2206)"
+        refute_output --partial "bind to vfio-pci"
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$STATE/group-1" ]
+        run --separate-stderr vc apply
+        assert_failure 4
+        assert_equal "$stderr" "$dry_stderr"
+        refute_output --partial "bind to vfio-pci"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+}
