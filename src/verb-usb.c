@@ -253,7 +253,17 @@ int usb_enable(struct vc_cli *cli, const char *text) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
         int r;
-        /* the configuration: loaded by main() (enable NEEDS_CONFIG, src/main.c) */
+        /* The configuration main() loaded (enable NEEDS_CONFIG, src/main.c) is read again under
+         * the lock, and the devices an entry selects are found from it there, as disable does
+         * (usb_disable()): an entry changed or dropped while this run waited is seen as it is
+         * now. Nobody is asked anything here, so all of it is decided under the lock. */
+        bool was_entry = vc_config_find_usb(cli->config, text) != NULL;
+        if (!cli->dry_run &&
+            ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
+                return r;
+        if (was_entry && !vc_config_find_usb(cli->config, text) && !vc_usb_port_is_valid(text))
+                return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
+                       EXIT_FAILED;
         if ((r = usb_resolve(cli, text, &v, &n)) != EXIT_DONE)
                 return r;
         /* Every device is vetted before any is touched: a refusal changes nothing. */
@@ -272,10 +282,6 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                 }
                 if (reason)
                         log_warning("%s: %s; taken anyway (--force)", v[i].port, reason);
-        }
-        if (!cli->dry_run && (r = take_lock(cli, &lock)) != EXIT_DONE) {
-                vc_usb_devs_free(v, n);
-                return r;
         }
         r = EXIT_DONE;
         for (size_t i = 0; i < n && r == EXIT_DONE; i++) {

@@ -317,3 +317,19 @@ rule_runs_any() {
         grep -q 'KERNEL=="0000:02:00.0"' "$rule"
         assert_equal "$waited" 1
 }
+
+# enable of a [usb NAME] takes the devices the entry selects as the configuration read under the
+# lock has it, as disable does (above).
+@test "enable of a USB entry: the entry as it stands under the lock decides which device is taken" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        cli_behind_lock enable serial-a
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K5678'
+        cli_let_go
+        assert_success
+        assert_output "3-1.3:1.0: unbind"
+        [ ! -e "$STATE/usb-3-1.2" ]
+        [ -e "$ROOT/sys/bus/usb/devices/3-1.2:1.0/driver" ]
+        [ -e "$STATE/usb-3-1.3" ]
+        [ ! -e "$ROOT/sys/bus/usb/devices/3-1.3:1.0/driver" ]
+}
