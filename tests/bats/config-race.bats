@@ -283,7 +283,7 @@ rule_runs_any() {
         pci_rule_runs 0000:01:00.0
         pci_rule_runs 0000:02:00.0
         local T=$BATS_TEST_TMPDIR node=$BATS_TEST_TMPDIR/node.xml i waited=0
-        local vm="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><name>lab</name><memory>1048576</memory><os><type>hvm</type></os><devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></hostdev></devices><test:runstate>5</test:runstate></domain>"
+        local vm="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain/test/1.0'><name>lab</name><memory>1048576</memory><os><type>hvm</type></os><devices><hostdev mode='subsystem' type='pci' managed='no'><source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></hostdev></devices><test:runstate>5</test:runstate></domain>"
         mkfifo "$node"
         # shellcheck disable=SC2086
         (exec env FAKEKERNEL_HOST=1 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
@@ -294,7 +294,7 @@ rule_runs_any() {
         wait_for "grep -q wait_for_partner /proc/$CLI_PID/wchan 2>/dev/null"
         echo "<node>${vm/bus='0x02'/bus='0x07'}</node>" > "$node"
         wait_for "[ ! -e '$CONF/conf.d/0000-01-00.0.conf' ]"
-        # group 5: another run holds the lock now, and VM lab lists the group: refused
+        # group 5: another run holds the lock now, and VM lab lists the group (managed='no'): refused
         wait_for "grep -q wait_for_partner /proc/$CLI_PID/wchan 2>/dev/null"
         lock_hold
         echo "<node>$vm</node>" > "$node"
