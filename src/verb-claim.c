@@ -1526,11 +1526,25 @@ static size_t apply_groups(struct vc_cli *cli, const struct vc_topology *t, unsi
         return n;
 }
 
-static int apply_nothing_to_do(struct vc_cli *cli) {
+/* Is a device of @t selected by a boot = yes entry? */
+static bool boot_device_present(struct vc_cli *cli, const struct vc_topology *t) {
+        for (size_t i = 0; i < t->n_groups; i++)
+                for (size_t k = 0; k < vc_group_n_devices(t->groups[i]); k++) {
+                        const struct vc_config_device *cd =
+                                vc_config_match_device(cli->config, vc_group_device(t->groups[i], k));
+                        if (cd && cd->boot)
+                                return true;
+                }
+        return false;
+}
+
+static int apply_nothing_to_do(struct vc_cli *cli, const struct vc_topology *t) {
         if (cli->json)
                 (void) cli_json_operations(cli);
         else if (!vc_config_has_boot_devices(cli->config))
                 printf("nothing to do: no entry of %s says boot = yes\n", cli->config_dir);
+        else if (!boot_device_present(cli, t))
+                printf("nothing to do: no device present is one a boot = yes entry of %s selects\n", cli->config_dir);
         else
                 printf("nothing to do: every group with a boot = yes device is claimed\n");
         return EXIT_DONE;
@@ -1552,7 +1566,7 @@ static int apply(struct vc_cli *cli) {
                 return log_error("out of memory"), EXIT_FAILED;
         n = apply_groups(cli, t, groups);
         if (n == 0)
-                return apply_nothing_to_do(cli);
+                return apply_nothing_to_do(cli, t);
         bool consented;
         r = consent_for_groups(cli, t, groups, n, NULL, false, &consented);
         if (r != EXIT_DONE || cli->dry_run)
@@ -1569,7 +1583,7 @@ static int apply(struct vc_cli *cli) {
                 return r;
         n_now = apply_groups(cli, t, groups_now);
         if (n_now == 0)
-                return apply_nothing_to_do(cli);
+                return apply_nothing_to_do(cli, t);
         /* Consent is checked again under the lock, without asking: for every group when the
          * configuration gave it (consent = yes), else for the groups not shown on the terminal
          * (wanted since); one given on the terminal or with --yes stands for the groups it was

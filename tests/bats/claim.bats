@@ -91,6 +91,17 @@ snapshot() { # drivers and overrides of every device, one line each
         assert_equal "$(fk_writes)" "$before"
 }
 
+@test "apply: a boot = yes entry that selects no device present is said so, not called claimed" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gone]\nmatch = 0000:07:00.0\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        before=$(fk_writes)
+        run vc apply
+        assert_success
+        assert_output "nothing to do: no device present is one a boot = yes entry of ${VC_SYSCONFDIR:-/etc}/vfio-claim selects"
+        assert_equal "$(fk_writes)" "$before"
+}
+
 @test "round trip: release gives GPU and audio back to nouveau and snd_hda_intel, overrides cleared" {
         fake_root gpu-audio
         before=$(snapshot)
