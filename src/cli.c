@@ -8,6 +8,7 @@
 #include "device-arg.h"
 #include "host.h"
 #include "log.h"
+#include "state.h"
 
 /* Read the configuration at most once. An invalid one is never kept: its errors are (printed
  * once and) kept in cli->config_errors, cli->config stays NULL and cli->config_invalid says why,
@@ -41,6 +42,13 @@ int cli_load_config(struct vc_cli *cli) {
                           cli->n_config_errors, cli->n_config_errors == 1 ? "" : "s");
                 return EXIT_CONFIG;
         }
+        return EXIT_DONE;
+}
+
+int cli_take_lock(struct vc_cli *cli, int *ret_fd) {
+        int r = vc_state_lock(cli->ctx, CLI_LOCK_TIMEOUT_MS, ret_fd);
+        if (r < 0)
+                return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR), EXIT_FAILED;
         return EXIT_DONE;
 }
 

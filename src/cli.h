@@ -85,6 +85,11 @@ struct vc_json *cli_json_operations(struct vc_cli *cli);
 int cli_load_config(struct vc_cli *cli);
 /* Forget the configuration and cli_load_config() again: after the verb changed it. */
 int cli_reload_config(struct vc_cli *cli);
+
+/* Wait for vfio-claim's lock (lib/state.h), at most CLI_LOCK_TIMEOUT_MS: EXIT_DONE with its fd in
+ * *ret_fd, or EXIT_FAILED with the reason said. */
+#define CLI_LOCK_TIMEOUT_MS 60000
+int cli_take_lock(struct vc_cli *cli, int *ret_fd);
 /* For verbs that only read (list, show, status, doctor): an invalid configuration is reported
  * (every error on stderr, kept in cli->config_errors) and the verb goes on without it
  * (cli->config NULL). EXIT_CONFIG only when the directory cannot be read at all. */

@@ -218,13 +218,6 @@ static void warn_not_restored(unsigned group, const struct vc_op_result *res) {
 }
 
 /* Take the lock into *ret_fd: EXIT_DONE, or EXIT_FAILED with the error logged. */
-static int take_lock(struct vc_cli *cli, int *ret_fd) {
-        int r = vc_state_lock(cli->ctx, 60000, ret_fd);
-        if (r < 0)
-                return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR), EXIT_FAILED;
-        return EXIT_DONE;
-}
-
 /* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
  * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
  * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
@@ -234,7 +227,7 @@ static int take_lock(struct vc_cli *cli, int *ret_fd) {
  * the configuration after the move does it under the same hold, so that a udev event, which
  * reads the configuration under the lock (udev/vfio-claim-udev.c), sees it before the move or
  * after the edit, never a group given back with its entry still there. A caller that read the
- * configuration under the lock (take_lock()) passes it in *io_lock: it is not taken again, and
+ * configuration under the lock (cli_take_lock()) passes it in *io_lock: it is not taken again, and
  * stays the caller's whatever the outcome. */
 #define EXIT_RETRY (-1)
 #define OWNER_CHECK_ATTEMPTS 3
@@ -248,7 +241,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
         if (!results)
                 return log_error("out of memory"), EXIT_FAILED;
         if (!cli->dry_run && !(io_lock && *io_lock >= 0)) {
-                r = take_lock(cli, &lock);
+                r = cli_take_lock(cli, &lock);
                 if (r != EXIT_DONE) {
                         free(results);
                         return r;
@@ -872,7 +865,7 @@ static int enable(struct vc_cli *cli, char **argv) {
                  * the plan made again from it, so that an entry or a file another run wrote while
                  * this one waited (enable, disable) is seen, never written over. */
                 bool still;
-                if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE) {
+                if ((r = cli_take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE) {
                         enable_plan_done(&p);
                         r = enable_plan(cli, t, &arg, named, consented, &p);
                         /* the old configuration is gone: the entry the argument named is the new one's */
@@ -1346,7 +1339,7 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                         edits = NULL;
                         n_edits = 0;
                         now = vc_topology_free(now);
-                        if ((r = take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE &&
+                        if ((r = cli_take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE &&
                             (r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) == EXIT_DONE)
                                 r = plan_config_edits(cli, now, arg.groups, arg.n_groups, &edits, &n_edits,
                                                       &boot_dropped);
@@ -1468,7 +1461,7 @@ static int update_udev_rule(struct vc_cli *cli, int ret) {
                 return ret;
         if (ret != EXIT_DONE && !cli->config_changed)
                 return ret;
-        r = vc_state_lock(cli->ctx, 60000, &lock);
+        r = vc_state_lock(cli->ctx, CLI_LOCK_TIMEOUT_MS, &lock);
         if (r < 0) {
                 log_warning("cannot update the udev rule %s: cannot take the lock (%s); udev follows the "
                             "configuration again from the next boot", VC_BOOT_RULES_NAME, strerror(-r));
@@ -1579,7 +1572,7 @@ static int apply(struct vc_cli *cli) {
          * devices are not read again: the engine reads each group it moves under the lock, and
          * a read of every device's driver_override could wait there for a device lock that a
          * task stuck in the kernel holds (docs/DESIGN.md, "The lock"). */
-        if ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE)
+        if ((r = cli_take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE)
                 return r;
         n_now = apply_groups(cli, t, groups_now);
         if (n_now == 0)

@@ -241,13 +241,6 @@ int usb_show(struct vc_cli *cli, const char *text) {
 
 /* ------------------------------------------------------------------ enable, disable */
 
-static int take_lock(struct vc_cli *cli, int *ret_fd) {
-        int r = vc_state_lock(cli->ctx, 60000, ret_fd);
-        if (r < 0)
-                return log_error_errno(r, "cannot take the lock in %s/vfio-claim: %m", RUNSTATEDIR), EXIT_FAILED;
-        return EXIT_DONE;
-}
-
 int usb_enable(struct vc_cli *cli, const char *text) {
         _cleanup_close_ int lock = -1;
         struct vc_usb_dev *v = NULL;
@@ -259,7 +252,7 @@ int usb_enable(struct vc_cli *cli, const char *text) {
          * now. Nobody is asked anything here, so all of it is decided under the lock. */
         bool was_entry = vc_config_find_usb(cli->config, text) != NULL;
         if (!cli->dry_run &&
-            ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
+            ((r = cli_take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
                 return r;
         if (was_entry && !vc_config_find_usb(cli->config, text) && !vc_usb_port_is_valid(text))
                 return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
@@ -328,7 +321,7 @@ int usb_disable(struct vc_cli *cli, const char *text) {
         _cleanup_strv_free_ char **names = NULL;
         bool was_entry = vc_config_find_usb(cli->config, text) != NULL;
         if (!cli->dry_run &&
-            ((r = take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
+            ((r = cli_take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
                 return r;
         u = vc_config_find_usb(cli->config, text);
         if (was_entry && !u && !vc_usb_port_is_valid(text))
