@@ -217,7 +217,6 @@ static void warn_not_restored(unsigned group, const struct vc_op_result *res) {
                 log_warning("IOMMU group %u was given back, but %s", group, res->not_restored[k]);
 }
 
-/* Take the lock into *ret_fd: EXIT_DONE, or EXIT_FAILED with the error logged. */
 /* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
  * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
  * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the

@@ -42,6 +42,7 @@ static enum mode arg_mode = MODE_EVENT;
 static bool arg_kmsg;
 static uint64_t start_us; /* when the boot pass (--all) began, for the time it reports */
 static const char *arg_config_dir;
+static bool in_initrd; /* vc_boot_in_initrd(), read once in main() */
 
 static void help(void) {
         printf("Usage: vfio-claim-udev [--config DIR]            (from udev: one PCI add event)\n"
@@ -94,11 +95,11 @@ static int parse_argv(int argc, char **argv) {
         return 0;
 }
 
-static void log_setup(struct vc_ctx *ctx) {
+static void log_setup(void) {
         const char *e = secure_getenv("VFIO_CLAIM_LOG");
         if (arg_mode == MODE_HAS_BOOT || streq_ptr(e, "stderr"))
                 vc_log_open(VC_LOG_STDERR, "vfio-claim-udev");
-        else if (arg_kmsg || streq_ptr(e, "kmsg") || vc_boot_in_initrd(ctx))
+        else if (arg_kmsg || streq_ptr(e, "kmsg") || in_initrd)
                 vc_log_open(VC_LOG_KMSG, "vfio-claim"); /* no syslog daemon in an initramfs */
         else
                 vc_log_open(VC_LOG_SYSLOG, "vfio-claim-udev");
@@ -371,7 +372,7 @@ static int run_event(struct vc_ctx *ctx) {
         const struct vc_boot_target *me = vc_boot_target_find(t, n, &addr);
         if (me)
                 log_target_problem(me, LOG_WARNING);
-        const char *by = vc_boot_in_initrd(ctx) ? VC_BOOT_BY_EVENT_INITRD : VC_BOOT_BY_EVENT;
+        const char *by = in_initrd ? VC_BOOT_BY_EVENT_INITRD : VC_BOOT_BY_EVENT;
 
         /* Every run: a sibling's override before this event's own module load (lib/boot.h). */
         _cleanup_free_ struct vc_boot_write *w = NULL;
@@ -463,7 +464,7 @@ static int run_all(struct vc_ctx *ctx) {
                 log_target_problem(&t[i], LOG_WARNING);
 
         /* First every override, then the claims: nothing may load a host module in between. */
-        const char *by = vc_boot_in_initrd(ctx) ? VC_BOOT_BY_PASS_INITRD : VC_BOOT_BY_PASS;
+        const char *by = in_initrd ? VC_BOOT_BY_PASS_INITRD : VC_BOOT_BY_PASS;
         _cleanup_free_ struct vc_boot_write *w = NULL;
         size_t n_w = 0;
         (void) overrides(ctx, cfg, t, n, by, &lock_fd, &w, &n_w);
@@ -488,7 +489,7 @@ static int run_all(struct vc_ctx *ctx) {
                 n_group++;
                 n_failed += c < 0;
         }
-        if (!vc_boot_in_initrd(ctx))
+        if (!in_initrd)
                 give_back_stale(ctx, t, n, by);
         usb_all(ctx, cfg, &lock_fd);
         /* One line that says what the pass cost, from its start: in the initramfs it
@@ -530,7 +531,8 @@ int main(int argc, char **argv) {
                 log_error_errno(r, "VFIO_CLAIM_SYSROOT=%s: %m", strna(root));
                 return arg_mode == MODE_HAS_BOOT ? 2 : 0;
         }
-        log_setup(ctx);
+        in_initrd = vc_boot_in_initrd(ctx);
+        log_setup();
 
         switch (arg_mode) {
         case MODE_HAS_BOOT:
