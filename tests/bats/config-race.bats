@@ -298,7 +298,7 @@ rule_runs_any() {
         wait_for "grep -q wait_for_partner /proc/$CLI_PID/wchan 2>/dev/null"
         lock_hold
         echo "<node>$vm</node>" > "$node"
-        for i in $(seq 100); do
+        for i in $(seq 1200); do
                 lock_open_by "$CLI_PID" && { waited=1; break; }
                 [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ] && break
                 sleep 0.1
