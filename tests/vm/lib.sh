@@ -99,7 +99,10 @@ VC_TOPOLOGY=(
 # a line within VC_LAB_USERSPACE_BOUND seconds (default 400; a normal boot takes 5 to 30 s of
 # guest time, a TCG guest on a loaded host several times that), QEMU is stopped, LAB_STALLED
 # is set to 1 and 124 returned: nothing of vfio-claim has run then, and the caller may boot
-# again.
+# again. A QEMU that exits before such a line (the guest's kernel panicked on its way: with the
+# host at a load average of 24, "timer doesn't work through Interrupt-remapped IO-APIC" at 0.05 s
+# of guest time, the emulated timer's first ticks late; panic=-1 and -no-reboot end QEMU) sets
+# LAB_STALLED to 1 too, with QEMU's own exit status.
 LAB_STALLED=0
 lab_qemu_watched() {
         local serial=$1 pattern=$2 secs=$3 log=$4 bound=${VC_LAB_USERSPACE_BOUND:-400} off=0 t=0 pid rc=0
@@ -121,6 +124,7 @@ lab_qemu_watched() {
                 t=$((t + 2))
         done
         wait "$pid" || rc=$?
+        grep -Eq "$pattern" < <(tail -c +"$((off + 1))" "$serial" 2>/dev/null) || LAB_STALLED=1
         return "$rc"
 }
 
@@ -143,11 +147,15 @@ lab_qemu_boot() {
                 kept=$serial.stalled
                 mv "$serial" "$kept" 2>/dev/null || true
         fi
-        msg "the guest's kernel reached no userspace in ${VC_LAB_USERSPACE_BOUND:-400} s (its console: $kept); booting it again, once"
+        if ((rc == 124)); then
+                msg "the guest's kernel reached no userspace in ${VC_LAB_USERSPACE_BOUND:-400} s (its console: $kept); booting it again, once"
+        else
+                msg "QEMU ended (exit $rc) before the guest's kernel reached userspace (its console: $kept); booting it again, once"
+        fi
         [[ -z ${LAB_BEFORE_RETRY:-} ]] || "$LAB_BEFORE_RETRY"
         rc=0
         lab_qemu_watched "$serial" "$LAB_USERSPACE_LINES" "${@:2}" || rc=$?
-        ((LAB_STALLED)) && msg "again no userspace in ${VC_LAB_USERSPACE_BOUND:-400} s (console: $serial)"
+        ((LAB_STALLED)) && msg "again no userspace (console: $serial)"
         return "$rc"
 }
 
