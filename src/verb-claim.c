@@ -815,6 +815,18 @@ static int enable_plan(struct vc_cli *cli, const struct vc_topology *t, const st
         return EXIT_DONE;
 }
 
+/* The device the DEVICE argument names in @t: its address, or the first endpoint of its first
+ * group (a name, group:N). NULL: the group has no endpoint. */
+static const struct vc_pci_dev *named_device(const struct vc_topology *t, const struct device_arg *arg) {
+        const struct vc_group *g0 = find_group(t, arg->groups[0]);
+        for (size_t k = 0; g0 && k < vc_group_n_devices(g0); k++) {
+                const struct vc_pci_dev *d = vc_group_device(g0, k);
+                if (arg->has_addr ? vc_pci_addr_equal(vc_pci_dev_addr(d), &arg->addr) : !vc_pci_dev_is_bridge(d))
+                        return d;
+        }
+        return NULL;
+}
+
 static int enable(struct vc_cli *cli, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_(vc_config_freep) struct vc_config *check = NULL;
@@ -832,13 +844,7 @@ static int enable(struct vc_cli *cli, char **argv) {
         if (r != EXIT_DONE)
                 return r;
 
-        const struct vc_group *g0 = find_group(t, arg.groups[0]);
-        const struct vc_pci_dev *named = NULL;
-        for (size_t k = 0; g0 && k < vc_group_n_devices(g0) && !named; k++) {
-                const struct vc_pci_dev *d = vc_group_device(g0, k);
-                if (arg.has_addr ? vc_pci_addr_equal(vc_pci_dev_addr(d), &arg.addr) : !vc_pci_dev_is_bridge(d))
-                        named = d;
-        }
+        const struct vc_pci_dev *named = named_device(t, &arg);
         if (!named) {
                 device_arg_done(&arg);
                 return log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]), EXIT_FAILED;
