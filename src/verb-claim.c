@@ -827,6 +827,57 @@ static const struct vc_pci_dev *named_device(const struct vc_topology *t, const 
         return NULL;
 }
 
+static bool same_group_set(const struct device_arg *a, const struct device_arg *b) {
+        if (a->n_groups != b->n_groups)
+                return false;
+        for (size_t i = 0; i < a->n_groups; i++) {
+                bool found = false;
+                for (size_t k = 0; k < b->n_groups && !found; k++)
+                        found = a->groups[i] == b->groups[k];
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+/* enable NAME, under the lock, with the configuration read there: the groups the entry selects
+ * were found from the configuration and the devices read before the lock, and another run or
+ * the admin may have changed its match = meanwhile. They are found again, from the devices read
+ * under the lock (without their overrides, as disable reads them: give_back()), into *io_t,
+ * *io_arg and *io_named; *ret_moved says they are other groups than before. An entry gone, or
+ * one that selects no device present now, is an error that changes nothing. An address or
+ * group:N is left as it is: no entry decides which group it names. */
+static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, struct device_arg *io_arg,
+                                const struct vc_pci_dev **io_named, bool *ret_moved) {
+        _cleanup_(vc_topology_freep) struct vc_topology *now = NULL;
+        struct device_arg a = {};
+        const char *text = io_arg->text;
+        int r;
+
+        *ret_moved = false;
+        if (io_arg->has_addr || !io_arg->config_device)
+                return EXIT_DONE;
+        if (!vc_config_find_device(cli->config, text))
+                return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
+                       EXIT_FAILED;
+        if ((r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) != EXIT_DONE ||
+            (r = cli_resolve_device(cli, now, text, &a)) != EXIT_DONE)
+                return r;
+        const struct vc_pci_dev *named = named_device(now, &a);
+        if (!named) {
+                log_error("%s: IOMMU group %u has no endpoint", text, a.groups[0]);
+                device_arg_done(&a);
+                return EXIT_FAILED;
+        }
+        *ret_moved = !same_group_set(io_arg, &a);
+        device_arg_done(io_arg);
+        *io_arg = a;
+        vc_topology_free(*io_t);
+        *io_t = TAKE_PTR(now);
+        *io_named = named;
+        return EXIT_DONE;
+}
+
 static int enable(struct vc_cli *cli, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_(vc_config_freep) struct vc_config *check = NULL;
@@ -868,9 +919,14 @@ static int enable(struct vc_cli *cli, char **argv) {
                 /* The plan above was made from the configuration read before the lock, and the
                  * consent asked without it: the configuration is read again under the lock, and
                  * the plan made again from it, so that an entry or a file another run wrote while
-                 * this one waited (enable, disable) is seen, never written over. */
-                bool still;
-                if ((r = cli_take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE) {
+                 * this one waited (enable, disable) is seen, never written over. The groups a
+                 * NAME's entry selects are found again from it, too (enable_resolve_again()). */
+                bool still, moved = false;
+                if ((r = cli_take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE &&
+                    (r = enable_resolve_again(cli, &t, &arg, &named, &moved)) == EXIT_DONE) {
+                        /* other groups than the ones asked about: their consent is asked again */
+                        if (moved)
+                                consented = false;
                         enable_plan_done(&p);
                         r = enable_plan(cli, t, &arg, named, consented, &p);
                         /* the old configuration is gone: the entry the argument named is the new one's */

@@ -333,3 +333,49 @@ rule_runs_any() {
         [ -e "$STATE/usb-3-1.3" ]
         [ ! -e "$ROOT/sys/bus/usb/devices/3-1.3:1.0/driver" ]
 }
+
+# enable of a [device NAME] claims the groups the entry selects as the configuration read under
+# the lock has it, as enable of a [usb NAME] does (above): an entry whose match = another run or
+# the admin changed while enable waited claims the device it names now, and the one it named
+# before stays with the host.
+@test "enable of a device entry: the entry as it stands under the lock decides which group is claimed" {
+        fake_root two-big-gpus
+        conf $'[device gpu]\nmatch = 0000:01:00.0'
+        cli_behind_lock enable gpu
+        conf $'[device gpu]\nmatch = 0000:02:00.0'
+        cli_let_go
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0) $(fk_driver 0000:02:00.1)" "vfio-pci vfio-pci"
+        [ -e "$ROOT/dev/vfio/2" ]
+        grep -qx 'state claimed' "$STATE/group-2"
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+        assert_equal "$(fk_override 0000:01:00.0)$(fk_override 0000:01:00.1)" ""
+        [ ! -e "$ROOT/dev/vfio/1" ]
+        assert_equal "$(record 1)" ""
+}
+
+@test "enable of a device entry dropped while enable waited for the lock: nothing is claimed" {
+        fake_root two-big-gpus
+        conf $'[device gpu]\nmatch = 0000:01:00.0'
+        cli_behind_lock enable gpu
+        conf '# none'
+        cli_let_go
+        assert_failure 1
+        assert_output "vfio-claim: gpu: no longer configured in ${CONF#"$ROOT"}; nothing was changed"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(record 1)" ""
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+}
+
+@test "enable of a device entry that selects no device present once enable holds the lock: nothing is claimed" {
+        fake_root two-big-gpus
+        conf $'[device gpu]\nmatch = 0000:01:00.0'
+        cli_behind_lock enable gpu
+        conf $'[device gpu]\nmatch = 0000:09:00.0'
+        cli_let_go
+        assert_failure 1
+        assert_output "vfio-claim: gpu: configured in vfio-claim.conf:1, but no device present matches it"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(record 1)" ""
+        [ ! -e "$CONF/conf.d" ]
+}
