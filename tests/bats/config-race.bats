@@ -379,3 +379,22 @@ rule_runs_any() {
         assert_equal "$(record 1)" ""
         [ ! -e "$CONF/conf.d" ]
 }
+
+# ... and the consent asked before the lock was for the groups the entry selected then: a group it
+# selects now that holds another slot's device (consent.bats) needs a consent of its own, and
+# nobody is asked under the lock: refused (exit 4), nothing changed.
+@test "enable of a device entry that selects, under the lock, a group that needs consent: refused" {
+        fake_root two-big-gpus
+        # the second GPU's audio function in a slot of its own: its group moves only with consent
+        sed 's/0000:02:00\.1/0000:02:01.0/' "$abs_top_srcdir/tests/fixtures/two-big-gpus.topo" > "$BATS_TEST_TMPDIR/apart.topo"
+        rm -rf "$ROOT" && "$FK_MKTREE" "$BATS_TEST_TMPDIR/apart.topo" "$ROOT"
+        conf $'[device gpu]\nmatch = 0000:01:00.0'
+        cli_behind_lock enable gpu
+        conf $'[device gpu]\nmatch = 0000:02:00.0'
+        cli_let_go
+        assert_equal "$status" 4
+        assert_output --partial "refused: the configuration read under the lock gives no consent = yes for it"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(record 1)$(record 2)" ""
+        [ ! -e "$CONF/conf.d" ]
+}
