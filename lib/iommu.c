@@ -46,8 +46,11 @@ const char *vc_read_failure_prefix(const struct vc_read_failure *f, char buf[sta
         return buf;
 }
 
-/* The group's members, each read by path (vc_topology_read() reads every group at once). */
-static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure) {
+/* The group's members, each read by path (vc_topology_read() reads every group at once); with
+ * @flags (VC_PCI_READ_*), through a reader made with them. */
+static int group_read(struct vc_ctx *ctx, unsigned number, unsigned flags, struct vc_group **ret,
+                      struct vc_read_failure *failure) {
+        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *dir = NULL;
         int r;
@@ -57,6 +60,8 @@ static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret
                 return r;
         r = vc_dir_list(dir, &names);
         if (r < 0)
+                return r;
+        if (flags != 0 && (r = vc_pci_reader_new(ctx, flags, &rd)) < 0)
                 return r;
 
         _cleanup_(vc_group_freep) struct vc_group *g = calloc(1, sizeof *g);
@@ -74,7 +79,7 @@ static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret
                 struct vc_pci_addr a;
                 if (vc_pci_addr_parse(*i, &a) < 0)
                         continue; /* not a PCI device: other buses can share groups; never ours */
-                r = vc_pci_dev_read(ctx, &a, &g->devices[g->n_devices]);
+                r = vc_pci_dev_read_with(ctx, rd, &a, &g->devices[g->n_devices]);
                 if (r == -ENODEV)
                         continue;
                 if (r < 0)
@@ -87,9 +92,14 @@ static int group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret
 }
 
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure) {
+        return vc_group_read_full(ctx, number, 0, ret, failure);
+}
+
+int vc_group_read_full(struct vc_ctx *ctx, unsigned number, unsigned flags, struct vc_group **ret,
+                       struct vc_read_failure *failure) {
         if (failure)
                 *failure = (struct vc_read_failure){};
-        return group_read(ctx, number, ret, failure);
+        return group_read(ctx, number, flags, ret, failure);
 }
 
 struct vc_group *vc_group_free(struct vc_group *g) {
@@ -328,7 +338,7 @@ int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topolo
                 *failure = (struct vc_read_failure){};
         if (!t || !(t->groups = calloc(2, sizeof *t->groups)))
                 return -ENOMEM;
-        r = group_read(ctx, number, &t->groups[0], failure);
+        r = group_read(ctx, number, 0, &t->groups[0], failure);
         if (r < 0)
                 return r;
         t->n_groups = 1;

@@ -25,6 +25,9 @@ const char *vc_read_failure_prefix(const struct vc_read_failure *f, char buf[sta
 /* Read group @number and its members (sorted by address). -ENOENT when there is no such group.
  * @failure (may be NULL): above. */
 int vc_group_read(struct vc_ctx *ctx, unsigned number, struct vc_group **ret, struct vc_read_failure *failure);
+/* The same, @flags VC_PCI_READ_* (lib/pci.h) for the members' reads. */
+int vc_group_read_full(struct vc_ctx *ctx, unsigned number, unsigned flags, struct vc_group **ret,
+                       struct vc_read_failure *failure);
 struct vc_group *vc_group_free(struct vc_group *g);
 DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_group *, vc_group_free);
 

@@ -39,6 +39,7 @@ struct vc_pci_dev {
         bool has_parent;
         struct vc_pci_addr parent;
         bool write_pending;
+        bool lock_free; /* nothing that takes the device lock read: write_pending, or VC_PCI_READ_NO_DEVICE_LOCK */
 };
 
 /* Parse exactly @n hex digits. */
@@ -407,6 +408,7 @@ struct vc_pci_reader {
         size_t root_len;
         bool no_marks;   /* no device was marked stuck when the reader was made (lib/stuck.h) */
         bool override_on_demand; /* VC_PCI_READ_OVERRIDE_ON_DEMAND */
+        bool no_device_lock;     /* VC_PCI_READ_NO_DEVICE_LOCK */
         struct fd_batch closes; /* descriptors of devices read, to be closed (dev_dir_close()) */
         int bus_fd;      /* the directory holding the devices of bus @bus_key, O_PATH; -1: none yet */
         uint32_t bus_key; /* domain << 8 | bus */
@@ -498,6 +500,7 @@ int vc_pci_reader_new(struct vc_ctx *ctx, unsigned flags, struct vc_pci_reader *
                 return -ENOMEM;
         rd->ctx = ctx;
         rd->override_on_demand = flags & VC_PCI_READ_OVERRIDE_ON_DEMAND;
+        rd->no_device_lock = flags & VC_PCI_READ_NO_DEVICE_LOCK;
         rd->devices_fd = rd->root_fd = rd->bus_fd = -1;
         int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &rd->devices, NULL);
         if (r < 0)
@@ -611,9 +614,10 @@ static const char *pci_dev_resolved(const struct vc_pci_dev *cd) {
 }
 
 /* The ids, the class and the modalias in one read of uevent where it has them, else one
- * attribute each (uevent may take the device lock: not read with a write pending). */
+ * attribute each (uevent may take the device lock: not read with a write pending, nor when
+ * nothing that takes it may be read). */
 static int pci_dev_read_ids(struct dev_dir *dir, struct vc_pci_dev *d) {
-        if (!d->write_pending && read_uevent(dir, d) >= 0)
+        if (!d->lock_free && read_uevent(dir, d) >= 0)
                 return 0;
         if (read_attr_u16(dir, "vendor", &d->vendor) < 0 || read_attr_u16(dir, "device", &d->device) < 0)
                 return -EBADMSG;
@@ -655,8 +659,8 @@ static void pci_dev_read_header_type(struct dev_dir *dir, struct vc_pci_dev *d) 
                 d->is_bridge = (d->class_code >> 8) == 0x0604 || (d->class_code >> 8) == 0x0607;
 }
 
-/* The bound driver and its module, and driver_override (not read with a write pending: it
- * takes the device lock). */
+/* The bound driver and its module, and driver_override (not read with a write pending, nor
+ * with VC_PCI_READ_NO_DEVICE_LOCK: it takes the device lock). */
 static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, struct vc_pci_dev *d) {
         char buf[4097];
         int r = d->driver ? 0 : read_attr_link_name(dir, "driver", &d->driver); /* or from uevent */
@@ -667,7 +671,7 @@ static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, st
                 if (r < 0)
                         return r;
         }
-        if (d->write_pending)
+        if (d->lock_free)
                 return 0;
         if (rd && rd->override_on_demand) {
                 d->override_late = true;
@@ -773,7 +777,7 @@ static void pci_dev_read_sriov(struct dev_dir *dir, struct vc_pci_dev *d) {
         if (!d->has_physfn && at_read_u64(dir, "sriov_totalvfs", &v) >= 0) {
                 if (v < 65536)
                         d->total_vfs = (unsigned) v;
-                if (!d->write_pending && at_read_u64(dir, "sriov_numvfs", &v) >= 0 && v < 65536)
+                if (!d->lock_free && at_read_u64(dir, "sriov_numvfs", &v) >= 0 && v < 65536)
                         d->num_vfs = (unsigned) v;
         }
 }
@@ -829,9 +833,11 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
                 return -ENODEV;
 
         /* driver_override and sriov_numvfs take the device lock, and so may uevent: not read
-         * while a write an earlier operation gave up on may still hold it (lib/stuck.h) */
-        d->write_pending = !(rd && rd->no_marks) &&
+         * while a write an earlier operation gave up on may still hold it (lib/stuck.h), nor at
+         * all through a reader with VC_PCI_READ_NO_DEVICE_LOCK (then nothing is waited for) */
+        d->write_pending = !(rd && (rd->no_marks || rd->no_device_lock)) &&
                            vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
+        d->lock_free = d->write_pending || (rd && rd->no_device_lock);
 
         if ((r = pci_dev_read_ids(&dir, d)) < 0)
                 return r;

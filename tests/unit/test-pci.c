@@ -412,6 +412,44 @@ TEST(override_on_demand_read_when_asked) {
         ASSERT_NULL(vc_pci_dev_driver_override(topology_dev(now, "0000:00:03.0")));
 }
 
+TEST(group_read_without_device_lock) {
+        /* With VC_PCI_READ_NO_DEVICE_LOCK (the generated udev rule, written under the lock: lib/boot.h)
+         * nothing that takes the device lock is read: the override reads as absent and
+         * sriov_numvfs as 0, on demand too; the addresses, ids, bridges and group are read as
+         * always. */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_group_freep) struct vc_group *bare = NULL, *full = NULL;
+
+        tree_pci_dev(root, "0000:00:01.0", "0x060400\n", 1, 7);
+        tree_pci_dev(root, "0000:00:01.0/0000:01:00.0", "0x020000\n", 0, 7);
+        tree_link(root, "sys/kernel/iommu_groups/7/devices/0000:00:01.0", "../../../../devices/pci0000:00/0000:00:01.0");
+        tree_link(root, "sys/kernel/iommu_groups/7/devices/0000:01:00.0",
+                  "../../../../devices/pci0000:00/0000:00:01.0/0000:01:00.0");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/driver_override", "vfio-pci\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/sriov_totalvfs", "8\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/sriov_numvfs", "2\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_group_read_full(ctx, 7, VC_PCI_READ_NO_DEVICE_LOCK, &bare, NULL));
+        ASSERT_OK(vc_group_read(ctx, 7, &full, NULL));
+        ASSERT_EQ(vc_group_n_devices(bare), 2);
+        const struct vc_pci_dev *bridge = vc_group_device(bare, 0), *nic = vc_group_device(bare, 1);
+        ASSERT_STREQ(vc_pci_dev_name(bridge), "0000:00:01.0");
+        ASSERT_TRUE(vc_pci_dev_is_bridge(bridge));
+        ASSERT_STREQ(vc_pci_dev_name(nic), "0000:01:00.0");
+        ASSERT_FALSE(vc_pci_dev_is_bridge(nic));
+        ASSERT_EQ(vc_pci_dev_vendor(nic), 0x8086);
+        ASSERT_EQ(vc_pci_dev_device(nic), 0x1572);
+        ASSERT_EQ(vc_pci_dev_iommu_group(nic), 7);
+        ASSERT_NULL(vc_pci_dev_driver_override(nic));
+        ASSERT_EQ(vc_pci_dev_num_vfs(nic), 0);
+        ASSERT_EQ(vc_pci_dev_total_vfs(nic), 8);
+        ASSERT_FALSE(vc_pci_dev_write_pending(nic));
+        /* without the flag, both are read */
+        ASSERT_STREQ(vc_pci_dev_driver_override(vc_group_device(full, 1)), "vfio-pci");
+        ASSERT_EQ(vc_pci_dev_num_vfs(vc_group_device(full, 1)), 2);
+}
+
 TEST(late_reads_stay_inside_the_root) {
         /* --sysroot is a boundary (lib/root.h): the attributes a device's read leaves for later
          * (numa_node and reset_method, and driver_override with VC_PCI_READ_OVERRIDE_ON_DEMAND)
