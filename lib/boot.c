@@ -882,7 +882,9 @@ static int rule_add_id(struct rule_set *s, uint16_t vendor, uint16_t device, con
         return rule_add(s, &l);
 }
 
-/* What the rule must match: see vc_boot_rules_format() in boot.h. */
+/* What the rule must match: see vc_boot_rules_format() in boot.h. Called under the lock: the
+ * groups' members are read without anything that takes a device's lock (their driver_override,
+ * sriov_numvfs, uevent), which a probe stuck in a driver holds; the rule needs none of it. */
 static int rule_collect(struct vc_ctx *ctx, const struct vc_config *cfg, struct rule_set *s) {
         _cleanup_free_ struct vc_boot_target *t = NULL;
         size_t n = 0;
@@ -912,7 +914,8 @@ static int rule_collect(struct vc_ctx *ctx, const struct vc_config *cfg, struct 
                 return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-                if (t[i].group < 0 || vc_group_read(ctx, (unsigned) t[i].group, &g, NULL) < 0)
+                if (t[i].group < 0 ||
+                    vc_group_read_full(ctx, (unsigned) t[i].group, VC_PCI_READ_NO_DEVICE_LOCK, &g, NULL) < 0)
                         continue; /* the helper warns at the device's own event */
                 for (size_t k = 0; k < vc_group_n_devices(g); k++) {
                         const struct vc_pci_dev *d = vc_group_device(g, k);

@@ -185,7 +185,13 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
  * (systemd/vfio-claim-usb-reattach@.service.in), which attaches it to its running VM again.
  * Neither the udev helper nor the libvirt hook talks to libvirt.
  * The helper reads the configuration again on every run, so a rule older than the configuration
- * costs a process start and never claims a device the configuration no longer names. */
+ * costs a process start and never claims a device the configuration no longer names.
+ * What the rule says depends on the configuration, the USB records of the state directory and,
+ * of the PCI bus, only which devices exist, their addresses, ids, IOMMU groups and whether each
+ * is a bridge: never on a device's driver or driver_override. The CLI and the boot pass write
+ * it under the lock, so those are read without anything that takes a device's lock
+ * (VC_PCI_READ_NO_DEVICE_LOCK, lib/pci.h: not driver_override, sriov_numvfs or uevent), which
+ * the kernel holds for as long as a driver's probe of the device is stuck. */
 #define VC_BOOT_RULES_NAME "70-vfio-claim.rules"
 #define VC_USB_REATTACH_UNIT "vfio-claim-usb-reattach@%k.service"
 

@@ -123,6 +123,48 @@ rule_runs_any() {
         grep -q 'RUN' "$ROOT/run/udev/rules.d/70-vfio-claim.rules"
 }
 
+# The udev rule is written under the lock (above) from the configuration and the bus's addresses,
+# ids and IOMMU groups (lib/boot.h): no device's driver_override, whose read waits for the
+# device lock. A member of a boot group whose device lock a task stuck in the kernel holds (a
+# driver's probe that does not return: modelled by holding the fake kernel's lock of it) must
+# not keep the verb under the lock while it writes the rule: another run gets the lock, and the
+# rule still names the member.
+@test "enable: a boot group's device stuck in the kernel does not hold it under the lock while the udev rule is written" {
+        fake_root twin-nics
+        conf $'[device display]\nmatch = 0000:00:05.0\nboot = yes'
+        local T=$BATS_TEST_TMPDIR i ended=0 got=0
+        # vfio-pci loaded first: the fake kernel's load of it reads every device's override
+        vc enable 0000:01:00.0
+        vc disable 0000:01:00.0
+        cli_behind_lock enable 0000:02:00.0
+        mkdir -p "$ROOT/.fakekernel/devlock"
+        flock -x "$ROOT/.fakekernel/devlock/0000:00:05.1" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
+        local dev=$!
+        wait_for "[ -e '$T/devheld' ]"
+        lock_release
+        for i in $(seq 150); do
+                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
+                        ended=1
+                        break
+                fi
+                sleep 0.1
+        done
+        # the device is still stuck: another run (status, the hook) waits for the lock no longer
+        flock -w 5 "$STATE/lock" true 3>&- && got=1
+        touch "$T/devgo"
+        wait "$dev"
+        status=0
+        wait "$CLI_PID" || status=$?
+        cat "$T/out"
+        echo "enable ended: $ended; lock taken by another run: $got"
+        [ "$ended" = 1 ]
+        [ "$got" = 1 ]
+        assert_equal "$status" 0
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        pci_rule_runs 0000:00:05.0
+        pci_rule_runs 0000:00:05.1
+}
+
 # Under the lock apply decides again (from the configuration; it reads no device there); a device
 # it does not move whose device lock a task stuck in the kernel holds (a driver's remove() that does not return: modelled by holding
 # the fake kernel's lock of it) must not keep it there, holding the lock, for ever: its
