@@ -123,6 +123,19 @@ rule_runs_any() {
         grep -q 'RUN' "$ROOT/run/udev/rules.d/70-vfio-claim.rules"
 }
 
+# cli_ends: 0 once the CLI cli_behind_lock started has ended (a zombie counts), 1 if it has not
+# within 120 s. The loop ends at the first sign, so the bound only matters when it never ends.
+cli_ends() {
+        local i
+        for i in $(seq 1200); do
+                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
+                        return 0
+                fi
+                sleep 0.1
+        done
+        return 1
+}
+
 # The udev rule is written under the lock (above) from the configuration and the bus's addresses,
 # ids and IOMMU groups (lib/boot.h): no device's driver_override, whose read waits for the
 # device lock. A member of a boot group whose device lock a task stuck in the kernel holds (a
@@ -142,13 +155,7 @@ rule_runs_any() {
         local dev=$!
         wait_for "[ -e '$T/devheld' ]"
         lock_release
-        for i in $(seq 150); do
-                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
-                        ended=1
-                        break
-                fi
-                sleep 0.1
-        done
+        cli_ends && ended=1
         # the device is still stuck: another run (status, the hook) waits for the lock no longer
         flock -w 5 "$STATE/lock" true 3>&- && got=1
         touch "$T/devgo"
@@ -182,13 +189,7 @@ rule_runs_any() {
         local dev=$!
         wait_for "[ -e '$T/devheld' ]"
         lock_release
-        for i in $(seq 150); do
-                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
-                        ended=1
-                        break
-                fi
-                sleep 0.1
-        done
+        cli_ends && ended=1
         touch "$T/devgo"
         wait "$dev"
         status=0
@@ -294,13 +295,7 @@ rule_runs_any() {
         local dev=$!
         wait_for "[ -e '$T/devheld' ]"
         lock_release
-        for i in $(seq 150); do
-                if [ ! -e "/proc/$CLI_PID" ] || [ "$(awk '{print $3}' "/proc/$CLI_PID/stat" 2>/dev/null)" = Z ]; then
-                        ended=1
-                        break
-                fi
-                sleep 0.1
-        done
+        cli_ends && ended=1
         touch "$T/devgo"
         wait "$dev"
         status=0
