@@ -150,16 +150,12 @@ cli_ends() {
         vc enable 0000:01:00.0
         vc disable 0000:01:00.0
         cli_behind_lock enable 0000:02:00.0
-        mkdir -p "$ROOT/.fakekernel/devlock"
-        flock -x "$ROOT/.fakekernel/devlock/0000:00:05.1" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
-        local dev=$!
-        wait_for "[ -e '$T/devheld' ]"
+        device_lock_hold 0000:00:05.1
         lock_release
         cli_ends && ended=1
         # the device is still stuck: another run (status, the hook) waits for the lock no longer
         flock -w 5 "$STATE/lock" true 3>&- && got=1
-        touch "$T/devgo"
-        wait "$dev"
+        device_lock_let_go
         status=0
         wait "$CLI_PID" || status=$?
         cat "$T/out"
@@ -184,14 +180,10 @@ cli_ends() {
         vc enable 0000:01:00.0
         vc disable 0000:01:00.0
         cli_behind_lock apply
-        mkdir -p "$ROOT/.fakekernel/devlock"
-        flock -x "$ROOT/.fakekernel/devlock/0000:01:00.0" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
-        local dev=$!
-        wait_for "[ -e '$T/devheld' ]"
+        device_lock_hold 0000:01:00.0
         lock_release
         cli_ends && ended=1
-        touch "$T/devgo"
-        wait "$dev"
+        device_lock_let_go
         status=0
         wait "$CLI_PID" || status=$?
         cat "$T/out"
@@ -290,14 +282,10 @@ cli_ends() {
         vc enable 0000:02:00.0
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
         cli_behind_lock disable nic
-        mkdir -p "$ROOT/.fakekernel/devlock"
-        flock -x "$ROOT/.fakekernel/devlock/0000:01:00.0" -c "touch '$T/devheld'; while [ ! -e '$T/devgo' ]; do sleep 0.02; done" 3>&- &
-        local dev=$!
-        wait_for "[ -e '$T/devheld' ]"
+        device_lock_hold 0000:01:00.0
         lock_release
         cli_ends && ended=1
-        touch "$T/devgo"
-        wait "$dev"
+        device_lock_let_go
         status=0
         wait "$CLI_PID" || status=$?
         cat "$T/out"

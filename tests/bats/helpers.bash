@@ -51,6 +51,16 @@ fake_root() {
 # On failure, say where the tree and the write log are.  A bats file with
 # its own teardown() should call fk_teardown from it.
 fk_teardown() {
+        # a holder a failed test left (lock_hold, device_lock_hold): let it go, or its loop polls
+        # a removed directory for ever
+        if [ -n "${LOCK_HOLDER_PID:-}" ] && kill -0 "$LOCK_HOLDER_PID" 2>/dev/null; then
+                touch "$BATS_TEST_TMPDIR/go"
+                wait "$LOCK_HOLDER_PID" 2>/dev/null || true
+        fi
+        if [ -n "${DEV_HOLDER_PID:-}" ] && kill -0 "$DEV_HOLDER_PID" 2>/dev/null; then
+                touch "$BATS_TEST_TMPDIR/devgo"
+                wait "$DEV_HOLDER_PID" 2>/dev/null || true
+        fi
         if [ -n "${ROOT:-}" ] && [ -z "${BATS_TEST_COMPLETED:-}" ]; then
                 echo "# fake kernel tree: $ROOT" >&3
                 echo "# write log: $ROOT/.fakekernel/writes.log" >&3
@@ -158,6 +168,21 @@ lock_hold() {
 lock_release() {
         touch "$BATS_TEST_TMPDIR/go"
         wait "$LOCK_HOLDER_PID"
+}
+
+# device_lock_hold ADDR: a task stuck in the kernel holding ADDR's device lock (the fake kernel's
+# .fakekernel/devlock/ADDR: reads of driver_override, sriov_numvfs and uevent wait for it), held
+# until device_lock_let_go.
+device_lock_hold() {
+        mkdir -p "$ROOT/.fakekernel/devlock"
+        flock -x "$ROOT/.fakekernel/devlock/$1" \
+                -c "touch '$BATS_TEST_TMPDIR/devheld'; while [ ! -e '$BATS_TEST_TMPDIR/devgo' ]; do sleep 0.02; done" 3>&- &
+        DEV_HOLDER_PID=$!
+        wait_for "[ -e '$BATS_TEST_TMPDIR/devheld' ]"
+}
+device_lock_let_go() {
+        touch "$BATS_TEST_TMPDIR/devgo"
+        wait "$DEV_HOLDER_PID"
 }
 
 # lock_open_by PID: the process PID has vfio-claim's lock file open (it polls it until it gets it)
