@@ -613,11 +613,40 @@ static const char *pci_dev_resolved(const struct vc_pci_dev *cd) {
         return d->syspath;
 }
 
-/* The ids, the class and the modalias in one read of uevent where it has them, else one
- * attribute each (uevent may take the device lock: not read with a write pending, nor when
- * nothing that takes it may be read). */
+/* The ids and the class from a PCI modalias, "pci:v%08Xd%08Xsv%08Xsd%08Xbc%02Xsc%02Xi%02X"
+ * (Linux's pci_uevent() and modalias_show() print it from the same fields as the vendor,
+ * device, subsystem_vendor, subsystem_device and class attributes). False when @m is not one. */
+static bool ids_from_modalias(const char *m, struct vc_pci_dev *d) {
+        static const struct {
+                const char *tag;
+                size_t digits;
+        } fields[] = { { "pci:v", 8 }, { "d", 8 }, { "sv", 8 }, { "sd", 8 }, { "bc", 2 }, { "sc", 2 }, { "i", 2 } };
+        unsigned v[ELEMENTSOF(fields)];
+
+        for (size_t i = 0; i < ELEMENTSOF(fields); i++) {
+                m = startswith(m, fields[i].tag);
+                if (!m || parse_hex(m, fields[i].digits, &v[i]) < 0 || (i < 4 && v[i] > 0xffff))
+                        return false;
+                m += fields[i].digits;
+        }
+        if (*m)
+                return false;
+        d->vendor = (uint16_t) v[0];
+        d->device = (uint16_t) v[1];
+        d->subsystem_vendor = (uint16_t) v[2];
+        d->subsystem_device = (uint16_t) v[3];
+        d->class_code = v[4] << 16 | v[5] << 8 | v[6];
+        return true;
+}
+
+/* The ids, the class and the modalias in one read of uevent where it has them (uevent may take
+ * the device lock: not read with a write pending, nor when nothing that takes it may be read),
+ * else in one read of modalias, else one attribute each. */
 static int pci_dev_read_ids(struct dev_dir *dir, struct vc_pci_dev *d) {
         if (!d->lock_free && read_uevent(dir, d) >= 0)
+                return 0;
+        read_optional_string(dir, "modalias", &d->modalias);
+        if (d->modalias && ids_from_modalias(d->modalias, d))
                 return 0;
         if (read_attr_u16(dir, "vendor", &d->vendor) < 0 || read_attr_u16(dir, "device", &d->device) < 0)
                 return -EBADMSG;
@@ -628,7 +657,6 @@ static int pci_dev_read_ids(struct dev_dir *dir, struct vc_pci_dev *d) {
         if (at_read_u64(dir, "class", &v) < 0 || v > 0xffffff)
                 return -EBADMSG;
         d->class_code = (uint32_t) v;
-        read_optional_string(dir, "modalias", &d->modalias);
         return 0;
 }
 

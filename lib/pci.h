@@ -63,12 +63,13 @@ enum {
          * at the device's read is not read, as then). */
         VC_PCI_READ_OVERRIDE_ON_DEMAND = 1 << 0,
         /* Nothing that takes the device lock is read: driver_override reads as absent (NULL, not
-         * read on demand either), sriov_numvfs as 0, and the ids come from their own attributes,
-         * not uevent; nor is a write an earlier operation gave up on waited for (lib/stuck.h),
-         * and vc_pci_dev_write_pending() is false. Linux holds a device's lock for the whole of a
-         * driver's probe, so such a read can block for as long as a probe stuck in a driver:
-         * for a caller under our lock that needs only addresses, ids, bridges and groups (the
-         * generated udev rule, lib/boot.h; docs/DESIGN.md, "The lock"). */
+         * read on demand either), sriov_numvfs as 0, and the ids come from modalias (without
+         * one, from their own attributes), not uevent; nor is a write an earlier operation gave
+         * up on waited for (lib/stuck.h), and vc_pci_dev_write_pending() is false. Linux holds a
+         * device's lock for the whole of a driver's probe, so such a read can block for as long
+         * as a probe stuck in a driver: for a caller under our lock that needs only addresses,
+         * ids, bridges, groups and drivers (the generated udev rule, lib/boot.h; the devices
+         * enable NAME and disable read again under the lock; docs/DESIGN.md, "The lock"). */
         VC_PCI_READ_NO_DEVICE_LOCK = 1 << 1,
 };
 struct vc_pci_reader;

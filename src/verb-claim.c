@@ -843,10 +843,10 @@ static bool same_group_set(const struct device_arg *a, const struct device_arg *
 /* enable NAME, under the lock, with the configuration read there: the groups the entry selects
  * were found from the configuration and the devices read before the lock, and another run or
  * the admin may have changed its match = meanwhile. They are found again, from the devices read
- * under the lock (without their overrides, as disable reads them: give_back()), into *io_t,
- * *io_arg and *io_named; *ret_moved says they are other groups than before. An entry gone, or
- * one that selects no device present now, is an error that changes nothing. An address or
- * group:N is left as it is: no entry decides which group it names. */
+ * under the lock (with nothing that takes a device lock, as disable reads them: give_back()),
+ * into *io_t, *io_arg and *io_named; *ret_moved says they are other groups than before. An entry
+ * gone, or one that selects no device present now, is an error that changes nothing. An address
+ * or group:N is left as it is: no entry decides which group it names. */
 static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, struct device_arg *io_arg,
                                 const struct vc_pci_dev **io_named, bool *ret_moved) {
         _cleanup_(vc_topology_freep) struct vc_topology *now = NULL;
@@ -860,7 +860,7 @@ static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, s
         if (!vc_config_find_device(cli->config, text))
                 return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
                        EXIT_FAILED;
-        if ((r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) != EXIT_DONE ||
+        if ((r = cli_load_devices_full(cli, VC_PCI_READ_NO_DEVICE_LOCK, &now)) != EXIT_DONE ||
             (r = cli_resolve_device(cli, now, text, &a)) != EXIT_DONE)
                 return r;
         const struct vc_pci_dev *named = named_device(now, &a);
@@ -1392,16 +1392,17 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                  * made meanwhile is written over. Which devices an entry selects (for "also
                  * selects a device of another group") comes from the devices read under it too:
                  * a device's address, ids and group do not change while it exists, but a device
-                 * can come or go meanwhile (a rescan, a hot-plug). Their overrides are not read
-                 * (the check does not use them): that read can wait for a device lock that a
-                 * task stuck in the kernel holds (docs/DESIGN.md, "The lock"). */
+                 * can come or go meanwhile (a rescan, a hot-plug). Nothing that takes a device
+                 * lock is read (VC_PCI_READ_NO_DEVICE_LOCK: no override, no SR-IOV PF's
+                 * sriov_numvfs; the check uses neither): such a read waits for as long as a task
+                 * stuck in the kernel holds that lock (docs/DESIGN.md, "The lock"). */
                 if (r == EXIT_DONE && drop_config && !keep_entries && !cli->dry_run) {
                         config_edits_free(edits, n_edits);
                         edits = NULL;
                         n_edits = 0;
                         now = vc_topology_free(now);
                         if ((r = cli_take_lock(cli, &lock)) == EXIT_DONE && (r = cli_reload_config(cli)) == EXIT_DONE &&
-                            (r = cli_load_devices_full(cli, VC_PCI_READ_OVERRIDE_ON_DEMAND, &now)) == EXIT_DONE)
+                            (r = cli_load_devices_full(cli, VC_PCI_READ_NO_DEVICE_LOCK, &now)) == EXIT_DONE)
                                 r = plan_config_edits(cli, now, arg.groups, arg.n_groups, &edits, &n_edits,
                                                       &boot_dropped);
                 }

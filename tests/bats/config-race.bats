@@ -295,6 +295,43 @@ cli_ends() {
         run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
 }
 
+# The devices disable and enable NAME read again under the lock are read without anything that
+# takes a device lock: neither driver_override nor an SR-IOV PF's sriov_numvfs, which Linux
+# holds the PF's lock to show. A PF whose probe is stuck (modelled by holding the fake kernel's
+# lock of it) must not keep them under the lock when they move one of its VFs.
+sriov_pf_stuck_under_lock() {
+        fake_root sriov-64vf
+        conf $'[device vf]\nmatch = 0000:02:02.0'
+        local T=$BATS_TEST_TMPDIR ended=0 got=0
+        [ "$1" = enable ] || vc enable 0000:02:02.0
+        cli_behind_lock "$1" vf
+        device_lock_hold 0000:02:00.0
+        lock_release
+        cli_ends && ended=1
+        # the PF is still stuck: another run (status, the hook) waits for the lock no longer
+        flock -w 5 "$STATE/lock" true 3>&- && got=1
+        device_lock_let_go
+        status=0
+        wait "$CLI_PID" || status=$?
+        cat "$T/out"
+        echo "$1 ended: $ended; lock taken by another run: $got"
+        [ "$ended" = 1 ]
+        [ "$got" = 1 ]
+        assert_equal "$status" 0
+}
+
+@test "disable: an SR-IOV PF stuck in the kernel does not hold disable of its VF under the lock" {
+        sriov_pf_stuck_under_lock disable
+        assert_equal "$(fk_driver 0000:02:02.0)" iavf
+        run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
+}
+
+@test "enable NAME: an SR-IOV PF stuck in the kernel does not hold enable of its VF under the lock" {
+        sriov_pf_stuck_under_lock enable
+        assert_equal "$(fk_driver 0000:02:02.0)" vfio-pci
+        assert_equal "$(fk_driver 0000:02:00.0)" i40e
+}
+
 # A verb that failed but changed the configuration (disable --all: the first group's entries
 # dropped, the second group refused) writes the udev rule as one that succeeded does, waiting
 # for the lock when another run holds it then: the rule must not keep a device whose entry is

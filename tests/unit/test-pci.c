@@ -450,6 +450,56 @@ TEST(group_read_without_device_lock) {
         ASSERT_EQ(vc_pci_dev_num_vfs(vc_group_device(full, 1)), 2);
 }
 
+TEST(ids_from_modalias_without_device_lock) {
+        /* With VC_PCI_READ_NO_DEVICE_LOCK uevent is not read (some kernels show it under the
+         * device lock): the ids and the class come from modalias, one read, as Linux prints it
+         * from the same fields as the attributes. A modalias that is not one of a PCI device's
+         * falls back to the attributes. (The attributes differ from the modalias here only to
+         * tell which was read.) */
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
+        static const char *const bad[] = {
+                "pci:v000010DEd00001E84sv00001458sd00003FC9bc03sc00",        /* no prog-if */
+                "pci:v000010DEd00001E84sv00001458sd00003FC9bc03sc00i00x",    /* trailing text */
+                "pci:v000110DEd00001E84sv00001458sd00003FC9bc03sc00i00",     /* vendor over 16 bits */
+                "pci:v000010DEd00001E8Gsv00001458sd00003FC9bc03sc00i00",     /* not hex */
+                "usb:v000010DEd00001E84sv00001458sd00003FC9bc03sc00i00",     /* another bus's */
+        };
+        char rel[256], name[16];
+
+        tree_pci_dev(root, "0000:01:00.0", "0x020000\n", -1, 1);
+        tree_file(root, "sys/devices/pci0000:00/0000:01:00.0/modalias",
+                  "pci:v000010DEd00001E84sv00001458sd00003FC9bc03sc00i00\n");
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                snprintf(name, sizeof name, "0000:0%zu:00.0", i + 2);
+                tree_pci_dev(root, name, "0x020000\n", -1, (int) i + 2);
+                snprintf(rel, sizeof rel, "sys/devices/pci0000:00/%s/modalias", name);
+                tree_file(root, rel, bad[i]);
+        }
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_pci_reader_new(ctx, VC_PCI_READ_NO_DEVICE_LOCK, &rd));
+        for (size_t i = 0; i <= ELEMENTSOF(bad); i++) {
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+                struct vc_pci_addr a;
+                snprintf(name, sizeof name, "0000:0%zu:00.0", i + 1);
+                ASSERT_OK(vc_pci_addr_parse(name, &a));
+                ASSERT_OK(vc_pci_dev_read_with(ctx, rd, &a, &d));
+                if (i == 0) {
+                        ASSERT_EQ(vc_pci_dev_vendor(d), 0x10de);
+                        ASSERT_EQ(vc_pci_dev_device(d), 0x1e84);
+                        ASSERT_EQ(vc_pci_dev_subsystem_vendor(d), 0x1458);
+                        ASSERT_EQ(vc_pci_dev_subsystem_device(d), 0x3fc9);
+                        ASSERT_EQ(vc_pci_dev_class(d), 0x030000);
+                        ASSERT_STREQ(vc_pci_dev_modalias(d), "pci:v000010DEd00001E84sv00001458sd00003FC9bc03sc00i00");
+                } else {
+                        ASSERT_EQ(vc_pci_dev_vendor(d), 0x8086);
+                        ASSERT_EQ(vc_pci_dev_device(d), 0x1572);
+                        ASSERT_EQ(vc_pci_dev_class(d), 0x020000);
+                }
+        }
+}
+
 TEST(late_reads_stay_inside_the_root) {
         /* --sysroot is a boundary (lib/root.h): the attributes a device's read leaves for later
          * (numa_node and reset_method, and driver_override with VC_PCI_READ_OVERRIDE_ON_DEMAND)
