@@ -99,6 +99,22 @@ static const char *nova_device_type(const struct vc_pci_dev *d) {
         return "type-PCI";
 }
 
+/* The first device of @g whose entry's id guard does not match it, NULL if none: such a group is
+ * refused whole when it is claimed (vfio-claim(8), "hardware changed"), so none of its devices
+ * can be passed through. */
+static const struct vc_pci_dev *group_guard_failure(const struct vc_config *c, const struct vc_group *g,
+                                                    const struct vc_config_device **ret_cd) {
+        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                const struct vc_pci_dev *d = vc_group_device(g, k);
+                const struct vc_config_device *cd = vc_config_match_device(c, d);
+                if (cd && !vc_config_device_id_ok(cd, d)) {
+                        *ret_cd = cd;
+                        return d;
+                }
+        }
+        return NULL;
+}
+
 static int inventory_collect(struct vc_cli *cli, const struct vc_topology *t, struct inventory *inv) {
         const struct vc_config *c = cli->config;
 
@@ -108,6 +124,8 @@ static int inventory_collect(struct vc_cli *cli, const struct vc_topology *t, st
 
                 for (size_t gi = 0; gi < t->n_groups; gi++) {
                         const struct vc_group *g = t->groups[gi];
+                        const struct vc_config_device *bad_cd = NULL;
+                        const struct vc_pci_dev *bad = group_guard_failure(c, g, &bad_cd);
                         for (size_t k = 0; k < vc_group_n_devices(g); k++) {
                                 const struct vc_pci_dev *d = vc_group_device(g, k);
                                 if (vc_pci_dev_is_bridge(d) || vc_config_match_device(c, d) != cd)
@@ -116,6 +134,13 @@ static int inventory_collect(struct vc_cli *cli, const struct vc_topology *t, st
                                 if (!vc_config_device_id_ok(cd, d)) {
                                         log_warning("%s (%s): its id guard does not match the device; left out (see 'vfio-claim doctor')",
                                                     vc_pci_dev_name(d), cd->name);
+                                        continue;
+                                }
+                                if (bad) {
+                                        log_warning("%s (%s): left out: IOMMU group %u cannot be claimed, the id guard of %s (%s) "
+                                                    "does not match that device (see 'vfio-claim doctor')",
+                                                    vc_pci_dev_name(d), cd->name, vc_group_number(g), vc_pci_dev_name(bad),
+                                                    bad_cd->name);
                                         continue;
                                 }
                                 struct entry *n = realloc(inv->entries, (inv->n + 1) * sizeof *n);

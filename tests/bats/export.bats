@@ -141,6 +141,23 @@ claim_gpu() {
         [[ $stderr == *"0000:01:00.0 (gpu): not on vfio-pci now; a scheduler sees it once it is claimed"* ]]
 }
 
+# A group whose claim is refused (a configured member's id guard does not match) cannot be
+# passed through: none of its devices is exported, not only the one whose guard fails.
+@test "export: a group holding a device whose id guard does not match is left out whole" {
+        setup_gpu_host
+        printf '[device gpu]\nmatch = 0000:01:00.0\n[device gpu-audio]\nmatch = 0000:01:00.1\nid = 10de:10f0\n' \
+                >"$CONF/conf.d/gpu.conf"
+        run --separate-stderr vc export --format nova --json
+        assert_success
+        assert_equal "$(jq -c '[.devices[].address]' <<<"$output")" '[]'
+        [[ $stderr == *"0000:01:00.1 (gpu-audio): its id guard does not match the device; left out"* ]]
+        [[ $stderr == *"0000:01:00.0 (gpu): left out: IOMMU group 1 cannot be claimed, the id guard of 0000:01:00.1 (gpu-audio) does not match that device"* ]]
+        # what a scheduler would have been offered is indeed refused
+        run vc enable --yes 0000:01:00.0
+        assert_failure 4
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
 @test "export: a device type mix under one name gets per-type Nova aliases (Nova refuses a type mismatch)" {
         fake_root sriov-64vf
         pf=$(awk '/^dev / && /totalvfs=/ { print $2; exit }' "$abs_top_srcdir/tests/fixtures/sriov-64vf.topo")
