@@ -136,6 +136,26 @@ cli_ends() {
         return 1
 }
 
+# cli_ends_with_device_stuck ADDR: with the CLI waiting for the lock (cli_behind_lock), a task
+# stuck in the kernel takes ADDR's device lock (a driver's probe or remove() that does not
+# return: modelled by holding the fake kernel's lock of it), and the lock is let go. The CLI must
+# end while ADDR is still stuck, and then another run (status, the hook) get the lock. Sets
+# $status to the CLI's exit status.
+cli_ends_with_device_stuck() {
+        local ended=0 got=0
+        device_lock_hold "$1"
+        lock_release
+        cli_ends && ended=1
+        flock -w 5 "$STATE/lock" true 3>&- && got=1
+        device_lock_let_go
+        status=0
+        wait "$CLI_PID" || status=$?
+        cat "$BATS_TEST_TMPDIR/out"
+        echo "the CLI ended while $1 was stuck: $ended; then another run took the lock: $got"
+        [ "$ended" = 1 ]
+        [ "$got" = 1 ]
+}
+
 # The udev rule is written under the lock (above) from the configuration and the bus's addresses,
 # ids and IOMMU groups (lib/boot.h): no device's driver_override, whose read waits for the
 # device lock. A member of a boot group whose device lock a task stuck in the kernel holds (a
@@ -145,23 +165,11 @@ cli_ends() {
 @test "enable: a boot group's device stuck in the kernel does not hold it under the lock while the udev rule is written" {
         fake_root twin-nics
         conf $'[device display]\nmatch = 0000:00:05.0\nboot = yes'
-        local T=$BATS_TEST_TMPDIR i ended=0 got=0
         # vfio-pci loaded first: the fake kernel's load of it reads every device's override
         vc enable 0000:01:00.0
         vc disable 0000:01:00.0
         cli_behind_lock enable 0000:02:00.0
-        device_lock_hold 0000:00:05.1
-        lock_release
-        cli_ends && ended=1
-        # the device is still stuck: another run (status, the hook) waits for the lock no longer
-        flock -w 5 "$STATE/lock" true 3>&- && got=1
-        device_lock_let_go
-        status=0
-        wait "$CLI_PID" || status=$?
-        cat "$T/out"
-        echo "enable ended: $ended; lock taken by another run: $got"
-        [ "$ended" = 1 ]
-        [ "$got" = 1 ]
+        cli_ends_with_device_stuck 0000:00:05.1
         assert_equal "$status" 0
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
         pci_rule_runs 0000:00:05.0
@@ -175,19 +183,11 @@ cli_ends() {
 @test "apply: a device stuck in the kernel that apply does not move does not hold it under the lock" {
         fake_root twin-nics
         conf $'[device nic]\nmatch = 0000:02:00.0\nboot = yes'
-        local T=$BATS_TEST_TMPDIR i ended=0
         # vfio-pci loaded first: the fake kernel's load of it reads every device's override
         vc enable 0000:01:00.0
         vc disable 0000:01:00.0
         cli_behind_lock apply
-        device_lock_hold 0000:01:00.0
-        lock_release
-        cli_ends && ended=1
-        device_lock_let_go
-        status=0
-        wait "$CLI_PID" || status=$?
-        cat "$T/out"
-        [ "$ended" = 1 ]
+        cli_ends_with_device_stuck 0000:01:00.0
         assert_equal "$status" 0
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
 }
@@ -278,18 +278,10 @@ cli_ends() {
 @test "disable: a device stuck in the kernel that disable does not give back does not hold it under the lock" {
         fake_root twin-nics
         conf $'[device nic]\nmatch = 0000:02:00.0'
-        local T=$BATS_TEST_TMPDIR i ended=0
         vc enable 0000:02:00.0
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
         cli_behind_lock disable nic
-        device_lock_hold 0000:01:00.0
-        lock_release
-        cli_ends && ended=1
-        device_lock_let_go
-        status=0
-        wait "$CLI_PID" || status=$?
-        cat "$T/out"
-        [ "$ended" = 1 ]
+        cli_ends_with_device_stuck 0000:01:00.0
         assert_equal "$status" 0
         assert_equal "$(fk_driver 0000:02:00.0)" "" # unbound before the claim: e1000e is not loaded
         run ! grep -q '^\[device' "$CONF/vfio-claim.conf"
@@ -302,21 +294,9 @@ cli_ends() {
 sriov_pf_stuck_under_lock() {
         fake_root sriov-64vf
         conf $'[device vf]\nmatch = 0000:02:02.0'
-        local T=$BATS_TEST_TMPDIR ended=0 got=0
         [ "$1" = enable ] || vc enable 0000:02:02.0
         cli_behind_lock "$1" vf
-        device_lock_hold 0000:02:00.0
-        lock_release
-        cli_ends && ended=1
-        # the PF is still stuck: another run (status, the hook) waits for the lock no longer
-        flock -w 5 "$STATE/lock" true 3>&- && got=1
-        device_lock_let_go
-        status=0
-        wait "$CLI_PID" || status=$?
-        cat "$T/out"
-        echo "$1 ended: $ended; lock taken by another run: $got"
-        [ "$ended" = 1 ]
-        [ "$got" = 1 ]
+        cli_ends_with_device_stuck 0000:02:00.0
         assert_equal "$status" 0
 }
 
