@@ -1242,6 +1242,13 @@ const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
         return NULL;
 }
 
+unsigned vc_config_device_match_line(const struct vc_config_device *cd, const struct vc_pci_dev *d) {
+        for (size_t j = 0; d && j < cd->n_matches; j++)
+                if (match_selects(&cd->matches[j], d))
+                        return cd->matches[j].line;
+        return cd->line;
+}
+
 bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_pci_dev *d) {
         if (!cd || !d)
                 return false;

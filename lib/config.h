@@ -112,6 +112,9 @@ const struct vc_config_device *vc_config_find_device(const struct vc_config *c, 
  * several entries select it, the first in reading order (files, then sections) wins. */
 const struct vc_config_device *vc_config_match_device(const struct vc_config *c,
                                                       const struct vc_pci_dev *d);
+/* The line of @cd's first match line that selects @d; the line of its [device NAME] header
+ * when none does. */
+unsigned vc_config_device_match_line(const struct vc_config_device *cd, const struct vc_pci_dev *d);
 /* Does @d carry the ids the entry's "id =" guard demands? true when there is no guard. */
 bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_pci_dev *d);
 /* What happens to the device when its VM stops: its own "release =" when it has one; else keep

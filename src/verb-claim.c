@@ -815,6 +815,31 @@ static int enable_plan(struct vc_cli *cli, const struct vc_topology *t, const st
         return EXIT_DONE;
 }
 
+/* A group without an endpoint (a root port alone in its group; bridges are never moved) has
+ * nothing to claim. Such groups are taken out of @arg, each said in a warning (with @warn: the
+ * second resolution of enable NAME, under the lock, does not say it again), as the boot pass
+ * says it (udev/vfio-claim-udev.c); none left is an error, with nothing changed. */
+static int drop_bridge_groups(const struct vc_topology *t, struct device_arg *arg, bool warn) {
+        size_t n = 0;
+        for (size_t i = 0; i < arg->n_groups; i++) {
+                const struct vc_group *g = find_group(t, arg->groups[i]);
+                if (!g || vc_group_n_endpoints(g) > 0 || vc_group_n_devices(g) == 0) {
+                        arg->groups[n++] = arg->groups[i];
+                        continue;
+                }
+                if (warn)
+                        log_warning("%s: %s%s, a PCI bridge alone in IOMMU group %u: nothing to claim (bridges stay on "
+                                    "their drivers; %s the device behind it instead)",
+                                    arg->text, vc_pci_dev_name(vc_group_device(g, 0)),
+                                    vc_group_n_devices(g) > 1 ? " and other bridges" : "", arg->groups[i],
+                                    arg->has_addr || !arg->config_device ? "name" : "match");
+        }
+        arg->n_groups = n;
+        if (n == 0)
+                return log_error("%s: nothing to claim; nothing was changed", arg->text), EXIT_FAILED;
+        return EXIT_DONE;
+}
+
 /* The device the DEVICE argument names in @t: its address, or the first endpoint of its first
  * group (a name, group:N). NULL: the group has no endpoint. */
 static const struct vc_pci_dev *named_device(const struct vc_topology *t, const struct device_arg *arg) {
@@ -863,6 +888,10 @@ static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, s
         if ((r = cli_load_devices_full(cli, VC_PCI_READ_NO_DEVICE_LOCK, &now)) != EXIT_DONE ||
             (r = cli_resolve_device(cli, now, text, &a)) != EXIT_DONE)
                 return r;
+        if ((r = drop_bridge_groups(now, &a, false)) != EXIT_DONE) {
+                device_arg_done(&a);
+                return r;
+        }
         const struct vc_pci_dev *named = named_device(now, &a);
         if (!named) {
                 log_error("%s: IOMMU group %u has no endpoint", text, a.groups[0]);
@@ -894,11 +923,16 @@ static int enable(struct vc_cli *cli, char **argv) {
         r = cli_resolve_device(cli, t, argv[0], &arg);
         if (r != EXIT_DONE)
                 return r;
+        if ((r = drop_bridge_groups(t, &arg, true)) != EXIT_DONE) {
+                device_arg_done(&arg);
+                return r;
+        }
 
         const struct vc_pci_dev *named = named_device(t, &arg);
         if (!named) {
+                log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]);
                 device_arg_done(&arg);
-                return log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]), EXIT_FAILED;
+                return EXIT_FAILED;
         }
         r = enable_plan(cli, t, &arg, named, false, &p);
         if (r != EXIT_DONE) {
@@ -1562,44 +1596,61 @@ int verb_release(struct vc_cli *cli, int argc, char **argv) {
 
 /* The groups apply claims, into @groups (room for every group of @t): every group holding a
  * present device of a boot = yes entry, not claimed yet or with a reset_method that differs from
- * its "reset =". */
-static size_t apply_groups(struct vc_cli *cli, const struct vc_topology *t, unsigned *groups) {
+ * its "reset =". A group without an endpoint (a root port alone in it) has nothing to claim:
+ * with @warn each such boot device is said once, as the boot pass says it
+ * (udev/vfio-claim-udev.c). */
+static size_t apply_groups(struct vc_cli *cli, const struct vc_topology *t, unsigned *groups, bool warn) {
         size_t n = 0;
         for (size_t i = 0; i < t->n_groups; i++) {
                 const struct vc_group *g = t->groups[i];
-                bool wanted = false, resets_differ = false;
+                bool wanted = false, resets_differ = false, bridges_only = vc_group_n_endpoints(g) == 0;
                 for (size_t k = 0; k < vc_group_n_devices(g); k++) {
                         const struct vc_pci_dev *d = vc_group_device(g, k);
                         const struct vc_config_device *cd = vc_config_match_device(cli->config, d);
                         wanted |= cd && cd->boot;
                         resets_differ |= cd && !vc_pci_dev_is_bridge(d) &&
                                          !vc_reset_method_is(cli->ctx, vc_pci_dev_addr(d), cd->reset);
+                        if (cd && cd->boot && bridges_only && warn)
+                                log_warning("%s/%s:%u: [device %s] selects %s, a PCI bridge alone in IOMMU group %u: "
+                                            "nothing to claim (bridges stay on their drivers; match the device behind "
+                                            "it instead)",
+                                            cli->config_dir, cd->file, vc_config_device_match_line(cd, d), cd->name,
+                                            vc_pci_dev_name(d), vc_group_number(g));
                 }
-                if (wanted && (!vc_group_is_claimed(cli->ctx, g) || resets_differ))
+                if (wanted && !bridges_only && (!vc_group_is_claimed(cli->ctx, g) || resets_differ))
                         groups[n++] = vc_group_number(g);
         }
         return n;
 }
 
-/* Is a device of @t selected by a boot = yes entry? */
-static bool boot_device_present(struct vc_cli *cli, const struct vc_topology *t) {
+/* Is a device of @t selected by a boot = yes entry? *ret_claimable: one of them is in a group
+ * with an endpoint (not only a bridge alone in its group). */
+static bool boot_device_present(struct vc_cli *cli, const struct vc_topology *t, bool *ret_claimable) {
+        bool present = false;
+        *ret_claimable = false;
         for (size_t i = 0; i < t->n_groups; i++)
                 for (size_t k = 0; k < vc_group_n_devices(t->groups[i]); k++) {
                         const struct vc_config_device *cd =
                                 vc_config_match_device(cli->config, vc_group_device(t->groups[i], k));
-                        if (cd && cd->boot)
-                                return true;
+                        if (cd && cd->boot) {
+                                present = true;
+                                *ret_claimable |= vc_group_n_endpoints(t->groups[i]) > 0;
+                        }
                 }
-        return false;
+        return present;
 }
 
 static int apply_nothing_to_do(struct vc_cli *cli, const struct vc_topology *t) {
+        bool claimable;
         if (cli->json)
                 (void) cli_json_operations(cli);
         else if (!vc_config_has_boot_devices(cli->config))
                 printf("nothing to do: no entry of %s says boot = yes\n", cli->config_dir);
-        else if (!boot_device_present(cli, t))
+        else if (!boot_device_present(cli, t, &claimable))
                 printf("nothing to do: no device present is one a boot = yes entry of %s selects\n", cli->config_dir);
+        else if (!claimable)
+                printf("nothing to do: the boot = yes devices present are PCI bridges alone in their groups, "
+                       "which stay on their drivers\n");
         else
                 printf("nothing to do: every group with a boot = yes device is claimed\n");
         return EXIT_DONE;
@@ -1619,7 +1670,7 @@ static int apply(struct vc_cli *cli) {
         groups_now = calloc(t->n_groups + 1, sizeof *groups_now);
         if (!groups || !groups_now)
                 return log_error("out of memory"), EXIT_FAILED;
-        n = apply_groups(cli, t, groups);
+        n = apply_groups(cli, t, groups, true);
         if (n == 0)
                 return apply_nothing_to_do(cli, t);
         bool consented;
@@ -1636,7 +1687,7 @@ static int apply(struct vc_cli *cli) {
          * task stuck in the kernel holds (docs/DESIGN.md, "The lock"). */
         if ((r = cli_take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE)
                 return r;
-        n_now = apply_groups(cli, t, groups_now);
+        n_now = apply_groups(cli, t, groups_now, false);
         if (n_now == 0)
                 return apply_nothing_to_do(cli, t);
         /* Consent is checked again under the lock, without asking: for every group when the

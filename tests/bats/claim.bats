@@ -405,6 +405,61 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         assert_failure 2
 }
 
+# A root port alone in its IOMMU group (gpu-audio's 0000:00:1c.0, group 3, the NVMe disk's port)
+# has nothing to claim: bridges are never moved. enable says so and changes nothing, whether the
+# port is named by an entry (that crashed: the error message read the group after freeing it),
+# by its address or by group:N; apply says it for a boot = yes entry, as the boot pass does.
+@test "enable of a root port alone in its group: nothing to claim, exit 1, nothing changed" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device rp]\nmatch = 0000:00:1c.0\n' > "$CONF/vfio-claim.conf"
+        local arg
+        for arg in rp 0000:00:1c.0 00:1c.0 group:3; do
+                run vc enable --yes "$arg"
+                assert_failure 1
+                assert_line "vfio-claim: $arg: 0000:00:1c.0, a PCI bridge alone in IOMMU group 3: nothing to claim (bridges stay on their drivers; $([ "$arg" = rp ] && echo match || echo name) the device behind it instead)"
+                assert_line "vfio-claim: $arg: nothing to claim; nothing was changed"
+        done
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:00:1c.0) $(fk_driver 0000:02:00.0)" "pcieport nvme"
+        [ ! -e "$CONF/conf.d" ]
+        [ ! -e "$STATE/group-3" ]
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" $'[device rp]\nmatch = 0000:00:1c.0'
+}
+
+# An entry that selects a root port alone in its group and the GPU: the GPU's group is claimed,
+# the port's is said to have nothing to claim.
+@test "enable of an entry that selects a root port and the GPU claims the GPU's group" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device both]\nmatch = 0000:00:1c.0\nmatch = 0000:01:00.0\n' > "$CONF/vfio-claim.conf"
+        run vc enable both
+        assert_success
+        assert_line "vfio-claim: both: 0000:00:1c.0, a PCI bridge alone in IOMMU group 3: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
+        assert_line 'IOMMU group 1: claimed for vfio'
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
+        assert_equal "$(fk_driver 0000:00:1c.0) $(fk_driver 0000:02:00.0)" "pcieport nvme"
+}
+
+@test "apply: a boot = yes entry that selects a root port alone in its group is said, file and line, and skipped" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device rp]\nboot = yes\nmatch = 0000:00:1c.0\n' > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_success
+        assert_line "vfio-claim: /etc/vfio-claim/vfio-claim.conf:3: [device rp] selects 0000:00:1c.0, a PCI bridge alone in IOMMU group 3: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
+        assert_line 'nothing to do: the boot = yes devices present are PCI bridges alone in their groups, which stay on their drivers'
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$STATE/group-3" ]
+        # with a GPU entry beside it, the GPU's group is claimed and the port said once
+        printf '[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n' >> "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_success
+        assert_equal "$(grep -c 'a PCI bridge alone in IOMMU group 3' <<<"$output")" 1
+        assert_line 'IOMMU group 1: claimed for vfio'
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:00:1c.0)" "vfio-pci pcieport"
+}
+
 # Issue 11, defect 5: an unbind stuck in the kernel holds the GPU's device lock, which reading
 # its driver_override waits for (the fake kernel's STUCK fault). The command that timed out must
 # end and free the lock; later commands must not hang on the device; release finishes the group
