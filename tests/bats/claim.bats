@@ -447,7 +447,7 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         printf '[device rp]\nboot = yes\nmatch = 0000:00:1c.0\n' > "$CONF/vfio-claim.conf"
         run vc apply
         assert_success
-        assert_line "vfio-claim: /etc/vfio-claim/vfio-claim.conf:3: [device rp] selects 0000:00:1c.0, a PCI bridge alone in IOMMU group 3: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
+        assert_line "vfio-claim: ${VC_SYSCONFDIR:-/etc}/vfio-claim/vfio-claim.conf:3: [device rp] selects 0000:00:1c.0, a PCI bridge alone in IOMMU group 3: nothing to claim (bridges stay on their drivers; match the device behind it instead)"
         assert_line 'nothing to do: the boot = yes devices present are PCI bridges alone in their groups, which stay on their drivers'
         assert_equal "$(fk_writes)" 0
         [ ! -e "$STATE/group-3" ]
