@@ -865,6 +865,31 @@ static bool same_group_set(const struct device_arg *a, const struct device_arg *
         return true;
 }
 
+/* The groups DEVICE @text selects in @t, without those that have nothing to claim
+ * (drop_bridge_groups(), which says them with @warn), into *ret_arg, and the device it names
+ * (named_device()) into *ret_named. EXIT_DONE, or another exit code with the error logged and
+ * nothing kept. */
+static int resolve_claim_target(struct vc_cli *cli, const struct vc_topology *t, const char *text, bool warn,
+                                struct device_arg *ret_arg, const struct vc_pci_dev **ret_named) {
+        struct device_arg a = {};
+        int r = cli_resolve_device(cli, t, text, &a);
+        if (r != EXIT_DONE)
+                return r;
+        if ((r = drop_bridge_groups(t, &a, warn)) != EXIT_DONE) {
+                device_arg_done(&a);
+                return r;
+        }
+        const struct vc_pci_dev *named = named_device(t, &a);
+        if (!named) {
+                log_error("%s: IOMMU group %u has no endpoint", text, a.groups[0]);
+                device_arg_done(&a);
+                return EXIT_FAILED;
+        }
+        *ret_arg = a;
+        *ret_named = named;
+        return EXIT_DONE;
+}
+
 /* enable NAME, under the lock, with the configuration read there: the groups the entry selects
  * were found from the configuration and the devices read before the lock, and another run or
  * the admin may have changed its match = meanwhile. They are found again, from the devices read
@@ -876,6 +901,7 @@ static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, s
                                 const struct vc_pci_dev **io_named, bool *ret_moved) {
         _cleanup_(vc_topology_freep) struct vc_topology *now = NULL;
         struct device_arg a = {};
+        const struct vc_pci_dev *named;
         const char *text = io_arg->text;
         int r;
 
@@ -886,18 +912,8 @@ static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, s
                 return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
                        EXIT_FAILED;
         if ((r = cli_load_devices_full(cli, VC_PCI_READ_NO_DEVICE_LOCK, &now)) != EXIT_DONE ||
-            (r = cli_resolve_device(cli, now, text, &a)) != EXIT_DONE)
+            (r = resolve_claim_target(cli, now, text, false, &a, &named)) != EXIT_DONE)
                 return r;
-        if ((r = drop_bridge_groups(now, &a, false)) != EXIT_DONE) {
-                device_arg_done(&a);
-                return r;
-        }
-        const struct vc_pci_dev *named = named_device(now, &a);
-        if (!named) {
-                log_error("%s: IOMMU group %u has no endpoint", text, a.groups[0]);
-                device_arg_done(&a);
-                return EXIT_FAILED;
-        }
         *ret_moved = !same_group_set(io_arg, &a);
         device_arg_done(io_arg);
         *io_arg = a;
@@ -920,20 +936,10 @@ static int enable(struct vc_cli *cli, char **argv) {
         r = cli_load_devices_for(cli, argv[0], &t);
         if (r != EXIT_DONE)
                 return r;
-        r = cli_resolve_device(cli, t, argv[0], &arg);
+        const struct vc_pci_dev *named;
+        r = resolve_claim_target(cli, t, argv[0], true, &arg, &named);
         if (r != EXIT_DONE)
                 return r;
-        if ((r = drop_bridge_groups(t, &arg, true)) != EXIT_DONE) {
-                device_arg_done(&arg);
-                return r;
-        }
-
-        const struct vc_pci_dev *named = named_device(t, &arg);
-        if (!named) {
-                log_error("%s: IOMMU group %u has no endpoint", argv[0], arg.groups[0]);
-                device_arg_done(&arg);
-                return EXIT_FAILED;
-        }
         r = enable_plan(cli, t, &arg, named, false, &p);
         if (r != EXIT_DONE) {
                 device_arg_done(&arg);
