@@ -1187,15 +1187,17 @@ static unsigned section_last_line(const char *text, size_t len, unsigned header)
  * other byte stays. An entry that also selects a device outside the groups, or a file that is not
  * a plain file, cannot be edited safely: the admin is told what to edit, and nothing changes.
  * Returns EXIT_DONE with the edits to make, or EXIT_FAILED. */
+static int plan_entry_drops(struct vc_cli *cli, const bool *drop, const char *by_hand, struct config_edit **ret,
+                            size_t *ret_n, bool *ret_boot);
+
 static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups,
                              size_t n_groups, struct config_edit **ret, size_t *ret_n, bool *ret_boot) {
         const struct vc_config *c = cli->config;
         _cleanup_free_ bool *drop = calloc(c->n_devices + 1, sizeof *drop);
-        struct config_edit *edits = NULL;
-        size_t n_edits = 0;
+        _cleanup_free_ char *by_hand = NULL;
         int ret_code = EXIT_DONE;
 
-        if (!drop)
+        if (!drop || asprintf(&by_hand, " and every other section for IOMMU group %u", n_groups ? groups[0] : 0) < 0)
                 return log_error("out of memory"), EXIT_FAILED;
         for (size_t i = 0; i < c->n_devices; i++) {
                 const struct vc_config_device *cd = &c->devices[i];
@@ -1221,6 +1223,19 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
         }
         if (ret_code != EXIT_DONE)
                 return ret_code;
+        return plan_entry_drops(cli, drop, by_hand, ret, ret_n, ret_boot);
+}
+
+/* The edits that take out of the configuration the entries @drop marks (by their index in
+ * cli->config's devices), as plan_config_edits() says. @by_hand: what else to remove by hand,
+ * after "remove [device NAME] (line N)", when a file cannot be edited safely. */
+static int plan_entry_drops(struct vc_cli *cli, const bool *drop, const char *by_hand, struct config_edit **ret,
+                            size_t *ret_n, bool *ret_boot) {
+        const struct vc_config *c = cli->config;
+        struct config_edit *edits = NULL;
+        size_t n_edits = 0;
+        int ret_code = EXIT_DONE;
+
         *ret_boot = false;
         for (size_t i = 0; i < c->n_devices; i++)
                 *ret_boot |= drop[i] && c->devices[i].boot;
@@ -1249,9 +1264,9 @@ static int plan_config_edits(struct vc_cli *cli, const struct vc_topology *t, co
                 if (r >= 0)
                         r = read_config_file(e->path, &text, &len, &e->mode);
                 if (r < 0) {
-                        log_error_errno(r, "%s: cannot edit it safely (%m); remove [device %s] (line %u) and every "
-                                           "other section for IOMMU group %u by hand; nothing was changed",
-                                        e->path ?: cd->file, cd->name, cd->line, groups[0]);
+                        log_error_errno(r, "%s: cannot edit it safely (%m); remove [device %s] (line %u)%s by hand; "
+                                           "nothing was changed",
+                                        e->path ?: cd->file, cd->name, cd->line, by_hand);
                         ret_code = EXIT_FAILED;
                         continue;
                 }
@@ -1359,6 +1374,90 @@ static int apply_config_edits(struct vc_cli *cli, const struct config_edit *edit
         return EXIT_DONE;
 }
 
+/* Does entry @cd select any device of @t, in an IOMMU group or not? */
+static bool entry_selects_present(const struct vc_config_device *cd, const struct vc_topology *t) {
+        for (size_t g = 0; g < t->n_groups; g++)
+                for (size_t k = 0; k < vc_group_n_devices(t->groups[g]); k++)
+                        if (entry_selects(cd, vc_group_device(t->groups[g], k)))
+                                return true;
+        for (size_t i = 0; i < t->n_ungrouped; i++)
+                if (entry_selects(cd, t->ungrouped[i]))
+                        return true;
+        return false;
+}
+
+/* The configured entry named @name that selects no device of @t (its card was taken out), or
+ * NULL: no such name, or it selects one. */
+static const struct vc_config_device *absent_entry(struct vc_cli *cli, const struct vc_topology *t, const char *name) {
+        struct vc_device_spec spec;
+        if (!cli->config || vc_device_arg_parse(name, &spec) < 0 || spec.kind != VC_DEVICE_ARG_NAME)
+                return NULL;
+        const struct vc_config_device *cd = vc_config_find_device(cli->config, name);
+        return cd && !entry_selects_present(cd, t) ? cd : NULL;
+}
+
+/* disable NAME of an entry that selects no device present: there is nothing to give back, and the
+ * entry goes from the configuration (with the udev rule that names it, update_udev_rule()), so
+ * that the device is not claimed when it comes back, nor at the next boot: what disable of a
+ * present device leaves. Under the lock, from the configuration and the devices read under it,
+ * as give_back() edits. Returns an exit code. */
+static int disable_absent_entry(struct vc_cli *cli, const char *name) {
+        _cleanup_close_ int lock = -1;
+        _cleanup_(vc_topology_freep) struct vc_topology *now = NULL;
+        _cleanup_free_ bool *drop = NULL;
+        struct config_edit *edits = NULL;
+        size_t n_edits = 0;
+        bool boot_dropped = false;
+        int r;
+
+        if (!cli->dry_run && ((r = cli_take_lock(cli, &lock)) != EXIT_DONE || (r = cli_reload_config(cli)) != EXIT_DONE))
+                return r;
+        if ((r = cli_load_devices_full(cli, VC_PCI_READ_NO_DEVICE_LOCK, &now)) != EXIT_DONE)
+                return r;
+        const struct vc_config_device *cd = vc_config_find_device(cli->config, name);
+        if (!cd) {
+                log_error("%s: no longer configured in %s; nothing was changed", name, cli->config_dir);
+                return EXIT_FAILED;
+        }
+        if (entry_selects_present(cd, now)) {
+                log_error("%s: a device it selects showed up while this command waited for the lock; nothing "
+                          "was changed, run it again", name);
+                return EXIT_FAILED;
+        }
+        const struct vc_config *c = cli->config;
+        if (!(drop = calloc(c->n_devices + 1, sizeof *drop)))
+                return log_error("out of memory"), EXIT_FAILED;
+        drop[cd - c->devices] = true;
+        if (!cli->json)
+                printf("%s: no device present matches it (%s/%s:%u); nothing to give back\n", name, c->dir, cd->file,
+                       cd->line);
+        else
+                (void) cli_json_operations(cli);
+        /* enable writes the entries of a group's endpoints in one file: those that select no
+         * device present either go with it, and a file enable wrote holds nothing else then */
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t len = 0;
+        mode_t mode;
+        if (asprintf(&path, "%s/%s", c->dir, cd->file) < 0)
+                return log_error("out of memory"), EXIT_FAILED;
+        if (read_config_file(path, &text, &len, &mode) >= 0 && enable_wrote(c, cd->file, text, len))
+                for (size_t i = 0; i < c->n_devices; i++)
+                        if (!drop[i] && streq(c->devices[i].file, cd->file) && !entry_selects_present(&c->devices[i], now)) {
+                                drop[i] = true;
+                                if (!cli->json)
+                                        printf("%s: no device present matches it either, and enable wrote it with "
+                                               "%s (%s/%s:%u)\n", c->devices[i].name, name, c->dir,
+                                               c->devices[i].file, c->devices[i].line);
+                        }
+        r = plan_entry_drops(cli, drop, "", &edits, &n_edits, &boot_dropped);
+        if (r == EXIT_DONE)
+                r = apply_config_edits(cli, edits, n_edits);
+        if (r == EXIT_DONE && boot_dropped)
+                hint_boot_set_changed(cli, false);
+        config_edits_free(edits, n_edits);
+        return r;
+}
+
 /* disable and release: refuse a group a VM holds, give it back, and for disable drop it from the
  * configuration. @topology: the PCI devices as the caller read them, or NULL to read them here
  * (the engine reads the group's devices again under the lock). */
@@ -1378,6 +1477,8 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                         return r;
                 t = own;
         }
+        if (drop_config && !topology && absent_entry(cli, t, device))
+                return disable_absent_entry(cli, device);
         r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
@@ -1512,7 +1613,22 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
                 if (configured && !listed)
                         groups[n++] = vc_group_number(g);
         }
-        if (n == 0) {
+        /* disable --all: the entries that select no device present go too (disable_absent_entry()) */
+        _cleanup_strv_free_ char **absent = NULL;
+        size_t n_absent = 0;
+        for (size_t i = 0; drop_config && cli->config && i < cli->config->n_devices; i++) {
+                const struct vc_config_device *cd = &cli->config->devices[i];
+                if (entry_selects_present(cd, t))
+                        continue;
+                char **v = realloc(absent, (n_absent + 2) * sizeof *v);
+                if (!v)
+                        return log_error("out of memory"), EXIT_FAILED;
+                absent = v;
+                if (!(absent[n_absent] = strdup(cd->name)))
+                        return log_error("out of memory"), EXIT_FAILED;
+                absent[++n_absent] = NULL;
+        }
+        if (n == 0 && n_absent == 0) {
                 if (cli->json)
                         (void) cli_json_operations(cli);
                 else
@@ -1534,7 +1650,10 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
                                 ret = r;
                 }
         }
-        if (!cli->json)
+        for (size_t i = 0; i < n_absent; i++)
+                if ((r = disable_absent_entry(cli, absent[i])) != EXIT_DONE && ret == EXIT_DONE)
+                        ret = r;
+        if (!cli->json && n > 0)
                 printf("%s --all: %zu group%s, %zu done, %zu failed\n", drop_config ? "disable" : "release", n,
                        n == 1 ? "" : "s", n - n_failed, n_failed);
         return ret;

@@ -170,3 +170,61 @@ log-level = debug
         assert_equal "$(fk_driver $GPU) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
         grep -qx 'state claimed' "$STATE/group-1"
 }
+
+# A card taken out of the host (or moved to another slot) leaves its entry behind: disable by the
+# entry's name drops it, as disable of a present device would, and the udev rule follows.
+@test "disable NAME of an entry whose device is gone: the entry goes, nothing else changes" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '# my host\n[global]\nprotect = no\n\n[device old-nic]\nmatch = 0000:07:00.0\nboot = yes\n\n[device gpu]\nmatch = 01:00.0\nboot = no\n' \
+                > "$CONF/vfio-claim.conf"
+        run vc apply
+        assert_success
+        pci_rule_runs 0000:07:00.0
+        run vc --dry-run disable old-nic
+        assert_success
+        assert_output "old-nic: no device present matches it (${CONF#"$ROOT"}/vfio-claim.conf:5); nothing to give back
+edit ${CONF#"$ROOT"}/vfio-claim.conf: remove [device old-nic] (lines 5-7)"
+        grep -q '^\[device old-nic\]' "$CONF/vfio-claim.conf"
+        run vc disable old-nic
+        assert_success
+        assert_output "old-nic: no device present matches it (${CONF#"$ROOT"}/vfio-claim.conf:5); nothing to give back
+configuration: ${CONF#"$ROOT"}/vfio-claim.conf: removed [device old-nic] (lines 5-7)
+the boot = yes entries changed: rebuild the initramfs, which carries a copy of the configuration: dracut -f, or update-initramfs -u on Debian and Ubuntu"
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" "$(printf '# my host\n[global]\nprotect = no\n\n\n[device gpu]\nmatch = 01:00.0\nboot = no')"
+        run pci_rule_runs 0000:07:00.0
+        assert_failure 1
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver $GPU) $(fk_driver $AUDIO)" "nouveau snd_hda_intel"
+        # a name configured nowhere is still a usage error
+        run vc disable old-nic
+        assert_failure 2
+}
+
+@test "disable NAME after the group enable claimed was taken out: the file enable wrote goes whole" {
+        fake_root gpu-audio
+        run vc enable $GPU
+        assert_success
+        fk_sh "echo 1 > '$ROOT/sys/bus/pci/devices/$AUDIO/remove'; echo 1 > '$ROOT/sys/bus/pci/devices/$GPU/remove'"
+        [ ! -e "$ROOT/sys/bus/pci/devices/$GPU" ]
+        run vc disable 0000-01-00.0
+        assert_success
+        assert_output "0000-01-00.0: no device present matches it (${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf:4); nothing to give back
+0000-01-00.1: no device present matches it either, and enable wrote it with 0000-01-00.0 (${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf:9)
+configuration: removed ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf"
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+}
+
+@test "disable --all also drops the entries of devices that are gone" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device old-nic]\nmatch = 0000:07:00.0\n\n[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+        run vc enable gpu
+        assert_success
+        run vc disable --all
+        assert_success
+        assert_line "old-nic: no device present matches it (${CONF#"$ROOT"}/vfio-claim.conf:1); nothing to give back"
+        assert_line 'disable --all: 1 group, 1 done, 0 failed'
+        ! grep -q '^\[device' "$CONF/vfio-claim.conf"
+        assert_equal "$(fk_driver $GPU) $(fk_driver $AUDIO)" "nouveau snd_hda_intel"
+}
