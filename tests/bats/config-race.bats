@@ -440,3 +440,33 @@ sriov_pf_stuck_under_lock() {
         assert_equal "$(record 1)$(record 2)" ""
         [ ! -e "$CONF/conf.d" ]
 }
+
+# disable NAME of an entry whose device is gone decides under the lock too: an entry another run
+# edited meanwhile is taken out as it reads then, and one whose device showed up meanwhile (a
+# rescan) is left alone: the device it selects now may be claimed, which only a run that reads it
+# can give back.
+@test "disable NAME of an entry whose device is gone: an edit made while it waited for the lock stays" {
+        fake_root gpu-audio
+        conf $'[device old-nic]\nmatch = 0000:07:00.0\n\n[device gpu]\nmatch = 0000:01:00.0'
+        cli_behind_lock disable old-nic
+        conf $'[device gpu]\nmatch = 0000:01:00.0\nboot = yes\n\n[device old-nic]\nmatch = 0000:07:00.0'
+        cli_let_go
+        assert_success
+        assert_output "old-nic: no device present matches it (${CONF#"$ROOT"}/vfio-claim.conf:5); nothing to give back
+configuration: ${CONF#"$ROOT"}/vfio-claim.conf: removed [device old-nic] (lines 5-6)"
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" $'[device gpu]\nmatch = 0000:01:00.0\nboot = yes'
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "disable NAME of an entry whose device showed up while disable waited for the lock: nothing changes" {
+        fake_root gpu-audio
+        conf $'[device old-nic]\nmatch = 0000:07:00.0\n\n[device gpu]\nmatch = 0000:01:00.0'
+        cli_behind_lock disable old-nic
+        conf $'[device old-nic]\nmatch = 0000:01:00.1\n\n[device gpu]\nmatch = 0000:01:00.0'
+        cli_let_go
+        assert_failure 1
+        assert_output "vfio-claim: old-nic: a device it selects showed up while this command waited for the lock; nothing was changed, run it again"
+        assert_equal "$(cat "$CONF/vfio-claim.conf")" $'[device old-nic]\nmatch = 0000:01:00.1\n\n[device gpu]\nmatch = 0000:01:00.0'
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:01:00.1)" snd_hda_intel
+}
