@@ -12,6 +12,7 @@
 
 #include "critical.h"
 #include "display.h"
+#include "fileio.h"
 #include "log.h"
 #include "sysfs.h"
 
@@ -597,6 +598,100 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return r < 0 ? r : 0;
 }
 
+/* ------------------------------------------------------------------ the list of the image's build */
+
+#define LIST_SUFFIX " when the initramfs was built"
+#define LIST_REASON_MAX 512
+
+static bool from_list(const char *reason) {
+        size_t n = strlen(reason), k = strlen(LIST_SUFFIX);
+        return n >= k && streq(reason + n - k, LIST_SUFFIX);
+}
+
+/* The vendor:device id of the device at @a now; -errno when it has none (not there). */
+static int device_id(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned *ret_vendor, unsigned *ret_device) {
+        _cleanup_free_ char *pv = NULL, *pd = NULL;
+        uint64_t v, d;
+        int r;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &pv, "%s/vendor", VC_PCI_ADDR_TO_STRING(a))) < 0 ||
+            (r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &pd, "%s/device", VC_PCI_ADDR_TO_STRING(a))) < 0 ||
+            (r = vc_sysfs_read_u64(pv, &v)) < 0 || (r = vc_sysfs_read_u64(pd, &d)) < 0)
+                return r;
+        if (v > 0xffff || d > 0xffff)
+                return -EBADMSG;
+        *ret_vendor = (unsigned) v;
+        *ret_device = (unsigned) d;
+        return 0;
+}
+
+struct list_line {
+        struct vc_pci_addr addr;
+        unsigned vendor, device;
+        const char *reason;
+};
+
+/* One line of a list: "DDDD:BB:DD.F VVVV:DDDD REASON" (lower-case hex), the reason printable. */
+static bool list_line_parse(char *line, struct list_line *ret) {
+        if (strlen(line) < 24 || line[12] != ' ' || line[22] != ' ')
+                return false;
+        line[12] = line[22] = '\0';
+        const char *id = line + 13, *reason = line + 23;
+        char *end;
+        if (vc_pci_addr_parse(line, &ret->addr) < 0 || strlen(id) != 9 || id[4] != ':' ||
+            strspn(id, "0123456789abcdef:") != 9 || strlen(reason) > LIST_REASON_MAX)
+                return false;
+        ret->vendor = (unsigned) strtoul(id, &end, 16);
+        ret->device = (unsigned) strtoul(id + 5, &end, 16);
+        for (const char *p = reason; *p; p++)
+                if (iscntrl((unsigned char) *p))
+                        return false;
+        ret->reason = reason;
+        return true;
+}
+
+static void list_line_print(FILE *f, const struct vc_pci_addr *a, unsigned vendor, unsigned device, const char *reason) {
+        fprintf(f, "%s %04x:%04x %s\n", VC_PCI_ADDR_TO_STRING(a), vendor, device, reason);
+}
+
+/* RUN_STATE/host-critical, when the context asks for it: each line whose address holds a device
+ * of its id now (an image built on another machine names that machine's devices), with the
+ * reason "... when the initramfs was built". A missing list adds nothing. */
+static int scan_boot_list(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_free_ char *p = NULL, *text = NULL;
+        int r;
+
+        if (!vc_ctx_get_boot_critical(ctx))
+                return 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &p, "%s", VC_CRITICAL_LIST_NAME)) < 0)
+                return r;
+        r = vc_read_file(p, &text);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0) {
+                log_warning_errno(r, "%s: cannot read the host-critical devices of the initramfs's build: %m", p);
+                return 0;
+        }
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                struct list_line l;
+                unsigned v, d;
+                _cleanup_free_ char *reason = NULL;
+                if (!list_line_parse(line, &l))
+                        continue; /* the carry let only valid lines through: someone else's edit */
+                if (device_id(ctx, &l.addr, &v, &d) < 0 || v != l.vendor || d != l.device) {
+                        log_debug("%s: %s is not the device the initramfs's list names (%04x:%04x): not counted",
+                                  p, VC_PCI_ADDR_TO_STRING(&l.addr), l.vendor, l.device);
+                        continue;
+                }
+                if (asprintf(&reason, "%s%s", l.reason, LIST_SUFFIX) < 0) {
+                        reason = NULL;
+                        return -ENOMEM;
+                }
+                if ((r = set_add(s, &l.addr, reason)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = calloc(1, sizeof *s);
         int r;
@@ -604,8 +699,67 @@ int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         if (!s)
                 return -ENOMEM;
         if ((r = scan_mounts(ctx, s)) < 0 || (r = scan_swaps(ctx, s)) < 0 ||
-            (r = scan_routes(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0)
+            (r = scan_routes(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 || (r = scan_boot_list(ctx, s)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;
+}
+
+int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        for (size_t i = 0; s && i < s->n; i++) {
+                unsigned v, d;
+                if (streq(s->items[i].reason, CONSOLE_REASON) || from_list(s->items[i].reason))
+                        continue;
+                if (device_id(ctx, &s->items[i].addr, &v, &d) >= 0)
+                        list_line_print(f, &s->items[i].addr, v, d, s->items[i].reason);
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        *ret = TAKE_PTR(text);
+        return 0;
+}
+
+int vc_critical_list_carry(struct vc_ctx *ctx) {
+        _cleanup_free_ char *from = NULL, *to = NULL, *dir = NULL, *text = NULL, *out = NULL;
+        size_t size = 0;
+        unsigned n = 0, bad = 0;
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_SYSCONF, &from, "%s", VC_CRITICAL_LIST_NAME)) < 0 ||
+            (r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &to, "%s", VC_CRITICAL_LIST_NAME)) < 0 ||
+            (r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
+                return r;
+        if (vc_path_exists(to))
+                return 0; /* carried by an earlier run of this boot */
+        r = vc_read_file(from, &text);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return log_warning_errno(r, "%s: cannot read the host-critical devices of the initramfs's build: %m",
+                                         from);
+        /* what is carried is what was read, line by line: only valid lines reach /run */
+        FILE *f = open_memstream(&out, &size);
+        if (!f)
+                return -ENOMEM;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                struct list_line l;
+                n++;
+                if (list_line_parse(line, &l))
+                        list_line_print(f, &l.addr, l.vendor, l.device, l.reason);
+                else if (!bad)
+                        bad = n;
+        }
+        if (fclose(f) != 0)
+                return -ENOMEM;
+        if (bad)
+                log_warning("%s:%u: not a PCI address, an id and a reason: line ignored", from, bad);
+        if ((r = vc_mkdir_p(dir, 0755)) < 0) /* the initramfs's /run/vfio-claim may not exist yet */
+                return log_warning_errno(r, "%s: cannot create it: %m", dir);
+        r = vc_write_runtime_file(to, out, 0644);
+        return r < 0 ? log_warning_errno(r, "%s: cannot write it: %m", to) : 1;
 }

@@ -32,6 +32,27 @@ const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_
 /* Is @addr critical only because it is the boot VGA driving the active console? */
 bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
 
+/* The host-critical devices of the system an initramfs was built on. At boot the live scan above
+ * cannot see them: in the initramfs the real root is not mounted yet, and in the real root, before
+ * udev's coldplug, /boot, swap and the default route are not there yet either. So the initramfs
+ * generators (dracut's module, initramfs-tools' hook) write the list of the system they run on
+ * into the image at SYSCONF/vfio-claim/host-critical ("vfio-claim-udev --host-critical": one
+ * "DDDD:BB:DD.F VVVV:DDDD REASON" line each, vc_critical_list_format()), the boot pass in the initramfs
+ * carries it to RUN_STATE/host-critical (vc_critical_list_carry()), and every boot claim of that
+ * boot (the helper's contexts, vc_ctx_set_boot_critical()) reads it there too, with the reason
+ * "... when the initramfs was built": each line whose address holds a device of its id, since an
+ * image built on another machine (an image builder's chroot) names that machine's devices. */
+#define VC_CRITICAL_LIST_NAME "host-critical"
+
+/* @s as such a list, each device's id read under @ctx's root, without the console's VGA (a
+ * single-GPU host hands it over at boot, console = handoff), without what came from a list and
+ * without a device that has no id (gone). -ENOMEM. */
+int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret);
+
+/* Copy the image's list to RUN_STATE, its valid lines only (a line that is not one is logged),
+ * unless an earlier run of this boot did. 1 copied, 0 nothing to do, or a negative errno (logged). */
+int vc_critical_list_carry(struct vc_ctx *ctx);
+
 size_t vc_critical_count(const struct vc_critical_set *s);
 /* The i-th critical device (address order of discovery) and its reason. */
 const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc_pci_addr *ret_addr);

@@ -22,6 +22,7 @@ struct vc_ctx {
         unsigned n_ref;
         char *root; /* no trailing slash; "" means the real "/" */
         unsigned unbind_timeout_ms;
+        bool boot_critical; /* vc_critical_scan() reads the list of the initramfs's build */
         char **modules_not_loaded;
         size_t n_modules_not_loaded;
         struct udev *udev;
@@ -601,6 +602,8 @@ bool vc_ctx_is_host(const struct vc_ctx *ctx) { return ctx->root[0] == '\0'; }
 
 unsigned vc_ctx_get_unbind_timeout_ms(const struct vc_ctx *ctx) { return ctx->unbind_timeout_ms; }
 void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms) { ctx->unbind_timeout_ms = ms; }
+bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx) { return ctx->boot_critical; }
+void vc_ctx_set_boot_critical(struct vc_ctx *ctx, bool b) { ctx->boot_critical = b; }
 
 static bool relative_part_is_safe(const char *rel) {
         if (rel[0] == '/')

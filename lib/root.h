@@ -79,6 +79,10 @@ int vc_ctx_pathv(const struct vc_ctx *ctx, enum vc_place place, char **ret, cons
 /* Timeout of one unbind, in milliseconds (default 10000). */
 unsigned vc_ctx_get_unbind_timeout_ms(const struct vc_ctx *ctx);
 void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
+/* Does vc_critical_scan() also read the host-critical devices of the initramfs's build
+ * (lib/critical.h)? Set by the udev helper for its boot claims; off by default. */
+bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx);
+void vc_ctx_set_boot_critical(struct vc_ctx *ctx, bool b);
 
 /* Read the root directory override for programs that cannot take options (the libvirt hook, the
  * udev helper): VFIO_CLAIM_SYSROOT through secure_getenv(). NULL when unset. */

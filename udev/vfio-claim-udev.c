@@ -7,6 +7,8 @@
  *                                       initramfs-tools' init-top script
  *   vfio-claim-udev --has-boot-devices  exit 0 when the configuration has boot = yes entries
  *                                       (dracut's check(), the initramfs-tools hook)
+ *   vfio-claim-udev --host-critical     the host-critical devices of this system, one
+ *                                       "ADDRESS REASON" line each, for the image (lib/critical.h)
  *
  * One program for all three, because the initramfs generators then install one file, and the
  * three share the configuration, the targets and the override pass (lib/boot.c).
@@ -24,6 +26,7 @@
 #include "boot.h"
 #include "clock.h"
 #include "config.h"
+#include "critical.h"
 #include "log.h"
 #include "pci.h"
 #include "root.h"
@@ -36,6 +39,7 @@ enum mode {
         MODE_EVENT,
         MODE_ALL,
         MODE_HAS_BOOT,
+        MODE_HOST_CRITICAL,
 };
 
 static enum mode arg_mode = MODE_EVENT;
@@ -48,6 +52,7 @@ static void help(void) {
         printf("Usage: vfio-claim-udev [--config DIR]            (from udev: one PCI add event)\n"
                "       vfio-claim-udev --all [--kmsg] [--config DIR]\n"
                "       vfio-claim-udev --has-boot-devices [--config DIR]\n"
+               "       vfio-claim-udev --host-critical\n"
                "\n"
                "Claims the devices vfio-claim.conf(5) marks \"boot = yes\" for vfio-pci before host\n"
                "drivers bind them. See vfio-claim(8), section BOOT.\n"
@@ -57,6 +62,8 @@ static void help(void) {
                "      --kmsg              log to the kernel log (in the initramfs)\n"
                "      --has-boot-devices  exit 0 when the configuration has boot = yes entries,\n"
                "                          1 when it has none, 3 when it is invalid\n"
+               "      --host-critical     print the devices this system needs (root, /boot, swap,\n"
+               "                          default route), for the initramfs generators\n"
                "      --config DIR        configuration directory (default %s/vfio-claim)\n"
                "  -h, --help              this text\n"
                "      --version           version\n",
@@ -64,11 +71,12 @@ static void help(void) {
 }
 
 static int parse_argv(int argc, char **argv) {
-        enum { ARG_ALL = 0x100, ARG_KMSG, ARG_HAS_BOOT, ARG_CONFIG, ARG_VERSION };
+        enum { ARG_ALL = 0x100, ARG_KMSG, ARG_HAS_BOOT, ARG_HOST_CRITICAL, ARG_CONFIG, ARG_VERSION };
         static const struct option options[] = {
                 { "all", no_argument, NULL, ARG_ALL },
                 { "kmsg", no_argument, NULL, ARG_KMSG },
                 { "has-boot-devices", no_argument, NULL, ARG_HAS_BOOT },
+                { "host-critical", no_argument, NULL, ARG_HOST_CRITICAL },
                 { "config", required_argument, NULL, ARG_CONFIG },
                 { "help", no_argument, NULL, 'h' },
                 { "version", no_argument, NULL, ARG_VERSION },
@@ -82,6 +90,7 @@ static int parse_argv(int argc, char **argv) {
                 case ARG_ALL: arg_mode = MODE_ALL; break;
                 case ARG_KMSG: arg_kmsg = true; break;
                 case ARG_HAS_BOOT: arg_mode = MODE_HAS_BOOT; break;
+                case ARG_HOST_CRITICAL: arg_mode = MODE_HOST_CRITICAL; break;
                 case ARG_CONFIG: arg_config_dir = optarg; break;
                 case 'h': help(); return 1;
                 case ARG_VERSION: puts(PACKAGE_STRING); return 1;
@@ -97,7 +106,7 @@ static int parse_argv(int argc, char **argv) {
 
 static void log_setup(void) {
         const char *e = secure_getenv("VFIO_CLAIM_LOG");
-        if (arg_mode == MODE_HAS_BOOT || streq_ptr(e, "stderr"))
+        if (arg_mode == MODE_HAS_BOOT || arg_mode == MODE_HOST_CRITICAL || streq_ptr(e, "stderr"))
                 vc_log_open(VC_LOG_STDERR, "vfio-claim-udev");
         else if (arg_kmsg || streq_ptr(e, "kmsg") || in_initrd)
                 vc_log_open(VC_LOG_KMSG, "vfio-claim"); /* no syslog daemon in an initramfs */
@@ -360,6 +369,8 @@ static int run_event(struct vc_ctx *ctx) {
                                 r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r));
                 return 0;
         }
+        if (in_initrd)
+                (void) vc_critical_list_carry(ctx);
         if (load_config(ctx, &cfg) < 0)
                 return 0;
         if (!vc_config_has_boot_devices(cfg))
@@ -452,6 +463,8 @@ static int run_all(struct vc_ctx *ctx) {
         if (r < 0)
                 return log_error_errno(r, "cannot take the lock (%s): this pass claims no device and writes no udev rule",
                                        r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r)), 0;
+        if (in_initrd)
+                (void) vc_critical_list_carry(ctx);
         if (load_config(ctx, &cfg) < 0) {
                 update_rules(ctx, NULL);
                 return 0;
@@ -502,6 +515,19 @@ static int run_all(struct vc_ctx *ctx) {
         return 0;
 }
 
+/* The live scan, as the list the initramfs generators put into the image (lib/critical.h). */
+static int run_host_critical(struct vc_ctx *ctx) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_free_ char *text = NULL;
+        int r = vc_critical_scan(ctx, &s);
+        if (r >= 0)
+                r = vc_critical_list_format(ctx, s, &text);
+        if (r < 0)
+                return log_error_errno(r, "cannot tell which devices this system needs: %m"), 1;
+        fputs(text, stdout);
+        return fflush(stdout) == 0 ? 0 : 1;
+}
+
 static int run_has_boot(struct vc_ctx *ctx) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         if (load_config(ctx, &cfg) < 0)
@@ -534,9 +560,16 @@ int main(int argc, char **argv) {
         in_initrd = vc_boot_in_initrd(ctx);
         log_setup();
 
+        /* Boot claims also refuse what the system the initramfs was built on needed: at boot the
+         * live scan cannot see it yet (lib/critical.h). */
+        if (arg_mode == MODE_ALL || arg_mode == MODE_EVENT)
+                vc_ctx_set_boot_critical(ctx, true);
         switch (arg_mode) {
         case MODE_HAS_BOOT:
                 r = run_has_boot(ctx);
+                break;
+        case MODE_HOST_CRITICAL:
+                r = run_host_critical(ctx);
                 break;
         case MODE_ALL:
                 r = run_all(ctx);

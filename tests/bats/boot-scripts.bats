@@ -50,7 +50,7 @@ dracut_module() {
                 SYSTEMCTL=SYSTEMCTL
                 hostonly=yes
                 moddir=/usr/lib/dracut/modules.d/90vfio-claim
-                initdir=/tmp/initdir
+                initdir=${INITDIR:-/tmp/initdir}
                 systemdsystemunitdir=$UNITDIR
                 . "$MODULE_SETUP"
                 vfio_claim_helper=$UDEV_HELPER
@@ -107,6 +107,26 @@ boot = yes'
         assert_success
         run cat "$CALLS"
         assert_output 'instmods hostonly=[] vfio vfio_iommu_type1 vfio_pci_core vfio_pci'
+}
+
+# The host-critical devices of the system the image is built on (lib/critical.h): written into the
+# image for the boot claims, but not for another root (dracut --sysroot), whose devices they are not.
+@test "dracut install(): the image gets this system's host-critical devices, not for another root" {
+        INITDIR="$BATS_TEST_TMPDIR/initdir"
+        mkdir -p "$INITDIR$VC_CONFDIR"
+        export CALLS UDEV_HELPER MODULE_SETUP INITDIR dracutsysrootdir="$ROOT" UNITDIR=/nonexistent
+        run dracut_module install
+        assert_success
+        [ ! -e "$INITDIR$VC_CONFDIR/host-critical" ]
+        dracutsysrootdir=
+        run dracut_module install
+        assert_success
+        [ -f "$INITDIR$VC_CONFDIR/host-critical" ]
+        refute_output --partial dwarn
+        # what the helper prints for this machine, one "ADDRESS ID REASON" line each
+        assert_equal "$(cat "$INITDIR$VC_CONFDIR/host-critical")" "$("$UDEV_HELPER" --host-critical)"
+        run grep -cvE '^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] [0-9a-f]{4}:[0-9a-f]{4} .+$' "$INITDIR$VC_CONFDIR/host-critical"
+        assert_output 0
 }
 
 @test "dracut install() in a systemd initramfs also enables the early unit" {
@@ -196,6 +216,8 @@ boot = yes'
         assert_line "copy_file config $ROOT$VC_CONFDIR/conf.d/z.conf"
         assert_line 'manual_add_modules vfio vfio_iommu_type1 vfio_pci_core vfio_pci'
         [ -f "$BATS_TEST_TMPDIR/destdir/lib/udev/rules.d/70-vfio-claim.rules" ]
+        # the host-critical devices of the system it runs on (here the fake root: none)
+        [ -f "$BATS_TEST_TMPDIR/destdir$ROOT$VC_CONFDIR/host-critical" ]
         : > "$CALLS"
         printf 'oops\n' >> "$ROOT$VC_CONFDIR/conf.d/z.conf"
         run it_hook

@@ -1,0 +1,139 @@
+#!/usr/bin/env bats
+# At boot the host-critical scan sees nothing yet: in the initramfs the real root is not mounted,
+# and in the real root, before udev's coldplug, neither /boot nor swap nor the default route is
+# there. A boot = yes entry that selects the root disk's controller (an id match over twin NVMe
+# drives) would take it in the initramfs, and the boot would stop there. So the initramfs
+# generators put into the image the host-critical devices of the system they run on
+# (vfio-claim-udev --host-critical), the boot pass in the initramfs carries that list to /run,
+# and every boot claim of that boot refuses what it names, as protect refuses a live one. What a
+# real kernel does with it: tests/vm (boot).
+
+bats_require_minimum_version 1.5.0
+load helpers
+
+UDEV_HELPER="$abs_top_builddir/vfio-claim-udev"
+DISK=0000:02:00.0 # Samsung NVMe 144d:a80a, group 4
+GPU=0000:01:00.0
+
+# boot_root: gpu-audio as the initramfs finds it: the NVMe disk bound to no driver yet
+boot_root() {
+        ROOT="$BATS_TEST_TMPDIR/root"
+        rm -rf "$ROOT"
+        sed '/^dev 0000:02:00.0 /s/ driver=nvme//' "$abs_top_srcdir/tests/fixtures/gpu-audio.topo" > "$BATS_TEST_TMPDIR/boot.topo"
+        "$FK_MKTREE" "$BATS_TEST_TMPDIR/boot.topo" "$ROOT" > /dev/null
+        FAKEKERNEL_ROOT=$ROOT CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim" STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
+        export ROOT FAKEKERNEL_ROOT CONF STATE
+        mkdir -p "$CONF" "$ROOT/etc"
+}
+
+# root_on_disk: / is mounted from the NVMe disk's second partition, as /proc and sysfs show it
+root_on_disk() {
+        local blk
+        blk=$(readlink -f "$ROOT/sys/bus/pci/devices/$DISK")/nvme/nvme0/nvme0n1
+        mkdir -p "$blk/nvme0n1p2" "$ROOT/sys/dev/block" "$ROOT/proc/self"
+        echo 2 > "$blk/nvme0n1p2/partition"
+        ln -sr "$blk/nvme0n1p2" "$ROOT/sys/dev/block/259:2"
+        echo "26 1 259:2 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p2 rw" > "$ROOT/proc/self/mountinfo"
+}
+
+pass() {
+        # shellcheck disable=SC2086
+        fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+}
+
+event() {
+        # shellcheck disable=SC2086
+        fk env ACTION=add SUBSYSTEM=pci DEVPATH="/devices/pci0000:00/$1" PCI_SLOT_NAME="$1" PCI_ID="$2" \
+                FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER"
+}
+
+LIST_LINE="$DISK 144d:a80a controller of the root filesystem /dev/nvme0n1p2"
+
+@test "--host-critical prints what this system needs, one line each, without the console's VGA" {
+        fake_root gpu-audio
+        run fk env FAKEKERNEL_HOST=1 "$UDEV_HELPER" --host-critical
+        assert_success
+        assert_output ""
+        root_on_disk
+        default_route_nic 0000:00:17.0 # not a NIC, but what the route table names is what counts
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 "$UDEV_HELPER" --host-critical
+        assert_success
+        assert_output "$LIST_LINE
+0000:00:17.0 8086:7ae2 NIC of the default route (eth0)"
+        assert_equal "$stderr" ""
+}
+
+@test "the initramfs refuses the root disk's controller its image's list names; without the list it would take it" {
+        boot_root
+        printf '[device disks]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        : > "$ROOT/etc/initrd-release"
+        # without the list, what the initramfs sees: nothing is mounted, the disk is free to take
+        run pass
+        assert_success
+        assert_equal "$(fk_driver $DISK) $(fk_override $DISK)" "vfio-pci vfio-pci"
+        # the image as the initramfs generators build it now: the list of the system it was built on
+        boot_root
+        printf '[device disks]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        : > "$ROOT/etc/initrd-release"
+        echo "$LIST_LINE" > "$CONF/host-critical"
+        run pass
+        assert_success
+        assert_output --partial "$DISK"
+        assert_output --partial "controller of the root filesystem /dev/nvme0n1p2 when the initramfs was built"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver $DISK)$(fk_override $DISK)" ""
+        [ ! -e "$STATE/group-4" ]
+        assert_equal "$(cat "$STATE/host-critical")" "$LIST_LINE"
+        # the switch to the real root: the list stays in /run, the image's copy does not come along;
+        # its add event, before anything is mounted there either, is refused too
+        rm "$ROOT/etc/initrd-release" "$CONF/host-critical"
+        run event $DISK 144D:A80A
+        assert_success
+        assert_output --partial "when the initramfs was built"
+        assert_equal "$(fk_writes)" 0
+        run pass
+        assert_success
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_override $DISK)" ""
+}
+
+@test "the image's list: a line that is not an address and a reason is left out and named; protect = no goes on" {
+        boot_root
+        printf '[device disks]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        : > "$ROOT/etc/initrd-release"
+        printf '%s\n0000:02:00 144d:a80a no function\n../../x escape\n0000:00:17.0 8086:7AE2 upper case\n' "$LIST_LINE" \
+                > "$CONF/host-critical"
+        run pass
+        assert_success
+        assert_output --partial "${VC_SYSCONFDIR:-/etc}/vfio-claim/host-critical:2: not a PCI address, an id and a reason: line ignored"
+        assert_equal "$(cat "$STATE/host-critical")" "$LIST_LINE"
+        assert_equal "$(fk_driver $DISK)" ""
+        # [global] protect = no: the admin's word, at boot as on the command line
+        printf '[global]\nprotect = no\n\n[device disks]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run pass
+        assert_success
+        assert_equal "$(fk_driver $DISK)" vfio-pci
+}
+
+# An image built in another machine's chroot (an image builder) lists that machine's devices: a
+# line counts only where its address holds a device of its id.
+@test "the image's list: a line whose address holds a device of another id does not count" {
+        boot_root
+        printf '[device disks]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        : > "$ROOT/etc/initrd-release"
+        echo "$DISK 1af4:1001 controller of the root filesystem /dev/vda1" > "$CONF/host-critical"
+        run pass
+        assert_success
+        refute_output --partial "when the initramfs was built"
+        assert_equal "$(fk_driver $DISK)" vfio-pci
+}
+
+@test "a CLI command does not read the boot's list: the running system's scan decides" {
+        boot_root
+        printf '[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+        mkdir -p "$STATE"
+        echo "$GPU 10de:2204 controller of the root filesystem /dev/sda1" > "$STATE/host-critical"
+        run vc enable gpu
+        assert_success
+        assert_equal "$(fk_driver $GPU)" vfio-pci
+}
