@@ -23,6 +23,7 @@ echo "@@BOOT early $(systemctl is-active vfio-claim-early.service)"
 for f in /run/vfio-claim/group-*; do
         [ -f "$f" ] && sed "s/^/@@BOOT record ${f##*/} /" "$f"
 done
+[ -f /run/vfio-claim/host-critical ] && sed 's/^/@@BOOT hostcrit /' /run/vfio-claim/host-critical
 vfio-claim status 2>&1 | sed 's/^/@@BOOT status /'
 journalctl -b --no-pager -o short-monotonic -t vfio-claim -t vfio-claim-udev 2>&1 | sed 's/^/@@BOOT journal /'
 dmesg | sed 's/^/@@BOOT dmesg /'

@@ -284,6 +284,24 @@ stale_boot() { # NAME: the twin NIC, claimed by an initramfs older than the conf
                 sh -c '[ "$1" = "(null)" ] && ! grep -q "^vfio .*\b$2\b" "$3"' _ "$(ovr "$n" 0000:05:00.0)" "$g" "$LOG/$n.report"
 }
 
+# critical_boot NAME: the boot = yes id entry that selects the root disk's controller (virtio-blk,
+# 1af4:1001, transitional on the root bus) was refused in the initramfs and after it, from the
+# host-critical list of the image, and the guest booted from that disk
+critical_boot() {
+        local n=$1
+        check "$n: the guest booted from its root disk, which a boot = yes entry selects" grep -q '^end' "$LOG/$n.report" ||
+                return 0
+        check "$n: the root disk's controller 0000:00:09.0 is on virtio-pci, without an override" \
+                is "$(drv "$n" 0000:00:09.0) $(ovr "$n" 0000:00:09.0)" "virtio-pci (null)"
+        check "$n: the initramfs refused it, from the image's list" \
+                grep -q '^dmesg .*0000:00:09.0: refused: controller of the root filesystem /dev/vda when the initramfs was built (\[device disks\], group [0-9]*)' "$LOG/$n.report"
+        check "$n: the list was carried to /run, the build machine's lines with it" \
+                grep -q '^hostcrit 0000:00:09.0 1af4:1001 controller of the root filesystem /dev/vda$' "$LOG/$n.report"
+        # (there the root is mounted: the running system's scan names it first)
+        check "$n: the early unit's pass in the real root refused it too" \
+                grep -q '^journal .*0000:00:09.0: refused: controller of the root filesystem /dev/vda' "$LOG/$n.report"
+}
+
 host_boot() { # NAME: nothing claimed
         local n=$1
         check "$n: the guest reported" grep -q '^end' "$LOG/$n.report" || return 0
@@ -359,15 +377,24 @@ say "log directory: $LOG"
 if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
         W=$LOG/root-dracut
         work_root "$W"
-        say "dracut --force-drivers 'e1000e bochs' (no-hostonly)"
+        # An id entry that selects the guest's root disk's controller, as one over twin NVMe
+        # drives does. The module writes the host-critical devices of the system it runs on into
+        # the image: in this chroot, the build machine's, which the guest has not. What the
+        # guest's own dracut would add, its root disk, is appended, and the image carries both.
+        printf '[device disks]\nmatch = 1af4:1001\nboot = yes\n' > "$W/etc/vfio-claim/conf.d/disks.conf"
+        { in_chroot "$W" /lib/udev/vfio-claim-udev --host-critical || true
+          echo "0000:00:09.0 1af4:1001 controller of the root filesystem /dev/vda"; } > "$LOG/host-critical"
+        cp "$LOG/host-critical" "$W/tmp/host-critical"
+        say "dracut --force-drivers 'e1000e bochs' (no-hostonly); the host-critical list: $(tr '\n' ';' < "$LOG/host-critical")"
         if in_chroot "$W" dracut --force --no-hostonly --force-drivers "e1000e bochs" "${DRACUT_PACK[@]}" \
+                --include /tmp/host-critical /etc/vfio-claim/host-critical \
                 --kver "$KVER" "/boot/initrd-dracut-$KVER" > "$LOG/dracut.log" 2>&1; then
                 ok "dracut built the initramfs"
                 in_chroot "$W" lsinitrd "/boot/initrd-dracut-$KVER" > "$LOG/dracut.lsinitrd" 2>&1 || true
                 check "dracut: the initramfs has vfio-claim-udev, the rule, the config, the hook and vfio-pci" \
                         has_files "$LOG/dracut.lsinitrd" 'udev/vfio-claim-udev$' 'rules.d/70-vfio-claim.rules$' \
                         'etc/vfio-claim/vfio-claim.conf$' 'hooks/cmdline/00-vfio-claim-pass.sh$' 'vfio-pci.ko' \
-                        'vfio-claim-early.service$'
+                        'vfio-claim-early.service$' 'etc/vfio-claim/host-critical$'
                 cp "$W/boot/initrd-dracut-$KVER" "$LOG/initrd-dracut"
                 if [ "$MEASURE" = 1 ]; then
                         in_chroot "$W" dracut --force --no-hostonly --force-drivers "e1000e bochs" --omit vfio-claim \
@@ -380,12 +407,15 @@ if [ -z "$ONLY" ] || [ "$ONLY" = dracut ] || [ "$ONLY" = rescue ]; then
                 if [ -z "$ONLY" ] || [ "$ONLY" = dracut ]; then
                         boot dracut "$W" "$LOG/initrd-dracut" "$DEBUG_UDEV"
                         claimed_boot dracut
+                        critical_boot dracut
                         if [ "$MEASURE" = 1 ]; then boot_times dracut; fi
                 fi
                 if [ -z "$ONLY" ] || [ "$ONLY" = rescue ]; then
                         boot rescue "$W" "$LOG/initrd-dracut" "rd.vfio_claim=0"
                         host_boot rescue
                 fi
+                # the images below carry the module's own list, not the guest's: no disks entry
+                rm "$W/etc/vfio-claim/conf.d/disks.conf"
                 # dracut's own shell init (no systemd in the initramfs): the cmdline hook 00
                 # and the udev rule do the work there, not the early unit
                 if [ -z "$ONLY" ] || [ "$ONLY" = dracut ]; then
