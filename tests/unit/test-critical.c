@@ -1,6 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdlib.h>
+#include <string.h>
+
 #include "critical.h"
+#include "fileio.h"
 #include "pci.h"
 #include "root.h"
 #include "tests.h"
@@ -322,6 +326,96 @@ TEST(boot_vga_with_console) {
                 _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
                 ASSERT_OK(vc_critical_scan(ctx, &s));
                 ASSERT_STREQ(reason(s, "0000:00:02.0"), "boot VGA driving the active console");
+        }
+}
+
+/* @place's file @name, relative to @root (the build's sysconfdir and runstatedir differ between a
+ * plain build and make distcheck). */
+static char *place_rel(struct vc_ctx *ctx, const char *root, enum vc_place place, const char *name) {
+        char *p = NULL;
+        if (vc_ctx_path(ctx, place, &p, "%s", name) < 0)
+                abort();
+        char *rel = strdup(p + strlen(root) + 1);
+        free(p);
+        return rel;
+}
+
+/* The list of the image's build (lib/critical.h): written from a scan, carried line by line,
+ * read only by a boot context and only where the address holds a device of the line's id. */
+TEST(boot_list) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:04.0", "0x010000\n", -1); /* virtio-blk, 1af4:1000 here */
+        pci_dev(root, "pci0000:00/0000:00:05.0", "0x020000\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1f.2", "0x010601\n", -1);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        _cleanup_free_ char *image = place_rel(ctx, root, VC_PLACE_SYSCONF, VC_CRITICAL_LIST_NAME);
+        _cleanup_free_ char *run = place_rel(ctx, root, VC_PLACE_RUN_STATE, VC_CRITICAL_LIST_NAME);
+
+        /* the list of a running system: its root disk, one line, with the device's id */
+        tree_file(root, "sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda2/partition", "2\n");
+        tree_link(root, "sys/dev/block/252:2", "../../devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda2");
+        tree_file(root, "proc/self/mountinfo", "22 1 252:2 / / rw,relatime shared:1 - ext4 /dev/vda2 rw\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                _cleanup_free_ char *text = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+                ASSERT_STREQ(text, "0000:00:04.0 1af4:1000 controller of the root filesystem /dev/vda2\n");
+        }
+
+        /* at boot: nothing mounted; the image's list, good lines and bad */
+        tree_file(root, "proc/self/mountinfo", "");
+        tree_file(root, image,
+                  "0000:00:05.0 1af4:1000 NIC of the default route (eth0)\n"
+                  "0000:00:1f.2 8086:2922 controller of swap /dev/sda2\n" /* another machine's */
+                  "0000:00:04.0 1AF4:1000 upper case\n"
+                  "0000:00:04.0 1af4:1000\n"
+                  "0000:00:04.0  1af4:1000 two spaces\n"
+                  "0000:00:04.0 1af4:1000 a bell \a\n"
+                  "00:04.0 1af4:1000 short address\n"
+                  "0000:09:00.0 1af4:1000 a device not there\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s)); /* not carried, not asked for: nothing */
+                ASSERT_EQ(vc_critical_count(s), 0);
+        }
+        ASSERT_EQ(vc_critical_list_carry(ctx), 1);
+        ASSERT_EQ(vc_critical_list_carry(ctx), 0); /* once a boot */
+        {
+                _cleanup_free_ char *p = NULL, *text = NULL;
+                ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &p, "%s", VC_CRITICAL_LIST_NAME));
+                ASSERT_OK(vc_read_file(p, &text));
+                ASSERT_STREQ(text, "0000:00:05.0 1af4:1000 NIC of the default route (eth0)\n"
+                                   "0000:00:1f.2 8086:2922 controller of swap /dev/sda2\n"
+                                   "0000:09:00.0 1af4:1000 a device not there"); /* read without its last newline */
+        }
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s)); /* a context that does not ask: the CLI's */
+                ASSERT_EQ(vc_critical_count(s), 0);
+        }
+        vc_ctx_set_boot_critical(ctx, true);
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                _cleanup_free_ char *text = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_EQ(vc_critical_count(s), 1);
+                ASSERT_STREQ(reason(s, "0000:00:05.0"), "NIC of the default route (eth0) when the initramfs was built");
+                ASSERT_NULL(reason(s, "0000:00:1f.2"));
+                /* what came from the list is never written into a list again */
+                ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+                ASSERT_STREQ(text, "");
+        }
+        /* the live scan's reason comes first */
+        tree_file(root, "proc/self/mountinfo", "22 1 252:2 / / rw,relatime shared:1 - ext4 /dev/vda2 rw\n");
+        tree_file(root, run, "0000:00:04.0 1af4:1000 controller of the root filesystem /dev/vda1\n");
+        {
+                _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_STREQ(reason(s, "0000:00:04.0"), "controller of the root filesystem /dev/vda2");
+                ASSERT_EQ(vc_critical_count(s), 1);
         }
 }
 
