@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fuzz target: the host-critical list an initramfs carries (lib/critical.h). The input is the
+ * image's list, SYSCONF/vfio-claim/host-critical; vc_critical_list_carry() copies its valid lines
+ * to RUN_STATE/vfio-claim/host-critical, and a boot context's vc_critical_scan() reads that copy
+ * against a root with two PCI devices. Properties: a list that is text is carried (one with a NUL
+ * byte is not text: nothing is); the copy is a fixed point (carried again, it
+ * comes out the same); a boot scan counts only devices of the root whose id the line names, each
+ * with a reason free of control bytes that ends in " when the initramfs was built"; and what came
+ * from a list is never listed again. */
+
+#include <stdio.h>
+
+#include "critical.h"
+#include "fileio.h"
+#include "fuzz.h"
+#include "root.h"
+
+static struct vc_ctx *ctx;
+static char *image, *run;
+
+/* ROOT/REL with @text, its directories made on the way */
+static void tree_file(const char *root, const char *rel, const char *text) {
+        char *p;
+        if (asprintf(&p, "%s/%s", root, rel) < 0)
+                abort();
+        for (char *slash = p + strlen(root) + 1; (slash = strchr(slash, '/')); slash++) {
+                *slash = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        abort();
+                *slash = '/';
+        }
+        fuzz_write_file(p, text, strlen(text));
+        free(p);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        const char *root = fuzz_make_tmpdir();
+        char *dir = NULL;
+
+        tree_file(root, "sys/bus/pci/devices/0000:00:04.0/vendor", "0x1af4\n");
+        tree_file(root, "sys/bus/pci/devices/0000:00:04.0/device", "0x1001\n");
+        tree_file(root, "sys/bus/pci/devices/0000:02:00.0/vendor", "0x144d\n");
+        tree_file(root, "sys/bus/pci/devices/0000:02:00.0/device", "0xa80a\n");
+        if (vc_ctx_new(root, &ctx) < 0 ||
+            vc_ctx_path(ctx, VC_PLACE_SYSCONF, &image, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
+            vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &run, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
+            vc_ctx_path(ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 || vc_mkdir_p(dir, 0755) < 0)
+                abort();
+        free(dir);
+        vc_ctx_set_boot_critical(ctx, true);
+        return 0;
+}
+
+/* Carry @size bytes of @data as the image's list; returns the copy's text, or NULL when none. */
+static char *carry(const void *data, size_t size) {
+        char *text = NULL;
+        fuzz_write_file(image, data, size);
+        (void) unlink(run);
+        int r = vc_critical_list_carry(ctx);
+        if (r == -ENOMEM || r == -EBADMSG) /* a NUL byte: the file is no text, nothing carried */
+                return NULL;
+        fuzz_assert(r == 1);
+        if (vc_read_file(run, &text) < 0)
+                fuzz_fail("the carried list cannot be read back");
+        return text;
+}
+
+static bool in_root(const struct vc_pci_addr *a) {
+        return streq(VC_PCI_ADDR_TO_STRING(a), "0000:00:04.0") || streq(VC_PCI_ADDR_TO_STRING(a), "0000:02:00.0");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_free_ char *once = NULL, *twice = NULL, *listed = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        static const char suffix[] = " when the initramfs was built";
+
+        if (size > 65536)
+                return 0;
+        once = carry(data, size);
+        if (!once)
+                return 0;
+        twice = carry(once, strlen(once));
+        if (twice && !streq(once, twice))
+                fuzz_fail("carrying is not a fixed point:\n%s\n---\n%s", once, twice);
+
+        if (vc_critical_scan(ctx, &s) < 0)
+                return 0; /* out of memory */
+        for (size_t i = 0; i < vc_critical_count(s); i++) {
+                struct vc_pci_addr a;
+                const char *reason = vc_critical_get(s, i, &a);
+                size_t n = strlen(reason);
+                fuzz_assert(in_root(&a));
+                fuzz_assert(!fuzz_has_control(reason));
+                fuzz_assert(n >= sizeof suffix - 1 && streq(reason + n - (sizeof suffix - 1), suffix));
+        }
+        if (vc_critical_list_format(ctx, s, &listed) >= 0)
+                fuzz_assert(streq(listed, ""));
+        return 0;
+}
