@@ -409,6 +409,17 @@ bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group) {
         return mark_exists(ctx, "failed", group);
 }
 
+int vc_boot_group_failure_logged(struct vc_ctx *ctx, unsigned group, const char *message) {
+        _cleanup_free_ char *p = NULL, *old = NULL;
+        int r = mark_path(ctx, "failed", group, &p);
+        if (r < 0)
+                return r;
+        if (vc_read_file(p, &old) >= 0 && streq(old, message))
+                return 1;
+        r = vc_write_runtime_file(p, message, 0644);
+        return r < 0 ? r : 0;
+}
+
 int vc_boot_group_mark_released(struct vc_ctx *ctx, unsigned group) {
         if (mark_exists(ctx, "released", group))
                 return 0;
@@ -702,7 +713,9 @@ static int give_back_after_failure(struct vc_ctx *ctx, unsigned group, const cha
         struct vc_op_result res = {};
         int r, k;
 
-        k = mark_set(ctx, "failed", group);
+        /* a mark already there keeps what it holds: the failure its caller logged last
+         * (vc_boot_group_failure_logged()) */
+        k = mark_exists(ctx, "failed", group) ? 0 : mark_set(ctx, "failed", group);
         if (k < 0)
                 log_debug_errno(k, "Cannot mark the boot claim of group %u as failed: %m", group);
 

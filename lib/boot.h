@@ -108,6 +108,11 @@ int vc_boot_consent_check(const struct vc_config *cfg, const struct vc_group *g,
 /* Has a boot claim of @group failed during this boot (RUNSTATEDIR/vfio-claim/boot-failed-N)?
  * The override pass then leaves the group to the host for the rest of the boot. */
 bool vc_boot_group_failed(struct vc_ctx *ctx, unsigned group);
+/* Was @message, the failure of a boot claim of @group, logged before in this boot? The group's
+ * boot-failed mark holds the one logged last: 1 when that is @message; else 0, and the mark now
+ * holds @message; or a negative errno. A refusal that every run of the boot meets again (the
+ * pass in the initramfs, its events, the early unit, the real root's events) is logged once. */
+int vc_boot_group_failure_logged(struct vc_ctx *ctx, unsigned group, const char *message);
 /* A group whose record had devices claimed at boot (host=probe) was given back: the override
  * pass leaves it to the host for the rest of this boot (RUNSTATEDIR/vfio-claim/boot-released-N),
  * until a boot claim of it succeeds. Called by the engine's release (lib/bind.c), under the lock.

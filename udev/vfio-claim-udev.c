@@ -245,12 +245,16 @@ static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct v
                 return 1;
         }
         if (r < 0) {
-                _cleanup_free_ char *m = vc_op_result_message(&res);
-                if (m)
-                        log_error("%s ([device %s], group %d)", m, t->cd->name, t->group);
+                _cleanup_free_ char *m = vc_op_result_message(&res), *line = NULL;
+                if (m ? asprintf(&line, "%s ([device %s], group %d)", m, t->cd->name, t->group) < 0
+                      : asprintf(&line, "%s: [device %s] claiming group %d failed: %s", addr, t->cd->name,
+                                 t->group, strerror(-r)) < 0)
+                        line = NULL;
+                /* once a boot: every run of the boot meets a refusal again (lib/boot.h) */
+                if (line && vc_boot_group_failure_logged(ctx, (unsigned) t->group, line) > 0)
+                        log_debug("%s (logged before in this boot)", line);
                 else
-                        log_error_errno(r, "%s: [device %s] claiming group %d failed: %m", addr,
-                                        t->cd->name, t->group);
+                        log_error("%s", line ?: "out of memory");
                 if (given_back > 0)
                         log_notice("group %d left to the host: driver_override cleared, nothing on vfio-pci, no record",
                                    t->group);
