@@ -14,7 +14,11 @@
 # Two identical e1000e NICs on their own root ports; the configuration claims the first by
 # address and the display + audio group by the VGA's address only. The initramfs of dracut
 # without systemd is built with an entry for the twin NIC too, dropped from the real root before
-# the boot: an initramfs older than the configuration, whose claim the early unit gives back. The initramfs carries
+# the boot: an initramfs older than the configuration, whose claim the early unit gives back. The
+# dracut (systemd) and initramfs-tools images also claim by id the guest's root disk's controller
+# (virtio-blk 1af4:1001), which the host-critical list in the image keeps on the host; a lab
+# module or hook adds the guest's line, since the images are built in a chroot of the build
+# machine (critical_boot). The initramfs carries
 # e1000e and bochs (dracut --force-drivers; initramfs-tools: /etc/initramfs-tools/modules),
 # so host drivers load before the root is mounted. After each boot the guest reports driver
 # links, overrides, /dev/vfio, state records and the kernel log (with the driver core's probe
@@ -471,6 +475,14 @@ if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
         # dracut's force_drivers, the initramfs-tools way: loaded by /init after init-top
         mkdir -p "$W/etc/initramfs-tools/conf.d"
         printf 'e1000e\nbochs\n' >> "$W/etc/initramfs-tools/modules"
+        # The root disk's controller selected by a boot = yes id entry, as in the dracut boot; the
+        # guest's own line in the image's host-critical list comes from a local hook that runs
+        # after the package's (PREREQ), as the lab module does for dracut
+        printf '[device disks]\nmatch = 1af4:1001\nboot = yes\n' > "$W/etc/vfio-claim/conf.d/disks.conf"
+        mkdir -p "$W/etc/initramfs-tools/hooks"
+        printf '#!/bin/sh\nPREREQ="vfio-claim"\ncase $1 in prereqs) echo "$PREREQ"; exit 0;; esac\n[ -d "$DESTDIR/etc/vfio-claim" ] || exit 0\necho "%s" >> "$DESTDIR/etc/vfio-claim/host-critical"\n' \
+                "0000:00:09.0 1af4:1001 controller of the root filesystem /dev/vda" > "$W/etc/initramfs-tools/hooks/lab-critical"
+        chmod +x "$W/etc/initramfs-tools/hooks/lab-critical"
         if [ "$ITOOLS_MODULES" = list ]; then
                 # with MODULES=list, what the guest needs to mount its root is listed too
                 printf 'virtio_pci\nvirtio_blk\next4\n' >> "$W/etc/initramfs-tools/modules"
@@ -485,7 +497,8 @@ if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
                 in_chroot "$W" lsinitramfs "/boot/initrd.img-$KVER" > "$LOG/itools.lsinitramfs" 2>&1 || true
                 check "initramfs-tools: the image has vfio-claim-udev, the rule, the config, init-top and vfio-pci" \
                         has_files "$LOG/itools.lsinitramfs" 'udev/vfio-claim-udev$' 'rules.d/70-vfio-claim.rules$' \
-                        'etc/vfio-claim/vfio-claim.conf$' 'scripts/init-top/00-vfio-claim$' 'vfio-pci.ko'
+                        'etc/vfio-claim/vfio-claim.conf$' 'scripts/init-top/00-vfio-claim$' 'vfio-pci.ko' \
+                        'etc/vfio-claim/host-critical$'
                 cp "$W/boot/initrd.img-$KVER" "$LOG/initrd-itools"
                 if [ "$MEASURE" = 1 ]; then
                         # initramfs-tools has no --omit: the package's hook and init-top script
@@ -507,6 +520,7 @@ if [ -z "$ONLY" ] || [ "$ONLY" = initramfs-tools ]; then
                 # the rescue switch given and taken back (the last occurrence wins)
                 boot itools "$W" "$LOG/initrd-itools" "vfio_claim=0 vfio_claim=1 $DEBUG_UDEV"
                 claimed_boot itools
+                critical_boot itools
                 if [ "$MEASURE" = 1 ]; then boot_times itools; fi
                 boot itools-rescue "$W" "$LOG/initrd-itools" "vfio_claim=0"
                 host_boot itools-rescue
