@@ -8,10 +8,11 @@
  *   vfio-claim-udev --has-boot-devices  exit 0 when the configuration has boot = yes entries
  *                                       (dracut's check(), the initramfs-tools hook)
  *   vfio-claim-udev --host-critical     the host-critical devices of this system, one
- *                                       "ADDRESS REASON" line each, for the image (lib/critical.h)
+ *                                       "ADDRESS ID REASON" line each, for the initramfs
+ *                                       generators to put into the image (lib/critical.h)
  *
- * One program for all three, because the initramfs generators then install one file, and the
- * three share the configuration, the targets and the override pass (lib/boot.c).
+ * One program for all of them, because the initramfs generators then install one file, and the
+ * claiming modes share the configuration, the targets and the override pass (lib/boot.c).
  *
  * The event and --all modes never fail the boot: a bad configuration, a bad event or a failed
  * claim is logged and the exit status is 0. Options are few on purpose; the root comes from
