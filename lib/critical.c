@@ -269,6 +269,48 @@ static int block_by_devname(struct vc_ctx *ctx, struct vc_critical_set *s, const
         return block_walk(ctx, s, target, reason, 0);
 }
 
+/* A ZFS file system: its source is a dataset ("rpool/ROOT/pve-1"), with no device number that
+ * leads to a disk and no holders in sysfs. The pool's members are the block devices udev's blkid
+ * builtin tags ID_FS_TYPE=zfs_member with the pool's name as ID_FS_LABEL (every one of a mirror
+ * or a raidz): each of their controllers. Only on the running system, whose udev database
+ * libudev reads (vc_ctx_block_property()). */
+static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, const char *dataset,
+                             const char *reason) {
+        _cleanup_free_ char *pool = strndup(dataset, strcspn(dataset, "/")), *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if (!pool)
+                return -ENOMEM;
+        if (isempty(pool) || (r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0 || vc_dir_list(dir, &names) < 0)
+                return 0;
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *type = NULL, *label = NULL, *link = NULL, *target = NULL;
+                if (!name_is_safe(*i))
+                        continue;
+                r = vc_ctx_block_property(ctx, *i, "ID_FS_TYPE", &type);
+                if (r == -ENOMEM)
+                        return r;
+                if (r == -EOPNOTSUPP)
+                        return 0;
+                if (r < 0 || !streq(type, "zfs_member"))
+                        continue;
+                if ((r = vc_ctx_block_property(ctx, *i, "ID_FS_LABEL", &label)) == -ENOMEM)
+                        return r;
+                if (r < 0 || !streq(label, pool))
+                        continue;
+                if (asprintf(&link, "%s/%s", dir, *i) < 0) {
+                        link = NULL;
+                        return -ENOMEM;
+                }
+                if ((r = resolve(link, &target)) == -ENOMEM)
+                        return r;
+                if (r >= 0 && (r = block_walk(ctx, s, target, reason, 0)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* Split a line into at most @max blank-separated fields (in place). */
 static size_t split(char *line, char **fields, size_t max) {
         size_t n = 0;
@@ -318,7 +360,7 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         ;
                 if (sep + 2 >= n)
                         continue;
-                const char *mnt = fields[4], *source = fields[sep + 2];
+                const char *mnt = fields[4], *fstype = fields[sep + 1], *source = fields[sep + 2];
                 if (streq(mnt, "/"))
                         what = "the root filesystem";
                 else if (streq(mnt, "/boot"))
@@ -328,7 +370,9 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 else
                         continue;
                 snprintf(reason, sizeof reason, "controller of %s %s", what, source);
-                if (maj != 0)
+                if (streq(fstype, "zfs"))
+                        r = block_by_zfs_pool(ctx, s, source, reason);
+                else if (maj != 0)
                         r = block_by_devnum(ctx, s, maj, min, reason);
                 else /* btrfs and friends: an anonymous device number; the source names the disk */
                         r = block_by_devname(ctx, s, source, reason);

@@ -551,7 +551,10 @@ struct vc_ctx *vc_ctx_ref(struct vc_ctx *ctx) {
         X(udev_hwdb_get_properties_list_entry)                                                     \
         X(udev_list_entry_get_next)                                                                \
         X(udev_list_entry_get_name)                                                                \
-        X(udev_list_entry_get_value)
+        X(udev_list_entry_get_value)                                                               \
+        X(udev_device_new_from_subsystem_sysname)                                                  \
+        X(udev_device_get_property_value)                                                          \
+        X(udev_device_unref)
 
 #define X(name) static __typeof__(name) *sym_##name;
 UDEV_SYMBOLS(X)
@@ -680,6 +683,26 @@ struct udev *vc_ctx_get_udev(struct vc_ctx *ctx) {
         if (!ctx->udev && udev_dl())
                 ctx->udev = sym_udev_new();
         return ctx->udev;
+}
+
+int vc_ctx_block_property(struct vc_ctx *ctx, const char *sysname, const char *key, char **ret) {
+        if (ctx->root[0])
+                return -EOPNOTSUPP; /* udev's database is the running system's */
+        struct udev *u = vc_ctx_get_udev(ctx);
+        if (!u)
+                return -EOPNOTSUPP;
+        struct udev_device *d = sym_udev_device_new_from_subsystem_sysname(u, "block", sysname);
+        if (!d)
+                return -ENOENT;
+        const char *v = sym_udev_device_get_property_value(d, key);
+        char *copy = v ? strdup(v) : NULL;
+        sym_udev_device_unref(d);
+        if (!v)
+                return -ENOENT;
+        if (!copy)
+                return -ENOMEM;
+        *ret = copy;
+        return 0;
 }
 
 struct udev_hwdb *vc_ctx_get_hwdb(struct vc_ctx *ctx) {

@@ -129,6 +129,11 @@ int vc_open_in_root_walk(int rootfd, const char *rel, int flags, mode_t mode);
 /* Lazily created shared handles (NULL when unavailable). */
 struct udev *vc_ctx_get_udev(struct vc_ctx *ctx);
 struct udev_hwdb *vc_ctx_get_hwdb(struct vc_ctx *ctx);
+/* The property @key of the block device @sysname in udev's database, which udev's blkid builtin
+ * fills (ID_FS_TYPE, ID_FS_LABEL): only for the running system (libudev reads its /sys and /run,
+ * -EOPNOTSUPP for another root or without libudev), -ENOENT when the device or the property is
+ * not there, -ENOMEM. */
+int vc_ctx_block_property(struct vc_ctx *ctx, const char *sysname, const char *key, char **ret);
 /* The hwdb's vendor and model names of PCI id @vendor:@device (NULL when it has none), owned by
  * @ctx and asked of the database once per id and context; -ENOENT when it has neither. */
 int vc_ctx_hwdb_pci_names(struct vc_ctx *ctx, uint16_t vendor, uint16_t device, const char **ret_vendor,

@@ -285,6 +285,41 @@ vfio-claim: use --force to give the group back all the same: a device whose driv
         assert_equal "$(fk_driver "$nic")" vfio-pci
 }
 
+# zfs_member PART POOL: the partition PART of the NVMe disk 0000:02:00.0 (gpu-audio) is a member
+# of ZFS pool POOL, as udev's blkid builtin records it in its database
+zfs_member() {
+        local blk n=${1#nvme0n1p}
+        blk=$(readlink -f "$ROOT/sys/bus/pci/devices/0000:02:00.0")/nvme/nvme0/nvme0n1/$1
+        mkdir -p "$blk" "$ROOT/sys/class/block" "$ROOT/run/udev/data"
+        echo "$n" > "$blk/partition"
+        echo "259:$n" > "$blk/dev"
+        printf 'MAJOR=259\nMINOR=%s\nDEVNAME=%s\nDEVTYPE=partition\nPARTN=%s\n' "$n" "$1" "$n" > "$blk/uevent"
+        ln -sfn "$(realpath --relative-to="$blk" "$ROOT/sys/class/block")" "$blk/subsystem"
+        ln -sfn "$(realpath --relative-to="$ROOT/sys/class/block" "$blk")" "$ROOT/sys/class/block/$1"
+        printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=%s\n' "$2" > "$ROOT/run/udev/data/b259:$n"
+}
+
+# A ZFS root (Proxmox's default): the source is a dataset and the device number anonymous, so
+# neither leads to a disk; the pool's members are the partitions udev tags with its name.
+@test "protect: the NVMe disk of a ZFS root pool is refused; a disk of another pool is not" {
+        fake_root gpu-audio
+        zfs_member nvme0n1p3 rpool
+        mkdir -p "$ROOT/proc/self"
+        echo "26 1 0:25 / / rw,relatime shared:1 - zfs rpool/ROOT/pve-1 rw,xattr,noacl" > "$ROOT/proc/self/mountinfo"
+        run vc enable 0000:02:00.0
+        assert_failure 4
+        assert_output --partial "0000:02:00.0: refused: controller of the root filesystem rpool/ROOT/pve-1"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:02:00.0)" nvme
+        run vc list
+        assert_line --regexp "^[0-9]+ +0000:02:00.0 .* critical "
+        # the same disk in a pool that holds no mounted root: free to take
+        printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=tank\n' > "$ROOT/run/udev/data/b259:3"
+        run vc enable 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
 @test "hardware changed: an id guard that no longer matches refuses with exit 4 and writes nothing" {
         fake_root gpu-audio
         mkdir -p "$CONF"

@@ -36,6 +36,8 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -149,7 +151,7 @@ static const char *const places[] = {
         "/usr/local/lib/modprobe.d", "/lib/modules", "/usr/lib/modules",
         "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
         "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
-        "/run/udev/rules.d", "/etc/initramfs-tools", "/etc/dracut.conf", "/etc/dracut.conf.d", "/usr/lib/dracut",
+        "/run/udev/rules.d", "/run/udev/data", "/etc/initramfs-tools", "/etc/dracut.conf", "/etc/dracut.conf.d", "/usr/lib/dracut",
         "/etc/libvirt/qemu.conf",
 };
 
@@ -260,6 +262,69 @@ EXPORT int openat64(int dirfd, const char *path, int flags, ...) {
                 real = next("openat64");
         path = redirect(path, buf, sizeof buf);
         return opened(real(dirfd, path, fix_flags(dirfd, path, flags), mode), dirfd, path);
+}
+
+/* Lookups by path go to the tree as opens do: libudev (lib/root.c, vc_ctx_block_property()) asks
+ * access() whether a /sys path exists. (Not readlink(): /proc/self/fd/N must stay the process's.) */
+EXPORT int access(const char *path, int mode) {
+        static int (*real)(const char *, int);
+        char buf[PATH_MAX];
+        if (!real)
+                real = next("access");
+        return real(redirect(path, buf, sizeof buf), mode);
+}
+
+EXPORT int faccessat(int dirfd, const char *path, int mode, int flags) {
+        static int (*real)(int, const char *, int, int);
+        char buf[PATH_MAX];
+        if (!real)
+                real = next("faccessat");
+        return real(dirfd, redirect(path, buf, sizeof buf), mode, flags);
+}
+
+/* ... reads a device's links ("subsystem") by their absolute /sys paths (only those: the links of
+ * /proc/self/fd stay the process's) ... */
+EXPORT ssize_t readlinkat(int dirfd, const char *path, char *out, size_t n) {
+        static ssize_t (*real)(int, const char *, char *, size_t);
+        char buf[PATH_MAX];
+        if (!real)
+                real = next("readlinkat");
+        if (strncmp(path, "/sys/", 5) == 0)
+                path = redirect(path, buf, sizeof buf);
+        return real(dirfd, path, out, n);
+}
+
+/* ... reads its database (/run/udev/data) with fopen(), whose open inside the C library no
+ * interposed open() sees ... */
+EXPORT FILE *fopen64(const char *path, const char *mode) {
+        static FILE *(*real)(const char *, const char *);
+        char buf[PATH_MAX];
+        if (!real)
+                real = next("fopen64");
+        return real(redirect(path, buf, sizeof buf), mode);
+}
+
+/* ... and checks that a device's directory is on sysfs: the tree's directories under sys/ are. */
+EXPORT int fstatfs(int fd, struct statfs *buf) {
+        static int (*real)(int, struct statfs *);
+        char rel[PATH_MAX];
+        if (!real)
+                real = next("fstatfs");
+        int r = real(fd, buf);
+        if (r == 0 && fd_relpath(fd, rel, sizeof rel))
+                buf->f_type = SYSFS_MAGIC;
+        return r;
+}
+
+EXPORT int fstatfs64(int fd, struct statfs64 *buf) {
+        static int (*real)(int, struct statfs64 *);
+        char rel[PATH_MAX];
+        if (!real)
+                real = next("fstatfs64");
+        int r = real(fd, buf);
+        if (r == 0 && fd_relpath(fd, rel, sizeof rel))
+                buf->f_type = SYSFS_MAGIC;
+        return r;
 }
 
 /* _FORTIFY_SOURCE variants */
