@@ -311,6 +311,48 @@ static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, cons
         return 0;
 }
 
+/* A btrfs file system may span several devices (RAID1 over two NVMe drives): the source names one
+ * of them. sys/fs/btrfs/FSID/devices/ links each member of a file system; the one that holds the
+ * source's device is this file system, and every member's controller is critical. */
+static int block_by_btrfs_members(struct vc_ctx *ctx, struct vc_critical_set *s, const char *source,
+                                  const char *reason) {
+        _cleanup_free_ char *top = NULL;
+        _cleanup_strv_free_ char **fsids = NULL;
+        const char *name = startswith(source, "/dev/");
+        int r;
+
+        if (!name || !name_is_safe(name) || (r = vc_ctx_path(ctx, VC_PLACE_SYS_FS_BTRFS, &top, NULL)) < 0 ||
+            vc_dir_list(top, &fsids) < 0)
+                return 0;
+        for (char **f = fsids; *f; f++) {
+                _cleanup_free_ char *devices = NULL, *mine = NULL;
+                _cleanup_strv_free_ char **members = NULL;
+                if (!name_is_safe(*f))
+                        continue;
+                if (asprintf(&devices, "%s/%s/devices", top, *f) < 0) {
+                        devices = NULL;
+                        return -ENOMEM;
+                }
+                if ((r = path_join(devices, name, &mine)) < 0)
+                        return r;
+                if (!vc_path_exists(mine) || vc_dir_list(devices, &members) < 0)
+                        continue;
+                for (char **m = members; *m; m++) {
+                        _cleanup_free_ char *link = NULL, *target = NULL;
+                        if (!name_is_safe(*m))
+                                continue;
+                        if ((r = path_join(devices, *m, &link)) < 0)
+                                return r;
+                        if ((r = resolve(link, &target)) == -ENOMEM)
+                                return r;
+                        if (r >= 0 && (r = block_walk(ctx, s, target, reason, 0)) < 0)
+                                return r;
+                }
+                return 0;
+        }
+        return 0;
+}
+
 /* Split a line into at most @max blank-separated fields (in place). */
 static size_t split(char *line, char **fields, size_t max) {
         size_t n = 0;
@@ -376,6 +418,8 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         r = block_by_devnum(ctx, s, maj, min, reason);
                 else /* btrfs and friends: an anonymous device number; the source names the disk */
                         r = block_by_devname(ctx, s, source, reason);
+                if (r >= 0 && streq(fstype, "btrfs"))
+                        r = block_by_btrfs_members(ctx, s, source, reason);
                 if (r < 0)
                         return r;
         }

@@ -3,13 +3,15 @@
 
 /* Devices the host cannot lose (docs/DESIGN.md, "The transaction", step 2): the storage
  * controllers behind "/", "/boot", "/boot/efi" and active swap, through device-mapper, MD and
- * LVM (all controllers of a multipath NVMe namespace), and of every member of a ZFS pool that
+ * LVM (all controllers of a multipath NVMe namespace), every device of a btrfs file system
+ * that spans several (sys/fs/btrfs/FSID/devices), and of every member of a ZFS pool that
  * holds one of those file systems (the partitions udev's blkid builtin tags zfs_member with the
  * pool's name, read through libudev on the running system only); the NIC of every default route
  * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
  * console is active. Everything else is read under the context's root:
  *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,
- *   sys/dev/block, sys/class/block, sys/class/net, sys/class/graphics, sys/class/vtconsole. */
+ *   sys/dev/block, sys/class/block, sys/class/net, sys/class/graphics, sys/class/vtconsole,
+ *   sys/fs/btrfs. */
 
 #include <stdbool.h>
 #include <stddef.h>

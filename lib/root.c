@@ -63,6 +63,7 @@ static const char *const place_paths[_VC_PLACE_MAX] = {
         [VC_PLACE_USB_DRIVERS] = "/sys/bus/usb/drivers",
         [VC_PLACE_PLATFORM_DEVICES] = "/sys/bus/platform/devices",
         [VC_PLACE_PLATFORM_DRIVERS] = "/sys/bus/platform/drivers",
+        [VC_PLACE_SYS_FS_BTRFS] = "/sys/fs/btrfs",
 };
 
 /* ---- the roots of live contexts other than "/": the paths under them are confined ---- */

@@ -57,6 +57,7 @@ enum vc_place {
         VC_PLACE_USB_DRIVERS,    /* /sys/bus/usb/drivers */
         VC_PLACE_PLATFORM_DEVICES, /* /sys/bus/platform/devices: firmware framebuffers */
         VC_PLACE_PLATFORM_DRIVERS, /* /sys/bus/platform/drivers */
+        VC_PLACE_SYS_FS_BTRFS,   /* /sys/fs/btrfs: each file system's member devices */
         _VC_PLACE_MAX,
 };
 
