@@ -409,6 +409,10 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         what = "the /boot filesystem";
                 else if (streq(mnt, "/boot/efi"))
                         what = "the /boot/efi filesystem";
+                else if (streq(mnt, "/usr")) /* a separate /usr is the system's (systemd mounts it in the initramfs) */
+                        what = "the /usr filesystem";
+                else if (streq(mnt, "/var")) /* the journal, the package database, libvirt's own state */
+                        what = "the /var filesystem";
                 else
                         continue;
                 snprintf(reason, sizeof reason, "controller of %s %s", what, source);

@@ -2,7 +2,8 @@
 #pragma once
 
 /* Devices the host cannot lose (docs/DESIGN.md, "The transaction", step 2): the storage
- * controllers behind "/", "/boot", "/boot/efi" and active swap, through device-mapper, MD and
+ * controllers behind "/", "/boot", "/boot/efi", a separate "/usr" or "/var" (the journal, the
+ * package database, libvirt's state) and active swap, through device-mapper, MD and
  * LVM (all controllers of a multipath NVMe namespace), every device of a btrfs file system
  * that spans several (sys/fs/btrfs/FSID/devices), and of every member of a ZFS pool that
  * holds one of those file systems (the partitions udev's blkid builtin tags zfs_member with the

@@ -341,7 +341,7 @@ TEST(storage_btrfs_members) {
         pci_dev(root, "pci0000:00/0000:00:03.0/0000:03:00.0", "0x010802\n", -1);
         tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/partition", "2\n");
         tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1/nvme1n1p2/partition", "2\n");
-        tree_file(root, "sys/devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1/partition", "");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
         tree_link(root, "sys/class/block/nvme0n1p2",
                   "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
         tree_link(root, "sys/fs/btrfs/4b1f0a6e-5d2c-4c55-9a3e-0d6f5a1c2b3d/devices/nvme0n1p2",
@@ -353,11 +353,39 @@ TEST(storage_btrfs_members) {
         tree_dir(root, "sys/fs/btrfs/features");
         tree_file(root, "proc/self/mountinfo", "22 1 0:31 /@ / rw shared:1 - btrfs /dev/nvme0n1p2 rw\n"
                                                "30 22 0:40 / /srv rw shared:2 - btrfs /dev/nvme2n1 rw\n");
+        /* (a separate /var or /usr would count: storage_var_usr) */
         ASSERT_OK(vc_ctx_new(root, &ctx));
         ASSERT_OK(vc_critical_scan(ctx, &s));
         ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of the root filesystem /dev/nvme0n1p2");
         ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of the root filesystem /dev/nvme0n1p2");
         ASSERT_NULL(reason(s, "0000:03:00.0")); /* /srv's: not one the host cannot lose */
+        ASSERT_EQ(vc_critical_count(s), 2);
+}
+
+/* A separate /var (the journal, the package database, libvirt's state) and /usr are the
+ * system's as / is; /srv and /home are not. */
+TEST(storage_var_usr) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:01.0/0000:01:00.0", "0x010802\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:02.0/0000:02:00.0", "0x010802\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:03.0/0000:03:00.0", "0x010802\n", -1);
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
+        tree_link(root, "sys/dev/block/259:0", "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
+        tree_link(root, "sys/dev/block/259:1", "../../devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1");
+        tree_link(root, "sys/dev/block/259:2", "../../devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
+        tree_file(root, "proc/self/mountinfo", "22 1 259:0 / /var rw shared:1 - ext4 /dev/nvme0n1 rw\n"
+                                               "23 1 259:1 / /usr ro shared:2 - ext4 /dev/nvme1n1 ro\n"
+                                               "24 1 259:2 / /home rw shared:3 - ext4 /dev/nvme2n1 rw\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of the /var filesystem /dev/nvme0n1");
+        ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of the /usr filesystem /dev/nvme1n1");
+        ASSERT_NULL(reason(s, "0000:03:00.0"));
         ASSERT_EQ(vc_critical_count(s), 2);
 }
 
