@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -329,19 +330,28 @@ TEST(boot_vga_with_console) {
         }
 }
 
+/* Three NVMe drives, 0000:0N:00.0 behind root port 00:0N.0, their disks nvme(N-1)n1. */
+static char *three_nvme_tree(void) {
+        char *root = tree_new();
+        for (int n = 1; n <= 3; n++) {
+                char dev[128], disk[256];
+                snprintf(dev, sizeof dev, "pci0000:00/0000:00:0%d.0/0000:0%d:00.0", n, n);
+                pci_dev(root, dev, "0x010802\n", -1);
+                snprintf(disk, sizeof disk, "sys/devices/%s/nvme/nvme%d/nvme%dn1", dev, n - 1, n - 1);
+                tree_dir(root, disk);
+        }
+        return root;
+}
+
 /* btrfs RAID1 over two NVMe drives: the source names one member; sys/fs/btrfs/FSID/devices/ links
  * both, and both controllers are critical. Another btrfs file system's members are not. */
 TEST(storage_btrfs_members) {
-        _cleanup_tree_ char *root = tree_new();
+        _cleanup_tree_ char *root = three_nvme_tree();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
 
-        pci_dev(root, "pci0000:00/0000:00:01.0/0000:01:00.0", "0x010802\n", -1);
-        pci_dev(root, "pci0000:00/0000:00:02.0/0000:02:00.0", "0x010802\n", -1);
-        pci_dev(root, "pci0000:00/0000:00:03.0/0000:03:00.0", "0x010802\n", -1);
         tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/partition", "2\n");
         tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1/nvme1n1p2/partition", "2\n");
-        tree_dir(root, "sys/devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
         tree_link(root, "sys/class/block/nvme0n1p2",
                   "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
         tree_link(root, "sys/fs/btrfs/4b1f0a6e-5d2c-4c55-9a3e-0d6f5a1c2b3d/devices/nvme0n1p2",
@@ -365,16 +375,10 @@ TEST(storage_btrfs_members) {
 /* A separate /var (the journal, the package database, libvirt's state) and /usr are the
  * system's as / is; /srv and /home are not. */
 TEST(storage_var_usr) {
-        _cleanup_tree_ char *root = tree_new();
+        _cleanup_tree_ char *root = three_nvme_tree();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
 
-        pci_dev(root, "pci0000:00/0000:00:01.0/0000:01:00.0", "0x010802\n", -1);
-        pci_dev(root, "pci0000:00/0000:00:02.0/0000:02:00.0", "0x010802\n", -1);
-        pci_dev(root, "pci0000:00/0000:00:03.0/0000:03:00.0", "0x010802\n", -1);
-        tree_dir(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
-        tree_dir(root, "sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1");
-        tree_dir(root, "sys/devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
         tree_link(root, "sys/dev/block/259:0", "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
         tree_link(root, "sys/dev/block/259:1", "../../devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1");
         tree_link(root, "sys/dev/block/259:2", "../../devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
