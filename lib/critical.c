@@ -700,8 +700,9 @@ static bool from_list(const char *reason) {
         return n >= k && streq(reason + n - k, LIST_SUFFIX);
 }
 
-/* The vendor:device id of the device at @a now; -errno when it has none (not there). */
-static int device_id(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned *ret_vendor, unsigned *ret_device) {
+/* The vendor:device id of the device at @a now, from its vendor and device attributes (which, unlike
+ * uevent, take no device lock: the boot claims read this under our lock); -errno when it has none. */
+static int device_id(struct vc_ctx *ctx, const struct vc_pci_addr *a, struct vc_pci_id *ret) {
         _cleanup_free_ char *pv = NULL, *pd = NULL;
         uint64_t v, d;
         int r;
@@ -711,29 +712,26 @@ static int device_id(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned *
                 return r;
         if (v > 0xffff || d > 0xffff)
                 return -EBADMSG;
-        *ret_vendor = (unsigned) v;
-        *ret_device = (unsigned) d;
+        *ret = (struct vc_pci_id){ .vendor = (uint16_t) v, .device = (uint16_t) d };
         return 0;
 }
 
 struct list_line {
         struct vc_pci_addr addr;
-        unsigned vendor, device;
+        struct vc_pci_id id;
         const char *reason;
 };
 
-/* One line of a list: "DDDD:BB:DD.F VVVV:DDDD REASON" (lower-case hex), the reason printable. */
+/* One line of a list: "DDDD:BB:DD.F VVVV:DDDD REASON", the id as vc_pci_id_format() writes it
+ * (lower-case hex, no subsystem), the reason printable. */
 static bool list_line_parse(char *line, struct list_line *ret) {
         if (strlen(line) < 24 || line[12] != ' ' || line[22] != ' ')
                 return false;
         line[12] = line[22] = '\0';
         const char *id = line + 13, *reason = line + 23;
-        char *end;
-        if (vc_pci_addr_parse(line, &ret->addr) < 0 || strlen(id) != 9 || id[4] != ':' ||
-            strspn(id, "0123456789abcdef:") != 9 || strlen(reason) > LIST_REASON_MAX)
+        if (vc_pci_addr_parse(line, &ret->addr) < 0 || vc_pci_id_parse(id, &ret->id) < 0 || ret->id.has_subsystem ||
+            !streq(VC_PCI_ID_TO_STRING(&ret->id), id) || strlen(reason) > LIST_REASON_MAX)
                 return false;
-        ret->vendor = (unsigned) strtoul(id, &end, 16);
-        ret->device = (unsigned) strtoul(id + 5, &end, 16);
         for (const char *p = reason; *p; p++)
                 if (iscntrl((unsigned char) *p))
                         return false;
@@ -741,8 +739,8 @@ static bool list_line_parse(char *line, struct list_line *ret) {
         return true;
 }
 
-static void list_line_print(FILE *f, const struct vc_pci_addr *a, unsigned vendor, unsigned device, const char *reason) {
-        fprintf(f, "%s %04x:%04x %s\n", VC_PCI_ADDR_TO_STRING(a), vendor, device, reason);
+static void list_line_print(FILE *f, const struct vc_pci_addr *a, const struct vc_pci_id *id, const char *reason) {
+        fprintf(f, "%s %s %s\n", VC_PCI_ADDR_TO_STRING(a), VC_PCI_ID_TO_STRING(id), reason);
 }
 
 /* RUN_STATE/host-critical, when the context asks for it: each line whose address holds a device
@@ -757,21 +755,19 @@ static int scan_boot_list(struct vc_ctx *ctx, struct vc_critical_set *s) {
         if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &p, "%s", VC_CRITICAL_LIST_NAME)) < 0)
                 return r;
         r = vc_read_file(p, &text);
-        if (r == -ENOENT)
-                return 0;
-        if (r < 0) {
-                log_warning_errno(r, "%s: cannot read the host-critical devices of the initramfs's build: %m", p);
-                return 0;
-        }
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) /* none carried (or unreadable): nothing to learn from it, as a missing source */
+                return r == -ENOENT ? 0 : (log_debug_errno(r, "Cannot read %s: %m", p), 0);
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 struct list_line l;
-                unsigned v, d;
+                struct vc_pci_id now;
                 _cleanup_free_ char *reason = NULL;
                 if (!list_line_parse(line, &l))
                         continue; /* the carry let only valid lines through: someone else's edit */
-                if (device_id(ctx, &l.addr, &v, &d) < 0 || v != l.vendor || d != l.device) {
-                        log_debug("%s: %s is not the device the initramfs's list names (%04x:%04x): not counted",
-                                  p, VC_PCI_ADDR_TO_STRING(&l.addr), l.vendor, l.device);
+                if (device_id(ctx, &l.addr, &now) < 0 || !vc_pci_id_matches(&l.id, &now)) {
+                        log_debug("%s: %s is not the device the initramfs's list names (%s): not counted", p,
+                                  VC_PCI_ADDR_TO_STRING(&l.addr), VC_PCI_ID_TO_STRING(&l.id));
                         continue;
                 }
                 if (asprintf(&reason, "%s%s", l.reason, LIST_SUFFIX) < 0) {
@@ -804,11 +800,11 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
         if (!f)
                 return -ENOMEM;
         for (size_t i = 0; s && i < s->n; i++) {
-                unsigned v, d;
+                struct vc_pci_id id;
                 if (streq(s->items[i].reason, CONSOLE_REASON) || from_list(s->items[i].reason))
                         continue;
-                if (device_id(ctx, &s->items[i].addr, &v, &d) >= 0)
-                        list_line_print(f, &s->items[i].addr, v, d, s->items[i].reason);
+                if (device_id(ctx, &s->items[i].addr, &id) >= 0)
+                        list_line_print(f, &s->items[i].addr, &id, s->items[i].reason);
         }
         if (fclose(f) != 0)
                 return -ENOMEM;
@@ -816,12 +812,13 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
         return 0;
 }
 
-int vc_critical_list_carry(struct vc_ctx *ctx) {
+int vc_critical_list_carry(struct vc_ctx *ctx, unsigned *ret_bad_line) {
         _cleanup_free_ char *from = NULL, *to = NULL, *dir = NULL, *text = NULL, *out = NULL;
         size_t size = 0;
-        unsigned n = 0, bad = 0;
+        unsigned n = 0;
         int r;
 
+        *ret_bad_line = 0;
         if ((r = vc_ctx_path(ctx, VC_PLACE_SYSCONF, &from, "%s", VC_CRITICAL_LIST_NAME)) < 0 ||
             (r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &to, "%s", VC_CRITICAL_LIST_NAME)) < 0 ||
             (r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
@@ -832,8 +829,7 @@ int vc_critical_list_carry(struct vc_ctx *ctx) {
         if (r == -ENOENT)
                 return 0;
         if (r < 0)
-                return log_warning_errno(r, "%s: cannot read the host-critical devices of the initramfs's build: %m",
-                                         from);
+                return r;
         /* what is carried is what was read, line by line: only valid lines reach /run */
         FILE *f = open_memstream(&out, &size);
         if (!f)
@@ -842,16 +838,14 @@ int vc_critical_list_carry(struct vc_ctx *ctx) {
                 struct list_line l;
                 n++;
                 if (list_line_parse(line, &l))
-                        list_line_print(f, &l.addr, l.vendor, l.device, l.reason);
-                else if (!bad)
-                        bad = n;
+                        list_line_print(f, &l.addr, &l.id, l.reason);
+                else if (!*ret_bad_line)
+                        *ret_bad_line = n;
         }
         if (fclose(f) != 0)
                 return -ENOMEM;
-        if (bad)
-                log_warning("%s:%u: not a PCI address, an id and a reason: line ignored", from, bad);
         if ((r = vc_mkdir_p(dir, 0755)) < 0) /* the initramfs's /run/vfio-claim may not exist yet */
-                return log_warning_errno(r, "%s: cannot create it: %m", dir);
+                return r;
         r = vc_write_runtime_file(to, out, 0644);
-        return r < 0 ? log_warning_errno(r, "%s: cannot write it: %m", to) : 1;
+        return r < 0 ? r : 1;
 }

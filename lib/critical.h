@@ -54,9 +54,10 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
  * without a device that has no id (gone). -ENOMEM. */
 int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret);
 
-/* Copy the image's list to RUN_STATE, its valid lines only (a line that is not one is logged),
- * unless an earlier run of this boot did. 1 copied, 0 nothing to do, or a negative errno (logged). */
-int vc_critical_list_carry(struct vc_ctx *ctx);
+/* Copy the image's list to RUN_STATE, its valid lines only, unless an earlier run of this boot
+ * did. *ret_bad_line: the number of the first line that is not one (0: none), for the caller to
+ * name. 1 copied, 0 nothing to do, or a negative errno (-EBADMSG: the list holds a NUL byte). */
+int vc_critical_list_carry(struct vc_ctx *ctx, unsigned *ret_bad_line);
 
 size_t vc_critical_count(const struct vc_critical_set *s);
 /* The i-th critical device (address order of discovery) and its reason. */

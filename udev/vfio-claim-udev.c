@@ -331,6 +331,21 @@ static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_f
         vc_usb_devs_free(v, n);
 }
 
+/* In the initramfs, under the lock: the image's host-critical list to /run for the boot's claims
+ * (lib/critical.h), a line that is not one named with its file and number. */
+static void carry_critical_list(struct vc_ctx *ctx) {
+        _cleanup_free_ char *p = NULL;
+        unsigned bad;
+        int r = vc_critical_list_carry(ctx, &bad);
+        if ((r < 0 || bad) && vc_ctx_path(ctx, VC_PLACE_SYSCONF, &p, "%s", VC_CRITICAL_LIST_NAME) < 0)
+                p = NULL;
+        if (r < 0)
+                log_warning_errno(r, "%s: cannot carry the host-critical devices of the initramfs's build: %m; "
+                                  "boot claims refuse only what the running system shows", strna(p));
+        else if (bad)
+                log_warning("%s:%u: not a PCI address, an id and a reason: line ignored", strna(p), bad);
+}
+
 static int run_event(struct vc_ctx *ctx) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_free_ struct vc_boot_target *t = NULL;
@@ -375,7 +390,7 @@ static int run_event(struct vc_ctx *ctx) {
                 return 0;
         }
         if (in_initrd)
-                (void) vc_critical_list_carry(ctx);
+                carry_critical_list(ctx);
         if (load_config(ctx, &cfg) < 0)
                 return 0;
         if (!vc_config_has_boot_devices(cfg))
@@ -469,7 +484,7 @@ static int run_all(struct vc_ctx *ctx) {
                 return log_error_errno(r, "cannot take the lock (%s): this pass claims no device and writes no udev rule",
                                        r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r)), 0;
         if (in_initrd)
-                (void) vc_critical_list_carry(ctx);
+                carry_critical_list(ctx);
         if (load_config(ctx, &cfg) < 0) {
                 update_rules(ctx, NULL);
                 return 0;

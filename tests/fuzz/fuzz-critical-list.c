@@ -56,7 +56,8 @@ static char *carry(const void *data, size_t size) {
         char *text = NULL;
         fuzz_write_file(image, data, size);
         (void) unlink(run);
-        int r = vc_critical_list_carry(ctx);
+        unsigned bad;
+        int r = vc_critical_list_carry(ctx, &bad);
         if (r == -ENOMEM || r == -EBADMSG) /* a NUL byte: the file is no text, nothing carried */
                 return NULL;
         fuzz_assert(r == 1);
