@@ -1400,8 +1400,9 @@ static const struct vc_config_device *absent_entry(struct vc_cli *cli, const str
  * entry goes from the configuration (with the udev rule that names it, update_udev_rule()), so
  * that the device is not claimed when it comes back, nor at the next boot: what disable of a
  * present device leaves. Under the lock, from the configuration and the devices read under it,
- * as give_back() edits. Returns an exit code. */
-static int disable_absent_entry(struct vc_cli *cli, const char *name) {
+ * as give_back() edits. @gone_is_done: an entry no longer configured is done, not an error
+ * (disable --all: an earlier one took it out with its file). Returns an exit code. */
+static int disable_absent_entry(struct vc_cli *cli, const char *name, bool gone_is_done) {
         _cleanup_close_ int lock = -1;
         _cleanup_(vc_topology_freep) struct vc_topology *now = NULL;
         _cleanup_free_ bool *drop = NULL;
@@ -1415,6 +1416,8 @@ static int disable_absent_entry(struct vc_cli *cli, const char *name) {
         if ((r = cli_load_devices_full(cli, VC_PCI_READ_NO_DEVICE_LOCK, &now)) != EXIT_DONE)
                 return r;
         const struct vc_config_device *cd = vc_config_find_device(cli->config, name);
+        if (!cd && gone_is_done)
+                return EXIT_DONE;
         if (!cd) {
                 log_error("%s: no longer configured in %s; nothing was changed", name, cli->config_dir);
                 return EXIT_FAILED;
@@ -1478,7 +1481,7 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
                 t = own;
         }
         if (drop_config && !topology && absent_entry(cli, t, device))
-                return disable_absent_entry(cli, device);
+                return disable_absent_entry(cli, device, false);
         r = cli_resolve_device(cli, t, device, &arg);
         if (r != EXIT_DONE)
                 return r;
@@ -1651,7 +1654,7 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
                 }
         }
         for (size_t i = 0; i < n_absent; i++)
-                if ((r = disable_absent_entry(cli, absent[i])) != EXIT_DONE && ret == EXIT_DONE)
+                if ((r = disable_absent_entry(cli, absent[i], true)) != EXIT_DONE && ret == EXIT_DONE)
                         ret = r;
         if (!cli->json && n > 0)
                 printf("%s --all: %zu group%s, %zu done, %zu failed\n", drop_config ? "disable" : "release", n,

@@ -228,3 +228,17 @@ configuration: removed ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf"
         ! grep -q '^\[device' "$CONF/vfio-claim.conf"
         assert_equal "$(fk_driver $GPU) $(fk_driver $AUDIO)" "nouveau snd_hda_intel"
 }
+
+# The entries enable wrote for a group go together: the first absent one takes the file, and
+# disable --all finds the second one gone with it, which is not an error.
+@test "disable --all after the group enable claimed was taken out: the file goes once, exit 0" {
+        fake_root gpu-audio
+        run vc enable $GPU
+        assert_success
+        fk_sh "echo 1 > '$ROOT/sys/bus/pci/devices/$AUDIO/remove'; echo 1 > '$ROOT/sys/bus/pci/devices/$GPU/remove'"
+        run vc disable --all
+        assert_success
+        assert_line "configuration: removed ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf"
+        refute_output --partial "no longer configured"
+        [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
+}
