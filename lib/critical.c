@@ -285,8 +285,23 @@ static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, cons
         if (isempty(pool) || (r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0 || vc_dir_list(dir, &names) < 0)
                 return 0;
         for (char **i = names; *i; i++) {
-                _cleanup_free_ char *type = NULL, *label = NULL, *link = NULL, *target = NULL;
+                _cleanup_free_ char *type = NULL, *label = NULL, *link = NULL, *target = NULL, *slaves = NULL;
+                _cleanup_strv_free_ char **below = NULL;
+                struct vc_pci_addr a;
                 if (!name_is_safe(*i))
+                        continue;
+                if ((r = path_join(dir, *i, &link)) < 0)
+                        return r;
+                if ((r = resolve(link, &target)) == -ENOMEM)
+                        return r;
+                if (r < 0)
+                        continue;
+                /* Only a device that can lead to a controller is asked about: the host's zvols,
+                 * loop and ram devices (hundreds on a Proxmox host) hang under no PCI device and
+                 * stack on nothing, and each question to libudev reads two files. */
+                if ((r = path_join(target, "slaves", &slaves)) < 0)
+                        return r;
+                if (!pci_ancestor(ctx, target, &a) && (vc_dir_list(slaves, &below) < 0 || !below[0]))
                         continue;
                 r = vc_ctx_block_property(ctx, *i, "ID_FS_TYPE", &type);
                 if (r == -ENOMEM)
@@ -297,15 +312,7 @@ static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, cons
                         continue;
                 if ((r = vc_ctx_block_property(ctx, *i, "ID_FS_LABEL", &label)) == -ENOMEM)
                         return r;
-                if (r < 0 || !streq(label, pool))
-                        continue;
-                if (asprintf(&link, "%s/%s", dir, *i) < 0) {
-                        link = NULL;
-                        return -ENOMEM;
-                }
-                if ((r = resolve(link, &target)) == -ENOMEM)
-                        return r;
-                if (r >= 0 && (r = block_walk(ctx, s, target, reason, 0)) < 0)
+                if (r >= 0 && streq(label, pool) && (r = block_walk(ctx, s, target, reason, 0)) < 0)
                         return r;
         }
         return 0;

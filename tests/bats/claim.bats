@@ -304,7 +304,11 @@ zfs_member() {
 @test "protect: the NVMe disk of a ZFS root pool is refused; a disk of another pool is not" {
         fake_root gpu-audio
         zfs_member nvme0n1p3 rpool
-        mkdir -p "$ROOT/proc/self"
+        # a zvol of the pool, tagged as udev would tag a nested pool's member: it hangs under no
+        # PCI device, so it is not asked about, and protects nothing
+        mkdir -p "$ROOT/sys/devices/virtual/block/zd0" "$ROOT/proc/self"
+        ln -sfn ../../devices/virtual/block/zd0 "$ROOT/sys/class/block/zd0"
+        printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=rpool\n' > "$ROOT/run/udev/data/b230:0"
         echo "26 1 0:25 / / rw,relatime shared:1 - zfs rpool/ROOT/pve-1 rw,xattr,noacl" > "$ROOT/proc/self/mountinfo"
         run vc enable 0000:02:00.0
         assert_failure 4
