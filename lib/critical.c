@@ -23,11 +23,13 @@
 struct critical {
         struct vc_pci_addr addr;
         char *reason;
+        bool in_use; /* only in use (a file system mounted, a device stacked on it): not in the image's list */
 };
 
 struct vc_critical_set {
         struct critical *items;
         size_t n;
+        bool scanning_use; /* what the walks add now is a use (scan_mounts(), scan_holders()) */
 };
 
 struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s) {
@@ -65,10 +67,24 @@ const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc
         return s->items[i].reason;
 }
 
-/* The first reason found for a device is kept. */
+/* The first reason found for a device is kept, except that the host's own need (the root file
+ * system, a route, the console) takes the place of a mere use, whichever the scan met first. */
 static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason) {
-        if (vc_critical_reason(s, a))
+        bool in_use = s->scanning_use;
+        for (size_t i = 0; i < s->n; i++) {
+                if (!vc_pci_addr_equal(&s->items[i].addr, a))
+                        continue;
+                if (!s->items[i].in_use || in_use)
+                        return 0;
+                char *r = strdup(reason);
+                if (!r)
+                        return -ENOMEM;
+                free(s->items[i].reason);
+                s->items[i].reason = r;
+                s->items[i].in_use = false;
+                log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), reason);
                 return 0;
+        }
         struct critical *v = realloc(s->items, (s->n + 1) * sizeof *v);
         if (!v)
                 return -ENOMEM;
@@ -76,7 +92,7 @@ static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const
         char *r = strdup(reason);
         if (!r)
                 return -ENOMEM;
-        v[s->n++] = (struct critical){ .addr = *a, .reason = r };
+        v[s->n++] = (struct critical){ .addr = *a, .reason = r, .in_use = in_use };
         log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), reason);
         return 0;
 }
@@ -387,10 +403,23 @@ static int open_proc(struct vc_ctx *ctx, const char *rel, FILE **ret) {
         return 0;
 }
 
+/* Has @key been seen? Added to *@seen (*@n of them) when not: 0. 1, or -ENOMEM. */
+static int seen_before(char ***seen, size_t *n, const char *key) {
+        for (size_t i = 0; i < *n; i++)
+                if (streq((*seen)[i], key))
+                        return 1;
+        return strv_push(seen, n, strdup(key));
+}
+
+/* Every file system mounted from a block device: those the host cannot lose (/, /boot, /usr, /var)
+ * and, as a use that protects the same way, any other (a /home, a /srv/data, a USB stick under
+ * /media): taking its controller away under a mounted file system loses its unwritten data. Bind
+ * mounts and the datasets of one ZFS pool are walked once. */
 static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
-        size_t size = 0;
+        _cleanup_strv_free_ char **seen = NULL;
+        size_t size = 0, n_seen = 0;
         int r;
 
         if ((r = open_proc(ctx, "self/mountinfo", &f)) < 0 || !f)
@@ -399,8 +428,8 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 char *fields[64];
                 size_t n = split(line, fields, ELEMENTSOF(fields)), sep;
                 unsigned maj, min;
-                char reason[512];
-                const char *what;
+                char reason[512], key[600];
+                const char *what = NULL;
 
                 /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
                 if (n < 7 || sscanf(fields[2], "%u:%u", &maj, &min) != 2)
@@ -410,6 +439,7 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 if (sep + 2 >= n)
                         continue;
                 const char *mnt = fields[4], *fstype = fields[sep + 1], *source = fields[sep + 2];
+                bool zfs = streq(fstype, "zfs");
                 if (streq(mnt, "/"))
                         what = "the root filesystem";
                 else if (streq(mnt, "/boot"))
@@ -420,10 +450,27 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         what = "the /usr filesystem";
                 else if (streq(mnt, "/var")) /* the journal, the package database, libvirt's own state */
                         what = "the /var filesystem";
-                else
-                        continue;
-                snprintf(reason, sizeof reason, "controller of %s %s", what, source);
-                if (streq(fstype, "zfs"))
+                else if (maj == 0 && !zfs && !startswith(source, "/dev/"))
+                        continue; /* proc, tmpfs, overlay, nfs: no block device */
+                if (what)
+                        snprintf(reason, sizeof reason, "controller of %s %s", what, source);
+                else {
+                        /* one walk for each device (bind mounts) and each ZFS pool (its datasets) */
+                        if (zfs)
+                                snprintf(key, sizeof key, "zfs %.*s", (int) strcspn(source, "/"), source);
+                        else if (maj != 0)
+                                snprintf(key, sizeof key, "%u:%u", maj, min);
+                        else
+                                snprintf(key, sizeof key, "%s", source);
+                        if ((r = seen_before(&seen, &n_seen, key)) != 0) {
+                                if (r < 0)
+                                        return r;
+                                continue;
+                        }
+                        snprintf(reason, sizeof reason, "controller of %s, mounted at %s", source, mnt);
+                }
+                s->scanning_use = !what;
+                if (zfs)
                         r = block_by_zfs_pool(ctx, s, source, reason);
                 else if (maj != 0)
                         r = block_by_devnum(ctx, s, maj, min, reason);
@@ -431,6 +478,56 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         r = block_by_devname(ctx, s, source, reason);
                 if (r >= 0 && streq(fstype, "btrfs"))
                         r = block_by_btrfs_members(ctx, s, source, reason);
+                s->scanning_use = false;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* Block devices others are built on: a physical volume of an active LVM volume group (whose
+ * logical volumes may be other VMs' disks), a member of an MD array, the device under a dm-crypt
+ * mapping, unmounted or not. sysfs links each one's holders under holders/. Only a device under a
+ * PCI device (or an NVMe namespace of several controllers) is looked at. */
+static int scan_holders(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0;
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *link = NULL, *target = NULL, *holders = NULL, *dmname = NULL, *p = NULL;
+                _cleanup_strv_free_ char **above = NULL;
+                struct vc_pci_addr a;
+                char reason[512];
+
+                if (!name_is_safe(*i))
+                        continue;
+                if ((r = path_join(dir, *i, &link)) < 0)
+                        return r;
+                if ((r = resolve(link, &target)) == -ENOMEM)
+                        return r;
+                if (r < 0 || (!pci_ancestor(ctx, target, &a) && !strstr(target, "/nvme-subsystem/")))
+                        continue;
+                if ((r = path_join(target, "holders", &holders)) < 0)
+                        return r;
+                if (vc_dir_list(holders, &above) < 0 || !above[0] || !name_is_safe(above[0]))
+                        continue;
+                /* "dm-0 (vg0-data)": the mapping's name where it has one */
+                if (asprintf(&p, "%s/%s/dm/name", holders, above[0]) < 0) {
+                        p = NULL;
+                        return -ENOMEM;
+                }
+                if (vc_sysfs_read(p, &dmname) >= 0 && name_is_safe(dmname))
+                        snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s (%s)", *i, above[0], dmname);
+                else
+                        snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s", *i, above[0]);
+                s->scanning_use = true;
+                r = block_walk(ctx, s, target, reason, 0);
+                s->scanning_use = false;
                 if (r < 0)
                         return r;
         }
@@ -794,7 +891,8 @@ int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         if (!s)
                 return -ENOMEM;
         if ((r = scan_mounts(ctx, s)) < 0 || (r = scan_swaps(ctx, s)) < 0 ||
-            (r = scan_routes(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 || (r = scan_boot_list(ctx, s)) < 0)
+            (r = scan_routes(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 || (r = scan_boot_list(ctx, s)) < 0 ||
+            (r = scan_holders(ctx, s)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;
@@ -808,7 +906,7 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
                 return -ENOMEM;
         for (size_t i = 0; s && i < s->n; i++) {
                 struct vc_pci_id id;
-                if (streq(s->items[i].reason, CONSOLE_REASON) || from_list(s->items[i].reason))
+                if (s->items[i].in_use || streq(s->items[i].reason, CONSOLE_REASON) || from_list(s->items[i].reason))
                         continue;
                 if (device_id(ctx, &s->items[i].addr, &id) >= 0)
                         list_line_print(f, &s->items[i].addr, &id, s->items[i].reason);

@@ -7,7 +7,9 @@
  * LVM (all controllers of a multipath NVMe namespace), every device of a btrfs file system
  * that spans several (sys/fs/btrfs/FSID/devices), and of every member of a ZFS pool that
  * holds one of those file systems (the partitions udev's blkid builtin tags zfs_member with the
- * pool's name, read through libudev on the running system only); the NIC of every default route
+ * pool's name, read through libudev on the running system only); storage in use, found the same
+ * way (the controller of any other file system mounted from a block device, of a block device
+ * with holders: an LVM physical volume, an MD member, mounted or not); the NIC of every default route
  * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
  * console is active. Everything else is read under the context's root:
  *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,
@@ -50,7 +52,8 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
 #define VC_CRITICAL_LIST_NAME "host-critical"
 
 /* @s as such a list, each device's id read under @ctx's root, without the console's VGA (a
- * single-GPU host hands it over at boot, console = handoff), without what came from a list and
+ * single-GPU host hands it over at boot, console = handoff), without storage only in use (a mount,
+ * a volume group: the next boot may not have it), without what came from a list and
  * without a device that has no id (gone). -ENOMEM. */
 int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret);
 

@@ -285,18 +285,26 @@ vfio-claim: use --force to give the group back all the same: a device whose driv
         assert_equal "$(fk_driver "$nic")" vfio-pci
 }
 
-# zfs_member PART POOL: the partition PART of the NVMe disk 0000:02:00.0 (gpu-audio) is a member
-# of ZFS pool POOL, as udev's blkid builtin records it in its database
-zfs_member() {
+# nvme_partition PART: the partition PART (nvme0n1pN) of the NVMe disk 0000:02:00.0 (gpu-audio),
+# device number 259:N, with its sys/class/block and sys/dev/block links
+nvme_partition() {
         local blk n=${1#nvme0n1p}
         blk=$(readlink -f "$ROOT/sys/bus/pci/devices/0000:02:00.0")/nvme/nvme0/nvme0n1/$1
-        mkdir -p "$blk" "$ROOT/sys/class/block" "$ROOT/run/udev/data"
+        mkdir -p "$blk" "$ROOT/sys/class/block" "$ROOT/sys/dev/block"
         echo "$n" > "$blk/partition"
         echo "259:$n" > "$blk/dev"
         printf 'MAJOR=259\nMINOR=%s\nDEVNAME=%s\nDEVTYPE=partition\nPARTN=%s\n' "$n" "$1" "$n" > "$blk/uevent"
         ln -sfn "$(realpath --relative-to="$blk" "$ROOT/sys/class/block")" "$blk/subsystem"
         ln -sfn "$(realpath --relative-to="$ROOT/sys/class/block" "$blk")" "$ROOT/sys/class/block/$1"
-        printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=%s\n' "$2" > "$ROOT/run/udev/data/b259:$n"
+        ln -sfn "$(realpath --relative-to="$ROOT/sys/dev/block" "$blk")" "$ROOT/sys/dev/block/259:$n"
+}
+
+# zfs_member PART POOL: nvme_partition PART is a member of ZFS pool POOL, as udev's blkid builtin
+# records it in its database
+zfs_member() {
+        nvme_partition "$1"
+        mkdir -p "$ROOT/run/udev/data"
+        printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=%s\n' "$2" > "$ROOT/run/udev/data/b259:${1#nvme0n1p}"
 }
 
 # A ZFS root (Proxmox's default): the source is a dataset and the device number anonymous, so
@@ -319,6 +327,41 @@ zfs_member() {
         assert_line --regexp "^[0-9]+ +0000:02:00.0 .* critical "
         # the same disk in a pool that holds no mounted root: free to take
         printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=tank\n' > "$ROOT/run/udev/data/b259:3"
+        run vc enable 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
+# Storage in use: a file system mounted anywhere, or a device something is built on (an LVM
+# physical volume whose logical volumes are other VMs' disks). Taking the controller away would
+# lose the file system's unwritten data or every volume of the group.
+@test "protect: a disk with a mounted file system, or an active volume group's disk, is refused; once let go, it moves" {
+        fake_root gpu-audio
+        nvme_partition nvme0n1p1
+        mkdir -p "$ROOT/proc/self"
+        echo "31 1 259:1 / /srv/data rw,relatime shared:5 - ext4 /dev/nvme0n1p1 rw" > "$ROOT/proc/self/mountinfo"
+        run vc enable 0000:02:00.0
+        assert_failure 4
+        assert_output --partial "0000:02:00.0: refused: controller of /dev/nvme0n1p1, mounted at /srv/data"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:02:00.0)" nvme
+        run vc list
+        assert_line --regexp "^[0-9]+ +0000:02:00.0 .* critical "
+        assert_output --partial "controller of /dev/nvme0n1p1, mounted at /srv/data"
+
+        # unmounted, but a physical volume of an active volume group
+        : > "$ROOT/proc/self/mountinfo"
+        mkdir -p "$ROOT/sys/devices/virtual/block/dm-3/dm" "$ROOT/sys/class/block/nvme0n1p1/holders"
+        echo vms-win11 > "$ROOT/sys/devices/virtual/block/dm-3/dm/name"
+        ln -sfn "$(realpath --relative-to="$ROOT/sys/class/block/nvme0n1p1/holders" "$ROOT/sys/devices/virtual/block/dm-3")" \
+                "$ROOT/sys/class/block/nvme0n1p1/holders/dm-3"
+        run vc enable 0000:02:00.0
+        assert_failure 4
+        assert_output --partial "0000:02:00.0: refused: controller of /dev/nvme0n1p1, in use by dm-3 (vms-win11)"
+        assert_equal "$(fk_writes)" 0
+
+        # the volume group deactivated: free to take
+        rm "$ROOT/sys/class/block/nvme0n1p1/holders/dm-3"
         run vc enable 0000:02:00.0
         assert_success
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci

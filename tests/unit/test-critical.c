@@ -368,12 +368,13 @@ TEST(storage_btrfs_members) {
         ASSERT_OK(vc_critical_scan(ctx, &s));
         ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of the root filesystem /dev/nvme0n1p2");
         ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of the root filesystem /dev/nvme0n1p2");
-        ASSERT_NULL(reason(s, "0000:03:00.0")); /* /srv's: not one the host cannot lose */
-        ASSERT_EQ(vc_critical_count(s), 2);
+        /* /srv's: not one the host cannot lose, but mounted (storage_in_use) */
+        ASSERT_STREQ(reason(s, "0000:03:00.0"), "controller of /dev/nvme2n1, mounted at /srv");
+        ASSERT_EQ(vc_critical_count(s), 3);
 }
 
 /* A separate /var (the journal, the package database, libvirt's state) and /usr are the
- * system's as / is; /srv and /home are not. */
+ * system's as / is; /home is only in use (storage_in_use). */
 TEST(storage_var_usr) {
         _cleanup_tree_ char *root = three_nvme_tree();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
@@ -389,8 +390,79 @@ TEST(storage_var_usr) {
         ASSERT_OK(vc_critical_scan(ctx, &s));
         ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of the /var filesystem /dev/nvme0n1");
         ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of the /usr filesystem /dev/nvme1n1");
+        ASSERT_STREQ(reason(s, "0000:03:00.0"), "controller of /dev/nvme2n1, mounted at /home");
+        ASSERT_EQ(vc_critical_count(s), 3);
+}
+
+/* A file system mounted anywhere else (a /srv/data, a USB stick under /media) is in use: its
+ * controller is refused as the root's is, with the mount point named, but it is not written into
+ * the image's list (at boot nothing is mounted, and the mount may be gone by the next boot). The
+ * host's own need wins over a use met first; a bind mount is walked once. */
+TEST(storage_in_use) {
+        _cleanup_tree_ char *root = three_nvme_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        tree_link(root, "sys/dev/block/259:0", "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
+        tree_link(root, "sys/dev/block/259:1", "../../devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1");
+        tree_file(root, "proc/self/mountinfo",
+                  "22 1 0:20 / /proc rw shared:1 - proc proc rw\n"
+                  "23 1 0:21 / /run rw shared:2 - tmpfs tmpfs rw\n"
+                  "24 1 259:0 / /srv/data rw shared:3 - ext4 /dev/nvme0n1 rw\n"
+                  "25 1 259:0 / /srv/data2 rw shared:3 - ext4 /dev/nvme0n1 rw\n"  /* a bind mount of it */
+                  "26 1 259:1 / /home rw shared:4 - xfs /dev/nvme1n1 rw\n"
+                  "27 1 259:1 /var /var rw shared:4 - xfs /dev/nvme1n1 rw\n"   /* the same disk's /var */
+                  "28 1 0:50 / /mnt/nfs rw shared:5 - nfs4 server:/export rw\n"
+                  "29 1 0:51 / /var/lib/docker/overlay2/x/merged rw shared:6 - overlay overlay rw\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of /dev/nvme0n1, mounted at /srv/data");
+        ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of the /var filesystem /dev/nvme1n1");
+        ASSERT_NULL(reason(s, "0000:03:00.0")); /* nothing of it mounted */
+        ASSERT_EQ(vc_critical_count(s), 2);
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_STREQ(text, "0000:02:00.0 1af4:1000 controller of the /var filesystem /dev/nvme1n1\n");
+}
+
+/* A device others are built on, mounted or not: a physical volume of an active volume group
+ * (whose logical volumes may be other VMs' disks), an MD member. Only the controllers of
+ * devices with holders; not in the image's list either. */
+TEST(storage_holders) {
+        _cleanup_tree_ char *root = three_nvme_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        /* nvme0n1p1: a PV of the VG "vms", whose LVs no one mounts */
+        tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1/partition", "1\n");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/holders");
+        tree_link(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1/holders/dm-3",
+                  "../../../../../../../../virtual/block/dm-3");
+        tree_file(root, "sys/devices/virtual/block/dm-3/dm/name", "vms-win11\n");
+        tree_link(root, "sys/class/block/nvme0n1",
+                  "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
+        tree_link(root, "sys/class/block/nvme0n1p1",
+                  "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1");
+        tree_link(root, "sys/class/block/dm-3", "../../devices/virtual/block/dm-3");
+        /* nvme1n1: an MD member */
+        tree_link(root, "sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1/holders/md0",
+                  "../../../../../../../virtual/block/md0");
+        tree_link(root, "sys/class/block/nvme1n1",
+                  "../../devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1");
+        /* nvme2n1: nothing on it */
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1/holders");
+        tree_link(root, "sys/class/block/nvme2n1",
+                  "../../devices/pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1");
+        tree_file(root, "proc/self/mountinfo", "");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of /dev/nvme0n1p1, in use by dm-3 (vms-win11)");
+        ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of /dev/nvme1n1, in use by md0");
         ASSERT_NULL(reason(s, "0000:03:00.0"));
         ASSERT_EQ(vc_critical_count(s), 2);
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_STREQ(text, "");
 }
 
 /* @place's file @name, relative to @root (the build's sysconfdir and runstatedir differ between a
