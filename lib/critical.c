@@ -285,23 +285,26 @@ static int block_by_devname(struct vc_ctx *ctx, struct vc_critical_set *s, const
         return block_walk(ctx, s, target, reason, 0);
 }
 
-/* A ZFS file system: its source is a dataset ("rpool/ROOT/pve-1"), with no device number that
- * leads to a disk and no holders in sysfs. The pool's members are the block devices udev's blkid
- * builtin tags ID_FS_TYPE=zfs_member with the pool's name as ID_FS_LABEL (every one of a mirror
- * or a raidz): each of their controllers. Only on the running system, whose udev database
- * libudev reads (vc_ctx_block_property()). */
-static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, const char *dataset,
-                             const char *reason) {
-        _cleanup_free_ char *pool = strndup(dataset, strcspn(dataset, "/")), *dir = NULL;
+/* Each block device of sys/class/block that can lead to a controller, by its name and the real
+ * directory: one under a PCI device or an NVMe namespace of several controllers, and with
+ * @stacked also a device stacked on others (dm, md: its slaves lead on). The host's zvols, loop
+ * and ram devices (hundreds on a Proxmox host) are passed over. @visit's negative errno ends the
+ * walk. */
+typedef int (*block_visit_t)(struct vc_ctx *ctx, struct vc_critical_set *s, const char *name, const char *syspath,
+                             const void *userdata);
+
+static int block_each(struct vc_ctx *ctx, struct vc_critical_set *s, bool stacked, block_visit_t visit,
+                      const void *userdata) {
+        _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
         int r;
 
-        if (!pool)
-                return -ENOMEM;
-        if (isempty(pool) || (r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0 || vc_dir_list(dir, &names) < 0)
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
                 return 0;
         for (char **i = names; *i; i++) {
-                _cleanup_free_ char *type = NULL, *label = NULL, *link = NULL, *target = NULL, *slaves = NULL;
+                _cleanup_free_ char *link = NULL, *target = NULL, *slaves = NULL;
                 _cleanup_strv_free_ char **below = NULL;
                 struct vc_pci_addr a;
                 if (!name_is_safe(*i))
@@ -312,26 +315,57 @@ static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, cons
                         return r;
                 if (r < 0)
                         continue;
-                /* Only a device that can lead to a controller is asked about: the host's zvols,
-                 * loop and ram devices (hundreds on a Proxmox host) hang under no PCI device and
-                 * stack on nothing, and each question to libudev reads two files. */
-                if ((r = path_join(target, "slaves", &slaves)) < 0)
-                        return r;
-                if (!pci_ancestor(ctx, target, &a) && (vc_dir_list(slaves, &below) < 0 || !below[0]))
-                        continue;
-                r = vc_ctx_block_property(ctx, *i, "ID_FS_TYPE", &type);
-                if (r == -ENOMEM)
-                        return r;
-                if (r == -EOPNOTSUPP)
-                        return 0;
-                if (r < 0 || !streq(type, "zfs_member"))
-                        continue;
-                if ((r = vc_ctx_block_property(ctx, *i, "ID_FS_LABEL", &label)) == -ENOMEM)
-                        return r;
-                if (r >= 0 && streq(label, pool) && (r = block_walk(ctx, s, target, reason, 0)) < 0)
+                if (!pci_ancestor(ctx, target, &a) && !strstr(target, "/nvme-subsystem/")) {
+                        if (!stacked)
+                                continue;
+                        if ((r = path_join(target, "slaves", &slaves)) < 0)
+                                return r;
+                        if (vc_dir_list(slaves, &below) < 0 || !below[0])
+                                continue;
+                }
+                if ((r = visit(ctx, s, *i, target, userdata)) < 0)
                         return r;
         }
         return 0;
+}
+
+struct zfs_pool {
+        const char *name, *reason;
+};
+
+/* block_each()'s visit for a ZFS pool (@userdata): each of its members' controllers. */
+static int zfs_member_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const char *name, const char *syspath,
+                            const void *userdata) {
+        _cleanup_free_ char *type = NULL, *label = NULL;
+        const struct zfs_pool *pool = userdata;
+        int r = vc_ctx_block_property(ctx, name, "ID_FS_TYPE", &type);
+        if (r == -ENOMEM || r == -EOPNOTSUPP)
+                return r;
+        if (r < 0 || !streq(type, "zfs_member"))
+                return 0;
+        if ((r = vc_ctx_block_property(ctx, name, "ID_FS_LABEL", &label)) == -ENOMEM)
+                return r;
+        if (r < 0 || !streq(label, pool->name))
+                return 0;
+        return block_walk(ctx, s, syspath, pool->reason, 0);
+}
+
+/* A ZFS file system: its source is a dataset ("rpool/ROOT/pve-1"), with no device number that
+ * leads to a disk and no holders in sysfs. The pool's members are the block devices udev's blkid
+ * builtin tags ID_FS_TYPE=zfs_member with the pool's name as ID_FS_LABEL (every one of a mirror
+ * or a raidz): each of their controllers. Only on the running system, whose udev database
+ * libudev reads (vc_ctx_block_property(); -EOPNOTSUPP elsewhere ends the walk, not the scan). */
+static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, const char *dataset,
+                             const char *reason) {
+        _cleanup_free_ char *pool = strndup(dataset, strcspn(dataset, "/"));
+        int r;
+
+        if (!pool)
+                return -ENOMEM;
+        if (isempty(pool))
+                return 0;
+        r = block_each(ctx, s, true, zfs_member_visit, &(struct zfs_pool){ .name = pool, .reason = reason });
+        return r == -EOPNOTSUPP ? 0 : r;
 }
 
 /* A btrfs file system may span several devices (RAID1 over two NVMe drives): the source names one
@@ -485,53 +519,39 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return 0;
 }
 
-/* Block devices others are built on: a physical volume of an active LVM volume group (whose
- * logical volumes may be other VMs' disks), a member of an MD array, the device under a dm-crypt
- * mapping, unmounted or not. sysfs links each one's holders under holders/. Only a device under a
- * PCI device (or an NVMe namespace of several controllers) is looked at. */
-static int scan_holders(struct vc_ctx *ctx, struct vc_critical_set *s) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL;
+/* block_each()'s visit for a device with holders: its controller, the first holder named. */
+static int holders_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const char *name, const char *syspath,
+                         const void *userdata) {
+        _cleanup_free_ char *holders = NULL, *dmname = NULL, *p = NULL;
+        _cleanup_strv_free_ char **above = NULL;
+        char reason[512];
         int r;
 
-        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
+        (void) userdata;
+        if ((r = path_join(syspath, "holders", &holders)) < 0)
                 return r;
-        if (vc_dir_list(dir, &names) < 0)
+        if (vc_dir_list(holders, &above) < 0 || !above[0] || !name_is_safe(above[0]))
                 return 0;
-        for (char **i = names; *i; i++) {
-                _cleanup_free_ char *link = NULL, *target = NULL, *holders = NULL, *dmname = NULL, *p = NULL;
-                _cleanup_strv_free_ char **above = NULL;
-                struct vc_pci_addr a;
-                char reason[512];
-
-                if (!name_is_safe(*i))
-                        continue;
-                if ((r = path_join(dir, *i, &link)) < 0)
-                        return r;
-                if ((r = resolve(link, &target)) == -ENOMEM)
-                        return r;
-                if (r < 0 || (!pci_ancestor(ctx, target, &a) && !strstr(target, "/nvme-subsystem/")))
-                        continue;
-                if ((r = path_join(target, "holders", &holders)) < 0)
-                        return r;
-                if (vc_dir_list(holders, &above) < 0 || !above[0] || !name_is_safe(above[0]))
-                        continue;
-                /* "dm-0 (vg0-data)": the mapping's name where it has one */
-                if (asprintf(&p, "%s/%s/dm/name", holders, above[0]) < 0) {
-                        p = NULL;
-                        return -ENOMEM;
-                }
-                if (vc_sysfs_read(p, &dmname) >= 0 && name_is_safe(dmname))
-                        snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s (%s)", *i, above[0], dmname);
-                else
-                        snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s", *i, above[0]);
-                s->scanning_use = true;
-                r = block_walk(ctx, s, target, reason, 0);
-                s->scanning_use = false;
-                if (r < 0)
-                        return r;
+        /* "dm-0 (vg0-data)": the mapping's name where it has one */
+        if (asprintf(&p, "%s/%s/dm/name", holders, above[0]) < 0) {
+                p = NULL;
+                return -ENOMEM;
         }
-        return 0;
+        if (vc_sysfs_read(p, &dmname) >= 0 && name_is_safe(dmname))
+                snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s (%s)", name, above[0], dmname);
+        else
+                snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s", name, above[0]);
+        return block_walk(ctx, s, syspath, reason, 0);
+}
+
+/* Block devices others are built on: a physical volume of an active LVM volume group (whose
+ * logical volumes may be other VMs' disks), a member of an MD array, the device under a dm-crypt
+ * mapping, unmounted or not. sysfs links each one's holders under holders/. */
+static int scan_holders(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        s->scanning_use = true;
+        int r = block_each(ctx, s, false, holders_visit, NULL);
+        s->scanning_use = false;
+        return r;
 }
 
 static int scan_swaps(struct vc_ctx *ctx, struct vc_critical_set *s) {
