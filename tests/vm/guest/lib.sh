@@ -375,3 +375,12 @@ vc_define_vm() {
 # plug it back into the same port (HMP device_del / device_add). The host does not answer:
 # wait for the device in sysfs.
 vc_host_usb() { vc_frame host "usb-$1" vcusb0; }
+
+# vc_usb_stick_port: the USB port path (2-1) of that stick (46f4:0001), or nothing with status 1
+vc_usb_stick_port() {
+        for _u in /sys/bus/usb/devices/*; do
+                [ "$(cat "$_u/idVendor" 2>/dev/null)" = 46f4 ] && [ "$(cat "$_u/idProduct" 2>/dev/null)" = 0001 ] &&
+                        { basename "$_u"; return 0; }
+        done
+        return 1
+}

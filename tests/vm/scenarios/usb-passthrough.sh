@@ -16,14 +16,7 @@ done
 SYS_USB=/sys/bus/usb/devices
 vm=vc-usb
 
-# stick_port: the port path of the stick (46f4:0001), or nothing
-stick_port() {
-        for _u in "$SYS_USB"/*; do
-                [ "$(cat "$_u/idVendor" 2>/dev/null)" = 46f4 ] && [ "$(cat "$_u/idProduct" 2>/dev/null)" = 0001 ] &&
-                        { basename "$_u"; return 0; }
-        done
-        return 1
-}
+stick_port() { vc_usb_stick_port; }
 usb_driver() { _l=$(readlink "$SYS_USB/$1/driver" 2>/dev/null) && basename "$_l"; return 0; }
 dev_node() { printf '/dev/bus/usb/%03d/%03d' "$(cat "$SYS_USB/$1/busnum")" "$(cat "$SYS_USB/$1/devnum")"; }
 qemu_holds_node() { # NODE: the VM's QEMU has NODE open

@@ -1,0 +1,75 @@
+# vc-host: usb-stick
+# Storage in use is refused as the root disk is (lib/critical.h, vfio-claim(8) SAFETY), on the
+# real kernel: the host's QEMU plugs a usb-storage stick (46f4:0001) into the lab guest's xHCI.
+# With a file system of the stick mounted, `vfio-claim enable` of the xHCI's group is refused
+# with exit 4 naming the mount point and writes nothing; with a device-mapper mapping built on
+# the stick (as an LVM volume group's), the same, naming the mapping; with neither, that refusal
+# is gone. Every claim is a --dry-run: the stick is left on the xHCI for usb-passthrough.
+
+command -v vfio-claim >/dev/null || { vc_skip "vfio-claim is not installed in the guest"; exit 0; }
+SYS_USB=/sys/bus/usb/devices
+
+stick_disk() { # the stick's block device name (sda), or nothing
+        for _b in "$SYS_USB/$(vc_usb_stick_port)":1.0/host*/target*/*/block/*; do
+                [ -e "$_b" ] && { basename "$_b"; return 0; }
+        done
+        return 1
+}
+vc_wait 60 stick_disk || { vc_not_ok "no block device on the USB stick 46f4:0001 (run-debian.sh plugs it for '# vc-host: usb-stick')"; exit 1; }
+port=$(vc_usb_stick_port) disk=$(stick_disk)
+# the xHCI: the PCI device the stick hangs under
+xhci=$(readlink -f "$SYS_USB/$port" | tr / '\n' | grep -E '^[0-9a-f]{4}:[0-9a-f]{2}:[0-9a-f]{2}\.[0-7]$' | tail -n1)
+[ -n "$xhci" ] || { vc_not_ok "no PCI device above the stick: $(readlink -f "$SYS_USB/$port")"; exit 1; }
+echo "the stick: port $port, /dev/$disk, under the xHCI $xhci (driver $(vc_driver "$xhci"), group $(vc_group "$xhci"))"
+
+# enable_refused WHAT PATTERN: a dry-run enable of the xHCI exits 4 with a line matching PATTERN
+enable_refused() {
+        _out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1); _rc=$?
+        echo "vfio-claim --dry-run enable $xhci -> exit $_rc: $_out"
+        [ $_rc -eq 4 ] && echo "$_out" | grep -q -- "$2" &&
+                vc_ok "$1: enable of the xHCI refused with exit 4: $(echo "$_out" | grep -o 'controller of .*' | head -n1)" ||
+                vc_not_ok "$1: expected exit 4 and '$2', got exit $_rc"
+}
+
+out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1)
+if echo "$out" | grep -q "mounted at\|in use by"; then
+        vc_not_ok "before: the unused stick already counts as in use: $out"
+else
+        vc_ok "before: nothing of the stick in use, no such refusal"
+fi
+
+mkdir -p /mnt/vc-stick
+timeout -s KILL 60 mke2fs -q -F -t ext4 "/dev/$disk" >/dev/null 2>&1 &&
+        timeout -s KILL 30 mount "/dev/$disk" /mnt/vc-stick ||
+        { vc_not_ok "cannot make and mount a file system on /dev/$disk"; exit 1; }
+echo data >/mnt/vc-stick/file
+enable_refused "mounted" "controller of /dev/$disk, mounted at /mnt/vc-stick"
+out=$(vfio-claim list 2>&1)
+echo "$out" | grep -q "controller of /dev/$disk, mounted at /mnt/vc-stick" &&
+        vc_ok "list names the mount as the reason" || vc_not_ok "list does not name the mount: $out"
+[ "$(vc_driver "$xhci")" = xhci_hcd ] && [ "$(cat /mnt/vc-stick/file 2>/dev/null)" = data ] &&
+        vc_ok "mounted: the xHCI stays on xhci_hcd, the file system readable" ||
+        vc_not_ok "mounted: xHCI on '$(vc_driver "$xhci")', file '$(cat /mnt/vc-stick/file 2>&1)'"
+timeout -s KILL 30 umount /mnt/vc-stick || vc_not_ok "umount /mnt/vc-stick"
+
+if command -v dmsetup >/dev/null; then
+        sectors=$(cat "/sys/class/block/$disk/size")
+        if timeout -s KILL 30 dmsetup create vc-stick-lin --table "0 $sectors linear /dev/$disk 0"; then
+                enable_refused "a mapping on the stick" "controller of /dev/$disk, in use by dm-[0-9]* (vc-stick-lin)"
+                timeout -s KILL 30 dmsetup remove vc-stick-lin || vc_not_ok "dmsetup remove vc-stick-lin"
+        else
+                vc_not_ok "dmsetup create vc-stick-lin on /dev/$disk"
+        fi
+else
+        vc_skip "no dmsetup in this guest"
+fi
+
+out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1)
+echo "after: vfio-claim --dry-run enable $xhci -> $out"
+if echo "$out" | grep -q "mounted at\|in use by"; then
+        vc_not_ok "after: the stick still counts as in use: $out"
+else
+        vc_ok "after: unmounted and unmapped, the refusal is gone"
+fi
+# what usb-passthrough expects: the stick's interface on usb-storage, nothing of it in use
+wipefs -q -a "/dev/$disk" >/dev/null 2>&1 || true
