@@ -442,6 +442,7 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
  * held (do_prepare()). On failure the devices taken are given back. */
 static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
                        const char *vm, struct usb_taken *taken) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
         int r = vc_usb_enumerate(ctx, &v, &n), ret = HOOK_OK;
@@ -461,6 +462,25 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                         break;
                 }
                 bool had = vc_usb_is_enabled(ctx, d->port);
+                if (!had && config->protect) {
+                        /* The storage or NIC the host runs on, as `vfio-claim enable` refuses it (one
+                         * scan for all the domain's devices); a keyboard an entry gives a VM is
+                         * the VM's, as the admin asked. */
+                        _cleanup_free_ char *why = NULL;
+                        if ((r = critical ? 0 : vc_critical_scan(ctx, &critical)) < 0 ||
+                            (r = vc_usb_dev_needed(critical, d, &why)) < 0) {
+                                ret = fail("USB device %s ([usb %s]): cannot tell whether the host needs it: %s; VM "
+                                           "\"%s\" was not started",
+                                           d->port, u->name, strerror(-r), vm);
+                                break;
+                        }
+                        if (why) {
+                                ret = fail("USB device %s ([usb %s]): refused: the host needs it: %s; VM \"%s\" was "
+                                           "not started (protect = no in the configuration allows it)",
+                                           d->port, u->name, why, vm);
+                                break;
+                        }
+                }
                 const char *failed = NULL;
                 r = vc_usb_hold(ctx, d, NULL, &failed);
                 if (r >= 0 && !had) {

@@ -26,9 +26,19 @@ struct critical {
         bool in_use; /* only in use (a file system mounted, a device stacked on it): not in the image's list */
 };
 
+/* The device (a disk, a network interface's device) a reason was found through, by its real
+ * sysfs directory: what a USB device is asked against (vc_critical_usb_reason()). */
+struct via {
+        char *syspath;
+        char *reason;
+        bool in_use;
+};
+
 struct vc_critical_set {
         struct critical *items;
         size_t n;
+        struct via *vias;
+        size_t n_vias;
         bool scanning_use; /* what the walks add now is a use (scan_mounts(), scan_holders()) */
 };
 
@@ -38,6 +48,11 @@ struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s) {
         for (size_t i = 0; i < s->n; i++)
                 free(s->items[i].reason);
         free(s->items);
+        for (size_t i = 0; i < s->n_vias; i++) {
+                free(s->vias[i].syspath);
+                free(s->vias[i].reason);
+        }
+        free(s->vias);
         free(s);
         return NULL;
 }
@@ -59,6 +74,27 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
 
 size_t vc_critical_count(const struct vc_critical_set *s) { return s ? s->n : 0; }
 
+/* Is @name a component of the path @path ("…/usb3/3-1/3-1.2/3-1.2:1.0/host0/…")? */
+static bool path_has_component(const char *path, const char *name) {
+        size_t l = strlen(name);
+        for (const char *p = path; l > 0 && (p = strstr(p, name)); p += l)
+                if (p > path && p[-1] == '/' && (p[l] == '/' || p[l] == '\0'))
+                        return true;
+        return false;
+}
+
+const char *vc_critical_usb_reason(const struct vc_critical_set *s, const char *port) {
+        const char *use = NULL;
+        for (size_t i = 0; s && port && i < s->n_vias; i++) {
+                if (!path_has_component(s->vias[i].syspath, port))
+                        continue;
+                if (!s->vias[i].in_use)
+                        return s->vias[i].reason;
+                use = use ?: s->vias[i].reason;
+        }
+        return use;
+}
+
 const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc_pci_addr *ret_addr) {
         if (!s || i >= s->n)
                 return NULL;
@@ -69,6 +105,37 @@ const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc
 
 /* The first reason found for a device is kept, except that the host's own need (the root file
  * system, a route, the console) takes the place of a mere use, whichever the scan met first. */
+static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason);
+
+static int via_add(struct vc_critical_set *s, const char *syspath, const char *reason) {
+        struct via *v = realloc(s->vias, (s->n_vias + 1) * sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        s->vias = v;
+        char *p = strdup(syspath), *r = strdup(reason);
+        if (!p || !r) {
+                free(p);
+                free(r);
+                return -ENOMEM;
+        }
+        v[s->n_vias++] = (struct via){ .syspath = p, .reason = r, .in_use = s->scanning_use };
+        return 0;
+}
+
+/* As set_add(), found through the device at @syspath, which is remembered (inside the root, as
+ * the kernel would show it). */
+static int set_add_via(struct vc_ctx *ctx, struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason,
+                       const char *syspath) {
+        if (!vc_ctx_is_host(ctx)) {
+                const char *root = vc_ctx_root(ctx);
+                size_t l = strlen(root);
+                if (strncmp(syspath, root, l) == 0 && syspath[l] == '/')
+                        syspath += l;
+        }
+        int r = via_add(s, syspath, reason);
+        return r < 0 ? r : set_add(s, a, reason);
+}
+
 static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason) {
         bool in_use = s->scanning_use;
         for (size_t i = 0; i < s->n; i++) {
@@ -225,7 +292,7 @@ static int block_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char 
                 }
 
         if (pci_ancestor(ctx, disk, &a))
-                return set_add(s, &a, reason);
+                return set_add_via(ctx, s, &a, reason, disk);
         return nvme_multipath_walk(ctx, s, disk, reason);
 }
 
@@ -605,7 +672,7 @@ static int netdev_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dev, "net/%s/device", iface)) < 0)
                 return r;
         if (resolve(dev, &target) >= 0 && pci_ancestor(ctx, target, &a))
-                return set_add(s, &a, reason);
+                return set_add_via(ctx, s, &a, reason, target);
 
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "net/%s", iface)) < 0)
                 return r;

@@ -62,6 +62,12 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
  * name. 1 copied, 0 nothing to do, or a negative errno (-EBADMSG: the list holds a NUL byte). */
 int vc_critical_list_carry(struct vc_ctx *ctx, unsigned *ret_bad_line);
 
+/* Why the host cannot lose the USB device at the port path @port ("3-1.2"): the reason of a disk
+ * or a network interface found above whose real sysfs path the device's own directory lies
+ * ("controller of the root filesystem /dev/sda1", "NIC of the default route (enx…)"), the host's
+ * own need before a mere use; NULL when none. Valid as long as the set. */
+const char *vc_critical_usb_reason(const struct vc_critical_set *s, const char *port);
+
 size_t vc_critical_count(const struct vc_critical_set *s);
 /* The i-th critical device (address order of discovery) and its reason. */
 const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc_pci_addr *ret_addr);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "critical.h"
 #include "fileio.h"
 #include "root.h"
 #include "stuck.h"
@@ -259,47 +260,29 @@ const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const
 
 /* ------------------------------------------------------------------ protection */
 
-/* Is @port a component of the real path @path ("…/usb3/3-3/3-3:1.0/host0/…")? */
-static bool path_has_component(const char *path, const char *port) {
-        size_t l = strlen(port);
-        for (const char *p = path; (p = strstr(p, port)); p += l)
-                if (p > path && p[-1] == '/' && (p[l] == '/' || p[l] == '\0'))
-                        return true;
-        return false;
-}
-
-static int boot_storage(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason) {
-        _cleanup_free_ char *mi = NULL, *line = NULL;
-        _cleanup_fclose_ FILE *f = NULL;
-        size_t size = 0;
-        int r = vc_ctx_path(ctx, VC_PLACE_PROC, &mi, "self/mountinfo");
-        if (r < 0)
-                return r;
-        _cleanup_close_ int fd = vc_path_open(mi, O_RDONLY, 0);
-        if (fd < 0 || !(f = fdopen(fd, "re")))
+int vc_usb_dev_needed(const struct vc_critical_set *critical, const struct vc_usb_dev *d, char **ret_reason) {
+        if (!d || !ret_reason)
+                return -EINVAL;
+        *ret_reason = NULL;
+        const char *why = vc_critical_usb_reason(critical, d->port);
+        if (!why)
                 return 0;
-        TAKE_FD(fd);
-        while (getline(&line, &size, f) > 0) {
-                unsigned maj, min;
-                char mnt[256];
-                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
-                if (sscanf(line, "%*s %*s %u:%u %*s %255s", &maj, &min, mnt) != 3 || maj == 0)
-                        continue;
-                if (!streq(mnt, "/") && !streq(mnt, "/boot") && !streq(mnt, "/boot/efi"))
-                        continue;
-                _cleanup_free_ char *link = NULL, *target = NULL;
-                if ((r = vc_ctx_path(ctx, VC_PLACE_SYS_DEV_BLOCK, &link, "%u:%u", maj, min)) < 0)
-                        return r;
-                if (vc_path_canonical(link, &target) < 0 || !path_has_component(target, d->port))
-                        continue;
-                return asprintf(ret_reason, "it holds %s", streq(mnt, "/") ? "the root filesystem" : mnt) < 0
-                               ? -ENOMEM
-                               : 1;
+        /* "controller of the root filesystem /dev/sda1" -> "it holds the root filesystem /dev/sda1";
+         * "NIC of the default route (enx…)" -> "it is the NIC of the default route (enx…)" */
+        const char *held = startswith(why, "controller of ");
+        int r = held ? asprintf(ret_reason, "it holds %s", held) : asprintf(ret_reason, "it is the %s", why);
+        if (r < 0) {
+                *ret_reason = NULL;
+                return -ENOMEM;
         }
         return 0;
 }
 
-int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason) {
+int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_critical_set *critical, const struct vc_usb_dev *d,
+                         char **ret_reason) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *scanned = NULL;
+        int r;
+
         if (!ctx || !d || !ret_reason)
                 return -EINVAL;
         *ret_reason = NULL;
@@ -307,8 +290,12 @@ int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **
                 if (d->ifaces[i].cls == 0x03 && d->ifaces[i].subclass == 0x01 && d->ifaces[i].protocol == 0x01)
                         return asprintf(ret_reason, "it is a keyboard (interface %s)", d->ifaces[i].name) < 0 ? -ENOMEM
                                                                                                                : 0;
-        int r = boot_storage(ctx, d, ret_reason);
-        return r < 0 ? r : 0;
+        if (!critical) {
+                if ((r = vc_critical_scan(ctx, &scanned)) < 0)
+                        return r;
+                critical = scanned;
+        }
+        return vc_usb_dev_needed(critical, d, ret_reason);
 }
 
 /* ------------------------------------------------------------------ enable, disable */

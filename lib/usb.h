@@ -9,6 +9,7 @@
 #include <stddef.h>
 
 #include "config.h"
+#include "critical.h"
 #include "macro.h"
 #include "pci.h"
 #include "root.h"
@@ -39,11 +40,17 @@ void vc_usb_dev_done(struct vc_usb_dev *d);
 int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n);
 void vc_usb_devs_free(struct vc_usb_dev *v, size_t n);
 
+/* What the host-critical scan @critical (lib/critical.h) found through a disk or a network interface
+ * below @d, NULL in *ret_reason when nothing: "it holds the root filesystem /dev/sda1", "it holds
+ * /dev/sdb1, mounted at /media/stick", "it holds /dev/sdb, in use by dm-0 (luks-…)" (device-mapper,
+ * MD, LVM followed), "it is the NIC of the default route (enx…)". 0 or -ENOMEM. */
+int vc_usb_dev_needed(const struct vc_critical_set *critical, const struct vc_usb_dev *d, char **ret_reason);
+
 /* Why the host cannot lose @d, NULL in *ret_reason when it can: a keyboard (an interface of the
- * HID boot keyboard class 03/01/01), or the storage device holding /, /boot or /boot/efi (the
- * block device of the mount sits below the device in sysfs; device-mapper stacks are not
- * followed). 0 or a negative errno. */
-int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_usb_dev *d, char **ret_reason);
+ * HID boot keyboard class 03/01/01: "it is a keyboard (interface 3-2:1.0)"), or what
+ * vc_usb_dev_needed() finds in @critical (NULL: scanned here). 0 or a negative errno. */
+int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_critical_set *critical, const struct vc_usb_dev *d,
+                         char **ret_reason);
 
 /* The record of an enabled device: RUNSTATEDIR/vfio-claim/usb-PORT, lines "id VVVV:PPPP",
  * "serial S" (when it has one) and "interface NAME DRIVER" for each interface it took from a

@@ -260,9 +260,14 @@ int usb_enable(struct vc_cli *cli, const char *text) {
         if ((r = usb_resolve(cli, text, &v, &n)) != EXIT_DONE)
                 return r;
         /* Every device is vetted before any is touched: a refusal changes nothing. */
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
+        if (n > 0 && (r = vc_critical_scan(cli->ctx, &critical)) < 0) {
+                vc_usb_devs_free(v, n);
+                return log_error_errno(r, "cannot tell which devices the host needs: %m"), EXIT_FAILED;
+        }
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *reason = NULL;
-                if ((r = vc_usb_dev_protected(cli->ctx, &v[i], &reason)) < 0) {
+                if ((r = vc_usb_dev_protected(cli->ctx, critical, &v[i], &reason)) < 0) {
                         vc_usb_devs_free(v, n);
                         return log_error_errno(r, "%s: cannot tell whether the host needs it: %m", v[i].port),
                                EXIT_FAILED;

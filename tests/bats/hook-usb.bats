@@ -160,3 +160,27 @@ GPU_FAILS="vfio-claim: IOMMU group 1: 0000:01:00.0: failed to unbind from nouvea
         assert_equal "$(cat "$STATE/usb-3-1.2")" "$record"
         assert_equal "$(fk_driver 0000:01:00.0)" nouveau
 }
+
+# The stick at 3-3 (bus 3 device 3) with its sda1 mounted: the VM's start is refused, as
+# `vfio-claim enable` refuses it, and nothing changes; protect = no lets it go.
+@test "prepare: a configured USB stick with a mounted file system is refused; protect = no takes it" {
+        fake_root usb-desk
+        blk=$(readlink -f "$ROOT/sys/bus/usb/devices/3-3:1.0")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self"
+        echo 1 > "$blk/sda1/partition"
+        ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        echo "40 1 8:1 / /media/stick rw,relatime shared:9 - vfat /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        conf $'[usb stick]\nmatch = 0781:5583\nvm = lab'
+        domain lab "<vendor id='0x0781'/><product id='0x5583'/><address bus='3' device='3'/>"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure
+        assert_equal "$stderr" 'vfio-claim: USB device 3-3 ([usb stick]): refused: the host needs it: it holds /dev/sda1, mounted at /media/stick; VM "lab" was not started (protect = no in the configuration allows it)'
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        [ ! -e "$STATE/usb-3-3" ]
+        assert_equal "$(fk_writes)" 0
+
+        conf $'[global]\nprotect = no\n[usb stick]\nmatch = 0781:5583\nvm = lab'
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+}

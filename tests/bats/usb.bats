@@ -256,12 +256,49 @@ sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
         echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
         run --separate-stderr vc enable 3-3
         assert_failure 4
-        assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds the root filesystem (--force takes it anyway)"
+        assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds the root filesystem /dev/sda1 (--force takes it anyway)"
         assert_equal "$(fk_writes)" 0
         assert_equal "$(usb_driver 3-3:1.0)" usb-storage
         # another device on the same controller is not the boot disk
         run --separate-stderr vc enable 3-1.2
         assert_success
+}
+
+# stick_partition: sda1 on the stick at 3-3, as Linux 6.1 shows a usb-storage disk, with its
+# sys/class/block and sys/dev/block (8:1) links
+stick_partition() {
+        blk=$(readlink -f "$(usb_dev 3-3:1.0)")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/sys/class/block" "$ROOT/proc/self"
+        echo 1 > "$blk/sda1/partition"
+        ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        ln -sr "$blk/sda1" "$ROOT/sys/class/block/sda1"
+}
+
+@test "enable refuses a stick in use: a file system of it mounted anywhere, or a mapping on it; let go, it moves" {
+        fake_root usb-desk
+        stick_partition
+        echo "40 1 8:1 / /media/stick rw,relatime shared:9 - vfat /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr vc enable 3-3
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds /dev/sda1, mounted at /media/stick (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+
+        # unmounted, but opened as a LUKS volume
+        : > "$ROOT/proc/self/mountinfo"
+        mkdir -p "$ROOT/sys/devices/virtual/block/dm-0/dm" "$blk/sda1/holders"
+        echo luks-backup > "$ROOT/sys/devices/virtual/block/dm-0/dm/name"
+        ln -sr "$ROOT/sys/devices/virtual/block/dm-0" "$blk/sda1/holders/dm-0"
+        run --separate-stderr vc enable 3-3
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds /dev/sda1, in use by dm-0 (luks-backup) (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+
+        # closed: the stick moves
+        rm "$blk/sda1/holders/dm-0"
+        run --separate-stderr vc enable 3-3
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" ""
 }
 
 @test "enable: a failed unbind puts back the interfaces already taken, removes the record, exit 1" {

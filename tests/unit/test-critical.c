@@ -465,6 +465,41 @@ TEST(storage_holders) {
         ASSERT_STREQ(text, "");
 }
 
+/* What a USB device is asked against (lib/usb.h): the disk or NIC whose sysfs path passes through
+ * the device's own directory. The xHCI is critical for both; of its devices, the stick holding /
+ * and the adapter of the default route behind a hub are, with the host's own need before a use. */
+TEST(usb_devices) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        const char *xhci = "pci0000:00/0000:00:14.0";
+
+        pci_dev(root, xhci, "0x0c0330\n", -1);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host0/target0:0:0/0:0:0:0/block/sda/sda1/partition",
+                  "1\n");
+        tree_link(root, "sys/dev/block/8:1",
+                  "../../devices/pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host0/target0:0:0/0:0:0:0/block/sda/sda1");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host0/target0:0:0/0:0:0:0/block/sdb");
+        tree_link(root, "sys/dev/block/8:16",
+                  "../../devices/pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host0/target0:0:0/0:0:0:0/block/sdb");
+        class_entry(root, "net", "enx001122334455", "pci0000:00/0000:00:14.0/usb3/3-1/3-1.4/3-1.4:1.0/net/enx001122334455",
+                    "../../../3-1.4:1.0");
+        tree_file(root, "proc/self/mountinfo", "30 1 8:16 / /media/data rw shared:2 - vfat /dev/sdb rw\n"
+                                               "31 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n");
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                  "enx001122334455\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"), "controller of the root filesystem /dev/sda1");
+        ASSERT_STREQ(vc_critical_usb_reason(s, "3-3"), "controller of the root filesystem /dev/sda1");
+        ASSERT_STREQ(vc_critical_usb_reason(s, "3-1.4"), "NIC of the default route (enx001122334455)");
+        ASSERT_STREQ(vc_critical_usb_reason(s, "3-1"), "NIC of the default route (enx001122334455)"); /* the hub */
+        ASSERT_NULL(vc_critical_usb_reason(s, "3-1.2"));
+        ASSERT_NULL(vc_critical_usb_reason(s, "3-4"));
+        ASSERT_NULL(vc_critical_usb_reason(s, "3"));
+}
+
 /* @place's file @name, relative to @root (the build's sysconfdir and runstatedir differ between a
  * plain build and make distcheck). */
 static char *place_rel(struct vc_ctx *ctx, const char *root, enum vc_place place, const char *name) {

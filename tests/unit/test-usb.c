@@ -60,11 +60,11 @@ TEST(enumerate_usb_desk) {
         ASSERT_NULL(vc_config_match_usb(&c, &v[3]));
 
         _cleanup_free_ char *reason = NULL;
-        ASSERT_OK(vc_usb_dev_protected(ctx, &v[2], &reason));
+        ASSERT_OK(vc_usb_dev_protected(ctx, NULL, &v[2], &reason));
         ASSERT_STREQ(reason, "it is a keyboard (interface 3-2:1.0)");
         free(reason);
         reason = NULL;
-        ASSERT_OK(vc_usb_dev_protected(ctx, &v[3], &reason));
+        ASSERT_OK(vc_usb_dev_protected(ctx, NULL, &v[3], &reason));
         ASSERT_NULL(reason);
         vc_usb_devs_free(v, n);
 }
