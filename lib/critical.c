@@ -105,6 +105,17 @@ const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc
 
 /* The first reason found for a device is kept, except that the host's own need (the root file
  * system, a route, the console) takes the place of a mere use, whichever the scan met first. */
+/* A reason as it is kept: a mount point comes from a file system's label (udisks mounts a stick at
+ * /media/USER/LABEL) and reaches terminals, the journal and the image's list, so a control byte
+ * becomes '?'. NULL: out of memory. */
+static char *reason_dup(const char *reason) {
+        char *r = strdup(reason);
+        for (char *p = r; p && *p; p++)
+                if (iscntrl((unsigned char) *p))
+                        *p = '?';
+        return r;
+}
+
 static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason);
 
 static int via_add(struct vc_critical_set *s, const char *syspath, const char *reason) {
@@ -112,7 +123,7 @@ static int via_add(struct vc_critical_set *s, const char *syspath, const char *r
         if (!v)
                 return -ENOMEM;
         s->vias = v;
-        char *p = strdup(syspath), *r = strdup(reason);
+        char *p = strdup(syspath), *r = reason_dup(reason);
         if (!p || !r) {
                 free(p);
                 free(r);
@@ -143,24 +154,24 @@ static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const
                         continue;
                 if (!s->items[i].in_use || in_use)
                         return 0;
-                char *r = strdup(reason);
+                char *r = reason_dup(reason);
                 if (!r)
                         return -ENOMEM;
                 free(s->items[i].reason);
                 s->items[i].reason = r;
                 s->items[i].in_use = false;
-                log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), reason);
+                log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), r);
                 return 0;
         }
         struct critical *v = realloc(s->items, (s->n + 1) * sizeof *v);
         if (!v)
                 return -ENOMEM;
         s->items = v;
-        char *r = strdup(reason);
+        char *r = reason_dup(reason);
         if (!r)
                 return -ENOMEM;
         v[s->n++] = (struct critical){ .addr = *a, .reason = r, .in_use = in_use };
-        log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), reason);
+        log_debug("%s is critical: %s", VC_PCI_ADDR_TO_STRING(a), r);
         return 0;
 }
 

@@ -425,6 +425,20 @@ TEST(storage_in_use) {
         ASSERT_STREQ(text, "0000:02:00.0 1af4:1000 controller of the /var filesystem /dev/nvme1n1\n");
 }
 
+/* A mount point holds a file system's label (udisks mounts a stick at /media/USER/LABEL), which
+ * the stick's owner chose: its control bytes never reach a terminal, the journal or the list. */
+TEST(storage_in_use_label) {
+        _cleanup_tree_ char *root = three_nvme_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        tree_link(root, "sys/dev/block/259:0", "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1");
+        tree_file(root, "proc/self/mountinfo", "24 1 259:0 / /media/u/\x1b]0;owned\x07 rw shared:3 - vfat /dev/nvme0n1 rw\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of /dev/nvme0n1, mounted at /media/u/?]0;owned?");
+}
+
 /* A device others are built on, mounted or not: a physical volume of an active volume group
  * (whose logical volumes may be other VMs' disks), an MD member. Only the controllers of
  * devices with holders; not in the image's list either. */
