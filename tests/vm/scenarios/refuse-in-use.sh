@@ -1,8 +1,8 @@
 # vc-host: usb-stick
 # Storage in use is refused as the root disk is (lib/critical.h, vfio-claim(8) SAFETY), on the
 # real kernel: the host's QEMU plugs a usb-storage stick (46f4:0001) into the lab guest's xHCI.
-# With a file system of the stick mounted, `vfio-claim enable` of the xHCI's group is refused
-# with exit 4 naming the mount point and writes nothing; with a device-mapper mapping built on
+# With a file system of the stick mounted, `vfio-claim enable` of the xHCI's group, and of the
+# stick itself (a USB device), is refused with exit 4 naming the mount point and writes nothing; with a device-mapper mapping built on
 # the stick (as an LVM volume group's), the same, naming the mapping; with neither, that refusal
 # is gone. Every claim is a --dry-run: the stick is left on the xHCI for usb-passthrough.
 
@@ -44,6 +44,12 @@ timeout -s KILL 60 mke2fs -q -F -t ext4 "/dev/$disk" >/dev/null 2>&1 &&
         { vc_not_ok "cannot make and mount a file system on /dev/$disk"; exit 1; }
 echo data >/mnt/vc-stick/file
 enable_refused "mounted" "controller of /dev/$disk, mounted at /mnt/vc-stick"
+# the stick itself, as a USB device (lib/usb.h): the same refusal, in its words
+out=$(timeout -s KILL 60 vfio-claim --dry-run enable "$port" 2>&1); rc=$?
+echo "vfio-claim --dry-run enable $port -> exit $rc: $out"
+[ $rc -eq 4 ] && echo "$out" | grep -q "it holds /dev/$disk, mounted at /mnt/vc-stick" &&
+        vc_ok "mounted: enable of the stick $port refused with exit 4: it holds /dev/$disk, mounted at /mnt/vc-stick" ||
+        vc_not_ok "mounted: enable of the stick $port: expected exit 4 naming the mount, got exit $rc"
 out=$(vfio-claim list 2>&1)
 echo "$out" | grep -q "controller of /dev/$disk, mounted at /mnt/vc-stick" &&
         vc_ok "list names the mount as the reason" || vc_not_ok "list does not name the mount: $out"
