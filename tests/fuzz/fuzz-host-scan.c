@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Fuzz target: the host-critical scan (lib/critical.h) over what the kernel shows of mounts, swaps
+ * and routes. The input is four texts separated by NUL bytes: proc/self/mountinfo, proc/swaps,
+ * proc/net/route and proc/net/ipv6_route of a root whose sysfs holds an NVMe disk with a
+ * partition an LVM volume is built on, a SATA disk, a USB stick under an xHCI, a virtio NIC and
+ * a USB network adapter. Mount points come from file system labels (a stick's owner chooses
+ * them) and sources from whoever mounted. Properties: the scan ends (0) and gives the same set
+ * twice; every device it names is one of the root's PCI devices, every reason is free of control
+ * bytes, and so is the reason of a USB device; the list it writes for an initramfs is carried
+ * whole (every line valid) and unchanged. */
+
+#include <stdio.h>
+
+#include "critical.h"
+#include "fileio.h"
+#include "fuzz.h"
+#include "root.h"
+
+static struct vc_ctx *ctx;
+static char *root_dir, *mountinfo, *swaps, *route, *route6, *image, *run;
+
+static char *tree_path(const char *rel) {
+        char *p;
+        if (asprintf(&p, "%s/%s", root_dir, rel) < 0)
+                abort();
+        for (char *slash = p + strlen(root_dir) + 1; (slash = strchr(slash, '/')); slash++) {
+                *slash = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        abort();
+                *slash = '/';
+        }
+        return p;
+}
+
+static void tree_file(const char *rel, const char *text) {
+        char *p = tree_path(rel);
+        fuzz_write_file(p, text, strlen(text));
+        free(p);
+}
+
+static void tree_link(const char *rel, const char *target) {
+        char *p = tree_path(rel);
+        if (symlink(target, p) < 0)
+                abort();
+        free(p);
+}
+
+static void pci_dev(const char *devpath, const char *vendor, const char *device) {
+        char rel[256], link[256];
+        snprintf(rel, sizeof rel, "sys/devices/%s/vendor", devpath);
+        tree_file(rel, vendor);
+        snprintf(rel, sizeof rel, "sys/devices/%s/device", devpath);
+        tree_file(rel, device);
+        snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", strrchr(devpath, '/') + 1);
+        snprintf(link, sizeof link, "../../../devices/%s", devpath);
+        tree_link(rel, link);
+}
+
+#define NVME "pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1"
+#define SATA "pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
+#define STICK "pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host1/target1:0:0/1:0:0:0/block/sdb"
+#define ADAPTER "pci0000:00/0000:00:14.0/usb3/3-1/3-1.4/3-1.4:1.0"
+
+static const char *const pci_devices[] = { "0000:00:01.0", "0000:01:00.0", "0000:00:1f.2",
+                                            "0000:00:14.0", "0000:00:03.0" };
+
+int LLVMFuzzerInitialize(int *argc, char ***argv) {
+        char *dir = NULL;
+
+        root_dir = (char *) fuzz_make_tmpdir();
+        pci_dev("pci0000:00/0000:00:01.0", "0x8086\n", "0x7ab8\n"); /* root port */
+        pci_dev("pci0000:00/0000:00:01.0/0000:01:00.0", "0x144d\n", "0xa80a\n");
+        pci_dev("pci0000:00/0000:00:1f.2", "0x8086\n", "0x2922\n");
+        pci_dev("pci0000:00/0000:00:14.0", "0x1b36\n", "0x000d\n");
+        pci_dev("pci0000:00/0000:00:03.0", "0x1af4\n", "0x1041\n");
+
+        tree_file("sys/devices/" NVME "/nvme0n1p1/partition", "1\n");
+        tree_file("sys/devices/" NVME "/nvme0n1p2/partition", "2\n");
+        tree_link("sys/devices/" NVME "/nvme0n1p2/holders/dm-0", "../../../../../../../../virtual/block/dm-0");
+        tree_link("sys/devices/virtual/block/dm-0/slaves/nvme0n1p2", "../../../../pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
+        tree_file("sys/devices/virtual/block/dm-0/dm/name", "vg-root\n");
+        tree_file("sys/devices/" SATA "/sda1/partition", "1\n");
+        tree_file("sys/devices/" STICK "/sdb1/partition", "1\n");
+        tree_link("sys/class/block/nvme0n1", "../../devices/" NVME);
+        tree_link("sys/class/block/nvme0n1p1", "../../devices/" NVME "/nvme0n1p1");
+        tree_link("sys/class/block/nvme0n1p2", "../../devices/" NVME "/nvme0n1p2");
+        tree_link("sys/class/block/dm-0", "../../devices/virtual/block/dm-0");
+        tree_link("sys/class/block/sda", "../../devices/" SATA);
+        tree_link("sys/class/block/sda1", "../../devices/" SATA "/sda1");
+        tree_link("sys/class/block/sdb1", "../../devices/" STICK "/sdb1");
+        tree_link("sys/dev/block/259:0", "../../devices/" NVME);
+        tree_link("sys/dev/block/259:1", "../../devices/" NVME "/nvme0n1p1");
+        tree_link("sys/dev/block/259:2", "../../devices/" NVME "/nvme0n1p2");
+        tree_link("sys/dev/block/253:0", "../../devices/virtual/block/dm-0");
+        tree_link("sys/dev/block/8:0", "../../devices/" SATA);
+        tree_link("sys/dev/block/8:1", "../../devices/" SATA "/sda1");
+        tree_link("sys/dev/block/8:17", "../../devices/" STICK "/sdb1");
+        tree_link("sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0/device", "../../../virtio0");
+        tree_link("sys/class/net/eth0", "../../devices/pci0000:00/0000:00:03.0/virtio0/net/eth0");
+        tree_link("sys/devices/" ADAPTER "/net/enx0011/device", "../../../3-1.4:1.0");
+        tree_link("sys/class/net/enx0011", "../../devices/" ADAPTER "/net/enx0011");
+        tree_link("sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
+        tree_link("sys/class/net/br0", "../../devices/virtual/net/br0");
+        tree_file("sys/fs/btrfs/features/x", "");
+        mountinfo = tree_path("proc/self/mountinfo");
+        swaps = tree_path("proc/swaps");
+        route = tree_path("proc/net/route");
+        route6 = tree_path("proc/net/ipv6_route");
+        if (vc_ctx_new(root_dir, &ctx) < 0 ||
+            vc_ctx_path(ctx, VC_PLACE_SYSCONF, &image, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
+            vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &run, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
+            vc_ctx_path(ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 || vc_mkdir_p(dir, 0755) < 0)
+                abort();
+        free(dir);
+        return 0;
+}
+
+static bool in_root(const struct vc_pci_addr *a) {
+        for (size_t i = 0; i < ELEMENTSOF(pci_devices); i++)
+                if (streq(VC_PCI_ADDR_TO_STRING(a), pci_devices[i]))
+                        return true;
+        return false;
+}
+
+/* The next of the input's NUL-separated texts, written to @path. */
+static void next_text(const uint8_t **data, size_t *size, const char *path) {
+        const uint8_t *end = memchr(*data, '\0', *size);
+        size_t n = end ? (size_t) (end - *data) : *size;
+        fuzz_write_file(path, *data, n);
+        *data += end ? n + 1 : n;
+        *size -= end ? n + 1 : n;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL, *again = NULL;
+        _cleanup_free_ char *listed = NULL, *carried = NULL;
+
+        if (size > 65536)
+                return 0;
+        next_text(&data, &size, mountinfo);
+        next_text(&data, &size, swaps);
+        next_text(&data, &size, route);
+        next_text(&data, &size, route6);
+
+        int r = vc_critical_scan(ctx, &s);
+        if (r == -ENOMEM)
+                return 0;
+        fuzz_assert(r == 0);
+        for (size_t i = 0; i < vc_critical_count(s); i++) {
+                struct vc_pci_addr a;
+                const char *reason = vc_critical_get(s, i, &a);
+                if (!in_root(&a))
+                        fuzz_fail("%s is no PCI device of the root", VC_PCI_ADDR_TO_STRING(&a));
+                if (fuzz_has_control(reason))
+                        fuzz_fail("a reason with a control byte: %s", reason);
+        }
+        static const char *const ports[] = { "3-3", "3-1.4", "3-1", "3-2" };
+        for (size_t i = 0; i < ELEMENTSOF(ports); i++) {
+                const char *why = vc_critical_usb_reason(s, ports[i]);
+                fuzz_assert(!why || !fuzz_has_control(why));
+        }
+
+        /* the same kernel, the same answer */
+        if (vc_critical_scan(ctx, &again) < 0)
+                return 0;
+        fuzz_assert(vc_critical_count(again) == vc_critical_count(s));
+        for (size_t i = 0; i < vc_critical_count(s); i++) {
+                struct vc_pci_addr a, b;
+                const char *ra = vc_critical_get(s, i, &a), *rb = vc_critical_get(again, i, &b);
+                fuzz_assert(vc_pci_addr_equal(&a, &b) && streq(ra, rb));
+        }
+
+        /* the image's list: every line it writes is carried as written */
+        if (vc_critical_list_format(ctx, s, &listed) < 0)
+                return 0;
+        fuzz_write_file(image, listed, strlen(listed));
+        (void) unlink(run);
+        unsigned bad;
+        r = vc_critical_list_carry(ctx, &bad);
+        if (r == -ENOMEM)
+                return 0;
+        if (isempty(listed))
+                fuzz_assert(r == 1 || r == 0);
+        else {
+                fuzz_assert(r == 1);
+                if (bad != 0)
+                        fuzz_fail("line %u of the list the scan wrote is not carried:\n%s", bad, listed);
+                if (vc_read_file(run, &carried) < 0)
+                        fuzz_fail("the carried list cannot be read back");
+                size_t n = strlen(listed); /* vc_read_file() strips the last newline */
+                if (strlen(carried) + 1 != n || strncmp(carried, listed, n - 1) != 0)
+                        fuzz_fail("the list changed on its way:\n%s\n---\n%s", listed, carried);
+        }
+        return 0;
+}
