@@ -150,9 +150,11 @@ struct vc_claim_opts {
                                 * and the result's not_restored says so; without it the release
                                 * fails at that module */
         bool ignore_holders;   /* go on when a display device (PCI class 0x03) the operation would
-                                * unbind has device nodes a process holds open; without it the
-                                * operation refuses (-EBUSY, VC_STEP_HOLDERS) before any write,
-                                * as the unbind would wait for them (lib/display.h) */
+                                * unbind has device nodes a process holds open, or a block device
+                                * below a device it would unbind is (lib/critical.h,
+                                * vc_block_nodes_below()); without it the operation refuses
+                                * (-EBUSY, VC_STEP_HOLDERS) before any write, as the unbind would
+                                * wait for them (lib/display.h) or pull the disk from under them */
         /* Endpoints configured with "console = handoff" (struct vc_claim_config). Claim:
          * the boot VGA driving the console is not refused for them (every other guard stays);
          * the record lists ("consoles", lib/state.h) every VT console bound to a driver other
@@ -258,7 +260,8 @@ bool vc_op_result_write_timed_out(const struct vc_op_result *r);
  * release writes back. Errors:
  *   -ENOENT  no such group          -EPERM   host-critical (opts->protect)
  *   -ESTALE  identity guard failed  -EBUSY   recorded owner is another VM, or a process
- *                                             holds a display device open (VC_STEP_HOLDERS)
+ *                                             holds a display device or a disk below a
+ *                                             device open (VC_STEP_HOLDERS)
  *   -EBADMSG malformed record       -ETIMEDOUT a write did not finish in time, or one an
  *                                             earlier operation gave up on still holds a
  *                                             device (VC_STEP_WAIT_DEVICE)

@@ -892,6 +892,53 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return r < 0 ? r : 0;
 }
 
+/* ------------------------------------------------------------------ block devices below a device */
+
+int vc_block_nodes_below(struct vc_ctx *ctx, const struct vc_pci_addr *addr, char ***ret) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL, **nodes = NULL;
+        size_t n = 0;
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
+                return r;
+        nodes = calloc(1, sizeof *nodes);
+        if (!nodes)
+                return -ENOMEM;
+        if (vc_dir_list(dir, &names) >= 0)
+                for (char **i = names; *i; i++) {
+                        _cleanup_free_ char *link = NULL, *target = NULL;
+                        if (!name_is_safe(*i))
+                                continue;
+                        if ((r = path_join(dir, *i, &link)) < 0)
+                                return r;
+                        if ((r = resolve(link, &target)) == -ENOMEM)
+                                return r;
+                        /* under the device's own directory: a component of the path inside the root */
+                        const char *rel = target;
+                        if (r < 0)
+                                continue;
+                        if (!vc_ctx_is_host(ctx)) {
+                                size_t l = strlen(vc_ctx_root(ctx));
+                                if (strncmp(rel, vc_ctx_root(ctx), l) != 0 || rel[l] != '/')
+                                        continue;
+                                rel += l;
+                        }
+                        if (!path_has_component(rel, VC_PCI_ADDR_TO_STRING(addr)))
+                                continue;
+                        char *node = NULL;
+                        if (asprintf(&node, "/dev/%s", *i) < 0)
+                                return -ENOMEM;
+                        for (char *c = node; *c; c++) /* the kernel's name for a node in a directory */
+                                if (*c == '!')
+                                        *c = '/';
+                        if ((r = strv_push(&nodes, &n, node)) < 0)
+                                return r;
+                }
+        *ret = TAKE_PTR(nodes);
+        return 0;
+}
+
 /* ------------------------------------------------------------------ the list of the image's build */
 
 #define LIST_SUFFIX " when the initramfs was built"

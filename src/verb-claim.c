@@ -35,7 +35,7 @@ static int exit_code_for(const struct vc_op_result *res) {
         case VC_STEP_IDENTITY: /* hardware changed */
         case VC_STEP_OWNER:    /* held by another VM */
                 return EXIT_REFUSED;
-        case VC_STEP_HOLDERS:  /* a display device open by a process; only -EBUSY is a refusal */
+        case VC_STEP_HOLDERS:  /* a display device or a disk open by a process; only -EBUSY is a refusal */
                 return res->error == -EBUSY ? EXIT_REFUSED : EXIT_FAILED;
         default:
                 return EXIT_FAILED;

@@ -37,14 +37,6 @@ kmod_load() {
         fk_host "$FK_OP" modprobe "$1"
 }
 
-hook() {
-        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
-        shift
-        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
-        # shellcheck disable=SC2086
-        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" fk $VC_WRAPPER "$prog" "$@" - < "$xml"
-}
-
 @test "the record of a boot claim marks its devices host=probe" {
         conf $'[device guest-nic]\nmatch = 02:00.0\nboot = yes'
         run boot_event $NIC

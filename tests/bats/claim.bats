@@ -367,6 +367,38 @@ zfs_member() {
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
 }
 
+# A disk a process opens directly (a VM's QEMU using it raw as <disk type='block'>, a dd) keeps no
+# holder in sysfs: the claim looks at the processes' open files, as for a GPU (display.bats).
+@test "a disk a process holds open is refused with exit 4, the process named; --force goes on" {
+        fake_root gpu-audio
+        nvme_partition nvme0n1p1
+        mkdir -p "$ROOT/sys/dev/block"
+        ln -sfn "$(realpath --relative-to="$ROOT/sys/class/block" "$(readlink -f "$ROOT/sys/class/block/nvme0n1p1")/..")" \
+                "$ROOT/sys/class/block/nvme0n1"
+        holder 4242 qemu-system-x86 /dev/null /dev/nvme0n1 'anon_inode:[eventfd]'
+        holder 4300 dd /dev/nvme0n1p1
+        holder 1 systemd /dev/sda /dev/nvme0n1p10
+        run --separate-stderr vc enable 0000:02:00.0
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 0000:02:00.0: /dev/nvme0n1 is open by qemu-system-x86 (pid 4242); /dev/nvme0n1p1 is open by dd (pid 4300); stop them first"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:02:00.0)" nvme
+        run --separate-stderr vc --dry-run enable 0000:02:00.0
+        assert_failure 4
+        # a VM's start that would take the disk fails in the hook, naming them, nothing written
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device disk]\nmatch = 02:00.0\n' > "$CONF/vfio-claim.conf"
+        echo "<domain type='kvm'><name>vm2</name><devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x02' slot='0x00' function='0x0'/></source></hostdev></devices></domain>" > "$BATS_TEST_TMPDIR/vm2.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/vm2.xml" vm2 prepare begin
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: IOMMU group 4: 0000:02:00.0: /dev/nvme0n1 is open by qemu-system-x86 (pid 4242); /dev/nvme0n1p1 is open by dd (pid 4300); stop them first; VM \"vm2\" was not started"
+        assert_equal "$(fk_writes)" 0
+        run --separate-stderr vc --force enable 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
 @test "hardware changed: an id guard that no longer matches refuses with exit 4 and writes nothing" {
         fake_root gpu-audio
         mkdir -p "$CONF"

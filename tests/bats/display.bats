@@ -8,19 +8,6 @@ load helpers
 
 DOMAINS="$abs_top_srcdir/tests/fixtures/domains"
 
-# holder PID COMM TARGET...: a process in the tree's /proc whose fds 0, 1, ... are links to TARGET...
-# (as the kernel shows them: the path, never followed by vfio-claim).
-holder() {
-        local pid=$1 comm=$2 n=0
-        shift 2
-        mkdir -p "$ROOT/proc/$pid/fd"
-        printf '%s\n' "$comm" > "$ROOT/proc/$pid/comm"
-        for t in "$@"; do
-                ln -s "$t" "$ROOT/proc/$pid/fd/$n"
-                n=$((n + 1))
-        done
-}
-
 # The desktop: Xorg and gnome-shell on the passthrough GPU (card1, renderD129), firefox (pid 1000:
 # sorted by number, not by name) on its render node, and a bystander on the iGPU (card0).
 desktop() {
@@ -29,15 +16,6 @@ desktop() {
         holder 990 gnome-shell /dev/dri/card1 /dev/dri/renderD129 /dev/dri/card1
         holder 1000 firefox /dev/dri/renderD129 'anon_inode:[eventfd]'
         holder 77 compositor-igpu /dev/dri/card0 /dev/dri/renderD128
-}
-
-# hook XML VM OPERATION SUB-OPERATION: the libvirt hook as libvirtd runs it (tests/bats/hook.bats).
-hook() {
-        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
-        shift
-        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
-        # shellcheck disable=SC2086
-        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" fk $VC_WRAPPER "$prog" "$@" - < "$xml"
 }
 
 HOLDERS='0000:01:00.0: /dev/dri/card1 is open by Xorg (pid 812), gnome-shell (pid 990); /dev/dri/renderD129 is open by gnome-shell (pid 990), firefox (pid 1000); stop them first'

@@ -287,3 +287,28 @@ fk_file() {
         mkdir -p "$(dirname "$ROOT/$1")"
         printf '%s\n' "$2" > "$ROOT/$1"
 }
+
+# holder PID COMM TARGET...: a process in the tree's /proc whose fds 0, 1, ... are links to TARGET...
+# (as the kernel shows them: the path, never followed by vfio-claim).
+holder() {
+        local pid=$1 comm=$2 n=0
+        shift 2
+        mkdir -p "$ROOT/proc/$pid/fd"
+        printf '%s\n' "$comm" > "$ROOT/proc/$pid/comm"
+        for t in "$@"; do
+                ln -s "$t" "$ROOT/proc/$pid/fd/$n"
+                n=$((n + 1))
+        done
+}
+
+# hook XML VM OPERATION SUB-OPERATION: run the hook as libvirtd does, XML on stdin, the
+# configuration in $CONF. Under $VC_WRAPPER (check-valgrind) the worker runs directly: memcheck
+# reports the start-up of a statically linked C library as errors, and the worker does everything
+# the front hands on to it (and exits 0 for what the front answers alone).
+hook() {
+        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
+        shift
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # shellcheck disable=SC2086
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" fk $VC_WRAPPER "$prog" "$@" - < "$xml"
+}

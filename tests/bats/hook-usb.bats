@@ -13,15 +13,6 @@ conf() {
         export CONF
 }
 
-hook() {
-        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
-        shift
-        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
-        # shellcheck disable=SC2086
-        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
-                fk $VC_WRAPPER "$prog" "$@" - < "$xml"
-}
-
 usb_driver() {
         local l
         l=$(readlink "$ROOT/sys/bus/usb/devices/$1/driver" 2>/dev/null) || return 0

@@ -16,19 +16,6 @@ conf() {
         export CONF
 }
 
-# hook XML VM OPERATION SUB-OPERATION: run the hook as libvirtd does, XML on stdin.
-# Under $VC_WRAPPER (check-valgrind) the worker runs directly: memcheck reports the start-up of a
-# statically linked C library as errors, and the worker does everything the front hands on to
-# it (and exits 0 for what the front answers alone).
-hook() {
-        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
-        shift
-        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
-        # shellcheck disable=SC2086
-        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" \
-                fk $VC_WRAPPER "$prog" "$@" - < "$xml"
-}
-
 # record N: the state record of group N (empty when there is none).
 record() {
         local f
