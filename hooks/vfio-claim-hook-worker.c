@@ -481,6 +481,19 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                                 break;
                         }
                 }
+                if (!had) {
+                        _cleanup_free_ char *who = NULL;
+                        r = vc_block_holders_check(ctx, d->port, &who);
+                        if (r < 0) {
+                                ret = r == -EBUSY ? fail("USB device %s ([usb %s]): %s; stop them first; VM \"%s\" was not "
+                                                         "started",
+                                                         d->port, u->name, who, vm)
+                                                  : fail("USB device %s ([usb %s]): cannot tell whether a process holds "
+                                                         "its disks: %s; VM \"%s\" was not started",
+                                                         d->port, u->name, strerror(-r), vm);
+                                break;
+                        }
+                }
                 const char *failed = NULL;
                 r = vc_usb_hold(ctx, d, NULL, &failed);
                 if (r >= 0 && !had) {

@@ -1093,29 +1093,11 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
         return 0;
 }
 
-/* The block devices below @addr (a disk controller's disks, a USB controller's sticks) that a
- * process holds open: a VM's QEMU using a disk raw, a backup reading it. Its unbind would not
- * wait, but the process would lose the disk under it. -EBUSY with the holders in *ret_message,
- * as vc_display_check() says them. */
-static int check_block_holders(struct vc_ctx *ctx, const struct vc_pci_addr *addr, char **ret_message) {
-        _cleanup_strv_free_ char **nodes = NULL;
-        struct vc_display_holder *v = NULL;
-        size_t n = 0;
-        int r;
-
-        if ((r = vc_block_nodes_below(ctx, addr, &nodes)) < 0 || !nodes[0] ||
-            (r = vc_display_holders(ctx, nodes, &v, &n)) < 0)
-                return r;
-        if (n > 0)
-                r = vc_display_holders_format(v, n, ret_message);
-        vc_display_holders_free(v, n);
-        return r < 0 ? r : n > 0 ? -EBUSY : 0;
-}
-
 /* Before any write: a display device the plan unbinds from its driver must have no device node
  * a process holds open, or the unbind may wait for that process (lib/display.h), and no block
- * device below a device it unbinds may be open either (check_block_holders()). The plan's
- * snapshot says which devices move off which driver; a device on vfio has no such node. */
+ * device below a device it unbinds may be open either (vc_block_holders_check()): the process
+ * would lose it. The plan's snapshot says which devices move off which driver; a device on vfio
+ * has no such node. */
 static int check_holders(struct txn *t, const struct vc_group *g, const struct vc_claim_opts *o) {
         if (o->ignore_holders)
                 return 0;
@@ -1130,7 +1112,7 @@ static int check_holders(struct txn *t, const struct vc_group *g, const struct v
                 _cleanup_free_ char *who = NULL;
                 int r = vc_display_check(t->ctx, &pd->addr, vc_pci_dev_class(d), pd->driver, &who);
                 if (r == 0)
-                        r = check_block_holders(t->ctx, &pd->addr, &who);
+                        r = vc_block_holders_check(t->ctx, VC_PCI_ADDR_TO_STRING(&pd->addr), &who);
                 if (r == -EBUSY) {
                         txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
                         free(t->result->reason);

@@ -894,7 +894,7 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
 
 /* ------------------------------------------------------------------ block devices below a device */
 
-int vc_block_nodes_below(struct vc_ctx *ctx, const struct vc_pci_addr *addr, char ***ret) {
+int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL, **nodes = NULL;
         size_t n = 0;
@@ -924,7 +924,7 @@ int vc_block_nodes_below(struct vc_ctx *ctx, const struct vc_pci_addr *addr, cha
                                         continue;
                                 rel += l;
                         }
-                        if (!path_has_component(rel, VC_PCI_ADDR_TO_STRING(addr)))
+                        if (!path_has_component(rel, device))
                                 continue;
                         char *node = NULL;
                         if (asprintf(&node, "/dev/%s", *i) < 0)
@@ -937,6 +937,22 @@ int vc_block_nodes_below(struct vc_ctx *ctx, const struct vc_pci_addr *addr, cha
                 }
         *ret = TAKE_PTR(nodes);
         return 0;
+}
+
+int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_message) {
+        _cleanup_strv_free_ char **nodes = NULL;
+        struct vc_display_holder *v = NULL;
+        size_t n = 0;
+        int r;
+
+        *ret_message = NULL;
+        if ((r = vc_block_nodes_below(ctx, device, &nodes)) < 0 || !nodes[0] ||
+            (r = vc_display_holders(ctx, nodes, &v, &n)) < 0)
+                return r;
+        if (n > 0)
+                r = vc_display_holders_format(v, n, ret_message);
+        vc_display_holders_free(v, n);
+        return r < 0 ? r : n > 0 ? -EBUSY : 0;
 }
 
 /* ------------------------------------------------------------------ the list of the image's build */

@@ -68,12 +68,18 @@ int vc_critical_list_carry(struct vc_ctx *ctx, unsigned *ret_bad_line);
  * own need before a mere use; NULL when none. Valid as long as the set. */
 const char *vc_critical_usb_reason(const struct vc_critical_set *s, const char *port);
 
-/* The device nodes of the block devices below the PCI device @addr: its disks and their partitions
+/* The device nodes of the block devices below the device whose sysfs directory is named @device
+ * (a PCI address "0000:02:00.0", a USB port path "3-1.2"): its disks and their partitions
  * (sys/class/block entries whose real directory lies under the device's; for a USB controller the
  * disks of its sticks), as "/dev/NAME" with the kernel's '!' as '/'. A claim asks which processes
  * hold them open (lib/display.h, vc_display_holders()): a VM's QEMU using a disk raw keeps no
  * holder in sysfs. NULL-terminated, empty when there is none. -ENOMEM. */
-int vc_block_nodes_below(struct vc_ctx *ctx, const struct vc_pci_addr *addr, char ***ret);
+int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret);
+
+/* Do processes hold open a block device below @device (as above)? Its unbind would not wait, but
+ * they would lose the disk: 0 when none does, -EBUSY with *ret_message ("/dev/sdb is open by
+ * qemu-system-x86 (pid 4242)", vc_display_holders_format()) when some do, other -errno. */
+int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_message);
 
 size_t vc_critical_count(const struct vc_critical_set *s);
 /* The i-th critical device (address order of discovery) and its reason. */

@@ -280,6 +280,21 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                 }
                 if (reason)
                         log_warning("%s: %s; taken anyway (--force)", v[i].port, reason);
+                /* a stick's disk a process holds open (a VM's QEMU using it raw, a copy running) */
+                _cleanup_free_ char *who = NULL;
+                r = vc_block_holders_check(cli->ctx, v[i].port, &who);
+                if (r == -EBUSY && !cli->force) {
+                        log_error("%s: %s; stop them first (--force takes it anyway)", v[i].port, who);
+                        vc_usb_devs_free(v, n);
+                        return EXIT_REFUSED;
+                }
+                if (r == -EBUSY)
+                        log_warning("%s: %s; taken anyway (--force)", v[i].port, who);
+                else if (r < 0) {
+                        vc_usb_devs_free(v, n);
+                        return log_error_errno(r, "%s: cannot tell whether a process holds its disks: %m", v[i].port),
+                               EXIT_FAILED;
+                }
         }
         r = EXIT_DONE;
         for (size_t i = 0; i < n && r == EXIT_DONE; i++) {

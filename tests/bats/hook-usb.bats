@@ -154,7 +154,7 @@ GPU_FAILS="vfio-claim: IOMMU group 1: 0000:01:00.0: failed to unbind from nouvea
 
 # The stick at 3-3 (bus 3 device 3) with its sda1 mounted: the VM's start is refused, as
 # `vfio-claim enable` refuses it, and nothing changes; protect = no lets it go.
-@test "prepare: a configured USB stick with a mounted file system is refused; protect = no takes it" {
+@test "prepare: a configured USB stick with a mounted file system is refused, protect = no takes it; one a process holds open is refused" {
         fake_root usb-desk
         blk=$(readlink -f "$ROOT/sys/bus/usb/devices/3-3:1.0")/host0/target0:0:0/0:0:0:0/block/sda
         mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self"
@@ -170,7 +170,20 @@ GPU_FAILS="vfio-claim: IOMMU group 1: 0000:01:00.0: failed to unbind from nouvea
         [ ! -e "$STATE/usb-3-3" ]
         assert_equal "$(fk_writes)" 0
 
+        # unmounted, but another VM's QEMU uses the disk raw: protect = no does not let that go
+        : > "$ROOT/proc/self/mountinfo"
+        mkdir -p "$ROOT/sys/class/block"
+        ln -sr "$blk" "$ROOT/sys/class/block/sda"
+        holder 4242 qemu-system-x86 /dev/sda
         conf $'[global]\nprotect = no\n[usb stick]\nmatch = 0781:5583\nvm = lab'
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure
+        assert_equal "$stderr" 'vfio-claim: USB device 3-3 ([usb stick]): /dev/sda is open by qemu-system-x86 (pid 4242); stop them first; VM "lab" was not started'
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        assert_equal "$(fk_writes)" 0
+
+        rm -r "$ROOT/proc/4242"
+        echo "40 1 8:1 / /media/stick rw,relatime shared:9 - vfat /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
         run --separate-stderr hook "$DOM" lab prepare begin
         assert_success
         assert_equal "$(usb_driver 3-3:1.0)" ""

@@ -274,7 +274,7 @@ stick_partition() {
         ln -sr "$blk/sda1" "$ROOT/sys/class/block/sda1"
 }
 
-@test "enable refuses a stick in use: a file system of it mounted anywhere, or a mapping on it; let go, it moves" {
+@test "enable refuses a stick in use: a file system of it mounted anywhere, a mapping on it, a process reading it; let go, it moves" {
         fake_root usb-desk
         stick_partition
         echo "40 1 8:1 / /media/stick rw,relatime shared:9 - vfat /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
@@ -294,8 +294,16 @@ stick_partition() {
         assert_equal "$stderr" "vfio-claim: 3-3: refused: the host needs this USB device: it holds /dev/sda1, in use by dm-0 (luks-backup) (--force takes it anyway)"
         assert_equal "$(fk_writes)" 0
 
-        # closed: the stick moves
+        # closed, but a copy reads it: the process is named
         rm "$blk/sda1/holders/dm-0"
+        holder 4300 dd /dev/null /dev/sda1
+        run --separate-stderr vc enable 3-3
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-3: /dev/sda1 is open by dd (pid 4300); stop them first (--force takes it anyway)"
+        assert_equal "$(fk_writes)" 0
+
+        # let go: the stick moves
+        rm -r "$ROOT/proc/4300"
         run --separate-stderr vc enable 3-3
         assert_success
         assert_equal "$(usb_driver 3-3:1.0)" ""

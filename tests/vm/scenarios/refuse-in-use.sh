@@ -2,9 +2,11 @@
 # Storage in use is refused as the root disk is (lib/critical.h, vfio-claim(8) SAFETY), on the
 # real kernel: the host's QEMU plugs a usb-storage stick (46f4:0001) into the lab guest's xHCI.
 # With a file system of the stick mounted, `vfio-claim enable` of the xHCI's group, and of the
-# stick itself (a USB device), is refused with exit 4 naming the mount point and writes nothing; with a device-mapper mapping built on
-# the stick (as an LVM volume group's), the same, naming the mapping; with neither, that refusal
-# is gone. Every claim is a --dry-run: the stick is left on the xHCI for usb-passthrough.
+# stick itself (a USB device), is refused with exit 4 naming the mount point and writes nothing;
+# with a device-mapper mapping built on the stick (as an LVM volume group's), the same, naming
+# the mapping; with a process reading the stick's disk, both refuse naming the process; with none
+# of these, that refusal is gone. Every claim is a --dry-run: the stick is left on the xHCI for
+# usb-passthrough.
 
 command -v vfio-claim >/dev/null || { vc_skip "vfio-claim is not installed in the guest"; exit 0; }
 SYS_USB=/sys/bus/usb/devices
@@ -27,7 +29,7 @@ enable_refused() {
         _out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1); _rc=$?
         echo "vfio-claim --dry-run enable $xhci -> exit $_rc: $_out"
         [ $_rc -eq 4 ] && echo "$_out" | grep -q -- "$2" &&
-                vc_ok "$1: enable of the xHCI refused with exit 4: $(echo "$_out" | grep -o 'controller of .*' | head -n1)" ||
+                vc_ok "$1: enable of the xHCI refused with exit 4: $(echo "$_out" | grep -o -- "$2.*" | head -n1)" ||
                 vc_not_ok "$1: expected exit 4 and '$2', got exit $_rc"
 }
 
@@ -70,12 +72,24 @@ else
         vc_skip "no dmsetup in this guest"
 fi
 
+# a process reading the disk (a VM's QEMU using it raw keeps no holder in sysfs either)
+sleep 600 <"/dev/$disk" &
+reader=$!
+vc_wait 10 sh -c "readlink /proc/$reader/fd/0 | grep -qx /dev/$disk"
+enable_refused "a process holds /dev/$disk open" "/dev/$disk is open by sleep (pid $reader)"
+out=$(timeout -s KILL 60 vfio-claim --dry-run enable "$port" 2>&1); rc=$?
+echo "vfio-claim --dry-run enable $port -> exit $rc: $out"
+[ $rc -eq 4 ] && echo "$out" | grep -q "/dev/$disk is open by sleep (pid $reader)" &&
+        vc_ok "a process holds /dev/$disk open: enable of the stick $port refused with exit 4, the process named" ||
+        vc_not_ok "a process holds /dev/$disk open: enable of the stick $port: expected exit 4 naming it, got exit $rc"
+kill "$reader"; wait "$reader" 2>/dev/null
+
 out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1)
 echo "after: vfio-claim --dry-run enable $xhci -> $out"
-if echo "$out" | grep -q "mounted at\|in use by"; then
+if echo "$out" | grep -q "mounted at\|in use by\|is open by"; then
         vc_not_ok "after: the stick still counts as in use: $out"
 else
-        vc_ok "after: unmounted and unmapped, the refusal is gone"
+        vc_ok "after: unmounted, unmapped and closed, the refusal is gone"
 fi
 # what usb-passthrough expects: the stick's interface on usb-storage, nothing of it in use
 wipefs -q -a "/dev/$disk" >/dev/null 2>&1 || true
