@@ -564,23 +564,22 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         what = "the /var filesystem";
                 else if (maj == 0 && !zfs && !startswith(source, "/dev/"))
                         continue; /* proc, tmpfs, overlay, nfs: no block device */
+                /* One walk for each device (bind mounts) and each ZFS pool (its datasets) as a use;
+                 * a file system the host needs is walked for its own reason all the same. */
+                if (zfs)
+                        snprintf(key, sizeof key, "zfs %.*s", (int) strcspn(source, "/"), source);
+                else if (maj != 0)
+                        snprintf(key, sizeof key, "%u:%u", maj, min);
+                else
+                        snprintf(key, sizeof key, "%s", source);
+                if ((r = seen_before(&seen, &n_seen, key)) < 0)
+                        return r;
                 if (what)
                         snprintf(reason, sizeof reason, "controller of %s %s", what, source);
-                else {
-                        /* one walk for each device (bind mounts) and each ZFS pool (its datasets) */
-                        if (zfs)
-                                snprintf(key, sizeof key, "zfs %.*s", (int) strcspn(source, "/"), source);
-                        else if (maj != 0)
-                                snprintf(key, sizeof key, "%u:%u", maj, min);
-                        else
-                                snprintf(key, sizeof key, "%s", source);
-                        if ((r = seen_before(&seen, &n_seen, key)) != 0) {
-                                if (r < 0)
-                                        return r;
-                                continue;
-                        }
+                else if (r > 0)
+                        continue;
+                else
                         snprintf(reason, sizeof reason, "controller of %s, mounted at %s", source, mnt);
-                }
                 s->scanning_use = !what;
                 if (zfs)
                         r = block_by_zfs_pool(ctx, s, source, reason);
