@@ -116,6 +116,16 @@ static char *reason_dup(const char *reason) {
         return r;
 }
 
+/* @path (canonical, as vc_path_canonical() spells it under the context's root) as the kernel would
+ * show it: the root's part cut off; NULL for a path that left the root. */
+static const char *root_relative(struct vc_ctx *ctx, const char *path) {
+        if (vc_ctx_is_host(ctx))
+                return path;
+        const char *root = vc_ctx_root(ctx);
+        size_t l = strlen(root);
+        return strncmp(path, root, l) == 0 && path[l] == '/' ? path + l : NULL;
+}
+
 static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason);
 
 static int via_add(struct vc_critical_set *s, const char *syspath, const char *reason) {
@@ -137,13 +147,7 @@ static int via_add(struct vc_critical_set *s, const char *syspath, const char *r
  * the kernel would show it). */
 static int set_add_via(struct vc_ctx *ctx, struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason,
                        const char *syspath) {
-        if (!vc_ctx_is_host(ctx)) {
-                const char *root = vc_ctx_root(ctx);
-                size_t l = strlen(root);
-                if (strncmp(syspath, root, l) == 0 && syspath[l] == '/')
-                        syspath += l;
-        }
-        int r = via_add(s, syspath, reason);
+        int r = via_add(s, root_relative(ctx, syspath) ?: syspath, reason);
         return r < 0 ? r : set_add(s, a, reason);
 }
 
@@ -195,17 +199,11 @@ static int resolve(const char *path, char **ret) {
 /* The deepest component of @syspath that is a PCI address: the device the path hangs under.
  * A path that left the root (a link pointing outside) counts for nothing. */
 static bool pci_ancestor(struct vc_ctx *ctx, const char *syspath, struct vc_pci_addr *ret) {
-        const char *p = syspath;
+        const char *p = root_relative(ctx, syspath);
         bool found = false;
 
-        if (!vc_ctx_is_host(ctx)) {
-                /* vc_path_canonical() keeps the root as the context spells it */
-                const char *root = vc_ctx_root(ctx);
-                size_t l = strlen(root);
-                if (strncmp(p, root, l) != 0 || p[l] != '/')
-                        return false;
-                p += l;
-        }
+        if (!p)
+                return false;
         while (*p) {
                 p += strspn(p, "/");
                 size_t n = strcspn(p, "/");
@@ -893,48 +891,40 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
 
 /* ------------------------------------------------------------------ block devices below a device */
 
-int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL, **nodes = NULL;
-        size_t n = 0;
-        int r;
+struct nodes_below {
+        const char *device;
+        char **nodes;
+        size_t n;
+};
 
-        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
-                return r;
-        nodes = calloc(1, sizeof *nodes);
-        if (!nodes)
+/* block_each()'s visit for vc_block_nodes_below(). */
+static int node_below_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const char *name, const char *syspath,
+                            const void *userdata) {
+        struct nodes_below *nb = (struct nodes_below *) userdata;
+        const char *rel = root_relative(ctx, syspath);
+        char *node = NULL;
+
+        (void) s;
+        if (!rel || !path_has_component(rel, nb->device))
+                return 0;
+        if (asprintf(&node, "/dev/%s", name) < 0)
                 return -ENOMEM;
-        if (vc_dir_list(dir, &names) >= 0)
-                for (char **i = names; *i; i++) {
-                        _cleanup_free_ char *link = NULL, *target = NULL;
-                        if (!name_is_safe(*i))
-                                continue;
-                        if ((r = path_join(dir, *i, &link)) < 0)
-                                return r;
-                        if ((r = resolve(link, &target)) == -ENOMEM)
-                                return r;
-                        /* under the device's own directory: a component of the path inside the root */
-                        const char *rel = target;
-                        if (r < 0)
-                                continue;
-                        if (!vc_ctx_is_host(ctx)) {
-                                size_t l = strlen(vc_ctx_root(ctx));
-                                if (strncmp(rel, vc_ctx_root(ctx), l) != 0 || rel[l] != '/')
-                                        continue;
-                                rel += l;
-                        }
-                        if (!path_has_component(rel, device))
-                                continue;
-                        char *node = NULL;
-                        if (asprintf(&node, "/dev/%s", *i) < 0)
-                                return -ENOMEM;
-                        for (char *c = node; *c; c++) /* the kernel's name for a node in a directory */
-                                if (*c == '!')
-                                        *c = '/';
-                        if ((r = strv_push(&nodes, &n, node)) < 0)
-                                return r;
-                }
-        *ret = TAKE_PTR(nodes);
+        for (char *c = node; *c; c++) /* the kernel's name for a node in a directory */
+                if (*c == '!')
+                        *c = '/';
+        return strv_push(&nb->nodes, &nb->n, node);
+}
+
+int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret) {
+        struct nodes_below nb = { .device = device, .nodes = calloc(1, sizeof(char *)) };
+        if (!nb.nodes)
+                return -ENOMEM;
+        int r = block_each(ctx, NULL, false, node_below_visit, &nb);
+        if (r < 0) {
+                strv_free(nb.nodes);
+                return r;
+        }
+        *ret = nb.nodes;
         return 0;
 }
 

@@ -25,12 +25,15 @@ xhci=$(readlink -f "$SYS_USB/$port" | tr / '\n' | grep -E '^[0-9a-f]{4}:[0-9a-f]
 echo "the stick: port $port, /dev/$disk, under the xHCI $xhci (driver $(vc_driver "$xhci"), group $(vc_group "$xhci"))"
 
 # enable_refused WHAT PATTERN: a dry-run enable of the xHCI exits 4 with a line matching PATTERN
-enable_refused() {
-        _out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1); _rc=$?
-        echo "vfio-claim --dry-run enable $xhci -> exit $_rc: $_out"
-        [ $_rc -eq 4 ] && echo "$_out" | grep -q -- "$2" &&
-                vc_ok "$1: enable of the xHCI refused with exit 4: $(echo "$_out" | grep -o -- "$2.*" | head -n1)" ||
-                vc_not_ok "$1: expected exit 4 and '$2', got exit $_rc"
+# (stick_refused: the same for the stick itself, a USB device by its port path, lib/usb.h)
+enable_refused() { refused_as "$xhci" "the xHCI" "$@"; }
+stick_refused() { refused_as "$port" "the stick $port" "$@"; }
+refused_as() { # DEVICE NAME WHAT PATTERN
+        _out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$1" 2>&1); _rc=$?
+        echo "vfio-claim --dry-run enable $1 -> exit $_rc: $_out"
+        [ $_rc -eq 4 ] && echo "$_out" | grep -q -- "$4" &&
+                vc_ok "$3: enable of $2 refused with exit 4: $(echo "$_out" | grep -o -- "$4.*" | head -n1)" ||
+                vc_not_ok "$3: enable of $2: expected exit 4 and '$4', got exit $_rc"
 }
 
 out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1)
@@ -46,12 +49,7 @@ timeout -s KILL 60 mke2fs -q -F -t ext4 "/dev/$disk" >/dev/null 2>&1 &&
         { vc_not_ok "cannot make and mount a file system on /dev/$disk"; exit 1; }
 echo data >/mnt/vc-stick/file
 enable_refused "mounted" "controller of /dev/$disk, mounted at /mnt/vc-stick"
-# the stick itself, as a USB device (lib/usb.h): the same refusal, in its words
-out=$(timeout -s KILL 60 vfio-claim --dry-run enable "$port" 2>&1); rc=$?
-echo "vfio-claim --dry-run enable $port -> exit $rc: $out"
-[ $rc -eq 4 ] && echo "$out" | grep -q "it holds /dev/$disk, mounted at /mnt/vc-stick" &&
-        vc_ok "mounted: enable of the stick $port refused with exit 4: it holds /dev/$disk, mounted at /mnt/vc-stick" ||
-        vc_not_ok "mounted: enable of the stick $port: expected exit 4 naming the mount, got exit $rc"
+stick_refused "mounted" "it holds /dev/$disk, mounted at /mnt/vc-stick"
 out=$(vfio-claim list 2>&1)
 echo "$out" | grep -q "controller of /dev/$disk, mounted at /mnt/vc-stick" &&
         vc_ok "list names the mount as the reason" || vc_not_ok "list does not name the mount: $out"
@@ -77,11 +75,7 @@ sleep 600 <"/dev/$disk" &
 reader=$!
 vc_wait 10 sh -c "readlink /proc/$reader/fd/0 | grep -qx /dev/$disk"
 enable_refused "a process holds /dev/$disk open" "/dev/$disk is open by sleep (pid $reader)"
-out=$(timeout -s KILL 60 vfio-claim --dry-run enable "$port" 2>&1); rc=$?
-echo "vfio-claim --dry-run enable $port -> exit $rc: $out"
-[ $rc -eq 4 ] && echo "$out" | grep -q "/dev/$disk is open by sleep (pid $reader)" &&
-        vc_ok "a process holds /dev/$disk open: enable of the stick $port refused with exit 4, the process named" ||
-        vc_not_ok "a process holds /dev/$disk open: enable of the stick $port: expected exit 4 naming it, got exit $rc"
+stick_refused "a process holds /dev/$disk open" "/dev/$disk is open by sleep (pid $reader)"
 kill "$reader"; wait "$reader" 2>/dev/null
 
 out=$(timeout -s KILL 60 vfio-claim --dry-run enable --yes "$xhci" 2>&1)
