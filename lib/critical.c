@@ -228,35 +228,49 @@ static int path_join(const char *a, const char *b, char **ret) {
 
 /* NVMe with native multipath: the namespace's block device sits under
  * devices/virtual/nvme-subsystem/nvme-subsysN/, next to links to its controllers
- * (nvme0 -> ../../../pci0000:00/.../nvme/nvme0). Every controller is critical. */
-static int nvme_multipath_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *disk,
-                               const char *reason) {
+ * (nvme0 -> ../../../pci0000:00/.../nvme/nvme0). The real directory of each controller of @disk
+ * (NULL-terminated; empty for a disk elsewhere). -ENOMEM. */
+static int nvme_subsystem_controllers(const char *disk, char ***ret) {
         _cleanup_free_ char *dir = strdup(disk);
-        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_strv_free_ char **names = NULL, **targets = calloc(1, sizeof(char *));
+        size_t n = 0;
         int r;
 
-        if (!dir)
+        if (!dir || !targets)
                 return -ENOMEM;
         char *slash = strrchr(dir, '/');
-        if (!slash)
-                return 0;
-        *slash = '\0';
-        slash = strrchr(dir, '/');
-        if (!slash || !startswith(slash + 1, "nvme-subsys"))
-                return 0;
-        if (vc_dir_list(dir, &names) < 0)
-                return 0;
-        for (char **i = names; *i; i++) {
-                _cleanup_free_ char *link = NULL, *target = NULL;
+        if (slash) {
+                *slash = '\0';
+                slash = strrchr(dir, '/');
+        }
+        if (slash && startswith(slash + 1, "nvme-subsys") && vc_dir_list(dir, &names) >= 0)
+                for (char **i = names; *i; i++) {
+                        _cleanup_free_ char *link = NULL;
+                        char *target = NULL;
+                        const char *num = startswith(*i, "nvme");
+                        if (!num || !*num || strspn(num, "0123456789") != strlen(num))
+                                continue; /* controllers only: nvme0, not nvme0n1 or nvme-subsys0 */
+                        if ((r = path_join(dir, *i, &link)) < 0)
+                                return r;
+                        if ((r = resolve(link, &target)) == -ENOMEM)
+                                return r;
+                        if (r >= 0 && (r = strv_push(&targets, &n, target)) < 0)
+                                return r;
+                }
+        *ret = TAKE_PTR(targets);
+        return 0;
+}
+
+/* Every controller of a multipath namespace is critical. */
+static int nvme_multipath_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *disk,
+                               const char *reason) {
+        _cleanup_strv_free_ char **controllers = NULL;
+        int r = nvme_subsystem_controllers(disk, &controllers);
+        if (r < 0)
+                return r;
+        for (char **c = controllers; *c; c++) {
                 struct vc_pci_addr a;
-                const char *num = startswith(*i, "nvme");
-                if (!num || !*num || strspn(num, "0123456789") != strlen(num))
-                        continue; /* controllers only: nvme0, not nvme0n1 or nvme-subsys0 */
-                if ((r = path_join(dir, *i, &link)) < 0)
-                        return r;
-                if (resolve(link, &target) < 0 || !pci_ancestor(ctx, target, &a))
-                        continue;
-                if ((r = set_add(s, &a, reason)) < 0)
+                if (pci_ancestor(ctx, *c, &a) && (r = set_add(s, &a, reason)) < 0)
                         return r;
         }
         return 0;
@@ -905,8 +919,29 @@ static int node_below_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const
         char *node = NULL;
 
         (void) s;
-        if (!rel || !path_has_component(rel, nb->device))
+        if (!rel)
                 return 0;
+        if (!path_has_component(rel, nb->device)) {
+                /* a multipath NVMe namespace (or its partition): below each of its controllers */
+                _cleanup_free_ char *disk = strdup(syspath), *part = NULL;
+                _cleanup_strv_free_ char **controllers = NULL;
+                bool below = false;
+                int r;
+                if (!disk)
+                        return -ENOMEM;
+                if ((r = path_join(disk, "partition", &part)) < 0)
+                        return r;
+                if (vc_path_exists(part))
+                        *strrchr(disk, '/') = '\0';
+                if ((r = nvme_subsystem_controllers(disk, &controllers)) < 0)
+                        return r;
+                for (char **c = controllers; *c && !below; c++) {
+                        const char *crel = root_relative(ctx, *c);
+                        below = crel && path_has_component(crel, nb->device);
+                }
+                if (!below)
+                        return 0;
+        }
         if (asprintf(&node, "/dev/%s", name) < 0)
                 return -ENOMEM;
         for (char *c = node; *c; c++) /* the kernel's name for a node in a directory */

@@ -156,6 +156,55 @@ TEST(storage_nvme_native_multipath) {
         ASSERT_EQ(vc_critical_count(s), 1);
 }
 
+/* The device nodes a claim asks holders of (vc_block_nodes_below()): the disks and partitions under
+ * the device's directory, a multipath namespace under each of its controllers, the kernel's '!'
+ * as '/', nothing of another device. */
+TEST(block_nodes_below) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_strv_free_ char **a = NULL, **b = NULL, **c = NULL, **usb = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:1d.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3d:00.0", "0x010802\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3e:00.0", "0x010802\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1f.2", "0x010400\n", -1); /* RAID */
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0/nvme0c0n1");
+        tree_file(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2/partition", "2\n");
+        tree_link(root, "sys/devices/virtual/nvme-subsystem/nvme-subsys0/nvme0",
+                  "../../../pci0000:00/0000:00:1d.0/0000:3d:00.0/nvme/nvme0");
+        tree_link(root, "sys/class/block/nvme0n1", "../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1");
+        tree_link(root, "sys/class/block/nvme0n1p2",
+                  "../../devices/virtual/nvme-subsystem/nvme-subsys0/nvme0n1/nvme0n1p2");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1d.0/0000:3e:00.0/nvme/nvme1/nvme1n1");
+        tree_link(root, "sys/class/block/nvme1n1", "../../devices/pci0000:00/0000:00:1d.0/0000:3e:00.0/nvme/nvme1/nvme1n1");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1f.2/host0/target0:0:0/0:0:0:0/block/cciss!c0d0");
+        tree_link(root, "sys/class/block/cciss!c0d0",
+                  "../../devices/pci0000:00/0000:00:1f.2/host0/target0:0:0/0:0:0:0/block/cciss!c0d0");
+        tree_dir(root, "sys/devices/virtual/block/loop0");
+        tree_link(root, "sys/class/block/loop0", "../../devices/virtual/block/loop0");
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_block_nodes_below(ctx, "0000:3d:00.0", &a));
+        ASSERT_STREQ(a[0], "/dev/nvme0n1");
+        ASSERT_STREQ(a[1], "/dev/nvme0n1p2");
+        ASSERT_NULL(a[2]);
+        ASSERT_OK(vc_block_nodes_below(ctx, "0000:3e:00.0", &b));
+        ASSERT_STREQ(b[0], "/dev/nvme1n1");
+        ASSERT_NULL(b[1]);
+        ASSERT_OK(vc_block_nodes_below(ctx, "0000:1f.2", &c)); /* not a whole component: nothing */
+        ASSERT_NULL(c[0]);
+        strv_free(c);
+        c = NULL;
+        ASSERT_OK(vc_block_nodes_below(ctx, "0000:00:1f.2", &c));
+        ASSERT_STREQ(c[0], "/dev/cciss/c0d0");
+        ASSERT_NULL(c[1]);
+        ASSERT_OK(vc_block_nodes_below(ctx, "0000:00:1d.0", &usb)); /* the bridge above both */
+        ASSERT_STREQ(usb[0], "/dev/nvme0n1");
+        ASSERT_STREQ(usb[1], "/dev/nvme0n1p2");
+        ASSERT_STREQ(usb[2], "/dev/nvme1n1");
+        ASSERT_NULL(usb[3]);
+}
+
 TEST(nothing_to_find) {
         _cleanup_tree_ char *root = tree_new();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
