@@ -72,6 +72,14 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
         return streq_ptr(vc_critical_reason(s, addr), CONSOLE_REASON);
 }
 
+#define USE_MOUNTED ", mounted at "
+#define USE_HELD ", in use by "
+
+bool vc_critical_reason_is_use(const char *reason) {
+        /* neither occurs in what the other reasons name: mountinfo escapes a blank as \040 */
+        return reason && startswith(reason, "controller of ") && (strstr(reason, USE_MOUNTED) || strstr(reason, USE_HELD));
+}
+
 size_t vc_critical_count(const struct vc_critical_set *s) { return s ? s->n : 0; }
 
 /* Is @name a component of the path @path ("…/usb3/3-1/3-1.2/3-1.2:1.0/host0/…")? */
@@ -591,7 +599,7 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 else if (r > 0)
                         continue;
                 else
-                        snprintf(reason, sizeof reason, "controller of %s, mounted at %s", source, mnt);
+                        snprintf(reason, sizeof reason, "controller of %s" USE_MOUNTED "%s", source, mnt);
                 s->scanning_use = !what;
                 if (zfs)
                         r = block_by_zfs_pool(ctx, s, source, reason);
@@ -627,9 +635,9 @@ static int holders_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const ch
                 return -ENOMEM;
         }
         if (vc_sysfs_read(p, &dmname) >= 0 && name_is_safe(dmname))
-                snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s (%s)", name, above[0], dmname);
+                snprintf(reason, sizeof reason, "controller of /dev/%s" USE_HELD "%s (%s)", name, above[0], dmname);
         else
-                snprintf(reason, sizeof reason, "controller of /dev/%s, in use by %s", name, above[0]);
+                snprintf(reason, sizeof reason, "controller of /dev/%s" USE_HELD "%s", name, above[0]);
         return block_walk(ctx, s, syspath, reason, 0);
 }
 

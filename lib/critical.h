@@ -36,6 +36,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct vc_critical_set *, vc_critical_set_free);
  * Valid as long as the set. */
 const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
 
+/* Is @reason (one of the reasons above) storage in use rather than what the host runs on: "controller
+ * of /dev/sdb1, mounted at /srv/data", "controller of /dev/sdb, in use by dm-0 (vg-vms)"? Those go
+ * once unmounted or closed. */
+bool vc_critical_reason_is_use(const char *reason);
+
 /* Is @addr critical only because it is the boot VGA driving the active console? */
 bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
 

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "cmdline.h"
+#include "critical.h"
 #include "doctor.h"
 #include "host.h"
 #include "iommu.h"
@@ -840,6 +841,12 @@ static int check_critical(struct doctor *d, const struct vc_pci_dev *dev) {
         const char *why = critical(d, dev);
         if (!why)
                 return 0;
+        if (vc_critical_reason_is_use(why))
+                return add(d, "critical", VC_DOCTOR_FAIL, dev,
+                           fmt("%s is in use: %s; giving it to a VM takes it from under its users",
+                               vc_pci_dev_name(dev), why),
+                           strdup("unmount the file system, or close what is built on the disk, then claim it; "
+                                  "vfio-claim refuses it until then unless --force is given"));
         return add(d, "critical", VC_DOCTOR_FAIL, dev,
                    fmt("%s is host-critical: %s; giving it to a VM takes it from the host", vc_pci_dev_name(dev), why),
                    strdup("pass through another device; vfio-claim refuses this one unless --force is given"));

@@ -432,6 +432,25 @@ default_route_nic() {
         assert_equal "$(field group 0000:03:00.0 level)" warn
 }
 
+# A disk that is only in use (a file system mounted at /srv/data) fails too, with the fix that
+# applies: let it go, then claim it.
+@test "doctor: a disk with a mounted file system fails as in use, and says to unmount it" {
+        fake_root gpu-audio
+        fk_ir_on
+        blk=$(readlink -f "$ROOT/sys/bus/pci/devices/0000:02:00.0")/nvme/nvme0/nvme0n1/nvme0n1p1
+        mkdir -p "$blk" "$ROOT/sys/dev/block" "$ROOT/proc/self"
+        echo 1 > "$blk/partition"
+        ln -sr "$blk" "$ROOT/sys/dev/block/259:1"
+        echo "31 1 259:1 / /srv/data rw,relatime shared:5 - ext4 /dev/nvme0n1p1 rw" > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr vc doctor 0000:02:00.0
+        assert_failure 1
+        assert_line "fail  0000:02:00.0 is in use: controller of /dev/nvme0n1p1, mounted at /srv/data; giving it to a VM takes it from under its users"
+        assert_line "      fix: unmount the file system, or close what is built on the disk, then claim it; vfio-claim refuses it until then unless --force is given"
+        : > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr vc doctor 0000:02:00.0
+        refute_line --partial "is in use"
+}
+
 # ---- reset = (claim writes reset_method, release resets first)
 
 # conf DEVICE-SECTION-BODY: the configuration under the fake root

@@ -472,6 +472,11 @@ TEST(storage_in_use) {
         ASSERT_EQ(vc_critical_count(s), 2);
         ASSERT_OK(vc_critical_list_format(ctx, s, &text));
         ASSERT_STREQ(text, "0000:02:00.0 1af4:1000 controller of the /var filesystem /dev/nvme1n1\n");
+        ASSERT_TRUE(vc_critical_reason_is_use(reason(s, "0000:01:00.0")));
+        ASSERT_FALSE(vc_critical_reason_is_use(reason(s, "0000:02:00.0")));
+        ASSERT_TRUE(vc_critical_reason_is_use("controller of tank/data, mounted at /tank/data"));
+        ASSERT_FALSE(vc_critical_reason_is_use("NIC of the default route (eth0)"));
+        ASSERT_FALSE(vc_critical_reason_is_use(NULL));
 }
 
 /* A mount point holds a file system's label (udisks mounts a stick at /media/USER/LABEL), which
@@ -522,6 +527,7 @@ TEST(storage_holders) {
         ASSERT_OK(vc_critical_scan(ctx, &s));
         ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of /dev/nvme0n1p1, in use by dm-3 (vms-win11)");
         ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of /dev/nvme1n1, in use by md0");
+        ASSERT_TRUE(vc_critical_reason_is_use(reason(s, "0000:02:00.0")));
         ASSERT_NULL(reason(s, "0000:03:00.0"));
         ASSERT_EQ(vc_critical_count(s), 2);
         ASSERT_OK(vc_critical_list_format(ctx, s, &text));
