@@ -981,10 +981,21 @@ int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_me
         if ((r = vc_block_nodes_below(ctx, device, &nodes)) < 0 || !nodes[0] ||
             (r = vc_display_holders(ctx, nodes, &v, &n)) < 0)
                 return r;
-        if (n > 0)
-                r = vc_display_holders_format(v, n, ret_message);
-        vc_display_holders_free(v, n);
-        return r < 0 ? r : n > 0 ? -EBUSY : 0;
+        /* udev's workers open a disk for a moment to read its signatures (blkid) at every event,
+         * and let go when it leaves: they are not its users. Coldplug at boot keeps them busy. */
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (streq(v[i].comm, "(udev-worker)") || streq(v[i].comm, "systemd-udevd")) {
+                        log_debug("%s is open by udev (%s, pid %d): not counted", v[i].node, v[i].comm, (int) v[i].pid);
+                        free(v[i].comm);
+                        continue;
+                }
+                v[k++] = v[i];
+        }
+        if (k > 0)
+                r = vc_display_holders_format(v, k, ret_message);
+        vc_display_holders_free(v, k);
+        return r < 0 ? r : k > 0 ? -EBUSY : 0;
 }
 
 /* ------------------------------------------------------------------ the list of the image's build */

@@ -83,7 +83,9 @@ int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret);
 
 /* Do processes hold open a block device below @device (as above)? Its unbind would not wait, but
  * they would lose the disk: 0 when none does, -EBUSY with *ret_message ("/dev/sdb is open by
- * qemu-system-x86 (pid 4242)", vc_display_holders_format()) when some do, other -errno. */
+ * qemu-system-x86 (pid 4242)", vc_display_holders_format()) when some do, other -errno. udev's
+ * workers ("(udev-worker)", "systemd-udevd"), which open every disk for a moment at its events,
+ * do not count. */
 int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_message);
 
 size_t vc_critical_count(const struct vc_critical_set *s);

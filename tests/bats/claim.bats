@@ -378,6 +378,7 @@ zfs_member() {
         holder 4242 qemu-system-x86 /dev/null /dev/nvme0n1 'anon_inode:[eventfd]'
         holder 4300 dd /dev/nvme0n1p1
         holder 1 systemd /dev/sda /dev/nvme0n1p10
+        holder 377 '(udev-worker)' /dev/nvme0n1 # blkid at an event: not a user
         run --separate-stderr vc enable 0000:02:00.0
         assert_failure 4
         assert_equal "$stderr" "vfio-claim: 0000:02:00.0: /dev/nvme0n1 is open by qemu-system-x86 (pid 4242); /dev/nvme0n1p1 is open by dd (pid 4300); stop them first"
