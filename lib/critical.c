@@ -14,6 +14,7 @@
 #include "display.h"
 #include "fileio.h"
 #include "log.h"
+#include "session.h"
 #include "sysfs.h"
 
 #define WALK_DEPTH_MAX 16
@@ -767,6 +768,31 @@ static int scan_routes(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return 0;
 }
 
+/* The NIC an admin's SSH session goes through (lib/session.h), when the context asks for it (the
+ * CLI): taking it cuts the session the command runs in. A session is no part of the host an
+ * initramfs lists: a use. */
+static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        struct vc_session_link *v = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!vc_ctx_get_session_critical(ctx))
+                return 0;
+        if ((r = vc_session_links(ctx, &v, &n)) < 0)
+                return r;
+        s->scanning_use = true;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                char reason[256];
+                snprintf(reason, sizeof reason, "NIC of the SSH session this command runs in (%s, from %s)", v[i].iface,
+                         v[i].peer);
+                if (name_is_safe(v[i].iface))
+                        r = netdev_walk(ctx, s, v[i].iface, reason, 0);
+        }
+        s->scanning_use = false;
+        vc_session_links_free(v, n);
+        return r < 0 ? r : 0;
+}
+
 /* Is a framebuffer console bound (fbcon), and which PCI devices do framebuffers sit on? */
 static int console_state(struct vc_ctx *ctx, bool *ret_fbcon, struct vc_pci_addr **ret_fbs, size_t *ret_n) {
         _cleanup_free_ char *dir = NULL;
@@ -1095,7 +1121,8 @@ int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         if (!s)
                 return -ENOMEM;
         if ((r = scan_mounts(ctx, s)) < 0 || (r = scan_swaps(ctx, s)) < 0 ||
-            (r = scan_routes(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 || (r = scan_boot_list(ctx, s)) < 0 ||
+            (r = scan_routes(ctx, s)) < 0 || (r = scan_session(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 ||
+            (r = scan_boot_list(ctx, s)) < 0 ||
             (r = scan_holders(ctx, s)) < 0)
                 return r;
         *ret = TAKE_PTR(s);

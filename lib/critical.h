@@ -11,7 +11,8 @@
  * way (the controller of any other file system mounted from a block device, of a block device
  * with holders: an LVM physical volume, an MD member, mounted or not); the NIC of every default route
  * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
- * console is active. Everything else is read under the context's root:
+ * console is active; when the context asks (vc_ctx_set_session_critical(), the CLI), the NIC of the
+ * SSH session the program runs in (lib/session.h). Everything else is read under the context's root:
  *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,
  *   sys/dev/block, sys/class/block, sys/class/net, sys/class/graphics, sys/class/vtconsole,
  *   sys/fs/btrfs. */

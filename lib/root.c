@@ -23,6 +23,7 @@ struct vc_ctx {
         char *root; /* no trailing slash; "" means the real "/" */
         unsigned unbind_timeout_ms;
         bool boot_critical; /* vc_critical_scan() reads the list of the initramfs's build */
+        bool session_critical; /* vc_critical_scan() protects the NIC of the program's SSH session */
         char **modules_not_loaded;
         size_t n_modules_not_loaded;
         struct udev *udev;
@@ -608,6 +609,8 @@ unsigned vc_ctx_get_unbind_timeout_ms(const struct vc_ctx *ctx) { return ctx->un
 void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms) { ctx->unbind_timeout_ms = ms; }
 bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx) { return ctx->boot_critical; }
 void vc_ctx_set_boot_critical(struct vc_ctx *ctx, bool b) { ctx->boot_critical = b; }
+bool vc_ctx_get_session_critical(const struct vc_ctx *ctx) { return ctx->session_critical; }
+void vc_ctx_set_session_critical(struct vc_ctx *ctx, bool b) { ctx->session_critical = b; }
 
 static bool relative_part_is_safe(const char *rel) {
         if (rel[0] == '/')

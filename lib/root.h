@@ -84,6 +84,11 @@ void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
  * (lib/critical.h)? Set by the udev helper for its boot claims; off by default. */
 bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx);
 void vc_ctx_set_boot_critical(struct vc_ctx *ctx, bool b);
+/* Does vc_critical_scan() also protect the NIC of the SSH session the program runs in (the sockets
+ * of an sshd among its ancestors, lib/critical.h)? Set by the CLI, which an admin runs; off by
+ * default (the hook runs under libvirtd, the udev helper under udevd). */
+bool vc_ctx_get_session_critical(const struct vc_ctx *ctx);
+void vc_ctx_set_session_critical(struct vc_ctx *ctx, bool b);
 
 /* Read the root directory override for programs that cannot take options (the libvirt hook, the
  * udev helper): VFIO_CLAIM_SYSROOT through secure_getenv(). NULL when unset. */

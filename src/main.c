@@ -415,6 +415,7 @@ int main(int argc, char **argv) {
                 return log_error_errno(r, "--sysroot %s: %m", sysroot), EXIT_USAGE;
         if ((cli.timeout_given = timeout_ms != 0))
                 vc_ctx_set_unbind_timeout_ms(cli.ctx, timeout_ms);
+        vc_ctx_set_session_critical(cli.ctx, true); /* an admin may run it over SSH */
         if (!cli.config_dir && vc_ctx_path(cli.ctx, VC_PLACE_SYSCONF, &cli.config_dir, NULL) < 0)
                 return log_error("out of memory"), EXIT_FAILED;
 

@@ -285,6 +285,40 @@ vfio-claim: use --force to give the group back all the same: a device whose driv
         assert_equal "$(fk_driver "$nic")" vfio-pci
 }
 
+# An admin logged in over SSH through a NIC that carries no default route (a management subnet):
+# an sshd among the CLI's ancestors (sudo between them) holds the session's socket, whose peer's
+# route names the interface. Taking that NIC would cut the session the command runs in.
+@test "protect: the NIC of the SSH session the CLI runs in is refused (exit 4); the hook does not look" {
+        fake_root lone-nic
+        nic=$(basename "$(dirname "$(grep -l 0x10d3 "$ROOT"/sys/bus/pci/devices/*/device)")")
+        mkdir -p "$ROOT/proc/self" "$ROOT/proc/890" "$ROOT/proc/805/fd" "$ROOT/proc/net" "$ROOT/sys/class/net/eno2"
+        echo "900 (vfio-claim) R 890 900 800 34816 900 4194560 0 0 0 0" > "$ROOT/proc/self/stat"
+        echo "890 (sudo) S 805 890 800 34816 900 4194560 0 0 0 0" > "$ROOT/proc/890/stat"
+        echo sudo > "$ROOT/proc/890/comm"
+        echo "805 (sshd) S 1 805 805 0 -1 4194560 0 0 0 0" > "$ROOT/proc/805/stat"
+        echo sshd > "$ROOT/proc/805/comm"
+        ln -s 'socket:[4711]' "$ROOT/proc/805/fd/3"
+        printf '  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0500000A:0016 0900000A:D2F4 01 00000000:00000000 02:0000A1B2 00000000     0        0 4711 4\n' \
+                > "$ROOT/proc/net/tcp"
+        printf 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\neno2\t0000000A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n' \
+                > "$ROOT/proc/net/route"
+        ln -sr "$(readlink -f "$ROOT/sys/bus/pci/devices/$nic")" "$ROOT/sys/class/net/eno2/device"
+        run vc enable "$nic"
+        assert_failure 4
+        assert_output --partial "$nic: refused: NIC of the SSH session this command runs in (eno2, from 10.0.0.9)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver "$nic")" e1000e
+        # a VM's start is no admin's session: the hook claims it
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device nic]\nmatch = %s\n' "$nic" > "$CONF/vfio-claim.conf"
+        IFS=: read -r _ bus slotfn <<< "$nic"
+        echo "<domain type='kvm'><name>vm3</name><devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x$bus' slot='0x${slotfn%.*}' function='0x${slotfn#*.}'/></source></hostdev></devices></domain>" > "$BATS_TEST_TMPDIR/vm3.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/vm3.xml" vm3 prepare begin
+        assert_success
+        assert_equal "$(fk_driver "$nic")" vfio-pci
+}
+
 # nvme_partition PART: the partition PART (nvme0n1pN) of the NVMe disk 0000:02:00.0 (gpu-audio),
 # device number 259:N, with its sys/class/block and sys/dev/block links
 nvme_partition() {

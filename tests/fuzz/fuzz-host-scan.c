@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Fuzz target: the host-critical scan (lib/critical.h) over what the kernel shows of mounts, swaps
- * and routes. The input is four texts separated by NUL bytes: proc/self/mountinfo, proc/swaps,
- * proc/net/route and proc/net/ipv6_route of a root whose sysfs holds an NVMe disk with a
+/* Fuzz target: the host-critical scan (lib/critical.h) over what the kernel shows of mounts, swaps,
+ * routes and TCP sockets. The input is six texts separated by NUL bytes: proc/self/mountinfo,
+ * proc/swaps, proc/net/route, proc/net/ipv6_route, proc/net/tcp and proc/net/tcp6 of a root
+ * where the program runs in an SSH session (an sshd ancestor holding socket 555 and 556,
+ * lib/session.h) and whose sysfs holds an NVMe disk with a
  * partition an LVM volume is built on, a SATA disk, a USB stick under an xHCI, a virtio NIC and
  * a USB network adapter. Mount points come from file system labels (a stick's owner chooses
  * them) and sources from whoever mounted. Properties: the scan ends (0) and gives the same set
@@ -17,7 +19,7 @@
 #include "root.h"
 
 static struct vc_ctx *ctx;
-static char *root_dir, *mountinfo, *swaps, *route, *route6, *image, *run;
+static char *root_dir, *mountinfo, *swaps, *route, *route6, *tcp, *tcp6, *image, *run;
 
 static char *tree_path(const char *rel) {
         char *p;
@@ -102,6 +104,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         tree_link("sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
         tree_link("sys/class/net/br0", "../../devices/virtual/net/br0");
         tree_file("sys/fs/btrfs/features/x", "");
+        tree_file("proc/self/stat", "900 (vfio-claim) R 890 900 800 0 -1 0\n");
+        tree_file("proc/890/stat", "890 (sshd) S 1 890 890 0 -1 0\n");
+        tree_file("proc/890/comm", "sshd\n");
+        tree_link("proc/890/fd/3", "socket:[555]");
+        tree_link("proc/890/fd/4", "socket:[556]");
+        tcp = tree_path("proc/net/tcp");
+        tcp6 = tree_path("proc/net/tcp6");
         mountinfo = tree_path("proc/self/mountinfo");
         swaps = tree_path("proc/swaps");
         route = tree_path("proc/net/route");
@@ -112,6 +121,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
             vc_ctx_path(ctx, VC_PLACE_SYSCONF, &dir, NULL) < 0 || vc_mkdir_p(dir, 0755) < 0)
                 abort();
         free(dir);
+        vc_ctx_set_session_critical(ctx, true);
         return 0;
 }
 
@@ -141,6 +151,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         next_text(&data, &size, swaps);
         next_text(&data, &size, route);
         next_text(&data, &size, route6);
+        next_text(&data, &size, tcp);
+        next_text(&data, &size, tcp6);
 
         int r = vc_critical_scan(ctx, &s);
         if (r == -ENOMEM)

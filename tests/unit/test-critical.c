@@ -205,6 +205,70 @@ TEST(block_nodes_below) {
         ASSERT_NULL(usb[3]);
 }
 
+/* The NIC an admin's SSH session goes through (lib/session.h): an sshd among the CLI's ancestors
+ * (sudo between them), its established sockets' peers, each peer's route. The listening socket
+ * and a context that does not ask (the hook, the udev helper) add nothing; the image's list never
+ * has it. */
+TEST(ssh_session_nic) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL, *off = NULL;
+        _cleanup_free_ char *text = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:04.0", "0x020000\n", -1); /* eth0: the default route */
+        pci_dev(root, "pci0000:00/0000:00:05.0", "0x020000\n", -1); /* eth1: the admin's subnet */
+        pci_dev(root, "pci0000:00/0000:00:06.0", "0x020000\n", -1); /* eth2: an IPv6 network */
+        pci_dev(root, "pci0000:00/0000:00:07.0", "0x020000\n", -1); /* eth3: nobody's */
+        class_entry(root, "net", "eth0", "pci0000:00/0000:00:04.0/net/eth0", "../../../0000:00:04.0");
+        class_entry(root, "net", "eth1", "pci0000:00/0000:00:05.0/net/eth1", "../../../0000:00:05.0");
+        class_entry(root, "net", "eth2", "pci0000:00/0000:00:06.0/net/eth2", "../../../0000:00:06.0");
+        class_entry(root, "net", "eth3", "pci0000:00/0000:00:07.0/net/eth3", "../../../0000:00:07.0");
+        tree_file(root, "proc/self/stat", "900 (vfio-claim) R 890 900 800 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 800 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/890/comm", "sudo\n");
+        tree_file(root, "proc/810/stat", "810 (bash) S 805 810 810 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/810/comm", "bash\n");
+        tree_file(root, "proc/805/stat", "805 (sshd) S 700 700 700 0 -1 4194560 0 0 0 0\n");
+        tree_file(root, "proc/805/comm", "sshd\n");
+        tree_link(root, "proc/805/fd/3", "socket:[555]");
+        tree_link(root, "proc/805/fd/4", "socket:[556]");
+        tree_link(root, "proc/805/fd/5", "/dev/ptmx");
+        tree_file(root, "proc/700/stat", "700 (sshd) S 1 700 700 0 -1 4194560 0 0 0 0\n");
+        tree_file(root, "proc/700/comm", "sshd\n");
+        tree_link(root, "proc/700/fd/3", "socket:[100]"); /* listening on 22 */
+        tree_file(root, "proc/net/tcp",
+                  "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                  "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 100 1\n"
+                  "   1: 0105A8C0:0016 0A05A8C0:D2F4 01 00000000:00000000 02:0000A1B2 00000000     0        0 555 4\n"
+                  "   2: 0105A8C0:0016 0C05A8C0:D2F5 01 00000000:00000000 02:0000A1B2 00000000     0        0 777 4\n");
+        tree_file(root, "proc/net/tcp6",
+                  "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                  "   0: 000000FD000000000000000001000000:0016 000000FD000000000000000010000000:D2F6 01 00000000:00000000 02:0000A1B2 00000000     0        0 556 4\n");
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                  "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                  "eth3\t0000A8C0\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+                  "eth1\t0005A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+        tree_file(root, "proc/net/ipv6_route",
+                  "fd000000000000000000000000000000 40 00000000000000000000000000000000 00 "
+                  "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth2\n");
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &off)); /* the hook's and the udev helper's contexts */
+        ASSERT_NULL(reason(off, "0000:00:05.0"));
+        ASSERT_NULL(reason(off, "0000:00:06.0"));
+
+        vc_ctx_set_session_critical(ctx, true);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:04.0"), "NIC of the default route (eth0)");
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), "NIC of the SSH session this command runs in (eth1, from 192.168.5.10)");
+        ASSERT_STREQ(reason(s, "0000:00:06.0"), "NIC of the SSH session this command runs in (eth2, from fd00::10)");
+        ASSERT_NULL(reason(s, "0000:00:07.0")); /* 192.168.0.0/16 holds the peer, but /24 is longer */
+        ASSERT_EQ(vc_critical_count(s), 3);
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_STREQ(text, "0000:00:04.0 1af4:1000 NIC of the default route (eth0)\n");
+}
+
 TEST(nothing_to_find) {
         _cleanup_tree_ char *root = tree_new();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;

@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The SSH session a program runs in (lib/session.h). Formats: proc(5) for /proc/PID/stat and
+ * /proc/net/tcp (addresses as the kernel prints a __be32 or each __be32 of an IPv6 address,
+ * "%08X" in host order), /proc/net/route (the same for Destination and Mask) and
+ * /proc/net/ipv6_route (destination in network order, byte by byte). */
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "session.h"
+#include "sysfs.h"
+
+#define ANCESTORS_MAX 64
+#define RTF_UP_FLAG 0x0001
+#define RTF_REJECT_FLAG 0x0200
+
+void vc_session_links_free(struct vc_session_link *v, size_t n) {
+        for (size_t i = 0; v && i < n; i++) {
+                free(v[i].iface);
+                free(v[i].peer);
+        }
+        free(v);
+}
+
+/* The parent of @pid ("self" when 0) from its stat: "PID (COMM) STATE PPID ...", COMM may hold
+ * blanks and parentheses, so the last ')' ends it. 0 when it cannot be read. */
+static unsigned parent_of(struct vc_ctx *ctx, unsigned pid) {
+        _cleanup_free_ char *p = NULL, *stat = NULL;
+        int ppid;
+        char state;
+        if ((pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/stat", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/stat")) < 0 ||
+            vc_read_file(p, &stat) < 0)
+                return 0;
+        const char *close = strrchr(stat, ')');
+        if (!close || sscanf(close + 1, " %c %d", &state, &ppid) != 2 || ppid <= 0)
+                return 0;
+        return (unsigned) ppid;
+}
+
+static bool is_sshd(struct vc_ctx *ctx, unsigned pid) {
+        _cleanup_free_ char *p = NULL, *comm = NULL;
+        if (vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/comm", pid) < 0 || vc_read_file(p, &comm) < 0)
+                return false;
+        return streq(comm, "sshd") || streq(comm, "sshd-session");
+}
+
+static int inodes_add(unsigned long **v, size_t *n, unsigned long inode) {
+        for (size_t i = 0; i < *n; i++)
+                if ((*v)[i] == inode)
+                        return 0;
+        unsigned long *w = realloc(*v, (*n + 1) * sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        *v = w;
+        w[(*n)++] = inode;
+        return 0;
+}
+
+/* The inodes of the sockets @pid holds ("socket:[INODE]" links in proc/PID/fd). */
+static int socket_inodes(struct vc_ctx *ctx, unsigned pid, unsigned long **v, size_t *n) {
+        _cleanup_free_ char *p = NULL;
+        _cleanup_strv_free_ char **fds = NULL;
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/fd", pid)) < 0)
+                return r;
+        _cleanup_close_ int dfd = vc_path_open(p, O_RDONLY | O_DIRECTORY, 0);
+        if (dfd < 0)
+                return dfd == -ENOMEM ? dfd : 0;
+        if ((r = vc_dir_list(p, &fds)) < 0)
+                return r == -ENOMEM ? r : 0;
+        for (char **f = fds; *f; f++) {
+                char target[64];
+                unsigned long inode;
+                ssize_t k = readlinkat(dfd, *f, target, sizeof target - 1);
+                if (k <= 0)
+                        continue;
+                target[k] = '\0';
+                if (sscanf(target, "socket:[%lu]", &inode) == 1 && (r = inodes_add(v, n, inode)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A peer: IPv4 as the kernel prints a __be32 ("%08X" of it in host order), or IPv6 bytes. */
+struct peer {
+        bool v6;
+        uint32_t v4;
+        struct in6_addr a6;
+};
+
+static bool parse_hex_u32(const char *s, uint32_t *ret) {
+        char buf[9], *end;
+        if (strspn(s, "0123456789abcdefABCDEF") < 8)
+                return false;
+        memcpy(buf, s, 8);
+        buf[8] = '\0';
+        *ret = (uint32_t) strtoul(buf, &end, 16);
+        return *end == '\0';
+}
+
+/* "0A05A8C0:D2F4" (tcp) or 32 hex digits and a port (tcp6): the address part. An IPv4-mapped IPv6
+ * address is taken as IPv4. */
+static bool parse_peer(const char *s, bool v6, struct peer *ret) {
+        const char *colon = strchr(s, ':');
+        *ret = (struct peer){ 0 };
+        if (!v6)
+                return colon && colon - s == 8 && parse_hex_u32(s, &ret->v4);
+        if (!colon || colon - s != 32)
+                return false;
+        for (int i = 0; i < 4; i++) {
+                uint32_t w;
+                if (!parse_hex_u32(s + 8 * i, &w))
+                        return false;
+                memcpy(ret->a6.s6_addr + 4 * i, &w, 4); /* each word as the kernel holds it */
+        }
+        if (IN6_IS_ADDR_V4MAPPED(&ret->a6)) {
+                memcpy(&ret->v4, ret->a6.s6_addr + 12, 4);
+                return true;
+        }
+        ret->v6 = true;
+        return true;
+}
+
+/* The peers of the sockets @inodes among proc/net/tcp and tcp6. */
+static int peers_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_inodes, struct peer **ret,
+                    size_t *ret_n) {
+        static const char *const tables[] = { "net/tcp", "net/tcp6" };
+        struct peer *v = NULL;
+        size_t n = 0;
+
+        for (size_t t = 0; t < ELEMENTSOF(tables); t++) {
+                _cleanup_free_ char *p = NULL, *line = NULL;
+                _cleanup_fclose_ FILE *f = NULL;
+                size_t size = 0;
+                int r = vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%s", tables[t]);
+                if (r < 0) {
+                        free(v);
+                        return r;
+                }
+                /* line by line: a busy host's table is megabytes */
+                int fd = vc_path_open(p, O_RDONLY, 0);
+                if (fd < 0)
+                        continue;
+                if (!(f = fdopen(fd, "re"))) {
+                        close(fd);
+                        free(v);
+                        return -ENOMEM;
+                }
+                /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; st 01 is
+                 * ESTABLISHED (the sshd listening on the port is an ancestor too) */
+                while (getline(&line, &size, f) > 0) {
+                        char rem[64];
+                        unsigned long inode;
+                        unsigned st;
+                        struct peer pe;
+                        if (sscanf(line, " %*s %*s %63s %x %*s %*s %*s %*s %*s %lu", rem, &st, &inode) != 3 || st != 0x01)
+                                continue;
+                        bool ours = false;
+                        for (size_t i = 0; i < n_inodes && !ours; i++)
+                                ours = inodes[i] == inode;
+                        if (!ours || !parse_peer(rem, t == 1, &pe))
+                                continue;
+                        struct peer *w = realloc(v, (n + 1) * sizeof *w);
+                        if (!w) {
+                                free(v);
+                                return -ENOMEM;
+                        }
+                        v = w;
+                        v[n++] = pe;
+                }
+        }
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+/* The interface of the main table's route to @pe: the longest prefix that holds it, then the
+ * lowest metric. NULL in *ret when none (or "lo"). */
+static int route_of(struct vc_ctx *ctx, const struct peer *pe, char **ret) {
+        _cleanup_free_ char *p = NULL, *line = NULL, *best = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int best_len = -1;
+        unsigned long best_metric = 0;
+        int r;
+
+        *ret = NULL;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%s", pe->v6 ? "net/ipv6_route" : "net/route")) < 0)
+                return r;
+        int fd = vc_path_open(p, O_RDONLY, 0);
+        if (fd < 0)
+                return 0;
+        if (!(f = fdopen(fd, "re"))) {
+                close(fd);
+                return -ENOMEM;
+        }
+        while (getline(&line, &size, f) > 0) {
+                char iface[64], dest[64], mask[64];
+                unsigned flags;
+                unsigned long metric;
+                int len = 0;
+                bool holds = false;
+                if (!pe->v6) {
+                        /* Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT */
+                        uint32_t d, m;
+                        if (sscanf(line, "%63s %63s %*s %x %*s %*s %lu %63s", iface, dest, &flags, &metric, mask) != 5 ||
+                            strlen(dest) != 8 || strlen(mask) != 8 || !parse_hex_u32(dest, &d) || !parse_hex_u32(mask, &m))
+                                continue;
+                        holds = (pe->v4 & m) == d;
+                        len = __builtin_popcount(m);
+                } else {
+                        /* DEST PLEN SRC SPLEN NEXTHOP METRIC REFCNT USE FLAGS IFACE */
+                        unsigned plen;
+                        struct in6_addr d;
+                        if (sscanf(line, "%63s %x %*s %*s %*s %lx %*s %*s %x %63s", dest, &plen, &metric, &flags, iface) != 5 ||
+                            strlen(dest) != 32 || plen > 128)
+                                continue;
+                        bool ok = true;
+                        for (int i = 0; i < 16 && ok; i++) {
+                                unsigned b;
+                                ok = sscanf(dest + 2 * i, "%2x", &b) == 1 && isxdigit((unsigned char) dest[2 * i + 1]);
+                                d.s6_addr[i] = (uint8_t) b;
+                        }
+                        if (!ok)
+                                continue;
+                        holds = true;
+                        for (unsigned bit = 0; bit < plen && holds; bit++) {
+                                uint8_t m = (uint8_t) (0x80 >> (bit % 8));
+                                holds = (pe->a6.s6_addr[bit / 8] & m) == (d.s6_addr[bit / 8] & m);
+                        }
+                        len = (int) plen;
+                }
+                if (!holds || !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+                        continue;
+                if (len > best_len || (len == best_len && metric < best_metric)) {
+                        free(best);
+                        if (!(best = strdup(iface)))
+                                return -ENOMEM;
+                        best_len = len;
+                        best_metric = metric;
+                }
+        }
+        if (best && !streq(best, "lo"))
+                *ret = TAKE_PTR(best);
+        return 0;
+}
+
+static int link_add(struct vc_session_link **v, size_t *n, char *iface, const struct peer *pe) {
+        char buf[INET6_ADDRSTRLEN];
+        if (pe->v6)
+                inet_ntop(AF_INET6, &pe->a6, buf, sizeof buf);
+        else
+                inet_ntop(AF_INET, &pe->v4, buf, sizeof buf);
+        for (size_t i = 0; i < *n; i++)
+                if (streq((*v)[i].iface, iface) && streq((*v)[i].peer, buf)) {
+                        free(iface);
+                        return 0;
+                }
+        struct vc_session_link *w = realloc(*v, (*n + 1) * sizeof *w);
+        char *peer = strdup(buf);
+        if (!w || !peer) {
+                free(iface);
+                free(peer);
+                if (w)
+                        *v = w;
+                return -ENOMEM;
+        }
+        *v = w;
+        w[(*n)++] = (struct vc_session_link){ .iface = iface, .peer = peer };
+        return 0;
+}
+
+int vc_session_links(struct vc_ctx *ctx, struct vc_session_link **ret, size_t *ret_n) {
+        _cleanup_free_ unsigned long *inodes = NULL;
+        _cleanup_free_ struct peer *peers = NULL;
+        struct vc_session_link *v = NULL;
+        size_t n_inodes = 0, n_peers = 0, n = 0;
+        int r;
+
+        *ret = NULL;
+        *ret_n = 0;
+        unsigned pid = parent_of(ctx, 0);
+        for (unsigned depth = 0; pid > 1 && depth < ANCESTORS_MAX; depth++, pid = parent_of(ctx, pid))
+                if (is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0)
+                        return r;
+        if (n_inodes == 0)
+                return 0;
+        if ((r = peers_of(ctx, inodes, n_inodes, &peers, &n_peers)) < 0)
+                return r;
+        for (size_t i = 0; i < n_peers; i++) {
+                char *iface = NULL;
+                if ((r = route_of(ctx, &peers[i], &iface)) < 0 || (iface && (r = link_add(&v, &n, iface, &peers[i])) < 0)) {
+                        vc_session_links_free(v, n);
+                        return r;
+                }
+        }
+        for (size_t i = 0; i < n; i++)
+                log_debug("SSH session from %s through %s", v[i].peer, v[i].iface);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
