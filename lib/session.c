@@ -130,29 +130,25 @@ static bool parse_peer(const char *s, bool v6, struct peer *ret) {
         return true;
 }
 
-/* The peers of the sockets @inodes among proc/net/tcp and tcp6. */
-static int peers_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_inodes, struct peer **ret,
-                    size_t *ret_n) {
+static int peers_add(struct peer **v, size_t *n, const struct peer *pe);
+
+/* The peers of the sockets @inodes among proc/net/tcp and tcp6, added to *@v. */
+static int peers_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_inodes, struct peer **v, size_t *n) {
         static const char *const tables[] = { "net/tcp", "net/tcp6" };
-        struct peer *v = NULL;
-        size_t n = 0;
 
         for (size_t t = 0; t < ELEMENTSOF(tables); t++) {
                 _cleanup_free_ char *p = NULL, *line = NULL;
                 _cleanup_fclose_ FILE *f = NULL;
                 size_t size = 0;
                 int r = vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%s", tables[t]);
-                if (r < 0) {
-                        free(v);
+                if (r < 0)
                         return r;
-                }
                 /* line by line: a busy host's table is megabytes */
                 int fd = vc_path_open(p, O_RDONLY, 0);
                 if (fd < 0)
                         continue;
                 if (!(f = fdopen(fd, "re"))) {
                         close(fd);
-                        free(v);
                         return -ENOMEM;
                 }
                 /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; st 01 is
@@ -167,19 +163,10 @@ static int peers_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_in
                         bool ours = false;
                         for (size_t i = 0; i < n_inodes && !ours; i++)
                                 ours = inodes[i] == inode;
-                        if (!ours || !parse_peer(rem, t == 1, &pe))
-                                continue;
-                        struct peer *w = realloc(v, (n + 1) * sizeof *w);
-                        if (!w) {
-                                free(v);
-                                return -ENOMEM;
-                        }
-                        v = w;
-                        v[n++] = pe;
+                        if (ours && parse_peer(rem, t == 1, &pe) && (r = peers_add(v, n, &pe)) < 0)
+                                return r;
                 }
         }
-        *ret = v;
-        *ret_n = n;
         return 0;
 }
 
@@ -279,6 +266,52 @@ static int link_add(struct vc_session_link **v, size_t *n, char *iface, const st
         return 0;
 }
 
+static int peers_add(struct peer **v, size_t *n, const struct peer *pe) {
+        for (size_t i = 0; i < *n; i++) {
+                const struct peer *q = &(*v)[i];
+                if (q->v6 == pe->v6 && (pe->v6 ? memcmp(&q->a6, &pe->a6, sizeof pe->a6) == 0 : q->v4 == pe->v4))
+                        return 0;
+        }
+        struct peer *w = realloc(*v, (*n + 1) * sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        *v = w;
+        w[(*n)++] = *pe;
+        return 0;
+}
+
+/* The peer an ancestor's environment names: "SSH_CONNECTION=CLIENT CPORT SERVER SPORT", which a
+ * login shell started by sshd has, and a shell in a tmux or screen session keeps from the client
+ * that started it (that server's parent is init, not the sshd). @pid 0: the program itself. */
+static int environment_peer(struct vc_ctx *ctx, unsigned pid, struct peer **v, size_t *n) {
+        _cleanup_free_ char *p = NULL, *env = NULL;
+        size_t len = 0;
+        int r = pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/environ", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/environ");
+        if (r < 0)
+                return r;
+        _cleanup_close_ int fd = vc_path_open(p, O_RDONLY, 0);
+        if (fd < 0 || (r = vc_read_fd(fd, 1 << 20, &env, &len)) < 0)
+                return r == -ENOMEM ? r : 0;
+        for (size_t off = 0; off < len; off += strlen(env + off) + 1) {
+                const char *value = startswith(env + off, "SSH_CONNECTION=");
+                char client[INET6_ADDRSTRLEN + 1];
+                struct peer pe = { 0 };
+                if (!value || sscanf(value, "%46s", client) != 1)
+                        continue;
+                if (inet_pton(AF_INET, client, &pe.v4) == 1)
+                        return peers_add(v, n, &pe);
+                if (inet_pton(AF_INET6, client, &pe.a6) == 1) {
+                        if (IN6_IS_ADDR_V4MAPPED(&pe.a6)) {
+                                memcpy(&pe.v4, pe.a6.s6_addr + 12, 4);
+                                memset(&pe.a6, 0, sizeof pe.a6);
+                        } else
+                                pe.v6 = true;
+                        return peers_add(v, n, &pe);
+                }
+        }
+        return 0;
+}
+
 int vc_session_links(struct vc_ctx *ctx, struct vc_session_link **ret, size_t *ret_n) {
         _cleanup_free_ unsigned long *inodes = NULL;
         _cleanup_free_ struct peer *peers = NULL;
@@ -288,13 +321,14 @@ int vc_session_links(struct vc_ctx *ctx, struct vc_session_link **ret, size_t *r
 
         *ret = NULL;
         *ret_n = 0;
+        if ((r = environment_peer(ctx, 0, &peers, &n_peers)) < 0)
+                return r;
         unsigned pid = parent_of(ctx, 0);
         for (unsigned depth = 0; pid > 1 && depth < ANCESTORS_MAX; depth++, pid = parent_of(ctx, pid))
-                if (is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0)
+                if ((is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0) ||
+                    (r = environment_peer(ctx, pid, &peers, &n_peers)) < 0)
                         return r;
-        if (n_inodes == 0)
-                return 0;
-        if ((r = peers_of(ctx, inodes, n_inodes, &peers, &n_peers)) < 0)
+        if (n_inodes > 0 && (r = peers_of(ctx, inodes, n_inodes, &peers, &n_peers)) < 0)
                 return r;
         for (size_t i = 0; i < n_peers; i++) {
                 char *iface = NULL;

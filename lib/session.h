@@ -4,14 +4,18 @@
 /* The SSH session a program runs in, and the network interface its traffic takes: what an admin
  * logged in over SSH would lose with that interface's NIC (lib/critical.h protects it).
  *
- * The session is found from the process, not from SSH_CONNECTION, which sudo does not pass on:
- * the ancestors of proc/self (proc/PID/stat's parent) up to pid 1, and among them an sshd
- * ("sshd", or "sshd-session" since OpenSSH 9.8, by proc/PID/comm); its TCP sockets
- * (proc/PID/fd links "socket:[INODE]") are looked up in proc/net/tcp and proc/net/tcp6 for the
- * peer's address, and the peer's route in proc/net/route and proc/net/ipv6_route (the main
- * table: the longest prefix that holds it, then the lowest metric) names the interface. A peer
- * on the host itself (a route through "lo") names none. Everything is read under the context's
- * root. */
+ * The session's peers come from the process tree, read under the context's root:
+ *  - the ancestors of proc/self (proc/PID/stat's parent) up to pid 1, and among them an sshd
+ *    ("sshd", or "sshd-session" since OpenSSH 9.8, by proc/PID/comm): the peers of its
+ *    established TCP sockets (proc/PID/fd links "socket:[INODE]", looked up in proc/net/tcp and
+ *    proc/net/tcp6);
+ *  - the SSH_CONNECTION ("CLIENT CPORT SERVER SPORT") of the program's and its ancestors'
+ *    environments (proc/PID/environ): sudo drops it from the program's own but not from the
+ *    shell above it, and a shell in tmux or screen keeps it from the client that started it while
+ *    the server's parent is init, not the sshd.
+ * Each peer's route in proc/net/route or proc/net/ipv6_route (the main table: the longest prefix
+ * that holds it, then the lowest metric) names the interface. A peer on the host itself (a route
+ * through "lo") names none. */
 
 #include <stddef.h>
 

@@ -269,6 +269,47 @@ TEST(ssh_session_nic) {
         ASSERT_STREQ(text, "0000:00:04.0 1af4:1000 NIC of the default route (eth0)\n");
 }
 
+/* In tmux (or screen) the server's parent is init, not the sshd: the shell inside keeps the
+ * SSH_CONNECTION of the client that started it, which sudo drops from the command's own
+ * environment; an IPv4-mapped client address counts as IPv4. */
+TEST(ssh_session_nic_in_tmux) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        static const char env[] = "TERM=tmux-256color\0SSH_CONNECTION=::ffff:10.1.2.3 50022 10.1.2.1 22\0HOME=/root";
+
+        pci_dev(root, "pci0000:00/0000:00:05.0", "0x020000\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:06.0", "0x020000\n", -1);
+        class_entry(root, "net", "eno1", "pci0000:00/0000:00:05.0/net/eno1", "../../../0000:00:05.0");
+        class_entry(root, "net", "eno2", "pci0000:00/0000:00:06.0/net/eno2", "../../../0000:00:06.0");
+        tree_file(root, "proc/self/stat", "900 (vfio-claim) R 890 900 800 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/self/environ", "SUDO_USER=admin");
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 800 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/890/comm", "sudo\n");
+        tree_file(root, "proc/810/stat", "810 (bash) S 700 810 810 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/810/comm", "bash\n");
+        {
+                char p[4096];
+                snprintf(p, sizeof p, "%s/proc/810/environ", root);
+                FILE *f = fopen(p, "we");
+                ASSERT_NOT_NULL(f);
+                fwrite(env, 1, sizeof env, f);
+                fclose(f);
+        }
+        tree_file(root, "proc/700/stat", "700 (tmux: server) S 1 700 700 0 -1 4194560 0 0 0 0\n");
+        tree_file(root, "proc/700/comm", "tmux: server\n");
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                  "eno2\t0000010A\t00000000\t0001\t0\t0\t0\t0000FFFF\t0\t0\t0\n"
+                  "eno1\t0002010A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        vc_ctx_set_session_critical(ctx, true);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), "NIC of the SSH session this command runs in (eno1, from 10.1.2.3)");
+        ASSERT_NULL(reason(s, "0000:00:06.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
 TEST(nothing_to_find) {
         _cleanup_tree_ char *root = tree_new();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
