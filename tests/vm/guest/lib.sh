@@ -376,6 +376,9 @@ vc_define_vm() {
 # wait for the device in sysfs.
 vc_host_usb() { vc_frame host "usb-$1" vcusb0; }
 
+# vc_usb_driver PORT:CONFIG.INTERFACE: the driver an interface is bound to, or nothing
+vc_usb_driver() { _l=$(readlink "/sys/bus/usb/devices/$1/driver" 2>/dev/null) && basename "$_l"; return 0; }
+
 # vc_usb_stick_port: the USB port path (2-1) of that stick (46f4:0001), or nothing with status 1
 vc_usb_stick_port() {
         for _u in /sys/bus/usb/devices/*; do

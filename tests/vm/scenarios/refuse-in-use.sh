@@ -3,6 +3,7 @@
 # real kernel: the host's QEMU plugs a usb-storage stick (46f4:0001) into the lab guest's xHCI.
 # With a file system of the stick mounted, `vfio-claim enable` of the xHCI's group, and of the
 # stick itself (a USB device), is refused with exit 4 naming the mount point and writes nothing;
+# a VM's start that would take it (a [usb] entry with vm =) fails in the libvirt hook, naming it;
 # with a device-mapper mapping built on the stick (as an LVM volume group's), the same, naming
 # the mapping; with a process reading the stick's disk, both refuse naming the process; with none
 # of these, that refusal is gone. Every claim is a --dry-run: the stick is left on the xHCI for
@@ -53,6 +54,27 @@ stick_refused "mounted" "it holds /dev/$disk, mounted at /mnt/vc-stick"
 out=$(vfio-claim list 2>&1)
 echo "$out" | grep -q "controller of /dev/$disk, mounted at /mnt/vc-stick" &&
         vc_ok "list names the mount as the reason" || vc_not_ok "list does not name the mount: $out"
+# a VM's start through stock libvirt: the hook refuses a configured stick that is mounted
+if command -v virsh >/dev/null && [ -x /etc/libvirt/hooks/qemu.d/vfio-claim ]; then
+        mkdir -p /etc/vfio-claim/conf.d
+        printf '[usb inuse]\nmatch = 46f4:0001\nvm = vc-inuse\n' >/etc/vfio-claim/conf.d/inuse.conf
+        vc_vm_xml vc-inuse "<hostdev mode='subsystem' type='usb'><source><vendor id='0x46f4'/><product id='0x0001'/><address bus='$(cat "$SYS_USB/$port/busnum")' device='$(cat "$SYS_USB/$port/devnum")'/></source></hostdev>"
+        vc_wait 120 virsh -q list || vc_not_ok "libvirt does not answer"
+        vc_check_for 120 "define vc-inuse with the stick" virsh -q define /tmp/vc-inuse.xml
+        out=$(timeout -s KILL 240 virsh start vc-inuse 2>&1); rc=$?
+        echo "virsh start vc-inuse -> exit $rc: $out"
+        [ $rc -ne 0 ] && echo "$out" | grep -q "refused: the host needs it: it holds /dev/$disk, mounted at /mnt/vc-stick" &&
+                vc_ok "mounted: virsh start of a VM with the stick fails in the hook, naming the mount" ||
+                vc_not_ok "mounted: virsh start vc-inuse: exit $rc, no refusal naming the mount"
+        [ "$(vc_usb_driver "$port:1.0")" = usb-storage ] && [ ! -e "/run/vfio-claim/usb-$port" ] &&
+                vc_ok "mounted: after the refused start the stick is on usb-storage, no record" ||
+                vc_not_ok "mounted: after the refused start: driver '$(vc_usb_driver "$port:1.0")', record: $(ls /run/vfio-claim)"
+        virsh -q destroy vc-inuse >/dev/null 2>&1
+        virsh -q undefine vc-inuse >/dev/null 2>&1
+        rm -f /etc/vfio-claim/conf.d/inuse.conf
+else
+        vc_skip "no libvirt or no hook in this guest"
+fi
 [ "$(vc_driver "$xhci")" = xhci_hcd ] && [ "$(cat /mnt/vc-stick/file 2>/dev/null)" = data ] &&
         vc_ok "mounted: the xHCI stays on xhci_hcd, the file system readable" ||
         vc_not_ok "mounted: xHCI on '$(vc_driver "$xhci")', file '$(cat /mnt/vc-stick/file 2>&1)'"

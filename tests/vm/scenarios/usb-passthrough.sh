@@ -17,7 +17,7 @@ SYS_USB=/sys/bus/usb/devices
 vm=vc-usb
 
 stick_port() { vc_usb_stick_port; }
-usb_driver() { _l=$(readlink "$SYS_USB/$1/driver" 2>/dev/null) && basename "$_l"; return 0; }
+usb_driver() { vc_usb_driver "$1"; }
 dev_node() { printf '/dev/bus/usb/%03d/%03d' "$(cat "$SYS_USB/$1/busnum")" "$(cat "$SYS_USB/$1/devnum")"; }
 qemu_holds_node() { # NODE: the VM's QEMU has NODE open
         _pid=$(cat "/run/libvirt/qemu/$vm.pid" 2>/dev/null) || return 1
