@@ -41,6 +41,8 @@ struct vc_critical_set {
         struct via *vias;
         size_t n_vias;
         bool scanning_use; /* what the walks add now is a use (scan_mounts(), scan_holders()) */
+        char **zfs_pools;  /* the ZFS pools whose members were walked */
+        size_t n_zfs_pools;
 };
 
 struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s) {
@@ -54,6 +56,7 @@ struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s) {
                 free(s->vias[i].reason);
         }
         free(s->vias);
+        strv_free(s->zfs_pools);
         free(s);
         return NULL;
 }
@@ -429,7 +432,8 @@ static int block_each(struct vc_ctx *ctx, struct vc_critical_set *s, bool stacke
 }
 
 struct zfs_pool {
-        const char *name, *reason;
+        const char *name;
+        const char *reason; /* NULL: each member's own, "controller of /dev/NAME, in use by ZFS pool P" */
 };
 
 /* block_each()'s visit for a ZFS pool (@userdata): each of its members' controllers. */
@@ -446,7 +450,11 @@ static int zfs_member_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const
                 return r;
         if (r < 0 || !streq(label, pool->name))
                 return 0;
-        return block_walk(ctx, s, syspath, pool->reason, 0);
+        if (pool->reason)
+                return block_walk(ctx, s, syspath, pool->reason, 0);
+        char reason[512];
+        snprintf(reason, sizeof reason, "controller of /dev/%s" USE_HELD "ZFS pool %s", name, pool->name);
+        return block_walk(ctx, s, syspath, reason, 0);
 }
 
 /* A ZFS file system: its source is a dataset ("rpool/ROOT/pve-1"), with no device number that
@@ -463,6 +471,8 @@ static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, cons
                 return -ENOMEM;
         if (isempty(pool))
                 return 0;
+        if ((r = strv_push(&s->zfs_pools, &s->n_zfs_pools, strdup(pool))) < 0)
+                return r;
         r = block_each(ctx, s, true, zfs_member_visit, &(struct zfs_pool){ .name = pool, .reason = reason });
         return r == -EOPNOTSUPP ? 0 : r;
 }
@@ -640,6 +650,45 @@ static int holders_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const ch
         else
                 snprintf(reason, sizeof reason, "controller of /dev/%s" USE_HELD "%s", name, above[0]);
         return block_walk(ctx, s, syspath, reason, 0);
+}
+
+/* ZFS keeps no holders in sysfs: a pool imported with no data set mounted (only the zvols of VMs,
+ * or mountpoint=none) shows only in proc/spl/kstat/zfs/POOL/ (its "state"). Its members are in use
+ * by the pool, each named: "controller of /dev/sdb1, in use by ZFS pool tank". A pool a mount
+ * walked already is not walked again. Only on the running system, as block_by_zfs_pool(). */
+static int scan_zfs_pools(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PROC, &dir, "spl/kstat/zfs")) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0; /* no ZFS */
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *state = NULL;
+                bool walked = false;
+                if (!name_is_safe(*i))
+                        continue;
+                for (size_t k = 0; k < s->n_zfs_pools && !walked; k++)
+                        walked = streq(s->zfs_pools[k], *i);
+                if (asprintf(&state, "%s/%s/state", dir, *i) < 0) {
+                        state = NULL;
+                        return -ENOMEM;
+                }
+                if (walked || !vc_path_exists(state))
+                        continue; /* not a pool: arcstats, dbufstats, fm, ... are files */
+                if ((r = strv_push(&s->zfs_pools, &s->n_zfs_pools, strdup(*i))) < 0)
+                        return r;
+                s->scanning_use = true;
+                r = block_each(ctx, s, true, zfs_member_visit, &(struct zfs_pool){ .name = *i });
+                s->scanning_use = false;
+                if (r == -EOPNOTSUPP)
+                        return 0;
+                if (r < 0)
+                        return r;
+        }
+        return 0;
 }
 
 /* Block devices others are built on: a physical volume of an active LVM volume group (whose
@@ -1123,7 +1172,7 @@ int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         if ((r = scan_mounts(ctx, s)) < 0 || (r = scan_swaps(ctx, s)) < 0 ||
             (r = scan_routes(ctx, s)) < 0 || (r = scan_session(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 ||
             (r = scan_boot_list(ctx, s)) < 0 ||
-            (r = scan_holders(ctx, s)) < 0)
+            (r = scan_holders(ctx, s)) < 0 || (r = scan_zfs_pools(ctx, s)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;

@@ -9,7 +9,8 @@
  * holds one of those file systems (the partitions udev's blkid builtin tags zfs_member with the
  * pool's name, read through libudev on the running system only); storage in use, found the same
  * way (the controller of any other file system mounted from a block device, of a block device
- * with holders: an LVM physical volume, an MD member, mounted or not); the NIC of every default route
+ * with holders: an LVM physical volume, an MD member, mounted or not, and of every member of an
+ * imported ZFS pool, proc/spl/kstat/zfs/POOL/state); the NIC of every default route
  * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
  * console is active; when the context asks (vc_ctx_set_session_critical(), the CLI), the NIC of the
  * SSH session the program runs in (lib/session.h). Everything else is read under the context's root:

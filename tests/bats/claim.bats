@@ -343,7 +343,7 @@ zfs_member() {
 
 # A ZFS root (Proxmox's default): the source is a dataset and the device number anonymous, so
 # neither leads to a disk; the pool's members are the partitions udev tags with its name.
-@test "protect: the NVMe disk of a ZFS root pool is refused; a disk of another pool is not" {
+@test "protect: the NVMe disk of a ZFS root pool is refused, one of an imported pool too; of an exported pool it is not" {
         fake_root gpu-audio
         zfs_member nvme0n1p3 rpool
         # a zvol of the pool, tagged as udev would tag a nested pool's member: it hangs under no
@@ -359,8 +359,17 @@ zfs_member() {
         assert_equal "$(fk_driver 0000:02:00.0)" nvme
         run vc list
         assert_line --regexp "^[0-9]+ +0000:02:00.0 .* critical "
-        # the same disk in a pool that holds no mounted root: free to take
+        # the same disk in a pool imported with nothing of it mounted (only zvols): in use by it
         printf 'E:ID_FS_TYPE=zfs_member\nE:ID_FS_LABEL=tank\n' > "$ROOT/run/udev/data/b259:3"
+        mkdir -p "$ROOT/proc/spl/kstat/zfs/tank"
+        echo ONLINE > "$ROOT/proc/spl/kstat/zfs/tank/state"
+        : > "$ROOT/proc/spl/kstat/zfs/arcstats"
+        run vc enable 0000:02:00.0
+        assert_failure 4
+        assert_output --partial "0000:02:00.0: refused: controller of /dev/nvme0n1p3, in use by ZFS pool tank"
+        assert_equal "$(fk_writes)" 0
+        # the pool exported: free to take
+        rm -r "$ROOT/proc/spl/kstat/zfs/tank"
         run vc enable 0000:02:00.0
         assert_success
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
