@@ -86,7 +86,7 @@ md() {
         protect=$(roff "$man5" "$(grep -n '^\.BR protect ' "$man5" | cut -d: -f1)" '^\.TP')
         for text in "$readme" "$safety" "$protect"; do
                 for what in "/ " "/boot " "/boot/efi" "swap" "LVM" "MD" "NVMe multipath" \
-                        "default route" "bridges" "bonds" "VLANs" "console"; do
+                        "default route" "bridges" "bonds" "VLANs" "console" "mounted" "SSH session"; do
                         [[ ${text//,/ } == *"${what}"* ]] || fail "\"$what\" missing from: $text"
                 done
         done
