@@ -1111,7 +1111,7 @@ static int check_holders(struct txn *t, const struct vc_group *g, const struct v
                         continue;
                 _cleanup_free_ char *who = NULL;
                 int r = vc_display_check(t->ctx, &pd->addr, vc_pci_dev_class(d), pd->driver, &who);
-                if (r == 0)
+                if (r == 0 && !o->ignore_block_holders)
                         r = vc_block_holders_check(t->ctx, VC_PCI_ADDR_TO_STRING(&pd->addr), &who);
                 if (r == -EBUSY) {
                         txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);

@@ -155,6 +155,9 @@ struct vc_claim_opts {
                                 * vc_block_nodes_below()); without it the operation refuses
                                 * (-EBUSY, VC_STEP_HOLDERS) before any write, as the unbind would
                                 * wait for them (lib/display.h) or pull the disk from under them */
+        bool ignore_block_holders; /* only the display devices' holders are looked for: the boot
+                                    * claims, when no VM runs yet and at coldplug pvscan, blkid or
+                                    * udisks open a disk for a moment */
         /* Endpoints configured with "console = handoff" (struct vc_claim_config). Claim:
          * the boot VGA driving the console is not refused for them (every other guard stays);
          * the record lists ("consoles", lib/state.h) every VT console bound to a driver other

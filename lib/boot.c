@@ -306,6 +306,7 @@ static int claim_opts(const struct vc_config *cfg, const struct vc_group *g, con
         *ret = (struct vc_claim_opts){
                 .lock_held = true,
                 .protect = cfg->protect,
+                .ignore_block_holders = true, /* no VM runs yet; coldplug's probes open disks */
                 .by = by,
                 .guards = ret_cc->guards,
                 .n_guards = ret_cc->n_guards,

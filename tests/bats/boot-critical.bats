@@ -145,3 +145,21 @@ LIST_LINE="$DISK 144d:a80a controller of the root filesystem /dev/nvme0n1p2"
         assert_success
         assert_equal "$(fk_driver $GPU)" vfio-pci
 }
+
+# A disk a process holds open refuses the CLI (claim.bats), but not a boot claim: no VM runs yet,
+# and at coldplug pvscan, blkid or udisks open every disk for a moment.
+@test "a boot claim in the real root does not stop at a disk a process holds open for a moment" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device disks]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        blk=$(readlink -f "$ROOT/sys/bus/pci/devices/$DISK")/nvme/nvme0/nvme0n1
+        mkdir -p "$blk" "$ROOT/sys/class/block"
+        ln -sr "$blk" "$ROOT/sys/class/block/nvme0n1"
+        holder 4300 pvscan /dev/nvme0n1
+        run --separate-stderr vc --dry-run enable $DISK
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: $DISK: /dev/nvme0n1 is open by pvscan (pid 4300); stop them first"
+        run --separate-stderr event "$DISK" 144D:A80A
+        assert_success
+        assert_equal "$(fk_driver $DISK) $(fk_override $DISK)" "vfio-pci vfio-pci"
+}
