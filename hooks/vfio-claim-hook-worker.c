@@ -483,7 +483,7 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                 }
                 if (!had) {
                         _cleanup_free_ char *who = NULL;
-                        r = vc_block_holders_check(ctx, d->port, &who);
+                        r = vc_block_holders_check(ctx, (const char *const[]){ d->port }, 1, NULL, &who);
                         if (r < 0) {
                                 ret = r == -EBUSY ? fail("USB device %s ([usb %s]): %s; stop them first; VM \"%s\" was not "
                                                          "started",

@@ -1098,9 +1098,28 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
  * device below a device it unbinds may be open either (vc_block_holders_check()): the process
  * would lose it. The plan's snapshot says which devices move off which driver; a device on vfio
  * has no such node. */
+static int holders_fail(struct txn *t, const struct vc_pci_addr *a, int r, char **who) {
+        if (r != -EBUSY)
+                return txn_fail(t, a, VC_STEP_HOLDERS, NULL, r);
+        txn_fail(t, a, VC_STEP_HOLDERS, NULL, r);
+        free(t->result->reason);
+        t->result->reason = TAKE_PTR(*who);
+        return r;
+}
+
 static int check_holders(struct txn *t, const struct vc_group *g, const struct vc_claim_opts *o) {
+        _cleanup_free_ const struct vc_pci_addr **moving = NULL;
+        _cleanup_free_ char(*names)[VC_PCI_ADDR_STRLEN] = NULL;
+        _cleanup_free_ const char **devices = NULL;
+        _cleanup_free_ char *who = NULL;
+        size_t n = 0, k = 0;
+        int r;
+
         if (o->ignore_holders)
                 return 0;
+        moving = calloc(t->plan->n_devices + 1, sizeof *moving);
+        if (!moving)
+                return -ENOMEM;
         for (size_t i = 0; i < t->plan->n_devices; i++) {
                 const struct vc_plan_device *pd = &t->plan->devices[i];
                 const struct vc_pci_dev *d = NULL;
@@ -1109,19 +1128,21 @@ static int check_holders(struct txn *t, const struct vc_group *g, const struct v
                                 d = vc_group_device(g, j);
                 if (!pd->changes || !pd->driver || !d || vc_pci_dev_is_on_vfio(d))
                         continue;
-                _cleanup_free_ char *who = NULL;
-                int r = vc_display_check(t->ctx, &pd->addr, vc_pci_dev_class(d), pd->driver, &who);
-                if (r == 0 && !o->ignore_block_holders)
-                        r = vc_block_holders_check(t->ctx, VC_PCI_ADDR_TO_STRING(&pd->addr), &who);
-                if (r == -EBUSY) {
-                        txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
-                        free(t->result->reason);
-                        t->result->reason = TAKE_PTR(who);
-                        return r;
-                }
-                if (r < 0)
-                        return txn_fail(t, &pd->addr, VC_STEP_HOLDERS, NULL, r);
+                if ((r = vc_display_check(t->ctx, &pd->addr, vc_pci_dev_class(d), pd->driver, &who)) < 0)
+                        return holders_fail(t, &pd->addr, r, &who);
+                moving[n++] = &pd->addr;
         }
+        if (n == 0 || o->ignore_block_holders)
+                return 0;
+        /* every moving device's disks in one walk of sys/class/block and one of proc/ */
+        names = calloc(n, sizeof *names);
+        devices = calloc(n, sizeof *devices);
+        if (!names || !devices)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                devices[i] = vc_pci_addr_format(moving[i], names[i]);
+        if ((r = vc_block_holders_check(t->ctx, devices, n, &k, &who)) < 0)
+                return holders_fail(t, moving[r == -EBUSY ? k : 0], r, &who);
         return 0;
 }
 

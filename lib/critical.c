@@ -115,8 +115,6 @@ const char *vc_critical_get(const struct vc_critical_set *s, size_t i, struct vc
         return s->items[i].reason;
 }
 
-/* The first reason found for a device is kept, except that the host's own need (the root file
- * system, a route, the console) takes the place of a mere use, whichever the scan met first. */
 /* A reason as it is kept: a mount point comes from a file system's label (udisks mounts a stick at
  * /media/USER/LABEL) and reaches terminals, the journal and the image's list, so a control byte
  * becomes '?'. NULL: out of memory. */
@@ -163,6 +161,8 @@ static int set_add_via(struct vc_ctx *ctx, struct vc_critical_set *s, const stru
         return r < 0 ? r : set_add(s, a, reason);
 }
 
+/* The first reason found for a device is kept, except that the host's own need (the root file
+ * system, a route, the console) takes the place of a mere use, whichever the scan met first. */
 static int set_add(struct vc_critical_set *s, const struct vc_pci_addr *a, const char *reason) {
         bool in_use = s->scanning_use;
         for (size_t i = 0; i < s->n; i++) {
@@ -989,79 +989,122 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
 /* ------------------------------------------------------------------ block devices below a device */
 
 struct nodes_below {
-        const char *device;
-        char **nodes;
+        const char *const *devices;
+        size_t n_devices;
+        char **nodes; /* NULL-terminated */
+        size_t *owner; /* owner[i]: the index in devices of the one nodes[i] lies below */
         size_t n;
 };
 
-/* block_each()'s visit for vc_block_nodes_below(). */
-static int node_below_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const char *name, const char *syspath,
-                            const void *userdata) {
-        struct nodes_below *nb = (struct nodes_below *) userdata;
+/* Is the block device at @syspath below the device named @device? A multipath NVMe namespace (or
+ * its partition) is below each of its controllers. */
+static int block_is_below(struct vc_ctx *ctx, const char *syspath, const char *device) {
         const char *rel = root_relative(ctx, syspath);
-        char *node = NULL;
-
-        (void) s;
         if (!rel)
                 return 0;
-        if (!path_has_component(rel, nb->device)) {
-                /* a multipath NVMe namespace (or its partition): below each of its controllers */
-                _cleanup_free_ char *disk = strdup(syspath), *part = NULL;
-                _cleanup_strv_free_ char **controllers = NULL;
-                bool below = false;
-                int r;
-                if (!disk)
-                        return -ENOMEM;
-                if ((r = path_join(disk, "partition", &part)) < 0)
-                        return r;
-                if (vc_path_exists(part))
-                        *strrchr(disk, '/') = '\0';
-                if ((r = nvme_subsystem_controllers(disk, &controllers)) < 0)
-                        return r;
-                for (char **c = controllers; *c && !below; c++) {
-                        const char *crel = root_relative(ctx, *c);
-                        below = crel && path_has_component(crel, nb->device);
-                }
-                if (!below)
-                        return 0;
-        }
-        if (asprintf(&node, "/dev/%s", name) < 0)
+        if (path_has_component(rel, device))
+                return 1;
+        if (!strstr(rel, "/nvme-subsystem/"))
+                return 0;
+        _cleanup_free_ char *disk = strdup(syspath), *part = NULL;
+        _cleanup_strv_free_ char **controllers = NULL;
+        int r;
+        if (!disk)
                 return -ENOMEM;
-        for (char *c = node; *c; c++) /* the kernel's name for a node in a directory */
-                if (*c == '!')
-                        *c = '/';
-        return strv_push(&nb->nodes, &nb->n, node);
-}
-
-int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret) {
-        struct nodes_below nb = { .device = device, .nodes = calloc(1, sizeof(char *)) };
-        if (!nb.nodes)
-                return -ENOMEM;
-        int r = block_each(ctx, NULL, false, node_below_visit, &nb);
-        if (r < 0) {
-                strv_free(nb.nodes);
+        if ((r = path_join(disk, "partition", &part)) < 0)
                 return r;
+        if (vc_path_exists(part))
+                *strrchr(disk, '/') = '\0';
+        if ((r = nvme_subsystem_controllers(disk, &controllers)) < 0)
+                return r;
+        for (char **c = controllers; *c; c++) {
+                const char *crel = root_relative(ctx, *c);
+                if (crel && path_has_component(crel, device))
+                        return 1;
         }
-        *ret = nb.nodes;
         return 0;
 }
 
-int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_message) {
-        _cleanup_strv_free_ char **nodes = NULL;
+/* block_each()'s visit for block_nodes_below(): the node, for the first device it lies below. */
+static int node_below_visit(struct vc_ctx *ctx, struct vc_critical_set *s, const char *name, const char *syspath,
+                            const void *userdata) {
+        struct nodes_below *nb = (struct nodes_below *) userdata;
+        int r;
+
+        (void) s;
+        for (size_t k = 0; k < nb->n_devices; k++) {
+                if ((r = block_is_below(ctx, syspath, nb->devices[k])) <= 0) {
+                        if (r < 0)
+                                return r;
+                        continue;
+                }
+                size_t *o = realloc(nb->owner, (nb->n + 1) * sizeof *o);
+                if (!o)
+                        return -ENOMEM;
+                nb->owner = o;
+                o[nb->n] = k;
+                char *node = NULL;
+                if (asprintf(&node, "/dev/%s", name) < 0)
+                        return -ENOMEM;
+                for (char *c = node; *c; c++) /* the kernel's name for a node in a directory */
+                        if (*c == '!')
+                                *c = '/';
+                return strv_push(&nb->nodes, &nb->n, node);
+        }
+        return 0;
+}
+
+/* One walk of sys/class/block for the nodes below any of @nb's devices. */
+static int block_nodes_below(struct vc_ctx *ctx, struct nodes_below *nb) {
+        nb->nodes = calloc(1, sizeof(char *));
+        if (!nb->nodes)
+                return -ENOMEM;
+        return block_each(ctx, NULL, false, node_below_visit, nb);
+}
+
+static void nodes_below_done(struct nodes_below *nb) {
+        strv_free(nb->nodes);
+        free(nb->owner);
+}
+
+int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret) {
+        struct nodes_below nb = { .devices = &device, .n_devices = 1 };
+        int r = block_nodes_below(ctx, &nb);
+        if (r < 0) {
+                nodes_below_done(&nb);
+                return r;
+        }
+        *ret = TAKE_PTR(nb.nodes);
+        nodes_below_done(&nb);
+        return 0;
+}
+
+int vc_block_holders_check(struct vc_ctx *ctx, const char *const *devices, size_t n_devices, size_t *ret_device,
+                           char **ret_message) {
+        struct nodes_below nb = { .devices = devices, .n_devices = n_devices };
         struct vc_display_holder *v = NULL;
-        size_t n = 0;
+        size_t n = 0, k = 0, device = 0;
         int r;
 
         *ret_message = NULL;
-        if ((r = vc_block_nodes_below(ctx, device, &nodes)) < 0 || !nodes[0] ||
-            (r = vc_display_holders(ctx, nodes, &v, &n)) < 0)
+        if ((r = block_nodes_below(ctx, &nb)) < 0 || !nb.nodes[0] || (r = vc_display_holders(ctx, nb.nodes, &v, &n)) < 0) {
+                nodes_below_done(&nb);
                 return r;
+        }
         /* udev's workers open a disk for a moment to read its signatures (blkid) at every event,
-         * and let go when it leaves: they are not its users. Coldplug at boot keeps them busy. */
-        size_t k = 0;
+         * and let go when it leaves: they are not its users. Of the others, those of the first
+         * device whose node is held (vc_display_holders() orders by node, as the walk found them). */
         for (size_t i = 0; i < n; i++) {
-                if (streq(v[i].comm, "(udev-worker)") || streq(v[i].comm, "systemd-udevd")) {
+                size_t owner = 0;
+                for (size_t j = 0; nb.nodes[j]; j++)
+                        if (nb.nodes[j] == v[i].node)
+                                owner = nb.owner[j];
+                bool udev = streq(v[i].comm, "(udev-worker)") || streq(v[i].comm, "systemd-udevd");
+                if (udev)
                         log_debug("%s is open by udev (%s, pid %d): not counted", v[i].node, v[i].comm, (int) v[i].pid);
+                if (!udev && k == 0)
+                        device = owner;
+                if (udev || owner != device) {
                         free(v[i].comm);
                         continue;
                 }
@@ -1070,6 +1113,9 @@ int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_me
         if (k > 0)
                 r = vc_display_holders_format(v, k, ret_message);
         vc_display_holders_free(v, k);
+        nodes_below_done(&nb);
+        if (r >= 0 && k > 0 && ret_device)
+                *ret_device = device;
         return r < 0 ? r : k > 0 ? -EBUSY : 0;
 }
 

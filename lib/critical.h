@@ -83,12 +83,15 @@ const char *vc_critical_usb_reason(const struct vc_critical_set *s, const char *
  * holder in sysfs. NULL-terminated, empty when there is none. -ENOMEM. */
 int vc_block_nodes_below(struct vc_ctx *ctx, const char *device, char ***ret);
 
-/* Do processes hold open a block device below @device (as above)? Its unbind would not wait, but
- * they would lose the disk: 0 when none does, -EBUSY with *ret_message ("/dev/sdb is open by
- * qemu-system-x86 (pid 4242)", vc_display_holders_format()) when some do, other -errno. udev's
- * workers ("(udev-worker)", "systemd-udevd"), which open every disk for a moment at its events,
- * do not count. */
-int vc_block_holders_check(struct vc_ctx *ctx, const char *device, char **ret_message);
+/* Do processes hold open a block device below one of @devices (as above; one walk of
+ * sys/class/block and one of proc/ for them all)? Its unbind would not wait, but they would lose
+ * the disk: 0 when none does; -EBUSY when some do, with the index in @devices of the first whose
+ * node is held in *ret_device (when not NULL) and its holders in *ret_message ("/dev/sdb is open
+ * by qemu-system-x86 (pid 4242)", vc_display_holders_format()); other -errno. udev's workers
+ * ("(udev-worker)", "systemd-udevd"), which open every disk for a moment at its events, do not
+ * count. */
+int vc_block_holders_check(struct vc_ctx *ctx, const char *const *devices, size_t n_devices, size_t *ret_device,
+                           char **ret_message);
 
 size_t vc_critical_count(const struct vc_critical_set *s);
 /* The i-th critical device (address order of discovery) and its reason. */

@@ -282,7 +282,7 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                         log_warning("%s: %s; taken anyway (--force)", v[i].port, reason);
                 /* a stick's disk a process holds open (a VM's QEMU using it raw, a copy running) */
                 _cleanup_free_ char *who = NULL;
-                r = vc_block_holders_check(cli->ctx, v[i].port, &who);
+                r = vc_block_holders_check(cli->ctx, (const char *const[]){ v[i].port }, 1, NULL, &who);
                 if (r == -EBUSY && !cli->force) {
                         log_error("%s: %s; stop them first (--force takes it anyway)", v[i].port, who);
                         vc_usb_devs_free(v, n);

@@ -159,11 +159,10 @@ TEST(storage_nvme_native_multipath) {
 /* The device nodes a claim asks holders of (vc_block_nodes_below()): the disks and partitions under
  * the device's directory, a multipath namespace under each of its controllers, the kernel's '!'
  * as '/', nothing of another device. */
-TEST(block_nodes_below) {
-        _cleanup_tree_ char *root = tree_new();
-        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
-        _cleanup_strv_free_ char **a = NULL, **b = NULL, **c = NULL, **usb = NULL;
-
+/* Two NVMe controllers behind one bridge, the first's namespace a multipath one, a RAID with a
+ * cciss disk, a loop device. */
+static char *nodes_tree(void) {
+        char *root = tree_new();
         pci_dev(root, "pci0000:00/0000:00:1d.0", "0x060400\n", -1);
         pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3d:00.0", "0x010802\n", -1);
         pci_dev(root, "pci0000:00/0000:00:1d.0/0000:3e:00.0", "0x010802\n", -1);
@@ -182,6 +181,14 @@ TEST(block_nodes_below) {
                   "../../devices/pci0000:00/0000:00:1f.2/host0/target0:0:0/0:0:0:0/block/cciss!c0d0");
         tree_dir(root, "sys/devices/virtual/block/loop0");
         tree_link(root, "sys/class/block/loop0", "../../devices/virtual/block/loop0");
+
+        return root;
+}
+
+TEST(block_nodes_below) {
+        _cleanup_tree_ char *root = nodes_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_strv_free_ char **a = NULL, **b = NULL, **c = NULL, **usb = NULL;
 
         ASSERT_OK(vc_ctx_new(root, &ctx));
         ASSERT_OK(vc_block_nodes_below(ctx, "0000:3d:00.0", &a));
@@ -308,6 +315,31 @@ TEST(ssh_session_nic_in_tmux) {
         ASSERT_STREQ(reason(s, "0000:00:05.0"), "NIC of the SSH session this command runs in (eno1, from 10.1.2.3)");
         ASSERT_NULL(reason(s, "0000:00:06.0"));
         ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* The open-disk check for a group: one walk for all its moving devices, the holders of the first
+ * device whose disk is held (the second here), udev's worker not counted. */
+TEST(block_holders_of_a_group) {
+        _cleanup_tree_ char *root = nodes_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *who = NULL;
+        const char *const group[] = { "0000:3d:00.0", "0000:3e:00.0" };
+        size_t k = 99;
+
+        tree_file(root, "proc/377/comm", "(udev-worker)\n");
+        tree_link(root, "proc/377/fd/5", "/dev/nvme0n1p2");
+        tree_file(root, "proc/4242/comm", "qemu-system-x86\n");
+        tree_link(root, "proc/4242/fd/17", "/dev/nvme1n1");
+        tree_file(root, "proc/4300/comm", "dd\n");
+        tree_link(root, "proc/4300/fd/0", "/dev/cciss/c0d0"); /* not the group's */
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_EQ(vc_block_holders_check(ctx, group, 2, &k, &who), -EBUSY);
+        ASSERT_EQ(k, 1);
+        ASSERT_STREQ(who, "/dev/nvme1n1 is open by qemu-system-x86 (pid 4242)");
+        free(who);
+        who = NULL;
+        ASSERT_OK(vc_block_holders_check(ctx, group, 1, &k, &who)); /* the first alone: only udev */
+        ASSERT_NULL(who);
 }
 
 TEST(nothing_to_find) {
