@@ -250,9 +250,10 @@ static void usb_rollback(struct vc_ctx *ctx, const char *vm, struct usb_taken *t
 }
 
 /* The lock is held (do_prepare()); @usb is what usb_prepare() took, given back with the groups
- * when a claim fails. */
+ * when a claim fails. *@critical: the domain's one host-critical scan, made under the lock by the
+ * first check that needs it (mount table, routes, consoles: read once, not once a group). */
 static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct hook_plan *p,
-                     const char *vm, struct usb_taken *usb) {
+                     const char *vm, struct usb_taken *usb, struct vc_critical_set **critical) {
         int r;
 
         /* Who starts the VM: libvirtd, our parent (the front execs us). Without /proc (never on
@@ -265,9 +266,6 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 starter = (struct vc_process_id){};
         }
 
-        /* One host-critical scan for all the domain's groups, made under the lock by the first
-         * claim that needs it (mount table, routes, consoles: read once, not once a group). */
-        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         for (size_t i = 0; i < p->n_groups; i++) {
                 struct wanted *w = &p->groups[i];
                 const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
@@ -327,7 +325,7 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         .lock_held = true,
                         .group = g,
                         .protect = config->protect,
-                        .critical = &critical,
+                        .critical = critical,
                 };
                 /* Every configured member's "id =" guard, the domain's devices' and the others'
                  * (an audio function whose entry expects another card): the group moves whole,
@@ -439,10 +437,9 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
 /* The USB devices of the domain that a [usb NAME] entry configures: each taken from its host
  * drivers (lib/usb.h), recorded with the VM as owner when the hook took it (listed in @taken).
  * A device that is not plugged in is left to libvirt (its startupPolicy decides). The lock is
- * held (do_prepare()). On failure the devices taken are given back. */
+ * held (do_prepare()). On failure the devices taken are given back. *@critical: as claim_all()'s. */
 static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
-                       const char *vm, struct usb_taken *taken) {
-        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
+                       const char *vm, struct usb_taken *taken, struct vc_critical_set **critical) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
         int r = vc_usb_enumerate(ctx, &v, &n), ret = HOOK_OK;
@@ -467,8 +464,8 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                          * scan for all the domain's devices); a keyboard an entry gives a VM is
                          * the VM's, as the admin asked. */
                         _cleanup_free_ char *why = NULL;
-                        if ((r = critical ? 0 : vc_critical_scan(ctx, &critical)) < 0 ||
-                            (r = vc_usb_dev_needed(critical, d, &why)) < 0) {
+                        if ((r = *critical ? 0 : vc_critical_scan(ctx, critical)) < 0 ||
+                            (r = vc_usb_dev_needed(*critical, d, &why)) < 0) {
                                 ret = fail("USB device %s ([usb %s]): cannot tell whether the host needs it: %s; VM "
                                            "\"%s\" was not started",
                                            d->port, u->name, strerror(-r), vm);
@@ -602,6 +599,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_(vc_config_freep) struct vc_config *config = NULL;
         _cleanup_(hook_plan_done) struct hook_plan p = {};
         _cleanup_(usb_taken_done) struct usb_taken usb = {};
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         _cleanup_close_ int lock_fd = -1;
         size_t len = 0;
         int r;
@@ -687,12 +685,12 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         }
         /* USB devices first, the groups next, under one lock: a failed group claim gives back
          * the USB devices this prepare took, as it gives back the groups. */
-        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &usb)) != HOOK_OK)
+        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &usb, &critical)) != HOOK_OK)
                 return r;
         if (p.n_groups == 0)
                 return HOOK_OK;
 
-        return claim_all(ctx, config, &p, vm, &usb);
+        return claim_all(ctx, config, &p, vm, &usb, &critical);
 }
 
 /* started begin: the VM runs. Its records lose the starter: the hold is a running VM's now,
