@@ -13,6 +13,7 @@
 #include "critical.h"
 #include "display.h"
 #include "fileio.h"
+#include "input.h"
 #include "log.h"
 #include "session.h"
 #include "sysfs.h"
@@ -76,12 +77,21 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
         return streq_ptr(vc_critical_reason(s, addr), CONSOLE_REASON);
 }
 
+/* Every reason scan_session() gives, and no other (an interface's name holds no blank; mountinfo
+ * escapes one as \040). */
+#define SESSION_MARK " this command runs "
+
+bool vc_critical_reason_is_session(const char *reason) {
+        return reason && strstr(reason, SESSION_MARK);
+}
+
 #define USE_MOUNTED ", mounted at "
 #define USE_HELD ", in use by "
 
 bool vc_critical_reason_is_use(const char *reason) {
         /* neither occurs in what the other reasons name: mountinfo escapes a blank as \040 */
-        return reason && startswith(reason, "controller of ") && (strstr(reason, USE_MOUNTED) || strstr(reason, USE_HELD));
+        return reason && startswith(reason, "controller of ") && (strstr(reason, USE_MOUNTED) || strstr(reason, USE_HELD)) &&
+               !vc_critical_reason_is_session(reason); /* a keyboard names itself: ", in use by " too */
 }
 
 size_t vc_critical_count(const struct vc_critical_set *s) { return s ? s->n : 0; }
@@ -817,28 +827,127 @@ static int scan_routes(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return 0;
 }
 
-/* The NIC an admin's SSH session goes through (lib/session.h), when the context asks for it (the
- * CLI): taking it cuts the session the command runs in. A session is no part of the host an
- * initramfs lists: a use. */
-static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
-        struct vc_session_link *v = NULL;
+/* The device of the terminal the command runs on (a serial line on a PCI card or a USB adapter:
+ * "ttyUSB0"), through sys/dev/char. A virtual terminal's is virtual: no device. */
+static int scan_terminal(struct vc_ctx *ctx, struct vc_critical_set *s, unsigned major, unsigned minor) {
+        _cleanup_free_ char *p = NULL, *target = NULL;
+        struct vc_pci_addr a;
+        char reason[256];
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_SYS_DEV_CHAR, &p, "%u:%u", major, minor)) < 0)
+                return r;
+        if ((r = resolve(p, &target)) < 0)
+                return r == -ENOMEM ? r : 0;
+        const char *name = strrchr(target, '/');
+        if (!name || !name_is_safe(++name) || !pci_ancestor(ctx, target, &a))
+                return 0;
+        snprintf(reason, sizeof reason, "controller of the terminal this command runs on (%s)", name);
+        return set_add_via(ctx, s, &a, reason, target);
+}
+
+/* The IOMMU group number of @a ("8"), or its address when it has none; -ENOMEM. */
+static int group_key(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/iommu_group", VC_PCI_ADDR_TO_STRING(a));
+        if (r < 0)
+                return r;
+        r = vc_sysfs_read_link_name(p, ret);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0 && !(*ret = strdup(VC_PCI_ADDR_TO_STRING(a))))
+                return -ENOMEM;
+        return 0;
+}
+
+/* An admin at the machine (@where: "tty2", "the graphical session :0") types on its keyboards:
+ * when every keyboard the admin could use sits below PCI devices of one IOMMU group (the xHCI
+ * controller of a desktop), a claim of that group leaves the console without one, and those
+ * devices are critical. A keyboard no claim can take (a PS/2 or a laptop's, on the i8042) or
+ * keyboards in several groups leave nothing to protect; a virtual one (uinput) types for a
+ * program, not for the admin. */
+static int scan_keyboards(struct vc_ctx *ctx, struct vc_critical_set *s, const char *where) {
+        struct vc_keyboard *kb = NULL;
         size_t n = 0;
+        _cleanup_free_ struct vc_pci_addr *addrs = NULL;
+        _cleanup_free_ char *group = NULL, *virt = NULL;
+        size_t n_addrs = 0;
+        int r;
+
+        if ((r = vc_input_keyboards(ctx, &kb, &n)) < 0)
+                return r;
+        if (n > 0 && !(addrs = calloc(n, sizeof *addrs)))
+                r = -ENOMEM;
+        if (r >= 0)
+                r = vc_ctx_path(ctx, VC_PLACE_SYS_DEVICES, &virt, "virtual/");
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *key = NULL;
+                if (startswith(kb[i].syspath, virt))
+                        continue;
+                if (!pci_ancestor(ctx, kb[i].syspath, &addrs[n_addrs]) || (r = group_key(ctx, &addrs[n_addrs], &key)) < 0) {
+                        n_addrs = 0; /* a keyboard that stays (or out of memory) */
+                        break;
+                }
+                if (group && !streq(group, key)) {
+                        n_addrs = 0;
+                        break;
+                }
+                if (!group)
+                        group = TAKE_PTR(key);
+                n_addrs++;
+        }
+        for (size_t i = 0, k = 0; i < n && k < n_addrs && r >= 0; i++) {
+                char reason[512];
+                if (startswith(kb[i].syspath, virt))
+                        continue;
+                snprintf(reason, sizeof reason, "controller of the keyboard of the console this command runs on (%s: %s)",
+                         where, isempty(kb[i].name) ? "unnamed" : kb[i].name);
+                r = set_add(s, &addrs[k++], reason);
+        }
+        vc_keyboards_free(kb, n);
+        return r < 0 ? r : 0;
+}
+
+static bool virtual_terminal_active(struct vc_ctx *ctx);
+
+/* Where an admin running the command sits (lib/session.h), when the context asks for it (the
+ * CLI): the NIC of an SSH session (taking it cuts the session the command runs in), the device of
+ * the terminal it runs on, and when that is a virtual terminal (tty1 to tty63; the console, 5:1,
+ * when a virtual terminal is among its terminals) or a local graphical session, the controllers of
+ * the last keyboards. A session is no part of the host an initramfs lists: a use. */
+static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+        char where[64] = "";
         int r;
 
         if (!vc_ctx_get_session_critical(ctx))
                 return 0;
-        if ((r = vc_session_links(ctx, &v, &n)) < 0)
+        if ((r = vc_session_read(ctx, &sess)) < 0)
                 return r;
         s->scanning_use = true;
-        for (size_t i = 0; i < n && r >= 0; i++) {
+        for (size_t i = 0; i < sess.n_links && r >= 0; i++) {
                 char reason[256];
-                snprintf(reason, sizeof reason, "NIC of the SSH session this command runs in (%s, from %s)", v[i].iface,
-                         v[i].peer);
-                if (name_is_safe(v[i].iface))
-                        r = netdev_walk(ctx, s, v[i].iface, reason, 0);
+                snprintf(reason, sizeof reason, "NIC of the SSH session this command runs in (%s, from %s)",
+                         sess.links[i].iface, sess.links[i].peer);
+                if (name_is_safe(sess.links[i].iface))
+                        r = netdev_walk(ctx, s, sess.links[i].iface, reason, 0);
         }
+        if (r >= 0 && sess.tty_major == 4 && sess.tty_minor >= 1 && sess.tty_minor <= 63)
+                snprintf(where, sizeof where, "tty%u", sess.tty_minor);
+        else if (r >= 0 && sess.tty_major == 5 && sess.tty_minor == 1 && virtual_terminal_active(ctx))
+                snprintf(where, sizeof where, "console");
+        else if (r >= 0 && sess.tty_major != 0)
+                r = scan_terminal(ctx, s, sess.tty_major, sess.tty_minor);
+        if (r >= 0 && !*where && sess.display) {
+                _cleanup_free_ char *shown = reason_dup(sess.display);
+                if (!shown)
+                        r = -ENOMEM;
+                else
+                        snprintf(where, sizeof where, "the graphical session %s", shown);
+        }
+        if (r >= 0 && *where)
+                r = scan_keyboards(ctx, s, where);
         s->scanning_use = false;
-        vc_session_links_free(v, n);
         return r < 0 ? r : 0;
 }
 

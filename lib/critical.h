@@ -12,11 +12,15 @@
  * with holders: an LVM physical volume, an MD member, mounted or not, and of every member of an
  * imported ZFS pool, proc/spl/kstat/zfs/POOL/state); the NIC of every default route
  * (IPv4 and IPv6, through bridges, bonds and VLANs); the boot VGA device while a framebuffer
- * console is active; when the context asks (vc_ctx_set_session_critical(), the CLI), the NIC of the
- * SSH session the program runs in (lib/session.h). Everything else is read under the context's root:
+ * console is active; when the context asks (vc_ctx_set_session_critical(), the CLI), what the
+ * session the program runs in stands on (lib/session.h): the NIC of its SSH session, the device of
+ * the terminal it runs on (sys/dev/char), and, run from a virtual terminal or a local graphical
+ * session, the controllers of the console's last keyboards, when every keyboard that stays out of
+ * sys/devices/virtual sits below devices of one IOMMU group (lib/input.h). Everything else is
+ * read under the context's root:
  *   proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route,
  *   sys/dev/block, sys/class/block, sys/class/net, sys/class/graphics, sys/class/vtconsole,
- *   sys/fs/btrfs. */
+ *   sys/fs/btrfs; for the session, proc/PID/stat and environ, sys/dev/char, sys/class/input. */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -42,6 +46,12 @@ const char *vc_critical_reason(const struct vc_critical_set *s, const struct vc_
  * of /dev/sdb1, mounted at /srv/data", "controller of /dev/sdb, in use by dm-0 (vg-vms)"? Those go
  * once unmounted or closed. */
 bool vc_critical_reason_is_use(const char *reason);
+
+/* Is @reason what the session the program runs in needs (the CLI's, vc_ctx_set_session_critical()):
+ * "NIC of the SSH session this command runs in (eno2, from 10.0.0.9)", "controller of the terminal
+ * this command runs on (ttyUSB0)", "controller of the keyboard of the console this command runs on
+ * (tty2: ...)"? Another session may take it. */
+bool vc_critical_reason_is_session(const char *reason);
 
 /* Is @addr critical only because it is the boot VGA driving the active console? */
 bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci_addr *addr);

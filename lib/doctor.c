@@ -847,6 +847,13 @@ static int check_critical(struct doctor *d, const struct vc_pci_dev *dev) {
                                vc_pci_dev_name(dev), why),
                            strdup("unmount the file system, or close what is built on the disk, then claim it; "
                                   "vfio-claim refuses it until then unless --force is given"));
+        if (vc_critical_reason_is_session(why))
+                return add(d, "critical", VC_DOCTOR_FAIL, dev,
+                           fmt("%s is what this session stands on: %s; giving it to a VM from here cuts the session off",
+                               vc_pci_dev_name(dev), why),
+                           strdup("claim it from another session (over SSH through another NIC, at another "
+                                  "console), or give the console a keyboard on another controller; vfio-claim "
+                                  "refuses it from this session unless --force is given"));
         return add(d, "critical", VC_DOCTOR_FAIL, dev,
                    fmt("%s is host-critical: %s; giving it to a VM takes it from the host", vc_pci_dev_name(dev), why),
                    strdup("pass through another device; vfio-claim refuses this one unless --force is given"));

@@ -47,6 +47,7 @@ static const char *const place_paths[_VC_PLACE_MAX] = {
         [VC_PLACE_IOMMU_GROUPS] = "/sys/kernel/iommu_groups",
         [VC_PLACE_CLASS] = "/sys/class",
         [VC_PLACE_SYS_DEV_BLOCK] = "/sys/dev/block",
+        [VC_PLACE_SYS_DEV_CHAR] = "/sys/dev/char",
         [VC_PLACE_SYS_MODULE] = "/sys/module",
         [VC_PLACE_SYS_DEVICES] = "/sys/devices",
         [VC_PLACE_DEV_VFIO] = "/dev/vfio",

@@ -40,6 +40,7 @@ enum vc_place {
         VC_PLACE_IOMMU_GROUPS,   /* /sys/kernel/iommu_groups */
         VC_PLACE_CLASS,          /* /sys/class: iommu, net, block, graphics, vtconsole, drm */
         VC_PLACE_SYS_DEV_BLOCK,  /* /sys/dev/block: major:minor -> device */
+        VC_PLACE_SYS_DEV_CHAR,   /* /sys/dev/char: major:minor -> device (a terminal's) */
         VC_PLACE_SYS_MODULE,     /* /sys/module */
         VC_PLACE_SYS_DEVICES,    /* /sys/devices */
         VC_PLACE_DEV_VFIO,       /* /dev/vfio */

@@ -22,7 +22,7 @@
 #define RTF_UP_FLAG 0x0001
 #define RTF_REJECT_FLAG 0x0200
 
-void vc_session_links_free(struct vc_session_link *v, size_t n) {
+static void vc_session_links_free(struct vc_session_link *v, size_t n) {
         for (size_t i = 0; v && i < n; i++) {
                 free(v[i].iface);
                 free(v[i].peer);
@@ -30,19 +30,35 @@ void vc_session_links_free(struct vc_session_link *v, size_t n) {
         free(v);
 }
 
-/* The parent of @pid ("self" when 0) from its stat: "PID (COMM) STATE PPID ...", COMM may hold
- * blanks and parentheses, so the last ')' ends it. 0 when it cannot be read. */
-static unsigned parent_of(struct vc_ctx *ctx, unsigned pid) {
+/* The parent and the controlling terminal of @pid ("self" when 0) from its stat: "PID (COMM) STATE
+ * PPID PGRP SESSION TTY_NR ...", COMM may hold blanks and parentheses, so the last ')' ends it.
+ * false when it cannot be read. */
+static bool stat_of(struct vc_ctx *ctx, unsigned pid, unsigned *ret_ppid, unsigned *ret_tty) {
         _cleanup_free_ char *p = NULL, *stat = NULL;
-        int ppid;
+        int ppid, tty;
         char state;
         if ((pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/stat", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/stat")) < 0 ||
             vc_read_file(p, &stat) < 0)
-                return 0;
+                return false;
         const char *close = strrchr(stat, ')');
-        if (!close || sscanf(close + 1, " %c %d", &state, &ppid) != 2 || ppid <= 0)
-                return 0;
-        return (unsigned) ppid;
+        if (!close || sscanf(close + 1, " %c %d %*d %*d %d", &state, &ppid, &tty) != 3)
+                return false;
+        *ret_ppid = ppid > 0 ? (unsigned) ppid : 0;
+        *ret_tty = tty > 0 ? (unsigned) tty : 0;
+        return true;
+}
+
+/* A terminal an admin sits at: none (0), a pseudo-terminal (the BSD ones' majors 2 and 3, Unix98's
+ * masters 128 to 135 and slaves 136 to 143: SSH, a terminal emulator, sudo's own) or /dev/tty are
+ * not. tty_nr holds the device number as the kernel encodes it: minor bits 0-7 and 20-31, major
+ * bits 8-19. */
+static bool device_terminal(unsigned tty, unsigned *ret_major, unsigned *ret_minor) {
+        unsigned major = (tty >> 8) & 0xfff, minor = (tty & 0xff) | ((tty >> 12) & 0xfff00);
+        if (tty == 0 || major == 2 || major == 3 || (major >= 128 && major <= 143) || (major == 5 && minor == 0))
+                return false;
+        *ret_major = major;
+        *ret_minor = minor;
+        return true;
 }
 
 static bool is_sshd(struct vc_ctx *ctx, unsigned pid) {
@@ -280,10 +296,20 @@ static int peers_add(struct peer **v, size_t *n, const struct peer *pe) {
         return 0;
 }
 
-/* The peer an ancestor's environment names: "SSH_CONNECTION=CLIENT CPORT SERVER SPORT", which a
- * login shell started by sshd has, and a shell in a tmux or screen session keeps from the client
- * that started it (that server's parent is init, not the sshd). @pid 0: the program itself. */
-static int environment_peer(struct vc_ctx *ctx, unsigned pid, struct peer **v, size_t *n) {
+/* DISPLAY of a local X server (":0", ":1.0", "unix:0"; not a forwarded "localhost:10.0") or any
+ * WAYLAND_DISPLAY. */
+static bool local_display(const char *var) {
+        const char *v;
+        if ((v = startswith(var, "DISPLAY=")))
+                return v[0] == ':' || startswith(v, "unix:");
+        return (v = startswith(var, "WAYLAND_DISPLAY=")) && *v;
+}
+
+/* What an ancestor's environment names: the peer of "SSH_CONNECTION=CLIENT CPORT SERVER SPORT",
+ * which a login shell started by sshd has, and a shell in a tmux or screen session keeps from the
+ * client that started it (that server's parent is init, not the sshd); a local graphical session's
+ * display, into *@display unless one was found already. @pid 0: the program itself. */
+static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct peer **v, size_t *n, char **display) {
         _cleanup_free_ char *p = NULL, *env = NULL;
         size_t len = 0;
         int r = pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/environ", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/environ");
@@ -296,50 +322,72 @@ static int environment_peer(struct vc_ctx *ctx, unsigned pid, struct peer **v, s
                 const char *value = startswith(env + off, "SSH_CONNECTION=");
                 char client[INET6_ADDRSTRLEN + 1];
                 struct peer pe = { 0 };
+                if (!*display && local_display(env + off)) {
+                        if (!(*display = strdup(strchr(env + off, '=') + 1)))
+                                return -ENOMEM;
+                        continue;
+                }
                 if (!value || sscanf(value, "%46s", client) != 1)
                         continue;
-                if (inet_pton(AF_INET, client, &pe.v4) == 1)
-                        return peers_add(v, n, &pe);
-                if (inet_pton(AF_INET6, client, &pe.a6) == 1) {
+                if (inet_pton(AF_INET, client, &pe.v4) == 1) {
+                        if ((r = peers_add(v, n, &pe)) < 0)
+                                return r;
+                } else if (inet_pton(AF_INET6, client, &pe.a6) == 1) {
                         if (IN6_IS_ADDR_V4MAPPED(&pe.a6)) {
                                 memcpy(&pe.v4, pe.a6.s6_addr + 12, 4);
                                 memset(&pe.a6, 0, sizeof pe.a6);
                         } else
                                 pe.v6 = true;
-                        return peers_add(v, n, &pe);
+                        if ((r = peers_add(v, n, &pe)) < 0)
+                                return r;
                 }
         }
         return 0;
 }
 
-int vc_session_links(struct vc_ctx *ctx, struct vc_session_link **ret, size_t *ret_n) {
+void vc_session_done(struct vc_session *s) {
+        vc_session_links_free(s->links, s->n_links);
+        free(s->display);
+        *s = (struct vc_session){ 0 };
+}
+
+int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret) {
         _cleanup_free_ unsigned long *inodes = NULL;
         _cleanup_free_ struct peer *peers = NULL;
-        struct vc_session_link *v = NULL;
-        size_t n_inodes = 0, n_peers = 0, n = 0;
+        _cleanup_(vc_session_done) struct vc_session s = { 0 };
+        size_t n_inodes = 0, n_peers = 0;
+        bool have_tty = false;
         int r;
 
-        *ret = NULL;
-        *ret_n = 0;
-        if ((r = environment_peer(ctx, 0, &peers, &n_peers)) < 0)
-                return r;
-        unsigned pid = parent_of(ctx, 0);
-        for (unsigned depth = 0; pid > 1 && depth < ANCESTORS_MAX; depth++, pid = parent_of(ctx, pid))
-                if ((is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0) ||
-                    (r = environment_peer(ctx, pid, &peers, &n_peers)) < 0)
+        *ret = (struct vc_session){ 0 };
+        /* the program itself (0), then its ancestors up to init */
+        for (unsigned depth = 0, pid = 0; depth < ANCESTORS_MAX; depth++) {
+                unsigned ppid, tty;
+                if (!stat_of(ctx, pid, &ppid, &tty))
+                        break;
+                if (!have_tty)
+                        have_tty = device_terminal(tty, &s.tty_major, &s.tty_minor);
+                if ((pid > 0 && is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0) ||
+                    (r = environment_scan(ctx, pid, &peers, &n_peers, &s.display)) < 0)
                         return r;
+                if (ppid <= 1)
+                        break;
+                pid = ppid;
+        }
         if (n_inodes > 0 && (r = peers_of(ctx, inodes, n_inodes, &peers, &n_peers)) < 0)
                 return r;
         for (size_t i = 0; i < n_peers; i++) {
                 char *iface = NULL;
-                if ((r = route_of(ctx, &peers[i], &iface)) < 0 || (iface && (r = link_add(&v, &n, iface, &peers[i])) < 0)) {
-                        vc_session_links_free(v, n);
+                if ((r = route_of(ctx, &peers[i], &iface)) < 0 || (iface && (r = link_add(&s.links, &s.n_links, iface, &peers[i])) < 0))
                         return r;
-                }
         }
-        for (size_t i = 0; i < n; i++)
-                log_debug("SSH session from %s through %s", v[i].peer, v[i].iface);
-        *ret = v;
-        *ret_n = n;
+        for (size_t i = 0; i < s.n_links; i++)
+                log_debug("SSH session from %s through %s", s.links[i].peer, s.links[i].iface);
+        if (have_tty)
+                log_debug("runs on the terminal %u:%u", s.tty_major, s.tty_minor);
+        if (s.display)
+                log_debug("runs in the local graphical session %s", s.display);
+        *ret = s;
+        s = (struct vc_session){ 0 };
         return 0;
 }

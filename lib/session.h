@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
-/* The SSH session a program runs in, and the network interface its traffic takes: what an admin
- * logged in over SSH would lose with that interface's NIC (lib/critical.h protects it).
+/* The session a program runs in: the SSH session and the network interface its traffic takes (what
+ * an admin logged in over SSH would lose with that interface's NIC), the terminal it runs on and
+ * a local graphical session (what an admin at the machine would lose with their keyboard or their
+ * serial line). lib/critical.h protects them.
  *
  * The session's peers come from the process tree, read under the context's root:
  *  - the ancestors of proc/self (proc/PID/stat's parent) up to pid 1, and among them an sshd
@@ -26,9 +28,24 @@ struct vc_session_link {
         char *peer;  /* "192.168.5.10", "fd00::10" */
 };
 
-void vc_session_links_free(struct vc_session_link *v, size_t n);
+/* Where the program's admin sits, read from the program and its ancestors (see above). */
+struct vc_session {
+        struct vc_session_link *links; /* the interfaces of its SSH sessions, one per peer with a route */
+        size_t n_links;
+        /* The terminal it runs on: the first controlling terminal (proc/PID/stat's tty_nr) among the
+         * program and its ancestors that is no pseudo-terminal: a virtual terminal (4:1 to 4:63), a
+         * serial line (ttyS0 4:64, ttyUSB0 188:0), the console (5:1). 0:0 when none: over SSH, in a
+         * graphical terminal, from a service. sudo gives the program a pseudo-terminal; the shell
+         * above it keeps the admin's. */
+        unsigned tty_major, tty_minor;
+        /* A local graphical session the same environments name: DISPLAY of a local X server
+         * (":0", "unix:0"), or WAYLAND_DISPLAY; NULL when none. A forwarded DISPLAY
+         * ("localhost:10.0") is not local. */
+        char *display;
+};
 
-/* The interfaces the SSH sessions among the program's ancestors go through, one entry per session
- * socket whose peer has a route (none when the program runs in no SSH session). -ENOMEM; what
- * cannot be read (a process gone, a table missing) is passed over. */
-int vc_session_links(struct vc_ctx *ctx, struct vc_session_link **ret, size_t *ret_n);
+void vc_session_done(struct vc_session *s);
+
+/* Read the session of the program. -ENOMEM; what cannot be read (a process gone, a table missing)
+ * is passed over. */
+int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret);

@@ -319,6 +319,37 @@ vfio-claim: use --force to give the group back all the same: a device whose driv
         assert_equal "$(fk_driver "$nic")" vfio-pci
 }
 
+# An admin at the machine, on tty2 (sudo in between, on its own pseudo-terminal), whose only
+# keyboard is on the chipset's xHCI: enabling the xHCI would leave the console without a keyboard.
+@test "protect: the controller of the last keyboard of the console the CLI runs on is refused (exit 4); --force and the hook go on" {
+        fake_root usb-desk
+        keyboard_below 0000:00:14.0 3-2/3-2:1.0/0003:046D:C31C.0001/input input5 "Logitech USB Keyboard"
+        session_on_tty 1026
+        run vc --yes enable 0000:00:14.0
+        assert_failure 4
+        assert_output --partial "0000:00:14.0: refused: controller of the keyboard of the console this command runs on (tty2: Logitech USB Keyboard)"
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(fk_driver 0000:00:14.0)" xhci_hcd
+        # over SSH (the shell on a pseudo-terminal) nobody types on it
+        session_on_tty 34817
+        run vc --yes --dry-run enable 0000:00:14.0
+        assert_success
+        session_on_tty 1026
+        run vc --yes --force enable 0000:00:14.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:14.0)" vfio-pci
+        run vc release 0000:00:14.0
+        assert_success
+        # a VM's start is no admin at the console: the hook claims it
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device usb]\nmatch = 0000:00:14.0\n' > "$CONF/vfio-claim.conf"
+        echo "<domain type='kvm'><name>vm3</name><devices><hostdev mode='subsystem' type='pci' managed='yes'><source><address domain='0x0000' bus='0x00' slot='0x14' function='0x0'/></source></hostdev></devices></domain>" > "$BATS_TEST_TMPDIR/vm3.xml"
+        run --separate-stderr hook "$BATS_TEST_TMPDIR/vm3.xml" vm3 prepare begin
+        assert_success
+        assert_equal "$(fk_driver 0000:00:14.0)" vfio-pci
+}
+
 # nvme_partition PART: the partition PART (nvme0n1pN) of the NVMe disk 0000:02:00.0 (gpu-audio),
 # device number 259:N, with its sys/class/block and sys/dev/block links
 nvme_partition() {

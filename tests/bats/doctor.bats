@@ -451,6 +451,22 @@ default_route_nic() {
         refute_line --partial "is in use"
 }
 
+# The only keyboard of the console the admin runs doctor on sits on the xHCI: what the session
+# stands on, with the fixes that apply.
+@test "doctor: the controller of the last keyboard of this console fails as what the session stands on" {
+        fake_root usb-desk
+        fk_ir_on
+        keyboard_below 0000:00:14.0 3-2/3-2:1.0/0003:046D:C31C.0001/input input5 "Logitech USB Keyboard"
+        session_on_tty 1026
+        run --separate-stderr vc doctor 0000:00:14.0
+        assert_failure 1
+        assert_line "fail  0000:00:14.0 is what this session stands on: controller of the keyboard of the console this command runs on (tty2: Logitech USB Keyboard); giving it to a VM from here cuts the session off"
+        assert_line "      fix: claim it from another session (over SSH through another NIC, at another console), or give the console a keyboard on another controller; vfio-claim refuses it from this session unless --force is given"
+        session_on_tty 34817
+        run --separate-stderr vc doctor 0000:00:14.0
+        refute_line --partial "this session"
+}
+
 # ---- reset = (claim writes reset_method, release resets first)
 
 # conf DEVICE-SECTION-BODY: the configuration under the fake root

@@ -301,6 +301,29 @@ holder() {
         done
 }
 
+# keyboard_below PCI-ADDR USB-PATH INPUT NAME: a keyboard's input device INPUT under the USB bus 3
+# of the PCI device PCI-ADDR (USB-PATH below usb3), with the capabilities a USB keyboard shows
+# (Linux's drivers/input/input.c) and its sys/class/input entry
+keyboard_below() {
+        local dir
+        dir="$(readlink -f "$ROOT/sys/bus/pci/devices/$1")/usb3/$2/$3"
+        mkdir -p "$dir/capabilities" "$ROOT/sys/class/input"
+        echo 120013 > "$dir/capabilities/ev"
+        echo "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe" > "$dir/capabilities/key"
+        echo "$4" > "$dir/name"
+        ln -sfn "$(realpath --relative-to="$ROOT/sys/class/input" "$dir")" "$ROOT/sys/class/input/$3"
+}
+
+# session_on_tty TTY_NR: the programs run through sudo (on its own pseudo-terminal, 136:0) from a
+# shell whose controlling terminal is TTY_NR as proc/PID/stat encodes it (1026: tty2; 34817: the
+# pseudo-terminal 136:1 of an SSH login or a terminal emulator)
+session_on_tty() {
+        mkdir -p "$ROOT/proc/self" "$ROOT/proc/890" "$ROOT/proc/810"
+        echo "900 (vfio-claim) R 890 900 810 34816 900 4194560 0 0 0 0" > "$ROOT/proc/self/stat"
+        echo "890 (sudo) S 810 890 810 $1 890 4194560 0 0 0 0" > "$ROOT/proc/890/stat"
+        echo "810 (bash) S 1 810 810 $1 890 4194560 0 0 0 0" > "$ROOT/proc/810/stat"
+}
+
 # hook XML VM OPERATION SUB-OPERATION: run the hook as libvirtd does, XML on stdin, the
 # configuration in $CONF. Under $VC_WRAPPER (check-valgrind) the worker runs directly: memcheck
 # reports the start-up of a statically linked C library as errors, and the worker does everything

@@ -264,6 +264,28 @@ sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
         assert_success
 }
 
+# An admin on a serial console through the FTDI adapter at 3-1.2 (ttyUSB0, 188:0, proc/PID/stat's
+# tty_nr 48128): taking the adapter, or the xHCI above it, cuts the line the command runs on.
+@test "enable refuses the USB serial adapter of the terminal the CLI runs on, and its controller (exit 4)" {
+        fake_root usb-desk
+        tty=$(readlink -f "$(usb_dev 3-1.2:1.0)")/ttyUSB0/tty/ttyUSB0
+        mkdir -p "$tty" "$ROOT/sys/dev/char"
+        ln -sr "$tty" "$ROOT/sys/dev/char/188:0"
+        session_on_tty 48128
+        run --separate-stderr vc enable 3-1.2
+        assert_failure 4
+        assert_equal "$stderr" "vfio-claim: 3-1.2: refused: the host needs this USB device: it holds the terminal this command runs on (ttyUSB0) (--force takes it anyway)"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        run vc --yes enable 0000:00:14.0
+        assert_failure 4
+        assert_line --partial "0000:00:14.0: refused: controller of the terminal this command runs on (ttyUSB0)"
+        assert_equal "$(fk_writes)" 0
+        # its twin is no terminal
+        run --separate-stderr vc enable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ""
+}
+
 # stick_partition: sda1 on the stick at 3-3, as Linux 6.1 shows a usb-storage disk, with its
 # sys/class/block and sys/dev/block (8:1) links
 stick_partition() {

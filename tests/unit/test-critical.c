@@ -317,6 +317,157 @@ TEST(ssh_session_nic_in_tmux) {
         ASSERT_EQ(vc_critical_count(s), 1);
 }
 
+/* An input device at @devdir (under sys/devices) with its class entry inputN and the bitmaps the
+ * kernel prints (drivers/input/input.c): a USB keyboard's and a PS/2 keyboard's ("120013" and all
+ * the letters; those of the lab guest's usb-kbd and i8042 keyboard under Linux 6.1, printed by
+ * tests/vm/scenarios/refuse-console-keyboard.sh), a mouse's buttons, a power button's one key. */
+#define KEYS_KEYBOARD "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe"
+#define KEYS_AT "402000002 3803078f800d001 feffffdfffefffff fffffffffffffffe"
+#define KEYS_MOUSE "1f0000 0 0 0 0"
+#define KEYS_POWER "10000000000000 0"
+static void input_dev(const char *root, const char *devdir, const char *ev, const char *keys, const char *name) {
+        char rel[512], target[512];
+        const char *input = strrchr(devdir, '/') + 1;
+        snprintf(rel, sizeof rel, "sys/devices/%s/capabilities/ev", devdir);
+        tree_file(root, rel, ev);
+        snprintf(rel, sizeof rel, "sys/devices/%s/capabilities/key", devdir);
+        tree_file(root, rel, keys);
+        snprintf(rel, sizeof rel, "sys/devices/%s/name", devdir);
+        tree_file(root, rel, name);
+        snprintf(rel, sizeof rel, "sys/class/input/%s", input);
+        snprintf(target, sizeof target, "../../devices/%s", devdir);
+        tree_link(root, rel, target);
+}
+
+static void environ_file(const char *root, const char *rel, const char *env, size_t len) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", root, rel);
+        FILE *f = fopen(p, "we");
+        if (!f || fwrite(env, 1, len, f) != len || fclose(f) != 0)
+                abort();
+}
+
+/* A desktop: the chipset's xHCI (group 5) holds the USB keyboard, a mouse and a USB serial
+ * adapter, a second xHCI (group 6) nothing; ACPI's power button and a uinput keyboard are no
+ * keyboards an admin types on. The admin runs the command through sudo from a shell on tty2. */
+static char *desk_tree(void) {
+        char *root = tree_new();
+        pci_dev(root, "pci0000:00/0000:00:14.0", "0x0c0330\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:0d.0", "0x0c0330\n", -1);
+        tree_link(root, "sys/devices/pci0000:00/0000:00:14.0/iommu_group", "../../../kernel/iommu_groups/5");
+        tree_link(root, "sys/devices/pci0000:00/0000:00:0d.0/iommu_group", "../../../kernel/iommu_groups/6");
+        input_dev(root, "pci0000:00/0000:00:14.0/usb3/3-2/3-2:1.0/0003:046D:C31C.0001/input/input5", "120013\n",
+                  KEYS_KEYBOARD "\n", "Logitech USB Keyboard\n");
+        input_dev(root, "pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/0003:046D:C077.0002/input/input7", "17\n",
+                  KEYS_MOUSE "\n", "Logitech USB Optical Mouse\n");
+        input_dev(root, "LNXSYSTM:00/LNXPWRBN:00/input/input0", "3\n", KEYS_POWER "\n", "Power Button\n");
+        input_dev(root, "virtual/input/input9", "3\n", KEYS_KEYBOARD "\n", "ydotoold virtual device\n");
+        tree_dir(root, "sys/class/input/event3"); /* a handler, not a device */
+        tree_file(root, "proc/self/stat", "900 (vfio-claim) R 890 900 800 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 810 1026 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/890/comm", "sudo\n");
+        tree_file(root, "proc/810/stat", "810 (bash) S 700 810 810 1026 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/810/comm", "bash\n");
+        tree_file(root, "proc/700/stat", "700 (login) S 1 700 700 1026 810 4194560 0 0 0 0\n");
+        return root;
+}
+
+#define KEYBOARD_ON_TTY2 "controller of the keyboard of the console this command runs on (tty2: Logitech USB Keyboard)"
+
+/* The admin at a virtual terminal would lose the last keyboard with the xHCI above it; only the
+ * CLI asks, and it is a use, never in the image's list. */
+TEST(local_console_last_keyboard) {
+        _cleanup_tree_ char *root = desk_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct vc_critical_set *s = NULL;
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s)); /* the hook's and the udev helper's contexts */
+        ASSERT_EQ(vc_critical_count(s), 0);
+        vc_critical_set_free(s);
+
+        vc_ctx_set_session_critical(ctx, true);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"), KEYBOARD_ON_TTY2);
+        ASSERT_NULL(reason(s, "0000:00:0d.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+        ASSERT_NULL(vc_critical_usb_reason(s, "3-3")); /* the USB level refuses a keyboard itself (lib/usb.c) */
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_STREQ(text, "");
+        vc_critical_set_free(s);
+
+        /* a second keyboard on the other controller: either one may go */
+        input_dev(root, "pci0000:00/0000:00:0d.0/usb1/1-1/1-1:1.0/0003:04D9:1702.0003/input/input11", "120013\n",
+                  KEYS_KEYBOARD "\n", "USB Keyboard\n");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_EQ(vc_critical_count(s), 0);
+        vc_critical_set_free(s);
+
+        /* both controllers in one group: a claim takes both keyboards */
+        tree_link(root, "sys/devices/pci0000:00/0000:00:0d.0/iommu_group", "../../../kernel/iommu_groups/5");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"), KEYBOARD_ON_TTY2);
+        ASSERT_STREQ(reason(s, "0000:00:0d.0"),
+                     "controller of the keyboard of the console this command runs on (tty2: USB Keyboard)");
+        vc_critical_set_free(s);
+
+        /* a keyboard on the i8042 stays whatever is claimed */
+        input_dev(root, "platform/i8042/serio0/input/input1", "120013\n", KEYS_AT "\n", "AT Translated Set 2 keyboard\n");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_EQ(vc_critical_count(s), 0);
+        vc_critical_set_free(s);
+}
+
+/* Over SSH, or from a forwarded X display, nobody sits at the keyboard; in a local graphical
+ * session somebody does. */
+TEST(local_console_graphical_or_remote) {
+        _cleanup_tree_ char *root = desk_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_critical_set *s = NULL;
+        static const char forwarded[] = "TERM=xterm\0DISPLAY=localhost:10.0";
+        static const char wayland[] = "TERM=xterm-256color\0WAYLAND_DISPLAY=wayland-0\0XDG_SESSION_TYPE=wayland";
+
+        /* the shell on a pseudo-terminal (a terminal emulator, SSH), its parent no terminal */
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 810 34817 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/810/stat", "810 (bash) S 700 810 810 34817 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/700/stat", "700 (gnome-terminal-) S 1 700 700 0 -1 4194560 0 0 0 0\n");
+        environ_file(root, "proc/810/environ", forwarded, sizeof forwarded);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        vc_ctx_set_session_critical(ctx, true);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_EQ(vc_critical_count(s), 0);
+        vc_critical_set_free(s);
+
+        environ_file(root, "proc/810/environ", wayland, sizeof wayland);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"),
+                     "controller of the keyboard of the console this command runs on (the graphical session wayland-0: "
+                     "Logitech USB Keyboard)");
+        vc_critical_set_free(s);
+}
+
+/* An admin on a serial line through a USB adapter (ttyUSB0, 188:0) loses it with the adapter, or
+ * with the controller above it. */
+TEST(terminal_on_usb_serial) {
+        _cleanup_tree_ char *root = desk_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:14.0/usb3/3-4/3-4:1.0/ttyUSB0/tty/ttyUSB0");
+        tree_link(root, "sys/dev/char/188:0", "../../devices/pci0000:00/0000:00:14.0/usb3/3-4/3-4:1.0/ttyUSB0/tty/ttyUSB0");
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 810 48128 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/810/stat", "810 (bash) S 700 810 810 48128 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/700/stat", "700 (agetty) S 1 700 700 48128 810 4194560 0 0 0 0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        vc_ctx_set_session_critical(ctx, true);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"), "controller of the terminal this command runs on (ttyUSB0)");
+        ASSERT_STREQ(vc_critical_usb_reason(s, "3-4"), "controller of the terminal this command runs on (ttyUSB0)");
+        ASSERT_NULL(vc_critical_usb_reason(s, "3-2"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
 /* The open-disk check for a group: one walk for all its moving devices, the holders of the first
  * device whose disk is held (the second here), udev's worker not counted. */
 TEST(block_holders_of_a_group) {
