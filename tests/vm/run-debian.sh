@@ -38,7 +38,9 @@
 # vcusb0" (vc_host_usb in guest/lib.sh) and waits for sysfs; a watcher here
 # follows the serial log and sends device_del / device_add to a QMP
 # monitor on a pipe (what it sent: usb-hotplug.log, QMP's replies and
-# events: monitor.log). Without such a scenario the machine is as before.
+# events: monitor.log). "# vc-host: usb-kbd" plugs a USB keyboard (QEMU's usb-kbd,
+# 0627:0001) into port 2 of the same xHCI. Without such a scenario the machine is
+# as before.
 # Exit: 0 all passed, 1 a failure (the log dir is printed), 77 cannot run here.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
@@ -135,9 +137,10 @@ for s in "${scenarios[@]}"; do
         names+=("$n")
 done
 if [[ -n $prepare ]]; then install -m 0755 "$prepare" "$run/lib/prepare.sh"; fi
-usb_stick=0
+usb_stick=0 usb_kbd=0
 for n in "${names[@]}"; do
-        sed -n '1,10p' "$run/lib/scenarios/$n.sh" | grep -q '^# vc-host: usb-stick' && usb_stick=1
+        sed -n '1,10p' "$run/lib/scenarios/$n.sh" | grep -q '^# vc-host: .*usb-stick' && usb_stick=1
+        sed -n '1,10p' "$run/lib/scenarios/$n.sh" | grep -q '^# vc-host: .*usb-kbd' && usb_kbd=1
 done
 if command -v cc >/dev/null 2>&1; then
         cc -static -O2 -o "$run/lib/vfio-group-status" "$VC_LAB_DIR/guest/vfio-group-status.c" 2>"$logdir/cc.log" || true
@@ -166,6 +169,11 @@ if ((usb_stick)); then
                 -blockdev "driver=raw,node-name=vcusbdisk,file=vcusbfile"
                 -device "$usb_stick_dev"
                 -chardev "pipe,id=mon0,path=$run/mon" -mon chardev=mon0,mode=control)
+fi
+# A USB keyboard (QEMU's usb-kbd, 0627:0001) on port 2 of the same xHCI, for the scenarios whose
+# header says "# vc-host: usb-kbd".
+if ((usb_kbd)); then
+        usb+=(-device usb-kbd,bus=xhci.0,port=2,id=vckbd0)
 fi
 # usb_watch: follow the serial log for the guest's requests; each one becomes one QMP command,
 # sent after qmp_capabilities (QMP takes no command before it; from the second request on, QMP
