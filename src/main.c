@@ -37,9 +37,10 @@ static const struct option_help {
         const char *help; /* lines of at most 80 columns after the 23-column indent */
 } option_help[] = {
         { OPT_DRY_RUN, "--dry-run", "--dry-run", "print the plan and every write, change nothing" },
-        { OPT_FORCE, "--force", "--force", "claim host-critical devices; with release and disable,\n"
-                                "also a group whose VM hold libvirt cannot confirm;\n"
-                                "with add and disable, a group another VM's\n"
+        { OPT_FORCE, "--force", "--force", "claim host-critical devices, storage in use, what this\n"
+                                "session stands on, a GPU or disk held open; with release\n"
+                                "and disable, also a group whose VM hold libvirt cannot\n"
+                                "confirm; with add and disable, a group another VM's\n"
                                 "definition lists; with rom, replace FILE" },
         { OPT_BOOT, "--boot", "--boot", "also claim the group at every boot (boot = yes)" },
         { OPT_NAME, "--name", "--name NAME", "name the entry NAME (conf.d/NAME.conf), not by address" },
@@ -153,10 +154,11 @@ static void help(FILE *f) {
                 "      --sysroot DIR    operate on the system below DIR instead of /\n"
                 "      --json           machine-readable output: one JSON document on stdout\n"
                 "      --dry-run        print the plan, change nothing\n"
-                "      --force          claim host-critical devices; with release and disable,\n"
-                "                       also a group whose VM hold libvirt cannot confirm;\n"
-                "                       with add and disable, a group another VM's definition\n"
-                "                       lists; with rom: replace an existing FILE\n"
+                "      --force          claim host-critical devices, storage in use, what this\n"
+                "                       session stands on, a GPU or disk held open; with release\n"
+                "                       and disable, also a group whose VM hold libvirt cannot\n"
+                "                       confirm; with add and disable, a group another VM's\n"
+                "                       definition lists; with rom: replace an existing FILE\n"
                 "      --boot           with enable: claim at every boot (boot = yes)\n"
                 "      --yes            with enable/apply: other slots' devices in the group move\n"
                 "                       too (asked on a terminal; refused without one)\n"
