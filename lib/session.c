@@ -91,8 +91,10 @@ static int socket_inodes(struct vc_ctx *ctx, unsigned pid, unsigned long **v, si
         _cleanup_close_ int dfd = vc_path_open(p, O_RDONLY | O_DIRECTORY, 0);
         if (dfd < 0)
                 return dfd == -ENOMEM ? dfd : 0;
-        if ((r = vc_dir_list(p, &fds)) < 0)
-                return r == -ENOMEM ? r : 0;
+        /* listed through a second descriptor of the same open directory: its links are read at dfd */
+        int list_fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        if (list_fd < 0 || (r = vc_dir_list_fd(list_fd, &fds)) < 0)
+                return list_fd >= 0 && r == -ENOMEM ? r : 0;
         for (char **f = fds; *f; f++) {
                 char target[64];
                 unsigned long inode;
