@@ -10,6 +10,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "critical.h"
 #include "display.h"
 #include "fileio.h"
@@ -1281,6 +1282,143 @@ static void list_line_print(FILE *f, const struct vc_pci_addr *a, const struct v
         fprintf(f, "%s %s %s\n", VC_PCI_ADDR_TO_STRING(a), VC_PCI_ID_TO_STRING(id), reason);
 }
 
+/* A USB device the host needs (a stick holding the root file system, the USB NIC of the default
+ * route): "usb PORT VVVV:PPPP SERIAL REASON", SERIAL "-" when the device has none that is one word
+ * of printable ASCII. At boot it counts where a device of those ids has that serial (any port: a
+ * bus may be numbered otherwise in the initramfs), or without one, at PORT. */
+#define USB_SERIAL_MAX 126
+
+struct usb_line {
+        char port[32];
+        unsigned vendor, product;
+        char serial[USB_SERIAL_MAX + 1]; /* "" for "-" */
+        const char *reason;
+};
+
+static bool serial_is_word(const char *s) {
+        if (isempty(s) || strlen(s) > USB_SERIAL_MAX || streq(s, "-"))
+                return false;
+        for (const char *p = s; *p; p++)
+                if (!isgraph((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+static bool usb_line_parse(char *line, struct usb_line *ret) {
+        char *save = NULL, *port, *id, *serial, *reason;
+        int k = 0;
+        if (!startswith(line, "usb ") || !(port = strtok_r(line + 4, " ", &save)) || !(id = strtok_r(NULL, " ", &save)) ||
+            !(serial = strtok_r(NULL, " ", &save)) || !(reason = strtok_r(NULL, "", &save)))
+                return false;
+        if (!vc_usb_port_is_valid(port) || strlen(port) >= sizeof ret->port || strlen(id) != 9 ||
+            sscanf(id, "%4x:%4x%n", &ret->vendor, &ret->product, &k) != 2 || k != 9 ||
+            strspn(id, "0123456789abcdef:") != 9 || (!streq(serial, "-") && !serial_is_word(serial)) ||
+            strlen(reason) > LIST_REASON_MAX)
+                return false;
+        for (const char *p = reason; *p; p++)
+                if (iscntrl((unsigned char) *p))
+                        return false;
+        strcpy(ret->port, port);
+        strcpy(ret->serial, streq(serial, "-") ? "" : serial);
+        ret->reason = reason;
+        return true;
+}
+
+static void usb_line_print(FILE *f, const struct usb_line *l) {
+        fprintf(f, "usb %s %04x:%04x %s %s\n", l->port, l->vendor, l->product, *l->serial ? l->serial : "-", l->reason);
+}
+
+/* The ids and serial ("" when none, or not one word) of the USB device at @port now. */
+static int usb_device_id(struct vc_ctx *ctx, const char *port, struct usb_line *ret) {
+        static const char *const attrs[] = { "idVendor", "idProduct" };
+        unsigned *ids[] = { &ret->vendor, &ret->product };
+        _cleanup_free_ char *sp = NULL, *serial = NULL;
+        int r;
+        for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
+                _cleanup_free_ char *p = NULL, *text = NULL;
+                char *end;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", port, attrs[i])) < 0 ||
+                    (r = vc_sysfs_read(p, &text)) < 0)
+                        return r;
+                unsigned long v = strtoul(text, &end, 16);
+                if (strlen(text) != 4 || strspn(text, "0123456789abcdefABCDEF") != 4 || *end)
+                        return -EBADMSG;
+                *ids[i] = (unsigned) v;
+        }
+        if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &sp, "%s/serial", port)) < 0)
+                return r;
+        r = vc_sysfs_read(sp, &serial);
+        if (r == -ENOMEM)
+                return r;
+        ret->serial[0] = '\0';
+        if (r >= 0 && serial_is_word(serial))
+                strcpy(ret->serial, serial);
+        return 0;
+}
+
+/* The deepest USB device among the components of @syspath (inside the root): its port path. */
+static bool usb_device_of(const char *syspath, char port[static 32]) {
+        bool found = false;
+        for (const char *p = syspath; *p;) {
+                p += strspn(p, "/");
+                size_t n = strcspn(p, "/");
+                char comp[32];
+                if (n > 0 && n < sizeof comp) {
+                        memcpy(comp, p, n);
+                        comp[n] = '\0';
+                        if (vc_usb_port_is_valid(comp)) {
+                                strcpy(port, comp);
+                                found = true;
+                        }
+                }
+                p += n;
+        }
+        return found;
+}
+
+/* Where a listed USB device is now: the port of a device of its ids with its serial, or without a
+ * serial, its own port when that holds a device of its ids. false when none. */
+static bool usb_line_find(struct vc_ctx *ctx, const struct usb_line *l, char port[static 32]) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        struct usb_line now;
+        if (!*l->serial) {
+                strcpy(port, l->port);
+                return usb_device_id(ctx, port, &now) >= 0 && now.vendor == l->vendor && now.product == l->product;
+        }
+        if (vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &dir, NULL) < 0 || vc_dir_list(dir, &names) < 0)
+                return false;
+        for (char **i = names; *i; i++)
+                if (vc_usb_port_is_valid(*i) && strlen(*i) < 32 && usb_device_id(ctx, *i, &now) >= 0 &&
+                    now.vendor == l->vendor && now.product == l->product && streq(now.serial, l->serial)) {
+                        strcpy(port, *i);
+                        return true;
+                }
+        return false;
+}
+
+/* A listed USB device found now: remembered as the reasons found through a disk below it are
+ * (vc_critical_usb_reason()), by its real directory. */
+static int usb_line_add(struct vc_ctx *ctx, struct vc_critical_set *s, const struct usb_line *l, const char *list) {
+        _cleanup_free_ char *p = NULL, *target = NULL, *reason = NULL;
+        char port[32];
+        int r;
+        if (!usb_line_find(ctx, l, port)) {
+                log_debug("%s: USB device %04x:%04x (%s) of the initramfs's list is not here: not counted", list,
+                          l->vendor, l->product, *l->serial ? l->serial : l->port);
+                return 0;
+        }
+        if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s", port)) < 0)
+                return r;
+        if ((r = resolve(p, &target)) < 0)
+                return r == -ENOMEM ? r : 0;
+        if (asprintf(&reason, "%s%s", l->reason, LIST_SUFFIX) < 0) {
+                reason = NULL;
+                return -ENOMEM;
+        }
+        return via_add(s, root_relative(ctx, target) ?: target, reason);
+}
+
 /* RUN_STATE/host-critical, when the context asks for it: each line whose address holds a device
  * of its id now (an image built on another machine names that machine's devices), with the
  * reason "... when the initramfs was built". A missing list adds nothing. */
@@ -1299,8 +1437,14 @@ static int scan_boot_list(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 return r == -ENOENT ? 0 : (log_debug_errno(r, "Cannot read %s: %m", p), 0);
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 struct list_line l;
+                struct usb_line u;
                 struct vc_pci_id now;
                 _cleanup_free_ char *reason = NULL;
+                if (usb_line_parse(line, &u)) {
+                        if ((r = usb_line_add(ctx, s, &u, p)) < 0)
+                                return r;
+                        continue;
+                }
                 if (!list_line_parse(line, &l))
                         continue; /* the carry let only valid lines through: someone else's edit */
                 if (device_id(ctx, &l.addr, &now) < 0 || !vc_pci_id_matches(&l.id, &now)) {
@@ -1346,7 +1490,26 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
                 if (device_id(ctx, &s->items[i].addr, &id) >= 0)
                         list_line_print(f, &s->items[i].addr, &id, s->items[i].reason);
         }
-        if (fclose(f) != 0)
+        /* the USB devices the host needs, each once, with the first reason found through it */
+        _cleanup_strv_free_ char **done = calloc(1, sizeof(char *));
+        size_t n_done = 0;
+        int r = done ? 0 : -ENOMEM;
+        for (size_t i = 0; s && i < s->n_vias && r >= 0; i++) {
+                struct usb_line u = { .reason = s->vias[i].reason };
+                bool seen = false;
+                if (s->vias[i].in_use || from_list(u.reason) || !usb_device_of(s->vias[i].syspath, u.port))
+                        continue;
+                for (size_t j = 0; j < n_done && !seen; j++)
+                        seen = streq(done[j], u.port);
+                if (seen || usb_device_id(ctx, u.port, &u) < 0)
+                        continue;
+                char *port = strdup(u.port);
+                if (!port || (r = strv_push(&done, &n_done, port)) < 0)
+                        r = -ENOMEM;
+                else
+                        usb_line_print(f, &u);
+        }
+        if (fclose(f) != 0 || r < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(text);
         return 0;
@@ -1376,8 +1539,11 @@ int vc_critical_list_carry(struct vc_ctx *ctx, unsigned *ret_bad_line) {
                 return -ENOMEM;
         for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
                 struct list_line l;
+                struct usb_line u;
                 n++;
-                if (list_line_parse(line, &l))
+                if (usb_line_parse(line, &u))
+                        usb_line_print(f, &u);
+                else if (list_line_parse(line, &l))
                         list_line_print(f, &l.addr, &l.id, l.reason);
                 else if (!*ret_bad_line)
                         *ret_bad_line = n;

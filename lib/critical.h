@@ -61,11 +61,15 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
  * udev's coldplug, /boot, swap and the default route are not there yet either. So the initramfs
  * generators (dracut's module, initramfs-tools' hook) write the list of the system they run on
  * into the image at SYSCONF/vfio-claim/host-critical ("vfio-claim-udev --host-critical": one
- * "DDDD:BB:DD.F VVVV:DDDD REASON" line each, vc_critical_list_format()), the boot pass in the initramfs
+ * "DDDD:BB:DD.F VVVV:DDDD REASON" line each, and for a USB device the host needs (a stick holding
+ * the root file system, the USB NIC of the default route) one "usb PORT VVVV:PPPP SERIAL REASON"
+ * line, SERIAL "-" when it has none that is one word, vc_critical_list_format()), the boot pass in the initramfs
  * carries it to RUN_STATE/host-critical (vc_critical_list_carry()), and every boot claim of that
  * boot (the helper's contexts, vc_ctx_set_boot_critical()) reads it there too, with the reason
  * "... when the initramfs was built": each line whose address holds a device of its id, since an
- * image built on another machine (an image builder's chroot) names that machine's devices. */
+ * image built on another machine (an image builder's chroot) names that machine's devices; a USB
+ * line where a device of its ids has its serial (any port: the initramfs may number the buses
+ * otherwise), or without a serial, at its port (vc_critical_usb_reason()). */
 #define VC_CRITICAL_LIST_NAME "host-critical"
 
 /* @s as such a list, each device's id read under @ctx's root, without the console's VGA (a

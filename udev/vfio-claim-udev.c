@@ -290,10 +290,34 @@ static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, int *lock_f
                 log_debug("%s: USB device held, no host driver to take", d->port);
 }
 
+/* Does the host need @d, which a boot = yes entry would keep off it? A stick holding the root file
+ * system, the USB NIC of the default route (lib/critical.h: the live scan, and the list of the
+ * system the initramfs was built on, where nothing is mounted yet): an entry's ids may select the
+ * host's own stick of the same model too. A device with a record was enabled by the admin, who
+ * was asked then. The scan is made once for a run, into *@critical. */
+static bool usb_needed(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d,
+                       struct vc_critical_set **critical) {
+        _cleanup_free_ char *why = NULL;
+        unsigned v, p;
+        int r;
+        if (!cfg->protect || vc_usb_record_id(ctx, d->port, &v, &p) >= 0)
+                return false;
+        if (!*critical && (r = vc_critical_scan(ctx, critical)) < 0) {
+                log_error_errno(r, "%s: cannot tell what the host needs, leaving the USB device to the host: %m", d->port);
+                return true;
+        }
+        if ((r = vc_usb_dev_needed(*critical, d, &why)) < 0 || !why)
+                return r < 0;
+        log_warning("%s: USB device %04x:%04x left to the host, which needs it: %s "
+                    "(protect = no in [global] takes it anyway)", d->port, d->vendor, d->product, why);
+        return true;
+}
+
 /* A USB device's add event or an interface's bind event (the generated rule runs the helper only
  * for the ids it holds). */
 static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         _cleanup_close_ int lock_fd = -1;
         struct vc_usb_dev d;
         const char *sw = NULL;
@@ -310,7 +334,7 @@ static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
                 log_debug("%s: cannot read the USB device (%s): ignoring the event", port, strerror(-r));
                 return 0;
         }
-        if (vc_usb_should_hold(ctx, cfg, &d, kind == 1))
+        if (vc_usb_should_hold(ctx, cfg, &d, kind == 1) && !usb_needed(ctx, cfg, &d, &critical))
                 usb_hold(ctx, &d, &lock_fd);
         vc_usb_dev_done(&d);
         return 0;
@@ -318,6 +342,7 @@ static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
 
 /* The boot pass: every USB device present that a boot = yes entry selects or that has a record. */
 static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_fd) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
         int r = vc_usb_enumerate(ctx, &v, &n);
@@ -326,7 +351,7 @@ static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_f
                 return;
         }
         for (size_t i = 0; i < n; i++)
-                if (vc_usb_should_hold(ctx, cfg, &v[i], true))
+                if (vc_usb_should_hold(ctx, cfg, &v[i], true) && !usb_needed(ctx, cfg, &v[i], &critical))
                         usb_hold(ctx, &v[i], lock_fd);
         vc_usb_devs_free(v, n);
 }

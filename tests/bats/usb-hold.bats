@@ -187,6 +187,51 @@ interface 3-1.2:1.0 ftdi_sio"
         assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
 }
 
+# The host boots from a SanDisk stick (3-3) whose model a boot = yes entry names for a VM: the
+# stick holding / is left to the host, at the boot pass and at its add event, from the live scan
+# (in the real root) and from the initramfs's list (in it, nothing is mounted yet; the stick may
+# sit on another bus number there: its serial finds it); protect = no takes it anyway.
+@test "boot holds leave the host the USB stick holding its root file system, live or from the initramfs's list" {
+        fake_root usb-desk
+        conf '[usb sticks]
+match = 0781:5583
+boot = yes'
+        blk=$(readlink -f "$ROOT/sys/bus/usb/devices/3-3:1.0")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self"
+        echo 1 > "$blk/sda1/partition"
+        ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-3: USB device 0781:5583 left to the host, which needs it: it holds the root filesystem /dev/sda1 (protect = no in [global] takes it anyway)"
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        [ ! -e "$STATE/usb-3-3" ]
+        # the list the initramfs generators write names it, by its serial
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 $VC_WRAPPER "$UDEV_HELPER" --host-critical
+        assert_success
+        assert_line "usb 3-3 0781:5583 4C530001230526115313 controller of the root filesystem /dev/sda1"
+        # in the initramfs: nothing mounted, the list carried to /run
+        mkdir -p "$STATE"
+        echo "$output" > "$STATE/host-critical"
+        : > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr uevent add 3-3
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-3: USB device 0781:5583 left to the host, which needs it: it holds the root filesystem /dev/sda1 when the initramfs was built (protect = no in [global] takes it anyway)"
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        # another stick of the model (another serial) is no root disk
+        echo "usb 3-3 0781:5583 4C530009999999999999 controller of the root filesystem /dev/sda1" > "$STATE/host-critical"
+        run --separate-stderr uevent add 3-3
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers/usb-storage/bind" 3-3:1.0
+        rm "$STATE/usb-3-3"
+        echo "usb 3-3 0781:5583 4C530001230526115313 controller of the root filesystem /dev/sda1" > "$STATE/host-critical"
+        printf '[global]\nprotect = no\n[usb sticks]\nmatch = 0781:5583\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr uevent add 3-3
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+}
+
 @test "a held interface that a VM's QEMU claimed through usbfs is left to it" {
         fake_root usb-desk
         conf ''

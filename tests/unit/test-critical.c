@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "critical.h"
 #include "fileio.h"
@@ -825,6 +826,17 @@ TEST(storage_holders) {
 /* What a USB device is asked against (lib/usb.h): the disk or NIC whose sysfs path passes through
  * the device's own directory. The xHCI is critical for both; of its devices, the stick holding /
  * and the adapter of the default route behind a hub are, with the host's own need before a use. */
+/* @place's file @name, relative to @root (the build's sysconfdir and runstatedir differ between a
+ * plain build and make distcheck). */
+static char *place_rel(struct vc_ctx *ctx, const char *root, enum vc_place place, const char *name) {
+        char *p = NULL;
+        if (vc_ctx_path(ctx, place, &p, "%s", name) < 0)
+                abort();
+        char *rel = strdup(p + strlen(root) + 1);
+        free(p);
+        return rel;
+}
+
 TEST(usb_devices) {
         _cleanup_tree_ char *root = tree_new();
         _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
@@ -857,15 +869,84 @@ TEST(usb_devices) {
         ASSERT_NULL(vc_critical_usb_reason(s, "3"));
 }
 
-/* @place's file @name, relative to @root (the build's sysconfdir and runstatedir differ between a
- * plain build and make distcheck). */
-static char *place_rel(struct vc_ctx *ctx, const char *root, enum vc_place place, const char *name) {
-        char *p = NULL;
-        if (vc_ctx_path(ctx, place, &p, "%s", name) < 0)
-                abort();
-        char *rel = strdup(p + strlen(root) + 1);
-        free(p);
-        return rel;
+/* A USB device under sys/bus/usb/devices with its ids and serial (NULL: none). */
+static void usb_dev(const char *root, const char *devdir, const char *port, const char *ids, const char *serial) {
+        char rel[512], target[512];
+        snprintf(rel, sizeof rel, "sys/devices/%s/idVendor", devdir);
+        tree_file(root, rel, (char[]){ ids[0], ids[1], ids[2], ids[3], '\n', 0 });
+        snprintf(rel, sizeof rel, "sys/devices/%s/idProduct", devdir);
+        tree_file(root, rel, (char[]){ ids[5], ids[6], ids[7], ids[8], '\n', 0 });
+        if (serial) {
+                snprintf(rel, sizeof rel, "sys/devices/%s/serial", devdir);
+                tree_file(root, rel, serial);
+        }
+        snprintf(rel, sizeof rel, "sys/bus/usb/devices/%s", port);
+        snprintf(target, sizeof target, "../../../devices/%s", devdir);
+        tree_link(root, rel, target);
+}
+
+/* The image's list names the USB devices the host needs, by port, ids and serial; at boot a
+ * listed stick counts where its serial is now (the initramfs may number the buses otherwise), a
+ * device without a serial at its port when its ids are there. */
+TEST(usb_devices_in_the_list) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_free_ char *text = NULL;
+        struct vc_critical_set *s = NULL;
+        unsigned bad = 99;
+
+        pci_dev(root, "pci0000:00/0000:00:14.0", "0x0c0330\n", -1);
+        usb_dev(root, "pci0000:00/0000:00:14.0/usb3/3-3", "3-3", "0781:5583", "4C530001230526115313\n");
+        usb_dev(root, "pci0000:00/0000:00:14.0/usb3/3-1/3-1.4", "3-1.4", "0b95:1790", "bad serial\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host0/target0:0:0/0:0:0:0/block/sda/sda1/partition",
+                  "1\n");
+        tree_link(root, "sys/dev/block/8:1",
+                  "../../devices/pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host0/target0:0:0/0:0:0:0/block/sda/sda1");
+        class_entry(root, "net", "enx001122334455", "pci0000:00/0000:00:14.0/usb3/3-1/3-1.4/3-1.4:1.0/net/enx001122334455",
+                    "../../../3-1.4:1.0");
+        tree_file(root, "proc/self/mountinfo", "31 1 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n");
+        tree_file(root, "proc/net/route",
+                  "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+                  "enx001122334455\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        vc_critical_set_free(s);
+        ASSERT_STREQ(text, "0000:00:14.0 1af4:1000 controller of the root filesystem /dev/sda1\n"
+                           "usb 3-3 0781:5583 4C530001230526115313 controller of the root filesystem /dev/sda1\n"
+                           "usb 3-1.4 0b95:1790 - NIC of the default route (enx001122334455)\n");
+
+        /* at boot, in the initramfs: nothing mounted, no route; the stick on bus 1 there */
+        _cleanup_free_ char *image = place_rel(ctx, root, VC_PLACE_SYSCONF, VC_CRITICAL_LIST_NAME);
+        char list[1024];
+        snprintf(list, sizeof list, "%s%s", text,
+                 "usb 3-3 0781:5583 -\n"                 /* no reason */
+                 "usb 3-0 0781:5583 - port zero\n"       /* no port path */
+                 "usb 3-3 0781:558 - short id\n");
+        tree_file(root, image, list);
+        tree_file(root, "proc/self/mountinfo", "");
+        tree_file(root, "proc/net/route", "");
+        char gone[4096];
+        snprintf(gone, sizeof gone, "%s/sys/bus/usb/devices/3-3", root);
+        ASSERT_EQ(unlink(gone), 0);
+        usb_dev(root, "pci0000:00/0000:00:14.0/usb1/1-3", "1-3", "0781:5583", "4C530001230526115313\n");
+        ASSERT_EQ(vc_critical_list_carry(ctx, &bad), 1);
+        ASSERT_EQ(bad, 4);
+        vc_ctx_set_boot_critical(ctx, true);
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(vc_critical_usb_reason(s, "1-3"), "controller of the root filesystem /dev/sda1 when the initramfs was built");
+        ASSERT_STREQ(vc_critical_usb_reason(s, "3-1.4"), "NIC of the default route (enx001122334455) when the initramfs was built");
+        ASSERT_STREQ(vc_critical_usb_reason(s, "3-1"), "NIC of the default route (enx001122334455) when the initramfs was built");
+        ASSERT_NULL(vc_critical_usb_reason(s, "3-3"));
+        vc_critical_set_free(s);
+
+        /* another adapter at the NIC's port, another stick of the model: neither is the host's */
+        usb_dev(root, "pci0000:00/0000:00:14.0/usb3/3-1/3-1.4", "3-1.4", "0bda:8153", NULL);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:14.0/usb1/1-3/serial", "4C530009999999999999\n");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_NULL(vc_critical_usb_reason(s, "3-1.4"));
+        ASSERT_NULL(vc_critical_usb_reason(s, "1-3"));
+        vc_critical_set_free(s);
 }
 
 /* The list of the image's build (lib/critical.h): written from a scan, carried line by line,
