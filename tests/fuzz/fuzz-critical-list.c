@@ -5,8 +5,9 @@
  * against a root with two PCI devices. Properties: a list that is text is carried (one with a NUL
  * byte is not text: nothing is); the copy is a fixed point (carried again, it
  * comes out the same); a boot scan counts only devices of the root whose id the line names, each
- * with a reason free of control bytes that ends in " when the initramfs was built"; and what came
- * from a list is never listed again. */
+ * with a reason free of control bytes that ends in " when the initramfs was built", and a USB
+ * device only through a line of its ids, with such a reason; and what came from a list is never
+ * listed again. */
 
 #include <stdio.h>
 
@@ -41,6 +42,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         tree_file(root, "sys/bus/pci/devices/0000:00:04.0/device", "0x1001\n");
         tree_file(root, "sys/bus/pci/devices/0000:02:00.0/vendor", "0x144d\n");
         tree_file(root, "sys/bus/pci/devices/0000:02:00.0/device", "0xa80a\n");
+        /* two USB devices: a stick with a serial, an adapter without one */
+        tree_file(root, "sys/bus/usb/devices/3-3/idVendor", "0781\n");
+        tree_file(root, "sys/bus/usb/devices/3-3/idProduct", "5583\n");
+        tree_file(root, "sys/bus/usb/devices/3-3/serial", "4C530001230526115313\n");
+        tree_file(root, "sys/bus/usb/devices/3-1.4/idVendor", "0b95\n");
+        tree_file(root, "sys/bus/usb/devices/3-1.4/idProduct", "1790\n");
         if (vc_ctx_new(root, &ctx) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_SYSCONF, &image, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &run, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
@@ -94,6 +101,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 fuzz_assert(!fuzz_has_control(reason));
                 fuzz_assert(n >= sizeof suffix - 1 && streq(reason + n - (sizeof suffix - 1), suffix));
         }
+        /* a USB device counts only through a line of its ids, with the list's suffix */
+        static const struct {
+                const char *port, *id;
+        } usb[] = { { "3-3", " 0781:5583 " }, { "3-1.4", " 0b95:1790 " }, { "3-1", " 0b95:1790 " } };
+        for (size_t i = 0; i < ELEMENTSOF(usb); i++) {
+                const char *reason = vc_critical_usb_reason(s, usb[i].port);
+                if (!reason)
+                        continue;
+                size_t n = strlen(reason);
+                fuzz_assert(strstr(once, usb[i].id));
+                fuzz_assert(!fuzz_has_control(reason));
+                fuzz_assert(n >= sizeof suffix - 1 && streq(reason + n - (sizeof suffix - 1), suffix));
+        }
+        fuzz_assert(!vc_critical_usb_reason(s, "3-4"));
         if (vc_critical_list_format(ctx, s, &listed) >= 0)
                 fuzz_assert(streq(listed, ""));
         return 0;
