@@ -320,8 +320,9 @@ TEST(ssh_session_nic_in_tmux) {
 
 /* An input device at @devdir (under sys/devices) with its class entry inputN and the bitmaps the
  * kernel prints (drivers/input/input.c): a USB keyboard's and a PS/2 keyboard's ("120013" and all
- * the letters; those of the lab guest's usb-kbd and i8042 keyboard under Linux 6.1, printed by
- * tests/vm/scenarios/refuse-console-keyboard.sh), a mouse's buttons, a power button's one key. */
+ * the letters), a mouse's buttons, a power button's one key: the key bitmaps of the lab guest's
+ * usb-kbd, i8042 keyboard and mouse and ACPI power button under Linux 6.1, printed by
+ * tests/vm/scenarios/refuse-console-keyboard.sh. */
 #define KEYS_KEYBOARD "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe"
 #define KEYS_AT "402000002 3803078f800d001 feffffdfffefffff fffffffffffffffe"
 #define KEYS_MOUSE "1f0000 0 0 0 0"

@@ -6,8 +6,9 @@
 # a VM's start that would take it (a [usb] entry with vm =) fails in the libvirt hook, naming it;
 # with a device-mapper mapping built on the stick (as an LVM volume group's), the same, naming
 # the mapping; with a process reading the stick's disk, both refuse naming the process; with none
-# of these, that refusal is gone. Every claim is a --dry-run: the stick is left on the xHCI for
-# usb-passthrough.
+# of these, that refusal is gone. With swap on the stick, the initramfs's list names it and the
+# boot pass of a [usb] boot = yes entry leaves it to the host, from the live scan and from the
+# list. Every claim is a --dry-run or refused: the stick is left on the xHCI for usb-passthrough.
 
 command -v vfio-claim >/dev/null || { vc_skip "vfio-claim is not installed in the guest"; exit 0; }
 SYS_USB=/sys/bus/usb/devices
@@ -107,5 +108,39 @@ if echo "$out" | grep -q "mounted at\|in use by\|is open by"; then
 else
         vc_ok "after: unmounted, unmapped and closed, the refusal is gone"
 fi
+# [usb] boot claims (vfio-claim-udev --all, the boot pass) leave the host a stick it needs. Swap on
+# the stick is what the host runs on: the list the initramfs generators write names the stick by
+# its port, ids and serial; with swap on, the live scan refuses it; with swap not on yet and the
+# list carried to /run, as in the initramfs, the list does.
+helper=/lib/udev/vfio-claim-udev
+if [ -x "$helper" ] && timeout -s KILL 30 mkswap -q "/dev/$disk" >/dev/null 2>&1 &&
+        timeout -s KILL 30 swapon "/dev/$disk"; then
+        list=$(timeout -s KILL 60 "$helper" --host-critical 2>&1)
+        echo "$helper --host-critical, swap on /dev/$disk: $list"
+        echo "$list" | grep -qx "usb $port 46f4:0001 vclab0001 controller of swap /dev/$disk" &&
+                vc_ok "the initramfs's list names the stick holding swap: usb $port 46f4:0001 vclab0001" ||
+                vc_not_ok "no line 'usb $port 46f4:0001 vclab0001 controller of swap /dev/$disk' in the list"
+        mkdir -p /etc/vfio-claim/conf.d
+        printf '[usb bootstick]\nmatch = 46f4:0001\nboot = yes\n' >/etc/vfio-claim/conf.d/bootstick.conf
+        boot_pass_leaves() { # WHAT SUFFIX: the boot pass leaves the stick on usb-storage, saying why
+                _out=$(VFIO_CLAIM_LOG=stderr timeout -s KILL 60 "$helper" --all 2>&1); _rc=$?
+                echo "$helper --all ($1) -> exit $_rc: $_out"
+                echo "$_out" | grep -qF "$port: USB device 46f4:0001 left to the host, which needs it: it holds swap /dev/$disk$2 " &&
+                        [ "$(vc_usb_driver "$port:1.0")" = usb-storage ] && [ ! -e "/run/vfio-claim/usb-$port" ] &&
+                        vc_ok "$1: the boot pass leaves the stick on usb-storage, saying it holds swap /dev/$disk$2" ||
+                        vc_not_ok "$1: the boot pass: driver '$(vc_usb_driver "$port:1.0")', $_out"
+        }
+        boot_pass_leaves "swap on" ""
+        timeout -s KILL 30 swapoff "/dev/$disk" || vc_not_ok "swapoff /dev/$disk"
+        carried=/run/vfio-claim/host-critical
+        [ -e "$carried" ] && cp "$carried" /tmp/vc-carried
+        echo "$list" >"$carried"
+        boot_pass_leaves "swap not on, the list carried" " when the initramfs was built"
+        rm -f "$carried" /etc/vfio-claim/conf.d/bootstick.conf
+        [ -e /tmp/vc-carried ] && mv /tmp/vc-carried "$carried"
+else
+        vc_not_ok "cannot make and turn on swap on /dev/$disk (or no $helper)"
+fi
+
 # what usb-passthrough expects: the stick's interface on usb-storage, nothing of it in use
 wipefs -q -a "/dev/$disk" >/dev/null 2>&1 || true
