@@ -913,7 +913,7 @@ static bool virtual_terminal_active(struct vc_ctx *ctx);
 
 /* Where an admin running the command sits (lib/session.h), when the context asks for it (the
  * CLI): the NIC of an SSH session (taking it cuts the session the command runs in), the device of
- * the terminal it runs on, and when that is a virtual terminal (tty1 to tty63; the console, 5:1,
+ * the terminal it runs on, and when that is a virtual terminal (tty0 to tty63; the console, 5:1,
  * when a virtual terminal is among its terminals) or a local graphical session, the controllers of
  * the last keyboards. A session is no part of the host an initramfs lists: a use. */
 static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
@@ -933,7 +933,7 @@ static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 if (name_is_safe(sess.links[i].iface))
                         r = netdev_walk(ctx, s, sess.links[i].iface, reason, 0);
         }
-        if (r >= 0 && sess.tty_major == 4 && sess.tty_minor >= 1 && sess.tty_minor <= 63)
+        if (r >= 0 && sess.tty_major == 4 && sess.tty_minor <= 63) /* tty0: the foreground one */
                 snprintf(where, sizeof where, "tty%u", sess.tty_minor);
         else if (r >= 0 && sess.tty_major == 5 && sess.tty_minor == 1 && virtual_terminal_active(ctx))
                 snprintf(where, sizeof where, "console");
@@ -1503,10 +1503,7 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
                         seen = streq(done[j], u.port);
                 if (seen || usb_device_id(ctx, u.port, &u) < 0)
                         continue;
-                char *port = strdup(u.port);
-                if (!port || (r = strv_push(&done, &n_done, port)) < 0)
-                        r = -ENOMEM;
-                else
+                if ((r = strv_push(&done, &n_done, strdup(u.port))) >= 0)
                         usb_line_print(f, &u);
         }
         if (fclose(f) != 0 || r < 0)

@@ -33,7 +33,7 @@ struct vc_session {
         struct vc_session_link *links; /* the interfaces of its SSH sessions, one per peer with a route */
         size_t n_links;
         /* The terminal it runs on: the first controlling terminal (proc/PID/stat's tty_nr) among the
-         * program and its ancestors that is no pseudo-terminal: a virtual terminal (4:1 to 4:63), a
+         * program and its ancestors that is no pseudo-terminal: a virtual terminal (4:0 to 4:63), a
          * serial line (ttyS0 4:64, ttyUSB0 188:0), the console (5:1). 0:0 when none: over SSH, in a
          * graphical terminal, from a service. sudo gives the program a pseudo-terminal; the shell
          * above it keeps the admin's. */
