@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Fuzz target: the host-critical scan (lib/critical.h) over what the kernel shows of mounts, swaps,
- * routes and TCP sockets. The input is six texts separated by NUL bytes: proc/self/mountinfo,
- * proc/swaps, proc/net/route, proc/net/ipv6_route, proc/net/tcp and proc/net/tcp6 of a root
+ * routes, TCP sockets and the program's process. The input is eight texts separated by NUL bytes:
+ * proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route, proc/net/tcp,
+ * proc/net/tcp6, proc/self/stat (its parent, its terminal; empty: under the sshd below, no
+ * terminal) and proc/self/environ (SSH_CONNECTION, DISPLAY, WAYLAND_DISPLAY) of a root
  * where the program runs in an SSH session (an sshd ancestor holding socket 555 and 556,
  * lib/session.h) and whose sysfs holds an NVMe disk with a
- * partition an LVM volume is built on, a SATA disk, a USB stick under an xHCI, a virtio NIC and
- * a USB network adapter. Mount points come from file system labels (a stick's owner chooses
+ * partition an LVM volume is built on, a SATA disk, a USB stick under an xHCI, a virtio NIC,
+ * a USB network adapter, a USB keyboard and a USB serial adapter's terminal (188:0). Mount points come from file system labels (a stick's owner chooses
  * them) and sources from whoever mounted. Properties: the scan ends (0) and gives the same set
  * twice; every device it names is one of the root's PCI devices, every reason is free of control
  * bytes, and so is the reason of a USB device; the list it writes for an initramfs is carried
@@ -19,7 +21,7 @@
 #include "root.h"
 
 static struct vc_ctx *ctx;
-static char *root_dir, *mountinfo, *swaps, *route, *route6, *tcp, *tcp6, *image, *run;
+static char *root_dir, *mountinfo, *swaps, *route, *route6, *tcp, *tcp6, *self_stat, *self_environ, *image, *run;
 
 static char *tree_path(const char *rel) {
         char *p;
@@ -62,6 +64,10 @@ static void pci_dev(const char *devpath, const char *vendor, const char *device)
 #define SATA "pci0000:00/0000:00:1f.2/ata1/host0/target0:0:0/0:0:0:0/block/sda"
 #define STICK "pci0000:00/0000:00:14.0/usb3/3-3/3-3:1.0/host1/target1:0:0/1:0:0:0/block/sdb"
 #define ADAPTER "pci0000:00/0000:00:14.0/usb3/3-1/3-1.4/3-1.4:1.0"
+#define KEYBOARD "pci0000:00/0000:00:14.0/usb3/3-2/3-2:1.0/0003:0627:0001.0001/input/input2"
+#define SERIAL "pci0000:00/0000:00:14.0/usb3/3-1/3-1.2/3-1.2:1.0/ttyUSB0/tty/ttyUSB0"
+/* proc/self/stat when the input has none: under the sshd, no terminal */
+#define SELF_STAT "900 (vfio-claim) R 890 900 800 0 -1 0\n"
 
 static const char *const pci_devices[] = { "0000:00:01.0", "0000:01:00.0", "0000:00:1f.2",
                                             "0000:00:14.0", "0000:00:03.0" };
@@ -104,7 +110,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         tree_link("sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
         tree_link("sys/class/net/br0", "../../devices/virtual/net/br0");
         tree_file("sys/fs/btrfs/features/x", "");
-        tree_file("proc/self/stat", "900 (vfio-claim) R 890 900 800 0 -1 0\n");
+        /* the session's other things: a USB keyboard on the xHCI (its group 5), a USB serial
+         * adapter's terminal (ttyUSB0, 188:0) */
+        tree_link("sys/devices/pci0000:00/0000:00:14.0/iommu_group", "../../../kernel/iommu_groups/5");
+        tree_file("sys/devices/" KEYBOARD "/capabilities/ev", "120013\n");
+        tree_file("sys/devices/" KEYBOARD "/capabilities/key", "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe\n");
+        tree_file("sys/devices/" KEYBOARD "/name", "QEMU QEMU USB Keyboard\n");
+        tree_link("sys/class/input/input2", "../../devices/" KEYBOARD);
+        tree_file("sys/devices/" SERIAL "/dev", "188:0\n");
+        tree_link("sys/dev/char/188:0", "../../devices/" SERIAL);
+        self_stat = tree_path("proc/self/stat");
+        self_environ = tree_path("proc/self/environ");
         tree_file("proc/890/stat", "890 (sshd) S 1 890 890 0 -1 0\n");
         tree_file("proc/890/comm", "sshd\n");
         tree_link("proc/890/fd/3", "socket:[555]");
@@ -153,6 +169,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         next_text(&data, &size, route6);
         next_text(&data, &size, tcp);
         next_text(&data, &size, tcp6);
+        next_text(&data, &size, self_stat);
+        next_text(&data, &size, self_environ);
+        char first;
+        FILE *f = fopen(self_stat, "re");
+        bool empty = f && fread(&first, 1, 1, f) == 0;
+        if (f)
+                fclose(f);
+        if (empty) /* the seeds of six texts keep the process tree they were written for */
+                fuzz_write_file(self_stat, SELF_STAT, strlen(SELF_STAT));
 
         int r = vc_critical_scan(ctx, &s);
         if (r == -ENOMEM)
