@@ -356,40 +356,44 @@ static int block_by_devnum(struct vc_ctx *ctx, struct vc_critical_set *s, unsign
         return block_walk(ctx, s, target, reason, 0);
 }
 
+/* The kernel's name of the block device @dev names: "/dev/vda1" and "/dev/md0" their own,
+ * "/dev/mapper/vg-root" that of the dm device whose dm/name it is ("dm-0"). NULL in *ret when
+ * none; -ENOMEM. */
+static int devname_kernel(struct vc_ctx *ctx, const char *dev, char **ret) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL;
+        const char *name = startswith(dev, "/dev/"), *mapper = name ? startswith(name, "mapper/") : NULL;
+        int r;
+
+        *ret = NULL;
+        if (!name)
+                return 0;
+        if (!mapper)
+                return name_is_safe(name) && !(*ret = strdup(name)) ? -ENOMEM : 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
+                return r;
+        if (vc_dir_list(dir, &names) < 0)
+                return 0;
+        for (char **i = names; *i; i++) {
+                _cleanup_free_ char *p = NULL, *dmname = NULL;
+                if (!startswith(*i, "dm-") || !name_is_safe(*i))
+                        continue;
+                if (asprintf(&p, "%s/%s/dm/name", dir, *i) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read(p, &dmname) >= 0 && streq(dmname, mapper))
+                        return (*ret = strdup(*i)) ? 0 : -ENOMEM;
+        }
+        return 0;
+}
+
 /* "/dev/vda1", "/dev/mapper/vg-root", "/dev/md0": find the block device by name. */
 static int block_by_devname(struct vc_ctx *ctx, struct vc_critical_set *s, const char *dev,
                             const char *reason) {
-        _cleanup_free_ char *link = NULL, *target = NULL;
-        const char *name = startswith(dev, "/dev/");
+        _cleanup_free_ char *name = NULL, *link = NULL, *target = NULL;
         int r;
 
-        if (!name)
-                return 0;
-        const char *mapper = startswith(name, "mapper/");
-        if (mapper) {
-                _cleanup_free_ char *dir = NULL;
-                _cleanup_strv_free_ char **names = NULL;
-                if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
-                        return r;
-                if (vc_dir_list(dir, &names) < 0)
-                        return 0;
-                for (char **i = names; *i; i++) {
-                        _cleanup_free_ char *p = NULL, *dmname = NULL;
-                        if (!startswith(*i, "dm-") || !name_is_safe(*i))
-                                continue;
-                        if (asprintf(&p, "%s/%s/dm/name", dir, *i) < 0)
-                                return -ENOMEM;
-                        if (vc_sysfs_read(p, &dmname) >= 0 && streq(dmname, mapper)) {
-                                _cleanup_free_ char *d = NULL;
-                                if (asprintf(&d, "/dev/%s", *i) < 0)
-                                        return -ENOMEM;
-                                return block_by_devname(ctx, s, d, reason);
-                        }
-                }
-                return 0;
-        }
-        if (!name_is_safe(name))
-                return 0;
+        if ((r = devname_kernel(ctx, dev, &name)) < 0 || !name)
+                return r;
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &link, "block/%s", name)) < 0)
                 return r;
         r = resolve(link, &target);
@@ -493,13 +497,14 @@ static int block_by_zfs_pool(struct vc_ctx *ctx, struct vc_critical_set *s, cons
  * source's device is this file system, and every member's controller is critical. */
 static int block_by_btrfs_members(struct vc_ctx *ctx, struct vc_critical_set *s, const char *source,
                                   const char *reason) {
-        _cleanup_free_ char *top = NULL;
+        _cleanup_free_ char *top = NULL, *name = NULL;
         _cleanup_strv_free_ char **fsids = NULL;
-        const char *name = startswith(source, "/dev/");
         int r;
 
-        if (!name || !name_is_safe(name) || (r = vc_ctx_path(ctx, VC_PLACE_SYS_FS_BTRFS, &top, NULL)) < 0 ||
-            vc_dir_list(top, &fsids) < 0)
+        /* a member is linked by its kernel name: dm-0 for a btrfs on /dev/mapper/luks-root */
+        if ((r = devname_kernel(ctx, source, &name)) < 0)
+                return r;
+        if (!name || (r = vc_ctx_path(ctx, VC_PLACE_SYS_FS_BTRFS, &top, NULL)) < 0 || vc_dir_list(top, &fsids) < 0)
                 return 0;
         for (char **f = fsids; *f; f++) {
                 _cleanup_free_ char *devices = NULL, *mine = NULL;

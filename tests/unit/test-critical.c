@@ -712,6 +712,34 @@ TEST(storage_btrfs_members) {
         ASSERT_EQ(vc_critical_count(s), 3);
 }
 
+/* The same RAID1 over two dm-crypt mappings (each drive encrypted, as an installer makes it): the
+ * source names one mapping, sys/fs/btrfs links both by their kernel names (dm-0, dm-1), and each
+ * leads through its slave to its drive's controller. */
+TEST(storage_btrfs_members_on_dm_crypt) {
+        _cleanup_tree_ char *root = three_nvme_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+
+        tree_file(root, "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2/partition", "2\n");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1/nvme1n1p2/partition", "2\n");
+        tree_link(root, "sys/devices/virtual/block/dm-0/slaves/nvme0n1p2",
+                  "../../../../pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
+        tree_link(root, "sys/devices/virtual/block/dm-1/slaves/nvme1n1p2",
+                  "../../../../pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1/nvme1n1p2");
+        tree_file(root, "sys/devices/virtual/block/dm-0/dm/name", "luks-a\n");
+        tree_file(root, "sys/devices/virtual/block/dm-1/dm/name", "luks-b\n");
+        tree_link(root, "sys/class/block/dm-0", "../../devices/virtual/block/dm-0");
+        tree_link(root, "sys/class/block/dm-1", "../../devices/virtual/block/dm-1");
+        tree_link(root, "sys/fs/btrfs/4b1f0a6e-5d2c-4c55-9a3e-0d6f5a1c2b3d/devices/dm-0", "../../../../devices/virtual/block/dm-0");
+        tree_link(root, "sys/fs/btrfs/4b1f0a6e-5d2c-4c55-9a3e-0d6f5a1c2b3d/devices/dm-1", "../../../../devices/virtual/block/dm-1");
+        tree_file(root, "proc/self/mountinfo", "22 1 0:31 /@ / rw shared:1 - btrfs /dev/mapper/luks-a rw\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:01:00.0"), "controller of the root filesystem /dev/mapper/luks-a");
+        ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of the root filesystem /dev/mapper/luks-a");
+        ASSERT_NULL(reason(s, "0000:03:00.0"));
+}
+
 /* A separate /var (the journal, the package database, libvirt's state) and /usr are the
  * system's as / is; /home is only in use (storage_in_use). */
 TEST(storage_var_usr) {
