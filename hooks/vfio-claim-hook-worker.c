@@ -492,7 +492,7 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                         }
                 }
                 const char *failed = NULL;
-                r = vc_usb_hold(ctx, d, NULL, &failed);
+                r = vc_usb_hold(ctx, d, NULL, NULL, &failed);
                 if (r >= 0 && !had) {
                         /* Listed first: a record without its owner goes back too. */
                         if ((r = usb_taken_add(taken, d->port)) < 0) {

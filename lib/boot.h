@@ -150,6 +150,9 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
 #define VC_BOOT_BY_PASS "boot pass (vfio-claim-early)"
 #define VC_BOOT_BY_EVENT_INITRD "udev (PCI add event in the initramfs)"
 #define VC_BOOT_BY_EVENT "udev (PCI add event)"
+/* A USB device the initramfs held for a [usb] boot = yes entry (the "by" line of its record,
+ * lib/usb.h): by the boot pass (VC_BOOT_BY_PASS_INITRD) or at its add event. */
+#define VC_BOOT_BY_USB_EVENT_INITRD "udev (USB add event in the initramfs)"
 
 /* For the boot pass after the switch to the real root: the groups the initramfs claimed that the
  * real root's configuration does not claim at boot. The initramfs carries the copy of the

@@ -336,11 +336,12 @@ static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file,
         return vc_stuck_timed_write(ctx, NULL, p, iface, vc_ctx_get_unbind_timeout_ms(ctx));
 }
 
-int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {
+/* vc_usb_enable(), the record naming who took the device (@by, a "by BY" line) when not NULL. */
+static int enable_by(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, const char **ret_failed) {
         _cleanup_free_ char *path = NULL, *text = NULL, *dir = NULL;
         size_t len = 0;
         int r;
-        if (!ctx || !d)
+        if (!ctx || !d || (by && (strchr(by, '\n') || isempty(by))))
                 return -EINVAL;
         if ((r = record_path(ctx, d->port, &path)) < 0)
                 return r;
@@ -352,6 +353,8 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
         fprintf(f, "id %04x:%04x\n", d->vendor, d->product);
         if (d->serial && vc_usb_serial_is_valid(d->serial))
                 fprintf(f, "serial %s\n", d->serial);
+        if (by)
+                fprintf(f, "by %s\n", by);
         for (size_t i = 0; i < d->n_ifaces; i++)
                 if (is_host_driver(d->ifaces[i].driver)) {
                         if (!driver_name_ok(d->ifaces[i].driver))
@@ -378,6 +381,10 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
                 }
         }
         return 0;
+}
+
+int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {
+        return enable_by(ctx, d, NULL, ret_failed);
 }
 
 int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
@@ -437,7 +444,8 @@ int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor,
         return 0;
 }
 
-int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, unsigned *ret_taken, const char **ret_failed) {
+int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
+                const char **ret_failed) {
         _cleanup_free_ char *path = NULL, *text = NULL;
         unsigned taken = 0;
         int r;
@@ -448,7 +456,7 @@ int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, unsigned *ret_ta
         if ((r = record_path(ctx, d->port, &path)) < 0)
                 return r;
         if (!vc_path_exists(path)) {
-                if ((r = vc_usb_enable(ctx, d, ret_failed)) < 0)
+                if ((r = enable_by(ctx, d, by, ret_failed)) < 0)
                         return r;
                 for (size_t i = 0; i < d->n_ifaces; i++)
                         taken += is_host_driver(d->ifaces[i].driver);
@@ -579,6 +587,46 @@ int vc_usb_event_parse(const char *action, const char *subsystem, const char *de
                 return -EINVAL;
         *ret_port = TAKE_PTR(port);
         return dev ? 1 : 2;
+}
+
+int vc_usb_record_by(struct vc_ctx *ctx, const char *port, char **ret_by) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+        if (!ctx || !port || !ret_by)
+                return -EINVAL;
+        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
+                return r;
+        *ret_by = NULL;
+        char *save = NULL;
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+                const char *b = startswith(l, "by ");
+                if (b)
+                        return (*ret_by = strdup(b)) ? 0 : -ENOMEM;
+        }
+        return 0;
+}
+
+int vc_usb_records(struct vc_ctx *ctx, char ***ret_ports) {
+        _cleanup_free_ char *dir = NULL;
+        _cleanup_strv_free_ char **names = NULL, **ports = calloc(1, sizeof(char *));
+        size_t n = 0;
+        int r;
+        if (!ctx || !ret_ports)
+                return -EINVAL;
+        if (!ports)
+                return -ENOMEM;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
+                return r;
+        r = vc_dir_list(dir, &names);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        for (char **s = names; s && *s; s++) {
+                const char *port = startswith(*s, "usb-");
+                if (port && vc_usb_port_is_valid(port) && (r = strv_push(&ports, &n, strdup(port))) < 0)
+                        return r;
+        }
+        *ret_ports = TAKE_PTR(ports);
+        return 0;
 }
 
 int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner) {

@@ -81,10 +81,17 @@ const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const
 
 /* The "id" line of the record of @port: -ENOENT without a record. */
 int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor, unsigned *ret_product);
-/* Keep @d off host drivers: without a record, vc_usb_enable(); with one, every interface bound to
- * a host driver is added to the record (when it is not listed) and unbound. *ret_taken: how many
- * interfaces were unbound. */
-int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, unsigned *ret_taken, const char **ret_failed);
+/* Keep @d off host drivers: without a record, vc_usb_enable(), the record naming @by ("by BY":
+ * the boot pass in the initramfs, VC_BOOT_BY_PASS_INITRD) when not NULL; with one, every
+ * interface bound to a host driver is added to the record (when it is not listed) and unbound.
+ * *ret_taken: how many interfaces were unbound. */
+int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
+                const char **ret_failed);
+/* Who took the device at @port, from the "by" line of its record: NULL in *ret_by when none (an
+ * enable, the hook); -ENOENT without a record. */
+int vc_usb_record_by(struct vc_ctx *ctx, const char *port, char **ret_by);
+/* The port paths of the devices with a record, NULL-terminated. */
+int vc_usb_records(struct vc_ctx *ctx, char ***ret_ports);
 
 /* The ids whose USB events the generated udev rule hands to vfio-claim-udev: those of boot = yes
  * entries and of every enabled device (its record), each once, with the reason. */

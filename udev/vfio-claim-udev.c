@@ -271,8 +271,9 @@ static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct v
         return r < 0 ? -1 : 0;
 }
 
-/* Keep a USB device off host drivers (lib/usb.h), under the lock. */
-static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, int *lock_fd) {
+/* Keep a USB device off host drivers (lib/usb.h), under the lock; @by: who, in the initramfs (its
+ * record says so, for usb_give_back_stale()). */
+static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, int *lock_fd) {
         const char *failed = NULL;
         unsigned taken = 0;
         int r;
@@ -280,7 +281,7 @@ static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, int *lock_f
                 log_error_errno(r, "%s: cannot take the lock, leaving the USB device to the host: %m", d->port);
                 return;
         }
-        r = vc_usb_hold(ctx, d, &taken, &failed);
+        r = vc_usb_hold(ctx, d, in_initrd ? by : NULL, &taken, &failed);
         if (r < 0)
                 log_error_errno(r, "%s: failed to take %s from its host driver: %m", d->port, strna(failed));
         else if (taken > 0)
@@ -335,7 +336,7 @@ static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
                 return 0;
         }
         if (vc_usb_should_hold(ctx, cfg, &d, kind == 1) && !usb_needed(ctx, cfg, &d, &critical))
-                usb_hold(ctx, &d, &lock_fd);
+                usb_hold(ctx, &d, VC_BOOT_BY_USB_EVENT_INITRD, &lock_fd);
         vc_usb_dev_done(&d);
         return 0;
 }
@@ -352,7 +353,7 @@ static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_f
         }
         for (size_t i = 0; i < n; i++)
                 if (vc_usb_should_hold(ctx, cfg, &v[i], true) && !usb_needed(ctx, cfg, &v[i], &critical))
-                        usb_hold(ctx, &v[i], lock_fd);
+                        usb_hold(ctx, &v[i], VC_BOOT_BY_PASS_INITRD, lock_fd);
         vc_usb_devs_free(v, n);
 }
 
@@ -489,6 +490,40 @@ static void give_back_stale(struct vc_ctx *ctx, const struct vc_boot_target *t, 
         }
 }
 
+/* After the switch to the real root: a USB device the initramfs held (its record says so) that no
+ * boot = yes entry of the real root's configuration selects now, and that no VM has, goes back to
+ * its host drivers; the initramfs's copy of the configuration is older (as give_back_stale()). */
+static void usb_give_back_stale(struct vc_ctx *ctx, const struct vc_config *cfg) {
+        _cleanup_strv_free_ char **ports = NULL;
+        int r = vc_usb_records(ctx, &ports);
+        if (r < 0) {
+                log_error_errno(r, "cannot read the state records to find USB devices the initramfs held: %m");
+                return;
+        }
+        for (char **p = ports; *p; p++) {
+                _cleanup_free_ char *by = NULL, *owner = NULL;
+                struct vc_usb_dev d;
+                if (vc_usb_record_by(ctx, *p, &by) < 0 || !by ||
+                    (!streq(by, VC_BOOT_BY_PASS_INITRD) && !streq(by, VC_BOOT_BY_USB_EVENT_INITRD)) ||
+                    vc_usb_record_owner(ctx, *p, &owner) < 0 || owner || vc_usb_dev_read(ctx, *p, &d) < 0)
+                        continue;
+                const struct vc_config_usb *u = vc_config_match_usb(cfg, &d);
+                if (!u || !u->boot) {
+                        r = vc_usb_disable(ctx, *p);
+                        if (r < 0)
+                                log_error_errno(r, "%s: the initramfs held USB device %04x:%04x, but no boot = yes entry "
+                                                "of the configuration asks for it now; giving it back failed (%m): "
+                                                "run 'vfio-claim disable %s'", *p, d.vendor, d.product, *p);
+                        else
+                                log_warning("%s: the initramfs held USB device %04x:%04x, but no boot = yes entry of "
+                                            "the configuration asks for it now: given back to the host; the initramfs "
+                                            "has an older copy of the configuration, rebuild it (dracut -f, or "
+                                            "update-initramfs -u)", *p, d.vendor, d.product);
+                }
+                vc_usb_dev_done(&d);
+        }
+}
+
 static int run_all(struct vc_ctx *ctx) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_free_ struct vc_boot_target *t = NULL;
@@ -547,8 +582,10 @@ static int run_all(struct vc_ctx *ctx) {
                 n_group++;
                 n_failed += c < 0;
         }
-        if (!in_initrd)
+        if (!in_initrd) {
                 give_back_stale(ctx, t, n, by);
+                usb_give_back_stale(ctx, cfg);
+        }
         usb_all(ctx, cfg, &lock_fd);
         /* One line that says what the pass cost, from its start: in the initramfs it
          * lands in the kernel log, which is where an admin looks for the time a boot took. */

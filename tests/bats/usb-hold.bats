@@ -232,6 +232,44 @@ boot = yes'
         assert_equal "$(usb_driver 3-3:1.0)" ""
 }
 
+# The initramfs carries the configuration it was built with: a [usb] boot entry dropped since is
+# held there. The real root's boot pass gives that device back (its record says the initramfs
+# held it), and leaves alone what the real root's entries ask for and what an admin enabled.
+@test "the real root's boot pass gives back a USB device the initramfs held for a dropped boot entry" {
+        fake_root usb-desk
+        conf '[usb serial-a]
+match = 0403:6001
+serial = A10K1234
+boot = yes
+
+[usb serial-b]
+match = 0403:6001
+serial = A10K5678
+boot = yes'
+        mkdir -p "$ROOT/etc"
+        : > "$ROOT/etc/initrd-release"
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)$(usb_driver 3-1.3:1.0)" ""
+        grep -qx "by boot pass in the initramfs" "$STATE/usb-3-1.2"
+        # the real root: serial-b dropped since the image was built; 3-3 enabled by hand
+        rm "$ROOT/etc/initrd-release"
+        conf '[usb serial-a]
+match = 0403:6001
+serial = A10K1234
+boot = yes'
+        run vc enable 3-3
+        assert_success
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.3: the initramfs held USB device 0403:6001, but no boot = yes entry of the configuration asks for it now: given back to the host; the initramfs has an older copy of the configuration, rebuild it (dracut -f, or update-initramfs -u)"
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.3" ]
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+        [ -e "$STATE/usb-3-3" ]
+}
+
 @test "a held interface that a VM's QEMU claimed through usbfs is left to it" {
         fake_root usb-desk
         conf ''
