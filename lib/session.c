@@ -22,7 +22,7 @@
 #define RTF_UP_FLAG 0x0001
 #define RTF_REJECT_FLAG 0x0200
 
-static void vc_session_links_free(struct vc_session_link *v, size_t n) {
+static void links_free(struct vc_session_link *v, size_t n) {
         for (size_t i = 0; v && i < n; i++) {
                 free(v[i].iface);
                 free(v[i].peer);
@@ -348,7 +348,7 @@ static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct peer **v, s
 }
 
 void vc_session_done(struct vc_session *s) {
-        vc_session_links_free(s->links, s->n_links);
+        links_free(s->links, s->n_links);
         free(s->display);
         *s = (struct vc_session){ 0 };
 }
