@@ -19,6 +19,7 @@
 #include "root.h"
 #include "state.h"
 #include "sysfs.h"
+#include "usb.h"
 
 /* ------------------------------------------------------------------ report */
 
@@ -1195,6 +1196,81 @@ static int check_config_devices(struct doctor *d) {
         return 0;
 }
 
+/* ------------------------------------------------------------------ [usb] entries */
+
+/* "3-1.2, 3-1.3" */
+static char *ports_text(const struct vc_usb_dev *v, const size_t *idx, size_t n) {
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0;
+        FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return NULL;
+        for (size_t i = 0; i < n; i++)
+                fprintf(f, "%s%s", i ? ", " : "", v[idx[i]].port);
+        if (fclose(f) != 0)
+                return NULL;
+        return TAKE_PTR(text);
+}
+
+/* One [usb] entry against the USB devices present @v: none selected (warning), several selected
+ * by a boot = yes entry (warning: boot holds each), a selected device the host needs (failure: a
+ * stick holding /, the USB NIC of the default route, which the hook refuses and the boot claims
+ * leave to the host). */
+static int check_usb_entry(struct doctor *d, const struct vc_config_usb *u, const struct vc_usb_dev *v, size_t n,
+                           const struct vc_critical_set *critical) {
+        _cleanup_free_ size_t *idx = calloc(n + 1, sizeof *idx);
+        size_t k = 0;
+        int r;
+        if (!idx)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (vc_config_usb_selects(u, &v[i]))
+                        idx[k++] = i;
+        if (k == 0)
+                return add(d, "usb", VC_DOCTOR_WARN, NULL,
+                           fmt("configured USB device %s (%s:%u) matches no USB device on this host", u->name, u->file,
+                               u->line),
+                           fmt("check the match =, serial = and port = lines of [usb %s]; 'vfio-claim list' shows the "
+                               "USB devices present", u->name));
+        if (u->boot && k > 1) {
+                _cleanup_free_ char *ports = ports_text(v, idx, k);
+                if (!ports || (r = add(d, "usb", VC_DOCTOR_WARN, NULL,
+                                       fmt("[usb %s] (%s:%u) selects %zu USB devices (%s), and boot = yes holds each of "
+                                           "them at boot", u->name, u->file, u->line, k, ports),
+                                       fmt("add serial = or port = to [usb %s] to select one", u->name))) < 0)
+                        return ports ? r : -ENOMEM;
+        }
+        for (size_t i = 0; critical && i < k; i++) {
+                _cleanup_free_ char *why = NULL;
+                if ((r = vc_usb_dev_needed(critical, &v[idx[i]], &why)) < 0)
+                        return r;
+                if (why && (r = add(d, "usb", VC_DOCTOR_FAIL, NULL,
+                                    fmt("USB device %s (%04x:%04x), which [usb %s] selects, is one the host needs: %s",
+                                        v[idx[i]].port, v[idx[i]].vendor, v[idx[i]].product, u->name, why),
+                                    fmt("narrow [usb %s] with serial = or port =; the hook refuses this device and the "
+                                        "boot claims leave it to the host unless protect = no", u->name))) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static int check_usb_entries(struct doctor *d) {
+        const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        int r;
+        if (d->opts->n_targets > 0 || d->opts->explicit_targets || c->n_usbs == 0)
+                return 0;
+        if ((r = vc_usb_enumerate(d->ctx, &v, &n)) < 0)
+                return r == -ENOMEM ? r : 0;
+        const struct vc_critical_set *critical = d->opts->critical_set ? d->opts->critical_set(d->opts->critical_userdata)
+                                                                       : NULL;
+        for (size_t i = 0; i < c->n_usbs && r >= 0; i++)
+                r = check_usb_entry(d, &c->usbs[i], v, n, critical);
+        vc_usb_devs_free(v, n);
+        return r < 0 ? r : 0;
+}
+
 /* ------------------------------------------------------------------ boot setup */
 
 /* The newest modification time of the configuration: vfio-claim.conf, conf.d itself (a file
@@ -1326,6 +1402,7 @@ static const struct check {
         { "vfio-modules",              0,                          .host = check_vfio_modules },
         { "vfio-pci-ids",              0,                          .host = check_vfio_ids },
         { "config",                    NEEDS_CONFIG,               .host = check_config_devices },
+        { "usb",                       NEEDS_CONFIG,               .host = check_usb_entries },
         { "initramfs early-unit",      NEEDS_CONFIG,               .host = check_boot_setup },
         { "critical",                  NEEDS_DEVICE,               .device = check_critical },
         { "group",                     NEEDS_DEVICE,               .device = check_group },

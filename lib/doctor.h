@@ -61,6 +61,9 @@ struct vc_doctor_opts {
         size_t n_targets;
         bool explicit_targets; /* examine exactly @targets, even when there are none */
         vc_critical_fn critical;
+        /* The host-critical scan itself (lib/critical.h), for the USB devices [usb] entries select
+         * (vc_usb_dev_needed()); NULL, or NULL returned: not asked. */
+        const struct vc_critical_set *(*critical_set)(void *userdata);
         void *critical_userdata;
         /* The devices as the caller read them with vc_topology_read() (borrowed), so that a host
          * with thousands of functions is not read twice; NULL: doctor reads them. */

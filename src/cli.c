@@ -248,14 +248,19 @@ int cli_resolve_device(struct vc_cli *cli, const struct vc_topology *t, const ch
         return EXIT_DONE;
 }
 
-const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr) {
+const struct vc_critical_set *cli_critical_set(struct vc_cli *cli) {
         if (!cli->critical_scanned) {
                 cli->critical_scanned = true;
                 int r = vc_critical_scan(cli->ctx, &cli->critical);
                 if (r < 0)
                         log_warning_errno(r, "cannot tell which devices the host needs: %m");
         }
-        return cli->critical ? vc_critical_reason(cli->critical, addr) : NULL;
+        return cli->critical;
+}
+
+const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr) {
+        const struct vc_critical_set *s = cli_critical_set(cli);
+        return s ? vc_critical_reason(s, addr) : NULL;
 }
 
 const char *cli_group_owner(struct vc_cli *cli, unsigned group) {

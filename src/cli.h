@@ -59,6 +59,8 @@ struct vc_cli {
 };
 
 /* Why the host cannot lose @addr (NULL when it can), from one scan per run. */
+/* The host-critical scan, made on first use (lib/critical.h); NULL when it failed (said). */
+const struct vc_critical_set *cli_critical_set(struct vc_cli *cli);
 const char *cli_critical_reason(struct vc_cli *cli, const struct vc_pci_addr *addr);
 /* The VM a group is claimed for, from the state records (NULL: none). */
 const char *cli_group_owner(struct vc_cli *cli, unsigned group);

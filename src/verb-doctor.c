@@ -480,6 +480,10 @@ static const char *critical_reason(void *userdata, const struct vc_pci_addr *add
         return cli_critical_reason(userdata, addr);
 }
 
+static const struct vc_critical_set *critical_set(void *userdata) {
+        return cli_critical_set(userdata);
+}
+
 int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
         const struct vc_topology *t = cli->topology;
         _cleanup_(vc_doctor_report_freep) struct vc_doctor_report *rep = vc_doctor_report_new();
@@ -559,6 +563,7 @@ int verb_doctor(struct vc_cli *cli, int argc, char **argv) {
                 .n_targets = n_targets,
                 .explicit_targets = argc > 0,
                 .critical = critical_reason,
+                .critical_set = critical_set,
                 .critical_userdata = cli,
                 .topology = t,
         };

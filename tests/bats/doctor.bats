@@ -467,6 +467,33 @@ default_route_nic() {
         refute_line --partial "this session"
 }
 
+# [usb] entries: one that selects the USB stick the host boots from (a SanDisk model named for a
+# VM), one whose boot = yes holds two twin adapters, one that selects nothing present.
+@test "doctor: a [usb] entry that selects the host's boot stick fails; twins held at boot and an entry matching nothing warn" {
+        fake_root usb-desk
+        fk_ir_on
+        blk=$(readlink -f "$ROOT/sys/bus/usb/devices/3-3:1.0")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self" "$CONF"
+        echo 1 > "$blk/sda1/partition"
+        ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        printf '[usb sticks]\nmatch = 0781:5583\nvm = win11\n\n[usb serial]\nmatch = 0403:6001\nboot = yes\n\n[usb gone]\nmatch = 1234:5678\n' \
+                > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc doctor
+        assert_failure 1
+        assert_line "fail  USB device 3-3 (0781:5583), which [usb sticks] selects, is one the host needs: it holds the root filesystem /dev/sda1"
+        assert_line "      fix: narrow [usb sticks] with serial = or port =; the hook refuses this device and the boot claims leave it to the host unless protect = no"
+        assert_line "warn  [usb serial] (vfio-claim.conf:5) selects 2 USB devices (3-1.2, 3-1.3), and boot = yes holds each of them at boot"
+        assert_line "warn  configured USB device gone (vfio-claim.conf:9) matches no USB device on this host"
+        # unmounted, and the twins told apart: nothing of the first two is said
+        : > "$ROOT/proc/self/mountinfo"
+        printf '[usb sticks]\nmatch = 0781:5583\nvm = win11\n\n[usb serial]\nmatch = 0403:6001\nserial = A10K1234\nboot = yes\n' \
+                > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc doctor
+        refute_line --partial "[usb sticks]"
+        refute_line --partial "[usb serial]"
+}
+
 # ---- reset = (claim writes reset_method, release resets first)
 
 # conf DEVICE-SECTION-BODY: the configuration under the fake root
