@@ -1453,7 +1453,10 @@ int vc_doctor_run(struct vc_ctx *ctx, const struct vc_doctor_opts *opts, struct 
                         return r;
         if (d.n_targets == 0 && opts->n_targets == 0 && !opts->explicit_targets)
                 return add(&d, "devices", VC_DOCTOR_SKIP, NULL,
-                           strdup("no device to examine: nothing is configured and there is no display controller; name one: vfio-claim doctor DEVICE"),
+                           fmt("no PCI device to examine: %s and there is no display controller; name one: "
+                               "vfio-claim doctor DEVICE",
+                               opts->config && opts->config->n_usbs > 0 ? "only [usb] entries are configured"
+                                                                         : "nothing is configured"),
                            NULL);
         return 0;
 }

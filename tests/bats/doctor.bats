@@ -485,6 +485,7 @@ default_route_nic() {
         assert_line "      fix: narrow [usb sticks] with serial = or port =; the hook refuses this device and the boot claims leave it to the host unless protect = no"
         assert_line "warn  [usb serial] (vfio-claim.conf:5) selects 2 USB devices (3-1.2, 3-1.3), and boot = yes holds each of them at boot"
         assert_line "warn  configured USB device gone (vfio-claim.conf:9) matches no USB device on this host"
+        assert_line "skip  no PCI device to examine: only [usb] entries are configured and there is no display controller; name one: vfio-claim doctor DEVICE"
         # unmounted, and the twins told apart: nothing of the first two is said
         : > "$ROOT/proc/self/mountinfo"
         printf '[usb sticks]\nmatch = 0781:5583\nvm = win11\n\n[usb serial]\nmatch = 0403:6001\nserial = A10K1234\nboot = yes\n' \
