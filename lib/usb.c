@@ -589,21 +589,26 @@ int vc_usb_event_parse(const char *action, const char *subsystem, const char *de
         return dev ? 1 : 2;
 }
 
-int vc_usb_record_by(struct vc_ctx *ctx, const char *port, char **ret_by) {
+/* The value of the first "@key VALUE" line of @port's record, NULL in *ret when it has none;
+ * -ENOENT without a record. */
+static int record_value(struct vc_ctx *ctx, const char *port, const char *key, char **ret) {
         _cleanup_free_ char *path = NULL, *text = NULL;
+        size_t k = strlen(key);
         int r;
-        if (!ctx || !port || !ret_by)
+        if (!ctx || !port || !ret)
                 return -EINVAL;
         if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
                 return r;
-        *ret_by = NULL;
+        *ret = NULL;
         char *save = NULL;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                const char *b = startswith(l, "by ");
-                if (b)
-                        return (*ret_by = strdup(b)) ? 0 : -ENOMEM;
-        }
+        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
+                if (strncmp(l, key, k) == 0 && l[k] == ' ')
+                        return (*ret = strdup(l + k + 1)) ? 0 : -ENOMEM;
         return 0;
+}
+
+int vc_usb_record_by(struct vc_ctx *ctx, const char *port, char **ret_by) {
+        return record_value(ctx, port, "by", ret_by);
 }
 
 int vc_usb_records(struct vc_ctx *ctx, char ***ret_ports) {
@@ -630,22 +635,7 @@ int vc_usb_records(struct vc_ctx *ctx, char ***ret_ports) {
 }
 
 int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        int r;
-        if (!ctx || !port || !ret_owner)
-                return -EINVAL;
-        if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
-                return r;
-        *ret_owner = NULL;
-        char *save = NULL;
-        for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
-                const char *o = startswith(l, "owner ");
-                if (o && !(*ret_owner = strdup(o)))
-                        return -ENOMEM;
-                if (o)
-                        break;
-        }
-        return 0;
+        return record_value(ctx, port, "owner", ret_owner);
 }
 
 int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *owner) {
