@@ -559,13 +559,18 @@ int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_u
         return 0;
 }
 
-bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot) {
+bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot,
+                        bool *ret_by_entry) {
         unsigned v, p;
+        if (ret_by_entry)
+                *ret_by_entry = false;
         if (!ctx || !d)
                 return false;
         if (vc_usb_record_id(ctx, d->port, &v, &p) >= 0)
                 return v == d->vendor && p == d->product;
         const struct vc_config_usb *u = boot ? vc_config_match_usb(cfg, d) : NULL;
+        if (ret_by_entry)
+                *ret_by_entry = u && u->boot;
         return u && u->boot;
 }
 

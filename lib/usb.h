@@ -102,9 +102,11 @@ struct vc_usb_held_id {
 int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_held_id **ret, size_t *ret_n);
 
 /* Is @d to be held: its port has a record of the same ids (enabled, then replugged), or, when
- * @boot (its add event, the boot pass), a boot = yes entry selects it. A device given back with
- * `disable` has no record: its drivers' bind events leave it alone. */
-bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot);
+ * @boot (its add event, the boot pass), a boot = yes entry selects it (then *@ret_by_entry, when
+ * not NULL, is true: a hold nobody asked for by hand, lib/critical.h's checks apply). A device
+ * given back with `disable` has no record: its drivers' bind events leave it alone. */
+bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot,
+                        bool *ret_by_entry);
 /* The USB event udev hands vfio-claim-udev (ACTION, SUBSYSTEM, DEVTYPE, DEVPATH): 1 the "add" of
  * a device, 2 the "bind" of an interface, with the device's port path in *ret_port; 0 any other
  * event; -EINVAL when DEVPATH does not end in a port path. */

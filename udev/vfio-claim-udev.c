@@ -291,27 +291,30 @@ static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char 
                 log_debug("%s: USB device held, no host driver to take", d->port);
 }
 
-/* Does the host need @d, which a boot = yes entry would keep off it? A stick holding the root file
+/* Is @d to be held, and may it be? A boot = yes entry's hold (not a device with a record: the admin
+ * enabled it and was asked then) leaves the host a device it needs: a stick holding the root file
  * system, the USB NIC of the default route (lib/critical.h: the live scan, and the list of the
- * system the initramfs was built on, where nothing is mounted yet): an entry's ids may select the
- * host's own stick of the same model too. A device with a record was enabled by the admin, who
- * was asked then. The scan is made once for a run, into *@critical. */
-static bool usb_needed(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d,
-                       struct vc_critical_set **critical) {
+ * system the initramfs was built on, where nothing is mounted yet), since an entry's ids may
+ * select the host's own stick of the same model too. The scan is made once for a run, into
+ * *@critical. */
+static bool usb_to_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot,
+                        struct vc_critical_set **critical) {
         _cleanup_free_ char *why = NULL;
-        unsigned v, p;
+        bool by_entry;
         int r;
-        if (!cfg->protect || vc_usb_record_id(ctx, d->port, &v, &p) >= 0)
+        if (!vc_usb_should_hold(ctx, cfg, d, boot, &by_entry))
                 return false;
+        if (!by_entry || !cfg->protect)
+                return true;
         if (!*critical && (r = vc_critical_scan(ctx, critical)) < 0) {
                 log_error_errno(r, "%s: cannot tell what the host needs, leaving the USB device to the host: %m", d->port);
-                return true;
+                return false;
         }
         if ((r = vc_usb_dev_needed(*critical, d, &why)) < 0 || !why)
-                return r < 0;
+                return r >= 0;
         log_warning("%s: USB device %04x:%04x left to the host, which needs it: %s "
                     "(protect = no in [global] takes it anyway)", d->port, d->vendor, d->product, why);
-        return true;
+        return false;
 }
 
 /* A USB device's add event or an interface's bind event (the generated rule runs the helper only
@@ -335,7 +338,7 @@ static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
                 log_debug("%s: cannot read the USB device (%s): ignoring the event", port, strerror(-r));
                 return 0;
         }
-        if (vc_usb_should_hold(ctx, cfg, &d, kind == 1) && !usb_needed(ctx, cfg, &d, &critical))
+        if (usb_to_hold(ctx, cfg, &d, kind == 1, &critical))
                 usb_hold(ctx, &d, VC_BOOT_BY_USB_EVENT_INITRD, &lock_fd);
         vc_usb_dev_done(&d);
         return 0;
@@ -352,7 +355,7 @@ static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_f
                 return;
         }
         for (size_t i = 0; i < n; i++)
-                if (vc_usb_should_hold(ctx, cfg, &v[i], true) && !usb_needed(ctx, cfg, &v[i], &critical))
+                if (usb_to_hold(ctx, cfg, &v[i], true, &critical))
                         usb_hold(ctx, &v[i], VC_BOOT_BY_PASS_INITRD, lock_fd);
         vc_usb_devs_free(v, n);
 }
