@@ -1300,13 +1300,9 @@ struct usb_line {
         const char *reason;
 };
 
+/* A serial number as the records keep it (vc_usb_serial_is_valid()) that is one word of the line. */
 static bool serial_is_word(const char *s) {
-        if (isempty(s) || strlen(s) > USB_SERIAL_MAX || streq(s, "-"))
-                return false;
-        for (const char *p = s; *p; p++)
-                if (!isgraph((unsigned char) *p))
-                        return false;
-        return true;
+        return vc_usb_serial_is_valid(s) && !strchr(s, ' ') && !streq(s, "-");
 }
 
 static bool usb_line_parse(char *line, struct usb_line *ret) {
@@ -1333,32 +1329,47 @@ static void usb_line_print(FILE *f, const struct usb_line *l) {
         fprintf(f, "usb %s %04x:%04x %s %s\n", l->port, l->vendor, l->product, *l->serial ? l->serial : "-", l->reason);
 }
 
-/* The ids and serial ("" when none, or not one word) of the USB device at @port now. */
-static int usb_device_id(struct vc_ctx *ctx, const char *port, struct usb_line *ret) {
+/* The ids of the USB device at @port now (idVendor, idProduct: descriptor fields, read without
+ * the device's lock). */
+static int usb_device_ids(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor, unsigned *ret_product) {
         static const char *const attrs[] = { "idVendor", "idProduct" };
-        unsigned *ids[] = { &ret->vendor, &ret->product };
-        _cleanup_free_ char *sp = NULL, *serial = NULL;
-        int r;
+        unsigned *ids[] = { ret_vendor, ret_product };
         for (size_t i = 0; i < ELEMENTSOF(attrs); i++) {
                 _cleanup_free_ char *p = NULL, *text = NULL;
-                char *end;
+                int r;
                 if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/%s", port, attrs[i])) < 0 ||
                     (r = vc_sysfs_read(p, &text)) < 0)
                         return r;
-                unsigned long v = strtoul(text, &end, 16);
-                if (strlen(text) != 4 || strspn(text, "0123456789abcdefABCDEF") != 4 || *end)
+                if (strlen(text) != 4 || strspn(text, "0123456789abcdefABCDEF") != 4)
                         return -EBADMSG;
-                *ids[i] = (unsigned) v;
+                *ids[i] = (unsigned) strtoul(text, NULL, 16);
         }
-        if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &sp, "%s/serial", port)) < 0)
+        return 0;
+}
+
+/* The serial of the USB device at @port into @buf ("" when none, or not one word). Linux takes the
+ * device's lock to show it (drivers/usb/core/sysfs.c), which a driver stuck in its probe or reset
+ * holds: read only for a device whose ids were asked for. */
+static int usb_device_serial(struct vc_ctx *ctx, const char *port, char buf[static USB_SERIAL_MAX + 1]) {
+        _cleanup_free_ char *p = NULL, *serial = NULL;
+        int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/serial", port);
+        if (r < 0)
                 return r;
-        r = vc_sysfs_read(sp, &serial);
+        buf[0] = '\0';
+        r = vc_sysfs_read(p, &serial);
         if (r == -ENOMEM)
                 return r;
-        ret->serial[0] = '\0';
         if (r >= 0 && serial_is_word(serial))
-                strcpy(ret->serial, serial);
+                strcpy(buf, serial);
         return 0;
+}
+
+/* Is the device at @port of @l's ids, with its serial when @l names one? */
+static bool usb_line_matches(struct vc_ctx *ctx, const struct usb_line *l, const char *port) {
+        unsigned vendor, product;
+        char serial[USB_SERIAL_MAX + 1];
+        return usb_device_ids(ctx, port, &vendor, &product) >= 0 && vendor == l->vendor && product == l->product &&
+               (!*l->serial || (usb_device_serial(ctx, port, serial) >= 0 && streq(serial, l->serial)));
 }
 
 /* The deepest USB device among the components of @syspath (inside the root): its port path. */
@@ -1386,16 +1397,14 @@ static bool usb_device_of(const char *syspath, char port[static 32]) {
 static bool usb_line_find(struct vc_ctx *ctx, const struct usb_line *l, char port[static 32]) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL;
-        struct usb_line now;
         if (!*l->serial) {
                 strcpy(port, l->port);
-                return usb_device_id(ctx, port, &now) >= 0 && now.vendor == l->vendor && now.product == l->product;
+                return usb_line_matches(ctx, l, port);
         }
         if (vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &dir, NULL) < 0 || vc_dir_list(dir, &names) < 0)
                 return false;
         for (char **i = names; *i; i++)
-                if (vc_usb_port_is_valid(*i) && strlen(*i) < 32 && usb_device_id(ctx, *i, &now) >= 0 &&
-                    now.vendor == l->vendor && now.product == l->product && streq(now.serial, l->serial)) {
+                if (vc_usb_port_is_valid(*i) && strlen(*i) < 32 && usb_line_matches(ctx, l, *i)) {
                         strcpy(port, *i);
                         return true;
                 }
@@ -1506,7 +1515,8 @@ int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s,
                         continue;
                 for (size_t j = 0; j < n_done && !seen; j++)
                         seen = streq(done[j], u.port);
-                if (seen || usb_device_id(ctx, u.port, &u) < 0)
+                if (seen || usb_device_ids(ctx, u.port, &u.vendor, &u.product) < 0 ||
+                    usb_device_serial(ctx, u.port, u.serial) < 0)
                         continue;
                 if ((r = strv_push(&done, &n_done, strdup(u.port))) >= 0)
                         usb_line_print(f, &u);
