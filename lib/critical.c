@@ -870,45 +870,32 @@ static int group_key(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret
  * when every keyboard the admin could use sits below PCI devices of one IOMMU group (the xHCI
  * controller of a desktop), a claim of that group leaves the console without one, and those
  * devices are critical. A keyboard no claim can take (a PS/2 or a laptop's, on the i8042) or
- * keyboards in several groups leave nothing to protect; a virtual one (uinput) types for a
- * program, not for the admin. */
+ * keyboards in several groups leave nothing to protect (lib/input.h leaves out the virtual ones). */
 static int scan_keyboards(struct vc_ctx *ctx, struct vc_critical_set *s, const char *where) {
         struct vc_keyboard *kb = NULL;
-        size_t n = 0;
         _cleanup_free_ struct vc_pci_addr *addrs = NULL;
-        _cleanup_free_ char *group = NULL, *virt = NULL;
-        size_t n_addrs = 0;
+        _cleanup_free_ char *group = NULL;
+        size_t n = 0;
+        bool all_in_group = true;
         int r;
 
         if ((r = vc_input_keyboards(ctx, &kb, &n)) < 0)
                 return r;
         if (n > 0 && !(addrs = calloc(n, sizeof *addrs)))
                 r = -ENOMEM;
-        if (r >= 0)
-                r = vc_ctx_path(ctx, VC_PLACE_SYS_DEVICES, &virt, "virtual/");
-        for (size_t i = 0; i < n && r >= 0; i++) {
+        for (size_t i = 0; i < n && r >= 0 && all_in_group; i++) {
                 _cleanup_free_ char *key = NULL;
-                if (startswith(kb[i].syspath, virt))
-                        continue;
-                if (!pci_ancestor(ctx, kb[i].syspath, &addrs[n_addrs]) || (r = group_key(ctx, &addrs[n_addrs], &key)) < 0) {
-                        n_addrs = 0; /* a keyboard that stays (or out of memory) */
-                        break;
-                }
-                if (group && !streq(group, key)) {
-                        n_addrs = 0;
-                        break;
-                }
-                if (!group)
+                /* a keyboard no claim can take (i8042's), or one of another group, stays */
+                all_in_group = pci_ancestor(ctx, kb[i].syspath, &addrs[i]) && (r = group_key(ctx, &addrs[i], &key)) >= 0 &&
+                               (!group || streq(group, key));
+                if (all_in_group && !group)
                         group = TAKE_PTR(key);
-                n_addrs++;
         }
-        for (size_t i = 0, k = 0; i < n && k < n_addrs && r >= 0; i++) {
+        for (size_t i = 0; i < n && r >= 0 && all_in_group; i++) {
                 char reason[512];
-                if (startswith(kb[i].syspath, virt))
-                        continue;
                 snprintf(reason, sizeof reason, "controller of the keyboard of the console this command runs on (%s: %s)",
                          where, isempty(kb[i].name) ? "unnamed" : kb[i].name);
-                r = set_add(s, &addrs[k++], reason);
+                r = set_add(s, &addrs[i], reason);
         }
         vc_keyboards_free(kb, n);
         return r < 0 ? r : 0;

@@ -71,7 +71,7 @@ static int keyboard_add(struct vc_keyboard **v, size_t *n, const char *dir, char
 }
 
 int vc_input_keyboards(struct vc_ctx *ctx, struct vc_keyboard **ret, size_t *ret_n) {
-        _cleanup_free_ char *dir = NULL;
+        _cleanup_free_ char *dir = NULL, *virt = NULL;
         _cleanup_strv_free_ char **names = NULL;
         struct vc_keyboard *v = NULL;
         size_t n = 0;
@@ -79,7 +79,8 @@ int vc_input_keyboards(struct vc_ctx *ctx, struct vc_keyboard **ret, size_t *ret
 
         *ret = NULL;
         *ret_n = 0;
-        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "input")) < 0)
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "input")) < 0 ||
+            (r = vc_ctx_path(ctx, VC_PLACE_SYS_DEVICES, &virt, "virtual/")) < 0)
                 return r;
         if ((r = vc_dir_list(dir, &names)) < 0)
                 return r == -ENOMEM ? r : 0;
@@ -96,12 +97,21 @@ int vc_input_keyboards(struct vc_ctx *ctx, struct vc_keyboard **ret, size_t *ret
                 }
                 if (!is_keyboard(entry))
                         continue;
-                if ((r = vc_path_canonical(entry, &syspath)) == -ENOMEM || (r >= 0 && (r = keyboard_add(&v, &n, entry, syspath)) < 0)) {
+                if ((r = vc_path_canonical(entry, &syspath)) == -ENOMEM) {
                         vc_keyboards_free(v, n);
-                        return -ENOMEM;
+                        return r;
                 }
-                if (r >= 0)
-                        log_debug("keyboard %s: %s", *i, v[n - 1].name);
+                if (r < 0)
+                        continue;
+                if (startswith(syspath, virt)) { /* uinput, uhid: no device of its own */
+                        free(syspath);
+                        continue;
+                }
+                if ((r = keyboard_add(&v, &n, entry, syspath)) < 0) {
+                        vc_keyboards_free(v, n);
+                        return r;
+                }
+                log_debug("keyboard %s: %s", *i, v[n - 1].name);
         }
         *ret = v;
         *ret_n = n;

@@ -18,6 +18,8 @@ struct vc_keyboard {
 
 void vc_keyboards_free(struct vc_keyboard *v, size_t n);
 
-/* Every keyboard, in the order of sys/class/input. -ENOMEM; an entry that cannot be read is passed
+/* Every keyboard a person can type on, in the order of sys/class/input: not the virtual ones under
+ * sys/devices/virtual (uinput, which a program types on; uhid, which a Bluetooth keyboard comes
+ * through, has no device of its own to follow). -ENOMEM; an entry that cannot be read is passed
  * over, and a host without sys/class/input has none. */
 int vc_input_keyboards(struct vc_ctx *ctx, struct vc_keyboard **ret, size_t *ret_n);
