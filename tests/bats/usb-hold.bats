@@ -37,6 +37,13 @@ product() {
         printf '%x/%x/%x' "0x$(cat "$d/idVendor")" "0x$(cat "$d/idProduct")" "0x$(cat "$d/bcdDevice")"
 }
 
+# helper ARGS...: vfio-claim-udev on the tree as the running system, its messages on stderr (the
+# boot pass: helper --all)
+helper() {
+        # shellcheck disable=SC2086
+        fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" "$@"
+}
+
 # uevent ACTION NAME [VAR=VALUE...]: the helper run as udev runs it for a USB event
 uevent() {
         local action=$1 name=$2 type=usb_device drv
@@ -157,7 +164,7 @@ interface 3-1.2:1.0 ftdi_sio"
 match = 0403:6001
 serial = A10K1234
 boot = yes'
-        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        run --separate-stderr helper --all
         assert_success
         assert_equal "$stderr" "vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound"
         assert_equal "$(usb_driver 3-1.2:1.0)" ""
@@ -201,13 +208,13 @@ boot = yes'
         echo 1 > "$blk/sda1/partition"
         ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1"
         echo "26 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
-        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        run --separate-stderr helper --all
         assert_success
         assert_equal "$stderr" "vfio-claim-udev: 3-3: USB device 0781:5583 left to the host, which needs it: it holds the root filesystem /dev/sda1 (protect = no in [global] takes it anyway)"
         assert_equal "$(usb_driver 3-3:1.0)" usb-storage
         [ ! -e "$STATE/usb-3-3" ]
         # the list the initramfs generators write names it, by its serial
-        run --separate-stderr fk env FAKEKERNEL_HOST=1 $VC_WRAPPER "$UDEV_HELPER" --host-critical
+        run --separate-stderr helper --host-critical
         assert_success
         assert_line "usb 3-3 0781:5583 4C530001230526115313 controller of the root filesystem /dev/sda1"
         # in the initramfs: nothing mounted, the list carried to /run
@@ -248,7 +255,7 @@ serial = A10K5678
 boot = yes'
         mkdir -p "$ROOT/etc"
         : > "$ROOT/etc/initrd-release"
-        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        run --separate-stderr helper --all
         assert_success
         assert_equal "$(usb_driver 3-1.2:1.0)$(usb_driver 3-1.3:1.0)" ""
         grep -qx "by boot pass in the initramfs" "$STATE/usb-3-1.2"
@@ -260,7 +267,7 @@ serial = A10K1234
 boot = yes'
         run vc enable 3-3
         assert_success
-        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all
+        run --separate-stderr helper --all
         assert_success
         assert_equal "$stderr" "vfio-claim-udev: 3-1.3: the initramfs held USB device 0403:6001, but no boot = yes entry of the configuration asks for it now: given back to the host; the initramfs has an older copy of the configuration, rebuild it (dracut -f, or update-initramfs -u)"
         assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
