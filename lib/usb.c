@@ -515,20 +515,16 @@ int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, 
 }
 
 int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_held_id **ret, size_t *ret_n) {
-        _cleanup_free_ char *dir = NULL;
-        _cleanup_strv_free_ char **names = NULL;
+        _cleanup_strv_free_ char **ports = NULL;
         struct vc_usb_held_id *v = NULL;
         size_t n = 0;
         int r;
         if (!ctx || !ret || !ret_n)
                 return -EINVAL;
-        if ((r = vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL)) < 0)
-                return r;
-        r = vc_dir_list(dir, &names);
-        if (r < 0 && r != -ENOENT)
+        if ((r = vc_usb_records(ctx, &ports)) < 0)
                 return r;
         size_t n_usbs = cfg ? cfg->n_usbs : 0, n_names = 0;
-        for (char **s = names; s && *s; s++)
+        for (char **s = ports; *s; s++)
                 n_names++;
         if (!(v = calloc(n_usbs + n_names + 1, sizeof *v)))
                 return -ENOMEM;
@@ -537,13 +533,12 @@ int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_u
                         v[n++] = (struct vc_usb_held_id){ .vendor = cfg->usbs[i].vendor, .product = cfg->usbs[i].product };
                         snprintf(v[n - 1].why, sizeof v[n - 1].why, "[usb %s] says boot = yes", cfg->usbs[i].name);
                 }
-        for (char **s = names; s && *s; s++) {
-                const char *port = startswith(*s, "usb-");
+        for (char **s = ports; *s; s++) {
                 unsigned vendor, product;
-                if (!port || vc_usb_record_id(ctx, port, &vendor, &product) < 0)
+                if (vc_usb_record_id(ctx, *s, &vendor, &product) < 0)
                         continue;
                 v[n++] = (struct vc_usb_held_id){ .vendor = vendor, .product = product };
-                snprintf(v[n - 1].why, sizeof v[n - 1].why, "USB device %s is enabled", port);
+                snprintf(v[n - 1].why, sizeof v[n - 1].why, "USB device %s is enabled", *s);
         }
         /* each id once, the first reason stays */
         size_t k = 0;
