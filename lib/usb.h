@@ -53,8 +53,9 @@ int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_critical_set *criti
                          char **ret_reason);
 
 /* The record of an enabled device: RUNSTATEDIR/vfio-claim/usb-PORT, lines "id VVVV:PPPP",
- * "serial S" (when it has one) and "interface NAME DRIVER" for each interface it took from a
- * driver. Written before the first unbind. */
+ * "serial S" (when it has one), "by BY" (a hold the initramfs made, vc_usb_hold()), "interface
+ * NAME DRIVER" for each interface it took from a driver and "owner VM" (the hook's). Written
+ * before the first unbind. */
 bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port);
 /* Take every interface of @d from its host driver (bus/usb/drivers/D/unbind), recorded. On a
  * failed unbind the interfaces already taken are bound again and the record removed; the error
