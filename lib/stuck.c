@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,15 @@
 /* A request: 'w', then each value as two bytes of length (host order) and the bytes, one
  * descriptor each; or 'r' and the attribute's name. */
 #define MAX_REQUEST (1 + VC_TIMED_WRITES_MAX * (2 + MAX_VALUE))
+
+/* The answer, one datagram: the writes made, the result, and for a read what it read (at most
+ * VC_TIMED_READ_MAX bytes; the rest of a longer attribute is not read). */
+struct writer_answer {
+        int done;
+        int result;
+        char data[VC_TIMED_READ_MAX];
+};
+#define ANSWER_HEAD offsetof(struct writer_answer, data)
 
 /* Which write of the request under way the writer is making (0 first), and since when
  * (vc_now_ms()): the parent's deadline for it. Shared (MAP_SHARED, so also with a writer that is
@@ -140,25 +150,36 @@ static void writer_main(int sock) {
                                         n_fds = VC_TIMED_WRITES_MAX;
                                 memcpy(fds, CMSG_DATA(c), n_fds * sizeof(int));
                         }
-                int answer[2] = { 0, 0 }; /* the writes made; the result */
+                struct writer_answer a; /* on this stack: 4 KiB of its 256; data only as read */
+                a.done = 0;
+                a.result = 0;
+                size_t len = ANSWER_HEAD;
                 if (n_fds == 0)
-                        answer[1] = -EBADF; /* every request comes with descriptors */
+                        a.result = -EBADF; /* every request comes with descriptors */
                 else if (buf[0] == 'w')
-                        answer[1] = writer_write_all(buf, (size_t) n, fds, n_fds, &answer[0]);
+                        a.result = writer_write_all(buf, (size_t) n, fds, n_fds, &a.done);
                 else {
                         /* fds[0]: the attribute's directory, resolved by the parent (inside its
                          * root); the name is one component. */
-                        char rb[256];
                         buf[n] = '\0';
                         int afd = openat(fds[0], buf + 1, O_RDONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
-                        if (afd < 0 || read(afd, rb, sizeof rb) < 0)
-                                answer[1] = -errno;
+                        ssize_t k = -1;
+                        if (afd >= 0)
+                                do
+                                        k = read(afd, a.data, sizeof a.data);
+                                while (k < 0 && errno == EINTR);
+                        if (k < 0)
+                                a.result = -errno;
+                        else {
+                                a.done = 1;
+                                len += (size_t) k;
+                        }
                         if (afd >= 0)
                                 close(afd);
                 }
                 for (size_t i = 0; i < n_fds; i++)
                         close(fds[i]);
-                while (send(sock, answer, sizeof answer, MSG_NOSIGNAL) < 0 && errno == EINTR)
+                while (send(sock, &a, len, MSG_NOSIGNAL) < 0 && errno == EINTR)
                         ;
         }
 }
@@ -332,20 +353,34 @@ static size_t writer_writes_made(size_t n_fds) {
         return index < n_fds ? index : n_fds - 1;
 }
 
+/* Where the answer to the request under way puts what a read read (NULL: a write). */
+static struct {
+        char *buf;
+        size_t size, len;
+} reading;
+
 /* The writer's answer to a request of @n_fds writes, read from its socket (@flags for recv()):
- * 1 with *ret_result and *ret_done, 0 when there is none yet (MSG_DONTWAIT), -EINTR, or -EIO
- * when the writer is gone (EOF) or the answer is not one. */
+ * 1 with *ret_result and *ret_done (and for a read, its bytes in reading), 0 when there is none
+ * yet (MSG_DONTWAIT), -EINTR, or -EIO when the writer is gone (EOF) or the answer is not one. */
 static int writer_answer(size_t n_fds, int flags, int *ret_result, size_t *ret_done) {
-        int answer[2];
-        ssize_t k = recv(writer.fd, answer, sizeof answer, flags);
+        struct writer_answer a;
+        ssize_t k = recv(writer.fd, &a, sizeof a, flags);
         if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
                 return 0;
         if (k < 0 && errno == EINTR)
                 return -EINTR;
-        if (k != (ssize_t) sizeof answer || answer[0] < 0 || (size_t) answer[0] > n_fds)
+        if (k < (ssize_t) ANSWER_HEAD || a.done < 0 || (size_t) a.done > n_fds ||
+            (k > (ssize_t) ANSWER_HEAD && !reading.buf))
                 return -EIO;
-        *ret_result = answer[1];
-        *ret_done = (size_t) answer[0];
+        if (reading.buf) {
+                size_t len = (size_t) k - ANSWER_HEAD;
+                if (len > reading.size)
+                        len = reading.size;
+                memcpy(reading.buf, a.data, len);
+                reading.len = len;
+        }
+        *ret_result = a.result;
+        *ret_done = (size_t) a.done;
         return 1;
 }
 
@@ -429,13 +464,11 @@ static int writer_request(const char *buf, size_t len, const int *fds, size_t n_
         }
 }
 
-int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
-        if (value) {
-                size_t done;
-                return vc_timed_writes(&path, &value, 1, timeout_ms, &done);
-        }
-        /* A read: the attribute's directory, inside a --sysroot (lib/root.h); the writer opens
-         * the attribute in it (in Linux the read, here the open, takes the device lock). */
+int vc_timed_read(const char *path, char *buf, size_t size, unsigned timeout_ms) {
+        if (!path || (!buf && size > 0))
+                return -EINVAL;
+        /* The attribute's directory, inside a --sysroot (lib/root.h); the writer opens the
+         * attribute in it (in Linux the read, here the open, takes the device lock). */
         const char *name;
         _cleanup_close_ int fd = vc_path_open_parent(path, &name);
         if (fd < 0)
@@ -443,10 +476,26 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         size_t len = strlen(name), done;
         if (len > NAME_MAX)
                 return -ENAMETOOLONG;
-        char buf[1 + NAME_MAX];
-        buf[0] = 'r';
-        memcpy(buf + 1, name, len);
-        return writer_request(buf, len + 1, &fd, 1, timeout_ms, &done);
+        char req[1 + NAME_MAX];
+        req[0] = 'r';
+        memcpy(req + 1, name, len);
+        char scratch[1];
+        reading.buf = buf ? buf : scratch;
+        reading.size = buf ? size : 0;
+        reading.len = 0;
+        int r = writer_request(req, len + 1, &fd, 1, timeout_ms, &done);
+        size_t got = reading.len;
+        reading.buf = NULL;
+        return r < 0 ? r : (int) got;
+}
+
+int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
+        if (value) {
+                size_t done;
+                return vc_timed_writes(&path, &value, 1, timeout_ms, &done);
+        }
+        int r = vc_timed_read(path, NULL, 0, timeout_ms);
+        return r < 0 ? r : 0;
 }
 
 int vc_timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,

@@ -23,6 +23,12 @@
  * and wait at most @timeout_ms: its result, or -ETIMEDOUT after killing the child (a child
  * stuck in the kernel is abandoned, not waited for). The caller must not ignore SIGCHLD. */
 int vc_timed_access(const char *path, const char *value, unsigned timeout_ms);
+/* Read @path in the writer, at most @size bytes into @buf (at most VC_TIMED_READ_MAX), and wait
+ * at most @timeout_ms: the bytes read, or -ETIMEDOUT (the writer killed or abandoned) or the
+ * read's error. For an attribute whose read takes a lock a driver may hold for long: a USB
+ * device's string descriptors (lib/usb.h). */
+#define VC_TIMED_READ_MAX 4096
+int vc_timed_read(const char *path, char *buf, size_t size, unsigned timeout_ms);
 /* The writes of @values[i] to @paths[i] (at most VC_TIMED_WRITES_MAX), in order, in one request
  * to the child: the first that fails ends it. Each write has @timeout_ms from when it began.
  * Returns 0 or the error of the write that failed (-ETIMEDOUT: it did not finish, and the child
