@@ -231,6 +231,19 @@ fk_fail() {
         echo "$*" >> "$ROOT/.fakekernel/faults"
 }
 
+# fk_usb_lock PORT: hold the fake kernel's lock of USB device PORT (.fakekernel/devlock/PORT) in
+# this shell, as a driver probing or resetting the device holds it in Linux: a read of its serial,
+# manufacturer or product waits until fk_usb_unlock (or the test's end) lets it go.
+fk_usb_lock() {
+        mkdir -p "$ROOT/.fakekernel/devlock"
+        exec {FK_USB_LOCK_FD}> "$ROOT/.fakekernel/devlock/$1"
+        flock -x "$FK_USB_LOCK_FD"
+}
+
+fk_usb_unlock() {
+        exec {FK_USB_LOCK_FD}>&-
+}
+
 # fk_unstick: let every STUCK write take effect and end (ROOT/.fakekernel/unstick; STUCK faults
 # no longer apply), and wait until each has (an event, not a delay: the marker files go).
 fk_unstick() {

@@ -182,7 +182,7 @@ static int fix_flags(int dirfd, const char *path, int flags) {
          * readlink(2) of the directory's fd for a relative path) only when it matters: for a
          * flag to drop or a read that waits for the device lock, not for every open. The
          * device a read waits for is found once. */
-        char addr[16];
+        char addr[32];
         bool locks = read_device(dirfd, path, flags, addr, sizeof addr);
         if (!(flags & (O_TRUNC | O_CREAT)) && !locks)
                 return flags;
@@ -522,10 +522,30 @@ static bool addr_ok(const char *a) {
         return true;
 }
 
+/* A USB device's directory name, its port path ("3-1.2"): digits, one '-', then digits and dots. */
+static bool usb_port_ok(const char *a) {
+        const char *dash = strchr(a, '-');
+        if (!dash || dash == a || strlen(a) >= 32 || strchr(dash + 1, '-') || !dash[1])
+                return false;
+        for (; *a; a++)
+                if (!isdigit((unsigned char) *a) && *a != '-' && *a != '.')
+                        return false;
+        return true;
+}
+
+/* A USB device's string descriptors: Linux 6.1 shows them under usb_lock_device_interruptible()
+ * (drivers/usb/core/sysfs.c, usb_string_attr()), the lock a driver holds while it probes or
+ * resets the device. */
+static bool usb_string_attr(const char *file) {
+        return strcmp(file, "serial") == 0 || strcmp(file, "manufacturer") == 0 || strcmp(file, "product") == 0;
+}
+
 /* Does the attribute named by its last two components (DIR/FILE, DIR the device) take the
  * device lock? */
 static bool attr_locks_device(const char *file, bool write) {
         if (strcmp(file, "driver_override") == 0 || strcmp(file, "sriov_numvfs") == 0)
+                return true;
+        if (!write && usb_string_attr(file))
                 return true;
         return write && (strcmp(file, "reset") == 0 || strcmp(file, "remove") == 0);
 }
@@ -543,7 +563,7 @@ static bool attr_device(const char *path, bool write, char *ret, size_t n) {
                 return false;
         memcpy(ret, dir, l);
         ret[l] = 0;
-        return addr_ok(ret);
+        return usb_string_attr(file + 1) ? usb_port_ok(ret) : addr_ok(ret);
 }
 
 /* The device a write of DATA to REL locks, if any. */
