@@ -442,15 +442,29 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                        const char *vm, struct usb_taken *taken, struct vc_critical_set **critical) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        int r = vc_usb_enumerate(ctx, &v, &n), ret = HOOK_OK;
+        int r = vc_usb_enumerate(ctx, 0, &v, &n), ret = HOOK_OK;
         if (r < 0)
                 return fail("cannot read the USB devices: %s; VM \"%s\" was not started", strerror(-r), vm);
         for (size_t i = 0; i < n && ret == HOOK_OK; i++) {
-                const struct vc_usb_dev *d = &v[i];
+                struct vc_usb_dev *d = &v[i];
                 struct vc_domain_usb sel = { .has_ids = true, .vendor = d->vendor, .product = d->product,
                                              .has_addr = true, .bus = d->busnum, .device = d->devnum };
-                const struct vc_config_usb *u = vc_config_match_usb(config, d);
-                if (!u || !vc_domain_has_usb(dom, &sel))
+                const struct vc_config_usb *u = NULL;
+                if (!vc_domain_has_usb(dom, &sel))
+                        continue;
+                /* its serial, when an entry of its ids names one: with a bound, under the lock */
+                if ((r = vc_usb_config_match(ctx, config, d, &u)) < 0) {
+                        ret = r == -ETIMEDOUT
+                                      ? fail("USB device %s (%04x:%04x): cannot read its serial number within %u s, "
+                                             "which an entry of its ids names: a driver holds the device (probing or "
+                                             "resetting it); VM \"%s\" was not started",
+                                             d->port, d->vendor, d->product, vc_ctx_get_unbind_timeout_ms(ctx) / 1000, vm)
+                                      : fail("USB device %s (%04x:%04x): cannot read its serial number, which an entry "
+                                             "of its ids names: %s; VM \"%s\" was not started",
+                                             d->port, d->vendor, d->product, strerror(-r), vm);
+                        break;
+                }
+                if (!u)
                         continue;
                 if (u->vm && !streq(u->vm, vm)) {
                         ret = fail("USB device %s ([usb %s]) is reserved for VM \"%s\" by %s:%u; remove it from VM "
@@ -530,16 +544,24 @@ static void usb_release(struct vc_ctx *ctx, const struct vc_config *config, cons
                         continue;
                 struct vc_usb_dev d;
                 const struct vc_config_usb *u = NULL;
-                if (vc_usb_dev_read(ctx, port, &d) >= 0) {
-                        u = vc_config_match_usb(config, &d);
+                int r = 0;
+                if (vc_usb_dev_read(ctx, port, 0, &d) >= 0) {
+                        r = vc_usb_config_match(ctx, config, &d, &u);
                         vc_usb_dev_done(&d);
+                }
+                if (r < 0) {
+                        log_warning_errno(r, "VM %s stopped: USB device %s stays without host drivers: cannot read its "
+                                             "serial number, which an entry of its ids names, to see whether it says "
+                                             "boot = yes (%m); 'vfio-claim disable %s' gives it back",
+                                          vm, port, port);
+                        continue;
                 }
                 if (!config || (u && u->boot) || config->release == VC_RELEASE_KEEP) {
                         log_info("VM %s stopped: USB device %s stays without host drivers (boot = yes, or release = keep)",
                                  vm, port);
                         continue;
                 }
-                int r = vc_usb_disable(ctx, port);
+                r = vc_usb_disable(ctx, port);
                 if (r < 0)
                         log_error_errno(r, "VM %s stopped: USB device %s: cannot give its interfaces back: %m; run "
                                            "'vfio-claim disable %s'", vm, port, port);
@@ -582,12 +604,16 @@ static bool domain_may_be_ours(struct vc_ctx *ctx, const struct vc_domain *dom) 
                 return false;
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        bool ours = vc_usb_enumerate(ctx, &v, &n) < 0;
+        bool ours = vc_usb_enumerate(ctx, 0, &v, &n) < 0;
         for (size_t i = 0; i < n && !ours; i++) {
                 const struct vc_usb_dev *d = &v[i];
                 struct vc_domain_usb sel = { .has_ids = true, .vendor = d->vendor, .product = d->product,
                                              .has_addr = true, .bus = d->busnum, .device = d->devnum };
-                ours = vc_config_match_usb(config, d) && vc_domain_has_usb(dom, &sel);
+                /* an entry of its ids: its serial (not read here) may select it */
+                bool ids = false;
+                for (size_t k = 0; k < config->n_usbs && !ids; k++)
+                        ids = config->usbs[k].vendor == d->vendor && config->usbs[k].product == d->product;
+                ours = ids && vc_domain_has_usb(dom, &sel);
         }
         vc_usb_devs_free(v, n);
         return ours;

@@ -17,6 +17,7 @@
 #include "input.h"
 #include "log.h"
 #include "session.h"
+#include "stuck.h"
 #include "sysfs.h"
 
 #define WALK_DEPTH_MAX 16
@@ -1335,28 +1336,41 @@ static int usb_device_ids(struct vc_ctx *ctx, const char *port, unsigned *ret_ve
 }
 
 /* The serial of the USB device at @port into @buf ("" when none, or not one word). Linux takes the
- * device's lock to show it (drivers/usb/core/sysfs.c), which a driver stuck in its probe or reset
- * holds: read only for a device whose ids were asked for. */
+ * device's lock to show it (drivers/usb/core/sysfs.c), which a driver probing or resetting the
+ * device holds, for long when the device misbehaves, and the boot pass scans holding the state
+ * lock: read only for a device whose ids were asked for, in the writer within the unbind timeout
+ * (lib/stuck.h). -ETIMEDOUT when it did not finish. */
 static int usb_device_serial(struct vc_ctx *ctx, const char *port, char buf[static USB_SERIAL_MAX + 1]) {
-        _cleanup_free_ char *p = NULL, *serial = NULL;
+        _cleanup_free_ char *p = NULL;
+        char text[USB_SERIAL_MAX + 3];
         int r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/serial", port);
         if (r < 0)
                 return r;
         buf[0] = '\0';
-        r = vc_sysfs_read(p, &serial);
-        if (r == -ENOMEM)
+        r = vc_timed_read(p, text, sizeof text - 1, vc_ctx_get_unbind_timeout_ms(ctx));
+        if (r == -ENOMEM || r == -ETIMEDOUT)
                 return r;
-        if (r >= 0 && serial_is_word(serial))
-                strcpy(buf, serial);
+        if (r < 0)
+                return 0;
+        text[r] = '\0';
+        if (r > 0 && text[r - 1] == '\n')
+                text[r - 1] = '\0';
+        if (strlen(text) <= USB_SERIAL_MAX && serial_is_word(text))
+                strcpy(buf, text);
         return 0;
 }
 
-/* Is the device at @port of @l's ids, with its serial when @l names one? */
+/* Is the device at @port of @l's ids, with its serial when @l names one? One whose serial could
+ * not be read in time counts: in doubt, the host keeps it. */
 static bool usb_line_matches(struct vc_ctx *ctx, const struct usb_line *l, const char *port) {
         unsigned vendor, product;
         char serial[USB_SERIAL_MAX + 1];
-        return usb_device_ids(ctx, port, &vendor, &product) >= 0 && vendor == l->vendor && product == l->product &&
-               (!*l->serial || (usb_device_serial(ctx, port, serial) >= 0 && streq(serial, l->serial)));
+        if (usb_device_ids(ctx, port, &vendor, &product) < 0 || vendor != l->vendor || product != l->product)
+                return false;
+        if (!*l->serial)
+                return true;
+        int r = usb_device_serial(ctx, port, serial);
+        return r == -ETIMEDOUT || (r >= 0 && streq(serial, l->serial));
 }
 
 /* The deepest USB device among the components of @syspath (inside the root): its port path. */

@@ -1261,7 +1261,7 @@ static int check_usb_entries(struct doctor *d) {
         int r;
         if (d->opts->n_targets > 0 || d->opts->explicit_targets || c->n_usbs == 0)
                 return 0;
-        if ((r = vc_usb_enumerate(d->ctx, &v, &n)) < 0)
+        if ((r = vc_usb_enumerate(d->ctx, VC_USB_READ_STRINGS, &v, &n)) < 0)
                 return r == -ENOMEM ? r : 0;
         const struct vc_critical_set *critical = d->opts->critical_set ? d->opts->critical_set(d->opts->critical_userdata)
                                                                        : NULL;

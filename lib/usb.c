@@ -114,7 +114,10 @@ static int read_ifaces(struct vc_ctx *ctx, struct vc_usb_dev *d, char **names) {
         return 0;
 }
 
-static int dev_read(struct vc_ctx *ctx, const char *port, char **names, struct vc_usb_dev *ret) {
+/* The device's fields that Linux shows without the device's lock (descriptor fields, the bus
+ * address, the interfaces' classes and driver links), and with @flags VC_USB_READ_STRINGS its
+ * string descriptors, which take it (lib/usb.h). */
+static int dev_read(struct vc_ctx *ctx, const char *port, char **names, unsigned flags, struct vc_usb_dev *ret) {
         struct vc_usb_dev d = { .group = -1 };
         int r;
         if (!vc_usb_port_is_valid(port))
@@ -125,12 +128,15 @@ static int dev_read(struct vc_ctx *ctx, const char *port, char **names, struct v
             (r = read_hex(ctx, port, "idProduct", 0xffff, &d.product)) < 0 ||
             (r = read_hex(ctx, port, "bDeviceClass", 0xff, &d.cls)) < 0 ||
             (r = read_dec(ctx, port, "busnum", &d.busnum)) < 0 || (r = read_dec(ctx, port, "devnum", &d.devnum)) < 0 ||
-            (r = read_string(ctx, port, "serial", &d.serial)) < 0 ||
-            (r = read_string(ctx, port, "manufacturer", &d.manufacturer)) < 0 ||
-            (r = read_string(ctx, port, "product", &d.product_name)) < 0 || (r = read_ifaces(ctx, &d, names)) < 0) {
+            ((flags & VC_USB_READ_STRINGS) &&
+             ((r = read_string(ctx, port, "serial", &d.serial)) < 0 ||
+              (r = read_string(ctx, port, "manufacturer", &d.manufacturer)) < 0 ||
+              (r = read_string(ctx, port, "product", &d.product_name)) < 0)) ||
+            (r = read_ifaces(ctx, &d, names)) < 0) {
                 vc_usb_dev_done(&d);
                 return r;
         }
+        d.serial_read = d.strings_read = flags & VC_USB_READ_STRINGS;
         if (d.cls == 0x09) { /* a hub */
                 vc_usb_dev_done(&d);
                 return -EINVAL;
@@ -153,7 +159,7 @@ static int list_names(struct vc_ctx *ctx, char ***ret) {
         return r;
 }
 
-int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, struct vc_usb_dev *ret) {
+int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, unsigned flags, struct vc_usb_dev *ret) {
         _cleanup_strv_free_ char **names = NULL;
         _cleanup_free_ char *p = NULL;
         int r;
@@ -167,7 +173,7 @@ int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, struct vc_usb_dev *ret
                 return -ENOENT;
         if ((r = list_names(ctx, &names)) < 0)
                 return r;
-        return dev_read(ctx, port, names, ret);
+        return dev_read(ctx, port, names, flags, ret);
 }
 
 void vc_usb_dev_done(struct vc_usb_dev *d) {
@@ -205,7 +211,7 @@ static int compare_ports(const void *a, const void *b) {
         return *x ? 1 : *y ? -1 : 0;
 }
 
-int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n) {
+int vc_usb_enumerate(struct vc_ctx *ctx, unsigned flags, struct vc_usb_dev **ret, size_t *ret_n) {
         _cleanup_strv_free_ char **names = NULL;
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
@@ -218,7 +224,7 @@ int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n)
                 if (!vc_usb_port_is_valid(*s))
                         continue; /* root hubs (usbN) and interfaces (B-P:C.I) */
                 struct vc_usb_dev d;
-                r = dev_read(ctx, *s, names, &d);
+                r = dev_read(ctx, *s, names, flags, &d);
                 if (r == -EINVAL || r == -ENOENT)
                         continue; /* a hub, or unplugged while we read */
                 if (r < 0) {
@@ -241,10 +247,50 @@ int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n)
         return 0;
 }
 
+int vc_usb_dev_read_serial(struct vc_ctx *ctx, struct vc_usb_dev *d) {
+        _cleanup_free_ char *p = NULL;
+        char buf[VC_TIMED_READ_MAX];
+        int r;
+        if (!ctx || !d)
+                return -EINVAL;
+        if (d->serial_read)
+                return 0;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_USB_DEVICES, &p, "%s/serial", d->port)) < 0)
+                return r;
+        r = vc_timed_read(p, buf, sizeof buf - 1, vc_ctx_get_unbind_timeout_ms(ctx));
+        if (r == -ENOENT) { /* none: Linux hides the attribute */
+                d->serial_read = true;
+                return 0;
+        }
+        if (r < 0)
+                return r;
+        buf[r] = '\0';
+        buf[strcspn(buf, "\n")] = '\0';
+        if (strlen(buf) != (size_t) r && strlen(buf) + 1 != (size_t) r)
+                return -EBADMSG; /* a NUL, or more than one line */
+        free(d->serial);
+        if (!(d->serial = strdup(buf)))
+                return -ENOMEM;
+        d->serial_read = true;
+        return 0;
+}
+
+int vc_usb_config_match(struct vc_ctx *ctx, const struct vc_config *c, struct vc_usb_dev *d,
+                        const struct vc_config_usb **ret) {
+        int r = 0;
+        if (!d || !ret)
+                return -EINVAL;
+        for (size_t i = 0; c && i < c->n_usbs && !d->serial_read && r == 0; i++)
+                if (c->usbs[i].serial && c->usbs[i].vendor == d->vendor && c->usbs[i].product == d->product)
+                        r = vc_usb_dev_read_serial(ctx, d);
+        *ret = vc_config_match_usb(c, d);
+        return r;
+}
+
 bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d) {
         if (!u || !d || u->vendor != d->vendor || u->product != d->product)
                 return false;
-        if (u->serial && (!d->serial || !streq(u->serial, d->serial)))
+        if (u->serial && (!d->serial_read || !d->serial || !streq(u->serial, d->serial)))
                 return false;
         if (u->port && !streq(u->port, d->port))
                 return false;
@@ -554,16 +600,21 @@ int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_u
         return 0;
 }
 
-bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot,
-                        bool *ret_by_entry) {
+int vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_dev *d, bool boot,
+                       bool *ret_by_entry) {
+        const struct vc_config_usb *u = NULL;
         unsigned v, p;
         if (ret_by_entry)
                 *ret_by_entry = false;
         if (!ctx || !d)
-                return false;
+                return -EINVAL;
         if (vc_usb_record_id(ctx, d->port, &v, &p) >= 0)
                 return v == d->vendor && p == d->product;
-        const struct vc_config_usb *u = boot ? vc_config_match_usb(cfg, d) : NULL;
+        if (boot) {
+                int r = vc_usb_config_match(ctx, cfg, d, &u);
+                if (r < 0)
+                        return r;
+        }
         if (ret_by_entry)
                 *ret_by_entry = u && u->boot;
         return u && u->boot;

@@ -23,7 +23,9 @@ struct vc_usb_iface {
 struct vc_usb_dev {
         char *port; /* "3-1.2" */
         unsigned vendor, product, busnum, devnum, cls;
-        char *serial, *manufacturer, *product_name; /* NULL when the device has none */
+        /* NULL when the device has none, or when not read: serial_read, strings_read (all three) */
+        char *serial, *manufacturer, *product_name;
+        bool serial_read, strings_read;
         struct vc_usb_iface *ifaces;
         size_t n_ifaces;
         bool has_controller; /* the PCI function of the host controller */
@@ -31,13 +33,25 @@ struct vc_usb_dev {
         int group; /* the controller's IOMMU group, -1 when none */
 };
 
+/* What is read of a device besides its ids, class, bus address, interfaces and controller.
+ * VC_USB_READ_STRINGS: the string descriptors (serial, manufacturer, product). Linux takes the
+ * device's lock to show them (drivers/usb/core/sysfs.c), which a driver holds while it probes or
+ * resets the device, for seconds or longer when the device misbehaves: a program that holds the
+ * state lock (lib/state.h) asks without it, and reads a serial it needs with a bound
+ * (vc_usb_dev_read_serial(), vc_usb_config_match()). */
+enum { VC_USB_READ_STRINGS = 1 << 0 };
+
 /* One device by its port path: -ENOENT when nothing is plugged there, -EINVAL for a path that is
  * not a port path or names a hub. */
-int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, struct vc_usb_dev *ret);
+int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, unsigned flags, struct vc_usb_dev *ret);
 void vc_usb_dev_done(struct vc_usb_dev *d);
 /* Every device that is not a hub, in port path order (bus, then ports numerically). A host
  * without USB is an empty list. */
-int vc_usb_enumerate(struct vc_ctx *ctx, struct vc_usb_dev **ret, size_t *ret_n);
+int vc_usb_enumerate(struct vc_ctx *ctx, unsigned flags, struct vc_usb_dev **ret, size_t *ret_n);
+/* @d's serial, when not read yet, read in the writer process within the unbind timeout
+ * (lib/stuck.h): 0, or -ETIMEDOUT when a driver held the device that long (the serial stays
+ * unread). */
+int vc_usb_dev_read_serial(struct vc_ctx *ctx, struct vc_usb_dev *d);
 void vc_usb_devs_free(struct vc_usb_dev *v, size_t n);
 
 /* What the host-critical scan @critical (lib/critical.h) found through a disk or a network interface
@@ -67,10 +81,16 @@ int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **r
  * skipped. */
 int vc_usb_disable(struct vc_ctx *ctx, const char *port);
 
-/* Does the entry select @d: ids, and serial or port when it names one. */
+/* Does the entry select @d: ids, and serial or port when it names one (an entry that names a
+ * serial selects no device whose serial was not read). */
 bool vc_config_usb_selects(const struct vc_config_usb *u, const struct vc_usb_dev *d);
 /* The first entry, in reading order, that selects @d; NULL when none does. */
 const struct vc_config_usb *vc_config_match_usb(const struct vc_config *c, const struct vc_usb_dev *d);
+/* vc_config_match_usb() after reading @d's serial (vc_usb_dev_read_serial()) when an entry of its
+ * ids names one: 0, or that read's error, with *@ret the first entry that selects @d without it
+ * (NULL: none). */
+int vc_usb_config_match(struct vc_ctx *ctx, const struct vc_config *c, struct vc_usb_dev *d,
+                        const struct vc_config_usb **ret);
 
 /* ------------------------------------------------------------------ kept off across replug and boot
  *
@@ -105,9 +125,10 @@ int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_u
 /* Is @d to be held: its port has a record of the same ids (enabled, then replugged), or, when
  * @boot (its add event, the boot pass), a boot = yes entry selects it (then *@ret_by_entry, when
  * not NULL, is true: a hold nobody asked for by hand, lib/critical.h's checks apply). A device
- * given back with `disable` has no record: its drivers' bind events leave it alone. */
-bool vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot,
-                        bool *ret_by_entry);
+ * given back with `disable` has no record: its drivers' bind events leave it alone. 1 yes, 0 no,
+ * or vc_usb_config_match()'s error (its serial could not be read: the caller cannot tell). */
+int vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_dev *d, bool boot,
+                       bool *ret_by_entry);
 /* The USB event udev hands vfio-claim-udev (ACTION, SUBSYSTEM, DEVTYPE, DEVPATH): 1 the "add" of
  * a device, 2 the "bind" of an interface, with the device's port path in *ret_port; 0 any other
  * event; -EINVAL when DEVPATH does not end in a port path. */

@@ -60,7 +60,7 @@ static const struct vc_config_usb *config_of(struct vc_cli *cli, const struct vc
 int usb_list_text(struct vc_cli *cli, bool heading) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        int r = vc_usb_enumerate(cli->ctx, &v, &n);
+        int r = vc_usb_enumerate(cli->ctx, VC_USB_READ_STRINGS, &v, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot read the USB devices under %s: %m", vc_ctx_root(cli->ctx)), r;
         if (n == 0) {
@@ -139,7 +139,7 @@ static void json_usb(struct vc_cli *cli, struct vc_json *j, const struct vc_usb_
 int usb_list_json(struct vc_cli *cli, struct vc_json *j) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        int r = vc_usb_enumerate(cli->ctx, &v, &n);
+        int r = vc_usb_enumerate(cli->ctx, VC_USB_READ_STRINGS, &v, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot read the USB devices under %s: %m", vc_ctx_root(cli->ctx)), r;
         vc_json_key(j, "usb");
@@ -158,17 +158,42 @@ bool usb_arg_is_usb(struct vc_cli *cli, const char *text) {
         return vc_usb_port_is_valid(text) || vc_config_find_usb(cli->config, text);
 }
 
+/* Does entry @u select @d? @d's serial is read when @u names one and the ids match, with a bound
+ * (lib/usb.h: the caller may hold the lock). EXIT_DONE with *ret, or EXIT_FAILED, said. */
+static int entry_selects(struct vc_cli *cli, const struct vc_config_usb *u, struct vc_usb_dev *d, bool *ret) {
+        int r;
+        if (u->serial && u->vendor == d->vendor && u->product == d->product &&
+            (r = vc_usb_dev_read_serial(cli->ctx, d)) < 0) {
+                if (r == -ETIMEDOUT)
+                        log_error("%s: cannot read the serial number of USB device %04x:%04x within %u s: a driver "
+                                  "holds the device (probing or resetting it); nothing was changed",
+                                  d->port, d->vendor, d->product, vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000);
+                else
+                        log_error_errno(r, "%s: cannot read the serial number of USB device %04x:%04x: %m; nothing "
+                                        "was changed", d->port, d->vendor, d->product);
+                return EXIT_FAILED;
+        }
+        *ret = vc_config_usb_selects(u, d);
+        return EXIT_DONE;
+}
+
 /* The devices @text names: a port path (one device), or a [usb NAME] entry (every device it
- * selects: identical devices without serial or port give several). */
-static int usb_resolve(struct vc_cli *cli, const char *text, struct vc_usb_dev **ret, size_t *ret_n) {
+ * selects: identical devices without serial or port give several). @flags: vc_usb_enumerate()'s. */
+static int usb_resolve(struct vc_cli *cli, const char *text, unsigned flags, struct vc_usb_dev **ret, size_t *ret_n) {
         const struct vc_config_usb *u = vc_config_find_usb(cli->config, text);
         struct vc_usb_dev *v = NULL;
         size_t n = 0, k = 0;
-        int r = vc_usb_enumerate(cli->ctx, &v, &n);
+        int r = vc_usb_enumerate(cli->ctx, flags, &v, &n);
         if (r < 0)
                 return log_error_errno(r, "cannot read the USB devices under %s: %m", vc_ctx_root(cli->ctx)), EXIT_FAILED;
         for (size_t i = 0; i < n; i++) {
-                bool keep = u ? vc_config_usb_selects(u, &v[i]) : streq(v[i].port, text);
+                bool keep = !u && streq(v[i].port, text);
+                if (u && entry_selects(cli, u, &v[i], &keep) != EXIT_DONE) {
+                        for (size_t j = i; j < n; j++)
+                                vc_usb_dev_done(&v[j]);
+                        vc_usb_devs_free(v, k);
+                        return EXIT_FAILED;
+                }
                 if (keep)
                         v[k++] = v[i];
                 else
@@ -192,7 +217,7 @@ static int usb_resolve(struct vc_cli *cli, const char *text, struct vc_usb_dev *
 int usb_show(struct vc_cli *cli, const char *text) {
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        int r = usb_resolve(cli, text, &v, &n);
+        int r = usb_resolve(cli, text, VC_USB_READ_STRINGS, &v, &n);
         if (r != EXIT_DONE)
                 return r;
         if (cli->json) {
@@ -257,7 +282,7 @@ int usb_enable(struct vc_cli *cli, const char *text) {
         if (was_entry && !vc_config_find_usb(cli->config, text) && !vc_usb_port_is_valid(text))
                 return log_error("%s: no longer configured in %s; nothing was changed", text, cli->config_dir),
                        EXIT_FAILED;
-        if ((r = usb_resolve(cli, text, &v, &n)) != EXIT_DONE)
+        if ((r = usb_resolve(cli, text, 0, &v, &n)) != EXIT_DONE)
                 return r;
         /* Every device is vetted before any is touched: a refusal changes nothing. */
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
@@ -361,9 +386,13 @@ int usb_disable(struct vc_cli *cli, const char *text) {
                 bool wanted = !u && streq(port, text);
                 if (u) {
                         struct vc_usb_dev d;
-                        if (vc_usb_dev_read(cli->ctx, port, &d) >= 0) {
-                                wanted = vc_config_usb_selects(u, &d);
+                        if (vc_usb_dev_read(cli->ctx, port, 0, &d) >= 0) {
+                                r = entry_selects(cli, u, &d, &wanted);
                                 vc_usb_dev_done(&d);
+                                if (r != EXIT_DONE) {
+                                        code = EXIT_FAILED;
+                                        continue;
+                                }
                         } else
                                 wanted = u->port && streq(u->port, port);
                 }
@@ -484,11 +513,11 @@ int usb_vm_edit(struct vc_cli *cli, const char *vm, const char *text, bool add) 
         _cleanup_(vc_virt_domain_freep) virDomainPtr dom = NULL;
         struct vc_usb_dev *all = NULL, *v = NULL;
         size_t n_all = 0, n = 0;
-        int r = usb_resolve(cli, text, &v, &n);
+        int r = usb_resolve(cli, text, 0, &v, &n);
         if (r != EXIT_DONE)
                 return r;
         /* every plugged-in device, for its twins */
-        if ((r = vc_usb_enumerate(cli->ctx, &all, &n_all)) < 0) {
+        if ((r = vc_usb_enumerate(cli->ctx, 0, &all, &n_all)) < 0) {
                 vc_usb_devs_free(v, n);
                 return log_error_errno(r, "cannot read the USB devices: %m"), EXIT_FAILED;
         }
@@ -567,7 +596,7 @@ static void detach_gone(struct vc_cli *cli, virDomainPtr dom, const char *vm, co
         _cleanup_(vc_domain_freep) struct vc_domain *d = NULL;
         struct vc_usb_dev *all = NULL;
         size_t n_all = 0;
-        if (!xml || vc_domain_parse(xml, strlen(xml), &d, &err) < 0 || vc_usb_enumerate(cli->ctx, &all, &n_all) < 0)
+        if (!xml || vc_domain_parse(xml, strlen(xml), &d, &err) < 0 || vc_usb_enumerate(cli->ctx, 0, &all, &n_all) < 0)
                 return; /* the attach below reads the live XML again and says what is wrong */
         for (size_t i = 0; i < d->n_usbs; i++) {
                 const struct vc_domain_usb *u = &d->usbs[i];
@@ -611,7 +640,7 @@ int verb_usb_reattach(struct vc_cli *cli, int argc, char **argv) {
 
         if (!vc_usb_port_is_valid(port))
                 return log_error("usb-reattach: \"%s\" is not a USB port path (such as 3-1.2)", port), EXIT_USAGE;
-        r = vc_usb_dev_read(cli->ctx, port, &d);
+        r = vc_usb_dev_read(cli->ctx, port, 0, &d);
         if (r == -ENOENT || r == -EINVAL) {
                 printf("No USB device (other than a hub) is plugged into port %s: nothing to attach.\n", port);
                 return EXIT_DONE;
@@ -619,7 +648,13 @@ int verb_usb_reattach(struct vc_cli *cli, int argc, char **argv) {
         if (r < 0)
                 return log_error_errno(r, "%s: cannot read the USB device: %m", port), EXIT_FAILED;
 
-        const struct vc_config_usb *u = vc_config_match_usb(cli->config, &d);
+        const struct vc_config_usb *u = NULL;
+        if ((r = vc_usb_config_match(cli->ctx, cli->config, &d, &u)) < 0) {
+                log_error_errno(r, "%s: cannot read the serial number of USB device %04x:%04x%s: %m", port, d.vendor,
+                                d.product, r == -ETIMEDOUT ? " (a driver holds the device: probing or resetting it)" : "");
+                vc_usb_dev_done(&d);
+                return EXIT_FAILED;
+        }
         struct vc_domain_usb ids = { .has_ids = true, .vendor = d.vendor, .product = d.product };
         struct vc_domain_usb now = ids;
         now.has_addr = true;

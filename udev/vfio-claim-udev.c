@@ -297,12 +297,19 @@ static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char 
  * system the initramfs was built on, where nothing is mounted yet), since an entry's ids may
  * select the host's own stick of the same model too. The scan is made once for a run, into
  * *@critical. */
-static bool usb_to_hold(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_usb_dev *d, bool boot,
+static bool usb_to_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_dev *d, bool boot,
                         struct vc_critical_set **critical) {
         _cleanup_free_ char *why = NULL;
         bool by_entry;
-        int r;
-        if (!vc_usb_should_hold(ctx, cfg, d, boot, &by_entry))
+        int r = vc_usb_should_hold(ctx, cfg, d, boot, &by_entry);
+        if (r == -ETIMEDOUT)
+                log_warning("%s: cannot read the serial number of USB device %04x:%04x within %u s, which an entry "
+                            "of its ids names: a driver holds the device (probing or resetting it); left as it is",
+                            d->port, d->vendor, d->product, vc_ctx_get_unbind_timeout_ms(ctx) / 1000);
+        else if (r < 0)
+                log_warning_errno(r, "%s: cannot read the serial number of USB device %04x:%04x, which an entry of "
+                                  "its ids names (%m): left as it is", d->port, d->vendor, d->product);
+        if (r <= 0)
                 return false;
         if (!by_entry || !cfg->protect)
                 return true;
@@ -333,7 +340,7 @@ static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
         }
         if (load_config(ctx, &cfg) < 0)
                 return 0;
-        r = vc_usb_dev_read(ctx, port, &d);
+        r = vc_usb_dev_read(ctx, port, 0, &d);
         if (r < 0) {
                 log_debug("%s: cannot read the USB device (%s): ignoring the event", port, strerror(-r));
                 return 0;
@@ -349,7 +356,7 @@ static void usb_all(struct vc_ctx *ctx, const struct vc_config *cfg, int *lock_f
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
         struct vc_usb_dev *v = NULL;
         size_t n = 0;
-        int r = vc_usb_enumerate(ctx, &v, &n);
+        int r = vc_usb_enumerate(ctx, 0, &v, &n);
         if (r < 0) {
                 log_error_errno(r, "cannot read the USB devices: %m");
                 return;
@@ -508,10 +515,15 @@ static void usb_give_back_stale(struct vc_ctx *ctx, const struct vc_config *cfg)
                 struct vc_usb_dev d;
                 if (vc_usb_record_by(ctx, *p, &by) < 0 || !by ||
                     (!streq(by, VC_BOOT_BY_PASS_INITRD) && !streq(by, VC_BOOT_BY_USB_EVENT_INITRD)) ||
-                    vc_usb_record_owner(ctx, *p, &owner) < 0 || owner || vc_usb_dev_read(ctx, *p, &d) < 0)
+                    vc_usb_record_owner(ctx, *p, &owner) < 0 || owner || vc_usb_dev_read(ctx, *p, 0, &d) < 0)
                         continue;
-                const struct vc_config_usb *u = vc_config_match_usb(cfg, &d);
-                if (!u || !u->boot) {
+                const struct vc_config_usb *u = NULL;
+                r = vc_usb_config_match(ctx, cfg, &d, &u);
+                if (r < 0)
+                        log_warning_errno(r, "%s: the initramfs held USB device %04x:%04x; cannot read its serial "
+                                          "number, which an entry of its ids names (%m): kept from the host",
+                                          *p, d.vendor, d.product);
+                else if (!u || !u->boot) {
                         r = vc_usb_disable(ctx, *p);
                         if (r < 0)
                                 log_error_errno(r, "%s: the initramfs held USB device %04x:%04x, but no boot = yes entry "

@@ -188,3 +188,40 @@ GPU_FAILS="vfio-claim: IOMMU group 1: 0000:01:00.0: failed to unbind from nouvea
         assert_success
         assert_equal "$(usb_driver 3-3:1.0)" ""
 }
+
+# hook_bounded: hook, killed after 300 s (only a hang gets there)
+hook_bounded() {
+        local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"
+        shift
+        [ -z "${VC_WRAPPER:-}" ] || prog="$abs_top_builddir/vfio-claim-hook-worker"
+        # shellcheck disable=SC2086
+        FAKEKERNEL_HOST=1 VFIO_CLAIM_CONFIG="$CONF" fk timeout 300 $VC_WRAPPER "$prog" "$@" - < "$xml"
+}
+
+# A driver probing or resetting a USB device holds the device's lock, under which Linux shows its
+# serial, manufacturer and product (fk_usb_lock plays that driver). The hook holds the state lock
+# at prepare and release: it reads no USB device's strings but the serial an entry of the
+# domain's device's ids names, and that within the timeout. (Before, a prepare waited for the
+# keyboard's lock for as long as it was held, and every VM start and boot claim behind it.)
+@test "prepare: a USB device whose driver holds its lock stalls nothing; the VM's own device's serial not read in time refuses the start" {
+        fake_root usb-desk
+        conf $'[global]\ntimeout = 1\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
+        domain lab "$FTDI_A"
+        fk_usb_lock 3-2
+        run --separate-stderr hook_bounded "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run --separate-stderr hook_bounded "$DOM" lab release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        fk_usb_unlock
+        n=$(fk_writes)
+        fk_usb_lock 3-1.2
+        run --separate-stderr hook_bounded "$DOM" lab prepare begin
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: USB device 3-1.2 (0403:6001): cannot read its serial number within 1 s, which an entry of its ids names: a driver holds the device (probing or resetting it); VM \"lab\" was not started"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(fk_writes)" "$n"
+        [ ! -e "$STATE/usb-3-1.2" ]
+        fk_usb_unlock
+}

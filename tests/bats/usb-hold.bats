@@ -294,3 +294,44 @@ boot = yes'
         assert_equal "$(usb_driver 3-1.2:1.0)" usbfs
         assert_equal "$(fk_writes)" "$n"
 }
+
+# A driver probing or resetting a USB device holds the device's lock, and Linux shows the device's
+# serial, manufacturer and product under it (fk_usb_lock plays that driver). The boot pass holds
+# the state lock, for which udev's PCI events and the libvirt hook wait: it reads no USB device's
+# strings but the serial an entry of the device's ids names, and that within the timeout. (Run
+# under timeout(1): before, the pass waited for the keyboard's lock for as long as it was held.)
+@test "boot pass: a USB device whose driver holds its lock stalls nothing; a serial not read in time leaves its device as it is" {
+        fake_root usb-desk
+        conf '[global]
+timeout = 1
+
+[usb serial-a]
+match = 0403:6001
+serial = A10K1234
+boot = yes'
+        fk_usb_lock 3-2
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr timeout 300 $VC_WRAPPER "$UDEV_HELPER" --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(usb_driver 3-2:1.0)" usbhid
+        fk_usb_unlock
+        # the twin's serial is needed (same ids): not read within the 1 s timeout, the twin is
+        # left as it is, and the pass goes on
+        rm "$STATE/usb-3-1.2"
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" 3-1.2:1.0
+        fk_usb_lock 3-1.3
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr timeout 300 $VC_WRAPPER "$UDEV_HELPER" --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound
+vfio-claim-udev: 3-1.3: cannot read the serial number of USB device 0403:6001 within 1 s, which an entry of its ids names: a driver holds the device (probing or resetting it); left as it is"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.3" ]
+        # its add event, the lock still held: the same, within the timeout
+        run --separate-stderr uevent add 3-1.3
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.3: cannot read the serial number of USB device 0403:6001 within 1 s, which an entry of its ids names: a driver holds the device (probing or resetting it); left as it is"
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        fk_usb_unlock
+}

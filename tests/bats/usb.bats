@@ -359,6 +359,31 @@ sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
         [ ! -e "$STATE/usb-3-2" ]
 }
 
+# A driver probing or resetting a USB device holds the device's lock, under which Linux shows its
+# serial, manufacturer and product (fk_usb_lock plays that driver). enable and disable hold the
+# state lock: they read no device's strings but the serial an entry names, within the timeout.
+@test "enable/disable of USB devices under the lock: another device's held lock stalls nothing; a serial not read in time changes nothing, exit 1" {
+        fake_root usb-desk
+        usb_conf
+        fk_usb_lock 3-2
+        run_via_file bounded --timeout 1 enable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ""
+        run_via_file bounded --timeout 1 disable 3-1.3
+        assert_success
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        fk_usb_unlock
+        # serial-a's twin (same ids, 3-1.3) cannot be told apart without its serial
+        n=$(fk_writes)
+        fk_usb_lock 3-1.3
+        run_via_file bounded --timeout 1 enable serial-a
+        assert_failure 1
+        assert_output "vfio-claim: 3-1.3: cannot read the serial number of USB device 0403:6001 within 1 s: a driver holds the device (probing or resetting it); nothing was changed"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(fk_writes)" "$n"
+        fk_usb_unlock
+}
+
 @test "a [device NAME] that looks like a port path stays a PCI device" {
         fake_root usb-desk
         mkdir -p "$CONF"

@@ -2,7 +2,12 @@
 /* lib/usb.c: reading USB devices from a fake tree (tests/fixtures/usb-desk.topo; reads need no
  * shim), their order, the controller and group, matching [usb NAME] entries, and protection. */
 
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "root.h"
@@ -20,7 +25,7 @@ TEST(enumerate_usb_desk) {
         size_t n = 0;
         ASSERT_NOT_NULL(root);
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_usb_enumerate(ctx, &v, &n));
+        ASSERT_OK(vc_usb_enumerate(ctx, VC_USB_READ_STRINGS, &v, &n));
         /* hubs (3-1, usb3, usb4) are left out; ports sort numerically */
         ASSERT_EQ(n, 4);
         ASSERT_STREQ(v[0].port, "3-1.2");
@@ -77,14 +82,89 @@ TEST(read_one) {
         struct vc_usb_dev d;
         ASSERT_NOT_NULL(root);
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_usb_dev_read(ctx, "3-3", &d));
+        ASSERT_OK(vc_usb_dev_read(ctx, "3-3", VC_USB_READ_STRINGS, &d));
         ASSERT_STREQ(d.serial, "4C530001230526115313");
         ASSERT_STREQ(d.ifaces[0].driver, "usb-storage");
         vc_usb_dev_done(&d);
-        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-1", &d), EINVAL);     /* a hub */
-        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-4", &d), ENOENT);     /* nothing plugged in */
-        ASSERT_ERRNO(vc_usb_dev_read(ctx, "../../x", &d), EINVAL); /* never a path */
-        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-1.2:1.0", &d), EINVAL);
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-1", 0, &d), EINVAL);     /* a hub */
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-4", 0, &d), ENOENT);     /* nothing plugged in */
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "../../x", 0, &d), EINVAL); /* never a path */
+        ASSERT_ERRNO(vc_usb_dev_read(ctx, "3-1.2:1.0", 0, &d), EINVAL);
+}
+
+/* Without VC_USB_READ_STRINGS nothing that takes the device's lock in Linux is read; an entry's
+ * serial is read when an entry of the device's ids names one, and only then. */
+TEST(strings_only_when_asked) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("usb-desk");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_usb_dev *v = NULL;
+        size_t n = 0;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_usb_enumerate(ctx, 0, &v, &n));
+        ASSERT_EQ(n, 4);
+        ASSERT_STREQ(v[0].port, "3-1.2");
+        for (size_t i = 0; i < n; i++) {
+                ASSERT_FALSE(v[i].serial_read);
+                ASSERT_NULL(v[i].serial);
+                ASSERT_NULL(v[i].manufacturer);
+                ASSERT_NULL(v[i].product_name);
+        }
+        struct vc_config_usb by_serial = { .name = "a", .vendor = 0x0403, .product = 0x6001, .serial = "A10K1234" };
+        struct vc_config_usb any = { .name = "c", .vendor = 0x0403, .product = 0x6001 };
+        /* a serial not read selects nothing */
+        ASSERT_FALSE(vc_config_usb_selects(&by_serial, &v[0]));
+        const struct vc_config_usb *u = NULL;
+        struct vc_config only_ids = { .usbs = &any, .n_usbs = 1 };
+        ASSERT_OK(vc_usb_config_match(ctx, &only_ids, &v[0], &u));
+        ASSERT_TRUE(u == &any);
+        ASSERT_FALSE(v[0].serial_read);
+        struct vc_config_usb list[] = { by_serial, any };
+        struct vc_config c = { .usbs = list, .n_usbs = 2 };
+        ASSERT_OK(vc_usb_config_match(ctx, &c, &v[3], &u)); /* other ids: not read */
+        ASSERT_NULL(u);
+        ASSERT_FALSE(v[3].serial_read);
+        ASSERT_OK(vc_usb_config_match(ctx, &c, &v[0], &u));
+        ASSERT_TRUE(u == &list[0]);
+        ASSERT_TRUE(v[0].serial_read);
+        ASSERT_STREQ(v[0].serial, "A10K1234");
+        ASSERT_NULL(v[0].manufacturer);
+        vc_usb_devs_free(v, n);
+}
+
+/* A serial whose read does not finish (here a FIFO nobody writes: the open waits, as a read of the
+ * attribute waits in Linux for the device's lock while a driver probes or resets the device) is
+ * given up on after the unbind timeout; the entry that names it selects nothing, one of the same
+ * ids without a serial still does. */
+TEST(serial_read_is_bounded) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("usb-desk");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        char p[PATH_MAX];
+        struct vc_usb_dev d;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        vc_ctx_set_unbind_timeout_ms(ctx, 200);
+        snprintf(p, sizeof p, "%s/sys/bus/usb/devices/3-1.2/serial", root);
+        char real[PATH_MAX];
+        ASSERT_NOT_NULL(realpath(p, real));
+        ASSERT_OK(unlink(real) < 0 ? -errno : 0);
+        ASSERT_OK(mkfifo(real, 0644) < 0 ? -errno : 0);
+        ASSERT_OK(vc_usb_dev_read(ctx, "3-1.2", 0, &d));
+        ASSERT_ERRNO(vc_usb_dev_read_serial(ctx, &d), ETIMEDOUT);
+        ASSERT_FALSE(d.serial_read);
+        struct vc_config_usb list[] = {
+                { .name = "a", .vendor = 0x0403, .product = 0x6001, .serial = "A10K1234" },
+                { .name = "c", .vendor = 0x0403, .product = 0x6001 },
+        };
+        struct vc_config c = { .usbs = list, .n_usbs = 2 };
+        const struct vc_config_usb *u = NULL;
+        ASSERT_ERRNO(vc_usb_config_match(ctx, &c, &d, &u), ETIMEDOUT);
+        ASSERT_TRUE(u == &list[1]);
+        vc_usb_dev_done(&d);
 }
 
 TEST(no_usb_is_empty) {
@@ -96,7 +176,7 @@ TEST(no_usb_is_empty) {
         size_t n = 1;
         ASSERT_NOT_NULL(root);
         ASSERT_OK(vc_ctx_new(root, &ctx));
-        ASSERT_OK(vc_usb_enumerate(ctx, &v, &n));
+        ASSERT_OK(vc_usb_enumerate(ctx, 0, &v, &n));
         ASSERT_EQ(n, 0);
         vc_usb_devs_free(v, n);
 }
