@@ -1090,6 +1090,26 @@ static int check_safety(struct txn *t, const struct vc_group *g, const struct vc
                 t->result->console = vc_critical_is_console(crit, vc_pci_dev_addr(d));
                 return -EPERM;
         }
+        /* The console's keyboards below several groups: this claim must not take the last of them
+         * that the command's claims before it left (one set for the command, opts->critical). */
+        _cleanup_free_ struct vc_pci_addr *moved = calloc(vc_group_n_devices(g) + 1, sizeof *moved);
+        size_t n_moved = 0;
+        if (!moved)
+                return txn_fail(t, NULL, VC_STEP_PROTECT, NULL, -ENOMEM);
+        for (size_t j = 0; j < vc_group_n_devices(g); j++) {
+                const struct vc_pci_dev *d = vc_group_device(g, j);
+                if (!vc_pci_dev_is_bridge(d) && !vc_pci_dev_is_on_vfio(d))
+                        moved[n_moved++] = *vc_pci_dev_addr(d);
+        }
+        const struct vc_pci_addr *kb = NULL;
+        const char *why = vc_critical_keyboards_take(*kept, moved, n_moved, &kb);
+        if (why) {
+                txn_fail(t, kb, VC_STEP_PROTECT, NULL, -EPERM);
+                free(t->result->reason);
+                if (asprintf(&t->result->reason, "%s, the last one: this command takes the others' too", why) < 0)
+                        t->result->reason = NULL;
+                return -EPERM;
+        }
         return 0;
 }
 

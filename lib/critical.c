@@ -38,9 +38,19 @@ struct via {
         bool in_use;
 };
 
+/* A keyboard of the console the command runs on, when the keyboards sit below more than one IOMMU
+ * group (scan_keyboards()): the PCI device above it, and whether a claim of this command took it. */
+struct keyboard_spot {
+        struct vc_pci_addr addr;
+        char *reason;
+        bool taken;
+};
+
 struct vc_critical_set {
         struct critical *items;
         size_t n;
+        struct keyboard_spot *keyboards;
+        size_t n_keyboards;
         struct via *vias;
         size_t n_vias;
         bool scanning_use; /* what the walks add now is a use (scan_mounts(), scan_holders()) */
@@ -60,6 +70,9 @@ struct vc_critical_set *vc_critical_set_free(struct vc_critical_set *s) {
         }
         free(s->vias);
         strv_free(s->zfs_pools);
+        for (size_t i = 0; i < s->n_keyboards; i++)
+                free(s->keyboards[i].reason);
+        free(s->keyboards);
         free(s);
         return NULL;
 }
@@ -877,29 +890,78 @@ static int scan_keyboards(struct vc_ctx *ctx, struct vc_critical_set *s, const c
         _cleanup_free_ struct vc_pci_addr *addrs = NULL;
         _cleanup_free_ char *group = NULL;
         size_t n = 0;
-        bool all_in_group = true;
+        bool all_below_pci = true, all_in_group = true;
         int r;
 
         if ((r = vc_input_keyboards(ctx, &kb, &n)) < 0)
                 return r;
         if (n > 0 && !(addrs = calloc(n, sizeof *addrs)))
                 r = -ENOMEM;
-        for (size_t i = 0; i < n && r >= 0 && all_in_group; i++) {
+        for (size_t i = 0; i < n && r >= 0 && all_below_pci; i++) {
                 _cleanup_free_ char *key = NULL;
-                /* a keyboard no claim can take (i8042's), or one of another group, stays */
-                all_in_group = pci_ancestor(ctx, kb[i].syspath, &addrs[i]) && (r = group_key(ctx, &addrs[i], &key)) >= 0 &&
-                               (!group || streq(group, key));
-                if (all_in_group && !group)
+                /* a keyboard no claim can take (i8042's) stays whatever is claimed */
+                all_below_pci = pci_ancestor(ctx, kb[i].syspath, &addrs[i]);
+                if (!all_below_pci)
+                        break;
+                if ((r = group_key(ctx, &addrs[i], &key)) < 0)
+                        break;
+                all_in_group = all_in_group && (!group || streq(group, key));
+                if (!group)
                         group = TAKE_PTR(key);
         }
-        for (size_t i = 0; i < n && r >= 0 && all_in_group; i++) {
+        for (size_t i = 0; i < n && r >= 0 && all_below_pci; i++) {
                 char reason[512];
                 snprintf(reason, sizeof reason, "controller of the keyboard of the console this command runs on (%s: %s)",
                          where, isempty(kb[i].name) ? "unnamed" : kb[i].name);
-                r = set_add(s, &addrs[i], reason);
+                if (all_in_group) {
+                        r = set_add(s, &addrs[i], reason);
+                        continue;
+                }
+                /* below several groups: no one claim takes them all, several may
+                 * (vc_critical_keyboards_take()) */
+                struct keyboard_spot *v = realloc(s->keyboards, (s->n_keyboards + 1) * sizeof *v);
+                if (!v) {
+                        r = -ENOMEM;
+                        break;
+                }
+                s->keyboards = v;
+                v[s->n_keyboards] = (struct keyboard_spot){ .addr = addrs[i], .reason = reason_dup(reason) };
+                if (!v[s->n_keyboards].reason) {
+                        r = -ENOMEM;
+                        break;
+                }
+                s->n_keyboards++;
         }
         vc_keyboards_free(kb, n);
         return r < 0 ? r : 0;
+}
+
+const char *vc_critical_keyboards_take(struct vc_critical_set *s, const struct vc_pci_addr *addrs, size_t n,
+                                       const struct vc_pci_addr **ret_addr) {
+        size_t left = 0;
+        const struct keyboard_spot *hit = NULL;
+        if (!s || s->n_keyboards == 0)
+                return NULL;
+        for (size_t i = 0; i < s->n_keyboards; i++) {
+                bool below = false;
+                for (size_t j = 0; j < n && !below; j++)
+                        below = vc_pci_addr_equal(&s->keyboards[i].addr, &addrs[j]);
+                if (below && !s->keyboards[i].taken && !hit)
+                        hit = &s->keyboards[i];
+                left += !s->keyboards[i].taken && !below;
+        }
+        if (!hit)
+                return NULL; /* none of the keyboards left */
+        if (left == 0) {
+                if (ret_addr)
+                        *ret_addr = &hit->addr;
+                return hit->reason;
+        }
+        for (size_t i = 0; i < s->n_keyboards; i++)
+                for (size_t j = 0; j < n; j++)
+                        if (vc_pci_addr_equal(&s->keyboards[i].addr, &addrs[j]))
+                                s->keyboards[i].taken = true;
+        return NULL;
 }
 
 static bool virtual_terminal_active(struct vc_ctx *ctx);

@@ -53,6 +53,16 @@ bool vc_critical_reason_is_use(const char *reason);
  * (tty2: ...)"? Another session may take it. */
 bool vc_critical_reason_is_session(const char *reason);
 
+/* The keyboards of the console the command runs on (vc_ctx_set_session_critical()) below more than
+ * one IOMMU group: none of their controllers is critical on its own, but one command must not take
+ * them all. A command claims the devices @addrs of one group (those it moves off their drivers)
+ * after the other: NULL when a keyboard stays with the host after that claim as after the ones this
+ * set was told of before (they are remembered as taken), else the reason of the last keyboard
+ * @addrs would take, *@ret_addr its controller, and nothing is remembered. Valid as long as the
+ * set. */
+const char *vc_critical_keyboards_take(struct vc_critical_set *s, const struct vc_pci_addr *addrs, size_t n,
+                                       const struct vc_pci_addr **ret_addr);
+
 /* Is @addr critical only because it is the boot VGA driving the active console? */
 bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci_addr *addr);
 

@@ -350,6 +350,48 @@ vfio-claim: use --force to give the group back all the same: a device whose driv
         assert_equal "$(fk_driver 0000:00:14.0)" vfio-pci
 }
 
+# The console's two keyboards on two controllers in two IOMMU groups (the chipset's xHCI and the
+# Thunderbolt one): either controller may go, not both, whether one command claims them or two do.
+@test "protect: one command that would take the controllers of all the console's keyboards, each in its own group, is refused (exit 4)" {
+        fake_root two-xhci
+        keyboard_below 0000:00:14.0 3-2/3-2:1.0/0003:046D:C31C.0001/input input5 "Logitech USB Keyboard"
+        keyboard_below 0000:00:0d.0 1-1/1-1:1.0/0003:04D9:1702.0002/input input6 "Holtek USB Keyboard" 1
+        session_on_tty 1026
+        CONF="$BATS_TEST_TMPDIR/conf"
+        mkdir -p "$CONF"
+        printf '[device usbctl]\nmatch = 0000:00:14.0\nmatch = 0000:00:0d.0\n' > "$CONF/vfio-claim.conf"
+        run vc --config "$CONF" --yes enable usbctl
+        assert_failure 4
+        assert_output --partial "0000:00:0d.0: refused: controller of the keyboard of the console this command runs on (tty2: Holtek USB Keyboard), the last one: this command takes the others' too"
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:0d.0)" "xhci_hcd xhci_hcd"
+        assert_equal "$(ls "$STATE" 2>/dev/null | grep -c '^group-')" 0
+        run vc --config "$CONF" --yes --dry-run enable usbctl
+        assert_failure 4
+        # two boot = yes entries, one apply
+        printf '[device a]\nmatch = 0000:00:14.0\nboot = yes\n\n[device b]\nmatch = 0000:00:0d.0\nboot = yes\n' \
+                > "$CONF/vfio-claim.conf"
+        run vc --config "$CONF" --yes apply
+        assert_failure 4
+        assert_output --partial "0000:00:0d.0: refused: controller of the keyboard of the console this command runs on (tty2: Holtek USB Keyboard), the last one: this command takes the others' too"
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:0d.0)" "xhci_hcd xhci_hcd"
+        # one of them goes: the other keyboard stays
+        run vc --yes enable 0000:00:14.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:0d.0)" "vfio-pci xhci_hcd"
+        # (Linux drops the keyboard with its controller's driver) then the other is the last
+        rm "$ROOT/sys/class/input/input5"
+        run vc --yes enable 0000:00:0d.0
+        assert_failure 4
+        assert_output --partial "0000:00:0d.0: refused: controller of the keyboard of the console this command runs on (tty2: Holtek USB Keyboard)"
+        # --force takes both at once
+        run vc release 0000:00:14.0
+        assert_success
+        keyboard_below 0000:00:14.0 3-2/3-2:1.0/0003:046D:C31C.0001/input input5 "Logitech USB Keyboard"
+        run vc --config "$CONF" --yes --force apply
+        assert_success
+        assert_equal "$(fk_driver 0000:00:14.0) $(fk_driver 0000:00:0d.0)" "vfio-pci vfio-pci"
+}
+
 # nvme_partition PART: the partition PART (nvme0n1pN) of the NVMe disk 0000:02:00.0 (gpu-audio),
 # device number 259:N, with its sys/class/block and sys/dev/block links
 nvme_partition() {

@@ -314,12 +314,13 @@ holder() {
         done
 }
 
-# keyboard_below PCI-ADDR USB-PATH INPUT NAME: a keyboard's input device INPUT under the USB bus 3
-# of the PCI device PCI-ADDR (USB-PATH below usb3), with the capabilities a USB keyboard shows
+# keyboard_below PCI-ADDR USB-PATH INPUT NAME [BUS]: a keyboard's input device INPUT under the USB
+# bus BUS (3 unless given) of the PCI device PCI-ADDR (USB-PATH below usbBUS), with the
+# capabilities a USB keyboard shows
 # (Linux's drivers/input/input.c) and its sys/class/input entry
 keyboard_below() {
         local dir
-        dir="$(readlink -f "$ROOT/sys/bus/pci/devices/$1")/usb3/$2/$3"
+        dir="$(readlink -f "$ROOT/sys/bus/pci/devices/$1")/usb${5:-3}/$2/$3"
         mkdir -p "$dir/capabilities" "$ROOT/sys/class/input"
         echo 120013 > "$dir/capabilities/ev"
         echo "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe" > "$dir/capabilities/key"
