@@ -731,6 +731,78 @@ static int scan_holders(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return r;
 }
 
+/* Is @mnt (a mount point as mountinfo spells it) @path or a directory above it? */
+static bool mount_point_holds(const char *mnt, const char *path) {
+        if (streq(mnt, "/"))
+                return true;
+        size_t l = strlen(mnt);
+        return strncmp(mnt, path, l) == 0 && (path[l] == '/' || path[l] == '\0');
+}
+
+/* The mount that holds @path (absolute, escaped as the kernel escapes it in proc/swaps and in
+ * mountinfo): of the mount points above it the longest, and of those the last mounted. 1 with its
+ * device numbers, type and source, 0 when none. */
+static int mount_of_path(struct vc_ctx *ctx, const char *path, unsigned *ret_maj, unsigned *ret_min,
+                         char **ret_fstype, char **ret_source) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL, *fstype = NULL, *source = NULL;
+        size_t size = 0, best = 0;
+        int r;
+        if ((r = open_proc(ctx, "self/mountinfo", &f)) < 0 || !f)
+                return r;
+        while (getline(&line, &size, f) > 0) {
+                char *fields[64];
+                size_t n = split(line, fields, ELEMENTSOF(fields)), sep;
+                unsigned maj, min;
+                if (n < 7 || sscanf(fields[2], "%u:%u", &maj, &min) != 2 || !mount_point_holds(fields[4], path) ||
+                    strlen(fields[4]) < best)
+                        continue;
+                for (sep = 6; sep < n && !streq(fields[sep], "-"); sep++)
+                        ;
+                if (sep + 2 >= n)
+                        continue;
+                free(fstype);
+                free(source);
+                fstype = strdup(fields[sep + 1]);
+                source = strdup(fields[sep + 2]);
+                if (!fstype || !source)
+                        return -ENOMEM;
+                best = strlen(fields[4]);
+                *ret_maj = maj;
+                *ret_min = min;
+        }
+        if (!fstype)
+                return 0;
+        *ret_fstype = TAKE_PTR(fstype);
+        *ret_source = TAKE_PTR(source);
+        return 1;
+}
+
+/* A swap file: the device of the file system holding it. A file system with an anonymous device
+ * number (btrfs: each subvolume has its own, which mountinfo need not show) is found by the mount
+ * that holds the file, and its source names the disk, as in scan_mounts(). */
+static int swap_file_device(struct vc_ctx *ctx, struct vc_critical_set *s, const char *file, const char *reason) {
+        _cleanup_free_ char *path = NULL, *fstype = NULL, *source = NULL;
+        struct stat st;
+        unsigned maj = 0, min = 0;
+        int r;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", file + 1)) < 0)
+                return r == -EINVAL ? 0 : r;
+        if (vc_path_stat(path, &st) < 0)
+                return 0;
+        if (major(st.st_dev) != 0)
+                return block_by_devnum(ctx, s, major(st.st_dev), minor(st.st_dev), reason);
+        if ((r = mount_of_path(ctx, file, &maj, &min, &fstype, &source)) <= 0)
+                return r;
+        if (maj != 0)
+                r = block_by_devnum(ctx, s, maj, min, reason);
+        else if (startswith(source, "/dev/"))
+                r = block_by_devname(ctx, s, source, reason);
+        if (r >= 0 && streq(fstype, "btrfs"))
+                r = block_by_btrfs_members(ctx, s, source, reason);
+        return r;
+}
+
 static int scan_swaps(struct vc_ctx *ctx, struct vc_critical_set *s) {
         _cleanup_fclose_ FILE *f = NULL;
         _cleanup_free_ char *line = NULL;
@@ -752,16 +824,8 @@ static int scan_swaps(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 snprintf(reason, sizeof reason, "controller of swap %s", fields[0]);
                 if (streq(fields[1], "partition"))
                         r = block_by_devname(ctx, s, fields[0], reason);
-                else {
-                        /* A swap file: the device of the file system holding it. */
-                        _cleanup_free_ char *path = NULL;
-                        struct stat st;
-                        if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", fields[0] + 1)) < 0)
-                                return r == -EINVAL ? 0 : r;
-                        if (vc_path_stat(path, &st) < 0)
-                                continue;
-                        r = block_by_devnum(ctx, s, major(st.st_dev), minor(st.st_dev), reason);
-                }
+                else
+                        r = swap_file_device(ctx, s, fields[0], reason);
                 if (r < 0)
                         return r;
         }
@@ -883,8 +947,9 @@ static int group_key(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret
 /* An admin at the machine (@where: "tty2", "the graphical session :0") types on its keyboards:
  * when every keyboard the admin could use sits below PCI devices of one IOMMU group (the xHCI
  * controller of a desktop), a claim of that group leaves the console without one, and those
- * devices are critical. A keyboard no claim can take (a PS/2 or a laptop's, on the i8042) or
- * keyboards in several groups leave nothing to protect (lib/input.h leaves out the virtual ones). */
+ * devices are critical. A keyboard no claim can take (a PS/2 or a laptop's, on the i8042) leaves
+ * nothing to protect (lib/input.h leaves out the virtual ones); keyboards in several groups are
+ * kept for vc_critical_keyboards_take(): one command may not claim them all. */
 static int scan_keyboards(struct vc_ctx *ctx, struct vc_critical_set *s, const char *where) {
         struct vc_keyboard *kb = NULL;
         _cleanup_free_ struct vc_pci_addr *addrs = NULL;
@@ -966,11 +1031,45 @@ const char *vc_critical_keyboards_take(struct vc_critical_set *s, const struct v
 
 static bool virtual_terminal_active(struct vc_ctx *ctx);
 
+/* The terminal behind /dev/console (5:1), where a rescue or emergency shell runs: the last console
+ * that sys/class/tty/console/active lists (Linux's sysfs-tty ABI: "the last entry in the file is
+ * the active device connected to /dev/console"). A virtual terminal ("tty0", "tty1") sets
+ * *ret_vt; a serial line ("ttyS0", "ttyUSB0") its device numbers, from sys/class/tty/NAME/dev.
+ * Without the file, a virtual terminal; one that names nothing readable: neither. */
+static void dev_console_terminal(struct vc_ctx *ctx, bool *ret_vt, unsigned *ret_major, unsigned *ret_minor) {
+        _cleanup_free_ char *p = NULL, *active = NULL, *dev = NULL;
+        const char *last = NULL;
+        *ret_vt = false;
+        *ret_major = *ret_minor = 0;
+        if (vc_ctx_path(ctx, VC_PLACE_CLASS, &p, "tty/console/active") < 0 || vc_sysfs_read(p, &active) < 0) {
+                *ret_vt = true;
+                return;
+        }
+        for (char *save = NULL, *t = strtok_r(active, " \t\n", &save); t; t = strtok_r(NULL, " \t\n", &save))
+                last = t;
+        if (!last || !name_is_safe(last))
+                return;
+        const char *n = startswith(last, "tty");
+        if (n && *n && strspn(n, "0123456789") == strlen(n)) {
+                *ret_vt = true;
+                return;
+        }
+        free(p);
+        p = NULL;
+        unsigned maj, min;
+        char end;
+        if (vc_ctx_path(ctx, VC_PLACE_CLASS, &p, "tty/%s/dev", last) < 0 || vc_sysfs_read(p, &dev) < 0 ||
+            sscanf(dev, "%u:%u%c", &maj, &min, &end) != 2)
+                return;
+        *ret_major = maj;
+        *ret_minor = min;
+}
+
 /* Where an admin running the command sits (lib/session.h), when the context asks for it (the
  * CLI): the NIC of an SSH session (taking it cuts the session the command runs in), the device of
  * the terminal it runs on, and when that is a virtual terminal (tty0 to tty63; the console, 5:1,
- * when a virtual terminal is among its terminals) or a local graphical session, the controllers of
- * the last keyboards. A session is no part of the host an initramfs lists: a use. */
+ * when the last console is one, dev_console_terminal()) or a local graphical session, the
+ * controllers of the last keyboards. A session is no part of the host an initramfs lists: a use. */
 static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
         _cleanup_(vc_session_done) struct vc_session sess = { 0 };
         char where[64] = "";
@@ -988,12 +1087,17 @@ static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 if (name_is_safe(sess.links[i].iface))
                         r = netdev_walk(ctx, s, sess.links[i].iface, reason, 0);
         }
-        if (r >= 0 && sess.tty_major == 4 && sess.tty_minor <= 63) /* tty0: the foreground one */
-                snprintf(where, sizeof where, "tty%u", sess.tty_minor);
-        else if (r >= 0 && sess.tty_major == 5 && sess.tty_minor == 1 && virtual_terminal_active(ctx))
-                snprintf(where, sizeof where, "console");
-        else if (r >= 0 && sess.tty_major != 0)
-                r = scan_terminal(ctx, s, sess.tty_major, sess.tty_minor);
+        unsigned major = sess.tty_major, minor = sess.tty_minor;
+        if (major == 5 && minor == 1) {
+                bool vt;
+                dev_console_terminal(ctx, &vt, &major, &minor);
+                if (vt)
+                        snprintf(where, sizeof where, "console");
+        }
+        if (r >= 0 && major == 4 && minor <= 63) /* tty0: the foreground one */
+                snprintf(where, sizeof where, "tty%u", minor);
+        else if (r >= 0 && major != 0 && !*where)
+                r = scan_terminal(ctx, s, major, minor);
         if (r >= 0 && !*where && sess.display) {
                 _cleanup_free_ char *shown = reason_dup(sess.display);
                 if (!shown)

@@ -1,5 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,6 +131,49 @@ TEST(storage_anonymous_device_number) {
         ASSERT_OK(vc_critical_scan(ctx, &s));
         ASSERT_STREQ(reason(s, "0000:00:04.0"), "controller of the root filesystem /dev/mapper/vg-root");
         ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* A swap file on btrfs: stat() gives the subvolume's anonymous device number (0:N), which names no
+ * block device and need not be the one mountinfo shows; the mount that holds the file names the
+ * disk, and swap is what the host runs on (in the image's list). The tree lives on a tmpfs
+ * (/dev/shm), whose files have such a number too. */
+TEST(storage_swap_file_anonymous_device_number) {
+        const char *tmp = getenv("TMPDIR");
+        _cleanup_free_ char *saved = tmp ? strdup(tmp) : NULL;
+        setenv("TMPDIR", "/dev/shm", 1);
+        _cleanup_tree_ char *root = storage_tree();
+        if (saved)
+                setenv("TMPDIR", saved, 1);
+        else
+                unsetenv("TMPDIR");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_free_ char *text = NULL;
+        char p[PATH_MAX];
+        struct stat st;
+
+        ASSERT_NOT_NULL(root);
+        tree_file(root, "sys/devices/pci0000:00/0000:00:05.0/ata2/host1/target1:0:0/1:0:0:0/block/sdb/sdb1/partition", "1\n");
+        tree_link(root, "sys/class/block/sdb1",
+                  "../../devices/pci0000:00/0000:00:05.0/ata2/host1/target1:0:0/1:0:0:0/block/sdb/sdb1");
+        tree_file(root, "data/swap/swapfile", "");
+        snprintf(p, sizeof p, "%s/data/swap/swapfile", root);
+        ASSERT_OK(stat(p, &st) < 0 ? -errno : 0);
+        if (major(st.st_dev) != 0) {
+                printf("# skipped: /dev/shm is no tmpfs here\n");
+                return;
+        }
+        tree_file(root, "proc/self/mountinfo",
+                  "22 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg-root rw\n"
+                  "30 22 0:45 /@data /data rw,relatime shared:9 - btrfs /dev/sdb1 rw,subvol=/@data\n"
+                  "31 22 0:46 /@tmp /data/tmp rw,relatime shared:10 - btrfs /dev/sdb1 rw,subvol=/@tmp\n");
+        tree_file(root, "proc/swaps", "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n"
+                                      "/data/swap/swapfile                     file\t\t1048572\t\t0\t\t-2\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), "controller of swap /data/swap/swapfile");
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_NOT_NULL(strstr(text, "controller of swap /data/swap/swapfile"));
 }
 
 TEST(storage_nvme_native_multipath) {
@@ -399,11 +446,29 @@ TEST(local_console_last_keyboard) {
         ASSERT_STREQ(text, "");
         vc_critical_set_free(s);
 
-        /* a second keyboard on the other controller: either one may go */
+        /* a second keyboard on the other controller: either one may go, not both (one command
+         * claims one group after the other through the same set) */
         input_dev(root, "pci0000:00/0000:00:0d.0/usb1/1-1/1-1:1.0/0003:04D9:1702.0003/input/input11", "120013\n",
                   KEYS_KEYBOARD "\n", "USB Keyboard\n");
         ASSERT_OK(vc_critical_scan(ctx, &s));
         ASSERT_EQ(vc_critical_count(s), 0);
+        {
+                struct vc_pci_addr a14, a0d;
+                const struct vc_pci_addr *kb = NULL;
+                ASSERT_OK(vc_pci_addr_parse("0000:00:14.0", &a14));
+                ASSERT_OK(vc_pci_addr_parse("0000:00:0d.0", &a0d));
+                ASSERT_NULL(vc_critical_keyboards_take(s, &a14, 1, &kb));
+                ASSERT_NULL(vc_critical_keyboards_take(s, &a14, 1, &kb)); /* taken already */
+                ASSERT_STREQ(vc_critical_keyboards_take(s, &a0d, 1, &kb),
+                             "controller of the keyboard of the console this command runs on (tty2: USB Keyboard)");
+                ASSERT_STREQ(VC_PCI_ADDR_TO_STRING(kb), "0000:00:0d.0");
+                /* refused: nothing remembered, and both in one claim are refused too */
+                struct vc_pci_addr both[] = { a14, a0d };
+                vc_critical_set_free(s);
+                ASSERT_OK(vc_critical_scan(ctx, &s));
+                ASSERT_NOT_NULL(vc_critical_keyboards_take(s, both, 2, &kb));
+                ASSERT_NULL(vc_critical_keyboards_take(s, &a0d, 1, &kb));
+        }
         vc_critical_set_free(s);
 
         /* both controllers in one group: a claim takes both keyboards */
@@ -468,6 +533,58 @@ TEST(terminal_on_usb_serial) {
         ASSERT_STREQ(vc_critical_usb_reason(s, "3-4"), "controller of the terminal this command runs on (ttyUSB0)");
         ASSERT_NULL(vc_critical_usb_reason(s, "3-2"));
         ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* A shell on /dev/console (5:1: a rescue or emergency shell) is on the last console the kernel
+ * lists (sys/class/tty/console/active): a virtual terminal there means the console's keyboards, a
+ * serial line its device. */
+TEST(terminal_dev_console) {
+        _cleanup_tree_ char *root = desk_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_critical_set *s = NULL;
+
+        pci_dev(root, "pci0000:00/0000:00:1c.0", "0x060400\n", -1);
+        pci_dev(root, "pci0000:00/0000:00:1c.0/0000:03:00.0", "0x070002\n", -1); /* a PCI serial card */
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0/tty/ttyS4");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:1c.0/0000:03:00.0/tty/ttyS4/dev", "4:68\n");
+        tree_link(root, "sys/class/tty/ttyS4", "../../devices/pci0000:00/0000:00:1c.0/0000:03:00.0/tty/ttyS4");
+        tree_link(root, "sys/dev/char/4:68", "../../devices/pci0000:00/0000:00:1c.0/0000:03:00.0/tty/ttyS4");
+        tree_dir(root, "sys/devices/pci0000:00/0000:00:14.0/usb3/3-4/3-4:1.0/ttyUSB0/tty/ttyUSB0");
+        tree_file(root, "sys/devices/pci0000:00/0000:00:14.0/usb3/3-4/3-4:1.0/ttyUSB0/tty/ttyUSB0/dev", "188:0\n");
+        tree_link(root, "sys/class/tty/ttyUSB0", "../../devices/pci0000:00/0000:00:14.0/usb3/3-4/3-4:1.0/ttyUSB0/tty/ttyUSB0");
+        tree_link(root, "sys/dev/char/188:0", "../../devices/pci0000:00/0000:00:14.0/usb3/3-4/3-4:1.0/ttyUSB0/tty/ttyUSB0");
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 810 1281 890 4194560 0 0 0 0\n");
+        tree_file(root, "proc/810/stat", "810 (bash) S 1 810 810 1281 890 4194560 0 0 0 0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        vc_ctx_set_session_critical(ctx, true);
+
+        /* no console/active: a virtual terminal, as before */
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"),
+                     "controller of the keyboard of the console this command runs on (console: Logitech USB Keyboard)");
+        vc_critical_set_free(s);
+
+        /* console=ttyUSB0: the admin is on the adapter's line */
+        tree_file(root, "sys/class/tty/console/active", "ttyUSB0\n");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"), "controller of the terminal this command runs on (ttyUSB0)");
+        ASSERT_EQ(vc_critical_count(s), 1);
+        vc_critical_set_free(s);
+
+        /* console=tty0 console=ttyS4: /dev/console is the serial card's line, not the keyboard */
+        tree_file(root, "sys/class/tty/console/active", "tty0 ttyS4\n");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:03:00.0"), "controller of the terminal this command runs on (ttyS4)");
+        ASSERT_NULL(reason(s, "0000:00:14.0"));
+        vc_critical_set_free(s);
+
+        /* console=ttyS4 console=tty0: the virtual terminal */
+        tree_file(root, "sys/class/tty/console/active", "ttyS4 tty0\n");
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:00:14.0"),
+                     "controller of the keyboard of the console this command runs on (console: Logitech USB Keyboard)");
+        ASSERT_NULL(reason(s, "0000:03:00.0"));
+        vc_critical_set_free(s);
 }
 
 /* The open-disk check for a group: one walk for all its moving devices, the holders of the first
