@@ -19,6 +19,11 @@
 #include "sysfs.h"
 
 #define ANCESTORS_MAX 64
+/* An environment's variables: read ENVIRON_CHUNK bytes at a time, ENVIRON_MAX in all, the first
+ * ENVIRON_ENTRY_MAX bytes of each (environment_scan()). */
+#define ENVIRON_CHUNK (64u << 10)
+#define ENVIRON_MAX (64u << 20)
+#define ENVIRON_ENTRY_MAX 4096u
 #define RTF_UP_FLAG 0x0001
 #define RTF_REJECT_FLAG 0x0200
 
@@ -307,44 +312,71 @@ static bool local_display(const char *var) {
         return (v = startswith(var, "WAYLAND_DISPLAY=")) && *v;
 }
 
-/* What an ancestor's environment names: the peer of "SSH_CONNECTION=CLIENT CPORT SERVER SPORT",
- * which a login shell started by sshd has, and a shell in a tmux or screen session keeps from the
- * client that started it (that server's parent is init, not the sshd); a local graphical session's
- * display, into *@display unless one was found already. @pid 0: the program itself. */
+/* What one variable of an ancestor's environment names: the peer of
+ * "SSH_CONNECTION=CLIENT CPORT SERVER SPORT", which a login shell started by sshd has, and a shell
+ * in a tmux or screen session keeps from the client that started it (that server's parent is
+ * init, not the sshd); a local graphical session's display, into *@display unless one was found
+ * already. */
+static int environment_entry(const char *e, struct peer **v, size_t *n, char **display) {
+        const char *value = startswith(e, "SSH_CONNECTION=");
+        char client[INET6_ADDRSTRLEN + 1];
+        struct peer pe = { 0 };
+
+        if (!*display && local_display(e))
+                return (*display = strdup(strchr(e, '=') + 1)) ? 0 : -ENOMEM;
+        if (!value || sscanf(value, "%46s", client) != 1)
+                return 0;
+        if (inet_pton(AF_INET, client, &pe.v4) == 1)
+                return peers_add(v, n, &pe);
+        if (inet_pton(AF_INET6, client, &pe.a6) != 1)
+                return 0;
+        if (IN6_IS_ADDR_V4MAPPED(&pe.a6)) {
+                memcpy(&pe.v4, pe.a6.s6_addr + 12, 4);
+                memset(&pe.a6, 0, sizeof pe.a6);
+        } else
+                pe.v6 = true;
+        return peers_add(v, n, &pe);
+}
+
+/* The variables of @pid's environment (proc/PID/environ, "NAME=VALUE" each ended by a NUL; @pid
+ * 0: the program itself), read a chunk at a time: execve(2) lets a program start with up to 3/4
+ * of 8 MiB of arguments and environment, and a variable after the first MiB counts as much as
+ * one before it. What is read there is short (an address pair, a display's name): of a longer
+ * variable its first ENVIRON_ENTRY_MAX bytes count, and memory stays at two buffers whatever the
+ * environment's size. Reading stops after ENVIRON_MAX bytes (only a process that moved its
+ * environment with prctl(2) has more) or at an error (a process gone: what was read counts). */
 static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct peer **v, size_t *n, char **display) {
-        _cleanup_free_ char *p = NULL, *env = NULL;
-        size_t len = 0;
+        _cleanup_free_ char *p = NULL, *chunk = NULL, *entry = NULL;
+        size_t len = 0, total = 0;
         int r = pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/environ", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/environ");
         if (r < 0)
                 return r;
         _cleanup_close_ int fd = vc_path_open(p, O_RDONLY, 0);
-        if (fd < 0 || (r = vc_read_fd(fd, 1 << 20, &env, &len)) < 0)
-                return r == -ENOMEM ? r : 0;
-        for (size_t off = 0; off < len; off += strlen(env + off) + 1) {
-                const char *value = startswith(env + off, "SSH_CONNECTION=");
-                char client[INET6_ADDRSTRLEN + 1];
-                struct peer pe = { 0 };
-                if (!*display && local_display(env + off)) {
-                        if (!(*display = strdup(strchr(env + off, '=') + 1)))
-                                return -ENOMEM;
+        if (fd < 0)
+                return fd == -ENOMEM ? fd : 0;
+        if (!(chunk = malloc(ENVIRON_CHUNK)) || !(entry = malloc(ENVIRON_ENTRY_MAX + 1)))
+                return -ENOMEM;
+        for (;;) {
+                ssize_t k = total < ENVIRON_MAX ? read(fd, chunk, ENVIRON_CHUNK) : 0;
+                if (k < 0 && errno == EINTR)
                         continue;
-                }
-                if (!value || sscanf(value, "%46s", client) != 1)
-                        continue;
-                if (inet_pton(AF_INET, client, &pe.v4) == 1) {
-                        if ((r = peers_add(v, n, &pe)) < 0)
+                if (k <= 0)
+                        break;
+                total += (size_t) k;
+                for (size_t i = 0; i < (size_t) k; i++) {
+                        if (chunk[i] != '\0') {
+                                if (len < ENVIRON_ENTRY_MAX)
+                                        entry[len++] = chunk[i];
+                                continue;
+                        }
+                        entry[len] = '\0';
+                        if (len > 0 && (r = environment_entry(entry, v, n, display)) < 0)
                                 return r;
-                } else if (inet_pton(AF_INET6, client, &pe.a6) == 1) {
-                        if (IN6_IS_ADDR_V4MAPPED(&pe.a6)) {
-                                memcpy(&pe.v4, pe.a6.s6_addr + 12, 4);
-                                memset(&pe.a6, 0, sizeof pe.a6);
-                        } else
-                                pe.v6 = true;
-                        if ((r = peers_add(v, n, &pe)) < 0)
-                                return r;
+                        len = 0;
                 }
         }
-        return 0;
+        entry[len] = '\0'; /* a last variable without its NUL */
+        return len > 0 ? environment_entry(entry, v, n, display) : 0;
 }
 
 void vc_session_done(struct vc_session *s) {

@@ -1,0 +1,142 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The session the CLI runs in (lib/session.h) and what lib/critical.c protects for it, each test
+ * on a root of its own: the process tree under proc (stat, comm, environ, fd links), the
+ * network tables under proc/net, the NICs under sys. */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "critical.h"
+#include "pci.h"
+#include "root.h"
+#include "session.h"
+#include "tests.h"
+#include "tree.h"
+
+static const char *reason(struct vc_critical_set *s, const char *a) {
+        struct vc_pci_addr x = { 0 };
+        if (vc_pci_addr_parse(a, &x) < 0)
+                abort();
+        return vc_critical_reason(s, &x);
+}
+
+/* A NIC @iface on the PCI device 0000:00:@slot.0 of the root bus, as sysfs has it: the device's
+ * directory and its bus link, the class entry a link to the net directory below it, whose
+ * "device" link is relative to that directory. */
+static void nic(const char *root, unsigned slot, const char *iface) {
+        char rel[512], target[512];
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/0000:00:%02x.0/class", slot);
+        tree_file(root, rel, "0x020000\n");
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/0000:00:%02x.0/vendor", slot);
+        tree_file(root, rel, "0x8086\n");
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/0000:00:%02x.0/device", slot);
+        tree_file(root, rel, "0x10d3\n");
+        snprintf(rel, sizeof rel, "sys/bus/pci/devices/0000:00:%02x.0", slot);
+        snprintf(target, sizeof target, "../../../devices/pci0000:00/0000:00:%02x.0", slot);
+        tree_link(root, rel, target);
+        snprintf(rel, sizeof rel, "sys/devices/pci0000:00/0000:00:%02x.0/net/%s/device", slot, iface);
+        snprintf(target, sizeof target, "../../../0000:00:%02x.0", slot);
+        tree_link(root, rel, target);
+        snprintf(rel, sizeof rel, "sys/class/net/%s", iface);
+        snprintf(target, sizeof target, "../../devices/pci0000:00/0000:00:%02x.0/net/%s", slot, iface);
+        tree_link(root, rel, target);
+}
+
+static void environ_file(const char *root, const char *rel, const char *env, size_t len) {
+        char *p = tree_path(root, rel);
+        tree_parent_dirs(p);
+        FILE *f = fopen(p, "we");
+        if (!f || fwrite(env, 1, len, f) != len || fclose(f) != 0)
+                abort();
+        free(p);
+}
+
+/* The CLI (900) under sudo (890) under a shell (810) on the pseudo-terminal 136:0 (34816), a
+ * child of @parent. */
+static void cli_chain(const char *root, unsigned parent) {
+        char b[128];
+        tree_file(root, "proc/self/stat", "900 (vfio-claim) R 890 900 810 34816 900 4194560 0 0 0 0\n");
+        tree_file(root, "proc/890/stat", "890 (sudo) S 810 890 810 34816 900 4194560 0 0 0 0\n");
+        snprintf(b, sizeof b, "810 (bash) S %u 810 810 34816 900 4194560 0 0 0 0\n", parent);
+        tree_file(root, "proc/810/stat", b);
+}
+
+/* ... whose parent is a tmux server, a child of init. */
+static void cli_in_tmux(const char *root) {
+        cli_chain(root, 700);
+        tree_file(root, "proc/700/stat", "700 (tmux: server) S 1 700 700 0 -1 4194560 0 0 0 0\n");
+        tree_file(root, "proc/700/comm", "tmux: server\n");
+}
+
+#define SSH_REASON(iface, peer) "NIC of the SSH session this command runs in (" iface ", from " peer ")"
+
+static void scan(const char *root, struct vc_critical_set **ret) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        *ret = NULL;
+        if (vc_ctx_new(root, &ctx) < 0)
+                abort();
+        vc_ctx_set_session_critical(ctx, true);
+        if (vc_critical_scan(ctx, ret) < 0)
+                abort();
+}
+
+static void session_read(const char *root, struct vc_session *ret) {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        if (vc_ctx_new(root, &ctx) < 0 || vc_session_read(ctx, ret) < 0)
+                abort();
+}
+
+#define ROUTE_HEADER "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
+
+/* A shell whose environment holds more than a mebibyte (a big exported variable before the
+ * SSH_CONNECTION tmux kept, and one after it): the variable still counts, wherever it sits, a
+ * chunk's end in its middle too; of a variable longer than any of the session's, its beginning
+ * counts. */
+TEST(environment_of_any_size) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+        static const char ssh[] = "SSH_CONNECTION=10.1.2.3 50022 10.1.2.1 22";
+        size_t big = (1u << 20) + 100, at = 17 * 65536 - 10, len = 0;
+        char *env = malloc(at + big + 8192);
+
+        ASSERT_NOT_NULL(env);
+        nic(root, 5, "eno1");
+        nic(root, 6, "eno2");
+        cli_in_tmux(root);
+        tree_file(root, "proc/net/route", ROUTE_HEADER
+                  "eno1\t0002010A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+                  "eno2\t0003010A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+        /* BIG=xxx… up to where SSH_CONNECTION straddles the end of the 17th 64 KiB read */
+        len += (size_t) sprintf(env + len, "BIG=");
+        memset(env + len, 'x', at - 1 - len);
+        len = at - 1;
+        env[len++] = '\0';
+        memcpy(env + len, ssh, sizeof ssh);
+        len += sizeof ssh;
+        /* a variable longer than any the session reads */
+        len += (size_t) sprintf(env + len, "SSH_CONNECTION=10.1.3.3 50022 10.1.3.1 22 ");
+        memset(env + len, 'y', 5000);
+        len += 5000;
+        env[len++] = '\0';
+        len += (size_t) sprintf(env + len, "MORE=");
+        memset(env + len, 'z', big);
+        len += big; /* the last variable without its NUL */
+        environ_file(root, "proc/810/environ", env, len);
+        free(env);
+
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 2);
+        ASSERT_STREQ(sess.links[0].iface, "eno1");
+        ASSERT_STREQ(sess.links[0].peer, "10.1.2.3");
+        ASSERT_STREQ(sess.links[1].iface, "eno2");
+        ASSERT_STREQ(sess.links[1].peer, "10.1.3.3");
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eno1", "10.1.2.3"));
+        ASSERT_STREQ(reason(s, "0000:00:06.0"), SSH_REASON("eno2", "10.1.3.3"));
+        ASSERT_EQ(vc_critical_count(s), 2);
+}
+
+int main(int argc, char **argv) { return tests_run(); }
