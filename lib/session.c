@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The SSH session a program runs in (lib/session.h). Formats: proc(5) for /proc/PID/stat and
  * /proc/net/tcp (addresses as the kernel prints a __be32 or each __be32 of an IPv6 address,
- * "%08X" in host order), /proc/net/route (the same for Destination and Mask) and
- * /proc/net/ipv6_route (destination in network order, byte by byte). */
+ * "%08X" in host order), /proc/net/route (the same for Destination and Mask), /proc/net/ipv6_route
+ * (destination in network order, byte by byte) and /proc/net/if_inet6 (the address the same). */
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -113,11 +112,18 @@ static int socket_inodes(struct vc_ctx *ctx, unsigned pid, unsigned long **v, si
         return 0;
 }
 
-/* A peer: IPv4 as the kernel prints a __be32 ("%08X" of it in host order), or IPv6 bytes. */
-struct peer {
+/* An address: IPv4 as the kernel prints a __be32 ("%08X" of it in host order), or IPv6 bytes. */
+struct addr {
         bool v6;
         uint32_t v4;
         struct in6_addr a6;
+};
+
+/* An SSH connection: its client's address (the peer), and when known its server's: the host's own
+ * address the session came in on. */
+struct conn {
+        struct addr client, server;
+        bool has_server;
 };
 
 static bool parse_hex_u32(const char *s, uint32_t *ret) {
@@ -130,11 +136,32 @@ static bool parse_hex_u32(const char *s, uint32_t *ret) {
         return *end == '\0';
 }
 
-/* "0A05A8C0:D2F4" (tcp) or 32 hex digits and a port (tcp6): the address part. An IPv4-mapped IPv6
- * address is taken as IPv4. */
-static bool parse_peer(const char *s, bool v6, struct peer *ret) {
+/* 32 hex digits, the bytes of an IPv6 address in network order (ipv6_route, if_inet6). */
+static bool parse_hex_in6(const char *s, struct in6_addr *ret) {
+        if (strspn(s, "0123456789abcdefABCDEF") < 32)
+                return false;
+        for (int i = 0; i < 16; i++) {
+                unsigned b;
+                if (sscanf(s + 2 * i, "%2x", &b) != 1)
+                        return false;
+                ret->s6_addr[i] = (uint8_t) b;
+        }
+        return true;
+}
+
+/* An IPv4-mapped IPv6 address is taken as IPv4. */
+static void addr_unmap(struct addr *a) {
+        if (a->v6 && IN6_IS_ADDR_V4MAPPED(&a->a6)) {
+                memcpy(&a->v4, a->a6.s6_addr + 12, 4);
+                memset(&a->a6, 0, sizeof a->a6);
+                a->v6 = false;
+        }
+}
+
+/* "0A05A8C0:D2F4" (tcp) or 32 hex digits and a port (tcp6): the address part. */
+static bool parse_socket_addr(const char *s, bool v6, struct addr *ret) {
         const char *colon = strchr(s, ':');
-        *ret = (struct peer){ 0 };
+        *ret = (struct addr){ 0 };
         if (!v6)
                 return colon && colon - s == 8 && parse_hex_u32(s, &ret->v4);
         if (!colon || colon - s != 32)
@@ -145,18 +172,44 @@ static bool parse_peer(const char *s, bool v6, struct peer *ret) {
                         return false;
                 memcpy(ret->a6.s6_addr + 4 * i, &w, 4); /* each word as the kernel holds it */
         }
-        if (IN6_IS_ADDR_V4MAPPED(&ret->a6)) {
-                memcpy(&ret->v4, ret->a6.s6_addr + 12, 4);
-                return true;
-        }
         ret->v6 = true;
+        addr_unmap(ret);
         return true;
 }
 
-static int peers_add(struct peer **v, size_t *n, const struct peer *pe);
+/* "192.168.5.10", "fd00::10" (SSH_CONNECTION's). */
+static bool parse_text_addr(const char *s, struct addr *ret) {
+        *ret = (struct addr){ 0 };
+        if (inet_pton(AF_INET, s, &ret->v4) == 1)
+                return true;
+        if (inet_pton(AF_INET6, s, &ret->a6) != 1)
+                return false;
+        ret->v6 = true;
+        addr_unmap(ret);
+        return true;
+}
 
-/* The peers of the sockets @inodes among proc/net/tcp and tcp6, added to *@v. */
-static int peers_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_inodes, struct peer **v, size_t *n) {
+static bool addr_equal(const struct addr *a, const struct addr *b) {
+        return a->v6 == b->v6 && (a->v6 ? memcmp(&a->a6, &b->a6, sizeof a->a6) == 0 : a->v4 == b->v4);
+}
+
+static int conns_add(struct conn **v, size_t *n, const struct conn *c) {
+        for (size_t i = 0; i < *n; i++) {
+                const struct conn *q = &(*v)[i];
+                if (addr_equal(&q->client, &c->client) && q->has_server == c->has_server &&
+                    (!c->has_server || addr_equal(&q->server, &c->server)))
+                        return 0;
+        }
+        struct conn *w = realloc(*v, (*n + 1) * sizeof *w);
+        if (!w)
+                return -ENOMEM;
+        *v = w;
+        w[(*n)++] = *c;
+        return 0;
+}
+
+/* The connections of the sockets @inodes among proc/net/tcp and tcp6, added to *@v. */
+static int conns_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_inodes, struct conn **v, size_t *n) {
         static const char *const tables[] = { "net/tcp", "net/tcp6" };
 
         for (size_t t = 0; t < ELEMENTSOF(tables); t++) {
@@ -177,26 +230,75 @@ static int peers_of(struct vc_ctx *ctx, const unsigned long *inodes, size_t n_in
                 /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode; st 01 is
                  * ESTABLISHED (the sshd listening on the port is an ancestor too) */
                 while (getline(&line, &size, f) > 0) {
-                        char rem[64];
+                        char loc[64], rem[64];
                         unsigned long inode;
                         unsigned st;
-                        struct peer pe;
-                        if (sscanf(line, " %*s %*s %63s %x %*s %*s %*s %*s %*s %lu", rem, &st, &inode) != 3 || st != 0x01)
+                        struct conn c = { .has_server = true };
+                        if (sscanf(line, " %*s %63s %63s %x %*s %*s %*s %*s %*s %lu", loc, rem, &st, &inode) != 4 || st != 0x01)
                                 continue;
                         bool ours = false;
                         for (size_t i = 0; i < n_inodes && !ours; i++)
                                 ours = inodes[i] == inode;
-                        if (ours && parse_peer(rem, t == 1, &pe) && (r = peers_add(v, n, &pe)) < 0)
+                        if (ours && parse_socket_addr(rem, t == 1, &c.client) && parse_socket_addr(loc, t == 1, &c.server) &&
+                            (r = conns_add(v, n, &c)) < 0)
                                 return r;
                 }
         }
         return 0;
 }
 
-/* The interface of the main table's route to @pe: the longest prefix that holds it, then the
- * lowest metric. NULL in *ret when none (or "lo"). */
-static int route_of(struct vc_ctx *ctx, const struct peer *pe, char **ret) {
-        _cleanup_free_ char *p = NULL, *line = NULL, *best = NULL;
+static int open_proc_net(struct vc_ctx *ctx, const char *table, FILE **ret) {
+        _cleanup_free_ char *p = NULL;
+        int r;
+
+        *ret = NULL;
+        if ((r = vc_ctx_path(ctx, VC_PLACE_PROC, &p, "net/%s", table)) < 0)
+                return r;
+        int fd = vc_path_open(p, O_RDONLY, 0);
+        if (fd < 0)
+                return 0;
+        if (!(*ret = fdopen(fd, "re"))) {
+                close(fd);
+                return -ENOMEM;
+        }
+        return 0;
+}
+
+/* Does the route of @line (proc/net/route or ipv6_route) hold @a? Its interface into @iface, its
+ * prefix's length and its metric. */
+static bool route_holds(const char *line, const struct addr *a, char iface[static 64], int *ret_len, unsigned long *ret_metric) {
+        char dest[64], mask[64];
+        unsigned flags;
+
+        if (!a->v6) {
+                /* Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT */
+                uint32_t d, m;
+                if (sscanf(line, "%63s %63s %*s %x %*s %*s %lu %63s", iface, dest, &flags, ret_metric, mask) != 5 ||
+                    strlen(dest) != 8 || strlen(mask) != 8 || !parse_hex_u32(dest, &d) || !parse_hex_u32(mask, &m) ||
+                    (a->v4 & m) != d)
+                        return false;
+                *ret_len = __builtin_popcount(m);
+        } else {
+                /* DEST PLEN SRC SPLEN NEXTHOP METRIC REFCNT USE FLAGS IFACE */
+                unsigned plen;
+                struct in6_addr d;
+                if (sscanf(line, "%63s %x %*s %*s %*s %lx %*s %*s %x %63s", dest, &plen, ret_metric, &flags, iface) != 5 ||
+                    strlen(dest) != 32 || plen > 128 || !parse_hex_in6(dest, &d))
+                        return false;
+                for (unsigned bit = 0; bit < plen; bit++) {
+                        uint8_t m = (uint8_t) (0x80 >> (bit % 8));
+                        if ((a->a6.s6_addr[bit / 8] & m) != (d.s6_addr[bit / 8] & m))
+                                return false;
+                }
+                *ret_len = (int) plen;
+        }
+        return (flags & RTF_UP_FLAG) && !(flags & RTF_REJECT_FLAG);
+}
+
+/* The interface of the main table's route to @a: the longest prefix that holds it, then the
+ * lowest metric; the prefix's length in *@ret_len. NULL in *ret when none (or "lo"). */
+static int route_of(struct vc_ctx *ctx, const struct addr *a, char **ret, int *ret_len) {
+        _cleanup_free_ char *line = NULL, *best = NULL;
         _cleanup_fclose_ FILE *f = NULL;
         size_t size = 0;
         int best_len = -1;
@@ -204,52 +306,14 @@ static int route_of(struct vc_ctx *ctx, const struct peer *pe, char **ret) {
         int r;
 
         *ret = NULL;
-        if ((r = vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%s", pe->v6 ? "net/ipv6_route" : "net/route")) < 0)
+        *ret_len = -1;
+        if ((r = open_proc_net(ctx, a->v6 ? "ipv6_route" : "route", &f)) < 0 || !f)
                 return r;
-        int fd = vc_path_open(p, O_RDONLY, 0);
-        if (fd < 0)
-                return 0;
-        if (!(f = fdopen(fd, "re"))) {
-                close(fd);
-                return -ENOMEM;
-        }
         while (getline(&line, &size, f) > 0) {
-                char iface[64], dest[64], mask[64];
-                unsigned flags;
+                char iface[64];
                 unsigned long metric;
-                int len = 0;
-                bool holds = false;
-                if (!pe->v6) {
-                        /* Iface Destination Gateway Flags RefCnt Use Metric Mask MTU Window IRTT */
-                        uint32_t d, m;
-                        if (sscanf(line, "%63s %63s %*s %x %*s %*s %lu %63s", iface, dest, &flags, &metric, mask) != 5 ||
-                            strlen(dest) != 8 || strlen(mask) != 8 || !parse_hex_u32(dest, &d) || !parse_hex_u32(mask, &m))
-                                continue;
-                        holds = (pe->v4 & m) == d;
-                        len = __builtin_popcount(m);
-                } else {
-                        /* DEST PLEN SRC SPLEN NEXTHOP METRIC REFCNT USE FLAGS IFACE */
-                        unsigned plen;
-                        struct in6_addr d;
-                        if (sscanf(line, "%63s %x %*s %*s %*s %lx %*s %*s %x %63s", dest, &plen, &metric, &flags, iface) != 5 ||
-                            strlen(dest) != 32 || plen > 128)
-                                continue;
-                        bool ok = true;
-                        for (int i = 0; i < 16 && ok; i++) {
-                                unsigned b;
-                                ok = sscanf(dest + 2 * i, "%2x", &b) == 1 && isxdigit((unsigned char) dest[2 * i + 1]);
-                                d.s6_addr[i] = (uint8_t) b;
-                        }
-                        if (!ok)
-                                continue;
-                        holds = true;
-                        for (unsigned bit = 0; bit < plen && holds; bit++) {
-                                uint8_t m = (uint8_t) (0x80 >> (bit % 8));
-                                holds = (pe->a6.s6_addr[bit / 8] & m) == (d.s6_addr[bit / 8] & m);
-                        }
-                        len = (int) plen;
-                }
-                if (!holds || !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+                int len;
+                if (!route_holds(line, a, iface, &len, &metric))
                         continue;
                 if (len > best_len || (len == best_len && metric < best_metric)) {
                         free(best);
@@ -259,48 +323,76 @@ static int route_of(struct vc_ctx *ctx, const struct peer *pe, char **ret) {
                         best_metric = metric;
                 }
         }
-        if (best && !streq(best, "lo"))
+        if (best && !streq(best, "lo")) {
                 *ret = TAKE_PTR(best);
+                *ret_len = best_len;
+        }
         return 0;
 }
 
-static int link_add(struct vc_session_link **v, size_t *n, char *iface, const struct peer *pe) {
-        char buf[INET6_ADDRSTRLEN];
-        if (pe->v6)
-                inet_ntop(AF_INET6, &pe->a6, buf, sizeof buf);
-        else
-                inet_ntop(AF_INET, &pe->v4, buf, sizeof buf);
+static int link_add(struct vc_session_link **v, size_t *n, const char *iface, const char *peer) {
         for (size_t i = 0; i < *n; i++)
-                if (streq((*v)[i].iface, iface) && streq((*v)[i].peer, buf)) {
-                        free(iface);
+                if (streq((*v)[i].iface, iface) && streq((*v)[i].peer, peer))
                         return 0;
-                }
         struct vc_session_link *w = realloc(*v, (*n + 1) * sizeof *w);
-        char *peer = strdup(buf);
-        if (!w || !peer) {
-                free(iface);
-                free(peer);
-                if (w)
-                        *v = w;
-                return -ENOMEM;
-        }
-        *v = w;
-        w[(*n)++] = (struct vc_session_link){ .iface = iface, .peer = peer };
-        return 0;
-}
-
-static int peers_add(struct peer **v, size_t *n, const struct peer *pe) {
-        for (size_t i = 0; i < *n; i++) {
-                const struct peer *q = &(*v)[i];
-                if (q->v6 == pe->v6 && (pe->v6 ? memcmp(&q->a6, &pe->a6, sizeof pe->a6) == 0 : q->v4 == pe->v4))
-                        return 0;
-        }
-        struct peer *w = realloc(*v, (*n + 1) * sizeof *w);
         if (!w)
                 return -ENOMEM;
         *v = w;
-        w[(*n)++] = *pe;
+        w[*n] = (struct vc_session_link){ .iface = strdup(iface), .peer = strdup(peer) };
+        if (!w[*n].iface || !w[*n].peer) {
+                free(w[*n].iface);
+                free(w[*n].peer);
+                return -ENOMEM;
+        }
+        (*n)++;
         return 0;
+}
+
+/* The interfaces that hold the IPv6 address @a (proc/net/if_inet6: ADDRESS IFINDEX PLEN SCOPE FLAGS
+ * IFACE, the address's bytes in network order), but "lo", as links from @peer. */
+static int owners_of(struct vc_ctx *ctx, const struct in6_addr *a, const char *peer, struct vc_session_link **v, size_t *n) {
+        _cleanup_free_ char *line = NULL;
+        _cleanup_fclose_ FILE *f = NULL;
+        size_t size = 0;
+        int r;
+
+        if ((r = open_proc_net(ctx, "if_inet6", &f)) < 0 || !f)
+                return r;
+        while (getline(&line, &size, f) > 0) {
+                char hex[64], iface[64];
+                struct in6_addr x;
+                if (sscanf(line, "%63s %*s %*s %*s %*s %63s", hex, iface) != 2 || strlen(hex) != 32 || !parse_hex_in6(hex, &x) ||
+                    memcmp(&x, a, sizeof x) != 0 || streq(iface, "lo"))
+                        continue;
+                if ((r = link_add(v, n, iface, peer)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* The interfaces an SSH connection's traffic takes: the route to its client and, when the
+ * connection says which of the host's addresses it came in on, the interface that holds that:
+ * with policy routing the replies of a multi-homed host need not take the main table's route. */
+static int conn_links(struct vc_ctx *ctx, const struct conn *c, struct vc_session_link **v, size_t *n) {
+        _cleanup_free_ char *iface = NULL, *local = NULL;
+        char peer[INET6_ADDRSTRLEN];
+        int len, r;
+
+        if (c->client.v6)
+                inet_ntop(AF_INET6, &c->client.a6, peer, sizeof peer);
+        else
+                inet_ntop(AF_INET, &c->client.v4, peer, sizeof peer);
+        if ((r = route_of(ctx, &c->client, &iface, &len)) < 0 || (iface && (r = link_add(v, n, iface, peer)) < 0))
+                return r;
+        if (!c->has_server)
+                return 0;
+        /* IPv6: the address's owner; IPv4: the main table's route to the address itself, the subnet
+         * it was given with (one reached only through a default route says nothing of its own) */
+        if (c->server.v6)
+                return owners_of(ctx, &c->server.a6, peer, v, n);
+        if ((r = route_of(ctx, &c->server, &local, &len)) < 0 || !local || len == 0)
+                return r;
+        return link_add(v, n, local, peer);
 }
 
 /* DISPLAY of a local X server (":0", ":1.0", "unix:0"; not a forwarded "localhost:10.0") or any
@@ -312,30 +404,23 @@ static bool local_display(const char *var) {
         return (v = startswith(var, "WAYLAND_DISPLAY=")) && *v;
 }
 
-/* What one variable of an ancestor's environment names: the peer of
+/* What one variable of an ancestor's environment names: the connection of
  * "SSH_CONNECTION=CLIENT CPORT SERVER SPORT", which a login shell started by sshd has, and a shell
  * in a tmux or screen session keeps from the client that started it (that server's parent is
  * init, not the sshd); a local graphical session's display, into *@display unless one was found
  * already. */
-static int environment_entry(const char *e, struct peer **v, size_t *n, char **display) {
+static int environment_entry(const char *e, struct conn **v, size_t *n, char **display) {
         const char *value = startswith(e, "SSH_CONNECTION=");
-        char client[INET6_ADDRSTRLEN + 1];
-        struct peer pe = { 0 };
+        char client[64], server[64];
+        struct conn c = { 0 };
+        int k;
 
         if (!*display && local_display(e))
                 return (*display = strdup(strchr(e, '=') + 1)) ? 0 : -ENOMEM;
-        if (!value || sscanf(value, "%46s", client) != 1)
+        if (!value || (k = sscanf(value, "%63s %*s %63s", client, server)) < 1 || !parse_text_addr(client, &c.client))
                 return 0;
-        if (inet_pton(AF_INET, client, &pe.v4) == 1)
-                return peers_add(v, n, &pe);
-        if (inet_pton(AF_INET6, client, &pe.a6) != 1)
-                return 0;
-        if (IN6_IS_ADDR_V4MAPPED(&pe.a6)) {
-                memcpy(&pe.v4, pe.a6.s6_addr + 12, 4);
-                memset(&pe.a6, 0, sizeof pe.a6);
-        } else
-                pe.v6 = true;
-        return peers_add(v, n, &pe);
+        c.has_server = k == 2 && parse_text_addr(server, &c.server);
+        return conns_add(v, n, &c);
 }
 
 /* The variables of @pid's environment (proc/PID/environ, "NAME=VALUE" each ended by a NUL; @pid
@@ -345,7 +430,7 @@ static int environment_entry(const char *e, struct peer **v, size_t *n, char **d
  * variable its first ENVIRON_ENTRY_MAX bytes count, and memory stays at two buffers whatever the
  * environment's size. Reading stops after ENVIRON_MAX bytes (only a process that moved its
  * environment with prctl(2) has more) or at an error (a process gone: what was read counts). */
-static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct peer **v, size_t *n, char **display) {
+static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct conn **v, size_t *n, char **display) {
         _cleanup_free_ char *p = NULL, *chunk = NULL, *entry = NULL;
         size_t len = 0, total = 0;
         int r = pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/environ", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/environ");
@@ -387,9 +472,9 @@ void vc_session_done(struct vc_session *s) {
 
 int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret) {
         _cleanup_free_ unsigned long *inodes = NULL;
-        _cleanup_free_ struct peer *peers = NULL;
+        _cleanup_free_ struct conn *conns = NULL;
         _cleanup_(vc_session_done) struct vc_session s = { 0 };
-        size_t n_inodes = 0, n_peers = 0;
+        size_t n_inodes = 0, n_conns = 0;
         bool have_tty = false;
         int r;
 
@@ -402,19 +487,17 @@ int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret) {
                 if (!have_tty)
                         have_tty = device_terminal(tty, &s.tty_major, &s.tty_minor);
                 if ((pid > 0 && is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0) ||
-                    (r = environment_scan(ctx, pid, &peers, &n_peers, &s.display)) < 0)
+                    (r = environment_scan(ctx, pid, &conns, &n_conns, &s.display)) < 0)
                         return r;
                 if (ppid <= 1)
                         break;
                 pid = ppid;
         }
-        if (n_inodes > 0 && (r = peers_of(ctx, inodes, n_inodes, &peers, &n_peers)) < 0)
+        if (n_inodes > 0 && (r = conns_of(ctx, inodes, n_inodes, &conns, &n_conns)) < 0)
                 return r;
-        for (size_t i = 0; i < n_peers; i++) {
-                char *iface = NULL;
-                if ((r = route_of(ctx, &peers[i], &iface)) < 0 || (iface && (r = link_add(&s.links, &s.n_links, iface, &peers[i])) < 0))
+        for (size_t i = 0; i < n_conns; i++)
+                if ((r = conn_links(ctx, &conns[i], &s.links, &s.n_links)) < 0)
                         return r;
-        }
         for (size_t i = 0; i < s.n_links; i++)
                 log_debug("SSH session from %s through %s", s.links[i].peer, s.links[i].iface);
         if (have_tty)

@@ -16,8 +16,12 @@
  *    shell above it, and a shell in tmux or screen keeps it from the client that started it while
  *    the server's parent is init, not the sshd.
  * Each peer's route in proc/net/route or proc/net/ipv6_route (the main table: the longest prefix
- * that holds it, then the lowest metric) names the interface. A peer on the host itself (a route
- * through "lo") names none. */
+ * that holds it, then the lowest metric) names an interface. So does the host's own address the
+ * session came in on (the socket's local address, SSH_CONNECTION's SERVER): a multi-homed host's
+ * policy routing may send the replies there and not by the main table. An IPv6 address names the
+ * interfaces that hold it (proc/net/if_inet6); an IPv4 one the main table's route to it, the
+ * subnet it was given with (one only a default route reaches adds nothing). A peer on the host
+ * itself (a route through "lo", an address of "lo") names none. */
 
 #include <stddef.h>
 
@@ -30,7 +34,7 @@ struct vc_session_link {
 
 /* Where the program's admin sits, read from the program and its ancestors (see above). */
 struct vc_session {
-        struct vc_session_link *links; /* the interfaces of its SSH sessions, one per peer with a route */
+        struct vc_session_link *links; /* the interfaces of its SSH sessions, each with the peer it serves */
         size_t n_links;
         /* The terminal it runs on: the first controlling terminal (proc/PID/stat's tty_nr) among the
          * program and its ancestors that is no pseudo-terminal: a virtual terminal (4:0 to 4:63), a

@@ -70,6 +70,14 @@ static void cli_in_tmux(const char *root) {
         tree_file(root, "proc/700/comm", "tmux: server\n");
 }
 
+/* ... whose parent is the sshd of the session, holding the socket @inode. */
+static void cli_under_sshd(const char *root, const char *inode) {
+        cli_chain(root, 805);
+        tree_file(root, "proc/805/stat", "805 (sshd) S 1 805 805 0 -1 4194560 0 0 0 0\n");
+        tree_file(root, "proc/805/comm", "sshd\n");
+        tree_link(root, "proc/805/fd/3", inode);
+}
+
 #define SSH_REASON(iface, peer) "NIC of the SSH session this command runs in (" iface ", from " peer ")"
 
 static void scan(const char *root, struct vc_critical_set **ret) {
@@ -136,6 +144,116 @@ TEST(environment_of_any_size) {
         scan(root, &s);
         ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eno1", "10.1.2.3"));
         ASSERT_STREQ(reason(s, "0000:00:06.0"), SSH_REASON("eno2", "10.1.3.3"));
+        ASSERT_EQ(vc_critical_count(s), 2);
+}
+
+/* A multi-homed host: eth0 holds the main table's default route, eth1 the address 10.9.0.5 an
+ * admin at 203.0.113.5 logged in to, whose replies policy routing sends out of eth1 (a table of
+ * its own, not in proc/net/route). The socket's local address names eth1 by its subnet. */
+TEST(local_address_policy_routing) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+
+        nic(root, 4, "eth0");
+        nic(root, 5, "eth1");
+        nic(root, 6, "eth2");
+        cli_under_sshd(root, "socket:[555]");
+        tree_file(root, "proc/net/tcp",
+                  "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                  "   0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 100 1\n"
+                  "   1: 0500090A:0016 057100CB:D2F4 01 00000000:00000000 02:0000A1B2 00000000     0        0 555 4\n"
+                  "   2: 0500080A:0016 067100CB:D2F5 01 00000000:00000000 02:0000A1B2 00000000     0        0 777 4\n");
+        tree_file(root, "proc/net/route", ROUTE_HEADER
+                  "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                  "eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+                  "eth1\t0000090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+                  "eth2\t0000080A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 2);
+        ASSERT_STREQ(sess.links[0].iface, "eth0"); /* the peer's route */
+        ASSERT_STREQ(sess.links[0].peer, "203.0.113.5");
+        ASSERT_STREQ(sess.links[1].iface, "eth1"); /* the local address's */
+        ASSERT_STREQ(sess.links[1].peer, "203.0.113.5");
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:04.0"), "NIC of the default route (eth0)");
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eth1", "203.0.113.5"));
+        ASSERT_NULL(reason(s, "0000:00:06.0")); /* another session's socket, not the sshd's */
+        ASSERT_EQ(vc_critical_count(s), 2);
+}
+
+/* The same from tmux: SSH_CONNECTION's SERVER is the local address; one that only the default
+ * route reaches (an address given as a /32) adds nothing of its own. */
+TEST(local_address_from_the_environment) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        static const char env[] = "SSH_CONNECTION=203.0.113.5 50022 10.9.0.5 22";
+        static const char env32[] = "SSH_CONNECTION=203.0.113.5 50022 198.51.100.7 22";
+
+        nic(root, 4, "eth0");
+        nic(root, 5, "eth1");
+        cli_in_tmux(root);
+        environ_file(root, "proc/810/environ", env, sizeof env);
+        tree_file(root, "proc/net/route", ROUTE_HEADER
+                  "eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                  "eth0\t0001A8C0\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n"
+                  "eth1\t0000090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0\n");
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:04.0"), "NIC of the default route (eth0)");
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eth1", "203.0.113.5"));
+        ASSERT_EQ(vc_critical_count(s), 2);
+        vc_critical_set_free(TAKE_PTR(s));
+
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+        environ_file(root, "proc/810/environ", env32, sizeof env32);
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 1);
+        ASSERT_STREQ(sess.links[0].iface, "eth0");
+        scan(root, &s);
+        ASSERT_NULL(reason(s, "0000:00:05.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* IPv6: the interface that holds the socket's local address (proc/net/if_inet6), exactly; a
+ * shorter prefix of another interface that holds it too names nothing. The loopback's own
+ * address ("ssh ::1") names no NIC. */
+TEST(local_address_ipv6_owner) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+
+        nic(root, 4, "eth0");
+        nic(root, 5, "eth1");
+        cli_under_sshd(root, "socket:[556]");
+        tree_link(root, "proc/805/fd/4", "socket:[557]");
+        /* 2001:db8:9::5 from 2001:db8:77::1; ::1 from ::1 */
+        tree_file(root, "proc/net/tcp6",
+                  "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n"
+                  "   0: B80D0120000009000000000005000000:0016 B80D0120000077000000000001000000:D2F6 01 00000000:00000000 02:0000A1B2 00000000     0        0 556 4\n"
+                  "   1: 00000000000000000000000001000000:0016 00000000000000000000000001000000:D2F7 01 00000000:00000000 02:0000A1B2 00000000     0        0 557 4\n");
+        tree_file(root, "proc/net/if_inet6",
+                  "00000000000000000000000000000001 01 80 10 80       lo\n"
+                  "20010db8000900000000000000000005 03 40 00 80     eth1\n"
+                  "20010db8000900000000000000000006 02 40 00 80     eth0\n"
+                  "fe800000000000000000000000000001 02 40 20 80     eth0\n");
+        tree_file(root, "proc/net/ipv6_route",
+                  "00000000000000000000000000000001 80 00000000000000000000000000000000 00 "
+                  "00000000000000000000000000000000 00000000 00000001 00000000 80200001       lo\n"
+                  "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+                  "fe800000000000000000000000000099 00000400 00000001 00000000 00000003     eth0\n"
+                  "20010db8000900000000000000000000 30 00000000000000000000000000000000 00 "
+                  "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n");
+
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 2);
+        ASSERT_STREQ(sess.links[0].iface, "eth0");
+        ASSERT_STREQ(sess.links[0].peer, "2001:db8:77::1");
+        ASSERT_STREQ(sess.links[1].iface, "eth1");
+        ASSERT_STREQ(sess.links[1].peer, "2001:db8:77::1");
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eth1", "2001:db8:77::1"));
+        ASSERT_STREQ(reason(s, "0000:00:04.0"), "NIC of the default route (eth0)");
         ASSERT_EQ(vc_critical_count(s), 2);
 }
 
