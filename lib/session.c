@@ -5,7 +5,9 @@
  * (destination in network order, byte by byte) and /proc/net/if_inet6 (the address the same). */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,10 +122,12 @@ struct addr {
 };
 
 /* An SSH connection: its client's address (the peer), and when known its server's: the host's own
- * address the session came in on. */
+ * address the session came in on. Each with the interface its scope zone names, "" when none
+ * (SSH_CONNECTION's "fe80::10%eth1"). */
 struct conn {
         struct addr client, server;
         bool has_server;
+        char client_zone[IFNAMSIZ], server_zone[IFNAMSIZ];
 };
 
 static bool parse_hex_u32(const char *s, uint32_t *ret) {
@@ -177,15 +181,38 @@ static bool parse_socket_addr(const char *s, bool v6, struct addr *ret) {
         return true;
 }
 
-/* "192.168.5.10", "fd00::10" (SSH_CONNECTION's). */
-static bool parse_text_addr(const char *s, struct addr *ret) {
-        *ret = (struct addr){ 0 };
-        if (inet_pton(AF_INET, s, &ret->v4) == 1)
-                return true;
-        if (inet_pton(AF_INET6, s, &ret->a6) != 1)
+/* A name the kernel would give an interface: one path component, not "." or "..", shorter than
+ * IFNAMSIZ, no ':', white space or control character. */
+static bool iface_name_valid(const char *s) {
+        if (isempty(s) || strlen(s) >= IFNAMSIZ || streq(s, ".") || streq(s, ".."))
                 return false;
-        ret->v6 = true;
-        addr_unmap(ret);
+        for (const char *p = s; *p; p++)
+                if (*p == '/' || *p == ':' || isspace((unsigned char) *p) || iscntrl((unsigned char) *p))
+                        return false;
+        return true;
+}
+
+/* "192.168.5.10", "fd00::10", "fe80::10%eth1" (SSH_CONNECTION's): the zone into @ret_zone, ""
+ * when there is none or it is no interface's name (the address counts without it). */
+static bool parse_text_addr(const char *s, struct addr *ret, char ret_zone[static IFNAMSIZ]) {
+        char buf[INET6_ADDRSTRLEN];
+        const char *zone = strchr(s, '%');
+        size_t len = zone ? (size_t) (zone - s) : strlen(s);
+
+        *ret = (struct addr){ 0 };
+        ret_zone[0] = '\0';
+        if (len >= sizeof buf)
+                return false;
+        memcpy(buf, s, len);
+        buf[len] = '\0';
+        if (inet_pton(AF_INET, buf, &ret->v4) != 1) {
+                if (inet_pton(AF_INET6, buf, &ret->a6) != 1)
+                        return false;
+                ret->v6 = true;
+                addr_unmap(ret);
+        }
+        if (zone && iface_name_valid(zone + 1))
+                strcpy(ret_zone, zone + 1);
         return true;
 }
 
@@ -196,8 +223,9 @@ static bool addr_equal(const struct addr *a, const struct addr *b) {
 static int conns_add(struct conn **v, size_t *n, const struct conn *c) {
         for (size_t i = 0; i < *n; i++) {
                 const struct conn *q = &(*v)[i];
-                if (addr_equal(&q->client, &c->client) && q->has_server == c->has_server &&
-                    (!c->has_server || addr_equal(&q->server, &c->server)))
+                if (addr_equal(&q->client, &c->client) && streq(q->client_zone, c->client_zone) &&
+                    q->has_server == c->has_server &&
+                    (!c->has_server || (addr_equal(&q->server, &c->server) && streq(q->server_zone, c->server_zone))))
                         return 0;
         }
         struct conn *w = realloc(*v, (*n + 1) * sizeof *w);
@@ -372,7 +400,10 @@ static int owners_of(struct vc_ctx *ctx, const struct in6_addr *a, const char *p
 
 /* The interfaces an SSH connection's traffic takes: the route to its client and, when the
  * connection says which of the host's addresses it came in on, the interface that holds that:
- * with policy routing the replies of a multi-homed host need not take the main table's route. */
+ * with policy routing the replies of a multi-homed host need not take the main table's route.
+ * An address's zone names its interface. A link-local peer's route names none: every interface
+ * with IPv6 has a route to fe80::/64, of one metric, and which comes first says nothing (the
+ * local address, link-local too, says which). */
 static int conn_links(struct vc_ctx *ctx, const struct conn *c, struct vc_session_link **v, size_t *n) {
         _cleanup_free_ char *iface = NULL, *local = NULL;
         char peer[INET6_ADDRSTRLEN];
@@ -382,12 +413,19 @@ static int conn_links(struct vc_ctx *ctx, const struct conn *c, struct vc_sessio
                 inet_ntop(AF_INET6, &c->client.a6, peer, sizeof peer);
         else
                 inet_ntop(AF_INET, &c->client.v4, peer, sizeof peer);
-        if ((r = route_of(ctx, &c->client, &iface, &len)) < 0 || (iface && (r = link_add(v, n, iface, peer)) < 0))
-                return r;
+        if (*c->client_zone) {
+                if ((r = link_add(v, n, c->client_zone, peer)) < 0)
+                        return r;
+        } else if (!(c->client.v6 && IN6_IS_ADDR_LINKLOCAL(&c->client.a6))) {
+                if ((r = route_of(ctx, &c->client, &iface, &len)) < 0 || (iface && (r = link_add(v, n, iface, peer)) < 0))
+                        return r;
+        }
         if (!c->has_server)
                 return 0;
         /* IPv6: the address's owner; IPv4: the main table's route to the address itself, the subnet
          * it was given with (one reached only through a default route says nothing of its own) */
+        if (*c->server_zone)
+                return link_add(v, n, c->server_zone, peer);
         if (c->server.v6)
                 return owners_of(ctx, &c->server.a6, peer, v, n);
         if ((r = route_of(ctx, &c->server, &local, &len)) < 0 || !local || len == 0)
@@ -417,9 +455,10 @@ static int environment_entry(const char *e, struct conn **v, size_t *n, char **d
 
         if (!*display && local_display(e))
                 return (*display = strdup(strchr(e, '=') + 1)) ? 0 : -ENOMEM;
-        if (!value || (k = sscanf(value, "%63s %*s %63s", client, server)) < 1 || !parse_text_addr(client, &c.client))
+        if (!value || (k = sscanf(value, "%63s %*s %63s", client, server)) < 1 ||
+            !parse_text_addr(client, &c.client, c.client_zone))
                 return 0;
-        c.has_server = k == 2 && parse_text_addr(server, &c.server);
+        c.has_server = k == 2 && parse_text_addr(server, &c.server, c.server_zone);
         return conns_add(v, n, &c);
 }
 

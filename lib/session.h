@@ -20,8 +20,11 @@
  * session came in on (the socket's local address, SSH_CONNECTION's SERVER): a multi-homed host's
  * policy routing may send the replies there and not by the main table. An IPv6 address names the
  * interfaces that hold it (proc/net/if_inet6); an IPv4 one the main table's route to it, the
- * subnet it was given with (one only a default route reaches adds nothing). A peer on the host
- * itself (a route through "lo", an address of "lo") names none. */
+ * subnet it was given with (one only a default route reaches adds nothing). An address with a
+ * zone ("fe80::10%eth1", as SSH_CONNECTION has a link-local one) names that interface, and no
+ * other lookup is made for it; a link-local peer's route names none (every interface has one to
+ * fe80::/64: the local address says which). A peer on the host itself (a route through "lo", an
+ * address of "lo") names none. */
 
 #include <stddef.h>
 

@@ -257,4 +257,75 @@ TEST(local_address_ipv6_owner) {
         ASSERT_EQ(vc_critical_count(s), 2);
 }
 
+#define TCP6_HEADER                                                                                                   \
+        "  sl  local_address                         remote_address                        st tx_queue rx_queue tr " \
+        "tm->when retrnsmt   uid  timeout inode\n"
+/* fe80::/64 on every interface, eth0's first, one metric */
+#define LINK_LOCAL_ROUTES                                                                                     \
+        "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 "                            \
+        "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth0\n"                     \
+        "fe800000000000000000000000000000 40 00000000000000000000000000000000 00 "                            \
+        "00000000000000000000000000000000 00000100 00000001 00000000 00000001     eth1\n"
+
+/* SSH over IPv6 link-local, to fe80::1 on eth1 from fe80::10: every interface has a route to
+ * fe80::/64, so the route says nothing; the socket's local address names its interface, exactly
+ * (eth0's link-local address is another). */
+TEST(link_local_socket) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+
+        nic(root, 4, "eth0");
+        nic(root, 5, "eth1");
+        cli_under_sshd(root, "socket:[556]");
+        tree_file(root, "proc/net/tcp6", TCP6_HEADER
+                  "   0: 000080FE000000000000000001000000:0016 000080FE000000000000000010000000:D2F6 01 00000000:00000000 02:0000A1B2 00000000     0        0 556 4\n");
+        tree_file(root, "proc/net/ipv6_route", LINK_LOCAL_ROUTES);
+        tree_file(root, "proc/net/if_inet6",
+                  "fe800000000000000000000000000002 02 40 20 80     eth0\n"
+                  "fe800000000000000000000000000001 03 40 20 80     eth1\n");
+
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 1);
+        ASSERT_STREQ(sess.links[0].iface, "eth1");
+        ASSERT_STREQ(sess.links[0].peer, "fe80::10");
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eth1", "fe80::10"));
+        ASSERT_NULL(reason(s, "0000:00:04.0"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* From tmux the environment alone says where: SSH_CONNECTION's addresses carry the zone
+ * ("fe80::10%eth1"), which names the interface; a zone that is no interface's name names none. */
+TEST(link_local_zone) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        static const char env[] = "SSH_CONNECTION=fe80::10%eth1 50022 fe80::1%eth1 22";
+        static const char bad[] = "SSH_CONNECTION=fe80::10%../eth0 50022 fe80::1%0123456789abcdef 22\0"
+                                  "SSH_CONNECTION=fe80::11%.. 50022 fe80::1% 22\0"
+                                  "SSH_CONNECTION=fe80::12%eth0:1 50022 fe80::1%. 22";
+        static const char client_only[] = "SSH_CONNECTION=fe80::10%../x 50022 fe80::1%eth1 22";
+
+        nic(root, 4, "eth0");
+        nic(root, 5, "eth1");
+        cli_in_tmux(root);
+        environ_file(root, "proc/810/environ", env, sizeof env);
+        tree_file(root, "proc/net/ipv6_route", LINK_LOCAL_ROUTES);
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:05.0"), SSH_REASON("eth1", "fe80::10"));
+        ASSERT_EQ(vc_critical_count(s), 1);
+        vc_critical_set_free(TAKE_PTR(s));
+
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+        environ_file(root, "proc/810/environ", bad, sizeof bad);
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 0);
+        vc_session_done(&sess);
+
+        environ_file(root, "proc/810/environ", client_only, sizeof client_only);
+        session_read(root, &sess);
+        ASSERT_EQ(sess.n_links, 1);
+        ASSERT_STREQ(sess.links[0].iface, "eth1");
+}
+
 int main(int argc, char **argv) { return tests_run(); }
