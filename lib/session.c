@@ -442,17 +442,40 @@ static bool local_display(const char *var) {
         return (v = startswith(var, "WAYLAND_DISPLAY=")) && *v;
 }
 
+/* A login on a virtual terminal as pam_systemd describes it in the session's environment:
+ * XDG_SESSION_TYPE "tty" (a graphical session's is "x11" or "wayland", an SSH login's "tty" without
+ * XDG_VTNR) and XDG_VTNR, the VT's number. The first of each counts, as for getenv(3). */
+struct vt_login {
+        bool type_seen, tty, vtnr_seen;
+        unsigned vtnr; /* 1 to 63, 0 when none */
+};
+
+static void vt_login_entry(const char *e, struct vt_login *vt) {
+        const char *v;
+        if (!vt->type_seen && (v = startswith(e, "XDG_SESSION_TYPE="))) {
+                vt->type_seen = true;
+                vt->tty = streq(v, "tty");
+        } else if (!vt->vtnr_seen && (v = startswith(e, "XDG_VTNR="))) {
+                char *end;
+                unsigned long nr = strtoul(v, &end, 10);
+                vt->vtnr_seen = true;
+                if (v[0] >= '1' && v[0] <= '9' && *end == '\0' && nr <= 63) /* tty1 to tty63 */
+                        vt->vtnr = (unsigned) nr;
+        }
+}
+
 /* What one variable of an ancestor's environment names: the connection of
  * "SSH_CONNECTION=CLIENT CPORT SERVER SPORT", which a login shell started by sshd has, and a shell
  * in a tmux or screen session keeps from the client that started it (that server's parent is
  * init, not the sshd); a local graphical session's display, into *@display unless one was found
- * already. */
-static int environment_entry(const char *e, struct conn **v, size_t *n, char **display) {
+ * already; a login on a virtual terminal, into *@vt. */
+static int environment_entry(const char *e, struct conn **v, size_t *n, char **display, struct vt_login *vt) {
         const char *value = startswith(e, "SSH_CONNECTION=");
         char client[64], server[64];
         struct conn c = { 0 };
         int k;
 
+        vt_login_entry(e, vt);
         if (!*display && local_display(e))
                 return (*display = strdup(strchr(e, '=') + 1)) ? 0 : -ENOMEM;
         if (!value || (k = sscanf(value, "%63s %*s %63s", client, server)) < 1 ||
@@ -468,9 +491,12 @@ static int environment_entry(const char *e, struct conn **v, size_t *n, char **d
  * one before it. What is read there is short (an address pair, a display's name): of a longer
  * variable its first ENVIRON_ENTRY_MAX bytes count, and memory stays at two buffers whatever the
  * environment's size. Reading stops after ENVIRON_MAX bytes (only a process that moved its
- * environment with prctl(2) has more) or at an error (a process gone: what was read counts). */
-static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct conn **v, size_t *n, char **display) {
+ * environment with prctl(2) has more) or at an error (a process gone: what was read counts). The
+ * virtual terminal of a login the environment describes into *@ret_vt, unless one was found
+ * already. */
+static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct conn **v, size_t *n, char **display, unsigned *ret_vt) {
         _cleanup_free_ char *p = NULL, *chunk = NULL, *entry = NULL;
+        struct vt_login vt = { 0 };
         size_t len = 0, total = 0;
         int r = pid ? vc_ctx_path(ctx, VC_PLACE_PROC, &p, "%u/environ", pid) : vc_ctx_path(ctx, VC_PLACE_PROC, &p, "self/environ");
         if (r < 0)
@@ -494,13 +520,17 @@ static int environment_scan(struct vc_ctx *ctx, unsigned pid, struct conn **v, s
                                 continue;
                         }
                         entry[len] = '\0';
-                        if (len > 0 && (r = environment_entry(entry, v, n, display)) < 0)
+                        if (len > 0 && (r = environment_entry(entry, v, n, display, &vt)) < 0)
                                 return r;
                         len = 0;
                 }
         }
         entry[len] = '\0'; /* a last variable without its NUL */
-        return len > 0 ? environment_entry(entry, v, n, display) : 0;
+        if (len > 0 && (r = environment_entry(entry, v, n, display, &vt)) < 0)
+                return r;
+        if (!*ret_vt && vt.tty)
+                *ret_vt = vt.vtnr;
+        return 0;
 }
 
 void vc_session_done(struct vc_session *s) {
@@ -515,6 +545,7 @@ int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret) {
         _cleanup_(vc_session_done) struct vc_session s = { 0 };
         size_t n_inodes = 0, n_conns = 0;
         bool have_tty = false;
+        unsigned login_vt = 0;
         int r;
 
         *ret = (struct vc_session){ 0 };
@@ -526,11 +557,18 @@ int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret) {
                 if (!have_tty)
                         have_tty = device_terminal(tty, &s.tty_major, &s.tty_minor);
                 if ((pid > 0 && is_sshd(ctx, pid) && (r = socket_inodes(ctx, pid, &inodes, &n_inodes)) < 0) ||
-                    (r = environment_scan(ctx, pid, &conns, &n_conns, &s.display)) < 0)
+                    (r = environment_scan(ctx, pid, &conns, &n_conns, &s.display, &login_vt)) < 0)
                         return r;
                 if (ppid <= 1)
                         break;
                 pid = ppid;
+        }
+        /* a shell in tmux or screen runs on a pseudo-terminal, and the server's parent is init: the
+         * environment it keeps from the login it was started in names the virtual terminal */
+        if (!have_tty && login_vt > 0) {
+                s.tty_major = 4;
+                s.tty_minor = login_vt;
+                have_tty = true;
         }
         if (n_inodes > 0 && (r = conns_of(ctx, inodes, n_inodes, &conns, &n_conns)) < 0)
                 return r;

@@ -43,7 +43,12 @@ struct vc_session {
          * program and its ancestors that is no pseudo-terminal: a virtual terminal (4:0 to 4:63), a
          * serial line (ttyS0 4:64, ttyUSB0 188:0), the console (5:1). 0:0 when none: over SSH, in a
          * graphical terminal, from a service. sudo gives the program a pseudo-terminal; the shell
-         * above it keeps the admin's. */
+         * above it keeps the admin's. When none is found, the virtual terminal of a login an
+         * environment describes (XDG_SESSION_TYPE=tty and XDG_VTNR=N, 1 to 63, both in one
+         * environment, as pam_systemd sets them): tmux or screen runs a shell on a
+         * pseudo-terminal, the server's parent is init, and the shell keeps the environment of
+         * the login on tty2 it was started from. A graphical session's XDG_VTNR (XDG_SESSION_TYPE
+         * x11 or wayland) is not one: its display is. */
         unsigned tty_major, tty_minor;
         /* A local graphical session the same environments name: DISPLAY of a local X server
          * (":0", "unix:0"), or WAYLAND_DISPLAY; NULL when none. A forwarded DISPLAY

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "critical.h"
+#include "macro.h"
 #include "pci.h"
 #include "root.h"
 #include "session.h"
@@ -326,6 +327,109 @@ TEST(link_local_zone) {
         session_read(root, &sess);
         ASSERT_EQ(sess.n_links, 1);
         ASSERT_STREQ(sess.links[0].iface, "eth1");
+}
+
+/* A USB keyboard on the xHCI 0000:00:14.0 (IOMMU group 5), with the bitmaps of the lab guest's
+ * usb-kbd (as tests/unit/test-critical.c has them). */
+static void usb_keyboard(const char *root) {
+        const char *dev = "sys/devices/pci0000:00/0000:00:14.0";
+        const char *input = "pci0000:00/0000:00:14.0/usb3/3-2/3-2:1.0/0003:046D:C31C.0001/input/input5";
+        char rel[512], target[512];
+        snprintf(rel, sizeof rel, "%s/class", dev);
+        tree_file(root, rel, "0x0c0330\n");
+        snprintf(rel, sizeof rel, "%s/vendor", dev);
+        tree_file(root, rel, "0x8086\n");
+        snprintf(rel, sizeof rel, "%s/device", dev);
+        tree_file(root, rel, "0xa36d\n");
+        snprintf(rel, sizeof rel, "%s/iommu_group", dev);
+        tree_link(root, rel, "../../../kernel/iommu_groups/5");
+        tree_link(root, "sys/bus/pci/devices/0000:00:14.0", "../../../devices/pci0000:00/0000:00:14.0");
+        snprintf(rel, sizeof rel, "sys/devices/%s/capabilities/ev", input);
+        tree_file(root, rel, "120013\n");
+        snprintf(rel, sizeof rel, "sys/devices/%s/capabilities/key", input);
+        tree_file(root, rel, "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe\n");
+        snprintf(rel, sizeof rel, "sys/devices/%s/name", input);
+        tree_file(root, rel, "Logitech USB Keyboard\n");
+        snprintf(target, sizeof target, "../../devices/%s", input);
+        tree_link(root, "sys/class/input/input5", target);
+}
+
+/* The terminal vc_session_read() finds with @vars (NULL-ended) the shell's environment. */
+static void tty_of(const char *root, const char *const *vars, unsigned *ret_major, unsigned *ret_minor) {
+        _cleanup_(vc_session_done) struct vc_session sess = { 0 };
+        char env[1024];
+        size_t len = 0;
+        for (const char *const *v = vars; *v; v++)
+                len += (size_t) snprintf(env + len, sizeof env - len, "%s", *v) + 1; /* and its NUL */
+        environ_file(root, "proc/810/environ", env, len);
+        session_read(root, &sess);
+        *ret_major = sess.tty_major;
+        *ret_minor = sess.tty_minor;
+}
+
+#define VARS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+
+/* tmux started from a login on tty2: the shell inside runs on a pseudo-terminal, the server's
+ * parent is init, but the shell keeps the login's XDG_SESSION_TYPE=tty and XDG_VTNR=2: the admin
+ * types on tty2, whose last keyboard stays. */
+TEST(vt_login_in_tmux) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        unsigned major, minor;
+
+        usb_keyboard(root);
+        cli_in_tmux(root);
+        tty_of(root, VARS("TERM=tmux-256color", "XDG_VTNR=2", "XDG_SESSION_TYPE=tty", "TMUX=/tmp/tmux-0/default,700,0"),
+               &major, &minor);
+        ASSERT_EQ(major, 4);
+        ASSERT_EQ(minor, 2);
+        scan(root, &s);
+        ASSERT_STREQ(reason(s, "0000:00:14.0"),
+                     "controller of the keyboard of the console this command runs on (tty2: Logitech USB Keyboard)");
+        ASSERT_EQ(vc_critical_count(s), 1);
+}
+
+/* What is no login on a virtual terminal: a graphical session's XDG_VTNR (its display is what
+ * counts), an SSH login's XDG_SESSION_TYPE=tty without one, a number no VT has, the two in
+ * different environments. A terminal of the process tree that is no pseudo-terminal (a serial
+ * line) comes first. */
+TEST(vt_login_not) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        static const char *const numbers[] = { "64", "0", "02", "2x", "", "-2", "+2", " 2", "4294967298" };
+        unsigned major, minor;
+
+        usb_keyboard(root);
+        cli_in_tmux(root);
+        tty_of(root, VARS("XDG_SESSION_TYPE=x11", "XDG_VTNR=2"), &major, &minor);
+        ASSERT_EQ(major, 0);
+        tty_of(root, VARS("XDG_VTNR=1", "XDG_SESSION_TYPE=wayland"), &major, &minor);
+        ASSERT_EQ(major, 0);
+        tty_of(root, VARS("XDG_SESSION_TYPE=tty", "XDG_SESSION_CLASS=user"), &major, &minor);
+        ASSERT_EQ(major, 0);
+        tty_of(root, VARS("XDG_SESSION_TYPE=ttyx", "XDG_VTNR=2"), &major, &minor);
+        ASSERT_EQ(major, 0);
+        tty_of(root, VARS("XDG_SESSION_TYPE=x11", "XDG_SESSION_TYPE=tty", "XDG_VTNR=2"), &major, &minor);
+        ASSERT_EQ(major, 0); /* the first counts, as getenv() has it */
+        for (size_t i = 0; i < ELEMENTSOF(numbers); i++) {
+                char vtnr[64];
+                snprintf(vtnr, sizeof vtnr, "XDG_VTNR=%s", numbers[i]);
+                tty_of(root, VARS("XDG_SESSION_TYPE=tty", vtnr), &major, &minor);
+                ASSERT_EQ(major, 0);
+        }
+        scan(root, &s);
+        ASSERT_EQ(vc_critical_count(s), 0);
+
+        /* XDG_VTNR in the program's own environment, XDG_SESSION_TYPE in the shell's */
+        environ_file(root, "proc/self/environ", "XDG_VTNR=3", sizeof "XDG_VTNR=3");
+        tty_of(root, VARS("XDG_SESSION_TYPE=tty"), &major, &minor);
+        ASSERT_EQ(major, 0);
+
+        /* the shell on ttyS0 (4:64) */
+        tree_file(root, "proc/810/stat", "810 (bash) S 700 810 810 1088 900 4194560 0 0 0 0\n");
+        tty_of(root, VARS("XDG_SESSION_TYPE=tty", "XDG_VTNR=2"), &major, &minor);
+        ASSERT_EQ(major, 4);
+        ASSERT_EQ(minor, 64);
 }
 
 int main(int argc, char **argv) { return tests_run(); }
