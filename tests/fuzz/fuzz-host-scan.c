@@ -3,11 +3,14 @@
  * routes, TCP sockets and the program's process. The input is eight texts separated by NUL bytes:
  * proc/self/mountinfo, proc/swaps, proc/net/route, proc/net/ipv6_route, proc/net/tcp,
  * proc/net/tcp6, proc/self/stat (its parent, its terminal; empty: under the sshd below, no
- * terminal) and proc/self/environ (SSH_CONNECTION, DISPLAY, WAYLAND_DISPLAY) of a root
+ * terminal) and proc/self/environ, the rest of the input (its variables NUL-separated:
+ * SSH_CONNECTION with or without a zone, DISPLAY, WAYLAND_DISPLAY, XDG_SESSION_TYPE, XDG_VTNR)
+ * of a root
  * where the program runs in an SSH session (an sshd ancestor holding socket 555 and 556,
  * lib/session.h) and whose sysfs holds an NVMe disk with a
  * partition an LVM volume is built on, a SATA disk, a USB stick under an xHCI, a virtio NIC,
- * a USB network adapter, a USB keyboard and a USB serial adapter's terminal (188:0). Mount points come from file system labels (a stick's owner chooses
+ * a USB network adapter (their IPv6 addresses in proc/net/if_inet6), a USB keyboard and a USB
+ * serial adapter's terminal (188:0). Mount points come from file system labels (a stick's owner chooses
  * them) and sources from whoever mounted. Properties: the scan ends (0) and gives the same set
  * twice; every device it names is one of the root's PCI devices, every reason is free of control
  * bytes, and so is the reason of a USB device; the list it writes for an initramfs is carried
@@ -109,6 +112,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         tree_link("sys/class/net/enx0011", "../../devices/" ADAPTER "/net/enx0011");
         tree_link("sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
         tree_link("sys/class/net/br0", "../../devices/virtual/net/br0");
+        /* the NICs' IPv6 addresses: eth0 fe80::1 and fd00::1, enx0011 fe80::2, lo ::1 */
+        tree_file("proc/net/if_inet6", "fe800000000000000000000000000001 02 40 20 80     eth0\n"
+                                       "fd000000000000000000000000000001 02 40 00 80     eth0\n"
+                                       "fe800000000000000000000000000002 03 40 20 80  enx0011\n"
+                                       "00000000000000000000000000000001 01 80 10 80       lo\n");
         tree_file("sys/fs/btrfs/features/x", "");
         /* the session's other things: a USB keyboard on the xHCI (its group 5), a USB serial
          * adapter's terminal (ttyUSB0, 188:0) */
@@ -148,6 +156,13 @@ static bool in_root(const struct vc_pci_addr *a) {
         return false;
 }
 
+/* The rest of the input, written to @path. */
+static void rest_text(const uint8_t **data, size_t *size, const char *path) {
+        fuzz_write_file(path, *data, *size);
+        *data += *size;
+        *size = 0;
+}
+
 /* The next of the input's NUL-separated texts, written to @path. */
 static void next_text(const uint8_t **data, size_t *size, const char *path) {
         const uint8_t *end = memchr(*data, '\0', *size);
@@ -170,7 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         next_text(&data, &size, tcp);
         next_text(&data, &size, tcp6);
         next_text(&data, &size, self_stat);
-        next_text(&data, &size, self_environ);
+        rest_text(&data, &size, self_environ);
         char first;
         FILE *f = fopen(self_stat, "re");
         bool empty = f && fread(&first, 1, 1, f) == 0;
