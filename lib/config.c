@@ -1271,3 +1271,12 @@ bool vc_config_has_boot_devices(const struct vc_config *c) {
                         return true;
         return false;
 }
+
+bool vc_config_has_boot_entries(const struct vc_config *c) {
+        if (vc_config_has_boot_devices(c))
+                return true;
+        for (size_t i = 0; c && i < c->n_usbs; i++)
+                if (c->usbs[i].boot)
+                        return true;
+        return false;
+}

@@ -121,7 +121,11 @@ bool vc_config_device_id_ok(const struct vc_config_device *cd, const struct vc_p
  * for a "boot = yes" device (claimed at boot and kept); else [global] release. */
 enum vc_release vc_config_device_release(const struct vc_config *c,
                                          const struct vc_config_device *cd);
+/* A [device NAME] entry says boot = yes. */
 bool vc_config_has_boot_devices(const struct vc_config *c);
+/* A [device NAME] or a [usb NAME] entry says boot = yes: the boot path (the initramfs's helper, the
+ * early unit, the generated udev rule) has work. */
+bool vc_config_has_boot_entries(const struct vc_config *c);
 const struct vc_config_usb *vc_config_find_usb(const struct vc_config *c, const char *name);
 /* A USB port path as Linux names a device: BUS-PORT[.PORT]... (bus 1-255, ports 1-31, at most 6
  * tiers below the root hub, USB 2.0 section 4.1.1). */

@@ -1325,7 +1325,7 @@ static int check_boot_setup(struct doctor *d) {
         const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
         int r;
 
-        if (!vc_config_has_boot_devices(c))
+        if (!vc_config_has_boot_entries(c))
                 return 0;
 
         if (d->kver) {

@@ -629,7 +629,7 @@ static int run_has_boot(struct vc_ctx *ctx) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         if (load_config(ctx, &cfg) < 0)
                 return 3;
-        return vc_config_has_boot_devices(cfg) ? 0 : 1;
+        return vc_config_has_boot_entries(cfg) ? 0 : 1;
 }
 
 int main(int argc, char **argv) {

@@ -596,6 +596,10 @@ match = 0000:02:00.0'
         printf '[device y]\nmatch = 0000:01:00.0\nboot = yes\n' > "$CONF/conf.d/y.conf"
         run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
         assert_success
+        # a [usb] entry's boot = yes alone: the boot path holds it (the initramfs, the early unit)
+        printf '[device y]\nmatch = 0000:01:00.0\n\n[usb stick]\nmatch = 0781:5583\nboot = yes\n' > "$CONF/conf.d/y.conf"
+        run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
+        assert_success
         printf 'bogus\n' >> "$CONF/conf.d/y.conf"
         run env VFIO_CLAIM_SYSROOT="$ROOT" "$UDEV_HELPER" --has-boot-devices
         assert_failure 3
