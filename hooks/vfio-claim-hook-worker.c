@@ -38,6 +38,7 @@
 #include "fileio.h"
 #include "iommu.h"
 #include "log.h"
+#include "name.h"
 #include "pci.h"
 #include "root.h"
 #include "reset.h"
@@ -350,9 +351,12 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                         else
                                 snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
                                          w->group);
-                        if (m)
-                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started%s%s%s", w->group, m, vm,
-                                         hint[0] ? " (" : "", hint, hint[0] ? ")" : "");
+                        char own[32];
+                        snprintf(own, sizeof own, "group %u: ", w->group);
+                        if (m) /* "group N: ..." when no device failed: named once */
+                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started%s%s%s", w->group,
+                                         startswith(m, own) ? m + strlen(own) : m, vm, hint[0] ? " (" : "", hint,
+                                         hint[0] ? ")" : "");
                         else
                                 r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
                                          strerror(-r), vm, hint);
@@ -709,6 +713,14 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                 if ((r = hook_plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
                         return fail("out of memory");
         }
+        /* The groups' records name the VM as their owner (lib/name.h: what a record keeps). libvirt
+         * takes names these cannot hold, a leading or trailing blank, a tab: said before any
+         * change, not as a record that failed to be written. */
+        if (p.n_groups > 0 && !vc_vm_name_is_valid(vm))
+                return fail("VM \"%s\": vfio-claim cannot record this name as the owner of its devices' groups (at "
+                            "most %u bytes, no control character, no '/', no white space first or last); rename the "
+                            "VM (virsh domrename). It was not started",
+                            vm, VC_VM_NAME_MAX);
         /* USB devices first, the groups next, under one lock: a failed group claim gives back
          * the USB devices this prepare took, as it gives back the groups. */
         if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &usb, &critical)) != HOOK_OK)

@@ -265,6 +265,23 @@ virt_manager_xml() {
         assert_host $GPU_HOST
 }
 
+# libvirt takes names a record cannot keep as a group's owner (a trailing blank, a tab): the start
+# is refused before any change, saying why, not as a record that failed to be written.
+@test "prepare: a VM name no record can keep is refused with one line, nothing written; one without devices starts" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" "win11 " prepare begin
+        assert_failure 1
+        assert_equal "$stderr" 'vfio-claim: VM "win11 ": vfio-claim cannot record this name as the owner of its devices'"'"' groups (at most 255 bytes, no control character, no '"'"'/'"'"', no white space first or last); rename the VM (virsh domrename). It was not started'
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" $'win\t11' prepare begin
+        assert_failure 1
+        assert_equal "$(fk_writes)" 0
+        run --separate-stderr hook "$DOMAINS/no-hostdev.xml" "win11 " prepare begin
+        assert_success
+}
+
 @test "prepare: a group held by a running VM is refused; the holder keeps it" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00.0'
