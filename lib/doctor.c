@@ -13,6 +13,7 @@
 #include "critical.h"
 #include "doctor.h"
 #include "host.h"
+#include "input.h"
 #include "iommu.h"
 #include "log.h"
 #include "modules.h"
@@ -1254,6 +1255,54 @@ static int check_usb_entry(struct doctor *d, const struct vc_config_usb *u, cons
         return 0;
 }
 
+/* The USB device a keyboard's input device sits below (the deepest port path among the components
+ * of @syspath), or NULL: a keyboard on no USB device (the i8042's). */
+static const struct vc_usb_dev *keyboard_usb_device(const char *syspath, const struct vc_usb_dev *v, size_t n) {
+        const struct vc_usb_dev *found = NULL;
+        _cleanup_free_ char *copy = strdup(syspath);
+        for (char *save = NULL, *c = copy ? strtok_r(copy, "/", &save) : NULL; c; c = strtok_r(NULL, "/", &save))
+                for (size_t i = 0; i < n; i++)
+                        if (streq(v[i].port, c))
+                                found = &v[i];
+        return found;
+}
+
+/* boot = yes entries that hold every keyboard present: at the next boot nobody can type at the
+ * console, not even a disk's passphrase the initramfs asks for (the initramfs holds them too). An
+ * entry by ids alone also selects the host's own keyboard of that model. */
+static int check_usb_boot_keyboards(struct doctor *d, const struct vc_usb_dev *v, size_t n) {
+        const struct vc_config *c = d->opts->config;
+        struct vc_keyboard *kb = NULL;
+        size_t n_kb = 0;
+        const struct vc_config_usb *by = NULL;
+        const struct vc_keyboard *shown = NULL;
+        int r = vc_input_keyboards(d->ctx, &kb, &n_kb);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        bool all = n_kb > 0;
+        for (size_t i = 0; i < n_kb && all; i++) {
+                const struct vc_usb_dev *u = keyboard_usb_device(kb[i].syspath, v, n);
+                const struct vc_config_usb *e = u ? vc_config_match_usb(c, u) : NULL;
+                all = e && e->boot;
+                if (all && !by) {
+                        by = e;
+                        shown = &kb[i];
+                }
+        }
+        if (all && by) {
+                const struct vc_usb_dev *u = keyboard_usb_device(shown->syspath, v, n);
+                r = add(d, "usb", VC_DOCTOR_WARN, NULL,
+                        fmt("boot = yes of [usb %s] (%s:%u) holds %s keyboard of this host (%s: %s): from the next "
+                            "boot nobody can type at the console, not even a disk's passphrase in the initramfs",
+                            by->name, by->file, by->line, n_kb == 1 ? "the only" : "every", u->port,
+                            isempty(shown->name) ? "unnamed" : shown->name),
+                        fmt("keep a keyboard on the host, or narrow [usb %s] with serial = or port = if it selects the "
+                            "host's own keyboard too", by->name));
+        }
+        vc_keyboards_free(kb, n_kb);
+        return r < 0 ? r : 0;
+}
+
 static int check_usb_entries(struct doctor *d) {
         const struct vc_config *c = d->opts->config; /* NEEDS_CONFIG */
         struct vc_usb_dev *v = NULL;
@@ -1267,6 +1316,8 @@ static int check_usb_entries(struct doctor *d) {
                                                                        : NULL;
         for (size_t i = 0; i < c->n_usbs && r >= 0; i++)
                 r = check_usb_entry(d, &c->usbs[i], v, n, critical);
+        if (r >= 0)
+                r = check_usb_boot_keyboards(d, v, n);
         vc_usb_devs_free(v, n);
         return r < 0 ? r : 0;
 }

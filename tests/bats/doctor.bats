@@ -495,6 +495,32 @@ default_route_nic() {
         refute_line --partial "[usb serial]"
 }
 
+# A boot = yes entry by ids alone for a VM's keyboard model, which is also the host's only
+# keyboard: from the next boot (the initramfs holds it too) nobody types at the console.
+@test "doctor: boot = yes entries that hold every keyboard of the host warn; another keyboard left to the host does not" {
+        fake_root usb-desk
+        keyboard_below 0000:00:14.0 3-2/3-2:1.0/0003:046D:C31C.0001/input input5 "Logitech USB Keyboard"
+        mkdir -p "$CONF"
+        printf '[usb kbd]\nmatch = 046d:c31c\nvm = win11\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc doctor
+        assert_line "warn  boot = yes of [usb kbd] (vfio-claim.conf:1) holds the only keyboard of this host (3-2: Logitech USB Keyboard): from the next boot nobody can type at the console, not even a disk's passphrase in the initramfs"
+        assert_line "      fix: keep a keyboard on the host, or narrow [usb kbd] with serial = or port = if it selects the host's own keyboard too"
+        # without boot = yes: held only while the VM runs
+        printf '[usb kbd]\nmatch = 046d:c31c\nvm = win11\n' > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc doctor
+        refute_line --partial "keyboard of this host"
+        # a laptop's keyboard stays with the host
+        printf '[usb kbd]\nmatch = 046d:c31c\nvm = win11\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        dir="$ROOT/sys/devices/platform/i8042/serio0/input/input1"
+        mkdir -p "$dir/capabilities"
+        echo 120013 > "$dir/capabilities/ev"
+        echo "402000000 3803078f800d001 feffffdfffefffff fffffffffffffffe" > "$dir/capabilities/key"
+        echo "AT Translated Set 2 keyboard" > "$dir/name"
+        ln -s ../../devices/platform/i8042/serio0/input/input1 "$ROOT/sys/class/input/input1"
+        run --separate-stderr vc doctor
+        refute_line --partial "keyboard of this host"
+}
+
 # ---- reset = (claim writes reset_method, release resets first)
 
 # conf DEVICE-SECTION-BODY: the configuration under the fake root
