@@ -325,7 +325,12 @@ static bool usb_to_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct 
 }
 
 /* A USB device's add event or an interface's bind event (the generated rule runs the helper only
- * for the ids it holds). */
+ * for the ids it holds). The lock first, then the configuration, the device and its record, as
+ * run_event() does for PCI: a `vfio-claim disable`, the hook's release or the boot pass's
+ * give-back binds the interfaces one by one under the lock and removes the record last, and each
+ * bind raises an event whose run waits for the lock; decided before it, that run would take the
+ * device again once the give-back let go. A bind event only keeps a recorded device off (its
+ * record is read under the lock: none after a give-back), never makes a record. */
 static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
         _cleanup_(vc_config_freep) struct vc_config *cfg = NULL;
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
@@ -336,6 +341,12 @@ static int run_usb_event(struct vc_ctx *ctx, int kind, const char *port) {
 
         if (vc_boot_cmdline_disabled(ctx, &sw) > 0) {
                 log_debug("%s on the kernel command line: holding no USB device", sw);
+                return 0;
+        }
+        r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, &lock_fd);
+        if (r < 0) {
+                log_error_errno(r, "%s: cannot take the lock (%s): leaving the USB device to the host", port,
+                                r == -ETIMEDOUT ? "another vfio-claim holds it" : strerror(-r));
                 return 0;
         }
         if (load_config(ctx, &cfg) < 0)

@@ -158,6 +158,74 @@ interface 3-1.2:1.0 ftdi_sio"
         assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
 }
 
+# udev_waits_for_lock: a vfio-claim-udev run has the lock file open (it waits for the lock)
+udev_waits_for_lock() {
+        local fd pid
+        for fd in /proc/[0-9]*/fd/*; do
+                [ "$(readlink "$fd" 2>/dev/null)" = "$STATE/lock" ] || continue
+                pid=${fd#/proc/}
+                pid=${pid%%/*}
+                tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q vfio-claim-udev && return 0
+        done
+        return 1
+}
+
+# give_back_racing CMD...: CMD gives the keyboard (3-2) back, binding its interfaces one by one
+# under the lock; its second bind is held up in the kernel (a slow probe: STUCK) while the helper
+# run for the first bind's event waits for the lock; then the second bind's event runs. What each
+# said goes to $output.
+give_back_racing() {
+        local pid epid
+        fk_fail "$(($(fk_writes) + 2)) STUCK"
+        "$@" > "$BATS_TEST_TMPDIR/give-back.out" 2>&1 &
+        pid=$!
+        wait_for '[ -n "$(ls -A "$ROOT/.fakekernel/stuck" 2>/dev/null)" ]'
+        [ "$(usb_driver 3-2:1.0)" = usbhid ] || return 1
+        uevent bind 3-2:1.0 > "$BATS_TEST_TMPDIR/event.out" 2>&1 &
+        epid=$!
+        wait_for udev_waits_for_lock
+        fk_unstick
+        wait "$pid" || return 1
+        wait "$epid" || return 1
+        uevent bind 3-2:1.1 >> "$BATS_TEST_TMPDIR/event.out" 2>&1 || return 1
+        cat "$BATS_TEST_TMPDIR/give-back.out" "$BATS_TEST_TMPDIR/event.out"
+}
+
+KBD_CONF=$'[global]\ntimeout = 120\n\n[usb kbd]\nmatch = 046d:c31c'
+
+# Giving a device back binds its interfaces and removes the record last, under the lock; each
+# bind raises a bind event, whose helper run waits for the lock. Once the give-back lets go, that
+# run finds no record: the device stays with the host.
+@test "disable: the bind events of the give-back leave the device with the host" {
+        fake_root usb-desk
+        conf "$KBD_CONF"
+        run --separate-stderr vc --force enable 3-2
+        assert_success
+        assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+        run rule_runs bind 3-2:1.0
+        assert_success
+        run give_back_racing vc disable 3-2
+        assert_success
+        assert_output ""
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+        [ ! -e "$STATE/usb-3-2" ]
+}
+
+@test "the hook's release at VM stop: the bind events of the give-back leave the device with the host" {
+        fake_root usb-desk
+        conf "$KBD_CONF"
+        DOM="$BATS_TEST_TMPDIR/lab.xml"
+        echo "<domain type='kvm'><name>lab</name><devices><hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x046d'/><product id='0xc31c'/></source></hostdev></devices></domain>" > "$DOM"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+        run give_back_racing hook "$DOM" lab release end
+        assert_success
+        assert_output ""
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+        [ ! -e "$STATE/usb-3-2" ]
+}
+
 @test "boot pass: a boot = yes USB entry is taken and recorded, its twin stays; replug keeps it off" {
         fake_root usb-desk
         conf '[usb serial-a]
