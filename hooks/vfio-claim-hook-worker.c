@@ -476,7 +476,23 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                                    d->port, u->name, u->vm, u->file, u->line, vm);
                         break;
                 }
-                bool had = vc_usb_is_enabled(ctx, d->port);
+                /* enabled before: its own record (a record another device left at the port, unplugged
+                 * since, is no hold of this one: replaced below, after the checks) */
+                r = vc_usb_record_is_of(ctx, d);
+                if (r < 0 && r != -ENOENT) {
+                        ret = r == -ETIMEDOUT
+                                      ? fail("USB device %s ([usb %s]): cannot read its serial number within %u s, "
+                                             "which the record of its port names: a driver holds the device (probing "
+                                             "or resetting it); VM \"%s\" was not started",
+                                             d->port, u->name, vc_ctx_get_unbind_timeout_ms(ctx) / 1000, vm)
+                                      : fail("USB device %s ([usb %s]): cannot tell whether the record of its port is "
+                                             "its own: %s; VM \"%s\" was not started",
+                                             d->port, u->name, strerror(-r), vm);
+                        break;
+                }
+                bool had = r > 0;
+                unsigned sv = 0, sp = 0; /* a stale record's ids */
+                (void) vc_usb_record_id(ctx, d->port, &sv, &sp);
                 if (!had && config->protect) {
                         /* The storage or NIC the host runs on, as `vfio-claim enable` refuses it (one
                          * scan for all the domain's devices); a keyboard an entry gives a VM is
@@ -511,6 +527,9 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                 }
                 const char *failed = NULL;
                 r = vc_usb_hold(ctx, d, NULL, NULL, &failed);
+                if (r > 0)
+                        log_notice("VM %s: USB device %s: the record of USB device %04x:%04x, unplugged from this port "
+                                   "since, is replaced by that of %04x:%04x", vm, d->port, sv, sp, d->vendor, d->product);
                 if (r >= 0 && !had) {
                         /* Listed first: a record without its owner goes back too. */
                         if ((r = usb_taken_add(taken, d->port)) < 0) {

@@ -357,6 +357,27 @@ bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port) {
         return record_path(ctx, port, &p) >= 0 && vc_path_exists(p);
 }
 
+static int record_value(struct vc_ctx *ctx, const char *port, const char *key, char **ret);
+
+int vc_usb_record_is_of(struct vc_ctx *ctx, struct vc_usb_dev *d) {
+        _cleanup_free_ char *serial = NULL;
+        unsigned v, p;
+        int r;
+        if (!ctx || !d)
+                return -EINVAL;
+        if ((r = vc_usb_record_id(ctx, d->port, &v, &p)) < 0)
+                return r;
+        if (v != d->vendor || p != d->product)
+                return 0;
+        if ((r = record_value(ctx, d->port, "serial", &serial)) < 0)
+                return r;
+        if (!serial)
+                return 1;
+        if ((r = vc_usb_dev_read_serial(ctx, d)) < 0)
+                return r;
+        return streq_ptr(d->serial, serial);
+}
+
 /* "usbfs" is the driver a program using /dev/bus/usb (QEMU, for a VM) claims an interface with:
  * not a host driver, never taken away. */
 static bool is_host_driver(const char *driver) {
@@ -383,16 +404,21 @@ static int iface_write(struct vc_ctx *ctx, const char *driver, const char *file,
 }
 
 /* vc_usb_enable(), the record naming who took the device (@by, a "by BY" line) when not NULL. */
-static int enable_by(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, const char **ret_failed) {
-        _cleanup_free_ char *path = NULL, *text = NULL, *dir = NULL;
+static int enable_by(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, const char **ret_failed) {
+        _cleanup_free_ char *path = NULL, *text = NULL, *dir = NULL, *stale = NULL;
         size_t len = 0;
         int r;
         if (!ctx || !d || (by && (strchr(by, '\n') || isempty(by))))
                 return -EINVAL;
         if ((r = record_path(ctx, d->port, &path)) < 0)
                 return r;
-        if (vc_path_exists(path))
+        r = vc_usb_record_is_of(ctx, d);
+        if (r > 0)
                 return -EEXIST;
+        if (r == 0 && (r = vc_sysfs_read(path, &stale)) < 0) /* put back when the unbind fails */
+                return r;
+        if (r < 0 && r != -ENOENT)
+                return r;
         FILE *f = open_memstream(&text, &len);
         if (!f)
                 return -ENOMEM;
@@ -422,14 +448,18 @@ static int enable_by(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char 
                         for (size_t k = 0; k < i; k++)
                                 if (is_host_driver(d->ifaces[k].driver))
                                         (void) iface_write(ctx, d->ifaces[k].driver, "bind", d->ifaces[k].name);
-                        (void) vc_unlink_runtime_file(path);
+                        _cleanup_free_ char *back = NULL;
+                        if (stale && asprintf(&back, "%s\n", stale) >= 0) /* the read took the last newline */
+                                (void) vc_write_runtime_file(path, back, 0644);
+                        else
+                                (void) vc_unlink_runtime_file(path);
                         return r;
                 }
         }
-        return 0;
+        return stale ? 1 : 0;
 }
 
-int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed) {
+int vc_usb_enable(struct vc_ctx *ctx, struct vc_usb_dev *d, const char **ret_failed) {
         return enable_by(ctx, d, NULL, ret_failed);
 }
 
@@ -490,7 +520,7 @@ int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor,
         return 0;
 }
 
-int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
+int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
                 const char **ret_failed) {
         _cleanup_free_ char *path = NULL, *text = NULL;
         unsigned taken = 0;
@@ -501,14 +531,18 @@ int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, 
                 *ret_taken = 0;
         if ((r = record_path(ctx, d->port, &path)) < 0)
                 return r;
-        if (!vc_path_exists(path)) {
-                if ((r = enable_by(ctx, d, by, ret_failed)) < 0)
-                        return r;
+        r = vc_usb_record_is_of(ctx, d);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r <= 0) { /* none, or another device's (stale): replaced */
+                int e = enable_by(ctx, d, by, ret_failed);
+                if (e < 0)
+                        return e;
                 for (size_t i = 0; i < d->n_ifaces; i++)
                         taken += is_host_driver(d->ifaces[i].driver);
                 if (ret_taken)
                         *ret_taken = taken;
-                return 0;
+                return e;
         }
         if ((r = vc_sysfs_read(path, &text)) < 0)
                 return r;
@@ -603,18 +637,18 @@ int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_u
 int vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_dev *d, bool boot,
                        bool *ret_by_entry) {
         const struct vc_config_usb *u = NULL;
-        unsigned v, p;
         if (ret_by_entry)
                 *ret_by_entry = false;
         if (!ctx || !d)
                 return -EINVAL;
-        if (vc_usb_record_id(ctx, d->port, &v, &p) >= 0)
-                return v == d->vendor && p == d->product;
-        if (boot) {
-                int r = vc_usb_config_match(ctx, cfg, d, &u);
-                if (r < 0)
-                        return r;
-        }
+        int r = vc_usb_record_is_of(ctx, d);
+        if (r > 0)
+                return 1;
+        if (r < 0 && r != -ENOENT)
+                return r;
+        /* no record, or another device's (stale): as without one */
+        if (boot && (r = vc_usb_config_match(ctx, cfg, d, &u)) < 0)
+                return r;
         if (ret_by_entry)
                 *ret_by_entry = u && u->boot;
         return u && u->boot;

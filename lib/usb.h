@@ -69,13 +69,21 @@ int vc_usb_dev_protected(struct vc_ctx *ctx, const struct vc_critical_set *criti
 /* The record of an enabled device: RUNSTATEDIR/vfio-claim/usb-PORT, lines "id VVVV:PPPP",
  * "serial S" (when it has one), "by BY" (a hold the initramfs made, vc_usb_hold()), "interface
  * NAME DRIVER" for each interface it took from a driver and "owner VM" (the hook's). Written
- * before the first unbind. */
+ * before the first unbind. A record outlives the device's unplug: vc_usb_is_enabled() says only
+ * that the port has one, vc_usb_record_is_of() whether it is the device's plugged in there. */
 bool vc_usb_is_enabled(struct vc_ctx *ctx, const char *port);
+/* Is the record of @d's port @d's own: its "id" line is @d's ids and, when it has a "serial"
+ * line, @d's serial is that one (read with vc_usb_dev_read_serial() when not read yet: bounded).
+ * 1 yes; 0 no, it is another device's, unplugged since (a stale record: a device without a
+ * record, for what takes it, which replaces the record); -ENOENT without a record; -EBADMSG for
+ * a record without an "id" line; or the serial read's error (-ETIMEDOUT: cannot tell). */
+int vc_usb_record_is_of(struct vc_ctx *ctx, struct vc_usb_dev *d);
 /* Take every interface of @d from its host driver (bus/usb/drivers/D/unbind), recorded. On a
- * failed unbind the interfaces already taken are bound again and the record removed; the error
- * is returned, the failing interface in *ret_failed (static storage of @d). -EEXIST when the
- * device is enabled already. */
-int vc_usb_enable(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char **ret_failed);
+ * failed unbind the interfaces already taken are bound again and the record removed (a stale
+ * one put back); the error is returned, the failing interface in *ret_failed (static storage of
+ * @d). 0, or 1 when a stale record (vc_usb_record_is_of()) was replaced; -EEXIST when the device
+ * is enabled already (its own record); vc_usb_record_is_of()'s error when it cannot tell. */
+int vc_usb_enable(struct vc_ctx *ctx, struct vc_usb_dev *d, const char **ret_failed);
 /* Bind every recorded interface of the device at @port to its driver again and remove the
  * record. -ENOENT without a record. An interface that is gone (unplugged) or bound already is
  * skipped. */
@@ -102,11 +110,12 @@ int vc_usb_config_match(struct vc_ctx *ctx, const struct vc_config *c, struct vc
 
 /* The "id" line of the record of @port: -ENOENT without a record. */
 int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor, unsigned *ret_product);
-/* Keep @d off host drivers: without a record, vc_usb_enable(), the record naming @by ("by BY":
- * the boot pass in the initramfs, VC_BOOT_BY_PASS_INITRD) when not NULL; with one, every
- * interface bound to a host driver is added to the record (when it is not listed) and unbound.
- * *ret_taken: how many interfaces were unbound. */
-int vc_usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
+/* Keep @d off host drivers: without a record of its own (none, or a stale one), vc_usb_enable(),
+ * the record naming @by ("by BY": the boot pass in the initramfs, VC_BOOT_BY_PASS_INITRD) when
+ * not NULL; with one, every interface bound to a host driver is added to the record (when it is
+ * not listed) and unbound. *ret_taken: how many interfaces were unbound. 0, 1 when a stale
+ * record was replaced, or a negative errno (vc_usb_record_is_of()'s: cannot tell). */
+int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
                 const char **ret_failed);
 /* Who took the device at @port, from the "by" line of its record: NULL in *ret_by when none (an
  * enable, the hook); -ENOENT without a record. */
@@ -122,11 +131,13 @@ struct vc_usb_held_id {
 };
 int vc_usb_held_ids(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_held_id **ret, size_t *ret_n);
 
-/* Is @d to be held: its port has a record of the same ids (enabled, then replugged), or, when
- * @boot (its add event, the boot pass), a boot = yes entry selects it (then *@ret_by_entry, when
- * not NULL, is true: a hold nobody asked for by hand, lib/critical.h's checks apply). A device
- * given back with `disable` has no record: its drivers' bind events leave it alone. 1 yes, 0 no,
- * or vc_usb_config_match()'s error (its serial could not be read: the caller cannot tell). */
+/* Is @d to be held: its port has its record (vc_usb_record_is_of(): enabled, then replugged), or,
+ * when @boot (its add event, the boot pass), a boot = yes entry selects it (then *@ret_by_entry,
+ * when not NULL, is true: a hold nobody asked for by hand, lib/critical.h's checks apply). A
+ * device given back with `disable` has no record, and a device plugged in where another one's
+ * record stayed has none of its own: their drivers' bind events leave them alone. 1 yes, 0 no,
+ * or vc_usb_record_is_of()'s or vc_usb_config_match()'s error (a serial could not be read: the
+ * caller cannot tell). */
 int vc_usb_should_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct vc_usb_dev *d, bool boot,
                        bool *ret_by_entry);
 /* The USB event udev hands vfio-claim-udev (ACTION, SUBSYSTEM, DEVTYPE, DEVPATH): 1 the "add" of

@@ -292,6 +292,22 @@ int usb_enable(struct vc_cli *cli, const char *text) {
         }
         for (size_t i = 0; i < n; i++) {
                 _cleanup_free_ char *reason = NULL;
+                /* a record at its port is its own, or another device's, unplugged since (replaced
+                 * below); a serial the record names is read with a bound */
+                if ((r = vc_usb_record_is_of(cli->ctx, &v[i])) < 0 && r != -ENOENT) {
+                        if (r == -ETIMEDOUT)
+                                log_error("%s: cannot read the serial number of USB device %04x:%04x within %u s, "
+                                          "which the record of its port names: a driver holds the device (probing "
+                                          "or resetting it); nothing was changed",
+                                          v[i].port, v[i].vendor, v[i].product,
+                                          vc_ctx_get_unbind_timeout_ms(cli->ctx) / 1000);
+                        else
+                                log_error_errno(r, "%s: cannot tell whether the record of its port is USB device "
+                                                "%04x:%04x's: %m; nothing was changed",
+                                                v[i].port, v[i].vendor, v[i].product);
+                        vc_usb_devs_free(v, n);
+                        return EXIT_FAILED;
+                }
                 if ((r = vc_usb_dev_protected(cli->ctx, critical, &v[i], &reason)) < 0) {
                         vc_usb_devs_free(v, n);
                         return log_error_errno(r, "%s: cannot tell whether the host needs it: %m", v[i].port),
@@ -323,15 +339,20 @@ int usb_enable(struct vc_cli *cli, const char *text) {
         }
         r = EXIT_DONE;
         for (size_t i = 0; i < n && r == EXIT_DONE; i++) {
-                const struct vc_usb_dev *d = &v[i];
+                struct vc_usb_dev *d = &v[i];
                 const char *failed = NULL;
+                unsigned sv = 0, sp = 0; /* a stale record's ids */
                 for (size_t k = 0; k < d->n_ifaces; k++)
                         printf("%s: %s\n", d->ifaces[k].name,
                                d->ifaces[k].driver ? (cli->dry_run ? "would be unbound from its driver" : "unbind")
                                                    : "no driver: left alone");
                 if (cli->dry_run)
                         continue;
+                (void) vc_usb_record_id(cli->ctx, d->port, &sv, &sp);
                 int k = vc_usb_enable(cli->ctx, d, &failed);
+                if (k > 0)
+                        log_notice("%s: the record of USB device %04x:%04x, unplugged from this port since, is "
+                                   "replaced by that of %04x:%04x", d->port, sv, sp, d->vendor, d->product);
                 if (k == -EEXIST)
                         log_info("%s: enabled already", d->port);
                 else if (k < 0) {

@@ -273,15 +273,19 @@ static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct v
 
 /* Keep a USB device off host drivers (lib/usb.h), under the lock; @by: who, in the initramfs (its
  * record says so, for usb_give_back_stale()). */
-static void usb_hold(struct vc_ctx *ctx, const struct vc_usb_dev *d, const char *by, int *lock_fd) {
+static void usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, int *lock_fd) {
         const char *failed = NULL;
-        unsigned taken = 0;
+        unsigned taken = 0, sv = 0, sp = 0;
         int r;
         if (*lock_fd < 0 && (r = vc_state_lock(ctx, LOCK_TIMEOUT_MS, lock_fd)) < 0) {
                 log_error_errno(r, "%s: cannot take the lock, leaving the USB device to the host: %m", d->port);
                 return;
         }
+        (void) vc_usb_record_id(ctx, d->port, &sv, &sp); /* a stale record's ids, for the message */
         r = vc_usb_hold(ctx, d, in_initrd ? by : NULL, &taken, &failed);
+        if (r > 0)
+                log_notice("%s: the record of USB device %04x:%04x, unplugged from this port since, is replaced by "
+                           "that of %04x:%04x", d->port, sv, sp, d->vendor, d->product);
         if (r < 0)
                 log_error_errno(r, "%s: failed to take %s from its host driver: %m", d->port, strna(failed));
         else if (taken > 0)
@@ -301,7 +305,18 @@ static bool usb_to_hold(struct vc_ctx *ctx, const struct vc_config *cfg, struct 
                         struct vc_critical_set **critical) {
         _cleanup_free_ char *why = NULL;
         bool by_entry;
-        int r = vc_usb_should_hold(ctx, cfg, d, boot, &by_entry);
+        /* the record of its port first: a serial it names, or one it cannot tell */
+        int r = vc_usb_record_is_of(ctx, d);
+        if (r == -ETIMEDOUT)
+                log_warning("%s: cannot read the serial number of USB device %04x:%04x within %u s, which the "
+                            "record of its port names: a driver holds the device (probing or resetting it); left "
+                            "as it is", d->port, d->vendor, d->product, vc_ctx_get_unbind_timeout_ms(ctx) / 1000);
+        else if (r < 0 && r != -ENOENT)
+                log_warning_errno(r, "%s: cannot tell whether the record of its port is USB device %04x:%04x's "
+                                  "(%m): left as it is", d->port, d->vendor, d->product);
+        if (r < 0 && r != -ENOENT)
+                return false;
+        r = vc_usb_should_hold(ctx, cfg, d, boot, &by_entry);
         if (r == -ETIMEDOUT)
                 log_warning("%s: cannot read the serial number of USB device %04x:%04x within %u s, which an entry "
                             "of its ids names: a driver holds the device (probing or resetting it); left as it is",

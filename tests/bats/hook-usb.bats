@@ -189,6 +189,39 @@ GPU_FAILS="vfio-claim: IOMMU group 1: 0000:01:00.0: failed to unbind from nouvea
         assert_equal "$(usb_driver 3-3:1.0)" ""
 }
 
+# Another device was enabled at port 3-3 and unplugged: its record stays. The stick plugged in
+# there since, with a file system mounted, is no device enabled before the VM started: the checks
+# apply to it, and once it may go, its record replaces the stale one and the release gives it back.
+@test "prepare: a record another device left at the port is not the stick's: the stick is checked, taken, given back" {
+        fake_root usb-desk
+        blk=$(readlink -f "$ROOT/sys/bus/usb/devices/3-3:1.0")/host0/target0:0:0/0:0:0:0/block/sda
+        mkdir -p "$blk/sda1" "$ROOT/sys/dev/block" "$ROOT/proc/self" "$STATE"
+        echo 1 > "$blk/sda1/partition"
+        ln -sr "$blk/sda1" "$ROOT/sys/dev/block/8:1"
+        echo "40 1 8:1 / /media/stick rw,relatime shared:9 - vfat /dev/sda1 rw" > "$ROOT/proc/self/mountinfo"
+        printf 'id 1234:abcd\ninterface 3-3:1.0 usb-storage\n' > "$STATE/usb-3-3"
+        conf $'[usb stick]\nmatch = 0781:5583\nvm = lab'
+        domain lab "<vendor id='0x0781'/><product id='0x5583'/><address bus='3' device='3'/>"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure 1
+        assert_equal "$stderr" 'vfio-claim: USB device 3-3 ([usb stick]): refused: the host needs it: it holds /dev/sda1, mounted at /media/stick; VM "lab" was not started (protect = no in the configuration allows it)'
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        assert_equal "$(fk_writes)" 0
+        assert_equal "$(cat "$STATE/usb-3-3")" "id 1234:abcd
+interface 3-3:1.0 usb-storage"
+        : > "$ROOT/proc/self/mountinfo"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+        assert_equal "$(cat "$STATE/usb-3-3")" "id 0781:5583
+interface 3-3:1.0 usb-storage
+owner lab"
+        run --separate-stderr hook "$DOM" lab release end
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        [ ! -e "$STATE/usb-3-3" ]
+}
+
 # hook_bounded: hook, killed after 300 s (only a hang gets there)
 hook_bounded() {
         local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"

@@ -226,6 +226,45 @@ KBD_CONF=$'[global]\ntimeout = 120\n\n[usb kbd]\nmatch = 046d:c31c'
         [ ! -e "$STATE/usb-3-2" ]
 }
 
+# A record outlives the unplug of its device. The twin adapter (serial A10K5678) was enabled at
+# 3-1.2 and unplugged; serial-a (A10K1234) is plugged in there now: a driver's bind of it is left
+# alone; its add event and the boot pass take it when a boot = yes entry selects it, the stale
+# record replaced.
+@test "a record another device left at the port holds nothing; a boot = yes entry takes that device, the record replaced" {
+        fake_root usb-desk
+        conf ''
+        mkdir -p "$STATE"
+        printf 'id 0403:6001\nserial A10K5678\ninterface 3-1.2:1.0 ftdi_sio\n' > "$STATE/usb-3-1.2"
+        run --separate-stderr helper --all
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        run rule_runs bind 3-1.2:1.0
+        assert_success
+        run --separate-stderr uevent bind 3-1.2:1.0
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nboot = yes'
+        run --separate-stderr uevent add 3-1.2
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.2: the record of USB device 0403:6001, unplugged from this port since, is replaced by that of 0403:6001
+vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio"
+        # the boot pass, a stale record of other ids
+        fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers/ftdi_sio/bind" 3-1.2:1.0
+        printf 'id 1234:abcd\ninterface 3-1.2:1.0 ftdi_sio\n' > "$STATE/usb-3-1.2"
+        run --separate-stderr helper --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.2: the record of USB device 1234:abcd, unplugged from this port since, is replaced by that of 0403:6001
+vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        grep -qx "id 0403:6001" "$STATE/usb-3-1.2"
+}
+
 @test "boot pass: a boot = yes USB entry is taken and recorded, its twin stays; replug keeps it off" {
         fake_root usb-desk
         conf '[usb serial-a]

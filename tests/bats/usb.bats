@@ -384,6 +384,52 @@ sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
         fk_usb_unlock
 }
 
+# A record outlives the unplug of its device: another device plugged into the port later is not
+# the one recorded (other ids, or the serial the record names differs). enable takes it as a
+# device without a record, and says that it replaces the stale one.
+@test "enable: a record another device left at the port is replaced, said; one whose serial cannot be read changes nothing" {
+        fake_root usb-desk
+        usb_conf
+        mkdir -p "$STATE"
+        printf 'id 1234:abcd\ninterface 3-3:1.0 usb-storage\n' > "$STATE/usb-3-3"
+        run --separate-stderr vc enable 3-3
+        assert_success
+        assert_output "3-3:1.0: unbind"
+        assert_equal "$stderr" "vfio-claim: 3-3: the record of USB device 1234:abcd, unplugged from this port since, is replaced by that of 0781:5583"
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+        assert_equal "$(cat "$STATE/usb-3-3")" "id 0781:5583
+interface 3-3:1.0 usb-storage"
+        run --separate-stderr vc disable 3-3
+        assert_success
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+        [ ! -e "$STATE/usb-3-3" ]
+        # the twin adapter (same ids, serial A10K5678) was enabled at 3-1.2; serial-a is there now
+        printf 'id 0403:6001\nserial A10K5678\ninterface 3-1.2:1.0 ftdi_sio\n' > "$STATE/usb-3-1.2"
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_equal "$stderr" "vfio-claim: 3-1.2: the record of USB device 0403:6001, unplugged from this port since, is replaced by that of 0403:6001"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K1234
+interface 3-1.2:1.0 ftdi_sio"
+        run --separate-stderr vc disable serial-a
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        # the serial the record names cannot be read in time: nothing changes
+        printf 'id 0403:6001\nserial A10K5678\ninterface 3-1.2:1.0 ftdi_sio\n' > "$STATE/usb-3-1.2"
+        n=$(fk_writes)
+        fk_usb_lock 3-1.2
+        run_via_file bounded --timeout 1 enable 3-1.2
+        assert_failure 1
+        assert_output "vfio-claim: 3-1.2: cannot read the serial number of USB device 0403:6001 within 1 s, which the record of its port names: a driver holds the device (probing or resetting it); nothing was changed"
+        fk_usb_unlock
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(fk_writes)" "$n"
+        assert_equal "$(cat "$STATE/usb-3-1.2")" "id 0403:6001
+serial A10K5678
+interface 3-1.2:1.0 ftdi_sio"
+}
+
 @test "a [device NAME] that looks like a port path stays a PCI device" {
         fake_root usb-desk
         mkdir -p "$CONF"

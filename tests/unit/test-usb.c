@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "fileio.h"
 #include "root.h"
 #include "tests.h"
 #include "tree.h"
@@ -164,6 +165,44 @@ TEST(serial_read_is_bounded) {
         const struct vc_config_usb *u = NULL;
         ASSERT_ERRNO(vc_usb_config_match(ctx, &c, &d, &u), ETIMEDOUT);
         ASSERT_TRUE(u == &list[1]);
+        vc_usb_dev_done(&d);
+}
+
+/* A record outlives its device's unplug: only the one whose id (and serial, when it names one)
+ * is the plugged-in device's is that device's own. */
+static void put_record(struct vc_ctx *ctx, const char *port, const char *text) {
+        _cleanup_free_ char *dir = NULL, *p = NULL;
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &dir, NULL));
+        ASSERT_OK(vc_mkdir_p(dir, 0755));
+        ASSERT_OK(vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &p, "usb-%s", port));
+        FILE *f = fopen(p, "we");
+        ASSERT_NOT_NULL(f);
+        fputs(text, f);
+        ASSERT_EQ(fclose(f), 0);
+}
+
+TEST(record_is_of) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("usb-desk");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        struct vc_usb_dev d;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_usb_dev_read(ctx, "3-1.2", 0, &d));
+        ASSERT_ERRNO(vc_usb_record_is_of(ctx, &d), ENOENT);
+        put_record(ctx, "3-1.2", "id 0403:6001\ninterface 3-1.2:1.0 ftdi_sio\n");
+        ASSERT_EQ(vc_usb_record_is_of(ctx, &d), 1);
+        ASSERT_FALSE(d.serial_read); /* no serial named: none read */
+        put_record(ctx, "3-1.2", "id 1234:abcd\ninterface 3-1.2:1.0 ftdi_sio\n");
+        ASSERT_EQ(vc_usb_record_is_of(ctx, &d), 0);
+        put_record(ctx, "3-1.2", "id 0403:6001\nserial A10K5678\n");
+        ASSERT_EQ(vc_usb_record_is_of(ctx, &d), 0);
+        ASSERT_TRUE(d.serial_read);
+        put_record(ctx, "3-1.2", "id 0403:6001\nserial A10K1234\n");
+        ASSERT_EQ(vc_usb_record_is_of(ctx, &d), 1);
+        put_record(ctx, "3-1.2", "interface 3-1.2:1.0 ftdi_sio\n");
+        ASSERT_ERRNO(vc_usb_record_is_of(ctx, &d), EBADMSG);
         vc_usb_dev_done(&d);
 }
 
