@@ -225,8 +225,8 @@ int vc_usb_enumerate(struct vc_ctx *ctx, unsigned flags, struct vc_usb_dev **ret
                         continue; /* root hubs (usbN) and interfaces (B-P:C.I) */
                 struct vc_usb_dev d;
                 r = dev_read(ctx, *s, names, flags, &d);
-                if (r == -EINVAL || r == -ENOENT)
-                        continue; /* a hub, or unplugged while we read */
+                if (r < 0 && r != -ENOMEM)
+                        continue; /* a hub, or unplugged while we read (ENOENT, ENODEV), or unreadable */
                 if (r < 0) {
                         vc_usb_devs_free(v, n);
                         return r;

@@ -46,7 +46,8 @@ enum { VC_USB_READ_STRINGS = 1 << 0 };
 int vc_usb_dev_read(struct vc_ctx *ctx, const char *port, unsigned flags, struct vc_usb_dev *ret);
 void vc_usb_dev_done(struct vc_usb_dev *d);
 /* Every device that is not a hub, in port path order (bus, then ports numerically). A host
- * without USB is an empty list. */
+ * without USB is an empty list. A device that cannot be read (unplugged while it is read: ENOENT
+ * or ENODEV, or any other error but ENOMEM) is left out: one device does not fail the list. */
 int vc_usb_enumerate(struct vc_ctx *ctx, unsigned flags, struct vc_usb_dev **ret, size_t *ret_n);
 /* @d's serial, when not read yet, read in the writer process within the unbind timeout
  * (lib/stuck.h): 0, or -ETIMEDOUT when a driver held the device that long (the serial stays

@@ -222,6 +222,19 @@ owner lab"
         [ ! -e "$STATE/usb-3-3" ]
 }
 
+@test "prepare: a USB device that cannot be read (unplugged while read) fails no other VM's start" {
+        fake_root usb-desk
+        rm "$ROOT/sys/bus/usb/devices/3-3/idProduct"
+        mkdir "$ROOT/sys/bus/usb/devices/3-3/idProduct"
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
+        domain lab "$FTDI_A"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        grep -qx "owner lab" "$STATE/usb-3-1.2"
+}
+
 # hook_bounded: hook, killed after 300 s (only a hang gets there)
 hook_bounded() {
         local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"

@@ -301,6 +301,18 @@ interface 3-1.2:1.0 ftdi_sio"
         assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
 }
 
+@test "boot pass: a USB device that cannot be read (unplugged while read) is left out, the others are held" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nboot = yes'
+        rm "$ROOT/sys/bus/usb/devices/3-3/idProduct"
+        mkdir "$ROOT/sys/bus/usb/devices/3-3/idProduct"
+        run --separate-stderr helper --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+}
+
 # The host boots from a SanDisk stick (3-3) whose model a boot = yes entry names for a VM: the
 # stick holding / is left to the host, at the boot pass and at its add event, from the live scan
 # (in the real root) and from the initramfs's list (in it, nothing is mounted yet; the stick may

@@ -191,6 +191,26 @@ PORT   ID         SERIAL                DRIVERS      CONTROLLER    GROUP  CONFIG
         assert_equal "$stderr" "vfio-claim: gone: no USB device 0403:6001 with serial NOPE is plugged in (vfio-claim.conf:1)"
 }
 
+# A device unplugged while it is read fails its reads (ENODEV, from kernfs); here its idProduct
+# is unreadable (a directory: EISDIR). It is left out; the others are listed and can be enabled.
+@test "list and enable: a USB device that cannot be read is left out, the others are not" {
+        fake_root usb-desk
+        usb_conf
+        rm "$(usb_dev 3-3)/idProduct"
+        mkdir "$(usb_dev 3-3)/idProduct"
+        run --separate-stderr vc list
+        assert_success
+        assert_equal "$stderr" ""
+        assert_line --regexp '^3-1\.2  0403:6001  A10K1234 '
+        refute_line --regexp '^3-3 '
+        run --separate-stderr vc --json list
+        assert_success
+        echo "$output" | jq -e '.usb | map(.port) == ["3-1.2","3-1.3","3-2"]'
+        run --separate-stderr vc enable serial-a
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+}
+
 # ---------------------------------------------------------------- enable, disable
 
 @test "enable/disable a [usb NAME]: its interfaces leave their host driver, recorded; disable gives them back" {
