@@ -235,12 +235,32 @@ static int usb_taken_add(struct usb_taken *t, const char *port) {
         return 0;
 }
 
+/* This run made or removed a USB device's record: the generated udev rule, which names the ids
+ * of every recorded device, is written again (usb_update_rule()). */
+static bool usb_records_changed;
+
+/* The generated udev rule (lib/boot.h) from the configuration read under the lock, after this run
+ * took or gave back a USB device, still under the lock, as the CLI writes it after enable and
+ * disable (src/verb-claim.c, update_udev_rule()): a device the hook took stays off its host
+ * drivers when it is plugged in again while its VM runs, and one given back runs the helper no
+ * more. An unusable configuration (NULL) leaves the rule as it is, as it leaves the CLI's; a rule
+ * that cannot be written is a warning: the boot pass writes it again. */
+static void usb_update_rule(struct vc_ctx *ctx, const struct vc_config *config) {
+        if (!usb_records_changed || !config)
+                return;
+        int r = vc_boot_rules_write(ctx, config);
+        if (r < 0)
+                log_warning_errno(r, "cannot update the udev rule %s: %m; udev follows the USB devices taken again "
+                                  "from the next boot", VC_BOOT_RULES_NAME);
+}
+
 /* A prepare that fails gives the USB devices it took back to their host drivers, newest first;
  * the lock is held. Best effort: a device that cannot be given back keeps its record, and
  * "vfio-claim disable PORT" finishes the job. */
 static void usb_rollback(struct vc_ctx *ctx, const char *vm, struct usb_taken *t) {
         for (size_t i = t->n; i-- > 0;) {
                 int r = vc_usb_disable(ctx, t->ports[i]);
+                usb_records_changed = true;
                 if (r < 0)
                         log_error_errno(r, "rollback: VM %s: USB device %s: cannot give its interfaces back: %m; "
                                            "run 'vfio-claim disable %s'", vm, t->ports[i], t->ports[i]);
@@ -531,6 +551,7 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                         log_notice("VM %s: USB device %s: the record of USB device %04x:%04x, unplugged from this port "
                                    "since, is replaced by that of %04x:%04x", vm, d->port, sv, sp, d->vendor, d->product);
                 if (r >= 0 && !had) {
+                        usb_records_changed = true;
                         /* Listed first: a record without its owner goes back too. */
                         if ((r = usb_taken_add(taken, d->port)) < 0) {
                                 (void) vc_usb_disable(ctx, d->port);
@@ -585,6 +606,7 @@ static void usb_release(struct vc_ctx *ctx, const struct vc_config *config, cons
                         continue;
                 }
                 r = vc_usb_disable(ctx, port);
+                usb_records_changed = true;
                 if (r < 0)
                         log_error_errno(r, "VM %s stopped: USB device %s: cannot give its interfaces back: %m; run "
                                            "'vfio-claim disable %s'", vm, port, port);
@@ -742,12 +764,13 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
                             vm, VC_VM_NAME_MAX);
         /* USB devices first, the groups next, under one lock: a failed group claim gives back
          * the USB devices this prepare took, as it gives back the groups. */
-        if (dom->n_usbs > 0 && (r = usb_prepare(ctx, config, dom, vm, &usb, &critical)) != HOOK_OK)
-                return r;
-        if (p.n_groups == 0)
-                return HOOK_OK;
-
-        return claim_all(ctx, config, &p, vm, &usb, &critical);
+        r = HOOK_OK;
+        if (dom->n_usbs > 0)
+                r = usb_prepare(ctx, config, dom, vm, &usb, &critical);
+        if (r == HOOK_OK && p.n_groups > 0)
+                r = claim_all(ctx, config, &p, vm, &usb, &critical);
+        usb_update_rule(ctx, config);
+        return r;
 }
 
 /* started begin: the VM runs. Its records lose the starter: the hold is a running VM's now,
@@ -844,8 +867,10 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 config = vc_config_free(config);
         } else
                 use_config(ctx, config);
-        if (usb)
+        if (usb) {
                 usb_release(ctx, config, vm);
+                usb_update_rule(ctx, config);
+        }
 
         for (size_t i = 0; i < n_groups; i++) {
                 _cleanup_(vc_record_freep) struct vc_record *rec = NULL;

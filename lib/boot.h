@@ -196,8 +196,8 @@ int vc_boot_event_parse(const char *action, const char *subsystem, const char *s
  * costs a process start and never claims a device the configuration no longer names.
  * What the rule says depends on the configuration, the USB records of the state directory and,
  * of the PCI bus, only which devices exist, their addresses, ids, IOMMU groups and whether each
- * is a bridge: never on a device's driver or driver_override. The CLI and the boot pass write
- * it under the lock, so those are read without anything that takes a device's lock
+ * is a bridge: never on a device's driver or driver_override. The CLI, the boot pass and the
+ * libvirt hook (after it took or gave back a USB device) write it under the lock, so those are read without anything that takes a device's lock
  * (VC_PCI_READ_NO_DEVICE_LOCK, lib/pci.h: not driver_override, sriov_numvfs or uevent), which
  * the kernel holds for as long as a driver's probe of the device is stuck. */
 #define VC_BOOT_RULES_NAME "70-vfio-claim.rules"

@@ -89,6 +89,8 @@ rule_runs() {
                                 [ "$action/$type" = add/usb_device ] || continue ;;
                         *', ACTION=="bind", ENV{DEVTYPE}=="usb_interface", ENV{DRIVER}!="usbfs", RUN+="vfio-claim-udev", GOTO="vfio_claim_end"')
                                 [ "$action/$type" = bind/usb_interface ] && [ "$drv" != usbfs ] || continue ;;
+                        *', TAG+="systemd", ENV{SYSTEMD_WANTS}+="vfio-claim-usb-reattach@%k.service"')
+                                continue ;; # a vm = entry's: starts a unit, not the helper
                         *) echo "unexpected rule line: $line" >&2; return 2 ;;
                         esac
                         # shellcheck disable=SC2053
@@ -219,11 +221,40 @@ KBD_CONF=$'[global]\ntimeout = 120\n\n[usb kbd]\nmatch = 046d:c31c'
         run --separate-stderr hook "$DOM" lab prepare begin
         assert_success
         assert_equal "$(usb_driver 3-2:1.0)$(usb_driver 3-2:1.1)" ""
+        run rule_runs bind 3-2:1.0
+        assert_success
         run give_back_racing hook "$DOM" lab release end
         assert_success
         assert_output ""
         assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
         [ ! -e "$STATE/usb-3-2" ]
+}
+
+# The hook writes the rule when it takes a USB device for a VM and when it gives it back, as
+# enable and disable do: replugged while the VM runs, the device stays off its host driver.
+@test "the hook's USB device stays off its host driver when replugged while the VM runs; given back, it is left alone" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
+        DOM="$BATS_TEST_TMPDIR/lab.xml"
+        echo "<domain type='kvm'><name>lab</name><devices><hostdev mode='subsystem' type='usb' managed='no'><source><vendor id='0x0403'/><product id='0x6001'/><address bus='3' device='5'/></source></hostdev></devices></domain>" > "$DOM"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run cat "$ROOT/$RULE_FILE"
+        assert_line '# USB device 3-1.2 is enabled: its add event, and every host driver bind of its interfaces'
+        run usb_replug 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        grep -qx "owner lab" "$STATE/usb-3-1.2"
+        run --separate-stderr hook "$DOM" lab release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.2" ]
+        run rule_runs add 3-1.2
+        assert_failure 1
+        run usb_replug 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
 }
 
 # A record outlives the unplug of its device. The twin adapter (serial A10K5678) was enabled at
