@@ -696,6 +696,25 @@ int vc_usb_record_by(struct vc_ctx *ctx, const char *port, char **ret_by) {
         return record_value(ctx, port, "by", ret_by);
 }
 
+int vc_usb_record_selected(struct vc_ctx *ctx, const struct vc_config_usb *u, const char *port) {
+        _cleanup_free_ char *serial = NULL;
+        unsigned v, p;
+        int r;
+        if (!ctx || !u || !port)
+                return -EINVAL;
+        if ((r = vc_usb_record_id(ctx, port, &v, &p)) < 0)
+                return r;
+        if (v != u->vendor || p != u->product || (u->port && !streq(u->port, port)))
+                return 0;
+        if (!u->serial)
+                return 1;
+        if ((r = record_value(ctx, port, "serial", &serial)) < 0)
+                return r;
+        if (!serial)
+                return -ENODATA;
+        return streq(serial, u->serial);
+}
+
 int vc_usb_records(struct vc_ctx *ctx, char ***ret_ports) {
         _cleanup_free_ char *dir = NULL;
         _cleanup_strv_free_ char **names = NULL, **ports = calloc(1, sizeof(char *));

@@ -121,6 +121,12 @@ int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsign
 /* Who took the device at @port, from the "by" line of its record: NULL in *ret_by when none (an
  * enable, the hook); -ENOENT without a record. */
 int vc_usb_record_by(struct vc_ctx *ctx, const char *port, char **ret_by);
+/* Does entry @u select the device recorded at @port, by the record alone (plugged in or not): its
+ * "id" line is the entry's ids, @port its port when it names one, and its "serial" line the
+ * serial the entry names. 1 yes, 0 no; -ENODATA when the entry names a serial and the record none
+ * (the device's own serial tells: vc_config_usb_selects()); -ENOENT without a record, -EBADMSG
+ * for one without an "id" line. */
+int vc_usb_record_selected(struct vc_ctx *ctx, const struct vc_config_usb *u, const char *port);
 /* The port paths of the devices with a record, NULL-terminated. */
 int vc_usb_records(struct vc_ctx *ctx, char ***ret_ports);
 

@@ -405,18 +405,34 @@ int usb_disable(struct vc_cli *cli, const char *text) {
                 if (!port || !vc_usb_port_is_valid(port))
                         continue;
                 bool wanted = !u && streq(port, text);
-                if (u) {
-                        struct vc_usb_dev d;
-                        if (vc_usb_dev_read(cli->ctx, port, 0, &d) >= 0) {
+                /* The record says which device it is, plugged in or not (unplugged since enable);
+                 * when it has no serial line and the entry names a serial, the device plugged in
+                 * tells, when the record is its own. */
+                r = u ? vc_usb_record_selected(cli->ctx, u, port) : 0;
+                if (r == -ENOENT)
+                        continue; /* disabled meanwhile */
+                if (r == -ENODATA) {
+                        struct vc_usb_dev d = { .group = -1 };
+                        if (vc_usb_dev_read(cli->ctx, port, 0, &d) >= 0 && vc_usb_record_is_of(cli->ctx, &d) > 0) {
                                 r = entry_selects(cli, u, &d, &wanted);
                                 vc_usb_dev_done(&d);
                                 if (r != EXIT_DONE) {
                                         code = EXIT_FAILED;
                                         continue;
                                 }
-                        } else
-                                wanted = u->port && streq(u->port, port);
-                }
+                        } else {
+                                vc_usb_dev_done(&d);
+                                log_notice("%s: its record has no serial number, and the USB device it names is not "
+                                           "plugged in there: cannot tell whether it is %s's ('vfio-claim disable %s' "
+                                           "gives it back)", port, text, port);
+                        }
+                } else if (r < 0) {
+                        log_error_errno(r, "%s: cannot read its record: %m ('vfio-claim disable %s' gives it back)",
+                                        port, port);
+                        code = EXIT_FAILED;
+                        continue;
+                } else if (u)
+                        wanted = r > 0;
                 if (!wanted)
                         continue;
                 done++;
@@ -431,8 +447,10 @@ int usb_disable(struct vc_cli *cli, const char *text) {
                 } else
                         log_info("%s: disabled: its interfaces are back on their host drivers", port);
         }
-        if (done == 0)
-                log_info("%s: no enabled USB device: nothing to do", text);
+        if (done == 0 && code == EXIT_DONE)
+                log_notice(u ? "%s: no USB device this entry selects is enabled: nothing to do"
+                             : "%s: no USB device is enabled at this port: nothing to do",
+                           text);
         return code;
 }
 

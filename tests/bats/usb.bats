@@ -404,6 +404,49 @@ sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
         fk_usb_unlock
 }
 
+# usb_unplug PORT: the kernel removes the device and its interfaces
+usb_unplug() {
+        local i
+        for i in "$ROOT/sys/bus/usb/devices/$1" "$ROOT/sys/bus/usb/devices/$1":*; do
+                mv "$i" "$BATS_TEST_TMPDIR/unplugged-${i##*/}"
+        done
+}
+
+# disable NAME of a device unplugged since enable: the record says which device it is
+@test "disable NAME of an unplugged device matches its record; one that cannot tell, or none, says so" {
+        fake_root usb-desk
+        usb_conf
+        printf '\n[usb serial-b]\nmatch = 0403:6001\nserial = A10K5678\n' >> "$CONF/vfio-claim.conf"
+        run --separate-stderr vc enable serial-a
+        assert_success
+        usb_unplug 3-1.2
+        n=$(fk_writes)
+        run --separate-stderr vc disable serial-a
+        assert_success
+        assert_equal "$stderr" ""
+        [ ! -e "$STATE/usb-3-1.2" ]
+        assert_equal "$(fk_writes)" "$n"
+        run --separate-stderr vc disable serial-a
+        assert_success
+        assert_equal "$stderr" "vfio-claim: serial-a: no USB device this entry selects is enabled: nothing to do"
+        # enabled by its port: the record has no serial number; unplugged, nothing tells
+        run --separate-stderr vc enable 3-1.3
+        assert_success
+        usb_unplug 3-1.3
+        run --separate-stderr vc disable serial-b
+        assert_success
+        assert_equal "$stderr" "vfio-claim: 3-1.3: its record has no serial number, and the USB device it names is not plugged in there: cannot tell whether it is serial-b's ('vfio-claim disable 3-1.3' gives it back)
+vfio-claim: serial-b: no USB device this entry selects is enabled: nothing to do"
+        [ -e "$STATE/usb-3-1.3" ]
+        run --separate-stderr vc disable 3-1.3
+        assert_success
+        assert_equal "$stderr" ""
+        [ ! -e "$STATE/usb-3-1.3" ]
+        run --separate-stderr vc disable 3-1.3
+        assert_success
+        assert_equal "$stderr" "vfio-claim: 3-1.3: no USB device is enabled at this port: nothing to do"
+}
+
 # A record outlives the unplug of its device: another device plugged into the port later is not
 # the one recorded (other ids, or the serial the record names differs). enable takes it as a
 # device without a record, and says that it replaces the stale one.

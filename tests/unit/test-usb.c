@@ -206,6 +206,30 @@ TEST(record_is_of) {
         vc_usb_dev_done(&d);
 }
 
+TEST(record_selected) {
+        if (!fake_available())
+                return;
+        _cleanup_tree_ char *root = fake_tree("usb-desk");
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        ASSERT_NOT_NULL(root);
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        struct vc_config_usb any = { .name = "any", .vendor = 0x0403, .product = 0x6001 },
+                             a = { .name = "a", .vendor = 0x0403, .product = 0x6001, .serial = "A10K1234" },
+                             at = { .name = "at", .vendor = 0x0403, .product = 0x6001, .port = "3-1.3" };
+        /* no device needed: the port may be empty */
+        ASSERT_ERRNO(vc_usb_record_selected(ctx, &any, "3-9"), ENOENT);
+        put_record(ctx, "3-9", "id 0403:6001\nserial A10K1234\n");
+        ASSERT_EQ(vc_usb_record_selected(ctx, &any, "3-9"), 1);
+        ASSERT_EQ(vc_usb_record_selected(ctx, &a, "3-9"), 1);
+        ASSERT_EQ(vc_usb_record_selected(ctx, &at, "3-9"), 0);
+        put_record(ctx, "3-9", "id 0403:6001\nserial A10K5678\n");
+        ASSERT_EQ(vc_usb_record_selected(ctx, &a, "3-9"), 0);
+        put_record(ctx, "3-9", "id 0403:6001\n");
+        ASSERT_ERRNO(vc_usb_record_selected(ctx, &a, "3-9"), ENODATA);
+        put_record(ctx, "3-9", "id 1234:abcd\n");
+        ASSERT_EQ(vc_usb_record_selected(ctx, &any, "3-9"), 0);
+}
+
 TEST(no_usb_is_empty) {
         if (!fake_available())
                 return;
