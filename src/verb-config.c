@@ -9,6 +9,30 @@
 #include "log.h"
 #include "root.h"
 
+/* Can both entries select one device: the same ids, and neither's serial nor port rules out the
+ * other's. The first in reading order decides for such a device (vc_config_match_usb()). */
+static bool usb_entries_overlap(const struct vc_config_usb *a, const struct vc_config_usb *b) {
+        return a->vendor == b->vendor && a->product == b->product &&
+               (!a->serial || !b->serial || streq(a->serial, b->serial)) &&
+               (!a->port || !b->port || streq(a->port, b->port));
+}
+
+/* A warning for each [usb] entry that can select a device an earlier one selects: the later one's
+ * vm = and boot = do not apply to it, while the generated udev rule still names a boot = yes
+ * entry's ids. The configuration stays valid. */
+static void warn_usb_overlaps(const struct vc_config *c) {
+        for (size_t i = 0; i < c->n_usbs; i++)
+                for (size_t k = 0; k < i; k++)
+                        if (usb_entries_overlap(&c->usbs[k], &c->usbs[i])) {
+                                const struct vc_config_usb *a = &c->usbs[k], *b = &c->usbs[i];
+                                log_warning("%s:%u: [usb %s] can select the same USB device as [usb %s] (%s:%u), "
+                                            "which comes first and decides for it: [usb %s]'s vm = and boot = do not "
+                                            "apply to it; tell them apart with serial = or port =",
+                                            b->file, b->line, b->name, a->name, a->file, a->line, b->name);
+                                break;
+                        }
+}
+
 int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
         struct stat st;
         int k = vc_path_stat(cli->config_dir, &st); /* inside a --sysroot (lib/root.h) */
@@ -84,6 +108,7 @@ int verb_check_config(struct vc_cli *cli, int argc, char **argv) {
                 log_error("%s: %zu error%s", cli->config_dir, c->n_errors, c->n_errors == 1 ? "" : "s");
                 return EXIT_CONFIG;
         }
+        warn_usb_overlaps(c);
         printf("%s: valid, %zu device%s configured (%zu claimed at boot)", cli->config_dir, c->n_devices,
                c->n_devices == 1 ? "" : "s",
                (size_t) ({ size_t b = 0; for (size_t i = 0; i < c->n_devices; i++) b += c->devices[i].boot; b; }));

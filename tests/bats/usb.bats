@@ -119,6 +119,26 @@ conf.d/stick.conf:4: [usb stick] vm: "a/b" is not a libvirt domain name (not emp
         echo "$output" | jq -e '.usb[1] == {"name":"serial-a","file":"vfio-claim.conf","line":4,"match":"0403:6001","serial":"A10K1234","port":null,"boot":true,"vm":"lab"}'
 }
 
+# Two entries that can select one device: the first in reading order decides for it (its vm =
+# and boot =), which the later one's author may not expect: check-config says so, and stays valid.
+@test "check-config: a [usb] entry that can select a device an earlier one selects is a warning with both places" {
+        fake_root usb-desk
+        mkdir -p "$CONF"
+        printf '[usb any-ftdi]\nmatch = 0403:6001\nvm = lab\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = other\nboot = yes\n\n[usb serial-b]\nmatch = 0403:6001\nserial = A10K5678\n' \
+                > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc check-config
+        assert_success
+        assert_output "${CONF#"$ROOT"}: valid, 0 devices configured (0 claimed at boot), 3 USB devices"
+        assert_equal "$stderr" "vfio-claim: vfio-claim.conf:5: [usb serial-a] can select the same USB device as [usb any-ftdi] (vfio-claim.conf:1), which comes first and decides for it: [usb serial-a]'s vm = and boot = do not apply to it; tell them apart with serial = or port =
+vfio-claim: vfio-claim.conf:11: [usb serial-b] can select the same USB device as [usb any-ftdi] (vfio-claim.conf:1), which comes first and decides for it: [usb serial-b]'s vm = and boot = do not apply to it; tell them apart with serial = or port ="
+        # different serials, or a serial and another port's entry of other ids: no overlap
+        printf '[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\n\n[usb serial-b]\nmatch = 0403:6001\nserial = A10K5678\n\n[usb stick]\nmatch = 0781:5583\nport = 3-3\n' \
+                > "$CONF/vfio-claim.conf"
+        run --separate-stderr vc check-config
+        assert_success
+        assert_equal "$stderr" ""
+}
+
 # ---------------------------------------------------------------- list, show
 
 usb_conf() {
