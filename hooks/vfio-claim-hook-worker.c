@@ -458,6 +458,12 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
                     addr, group, missing, addr, vm);
 }
 
+/* A VM whose name a record cannot keep as the owner of what the hook takes for it (lib/name.h). */
+#define VM_NAME_UNRECORDABLE                                                                                    \
+        "VM \"%s\": vfio-claim cannot record this name as the owner of its devices (at most %u bytes, no "        \
+        "control character, no '/', no white space first or last); rename the VM (virsh domrename). It was not " \
+        "started"
+
 /* The USB devices of the domain that a [usb NAME] entry configures: each taken from its host
  * drivers (lib/usb.h), recorded with the VM as owner when the hook took it (listed in @taken).
  * A device that is not plugged in is left to libvirt (its startupPolicy decides). The lock is
@@ -511,6 +517,10 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                         break;
                 }
                 bool had = r > 0;
+                if (!had && !vc_vm_name_is_valid(vm)) {
+                        ret = fail(VM_NAME_UNRECORDABLE, vm, VC_VM_NAME_MAX);
+                        break;
+                }
                 unsigned sv = 0, sp = 0; /* a stale record's ids */
                 (void) vc_usb_record_id(ctx, d->port, &sv, &sp);
                 if (!had && config->protect) {
@@ -758,10 +768,7 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
          * takes names these cannot hold, a leading or trailing blank, a tab: said before any
          * change, not as a record that failed to be written. */
         if (p.n_groups > 0 && !vc_vm_name_is_valid(vm))
-                return fail("VM \"%s\": vfio-claim cannot record this name as the owner of its devices' groups (at "
-                            "most %u bytes, no control character, no '/', no white space first or last); rename the "
-                            "VM (virsh domrename). It was not started",
-                            vm, VC_VM_NAME_MAX);
+                return fail(VM_NAME_UNRECORDABLE, vm, VC_VM_NAME_MAX);
         /* USB devices first, the groups next, under one lock: a failed group claim gives back
          * the USB devices this prepare took, as it gives back the groups. */
         r = HOOK_OK;

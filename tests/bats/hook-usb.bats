@@ -235,6 +235,18 @@ owner lab"
         grep -qx "owner lab" "$STATE/usb-3-1.2"
 }
 
+@test "prepare: a VM name no record can keep is refused before a configured USB device is taken" {
+        fake_root usb-desk
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        domain "lab " "$FTDI_A"
+        run --separate-stderr hook "$DOM" "lab " prepare begin
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: VM \"lab \": vfio-claim cannot record this name as the owner of its devices (at most 255 bytes, no control character, no '/', no white space first or last); rename the VM (virsh domrename). It was not started"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$STATE/usb-3-1.2" ]
+}
+
 # hook_bounded: hook, killed after 300 s (only a hang gets there)
 hook_bounded() {
         local xml=$1 prog="$abs_top_builddir/vfio-claim-hook"

@@ -272,7 +272,7 @@ virt_manager_xml() {
         conf $'[device gpu]\nmatch = 01:00.0'
         run --separate-stderr hook "$DOMAINS/gpu-only.xml" "win11 " prepare begin
         assert_failure 1
-        assert_equal "$stderr" 'vfio-claim: VM "win11 ": vfio-claim cannot record this name as the owner of its devices'"'"' groups (at most 255 bytes, no control character, no '"'"'/'"'"', no white space first or last); rename the VM (virsh domrename). It was not started'
+        assert_equal "$stderr" 'vfio-claim: VM "win11 ": vfio-claim cannot record this name as the owner of its devices (at most 255 bytes, no control character, no '"'"'/'"'"', no white space first or last); rename the VM (virsh domrename). It was not started'
         assert_equal "$(fk_writes)" 0
         assert_host $GPU_HOST
         run --separate-stderr hook "$DOMAINS/gpu-only.xml" $'win\t11' prepare begin
