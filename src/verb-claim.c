@@ -923,6 +923,22 @@ static int enable_resolve_again(struct vc_cli *cli, struct vc_topology **io_t, s
         return EXIT_DONE;
 }
 
+/* enable --boot of a USB device: a [usb NAME] entry's boot = yes holds it at boot, which enable
+ * does not write (an entry is the admin's text); it says which line to add. */
+static void usb_boot_hint(struct vc_cli *cli, const char *text) {
+        const struct vc_config_usb *u = vc_config_find_usb(cli->config, text);
+        if (u && u->boot)
+                return;
+        if (u)
+                log_warning("--boot: %s/%s:%u: [usb %s] says boot = no: add boot = yes to that section to hold the "
+                            "device at every boot and plug-in, then rebuild the initramfs",
+                            cli->config_dir, u->file, u->line, u->name);
+        else
+                log_warning("--boot: %s is held now, not at boot: a [usb NAME] entry with boot = yes holds a USB "
+                            "device at every boot and plug-in (vfio-claim.conf(5)); add one to %s",
+                            text, cli->config_dir);
+}
+
 static int enable(struct vc_cli *cli, char **argv) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_(vc_config_freep) struct vc_config *check = NULL;
@@ -931,8 +947,12 @@ static int enable(struct vc_cli *cli, char **argv) {
         struct device_arg arg = {};
         int r;
 
-        if (usb_arg_is_usb(cli, argv[0]))
-                return usb_enable(cli, argv[0]);
+        if (usb_arg_is_usb(cli, argv[0])) {
+                r = usb_enable(cli, argv[0]);
+                if (r == EXIT_DONE && cli->boot)
+                        usb_boot_hint(cli, argv[0]);
+                return r;
+        }
         r = cli_load_devices_for(cli, argv[0], &t);
         if (r != EXIT_DONE)
                 return r;
