@@ -9,6 +9,7 @@
 
 #include "boot.h"
 #include "cmdline.h"
+#include "critical.h"
 #include "fileio.h"
 #include "iommu.h"
 #include "log.h"
@@ -800,6 +801,12 @@ fail:
         return r;
 }
 
+/* Does the record say the initramfs claimed the group (its pass or an event there), for no VM? */
+static bool record_is_initrd_claim(const struct vc_record *rec) {
+        return rec->state == VC_RECORD_CLAIMED && !rec->owner && rec->by &&
+               (streq(rec->by, VC_BOOT_BY_PASS_INITRD) || streq(rec->by, VC_BOOT_BY_EVENT_INITRD));
+}
+
 int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n, unsigned **ret,
                          size_t *ret_n) {
         _cleanup_free_ unsigned *groups = NULL;
@@ -818,8 +825,7 @@ int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *target
                         wanted = targets[k].group >= 0 && (unsigned) targets[k].group == groups[i];
                 if (wanted || vc_record_read(ctx, groups[i], &rec) < 0)
                         continue; /* an unreadable record is release's to report */
-                if (rec->state != VC_RECORD_CLAIMED || rec->owner || !rec->by ||
-                    !(streq(rec->by, VC_BOOT_BY_PASS_INITRD) || streq(rec->by, VC_BOOT_BY_EVENT_INITRD)))
+                if (!record_is_initrd_claim(rec))
                         continue;
                 groups[n_stale++] = groups[i];
         }
@@ -828,6 +834,76 @@ int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *target
                 *ret_n = n_stale;
         }
         return 0;
+}
+
+/* [global] protect over the endpoints of @g already on vfio, which the engine does not check (a
+ * device on vfio serves the host no more): here they are on it only because the initramfs's
+ * copy of the configuration put them there. "console = handoff" lets the console's VGA go, as in
+ * the engine (lib/bind.c, check_safety()). */
+static int refused_on_vfio(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_group *g,
+                           struct vc_op_result *result) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *crit = NULL;
+        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+        int r;
+
+        if (!cfg->protect)
+                return 0;
+        if ((r = vc_claim_config_for_group(cfg, g, &cc)) < 0 || (r = vc_critical_scan(ctx, &crit)) < 0)
+                return r;
+        for (size_t k = 0; k < vc_group_n_devices(g); k++) {
+                const struct vc_pci_dev *d = vc_group_device(g, k);
+                const struct vc_pci_addr *a = vc_pci_dev_addr(d);
+                const char *why;
+                bool handoff = false;
+                if (vc_pci_dev_is_bridge(d) || !vc_pci_dev_is_on_vfio(d) || !(why = vc_critical_reason(crit, a)))
+                        continue;
+                for (size_t i = 0; i < cc.n_handoffs && !handoff; i++)
+                        handoff = vc_pci_addr_equal(&cc.handoffs[i], a);
+                if (handoff && vc_critical_is_console(crit, a))
+                        continue;
+                vc_op_result_done(result);
+                *result = (struct vc_op_result){
+                        .error = -EPERM,
+                        .group = vc_group_number(g),
+                        .has_failed_device = true,
+                        .failed_device = *a,
+                        .failed_step = VC_STEP_PROTECT,
+                        .reason = strdup(why),
+                };
+                return -EPERM;
+        }
+        return 0;
+}
+
+int vc_boot_initrd_claim_refused(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned group,
+                                 struct vc_op_result *result) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        int r;
+
+        *result = (struct vc_op_result){ .group = group };
+        r = vc_record_read(ctx, group, &rec);
+        if (r == -ENOENT)
+                return 0;
+        if (r < 0)
+                return r;
+        if (!record_is_initrd_claim(rec))
+                return 0;
+        r = vc_group_read(ctx, group, &g, NULL);
+        if (r < 0)
+                return r;
+        if (vc_group_n_endpoints(g) == 0)
+                return 0;
+        /* consent, the "id =" guards, protect over what is not on vfio: the real root's claim */
+        r = preflight(ctx, cfg, group, g, VC_BOOT_BY_PASS, result);
+        if (r == -EPERM || r == -ESTALE)
+                return 1;
+        vc_op_result_done(result);
+        *result = (struct vc_op_result){ .group = group };
+        if (r < 0)
+                return r;
+        r = refused_on_vfio(ctx, cfg, g, result);
+        return r == -EPERM ? 1 : r;
 }
 
 /* ------------------------------------------------------------ the udev event */

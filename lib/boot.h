@@ -164,6 +164,21 @@ int vc_boot_claim(struct vc_ctx *ctx, const struct vc_config *cfg,
 int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *targets, size_t n, unsigned **ret,
                          size_t *ret_n);
 
+/* For the boot pass after the switch to the real root, for a group a boot = yes entry of the real
+ * root's configuration (@cfg) still selects: does that configuration refuse the claim the
+ * initramfs made of @group with its older copy? The initramfs claimed it (its record says
+ * VC_BOOT_BY_PASS_INITRD or VC_BOOT_BY_EVENT_INITRD, state claimed, for no VM), and a boot claim
+ * with @cfg would be refused: consent (vc_boot_consent_check()), an "id =" guard of a member, or
+ * [global] protect, here over every endpoint, those on vfio too (the engine does not check a
+ * device already on vfio, but these are there only because of the older copy), the image's list
+ * of host-critical devices included (lib/critical.h). The real root's claim of a group already
+ * claimed changes nothing, so without this the group would stay with vfio-pci, its other-slot
+ * devices (a USB controller, a NIC) lost to the host for the whole boot. Under the lock.
+ * Returns 1 (refused: why in @result, release it with vc_op_result_done()), 0 (not such a group,
+ * or the configuration claims it too), or a negative errno. */
+int vc_boot_initrd_claim_refused(struct vc_ctx *ctx, const struct vc_config *cfg, unsigned group,
+                                 struct vc_op_result *result);
+
 /* The event udev hands vfio-claim-udev, from its environment (ACTION, SUBSYSTEM, PCI_SLOT_NAME;
  * each NULL when unset). Returns 1 for a PCI "add" event, with the device's address in *ret; 0
  * for any other event (nothing to do); -EINVAL for a PCI "add" event whose PCI_SLOT_NAME is

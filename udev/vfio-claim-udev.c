@@ -526,6 +526,54 @@ static void give_back_stale(struct vc_ctx *ctx, const struct vc_boot_target *t, 
         }
 }
 
+/* After the switch to the real root, before the claims: a group the initramfs claimed with its
+ * older copy of the configuration (consent = yes there, or protect = no) that a boot = yes entry
+ * still selects but that the real root's configuration refuses (lib/boot.h,
+ * vc_boot_initrd_claim_refused()) is given back, as give_back_stale() does; the claim after it
+ * then says the refusal, and the group stays with the host. */
+static void give_back_refused(struct vc_ctx *ctx, const struct vc_config *cfg, const struct vc_boot_target *t,
+                              size_t n, const char *by) {
+        for (size_t i = 0; i < n; i++) {
+                bool seen = false;
+                if (t[i].state != VC_BOOT_TARGET_OK)
+                        continue;
+                for (size_t k = 0; k < i && !seen; k++)
+                        seen = t[k].state == VC_BOOT_TARGET_OK && t[k].group == t[i].group;
+                if (seen)
+                        continue;
+
+                struct vc_op_result why = {}, res = {};
+                unsigned group = (unsigned) t[i].group;
+                int r = vc_boot_initrd_claim_refused(ctx, cfg, group, &why);
+                if (r < 0)
+                        log_error_errno(r, "IOMMU group %u: cannot tell whether the configuration still agrees with "
+                                        "the initramfs's claim of it: %m; left as it is", group);
+                if (r <= 0) {
+                        vc_op_result_done(&why);
+                        continue;
+                }
+                _cleanup_free_ char *m = vc_op_result_message(&why);
+                r = vc_group_release(ctx, group, &(struct vc_claim_opts){ .lock_held = true, .by = by }, &res);
+                if (r < 0)
+                        log_error_errno(r, "IOMMU group %u: the initramfs claimed it for [device %s] with an older copy "
+                                        "of the configuration, which the configuration refuses now (%s); giving it "
+                                        "back failed (%m): run 'vfio-claim release group:%u'",
+                                        group, t[i].cd->name, strna(m), group);
+                else {
+                        log_warning("IOMMU group %u: the initramfs claimed it for [device %s] with an older copy of "
+                                    "the configuration, which the configuration refuses now (%s): given back to the "
+                                    "host; rebuild the initramfs (dracut -f, or update-initramfs -u)",
+                                    group, t[i].cd->name, strna(m));
+                        /* the claim below meets the same refusal: said here, once (as claim() words it) */
+                        _cleanup_free_ char *line = NULL;
+                        if (m && asprintf(&line, "%s ([device %s], group %d)", m, t[i].cd->name, t[i].group) >= 0)
+                                (void) vc_boot_group_failure_logged(ctx, group, line);
+                }
+                vc_op_result_done(&res);
+                vc_op_result_done(&why);
+        }
+}
+
 /* After the switch to the real root: a USB device the initramfs held (its record says so) that no
  * boot = yes entry of the real root's configuration selects now, and that no VM has, goes back to
  * its host drivers; the initramfs's copy of the configuration is older (as give_back_stale()). */
@@ -602,6 +650,8 @@ static int run_all(struct vc_ctx *ctx) {
         _cleanup_free_ struct vc_boot_write *w = NULL;
         size_t n_w = 0;
         (void) overrides(ctx, cfg, t, n, by, &lock_fd, &w, &n_w);
+        if (!in_initrd)
+                give_back_refused(ctx, cfg, t, n, by);
         /* A bridge alone in its group is no boot device: claim() says so, and the summary does
          * not count it (as claimed or as failed). */
         size_t n_dev = 0, n_group = 0, n_failed = 0;

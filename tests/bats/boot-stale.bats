@@ -134,3 +134,67 @@ stale_message() {
         assert_equal "$stderr" ""
         assert_equal "$(fk_driver $NIC)" vfio-pci
 }
+
+# The initramfs's copy said consent = yes (or protect = no), and took a GPU's whole group with
+# the onboard USB controller and NIC of other slots; the real root's entry still says boot = yes
+# but no longer consents. Its claim is refused, but the group was claimed already: given back,
+# or the host would be without its USB and network for the whole boot.
+refused_message() {
+        echo "vfio-claim-udev: IOMMU group $1: the initramfs claimed it for [device $2] with an older copy of the configuration, which the configuration refuses now ($3): given back to the host; rebuild the initramfs (dracut -f, or update-initramfs -u)"
+}
+
+@test "consent = yes only in the initramfs's copy: the real root's pass gives the group back and says why" {
+        ROOT="$BATS_TEST_TMPDIR/root"
+        rm -rf "$ROOT"
+        # at boot: no host driver has the devices yet
+        sed -e 's/ driver=nouveau//; s/ driver=xhci_hcd//; s/ driver=e1000e//' \
+                "$abs_top_srcdir/tests/fixtures/doctor-shared-group.topo" > "$BATS_TEST_TMPDIR/boot.topo"
+        "$FK_MKTREE" "$BATS_TEST_TMPDIR/boot.topo" "$ROOT" > /dev/null
+        FAKEKERNEL_ROOT=$ROOT CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim" STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
+        export ROOT FAKEKERNEL_ROOT CONF STATE
+        mkdir -p "$ROOT/etc"
+        conf $'[device gpu]\nmatch = 0000:03:00.0\nboot = yes\nconsent = yes'
+        : > "$ROOT/etc/initrd-release"
+        run --separate-stderr pass
+        assert_success
+        assert_equal "$(fk_driver 0000:00:1f.6)" vfio-pci
+        rm "$ROOT/etc/initrd-release"
+        conf $'[device gpu]\nmatch = 0000:03:00.0\nboot = yes'
+        run --separate-stderr pass
+        assert_success
+        local why="0000:00:14.0: refused: not a function of a configured device (another slot of IOMMU group 7); moved only with consent = yes in the entry (vfio-claim enable --yes writes it)"
+        assert_equal "${stderr_lines[0]}" "$(refused_message 7 gpu "$why")"
+        # the claim after it meets the same refusal: said once, and counted as not claimed
+        assert_equal "${#stderr_lines[@]}" 2
+        assert_regex "${stderr_lines[1]}" '^vfio-claim-udev: boot pass \(vfio-claim-early\): 1 boot device in 1 group, 0 claimed, 1 failed, in '
+        refute [ -e "$STATE/group-7" ]
+        assert_equal "$(fk_driver 0000:00:14.0)" xhci_hcd
+        assert_equal "$(fk_driver 0000:00:1f.6)" e1000e
+        assert_equal "$(fk_driver 0000:03:00.0)" nouveau
+        # the next pass has nothing to give back, and the refusal was said already
+        run --separate-stderr pass
+        assert_success
+        refute_output --partial "given back"
+        refute_output --partial "refused"
+        assert_equal "$(fk_driver 0000:00:1f.6)" e1000e
+}
+
+@test "protect = no only in the initramfs's copy: a device of the image's host-critical list is given back" {
+        mkdir -p "$CONF"
+        echo "$NIC 8086:10d3 NIC of the default route (eth1)" > "$CONF/host-critical"
+        initramfs_claims $'[global]\nprotect = no\n[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        conf $'[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        run --separate-stderr pass
+        assert_success
+        assert_equal "${stderr_lines[0]}" "$(refused_message 5 guest-nic "$NIC: refused: NIC of the default route (eth1) when the initramfs was built")"
+        refute [ -e "$STATE/group-5" ]
+        assert_equal "$(fk_driver $NIC)" e1000e
+        # the real root's copy says protect = no as well: the claim stands
+        fk_sh "printf $NIC > $ROOT/sys/bus/pci/drivers/e1000e/unbind"
+        rm -f "$STATE"/boot-*
+        initramfs_claims $'[global]\nprotect = no\n[device guest-nic]\nmatch = 02:00.0\nboot = yes'
+        run --separate-stderr pass
+        assert_success
+        refute_output --partial "given back"
+        assert_equal "$(fk_driver $NIC)" vfio-pci
+}
