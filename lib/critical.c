@@ -103,9 +103,13 @@ bool vc_critical_reason_is_session(const char *reason) {
 #define USE_MOUNTED ", mounted at "
 #define USE_HELD ", in use by "
 
+/* What the boot mounts (scan_fstab()): the host's own, not a use. */
+#define FSTAB_MARK " at boot (/etc/fstab)"
+
 bool vc_critical_reason_is_use(const char *reason) {
-        /* neither occurs in what the other reasons name: mountinfo escapes a blank as \040 */
+        /* neither occurs in what the other reasons name: mountinfo and fstab escape a blank as \040 */
         return reason && startswith(reason, "controller of ") && (strstr(reason, USE_MOUNTED) || strstr(reason, USE_HELD)) &&
+               !strstr(reason, FSTAB_MARK) &&
                !vc_critical_reason_is_session(reason); /* a keyboard names itself: ", in use by " too */
 }
 
@@ -1388,6 +1392,182 @@ int vc_block_holders_check(struct vc_ctx *ctx, const char *const *devices, size_
         return r < 0 ? r : k > 0 ? -EBUSY : 0;
 }
 
+/* ------------------------------------------------------------------ the file systems the boot mounts */
+
+/* An fstab field as libmount reads it: octal escapes ("\040" for a blank) decoded, in place; a
+ * "\0" that would end the string early stays as written. */
+static void fstab_unescape(char *s) {
+        char *w = s;
+        for (const char *p = s; *p;)
+                if (p[0] == '\\' && p[1] >= '0' && p[1] <= '3' && p[2] >= '0' && p[2] <= '7' && p[3] >= '0' &&
+                    p[3] <= '7' && (p[1] != '0' || p[2] != '0' || p[3] != '0')) {
+                        *w++ = (char) ((p[1] - '0') * 64 + (p[2] - '0') * 8 + (p[3] - '0'));
+                        p += 4;
+                } else
+                        *w++ = *p++;
+        *w = '\0';
+}
+
+/* The name udev gives a tag's value in /dev/disk/by-*: a byte other than an ASCII letter or digit,
+ * "#+-.:=@_" or one of UTF-8 above ASCII, as "\xNN" (libudev's encode_devnode_name(), which
+ * systemd's fstab-generator uses too); surrounding quotes dropped. NULL: out of memory. */
+static char *devnode_encode(const char *value) {
+        size_t n = strlen(value);
+        if (n >= 2 && (value[0] == '"' || value[0] == '\'') && value[n - 1] == value[0]) {
+                value++;
+                n -= 2;
+        }
+        char *out = malloc(n * 4 + 1), *w = out;
+        if (!out)
+                return NULL;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char) value[i];
+                if (isascii(c) && (isalnum(c) || strchr("#+-.:=@_", c)) && c != '\0')
+                        *w++ = (char) c;
+                else if (c >= 0x80)
+                        *w++ = (char) c;
+                else
+                        w += sprintf(w, "\\x%02x", c);
+        }
+        *w = '\0';
+        return out;
+}
+
+/* The kernel's name of the block device an fstab source names (sys/class/block/NAME, '/' as '!'),
+ * NULL in *ret when it names none here: UUID=, LABEL=, PARTUUID=, PARTLABEL=, ID= through the
+ * /dev/disk/by-* link udev made for it, a /dev path through its links (/dev/disk/by-id/...,
+ * /dev/VG/LV -> ../dm-3), or, where the node is not there, as the mounts' scan names it
+ * (devname_kernel(): /dev/NAME, /dev/mapper/NAME). Anything else (a server's share, tmpfs, a
+ * directory bound) is no block device. -ENOMEM. */
+static int fstab_source_name(struct vc_ctx *ctx, const char *source, char **ret) {
+        static const struct {
+                const char *tag, *dir;
+        } tags[] = {
+                { "UUID=", "by-uuid" },           { "LABEL=", "by-label" }, { "PARTUUID=", "by-partuuid" },
+                { "PARTLABEL=", "by-partlabel" }, { "ID=", "by-id" },
+        };
+        _cleanup_free_ char *path = NULL, *real = NULL;
+        int r;
+
+        *ret = NULL;
+        for (size_t i = 0; i < ELEMENTSOF(tags) && !path; i++) {
+                const char *value = startswith(source, tags[i].tag);
+                _cleanup_free_ char *enc = NULL;
+                if (!value)
+                        continue;
+                if (!(enc = devnode_encode(value)))
+                        return -ENOMEM;
+                if (!name_is_safe(enc))
+                        return 0;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "dev/disk/%s/%s", tags[i].dir, enc)) < 0)
+                        return r == -ENOMEM ? r : 0;
+        }
+        if (!path) {
+                if (!startswith(source, "/dev/"))
+                        return 0;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", source + 1)) < 0)
+                        return r == -ENOMEM ? r : 0;
+        }
+        r = resolve(path, &real);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) /* no such node (now): the name may still be the kernel's */
+                return startswith(source, "/dev/") ? devname_kernel(ctx, source, ret) : 0;
+        /* the node, where devtmpfs made it: /dev/NAME, or /dev/DIR/NAME for a kernel name "DIR!NAME" */
+        const char *dev = NULL, *rel = root_relative(ctx, real);
+        for (const char *p = rel; p && (p = strstr(p, "/dev/")); p++)
+                dev = p + 5;
+        if (!dev || isempty(dev))
+                return 0;
+        char *name = strdup(dev);
+        if (!name)
+                return -ENOMEM;
+        for (char *p = name; *p; p++)
+                if (*p == '/')
+                        *p = '!';
+        if (!name_is_safe(name)) {
+                free(name);
+                return 0;
+        }
+        *ret = name;
+        return 0;
+}
+
+/* One fstab entry: the controllers of its block device, found as the mounts' scan finds them
+ * (partition to disk, stacked devices to their slaves, a btrfs file system's every member), with
+ * the reason "controller of /dev/NAME, mounted at MOUNTPOINT at boot (/etc/fstab)". */
+static int fstab_entry(struct vc_ctx *ctx, struct vc_critical_set *s, char *source, const char *mnt,
+                       const char *fstype) {
+        _cleanup_free_ char *name = NULL, *link = NULL, *target = NULL, *node = NULL;
+        char reason[512];
+        int r;
+
+        fstab_unescape(source);
+        if ((r = fstab_source_name(ctx, source, &name)) < 0 || !name)
+                return r;
+        /* named as the entry names it (/dev/mapper/vg-home), or by the kernel's name for a tag or a
+         * /dev/disk link */
+        bool as_written = startswith(source, "/dev/") && !startswith(source, "/dev/disk/");
+        if (as_written)
+                node = strdup(source);
+        else if (asprintf(&node, "/dev/%s", name) < 0)
+                node = NULL;
+        if (!node)
+                return -ENOMEM;
+        for (char *p = node + 5; *p && !as_written; p++)
+                if (*p == '!')
+                        *p = '/';
+        if (streq(fstype, "swap"))
+                snprintf(reason, sizeof reason, "controller of %s, swap" FSTAB_MARK, node);
+        else
+                snprintf(reason, sizeof reason, "controller of %s" USE_MOUNTED "%s" FSTAB_MARK, node, mnt);
+        if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &link, "block/%s", name)) < 0)
+                return r;
+        r = resolve(link, &target);
+        if (r < 0)
+                return r == -ENOMEM ? r : 0;
+        r = block_walk(ctx, s, target, reason, 0);
+        if (r >= 0 && streq(fstype, "btrfs"))
+                r = block_by_btrfs_members(ctx, s, node, reason);
+        return r;
+}
+
+/* The file systems (and swap) the boot mounts: every entry of the root's etc/fstab without
+ * "noauto". With "nofail" too: the boot goes on without such a file system, but the host mounts
+ * it at every boot when it is there, and a boot claim would take it away (a /home, the host's
+ * VM images) without a word. What the running system has mounted now (scan_mounts()) can be gone
+ * at the next boot, and what it mounts at every boot unmounted now: the initramfs needs this. */
+static int scan_fstab(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        _cleanup_free_ char *path = NULL, *text = NULL;
+        int r;
+
+        if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "etc/fstab")) < 0)
+                return r;
+        r = vc_read_file(path, &text);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) /* none (or unreadable, or no text): nothing to learn from it */
+                return 0;
+        for (char *save = NULL, *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                char *fields[6];
+                size_t n = split(line, fields, ELEMENTSOF(fields));
+                if (n < 3 || fields[0][0] == '#')
+                        continue;
+                bool noauto = false;
+                if (n >= 4) {
+                        char *opts = fields[3];
+                        for (char *osave = NULL, *o = strtok_r(opts, ",", &osave); o && !noauto;
+                             o = strtok_r(NULL, ",", &osave))
+                                noauto = streq(o, "noauto");
+                }
+                if (noauto)
+                        continue;
+                if ((r = fstab_entry(ctx, s, fields[0], fields[1], fields[2])) < 0)
+                        return r;
+        }
+        return 0;
+}
+
 /* ------------------------------------------------------------------ the list of the image's build */
 
 #define LIST_SUFFIX " when the initramfs was built"
@@ -1658,36 +1838,62 @@ int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         return 0;
 }
 
-int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret) {
-        _cleanup_free_ char *text = NULL;
-        size_t size = 0;
-        FILE *f = open_memstream(&text, &size);
-        if (!f)
-                return -ENOMEM;
+/* The PCI lines of @s for the list: each address once (the first set's reason first). */
+static void list_print_pci(struct vc_ctx *ctx, FILE *f, const struct vc_critical_set *s,
+                           const struct vc_critical_set *before) {
         for (size_t i = 0; s && i < s->n; i++) {
                 struct vc_pci_id id;
                 if (s->items[i].in_use || streq(s->items[i].reason, CONSOLE_REASON) || from_list(s->items[i].reason))
                         continue;
-                if (device_id(ctx, &s->items[i].addr, &id) >= 0)
+                bool seen = false;
+                for (size_t j = 0; before && j < before->n && !seen; j++)
+                        seen = !before->items[j].in_use && vc_pci_addr_equal(&before->items[j].addr, &s->items[i].addr) &&
+                               !streq(before->items[j].reason, CONSOLE_REASON) && !from_list(before->items[j].reason);
+                if (!seen && device_id(ctx, &s->items[i].addr, &id) >= 0)
                         list_line_print(f, &s->items[i].addr, &id, s->items[i].reason);
         }
-        /* the USB devices the host needs, each once, with the first reason found through it */
-        _cleanup_strv_free_ char **done = calloc(1, sizeof(char *));
-        size_t n_done = 0;
-        int r = done ? 0 : -ENOMEM;
-        for (size_t i = 0; s && i < s->n_vias && r >= 0; i++) {
+}
+
+/* The USB lines of @s for the list: the USB devices the host needs, each once (@done, the ports
+ * printed), with the first reason found through it. -ENOMEM. */
+static int list_print_usb(struct vc_ctx *ctx, FILE *f, const struct vc_critical_set *s, char ***done, size_t *n_done) {
+        int r;
+        for (size_t i = 0; s && i < s->n_vias; i++) {
                 struct usb_line u = { .reason = s->vias[i].reason };
                 bool seen = false;
                 if (s->vias[i].in_use || from_list(u.reason) || !usb_device_of(s->vias[i].syspath, u.port))
                         continue;
-                for (size_t j = 0; j < n_done && !seen; j++)
-                        seen = streq(done[j], u.port);
+                for (size_t j = 0; j < *n_done && !seen; j++)
+                        seen = streq((*done)[j], u.port);
                 if (seen || usb_device_ids(ctx, u.port, &u.vendor, &u.product) < 0 ||
                     usb_device_serial(ctx, u.port, u.serial) < 0)
                         continue;
-                if ((r = strv_push(&done, &n_done, strdup(u.port))) >= 0)
-                        usb_line_print(f, &u);
+                if ((r = strv_push(done, n_done, strdup(u.port))) < 0)
+                        return r;
+                usb_line_print(f, &u);
         }
+        return 0;
+}
+
+int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret) {
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *boot = calloc(1, sizeof *boot);
+        _cleanup_strv_free_ char **done = calloc(1, sizeof(char *));
+        _cleanup_free_ char *text = NULL;
+        size_t size = 0, n_done = 0;
+        int r;
+
+        if (!boot || !done)
+                return -ENOMEM;
+        if ((r = scan_fstab(ctx, boot)) < 0)
+                return r;
+        FILE *f = open_memstream(&text, &size);
+        if (!f)
+                return -ENOMEM;
+        list_print_pci(ctx, f, s, NULL);
+        list_print_pci(ctx, f, boot, s);
+        r = list_print_usb(ctx, f, s, &done, &n_done);
+        if (r >= 0)
+                r = list_print_usb(ctx, f, boot, &done, &n_done);
         if (fclose(f) != 0 || r < 0)
                 return -ENOMEM;
         *ret = TAKE_PTR(text);

@@ -85,7 +85,12 @@ bool vc_critical_is_console(const struct vc_critical_set *s, const struct vc_pci
 /* @s as such a list, each device's id read under @ctx's root, without the console's VGA (a
  * single-GPU host hands it over at boot, console = handoff), without storage only in use (a mount,
  * a volume group: the next boot may not have it), without what came from a list and
- * without a device that has no id (gone). -ENOMEM. */
+ * without a device that has no id (gone); and, read here, the controllers of what the boot mounts:
+ * each entry of @ctx's etc/fstab without "noauto" ("nofail" ones too: the host mounts them at every
+ * boot when they are there), its source (UUID=, LABEL=, PARTUUID=, PARTLABEL=, ID= through the
+ * /dev/disk/by-* links, a /dev path through its links or by the kernel's name) walked as a mount's
+ * is, "controller of /dev/nvme1n1p1, mounted at /home at boot (/etc/fstab)" (swap: "..., swap at
+ * boot (/etc/fstab)"); a device listed already keeps its line. -ENOMEM. */
 int vc_critical_list_format(struct vc_ctx *ctx, const struct vc_critical_set *s, char **ret);
 
 /* Copy the image's list to RUN_STATE, its valid lines only, unless an earlier run of this boot

@@ -64,7 +64,8 @@ static void help(void) {
                "      --has-boot-devices  exit 0 when the configuration has boot = yes entries,\n"
                "                          1 when it has none, 3 when it is invalid\n"
                "      --host-critical     print the devices this system needs (root, /boot, swap,\n"
-               "                          default route), for the initramfs generators\n"
+               "                          what /etc/fstab mounts, default route), for the\n"
+               "                          initramfs generators\n"
                "      --config DIR        configuration directory (default %s/vfio-claim)\n"
                "  -h, --help              this text\n"
                "      --version           version\n",

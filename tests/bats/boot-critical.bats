@@ -163,3 +163,62 @@ LIST_LINE="$DISK 144d:a80a controller of the root filesystem /dev/nvme0n1p2"
         assert_success
         assert_equal "$(fk_driver $DISK) $(fk_override $DISK)" "vfio-pci vfio-pci"
 }
+
+# Twin NVMe drives, / on the first, /home on the second (in /etc/fstab, by UUID), a third for a VM:
+# an id match with boot = yes is meant for the third. /home is only "in use" for the live scan,
+# which a mount that may be gone by the next boot is; but the boot mounts it from /etc/fstab, so
+# the image's list names its controller, and the initramfs leaves it to the host.
+@test "the image's list names the controllers of what /etc/fstab mounts at boot: the /home drive stays the host's" {
+        ROOT="$BATS_TEST_TMPDIR/root"
+        rm -rf "$ROOT"
+        cat > "$BATS_TEST_TMPDIR/twins.topo" <<'T'
+iommu intel
+driver pcieport builtin
+driver nvme ids=144d:a80a
+driver vfio-pci unloaded
+dev 0000:00:1c.0 class=0x060400 id=8086:7ab8 subsys=1458:5001 rev=0x11 group=3 driver=pcieport
+dev 0000:02:00.0 class=0x010802 id=144d:a80a subsys=144d:a801 group=4 parent=0000:00:1c.0 driver=nvme reset_method=flr,bus
+dev 0000:00:1c.4 class=0x060400 id=8086:7abc subsys=1458:5001 rev=0x11 group=5 driver=pcieport
+dev 0000:03:00.0 class=0x010802 id=144d:a80a subsys=144d:a801 group=6 parent=0000:00:1c.4 driver=nvme reset_method=flr,bus
+dev 0000:00:1c.5 class=0x060400 id=8086:7abd subsys=1458:5001 rev=0x11 group=7 driver=pcieport
+dev 0000:04:00.0 class=0x010802 id=144d:a80a subsys=144d:a801 group=8 parent=0000:00:1c.5 driver=nvme reset_method=flr,bus
+T
+        "$FK_MKTREE" "$BATS_TEST_TMPDIR/twins.topo" "$ROOT" > /dev/null
+        FAKEKERNEL_ROOT=$ROOT CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim" STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
+        export ROOT FAKEKERNEL_ROOT CONF STATE
+        mkdir -p "$CONF" "$ROOT/sys/dev/block" "$ROOT/sys/class/block" "$ROOT/proc/self" "$ROOT/dev/disk/by-uuid"
+        local n=0 a blk
+        for a in 0000:02:00.0 0000:03:00.0; do
+                blk=$(readlink -f "$ROOT/sys/bus/pci/devices/$a")/nvme/nvme$n/nvme${n}n1
+                mkdir -p "$blk/nvme${n}n1p1"
+                echo 1 > "$blk/nvme${n}n1p1/partition"
+                ln -sr "$blk/nvme${n}n1p1" "$ROOT/sys/dev/block/259:$n"
+                ln -sr "$blk/nvme${n}n1p1" "$ROOT/sys/class/block/nvme${n}n1p1"
+                : > "$ROOT/dev/nvme${n}n1p1"
+                n=$((n + 1))
+        done
+        ln -s ../../nvme1n1p1 "$ROOT/dev/disk/by-uuid/0f3c9c1e-1111-4a4a-8b8b-222222222222"
+        printf '%s\n' "26 1 259:0 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p1 rw" \
+                "27 26 259:1 / /home rw,relatime shared:2 - ext4 /dev/nvme1n1p1 rw" > "$ROOT/proc/self/mountinfo"
+        printf '%s\n' "/dev/nvme0n1p1 / ext4 errors=remount-ro 0 1" \
+                "UUID=0f3c9c1e-1111-4a4a-8b8b-222222222222 /home ext4 defaults 0 2" > "$ROOT/etc/fstab"
+        run --separate-stderr fk env FAKEKERNEL_HOST=1 "$UDEV_HELPER" --host-critical
+        assert_success
+        assert_output "0000:02:00.0 144d:a80a controller of the root filesystem /dev/nvme0n1p1
+0000:03:00.0 144d:a80a controller of /dev/nvme1n1p1, mounted at /home at boot (/etc/fstab)"
+        assert_equal "$stderr" ""
+        # the image with that list; at boot nothing is mounted and nvme is not loaded yet
+        fk env FAKEKERNEL_HOST=1 "$UDEV_HELPER" --host-critical > "$CONF/host-critical"
+        printf '[device vmdisk]\nmatch = 144d:a80a\nboot = yes\n' > "$CONF/vfio-claim.conf"
+        : > "$ROOT/etc/initrd-release"
+        : > "$ROOT/proc/self/mountinfo"
+        for a in 0000:02:00.0 0000:03:00.0 0000:04:00.0; do
+                fk_sh "printf $a > $ROOT/sys/bus/pci/drivers/nvme/unbind"
+        done
+        run pass
+        assert_success
+        assert_output --partial "0000:03:00.0: refused: controller of /dev/nvme1n1p1, mounted at /home at boot (/etc/fstab) when the initramfs was built"
+        assert_equal "$(fk_driver 0000:02:00.0)$(fk_override 0000:02:00.0)" ""
+        assert_equal "$(fk_driver 0000:03:00.0)$(fk_override 0000:03:00.0)" ""
+        assert_equal "$(fk_driver 0000:04:00.0)" vfio-pci
+}

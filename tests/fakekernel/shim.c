@@ -142,7 +142,8 @@ static bool fd_relpath(int fd, char *ret, size_t n) {
 /* ---------------------------------------------------------------- open */
 
 /* The places of lib/root.c (and the directories libkmod reads by default), and the files the
- * library reads from the root itself (lib/host.c, lib/boot.c, lib/doctor.c): in host mode, an
+ * library reads from the root itself (lib/host.c, lib/boot.c, lib/doctor.c, lib/critical.c's
+ * etc/fstab and the dev/disk links its sources lead to): in host mode, an
  * absolute path in one of them, or a directory above one ("/", "/run", "/usr/lib"), is opened
  * under ROOT. */
 static const char *const places[] = {
@@ -152,7 +153,7 @@ static const char *const places[] = {
         "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
         "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
         "/run/udev/rules.d", "/run/udev/data", "/etc/initramfs-tools", "/etc/dracut.conf", "/etc/dracut.conf.d", "/usr/lib/dracut",
-        "/etc/libvirt/qemu.conf",
+        "/etc/libvirt/qemu.conf", "/etc/fstab", "/dev/disk",
 };
 
 static const char *redirect(const char *path, char *buf, size_t n) {

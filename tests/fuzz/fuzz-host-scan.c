@@ -10,7 +10,8 @@
  * lib/session.h) and whose sysfs holds an NVMe disk with a
  * partition an LVM volume is built on, a SATA disk, a USB stick under an xHCI, a virtio NIC,
  * a USB network adapter (their IPv6 addresses in proc/net/if_inet6), a USB keyboard and a USB
- * serial adapter's terminal (188:0). Mount points come from file system labels (a stick's owner chooses
+ * serial adapter's terminal (188:0), and an etc/fstab (fixed: UUID=, LABEL=, /dev sources, noauto,
+ * swap, a control byte) for the list. Mount points come from file system labels (a stick's owner chooses
  * them) and sources from whoever mounted. Properties: the scan ends (0) and gives the same set
  * twice; every device it names is one of the root's PCI devices, every reason is free of control
  * bytes, and so is the reason of a USB device; the list it writes for an initramfs is carried
@@ -118,6 +119,23 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                                        "fe800000000000000000000000000002 03 40 20 80  enx0011\n"
                                        "00000000000000000000000000000001 01 80 10 80       lo\n");
         tree_file("sys/fs/btrfs/features/x", "");
+        /* what the boot mounts, for the image's list: by UUID and LABEL through dev/disk links, by
+         * /dev path (a node there, or none), noauto, swap, a network share, a mount point with a
+         * control byte and one with fstab's escapes, a link that climbs */
+        tree_file("dev/sda1", "");
+        tree_link("dev/disk/by-uuid/1234-ABCD", "../../sda1");
+        tree_link("dev/disk/by-label/my\\x20data", "../../nvme0n1p1");
+        tree_link("dev/disk/by-id/up", "../../../../etc");
+        tree_file("etc/fstab", "# <file system> <mount point> <type> <options> <dump> <pass>\n"
+                               "UUID=1234-ABCD /boot/efi vfat umask=0077 0 1\n"
+                               "LABEL=my\\040data /srv/my\\040data ext4 defaults,nofail 0 2\n"
+                               "LABEL=\"my data\" /srv/quoted ext4 defaults 0 2\n"
+                               "/dev/sdb1 /media/\x1b]0;x\x07 vfat defaults 0 0\n"
+                               "/dev/mapper/vg-root none swap sw 0 0\n"
+                               "/dev/sda1 /mnt ext4 noauto\n"
+                               "ID=up /up ext4 defaults\n"
+                               "PARTUUID=\\001 /p ext4 defaults\n"
+                               "server:/export /mnt/nfs nfs4 defaults 0 0\n");
         /* the session's other things: a USB keyboard on the xHCI (its group 5), a USB serial
          * adapter's terminal (ttyUSB0, 188:0) */
         tree_link("sys/devices/pci0000:00/0000:00:14.0/iommu_group", "../../../kernel/iommu_groups/5");

@@ -914,6 +914,70 @@ TEST(storage_in_use) {
         ASSERT_FALSE(vc_critical_reason_is_use(NULL));
 }
 
+/* What the boot mounts (etc/fstab, without noauto) is in the image's list even when it is not mounted
+ * now, or only "in use" now: a /home on the second of twin NVMe drives that an id match of a
+ * boot = yes entry selects would otherwise be taken in the initramfs. Sources by UUID=, LABEL=
+ * (fstab's \040, udev's \x20), PARTUUID= through the /dev/disk/by-* links, /dev paths through their
+ * links or by name; nofail counts, noauto, network and pseudo file systems do not. */
+TEST(storage_fstab) {
+        _cleanup_tree_ char *root = three_nvme_tree();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = NULL;
+        _cleanup_free_ char *text = NULL;
+        const char *d[] = { "pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1",
+                            "pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1",
+                            "pci0000:00/0000:00:03.0/0000:03:00.0/nvme/nvme2/nvme2n1" };
+        char rel[512], target[512];
+
+        for (int n = 0; n < 3; n++) {
+                snprintf(rel, sizeof rel, "sys/devices/%s/nvme%dn1p1/partition", d[n], n);
+                tree_file(root, rel, "1\n");
+                snprintf(rel, sizeof rel, "sys/class/block/nvme%dn1p1", n);
+                snprintf(target, sizeof target, "../../devices/%s/nvme%dn1p1", d[n], n);
+                tree_link(root, rel, target);
+                snprintf(rel, sizeof rel, "dev/nvme%dn1p1", n);
+                tree_file(root, rel, "");
+        }
+        tree_link(root, "sys/dev/block/259:0", "../../devices/pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p1");
+        tree_link(root, "sys/dev/block/259:1", "../../devices/pci0000:00/0000:00:02.0/0000:02:00.0/nvme/nvme1/nvme1n1/nvme1n1p1");
+        tree_link(root, "dev/disk/by-uuid/0f3c9c1e-1111-4a4a-8b8b-222222222222", "../../nvme1n1p1");
+        tree_link(root, "dev/disk/by-label/vm\\x20images", "../../nvme2n1p1");
+        tree_file(root, "proc/self/mountinfo",
+                  "22 1 259:0 / / rw shared:1 - ext4 /dev/nvme0n1p1 rw\n"
+                  "23 22 259:1 / /home rw shared:2 - ext4 /dev/nvme1n1p1 rw\n");
+        tree_file(root, "etc/fstab",
+                  "# <file system> <mount point> <type> <options> <dump> <pass>\n"
+                  "/dev/nvme0n1p1 / ext4 errors=remount-ro 0 1\n"
+                  "UUID=0f3c9c1e-1111-4a4a-8b8b-222222222222 /home ext4 defaults 0 2\n"
+                  "LABEL=vm\\040images /var/lib/vm\\040images xfs defaults,nofail 0 2\n"
+                  "PARTUUID=aaaa-bbbb /mnt/gone ext4 defaults,nofail 0 2\n"
+                  "/dev/nvme2n1p1 /mnt/backup ext4 noauto,user 0 0\n"
+                  "server:/export /mnt/nfs nfs4 defaults 0 0\n"
+                  "tmpfs /tmp tmpfs defaults 0 0\n");
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_critical_scan(ctx, &s));
+        ASSERT_STREQ(reason(s, "0000:02:00.0"), "controller of /dev/nvme1n1p1, mounted at /home");
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_STREQ(text, "0000:01:00.0 1af4:1000 controller of the root filesystem /dev/nvme0n1p1\n"
+                           "0000:02:00.0 1af4:1000 controller of /dev/nvme1n1p1, mounted at /home at boot (/etc/fstab)\n"
+                           "0000:03:00.0 1af4:1000 controller of /dev/nvme2n1p1, mounted at /var/lib/vm\\040images at boot (/etc/fstab)\n");
+        /* the live scan does not read fstab: the running system's use decides there */
+        ASSERT_NULL(reason(s, "0000:03:00.0"));
+        ASSERT_FALSE(vc_critical_reason_is_use("controller of /dev/nvme1n1p1, mounted at /home at boot (/etc/fstab)"));
+
+        /* a /dev path by name where no node is there (as sysfs names it); swap; noauto anywhere in the options */
+        free(text);
+        text = NULL;
+        tree_file(root, "etc/fstab",
+                  "/dev/nvme1n1p1 none swap sw 0 0\n"
+                  "/dev/nvme2n1p1\t/srv\text4\tuser,noauto\n");
+        _cleanup_free_ char *node = tree_path(root, "dev/nvme1n1p1");
+        ASSERT_OK(unlink(node));
+        ASSERT_OK(vc_critical_list_format(ctx, s, &text));
+        ASSERT_STREQ(text, "0000:01:00.0 1af4:1000 controller of the root filesystem /dev/nvme0n1p1\n"
+                           "0000:02:00.0 1af4:1000 controller of /dev/nvme1n1p1, swap at boot (/etc/fstab)\n");
+}
+
 /* A mount point holds a file system's label (udisks mounts a stick at /media/USER/LABEL), which
  * the stick's owner chose: its control bytes never reach a terminal, the journal or the list. */
 TEST(storage_in_use_label) {
