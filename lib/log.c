@@ -11,7 +11,6 @@
 
 static enum vc_log_target log_target = VC_LOG_STDERR;
 static int log_max_level = LOG_INFO;
-static int kmsg_fd = -1;
 static const char *log_ident = PACKAGE_NAME;
 
 static const char *const level_names[] = {
@@ -20,26 +19,34 @@ static const char *const level_names[] = {
         [LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
 };
 
+/* The kernel rate-limits what is written to /dev/kmsg per open file, unless printk.devkmsg=on is
+ * on its command line: by default at most 10 messages in 5 s, and the others are dropped while
+ * write() reports them written. A boot pass in the initramfs says more than that in a moment, and
+ * what it says last (its errors, its closing line) is what matters. So each message is written
+ * through a file of its own, opened for it (O_APPEND: the device ignores it; a test's stand-in
+ * file needs it, tests/fakekernel/README.md). */
+static int kmsg_open(void) {
+        return open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC | O_APPEND);
+}
+
 void vc_log_open(enum vc_log_target target, const char *ident) {
         log_target = target;
         if (ident)
                 log_ident = ident;
         if (target == VC_LOG_SYSLOG)
                 openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_DAEMON);
-        else if (target == VC_LOG_KMSG && kmsg_fd < 0) {
-                kmsg_fd = open("/dev/kmsg", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-                if (kmsg_fd < 0) /* no /dev/kmsg: nothing better than stderr */
+        else if (target == VC_LOG_KMSG) {
+                int fd = kmsg_open();
+                if (fd < 0) /* no /dev/kmsg: nothing better than stderr */
                         log_target = VC_LOG_STDERR;
+                else
+                        close(fd);
         }
 }
 
 void vc_log_close(void) {
         if (log_target == VC_LOG_SYSLOG)
                 closelog();
-        if (kmsg_fd >= 0) {
-                close(kmsg_fd);
-                kmsg_fd = -1;
-        }
         log_target = VC_LOG_STDERR;
 }
 
@@ -85,9 +92,15 @@ int vc_log_internal(int level, int error, const char *fmt, ...) {
                 char line[2200];
                 int n = snprintf(line, sizeof line, "<%d>%s[%d]: %s\n", LOG_DAEMON | level,
                                  log_ident, (int) getpid(), buf);
-                if (n > 0 && write(kmsg_fd, line, (size_t) n < sizeof line ? (size_t) n : sizeof line - 1) < 0) {
-                        /* the kernel log is gone; the message has nowhere else to go */
+                int fd = kmsg_open();
+                if (fd < 0) { /* gone since (or out of descriptors): stderr rather than nothing */
+                        fprintf(stderr, "%s: %s\n", log_ident, buf);
+                        break;
                 }
+                if (n > 0 && write(fd, line, (size_t) n < sizeof line ? (size_t) n : sizeof line - 1) < 0) {
+                        /* the kernel log refused it; the message has nowhere else to go */
+                }
+                close(fd);
                 break;
         }
         case VC_LOG_STDERR:

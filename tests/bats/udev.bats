@@ -879,3 +879,79 @@ boot = yes'
         [[ $stderr != *libudev* ]]
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
 }
+
+# The initramfs's pass logs to /dev/kmsg, which the kernel rate-limits per open file by default
+# (printk.devkmsg=ratelimit: 10 messages in 5 s, the rest dropped without an error; the fake
+# kernel models it for ROOT/dev/kmsg). What matters, the errors and the pass's closing line, must
+# land: the per-device lines of the override pass are debug, and every message has a fresh file.
+# kmsg_tree N: N GPUs with their audio, each in a group of its own, no driver bound yet (the
+# initramfs); the last one's claim fails (reset = flr, a method it lacks)
+kmsg_tree() {
+        local n=$1 i
+        ROOT="$BATS_TEST_TMPDIR/root"
+        rm -rf "$ROOT"
+        {
+                printf 'iommu intel\ndriver pcieport builtin\ndriver nouveau ids=10de:*\ndriver vfio-pci unloaded\n'
+                for ((i = 1; i <= n; i++)); do
+                        printf 'dev 0000:00:%02x.0 class=0x060400 id=8086:460d group=%d driver=pcieport\n' "$i" $((2 * i))
+                        printf 'dev 0000:%02x:00.0 class=0x030000 id=10de:2204 group=%d parent=0000:00:%02x.0 reset_method=%s\n' \
+                                "$i" $((2 * i + 1)) "$i" "$([ "$i" = "$n" ] && echo bus || echo flr,bus)"
+                        printf 'dev 0000:%02x:00.1 class=0x040300 id=10de:1aef group=%d parent=0000:00:%02x.0 reset_method=%s\n' \
+                                "$i" $((2 * i + 1)) "$i" "$([ "$i" = "$n" ] && echo bus || echo flr,bus)"
+                done
+        } > "$BATS_TEST_TMPDIR/kmsg.topo"
+        "$FK_MKTREE" "$BATS_TEST_TMPDIR/kmsg.topo" "$ROOT" > /dev/null
+        FAKEKERNEL_ROOT=$ROOT CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim" STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
+        export ROOT FAKEKERNEL_ROOT CONF STATE
+        mkdir -p "$CONF" "$ROOT/dev"
+        : > "$ROOT/etc/initrd-release"
+        : > "$ROOT/dev/kmsg"
+        for ((i = 1; i <= n; i++)); do
+                printf '[device gpu%d]\nmatch = 0000:%02x:00.0\nboot = yes\nreset = flr\n' "$i" "$i"
+        done > "$CONF/vfio-claim.conf"
+}
+
+# kmsg_pass: the pass as the initramfs runs it, its messages to ROOT/dev/kmsg
+kmsg_pass() {
+        # shellcheck disable=SC2086
+        fk env FAKEKERNEL_HOST=1 $VC_WRAPPER "$UDEV_HELPER" --all --kmsg
+}
+
+@test "initramfs pass, three groups: the error and the closing line reach the kernel log" {
+        kmsg_tree 3
+        run kmsg_pass
+        assert_success
+        assert_output ""
+        run sed -E 's/\[[0-9]+\]/[PID]/; s/ in [0-9.]+ ms$/ in T ms/' "$ROOT/dev/kmsg"
+        # LOG_DAEMON with the level: <27> err, <29> notice, <30> info
+        assert_output "<29>vfio-claim[PID]: 0000:01:00.0: [device gpu1] group 3 claimed for vfio-pci
+<29>vfio-claim[PID]: 0000:02:00.0: [device gpu2] group 5 claimed for vfio-pci
+<27>vfio-claim[PID]: 0000:03:00.0: failed to set reset_method to flr: Invalid argument ([device gpu3], group 7)
+<29>vfio-claim[PID]: group 7 left to the host: driver_override cleared, nothing on vfio-pci, no record
+<30>vfio-claim[PID]: boot pass in the initramfs: 3 boot devices in 3 groups, 2 claimed, 1 failed, in T ms"
+}
+
+@test "initramfs pass, twelve groups: more lines than the kernel's burst, none lost" {
+        kmsg_tree 12
+        run kmsg_pass
+        assert_success
+        assert_equal "$(grep -c 'claimed for vfio-pci$' "$ROOT/dev/kmsg")" 11
+        run grep '^<27>' "$ROOT/dev/kmsg"
+        assert_output --regexp '0000:0c:00.0: failed to set reset_method to flr: Invalid argument \(\[device gpu12\], group 25\)$'
+        run grep -c . "$ROOT/dev/kmsg"
+        assert_output 14
+        run tail -n 1 "$ROOT/dev/kmsg"
+        assert_output --regexp '^<30>vfio-claim\[[0-9]+\]: boot pass in the initramfs: 12 boot devices in 12 groups, 11 claimed, 1 failed, in '
+        # debug, for whom asks for it ([global] log-level = debug): the overrides, one line each
+        : > "$ROOT/dev/kmsg"
+        rm -rf "$STATE"
+        for d in "$ROOT"/sys/bus/pci/drivers/vfio-pci/0000:*; do fk_sh "printf ${d##*/} > $ROOT/sys/bus/pci/drivers/vfio-pci/unbind"; done
+        for d in "$ROOT"/sys/bus/pci/devices/0000:*/driver_override; do fk_sh "printf '\n' > $d"; done
+        sed -i '1i [global]\nlog-level = debug\n' "$CONF/vfio-claim.conf"
+        run kmsg_pass
+        assert_success
+        # (the twelfth group's, given back, is on nouveau now: no override for it)
+        assert_equal "$(grep -c '^<31>.*driver_override set to vfio-pci' "$ROOT/dev/kmsg")" 22
+        run tail -n 1 "$ROOT/dev/kmsg"
+        assert_output --regexp 'boot pass in the initramfs: 12 boot devices in 12 groups, 11 claimed, 1 failed'
+}

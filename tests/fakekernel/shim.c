@@ -153,7 +153,7 @@ static const char *const places[] = {
         "/etc/hostname", "/etc/machine-id", "/etc/initrd-release", "/conf/initramfs.conf", "/boot",
         "/etc/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
         "/run/udev/rules.d", "/run/udev/data", "/etc/initramfs-tools", "/etc/dracut.conf", "/etc/dracut.conf.d", "/usr/lib/dracut",
-        "/etc/libvirt/qemu.conf", "/etc/fstab", "/dev/disk",
+        "/etc/libvirt/qemu.conf", "/etc/fstab", "/dev/disk", "/dev/kmsg",
 };
 
 static const char *redirect(const char *path, char *buf, size_t n) {
@@ -205,9 +205,58 @@ static bool is_rom_path(const char *path) {
         return strcmp(slash ? slash + 1 : path ? path : "", "rom") == 0;
 }
 
+/* /dev/kmsg in host mode: ROOT/dev/kmsg, a file a test made (without it the open fails, as where
+ * there is no /dev/kmsg). Writes to it are rate-limited as the kernel does by default
+ * (printk.devkmsg=ratelimit; kernel/printk/printk.c, devkmsg_open() and devkmsg_write()): per open
+ * file, at most 10 messages in 5 s; the others are dropped, and the write reports success all
+ * the same. */
+#define KMSG_BURST 10
+#define KMSG_INTERVAL_S 5
+struct kmsg_file {
+        bool open;
+        int printed;
+        time_t begin;
+};
+static struct kmsg_file kmsg_fds[ROM_FDS];
+
+static bool is_kmsg_path(const char *path) {
+        char p[PATH_MAX];
+        if (!host_mode || !path)
+                return false;
+        snprintf(p, sizeof p, "%s/dev/kmsg", root);
+        return strcmp(path, p) == 0;
+}
+
+/* Is @fd (one open() saw open ROOT/dev/kmsg) still that file? */
+static bool kmsg_fd(int fd) {
+        char l[64], t[PATH_MAX];
+        if (!active || fd < 0 || fd >= ROM_FDS || !kmsg_fds[fd].open)
+                return false;
+        snprintf(l, sizeof l, "/proc/self/fd/%d", fd);
+        ssize_t k = readlink(l, t, sizeof t - 1);
+        if (k <= 0)
+                return false;
+        t[k] = 0;
+        return is_kmsg_path(t);
+}
+
+/* The kernel's ___ratelimit() for this open file: may this message go through? */
+static bool kmsg_ratelimit(int fd) {
+        struct kmsg_file *k = &kmsg_fds[fd];
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if (k->begin == 0 || now.tv_sec >= k->begin + KMSG_INTERVAL_S) {
+                k->begin = now.tv_sec ? now.tv_sec : 1;
+                k->printed = 0;
+        }
+        return k->printed++ < KMSG_BURST;
+}
+
 static int opened(int fd, int dirfd, const char *path) {
-        if (fd >= 0 && fd < ROM_FDS && active)
+        if (fd >= 0 && fd < ROM_FDS && active) {
                 rom_fds[fd] = is_rom_path(path) && path_under_sys(dirfd, path);
+                kmsg_fds[fd] = (struct kmsg_file){ .open = is_kmsg_path(path) };
+        }
         return fd;
 }
 
@@ -1213,6 +1262,8 @@ EXPORT ssize_t write(int fd, const void *buf, size_t n) {
         char rel[PATH_MAX];
         if (!real_write)
                 real_write = next("write");
+        if (!in_shim && kmsg_fd(fd) && !kmsg_ratelimit(fd))
+                return (ssize_t) n; /* dropped */
         if (!active || in_shim || !fd_relpath(fd, rel, sizeof rel) || !writable(fd))
                 return real_write(fd, buf, n);
         return sys_write(rel, fd, buf, n);
