@@ -384,16 +384,28 @@ static int writer_answer(size_t n_fds, int flags, int *ret_result, size_t *ret_d
         return 1;
 }
 
+/* The request under way gets no answer: the writer is killed or abandoned (writer_stop(true)).
+ * *ret_done: the writes it made before the one under way; *ret_unanswered: true, a write of the
+ * request may still be under way in the kernel. Returns @r. */
+static int writer_abandon(size_t n_fds, int r, size_t *ret_done, bool *ret_unanswered) {
+        writer_stop(true);
+        *ret_done = writer_writes_made(n_fds);
+        *ret_unanswered = true;
+        return r;
+}
+
 /* Send the request @buf (@len bytes) with @fds to the writer, started if need be, and wait for
  * its answer: each write has @timeout_ms from when it began (the progress page). Returns the
  * request's result, *ret_done the writes it made; -ETIMEDOUT after killing the writer, with
  * *ret_done the writes made before the one that did not finish; a writer that died or whose
- * socket failed (-EIO, or poll()'s error): *ret_done the writes made before the one under way. */
+ * socket failed (-EIO, or poll()'s error): *ret_done the writes made before the one under way.
+ * *ret_unanswered: the request reached the writer and no answer came (writer_abandon()). */
 static int writer_request(const char *buf, size_t len, const int *fds, size_t n_fds, unsigned timeout_ms,
-                          size_t *ret_done) {
+                          size_t *ret_done, bool *ret_unanswered) {
         int r;
 
         *ret_done = 0;
+        *ret_unanswered = false;
         /* Inherited over a fork: the writer is our parent's. Told by the fork handler, without
          * a getpid() per access; a process whose handlers could not be set up asks getpid(). */
         if (writer.pid > 0 && (writer.forked || (!writer.atexit_done && writer.owner != getpid())))
@@ -436,30 +448,21 @@ static int writer_request(const char *buf, size_t len, const int *fds, size_t n_
                                 continue;
                         if (r > 0)
                                 return result;
-                        writer_stop(true);
-                        *ret_done = writer_writes_made(n_fds);
-                        return r < 0 ? r : -ETIMEDOUT;
+                        return writer_abandon(n_fds, r < 0 ? r : -ETIMEDOUT, ret_done, ret_unanswered);
                 }
                 struct pollfd p = { .fd = writer.fd, .events = POLLIN };
                 int n = poll(&p, 1, deadline - now > INT_MAX ? INT_MAX : (int) (deadline - now));
                 if (n < 0 && errno == EINTR)
                         continue;
-                if (n < 0) {
-                        r = negative_errno();
-                        writer_stop(true);
-                        *ret_done = writer_writes_made(n_fds);
-                        return r;
-                }
+                if (n < 0)
+                        return writer_abandon(n_fds, negative_errno(), ret_done, ret_unanswered);
                 if (n == 0)
                         continue; /* the deadline is checked above, for the write under way then */
                 r = writer_answer(n_fds, 0, &result, ret_done);
                 if (r == -EINTR || r == 0)
                         continue;
-                if (r < 0) {
-                        writer_stop(true); /* EOF: killed by something else */
-                        *ret_done = writer_writes_made(n_fds);
-                        return r;
-                }
+                if (r < 0) /* EOF: killed by something else */
+                        return writer_abandon(n_fds, r, ret_done, ret_unanswered);
                 return result;
         }
 }
@@ -483,7 +486,8 @@ int vc_timed_read(const char *path, char *buf, size_t size, unsigned timeout_ms)
         reading.buf = buf ? buf : scratch;
         reading.size = buf ? size : 0;
         reading.len = 0;
-        int r = writer_request(req, len + 1, &fd, 1, timeout_ms, &done);
+        bool unanswered;
+        int r = writer_request(req, len + 1, &fd, 1, timeout_ms, &done, &unanswered);
         size_t got = reading.len;
         reading.buf = NULL;
         return r < 0 ? r : (int) got;
@@ -498,8 +502,33 @@ int vc_timed_access(const char *path, const char *value, unsigned timeout_ms) {
         return r < 0 ? r : 0;
 }
 
-int vc_timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,
-                    size_t *ret_done) {
+/* Create the stuck mark @mark (lib/stuck.h) for a request about to be sent: true when this call
+ * made it, with *ret_dir its directory (to close) and *ret_name its name there, for
+ * mark_remove(). False when it was there already (then it is not ours to remove) or cannot be
+ * made (then a write that does not finish is marked after its timeout, vc_stuck_timed_writes()).
+ * mknodat() makes the file without opening it: with the directory's open and close and the
+ * unlinkat() after the answer, four system calls a request, and no fsync (RUNSTATEDIR). */
+static bool mark_create(const char *mark, int *ret_dir, const char **ret_name) {
+        int dfd = vc_path_open_parent(mark, ret_name);
+        if (dfd < 0)
+                return false;
+        if (mknodat(dfd, *ret_name, S_IFREG | 0644, 0) < 0) {
+                if (errno != EEXIST)
+                        log_debug_errno(-errno, "Cannot create %s: %m", mark);
+                close(dfd);
+                return false;
+        }
+        *ret_dir = dfd;
+        return true;
+}
+
+/* The writes of vc_timed_writes(); @mark (NULL: none), the stuck mark of the device whose lock
+ * they take: made before the request goes to the writer, and removed once the writer answers. A
+ * program killed while a write of it is in the kernel (Ctrl-C, SIGTERM, SIGKILL) leaves the mark
+ * behind, as does a write that times out: the commands after it then read the device with a
+ * deadline (vc_stuck_wait()), and the first read that finishes removes the mark. */
+static int timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,
+                        const char *mark, size_t *ret_done) {
         char buf[MAX_REQUEST];
         int fds[VC_TIMED_WRITES_MAX];
         size_t len = 1, opened = 0;
@@ -528,13 +557,24 @@ int vc_timed_writes(const char *const *paths, const char *const *values, size_t 
                 len += sizeof l16 + l;
         }
         if (opened > 0) {
-                int k = writer_request(buf, len, fds, opened, timeout_ms, ret_done);
+                _cleanup_close_ int mark_dir = -1;
+                const char *mark_name = NULL;
+                bool marked = mark && mark_create(mark, &mark_dir, &mark_name);
+                bool unanswered;
+                int k = writer_request(buf, len, fds, opened, timeout_ms, ret_done, &unanswered);
+                if (marked && !unanswered && unlinkat(mark_dir, mark_name, 0) < 0)
+                        log_debug_errno(-errno, "Cannot remove %s: %m", mark);
                 for (size_t i = 0; i < opened; i++)
                         close(fds[i]);
                 if (k < 0 || *ret_done < opened)
                         return k < 0 ? k : -EIO;
         }
         return r;
+}
+
+int vc_timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,
+                    size_t *ret_done) {
+        return timed_writes(paths, values, n, timeout_ms, NULL, ret_done);
 }
 
 static int mark_path(struct vc_ctx *ctx, const struct vc_pci_addr *a, char **ret) {
@@ -557,12 +597,17 @@ int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const 
 
 int vc_stuck_timed_writes(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *const *paths,
                           const char *const *values, size_t n, unsigned timeout_ms, size_t *ret_done) {
-        int r = vc_timed_writes(paths, values, n, timeout_ms, ret_done);
+        _cleanup_free_ char *mark = NULL;
+        /* no path (out of memory): marked only after a timeout, as below */
+        if (a && mark_path(ctx, a, &mark) < 0)
+                mark = NULL;
+        int r = timed_writes(paths, values, n, timeout_ms, mark, ret_done);
         if (r != -ETIMEDOUT)
                 return r;
         log_debug("Writing \"%s\" to %s did not finish in %u ms; the writer is killed or left behind",
                   values[*ret_done], paths[*ret_done], timeout_ms);
         if (a) {
+                /* there since before the request, unless it could not be made then */
                 int k = vc_stuck_mark(ctx, a);
                 if (k < 0)
                         log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));

@@ -6,7 +6,9 @@
  * driver_override or sriov_numvfs takes that lock (driver_override_show(), sriov_numvfs_show()),
  * and a process waiting for it sleeps in D state, where no signal and no timeout reach it. So:
  *
- *   - the engine marks such a device (RUNSTATEDIR/vfio-claim/stuck-ADDR);
+ *   - the engine marks such a device (RUNSTATEDIR/vfio-claim/stuck-ADDR): before each request
+ *     whose writes take its lock, the mark removed when the writer answers, so that a program
+ *     killed while its write is in the kernel leaves it too;
  *   - vc_pci_dev_read() reads those attributes of a marked device only after a read in a child
  *     finished within the unbind timeout (the lock is free again: the mark goes); otherwise the
  *     device reads as vc_pci_dev_write_pending(), without them, and the caller does not wait.
@@ -37,8 +39,10 @@ int vc_timed_read(const char *path, char *buf, size_t size, unsigned timeout_ms)
 int vc_timed_writes(const char *const *paths, const char *const *values, size_t n, unsigned timeout_ms,
                     size_t *ret_done);
 
-/* vc_timed_access() of a write that takes @a's lock: on -ETIMEDOUT, @a is marked (vc_stuck_mark())
- * for the commands after this one. @a NULL: a write that takes no device's lock, never marked. */
+/* vc_timed_access() of a write that takes @a's lock: @a is marked (vc_stuck_mark()) before the
+ * write goes to the writer, and the mark removed when it answers; on -ETIMEDOUT, or when this
+ * program dies first, the mark stays for the commands after this one. @a NULL: a write that
+ * takes no device's lock, never marked. */
 int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *path, const char *value,
                          unsigned timeout_ms);
 /* vc_timed_writes() of writes that take @a's lock, marked as vc_stuck_timed_write() does. */

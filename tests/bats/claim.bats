@@ -726,6 +726,69 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         [ -z "$(ls "$STATE" | grep '^stuck-')" ]
 }
 
+# within SECONDS ARGS...: vc ARGS..., killed after SECONDS (status 124: it hung).
+within() {
+        local s=$1
+        shift
+        FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" timeout "$s" "$BASH" -c "$(declare -f fk vc); vc $*"
+}
+
+# A command ended by a signal (Ctrl-C, SIGTERM, SIGKILL) while its write is stuck in the kernel
+# ran out of no timeout of its own, and the write still holds the device lock: the device is
+# marked before the write goes to the writer (lib/stuck.h), and the mark stays. The commands after
+# it wait for the device at most their timeout, and the hook's prepare, which reads the group
+# holding vfio-claim's lock, fails within it and lets the lock go.
+@test "a command killed during a write stuck in the kernel leaves the device marked; later ones do not hang" {
+        local sig num pid xml="$abs_top_srcdir/tests/fixtures/domains/virt-manager.xml"
+        for sig in INT TERM KILL; do
+                fake_root gpu-audio
+                mkdir -p "$CONF"
+                printf '[global]\ntimeout = 2\n[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+                fk_fail 'glob:sys/bus/pci/drivers/nouveau/unbind STUCK'
+                # shellcheck disable=SC2086
+                (FAKEKERNEL_HOST=1 fk_exec $VC_WRAPPER "$abs_top_builddir/vfio-claim" --timeout 600 enable 01:00.0) \
+                        >/dev/null 2>&1 3>&- &
+                pid=$!
+                wait_for '[ -n "$(ls -A "$ROOT/.fakekernel/stuck" 2>/dev/null)" ]'
+                kill -s "$sig" "$pid"
+                status=0
+                wait "$pid" || status=$?
+                num=$(kill -l "$sig")
+                assert_equal "$sig $status" "$sig $((128 + num))"
+                [ -e "$STATE/stuck-0000:01:00.0" ]
+                grep -qx 'state claiming' "$STATE/group-1"
+                if [ "$sig" != KILL ]; then
+                        fk_unstick
+                        continue
+                fi
+                # later commands wait for the device at most their timeout
+                run_via_file within 60 list
+                assert_success
+                run_via_file within 60 status
+                assert_success
+                writes=$(fk_writes)
+                run_via_file within 60 release 01:00.0
+                assert_failure 1
+                assert_output --partial "0000:01:00.0: failed to wait for an unfinished write to the device"
+                assert_equal "$(fk_writes)" "$writes"
+                # the hook's prepare fails within [global] timeout, and leaves the lock free
+                FK_SHIM="$FK_SHIM" CONF="$CONF" VC_WRAPPER="${VC_WRAPPER:-}" run_via_file timeout 60 "$BASH" -c \
+                        "$(declare -f fk hook); hook '$xml' win11 prepare begin"
+                assert_failure 1
+                assert_output --partial 'VM "win11" was not started'
+                assert_equal "$(fk_writes)" "$writes"
+                run_via_file within 60 --timeout 2 list
+                assert_success
+                # the kernel lets go: release gives the group back, and the mark goes
+                fk_unstick
+                run vc release 01:00.0
+                assert_success
+                assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
+                [ ! -e "$STATE/group-1" ]
+                [ -z "$(ls "$STATE" | grep '^stuck-')" ]
+        done
+}
+
 # The bound of one write comes from [global] timeout when the command has no --timeout: the hook
 # and the udev helper, which take no options, read the same key (hook.bats, udev.bats).
 @test "[global] timeout bounds each write, and --timeout wins over it" {
