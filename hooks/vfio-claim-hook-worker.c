@@ -842,6 +842,33 @@ static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_
         return keep ? VC_RELEASE_KEEP : VC_RELEASE_HOST;
 }
 
+/* release = keep for a group whose record is not "claimed": the VM's claim did not finish (its
+ * prepare was killed, or failed and could not put everything back), so the group is split between
+ * vfio-pci and the host. It is claimed whole, with no owner, as the keep asks; a claim that fails
+ * puts back what it moved and leaves the record for "vfio-claim release" to finish. The lock is
+ * held; @g: the group as read under it (NULL: the claim reads it). 0, or the claim's error with
+ * *ret_message what went wrong. */
+static int keep_finish_claim(struct vc_ctx *ctx, const struct vc_config *config, const char *vm, unsigned group,
+                             const struct vc_group *g, char **ret_message) {
+        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+        struct vc_op_result res = {};
+
+        *ret_message = NULL;
+        if (g)
+                (void) vc_claim_config_for_group(config, g, &cc);
+        struct vc_claim_opts opts = { .by = "libvirt hook", .lock_held = true, .group = g,
+                                      .protect = config->protect };
+        vc_claim_opts_use_config(&opts, &cc);
+        int r = vc_group_claim(ctx, group, &opts, &res);
+        if (r < 0)
+                *ret_message = op_failure_text(ctx, &res, r);
+        else
+                log_info("VM %s stopped: IOMMU group %u, whose claim had not finished, is now on vfio-pci whole "
+                         "and stays there (release = keep, or boot = yes)", vm, group);
+        vc_op_result_done(&res);
+        return r;
+}
+
 static int do_release(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ unsigned *groups = NULL;
         _cleanup_free_ char *dir = NULL, *first_error = NULL;
@@ -899,6 +926,26 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 (void) vc_group_read(ctx, groups[i], &g, NULL); /* sets @g only when it succeeds */
 
                 if (group_release_policy(ctx, config, rec, g) == VC_RELEASE_KEEP) {
+                        /* A claim that did not finish (not "claimed"): the group is finished first. */
+                        bool unfinished = rec->state != VC_RECORD_CLAIMED;
+                        if (unfinished && config) {
+                                _cleanup_free_ char *m = NULL;
+                                r = keep_finish_claim(ctx, config, vm, groups[i], g, &m);
+                                if (r < 0) {
+                                        log_error("VM %s stopped: IOMMU group %u, whose claim had not finished, was not "
+                                                  "claimed whole: %s", vm, groups[i], strna(m));
+                                        if (!first_error) {
+                                                first_error_group = groups[i];
+                                                if (asprintf(&first_error, "IOMMU group %u was left half claimed: %s",
+                                                             groups[i], strna(m)) < 0)
+                                                        first_error = NULL;
+                                        }
+                                }
+                                /* the claim wrote the record (a failed one, the one it found) */
+                                rec = vc_record_free(rec);
+                                if (vc_record_read(ctx, groups[i], &rec) < 0)
+                                        continue;
+                        }
                         r = vc_record_set_owner(rec, NULL);
                         if (r >= 0)
                                 r = vc_record_write(ctx, rec);
@@ -910,7 +957,10 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                                                      strerror(-r)) < 0)
                                                 first_error = NULL;
                                 }
-                        } else
+                        } else if (unfinished && !config)
+                                log_warning("VM %s stopped: IOMMU group %u, whose claim had not finished, is left as it "
+                                            "is (configuration unusable); 'vfio-claim status' shows it", vm, groups[i]);
+                        else if (!unfinished)
                                 log_info("VM %s stopped: IOMMU group %u stays on vfio-pci (release = keep, or boot = yes)",
                                          vm, groups[i]);
                         continue;

@@ -608,6 +608,57 @@ hook_let_go() {
         assert_line "owner win11"
 }
 
+# prepare_killed_at GLOB VM XML: the hook's prepare killed (SIGKILL, the fake kernel's KILL fault
+# at the write GLOB names) halfway through its claim: the record stays "claiming", owned by VM.
+prepare_killed_at() {
+        fk_fail "glob:$1 KILL"
+        run setsid -w env FK_SHIM="$FK_SHIM" CONF="$CONF" VC_WRAPPER="${VC_WRAPPER:-}" \
+                "$BASH" -c "$(declare -f fk hook); hook '$3' $2 prepare begin"
+        assert_equal "$status" 137
+        : > "$ROOT/.fakekernel/faults"
+        run record 1
+        assert_line "state claiming"
+        assert_line "owner $2"
+}
+
+# release = keep after a prepare that did not finish (killed, or a rollback that failed): libvirt
+# runs release end; the group, split between vfio-pci and its host drivers, is claimed whole then,
+# with no owner, as release = keep wants it. A claim that fails there says so and what to run.
+@test "release end: release = keep after a prepare killed halfway claims the group whole" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\nrelease = keep'
+        prepare_killed_at 'sys/bus/pci/drivers/snd_hda_intel/unbind' gaming "$DOMAINS/gpu-only.xml"
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci snd_hda_intel"
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_success
+        assert_equal "$output$stderr" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1
+        run record 1
+        assert_line "state claimed"
+        refute_line --partial "owner"
+        assert_line "device 0000:01:00.1 driver=snd_hda_intel module=snd_hda_intel override=none"
+
+        # the claim that finishes it fails: it puts back what it moved, the owner goes, and the
+        # message says so; "vfio-claim release" gives the group back
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\nrelease = keep'
+        prepare_killed_at 'sys/bus/pci/drivers/snd_hda_intel/unbind' gaming "$DOMAINS/gpu-only.xml"
+        fk_fail 'glob:sys/bus/pci/drivers/snd_hda_intel/unbind EIO'
+        run --separate-stderr hook "$DOMAINS/gpu-only.xml" gaming release end
+        assert_failure 1
+        assert_equal "$output" ""
+        assert_equal "$stderr" "vfio-claim: VM \"gaming\" stopped, but IOMMU group 1 was left half claimed: 0000:01:00.1: failed to unbind from snd_hda_intel: Input/output error; retry with 'vfio-claim release group:1'"
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci snd_hda_intel"
+        run record 1
+        assert_line "state claiming"
+        refute_line --partial "owner"
+        : > "$ROOT/.fakekernel/faults"
+        run vc release group:1
+        assert_success
+        assert_host $GPU_HOST
+        assert_equal "$(record 1)" ""
+}
+
 @test "release end: a failed give-back says what to do; the next run finishes" {
         fake_root gpu-audio
         conf $'[device gpu]\nmatch = 01:00.0'
