@@ -87,6 +87,7 @@ struct vc_op_undo {
         size_t n_attrs;
         bool record_changed;           /* the operation wrote or removed the record */
         struct vc_record *record_before; /* ... which was this, NULL: there was none */
+        bool release;                  /* the operation was a give-back */
         bool released_mark;            /* a give-back that wrote the boot-released mark (lib/boot.h) */
 };
 
@@ -350,6 +351,7 @@ static int txn_keep(struct txn *t, bool record_changed, const struct vc_record *
                 }
         }
         u->record_changed = record_changed;
+        u->release = t->plan && t->plan->release;
         u->released_mark = t->released_mark;
         u->touched = TAKE_PTR(t->touched);
         u->n_touched = t->n_touched;
@@ -1828,6 +1830,21 @@ int vc_group_release(struct vc_ctx *ctx, unsigned group, const struct vc_claim_o
         return release_commit(&op);
 }
 
+/* An undo that could not put every device back (lib/bind.h): the record says the operation is
+ * unfinished, as a failed rollback of the operation itself leaves it (op_undo()), so that status
+ * and release see a group that is not whole. A claim of a group that had no record: the record
+ * it wrote, "claiming"; a give-back: the record it removed, "releasing" (and the boot-released
+ * mark it wrote stays, lib/boot.h). A claim of a group that had a record gets that record back
+ * (vc_op_result_undo()). */
+static int undo_keep_unfinished(struct vc_ctx *ctx, unsigned group, const struct vc_op_undo *u) {
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        int r = u->release ? record_copy(u->record_before, &rec) : vc_record_read(ctx, group, &rec);
+        if (r < 0)
+                return r;
+        rec->state = u->release ? VC_RECORD_RELEASING : VC_RECORD_CLAIMING;
+        return vc_record_write(ctx, rec);
+}
+
 int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held) {
         _cleanup_close_ int lock_fd = -1;
         struct vc_op_undo *u;
@@ -1857,8 +1874,14 @@ int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock
         r = result->rollback_error;
 
         /* The record, as it was; when a device could not be put back, the record of a claim
-         * stays, so that "release" can finish (it lists the originals). */
-        if (u->record_changed && (r == 0 || u->record_before)) {
+         * stays, "claiming", so that "release" can finish (it lists the originals), and that of
+         * a give-back comes back "releasing". */
+        if (u->record_changed && r < 0 && (!u->record_before || u->release)) {
+                int k = undo_keep_unfinished(ctx, result->group, u);
+                if (k < 0)
+                        log_debug_errno(k, "Cannot mark the record of group %u unfinished: %m", result->group);
+        }
+        if (u->record_changed && (r == 0 || (u->record_before && !u->release))) {
                 int k = u->record_before ? vc_record_write(ctx, u->record_before)
                                          : vc_record_remove(ctx, result->group);
                 if (k < 0) {

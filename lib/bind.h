@@ -242,7 +242,9 @@ void vc_op_result_done(struct vc_op_result *r);
  *   -ETIMEDOUT, -EWOULDBLOCK  the lock could not be taken (nothing was done)
  *   the first error of a write, module load or verification (-EIO, -EBUSY, -ENXIO, ...) that
  *   could not restore a device: the rest is still restored, result->rollback_error holds it too,
- *   and a claim's record stays so that vc_group_release() can finish later
+ *   and the record says the operation is unfinished, so that vc_group_release() can finish
+ *   later: a claim's stays, "claiming" (a group that had a record before gets that one back), a
+ *   give-back's comes back "releasing"
  *   any errno of writing or removing the record (-EIO, -ENOSPC, ...). */
 int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock_held);
 /* One line for a person: "0000:01:00.0: failed to unbind from nouveau: Device or resource busy",

@@ -61,6 +61,21 @@ static char *reset_method(const char *root, const char *addr) {
         return s ? s : strdup("?");
 }
 
+static char *dev_driver(const char *root, const char *addr) {
+        char p[PATH_MAX];
+        char *name = NULL;
+        snprintf(p, sizeof p, "%s/sys/bus/pci/devices/%s/driver", root, addr);
+        if (vc_sysfs_read_link_name(p, &name) < 0)
+                return strdup("none");
+        return name;
+}
+
+#define ASSERT_DRIVER(root, addr, want)                                                \
+        do {                                                                           \
+                _cleanup_free_ char *_d = dev_driver(root, addr);                      \
+                ASSERT_STREQ(_d, want);                                                \
+        } while (0)
+
 /* The record as text, "" when there is none. */
 static char *record_text(struct vc_ctx *ctx, unsigned group) {
         _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
@@ -202,6 +217,65 @@ CELL(undo_release, "gpu-audio") {
         free(rec_after);
         rec_after = record_text(ctx, 1);
         ASSERT_STREQ(rec_after, rec_before);
+        vc_op_result_done(&res);
+}
+
+/* An undo that cannot put a device back, of a claim of a group that had no record (the first
+ * group of an apply whose second failed): the record it wrote, "claimed", says "claiming" then,
+ * as a claim's own failed rollback leaves it, and release finishes from it. */
+CELL(undo_of_claim_that_fails_leaves_claiming, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_free_ char *before = fake_snapshot(root), *after = NULL;
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_group_claim(ctx, 1, NULL, &res));
+        fake_inject(root, "glob:sys/bus/pci/drivers/vfio-pci/unbind EIO\n");
+        ASSERT_ERRNO(vc_op_result_undo(ctx, &res, false), EIO);
+        ASSERT_EQ(res.rollback_error, -EIO);
+        ASSERT_DRIVER(root, "0000:01:00.1", "vfio-pci");
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_CLAIMING);
+        ASSERT_NULL(rec->owner);
+        ASSERT_EQ(rec->n_devices, 2);
+        vc_op_result_done(&res);
+
+        fake_inject(root, "");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
+        vc_op_result_done(&res);
+}
+
+/* The same of a give-back: the record it removed comes back "releasing", not "claimed", and
+ * release finishes from it. */
+CELL(undo_of_release_that_fails_leaves_releasing, "gpu-audio") {
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = new_ctx(root);
+        _cleanup_(vc_record_freep) struct vc_record *rec = NULL;
+        _cleanup_free_ char *before = fake_snapshot(root), *after = NULL;
+        struct vc_op_result res = { 0 };
+
+        ASSERT_OK(vc_group_claim(ctx, 1, &(struct vc_claim_opts){ .by = "vfio-claim enable" }, &res));
+        vc_op_result_done(&res);
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        fake_inject(root, "glob:sys/bus/pci/drivers/snd_hda_intel/unbind EIO\n");
+        ASSERT_ERRNO(vc_op_result_undo(ctx, &res, false), EIO);
+        ASSERT_DRIVER(root, "0000:01:00.1", "snd_hda_intel");
+        ASSERT_DRIVER(root, "0000:01:00.0", "vfio-pci");
+        ASSERT_OK(vc_record_read(ctx, 1, &rec));
+        ASSERT_EQ(rec->state, VC_RECORD_RELEASING);
+        ASSERT_STREQ(rec->by, "vfio-claim enable");
+        ASSERT_EQ(rec->n_devices, 2);
+        vc_op_result_done(&res);
+
+        fake_inject(root, "");
+        ASSERT_OK(vc_group_release(ctx, 1, NULL, &res));
+        after = fake_snapshot(root);
+        ASSERT_STREQ(after, before);
+        vc_record_free(TAKE_PTR(rec));
+        ASSERT_ERRNO(vc_record_read(ctx, 1, &rec), ENOENT);
         vc_op_result_done(&res);
 }
 
