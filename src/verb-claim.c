@@ -126,7 +126,26 @@ static void print_plan(struct vc_cli *cli, const struct vc_plan *p, const char *
         }
 }
 
+/* A group's state record that cannot be read (lib/state.h): the file, and what to do. A damaged
+ * one (-EBADMSG) no longer says which drivers the group's devices go back to, and every verb
+ * leaves the group alone until it is mended or gone. */
+static void log_record_unreadable(struct vc_cli *cli, unsigned group, int r) {
+        _cleanup_free_ char *path = NULL;
+        if (vc_ctx_path(cli->ctx, VC_PLACE_RUN_STATE, &path, "group-%u", group) < 0)
+                path = NULL;
+        if (r == -EBADMSG)
+                log_error("IOMMU group %u: its state record %s is damaged; it lists the drivers the group's devices "
+                          "go back to: mend it by hand (FILES in vfio-claim(8)), or move it away and bind the "
+                          "devices yourself, then run the command again", group, strna(path));
+        else
+                log_error_errno(r, "IOMMU group %u: cannot read its state record %s: %m", group, strna(path));
+}
+
 static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, int r) {
+        if (res->failed_step == VC_STEP_READ_RECORD) {
+                log_record_unreadable(cli, res->group, r); /* before any write */
+                return;
+        }
         _cleanup_free_ char *msg = vc_op_result_message(res);
         if (msg)
                 log_error("%s", msg);
@@ -255,8 +274,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 r = vc_record_read(cli->ctx, groups[i], &rec);
                 if (r < 0 && r != -ENOENT) {
                         free(results);
-                        return log_error_errno(r, "IOMMU group %u: cannot read its state record: %m", groups[i]),
-                               EXIT_FAILED;
+                        log_record_unreadable(cli, groups[i], r);
+                        return EXIT_FAILED;
                 }
                 _cleanup_free_ char *now = NULL;
                 if (holder_describe(rec, &now) < 0) {
@@ -365,9 +384,10 @@ static int refuse_if_held(struct vc_cli *cli, const unsigned *groups, size_t n, 
                 int r = vc_record_read(cli->ctx, groups[i], &rec);
                 if (r == -ENOENT)
                         continue;
-                if (r < 0)
-                        return log_error_errno(r, "IOMMU group %u: cannot read its state record: %m", groups[i]),
-                               EXIT_FAILED;
+                if (r < 0) {
+                        log_record_unreadable(cli, groups[i], r);
+                        return EXIT_FAILED;
+                }
                 if (!rec->owner)
                         continue;
                 /* A VM being started: libvirt may call it shut off until its start is over, so
@@ -1930,7 +1950,7 @@ int verb_status(struct vc_cli *cli, int argc, char **argv) {
                 if (r == -ENOENT)
                         continue; /* given back since the listing: status reads without the lock */
                 if (r < 0) {
-                        log_error_errno(r, "IOMMU group %u: unreadable state record: %m", groups[i]);
+                        log_record_unreadable(cli, groups[i], r);
                         ret = EXIT_FAILED;
                         continue;
                 }

@@ -935,3 +935,25 @@ within() {
         assert_equal "$(fk_writes)" 0
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
 }
+
+# A damaged record (truncated, garbage) no longer says where the devices go back to: every verb
+# that needs it names the file and what to do, and changes nothing.
+@test "a damaged state record: each verb names the file and what to do, and changes nothing" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu]\nmatch = 01:00.0\n' > "$CONF/vfio-claim.conf"
+        run vc enable 01:00.0
+        assert_success
+        head -c 20 "$STATE/group-1" > "$BATS_TEST_TMPDIR/bad"
+        cp "$BATS_TEST_TMPDIR/bad" "$STATE/group-1"
+        writes=$(fk_writes)
+        for verb in status "release 01:00.0" "release group:1" "release --all" "disable gpu" "enable 01:00.0"; do
+                # shellcheck disable=SC2086 # the verb and its argument
+                run --separate-stderr vc $verb
+                assert_failure 1
+                assert_equal "$verb: $(head -n1 <<<"$stderr")" "$verb: vfio-claim: IOMMU group 1: its state record ${VC_RUNSTATEDIR:-/run}/vfio-claim/group-1 is damaged; it lists the drivers the group's devices go back to: mend it by hand (FILES in vfio-claim(8)), or move it away and bind the devices yourself, then run the command again"
+                assert_equal "$(fk_writes)" "$writes"
+                cmp -s "$STATE/group-1" "$BATS_TEST_TMPDIR/bad"
+        done
+        grep -qx '\[device gpu\]' "$CONF/vfio-claim.conf"
+}
