@@ -45,6 +45,39 @@ static int make_state_dir(struct vc_ctx *ctx, char **ret) {
         return 0;
 }
 
+/* flock(LOCK_EX) of @fd: for ever (@timeout_ms < 0), once (0), or polled until @deadline. */
+static int lock_fd(int fd, const char *path, int timeout_ms, uint64_t deadline) {
+        if (timeout_ms < 0) {
+                while (flock(fd, LOCK_EX) < 0)
+                        if (errno != EINTR)
+                                return negative_errno();
+                return 0;
+        }
+        for (;;) {
+                if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+                        return 0;
+                if (errno != EWOULDBLOCK && errno != EINTR)
+                        return negative_errno();
+                if (timeout_ms == 0)
+                        return -EWOULDBLOCK;
+                if (vc_now_ms() >= deadline)
+                        return log_debug_errno(-ETIMEDOUT, "Lock %s is held by another writer", path);
+                vc_sleep_us(10000);
+        }
+}
+
+/* Is the file locked on @fd still the one at @path? A lock file removed or replaced (mv) while
+ * this process waited on it is one that no later writer takes: holding it excludes nobody. */
+static bool lock_still_at(int fd, const char *path) {
+        struct stat held, now;
+        _cleanup_close_ int at = vc_path_open(path, O_PATH | O_NOFOLLOW, 0);
+        return at >= 0 && fstat(fd, &held) == 0 && fstat(at, &now) == 0 && held.st_dev == now.st_dev &&
+               held.st_ino == now.st_ino;
+}
+
+/* How often a lock file found replaced after locking it is opened again, before giving up. */
+#define LOCK_REPLACED_MAX 100
+
 int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
         _cleanup_free_ char *dir = NULL, *path = NULL;
         int r;
@@ -55,30 +88,20 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
         if (asprintf(&path, "%s/lock", dir) < 0)
                 return -ENOMEM;
 
-        _cleanup_close_ int fd = vc_path_open(path, O_RDWR | O_CREAT | O_NOCTTY | O_NOFOLLOW, 0600);
-        if (fd < 0)
-                return log_debug_errno(fd, "Cannot open %s: %m", path);
-
-        if (timeout_ms < 0) {
-                while (flock(fd, LOCK_EX) < 0)
-                        if (errno != EINTR)
-                                return negative_errno();
-        } else {
-                uint64_t deadline = vc_now_ms() + (uint64_t) timeout_ms;
-                for (;;) {
-                        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-                                break;
-                        if (errno != EWOULDBLOCK && errno != EINTR)
-                                return negative_errno();
-                        if (timeout_ms == 0)
-                                return -EWOULDBLOCK;
-                        if (vc_now_ms() >= deadline)
-                                return log_debug_errno(-ETIMEDOUT, "Lock %s is held by another writer", path);
-                        vc_sleep_us(10000);
+        uint64_t deadline = vc_now_ms() + (uint64_t) (timeout_ms > 0 ? timeout_ms : 0);
+        for (unsigned tries = 0; tries < LOCK_REPLACED_MAX; tries++) {
+                _cleanup_close_ int fd = vc_path_open(path, O_RDWR | O_CREAT | O_NOCTTY | O_NOFOLLOW, 0600);
+                if (fd < 0)
+                        return log_debug_errno(fd, "Cannot open %s: %m", path);
+                if ((r = lock_fd(fd, path, timeout_ms, deadline)) < 0)
+                        return r;
+                if (lock_still_at(fd, path)) {
+                        *ret_fd = TAKE_FD(fd);
+                        return 0;
                 }
+                log_debug("Lock %s was removed or replaced while this process waited for it; opening it again", path);
         }
-        *ret_fd = TAKE_FD(fd);
-        return 0;
+        return log_debug_errno(-ESTALE, "Lock %s keeps being replaced", path);
 }
 
 /* ------------------------------------------------------------------ records */

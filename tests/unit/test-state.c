@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <stddef.h>
@@ -484,6 +485,75 @@ TEST(lock_excludes_other_processes) {
         ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
         ASSERT_OK(vc_state_lock(ctx, 0, &fd));
+}
+
+/* Does process @pid have @path open (one of its /proc/PID/fd links)? */
+static bool process_has_open(pid_t pid, const char *path) {
+        for (int fd = 0; fd < 256; fd++) {
+                char l[64], target[PATH_MAX];
+                snprintf(l, sizeof l, "/proc/%d/fd/%d", (int) pid, fd);
+                ssize_t n = readlink(l, target, sizeof target - 1);
+                if (n <= 0)
+                        continue;
+                target[n] = '\0';
+                if (streq(target, path))
+                        return true;
+        }
+        return false;
+}
+
+/* A writer waits on the lock file; it is replaced (mv of a new file over it), and another writer
+ * takes the new one. When the first holder lets the old file go, the waiter must not take it as
+ * the lock: it opens the file now at the path, and waits for the writer that holds it. */
+TEST(lock_replaced_while_waiting_is_taken_again) {
+        _cleanup_tree_ char *root = tree_new();
+        _cleanup_(vc_ctx_unrefp) struct vc_ctx *ctx = NULL;
+        _cleanup_close_ int old_holder = -1, new_holder = -1;
+        _cleanup_free_ char *rel = NULL, *tmp_rel = NULL;
+
+        ASSERT_OK(vc_ctx_new(root, &ctx));
+        ASSERT_OK(vc_state_lock(ctx, 0, &old_holder));
+        ASSERT_TRUE(asprintf(&rel, "%s/lock", record_rel()) > 0);
+        ASSERT_TRUE(asprintf(&tmp_rel, "%s/lock.new", record_rel()) > 0);
+        _cleanup_free_ char *path = tree_path(root, rel), *tmp = tree_path(root, tmp_rel);
+
+        int pipefd[2], ready[2];
+        ASSERT_OK(pipe(pipefd));
+        ASSERT_OK(pipe(ready));
+        pid_t pid = fork();
+        ASSERT_TRUE(pid >= 0);
+        if (pid == 0) {
+                int cfd = -1;
+                close(old_holder); /* the inherited copy shares the parent's lock */
+                close(pipefd[0]);
+                close(ready[0]);
+                close(ready[1]); /* from now on, the lock file open here is the one it waits on */
+                /* long enough for the parent's steps on a loaded machine; the new holder keeps
+                 * the lock until this ends */
+                int r = vc_state_lock(ctx, 3000, &cfd);
+                (void) !write(pipefd[1], &r, sizeof r);
+                _exit(0);
+        }
+        close(pipefd[1]);
+        close(ready[1]);
+        char c;
+        ASSERT_EQ(read(ready[0], &c, 1), 0);
+        close(ready[0]);
+        for (int i = 0; i < 30000 && !process_has_open(pid, path); i++)
+                nanosleep(&(struct timespec){ .tv_nsec = 1000 * 1000 }, NULL);
+        ASSERT_TRUE(process_has_open(pid, path));
+
+        tree_file(root, tmp_rel, "");
+        ASSERT_OK(rename(tmp, path) < 0 ? -errno : 0);
+        ASSERT_OK(vc_state_lock(ctx, 0, &new_holder)); /* the new file: free */
+        close(TAKE_FD(old_holder));
+
+        int r = 1;
+        ASSERT_EQ(read(pipefd[0], &r, sizeof r), (ssize_t) sizeof r);
+        close(pipefd[0]);
+        ASSERT_EQ(r, -ETIMEDOUT); /* it waited for the new holder, and did not take the old file */
+        int status;
+        ASSERT_EQ(waitpid(pid, &status, 0), pid);
 }
 
 int main(int argc, char **argv) { return tests_run(); }
