@@ -842,33 +842,6 @@ static enum vc_release group_release_policy(struct vc_ctx *ctx, const struct vc_
         return keep ? VC_RELEASE_KEEP : VC_RELEASE_HOST;
 }
 
-/* release = keep for a group whose record is not "claimed": the VM's claim did not finish (its
- * prepare was killed, or failed and could not put everything back), so the group is split between
- * vfio-pci and the host. It is claimed whole, with no owner, as the keep asks; a claim that fails
- * puts back what it moved and leaves the record for "vfio-claim release" to finish. The lock is
- * held; @g: the group as read under it (NULL: the claim reads it). 0, or the claim's error with
- * *ret_message what went wrong. */
-static int keep_finish_claim(struct vc_ctx *ctx, const struct vc_config *config, const char *vm, unsigned group,
-                             const struct vc_group *g, char **ret_message) {
-        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
-        struct vc_op_result res = {};
-
-        *ret_message = NULL;
-        if (g)
-                (void) vc_claim_config_for_group(config, g, &cc);
-        struct vc_claim_opts opts = { .by = "libvirt hook", .lock_held = true, .group = g,
-                                      .protect = config->protect };
-        vc_claim_opts_use_config(&opts, &cc);
-        int r = vc_group_claim(ctx, group, &opts, &res);
-        if (r < 0)
-                *ret_message = op_failure_text(ctx, &res, r);
-        else
-                log_info("VM %s stopped: IOMMU group %u, whose claim had not finished, is now on vfio-pci whole "
-                         "and stays there (release = keep, or boot = yes)", vm, group);
-        vc_op_result_done(&res);
-        return r;
-}
-
 static int do_release(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ unsigned *groups = NULL;
         _cleanup_free_ char *dir = NULL, *first_error = NULL;
@@ -925,27 +898,19 @@ static int do_release(struct vc_ctx *ctx, const char *vm) {
                 _cleanup_(vc_group_freep) struct vc_group *g = NULL;
                 (void) vc_group_read(ctx, groups[i], &g, NULL); /* sets @g only when it succeeds */
 
-                if (group_release_policy(ctx, config, rec, g) == VC_RELEASE_KEEP) {
-                        /* A claim that did not finish (not "claimed"): the group is finished first. */
-                        bool unfinished = rec->state != VC_RECORD_CLAIMED;
-                        if (unfinished && config) {
-                                _cleanup_free_ char *m = NULL;
-                                r = keep_finish_claim(ctx, config, vm, groups[i], g, &m);
-                                if (r < 0) {
-                                        log_error("VM %s stopped: IOMMU group %u, whose claim had not finished, was not "
-                                                  "claimed whole: %s", vm, groups[i], strna(m));
-                                        if (!first_error) {
-                                                first_error_group = groups[i];
-                                                if (asprintf(&first_error, "IOMMU group %u was left half claimed: %s",
-                                                             groups[i], strna(m)) < 0)
-                                                        first_error = NULL;
-                                        }
-                                }
-                                /* the claim wrote the record (a failed one, the one it found) */
-                                rec = vc_record_free(rec);
-                                if (vc_record_read(ctx, groups[i], &rec) < 0)
-                                        continue;
-                        }
+                /* A claim that did not finish (not "claimed": the VM's prepare was killed halfway, or
+                 * failed and could not put everything back) never was the VM's: the group goes back as
+                 * it was before, whatever release = says, so that a failed start leaves the host as it
+                 * found it; vc_group_release() restores from the record. Without a usable
+                 * configuration it is left as it is. */
+                enum vc_release policy = group_release_policy(ctx, config, rec, g);
+                bool unfinished = rec->state != VC_RECORD_CLAIMED;
+                if (unfinished && config && policy == VC_RELEASE_KEEP) {
+                        log_info("VM %s stopped: IOMMU group %u, whose claim had not finished, goes back to the host "
+                                 "(release = keep keeps only a finished claim)", vm, groups[i]);
+                        policy = VC_RELEASE_HOST;
+                }
+                if (policy == VC_RELEASE_KEEP) {
                         r = vc_record_set_owner(rec, NULL);
                         if (r >= 0)
                                 r = vc_record_write(ctx, rec);
