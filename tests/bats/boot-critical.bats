@@ -200,6 +200,7 @@ T
         ln -s ../../nvme1n1p1 "$ROOT/dev/disk/by-uuid/0f3c9c1e-1111-4a4a-8b8b-222222222222"
         printf '%s\n' "26 1 259:0 / / rw,relatime shared:1 - ext4 /dev/nvme0n1p1 rw" \
                 "27 26 259:1 / /home rw,relatime shared:2 - ext4 /dev/nvme1n1p1 rw" > "$ROOT/proc/self/mountinfo"
+        mkdir -p "$ROOT/etc" # /etc/fstab, whatever the build's sysconfdir
         printf '%s\n' "/dev/nvme0n1p1 / ext4 errors=remount-ro 0 1" \
                 "UUID=0f3c9c1e-1111-4a4a-8b8b-222222222222 /home ext4 defaults 0 2" > "$ROOT/etc/fstab"
         run --separate-stderr fk env FAKEKERNEL_HOST=1 "$UDEV_HELPER" --host-critical

@@ -903,7 +903,7 @@ kmsg_tree() {
         "$FK_MKTREE" "$BATS_TEST_TMPDIR/kmsg.topo" "$ROOT" > /dev/null
         FAKEKERNEL_ROOT=$ROOT CONF="$ROOT${VC_SYSCONFDIR:-/etc}/vfio-claim" STATE="$ROOT${VC_RUNSTATEDIR:-/run}/vfio-claim"
         export ROOT FAKEKERNEL_ROOT CONF STATE
-        mkdir -p "$CONF" "$ROOT/dev"
+        mkdir -p "$CONF" "$ROOT/dev" "$ROOT/etc" # /etc/initrd-release, whatever the build's sysconfdir
         : > "$ROOT/etc/initrd-release"
         : > "$ROOT/dev/kmsg"
         for ((i = 1; i <= n; i++)); do

@@ -264,10 +264,10 @@ sys/bus/usb/drivers/ftdi_sio/bind	3-1.2:1.0	ok"
         run --separate-stderr vc enable --boot serial-a
         assert_success
         assert_equal "$(usb_driver 3-1.2:1.0)" ""
-        assert_equal "$stderr" "vfio-claim: --boot: /etc/vfio-claim/vfio-claim.conf:1: [usb serial-a] says boot = no: add boot = yes to that section to hold the device at every boot and plug-in, then rebuild the initramfs"
+        assert_equal "$stderr" "vfio-claim: --boot: ${VC_SYSCONFDIR:-/etc}/vfio-claim/vfio-claim.conf:1: [usb serial-a] says boot = no: add boot = yes to that section to hold the device at every boot and plug-in, then rebuild the initramfs"
         run --separate-stderr vc enable --boot 3-1.3
         assert_success
-        assert_equal "$stderr" "vfio-claim: --boot: 3-1.3 is held now, not at boot: a [usb NAME] entry with boot = yes holds a USB device at every boot and plug-in (vfio-claim.conf(5)); add one to /etc/vfio-claim"
+        assert_equal "$stderr" "vfio-claim: --boot: 3-1.3 is held now, not at boot: a [usb NAME] entry with boot = yes holds a USB device at every boot and plug-in (vfio-claim.conf(5)); add one to ${VC_SYSCONFDIR:-/etc}/vfio-claim"
 }
 
 @test "enable by port path; --dry-run changes nothing" {
