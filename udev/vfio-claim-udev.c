@@ -170,19 +170,18 @@ static void log_target_problem(const struct vc_boot_target *t, int level) {
         }
 }
 
-/* The writes of the override pass: each failure is an error; a success is said at debug level in
- * the boot pass, whose claims and closing line say the rest (in the initramfs they go to the
- * kernel log, which keeps few lines of a program, lib/log.c), and at info level for an event. */
+/* The writes of the override pass, each said: in the initramfs the kernel log shows that the
+ * overrides were set before any host driver could load (lib/log.c gives every message its own
+ * /dev/kmsg file, whose rate limit would keep only the first ten). */
 static void log_writes(const struct vc_boot_write *w, size_t n) {
-        int level = arg_mode == MODE_ALL ? LOG_DEBUG : LOG_INFO;
         for (size_t i = 0; i < n; i++) {
                 const char *addr = VC_PCI_ADDR_TO_STRING(&w[i].addr);
                 if (w[i].error < 0)
                         log_error_errno(w[i].error, "%s: failed to set driver_override (group %u, [device %s]): %m",
                                         addr, w[i].group, w[i].cd->name);
                 else
-                        log_full_errno(level, 0, "%s: driver_override set to vfio-pci (group %u, [device %s])", addr,
-                                       w[i].group, w[i].cd->name);
+                        log_info("%s: driver_override set to vfio-pci (group %u, [device %s])", addr, w[i].group,
+                                 w[i].cd->name);
         }
 }
 
