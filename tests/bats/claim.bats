@@ -759,6 +759,10 @@ within() {
                 grep -qx 'state claiming' "$STATE/group-1"
                 if [ "$sig" != KILL ]; then
                         fk_unstick
+                        # the killed command's writer finishes the write it was in and ends; under
+                        # valgrind (a process of its own there) that takes a while, and the next
+                        # fake_root must not remove the tree under it
+                        wait_for '! pgrep -f -- "--timeout 600 enable 01:00.0" > /dev/null'
                         continue
                 fi
                 # later commands wait for the device at most their timeout
@@ -781,6 +785,7 @@ within() {
                 assert_success
                 # the kernel lets go: release gives the group back, and the mark goes
                 fk_unstick
+                wait_for '! pgrep -f -- "--timeout 600 enable 01:00.0" > /dev/null'
                 run vc release 01:00.0
                 assert_success
                 assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
