@@ -588,6 +588,28 @@ static int seen_before(char ***seen, size_t *n, const char *key) {
         return strv_push(seen, n, strdup(key));
 }
 
+/* One line of proc/self/mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE
+ * SOURCE SUPEROPTS. The strings point into @line, which split() cuts up. */
+struct mount_line {
+        unsigned maj, min;
+        const char *mnt, *fstype, *source;
+};
+
+static bool mount_line_parse(char *line, struct mount_line *ret) {
+        char *fields[64];
+        size_t n = split(line, fields, ELEMENTSOF(fields)), sep;
+        if (n < 7 || sscanf(fields[2], "%u:%u", &ret->maj, &ret->min) != 2)
+                return false;
+        for (sep = 6; sep < n && !streq(fields[sep], "-"); sep++)
+                ;
+        if (sep + 2 >= n)
+                return false;
+        ret->mnt = fields[4];
+        ret->fstype = fields[sep + 1];
+        ret->source = fields[sep + 2];
+        return true;
+}
+
 /* Every file system mounted from a block device: those the host cannot lose (/, /boot, /usr, /var)
  * and, as a use that protects the same way, any other (a /home, a /srv/data, a USB stick under
  * /media): taking its controller away under a mounted file system loses its unwritten data. Bind
@@ -602,20 +624,14 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
         if ((r = open_proc(ctx, "self/mountinfo", &f)) < 0 || !f)
                 return r;
         while (getline(&line, &size, f) > 0) {
-                char *fields[64];
-                size_t n = split(line, fields, ELEMENTSOF(fields)), sep;
-                unsigned maj, min;
+                struct mount_line m;
                 char reason[512], key[600];
                 const char *what = NULL;
 
-                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTIONS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
-                if (n < 7 || sscanf(fields[2], "%u:%u", &maj, &min) != 2)
+                if (!mount_line_parse(line, &m))
                         continue;
-                for (sep = 6; sep < n && !streq(fields[sep], "-"); sep++)
-                        ;
-                if (sep + 2 >= n)
-                        continue;
-                const char *mnt = fields[4], *fstype = fields[sep + 1], *source = fields[sep + 2];
+                unsigned maj = m.maj, min = m.min;
+                const char *mnt = m.mnt, *fstype = m.fstype, *source = m.source;
                 bool zfs = streq(fstype, "zfs");
                 if (streq(mnt, "/"))
                         what = "the root filesystem";
@@ -755,25 +771,18 @@ static int mount_of_path(struct vc_ctx *ctx, const char *path, unsigned *ret_maj
         if ((r = open_proc(ctx, "self/mountinfo", &f)) < 0 || !f)
                 return r;
         while (getline(&line, &size, f) > 0) {
-                char *fields[64];
-                size_t n = split(line, fields, ELEMENTSOF(fields)), sep;
-                unsigned maj, min;
-                if (n < 7 || sscanf(fields[2], "%u:%u", &maj, &min) != 2 || !mount_point_holds(fields[4], path) ||
-                    strlen(fields[4]) < best)
-                        continue;
-                for (sep = 6; sep < n && !streq(fields[sep], "-"); sep++)
-                        ;
-                if (sep + 2 >= n)
+                struct mount_line m;
+                if (!mount_line_parse(line, &m) || !mount_point_holds(m.mnt, path) || strlen(m.mnt) < best)
                         continue;
                 free(fstype);
                 free(source);
-                fstype = strdup(fields[sep + 1]);
-                source = strdup(fields[sep + 2]);
+                fstype = strdup(m.fstype);
+                source = strdup(m.source);
                 if (!fstype || !source)
                         return -ENOMEM;
-                best = strlen(fields[4]);
-                *ret_maj = maj;
-                *ret_min = min;
+                best = strlen(m.mnt);
+                *ret_maj = m.maj;
+                *ret_min = m.min;
         }
         if (!fstype)
                 return 0;
