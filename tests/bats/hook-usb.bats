@@ -263,7 +263,7 @@ hook_bounded() {
 # keyboard's lock for as long as it was held, and every VM start and boot claim behind it.)
 @test "prepare: a USB device whose driver holds its lock stalls nothing; the VM's own device's serial not read in time refuses the start" {
         fake_root usb-desk
-        conf $'[global]\ntimeout = 1\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
+        conf $'[global]\ntimeout = 60\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
         domain lab "$FTDI_A"
         fk_usb_lock 3-2
         run --separate-stderr hook_bounded "$DOM" lab prepare begin
@@ -274,6 +274,7 @@ hook_bounded() {
         assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
         fk_usb_unlock
         n=$(fk_writes)
+        conf $'[global]\ntimeout = 1\n\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234\nvm = lab'
         fk_usb_lock 3-1.2
         run --separate-stderr hook_bounded "$DOM" lab prepare begin
         assert_failure 1

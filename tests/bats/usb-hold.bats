@@ -453,7 +453,7 @@ boot = yes'
 @test "boot pass: a USB device whose driver holds its lock stalls nothing; a serial not read in time leaves its device as it is" {
         fake_root usb-desk
         conf '[global]
-timeout = 1
+timeout = 60
 
 [usb serial-a]
 match = 0403:6001
@@ -470,18 +470,19 @@ boot = yes'
         # left as it is, and the pass goes on
         rm "$STATE/usb-3-1.2"
         fk "$FK_OP" write "$ROOT/sys/bus/usb/drivers_probe" 3-1.2:1.0
+        sed -i 's/^timeout = 60$/timeout = 5/' "$CONF/vfio-claim.conf" # a bound a serial read makes under load
         fk_usb_lock 3-1.3
         run --separate-stderr fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr timeout 300 $VC_WRAPPER "$UDEV_HELPER" --all
         assert_success
         assert_equal "$stderr" "vfio-claim-udev: 3-1.2: USB device 0403:6001 kept off the host: 1 interface unbound
-vfio-claim-udev: 3-1.3: cannot read the serial number of USB device 0403:6001 within 1 s, which an entry of its ids names: a driver holds the device (probing or resetting it); left as it is"
+vfio-claim-udev: 3-1.3: cannot read the serial number of USB device 0403:6001 within 5 s, which an entry of its ids names: a driver holds the device (probing or resetting it); left as it is"
         assert_equal "$(usb_driver 3-1.2:1.0)" ""
         assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
         [ ! -e "$STATE/usb-3-1.3" ]
         # its add event, the lock still held: the same, within the timeout
         run --separate-stderr uevent add 3-1.3
         assert_success
-        assert_equal "$stderr" "vfio-claim-udev: 3-1.3: cannot read the serial number of USB device 0403:6001 within 1 s, which an entry of its ids names: a driver holds the device (probing or resetting it); left as it is"
+        assert_equal "$stderr" "vfio-claim-udev: 3-1.3: cannot read the serial number of USB device 0403:6001 within 5 s, which an entry of its ids names: a driver holds the device (probing or resetting it); left as it is"
         assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
         fk_usb_unlock
 }

@@ -428,9 +428,9 @@ sys/bus/usb/drivers/usbhid/bind	3-2:1.0	ok"
         # serial-a's twin (same ids, 3-1.3) cannot be told apart without its serial
         n=$(fk_writes)
         fk_usb_lock 3-1.3
-        run_via_file bounded --timeout 1 enable serial-a
+        run_via_file bounded --timeout 5 enable serial-a
         assert_failure 1
-        assert_output "vfio-claim: 3-1.3: cannot read the serial number of USB device 0403:6001 within 1 s: a driver holds the device (probing or resetting it); nothing was changed"
+        assert_output "vfio-claim: 3-1.3: cannot read the serial number of USB device 0403:6001 within 5 s: a driver holds the device (probing or resetting it); nothing was changed"
         assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
         assert_equal "$(fk_writes)" "$n"
         fk_usb_unlock
