@@ -25,7 +25,10 @@
  * unbind timeout, in a child; while it is still held it fails at once (VC_STEP_WAIT_DEVICE,
  * -ETIMEDOUT) without writing, and once the write is over, release gives the group back to the
  * drivers the record lists (or claim finishes the claim), whatever the write did. The lock is
- * never held while waiting without a deadline, so no other command hangs behind it.
+ * never held while waiting without a deadline, so no other command hangs behind it. A member
+ * whose lock something else holds (a driver's probe or remove that does not return) is found the
+ * same way: under the state lock its driver_override is read with the deadline (lib/root.h,
+ * vc_ctx_get_device_reads_bounded()), and the operation fails as above, with nothing written.
  *
  * Claim moves every endpoint that is not already on vfio-pci (or a vfio variant driver) to
  * (vfio-pci, override "vfio-pci"); bridges are never touched. Release moves every device of the
@@ -88,7 +91,7 @@ enum vc_step {
         VC_STEP_VFIO_NODE,      /* "find the vfio group node" */
         VC_STEP_RESET_METHOD,   /* "set reset_method to" + ->failed_arg */
         VC_STEP_RESET,          /* "reset the device before giving it back" */
-        VC_STEP_WAIT_DEVICE,    /* "wait for an unfinished write to the device" */
+        VC_STEP_WAIT_DEVICE,    /* "wait for the device's lock, held by a write or a driver's probe ..." */
         VC_STEP_HOLDERS,        /* "check for processes holding the device" (see ->reason) */
         VC_STEP_VTCONSOLE,      /* "set the binding of" + ->failed_arg (vtconN, console = handoff) */
         VC_STEP_FIRMWARE_FB,    /* "release the firmware framebuffer" + ->failed_arg (efi-framebuffer.0) */

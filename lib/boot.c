@@ -437,10 +437,21 @@ int vc_boot_group_unmark_released(struct vc_ctx *ctx, unsigned group) {
 
 /* ------------------------------------------------------------ the override pass */
 
+/* Is the boot target @a's driver_override set? Its read takes the device's lock: once the pass
+ * holds the state lock (the groups before this one needed it), in the writer with the deadline
+ * (vc_stuck_read(); -ETIMEDOUT: a driver's probe holds it, the group is left as it is). */
 static int override_is_set(struct vc_ctx *ctx, const struct vc_pci_addr *a, bool *ret) {
         _cleanup_free_ char *p = NULL, *v = NULL;
-        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override",
-                            VC_PCI_ADDR_TO_STRING(a));
+        int r;
+        if (vc_ctx_get_device_reads_bounded(ctx)) {
+                char buf[VC_TIMED_READ_MAX];
+                r = vc_stuck_read(ctx, a, "driver_override", buf, sizeof buf, vc_ctx_get_unbind_timeout_ms(ctx), true);
+                if (r < 0)
+                        return r;
+                *ret = r > 0 && !streq(buf, "(null)");
+                return 0;
+        }
+        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override", VC_PCI_ADDR_TO_STRING(a));
         if (r < 0)
                 return r;
         r = vc_sysfs_read(p, &v);
@@ -600,6 +611,13 @@ static int override_group(struct override_pass *pass, const struct vc_boot_targe
                 return pass_report(pass, &t->addr, t, r) < 0 ? -ENOMEM : 0;
         if (!group_wants_overrides(g))
                 return 0; /* bound, or set by someone else: the claim's business */
+        /* A member whose driver_override could not be read within the bound (a driver's probe
+         * holds its lock, lib/stuck.h): its write would wait as long again. Reported as a write
+         * that did not finish; the group is not claimed now. */
+        for (size_t k = 0; k < vc_group_n_devices(g); k++)
+                if (vc_pci_dev_write_pending(vc_group_device(g, k)))
+                        return pass_report(pass, vc_pci_dev_addr(vc_group_device(g, k)), t, -ETIMEDOUT) < 0 ? -ENOMEM
+                                                                                                          : 0;
         for (size_t i = 0; i < ELEMENTSOF(mark_kinds); i++)
                 if (mark_exists(pass->ctx, mark_kinds[i], (unsigned) t->group)) {
                         log_debug("Group %d: boot-%s mark of this boot, no overrides", t->group, mark_kinds[i]);

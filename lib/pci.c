@@ -39,7 +39,10 @@ struct vc_pci_dev {
         bool has_parent;
         struct vc_pci_addr parent;
         bool write_pending;
-        bool lock_free; /* nothing that takes the device lock read: write_pending, or VC_PCI_READ_NO_DEVICE_LOCK */
+        bool no_lock_reads; /* under the state lock: driver_override read in the writer, if at all
+                             * (pci_dev_read_override_bounded()), nothing else that takes the lock */
+        bool lock_free; /* nothing that takes the device lock read in-process: write_pending,
+                         * no_lock_reads, or VC_PCI_READ_NO_DEVICE_LOCK */
 };
 
 /* Parse exactly @n hex digits. */
@@ -711,6 +714,25 @@ static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, st
         return 0;
 }
 
+/* Under the state lock (vc_ctx_get_device_reads_bounded()): driver_override read in the writer
+ * within the unbind timeout (vc_stuck_read()), so that a driver's probe or remove that does not
+ * return, holding the device lock, cannot keep this program, and every run waiting for our
+ * lock, in the kernel for as long. A read that does not finish makes the device one with a
+ * write pending (the engine refuses to move it, lib/bind.c) and marks it for the commands after.
+ * The device's other attributes that take the lock are then not read (->lock_free): its ids come
+ * from modalias, and sriov_numvfs, which only `list` and `show` print, reads as 0. One round trip
+ * to the writer an endpoint (a bridge's override is not read); the engine reads only the groups
+ * it moves. */
+static void pci_dev_read_override_bounded(struct vc_ctx *ctx, struct vc_pci_reader *rd, struct vc_pci_dev *d) {
+        char buf[VC_TIMED_READ_MAX];
+        int n = vc_stuck_read(ctx, &d->addr, "driver_override", buf, sizeof buf, vc_ctx_get_unbind_timeout_ms(ctx),
+                              !(rd && rd->no_marks));
+        if (n == -ETIMEDOUT)
+                d->write_pending = true;
+        else if (n > 0 && !streq(buf, "(null)"))
+                d->driver_override = strdup(buf); /* NULL when out of memory: read as none, as below */
+}
+
 /* driver_override of a device read through a reader with VC_PCI_READ_OVERRIDE_ON_DEMAND, read
  * when first asked for (a write pending when the device was read: not read, as then). A device
  * gone since reads as one without; so does one whose copy cannot be allocated. */
@@ -862,10 +884,17 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
 
         /* driver_override and sriov_numvfs take the device lock, and so may uevent: not read
          * while a write an earlier operation gave up on may still hold it (lib/stuck.h), nor at
-         * all through a reader with VC_PCI_READ_NO_DEVICE_LOCK (then nothing is waited for) */
-        d->write_pending = !(rd && (rd->no_marks || rd->no_device_lock)) &&
-                           vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
-        d->lock_free = d->write_pending || (rd && rd->no_device_lock);
+         * all through a reader with VC_PCI_READ_NO_DEVICE_LOCK (then nothing is waited for).
+         * Under the state lock, driver_override is read in the writer with a deadline and the
+         * others not at all (pci_dev_read_override_bounded(), below); an identity, which needs
+         * none of them, reads none. */
+        bool bounded = vc_ctx_get_device_reads_bounded(ctx) && !(rd && rd->no_device_lock);
+        if (bounded)
+                d->no_lock_reads = true;
+        else
+                d->write_pending = !(rd && (rd->no_marks || rd->no_device_lock)) &&
+                                   vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
+        d->lock_free = d->write_pending || d->no_lock_reads || (rd && rd->no_device_lock);
 
         if ((r = pci_dev_read_ids(&dir, d)) < 0)
                 return r;
@@ -876,6 +905,9 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
                 return 0;
         }
         pci_dev_read_header_type(&dir, d);
+        /* a bridge's override matters to no caller: bridges stay on their drivers */
+        if (bounded && !d->is_bridge)
+                pci_dev_read_override_bounded(ctx, rd, d);
         if ((r = pci_dev_read_driver(rd, &dir, d)) < 0 || (r = pci_dev_read_group(&dir, d)) < 0)
                 return r;
         pci_dev_read_boot_vga(&dir, d);

@@ -81,6 +81,14 @@ int vc_ctx_pathv(const struct vc_ctx *ctx, enum vc_place place, char **ret, cons
 /* Timeout of one unbind, in milliseconds (default 10000). */
 unsigned vc_ctx_get_unbind_timeout_ms(const struct vc_ctx *ctx);
 void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
+/* Are the device attributes whose read takes the device's lock (driver_override, sriov_numvfs,
+ * uevent: lib/pci.h) read in the writer, each within the unbind timeout (lib/stuck.h)? Set by
+ * vc_state_lock() once this program holds the state lock, and kept: a read that waits in the
+ * kernel for a driver's probe that does not return must not keep every other vfio-claim run
+ * (the hook, udev's claims) waiting for our lock. Off by default: a command that holds no lock
+ * (list, status) may wait, as lspci does. */
+bool vc_ctx_get_device_reads_bounded(const struct vc_ctx *ctx);
+void vc_ctx_set_device_reads_bounded(struct vc_ctx *ctx, bool b);
 /* Does vc_critical_scan() also read the host-critical devices of the initramfs's build
  * (lib/critical.h)? Set by the udev helper for its boot claims; off by default. */
 bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx);

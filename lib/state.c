@@ -96,6 +96,7 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                 if ((r = lock_fd(fd, path, timeout_ms, deadline)) < 0)
                         return r;
                 if (lock_still_at(fd, path)) {
+                        vc_ctx_set_device_reads_bounded(ctx, true);
                         *ret_fd = TAKE_FD(fd);
                         return 0;
                 }

@@ -54,7 +54,8 @@
  * until the deadline. Returns the locked fd in *ret_fd (close it to unlock: _cleanup_close_).
  * -ETIMEDOUT (or -EWOULDBLOCK for a single try) when another writer holds it. The state
  * directory is created (0755) when missing. A lock file removed or replaced (mv) while this
- * process waited on it is opened again: the lock is the file now at the path. */
+ * process waited on it is opened again: the lock is the file now at the path. Once it is held,
+ * @ctx reads what takes a device's lock with a deadline (vc_ctx_get_device_reads_bounded()). */
 int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd);
 
 enum vc_record_state {

@@ -627,6 +627,40 @@ int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a) {
         return 0;
 }
 
+int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *attr, char *buf, size_t size,
+                  unsigned timeout_ms, bool may_be_marked) {
+        _cleanup_free_ char *path = NULL;
+        if (size < 2)
+                return -EINVAL;
+        int r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &path, "%s/%s", VC_PCI_ADDR_TO_STRING(a), attr);
+        if (r < 0)
+                return r;
+        int n = vc_timed_read(path, buf, size - 1, timeout_ms);
+        if (n == -ETIMEDOUT) {
+                log_debug("Reading %s did not finish in %u ms: the device's lock is held", path, timeout_ms);
+                int k = vc_stuck_mark(ctx, a);
+                if (k < 0)
+                        log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));
+                return n;
+        }
+        if (n < 0)
+                return n;
+        if (may_be_marked) {
+                _cleanup_free_ char *mark = NULL;
+                if (mark_path(ctx, a, &mark) >= 0)
+                        (void) vc_unlink_runtime_file(mark);
+        }
+        size_t len = (size_t) n;
+        if (len == size - 1)
+                return -E2BIG;
+        if (memchr(buf, '\0', len))
+                return -EBADMSG; /* text attributes hold no NUL bytes */
+        if (len > 0 && buf[len - 1] == '\n')
+                len--;
+        buf[len] = '\0';
+        return (int) len;
+}
+
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a) {
         _cleanup_free_ char *p = NULL;
         return mark_path(ctx, a, &p) >= 0 && mark_exists(p);

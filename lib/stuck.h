@@ -49,6 +49,17 @@ int vc_stuck_timed_write(struct vc_ctx *ctx, const struct vc_pci_addr *a, const 
 int vc_stuck_timed_writes(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *const *paths,
                           const char *const *values, size_t n, unsigned timeout_ms, size_t *ret_done);
 
+/* Read the attribute @attr of the device @a, whose read takes the device lock (driver_override),
+ * in the writer within @timeout_ms: into @buf (@size bytes, NUL-terminated, a trailing newline
+ * dropped), its length. -ETIMEDOUT when it did not finish: something holds the lock (a write
+ * that did not finish, or a driver's probe or remove that does not return), and the device is
+ * then marked, as for a write that did not finish, so that the commands after this one read it
+ * with a deadline too. A read that finishes removes the device's mark (@may_be_marked false: the
+ * caller knows there is none). Otherwise the read's error (-E2BIG: it did not fit, -EBADMSG:
+ * not text). For a program that holds the state lock (vc_ctx_get_device_reads_bounded()). */
+int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *attr, char *buf, size_t size,
+                  unsigned timeout_ms, bool may_be_marked);
+
 int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 /* 0 when the device is not marked, or its lock was free within @timeout_ms (the mark is

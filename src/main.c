@@ -418,6 +418,11 @@ int main(int argc, char **argv) {
         if ((cli.timeout_given = timeout_ms != 0))
                 vc_ctx_set_unbind_timeout_ms(cli.ctx, timeout_ms);
         vc_ctx_set_session_critical(cli.ctx, true); /* an admin may run it over SSH */
+        /* A verb that moves devices reads what takes a device's lock with a deadline from the
+         * start, not only under the state lock (lib/root.h): a driver's probe stuck on a member
+         * of the group must not leave the command in the kernel, where no Ctrl-C reaches it. */
+        if (verb->writes)
+                vc_ctx_set_device_reads_bounded(cli.ctx, true);
         if (!cli.config_dir && vc_ctx_path(cli.ctx, VC_PLACE_SYSCONF, &cli.config_dir, NULL) < 0)
                 return log_error("out of memory"), EXIT_FAILED;
 

@@ -711,7 +711,7 @@ WIN11_STOPPED="<domain type='test' xmlns:test='http://libvirt.org/schemas/domain
         writes=$(fk_writes)
         run_via_file bounded --timeout 5 release 01:00.0
         assert_failure 1
-        assert_output --partial "0000:01:00.0: failed to wait for an unfinished write to the device"
+        assert_output --partial "0000:01:00.0: failed to wait for the device's lock, held by a write or a driver's probe that has not finished"
         assert_equal "$(fk_writes)" "$writes"
         grep -qx 'state claiming' "$STATE/group-1"
         # the kernel lets go: the unbind took effect after all; release gives the group back
@@ -773,7 +773,7 @@ within() {
                 writes=$(fk_writes)
                 run_via_file within 60 release 01:00.0
                 assert_failure 1
-                assert_output --partial "0000:01:00.0: failed to wait for an unfinished write to the device"
+                assert_output --partial "0000:01:00.0: failed to wait for the device's lock, held by a write or a driver's probe that has not finished"
                 assert_equal "$(fk_writes)" "$writes"
                 # the hook's prepare fails within [global] timeout, and leaves the lock free
                 FK_SHIM="$FK_SHIM" CONF="$CONF" VC_WRAPPER="${VC_WRAPPER:-}" run_via_file timeout 60 "$BASH" -c \

@@ -228,6 +228,39 @@ boot = yes"
         fk_unstick
 }
 
+# A member of a boot group whose device lock a driver's probe holds and does not return (the fake
+# kernel's held lock, helpers.bash; no write of vfio-claim's is stuck, nothing is marked): the
+# pass, which holds vfio-claim's lock from its first group on, reads the group's overrides with
+# the write's bound (lib/root.h). It must end, claim the other boot group, write nothing to the
+# held group and say so; the next event, once the kernel lets go, claims it.
+@test "--all: a boot group member whose lock a probe holds is left alone; the pass ends and claims the rest" {
+        fake_root twin-nics
+        conf '[global]
+timeout = 2
+
+[device display]
+match = 0000:00:05.0
+boot = yes
+
+[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        device_lock_hold 0000:00:05.1
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout 300 "$BASH" -c "$(declare -f fk pass); pass"
+        assert_success
+        assert_line "vfio-claim-udev: 0000:00:05.1: failed to set driver_override (group 1, [device display]): Connection timed out"
+        assert_line --partial "vfio-claim-udev: 0000:00:05.0: [device display] group 1 not claimed now: setting driver_override of 0000:00:05.1 did not finish within 2 s"
+        assert_equal "$(fk_override 0000:00:05.0)$(fk_override 0000:00:05.1)" ""
+        [ -z "$(record 1)" ]
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+        flock -n "$STATE/lock" true 3>&-
+        device_lock_let_go
+        run event 0000:00:05.0
+        assert_success
+        assert_equal "$(fk_driver 0000:00:05.0) $(fk_driver 0000:00:05.1)" "vfio-pci vfio-pci"
+}
+
 # An add event of a boot = yes device (a rescan, `udevadm trigger --action=add`) while `vfio-claim
 # disable` gives its group back: the helper reads the configuration under the lock, which disable
 # holds from its first write until its entry is gone, so it sees the entry gone and claims
