@@ -985,6 +985,11 @@ int main(int argc, char **argv) {
         r = vc_ctx_new(vc_sysroot_from_environment(), &ctx);
         if (r < 0)
                 return fail("VFIO_CLAIM_SYSROOT: %s", strerror(-r));
+        /* Nothing that takes a device's lock is read without a deadline, from the start (lib/root.h):
+         * a driver's probe stuck on a device of the domain must not keep libvirt's start, and
+         * the lock we take, waiting in the kernel. Before the lock only identities are read, which
+         * then come from modalias, with no lock of the device's. */
+        vc_ctx_set_device_reads_bounded(ctx, true);
 
         return prepare ? do_prepare(ctx, vm) : started ? do_started(ctx, vm) : do_release(ctx, vm);
 }

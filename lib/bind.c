@@ -1610,16 +1610,24 @@ static int take_back_console(struct op *op) {
 /* The device at @a as the kernel has it now, in *ret: the group's reading while this operation
  * has changed nothing on the host (txn.drivers_may_have_moved), else read again: a probe may have
  * changed it (a driver that binds several functions), and so may a module's load, a unit's stop
- * or the console's handover. *ret_read: the device read here, for the caller to free, or NULL. */
+ * or the console's handover. None of those writes a driver_override, and this operation writes
+ * a member's only when it moves it, after this: the group's reading of it stands
+ * (vc_pci_dev_read_again(), no round trip to the writer). *ret_read: the device read here, for
+ * the caller to free, or NULL. */
 static int op_device_now(struct op *op, const struct vc_pci_addr *a, struct vc_pci_dev **ret_read,
                          const struct vc_pci_dev **ret) {
+        const struct vc_pci_dev *read = NULL;
+        int r;
+
         *ret_read = NULL;
-        for (size_t i = 0; !op->t.drivers_may_have_moved && i < vc_group_n_devices(op->g); i++)
-                if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(op->g, i)), a)) {
-                        *ret = vc_group_device(op->g, i);
-                        return 0;
-                }
-        int r = vc_pci_dev_read(op->t.ctx, a, ret_read);
+        for (size_t i = 0; i < vc_group_n_devices(op->g); i++)
+                if (vc_pci_addr_equal(vc_pci_dev_addr(vc_group_device(op->g, i)), a))
+                        read = vc_group_device(op->g, i);
+        if (read && !op->t.drivers_may_have_moved) {
+                *ret = read;
+                return 0;
+        }
+        r = read ? vc_pci_dev_read_again(op->t.ctx, read, ret_read) : vc_pci_dev_read(op->t.ctx, a, ret_read);
         *ret = *ret_read;
         return r;
 }

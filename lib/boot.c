@@ -654,10 +654,22 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                         continue;
                 /* The cheap check, and the steady state: the target's own override is written last
                  * of its group, so once it is set the whole group has been through here. Its read
-                 * takes the device's lock: not while a write an earlier run gave up on may still
-                 * hold it (lib/stuck.h), beyond one bound; such a group is left as it is. */
-                if (vc_stuck_wait(ctx, &t->addr, vc_ctx_get_unbind_timeout_ms(ctx)) < 0 ||
-                    override_is_set(ctx, &t->addr, &set) < 0 || set)
+                 * takes the device's lock: with the bounded reads (lib/root.h, the udev helper's)
+                 * in the writer with the deadline, else not while a write an earlier run gave up on
+                 * may still hold it (lib/stuck.h), beyond one bound. A group whose target's lock
+                 * stays held (a driver probing it, or that write) is left as it is, and reported as
+                 * an override write that did not finish: no claim waits for the device again. */
+                bool bounded = vc_ctx_get_device_reads_bounded(ctx);
+                r = !bounded ? vc_stuck_wait(ctx, &t->addr, vc_ctx_get_unbind_timeout_ms(ctx)) : 0;
+                if (r >= 0)
+                        r = override_is_set(ctx, &t->addr, &set);
+                if (r == -ETIMEDOUT && bounded) {
+                        if (pass_group_mark_seen(&pass, (unsigned) t->group) < 0 ||
+                            pass_report(&pass, &t->addr, t, r) < 0)
+                                return -ENOMEM;
+                        continue;
+                }
+                if (r < 0 || set)
                         continue;
 
                 if (*lock_fd < 0) {

@@ -298,6 +298,9 @@ int vc_topology_read_full(struct vc_ctx *ctx, unsigned flags, struct vc_topology
         struct vc_pci_dev **devs;
         int r;
 
+        if (vc_ctx_get_device_reads_bounded(ctx)) /* lib/iommu.h */
+                flags |= VC_PCI_READ_NO_DEVICE_LOCK;
+
         if (failure)
                 *failure = (struct vc_read_failure){};
         if (!t)
@@ -338,7 +341,8 @@ int vc_topology_read_group(struct vc_ctx *ctx, unsigned number, struct vc_topolo
                 *failure = (struct vc_read_failure){};
         if (!t || !(t->groups = calloc(2, sizeof *t->groups)))
                 return -ENOMEM;
-        r = group_read(ctx, number, 0, &t->groups[0], failure);
+        r = group_read(ctx, number, vc_ctx_get_device_reads_bounded(ctx) ? VC_PCI_READ_NO_DEVICE_LOCK : 0,
+                       &t->groups[0], failure);
         if (r < 0)
                 return r;
         t->n_groups = 1;

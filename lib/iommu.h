@@ -63,7 +63,12 @@ struct vc_topology {
         } *index;
         size_t n_index;
 };
-/* Every IOMMU group and PCI device of the host. @failure (may be NULL): see above. */
+/* Every IOMMU group and PCI device of the host. @failure (may be NULL): see above. A program
+ * with bounded device reads (lib/root.h: one that moves devices) reads a topology as with
+ * VC_PCI_READ_NO_DEVICE_LOCK (lib/pci.h), here and in vc_topology_read_group(): such a program
+ * decides on the groups it reads again with vc_group_read() (the engine, the hook, the boot
+ * pass), whose reads of driver_override are bounded, and reading every device's that way would
+ * cost a round trip to the writer each. */
 int vc_topology_read(struct vc_ctx *ctx, struct vc_topology **ret, struct vc_read_failure *failure);
 /* The same, @flags VC_PCI_READ_* (lib/pci.h) for the devices' reads. */
 int vc_topology_read_full(struct vc_ctx *ctx, unsigned flags, struct vc_topology **ret,

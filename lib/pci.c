@@ -853,7 +853,7 @@ static void pci_dev_find_parent(struct vc_pci_dev *d) {
 
 /* vc_pci_dev_read_with(), or with @identity_only its first steps: vc_pci_dev_read_identity(). */
 static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
-                        bool identity_only, struct vc_pci_dev **ret) {
+                        bool identity_only, const struct vc_pci_dev *before, struct vc_pci_dev **ret) {
         _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
         int r;
 
@@ -888,8 +888,10 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
          * Under the state lock, driver_override is read in the writer with a deadline and the
          * others not at all (pci_dev_read_override_bounded(), below); an identity, which needs
          * none of them, reads none. */
-        bool bounded = vc_ctx_get_device_reads_bounded(ctx) && !(rd && rd->no_device_lock);
-        if (bounded)
+        bool bounded = vc_ctx_get_device_reads_bounded(ctx) && !(rd && rd->no_device_lock) && !before;
+        if (before)
+                d->write_pending = before->write_pending;
+        if (bounded || before)
                 d->no_lock_reads = true;
         else
                 d->write_pending = !(rd && (rd->no_marks || rd->no_device_lock)) &&
@@ -908,6 +910,8 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
         /* a bridge's override matters to no caller: bridges stay on their drivers */
         if (bounded && !d->is_bridge)
                 pci_dev_read_override_bounded(ctx, rd, d);
+        if (before && before->driver_override && !(d->driver_override = strdup(before->driver_override)))
+                return -ENOMEM;
         if ((r = pci_dev_read_driver(rd, &dir, d)) < 0 || (r = pci_dev_read_group(&dir, d)) < 0)
                 return r;
         pci_dev_read_boot_vga(&dir, d);
@@ -921,11 +925,17 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
 
 int vc_pci_dev_read_with(struct vc_ctx *ctx, struct vc_pci_reader *rd, const struct vc_pci_addr *addr,
                          struct vc_pci_dev **ret) {
-        return pci_dev_read(ctx, rd, addr, false, ret);
+        return pci_dev_read(ctx, rd, addr, false, NULL, ret);
 }
 
 int vc_pci_dev_read_identity(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret) {
-        return pci_dev_read(ctx, NULL, addr, true, ret);
+        return pci_dev_read(ctx, NULL, addr, true, NULL, ret);
+}
+
+int vc_pci_dev_read_again(struct vc_ctx *ctx, const struct vc_pci_dev *before, struct vc_pci_dev **ret) {
+        /* before's on-demand override read now, while it is the one before */
+        (void) vc_pci_dev_driver_override(before);
+        return pci_dev_read(ctx, NULL, &before->addr, false, before, ret);
 }
 
 void vc_pci_dev_array_free(struct vc_pci_dev **v, size_t n) {

@@ -52,6 +52,13 @@ int vc_pci_dev_read(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct v
  * is read: driver_override, the module, SR-IOV, bridge and boot_vga read as absent, so such a
  * device is never one to decide a move on. About half of vc_pci_dev_read()'s system calls. */
 int vc_pci_dev_read_identity(struct vc_ctx *ctx, const struct vc_pci_addr *addr, struct vc_pci_dev **ret);
+/* The device @before read again, as vc_pci_dev_read() reads it, but for driver_override, which is
+ * @before's: only user space writes it (a probe, a module's load, a unit's stop do not), so for
+ * a caller that holds the state lock and wrote nothing to it since @before, it is the same, and
+ * nothing that takes the device's lock is read. For the engine's reads of a member again between
+ * the moves of its group (a probe may have moved its driver): without this, each of them was a
+ * round trip to the writer under the bounded reads (lib/root.h). -ENODEV when it is gone. */
+int vc_pci_dev_read_again(struct vc_ctx *ctx, const struct vc_pci_dev *before, struct vc_pci_dev **ret);
 /* For reading many devices (vc_topology_read()): the bus's devices directory opened once, and
  * the state directory looked at once for devices marked stuck. @flags: VC_PCI_READ_*. */
 enum {

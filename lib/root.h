@@ -85,8 +85,9 @@ void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
  * uevent: lib/pci.h) read in the writer, each within the unbind timeout (lib/stuck.h)? Set by
  * vc_state_lock() once this program holds the state lock, and kept: a read that waits in the
  * kernel for a driver's probe that does not return must not keep every other vfio-claim run
- * (the hook, udev's claims) waiting for our lock. Off by default: a command that holds no lock
- * (list, status) may wait, as lspci does. */
+ * (the hook, udev's claims) waiting for our lock. The programs that move devices (the CLI's
+ * writing verbs, the hook, the udev helper) set it at their start: such a wait is one no signal
+ * ends. Off by default: a command that holds no lock (list, status) may wait, as lspci does. */
 bool vc_ctx_get_device_reads_bounded(const struct vc_ctx *ctx);
 void vc_ctx_set_device_reads_bounded(struct vc_ctx *ctx, bool b);
 /* Does vc_critical_scan() also read the host-critical devices of the initramfs's build

@@ -182,13 +182,17 @@ static bool plan_moves_nothing(const struct vc_plan *plan) {
 }
 
 /* After a give-back, where each endpoint it moved is now: the host driver is the kernel's pick
- * for a device claimed at boot. */
+ * for a device claimed at boot. Only the driver link is needed: nothing that takes the device's
+ * lock is read (a probe of a host driver may still hold it). */
 static void print_drivers_now(struct vc_cli *cli, const struct vc_plan *plan) {
+        _cleanup_(vc_pci_reader_freep) struct vc_pci_reader *rd = NULL;
+        if (vc_pci_reader_new(cli->ctx, VC_PCI_READ_NO_DEVICE_LOCK, &rd) < 0)
+                return;
         for (size_t k = 0; k < plan->n_devices; k++) {
                 const struct vc_plan_device *pd = &plan->devices[k];
                 _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
                 if (pd->action == VC_PLAN_LEAVE || pd->action == VC_PLAN_LEAVE_BRIDGE ||
-                    vc_pci_dev_read(cli->ctx, &pd->addr, &d) < 0)
+                    vc_pci_dev_read_with(cli->ctx, rd, &pd->addr, &d) < 0)
                         continue;
                 printf("  %s  now %s\n", VC_PCI_ADDR_TO_STRING(&pd->addr),
                        vc_pci_dev_driver(d) ? vc_pci_dev_driver(d) : "unbound");

@@ -739,8 +739,14 @@ int main(int argc, char **argv) {
 
         /* Boot claims also refuse what the system the initramfs was built on needed: at boot the
          * live scan cannot see it yet (lib/critical.h). */
-        if (arg_mode == MODE_ALL || arg_mode == MODE_EVENT)
+        if (arg_mode == MODE_ALL || arg_mode == MODE_EVENT) {
                 vc_ctx_set_boot_critical(ctx, true);
+                /* A driver's probe that does not return holds the device's lock, which reading its
+                 * driver_override takes: read with the write's deadline, from the first look at a
+                 * target on (lib/root.h), so that neither udev's worker nor the boot pass waits in
+                 * the kernel for it, with our lock or without. */
+                vc_ctx_set_device_reads_bounded(ctx, true);
+        }
         switch (arg_mode) {
         case MODE_HAS_BOOT:
                 r = run_has_boot(ctx);

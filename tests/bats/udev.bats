@@ -261,6 +261,30 @@ boot = yes'
         assert_equal "$(fk_driver 0000:00:05.0) $(fk_driver 0000:00:05.1)" "vfio-pci vfio-pci"
 }
 
+# The event's own device held so (its host driver's probe, started by the same add event, does not
+# return): the helper's first look at its driver_override, before it takes vfio-claim's lock, has
+# the bound too; udev's worker does not wait in the kernel with it.
+@test "an add event of a boot device whose lock a probe holds ends within the bound, names it, writes nothing" {
+        fake_root twin-nics
+        conf '[global]
+timeout = 2
+
+[device guest-nic]
+match = 0000:02:00.0
+boot = yes'
+        device_lock_hold 0000:02:00.0
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout 300 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+        assert_success
+        assert_line "vfio-claim-udev: 0000:02:00.0: failed to set driver_override (group 5, [device guest-nic]): Connection timed out"
+        assert_line --partial "vfio-claim-udev: 0000:02:00.0: [device guest-nic] group 5 not claimed now"
+        assert_equal "$(fk_writes)" 0
+        device_lock_let_go
+        run event 0000:02:00.0
+        assert_success
+        assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
+}
+
 # An add event of a boot = yes device (a rescan, `udevadm trigger --action=add`) while `vfio-claim
 # disable` gives its group back: the helper reads the configuration under the lock, which disable
 # holds from its first write until its entry is gone, so it sees the entry gone and claims
