@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -83,6 +84,7 @@ struct writer_answer {
 struct writer_progress {
         uint64_t since;
         uint32_t index;
+        pid_t parent; /* the process that started the writer (writer_child()) */
 };
 static struct writer_progress *progress;
 
@@ -267,8 +269,17 @@ static void writer_note_fork(void) {
 }
 
 /* The writer's start: its end of the socket on fd 0, every other fd closed (its own table: the
- * state lock's descriptor and the caller's pipes go with it). @arg: that socket. */
+ * state lock's descriptor and the caller's pipes go with it). @arg: that socket.
+ *
+ * It dies with the process that started it (PR_SET_PDEATHSIG): a command killed in the middle
+ * of a request (Ctrl-C, SIGKILL, the OOM killer) gives up vfio-claim's lock as it dies, and the
+ * next command may read and move the same group at once; a writer left to finish the request
+ * (a device's probe after its unbind) would write beside it. A write under way in the kernel
+ * still ends first (SIGKILL takes effect when it returns), and leaves the device marked
+ * (lib/stuck.h); no write after it is made. */
 static int writer_child(void *arg) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != progress->parent)
+                _exit(EXIT_FAILURE); /* the parent is gone already: nobody to answer */
         if (dup2((int) (intptr_t) arg, 0) < 0)
                 _exit(EXIT_FAILURE);
         if (close_range(1, ~0U, 0) < 0)
@@ -327,6 +338,7 @@ static int writer_start(void) {
         }
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
                 return negative_errno();
+        progress->parent = getpid();
         void *stack;
         pid_t pid = writer_spawn(sv[1], &stack);
         close(sv[1]);
@@ -335,7 +347,7 @@ static int writer_start(void) {
                 return pid;
         }
         writer.pid = pid;
-        writer.owner = getpid();
+        writer.owner = progress->parent;
         writer.fd = sv[0];
         writer.stack = stack;
         writer.forked = false;

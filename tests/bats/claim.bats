@@ -733,6 +733,18 @@ within() {
         FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" timeout "$s" "$BASH" -c "$(declare -f fk vc); vc $*"
 }
 
+# After the stuck unbind of the killed command's request (its override, unbind and probe of the
+# GPU, lib/stuck.c) has ended: the write under way took effect, and no write of the request came
+# after it. The writer dies with the command (PR_SET_PDEATHSIG): a writer left to finish the
+# request would probe the GPU beside whatever the next command, which got vfio-claim's lock when
+# this one died, does to the group.
+no_write_after_the_stuck_one() {
+        wait_for '[ -z "$(fk_driver 0000:01:00.0)" ]'
+        assert_equal "$(fk_override 0000:01:00.0)" vfio-pci
+        run grep -c 'drivers_probe' "$ROOT/.fakekernel/writes.log"
+        assert_output 0
+}
+
 # A command ended by a signal (Ctrl-C, SIGTERM, SIGKILL) while its write is stuck in the kernel
 # ran out of no timeout of its own, and the write still holds the device lock: the device is
 # marked before the write goes to the writer (lib/stuck.h), and the mark stays. The commands after
@@ -759,10 +771,11 @@ within() {
                 grep -qx 'state claiming' "$STATE/group-1"
                 if [ "$sig" != KILL ]; then
                         fk_unstick
-                        # the killed command's writer finishes the write it was in and ends; under
-                        # valgrind (a process of its own there) that takes a while, and the next
-                        # fake_root must not remove the tree under it
+                        # the killed command's writer died with it (under valgrind, a process of
+                        # its own, that takes a while, and the next fake_root must not remove the
+                        # tree under it); the kernel finished the write that was under way
                         wait_for '! pgrep -f -- "--timeout 600 enable 01:00.0" > /dev/null'
+                        no_write_after_the_stuck_one
                         continue
                 fi
                 # later commands wait for the device at most their timeout
@@ -786,6 +799,7 @@ within() {
                 # the kernel lets go: release gives the group back, and the mark goes
                 fk_unstick
                 wait_for '! pgrep -f -- "--timeout 600 enable 01:00.0" > /dev/null'
+                no_write_after_the_stuck_one
                 run vc release 01:00.0
                 assert_success
                 assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
