@@ -7,7 +7,7 @@
  * action (a VM that dies while libvirtd is down, an edit of "reset =") or one to --actors
  * concurrent operations of the real programs (vfio-claim, the hook worker, the udev helper),
  * with at most one fault armed in the fake kernel for the step (EIO, EBUSY, ENODEV, a hang,
- * or SIGKILL of the writer's process group). After every step the invariants are checked; a
+ * SIGKILL of the writer's process group, or a device's lock held by a task stuck in the kernel). After every step the invariants are checked; a
  * violation is shrunk (delta debugging over the steps of the episode) and printed with a
  * command line that replays it.
  *
@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -700,6 +701,57 @@ static long n_execs, n_killed, n_faulted, n_pending, n_concurrent;
  * write slowed by the load is never taken for a hang. */
 static bool step_may_hang;
 
+/* A "lock:ADDR" fault: a task stuck in the kernel holds the device lock of ADDR for the whole of
+ * the step's operations (a driver's probe or remove that does not return). In the fake kernel
+ * that is .fakekernel/devlock/ADDR, which its reads of driver_override, sriov_numvfs and uevent
+ * and every write to the device wait for. Not a fault of the fake kernel's own: the harness holds
+ * it (devlock_hold()). */
+static bool fault_is_devlock(const char *fault) {
+        return strncmp(fault, "lock:", 5) == 0;
+}
+
+/* Does the step's fault cost a write bound? Then its operations run with a 1 s one. */
+static bool fault_may_hang(const char *fault) {
+        return strstr(fault, "HANG") != NULL || fault_is_devlock(fault);
+}
+
+/* Take ADDR's device lock in a child that keeps it until killed; returns once it holds it. */
+static pid_t devlock_hold(const char *addr) {
+        char p[PATH_MAX], c;
+        int pfd[2];
+        pathf(p, "%s/.fakekernel/devlock", root);
+        (void) mkdir(p, 0755);
+        pathf(p, "%s/.fakekernel/devlock/%s", root, addr);
+        if (pipe(pfd) < 0)
+                die("pipe: %s", strerror(errno));
+        fflush(NULL);
+        pid_t pid = fork();
+        if (pid == 0) {
+                close(pfd[0]);
+                int fd = open(p, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+                if (fd < 0 || flock(fd, LOCK_EX) < 0)
+                        _exit(1);
+                if (write(pfd[1], "x", 1) != 1)
+                        _exit(1);
+                close(pfd[1]);
+                for (;;)
+                        pause();
+        }
+        close(pfd[1]);
+        if (pid < 0 || read(pfd[0], &c, 1) != 1)
+                die("cannot hold the device lock of %s", addr);
+        close(pfd[0]);
+        return pid;
+}
+
+static void devlock_let_go(pid_t pid) {
+        if (pid <= 0)
+                return;
+        (void) kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+                ;
+}
+
 static void child_env(const char *k, const char *v) {
         if (setenv(k, v, 1) < 0)
                 _exit(125);
@@ -810,7 +862,7 @@ static void on_stop(int sig) {
 static void run_ops(struct step *st) {
         pid_t pid[MAX_ACTORS];
         int left = st->n_ops;
-        step_may_hang = strstr(st->fault, "HANG") != NULL;
+        step_may_hang = fault_may_hang(st->fault);
         fflush(NULL);
         for (int i = 0; i < st->n_ops; i++) {
                 pid[i] = fork();
@@ -1016,7 +1068,7 @@ static void run_step(struct step *st, const char *text) {
 
         /* The configuration's write bound for this step, in place before the step's snapshot:
          * a change of it is the harness's, not the step's. */
-        unsigned timeout_s = strstr(st->fault, "HANG") ? 1 : 60;
+        unsigned timeout_s = fault_may_hang(st->fault) ? 1 : 60;
         if (timeout_s != conf_timeout_s) {
                 conf_timeout_s = timeout_s;
                 write_main_conf();
@@ -1059,11 +1111,13 @@ static void run_step(struct step *st, const char *text) {
                 }
         if (changed_vms)
                 write_node_xml();
-        set_fault(st->fault);
+        pid_t holder = fault_is_devlock(st->fault) ? devlock_hold(st->fault + 5) : 0;
+        set_fault(holder ? NULL : st->fault);
         n_faulted += st->fault[0] != 0;
         n_concurrent += st->n_ops > 1;
         run_ops(st);
         set_fault(NULL);
+        devlock_let_go(holder);
 
         /* Then libvirt goes on as it does after a prepare hook: on success the VM runs (libvirt
          * reports it running, then runs the "started" hook); on failure libvirt stops the start
@@ -1216,6 +1270,8 @@ static void gen_step(struct step *st) {
         unsigned nth = chance(700) ? 1 + rnd(4) : 1 + rnd(12);
         if (may_hang && chance((unsigned) arg_hang_permille * 1000 / 350))
                 snprintf(st->fault, sizeof st->fault, "+%u HANG", nth);
+        else if (may_hang && k < 8)
+                snprintf(st->fault, sizeof st->fault, "lock:%s", event_addrs[rnd(ELEMS(event_addrs))]);
         else if (k < 50)
                 snprintf(st->fault, sizeof st->fault, "+%u %s", nth, errs[rnd(3)]);
         else if (k < 72)
