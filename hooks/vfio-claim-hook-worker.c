@@ -620,6 +620,9 @@ static void usb_release(struct vc_ctx *ctx, const struct vc_config *config, cons
                 if (r < 0)
                         log_error_errno(r, "VM %s stopped: USB device %s: cannot give its interfaces back: %m; run "
                                            "'vfio-claim disable %s'", vm, port, port);
+                else if (r > 0)
+                        log_info("VM %s stopped: the USB device at %s is not the one it held (that one was unplugged); "
+                                 "its record is removed, the device there left as it is", vm, port);
                 else
                         log_info("VM %s stopped: USB device %s is back on its host drivers", vm, port);
         }

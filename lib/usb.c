@@ -472,6 +472,20 @@ int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
                 return r;
         if ((r = vc_sysfs_read(path, &text)) < 0)
                 return r;
+        /* the device plugged in there now: the record's, or another one (lib/usb.h) */
+        struct vc_usb_dev now = { .group = -1 };
+        r = vc_usb_dev_read(ctx, port, 0, &now);
+        if (r >= 0) {
+                r = vc_usb_record_is_of(ctx, &now);
+                vc_usb_dev_done(&now);
+                if (r < 0)
+                        return r;
+                if (r == 0)
+                        return (r = vc_unlink_runtime_file(path)) < 0 ? r : 1;
+        } else if (r == -EINVAL) /* a hub plugged in there since: never the record's device */
+                return (r = vc_unlink_runtime_file(path)) < 0 ? r : 1;
+        else if (r != -ENOENT)
+                return r;
         int first = 0;
         char *save = NULL;
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {

@@ -86,8 +86,11 @@ int vc_usb_record_is_of(struct vc_ctx *ctx, struct vc_usb_dev *d);
  * is enabled already (its own record); vc_usb_record_is_of()'s error when it cannot tell. */
 int vc_usb_enable(struct vc_ctx *ctx, struct vc_usb_dev *d, const char **ret_failed);
 /* Bind every recorded interface of the device at @port to its driver again and remove the
- * record. -ENOENT without a record. An interface that is gone (unplugged) or bound already is
- * skipped. */
+ * record: 0. -ENOENT without a record. An interface that is gone (unplugged) or bound already is
+ * skipped. A device plugged in at @port that is not the record's (vc_usb_record_is_of(): the
+ * recorded one was unplugged, this one plugged in since) was never held: nothing is bound (the
+ * record's drivers are another device's), only the record goes: 1. vc_usb_record_is_of()'s error
+ * when it cannot tell (a serial the record names not read in time): nothing changed. */
 int vc_usb_disable(struct vc_ctx *ctx, const char *port);
 
 /* Does the entry select @d: ids, and serial or port when it names one (an entry that names a

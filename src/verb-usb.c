@@ -440,11 +440,17 @@ int usb_disable(struct vc_cli *cli, const char *text) {
                         printf("%s: its interfaces would go back to their drivers\n", port);
                         continue;
                 }
+                unsigned rv = 0, rp = 0;
+                (void) vc_usb_record_id(cli->ctx, port, &rv, &rp); /* for the message, before it goes */
                 r = vc_usb_disable(cli->ctx, port);
                 if (r < 0) {
                         log_error_errno(r, "%s: failed to give the interfaces back to their drivers: %m", port);
                         code = EXIT_FAILED;
-                } else
+                } else if (r > 0)
+                        log_notice("%s: its record names USB device %04x:%04x, unplugged from this port since; the "
+                                   "device plugged in there now is not vfio-claim's and was left as it is; the "
+                                   "record is removed", port, rv, rp);
+                else
                         log_info("%s: disabled: its interfaces are back on their host drivers", port);
         }
         if (done == 0 && code == EXIT_DONE)

@@ -607,6 +607,9 @@ static void usb_give_back_stale(struct vc_ctx *ctx, const struct vc_config *cfg)
                                 log_error_errno(r, "%s: the initramfs held USB device %04x:%04x, but no boot = yes entry "
                                                 "of the configuration asks for it now; giving it back failed (%m): "
                                                 "run 'vfio-claim disable %s'", *p, d.vendor, d.product, *p);
+                        else if (r > 0)
+                                log_notice("%s: the record there names another USB device than %04x:%04x, plugged in "
+                                           "now: removed, the device left to the host", *p, d.vendor, d.product);
                         else
                                 log_warning("%s: the initramfs held USB device %04x:%04x, but no boot = yes entry of "
                                             "the configuration asks for it now: given back to the host; the initramfs "

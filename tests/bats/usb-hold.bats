@@ -427,6 +427,24 @@ boot = yes'
         [ -e "$STATE/usb-3-3" ]
 }
 
+# ... and checks that the record is of the device plugged in at its port now: one the initramfs
+# held and that was replaced since (another device at the port, its interface unbound here by
+# hand) gets nothing of the record's bound to it (its driver does not match), and the record goes.
+@test "the real root's boot pass: a record the initramfs left for another device than the one at the port goes alone" {
+        fake_root usb-desk
+        conf '# no boot entries'
+        mkdir -p "$STATE"
+        printf 'id 0403:6001\nby boot pass in the initramfs\ninterface 3-3:1.0 ftdi_sio\n' > "$STATE/usb-3-3"
+        fk_sh "printf 3-3:1.0 > '$ROOT/sys/bus/usb/drivers/usb-storage/unbind'"
+        n=$(fk_writes)
+        run --separate-stderr helper --all
+        assert_success
+        assert_equal "$stderr" "vfio-claim-udev: 3-3: the record there names another USB device than 0781:5583, plugged in now: removed, the device left to the host"
+        [ ! -e "$STATE/usb-3-3" ]
+        assert_equal "$(fk_writes)" "$n"
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+}
+
 @test "a held interface that a VM's QEMU claimed through usbfs is left to it" {
         fake_root usb-desk
         conf ''

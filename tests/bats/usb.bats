@@ -525,6 +525,26 @@ serial A10K5678
 interface 3-1.2:1.0 ftdi_sio"
 }
 
+# disable of a port whose record another device left: the serial adapter recorded there was
+# unplugged, and the stick plugged in since is not vfio-claim's (its interface unbound by hand
+# here). Nothing of the adapter's is bound to the stick (its driver does not match: the write
+# failed with ENODEV, and the record could never be dropped); the record alone goes, and the
+# command says so.
+@test "disable: a record another device left at the port goes; nothing of it is bound to the device there now" {
+        fake_root usb-desk
+        usb_conf
+        mkdir -p "$STATE"
+        printf 'id 0403:6001\nserial A10K9999\ninterface 3-3:1.0 ftdi_sio\n' > "$STATE/usb-3-3"
+        fk_sh "printf 3-3:1.0 > '$ROOT/sys/bus/usb/drivers/usb-storage/unbind'"
+        n=$(fk_writes)
+        run --separate-stderr vc disable 3-3
+        assert_success
+        assert_equal "$stderr" "vfio-claim: 3-3: its record names USB device 0403:6001, unplugged from this port since; the device plugged in there now is not vfio-claim's and was left as it is; the record is removed"
+        [ ! -e "$STATE/usb-3-3" ]
+        assert_equal "$(fk_writes)" "$n"
+        assert_equal "$(usb_driver 3-3:1.0)" ""
+}
+
 @test "a [device NAME] that looks like a port path stays a PCI device" {
         fake_root usb-desk
         mkdir -p "$CONF"
