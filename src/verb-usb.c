@@ -350,10 +350,18 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                         continue;
                 (void) vc_usb_record_id(cli->ctx, d->port, &sv, &sp);
                 int k = vc_usb_enable(cli->ctx, d, &failed);
+                unsigned retaken = 0;
                 if (k > 0)
                         log_notice("%s: the record of USB device %04x:%04x, unplugged from this port since, is "
                                    "replaced by that of %04x:%04x", d->port, sv, sp, d->vendor, d->product);
-                if (k == -EEXIST)
+                /* Enabled already: an interface a host driver bound again since (a module loaded
+                 * with no udev rule of ours to undo it) is taken back, and the record gains it. */
+                if (k == -EEXIST && (k = vc_usb_hold(cli->ctx, d, NULL, &retaken, &failed)) >= 0)
+                        k = -EEXIST;
+                if (k == -EEXIST && retaken > 0)
+                        log_notice("%s: enabled already; %u interface%s a host driver had bound since taken back",
+                                   d->port, retaken, retaken == 1 ? "" : "s");
+                else if (k == -EEXIST)
                         log_info("%s: enabled already", d->port);
                 else if (k < 0) {
                         if (k == -ETIMEDOUT) /* the kernel may still carry that unbind out */

@@ -525,6 +525,35 @@ serial A10K5678
 interface 3-1.2:1.0 ftdi_sio"
 }
 
+# enable of a device enabled already whose interface a host driver bound again since (the
+# module loaded by hand, no udev rule of vfio-claim's to undo it): the interface is taken back.
+# Before, enable printed "unbind", said "enabled already" and left it on the driver.
+@test "enable of an enabled device takes back an interface a host driver bound again" {
+        fake_root usb-desk
+        usb_conf
+        run vc enable 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        fk_sh "printf 3-1.2:1.0 > '$ROOT/sys/bus/usb/drivers/ftdi_sio/bind'"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+        run --separate-stderr vc enable 3-1.2
+        assert_success
+        assert_output "3-1.2:1.0: unbind"
+        assert_equal "$stderr" "vfio-claim: 3-1.2: enabled already; 1 interface a host driver had bound since taken back"
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        grep -qx 'interface 3-1.2:1.0 ftdi_sio' "$STATE/usb-3-1.2"
+        # nothing bound: nothing to take, nothing written
+        n=$(fk_writes)
+        run --separate-stderr vc -v enable 3-1.2
+        assert_success
+        assert_output "3-1.2:1.0: no driver: left alone"
+        assert_equal "$stderr" "vfio-claim: 3-1.2: enabled already"
+        assert_equal "$(fk_writes)" "$n"
+        run vc disable 3-1.2
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
+}
+
 # disable of a port whose record another device left: the serial adapter recorded there was
 # unplugged, and the stick plugged in since is not vfio-claim's (its interface unbound by hand
 # here). Nothing of the adapter's is bound to the stick (its driver does not match: the write
