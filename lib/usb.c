@@ -478,6 +478,9 @@ int vc_usb_disable(struct vc_ctx *ctx, const char *port) {
         if (r >= 0) {
                 r = vc_usb_record_is_of(ctx, &now);
                 vc_usb_dev_done(&now);
+                if (r == -EBADMSG)
+                        r = 1; /* a damaged record, without its id line: whose it is cannot be told;
+                                * its interface lines are given back as they stand, as before */
                 if (r < 0)
                         return r;
                 if (r == 0)
@@ -590,6 +593,9 @@ int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsign
                 return -ENOMEM;
         if (changed && (r = vc_write_runtime_file(path, more, 0644)) < 0)
                 return r;
+        _cleanup_free_ bool *took = calloc(d->n_ifaces + 1, sizeof *took);
+        if (!took)
+                return -ENOMEM;
         for (size_t i = 0; i < d->n_ifaces; i++) {
                 if (!is_host_driver(d->ifaces[i].driver))
                         continue;
@@ -599,8 +605,14 @@ int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsign
                 if (r < 0) {
                         if (ret_failed)
                                 *ret_failed = d->ifaces[i].name;
+                        /* the interfaces this call took go back, newest first: nothing changed
+                         * but the record's lines, which list interfaces bound again */
+                        for (size_t k = i; k-- > 0;)
+                                if (took[k])
+                                        (void) iface_write(ctx, d->ifaces[k].driver, "bind", d->ifaces[k].name);
                         return r;
                 }
+                took[i] = true;
                 taken++;
         }
         if (ret_taken)

@@ -90,7 +90,8 @@ int vc_usb_enable(struct vc_ctx *ctx, struct vc_usb_dev *d, const char **ret_fai
  * skipped. A device plugged in at @port that is not the record's (vc_usb_record_is_of(): the
  * recorded one was unplugged, this one plugged in since) was never held: nothing is bound (the
  * record's drivers are another device's), only the record goes: 1. vc_usb_record_is_of()'s error
- * when it cannot tell (a serial the record names not read in time): nothing changed. */
+ * when it cannot tell (a serial the record names not read in time): nothing changed. A damaged
+ * record without its id line is given back as its interface lines say. */
 int vc_usb_disable(struct vc_ctx *ctx, const char *port);
 
 /* Does the entry select @d: ids, and serial or port when it names one (an entry that names a
@@ -117,8 +118,9 @@ int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor,
 /* Keep @d off host drivers: without a record of its own (none, or a stale one), vc_usb_enable(),
  * the record naming @by ("by BY": the boot pass in the initramfs, VC_BOOT_BY_PASS_INITRD) when
  * not NULL; with one, every interface bound to a host driver is added to the record (when it is
- * not listed) and unbound. *ret_taken: how many interfaces were unbound. 0, 1 when a stale
- * record was replaced, or a negative errno (vc_usb_record_is_of()'s: cannot tell). */
+ * not listed) and unbound; when an unbind fails, the interfaces this call unbound are bound
+ * again (the record keeps the lines it gained). *ret_taken: how many interfaces were unbound. 0,
+ * 1 when a stale record was replaced, or a negative errno (vc_usb_record_is_of()'s: cannot tell). */
 int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
                 const char **ret_failed);
 /* Who took the device at @port, from the "by" line of its record: NULL in *ret_by when none (an

@@ -337,6 +337,12 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                                EXIT_FAILED;
                 }
         }
+        /* the devices this run enabled (not those enabled before it): what a failure puts back */
+        _cleanup_free_ bool *mine = calloc(n + 1, sizeof *mine);
+        if (!mine) {
+                vc_usb_devs_free(v, n);
+                return log_error("out of memory"), EXIT_FAILED;
+        }
         r = EXIT_DONE;
         for (size_t i = 0; i < n && r == EXIT_DONE; i++) {
                 struct vc_usb_dev *d = &v[i];
@@ -371,12 +377,16 @@ int usb_enable(struct vc_cli *cli, const char *text) {
                         else
                                 log_error_errno(k, "%s: failed to unbind %s from its driver: %m (nothing changed)",
                                                 d->port, strna(failed));
-                        /* the devices enabled before this one go back too */
+                        /* the devices this run enabled before this one go back too; those
+                         * enabled before it (a VM may have them) stay */
                         for (size_t j = 0; j < i; j++)
-                                (void) vc_usb_disable(cli->ctx, v[j].port);
+                                if (mine[j])
+                                        (void) vc_usb_disable(cli->ctx, v[j].port);
                         r = EXIT_FAILED;
-                } else
+                } else {
+                        mine[i] = true;
                         log_info("%s: enabled: its interfaces have no host driver now", d->port);
+                }
         }
         vc_usb_devs_free(v, n);
         return r;

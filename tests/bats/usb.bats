@@ -554,6 +554,58 @@ interface 3-1.2:1.0 ftdi_sio"
         assert_equal "$(usb_driver 3-1.2:1.0)" ftdi_sio
 }
 
+# ... and when one of those interfaces cannot be taken back, the ones taken before it go back to
+# their driver: the command fails with nothing changed, as it says (the keyboard's two
+# interfaces, both bound again by hand; the second unbind fails).
+@test "enable of an enabled device: a take-back that fails half-way puts back what it took" {
+        fake_root usb-desk
+        mkdir -p "$CONF"
+        printf '[usb kbd]\nmatch = 046d:c31c\n' > "$CONF/vfio-claim.conf"
+        run vc enable --force 3-2
+        assert_success
+        fk_sh "printf 3-2:1.0 > '$ROOT/sys/bus/usb/drivers/usbhid/bind'"
+        fk_sh "printf 3-2:1.1 > '$ROOT/sys/bus/usb/drivers/usbhid/bind'"
+        n=$(fk_writes)
+        fk_fail "$((n + 2)) EIO"
+        run --separate-stderr vc enable --force 3-2
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: 3-2: it is a keyboard (interface 3-2:1.0); taken anyway (--force)
+vfio-claim: 3-2: failed to unbind 3-2:1.1 from its driver: Input/output error (nothing changed)"
+        assert_equal "$(usb_driver 3-2:1.0) $(usb_driver 3-2:1.1)" "usbhid usbhid"
+        [ -e "$STATE/usb-3-2" ]
+}
+
+# enable NAME over two devices, the first enabled by an earlier command (a VM may use it): a
+# failure on the second gives back only what this run took, not that one.
+@test "enable NAME: a failure gives back only the devices this run enabled" {
+        fake_root usb-desk
+        mkdir -p "$CONF"
+        printf '[usb ftdis]\nmatch = 0403:6001\n' > "$CONF/vfio-claim.conf"
+        run vc enable 3-1.2
+        assert_success
+        fk_fail "glob:*ftdi_sio/unbind EIO"
+        run --separate-stderr vc enable ftdis
+        assert_failure 1
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        [ -e "$STATE/usb-3-1.2" ]
+        assert_equal "$(usb_driver 3-1.3:1.0)" ftdi_sio
+        [ ! -e "$STATE/usb-3-1.3" ]
+}
+
+# A damaged record without its id line cannot say whose it is: disable gives back what its
+# interface lines say, and drops it (as before records were matched to the device at the port).
+@test "disable: a record without its id line is given back as its lines say" {
+        fake_root usb-desk
+        mkdir -p "$CONF" "$STATE"
+        printf '[usb stick]\nmatch = 0781:5583\nport = 3-3\n' > "$CONF/vfio-claim.conf"
+        printf 'interface 3-3:1.0 usb-storage\n' > "$STATE/usb-3-3"
+        fk_sh "printf 3-3:1.0 > '$ROOT/sys/bus/usb/drivers/usb-storage/unbind'"
+        run vc disable 3-3
+        assert_success
+        [ ! -e "$STATE/usb-3-3" ]
+        assert_equal "$(usb_driver 3-3:1.0)" usb-storage
+}
+
 # disable of a port whose record another device left: the serial adapter recorded there was
 # unplugged, and the stick plugged in since is not vfio-claim's (its interface unbound by hand
 # here). Nothing of the adapter's is bound to the stick (its driver does not match: the write
