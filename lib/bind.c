@@ -888,6 +888,14 @@ static void txn_rollback(struct txn *t) {
                         txn_fail(t, &s->addr, VC_STEP_READ, NULL, r);
                         continue;
                 }
+                if (vc_pci_dev_write_pending(d)) {
+                        /* its lock stayed held through the read (something else's probe or
+                         * remove): its override was not read, and every write would wait as
+                         * long; left as it is, as a stuck one */
+                        txn_mark_stuck(t, &s->addr);
+                        txn_fail(t, &s->addr, VC_STEP_WAIT_DEVICE, NULL, -ETIMEDOUT);
+                        continue;
+                }
                 log_debug("%s: rolling back to %s", VC_PCI_ADDR_TO_STRING(&s->addr), s->driver ?: "no driver");
                 (void) move_device(t, &s->addr, vc_pci_dev_driver(d), vc_pci_dev_driver_override(d),
                                    s->driver, s->module, s->override);

@@ -723,14 +723,22 @@ static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, st
  * from modalias, and sriov_numvfs, which only `list` and `show` print, reads as 0. One round trip
  * to the writer an endpoint (a bridge's override is not read); the engine reads only the groups
  * it moves. */
-static void pci_dev_read_override_bounded(struct vc_ctx *ctx, struct vc_pci_reader *rd, struct vc_pci_dev *d) {
+static int pci_dev_read_override_bounded(struct vc_ctx *ctx, struct vc_pci_reader *rd, struct vc_pci_dev *d) {
         char buf[VC_TIMED_READ_MAX];
         int n = vc_stuck_read(ctx, &d->addr, "driver_override", buf, sizeof buf, vc_ctx_get_unbind_timeout_ms(ctx),
                               !(rd && rd->no_marks));
-        if (n == -ETIMEDOUT)
+        if (n == -ETIMEDOUT) {
                 d->write_pending = true;
-        else if (n > 0 && !streq(buf, "(null)"))
-                d->driver_override = strdup(buf); /* NULL when out of memory: read as none, as below */
+                return 0;
+        }
+        if (n == -ENOENT || n == 0 || streq(buf, "(null)"))
+                return 0; /* none (or the device gone since: its next read says so) */
+        /* Any other failure (the writer could not be started, the content is not an override)
+         * fails the read: a device read as having no override could be taken for one on its
+         * host driver already. */
+        if (n < 0)
+                return n;
+        return (d->driver_override = strdup(buf)) ? 0 : -ENOMEM;
 }
 
 /* driver_override of a device read through a reader with VC_PCI_READ_OVERRIDE_ON_DEMAND, read
@@ -908,8 +916,8 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
         }
         pci_dev_read_header_type(&dir, d);
         /* a bridge's override matters to no caller: bridges stay on their drivers */
-        if (bounded && !d->is_bridge)
-                pci_dev_read_override_bounded(ctx, rd, d);
+        if (bounded && !d->is_bridge && (r = pci_dev_read_override_bounded(ctx, rd, d)) < 0)
+                return r;
         if (before && before->driver_override && !(d->driver_override = strdup(before->driver_override)))
                 return -ENOMEM;
         if ((r = pci_dev_read_driver(rd, &dir, d)) < 0 || (r = pci_dev_read_group(&dir, d)) < 0)

@@ -90,6 +90,10 @@ void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
  * ends. Off by default: a command that holds no lock (list, status) may wait, as lspci does. */
 bool vc_ctx_get_device_reads_bounded(const struct vc_ctx *ctx);
 void vc_ctx_set_device_reads_bounded(struct vc_ctx *ctx, bool b);
+/* Does the program change nothing on the system (the CLI's --dry-run)? Then its bounded reads
+ * neither mark a device whose lock stays held nor remove a mark (lib/stuck.h). */
+bool vc_ctx_get_dry_run(const struct vc_ctx *ctx);
+void vc_ctx_set_dry_run(struct vc_ctx *ctx, bool b);
 /* Does vc_critical_scan() also read the host-critical devices of the initramfs's build
  * (lib/critical.h)? Set by the udev helper for its boot claims; off by default. */
 bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx);

@@ -650,14 +650,14 @@ int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *a
         int n = vc_timed_read(path, buf, size - 1, timeout_ms);
         if (n == -ETIMEDOUT) {
                 log_debug("Reading %s did not finish in %u ms: the device's lock is held", path, timeout_ms);
-                int k = vc_stuck_mark(ctx, a);
+                int k = vc_ctx_get_dry_run(ctx) ? 0 : vc_stuck_mark(ctx, a);
                 if (k < 0)
                         log_debug_errno(k, "Cannot mark %s as stuck: %m", VC_PCI_ADDR_TO_STRING(a));
                 return n;
         }
         if (n < 0)
                 return n;
-        if (may_be_marked) {
+        if (may_be_marked && !vc_ctx_get_dry_run(ctx)) {
                 _cleanup_free_ char *mark = NULL;
                 if (mark_path(ctx, a, &mark) >= 0)
                         (void) vc_unlink_runtime_file(mark);

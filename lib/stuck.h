@@ -56,7 +56,8 @@ int vc_stuck_timed_writes(struct vc_ctx *ctx, const struct vc_pci_addr *a, const
  * then marked, as for a write that did not finish, so that the commands after this one read it
  * with a deadline too. A read that finishes removes the device's mark (@may_be_marked false: the
  * caller knows there is none). Otherwise the read's error (-E2BIG: it did not fit, -EBADMSG:
- * not text). For a program that holds the state lock (vc_ctx_get_device_reads_bounded()). */
+ * not text). For a program that holds the state lock (vc_ctx_get_device_reads_bounded()). A dry
+ * run (vc_ctx_get_dry_run()) neither makes nor removes a mark. */
 int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *attr, char *buf, size_t size,
                   unsigned timeout_ms, bool may_be_marked);
 

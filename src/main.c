@@ -423,6 +423,7 @@ int main(int argc, char **argv) {
          * of the group must not leave the command in the kernel, where no Ctrl-C reaches it. */
         if (verb->writes)
                 vc_ctx_set_device_reads_bounded(cli.ctx, true);
+        vc_ctx_set_dry_run(cli.ctx, cli.dry_run);
         if (!cli.config_dir && vc_ctx_path(cli.ctx, VC_PLACE_SYSCONF, &cli.config_dir, NULL) < 0)
                 return log_error("out of memory"), EXIT_FAILED;
 

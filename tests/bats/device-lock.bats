@@ -114,3 +114,30 @@ lock_is_free() {
         assert_equal "$(fk_writes)" 0
         device_lock_let_go
 }
+
+# A dry run changes nothing, the state directory included: a device whose lock stays held is not
+# marked (lib/root.h, vc_ctx_get_dry_run()); the dry run still ends within the bound and says so.
+@test "enable --dry-run: a held member lock ends the dry run within the bound, and marks nothing" {
+        fake_root gpu-audio
+        conf $'[global]\ntimeout = 2'
+        mkdir -p "$STATE"
+        device_lock_hold 0000:01:00.1
+        run_via_file within 300 enable --dry-run 01:00.0
+        assert_failure 1
+        assert_output --partial "0000:01:00.1: failed to wait for the device's lock"
+        [ ! -e "$STATE/stuck-0000:01:00.1" ]
+        assert_equal "$(fk_writes)" 0
+        device_lock_let_go
+}
+
+# What the writer reads must be an override: content that is not text (a NUL byte here) fails the
+# read, with the device named and nothing written, instead of reading as no override (a device so
+# read could be taken for one on its host driver already).
+@test "a driver_override that is not text fails the claim, the device named, nothing written" {
+        fake_root gpu-audio
+        printf 'snd_hda_intel\0x' > "$ROOT/sys/bus/pci/devices/0000:01:00.1/driver_override"
+        run --separate-stderr vc enable 01:00.0
+        assert_failure 1
+        assert_equal "$stderr" "vfio-claim: 0000:01:00.1: failed to read the group: Bad message"
+        assert_equal "$(fk_writes)" 0
+}
