@@ -462,11 +462,12 @@ static int override_is_set(struct vc_ctx *ctx, const struct vc_pci_addr *a, bool
 }
 
 static int report_add(struct vc_boot_write **v, size_t *n, const struct vc_pci_addr *a,
-                      unsigned group, const struct vc_config_device *cd, int error) {
+                      unsigned group, const struct vc_config_device *cd, int error, bool not_written) {
         struct vc_boot_write *nv = reallocarray(*v, *n + 1, sizeof **v);
         if (!nv)
                 return -ENOMEM;
-        nv[*n] = (struct vc_boot_write){ .addr = *a, .group = group, .cd = cd, .error = error };
+        nv[*n] = (struct vc_boot_write){ .addr = *a, .group = group, .cd = cd, .error = error,
+                                         .not_written = not_written };
         *v = nv;
         (*n)++;
         return 0;
@@ -554,7 +555,13 @@ static int pass_group_mark_seen(struct override_pass *pass, unsigned group) {
 
 static int pass_report(struct override_pass *pass, const struct vc_pci_addr *a, const struct vc_boot_target *t,
                        int error) {
-        return report_add(&pass->rep, &pass->n_rep, a, (unsigned) t->group, t->cd, error);
+        return report_add(&pass->rep, &pass->n_rep, a, (unsigned) t->group, t->cd, error, false);
+}
+
+/* A device whose lock stayed held through the bounded read of its override: reported as an
+ * override write that did not finish (no claim waits for it again), and said as not written. */
+static int pass_report_held(struct override_pass *pass, const struct vc_pci_addr *a, const struct vc_boot_target *t) {
+        return report_add(&pass->rep, &pass->n_rep, a, (unsigned) t->group, t->cd, -ETIMEDOUT, true);
 }
 
 static bool group_wants_overrides(const struct vc_group *g) {
@@ -616,8 +623,7 @@ static int override_group(struct override_pass *pass, const struct vc_boot_targe
          * that did not finish; the group is not claimed now. */
         for (size_t k = 0; k < vc_group_n_devices(g); k++)
                 if (vc_pci_dev_write_pending(vc_group_device(g, k)))
-                        return pass_report(pass, vc_pci_dev_addr(vc_group_device(g, k)), t, -ETIMEDOUT) < 0 ? -ENOMEM
-                                                                                                          : 0;
+                        return pass_report_held(pass, vc_pci_dev_addr(vc_group_device(g, k)), t) < 0 ? -ENOMEM : 0;
         for (size_t i = 0; i < ELEMENTSOF(mark_kinds); i++)
                 if (mark_exists(pass->ctx, mark_kinds[i], (unsigned) t->group)) {
                         log_debug("Group %d: boot-%s mark of this boot, no overrides", t->group, mark_kinds[i]);
@@ -665,7 +671,7 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                         r = override_is_set(ctx, &t->addr, &set);
                 if (r == -ETIMEDOUT && bounded) {
                         if (pass_group_mark_seen(&pass, (unsigned) t->group) < 0 ||
-                            pass_report(&pass, &t->addr, t, r) < 0)
+                            pass_report_held(&pass, &t->addr, t) < 0)
                                 return -ENOMEM;
                         continue;
                 }

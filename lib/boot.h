@@ -78,6 +78,8 @@ struct vc_boot_write {
         unsigned group;
         const struct vc_config_device *cd; /* the target that brought its group in */
         int error;                         /* 0, or the negative errno of the write */
+        bool not_written;                  /* -ETIMEDOUT before any write: the device's lock stayed held
+                                            * through the bounded read of its override (lib/root.h) */
 };
 
 /* The override pass over @targets (states other than OK are skipped). A target whose own

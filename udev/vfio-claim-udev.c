@@ -176,7 +176,11 @@ static void log_target_problem(const struct vc_boot_target *t, int level) {
 static void log_writes(const struct vc_boot_write *w, size_t n) {
         for (size_t i = 0; i < n; i++) {
                 const char *addr = VC_PCI_ADDR_TO_STRING(&w[i].addr);
-                if (w[i].error < 0)
+                if (w[i].not_written)
+                        log_error("%s: driver_override not set (group %u, [device %s]): its lock stayed held "
+                                  "through the bounded read of it",
+                                  addr, w[i].group, w[i].cd->name);
+                else if (w[i].error < 0)
                         log_error_errno(w[i].error, "%s: failed to set driver_override (group %u, [device %s]): %m",
                                         addr, w[i].group, w[i].cd->name);
                 else
@@ -197,11 +201,12 @@ static int overrides(struct vc_ctx *ctx, const struct vc_config *cfg, const stru
         return r;
 }
 
-/* The device of @group whose override write did not finish in its bound, NULL: none. */
-static const struct vc_pci_addr *write_timed_out(const struct vc_boot_write *w, size_t n, int group) {
+/* The report of the device of @group whose override write did not finish in its bound (or was
+ * not made: its lock stayed held), NULL: none. */
+static const struct vc_boot_write *write_timed_out(const struct vc_boot_write *w, size_t n, int group) {
         for (size_t i = 0; i < n; i++)
                 if ((int) w[i].group == group && w[i].error == -ETIMEDOUT)
-                        return &w[i].addr;
+                        return &w[i];
         return NULL;
 }
 
@@ -231,12 +236,19 @@ static int claim(struct vc_ctx *ctx, const struct vc_config *cfg, const struct v
         const char *addr = VC_PCI_ADDR_TO_STRING(&t->addr);
         int r, given_back = 0;
 
-        const struct vc_pci_addr *held = write_timed_out(w, n_w, t->group);
+        const struct vc_boot_write *held = write_timed_out(w, n_w, t->group);
+        if (held && held->not_written) {
+                log_error("%s: [device %s] group %d not claimed now: the kernel held %s for more than %u s (a driver "
+                          "probing it?), and nothing was written; once it is free, run 'vfio-claim apply' to claim it",
+                          addr, t->cd->name, t->group, VC_PCI_ADDR_TO_STRING(&held->addr),
+                          (vc_ctx_get_unbind_timeout_ms(ctx) + 999) / 1000);
+                return -1;
+        }
         if (held) {
                 log_error("%s: [device %s] group %d not claimed now: setting driver_override of %s did not finish "
                           "within %u s (the kernel holds the device, a driver probing it?); once it is free, "
                           "run 'vfio-claim apply' to claim it or 'vfio-claim release group:%d' to give it back",
-                          addr, t->cd->name, t->group, VC_PCI_ADDR_TO_STRING(held),
+                          addr, t->cd->name, t->group, VC_PCI_ADDR_TO_STRING(&held->addr),
                           (vc_ctx_get_unbind_timeout_ms(ctx) + 999) / 1000, t->group);
                 return -1;
         }
