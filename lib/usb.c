@@ -537,36 +537,15 @@ int vc_usb_record_id(struct vc_ctx *ctx, const char *port, unsigned *ret_vendor,
         return 0;
 }
 
-int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
-                const char **ret_failed) {
-        _cleanup_free_ char *path = NULL, *text = NULL;
-        unsigned taken = 0;
+/* vc_usb_hold() of a device with its own record at @path: the record gains the interfaces a driver
+ * bound since (a replug, a module loaded later) before they are unbound, so that disable gives
+ * them back to that driver. */
+static int record_gain_bound(const char *path, const struct vc_usb_dev *d) {
+        _cleanup_free_ char *text = NULL, *more = NULL;
+        size_t len = 0;
         int r;
-        if (!ctx || !d)
-                return -EINVAL;
-        if (ret_taken)
-                *ret_taken = 0;
-        if ((r = record_path(ctx, d->port, &path)) < 0)
-                return r;
-        r = vc_usb_record_is_of(ctx, d);
-        if (r < 0 && r != -ENOENT)
-                return r;
-        if (r <= 0) { /* none, or another device's (stale): replaced */
-                int e = enable_by(ctx, d, by, ret_failed);
-                if (e < 0)
-                        return e;
-                for (size_t i = 0; i < d->n_ifaces; i++)
-                        taken += is_host_driver(d->ifaces[i].driver);
-                if (ret_taken)
-                        *ret_taken = taken;
-                return e;
-        }
         if ((r = vc_sysfs_read(path, &text)) < 0)
                 return r;
-        /* The record gains the interfaces a driver bound since (a replug, a module loaded later)
-         * before they are unbound: disable gives them back to that driver. */
-        _cleanup_free_ char *more = NULL;
-        size_t len = 0;
         FILE *f = open_memstream(&more, &len);
         if (!f)
                 return -ENOMEM;
@@ -591,7 +570,34 @@ int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsign
         }
         if (fclose(f) != 0)
                 return -ENOMEM;
-        if (changed && (r = vc_write_runtime_file(path, more, 0644)) < 0)
+        return changed ? vc_write_runtime_file(path, more, 0644) : 0;
+}
+
+int vc_usb_hold(struct vc_ctx *ctx, struct vc_usb_dev *d, const char *by, unsigned *ret_taken,
+                const char **ret_failed) {
+        _cleanup_free_ char *path = NULL;
+        unsigned taken = 0;
+        int r;
+        if (!ctx || !d)
+                return -EINVAL;
+        if (ret_taken)
+                *ret_taken = 0;
+        if ((r = record_path(ctx, d->port, &path)) < 0)
+                return r;
+        r = vc_usb_record_is_of(ctx, d);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        if (r <= 0) { /* none, or another device's (stale): replaced */
+                int e = enable_by(ctx, d, by, ret_failed);
+                if (e < 0)
+                        return e;
+                for (size_t i = 0; i < d->n_ifaces; i++)
+                        taken += is_host_driver(d->ifaces[i].driver);
+                if (ret_taken)
+                        *ret_taken = taken;
+                return e;
+        }
+        if ((r = record_gain_bound(path, d)) < 0)
                 return r;
         _cleanup_free_ bool *took = calloc(d->n_ifaces + 1, sizeof *took);
         if (!took)
