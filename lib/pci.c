@@ -731,13 +731,15 @@ static int pci_dev_read_override_bounded(struct vc_ctx *ctx, struct vc_pci_reade
                 d->write_pending = true;
                 return 0;
         }
-        if (n == -ENOENT || n == 0 || streq(buf, "(null)"))
+        if (n == -ENOENT)
                 return 0; /* none (or the device gone since: its next read says so) */
         /* Any other failure (the writer could not be started, the content is not an override)
          * fails the read: a device read as having no override could be taken for one on its
          * host driver already. */
         if (n < 0)
                 return n;
+        if (n == 0 || streq(buf, "(null)"))
+                return 0;
         return (d->driver_override = strdup(buf)) ? 0 : -ENOMEM;
 }
 
