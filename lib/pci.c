@@ -248,15 +248,7 @@ static ssize_t at_read(struct dev_dir *dir, const char *attr, char *buf, size_t 
         dev_dir_done_with(dir, fd);
         if (k < 0)
                 return -saved_errno;
-        size_t n = (size_t) k;
-        if (n == size - 1)
-                return -E2BIG;
-        if (memchr(buf, '\0', n))
-                return -EBADMSG; /* text attributes hold no NUL bytes */
-        if (n > 0 && buf[n - 1] == '\n')
-                n--;
-        buf[n] = '\0';
-        return (ssize_t) n;
+        return vc_sysfs_text_finish(buf, (size_t) k, size);
 }
 
 static int at_read_string(struct dev_dir *dir, const char *attr, char **ret) {

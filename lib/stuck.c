@@ -662,15 +662,7 @@ int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *a
                 if (mark_path(ctx, a, &mark) >= 0)
                         (void) vc_unlink_runtime_file(mark);
         }
-        size_t len = (size_t) n;
-        if (len == size - 1)
-                return -E2BIG;
-        if (memchr(buf, '\0', len))
-                return -EBADMSG; /* text attributes hold no NUL bytes */
-        if (len > 0 && buf[len - 1] == '\n')
-                len--;
-        buf[len] = '\0';
-        return (int) len;
+        return vc_sysfs_text_finish(buf, (size_t) n, size);
 }
 
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a) {

@@ -20,6 +20,17 @@ int vc_sysfs_read(const char *path, char **ret) {
         return vc_read_file(path, ret);
 }
 
+int vc_sysfs_text_finish(char *buf, size_t n, size_t size) {
+        if (size == 0 || n >= size - 1)
+                return -E2BIG;
+        if (memchr(buf, '\0', n))
+                return -EBADMSG; /* text attributes hold no NUL bytes */
+        if (n > 0 && buf[n - 1] == '\n')
+                n--;
+        buf[n] = '\0';
+        return (int) n;
+}
+
 ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max) {
         _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
         if (fd < 0)

@@ -9,6 +9,10 @@
 
 /* Read a sysfs attribute: vc_read_file() (lib/fileio.h), which reads any text file. */
 int vc_sysfs_read(const char *path, char **ret);
+/* The @n bytes one read(2) put in @buf (@size bytes, the read asked for at most @size - 1) as a
+ * text attribute: NUL-terminated, its trailing newline dropped, and its length; -E2BIG when the
+ * read filled what it asked for (the attribute may be longer), -EBADMSG when it holds a NUL byte. */
+int vc_sysfs_text_finish(char *buf, size_t n, size_t size);
 /* Read raw bytes (binary attributes such as "config"): up to @max bytes. */
 ssize_t vc_sysfs_read_bytes(const char *path, void *buf, size_t max);
 /* Parse an unsigned integer attribute ("0x10de", "16", "-1" rejected): -EINVAL when malformed. */
