@@ -39,10 +39,9 @@ struct vc_pci_dev {
         bool has_parent;
         struct vc_pci_addr parent;
         bool write_pending;
-        bool no_lock_reads; /* under the state lock: driver_override read in the writer, if at all
-                             * (pci_dev_read_override_bounded()), nothing else that takes the lock */
-        bool lock_free; /* nothing that takes the device lock read in-process: write_pending,
-                         * no_lock_reads, or VC_PCI_READ_NO_DEVICE_LOCK */
+        bool lock_free; /* nothing that takes the device lock read in-process: a write pending, the
+                         * bounded reads (driver_override in the writer, if at all:
+                         * pci_dev_read_override_bounded()), or VC_PCI_READ_NO_DEVICE_LOCK */
 };
 
 /* Parse exactly @n hex digits. */
@@ -893,12 +892,10 @@ static int pci_dev_read(struct vc_ctx *ctx, struct vc_pci_reader *rd, const stru
         bool bounded = vc_ctx_get_device_reads_bounded(ctx) && !(rd && rd->no_device_lock) && !before;
         if (before)
                 d->write_pending = before->write_pending;
-        if (bounded || before)
-                d->no_lock_reads = true;
-        else
+        else if (!bounded)
                 d->write_pending = !(rd && (rd->no_marks || rd->no_device_lock)) &&
                                    vc_stuck_wait(ctx, addr, vc_ctx_get_unbind_timeout_ms(ctx)) == -ETIMEDOUT;
-        d->lock_free = d->write_pending || d->no_lock_reads || (rd && rd->no_device_lock);
+        d->lock_free = bounded || before || d->write_pending || (rd && rd->no_device_lock);
 
         if ((r = pci_dev_read_ids(&dir, d)) < 0)
                 return r;
