@@ -437,27 +437,16 @@ int vc_boot_group_unmark_released(struct vc_ctx *ctx, unsigned group) {
 
 /* ------------------------------------------------------------ the override pass */
 
-/* Is the boot target @a's driver_override set? Its read takes the device's lock: once the pass
- * holds the state lock (the groups before this one needed it), in the writer with the deadline
- * (vc_stuck_read(); -ETIMEDOUT: a driver's probe holds it, the group is left as it is). */
+/* Is the boot target @a's driver_override set? Its read takes the device's lock, which a driver's
+ * probe may hold for as long as the probe does: read in the writer with the write's deadline
+ * (vc_stuck_read(); -ETIMEDOUT: the group is left as it is), before the pass holds the state
+ * lock as after. */
 static int override_is_set(struct vc_ctx *ctx, const struct vc_pci_addr *a, bool *ret) {
-        _cleanup_free_ char *p = NULL, *v = NULL;
-        int r;
-        if (vc_ctx_get_device_reads_bounded(ctx)) {
-                char buf[VC_TIMED_READ_MAX];
-                r = vc_stuck_read(ctx, a, "driver_override", buf, sizeof buf, vc_ctx_get_unbind_timeout_ms(ctx), true);
-                if (r < 0)
-                        return r;
-                *ret = r > 0 && !streq(buf, "(null)");
-                return 0;
-        }
-        r = vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &p, "%s/driver_override", VC_PCI_ADDR_TO_STRING(a));
+        char buf[VC_TIMED_READ_MAX];
+        int r = vc_stuck_read(ctx, a, "driver_override", buf, sizeof buf, vc_ctx_get_unbind_timeout_ms(ctx), true);
         if (r < 0)
                 return r;
-        r = vc_sysfs_read(p, &v);
-        if (r < 0)
-                return r;
-        *ret = !isempty(v) && !streq(v, "(null)");
+        *ret = r > 0 && !streq(buf, "(null)");
         return 0;
 }
 
@@ -659,17 +648,12 @@ int vc_boot_set_overrides(struct vc_ctx *ctx, const struct vc_config *cfg,
                 if (t->state != VC_BOOT_TARGET_OK || pass_group_seen(&pass, (unsigned) t->group))
                         continue;
                 /* The cheap check, and the steady state: the target's own override is written last
-                 * of its group, so once it is set the whole group has been through here. Its read
-                 * takes the device's lock: with the bounded reads (lib/root.h, the udev helper's)
-                 * in the writer with the deadline, else not while a write an earlier run gave up on
-                 * may still hold it (lib/stuck.h), beyond one bound. A group whose target's lock
-                 * stays held (a driver probing it, or that write) is left as it is, and reported as
-                 * an override write that did not finish: no claim waits for the device again. */
-                bool bounded = vc_ctx_get_device_reads_bounded(ctx);
-                r = !bounded ? vc_stuck_wait(ctx, &t->addr, vc_ctx_get_unbind_timeout_ms(ctx)) : 0;
-                if (r >= 0)
-                        r = override_is_set(ctx, &t->addr, &set);
-                if (r == -ETIMEDOUT && bounded) {
+                 * of its group, so once it is set the whole group has been through here. A group
+                 * whose target's lock stays held through that read (a driver probing it, or a
+                 * write an earlier run gave up on, lib/stuck.h) is left as it is, and reported as
+                 * an override not written: no claim waits for the device again. */
+                r = override_is_set(ctx, &t->addr, &set);
+                if (r == -ETIMEDOUT) {
                         if (pass_group_mark_seen(&pass, (unsigned) t->group) < 0 ||
                             pass_report_held(&pass, &t->addr, t) < 0)
                                 return -ENOMEM;

@@ -83,7 +83,8 @@ struct vc_boot_write {
 };
 
 /* The override pass over @targets (states other than OK are skipped). A target whose own
- * driver_override is already set costs one read. The writers' lock is taken before the first
+ * driver_override is already set costs one read, made in the writer with the write's deadline
+ * (lib/stuck.h: a driver's probe may hold the device's lock). The writers' lock is taken before the first
  * group is examined and handed to the caller in *lock_fd (left alone when it is already >= 0;
  * -1 stays -1 when nothing needed examining).
  *
