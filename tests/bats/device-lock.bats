@@ -40,7 +40,7 @@ lock_is_free() {
 
 @test "enable: a group member whose lock a driver's probe holds: enable ends, changes nothing, names it" {
         fake_root gpu-audio
-        conf $'[global]\ntimeout = 2'
+        conf $'[global]\ntimeout = 5'
         device_lock_hold 0000:01:00.1
         run_via_file within 300 enable 01:00.0
         assert_failure 1
@@ -54,8 +54,10 @@ lock_is_free() {
         [ -e "$STATE/stuck-0000:01:00.1" ]
         run_via_file within 300 list
         assert_success
-        # the kernel lets go: the same command claims the group, and the mark goes
+        # the kernel lets go: the same command claims the group, and the mark goes (with a bound
+        # no loaded machine reaches: every read and write of it must finish)
         device_lock_let_go
+        conf $'[global]\ntimeout = 60'
         run vc enable 01:00.0
         assert_success
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
@@ -64,7 +66,7 @@ lock_is_free() {
 
 @test "release: a claimed member whose lock the kernel holds: release ends, changes nothing; later it succeeds" {
         fake_root gpu-audio
-        conf $'[global]\ntimeout = 2'
+        conf $'[global]\ntimeout = 5'
         vc enable 01:00.0
         local writes
         writes=$(fk_writes)
@@ -77,6 +79,7 @@ lock_is_free() {
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
         lock_is_free
         device_lock_let_go
+        conf $'[global]\ntimeout = 60'
         run vc release 01:00.0
         assert_success
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "nouveau snd_hda_intel"
@@ -87,7 +90,7 @@ lock_is_free() {
 # the GPU's audio function would keep every other VM start, and udev's claims, waiting for it.
 @test "hook prepare: a member whose lock the kernel holds: the start fails within the bound, the lock is free" {
         fake_root gpu-audio
-        conf $'[global]\ntimeout = 2\n[device gpu]\nmatch = 0000:01:00.0'
+        conf $'[global]\ntimeout = 5\n[device gpu]\nmatch = 0000:01:00.0'
         device_lock_hold 0000:01:00.1
         run_via_file hook_within 300 win11 prepare begin
         assert_failure 1
@@ -97,6 +100,7 @@ lock_is_free() {
         [ ! -e "$STATE/group-1" ]
         lock_is_free
         device_lock_let_go
+        conf $'[global]\ntimeout = 60\n[device gpu]\nmatch = 0000:01:00.0'
         run_via_file hook_within 300 win11 prepare begin
         assert_success
         assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:01:00.1)" "vfio-pci vfio-pci"
@@ -108,7 +112,7 @@ lock_is_free() {
         fake_root gpu-audio
         conf $'[global]\ntimeout = 600'
         device_lock_hold 0000:01:00.1
-        run_via_file within 300 --timeout 1 enable 01:00.0
+        run_via_file within 300 --timeout 5 enable 01:00.0
         assert_failure 1
         assert_output --partial "0000:01:00.1: failed to wait for the device's lock"
         assert_equal "$(fk_writes)" 0
@@ -119,7 +123,7 @@ lock_is_free() {
 # marked (lib/root.h, vc_ctx_get_dry_run()); the dry run still ends within the bound and says so.
 @test "enable --dry-run: a held member lock ends the dry run within the bound, and marks nothing" {
         fake_root gpu-audio
-        conf $'[global]\ntimeout = 2'
+        conf $'[global]\ntimeout = 5'
         mkdir -p "$STATE"
         device_lock_hold 0000:01:00.1
         run_via_file within 300 enable --dry-run 01:00.0

@@ -32,6 +32,18 @@ pass() {
         fk env FAKEKERNEL_HOST=1 VFIO_CLAIM_LOG=stderr $VC_WRAPPER "$UDEV_HELPER" --all "$@"
 }
 
+# event_within SECONDS ADDR / pass_within SECONDS: event ADDR or pass, killed after SECONDS
+# (status 124: it hung), run through run_via_file (a write left stuck in the fake kernel keeps a
+# pipe open).
+event_within() {
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout "$1" "$BASH" -c "$(declare -f fk event pci_id); event $2"
+}
+pass_within() {
+        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
+                timeout "$1" "$BASH" -c "$(declare -f fk pass); pass"
+}
+
 pci_id() {
         local d="$ROOT/sys/bus/pci/devices/$1" v dv
         [ -d "$d" ] || return 0
@@ -170,8 +182,7 @@ timeout = $1
 match = 0000:02:00.0
 boot = yes"
         fk_fail 'glob:*/0000:02:00.0/driver_override STUCK'
-        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
-                timeout 600 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+        event_within 600 0000:02:00.0
 }
 
 @test "an override write that blocks in the kernel: the event ends, the device is named, release finishes" {
@@ -217,11 +228,9 @@ boot = yes"
         stuck_override_event 2
         assert_success
         [ -e "$STATE/stuck-0000:02:00.0" ]
-        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
-                timeout 120 "$BASH" -c "$(declare -f fk event pci_id); event 0000:01:00.0"
+        event_within 120 0000:01:00.0
         assert_success
-        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
-                timeout 120 "$BASH" -c "$(declare -f fk pass); pass"
+        pass_within 120
         assert_success
         assert_equal "$(grep -c 'driver_override' "$ROOT/.fakekernel/writes.log")" 1
         grep -qx 'state claiming' "$STATE/group-5"
@@ -236,7 +245,7 @@ boot = yes"
 @test "--all: a boot group member whose lock a probe holds is left alone; the pass ends and claims the rest" {
         fake_root twin-nics
         conf '[global]
-timeout = 2
+timeout = 5
 
 [device display]
 match = 0000:00:05.0
@@ -246,16 +255,16 @@ boot = yes
 match = 0000:02:00.0
 boot = yes'
         device_lock_hold 0000:00:05.1
-        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
-                timeout 300 "$BASH" -c "$(declare -f fk pass); pass"
+        pass_within 300
         assert_success
         assert_line "vfio-claim-udev: 0000:00:05.1: driver_override not set (group 1, [device display]): its lock stayed held through the bounded read of it"
-        assert_line "vfio-claim-udev: 0000:00:05.0: [device display] group 1 not claimed now: the kernel held 0000:00:05.1 for more than 2 s (a driver probing it?), and nothing was written; once it is free, run 'vfio-claim apply' to claim it"
+        assert_line "vfio-claim-udev: 0000:00:05.0: [device display] group 1 not claimed now: the kernel held 0000:00:05.1 for more than 5 s (a driver probing it?), and nothing was written; once it is free, run 'vfio-claim apply' to claim it"
         assert_equal "$(fk_override 0000:00:05.0)$(fk_override 0000:00:05.1)" ""
         [ -z "$(record 1)" ]
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
         flock -n "$STATE/lock" true 3>&-
         device_lock_let_go
+        sed -i 's/^timeout = 5$/timeout = 60/' "$CONF/vfio-claim.conf"
         run event 0000:00:05.0
         assert_success
         assert_equal "$(fk_driver 0000:00:05.0) $(fk_driver 0000:00:05.1)" "vfio-pci vfio-pci"
@@ -267,19 +276,19 @@ boot = yes'
 @test "an add event of a boot device whose lock a probe holds ends within the bound, names it, writes nothing" {
         fake_root twin-nics
         conf '[global]
-timeout = 2
+timeout = 5
 
 [device guest-nic]
 match = 0000:02:00.0
 boot = yes'
         device_lock_hold 0000:02:00.0
-        run_via_file env FK_SHIM="$FK_SHIM" VC_WRAPPER="${VC_WRAPPER:-}" UDEV_HELPER="$UDEV_HELPER" \
-                timeout 300 "$BASH" -c "$(declare -f fk event pci_id); event 0000:02:00.0"
+        event_within 300 0000:02:00.0
         assert_success
         assert_line "vfio-claim-udev: 0000:02:00.0: driver_override not set (group 5, [device guest-nic]): its lock stayed held through the bounded read of it"
-        assert_line "vfio-claim-udev: 0000:02:00.0: [device guest-nic] group 5 not claimed now: the kernel held 0000:02:00.0 for more than 2 s (a driver probing it?), and nothing was written; once it is free, run 'vfio-claim apply' to claim it"
+        assert_line "vfio-claim-udev: 0000:02:00.0: [device guest-nic] group 5 not claimed now: the kernel held 0000:02:00.0 for more than 5 s (a driver probing it?), and nothing was written; once it is free, run 'vfio-claim apply' to claim it"
         assert_equal "$(fk_writes)" 0
         device_lock_let_go
+        sed -i 's/^timeout = 5$/timeout = 60/' "$CONF/vfio-claim.conf"
         run event 0000:02:00.0
         assert_success
         assert_equal "$(fk_driver 0000:02:00.0)" vfio-pci
