@@ -24,8 +24,9 @@ trap 'rm -rf "$WORK"' EXIT
 "$MKTREE" "$abs_top_srcdir/tests/fixtures/twin-nics.topo" "$WORK/root" > /dev/null
 mkdir -p "$WORK/root/etc/vfio-claim"
 printf '[device guest-nic]\nmatch = 0000:02:00.0\nboot = yes\n' > "$WORK/root/etc/vfio-claim/vfio-claim.conf"
-# claim the group once, with the shim, as the boot pass would
-FAKEKERNEL_ROOT=$WORK/root LD_PRELOAD=$SHIM VFIO_CLAIM_SYSROOT=$WORK/root VFIO_CLAIM_LOG=stderr \
+# claim the group once, with the shim and the tree as the running system (under VFIO_CLAIM_SYSROOT
+# no module is loaded, and vfio-pci is not in the tree yet), as the boot pass would
+FAKEKERNEL_ROOT=$WORK/root FAKEKERNEL_HOST=1 LD_PRELOAD=$SHIM VFIO_CLAIM_LOG=stderr \
         "$AFTER" --all > /dev/null 2>&1
 case $(readlink "$WORK/root/sys/bus/pci/devices/0000:02:00.0/driver") in
 */vfio-pci) ;;
