@@ -89,7 +89,8 @@ struct vc_config {
         bool hook_claim_unconfigured; /* [global] hook-claim-unconfigured, default no: the hook
                                        * claims the group of any managed='yes' PCI host device */
         unsigned timeout_ms;     /* [global] timeout in ms, 0 when not set: how long one sysfs write
-                                  * (an unbind, a probe) may take (vc_ctx_set_unbind_timeout_ms()) */
+                                  * (an unbind, a probe) or a bounded read of driver_override may
+                                  * take (vc_ctx_set_unbind_timeout_ms()) */
         struct vc_config_device *devices;
         size_t n_devices;
         struct vc_config_usb *usbs;
