@@ -84,7 +84,12 @@ static int group_read(struct vc_ctx *ctx, unsigned number, unsigned flags, struc
                         continue;
                 if (r < 0)
                         return device_failed(failure, &a, r);
-                g->n_devices++;
+                /* Listed here, and a member of another group by its own link: the device was
+                 * removed and added again between the listing and its read (or the tree is no
+                 * sysfs). Which group it belongs to is not known, and a group is never moved
+                 * without all of its members. */
+                if (vc_pci_dev_iommu_group(g->devices[g->n_devices++]) != (int) number)
+                        return device_failed(failure, &a, -EBADMSG);
         }
         qsort(g->devices, g->n_devices, sizeof *g->devices, cmp_dev);
         *ret = TAKE_PTR(g);

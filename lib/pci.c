@@ -688,6 +688,10 @@ static int pci_dev_read_driver(struct vc_pci_reader *rd, struct dev_dir *dir, st
         int r = d->driver ? 0 : read_attr_link_name(dir, "driver", &d->driver); /* or from uevent */
         if (r < 0 && r != -ENOENT)
                 return r;
+        /* the name goes into paths (the driver's unbind): a link whose target ends in no kernel
+         * name (sysfs never shows one) is refused, as a uevent's DRIVER= is skipped */
+        if (d->driver && !vc_kernel_name_is_valid(d->driver))
+                return -EBADMSG;
         if (d->driver) {
                 r = driver_module_get(rd, dir, d->driver, &d->driver_module);
                 if (r < 0)
@@ -793,6 +797,15 @@ static void pci_dev_read_boot_vga(struct dev_dir *dir, struct vc_pci_dev *d) {
                 d->boot_vga = v != 0;
 }
 
+/* reset_method as Linux shows it: method names ([a-z_]) separated by spaces (commas before 6.0),
+ * or nothing; anything else is read as unreadable. */
+static bool reset_method_text_is_valid(const char *s) {
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || *s == '_' || *s == ' ' || *s == ','))
+                        return false;
+        return true;
+}
+
 /* numa_node and reset_method, read when first asked for (vc_pci_dev_numa_node(),
  * vc_pci_dev_reset_method()): only `show` and a few of `doctor`'s checks of single devices use
  * them, and reading them for every device was six of the some twenty system calls a device cost
@@ -812,6 +825,8 @@ static void pci_dev_read_late(const struct vc_pci_dev *cd) {
         if (at_read_int(&dir, "numa_node", &v) >= 0)
                 d->numa_node = v;
         read_optional_string(&dir, "reset_method", &d->reset_method);
+        if (d->reset_method && !reset_method_text_is_valid(d->reset_method))
+                free(TAKE_PTR(d->reset_method));
         if (!d->reset_method && attr_exists(&dir, "reset_method"))
                 d->reset_method = strdup(""); /* present but unreadable: no method (NULL when out of memory) */
 }
@@ -1088,12 +1103,25 @@ static double parse_gts(const char *s) {
         return v;
 }
 
+/* A link speed as Linux shows it ("8.0 GT/s PCIe", "Unknown"): printable ASCII, or NULL. */
+static char *read_link_speed(const struct vc_pci_dev *d, const char *attr) {
+        char *s = NULL;
+        if (read_path_string(vc_pci_dev_syspath(d), attr, &s) < 0)
+                return NULL;
+        for (const char *p = s; *p; p++)
+                if (*p < 0x20 || *p > 0x7e) {
+                        free(s);
+                        return NULL;
+                }
+        return s;
+}
+
 int vc_pci_dev_read_link(const struct vc_pci_dev *d, struct vc_pci_link *ret) {
         struct vc_pci_link l = {};
         char *s = NULL;
 
-        (void) read_path_string(vc_pci_dev_syspath(d), "current_link_speed", &l.current_speed);
-        (void) read_path_string(vc_pci_dev_syspath(d), "max_link_speed", &l.max_speed);
+        l.current_speed = read_link_speed(d, "current_link_speed");
+        l.max_speed = read_link_speed(d, "max_link_speed");
         if (read_path_string(vc_pci_dev_syspath(d), "current_link_width", &s) >= 0) {
                 l.current_width = (unsigned) strtoul(s, NULL, 10);
                 free(s);
@@ -1141,7 +1169,8 @@ int vc_pci_dev_read_bars(const struct vc_pci_dev *d, struct vc_pci_bar **ret, si
                 unsigned long long start, end, flags;
                 if (sscanf(line, "%llx %llx %llx", &start, &end, &flags) != 3)
                         return -EBADMSG;
-                if (end <= start || (!start && !end))
+                /* unassigned (all zero), or no range a BAR can have (its size would not fit) */
+                if (end <= start || (!start && end == ULLONG_MAX))
                         continue;
                 bars[n++] = (struct vc_pci_bar){
                         .index = index,
