@@ -268,8 +268,9 @@ static int parse_argv(struct vc_cli *cli, int argc, char **argv, const char **re
                 case ARG_FORCE: cli->force = true; *ret_given |= OPT_FORCE; break;
                 case ARG_BOOT: cli->boot = true; *ret_given |= OPT_BOOT; break;
                 case ARG_NAME:
-                        if (!vc_config_name_is_valid(optarg) || strlen(optarg) > 64)
-                                return log_error_errno(EINVAL, "--name: \"%s\" is not a name (up to 64 letters, digits, '_', '.', '-')", optarg);
+                        /* not a dot first: conf.d/NAME.conf would be a hidden file, which is not read */
+                        if (!vc_config_name_is_valid(optarg) || optarg[0] == '.' || strlen(optarg) > 64)
+                                return log_error_errno(EINVAL, "--name: \"%s\" is not a name (up to 64 letters, digits, '_', '.', '-'; not '.' first)", optarg);
                         cli->name = optarg;
                         *ret_given |= OPT_NAME;
                         break;

@@ -240,6 +240,67 @@ static void warn_not_restored(unsigned group, const struct vc_op_result *res) {
                 log_warning("IOMMU group %u was given back, but %s", group, res->not_restored[k]);
 }
 
+/* The failure of a group's claim or give-back, and what the admin can do about it. */
+static void report_failure_hint(struct vc_cli *cli, const struct vc_op_result *res, int r, bool release) {
+        report_failure(cli, res, r);
+        if (res->failed_step == VC_STEP_PROTECT && res->console)
+                log_error("set \"console = handoff\" in its entry to hand the console over "
+                          "with it (vfio-claim.conf(5)), or use --force");
+        else if (res->failed_step == VC_STEP_PROTECT)
+                log_error("use --force to override the protection of host-critical devices");
+        else if (release && res->failed_step == VC_STEP_LOAD_MODULE && !cli->force)
+                log_error("use --force to give the group back all the same: a device whose "
+                          "driver cannot be loaded leaves vfio-pci for whichever loaded driver "
+                          "the kernel picks");
+}
+
+/* Claim (or, with @release, give back) group @group with the command's options, as a dry run
+ * with @dry_run, under the lock the caller holds (none for a dry run of the command). -ENOMEM
+ * without a plan: its options could not be made. */
+static int move_group(struct vc_cli *cli, const struct vc_topology *t, unsigned group, bool release, bool dry_run,
+                      struct vc_critical_set **critical, struct vc_op_result *res) {
+        const struct vc_group *g = find_group(t, group);
+        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+        if (g && vc_claim_config_for_group(cli->config, g, &cc) < 0)
+                return -ENOMEM;
+        char by[64];
+        snprintf(by, sizeof by, "vfio-claim %s", cli->verb);
+        struct vc_claim_opts opts = {
+                .by = by,
+                .dry_run = dry_run,
+                .lock_held = !cli->dry_run,
+                .protect = (!cli->config || cli->config->protect) && !cli->force,
+                .critical = critical,
+                .ignore_holders = cli->force,
+                .any_host_driver = release && cli->force,
+        };
+        vc_claim_opts_use_config(&opts, &cc);
+        return release ? vc_group_release(cli->ctx, group, &opts, res) : vc_group_claim(cli->ctx, group, &opts, res);
+}
+
+/* Before a command moves several groups: each is checked as a dry run, under the lock the
+ * command holds, so that a later group's refusal (host-critical, held by a VM, in use, hardware
+ * changed: exit 4) is found before an earlier group is moved, and nothing is written. Any other
+ * failure is left to the real run, which puts back what it did. */
+static int vet_groups(struct vc_cli *cli, const struct vc_topology *t, const unsigned *groups, size_t n_groups,
+                      bool release, const char *what, struct vc_critical_set **critical) {
+        for (size_t i = 0; i < n_groups; i++) {
+                _cleanup_(vc_op_result_done) struct vc_op_result res = {};
+                int r = move_group(cli, t, groups[i], release, true, critical, &res);
+                if (r == -ENOMEM && !res.plan)
+                        return log_error("out of memory"), EXIT_FAILED;
+                if (r >= 0 || exit_code_for(&res) != EXIT_REFUSED)
+                        continue;
+                if (res.plan && cli->json) {
+                        _cleanup_free_ char *msg = vc_op_result_message(&res);
+                        json_operation(cli, res.plan, what, false, msg, NULL, 0);
+                }
+                report_failure_hint(cli, &res, r, release);
+                return EXIT_REFUSED;
+        }
+        return EXIT_DONE;
+}
+
 /* Claim (or, with @release, give back) each group; a failure undoes what this call changed in
  * the groups before it. Holds the lock across all groups. @expected_owners (release, may be
  * NULL): for each group, the owner its record named when libvirt was asked (NULL: none); the
@@ -302,31 +363,20 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
 
         /* One host-critical scan for all the groups (lib/bind.h, "critical"), under the lock. */
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *critical = NULL;
+        if (!cli->dry_run && n_groups > 1 &&
+            (r = vet_groups(cli, t, groups, n_groups, release, what, &critical)) != EXIT_DONE) {
+                free(results);
+                return r;
+        }
         for (size_t i = 0; i < n_groups; i++) {
-                const struct vc_group *g = find_group(t, groups[i]);
-                _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
-                if (g && vc_claim_config_for_group(cli->config, g, &cc) < 0) {
+                struct vc_op_result *res = &results[i];
+                r = move_group(cli, t, groups[i], release, cli->dry_run, &critical, res);
+                if (r == -ENOMEM && !res->plan) {
                         log_error("out of memory");
                         undo_results(cli, results, i, !cli->dry_run);
                         results_free(results, n_groups);
                         return EXIT_FAILED;
                 }
-
-                char by[64];
-                snprintf(by, sizeof by, "vfio-claim %s", cli->verb);
-                struct vc_claim_opts opts = {
-                        .by = by,
-                        .dry_run = cli->dry_run,
-                        .lock_held = !cli->dry_run,
-                        .protect = (!cli->config || cli->config->protect) && !cli->force,
-                        .critical = &critical,
-                        .ignore_holders = cli->force,
-                        .any_host_driver = release && cli->force,
-                };
-                vc_claim_opts_use_config(&opts, &cc);
-                struct vc_op_result *res = &results[i];
-                r = release ? vc_group_release(cli->ctx, groups[i], &opts, res)
-                            : vc_group_claim(cli->ctx, groups[i], &opts, res);
                 /* A group a check refused (exit 4: host-critical, hardware changed, held, in use)
                  * is not moved, in a dry run as in a real run: its plan, which says how it would
                  * be, is not shown as if it were what happens (--json keeps it, with the error). */
@@ -339,16 +389,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                 }
                 if (r < 0) {
                         int code = exit_code_for(res);
-                        report_failure(cli, res, r);
-                        if (res->failed_step == VC_STEP_PROTECT && res->console)
-                                log_error("set \"console = handoff\" in its entry to hand the console over "
-                                          "with it (vfio-claim.conf(5)), or use --force");
-                        else if (res->failed_step == VC_STEP_PROTECT)
-                                log_error("use --force to override the protection of host-critical devices");
-                        else if (release && res->failed_step == VC_STEP_LOAD_MODULE && !cli->force)
-                                log_error("use --force to give the group back all the same: a device whose "
-                                          "driver cannot be loaded leaves vfio-pci for whichever loaded driver "
-                                          "the kernel picks");
+                        report_failure_hint(cli, res, r, release);
                         /* Undo what this command changed before the failure, and only that. */
                         undo_results(cli, results, i, true);
                         results_free(results, n_groups);
@@ -713,6 +754,17 @@ static int config_text_for_groups(struct vc_cli *cli, const struct vc_topology *
                                 fclose(f);
                                 return -ENOMEM;
                         }
+                        /* a name the configuration has already (a [usb] entry's, or an entry
+                         * that selects other devices): refused before anything moves */
+                        const struct vc_config_device *cd = vc_config_find_device(cli->config, name);
+                        const struct vc_config_usb *cu = cd ? NULL : vc_config_find_usb(cli->config, name);
+                        if (cd || cu) {
+                                log_error("%s: its entry would be named %s, which %s:%u names already; %s", vc_pci_dev_name(d),
+                                          name, cd ? cd->file : cu->file, cd ? cd->line : cu->line,
+                                          cli->name ? "choose another --name" : "give it a --name");
+                                fclose(f);
+                                return -EEXIST;
+                        }
                         enable_section(f, name, vc_pci_dev_addr(d),
                                        &(struct vc_pci_id){ .vendor = vc_pci_dev_vendor(d), .device = vc_pci_dev_device(d) },
                                        cli->boot, consent);
@@ -811,6 +863,9 @@ static int enable_plan(struct vc_cli *cli, const struct vc_topology *t, const st
                                          cli->config_dir), EXIT_FAILED;
         }
         p.boot_update = p.config_device && cli->boot && !p.config_device->boot;
+        if (cli->name && vc_pci_dev_is_bridge(named))
+                return log_error("--name %s: %s is a PCI bridge, which stays on its driver and gets no entry; name "
+                                 "the device behind it", cli->name, vc_pci_dev_name(named)), EXIT_USAGE;
         if (cli->name) {
                 const struct vc_config_device *other = vc_config_find_device(cli->config, cli->name);
                 if (other)
@@ -823,8 +878,12 @@ static int enable_plan(struct vc_cli *cli, const struct vc_topology *t, const st
         }
         char name[VC_PCI_ADDR_STRLEN];
         name_from_addr(vc_pci_dev_addr(named), name);
-        if (config_text_for_groups(cli, t, arg->groups, arg->n_groups, vc_pci_dev_addr(named), consent, &p.text) < 0 ||
-            config_file_for(cli, cli->name ?: name, &p.path) < 0) {
+        int r = config_text_for_groups(cli, t, arg->groups, arg->n_groups, vc_pci_dev_addr(named), consent, &p.text);
+        if (r == -EEXIST) {
+                enable_plan_done(&p);
+                return EXIT_USAGE;
+        }
+        if (r < 0 || config_file_for(cli, cli->name ?: name, &p.path) < 0) {
                 enable_plan_done(&p);
                 return log_error("out of memory"), EXIT_FAILED;
         }
@@ -972,6 +1031,10 @@ static int enable(struct vc_cli *cli, char **argv) {
         int r;
 
         if (usb_arg_is_usb(cli, argv[0])) {
+                /* a USB device's entry is written by hand ([usb NAME], vfio-claim.conf(5)) */
+                if (cli->name)
+                        return log_error("--name: %s is a USB device; enable writes no entry for one: add a "
+                                         "[usb NAME] entry to the configuration instead", argv[0]), EXIT_USAGE;
                 r = usb_enable(cli, argv[0]);
                 if (r == EXIT_DONE && cli->boot)
                         usb_boot_hint(cli, argv[0]);
@@ -1340,13 +1403,14 @@ static int plan_entry_drops(struct vc_cli *cli, const bool *drop, const char *by
                         if (!drop[k] || !streq(x->file, cd->file))
                                 continue;
                         size_t from = line_start(text, len, x->line);
-                        if (from >= len || line_kind(text, len, from) != LINE_HEADER || (x->line == 1 && from == 0 &&
-                                                                                        len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)) {
+                        if (from >= len || line_kind(text, len, from) != LINE_HEADER) {
                                 log_error("%s:%u: [device %s] is not where the configuration was read from; remove it "
                                           "by hand; nothing was changed", e->path, x->line, x->name);
                                 ret_code = EXIT_FAILED;
                                 break;
                         }
+                        if (from == 0 && len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+                                from = 3; /* the byte order mark stays */
                         unsigned last = section_last_line(text, len, x->line);
                         size_t to = line_start(text, len, last + 1);
                         memmove(out + from, out + to, out_len - to);
@@ -1633,6 +1697,27 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
 
 /* release --all, disable --all: every group with a record (disable: also every group a
  * configured entry selects), each as a transaction of its own, then one summary line. */
+static bool entry_selects_group(const struct vc_config_device *cd, const struct vc_group *g) {
+        for (size_t k = 0; g && k < vc_group_n_devices(g); k++)
+                if (entry_selects(cd, vc_group_device(g, k)))
+                        return true;
+        return false;
+}
+
+/* The first entry that selects a device of group @group and one of another group present, or NULL. */
+static const struct vc_config_device *entry_spanning(struct vc_cli *cli, const struct vc_topology *t, unsigned group) {
+        const struct vc_group *g = find_group(t, group);
+        for (size_t i = 0; cli->config && g && i < cli->config->n_devices; i++) {
+                const struct vc_config_device *cd = &cli->config->devices[i];
+                if (!entry_selects_group(cd, g))
+                        continue;
+                for (size_t k = 0; k < t->n_groups; k++)
+                        if (t->groups[k] != g && entry_selects_group(cd, t->groups[k]))
+                                return cd;
+        }
+        return NULL;
+}
+
 static int give_back_all(struct vc_cli *cli, bool drop_config) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_free_ unsigned *recorded = NULL, *groups = NULL;
@@ -1682,17 +1767,33 @@ static int give_back_all(struct vc_cli *cli, bool drop_config) {
                         printf("nothing to do: no group is claimed%s\n", drop_config ? " or configured" : "");
                 return EXIT_DONE;
         }
+        _cleanup_free_ bool *done = calloc(n + 1, sizeof *done);
+        if (!done)
+                return log_error("out of memory"), EXIT_FAILED;
         for (size_t i = 0; i < n; i++) {
+                if (done[i])
+                        continue;
                 char arg[32];
                 snprintf(arg, sizeof arg, "group:%u", groups[i]);
                 /* disable: each group reads the configuration as the previous one left it. */
                 r = drop_config && i > 0 ? cli_reload_config(cli) : EXIT_DONE;
+                /* An entry that selects devices of other groups too (ids that two cards share)
+                 * goes with all of them at once, as disable NAME does: given back one group at
+                 * a time, its removal would be refused for the groups it still selects. */
+                _cleanup_free_ char *entry = NULL;
+                const struct vc_config_device *span = r == EXIT_DONE && drop_config ? entry_spanning(cli, t, groups[i]) : NULL;
+                if (span && !(entry = strdup(span->name)))
+                        return log_error("out of memory"), EXIT_FAILED;
+                size_t covered = 1;
+                for (size_t j = i + 1; span && j < n; j++)
+                        if (!done[j] && entry_selects_group(span, find_group(t, groups[j])))
+                                done[j] = true, covered++;
                 /* One read of the devices for all: each group is one of its own, which
                  * the groups before it did not touch. */
                 if (r == EXIT_DONE)
-                        r = give_back(cli, arg, drop_config, t);
+                        r = give_back(cli, entry ?: arg, drop_config, t);
                 if (r != EXIT_DONE) {
-                        n_failed++;
+                        n_failed += covered;
                         if (ret == EXIT_DONE)
                                 ret = r;
                 }

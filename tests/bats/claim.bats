@@ -976,3 +976,33 @@ no_write_after_the_stuck_one() {
         done
         grep -qx '\[device gpu\]' "$CONF/vfio-claim.conf"
 }
+
+# A command over several groups checks them all before it moves one: a later group's refusal
+# must not first unbind an earlier group's GPU from its driver and bind it back (the display and
+# its audio drop out meanwhile).
+@test "enable NAME over two groups, the second host-critical: refused (exit 4) with no write" {
+        fake_root two-big-gpus
+        mkdir -p "$CONF"
+        printf '[device gpus]\nmatch = 10de:2236\n' > "$CONF/vfio-claim.conf"
+        default_route_nic 0000:02:00.1
+        before=$(snapshot)
+        run vc --yes enable gpus
+        assert_failure 4
+        assert_output --partial "0000:02:00.1: refused: NIC of the default route (eth0)"
+        refute_output --partial "claimed for vfio"
+        assert_equal "$(snapshot)" "$before"
+        assert_equal "$(fk_writes)" 0
+        [ -z "$(ls -A "$STATE" 2>/dev/null | grep '^group-')" ]
+}
+
+@test "apply of two boot groups, the second host-critical: refused (exit 4) with no write" {
+        fake_root two-big-gpus
+        mkdir -p "$CONF"
+        printf '[device gpus]\nmatch = 10de:2236\nboot = yes\nconsent = yes\n' > "$CONF/vfio-claim.conf"
+        default_route_nic 0000:02:00.1
+        before=$(snapshot)
+        run vc apply
+        assert_failure 4
+        assert_equal "$(snapshot)" "$before"
+        assert_equal "$(fk_writes)" 0
+}

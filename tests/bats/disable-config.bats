@@ -242,3 +242,34 @@ configuration: removed ${CONF#"$ROOT"}/conf.d/0000-01-00.0.conf"
         refute_output --partial "no longer configured"
         [ ! -e "$CONF/conf.d/0000-01-00.0.conf" ]
 }
+
+@test "disable --all gives back both groups of an entry whose ids select two cards, and drops it" {
+        fake_root two-big-gpus
+        mkdir -p "$CONF"
+        printf '[device gpus]\nmatch = 10de:2236\n' > "$CONF/vfio-claim.conf"
+        run vc enable gpus
+        assert_success
+        run vc disable --all
+        assert_success
+        assert_output --partial "disable --all: 2 groups, 2 done, 0 failed"
+        assert_equal "$(fk_driver 0000:01:00.0) $(fk_driver 0000:02:00.0)" "nouveau nouveau"
+        run ! grep -q 'device gpus' "$CONF/vfio-claim.conf"
+}
+
+@test "disable of an entry on line 1 of a file that starts with a UTF-8 byte order mark" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '\xef\xbb\xbf[device gpu]\nmatch = 0000:01:00.0\nmatch = 0000:01:00.1\n\n[device nvme]\nmatch = 0000:02:00.0\n' \
+                > "$CONF/vfio-claim.conf"
+        run vc enable gpu
+        assert_success
+        run vc disable gpu
+        assert_success
+        assert_equal "$(fk_driver $GPU)" nouveau
+        run ! grep -q 'device gpu' "$CONF/vfio-claim.conf"
+        grep -q 'device nvme' "$CONF/vfio-claim.conf"
+        # the mark stays, and the file still reads
+        assert_equal "$(head -c 3 "$CONF/vfio-claim.conf" | od -An -tx1 | tr -d ' ')" efbbbf
+        run vc check-config
+        assert_success
+}

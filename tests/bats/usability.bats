@@ -384,3 +384,51 @@ complete_words() {
         assert_output --partial "vfio-claim.conf:1: [device gpu] says boot = no, and vfio-claim enable did not write this file as it is: set boot = yes in that section yourself, then rebuild the initramfs"
         ! grep -q boot "$CONF/vfio-claim.conf"
 }
+
+# enable --name: a name that cannot be written as the admin means is refused before anything moves.
+@test "enable --name NAME where a [usb NAME] entry has the name: refused, no write" {
+        fake_root gpu-audio
+        mkdir -p "$CONF/conf.d"
+        printf '[usb gpu]\nmatch = 046d:c52b\n' > "$CONF/conf.d/kbd.conf"
+        run vc enable 0000:01:00.0 --name gpu
+        assert_failure 2
+        assert_output --partial "0000:01:00.0: its entry would be named gpu, which conf.d/kbd.conf:1 names already; choose another --name"
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$CONF/conf.d/gpu.conf" ]
+        assert_equal "$(fk_driver 0000:01:00.0)" nouveau
+}
+
+@test "enable --name NAME where the name it gives the group's other function is taken: refused, no write" {
+        fake_root gpu-audio
+        mkdir -p "$CONF"
+        printf '[device gpu-0000-01-00.1]\nmatch = 0000:00:17.0\n' > "$CONF/vfio-claim.conf"
+        run vc enable 0000:01:00.0 --name gpu
+        assert_failure 2
+        assert_output --partial "0000:01:00.1: its entry would be named gpu-0000-01-00.1, which vfio-claim.conf:1 names already"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "enable --name of a PCI bridge's address: refused, the device behind it is named" {
+        fake_root gpu-audio
+        run vc --yes enable 0000:00:01.0 --name gpu
+        assert_failure 2
+        assert_output --partial "0000:00:01.0 is a PCI bridge, which stays on its driver and gets no entry; name the device behind it"
+        assert_equal "$(fk_writes)" 0
+}
+
+@test "enable --name .NAME: refused (conf.d/.NAME.conf would not be read)" {
+        fake_root gpu-audio
+        run vc --boot enable 0000:01:00.0 --name .gpu
+        assert_failure 2
+        assert_output --partial "not '.' first"
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$CONF/conf.d" ] || [ -z "$(ls -A "$CONF/conf.d")" ]
+}
+
+@test "enable of a USB port with --name: a usage error, not ignored" {
+        fake_root two-xhci
+        run vc --force enable 3-2 --name kbd
+        assert_failure 2
+        assert_output --partial "3-2 is a USB device; enable writes no entry for one"
+        [ ! -e "$STATE/usb-3-2" ]
+}
