@@ -468,6 +468,27 @@ static int unconfigured_managed(struct vc_ctx *ctx, const struct vc_config *conf
  * drivers (lib/usb.h), recorded with the VM as owner when the hook took it (listed in @taken).
  * A device that is not plugged in is left to libvirt (its startupPolicy decides). The lock is
  * held (do_prepare()). On failure the devices taken are given back. *@critical: as claim_all()'s. */
+/* A <hostdev type='usb'> by ids alone selects every device plugged in with them; libvirt then
+ * fails the start ("Multiple USB devices for ..., use <address> to specify one"). Said here,
+ * before any of them is taken from its host driver. */
+static int usb_ambiguous(const struct vc_domain *dom, const struct vc_usb_dev *v, size_t n, const char *vm) {
+        for (size_t j = 0; j < dom->n_usbs; j++) {
+                const struct vc_domain_usb *e = &dom->usbs[j];
+                const char *first = NULL, *second = NULL;
+                if (!e->has_ids || e->has_addr)
+                        continue;
+                for (size_t i = 0; i < n && !second; i++)
+                        if (v[i].vendor == e->vendor && v[i].product == e->product)
+                                *(first ? &second : &first) = v[i].port;
+                if (second)
+                        return fail("VM \"%s\" lists USB device %04x:%04x without an <address>, and more than one is "
+                                    "plugged in (%s, %s): libvirt cannot tell which to give it; add <address bus= device=/> "
+                                    "to that <hostdev> (virsh edit %s); VM \"%s\" was not started",
+                                    vm, e->vendor, e->product, first, second, vm, vm);
+        }
+        return HOOK_OK;
+}
+
 static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
                        const char *vm, struct usb_taken *taken, struct vc_critical_set **critical) {
         struct vc_usb_dev *v = NULL;
@@ -475,6 +496,10 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
         int r = vc_usb_enumerate(ctx, 0, &v, &n), ret = HOOK_OK;
         if (r < 0)
                 return fail("cannot read the USB devices: %s; VM \"%s\" was not started", strerror(-r), vm);
+        if ((ret = usb_ambiguous(dom, v, n, vm)) != HOOK_OK) {
+                vc_usb_devs_free(v, n);
+                return ret;
+        }
         for (size_t i = 0; i < n && ret == HOOK_OK; i++) {
                 struct vc_usb_dev *d = &v[i];
                 struct vc_domain_usb sel = { .has_ids = true, .vendor = d->vendor, .product = d->product,
@@ -517,6 +542,14 @@ static int usb_prepare(struct vc_ctx *ctx, const struct vc_config *config, const
                         break;
                 }
                 bool had = r > 0;
+                /* held for a running VM (its record names it): not this VM's to take */
+                _cleanup_free_ char *holder = NULL;
+                if (had && vc_usb_record_owner(ctx, d->port, &holder) >= 0 && holder && !streq(holder, vm)) {
+                        ret = fail("USB device %s ([usb %s]) is in use by VM \"%s\"; stop that VM first (if it is not "
+                                   "running: vfio-claim disable %s); VM \"%s\" was not started",
+                                   d->port, u->name, holder, d->port, vm);
+                        break;
+                }
                 if (!had && !vc_vm_name_is_valid(vm)) {
                         ret = fail(VM_NAME_UNRECORDABLE, vm, VC_VM_NAME_MAX);
                         break;
@@ -611,6 +644,11 @@ static void usb_release(struct vc_ctx *ctx, const struct vc_config *config, cons
                         continue;
                 }
                 if (!config || (u && u->boot) || config->release == VC_RELEASE_KEEP) {
+                        /* kept, and no longer this VM's (as a kept PCI group): the next VM that
+                         * uses it finds it enabled, and this VM's next stop does not take it */
+                        r = vc_usb_record_set_owner(ctx, port, NULL);
+                        if (r < 0)
+                                log_warning_errno(r, "VM %s stopped: USB device %s: cannot clear its owner: %m", vm, port);
                         log_info("VM %s stopped: USB device %s stays without host drivers (boot = yes, or release = keep)",
                                  vm, port);
                         continue;
@@ -677,6 +715,74 @@ static bool domain_may_be_ours(struct vc_ctx *ctx, const struct vc_domain *dom) 
         return ours;
 }
 
+/* The groups of the domain's PCI host devices: those the configuration selects, then those of
+ * unconfigured managed='yes' devices (unconfigured_managed()). Only the devices the XML names
+ * are read, and only what matches them against the configuration and finds their groups: never
+ * a scan of the whole bus. The groups are read whole in claim_all(). An unconfigured device in a
+ * group a configured one brings (the GPU's audio function beside a configured GPU of four
+ * functions) is claimed with that group: the check that the rest of its group is detached is
+ * for groups nothing else claims. */
+static int plan_hostdevs(struct vc_ctx *ctx, const struct vc_config *config, const struct vc_domain *dom,
+                         const char *vm, struct hook_plan *p) {
+        _cleanup_free_ struct vc_pci_dev **unconfigured = calloc(dom->n_hostdevs + 1, sizeof *unconfigured);
+        size_t n_unconfigured = 0;
+        int r = HOOK_OK;
+
+        if (!unconfigured)
+                return fail("out of memory");
+        for (size_t i = 0; i < dom->n_hostdevs && r == HOOK_OK; i++) {
+                const struct vc_domain_hostdev *h = &dom->hostdevs[i];
+                const char *addr = VC_PCI_ADDR_TO_STRING(&h->addr);
+                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
+
+                int k = vc_pci_dev_read_identity(ctx, &h->addr, &d);
+                if (k == -ENODEV) {
+                        log_debug("VM %s: %s is not present; left to libvirt", vm, addr);
+                        continue;
+                }
+                if (k < 0) {
+                        r = fail("%s: cannot read the device: %s; VM \"%s\" was not started", addr, strerror(-k), vm);
+                        break;
+                }
+                const struct vc_config_device *cd = vc_config_match_device(config, d);
+                if (!cd) {
+                        if (h->managed)
+                                unconfigured[n_unconfigured++] = TAKE_PTR(d);
+                        else
+                                log_debug("VM %s: %s is not configured; left to libvirt (managed='no')", vm, addr);
+                        continue;
+                }
+                int group = vc_pci_dev_iommu_group(d);
+                if (cd->vm && !streq(cd->vm, vm))
+                        r = fail("%s (device %s) is reserved for VM \"%s\" by %s; remove it from VM \"%s\" "
+                                 "or change vm = in the configuration",
+                                 addr, cd->name, cd->vm, where(cd), vm);
+                else if (group < 0)
+                        r = fail("%s (device %s) has no IOMMU group; enable the IOMMU "
+                                 "(see 'vfio-claim doctor'). VM \"%s\" was not started", addr, cd->name, vm);
+                else if (hook_plan_add_group(p, (unsigned) group, &h->addr) < 0)
+                        r = fail("out of memory");
+        }
+        for (size_t i = 0; i < n_unconfigured && r == HOOK_OK; i++) {
+                const struct vc_pci_dev *d = unconfigured[i];
+                int group = vc_pci_dev_iommu_group(d);
+                bool planned = false;
+                for (size_t k = 0; group >= 0 && k < p->n_groups; k++)
+                        planned |= p->groups[k].group == (unsigned) group;
+                if (planned) {
+                        log_debug("VM %s: %s is not configured; its IOMMU group %d is claimed whole for a configured "
+                                  "device", vm, vc_pci_dev_name(d), group);
+                        if (hook_plan_add_group(p, (unsigned) group, vc_pci_dev_addr(d)) < 0)
+                                r = fail("out of memory");
+                        continue;
+                }
+                r = unconfigured_managed(ctx, config, dom, d, vm, p);
+        }
+        for (size_t i = 0; i < n_unconfigured; i++)
+                vc_pci_dev_free(unconfigured[i]);
+        return r;
+}
+
 static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         _cleanup_free_ char *xml = NULL, *err = NULL, *dir = NULL;
         _cleanup_(vc_domain_freep) struct vc_domain *dom = NULL;
@@ -729,44 +835,8 @@ static int do_prepare(struct vc_ctx *ctx, const char *vm) {
         }
         use_config(ctx, config);
 
-        /* Only the devices the XML names are read, and only what matches them against the
-         * configuration and finds their groups: never a scan of the whole bus. The groups are read
-         * whole in claim_all(). */
-        for (size_t i = 0; i < dom->n_hostdevs; i++) {
-                const struct vc_domain_hostdev *h = &dom->hostdevs[i];
-                const char *addr = VC_PCI_ADDR_TO_STRING(&h->addr);
-                _cleanup_(vc_pci_dev_freep) struct vc_pci_dev *d = NULL;
-
-                r = vc_pci_dev_read_identity(ctx, &h->addr, &d);
-                if (r == -ENODEV) {
-                        log_debug("VM %s: %s is not present; left to libvirt", vm, addr);
-                        continue;
-                }
-                if (r < 0)
-                        return fail("%s: cannot read the device: %s; VM \"%s\" was not started", addr,
-                                    strerror(-r), vm);
-                const struct vc_config_device *cd = vc_config_match_device(config, d);
-                if (!cd) {
-                        if (!h->managed) {
-                                log_debug("VM %s: %s is not configured; left to libvirt (managed='no')", vm, addr);
-                                continue;
-                        }
-                        r = unconfigured_managed(ctx, config, dom, d, vm, &p);
-                        if (r != HOOK_OK)
-                                return r;
-                        continue;
-                }
-                if (cd->vm && !streq(cd->vm, vm))
-                        return fail("%s (device %s) is reserved for VM \"%s\" by %s; remove it from VM \"%s\" "
-                                    "or change vm = in the configuration",
-                                    addr, cd->name, cd->vm, where(cd), vm);
-                int group = vc_pci_dev_iommu_group(d);
-                if (group < 0)
-                        return fail("%s (device %s) has no IOMMU group; enable the IOMMU "
-                                    "(see 'vfio-claim doctor'). VM \"%s\" was not started", addr, cd->name, vm);
-                if ((r = hook_plan_add_group(&p, (unsigned) group, &h->addr)) < 0)
-                        return fail("out of memory");
-        }
+        if ((r = plan_hostdevs(ctx, config, dom, vm, &p)) != HOOK_OK)
+                return r;
         /* The groups' records name the VM as their owner (lib/name.h: what a record keeps). libvirt
          * takes names these cannot hold, a leading or trailing blank, a tab: said before any
          * change, not as a record that failed to be written. */

@@ -1886,6 +1886,12 @@ int vc_op_result_undo(struct vc_ctx *ctx, struct vc_op_result *result, bool lock
         };
         u->n_touched = u->n_attrs = 0;
         result->rollback_error = 0;
+        /* The record first, as for every move (docs/DESIGN.md): until the devices are back, it
+         * says the operation is unfinished, so that a kill in the middle of the undo leaves a
+         * group that status shows as not whole and release gives back from the originals, not
+         * one a "claimed" record calls whole. The end of the undo writes the record as it was. */
+        if (u->record_changed && t.n_touched > 0 && (r = undo_keep_unfinished(ctx, result->group, u)) < 0)
+                log_debug_errno(r, "Cannot mark the record of group %u unfinished before its undo: %m", result->group);
         txn_rollback(&t);
         r = result->rollback_error;
 

@@ -778,7 +778,7 @@ int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *ow
         _cleanup_free_ char *path = NULL, *text = NULL, *out = NULL;
         size_t len = 0;
         int r;
-        if (!ctx || !port || isempty(owner) || strchr(owner, '\n'))
+        if (!ctx || !port || (owner && (isempty(owner) || strchr(owner, '\n'))))
                 return -EINVAL;
         if ((r = record_path(ctx, port, &path)) < 0 || (r = vc_sysfs_read(path, &text)) < 0)
                 return r;
@@ -789,7 +789,8 @@ int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *ow
         for (char *l = strtok_r(text, "\n", &save); l; l = strtok_r(NULL, "\n", &save))
                 if (!startswith(l, "owner "))
                         fprintf(f, "%s\n", l);
-        fprintf(f, "owner %s\n", owner);
+        if (owner)
+                fprintf(f, "owner %s\n", owner);
         if (fclose(f) != 0)
                 return -ENOMEM;
         return vc_write_runtime_file(path, out, 0644);

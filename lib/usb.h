@@ -161,4 +161,5 @@ int vc_usb_event_parse(const char *action, const char *subsystem, const char *de
 /* The VM a device was taken for by the libvirt hook (an "owner VM" line of its record): NULL in
  * *ret_owner when none; -ENOENT without a record. */
 int vc_usb_record_owner(struct vc_ctx *ctx, const char *port, char **ret_owner);
+/* The record's owner becomes @owner; NULL: it has none (a device kept for the next VM). */
 int vc_usb_record_set_owner(struct vc_ctx *ctx, const char *port, const char *owner);

@@ -83,7 +83,9 @@ owner lab"
         run --separate-stderr hook "$DOM" lab release end
         assert_success
         assert_equal "$(usb_driver 3-1.2:1.0)" ""
-        grep -q "^owner lab$" "$STATE/usb-3-1.2"
+        # kept, and no longer lab's (as a kept PCI group): the next VM finds it enabled
+        [ -e "$STATE/usb-3-1.2" ]
+        run ! grep -q "^owner " "$STATE/usb-3-1.2"
 }
 
 # A VM given the FTDI adapter and the GPU's group (tests/fixtures/usb-desk-gpu.topo).
@@ -283,4 +285,49 @@ hook_bounded() {
         assert_equal "$(fk_writes)" "$n"
         [ ! -e "$STATE/usb-3-1.2" ]
         fk_usb_unlock
+}
+
+# A <hostdev type='usb'> by ids alone selects every identical device plugged in, and libvirt
+# fails such a start ("Multiple USB devices for ..., use <address> to specify one"): the hook
+# says so before it takes any of them from its host driver.
+@test "prepare: a USB device listed by ids alone with two such devices plugged in is refused before either is taken" {
+        fake_root usb-desk
+        conf $'[global]\nrelease = keep\n[usb ftdi]\nmatch = 0403:6001'
+        domain lab "<vendor id='0x0403'/><product id='0x6001'/>"
+        run --separate-stderr hook "$DOM" lab prepare begin
+        assert_failure
+        assert_equal "$stderr" "vfio-claim: VM \"lab\" lists USB device 0403:6001 without an <address>, and more than one is plugged in (3-1.2, 3-1.3): libvirt cannot tell which to give it; add <address bus= device=/> to that <hostdev> (virsh edit lab); VM \"lab\" was not started"
+        assert_equal "$(usb_driver 3-1.2:1.0) $(usb_driver 3-1.3:1.0)" "ftdi_sio ftdi_sio"
+        assert_equal "$(fk_writes)" 0
+        [ ! -e "$STATE/usb-3-1.2" ] && [ ! -e "$STATE/usb-3-1.3" ]
+}
+
+# release = keep keeps a USB device off its host drivers but frees it from the VM, as a kept PCI
+# group: a VM that uses it next is not undone by the first VM's later stop, and while a VM holds
+# it, another VM's start is refused.
+@test "release = keep frees a USB device from its VM: another VM then uses it, and the first VM's next stop leaves it" {
+        fake_root usb-desk
+        conf $'[global]\nrelease = keep\n[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        domain alpha "$FTDI_A"
+        local alpha=$DOM
+        domain beta "$FTDI_A"
+        local beta=$DOM
+        run --separate-stderr hook "$alpha" alpha prepare begin
+        assert_success
+        # while alpha holds it, beta's start is refused
+        run --separate-stderr hook "$beta" beta prepare begin
+        assert_failure
+        assert_equal "$stderr" "vfio-claim: USB device 3-1.2 ([usb serial-a]) is in use by VM \"alpha\"; stop that VM first (if it is not running: vfio-claim disable 3-1.2); VM \"beta\" was not started"
+        run --separate-stderr hook "$alpha" alpha release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
+        run ! grep -q "^owner " "$STATE/usb-3-1.2"
+        # the admin drops release = keep; beta starts with the adapter and runs
+        conf $'[usb serial-a]\nmatch = 0403:6001\nserial = A10K1234'
+        run --separate-stderr hook "$beta" beta prepare begin
+        assert_success
+        # alpha starts and fails (libvirt runs its release end): beta keeps the adapter
+        run --separate-stderr hook "$alpha" alpha release end
+        assert_success
+        assert_equal "$(usb_driver 3-1.2:1.0)" ""
 }

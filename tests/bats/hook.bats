@@ -902,3 +902,44 @@ big_xml() {
         assert_claimed $USB $NIC $GPU
         grep -qx 'owner win11' <<<"$(record 7)"
 }
+
+# A configured GPU of four functions (tests/fixtures/gpu-turing.topo) and virt-manager's domain
+# listing the GPU and its audio function, both managed='yes': the audio function matches no entry
+# itself, but its group is claimed whole for the GPU's entry. It is not refused for the xHCI and
+# UCSI functions the domain does not list, as the group of an unconfigured device alone would be.
+@test "prepare: a configured GPU of four functions with its unconfigured audio function in the domain: the group is claimed whole" {
+        fake_root gpu-turing
+        conf $'[device gpu]\nmatch = 01:00.0'
+        run --separate-stderr hook "$DOMAINS/gpu-audio.xml" gaming prepare begin
+        assert_success
+        assert_equal "$stderr" ""
+        assert_claimed 0000:01:00.0 0000:01:00.1 0000:01:00.2 0000:01:00.3
+        run record 1
+        assert_line "owner gaming"
+        run --separate-stderr hook "$DOMAINS/gpu-audio.xml" gaming release end
+        assert_success
+        assert_host 0000:01:00.0=nouveau 0000:01:00.1=snd_hda_intel 0000:01:00.2=xhci_hcd 0000:01:00.3=ucsi_ccg
+}
+
+# A prepare whose second group fails takes the first back (vc_op_result_undo()). Killed in the
+# middle of that undo, it leaves the first group split between vfio-pci and its host drivers; its
+# record must say so ("claiming"), so that release end gives it back even with release = keep,
+# which keeps only a finished claim.
+@test "release end: release = keep after a prepare killed while it took back an earlier group gives that group back" {
+        fake_root gpu-audio
+        conf $'[global]\nprotect = no\nrelease = keep\n[device gpu]\nmatch = 01:00.0\n[device disk]\nmatch = 02:00.0'
+        # the nvme unbind fails; write 16 is the GPU's probe in the undo of group 1
+        fk_fail 'glob:sys/bus/pci/drivers/nvme/unbind EIO'
+        fk_fail '16 KILL'
+        run setsid -w env FK_SHIM="$FK_SHIM" CONF="$CONF" VC_WRAPPER="${VC_WRAPPER:-}" \
+                "$BASH" -c "$(declare -f fk hook); hook '$DOMAINS/two-groups.xml' workstation prepare begin"
+        assert_equal "$status" 137
+        : > "$ROOT/.fakekernel/faults"
+        grep -q '^sys/bus/pci/drivers_probe	0000:01:00.0	KILL$' "$ROOT/.fakekernel/writes.log"
+        run record 1
+        assert_line "state claiming"
+        run --separate-stderr hook "$DOMAINS/two-groups.xml" workstation release end
+        assert_success
+        assert_host $GPU_HOST 0000:02:00.0=nvme
+        assert_equal "$(record 1)" ""
+}
