@@ -821,9 +821,13 @@ fail:
         return r;
 }
 
-/* Does the record say the initramfs claimed the group (its pass or an event there), for no VM? */
-static bool record_is_initrd_claim(const struct vc_record *rec) {
-        return rec->state == VC_RECORD_CLAIMED && !rec->owner && rec->by &&
+/* Does the record say the initramfs claimed the group (its pass or an event there), for no VM?
+ * With @unfinished_too, also a claim it did not finish (a driver_override write that did not
+ * end within the bound: the pass left the group "claiming", and the override names vfio-pci
+ * once the kernel lets go), which a release finishes from the record's originals. */
+static bool record_is_initrd_claim(const struct vc_record *rec, bool unfinished_too) {
+        return (rec->state == VC_RECORD_CLAIMED || (unfinished_too && rec->state == VC_RECORD_CLAIMING)) &&
+               !rec->owner && rec->by &&
                (streq(rec->by, VC_BOOT_BY_PASS_INITRD) || streq(rec->by, VC_BOOT_BY_EVENT_INITRD));
 }
 
@@ -845,7 +849,7 @@ int vc_boot_stale_groups(struct vc_ctx *ctx, const struct vc_boot_target *target
                         wanted = targets[k].group >= 0 && (unsigned) targets[k].group == groups[i];
                 if (wanted || vc_record_read(ctx, groups[i], &rec) < 0)
                         continue; /* an unreadable record is release's to report */
-                if (!record_is_initrd_claim(rec))
+                if (!record_is_initrd_claim(rec, true))
                         continue;
                 groups[n_stale++] = groups[i];
         }
@@ -907,7 +911,7 @@ int vc_boot_initrd_claim_refused(struct vc_ctx *ctx, const struct vc_config *cfg
                 return 0;
         if (r < 0)
                 return r;
-        if (!record_is_initrd_claim(rec))
+        if (!record_is_initrd_claim(rec, false))
                 return 0;
         r = vc_group_read(ctx, group, &g, NULL);
         if (r < 0)
