@@ -270,6 +270,106 @@ static void usb_rollback(struct vc_ctx *ctx, const char *vm, struct usb_taken *t
         usb_taken_done(t);
 }
 
+/* Group @w of the domain, read under the lock, checked (its members still in it, reservations,
+ * consent, a holder) and claimed for @vm; with @dry_run, everything but the writes, its result
+ * not kept. */
+static int claim_one(struct vc_ctx *ctx, const struct vc_config *config, const struct hook_plan *p, struct wanted *w,
+                     const char *vm, const struct vc_process_id *starter, struct vc_critical_set **critical,
+                     bool dry_run) {
+        int r;
+
+        const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
+
+        /* One read of the group, under the lock, serves the checks below, the reset
+         * choices and vc_group_claim() (opts.group). */
+        _cleanup_(vc_group_freep) struct vc_group *g = NULL;
+        struct vc_read_failure f;
+        char bad[VC_READ_FAILURE_PREFIX_MAX];
+        r = vc_group_read(ctx, w->group, &g, &f);
+        if (r < 0)
+                return fail("cannot read IOMMU group %u: %s%s; the VM was not started", w->group,
+                            vc_read_failure_prefix(&f, bad), strerror(-r));
+        /* The group was found from the devices' links, under the lock but before this
+         * read: a device the kernel removed and added in between (hotplug takes no lock
+         * of ours) can come back in a group of another number. */
+        for (size_t k = 0; k < p->n_members; k++) {
+                const struct hook_member *m = &p->members[k];
+                if (m->group == w->group && !group_find_device(g, &m->addr))
+                        return fail("%s is no longer in IOMMU group %u (the host's devices changed while the "
+                                    "hook read them); the VM was not started",
+                                    VC_PCI_ADDR_TO_STRING(&m->addr), w->group);
+        }
+        if ((r = check_group_reservations(config, vm, w->group, g)) != HOOK_OK)
+                return r;
+        if ((r = check_consent(ctx, config, vm, w->group, g)) != HOOK_OK)
+                return r;
+
+        w->before = vc_record_free(w->before); /* read again after the dry run */
+        r = vc_record_read(ctx, w->group, &w->before);
+        if (r < 0 && r != -ENOENT)
+                return fail("%s: the state record of IOMMU group %u is unreadable (%s); "
+                            "check it with 'vfio-claim status'", dev, w->group, strerror(-r));
+        if (w->before && w->before->owner && !streq(w->before->owner, vm))
+                return fail("%s (IOMMU group %u) is in use by VM \"%s\"; stop that VM first "
+                            "(if it is not running: vfio-claim release group:%u)",
+                            dev, w->group, w->before->owner, w->group);
+
+        _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
+        r = vc_claim_config_for_group(config, g, &cc);
+        if (r < 0)
+                return fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
+        _cleanup_(vc_op_result_done) struct vc_op_result dry = {};
+        struct vc_op_result *res = dry_run ? &dry : &w->res;
+        struct vc_claim_opts opts = {
+                .by = "libvirt hook",
+                .dry_run = dry_run,
+                .owner = vm,
+                .starter = starter && starter->pid ? starter : NULL,
+                .lock_held = true,
+                .group = g,
+                .protect = config->protect,
+                .critical = critical,
+        };
+        /* Every configured member's "id =" guard, the domain's devices' and the others'
+         * (an audio function whose entry expects another card): the group moves whole,
+         * as at boot and for apply (vfio-claim.conf(5), id). */
+        vc_claim_opts_use_config(&opts, &cc);
+        r = vc_group_claim(ctx, w->group, &opts, res);
+        if (r < 0) {
+                _cleanup_free_ char *m = op_failure_text(ctx, res, r);
+                char hint[96];
+                if (r == -EPERM && res->console)
+                        snprintf(hint, sizeof hint, "set console = handoff in its entry to hand the console over");
+                else if (r == -EPERM)
+                        snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
+                else if (r == -ESTALE)
+                        snprintf(hint, sizeof hint, "check the id = line in the configuration");
+                else if (r == -EBUSY && res->failed_step == VC_STEP_HOLDERS)
+                        hint[0] = '\0'; /* the message names them and says "stop them first" */
+                else if (r == -EBUSY)
+                        snprintf(hint, sizeof hint, "stop the VM that holds it first");
+                else if (vc_op_result_write_timed_out(res))
+                        snprintf(hint, sizeof hint, "'vfio-claim status' shows the group");
+                else
+                        snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
+                                 w->group);
+                char own[32];
+                snprintf(own, sizeof own, "group %u: ", w->group);
+                if (m) /* "group N: ..." when no device failed: named once */
+                        r = fail("IOMMU group %u: %s; VM \"%s\" was not started%s%s%s", w->group,
+                                 startswith(m, own) ? m + strlen(own) : m, vm, hint[0] ? " (" : "", hint,
+                                 hint[0] ? ")" : "");
+                else
+                        r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
+                                 strerror(-r), vm, hint);
+                return r;
+        }
+        if (!dry_run)
+                log_info("VM %s: IOMMU group %u (%s) %s", vm, w->group, dev,
+                         res->changed ? "claimed for vfio-pci" : "already on vfio-pci; now owned by this VM");
+        return HOOK_OK;
+}
+
 /* The lock is held (do_prepare()); @usb is what usb_prepare() took, given back with the groups
  * when a claim fails. *@critical: the domain's one host-critical scan, made under the lock by the
  * first check that needs it (mount table, routes, consoles: read once, not once a group). */
@@ -287,104 +387,15 @@ static int claim_all(struct vc_ctx *ctx, const struct vc_config *config, struct 
                 starter = (struct vc_process_id){};
         }
 
-        for (size_t i = 0; i < p->n_groups; i++) {
-                struct wanted *w = &p->groups[i];
-                const char *dev = VC_PCI_ADDR_TO_STRING(&w->first);
-
-                /* One read of the group, under the lock, serves the checks below, the reset
-                 * choices and vc_group_claim() (opts.group). */
-                _cleanup_(vc_group_freep) struct vc_group *g = NULL;
-                struct vc_read_failure f;
-                char bad[VC_READ_FAILURE_PREFIX_MAX];
-                r = vc_group_read(ctx, w->group, &g, &f);
-                if (r < 0) {
-                        r = fail("cannot read IOMMU group %u: %s%s; the VM was not started", w->group,
-                                 vc_read_failure_prefix(&f, bad), strerror(-r));
+        /* Several groups: each is checked first, as a dry run, so that a later group's refusal
+         * (host-critical, in use, a guard, another VM's) comes before any group moves; the claims
+         * after it fail only on a write, which the rollback puts back. */
+        for (size_t i = 0; p->n_groups > 1 && i < p->n_groups; i++)
+                if ((r = claim_one(ctx, config, p, &p->groups[i], vm, &starter, critical, true)) != HOOK_OK)
                         goto fail;
-                }
-                /* The group was found from the devices' links, under the lock but before this
-                 * read: a device the kernel removed and added in between (hotplug takes no lock
-                 * of ours) can come back in a group of another number. */
-                for (size_t k = 0; k < p->n_members; k++) {
-                        const struct hook_member *m = &p->members[k];
-                        if (m->group == w->group && !group_find_device(g, &m->addr)) {
-                                r = fail("%s is no longer in IOMMU group %u (the host's devices changed while the "
-                                         "hook read them); the VM was not started",
-                                         VC_PCI_ADDR_TO_STRING(&m->addr), w->group);
-                                goto fail;
-                        }
-                }
-                if ((r = check_group_reservations(config, vm, w->group, g)) != HOOK_OK)
+        for (size_t i = 0; i < p->n_groups; i++)
+                if ((r = claim_one(ctx, config, p, &p->groups[i], vm, &starter, critical, false)) != HOOK_OK)
                         goto fail;
-                if ((r = check_consent(ctx, config, vm, w->group, g)) != HOOK_OK)
-                        goto fail;
-
-                r = vc_record_read(ctx, w->group, &w->before);
-                if (r < 0 && r != -ENOENT) {
-                        r = fail("%s: the state record of IOMMU group %u is unreadable (%s); "
-                                 "check it with 'vfio-claim status'", dev, w->group, strerror(-r));
-                        goto fail;
-                }
-                if (w->before && w->before->owner && !streq(w->before->owner, vm)) {
-                        r = fail("%s (IOMMU group %u) is in use by VM \"%s\"; stop that VM first "
-                                 "(if it is not running: vfio-claim release group:%u)",
-                                 dev, w->group, w->before->owner, w->group);
-                        goto fail;
-                }
-
-                _cleanup_(vc_claim_config_done) struct vc_claim_config cc = {};
-                r = vc_claim_config_for_group(config, g, &cc);
-                if (r < 0) {
-                        r = fail("%s: cannot read IOMMU group %u (%s)", dev, w->group, strerror(-r));
-                        goto fail;
-                }
-                struct vc_op_result *res = &w->res;
-                struct vc_claim_opts opts = {
-                        .by = "libvirt hook",
-                        .owner = vm,
-                        .starter = starter.pid ? &starter : NULL,
-                        .lock_held = true,
-                        .group = g,
-                        .protect = config->protect,
-                        .critical = critical,
-                };
-                /* Every configured member's "id =" guard, the domain's devices' and the others'
-                 * (an audio function whose entry expects another card): the group moves whole,
-                 * as at boot and for apply (vfio-claim.conf(5), id). */
-                vc_claim_opts_use_config(&opts, &cc);
-                r = vc_group_claim(ctx, w->group, &opts, res);
-                if (r < 0) {
-                        _cleanup_free_ char *m = op_failure_text(ctx, res, r);
-                        char hint[96];
-                        if (r == -EPERM && res->console)
-                                snprintf(hint, sizeof hint, "set console = handoff in its entry to hand the console over");
-                        else if (r == -EPERM)
-                                snprintf(hint, sizeof hint, "the host needs this device; see 'vfio-claim doctor'");
-                        else if (r == -ESTALE)
-                                snprintf(hint, sizeof hint, "check the id = line in the configuration");
-                        else if (r == -EBUSY && res->failed_step == VC_STEP_HOLDERS)
-                                hint[0] = '\0'; /* the message names them and says "stop them first" */
-                        else if (r == -EBUSY)
-                                snprintf(hint, sizeof hint, "stop the VM that holds it first");
-                        else if (vc_op_result_write_timed_out(res))
-                                snprintf(hint, sizeof hint, "'vfio-claim status' shows the group");
-                        else
-                                snprintf(hint, sizeof hint, "see 'vfio-claim show group:%u' and the system log",
-                                         w->group);
-                        char own[32];
-                        snprintf(own, sizeof own, "group %u: ", w->group);
-                        if (m) /* "group N: ..." when no device failed: named once */
-                                r = fail("IOMMU group %u: %s; VM \"%s\" was not started%s%s%s", w->group,
-                                         startswith(m, own) ? m + strlen(own) : m, vm, hint[0] ? " (" : "", hint,
-                                         hint[0] ? ")" : "");
-                        else
-                                r = fail("%s (IOMMU group %u): %s; VM \"%s\" was not started (%s)", dev, w->group,
-                                         strerror(-r), vm, hint);
-                        goto fail;
-                }
-                log_info("VM %s: IOMMU group %u (%s) %s", vm, w->group, dev,
-                         res->changed ? "claimed for vfio-pci" : "already on vfio-pci; now owned by this VM");
-        }
         return HOOK_OK;
 
 fail:

@@ -943,3 +943,18 @@ big_xml() {
         assert_host $GPU_HOST 0000:02:00.0=nvme
         assert_equal "$(record 1)" ""
 }
+
+# A domain of two groups whose second is refused (its id = guard names another card): the first
+# group is not claimed and put back on the way, its GPU's display and audio dropping out
+# meanwhile. Every group is checked first; nothing is written.
+@test "prepare: a domain whose second group is refused writes nothing to the first" {
+        fake_root gpu-audio
+        conf $'[device gpu]\nmatch = 01:00.0\n[device disk]\nmatch = 02:00.0\nid = 1234:5678'
+        run --separate-stderr hook "$DOMAINS/two-groups.xml" workstation prepare begin
+        assert_failure
+        assert_output ""
+        [[ "$stderr" == *"0000:02:00.0"*'VM "workstation" was not started (check the id = line in the configuration)' ]]
+        assert_equal "$(fk_writes)" 0
+        assert_host $GPU_HOST 0000:02:00.0=nvme
+        assert_equal "$(record 1)" ""
+}
