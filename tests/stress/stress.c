@@ -447,7 +447,7 @@ static long tolerated_count[16];
 static const char *const invariant_names[] = {
         "not-whole", "half-claimed-no-record", "given-back-to-vfio", "reset-restored",
         "held-given-back", "failed-changed", "verb-result", "config-touched",
-        "pending-unfinished", "hang", NULL,
+        "pending-unfinished", "hang", "refused-wrote", NULL,
 };
 
 static int invariant_index(const char *name) {
@@ -1115,7 +1115,9 @@ static void run_step(struct step *st, const char *text) {
         set_fault(holder ? NULL : st->fault);
         n_faulted += st->fault[0] != 0;
         n_concurrent += st->n_ops > 1;
+        long writes_before = write_counter();
         run_ops(st);
+        long writes_made = write_counter() - writes_before;
         set_fault(NULL);
         devlock_let_go(holder);
 
@@ -1186,6 +1188,12 @@ static void run_step(struct step *st, const char *text) {
                                                text, code, groups[k].number, cls_name(before[k].cls),
                                                cls_name(after[k].cls));
                 }
+                /* Refused (exit 4: host-critical, in use, held, hardware changed): decided
+                 * before the first write, for every group of the command, so a refusal writes
+                 * nothing at all, not even what it puts back (vfio-claim(8), EXIT STATUS). */
+                if (o->kind == OP_CLI && code == 4 && writes_made > 0)
+                        report("refused-wrote", "\"%s\" was refused (exit 4) after %ld sysfs writes", text,
+                               writes_made);
                 if (o->kind == OP_CLI && code == 0 && o->n >= 2) {
                         int g = group_of_arg(o->a[1]);
                         bool give = strcmp(o->a[0], "release") == 0 || strcmp(o->a[0], "disable") == 0;
@@ -1500,6 +1508,7 @@ static void usage(void) {
                 "                 [--verbose]\n"
                 "  invariants: not-whole half-claimed-no-record given-back-to-vfio reset-restored\n"
                 "              held-given-back failed-changed verb-result config-touched pending-unfinished hang\n"
+                "              refused-wrote\n"
                 "  environment: abs_top_builddir, abs_top_srcdir; STRESS_TOLERATE (as --tolerate)\n");
         exit(2);
 }
