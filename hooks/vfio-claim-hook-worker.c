@@ -53,15 +53,18 @@ enum {
         HOOK_FAILED = 1, /* libvirt aborts the start and shows our stderr */
 };
 
-/* The one line libvirt shows: logged to syslog as well. Call once, then exit. */
+/* The one line libvirt shows: logged to syslog as well. Call once, then exit. One line whatever
+ * it quotes (a domain's name libvirt passed with a carriage return, a device's string): control
+ * characters and bytes that are not UTF-8 are shown as '?'. */
 _printf_(1, 2) static int fail(const char *fmt, ...) {
         char buf[1024];
         va_list ap;
         va_start(ap, fmt);
         vsnprintf(buf, sizeof buf, fmt, ap);
         va_end(ap);
-        log_error("%s", buf);
-        fprintf(stderr, "vfio-claim: %s\n", buf);
+        _cleanup_free_ char *line = vc_text_printable(buf);
+        log_error("%s", line ? line : buf);
+        fprintf(stderr, "vfio-claim: %s\n", line ? line : buf);
         return HOOK_FAILED;
 }
 

@@ -7,6 +7,7 @@
 
 #include "json.h"
 #include "macro.h"
+#include "name.h"
 
 #define DEPTH_MAX 32
 
@@ -128,7 +129,8 @@ void vc_json_object_end(struct vc_json *j) { pop(j, true); }
 void vc_json_array_begin(struct vc_json *j) { push(j, false); }
 void vc_json_array_end(struct vc_json *j) { pop(j, false); }
 
-/* 1: the byte goes out as it is; 0: it is escaped (control characters, DEL, '"' and '\\').
+/* 1: the byte goes out as it is; 0: it is escaped (control characters, DEL, '"' and '\\') or
+ * looked at as the start of a UTF-8 character (bytes from 0x80: JSON text is UTF-8, RFC 8259).
  * A table: one load a byte to find the end of a run (docs/PERFORMANCE.md, "Scale"). */
 static const unsigned char plain_byte[256] = {
         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x00 */
@@ -139,14 +141,14 @@ static const unsigned char plain_byte[256] = {
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,  /* 0x50 */
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x60 */
         1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0,  /* 0x70 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x80 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0x90 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xa0 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xb0 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xc0 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xd0 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xe0 */
-        1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,  /* 0xf0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x80 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0x90 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xa0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xb0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xc0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xd0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xe0 */
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,  /* 0xf0 */
 };
 
 static void write_string(struct vc_json *j, const char *s) {
@@ -167,7 +169,19 @@ static void write_string(struct vc_json *j, const char *s) {
                 case '\r': put(j, "\\r", 2); break;
                 default: {
                         static const char hex[] = "0123456789abcdef";
-                        char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+                        uint32_t cp = c;
+                        int n = c < 0x80 ? 1 : vc_utf8_char((const char *) p - 1, &cp);
+                        if (n < 0) { /* not UTF-8 (an old record, a device's string): one U+FFFD a byte */
+                                put(j, "\\ufffd", 6);
+                                break;
+                        }
+                        if (cp >= 0xa0) { /* a character: as it is */
+                                put(j, (const char *) p - 1, (size_t) n);
+                                p += n - 1;
+                                break;
+                        }
+                        p += n - 1; /* a control character, C0, DEL or C1: escaped */
+                        char u[6] = { '\\', 'u', '0', '0', hex[cp >> 4], hex[cp & 0xf] };
                         put(j, u, sizeof u);
                 }
                 }

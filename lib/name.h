@@ -7,6 +7,7 @@
  * refused by another. */
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /* Longest VM name: a libvirt domain's definition is a file named after it. */
 #define VC_VM_NAME_MAX 255
@@ -25,3 +26,13 @@ bool vc_vm_name_is_valid(const char *s);
  * component, uevent's DRIVER=, a module's directory): it goes into sysfs paths, so one path
  * component, not "." or "..", at most 255 bytes, no white space, no control characters. */
 bool vc_kernel_name_is_valid(const char *s);
+
+/* The UTF-8 character at @s (NUL-terminated): its length in bytes (1 to 4) and its code point in
+ * *@ret, or -1 for a byte that starts no valid character (a stray continuation byte, an overlong
+ * or truncated sequence, a surrogate, past U+10FFFF). */
+int vc_utf8_char(const char *s, uint32_t *ret);
+
+/* A copy of @s that a terminal shows as text: every control character (C0, DEL, C1) and every
+ * byte that is not valid UTF-8 becomes '?'. For what comes from outside (a USB device's strings,
+ * a libvirt domain's name) before it is printed for a person; NULL when out of memory. */
+char *vc_text_printable(const char *s);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "name.h"
 #include "table.h"
 
 #define TABLE_MAX_COLUMNS 32
@@ -52,7 +53,9 @@ int table_add(struct table *t, const char *cell) {
                 t->cells = c;
                 t->alloc = n;
         }
-        char *s = strdup(cell ? cell : "-");
+        /* a cell is one line of text whatever it holds (a USB device's strings, a VM's name):
+         * control characters and bytes that are not UTF-8 are shown as '?' */
+        char *s = vc_text_printable(cell ? cell : "-");
         if (!s)
                 return -ENOMEM;
         t->cells[t->n_cells++] = s;

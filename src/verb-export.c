@@ -244,6 +244,15 @@ static int check_names(struct vc_cli *cli, const struct inventory *inv, enum for
                 if (f == FORMAT_PROXMOX && !proxmox_id_ok(name))
                         return log_error("device name \"%s\" cannot be a Proxmox mapping id: it must start with a letter "
                                          "and have only letters, digits, '_' and '-' (two characters at least)", name), -EINVAL;
+                /* "nic-pf" of [device nic] (a PF and its VFs) beside a [device nic-pf]: Nova refuses
+                 * one alias name with two device types, and would merge two of one type */
+                for (size_t k = 0; f == FORMAT_NOVA && k < i; k++) {
+                        const struct entry *e = &inv->entries[i], *o = &inv->entries[k];
+                        if (streq(e->alias, o->alias) && e->cd != o->cd)
+                                return log_error("Nova alias \"%s\" would name the devices of both [device %s] and "
+                                                 "[device %s]; rename one of them", e->alias, o->cd->name, e->cd->name),
+                                       -EINVAL;
+                }
         }
         if (f == FORMAT_PROXMOX && inv->n > 0 && !inv->node[0])
                 return log_error("cannot tell this host's name (no kernel host name, no /etc/hostname below %s): "

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "name.h"
 #include "sysfs.h"
 #include "table.h"
 #include "usb.h"
@@ -243,10 +244,12 @@ int usb_show(struct vc_cli *cli, const char *text) {
         for (size_t i = 0; i < n; i++) {
                 const struct vc_usb_dev *d = &v[i];
                 const struct vc_config_usb *u = config_of(cli, d);
-                _cleanup_free_ char *product = product_text(d);
+                /* the device's own strings, shown as text whatever bytes it sent */
+                _cleanup_free_ char *raw = product_text(d), *product = raw ? vc_text_printable(raw) : NULL,
+                                    *serial = d->serial ? vc_text_printable(d->serial) : NULL;
                 printf("USB device %s  %04x:%04x%s%s\n", d->port, d->vendor, d->product, isempty(product) ? "" : "  ",
                        strempty(product));
-                printf("      serial:        %s\n", d->serial ? d->serial : "(none)");
+                printf("      serial:        %s\n", serial ? serial : "(none)");
                 printf("      address:       bus %u device %u\n", d->busnum, d->devnum);
                 for (size_t k = 0; k < d->n_ifaces; k++)
                         printf("      interface:     %s class %02x, driver %s\n", d->ifaces[k].name, d->ifaces[k].cls,

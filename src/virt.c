@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "macro.h"
+#include "name.h"
 #include "virt.h"
 
 void vc_virt_connect_closep(virConnectPtr *c) {
@@ -189,7 +190,10 @@ char *vc_virt_names_join(char *const *names) {
         for (size_t i = 0; i < n; i++) {
                 if (i > 0)
                         strcat(s, i + 1 == n ? " and " : ", ");
-                strcat(s, names[i]);
+                /* libvirt lets a domain's name hold a tab or a carriage return: shown as '?'
+                 * (no longer than the name) */
+                _cleanup_free_ char *shown = vc_text_printable(names[i]);
+                strcat(s, shown ? shown : "?");
         }
         return s;
 }

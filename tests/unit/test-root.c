@@ -15,6 +15,7 @@
 
 #include "fileio.h"
 #include "json.h"
+#include "name.h"
 #include "root.h"
 #include "sysfs.h"
 #include "tests.h"
@@ -148,6 +149,28 @@ static void emit_numbers(struct vc_json *j) {
 }
 
 /* Numbers are written by hand (lib/json.c): the extremes of both types. */
+static void emit_utf8(struct vc_json *j) {
+        /* é and € as they are; C1 (U+0085, U+009B) escaped; a lone continuation byte, a Latin-1
+         * byte, an overlong '/' and a truncated sequence each one U+FFFD a byte */
+        vc_json_string(j, "caf\xc3\xa9 \xe2\x82\xac \xc2\x85\xc2\x9b \x80 caf\xe9 \xc0\xaf \xe2\x82");
+}
+
+/* JSON text is UTF-8 (RFC 8259): what is not UTF-8 in a string (an old record's owner, a
+ * device's string) goes out as U+FFFD, and C1 control characters escaped like C0. */
+TEST(json_strings_are_utf8) {
+        int r;
+        _cleanup_free_ char *s = json_of(emit_utf8, &r);
+        ASSERT_OK(r);
+        ASSERT_STREQ(s, "\"caf\xc3\xa9 \xe2\x82\xac \\u0085\\u009b \\ufffd caf\\ufffd \\ufffd\\ufffd \\ufffd\\ufffd\"\n");
+}
+
+TEST(text_printable_replaces_controls_and_bad_bytes) {
+        _cleanup_free_ char *a = vc_text_printable("Key\x1b[1A\x1b[2K\rboard\nX");
+        ASSERT_STREQ(a, "Key?[1A?[2K?board?X");
+        _cleanup_free_ char *b = vc_text_printable("caf\xc3\xa9 \xc2\x9b" "2J \xff\x7f");
+        ASSERT_STREQ(b, "caf\xc3\xa9 ?2J ??");
+}
+
 TEST(json_integer_extremes) {
         int r;
         _cleanup_free_ char *s = json_of(emit_numbers, &r);
