@@ -12,6 +12,7 @@
 #include "display.h"
 #include "fileio.h"
 #include "log.h"
+#include "name.h"
 #include "state.h"
 #include "sysfs.h"
 
@@ -102,7 +103,8 @@ int vc_display_nodes(struct vc_ctx *ctx, const struct vc_pci_addr *addr, const c
         return 0;
 }
 
-/* proc/PID/comm, one line, control bytes as '?'; "?" when unreadable (the process is gone). */
+/* proc/PID/comm, one line, control characters (C1 too) and bytes that are not UTF-8 as '?' (a
+ * process names itself); "?" when unreadable (the process is gone). */
 static char *read_comm(const char *procdir, unsigned pid) {
         _cleanup_free_ char *path = NULL, *s = NULL;
         if (asprintf(&path, "%s/%u/comm", procdir, pid) < 0) {
@@ -112,10 +114,7 @@ static char *read_comm(const char *procdir, unsigned pid) {
         if (vc_read_file(path, &s) < 0 || isempty(s))
                 return strdup("?");
         s[strcspn(s, "\n")] = '\0';
-        for (char *p = s; *p; p++)
-                if (iscntrl((unsigned char) *p))
-                        *p = '?';
-        return TAKE_PTR(s);
+        return vc_text_printable(s);
 }
 
 struct found {
