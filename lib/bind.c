@@ -1411,8 +1411,10 @@ static bool plan_fixes_overrides(const struct vc_plan *p) {
  * record for release to finish, never a "claimed" group that is not whole. */
 static int claim_refresh(struct op *op) {
         const struct vc_record *old = op->found;
-        bool keep_record = !op->t.dry_run && (old || op->o.owner), added = false;
-        bool fixes = keep_record && plan_fixes_overrides(op->t.plan);
+        /* An override to set back is a write, and no write goes without a record (docs/DESIGN.md):
+         * the claim then keeps one, which gives the override it found back at release. */
+        bool fixes = !op->t.dry_run && plan_fixes_overrides(op->t.plan);
+        bool keep_record = !op->t.dry_run && (old || op->o.owner || fixes), added = false;
         int r;
 
         if (keep_record && (r = record_reset_originals(&op->t, &op->o, op->next, true, &added)) < 0)

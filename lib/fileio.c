@@ -230,13 +230,22 @@ int vc_read_fd(int fd, size_t max, char **ret, size_t *ret_len) {
 #define READ_FILE_MAX (1024 * 1024)
 
 int vc_read_file(const char *path, char **ret) {
-        _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY, 0);
+        /* not blocking in open(): a FIFO planted where a record or a configuration file is
+         * expected (a --sysroot tree is input) would wait there for a writer for ever */
+        _cleanup_close_ int fd = vc_path_open(path, O_RDONLY | O_NOCTTY | O_NONBLOCK, 0);
         _cleanup_free_ char *buf = NULL;
+        struct stat st;
         size_t size;
         int r;
 
         if (fd < 0)
                 return fd;
+        if (fstat(fd, &st) < 0)
+                return negative_errno();
+        if (S_ISDIR(st.st_mode))
+                return -EISDIR;
+        if (!S_ISREG(st.st_mode))
+                return -EBADMSG; /* a FIFO, a socket, a device: no file's text */
         r = vc_read_fd(fd, READ_FILE_MAX, &buf, &size);
         if (r < 0)
                 return r;

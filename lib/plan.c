@@ -98,8 +98,9 @@ static int plan_describe(struct vc_plan *p, const struct vc_pci_addr *a, const c
 
 /* An endpoint on a vfio driver whose driver_override names another driver goes to that driver at
  * its next probe; one whose driver_override is empty, to whatever driver the kernel picks then.
- * The claim sets it to the vfio driver: always in the first case, where it keeps a record
- * (@sticky) in the second (lib/bind.c). */
+ * The claim sets it to the vfio driver: always in the first case (and then keeps a record, which
+ * gives the override back at release), in the second where it keeps a record anyway (@sticky;
+ * lib/bind.c, claim_refresh()). */
 static bool override_needs_fix(const struct vc_plan_member *m, bool sticky) {
         return !m->bridge && m->on_vfio && !streq_ptr(m->override, m->driver) && (m->override || sticky);
 }

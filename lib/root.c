@@ -23,6 +23,7 @@ struct vc_ctx {
         char *root; /* no trailing slash; "" means the real "/" */
         unsigned unbind_timeout_ms;
         bool device_reads_bounded; /* vc_ctx_get_device_reads_bounded() */
+        bool state_locked;         /* vc_ctx_get_state_locked() */
         bool dry_run;              /* vc_ctx_get_dry_run() */
         bool boot_critical; /* vc_critical_scan() reads the list of the initramfs's build */
         bool session_critical; /* vc_critical_scan() protects the NIC of the program's SSH session */
@@ -612,6 +613,8 @@ unsigned vc_ctx_get_unbind_timeout_ms(const struct vc_ctx *ctx) { return ctx->un
 void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms) { ctx->unbind_timeout_ms = ms; }
 bool vc_ctx_get_device_reads_bounded(const struct vc_ctx *ctx) { return ctx->device_reads_bounded; }
 void vc_ctx_set_device_reads_bounded(struct vc_ctx *ctx, bool b) { ctx->device_reads_bounded = b; }
+bool vc_ctx_get_state_locked(const struct vc_ctx *ctx) { return ctx->state_locked; }
+void vc_ctx_set_state_locked(struct vc_ctx *ctx, bool b) { ctx->state_locked = b; }
 bool vc_ctx_get_dry_run(const struct vc_ctx *ctx) { return ctx->dry_run; }
 void vc_ctx_set_dry_run(struct vc_ctx *ctx, bool b) { ctx->dry_run = b; }
 bool vc_ctx_get_boot_critical(const struct vc_ctx *ctx) { return ctx->boot_critical; }

@@ -90,6 +90,11 @@ void vc_ctx_set_unbind_timeout_ms(struct vc_ctx *ctx, unsigned ms);
  * ends. Off by default: a command that holds no lock (list, status) may wait, as lspci does. */
 bool vc_ctx_get_device_reads_bounded(const struct vc_ctx *ctx);
 void vc_ctx_set_device_reads_bounded(struct vc_ctx *ctx, bool b);
+/* Does the program hold the state lock? Set by vc_state_lock(), and kept (a program holds it
+ * until it exits). Only a holder removes a device's stuck mark (lib/stuck.h): a reader without
+ * the lock could remove it between two writes of a request still under way. */
+bool vc_ctx_get_state_locked(const struct vc_ctx *ctx);
+void vc_ctx_set_state_locked(struct vc_ctx *ctx, bool b);
 /* Does the program change nothing on the system (the CLI's --dry-run)? Then its bounded reads
  * neither mark a device whose lock stays held nor remove a mark (lib/stuck.h). */
 bool vc_ctx_get_dry_run(const struct vc_ctx *ctx);

@@ -97,6 +97,7 @@ int vc_state_lock(struct vc_ctx *ctx, int timeout_ms, int *ret_fd) {
                         return r;
                 if (lock_still_at(fd, path)) {
                         vc_ctx_set_device_reads_bounded(ctx, true);
+                        vc_ctx_set_state_locked(ctx, true);
                         *ret_fd = TAKE_FD(fd);
                         return 0;
                 }

@@ -657,7 +657,7 @@ int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *a
         }
         if (n < 0)
                 return n;
-        if (may_be_marked && !vc_ctx_get_dry_run(ctx)) {
+        if (may_be_marked && !vc_ctx_get_dry_run(ctx) && vc_ctx_get_state_locked(ctx)) {
                 _cleanup_free_ char *mark = NULL;
                 if (mark_path(ctx, a, &mark) >= 0)
                         (void) vc_unlink_runtime_file(mark);
@@ -684,6 +684,10 @@ int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned time
          * attribute, has no lock to wait for. */
         if (vc_timed_access(attr, NULL, timeout_ms) == -ETIMEDOUT)
                 return -ETIMEDOUT;
-        (void) vc_unlink_runtime_file(mark);
+        /* the write is over; the mark goes only with the lock held: a reader without it (list,
+         * status) could come between two writes of a request under way, whose next write may
+         * stick in its turn with the request's mark gone */
+        if (vc_ctx_get_state_locked(ctx) && !vc_ctx_get_dry_run(ctx))
+                (void) vc_unlink_runtime_file(mark);
         return 0;
 }

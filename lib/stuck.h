@@ -10,8 +10,10 @@
  *     whose writes take its lock, the mark removed when the writer answers, so that a program
  *     killed while its write is in the kernel leaves it too;
  *   - vc_pci_dev_read() reads those attributes of a marked device only after a read in a child
- *     finished within the unbind timeout (the lock is free again: the mark goes); otherwise the
- *     device reads as vc_pci_dev_write_pending(), without them, and the caller does not wait.
+ *     finished within the unbind timeout (the lock is free again: the mark goes, when this
+ *     program holds the state lock, vc_ctx_get_state_locked(): a reader without it could come
+ *     between two writes of a request under way); otherwise the device reads as
+ *     vc_pci_dev_write_pending(), without them, and the caller does not wait.
  *
  * Nothing that takes a device's lock then runs without a deadline in a process that holds the
  * state lock, and no later command hangs on a device an earlier one left stuck. */
@@ -54,8 +56,8 @@ int vc_stuck_timed_writes(struct vc_ctx *ctx, const struct vc_pci_addr *a, const
  * dropped), its length. -ETIMEDOUT when it did not finish: something holds the lock (a write
  * that did not finish, or a driver's probe or remove that does not return), and the device is
  * then marked, as for a write that did not finish, so that the commands after this one read it
- * with a deadline too. A read that finishes removes the device's mark (@may_be_marked false: the
- * caller knows there is none). Otherwise the read's error (-E2BIG: it did not fit, -EBADMSG:
+ * with a deadline too. A read that finishes removes the device's mark when this program holds the
+ * state lock (@may_be_marked false: the caller knows there is none). Otherwise the read's error (-E2BIG: it did not fit, -EBADMSG:
  * not text). For a program that holds the state lock (vc_ctx_get_device_reads_bounded()). A dry
  * run (vc_ctx_get_dry_run()) neither makes nor removes a mark. */
 int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *attr, char *buf, size_t size,
@@ -64,5 +66,5 @@ int vc_stuck_read(struct vc_ctx *ctx, const struct vc_pci_addr *a, const char *a
 int vc_stuck_mark(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 bool vc_stuck_is_marked(struct vc_ctx *ctx, const struct vc_pci_addr *a);
 /* 0 when the device is not marked, or its lock was free within @timeout_ms (the mark is
- * removed); -ETIMEDOUT when a write still holds it. */
+ * removed, by a holder of the state lock); -ETIMEDOUT when a write still holds it. */
 int vc_stuck_wait(struct vc_ctx *ctx, const struct vc_pci_addr *a, unsigned timeout_ms);

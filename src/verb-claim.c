@@ -173,6 +173,14 @@ static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, i
                                 "rolling back did not fully succeed (%m); run 'vfio-claim status' and 'vfio-claim release' for the group");
 }
 
+/* A member on vfio whose driver_override named another driver, set back (lib/plan.h). */
+static bool plan_fixes_override(const struct vc_plan *plan) {
+        for (size_t k = 0; plan && k < plan->n_devices; k++)
+                if (plan->devices[k].fix_override)
+                        return true;
+        return false;
+}
+
 /* Every member stays where it is: what changed was a reset_method or the record. */
 static bool plan_moves_nothing(const struct vc_plan *plan) {
         for (size_t k = 0; plan && k < plan->n_devices; k++)
@@ -399,6 +407,8 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         printf("IOMMU group %u: %s\n", groups[i],
                                release ? (res->changed ? "given back to the host drivers" : "nothing to give back")
                                : !res->changed ? "already claimed"
+                               : plan_moves_nothing(res->plan) && plan_fixes_override(res->plan)
+                                       ? "already on vfio; driver_override set back, and a record kept"
                                : plan_moves_nothing(res->plan) ? "already claimed; reset_method set as configured"
                                                                : "claimed for vfio");
                         if (release && res->changed && res->plan)

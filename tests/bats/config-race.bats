@@ -93,23 +93,24 @@ cli_let_go() {
 # The generated udev rule (lib/boot.h) is read and written under the lock, from the configuration
 # read under it: otherwise a run that let the lock go, read the configuration and wrote the rule
 # late could write it over the rule of a run that changed the configuration meanwhile (a device
-# just enabled missing from it: its next add event is not claimed). The rule is made a FIFO, so
-# that the CLI stops in its read of the old rule; the lock must be held then.
+# just enabled missing from it: its next add event is not claimed). The fake kernel stops the CLI
+# in its open of the old rule (an "open:GLOB WAIT" fault, tests/fakekernel/README.md); the lock
+# must be held then.
 @test "enable and disable write the udev rule while they hold the lock" {
         fake_root twin-nics
         conf '# none yet'
         local T=$BATS_TEST_TMPDIR rule="$ROOT/run/udev/rules.d/70-vfio-claim.rules" verb
         for verb in "enable 0000:01:00.0" "disable 0000:01:00.0"; do
                 mkdir -p "$ROOT/run/udev/rules.d"
-                rm -f "$rule"
-                mkfifo "$rule"
+                echo '# old' > "$rule"
+                fk_fail 'open:run/udev/rules.d/70-vfio-claim.rules WAIT'
                 # shellcheck disable=SC2086
                 (exec env FAKEKERNEL_HOST=1 ASAN_OPTIONS="verify_asan_link_order=0${ASAN_OPTIONS:+:$ASAN_OPTIONS}" \
                         LD_PRELOAD="$FK_SHIM" $VC_WRAPPER "$abs_top_builddir/vfio-claim" $verb > "$T/out" 2>&1 3>&-) &
                 local p=$! held=0
-                wait_for "grep -q wait_for_partner /proc/$p/wchan 2>/dev/null"
+                wait_for '[ -e "$ROOT/.fakekernel/waiting" ]'
                 flock -n "$STATE/lock" true 3>&- || held=1
-                echo '# old' > "$rule"
+                touch "$ROOT/.fakekernel/go"
                 wait "$p"
                 cat "$T/out"
                 echo "$verb: lock held while the rule was read: $held"

@@ -176,9 +176,48 @@ static const char *redirect(const char *path, char *buf, size_t n) {
 
 static bool read_device(int dirfd, const char *path, int flags, char *addr, size_t n);
 
+/* "open:GLOB WAIT" in the faults file: an open of a path of the tree that GLOB matches (relative
+ * to the root, fnmatch, '*' crosses '/') waits until ROOT/.fakekernel/go appears, with
+ * ROOT/.fakekernel/waiting there meanwhile: a test stops a program at that open, looks at what
+ * it holds, and lets it go (at most 120 s). One wait a fault: the fault goes with the wait. */
+static void wait_at_open(const char *path) {
+        char p[PATH_MAX], line[1024], go[PATH_MAX], waiting[PATH_MAX];
+        struct stat st;
+        size_t l = strlen(root);
+        if (!active || strncmp(path, root, l) != 0 || path[l] != '/')
+                return;
+        snprintf(p, sizeof p, "%s/.fakekernel/faults", root);
+        if (stat(p, &st) < 0 || st.st_size == 0)
+                return;
+        int fd = real_open(p, O_RDONLY | O_CLOEXEC, 0);
+        FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+        bool wait = false;
+        while (f && !wait && fgets(line, sizeof line, f)) {
+                char what[900], how[64];
+                wait = sscanf(line, "%899s %63s", what, how) == 2 && strncmp(what, "open:", 5) == 0 &&
+                       strcmp(how, "WAIT") == 0 && fnmatch(what + 5, path + l + 1, 0) == 0;
+        }
+        if (f)
+                fclose(f);
+        else if (fd >= 0)
+                close(fd);
+        if (!wait)
+                return;
+        snprintf(go, sizeof go, "%s/.fakekernel/go", root);
+        snprintf(waiting, sizeof waiting, "%s/.fakekernel/waiting", root);
+        (void) truncate(p, 0);
+        close(real_open(waiting, O_WRONLY | O_CREAT | O_CLOEXEC, 0644));
+        for (int i = 0; i < 12000 && access(go, F_OK) < 0; i++)
+                usleep(10000);
+        (void) unlink(go);
+        (void) unlink(waiting);
+}
+
 static void wait_for_device_lock(const char *addr);
 
 static int fix_flags(int dirfd, const char *path, int flags) {
+        if (dirfd == AT_FDCWD && path && path[0] == '/')
+                wait_at_open(path);
         /* sysfs ignores O_TRUNC and cannot create files.  Where the path lies is looked up (a
          * readlink(2) of the directory's fd for a relative path) only when it matters: for a
          * flag to drop or a read that waits for the device lock, not for every open. The
