@@ -22,6 +22,7 @@
 
 #define WALK_DEPTH_MAX 16
 #define RTF_UP_FLAG 0x0001
+#define RTF_GATEWAY_FLAG 0x0002
 #define RTF_REJECT_FLAG 0x0200
 
 struct critical {
@@ -54,6 +55,8 @@ struct vc_critical_set {
         struct via *vias;
         size_t n_vias;
         bool scanning_use; /* what the walks add now is a use (scan_mounts(), scan_holders()) */
+        bool session_on_vt; /* the command runs on a virtual terminal (scan_session()) */
+        unsigned loop_depth; /* loop devices followed to their files' disks, nested (block_walk()) */
         char **zfs_pools;  /* the ZFS pools whose members were walked */
         size_t n_zfs_pools;
 };
@@ -319,6 +322,8 @@ static int nvme_multipath_walk(struct vc_ctx *ctx, struct vc_critical_set *s, co
 
 /* A block device's sysfs directory: partitions lead to their disk, stacked devices (dm, md,
  * LVM) to their slaves, and a disk to the PCI device above it. */
+static int file_device(struct vc_ctx *ctx, struct vc_critical_set *s, const char *file, const char *reason);
+
 static int block_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *syspath,
                       const char *reason, unsigned depth) {
         _cleanup_free_ char *disk = NULL, *part = NULL, *slaves = NULL;
@@ -355,6 +360,18 @@ static int block_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char 
                                 return r;
                 }
 
+        /* a loop device: the disk that holds its file (a root file system in an image file) */
+        _cleanup_free_ char *backing = NULL, *file = NULL;
+        if ((r = path_join(disk, "loop/backing_file", &backing)) < 0)
+                return r;
+        if (s->loop_depth < WALK_DEPTH_MAX && vc_sysfs_read(backing, &file) >= 0 && file[0] == '/') {
+                s->loop_depth++; /* a tree whose loops hold each other ends here */
+                r = file_device(ctx, s, file, reason);
+                s->loop_depth--;
+                if (r < 0)
+                        return r;
+        }
+
         if (pci_ancestor(ctx, disk, &a))
                 return set_add_via(ctx, s, &a, reason, disk);
         return nvme_multipath_walk(ctx, s, disk, reason);
@@ -386,8 +403,23 @@ static int devname_kernel(struct vc_ctx *ctx, const char *dev, char **ret) {
         *ret = NULL;
         if (!name)
                 return 0;
-        if (!mapper)
+        if (!mapper && !strchr(name, '/'))
                 return name_is_safe(name) && !(*ret = strdup(name)) ? -ENOMEM : 0;
+        if (!mapper) {
+                /* a link udev made (/dev/disk/by-uuid/..., /dev/VG/LV), which btrfs shows when it
+                 * was mounted by it: the node it leads to, inside the root */
+                _cleanup_free_ char *path = NULL, *real = NULL;
+                if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", dev + 1)) < 0)
+                        return r == -ENOMEM ? r : 0;
+                if ((r = resolve(path, &real)) < 0) { /* no node (yet): the name the link ends in */
+                        _cleanup_free_ char *last = NULL;
+                        if ((r = vc_sysfs_read_link_name(path, &last)) < 0)
+                                return r == -ENOMEM ? r : 0;
+                        return name_is_safe(last) ? (*ret = TAKE_PTR(last), 0) : 0;
+                }
+                const char *rel = root_relative(ctx, real), *node = rel ? startswith(rel, "/dev/") : NULL;
+                return node && !strchr(node, '/') && name_is_safe(node) && !(*ret = strdup(node)) ? -ENOMEM : 0;
+        }
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
                 return r;
         if (vc_dir_list(dir, &names) < 0)
@@ -570,7 +602,10 @@ static int open_proc(struct vc_ctx *ctx, const char *rel, FILE **ret) {
         int fd = vc_path_open(path, O_RDONLY, 0);
         if (fd < 0) {
                 *ret = NULL;
-                return fd == -ENOMEM ? -ENOMEM : 0; /* absent: nothing to learn from it */
+                /* absent (a root without /proc, a kernel without IPv6): nothing to learn from
+                 * it; present but unreadable is no answer, and the scan fails rather than take
+                 * it for "nothing mounted" or "no route" */
+                return fd == -ENOENT ? 0 : fd;
         }
         *ret = fdopen(fd, "re");
         if (!*ret) {
@@ -592,7 +627,7 @@ static int seen_before(char ***seen, size_t *n, const char *key) {
  * SOURCE SUPEROPTS. The strings point into @line, which split() cuts up. */
 struct mount_line {
         unsigned maj, min;
-        const char *mnt, *fstype, *source;
+        const char *mnt, *fstype, *source, *options; /* options: the super block's, "" if none */
 };
 
 static bool mount_line_parse(char *line, struct mount_line *ret) {
@@ -607,7 +642,38 @@ static bool mount_line_parse(char *line, struct mount_line *ret) {
         ret->mnt = fields[4];
         ret->fstype = fields[sep + 1];
         ret->source = fields[sep + 2];
+        ret->options = sep + 3 < n ? fields[sep + 3] : "";
         return true;
+}
+
+static int netdev_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char *iface, const char *reason,
+                       unsigned depth);
+
+/* A file system the host needs on a server (NFS, SMB: / on NFS, a diskless host): the NIC of the
+ * route to the server, which the super block's addr= names. */
+static int network_fs_nic(struct vc_ctx *ctx, struct vc_critical_set *s, const struct mount_line *m, const char *what) {
+        static const char *const fstypes[] = { "nfs", "nfs4", "cifs", "smb3" };
+        bool network = false;
+        for (size_t i = 0; i < ELEMENTSOF(fstypes); i++)
+                network = network || streq(m->fstype, fstypes[i]);
+        if (!network)
+                return 0;
+        for (const char *o = m->options; o && *o; o += strcspn(o, ",") + (o[strcspn(o, ",")] ? 1 : 0)) {
+                const char *v = startswith(o, "addr=");
+                if (!v)
+                        continue;
+                char addr[64], reason[256];
+                _cleanup_free_ char *iface = NULL;
+                snprintf(addr, sizeof addr, "%.*s", (int) strcspn(v, ","), v);
+                if (vc_route_iface(ctx, addr, &iface) == -ENOMEM)
+                        return -ENOMEM;
+                if (!iface)
+                        return 0;
+                snprintf(reason, sizeof reason, "NIC of %s's server (%.64s, through %s)", what, addr, iface);
+                int r = netdev_walk(ctx, s, iface, reason, 0);
+                return r < 0 ? r : 0;
+        }
+        return 0;
 }
 
 /* Every file system mounted from a block device: those the host cannot lose (/, /boot, /usr, /var)
@@ -643,7 +709,9 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         what = "the /usr filesystem";
                 else if (streq(mnt, "/var")) /* the journal, the package database, libvirt's own state */
                         what = "the /var filesystem";
-                else if (maj == 0 && !zfs && !startswith(source, "/dev/"))
+                if (what && (r = network_fs_nic(ctx, s, &m, what)) < 0)
+                        return r;
+                if (!what && maj == 0 && !zfs && !startswith(source, "/dev/"))
                         continue; /* proc, tmpfs, overlay, nfs: no block device */
                 /* One walk for each device (bind mounts) and each ZFS pool (its datasets) as a use;
                  * a file system the host needs is walked for its own reason all the same. */
@@ -674,7 +742,7 @@ static int scan_mounts(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return ferror(f) ? -EIO : 0; /* a read that failed is no end of the file */
 }
 
 /* block_each()'s visit for a device with holders: its controller, the first holder named. */
@@ -784,6 +852,8 @@ static int mount_of_path(struct vc_ctx *ctx, const char *path, unsigned *ret_maj
                 *ret_maj = m.maj;
                 *ret_min = m.min;
         }
+        if (ferror(f))
+                return -EIO;
         if (!fstype)
                 return 0;
         *ret_fstype = TAKE_PTR(fstype);
@@ -794,16 +864,16 @@ static int mount_of_path(struct vc_ctx *ctx, const char *path, unsigned *ret_maj
 /* A swap file: the device of the file system holding it. A file system with an anonymous device
  * number (btrfs: each subvolume has its own, which mountinfo need not show) is found by the mount
  * that holds the file, and its source names the disk, as in scan_mounts(). */
-static int swap_file_device(struct vc_ctx *ctx, struct vc_critical_set *s, const char *file, const char *reason) {
+static int file_device(struct vc_ctx *ctx, struct vc_critical_set *s, const char *file, const char *reason) {
         _cleanup_free_ char *path = NULL, *fstype = NULL, *source = NULL;
         struct stat st;
         unsigned maj = 0, min = 0;
         int r;
         if ((r = vc_ctx_path(ctx, VC_PLACE_ROOT, &path, "%s", file + 1)) < 0)
                 return r == -EINVAL ? 0 : r;
-        if (vc_path_stat(path, &st) < 0)
-                return 0;
-        if (major(st.st_dev) != 0)
+        /* the file's own device; else (not to be seen from here, or on a file system of no
+         * device number) the mount it lies in */
+        if (vc_path_stat(path, &st) >= 0 && major(st.st_dev) != 0)
                 return block_by_devnum(ctx, s, major(st.st_dev), minor(st.st_dev), reason);
         if ((r = mount_of_path(ctx, file, &maj, &min, &fstype, &source)) <= 0)
                 return r;
@@ -838,11 +908,11 @@ static int scan_swaps(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 if (streq(fields[1], "partition"))
                         r = block_by_devname(ctx, s, fields[0], reason);
                 else
-                        r = swap_file_device(ctx, s, fields[0], reason);
+                        r = file_device(ctx, s, fields[0], reason);
                 if (r < 0)
                         return r;
         }
-        return 0;
+        return ferror(f) ? -EIO : 0;
 }
 
 /* An interface: its device's PCI ancestor, or, for bridges, bonds and VLANs, its lower
@@ -859,32 +929,71 @@ static int netdev_walk(struct vc_ctx *ctx, struct vc_critical_set *s, const char
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dev, "net/%s/device", iface)) < 0)
                 return r;
         if (resolve(dev, &target) >= 0 && pci_ancestor(ctx, target, &a))
-                return set_add_via(ctx, s, &a, reason, target);
+                return (r = set_add_via(ctx, s, &a, reason, target)) < 0 ? r : 1;
 
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "net/%s", iface)) < 0)
                 return r;
         if (vc_dir_list(dir, &names) < 0)
                 return 0;
+        bool found = false;
         for (char **i = names; *i; i++) {
                 const char *lower = startswith(*i, "lower_");
                 if (lower && (r = netdev_walk(ctx, s, lower, reason, depth + 1)) < 0)
                         return r;
+                found = found || (lower && r > 0);
         }
-        return 0;
+        return found;
 }
 
+/* 1: the default route's interface leads to no PCI device (a PPPoE link, a VPN's tun or
+ * WireGuard interface, a GRE tunnel: none has a device or a lower link). */
 static int default_route_nic(struct vc_ctx *ctx, struct vc_critical_set *s, const char *iface) {
         char reason[128];
         if (!name_is_safe(iface) || streq(iface, "lo"))
                 return 0;
         snprintf(reason, sizeof reason, "NIC of the default route (%s)", iface);
-        return netdev_walk(ctx, s, iface, reason, 0);
+        int r = netdev_walk(ctx, s, iface, reason, 0);
+        return r < 0 ? r : r == 0;
+}
+
+/* A default route through an interface of no device: what carries it is a NIC the interface
+ * names nowhere. PPPoE says which in proc/net/pppoe; a tunnel reaches its far end through a
+ * route with a gateway (a VPN's host route to its server). Those NICs are protected, every one
+ * of them, rather than none. */
+static int virtual_default_route_nics(struct vc_ctx *ctx, struct vc_critical_set *s, const char *virt,
+                                      char *const *gateway_ifaces) {
+        _cleanup_fclose_ FILE *f = NULL;
+        _cleanup_free_ char *line = NULL;
+        size_t size = 0;
+        char reason[192];
+        int r;
+
+        if ((r = open_proc(ctx, "net/pppoe", &f)) < 0)
+                return r;
+        while (f && getline(&line, &size, f) > 0) { /* Id Address Device */
+                char *fields[3];
+                if (split(line, fields, ELEMENTSOF(fields)) < 3 || streq(fields[2], "Device"))
+                        continue;
+                snprintf(reason, sizeof reason, "NIC of the default route's PPPoE link (%s over %s)", virt, fields[2]);
+                if ((r = netdev_walk(ctx, s, fields[2], reason, 0)) < 0)
+                        return r;
+        }
+        if (f && ferror(f))
+                return -EIO;
+        for (char *const *i = gateway_ifaces; i && *i; i++) {
+                snprintf(reason, sizeof reason, "NIC of a route with a gateway (%s), which the default route "
+                         "through %s may ride", *i, virt);
+                if ((r = netdev_walk(ctx, s, *i, reason, 0)) < 0)
+                        return r;
+        }
+        return 0;
 }
 
 static int scan_routes(struct vc_ctx *ctx, struct vc_critical_set *s) {
         _cleanup_fclose_ FILE *f4 = NULL, *f6 = NULL;
-        _cleanup_free_ char *line = NULL;
-        size_t size = 0;
+        _cleanup_free_ char *line = NULL, *virt = NULL;
+        _cleanup_strv_free_ char **gateways = NULL;
+        size_t size = 0, n_gateways = 0;
         bool header = true;
         int r;
 
@@ -900,12 +1009,20 @@ static int scan_routes(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 }
                 if (split(line, fields, ELEMENTSOF(fields)) < 8 || sscanf(fields[3], "%x", &flags) != 1)
                         continue;
-                if (!streq(fields[1], "00000000") || !streq(fields[7], "00000000") ||
-                    !(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+                if (!(flags & RTF_UP_FLAG) || (flags & RTF_REJECT_FLAG))
+                        continue;
+                if ((flags & RTF_GATEWAY_FLAG) && !streq(fields[1], "00000000") && name_is_safe(fields[0]) &&
+                    (r = strv_push(&gateways, &n_gateways, strdup(fields[0]))) < 0)
+                        return r;
+                if (!streq(fields[1], "00000000") || !streq(fields[7], "00000000"))
                         continue;
                 if ((r = default_route_nic(ctx, s, fields[0])) < 0)
                         return r;
+                if (r > 0 && !virt && !(virt = strdup(fields[0])))
+                        return -ENOMEM;
         }
+        if (f4 && ferror(f4))
+                return -EIO;
 
         /* DEST PLEN SRC SPLEN NEXTHOP METRIC REFCNT USE FLAGS IFACE */
         if ((r = open_proc(ctx, "net/ipv6_route", &f6)) < 0)
@@ -920,8 +1037,12 @@ static int scan_routes(struct vc_ctx *ctx, struct vc_critical_set *s) {
                         continue;
                 if ((r = default_route_nic(ctx, s, fields[9])) < 0)
                         return r;
+                if (r > 0 && !virt && !(virt = strdup(fields[9])))
+                        return -ENOMEM;
         }
-        return 0;
+        if (f6 && ferror(f6))
+                return -EIO;
+        return virt ? virtual_default_route_nics(ctx, s, virt, gateways) : 0;
 }
 
 /* The device of the terminal the command runs on (a serial line on a PCI card or a USB adapter:
@@ -1106,9 +1227,12 @@ static int scan_session(struct vc_ctx *ctx, struct vc_critical_set *s) {
                 dev_console_terminal(ctx, &vt, &major, &minor);
                 if (vt)
                         snprintf(where, sizeof where, "console");
+                s->session_on_vt = vt;
         }
-        if (r >= 0 && major == 4 && minor <= 63) /* tty0: the foreground one */
+        if (r >= 0 && major == 4 && minor <= 63) { /* tty0: the foreground one */
                 snprintf(where, sizeof where, "tty%u", minor);
+                s->session_on_vt = true;
+        }
         else if (r >= 0 && major != 0 && !*where)
                 r = scan_terminal(ctx, s, major, minor);
         if (r >= 0 && !*where && sess.display) {
@@ -1247,7 +1371,9 @@ static int scan_console(struct vc_ctx *ctx, struct vc_critical_set *s) {
         bool fbcon;
         int r;
 
-        if (!virtual_terminal_active(ctx))
+        /* console=ttyS0 alone takes the kernel's messages off the VTs, but a getty (and this
+         * command) may still run on one, which fbcon shows on the boot VGA */
+        if (!s->session_on_vt && !virtual_terminal_active(ctx))
                 return 0;
         if ((r = console_state(ctx, &fbcon, &fbs, &n_fbs)) < 0)
                 return r;
@@ -1832,6 +1958,33 @@ static int scan_boot_list(struct vc_ctx *ctx, struct vc_critical_set *s) {
         return 0;
 }
 
+/* The PF of every critical VF: unbinding a PF from its driver (i40e, ice, mlx5_core) turns
+ * SR-IOV off, and its VFs are removed with the host's NIC or disk among them. A PF has its own
+ * IOMMU group and is no ancestor of its VFs in sysfs (they are its siblings), so nothing above
+ * finds it. */
+static int scan_physfns(struct vc_ctx *ctx, struct vc_critical_set *s) {
+        size_t n = s->n; /* a PF is no VF: the devices added here need no look of their own */
+        bool was = s->scanning_use;
+        int r = 0;
+        for (size_t i = 0; i < n && r >= 0; i++) {
+                _cleanup_free_ char *link = NULL, *pf_name = NULL, *reason = NULL;
+                struct vc_pci_addr pf;
+                if (vc_ctx_path(ctx, VC_PLACE_PCI_DEVICES, &link, "%s/physfn", VC_PCI_ADDR_TO_STRING(&s->items[i].addr)) < 0)
+                        return -ENOMEM;
+                if (vc_sysfs_read_link_name(link, &pf_name) < 0 || vc_pci_addr_parse(pf_name, &pf) < 0)
+                        continue; /* not a VF */
+                if (asprintf(&reason, "PF of %s, whose VFs go with its driver: %s", VC_PCI_ADDR_TO_STRING(&s->items[i].addr),
+                             s->items[i].reason) < 0) {
+                        reason = NULL;
+                        return -ENOMEM;
+                }
+                s->scanning_use = s->items[i].in_use;
+                r = set_add(s, &pf, reason);
+        }
+        s->scanning_use = was;
+        return r;
+}
+
 int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         _cleanup_(vc_critical_set_freep) struct vc_critical_set *s = calloc(1, sizeof *s);
         int r;
@@ -1841,7 +1994,7 @@ int vc_critical_scan(struct vc_ctx *ctx, struct vc_critical_set **ret) {
         if ((r = scan_mounts(ctx, s)) < 0 || (r = scan_swaps(ctx, s)) < 0 ||
             (r = scan_routes(ctx, s)) < 0 || (r = scan_session(ctx, s)) < 0 || (r = scan_console(ctx, s)) < 0 ||
             (r = scan_boot_list(ctx, s)) < 0 ||
-            (r = scan_holders(ctx, s)) < 0 || (r = scan_zfs_pools(ctx, s)) < 0)
+            (r = scan_holders(ctx, s)) < 0 || (r = scan_zfs_pools(ctx, s)) < 0 || (r = scan_physfns(ctx, s)) < 0)
                 return r;
         *ret = TAKE_PTR(s);
         return 0;

@@ -585,3 +585,16 @@ int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret) {
         s = (struct vc_session){ 0 };
         return 0;
 }
+
+int vc_route_iface(struct vc_ctx *ctx, const char *address, char **ret) {
+        struct addr a = {};
+        int len;
+        *ret = NULL;
+        if (inet_pton(AF_INET, address, &a.v4) == 1)
+                ; /* network order, as proc/net/route prints it (read as the host's words) */
+        else if (inet_pton(AF_INET6, address, &a.a6) == 1)
+                a.v6 = true;
+        else
+                return -EINVAL;
+        return route_of(ctx, &a, ret, &len);
+}

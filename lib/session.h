@@ -61,3 +61,8 @@ void vc_session_done(struct vc_session *s);
 /* Read the session of the program. -ENOMEM; what cannot be read (a process gone, a table missing)
  * is passed over. */
 int vc_session_read(struct vc_ctx *ctx, struct vc_session *ret);
+
+/* The interface of the main table's route to @address (an IPv4 or IPv6 address as text), as
+ * the kernel would choose it: the longest prefix, then the lowest metric. NULL in *ret when no
+ * route holds it (or only "lo"); -EINVAL for text that is no address. */
+int vc_route_iface(struct vc_ctx *ctx, const char *address, char **ret);
