@@ -168,6 +168,7 @@ static const char *const event_addrs[] = { "0000:01:00.0", "0000:01:00.1", "0000
 #define ELEMS(a) (int) (sizeof(a) / sizeof((a)[0]))
 
 static bool reset_configured;
+static bool route_on; /* the default route goes through the coldplug NIC (set_default_route()) */
 
 static void read_dev(const char *addr, struct dev_state *d) {
         char p[PATH_MAX], buf[256];
@@ -611,7 +612,7 @@ struct step {
         int n_ops;
         struct op ops[MAX_ACTORS];
         char fault[160]; /* "+K ERR" (K-th write from the step's start) or "glob:PATTERN ERR", or "" */
-        char admin[32];  /* "crash VM", "reset on", "reset off", or "" */
+        char admin[32];  /* "crash VM", "reset on|off", "route on|off", or "" */
 };
 
 static int parse_op(char *s, struct op *o) {
@@ -637,13 +638,13 @@ static int parse_op(char *s, struct op *o) {
         return 0;
 }
 
-/* "OP & OP ... [; fault SPEC]" or "crash VM" / "reset on|off" */
+/* "OP & OP ... [; fault SPEC]" or "crash VM" / "reset on|off" / "route on|off" */
 static int parse_step(const char *line, struct step *st) {
         char buf[512];
         memset(st, 0, sizeof *st);
         snprintf(buf, sizeof buf, "%s", line);
         chomp(buf);
-        if (strncmp(buf, "crash ", 6) == 0 || strncmp(buf, "reset ", 6) == 0) {
+        if (strncmp(buf, "crash ", 6) == 0 || strncmp(buf, "reset ", 6) == 0 || strncmp(buf, "route ", 6) == 0) {
                 snprintf(st->admin, sizeof st->admin, "%s", buf);
                 return 0;
         }
@@ -1062,6 +1063,36 @@ static void finish_pending(struct gview *v) {
         }
 }
 
+/* "route on": the host's default route goes through eth9, the coldplug NIC's first function
+ * (0000:04:00.0, group 7, a boot = yes entry's): every claim of its group is refused as
+ * host-critical, so an apply of the boot groups meets a refusal after claiming group 5 first.
+ * "route off": no route. As the kernel shows it: proc/net/route, and class/net/eth9/device
+ * leading to the PCI device (relative, as sysfs makes its links). */
+static void set_default_route(bool on) {
+        char p[PATH_MAX], dev[PATH_MAX], target[PATH_MAX + 64];
+        route_on = on;
+        pathf(p, "%s/proc/net", root);
+        (void) mkdir(p, 0755);
+        pathf(p, "%s/proc/net/route", root);
+        write_text(p, on ? "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+                           "eth9\t00000000\t0102A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+                         : "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n");
+        pathf(p, "%s/sys/class/net", root);
+        (void) mkdir(p, 0755);
+        pathf(p, "%s/sys/class/net/eth9", root);
+        (void) mkdir(p, 0755);
+        pathf(p, "%s/sys/class/net/eth9/device", root);
+        (void) unlink(p);
+        pathf(dev, "%s/sys/bus/pci/devices/0000:04:00.0", root);
+        char real[PATH_MAX], real_root[PATH_MAX];
+        size_t lr = realpath(root, real_root) ? strlen(real_root) : 0;
+        if (on && lr && realpath(dev, real) && strncmp(real, real_root, lr) == 0 && strncmp(real + lr, "/sys/", 5) == 0) {
+                snprintf(target, sizeof target, "../../..%s", real + lr + 4);
+                if (symlink(target, p) < 0)
+                        die("symlink %s: %s", p, strerror(errno));
+        }
+}
+
 static void run_step(struct step *st, const char *text) {
         struct gview before[MAX_GROUPS], after[MAX_GROUPS];
         struct conf_snap conf_before;
@@ -1087,7 +1118,9 @@ static void run_step(struct step *st, const char *text) {
                         }
                         libvirtd_start++; /* libvirtd came back: another process */
                         write_libvirtd_stat();
-                } else {
+                } else if (strncmp(st->admin, "route ", 6) == 0)
+                        set_default_route(strcmp(st->admin, "route on") == 0);
+                else {
                         reset_configured = strcmp(st->admin, "reset on") == 0;
                         write_main_conf();
                 }
@@ -1252,6 +1285,8 @@ static void gen_step(struct step *st) {
                                 running[n++] = i;
                 if (n > 0 && chance(600))
                         snprintf(st->admin, sizeof st->admin, "crash %s", vms[running[rnd((unsigned) n)]].name);
+                else if (chance(300))
+                        snprintf(st->admin, sizeof st->admin, "route %s", route_on ? "off" : "on");
                 else
                         snprintf(st->admin, sizeof st->admin, "reset %s", reset_configured ? "off" : "on");
                 return;
@@ -1322,6 +1357,7 @@ static void fresh_tree(void) {
         }
         (void) mkdir(p, 0755);
         reset_configured = false;
+        route_on = false;
         write_main_conf();
         pathf(p, "%s/conf.d/50-router.conf", confdir);
         write_text(p, "# Hand-written: the router VM's NIC. Settings and comments that are not\n"
