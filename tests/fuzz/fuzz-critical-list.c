@@ -19,35 +19,20 @@
 static struct vc_ctx *ctx;
 static char *image, *run;
 
-/* ROOT/REL with @text, its directories made on the way */
-static void tree_file(const char *root, const char *rel, const char *text) {
-        char *p;
-        if (asprintf(&p, "%s/%s", root, rel) < 0)
-                abort();
-        for (char *slash = p + strlen(root) + 1; (slash = strchr(slash, '/')); slash++) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        abort();
-                *slash = '/';
-        }
-        fuzz_write_file(p, text, strlen(text));
-        free(p);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv) {
         const char *root = fuzz_make_tmpdir();
         char *dir = NULL;
 
-        tree_file(root, "sys/bus/pci/devices/0000:00:04.0/vendor", "0x1af4\n");
-        tree_file(root, "sys/bus/pci/devices/0000:00:04.0/device", "0x1001\n");
-        tree_file(root, "sys/bus/pci/devices/0000:02:00.0/vendor", "0x144d\n");
-        tree_file(root, "sys/bus/pci/devices/0000:02:00.0/device", "0xa80a\n");
+        fuzz_tree_file(root, "sys/bus/pci/devices/0000:00:04.0/vendor", "0x1af4\n");
+        fuzz_tree_file(root, "sys/bus/pci/devices/0000:00:04.0/device", "0x1001\n");
+        fuzz_tree_file(root, "sys/bus/pci/devices/0000:02:00.0/vendor", "0x144d\n");
+        fuzz_tree_file(root, "sys/bus/pci/devices/0000:02:00.0/device", "0xa80a\n");
         /* two USB devices: a stick with a serial, an adapter without one */
-        tree_file(root, "sys/bus/usb/devices/3-3/idVendor", "0781\n");
-        tree_file(root, "sys/bus/usb/devices/3-3/idProduct", "5583\n");
-        tree_file(root, "sys/bus/usb/devices/3-3/serial", "4C530001230526115313\n");
-        tree_file(root, "sys/bus/usb/devices/3-1.4/idVendor", "0b95\n");
-        tree_file(root, "sys/bus/usb/devices/3-1.4/idProduct", "1790\n");
+        fuzz_tree_file(root, "sys/bus/usb/devices/3-3/idVendor", "0781\n");
+        fuzz_tree_file(root, "sys/bus/usb/devices/3-3/idProduct", "5583\n");
+        fuzz_tree_file(root, "sys/bus/usb/devices/3-3/serial", "4C530001230526115313\n");
+        fuzz_tree_file(root, "sys/bus/usb/devices/3-1.4/idVendor", "0b95\n");
+        fuzz_tree_file(root, "sys/bus/usb/devices/3-1.4/idProduct", "1790\n");
         if (vc_ctx_new(root, &ctx) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_SYSCONF, &image, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &run, "%s", VC_CRITICAL_LIST_NAME) < 0 ||

@@ -27,41 +27,15 @@
 static struct vc_ctx *ctx;
 static char *root_dir, *mountinfo, *swaps, *route, *route6, *tcp, *tcp6, *self_stat, *self_environ, *image, *run;
 
-static char *tree_path(const char *rel) {
-        char *p;
-        if (asprintf(&p, "%s/%s", root_dir, rel) < 0)
-                abort();
-        for (char *slash = p + strlen(root_dir) + 1; (slash = strchr(slash, '/')); slash++) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        abort();
-                *slash = '/';
-        }
-        return p;
-}
-
-static void tree_file(const char *rel, const char *text) {
-        char *p = tree_path(rel);
-        fuzz_write_file(p, text, strlen(text));
-        free(p);
-}
-
-static void tree_link(const char *rel, const char *target) {
-        char *p = tree_path(rel);
-        if (symlink(target, p) < 0)
-                abort();
-        free(p);
-}
-
 static void pci_dev(const char *devpath, const char *vendor, const char *device) {
         char rel[256], link[256];
         snprintf(rel, sizeof rel, "sys/devices/%s/vendor", devpath);
-        tree_file(rel, vendor);
+        fuzz_tree_file(root_dir, rel, vendor);
         snprintf(rel, sizeof rel, "sys/devices/%s/device", devpath);
-        tree_file(rel, device);
+        fuzz_tree_file(root_dir, rel, device);
         snprintf(rel, sizeof rel, "sys/bus/pci/devices/%s", strrchr(devpath, '/') + 1);
         snprintf(link, sizeof link, "../../../devices/%s", devpath);
-        tree_link(rel, link);
+        fuzz_tree_link(root_dir, rel, link);
 }
 
 #define NVME "pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1"
@@ -86,47 +60,47 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         pci_dev("pci0000:00/0000:00:14.0", "0x1b36\n", "0x000d\n");
         pci_dev("pci0000:00/0000:00:03.0", "0x1af4\n", "0x1041\n");
 
-        tree_file("sys/devices/" NVME "/nvme0n1p1/partition", "1\n");
-        tree_file("sys/devices/" NVME "/nvme0n1p2/partition", "2\n");
-        tree_link("sys/devices/" NVME "/nvme0n1p2/holders/dm-0", "../../../../../../../../virtual/block/dm-0");
-        tree_link("sys/devices/virtual/block/dm-0/slaves/nvme0n1p2", "../../../../pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
-        tree_file("sys/devices/virtual/block/dm-0/dm/name", "vg-root\n");
-        tree_file("sys/devices/" SATA "/sda1/partition", "1\n");
-        tree_file("sys/devices/" STICK "/sdb1/partition", "1\n");
-        tree_link("sys/class/block/nvme0n1", "../../devices/" NVME);
-        tree_link("sys/class/block/nvme0n1p1", "../../devices/" NVME "/nvme0n1p1");
-        tree_link("sys/class/block/nvme0n1p2", "../../devices/" NVME "/nvme0n1p2");
-        tree_link("sys/class/block/dm-0", "../../devices/virtual/block/dm-0");
-        tree_link("sys/class/block/sda", "../../devices/" SATA);
-        tree_link("sys/class/block/sda1", "../../devices/" SATA "/sda1");
-        tree_link("sys/class/block/sdb1", "../../devices/" STICK "/sdb1");
-        tree_link("sys/dev/block/259:0", "../../devices/" NVME);
-        tree_link("sys/dev/block/259:1", "../../devices/" NVME "/nvme0n1p1");
-        tree_link("sys/dev/block/259:2", "../../devices/" NVME "/nvme0n1p2");
-        tree_link("sys/dev/block/253:0", "../../devices/virtual/block/dm-0");
-        tree_link("sys/dev/block/8:0", "../../devices/" SATA);
-        tree_link("sys/dev/block/8:1", "../../devices/" SATA "/sda1");
-        tree_link("sys/dev/block/8:17", "../../devices/" STICK "/sdb1");
-        tree_link("sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0/device", "../../../virtio0");
-        tree_link("sys/class/net/eth0", "../../devices/pci0000:00/0000:00:03.0/virtio0/net/eth0");
-        tree_link("sys/devices/" ADAPTER "/net/enx0011/device", "../../../3-1.4:1.0");
-        tree_link("sys/class/net/enx0011", "../../devices/" ADAPTER "/net/enx0011");
-        tree_link("sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
-        tree_link("sys/class/net/br0", "../../devices/virtual/net/br0");
+        fuzz_tree_file(root_dir, "sys/devices/" NVME "/nvme0n1p1/partition", "1\n");
+        fuzz_tree_file(root_dir, "sys/devices/" NVME "/nvme0n1p2/partition", "2\n");
+        fuzz_tree_link(root_dir, "sys/devices/" NVME "/nvme0n1p2/holders/dm-0", "../../../../../../../../virtual/block/dm-0");
+        fuzz_tree_link(root_dir, "sys/devices/virtual/block/dm-0/slaves/nvme0n1p2", "../../../../pci0000:00/0000:00:01.0/0000:01:00.0/nvme/nvme0/nvme0n1/nvme0n1p2");
+        fuzz_tree_file(root_dir, "sys/devices/virtual/block/dm-0/dm/name", "vg-root\n");
+        fuzz_tree_file(root_dir, "sys/devices/" SATA "/sda1/partition", "1\n");
+        fuzz_tree_file(root_dir, "sys/devices/" STICK "/sdb1/partition", "1\n");
+        fuzz_tree_link(root_dir, "sys/class/block/nvme0n1", "../../devices/" NVME);
+        fuzz_tree_link(root_dir, "sys/class/block/nvme0n1p1", "../../devices/" NVME "/nvme0n1p1");
+        fuzz_tree_link(root_dir, "sys/class/block/nvme0n1p2", "../../devices/" NVME "/nvme0n1p2");
+        fuzz_tree_link(root_dir, "sys/class/block/dm-0", "../../devices/virtual/block/dm-0");
+        fuzz_tree_link(root_dir, "sys/class/block/sda", "../../devices/" SATA);
+        fuzz_tree_link(root_dir, "sys/class/block/sda1", "../../devices/" SATA "/sda1");
+        fuzz_tree_link(root_dir, "sys/class/block/sdb1", "../../devices/" STICK "/sdb1");
+        fuzz_tree_link(root_dir, "sys/dev/block/259:0", "../../devices/" NVME);
+        fuzz_tree_link(root_dir, "sys/dev/block/259:1", "../../devices/" NVME "/nvme0n1p1");
+        fuzz_tree_link(root_dir, "sys/dev/block/259:2", "../../devices/" NVME "/nvme0n1p2");
+        fuzz_tree_link(root_dir, "sys/dev/block/253:0", "../../devices/virtual/block/dm-0");
+        fuzz_tree_link(root_dir, "sys/dev/block/8:0", "../../devices/" SATA);
+        fuzz_tree_link(root_dir, "sys/dev/block/8:1", "../../devices/" SATA "/sda1");
+        fuzz_tree_link(root_dir, "sys/dev/block/8:17", "../../devices/" STICK "/sdb1");
+        fuzz_tree_link(root_dir, "sys/devices/pci0000:00/0000:00:03.0/virtio0/net/eth0/device", "../../../virtio0");
+        fuzz_tree_link(root_dir, "sys/class/net/eth0", "../../devices/pci0000:00/0000:00:03.0/virtio0/net/eth0");
+        fuzz_tree_link(root_dir, "sys/devices/" ADAPTER "/net/enx0011/device", "../../../3-1.4:1.0");
+        fuzz_tree_link(root_dir, "sys/class/net/enx0011", "../../devices/" ADAPTER "/net/enx0011");
+        fuzz_tree_link(root_dir, "sys/devices/virtual/net/br0/lower_eth0", "../../../pci0000:00/0000:00:03.0/virtio0/net/eth0");
+        fuzz_tree_link(root_dir, "sys/class/net/br0", "../../devices/virtual/net/br0");
         /* the NICs' IPv6 addresses: eth0 fe80::1 and fd00::1, enx0011 fe80::2, lo ::1 */
-        tree_file("proc/net/if_inet6", "fe800000000000000000000000000001 02 40 20 80     eth0\n"
+        fuzz_tree_file(root_dir, "proc/net/if_inet6", "fe800000000000000000000000000001 02 40 20 80     eth0\n"
                                        "fd000000000000000000000000000001 02 40 00 80     eth0\n"
                                        "fe800000000000000000000000000002 03 40 20 80  enx0011\n"
                                        "00000000000000000000000000000001 01 80 10 80       lo\n");
-        tree_file("sys/fs/btrfs/features/x", "");
+        fuzz_tree_file(root_dir, "sys/fs/btrfs/features/x", "");
         /* what the boot mounts, for the image's list: by UUID and LABEL through dev/disk links, by
          * /dev path (a node there, or none), noauto, swap, a network share, a mount point with a
          * control byte and one with fstab's escapes, a link that climbs */
-        tree_file("dev/sda1", "");
-        tree_link("dev/disk/by-uuid/1234-ABCD", "../../sda1");
-        tree_link("dev/disk/by-label/my\\x20data", "../../nvme0n1p1");
-        tree_link("dev/disk/by-id/up", "../../../../etc");
-        tree_file("etc/fstab", "# <file system> <mount point> <type> <options> <dump> <pass>\n"
+        fuzz_tree_file(root_dir, "dev/sda1", "");
+        fuzz_tree_link(root_dir, "dev/disk/by-uuid/1234-ABCD", "../../sda1");
+        fuzz_tree_link(root_dir, "dev/disk/by-label/my\\x20data", "../../nvme0n1p1");
+        fuzz_tree_link(root_dir, "dev/disk/by-id/up", "../../../../etc");
+        fuzz_tree_file(root_dir, "etc/fstab", "# <file system> <mount point> <type> <options> <dump> <pass>\n"
                                "UUID=1234-ABCD /boot/efi vfat umask=0077 0 1\n"
                                "LABEL=my\\040data /srv/my\\040data ext4 defaults,nofail 0 2\n"
                                "LABEL=\"my data\" /srv/quoted ext4 defaults 0 2\n"
@@ -138,25 +112,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
                                "server:/export /mnt/nfs nfs4 defaults 0 0\n");
         /* the session's other things: a USB keyboard on the xHCI (its group 5), a USB serial
          * adapter's terminal (ttyUSB0, 188:0) */
-        tree_link("sys/devices/pci0000:00/0000:00:14.0/iommu_group", "../../../kernel/iommu_groups/5");
-        tree_file("sys/devices/" KEYBOARD "/capabilities/ev", "120013\n");
-        tree_file("sys/devices/" KEYBOARD "/capabilities/key", "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe\n");
-        tree_file("sys/devices/" KEYBOARD "/name", "QEMU QEMU USB Keyboard\n");
-        tree_link("sys/class/input/input2", "../../devices/" KEYBOARD);
-        tree_file("sys/devices/" SERIAL "/dev", "188:0\n");
-        tree_link("sys/dev/char/188:0", "../../devices/" SERIAL);
-        self_stat = tree_path("proc/self/stat");
-        self_environ = tree_path("proc/self/environ");
-        tree_file("proc/890/stat", "890 (sshd) S 1 890 890 0 -1 0\n");
-        tree_file("proc/890/comm", "sshd\n");
-        tree_link("proc/890/fd/3", "socket:[555]");
-        tree_link("proc/890/fd/4", "socket:[556]");
-        tcp = tree_path("proc/net/tcp");
-        tcp6 = tree_path("proc/net/tcp6");
-        mountinfo = tree_path("proc/self/mountinfo");
-        swaps = tree_path("proc/swaps");
-        route = tree_path("proc/net/route");
-        route6 = tree_path("proc/net/ipv6_route");
+        fuzz_tree_link(root_dir, "sys/devices/pci0000:00/0000:00:14.0/iommu_group", "../../../kernel/iommu_groups/5");
+        fuzz_tree_file(root_dir, "sys/devices/" KEYBOARD "/capabilities/ev", "120013\n");
+        fuzz_tree_file(root_dir, "sys/devices/" KEYBOARD "/capabilities/key", "1000000000007 ff9f207ac14057ff febeffdfffefffff fffffffffffffffe\n");
+        fuzz_tree_file(root_dir, "sys/devices/" KEYBOARD "/name", "QEMU QEMU USB Keyboard\n");
+        fuzz_tree_link(root_dir, "sys/class/input/input2", "../../devices/" KEYBOARD);
+        fuzz_tree_file(root_dir, "sys/devices/" SERIAL "/dev", "188:0\n");
+        fuzz_tree_link(root_dir, "sys/dev/char/188:0", "../../devices/" SERIAL);
+        self_stat = fuzz_tree_path(root_dir, "proc/self/stat");
+        self_environ = fuzz_tree_path(root_dir, "proc/self/environ");
+        fuzz_tree_file(root_dir, "proc/890/stat", "890 (sshd) S 1 890 890 0 -1 0\n");
+        fuzz_tree_file(root_dir, "proc/890/comm", "sshd\n");
+        fuzz_tree_link(root_dir, "proc/890/fd/3", "socket:[555]");
+        fuzz_tree_link(root_dir, "proc/890/fd/4", "socket:[556]");
+        tcp = fuzz_tree_path(root_dir, "proc/net/tcp");
+        tcp6 = fuzz_tree_path(root_dir, "proc/net/tcp6");
+        mountinfo = fuzz_tree_path(root_dir, "proc/self/mountinfo");
+        swaps = fuzz_tree_path(root_dir, "proc/swaps");
+        route = fuzz_tree_path(root_dir, "proc/net/route");
+        route6 = fuzz_tree_path(root_dir, "proc/net/ipv6_route");
         if (vc_ctx_new(root_dir, &ctx) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_SYSCONF, &image, "%s", VC_CRITICAL_LIST_NAME) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &run, "%s", VC_CRITICAL_LIST_NAME) < 0 ||

@@ -32,33 +32,6 @@
 static struct vc_ctx *ctx, *ctx_bounded;
 static char *root_dir, *gpu_dir;
 
-static char *tree_path(const char *rel) {
-        char *p;
-        if (asprintf(&p, "%s/%s", root_dir, rel) < 0)
-                abort();
-        for (char *slash = p + strlen(root_dir) + 1; (slash = strchr(slash, '/')); slash++) {
-                *slash = '\0';
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        abort();
-                *slash = '/';
-        }
-        return p;
-}
-
-static void tree_file(const char *rel, const char *text) {
-        char *p = tree_path(rel);
-        fuzz_write_file(p, text, strlen(text));
-        free(p);
-}
-
-static void tree_link(const char *rel, const char *target) {
-        char *p = tree_path(rel);
-        (void) unlink(p);
-        if (symlink(target, p) < 0)
-                abort();
-        free(p);
-}
-
 #define PORT "pci0000:00/0000:00:01.0"
 #define GPU PORT "/0000:01:00.0"
 #define AUDIO PORT "/0000:01:00.1"
@@ -75,44 +48,45 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         char *state = NULL;
 
         root_dir = (char *) fuzz_make_tmpdir();
-        tree_file("sys/devices/" PORT "/vendor", "0x8086\n");
-        tree_file("sys/devices/" PORT "/device", "0x7ab8\n");
-        tree_file("sys/devices/" PORT "/class", "0x060400\n");
-        tree_file("sys/devices/" PORT "/subsystem_vendor", "0x8086\n");
-        tree_file("sys/devices/" PORT "/subsystem_device", "0x7ab8\n");
-        tree_file("sys/devices/" PORT "/driver_override", "(null)\n");
-        tree_link("sys/devices/" PORT "/iommu_group", "../../../kernel/iommu_groups/0");
-        tree_link("sys/devices/" PORT "/driver", "../../../bus/pci/drivers/pcieport");
-        tree_file("sys/devices/" AUDIO "/uevent", "DRIVER=snd_hda_intel\nPCI_CLASS=40300\nPCI_ID=10DE:10FA\n"
+        fuzz_tree_file(root_dir, "sys/devices/" PORT "/vendor", "0x8086\n");
+        fuzz_tree_file(root_dir, "sys/devices/" PORT "/device", "0x7ab8\n");
+        fuzz_tree_file(root_dir, "sys/devices/" PORT "/class", "0x060400\n");
+        fuzz_tree_file(root_dir, "sys/devices/" PORT "/subsystem_vendor", "0x8086\n");
+        fuzz_tree_file(root_dir, "sys/devices/" PORT "/subsystem_device", "0x7ab8\n");
+        fuzz_tree_file(root_dir, "sys/devices/" PORT "/driver_override", "(null)\n");
+        fuzz_tree_link(root_dir, "sys/devices/" PORT "/iommu_group", "../../../kernel/iommu_groups/0");
+        fuzz_tree_link(root_dir, "sys/devices/" PORT "/driver", "../../../bus/pci/drivers/pcieport");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/uevent", "DRIVER=snd_hda_intel\nPCI_CLASS=40300\nPCI_ID=10DE:10FA\n"
                                                   "PCI_SUBSYS_ID=10DE:1234\nPCI_SLOT_NAME=0000:01:00.1\n"
                                                   "MODALIAS=pci:v000010DEd000010FAsv000010DEsd00001234bc04sc03i00\n");
-        tree_file("sys/devices/" AUDIO "/vendor", "0x10de\n");
-        tree_file("sys/devices/" AUDIO "/device", "0x10fa\n");
-        tree_file("sys/devices/" AUDIO "/class", "0x040300\n");
-        tree_file("sys/devices/" AUDIO "/subsystem_vendor", "0x10de\n");
-        tree_file("sys/devices/" AUDIO "/subsystem_device", "0x1234\n");
-        tree_file("sys/devices/" AUDIO "/driver_override", "(null)\n");
-        tree_file("sys/devices/" AUDIO "/reset_method", "flr bus\n");
-        tree_link("sys/devices/" AUDIO "/iommu_group", "../../../../kernel/iommu_groups/1");
-        tree_link("sys/devices/" AUDIO "/driver", "../../../../bus/pci/drivers/snd_hda_intel");
-        tree_link("sys/bus/pci/devices/0000:00:01.0", "../../../devices/" PORT);
-        tree_link("sys/bus/pci/devices/0000:01:00.0", "../../../devices/" GPU);
-        tree_link("sys/bus/pci/devices/0000:01:00.1", "../../../devices/" AUDIO);
-        tree_link("sys/kernel/iommu_groups/0/devices/0000:00:01.0", "../../../../devices/" PORT);
-        tree_link("sys/kernel/iommu_groups/1/devices/0000:01:00.0", "../../../../devices/" GPU);
-        tree_link("sys/kernel/iommu_groups/1/devices/0000:01:00.1", "../../../../devices/" AUDIO);
-        tree_file("sys/class/iommu/dmar0/uevent", "");
-        tree_file("sys/bus/pci/drivers/vfio-pci/new_id", "");
-        tree_link("sys/bus/pci/drivers/vfio-pci/module", "../../../../module/vfio_pci");
-        tree_file("sys/bus/pci/drivers/snd_hda_intel/new_id", "");
-        tree_link("sys/bus/pci/drivers/snd_hda_intel/module", "../../../../module/snd_hda_intel");
-        tree_file("sys/bus/pci/drivers/pcieport/new_id", "");
-        tree_file("sys/module/vfio_pci/refcnt", "0\n");
-        tree_file("dev/vfio/1", "");
-        tree_file("dev/vfio/vfio", "");
-        tree_file("proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda intel_iommu=on iommu=pt\n");
-        gpu_dir = tree_path("sys/devices/" GPU "/x");
-        *strrchr(gpu_dir, '/') = '\0';
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/vendor", "0x10de\n");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/device", "0x10fa\n");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/class", "0x040300\n");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/subsystem_vendor", "0x10de\n");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/subsystem_device", "0x1234\n");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/driver_override", "(null)\n");
+        fuzz_tree_file(root_dir, "sys/devices/" AUDIO "/reset_method", "flr bus\n");
+        fuzz_tree_link(root_dir, "sys/devices/" AUDIO "/iommu_group", "../../../../kernel/iommu_groups/1");
+        fuzz_tree_link(root_dir, "sys/devices/" AUDIO "/driver", "../../../../bus/pci/drivers/snd_hda_intel");
+        fuzz_tree_link(root_dir, "sys/bus/pci/devices/0000:00:01.0", "../../../devices/" PORT);
+        fuzz_tree_link(root_dir, "sys/bus/pci/devices/0000:01:00.0", "../../../devices/" GPU);
+        fuzz_tree_link(root_dir, "sys/bus/pci/devices/0000:01:00.1", "../../../devices/" AUDIO);
+        fuzz_tree_link(root_dir, "sys/kernel/iommu_groups/0/devices/0000:00:01.0", "../../../../devices/" PORT);
+        fuzz_tree_link(root_dir, "sys/kernel/iommu_groups/1/devices/0000:01:00.0", "../../../../devices/" GPU);
+        fuzz_tree_link(root_dir, "sys/kernel/iommu_groups/1/devices/0000:01:00.1", "../../../../devices/" AUDIO);
+        fuzz_tree_file(root_dir, "sys/class/iommu/dmar0/uevent", "");
+        fuzz_tree_file(root_dir, "sys/bus/pci/drivers/vfio-pci/new_id", "");
+        fuzz_tree_link(root_dir, "sys/bus/pci/drivers/vfio-pci/module", "../../../../module/vfio_pci");
+        fuzz_tree_file(root_dir, "sys/bus/pci/drivers/snd_hda_intel/new_id", "");
+        fuzz_tree_link(root_dir, "sys/bus/pci/drivers/snd_hda_intel/module", "../../../../module/snd_hda_intel");
+        fuzz_tree_file(root_dir, "sys/bus/pci/drivers/pcieport/new_id", "");
+        fuzz_tree_file(root_dir, "sys/module/vfio_pci/refcnt", "0\n");
+        fuzz_tree_file(root_dir, "dev/vfio/1", "");
+        fuzz_tree_file(root_dir, "dev/vfio/vfio", "");
+        fuzz_tree_file(root_dir, "proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/vda intel_iommu=on iommu=pt\n");
+        fuzz_tree_file(root_dir, "sys/devices/" GPU "/uevent", "");
+        if (asprintf(&gpu_dir, "%s/sys/devices/" GPU, root_dir) < 0)
+                abort();
         if (vc_ctx_new(root_dir, &ctx) < 0 || vc_ctx_new(root_dir, &ctx_bounded) < 0 ||
             vc_ctx_path(ctx, VC_PLACE_RUN_STATE, &state, NULL) < 0 || vc_mkdir_p(state, 0755) < 0)
                 abort();
@@ -161,7 +135,7 @@ static void gpu_link(const char *name, const char *prefix, const uint8_t *text, 
                 if (strlen(target) == strlen(prefix) + n && vc_kernel_name_is_valid(target + strlen(prefix)) &&
                     !streq(target + strlen(prefix), "vfio-pci") && !streq(target + strlen(prefix), "snd_hda_intel") &&
                     !streq(target + strlen(prefix), "pcieport"))
-                        tree_link(rel, "../../../../module/nouveau");
+                        fuzz_tree_link(root_dir, rel, "../../../../module/nouveau");
                 free(rel);
         }
         free(target);

@@ -98,3 +98,33 @@ static inline void fuzz_write_file(const char *path, const void *data, size_t si
         }
         close(fd);
 }
+
+/* @root/@rel, its directories made on the way: a new string. */
+static inline char *fuzz_tree_path(const char *root, const char *rel) {
+        char *p;
+        if (asprintf(&p, "%s/%s", root, rel) < 0)
+                abort();
+        for (char *slash = p + strlen(root) + 1; (slash = strchr(slash, '/')); slash++) {
+                *slash = '\0';
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        abort();
+                *slash = '/';
+        }
+        return p;
+}
+
+/* @root/@rel with @text. */
+static inline void fuzz_tree_file(const char *root, const char *rel, const char *text) {
+        char *p = fuzz_tree_path(root, rel);
+        fuzz_write_file(p, text, strlen(text));
+        free(p);
+}
+
+/* @root/@rel, a symbolic link to @target (one there before is replaced). */
+static inline void fuzz_tree_link(const char *root, const char *rel, const char *target) {
+        char *p = fuzz_tree_path(root, rel);
+        (void) unlink(p);
+        if (symlink(target, p) < 0)
+                abort();
+        free(p);
+}
