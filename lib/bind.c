@@ -1396,13 +1396,6 @@ static int claim_commit(struct op *op) {
         return op_commit(op, true);
 }
 
-static bool plan_fixes_overrides(const struct vc_plan *p) {
-        for (size_t i = 0; i < p->n_devices; i++)
-                if (p->devices[i].fix_override)
-                        return true;
-        return false;
-}
-
 /* Already claimed: no driver moves, but for a reset_method that differs from the configuration
  * (a group claimed at boot) and a driver_override that would take a device off vfio. An existing
  * record is kept current; a group claimed by someone else gets a record only when a VM takes
@@ -1413,7 +1406,7 @@ static int claim_refresh(struct op *op) {
         const struct vc_record *old = op->found;
         /* An override to set back is a write, and no write goes without a record (docs/DESIGN.md):
          * the claim then keeps one, which gives the override it found back at release. */
-        bool fixes = !op->t.dry_run && plan_fixes_overrides(op->t.plan);
+        bool fixes = !op->t.dry_run && vc_plan_fixes_overrides(op->t.plan);
         bool keep_record = !op->t.dry_run && (old || op->o.owner || fixes), added = false;
         int r;
 

@@ -105,6 +105,13 @@ static bool override_needs_fix(const struct vc_plan_member *m, bool sticky) {
         return !m->bridge && m->on_vfio && !streq_ptr(m->override, m->driver) && (m->override || sticky);
 }
 
+bool vc_plan_fixes_overrides(const struct vc_plan *p) {
+        for (size_t i = 0; p && i < p->n_devices; i++)
+                if (p->devices[i].fix_override)
+                        return true;
+        return false;
+}
+
 int vc_plan_claim(struct vc_plan *p, const struct vc_plan_member *m, size_t n, bool recorded) {
         size_t n_endpoints = 0, n_moves = 0;
         bool sticky = recorded;

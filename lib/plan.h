@@ -80,6 +80,9 @@ struct vc_plan_member {
  * ->changes), -ENODEV when the group has no endpoint, -ENOMEM. */
 int vc_plan_claim(struct vc_plan *p, const struct vc_plan_member *m, size_t n, bool recorded);
 
+/* Does the plan set a vfio endpoint's driver_override back (->fix_override of a member)? */
+bool vc_plan_fixes_overrides(const struct vc_plan *p);
+
 /* Append to @p (empty, p->release true) one entry per member of @m, as the record @rec (NULL:
  * none, then nothing moves) says: a device it lists goes back to its original driver and
  * driver_override, one claimed at boot (host=probe) to the kernel's pick unless a host driver

@@ -173,14 +173,6 @@ static void report_failure(struct vc_cli *cli, const struct vc_op_result *res, i
                                 "rolling back did not fully succeed (%m); run 'vfio-claim status' and 'vfio-claim release' for the group");
 }
 
-/* A member on vfio whose driver_override named another driver, set back (lib/plan.h). */
-static bool plan_fixes_override(const struct vc_plan *plan) {
-        for (size_t k = 0; plan && k < plan->n_devices; k++)
-                if (plan->devices[k].fix_override)
-                        return true;
-        return false;
-}
-
 /* Every member stays where it is: what changed was a reset_method or the record. */
 static bool plan_moves_nothing(const struct vc_plan *plan) {
         for (size_t k = 0; plan && k < plan->n_devices; k++)
@@ -407,7 +399,7 @@ static int move_groups(struct vc_cli *cli, const struct vc_topology *t, const un
                         printf("IOMMU group %u: %s\n", groups[i],
                                release ? (res->changed ? "given back to the host drivers" : "nothing to give back")
                                : !res->changed ? "already claimed"
-                               : plan_moves_nothing(res->plan) && plan_fixes_override(res->plan)
+                               : plan_moves_nothing(res->plan) && vc_plan_fixes_overrides(res->plan)
                                        ? "already on vfio; driver_override set back, and a record kept"
                                : plan_moves_nothing(res->plan) ? "already claimed; reset_method set as configured"
                                                                : "claimed for vfio");
@@ -1705,8 +1697,6 @@ static int give_back(struct vc_cli *cli, const char *device, bool drop_config, c
         return r;
 }
 
-/* release --all, disable --all: every group with a record (disable: also every group a
- * configured entry selects), each as a transaction of its own, then one summary line. */
 static bool entry_selects_group(const struct vc_config_device *cd, const struct vc_group *g) {
         for (size_t k = 0; g && k < vc_group_n_devices(g); k++)
                 if (entry_selects(cd, vc_group_device(g, k)))
@@ -1728,6 +1718,8 @@ static const struct vc_config_device *entry_spanning(struct vc_cli *cli, const s
         return NULL;
 }
 
+/* release --all, disable --all: every group with a record (disable: also every group a
+ * configured entry selects), each as a transaction of its own, then one summary line. */
 static int give_back_all(struct vc_cli *cli, bool drop_config) {
         _cleanup_(vc_topology_freep) struct vc_topology *t = NULL;
         _cleanup_free_ unsigned *recorded = NULL, *groups = NULL;
