@@ -18,17 +18,23 @@ state_of() {
         echo "$(fk_driver 0000:01:00.0)/$(fk_override 0000:01:00.0) $(fk_driver 0000:01:00.1)/$(fk_override 0000:01:00.1) rec=$(sed -n 's/^state //p' "$STATE/group-1" 2>/dev/null)"
 }
 
+# gpu_audio_recovers N: after the kill at write N, the faults gone, status reads what it left and
+# release group:1 gives the group back as it was, with no record
+gpu_audio_recovers() {
+        : > "$ROOT/.fakekernel/faults"
+        run vc status
+        [ "$status" -eq 0 ] || { echo "n=$1 status: $status $output"; false; }
+        run vc release group:1
+        [ "$status" -eq 0 ] || { echo "n=$1 release: $status $output"; false; }
+        assert_equal "$(state_of)" "nouveau/ snd_hda_intel/ rec="
+}
+
 @test "sweep: enable killed at write N; status and release group:1 recover" {
         for n in $(seq 1 12); do
                 fake_root gpu-audio
                 fk_fail "$n KILL"
                 killed_vc enable 01:00.0
-                : > "$ROOT/.fakekernel/faults"
-                run vc status
-                [ "$status" -eq 0 ] || { echo "n=$n status: $status $output"; false; }
-                run vc release group:1
-                [ "$status" -eq 0 ] || { echo "n=$n release: $status $output"; false; }
-                assert_equal "$(state_of)" "nouveau/ snd_hda_intel/ rec="
+                gpu_audio_recovers "$n"
         done
 }
 
@@ -40,12 +46,7 @@ state_of() {
                 base=$(fk_writes)
                 fk_fail "$((base + n)) KILL"
                 killed_vc release group:1
-                : > "$ROOT/.fakekernel/faults"
-                run vc status
-                [ "$status" -eq 0 ] || { echo "n=$n status: $status $output"; false; }
-                run vc release group:1
-                [ "$status" -eq 0 ] || { echo "n=$n release: $status $output"; false; }
-                assert_equal "$(state_of)" "nouveau/ snd_hda_intel/ rec="
+                gpu_audio_recovers "$n"
         done
 }
 
