@@ -391,6 +391,29 @@ static int block_by_devnum(struct vc_ctx *ctx, struct vc_critical_set *s, unsign
         return block_walk(ctx, s, target, reason, 0);
 }
 
+/* In *@ret, the kernel's name of the block device node @real (canonical, inside the root), NULL
+ * when it is none: where devtmpfs made it, /dev/NAME, or /dev/DIR/NAME for a kernel name
+ * "DIR!NAME". -ENOMEM. */
+static int node_kernel_name(struct vc_ctx *ctx, const char *real, char **ret) {
+        const char *dev = NULL, *rel = root_relative(ctx, real);
+        for (const char *p = rel; p && (p = strstr(p, "/dev/")); p++)
+                dev = p + 5;
+        if (!dev || isempty(dev))
+                return 0;
+        char *name = strdup(dev);
+        if (!name)
+                return -ENOMEM;
+        for (char *p = name; *p; p++)
+                if (*p == '/')
+                        *p = '!';
+        if (!name_is_safe(name)) {
+                free(name);
+                return 0;
+        }
+        *ret = name;
+        return 0;
+}
+
 /* The kernel's name of the block device @dev names: "/dev/vda1" and "/dev/md0" their own,
  * "/dev/mapper/vg-root" that of the dm device whose dm/name it is ("dm-0"). NULL in *ret when
  * none; -ENOMEM. */
@@ -417,8 +440,7 @@ static int devname_kernel(struct vc_ctx *ctx, const char *dev, char **ret) {
                                 return r == -ENOMEM ? r : 0;
                         return name_is_safe(last) ? (*ret = TAKE_PTR(last), 0) : 0;
                 }
-                const char *rel = root_relative(ctx, real), *node = rel ? startswith(rel, "/dev/") : NULL;
-                return node && !strchr(node, '/') && name_is_safe(node) && !(*ret = strdup(node)) ? -ENOMEM : 0;
+                return node_kernel_name(ctx, real, ret);
         }
         if ((r = vc_ctx_path(ctx, VC_PLACE_CLASS, &dir, "block")) < 0)
                 return r;
@@ -1608,24 +1630,7 @@ static int fstab_source_name(struct vc_ctx *ctx, const char *source, char **ret)
                 return r;
         if (r < 0) /* no such node (now): the name may still be the kernel's */
                 return startswith(source, "/dev/") ? devname_kernel(ctx, source, ret) : 0;
-        /* the node, where devtmpfs made it: /dev/NAME, or /dev/DIR/NAME for a kernel name "DIR!NAME" */
-        const char *dev = NULL, *rel = root_relative(ctx, real);
-        for (const char *p = rel; p && (p = strstr(p, "/dev/")); p++)
-                dev = p + 5;
-        if (!dev || isempty(dev))
-                return 0;
-        char *name = strdup(dev);
-        if (!name)
-                return -ENOMEM;
-        for (char *p = name; *p; p++)
-                if (*p == '/')
-                        *p = '!';
-        if (!name_is_safe(name)) {
-                free(name);
-                return 0;
-        }
-        *ret = name;
-        return 0;
+        return node_kernel_name(ctx, real, ret);
 }
 
 /* One fstab entry: the controllers of its block device, found as the mounts' scan finds them
